@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * campagnol.conf: the original Campagnol's INI-like syntax and options.
+ *
+ * Two layers. cpg_ini_parse() reads the syntax (sections, comments, quoting,
+ * escapes, continuation lines, ${param} expansion) into a list of entries;
+ * cpg_config_load() turns the entries of the five sections into a typed
+ * struct cpg_config with the original's defaults, minimums and mandatory
+ * options. Errors are one log line naming the file, the line and the problem.
+ */
+#ifndef CPG_CONF_H
+#define CPG_CONF_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CPG_DEFAULT_CONFIG_FILE "/etc/campagnol.conf"
+
+struct cpg_ini_entry {
+	char *section;		/* as written, e.g. "NETWORK" */
+	char *key;
+	char *value;		/* unquoted, unescaped, expanded */
+	unsigned int line;	/* line where the key starts */
+};
+
+struct cpg_ini {
+	struct cpg_ini_entry *entries;	/* in file order, all occurrences kept */
+	size_t n_entries;
+};
+
+/* 0, or -1 after logging "file:line: problem". */
+int cpg_ini_parse(const char *path, struct cpg_ini *ini);
+/* Same, from memory; name is used in error messages. */
+int cpg_ini_parse_buffer(const char *name, const char *text, size_t len, struct cpg_ini *ini);
+/* Last value of section/key (last wins), or NULL. */
+const struct cpg_ini_entry *cpg_ini_get(const struct cpg_ini *ini, const char *section,
+					const char *key);
+void cpg_ini_free(struct cpg_ini *ini);
+
+struct cpg_config {
+	/* [NETWORK] */
+	struct in_addr local_ip;	/* auto-detected when local_host is absent */
+	bool local_ip_set;		/* local_host given (0.0.0.0 allowed) */
+	uint16_t local_port;		/* 0: ephemeral */
+	char *server_host;		/* mandatory */
+	uint16_t server_port;		/* 57888 */
+	int tun_mtu;			/* 1419, min 150 */
+	char *interface;		/* NULL: any */
+	bool use_local_addr;		/* yes */
+	bool override_local_addr;	/* "IP port" given */
+	struct in_addr override_ip;
+	uint16_t override_port;
+	char *tun_device;		/* "tun%d" */
+	char *tap_id;			/* Cygwin: "tap0901" */
+
+	/* [VPN] */
+	struct in_addr vpn_ip;		/* mandatory */
+	struct in_addr network;		/* mandatory, CIDR; host bits cleared */
+	unsigned int prefix_len;
+	struct in_addr netmask;
+	struct in_addr broadcast;	/* computed */
+
+	/* [SECURITY] */
+	char *certificate;		/* mandatory */
+	char *key;			/* mandatory */
+	char *ca_certificates;		/* at least one of these two */
+	char *ca_certificates_dir;
+	char *crl_file;
+	int verify_depth;		/* 9 */
+	char *cipher_list;		/* NULL: built-in default */
+
+	/* [CLIENT] */
+	int fifo_size;			/* 20, min 1 */
+	int txqueue;			/* 0: driver default */
+	bool tun_one_queue;		/* no */
+	double client_max_rate;		/* KB/s, 0: unlimited */
+	double connection_max_rate;	/* KB/s, 0: unlimited */
+	int timeout;			/* 120 s, min 5 */
+	int keepalive;			/* 10 s, min 1 */
+	int max_clients;		/* 100, min 1 */
+
+	/* [COMMANDS] */
+	bool default_up;		/* yes */
+	bool default_down;		/* yes */
+	char **up;			/* accumulated, in file order */
+	size_t n_up;
+	char **down;
+	size_t n_down;
+};
+
+/* Which mandatory options cpg_config_load() insists on. The tools that only
+ * talk to the RDV do not need certificates. */
+#define CPG_CONF_NEED_SECURITY 0x1
+
+void cpg_config_defaults(struct cpg_config *cfg);
+/* 0, or -1 after one error line. Unknown sections and keys: warnings. */
+int cpg_config_load(const char *path, unsigned int need, struct cpg_config *cfg);
+int cpg_config_from_ini(const char *name, const struct cpg_ini *ini, unsigned int need,
+			struct cpg_config *cfg);
+void cpg_config_free(struct cpg_config *cfg);
+
+/* Parse a boolean as the original: yes/on/1/true, no/off/0/false (any case).
+ * 0 or -1. */
+int cpg_parse_bool(const char *s, bool *out);
+
+#endif

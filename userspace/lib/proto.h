@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The RDV wire protocol, version 1 (docs/protocol.md is the specification).
+ *
+ * Every RDV and punch datagram starts with an 8-byte header:
+ *
+ *    0        1        2        3        4        5        6        7
+ *   +--------+--------+--------+--------+--------+--------+--------+--------+
+ *   |version |  type  |    reserved (0)  |          request id (BE)          |
+ *   +--------+--------+--------+--------+--------+--------+--------+--------+
+ *
+ * followed by attributes: type (u16 BE), length (u16 BE), value, no padding.
+ * The version byte stays below 20 so that one UDP socket tells these
+ * datagrams from DTLS records (first byte 20-63, RFC 7983).
+ *
+ * Attribute types with CPG_ATTR_F_MANDATORY set must be understood: a
+ * receiver that does not know one rejects the message. Other unknown
+ * attributes are skipped, which is how the protocol grows.
+ */
+#ifndef CPG_PROTO_H
+#define CPG_PROTO_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net.h"
+
+#define CPG_PROTO_VERSION 1
+#define CPG_PROTO_FIRST_BYTE_MAX 19	/* first byte of RDV/punch datagrams */
+#define CPG_PROTO_HDR_LEN 8
+#define CPG_PROTO_ATTR_HDR_LEN 4
+#define CPG_PROTO_MAX_MSG 512		/* no v1 message is larger */
+#define CPG_RDV_DEFAULT_PORT 57888
+
+/* Intervals of the original, kept: clients PING every 3 s; the RDV considers
+ * a client timed out after 5 s of silence (its VPN IP may then be claimed
+ * by another endpoint) and purges it after 10 s. */
+#define CPG_PING_INTERVAL_MS 3000
+#define CPG_CLIENT_TIMEOUT_MS 5000
+#define CPG_CLIENT_PURGE_MS 10000
+
+enum cpg_msg_type {
+	CPG_MSG_HELLO = 1,	/* c->r: VPN_IP, [LOCAL_ENDPOINT] */
+	CPG_MSG_OK,		/* r->c: PUBLIC_ENDPOINT, PING_INTERVAL */
+	CPG_MSG_NOK,		/* r->c: REASON */
+	CPG_MSG_PING,		/* c->r */
+	CPG_MSG_PONG,		/* r->c: PUBLIC_ENDPOINT */
+	CPG_MSG_ASK,		/* c->r: PEER_VPN_IP */
+	CPG_MSG_ANS,		/* r->asker: PEER_VPN_IP, PEER_ENDPOINT, SESSION, ROLE, [FLAGS] */
+	CPG_MSG_FWD,		/* r->target: same attributes as ANS, about the asker */
+	CPG_MSG_REJ,		/* r->asker: PEER_VPN_IP, REASON */
+	CPG_MSG_PUNCH,		/* p->p: VPN_IP, PEER_VPN_IP, SESSION, [FLAGS] */
+	CPG_MSG_PUNCH_KEEPALIVE, /* p->p: VPN_IP, PEER_VPN_IP */
+	CPG_MSG_BYE,		/* c->r */
+	CPG_MSG_RECONNECT,	/* r->c: register again */
+	CPG_MSG_CLOSE,		/* c->r: PEER_VPN_IP, [SESSION], [REASON] */
+	CPG_MSG_TYPE_MAX = CPG_MSG_CLOSE,
+};
+
+#define CPG_ATTR_F_MANDATORY 0x8000
+
+enum cpg_attr_type {
+	CPG_ATTR_VPN_IP = 1,	/* 4 bytes: the sender's VPN IPv4 address */
+	CPG_ATTR_PEER_VPN_IP,	/* 4 bytes: the VPN IPv4 address the message is about */
+	CPG_ATTR_LOCAL_ENDPOINT,  /* endpoint: the client's own (LAN) endpoint */
+	CPG_ATTR_PUBLIC_ENDPOINT, /* endpoint: the client's endpoint as the RDV sees it */
+	CPG_ATTR_PEER_ENDPOINT,	/* endpoint: where to punch to reach the peer */
+	CPG_ATTR_SESSION,	/* u32: brokering session, chosen by the RDV */
+	CPG_ATTR_ROLE,		/* u8: enum cpg_role */
+	CPG_ATTR_REASON,	/* u8: enum cpg_reason */
+	CPG_ATTR_FLAGS,		/* u8: CPG_FLAG_* */
+	CPG_ATTR_PING_INTERVAL,	/* u32: milliseconds between the client's PINGs */
+	CPG_ATTR_MAX = CPG_ATTR_PING_INTERVAL,
+};
+
+/*
+ * Endpoint value: family (u8: 4 or 6), zero (u8), port (u16 BE), address
+ * (4 or 16 bytes). Length 8 or 20.
+ */
+#define CPG_EP_FAMILY_INET 4
+#define CPG_EP_FAMILY_INET6 6
+
+/* The side that asked first is the DTLS client; both peers are told. */
+enum cpg_role {
+	CPG_ROLE_CLIENT = 1,
+	CPG_ROLE_SERVER = 2,
+};
+
+enum cpg_reason {
+	CPG_REASON_NONE = 0,
+	CPG_REASON_IP_IN_USE,	/* NOK: another live client holds this VPN IP */
+	CPG_REASON_SERVER_FULL,	/* NOK: max clients reached */
+	CPG_REASON_BAD_REQUEST,	/* NOK/REJ: malformed or nonsensical request */
+	CPG_REASON_VERSION,	/* NOK: protocol version not supported */
+	CPG_REASON_UNKNOWN_PEER, /* REJ: no such client */
+	CPG_REASON_PEER_TIMED_OUT, /* REJ: the peer stopped pinging */
+	CPG_REASON_PUNCH_FAILED, /* CLOSE: no punch from the peer before the deadline */
+	CPG_REASON_IDLE,	/* CLOSE: tunnel closed for inactivity */
+	CPG_REASON_SHUTDOWN,	/* CLOSE: the client is leaving */
+	CPG_REASON_MAX = CPG_REASON_SHUTDOWN,
+};
+
+/* ANS/FWD: PEER_ENDPOINT is the peer's local endpoint (same NAT). */
+#define CPG_FLAG_LOCAL 0x01
+/* PUNCH: the sender has already received a punch of this session. */
+#define CPG_FLAG_ACK 0x02
+
+/* Bits of cpg_msg.present: 1 << attribute type. */
+#define CPG_HAS(attr) (1u << (attr))
+
+/* A decoded message. Addresses are in network byte order. */
+struct cpg_msg {
+	uint8_t version;
+	uint8_t type;
+	uint32_t request_id;
+	uint32_t present;
+	struct in_addr vpn_ip;
+	struct in_addr peer_vpn_ip;
+	union cpg_sockaddr local_ep;
+	union cpg_sockaddr public_ep;
+	union cpg_sockaddr peer_ep;
+	uint32_t session;
+	uint8_t role;
+	uint8_t reason;
+	uint8_t flags;
+	uint32_t ping_interval;
+};
+
+enum cpg_decode_err {
+	CPG_DECODE_OK = 0,
+	CPG_DECODE_SHORT,	/* shorter than the header */
+	CPG_DECODE_VERSION,	/* version byte not ours (type still filled in) */
+	CPG_DECODE_TYPE,	/* unknown message type */
+	CPG_DECODE_TRUNCATED,	/* attribute runs past the end */
+	CPG_DECODE_ATTR_LEN,	/* attribute value has the wrong length or content */
+	CPG_DECODE_DUPLICATE,	/* same attribute twice */
+	CPG_DECODE_UNKNOWN_MANDATORY,
+	CPG_DECODE_MISSING,	/* a required attribute is absent */
+	CPG_DECODE_ERR_MAX = CPG_DECODE_MISSING,
+};
+
+/* Initialise m for type: zeroes it, sets version and type. */
+void cpg_msg_init(struct cpg_msg *m, uint8_t type, uint32_t request_id);
+/* Encodes the attributes flagged in m->present. Returns the length, or -1 if
+ * buf is too small or an endpoint has an unsupported family. */
+int cpg_msg_encode(const struct cpg_msg *m, uint8_t *buf, size_t size);
+/* Decodes and checks that every attribute the type requires is present. */
+enum cpg_decode_err cpg_msg_decode(struct cpg_msg *m, const uint8_t *buf, size_t len);
+
+/* The first byte says "RDV or punch datagram" (not DTLS). */
+static inline bool cpg_proto_is_ours(const uint8_t *buf, size_t len)
+{
+	return len > 0 && buf[0] <= CPG_PROTO_FIRST_BYTE_MAX;
+}
+
+const char *cpg_msg_type_str(unsigned int type);
+const char *cpg_reason_str(unsigned int reason);
+const char *cpg_decode_err_str(enum cpg_decode_err err);
+/* One line describing m (for -dd dumps), into buf. */
+const char *cpg_msg_format(const struct cpg_msg *m, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The client side of RDV signalling and UDP hole punching.
+ *
+ * The caller owns the UDP socket and its read loop (the same socket later
+ * carries DTLS): it hands every datagram whose first byte is below 20 to
+ * cpg_rdvc_input(). The client registers (retrying until it succeeds, and
+ * again after RECONNECT or a silent RDV), pings, asks for peers, and punches
+ * the moment ANS or FWD arrives: one punch at once, then one every
+ * punch_interval_ms until a punch of the peer arrives or punch_timeout_ms
+ * passes. A path costs one round trip to the RDV plus one between the peers.
+ *
+ * A peer entry lives from cpg_rdvc_connect() or a FWD until
+ * cpg_rdvc_close(): while it lives the client answers the peer's punches,
+ * and peer_up may be called again for it if the peer reconnects through the
+ * RDV (a new session: the caller drops what it had for the old path).
+ */
+#ifndef CPG_RDVCLIENT_H
+#define CPG_RDVCLIENT_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "evloop.h"
+#include "net.h"
+#include "proto.h"
+
+struct cpg_rdvc;
+
+enum cpg_rdvc_failure {
+	CPG_RDVC_REJECTED,	/* the RDV answered REJ; reason says why */
+	CPG_RDVC_NO_ANSWER,	/* the RDV did not answer the ASK */
+	CPG_RDVC_PUNCH_TIMEOUT,	/* no punch from the peer before the deadline */
+};
+
+/* What the caller learns about a peer whose path is up. */
+struct cpg_rdvc_peer_info {
+	struct in_addr vpn_ip;
+	union cpg_sockaddr endpoint;	/* where its punches came from */
+	uint32_t session;
+	enum cpg_role role;		/* ours: CLIENT starts the DTLS handshake */
+	bool local;			/* endpoint is the peer's local endpoint */
+	bool asked;			/* we asked (else the peer did, via FWD) */
+};
+
+struct cpg_rdvc_ops {
+	/* Registered, or registered again: our endpoint as the RDV sees it. */
+	void (*registered)(void *arg, const union cpg_sockaddr *public_ep);
+	/* A FWD arrived for a peer we have no entry for. Return false to
+	 * refuse it (e.g. too many tunnels). May be NULL: accept. */
+	bool (*peer_incoming)(void *arg, struct in_addr vpn_ip);
+	/* The path to a peer is up (a punch of the peer arrived). */
+	void (*peer_up)(void *arg, const struct cpg_rdvc_peer_info *info);
+	/* Connecting failed. The entry is gone (no cpg_rdvc_close() needed). */
+	void (*peer_failed)(void *arg, struct in_addr vpn_ip, enum cpg_rdvc_failure failure,
+			    enum cpg_reason reason);
+};
+
+struct cpg_rdvc_config {
+	int fd;				/* bound UDP socket, owned by the caller */
+	union cpg_sockaddr server;
+	struct in_addr vpn_ip;
+	union cpg_sockaddr local_ep;	/* published in HELLO; unset: none */
+	unsigned int max_peers;		/* entries at most (max_clients) */
+	unsigned int punch_interval_ms;	/* 0: 100 */
+	unsigned int punch_timeout_ms;	/* 0: 3000 */
+};
+
+struct cpg_rdvc *cpg_rdvc_new(struct cpg_loop *loop, const struct cpg_rdvc_config *cfg,
+			      const struct cpg_rdvc_ops *ops, void *arg);
+/* Sends BYE if registered, frees everything. NULL is fine. */
+void cpg_rdvc_free(struct cpg_rdvc *c);
+/* Start registering. */
+void cpg_rdvc_start(struct cpg_rdvc *c);
+bool cpg_rdvc_registered(const struct cpg_rdvc *c);
+/* Feed a datagram whose first byte is below 20 (cpg_proto_is_ours()). */
+void cpg_rdvc_input(struct cpg_rdvc *c, const uint8_t *buf, size_t len,
+		    const union cpg_sockaddr *from);
+/* Ask the RDV for a path to peer (queued until registered). 0; -EEXIST if
+ * an entry exists already; -ENOSPC at max_peers; -EINVAL for our own IP. */
+int cpg_rdvc_connect(struct cpg_rdvc *c, struct in_addr peer);
+/* Forget a peer and tell the RDV (CLOSE with reason). */
+void cpg_rdvc_close(struct cpg_rdvc *c, struct in_addr peer, enum cpg_reason reason);
+/* Send a PUNCH_KEEPALIVE to an up peer to hold the NAT mappings. */
+void cpg_rdvc_keepalive(struct cpg_rdvc *c, struct in_addr peer);
+/* Drop the registration and every peer, then register again (SIGUSR1). */
+void cpg_rdvc_restart(struct cpg_rdvc *c);
+/* Counters for status output. */
+struct cpg_rdvc_stats {
+	uint64_t malformed;	/* datagrams that failed to decode */
+	uint64_t unexpected;	/* well-formed but not for any state we are in */
+	uint64_t registrations;
+	uint64_t punches_sent;
+	uint64_t punches_received;
+};
+const struct cpg_rdvc_stats *cpg_rdvc_stats(const struct cpg_rdvc *c);
+const char *cpg_rdvc_failure_str(enum cpg_rdvc_failure f);
+
+#endif
