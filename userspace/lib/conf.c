@@ -1,1 +1,1312 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * campagnol.conf: the syntax layer (cpg_ini_*) and the typed options
+ * (cpg_config_*). docs/campagnol.conf.md is the user's side of this file;
+ * the places where we knowingly differ from Campagnol 0.3.5 are listed there.
+ *
+ * The syntax layer reads the whole file into memory and walks it once. A
+ * value is a concatenation of pieces: unquoted runs (trimmed of blanks at
+ * both ends, ended by a comment), quoted strings (kept verbatim, may span
+ * lines) and escape sequences (kept verbatim). ${param} is expanded after
+ * that, against the values of the same section already read, so a value
+ * can only refer to what precedes it and expansion can never recurse;
+ * other references are kept as written.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "conf.h"
+#include "log.h"
+
+/* A config file is a few kilobytes; these only stop runaway input. */
+#define CONF_MAX_FILE_SIZE (1024 * 1024)
+#define CONF_MAX_VALUE_LEN (64 * 1024)
+
+/* How much of a bad value an error message quotes. */
+#define CONF_QUOTE_LEN 64
+
+static void conf_msg(int prio, const char *name, unsigned int line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* One log line "name:line: message", or "name: message" when line is 0. */
+static void conf_msg(int prio, const char *name, unsigned int line, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (line)
+		cpg_log_at(prio, "%s:%u: %s", name, line, msg);
+	else
+		cpg_log_at(prio, "%s: %s", name, msg);
+}
+
+#define conf_err(...) conf_msg(LOG_ERR, __VA_ARGS__)
+#define conf_warn(...) conf_msg(LOG_WARNING, __VA_ARGS__)
+
+/*
+ * A value made printable for a log line: values may hold newlines and
+ * control characters (quoted strings, escapes), which must not break the
+ * one-line-per-error promise.
+ */
+struct quoted {
+	char s[CONF_QUOTE_LEN * 4 + 8];
+};
+
+/* The first len bytes of value at most. */
+static const char *quote_n(const char *value, size_t len, struct quoted *q)
+{
+	size_t n = 0, i;
+
+	for (i = 0; i < len && value[i] && i < CONF_QUOTE_LEN; i++) {
+		unsigned char c = (unsigned char)value[i];
+
+		if (c == '"' || c == '\\')
+			n += sprintf(q->s + n, "\\%c", c);
+		else if (isprint(c))
+			q->s[n++] = (char)c;
+		else if (c == '\n')
+			n += sprintf(q->s + n, "\\n");
+		else
+			n += sprintf(q->s + n, "\\x%02x", c);
+	}
+	if (i < len && value[i])
+		n += sprintf(q->s + n, "...");
+	q->s[n] = '\0';
+	return q->s;
+}
+
+static const char *quote(const char *value, struct quoted *q)
+{
+	return quote_n(value, SIZE_MAX, q);
+}
+
+/* ---- Growable string ---- */
+
+struct sbuf {
+	char *s;
+	size_t len;
+	size_t cap;
+	bool oom;	/* sticky: checked once per token instead of per byte */
+};
+
+static void sb_push(struct sbuf *b, char c)
+{
+	if (b->oom)
+		return;
+	if (b->len + 2 > b->cap) {
+		size_t cap = b->cap ? 2 * b->cap : 64;
+		char *s = realloc(b->s, cap);
+
+		if (!s) {
+			b->oom = true;
+			return;
+		}
+		b->s = s;
+		b->cap = cap;
+	}
+	b->s[b->len++] = c;
+	b->s[b->len] = '\0';
+}
+
+static void sb_append(struct sbuf *b, const char *s, size_t len)
+{
+	while (len--)
+		sb_push(b, *s++);
+}
+
+static void sb_reset(struct sbuf *b)
+{
+	b->len = 0;
+	b->oom = false;
+	if (b->s)
+		b->s[0] = '\0';
+}
+
+/* Remove trailing blanks, never below keep (quoted or escaped bytes). */
+static void sb_trim(struct sbuf *b, size_t keep)
+{
+	while (b->len > keep && (b->s[b->len - 1] == ' ' || b->s[b->len - 1] == '\t'))
+		b->len--;
+	if (b->s)
+		b->s[b->len] = '\0';
+}
+
+/* The string, "" when nothing was pushed. */
+static const char *sb_str(const struct sbuf *b)
+{
+	return b->s ? b->s : "";
+}
+
+/* ---- Reading the text ---- */
+
+struct reader {
+	const char *name;
+	const char *p;
+	const char *end;
+	unsigned int line;
+};
+
+/* Next character without consuming it; "\r\n" reads as '\n'. */
+static int rd_peek(const struct reader *r)
+{
+	if (r->p >= r->end)
+		return EOF;
+	if (r->p[0] == '\r' && r->p + 1 < r->end && r->p[1] == '\n')
+		return '\n';
+	return (unsigned char)r->p[0];
+}
+
+static int rd_next(struct reader *r)
+{
+	int c = rd_peek(r);
+
+	if (c == EOF)
+		return EOF;
+	if (c == '\n') {
+		r->p += r->p[0] == '\r' ? 2 : 1;
+		r->line++;
+	} else {
+		r->p++;
+	}
+	return c;
+}
+
+static void rd_skip_line(struct reader *r)
+{
+	int c;
+
+	do
+		c = rd_next(r);
+	while (c != EOF && c != '\n');
+}
+
+static bool is_blank(int c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static bool is_comment(int c)
+{
+	return c == '#' || c == ';';
+}
+
+static int hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * The escape sequence after a backslash (the next character is neither EOF
+ * nor a newline). C's escapes plus \# \; \[ \] \=; an unknown escape is kept
+ * as written, backslash included, as the original did (Windows paths).
+ */
+static int read_escape(struct reader *r, struct sbuf *out)
+{
+	int c = rd_next(r);
+	int v, d, i;
+
+	switch (c) {
+	case 'a':
+		v = '\a';
+		break;
+	case 'b':
+		v = '\b';
+		break;
+	case 'f':
+		v = '\f';
+		break;
+	case 'n':
+		v = '\n';
+		break;
+	case 'r':
+		v = '\r';
+		break;
+	case 't':
+		v = '\t';
+		break;
+	case 'v':
+		v = '\v';
+		break;
+	case '\\': case '"': case '\'': case '?':
+	case '#': case ';': case '[': case ']': case '=':
+		v = c;
+		break;
+	case 'x':
+		if (hex_digit(rd_peek(r)) < 0) {
+			sb_append(out, "\\x", 2);
+			return 0;
+		}
+		v = hex_digit(rd_next(r));
+		if ((d = hex_digit(rd_peek(r))) >= 0) {
+			rd_next(r);
+			v = v * 16 + d;
+		}
+		break;
+	case '0': case '1': case '2': case '3': case '4': case '5': case '6': case '7':
+		v = c - '0';
+		for (i = 0; i < 2 && rd_peek(r) >= '0' && rd_peek(r) <= '7'; i++)
+			v = v * 8 + rd_next(r) - '0';
+		if (v > 0377) {
+			conf_err(r->name, r->line, "octal escape \\%o is above \\377", v);
+			return -1;
+		}
+		break;
+	default:
+		sb_push(out, '\\');
+		v = c;
+		break;
+	}
+	if (v == 0) {
+		conf_err(r->name, r->line, "an escape sequence yields a NUL byte");
+		return -1;
+	}
+	sb_push(out, (char)v);
+	return 0;
+}
+
+/*
+ * A section or key name: blanks around it are dropped, escapes work, a
+ * line continuation does not. Stops after the terminator (']' or '=').
+ * first: the name's first character, already consumed.
+ */
+static int read_name(struct reader *r, int first, int terminator, struct sbuf *out)
+{
+	const char *what = terminator == ']' ? "section header" : "key";
+	unsigned int line = r->line;	/* a name never spans lines */
+	struct quoted q;
+	size_t keep = 0;
+	int c = first;
+
+	for (;; c = rd_next(r)) {
+		if (c == terminator)
+			break;
+		if (terminator == ']' && is_comment(c)) {
+			conf_err(r->name, line, "'%c' in a section header (write \\%c)", c, c);
+			return -1;
+		}
+		if (c == EOF || c == '\n' || is_comment(c)) {
+			sb_trim(out, keep);
+			if (terminator == ']')
+				conf_err(r->name, line, "missing ']' in section header");
+			else
+				conf_err(r->name, line, "missing '=' after \"%s\"",
+					 quote(sb_str(out), &q));
+			return -1;
+		}
+		if (c == '\\') {
+			c = rd_peek(r);
+			if (c == '\n' || c == EOF) {
+				conf_err(r->name, line,
+					 "line continuation is not allowed in a %s", what);
+				return -1;
+			}
+			if (read_escape(r, out))
+				return -1;
+			keep = out->len;
+			continue;
+		}
+		if (is_blank(c) && out->len == 0)
+			continue;
+		sb_push(out, (char)c);
+	}
+	sb_trim(out, keep);
+	return 0;
+}
+
+/* The rest of a quoted string; the opening quote is consumed. */
+static int read_quoted(struct reader *r, struct sbuf *out)
+{
+	unsigned int open_line = r->line;
+	int c;
+
+	for (;;) {
+		c = rd_next(r);
+		if (c == EOF) {
+			conf_err(r->name, open_line, "unterminated quoted value");
+			return -1;
+		}
+		if (c == '"')
+			return 0;
+		if (c != '\\') {
+			sb_push(out, (char)c);
+			continue;
+		}
+		c = rd_peek(r);
+		if (c == EOF) {
+			conf_err(r->name, open_line, "unterminated quoted value");
+			return -1;
+		}
+		if (c == '\n') {
+			/* Continuation: the newline goes, the next line is kept as is. */
+			rd_next(r);
+			continue;
+		}
+		if (read_escape(r, out))
+			return -1;
+	}
+}
+
+/* A value, from after the '=' to the end of its (last) line. */
+static int read_value(struct reader *r, struct sbuf *out)
+{
+	size_t keep = 0;		/* quoted and escaped bytes survive trimming */
+	bool run_start = true;		/* blanks here are not part of the value */
+	int c;
+
+	for (;;) {
+		c = rd_next(r);
+		if (c == EOF || c == '\n')
+			break;
+		if (is_comment(c)) {
+			rd_skip_line(r);
+			break;
+		}
+		if (c == '"') {
+			sb_trim(out, keep);
+			if (read_quoted(r, out))
+				return -1;
+			keep = out->len;
+			run_start = true;
+			continue;
+		}
+		if (c == '\\') {
+			c = rd_peek(r);
+			if (c == EOF) {
+				conf_err(r->name, r->line, "'\\' at the end of the file");
+				return -1;
+			}
+			if (c == '\n') {
+				rd_next(r);
+				sb_trim(out, keep);
+				run_start = true;
+				continue;
+			}
+			if (read_escape(r, out))
+				return -1;
+			keep = out->len;
+			run_start = false;
+			continue;
+		}
+		if (is_blank(c) && run_start)
+			continue;
+		run_start = false;
+		sb_push(out, (char)c);
+	}
+	sb_trim(out, keep);
+	return 0;
+}
+
+/* After ']': blanks and a comment may follow, nothing else. */
+static int read_after_section(struct reader *r)
+{
+	int c;
+
+	do
+		c = rd_next(r);
+	while (is_blank(c));
+	if (is_comment(c)) {
+		rd_skip_line(r);
+	} else if (c != '\n' && c != EOF) {
+		conf_err(r->name, r->line, "unexpected text after the section header");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- ${param} expansion ---- */
+
+static struct cpg_ini_entry *find_param(const struct cpg_ini *ini, const char *section,
+					const char *name, size_t len)
+{
+	size_t i = ini->n_entries;
+
+	while (i--) {
+		struct cpg_ini_entry *e = &ini->entries[i];
+
+		if (strcmp(e->section, section) == 0 && strncmp(e->key, name, len) == 0 &&
+		    e->key[len] == '\0')
+			return e;
+	}
+	return NULL;
+}
+
+/*
+ * A reference that cannot be expanded (undefined, or without its closing
+ * brace) is kept as written, with a warning: 0.3.5 kept it silently, and
+ * up/down commands rely on that to pass "${VAR}" to the shell.
+ */
+static int expand(const char *name, unsigned int line, struct cpg_ini *ini,
+		  const char *section, const char *raw, struct sbuf *out)
+{
+	const char *p = raw;
+
+	while (*p) {
+		const char *param = p + 2;
+		const char *end = strchr(param, '}');
+		struct cpg_ini_entry *e = NULL;
+
+		if (strncmp(p, "$${", 3) == 0) {
+			sb_append(out, "${", 2);
+			p += 3;
+		} else if (strncmp(p, "${", 2) == 0) {
+			struct quoted qp, qs;
+			size_t len;
+
+			if (!end) {
+				conf_warn(name, line,
+					  "unterminated \"${\" kept as written (\"$${\" writes a literal \"${\")");
+				sb_append(out, p, strlen(p));
+				p += strlen(p);
+				continue;
+			}
+			len = (size_t)(end - param);
+			if (len)
+				e = find_param(ini, section, param, len);
+			if (!e) {
+				conf_warn(name, line,
+					  "\"${%s}\" kept as written: not set earlier in [%s] (\"$${\" writes a literal \"${\")",
+					  quote_n(param, len, &qp), quote(section, &qs));
+				sb_append(out, p, (size_t)(end + 1 - p));
+			} else {
+				e->referenced = true;
+				sb_append(out, e->value, strlen(e->value));
+			}
+			p = end + 1;
+		} else {
+			sb_push(out, *p++);
+		}
+		if (out->len > CONF_MAX_VALUE_LEN) {
+			conf_err(name, line, "value longer than %d bytes", CONF_MAX_VALUE_LEN);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- The entry list ---- */
+
+static int ini_add(struct cpg_ini *ini, size_t *cap, const char *section, const char *key,
+		   const char *value, unsigned int line)
+{
+	struct cpg_ini_entry *e;
+
+	if (ini->n_entries == *cap) {
+		size_t n = *cap ? 2 * *cap : 16;
+
+		e = reallocarray(ini->entries, n, sizeof(*e));
+		if (!e)
+			return -1;
+		ini->entries = e;
+		*cap = n;
+	}
+	e = &ini->entries[ini->n_entries];
+	e->section = strdup(section);
+	e->key = strdup(key);
+	e->value = strdup(value);
+	e->line = line;
+	e->referenced = false;
+	if (!e->section || !e->key || !e->value) {
+		free(e->section);
+		free(e->key);
+		free(e->value);
+		return -1;
+	}
+	ini->n_entries++;
+	return 0;
+}
+
+void cpg_ini_free(struct cpg_ini *ini)
+{
+	size_t i;
+
+	for (i = 0; i < ini->n_entries; i++) {
+		free(ini->entries[i].section);
+		free(ini->entries[i].key);
+		free(ini->entries[i].value);
+	}
+	free(ini->entries);
+	ini->entries = NULL;
+	ini->n_entries = 0;
+}
+
+const struct cpg_ini_entry *cpg_ini_get(const struct cpg_ini *ini, const char *section,
+					const char *key)
+{
+	return find_param(ini, section, key, strlen(key));
+}
+
+/* The line a byte offset is on, for an error before the walk starts. */
+static unsigned int line_of(const char *text, const char *at)
+{
+	unsigned int line = 1;
+
+	for (; text < at; text++)
+		line += *text == '\n';
+	return line;
+}
+
+struct parser {
+	struct reader r;
+	struct cpg_ini *ini;
+	size_t cap;		/* entries allocated */
+	size_t total;		/* bytes of all values, bounded against ${} doubling */
+	bool in_section;
+	struct sbuf section;
+	struct sbuf key;
+	struct sbuf raw;	/* before expansion */
+	struct sbuf value;
+};
+
+static int parse_section_line(struct parser *ps)
+{
+	struct reader *r = &ps->r;
+	unsigned int line = r->line;
+	int c;
+
+	do
+		c = rd_next(r);
+	while (is_blank(c));
+	if (c == '\n' || c == EOF) {
+		conf_err(r->name, line, "missing ']' in section header");
+		return -1;
+	}
+	sb_reset(&ps->section);
+	if (c != ']' && read_name(r, c, ']', &ps->section))
+		return -1;
+	if (ps->section.oom) {
+		conf_err(r->name, r->line, "out of memory");
+		return -1;
+	}
+	if (ps->section.len == 0) {
+		conf_err(r->name, r->line, "empty section name");
+		return -1;
+	}
+	if (read_after_section(r))
+		return -1;
+	ps->in_section = true;
+	return 0;
+}
+
+/* A "key = value" line, the key's first character consumed. */
+static int parse_key_line(struct parser *ps, int first)
+{
+	struct reader *r = &ps->r;
+	unsigned int line = r->line;
+	struct quoted q;
+	const char *key;
+
+	sb_reset(&ps->key);
+	sb_reset(&ps->raw);
+	sb_reset(&ps->value);
+	if (read_name(r, first, '=', &ps->key) || read_value(r, &ps->raw))
+		return -1;
+	if (ps->key.oom || ps->raw.oom)
+		goto oom;
+	key = sb_str(&ps->key);
+	if (!ps->in_section) {
+		conf_err(r->name, line, "key \"%s\" outside of any section", quote(key, &q));
+		return -1;
+	}
+	if (ps->raw.len == 0) {
+		conf_err(r->name, line, "%s: empty value", quote(key, &q));
+		return -1;
+	}
+	if (ps->raw.len > CONF_MAX_VALUE_LEN) {
+		conf_err(r->name, line, "%s: value longer than %d bytes", quote(key, &q),
+			 CONF_MAX_VALUE_LEN);
+		return -1;
+	}
+	if (expand(r->name, line, ps->ini, ps->section.s, ps->raw.s, &ps->value))
+		return -1;
+	if (ps->value.oom)
+		goto oom;
+	ps->total += ps->value.len;
+	if (ps->total > CONF_MAX_FILE_SIZE) {
+		conf_err(r->name, line, "values add up to more than %d bytes",
+			 CONF_MAX_FILE_SIZE);
+		return -1;
+	}
+	if (ini_add(ps->ini, &ps->cap, ps->section.s, key, sb_str(&ps->value), line))
+		goto oom;
+	return 0;
+oom:
+	conf_err(r->name, line, "out of memory");
+	return -1;
+}
+
+int cpg_ini_parse_buffer(const char *name, const char *text, size_t len, struct cpg_ini *ini)
+{
+	struct parser ps = {
+		.r = { .name = name, .p = text, .end = text ? text + len : text, .line = 1 },
+		.ini = ini,
+	};
+	const char *nul = len ? memchr(text, '\0', len) : NULL;
+	int ret = -1;
+	int c;
+
+	ini->entries = NULL;
+	ini->n_entries = 0;
+	if (nul) {
+		conf_err(name, line_of(text, nul), "NUL byte in the file");
+		return -1;
+	}
+	for (;;) {
+		c = rd_next(&ps.r);
+		if (c == EOF)
+			break;
+		if (c == '\n' || is_blank(c))
+			continue;
+		if (is_comment(c)) {
+			rd_skip_line(&ps.r);
+		} else if (c == '[') {
+			if (parse_section_line(&ps))
+				goto out;
+		} else if (c == ']') {
+			conf_err(name, ps.r.line, "']' without '['");
+			goto out;
+		} else if (c == '=') {
+			conf_err(name, ps.r.line, "missing key before '='");
+			goto out;
+		} else if (parse_key_line(&ps, c)) {
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	free(ps.section.s);
+	free(ps.key.s);
+	free(ps.raw.s);
+	free(ps.value.s);
+	if (ret)
+		cpg_ini_free(ini);
+	return ret;
+}
+
+int cpg_ini_parse(const char *path, struct cpg_ini *ini)
+{
+	FILE *f = fopen(path, "r");
+	char *text;
+	size_t len;
+	int ret;
+
+	ini->entries = NULL;
+	ini->n_entries = 0;
+	if (!f) {
+		log_err("%s: %m", path);
+		return -1;
+	}
+	/* One byte more than the limit tells a too large file from a full one. */
+	text = malloc(CONF_MAX_FILE_SIZE + 1);
+	if (!text) {
+		fclose(f);
+		log_err("%s: out of memory", path);
+		return -1;
+	}
+	len = fread(text, 1, CONF_MAX_FILE_SIZE + 1, f);
+	if (ferror(f)) {
+		log_err("%s: %m", path);
+		ret = -1;
+	} else if (len > CONF_MAX_FILE_SIZE) {
+		log_err("%s: larger than %d bytes", path, CONF_MAX_FILE_SIZE);
+		ret = -1;
+	} else {
+		ret = cpg_ini_parse_buffer(path, text, len, ini);
+	}
+	free(text);
+	fclose(f);
+	return ret;
+}
+
+/* ---- Typed options ---- */
+
+int cpg_parse_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = { "yes", "on", "1", "true" };
+	static const char *const no[] = { "no", "off", "0", "false" };
+	size_t i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+struct option;
+typedef int (*option_parser)(const char *name, const struct option *opt,
+			     const struct cpg_ini_entry *e, struct cpg_config *cfg);
+
+struct option {
+	const char *section;
+	const char *key;
+	option_parser parse;
+	size_t offset;		/* of the field in struct cpg_config */
+	long min;		/* integers and ports */
+	long max;
+};
+
+static void *field(struct cpg_config *cfg, const struct option *opt)
+{
+	return (char *)cfg + opt->offset;
+}
+
+static int parse_string(const char *name, const struct option *opt,
+			const struct cpg_ini_entry *e, struct cpg_config *cfg)
+{
+	char **dst = field(cfg, opt);
+	char *s = strdup(e->value);
+
+	if (!s) {
+		conf_err(name, e->line, "out of memory");
+		return -1;
+	}
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+static int parse_bool(const char *name, const struct option *opt,
+		      const struct cpg_ini_entry *e, struct cpg_config *cfg)
+{
+	struct quoted q;
+
+	if (cpg_parse_bool(e->value, field(cfg, opt)) == 0)
+		return 0;
+	conf_err(name, e->line, "%s: \"%s\" is not a boolean (yes/on/1/true or no/off/0/false)",
+		 e->key, quote(e->value, &q));
+	return -1;
+}
+
+/* A decimal integer within opt's bounds. */
+static int parse_long(const char *name, const struct option *opt,
+		      const struct cpg_ini_entry *e, long *out)
+{
+	const char *s = e->value;
+	struct quoted q;
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	/* strtol would skip blanks a quoted value may hold. */
+	if (!(isdigit((unsigned char)s[0]) || s[0] == '-' || s[0] == '+') || *end != '\0' ||
+	    end == s) {
+		conf_err(name, e->line, "%s: \"%s\" is not an integer", e->key, quote(s, &q));
+		return -1;
+	}
+	if ((errno == ERANGE && v == LONG_MIN) || v < opt->min) {
+		conf_err(name, e->line, "%s: %s is below the minimum %ld", e->key,
+			 quote(s, &q), opt->min);
+		return -1;
+	}
+	if (errno == ERANGE || v > opt->max) {
+		conf_err(name, e->line, "%s: %s is above the maximum %ld", e->key,
+			 quote(s, &q), opt->max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_int(const char *name, const struct option *opt,
+		     const struct cpg_ini_entry *e, struct cpg_config *cfg)
+{
+	long v;
+
+	if (parse_long(name, opt, e, &v))
+		return -1;
+	*(int *)field(cfg, opt) = (int)v;
+	return 0;
+}
+
+static int parse_port(const char *name, const struct option *opt,
+		      const struct cpg_ini_entry *e, struct cpg_config *cfg)
+{
+	long v;
+
+	if (parse_long(name, opt, e, &v))
+		return -1;
+	*(uint16_t *)field(cfg, opt) = (uint16_t)v;
+	return 0;
+}
+
+/* KB/s, a non-negative float; 0 turns the limit off. */
+static int parse_rate(const char *name, const struct option *opt,
+		      const struct cpg_ini_entry *e, struct cpg_config *cfg)
+{
+	const char *s = e->value;
+	struct quoted q;
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (isspace((unsigned char)s[0]) || end == s || *end != '\0' || errno == ERANGE ||
+	    !isfinite(v)) {
+		conf_err(name, e->line, "%s: \"%s\" is not a number", e->key, quote(s, &q));
+		return -1;
+	}
+	if (v < 0) {
+		conf_err(name, e->line, "%s: %s is below the minimum 0", e->key, quote(s, &q));
+		return -1;
+	}
+	*(double *)field(cfg, opt) = v;
+	return 0;
+}
+
+/* An IPv4 literal, or a host name resolved to its first IPv4 address. */
+static int resolve_ipv4(const char *name, unsigned int line, const char *key, const char *host,
+			struct in_addr *out)
+{
+	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_DGRAM };
+	struct addrinfo *res;
+	struct quoted q;
+	int err;
+
+	if (inet_pton(AF_INET, host, out) == 1)
+		return 0;
+	err = getaddrinfo(host, NULL, &hints, &res);
+	if (err) {
+		conf_err(name, line, "%s: cannot resolve \"%s\" to an IPv4 address: %s", key,
+			 quote(host, &q), gai_strerror(err));
+		return -1;
+	}
+	*out = ((struct sockaddr_in *)res->ai_addr)->sin_addr;
+	freeaddrinfo(res);
+	return 0;
+}
+
+static int parse_local_host(const char *name, const struct option *opt,
+			    const struct cpg_ini_entry *e, struct cpg_config *cfg)
+{
+	if (resolve_ipv4(name, e->line, e->key, e->value, &cfg->local_ip))
+		return -1;
+	cfg->local_ip_set = true;
+	return 0;
+}
+
+/* "IP port": the endpoint published instead of the real local one. */
+static int parse_override(const char *name, const struct option *opt,
+			  const struct cpg_ini_entry *e, struct cpg_config *cfg)
+{
+	static const struct option port_opt = { .min = 1, .max = 65535 };
+	struct cpg_ini_entry port_entry = { .key = e->key, .line = e->line };
+	size_t host_len = strcspn(e->value, " \t");
+	const char *port = e->value + host_len;
+	char host[NI_MAXHOST];
+	struct quoted q;
+	long v;
+
+	/* The original reads it only when use_local_addr is on; so do we. */
+	if (!cfg->use_local_addr) {
+		conf_warn(name, e->line, "%s: ignored because use_local_addr is off", e->key);
+		return 0;
+	}
+	port += strspn(port, " \t");
+	if (*port == '\0' || host_len >= sizeof(host)) {
+		conf_err(name, e->line, "%s: \"%s\" is not \"IP port\"", e->key,
+			 quote(e->value, &q));
+		return -1;
+	}
+	memcpy(host, e->value, host_len);
+	host[host_len] = '\0';
+	port_entry.value = (char *)port;
+	if (resolve_ipv4(name, e->line, e->key, host, &cfg->override_ip) ||
+	    parse_long(name, &port_opt, &port_entry, &v))
+		return -1;
+	cfg->override_port = (uint16_t)v;
+	cfg->override_local_addr = true;
+	return 0;
+}
+
+static int parse_ipv4(const char *name, const struct option *opt,
+		      const struct cpg_ini_entry *e, struct cpg_config *cfg)
+{
+	struct quoted q;
+
+	if (inet_pton(AF_INET, e->value, field(cfg, opt)) == 1)
+		return 0;
+	conf_err(name, e->line, "%s: \"%s\" is not an IPv4 address (a.b.c.d)", e->key,
+		 quote(e->value, &q));
+	return -1;
+}
+
+static struct in_addr prefix_to_netmask(unsigned int len)
+{
+	struct in_addr m = { .s_addr = len ? htonl(~UINT32_C(0) << (32 - len)) : 0 };
+
+	return m;
+}
+
+/* "a.b.c.d/len": the network, netmask and broadcast address. */
+static int parse_network(const char *name, const struct option *opt,
+			 const struct cpg_ini_entry *e, struct cpg_config *cfg)
+{
+	const char *slash = strchr(e->value, '/');
+	char addr[INET_ADDRSTRLEN];
+	struct in_addr ip, mask;
+	struct quoted q;
+	const char *p;
+	unsigned int len = 0;
+
+	if (!slash || (size_t)(slash - e->value) >= sizeof(addr))
+		goto bad;
+	memcpy(addr, e->value, (size_t)(slash - e->value));
+	addr[slash - e->value] = '\0';
+	if (inet_pton(AF_INET, addr, &ip) != 1)
+		goto bad;
+	/* One or two digits, as the original. */
+	for (p = slash + 1; isdigit((unsigned char)*p) && p - slash <= 2; p++)
+		len = len * 10 + (unsigned int)(*p - '0');
+	if (p == slash + 1 || *p != '\0')
+		goto bad;
+	if (len > 32) {
+		conf_err(name, e->line, "%s: prefix length %u is above 32", e->key, len);
+		return -1;
+	}
+	if (len > 30) {
+		conf_err(name, e->line, "%s: a /%u network has no room for a VPN address",
+			 e->key, len);
+		return -1;
+	}
+	mask = prefix_to_netmask(len);
+	if (ip.s_addr & ~mask.s_addr) {
+		char net[INET_ADDRSTRLEN];
+		struct in_addr n = { .s_addr = ip.s_addr & mask.s_addr };
+
+		conf_warn(name, e->line, "%s: %s has host bits set, using %s/%u", e->key,
+			  quote(e->value, &q), inet_ntop(AF_INET, &n, net, sizeof(net)), len);
+	}
+	cfg->network.s_addr = ip.s_addr & mask.s_addr;
+	cfg->prefix_len = len;
+	cfg->netmask = mask;
+	cfg->broadcast.s_addr = cfg->network.s_addr | ~mask.s_addr;
+	return 0;
+bad:
+	conf_err(name, e->line, "%s: \"%s\" is not a network in CIDR notation (a.b.c.d/len)",
+		 e->key, quote(e->value, &q));
+	return -1;
+}
+
+#define OPT(sec, k, fn, fld, lo, hi) \
+	{ .section = sec, .key = k, .parse = fn, \
+	  .offset = offsetof(struct cpg_config, fld), .min = lo, .max = hi }
+#define OPT_STR(sec, k, fld) OPT(sec, k, parse_string, fld, 0, 0)
+#define OPT_BOOL(sec, k, fld) OPT(sec, k, parse_bool, fld, 0, 0)
+#define OPT_INT(sec, k, fld, lo) OPT(sec, k, parse_int, fld, lo, INT_MAX)
+#define OPT_PORT(sec, k, fld, lo) OPT(sec, k, parse_port, fld, lo, 65535)
+
+/*
+ * Every option, in the order they are read. use_local_addr precedes
+ * override_local_addr, which depends on it. up and down are not here:
+ * they accumulate instead of last-wins.
+ */
+static const struct option options[] = {
+	OPT("NETWORK", "local_host", parse_local_host, local_ip, 0, 0),
+	OPT_PORT("NETWORK", "local_port", local_port, 0),
+	OPT_STR("NETWORK", "server_host", server_host),
+	OPT_PORT("NETWORK", "server_port", server_port, 1),
+	OPT("NETWORK", "tun_mtu", parse_int, tun_mtu, 150, 65535),
+	OPT_STR("NETWORK", "interface", interface),
+	OPT_BOOL("NETWORK", "use_local_addr", use_local_addr),
+	OPT("NETWORK", "override_local_addr", parse_override, override_ip, 0, 0),
+	OPT_STR("NETWORK", "tun_device", tun_device),
+	OPT_STR("NETWORK", "tap_id", tap_id),
+
+	OPT("VPN", "vpn_ip", parse_ipv4, vpn_ip, 0, 0),
+	OPT("VPN", "network", parse_network, network, 0, 0),
+
+	OPT_STR("SECURITY", "certificate", certificate),
+	OPT_STR("SECURITY", "key", key),
+	OPT_STR("SECURITY", "ca_certificates", ca_certificates),
+	OPT_STR("SECURITY", "ca_certificates_dir", ca_certificates_dir),
+	OPT_STR("SECURITY", "crl_file", crl_file),
+	OPT_INT("SECURITY", "verify_depth", verify_depth, 1),
+	OPT_STR("SECURITY", "cipher_list", cipher_list),
+
+	OPT_INT("CLIENT", "fifo_size", fifo_size, 1),
+	OPT_INT("CLIENT", "txqueue", txqueue, 1),
+	OPT_BOOL("CLIENT", "tun_one_queue", tun_one_queue),
+	OPT("CLIENT", "client_max_rate", parse_rate, client_max_rate, 0, 0),
+	OPT("CLIENT", "connection_max_rate", parse_rate, connection_max_rate, 0, 0),
+	OPT_INT("CLIENT", "timeout", timeout, 5),
+	OPT_INT("CLIENT", "keepalive", keepalive, 1),
+	OPT_INT("CLIENT", "max_clients", max_clients, 1),
+
+	OPT_BOOL("COMMANDS", "default_up", default_up),
+	OPT_BOOL("COMMANDS", "default_down", default_down),
+};
+
+static const char *const sections[] = { "NETWORK", "VPN", "SECURITY", "CLIENT", "COMMANDS" };
+
+static bool known_section(const char *section)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+		if (strcmp(section, sections[i]) == 0)
+			return true;
+	return false;
+}
+
+static bool is_command(const struct cpg_ini_entry *e)
+{
+	return strcmp(e->section, "COMMANDS") == 0 &&
+	       (strcmp(e->key, "up") == 0 || strcmp(e->key, "down") == 0);
+}
+
+static bool known_key(const struct cpg_ini_entry *e)
+{
+	size_t i;
+
+	if (is_command(e))
+		return true;
+	for (i = 0; i < sizeof(options) / sizeof(options[0]); i++)
+		if (strcmp(e->section, options[i].section) == 0 &&
+		    strcmp(e->key, options[i].key) == 0)
+			return true;
+	return false;
+}
+
+/* Whether section/key is used as a ${key} parameter anywhere. */
+static bool is_parameter(const struct cpg_ini *ini, const struct cpg_ini_entry *key)
+{
+	size_t i;
+
+	for (i = 0; i < ini->n_entries; i++) {
+		const struct cpg_ini_entry *e = &ini->entries[i];
+
+		if (e->referenced && strcmp(e->section, key->section) == 0 &&
+		    strcmp(e->key, key->key) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Unknown sections and keys are ignored, with one warning each. A key used
+ * as a ${key} parameter is a helper variable (the original's manual shows
+ * basedir in [SECURITY]), not a mistake.
+ */
+static void warn_unknown(const char *name, const struct cpg_ini *ini)
+{
+	struct quoted qs, qk;
+	size_t i;
+
+	for (i = 0; i < ini->n_entries; i++) {
+		const struct cpg_ini_entry *e = &ini->entries[i];
+
+		if (!known_section(e->section)) {
+			/* Once per run of the section, not per key. */
+			if (i == 0 || strcmp(ini->entries[i - 1].section, e->section) != 0)
+				conf_warn(name, e->line, "unknown section [%s], ignored",
+					  quote(e->section, &qs));
+		} else if (!known_key(e) && !is_parameter(ini, e)) {
+			/* A known section's name needs no quoting. */
+			conf_warn(name, e->line, "unknown key \"%s\" in [%s], ignored",
+				  quote(e->key, &qk), e->section);
+		}
+	}
+}
+
+static int add_command(const char *name, const struct cpg_ini_entry *e, char ***list,
+		       size_t *n)
+{
+	char **l = reallocarray(*list, *n + 1, sizeof(**list));
+
+	if (!l) {
+		conf_err(name, e->line, "out of memory");
+		return -1;
+	}
+	*list = l;
+	l[*n] = strdup(e->value);
+	if (!l[*n]) {
+		conf_err(name, e->line, "out of memory");
+		return -1;
+	}
+	(*n)++;
+	return 0;
+}
+
+static int read_commands(const char *name, const struct cpg_ini *ini, struct cpg_config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < ini->n_entries; i++) {
+		const struct cpg_ini_entry *e = &ini->entries[i];
+		bool up;
+
+		if (!is_command(e))
+			continue;
+		up = strcmp(e->key, "up") == 0;
+		if (up ? add_command(name, e, &cfg->up, &cfg->n_up) :
+			 add_command(name, e, &cfg->down, &cfg->n_down))
+			return -1;
+		/* The original runs them only in place of the default commands. */
+		if (up ? cfg->default_up : cfg->default_down)
+			conf_warn(name, e->line, "%s: not run because default_%s is on", e->key,
+				  e->key);
+	}
+	return 0;
+}
+
+static int require(const char *name, const struct cpg_ini *ini, const char *section,
+		   const char *key)
+{
+	if (cpg_ini_get(ini, section, key))
+		return 0;
+	conf_err(name, 0, "[%s] %s is mandatory", section, key);
+	return -1;
+}
+
+/* The rules that involve several options. */
+static int check_consistency(const char *name, const struct cpg_ini *ini, unsigned int need,
+			     const struct cpg_config *cfg)
+{
+	const struct cpg_ini_entry *e;
+	char ip[INET_ADDRSTRLEN], net[INET_ADDRSTRLEN];
+	const char *problem = NULL;
+
+	if (require(name, ini, "NETWORK", "server_host") || require(name, ini, "VPN", "vpn_ip") ||
+	    require(name, ini, "VPN", "network"))
+		return -1;
+	if (need & CPG_CONF_NEED_SECURITY) {
+		if (require(name, ini, "SECURITY", "certificate") ||
+		    require(name, ini, "SECURITY", "key"))
+			return -1;
+		if (!cfg->ca_certificates && !cfg->ca_certificates_dir) {
+			conf_err(name, 0, "[SECURITY] needs ca_certificates or "
+				 "ca_certificates_dir (or both)");
+			return -1;
+		}
+	}
+
+	if ((cfg->vpn_ip.s_addr & cfg->netmask.s_addr) != cfg->network.s_addr)
+		problem = "outside the network";
+	else if (cfg->vpn_ip.s_addr == cfg->network.s_addr)
+		problem = "the network address of";
+	else if (cfg->vpn_ip.s_addr == cfg->broadcast.s_addr)
+		problem = "the broadcast address of";
+	if (problem) {
+		e = cpg_ini_get(ini, "VPN", "vpn_ip");
+		conf_err(name, e->line, "vpn_ip: %s is %s %s/%u",
+			 inet_ntop(AF_INET, &cfg->vpn_ip, ip, sizeof(ip)), problem,
+			 inet_ntop(AF_INET, &cfg->network, net, sizeof(net)), cfg->prefix_len);
+		return -1;
+	}
+
+	/* The RDV cannot give peers 0.0.0.0 as our local endpoint. */
+	if (cfg->local_ip_set && cfg->local_ip.s_addr == htonl(INADDR_ANY) &&
+	    cfg->use_local_addr && !cfg->override_local_addr) {
+		e = cpg_ini_get(ini, "NETWORK", "local_host");
+		conf_err(name, e->line,
+			 "local_host: 0.0.0.0 needs use_local_addr = no or an override_local_addr");
+		return -1;
+	}
+	return 0;
+}
+
+void cpg_config_defaults(struct cpg_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->server_port = 57888;
+	cfg->tun_mtu = 1419;
+	cfg->use_local_addr = true;
+	/* NULL on a failed allocation; cpg_config_from_ini() reports it. */
+	cfg->tun_device = strdup("tun%d");
+	cfg->tap_id = strdup("tap0901");
+	cfg->verify_depth = 9;
+	cfg->fifo_size = 20;
+	cfg->timeout = 120;
+	cfg->keepalive = 10;
+	cfg->max_clients = 100;
+	cfg->default_up = true;
+	cfg->default_down = true;
+}
+
+void cpg_config_free(struct cpg_config *cfg)
+{
+	size_t i;
+
+	free(cfg->server_host);
+	free(cfg->interface);
+	free(cfg->tun_device);
+	free(cfg->tap_id);
+	free(cfg->certificate);
+	free(cfg->key);
+	free(cfg->ca_certificates);
+	free(cfg->ca_certificates_dir);
+	free(cfg->crl_file);
+	free(cfg->cipher_list);
+	for (i = 0; i < cfg->n_up; i++)
+		free(cfg->up[i]);
+	free(cfg->up);
+	for (i = 0; i < cfg->n_down; i++)
+		free(cfg->down[i]);
+	free(cfg->down);
+	/* Zeroed, so that a second free or a free after a failed load is harmless. */
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+int cpg_config_from_ini(const char *name, const struct cpg_ini *ini, unsigned int need,
+			struct cpg_config *cfg)
+{
+	size_t i;
+
+	cpg_config_defaults(cfg);
+	if (!cfg->tun_device || !cfg->tap_id) {
+		conf_err(name, 0, "out of memory");
+		goto fail;
+	}
+	warn_unknown(name, ini);
+	for (i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+		const struct option *opt = &options[i];
+		const struct cpg_ini_entry *e = cpg_ini_get(ini, opt->section, opt->key);
+
+		if (e && opt->parse(name, opt, e, cfg))
+			goto fail;
+	}
+	if (read_commands(name, ini, cfg) || check_consistency(name, ini, need, cfg))
+		goto fail;
+	return 0;
+fail:
+	cpg_config_free(cfg);
+	return -1;
+}
+
+int cpg_config_load(const char *path, unsigned int need, struct cpg_config *cfg)
+{
+	struct cpg_ini ini;
+	int ret;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (cpg_ini_parse(path, &ini))
+		return -1;
+	ret = cpg_config_from_ini(path, &ini, need, cfg);
+	cpg_ini_free(&ini);
+	return ret;
+}

@@ -23,6 +23,7 @@ struct cpg_ini_entry {
 	char *key;
 	char *value;		/* unquoted, unescaped, expanded */
 	unsigned int line;	/* line where the key starts */
+	bool referenced;	/* used by a ${key}: a helper variable, not unknown */
 };
 
 struct cpg_ini {
