@@ -38,5 +38,9 @@ int cpg_resolve4(const char *host, uint16_t port, union cpg_sockaddr *out);
 int cpg_detect_local_ip(const char *ifname, struct in_addr *out);
 /* IPv4 to string in a caller buffer of INET_ADDRSTRLEN. */
 const char *cpg_ip4_str(struct in_addr ip, char *buf);
+/* A non-blocking, close-on-exec UDP socket bound to local (any port when
+ * its port is 0), SO_BINDTODEVICE'd to ifname when not NULL. fd or -1 with
+ * a log line. */
+int cpg_udp_socket(const union cpg_sockaddr *local, const char *ifname);
 
 #endif

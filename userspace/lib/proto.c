@@ -1,1 +1,415 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "proto.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#define EP4_LEN 8
+#define EP6_LEN 20
+
+enum attr_kind {
+	KIND_NONE,
+	KIND_IP4,
+	KIND_ENDPOINT,
+	KIND_U32,
+	KIND_U8,
+};
+
+/* Where each known attribute lives in struct cpg_msg, and its shape. */
+static const struct attr_desc {
+	enum attr_kind kind;
+	size_t offset;
+	const char *name;
+} attr_descs[CPG_ATTR_MAX + 1] = {
+	[CPG_ATTR_VPN_IP] = { KIND_IP4, offsetof(struct cpg_msg, vpn_ip), "vpn_ip" },
+	[CPG_ATTR_PEER_VPN_IP] = { KIND_IP4, offsetof(struct cpg_msg, peer_vpn_ip), "peer_vpn_ip" },
+	[CPG_ATTR_LOCAL_ENDPOINT] = { KIND_ENDPOINT, offsetof(struct cpg_msg, local_ep), "local" },
+	[CPG_ATTR_PUBLIC_ENDPOINT] = { KIND_ENDPOINT, offsetof(struct cpg_msg, public_ep),
+				       "public" },
+	[CPG_ATTR_PEER_ENDPOINT] = { KIND_ENDPOINT, offsetof(struct cpg_msg, peer_ep), "peer" },
+	[CPG_ATTR_SESSION] = { KIND_U32, offsetof(struct cpg_msg, session), "session" },
+	[CPG_ATTR_ROLE] = { KIND_U8, offsetof(struct cpg_msg, role), "role" },
+	[CPG_ATTR_REASON] = { KIND_U8, offsetof(struct cpg_msg, reason), "reason" },
+	[CPG_ATTR_FLAGS] = { KIND_U8, offsetof(struct cpg_msg, flags), "flags" },
+	[CPG_ATTR_PING_INTERVAL] = { KIND_U32, offsetof(struct cpg_msg, ping_interval),
+				     "ping_interval" },
+};
+
+static const uint32_t required_attrs[CPG_MSG_TYPE_MAX + 1] = {
+	[CPG_MSG_HELLO] = CPG_HAS(CPG_ATTR_VPN_IP),
+	[CPG_MSG_OK] = CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT) | CPG_HAS(CPG_ATTR_PING_INTERVAL),
+	[CPG_MSG_NOK] = CPG_HAS(CPG_ATTR_REASON),
+	[CPG_MSG_PONG] = CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT),
+	[CPG_MSG_ASK] = CPG_HAS(CPG_ATTR_PEER_VPN_IP),
+	[CPG_MSG_ANS] = CPG_HAS(CPG_ATTR_PEER_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_ENDPOINT) |
+			CPG_HAS(CPG_ATTR_SESSION) | CPG_HAS(CPG_ATTR_ROLE),
+	[CPG_MSG_FWD] = CPG_HAS(CPG_ATTR_PEER_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_ENDPOINT) |
+			CPG_HAS(CPG_ATTR_SESSION) | CPG_HAS(CPG_ATTR_ROLE),
+	[CPG_MSG_REJ] = CPG_HAS(CPG_ATTR_PEER_VPN_IP) | CPG_HAS(CPG_ATTR_REASON),
+	[CPG_MSG_PUNCH] = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_VPN_IP) |
+			  CPG_HAS(CPG_ATTR_SESSION),
+	[CPG_MSG_PUNCH_KEEPALIVE] = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_VPN_IP),
+	[CPG_MSG_CLOSE] = CPG_HAS(CPG_ATTR_PEER_VPN_IP),
+};
+
+static void put_u16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint16_t get_u16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+void cpg_msg_init(struct cpg_msg *m, uint8_t type, uint32_t request_id)
+{
+	memset(m, 0, sizeof(*m));
+	m->version = CPG_PROTO_VERSION;
+	m->type = type;
+	m->request_id = request_id;
+}
+
+/* Length of the attribute value, or -1 if it cannot be encoded. */
+static int attr_value_len(const struct attr_desc *d, const void *field)
+{
+	const union cpg_sockaddr *ep = field;
+
+	switch (d->kind) {
+	case KIND_IP4:
+	case KIND_U32:
+		return 4;
+	case KIND_U8:
+		return 1;
+	case KIND_ENDPOINT:
+		if (ep->sa.sa_family == AF_INET)
+			return EP4_LEN;
+		if (ep->sa.sa_family == AF_INET6)
+			return EP6_LEN;
+		return -1;
+	default:
+		return -1;
+	}
+}
+
+static void put_attr_value(const struct attr_desc *d, const void *field, uint8_t *p)
+{
+	const union cpg_sockaddr *ep = field;
+
+	switch (d->kind) {
+	case KIND_IP4:
+		memcpy(p, &((const struct in_addr *)field)->s_addr, 4);
+		break;
+	case KIND_U32:
+		put_u32(p, *(const uint32_t *)field);
+		break;
+	case KIND_U8:
+		p[0] = *(const uint8_t *)field;
+		break;
+	case KIND_ENDPOINT:
+		p[1] = 0;
+		if (ep->sa.sa_family == AF_INET) {
+			p[0] = CPG_EP_FAMILY_INET;
+			memcpy(p + 2, &ep->in.sin_port, 2);
+			memcpy(p + 4, &ep->in.sin_addr, 4);
+		} else {
+			p[0] = CPG_EP_FAMILY_INET6;
+			memcpy(p + 2, &ep->in6.sin6_port, 2);
+			memcpy(p + 4, &ep->in6.sin6_addr, 16);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+int cpg_msg_encode(const struct cpg_msg *m, uint8_t *buf, size_t size)
+{
+	size_t pos = CPG_PROTO_HDR_LEN;
+
+	if (size < CPG_PROTO_HDR_LEN)
+		return -1;
+	buf[0] = m->version;
+	buf[1] = m->type;
+	buf[2] = 0;
+	buf[3] = 0;
+	put_u32(buf + 4, m->request_id);
+
+	for (unsigned int type = 1; type <= CPG_ATTR_MAX; type++) {
+		const struct attr_desc *d = &attr_descs[type];
+		const void *field = (const uint8_t *)m + d->offset;
+		int len;
+
+		if (!(m->present & CPG_HAS(type)))
+			continue;
+		len = attr_value_len(d, field);
+		if (len < 0 || size - pos < CPG_PROTO_ATTR_HDR_LEN + (size_t)len)
+			return -1;
+		put_u16(buf + pos, (uint16_t)type);
+		put_u16(buf + pos + 2, (uint16_t)len);
+		put_attr_value(d, field, buf + pos + CPG_PROTO_ATTR_HDR_LEN);
+		pos += CPG_PROTO_ATTR_HDR_LEN + (size_t)len;
+	}
+	return (int)pos;
+}
+
+static bool get_endpoint(const uint8_t *p, size_t len, union cpg_sockaddr *ep)
+{
+	/* p[1] is reserved: ignored, like the header's reserved bytes. */
+	memset(ep, 0, sizeof(*ep));
+	if (len == EP4_LEN && p[0] == CPG_EP_FAMILY_INET) {
+		ep->in.sin_family = AF_INET;
+		memcpy(&ep->in.sin_port, p + 2, 2);
+		memcpy(&ep->in.sin_addr, p + 4, 4);
+		return true;
+	}
+	if (len == EP6_LEN && p[0] == CPG_EP_FAMILY_INET6) {
+		ep->in6.sin6_family = AF_INET6;
+		memcpy(&ep->in6.sin6_port, p + 2, 2);
+		memcpy(&ep->in6.sin6_addr, p + 4, 16);
+		return true;
+	}
+	return false;
+}
+
+/* Checks the length and content of a known attribute and stores it. */
+static bool get_attr_value(unsigned int type, const uint8_t *p, size_t len, struct cpg_msg *m)
+{
+	const struct attr_desc *d = &attr_descs[type];
+	void *field = (uint8_t *)m + d->offset;
+
+	switch (d->kind) {
+	case KIND_IP4:
+		if (len != 4)
+			return false;
+		memcpy(&((struct in_addr *)field)->s_addr, p, 4);
+		return true;
+	case KIND_U32:
+		if (len != 4)
+			return false;
+		*(uint32_t *)field = get_u32(p);
+		return true;
+	case KIND_U8:
+		if (len != 1)
+			return false;
+		if (type == CPG_ATTR_ROLE && p[0] != CPG_ROLE_CLIENT && p[0] != CPG_ROLE_SERVER)
+			return false;
+		*(uint8_t *)field = p[0];
+		return true;
+	case KIND_ENDPOINT:
+		return get_endpoint(p, len, field);
+	default:
+		return false;
+	}
+}
+
+enum cpg_decode_err cpg_msg_decode(struct cpg_msg *m, const uint8_t *buf, size_t len)
+{
+	size_t pos = CPG_PROTO_HDR_LEN;
+
+	memset(m, 0, sizeof(*m));
+	if (len >= 1)
+		m->version = buf[0];
+	if (len >= 2)
+		m->type = buf[1];
+	if (len < CPG_PROTO_HDR_LEN)
+		return CPG_DECODE_SHORT;
+	if (m->version != CPG_PROTO_VERSION)
+		return CPG_DECODE_VERSION;
+	if (m->type == 0 || m->type > CPG_MSG_TYPE_MAX)
+		return CPG_DECODE_TYPE;
+	/* buf[2..3] are reserved: a later version may use them. */
+	m->request_id = get_u32(buf + 4);
+
+	while (pos < len) {
+		uint16_t raw_type, attr_len;
+		unsigned int type;
+
+		if (len - pos < CPG_PROTO_ATTR_HDR_LEN)
+			return CPG_DECODE_TRUNCATED;
+		raw_type = get_u16(buf + pos);
+		attr_len = get_u16(buf + pos + 2);
+		pos += CPG_PROTO_ATTR_HDR_LEN;
+		if (len - pos < attr_len)
+			return CPG_DECODE_TRUNCATED;
+
+		type = raw_type & ~CPG_ATTR_F_MANDATORY;
+		if (type >= 1 && type <= CPG_ATTR_MAX) {
+			if (m->present & CPG_HAS(type))
+				return CPG_DECODE_DUPLICATE;
+			if (!get_attr_value(type, buf + pos, attr_len, m))
+				return CPG_DECODE_ATTR_LEN;
+			m->present |= CPG_HAS(type);
+		} else if (raw_type & CPG_ATTR_F_MANDATORY) {
+			return CPG_DECODE_UNKNOWN_MANDATORY;
+		}
+		pos += attr_len;
+	}
+
+	if ((m->present & required_attrs[m->type]) != required_attrs[m->type])
+		return CPG_DECODE_MISSING;
+	return CPG_DECODE_OK;
+}
+
+const char *cpg_msg_type_str(unsigned int type)
+{
+	static const char *const names[] = {
+		[CPG_MSG_HELLO] = "HELLO",
+		[CPG_MSG_OK] = "OK",
+		[CPG_MSG_NOK] = "NOK",
+		[CPG_MSG_PING] = "PING",
+		[CPG_MSG_PONG] = "PONG",
+		[CPG_MSG_ASK] = "ASK",
+		[CPG_MSG_ANS] = "ANS",
+		[CPG_MSG_FWD] = "FWD",
+		[CPG_MSG_REJ] = "REJ",
+		[CPG_MSG_PUNCH] = "PUNCH",
+		[CPG_MSG_PUNCH_KEEPALIVE] = "PUNCH_KEEPALIVE",
+		[CPG_MSG_BYE] = "BYE",
+		[CPG_MSG_RECONNECT] = "RECONNECT",
+		[CPG_MSG_CLOSE] = "CLOSE",
+	};
+
+	if (type < ARRAY_SIZE(names) && names[type])
+		return names[type];
+	return "UNKNOWN";
+}
+
+const char *cpg_reason_str(unsigned int reason)
+{
+	static const char *const names[] = {
+		[CPG_REASON_NONE] = "none",
+		[CPG_REASON_IP_IN_USE] = "VPN IP in use",
+		[CPG_REASON_SERVER_FULL] = "server full",
+		[CPG_REASON_BAD_REQUEST] = "bad request",
+		[CPG_REASON_VERSION] = "unsupported protocol version",
+		[CPG_REASON_UNKNOWN_PEER] = "unknown peer",
+		[CPG_REASON_PEER_TIMED_OUT] = "peer timed out",
+		[CPG_REASON_PUNCH_FAILED] = "hole punching failed",
+		[CPG_REASON_IDLE] = "idle",
+		[CPG_REASON_SHUTDOWN] = "shutdown",
+	};
+
+	if (reason < ARRAY_SIZE(names) && names[reason])
+		return names[reason];
+	return "unknown reason";
+}
+
+const char *cpg_decode_err_str(enum cpg_decode_err err)
+{
+	static const char *const names[] = {
+		[CPG_DECODE_OK] = "ok",
+		[CPG_DECODE_SHORT] = "shorter than the header",
+		[CPG_DECODE_VERSION] = "unsupported protocol version",
+		[CPG_DECODE_TYPE] = "unknown message type",
+		[CPG_DECODE_TRUNCATED] = "truncated attribute",
+		[CPG_DECODE_ATTR_LEN] = "attribute with a bad length or value",
+		[CPG_DECODE_DUPLICATE] = "duplicate attribute",
+		[CPG_DECODE_UNKNOWN_MANDATORY] = "unknown mandatory attribute",
+		[CPG_DECODE_MISSING] = "required attribute missing",
+	};
+
+	if ((unsigned int)err < ARRAY_SIZE(names) && names[err])
+		return names[err];
+	return "unknown decode error";
+}
+
+/* snprintf at *pos that never runs past size and keeps buf terminated. */
+static void append(char *buf, size_t size, size_t *pos, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void append(char *buf, size_t size, size_t *pos, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*pos >= size)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *pos, size - *pos, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*pos += (size_t)n;
+}
+
+static const char *role_str(unsigned int role)
+{
+	switch (role) {
+	case CPG_ROLE_CLIENT:
+		return "client";
+	case CPG_ROLE_SERVER:
+		return "server";
+	default:
+		return "unknown";
+	}
+}
+
+const char *cpg_msg_format(const struct cpg_msg *m, char *buf, size_t size)
+{
+	char str[CPG_SOCKADDR_STRLEN];
+	size_t pos = 0;
+
+	if (!size)
+		return buf;
+	buf[0] = '\0';
+	append(buf, size, &pos, "%s", cpg_msg_type_str(m->type));
+	if (m->version != CPG_PROTO_VERSION)
+		append(buf, size, &pos, " version=%u", m->version);
+	append(buf, size, &pos, " id=%u", m->request_id);
+
+	for (unsigned int type = 1; type <= CPG_ATTR_MAX; type++) {
+		const struct attr_desc *d = &attr_descs[type];
+		const void *field = (const uint8_t *)m + d->offset;
+
+		if (!(m->present & CPG_HAS(type)))
+			continue;
+		append(buf, size, &pos, " %s=", d->name);
+		switch (type) {
+		case CPG_ATTR_VPN_IP:
+		case CPG_ATTR_PEER_VPN_IP:
+			append(buf, size, &pos, "%s", inet_ntop(AF_INET, field, str, sizeof(str)));
+			break;
+		case CPG_ATTR_LOCAL_ENDPOINT:
+		case CPG_ATTR_PUBLIC_ENDPOINT:
+		case CPG_ATTR_PEER_ENDPOINT:
+			append(buf, size, &pos, "%s", cpg_sockaddr_str(field, str, sizeof(str)));
+			break;
+		case CPG_ATTR_ROLE:
+			append(buf, size, &pos, "%s", role_str(m->role));
+			break;
+		case CPG_ATTR_REASON:
+			append(buf, size, &pos, "\"%s\"", cpg_reason_str(m->reason));
+			break;
+		case CPG_ATTR_FLAGS:
+			append(buf, size, &pos, "%#x", m->flags);
+			if (m->flags & CPG_FLAG_LOCAL)
+				append(buf, size, &pos, ",local");
+			if (m->flags & CPG_FLAG_ACK)
+				append(buf, size, &pos, ",ack");
+			break;
+		case CPG_ATTR_SESSION:
+		case CPG_ATTR_PING_INTERVAL:
+			append(buf, size, &pos, "%u", *(const uint32_t *)field);
+			break;
+		}
+	}
+	return buf;
+}
