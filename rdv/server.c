@@ -1,1 +1,848 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The RDV server's protocol logic: registration, keepalive, brokering of
+ * sessions between clients. See server.h for the data structures and
+ * docs/campagnol_rdv.md for the behaviour.
+ */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/random.h>
+
+#include "log.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+/*
+ * An intrusive chained hash table. Entries embed a struct hnode, which
+ * remembers the full hash so that growing needs no callback and lookups
+ * compare keys only on a hash match.
+ */
+struct hnode {
+	struct hnode *next;
+	uint32_t hash;
+};
+
+struct htab {
+	struct hnode **buckets;
+	size_t mask;		/* number of buckets - 1, a power of two minus one */
+	size_t count;
+};
+
+#define HTAB_MIN_BUCKETS 64
+
+static int htab_init(struct htab *t)
+{
+	t->buckets = calloc(HTAB_MIN_BUCKETS, sizeof(*t->buckets));
+	if (!t->buckets)
+		return -1;
+	t->mask = HTAB_MIN_BUCKETS - 1;
+	t->count = 0;
+	return 0;
+}
+
+static void htab_destroy(struct htab *t)
+{
+	free(t->buckets);
+	t->buckets = NULL;
+}
+
+static struct hnode *htab_chain(const struct htab *t, uint32_t hash)
+{
+	return t->buckets[hash & t->mask];
+}
+
+/* Keeps the load factor at most 1. Without memory, chains just grow longer. */
+static void htab_grow(struct htab *t)
+{
+	size_t n = (t->mask + 1) * 2;
+	struct hnode **b = calloc(n, sizeof(*b));
+
+	if (!b)
+		return;
+	for (size_t i = 0; i <= t->mask; i++) {
+		struct hnode *e, *next;
+
+		for (e = t->buckets[i]; e; e = next) {
+			next = e->next;
+			e->next = b[e->hash & (n - 1)];
+			b[e->hash & (n - 1)] = e;
+		}
+	}
+	free(t->buckets);
+	t->buckets = b;
+	t->mask = n - 1;
+}
+
+static void htab_insert(struct htab *t, struct hnode *e, uint32_t hash)
+{
+	struct hnode **head;
+
+	if (t->count > t->mask)
+		htab_grow(t);
+	e->hash = hash;
+	head = &t->buckets[hash & t->mask];
+	e->next = *head;
+	*head = e;
+	t->count++;
+}
+
+/* e must be in t. */
+static void htab_remove(struct htab *t, struct hnode *e)
+{
+	struct hnode **p = &t->buckets[e->hash & t->mask];
+
+	while (*p != e)
+		p = &(*p)->next;
+	*p = e->next;
+	t->count--;
+}
+
+/*
+ * Keys come from the network, so they are mixed with a random seed
+ * (murmur3's finaliser) to keep an attacker from choosing colliding keys
+ * without first learning the seed.
+ */
+static uint32_t mix(uint64_t x, uint64_t seed)
+{
+	x ^= seed;
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return (uint32_t)x;
+}
+
+struct rdv_session;
+
+/* A session's place in the list of sessions of one of its two clients. */
+struct sess_link {
+	struct sess_link *next, **pprev;
+	struct rdv_session *session;
+};
+
+struct rdv_client {
+	struct hnode by_ip;
+	struct hnode by_ep;
+	TAILQ_ENTRY(rdv_client) lru;
+	struct in_addr vpn_ip;
+	union cpg_sockaddr endpoint;	/* as seen by the RDV: the key of by_ep */
+	union cpg_sockaddr local_ep;	/* unset: none published */
+	uint64_t last_seen;
+	struct sess_link *sessions;
+	size_t n_sessions;
+};
+
+struct rdv_session {
+	struct hnode by_pair;
+	TAILQ_ENTRY(rdv_session) lru;
+	/* member[0] asked first: it is the DTLS client. */
+	struct rdv_client *member[2];
+	struct sess_link link[2];
+	uint32_t id;
+	uint64_t last_ask;
+};
+
+TAILQ_HEAD(client_list, rdv_client);
+TAILQ_HEAD(session_list, rdv_session);
+
+struct rdv_server {
+	struct rdv_config cfg;
+	uint64_t seed;
+	uint64_t id_counter;		/* session ids if getrandom() ever fails */
+	size_t max_sessions;		/* 0: unlimited */
+	struct htab by_ip;
+	struct htab by_ep;
+	struct htab by_pair;
+	struct client_list clients;	/* least recently heard from first */
+	struct session_list sessions;	/* least recently asked for first */
+	struct rdv_stats stats;
+};
+
+static uint32_t ip_hash(const struct rdv_server *s, struct in_addr ip)
+{
+	return mix(ip.s_addr, s->seed);
+}
+
+static uint32_t ep_hash(const struct rdv_server *s, const union cpg_sockaddr *ep)
+{
+	return mix(cpg_sockaddr_hash(ep), s->seed + 1);
+}
+
+/* The unordered pair {a, b} as one number. */
+static uint64_t pair_key(struct in_addr a, struct in_addr b)
+{
+	uint64_t x = a.s_addr, y = b.s_addr;
+
+	return x < y ? x << 32 | y : y << 32 | x;
+}
+
+static uint32_t pair_hash(const struct rdv_server *s, struct in_addr a, struct in_addr b)
+{
+	return mix(pair_key(a, b), s->seed + 2);
+}
+
+static struct rdv_client *find_by_ip(const struct rdv_server *s, struct in_addr ip)
+{
+	uint32_t h = ip_hash(s, ip);
+
+	for (struct hnode *n = htab_chain(&s->by_ip, h); n; n = n->next) {
+		struct rdv_client *c = container_of(n, struct rdv_client, by_ip);
+
+		if (n->hash == h && c->vpn_ip.s_addr == ip.s_addr)
+			return c;
+	}
+	return NULL;
+}
+
+static struct rdv_client *find_by_ep(const struct rdv_server *s, const union cpg_sockaddr *ep)
+{
+	uint32_t h = ep_hash(s, ep);
+
+	for (struct hnode *n = htab_chain(&s->by_ep, h); n; n = n->next) {
+		struct rdv_client *c = container_of(n, struct rdv_client, by_ep);
+
+		if (n->hash == h && cpg_sockaddr_equal(&c->endpoint, ep))
+			return c;
+	}
+	return NULL;
+}
+
+static struct rdv_session *find_session(const struct rdv_server *s, struct in_addr a,
+					struct in_addr b)
+{
+	uint32_t h = pair_hash(s, a, b);
+	uint64_t key = pair_key(a, b);
+
+	for (struct hnode *n = htab_chain(&s->by_pair, h); n; n = n->next) {
+		struct rdv_session *se = container_of(n, struct rdv_session, by_pair);
+
+		if (n->hash == h &&
+		    pair_key(se->member[0]->vpn_ip, se->member[1]->vpn_ip) == key)
+			return se;
+	}
+	return NULL;
+}
+
+static uint64_t elapsed(uint64_t since, uint64_t now)
+{
+	return now > since ? now - since : 0;
+}
+
+static bool client_timed_out(const struct rdv_client *c, uint64_t now)
+{
+	return elapsed(c->last_seen, now) > CPG_CLIENT_TIMEOUT_MS;
+}
+
+static bool session_expired(const struct rdv_session *se, uint64_t now)
+{
+	return elapsed(se->last_ask, now) > RDV_SESSION_TTL_MS;
+}
+
+static void dump(const char *what, const struct cpg_msg *m, const union cpg_sockaddr *peer)
+{
+	char line[512], addr[CPG_SOCKADDR_STRLEN];
+
+	log_debug("%s %s: %s", what, cpg_sockaddr_str(peer, addr, sizeof(addr)),
+		  cpg_msg_format(m, line, sizeof(line)));
+}
+
+static void send_msg(struct rdv_server *s, const struct cpg_msg *m, const union cpg_sockaddr *to)
+{
+	uint8_t buf[CPG_PROTO_MAX_MSG];
+	int len = cpg_msg_encode(m, buf, sizeof(buf));
+
+	if (len < 0) {
+		/* Only a bug or an endpoint family we cannot encode gets here. */
+		log_err("cannot encode a %s message", cpg_msg_type_str(m->type));
+		return;
+	}
+	if (s->cfg.dump)
+		dump("send to", m, to);
+	s->cfg.send(s->cfg.send_arg, to, buf, (size_t)len);
+	s->stats.sent++;
+}
+
+static void send_nok(struct rdv_server *s, uint32_t request_id, const union cpg_sockaddr *to,
+		     enum cpg_reason reason)
+{
+	struct cpg_msg m;
+
+	cpg_msg_init(&m, CPG_MSG_NOK, request_id);
+	m.present = CPG_HAS(CPG_ATTR_REASON);
+	m.reason = reason;
+	send_msg(s, &m, to);
+	s->stats.nok[reason]++;
+}
+
+static void send_rej(struct rdv_server *s, const struct cpg_msg *ask,
+		     const union cpg_sockaddr *to, enum cpg_reason reason)
+{
+	struct cpg_msg m;
+
+	cpg_msg_init(&m, CPG_MSG_REJ, ask->request_id);
+	m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP) | CPG_HAS(CPG_ATTR_REASON);
+	m.peer_vpn_ip = ask->peer_vpn_ip;
+	m.reason = reason;
+	send_msg(s, &m, to);
+	s->stats.rej[reason]++;
+}
+
+/* OK and PONG both tell the client its endpoint as we see it. */
+static void send_ok(struct rdv_server *s, uint8_t type, uint32_t request_id,
+		    const union cpg_sockaddr *to)
+{
+	struct cpg_msg m;
+
+	cpg_msg_init(&m, type, request_id);
+	m.present = CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT);
+	m.public_ep = *to;
+	if (type == CPG_MSG_OK) {
+		m.present |= CPG_HAS(CPG_ATTR_PING_INTERVAL);
+		m.ping_interval = CPG_PING_INTERVAL_MS;
+	}
+	send_msg(s, &m, to);
+}
+
+/*
+ * Clients behind one NAT cannot always reach each other through its public
+ * address (hairpinning), so when both published a local endpoint and we see
+ * them at the same public address, they get each other's local endpoint.
+ */
+static bool same_nat(const struct rdv_client *a, const struct rdv_client *b)
+{
+	return cpg_sockaddr_same_host(&a->endpoint, &b->endpoint) &&
+	       cpg_sockaddr_is_set(&a->local_ep) && cpg_sockaddr_is_set(&b->local_ep);
+}
+
+/* ANS or FWD to member[who] of se, about the other member. */
+static void send_session(struct rdv_server *s, const struct rdv_session *se, int who,
+			 uint8_t type, uint32_t request_id)
+{
+	const struct rdv_client *me = se->member[who], *peer = se->member[!who];
+	struct cpg_msg m;
+
+	cpg_msg_init(&m, type, request_id);
+	m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_ENDPOINT) |
+		    CPG_HAS(CPG_ATTR_SESSION) | CPG_HAS(CPG_ATTR_ROLE);
+	m.peer_vpn_ip = peer->vpn_ip;
+	m.session = se->id;
+	m.role = who == 0 ? CPG_ROLE_CLIENT : CPG_ROLE_SERVER;
+	if (same_nat(me, peer)) {
+		m.peer_ep = peer->local_ep;
+		m.present |= CPG_HAS(CPG_ATTR_FLAGS);
+		m.flags = CPG_FLAG_LOCAL;
+	} else {
+		m.peer_ep = peer->endpoint;
+	}
+	send_msg(s, &m, &me->endpoint);
+}
+
+static void link_add(struct rdv_client *c, struct sess_link *l, struct rdv_session *se)
+{
+	l->session = se;
+	l->next = c->sessions;
+	if (l->next)
+		l->next->pprev = &l->next;
+	l->pprev = &c->sessions;
+	c->sessions = l;
+	c->n_sessions++;
+}
+
+static void link_del(struct rdv_client *c, struct sess_link *l)
+{
+	*l->pprev = l->next;
+	if (l->next)
+		l->next->pprev = l->pprev;
+	c->n_sessions--;
+}
+
+static void session_log(const struct rdv_session *se, const char *what)
+{
+	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+
+	log_debug("session %" PRIu32 " %s -> %s %s", se->id,
+		  cpg_ip4_str(se->member[0]->vpn_ip, a), cpg_ip4_str(se->member[1]->vpn_ip, b),
+		  what);
+}
+
+static void session_remove(struct rdv_server *s, struct rdv_session *se, const char *why)
+{
+	session_log(se, why);
+	htab_remove(&s->by_pair, &se->by_pair);
+	TAILQ_REMOVE(&s->sessions, se, lru);
+	link_del(se->member[0], &se->link[0]);
+	link_del(se->member[1], &se->link[1]);
+	free(se);
+	s->stats.sessions--;
+}
+
+static void client_remove(struct rdv_server *s, struct rdv_client *c, const char *why)
+{
+	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN];
+
+	log_info("client %s at %s %s", cpg_ip4_str(c->vpn_ip, ip),
+		 cpg_sockaddr_str(&c->endpoint, ep, sizeof(ep)), why);
+	while (c->sessions)
+		session_remove(s, c->sessions->session, "ended: a client left");
+	htab_remove(&s->by_ip, &c->by_ip);
+	htab_remove(&s->by_ep, &c->by_ep);
+	TAILQ_REMOVE(&s->clients, c, lru);
+	free(c);
+	s->stats.clients--;
+}
+
+static void client_touch(struct rdv_server *s, struct rdv_client *c, uint64_t now)
+{
+	c->last_seen = now;
+	TAILQ_REMOVE(&s->clients, c, lru);
+	TAILQ_INSERT_TAIL(&s->clients, c, lru);
+}
+
+static uint32_t new_session_id(struct rdv_server *s)
+{
+	uint32_t id;
+
+	do {
+		if (getrandom(&id, sizeof(id), GRND_NONBLOCK) != sizeof(id))
+			id = mix(++s->id_counter, s->seed + 3);
+	} while (id == 0);
+	return id;
+}
+
+static struct rdv_session *session_new(struct rdv_server *s, struct rdv_client *asker,
+				       struct rdv_client *target, uint64_t now)
+{
+	struct rdv_session *se;
+
+	/* Least recently asked for first: the oldest goes to bound memory. */
+	if (s->max_sessions && s->stats.sessions >= s->max_sessions) {
+		s->stats.sessions_evicted++;
+		session_remove(s, TAILQ_FIRST(&s->sessions), "evicted to make room");
+	}
+	se = calloc(1, sizeof(*se));
+	if (!se)
+		return NULL;
+	se->id = new_session_id(s);
+	se->last_ask = now;
+	se->member[0] = asker;
+	se->member[1] = target;
+	link_add(asker, &se->link[0], se);
+	link_add(target, &se->link[1], se);
+	htab_insert(&s->by_pair, &se->by_pair, pair_hash(s, asker->vpn_ip, target->vpn_ip));
+	TAILQ_INSERT_TAIL(&s->sessions, se, lru);
+	s->stats.sessions++;
+	s->stats.sessions_created++;
+	return se;
+}
+
+/*
+ * With max_clients set, clients that timed out but are not purged yet still
+ * count; the one silent the longest gives way to a newcomer, so only live
+ * clients can keep the server full.
+ */
+static bool make_room(struct rdv_server *s, uint64_t now)
+{
+	struct rdv_client *oldest = TAILQ_FIRST(&s->clients);
+
+	if (!s->cfg.max_clients || s->stats.clients < s->cfg.max_clients)
+		return true;
+	if (!oldest || !client_timed_out(oldest, now))
+		return false;
+	s->stats.purged++;
+	client_remove(s, oldest, "timed out, removed to make room");
+	return true;
+}
+
+static bool usable_vpn_ip(struct in_addr ip)
+{
+	return ip.s_addr != htonl(INADDR_ANY) && ip.s_addr != htonl(INADDR_BROADCAST);
+}
+
+/* A local endpoint a peer could send to. */
+static bool usable_endpoint(const union cpg_sockaddr *ep)
+{
+	switch (ep->sa.sa_family) {
+	case AF_INET:
+		return ep->in.sin_port != 0 && usable_vpn_ip(ep->in.sin_addr);
+	case AF_INET6:
+		return ep->in6.sin6_port != 0 && !IN6_IS_ADDR_UNSPECIFIED(&ep->in6.sin6_addr);
+	default:
+		return false;
+	}
+}
+
+static void handle_hello(struct rdv_server *s, const struct cpg_msg *m,
+			 const union cpg_sockaddr *from, uint64_t now)
+{
+	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN], held[CPG_SOCKADDR_STRLEN];
+	bool has_local = m->present & CPG_HAS(CPG_ATTR_LOCAL_ENDPOINT);
+	struct rdv_client *holder, *at_ep, *c;
+
+	if (!usable_vpn_ip(m->vpn_ip) || (has_local && !usable_endpoint(&m->local_ep))) {
+		log_info("HELLO from %s refused: bad VPN IP or local endpoint",
+			 cpg_sockaddr_str(from, ep, sizeof(ep)));
+		send_nok(s, m->request_id, from, CPG_REASON_BAD_REQUEST);
+		return;
+	}
+	holder = find_by_ip(s, m->vpn_ip);
+	at_ep = find_by_ep(s, from);
+	if (holder && holder == at_ep) {
+		/* A retransmission, or the client registering again: both are fine. */
+		if (has_local)
+			holder->local_ep = m->local_ep;
+		else
+			memset(&holder->local_ep, 0, sizeof(holder->local_ep));
+		client_touch(s, holder, now);
+		send_ok(s, CPG_MSG_OK, m->request_id, from);
+		return;
+	}
+	if (holder && !client_timed_out(holder, now)) {
+		log_info("HELLO from %s refused: %s is in use by %s",
+			 cpg_sockaddr_str(from, ep, sizeof(ep)), cpg_ip4_str(m->vpn_ip, ip),
+			 cpg_sockaddr_str(&holder->endpoint, held, sizeof(held)));
+		send_nok(s, m->request_id, from, CPG_REASON_IP_IN_USE);
+		return;
+	}
+	if (holder) {
+		s->stats.taken_over++;
+		client_remove(s, holder, "timed out, its VPN IP taken over");
+	}
+	if (at_ep)
+		client_remove(s, at_ep, "replaced: its endpoint registered another VPN IP");
+	if (!make_room(s, now)) {
+		log_info("HELLO from %s refused: server full (max clients %u)",
+			 cpg_sockaddr_str(from, ep, sizeof(ep)), s->cfg.max_clients);
+		send_nok(s, m->request_id, from, CPG_REASON_SERVER_FULL);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		log_err("out of memory registering a client");
+		send_nok(s, m->request_id, from, CPG_REASON_SERVER_FULL);
+		return;
+	}
+	c->vpn_ip = m->vpn_ip;
+	c->endpoint = *from;
+	if (has_local)
+		c->local_ep = m->local_ep;
+	c->last_seen = now;
+	htab_insert(&s->by_ip, &c->by_ip, ip_hash(s, c->vpn_ip));
+	htab_insert(&s->by_ep, &c->by_ep, ep_hash(s, from));
+	TAILQ_INSERT_TAIL(&s->clients, c, lru);
+	s->stats.clients++;
+	s->stats.registered++;
+	log_info("client %s registered at %s", cpg_ip4_str(c->vpn_ip, ip),
+		 cpg_sockaddr_str(from, ep, sizeof(ep)));
+	send_ok(s, CPG_MSG_OK, m->request_id, from);
+}
+
+static void handle_ask(struct rdv_server *s, struct rdv_client *c, const struct cpg_msg *m,
+		       uint64_t now)
+{
+	struct rdv_client *peer;
+	struct rdv_session *se;
+
+	if (m->peer_vpn_ip.s_addr == c->vpn_ip.s_addr) {
+		send_rej(s, m, &c->endpoint, CPG_REASON_BAD_REQUEST);
+		return;
+	}
+	peer = find_by_ip(s, m->peer_vpn_ip);
+	if (!peer) {
+		send_rej(s, m, &c->endpoint, CPG_REASON_UNKNOWN_PEER);
+		return;
+	}
+	if (client_timed_out(peer, now)) {
+		send_rej(s, m, &c->endpoint, CPG_REASON_PEER_TIMED_OUT);
+		return;
+	}
+	se = find_session(s, c->vpn_ip, peer->vpn_ip);
+	if (se && session_expired(se, now)) {
+		session_remove(s, se, "expired");
+		se = NULL;
+	}
+	if (se) {
+		se->last_ask = now;
+		TAILQ_REMOVE(&s->sessions, se, lru);
+		TAILQ_INSERT_TAIL(&s->sessions, se, lru);
+		if (se->member[0] == c) {
+			/* A retransmission: the first answers may have been lost. */
+			send_session(s, se, 0, CPG_MSG_ANS, m->request_id);
+			send_session(s, se, 1, CPG_MSG_FWD, 0);
+		} else {
+			/*
+			 * Both asked for each other at once (or the target of
+			 * a FWD asks back): one session, whose roles the
+			 * first ASK decided.
+			 */
+			send_session(s, se, 1, CPG_MSG_ANS, m->request_id);
+		}
+		return;
+	}
+	se = session_new(s, c, peer, now);
+	if (!se) {
+		/* The client asks again: it may work then. */
+		log_err("out of memory creating a session");
+		return;
+	}
+	session_log(se, "created");
+	send_session(s, se, 0, CPG_MSG_ANS, m->request_id);
+	send_session(s, se, 1, CPG_MSG_FWD, 0);
+}
+
+static void handle_close(struct rdv_server *s, struct rdv_client *c, const struct cpg_msg *m)
+{
+	struct rdv_session *se = find_session(s, c->vpn_ip, m->peer_vpn_ip);
+
+	if (!se)
+		return;
+	/* A late CLOSE of an earlier session must not end the current one. */
+	if ((m->present & CPG_HAS(CPG_ATTR_SESSION)) && m->session != se->id)
+		return;
+	session_remove(s, se, "closed");
+}
+
+/* Messages that only registered clients send. */
+static void handle_client_msg(struct rdv_server *s, const struct cpg_msg *m,
+			      const union cpg_sockaddr *from, uint64_t now)
+{
+	struct rdv_client *c = find_by_ep(s, from);
+
+	if (!c) {
+		/* Most likely the RDV restarted: have the client register again.
+		 * A client saying BYE is leaving anyway. */
+		if (m->type != CPG_MSG_BYE) {
+			struct cpg_msg r;
+
+			cpg_msg_init(&r, CPG_MSG_RECONNECT, m->request_id);
+			send_msg(s, &r, from);
+			s->stats.reconnect++;
+		}
+		return;
+	}
+	client_touch(s, c, now);
+	switch (m->type) {
+	case CPG_MSG_PING:
+		send_ok(s, CPG_MSG_PONG, m->request_id, from);
+		break;
+	case CPG_MSG_ASK:
+		handle_ask(s, c, m, now);
+		break;
+	case CPG_MSG_CLOSE:
+		handle_close(s, c, m);
+		break;
+	case CPG_MSG_BYE:
+		s->stats.left++;
+		client_remove(s, c, "said BYE");
+		break;
+	}
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void drop_malformed(struct rdv_server *s, const struct cpg_msg *m, enum cpg_decode_err err,
+			   const uint8_t *buf, size_t len, const union cpg_sockaddr *from)
+{
+	char ep[CPG_SOCKADDR_STRLEN];
+
+	if ((unsigned int)err <= CPG_DECODE_ERR_MAX)
+		s->stats.malformed[err]++;
+	log_debug("dropped %zu bytes from %s: %s", len, cpg_sockaddr_str(from, ep, sizeof(ep)),
+		  cpg_decode_err_str(err));
+	/*
+	 * A client speaking another version deserves to know why it gets no
+	 * answer; the header layout (version, type, request id) is the one
+	 * thing every version shares. Only HELLO is answered, so that the RDV
+	 * does not reply to whatever else arrives.
+	 */
+	if (err == CPG_DECODE_VERSION && m->type == CPG_MSG_HELLO && len >= CPG_PROTO_HDR_LEN &&
+	    cpg_proto_is_ours(buf, len))
+		send_nok(s, get_be32(buf + 4), from, CPG_REASON_VERSION);
+}
+
+void rdv_server_input(struct rdv_server *s, const uint8_t *buf, size_t len,
+		      const union cpg_sockaddr *from, uint64_t now_ms)
+{
+	char ep[CPG_SOCKADDR_STRLEN];
+	struct cpg_msg m;
+	enum cpg_decode_err err;
+
+	s->stats.received++;
+	err = cpg_msg_decode(&m, buf, len);
+	if (err != CPG_DECODE_OK) {
+		drop_malformed(s, &m, err, buf, len, from);
+		return;
+	}
+	if (s->cfg.dump)
+		dump("recv from", &m, from);
+	if (m.type <= CPG_MSG_TYPE_MAX)
+		s->stats.types[m.type]++;
+	switch (m.type) {
+	case CPG_MSG_HELLO:
+		handle_hello(s, &m, from, now_ms);
+		break;
+	case CPG_MSG_PING:
+	case CPG_MSG_ASK:
+	case CPG_MSG_CLOSE:
+	case CPG_MSG_BYE:
+		handle_client_msg(s, &m, from, now_ms);
+		break;
+	default:
+		/* Sent by the RDV or between peers: not for us. */
+		s->stats.unexpected++;
+		log_debug("unexpected %s from %s", cpg_msg_type_str(m.type),
+			  cpg_sockaddr_str(from, ep, sizeof(ep)));
+		break;
+	}
+}
+
+void rdv_server_expire(struct rdv_server *s, uint64_t now_ms)
+{
+	struct rdv_client *c;
+	struct rdv_session *se;
+
+	while ((c = TAILQ_FIRST(&s->clients)) &&
+	       elapsed(c->last_seen, now_ms) > CPG_CLIENT_PURGE_MS) {
+		s->stats.purged++;
+		client_remove(s, c, "purged: silent too long");
+	}
+	while ((se = TAILQ_FIRST(&s->sessions)) && session_expired(se, now_ms))
+		session_remove(s, se, "expired");
+}
+
+struct rdv_server *rdv_server_new(const struct rdv_config *cfg)
+{
+	struct rdv_server *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		log_err("out of memory");
+		return NULL;
+	}
+	s->cfg = *cfg;
+	if (getrandom(&s->seed, sizeof(s->seed), 0) != sizeof(s->seed)) {
+		log_err("getrandom: %s", strerror(errno));
+		free(s);
+		return NULL;
+	}
+	if (cfg->max_clients)
+		s->max_sessions = (size_t)cfg->max_clients * RDV_SESSIONS_PER_CLIENT;
+	TAILQ_INIT(&s->clients);
+	TAILQ_INIT(&s->sessions);
+	if (htab_init(&s->by_ip) || htab_init(&s->by_ep) || htab_init(&s->by_pair)) {
+		log_err("out of memory");
+		rdv_server_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void rdv_server_free(struct rdv_server *s)
+{
+	struct rdv_session *se;
+	struct rdv_client *c;
+
+	if (!s)
+		return;
+	while ((se = TAILQ_FIRST(&s->sessions))) {
+		TAILQ_REMOVE(&s->sessions, se, lru);
+		free(se);
+	}
+	while ((c = TAILQ_FIRST(&s->clients))) {
+		TAILQ_REMOVE(&s->clients, c, lru);
+		free(c);
+	}
+	htab_destroy(&s->by_ip);
+	htab_destroy(&s->by_ep);
+	htab_destroy(&s->by_pair);
+	free(s);
+}
+
+const struct rdv_stats *rdv_server_stats(const struct rdv_server *s)
+{
+	return &s->stats;
+}
+
+bool rdv_server_client(const struct rdv_server *s, struct in_addr vpn_ip, uint64_t now_ms,
+		       struct rdv_client_info *out)
+{
+	const struct rdv_client *c = find_by_ip(s, vpn_ip);
+
+	if (!c)
+		return false;
+	out->endpoint = c->endpoint;
+	out->local_ep = c->local_ep;
+	out->last_seen = c->last_seen;
+	out->timed_out = client_timed_out(c, now_ms);
+	out->sessions = c->n_sessions;
+	return true;
+}
+
+/* A line of "name=count" words, the zero counts left out. */
+struct line {
+	char buf[512];
+	size_t len;
+};
+
+static void __attribute__((format(printf, 2, 3))) line_add(struct line *l, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (l->len >= sizeof(l->buf) - 1)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(l->buf + l->len, sizeof(l->buf) - l->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		l->len += (size_t)n;
+	if (l->len >= sizeof(l->buf))
+		l->len = sizeof(l->buf) - 1;
+}
+
+void rdv_server_log_stats(const struct rdv_server *s, int prio)
+{
+	const struct rdv_stats *st = &s->stats;
+	struct line types = { .len = 0 }, malformed = { .len = 0 }, refused = { .len = 0 };
+	uint64_t n_malformed = 0;
+
+	for (unsigned int t = 1; t <= CPG_MSG_TYPE_MAX; t++)
+		if (st->types[t])
+			line_add(&types, " %s=%" PRIu64, cpg_msg_type_str(t), st->types[t]);
+	for (unsigned int e = 1; e <= CPG_DECODE_ERR_MAX; e++) {
+		n_malformed += st->malformed[e];
+		if (st->malformed[e])
+			line_add(&malformed, " \"%s\"=%" PRIu64,
+				 cpg_decode_err_str((enum cpg_decode_err)e), st->malformed[e]);
+	}
+	for (unsigned int r = 0; r <= CPG_REASON_MAX; r++) {
+		if (st->nok[r])
+			line_add(&refused, " NOK(%s)=%" PRIu64, cpg_reason_str(r), st->nok[r]);
+		if (st->rej[r])
+			line_add(&refused, " REJ(%s)=%" PRIu64, cpg_reason_str(r), st->rej[r]);
+	}
+	cpg_log_at(prio, "stats: clients=%zu sessions=%zu received=%" PRIu64 " sent=%" PRIu64
+		   " malformed=%" PRIu64 " unexpected=%" PRIu64,
+		   st->clients, st->sessions, st->received, st->sent, n_malformed, st->unexpected);
+	cpg_log_at(prio, "stats: registered=%" PRIu64 " taken_over=%" PRIu64 " left=%" PRIu64
+		   " purged=%" PRIu64 " sessions_created=%" PRIu64 " sessions_evicted=%" PRIu64
+		   " reconnect=%" PRIu64,
+		   st->registered, st->taken_over, st->left, st->purged, st->sessions_created,
+		   st->sessions_evicted, st->reconnect);
+	if (types.len)
+		cpg_log_at(prio, "stats: received by type:%s", types.buf);
+	if (refused.len)
+		cpg_log_at(prio, "stats: refusals:%s", refused.buf);
+	if (malformed.len)
+		cpg_log_at(prio, "stats: malformed:%s", malformed.buf);
+}

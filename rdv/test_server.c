@@ -1,1 +1,1117 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Unit tests of the RDV server's protocol logic (rdv/server.c). The send
+ * callback decodes and records every reply, and time is passed in, so each
+ * test plays a scenario and checks exactly what the server said.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "proto.h"
+#include "server.h"
+
+#define T0 1000000ULL
+#define MAX_RECORDED 64
+
+struct sent_msg {
+	union cpg_sockaddr to;
+	struct cpg_msg msg;
+	uint8_t version;	/* first byte on the wire */
+};
+
+static struct {
+	struct sent_msg msgs[MAX_RECORDED];
+	size_t n;
+} sent;
+
+static void record_send(void *arg, const union cpg_sockaddr *to, const uint8_t *buf, size_t len)
+{
+	struct sent_msg *s;
+
+	assert_true(len > 0 && len <= CPG_PROTO_MAX_MSG);
+	if (sent.n >= MAX_RECORDED) {
+		sent.n++;
+		return;
+	}
+	s = &sent.msgs[sent.n++];
+	s->to = *to;
+	s->version = buf[0];
+	/* Everything the server sends must decode in our version. */
+	assert_int_equal(cpg_msg_decode(&s->msg, buf, len), CPG_DECODE_OK);
+}
+
+static void clear_sent(void)
+{
+	sent.n = 0;
+}
+
+static struct rdv_server *new_server(unsigned int max_clients, bool dump)
+{
+	const struct rdv_config cfg = {
+		.max_clients = max_clients,
+		.dump = dump,
+		.send = record_send,
+	};
+	struct rdv_server *s = rdv_server_new(&cfg);
+
+	assert_non_null(s);
+	clear_sent();
+	return s;
+}
+
+static int setup(void **state)
+{
+	*state = new_server(100, false);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	rdv_server_free(*state);
+	return 0;
+}
+
+static struct in_addr ip4(const char *s)
+{
+	struct in_addr a;
+
+	assert_int_equal(inet_pton(AF_INET, s, &a), 1);
+	return a;
+}
+
+static union cpg_sockaddr ep4(const char *ip, uint16_t port)
+{
+	union cpg_sockaddr a;
+
+	cpg_sockaddr_set_in(&a, ip4(ip), port);
+	return a;
+}
+
+static void input_msg(struct rdv_server *s, const struct cpg_msg *m,
+		      const union cpg_sockaddr *from, uint64_t now)
+{
+	uint8_t buf[CPG_PROTO_MAX_MSG];
+	int len = cpg_msg_encode(m, buf, sizeof(buf));
+
+	assert_true(len > 0);
+	clear_sent();
+	rdv_server_input(s, buf, (size_t)len, from, now);
+}
+
+static void send_hello_ip(struct rdv_server *s, struct in_addr ip, const union cpg_sockaddr *from,
+			  const union cpg_sockaddr *local, uint64_t now)
+{
+	struct cpg_msg m;
+
+	cpg_msg_init(&m, CPG_MSG_HELLO, 42);
+	m.present = CPG_HAS(CPG_ATTR_VPN_IP);
+	m.vpn_ip = ip;
+	if (local) {
+		m.present |= CPG_HAS(CPG_ATTR_LOCAL_ENDPOINT);
+		m.local_ep = *local;
+	}
+	input_msg(s, &m, from, now);
+}
+
+static void send_hello(struct rdv_server *s, const char *ip, const union cpg_sockaddr *from,
+		       const union cpg_sockaddr *local, uint64_t now)
+{
+	send_hello_ip(s, ip4(ip), from, local, now);
+}
+
+static void send_simple(struct rdv_server *s, uint8_t type, const union cpg_sockaddr *from,
+			uint64_t now)
+{
+	struct cpg_msg m;
+
+	cpg_msg_init(&m, type, 7);
+	input_msg(s, &m, from, now);
+}
+
+static void send_ask(struct rdv_server *s, const union cpg_sockaddr *from, const char *peer,
+		     uint64_t now)
+{
+	struct cpg_msg m;
+
+	cpg_msg_init(&m, CPG_MSG_ASK, 99);
+	m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP);
+	m.peer_vpn_ip = ip4(peer);
+	input_msg(s, &m, from, now);
+}
+
+/* session 0: CLOSE without a SESSION attribute. */
+static void send_close(struct rdv_server *s, const union cpg_sockaddr *from, const char *peer,
+		       uint32_t session, uint64_t now)
+{
+	struct cpg_msg m;
+
+	cpg_msg_init(&m, CPG_MSG_CLOSE, 5);
+	m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP);
+	m.peer_vpn_ip = ip4(peer);
+	if (session) {
+		m.present |= CPG_HAS(CPG_ATTR_SESSION);
+		m.session = session;
+	}
+	input_msg(s, &m, from, now);
+}
+
+/* The i-th message sent: its type and destination checked. */
+static const struct cpg_msg *sent_msg(size_t i, uint8_t type, const union cpg_sockaddr *to)
+{
+	assert_true(i < sent.n);
+	assert_int_equal(sent.msgs[i].version, CPG_PROTO_VERSION);
+	assert_string_equal(cpg_msg_type_str(sent.msgs[i].msg.type), cpg_msg_type_str(type));
+	assert_true(cpg_sockaddr_equal(&sent.msgs[i].to, to));
+	return &sent.msgs[i].msg;
+}
+
+static void expect_ok(const union cpg_sockaddr *to)
+{
+	const struct cpg_msg *m;
+
+	assert_int_equal(sent.n, 1);
+	m = sent_msg(0, CPG_MSG_OK, to);
+	assert_int_equal(m->request_id, 42);
+	assert_true(cpg_sockaddr_equal(&m->public_ep, to));
+	assert_int_equal(m->ping_interval, CPG_PING_INTERVAL_MS);
+}
+
+static void expect_nok(const union cpg_sockaddr *to, enum cpg_reason reason)
+{
+	const struct cpg_msg *m;
+
+	assert_int_equal(sent.n, 1);
+	m = sent_msg(0, CPG_MSG_NOK, to);
+	assert_int_equal(m->reason, reason);
+}
+
+static void expect_rej(const union cpg_sockaddr *to, const char *peer, enum cpg_reason reason)
+{
+	const struct cpg_msg *m;
+
+	assert_int_equal(sent.n, 1);
+	m = sent_msg(0, CPG_MSG_REJ, to);
+	assert_int_equal(m->request_id, 99);
+	assert_int_equal(m->peer_vpn_ip.s_addr, ip4(peer).s_addr);
+	assert_int_equal(m->reason, reason);
+}
+
+/* An ANS or FWD: who it is about, where to punch, the role. Returns the session. */
+static uint32_t check_peer_msg(const struct cpg_msg *m, const char *peer,
+			       const union cpg_sockaddr *peer_ep, uint8_t role, uint8_t flags)
+{
+	assert_true(m->present & CPG_HAS(CPG_ATTR_SESSION));
+	assert_int_equal(m->peer_vpn_ip.s_addr, ip4(peer).s_addr);
+	assert_true(cpg_sockaddr_equal(&m->peer_ep, peer_ep));
+	assert_int_equal(m->role, role);
+	assert_int_equal(m->flags, flags);
+	assert_int_not_equal(m->session, 0);
+	return m->session;
+}
+
+/* A asked for B: ANS to A (DTLS client), FWD to B, one session. */
+static uint32_t expect_ans_fwd(const union cpg_sockaddr *a, const char *a_ip,
+			       const union cpg_sockaddr *a_punch, const union cpg_sockaddr *b,
+			       const char *b_ip, const union cpg_sockaddr *b_punch, uint8_t flags)
+{
+	uint32_t s1, s2;
+
+	assert_int_equal(sent.n, 2);
+	s1 = check_peer_msg(sent_msg(0, CPG_MSG_ANS, a), b_ip, b_punch, CPG_ROLE_CLIENT, flags);
+	assert_int_equal(sent.msgs[0].msg.request_id, 99);
+	s2 = check_peer_msg(sent_msg(1, CPG_MSG_FWD, b), a_ip, a_punch, CPG_ROLE_SERVER, flags);
+	assert_int_equal(s1, s2);
+	return s1;
+}
+
+static const union cpg_sockaddr *A_EP(void)
+{
+	static union cpg_sockaddr a;
+
+	a = ep4("192.0.2.1", 1000);
+	return &a;
+}
+
+static const union cpg_sockaddr *B_EP(void)
+{
+	static union cpg_sockaddr b;
+
+	b = ep4("198.51.100.2", 2000);
+	return &b;
+}
+
+/* A = 10.0.0.1 and B = 10.0.0.2 registered at T0. */
+static void register_a_b(struct rdv_server *s)
+{
+	send_hello(s, "10.0.0.1", A_EP(), NULL, T0);
+	expect_ok(A_EP());
+	send_hello(s, "10.0.0.2", B_EP(), NULL, T0);
+	expect_ok(B_EP());
+}
+
+static void test_hello_ok(void **state)
+{
+	struct rdv_server *s = *state;
+	union cpg_sockaddr local = ep4("192.168.1.10", 5000);
+	struct rdv_client_info info;
+
+	send_hello(s, "10.0.0.1", A_EP(), &local, T0);
+	expect_ok(A_EP());
+	assert_int_equal(rdv_server_stats(s)->clients, 1);
+	assert_int_equal(rdv_server_stats(s)->registered, 1);
+	assert_true(rdv_server_client(s, ip4("10.0.0.1"), T0, &info));
+	assert_true(cpg_sockaddr_equal(&info.endpoint, A_EP()));
+	assert_true(cpg_sockaddr_equal(&info.local_ep, &local));
+	assert_int_equal(info.last_seen, T0);
+	assert_false(info.timed_out);
+	assert_false(rdv_server_client(s, ip4("10.0.0.2"), T0, &info));
+}
+
+static void test_hello_refresh(void **state)
+{
+	struct rdv_server *s = *state;
+	union cpg_sockaddr local = ep4("192.168.1.10", 5000);
+	struct rdv_client_info info;
+
+	send_hello(s, "10.0.0.1", A_EP(), &local, T0);
+	expect_ok(A_EP());
+	/* Same IP, same endpoint: idempotent; the local endpoint follows. */
+	send_hello(s, "10.0.0.1", A_EP(), NULL, T0 + 500);
+	expect_ok(A_EP());
+	assert_int_equal(rdv_server_stats(s)->clients, 1);
+	assert_int_equal(rdv_server_stats(s)->registered, 1);
+	assert_true(rdv_server_client(s, ip4("10.0.0.1"), T0 + 500, &info));
+	assert_false(cpg_sockaddr_is_set(&info.local_ep));
+	assert_int_equal(info.last_seen, T0 + 500);
+}
+
+static void test_hello_ip_in_use(void **state)
+{
+	struct rdv_server *s = *state;
+	union cpg_sockaddr other = ep4("203.0.113.9", 3000);
+	struct rdv_client_info info;
+
+	send_hello(s, "10.0.0.1", A_EP(), NULL, T0);
+	expect_ok(A_EP());
+	/* Still live just at the timeout. */
+	send_hello(s, "10.0.0.1", &other, NULL, T0 + CPG_CLIENT_TIMEOUT_MS);
+	expect_nok(&other, CPG_REASON_IP_IN_USE);
+	assert_int_equal(rdv_server_stats(s)->nok[CPG_REASON_IP_IN_USE], 1);
+	assert_int_equal(rdv_server_stats(s)->clients, 1);
+	assert_true(rdv_server_client(s, ip4("10.0.0.1"), T0, &info));
+	assert_true(cpg_sockaddr_equal(&info.endpoint, A_EP()));
+	assert_int_equal(info.last_seen, T0);
+	/* The refused endpoint is not registered. */
+	send_simple(s, CPG_MSG_PING, &other, T0 + CPG_CLIENT_TIMEOUT_MS);
+	assert_int_equal(sent.n, 1);
+	sent_msg(0, CPG_MSG_RECONNECT, &other);
+}
+
+static void test_hello_takeover_after_timeout(void **state)
+{
+	struct rdv_server *s = *state;
+	union cpg_sockaddr other = ep4("203.0.113.9", 3000);
+	uint64_t t = T0 + CPG_CLIENT_TIMEOUT_MS + 1;
+	struct rdv_client_info info;
+
+	register_a_b(s);
+	send_ask(s, B_EP(), "10.0.0.1", T0);
+	assert_int_equal(rdv_server_stats(s)->sessions, 1);
+	send_simple(s, CPG_MSG_PING, B_EP(), t);
+	assert_true(rdv_server_client(s, ip4("10.0.0.1"), t, &info));
+	assert_true(info.timed_out);
+	send_hello(s, "10.0.0.1", &other, NULL, t);
+	expect_ok(&other);
+	assert_int_equal(rdv_server_stats(s)->taken_over, 1);
+	assert_int_equal(rdv_server_stats(s)->clients, 2);
+	/* The old client's sessions went with it. */
+	assert_int_equal(rdv_server_stats(s)->sessions, 0);
+	assert_true(rdv_server_client(s, ip4("10.0.0.1"), t, &info));
+	assert_true(cpg_sockaddr_equal(&info.endpoint, &other));
+	assert_false(info.timed_out);
+	send_simple(s, CPG_MSG_PING, A_EP(), t);
+	assert_int_equal(sent.n, 1);
+	sent_msg(0, CPG_MSG_RECONNECT, A_EP());
+}
+
+static void test_hello_replaces_endpoint_registration(void **state)
+{
+	struct rdv_server *s = *state;
+	struct rdv_client_info info;
+
+	register_a_b(s);
+	send_ask(s, A_EP(), "10.0.0.2", T0);
+	/* A's endpoint now claims another VPN IP. */
+	send_hello(s, "10.0.0.9", A_EP(), NULL, T0 + 100);
+	expect_ok(A_EP());
+	assert_int_equal(rdv_server_stats(s)->clients, 2);
+	assert_int_equal(rdv_server_stats(s)->sessions, 0);
+	assert_false(rdv_server_client(s, ip4("10.0.0.1"), T0 + 100, &info));
+	assert_true(rdv_server_client(s, ip4("10.0.0.9"), T0 + 100, &info));
+	assert_true(cpg_sockaddr_equal(&info.endpoint, A_EP()));
+	send_ask(s, B_EP(), "10.0.0.1", T0 + 100);
+	expect_rej(B_EP(), "10.0.0.1", CPG_REASON_UNKNOWN_PEER);
+}
+
+static void test_hello_bad_request(void **state)
+{
+	struct rdv_server *s = *state;
+	union cpg_sockaddr no_addr = ep4("0.0.0.0", 5000);
+	union cpg_sockaddr no_port = ep4("192.168.1.1", 0);
+
+	send_hello(s, "0.0.0.0", A_EP(), NULL, T0);
+	expect_nok(A_EP(), CPG_REASON_BAD_REQUEST);
+	send_hello(s, "255.255.255.255", A_EP(), NULL, T0);
+	expect_nok(A_EP(), CPG_REASON_BAD_REQUEST);
+	send_hello(s, "10.0.0.1", A_EP(), &no_addr, T0);
+	expect_nok(A_EP(), CPG_REASON_BAD_REQUEST);
+	send_hello(s, "10.0.0.1", A_EP(), &no_port, T0);
+	expect_nok(A_EP(), CPG_REASON_BAD_REQUEST);
+	assert_int_equal(sent.msgs[0].msg.request_id, 42);
+	assert_int_equal(rdv_server_stats(s)->clients, 0);
+	assert_int_equal(rdv_server_stats(s)->nok[CPG_REASON_BAD_REQUEST], 4);
+}
+
+static void test_max_clients(void **state)
+{
+	struct rdv_server *s = new_server(3, false);
+	union cpg_sockaddr c = ep4("203.0.113.3", 3000), d = ep4("203.0.113.4", 4000);
+	uint64_t t = T0 + CPG_CLIENT_TIMEOUT_MS + 1;
+
+	register_a_b(s);
+	send_hello(s, "10.0.0.3", &c, NULL, T0);
+	expect_ok(&c);
+	send_hello(s, "10.0.0.4", &d, NULL, T0);
+	expect_nok(&d, CPG_REASON_SERVER_FULL);
+	assert_int_equal(rdv_server_stats(s)->clients, 3);
+	/* Refreshing, or an endpoint changing its VPN IP, needs no room. */
+	send_hello(s, "10.0.0.1", A_EP(), NULL, T0 + 1);
+	expect_ok(A_EP());
+	send_hello(s, "10.0.0.11", A_EP(), NULL, T0 + 2);
+	expect_ok(A_EP());
+	assert_int_equal(rdv_server_stats(s)->clients, 3);
+	/* B times out (A and C keep pinging): its slot goes to D. */
+	send_simple(s, CPG_MSG_PING, A_EP(), t - 1000);
+	send_simple(s, CPG_MSG_PING, &c, t - 1000);
+	send_hello(s, "10.0.0.4", &d, NULL, t - 1);
+	expect_nok(&d, CPG_REASON_SERVER_FULL);
+	send_hello(s, "10.0.0.4", &d, NULL, t);
+	expect_ok(&d);
+	assert_int_equal(rdv_server_stats(s)->clients, 3);
+	assert_false(rdv_server_client(s, ip4("10.0.0.2"), t, &(struct rdv_client_info){ 0 }));
+	/* Only live clients left: full again. */
+	send_hello(s, "10.0.0.5", B_EP(), NULL, t);
+	expect_nok(B_EP(), CPG_REASON_SERVER_FULL);
+	assert_int_equal(rdv_server_stats(s)->nok[CPG_REASON_SERVER_FULL], 3);
+	rdv_server_free(s);
+}
+
+static void test_unlimited_clients(void **state)
+{
+	struct rdv_server *s = new_server(0, false);
+
+	for (uint32_t i = 0; i < 1000; i++) {
+		union cpg_sockaddr from;
+
+		cpg_sockaddr_set_in(&from, (struct in_addr){ htonl(0xc0000200 + i) }, 4242);
+		send_hello_ip(s, (struct in_addr){ htonl(0x0a000001 + i) }, &from, NULL, T0);
+		expect_ok(&from);
+	}
+	assert_int_equal(rdv_server_stats(s)->clients, 1000);
+	rdv_server_free(s);
+}
+
+static void test_reconnect_unknown(void **state)
+{
+	struct rdv_server *s = *state;
+	union cpg_sockaddr stranger = ep4("203.0.113.7", 7000);
+	const struct cpg_msg *m;
+
+	register_a_b(s);
+	send_simple(s, CPG_MSG_PING, &stranger, T0);
+	assert_int_equal(sent.n, 1);
+	m = sent_msg(0, CPG_MSG_RECONNECT, &stranger);
+	assert_int_equal(m->request_id, 7);
+	send_ask(s, &stranger, "10.0.0.1", T0);
+	assert_int_equal(sent.n, 1);
+	sent_msg(0, CPG_MSG_RECONNECT, &stranger);
+	send_close(s, &stranger, "10.0.0.1", 0, T0);
+	assert_int_equal(sent.n, 1);
+	sent_msg(0, CPG_MSG_RECONNECT, &stranger);
+	/* Someone leaving needs no RECONNECT. */
+	send_simple(s, CPG_MSG_BYE, &stranger, T0);
+	assert_int_equal(sent.n, 0);
+	assert_int_equal(rdv_server_stats(s)->reconnect, 3);
+	assert_int_equal(rdv_server_stats(s)->clients, 2);
+	assert_int_equal(rdv_server_stats(s)->sessions, 0);
+}
+
+static void test_ping_pong(void **state)
+{
+	struct rdv_server *s = *state;
+	struct rdv_client_info info;
+	const struct cpg_msg *m;
+
+	register_a_b(s);
+	send_simple(s, CPG_MSG_PING, A_EP(), T0 + 3000);
+	assert_int_equal(sent.n, 1);
+	m = sent_msg(0, CPG_MSG_PONG, A_EP());
+	assert_int_equal(m->request_id, 7);
+	assert_true(cpg_sockaddr_equal(&m->public_ep, A_EP()));
+	assert_true(rdv_server_client(s, ip4("10.0.0.1"), T0 + 3000, &info));
+	assert_int_equal(info.last_seen, T0 + 3000);
+	/* Pinging keeps A alive past the timeout counted from its HELLO. */
+	send_simple(s, CPG_MSG_PING, A_EP(), T0 + 6000);
+	send_simple(s, CPG_MSG_PING, B_EP(), T0 + 7000);
+	rdv_server_expire(s, T0 + 7000);
+	send_ask(s, B_EP(), "10.0.0.1", T0 + 7000);
+	assert_int_equal(sent.n, 2);
+	sent_msg(0, CPG_MSG_ANS, B_EP());
+}
+
+static void test_ask_ans_fwd(void **state)
+{
+	struct rdv_server *s = *state;
+	union cpg_sockaddr a_local = ep4("192.168.1.10", 5000);
+	struct rdv_client_info info;
+
+	/* Different public addresses: the public endpoints, no LOCAL flag. */
+	send_hello(s, "10.0.0.1", A_EP(), &a_local, T0);
+	send_hello(s, "10.0.0.2", B_EP(), NULL, T0);
+	send_ask(s, A_EP(), "10.0.0.2", T0 + 10);
+	expect_ans_fwd(A_EP(), "10.0.0.1", A_EP(), B_EP(), "10.0.0.2", B_EP(), 0);
+	assert_int_equal(sent.msgs[1].msg.flags, 0);
+	assert_int_equal(rdv_server_stats(s)->sessions, 1);
+	assert_int_equal(rdv_server_stats(s)->sessions_created, 1);
+	assert_true(rdv_server_client(s, ip4("10.0.0.1"), T0 + 10, &info));
+	assert_int_equal(info.sessions, 1);
+	assert_int_equal(info.last_seen, T0 + 10);
+}
+
+static void test_ask_rejected(void **state)
+{
+	struct rdv_server *s = *state;
+
+	register_a_b(s);
+	send_ask(s, A_EP(), "10.0.0.3", T0);
+	expect_rej(A_EP(), "10.0.0.3", CPG_REASON_UNKNOWN_PEER);
+	send_ask(s, A_EP(), "10.0.0.1", T0);
+	expect_rej(A_EP(), "10.0.0.1", CPG_REASON_BAD_REQUEST);
+	/* B silent for more than the timeout, A pinging. */
+	send_simple(s, CPG_MSG_PING, A_EP(), T0 + CPG_CLIENT_TIMEOUT_MS + 1);
+	send_ask(s, A_EP(), "10.0.0.2", T0 + CPG_CLIENT_TIMEOUT_MS + 1);
+	expect_rej(A_EP(), "10.0.0.2", CPG_REASON_PEER_TIMED_OUT);
+	assert_int_equal(rdv_server_stats(s)->sessions, 0);
+	assert_int_equal(rdv_server_stats(s)->rej[CPG_REASON_UNKNOWN_PEER], 1);
+	assert_int_equal(rdv_server_stats(s)->rej[CPG_REASON_BAD_REQUEST], 1);
+	assert_int_equal(rdv_server_stats(s)->rej[CPG_REASON_PEER_TIMED_OUT], 1);
+	/* A timed-out client that pings again is a valid target again. */
+	send_simple(s, CPG_MSG_PING, B_EP(), T0 + CPG_CLIENT_TIMEOUT_MS + 2);
+	send_ask(s, A_EP(), "10.0.0.2", T0 + CPG_CLIENT_TIMEOUT_MS + 2);
+	expect_ans_fwd(A_EP(), "10.0.0.1", A_EP(), B_EP(), "10.0.0.2", B_EP(), 0);
+}
+
+static void test_simultaneous_ask(void **state)
+{
+	struct rdv_server *s = *state;
+	uint32_t session;
+	const struct cpg_msg *m;
+
+	register_a_b(s);
+	send_ask(s, A_EP(), "10.0.0.2", T0 + 1);
+	session = expect_ans_fwd(A_EP(), "10.0.0.1", A_EP(), B_EP(), "10.0.0.2", B_EP(), 0);
+	/* B asked for A at the same time: same session, B stays the DTLS server. */
+	send_ask(s, B_EP(), "10.0.0.1", T0 + 2);
+	assert_int_equal(sent.n, 1);
+	m = sent_msg(0, CPG_MSG_ANS, B_EP());
+	assert_int_equal(m->request_id, 99);
+	assert_int_equal(check_peer_msg(m, "10.0.0.1", A_EP(), CPG_ROLE_SERVER, 0), session);
+	assert_int_equal(rdv_server_stats(s)->sessions, 1);
+	assert_int_equal(rdv_server_stats(s)->sessions_created, 1);
+}
+
+static void test_simultaneous_ask_other_order(void **state)
+{
+	struct rdv_server *s = *state;
+	uint32_t session;
+	const struct cpg_msg *m;
+
+	register_a_b(s);
+	send_ask(s, B_EP(), "10.0.0.1", T0 + 1);
+	session = expect_ans_fwd(B_EP(), "10.0.0.2", B_EP(), A_EP(), "10.0.0.1", A_EP(), 0);
+	send_ask(s, A_EP(), "10.0.0.2", T0 + 2);
+	assert_int_equal(sent.n, 1);
+	m = sent_msg(0, CPG_MSG_ANS, A_EP());
+	assert_int_equal(check_peer_msg(m, "10.0.0.2", B_EP(), CPG_ROLE_SERVER, 0), session);
+}
+
+static void test_retransmitted_ask(void **state)
+{
+	struct rdv_server *s = *state;
+	uint32_t session;
+
+	register_a_b(s);
+	send_ask(s, A_EP(), "10.0.0.2", T0 + 1);
+	session = expect_ans_fwd(A_EP(), "10.0.0.1", A_EP(), B_EP(), "10.0.0.2", B_EP(), 0);
+	send_ask(s, A_EP(), "10.0.0.2", T0 + 1000);
+	assert_int_equal(expect_ans_fwd(A_EP(), "10.0.0.1", A_EP(), B_EP(), "10.0.0.2", B_EP(),
+					0),
+			 session);
+	assert_int_equal(rdv_server_stats(s)->sessions, 1);
+	assert_int_equal(rdv_server_stats(s)->sessions_created, 1);
+}
+
+static void test_same_nat(void **state)
+{
+	struct rdv_server *s = *state;
+	union cpg_sockaddr a = ep4("203.0.113.5", 40001), b = ep4("203.0.113.5", 40002);
+	union cpg_sockaddr c = ep4("203.0.113.5", 40003), d = ep4("198.51.100.8", 40004);
+	union cpg_sockaddr a_local = ep4("192.168.1.10", 5000);
+	union cpg_sockaddr b_local = ep4("192.168.1.11", 5000);
+	union cpg_sockaddr d_local = ep4("192.168.1.12", 5000);
+
+	send_hello(s, "10.0.0.1", &a, &a_local, T0);
+	send_hello(s, "10.0.0.2", &b, &b_local, T0);
+	send_hello(s, "10.0.0.3", &c, NULL, T0);
+	send_hello(s, "10.0.0.4", &d, &d_local, T0);
+	/* Same public address, both published: each other's local endpoint. */
+	send_ask(s, &a, "10.0.0.2", T0);
+	expect_ans_fwd(&a, "10.0.0.1", &a_local, &b, "10.0.0.2", &b_local, CPG_FLAG_LOCAL);
+	/* C published none: public endpoints. */
+	send_ask(s, &a, "10.0.0.3", T0);
+	expect_ans_fwd(&a, "10.0.0.1", &a, &c, "10.0.0.3", &c, 0);
+	/* D is elsewhere: public endpoints. */
+	send_ask(s, &d, "10.0.0.2", T0);
+	expect_ans_fwd(&d, "10.0.0.4", &d, &b, "10.0.0.2", &b, 0);
+}
+
+static void test_timeout_and_purge(void **state)
+{
+	struct rdv_server *s = *state;
+	struct rdv_client_info info;
+	uint64_t t = T0 + CPG_CLIENT_TIMEOUT_MS + 1;
+
+	register_a_b(s);
+	send_ask(s, A_EP(), "10.0.0.2", T0);
+	/* B keeps pinging, A falls silent. */
+	send_simple(s, CPG_MSG_PING, B_EP(), T0 + 3000);
+	rdv_server_expire(s, t);
+	assert_int_equal(rdv_server_stats(s)->clients, 2);
+	assert_int_equal(rdv_server_stats(s)->sessions, 1);
+	assert_true(rdv_server_client(s, ip4("10.0.0.1"), t, &info));
+	assert_true(info.timed_out);
+	assert_true(rdv_server_client(s, ip4("10.0.0.2"), t, &info));
+	assert_false(info.timed_out);
+	send_simple(s, CPG_MSG_PING, B_EP(), T0 + 6000);
+	send_simple(s, CPG_MSG_PING, B_EP(), T0 + 9000);
+	rdv_server_expire(s, T0 + CPG_CLIENT_PURGE_MS);
+	assert_int_equal(rdv_server_stats(s)->clients, 2);
+	t = T0 + CPG_CLIENT_PURGE_MS + 1;
+	rdv_server_expire(s, t);
+	assert_int_equal(rdv_server_stats(s)->clients, 1);
+	assert_int_equal(rdv_server_stats(s)->purged, 1);
+	assert_int_equal(rdv_server_stats(s)->sessions, 0);
+	assert_false(rdv_server_client(s, ip4("10.0.0.1"), t, &info));
+	assert_true(rdv_server_client(s, ip4("10.0.0.2"), t, &info));
+	assert_int_equal(info.sessions, 0);
+	send_ask(s, B_EP(), "10.0.0.1", t);
+	expect_rej(B_EP(), "10.0.0.1", CPG_REASON_UNKNOWN_PEER);
+	send_simple(s, CPG_MSG_PING, A_EP(), t);
+	assert_int_equal(sent.n, 1);
+	sent_msg(0, CPG_MSG_RECONNECT, A_EP());
+	/* Everyone silent long enough: empty. */
+	rdv_server_expire(s, t + CPG_CLIENT_PURGE_MS + 1);
+	assert_int_equal(rdv_server_stats(s)->clients, 0);
+	assert_int_equal(rdv_server_stats(s)->purged, 2);
+}
+
+static void test_bye(void **state)
+{
+	struct rdv_server *s = *state;
+	union cpg_sockaddr other = ep4("203.0.113.9", 3000);
+
+	register_a_b(s);
+	send_ask(s, A_EP(), "10.0.0.2", T0);
+	send_simple(s, CPG_MSG_BYE, A_EP(), T0 + 1);
+	assert_int_equal(sent.n, 0);
+	assert_int_equal(rdv_server_stats(s)->clients, 1);
+	assert_int_equal(rdv_server_stats(s)->sessions, 0);
+	assert_int_equal(rdv_server_stats(s)->left, 1);
+	send_ask(s, B_EP(), "10.0.0.1", T0 + 2);
+	expect_rej(B_EP(), "10.0.0.1", CPG_REASON_UNKNOWN_PEER);
+	/* The IP is free at once. */
+	send_hello(s, "10.0.0.1", &other, NULL, T0 + 3);
+	expect_ok(&other);
+}
+
+static void test_close(void **state)
+{
+	struct rdv_server *s = *state;
+	uint32_t first, second;
+
+	register_a_b(s);
+	send_ask(s, A_EP(), "10.0.0.2", T0);
+	first = expect_ans_fwd(A_EP(), "10.0.0.1", A_EP(), B_EP(), "10.0.0.2", B_EP(), 0);
+	/* A CLOSE of another session is stale: ignored. */
+	send_close(s, B_EP(), "10.0.0.1", first + 1, T0 + 1);
+	assert_int_equal(sent.n, 0);
+	assert_int_equal(rdv_server_stats(s)->sessions, 1);
+	/* Either side may close. */
+	send_close(s, B_EP(), "10.0.0.1", first, T0 + 2);
+	assert_int_equal(sent.n, 0);
+	assert_int_equal(rdv_server_stats(s)->sessions, 0);
+	/* A new ASK is a new session. */
+	send_ask(s, A_EP(), "10.0.0.2", T0 + 3);
+	second = expect_ans_fwd(A_EP(), "10.0.0.1", A_EP(), B_EP(), "10.0.0.2", B_EP(), 0);
+	assert_int_not_equal(first, second);
+	/* Without SESSION: whatever session the pair has. */
+	send_close(s, A_EP(), "10.0.0.2", 0, T0 + 4);
+	assert_int_equal(rdv_server_stats(s)->sessions, 0);
+	/* Nothing to close: nothing happens. */
+	send_close(s, A_EP(), "10.0.0.3", 0, T0 + 5);
+	assert_int_equal(sent.n, 0);
+	assert_int_equal(rdv_server_stats(s)->clients, 2);
+}
+
+static void test_session_expiry(void **state)
+{
+	struct rdv_server *s = *state;
+	uint32_t first;
+	uint64_t t;
+
+	register_a_b(s);
+	send_ask(s, A_EP(), "10.0.0.2", T0);
+	first = expect_ans_fwd(A_EP(), "10.0.0.1", A_EP(), B_EP(), "10.0.0.2", B_EP(), 0);
+	for (t = T0 + 1000; t <= T0 + RDV_SESSION_TTL_MS + 1000; t += 1000) {
+		send_simple(s, CPG_MSG_PING, A_EP(), t);
+		send_simple(s, CPG_MSG_PING, B_EP(), t);
+		rdv_server_expire(s, t);
+		assert_int_equal(rdv_server_stats(s)->sessions, t - T0 <= RDV_SESSION_TTL_MS);
+	}
+	assert_int_equal(rdv_server_stats(s)->clients, 2);
+	send_ask(s, B_EP(), "10.0.0.1", t);
+	/* A new session, B asked first this time. */
+	assert_int_not_equal(expect_ans_fwd(B_EP(), "10.0.0.2", B_EP(), A_EP(), "10.0.0.1",
+					    A_EP(), 0),
+			     first);
+}
+
+static void test_sessions_bounded(void **state)
+{
+	enum { N = 12 };
+	struct rdv_server *s = new_server(N, false);
+	union cpg_sockaddr eps[N];
+	uint32_t last = 0;
+	size_t links = 0;
+	char ip[N][16];
+	uint64_t t = T0;
+
+	for (int i = 0; i < N; i++) {
+		snprintf(ip[i], sizeof(ip[i]), "10.1.0.%d", i + 1);
+		eps[i] = ep4("198.51.100.1", (uint16_t)(1000 + i));
+		send_hello(s, ip[i], &eps[i], NULL, t);
+		expect_ok(&eps[i]);
+	}
+	for (int i = 0; i < N; i++) {
+		for (int j = i + 1; j < N; j++) {
+			send_ask(s, &eps[i], ip[j], ++t);
+			last = expect_ans_fwd(&eps[i], ip[i], &eps[i], &eps[j], ip[j], &eps[j], 0);
+		}
+	}
+	assert_int_equal(rdv_server_stats(s)->sessions, N * RDV_SESSIONS_PER_CLIENT);
+	assert_int_equal(rdv_server_stats(s)->sessions_evicted,
+			 N * (N - 1) / 2 - N * RDV_SESSIONS_PER_CLIENT);
+	for (int i = 0; i < N; i++) {
+		struct rdv_client_info info;
+
+		assert_true(rdv_server_client(s, ip4(ip[i]), t, &info));
+		links += info.sessions;
+	}
+	assert_int_equal(links, 2 * N * RDV_SESSIONS_PER_CLIENT);
+	/* The newest session survived, the oldest did not. */
+	send_ask(s, &eps[N - 2], ip[N - 1], ++t);
+	assert_int_equal(expect_ans_fwd(&eps[N - 2], ip[N - 2], &eps[N - 2], &eps[N - 1],
+					ip[N - 1], &eps[N - 1], 0),
+			 last);
+	send_ask(s, &eps[0], ip[1], ++t);
+	assert_int_equal(rdv_server_stats(s)->sessions_created, N * (N - 1) / 2 + 1);
+	rdv_server_free(s);
+}
+
+/* What the malformed-input tests must not change. */
+struct snapshot {
+	struct rdv_client_info info[2];
+	size_t clients, sessions;
+};
+
+static void take_snapshot(struct rdv_server *s, struct snapshot *snap)
+{
+	memset(snap, 0, sizeof(*snap));
+	assert_true(rdv_server_client(s, ip4("10.0.0.1"), T0, &snap->info[0]));
+	assert_true(rdv_server_client(s, ip4("10.0.0.2"), T0, &snap->info[1]));
+	snap->clients = rdv_server_stats(s)->clients;
+	snap->sessions = rdv_server_stats(s)->sessions;
+}
+
+static void assert_snapshot(struct rdv_server *s, const struct snapshot *before)
+{
+	struct snapshot now;
+
+	take_snapshot(s, &now);
+	assert_memory_equal(&now, before, sizeof(now));
+}
+
+/* Feed a datagram that must be dropped: no reply, nothing changes. */
+static void input_bad(struct rdv_server *s, const uint8_t *buf, size_t len,
+		      const union cpg_sockaddr *from)
+{
+	clear_sent();
+	rdv_server_input(s, buf, len, from, T0 + 1000);
+}
+
+static uint64_t malformed_total(struct rdv_server *s)
+{
+	uint64_t n = 0;
+
+	for (int e = 0; e <= CPG_DECODE_ERR_MAX; e++)
+		n += rdv_server_stats(s)->malformed[e];
+	return n;
+}
+
+/* A and B registered with a session, at T0. */
+static uint32_t malformed_setup(struct rdv_server *s, struct snapshot *snap)
+{
+	uint32_t session;
+
+	register_a_b(s);
+	send_ask(s, A_EP(), "10.0.0.2", T0);
+	session = expect_ans_fwd(A_EP(), "10.0.0.1", A_EP(), B_EP(), "10.0.0.2", B_EP(), 0);
+	take_snapshot(s, snap);
+	return session;
+}
+
+static uint32_t xorshift(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+static void test_random_bytes(void **state)
+{
+	struct rdv_server *s = *state;
+	union cpg_sockaddr stranger = ep4("203.0.113.7", 7000);
+	const union cpg_sockaddr *from[] = { A_EP(), B_EP(), &stranger };
+	struct snapshot snap;
+	uint32_t rng = 12345;
+	uint64_t dropped = 0, version_noks = 0;
+
+	malformed_setup(s, &snap);
+	for (int i = 0; i < 50000; i++) {
+		uint8_t buf[96];
+		size_t len = xorshift(&rng) % sizeof(buf);
+		struct cpg_msg m;
+		enum cpg_decode_err err;
+
+		for (size_t k = 0; k < len; k++)
+			buf[k] = (uint8_t)xorshift(&rng);
+		/* Most should get past the header to exercise the attribute checks. */
+		if (len >= 2 && i % 4) {
+			buf[0] = CPG_PROTO_VERSION;
+			buf[1] = (uint8_t)(xorshift(&rng) % (CPG_MSG_TYPE_MAX + 2));
+		}
+		if (len >= 12 && i % 2) {
+			/* A plausible first attribute header. */
+			buf[8] = 0;
+			buf[9] = (uint8_t)(xorshift(&rng) % (CPG_ATTR_MAX + 2));
+			buf[10] = 0;
+			buf[11] = (uint8_t)(xorshift(&rng) % 24);
+		}
+		err = cpg_msg_decode(&m, buf, len);
+		if (err == CPG_DECODE_OK)
+			continue;	/* valid by chance: not this test's business */
+		input_bad(s, buf, len, from[i % 3]);
+		dropped++;
+		if (err == CPG_DECODE_VERSION && m.type == CPG_MSG_HELLO && buf[0] < 20) {
+			expect_nok(from[i % 3], CPG_REASON_VERSION);
+			version_noks++;
+		} else {
+			assert_int_equal(sent.n, 0);
+		}
+	}
+	assert_true(dropped > 40000);
+	assert_int_equal(malformed_total(s), dropped);
+	assert_int_equal(rdv_server_stats(s)->nok[CPG_REASON_VERSION], version_noks);
+	assert_snapshot(s, &snap);
+}
+
+static void test_truncated(void **state)
+{
+	struct rdv_server *s = *state;
+	union cpg_sockaddr stranger = ep4("203.0.113.7", 7000);
+	union cpg_sockaddr local = ep4("192.168.1.10", 5000);
+	struct cpg_msg msgs[4];
+	struct snapshot snap;
+	uint64_t dropped = 0;
+	uint32_t session;
+
+	session = malformed_setup(s, &snap);
+	/* HELLO for a new IP from A: if it got through, A would be replaced. */
+	cpg_msg_init(&msgs[0], CPG_MSG_HELLO, 1);
+	msgs[0].present = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_LOCAL_ENDPOINT);
+	msgs[0].vpn_ip = ip4("10.0.0.3");
+	msgs[0].local_ep = local;
+	cpg_msg_init(&msgs[1], CPG_MSG_ASK, 2);
+	msgs[1].present = CPG_HAS(CPG_ATTR_PEER_VPN_IP);
+	msgs[1].peer_vpn_ip = ip4("10.0.0.2");
+	cpg_msg_init(&msgs[2], CPG_MSG_CLOSE, 3);
+	msgs[2].present = CPG_HAS(CPG_ATTR_PEER_VPN_IP) | CPG_HAS(CPG_ATTR_SESSION) |
+			  CPG_HAS(CPG_ATTR_REASON);
+	msgs[2].peer_vpn_ip = ip4("10.0.0.2");
+	msgs[2].session = session;
+	msgs[2].reason = CPG_REASON_IDLE;
+	cpg_msg_init(&msgs[3], CPG_MSG_PING, 4);
+
+	for (size_t i = 0; i < 4; i++) {
+		uint8_t buf[CPG_PROTO_MAX_MSG];
+		int len = cpg_msg_encode(&msgs[i], buf, sizeof(buf));
+
+		assert_true(len >= CPG_PROTO_HDR_LEN);
+		for (int cut = 0; cut < len; cut++) {
+			struct cpg_msg m;
+
+			/* A cut between attributes can leave a valid message. */
+			if (cpg_msg_decode(&m, buf, (size_t)cut) == CPG_DECODE_OK)
+				continue;
+			input_bad(s, buf, (size_t)cut, A_EP());
+			assert_int_equal(sent.n, 0);
+			input_bad(s, buf, (size_t)cut, &stranger);
+			assert_int_equal(sent.n, 0);
+			dropped += 2;
+		}
+	}
+	assert_true(dropped >= 4 * 2 * CPG_PROTO_HDR_LEN);
+	assert_int_equal(malformed_total(s), dropped);
+	assert_snapshot(s, &snap);
+}
+
+static void test_wrong_version(void **state)
+{
+	struct rdv_server *s = *state;
+	union cpg_sockaddr stranger = ep4("203.0.113.7", 7000);
+	static const uint8_t versions[] = { 0, 2, 19 };
+	struct snapshot snap;
+	struct cpg_msg m;
+	uint8_t buf[CPG_PROTO_MAX_MSG];
+	int len;
+
+	malformed_setup(s, &snap);
+	cpg_msg_init(&m, CPG_MSG_HELLO, 0x01020304);
+	m.present = CPG_HAS(CPG_ATTR_VPN_IP);
+	m.vpn_ip = ip4("10.0.0.3");
+	for (size_t i = 0; i < sizeof(versions); i++) {
+		m.version = versions[i];
+		len = cpg_msg_encode(&m, buf, sizeof(buf));
+		assert_true(len > 0);
+		input_bad(s, buf, (size_t)len, &stranger);
+		/* Told in our version, with the request id echoed. */
+		expect_nok(&stranger, CPG_REASON_VERSION);
+		assert_int_equal(sent.msgs[0].msg.request_id, 0x01020304);
+		input_bad(s, buf, (size_t)len, A_EP());
+		expect_nok(A_EP(), CPG_REASON_VERSION);
+	}
+	/* A first byte in the DTLS range is not one of ours at all. */
+	m.version = 22;
+	len = cpg_msg_encode(&m, buf, sizeof(buf));
+	input_bad(s, buf, (size_t)len, &stranger);
+	assert_int_equal(sent.n, 0);
+	/* Other types in another version: dropped silently. */
+	cpg_msg_init(&m, CPG_MSG_PING, 1);
+	m.version = 2;
+	len = cpg_msg_encode(&m, buf, sizeof(buf));
+	input_bad(s, buf, (size_t)len, A_EP());
+	assert_int_equal(sent.n, 0);
+	input_bad(s, buf, (size_t)len, &stranger);
+	assert_int_equal(sent.n, 0);
+	assert_int_equal(rdv_server_stats(s)->malformed[CPG_DECODE_VERSION], 9);
+	assert_int_equal(rdv_server_stats(s)->nok[CPG_REASON_VERSION], 6);
+	assert_snapshot(s, &snap);
+}
+
+static void test_unexpected_types(void **state)
+{
+	struct rdv_server *s = *state;
+	union cpg_sockaddr stranger = ep4("203.0.113.7", 7000);
+	static const uint8_t types[] = {
+		CPG_MSG_OK, CPG_MSG_NOK, CPG_MSG_PONG, CPG_MSG_ANS, CPG_MSG_FWD,
+		CPG_MSG_REJ, CPG_MSG_PUNCH, CPG_MSG_PUNCH_KEEPALIVE, CPG_MSG_RECONNECT,
+	};
+	struct snapshot snap;
+	uint32_t session;
+
+	session = malformed_setup(s, &snap);
+	for (size_t i = 0; i < sizeof(types); i++) {
+		struct cpg_msg m;
+		uint8_t buf[CPG_PROTO_MAX_MSG];
+		int len;
+
+		/* Every attribute, so that each type decodes. */
+		cpg_msg_init(&m, types[i], 1);
+		m.present = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_VPN_IP) |
+			    CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT) | CPG_HAS(CPG_ATTR_PEER_ENDPOINT) |
+			    CPG_HAS(CPG_ATTR_SESSION) | CPG_HAS(CPG_ATTR_ROLE) |
+			    CPG_HAS(CPG_ATTR_REASON) | CPG_HAS(CPG_ATTR_PING_INTERVAL);
+		m.vpn_ip = ip4("10.0.0.1");
+		m.peer_vpn_ip = ip4("10.0.0.2");
+		m.public_ep = *A_EP();
+		m.peer_ep = *B_EP();
+		m.session = session;
+		m.role = CPG_ROLE_CLIENT;
+		m.reason = CPG_REASON_IDLE;
+		m.ping_interval = 1;
+		len = cpg_msg_encode(&m, buf, sizeof(buf));
+		assert_true(len > 0);
+		assert_int_equal(cpg_msg_decode(&m, buf, (size_t)len), CPG_DECODE_OK);
+		input_bad(s, buf, (size_t)len, A_EP());
+		assert_int_equal(sent.n, 0);
+		input_bad(s, buf, (size_t)len, &stranger);
+		assert_int_equal(sent.n, 0);
+	}
+	assert_int_equal(rdv_server_stats(s)->unexpected, 2 * sizeof(types));
+	assert_int_equal(malformed_total(s), 0);
+	/* Not even A's last-seen time moved. */
+	assert_snapshot(s, &snap);
+}
+
+/* After all that abuse the server still works normally. */
+static void test_still_works_after_garbage(void **state)
+{
+	struct rdv_server *s = *state;
+	struct snapshot snap;
+	uint32_t session;
+	uint8_t junk[64];
+
+	session = malformed_setup(s, &snap);
+	memset(junk, 0xff, sizeof(junk));
+	for (size_t len = 0; len <= sizeof(junk); len++)
+		input_bad(s, junk, len, A_EP());
+	send_simple(s, CPG_MSG_PING, A_EP(), T0 + 2000);
+	sent_msg(0, CPG_MSG_PONG, A_EP());
+	send_ask(s, A_EP(), "10.0.0.2", T0 + 2000);
+	assert_int_equal(expect_ans_fwd(A_EP(), "10.0.0.1", A_EP(), B_EP(), "10.0.0.2", B_EP(),
+					0),
+			 session);
+}
+
+static void test_ten_thousand_clients(void **state)
+{
+	enum { N = 10000 };
+	struct rdv_server *s = new_server(N, false);
+	union cpg_sockaddr extra = ep4("203.0.113.250", 1);
+	union cpg_sockaddr first = ep4("100.64.0.0", 10000);
+	const struct cpg_msg *m;
+
+	for (uint32_t i = 0; i < N; i++) {
+		union cpg_sockaddr from;
+
+		/* 100 clients behind each of 100 addresses. */
+		cpg_sockaddr_set_in(&from, (struct in_addr){ htonl(0x64400000 + i / 100) },
+				    (uint16_t)(10000 + i % 100));
+		send_hello_ip(s, (struct in_addr){ htonl(0x0a000001 + i) }, &from, NULL, T0);
+		expect_ok(&from);
+	}
+	assert_int_equal(rdv_server_stats(s)->clients, N);
+	for (uint32_t i = 0; i < N; i++) {
+		union cpg_sockaddr from;
+		struct rdv_client_info info;
+
+		cpg_sockaddr_set_in(&from, (struct in_addr){ htonl(0x64400000 + i / 100) },
+				    (uint16_t)(10000 + i % 100));
+		assert_true(rdv_server_client(s, (struct in_addr){ htonl(0x0a000001 + i) }, T0,
+					      &info));
+		assert_true(cpg_sockaddr_equal(&info.endpoint, &from));
+		/* And found by endpoint. */
+		send_simple(s, CPG_MSG_PING, &from, T0 + 1000);
+		assert_int_equal(sent.n, 1);
+		sent_msg(0, CPG_MSG_PONG, &from);
+	}
+	send_hello(s, "10.200.0.1", &extra, NULL, T0 + 1000);
+	expect_nok(&extra, CPG_REASON_SERVER_FULL);
+	/* The first asks for the last. */
+	send_ask(s, &first, "10.0.39.16", T0 + 1000);
+	assert_int_equal(sent.n, 2);
+	m = sent_msg(0, CPG_MSG_ANS, &first);
+	assert_int_equal(ntohs(m->peer_ep.in.sin_port), 10000 + (N - 1) % 100);
+	assert_int_equal(ntohl(m->peer_ep.in.sin_addr.s_addr), 0x64400000 + (N - 1) / 100);
+	rdv_server_expire(s, T0 + 1000 + CPG_CLIENT_PURGE_MS + 1);
+	assert_int_equal(rdv_server_stats(s)->clients, 0);
+	assert_int_equal(rdv_server_stats(s)->sessions, 0);
+	rdv_server_free(s);
+}
+
+/* -dd: every message received and sent is formatted; must not crash. */
+static void test_dump(void **state)
+{
+	struct rdv_server *s = new_server(10, true);
+	int saved = cpg_log_level;
+	uint8_t junk[3] = { 1, 2, 3 };
+
+	cpg_log_level = LOG_DEBUG;
+	register_a_b(s);
+	send_ask(s, A_EP(), "10.0.0.2", T0);
+	assert_int_equal(sent.n, 2);
+	rdv_server_input(s, junk, sizeof(junk), A_EP(), T0);
+	rdv_server_log_stats(s, LOG_NOTICE);
+	send_simple(s, CPG_MSG_BYE, A_EP(), T0);
+	cpg_log_level = saved;
+	rdv_server_free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_hello_ok, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hello_refresh, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hello_ip_in_use, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hello_takeover_after_timeout, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_hello_replaces_endpoint_registration, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_hello_bad_request, setup, teardown),
+		cmocka_unit_test(test_max_clients),
+		cmocka_unit_test(test_unlimited_clients),
+		cmocka_unit_test_setup_teardown(test_reconnect_unknown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ping_pong, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ask_ans_fwd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ask_rejected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_simultaneous_ask, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_simultaneous_ask_other_order, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_retransmitted_ask, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_same_nat, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timeout_and_purge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bye, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_session_expiry, setup, teardown),
+		cmocka_unit_test(test_sessions_bounded),
+		cmocka_unit_test_setup_teardown(test_random_bytes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_version, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unexpected_types, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_still_works_after_garbage, setup, teardown),
+		cmocka_unit_test(test_ten_thousand_clients),
+		cmocka_unit_test(test_dump),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The rendez-vous server's protocol logic, without sockets or clocks: the
+ * caller feeds datagrams and the time, and gets replies through a send
+ * callback. docs/campagnol_rdv.md describes the behaviour.
+ *
+ * Clients are found by VPN IP and by endpoint in O(1) (hash tables) and
+ * kept in a list ordered by the time they were last heard from, so expiry
+ * only ever looks at the head. Sessions (one per pair of clients that asked
+ * for each other) are kept the same way, ordered by their last ASK.
+ */
+#ifndef CPG_RDV_SERVER_H
+#define CPG_RDV_SERVER_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net.h"
+#include "proto.h"
+
+/* A session is forgotten this long after the last ASK on it. */
+#define RDV_SESSION_TTL_MS 30000
+/* Sessions at most, per allowed client (when max_clients is set). */
+#define RDV_SESSIONS_PER_CLIENT 4
+
+typedef void (*rdv_send_fn)(void *arg, const union cpg_sockaddr *to, const uint8_t *buf,
+			    size_t len);
+
+struct rdv_config {
+	unsigned int max_clients;	/* 0: unlimited */
+	bool dump;			/* log every message received and sent */
+	rdv_send_fn send;
+	void *send_arg;
+};
+
+struct rdv_stats {
+	uint64_t received;		/* datagrams handed to rdv_server_input() */
+	uint64_t sent;
+	/* Datagrams dropped because cpg_msg_decode() failed, by error. */
+	uint64_t malformed[CPG_DECODE_ERR_MAX + 1];
+	/* Well-formed messages received, by type. */
+	uint64_t types[CPG_MSG_TYPE_MAX + 1];
+	/* Well-formed, but of a type clients do not send to the RDV. */
+	uint64_t unexpected;
+	uint64_t nok[CPG_REASON_MAX + 1];	/* NOK sent, by reason */
+	uint64_t rej[CPG_REASON_MAX + 1];	/* REJ sent, by reason */
+	uint64_t reconnect;		/* RECONNECT sent */
+	uint64_t registered;		/* new registrations (not refreshes) */
+	uint64_t taken_over;		/* VPN IPs claimed from timed-out clients */
+	uint64_t purged;		/* clients removed after PURGE_MS of silence */
+	uint64_t left;			/* clients removed by BYE */
+	uint64_t sessions_created;
+	uint64_t sessions_evicted;	/* the oldest, to make room */
+	size_t clients;			/* registered now, timed-out ones included */
+	size_t sessions;		/* now */
+};
+
+/* What rdv_server_client() tells about a registered client. */
+struct rdv_client_info {
+	union cpg_sockaddr endpoint;	/* as the RDV sees it */
+	union cpg_sockaddr local_ep;	/* published in HELLO; unset if none */
+	uint64_t last_seen;		/* now_ms of its last valid message */
+	bool timed_out;
+	size_t sessions;
+};
+
+struct rdv_server;
+
+/* NULL if out of memory or the kernel has no randomness to give. */
+struct rdv_server *rdv_server_new(const struct rdv_config *cfg);
+/* NULL is fine. */
+void rdv_server_free(struct rdv_server *s);
+/* One datagram received from `from` at now_ms (monotonic milliseconds). */
+void rdv_server_input(struct rdv_server *s, const uint8_t *buf, size_t len,
+		      const union cpg_sockaddr *from, uint64_t now_ms);
+/* Purge silent clients and old sessions; call about once a second. */
+void rdv_server_expire(struct rdv_server *s, uint64_t now_ms);
+const struct rdv_stats *rdv_server_stats(const struct rdv_server *s);
+/* Log the counters, a few lines at priority prio. */
+void rdv_server_log_stats(const struct rdv_server *s, int prio);
+/* The client registered with vpn_ip, as of now_ms. true if there is one. */
+bool rdv_server_client(const struct rdv_server *s, struct in_addr vpn_ip, uint64_t now_ms,
+		       struct rdv_client_info *out);
+
+#endif
