@@ -1,1 +1,1674 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * campagnol-rdv-load: many simulated RDV clients in one process and one event
+ * loop, to load and benchmark campagnol_rdv; and a fuzzer (--fuzz) that sends
+ * it malformed and out-of-place datagrams.
+ *
+ * Each simulated client owns a UDP socket, registers (HELLO, retried every
+ * 2 s until OK), PINGs on a phase of its own so the load is smooth, registers
+ * again after RECONNECT, and may ASK for another simulated client. All state
+ * is allocated up front: nothing is allocated per packet.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#include "evloop.h"
+#include "log.h"
+#include "net.h"
+#include "proto.h"
+
+#define PROG "campagnol-rdv-load"
+
+#define HELLO_RETRY_MS 2000
+#define HELLO_WINDOW 128	/* HELLOs in flight at most: the RDV's socket buffer */
+#define DEFAULT_HELLO_RATE 5000	/* per second */
+#define DEFAULT_FUZZ_RATE 10000	/* datagrams per second */
+#define PACER_TICK_MS 1
+#define PACER_BURST 32		/* datagrams per tick at most */
+#define ASK_TICK_MS 10
+#define PROGRESS_MS 5000
+#define DRAIN_MS 1000		/* after the run, replies still in flight */
+#define BYE_PER_TICK 50
+#define MISSED_PINGS_MAX 3	/* then the RDV has purged us: register again */
+#define RX_BUF_LEN 2048		/* larger than any valid message, to see oversized ones */
+#define FUZZ_SOCKETS 4
+#define FUZZ_PROBES 5
+#define FUZZ_PROBE_MS 300
+#define FUZZ_MAX_LEN 600
+
+/* ---------------------------------------------------------------------- */
+/* Small helpers */
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* xorshift64*: deterministic for a seed, which the fuzzer promises. */
+static uint64_t rng_next(uint64_t *state)
+{
+	uint64_t x = *state;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*state = x;
+	return x * 0x2545F4914F6CDD1DULL;
+}
+
+static uint32_t rng_below(uint64_t *state, uint32_t n)
+{
+	return (uint32_t)(((rng_next(state) >> 32) * (uint64_t)n) >> 32);
+}
+
+static void rng_seed(uint64_t *state, uint64_t seed)
+{
+	/* splitmix64 of the seed: never zero, and close seeds diverge */
+	uint64_t z = seed + 0x9E3779B97F4A7C15ULL;
+
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+	z ^= z >> 31;
+	*state = z ? z : 1;
+}
+
+static void put_be16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static uint16_t get_be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* A human string as a key of the summary: "server full" -> "server_full". */
+static const char *key_name(const char *s, char *buf, size_t size)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i + 1 < size; i++)
+		buf[i] = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ? s[i] :
+			 (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] - 'A' + 'a') : '_';
+	buf[i] = '\0';
+	return buf;
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* "HOST[:PORT]": numeric forms first, then a host name. */
+static int parse_server(const char *s, union cpg_sockaddr *out)
+{
+	char host[256];
+	const char *colon;
+	unsigned long port = CPG_RDV_DEFAULT_PORT;
+	size_t len;
+
+	if (cpg_sockaddr_parse(s, CPG_RDV_DEFAULT_PORT, out) == 0)
+		return 0;
+	colon = strrchr(s, ':');
+	len = colon ? (size_t)(colon - s) : strlen(s);
+	if (len == 0 || len >= sizeof(host))
+		return -1;
+	if (colon && (parse_uint(colon + 1, 65535, &port) || port == 0))
+		return -1;
+	memcpy(host, s, len);
+	host[len] = '\0';
+	return cpg_resolve4(host, (uint16_t)port, out);
+}
+
+/* RLIMIT_NOFILE must cover one socket per client. */
+static int raise_nofile(rlim_t needed)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl)) {
+		log_err("getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+		return -1;
+	}
+	if (rl.rlim_cur >= needed)
+		return 0;
+	if (rl.rlim_max < needed)
+		rl.rlim_max = needed;
+	rl.rlim_cur = needed;
+	if (setrlimit(RLIMIT_NOFILE, &rl)) {
+		getrlimit(RLIMIT_NOFILE, &rl);
+		log_err("need %llu file descriptors (one socket per client) but the limit is %llu "
+			"(hard %llu) and cannot be raised: %s; run as root, raise 'ulimit -n' or "
+			"use fewer clients",
+			(unsigned long long)needed, (unsigned long long)rl.rlim_cur,
+			(unsigned long long)rl.rlim_max, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Options */
+
+struct options {
+	union cpg_sockaddr server;
+	union cpg_sockaddr bind;
+	uint32_t base_ip;		/* host order */
+	uint32_t clients;
+	unsigned int duration_s;
+	unsigned int asks_per_sec;
+	unsigned int rate;		/* HELLOs/s, or fuzz datagrams/s */
+	unsigned long fuzz;		/* datagrams; 0: load mode */
+	uint64_t seed;
+	bool local_ep;
+	bool quiet;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: " PROG " -s SERVER[:PORT] [options]\n"
+		"Simulate many RDV clients from one process (load mode), or send malformed\n"
+		"datagrams to the RDV (--fuzz).\n\n"
+		"  -s, --server HOST[:PORT]  RDV server (port %d when absent)\n"
+		"  -n, --clients N           simulated clients (default 1000)\n"
+		"  -b, --base IP             VPN IP of the first client, the others follow\n"
+		"                            (default 10.128.0.1)\n"
+		"  -D, --duration SECONDS    run time (default 30)\n"
+		"  -a, --asks N              ASKs per second between random registered clients\n"
+		"                            (default 0)\n"
+		"  -r, --rate N              HELLOs per second at most (default %d), or with\n"
+		"                            --fuzz datagrams per second (default %d)\n"
+		"  -l, --local-endpoint      publish each socket's address as LOCAL_ENDPOINT\n"
+		"      --bind IP             local address of the sockets (default any)\n"
+		"      --fuzz N              send N malformed datagrams instead; the VPN IPs\n"
+		"                            they carry are those of -b/-n\n"
+		"      --seed S              fuzz seed (default 1)\n"
+		"  -q, --quiet               no progress lines\n"
+		"  -v, -d                    verbose / debug logging\n"
+		"  -h, --help                this help\n\n"
+		"The summary goes to stdout as key=value lines. Exit status: 0 when every\n"
+		"client registered and stayed registered (fuzz: the RDV still answers), 1\n"
+		"otherwise, 2 for bad usage.\n",
+		CPG_RDV_DEFAULT_PORT, DEFAULT_HELLO_RATE, DEFAULT_FUZZ_RATE);
+}
+
+enum { OPT_BIND = 256, OPT_FUZZ, OPT_SEED };
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "server", required_argument, NULL, 's' },
+		{ "clients", required_argument, NULL, 'n' },
+		{ "base", required_argument, NULL, 'b' },
+		{ "duration", required_argument, NULL, 'D' },
+		{ "asks", required_argument, NULL, 'a' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "local-endpoint", no_argument, NULL, 'l' },
+		{ "bind", required_argument, NULL, OPT_BIND },
+		{ "fuzz", required_argument, NULL, OPT_FUZZ },
+		{ "seed", required_argument, NULL, OPT_SEED },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *server = NULL;
+	struct in_addr ip;
+	unsigned long v;
+	int level = LOG_NOTICE;
+	int opt;
+
+	memset(o, 0, sizeof(*o));
+	o->clients = 1000;
+	o->base_ip = 0x0a800001;	/* 10.128.0.1 */
+	o->duration_s = 30;
+	o->seed = 1;
+	cpg_sockaddr_set_in(&o->bind, (struct in_addr){ .s_addr = htonl(INADDR_ANY) }, 0);
+
+	while ((opt = getopt_long(argc, argv, "s:n:b:D:a:r:lqvdh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			server = optarg;
+			break;
+		case 'n':
+			if (parse_uint(optarg, 1000000, &v) || v == 0) {
+				log_err("-n: a number of clients from 1 to 1000000, not '%s'",
+					optarg);
+				return -1;
+			}
+			o->clients = (uint32_t)v;
+			break;
+		case 'b':
+			if (inet_pton(AF_INET, optarg, &ip) != 1) {
+				log_err("-b: not an IPv4 address: '%s'", optarg);
+				return -1;
+			}
+			o->base_ip = ntohl(ip.s_addr);
+			break;
+		case 'D':
+			if (parse_uint(optarg, 86400 * 365, &v) || v == 0) {
+				log_err("-D: a duration in seconds (at least 1), not '%s'", optarg);
+				return -1;
+			}
+			o->duration_s = (unsigned int)v;
+			break;
+		case 'a':
+			if (parse_uint(optarg, 1000000, &v)) {
+				log_err("-a: asks per second from 0 to 1000000, not '%s'", optarg);
+				return -1;
+			}
+			o->asks_per_sec = (unsigned int)v;
+			break;
+		case 'r':
+			if (parse_uint(optarg, 10000000, &v) || v == 0) {
+				log_err("-r: a rate per second from 1 to 10000000, not '%s'",
+					optarg);
+				return -1;
+			}
+			o->rate = (unsigned int)v;
+			break;
+		case 'l':
+			o->local_ep = true;
+			break;
+		case OPT_BIND:
+			if (inet_pton(AF_INET, optarg, &ip) != 1) {
+				log_err("--bind: not an IPv4 address: '%s'", optarg);
+				return -1;
+			}
+			cpg_sockaddr_set_in(&o->bind, ip, 0);
+			break;
+		case OPT_FUZZ:
+			if (parse_uint(optarg, ULONG_MAX, &v) || v == 0) {
+				log_err("--fuzz: a number of datagrams (at least 1), not '%s'",
+					optarg);
+				return -1;
+			}
+			o->fuzz = v;
+			break;
+		case OPT_SEED:
+			if (parse_uint(optarg, ULONG_MAX, &v)) {
+				log_err("--seed: a non-negative number, not '%s'", optarg);
+				return -1;
+			}
+			o->seed = v;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'v':
+			if (level < LOG_INFO)
+				level = LOG_INFO;
+			break;
+		case 'd':
+			level = LOG_DEBUG;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	cpg_log_init(PROG, level, false);
+	if (optind < argc) {
+		log_err("unexpected argument '%s'", argv[optind]);
+		return -1;
+	}
+	if (!server) {
+		log_err("the RDV server is required (-s HOST[:PORT])");
+		return -1;
+	}
+	if (parse_server(server, &o->server) || o->server.sa.sa_family != AF_INET) {
+		log_err("-s: not an IPv4 server address: '%s'", server);
+		return -1;
+	}
+	if ((uint64_t)o->base_ip + o->clients - 1 > UINT32_MAX) {
+		log_err("-b/-n: %u clients from the base address run past 255.255.255.255",
+			o->clients);
+		return -1;
+	}
+	if (!o->rate)
+		o->rate = o->fuzz ? DEFAULT_FUZZ_RATE : DEFAULT_HELLO_RATE;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Round-trip times: exact min/avg/max, p99 from a histogram */
+
+#define RTT_FINE_BUCKETS 1000	/* 10 us each: 0-10 ms */
+#define RTT_FINE_US 10
+#define RTT_COARSE_BUCKETS 1000	/* 1 ms each: 10 ms-1 s, last one open-ended */
+#define RTT_COARSE_US 1000
+
+struct rtt_stats {
+	uint64_t count;
+	uint64_t sum_us;
+	uint64_t min_us;
+	uint64_t max_us;
+	uint32_t hist[RTT_FINE_BUCKETS + RTT_COARSE_BUCKETS];
+};
+
+static void rtt_add(struct rtt_stats *r, uint64_t us)
+{
+	uint64_t b;
+
+	if (!r->count || us < r->min_us)
+		r->min_us = us;
+	if (us > r->max_us)
+		r->max_us = us;
+	r->count++;
+	r->sum_us += us;
+	if (us < RTT_FINE_BUCKETS * RTT_FINE_US)
+		b = us / RTT_FINE_US;
+	else
+		b = RTT_FINE_BUCKETS + (us - RTT_FINE_BUCKETS * RTT_FINE_US) / RTT_COARSE_US;
+	if (b >= RTT_FINE_BUCKETS + RTT_COARSE_BUCKETS)
+		b = RTT_FINE_BUCKETS + RTT_COARSE_BUCKETS - 1;
+	r->hist[b]++;
+}
+
+/* Upper bound of the bucket holding the 99th percentile, capped by max. */
+static uint64_t rtt_p99(const struct rtt_stats *r)
+{
+	uint64_t want = (r->count * 99 + 99) / 100, seen = 0, upper;
+	size_t b;
+
+	for (b = 0; b < RTT_FINE_BUCKETS + RTT_COARSE_BUCKETS; b++) {
+		seen += r->hist[b];
+		if (seen >= want)
+			break;
+	}
+	if (b < RTT_FINE_BUCKETS)
+		upper = (b + 1) * RTT_FINE_US;
+	else
+		upper = RTT_FINE_BUCKETS * RTT_FINE_US + (b - RTT_FINE_BUCKETS + 1) * RTT_COARSE_US;
+	return upper < r->max_us ? upper : r->max_us;
+}
+
+static void rtt_print(const char *name, const struct rtt_stats *r)
+{
+	uint64_t avg = r->count ? r->sum_us / r->count : 0;
+
+	printf("%s_rtt_samples=%" PRIu64 "\n", name, r->count);
+	printf("%s_rtt_ms_min=%.3f\n", name, r->min_us / 1000.0);
+	printf("%s_rtt_ms_avg=%.3f\n", name, avg / 1000.0);
+	printf("%s_rtt_ms_p99=%.3f\n", name, (r->count ? rtt_p99(r) : 0) / 1000.0);
+	printf("%s_rtt_ms_max=%.3f\n", name, r->max_us / 1000.0);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Load mode */
+
+enum client_state {
+	CLIENT_IDLE,		/* waiting to retry after a NOK */
+	CLIENT_QUEUED,		/* waiting for the pacer to send its HELLO */
+	CLIENT_HELLO_SENT,
+	CLIENT_REGISTERED,
+};
+
+struct client {
+	struct cpg_io io;
+	struct cpg_timer timer;	/* HELLO retry, NOK back-off or next PING */
+	struct sim *sim;
+	int fd;
+	uint32_t index;
+	uint32_t reg_pos;	/* in sim->registered while registered */
+	struct in_addr vpn_ip;
+	uint8_t state;
+	uint8_t missed_pings;	/* in a row */
+	bool in_queue;		/* has an entry in the HELLO ring */
+	bool ping_pending;
+	bool ask_pending;
+	uint32_t hello_id, ping_id, ask_id;
+	uint64_t hello_us, ping_us, ask_us;
+};
+
+struct counters {
+	uint64_t hello_sent, hello_timeouts, ok, ok_dup;
+	uint64_t nok[CPG_REASON_MAX + 2];	/* last: unknown reasons */
+	uint64_t ping_sent, pong, pong_late, ping_unanswered;
+	uint64_t reconnect, lost_registrations;
+	uint64_t ask_sent, ans, fwd, close_sent, bye_sent;
+	uint64_t rej[CPG_REASON_MAX + 2];
+	uint64_t malformed[CPG_DECODE_ERR_MAX + 1], unexpected, foreign;
+	uint64_t send_errors;
+};
+
+enum sim_phase { PHASE_RUN, PHASE_DRAIN, PHASE_BYE, PHASE_DONE };
+
+struct sim {
+	struct cpg_loop loop;
+	const struct options *opt;
+	struct client *clients;
+	uint32_t n;
+	uint32_t *ring;		/* clients waiting to send a HELLO, FIFO */
+	uint32_t ring_head, ring_len;
+	uint32_t *registered;	/* indexes of registered clients, any order */
+	uint32_t n_registered;
+	uint32_t hello_in_flight;
+	uint32_t bye_next;
+	uint32_t ping_interval_ms;
+	uint32_t next_request_id;
+	uint64_t start_ms;
+	uint64_t pacer_ms;	/* last pacer tick */
+	uint64_t asker_ms;	/* last asker tick */
+	double pacer_credit;
+	double ask_credit;
+	enum sim_phase phase;
+	bool broken;		/* a timer could not be armed */
+	uint64_t rng;
+	uint32_t final_registered;
+	struct cpg_timer pacer, asker, progress, phase_timer;
+	struct counters c;
+	struct rtt_stats hello_rtt, ping_rtt, ask_rtt;
+	uint8_t tx[CPG_PROTO_MAX_MSG];
+	uint8_t rx[RX_BUF_LEN];
+};
+
+static void sim_send(struct sim *s, struct client *c, const struct cpg_msg *m)
+{
+	int len = cpg_msg_encode(m, s->tx, sizeof(s->tx));
+
+	if (len < 0) {
+		log_err("cannot encode a %s message", cpg_msg_type_str(m->type));
+		s->c.send_errors++;
+		return;
+	}
+	if (sendto(c->fd, s->tx, (size_t)len, 0, &s->opt->server.sa,
+		   cpg_sockaddr_len(&s->opt->server)) < 0) {
+		/* The first one says why; a flood of them would say nothing more. */
+		if (!s->c.send_errors)
+			log_warn("sendto %s: %s", cpg_msg_type_str(m->type), strerror(errno));
+		s->c.send_errors++;
+	}
+}
+
+/* The timer heap grows only up to one timer per client and a few more; if
+ * even that fails the run is void. */
+static void sim_arm(struct sim *s, struct cpg_timer *t, uint64_t delay_ms)
+{
+	if (cpg_timer_arm(&s->loop, t, delay_ms)) {
+		log_err("cannot arm a timer: out of memory");
+		s->broken = true;
+		cpg_loop_stop(&s->loop);
+	}
+}
+
+static uint32_t sim_request_id(struct sim *s)
+{
+	return ++s->next_request_id;
+}
+
+static void reg_add(struct sim *s, struct client *c)
+{
+	c->reg_pos = s->n_registered;
+	s->registered[s->n_registered++] = c->index;
+}
+
+static void reg_remove(struct sim *s, struct client *c)
+{
+	uint32_t last = s->registered[--s->n_registered];
+
+	s->registered[c->reg_pos] = last;
+	s->clients[last].reg_pos = c->reg_pos;
+}
+
+static void pacer_kick(struct sim *s)
+{
+	if (!cpg_timer_pending(&s->pacer) && s->phase == PHASE_RUN)
+		sim_arm(s, &s->pacer, 0);
+}
+
+/* Leave whatever state c is in and wait for the pacer to send a HELLO. */
+static void client_enqueue(struct sim *s, struct client *c)
+{
+	if (c->state == CLIENT_REGISTERED)
+		reg_remove(s, c);
+	else if (c->state == CLIENT_HELLO_SENT)
+		s->hello_in_flight--;
+	cpg_timer_cancel(&s->loop, &c->timer);
+	c->state = CLIENT_QUEUED;
+	c->ping_pending = false;
+	c->ask_pending = false;
+	c->missed_pings = 0;
+	/* A client whose old entry is still in the ring reuses it: the ring
+	 * then never holds more than one entry per client. */
+	if (!c->in_queue) {
+		c->in_queue = true;
+		s->ring[(s->ring_head + s->ring_len) % s->n] = c->index;
+		s->ring_len++;
+	}
+	pacer_kick(s);
+}
+
+static void client_send_hello(struct sim *s, struct client *c)
+{
+	struct cpg_msg m;
+	socklen_t alen = sizeof(m.local_ep);
+
+	c->hello_id = sim_request_id(s);
+	cpg_msg_init(&m, CPG_MSG_HELLO, c->hello_id);
+	m.vpn_ip = c->vpn_ip;
+	m.present = CPG_HAS(CPG_ATTR_VPN_IP);
+	if (s->opt->local_ep &&
+	    getsockname(c->fd, &m.local_ep.sa, &alen) == 0 && m.local_ep.sa.sa_family == AF_INET) {
+		if (m.local_ep.in.sin_addr.s_addr == htonl(INADDR_ANY))
+			m.local_ep.in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		m.present |= CPG_HAS(CPG_ATTR_LOCAL_ENDPOINT);
+	}
+	c->state = CLIENT_HELLO_SENT;
+	s->hello_in_flight++;
+	s->c.hello_sent++;
+	c->hello_us = now_us();
+	sim_send(s, c, &m);
+	sim_arm(s, &c->timer, HELLO_RETRY_MS);
+}
+
+/* Sends queued HELLOs at the configured rate, HELLO_WINDOW in flight at most. */
+static void on_pacer(struct cpg_loop *loop, void *arg)
+{
+	struct sim *s = arg;
+	uint64_t now = cpg_now_ms();
+
+	s->pacer_credit += (double)(now - s->pacer_ms) * s->opt->rate / 1000.0;
+	if (s->pacer_credit > PACER_BURST)
+		s->pacer_credit = PACER_BURST;
+	s->pacer_ms = now;
+
+	while (s->ring_len && s->pacer_credit >= 1.0 && s->hello_in_flight < HELLO_WINDOW) {
+		struct client *c = &s->clients[s->ring[s->ring_head]];
+
+		s->ring_head = (s->ring_head + 1) % s->n;
+		s->ring_len--;
+		c->in_queue = false;
+		if (c->state != CLIENT_QUEUED)
+			continue;	/* registered meanwhile by a late OK */
+		client_send_hello(s, c);
+		s->pacer_credit -= 1.0;
+	}
+	if (s->ring_len)
+		sim_arm(s, &s->pacer, PACER_TICK_MS);
+}
+
+/* Delay to this client's next PING slot: the clients' phases are spread
+ * evenly over the interval, whenever each registered. */
+static uint64_t client_ping_delay(struct sim *s, struct client *c)
+{
+	uint64_t interval = s->ping_interval_ms;
+	uint64_t phase = (uint64_t)c->index * interval / s->n;
+	uint64_t now = cpg_now_ms();
+	uint64_t since = (now - s->start_ms + interval - phase) % interval;
+
+	return interval - since;
+}
+
+static void client_ping(struct sim *s, struct client *c)
+{
+	struct cpg_msg m;
+
+	if (c->ping_pending) {
+		s->c.ping_unanswered++;
+		if (++c->missed_pings >= MISSED_PINGS_MAX) {
+			/* The RDV has purged us by now: do what a real client does. */
+			log_info("%s: %u PINGs unanswered, registering again",
+				 inet_ntoa(c->vpn_ip), c->missed_pings);
+			s->c.lost_registrations++;
+			client_enqueue(s, c);
+			return;
+		}
+	}
+	c->ping_id = sim_request_id(s);
+	cpg_msg_init(&m, CPG_MSG_PING, c->ping_id);
+	c->ping_pending = true;
+	c->ping_us = now_us();
+	s->c.ping_sent++;
+	sim_send(s, c, &m);
+	sim_arm(s, &c->timer, s->ping_interval_ms);
+}
+
+static void on_client_timer(struct cpg_loop *loop, void *arg)
+{
+	struct client *c = arg;
+	struct sim *s = c->sim;
+
+	if (s->phase != PHASE_RUN)
+		return;
+	switch (c->state) {
+	case CLIENT_HELLO_SENT:
+		s->c.hello_timeouts++;
+		client_enqueue(s, c);
+		break;
+	case CLIENT_IDLE:
+		client_enqueue(s, c);
+		break;
+	case CLIENT_REGISTERED:
+		client_ping(s, c);
+		break;
+	default:
+		break;
+	}
+}
+
+static void client_on_ok(struct sim *s, struct client *c, const struct cpg_msg *m, uint64_t t)
+{
+	if (c->state != CLIENT_HELLO_SENT && c->state != CLIENT_QUEUED) {
+		s->c.ok_dup++;	/* the answer to a HELLO we had given up on */
+		return;
+	}
+	if (c->state == CLIENT_HELLO_SENT) {
+		s->hello_in_flight--;
+		if (m->request_id == c->hello_id)
+			rtt_add(&s->hello_rtt, t - c->hello_us);
+	}
+	s->c.ok++;
+	/* All clients get the same interval; follow the RDV's wish if sane. */
+	if ((m->present & CPG_HAS(CPG_ATTR_PING_INTERVAL)) && m->ping_interval >= 100 &&
+	    m->ping_interval <= 60000)
+		s->ping_interval_ms = m->ping_interval;
+	c->state = CLIENT_REGISTERED;
+	c->missed_pings = 0;
+	c->ping_pending = false;
+	reg_add(s, c);
+	sim_arm(s, &c->timer, client_ping_delay(s, c));
+	if (s->n_registered == s->n)
+		log_info("all %u clients registered after %" PRIu64 " ms", s->n,
+			 cpg_now_ms() - s->start_ms);
+}
+
+static void client_on_nok(struct sim *s, struct client *c, const struct cpg_msg *m)
+{
+	unsigned int reason = (m->present & CPG_HAS(CPG_ATTR_REASON)) ? m->reason : 0;
+	unsigned int slot = reason <= CPG_REASON_MAX ? reason : CPG_REASON_MAX + 1;
+
+	if (!s->c.nok[slot]++)
+		log_notice("%s: NOK (%s), retrying every %d ms", inet_ntoa(c->vpn_ip),
+			   cpg_reason_str(reason), HELLO_RETRY_MS);
+	if (c->state != CLIENT_HELLO_SENT)
+		return;
+	s->hello_in_flight--;
+	c->state = CLIENT_IDLE;
+	sim_arm(s, &c->timer, HELLO_RETRY_MS);
+}
+
+static void client_on_ans(struct sim *s, struct client *c, const struct cpg_msg *m, uint64_t t)
+{
+	struct cpg_msg cm;
+
+	s->c.ans++;
+	if (c->ask_pending && m->request_id == c->ask_id)
+		rtt_add(&s->ask_rtt, t - c->ask_us);
+	c->ask_pending = false;
+	/* Nobody punches here: tell the RDV so that it can drop the session,
+	 * as a client whose punching failed would. */
+	cpg_msg_init(&cm, CPG_MSG_CLOSE, sim_request_id(s));
+	cm.peer_vpn_ip = m->peer_vpn_ip;
+	cm.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP);
+	if (m->present & CPG_HAS(CPG_ATTR_SESSION)) {
+		cm.session = m->session;
+		cm.present |= CPG_HAS(CPG_ATTR_SESSION);
+	}
+	cm.reason = CPG_REASON_PUNCH_FAILED;
+	cm.present |= CPG_HAS(CPG_ATTR_REASON);
+	s->c.close_sent++;
+	sim_send(s, c, &cm);
+}
+
+static void client_input(struct sim *s, struct client *c, const uint8_t *buf, size_t len,
+			 uint64_t t)
+{
+	enum cpg_decode_err err;
+	struct cpg_msg m;
+	unsigned int reason;
+
+	err = cpg_msg_decode(&m, buf, len);
+	if (err != CPG_DECODE_OK) {
+		if (err > CPG_DECODE_ERR_MAX)
+			err = CPG_DECODE_ERR_MAX;
+		if (!s->c.malformed[err]++)
+			log_warn("%s: malformed reply (%s), %zu bytes", inet_ntoa(c->vpn_ip),
+				 cpg_decode_err_str(err), len);
+		return;
+	}
+	switch (m.type) {
+	case CPG_MSG_OK:
+		client_on_ok(s, c, &m, t);
+		break;
+	case CPG_MSG_NOK:
+		client_on_nok(s, c, &m);
+		break;
+	case CPG_MSG_PONG:
+		if (c->state == CLIENT_REGISTERED && c->ping_pending &&
+		    m.request_id == c->ping_id) {
+			s->c.pong++;
+			rtt_add(&s->ping_rtt, t - c->ping_us);
+			c->ping_pending = false;
+			c->missed_pings = 0;
+		} else {
+			s->c.pong_late++;
+		}
+		break;
+	case CPG_MSG_RECONNECT:
+		s->c.reconnect++;
+		if (c->state == CLIENT_REGISTERED && s->phase == PHASE_RUN) {
+			log_info("%s: RECONNECT, registering again", inet_ntoa(c->vpn_ip));
+			client_enqueue(s, c);
+		}
+		break;
+	case CPG_MSG_ANS:
+		client_on_ans(s, c, &m, t);
+		break;
+	case CPG_MSG_FWD:
+		s->c.fwd++;
+		break;
+	case CPG_MSG_REJ:
+		reason = (m.present & CPG_HAS(CPG_ATTR_REASON)) ? m.reason : 0;
+		s->c.rej[reason <= CPG_REASON_MAX ? reason : CPG_REASON_MAX + 1]++;
+		c->ask_pending = false;
+		break;
+	default:
+		if (!s->c.unexpected++)
+			log_warn("%s: unexpected %s from the RDV", inet_ntoa(c->vpn_ip),
+				 cpg_msg_type_str(m.type));
+		break;
+	}
+}
+
+static void on_client_readable(struct cpg_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct client *c = arg;
+	struct sim *s = c->sim;
+
+	for (;;) {
+		union cpg_sockaddr from;
+		socklen_t alen = sizeof(from);
+		ssize_t n = recvfrom(fd, s->rx, sizeof(s->rx), 0, &from.sa, &alen);
+
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				log_debug("recvfrom: %s", strerror(errno));
+			return;
+		}
+		if (!cpg_sockaddr_equal(&from, &s->opt->server)) {
+			s->c.foreign++;
+			continue;
+		}
+		client_input(s, c, s->rx, (size_t)n, now_us());
+	}
+}
+
+static void on_asker(struct cpg_loop *loop, void *arg)
+{
+	struct sim *s = arg;
+	uint64_t now = cpg_now_ms();
+
+	/* By the clock, not by ticks: a late tick must not lose asks. */
+	s->ask_credit += (double)(now - s->asker_ms) * s->opt->asks_per_sec / 1000.0;
+	if (s->ask_credit > s->opt->asks_per_sec / 10.0 + 1.0)
+		s->ask_credit = s->opt->asks_per_sec / 10.0 + 1.0;
+	s->asker_ms = now;
+	while (s->ask_credit >= 1.0) {
+		struct client *asker, *target;
+		struct cpg_msg m;
+		uint32_t i, j;
+
+		s->ask_credit -= 1.0;
+		if (s->n_registered < 2)
+			continue;	/* nobody to ask for yet: this ask is skipped */
+		i = rng_below(&s->rng, s->n_registered);
+		j = rng_below(&s->rng, s->n_registered - 1);
+		if (j >= i)
+			j++;
+		asker = &s->clients[s->registered[i]];
+		target = &s->clients[s->registered[j]];
+		asker->ask_id = sim_request_id(s);
+		cpg_msg_init(&m, CPG_MSG_ASK, asker->ask_id);
+		m.peer_vpn_ip = target->vpn_ip;
+		m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP);
+		asker->ask_pending = true;
+		asker->ask_us = now_us();
+		s->c.ask_sent++;
+		sim_send(s, asker, &m);
+	}
+	sim_arm(s, &s->asker, ASK_TICK_MS);
+}
+
+static uint64_t sum_array(const uint64_t *a, size_t n)
+{
+	uint64_t sum = 0;
+
+	while (n--)
+		sum += a[n];
+	return sum;
+}
+
+static void on_progress(struct cpg_loop *loop, void *arg)
+{
+	struct sim *s = arg;
+
+	fprintf(stderr,
+		PROG ": t=%" PRIu64 "s registered=%u/%u hello=%" PRIu64 " nok=%" PRIu64
+		" pings=%" PRIu64 " pongs=%" PRIu64 " unanswered=%" PRIu64 " reconnect=%" PRIu64
+		" ask=%" PRIu64 " ans=%" PRIu64 " fwd=%" PRIu64 " rej=%" PRIu64
+		" malformed=%" PRIu64 "\n",
+		(cpg_now_ms() - s->start_ms) / 1000, s->n_registered, s->n, s->c.hello_sent,
+		sum_array(s->c.nok, CPG_REASON_MAX + 2), s->c.ping_sent, s->c.pong,
+		s->c.ping_unanswered, s->c.reconnect, s->c.ask_sent, s->c.ans, s->c.fwd,
+		sum_array(s->c.rej, CPG_REASON_MAX + 2),
+		sum_array(s->c.malformed, CPG_DECODE_ERR_MAX + 1));
+	sim_arm(s, &s->progress, PROGRESS_MS);
+}
+
+/* Run -> drain (stop sending, collect late replies) -> bye -> done. */
+static void on_phase_timer(struct cpg_loop *loop, void *arg)
+{
+	struct sim *s = arg;
+	uint32_t i, sent = 0;
+
+	switch (s->phase) {
+	case PHASE_RUN:
+		s->phase = PHASE_DRAIN;
+		cpg_timer_cancel(loop, &s->pacer);
+		cpg_timer_cancel(loop, &s->asker);
+		for (i = 0; i < s->n; i++)
+			cpg_timer_cancel(loop, &s->clients[i].timer);
+		sim_arm(s, &s->phase_timer, DRAIN_MS);
+		break;
+	case PHASE_DRAIN:
+		s->final_registered = s->n_registered;
+		for (i = 0; i < s->n; i++)
+			if (s->clients[i].state == CLIENT_REGISTERED && s->clients[i].ping_pending)
+				s->c.ping_unanswered++;
+		s->phase = PHASE_BYE;
+		/* fall through */
+	case PHASE_BYE:
+		/* Leave politely, in small bursts the RDV's socket buffer holds. */
+		while (s->bye_next < s->n_registered && sent < BYE_PER_TICK) {
+			struct client *c = &s->clients[s->registered[s->bye_next++]];
+			struct cpg_msg m;
+
+			cpg_msg_init(&m, CPG_MSG_BYE, sim_request_id(s));
+			sim_send(s, c, &m);
+			s->c.bye_sent++;
+			sent++;
+		}
+		if (s->bye_next < s->n_registered) {
+			sim_arm(s, &s->phase_timer, 1);
+		} else {
+			s->phase = PHASE_DONE;
+			cpg_loop_stop(loop);
+		}
+		break;
+	case PHASE_DONE:
+		break;
+	}
+}
+
+static void on_signal(struct cpg_loop *loop, int signo, void *arg)
+{
+	struct sim *s = arg;
+
+	if (s->phase == PHASE_RUN) {
+		log_notice("%s: ending the run early", strsignal(signo));
+		cpg_timer_cancel(loop, &s->phase_timer);
+		on_phase_timer(loop, s);
+	} else {
+		cpg_loop_stop(loop);
+	}
+}
+
+static void sim_free(struct sim *s)
+{
+	uint32_t i;
+
+	if (s->clients) {
+		for (i = 0; i < s->n; i++) {
+			struct client *c = &s->clients[i];
+
+			if (c->fd < 0)
+				continue;
+			cpg_loop_del_fd(&s->loop, &c->io);
+			close(c->fd);
+		}
+	}
+	cpg_loop_destroy(&s->loop);
+	free(s->clients);
+	free(s->ring);
+	free(s->registered);
+	free(s);
+}
+
+static struct sim *sim_new(const struct options *o)
+{
+	struct sim *s = calloc(1, sizeof(*s));
+	uint32_t i;
+
+	if (!s) {
+		log_err("out of memory");
+		return NULL;
+	}
+	s->opt = o;
+	s->n = o->clients;
+	s->ping_interval_ms = CPG_PING_INTERVAL_MS;
+	rng_seed(&s->rng, o->seed);
+	if (cpg_loop_init(&s->loop)) {
+		free(s);
+		return NULL;
+	}
+	s->clients = calloc(s->n, sizeof(*s->clients));
+	s->ring = calloc(s->n, sizeof(*s->ring));
+	s->registered = calloc(s->n, sizeof(*s->registered));
+	if (!s->clients || !s->ring || !s->registered) {
+		log_err("out of memory for %u clients", s->n);
+		sim_free(s);
+		return NULL;
+	}
+	for (i = 0; i < s->n; i++)
+		s->clients[i].fd = -1;
+	for (i = 0; i < s->n; i++) {
+		struct client *c = &s->clients[i];
+
+		c->sim = s;
+		c->index = i;
+		c->vpn_ip.s_addr = htonl(o->base_ip + i);
+		c->state = CLIENT_IDLE;
+		cpg_timer_init(&c->timer, on_client_timer, c);
+		c->fd = cpg_udp_socket(&o->bind, NULL);
+		if (c->fd < 0) {
+			log_err("cannot create the socket of client %u of %u", i + 1, s->n);
+			sim_free(s);
+			return NULL;
+		}
+		if (cpg_loop_add_fd(&s->loop, &c->io, c->fd, EPOLLIN, on_client_readable, c)) {
+			log_err("cannot watch the socket of client %u of %u", i + 1, s->n);
+			close(c->fd);
+			c->fd = -1;
+			sim_free(s);
+			return NULL;
+		}
+	}
+	cpg_timer_init(&s->pacer, on_pacer, s);
+	cpg_timer_init(&s->asker, on_asker, s);
+	cpg_timer_init(&s->progress, on_progress, s);
+	cpg_timer_init(&s->phase_timer, on_phase_timer, s);
+	return s;
+}
+
+static void sim_print_summary(const struct sim *s)
+{
+	char key[64];
+	const struct counters *c = &s->c;
+	uint64_t answered = c->ans + sum_array(c->rej, CPG_REASON_MAX + 2);
+	unsigned int r;
+	int e;
+
+	printf("mode=load\n");
+	printf("clients=%u\n", s->n);
+	printf("registered=%u\n", s->final_registered);
+	printf("duration_s=%.1f\n", (cpg_now_ms() - s->start_ms) / 1000.0);
+	printf("hello=%" PRIu64 "\n", c->hello_sent);
+	printf("hello_timeouts=%" PRIu64 "\n", c->hello_timeouts);
+	printf("ok=%" PRIu64 "\n", c->ok);
+	printf("ok_dup=%" PRIu64 "\n", c->ok_dup);
+	printf("nok=%" PRIu64 "\n", sum_array(c->nok, CPG_REASON_MAX + 2));
+	for (r = 0; r <= CPG_REASON_MAX; r++)
+		if (c->nok[r])
+			printf("nok_%s=%" PRIu64 "\n",
+			       key_name(cpg_reason_str(r), key, sizeof(key)), c->nok[r]);
+	if (c->nok[CPG_REASON_MAX + 1])
+		printf("nok_unknown_reason=%" PRIu64 "\n", c->nok[CPG_REASON_MAX + 1]);
+	printf("pings=%" PRIu64 "\n", c->ping_sent);
+	printf("pongs=%" PRIu64 "\n", c->pong);
+	printf("pongs_late=%" PRIu64 "\n", c->pong_late);
+	printf("pings_unanswered=%" PRIu64 "\n", c->ping_unanswered);
+	printf("reconnect=%" PRIu64 "\n", c->reconnect);
+	printf("lost_registrations=%" PRIu64 "\n", c->lost_registrations);
+	printf("ask=%" PRIu64 "\n", c->ask_sent);
+	printf("ans=%" PRIu64 "\n", c->ans);
+	printf("fwd=%" PRIu64 "\n", c->fwd);
+	printf("rej=%" PRIu64 "\n", sum_array(c->rej, CPG_REASON_MAX + 2));
+	for (r = 0; r <= CPG_REASON_MAX; r++)
+		if (c->rej[r])
+			printf("rej_%s=%" PRIu64 "\n",
+			       key_name(cpg_reason_str(r), key, sizeof(key)), c->rej[r]);
+	if (c->rej[CPG_REASON_MAX + 1])
+		printf("rej_unknown_reason=%" PRIu64 "\n", c->rej[CPG_REASON_MAX + 1]);
+	printf("asks_unanswered=%" PRIu64 "\n",
+	       c->ask_sent > answered ? c->ask_sent - answered : 0);
+	printf("close=%" PRIu64 "\n", c->close_sent);
+	printf("bye=%" PRIu64 "\n", c->bye_sent);
+	printf("malformed=%" PRIu64 "\n", sum_array(c->malformed, CPG_DECODE_ERR_MAX + 1));
+	for (e = 1; e <= CPG_DECODE_ERR_MAX; e++)
+		if (c->malformed[e])
+			printf("malformed_%s=%" PRIu64 "\n",
+			       key_name(cpg_decode_err_str((enum cpg_decode_err)e), key,
+					sizeof(key)),
+			       c->malformed[e]);
+	printf("unexpected=%" PRIu64 "\n", c->unexpected);
+	printf("foreign=%" PRIu64 "\n", c->foreign);
+	printf("send_errors=%" PRIu64 "\n", c->send_errors);
+	rtt_print("hello", &s->hello_rtt);
+	rtt_print("ping", &s->ping_rtt);
+	rtt_print("ask", &s->ask_rtt);
+}
+
+/* All registered at the end, nobody had to register again, and PINGs went
+ * unanswered at most 2 + 0.1 % of the time (a loaded RDV may drop a few). */
+static bool sim_succeeded(const struct sim *s)
+{
+	const struct counters *c = &s->c;
+
+	return s->final_registered == s->n && !c->reconnect && !c->lost_registrations &&
+	       c->ping_unanswered <= 2 + c->ping_sent / 1000;
+}
+
+static int run_load(const struct options *o)
+{
+	struct sim *s;
+	sigset_t sigs;
+	uint32_t i;
+	bool ok;
+	int rc;
+
+	if (raise_nofile((rlim_t)o->clients + 64))
+		return 1;
+	s = sim_new(o);
+	if (!s)
+		return 1;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	if (cpg_loop_watch_signals(&s->loop, &sigs, on_signal, s)) {
+		sim_free(s);
+		return 1;
+	}
+	s->start_ms = cpg_now_ms();
+	s->pacer_ms = s->start_ms;
+	s->asker_ms = s->start_ms;
+	for (i = 0; i < s->n; i++)
+		client_enqueue(s, &s->clients[i]);
+	if (o->asks_per_sec)
+		sim_arm(s, &s->asker, ASK_TICK_MS);
+	if (!o->quiet)
+		sim_arm(s, &s->progress, PROGRESS_MS);
+	sim_arm(s, &s->phase_timer, (uint64_t)o->duration_s * 1000);
+
+	rc = cpg_loop_run(&s->loop);
+	if (s->phase < PHASE_BYE) {
+		/* Stopped by a second signal or an epoll error: count what we have. */
+		s->final_registered = s->n_registered;
+	}
+	sim_print_summary(s);
+	ok = rc == 0 && !s->broken && sim_succeeded(s);
+	printf("result=%s\n", ok ? "ok" : "fail");
+	fflush(stdout);
+	sim_free(s);
+	return ok ? 0 : 1;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Fuzz mode */
+
+enum fuzz_kind {
+	FUZZ_RANDOM,		/* random bytes, random length */
+	FUZZ_TRUNCATED,		/* valid messages cut at every length */
+	FUZZ_VERSION,		/* valid message, wrong version byte */
+	FUZZ_TYPE,		/* valid message, unknown type byte */
+	FUZZ_DUPLICATE,		/* an attribute twice */
+	FUZZ_UNKNOWN_MANDATORY,	/* an attribute nobody knows, flagged mandatory */
+	FUZZ_UNKNOWN_OPTIONAL,	/* the same without the flag: may be accepted */
+	FUZZ_ATTR_PAST_END,	/* an attribute length pointing past the end */
+	FUZZ_BAD_VALUE,		/* an attribute of the wrong length or content */
+	FUZZ_TRAILING,		/* a valid message followed by a partial attribute */
+	FUZZ_RESERVED,		/* valid message, reserved bytes set */
+	FUZZ_SERVER_TYPES,	/* valid messages clients never send */
+	FUZZ_CLIENT_TYPES,	/* valid client messages from an unknown endpoint */
+	FUZZ_KINDS,
+};
+
+static const char *const fuzz_kind_names[FUZZ_KINDS] = {
+	"random", "truncated", "version", "type", "duplicate", "unknown_mandatory",
+	"unknown_optional", "attr_past_end", "bad_value", "trailing", "reserved",
+	"server_types", "client_types",
+};
+
+struct fuzz {
+	struct cpg_loop loop;
+	const struct options *opt;
+	int fds[FUZZ_SOCKETS + 1];	/* the last one only probes */
+	struct cpg_io ios[FUZZ_SOCKETS + 1];
+	struct cpg_timer tick;
+	uint64_t rng;
+	uint64_t sent, send_errors;
+	uint64_t per_kind[FUZZ_KINDS];
+	uint64_t replies[CPG_MSG_TYPE_MAX + 1];
+	uint64_t replies_malformed;
+	uint64_t tick_ms;
+	double credit;
+	unsigned int trunc_type;	/* cursor of FUZZ_TRUNCATED */
+	unsigned int trunc_len;
+	unsigned int probes;
+	bool probing;
+	bool alive;
+	bool broken;		/* the timer could not be armed */
+	uint8_t tx[FUZZ_MAX_LEN + 64];
+	uint8_t rx[RX_BUF_LEN];
+};
+
+/* A VPN IP of the -b/-n range, so that fuzzed HELLOs and ASKs name real
+ * clients: a HELLO must then get NOK, never steal the address. */
+static struct in_addr fuzz_vpn_ip(struct fuzz *f)
+{
+	return (struct in_addr){ .s_addr = htonl(f->opt->base_ip +
+						 rng_below(&f->rng, f->opt->clients)) };
+}
+
+static void fuzz_endpoint(struct fuzz *f, union cpg_sockaddr *ep)
+{
+	struct in_addr ip = { .s_addr = htonl(0x7f000001 + rng_below(&f->rng, 256)) };
+
+	cpg_sockaddr_set_in(ep, ip, (uint16_t)(1 + rng_below(&f->rng, 65535)));
+}
+
+/* A valid message of type with every attribute the type may carry. */
+static int fuzz_valid(struct fuzz *f, uint8_t type, uint8_t *buf, size_t size)
+{
+	struct cpg_msg m;
+
+	cpg_msg_init(&m, type, (uint32_t)rng_next(&f->rng));
+	m.vpn_ip = fuzz_vpn_ip(f);
+	m.peer_vpn_ip = fuzz_vpn_ip(f);
+	fuzz_endpoint(f, &m.local_ep);
+	fuzz_endpoint(f, &m.public_ep);
+	fuzz_endpoint(f, &m.peer_ep);
+	m.session = (uint32_t)rng_next(&f->rng);
+	m.role = (uint8_t)(1 + rng_below(&f->rng, 2));
+	m.reason = (uint8_t)rng_below(&f->rng, CPG_REASON_MAX + 1);
+	m.flags = (uint8_t)rng_below(&f->rng, 4);
+	m.ping_interval = CPG_PING_INTERVAL_MS;
+	switch (type) {
+	case CPG_MSG_HELLO:
+		m.present = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_LOCAL_ENDPOINT);
+		break;
+	case CPG_MSG_OK:
+		m.present = CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT) | CPG_HAS(CPG_ATTR_PING_INTERVAL);
+		break;
+	case CPG_MSG_NOK:
+		m.present = CPG_HAS(CPG_ATTR_REASON);
+		break;
+	case CPG_MSG_PONG:
+		m.present = CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT);
+		break;
+	case CPG_MSG_ASK:
+		m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP);
+		break;
+	case CPG_MSG_ANS:
+	case CPG_MSG_FWD:
+		m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_ENDPOINT) |
+			    CPG_HAS(CPG_ATTR_SESSION) | CPG_HAS(CPG_ATTR_ROLE) |
+			    CPG_HAS(CPG_ATTR_FLAGS);
+		break;
+	case CPG_MSG_REJ:
+		m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP) | CPG_HAS(CPG_ATTR_REASON);
+		break;
+	case CPG_MSG_PUNCH:
+		m.present = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_VPN_IP) |
+			    CPG_HAS(CPG_ATTR_SESSION) | CPG_HAS(CPG_ATTR_FLAGS);
+		break;
+	case CPG_MSG_PUNCH_KEEPALIVE:
+		m.present = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_VPN_IP);
+		break;
+	case CPG_MSG_CLOSE:
+		m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP) | CPG_HAS(CPG_ATTR_SESSION) |
+			    CPG_HAS(CPG_ATTR_REASON);
+		break;
+	default:	/* PING, BYE, RECONNECT: header only */
+		break;
+	}
+	return cpg_msg_encode(&m, buf, size);
+}
+
+/* Offsets of the attributes of a well-formed encoded message. */
+static unsigned int fuzz_attrs(const uint8_t *buf, int len, int *offs, unsigned int max)
+{
+	unsigned int n = 0;
+	int off = CPG_PROTO_HDR_LEN;
+
+	while (off + CPG_PROTO_ATTR_HDR_LEN <= len && n < max) {
+		offs[n++] = off;
+		off += CPG_PROTO_ATTR_HDR_LEN + get_be16(buf + off + 2);
+	}
+	return n;
+}
+
+/* A valid message of a random type that has attributes. */
+static int fuzz_valid_with_attrs(struct fuzz *f, uint8_t *buf, size_t size)
+{
+	static const uint8_t types[] = {
+		CPG_MSG_HELLO, CPG_MSG_OK, CPG_MSG_NOK, CPG_MSG_PONG, CPG_MSG_ASK,
+		CPG_MSG_ANS, CPG_MSG_FWD, CPG_MSG_REJ, CPG_MSG_PUNCH,
+		CPG_MSG_PUNCH_KEEPALIVE, CPG_MSG_CLOSE,
+	};
+
+	return fuzz_valid(f, types[rng_below(&f->rng, sizeof(types))], buf, size);
+}
+
+static uint8_t fuzz_any_type(struct fuzz *f)
+{
+	return (uint8_t)(1 + rng_below(&f->rng, CPG_MSG_TYPE_MAX));
+}
+
+static int fuzz_put_attr(uint8_t *buf, int off, uint16_t type, const uint8_t *val, uint16_t len)
+{
+	put_be16(buf + off, type);
+	put_be16(buf + off + 2, len);
+	memcpy(buf + off + CPG_PROTO_ATTR_HDR_LEN, val, len);
+	return off + CPG_PROTO_ATTR_HDR_LEN + len;
+}
+
+/* An attribute the RDV must refuse: a wrong length, an endpoint of an
+ * unknown family or with a length that does not match its family, an
+ * out-of-range enum, a zero or broadcast VPN IP. */
+static int fuzz_bad_value(struct fuzz *f, uint8_t *buf)
+{
+	static const uint8_t types[] = { CPG_MSG_HELLO, CPG_MSG_ASK, CPG_MSG_CLOSE };
+	uint8_t val[32];
+	struct in_addr ip;
+	uint16_t atype, alen;
+	int off = CPG_PROTO_HDR_LEN;
+
+	for (size_t i = 0; i < sizeof(val); i++)
+		val[i] = (uint8_t)rng_next(&f->rng);
+	buf[0] = CPG_PROTO_VERSION;
+	buf[1] = types[rng_below(&f->rng, sizeof(types))];
+	memset(buf + 2, 0, 2);
+	memcpy(buf + 4, val, 4);
+	switch (rng_below(&f->rng, 7)) {
+	case 0:	/* an address of the wrong length */
+		atype = buf[1] == CPG_MSG_HELLO ? CPG_ATTR_VPN_IP : CPG_ATTR_PEER_VPN_IP;
+		alen = (uint16_t)(rng_below(&f->rng, 2) ? rng_below(&f->rng, 4) :
+							  5 + rng_below(&f->rng, 12));
+		break;
+	case 1:	/* an endpoint of an unknown family */
+		atype = CPG_ATTR_LOCAL_ENDPOINT;
+		val[0] = (uint8_t)(rng_below(&f->rng, 2) ? 0 : 7 + rng_below(&f->rng, 249));
+		alen = 8;
+		break;
+	case 2:	/* an endpoint whose length does not match its family */
+		atype = CPG_ATTR_LOCAL_ENDPOINT;
+		val[0] = rng_below(&f->rng, 2) ? CPG_EP_FAMILY_INET : CPG_EP_FAMILY_INET6;
+		alen = val[0] == CPG_EP_FAMILY_INET ? 20 : 8;
+		if (rng_below(&f->rng, 2))
+			alen = (uint16_t)rng_below(&f->rng, 8);
+		break;
+	case 3:	/* enums out of range, u32/u8 of the wrong size */
+		atype = rng_below(&f->rng, 2) ? CPG_ATTR_REASON : CPG_ATTR_ROLE;
+		val[0] = (uint8_t)(rng_below(&f->rng, 2) ? 0 : 200 + rng_below(&f->rng, 56));
+		alen = (uint16_t)(rng_below(&f->rng, 2) ? 1 : rng_below(&f->rng, 6));
+		break;
+	case 4:
+		atype = rng_below(&f->rng, 2) ? CPG_ATTR_SESSION : CPG_ATTR_PING_INTERVAL;
+		alen = (uint16_t)rng_below(&f->rng, 9);
+		break;
+	case 5:	/* VPN IPs no client may have */
+		atype = buf[1] == CPG_MSG_HELLO ? CPG_ATTR_VPN_IP : CPG_ATTR_PEER_VPN_IP;
+		memset(val, rng_below(&f->rng, 2) ? 0 : 0xff, 4);
+		alen = 4;
+		break;
+	default: /* mandatory flag on a known attribute, with a value from the
+		  * clients' range so that a HELLO accepted anyway gets NOK */
+		atype = (uint16_t)(CPG_ATTR_F_MANDATORY | (1 + rng_below(&f->rng, CPG_ATTR_MAX)));
+		ip = fuzz_vpn_ip(f);
+		memcpy(val, &ip, 4);
+		alen = 4;
+		break;
+	}
+	off = fuzz_put_attr(buf, off, atype, val, alen);
+	/* Sometimes the attribute the type needs comes after the bad one. */
+	if (rng_below(&f->rng, 2) && buf[1] != CPG_MSG_HELLO) {
+		ip = fuzz_vpn_ip(f);
+		off = fuzz_put_attr(buf, off, CPG_ATTR_PEER_VPN_IP, (const uint8_t *)&ip, 4);
+	}
+	return off;
+}
+
+/* One fuzzed datagram into f->tx; returns its length. */
+static int fuzz_build(struct fuzz *f, enum fuzz_kind kind)
+{
+	static const uint8_t versions[] = { 0, 2, 19, 20, 23, 0xff };
+	static const uint8_t server_types[] = {
+		CPG_MSG_OK, CPG_MSG_NOK, CPG_MSG_PONG, CPG_MSG_ANS, CPG_MSG_FWD, CPG_MSG_REJ,
+		CPG_MSG_RECONNECT, CPG_MSG_PUNCH, CPG_MSG_PUNCH_KEEPALIVE,
+	};
+	static const uint8_t client_types[] = {
+		CPG_MSG_HELLO, CPG_MSG_PING, CPG_MSG_ASK, CPG_MSG_CLOSE, CPG_MSG_BYE,
+	};
+	uint8_t *buf = f->tx;
+	const size_t size = CPG_PROTO_MAX_MSG;
+	int offs[16], len, i, off;
+	unsigned int n;
+	uint16_t atype, alen;
+
+	switch (kind) {
+	case FUZZ_RANDOM:
+		len = (int)rng_below(&f->rng, FUZZ_MAX_LEN + 1);
+		for (i = 0; i < len; i++)
+			buf[i] = (uint8_t)rng_next(&f->rng);
+		/* Half of them get past the version check, some past the type's. */
+		if (len > 0 && rng_below(&f->rng, 2))
+			buf[0] = CPG_PROTO_VERSION;
+		if (len > 1 && rng_below(&f->rng, 2))
+			buf[1] = fuzz_any_type(f);
+		return len;
+	case FUZZ_TRUNCATED:
+		len = fuzz_valid(f, (uint8_t)(1 + f->trunc_type), buf, size);
+		if (len <= 0)
+			return len;
+		i = (int)f->trunc_len;
+		if (++f->trunc_len >= (unsigned int)len) {
+			f->trunc_len = 0;
+			f->trunc_type = (f->trunc_type + 1) % CPG_MSG_TYPE_MAX;
+		}
+		return i;
+	case FUZZ_VERSION:
+		len = fuzz_valid(f, fuzz_any_type(f), buf, size);
+		if (len > 0)
+			buf[0] = versions[rng_below(&f->rng, sizeof(versions))];
+		return len;
+	case FUZZ_TYPE:
+		len = fuzz_valid(f, fuzz_any_type(f), buf, size);
+		if (len > 0 && rng_below(&f->rng, 4))
+			buf[1] = (uint8_t)(CPG_MSG_TYPE_MAX + 1 +
+					   rng_below(&f->rng, 255 - CPG_MSG_TYPE_MAX));
+		else if (len > 0)
+			buf[1] = 0;
+		return len;
+	case FUZZ_DUPLICATE:
+		len = fuzz_valid_with_attrs(f, buf, size);
+		n = len > 0 ? fuzz_attrs(buf, len, offs, 16) : 0;
+		if (!n)
+			return len;
+		i = (int)rng_below(&f->rng, n);
+		alen = (uint16_t)(CPG_PROTO_ATTR_HDR_LEN + get_be16(buf + offs[i] + 2));
+		/* The copy goes last, or right after the original. */
+		if (rng_below(&f->rng, 2)) {
+			memcpy(buf + len, buf + offs[i], alen);
+		} else {
+			off = offs[i] + alen;
+			memmove(buf + off + alen, buf + off, (size_t)(len - off));
+			memcpy(buf + off, buf + offs[i], alen);
+		}
+		return len + alen;
+	case FUZZ_UNKNOWN_MANDATORY:
+	case FUZZ_UNKNOWN_OPTIONAL:
+		len = fuzz_valid(f, fuzz_any_type(f), buf, size);
+		if (len <= 0)
+			return len;
+		atype = (uint16_t)(CPG_ATTR_MAX + 1 + rng_below(&f->rng, 0x7fff - CPG_ATTR_MAX));
+		if (kind == FUZZ_UNKNOWN_MANDATORY)
+			atype |= CPG_ATTR_F_MANDATORY;
+		alen = (uint16_t)rng_below(&f->rng, 17);
+		/* Before the known attributes or after them. */
+		off = rng_below(&f->rng, 2) ? CPG_PROTO_HDR_LEN : len;
+		memmove(buf + off + CPG_PROTO_ATTR_HDR_LEN + alen, buf + off, (size_t)(len - off));
+		for (i = 0; i < alen; i++)
+			buf[off + CPG_PROTO_ATTR_HDR_LEN + i] = (uint8_t)rng_next(&f->rng);
+		put_be16(buf + off, atype);
+		put_be16(buf + off + 2, alen);
+		return len + CPG_PROTO_ATTR_HDR_LEN + alen;
+	case FUZZ_ATTR_PAST_END:
+		len = fuzz_valid_with_attrs(f, buf, size);
+		n = len > 0 ? fuzz_attrs(buf, len, offs, 16) : 0;
+		if (!n)
+			return len;
+		off = offs[rng_below(&f->rng, n)];
+		/* One byte past the end, a little more, or as far as it goes. */
+		switch (rng_below(&f->rng, 3)) {
+		case 0:
+			alen = (uint16_t)(len - off - CPG_PROTO_ATTR_HDR_LEN + 1);
+			break;
+		case 1:
+			alen = (uint16_t)(len - off + rng_below(&f->rng, 64));
+			break;
+		default:
+			alen = 0xffff;
+			break;
+		}
+		put_be16(buf + off + 2, alen);
+		return len;
+	case FUZZ_BAD_VALUE:
+		return fuzz_bad_value(f, buf);
+	case FUZZ_TRAILING:
+		len = fuzz_valid(f, fuzz_any_type(f), buf, size);
+		if (len <= 0)
+			return len;
+		n = 1 + rng_below(&f->rng, CPG_PROTO_ATTR_HDR_LEN - 1);
+		for (i = 0; i < (int)n; i++)
+			buf[len + i] = (uint8_t)rng_next(&f->rng);
+		return len + (int)n;
+	case FUZZ_RESERVED:
+		len = fuzz_valid(f, fuzz_any_type(f), buf, size);
+		if (len > 0) {
+			buf[2] = (uint8_t)rng_next(&f->rng);
+			buf[3] = (uint8_t)(1 + rng_below(&f->rng, 255));
+		}
+		return len;
+	case FUZZ_SERVER_TYPES:
+		return fuzz_valid(f, server_types[rng_below(&f->rng, sizeof(server_types))], buf,
+				  size);
+	case FUZZ_CLIENT_TYPES:
+		return fuzz_valid(f, client_types[rng_below(&f->rng, sizeof(client_types))], buf,
+				  size);
+	case FUZZ_KINDS:
+		break;
+	}
+	return -1;
+}
+
+static void fuzz_send(struct fuzz *f, int fd, const uint8_t *buf, size_t len)
+{
+	if (sendto(fd, buf, len, 0, &f->opt->server.sa, cpg_sockaddr_len(&f->opt->server)) < 0) {
+		if (!f->send_errors)
+			log_warn("sendto: %s", strerror(errno));
+		f->send_errors++;
+	}
+}
+
+static void fuzz_probe(struct fuzz *f)
+{
+	struct cpg_msg m;
+	int len;
+
+	cpg_msg_init(&m, CPG_MSG_PING, (uint32_t)rng_next(&f->rng));
+	len = cpg_msg_encode(&m, f->tx, sizeof(f->tx));
+	if (len > 0)
+		fuzz_send(f, f->fds[FUZZ_SOCKETS], f->tx, (size_t)len);
+	f->probes++;
+}
+
+static void fuzz_arm(struct fuzz *f, uint64_t delay_ms)
+{
+	if (cpg_timer_arm(&f->loop, &f->tick, delay_ms)) {
+		log_err("cannot arm a timer: out of memory");
+		f->broken = true;
+		cpg_loop_stop(&f->loop);
+	}
+}
+
+static void on_fuzz_tick(struct cpg_loop *loop, void *arg)
+{
+	struct fuzz *f = arg;
+	uint64_t now = cpg_now_ms();
+
+	if (f->probing) {
+		/* A PING from a stranger gets RECONNECT from a live RDV. */
+		if (f->alive || f->probes >= FUZZ_PROBES) {
+			cpg_loop_stop(loop);
+			return;
+		}
+		fuzz_probe(f);
+		fuzz_arm(f, FUZZ_PROBE_MS);
+		return;
+	}
+	f->credit += (double)(now - f->tick_ms) * f->opt->rate / 1000.0;
+	if (f->credit > PACER_BURST)
+		f->credit = PACER_BURST;
+	f->tick_ms = now;
+	while (f->credit >= 1.0 && f->sent < f->opt->fuzz) {
+		enum fuzz_kind kind = (enum fuzz_kind)rng_below(&f->rng, FUZZ_KINDS);
+		int len = fuzz_build(f, kind);
+
+		if (len < 0) {
+			log_err("cannot build a %s datagram", fuzz_kind_names[kind]);
+			len = 0;
+		}
+		fuzz_send(f, f->fds[f->sent % FUZZ_SOCKETS], f->tx, (size_t)len);
+		f->per_kind[kind]++;
+		f->sent++;
+		f->credit -= 1.0;
+	}
+	if (f->sent < f->opt->fuzz) {
+		fuzz_arm(f, PACER_TICK_MS);
+		return;
+	}
+	/* Let the replies to the last datagrams come in, then probe. */
+	f->probing = true;
+	fuzz_arm(f, DRAIN_MS / 2);
+}
+
+static void on_fuzz_readable(struct cpg_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct fuzz *f = arg;
+
+	for (;;) {
+		union cpg_sockaddr from;
+		socklen_t alen = sizeof(from);
+		ssize_t n = recvfrom(fd, f->rx, sizeof(f->rx), 0, &from.sa, &alen);
+		struct cpg_msg m;
+
+		if (n < 0)
+			return;
+		if (!cpg_sockaddr_equal(&from, &f->opt->server))
+			continue;
+		if (cpg_msg_decode(&m, f->rx, (size_t)n) != CPG_DECODE_OK) {
+			f->replies_malformed++;
+			continue;
+		}
+		if (m.type <= CPG_MSG_TYPE_MAX)
+			f->replies[m.type]++;
+		if (fd == f->fds[FUZZ_SOCKETS] && f->probing)
+			f->alive = true;
+	}
+}
+
+static void on_fuzz_signal(struct cpg_loop *loop, int signo, void *arg)
+{
+	log_notice("%s: stopping", strsignal(signo));
+	cpg_loop_stop(loop);
+}
+
+static int run_fuzz(const struct options *o)
+{
+	struct fuzz *f = calloc(1, sizeof(*f));
+	char key[64];
+	sigset_t sigs;
+	unsigned int i, t;
+	int rc = 1;
+
+	if (!f) {
+		log_err("out of memory");
+		return 1;
+	}
+	f->opt = o;
+	rng_seed(&f->rng, o->seed);
+	for (i = 0; i <= FUZZ_SOCKETS; i++)
+		f->fds[i] = -1;
+	if (cpg_loop_init(&f->loop)) {
+		free(f);
+		return 1;
+	}
+	for (i = 0; i <= FUZZ_SOCKETS; i++) {
+		f->fds[i] = cpg_udp_socket(&o->bind, NULL);
+		if (f->fds[i] < 0)
+			goto out;
+		if (cpg_loop_add_fd(&f->loop, &f->ios[i], f->fds[i], EPOLLIN, on_fuzz_readable,
+				    f)) {
+			close(f->fds[i]);
+			f->fds[i] = -1;
+			goto out;
+		}
+	}
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	if (cpg_loop_watch_signals(&f->loop, &sigs, on_fuzz_signal, f))
+		goto out;
+	cpg_timer_init(&f->tick, on_fuzz_tick, f);
+	f->tick_ms = cpg_now_ms();
+	fuzz_arm(f, 0);
+	if (cpg_loop_run(&f->loop) || f->broken)
+		goto out;
+
+	printf("mode=fuzz\n");
+	printf("seed=%" PRIu64 "\n", o->seed);
+	printf("sent=%" PRIu64 "\n", f->sent);
+	printf("send_errors=%" PRIu64 "\n", f->send_errors);
+	for (i = 0; i < FUZZ_KINDS; i++)
+		printf("sent_%s=%" PRIu64 "\n", fuzz_kind_names[i], f->per_kind[i]);
+	for (t = 1; t <= CPG_MSG_TYPE_MAX; t++)
+		if (f->replies[t])
+			printf("replies_%s=%" PRIu64 "\n",
+			       key_name(cpg_msg_type_str(t), key, sizeof(key)), f->replies[t]);
+	printf("replies_malformed=%" PRIu64 "\n", f->replies_malformed);
+	printf("rdv_alive=%d\n", f->alive ? 1 : 0);
+	fflush(stdout);
+	if (!f->alive)
+		log_err("the RDV did not answer a PING after the fuzzing");
+	rc = f->alive ? 0 : 1;
+out:
+	for (i = 0; i <= FUZZ_SOCKETS; i++) {
+		if (f->fds[i] < 0)
+			continue;
+		cpg_loop_del_fd(&f->loop, &f->ios[i]);
+		close(f->fds[i]);
+	}
+	cpg_loop_destroy(&f->loop);
+	free(f);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+
+	cpg_log_init(PROG, LOG_NOTICE, false);
+	if (parse_options(argc, argv, &o))
+		return 2;
+	return o.fuzz ? run_fuzz(&o) : run_load(&o);
+}
