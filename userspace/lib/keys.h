@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Record keys of an established OpenSSL DTLS 1.2 connection.
+ *
+ * OpenSSL has no API that hands out record keys, so we compute them as the
+ * TLS 1.2 key schedule does (RFC 5246 6.3): key_block = PRF(master_secret,
+ * "key expansion", server_random || client_random), cut into
+ * client_write_key, server_write_key, client_write_IV, server_write_IV
+ * (AEAD suites have no MAC keys). docs/dtls-records.md specifies it.
+ */
+#ifndef CPG_KEYS_H
+#define CPG_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/types.h>
+
+#include "record.h"
+
+#define CPG_TLS_MASTER_SECRET_LEN 48
+#define CPG_TLS_RANDOM_LEN 32
+
+/*
+ * The epoch of the keys negotiated by the first (and, with renegotiation
+ * disabled, only) handshake of a DTLS connection.
+ */
+#define CPG_DTLS_FIRST_DATA_EPOCH 1
+
+enum cpg_keys_status {
+	CPG_KEYS_OK = 0,
+	/* Handshake not finished, not DTLS 1.2, or renegotiation allowed. */
+	CPG_KEYS_ERR_STATE = -1,
+	/* Negotiated suite is not ECDHE with one of our AEAD ciphers. */
+	CPG_KEYS_ERR_SUITE = -2,
+	/* Session, master secret or PRF unavailable. */
+	CPG_KEYS_ERR_CRYPTO = -3,
+};
+
+/* Everything a data plane needs for one peer, seen from our side. */
+struct cpg_record_keys {
+	enum cpg_cipher cipher;
+	uint16_t epoch;
+	struct cpg_aead_secret tx; /* what we write with */
+	struct cpg_aead_secret rx; /* what the peer writes with */
+};
+
+const char *cpg_keys_strerror(int status);
+
+/*
+ * Our cipher for a TLS cipher suite, by its IANA number (as
+ * SSL_CIPHER_get_protocol_id() gives it): ECDHE_{ECDSA,RSA}_WITH_
+ * AES_128_GCM_SHA256, AES_256_GCM_SHA384 or CHACHA20_POLY1305_SHA256.
+ * CPG_CIPHER_NONE for anything else.
+ */
+enum cpg_cipher cpg_cipher_from_suite(uint16_t suite_id);
+
+/* The PRF hash of our suites: "SHA256", or "SHA384" for AES-256-GCM. */
+const char *cpg_cipher_prf_digest(enum cpg_cipher c);
+
+/*
+ * The key expansion itself, independent of any SSL object: fills the
+ * client's and the server's write secrets. CPG_KEYS_OK or an error.
+ */
+int cpg_keys_expand(enum cpg_cipher c, const uint8_t master[CPG_TLS_MASTER_SECRET_LEN],
+		    const uint8_t client_random[CPG_TLS_RANDOM_LEN],
+		    const uint8_t server_random[CPG_TLS_RANDOM_LEN],
+		    struct cpg_aead_secret *client_write, struct cpg_aead_secret *server_write);
+
+/*
+ * Derive the record keys of ssl, whose DTLS 1.2 handshake has finished.
+ * ssl must have SSL_OP_NO_RENEGOTIATION set: the keys then belong to epoch
+ * CPG_DTLS_FIRST_DATA_EPOCH for the connection's whole life. tx/rx follow
+ * SSL_is_server(). On error *out is zeroed. Wipe with cpg_keys_wipe().
+ */
+int cpg_keys_derive(SSL *ssl, struct cpg_record_keys *out);
+
+void cpg_keys_wipe(struct cpg_record_keys *k);
+
+#endif

@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * DTLS 1.2 application_data records over OpenSSL EVP AEAD, sealed and
+ * opened in place. Specification: docs/dtls-records.md.
+ */
+#include "record.h"
+
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#define AAD_LEN 13
+#define SEQ_FIELD_LEN 8 /* epoch (2) || sequence number (6) */
+#define GCM_SALT_LEN 4
+
+static const struct cipher_info {
+	const char *name; /* also the OpenSSL fetch name */
+	size_t key_len;
+	size_t iv_len;
+	size_t explicit_nonce_len;
+} ciphers[] = {
+	[CPG_CIPHER_AES_128_GCM] = { "AES-128-GCM", 16, GCM_SALT_LEN, CPG_GCM_EXPLICIT_NONCE_LEN },
+	[CPG_CIPHER_AES_256_GCM] = { "AES-256-GCM", 32, GCM_SALT_LEN, CPG_GCM_EXPLICIT_NONCE_LEN },
+	[CPG_CIPHER_CHACHA20_POLY1305] = { "CHACHA20-POLY1305", 32, CPG_AEAD_NONCE_LEN, 0 },
+};
+
+static const struct cipher_info *cipher_info(enum cpg_cipher c)
+{
+	if (c <= CPG_CIPHER_NONE || c > CPG_CIPHER_CHACHA20_POLY1305)
+		return NULL;
+	return &ciphers[c];
+}
+
+size_t cpg_cipher_key_len(enum cpg_cipher c)
+{
+	const struct cipher_info *ci = cipher_info(c);
+
+	return ci ? ci->key_len : 0;
+}
+
+size_t cpg_cipher_iv_len(enum cpg_cipher c)
+{
+	const struct cipher_info *ci = cipher_info(c);
+
+	return ci ? ci->iv_len : 0;
+}
+
+size_t cpg_cipher_explicit_nonce_len(enum cpg_cipher c)
+{
+	const struct cipher_info *ci = cipher_info(c);
+
+	return ci ? ci->explicit_nonce_len : 0;
+}
+
+size_t cpg_cipher_overhead(enum cpg_cipher c)
+{
+	const struct cipher_info *ci = cipher_info(c);
+
+	return ci ? CPG_DTLS_HEADER_LEN + ci->explicit_nonce_len + CPG_AEAD_TAG_LEN : 0;
+}
+
+const char *cpg_cipher_name(enum cpg_cipher c)
+{
+	const struct cipher_info *ci = cipher_info(c);
+
+	return ci ? ci->name : "none";
+}
+
+const char *cpg_record_strerror(int status)
+{
+	switch (status) {
+	case CPG_RECORD_OK:
+		return "success";
+	case CPG_RECORD_ERR_MALFORMED:
+		return "malformed record header";
+	case CPG_RECORD_ERR_TYPE:
+		return "not an application_data record";
+	case CPG_RECORD_ERR_VERSION:
+		return "not a DTLS 1.2 record";
+	case CPG_RECORD_ERR_EPOCH:
+		return "wrong epoch";
+	case CPG_RECORD_ERR_SHORT:
+		return "record too short for its cipher";
+	case CPG_RECORD_ERR_REPLAY:
+		return "replayed record";
+	case CPG_RECORD_ERR_STALE:
+		return "record older than the replay window";
+	case CPG_RECORD_ERR_AUTH:
+		return "record authentication failed";
+	case CPG_RECORD_ERR_SEQ_EXHAUSTED:
+		return "sequence numbers exhausted, rekey needed";
+	case CPG_RECORD_ERR_TOO_BIG:
+		return "record too big";
+	case CPG_RECORD_ERR_INVALID:
+		return "invalid argument";
+	case CPG_RECORD_ERR_CRYPTO:
+		return "OpenSSL failure";
+	case CPG_RECORD_ERR_NONCE_CLASH:
+		return "OpenSSL's GCM nonces may meet the data plane's";
+	}
+	return "unknown record status";
+}
+
+static void put_be16(uint8_t *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v;
+}
+
+static uint16_t get_be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static void put_be48(uint8_t *p, uint64_t v)
+{
+	for (int i = 5; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static uint64_t get_be48(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 6; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+int cpg_record_parse_header(const uint8_t *rec, size_t len, struct cpg_record_header *hdr)
+{
+	if (len < CPG_DTLS_HEADER_LEN)
+		return CPG_RECORD_ERR_MALFORMED;
+	hdr->type = rec[0];
+	hdr->version = get_be16(rec + 1);
+	hdr->epoch = get_be16(rec + 3);
+	hdr->seq = get_be48(rec + 5);
+	hdr->length = get_be16(rec + 11);
+	if (hdr->length > CPG_DTLS_MAX_FRAGMENT || hdr->length > len - CPG_DTLS_HEADER_LEN)
+		return CPG_RECORD_ERR_MALFORMED;
+	return CPG_RECORD_OK;
+}
+
+/* RFC 5246 6.2.3.3 with DTLS's epoch || sequence number as seq_num. */
+static void make_aad(uint8_t aad[AAD_LEN], uint16_t epoch, uint64_t seq, size_t plain_len)
+{
+	put_be16(aad, epoch);
+	put_be48(aad + 2, seq);
+	aad[8] = CPG_DTLS_CT_APPLICATION_DATA;
+	put_be16(aad + 9, CPG_DTLS_VERSION_1_2);
+	put_be16(aad + 11, (uint16_t)plain_len);
+}
+
+/*
+ * GCM (RFC 5288): salt || the record's explicit nonce.
+ * ChaCha20-Poly1305 (RFC 7905): IV xor (0^4 || epoch || sequence number).
+ */
+static void make_nonce(const struct cpg_record_key *k, const uint8_t *explicit_nonce,
+		       uint16_t epoch, uint64_t seq, uint8_t nonce[CPG_AEAD_NONCE_LEN])
+{
+	uint8_t seq_field[SEQ_FIELD_LEN];
+
+	if (k->cipher != CPG_CIPHER_CHACHA20_POLY1305) {
+		memcpy(nonce, k->iv, GCM_SALT_LEN);
+		memcpy(nonce + GCM_SALT_LEN, explicit_nonce, CPG_GCM_EXPLICIT_NONCE_LEN);
+		return;
+	}
+	put_be16(seq_field, epoch);
+	put_be48(seq_field + 2, seq);
+	memcpy(nonce, k->iv, CPG_AEAD_NONCE_LEN);
+	for (int i = 0; i < SEQ_FIELD_LEN; i++)
+		nonce[CPG_AEAD_NONCE_LEN - SEQ_FIELD_LEN + i] ^= seq_field[i];
+}
+
+/* One AEAD operation in place; the tag follows the data. */
+static int aead_crypt(EVP_CIPHER_CTX *ctx, bool encrypt, const uint8_t *nonce, const uint8_t *aad,
+		      uint8_t *data, size_t len, uint8_t *tag)
+{
+	uint8_t final_out[EVP_MAX_BLOCK_LENGTH];
+	int outl;
+
+	/* Keeps cipher, key and direction; resets the AEAD state. */
+	if (!EVP_CipherInit_ex(ctx, NULL, NULL, NULL, nonce, -1))
+		return CPG_RECORD_ERR_CRYPTO;
+	if (!EVP_CipherUpdate(ctx, NULL, &outl, aad, AAD_LEN))
+		return CPG_RECORD_ERR_CRYPTO;
+	if (len > 0 && (!EVP_CipherUpdate(ctx, data, &outl, data, (int)len) || (size_t)outl != len))
+		return CPG_RECORD_ERR_CRYPTO;
+	if (!encrypt &&
+	    !EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, CPG_AEAD_TAG_LEN, tag))
+		return CPG_RECORD_ERR_CRYPTO;
+	if (!EVP_CipherFinal_ex(ctx, final_out, &outl))
+		return encrypt ? CPG_RECORD_ERR_CRYPTO : CPG_RECORD_ERR_AUTH;
+	if (encrypt &&
+	    !EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, CPG_AEAD_TAG_LEN, tag))
+		return CPG_RECORD_ERR_CRYPTO;
+	return CPG_RECORD_OK;
+}
+
+static int key_init(struct cpg_record_key *k, enum cpg_cipher c, uint16_t epoch,
+		    const struct cpg_aead_secret *secret, int encrypt)
+{
+	const struct cipher_info *ci = cipher_info(c);
+	EVP_CIPHER *cipher;
+	EVP_CIPHER_CTX *ctx;
+	int ok;
+
+	memset(k, 0, sizeof(*k));
+	if (!ci || !secret)
+		return CPG_RECORD_ERR_INVALID;
+	cipher = EVP_CIPHER_fetch(NULL, ci->name, NULL);
+	if (!cipher)
+		return CPG_RECORD_ERR_CRYPTO;
+	ctx = EVP_CIPHER_CTX_new();
+	ok = ctx && EVP_CipherInit_ex(ctx, cipher, NULL, secret->key, NULL, encrypt) &&
+	     (size_t)EVP_CIPHER_CTX_get_key_length(ctx) == ci->key_len &&
+	     (size_t)EVP_CIPHER_CTX_get_iv_length(ctx) == CPG_AEAD_NONCE_LEN;
+	EVP_CIPHER_free(cipher);
+	if (!ok) {
+		EVP_CIPHER_CTX_free(ctx);
+		return CPG_RECORD_ERR_CRYPTO;
+	}
+	k->ctx = ctx;
+	k->cipher = c;
+	k->epoch = epoch;
+	memcpy(k->iv, secret->iv, ci->iv_len);
+	return CPG_RECORD_OK;
+}
+
+static void key_free(struct cpg_record_key *k)
+{
+	/* Freeing the context wipes the key schedule (provider freectx). */
+	EVP_CIPHER_CTX_free(k->ctx);
+	OPENSSL_cleanse(k, sizeof(*k));
+}
+
+int cpg_record_tx_init(struct cpg_record_tx *tx, enum cpg_cipher c, uint16_t epoch,
+		       const struct cpg_aead_secret *secret, uint64_t first_seq)
+{
+	int st;
+
+	memset(tx, 0, sizeof(*tx));
+	if (first_seq < CPG_RECORD_DATA_SEQ_START || first_seq > CPG_DTLS_SEQ_MAX)
+		return CPG_RECORD_ERR_INVALID;
+	st = key_init(&tx->key, c, epoch, secret, 1);
+	if (st)
+		return st;
+	tx->next_seq = first_seq;
+	return CPG_RECORD_OK;
+}
+
+void cpg_record_tx_free(struct cpg_record_tx *tx)
+{
+	key_free(&tx->key);
+	tx->next_seq = 0;
+}
+
+int cpg_record_seal(struct cpg_record_tx *tx, uint8_t *buf, size_t buf_size, size_t len,
+		    uint8_t **rec, size_t *rec_len)
+{
+	struct cpg_record_key *k = &tx->key;
+	size_t explicit_len = cpg_cipher_explicit_nonce_len(k->cipher);
+	uint8_t *plain = buf + CPG_RECORD_HEADROOM;
+	uint8_t *r = plain - explicit_len - CPG_DTLS_HEADER_LEN;
+	size_t fragment_len = explicit_len + len + CPG_AEAD_TAG_LEN;
+	uint8_t nonce[CPG_AEAD_NONCE_LEN];
+	uint8_t aad[AAD_LEN];
+	uint64_t seq;
+	int st;
+
+	if (!k->ctx)
+		return CPG_RECORD_ERR_INVALID;
+	if (len > CPG_DTLS_MAX_PLAINTEXT || buf_size < CPG_RECORD_HEADROOM + CPG_RECORD_TAILROOM ||
+	    len > buf_size - CPG_RECORD_HEADROOM - CPG_RECORD_TAILROOM)
+		return CPG_RECORD_ERR_TOO_BIG;
+	if (tx->next_seq > CPG_DTLS_SEQ_MAX)
+		return CPG_RECORD_ERR_SEQ_EXHAUSTED;
+	seq = tx->next_seq++;
+
+	r[0] = CPG_DTLS_CT_APPLICATION_DATA;
+	put_be16(r + 1, CPG_DTLS_VERSION_1_2);
+	put_be16(r + 3, k->epoch);
+	put_be48(r + 5, seq);
+	put_be16(r + 11, (uint16_t)fragment_len);
+	/* GCM explicit nonce = epoch || sequence number, as OpenSSL writes it. */
+	if (explicit_len)
+		memcpy(r + CPG_DTLS_HEADER_LEN, r + 3, CPG_GCM_EXPLICIT_NONCE_LEN);
+
+	make_aad(aad, k->epoch, seq, len);
+	make_nonce(k, r + CPG_DTLS_HEADER_LEN, k->epoch, seq, nonce);
+	st = aead_crypt(k->ctx, true, nonce, aad, plain, len, plain + len);
+	if (st)
+		return st;
+	*rec = r;
+	*rec_len = CPG_DTLS_HEADER_LEN + fragment_len;
+	return CPG_RECORD_OK;
+}
+
+int cpg_record_rx_init(struct cpg_record_rx *rx, enum cpg_cipher c, uint16_t epoch,
+		       const struct cpg_aead_secret *secret)
+{
+	int st;
+
+	memset(rx, 0, sizeof(*rx));
+	st = key_init(&rx->key, c, epoch, secret, 0);
+	if (st)
+		return st;
+	cpg_replay_init(&rx->replay);
+	return CPG_RECORD_OK;
+}
+
+void cpg_record_rx_free(struct cpg_record_rx *rx)
+{
+	key_free(&rx->key);
+	cpg_replay_init(&rx->replay);
+}
+
+int cpg_record_open(struct cpg_record_rx *rx, uint8_t *rec, size_t len,
+		    struct cpg_record_header *hdr, uint8_t **plain, size_t *plain_len)
+{
+	struct cpg_record_key *k = &rx->key;
+	size_t explicit_len = cpg_cipher_explicit_nonce_len(k->cipher);
+	uint8_t nonce[CPG_AEAD_NONCE_LEN];
+	uint8_t aad[AAD_LEN];
+	uint8_t *p;
+	size_t plen;
+	int st;
+
+	st = cpg_record_parse_header(rec, len, hdr);
+	if (st)
+		return st;
+	if (hdr->type != CPG_DTLS_CT_APPLICATION_DATA)
+		return CPG_RECORD_ERR_TYPE;
+	if (hdr->version != CPG_DTLS_VERSION_1_2)
+		return CPG_RECORD_ERR_VERSION;
+	if (!k->ctx)
+		return CPG_RECORD_ERR_INVALID;
+	if (hdr->epoch != k->epoch)
+		return CPG_RECORD_ERR_EPOCH;
+	if (hdr->length < explicit_len + CPG_AEAD_TAG_LEN)
+		return CPG_RECORD_ERR_SHORT;
+	st = cpg_replay_check(&rx->replay, hdr->seq);
+	if (st)
+		return st;
+
+	p = rec + CPG_DTLS_HEADER_LEN + explicit_len;
+	plen = hdr->length - explicit_len - CPG_AEAD_TAG_LEN;
+	make_aad(aad, hdr->epoch, hdr->seq, plen);
+	make_nonce(k, rec + CPG_DTLS_HEADER_LEN, hdr->epoch, hdr->seq, nonce);
+	st = aead_crypt(k->ctx, false, nonce, aad, p, plen, p + plen);
+	if (st) {
+		/* Never leave unauthenticated plaintext behind. */
+		OPENSSL_cleanse(p, plen);
+		return st;
+	}
+	st = cpg_replay_update(&rx->replay, hdr->seq);
+	if (st)
+		return st;
+	*plain = p;
+	*plain_len = plen;
+	return CPG_RECORD_OK;
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+int cpg_record_check_openssl_nonce(enum cpg_cipher c, const uint8_t *rec, size_t len)
+{
+	struct cpg_record_header hdr;
+	uint64_t first, lo, hi;
+	int st = cpg_record_parse_header(rec, len, &hdr);
+
+	if (st)
+		return st;
+	if (hdr.length < cpg_cipher_explicit_nonce_len(c) + CPG_AEAD_TAG_LEN)
+		return CPG_RECORD_ERR_SHORT;
+	if (c != CPG_CIPHER_AES_128_GCM && c != CPG_CIPHER_AES_256_GCM)
+		return CPG_RECORD_OK;
+	first = get_be64(rec + CPG_DTLS_HEADER_LEN);
+	lo = (uint64_t)hdr.epoch << 48 | CPG_RECORD_DATA_SEQ_START;
+	hi = (uint64_t)hdr.epoch << 48 | CPG_DTLS_SEQ_MAX;
+	/* OpenSSL's nonces are first, first + 1, ... modulo 2^64. */
+	if (first - lo <= hi - lo || lo - first < CPG_OPENSSL_NONCE_GUARD)
+		return CPG_RECORD_ERR_NONCE_CLASH;
+	return CPG_RECORD_OK;
+}
+
+/*
+ * The ring holds CPG_REPLAY_BLOCKS * 64 bits; bit (seq % 64) of block
+ * (seq / 64 % CPG_REPLAY_BLOCKS) stands for seq. Blocks are cleared as top
+ * moves into them, so every number within CPG_REPLAY_WINDOW of top, which
+ * spans at most CPG_REPLAY_WINDOW / 64 + 1 blocks, has its own bit.
+ */
+_Static_assert(CPG_REPLAY_WINDOW / 64 + 1 < CPG_REPLAY_BLOCKS, "replay ring too small");
+_Static_assert((CPG_REPLAY_BLOCKS & (CPG_REPLAY_BLOCKS - 1)) == 0, "ring size not 2^n");
+
+void cpg_replay_init(struct cpg_replay *r)
+{
+	memset(r, 0, sizeof(*r));
+}
+
+static uint64_t *replay_block(struct cpg_replay *r, uint64_t seq)
+{
+	return &r->bitmap[(seq / 64) & (CPG_REPLAY_BLOCKS - 1)];
+}
+
+int cpg_replay_check(const struct cpg_replay *r, uint64_t seq)
+{
+	if (!r->started || seq > r->top)
+		return CPG_RECORD_OK;
+	if (r->top - seq >= CPG_REPLAY_WINDOW)
+		return CPG_RECORD_ERR_STALE;
+	if (r->bitmap[(seq / 64) & (CPG_REPLAY_BLOCKS - 1)] & (UINT64_C(1) << (seq % 64)))
+		return CPG_RECORD_ERR_REPLAY;
+	return CPG_RECORD_OK;
+}
+
+int cpg_replay_update(struct cpg_replay *r, uint64_t seq)
+{
+	int st = cpg_replay_check(r, seq);
+
+	if (st)
+		return st;
+	if (!r->started) {
+		r->started = true;
+		r->top = seq;
+	} else if (seq > r->top) {
+		uint64_t blocks = seq / 64 - r->top / 64;
+
+		if (blocks > CPG_REPLAY_BLOCKS)
+			blocks = CPG_REPLAY_BLOCKS;
+		for (uint64_t i = 1; i <= blocks; i++)
+			*replay_block(r, r->top + i * 64) = 0;
+		r->top = seq;
+	}
+	*replay_block(r, seq) |= UINT64_C(1) << (seq % 64);
+	return CPG_RECORD_OK;
+}
