@@ -459,14 +459,13 @@ static int expand(const char *name, unsigned int line, struct cpg_ini *ini,
 	const char *p = raw;
 
 	while (*p) {
-		const char *param = p + 2;
-		const char *end = strchr(param, '}');
-		struct cpg_ini_entry *e = NULL;
-
 		if (strncmp(p, "$${", 3) == 0) {
 			sb_append(out, "${", 2);
 			p += 3;
 		} else if (strncmp(p, "${", 2) == 0) {
+			const char *param = p + 2;
+			const char *end = strchr(param, '}');
+			struct cpg_ini_entry *e = NULL;
 			struct quoted qp, qs;
 			size_t len;
 
