@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The [COMMANDS] section: shell commands run when the TUN device comes up
+ * and when it goes down, with the original Campagnol's placeholders:
+ *
+ *   %D  the TUN device's name     %V  the VPN IP          %M  the TUN MTU
+ *   %I  the local IP              %P  the local UDP port
+ *   %N  the VPN network, CIDR (10.0.0.0/24)   %n  its netmask (255.255.255.0)
+ *   %%  a literal '%'
+ *
+ * Any other %x (and a '%' ending the command) is kept as written, with one
+ * warning per command. Every value is digits, dots and a slash, except %D,
+ * which is single-quoted for the shell unless it is made of letters, digits,
+ * '.', '_' and '-' only: the kernel names the device (from a template the
+ * configuration gives), and nothing it says can reach the shell as syntax.
+ *
+ * As in the original, default_up/default_down (both on by default) select
+ * this system's built-in commands *instead of* the up/down commands of the
+ * configuration (conf.c warns about up/down lines that will not run). With
+ * default_up off and no up line, nothing runs.
+ *
+ * Built-in commands:
+ *   Linux    up:   ip link set dev %D mtu %M up
+ *                  ip addr add %V/%n broadcast + dev %D
+ *            down: ip addr del %V/%n dev %D
+ *     (the kernel adds the route to the network with the address; closing
+ *     the TUN deletes a device the daemon created together with its address
+ *     and route, so "down" only matters for a persistent device, which
+ *     would otherwise keep the address after the daemon is gone.)
+ *   FreeBSD, NetBSD  up:   ifconfig %D inet %V %V mtu %M up
+ *                          route add -net %N %V
+ *                    down: ifconfig %D destroy
+ *   OpenBSD  up:   ifconfig %D inet %V %V up   (TUNSIFINFO set the MTU)
+ *                  route add -net %N %V
+ *            down: none (closing /dev/tunN destroys the interface)
+ *
+ * Commands run one after the other through /bin/sh -c, like system(), but
+ * with every signal unblocked and at its default disposition in the child:
+ * the daemon blocks its signals for a signalfd, and a command (or a daemon
+ * it starts) must not inherit that. Each command is logged at info level;
+ * one that fails is logged as a warning and the next one still runs, as in
+ * the original.
+ */
+#ifndef CPG_IFCMD_H
+#define CPG_IFCMD_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "tun.h"
+
+/* The values only known at run time; the others come from the config. */
+struct cpg_ifcmd_vars {
+	const char *device;		/* %D: the TUN device, as cpg_tun_open() named it */
+	struct in_addr local_ip;	/* %I */
+	uint16_t local_port;		/* %P: the port the UDP socket is bound to */
+};
+
+/* This system's built-in commands, NULL-terminated. */
+extern const char *const cpg_ifcmd_default_up[];
+extern const char *const cpg_ifcmd_default_down[];
+
+/*
+ * The command templates cpg_ifcmd_up() (up true) or cpg_ifcmd_down() would
+ * run: the built-in ones when default_up/default_down is on, else the
+ * configured ones. *n gets their number (possibly 0).
+ */
+const char *const *cpg_ifcmd_commands(const struct cpg_config *cfg, bool up, size_t *n);
+
+/* tmpl with its placeholders replaced, to free(); NULL when out of memory. */
+char *cpg_ifcmd_expand(const char *tmpl, const struct cpg_config *cfg,
+		       const struct cpg_ifcmd_vars *vars);
+
+/*
+ * Run one command with /bin/sh -c and wait for it. Its exit status (0-255),
+ * 128 + the signal number when a signal killed it, or -1 when it could not
+ * be started (logged).
+ */
+int cpg_ifcmd_run(const char *cmd);
+
+/*
+ * Expand and run the up (or down) commands in order. Returns the number of
+ * commands that failed (non-zero status, killed, not started or not
+ * expanded), 0 when all succeeded; each failure was logged as a warning.
+ */
+int cpg_ifcmd_up(const struct cpg_config *cfg, const struct cpg_ifcmd_vars *vars);
+int cpg_ifcmd_down(const struct cpg_config *cfg, const struct cpg_ifcmd_vars *vars);
+
+/*
+ * Shut the device: the down commands and cpg_tun_close() in the order this
+ * system needs. The commands run while the device still exists, except on
+ * FreeBSD, where "ifconfig tunN destroy" waits for the device to be closed
+ * (the daemon would deadlock waiting for it), so there they run after the
+ * close, as in the original. cpg_tun_close() keeps tun->name, so
+ * vars->device may point to it. Returns what cpg_ifcmd_down() returned.
+ */
+int cpg_ifcmd_down_close(const struct cpg_config *cfg, const struct cpg_ifcmd_vars *vars,
+			 struct cpg_tun *tun);
+
+#endif

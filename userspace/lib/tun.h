@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * TUN devices carrying bare IPv4 packets. One implementation per system,
+ * each in its own file (tun_linux.c, tun_freebsd.c, tun_openbsd.c,
+ * tun_netbsd.c); only the running system's is compiled.
+ */
+#ifndef CPG_TUN_H
+#define CPG_TUN_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct cpg_tun_config {
+	const char *name;	/* "tun%d" picks the first free one (Linux) */
+	int mtu;
+	int txqueue;		/* 0: the driver's default (Linux) */
+	bool one_queue;		/* IFF_ONE_QUEUE (Linux) */
+};
+
+struct cpg_tun {
+	int fd;			/* non-blocking, close-on-exec */
+	char name[IF_NAMESIZE];
+};
+
+/* 0 or -1 with a log line. */
+int cpg_tun_open(struct cpg_tun *tun, const struct cpg_tun_config *cfg);
+void cpg_tun_close(struct cpg_tun *tun);
+/* One IPv4 packet into buf: its length, 0 when none is waiting, -1 on error. */
+ssize_t cpg_tun_read(struct cpg_tun *tun, uint8_t *buf, size_t size);
+/* One IPv4 packet to the host: 0, or -1 with errno. */
+int cpg_tun_write(struct cpg_tun *tun, const uint8_t *pkt, size_t len);
+
+#endif
