@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The data-plane interface: what the daemon asks of whatever carries the
+ * VPN packets once a DTLS handshake has produced record keys.
+ *
+ * Two implementations put identical DTLS 1.2 application_data records on
+ * the wire: the userspace one (dp_user.c: a TUN device and the daemon's UDP
+ * socket, records sealed and opened with record.c) and the kernel one
+ * (campagnol.ko driven over generic netlink). The daemon does not know which
+ * one it drives: it adds peers with their keys, removes them, and reads
+ * their counters.
+ *
+ * The daemon owns the UDP socket shared by the RDV signalling, the DTLS
+ * handshakes and the data records. Each datagram in the DTLS range goes to
+ * ops->input() first: the data plane consumes the application_data records
+ * of known peers in their current epochs and leaves everything else
+ * (handshakes, alerts, unknown peers) to the daemon's DTLS engine. The
+ * kernel data plane has no input(): its module consumed those records
+ * before they reached the socket.
+ */
+#ifndef CPG_DATAPLANE_H
+#define CPG_DATAPLANE_H
+
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net.h"
+#include "record.h"
+
+/* Why a packet was dropped; counted per peer (and globally for no peer). */
+enum cpg_dp_drop {
+	CPG_DP_DROP_AUTH,	/* AEAD check failed */
+	CPG_DP_DROP_REPLAY,	/* replayed, or older than the replay window */
+	CPG_DP_DROP_SPOOFED,	/* inner source is not the peer's VPN IP */
+	CPG_DP_DROP_MALFORMED,	/* bad record or bad inner IPv4 packet */
+	CPG_DP_DROP_RATE,	/* client_max_rate or connection_max_rate */
+	CPG_DP_DROP_TX_ERROR,	/* the socket or the device refused it */
+	CPG_DP_DROP_KEY_EXHAUSTED, /* write sequence numbers used up: rekey */
+	CPG_DP_DROP_MAX,
+};
+
+/* One epoch's keys for a peer (both directions). */
+struct cpg_dp_keys {
+	enum cpg_cipher cipher;
+	uint16_t epoch;
+	struct cpg_aead_secret tx;	/* we write with */
+	struct cpg_aead_secret rx;	/* the peer writes with */
+	uint64_t first_write_seq;	/* CPG_RECORD_DATA_SEQ_START */
+};
+
+struct cpg_dp_peer {
+	struct in_addr vpn_ip;
+	union cpg_sockaddr endpoint;
+	struct cpg_dp_keys keys;
+};
+
+struct cpg_dp_stats {
+	uint64_t tx_packets, tx_bytes;	/* inner packets and bytes */
+	uint64_t rx_packets, rx_bytes;
+	uint64_t drops[CPG_DP_DROP_MAX];
+	uint64_t tx_idle_ms;		/* since the last packet sent; UINT64_MAX: none */
+	uint64_t rx_idle_ms;		/* since the last packet received */
+	enum cpg_cipher cipher;
+	uint16_t epoch;
+	uint64_t next_write_seq;
+};
+
+struct cpg_dataplane;
+
+struct cpg_dp_events {
+	/*
+	 * The host sent a packet to a VPN IP that has no peer (the on-demand
+	 * trigger). The userspace data plane passes the packet, valid only
+	 * during the call, so the daemon can queue it while the tunnel comes
+	 * up; a data plane that cannot (the kernel) passes NULL, 0.
+	 */
+	void (*no_peer)(void *arg, struct in_addr dst, const uint8_t *pkt, size_t len);
+};
+
+struct cpg_dataplane_ops {
+	const char *name;		/* "userspace", "kernel" */
+	/* Add a peer, or replace the endpoint and keys of an existing one. */
+	int (*add_peer)(struct cpg_dataplane *dp, const struct cpg_dp_peer *peer);
+	int (*del_peer)(struct cpg_dataplane *dp, struct in_addr vpn_ip);
+	int (*get_stats)(struct cpg_dataplane *dp, struct in_addr vpn_ip,
+			 struct cpg_dp_stats *out);
+	/* Send an IPv4 packet from the host into the VPN, as if the device had
+	 * carried it (flushes the on-demand queue). 0 or -errno. */
+	int (*xmit)(struct cpg_dataplane *dp, const uint8_t *pkt, size_t len);
+	/* A datagram in the DTLS range from the shared socket: true if the
+	 * data plane consumed it (NULL for the kernel data plane). */
+	bool (*input)(struct cpg_dataplane *dp, uint8_t *buf, size_t len,
+		      const union cpg_sockaddr *from);
+	void (*destroy)(struct cpg_dataplane *dp);
+};
+
+struct cpg_dataplane {
+	const struct cpg_dataplane_ops *ops;
+	char ifname[IF_NAMESIZE];	/* the VPN device, for up/down commands */
+	const struct cpg_dp_events *events;
+	void *events_arg;
+	uint64_t no_peer_drops;		/* packets to VPN IPs with no peer */
+};
+
+#endif

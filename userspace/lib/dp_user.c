@@ -1,0 +1,864 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The userspace data plane: TUN device <-> DTLS 1.2 records on the daemon's
+ * UDP socket. Behaviour is described in dp_user.h.
+ *
+ * The per-packet paths allocate nothing: packets are read into preallocated
+ * buffers with CPG_RECORD_HEADROOM in front and CPG_RECORD_TAILROOM behind,
+ * sealed in place and sent from there; received records are opened in the
+ * daemon's buffer and written to the device from there. Reading a packet
+ * (tun_fill) is kept apart from handling it (tx_packet) and sending goes
+ * through one function (udp_send), so recvmmsg/sendmmsg batches fit later.
+ *
+ * Times come from loop->now, which the event loop refreshes at every
+ * wakeup: no clock read per packet.
+ */
+#include "dp_user.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "log.h"
+
+#define IPV4_MIN_HEADER 20
+#define UDP_HEADER_LEN 8
+/* The original's largest message: tun_mtu + 200 (its MESSAGE_MAX_LENGTH). */
+#define MESSAGE_SLACK 200
+/* Plaintext capacity of a packet buffer: a record carries at most this. */
+#define PKT_CAPACITY CPG_DTLS_MAX_PLAINTEXT
+#define PKT_BUF_SIZE (CPG_RECORD_HEADROOM + PKT_CAPACITY + CPG_RECORD_TAILROOM)
+/* Debug lines about dropped packets: at most this many per second. */
+#define DROP_LOG_BURST 10
+#define DROP_LOG_PERIOD_MS 1000
+
+/* Token bucket; bytes, milliseconds. rate 0: unlimited. */
+struct bucket {
+	double rate;		/* bytes per ms (= KB/s) */
+	double size;
+	double tokens;
+	uint64_t last;
+};
+
+struct dp_peer {
+	struct in_addr vpn_ip;
+	union cpg_sockaddr endpoint;
+	struct cpg_dp_keys keys;	/* as given, to recognise a repeated add_peer */
+	struct cpg_record_tx tx;
+	struct cpg_record_rx rx;
+	struct bucket bucket;
+	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes;
+	uint64_t drops[CPG_DP_DROP_MAX];
+	uint64_t last_tx, last_rx;
+	bool tx_seen, rx_seen;
+	size_t index;			/* in dp->peers */
+	struct dp_peer *next_by_ip;
+	struct dp_peer *next_by_ep;
+};
+
+/* A packet slot: plaintext at data + CPG_RECORD_HEADROOM, len bytes long. */
+struct pkt_buf {
+	uint8_t *data;
+	size_t len;
+};
+
+struct dp_user {
+	struct cpg_dataplane base;	/* first: the interface's handle */
+	struct cpg_loop *loop;
+	int udp_fd;
+	struct cpg_tun *tun;
+	ssize_t (*tun_read)(struct cpg_tun *tun, uint8_t *buf, size_t size);
+	int (*tun_write)(struct cpg_tun *tun, const uint8_t *pkt, size_t len);
+	struct cpg_io tun_io;
+	bool tun_watched;
+
+	struct in_addr vpn_ip, network, netmask, broadcast;
+	double connection_rate;	/* bytes per ms, 0: unlimited */
+	double connection_bucket_size;
+	struct bucket client_bucket;
+
+	struct pkt_buf tx_buf;		/* packets read from the device */
+	struct pkt_buf bcast_buf;	/* one broadcast copy, sealed per peer */
+	struct pkt_buf xmit_buf;	/* packets the daemon hands to xmit() */
+
+	struct dp_peer **peers;		/* n_peers of max_peers, any order */
+	size_t n_peers, max_peers;
+	struct dp_peer **by_ip;		/* hash tables of n_buckets chains */
+	struct dp_peer **by_ep;
+	size_t n_buckets;		/* 2^bucket_bits */
+	unsigned int bucket_bits;
+
+	struct cpg_dp_user_counters counters;
+	uint64_t log_window;
+	unsigned int log_lines;
+	uint64_t log_suppressed;
+};
+
+static struct dp_user *dp_user(struct cpg_dataplane *dp)
+{
+	return (struct dp_user *)dp;
+}
+
+static uint16_t get_be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* ---- Peers ---------------------------------------------------------------- */
+
+static size_t ip_bucket(const struct dp_user *dp, struct in_addr ip)
+{
+	/* VPN IPs differ in their low bits; Fibonacci hashing takes the top
+	 * bits of the product, where every input bit has had its say. */
+	return (ntohl(ip.s_addr) * UINT32_C(0x9e3779b1)) >> (32 - dp->bucket_bits);
+}
+
+static size_t ep_bucket(const struct dp_user *dp, const union cpg_sockaddr *ep)
+{
+	return cpg_sockaddr_hash(ep) & (dp->n_buckets - 1);
+}
+
+static struct dp_peer *peer_by_ip(const struct dp_user *dp, struct in_addr ip)
+{
+	struct dp_peer *p = dp->by_ip[ip_bucket(dp, ip)];
+
+	while (p && p->vpn_ip.s_addr != ip.s_addr)
+		p = p->next_by_ip;
+	return p;
+}
+
+static struct dp_peer *peer_by_endpoint(const struct dp_user *dp, const union cpg_sockaddr *ep)
+{
+	struct dp_peer *p = dp->by_ep[ep_bucket(dp, ep)];
+
+	while (p && !cpg_sockaddr_equal(&p->endpoint, ep))
+		p = p->next_by_ep;
+	return p;
+}
+
+static void ep_link(struct dp_user *dp, struct dp_peer *p)
+{
+	struct dp_peer **head = &dp->by_ep[ep_bucket(dp, &p->endpoint)];
+
+	p->next_by_ep = *head;
+	*head = p;
+}
+
+static void ep_unlink(struct dp_user *dp, struct dp_peer *p)
+{
+	struct dp_peer **pp = &dp->by_ep[ep_bucket(dp, &p->endpoint)];
+
+	while (*pp != p)
+		pp = &(*pp)->next_by_ep;
+	*pp = p->next_by_ep;
+}
+
+static void ip_link(struct dp_user *dp, struct dp_peer *p)
+{
+	struct dp_peer **head = &dp->by_ip[ip_bucket(dp, p->vpn_ip)];
+
+	p->next_by_ip = *head;
+	*head = p;
+}
+
+static void ip_unlink(struct dp_user *dp, struct dp_peer *p)
+{
+	struct dp_peer **pp = &dp->by_ip[ip_bucket(dp, p->vpn_ip)];
+
+	while (*pp != p)
+		pp = &(*pp)->next_by_ip;
+	*pp = p->next_by_ip;
+}
+
+static void peer_free(struct dp_peer *p)
+{
+	cpg_record_tx_free(&p->tx);
+	cpg_record_rx_free(&p->rx);
+	OPENSSL_cleanse(p, sizeof(*p));
+	free(p);
+}
+
+static void peer_remove(struct dp_user *dp, struct dp_peer *p)
+{
+	struct dp_peer *last = dp->peers[--dp->n_peers];
+
+	ip_unlink(dp, p);
+	ep_unlink(dp, p);
+	dp->peers[p->index] = last;
+	last->index = p->index;
+	peer_free(p);
+}
+
+/* ---- Rate limiting -------------------------------------------------------- */
+
+static void bucket_init(struct bucket *b, double rate, double size, uint64_t now)
+{
+	b->rate = rate;
+	b->size = size;
+	b->tokens = size;
+	b->last = now;
+}
+
+/* rate in KB/s, that is bytes per ms; 500 * rate is half a second's worth. */
+static double bucket_size(double rate, double msg_max)
+{
+	return 500 * rate > msg_max ? 500 * rate : msg_max;
+}
+
+static void bucket_refill(struct bucket *b, uint64_t now)
+{
+	if (now > b->last) {
+		b->tokens += (double)(now - b->last) * b->rate;
+		if (b->tokens > b->size)
+			b->tokens = b->size;
+	}
+	b->last = now;
+}
+
+/* Take cost from both buckets, or from neither when one lacks it. */
+static bool buckets_take(struct bucket *a, struct bucket *b, double cost, uint64_t now)
+{
+	if (a->rate > 0) {
+		bucket_refill(a, now);
+		if (a->tokens < cost)
+			return false;
+	}
+	if (b->rate > 0) {
+		bucket_refill(b, now);
+		if (b->tokens < cost)
+			return false;
+	}
+	if (a->rate > 0)
+		a->tokens -= cost;
+	if (b->rate > 0)
+		b->tokens -= cost;
+	return true;
+}
+
+/* ---- Drops ---------------------------------------------------------------- */
+
+static const char *const drop_names[CPG_DP_DROP_MAX] = {
+	[CPG_DP_DROP_AUTH] = "authentication failed",
+	[CPG_DP_DROP_REPLAY] = "replayed",
+	[CPG_DP_DROP_SPOOFED] = "spoofed inner source",
+	[CPG_DP_DROP_MALFORMED] = "malformed",
+	[CPG_DP_DROP_RATE] = "rate limit",
+	[CPG_DP_DROP_TX_ERROR] = "send error",
+	[CPG_DP_DROP_KEY_EXHAUSTED] = "sequence numbers exhausted",
+};
+
+/* A peer could make us log for every packet it sends: a few lines a second. */
+static bool drop_log_allowed(struct dp_user *dp)
+{
+	uint64_t now = dp->loop->now;
+
+	if (cpg_log_level < LOG_DEBUG)
+		return false;
+	if (now - dp->log_window >= DROP_LOG_PERIOD_MS) {
+		if (dp->log_suppressed)
+			log_debug("%" PRIu64 " more dropped packets not logged",
+				  dp->log_suppressed);
+		dp->log_window = now;
+		dp->log_lines = 0;
+		dp->log_suppressed = 0;
+	}
+	if (dp->log_lines < DROP_LOG_BURST) {
+		dp->log_lines++;
+		return true;
+	}
+	dp->log_suppressed++;
+	return false;
+}
+
+static void peer_drop(struct dp_user *dp, struct dp_peer *p, enum cpg_dp_drop why,
+		      const char *detail)
+{
+	char ip[INET_ADDRSTRLEN];
+
+	p->drops[why]++;
+	if (drop_log_allowed(dp))
+		log_debug("peer %s: packet dropped: %s%s%s", cpg_ip4_str(p->vpn_ip, ip),
+			  drop_names[why], detail ? ": " : "", detail ? detail : "");
+}
+
+/* ---- IPv4 ----------------------------------------------------------------- */
+
+/* An IPv4 header that fits and a total length that is the packet's. */
+static bool ipv4_sane(const uint8_t *pkt, size_t len)
+{
+	size_t ihl;
+
+	if (len < IPV4_MIN_HEADER || pkt[0] >> 4 != 4)
+		return false;
+	ihl = (size_t)(pkt[0] & 0x0f) * 4;
+	return ihl >= IPV4_MIN_HEADER && ihl <= len && get_be16(pkt + 2) == len;
+}
+
+static struct in_addr ipv4_src(const uint8_t *pkt)
+{
+	struct in_addr a;
+
+	memcpy(&a.s_addr, pkt + 12, sizeof(a.s_addr));
+	return a;
+}
+
+static struct in_addr ipv4_dst(const uint8_t *pkt)
+{
+	struct in_addr a;
+
+	memcpy(&a.s_addr, pkt + 16, sizeof(a.s_addr));
+	return a;
+}
+
+/* ---- Device --------------------------------------------------------------- */
+
+static ssize_t tun_read_plain(struct cpg_tun *tun, uint8_t *buf, size_t size)
+{
+	ssize_t n;
+
+	do
+		n = read(tun->fd, buf, size);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	return n;
+}
+
+static int tun_write_plain(struct cpg_tun *tun, const uint8_t *pkt, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = write(tun->fd, pkt, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	if ((size_t)n != len) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	return 0;
+}
+
+/* One packet from the device into b: 1, 0 when none is waiting, -1 on error. */
+static int tun_fill(struct dp_user *dp, struct pkt_buf *b)
+{
+	ssize_t n = dp->tun_read(dp->tun, b->data + CPG_RECORD_HEADROOM, PKT_CAPACITY);
+
+	if (n < 0)
+		return -1;
+	b->len = (size_t)n;
+	return n > 0;
+}
+
+/* ---- Sending -------------------------------------------------------------- */
+
+/* 0 or -errno. The single place records leave, for sendmmsg later. */
+static int udp_send(struct dp_user *dp, const struct dp_peer *p, const uint8_t *rec, size_t len)
+{
+	ssize_t n = sendto(dp->udp_fd, rec, len, MSG_DONTWAIT, &p->endpoint.sa,
+			   cpg_sockaddr_len(&p->endpoint));
+
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EMSGSIZE;
+}
+
+/*
+ * Seal the packet in b (a buffer of PKT_BUF_SIZE) for p and send it. The
+ * plaintext is consumed. 0 or -errno; drops are counted.
+ */
+static int tx_to_peer(struct dp_user *dp, struct dp_peer *p, struct pkt_buf *b)
+{
+	size_t cost = b->len + cpg_cipher_overhead(p->keys.cipher) + UDP_HEADER_LEN;
+	uint8_t *rec;
+	size_t rec_len;
+	int st;
+
+	if (!buckets_take(&dp->client_bucket, &p->bucket, (double)cost, dp->loop->now)) {
+		peer_drop(dp, p, CPG_DP_DROP_RATE, NULL);
+		return -ENOBUFS;
+	}
+	st = cpg_record_seal(&p->tx, b->data, PKT_BUF_SIZE, b->len, &rec, &rec_len);
+	if (st == CPG_RECORD_ERR_SEQ_EXHAUSTED) {
+		peer_drop(dp, p, CPG_DP_DROP_KEY_EXHAUSTED, NULL);
+		return -EKEYEXPIRED;
+	}
+	if (st) {
+		peer_drop(dp, p, CPG_DP_DROP_TX_ERROR, cpg_record_strerror(st));
+		return st == CPG_RECORD_ERR_TOO_BIG ? -EMSGSIZE : -EIO;
+	}
+	st = udp_send(dp, p, rec, rec_len);
+	if (st) {
+		peer_drop(dp, p, CPG_DP_DROP_TX_ERROR, strerror(-st));
+		return st;
+	}
+	p->tx_packets++;
+	p->tx_bytes += b->len;
+	p->last_tx = dp->loop->now;
+	p->tx_seen = true;
+	return 0;
+}
+
+/* A copy to every peer; each copy is sealed with its own peer's key. */
+static void tx_broadcast(struct dp_user *dp, const struct pkt_buf *b)
+{
+	struct pkt_buf *copy = &dp->bcast_buf;
+
+	for (size_t i = 0; i < dp->n_peers; i++) {
+		memcpy(copy->data + CPG_RECORD_HEADROOM, b->data + CPG_RECORD_HEADROOM, b->len);
+		copy->len = b->len;
+		tx_to_peer(dp, dp->peers[i], copy);
+	}
+}
+
+/*
+ * Route one packet from the host. from_device: it came from the device, so
+ * a missing peer is reported to the daemon (xmit()'s packets come from the
+ * daemon, which knows already). 0 or -errno.
+ */
+static int tx_packet(struct dp_user *dp, struct pkt_buf *b, bool from_device)
+{
+	const uint8_t *pkt = b->data + CPG_RECORD_HEADROOM;
+	struct in_addr dst;
+	struct dp_peer *p;
+
+	if (!ipv4_sane(pkt, b->len)) {
+		dp->counters.malformed++;
+		return -EINVAL;
+	}
+	dst = ipv4_dst(pkt);
+	if (dst.s_addr == dp->broadcast.s_addr) {
+		tx_broadcast(dp, b);
+		return 0;
+	}
+	if (dst.s_addr == dp->vpn_ip.s_addr) {
+		dp->counters.loopback++;
+		return dp->tun_write(dp->tun, pkt, b->len) < 0 ? -errno : 0;
+	}
+	if ((dst.s_addr & dp->netmask.s_addr) != dp->network.s_addr) {
+		dp->counters.outside++;
+		return -ENETUNREACH;
+	}
+	p = peer_by_ip(dp, dst);
+	if (!p) {
+		dp->counters.no_peer++;
+		dp->base.no_peer_drops++;
+		if (from_device && dp->base.events && dp->base.events->no_peer)
+			dp->base.events->no_peer(dp->base.events_arg, dst, pkt, b->len);
+		return -EHOSTUNREACH;
+	}
+	return tx_to_peer(dp, p, b);
+}
+
+static void tun_ready(struct cpg_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct dp_user *dp = arg;
+	int i;
+
+	for (i = 0; i < CPG_DP_USER_TX_BATCH; i++) {
+		int st = tun_fill(dp, &dp->tx_buf);
+
+		if (st < 0) {
+			/* Said once loudly; a device failing every read would flood. */
+			if (dp->counters.tun_errors++ == 0)
+				log_err("cannot read from %s: %m", dp->base.ifname);
+			else
+				log_debug("cannot read from %s: %m", dp->base.ifname);
+			break;
+		}
+		if (st == 0)
+			break;
+		tx_packet(dp, &dp->tx_buf, true);
+	}
+	/* Hung up with nothing left to read: stop polling rather than spin. */
+	if (i == 0 && (events & (EPOLLHUP | EPOLLERR)) && dp->tun_watched) {
+		log_err("%s is gone: no more packets from the host", dp->base.ifname);
+		cpg_loop_del_fd(loop, &dp->tun_io);
+		dp->tun_watched = false;
+	}
+}
+
+/* ---- Receiving ------------------------------------------------------------ */
+
+static bool is_data_record(const struct dp_peer *p, const struct cpg_record_header *hdr)
+{
+	return hdr->type == CPG_DTLS_CT_APPLICATION_DATA && hdr->version == CPG_DTLS_VERSION_1_2 &&
+	       hdr->epoch == p->keys.epoch;
+}
+
+/* Open one record of p (rec_len bytes) in place and pass its packet on. */
+static void rx_record(struct dp_user *dp, struct dp_peer *p, uint8_t *rec, size_t rec_len)
+{
+	struct cpg_record_header hdr;
+	uint8_t *pkt;
+	size_t len;
+	int st = cpg_record_open(&p->rx, rec, rec_len, &hdr, &pkt, &len);
+
+	switch (st) {
+	case CPG_RECORD_OK:
+		break;
+	case CPG_RECORD_ERR_AUTH:
+		peer_drop(dp, p, CPG_DP_DROP_AUTH, NULL);
+		return;
+	case CPG_RECORD_ERR_REPLAY:
+	case CPG_RECORD_ERR_STALE:
+		peer_drop(dp, p, CPG_DP_DROP_REPLAY, cpg_record_strerror(st));
+		return;
+	default:
+		peer_drop(dp, p, CPG_DP_DROP_MALFORMED, cpg_record_strerror(st));
+		return;
+	}
+	if (!ipv4_sane(pkt, len)) {
+		peer_drop(dp, p, CPG_DP_DROP_MALFORMED, "not an IPv4 packet");
+		return;
+	}
+	if (ipv4_src(pkt).s_addr != p->vpn_ip.s_addr) {
+		char src[INET_ADDRSTRLEN];
+
+		peer_drop(dp, p, CPG_DP_DROP_SPOOFED, cpg_ip4_str(ipv4_src(pkt), src));
+		return;
+	}
+	if (dp->tun_write(dp->tun, pkt, len) < 0) {
+		peer_drop(dp, p, CPG_DP_DROP_TX_ERROR, strerror(errno));
+		return;
+	}
+	p->rx_packets++;
+	p->rx_bytes += len;
+	p->last_rx = dp->loop->now;
+	p->rx_seen = true;
+}
+
+static bool dp_input(struct cpg_dataplane *base, uint8_t *buf, size_t len,
+		     const union cpg_sockaddr *from)
+{
+	struct dp_user *dp = dp_user(base);
+	struct dp_peer *p = peer_by_endpoint(dp, from);
+	struct cpg_record_header hdr;
+
+	if (!p || cpg_record_parse_header(buf, len, &hdr) || !is_data_record(p, &hdr))
+		return false;
+	while (len > 0) {
+		size_t rec_len;
+
+		if (cpg_record_parse_header(buf, len, &hdr)) {
+			peer_drop(dp, p, CPG_DP_DROP_MALFORMED, "trailing bytes");
+			break;
+		}
+		rec_len = CPG_DTLS_HEADER_LEN + hdr.length;
+		if (is_data_record(p, &hdr))
+			rx_record(dp, p, buf, rec_len);
+		else
+			peer_drop(dp, p, CPG_DP_DROP_MALFORMED, "foreign record after data");
+		buf += rec_len;
+		len -= rec_len;
+	}
+	return true;
+}
+
+/* ---- Interface ------------------------------------------------------------ */
+
+static bool same_secret(enum cpg_cipher c, const struct cpg_aead_secret *a,
+			const struct cpg_aead_secret *b)
+{
+	return !CRYPTO_memcmp(a->key, b->key, cpg_cipher_key_len(c)) &&
+	       !CRYPTO_memcmp(a->iv, b->iv, cpg_cipher_iv_len(c));
+}
+
+static int record_errno(int st)
+{
+	return st == CPG_RECORD_ERR_INVALID ? -EINVAL : -ENOMEM;
+}
+
+/*
+ * Install keys in p. A key identical to the one in use keeps its state: the
+ * write sequence number must never go back under the same key (nonce reuse),
+ * and the replay window stays. On error p is unchanged.
+ */
+static int peer_set_keys(struct dp_peer *p, bool fresh, const struct cpg_dp_keys *k)
+{
+	bool same_suite = !fresh && p->keys.cipher == k->cipher && p->keys.epoch == k->epoch;
+	bool keep_tx = same_suite && same_secret(k->cipher, &p->keys.tx, &k->tx);
+	bool keep_rx = same_suite && same_secret(k->cipher, &p->keys.rx, &k->rx);
+	struct cpg_record_tx tx;
+	struct cpg_record_rx rx;
+	int st;
+
+	if (!keep_tx) {
+		st = cpg_record_tx_init(&tx, k->cipher, k->epoch, &k->tx, k->first_write_seq);
+		if (st)
+			return record_errno(st);
+	}
+	if (!keep_rx) {
+		st = cpg_record_rx_init(&rx, k->cipher, k->epoch, &k->rx);
+		if (st) {
+			if (!keep_tx)
+				cpg_record_tx_free(&tx);
+			return record_errno(st);
+		}
+	}
+	if (!keep_tx) {
+		cpg_record_tx_free(&p->tx);
+		p->tx = tx;
+		OPENSSL_cleanse(&tx, sizeof(tx));
+	}
+	if (!keep_rx) {
+		cpg_record_rx_free(&p->rx);
+		p->rx = rx;
+		OPENSSL_cleanse(&rx, sizeof(rx));
+	}
+	OPENSSL_cleanse(&p->keys, sizeof(p->keys));
+	p->keys = *k;
+	return 0;
+}
+
+static int dp_add_peer(struct cpg_dataplane *base, const struct cpg_dp_peer *np)
+{
+	struct dp_user *dp = dp_user(base);
+	struct dp_peer *p = peer_by_ip(dp, np->vpn_ip);
+	struct dp_peer *other = peer_by_endpoint(dp, &np->endpoint);
+	char ip[INET_ADDRSTRLEN], other_ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN];
+	bool fresh = !p;
+	int st;
+
+	cpg_ip4_str(np->vpn_ip, ip);
+	cpg_sockaddr_str(&np->endpoint, ep, sizeof(ep));
+	if (!cpg_sockaddr_is_set(&np->endpoint) || np->vpn_ip.s_addr == dp->vpn_ip.s_addr ||
+	    np->vpn_ip.s_addr == dp->broadcast.s_addr ||
+	    (np->vpn_ip.s_addr & dp->netmask.s_addr) != dp->network.s_addr) {
+		log_err("data plane: refusing peer %s at %s: not a VPN peer", ip, ep);
+		return -EINVAL;
+	}
+	if (other && other != p) {
+		log_err("data plane: refusing peer %s: %s is already peer %s's endpoint", ip, ep,
+			cpg_ip4_str(other->vpn_ip, other_ip));
+		return -EEXIST;
+	}
+	if (fresh) {
+		if (dp->n_peers == dp->max_peers) {
+			log_err("data plane: refusing peer %s: %zu peers already", ip,
+				dp->n_peers);
+			return -ENOSPC;
+		}
+		p = calloc(1, sizeof(*p));
+		if (!p) {
+			log_err("data plane: out of memory for peer %s", ip);
+			return -ENOMEM;
+		}
+	}
+	st = peer_set_keys(p, fresh, &np->keys);
+	if (st) {
+		log_err("data plane: cannot install the %s keys of peer %s",
+			cpg_cipher_name(np->keys.cipher), ip);
+		if (fresh)
+			peer_free(p);
+		return st;
+	}
+	if (fresh) {
+		p->vpn_ip = np->vpn_ip;
+		p->endpoint = np->endpoint;
+		bucket_init(&p->bucket, dp->connection_rate, dp->connection_bucket_size,
+			    dp->loop->now);
+		p->index = dp->n_peers;
+		dp->peers[dp->n_peers++] = p;
+		ip_link(dp, p);
+		ep_link(dp, p);
+	} else if (!cpg_sockaddr_equal(&p->endpoint, &np->endpoint)) {
+		ep_unlink(dp, p);
+		p->endpoint = np->endpoint;
+		ep_link(dp, p);
+	}
+	log_debug("data plane: peer %s at %s, %s epoch %u", ip, ep,
+		  cpg_cipher_name(np->keys.cipher), np->keys.epoch);
+	return 0;
+}
+
+static int dp_del_peer(struct cpg_dataplane *base, struct in_addr vpn_ip)
+{
+	struct dp_user *dp = dp_user(base);
+	struct dp_peer *p = peer_by_ip(dp, vpn_ip);
+
+	if (!p)
+		return -ENOENT;
+	peer_remove(dp, p);
+	return 0;
+}
+
+static uint64_t idle_ms(uint64_t now, uint64_t last, bool seen)
+{
+	if (!seen)
+		return UINT64_MAX;
+	return now > last ? now - last : 0;
+}
+
+static int dp_get_stats(struct cpg_dataplane *base, struct in_addr vpn_ip,
+			struct cpg_dp_stats *out)
+{
+	struct dp_user *dp = dp_user(base);
+	struct dp_peer *p = peer_by_ip(dp, vpn_ip);
+
+	if (!p)
+		return -ENOENT;
+	memset(out, 0, sizeof(*out));
+	out->tx_packets = p->tx_packets;
+	out->tx_bytes = p->tx_bytes;
+	out->rx_packets = p->rx_packets;
+	out->rx_bytes = p->rx_bytes;
+	memcpy(out->drops, p->drops, sizeof(out->drops));
+	out->tx_idle_ms = idle_ms(dp->loop->now, p->last_tx, p->tx_seen);
+	out->rx_idle_ms = idle_ms(dp->loop->now, p->last_rx, p->rx_seen);
+	out->cipher = p->keys.cipher;
+	out->epoch = p->keys.epoch;
+	out->next_write_seq = p->tx.next_seq;
+	return 0;
+}
+
+static int dp_xmit(struct cpg_dataplane *base, const uint8_t *pkt, size_t len)
+{
+	struct dp_user *dp = dp_user(base);
+	struct pkt_buf *b = &dp->xmit_buf;
+
+	if (len > PKT_CAPACITY)
+		return -EMSGSIZE;
+	/* memmove: the daemon may hand back the very packet no_peer() showed it. */
+	memmove(b->data + CPG_RECORD_HEADROOM, pkt, len);
+	b->len = len;
+	return tx_packet(dp, b, false);
+}
+
+static void dp_destroy(struct cpg_dataplane *base)
+{
+	struct dp_user *dp = dp_user(base);
+
+	if (!dp)
+		return;
+	if (dp->tun_watched)
+		cpg_loop_del_fd(dp->loop, &dp->tun_io);
+	while (dp->n_peers)
+		peer_remove(dp, dp->peers[dp->n_peers - 1]);
+	free(dp->peers);
+	free(dp->by_ip);
+	free(dp->by_ep);
+	/* The buffers held plaintext. */
+	if (dp->tx_buf.data)
+		OPENSSL_cleanse(dp->tx_buf.data, PKT_BUF_SIZE);
+	if (dp->bcast_buf.data)
+		OPENSSL_cleanse(dp->bcast_buf.data, PKT_BUF_SIZE);
+	if (dp->xmit_buf.data)
+		OPENSSL_cleanse(dp->xmit_buf.data, PKT_BUF_SIZE);
+	free(dp->tx_buf.data);
+	free(dp->bcast_buf.data);
+	free(dp->xmit_buf.data);
+	free(dp);
+}
+
+static const struct cpg_dataplane_ops dp_user_ops = {
+	.name = "userspace",
+	.add_peer = dp_add_peer,
+	.del_peer = dp_del_peer,
+	.get_stats = dp_get_stats,
+	.xmit = dp_xmit,
+	.input = dp_input,
+	.destroy = dp_destroy,
+};
+
+static bool config_valid(const struct cpg_dp_user_config *cfg)
+{
+	if (!cfg->tun || cfg->tun->fd < 0 || cfg->udp_fd < 0) {
+		log_err("data plane: no device or no socket");
+		return false;
+	}
+	if (cfg->max_peers < 1) {
+		log_err("data plane: max_peers must be at least 1");
+		return false;
+	}
+	/* A record carries at most 2^14 bytes: larger packets could not go. */
+	if (cfg->mtu < IPV4_MIN_HEADER || cfg->mtu > CPG_DTLS_MAX_PLAINTEXT) {
+		log_err("data plane: MTU %d out of range [%d, %d]", cfg->mtu, IPV4_MIN_HEADER,
+			CPG_DTLS_MAX_PLAINTEXT);
+		return false;
+	}
+	if (!(cfg->client_max_rate >= 0) || !(cfg->connection_max_rate >= 0)) {
+		log_err("data plane: negative rate limit");
+		return false;
+	}
+	if ((cfg->vpn_ip.s_addr & cfg->netmask.s_addr) != cfg->network.s_addr ||
+	    (cfg->broadcast.s_addr & cfg->netmask.s_addr) != cfg->network.s_addr) {
+		log_err("data plane: VPN IP or broadcast address outside the VPN network");
+		return false;
+	}
+	return true;
+}
+
+struct cpg_dataplane *cpg_dp_user_new(struct cpg_loop *loop, const struct cpg_dp_user_config *cfg,
+				      const struct cpg_dp_events *events, void *arg)
+{
+	struct dp_user *dp;
+	double msg_max;
+
+	if (!config_valid(cfg))
+		return NULL;
+	dp = calloc(1, sizeof(*dp));
+	if (!dp)
+		goto nomem;
+	dp->base.ops = &dp_user_ops;
+	snprintf(dp->base.ifname, sizeof(dp->base.ifname), "%s", cfg->tun->name);
+	dp->base.events = events;
+	dp->base.events_arg = arg;
+	dp->loop = loop;
+	dp->udp_fd = cfg->udp_fd;
+	dp->tun = cfg->tun;
+	dp->tun_read = cfg->tun_read ? cfg->tun_read : tun_read_plain;
+	dp->tun_write = cfg->tun_write ? cfg->tun_write : tun_write_plain;
+	dp->vpn_ip = cfg->vpn_ip;
+	dp->network = cfg->network;
+	dp->netmask = cfg->netmask;
+	dp->broadcast = cfg->broadcast;
+
+	/* The original: max(0.5 s at the rate, three of its largest messages). */
+	msg_max = 3.0 * (cfg->mtu + MESSAGE_SLACK);
+	bucket_init(&dp->client_bucket, cfg->client_max_rate,
+		    bucket_size(cfg->client_max_rate, msg_max), loop->now);
+	dp->connection_rate = cfg->connection_max_rate;
+	dp->connection_bucket_size = bucket_size(cfg->connection_max_rate, msg_max);
+
+	dp->max_peers = cfg->max_peers;
+	/* Chains of one or two peers at most on average. */
+	dp->bucket_bits = 3;
+	while (dp->bucket_bits < 31 && ((size_t)1 << dp->bucket_bits) < 2 * dp->max_peers)
+		dp->bucket_bits++;
+	dp->n_buckets = (size_t)1 << dp->bucket_bits;
+	dp->peers = calloc(dp->max_peers, sizeof(*dp->peers));
+	dp->by_ip = calloc(dp->n_buckets, sizeof(*dp->by_ip));
+	dp->by_ep = calloc(dp->n_buckets, sizeof(*dp->by_ep));
+	dp->tx_buf.data = malloc(PKT_BUF_SIZE);
+	dp->bcast_buf.data = malloc(PKT_BUF_SIZE);
+	dp->xmit_buf.data = malloc(PKT_BUF_SIZE);
+	if (!dp->peers || !dp->by_ip || !dp->by_ep || !dp->tx_buf.data || !dp->bcast_buf.data ||
+	    !dp->xmit_buf.data)
+		goto nomem;
+
+	if (cpg_loop_add_fd(loop, &dp->tun_io, cfg->tun->fd, EPOLLIN, tun_ready, dp) < 0)
+		goto fail;
+	dp->tun_watched = true;
+	return &dp->base;
+
+nomem:
+	log_err("data plane: out of memory");
+fail:
+	dp_destroy(dp ? &dp->base : NULL);
+	return NULL;
+}
+
+void cpg_dp_user_get_counters(const struct cpg_dataplane *base, struct cpg_dp_user_counters *out)
+{
+	*out = ((const struct dp_user *)base)->counters;
+}

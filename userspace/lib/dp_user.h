@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The userspace data plane (dataplane.h): IPv4 packets between a TUN device
+ * and DTLS 1.2 application_data records on the daemon's UDP socket, sealed
+ * and opened in place with record.c.
+ *
+ * Sending: the device is read in the event loop, at most
+ * CPG_DP_USER_TX_BATCH packets per wakeup. A packet to the VPN network's
+ * broadcast address goes to every peer, one to our own VPN IP goes back to
+ * the device (as the original did), one to a VPN IP without a peer raises
+ * events->no_peer, and one to an address outside the VPN network is dropped.
+ * client_max_rate and connection_max_rate are token buckets as in the
+ * original: refilled at the rate, max(500 * rate, 3 * (mtu + 200)) bytes
+ * deep, charged with the datagram's length plus 8 (its UDP header). Packets
+ * beyond them are dropped (the original made its sender sleep).
+ *
+ * Receiving: the daemon hands every datagram in the DTLS range to
+ * ops->input(). A datagram belongs to the data plane when it comes from a
+ * peer's endpoint and its FIRST record is application_data, DTLS 1.2, in
+ * the peer's epoch: input() then returns true whatever becomes of its
+ * records. Each record in it is opened in turn; a later record that is not
+ * such a record is dropped as malformed (a peer never mixes them: its data
+ * plane writes one record per datagram and its OpenSSL never writes
+ * application data). Anything else returns false and goes to OpenSSL.
+ * A decrypted packet must be IPv4 with a consistent header and the peer's
+ * VPN IP as its source, or it is dropped and counted.
+ *
+ * Drops are logged at debug level, at most a few lines a second.
+ */
+#ifndef CPG_DP_USER_H
+#define CPG_DP_USER_H
+
+#include <netinet/in.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "dataplane.h"
+#include "evloop.h"
+#include "tun.h"
+
+/* Device packets handled per wakeup, so the socket and timers get a turn. */
+#define CPG_DP_USER_TX_BATCH 64
+
+struct cpg_dp_user_config {
+	int udp_fd;			/* the daemon's socket; records are sent on it */
+	/*
+	 * The device, polled for input; its name becomes dp->ifname. Not
+	 * owned: it must outlive the data plane. Tests pass one end of a
+	 * socketpair(AF_UNIX, SOCK_SEQPACKET) in fd.
+	 */
+	struct cpg_tun *tun;
+	/*
+	 * How one packet crosses the device, with cpg_tun_read() and
+	 * cpg_tun_write()'s contracts (the BSDs pass those two). NULL: plain
+	 * read() and write() on tun->fd, which is what a Linux IFF_NO_PI TUN
+	 * carries.
+	 */
+	ssize_t (*tun_read)(struct cpg_tun *tun, uint8_t *buf, size_t size);
+	int (*tun_write)(struct cpg_tun *tun, const uint8_t *pkt, size_t len);
+	struct in_addr vpn_ip;
+	struct in_addr network;		/* host bits cleared */
+	struct in_addr netmask;
+	struct in_addr broadcast;
+	unsigned int max_peers;		/* max_clients, at least 1 */
+	double client_max_rate;		/* KB/s (1000 bytes), 0: unlimited */
+	double connection_max_rate;	/* KB/s per peer, 0: unlimited */
+	int mtu;			/* tun_mtu; sizes the rate buckets */
+};
+
+/* Counters that belong to no peer. */
+struct cpg_dp_user_counters {
+	uint64_t no_peer;		/* to a VPN IP without a peer (= dp->no_peer_drops) */
+	uint64_t outside;		/* destination outside the VPN network */
+	uint64_t malformed;		/* from the device, not a sane IPv4 packet */
+	uint64_t loopback;		/* to our own VPN IP, written back to the device */
+	uint64_t tun_errors;		/* the device failed a read */
+};
+
+/*
+ * A data plane reading cfg->tun in loop and writing records to cfg->udp_fd.
+ * events (may be NULL) and arg are the daemon's callbacks. NULL with a log
+ * line on a bad configuration or when out of memory. Free with
+ * dp->ops->destroy(), which wipes every key.
+ */
+struct cpg_dataplane *cpg_dp_user_new(struct cpg_loop *loop, const struct cpg_dp_user_config *cfg,
+				      const struct cpg_dp_events *events, void *arg);
+
+/* dp must come from cpg_dp_user_new(). */
+void cpg_dp_user_get_counters(const struct cpg_dataplane *dp, struct cpg_dp_user_counters *out);
+
+#endif

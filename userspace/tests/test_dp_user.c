@@ -1,0 +1,1097 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The userspace data plane, three of them back to back in one process: each
+ * node has a loopback UDP socket (the daemon's, which the test reads and
+ * feeds to ops->input() itself) and a SOCK_SEQPACKET socketpair standing in
+ * for its TUN device (the test is the host at the other end). Keys are made
+ * up by the test, consistent on both sides; the test also seals records of
+ * its own with record.c to play a peer that misbehaves.
+ *
+ * Node A (10.9.0.1) peers with B (10.9.0.2) and C (10.9.0.3).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "dp_user.h"
+#include "evloop.h"
+#include "log.h"
+#include "net.h"
+#include "record.h"
+
+#define NODES 3
+#define A 0
+#define B 1
+#define C 2
+#define MTU 1400
+#define WAIT_MS 2000
+#define SEQ0 CPG_RECORD_DATA_SEQ_START
+#define DGRAM_MAX 4096
+#define EPOCH 1
+
+struct node {
+	struct fixture *fx;
+	struct cpg_dataplane *dp;
+	struct cpg_tun tun;		/* tun.fd: the data plane's end */
+	int host_fd;			/* the test's end of the fake device */
+	int udp_fd;
+	union cpg_sockaddr addr;
+	struct in_addr vpn_ip;
+
+	int no_peer_calls;
+	struct in_addr no_peer_dst;
+	uint8_t no_peer_pkt[DGRAM_MAX];
+	size_t no_peer_len;
+};
+
+struct fixture {
+	struct cpg_loop loop;
+	enum cpg_cipher cipher;
+	struct node n[NODES];
+	unsigned int gen[NODES][NODES];	/* key generation of each direction */
+};
+
+/* ---- Helpers -------------------------------------------------------------- */
+
+static struct in_addr ip(const char *s)
+{
+	struct in_addr a;
+
+	assert_int_equal(inet_pton(AF_INET, s, &a), 1);
+	return a;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = (uint8_t)v;
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint64_t get48(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 6; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* A UDP-in-IPv4 packet of payload bytes from src to dst; returns its length. */
+static size_t make_packet(uint8_t *buf, struct in_addr src, struct in_addr dst, size_t payload,
+			  uint8_t fill)
+{
+	size_t len = 20 + 8 + payload;
+	uint32_t sum = 0;
+
+	memset(buf, 0, 28);
+	buf[0] = 0x45;
+	put16(buf + 2, (uint16_t)len);
+	buf[8] = 64;
+	buf[9] = 17;
+	memcpy(buf + 12, &src.s_addr, 4);
+	memcpy(buf + 16, &dst.s_addr, 4);
+	for (int i = 0; i < 20; i += 2)
+		sum += get16(buf + i);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	put16(buf + 10, (uint16_t)~sum);
+	put16(buf + 20, 4000);
+	put16(buf + 22, 5000);
+	put16(buf + 24, (uint16_t)(8 + payload));
+	for (size_t i = 0; i < payload; i++)
+		buf[28 + i] = (uint8_t)(fill + i);
+	return len;
+}
+
+/* The made-up secret node from writes with towards node to. */
+static void secret_for(const struct fixture *fx, int from, int to, struct cpg_aead_secret *s)
+{
+	unsigned int g = fx->gen[from][to];
+
+	for (size_t i = 0; i < sizeof(s->key); i++)
+		s->key[i] = (uint8_t)(0x11 * g + 0x20 * from + 7 * to + i);
+	for (size_t i = 0; i < sizeof(s->iv); i++)
+		s->iv[i] = (uint8_t)(0x80 + 0x13 * g + 3 * from + 5 * to + i);
+}
+
+static void peer_desc(const struct fixture *fx, int self, int other, uint16_t epoch,
+		      struct cpg_dp_peer *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->vpn_ip = fx->n[other].vpn_ip;
+	p->endpoint = fx->n[other].addr;
+	p->keys.cipher = fx->cipher;
+	p->keys.epoch = epoch;
+	secret_for(fx, self, other, &p->keys.tx);
+	secret_for(fx, other, self, &p->keys.rx);
+	p->keys.first_write_seq = SEQ0;
+}
+
+static int add_peer(struct fixture *fx, int self, int other, uint16_t epoch)
+{
+	struct cpg_dp_peer p;
+	struct cpg_dataplane *dp = fx->n[self].dp;
+
+	peer_desc(fx, self, other, epoch, &p);
+	return dp->ops->add_peer(dp, &p);
+}
+
+static void link_nodes(struct fixture *fx, int x, int y)
+{
+	assert_int_equal(add_peer(fx, x, y, EPOCH), 0);
+	assert_int_equal(add_peer(fx, y, x, EPOCH), 0);
+}
+
+static void host_send(struct node *n, const uint8_t *pkt, size_t len)
+{
+	assert_int_equal(write(n->host_fd, pkt, len), (ssize_t)len);
+}
+
+/* A packet the data plane wrote to the fake device, or -1 when there is none. */
+static ssize_t host_recv(struct node *n, uint8_t *buf)
+{
+	return recv(n->host_fd, buf, DGRAM_MAX, MSG_DONTWAIT);
+}
+
+/* Loopback UDP delivers during sendto(): what is not queued now never comes. */
+static ssize_t wire_recv(struct node *n, uint8_t *buf, union cpg_sockaddr *from)
+{
+	socklen_t alen = sizeof(*from);
+
+	memset(from, 0, sizeof(*from));
+	return recvfrom(n->udp_fd, buf, DGRAM_MAX, MSG_DONTWAIT, &from->sa, &alen);
+}
+
+static bool input(struct node *n, uint8_t *buf, size_t len, const union cpg_sockaddr *from)
+{
+	return n->dp->ops->input(n->dp, buf, len, from);
+}
+
+/* Let the data planes read their devices once. */
+static void run_loop(struct fixture *fx)
+{
+	assert_int_equal(cpg_loop_run_once(&fx->loop, WAIT_MS), 0);
+}
+
+/* Take one datagram off to's socket, check it came from from, feed it. */
+static ssize_t relay(struct fixture *fx, int from, int to, uint8_t *buf)
+{
+	union cpg_sockaddr src;
+	ssize_t len = wire_recv(&fx->n[to], buf, &src);
+
+	assert_true(len > 0);
+	assert_true(cpg_sockaddr_equal(&src, &fx->n[from].addr));
+	assert_true(input(&fx->n[to], buf, (size_t)len, &src));
+	return len;
+}
+
+static void get_stats(struct fixture *fx, int self, int other, struct cpg_dp_stats *st)
+{
+	struct cpg_dataplane *dp = fx->n[self].dp;
+
+	assert_int_equal(dp->ops->get_stats(dp, fx->n[other].vpn_ip, st), 0);
+}
+
+/* A record sealed by the test with from's key towards to. */
+static size_t forge(struct fixture *fx, int from, int to, uint16_t epoch, uint64_t seq,
+		    const uint8_t *plain, size_t len, uint8_t *out)
+{
+	uint8_t buf[CPG_RECORD_HEADROOM + DGRAM_MAX + CPG_RECORD_TAILROOM];
+	struct cpg_aead_secret s;
+	struct cpg_record_tx tx;
+	uint8_t *rec;
+	size_t rec_len;
+
+	secret_for(fx, from, to, &s);
+	assert_int_equal(cpg_record_tx_init(&tx, fx->cipher, epoch, &s, seq), CPG_RECORD_OK);
+	memcpy(buf + CPG_RECORD_HEADROOM, plain, len);
+	assert_int_equal(cpg_record_seal(&tx, buf, sizeof(buf), len, &rec, &rec_len),
+			 CPG_RECORD_OK);
+	memcpy(out, rec, rec_len);
+	cpg_record_tx_free(&tx);
+	return rec_len;
+}
+
+static void on_no_peer(void *arg, struct in_addr dst, const uint8_t *pkt, size_t len)
+{
+	struct node *n = arg;
+
+	assert_true(len <= sizeof(n->no_peer_pkt));
+	n->no_peer_calls++;
+	n->no_peer_dst = dst;
+	memcpy(n->no_peer_pkt, pkt, len);
+	n->no_peer_len = len;
+}
+
+static const struct cpg_dp_events events = { .no_peer = on_no_peer };
+
+/* ---- Fixture -------------------------------------------------------------- */
+
+static int fixture_setup(void **state, enum cpg_cipher cipher, double client_rate,
+			 double connection_rate)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	static const char *const ips[NODES] = { "10.9.0.1", "10.9.0.2", "10.9.0.3" };
+
+	assert_non_null(fx);
+	*state = fx;
+	fx->cipher = cipher;
+	assert_int_equal(cpg_loop_init(&fx->loop), 0);
+	for (int i = 0; i < NODES; i++) {
+		struct node *n = &fx->n[i];
+		union cpg_sockaddr local;
+		socklen_t alen = sizeof(n->addr);
+		int sp[2];
+		struct cpg_dp_user_config cfg = {
+			.tun = &n->tun,
+			.vpn_ip = ip(ips[i]),
+			.network = ip("10.9.0.0"),
+			.netmask = ip("255.255.255.0"),
+			.broadcast = ip("10.9.0.255"),
+			.max_peers = 4,
+			.client_max_rate = client_rate,
+			.connection_max_rate = connection_rate,
+			.mtu = MTU,
+		};
+
+		n->fx = fx;
+		n->vpn_ip = cfg.vpn_ip;
+		cpg_sockaddr_set_in(&local, ip("127.0.0.1"), 0);
+		n->udp_fd = cpg_udp_socket(&local, NULL);
+		assert_true(n->udp_fd >= 0);
+		assert_int_equal(getsockname(n->udp_fd, &n->addr.sa, &alen), 0);
+		assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sp), 0);
+		n->tun.fd = sp[0];
+		snprintf(n->tun.name, sizeof(n->tun.name), "fake%d", i);
+		n->host_fd = sp[1];
+		cfg.udp_fd = n->udp_fd;
+		n->dp = cpg_dp_user_new(&fx->loop, &cfg, &events, n);
+		assert_non_null(n->dp);
+		assert_string_equal(n->dp->ifname, n->tun.name);
+		assert_string_equal(n->dp->ops->name, "userspace");
+	}
+	link_nodes(fx, A, B);
+	link_nodes(fx, A, C);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	for (int i = 0; i < NODES; i++) {
+		struct node *n = &fx->n[i];
+
+		if (n->dp)
+			n->dp->ops->destroy(n->dp);
+		if (n->tun.fd > 0)
+			close(n->tun.fd);
+		if (n->host_fd > 0)
+			close(n->host_fd);
+		if (n->udp_fd > 0)
+			close(n->udp_fd);
+	}
+	cpg_loop_destroy(&fx->loop);
+	free(fx);
+	return 0;
+}
+
+static int setup_aes128(void **state)
+{
+	return fixture_setup(state, CPG_CIPHER_AES_128_GCM, 0, 0);
+}
+
+static int setup_aes256(void **state)
+{
+	return fixture_setup(state, CPG_CIPHER_AES_256_GCM, 0, 0);
+}
+
+static int setup_chacha(void **state)
+{
+	return fixture_setup(state, CPG_CIPHER_CHACHA20_POLY1305, 0, 0);
+}
+
+/* 1 KB/s: buckets of max(500, 3 * (1400 + 200)) = 4800 bytes. */
+static int setup_connection_rate(void **state)
+{
+	return fixture_setup(state, CPG_CIPHER_AES_128_GCM, 0, 1);
+}
+
+static int setup_client_rate(void **state)
+{
+	return fixture_setup(state, CPG_CIPHER_AES_128_GCM, 1, 0);
+}
+
+/* ---- Tests ---------------------------------------------------------------- */
+
+/* Through A's device, over the wire as a DTLS 1.2 record, out of B's device. */
+static void test_roundtrip(void **state)
+{
+	struct fixture *fx = *state;
+	uint8_t pkt[DGRAM_MAX], wire[DGRAM_MAX], out[DGRAM_MAX];
+	size_t explicit_len = fx->cipher == CPG_CIPHER_CHACHA20_POLY1305 ? 0 : 8;
+	struct cpg_dp_stats st;
+	size_t len;
+
+	for (int i = 0; i < 2; i++) {
+		ssize_t wlen;
+
+		len = make_packet(pkt, fx->n[A].vpn_ip, fx->n[B].vpn_ip, 100 + i, 0x40);
+		host_send(&fx->n[A], pkt, len);
+		run_loop(fx);
+		wlen = relay(fx, A, B, wire);
+
+		/* The record header, parsed by hand. */
+		assert_int_equal((size_t)wlen, len + cpg_cipher_overhead(fx->cipher));
+		assert_int_equal(wire[0], 23);
+		assert_int_equal(get16(wire + 1), 0xfefd);
+		assert_int_equal(get16(wire + 3), EPOCH);
+		assert_true(get48(wire + 5) == SEQ0 + (uint64_t)i);
+		assert_int_equal(get16(wire + 11), (size_t)wlen - 13);
+		if (explicit_len) /* epoch || sequence number */
+			assert_memory_equal(wire + 13, wire + 3, 8);
+
+		assert_int_equal(host_recv(&fx->n[B], out), (ssize_t)len);
+		assert_memory_equal(out, pkt, len);
+		assert_int_equal(host_recv(&fx->n[B], out), -1);
+	}
+
+	/* And back. */
+	len = make_packet(pkt, fx->n[B].vpn_ip, fx->n[A].vpn_ip, 1000, 0x99);
+
+	host_send(&fx->n[B], pkt, len);
+	run_loop(fx);
+	relay(fx, B, A, wire);
+	assert_int_equal(host_recv(&fx->n[A], out), (ssize_t)len);
+	assert_memory_equal(out, pkt, len);
+
+	get_stats(fx, A, B, &st);
+	assert_int_equal(st.tx_packets, 2);
+	assert_int_equal(st.rx_packets, 1);
+	assert_int_equal(st.rx_bytes, len);
+	assert_int_equal(st.cipher, fx->cipher);
+	assert_int_equal(st.epoch, EPOCH);
+	assert_true(st.next_write_seq == SEQ0 + 2);
+	for (int d = 0; d < CPG_DP_DROP_MAX; d++)
+		assert_int_equal(st.drops[d], 0);
+}
+
+/* Device packets are handled CPG_DP_USER_TX_BATCH per wakeup. */
+static void test_batch(void **state)
+{
+	struct fixture *fx = *state;
+	uint8_t pkt[DGRAM_MAX], wire[DGRAM_MAX], out[DGRAM_MAX];
+	const int total = CPG_DP_USER_TX_BATCH + 36;
+	union cpg_sockaddr from;
+	int n = 0;
+
+	for (int i = 0; i < total; i++) {
+		size_t len = make_packet(pkt, fx->n[A].vpn_ip, fx->n[B].vpn_ip, 50, (uint8_t)i);
+
+		host_send(&fx->n[A], pkt, len);
+	}
+	run_loop(fx);
+	while (wire_recv(&fx->n[B], wire, &from) > 0)
+		n++;
+	assert_int_equal(n, CPG_DP_USER_TX_BATCH);
+	run_loop(fx);
+	while (wire_recv(&fx->n[B], wire, &from) > 0)
+		n++;
+	assert_int_equal(n, total);
+	assert_int_equal(host_recv(&fx->n[B], out), -1);
+}
+
+static void test_broadcast(void **state)
+{
+	struct fixture *fx = *state;
+	uint8_t pkt[DGRAM_MAX], wire[DGRAM_MAX], out[DGRAM_MAX];
+	size_t len = make_packet(pkt, fx->n[A].vpn_ip, ip("10.9.0.255"), 64, 0x10);
+	union cpg_sockaddr from;
+	struct cpg_dp_stats st;
+
+	host_send(&fx->n[A], pkt, len);
+	run_loop(fx);
+	for (int to = B; to <= C; to++) {
+		relay(fx, A, to, wire);
+		assert_int_equal(host_recv(&fx->n[to], out), (ssize_t)len);
+		assert_memory_equal(out, pkt, len);
+		assert_int_equal(wire_recv(&fx->n[to], wire, &from), -1);
+		get_stats(fx, A, to, &st);
+		assert_int_equal(st.tx_packets, 1);
+	}
+	assert_int_equal(fx->n[A].no_peer_calls, 0);
+}
+
+static void test_no_peer(void **state)
+{
+	struct fixture *fx = *state;
+	struct node *a = &fx->n[A];
+	uint8_t pkt[DGRAM_MAX], wire[DGRAM_MAX], out[DGRAM_MAX];
+	struct cpg_dp_user_counters cnt;
+	union cpg_sockaddr from;
+	size_t len;
+
+	/* Inside the VPN network: the on-demand trigger, with the packet. */
+	len = make_packet(pkt, a->vpn_ip, ip("10.9.0.77"), 33, 0x77);
+	host_send(a, pkt, len);
+	run_loop(fx);
+	assert_int_equal(a->no_peer_calls, 1);
+	assert_int_equal(a->no_peer_dst.s_addr, ip("10.9.0.77").s_addr);
+	assert_int_equal(a->no_peer_len, len);
+	assert_memory_equal(a->no_peer_pkt, pkt, len);
+	assert_int_equal(a->dp->no_peer_drops, 1);
+
+	/* Outside: dropped, no event. */
+	len = make_packet(pkt, a->vpn_ip, ip("192.168.7.7"), 33, 0x77);
+	host_send(a, pkt, len);
+	run_loop(fx);
+	assert_int_equal(a->no_peer_calls, 1);
+
+	/* Not IPv4 packets: an IPv6 header, a cut header, wrong total lengths. */
+	memset(pkt, 0, 64);
+	pkt[0] = 0x60;
+	host_send(a, pkt, 60);
+	len = make_packet(pkt, a->vpn_ip, fx->n[B].vpn_ip, 10, 0);
+	host_send(a, pkt, 19);
+	host_send(a, pkt, len - 1);
+	host_send(a, pkt, len + 1);
+	run_loop(fx);
+
+	/* To ourselves: straight back to the device. */
+	len = make_packet(pkt, a->vpn_ip, a->vpn_ip, 5, 0x55);
+	host_send(a, pkt, len);
+	run_loop(fx);
+	assert_int_equal(host_recv(a, out), (ssize_t)len);
+	assert_memory_equal(out, pkt, len);
+
+	cpg_dp_user_get_counters(a->dp, &cnt);
+	assert_int_equal(cnt.no_peer, 1);
+	assert_int_equal(cnt.outside, 1);
+	assert_int_equal(cnt.malformed, 4);
+	assert_int_equal(cnt.loopback, 1);
+	assert_int_equal(cnt.tun_errors, 0);
+	for (int i = B; i <= C; i++)
+		assert_int_equal(wire_recv(&fx->n[i], wire, &from), -1);
+	assert_int_equal(a->no_peer_calls, 1);
+}
+
+/* The daemon's on-demand flow: queue the packet, bring the peer up, xmit. */
+static void test_no_peer_then_xmit(void **state)
+{
+	static uint8_t big[CPG_DTLS_MAX_PLAINTEXT + 1];
+	struct fixture *fx = *state;
+	struct node *a = &fx->n[A];
+	uint8_t pkt[DGRAM_MAX], wire[DGRAM_MAX], out[DGRAM_MAX];
+	size_t len = make_packet(pkt, a->vpn_ip, fx->n[B].vpn_ip, 200, 0x21);
+	struct cpg_dp_stats st;
+
+	assert_int_equal(a->dp->ops->del_peer(a->dp, fx->n[B].vpn_ip), 0);
+	assert_int_equal(fx->n[B].dp->ops->del_peer(fx->n[B].dp, a->vpn_ip), 0);
+	assert_int_equal(a->dp->ops->del_peer(a->dp, fx->n[B].vpn_ip), -ENOENT);
+	assert_int_equal(a->dp->ops->get_stats(a->dp, fx->n[B].vpn_ip, &st), -ENOENT);
+
+	host_send(a, pkt, len);
+	run_loop(fx);
+	assert_int_equal(a->no_peer_calls, 1);
+
+	/* xmit() of a packet without a peer does not ask again. */
+	assert_int_equal(a->dp->ops->xmit(a->dp, a->no_peer_pkt, a->no_peer_len), -EHOSTUNREACH);
+	assert_int_equal(a->no_peer_calls, 1);
+
+	fx->gen[A][B]++;
+	fx->gen[B][A]++;
+	link_nodes(fx, A, B);
+	assert_int_equal(a->dp->ops->xmit(a->dp, a->no_peer_pkt, a->no_peer_len), 0);
+	relay(fx, A, B, wire);
+	assert_int_equal(host_recv(&fx->n[B], out), (ssize_t)len);
+	assert_memory_equal(out, pkt, len);
+
+	/* Bad packets are refused. */
+	assert_int_equal(a->dp->ops->xmit(a->dp, pkt, len - 1), -EINVAL);
+	assert_int_equal(a->dp->ops->xmit(a->dp, big, sizeof(big)), -EMSGSIZE);
+}
+
+static void test_replay(void **state)
+{
+	struct fixture *fx = *state;
+	uint8_t pkt[DGRAM_MAX], wire[DGRAM_MAX], copy[DGRAM_MAX], out[DGRAM_MAX];
+	size_t len = make_packet(pkt, fx->n[A].vpn_ip, fx->n[B].vpn_ip, 80, 0x33);
+	union cpg_sockaddr from;
+	struct cpg_dp_stats st;
+	ssize_t wlen;
+	size_t flen;
+
+	host_send(&fx->n[A], pkt, len);
+	run_loop(fx);
+	wlen = wire_recv(&fx->n[B], wire, &from);
+	assert_true(wlen > 0);
+	memcpy(copy, wire, (size_t)wlen);
+	assert_true(input(&fx->n[B], wire, (size_t)wlen, &from));
+	assert_int_equal(host_recv(&fx->n[B], out), (ssize_t)len);
+
+	/* The same datagram again: consumed, dropped, counted. */
+	assert_true(input(&fx->n[B], copy, (size_t)wlen, &from));
+	assert_int_equal(host_recv(&fx->n[B], out), -1);
+	get_stats(fx, B, A, &st);
+	assert_int_equal(st.drops[CPG_DP_DROP_REPLAY], 1);
+	assert_int_equal(st.rx_packets, 1);
+
+	/* Older than the window: a record far ahead, then one at SEQ0 + 1. */
+	flen = forge(fx, A, B, EPOCH, SEQ0 + 5000, pkt, len, wire);
+	assert_true(input(&fx->n[B], wire, flen, &from));
+	assert_int_equal(host_recv(&fx->n[B], out), (ssize_t)len);
+	flen = forge(fx, A, B, EPOCH, SEQ0 + 1, pkt, len, wire);
+	assert_true(input(&fx->n[B], wire, flen, &from));
+	assert_int_equal(host_recv(&fx->n[B], out), -1);
+	get_stats(fx, B, A, &st);
+	assert_int_equal(st.drops[CPG_DP_DROP_REPLAY], 2);
+	assert_int_equal(st.rx_packets, 2);
+}
+
+static void test_spoofed(void **state)
+{
+	struct fixture *fx = *state;
+	uint8_t pkt[DGRAM_MAX], wire[DGRAM_MAX], out[DGRAM_MAX];
+	const char *const sources[] = { "10.9.0.99", "10.9.0.3", "10.9.0.2" };
+	struct cpg_dp_stats st;
+
+	/* A relays whatever its host sends; B checks the source. */
+	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {
+		size_t len = make_packet(pkt, ip(sources[i]), fx->n[B].vpn_ip, 40, 0x66);
+
+		host_send(&fx->n[A], pkt, len);
+		run_loop(fx);
+		relay(fx, A, B, wire);
+		assert_int_equal(host_recv(&fx->n[B], out), -1);
+	}
+	get_stats(fx, B, A, &st);
+	assert_int_equal(st.drops[CPG_DP_DROP_SPOOFED], 3);
+	assert_int_equal(st.rx_packets, 0);
+}
+
+static void test_tampered(void **state)
+{
+	struct fixture *fx = *state;
+	uint8_t pkt[DGRAM_MAX], wire[DGRAM_MAX], copy[DGRAM_MAX], out[DGRAM_MAX];
+	size_t len = make_packet(pkt, fx->n[A].vpn_ip, fx->n[B].vpn_ip, 120, 0x01);
+	union cpg_sockaddr from;
+	struct cpg_dp_stats st;
+	ssize_t wlen;
+
+	host_send(&fx->n[A], pkt, len);
+	run_loop(fx);
+	wlen = wire_recv(&fx->n[B], wire, &from);
+	assert_true(wlen > 0);
+	memcpy(copy, wire, (size_t)wlen);
+
+	wire[wlen / 2] ^= 0x01;
+	assert_true(input(&fx->n[B], wire, (size_t)wlen, &from));
+	assert_int_equal(host_recv(&fx->n[B], out), -1);
+	/* The sequence number is authenticated too. */
+	memcpy(wire, copy, (size_t)wlen);
+	wire[10] ^= 0x01;
+	assert_true(input(&fx->n[B], wire, (size_t)wlen, &from));
+	get_stats(fx, B, A, &st);
+	assert_int_equal(st.drops[CPG_DP_DROP_AUTH], 2);
+
+	/* Failures moved nothing: the genuine record still goes through. */
+	assert_true(input(&fx->n[B], copy, (size_t)wlen, &from));
+	assert_int_equal(host_recv(&fx->n[B], out), (ssize_t)len);
+	assert_memory_equal(out, pkt, len);
+
+	/* A short fragment is malformed. */
+	memcpy(wire, copy, 13);
+	put16(wire + 11, 4);
+	assert_true(input(&fx->n[B], wire, 17, &from));
+	get_stats(fx, B, A, &st);
+	assert_int_equal(st.drops[CPG_DP_DROP_MALFORMED], 1);
+	assert_int_equal(st.drops[CPG_DP_DROP_AUTH], 2);
+	assert_int_equal(st.rx_packets, 1);
+}
+
+/* What is not a data record of a known peer's epoch goes to OpenSSL. */
+static void test_not_data(void **state)
+{
+	struct fixture *fx = *state;
+	struct node *b = &fx->n[B];
+	uint8_t pkt[DGRAM_MAX], wire[DGRAM_MAX], rec[DGRAM_MAX], out[DGRAM_MAX];
+	size_t len = make_packet(pkt, fx->n[A].vpn_ip, b->vpn_ip, 30, 0x02);
+	size_t rlen = forge(fx, A, B, EPOCH, SEQ0, pkt, len, rec);
+	union cpg_sockaddr from = fx->n[A].addr, stranger = from;
+	static const struct {
+		uint8_t type;
+		uint16_t version, epoch;
+	} cases[] = {
+		{ 22, 0xfefd, 0 },	/* handshake */
+		{ 22, 0xfefd, EPOCH },	/* retransmitted Finished */
+		{ 20, 0xfefd, 0 },	/* ChangeCipherSpec */
+		{ 21, 0xfefd, EPOCH },	/* alert */
+		{ 23, 0xfefd, EPOCH + 1 },	/* another epoch */
+		{ 23, 0xfeff, EPOCH },	/* DTLS 1.0 */
+	};
+	struct cpg_dp_stats st;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memcpy(wire, rec, rlen);
+		wire[0] = cases[i].type;
+		put16(wire + 1, cases[i].version);
+		put16(wire + 3, cases[i].epoch);
+		assert_false(input(b, wire, rlen, &from));
+	}
+	/* Too short for a header; a length running past the datagram. */
+	assert_false(input(b, rec, 12, &from));
+	assert_false(input(b, rec, rlen - 1, &from));
+
+	/* A genuine record from an endpoint that is no peer's. */
+	cpg_sockaddr_set_in(&stranger, ip("127.0.0.1"), cpg_sockaddr_port(&from) ^ 1);
+	memcpy(wire, rec, rlen);
+	assert_false(input(b, wire, rlen, &stranger));
+
+	get_stats(fx, B, A, &st);
+	for (int d = 0; d < CPG_DP_DROP_MAX; d++)
+		assert_int_equal(st.drops[d], 0);
+	assert_int_equal(st.rx_packets, 0);
+	assert_int_equal(host_recv(b, out), -1);
+
+	/* The untouched record was left unharmed by all that. */
+	assert_true(input(b, rec, rlen, &from));
+	assert_int_equal(host_recv(b, out), (ssize_t)len);
+}
+
+/* Several records in one datagram: the first decides. */
+static void test_multi_record(void **state)
+{
+	struct fixture *fx = *state;
+	struct node *b = &fx->n[B];
+	uint8_t p1[DGRAM_MAX], p2[DGRAM_MAX], wire[2 * DGRAM_MAX], out[DGRAM_MAX];
+	size_t l1 = make_packet(p1, fx->n[A].vpn_ip, b->vpn_ip, 10, 0x0a);
+	size_t l2 = make_packet(p2, fx->n[A].vpn_ip, b->vpn_ip, 20, 0x0b);
+	union cpg_sockaddr from = fx->n[A].addr;
+	struct cpg_dp_stats st;
+	size_t r1, r2;
+
+	r1 = forge(fx, A, B, EPOCH, SEQ0, p1, l1, wire);
+	r2 = forge(fx, A, B, EPOCH, SEQ0 + 1, p2, l2, wire + r1);
+	assert_true(input(b, wire, r1 + r2, &from));
+	assert_int_equal(host_recv(b, out), (ssize_t)l1);
+	assert_memory_equal(out, p1, l1);
+	assert_int_equal(host_recv(b, out), (ssize_t)l2);
+	assert_memory_equal(out, p2, l2);
+
+	/* Data then a handshake record: the data plane's, the second dropped. */
+	r1 = forge(fx, A, B, EPOCH, SEQ0 + 2, p1, l1, wire);
+	r2 = forge(fx, A, B, EPOCH, SEQ0 + 3, p2, l2, wire + r1);
+	wire[r1] = CPG_DTLS_CT_HANDSHAKE;
+	assert_true(input(b, wire, r1 + r2, &from));
+	assert_int_equal(host_recv(b, out), (ssize_t)l1);
+	assert_int_equal(host_recv(b, out), -1);
+	get_stats(fx, B, A, &st);
+	assert_int_equal(st.drops[CPG_DP_DROP_MALFORMED], 1);
+
+	/* Data then garbage too short for a header. */
+	r1 = forge(fx, A, B, EPOCH, SEQ0 + 4, p1, l1, wire);
+	memset(wire + r1, 0x17, 5);
+	assert_true(input(b, wire, r1 + 5, &from));
+	assert_int_equal(host_recv(b, out), (ssize_t)l1);
+	get_stats(fx, B, A, &st);
+	assert_int_equal(st.drops[CPG_DP_DROP_MALFORMED], 2);
+
+	/* A handshake record first: all of it goes to OpenSSL. */
+	r1 = forge(fx, A, B, EPOCH, SEQ0 + 5, p1, l1, wire);
+	r2 = forge(fx, A, B, EPOCH, SEQ0 + 6, p2, l2, wire + r1);
+	wire[0] = CPG_DTLS_CT_HANDSHAKE;
+	assert_false(input(b, wire, r1 + r2, &from));
+	assert_int_equal(host_recv(b, out), -1);
+	get_stats(fx, B, A, &st);
+	assert_int_equal(st.rx_packets, 4);
+	assert_int_equal(st.drops[CPG_DP_DROP_MALFORMED], 2);
+}
+
+/* Authentic records whose content is no IPv4 packet. */
+static void test_inner_malformed(void **state)
+{
+	struct fixture *fx = *state;
+	struct node *b = &fx->n[B];
+	uint8_t pkt[DGRAM_MAX] = { 0 }, wire[DGRAM_MAX], out[DGRAM_MAX];
+	size_t len = make_packet(pkt, fx->n[A].vpn_ip, b->vpn_ip, 30, 0x03);
+	union cpg_sockaddr from = fx->n[A].addr;
+	struct cpg_dp_stats st;
+	size_t rlen;
+
+	rlen = forge(fx, A, B, EPOCH, SEQ0, pkt, len - 1, wire);	/* total length too big */
+	assert_true(input(b, wire, rlen, &from));
+	rlen = forge(fx, A, B, EPOCH, SEQ0 + 4, pkt, len + 1, wire);	/* too small */
+	assert_true(input(b, wire, rlen, &from));
+	pkt[0] = 0x60;						/* IPv6 */
+	rlen = forge(fx, A, B, EPOCH, SEQ0 + 1, pkt, len, wire);
+	assert_true(input(b, wire, rlen, &from));
+	rlen = forge(fx, A, B, EPOCH, SEQ0 + 2, pkt, 0, wire);	/* empty */
+	assert_true(input(b, wire, rlen, &from));
+	pkt[0] = 0x44;						/* IHL below 5 */
+	rlen = forge(fx, A, B, EPOCH, SEQ0 + 3, pkt, len, wire);
+	assert_true(input(b, wire, rlen, &from));
+
+	assert_int_equal(host_recv(b, out), -1);
+	get_stats(fx, B, A, &st);
+	assert_int_equal(st.drops[CPG_DP_DROP_MALFORMED], 5);
+	assert_int_equal(st.rx_packets, 0);
+}
+
+/*
+ * 1000-byte packets cost 1000 + 37 (AES-GCM record) + 8 (UDP) = 1045 bytes:
+ * four fit a 4800-byte bucket. The clock is loop.now, which only the test
+ * moves here (xmit() does not run the loop).
+ */
+#define COST 1045
+
+static void test_connection_rate(void **state)
+{
+	struct fixture *fx = *state;
+	struct cpg_dataplane *dp = fx->n[A].dp;
+	uint8_t pkt[DGRAM_MAX], wire[DGRAM_MAX];
+	size_t lb = make_packet(pkt, fx->n[A].vpn_ip, fx->n[B].vpn_ip, 1000 - 28, 0);
+	union cpg_sockaddr from;
+	struct cpg_dp_stats st;
+	int sent = 0;
+
+	assert_int_equal(lb, 1000);
+	for (int i = 0; i < 10; i++)
+		sent += dp->ops->xmit(dp, pkt, lb) == 0;
+	assert_int_equal(sent, 4);
+	assert_int_equal(dp->ops->xmit(dp, pkt, lb), -ENOBUFS);
+	get_stats(fx, A, B, &st);
+	assert_int_equal(st.tx_packets, 4);
+	assert_int_equal(st.drops[CPG_DP_DROP_RATE], 7);
+
+	/* Per connection: C has its own bucket. */
+	make_packet(pkt, fx->n[A].vpn_ip, fx->n[C].vpn_ip, 1000 - 28, 0);
+	assert_int_equal(dp->ops->xmit(dp, pkt, lb), 0);
+
+	/* 1 KB/s refills a byte per millisecond. 4800 - 4 * 1045 = 620 left. */
+	make_packet(pkt, fx->n[A].vpn_ip, fx->n[B].vpn_ip, 1000 - 28, 0);
+	fx->loop.now += COST - 620 - 1;
+	assert_int_equal(dp->ops->xmit(dp, pkt, lb), -ENOBUFS);
+	fx->loop.now += 1;
+	assert_int_equal(dp->ops->xmit(dp, pkt, lb), 0);
+	assert_int_equal(dp->ops->xmit(dp, pkt, lb), -ENOBUFS);
+	/* A long pause fills the bucket, no more. */
+	fx->loop.now += 3600 * 1000;
+	sent = 0;
+	for (int i = 0; i < 10; i++)
+		sent += dp->ops->xmit(dp, pkt, lb) == 0;
+	assert_int_equal(sent, 4);
+
+	sent = 0;
+	while (wire_recv(&fx->n[B], wire, &from) > 0)
+		sent++;
+	assert_int_equal(sent, 4 + 1 + 4);
+}
+
+static void test_client_rate(void **state)
+{
+	struct fixture *fx = *state;
+	struct cpg_dataplane *dp = fx->n[A].dp;
+	uint8_t pb[DGRAM_MAX], pc[DGRAM_MAX];
+	size_t len = make_packet(pb, fx->n[A].vpn_ip, fx->n[B].vpn_ip, 1000 - 28, 0);
+	struct cpg_dp_stats sb, sc;
+
+	make_packet(pc, fx->n[A].vpn_ip, fx->n[C].vpn_ip, 1000 - 28, 0);
+	assert_int_equal(dp->ops->xmit(dp, pb, len), 0);
+	assert_int_equal(dp->ops->xmit(dp, pc, len), 0);
+	assert_int_equal(dp->ops->xmit(dp, pb, len), 0);
+	assert_int_equal(dp->ops->xmit(dp, pc, len), 0);
+	assert_int_equal(dp->ops->xmit(dp, pb, len), -ENOBUFS);
+	assert_int_equal(dp->ops->xmit(dp, pc, len), -ENOBUFS);
+	get_stats(fx, A, B, &sb);
+	get_stats(fx, A, C, &sc);
+	assert_int_equal(sb.tx_packets + sc.tx_packets, 4);
+	assert_int_equal(sb.drops[CPG_DP_DROP_RATE] + sc.drops[CPG_DP_DROP_RATE], 2);
+
+	/* Broadcast copies are charged one by one. */
+	fx->loop.now += 3600 * 1000;
+	len = make_packet(pb, fx->n[A].vpn_ip, ip("10.9.0.255"), 1000 - 28, 0);
+	assert_int_equal(dp->ops->xmit(dp, pb, len), 0);
+	assert_int_equal(dp->ops->xmit(dp, pb, len), 0);
+	assert_int_equal(dp->ops->xmit(dp, pb, len), 0);
+	get_stats(fx, A, B, &sb);
+	get_stats(fx, A, C, &sc);
+	assert_int_equal(sb.tx_packets + sc.tx_packets, 8);
+	assert_int_equal(sb.drops[CPG_DP_DROP_RATE] + sc.drops[CPG_DP_DROP_RATE], 4);
+}
+
+static void test_rekey(void **state)
+{
+	struct fixture *fx = *state;
+	struct node *a = &fx->n[A], *b = &fx->n[B];
+	uint8_t pkt[DGRAM_MAX], wire[DGRAM_MAX], old[DGRAM_MAX], out[DGRAM_MAX];
+	size_t len = make_packet(pkt, a->vpn_ip, b->vpn_ip, 60, 0x44);
+	union cpg_sockaddr from, moved;
+	struct cpg_dp_stats st;
+	struct cpg_dp_peer p;
+	ssize_t olen;
+
+	/* Kept: the second record, whose number the new key will not reach. */
+	assert_int_equal(a->dp->ops->xmit(a->dp, pkt, len), 0);
+	assert_int_equal(a->dp->ops->xmit(a->dp, pkt, len), 0);
+	assert_true(wire_recv(b, old, &from) > 0);
+	olen = wire_recv(b, old, &from);
+	assert_true(olen > 0);
+	assert_true(get48(old + 5) == SEQ0 + 1);
+
+	/* The same keys again (say, a new endpoint): sequence numbers go on. */
+	assert_int_equal(add_peer(fx, A, B, EPOCH), 0);
+	get_stats(fx, A, B, &st);
+	assert_true(st.next_write_seq == SEQ0 + 2);
+	assert_int_equal(st.tx_packets, 2);
+
+	/* New keys on both sides (a new handshake). */
+	fx->gen[A][B]++;
+	fx->gen[B][A]++;
+	link_nodes(fx, A, B);
+	get_stats(fx, A, B, &st);
+	assert_true(st.next_write_seq == SEQ0);
+	assert_int_equal(st.tx_packets, 2);	/* counters belong to the peer */
+	assert_int_equal(a->dp->ops->xmit(a->dp, pkt, len), 0);
+	relay(fx, A, B, wire);
+	assert_int_equal(host_recv(b, out), (ssize_t)len);
+	assert_memory_equal(out, pkt, len);
+
+	/* A record under the old key no longer opens. */
+	assert_true(input(b, old, (size_t)olen, &from));
+	assert_int_equal(host_recv(b, out), -1);
+	get_stats(fx, B, A, &st);
+	assert_int_equal(st.drops[CPG_DP_DROP_AUTH], 1);
+
+	/* A new epoch: records of the old one go to OpenSSL. */
+	assert_int_equal(add_peer(fx, B, A, EPOCH + 1), 0);
+	assert_int_equal(a->dp->ops->xmit(a->dp, pkt, len), 0);
+	olen = wire_recv(b, wire, &from);
+	assert_false(input(b, wire, (size_t)olen, &from));
+	assert_int_equal(add_peer(fx, B, A, EPOCH), 0);
+
+	/* A new endpoint: the old one is forgotten. */
+	peer_desc(fx, B, A, EPOCH, &p);
+	cpg_sockaddr_set_in(&moved, ip("127.0.0.2"), 4242);
+	p.endpoint = moved;
+	assert_int_equal(b->dp->ops->add_peer(b->dp, &p), 0);
+	assert_int_equal(a->dp->ops->xmit(a->dp, pkt, len), 0);
+	olen = wire_recv(b, wire, &from);
+	assert_true(olen > 0);
+	memcpy(old, wire, (size_t)olen);
+	assert_false(input(b, wire, (size_t)olen, &from));
+	assert_true(input(b, old, (size_t)olen, &moved));
+	assert_int_equal(host_recv(b, out), (ssize_t)len);
+}
+
+static void test_stats_idle(void **state)
+{
+	struct fixture *fx = *state;
+	struct node *a = &fx->n[A];
+	uint8_t pkt[DGRAM_MAX], wire[DGRAM_MAX], out[DGRAM_MAX];
+	size_t len = make_packet(pkt, a->vpn_ip, fx->n[B].vpn_ip, 500, 0x5a);
+	struct cpg_dp_stats st;
+
+	get_stats(fx, A, B, &st);
+	assert_true(st.tx_idle_ms == UINT64_MAX);
+	assert_true(st.rx_idle_ms == UINT64_MAX);
+
+	fx->loop.now = 5000000;
+	assert_int_equal(a->dp->ops->xmit(a->dp, pkt, len), 0);
+	assert_int_equal(a->dp->ops->xmit(a->dp, pkt, len), 0);
+	fx->loop.now += 300;
+	relay(fx, A, B, wire);
+	relay(fx, A, B, wire);
+	assert_int_equal(host_recv(&fx->n[B], out), (ssize_t)len);
+	fx->loop.now += 2000;
+
+	get_stats(fx, A, B, &st);
+	assert_int_equal(st.tx_packets, 2);
+	assert_int_equal(st.tx_bytes, 2 * len);
+	assert_int_equal(st.rx_packets, 0);
+	assert_int_equal(st.tx_idle_ms, 2300);
+	assert_true(st.rx_idle_ms == UINT64_MAX);
+	get_stats(fx, B, A, &st);
+	assert_int_equal(st.rx_packets, 2);
+	assert_int_equal(st.rx_bytes, 2 * len);
+	assert_int_equal(st.rx_idle_ms, 2000);
+	assert_true(st.tx_idle_ms == UINT64_MAX);
+	get_stats(fx, A, C, &st);
+	assert_int_equal(st.tx_packets, 0);
+}
+
+static void test_add_peer_errors(void **state)
+{
+	struct fixture *fx = *state;
+	struct cpg_dataplane *dp = fx->n[A].dp;
+	uint8_t pkt[DGRAM_MAX], wire[DGRAM_MAX];
+	size_t len = make_packet(pkt, fx->n[A].vpn_ip, fx->n[B].vpn_ip, 10, 0);
+	struct cpg_dp_peer p;
+
+	/* B's endpoint under another VPN IP. */
+	peer_desc(fx, A, B, EPOCH, &p);
+	p.vpn_ip = ip("10.9.0.50");
+	assert_int_equal(dp->ops->add_peer(dp, &p), -EEXIST);
+
+	peer_desc(fx, A, B, EPOCH, &p);
+	p.vpn_ip = ip("10.9.0.50");
+	cpg_sockaddr_set_in(&p.endpoint, ip("127.0.0.1"), 1);
+	p.keys.cipher = CPG_CIPHER_NONE;
+	assert_int_equal(dp->ops->add_peer(dp, &p), -EINVAL);
+	p.keys.cipher = fx->cipher;
+	p.keys.first_write_seq = 1;	/* OpenSSL's range */
+	assert_int_equal(dp->ops->add_peer(dp, &p), -EINVAL);
+	p.keys.first_write_seq = SEQ0;
+
+	/* Not a VPN peer: ourselves, the broadcast address, outside, no endpoint. */
+	p.vpn_ip = fx->n[A].vpn_ip;
+	assert_int_equal(dp->ops->add_peer(dp, &p), -EINVAL);
+	p.vpn_ip = ip("10.9.0.255");
+	assert_int_equal(dp->ops->add_peer(dp, &p), -EINVAL);
+	p.vpn_ip = ip("10.9.1.50");
+	assert_int_equal(dp->ops->add_peer(dp, &p), -EINVAL);
+	p.vpn_ip = ip("10.9.0.50");
+	memset(&p.endpoint, 0, sizeof(p.endpoint));
+	assert_int_equal(dp->ops->add_peer(dp, &p), -EINVAL);
+
+	/* max_peers is 4; A has B and C. */
+	for (int i = 0; i < 2; i++) {
+		p.vpn_ip.s_addr = htonl(ntohl(ip("10.9.0.50").s_addr) + (uint32_t)i);
+		cpg_sockaddr_set_in(&p.endpoint, ip("127.0.0.1"), (uint16_t)(1 + i));
+		assert_int_equal(dp->ops->add_peer(dp, &p), 0);
+	}
+	p.vpn_ip = ip("10.9.0.60");
+	cpg_sockaddr_set_in(&p.endpoint, ip("127.0.0.1"), 10);
+	assert_int_equal(dp->ops->add_peer(dp, &p), -ENOSPC);
+	/* Replacing is not adding. */
+	peer_desc(fx, A, C, EPOCH, &p);
+	assert_int_equal(dp->ops->add_peer(dp, &p), 0);
+	assert_int_equal(dp->ops->del_peer(dp, ip("10.9.0.50")), 0);
+	p.vpn_ip = ip("10.9.0.60");
+	cpg_sockaddr_set_in(&p.endpoint, ip("127.0.0.1"), 10);
+	assert_int_equal(dp->ops->add_peer(dp, &p), 0);
+
+	/* A failed replacement leaves the peer as it was. */
+	peer_desc(fx, A, B, EPOCH, &p);
+	p.keys.cipher = 42;
+	assert_int_equal(dp->ops->add_peer(dp, &p), -EINVAL);
+	assert_int_equal(dp->ops->xmit(dp, pkt, len), 0);
+	relay(fx, A, B, wire);
+}
+
+/* The host end goes away: the data plane stops polling instead of spinning. */
+static void test_device_gone(void **state)
+{
+	struct fixture *fx = *state;
+	struct cpg_dataplane *dp = fx->n[A].dp;
+	uint8_t pkt[DGRAM_MAX], wire[DGRAM_MAX];
+	size_t len = make_packet(pkt, fx->n[A].vpn_ip, fx->n[B].vpn_ip, 10, 0);
+	struct cpg_dp_user_counters cnt;
+
+	close(fx->n[A].host_fd);
+	fx->n[A].host_fd = -1;
+	run_loop(fx);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(cpg_loop_run_once(&fx->loop, 0), 0);
+	cpg_dp_user_get_counters(fx->n[A].dp, &cnt);
+	assert_int_equal(cnt.tun_errors, 0);
+	/* The daemon's packets still go out. */
+	assert_int_equal(dp->ops->xmit(dp, pkt, len), 0);
+	relay(fx, A, B, wire);
+}
+
+static void test_bad_config(void **state)
+{
+	struct fixture *fx = *state;
+	struct cpg_tun tun = { .fd = fx->n[A].tun.fd, .name = "bad0" };
+	struct cpg_dataplane *dp;
+	uint8_t pkt[DGRAM_MAX];
+	size_t len;
+	int sp[2];
+	struct cpg_dp_user_config cfg = {
+		.udp_fd = fx->n[A].udp_fd,
+		.tun = &tun,
+		.vpn_ip = ip("10.9.0.1"),
+		.network = ip("10.9.0.0"),
+		.netmask = ip("255.255.255.0"),
+		.broadcast = ip("10.9.0.255"),
+		.max_peers = 0,
+		.mtu = MTU,
+	};
+
+	assert_null(cpg_dp_user_new(&fx->loop, &cfg, NULL, NULL));
+	cfg.max_peers = 1;
+	cfg.vpn_ip = ip("10.8.0.1");
+	assert_null(cpg_dp_user_new(&fx->loop, &cfg, NULL, NULL));
+	cfg.vpn_ip = ip("10.9.0.1");
+	cfg.connection_max_rate = -1;
+	assert_null(cpg_dp_user_new(&fx->loop, &cfg, NULL, NULL));
+	cfg.connection_max_rate = 0;
+	cfg.mtu = CPG_DTLS_MAX_PLAINTEXT + 1;
+	assert_null(cpg_dp_user_new(&fx->loop, &cfg, NULL, NULL));
+	cfg.mtu = MTU;
+	cfg.tun = NULL;
+	assert_null(cpg_dp_user_new(&fx->loop, &cfg, NULL, NULL));
+
+	/* Valid, without events: a packet to a VPN IP without a peer is counted. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sp), 0);
+	tun.fd = sp[0];
+	cfg.tun = &tun;
+	dp = cpg_dp_user_new(&fx->loop, &cfg, NULL, NULL);
+	assert_non_null(dp);
+	len = make_packet(pkt, cfg.vpn_ip, ip("10.9.0.200"), 10, 0);
+	assert_int_equal(write(sp[1], pkt, len), (ssize_t)len);
+	run_loop(fx);
+	assert_int_equal(dp->no_peer_drops, 1);
+	dp->ops->destroy(dp);
+	close(sp[0]);
+	close(sp[1]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_roundtrip, setup_aes128, teardown),
+		cmocka_unit_test_setup_teardown(test_roundtrip, setup_aes256, teardown),
+		cmocka_unit_test_setup_teardown(test_roundtrip, setup_chacha, teardown),
+		cmocka_unit_test_setup_teardown(test_batch, setup_aes128, teardown),
+		cmocka_unit_test_setup_teardown(test_broadcast, setup_chacha, teardown),
+		cmocka_unit_test_setup_teardown(test_no_peer, setup_aes128, teardown),
+		cmocka_unit_test_setup_teardown(test_no_peer_then_xmit, setup_aes128, teardown),
+		cmocka_unit_test_setup_teardown(test_replay, setup_aes128, teardown),
+		cmocka_unit_test_setup_teardown(test_replay, setup_chacha, teardown),
+		cmocka_unit_test_setup_teardown(test_spoofed, setup_aes256, teardown),
+		cmocka_unit_test_setup_teardown(test_tampered, setup_aes128, teardown),
+		cmocka_unit_test_setup_teardown(test_tampered, setup_chacha, teardown),
+		cmocka_unit_test_setup_teardown(test_not_data, setup_aes128, teardown),
+		cmocka_unit_test_setup_teardown(test_multi_record, setup_chacha, teardown),
+		cmocka_unit_test_setup_teardown(test_inner_malformed, setup_aes128, teardown),
+		cmocka_unit_test_setup_teardown(test_connection_rate, setup_connection_rate,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_client_rate, setup_client_rate, teardown),
+		cmocka_unit_test_setup_teardown(test_rekey, setup_aes128, teardown),
+		cmocka_unit_test_setup_teardown(test_rekey, setup_chacha, teardown),
+		cmocka_unit_test_setup_teardown(test_stats_idle, setup_aes256, teardown),
+		cmocka_unit_test_setup_teardown(test_add_peer_errors, setup_aes128, teardown),
+		cmocka_unit_test_setup_teardown(test_device_gone, setup_aes128, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_config, setup_aes128, teardown),
+	};
+
+	cpg_log_init("test_dp_user", LOG_DEBUG, false);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
