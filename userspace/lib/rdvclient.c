@@ -1,1 +1,1002 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Client side of RDV signalling and UDP hole punching (see rdvclient.h).
+ *
+ * Peer entries come from one array allocated up front (max_peers) and are
+ * indexed by VPN IP in a hash table, so a datagram costs no allocation.
+ *
+ * Callbacks may call back into the client (connect, close, restart): every
+ * callback is made last, after the entry it is about has been updated or
+ * removed, and nothing touches that entry after the callback returns.
+ * Freeing the client from a callback is not supported.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "rdvclient.h"
+
+#define HELLO_FIRST_RETRY_MS 1000
+#define HELLO_MAX_RETRY_MS 4000
+/* After an answer that retrying soon will not change (server full, bad
+ * request, another protocol version). */
+#define HELLO_SLOW_RETRY_MS 10000
+/* The RDV is lost after this many ping intervals without OK or PONG. */
+#define RDV_LOST_INTERVALS 3
+#define PING_INTERVAL_MIN_MS 100
+#define PING_INTERVAL_MAX_MS 300000
+#define ASK_RETRY_MS 1000
+#define ASK_TRIES 3
+#define DEFAULT_PUNCH_INTERVAL_MS 100
+#define DEFAULT_PUNCH_TIMEOUT_MS 3000
+/* Bigger tables are a configuration mistake, not a need. */
+#define MAX_PEERS_LIMIT (1u << 20)
+
+enum reg_state {
+	REG_IDLE,		/* cpg_rdvc_start() not called yet */
+	REG_REGISTERING,	/* HELLO sent, waiting for OK */
+	REG_REGISTERED,
+};
+
+/* Kinds of registration failure: each is logged once per streak. */
+enum reg_failure {
+	REG_FAIL_NONE,
+	REG_FAIL_NO_ANSWER,
+	REG_FAIL_IP_IN_USE,
+	REG_FAIL_SERVER_FULL,
+	REG_FAIL_BAD_REQUEST,
+	REG_FAIL_VERSION,
+	REG_FAIL_OTHER,
+};
+
+enum peer_state {
+	PEER_FREE,
+	PEER_ASKING,		/* ASK queued or sent, waiting for ANS/REJ */
+	PEER_PUNCHING,		/* session known, punching until the peer's punch arrives */
+	PEER_UP,
+};
+
+struct rdvc_peer {
+	struct cpg_rdvc *c;
+	struct rdvc_peer *next;		/* hash chain, or free list */
+	struct cpg_timer timer;		/* ASK retransmission or punching */
+	enum peer_state state;
+	struct in_addr vpn_ip;
+	union cpg_sockaddr punch_ep;	/* from ANS/FWD */
+	union cpg_sockaddr up_ep;	/* where its punch came from */
+	uint32_t session;
+	enum cpg_role role;
+	uint8_t flags;
+	bool asked;
+	unsigned int ask_tries;
+	uint64_t deadline;
+};
+
+struct cpg_rdvc {
+	struct cpg_loop *loop;
+	struct cpg_rdvc_config cfg;
+	struct cpg_rdvc_ops ops;
+	void *arg;
+
+	enum reg_state reg;
+	struct cpg_timer rdv_timer;	/* HELLO retries, then PINGs */
+	unsigned int hello_retry_ms;
+	bool hello_answered;		/* a NOK came for the last HELLO */
+	uint32_t reg_first_id;		/* request ID of this attempt's first HELLO */
+	enum reg_failure last_failure;
+	uint64_t last_heard;		/* last OK or PONG */
+	uint32_t ping_interval_ms;
+	union cpg_sockaddr public_ep;
+	uint32_t request_id;
+
+	struct rdvc_peer *peers;	/* cfg.max_peers entries */
+	struct rdvc_peer *free_peers;
+	struct rdvc_peer **buckets;
+	uint32_t bucket_mask;
+
+	struct cpg_rdvc_stats stats;
+	char failure_msg[256];		/* cpg_rdvc_failure_message() */
+};
+
+/* Sending */
+
+static void send_msg(struct cpg_rdvc *c, struct cpg_msg *m, const union cpg_sockaddr *to)
+{
+	uint8_t buf[CPG_PROTO_MAX_MSG];
+	char addr[CPG_SOCKADDR_STRLEN];
+	int len;
+
+	m->request_id = ++c->request_id;
+	len = cpg_msg_encode(m, buf, sizeof(buf));
+	if (len < 0) {
+		log_err("cannot encode %s for %s", cpg_msg_type_str(m->type),
+			cpg_sockaddr_str(to, addr, sizeof(addr)));
+		return;
+	}
+	if (cpg_log_level >= LOG_DEBUG) {
+		char line[512];
+
+		log_debug("-> %s %s", cpg_sockaddr_str(to, addr, sizeof(addr)),
+			  cpg_msg_format(m, line, sizeof(line)));
+	}
+	/* A lost datagram is what the retries are for; just say why. */
+	if (sendto(c->cfg.fd, buf, (size_t)len, 0, &to->sa, cpg_sockaddr_len(to)) < 0)
+		log_info("sending %s to %s: %m", cpg_msg_type_str(m->type),
+			 cpg_sockaddr_str(to, addr, sizeof(addr)));
+}
+
+static void send_to_rdv(struct cpg_rdvc *c, struct cpg_msg *m)
+{
+	send_msg(c, m, &c->cfg.server);
+}
+
+static void send_hello(struct cpg_rdvc *c)
+{
+	struct cpg_msg m;
+
+	c->hello_answered = false;
+	cpg_msg_init(&m, CPG_MSG_HELLO, 0);
+	m.vpn_ip = c->cfg.vpn_ip;
+	m.present = CPG_HAS(CPG_ATTR_VPN_IP);
+	if (cpg_sockaddr_is_set(&c->cfg.local_ep)) {
+		m.local_ep = c->cfg.local_ep;
+		m.present |= CPG_HAS(CPG_ATTR_LOCAL_ENDPOINT);
+	}
+	send_to_rdv(c, &m);
+}
+
+static void send_simple(struct cpg_rdvc *c, uint8_t type)
+{
+	struct cpg_msg m;
+
+	cpg_msg_init(&m, type, 0);
+	send_to_rdv(c, &m);
+}
+
+/* CLOSE about a peer; session 0 when none was agreed yet. */
+static void send_close(struct cpg_rdvc *c, struct in_addr peer, uint32_t session,
+		       enum cpg_reason reason)
+{
+	struct cpg_msg m;
+
+	cpg_msg_init(&m, CPG_MSG_CLOSE, 0);
+	m.peer_vpn_ip = peer;
+	m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP);
+	if (session) {
+		m.session = session;
+		m.present |= CPG_HAS(CPG_ATTR_SESSION);
+	}
+	if (reason != CPG_REASON_NONE) {
+		m.reason = (uint8_t)reason;
+		m.present |= CPG_HAS(CPG_ATTR_REASON);
+	}
+	send_to_rdv(c, &m);
+}
+
+static void send_punch(struct cpg_rdvc *c, const struct rdvc_peer *p,
+		       const union cpg_sockaddr *to, uint8_t flags)
+{
+	struct cpg_msg m;
+
+	cpg_msg_init(&m, CPG_MSG_PUNCH, 0);
+	m.vpn_ip = c->cfg.vpn_ip;
+	m.peer_vpn_ip = p->vpn_ip;
+	m.session = p->session;
+	m.flags = flags;
+	m.present = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_VPN_IP) |
+		    CPG_HAS(CPG_ATTR_SESSION) | CPG_HAS(CPG_ATTR_FLAGS);
+	send_msg(c, &m, to);
+	c->stats.punches_sent++;
+}
+
+/* Peer table */
+
+static uint32_t ip_hash(struct in_addr ip)
+{
+	uint32_t h = ip.s_addr * 0x9e3779b1u;
+
+	return h ^ (h >> 16);
+}
+
+static struct rdvc_peer **bucket_of(struct cpg_rdvc *c, struct in_addr ip)
+{
+	return &c->buckets[ip_hash(ip) & c->bucket_mask];
+}
+
+static struct rdvc_peer *peer_find(struct cpg_rdvc *c, struct in_addr ip)
+{
+	for (struct rdvc_peer *p = *bucket_of(c, ip); p; p = p->next) {
+		if (p->vpn_ip.s_addr == ip.s_addr)
+			return p;
+	}
+	return NULL;
+}
+
+static void peer_timer_fn(struct cpg_loop *loop, void *arg);
+
+/* NULL when max_peers entries are in use. */
+static struct rdvc_peer *peer_add(struct cpg_rdvc *c, struct in_addr ip, bool asked)
+{
+	struct rdvc_peer *p = c->free_peers;
+	struct rdvc_peer **bucket = bucket_of(c, ip);
+
+	if (!p)
+		return NULL;
+	c->free_peers = p->next;
+	memset(p, 0, sizeof(*p));
+	p->c = c;
+	cpg_timer_init(&p->timer, peer_timer_fn, p);
+	p->state = PEER_ASKING;
+	p->vpn_ip = ip;
+	p->asked = asked;
+	p->next = *bucket;
+	*bucket = p;
+	return p;
+}
+
+static void peer_remove(struct cpg_rdvc *c, struct rdvc_peer *p)
+{
+	struct rdvc_peer **pp = bucket_of(c, p->vpn_ip);
+
+	while (*pp != p)
+		pp = &(*pp)->next;
+	*pp = p->next;
+	cpg_timer_cancel(c->loop, &p->timer);
+	p->state = PEER_FREE;
+	p->next = c->free_peers;
+	c->free_peers = p;
+}
+
+static void peers_remove_all(struct cpg_rdvc *c)
+{
+	for (unsigned int i = 0; i < c->cfg.max_peers; i++) {
+		if (c->peers[i].state != PEER_FREE)
+			peer_remove(c, &c->peers[i]);
+	}
+}
+
+/* Removes the entry, then tells the caller, who may reuse the slot. */
+static void peer_fail(struct cpg_rdvc *c, struct rdvc_peer *p, enum cpg_rdvc_failure failure,
+		      enum cpg_reason reason)
+{
+	struct in_addr ip = p->vpn_ip;
+
+	peer_remove(c, p);
+	if (c->ops.peer_failed)
+		c->ops.peer_failed(c->arg, ip, failure, reason);
+}
+
+static void set_failure_msg(struct cpg_rdvc *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void set_failure_msg(struct cpg_rdvc *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->failure_msg, sizeof(c->failure_msg), fmt, ap);
+	va_end(ap);
+}
+
+/* Asking */
+
+static void ask_send(struct cpg_rdvc *c, struct rdvc_peer *p)
+{
+	struct cpg_msg m;
+
+	cpg_msg_init(&m, CPG_MSG_ASK, 0);
+	m.peer_vpn_ip = p->vpn_ip;
+	m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP);
+	send_to_rdv(c, &m);
+	p->ask_tries++;
+	cpg_timer_arm(c->loop, &p->timer, ASK_RETRY_MS);
+}
+
+static void ask_timeout(struct cpg_rdvc *c, struct rdvc_peer *p)
+{
+	char ip[INET_ADDRSTRLEN], rdv[CPG_SOCKADDR_STRLEN];
+
+	if (p->ask_tries < ASK_TRIES) {
+		ask_send(c, p);
+		return;
+	}
+	set_failure_msg(c, "the RDV %s did not answer the request for %s (%u tries)",
+			cpg_sockaddr_str(&c->cfg.server, rdv, sizeof(rdv)),
+			cpg_ip4_str(p->vpn_ip, ip), ASK_TRIES);
+	log_warn("%s", c->failure_msg);
+	peer_fail(c, p, CPG_RDVC_NO_ANSWER, CPG_REASON_NONE);
+}
+
+/* Punching */
+
+static void punch_timeout(struct cpg_rdvc *c, struct rdvc_peer *p)
+{
+	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN];
+
+	set_failure_msg(c,
+			"no punch from %s at %s within %u ms: one side is probably behind a "
+			"symmetric NAT (endpoint-dependent mapping); relaying is not supported yet",
+			cpg_ip4_str(p->vpn_ip, ip), cpg_sockaddr_str(&p->punch_ep, ep, sizeof(ep)),
+			c->cfg.punch_timeout_ms);
+	log_warn("%s", c->failure_msg);
+	if (c->reg == REG_REGISTERED)
+		send_close(c, p->vpn_ip, p->session, CPG_REASON_PUNCH_FAILED);
+	peer_fail(c, p, CPG_RDVC_PUNCH_TIMEOUT, CPG_REASON_NONE);
+}
+
+/* One punch now, the next one an interval later or the deadline. */
+static void punch_tick(struct cpg_rdvc *c, struct rdvc_peer *p)
+{
+	uint64_t now = cpg_now_ms();
+	uint64_t delay = c->cfg.punch_interval_ms;
+
+	if (now >= p->deadline) {
+		punch_timeout(c, p);
+		return;
+	}
+	send_punch(c, p, &p->punch_ep, 0);
+	if (p->deadline - now < delay)
+		delay = p->deadline - now;
+	cpg_timer_arm(c->loop, &p->timer, delay);
+}
+
+static void peer_timer_fn(struct cpg_loop *loop, void *arg)
+{
+	struct rdvc_peer *p = arg;
+
+	switch (p->state) {
+	case PEER_ASKING:
+		ask_timeout(p->c, p);
+		break;
+	case PEER_PUNCHING:
+		punch_tick(p->c, p);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Registration */
+
+/* Logs a registration failure; repeats of the same kind go to debug. */
+static void reg_failure(struct cpg_rdvc *c, enum reg_failure kind, int prio, const char *fmt,
+			...) __attribute__((format(printf, 4, 5)));
+
+static void reg_failure(struct cpg_rdvc *c, enum reg_failure kind, int prio, const char *fmt,
+			...)
+{
+	char line[256];
+	va_list ap;
+
+	if (kind == c->last_failure)
+		prio = LOG_DEBUG;
+	c->last_failure = kind;
+	if (cpg_log_level < prio)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	cpg_log(prio, "%s", line);
+}
+
+/* Enter REGISTERING and send HELLO at once. ASKs wait for the OK. */
+static void reg_begin(struct cpg_rdvc *c)
+{
+	c->reg = REG_REGISTERING;
+	c->reg_first_id = c->request_id + 1;
+	for (unsigned int i = 0; i < c->cfg.max_peers; i++) {
+		struct rdvc_peer *p = &c->peers[i];
+
+		if (p->state == PEER_ASKING) {
+			cpg_timer_cancel(c->loop, &p->timer);
+			p->ask_tries = 0;
+		}
+	}
+	send_hello(c);
+	cpg_timer_arm(c->loop, &c->rdv_timer, HELLO_FIRST_RETRY_MS);
+	c->hello_retry_ms = 2 * HELLO_FIRST_RETRY_MS;
+}
+
+static void rdv_timer_fn(struct cpg_loop *loop, void *arg)
+{
+	struct cpg_rdvc *c = arg;
+	char rdv[CPG_SOCKADDR_STRLEN];
+
+	cpg_sockaddr_str(&c->cfg.server, rdv, sizeof(rdv));
+	if (c->reg == REG_REGISTERING) {
+		if (!c->hello_answered)
+			reg_failure(c, REG_FAIL_NO_ANSWER, LOG_WARNING,
+				    "no answer from the RDV %s, still trying to register", rdv);
+		send_hello(c);
+		cpg_timer_arm(loop, &c->rdv_timer, c->hello_retry_ms);
+		c->hello_retry_ms *= 2;
+		if (c->hello_retry_ms > HELLO_MAX_RETRY_MS)
+			c->hello_retry_ms = HELLO_MAX_RETRY_MS;
+		return;
+	}
+	if (c->reg != REG_REGISTERED)
+		return;
+	if (cpg_now_ms() - c->last_heard >= (uint64_t)RDV_LOST_INTERVALS * c->ping_interval_ms) {
+		log_warn("the RDV %s has not answered for %u ms, registering again", rdv,
+			 RDV_LOST_INTERVALS * c->ping_interval_ms);
+		reg_begin(c);
+		return;
+	}
+	send_simple(c, CPG_MSG_PING);
+	cpg_timer_arm(loop, &c->rdv_timer, c->ping_interval_ms);
+}
+
+/* An answer to a HELLO of an earlier attempt (the RDV echoes request IDs):
+ * the RDV may have restarted since, so it proves nothing. Serial number
+ * arithmetic, so that the IDs may wrap. */
+static bool is_stale(const struct cpg_rdvc *c, const struct cpg_msg *m)
+{
+	return (int32_t)(m->request_id - c->reg_first_id) < 0;
+}
+
+static void handle_ok(struct cpg_rdvc *c, const struct cpg_msg *m)
+{
+	char rdv[CPG_SOCKADDR_STRLEN], pub[CPG_SOCKADDR_STRLEN], ip[INET_ADDRSTRLEN];
+
+	if (c->reg == REG_REGISTERED) {
+		/* The answer to a retransmitted HELLO. */
+		c->last_heard = cpg_now_ms();
+		return;
+	}
+	if (c->reg != REG_REGISTERING || is_stale(c, m)) {
+		c->stats.unexpected++;
+		return;
+	}
+	c->reg = REG_REGISTERED;
+	c->stats.registrations++;
+	c->last_failure = REG_FAIL_NONE;
+	c->last_heard = cpg_now_ms();
+	c->public_ep = m->public_ep;
+	c->ping_interval_ms = m->ping_interval;
+	if (c->ping_interval_ms < PING_INTERVAL_MIN_MS)
+		c->ping_interval_ms = PING_INTERVAL_MIN_MS;
+	if (c->ping_interval_ms > PING_INTERVAL_MAX_MS)
+		c->ping_interval_ms = PING_INTERVAL_MAX_MS;
+	cpg_timer_arm(c->loop, &c->rdv_timer, c->ping_interval_ms);
+	log_notice("registered with the RDV %s as %s, public endpoint %s",
+		   cpg_sockaddr_str(&c->cfg.server, rdv, sizeof(rdv)),
+		   cpg_ip4_str(c->cfg.vpn_ip, ip),
+		   cpg_sockaddr_str(&c->public_ep, pub, sizeof(pub)));
+
+	for (unsigned int i = 0; i < c->cfg.max_peers; i++) {
+		struct rdvc_peer *p = &c->peers[i];
+
+		if (p->state == PEER_ASKING && !cpg_timer_pending(&p->timer))
+			ask_send(c, p);
+	}
+	if (c->ops.registered)
+		c->ops.registered(c->arg, &c->public_ep);
+}
+
+static void handle_nok(struct cpg_rdvc *c, const struct cpg_msg *m)
+{
+	char rdv[CPG_SOCKADDR_STRLEN], ip[INET_ADDRSTRLEN];
+
+	if (c->reg != REG_REGISTERING || is_stale(c, m)) {
+		c->stats.unexpected++;
+		return;
+	}
+	c->hello_answered = true;
+	cpg_sockaddr_str(&c->cfg.server, rdv, sizeof(rdv));
+	cpg_ip4_str(c->cfg.vpn_ip, ip);
+	switch (m->reason) {
+	case CPG_REASON_IP_IN_USE:
+		/* Keep the backoff: the RDV times the holder out within seconds. */
+		reg_failure(c, REG_FAIL_IP_IN_USE, LOG_WARNING,
+			    "the RDV %s says %s is in use by another live client (maybe an "
+			    "earlier instance of us not timed out yet); still trying", rdv, ip);
+		return;
+	case CPG_REASON_SERVER_FULL:
+		reg_failure(c, REG_FAIL_SERVER_FULL, LOG_ERR,
+			    "the RDV %s is full (max clients reached); retrying every %u s", rdv,
+			    HELLO_SLOW_RETRY_MS / 1000);
+		break;
+	case CPG_REASON_BAD_REQUEST:
+		reg_failure(c, REG_FAIL_BAD_REQUEST, LOG_ERR,
+			    "the RDV %s refused our registration as %s as a bad request; "
+			    "retrying every %u s", rdv, ip, HELLO_SLOW_RETRY_MS / 1000);
+		break;
+	case CPG_REASON_VERSION:
+		reg_failure(c, REG_FAIL_VERSION, LOG_ERR,
+			    "the RDV %s does not speak protocol version %u; retrying every %u s",
+			    rdv, CPG_PROTO_VERSION, HELLO_SLOW_RETRY_MS / 1000);
+		break;
+	default:
+		reg_failure(c, REG_FAIL_OTHER, LOG_ERR,
+			    "the RDV %s refused our registration: %s; retrying every %u s", rdv,
+			    cpg_reason_str(m->reason), HELLO_SLOW_RETRY_MS / 1000);
+		break;
+	}
+	cpg_timer_arm(c->loop, &c->rdv_timer, HELLO_SLOW_RETRY_MS);
+}
+
+/* A NOK in another version of the protocol: its attributes may mean
+ * anything, its version byte is the news. */
+static void handle_version_nok(struct cpg_rdvc *c, uint8_t version)
+{
+	char rdv[CPG_SOCKADDR_STRLEN];
+
+	if (c->reg != REG_REGISTERING) {
+		c->stats.unexpected++;
+		return;
+	}
+	c->hello_answered = true;
+	reg_failure(c, REG_FAIL_VERSION, LOG_ERR,
+		    "the RDV %s speaks protocol version %u, we speak %u; retrying every %u s",
+		    cpg_sockaddr_str(&c->cfg.server, rdv, sizeof(rdv)), version,
+		    CPG_PROTO_VERSION, HELLO_SLOW_RETRY_MS / 1000);
+	cpg_timer_arm(c->loop, &c->rdv_timer, HELLO_SLOW_RETRY_MS);
+}
+
+static void handle_pong(struct cpg_rdvc *c, const struct cpg_msg *m)
+{
+	char old[CPG_SOCKADDR_STRLEN], new[CPG_SOCKADDR_STRLEN];
+
+	if (c->reg != REG_REGISTERED) {
+		c->stats.unexpected++;
+		return;
+	}
+	c->last_heard = cpg_now_ms();
+	if (!cpg_sockaddr_equal(&m->public_ep, &c->public_ep)) {
+		log_notice("our public endpoint changed from %s to %s (NAT rebinding?)",
+			   cpg_sockaddr_str(&c->public_ep, old, sizeof(old)),
+			   cpg_sockaddr_str(&m->public_ep, new, sizeof(new)));
+		c->public_ep = m->public_ep;
+	}
+}
+
+static void handle_reconnect(struct cpg_rdvc *c)
+{
+	char rdv[CPG_SOCKADDR_STRLEN];
+
+	if (c->reg == REG_IDLE) {
+		c->stats.unexpected++;
+		return;
+	}
+	log_notice("the RDV %s asks us to register again (was it restarted?)",
+		   cpg_sockaddr_str(&c->cfg.server, rdv, sizeof(rdv)));
+	reg_begin(c);
+}
+
+/* Brokering */
+
+static void handle_rej(struct cpg_rdvc *c, const struct cpg_msg *m)
+{
+	struct rdvc_peer *p = peer_find(c, m->peer_vpn_ip);
+	char ip[INET_ADDRSTRLEN];
+
+	if (!p || p->state != PEER_ASKING) {
+		c->stats.unexpected++;
+		return;
+	}
+	set_failure_msg(c, "the RDV rejected the request for %s: %s", cpg_ip4_str(p->vpn_ip, ip),
+			cpg_reason_str(m->reason));
+	log_info("%s", c->failure_msg);
+	peer_fail(c, p, CPG_RDVC_REJECTED, (enum cpg_reason)m->reason);
+}
+
+/* A FWD about a peer we have no entry for: ask the caller, then make one. */
+static struct rdvc_peer *accept_incoming(struct cpg_rdvc *c, const struct cpg_msg *m)
+{
+	struct in_addr ip = m->peer_vpn_ip;
+	struct rdvc_peer *p;
+	char ips[INET_ADDRSTRLEN];
+
+	cpg_ip4_str(ip, ips);
+	if (c->ops.peer_incoming && !c->ops.peer_incoming(c->arg, ip)) {
+		log_info("refusing the connection from %s", ips);
+		send_close(c, ip, m->session, CPG_REASON_NONE);
+		return NULL;
+	}
+	/* The callback may have made the entry itself (cpg_rdvc_connect). */
+	p = peer_find(c, ip);
+	if (!p)
+		p = peer_add(c, ip, false);
+	if (!p) {
+		log_warn("refusing the connection from %s: %u peers already", ips,
+			 c->cfg.max_peers);
+		send_close(c, ip, m->session, CPG_REASON_NONE);
+	}
+	return p;
+}
+
+static void handle_ans_fwd(struct cpg_rdvc *c, const struct cpg_msg *m)
+{
+	struct rdvc_peer *p;
+	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN];
+
+	if (m->peer_vpn_ip.s_addr == c->cfg.vpn_ip.s_addr || m->peer_vpn_ip.s_addr == 0 ||
+	    m->peer_ep.sa.sa_family != AF_INET) {
+		c->stats.unexpected++;
+		return;
+	}
+	p = peer_find(c, m->peer_vpn_ip);
+	if (!p) {
+		/* An ANS for nothing we asked (closed since): the peer will
+		 * give up punching on its own. */
+		if (m->type == CPG_MSG_ANS) {
+			c->stats.unexpected++;
+			return;
+		}
+		p = accept_incoming(c, m);
+		if (!p)
+			return;
+	}
+	if (p->state != PEER_ASKING && p->session == m->session) {
+		/* Both asked at once, or the RDV repeated itself. */
+		log_debug("%s for %s: session %08x already known", cpg_msg_type_str(m->type),
+			  cpg_ip4_str(p->vpn_ip, ip), m->session);
+		return;
+	}
+	if (p->state != PEER_ASKING)
+		log_info("%s reconnected (session %08x), punching again",
+			 cpg_ip4_str(p->vpn_ip, ip), m->session);
+	p->state = PEER_PUNCHING;
+	p->session = m->session;
+	p->punch_ep = m->peer_ep;
+	p->role = (enum cpg_role)m->role;
+	p->flags = m->flags;
+	memset(&p->up_ep, 0, sizeof(p->up_ep));
+	p->deadline = cpg_now_ms() + c->cfg.punch_timeout_ms;
+	log_info("punching %s at %s (%s endpoint, session %08x)", cpg_ip4_str(p->vpn_ip, ip),
+		 cpg_sockaddr_str(&p->punch_ep, ep, sizeof(ep)),
+		 p->flags & CPG_FLAG_LOCAL ? "local" : "public", p->session);
+	punch_tick(c, p);
+}
+
+/* Peers */
+
+static void handle_punch(struct cpg_rdvc *c, const struct cpg_msg *m,
+			 const union cpg_sockaddr *from)
+{
+	struct cpg_rdvc_peer_info info;
+	struct rdvc_peer *p;
+	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN], rdv_ep[CPG_SOCKADDR_STRLEN];
+
+	c->stats.punches_received++;
+	p = m->peer_vpn_ip.s_addr == c->cfg.vpn_ip.s_addr ? peer_find(c, m->vpn_ip) : NULL;
+	if (!p || p->state == PEER_ASKING || p->session != m->session) {
+		c->stats.unexpected++;
+		log_debug("ignoring a punch from %s: no such session",
+			  cpg_sockaddr_str(from, ep, sizeof(ep)));
+		return;
+	}
+	/* The ACK tells a peer whose punches got lost that ours got through. */
+	if (!(m->flags & CPG_FLAG_ACK))
+		send_punch(c, p, from, CPG_FLAG_ACK);
+	if (p->state == PEER_UP)
+		return;
+
+	cpg_ip4_str(p->vpn_ip, ip);
+	cpg_sockaddr_str(from, ep, sizeof(ep));
+	if (!cpg_sockaddr_equal(from, &p->punch_ep))
+		log_notice("%s punched from %s, not from %s as the RDV saw it: its NAT maps "
+			   "per destination (endpoint-dependent); using %s", ip, ep,
+			   cpg_sockaddr_str(&p->punch_ep, rdv_ep, sizeof(rdv_ep)), ep);
+	cpg_timer_cancel(c->loop, &p->timer);
+	p->state = PEER_UP;
+	p->up_ep = *from;
+	log_info("path to %s is up at %s (session %08x)", ip, ep, p->session);
+
+	info = (struct cpg_rdvc_peer_info){
+		.vpn_ip = p->vpn_ip,
+		.endpoint = p->up_ep,
+		.session = p->session,
+		.role = p->role,
+		.local = p->flags & CPG_FLAG_LOCAL,
+		.asked = p->asked,
+	};
+	if (c->ops.peer_up)
+		c->ops.peer_up(c->arg, &info);
+}
+
+static bool from_rdv_only(uint8_t type)
+{
+	switch (type) {
+	case CPG_MSG_OK:
+	case CPG_MSG_NOK:
+	case CPG_MSG_PONG:
+	case CPG_MSG_ANS:
+	case CPG_MSG_FWD:
+	case CPG_MSG_REJ:
+	case CPG_MSG_RECONNECT:
+		return true;
+	default:
+		return false;
+	}
+}
+
+void cpg_rdvc_input(struct cpg_rdvc *c, const uint8_t *buf, size_t len,
+		    const union cpg_sockaddr *from)
+{
+	bool from_rdv = cpg_sockaddr_equal(from, &c->cfg.server);
+	char addr[CPG_SOCKADDR_STRLEN];
+	enum cpg_decode_err err;
+	struct cpg_msg m;
+
+	err = cpg_msg_decode(&m, buf, len);
+	if (err == CPG_DECODE_VERSION && m.type == CPG_MSG_NOK && from_rdv) {
+		handle_version_nok(c, m.version);
+		return;
+	}
+	if (err != CPG_DECODE_OK) {
+		c->stats.malformed++;
+		log_debug("dropping a malformed datagram from %s: %s",
+			  cpg_sockaddr_str(from, addr, sizeof(addr)), cpg_decode_err_str(err));
+		return;
+	}
+	if (cpg_log_level >= LOG_DEBUG) {
+		char line[512];
+
+		log_debug("<- %s %s", cpg_sockaddr_str(from, addr, sizeof(addr)),
+			  cpg_msg_format(&m, line, sizeof(line)));
+	}
+	if (from_rdv_only(m.type) && !from_rdv) {
+		c->stats.unexpected++;
+		log_debug("ignoring %s from %s: not the RDV", cpg_msg_type_str(m.type),
+			  cpg_sockaddr_str(from, addr, sizeof(addr)));
+		return;
+	}
+
+	switch (m.type) {
+	case CPG_MSG_OK:
+		handle_ok(c, &m);
+		break;
+	case CPG_MSG_NOK:
+		handle_nok(c, &m);
+		break;
+	case CPG_MSG_PONG:
+		handle_pong(c, &m);
+		break;
+	case CPG_MSG_RECONNECT:
+		handle_reconnect(c);
+		break;
+	case CPG_MSG_ANS:
+	case CPG_MSG_FWD:
+		handle_ans_fwd(c, &m);
+		break;
+	case CPG_MSG_REJ:
+		handle_rej(c, &m);
+		break;
+	case CPG_MSG_PUNCH:
+		handle_punch(c, &m, from);
+		break;
+	case CPG_MSG_PUNCH_KEEPALIVE:
+		/* It only holds NAT mappings open. */
+		break;
+	default:
+		/* Messages for the RDV. */
+		c->stats.unexpected++;
+		break;
+	}
+}
+
+/* API */
+
+struct cpg_rdvc *cpg_rdvc_new(struct cpg_loop *loop, const struct cpg_rdvc_config *cfg,
+			      const struct cpg_rdvc_ops *ops, void *arg)
+{
+	struct cpg_rdvc *c;
+	uint32_t n_buckets = 1;
+
+	if (cfg->fd < 0 || !cpg_sockaddr_is_set(&cfg->server) || cfg->vpn_ip.s_addr == 0 ||
+	    cfg->max_peers == 0 || cfg->max_peers > MAX_PEERS_LIMIT) {
+		log_err("bad RDV client configuration (socket, server, VPN IP or max peers %u)",
+			cfg->max_peers);
+		return NULL;
+	}
+	while (n_buckets < cfg->max_peers)
+		n_buckets <<= 1;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		goto oom;
+	c->peers = calloc(cfg->max_peers, sizeof(*c->peers));
+	c->buckets = calloc(n_buckets, sizeof(*c->buckets));
+	if (!c->peers || !c->buckets)
+		goto oom;
+	c->loop = loop;
+	c->cfg = *cfg;
+	if (!c->cfg.punch_interval_ms)
+		c->cfg.punch_interval_ms = DEFAULT_PUNCH_INTERVAL_MS;
+	if (!c->cfg.punch_timeout_ms)
+		c->cfg.punch_timeout_ms = DEFAULT_PUNCH_TIMEOUT_MS;
+	if (ops)
+		c->ops = *ops;
+	c->arg = arg;
+	c->reg = REG_IDLE;
+	c->ping_interval_ms = CPG_PING_INTERVAL_MS;
+	cpg_timer_init(&c->rdv_timer, rdv_timer_fn, c);
+	c->bucket_mask = n_buckets - 1;
+	for (unsigned int i = cfg->max_peers; i-- > 0;) {
+		c->peers[i].next = c->free_peers;
+		c->free_peers = &c->peers[i];
+		cpg_timer_init(&c->peers[i].timer, peer_timer_fn, &c->peers[i]);
+	}
+	return c;
+oom:
+	log_err("out of memory for the RDV client");
+	if (c) {
+		free(c->peers);
+		free(c->buckets);
+		free(c);
+	}
+	return NULL;
+}
+
+void cpg_rdvc_free(struct cpg_rdvc *c)
+{
+	if (!c)
+		return;
+	if (c->reg == REG_REGISTERED)
+		send_simple(c, CPG_MSG_BYE);
+	cpg_timer_cancel(c->loop, &c->rdv_timer);
+	peers_remove_all(c);
+	free(c->peers);
+	free(c->buckets);
+	free(c);
+}
+
+void cpg_rdvc_start(struct cpg_rdvc *c)
+{
+	if (c->reg == REG_IDLE)
+		reg_begin(c);
+}
+
+bool cpg_rdvc_registered(const struct cpg_rdvc *c)
+{
+	return c->reg == REG_REGISTERED;
+}
+
+int cpg_rdvc_connect(struct cpg_rdvc *c, struct in_addr peer)
+{
+	struct rdvc_peer *p;
+
+	if (peer.s_addr == c->cfg.vpn_ip.s_addr || peer.s_addr == 0)
+		return -EINVAL;
+	if (peer_find(c, peer))
+		return -EEXIST;
+	p = peer_add(c, peer, true);
+	if (!p)
+		return -ENOSPC;
+	if (c->reg == REG_REGISTERED)
+		ask_send(c, p);
+	return 0;
+}
+
+void cpg_rdvc_close(struct cpg_rdvc *c, struct in_addr peer, enum cpg_reason reason)
+{
+	struct rdvc_peer *p = peer_find(c, peer);
+
+	if (!p)
+		return;
+	if (c->reg == REG_REGISTERED)
+		send_close(c, p->vpn_ip, p->state == PEER_ASKING ? 0 : p->session, reason);
+	peer_remove(c, p);
+}
+
+void cpg_rdvc_keepalive(struct cpg_rdvc *c, struct in_addr peer)
+{
+	struct rdvc_peer *p = peer_find(c, peer);
+	struct cpg_msg m;
+
+	if (!p || p->state != PEER_UP)
+		return;
+	cpg_msg_init(&m, CPG_MSG_PUNCH_KEEPALIVE, 0);
+	m.vpn_ip = c->cfg.vpn_ip;
+	m.peer_vpn_ip = p->vpn_ip;
+	m.present = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_VPN_IP);
+	send_msg(c, &m, &p->up_ep);
+}
+
+void cpg_rdvc_restart(struct cpg_rdvc *c)
+{
+	log_notice("dropping every peer and registering again");
+	/* The RDV forgets us first, so the HELLO is a fresh registration. */
+	if (c->reg == REG_REGISTERED)
+		send_simple(c, CPG_MSG_BYE);
+	peers_remove_all(c);
+	c->last_failure = REG_FAIL_NONE;
+	reg_begin(c);
+}
+
+const struct cpg_rdvc_stats *cpg_rdvc_stats(const struct cpg_rdvc *c)
+{
+	return &c->stats;
+}
+
+const char *cpg_rdvc_failure_str(enum cpg_rdvc_failure f)
+{
+	switch (f) {
+	case CPG_RDVC_REJECTED:
+		return "rejected";
+	case CPG_RDVC_NO_ANSWER:
+		return "no-answer";
+	case CPG_RDVC_PUNCH_TIMEOUT:
+		return "punch-timeout";
+	}
+	return "unknown";
+}
+
+const char *cpg_rdvc_failure_message(const struct cpg_rdvc *c)
+{
+	return c->failure_msg;
+}
+
+/* Configuration */
+
+static int pick_local_ip(const struct cpg_config *cfg, struct in_addr *ip)
+{
+	char buf[INET_ADDRSTRLEN];
+
+	if (cfg->local_ip_set) {
+		*ip = cfg->local_ip;
+		return 0;
+	}
+	if (cfg->interface) {
+		if (cpg_detect_local_ip(cfg->interface, ip) < 0) {
+			log_err("interface %s has no IPv4 address to use as local_host",
+				cfg->interface);
+			return -1;
+		}
+	} else if (cpg_detect_local_ip(NULL, ip) < 0) {
+		log_warn("no interface with an IPv4 address found: listening on every address");
+		ip->s_addr = INADDR_ANY;
+		return 0;
+	}
+	log_info("local IP: %s", cpg_ip4_str(*ip, buf));
+	return 0;
+}
+
+int cpg_rdvc_config_from(const struct cpg_config *cfg, struct cpg_rdvc_config *out)
+{
+	union cpg_sockaddr bound;
+	socklen_t bound_len = sizeof(bound);
+	struct in_addr local_ip;
+
+	memset(out, 0, sizeof(*out));
+	out->fd = -1;
+	if (!cfg->server_host) {
+		log_err("no server_host in [NETWORK]");
+		return -1;
+	}
+	if (cpg_resolve4(cfg->server_host, cfg->server_port, &out->server) < 0)
+		return -1;
+	if (pick_local_ip(cfg, &local_ip) < 0)
+		return -1;
+
+	cpg_sockaddr_set_in(&bound, local_ip, cfg->local_port);
+	out->fd = cpg_udp_socket(&bound, cfg->interface);
+	if (out->fd < 0)
+		return -1;
+	if (getsockname(out->fd, &bound.sa, &bound_len) < 0) {
+		log_err("getsockname: %m");
+		close(out->fd);
+		out->fd = -1;
+		return -1;
+	}
+
+	if (cfg->override_local_addr) {
+		cpg_sockaddr_set_in(&out->local_ep, cfg->override_ip, cfg->override_port);
+	} else if (cfg->use_local_addr) {
+		if (local_ip.s_addr == INADDR_ANY)
+			log_warn("use_local_addr needs a local IP (local_host is 0.0.0.0): "
+				 "publishing no local endpoint");
+		else
+			cpg_sockaddr_set_in(&out->local_ep, local_ip, cpg_sockaddr_port(&bound));
+	}
+	out->vpn_ip = cfg->vpn_ip;
+	out->max_peers = cfg->max_clients > 0 ? (unsigned int)cfg->max_clients : 1;
+	return 0;
+}

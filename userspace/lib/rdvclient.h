@@ -97,5 +97,20 @@ struct cpg_rdvc_stats {
 };
 const struct cpg_rdvc_stats *cpg_rdvc_stats(const struct cpg_rdvc *c);
 const char *cpg_rdvc_failure_str(enum cpg_rdvc_failure f);
+/* Inside peer_failed: one sentence saying what failed, as logged (e.g. the
+ * symmetric NAT explanation of a punch timeout). Valid until the next failure. */
+const char *cpg_rdvc_failure_message(const struct cpg_rdvc *c);
+
+struct cpg_config;
+/*
+ * From the [NETWORK] and [VPN] options, as the original did: pick the local
+ * IP (local_host, else the interface's, else auto-detected), open and bind
+ * the UDP socket (local_port, SO_BINDTODEVICE on interface), resolve
+ * server_host, and choose the published local endpoint (override_local_addr,
+ * else local IP and bound port when use_local_addr, else none). Fills
+ * out->fd and the rest of out (max_peers from max_clients). 0 or -1 with a
+ * log line; on error no socket is left open.
+ */
+int cpg_rdvc_config_from(const struct cpg_config *cfg, struct cpg_rdvc_config *out);
 
 #endif

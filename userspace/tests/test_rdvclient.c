@@ -1,0 +1,795 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The RDV client against a fake RDV and against itself, on loopback UDP
+ * sockets, driven by cpg_loop_run_once(). The fake RDV and the fake peers
+ * are plain sockets the test reads and writes with the protocol codec.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "evloop.h"
+#include "log.h"
+#include "net.h"
+#include "proto.h"
+#include "rdvclient.h"
+
+#define SESSION_1 0x12345678u
+#define SESSION_2 0x9abcdef0u
+#define WAIT_MS 2000
+
+struct client {
+	struct fixture *fx;
+	struct cpg_rdvc *rdvc;
+	struct cpg_io io;
+	int fd;
+	union cpg_sockaddr addr;
+	struct in_addr vpn_ip;
+
+	int registered;
+	union cpg_sockaddr public_ep;
+	int incoming;
+	bool refuse_incoming;
+	int up;
+	struct cpg_rdvc_peer_info info;
+	int failed;
+	struct in_addr failed_ip;
+	enum cpg_rdvc_failure failure;
+	enum cpg_reason reason;
+	char failure_msg[256];
+
+	/* Callbacks that call back into the client. */
+	bool close_on_up;
+	bool connect_on_fail;
+	int connect_ret;
+};
+
+struct fixture {
+	struct cpg_loop loop;
+	int rdv_fd;
+	union cpg_sockaddr rdv_addr;
+	struct client a, b;
+};
+
+/* Runs the loop until cond holds or ms pass; the value of cond. */
+#define RUN_UNTIL(fx, cond, ms)                                           \
+	({                                                                \
+		uint64_t end_ = cpg_now_ms() + (ms);                      \
+		while (!(cond) && cpg_now_ms() < end_)                    \
+			cpg_loop_run_once(&(fx)->loop, 5);                \
+		(cond);                                                   \
+	})
+
+static struct in_addr ip4(const char *s)
+{
+	struct in_addr ip;
+
+	assert_int_equal(inet_pton(AF_INET, s, &ip), 1);
+	return ip;
+}
+
+static int loopback_socket(union cpg_sockaddr *addr)
+{
+	socklen_t len = sizeof(*addr);
+	int fd;
+
+	cpg_sockaddr_set_in(addr, ip4("127.0.0.1"), 0);
+	fd = cpg_udp_socket(addr, NULL);
+	assert_true(fd >= 0);
+	assert_int_equal(getsockname(fd, &addr->sa, &len), 0);
+	return fd;
+}
+
+static void send_raw(int fd, const void *buf, size_t len, const union cpg_sockaddr *to)
+{
+	assert_int_equal(sendto(fd, buf, len, 0, &to->sa, cpg_sockaddr_len(to)), (ssize_t)len);
+}
+
+static void send_msg(int fd, const struct cpg_msg *m, const union cpg_sockaddr *to)
+{
+	uint8_t buf[CPG_PROTO_MAX_MSG];
+	int len = cpg_msg_encode(m, buf, sizeof(buf));
+
+	assert_true(len > 0);
+	send_raw(fd, buf, (size_t)len, to);
+}
+
+/*
+ * Waits for a message of type on fd (a fake RDV or peer, not in the loop),
+ * running the loop meanwhile; other types are skipped (PINGs...).
+ */
+static bool recv_msg_on(struct fixture *fx, int fd, uint8_t type, struct cpg_msg *m,
+			union cpg_sockaddr *from, int ms)
+{
+	uint64_t end = cpg_now_ms() + (uint64_t)ms;
+	union cpg_sockaddr dummy;
+
+	if (!from)
+		from = &dummy;
+	do {
+		uint8_t buf[CPG_PROTO_MAX_MSG];
+		socklen_t len = sizeof(*from);
+		ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, &from->sa, &len);
+
+		if (n < 0) {
+			cpg_loop_run_once(&fx->loop, 5);
+			continue;
+		}
+		assert_int_equal(cpg_msg_decode(m, buf, (size_t)n), CPG_DECODE_OK);
+		if (m->type == type)
+			return true;
+	} while (cpg_now_ms() < end);
+	return false;
+}
+
+static bool rdv_recv(struct fixture *fx, uint8_t type, struct cpg_msg *m, union cpg_sockaddr *from)
+{
+	return recv_msg_on(fx, fx->rdv_fd, type, m, from, WAIT_MS);
+}
+
+/* Nothing of type arrives on fd within ms. */
+static bool quiet_on(struct fixture *fx, int fd, uint8_t type, int ms)
+{
+	struct cpg_msg m;
+
+	return !recv_msg_on(fx, fd, type, &m, NULL, ms);
+}
+
+/* Client callbacks */
+
+static void on_registered(void *arg, const union cpg_sockaddr *public_ep)
+{
+	struct client *c = arg;
+
+	c->registered++;
+	c->public_ep = *public_ep;
+}
+
+static bool on_peer_incoming(void *arg, struct in_addr vpn_ip)
+{
+	struct client *c = arg;
+
+	c->incoming++;
+	return !c->refuse_incoming;
+}
+
+static void on_peer_up(void *arg, const struct cpg_rdvc_peer_info *info)
+{
+	struct client *c = arg;
+
+	c->up++;
+	c->info = *info;
+	if (c->close_on_up)
+		cpg_rdvc_close(c->rdvc, info->vpn_ip, CPG_REASON_IDLE);
+}
+
+static void on_peer_failed(void *arg, struct in_addr vpn_ip, enum cpg_rdvc_failure failure,
+			   enum cpg_reason reason)
+{
+	struct client *c = arg;
+
+	c->failed++;
+	c->failed_ip = vpn_ip;
+	c->failure = failure;
+	c->reason = reason;
+	snprintf(c->failure_msg, sizeof(c->failure_msg), "%s",
+		 cpg_rdvc_failure_message(c->rdvc));
+	if (c->connect_on_fail)
+		c->connect_ret = cpg_rdvc_connect(c->rdvc, vpn_ip);
+}
+
+static const struct cpg_rdvc_ops ops = {
+	.registered = on_registered,
+	.peer_incoming = on_peer_incoming,
+	.peer_up = on_peer_up,
+	.peer_failed = on_peer_failed,
+};
+
+static void client_readable(struct cpg_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct client *c = arg;
+	uint8_t buf[2048];
+	union cpg_sockaddr from;
+	socklen_t len = sizeof(from);
+	ssize_t n;
+
+	while ((n = recvfrom(fd, buf, sizeof(buf), 0, &from.sa, &len)) >= 0) {
+		if (cpg_proto_is_ours(buf, (size_t)n))
+			cpg_rdvc_input(c->rdvc, buf, (size_t)n, &from);
+		len = sizeof(from);
+	}
+}
+
+static void client_init(struct fixture *fx, struct client *c, const char *vpn_ip,
+			unsigned int max_peers, unsigned int punch_timeout_ms, bool local_ep)
+{
+	struct cpg_rdvc_config cfg = { 0 };
+
+	memset(c, 0, sizeof(*c));
+	c->fx = fx;
+	c->fd = loopback_socket(&c->addr);
+	c->vpn_ip = ip4(vpn_ip);
+	cfg.fd = c->fd;
+	cfg.server = fx->rdv_addr;
+	cfg.vpn_ip = c->vpn_ip;
+	if (local_ep)
+		cfg.local_ep = c->addr;
+	cfg.max_peers = max_peers;
+	cfg.punch_timeout_ms = punch_timeout_ms;
+	c->rdvc = cpg_rdvc_new(&fx->loop, &cfg, &ops, c);
+	assert_non_null(c->rdvc);
+	assert_int_equal(cpg_loop_add_fd(&fx->loop, &c->io, c->fd, EPOLLIN, client_readable, c), 0);
+}
+
+static void client_destroy(struct fixture *fx, struct client *c)
+{
+	if (!c->rdvc)
+		return;
+	cpg_loop_del_fd(&fx->loop, &c->io);
+	cpg_rdvc_free(c->rdvc);
+	close(c->fd);
+	c->rdvc = NULL;
+}
+
+static int setup(void **state)
+{
+	static struct fixture fx;
+
+	memset(&fx, 0, sizeof(fx));
+	assert_int_equal(cpg_loop_init(&fx.loop), 0);
+	fx.rdv_fd = loopback_socket(&fx.rdv_addr);
+	client_init(&fx, &fx.a, "10.0.0.1", 8, 0, true);
+	client_init(&fx, &fx.b, "10.0.0.2", 8, 0, false);
+	*state = &fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	client_destroy(fx, &fx->a);
+	client_destroy(fx, &fx->b);
+	close(fx->rdv_fd);
+	cpg_loop_destroy(&fx->loop);
+	return 0;
+}
+
+/* The fake RDV */
+
+/* OK to the HELLO hello, echoing its request ID as the RDV does. */
+static void rdv_send_ok(struct fixture *fx, const struct cpg_msg *hello,
+			const union cpg_sockaddr *to, uint32_t ping_ms)
+{
+	struct cpg_msg m;
+
+	cpg_msg_init(&m, CPG_MSG_OK, hello->request_id);
+	m.public_ep = *to;
+	m.ping_interval = ping_ms;
+	m.present = CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT) | CPG_HAS(CPG_ATTR_PING_INTERVAL);
+	send_msg(fx->rdv_fd, &m, to);
+}
+
+static void rdv_send_type(struct fixture *fx, uint8_t type, const union cpg_sockaddr *to)
+{
+	struct cpg_msg m;
+
+	cpg_msg_init(&m, type, 1);
+	send_msg(fx->rdv_fd, &m, to);
+}
+
+/* ANS or FWD to client to about peer at peer_ep. */
+static void rdv_send_brokered(struct fixture *fx, uint8_t type, const struct client *to,
+			      struct in_addr peer, const union cpg_sockaddr *peer_ep,
+			      uint32_t session, enum cpg_role role)
+{
+	struct cpg_msg m;
+
+	cpg_msg_init(&m, type, 1);
+	m.peer_vpn_ip = peer;
+	m.peer_ep = *peer_ep;
+	m.session = session;
+	m.role = (uint8_t)role;
+	m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_ENDPOINT) |
+		    CPG_HAS(CPG_ATTR_SESSION) | CPG_HAS(CPG_ATTR_ROLE);
+	send_msg(fx->rdv_fd, &m, &to->addr);
+}
+
+static void register_client(struct fixture *fx, struct client *c)
+{
+	union cpg_sockaddr from;
+	struct cpg_msg m;
+	int before = c->registered;
+
+	cpg_rdvc_start(c->rdvc);
+	assert_true(rdv_recv(fx, CPG_MSG_HELLO, &m, &from));
+	assert_true(cpg_sockaddr_equal(&from, &c->addr));
+	rdv_send_ok(fx, &m, &c->addr, CPG_PING_INTERVAL_MS);
+	assert_true(RUN_UNTIL(fx, c->registered > before, WAIT_MS));
+	assert_true(cpg_rdvc_registered(c->rdvc));
+}
+
+/* A PUNCH as the fake peer peer_ip would send it to c. */
+static void send_punch_to(int fd, const struct client *c, struct in_addr peer_ip,
+			  uint32_t session, uint8_t flags)
+{
+	struct cpg_msg m;
+
+	cpg_msg_init(&m, CPG_MSG_PUNCH, 0);
+	m.vpn_ip = peer_ip;
+	m.peer_vpn_ip = c->vpn_ip;
+	m.session = session;
+	m.flags = flags;
+	m.present = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_VPN_IP) |
+		    CPG_HAS(CPG_ATTR_SESSION) | CPG_HAS(CPG_ATTR_FLAGS);
+	send_msg(fd, &m, &c->addr);
+}
+
+/* Tests */
+
+static void test_registration(void **state)
+{
+	struct fixture *fx = *state;
+	union cpg_sockaddr from;
+	struct cpg_msg m;
+
+	assert_false(cpg_rdvc_registered(fx->a.rdvc));
+	cpg_rdvc_start(fx->a.rdvc);
+	assert_true(rdv_recv(fx, CPG_MSG_HELLO, &m, &from));
+	assert_true(cpg_sockaddr_equal(&from, &fx->a.addr));
+	assert_int_equal(m.vpn_ip.s_addr, fx->a.vpn_ip.s_addr);
+	assert_true(m.present & CPG_HAS(CPG_ATTR_LOCAL_ENDPOINT));
+	assert_true(cpg_sockaddr_equal(&m.local_ep, &fx->a.addr));
+
+	/* Unanswered: HELLO again after a second. */
+	assert_true(rdv_recv(fx, CPG_MSG_HELLO, &m, &from));
+
+	/* An OK from anyone but the RDV means nothing. */
+	{
+		union cpg_sockaddr other;
+		int fd = loopback_socket(&other);
+		struct cpg_msg ok;
+
+		cpg_msg_init(&ok, CPG_MSG_OK, 1);
+		ok.public_ep = fx->a.addr;
+		ok.ping_interval = 3000;
+		ok.present = CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT) | CPG_HAS(CPG_ATTR_PING_INTERVAL);
+		send_msg(fd, &ok, &fx->a.addr);
+		assert_false(RUN_UNTIL(fx, fx->a.registered, 100));
+		assert_int_equal(cpg_rdvc_stats(fx->a.rdvc)->unexpected, 1);
+		close(fd);
+	}
+
+	rdv_send_ok(fx, &m, &fx->a.addr, 3000);
+	assert_true(RUN_UNTIL(fx, fx->a.registered == 1, WAIT_MS));
+	assert_true(cpg_rdvc_registered(fx->a.rdvc));
+	assert_true(cpg_sockaddr_equal(&fx->a.public_ep, &fx->a.addr));
+	assert_int_equal(cpg_rdvc_stats(fx->a.rdvc)->registrations, 1);
+
+	/* B publishes no local endpoint. */
+	cpg_rdvc_start(fx->b.rdvc);
+	assert_true(rdv_recv(fx, CPG_MSG_HELLO, &m, &from));
+	assert_false(m.present & CPG_HAS(CPG_ATTR_LOCAL_ENDPOINT));
+
+	/* Leaving says BYE. */
+	client_destroy(fx, &fx->a);
+	assert_true(rdv_recv(fx, CPG_MSG_BYE, &m, &from));
+}
+
+static void test_nok_keeps_trying(void **state)
+{
+	struct fixture *fx = *state;
+	uint8_t other_version[] = { CPG_PROTO_VERSION + 1, CPG_MSG_NOK, 0, 0, 0, 0, 0, 1 };
+	struct cpg_msg m, nok;
+
+	cpg_rdvc_start(fx->a.rdvc);
+	assert_true(rdv_recv(fx, CPG_MSG_HELLO, &m, NULL));
+	cpg_msg_init(&nok, CPG_MSG_NOK, m.request_id);
+	nok.reason = CPG_REASON_IP_IN_USE;
+	nok.present = CPG_HAS(CPG_ATTR_REASON);
+	send_msg(fx->rdv_fd, &nok, &fx->a.addr);
+	/* An earlier instance of us may still hold the IP: try again soon. */
+	assert_true(rdv_recv(fx, CPG_MSG_HELLO, &m, NULL));
+	assert_false(cpg_rdvc_registered(fx->a.rdvc));
+
+	/* A NOK in another protocol version is not malformed, just news. */
+	send_raw(fx->rdv_fd, other_version, sizeof(other_version), &fx->a.addr);
+	assert_false(RUN_UNTIL(fx, fx->a.registered, 100));
+	assert_int_equal(cpg_rdvc_stats(fx->a.rdvc)->malformed, 0);
+
+	rdv_send_ok(fx, &m, &fx->a.addr, 3000);
+	assert_true(RUN_UNTIL(fx, fx->a.registered == 1, WAIT_MS));
+}
+
+static void test_connect_both_up(void **state)
+{
+	struct fixture *fx = *state;
+	union cpg_sockaddr from;
+	struct cpg_msg m;
+
+	register_client(fx, &fx->a);
+	register_client(fx, &fx->b);
+
+	assert_int_equal(cpg_rdvc_connect(fx->a.rdvc, fx->b.vpn_ip), 0);
+	assert_int_equal(cpg_rdvc_connect(fx->a.rdvc, fx->b.vpn_ip), -EEXIST);
+	assert_int_equal(cpg_rdvc_connect(fx->a.rdvc, fx->a.vpn_ip), -EINVAL);
+	assert_true(rdv_recv(fx, CPG_MSG_ASK, &m, &from));
+	assert_true(cpg_sockaddr_equal(&from, &fx->a.addr));
+	assert_int_equal(m.peer_vpn_ip.s_addr, fx->b.vpn_ip.s_addr);
+
+	/* Both punch at once: the FWD first, the ANS late, as it can happen. */
+	rdv_send_brokered(fx, CPG_MSG_FWD, &fx->b, fx->a.vpn_ip, &fx->a.addr, SESSION_1,
+			  CPG_ROLE_SERVER);
+	rdv_send_brokered(fx, CPG_MSG_ANS, &fx->a, fx->b.vpn_ip, &fx->b.addr, SESSION_1,
+			  CPG_ROLE_CLIENT);
+	assert_true(RUN_UNTIL(fx, fx->a.up == 1 && fx->b.up == 1, WAIT_MS));
+
+	assert_int_equal(fx->b.incoming, 1);
+	assert_int_equal(fx->a.info.vpn_ip.s_addr, fx->b.vpn_ip.s_addr);
+	assert_int_equal(fx->b.info.vpn_ip.s_addr, fx->a.vpn_ip.s_addr);
+	assert_true(cpg_sockaddr_equal(&fx->a.info.endpoint, &fx->b.addr));
+	assert_true(cpg_sockaddr_equal(&fx->b.info.endpoint, &fx->a.addr));
+	assert_int_equal(fx->a.info.session, SESSION_1);
+	assert_int_equal(fx->b.info.session, SESSION_1);
+	/* Exactly one DTLS client. */
+	assert_int_equal(fx->a.info.role, CPG_ROLE_CLIENT);
+	assert_int_equal(fx->b.info.role, CPG_ROLE_SERVER);
+	assert_true(fx->a.info.asked);
+	assert_false(fx->b.info.asked);
+	assert_false(fx->a.info.local);
+
+	/* The same session again (both asked at once): nothing restarts. */
+	rdv_send_brokered(fx, CPG_MSG_ANS, &fx->b, fx->a.vpn_ip, &fx->a.addr, SESSION_1,
+			  CPG_ROLE_SERVER);
+	assert_false(RUN_UNTIL(fx, fx->b.up > 1, 300));
+
+	/* A new session (the peer reconnected): both punch again. */
+	rdv_send_brokered(fx, CPG_MSG_FWD, &fx->b, fx->a.vpn_ip, &fx->a.addr, SESSION_2,
+			  CPG_ROLE_SERVER);
+	rdv_send_brokered(fx, CPG_MSG_ANS, &fx->a, fx->b.vpn_ip, &fx->b.addr, SESSION_2,
+			  CPG_ROLE_CLIENT);
+	assert_true(RUN_UNTIL(fx, fx->a.up == 2 && fx->b.up == 2, WAIT_MS));
+	assert_int_equal(fx->a.info.session, SESSION_2);
+	assert_int_equal(fx->b.info.session, SESSION_2);
+	assert_int_equal(fx->b.incoming, 1);
+	assert_int_equal(fx->a.failed + fx->b.failed, 0);
+
+	/* Keepalives go straight to the peer and are ignored there. */
+	cpg_rdvc_keepalive(fx->a.rdvc, fx->b.vpn_ip);
+	assert_false(RUN_UNTIL(fx, fx->b.up > 2, 100));
+	assert_int_equal(cpg_rdvc_stats(fx->b.rdvc)->unexpected, 0);
+	assert_int_equal(cpg_rdvc_stats(fx->b.rdvc)->malformed, 0);
+
+	/* Closing tells the RDV. */
+	cpg_rdvc_close(fx->a.rdvc, fx->b.vpn_ip, CPG_REASON_IDLE);
+	assert_true(rdv_recv(fx, CPG_MSG_CLOSE, &m, &from));
+	assert_int_equal(m.peer_vpn_ip.s_addr, fx->b.vpn_ip.s_addr);
+	assert_int_equal(m.session, SESSION_2);
+	assert_int_equal(m.reason, CPG_REASON_IDLE);
+	assert_int_equal(cpg_rdvc_connect(fx->a.rdvc, fx->b.vpn_ip), 0);
+}
+
+static void test_ack_rule(void **state)
+{
+	struct fixture *fx = *state;
+	struct in_addr peer_ip = ip4("10.0.0.7");
+	union cpg_sockaddr peer_addr, from;
+	int peer = loopback_socket(&peer_addr);
+	uint64_t unexpected;
+	struct cpg_msg m;
+
+	register_client(fx, &fx->a);
+	assert_int_equal(cpg_rdvc_connect(fx->a.rdvc, peer_ip), 0);
+	assert_true(rdv_recv(fx, CPG_MSG_ASK, &m, NULL));
+	rdv_send_brokered(fx, CPG_MSG_ANS, &fx->a, peer_ip, &peer_addr, SESSION_1,
+			  CPG_ROLE_CLIENT);
+
+	/* A punches first, without ACK (it has heard nothing yet). */
+	assert_true(recv_msg_on(fx, peer, CPG_MSG_PUNCH, &m, &from, WAIT_MS));
+	assert_true(cpg_sockaddr_equal(&from, &fx->a.addr));
+	assert_int_equal(m.vpn_ip.s_addr, fx->a.vpn_ip.s_addr);
+	assert_int_equal(m.peer_vpn_ip.s_addr, peer_ip.s_addr);
+	assert_int_equal(m.session, SESSION_1);
+	assert_false(m.flags & CPG_FLAG_ACK);
+
+	/* Wrong session, or a punch meant for another VPN IP: ignored. */
+	unexpected = cpg_rdvc_stats(fx->a.rdvc)->unexpected;
+	send_punch_to(peer, &fx->a, peer_ip, SESSION_2, 0);
+	send_punch_to(peer, &fx->a, ip4("10.0.0.8"), SESSION_1, 0);
+	assert_false(RUN_UNTIL(fx, fx->a.up, 200));
+	assert_int_equal(cpg_rdvc_stats(fx->a.rdvc)->unexpected, unexpected + 2);
+
+	/* Our punch: A is up and answers with an ACK at once. */
+	send_punch_to(peer, &fx->a, peer_ip, SESSION_1, 0);
+	assert_true(RUN_UNTIL(fx, fx->a.up == 1, WAIT_MS));
+	assert_true(cpg_sockaddr_equal(&fx->a.info.endpoint, &peer_addr));
+	for (;;) {
+		/* Skip punches A sent before ours arrived. */
+		assert_true(recv_msg_on(fx, peer, CPG_MSG_PUNCH, &m, NULL, WAIT_MS));
+		if (m.flags & CPG_FLAG_ACK)
+			break;
+	}
+	assert_int_equal(m.session, SESSION_1);
+
+	/* Up: no more punches, and an ACK is not answered. */
+	send_punch_to(peer, &fx->a, peer_ip, SESSION_1, CPG_FLAG_ACK);
+	assert_true(quiet_on(fx, peer, CPG_MSG_PUNCH, 300));
+
+	/* A punch without ACK is answered even when up (ours was lost). */
+	send_punch_to(peer, &fx->a, peer_ip, SESSION_1, 0);
+	assert_true(recv_msg_on(fx, peer, CPG_MSG_PUNCH, &m, NULL, WAIT_MS));
+	assert_true(m.flags & CPG_FLAG_ACK);
+	assert_int_equal(fx->a.up, 1);
+	close(peer);
+}
+
+static void test_punch_from_other_endpoint(void **state)
+{
+	struct fixture *fx = *state;
+	struct in_addr peer_ip = ip4("10.0.0.7");
+	union cpg_sockaddr rdv_seen, real;
+	int seen_fd = loopback_socket(&rdv_seen);
+	int real_fd = loopback_socket(&real);
+	struct cpg_msg m;
+
+	register_client(fx, &fx->a);
+	rdv_send_brokered(fx, CPG_MSG_FWD, &fx->a, peer_ip, &rdv_seen, SESSION_1,
+			  CPG_ROLE_SERVER);
+	assert_true(recv_msg_on(fx, seen_fd, CPG_MSG_PUNCH, &m, NULL, WAIT_MS));
+	/* The peer's NAT mapped it elsewhere: adopt where the punch came from. */
+	send_punch_to(real_fd, &fx->a, peer_ip, SESSION_1, 0);
+	assert_true(RUN_UNTIL(fx, fx->a.up == 1, WAIT_MS));
+	assert_true(cpg_sockaddr_equal(&fx->a.info.endpoint, &real));
+	assert_false(fx->a.info.asked);
+	assert_int_equal(fx->a.info.role, CPG_ROLE_SERVER);
+	assert_true(recv_msg_on(fx, real_fd, CPG_MSG_PUNCH, &m, NULL, WAIT_MS));
+	assert_true(m.flags & CPG_FLAG_ACK);
+	close(seen_fd);
+	close(real_fd);
+}
+
+static void test_refused_incoming(void **state)
+{
+	struct fixture *fx = *state;
+	struct in_addr peer_ip = ip4("10.0.0.7");
+	union cpg_sockaddr peer_addr;
+	int peer = loopback_socket(&peer_addr);
+	struct cpg_msg m;
+
+	register_client(fx, &fx->a);
+	fx->a.refuse_incoming = true;
+	rdv_send_brokered(fx, CPG_MSG_FWD, &fx->a, peer_ip, &peer_addr, SESSION_1,
+			  CPG_ROLE_SERVER);
+	assert_true(rdv_recv(fx, CPG_MSG_CLOSE, &m, NULL));
+	assert_int_equal(m.peer_vpn_ip.s_addr, peer_ip.s_addr);
+	assert_int_equal(m.session, SESSION_1);
+	assert_int_equal(fx->a.incoming, 1);
+	assert_true(quiet_on(fx, peer, CPG_MSG_PUNCH, 200));
+	close(peer);
+}
+
+static void test_rej(void **state)
+{
+	struct fixture *fx = *state;
+	struct in_addr peer_ip = ip4("10.0.0.9");
+	struct cpg_msg m;
+
+	register_client(fx, &fx->a);
+	fx->a.connect_on_fail = true;
+	fx->a.connect_ret = 1;
+	assert_int_equal(cpg_rdvc_connect(fx->a.rdvc, peer_ip), 0);
+	assert_true(rdv_recv(fx, CPG_MSG_ASK, &m, NULL));
+
+	cpg_msg_init(&m, CPG_MSG_REJ, 1);
+	m.peer_vpn_ip = peer_ip;
+	m.reason = CPG_REASON_UNKNOWN_PEER;
+	m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP) | CPG_HAS(CPG_ATTR_REASON);
+	send_msg(fx->rdv_fd, &m, &fx->a.addr);
+	assert_true(RUN_UNTIL(fx, fx->a.failed == 1, WAIT_MS));
+	assert_int_equal(fx->a.failed_ip.s_addr, peer_ip.s_addr);
+	assert_int_equal(fx->a.failure, CPG_RDVC_REJECTED);
+	assert_int_equal(fx->a.reason, CPG_REASON_UNKNOWN_PEER);
+	assert_non_null(strstr(fx->a.failure_msg, "10.0.0.9"));
+
+	/* The entry was gone before the callback: asking again from it works. */
+	assert_int_equal(fx->a.connect_ret, 0);
+	assert_true(rdv_recv(fx, CPG_MSG_ASK, &m, NULL));
+	assert_int_equal(m.peer_vpn_ip.s_addr, peer_ip.s_addr);
+}
+
+static void test_no_answer(void **state)
+{
+	struct fixture *fx = *state;
+	struct in_addr peer_ip = ip4("10.0.0.9");
+	struct cpg_msg m;
+
+	register_client(fx, &fx->a);
+	assert_int_equal(cpg_rdvc_connect(fx->a.rdvc, peer_ip), 0);
+	for (int i = 0; i < 3; i++)
+		assert_true(rdv_recv(fx, CPG_MSG_ASK, &m, NULL));
+	assert_true(RUN_UNTIL(fx, fx->a.failed == 1, WAIT_MS));
+	assert_int_equal(fx->a.failure, CPG_RDVC_NO_ANSWER);
+}
+
+static void test_punch_timeout(void **state)
+{
+	struct fixture *fx = *state;
+	struct in_addr peer_ip = ip4("10.0.0.5");
+	union cpg_sockaddr silent_addr, from;
+	int silent = loopback_socket(&silent_addr);
+	int punches = 0;
+	struct cpg_msg m;
+
+	client_destroy(fx, &fx->a);
+	client_init(fx, &fx->a, "10.0.0.1", 8, 400, true);
+	register_client(fx, &fx->a);
+	assert_int_equal(cpg_rdvc_connect(fx->a.rdvc, peer_ip), 0);
+	assert_true(rdv_recv(fx, CPG_MSG_ASK, &m, NULL));
+	rdv_send_brokered(fx, CPG_MSG_ANS, &fx->a, peer_ip, &silent_addr, SESSION_1,
+			  CPG_ROLE_CLIENT);
+
+	assert_true(rdv_recv(fx, CPG_MSG_CLOSE, &m, &from));
+	assert_int_equal(m.peer_vpn_ip.s_addr, peer_ip.s_addr);
+	assert_int_equal(m.session, SESSION_1);
+	assert_int_equal(m.reason, CPG_REASON_PUNCH_FAILED);
+	assert_true(RUN_UNTIL(fx, fx->a.failed == 1, WAIT_MS));
+	assert_int_equal(fx->a.failure, CPG_RDVC_PUNCH_TIMEOUT);
+	assert_int_equal(fx->a.up, 0);
+	assert_non_null(strstr(fx->a.failure_msg, "symmetric NAT"));
+
+	/* Punches went out repeatedly until the deadline, then stopped. */
+	while (recv_msg_on(fx, silent, CPG_MSG_PUNCH, &m, NULL, 0))
+		punches++;
+	assert_true(punches >= 3);
+	assert_true(quiet_on(fx, silent, CPG_MSG_PUNCH, 200));
+	close(silent);
+}
+
+static void test_reconnect(void **state)
+{
+	struct fixture *fx = *state;
+	struct in_addr peer_ip = ip4("10.0.0.2");
+	struct cpg_msg m;
+
+	register_client(fx, &fx->a);
+	assert_int_equal(cpg_rdvc_connect(fx->a.rdvc, peer_ip), 0);
+	assert_true(rdv_recv(fx, CPG_MSG_ASK, &m, NULL));
+
+	/* The RDV restarted and lost us (and our ASK). */
+	rdv_send_type(fx, CPG_MSG_RECONNECT, &fx->a.addr);
+	assert_true(rdv_recv(fx, CPG_MSG_HELLO, &m, NULL));
+	assert_false(cpg_rdvc_registered(fx->a.rdvc));
+	/* A late OK to the first registration's HELLO (ID 1) proves nothing. */
+	{
+		struct cpg_msg first_hello;
+
+		cpg_msg_init(&first_hello, CPG_MSG_HELLO, 1);
+		rdv_send_ok(fx, &first_hello, &fx->a.addr, 3000);
+		assert_false(RUN_UNTIL(fx, fx->a.registered == 2, 100));
+	}
+	rdv_send_ok(fx, &m, &fx->a.addr, 3000);
+	assert_true(RUN_UNTIL(fx, fx->a.registered == 2, WAIT_MS));
+	assert_int_equal(cpg_rdvc_stats(fx->a.rdvc)->registrations, 2);
+	/* The pending ASK goes out again. */
+	assert_true(rdv_recv(fx, CPG_MSG_ASK, &m, NULL));
+	assert_int_equal(m.peer_vpn_ip.s_addr, peer_ip.s_addr);
+}
+
+static void test_rdv_lost(void **state)
+{
+	struct fixture *fx = *state;
+	union cpg_sockaddr from;
+	struct cpg_msg m;
+
+	cpg_rdvc_start(fx->a.rdvc);
+	assert_true(rdv_recv(fx, CPG_MSG_HELLO, &m, NULL));
+	rdv_send_ok(fx, &m, &fx->a.addr, 100);
+	assert_true(RUN_UNTIL(fx, fx->a.registered == 1, WAIT_MS));
+
+	assert_true(rdv_recv(fx, CPG_MSG_PING, &m, &from));
+	assert_true(cpg_sockaddr_equal(&from, &fx->a.addr));
+	/* A PONG keeps us registered... */
+	cpg_msg_init(&m, CPG_MSG_PONG, 1);
+	m.public_ep = fx->a.addr;
+	m.present = CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT);
+	send_msg(fx->rdv_fd, &m, &fx->a.addr);
+	assert_true(rdv_recv(fx, CPG_MSG_PING, &m, NULL));
+	assert_true(cpg_rdvc_registered(fx->a.rdvc));
+	/* ...silence for three intervals does not. */
+	assert_true(rdv_recv(fx, CPG_MSG_HELLO, &m, NULL));
+	assert_false(cpg_rdvc_registered(fx->a.rdvc));
+}
+
+static void test_callbacks_reenter(void **state)
+{
+	struct fixture *fx = *state;
+	struct cpg_msg m;
+
+	register_client(fx, &fx->a);
+	register_client(fx, &fx->b);
+	fx->a.close_on_up = true;
+
+	assert_int_equal(cpg_rdvc_connect(fx->a.rdvc, fx->b.vpn_ip), 0);
+	assert_true(rdv_recv(fx, CPG_MSG_ASK, &m, NULL));
+	rdv_send_brokered(fx, CPG_MSG_ANS, &fx->a, fx->b.vpn_ip, &fx->b.addr, SESSION_1,
+			  CPG_ROLE_CLIENT);
+	rdv_send_brokered(fx, CPG_MSG_FWD, &fx->b, fx->a.vpn_ip, &fx->a.addr, SESSION_1,
+			  CPG_ROLE_SERVER);
+	assert_true(RUN_UNTIL(fx, fx->a.up == 1, WAIT_MS));
+	/* peer_up closed the entry from inside the callback. */
+	assert_true(rdv_recv(fx, CPG_MSG_CLOSE, &m, NULL));
+	assert_int_equal(m.peer_vpn_ip.s_addr, fx->b.vpn_ip.s_addr);
+	assert_int_equal(cpg_rdvc_connect(fx->a.rdvc, fx->b.vpn_ip), 0);
+}
+
+static void test_max_peers_and_restart(void **state)
+{
+	struct fixture *fx = *state;
+	struct cpg_msg m;
+
+	client_destroy(fx, &fx->a);
+	client_init(fx, &fx->a, "10.0.0.1", 1, 0, true);
+	register_client(fx, &fx->a);
+	assert_int_equal(cpg_rdvc_connect(fx->a.rdvc, ip4("10.0.0.2")), 0);
+	assert_int_equal(cpg_rdvc_connect(fx->a.rdvc, ip4("10.0.0.3")), -ENOSPC);
+	assert_true(rdv_recv(fx, CPG_MSG_ASK, &m, NULL));
+
+	/* Full: a FWD is refused with a CLOSE, the caller is not asked. */
+	rdv_send_brokered(fx, CPG_MSG_FWD, &fx->a, ip4("10.0.0.4"), &fx->b.addr, SESSION_2,
+			  CPG_ROLE_SERVER);
+	assert_true(rdv_recv(fx, CPG_MSG_CLOSE, &m, NULL));
+	assert_int_equal(m.peer_vpn_ip.s_addr, ip4("10.0.0.4").s_addr);
+	assert_int_equal(fx->a.incoming, 1);
+
+	/* SIGUSR1: BYE, every entry dropped, HELLO again. */
+	cpg_rdvc_restart(fx->a.rdvc);
+	assert_true(rdv_recv(fx, CPG_MSG_BYE, &m, NULL));
+	assert_true(rdv_recv(fx, CPG_MSG_HELLO, &m, NULL));
+	assert_int_equal(cpg_rdvc_connect(fx->a.rdvc, ip4("10.0.0.3")), 0);
+}
+
+static void test_malformed(void **state)
+{
+	struct fixture *fx = *state;
+	uint8_t junk[] = { CPG_PROTO_VERSION, CPG_MSG_ANS, 0, 0, 0, 0, 0, 1, 0, 2, 0, 9 };
+
+	register_client(fx, &fx->a);
+	send_raw(fx->rdv_fd, junk, sizeof(junk), &fx->a.addr);
+	send_raw(fx->rdv_fd, junk, 3, &fx->a.addr);
+	assert_true(RUN_UNTIL(fx, cpg_rdvc_stats(fx->a.rdvc)->malformed == 2, WAIT_MS));
+	assert_true(cpg_rdvc_registered(fx->a.rdvc));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_registration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nok_keeps_trying, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connect_both_up, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ack_rule, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_punch_from_other_endpoint, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_incoming, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rej, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_answer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_punch_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rdv_lost, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_callbacks_reenter, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_max_peers_and_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
+	};
+
+	/* The tests provoke errors on purpose; failures speak through cmocka. */
+	cpg_log_init("test_rdvclient", LOG_CRIT, false);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
