@@ -1,0 +1,626 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# shellcheck shell=bash disable=SC2034
+#
+# The netns test harness, sourced by selftests/netns/*.sh and tools/demo.sh.
+#
+# It builds small networks out of network namespaces (a "public" segment,
+# NAT routers made with nftables, hosts behind them), starts processes in
+# them with their output captured to files, and tears everything down on
+# exit, even when a test fails or is interrupted halfway.
+#
+# Output follows the kselftest conventions: KTAP ("TAP version 13", a plan,
+# "ok N - desc" / "not ok N - desc", "# " diagnostics); exit 0 when every
+# test passed, 1 when one failed, 4 (skip) when the tests cannot run here.
+#
+# Everything this run creates is named with the shell's PID, so that
+# parallel runs never collide, and only addresses inside our namespaces are
+# used: 192.0.2.0/24 (TEST-NET-1) for the public segment, 10.x.0.0/24 LANs.
+
+KSFT_PASS=0
+KSFT_FAIL=1
+KSFT_SKIP=4
+
+CPG_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CPG_BIN=${CPG_BIN:-$CPG_SRC/build}
+
+# The addresses of the standard topology (see topo_standard).
+RDV_IP=192.0.2.1
+D_IP=192.0.2.4
+NAT1_IP=192.0.2.11
+NAT2_IP=192.0.2.12
+NAT3_IP=192.0.2.13
+A_IP=10.1.0.2
+B_IP=10.2.0.2
+C_IP=10.2.0.3
+E_IP=10.3.0.2
+# Their VPN addresses.
+A_VPN=10.0.0.1
+B_VPN=10.0.0.2
+C_VPN=10.0.0.3
+D_VPN=10.0.0.4
+E_VPN=10.0.0.5
+
+CPG_RUN="cpg$$"		# prefix of every namespace of this run
+CPG_TMP=""		# per-run directory for logs and config files
+CPG_NS=()		# namespaces created by this run (short names)
+CPG_PROCS=()		# names of the processes started, in order
+declare -A CPG_PID=()	# process name -> pid
+declare -A CPG_GW=()	# NAT name -> its LAN address
+CPG_RC=0		# exit status set by proc_wait / proc_stop
+CPG_SKIP_REASON=""
+
+# --- KTAP output -----------------------------------------------------------
+
+KTAP_PLAN=0
+KTAP_COUNT=0
+KTAP_PASS=0
+KTAP_FAIL=0
+KTAP_SKIP=0
+
+ktap_print_header() {
+	echo "TAP version 13"
+}
+
+ktap_set_plan() {
+	KTAP_PLAN=$1
+	echo "1..$1"
+}
+
+# ktap_print_msg TEXT...: each line of each TEXT as a diagnostic.
+ktap_print_msg() {
+	local text line
+
+	for text in "$@"; do
+		while IFS= read -r line; do
+			echo "# $line"
+		done <<<"$text"
+	done
+}
+
+ktap_test_pass() {
+	KTAP_COUNT=$((KTAP_COUNT + 1))
+	KTAP_PASS=$((KTAP_PASS + 1))
+	echo "ok $KTAP_COUNT - $1"
+}
+
+ktap_test_fail() {
+	KTAP_COUNT=$((KTAP_COUNT + 1))
+	KTAP_FAIL=$((KTAP_FAIL + 1))
+	echo "not ok $KTAP_COUNT - $1"
+}
+
+ktap_test_skip() {
+	KTAP_COUNT=$((KTAP_COUNT + 1))
+	KTAP_SKIP=$((KTAP_SKIP + 1))
+	echo "ok $KTAP_COUNT - $1 # SKIP${2:+ $2}"
+}
+
+# ktap_test_result DESC COMMAND...: pass when COMMAND succeeds.
+ktap_test_result() {
+	local desc=$1
+	shift
+	if "$@"; then
+		ktap_test_pass "$desc"
+	else
+		ktap_test_fail "$desc"
+	fi
+}
+
+# The whole file cannot run here: say why and exit with kselftest's skip.
+ktap_skip_all() {
+	echo "1..0 # SKIP $1"
+	exit "$KSFT_SKIP"
+}
+
+# Give up on the remaining tests (they would only fail on the same cause).
+ktap_bail_out() {
+	echo "Bail out! $1"
+	exit "$KSFT_FAIL"
+}
+
+ktap_print_totals() {
+	echo "# Totals: pass:$KTAP_PASS fail:$KTAP_FAIL xfail:0 xpass:0 skip:$KTAP_SKIP error:0"
+}
+
+# Print the totals and exit: 1 if anything failed or the plan was not
+# followed, 4 if everything was skipped, else 0.
+ktap_finished() {
+	ktap_print_totals
+	if [ "$KTAP_FAIL" -gt 0 ] && [ "${#CPG_PROCS[@]}" -gt 0 ]; then
+		ktap_print_msg "captured output of every process, for the failures above:"
+		dump_logs
+	fi
+	if [ "$KTAP_COUNT" -ne "$KTAP_PLAN" ]; then
+		ktap_print_msg "planned $KTAP_PLAN tests but ran $KTAP_COUNT"
+		exit "$KSFT_FAIL"
+	fi
+	[ "$KTAP_FAIL" -eq 0 ] || exit "$KSFT_FAIL"
+	[ "$KTAP_PASS" -eq 0 ] && [ "$KTAP_SKIP" -gt 0 ] && exit "$KSFT_SKIP"
+	exit "$KSFT_PASS"
+}
+
+# --- Setup and teardown ----------------------------------------------------
+
+# Why the harness cannot run here, in CPG_SKIP_REASON; 0 when it can.
+cpg_can_run() {
+	local probe="${CPG_RUN}-probe" tool
+
+	if [ "$(id -u)" -ne 0 ]; then
+		CPG_SKIP_REASON="must be run as root (network namespaces)"
+		return 1
+	fi
+	for tool in ip nft; do
+		if ! command -v "$tool" >/dev/null; then
+			CPG_SKIP_REASON="$tool not found (run tools/install-deps.sh)"
+			return 1
+		fi
+	done
+	if ! ip netns add "$probe" 2>/dev/null; then
+		CPG_SKIP_REASON="cannot create network namespaces (ip netns add)"
+		return 1
+	fi
+	CPG_SKIP_REASON=""
+	if ! ip -n "$probe" link add v0 type veth peer name v1 2>/dev/null; then
+		CPG_SKIP_REASON="cannot create veth pairs"
+	elif ! ip -n "$probe" link add br0 type bridge 2>/dev/null; then
+		CPG_SKIP_REASON="cannot create bridges"
+	elif ! ip netns exec "$probe" nft -f - 2>/dev/null <<-'EOF'
+		table ip probe {
+			chain postrouting {
+				type nat hook postrouting priority srcnat; policy accept;
+				oifname "v0" masquerade fully-random
+			}
+			chain forward {
+				type filter hook forward priority filter; policy drop;
+				ct state established,related accept
+			}
+		}
+		EOF
+	then
+		CPG_SKIP_REASON="nftables NAT or conntrack unavailable"
+	fi
+	ip netns del "$probe" 2>/dev/null
+	[ -z "$CPG_SKIP_REASON" ]
+}
+
+# Namespaces left by runs that were killed before they could clean up
+# (SIGKILL, e.g. a ctest timeout): their owner PID is gone.
+cpg_reap_stale() {
+	local name owner pid
+
+	for name in $(ip netns list 2>/dev/null | awk '{ print $1 }'); do
+		[[ $name =~ ^cpg([0-9]+)- ]] || continue
+		owner=${BASH_REMATCH[1]}
+		[ -e "/proc/$owner" ] && continue
+		for pid in $(ip netns pids "$name" 2>/dev/null); do
+			kill -KILL "$pid" 2>/dev/null
+		done
+		ip netns del "$name" 2>/dev/null
+	done
+}
+
+# Prepare a run: check that it can run, make the temp dir, install the
+# cleanup trap. Returns 1 with CPG_SKIP_REASON set when it cannot run.
+cpg_setup() {
+	cpg_can_run || return 1
+	cpg_reap_stale
+	CPG_TMP=$(mktemp -d "${TMPDIR:-/tmp}/cpg-selftest.XXXXXX") || {
+		CPG_SKIP_REASON="cannot create a temp dir"
+		return 1
+	}
+	trap cpg_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}
+
+# A test's start: KTAP header, setup or skip, the binaries it needs.
+# ktap_init PLAN BINARY...
+ktap_init() {
+	local plan=$1 b
+	shift
+	ktap_print_header
+	cpg_setup || ktap_skip_all "$CPG_SKIP_REASON"
+	for b in "$@"; do
+		[ -x "$CPG_BIN/$b" ] ||
+			ktap_bail_out "$CPG_BIN/$b not found: build first or set CPG_BIN to the build dir"
+	done
+	ktap_set_plan "$plan"
+}
+
+# Kill everything we started and delete every namespace. Idempotent, and
+# careful: it only signals processes that are still our children or live in
+# our namespaces.
+cpg_cleanup() {
+	local rc=$? name pid ns i
+
+	trap - EXIT INT TERM
+	for name in "${CPG_PROCS[@]}"; do
+		proc_alive "$name" && kill -TERM "${CPG_PID[$name]}" 2>/dev/null
+	done
+	for ((i = 0; i < 30; i++)); do
+		pid=""
+		for name in "${CPG_PROCS[@]}"; do
+			proc_alive "$name" && pid=1
+		done
+		[ -n "$pid" ] || break
+		sleep 0.1
+	done
+	for name in "${CPG_PROCS[@]}"; do
+		proc_alive "$name" && kill -KILL "${CPG_PID[$name]}" 2>/dev/null
+	done
+	# Whatever else runs in our namespaces (daemons that forked away).
+	for ((i = ${#CPG_NS[@]} - 1; i >= 0; i--)); do
+		ns="${CPG_RUN}-${CPG_NS[i]}"
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do
+			kill -KILL "$pid" 2>/dev/null
+		done
+	done
+	wait 2>/dev/null
+	for ((i = ${#CPG_NS[@]} - 1; i >= 0; i--)); do
+		ip netns del "${CPG_RUN}-${CPG_NS[i]}" 2>/dev/null
+	done
+	CPG_NS=()
+	if [ -n "$CPG_TMP" ] && [ -d "$CPG_TMP" ]; then
+		if [ -n "${CPG_KEEP_TMP:-}" ]; then
+			echo "# logs kept in $CPG_TMP"
+		else
+			rm -rf "$CPG_TMP"
+		fi
+	fi
+	exit "$rc"
+}
+
+# --- Namespaces and topology -----------------------------------------------
+
+# The real name of namespace NAME of this run.
+ns() {
+	echo "${CPG_RUN}-$1"
+}
+
+# Run a command in namespace NAME, in the foreground.
+in_ns() {
+	local name=$1
+	shift
+	ip netns exec "${CPG_RUN}-$name" "$@"
+}
+
+# Create namespace NAME with its loopback up.
+topo_ns() {
+	ip netns add "$(ns "$1")" || ktap_bail_out "cannot create namespace $1"
+	CPG_NS+=("$1")
+	ip -n "$(ns "$1")" link set lo up
+}
+
+# An L2 segment: namespace SEG holding bridge br0 and nothing else, so that
+# no firewall rule ever sees bridged frames (br_netfilter).
+topo_segment() {
+	topo_ns "$1"
+	in_ns "$1" sysctl -qw net.bridge.bridge-nf-call-iptables=0 2>/dev/null
+	ip -n "$(ns "$1")" link add br0 type bridge
+	ip -n "$(ns "$1")" link set br0 up
+}
+
+# Plug interface IFNAME of namespace HOST into segment SEG, address IP/24.
+topo_plug() {
+	local seg=$1 host=$2 ifname=$3 addr=$4 port="p-$2"
+
+	ip -n "$(ns "$seg")" link add "$port" type veth peer name "$ifname" netns "$(ns "$host")" ||
+		ktap_bail_out "cannot plug $host into $seg"
+	ip -n "$(ns "$seg")" link set "$port" master br0 up
+	ip -n "$(ns "$host")" addr add "$addr/24" dev "$ifname"
+	ip -n "$(ns "$host")" link set "$ifname" up
+}
+
+# The public segment ("the Internet"), 192.0.2.0/24.
+topo_public() {
+	topo_segment pub
+}
+
+# A host NAME with address IP on the public segment.
+topo_public_host() {
+	topo_ns "$1"
+	topo_plug pub "$1" eth0 "$2"
+}
+
+# A NAT router NAME: WAN address WAN_IP on the public segment, LAN
+# LAN_PREFIX.0/24 (a segment of its own, NAME-lan) with the router at
+# LAN_PREFIX.1. It behaves like a home router: masquerade on the WAN side,
+# inbound packets dropped unless they belong to a connection opened from
+# the LAN. With "symmetric", source ports are fully random: each new
+# destination gets its own mapping (endpoint-dependent mapping). Without,
+# Linux keeps the source port when it can, the same for every destination.
+topo_nat() {
+	local name=$1 wan=$2 lan=$3 kind=${4:-cone} random=""
+
+	[ "$kind" = symmetric ] && random="fully-random"
+	topo_ns "$name"
+	topo_plug pub "$name" wan0 "$wan"
+	topo_segment "$name-lan"
+	topo_plug "$name-lan" "$name" lan0 "$lan.1"
+	CPG_GW[$name]="$lan.1"
+	in_ns "$name" sysctl -qw net.ipv4.ip_forward=1
+	in_ns "$name" nft -f - <<-EOF || ktap_bail_out "cannot set up the NAT rules of $name"
+		table ip nat {
+			chain postrouting {
+				type nat hook postrouting priority srcnat; policy accept;
+				oifname "wan0" masquerade $random
+			}
+		}
+		table ip filter {
+			chain input {
+				type filter hook input priority filter; policy drop;
+				ct state established,related accept
+				iifname { "lo", "lan0" } accept
+			}
+			chain forward {
+				type filter hook forward priority filter; policy drop;
+				ct state established,related accept
+				iifname "lan0" oifname "wan0" accept
+			}
+		}
+	EOF
+}
+
+# A host NAME with address IP on the LAN of NAT, its default route via NAT.
+topo_lan_host() {
+	local name=$1 nat=$2 addr=$3
+
+	topo_ns "$name"
+	topo_plug "$nat-lan" "$name" eth0 "$addr"
+	ip -n "$(ns "$name")" route add default via "${CPG_GW[$nat]}"
+}
+
+# The standard topology:
+#
+#   rdv 192.0.2.1     D 192.0.2.4             (public segment 192.0.2.0/24)
+#   nat1 192.0.2.11 -- LAN 10.1.0.0/24: A 10.1.0.2
+#   nat2 192.0.2.12 -- LAN 10.2.0.0/24: B 10.2.0.2, C 10.2.0.3
+#   nat3 192.0.2.13 -- LAN 10.3.0.0/24: E 10.3.0.2   (symmetric NAT)
+#
+# topo_standard [HOST...]: only the hosts named (and the NATs they sit
+# behind), all of them by default.
+topo_standard() {
+	local want=" ${*:-rdv A B C D E} "
+
+	topo_public
+	[[ $want == *" rdv "* ]] && topo_public_host rdv "$RDV_IP"
+	[[ $want == *" D "* ]] && topo_public_host D "$D_IP"
+	if [[ $want == *" A "* ]]; then
+		topo_nat nat1 "$NAT1_IP" 10.1.0
+		topo_lan_host A nat1 "$A_IP"
+	fi
+	if [[ $want == *" B "* || $want == *" C "* ]]; then
+		topo_nat nat2 "$NAT2_IP" 10.2.0
+		[[ $want == *" B "* ]] && topo_lan_host B nat2 "$B_IP"
+		[[ $want == *" C "* ]] && topo_lan_host C nat2 "$C_IP"
+	fi
+	if [[ $want == *" E "* ]]; then
+		topo_nat nat3 "$NAT3_IP" 10.3.0 symmetric
+		topo_lan_host E nat3 "$E_IP"
+	fi
+	return 0
+}
+
+# --- Processes -------------------------------------------------------------
+
+# start NAME NS COMMAND...: run COMMAND in namespace NS in the background,
+# stdout to $CPG_TMP/NAME.out, stderr to $CPG_TMP/NAME.err. NAME must be
+# new. Must be called from the main shell (not in $(...)).
+start() {
+	local name=$1 nsname=$2
+	shift 2
+
+	[ -z "${CPG_PID[$name]:-}" ] || ktap_bail_out "process name $name used twice"
+	echo "[$nsname] $*" >"$CPG_TMP/$name.cmd"
+	# Created now, so that they exist as soon as start returns.
+	: >"$CPG_TMP/$name.out"
+	: >"$CPG_TMP/$name.err"
+	ip netns exec "$(ns "$nsname")" "$@" \
+		>"$CPG_TMP/$name.out" 2>"$CPG_TMP/$name.err" </dev/null &
+	CPG_PID[$name]=$!
+	CPG_PROCS+=("$name")
+}
+
+pid_of() {
+	echo "${CPG_PID[$1]}"
+}
+
+# Is process NAME still running? (A child of ours that has not exited.)
+proc_alive() {
+	local pid=${CPG_PID[$1]:-} stat f
+
+	[ -n "$pid" ] || return 1
+	read -r stat 2>/dev/null <"/proc/$pid/stat" || return 1
+	# After "pid (comm) ": the state, then the parent. A zombie is not
+	# alive, and a reused PID is not ours.
+	read -r -a f <<<"${stat##*) }"
+	[ "${f[0]}" != Z ] && [ "${f[1]}" = "$$" ]
+}
+
+# proc_wait NAME TIMEOUT_S: wait for NAME to exit; its status in CPG_RC.
+# Returns 1 if it is still running after TIMEOUT_S seconds.
+proc_wait() {
+	local name=$1 deadline
+
+	deadline=$(($(now_ms) + $(to_ms "$2")))
+	while proc_alive "$name"; do
+		[ "$(now_ms)" -lt "$deadline" ] || return 1
+		sleep 0.05
+	done
+	wait "${CPG_PID[$name]}" 2>/dev/null
+	CPG_RC=$?
+	return 0
+}
+
+# proc_stop NAME [SIGNAL [TIMEOUT_S]]: signal NAME (TERM) and wait for it
+# to exit (5 s), then KILL it. Its exit status in CPG_RC; returns 1 when it
+# had to be killed.
+proc_stop() {
+	local name=$1 sig=${2:-TERM} timeout=${3:-5}
+
+	proc_alive "$name" && kill "-$sig" "${CPG_PID[$name]}" 2>/dev/null
+	proc_wait "$name" "$timeout" && return 0
+	kill -KILL "${CPG_PID[$name]}" 2>/dev/null
+	proc_wait "$name" 5
+	return 1
+}
+
+# --- Logs ------------------------------------------------------------------
+
+now_ms() {
+	local t=${EPOCHREALTIME/[.,]/}
+	echo $((t / 1000))
+}
+
+# Seconds, possibly with a fraction (1.5), in milliseconds.
+to_ms() {
+	local int=${1%%.*} frac
+
+	frac=${1#"$int"}
+	frac="${frac#.}000"
+	echo $((${int:-0} * 1000 + 10#${frac:0:3}))
+}
+
+out_of() {
+	echo "$CPG_TMP/$1.out"
+}
+
+err_of() {
+	echo "$CPG_TMP/$1.err"
+}
+
+# wait_for FILE ERE TIMEOUT_S [COUNT]: wait until COUNT (1) lines of FILE
+# match ERE. Polls; gives up after TIMEOUT_S seconds (returns 1), which may
+# have a fraction.
+wait_for() {
+	local file=$1 re=$2 count=${4:-1} deadline n
+
+	deadline=$(($(now_ms) + $(to_ms "$3")))
+	while :; do
+		n=$(grep -cE -- "$re" "$file" 2>/dev/null)
+		[ "${n:-0}" -lt "$count" ] || return 0
+		[ "$(now_ms)" -lt "$deadline" ] || return 1
+		sleep 0.05
+	done
+}
+
+# last_line FILE ERE: the last line of FILE that matches ERE.
+last_line() {
+	grep -E -- "$2" "$1" 2>/dev/null | tail -n 1
+}
+
+# field LINE KEY: the value of KEY=value in LINE (message="..." too).
+field() {
+	local line=$1 key=$2 word
+
+	if [ "$key" = message ]; then
+		[[ $line == *' message="'* ]] || return 1
+		line=${line#* message=\"}
+		echo "${line%\"}"
+		return 0
+	fi
+	line=${line%% message=\"*}
+	for word in $line; do
+		if [ "${word%%=*}" = "$key" ]; then
+			echo "${word#*=}"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# The address part of ADDR:PORT.
+ep_ip() {
+	echo "${1%:*}"
+}
+
+# Dump the captured output of the named processes (all by default) as
+# diagnostics.
+dump_logs() {
+	local name f
+
+	[ $# -gt 0 ] || set -- "${CPG_PROCS[@]}"
+	for name in "$@"; do
+		ktap_print_msg "--- $name: $(cat "$CPG_TMP/$name.cmd" 2>/dev/null)"
+		for f in out err; do
+			[ -s "$CPG_TMP/$name.$f" ] || continue
+			ktap_print_msg "--- $name std$f:"
+			ktap_print_msg "$(tail -n 60 "$CPG_TMP/$name.$f")"
+		done
+	done
+}
+
+# A KTAP result for "no sanitizer reported anything" over every captured
+# stderr (meaningful in the ASan+UBSan build; passes trivially elsewhere).
+ktap_check_sanitizers() {
+	local bad
+
+	bad=$(grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: UndefinedBehavior' \
+		"$CPG_TMP"/*.err 2>/dev/null)
+	if [ -z "$bad" ]; then
+		ktap_test_pass "no sanitizer reports"
+	else
+		ktap_test_fail "no sanitizer reports"
+		for f in $bad; do
+			ktap_print_msg "--- $f:"
+			ktap_print_msg "$(grep -A 30 -E 'Sanitizer|runtime error' "$f" | head -n 60)"
+		done
+	fi
+}
+
+# --- Campagnol processes ---------------------------------------------------
+
+# rdv_start NAME [OPTION...]: campagnol_rdv in namespace rdv; waits until it
+# listens. Returns 1 (with its logs as diagnostics) if it does not.
+rdv_start() {
+	local name=$1
+	shift
+
+	local i
+
+	start "$name" rdv "$CPG_BIN/campagnol_rdv" -v "$@"
+	for ((i = 0; i < 20; i++)); do
+		wait_for "$(err_of "$name")" 'listening on' 0.5 && return 0
+		proc_alive "$name" || break
+	done
+	ktap_print_msg "$name did not start listening"
+	dump_logs "$name"
+	return 1
+}
+
+# punch_start NAME NS OPTION... VPN_IP [PEER...]: campagnol-punch in
+# namespace NS, registering with the RDV of the standard topology.
+punch_start() {
+	local name=$1 nsname=$2
+	shift 2
+
+	start "$name" "$nsname" "$CPG_BIN/campagnol-punch" -s "$RDV_IP" "$@"
+}
+
+# wait_registered NAME [TIMEOUT_S [COUNT]]: until NAME has printed COUNT (1)
+# "registered" lines.
+wait_registered() {
+	wait_for "$(out_of "$1")" '^registered ' "${2:-10}" "${3:-1}"
+}
+
+# wait_peers NAME TIMEOUT_S PEER_VPN_IP...: until NAME is done with each
+# peer it asked for: an echo of a test datagram came back, or it failed.
+wait_peers() {
+	local name=$1 timeout=$2 peer
+	shift 2
+
+	for peer in "$@"; do
+		wait_for "$(out_of "$name")" \
+			"^(failed peer=$peer |recv peer=$peer .*echo=yes)" "$timeout" || return 1
+	done
+}
+
+# The last "registered" line of NAME.
+registered_line() {
+	last_line "$(out_of "$1")" '^registered '
+}
+
+# The last "up" line of NAME about PEER_VPN_IP.
+up_line() {
+	last_line "$(out_of "$1")" "^up peer=$2 "
+}
