@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The DTLS engine: OpenSSL 3 DTLS 1.2 handshakes between peers, over the
+ * daemon's one UDP socket.
+ *
+ * A context (struct cpg_dtls_ctx) holds what the [SECURITY] section
+ * configures: our certificate and key, the CAs, the CRL, the cipher suites.
+ * A session (struct cpg_dtls_session) is one handshake with one peer, which
+ * the RDV introduced: the side that asked for the connection is the DTLS
+ * client. The daemon demultiplexes datagrams by source endpoint and feeds a
+ * session the ones of its peer; the session hands its own datagrams to a
+ * send callback, one datagram per call, and exposes its next timer deadline
+ * for the daemon to arm a cpg_timer. Nothing here touches a socket or the
+ * event loop.
+ *
+ * The handshake is mutually authenticated and binds the peer's certificate
+ * to the VPN IP the RDV announced (a subjectAltName iPAddress). Once it has
+ * finished, the session holds the record keys for the data plane
+ * (keys.h); afterwards it only ever sees the peer's non-data records
+ * (alerts, handshake retransmissions), never application_data.
+ *
+ * Single-threaded: a context and its sessions belong to one thread.
+ */
+#ifndef CPG_DTLS_H
+#define CPG_DTLS_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "keys.h"
+#include "net.h"
+
+/* A handshake that has not finished this long after it started fails. */
+#define CPG_DTLS_HANDSHAKE_TIMEOUT_MS 10000
+/*
+ * Largest handshake datagram (UDP payload). The handshake is fragmented to
+ * this size, lowered to what the tunnel's own records need (tun_mtu plus the
+ * largest record overhead) when that is smaller, and never below 256, the
+ * least OpenSSL accepts.
+ */
+#define CPG_DTLS_HANDSHAKE_MTU 1400
+/* We warn when our own certificate expires within this many days. */
+#define CPG_DTLS_CERT_WARN_DAYS 30
+
+struct cpg_dtls_ctx;
+struct cpg_dtls_session;
+
+enum cpg_dtls_role {
+	CPG_DTLS_CLIENT,	/* we asked the RDV for this peer */
+	CPG_DTLS_SERVER,	/* the RDV forwarded the peer's request to us */
+};
+
+enum cpg_dtls_state {
+	CPG_DTLS_HANDSHAKING,
+	CPG_DTLS_ESTABLISHED,	/* keys available */
+	CPG_DTLS_CLOSED,	/* close_notify sent or received */
+	CPG_DTLS_FAILED,	/* see cpg_dtls_session_failure() */
+};
+
+enum cpg_dtls_failure {
+	CPG_DTLS_FAIL_NONE = 0,
+	/* No finished handshake within the handshake timeout. */
+	CPG_DTLS_FAIL_TIMEOUT,
+	/* We refused the peer's certificate: CA, revocation, expiry, CRL,
+	 * or a VPN IP other than the expected one. */
+	CPG_DTLS_FAIL_PEER_CERT,
+	/* The peer aborted the handshake with a fatal alert, typically
+	 * because it refused our certificate. */
+	CPG_DTLS_FAIL_PEER_ALERT,
+	/* Any other handshake error (protocol, no shared cipher...). */
+	CPG_DTLS_FAIL_PROTOCOL,
+	/* OpenSSL's own GCM nonces may meet the data plane's
+	 * (cpg_record_check_openssl_nonce): not an attack, about one
+	 * handshake in 2^17. Throw the session away and handshake again. */
+	CPG_DTLS_FAIL_NONCE_CLASH,
+	/* Allocation, key derivation or an OpenSSL internal error. */
+	CPG_DTLS_FAIL_INTERNAL,
+};
+
+/*
+ * Called with each datagram the session sends to its peer, from inside the
+ * session's functions. It must not call back into that session (queue or
+ * send, nothing else). A datagram that cannot be sent is simply lost: DTLS
+ * retransmits the handshake.
+ */
+typedef void (*cpg_dtls_send_fn)(void *arg, const union cpg_sockaddr *to, const uint8_t *dgram,
+				 size_t len);
+
+/*
+ * Build a context from cfg's [SECURITY] options (and tun_mtu, vpn_ip).
+ * Checks, each failure being one error line naming the file and the problem:
+ * certificate and key readable, matching, the key not encrypted; our
+ * certificate not expired (a warning when it expires within
+ * CPG_DTLS_CERT_WARN_DAYS days or is not valid yet) and carrying our own
+ * vpn_ip as a subjectAltName (peers would refuse it otherwise); CA file
+ * and/or directory usable; the CRL file readable, every CRL in it current
+ * (an expired CRL is refused); cipher_list leaving at least one of our AEAD
+ * suites. Returns NULL after logging.
+ *
+ * The context is reference-counted: the caller holds one reference, each
+ * session holds one. Reloading = building a new context and using it for new
+ * sessions, then dropping the old one with cpg_dtls_ctx_put(); sessions
+ * made with the old one keep it alive until they are freed.
+ */
+struct cpg_dtls_ctx *cpg_dtls_ctx_new(const struct cpg_config *cfg);
+/* Drop a reference; the context is freed with its last one. NULL is fine. */
+void cpg_dtls_ctx_put(struct cpg_dtls_ctx *ctx);
+/* Handshake timeout of sessions created from now on (default
+ * CPG_DTLS_HANDSHAKE_TIMEOUT_MS). */
+void cpg_dtls_ctx_set_handshake_timeout(struct cpg_dtls_ctx *ctx, unsigned int ms);
+/* The suites the context offers, OpenSSL names separated by ':'. */
+const char *cpg_dtls_ctx_cipher_list(const struct cpg_dtls_ctx *ctx);
+
+/*
+ * A session with the peer at endpoint peer, whose certificate must carry
+ * peer_vpn_ip. Nothing is sent until cpg_dtls_session_start(). NULL on
+ * allocation failure (logged).
+ */
+struct cpg_dtls_session *cpg_dtls_session_new(struct cpg_dtls_ctx *ctx, enum cpg_dtls_role role,
+					      const union cpg_sockaddr *peer,
+					      struct in_addr peer_vpn_ip, cpg_dtls_send_fn send,
+					      void *send_arg);
+/*
+ * Start the handshake clock; a client sends its ClientHello, a server waits
+ * for it. Returns the state. Like every function below that can change the
+ * state, arm the session's timer afterwards (cpg_dtls_session_timeout_ms).
+ */
+enum cpg_dtls_state cpg_dtls_session_start(struct cpg_dtls_session *s);
+/*
+ * A datagram from the peer's endpoint. Its application_data records are
+ * dropped here: they belong to the data plane, and OpenSSL must never see
+ * them (docs/dtls-records.md). The rest drives the handshake or, once
+ * established, is read for alerts (close_notify -> CLOSED, a fatal alert ->
+ * FAILED). Returns the state. Ignored unless HANDSHAKING or ESTABLISHED.
+ */
+enum cpg_dtls_state cpg_dtls_session_input(struct cpg_dtls_session *s, const uint8_t *dgram,
+					   size_t len);
+/*
+ * Milliseconds from now until cpg_dtls_session_on_timeout() must run: the
+ * next DTLS retransmission or the end of the handshake timeout, whichever
+ * comes first. -1 when the session needs no timer.
+ */
+int64_t cpg_dtls_session_timeout_ms(const struct cpg_dtls_session *s);
+/* The timer fired: retransmit, or fail the handshake once its time is up.
+ * Harmless when called early. Returns the state. */
+enum cpg_dtls_state cpg_dtls_session_on_timeout(struct cpg_dtls_session *s);
+/*
+ * Close: an ESTABLISHED session sends close_notify (through the send
+ * callback); a handshake in progress is abandoned silently. The state
+ * becomes CLOSED unless it was FAILED. Idempotent.
+ */
+void cpg_dtls_session_close(struct cpg_dtls_session *s);
+/* Free the session (without sending anything) and its keys. NULL is fine. */
+void cpg_dtls_session_free(struct cpg_dtls_session *s);
+
+enum cpg_dtls_state cpg_dtls_session_state(const struct cpg_dtls_session *s);
+enum cpg_dtls_role cpg_dtls_session_role(const struct cpg_dtls_session *s);
+const union cpg_sockaddr *cpg_dtls_session_peer(const struct cpg_dtls_session *s);
+struct in_addr cpg_dtls_session_peer_vpn_ip(const struct cpg_dtls_session *s);
+enum cpg_dtls_failure cpg_dtls_session_failure(const struct cpg_dtls_session *s);
+/* Why the session failed or closed, in English; "" otherwise. */
+const char *cpg_dtls_session_reason(const struct cpg_dtls_session *s);
+/* OpenSSL's name of the negotiated suite, e.g.
+ * "ECDHE-ECDSA-AES128-GCM-SHA256"; NULL before the handshake finished. */
+const char *cpg_dtls_session_cipher_name(const struct cpg_dtls_session *s);
+/* The peer certificate's subject (RFC 2253), "" before it was verified. */
+const char *cpg_dtls_session_peer_subject(const struct cpg_dtls_session *s);
+/*
+ * Move the record keys of an ESTABLISHED session into *out (the session's
+ * copy is wiped: the data plane is their only holder). 0, or -1 when the
+ * session is not established or the keys were already taken. The caller
+ * wipes *out with cpg_keys_wipe() once the data plane has them.
+ */
+int cpg_dtls_session_take_keys(struct cpg_dtls_session *s, struct cpg_record_keys *out);
+
+const char *cpg_dtls_state_name(enum cpg_dtls_state st);
+const char *cpg_dtls_failure_name(enum cpg_dtls_failure f);
+
+#endif

@@ -1,0 +1,1051 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The DTLS engine: two sessions shake hands in process, their send callbacks
+ * queueing datagrams that the test delivers (or loses) by hand, with a PKI
+ * that tools/campagnol-pki builds in a temporary directory.
+ */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "dtls.h"
+#include "evloop.h"
+#include "log.h"
+#include "record.h"
+
+#ifndef CPG_SOURCE_DIR
+#error "CPG_SOURCE_DIR must name the source tree (for tools/campagnol-pki)"
+#endif
+#define PKI_TOOL CPG_SOURCE_DIR "/tools/campagnol-pki"
+
+#define MAX_DGRAMS 128
+#define PATH_LEN 512
+
+/* Handshake message types at byte 13 of a plaintext handshake record. */
+#define HS_CLIENT_HELLO 1
+#define HS_HELLO_VERIFY_REQUEST 3
+
+static char pki_dir[64];
+
+/* ---- The PKI ------------------------------------------------------------- */
+
+static int run_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int run_sh(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(cmd))
+		return -1;
+	return system(cmd);
+}
+
+static int pki_setup(void **state)
+{
+	char tmpl[] = "/tmp/cpg-test-dtls-XXXXXX";
+
+	if (!mkdtemp(tmpl))
+		return -1;
+	snprintf(pki_dir, sizeof(pki_dir), "%s", tmpl);
+	/* ca: our CA; other: a CA nobody trusts. carol is revoked (a copy of
+	 * her files stays at the top); dave expired in 2000; soon expires in
+	 * 10 days; eve's certificate is valid but for 10.0.0.9. */
+	return run_sh("set -e; P='%s'; cd '%s'; exec >/dev/null\n"
+		      "$P init ca; $P init other 'Other CA'\n"
+		      "$P issue ca alice 10.0.0.1; $P issue ca bob 10.0.0.2\n"
+		      "$P issue ca carol 10.0.0.3; $P issue ca eve 10.0.0.9\n"
+		      "$P issue --expired ca dave 10.0.0.4; $P issue ca soon 10.0.0.5 10\n"
+		      "$P issue other mallory 10.0.0.1; $P issue other trudy 10.0.0.2\n"
+		      "cp ca/carol.crt ca/carol.key .; $P revoke ca carol\n"
+		      "cp ca/crl.pem crl-good.pem\n"
+		      "$P crl --expired ca; cp ca/crl.pem crl-expired.pem\n"
+		      "openssl pkey -in ca/alice.key -aes128 -passout pass:x -out locked.key\n"
+		      "mkdir cadir nohash; cp ca/ca.crt cadir; cp ca/ca.crt nohash\n"
+		      "openssl rehash cadir\n",
+		      PKI_TOOL, pki_dir)
+		       ? -1
+		       : 0;
+}
+
+static int pki_teardown(void **state)
+{
+	return run_sh("rm -rf '%s'", pki_dir) ? -1 : 0;
+}
+
+/* ---- Configurations ------------------------------------------------------ */
+
+struct conf {
+	struct cpg_config cfg;
+	char cert[PATH_LEN], key[PATH_LEN], ca[PATH_LEN], crl[PATH_LEN];
+};
+
+/* Peer "base" of the PKI (e.g. "ca/alice": ca/alice.crt, ca/alice.key),
+ * trusting ca/ca.crt, with vpn_ip as its own address. */
+static void conf_init(struct conf *c, const char *base, const char *vpn_ip)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->cert, sizeof(c->cert), "%s/%s.crt", pki_dir, base);
+	snprintf(c->key, sizeof(c->key), "%s/%s.key", pki_dir, base);
+	snprintf(c->ca, sizeof(c->ca), "%s/ca/ca.crt", pki_dir);
+	c->cfg.certificate = c->cert;
+	c->cfg.key = c->key;
+	c->cfg.ca_certificates = c->ca;
+	c->cfg.verify_depth = 9;
+	c->cfg.tun_mtu = 1419;
+	assert_int_equal(inet_pton(AF_INET, vpn_ip, &c->cfg.vpn_ip), 1);
+}
+
+static void conf_file(char *buf, const char *rel)
+{
+	snprintf(buf, PATH_LEN, "%s/%s", pki_dir, rel);
+}
+
+static void conf_crl(struct conf *c, const char *rel)
+{
+	conf_file(c->crl, rel);
+	c->cfg.crl_file = c->crl;
+}
+
+static struct cpg_dtls_ctx *ctx_for(const char *base, const char *vpn_ip, const char *crl)
+{
+	struct conf c;
+	struct cpg_dtls_ctx *ctx;
+
+	conf_init(&c, base, vpn_ip);
+	if (crl)
+		conf_crl(&c, crl);
+	ctx = cpg_dtls_ctx_new(&c.cfg);
+	assert_non_null(ctx);
+	return ctx;
+}
+
+/* ---- Log capture: stderr goes to a file while a test watches it ---------- */
+
+static int saved_stderr = -1;
+static char capture_path[PATH_LEN];
+
+static void capture_begin(void)
+{
+	int fd;
+
+	snprintf(capture_path, sizeof(capture_path), "%s/log", pki_dir);
+	fflush(stderr);
+	saved_stderr = dup(2);
+	fd = open(capture_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(saved_stderr >= 0 && fd >= 0);
+	assert_int_equal(dup2(fd, 2), 2);
+	close(fd);
+}
+
+/* The captured text (to free), also echoed to the real stderr. */
+static char *capture_end(void)
+{
+	FILE *f;
+	char *text;
+	long len;
+
+	fflush(stderr);
+	assert_int_equal(dup2(saved_stderr, 2), 2);
+	close(saved_stderr);
+	f = fopen(capture_path, "r");
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	text = calloc(1, (size_t)len + 1);
+	assert_non_null(text);
+	assert_int_equal(fread(text, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	fputs(text, stderr);
+	return text;
+}
+
+static void assert_log_has(char *log, const char *needle)
+{
+	if (!strstr(log, needle)) {
+		print_error("log lacks \"%s\"; it was:\n%s\n", needle, log);
+		free(log);
+		fail();
+	}
+}
+
+/* ---- Two sessions on a hand-driven wire ---------------------------------- */
+
+struct side;
+typedef bool (*drop_fn)(struct side *sd, const uint8_t *d, size_t len);
+
+struct side {
+	struct cpg_dtls_session *s;
+	union cpg_sockaddr addr;	/* this side's endpoint */
+	union cpg_sockaddr to;		/* where its datagrams must go */
+	uint8_t *out[MAX_DGRAMS];	/* everything it sent, in order */
+	size_t out_len[MAX_DGRAMS];
+	size_t n_out, n_delivered;
+	size_t max_len;
+	drop_fn drop;			/* decides when a datagram is delivered */
+	unsigned int dropped;
+};
+
+struct pair {
+	struct side a; /* client, 192.0.2.1:4001 */
+	struct side b; /* server, 192.0.2.2:4002 */
+};
+
+static void side_send(void *arg, const union cpg_sockaddr *to, const uint8_t *d, size_t len)
+{
+	struct side *sd = arg;
+
+	assert_true(cpg_sockaddr_equal(to, &sd->to));
+	assert_true(sd->n_out < MAX_DGRAMS);
+	sd->out[sd->n_out] = malloc(len);
+	assert_non_null(sd->out[sd->n_out]);
+	memcpy(sd->out[sd->n_out], d, len);
+	sd->out_len[sd->n_out++] = len;
+	if (len > sd->max_len)
+		sd->max_len = len;
+}
+
+static void endpoint(union cpg_sockaddr *a, const char *ip, uint16_t port)
+{
+	struct in_addr in;
+
+	assert_int_equal(inet_pton(AF_INET, ip, &in), 1);
+	cpg_sockaddr_set_in(a, in, port);
+}
+
+static struct in_addr ip4(const char *s)
+{
+	struct in_addr in;
+
+	assert_int_equal(inet_pton(AF_INET, s, &in), 1);
+	return in;
+}
+
+/* Client with cctx expecting server_ip, server with sctx expecting client_ip. */
+static void pair_init(struct pair *p, struct cpg_dtls_ctx *cctx, const char *server_ip,
+		      struct cpg_dtls_ctx *sctx, const char *client_ip)
+{
+	memset(p, 0, sizeof(*p));
+	endpoint(&p->a.addr, "192.0.2.1", 4001);
+	endpoint(&p->b.addr, "192.0.2.2", 4002);
+	p->a.to = p->b.addr;
+	p->b.to = p->a.addr;
+	p->a.s = cpg_dtls_session_new(cctx, CPG_DTLS_CLIENT, &p->b.addr, ip4(server_ip), side_send,
+				      &p->a);
+	p->b.s = cpg_dtls_session_new(sctx, CPG_DTLS_SERVER, &p->a.addr, ip4(client_ip), side_send,
+				      &p->b);
+	assert_non_null(p->a.s);
+	assert_non_null(p->b.s);
+}
+
+static void pair_free(struct pair *p)
+{
+	struct side *sides[] = { &p->a, &p->b };
+
+	for (size_t i = 0; i < 2; i++) {
+		cpg_dtls_session_free(sides[i]->s);
+		for (size_t j = 0; j < sides[i]->n_out; j++)
+			free(sides[i]->out[j]);
+	}
+}
+
+/* Deliver what from has sent and not yet delivered; true if anything moved. */
+static bool deliver(struct side *from, struct side *to)
+{
+	bool moved = false;
+
+	while (from->n_delivered < from->n_out) {
+		size_t i = from->n_delivered++;
+
+		moved = true;
+		if (from->drop && from->drop(from, from->out[i], from->out_len[i])) {
+			from->dropped++;
+			continue;
+		}
+		cpg_dtls_session_input(to->s, from->out[i], from->out_len[i]);
+	}
+	return moved;
+}
+
+static void pump(struct pair *p)
+{
+	while (deliver(&p->a, &p->b) | deliver(&p->b, &p->a))
+		;
+}
+
+static bool handshaking(const struct side *sd)
+{
+	return cpg_dtls_session_state(sd->s) == CPG_DTLS_HANDSHAKING;
+}
+
+/* Run the handshake to its end, firing timers as the event loop would. */
+static void pair_run(struct pair *p)
+{
+	cpg_dtls_session_start(p->b.s);
+	cpg_dtls_session_start(p->a.s);
+	for (int round = 0; round < 40; round++) {
+		int64_t ta, tb, t;
+
+		pump(p);
+		if (!handshaking(&p->a) && !handshaking(&p->b))
+			return;
+		ta = cpg_dtls_session_timeout_ms(p->a.s);
+		tb = cpg_dtls_session_timeout_ms(p->b.s);
+		t = ta < 0 ? tb : tb < 0 ? ta : ta < tb ? ta : tb;
+		assert_true(t >= 0);
+		usleep((useconds_t)(t + 2) * 1000);
+		cpg_dtls_session_on_timeout(p->a.s);
+		cpg_dtls_session_on_timeout(p->b.s);
+	}
+	fail_msg("handshake still running after 40 rounds");
+}
+
+static void assert_state(const struct side *sd, enum cpg_dtls_state st)
+{
+	if (cpg_dtls_session_state(sd->s) != st)
+		fail_msg("state %s, expected %s (%s)",
+			 cpg_dtls_state_name(cpg_dtls_session_state(sd->s)),
+			 cpg_dtls_state_name(st), cpg_dtls_session_reason(sd->s));
+}
+
+static void assert_failed(const struct side *sd, enum cpg_dtls_failure f)
+{
+	assert_state(sd, CPG_DTLS_FAILED);
+	assert_string_equal(cpg_dtls_failure_name(cpg_dtls_session_failure(sd->s)),
+			    cpg_dtls_failure_name(f));
+}
+
+static void assert_same_secret(const struct cpg_aead_secret *x, const struct cpg_aead_secret *y,
+			       enum cpg_cipher c)
+{
+	assert_memory_equal(x->key, y->key, cpg_cipher_key_len(c));
+	assert_memory_equal(x->iv, y->iv, cpg_cipher_iv_len(c));
+}
+
+/* Both sides established with the same suite and mirrored keys. */
+static void assert_established_pair(struct pair *p, enum cpg_cipher cipher)
+{
+	struct cpg_record_keys ka, kb;
+
+	assert_state(&p->a, CPG_DTLS_ESTABLISHED);
+	assert_state(&p->b, CPG_DTLS_ESTABLISHED);
+	assert_string_equal(cpg_dtls_session_cipher_name(p->a.s),
+			    cpg_dtls_session_cipher_name(p->b.s));
+	assert_int_equal(cpg_dtls_session_take_keys(p->a.s, &ka), 0);
+	assert_int_equal(cpg_dtls_session_take_keys(p->b.s, &kb), 0);
+	assert_int_equal(cpg_dtls_session_take_keys(p->a.s, &ka), -1); /* moved out */
+	assert_int_equal(ka.cipher, cipher);
+	assert_int_equal(kb.cipher, cipher);
+	assert_int_equal(ka.epoch, CPG_DTLS_FIRST_DATA_EPOCH);
+	assert_int_equal(kb.epoch, CPG_DTLS_FIRST_DATA_EPOCH);
+	assert_same_secret(&ka.tx, &kb.rx, cipher);
+	assert_same_secret(&ka.rx, &kb.tx, cipher);
+	assert_memory_not_equal(ka.tx.key, ka.rx.key, cpg_cipher_key_len(cipher));
+	cpg_keys_wipe(&ka);
+	cpg_keys_wipe(&kb);
+}
+
+/* ---- Tests ---------------------------------------------------------------- */
+
+static void test_handshake_each_suite(void **state)
+{
+	static const struct {
+		const char *name;
+		enum cpg_cipher cipher;
+	} suites[] = {
+		{ "ECDHE-ECDSA-AES128-GCM-SHA256", CPG_CIPHER_AES_128_GCM },
+		{ "ECDHE-ECDSA-AES256-GCM-SHA384", CPG_CIPHER_AES_256_GCM },
+		{ "ECDHE-ECDSA-CHACHA20-POLY1305", CPG_CIPHER_CHACHA20_POLY1305 },
+	};
+
+	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++) {
+		struct conf ca, cb;
+		struct cpg_dtls_ctx *actx, *bctx;
+		struct pair p;
+
+		conf_init(&ca, "ca/alice", "10.0.0.1");
+		conf_init(&cb, "ca/bob", "10.0.0.2");
+		ca.cfg.cipher_list = cb.cfg.cipher_list = (char *)suites[i].name;
+		actx = cpg_dtls_ctx_new(&ca.cfg);
+		bctx = cpg_dtls_ctx_new(&cb.cfg);
+		assert_non_null(actx);
+		assert_non_null(bctx);
+		assert_string_equal(cpg_dtls_ctx_cipher_list(actx), suites[i].name);
+		pair_init(&p, actx, "10.0.0.2", bctx, "10.0.0.1");
+		/* The sessions hold their own references, as after a reload. */
+		cpg_dtls_ctx_put(actx);
+		cpg_dtls_ctx_put(bctx);
+		pair_run(&p);
+		assert_string_equal(cpg_dtls_session_cipher_name(p.a.s), suites[i].name);
+		assert_string_equal(cpg_dtls_session_peer_subject(p.a.s), "CN=bob");
+		assert_string_equal(cpg_dtls_session_peer_subject(p.b.s), "CN=alice");
+		assert_established_pair(&p, suites[i].cipher);
+		/* Every record in the data epoch OpenSSL wrote was a handshake
+		 * record: no application data ever went through it. */
+		for (size_t j = 0; j < p.a.n_out; j++)
+			assert_int_not_equal(p.a.out[j][0], CPG_DTLS_CT_APPLICATION_DATA);
+		pair_free(&p);
+	}
+}
+
+static size_t count_fields(const char *list)
+{
+	size_t n = 1;
+
+	for (; *list; list++)
+		n += *list == ':';
+	return n;
+}
+
+static void test_cipher_list(void **state)
+{
+	struct conf ca, cb;
+	struct cpg_dtls_ctx *actx, *bctx;
+	struct pair p;
+	char *log;
+
+	/* Default: our six suites. "ALL" narrows to the same six. */
+	conf_init(&ca, "ca/alice", "10.0.0.1");
+	actx = cpg_dtls_ctx_new(&ca.cfg);
+	assert_non_null(actx);
+	assert_int_equal(count_fields(cpg_dtls_ctx_cipher_list(actx)), 6);
+	assert_non_null(strstr(cpg_dtls_ctx_cipher_list(actx), "ECDHE-RSA-CHACHA20-POLY1305"));
+	conf_init(&cb, "ca/bob", "10.0.0.2");
+	cb.cfg.cipher_list = "ALL";
+	bctx = cpg_dtls_ctx_new(&cb.cfg);
+	assert_non_null(bctx);
+	assert_int_equal(count_fields(cpg_dtls_ctx_cipher_list(bctx)), 6);
+	cpg_dtls_ctx_put(bctx);
+
+	/* A list with a CBC suite keeps only its AEAD one, and the peer with
+	 * the default list agrees on it. */
+	cb.cfg.cipher_list = "AES128-SHA:ECDHE-ECDSA-CHACHA20-POLY1305";
+	bctx = cpg_dtls_ctx_new(&cb.cfg);
+	assert_non_null(bctx);
+	assert_string_equal(cpg_dtls_ctx_cipher_list(bctx), "ECDHE-ECDSA-CHACHA20-POLY1305");
+	pair_init(&p, actx, "10.0.0.2", bctx, "10.0.0.1");
+	pair_run(&p);
+	assert_established_pair(&p, CPG_CIPHER_CHACHA20_POLY1305);
+	pair_free(&p);
+	cpg_dtls_ctx_put(actx);
+	cpg_dtls_ctx_put(bctx);
+
+	capture_begin();
+	cb.cfg.cipher_list = "AES128-SHA:AES256-GCM-SHA384:ECDHE-ECDSA-AES128-CCM";
+	assert_null(cpg_dtls_ctx_new(&cb.cfg));
+	cb.cfg.cipher_list = "NO-SUCH-CIPHER";
+	assert_null(cpg_dtls_ctx_new(&cb.cfg));
+	log = capture_end();
+	assert_log_has(log, "cipher_list \"AES128-SHA:AES256-GCM-SHA384:ECDHE-ECDSA-AES128-CCM\" "
+			    "leaves none of the suites campagnol accepts");
+	assert_log_has(log, "cipher_list \"NO-SUCH-CIPHER\" names no cipher suite OpenSSL knows");
+	free(log);
+}
+
+static void test_wrong_ca(void **state)
+{
+	struct cpg_dtls_ctx *alice = ctx_for("ca/alice", "10.0.0.1", NULL);
+	struct cpg_dtls_ctx *bob = ctx_for("ca/bob", "10.0.0.2", NULL);
+	struct cpg_dtls_ctx *trudy, *mallory;
+	struct pair p;
+	char *log;
+
+	struct conf c;
+
+	/* trudy trusts the CA that issued her, and OpenSSL sends it along;
+	 * mallory trusts our CA, so she sends her certificate alone. */
+	conf_init(&c, "other/trudy", "10.0.0.2");
+	conf_file(c.ca, "other/ca.crt");
+	trudy = cpg_dtls_ctx_new(&c.cfg);
+	assert_non_null(trudy);
+	capture_begin();
+	conf_init(&c, "other/mallory", "10.0.0.1");
+	mallory = cpg_dtls_ctx_new(&c.cfg);
+	log = capture_end();
+	assert_non_null(mallory);
+	assert_log_has(log, "mallory.crt does not verify against our own CAs: "
+			    "unable to get local issuer certificate");
+	free(log);
+
+	/* The server's certificate is from an unknown CA: the client refuses. */
+	capture_begin();
+	pair_init(&p, alice, "10.0.0.2", trudy, "10.0.0.1");
+	pair_run(&p);
+	log = capture_end();
+	assert_failed(&p.a, CPG_DTLS_FAIL_PEER_CERT);
+	assert_failed(&p.b, CPG_DTLS_FAIL_PEER_ALERT);
+	/* OpenSSL sends the chain up to the root, and ours stops there. */
+	assert_log_has(log, "peer 192.0.2.2:4002 (10.0.0.2): certificate verify failed: "
+			    "self-signed certificate in certificate chain (subject CN=trudy, "
+			    "at CA CN=Other CA): not issued by a CA we trust");
+	assert_log_has(log, "peer 192.0.2.1:4001 (10.0.0.1): the peer refused the handshake: "
+			    "tlsv1 alert unknown ca");
+	free(log);
+	pair_free(&p);
+
+	/* The client's: the server refuses. */
+	capture_begin();
+	pair_init(&p, mallory, "10.0.0.2", bob, "10.0.0.1");
+	pair_run(&p);
+	log = capture_end();
+	assert_failed(&p.b, CPG_DTLS_FAIL_PEER_CERT);
+	assert_failed(&p.a, CPG_DTLS_FAIL_PEER_ALERT);
+	assert_log_has(log, "peer 192.0.2.1:4001 (10.0.0.1): certificate verify failed: "
+			    "unable to get local issuer certificate (subject CN=mallory): "
+			    "not issued by a CA we trust");
+	assert_log_has(log, "peer 192.0.2.2:4002 (10.0.0.2): the peer refused the handshake: "
+			    "tlsv1 alert unknown ca");
+	assert_string_equal(cpg_dtls_session_reason(p.b.s),
+			    "certificate verify failed: unable to get local issuer certificate "
+			    "(subject CN=mallory): not issued by a CA we trust");
+	free(log);
+	pair_free(&p);
+
+	cpg_dtls_ctx_put(alice);
+	cpg_dtls_ctx_put(bob);
+	cpg_dtls_ctx_put(trudy);
+	cpg_dtls_ctx_put(mallory);
+}
+
+/* ca_certificates_dir alone, as c_rehash makes it. */
+static void test_ca_dir(void **state)
+{
+	struct cpg_dtls_ctx *alice, *bob = ctx_for("ca/bob", "10.0.0.2", NULL);
+	struct pair p;
+	struct conf c;
+	char *log, want[PATH_LEN + 64];
+
+	conf_init(&c, "ca/alice", "10.0.0.1");
+	c.cfg.ca_certificates = NULL;
+	conf_file(c.ca, "cadir");
+	c.cfg.ca_certificates_dir = c.ca;
+	alice = cpg_dtls_ctx_new(&c.cfg);
+	assert_non_null(alice);
+	pair_init(&p, alice, "10.0.0.2", bob, "10.0.0.1");
+	pair_run(&p);
+	assert_established_pair(&p, CPG_CIPHER_AES_128_GCM);
+	pair_free(&p);
+	cpg_dtls_ctx_put(alice);
+
+	/* Forgetting c_rehash: a warning, and OpenSSL finds no CA in it. */
+	capture_begin();
+	conf_file(c.ca, "nohash");
+	alice = cpg_dtls_ctx_new(&c.cfg);
+	assert_non_null(alice);
+	pair_init(&p, alice, "10.0.0.2", bob, "10.0.0.1");
+	pair_run(&p);
+	assert_failed(&p.a, CPG_DTLS_FAIL_PEER_CERT);
+	pair_free(&p);
+	cpg_dtls_ctx_put(alice);
+	conf_file(c.ca, "nowhere");
+	assert_null(cpg_dtls_ctx_new(&c.cfg));
+	log = capture_end();
+	snprintf(want, sizeof(want), "ca_certificates_dir %s/nohash holds no hashed certificate "
+		 "names: run \"openssl rehash %s/nohash\"", pki_dir, pki_dir);
+	assert_log_has(log, want);
+	assert_log_has(log, "alice.crt does not verify against our own CAs");
+	assert_log_has(log, "peer 192.0.2.2:4002 (10.0.0.2): certificate verify failed: "
+			    "self-signed certificate in certificate chain (subject CN=bob, at CA "
+			    "CN=Campagnol CA): not issued by a CA we trust");
+	snprintf(want, sizeof(want), "ca_certificates_dir %s/nowhere: No such file or directory",
+		 pki_dir);
+	assert_log_has(log, want);
+	free(log);
+	cpg_dtls_ctx_put(bob);
+}
+
+static void test_revoked(void **state)
+{
+	struct cpg_dtls_ctx *bob = ctx_for("ca/bob", "10.0.0.2", "crl-good.pem");
+	struct cpg_dtls_ctx *alice = ctx_for("ca/alice", "10.0.0.1", "crl-good.pem");
+	struct cpg_dtls_ctx *carol = ctx_for("carol", "10.0.0.3", NULL);
+	struct pair p;
+	char *log;
+
+	/* The CRL lets valid certificates through. */
+	pair_init(&p, alice, "10.0.0.2", bob, "10.0.0.1");
+	pair_run(&p);
+	assert_established_pair(&p, CPG_CIPHER_AES_128_GCM);
+	pair_free(&p);
+
+	capture_begin();
+	pair_init(&p, carol, "10.0.0.2", bob, "10.0.0.3");
+	pair_run(&p);
+	log = capture_end();
+	assert_failed(&p.b, CPG_DTLS_FAIL_PEER_CERT);
+	assert_failed(&p.a, CPG_DTLS_FAIL_PEER_ALERT);
+	assert_log_has(log, "peer 192.0.2.1:4001 (10.0.0.3): certificate verify failed: "
+			    "certificate revoked (subject CN=carol)");
+	assert_log_has(log, "the peer refused the handshake: sslv3 alert certificate revoked");
+	free(log);
+	pair_free(&p);
+	cpg_dtls_ctx_put(alice);
+	cpg_dtls_ctx_put(bob);
+	cpg_dtls_ctx_put(carol);
+}
+
+static void test_wrong_vpn_ip(void **state)
+{
+	struct cpg_dtls_ctx *alice = ctx_for("ca/alice", "10.0.0.1", NULL);
+	struct cpg_dtls_ctx *bob = ctx_for("ca/bob", "10.0.0.2", NULL);
+	struct cpg_dtls_ctx *eve = ctx_for("ca/eve", "10.0.0.9", NULL);
+	struct pair p;
+	char *log;
+
+	/* The RDV announced 10.0.0.2 but eve answers: alice refuses. */
+	capture_begin();
+	pair_init(&p, alice, "10.0.0.2", eve, "10.0.0.1");
+	pair_run(&p);
+	log = capture_end();
+	assert_failed(&p.a, CPG_DTLS_FAIL_PEER_CERT);
+	assert_failed(&p.b, CPG_DTLS_FAIL_PEER_ALERT);
+	assert_log_has(log, "peer 192.0.2.2:4002 (10.0.0.2): presented a certificate for "
+			    "10.0.0.9, not 10.0.0.2 (subject CN=eve)");
+	free(log);
+	pair_free(&p);
+
+	/* eve connects to bob claiming to be 10.0.0.1: bob refuses. */
+	capture_begin();
+	pair_init(&p, eve, "10.0.0.2", bob, "10.0.0.1");
+	pair_run(&p);
+	log = capture_end();
+	assert_failed(&p.b, CPG_DTLS_FAIL_PEER_CERT);
+	assert_failed(&p.a, CPG_DTLS_FAIL_PEER_ALERT);
+	assert_log_has(log, "peer 192.0.2.1:4001 (10.0.0.1): presented a certificate for "
+			    "10.0.0.9, not 10.0.0.1 (subject CN=eve)");
+	free(log);
+	pair_free(&p);
+	cpg_dtls_ctx_put(alice);
+	cpg_dtls_ctx_put(bob);
+	cpg_dtls_ctx_put(eve);
+}
+
+/* A certificate and a CRL that expire a few seconds after they are made:
+ * the refusal by OpenSSL's own checks at verification time. */
+static void test_expiry_during_use(void **state)
+{
+	time_t end = time(NULL) + 4;
+	struct cpg_dtls_ctx *frank, *bob_short, *bob, *alice;
+	char date[32], *log;
+	struct pair p;
+
+	strftime(date, sizeof(date), "%Y%m%d%H%M%SZ", gmtime(&end));
+	assert_int_equal(run_sh("set -e; P='%s'; cd '%s'; exec >/dev/null\n"
+				"$P issue --end-date %s ca frank 10.0.0.6\n"
+				"$P crl --seconds 4 ca; cp ca/crl.pem crl-short.pem\n",
+				PKI_TOOL, pki_dir, date),
+			 0);
+	capture_begin();
+	frank = ctx_for("ca/frank", "10.0.0.6", NULL);
+	log = capture_end();
+	assert_log_has(log, "expires on");
+	assert_log_has(log, "in less than 30 days");
+	free(log);
+	bob_short = ctx_for("ca/bob", "10.0.0.2", "crl-short.pem");
+	bob = ctx_for("ca/bob", "10.0.0.2", "crl-good.pem");
+	alice = ctx_for("ca/alice", "10.0.0.1", NULL);
+
+	while (time(NULL) <= end + 1)
+		usleep(100 * 1000);
+
+	capture_begin();
+	pair_init(&p, frank, "10.0.0.2", bob, "10.0.0.6");
+	pair_run(&p);
+	log = capture_end();
+	assert_failed(&p.b, CPG_DTLS_FAIL_PEER_CERT);
+	assert_log_has(log, "peer 192.0.2.1:4001 (10.0.0.6): certificate verify failed: "
+			    "certificate has expired (subject CN=frank)");
+	assert_log_has(log, "the peer refused the handshake: sslv3 alert certificate expired");
+	free(log);
+	pair_free(&p);
+
+	capture_begin();
+	pair_init(&p, alice, "10.0.0.2", bob_short, "10.0.0.1");
+	pair_run(&p);
+	log = capture_end();
+	assert_failed(&p.b, CPG_DTLS_FAIL_PEER_CERT);
+	assert_log_has(log, "peer 192.0.2.1:4001 (10.0.0.1): certificate verify failed: "
+			    "CRL has expired (subject CN=alice)");
+	free(log);
+	pair_free(&p);
+
+	cpg_dtls_ctx_put(frank);
+	cpg_dtls_ctx_put(bob_short);
+	cpg_dtls_ctx_put(bob);
+	cpg_dtls_ctx_put(alice);
+}
+
+static void test_refused_at_load(void **state)
+{
+	struct cpg_dtls_ctx *ctx;
+	struct conf c;
+	char *log, want[2 * PATH_LEN + 64];
+
+	capture_begin();
+
+	conf_init(&c, "ca/dave", "10.0.0.4");
+	assert_null(cpg_dtls_ctx_new(&c.cfg));
+	snprintf(want, sizeof(want), "certificate %s expired on 2000-01-02 00:00:00 UTC", c.cert);
+	log = capture_end();
+	assert_log_has(log, want);
+	free(log);
+
+	capture_begin();
+	conf_init(&c, "ca/alice", "10.0.0.1");
+	conf_crl(&c, "crl-expired.pem");
+	assert_null(cpg_dtls_ctx_new(&c.cfg));
+	snprintf(want, sizeof(want),
+		 "crl_file %s: the CRL of CN=Campagnol CA expired on 2000-01-02 00:00:00 UTC",
+		 c.crl);
+	log = capture_end();
+	assert_log_has(log, want);
+	free(log);
+
+	capture_begin();
+	conf_init(&c, "ca/alice", "10.0.0.1");
+	conf_file(c.key, "ca/bob.key");
+	assert_null(cpg_dtls_ctx_new(&c.cfg));
+	snprintf(want, sizeof(want), "key %s does not match certificate %s", c.key, c.cert);
+	log = capture_end();
+	assert_log_has(log, want);
+	free(log);
+
+	capture_begin();
+	conf_init(&c, "ca/alice", "10.0.0.1");
+	conf_file(c.key, "locked.key");
+	assert_null(cpg_dtls_ctx_new(&c.cfg));
+	snprintf(want, sizeof(want), "key %s is protected by a passphrase", c.key);
+	log = capture_end();
+	assert_log_has(log, want);
+	free(log);
+
+	capture_begin();
+	conf_init(&c, "ca/alice", "10.0.0.7");
+	assert_null(cpg_dtls_ctx_new(&c.cfg));
+	snprintf(want, sizeof(want),
+		 "certificate %s is for 10.0.0.1, not for our vpn_ip 10.0.0.7: "
+		 "peers would refuse it",
+		 c.cert);
+	log = capture_end();
+	assert_log_has(log, want);
+	free(log);
+
+	capture_begin();
+	conf_init(&c, "ca/nobody", "10.0.0.1");
+	assert_null(cpg_dtls_ctx_new(&c.cfg));
+	snprintf(want, sizeof(want), "certificate %s: No such file or directory", c.cert);
+	log = capture_end();
+	assert_log_has(log, want);
+	free(log);
+
+	capture_begin();
+	conf_init(&c, "ca/alice", "10.0.0.1");
+	conf_crl(&c, "ca/ca.crt");
+	assert_null(cpg_dtls_ctx_new(&c.cfg));
+	conf_init(&c, "ca/alice", "10.0.0.1");
+	conf_file(c.ca, "ca/alice.key");
+	assert_null(cpg_dtls_ctx_new(&c.cfg));
+	log = capture_end();
+	snprintf(want, sizeof(want), "crl_file %s/ca/ca.crt holds no PEM CRL", pki_dir);
+	assert_log_has(log, want);
+	snprintf(want, sizeof(want), "ca_certificates %s: ", c.ca);
+	assert_log_has(log, want);
+	free(log);
+
+	/* Expiring soon, or our own certificate revoked: warnings only. */
+	capture_begin();
+	conf_init(&c, "ca/soon", "10.0.0.5");
+	ctx = cpg_dtls_ctx_new(&c.cfg);
+	assert_non_null(ctx);
+	cpg_dtls_ctx_put(ctx);
+	conf_init(&c, "carol", "10.0.0.3");
+	conf_crl(&c, "crl-good.pem");
+	ctx = cpg_dtls_ctx_new(&c.cfg);
+	assert_non_null(ctx);
+	cpg_dtls_ctx_put(ctx);
+	log = capture_end();
+	assert_log_has(log, "warning: certificate ");
+	assert_log_has(log, "soon.crt expires on ");
+	assert_log_has(log, ", in less than 30 days");
+	assert_log_has(log, "carol.crt does not verify against our own CAs: certificate revoked");
+	free(log);
+}
+
+static bool is_handshake(const uint8_t *d, size_t len, uint8_t msg_type)
+{
+	return len > CPG_DTLS_HEADER_LEN && d[0] == CPG_DTLS_CT_HANDSHAKE && d[3] == 0 &&
+	       d[4] == 0 && d[CPG_DTLS_HEADER_LEN] == msg_type;
+}
+
+static bool drop_first(struct side *sd, const uint8_t *d, size_t len)
+{
+	return sd->n_delivered == 1;
+}
+
+/* The server's ChangeCipherSpec and Finished, once each. */
+static bool drop_final_flight_once(struct side *sd, const uint8_t *d, size_t len)
+{
+	bool final = d[0] == CPG_DTLS_CT_CHANGE_CIPHER_SPEC || (d[3] << 8 | d[4]) == 1;
+
+	return final && sd->dropped < 2;
+}
+
+static void test_lost_datagrams(void **state)
+{
+	struct cpg_dtls_ctx *alice = ctx_for("ca/alice", "10.0.0.1", NULL);
+	struct cpg_dtls_ctx *bob = ctx_for("ca/bob", "10.0.0.2", NULL);
+	struct pair p;
+
+	/* The ClientHello is lost: the client's timer sends it again. */
+	pair_init(&p, alice, "10.0.0.2", bob, "10.0.0.1");
+	p.a.drop = drop_first;
+	pair_run(&p);
+	assert_int_equal(p.a.dropped, 1);
+	assert_true(is_handshake(p.a.out[0], p.a.out_len[0], HS_CLIENT_HELLO));
+	assert_true(is_handshake(p.a.out[1], p.a.out_len[1], HS_CLIENT_HELLO));
+	assert_memory_equal(p.a.out[0] + 3, p.a.out[1] + 3, 2); /* both epoch 0 */
+	assert_established_pair(&p, CPG_CIPHER_AES_128_GCM);
+	pair_free(&p);
+
+	/* The server's last flight is lost after it considers itself done:
+	 * the client retransmits its Finished flight, and the established
+	 * server answers with its own again. */
+	pair_init(&p, alice, "10.0.0.2", bob, "10.0.0.1");
+	p.b.drop = drop_final_flight_once;
+	pair_run(&p);
+	assert_int_equal(p.b.dropped, 2);
+	assert_established_pair(&p, CPG_CIPHER_AES_128_GCM);
+	pair_free(&p);
+
+	cpg_dtls_ctx_put(alice);
+	cpg_dtls_ctx_put(bob);
+}
+
+static void test_cookie_exchange(void **state)
+{
+	struct cpg_dtls_ctx *alice = ctx_for("ca/alice", "10.0.0.1", NULL);
+	struct cpg_dtls_ctx *bob = ctx_for("ca/bob", "10.0.0.2", NULL);
+	struct cpg_dtls_session *elsewhere;
+	union cpg_sockaddr other;
+	struct side spare = { 0 };
+	struct pair p;
+	char *log;
+
+	/* The server answers the first ClientHello with a HelloVerifyRequest
+	 * and the client says hello again, with the cookie. */
+	pair_init(&p, alice, "10.0.0.2", bob, "10.0.0.1");
+	pair_run(&p);
+	assert_true(is_handshake(p.b.out[0], p.b.out_len[0], HS_HELLO_VERIFY_REQUEST));
+	assert_true(is_handshake(p.a.out[0], p.a.out_len[0], HS_CLIENT_HELLO));
+	assert_true(is_handshake(p.a.out[1], p.a.out_len[1], HS_CLIENT_HELLO));
+	assert_true(p.a.out_len[1] > p.a.out_len[0]);
+	assert_established_pair(&p, CPG_CIPHER_AES_128_GCM);
+	pair_free(&p);
+
+	/* The cookie is bound to the client's endpoint: a session for another
+	 * port that received the same first ClientHello refuses the second. */
+	pair_init(&p, alice, "10.0.0.2", bob, "10.0.0.1");
+	endpoint(&other, "192.0.2.1", 4999);
+	spare.to = other;
+	elsewhere = cpg_dtls_session_new(bob, CPG_DTLS_SERVER, &other, ip4("10.0.0.1"), side_send,
+					 &spare);
+	assert_non_null(elsewhere);
+	cpg_dtls_session_start(p.b.s);
+	cpg_dtls_session_start(elsewhere);
+	cpg_dtls_session_start(p.a.s);
+	assert_int_equal(p.a.n_out, 1);
+	cpg_dtls_session_input(p.b.s, p.a.out[0], p.a.out_len[0]);
+	assert_int_equal(p.b.n_out, 1);
+	cpg_dtls_session_input(p.a.s, p.b.out[0], p.b.out_len[0]);
+	assert_int_equal(p.a.n_out, 2);
+	cpg_dtls_session_input(elsewhere, p.a.out[0], p.a.out_len[0]);
+	assert_int_equal(spare.n_out, 1);
+	assert_true(is_handshake(spare.out[0], spare.out_len[0], HS_HELLO_VERIFY_REQUEST));
+	capture_begin();
+	cpg_dtls_session_input(elsewhere, p.a.out[1], p.a.out_len[1]);
+	log = capture_end();
+	assert_int_equal(cpg_dtls_session_state(elsewhere), CPG_DTLS_FAILED);
+	assert_log_has(log, "peer 192.0.2.1:4999 (10.0.0.1): handshake failed: cookie mismatch");
+	free(log);
+	cpg_dtls_session_free(elsewhere);
+	for (size_t i = 0; i < spare.n_out; i++)
+		free(spare.out[i]);
+	pair_free(&p);
+	cpg_dtls_ctx_put(alice);
+	cpg_dtls_ctx_put(bob);
+}
+
+static void test_close_notify(void **state)
+{
+	struct cpg_dtls_ctx *alice = ctx_for("ca/alice", "10.0.0.1", NULL);
+	struct cpg_dtls_ctx *bob = ctx_for("ca/bob", "10.0.0.2", NULL);
+	struct pair p;
+	size_t sent;
+
+	pair_init(&p, alice, "10.0.0.2", bob, "10.0.0.1");
+	pair_run(&p);
+	assert_state(&p.a, CPG_DTLS_ESTABLISHED);
+	assert_state(&p.b, CPG_DTLS_ESTABLISHED);
+	/* No timer once both are done: the last flight is only ever resent
+	 * when the peer resends its own. */
+	assert_int_equal(cpg_dtls_session_timeout_ms(p.a.s), -1);
+	assert_int_equal(cpg_dtls_session_timeout_ms(p.b.s), -1);
+	sent = p.a.n_out;
+	cpg_dtls_session_close(p.a.s);
+	assert_int_equal(p.a.n_out, sent + 1);
+	/* An encrypted alert of the data epoch. */
+	assert_int_equal(p.a.out[sent][0], CPG_DTLS_CT_ALERT);
+	assert_int_equal(p.a.out[sent][4], CPG_DTLS_FIRST_DATA_EPOCH);
+	assert_state(&p.a, CPG_DTLS_CLOSED);
+	pump(&p);
+	assert_state(&p.b, CPG_DTLS_CLOSED);
+	assert_string_equal(cpg_dtls_session_reason(p.b.s),
+			    "the peer closed the tunnel (close_notify)");
+	assert_int_equal(cpg_dtls_session_timeout_ms(p.b.s), -1);
+	/* Closed is final: nothing more is sent or taken. */
+	cpg_dtls_session_close(p.a.s);
+	cpg_dtls_session_close(p.b.s);
+	assert_int_equal(p.a.n_out, sent + 1);
+	assert_int_equal(p.b.n_out, p.b.n_delivered);
+	assert_int_equal(cpg_dtls_session_input(p.a.s, p.a.out[0], p.a.out_len[0]),
+			 CPG_DTLS_CLOSED);
+	pair_free(&p);
+	cpg_dtls_ctx_put(alice);
+	cpg_dtls_ctx_put(bob);
+}
+
+static bool drop_all(struct side *sd, const uint8_t *d, size_t len)
+{
+	return true;
+}
+
+static void test_handshake_timeout(void **state)
+{
+	struct cpg_dtls_ctx *alice = ctx_for("ca/alice", "10.0.0.1", NULL);
+	struct cpg_dtls_ctx *bob = ctx_for("ca/bob", "10.0.0.2", NULL);
+	uint64_t start = cpg_now_ms();
+	struct pair p;
+	char *log;
+
+	cpg_dtls_ctx_set_handshake_timeout(alice, 300);
+	cpg_dtls_ctx_set_handshake_timeout(bob, 300);
+	pair_init(&p, alice, "10.0.0.2", bob, "10.0.0.1");
+	p.a.drop = drop_all;
+	capture_begin();
+	pair_run(&p);
+	log = capture_end();
+	assert_true(cpg_now_ms() - start >= 300);
+	assert_failed(&p.a, CPG_DTLS_FAIL_TIMEOUT);
+	assert_failed(&p.b, CPG_DTLS_FAIL_TIMEOUT);
+	assert_log_has(log, "peer 192.0.2.2:4002 (10.0.0.2): handshake timed out after 300 ms");
+	free(log);
+	assert_int_equal(cpg_dtls_session_timeout_ms(p.a.s), -1);
+	pair_free(&p);
+	cpg_dtls_ctx_put(alice);
+	cpg_dtls_ctx_put(bob);
+}
+
+static void test_handshake_mtu(void **state)
+{
+	struct conf ca, cb;
+	struct cpg_dtls_ctx *alice, *bob;
+	struct pair p;
+
+	/* tun_mtu at its minimum: the handshake is fragmented to 256 bytes. */
+	conf_init(&ca, "ca/alice", "10.0.0.1");
+	conf_init(&cb, "ca/bob", "10.0.0.2");
+	ca.cfg.tun_mtu = cb.cfg.tun_mtu = 150;
+	alice = cpg_dtls_ctx_new(&ca.cfg);
+	bob = cpg_dtls_ctx_new(&cb.cfg);
+	assert_non_null(alice);
+	assert_non_null(bob);
+	pair_init(&p, alice, "10.0.0.2", bob, "10.0.0.1");
+	pair_run(&p);
+	assert_established_pair(&p, CPG_CIPHER_AES_128_GCM);
+	assert_true(p.a.max_len <= 256);
+	assert_true(p.b.max_len <= 256);
+	pair_free(&p);
+	cpg_dtls_ctx_put(alice);
+	cpg_dtls_ctx_put(bob);
+
+	/* The default tun_mtu: at most CPG_DTLS_HANDSHAKE_MTU. */
+	alice = ctx_for("ca/alice", "10.0.0.1", NULL);
+	bob = ctx_for("ca/bob", "10.0.0.2", NULL);
+	pair_init(&p, alice, "10.0.0.2", bob, "10.0.0.1");
+	pair_run(&p);
+	assert_established_pair(&p, CPG_CIPHER_AES_128_GCM);
+	assert_true(p.a.max_len <= CPG_DTLS_HANDSHAKE_MTU);
+	assert_true(p.b.max_len <= CPG_DTLS_HANDSHAKE_MTU);
+	pair_free(&p);
+	cpg_dtls_ctx_put(alice);
+	cpg_dtls_ctx_put(bob);
+}
+
+/* application_data records never reach OpenSSL, whatever the state. */
+static void test_application_data_ignored(void **state)
+{
+	struct cpg_dtls_ctx *alice = ctx_for("ca/alice", "10.0.0.1", NULL);
+	struct cpg_dtls_ctx *bob = ctx_for("ca/bob", "10.0.0.2", NULL);
+	uint8_t rec[CPG_DTLS_HEADER_LEN + 40] = { CPG_DTLS_CT_APPLICATION_DATA, 0xfe, 0xfd, 0, 1,
+						  0x80, 0, 0, 0, 0, 0, 0, 40 };
+	struct pair p;
+
+	pair_init(&p, alice, "10.0.0.2", bob, "10.0.0.1");
+	cpg_dtls_session_start(p.b.s);
+	assert_int_equal(cpg_dtls_session_input(p.b.s, rec, sizeof(rec)), CPG_DTLS_HANDSHAKING);
+	assert_int_equal(p.b.n_out, 0);
+	pair_run(&p);
+	assert_state(&p.b, CPG_DTLS_ESTABLISHED);
+	/* A forged data record would be an AEAD failure inside OpenSSL. */
+	assert_int_equal(cpg_dtls_session_input(p.b.s, rec, sizeof(rec)), CPG_DTLS_ESTABLISHED);
+	assert_int_equal(cpg_dtls_session_input(p.a.s, rec, 5), CPG_DTLS_ESTABLISHED);
+	assert_established_pair(&p, CPG_CIPHER_AES_128_GCM);
+	pair_free(&p);
+	cpg_dtls_ctx_put(alice);
+	cpg_dtls_ctx_put(bob);
+}
+
+static void test_names(void **state)
+{
+	assert_string_equal(cpg_dtls_state_name(CPG_DTLS_ESTABLISHED), "established");
+	assert_string_equal(cpg_dtls_failure_name(CPG_DTLS_FAIL_NONCE_CLASH), "nonce clash");
+	assert_string_equal(cpg_dtls_failure_name((enum cpg_dtls_failure)99), "unknown");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_handshake_each_suite),
+		cmocka_unit_test(test_cipher_list),
+		cmocka_unit_test(test_wrong_ca),
+		cmocka_unit_test(test_ca_dir),
+		cmocka_unit_test(test_revoked),
+		cmocka_unit_test(test_wrong_vpn_ip),
+		cmocka_unit_test(test_expiry_during_use),
+		cmocka_unit_test(test_refused_at_load),
+		cmocka_unit_test(test_lost_datagrams),
+		cmocka_unit_test(test_cookie_exchange),
+		cmocka_unit_test(test_close_notify),
+		cmocka_unit_test(test_handshake_timeout),
+		cmocka_unit_test(test_handshake_mtu),
+		cmocka_unit_test(test_application_data_ignored),
+		cmocka_unit_test(test_names),
+	};
+
+	cpg_log_init("test_dtls", LOG_INFO, false);
+	return cmocka_run_group_tests(tests, pki_setup, pki_teardown);
+}
