@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * TUN devices carrying bare IPv4 packets. One implementation per system,
- * each in its own file (tun_linux.c, tun_freebsd.c, tun_openbsd.c,
- * tun_netbsd.c); only the running system's is compiled.
+ * TUN devices carrying bare IPv4 packets. What differs per system is in its
+ * own file (tun_linux.c, tun_freebsd.c, tun_openbsd.c, tun_netbsd.c), of
+ * which only the running system's compiles to anything; what they share is
+ * in tun_common.c.
  */
 #ifndef CPG_TUN_H
 #define CPG_TUN_H

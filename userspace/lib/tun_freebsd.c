@@ -21,20 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "log.h"
-#include "tun.h"
-
-/* 0, or -1 after logging which request failed. */
-static int tun_ioctl(int fd, const char *path, unsigned long request, void *arg,
-		     const char *what)
-{
-	if (ioctl(fd, request, arg) == 0)
-		return 0;
-	log_err("%s: %s: %m", path, what);
-	return -1;
-}
+#include "tun_private.h"
 
 /* The interface's name: TUNGIFNAME where it exists (FreeBSD 12+; it follows
  * a rename), else the device's name, which is the interface's at creation. */
@@ -44,7 +33,7 @@ static int get_name(int fd, const char *path, char *name, size_t size)
 	struct ifreq ifr;
 
 	memset(&ifr, 0, sizeof(ifr));
-	if (tun_ioctl(fd, path, TUNGIFNAME, &ifr, "TUNGIFNAME"))
+	if (cpg_tun_ioctl(fd, path, TUNGIFNAME, &ifr, "TUNGIFNAME"))
 		return -1;
 	snprintf(name, size, "%s", ifr.ifr_name);
 #else
@@ -56,15 +45,12 @@ static int get_name(int fd, const char *path, char *name, size_t size)
 	return 0;
 }
 
-int cpg_tun_open(struct cpg_tun *tun, const struct cpg_tun_config *cfg)
+int cpg_tun_open_device(struct cpg_tun *tun, const struct cpg_tun_config *cfg)
 {
 	char path[sizeof("/dev/") + IF_NAMESIZE];
-	int off = 0, on = 1, mode = IFF_POINTOPOINT;
+	int off = 0, mode = IFF_POINTOPOINT;
 	struct tuninfo info;
-	int fd;
 
-	tun->fd = -1;
-	tun->name[0] = '\0';
 	/* A template (the default tun%d) asks for any free device. */
 	if (!cfg->name || strchr(cfg->name, '%')) {
 		snprintf(path, sizeof(path), "/dev/tun");
@@ -75,8 +61,8 @@ int cpg_tun_open(struct cpg_tun *tun, const struct cpg_tun_config *cfg)
 		snprintf(path, sizeof(path), "/dev/%s", cfg->name);
 	}
 
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
+	tun->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (tun->fd < 0) {
 		int err = errno;
 
 		log_err("cannot open %s: %s%s", path, strerror(err),
@@ -85,93 +71,32 @@ int cpg_tun_open(struct cpg_tun *tun, const struct cpg_tun_config *cfg)
 		return -1;
 	}
 
-	if (get_name(fd, path, tun->name, sizeof(tun->name)))
-		goto fail;
+	if (get_name(tun->fd, path, tun->name, sizeof(tun->name)))
+		return -1;
 	snprintf(path, sizeof(path), "/dev/%s", tun->name);	/* for the messages */
 
-	if (tun_ioctl(fd, path, TUNSLMODE, &off, "TUNSLMODE") ||
-	    tun_ioctl(fd, path, TUNSIFHEAD, &off, "TUNSIFHEAD"))
-		goto fail;
+	if (cpg_tun_ioctl(tun->fd, path, TUNSLMODE, &off, "TUNSLMODE") ||
+	    cpg_tun_ioctl(tun->fd, path, TUNSIFHEAD, &off, "TUNSIFHEAD"))
+		return -1;
 	/* Point-to-point is the default; an interface left up keeps its mode. */
-	if (ioctl(fd, TUNSIFMODE, &mode) < 0 && errno != EBUSY) {
+	if (ioctl(tun->fd, TUNSIFMODE, &mode) < 0 && errno != EBUSY) {
 		log_err("%s: TUNSIFMODE: %m", path);
-		goto fail;
+		return -1;
 	}
 	if (cfg->mtu > SHRT_MAX) {
 		log_err("%s: MTU %d is too large for tun(4)", path, cfg->mtu);
-		goto fail;
+		return -1;
 	}
 	if (cfg->mtu > 0) {
 		/* TUNSIFINFO refuses a type other than the current one. */
-		if (tun_ioctl(fd, path, TUNGIFINFO, &info, "TUNGIFINFO"))
-			goto fail;
+		if (cpg_tun_ioctl(tun->fd, path, TUNGIFINFO, &info, "TUNGIFINFO"))
+			return -1;
 		info.mtu = (short)cfg->mtu;
-		if (tun_ioctl(fd, path, TUNSIFINFO, &info, "cannot set the MTU (TUNSIFINFO)"))
-			goto fail;
-	}
-	if (tun_ioctl(fd, path, FIONBIO, &on, "FIONBIO"))
-		goto fail;
-	if (cfg->txqueue > 0 || cfg->one_queue)
-		log_debug("txqueue and tun_one_queue only apply to Linux");
-
-	tun->fd = fd;
-	log_info("TUN device %s opened", tun->name);
-	return 0;
-
-fail:
-	close(fd);
-	tun->name[0] = '\0';
-	return -1;
-}
-
-void cpg_tun_close(struct cpg_tun *tun)
-{
-	if (tun->fd >= 0)
-		close(tun->fd);
-	tun->fd = -1;
-}
-
-/* The driver cuts a packet longer than the buffer down to the buffer's size:
- * one whose IPv4 total length is more than was read is dropped, not passed on
- * in part. Other packets are the caller's to judge. */
-static bool cut_short(const uint8_t *pkt, size_t n)
-{
-	return n >= 4 && pkt[0] >> 4 == 4 && ((size_t)pkt[2] << 8 | pkt[3]) > n;
-}
-
-ssize_t cpg_tun_read(struct cpg_tun *tun, uint8_t *buf, size_t size)
-{
-	for (;;) {
-		ssize_t n = read(tun->fd, buf, size);
-
-		if (n >= 0 && cut_short(buf, (size_t)n)) {
-			log_debug("%s: dropped a packet longer than %zu bytes", tun->name, size);
-			continue;
-		}
-		if (n >= 0)
-			return n;
-		/* EHOSTDOWN: no address yet, so nothing can be queued. */
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EHOSTDOWN)
-			return 0;
-		if (errno != EINTR)
+		if (cpg_tun_ioctl(tun->fd, path, TUNSIFINFO, &info,
+				  "cannot set the MTU (TUNSIFINFO)"))
 			return -1;
 	}
-}
-
-int cpg_tun_write(struct cpg_tun *tun, const uint8_t *pkt, size_t len)
-{
-	ssize_t n;
-
-	do {
-		n = write(tun->fd, pkt, len);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -1;
-	if ((size_t)n != len) {
-		errno = EIO;
-		return -1;
-	}
-	return 0;
+	return cpg_tun_bsd_finish(tun, path, cfg);
 }
 
 #endif /* __FreeBSD__ */

@@ -18,6 +18,8 @@
 #include "conf.h"
 #include "log.h"
 
+#include "capture.h"
+
 #define NAME "t.conf"
 
 /* The options every config must have, for the [NETWORK]/[VPN] tests. */
@@ -26,43 +28,6 @@
 
 /* Lines 1-3; vpn_ip and network follow. */
 #define VPN_HEAD "[NETWORK]\nserver_host = h\n[VPN]\n"
-
-/* ---- Log capture ---- */
-
-static FILE *capture_file;
-static int saved_stderr = -1;
-static char *captured;	/* what the last capture saw, freed by the next one */
-
-static void capture_start(void)
-{
-	fflush(stderr);
-	capture_file = tmpfile();
-	assert_non_null(capture_file);
-	saved_stderr = dup(STDERR_FILENO);
-	assert_true(saved_stderr >= 0);
-	assert_true(dup2(fileno(capture_file), STDERR_FILENO) >= 0);
-}
-
-static const char *capture_end(void)
-{
-	long len;
-
-	fflush(stderr);
-	assert_true(dup2(saved_stderr, STDERR_FILENO) >= 0);
-	close(saved_stderr);
-	saved_stderr = -1;
-	len = ftell(capture_file);
-	assert_true(len >= 0);
-	free(captured);
-	captured = calloc(1, (size_t)len + 1);
-	assert_non_null(captured);
-	rewind(capture_file);
-	assert_int_equal(fread(captured, 1, (size_t)len, capture_file), (size_t)len);
-	fclose(capture_file);
-	/* Show it too, so a failing test's output explains itself. */
-	fputs(captured, stderr);
-	return captured;
-}
 
 static int count_lines(const char *s)
 {
@@ -1400,13 +1365,6 @@ static void test_example_file(void **state)
 	cpg_config_free(&cfg);
 }
 
-static int teardown_all(void **state)
-{
-	free(captured);
-	captured = NULL;
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1452,5 +1410,5 @@ int main(void)
 	};
 
 	cpg_log_init("test_conf", LOG_INFO, false);
-	return cmocka_run_group_tests(tests, NULL, teardown_all);
+	return cmocka_run_group_tests(tests, NULL, capture_teardown);
 }

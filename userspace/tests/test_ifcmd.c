@@ -23,42 +23,7 @@
 #include "log.h"
 #include "tun.h"
 
-/* ---- Log capture ---- */
-
-static FILE *capture_file;
-static int saved_stderr = -1;
-static char *captured;	/* what the last capture saw, freed by the next one */
-
-static void capture_start(void)
-{
-	fflush(stderr);
-	capture_file = tmpfile();
-	assert_non_null(capture_file);
-	saved_stderr = dup(STDERR_FILENO);
-	assert_true(saved_stderr >= 0);
-	assert_true(dup2(fileno(capture_file), STDERR_FILENO) >= 0);
-}
-
-static const char *capture_end(void)
-{
-	long len;
-
-	fflush(stderr);
-	assert_true(dup2(saved_stderr, STDERR_FILENO) >= 0);
-	close(saved_stderr);
-	saved_stderr = -1;
-	len = ftell(capture_file);
-	assert_true(len >= 0);
-	free(captured);
-	captured = calloc(1, (size_t)len + 1);
-	assert_non_null(captured);
-	rewind(capture_file);
-	assert_int_equal(fread(captured, 1, (size_t)len, capture_file), (size_t)len);
-	fclose(capture_file);
-	/* Show it too, so a failing test's output explains itself. */
-	fputs(captured, stderr);
-	return captured;
-}
+#include "capture.h"
 
 static int count_substr(const char *s, const char *sub)
 {
@@ -540,8 +505,7 @@ static int teardown_all(void **state)
 {
 	unlink(outfile);
 	rmdir(tmpdir);
-	free(captured);
-	captured = NULL;
+	capture_teardown(state);
 	return teardown(state);
 }
 

@@ -41,6 +41,8 @@
 #include "log.h"
 #include "tun.h"
 
+#include "capture.h"
+
 /* Bounds a wait for a packet that should be there at once. */
 #define WAIT_MS 5000
 
@@ -53,42 +55,6 @@ static const char *skip_reason;
 			skip();                           \
 		}                                         \
 	} while (0)
-
-/* ---- Log capture ---- */
-
-static FILE *capture_file;
-static int saved_stderr = -1;
-static char *captured;
-
-static void capture_start(void)
-{
-	fflush(stderr);
-	capture_file = tmpfile();
-	assert_non_null(capture_file);
-	saved_stderr = dup(STDERR_FILENO);
-	assert_true(saved_stderr >= 0);
-	assert_true(dup2(fileno(capture_file), STDERR_FILENO) >= 0);
-}
-
-static const char *capture_end(void)
-{
-	long len;
-
-	fflush(stderr);
-	assert_true(dup2(saved_stderr, STDERR_FILENO) >= 0);
-	close(saved_stderr);
-	saved_stderr = -1;
-	len = ftell(capture_file);
-	assert_true(len >= 0);
-	free(captured);
-	captured = calloc(1, (size_t)len + 1);
-	assert_non_null(captured);
-	rewind(capture_file);
-	assert_int_equal(fread(captured, 1, (size_t)len, capture_file), (size_t)len);
-	fclose(capture_file);
-	fputs(captured, stderr);
-	return captured;
-}
 
 /* ---- Interface state through ioctls ---- */
 
@@ -424,13 +390,6 @@ static void disable_ipv6(void)
 	}
 }
 
-static int teardown_all(void **state)
-{
-	free(captured);
-	captured = NULL;
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -450,5 +409,5 @@ int main(void)
 		skip_reason = "cannot make a network namespace";
 	else
 		disable_ipv6();
-	return cmocka_run_group_tests(tests, NULL, teardown_all);
+	return cmocka_run_group_tests(tests, NULL, capture_teardown);
 }
