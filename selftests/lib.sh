@@ -197,6 +197,10 @@ cpg_reap_stale() {
 		done
 		ip netns del "$name" 2>/dev/null
 	done
+	for name in /run/campagnol/cpg*-*.sock; do
+		[[ $name =~ /cpg([0-9]+)-[^/]*$ ]] || continue
+		[ -e "/proc/${BASH_REMATCH[1]}" ] || rm -f "$name"
+	done
 }
 
 # Prepare a run: check that it can run, make the temp dir, install the
@@ -260,6 +264,8 @@ cpg_cleanup() {
 		ip netns del "${CPG_RUN}-${CPG_NS[i]}" 2>/dev/null
 	done
 	CPG_NS=()
+	# Status sockets of our daemons that could not remove theirs (SIGKILL).
+	rm -f "/run/campagnol/${CPG_RUN}-"*.sock 2>/dev/null
 	if [ -n "$CPG_TMP" ] && [ -d "$CPG_TMP" ]; then
 		if [ -n "${CPG_KEEP_TMP:-}" ]; then
 			echo "# logs kept in $CPG_TMP"
@@ -623,4 +629,318 @@ registered_line() {
 # The last "up" line of NAME about PEER_VPN_IP.
 up_line() {
 	last_line "$(out_of "$1")" "^up peer=$2 "
+}
+
+# --- The VPN: PKI, daemons, status, captures --------------------------------
+
+CPG_PKI=""			# the run's throwaway CA (pki_setup)
+CPG_VPN_NETWORK=10.0.0.0/24
+declare -A CPG_VPN_NS=()	# daemon name -> its namespace
+declare -A CPG_VPN_IP=()	# daemon name -> its VPN IP
+declare -A VPN_PROC=()		# daemon name -> process name of its latest run
+
+# pki CMD ARG...: tools/campagnol-pki, its output kept in $CPG_TMP/pki.log;
+# on failure the output becomes diagnostics.
+pki() {
+	local out rc
+
+	out=$("$CPG_SRC/tools/campagnol-pki" "$@" 2>&1)
+	rc=$?
+	echo "$out" >>"$CPG_TMP/pki.log"
+	[ "$rc" = 0 ] && return 0
+	ktap_print_msg "campagnol-pki $* failed:" "$out"
+	return 1
+}
+
+# pki_setup [HOST...]: a throwaway CA in $CPG_PKI ($CPG_TMP/pki) and, for
+# each HOST of the standard topology (A B C D E by default), a certificate
+# HOST.crt and key HOST.key for the host's VPN IP ($A_VPN...).
+pki_setup() {
+	local h var hosts=("$@")
+
+	[ $# -gt 0 ] || hosts=(A B C D E)
+	CPG_PKI="$CPG_TMP/pki"
+	pki init "$CPG_PKI" "Campagnol selftest CA" || return 1
+	for h in "${hosts[@]}"; do
+		var="${h}_VPN"
+		pki issue "$CPG_PKI" "$h" "${!var}" || return 1
+	done
+}
+
+# The TUN device of daemon NAME: unique to the run, since the daemons'
+# status sockets, /run/campagnol/DEVICE.sock, are shared by every namespace
+# (at most 15 characters: NAME should be short).
+vpn_dev() {
+	echo "${CPG_RUN}-$1"
+}
+
+# vpn_conf NAME VPN_IP PORT [LINE...]: write $CPG_TMP/NAME.conf for a
+# daemon in the standard topology: the RDV at $RDV_IP, UDP port PORT, device
+# $(vpn_dev NAME), certificate $CPG_PKI/NAME.crt and key NAME.key, the CA
+# and CRL of $CPG_PKI. Each LINE is appended as it is: sections may repeat
+# and the last value of a key wins, so "[CLIENT]" "timeout = 5" overrides.
+vpn_conf() {
+	local name=$1 vpn_ip=$2 port=$3
+	shift 3
+
+	{
+		cat <<-EOF
+			# Written by the selftests (lib.sh vpn_conf) for $name
+			[NETWORK]
+			server_host = $RDV_IP
+			server_port = 57888
+			local_port = $port
+			tun_device = $(vpn_dev "$name")
+
+			[VPN]
+			vpn_ip = $vpn_ip
+			network = $CPG_VPN_NETWORK
+
+			[SECURITY]
+			certificate = "$CPG_PKI/$name.crt"
+			key = "$CPG_PKI/$name.key"
+			ca_certificates = "$CPG_PKI/ca.crt"
+			crl_file = "$CPG_PKI/crl.pem"
+
+			[COMMANDS]
+			default_up = yes
+			default_down = yes
+		EOF
+		[ $# -eq 0 ] || printf '%s\n' "$@"
+	} >"$CPG_TMP/$name.conf"
+	CPG_VPN_IP[$name]=$vpn_ip
+}
+
+# The status command: a program of the build, or the script in tools/.
+vpn_status_cmd() {
+	if [ -x "$CPG_BIN/campagnol-status" ]; then
+		echo "$CPG_BIN/campagnol-status"
+	else
+		echo "$CPG_SRC/tools/campagnol-status"
+	fi
+}
+
+# vpn_status NAME [OPTION...]: campagnol-status OPTION... for daemon NAME.
+vpn_status() {
+	local name=$1
+	shift
+
+	"$(vpn_status_cmd)" "$@" "$(vpn_dev "$name")"
+}
+
+# vpn_ready NAME: daemon NAME has its device up with its VPN IP, and its
+# status socket answers.
+vpn_ready() {
+	local name=$1
+
+	ip -n "$(ns "${CPG_VPN_NS[$name]}")" -4 addr show dev "$(vpn_dev "$name")" 2>/dev/null |
+		grep -qF " ${CPG_VPN_IP[$name]}/" &&
+		vpn_status "$name" --dump >/dev/null 2>&1
+}
+
+# vpn_start NAME NS [OPTION...]: campagnol -v OPTION... $CPG_TMP/NAME.conf in
+# namespace NS (write the file with vpn_conf first); waits until the daemon
+# is ready (vpn_ready), 20 s at most. Returns 1, with its logs as
+# diagnostics, if it is not. A NAME may be started again once stopped:
+# each run's output goes to NAME.out/.err, NAME-2.out/.err...
+vpn_start() {
+	local name=$1 nsname=$2 proc=$1 i=1 deadline
+	shift 2
+
+	while [ -n "${CPG_PID[$proc]:-}" ]; do
+		i=$((i + 1))
+		proc="$name-$i"
+	done
+	CPG_VPN_NS[$name]=$nsname
+	start "$proc" "$nsname" "$CPG_BIN/campagnol" -v "$@" "$CPG_TMP/$name.conf"
+	VPN_PROC[$name]=$proc
+	deadline=$(($(now_ms) + 20000))
+	while ! vpn_ready "$name"; do
+		if ! proc_alive "$proc" || [ "$(now_ms)" -ge "$deadline" ]; then
+			ktap_print_msg "daemon $name did not come up"
+			dump_logs "$proc"
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+# vpn_stop NAME [SIGNAL [TIMEOUT_S]]: proc_stop for daemon NAME's latest run.
+vpn_stop() {
+	proc_stop "${VPN_PROC[$1]}" "${2:-TERM}" "${3:-10}"
+}
+
+# vpn_err NAME: the stderr file of daemon NAME's latest run.
+vpn_err() {
+	err_of "${VPN_PROC[$1]}"
+}
+
+# rdv_registered VPN_IP [COUNT [TIMEOUT_S [RDV_NAME]]]: the RDV (process
+# rdv) has logged COUNT (1) registrations of VPN_IP within TIMEOUT_S (10) s.
+rdv_registered() {
+	wait_for "$(err_of "${4:-rdv}")" "client ${1//./\\.} registered at " "${3:-10}" "${2:-1}"
+}
+
+# vpn_ping NS DST [TIMEOUT_S [PING_OPTION...]]: ping DST from namespace NS
+# until one echo comes back, for TIMEOUT_S (20) s at most. A tunnel comes up
+# on demand on the first packet, so the first echo may take a moment.
+# VPN_PING_MS says how long it took.
+VPN_PING_MS=0
+vpn_ping() {
+	local nsname=$1 dst=$2 t0 deadline
+
+	t0=$(now_ms)
+	deadline=$((t0 + $(to_ms "${3:-20}")))
+	shift $(($# < 3 ? $# : 3))
+	while :; do
+		if in_ns "$nsname" ping -n -q -c 1 -W 2 "$@" "$dst" >/dev/null 2>&1; then
+			VPN_PING_MS=$(($(now_ms) - t0))
+			return 0
+		fi
+		[ "$(now_ms)" -lt "$deadline" ] || return 1
+		sleep 0.2
+	done
+}
+
+# vpn_peer NAME PEER_VPN_IP: daemon NAME's status entry for PEER_VPN_IP, as
+# one line of JSON; nothing (status 1) when it has none.
+vpn_peer() {
+	vpn_status "$1" --json 2>/dev/null |
+		jq -ce --arg ip "$2" '.interfaces[].peers[] | select(.vpn_ip == $ip)' 2>/dev/null
+}
+
+# vpn_peer_get NAME PEER_VPN_IP JQ_FILTER: a value of that entry (jq -r).
+vpn_peer_get() {
+	vpn_peer "$1" "$2" | jq -r "$3" 2>/dev/null
+}
+
+# vpn_wait_peer NAME PEER_VPN_IP JQ_CONDITION TIMEOUT_S: until daemon NAME's
+# entry for the peer satisfies the condition (jq -e), e.g.
+# '.state == "established"'. "none" stands for "no entry at all".
+vpn_wait_peer() {
+	local name=$1 peer=$2 cond=$3 deadline entry
+
+	deadline=$(($(now_ms) + $(to_ms "$4")))
+	while :; do
+		entry=$(vpn_peer "$name" "$peer")
+		if [ "$cond" = none ]; then
+			[ -z "$entry" ] && return 0
+		elif [ -n "$entry" ] && jq -e "$cond" >/dev/null 2>&1 <<<"$entry"; then
+			return 0
+		fi
+		[ "$(now_ms)" -lt "$deadline" ] || return 1
+		sleep 0.2
+	done
+}
+
+# capture_start NAME NS IFNAME [FILTER...]: tcpdump on IFNAME in namespace NS
+# (br0 of a segment sees every frame on it), packets written at once to
+# $CPG_TMP/NAME.pcap; waits until it captures. capture_stop NAME ends it.
+capture_start() {
+	local name=$1 nsname=$2 ifname=$3
+	shift 3
+
+	start "$name" "$nsname" tcpdump -i "$ifname" -n -U --immediate-mode \
+		-w "$CPG_TMP/$name.pcap" "$@"
+	wait_for "$(err_of "$name")" 'listening on' 10 && return 0
+	ktap_print_msg "tcpdump did not start on $ifname in $nsname"
+	dump_logs "$name"
+	return 1
+}
+
+capture_stop() {
+	proc_stop "$1" INT
+}
+
+pcap_of() {
+	echo "$CPG_TMP/$1.pcap"
+}
+
+# tshark_read NAME ARG...: tshark -r on capture NAME, quietly.
+tshark_read() {
+	local name=$1
+	shift
+
+	tshark -r "$(pcap_of "$name")" -n "$@" 2>/dev/null
+}
+
+# dtls_audit NAME PORTS: sort the UDP datagrams between peers in capture NAME
+# (all but those to or from the RDV's port 57888; PORTS, such as
+# 40001-40004, are decoded as DTLS) into
+#   dtls     one or more DTLS 1.2 records that fill the datagram exactly
+#   signal   RDV-protocol messages between peers (first byte < 20: punches,
+#            keepalives), at most 512 bytes
+#   other    anything else
+# DTLS 1.2 records carry version FE FD, except the records of the
+# ClientHello and HelloVerifyRequest, in epoch 0 before any version is
+# agreed, which may carry DTLS 1.0's FE FF (RFC 6347 4.2.1; OpenSSL does).
+# Checks each application_data record: epoch 1, sequence number >= 2^47
+# (the data plane's), and that each ServerHello chose DTLS 1.2. Prints
+#   summary dtls=N signal=N other=N records=N data=N bad_data=N
+#   hello server_hello=N dtls12=N
+# then "flow SRC:PORT DST:PORT data=N" for each direction that carried
+# application data, then "bad WHY: DATAGRAM" for each offender.
+dtls_audit() {
+	tshark_read "$1" -d "udp.port==$2,dtls" -Y 'udp && !icmp && !(udp.port == 57888)' \
+		-T fields -E occurrence=a -E aggregator=, \
+		-e ip.src -e udp.srcport -e ip.dst -e udp.dstport -e udp.payload \
+		-e dtls.record.version -e dtls.record.content_type -e dtls.record.epoch \
+		-e dtls.record.sequence_number -e dtls.record.length |
+	awk -F '\t' '
+	function hexbyte(s) {
+		hex = "0123456789abcdef"
+		return (index(hex, substr(s, 1, 1)) - 1) * 16 + index(hex, substr(s, 2, 1)) - 1
+	}
+	{
+		payload = tolower($5)
+		size = length(payload) / 2
+		first = hexbyte(substr(payload, 1, 2))
+		if (first < 20) {
+			if (size <= 512) { signal++; next }
+			bad[++nbad] = "signalling datagram of " size " bytes: " $0
+			other++
+			next
+		}
+		n = split($7, type, ",")
+		split($6, ver, ","); split($8, epoch, ","); split($9, seq, ",")
+		m = split($10, len, ",")
+		total = 0
+		ok = n > 0 && m == n
+		for (i = 1; i <= n && ok; i++) {
+			total += 13 + len[i]
+			if (ver[i] != "0xfefd" &&
+			    !(ver[i] == "0xfeff" && type[i] == 22 && epoch[i] == 0))
+				ok = 0
+		}
+		if (!ok || total != size) {
+			bad[++nbad] = "not DTLS 1.2 records only: " $0
+			other++
+			next
+		}
+		dtls++
+		records += n
+		for (i = 1; i <= n; i++) {
+			if (type[i] != 23)
+				continue
+			data++
+			flow[$1 ":" $2 " " $3 ":" $4]++
+			if (epoch[i] != 1 || seq[i] < 140737488355328) {
+				bad_data++
+				bad[++nbad] = "application data at epoch " epoch[i] ", sequence " \
+					seq[i] ": " $0
+			}
+		}
+	}
+	END {
+		printf "summary dtls=%d signal=%d other=%d records=%d data=%d bad_data=%d\n",
+			dtls, signal, other, records, data, bad_data
+		for (f in flow)
+			printf "flow %s data=%d\n", f, flow[f]
+		for (i = 1; i <= nbad && i <= 20; i++)
+			print "bad " bad[i]
+	}'
+	tshark_read "$1" -d "udp.port==$2,dtls" -Y 'dtls.handshake.type == 2' \
+		-T fields -e dtls.handshake.version |
+		awk '{ n++; if ($1 == "0xfefd") v12++ }
+		     END { printf "hello server_hello=%d dtls12=%d\n", n, v12 }'
 }

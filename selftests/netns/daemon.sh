@@ -17,25 +17,10 @@ B_PORT=40002
 ktap_init 14 campagnol_rdv campagnol-punch campagnol
 topo_standard rdv A B
 
-CONF="$CPG_TMP/campagnol.conf"
 PIDFILE="$CPG_TMP/campagnol.pid"
-# The certificate files need not exist until the data path does.
-cat >"$CONF" <<EOF
-# Written by selftests/netns/daemon.sh
-[NETWORK]
-server_host = $RDV_IP
-server_port = 57888
-local_port = $B_PORT
-
-[VPN]
-vpn_ip = $B_VPN
-network = 10.0.0.0/24
-
-[SECURITY]
-certificate = "$CPG_TMP/cert.pem"
-key = "$CPG_TMP/key.pem"
-ca_certificates = "$CPG_TMP/ca.pem"
-EOF
+pki_setup B || ktap_bail_out "cannot make the PKI"
+vpn_conf B "$B_VPN" "$B_PORT"
+CONF="$CPG_TMP/B.conf"
 
 rdv_start rdv || ktap_bail_out "the RDV did not start"
 

@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The daemon's status socket (control.h). */
+#include "control.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+
+struct control_client {
+	struct control *ctl;
+	int fd;				/* -1: free slot */
+	struct cpg_io io;
+	struct cpg_timer timer;
+	char req[CONTROL_MAX_REQUEST];
+	size_t req_len;
+	bool answering;
+	struct status_buf out;
+	size_t sent;
+};
+
+struct control {
+	struct cpg_loop *loop;
+	int fd;
+	struct cpg_io io;
+	char *path;
+	control_dump_fn dump;
+	void *arg;
+	struct control_client clients[CONTROL_MAX_CLIENTS];
+};
+
+static void client_close(struct control_client *cl)
+{
+	struct control *c = cl->ctl;
+
+	if (cl->fd < 0)
+		return;
+	cpg_loop_del_fd(c->loop, &cl->io);
+	cpg_timer_cancel(c->loop, &cl->timer);
+	close(cl->fd);
+	cl->fd = -1;
+	status_buf_free(&cl->out);
+}
+
+static void client_timeout(struct cpg_loop *loop, void *arg)
+{
+	struct control_client *cl = arg;
+
+	log_debug("status socket: dropping a client that took more than %u ms",
+		  CONTROL_CLIENT_TIMEOUT_MS);
+	client_close(cl);
+}
+
+/* Write what the socket takes; close once everything went. */
+static void client_write(struct control_client *cl)
+{
+	while (cl->sent < cl->out.len) {
+		ssize_t n = send(cl->fd, cl->out.data + cl->sent, cl->out.len - cl->sent,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			log_debug("status socket: %m");
+			break;
+		}
+		cl->sent += (size_t)n;
+	}
+	client_close(cl);
+}
+
+static void client_answer(struct control_client *cl)
+{
+	struct control *c = cl->ctl;
+	char *req = cl->req;
+
+	cl->answering = true;
+	req[cl->req_len] = '\0';
+	req[strcspn(req, "\r\n")] = '\0';
+	status_buf_init(&cl->out, CONTROL_MAX_ANSWER);
+	if (!strcmp(req, STATUS_REQUEST))
+		c->dump(c->arg, &cl->out);
+	else
+		status_buf_printf(&cl->out, "error unknown-request\n");
+	if (cl->out.failed) {
+		log_warn("status socket: out of memory for an answer");
+		client_close(cl);
+		return;
+	}
+	if (cpg_loop_mod_fd(c->loop, &cl->io, EPOLLOUT) < 0) {
+		client_close(cl);
+		return;
+	}
+	client_write(cl);
+}
+
+static void client_ready(struct cpg_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct control_client *cl = arg;
+
+	if (cl->answering) {
+		client_write(cl);
+		return;
+	}
+	for (;;) {
+		size_t room = sizeof(cl->req) - 1 - cl->req_len;
+		ssize_t n;
+
+		if (!room) {
+			log_debug("status socket: request too long");
+			client_close(cl);
+			return;
+		}
+		n = recv(fd, cl->req + cl->req_len, room, MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				client_close(cl);
+			return;
+		}
+		if (n == 0) {
+			/* The client shut its side: what it sent is the request. */
+			if (cl->req_len)
+				client_answer(cl);
+			else
+				client_close(cl);
+			return;
+		}
+		cl->req_len += (size_t)n;
+		if (memchr(cl->req, '\n', cl->req_len)) {
+			client_answer(cl);
+			return;
+		}
+	}
+}
+
+/* Only root (or our own user) may see the peer table. */
+static bool client_allowed(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return false;
+	return cred.uid == 0 || cred.uid == geteuid();
+}
+
+static void listener_ready(struct cpg_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct control *c = arg;
+
+	for (;;) {
+		struct control_client *cl = NULL;
+		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (cfd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				log_warn("status socket: accept: %m");
+			return;
+		}
+		for (size_t i = 0; i < CONTROL_MAX_CLIENTS && !cl; i++) {
+			if (c->clients[i].fd < 0)
+				cl = &c->clients[i];
+		}
+		if (!cl || !client_allowed(cfd)) {
+			log_debug("status socket: %s",
+				  cl ? "client not allowed" : "too many clients");
+			close(cfd);
+			continue;
+		}
+		memset(cl, 0, sizeof(*cl));
+		cl->ctl = c;
+		cl->fd = -1;
+		cpg_timer_init(&cl->timer, client_timeout, cl);
+		if (cpg_loop_add_fd(loop, &cl->io, cfd, EPOLLIN, client_ready, cl) < 0) {
+			close(cfd);
+			continue;
+		}
+		cl->fd = cfd;
+		if (cpg_timer_arm(loop, &cl->timer, CONTROL_CLIENT_TIMEOUT_MS) < 0)
+			client_close(cl);
+	}
+}
+
+/* mkdir -m 0755 of path's directory, when missing. */
+static int make_dir(const char *path)
+{
+	char *dir = strdup(path);
+	char *slash = dir ? strrchr(dir, '/') : NULL;
+	int ret = 0;
+
+	if (!dir) {
+		log_err("out of memory");
+		return -1;
+	}
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+			log_err("cannot create the directory %s for the status socket: %m", dir);
+			ret = -1;
+		}
+	}
+	free(dir);
+	return ret;
+}
+
+/* 0 when path is free (nothing there, or a dead daemon's socket, removed). */
+static int claim_path(const char *path, const struct sockaddr_un *sun)
+{
+	struct stat st;
+	int fd, ret;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		log_err("status socket %s: %m", path);
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		log_err("status socket %s: something else than a socket is there; not touching it",
+			path);
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		log_err("socket: %m");
+		return -1;
+	}
+	ret = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	/* EAGAIN: a listener whose backlog is full is still a listener. */
+	if (ret == 0 || errno == EAGAIN || errno == EINPROGRESS) {
+		close(fd);
+		log_err("another campagnol answers on %s: is one already running on this device "
+			"(maybe in another network namespace)?", path);
+		return -1;
+	}
+	close(fd);
+	log_info("removing the stale status socket %s", path);
+	if (unlink(path) < 0 && errno != ENOENT) {
+		log_err("cannot remove the stale status socket %s: %m", path);
+		return -1;
+	}
+	return 0;
+}
+
+struct control *control_open(struct cpg_loop *loop, const char *path, control_dump_fn dump,
+			     void *arg)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct control *c;
+	mode_t old_mask;
+	int ret;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		log_err("status socket path too long: %s", path);
+		return NULL;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	c = calloc(1, sizeof(*c));
+	if (!c || !(c->path = strdup(path))) {
+		log_err("out of memory");
+		free(c);
+		return NULL;
+	}
+	c->loop = loop;
+	c->dump = dump;
+	c->arg = arg;
+	for (size_t i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		c->clients[i].fd = -1;
+	c->fd = -1;
+	if (make_dir(path) < 0 || claim_path(path, &sun) < 0)
+		goto fail;
+
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd < 0) {
+		log_err("socket: %m");
+		goto fail;
+	}
+	/* Created 0600 from the start: no window where others may connect. */
+	old_mask = umask(0177);
+	ret = bind(c->fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old_mask);
+	if (ret < 0) {
+		log_err("cannot bind the status socket %s: %m", path);
+		close(c->fd);
+		goto fail;
+	}
+	if (listen(c->fd, CONTROL_MAX_CLIENTS) < 0 ||
+	    cpg_loop_add_fd(loop, &c->io, c->fd, EPOLLIN, listener_ready, c) < 0) {
+		log_err("cannot listen on the status socket %s: %m", path);
+		close(c->fd);
+		unlink(path);
+		goto fail;
+	}
+	log_info("status socket: %s", path);
+	return c;
+fail:
+	free(c->path);
+	free(c);
+	return NULL;
+}
+
+void control_close(struct control *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		client_close(&c->clients[i]);
+	cpg_loop_del_fd(c->loop, &c->io);
+	close(c->fd);
+	if (unlink(c->path) < 0 && errno != ENOENT)
+		log_warn("cannot remove the status socket %s: %m", c->path);
+	free(c->path);
+	free(c);
+}

@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Unit tests of the status protocol and its formatting helpers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <cmocka.h>
+
+#include "status.h"
+
+static void write_and_parse(void **state)
+{
+	struct status_field f[STATUS_MAX_FIELDS];
+	union cpg_sockaddr ep, none;
+	struct status_buf b;
+	struct in_addr ip;
+	const char *kind;
+	uint64_t v;
+	size_t n;
+	char *line;
+
+	inet_pton(AF_INET, "192.0.2.12", &ip);
+	cpg_sockaddr_set_in(&ep, ip, 40000);
+	memset(&none, 0, sizeof(none));
+	inet_pton(AF_INET, "10.0.0.2", &ip);
+	status_buf_init(&b, 4096);
+	status_line(&b, "peer");
+	status_kv_ip(&b, "vpn_ip", ip);
+	status_kv_ep(&b, "endpoint", &ep);
+	status_kv_ep(&b, "none", &none);
+	status_kv_str(&b, "subject", "CN=bob smith,O=100%");
+	status_kv_str(&b, "empty", "");
+	status_kv_u64(&b, "rx_bytes", UINT64_MAX);
+	status_kv_secs(&b, "last_rx", 2999);
+	status_kv_secs(&b, "never", UINT64_MAX);
+	status_kv_bool(&b, "asked", true);
+	status_line_end(&b);
+	assert_false(b.truncated);
+	assert_string_equal(b.data,
+			    "peer vpn_ip=10.0.0.2 endpoint=192.0.2.12:40000 none=- "
+			    "subject=CN=bob%20smith,O=100%25 empty=- rx_bytes=18446744073709551615 "
+			    "last_rx=2 never=- asked=yes\n");
+
+	line = strdup(b.data);
+	line[strlen(line) - 1] = '\0';
+	assert_int_equal(status_parse_line(line, &kind, f, STATUS_MAX_FIELDS, &n), 0);
+	assert_string_equal(kind, "peer");
+	assert_int_equal(n, 9);
+	assert_string_equal(status_get(f, n, "subject"), "CN=bob smith,O=100%");
+	assert_string_equal(status_get(f, n, "endpoint"), "192.0.2.12:40000");
+	assert_null(status_get(f, n, "nothing"));
+	assert_true(status_get_u64(f, n, "rx_bytes", &v));
+	assert_true(v == UINT64_MAX);
+	assert_true(status_get_u64(f, n, "last_rx", &v));
+	assert_int_equal(v, 2);
+	assert_false(status_get_u64(f, n, "never", &v));
+	assert_false(status_get_u64(f, n, "vpn_ip", &v));
+	assert_false(status_get_u64(f, n, "absent", &v));
+	free(line);
+	status_buf_free(&b);
+}
+
+static void escapes_every_odd_byte(void **state)
+{
+	struct status_field f[4];
+	struct status_buf b;
+	const char *kind;
+	char value[256], *line;
+	size_t n;
+
+	for (int i = 1; i < 256; i++)
+		value[i - 1] = (char)i;
+	value[255] = '\0';
+	status_buf_init(&b, 4096);
+	status_line(&b, "x");
+	status_kv_str(&b, "v", value);
+	/* Nothing but printable ASCII, one space before the field. */
+	for (size_t i = 0; i < b.len; i++)
+		assert_true(b.data[i] > ' ' && b.data[i] < 0x7f ? 1 : b.data[i] == ' ' && i == 1);
+	line = strdup(b.data);
+	assert_int_equal(status_parse_line(line, &kind, f, 4, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(f[0].value, value);
+	free(line);
+	status_buf_free(&b);
+}
+
+static void parse_refuses_garbage(void **state)
+{
+	static const char *const bad[] = {
+		"", "   ", "peer novalue", "peer =x", "peer a=%4", "peer a=%zz", "peer a=%00",
+	};
+	struct status_field f[2];
+	const char *kind;
+	char line[64];
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(line, sizeof(line), "%s", bad[i]);
+		assert_int_equal(status_parse_line(line, &kind, f, 2, &n), -1);
+	}
+	snprintf(line, sizeof(line), "peer a=1 b=2 c=3");
+	assert_int_equal(status_parse_line(line, &kind, f, 2, &n), -1);	/* too many */
+	snprintf(line, sizeof(line), "end");
+	assert_int_equal(status_parse_line(line, &kind, f, 2, &n), 0);
+	assert_string_equal(kind, "end");
+	assert_int_equal(n, 0);
+	snprintf(line, sizeof(line), "peer a=b=c");
+	assert_int_equal(status_parse_line(line, &kind, f, 2, &n), 0);
+	assert_string_equal(f[0].value, "b=c");
+}
+
+static void buffer_stops_at_its_limit(void **state)
+{
+	struct status_buf b;
+
+	status_buf_init(&b, 16);
+	status_buf_printf(&b, "0123456789");
+	assert_int_equal(status_buf_room(&b), 6);
+	status_kv_str(&b, "key", "value");	/* " key=" fits, the value not */
+	assert_true(b.truncated);
+	assert_true(b.len <= 16);
+	status_buf_printf(&b, "x");		/* nothing more once truncated */
+	assert_true(b.len <= 16);
+	assert_int_equal(strlen(b.data), b.len);
+	status_buf_free(&b);
+	status_buf_free(&b);
+}
+
+static void human_bytes(void **state)
+{
+	char buf[32];
+
+	assert_string_equal(status_human_bytes(0, buf, sizeof(buf)), "0 B");
+	assert_string_equal(status_human_bytes(1023, buf, sizeof(buf)), "1023 B");
+	assert_string_equal(status_human_bytes(1024, buf, sizeof(buf)), "1.00 KiB");
+	assert_string_equal(status_human_bytes(1536, buf, sizeof(buf)), "1.50 KiB");
+	assert_string_equal(status_human_bytes(5u << 20, buf, sizeof(buf)), "5.00 MiB");
+	assert_string_equal(status_human_bytes(UINT64_C(3) << 30, buf, sizeof(buf)), "3.00 GiB");
+	assert_string_equal(status_human_bytes(UINT64_MAX, buf, sizeof(buf)), "16.00 EiB");
+}
+
+static void human_duration(void **state)
+{
+	char buf[128];
+
+	assert_string_equal(status_human_duration(0, buf, sizeof(buf)), "now");
+	assert_string_equal(status_human_duration(1, buf, sizeof(buf)), "1 second");
+	assert_string_equal(status_human_duration(3, buf, sizeof(buf)), "3 seconds");
+	assert_string_equal(status_human_duration(60, buf, sizeof(buf)), "1 minute");
+	assert_string_equal(status_human_duration(125, buf, sizeof(buf)), "2 minutes, 5 seconds");
+	assert_string_equal(status_human_duration(90061, buf, sizeof(buf)),
+			    "1 day, 1 hour, 1 minute, 1 second");
+	/* A short buffer gets whole parts only. */
+	assert_string_equal(status_human_duration(90061, buf, 12), "1 day");
+}
+
+static void json_strings(void **state)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	assert_non_null(f);
+	status_json_string(f, "a\"b\\c\n\t\x01\x7f" "d");
+	fclose(f);
+	assert_string_equal(out, "\"a\\\"b\\\\c\\n\\t\\u0001\\u007fd\"");
+	free(out);
+}
+
+static void socket_paths(void **state)
+{
+	char path[108];
+
+	unsetenv(STATUS_DIR_ENV);
+	assert_string_equal(status_dir(), "/run/campagnol");
+	assert_int_equal(status_socket_path("tun0", path, sizeof(path)), 0);
+	assert_string_equal(path, "/run/campagnol/tun0.sock");
+	setenv(STATUS_DIR_ENV, "/tmp/x", 1);
+	assert_int_equal(status_socket_path("cpg1", path, sizeof(path)), 0);
+	assert_string_equal(path, "/tmp/x/cpg1.sock");
+	assert_int_equal(status_socket_path("tun0", path, 10), -1);
+	setenv(STATUS_DIR_ENV, "/a/very/long/directory/name/that/does/not/fit/in/a/unix/socket/"
+				"address/because/those/are/only/108/bytes/long", 1);
+	assert_int_equal(status_socket_path("tun0", path, sizeof(path)), -1);
+	unsetenv(STATUS_DIR_ENV);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(write_and_parse),
+		cmocka_unit_test(escapes_every_odd_byte),
+		cmocka_unit_test(parse_refuses_garbage),
+		cmocka_unit_test(buffer_stops_at_its_limit),
+		cmocka_unit_test(human_bytes),
+		cmocka_unit_test(human_duration),
+		cmocka_unit_test(json_strings),
+		cmocka_unit_test(socket_paths),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

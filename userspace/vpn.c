@@ -1,0 +1,892 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The VPN (vpn.h): tunnels on demand between the data plane, the RDV client
+ * and the DTLS engine.
+ *
+ * A tunnel's life (peer.h has the states):
+ * - The host sends a packet to a VPN IP without a tunnel: the data plane
+ *   reports it (no_peer), we make a peer entry, ask the RDV
+ *   (cpg_rdvc_connect) and queue the packet in the entry's FIFO. Or the RDV
+ *   forwards a peer's request (peer_incoming) and we make the entry then.
+ * - The punches get through (peer_up): a DTLS session with the role the RDV
+ *   gave (the asker is the client) starts on the path's endpoint.
+ * - The handshake finishes: the record keys go to the data plane, the FIFO
+ *   is flushed through it, and from then on the data plane carries the
+ *   packets; the session only sees the peer's alerts and retransmissions.
+ * - It ends when idle for `timeout` (close_notify, CLOSE to the RDV), on
+ *   the peer's close_notify, when the peer stays silent while we send to
+ *   it (dead-peer detection), or when the peer comes back through the RDV
+ *   with a new session (peer_up again: it restarted), which replaces it.
+ * A failure (REJ, punch timeout, handshake refused) removes the entry and
+ * holds the VPN IP off for a while (peer.h), its packets dropped meanwhile.
+ *
+ * Every callback may remove peers; nothing touches a peer after a call
+ * that may have removed it.
+ */
+#include "vpn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "dataplane.h"
+#include "dp_user.h"
+#include "dtls.h"
+#include "ifcmd.h"
+#include "keys.h"
+#include "log.h"
+#include "net.h"
+#include "peer.h"
+#include "proto.h"
+#include "rdvclient.h"
+#include "record.h"
+#include "status.h"
+#include "tun.h"
+
+/* RFC 7983: DTLS records start with a byte in 20-63. */
+#define DTLS_FIRST_BYTE_MIN 20
+#define DTLS_FIRST_BYTE_MAX 63
+#define RECV_BUF_SIZE 65536
+/* Datagrams read per wakeup, so that the device, timers and signals get
+ * their turn. */
+#define RECV_BATCH 64
+/* A FIFO slot holds a packet of the device's MTU, or of Ethernet's when
+ * the MTU is smaller (the admin may raise it later). */
+#define FIFO_MIN_SLOT 1500
+/* The status dump of one peer stays well below this. */
+#define STATUS_PEER_LINE_MAX 2048
+
+struct vpn_counters {
+	uint64_t unknown_dtls;	/* DTLS-range datagrams from no known session */
+	uint64_t other;		/* datagrams neither RDV nor DTLS */
+	uint64_t holdoff;	/* packets to a VPN IP held off after a failure */
+	uint64_t full;		/* packets to a new VPN IP at max_clients */
+	uint64_t tunnels_up;
+	uint64_t tunnels_failed;
+};
+
+struct vpn {
+	struct cpg_loop *loop;
+	const struct cpg_config *cfg;
+	struct cpg_dtls_ctx *dtls;
+
+	/* The data plane and what it drives (dataplane_open()). */
+	struct cpg_dataplane *dp;
+	struct cpg_tun tun;
+	bool tun_open;
+	struct cpg_ifcmd_vars vars;
+	bool up_done;
+
+	struct cpg_rdvc_config rc;	/* rc.fd: the UDP socket */
+	union cpg_sockaddr bound;	/* the socket's address */
+	struct cpg_io io;
+	bool fd_watched;
+	struct cpg_rdvc *rdvc;
+	union cpg_sockaddr public_ep;	/* as the RDV sees us */
+
+	struct control *control;
+	struct peer_table peers;
+	struct holdoff holdoff;
+	size_t fifo_slot;
+	uint64_t dead_ms;
+	struct cpg_timer tick;
+	uint64_t started_ms;
+	struct vpn_counters n;
+};
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+static uint64_t now_ms(const struct vpn *v)
+{
+	return v->loop->now;
+}
+
+/* ---- Data plane ----------------------------------------------------------- */
+
+static const struct cpg_dp_events dp_events;
+
+/*
+ * The one place that knows which data plane runs: open its device and make
+ * it. This issue has the userspace one (TUN); the kernel one plugs in here.
+ */
+static int dataplane_open(struct vpn *v)
+{
+	const struct cpg_config *cfg = v->cfg;
+	struct cpg_tun_config tc = {
+		.name = cfg->tun_device,
+		.mtu = cfg->tun_mtu,
+		.txqueue = cfg->txqueue,
+		.one_queue = cfg->tun_one_queue,
+	};
+	struct cpg_dp_user_config dc = {
+		.udp_fd = v->rc.fd,
+		.tun = &v->tun,
+		.tun_read = cpg_tun_read,
+		.tun_write = cpg_tun_write,
+		.vpn_ip = cfg->vpn_ip,
+		.network = cfg->network,
+		.netmask = cfg->netmask,
+		.broadcast = cfg->broadcast,
+		.max_peers = (unsigned int)cfg->max_clients,
+		.client_max_rate = cfg->client_max_rate,
+		.connection_max_rate = cfg->connection_max_rate,
+		.mtu = cfg->tun_mtu,
+	};
+
+	if (cpg_tun_open(&v->tun, &tc) < 0)
+		return -1;
+	v->tun_open = true;
+	v->dp = cpg_dp_user_new(v->loop, &dc, &dp_events, v);
+	if (!v->dp) {
+		cpg_tun_close(&v->tun);
+		v->tun_open = false;
+		return -1;
+	}
+	log_info("data plane: %s, device %s", v->dp->ops->name, v->dp->ifname);
+	return 0;
+}
+
+/* Destroy the data plane, run the down commands (when the up ones ran) and
+ * close the device. */
+static void dataplane_close(struct vpn *v)
+{
+	if (v->dp)
+		v->dp->ops->destroy(v->dp);
+	v->dp = NULL;
+	if (!v->tun_open)
+		return;
+	if (v->up_done)
+		cpg_ifcmd_down_close(v->cfg, &v->vars, &v->tun);
+	else
+		cpg_tun_close(&v->tun);
+	v->tun_open = false;
+	v->up_done = false;
+}
+
+/* ---- Peers ---------------------------------------------------------------- */
+
+static void dtls_timer_fn(struct cpg_loop *loop, void *arg);
+
+static struct peer *peer_create(struct vpn *v, struct in_addr ip, bool asked)
+{
+	struct peer *p = peer_table_add(&v->peers, ip, (unsigned int)v->cfg->fifo_size,
+					v->fifo_slot, now_ms(v));
+
+	if (!p)
+		return NULL;
+	p->asked = asked;
+	p->owner = v;
+	cpg_timer_init(&p->dtls_timer, dtls_timer_fn, p);
+	return p;
+}
+
+/*
+ * Forget p's session: close_notify first when notify and established; its
+ * keys leave the data plane. p is back in CONNECTING, without endpoint.
+ */
+static void peer_drop_session(struct vpn *v, struct peer *p, bool notify)
+{
+	if (p->dtls) {
+		if (notify)
+			cpg_dtls_session_close(p->dtls);
+		cpg_dtls_session_free(p->dtls);
+		p->dtls = NULL;
+	}
+	cpg_timer_cancel(v->loop, &p->dtls_timer);
+	if (p->state == PEER_ESTABLISHED)
+		v->dp->ops->del_peer(v->dp, p->vpn_ip);
+	peer_table_clear_endpoint(&v->peers, p);
+	p->state = PEER_CONNECTING;
+}
+
+/*
+ * Remove p. tell_rdv: CLOSE to the RDV with reason (when the RDV client
+ * still has an entry for it). The FIFO's packets are dropped.
+ */
+static void peer_end(struct vpn *v, struct peer *p, bool notify, bool tell_rdv,
+		     enum cpg_reason reason)
+{
+	struct in_addr ip = p->vpn_ip;
+
+	peer_drop_session(v, p, notify);
+	peer_table_remove(&v->peers, p);
+	if (tell_rdv)
+		cpg_rdvc_close(v->rdvc, ip, reason);
+}
+
+/* A tunnel could not be made: remove p and hold its VPN IP off. */
+static void peer_fail(struct vpn *v, struct peer *p, bool tell_rdv, const char *why)
+{
+	char ip[INET_ADDRSTRLEN];
+	unsigned int delay = holdoff_fail(&v->holdoff, p->vpn_ip, now_ms(v));
+
+	v->n.tunnels_failed++;
+	log_notice("no tunnel to %s: %s; not trying again for %u s", cpg_ip4_str(p->vpn_ip, ip),
+		   why, delay / 1000);
+	peer_end(v, p, false, tell_rdv, CPG_REASON_NONE);
+}
+
+/* Start over through the RDV, keeping the queued packets: a new session
+ * and a new handshake. */
+static void peer_reconnect(struct vpn *v, struct peer *p)
+{
+	int ret;
+
+	peer_drop_session(v, p, false);
+	cpg_rdvc_close(v->rdvc, p->vpn_ip, CPG_REASON_NONE);
+	p->asked = true;
+	p->created_ms = now_ms(v);
+	ret = cpg_rdvc_connect(v->rdvc, p->vpn_ip);
+	if (ret < 0 && ret != -EEXIST)
+		peer_fail(v, p, false, strerror(-ret));
+}
+
+static void peer_arm_timer(struct vpn *v, struct peer *p)
+{
+	int64_t ms = cpg_dtls_session_timeout_ms(p->dtls);
+
+	if (ms < 0)
+		cpg_timer_cancel(v->loop, &p->dtls_timer);
+	else if (cpg_timer_arm(v->loop, &p->dtls_timer, (uint64_t)ms) < 0)
+		log_err("cannot arm the DTLS timer of a peer: out of memory");
+}
+
+/* The packets that waited for the tunnel go out through the data plane. */
+static void peer_flush(struct vpn *v, struct peer *p)
+{
+	const uint8_t *pkt;
+	size_t len;
+
+	while ((pkt = pkt_fifo_front(&p->fifo, &len))) {
+		v->dp->ops->xmit(v->dp, pkt, len);
+		pkt_fifo_pop(&p->fifo);
+	}
+	pkt_fifo_clear(&p->fifo);
+}
+
+/* The handshake finished: hand the keys to the data plane. false when p
+ * was removed instead. */
+static bool peer_established(struct vpn *v, struct peer *p)
+{
+	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN];
+	struct cpg_record_keys keys;
+	struct cpg_dp_peer dpp;
+	int ret;
+
+	if (cpg_dtls_session_take_keys(p->dtls, &keys) < 0) {
+		peer_fail(v, p, true, "the DTLS session has no keys to give");
+		return false;
+	}
+	dpp = (struct cpg_dp_peer){
+		.vpn_ip = p->vpn_ip,
+		.endpoint = p->endpoint,
+		.keys = {
+			.cipher = keys.cipher,
+			.epoch = keys.epoch,
+			.tx = keys.tx,
+			.rx = keys.rx,
+			.first_write_seq = CPG_RECORD_DATA_SEQ_START,
+		},
+	};
+	ret = v->dp->ops->add_peer(v->dp, &dpp);
+	cpg_keys_wipe(&keys);
+	explicit_bzero(&dpp, sizeof(dpp));
+	if (ret < 0) {
+		/* Tell the peer, whose side is up, that ours is not. */
+		cpg_dtls_session_close(p->dtls);
+		peer_fail(v, p, true, "the data plane refused the keys");
+		return false;
+	}
+	p->state = PEER_ESTABLISHED;
+	p->up_ms = now_ms(v);
+	p->last_heard_ms = p->up_ms;
+	p->last_keepalive_ms = p->up_ms;
+	holdoff_clear(&v->holdoff, p->vpn_ip);
+	v->n.tunnels_up++;
+	log_notice("tunnel to %s at %s up (%s)", cpg_ip4_str(p->vpn_ip, ip),
+		   cpg_sockaddr_str(&p->endpoint, ep, sizeof(ep)),
+		   cpg_dtls_session_cipher_name(p->dtls));
+	peer_flush(v, p);
+	return true;
+}
+
+/* Act on the session's state after any call that may have changed it. */
+static void peer_dtls_update(struct vpn *v, struct peer *p)
+{
+	char ip[INET_ADDRSTRLEN], why[512];
+
+	switch (cpg_dtls_session_state(p->dtls)) {
+	case CPG_DTLS_HANDSHAKING:
+		break;
+	case CPG_DTLS_ESTABLISHED:
+		if (p->state == PEER_HANDSHAKING && !peer_established(v, p))
+			return;
+		break;
+	case CPG_DTLS_CLOSED:
+		log_notice("tunnel to %s closed by the peer (close_notify)",
+			   cpg_ip4_str(p->vpn_ip, ip));
+		peer_end(v, p, false, true, CPG_REASON_NONE);
+		return;
+	case CPG_DTLS_FAILED:
+		if (cpg_dtls_session_failure(p->dtls) == CPG_DTLS_FAIL_NONCE_CLASH) {
+			log_info("tunnel to %s: handshaking again through the RDV",
+				 cpg_ip4_str(p->vpn_ip, ip));
+			peer_reconnect(v, p);
+			return;
+		}
+		if (p->state == PEER_ESTABLISHED) {
+			/* A live tunnel broke (a fatal alert): the next packet
+			 * makes a new one, no hold-off. */
+			log_notice("tunnel to %s failed: %s", cpg_ip4_str(p->vpn_ip, ip),
+				   cpg_dtls_session_reason(p->dtls));
+			peer_end(v, p, false, true, CPG_REASON_NONE);
+			return;
+		}
+		snprintf(why, sizeof(why), "DTLS handshake failed (%s): %s",
+			 cpg_dtls_failure_name(cpg_dtls_session_failure(p->dtls)),
+			 cpg_dtls_session_reason(p->dtls));
+		peer_fail(v, p, true, why);
+		return;
+	}
+	peer_arm_timer(v, p);
+}
+
+static void dtls_timer_fn(struct cpg_loop *loop, void *arg)
+{
+	struct peer *p = arg;
+	struct vpn *v = p->owner;
+
+	if (!p->dtls)
+		return;
+	cpg_dtls_session_on_timeout(p->dtls);
+	peer_dtls_update(v, p);
+}
+
+/* The DTLS engine's datagrams leave by the shared socket. */
+static void dtls_send(void *arg, const union cpg_sockaddr *to, const uint8_t *dgram, size_t len)
+{
+	struct vpn *v = arg;
+	char ep[CPG_SOCKADDR_STRLEN];
+
+	if (sendto(v->rc.fd, dgram, len, MSG_DONTWAIT, &to->sa, cpg_sockaddr_len(to)) < 0)
+		log_debug("sending a DTLS datagram to %s: %m",
+			  cpg_sockaddr_str(to, ep, sizeof(ep)));
+}
+
+/* ---- RDV client events ---------------------------------------------------- */
+
+static void on_registered(void *arg, const union cpg_sockaddr *public_ep)
+{
+	struct vpn *v = arg;
+
+	v->public_ep = *public_ep;
+}
+
+static bool on_peer_incoming(void *arg, struct in_addr ip)
+{
+	struct vpn *v = arg;
+	char ips[INET_ADDRSTRLEN];
+
+	if (peer_table_find(&v->peers, ip))
+		return true;
+	/* The peer wants a tunnel: a better chance than our hold-off. */
+	holdoff_clear(&v->holdoff, ip);
+	if (!peer_create(v, ip, false)) {
+		log_warn("refusing a tunnel with %s: %d tunnels already (max_clients)",
+			 cpg_ip4_str(ip, ips), v->cfg->max_clients);
+		return false;
+	}
+	return true;
+}
+
+static void on_peer_up(void *arg, const struct cpg_rdvc_peer_info *info)
+{
+	struct vpn *v = arg;
+	struct peer *p = peer_table_find(&v->peers, info->vpn_ip);
+	struct peer *other = peer_table_find_ep(&v->peers, &info->endpoint);
+	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN], other_ip[INET_ADDRSTRLEN];
+	enum cpg_dtls_role role;
+
+	cpg_ip4_str(info->vpn_ip, ip);
+	cpg_sockaddr_str(&info->endpoint, ep, sizeof(ep));
+	if (other && other != p) {
+		/* Whoever held this endpoint is gone from it. */
+		log_notice("%s is now at %s, where %s was: closing the tunnel to %s", ip, ep,
+			   cpg_ip4_str(other->vpn_ip, other_ip), other_ip);
+		peer_end(v, other, false, true, CPG_REASON_NONE);
+	}
+	if (!p) {
+		p = peer_create(v, info->vpn_ip, info->asked);
+		if (!p) {
+			log_warn("no room for a tunnel to %s (max_clients %d)", ip,
+				 v->cfg->max_clients);
+			cpg_rdvc_close(v->rdvc, info->vpn_ip, CPG_REASON_NONE);
+			return;
+		}
+	} else if (p->dtls) {
+		/* It restarted, or dropped its side (dead-peer detection,
+		 * a nonce clash): its tunnel is new, ours is stale. */
+		log_notice("%s asked again through the RDV (session %08" PRIx32
+			   "): replacing our tunnel with it", ip, info->session);
+		peer_drop_session(v, p, false);
+	}
+	peer_table_set_endpoint(&v->peers, p, &info->endpoint);
+	p->local = info->local;
+	p->role = info->role;
+	p->session = info->session;
+	p->last_heard_ms = now_ms(v);
+	role = info->role == CPG_ROLE_CLIENT ? CPG_DTLS_CLIENT : CPG_DTLS_SERVER;
+	p->dtls = cpg_dtls_session_new(v->dtls, role, &info->endpoint, info->vpn_ip, dtls_send, v);
+	if (!p->dtls) {
+		peer_fail(v, p, true, "cannot make a DTLS session");
+		return;
+	}
+	p->state = PEER_HANDSHAKING;
+	log_info("path to %s at %s is up (%s endpoint): DTLS handshake as the %s", ip, ep,
+		 info->local ? "local" : "public", role == CPG_DTLS_CLIENT ? "client" : "server");
+	cpg_dtls_session_start(p->dtls);
+	peer_dtls_update(v, p);
+}
+
+static void on_peer_failed(void *arg, struct in_addr ip, enum cpg_rdvc_failure failure,
+			   enum cpg_reason reason)
+{
+	struct vpn *v = arg;
+	struct peer *p = peer_table_find(&v->peers, ip);
+	char why[128];
+
+	if (!p)
+		return;
+	if (failure == CPG_RDVC_REJECTED)
+		snprintf(why, sizeof(why), "the RDV rejected the request (%s)",
+			 cpg_reason_str(reason));
+	else if (failure == CPG_RDVC_NO_ANSWER)
+		snprintf(why, sizeof(why), "the RDV did not answer");
+	else
+		snprintf(why, sizeof(why), "hole punching failed");
+	/* An established tunnel whose peer reconnected through the RDV and
+	 * whose new path failed: the old one is as good as dead. */
+	if (p->state == PEER_ESTABLISHED)
+		cpg_dtls_session_close(p->dtls);
+	peer_fail(v, p, false, why);
+}
+
+/* ---- Data plane events ---------------------------------------------------- */
+
+static void on_no_peer(void *arg, struct in_addr dst, const uint8_t *pkt, size_t len)
+{
+	struct vpn *v = arg;
+	struct peer *p = peer_table_find(&v->peers, dst);
+	char ip[INET_ADDRSTRLEN];
+
+	if (!p) {
+		int ret;
+
+		if (holdoff_active(&v->holdoff, dst, now_ms(v))) {
+			v->n.holdoff++;
+			return;
+		}
+		p = peer_create(v, dst, true);
+		if (!p) {
+			v->n.full++;
+			log_debug("no tunnel to %s: %d tunnels already (max_clients)",
+				  cpg_ip4_str(dst, ip), v->cfg->max_clients);
+			return;
+		}
+		ret = cpg_rdvc_connect(v->rdvc, dst);
+		/* -EEXIST: the RDV client has the peer already (it asked for
+		 * us at the same moment): its events follow. */
+		if (ret < 0 && ret != -EEXIST) {
+			peer_fail(v, p, false, strerror(-ret));
+			return;
+		}
+		log_info("asking the RDV for a tunnel to %s", cpg_ip4_str(dst, ip));
+	}
+	if (!pkt)
+		return;	/* a data plane that cannot hand packets over */
+	if (p->state == PEER_ESTABLISHED) {
+		/* Cannot happen: the data plane has its keys. */
+		p->queue_drops++;
+		return;
+	}
+	if (pkt_fifo_push(&p->fifo, pkt, len) != PKT_FIFO_QUEUED)
+		p->queue_drops++;
+}
+
+static const struct cpg_dp_events dp_events = {
+	.no_peer = on_no_peer,
+};
+
+/* ---- The socket ----------------------------------------------------------- */
+
+static void datagram_in(struct vpn *v, uint8_t *buf, size_t len, const union cpg_sockaddr *from)
+{
+	struct peer *p;
+
+	if (cpg_proto_is_ours(buf, len)) {
+		/* Punches and keepalives prove the peer is alive. */
+		p = peer_table_find_ep(&v->peers, from);
+		if (p)
+			p->last_heard_ms = now_ms(v);
+		cpg_rdvc_input(v->rdvc, buf, len, from);
+		return;
+	}
+	if (!len || buf[0] < DTLS_FIRST_BYTE_MIN || buf[0] > DTLS_FIRST_BYTE_MAX) {
+		v->n.other++;
+		return;
+	}
+	if (v->dp->ops->input && v->dp->ops->input(v->dp, buf, len, from))
+		return;
+	p = peer_table_find_ep(&v->peers, from);
+	if (!p || !p->dtls) {
+		v->n.unknown_dtls++;
+		return;
+	}
+	p->last_heard_ms = now_ms(v);
+	cpg_dtls_session_input(p->dtls, buf, len);
+	peer_dtls_update(v, p);
+}
+
+static void socket_ready(struct cpg_loop *loop, int fd, uint32_t events, void *arg)
+{
+	static uint8_t buf[RECV_BUF_SIZE];
+	struct vpn *v = arg;
+
+	for (int i = 0; i < RECV_BATCH; i++) {
+		union cpg_sockaddr from;
+		socklen_t from_len = sizeof(from);
+		ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, &from.sa, &from_len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			/* ECONNREFUSED and friends: an ICMP error about an
+			 * earlier datagram; the socket goes on. */
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				log_debug("recvfrom: %m");
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			continue;
+		}
+		datagram_in(v, buf, (size_t)n, &from);
+	}
+}
+
+/* ---- Housekeeping --------------------------------------------------------- */
+
+/* Idle timeout, dead-peer detection and keepalives of an established peer. */
+static void peer_tick(struct vpn *v, struct peer *p)
+{
+	uint64_t now = now_ms(v), up_for = now - p->up_ms;
+	uint64_t timeout = (uint64_t)v->cfg->timeout * 1000;
+	uint64_t rx_idle, tx_idle, heard_idle;
+	char ip[INET_ADDRSTRLEN];
+	struct cpg_dp_stats st;
+
+	if (v->dp->ops->get_stats(v->dp, p->vpn_ip, &st) < 0)
+		return;
+	rx_idle = min_u64(st.rx_idle_ms, up_for);
+	tx_idle = min_u64(st.tx_idle_ms, up_for);
+	cpg_ip4_str(p->vpn_ip, ip);
+	if (rx_idle >= timeout && tx_idle >= timeout) {
+		log_notice("tunnel to %s closed: idle for %d s", ip, v->cfg->timeout);
+		peer_end(v, p, true, true, CPG_REASON_IDLE);
+		return;
+	}
+	heard_idle = min_u64(rx_idle, now - p->last_heard_ms);
+	if (tx_idle < heard_idle && heard_idle >= v->dead_ms) {
+		log_notice("tunnel to %s closed: nothing from the peer for %" PRIu64
+			   " s while we send to it (gone, restarted, or its side closed)",
+			   ip, heard_idle / 1000);
+		peer_end(v, p, true, true, CPG_REASON_NONE);
+		return;
+	}
+	if (min_u64(tx_idle, now - p->last_keepalive_ms) >= (uint64_t)v->cfg->keepalive * 1000) {
+		cpg_rdvc_keepalive(v->rdvc, p->vpn_ip);
+		p->last_keepalive_ms = now;
+	}
+}
+
+static void tick_fn(struct cpg_loop *loop, void *arg)
+{
+	struct vpn *v = arg;
+	char ip[INET_ADDRSTRLEN];
+
+	/* Backwards: removing entry i moves the last one, already seen, to i. */
+	for (size_t i = v->peers.count; i-- > 0;) {
+		struct peer *p = v->peers.peers[i];
+
+		if (p->state == PEER_ESTABLISHED) {
+			peer_tick(v, p);
+		} else if (p->state == PEER_CONNECTING &&
+			   now_ms(v) - p->created_ms >= VPN_CONNECT_TIMEOUT_MS) {
+			log_debug("%s: no path after %u s", cpg_ip4_str(p->vpn_ip, ip),
+				  VPN_CONNECT_TIMEOUT_MS / 1000);
+			peer_fail(v, p, true,
+				  cpg_rdvc_registered(v->rdvc) ? "no path in time"
+							       : "not registered with the RDV");
+		}
+	}
+	cpg_timer_arm(loop, &v->tick, VPN_TICK_MS);
+}
+
+/* ---- Status --------------------------------------------------------------- */
+
+static const char *role_name(const struct peer *p)
+{
+	if (p->state == PEER_CONNECTING)
+		return NULL;
+	return p->role == CPG_ROLE_CLIENT ? "client" : "server";
+}
+
+static void dump_peer(struct vpn *v, struct status_buf *b, const struct peer *p)
+{
+	static const char *const drop_keys[CPG_DP_DROP_MAX] = {
+		[CPG_DP_DROP_AUTH] = "drop_auth",
+		[CPG_DP_DROP_REPLAY] = "drop_replay",
+		[CPG_DP_DROP_SPOOFED] = "drop_spoofed",
+		[CPG_DP_DROP_MALFORMED] = "drop_malformed",
+		[CPG_DP_DROP_RATE] = "drop_rate",
+		[CPG_DP_DROP_TX_ERROR] = "drop_tx_error",
+		[CPG_DP_DROP_KEY_EXHAUSTED] = "drop_key_exhausted",
+	};
+	struct cpg_dp_stats st = { .tx_idle_ms = UINT64_MAX, .rx_idle_ms = UINT64_MAX };
+	bool up = p->state == PEER_ESTABLISHED;
+	uint64_t now = now_ms(v);
+	char cipher[32] = "";
+
+	if (up)
+		v->dp->ops->get_stats(v->dp, p->vpn_ip, &st);
+	status_line(b, "peer");
+	status_kv_ip(b, "vpn_ip", p->vpn_ip);
+	status_kv_ep(b, "endpoint", &p->endpoint);
+	status_kv_str(b, "path", p->has_endpoint ? (p->local ? "local" : "public") : NULL);
+	status_kv_str(b, "state", peer_state_name(p->state));
+	status_kv_str(b, "role", role_name(p));
+	status_kv_bool(b, "asked", p->asked);
+	status_kv_str(b, "cipher", up ? cpg_dtls_session_cipher_name(p->dtls) : NULL);
+	if (up)
+		snprintf(cipher, sizeof(cipher), "%s", cpg_cipher_name(st.cipher));
+	status_kv_str(b, "record_cipher", cipher);
+	status_kv_u64(b, "rx_bytes", st.rx_bytes);
+	status_kv_u64(b, "rx_packets", st.rx_packets);
+	status_kv_u64(b, "tx_bytes", st.tx_bytes);
+	status_kv_u64(b, "tx_packets", st.tx_packets);
+	for (int i = 0; i < CPG_DP_DROP_MAX; i++)
+		status_kv_u64(b, drop_keys[i], st.drops[i]);
+	status_kv_u64(b, "drop_queue", p->queue_drops);
+	status_kv_u64(b, "queued", p->fifo.count);
+	status_kv_secs(b, "last_rx", st.rx_idle_ms);
+	status_kv_secs(b, "last_tx", st.tx_idle_ms);
+	/* Anything from the peer: data, keepalives, DTLS records. */
+	status_kv_secs(b, "last_heard",
+		       up ? min_u64(st.rx_idle_ms, now - p->last_heard_ms) : UINT64_MAX);
+	status_kv_secs(b, "since", up ? now - p->up_ms : UINT64_MAX);
+	status_kv_secs(b, "age", now - p->created_ms);
+	if (up) {
+		status_kv_u64(b, "epoch", st.epoch);
+		status_kv_u64(b, "next_seq", st.next_write_seq);
+	} else {
+		status_kv_str(b, "epoch", NULL);
+		status_kv_str(b, "next_seq", NULL);
+	}
+	status_kv_str(b, "subject", p->dtls ? cpg_dtls_session_peer_subject(p->dtls) : NULL);
+	status_line_end(b);
+}
+
+static void vpn_dump(void *arg, struct status_buf *b)
+{
+	struct vpn *v = arg;
+	const struct cpg_config *cfg = v->cfg;
+	uint64_t now = now_ms(v);
+	char net[INET_ADDRSTRLEN + 4];
+	bool truncated = false;
+
+	status_buf_printf(b, "campagnol version=%s format=%d pid=%ld\n", CPG_VERSION,
+			  STATUS_FORMAT_VERSION, (long)getpid());
+	status_line(b, "interface");
+	status_kv_str(b, "device", v->dp->ifname);
+	status_kv_ip(b, "vpn_ip", cfg->vpn_ip);
+	cpg_ip4_str(cfg->network, net);
+	snprintf(net + strlen(net), sizeof(net) - strlen(net), "/%u", cfg->prefix_len);
+	status_kv_str(b, "network", net);
+	status_kv_ep(b, "public_endpoint", &v->public_ep);
+	status_kv_ep(b, "local_endpoint", &v->rc.local_ep);
+	status_kv_ep(b, "listen", &v->bound);
+	status_kv_ep(b, "rdv", &v->rc.server);
+	status_kv_bool(b, "registered", cpg_rdvc_registered(v->rdvc));
+	status_kv_str(b, "dataplane", v->dp->ops->name);
+	status_kv_u64(b, "peers", v->peers.count);
+	status_kv_u64(b, "max_peers", v->peers.max);
+	status_kv_u64(b, "mtu", (uint64_t)cfg->tun_mtu);
+	status_kv_secs(b, "uptime", now - v->started_ms);
+	status_kv_u64(b, "tunnels_up", v->n.tunnels_up);
+	status_kv_u64(b, "tunnels_failed", v->n.tunnels_failed);
+	/* Queued for a tunnel coming up, or dropped (hold-off, max_clients). */
+	status_kv_u64(b, "no_tunnel", v->dp->no_peer_drops);
+	status_kv_u64(b, "drop_holdoff", v->n.holdoff);
+	status_kv_u64(b, "drop_full", v->n.full);
+	status_kv_u64(b, "drop_unknown_dtls", v->n.unknown_dtls);
+	status_kv_u64(b, "drop_other", v->n.other);
+	status_line_end(b);
+	for (size_t i = 0; i < v->peers.count; i++) {
+		if (status_buf_room(b) < STATUS_PEER_LINE_MAX) {
+			truncated = true;
+			break;
+		}
+		dump_peer(v, b, v->peers.peers[i]);
+	}
+	status_buf_printf(b, truncated ? "end truncated=yes\n" : "end\n");
+}
+
+/* ---- Life cycle ----------------------------------------------------------- */
+
+/* Every tunnel down (close_notify when established). The RDV client's
+ * entries are the caller's business. */
+static void drop_all_peers(struct vpn *v)
+{
+	while (v->peers.count)
+		peer_end(v, v->peers.peers[v->peers.count - 1], true, false, CPG_REASON_NONE);
+}
+
+struct vpn *vpn_new(struct cpg_loop *loop, const struct cpg_config *cfg)
+{
+	static const struct cpg_rdvc_ops rdvc_ops = {
+		.registered = on_registered,
+		.peer_incoming = on_peer_incoming,
+		.peer_up = on_peer_up,
+		.peer_failed = on_peer_failed,
+	};
+	char path[sizeof(((struct sockaddr_un *)NULL)->sun_path)];
+	socklen_t len = sizeof(union cpg_sockaddr);
+	struct vpn *v = calloc(1, sizeof(*v));
+	uint64_t keepalive_ms = (uint64_t)cfg->keepalive * 1000;
+	int failed;
+
+	if (!v) {
+		log_err("out of memory");
+		return NULL;
+	}
+	v->loop = loop;
+	v->cfg = cfg;
+	v->rc.fd = -1;
+	v->fifo_slot = cfg->tun_mtu > FIFO_MIN_SLOT ? (size_t)cfg->tun_mtu : FIFO_MIN_SLOT;
+	v->dead_ms = VPN_DEAD_KEEPALIVES * keepalive_ms;
+	if (v->dead_ms < VPN_DEAD_MIN_MS)
+		v->dead_ms = VPN_DEAD_MIN_MS;
+	cpg_timer_init(&v->tick, tick_fn, v);
+
+	v->dtls = cpg_dtls_ctx_new(cfg);
+	if (!v->dtls)
+		goto fail;
+	if (cpg_rdvc_config_from(cfg, &v->rc) < 0)
+		goto fail;
+	if (getsockname(v->rc.fd, &v->bound.sa, &len) < 0) {
+		log_err("getsockname: %m");
+		goto fail;
+	}
+	if (peer_table_init(&v->peers, (size_t)cfg->max_clients) < 0) {
+		log_err("out of memory for %d peers", cfg->max_clients);
+		goto fail;
+	}
+	if (dataplane_open(v) < 0)
+		goto fail;
+	if (status_socket_path(v->dp->ifname, path, sizeof(path)) < 0) {
+		log_err("status socket path too long for device %s", v->dp->ifname);
+		goto fail;
+	}
+	v->control = control_open(loop, path, vpn_dump, v);
+	if (!v->control)
+		goto fail;
+
+	v->vars = (struct cpg_ifcmd_vars){
+		.device = v->tun.name,
+		.local_ip = v->bound.in.sin_addr,
+		.local_port = cpg_sockaddr_port(&v->bound),
+	};
+	failed = cpg_ifcmd_up(cfg, &v->vars);
+	v->up_done = true;
+	if (failed)
+		log_warn("%d up command%s failed: the VPN may not be reachable from this host",
+			 failed, failed == 1 ? "" : "s");
+
+	v->rdvc = cpg_rdvc_new(loop, &v->rc, &rdvc_ops, v);
+	if (!v->rdvc)
+		goto fail;
+	if (cpg_loop_add_fd(loop, &v->io, v->rc.fd, EPOLLIN, socket_ready, v) < 0)
+		goto fail;
+	v->fd_watched = true;
+	return v;
+fail:
+	vpn_free(v);
+	return NULL;
+}
+
+int vpn_start(struct vpn *v)
+{
+	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN];
+
+	v->started_ms = cpg_now_ms();
+	if (cpg_timer_arm(v->loop, &v->tick, VPN_TICK_MS) < 0)
+		return -1;
+	cpg_rdvc_start(v->rdvc);
+	log_notice("campagnol %s: %s on %s, listening on %s", CPG_VERSION,
+		   cpg_ip4_str(v->cfg->vpn_ip, ip), v->dp->ifname,
+		   cpg_sockaddr_str(&v->bound, ep, sizeof(ep)));
+	return 0;
+}
+
+void vpn_reload(struct vpn *v, bool drop_tunnels, const char *signame)
+{
+	struct cpg_dtls_ctx *ctx;
+
+	if (drop_tunnels) {
+		log_notice("%s: closing every tunnel, reloading the key, certificates and CRL, "
+			   "registering again", signame);
+		drop_all_peers(v);
+		memset(&v->holdoff, 0, sizeof(v->holdoff));
+	} else {
+		log_notice("%s: reloading the key, certificates and CRL for new tunnels", signame);
+	}
+	ctx = cpg_dtls_ctx_new(v->cfg);
+	if (ctx) {
+		cpg_dtls_ctx_put(v->dtls);
+		v->dtls = ctx;
+		log_info("new tunnels use the reloaded credentials");
+	} else {
+		log_err("%s: reloading failed (see above): keeping the credentials in use",
+			signame);
+	}
+	if (drop_tunnels)
+		cpg_rdvc_restart(v->rdvc);
+}
+
+void vpn_free(struct vpn *v)
+{
+	if (!v)
+		return;
+	if (v->peers.peers)
+		drop_all_peers(v);
+	cpg_rdvc_free(v->rdvc);	/* BYE */
+	cpg_timer_cancel(v->loop, &v->tick);
+	if (v->fd_watched)
+		cpg_loop_del_fd(v->loop, &v->io);
+	control_close(v->control);
+	dataplane_close(v);
+	if (v->rc.fd >= 0)
+		close(v->rc.fd);
+	peer_table_destroy(&v->peers);
+	cpg_dtls_ctx_put(v->dtls);
+	free(v);
+}
