@@ -55,7 +55,9 @@ int cpg_loop_add_fd(struct cpg_loop *loop, struct cpg_io *io, int fd, uint32_t e
 		    cpg_io_fn fn, void *arg);
 int cpg_loop_mod_fd(struct cpg_loop *loop, struct cpg_io *io, uint32_t events);
 void cpg_loop_del_fd(struct cpg_loop *loop, struct cpg_io *io);
-/* Block the signals in set and deliver them through a signalfd. */
+/* Block the signals in set and deliver them through a signalfd. Call it
+ * after daemonizing: epoll wakes for a signalfd on the signals of the
+ * process that created it, so a child of fork() would never be woken. */
 int cpg_loop_watch_signals(struct cpg_loop *loop, const sigset_t *set, cpg_signal_fn fn,
 			   void *arg);
 /* Runs until cpg_loop_stop(); 0, or -1 on an epoll error. */
