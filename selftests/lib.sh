@@ -633,6 +633,18 @@ up_line() {
 
 # --- The VPN: PKI, daemons, status, captures --------------------------------
 
+# ktap_require TOOL...: called before ktap_init, skips the whole test
+# (kselftest's exit 4) when one of these programs is missing.
+ktap_require() {
+	local tool
+
+	for tool in "$@"; do
+		command -v "$tool" >/dev/null && continue
+		ktap_print_header
+		ktap_skip_all "$tool not found (run tools/install-deps.sh)"
+	done
+}
+
 CPG_PKI=""			# the run's throwaway CA (pki_setup)
 CPG_VPN_NETWORK=10.0.0.0/24
 declare -A CPG_VPN_NS=()	# daemon name -> its namespace
@@ -711,21 +723,12 @@ vpn_conf() {
 	CPG_VPN_IP[$name]=$vpn_ip
 }
 
-# The status command: a program of the build, or the script in tools/.
-vpn_status_cmd() {
-	if [ -x "$CPG_BIN/campagnol-status" ]; then
-		echo "$CPG_BIN/campagnol-status"
-	else
-		echo "$CPG_SRC/tools/campagnol-status"
-	fi
-}
-
 # vpn_status NAME [OPTION...]: campagnol-status OPTION... for daemon NAME.
 vpn_status() {
 	local name=$1
 	shift
 
-	"$(vpn_status_cmd)" "$@" "$(vpn_dev "$name")"
+	"$CPG_BIN/campagnol-status" "$@" "$(vpn_dev "$name")"
 }
 
 # vpn_ready NAME: daemon NAME has its device up with its VPN IP, and its

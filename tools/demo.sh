@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # The Campagnol demo: in network namespaces on this machine, a rendez-vous
-# server on a "public" network, hosts behind home-router NATs, and UDP hole
-# punching between every pair of them, narrated as it happens. Until the
-# VPN data path exists, it shows registration and hole punching.
+# server and a host on a "public" network, hosts behind home-router NATs,
+# a throwaway PKI, and a campagnol daemon on each host. Tunnels come up on
+# demand when the hosts ping each other; then each daemon's peer table, and
+# what the public network saw of it all. Narrated as it happens.
 #
 # Run it as root on Debian 12, from anywhere: it installs what is missing,
 # builds into build/, and cleans up everything it creates when it exits.
@@ -22,8 +23,8 @@ echo "==> installing dependencies (tools/install-deps.sh)"
 "$ROOT/tools/install-deps.sh" || exit 1
 echo "==> building into $CPG_BIN"
 if ! { cmake -S "$ROOT" -B "$CPG_BIN" >/dev/null &&
-       cmake --build "$CPG_BIN" -j "$(nproc)" --target campagnol_rdv campagnol-punch \
-		>/dev/null; }; then
+       cmake --build "$CPG_BIN" -j "$(nproc)" \
+		--target campagnol_rdv campagnol campagnol-status >/dev/null; }; then
 	echo "demo: the build failed; run 'cmake --build $CPG_BIN' to see why" >&2
 	exit 1
 fi
@@ -56,120 +57,141 @@ bad() {
 	ok=0
 }
 
-declare -A VPN=([A]=$A_VPN [B]=$B_VPN [C]=$C_VPN [D]=$D_VPN [E]=$E_VPN)
-declare -A PORT=([A]=40001 [B]=40002 [C]=40003 [D]=40004 [E]=40005)
+# Indent a command's output.
+indent() {
+	sed 's/^/      /'
+}
+
+HOSTS=(A B C D)
+declare -A VPN=([A]=$A_VPN [B]=$B_VPN [C]=$C_VPN [D]=$D_VPN)
+declare -A PORT=([A]=40001 [B]=40002 [C]=40003 [D]=40004)
 declare -A WHERE=([A]="behind NAT1" [B]="behind NAT2" [C]="behind NAT2"
-		  [D]="on the public network" [E]="behind NAT3 (symmetric)")
+		  [D]="on the public network")
 declare -A NAME=()	# endpoint address -> what it is
 NAME[$NAT1_IP]="NAT1's public address"
 NAME[$NAT2_IP]="NAT2's public address"
-NAME[$NAT3_IP]="NAT3's public address"
 NAME[$D_IP]="D's own address"
 NAME[$B_IP]="B's LAN address"
 NAME[$C_IP]="C's LAN address"
 
 section "The network (network namespaces on this machine)"
-topo_standard rdv A B C D E
+topo_standard rdv A B C D
 cat <<EOF
 
                       public network 192.0.2.0/24
-     +-------------+-----------+--------------+--------------+
-     |             |           |              |              |
-  RDV server       D         NAT1           NAT2           NAT3 (symmetric)
-  $RDV_IP    $D_IP   $NAT1_IP     $NAT2_IP     $NAT3_IP
-                               |              |              |
-                          10.1.0.0/24    10.2.0.0/24    10.3.0.0/24
-                               |           |     |           |
-                               A           B     C           E
-                           $A_IP   $B_IP $C_IP  $E_IP
+     +-------------+-------------+---------------+
+     |             |             |               |
+  RDV server       D           NAT1            NAT2
+  $RDV_IP    $D_IP     $NAT1_IP      $NAT2_IP
+                                 |               |
+                            10.1.0.0/24     10.2.0.0/24
+                                 |            |     |
+                                 A            B     C
+                             $A_IP    $B_IP $C_IP
 
 EOF
 say "The NATs masquerade outgoing traffic and drop unsolicited incoming packets," \
-    "like home routers. NAT3 picks a new random port for every destination" \
-    "(a symmetric NAT). VPN addresses: A 10.0.0.1, B .2, C .3, D .4, E .5."
+    "like home routers. The VPN is 10.0.0.0/24: A 10.0.0.1, B .2, C .3, D .4."
+
+section "A throwaway PKI (tools/campagnol-pki)"
+if pki_setup A B C D; then
+	good "a CA, and a certificate for each host naming its VPN IP:"
+	"$ROOT/tools/campagnol-pki" show "$CPG_PKI/A.crt" |
+		grep -E '^(subject|issuer|notAfter|VPN IP)' | indent
+	say "A peer whose certificate names another VPN IP than the one it claims" \
+	    "is refused, as are certificates of other CAs, revoked or expired ones."
+else
+	bad "campagnol-pki failed"
+	exit 1
+fi
 
 section "The rendez-vous server"
 rdv_start rdv || { bad "the RDV did not start"; exit 1; }
 say "On $RDV_IP: $(last_line "$(err_of rdv)" 'listening on')"
+say "It only introduces peers to each other; no VPN traffic goes through it."
 
-section "Registration"
-say "Each client sends HELLO (its VPN IP and LAN endpoint) from UDP port" \
-    "4000x; the RDV answers OK with the endpoint it saw, after the NAT."
-# Each client stays (-w) to answer those who ask for it later; each one
-# asks for the clients registered before it.
-punch_start D D -p "${PORT[D]}" -w 300 "${VPN[D]}"
-wait_registered D
-punch_start C C -p "${PORT[C]}" -w 300 "${VPN[C]}" "${VPN[D]}"
-wait_peers C 20 "${VPN[D]}"
-punch_start B B -p "${PORT[B]}" -w 300 "${VPN[B]}" "${VPN[C]}" "${VPN[D]}"
-wait_peers B 20 "${VPN[C]}" "${VPN[D]}"
-punch_start A A -p "${PORT[A]}" -w 300 "${VPN[A]}" "${VPN[B]}" "${VPN[C]}" "${VPN[D]}"
-wait_peers A 20 "${VPN[B]}" "${VPN[C]}" "${VPN[D]}"
-for h in A B C D; do
-	line=$(registered_line "$h")
-	if [ -n "$line" ]; then
-		good "$h (${VPN[$h]}, ${WHERE[$h]}): LAN endpoint $(field "$line" local)," \
-			"the RDV sees it at $(field "$line" public)"
-	else
-		bad "$h did not register"
-	fi
-done
-
-section "Hole punching"
-say "A client asks the RDV for a peer (ASK). The RDV tells it where the peer" \
-    "is (ANS) and tells the peer where the asker is (FWD). Both send PUNCH" \
-    "datagrams to each other at once: each side's outgoing punch opens its own" \
-    "NAT for the other's. B and C are behind the same NAT: the RDV gives them" \
-    "each other's LAN endpoints. Then each asker sends 3 test datagrams that" \
-    "the peer echoes back, directly, without the RDV."
+section "The campagnol daemons"
+say "Each host runs campagnol with a campagnol.conf like this one (A's):"
+vpn_conf A "$A_VPN" "${PORT[A]}"
+grep -vE '^(#|$)' "$CPG_TMP/A.conf" | sed "s|$CPG_TMP/||" | indent
 echo
-for pair in "C D" "B C" "B D" "A B" "A C" "A D"; do
-	read -r x y <<<"$pair"
-	up_x=$(up_line "$x" "${VPN[$y]}")
-	up_y=$(up_line "$y" "${VPN[$x]}")
-	if [ -z "$up_x" ] || [ -z "$up_y" ]; then
-		bad "$x asks for $y: no direct path"
-		grep -E "^failed peer=${VPN[$y]} " "$(out_of "$x")" | sed 's/^/       /'
+capture_start wire pub br0 udp >/dev/null || say "(no capture of the public network)"
+declare -A PUBLIC=()
+for h in "${HOSTS[@]}"; do
+	vpn_conf "$h" "${VPN[$h]}" "${PORT[$h]}"
+	if ! vpn_start "$h" "$h" || ! rdv_registered "${VPN[$h]}"; then
+		bad "$h's daemon did not start or register"
 		continue
 	fi
-	# The exchange takes a moment more than the path.
-	wait_for "$(out_of "$x")" "^recv peer=${VPN[$y]} .*echo=yes" 5 3
-	ex=$(field "$up_x" endpoint)
-	ey=$(field "$up_y" endpoint)
-	sent=$(grep -cE "^recv peer=${VPN[$x]} .*echo=no" "$(out_of "$y")")
-	echoed=$(grep -cE "^recv peer=${VPN[$y]} .*echo=yes" "$(out_of "$x")")
-	good "$x asks for $y: path up in $(field "$up_x" ms) ms, $(field "$up_x" path) endpoints"
-	say "  $x -> $y at $ex (${NAME[$(ep_ip "$ex")]:-?})" \
-	    "  $y -> $x at $ey (${NAME[$(ep_ip "$ey")]:-?})" \
-	    "  $sent test datagrams arrived at $y, $echoed echoes back at $x"
+	PUBLIC[$h]=$(last_line "$(err_of rdv)" "client ${VPN[$h]//./\\.} registered at" |
+		sed 's/.* registered at \([0-9.:]*\).*/\1/')
+	good "$h (${WHERE[$h]}): device $(vpn_dev "$h") with ${VPN[$h]}," \
+		"registered; the RDV sees it at ${PUBLIC[$h]}"
+done
+say "No tunnel exists yet: each one comes up when the first packet needs it."
+
+section "Tunnels on demand"
+say "A ping to a peer's VPN IP: the daemon asks the RDV for the peer, both sides" \
+    "punch through their NATs, run a DTLS 1.2 handshake with their certificates," \
+    "then carry the packets as DTLS records. The first packet waits in a queue" \
+    "meanwhile: the first ping is answered once the tunnel is up."
+echo
+for pair in "A B" "A C" "A D" "B C" "B D" "C D"; do
+	read -r x y <<<"$pair"
+	if ! vpn_ping "$x" "${VPN[$y]}" 20; then
+		bad "$x cannot reach $y"
+		continue
+	fi
+	first=$VPN_PING_MS
+	rtt=$(in_ns "$x" ping -n -c 3 -i 0.2 -q "${VPN[$y]}" 2>/dev/null |
+		sed -n 's|.* = [0-9.]*/\([0-9.]*\)/.*|\1|p')
+	entry=$(vpn_peer "$x" "${VPN[$y]}")
+	ep=$(jq -r .endpoint <<<"$entry")
+	good "$x -> $y: first echo after $first ms (tunnel set up), then ${rtt:-?} ms per ping"
+	say "  path: $(jq -r .path <<<"$entry"), $y at $ep (${NAME[$(ep_ip "$ep")]:-?})," \
+	    "  cipher $(jq -r .cipher <<<"$entry"), $x is the DTLS $(jq -r .role <<<"$entry")"
 done
 
-section "A symmetric NAT"
-say "E, behind NAT3, asks for A. NAT3 maps E's punches to A to a new port," \
-    "not the one the RDV saw, so A's NAT drops them; A's punches go to the" \
-    "port the RDV saw, which only the RDV may use: NAT3 drops them."
-punch_start E E -p "${PORT[E]}" "${VPN[E]}" "${VPN[A]}"
-proc_wait E 30
-line=$(last_line "$(out_of E)" "^failed peer=${VPN[A]} ")
-if [ -n "$line" ]; then
-	good "as expected, E cannot reach A: $(field "$line" reason)"
-	say "  \"$(field "$line" message)\""
-else
-	bad "E's attempt did not fail as expected"
+section "The peer tables (campagnol-status)"
+for h in "${HOSTS[@]}"; do
+	echo
+	say "${BOLD}On $h:${OFF} campagnol-status $(vpn_dev "$h")"
+	vpn_status "$h" 2>&1 | indent
+done
+
+if proc_alive wire && command -v tshark >/dev/null; then
+	capture_stop wire
+	section "What the public network saw"
+	say "A capture of the public network, decoded by tshark: between peers, only" \
+	    "DTLS 1.2 records; no VPN address, no ping in the clear. A few of them:"
+	tshark_read wire -d 'udp.port==40001-40004,dtls' \
+		-Y 'dtls.record.content_type == 23 && !(udp.port == 57888)' \
+		-T fields -e ip.src -e udp.srcport -e ip.dst -e udp.dstport \
+		-e dtls.record.version -e dtls.record.epoch -e dtls.record.sequence_number |
+		head -n 4 | awk -F '\t' '{ printf "%s:%s -> %s:%s  DTLS %s application data, epoch %s, seq %s\n",
+			$1, $2, $3, $4, $5 == "0xfefd" ? "1.2" : $5, $6, $7 }' | indent
+	clear=$(tshark_read wire -Y "ip.addr == $CPG_VPN_NETWORK" | wc -l)
+	if [ "$clear" = 0 ]; then
+		good "no packet with a VPN address crossed the public network in the clear"
+	else
+		bad "$clear packets with VPN addresses crossed the public network in the clear"
+	fi
+	say "(The data plane numbers its records from 2^47 = 140737488355328: see" \
+	    "docs/dtls-records.md.)"
 fi
 
 section "Cleaning up"
-for h in A B C D; do
-	proc_stop "$h"
+for h in "${HOSTS[@]}"; do
+	vpn_stop "$h"
+	[ "$CPG_RC" = 0 ] || bad "$h's daemon exited with status $CPG_RC"
 done
 proc_stop rdv
-say "The RDV's statistics:"
-grep -E 'stats: (clients|registered|received by type)' "$(err_of rdv)" |
-	sed 's/^campagnol_rdv: stats: /      /'
-say "Every process stopped; the namespaces are deleted on exit."
+say "Every daemon closed its tunnels (close_notify), said BYE to the RDV and" \
+    "removed its device; the namespaces are deleted on exit."
 echo
 if [ "$ok" = 1 ]; then
-	echo "${BOLD}Demo complete: every pair punched through; the symmetric NAT failed, as it must.${OFF}"
+	echo "${BOLD}Demo complete: every pair of hosts reached each other through on-demand" \
+		"DTLS tunnels.${OFF}"
 	exit 0
 fi
 echo "${BOLD}${RED}Demo: something did not work as expected (see above).${OFF}"

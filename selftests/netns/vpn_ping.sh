@@ -1,0 +1,228 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# The VPN between every pair of A (behind NAT1), B and C (behind NAT2) and
+# D (public): campagnol daemons with certificates of one CA, tunnels brought
+# up on demand by the first ping. Every pair pings both ways over the VPN.
+#
+# A capture of the public segment (and of NAT2's LAN, where B and C talk
+# directly) runs throughout: no packet with a VPN address, and none of the
+# pings' payload, may cross it in the clear; every datagram between peers is
+# DTLS 1.2 records (or a punch); tshark decodes the tunnel traffic as DTLS
+# 1.2 application data in epoch 1 with the data plane's sequence numbers
+# (from 2^47). A capture of A's TUN device shows that the same checks find
+# the pings where they are in the clear. Each daemon's status lists its
+# three peers established, with the right path and traffic both ways.
+
+# Functions below are called through ktap_test_result.
+# shellcheck disable=SC2317
+# shellcheck source=../lib.sh
+source "$(dirname "$0")/../lib.sh"
+
+HOSTS=(A B C D)
+declare -A VPN=([A]=$A_VPN [B]=$B_VPN [C]=$C_VPN [D]=$D_VPN)
+declare -A PORT=([A]=40001 [B]=40002 [C]=40003 [D]=40004)
+declare -A PUBLIC_IP=([A]=$NAT1_IP [B]=$NAT2_IP [C]=$NAT2_IP [D]=$D_IP)
+declare -A LAN_IP=([A]=$A_IP [B]=$B_IP [C]=$C_IP [D]=$D_IP)
+declare -A PUBLIC=()
+PAIRS=("A B" "A C" "A D" "B C" "B D" "C D")
+# The pings' payload pattern (ping -p): it must never cross in the clear.
+MARK="campagnol-clear!"
+MARK_HEX=$(printf '%s' "$MARK" | od -An -tx1 | tr -d ' \n')
+
+ktap_require jq tcpdump
+ktap_init $((1 + ${#PAIRS[@]} + ${#HOSTS[@]} + 6 + 3)) campagnol_rdv campagnol campagnol-status
+HAVE_TSHARK=1
+command -v tshark >/dev/null || HAVE_TSHARK=""
+topo_standard rdv A B C D
+
+pki_setup A B C D || ktap_bail_out "cannot make the test PKI"
+capture_start pub pub br0 || ktap_bail_out "cannot capture on the public segment"
+capture_start lan2 nat2-lan br0 || ktap_bail_out "cannot capture on NAT2's LAN"
+rdv_start rdv || ktap_bail_out "the RDV did not start"
+
+started=1
+for h in "${HOSTS[@]}"; do
+	vpn_conf "$h" "${VPN[$h]}" "${PORT[$h]}"
+	if ! vpn_start "$h" "$h" || ! rdv_registered "${VPN[$h]}"; then
+		started=""
+		break
+	fi
+	PUBLIC[$h]=$(last_line "$(err_of rdv)" "client ${VPN[$h]//./\\.} registered at" |
+		sed 's/.* registered at \([0-9.:]*\).*/\1/')
+done
+ktap_test_result "the RDV and the daemons of A, B, C, D start, register and open their devices" \
+	[ -n "$started" ]
+[ -n "$started" ] || ktap_bail_out "the daemons did not all start"
+capture_start tunA A "$(vpn_dev A)" || ktap_bail_out "cannot capture on A's TUN device"
+
+# ---- Pings between every pair ---------------------------------------------
+
+for pair in "${PAIRS[@]}"; do
+	read -r x y <<<"$pair"
+	desc="$x and $y ping each other over the VPN ($x first: the tunnel comes up on demand)"
+	if vpn_ping "$x" "${VPN[$y]}" 20 -p "$MARK_HEX"; then
+		first=$VPN_PING_MS
+		if vpn_ping "$y" "${VPN[$x]}" 10 -p "$MARK_HEX"; then
+			ktap_test_pass "$desc"
+			ktap_print_msg "$x -> $y: first echo after $first ms;" \
+				"$y -> $x: after $VPN_PING_MS ms"
+			continue
+		fi
+		ktap_test_fail "$desc"
+		ktap_print_msg "$y gets no echo from $x"
+	else
+		ktap_test_fail "$desc"
+		ktap_print_msg "$x gets no echo from $y within 20 s"
+	fi
+done
+
+# ---- Each daemon's status -------------------------------------------------
+
+# The endpoint X reaches Y at: B and C each other's LAN endpoint, the
+# public one otherwise.
+expected_path() {
+	if [ "${PUBLIC_IP[$1]}" = "${PUBLIC_IP[$2]}" ] && [ "$1" != D ]; then
+		echo "local ${LAN_IP[$2]}:${PORT[$2]}"
+	else
+		echo "public ${PUBLIC[$2]}"
+	fi
+}
+
+# status_ok X: X lists each other host as an established peer on the right
+# path and endpoint, with packets and bytes both ways.
+status_ok() {
+	local x=$1 y entry path ep ok=0
+
+	for y in "${HOSTS[@]}"; do
+		[ "$y" != "$x" ] || continue
+		read -r path ep <<<"$(expected_path "$x" "$y")"
+		entry=$(vpn_peer "$x" "${VPN[$y]}")
+		if [ -z "$entry" ]; then
+			ktap_print_msg "$x lists no peer ${VPN[$y]} ($y)"
+			ok=1
+			continue
+		fi
+		if ! jq -e --arg path "$path" --arg ep "$ep" \
+			'.state == "established" and .path == $path and .endpoint == $ep and
+			 .rx_packets > 0 and .tx_packets > 0 and .rx_bytes > 0 and .tx_bytes > 0' \
+			>/dev/null <<<"$entry"; then
+			ktap_print_msg "$x's entry for $y (want established, path=$path," \
+				"endpoint=$ep, packets and bytes both ways): $entry"
+			ok=1
+		fi
+	done
+	return "$ok"
+}
+
+for h in "${HOSTS[@]}"; do
+	ktap_test_result "$h's status: 3 peers established, right path and endpoint, traffic both ways" \
+		status_ok "$h"
+done
+ktap_print_msg "A's status:" "$(vpn_status A 2>&1)"
+
+# ---- What crossed the wire ------------------------------------------------
+
+capture_stop tunA
+capture_stop pub
+capture_stop lan2
+
+if [ -z "$HAVE_TSHARK" ]; then
+	for t in "no VPN address and no ping payload in the clear on the public segment" \
+		 "the same checks find the pings in the clear on A's TUN device" \
+		 "public segment: only DTLS 1.2 records (and punches) between peers" \
+		 "tshark: the tunnels carry DTLS 1.2 application data, epoch 1, seq >= 2^47" \
+		 "each pair across the public segment exchanged application data both ways" \
+		 "NAT2's LAN (B-C): DTLS 1.2 records only, no VPN packet in the clear"; do
+		ktap_test_skip "$t" "tshark not found (run tools/install-deps.sh)"
+	done
+else
+	# count_frames CAPTURE FILTER: how many frames of CAPTURE match FILTER.
+	count_frames() {
+		tshark_read "$1" -Y "$2" | wc -l
+	}
+	CLEAR="ip.addr == $CPG_VPN_NETWORK || frame contains \"$MARK\""
+	n_pub=$(count_frames pub "$CLEAR")
+	ktap_test_result "no VPN address and no ping payload in the clear on the public segment" \
+		[ "$n_pub" = 0 ]
+	if [ "$n_pub" != 0 ]; then
+		ktap_print_msg "$(tshark_read pub -Y "$CLEAR" | head -n 10)"
+	fi
+	# The payload search can succeed: on A's device the pings are clear.
+	n_tun=$(count_frames tunA "icmp && ip.addr == $CPG_VPN_NETWORK && frame contains \"$MARK\"")
+	ktap_test_result "the same checks find the pings in the clear on A's TUN device" \
+		[ "$n_tun" -gt 0 ]
+	ktap_print_msg "$n_tun ICMP packets with the payload on A's device"
+
+	# only_dtls12 AUDIT HANDSHAKES: no datagram but DTLS 1.2 records and
+	# punches, HANDSHAKES handshakes at least, each choosing DTLS 1.2.
+	only_dtls12() {
+		local hello n v12
+
+		ktap_print_msg "$(grep -E '^(summary|hello)' <<<"$1")"
+		grep '^bad' <<<"$1" | head -n 10 | while IFS= read -r l; do
+			ktap_print_msg "$l"
+		done
+		hello=$(grep '^hello' <<<"$1")
+		n=$(field "$hello" server_hello)
+		v12=$(field "$hello" dtls12)
+		grep -q '^summary .* other=0 ' <<<"$1" && [ "$n" -ge "$2" ] && [ "$v12" = "$n" ]
+	}
+	audit=$(dtls_audit pub 40001-40004)
+	# Five handshakes cross it (all pairs but B-C).
+	ktap_test_result "public segment: only DTLS 1.2 records (and punches) between peers" \
+		only_dtls12 "$audit" 5
+
+	data_ok() {
+		grep -qE '^summary .* data=[1-9][0-9]* bad_data=0$' <<<"$audit"
+	}
+	ktap_test_result "tshark: the tunnels carry DTLS 1.2 application data, epoch 1, seq >= 2^47" \
+		data_ok
+	ktap_print_msg "$(tshark_read pub -d 'udp.port==40001-40004,dtls' \
+		-Y 'dtls.record.content_type == 23' | head -n 3)"
+
+	flows_ok() {
+		local pair x y ok=0
+
+		for pair in "${PAIRS[@]}"; do
+			read -r x y <<<"$pair"
+			[ "$pair" != "B C" ] || continue
+			if ! grep -q "^flow ${PUBLIC[$x]} ${PUBLIC[$y]} data=" <<<"$audit" ||
+			   ! grep -q "^flow ${PUBLIC[$y]} ${PUBLIC[$x]} data=" <<<"$audit"; then
+				ktap_print_msg "no application data both ways between $x" \
+					"(${PUBLIC[$x]}) and $y (${PUBLIC[$y]})"
+				ok=1
+			fi
+		done
+		return "$ok"
+	}
+	ktap_test_result "each pair across the public segment exchanged application data both ways" \
+		flows_ok
+
+	lan_ok() {
+		local lan
+
+		lan=$(dtls_audit lan2 40001-40004)
+		# B's and C's handshakes with A and D cross it too: 5 in all.
+		[ "$(count_frames lan2 "$CLEAR")" = 0 ] && only_dtls12 "$lan" 5 &&
+			grep -q '^summary .* bad_data=0$' <<<"$lan" &&
+			grep -q "^flow $B_IP:${PORT[B]} $C_IP:${PORT[C]} data=" <<<"$lan" &&
+			grep -q "^flow $C_IP:${PORT[C]} $B_IP:${PORT[B]} data=" <<<"$lan"
+	}
+	ktap_test_result "NAT2's LAN (B-C): DTLS 1.2 records only, no VPN packet in the clear" \
+		lan_ok
+fi
+
+# ---- Shutdown -------------------------------------------------------------
+
+bad_exit=""
+for h in "${HOSTS[@]}"; do
+	vpn_stop "$h"
+	[ "$CPG_RC" = 0 ] || bad_exit+=" $h:$CPG_RC"
+done
+ktap_test_result "SIGTERM: every daemon exits with status 0" [ -z "$bad_exit" ]
+[ -z "$bad_exit" ] || ktap_print_msg "exit statuses:$bad_exit"
+proc_stop rdv
+ktap_test_result "RDV exits with status 0 on SIGTERM" [ "$CPG_RC" = 0 ]
+ktap_check_sanitizers
+ktap_finished
