@@ -120,6 +120,27 @@ static const struct cpg_dp_events dp_events;
  * The one place that knows which data plane runs: open its device and make
  * it. This issue has the userspace one (TUN); the kernel one plugs in here.
  */
+/*
+ * The userspace data plane drains the socket once per event-loop wakeup, so
+ * a burst of records waits in the socket's receive buffer meanwhile; with
+ * the default size (about 200 KiB) a TCP flow through the tunnel overflows
+ * it and throughput collapses into retransmissions. As root we may go past
+ * net.core.rmem_max; otherwise the kernel caps the size, which is fine.
+ */
+#define VPN_SOCKET_BUFFER (4 << 20)
+
+static void size_socket_buffers(int fd)
+{
+	int size = VPN_SOCKET_BUFFER;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0 &&
+	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)) < 0)
+		log_info("cannot enlarge the socket's receive buffer: %m");
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0 &&
+	    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)) < 0)
+		log_info("cannot enlarge the socket's send buffer: %m");
+}
+
 static int dataplane_open(struct vpn *v)
 {
 	const struct cpg_config *cfg = v->cfg;
@@ -147,6 +168,7 @@ static int dataplane_open(struct vpn *v)
 	if (cpg_tun_open(&v->tun, &tc) < 0)
 		return -1;
 	v->tun_open = true;
+	size_socket_buffers(v->rc.fd);
 	v->dp = cpg_dp_user_new(v->loop, &dc, &dp_events, v);
 	if (!v->dp) {
 		cpg_tun_close(&v->tun);
