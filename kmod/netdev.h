@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Campagnol: the kernel data path of a peer-to-peer IPv4 VPN.
+ *
+ * The campagnol device and the UDP socket the daemon attaches to it.
+ */
+#ifndef _CPG_NETDEV_H
+#define _CPG_NETDEV_H
+
+#include <linux/atomic.h>
+#include <linux/hashtable.h>
+#include <linux/list_nulls.h>
+#include <linux/netdevice.h>
+#include <linux/siphash.h>
+#include <linux/spinlock.h>
+#include <linux/workqueue.h>
+#include <net/rtnetlink.h>
+
+#define CPG_PEER_HASH_BITS	8
+
+/* Destinations remembered by the peer-no-route rate limit. */
+#define CPG_NO_ROUTE_SLOTS	64
+
+struct cpg_sock;
+
+/**
+ * struct cpg_no_route - rate limit of peer-no-route notifications
+ * @lock: protects the fields below
+ * @window_start: when the current one-second window began, in jiffies
+ * @sent: notifications sent in the current window
+ * @recent: the last address notified in each slot, and when
+ */
+struct cpg_no_route {
+	spinlock_t lock;	/* the limiter is shared by the CPUs */
+	u64 window_start;
+	unsigned int sent;
+	struct {
+		__be32 addr;
+		u64 when;
+	} recent[CPG_NO_ROUTE_SLOTS];
+};
+
+/**
+ * struct cpg_priv - private data of a campagnol device
+ * @dev: the device
+ * @lock: serialises the writers of @dead, @sock, the peer tables and
+ *	@n_peers; readers use RCU
+ * @dead: the device is being unregistered: nothing may be added any more
+ * @sock: the attached UDP socket, if any
+ * @peers_by_vpn_ip: the peers, by VPN address
+ * @peers_by_endpoint: the peers, by UDP endpoint (nulls lists: a peer whose
+ *	endpoint changes moves to another chain under RCU readers)
+ * @endpoint_key: key of the endpoint hash, which remote hosts choose
+ * @n_peers: the number of peers
+ * @no_route_drops: packets dropped because no peer has their destination
+ * @no_route: rate limit of the notifications about those packets
+ * @idle_work: looks for idle peers once a second while some have a timeout
+ */
+struct cpg_priv {
+	struct net_device *dev;
+	spinlock_t lock;	/* writers only: see above */
+	bool dead;
+	struct cpg_sock __rcu *sock;
+	DECLARE_HASHTABLE(peers_by_vpn_ip, CPG_PEER_HASH_BITS);
+	struct hlist_nulls_head peers_by_endpoint[1 << CPG_PEER_HASH_BITS];
+	siphash_key_t endpoint_key;
+	unsigned int n_peers;
+	atomic64_t no_route_drops;
+	struct cpg_no_route no_route;
+	struct delayed_work idle_work;
+};
+
+/**
+ * struct cpg_sock - the UDP socket attached to a device
+ * @sk: the socket; we hold a reference to it, not to its file, so that the
+ *	daemon closing the socket really closes it (and detaches it)
+ * @priv: the device it is attached to; we hold a reference to the device
+ * @dev_tracker: tracker of that reference
+ * @rcu: to free the structure after the readers are gone
+ */
+struct cpg_sock {
+	struct sock *sk;
+	struct cpg_priv *priv;
+	netdevice_tracker dev_tracker;
+	struct rcu_head rcu;
+};
+
+extern struct rtnl_link_ops cpg_link_ops;
+
+bool cpg_dev_is_campagnol(const struct net_device *dev);
+int cpg_sock_attach(struct cpg_priv *priv, int fd,
+		    struct netlink_ext_ack *extack);
+bool cpg_sock_can_reach(const struct sock *sk, sa_family_t family);
+
+#endif /* _CPG_NETDEV_H */

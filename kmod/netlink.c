@@ -1,0 +1,946 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Campagnol: the kernel data path of a peer-to-peer IPv4 VPN.
+ *
+ * The generic netlink family "campagnol", specified in
+ * docs/netlink/campagnol.yaml. Every attribute is validated by a policy
+ * before an operation sees it; the policies below follow the spec's checks.
+ */
+#include <linux/errno.h>
+#include <linux/in.h>
+#include <linux/inet.h>
+#include <linux/ipv6.h>
+#include <linux/jiffies.h>
+#include <linux/netdevice.h>
+#include <linux/rcupdate.h>
+#include <linux/skbuff.h>
+#include <net/genetlink.h>
+#include <net/inet_sock.h>
+#include <net/ipv6.h>
+#include <net/net_namespace.h>
+#include <net/netlink.h>
+#include <net/sock.h>
+#include <uapi/linux/campagnol.h>
+
+#include "netdev.h"
+#include "netlink.h"
+#include "peer.h"
+
+enum cpg_nl_groups {
+	CPG_NLGRP_PEERS,
+};
+
+static struct genl_family cpg_nl_family;
+
+/* ---- Policies ----------------------------------------------------------- */
+
+/* Not const: the 6.1 nla_policy points at them without const. */
+static struct netlink_range_validation cpg_epoch_range __ro_after_init = {
+	.min = 1,
+	.max = U16_MAX,
+};
+
+static struct netlink_range_validation cpg_write_seq_range __ro_after_init = {
+	.min = CPG_DATA_SEQ_START,
+	.max = CPG_SEQ_MAX,
+};
+
+static struct netlink_range_validation cpg_idle_timeout_range __ro_after_init = {
+	.max = 86400,
+};
+
+static const struct nla_policy cpg_keydir_policy[CAMPAGNOL_A_KEYDIR_MAX + 1] = {
+	[CAMPAGNOL_A_KEYDIR_KEY_128] = NLA_POLICY_EXACT_LEN(16),
+	[CAMPAGNOL_A_KEYDIR_KEY_256] = NLA_POLICY_EXACT_LEN(32),
+	[CAMPAGNOL_A_KEYDIR_SALT] = NLA_POLICY_EXACT_LEN(4),
+	[CAMPAGNOL_A_KEYDIR_IV] = NLA_POLICY_EXACT_LEN(12),
+};
+
+/* A key to install: no slot (it becomes the current one), no counters. */
+static const struct nla_policy cpg_keyconf_new_policy[CAMPAGNOL_A_KEYCONF_DECRYPT_DIR + 1] = {
+	[CAMPAGNOL_A_KEYCONF_CIPHER] =
+		NLA_POLICY_RANGE(NLA_U32, CAMPAGNOL_CIPHER_AES_128_GCM,
+				 CAMPAGNOL_CIPHER_CHACHA20_POLY1305),
+	[CAMPAGNOL_A_KEYCONF_EPOCH] =
+		NLA_POLICY_FULL_RANGE(NLA_U16, &cpg_epoch_range),
+	[CAMPAGNOL_A_KEYCONF_FIRST_WRITE_SEQ] =
+		NLA_POLICY_FULL_RANGE(NLA_U64, &cpg_write_seq_range),
+	[CAMPAGNOL_A_KEYCONF_ENCRYPT_DIR] = NLA_POLICY_NESTED(cpg_keydir_policy),
+	[CAMPAGNOL_A_KEYCONF_DECRYPT_DIR] = NLA_POLICY_NESTED(cpg_keydir_policy),
+};
+
+static const struct nla_policy cpg_keyconf_del_policy[CAMPAGNOL_A_KEYCONF_SLOT + 1] = {
+	[CAMPAGNOL_A_KEYCONF_SLOT] =
+		NLA_POLICY_MAX(NLA_U32, CAMPAGNOL_KEY_SLOT_PREVIOUS),
+};
+
+/* peer-new and peer-set: what the daemon may say about a peer. */
+static const struct nla_policy cpg_peer_new_policy[CAMPAGNOL_A_PEER_IDLE_TIMEOUT + 1] = {
+	[CAMPAGNOL_A_PEER_VPN_IPV4] = { .type = NLA_BE32 },
+	[CAMPAGNOL_A_PEER_REMOTE_IPV4] = { .type = NLA_BE32 },
+	[CAMPAGNOL_A_PEER_REMOTE_IPV6] = NLA_POLICY_EXACT_LEN(16),
+	[CAMPAGNOL_A_PEER_REMOTE_IPV6_SCOPE_ID] = { .type = NLA_U32 },
+	[CAMPAGNOL_A_PEER_REMOTE_PORT] = NLA_POLICY_MIN(NLA_BE16, 1),
+	[CAMPAGNOL_A_PEER_KEYCONF] = NLA_POLICY_NESTED(cpg_keyconf_new_policy),
+	[CAMPAGNOL_A_PEER_IDLE_TIMEOUT] =
+		NLA_POLICY_FULL_RANGE(NLA_U32, &cpg_idle_timeout_range),
+};
+
+/* peer-get and peer-del: the peer's VPN address alone. */
+static const struct nla_policy cpg_peer_id_policy[CAMPAGNOL_A_PEER_VPN_IPV4 + 1] = {
+	[CAMPAGNOL_A_PEER_VPN_IPV4] = { .type = NLA_BE32 },
+};
+
+static const struct nla_policy cpg_peer_key_del_policy[CAMPAGNOL_A_PEER_KEYCONF + 1] = {
+	[CAMPAGNOL_A_PEER_VPN_IPV4] = { .type = NLA_BE32 },
+	[CAMPAGNOL_A_PEER_KEYCONF] = NLA_POLICY_NESTED(cpg_keyconf_del_policy),
+};
+
+static const struct nla_policy cpg_dev_get_policy[CAMPAGNOL_A_IFINDEX + 1] = {
+	[CAMPAGNOL_A_IFINDEX] = { .type = NLA_U32 },
+};
+
+static const struct nla_policy cpg_socket_attach_policy[CAMPAGNOL_A_SOCKFD + 1] = {
+	[CAMPAGNOL_A_IFINDEX] = { .type = NLA_U32 },
+	[CAMPAGNOL_A_SOCKFD] = { .type = NLA_U32 },
+};
+
+static const struct nla_policy cpg_peer_new_req_policy[CAMPAGNOL_A_PEER + 1] = {
+	[CAMPAGNOL_A_IFINDEX] = { .type = NLA_U32 },
+	[CAMPAGNOL_A_PEER] = NLA_POLICY_NESTED(cpg_peer_new_policy),
+};
+
+static const struct nla_policy cpg_peer_id_req_policy[CAMPAGNOL_A_PEER + 1] = {
+	[CAMPAGNOL_A_IFINDEX] = { .type = NLA_U32 },
+	[CAMPAGNOL_A_PEER] = NLA_POLICY_NESTED(cpg_peer_id_policy),
+};
+
+static const struct nla_policy cpg_key_del_req_policy[CAMPAGNOL_A_PEER + 1] = {
+	[CAMPAGNOL_A_IFINDEX] = { .type = NLA_U32 },
+	[CAMPAGNOL_A_PEER] = NLA_POLICY_NESTED(cpg_peer_key_del_policy),
+};
+
+/* ---- Requests ----------------------------------------------------------- */
+
+/*
+ * The device that ifindex names, with a reference: cpg_nl_priv_put() it.
+ * ifindex was validated by the operation's policy.
+ */
+static struct cpg_priv *cpg_nl_priv_get(struct net *net, struct nlattr *ifindex,
+					struct netlink_ext_ack *extack)
+{
+	struct net_device *dev;
+
+	dev = dev_get_by_index(net, nla_get_u32(ifindex));
+	if (!dev) {
+		NL_SET_ERR_MSG_ATTR(extack, ifindex, "no such device");
+		return ERR_PTR(-ENODEV);
+	}
+	if (!cpg_dev_is_campagnol(dev)) {
+		dev_put(dev);
+		NL_SET_ERR_MSG_ATTR(extack, ifindex, "not a campagnol device");
+		return ERR_PTR(-EOPNOTSUPP);
+	}
+	return netdev_priv(dev);
+}
+
+static struct cpg_priv *cpg_nl_info_priv(struct genl_info *info)
+{
+	if (GENL_REQ_ATTR_CHECK(info, CAMPAGNOL_A_IFINDEX))
+		return ERR_PTR(-EINVAL);
+	return cpg_nl_priv_get(genl_info_net(info),
+			       info->attrs[CAMPAGNOL_A_IFINDEX], info->extack);
+}
+
+static void cpg_nl_priv_put(struct cpg_priv *priv)
+{
+	dev_put(priv->dev);
+}
+
+/* Parse the peer nest of a request, which must name the peer; tb is zeroed. */
+static int cpg_nl_parse_peer(struct genl_info *info,
+			     const struct nla_policy *policy,
+			     unsigned int maxtype, struct nlattr **tb)
+{
+	int err;
+
+	if (GENL_REQ_ATTR_CHECK(info, CAMPAGNOL_A_PEER))
+		return -EINVAL;
+	err = nla_parse_nested(tb, maxtype, info->attrs[CAMPAGNOL_A_PEER],
+			       policy, info->extack);
+	if (err)
+		return err;
+	if (NL_REQ_ATTR_CHECK(info->extack, info->attrs[CAMPAGNOL_A_PEER], tb,
+			      CAMPAGNOL_A_PEER_VPN_IPV4))
+		return -EINVAL;
+	return 0;
+}
+
+static bool cpg_nl_repeated(const struct nlattr *nest, int type)
+{
+	const struct nlattr *attr;
+	unsigned int n = 0;
+	int rem;
+
+	nla_for_each_nested(attr, nest, rem)
+		if (nla_type(attr) == type && ++n > 1)
+			return true;
+	return false;
+}
+
+static int cpg_nl_parse_in6(struct nlattr *v6, const struct in6_addr *addr,
+			    struct nlattr *scope, struct nlattr *port,
+			    struct sockaddr_in6 *sin6,
+			    struct netlink_ext_ack *extack)
+{
+	if (!IS_ENABLED(CONFIG_IPV6)) {
+		NL_SET_ERR_MSG_ATTR(extack, v6, "IPv6 is not supported");
+		return -EAFNOSUPPORT;
+	}
+	if (ipv6_addr_any(addr) || ipv6_addr_is_multicast(addr)) {
+		NL_SET_ERR_MSG_ATTR(extack, v6, "not a unicast address");
+		return -EINVAL;
+	}
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_addr = *addr;
+	sin6->sin6_port = nla_get_be16(port);
+	sin6->sin6_scope_id = scope ? nla_get_u32(scope) : 0;
+	return 1;
+}
+
+/*
+ * The endpoint of a peer nest: 1 if there is one, 0 if there is none, or a
+ * negative errno. An IPv4-mapped IPv6 address is stored as IPv4, which is
+ * how a dual-stack socket sees the datagrams of such a peer.
+ */
+static int cpg_nl_parse_endpoint(struct nlattr **tb, struct nlattr *nest,
+				 union cpg_sockaddr *ep,
+				 struct netlink_ext_ack *extack)
+{
+	struct nlattr *v4 = tb[CAMPAGNOL_A_PEER_REMOTE_IPV4];
+	struct nlattr *v6 = tb[CAMPAGNOL_A_PEER_REMOTE_IPV6];
+	struct nlattr *scope = tb[CAMPAGNOL_A_PEER_REMOTE_IPV6_SCOPE_ID];
+	struct nlattr *port = tb[CAMPAGNOL_A_PEER_REMOTE_PORT];
+	struct in6_addr addr6;
+	__be32 addr4;
+
+	if (!v4 && !v6 && !scope && !port)
+		return 0;
+	if (!v4 == !v6) {
+		NL_SET_ERR_MSG_ATTR(extack, v4 ?: nest,
+				    "the endpoint needs one of remote-ipv4 and remote-ipv6");
+		return -EINVAL;
+	}
+	if (NL_REQ_ATTR_CHECK(extack, nest, tb, CAMPAGNOL_A_PEER_REMOTE_PORT))
+		return -EINVAL;
+	if (scope && !v6) {
+		NL_SET_ERR_MSG_ATTR(extack, scope, "a scope needs an IPv6 address");
+		return -EINVAL;
+	}
+
+	memset(ep, 0, sizeof(*ep));
+	if (v6) {
+		addr6 = nla_get_in6_addr(v6);
+		if (!ipv6_addr_v4mapped(&addr6))
+			return cpg_nl_parse_in6(v6, &addr6, scope, port,
+						&ep->in6, extack);
+		if (scope) {
+			NL_SET_ERR_MSG_ATTR(extack, scope,
+					    "an IPv4-mapped address has no scope");
+			return -EINVAL;
+		}
+		v4 = v6;
+		addr4 = addr6.s6_addr32[3];
+	} else {
+		addr4 = nla_get_in_addr(v4);
+	}
+	if (ipv4_is_zeronet(addr4) || ipv4_is_multicast(addr4) ||
+	    ipv4_is_lbcast(addr4)) {
+		NL_SET_ERR_MSG_ATTR(extack, v4, "not a unicast address");
+		return -EINVAL;
+	}
+	ep->in4.sin_family = AF_INET;
+	ep->in4.sin_addr.s_addr = addr4;
+	ep->in4.sin_port = nla_get_be16(port);
+	return 1;
+}
+
+/* One direction of a key: the key and IV attributes of its cipher only. */
+static int cpg_nl_parse_keydir(struct nlattr *nest,
+			       enum campagnol_cipher cipher,
+			       struct cpg_key_dir *dir,
+			       struct netlink_ext_ack *extack)
+{
+	bool aes128 = cipher == CAMPAGNOL_CIPHER_AES_128_GCM;
+	bool chacha = cipher == CAMPAGNOL_CIPHER_CHACHA20_POLY1305;
+	int key = aes128 ? CAMPAGNOL_A_KEYDIR_KEY_128 : CAMPAGNOL_A_KEYDIR_KEY_256;
+	int other_key = aes128 ? CAMPAGNOL_A_KEYDIR_KEY_256 :
+				 CAMPAGNOL_A_KEYDIR_KEY_128;
+	int iv = chacha ? CAMPAGNOL_A_KEYDIR_IV : CAMPAGNOL_A_KEYDIR_SALT;
+	int other_iv = chacha ? CAMPAGNOL_A_KEYDIR_SALT : CAMPAGNOL_A_KEYDIR_IV;
+	struct nlattr *tb[CAMPAGNOL_A_KEYDIR_MAX + 1];
+	int err;
+
+	err = nla_parse_nested(tb, CAMPAGNOL_A_KEYDIR_MAX, nest,
+			       cpg_keydir_policy, extack);
+	if (err)
+		return err;
+	if (NL_REQ_ATTR_CHECK(extack, nest, tb, key) ||
+	    NL_REQ_ATTR_CHECK(extack, nest, tb, iv))
+		return -EINVAL;
+	if (tb[other_key] || tb[other_iv]) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[other_key] ?: tb[other_iv],
+				    "not an attribute of this cipher");
+		return -EINVAL;
+	}
+	nla_memcpy(dir->key, tb[key], sizeof(dir->key));
+	nla_memcpy(dir->iv, tb[iv], sizeof(dir->iv));
+	return 0;
+}
+
+static int cpg_nl_parse_key(struct nlattr *nest, struct cpg_key **keyp,
+			    struct netlink_ext_ack *extack)
+{
+	struct nlattr *tb[CAMPAGNOL_A_KEYCONF_MAX + 1] = {};
+	struct cpg_key *key;
+	int err;
+
+	err = nla_parse_nested(tb, ARRAY_SIZE(cpg_keyconf_new_policy) - 1,
+			       nest, cpg_keyconf_new_policy, extack);
+	if (err)
+		return err;
+	if (NL_REQ_ATTR_CHECK(extack, nest, tb, CAMPAGNOL_A_KEYCONF_CIPHER) ||
+	    NL_REQ_ATTR_CHECK(extack, nest, tb, CAMPAGNOL_A_KEYCONF_EPOCH) ||
+	    NL_REQ_ATTR_CHECK(extack, nest, tb, CAMPAGNOL_A_KEYCONF_ENCRYPT_DIR) ||
+	    NL_REQ_ATTR_CHECK(extack, nest, tb, CAMPAGNOL_A_KEYCONF_DECRYPT_DIR))
+		return -EINVAL;
+
+	key = kzalloc(sizeof(*key), GFP_KERNEL);
+	if (!key)
+		return -ENOMEM;
+	key->cipher = nla_get_u32(tb[CAMPAGNOL_A_KEYCONF_CIPHER]);
+	key->epoch = nla_get_u16(tb[CAMPAGNOL_A_KEYCONF_EPOCH]);
+	key->first_write_seq = tb[CAMPAGNOL_A_KEYCONF_FIRST_WRITE_SEQ] ?
+		nla_get_u64(tb[CAMPAGNOL_A_KEYCONF_FIRST_WRITE_SEQ]) :
+		CPG_DATA_SEQ_START;
+	atomic64_set(&key->next_write_seq, key->first_write_seq);
+	err = cpg_nl_parse_keydir(tb[CAMPAGNOL_A_KEYCONF_ENCRYPT_DIR],
+				  key->cipher, &key->tx, extack);
+	if (!err)
+		err = cpg_nl_parse_keydir(tb[CAMPAGNOL_A_KEYCONF_DECRYPT_DIR],
+					  key->cipher, &key->rx, extack);
+	if (err) {
+		cpg_key_free(key);
+		return err;
+	}
+	*keyp = key;
+	return 0;
+}
+
+/* The peer of a peer-new or peer-set request. cpg_peer_config_free() it. */
+static int cpg_nl_peer_config(struct genl_info *info, bool new,
+			      struct cpg_peer_config *cfg)
+{
+	struct nlattr *tb[CAMPAGNOL_A_PEER_MAX + 1] = {};
+	struct netlink_ext_ack *extack = info->extack;
+	struct nlattr *nest = info->attrs[CAMPAGNOL_A_PEER];
+	struct nlattr *attr;
+	int err;
+
+	err = cpg_nl_parse_peer(info, cpg_peer_new_policy,
+				ARRAY_SIZE(cpg_peer_new_policy) - 1, tb);
+	if (err)
+		return err;
+
+	attr = tb[CAMPAGNOL_A_PEER_VPN_IPV4];
+	cfg->vpn_ip = nla_get_in_addr(attr);
+	if (ipv4_is_zeronet(cfg->vpn_ip) || ipv4_is_multicast(cfg->vpn_ip) ||
+	    ipv4_is_lbcast(cfg->vpn_ip) || ipv4_is_loopback(cfg->vpn_ip)) {
+		NL_SET_ERR_MSG_ATTR(extack, attr, "not a unicast address");
+		return -EINVAL;
+	}
+
+	err = cpg_nl_parse_endpoint(tb, nest, &cfg->endpoint, extack);
+	if (err < 0)
+		return err;
+	cfg->has_endpoint = err;
+	if (new && !cfg->has_endpoint) {
+		NL_SET_ERR_MSG_ATTR(extack, nest, "a new peer needs an endpoint");
+		return -EINVAL;
+	}
+
+	attr = tb[CAMPAGNOL_A_PEER_IDLE_TIMEOUT];
+	if (attr) {
+		cfg->has_idle_timeout = true;
+		cfg->idle_timeout = nla_get_u32(attr);
+	}
+
+	attr = tb[CAMPAGNOL_A_PEER_KEYCONF];
+	if (attr) {
+		if (cpg_nl_repeated(nest, CAMPAGNOL_A_PEER_KEYCONF)) {
+			NL_SET_ERR_MSG_ATTR(extack, attr,
+					    "a request installs one key");
+			return -EINVAL;
+		}
+		err = cpg_nl_parse_key(attr, &cfg->key, extack);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* ---- Replies and notifications ------------------------------------------ */
+
+static const int cpg_nl_drop_attr[CPG_DROP_MAX] = {
+	[CPG_DROP_AUTH] = CAMPAGNOL_A_PEER_DROP_AUTH,
+	[CPG_DROP_REPLAY] = CAMPAGNOL_A_PEER_DROP_REPLAY,
+	[CPG_DROP_SPOOFED] = CAMPAGNOL_A_PEER_DROP_SPOOFED,
+	[CPG_DROP_MALFORMED] = CAMPAGNOL_A_PEER_DROP_MALFORMED,
+	[CPG_DROP_NO_KEY] = CAMPAGNOL_A_PEER_DROP_NO_KEY,
+	[CPG_DROP_TX_ERROR] = CAMPAGNOL_A_PEER_DROP_TX_ERROR,
+};
+
+static int cpg_nl_put_endpoint(struct sk_buff *skb,
+			       const union cpg_sockaddr *ep)
+{
+	if (ep->sa.sa_family == AF_INET)
+		return nla_put_in_addr(skb, CAMPAGNOL_A_PEER_REMOTE_IPV4,
+				       ep->in4.sin_addr.s_addr) ||
+		       nla_put_be16(skb, CAMPAGNOL_A_PEER_REMOTE_PORT,
+				    ep->in4.sin_port);
+	return nla_put_in6_addr(skb, CAMPAGNOL_A_PEER_REMOTE_IPV6,
+				&ep->in6.sin6_addr) ||
+	       (ep->in6.sin6_scope_id &&
+		nla_put_u32(skb, CAMPAGNOL_A_PEER_REMOTE_IPV6_SCOPE_ID,
+			    ep->in6.sin6_scope_id)) ||
+	       nla_put_be16(skb, CAMPAGNOL_A_PEER_REMOTE_PORT,
+			    ep->in6.sin6_port);
+}
+
+/* What there is to say about a key, which is not its secrets. */
+static int cpg_nl_put_key(struct sk_buff *skb, enum campagnol_key_slot slot,
+			  const struct cpg_key *key)
+{
+	struct nlattr *nest = nla_nest_start(skb, CAMPAGNOL_A_PEER_KEYCONF);
+
+	if (!nest)
+		return -EMSGSIZE;
+	if (nla_put_u32(skb, CAMPAGNOL_A_KEYCONF_SLOT, slot) ||
+	    nla_put_u32(skb, CAMPAGNOL_A_KEYCONF_CIPHER, key->cipher) ||
+	    nla_put_u16(skb, CAMPAGNOL_A_KEYCONF_EPOCH, key->epoch) ||
+	    nla_put_u64_64bit(skb, CAMPAGNOL_A_KEYCONF_FIRST_WRITE_SEQ,
+			      key->first_write_seq, CAMPAGNOL_A_KEYCONF_PAD) ||
+	    nla_put_u64_64bit(skb, CAMPAGNOL_A_KEYCONF_NEXT_WRITE_SEQ,
+			      atomic64_read(&key->next_write_seq),
+			      CAMPAGNOL_A_KEYCONF_PAD)) {
+		nla_nest_cancel(skb, nest);
+		return -EMSGSIZE;
+	}
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+static int cpg_nl_put_idle(struct sk_buff *skb, int type, u64 last, u64 now)
+{
+	if (!last)
+		return 0;
+	return nla_put_u64_64bit(skb, type, jiffies64_to_msecs(now - last),
+				 CAMPAGNOL_A_PEER_PAD);
+}
+
+static int cpg_nl_put_peer(struct sk_buff *skb, struct cpg_peer *peer,
+			   int reason)
+{
+	struct nlattr *nest = nla_nest_start(skb, CAMPAGNOL_A_PEER);
+	struct cpg_peer_counters c;
+	u64 now = get_jiffies_64();
+	const struct cpg_key *key;
+	unsigned int slot, i;
+	int err;
+
+	if (!nest)
+		return -EMSGSIZE;
+	if (nla_put_in_addr(skb, CAMPAGNOL_A_PEER_VPN_IPV4, peer->vpn_ip))
+		goto cancel;
+
+	rcu_read_lock();
+	err = cpg_nl_put_endpoint(skb, &rcu_dereference(peer->endpoint)->addr);
+	for (slot = 0; !err && slot < ARRAY_SIZE(peer->keys); slot++) {
+		key = rcu_dereference(peer->keys[slot]);
+		if (key)
+			err = cpg_nl_put_key(skb, slot, key);
+	}
+	rcu_read_unlock();
+	if (err)
+		goto cancel;
+
+	cpg_peer_read_counters(peer, &c);
+	if (nla_put_u32(skb, CAMPAGNOL_A_PEER_IDLE_TIMEOUT,
+			READ_ONCE(peer->idle_timeout)) ||
+	    (reason >= 0 &&
+	     nla_put_u32(skb, CAMPAGNOL_A_PEER_DEL_REASON, reason)) ||
+	    nla_put_u64_64bit(skb, CAMPAGNOL_A_PEER_RX_PACKETS, c.rx_packets,
+			      CAMPAGNOL_A_PEER_PAD) ||
+	    nla_put_u64_64bit(skb, CAMPAGNOL_A_PEER_RX_BYTES, c.rx_bytes,
+			      CAMPAGNOL_A_PEER_PAD) ||
+	    nla_put_u64_64bit(skb, CAMPAGNOL_A_PEER_TX_PACKETS, c.tx_packets,
+			      CAMPAGNOL_A_PEER_PAD) ||
+	    nla_put_u64_64bit(skb, CAMPAGNOL_A_PEER_TX_BYTES, c.tx_bytes,
+			      CAMPAGNOL_A_PEER_PAD) ||
+	    cpg_nl_put_idle(skb, CAMPAGNOL_A_PEER_RX_IDLE_MS,
+			    READ_ONCE(peer->last_rx), now) ||
+	    cpg_nl_put_idle(skb, CAMPAGNOL_A_PEER_TX_IDLE_MS,
+			    READ_ONCE(peer->last_tx), now))
+		goto cancel;
+	for (i = 0; i < CPG_DROP_MAX; i++)
+		if (nla_put_u64_64bit(skb, cpg_nl_drop_attr[i], c.drops[i],
+				      CAMPAGNOL_A_PEER_PAD))
+			goto cancel;
+	nla_nest_end(skb, nest);
+	return 0;
+
+cancel:
+	nla_nest_cancel(skb, nest);
+	return -EMSGSIZE;
+}
+
+/* The payload of the largest message about a peer, so that it is sized. */
+static size_t cpg_nl_peer_msg_size(void)
+{
+	size_t key = nla_total_size(2 * nla_total_size(sizeof(u32)) +
+				    nla_total_size(sizeof(u16)) +
+				    2 * nla_total_size_64bit(sizeof(u64)));
+	size_t peer = nla_total_size(sizeof(__be32)) +	/* vpn-ipv4 */
+		      nla_total_size(sizeof(struct in6_addr)) +
+		      nla_total_size(sizeof(u32)) +	/* remote-ipv6-scope-id */
+		      nla_total_size(sizeof(__be16)) +	/* remote-port */
+		      2 * key +
+		      2 * nla_total_size(sizeof(u32)) + /* idle-timeout, del-reason */
+		      /* packets, bytes and idle times, drops */
+		      (6 + CPG_DROP_MAX) * nla_total_size_64bit(sizeof(u64));
+
+	return nla_total_size(sizeof(u32)) + nla_total_size(peer);
+}
+
+/* One message about a peer: a peer-get reply or a notification. */
+static int cpg_nl_fill_peer(struct sk_buff *skb, struct cpg_priv *priv,
+			    struct cpg_peer *peer, u32 portid, u32 seq,
+			    int flags, u8 cmd, int reason)
+{
+	void *hdr = genlmsg_put(skb, portid, seq, &cpg_nl_family, flags, cmd);
+
+	if (!hdr)
+		return -EMSGSIZE;
+	if (nla_put_u32(skb, CAMPAGNOL_A_IFINDEX, priv->dev->ifindex) ||
+	    cpg_nl_put_peer(skb, peer, reason)) {
+		genlmsg_cancel(skb, hdr);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(skb, hdr);
+	return 0;
+}
+
+/* Where notifications go (see netlink.h), with a reference, or NULL. */
+static struct net *cpg_nl_ntf_net_get(struct cpg_priv *priv, struct net *net)
+{
+	struct cpg_sock *cs;
+
+	rcu_read_lock();
+	if (!net) {
+		cs = rcu_dereference(priv->sock);
+		net = cs ? sock_net(cs->sk) : dev_net(priv->dev);
+	}
+	net = maybe_get_net(net);
+	rcu_read_unlock();
+	if (net && !genl_has_listeners(&cpg_nl_family, net, CPG_NLGRP_PEERS)) {
+		put_net(net);
+		net = NULL;
+	}
+	return net;
+}
+
+void cpg_nl_notify_peer(struct cpg_priv *priv, struct net *net,
+			struct cpg_peer *peer, u8 cmd, int reason, gfp_t gfp)
+{
+	struct sk_buff *msg;
+
+	net = cpg_nl_ntf_net_get(priv, net);
+	if (!net)
+		return;
+	msg = genlmsg_new(cpg_nl_peer_msg_size(), gfp);
+	if (!msg)
+		goto out;
+	if (cpg_nl_fill_peer(msg, priv, peer, 0, 0, 0, cmd, reason)) {
+		nlmsg_free(msg);
+		goto out;
+	}
+	genlmsg_multicast_netns(&cpg_nl_family, net, msg, 0, CPG_NLGRP_PEERS,
+				gfp);
+out:
+	put_net(net);
+}
+
+void cpg_nl_notify_no_route(struct cpg_priv *priv, __be32 dst)
+{
+	size_t size = nla_total_size(sizeof(u32)) +
+		      nla_total_size(nla_total_size(sizeof(__be32)));
+	struct sk_buff *msg;
+	struct nlattr *nest;
+	struct net *net;
+	void *hdr;
+
+	net = cpg_nl_ntf_net_get(priv, NULL);
+	if (!net)
+		return;
+	msg = genlmsg_new(size, GFP_ATOMIC);
+	if (!msg)
+		goto out;
+	hdr = genlmsg_put(msg, 0, 0, &cpg_nl_family, 0,
+			  CAMPAGNOL_CMD_PEER_NO_ROUTE_NTF);
+	if (!hdr)
+		goto free;
+	if (nla_put_u32(msg, CAMPAGNOL_A_IFINDEX, priv->dev->ifindex))
+		goto free;
+	nest = nla_nest_start(msg, CAMPAGNOL_A_PEER);
+	if (!nest || nla_put_in_addr(msg, CAMPAGNOL_A_PEER_VPN_IPV4, dst))
+		goto free;
+	nla_nest_end(msg, nest);
+	genlmsg_end(msg, hdr);
+	genlmsg_multicast_netns(&cpg_nl_family, net, msg, 0, CPG_NLGRP_PEERS,
+				GFP_ATOMIC);
+	goto out;
+free:
+	nlmsg_free(msg);
+out:
+	put_net(net);
+}
+
+/* ---- Operations --------------------------------------------------------- */
+
+static int cpg_nl_dev_get_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct cpg_priv *priv;
+	struct sk_buff *msg;
+	struct cpg_sock *cs;
+	__be16 port = 0;
+	void *hdr;
+	int err;
+
+	priv = cpg_nl_info_priv(info);
+	if (IS_ERR(priv))
+		return PTR_ERR(priv);
+
+	msg = genlmsg_new(2 * nla_total_size(sizeof(u32)) +
+			  nla_total_size(sizeof(__be16)) +
+			  nla_total_size_64bit(sizeof(u64)), GFP_KERNEL);
+	if (!msg) {
+		err = -ENOMEM;
+		goto out;
+	}
+	hdr = genlmsg_put_reply(msg, info, &cpg_nl_family, 0,
+				CAMPAGNOL_CMD_DEV_GET);
+	if (!hdr) {
+		err = -EMSGSIZE;
+		goto out_free;
+	}
+	rcu_read_lock();
+	cs = rcu_dereference(priv->sock);
+	if (cs)
+		port = inet_sk(cs->sk)->inet_sport;
+	rcu_read_unlock();
+	if (nla_put_u32(msg, CAMPAGNOL_A_IFINDEX, priv->dev->ifindex) ||
+	    (port && nla_put_be16(msg, CAMPAGNOL_A_LOCAL_PORT, port)) ||
+	    nla_put_u32(msg, CAMPAGNOL_A_N_PEERS, READ_ONCE(priv->n_peers)) ||
+	    nla_put_u64_64bit(msg, CAMPAGNOL_A_NO_ROUTE_DROPS,
+			      atomic64_read(&priv->no_route_drops),
+			      CAMPAGNOL_A_PAD)) {
+		err = -EMSGSIZE;
+		goto out_free;
+	}
+	genlmsg_end(msg, hdr);
+	err = genlmsg_reply(msg, info);
+	goto out;
+
+out_free:
+	nlmsg_free(msg);
+out:
+	cpg_nl_priv_put(priv);
+	return err;
+}
+
+static int cpg_nl_socket_attach_doit(struct sk_buff *skb,
+				     struct genl_info *info)
+{
+	struct cpg_priv *priv;
+	int err;
+
+	if (GENL_REQ_ATTR_CHECK(info, CAMPAGNOL_A_SOCKFD))
+		return -EINVAL;
+	priv = cpg_nl_info_priv(info);
+	if (IS_ERR(priv))
+		return PTR_ERR(priv);
+	err = cpg_sock_attach(priv, nla_get_u32(info->attrs[CAMPAGNOL_A_SOCKFD]),
+			      info->extack);
+	cpg_nl_priv_put(priv);
+	return err;
+}
+
+static int cpg_nl_peer_new_set(struct genl_info *info, bool new)
+{
+	struct cpg_peer_config cfg = {};
+	struct cpg_priv *priv;
+	int err;
+
+	priv = cpg_nl_info_priv(info);
+	if (IS_ERR(priv))
+		return PTR_ERR(priv);
+	err = cpg_nl_peer_config(info, new, &cfg);
+	if (!err && new)
+		err = cpg_peer_add(priv, &cfg, info->extack);
+	else if (!err)
+		err = cpg_peer_change(priv, &cfg, info->extack);
+	cpg_peer_config_free(&cfg);
+	cpg_nl_priv_put(priv);
+	return err;
+}
+
+static int cpg_nl_peer_new_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	return cpg_nl_peer_new_set(info, true);
+}
+
+static int cpg_nl_peer_set_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	return cpg_nl_peer_new_set(info, false);
+}
+
+static int cpg_nl_peer_get_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *tb[CAMPAGNOL_A_PEER_MAX + 1] = {};
+	struct cpg_priv *priv;
+	struct cpg_peer *peer;
+	struct sk_buff *msg;
+	int err;
+
+	priv = cpg_nl_info_priv(info);
+	if (IS_ERR(priv))
+		return PTR_ERR(priv);
+	err = cpg_nl_parse_peer(info, cpg_peer_id_policy,
+				ARRAY_SIZE(cpg_peer_id_policy) - 1, tb);
+	if (err)
+		goto out;
+
+	msg = genlmsg_new(cpg_nl_peer_msg_size(), GFP_KERNEL);
+	if (!msg) {
+		err = -ENOMEM;
+		goto out;
+	}
+	rcu_read_lock();
+	peer = cpg_peer_lookup_vpn_ip(priv,
+				      nla_get_in_addr(tb[CAMPAGNOL_A_PEER_VPN_IPV4]));
+	if (peer)
+		err = cpg_nl_fill_peer(msg, priv, peer, info->snd_portid,
+				       info->snd_seq, 0, CAMPAGNOL_CMD_PEER_GET,
+				       -1);
+	rcu_read_unlock();
+	if (!peer) {
+		NL_SET_ERR_MSG_ATTR(info->extack, tb[CAMPAGNOL_A_PEER_VPN_IPV4],
+				    "no such peer");
+		err = -ENOENT;
+	}
+	if (err) {
+		nlmsg_free(msg);
+		goto out;
+	}
+	err = genlmsg_reply(msg, info);
+out:
+	cpg_nl_priv_put(priv);
+	return err;
+}
+
+/*
+ * cb->args[0] is the bucket of peers_by_vpn_ip to go on with and cb->args[1]
+ * the number of its peers already sent. Peers added or removed meanwhile may
+ * be missed or sent twice, as with any netlink dump.
+ */
+static int cpg_nl_peer_get_dumpit(struct sk_buff *skb,
+				  struct netlink_callback *cb)
+{
+	unsigned long bkt = cb->args[0], skip = cb->args[1], i;
+	struct nlattr *ifindex;
+	struct cpg_priv *priv;
+	struct cpg_peer *peer;
+	int err = 0;
+
+	/* The core validated the request against the policy already. */
+	ifindex = nlmsg_find_attr(cb->nlh, GENL_HDRLEN, CAMPAGNOL_A_IFINDEX);
+	if (!ifindex) {
+		NL_SET_ERR_MSG_MOD(cb->extack, "the dump needs an ifindex");
+		return -EINVAL;
+	}
+	priv = cpg_nl_priv_get(sock_net(skb->sk), ifindex, cb->extack);
+	if (IS_ERR(priv))
+		return PTR_ERR(priv);
+
+	rcu_read_lock();
+	for (; bkt < HASH_SIZE(priv->peers_by_vpn_ip); bkt++, skip = 0) {
+		i = 0;
+		hlist_for_each_entry_rcu(peer, &priv->peers_by_vpn_ip[bkt],
+					 by_vpn_ip) {
+			if (i++ < skip)
+				continue;
+			err = cpg_nl_fill_peer(skb, priv, peer,
+					       NETLINK_CB(cb->skb).portid,
+					       cb->nlh->nlmsg_seq, NLM_F_MULTI,
+					       CAMPAGNOL_CMD_PEER_GET, -1);
+			if (err) {
+				skip = i - 1;
+				goto out;
+			}
+		}
+	}
+out:
+	rcu_read_unlock();
+	cb->args[0] = bkt;
+	cb->args[1] = skip;
+	cpg_nl_priv_put(priv);
+	return skb->len;
+}
+
+static int cpg_nl_peer_del_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *tb[CAMPAGNOL_A_PEER_MAX + 1] = {};
+	struct cpg_priv *priv;
+	int err;
+
+	priv = cpg_nl_info_priv(info);
+	if (IS_ERR(priv))
+		return PTR_ERR(priv);
+	err = cpg_nl_parse_peer(info, cpg_peer_id_policy,
+				ARRAY_SIZE(cpg_peer_id_policy) - 1, tb);
+	if (!err)
+		err = cpg_peer_del(priv,
+				   nla_get_in_addr(tb[CAMPAGNOL_A_PEER_VPN_IPV4]),
+				   info->extack);
+	cpg_nl_priv_put(priv);
+	return err;
+}
+
+static int cpg_nl_key_del_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *tb[CAMPAGNOL_A_PEER_MAX + 1] = {};
+	struct nlattr *kc[CAMPAGNOL_A_KEYCONF_MAX + 1] = {};
+	struct nlattr *nest;
+	struct cpg_priv *priv;
+	int err;
+
+	priv = cpg_nl_info_priv(info);
+	if (IS_ERR(priv))
+		return PTR_ERR(priv);
+	err = cpg_nl_parse_peer(info, cpg_peer_key_del_policy,
+				ARRAY_SIZE(cpg_peer_key_del_policy) - 1, tb);
+	if (err)
+		goto out;
+	nest = tb[CAMPAGNOL_A_PEER_KEYCONF];
+	if (NL_REQ_ATTR_CHECK(info->extack, info->attrs[CAMPAGNOL_A_PEER], tb,
+			      CAMPAGNOL_A_PEER_KEYCONF)) {
+		err = -EINVAL;
+		goto out;
+	}
+	err = nla_parse_nested(kc, ARRAY_SIZE(cpg_keyconf_del_policy) - 1,
+			       nest, cpg_keyconf_del_policy, info->extack);
+	if (err)
+		goto out;
+	if (NL_REQ_ATTR_CHECK(info->extack, nest, kc,
+			      CAMPAGNOL_A_KEYCONF_SLOT)) {
+		err = -EINVAL;
+		goto out;
+	}
+	err = cpg_peer_key_del(priv,
+			       nla_get_in_addr(tb[CAMPAGNOL_A_PEER_VPN_IPV4]),
+			       nla_get_u32(kc[CAMPAGNOL_A_KEYCONF_SLOT]),
+			       info->extack);
+out:
+	cpg_nl_priv_put(priv);
+	return err;
+}
+
+static const struct genl_ops cpg_nl_ops[] = {
+	{
+		.cmd		= CAMPAGNOL_CMD_DEV_GET,
+		.doit		= cpg_nl_dev_get_doit,
+		.policy		= cpg_dev_get_policy,
+		.maxattr	= ARRAY_SIZE(cpg_dev_get_policy) - 1,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= CAMPAGNOL_CMD_SOCKET_ATTACH,
+		.doit		= cpg_nl_socket_attach_doit,
+		.policy		= cpg_socket_attach_policy,
+		.maxattr	= ARRAY_SIZE(cpg_socket_attach_policy) - 1,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= CAMPAGNOL_CMD_PEER_NEW,
+		.doit		= cpg_nl_peer_new_doit,
+		.policy		= cpg_peer_new_req_policy,
+		.maxattr	= ARRAY_SIZE(cpg_peer_new_req_policy) - 1,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= CAMPAGNOL_CMD_PEER_SET,
+		.doit		= cpg_nl_peer_set_doit,
+		.policy		= cpg_peer_new_req_policy,
+		.maxattr	= ARRAY_SIZE(cpg_peer_new_req_policy) - 1,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		/* The dump takes the ifindex alone; a peer nest is ignored. */
+		.cmd		= CAMPAGNOL_CMD_PEER_GET,
+		.doit		= cpg_nl_peer_get_doit,
+		.dumpit		= cpg_nl_peer_get_dumpit,
+		.policy		= cpg_peer_id_req_policy,
+		.maxattr	= ARRAY_SIZE(cpg_peer_id_req_policy) - 1,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= CAMPAGNOL_CMD_PEER_DEL,
+		.doit		= cpg_nl_peer_del_doit,
+		.policy		= cpg_peer_id_req_policy,
+		.maxattr	= ARRAY_SIZE(cpg_peer_id_req_policy) - 1,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= CAMPAGNOL_CMD_KEY_DEL,
+		.doit		= cpg_nl_key_del_doit,
+		.policy		= cpg_key_del_req_policy,
+		.maxattr	= ARRAY_SIZE(cpg_key_del_req_policy) - 1,
+		.flags		= GENL_ADMIN_PERM,
+	},
+};
+
+static const struct genl_multicast_group cpg_nl_mcgrps[] = {
+	[CPG_NLGRP_PEERS] = { .name = CAMPAGNOL_MCGRP_PEERS },
+};
+
+static struct genl_family cpg_nl_family __ro_after_init = {
+	.name		= CAMPAGNOL_FAMILY_NAME,
+	.version	= CAMPAGNOL_FAMILY_VERSION,
+	.netnsok	= true,
+	.parallel_ops	= true,
+	.module		= THIS_MODULE,
+	.ops		= cpg_nl_ops,
+	.n_ops		= ARRAY_SIZE(cpg_nl_ops),
+	.mcgrps		= cpg_nl_mcgrps,
+	.n_mcgrps	= ARRAY_SIZE(cpg_nl_mcgrps),
+};
+
+int __init cpg_nl_register(void)
+{
+	return genl_register_family(&cpg_nl_family);
+}
+
+void cpg_nl_unregister(void)
+{
+	genl_unregister_family(&cpg_nl_family);
+}

@@ -1,0 +1,612 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Campagnol: the kernel data path of a peer-to-peer IPv4 VPN.
+ *
+ * Peers live in two RCU hash tables of their device, by VPN address (the TX
+ * lookup) and by UDP endpoint (the RX lookup). Writers hold priv->lock. The
+ * tables own one reference to each peer; a peer is freed an RCU grace period
+ * after its last reference goes, its keys wiped.
+ */
+#include <crypto/algapi.h>
+#include <linux/errno.h>
+#include <linux/jiffies.h>
+#include <linux/kernel.h>
+#include <linux/lockdep.h>
+#include <linux/minmax.h>
+#include <linux/netdevice.h>
+#include <linux/rculist.h>
+#include <linux/rculist_nulls.h>
+#include <linux/siphash.h>
+#include <linux/slab.h>
+#include <linux/workqueue.h>
+#include <net/ipv6.h>
+#include <net/netlink.h>
+
+#include "netdev.h"
+#include "netlink.h"
+#include "peer.h"
+
+/* ---- Keys --------------------------------------------------------------- */
+
+void cpg_key_free(struct cpg_key *key)
+{
+	kfree_sensitive(key);
+}
+
+static void cpg_key_free_rcu(struct rcu_head *head)
+{
+	cpg_key_free(container_of(head, struct cpg_key, rcu));
+}
+
+/* Free a key that readers may still be using. */
+static void cpg_key_retire(struct cpg_key *key)
+{
+	if (key)
+		call_rcu(&key->rcu, cpg_key_free_rcu);
+}
+
+/* Whether a and b seal with the same nonces: same cipher, epoch and key. */
+static bool cpg_key_same_writer(const struct cpg_key *a,
+				const struct cpg_key *b)
+{
+	return a->cipher == b->cipher && a->epoch == b->epoch &&
+	       !crypto_memneq(&a->tx, &b->tx, sizeof(a->tx));
+}
+
+static bool cpg_key_same(const struct cpg_key *a, const struct cpg_key *b)
+{
+	return cpg_key_same_writer(a, b) &&
+	       !crypto_memneq(&a->rx, &b->rx, sizeof(a->rx));
+}
+
+/*
+ * Whether key can become peer's current key: 0 if so, 1 if it is the current
+ * key already (which then keeps its write sequence number and state), or
+ * -EINVAL if installing it would seal with a key in use from its first
+ * sequence number again. priv->lock held.
+ */
+static int cpg_peer_check_key(struct cpg_peer *peer, const struct cpg_key *key,
+			      struct netlink_ext_ack *extack)
+{
+	struct cpg_priv *priv = peer->priv;
+	const struct cpg_key *cur, *prev;
+
+	cur = rcu_dereference_protected(peer->keys[CAMPAGNOL_KEY_SLOT_CURRENT],
+					lockdep_is_held(&priv->lock));
+	prev = rcu_dereference_protected(peer->keys[CAMPAGNOL_KEY_SLOT_PREVIOUS],
+					 lockdep_is_held(&priv->lock));
+	if (cur && cpg_key_same(cur, key))
+		return 1;
+	if ((cur && cpg_key_same_writer(cur, key)) ||
+	    (prev && cpg_key_same_writer(prev, key))) {
+		NL_SET_ERR_MSG_MOD(extack, "the encrypt key is in use: it would reuse nonces");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Make key the current key; the current one becomes the previous one. Return
+ * the key to retire. priv->lock held.
+ */
+static struct cpg_key *cpg_peer_set_key(struct cpg_peer *peer,
+					struct cpg_key *key)
+{
+	struct cpg_priv *priv = peer->priv;
+	struct cpg_key *cur;
+
+	cur = rcu_replace_pointer(peer->keys[CAMPAGNOL_KEY_SLOT_CURRENT], key,
+				  lockdep_is_held(&priv->lock));
+	if (!cur)
+		return NULL;
+	return rcu_replace_pointer(peer->keys[CAMPAGNOL_KEY_SLOT_PREVIOUS], cur,
+				   lockdep_is_held(&priv->lock));
+}
+
+void cpg_peer_config_free(struct cpg_peer_config *cfg)
+{
+	cpg_key_free(cfg->key);
+	cfg->key = NULL;
+}
+
+/* ---- Lifetime ----------------------------------------------------------- */
+
+/* Free a peer that no reader can reach any more. */
+static void cpg_peer_free(struct cpg_peer *peer)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(peer->keys); i++)
+		cpg_key_free(rcu_dereference_protected(peer->keys[i], 1));
+	kfree(rcu_dereference_protected(peer->endpoint, 1));
+	free_percpu(peer->stats);
+	kfree(peer);
+}
+
+static void cpg_peer_free_rcu(struct rcu_head *head)
+{
+	cpg_peer_free(container_of(head, struct cpg_peer, rcu));
+}
+
+static void cpg_peer_release(struct kref *kref)
+{
+	struct cpg_peer *peer = container_of(kref, struct cpg_peer, refcount);
+
+	call_rcu(&peer->rcu, cpg_peer_free_rcu);
+}
+
+void cpg_peer_put(struct cpg_peer *peer)
+{
+	kref_put(&peer->refcount, cpg_peer_release);
+}
+
+/* ---- Tables ------------------------------------------------------------- */
+
+static u32 cpg_vpn_ip_key(__be32 vpn_ip)
+{
+	return (__force u32)vpn_ip;
+}
+
+static bool cpg_sockaddr_equal(const union cpg_sockaddr *a,
+			       const union cpg_sockaddr *b)
+{
+	if (a->sa.sa_family != b->sa.sa_family)
+		return false;
+	if (a->sa.sa_family == AF_INET)
+		return a->in4.sin_addr.s_addr == b->in4.sin_addr.s_addr &&
+		       a->in4.sin_port == b->in4.sin_port;
+	return ipv6_addr_equal(&a->in6.sin6_addr, &b->in6.sin6_addr) &&
+	       a->in6.sin6_port == b->in6.sin6_port &&
+	       a->in6.sin6_scope_id == b->in6.sin6_scope_id;
+}
+
+static u32 cpg_endpoint_slot(const struct cpg_priv *priv,
+			     const union cpg_sockaddr *addr)
+{
+	struct {
+		struct in6_addr addr;
+		__be16 port;
+		u16 family;
+		u32 scope_id;
+	} k = { .family = addr->sa.sa_family };
+
+	if (addr->sa.sa_family == AF_INET) {
+		k.addr.s6_addr32[0] = addr->in4.sin_addr.s_addr;
+		k.port = addr->in4.sin_port;
+	} else {
+		k.addr = addr->in6.sin6_addr;
+		k.port = addr->in6.sin6_port;
+		k.scope_id = addr->in6.sin6_scope_id;
+	}
+	return siphash(&k, sizeof(k), &priv->endpoint_key) &
+	       (ARRAY_SIZE(priv->peers_by_endpoint) - 1);
+}
+
+/**
+ * cpg_peer_lookup_vpn_ip - find a peer by VPN address
+ * @priv: the device
+ * @vpn_ip: the address
+ *
+ * Under rcu_read_lock() or priv->lock. The peer stays valid until then;
+ * cpg_peer_hold() keeps it beyond.
+ *
+ * Return: the peer, or NULL.
+ */
+struct cpg_peer *cpg_peer_lookup_vpn_ip(struct cpg_priv *priv, __be32 vpn_ip)
+{
+	struct cpg_peer *peer;
+
+	hash_for_each_possible_rcu(priv->peers_by_vpn_ip, peer, by_vpn_ip,
+				   cpg_vpn_ip_key(vpn_ip),
+				   lockdep_is_held(&priv->lock))
+		if (peer->vpn_ip == vpn_ip)
+			return peer;
+	return NULL;
+}
+
+/**
+ * cpg_peer_lookup_endpoint - find a peer by UDP endpoint
+ * @priv: the device
+ * @addr: the endpoint
+ *
+ * As cpg_peer_lookup_vpn_ip().
+ *
+ * Return: the peer, or NULL.
+ */
+struct cpg_peer *cpg_peer_lookup_endpoint(struct cpg_priv *priv,
+					  const union cpg_sockaddr *addr)
+{
+	u32 slot = cpg_endpoint_slot(priv, addr);
+	const struct cpg_endpoint *ep;
+	struct hlist_nulls_node *node;
+	struct cpg_peer *peer;
+
+again:
+	hlist_nulls_for_each_entry_rcu(peer, node,
+				       &priv->peers_by_endpoint[slot],
+				       by_endpoint) {
+		ep = rcu_dereference_check(peer->endpoint,
+					   lockdep_is_held(&priv->lock));
+		if (cpg_sockaddr_equal(&ep->addr, addr))
+			return peer;
+	}
+	/* We followed a peer whose endpoint changed onto another chain. */
+	if (get_nulls_value(node) != slot)
+		goto again;
+	return NULL;
+}
+
+static void cpg_peer_link(struct cpg_priv *priv, struct cpg_peer *peer,
+			  const union cpg_sockaddr *addr)
+{
+	hash_add_rcu(priv->peers_by_vpn_ip, &peer->by_vpn_ip,
+		     cpg_vpn_ip_key(peer->vpn_ip));
+	hlist_nulls_add_head_rcu(&peer->by_endpoint,
+				 &priv->peers_by_endpoint[cpg_endpoint_slot(priv, addr)]);
+	/* dev-get reads it without the lock. */
+	WRITE_ONCE(priv->n_peers, priv->n_peers + 1);
+}
+
+static void cpg_peer_unlink(struct cpg_peer *peer, struct list_head *list)
+{
+	hash_del_rcu(&peer->by_vpn_ip);
+	hlist_nulls_del_rcu(&peer->by_endpoint);
+	WRITE_ONCE(peer->priv->n_peers, peer->priv->n_peers - 1);
+	list_add_tail(&peer->unlinked, list);
+}
+
+/* Give the peer a new endpoint; return the old one. priv->lock held. */
+static struct cpg_endpoint *cpg_peer_move(struct cpg_peer *peer,
+					  struct cpg_endpoint *ep)
+{
+	struct cpg_priv *priv = peer->priv;
+	struct cpg_endpoint *old;
+
+	old = rcu_replace_pointer(peer->endpoint, ep,
+				  lockdep_is_held(&priv->lock));
+	hlist_nulls_del_rcu(&peer->by_endpoint);
+	hlist_nulls_add_head_rcu(&peer->by_endpoint,
+				 &priv->peers_by_endpoint[cpg_endpoint_slot(priv, &ep->addr)]);
+	return old;
+}
+
+/*
+ * Whether the device's socket can reach addr and no other peer has it.
+ * priv->lock held; a device with peers has a socket.
+ */
+static int cpg_check_endpoint(struct cpg_priv *priv,
+			      const union cpg_sockaddr *addr,
+			      struct netlink_ext_ack *extack)
+{
+	struct cpg_sock *cs = rcu_dereference_protected(priv->sock,
+							lockdep_is_held(&priv->lock));
+
+	if (!cs) {
+		NL_SET_ERR_MSG_MOD(extack, "the device has no socket: attach one first");
+		return -ENOTCONN;
+	}
+	if (!cpg_sock_can_reach(cs->sk, addr->sa.sa_family)) {
+		NL_SET_ERR_MSG_MOD(extack, "the socket cannot reach the endpoint's address family");
+		return -EAFNOSUPPORT;
+	}
+	if (cpg_peer_lookup_endpoint(priv, addr)) {
+		NL_SET_ERR_MSG_MOD(extack, "the endpoint is another peer's");
+		return -EADDRINUSE;
+	}
+	return 0;
+}
+
+/* Start the idle scan, if not running. priv->lock held, device alive. */
+static void cpg_idle_work_kick(struct cpg_priv *priv)
+{
+	queue_delayed_work(system_power_efficient_wq, &priv->idle_work, HZ);
+}
+
+/* ---- Operations --------------------------------------------------------- */
+
+/**
+ * cpg_peer_add - add a peer
+ * @priv: the device, which must have a socket
+ * @cfg: the peer; its endpoint is set, and its key, if any, is taken
+ * @extack: where to say what is wrong
+ *
+ * Return: 0 or a negative errno.
+ */
+int cpg_peer_add(struct cpg_priv *priv, struct cpg_peer_config *cfg,
+		 struct netlink_ext_ack *extack)
+{
+	struct cpg_endpoint *ep;
+	struct cpg_peer *peer;
+	int err;
+
+	peer = kzalloc(sizeof(*peer), GFP_KERNEL);
+	if (!peer)
+		return -ENOMEM;
+	ep = kzalloc(sizeof(*ep), GFP_KERNEL);
+	if (ep) {
+		ep->addr = cfg->endpoint;
+		RCU_INIT_POINTER(peer->endpoint, ep);
+	}
+	peer->stats = netdev_alloc_pcpu_stats(struct cpg_peer_stats);
+	if (!ep || !peer->stats) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	peer->priv = priv;
+	peer->vpn_ip = cfg->vpn_ip;
+	peer->created = get_jiffies_64();
+	peer->idle_timeout = cfg->has_idle_timeout ? cfg->idle_timeout : 0;
+	INIT_LIST_HEAD(&peer->unlinked);
+	kref_init(&peer->refcount);
+
+	spin_lock_bh(&priv->lock);
+	if (priv->dead) {
+		err = -ENODEV;
+	} else if (priv->n_peers >= CPG_MAX_PEERS) {
+		NL_SET_ERR_MSG_MOD(extack, "too many peers");
+		err = -ENOSPC;
+	} else if (cpg_peer_lookup_vpn_ip(priv, cfg->vpn_ip)) {
+		NL_SET_ERR_MSG_MOD(extack, "a peer has this VPN address already");
+		err = -EEXIST;
+	} else {
+		err = cpg_check_endpoint(priv, &cfg->endpoint, extack);
+	}
+	if (!err) {
+		RCU_INIT_POINTER(peer->keys[CAMPAGNOL_KEY_SLOT_CURRENT], cfg->key);
+		cfg->key = NULL;
+		cpg_peer_link(priv, peer, &cfg->endpoint);
+		if (peer->idle_timeout)
+			cpg_idle_work_kick(priv);
+	}
+	spin_unlock_bh(&priv->lock);
+	if (err)
+		goto out_free;
+	return 0;
+
+out_free:
+	cpg_peer_free(peer);
+	return err;
+}
+
+/**
+ * cpg_peer_change - change a peer's endpoint, current key or idle timeout
+ * @priv: the device
+ * @cfg: what changes; its key, if any and installed, is taken
+ * @extack: where to say what is wrong
+ *
+ * Either everything changes, or nothing does.
+ *
+ * Return: 0 or a negative errno.
+ */
+int cpg_peer_change(struct cpg_priv *priv, struct cpg_peer_config *cfg,
+		    struct netlink_ext_ack *extack)
+{
+	struct cpg_endpoint *ep = NULL, *old_ep = NULL;
+	const struct cpg_endpoint *cur_ep;
+	struct cpg_key *old_key = NULL;
+	bool install_key = false;
+	struct cpg_peer *peer;
+	int err = 0;
+
+	if (cfg->has_endpoint) {
+		ep = kzalloc(sizeof(*ep), GFP_KERNEL);
+		if (!ep)
+			return -ENOMEM;
+		ep->addr = cfg->endpoint;
+	}
+
+	spin_lock_bh(&priv->lock);
+	peer = cpg_peer_lookup_vpn_ip(priv, cfg->vpn_ip);
+	if (!peer) {
+		NL_SET_ERR_MSG_MOD(extack, "no such peer");
+		err = -ENOENT;
+		goto out_unlock;
+	}
+	if (ep) {
+		cur_ep = rcu_dereference_protected(peer->endpoint,
+						   lockdep_is_held(&priv->lock));
+		if (cpg_sockaddr_equal(&cur_ep->addr, &ep->addr)) {
+			kfree(ep);
+			ep = NULL;
+		} else {
+			err = cpg_check_endpoint(priv, &ep->addr, extack);
+			if (err)
+				goto out_unlock;
+		}
+	}
+	if (cfg->key) {
+		err = cpg_peer_check_key(peer, cfg->key, extack);
+		if (err < 0)
+			goto out_unlock;
+		install_key = !err;
+		err = 0;
+	}
+
+	if (ep) {
+		old_ep = cpg_peer_move(peer, ep);
+		ep = NULL;
+	}
+	if (install_key) {
+		old_key = cpg_peer_set_key(peer, cfg->key);
+		cfg->key = NULL;
+	}
+	if (cfg->has_idle_timeout) {
+		WRITE_ONCE(peer->idle_timeout, cfg->idle_timeout);
+		WRITE_ONCE(peer->idle_notified, false);
+		if (cfg->idle_timeout)
+			cpg_idle_work_kick(priv);
+	}
+out_unlock:
+	spin_unlock_bh(&priv->lock);
+	kfree(ep);
+	if (old_ep)
+		kfree_rcu(old_ep, rcu);
+	cpg_key_retire(old_key);
+	return err;
+}
+
+/**
+ * cpg_peer_del - remove a peer at the daemon's request
+ * @priv: the device
+ * @vpn_ip: the peer
+ * @extack: where to say what is wrong
+ *
+ * Return: 0 or -ENOENT.
+ */
+int cpg_peer_del(struct cpg_priv *priv, __be32 vpn_ip,
+		 struct netlink_ext_ack *extack)
+{
+	struct cpg_peer *peer;
+	LIST_HEAD(list);
+
+	spin_lock_bh(&priv->lock);
+	peer = cpg_peer_lookup_vpn_ip(priv, vpn_ip);
+	if (peer)
+		cpg_peer_unlink(peer, &list);
+	spin_unlock_bh(&priv->lock);
+	if (!peer) {
+		NL_SET_ERR_MSG_MOD(extack, "no such peer");
+		return -ENOENT;
+	}
+	cpg_peers_release(priv, &list, CAMPAGNOL_DEL_PEER_REASON_USERSPACE,
+			  NULL);
+	return 0;
+}
+
+/**
+ * cpg_peer_key_del - delete one key of a peer
+ * @priv: the device
+ * @vpn_ip: the peer
+ * @slot: which key
+ * @extack: where to say what is wrong
+ *
+ * Return: 0 or -ENOENT.
+ */
+int cpg_peer_key_del(struct cpg_priv *priv, __be32 vpn_ip,
+		     enum campagnol_key_slot slot,
+		     struct netlink_ext_ack *extack)
+{
+	struct cpg_key *key = NULL;
+	struct cpg_peer *peer;
+
+	spin_lock_bh(&priv->lock);
+	peer = cpg_peer_lookup_vpn_ip(priv, vpn_ip);
+	if (peer)
+		key = rcu_replace_pointer(peer->keys[slot], NULL,
+					  lockdep_is_held(&priv->lock));
+	spin_unlock_bh(&priv->lock);
+	if (!peer) {
+		NL_SET_ERR_MSG_MOD(extack, "no such peer");
+		return -ENOENT;
+	}
+	if (!key) {
+		NL_SET_ERR_MSG_MOD(extack, "the peer has no key in this slot");
+		return -ENOENT;
+	}
+	cpg_key_retire(key);
+	return 0;
+}
+
+/**
+ * cpg_peers_unlink_all - take every peer out of the device's tables
+ * @priv: the device, whose lock is held
+ * @list: where to put the peers, for cpg_peers_release()
+ */
+void cpg_peers_unlink_all(struct cpg_priv *priv, struct list_head *list)
+{
+	struct hlist_node *tmp;
+	struct cpg_peer *peer;
+	int bkt;
+
+	lockdep_assert_held(&priv->lock);
+	hash_for_each_safe(priv->peers_by_vpn_ip, bkt, tmp, peer, by_vpn_ip)
+		cpg_peer_unlink(peer, list);
+}
+
+/**
+ * cpg_peers_release - tell the daemon about unlinked peers and drop them
+ * @priv: the device
+ * @list: peers from cpg_peers_unlink_all() or cpg_peer_unlink()
+ * @reason: why they were removed
+ * @net: where to notify, or NULL for the default (see cpg_nl_notify_peer())
+ */
+void cpg_peers_release(struct cpg_priv *priv, struct list_head *list,
+		       enum campagnol_del_peer_reason reason, struct net *net)
+{
+	struct cpg_peer *peer, *tmp;
+
+	might_sleep();
+	list_for_each_entry_safe(peer, tmp, list, unlinked) {
+		list_del(&peer->unlinked);
+		cpg_nl_notify_peer(priv, net, peer, CAMPAGNOL_CMD_PEER_DEL_NTF,
+				   reason, GFP_KERNEL);
+		cpg_peer_put(peer);
+	}
+}
+
+/* ---- Counters and timers ------------------------------------------------ */
+
+void cpg_peer_read_counters(const struct cpg_peer *peer,
+			    struct cpg_peer_counters *out)
+{
+	struct cpg_peer_counters c;
+	unsigned int start, i;
+	int cpu;
+
+	memset(out, 0, sizeof(*out));
+	for_each_possible_cpu(cpu) {
+		const struct cpg_peer_stats *s = per_cpu_ptr(peer->stats, cpu);
+
+		do {
+			start = u64_stats_fetch_begin(&s->syncp);
+			c.rx_packets = u64_stats_read(&s->rx_packets);
+			c.rx_bytes = u64_stats_read(&s->rx_bytes);
+			c.tx_packets = u64_stats_read(&s->tx_packets);
+			c.tx_bytes = u64_stats_read(&s->tx_bytes);
+			for (i = 0; i < CPG_DROP_MAX; i++)
+				c.drops[i] = u64_stats_read(&s->drops[i]);
+		} while (u64_stats_fetch_retry(&s->syncp, start));
+
+		out->rx_packets += c.rx_packets;
+		out->rx_bytes += c.rx_bytes;
+		out->tx_packets += c.tx_packets;
+		out->tx_bytes += c.tx_bytes;
+		for (i = 0; i < CPG_DROP_MAX; i++)
+			out->drops[i] += c.drops[i];
+	}
+}
+
+/*
+ * Once a second while some peer has an idle timeout: tell the daemon about
+ * the peers that received nothing for that long, once each.
+ */
+void cpg_peer_idle_work(struct work_struct *work)
+{
+	struct cpg_priv *priv = container_of(to_delayed_work(work),
+					     struct cpg_priv, idle_work);
+	u64 now = get_jiffies_64();
+	struct cpg_peer *peer;
+	bool again = false;
+	u64 last, timeout;
+	int bkt;
+
+	rcu_read_lock();
+	hash_for_each_rcu(priv->peers_by_vpn_ip, bkt, peer, by_vpn_ip) {
+		timeout = (u64)READ_ONCE(peer->idle_timeout) * HZ;
+		if (!timeout)
+			continue;
+		again = true;
+		if (READ_ONCE(peer->idle_notified))
+			continue;
+		last = max(READ_ONCE(peer->last_rx), peer->created);
+		if (time_before64(now, last + timeout))
+			continue;
+		WRITE_ONCE(peer->idle_notified, true);
+		cpg_nl_notify_peer(priv, NULL, peer, CAMPAGNOL_CMD_PEER_IDLE_NTF,
+				   -1, GFP_ATOMIC);
+	}
+	rcu_read_unlock();
+	if (again)
+		queue_delayed_work(system_power_efficient_wq, &priv->idle_work,
+				   HZ);
+}

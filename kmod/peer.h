@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Campagnol: the kernel data path of a peer-to-peer IPv4 VPN.
+ *
+ * Peers: a VPN address, a UDP endpoint and up to two keys each.
+ */
+#ifndef _CPG_PEER_H
+#define _CPG_PEER_H
+
+#include <linux/bits.h>
+#include <linux/in.h>
+#include <linux/in6.h>
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/list_nulls.h>
+#include <linux/percpu.h>
+#include <linux/rcupdate.h>
+#include <linux/socket.h>
+#include <linux/types.h>
+#include <linux/u64_stats_sync.h>
+#include <net/netlink.h>
+#include <uapi/linux/campagnol.h>
+
+#include "netdev.h"
+
+/* The data plane writes from 2^47: see docs/dtls-records.md. */
+#define CPG_DATA_SEQ_START	BIT_ULL(47)
+#define CPG_SEQ_MAX		GENMASK_ULL(47, 0)
+
+#define CPG_KEY_MAX_LEN		32
+#define CPG_IV_MAX_LEN		12
+
+/* Sanity limit: each peer is a few hundred bytes plus per-CPU counters. */
+#define CPG_MAX_PEERS		65536
+
+/* Why a packet was dropped; counted per peer. */
+enum cpg_drop {
+	CPG_DROP_AUTH,
+	CPG_DROP_REPLAY,
+	CPG_DROP_SPOOFED,
+	CPG_DROP_MALFORMED,
+	CPG_DROP_NO_KEY,
+	CPG_DROP_TX_ERROR,
+	CPG_DROP_MAX,
+};
+
+union cpg_sockaddr {
+	struct sockaddr sa;
+	struct sockaddr_in in4;
+	struct sockaddr_in6 in6;
+};
+
+/* A peer's endpoint: replaced whole, so that readers see one address. */
+struct cpg_endpoint {
+	union cpg_sockaddr addr;
+	struct rcu_head rcu;
+};
+
+/* The key and IV of one direction; unused bytes are zero. */
+struct cpg_key_dir {
+	u8 key[CPG_KEY_MAX_LEN];
+	u8 iv[CPG_IV_MAX_LEN];
+};
+
+/**
+ * struct cpg_key - the record keys of one handshake
+ * @cipher: the AEAD suite
+ * @epoch: the DTLS epoch of the records
+ * @first_write_seq: the sequence number of the first record we seal
+ * @next_write_seq: the sequence number of the next record we seal
+ * @tx: what we seal with
+ * @rx: what the peer seals with
+ * @rcu: to wipe and free the key after the readers are gone
+ */
+struct cpg_key {
+	enum campagnol_cipher cipher;
+	u16 epoch;
+	u64 first_write_seq;
+	atomic64_t next_write_seq;
+	struct cpg_key_dir tx;
+	struct cpg_key_dir rx;
+	struct rcu_head rcu;
+};
+
+struct cpg_peer_stats {
+	u64_stats_t rx_packets;
+	u64_stats_t rx_bytes;
+	u64_stats_t tx_packets;
+	u64_stats_t tx_bytes;
+	u64_stats_t drops[CPG_DROP_MAX];
+	struct u64_stats_sync syncp;
+};
+
+/* A snapshot of a peer's counters, summed over the CPUs. */
+struct cpg_peer_counters {
+	u64 rx_packets;
+	u64 rx_bytes;
+	u64 tx_packets;
+	u64 tx_bytes;
+	u64 drops[CPG_DROP_MAX];
+};
+
+/**
+ * struct cpg_peer - a peer of a device
+ * @priv: the device; peers are removed before it goes away
+ * @vpn_ip: the peer's VPN address, which never changes
+ * @by_vpn_ip: node in priv->peers_by_vpn_ip
+ * @by_endpoint: node in priv->peers_by_endpoint
+ * @unlinked: node in a caller's list once out of the tables
+ * @endpoint: the peer's UDP endpoint
+ * @keys: the keys, by enum campagnol_key_slot
+ * @stats: per-CPU counters
+ * @created: when the peer was added (get_jiffies_64())
+ * @last_rx: when the last record came from the peer; 0: never
+ * @last_tx: when the last record went to the peer; 0: never
+ * @idle_timeout: seconds without records before peer-idle-ntf; 0: none
+ * @idle_notified: peer-idle-ntf was sent; a record received clears it
+ * @refcount: the tables hold one reference, lookups outside RCU others
+ * @rcu: to free the peer after the readers are gone
+ */
+struct cpg_peer {
+	struct cpg_priv *priv;
+	__be32 vpn_ip;
+	struct hlist_node by_vpn_ip;
+	struct hlist_nulls_node by_endpoint;
+	struct list_head unlinked;
+	struct cpg_endpoint __rcu *endpoint;
+	struct cpg_key __rcu *keys[2];
+	struct cpg_peer_stats __percpu *stats;
+	u64 created;
+	u64 last_rx;
+	u64 last_tx;
+	u32 idle_timeout;
+	bool idle_notified;
+	struct kref refcount;
+	struct rcu_head rcu;
+};
+
+/**
+ * struct cpg_peer_config - what a request says about a peer
+ * @vpn_ip: the peer
+ * @has_endpoint: @endpoint is set
+ * @endpoint: the new endpoint
+ * @key: a new current key; the config owns it until it is installed
+ * @has_idle_timeout: @idle_timeout is set
+ * @idle_timeout: the new idle timeout, in seconds
+ */
+struct cpg_peer_config {
+	__be32 vpn_ip;
+	bool has_endpoint;
+	union cpg_sockaddr endpoint;
+	struct cpg_key *key;
+	bool has_idle_timeout;
+	u32 idle_timeout;
+};
+
+void cpg_key_free(struct cpg_key *key);
+void cpg_peer_config_free(struct cpg_peer_config *cfg);
+
+struct cpg_peer *cpg_peer_lookup_vpn_ip(struct cpg_priv *priv, __be32 vpn_ip);
+struct cpg_peer *cpg_peer_lookup_endpoint(struct cpg_priv *priv,
+					  const union cpg_sockaddr *addr);
+
+int cpg_peer_add(struct cpg_priv *priv, struct cpg_peer_config *cfg,
+		 struct netlink_ext_ack *extack);
+int cpg_peer_change(struct cpg_priv *priv, struct cpg_peer_config *cfg,
+		    struct netlink_ext_ack *extack);
+int cpg_peer_del(struct cpg_priv *priv, __be32 vpn_ip,
+		 struct netlink_ext_ack *extack);
+int cpg_peer_key_del(struct cpg_priv *priv, __be32 vpn_ip,
+		     enum campagnol_key_slot slot,
+		     struct netlink_ext_ack *extack);
+
+void cpg_peers_unlink_all(struct cpg_priv *priv, struct list_head *list);
+void cpg_peers_release(struct cpg_priv *priv, struct list_head *list,
+		       enum campagnol_del_peer_reason reason, struct net *net);
+
+void cpg_peer_read_counters(const struct cpg_peer *peer,
+			    struct cpg_peer_counters *out);
+void cpg_peer_idle_work(struct work_struct *work);
+
+static inline bool cpg_peer_hold(struct cpg_peer *peer)
+{
+	return kref_get_unless_zero(&peer->refcount);
+}
+
+void cpg_peer_put(struct cpg_peer *peer);
+
+static inline void cpg_peer_count_drop(struct cpg_peer *peer,
+				       enum cpg_drop reason)
+{
+	struct cpg_peer_stats *stats = get_cpu_ptr(peer->stats);
+
+	u64_stats_update_begin(&stats->syncp);
+	u64_stats_inc(&stats->drops[reason]);
+	u64_stats_update_end(&stats->syncp);
+	put_cpu_ptr(peer->stats);
+}
+
+#endif /* _CPG_PEER_H */
