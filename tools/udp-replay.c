@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "net.h"
+#include "hex.h"
 
 #define EXIT_USAGE 2
 /* The largest UDP payload of an IPv4 datagram. */
@@ -36,17 +37,6 @@ static void usage(FILE *out)
 		"source (raw socket: needs CAP_NET_RAW; the port may be in use).\n");
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decode hex into buf; the number of bytes, or -1 with a log line. */
 static long parse_hex(const char *hex, uint8_t *buf, size_t size)
 {
@@ -56,7 +46,7 @@ static long parse_hex(const char *hex, uint8_t *buf, size_t size)
 	for (; *hex; hex++) {
 		if (*hex == ' ' || *hex == ':' || *hex == '\n' || *hex == '\t')
 			continue;
-		v = hex_value(*hex);
+		v = cpg_hex_value(*hex);
 		if (v < 0) {
 			log_err("'%c' is not a hexadecimal digit", *hex);
 			return -1;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The status protocol and its formatting helpers (status.h). */
 #include "status.h"
+#include "hex.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -160,17 +161,6 @@ void status_kv_ep(struct status_buf *b, const char *key, const union cpg_sockadd
 
 /* ---- Reading -------------------------------------------------------------- */
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Unescape %XX in place; -1 on a bad escape or an escaped NUL. */
 static int unescape(char *s)
 {
@@ -178,7 +168,7 @@ static int unescape(char *s)
 
 	while (*s) {
 		if (*s == '%') {
-			int hi = hex_digit(s[1]), lo = hi < 0 ? -1 : hex_digit(s[2]);
+			int hi = cpg_hex_value(s[1]), lo = hi < 0 ? -1 : cpg_hex_value(s[2]);
 
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 				return -1;

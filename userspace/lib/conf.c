@@ -26,6 +26,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "hex.h"
 
 /* A config file is a few kilobytes; these only stop runaway input. */
 #define CONF_MAX_FILE_SIZE (1024 * 1024)
@@ -202,17 +203,6 @@ static bool is_comment(int c)
 	return c == '#' || c == ';';
 }
 
-static int hex_digit(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * The escape sequence after a backslash (the next character is neither EOF
  * nor a newline). C's escapes plus \# \; \[ \] \=; an unknown escape is kept
@@ -250,12 +240,12 @@ static int read_escape(struct reader *r, struct sbuf *out)
 		v = c;
 		break;
 	case 'x':
-		if (hex_digit(rd_peek(r)) < 0) {
+		if (cpg_hex_value(rd_peek(r)) < 0) {
 			sb_append(out, "\\x", 2);
 			return 0;
 		}
-		v = hex_digit(rd_next(r));
-		if ((d = hex_digit(rd_peek(r))) >= 0) {
+		v = cpg_hex_value(rd_next(r));
+		if ((d = cpg_hex_value(rd_peek(r))) >= 0) {
 			rd_next(r);
 			v = v * 16 + d;
 		}
