@@ -773,6 +773,24 @@ vpn_stop() {
 	proc_stop "${VPN_PROC[$1]}" "${2:-TERM}" "${3:-10}"
 }
 
+# vpn_finish DAEMON...: the end of a VPN test. Stop each daemon with SIGTERM,
+# then the RDV; check (three results) that every one exits with status 0
+# and that no sanitizer report appeared; print the totals and exit.
+vpn_finish() {
+	local d bad=""
+
+	for d in "$@"; do
+		vpn_stop "$d"
+		[ "$CPG_RC" = 0 ] || bad+=" $d:$CPG_RC"
+	done
+	ktap_test_result "SIGTERM: every daemon exits with status 0" [ -z "$bad" ]
+	[ -z "$bad" ] || ktap_print_msg "exit statuses:$bad"
+	proc_stop rdv
+	ktap_test_result "RDV exits with status 0 on SIGTERM" [ "$CPG_RC" = 0 ]
+	ktap_check_sanitizers
+	ktap_finished
+}
+
 # vpn_err NAME: the stderr file of daemon NAME's latest run.
 vpn_err() {
 	err_of "${VPN_PROC[$1]}"

@@ -201,14 +201,4 @@ ktap_print_msg "D: $(last_line "$(vpn_err exp)" "$A_VPN")"
 
 # ---- Shutdown -------------------------------------------------------------
 
-bad_exit=""
-for d in A ca2 rev exp; do
-	vpn_stop "$d"
-	[ "$CPG_RC" = 0 ] || bad_exit+=" $d:$CPG_RC"
-done
-ktap_test_result "SIGTERM: every daemon exits with status 0" [ -z "$bad_exit" ]
-[ -z "$bad_exit" ] || ktap_print_msg "exit statuses:$bad_exit"
-proc_stop rdv
-ktap_test_result "RDV exits with status 0 on SIGTERM" [ "$CPG_RC" = 0 ]
-ktap_check_sanitizers
-ktap_finished
+vpn_finish A ca2 rev exp

@@ -136,14 +136,4 @@ still_up() {
 ktap_test_result "the tunnel still works both ways" still_up
 ktap_print_msg "A's entry for D: $(vpn_peer A "$D_VPN")" "D's entry for A: $(vpn_peer D "$A_VPN")"
 
-bad_exit=""
-for d in A D; do
-	vpn_stop "$d"
-	[ "$CPG_RC" = 0 ] || bad_exit+=" $d:$CPG_RC"
-done
-ktap_test_result "SIGTERM: both daemons exit with status 0" [ -z "$bad_exit" ]
-[ -z "$bad_exit" ] || ktap_print_msg "exit statuses:$bad_exit"
-proc_stop rdv
-ktap_test_result "RDV exits with status 0 on SIGTERM" [ "$CPG_RC" = 0 ]
-ktap_check_sanitizers
-ktap_finished
+vpn_finish A D

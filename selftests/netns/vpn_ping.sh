@@ -215,14 +215,4 @@ fi
 
 # ---- Shutdown -------------------------------------------------------------
 
-bad_exit=""
-for h in "${HOSTS[@]}"; do
-	vpn_stop "$h"
-	[ "$CPG_RC" = 0 ] || bad_exit+=" $h:$CPG_RC"
-done
-ktap_test_result "SIGTERM: every daemon exits with status 0" [ -z "$bad_exit" ]
-[ -z "$bad_exit" ] || ktap_print_msg "exit statuses:$bad_exit"
-proc_stop rdv
-ktap_test_result "RDV exits with status 0 on SIGTERM" [ "$CPG_RC" = 0 ]
-ktap_check_sanitizers
-ktap_finished
+vpn_finish "${HOSTS[@]}"

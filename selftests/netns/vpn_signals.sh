@@ -379,14 +379,4 @@ ktap_test_result "after that SIGUSR1, D's new tunnel comes up (CN=A-3)" usr1_oth
 
 # ---- Shutdown --------------------------------------------------------------
 
-bad_exit=""
-for h in A B C D; do
-	vpn_stop "$h"
-	[ "$CPG_RC" = 0 ] || bad_exit+=" $h:$CPG_RC"
-done
-ktap_test_result "SIGTERM: every daemon exits with status 0" [ -z "$bad_exit" ]
-[ -z "$bad_exit" ] || ktap_print_msg "exit statuses:$bad_exit"
-proc_stop rdv
-ktap_test_result "RDV exits with status 0 on SIGTERM" [ "$CPG_RC" = 0 ]
-ktap_check_sanitizers
-ktap_finished
+vpn_finish A B C D
