@@ -11,16 +11,31 @@ libnl-3-dev libnl-genl-3-dev libnl-route-3-dev libmnl-dev
 libcmocka-dev
 iproute2 nftables iputils-ping procps psmisc
 iperf3 tcpdump tshark jq
+qemu-system-x86 busybox-static cpio xz-utils kmod wireguard-tools
 "
+# The VM tests of campagnol.ko (selftests/vm) boot Debian 12's 6.1 cloud
+# kernel under qemu and build the module against its headers. Installing it
+# only adds files to /boot, /lib/modules and /usr/src: the running kernel
+# stays. What counts is a 6.1 kernel being there, whatever the meta-packages'
+# versions, since bookworm-backports' would bring a newer one.
+KERNEL_PACKAGES="linux-image-cloud-amd64 linux-headers-cloud-amd64"
+
+have_vm_kernel() {
+	ls /boot/vmlinuz-6.1.*-cloud-amd64 >/dev/null 2>&1 &&
+		ls -d /usr/src/linux-headers-6.1.*-cloud-amd64 >/dev/null 2>&1
+}
 
 missing=""
 for p in $PACKAGES; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
 		missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+kernel=""
+have_vm_kernel || kernel=1
+[ -z "$missing" ] && [ -z "$kernel" ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
+	[ -z "$kernel" ] || missing="$missing $KERNEL_PACKAGES"
 	echo "install-deps: missing packages:$missing (run as root to install them)" >&2
 	exit 1
 fi
@@ -32,6 +47,25 @@ debconf-set-selections <<EOF
 wireshark-common wireshark-common/install-setuid boolean false
 iperf3 iperf3/start_daemon boolean false
 EOF
-apt-get update -qq
-# shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing
+# Another apt may be running (selftests/vm/setup-deps.sh of another build):
+# wait for its lock rather than fail.
+APT="apt-get -o DPkg::Lock::Timeout=600"
+$APT update -qq
+if [ -n "$missing" ]; then
+	# shellcheck disable=SC2086
+	$APT install -y -qq --no-install-recommends $missing
+fi
+if [ -n "$kernel" ]; then
+	# bookworm's (or bookworm-security's) 6.1 normally wins; when another
+	# source would win (backports pinned up, a newer release), ask for
+	# bookworm's explicitly.
+	candidate=$(apt-cache policy linux-image-cloud-amd64 | sed -n 's/^ *Candidate: //p')
+	case $candidate in
+	6.1.*) pkgs=$KERNEL_PACKAGES; downgrade="" ;;
+	*) pkgs="linux-image-cloud-amd64/bookworm linux-headers-cloud-amd64/bookworm"
+	   downgrade=--allow-downgrades ;;
+	esac
+	# shellcheck disable=SC2086
+	$APT install -y -qq --no-install-recommends $downgrade $pkgs
+	have_vm_kernel || { echo "install-deps: no 6.1 cloud kernel after installing $pkgs" >&2; exit 1; }
+fi

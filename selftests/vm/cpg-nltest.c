@@ -1,0 +1,924 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * cpg-nltest: drives campagnol.ko's generic netlink family the way a daemon
+ * would, and the way a broken or hostile one could: valid requests, then
+ * malformed, missing, out-of-range and wrong-type attributes, oversized keys,
+ * requests without CAP_NET_ADMIN, dumps, notifications, 1000 add/remove
+ * cycles. Prints KTAP; exits 1 on any unexpected answer, 2 when it cannot
+ * talk to the family at all. Runs in the VM (selftests/vm/tests/kmod_netlink.sh).
+ *
+ * usage: cpg-nltest IFINDEX IFINDEX2 [NETNS_PATH IFINDEX_IN_NETNS]
+ *        cpg-nltest hold IFINDEX PORT
+ *
+ * The first form runs the scenario on IFINDEX (a campagnol device without a
+ * socket), uses IFINDEX2 (another one) for "socket already attached", and
+ * NETNS_PATH's device for a socket attached across namespaces. "hold"
+ * attaches a UDP socket bound to 127.0.0.1:PORT, adds a peer, waits for a
+ * byte on stdin and then checks the socket still works as plain UDP.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <linux/campagnol.h>
+#include <linux/genetlink.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int fam_id, grp_id, failures, nr;
+static struct mnl_socket *nl;
+
+/* One KTAP test line; a failure also names the line of the check. */
+#define CHECK(cond, ...) do {						\
+	nr++;								\
+	if (cond) {							\
+		printf("ok %d ", nr);					\
+	} else {							\
+		failures++;						\
+		printf("not ok %d [line %d] ", nr, __LINE__);		\
+	}								\
+	printf(__VA_ARGS__);						\
+	printf("\n");							\
+	fflush(stdout);							\
+} while (0)
+
+/* ---- generic netlink plumbing ---- */
+
+static int ctrl_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+
+	if (mnl_attr_type_valid(attr, CTRL_ATTR_MAX) > 0)
+		tb[mnl_attr_get_type(attr)] = attr;
+	return MNL_CB_OK;
+}
+
+static int ctrl_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[CTRL_ATTR_MAX + 1] = {};
+	const struct nlattr *grp, *g;
+
+	mnl_attr_parse(nlh, sizeof(struct genlmsghdr), ctrl_attr_cb, tb);
+	if (tb[CTRL_ATTR_FAMILY_ID])
+		fam_id = mnl_attr_get_u16(tb[CTRL_ATTR_FAMILY_ID]);
+	if (tb[CTRL_ATTR_MCAST_GROUPS]) {
+		mnl_attr_for_each_nested(grp, tb[CTRL_ATTR_MCAST_GROUPS]) {
+			const char *name = NULL;
+			uint32_t id = 0;
+
+			mnl_attr_for_each_nested(g, grp) {
+				if (mnl_attr_get_type(g) == CTRL_ATTR_MCAST_GRP_NAME)
+					name = mnl_attr_get_str(g);
+				if (mnl_attr_get_type(g) == CTRL_ATTR_MCAST_GRP_ID)
+					id = mnl_attr_get_u32(g);
+			}
+			if (name && !strcmp(name, CAMPAGNOL_MCGRP_PEERS))
+				grp_id = id;
+		}
+	}
+	return MNL_CB_OK;
+}
+
+static char last_extack[256];
+
+/* Send nlh on s; run cb on replies; return 0 or -errno. */
+static int talk(struct mnl_socket *s, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+{
+	char buf[65536];
+	unsigned int seq = nlh->nlmsg_seq = time(NULL) + rand();
+	unsigned int portid = mnl_socket_get_portid(s);
+	int ret;
+
+	nlh->nlmsg_flags |= NLM_F_ACK;
+	last_extack[0] = 0;
+	if (mnl_socket_sendto(s, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	for (;;) {
+		ret = mnl_socket_recvfrom(s, buf, sizeof(buf));
+		if (ret < 0)
+			return -errno;
+		/* extack message */
+		{
+			struct nlmsghdr *h = (struct nlmsghdr *)buf;
+
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				struct nlmsgerr *e = mnl_nlmsg_get_payload(h);
+
+				if (e->error && (h->nlmsg_flags & NLM_F_ACK_TLVS)) {
+					struct nlattr *attr;
+					size_t off = sizeof(*e);
+
+					if (!(h->nlmsg_flags & NLM_F_CAPPED))
+						off += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
+					mnl_attr_for_each_payload((void *)((char *)e + off),
+								  h->nlmsg_len - sizeof(*h) - off) {
+						if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG)
+							snprintf(last_extack, sizeof(last_extack), "%s",
+								 mnl_attr_get_str(attr));
+					}
+				}
+			}
+		}
+		ret = mnl_cb_run(buf, ret, seq, portid, cb, data);
+		if (ret <= 0)
+			return ret < 0 ? -errno : 0;
+	}
+}
+
+static struct nlmsghdr *genl_hdr(char *buf, uint8_t cmd, uint16_t flags)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct genlmsghdr *g;
+
+	nlh->nlmsg_type = fam_id;
+	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->cmd = cmd;
+	g->version = CAMPAGNOL_FAMILY_VERSION;
+	return nlh;
+}
+
+static struct nlattr *nest(struct nlmsghdr *nlh, uint16_t type)
+{
+	return mnl_attr_nest_start(nlh, type | NLA_F_NESTED);
+}
+
+/* ---- requests ---- */
+
+struct peer_req {
+	const char *vpn;
+	const char *v4;
+	const char *v6;
+	uint16_t port;
+	int cipher;		/* 0: no key */
+	int epoch;
+	uint64_t first_seq;	/* 0: default */
+	uint8_t txfill, rxfill;
+	int idle;		/* -1: none */
+	int bad;		/* which malformation */
+};
+
+enum { BAD_NONE, BAD_KEYLEN, BAD_WRONGKEY, BAD_NOSALT, BAD_SLOT_IN_NEW, BAD_UNKNOWN_ATTR,
+       BAD_TWO_KEYS, BAD_PORT0, BAD_NO_NESTED_FLAG };
+
+static void put_keydir(struct nlmsghdr *nlh, uint16_t type, int cipher, uint8_t fill, int bad)
+{
+	struct nlattr *n = nest(nlh, type);
+	uint8_t k[32], iv[12];
+	int klen = cipher == CAMPAGNOL_CIPHER_AES_128_GCM ? 16 : 32;
+
+	memset(k, fill, sizeof(k));
+	memset(iv, fill ^ 0x55, sizeof(iv));
+	if (bad == BAD_KEYLEN)
+		klen--;
+	if (bad == BAD_WRONGKEY)
+		mnl_attr_put(nlh, CAMPAGNOL_A_KEYDIR_KEY_256, 32, k);
+	mnl_attr_put(nlh, cipher == CAMPAGNOL_CIPHER_AES_128_GCM ? CAMPAGNOL_A_KEYDIR_KEY_128 :
+		     (bad == BAD_KEYLEN ? CAMPAGNOL_A_KEYDIR_KEY_256 : CAMPAGNOL_A_KEYDIR_KEY_256),
+		     klen, k);
+	if (bad != BAD_NOSALT) {
+		if (cipher == CAMPAGNOL_CIPHER_CHACHA20_POLY1305)
+			mnl_attr_put(nlh, CAMPAGNOL_A_KEYDIR_IV, 12, iv);
+		else
+			mnl_attr_put(nlh, CAMPAGNOL_A_KEYDIR_SALT, 4, iv);
+	}
+	mnl_attr_nest_end(nlh, n);
+}
+
+static void put_keyconf(struct nlmsghdr *nlh, const struct peer_req *p)
+{
+	struct nlattr *n = nest(nlh, CAMPAGNOL_A_PEER_KEYCONF);
+
+	mnl_attr_put_u32(nlh, CAMPAGNOL_A_KEYCONF_CIPHER, p->cipher);
+	mnl_attr_put_u16(nlh, CAMPAGNOL_A_KEYCONF_EPOCH, p->epoch);
+	if (p->first_seq)
+		mnl_attr_put_u64(nlh, CAMPAGNOL_A_KEYCONF_FIRST_WRITE_SEQ, p->first_seq);
+	if (p->bad == BAD_SLOT_IN_NEW)
+		mnl_attr_put_u32(nlh, CAMPAGNOL_A_KEYCONF_SLOT, 0);
+	put_keydir(nlh, CAMPAGNOL_A_KEYCONF_ENCRYPT_DIR, p->cipher, p->txfill, p->bad);
+	put_keydir(nlh, CAMPAGNOL_A_KEYCONF_DECRYPT_DIR, p->cipher, p->rxfill, BAD_NONE);
+	mnl_attr_nest_end(nlh, n);
+}
+
+static int peer_cmd(int ifindex, uint8_t cmd, const struct peer_req *p)
+{
+	char buf[8192];
+	struct nlmsghdr *nlh = genl_hdr(buf, cmd, 0);
+	struct nlattr *n;
+	struct in_addr a;
+	struct in6_addr a6;
+
+	mnl_attr_put_u32(nlh, CAMPAGNOL_A_IFINDEX, ifindex);
+	n = mnl_attr_nest_start(nlh, CAMPAGNOL_A_PEER | (p->bad == BAD_NO_NESTED_FLAG ? 0 : NLA_F_NESTED));
+	if (p->bad == BAD_NO_NESTED_FLAG)
+		n->nla_type = CAMPAGNOL_A_PEER;
+	inet_pton(AF_INET, p->vpn, &a);
+	mnl_attr_put(nlh, CAMPAGNOL_A_PEER_VPN_IPV4, 4, &a);
+	if (p->v4) {
+		inet_pton(AF_INET, p->v4, &a);
+		mnl_attr_put(nlh, CAMPAGNOL_A_PEER_REMOTE_IPV4, 4, &a);
+	}
+	if (p->v6) {
+		inet_pton(AF_INET6, p->v6, &a6);
+		mnl_attr_put(nlh, CAMPAGNOL_A_PEER_REMOTE_IPV6, 16, &a6);
+	}
+	if (p->port || p->bad == BAD_PORT0)
+		mnl_attr_put_u16(nlh, CAMPAGNOL_A_PEER_REMOTE_PORT, htons(p->port));
+	if (p->cipher)
+		put_keyconf(nlh, p);
+	if (p->bad == BAD_TWO_KEYS)
+		put_keyconf(nlh, p);
+	if (p->idle >= 0)
+		mnl_attr_put_u32(nlh, CAMPAGNOL_A_PEER_IDLE_TIMEOUT, p->idle);
+	if (p->bad == BAD_UNKNOWN_ATTR)
+		mnl_attr_put_u32(nlh, 99, 1);
+	mnl_attr_nest_end(nlh, n);
+	return talk(nl, nlh, NULL, NULL);
+}
+
+static int peer_simple(int ifindex, uint8_t cmd, const char *vpn)
+{
+	struct peer_req p = { .vpn = vpn, .idle = -1 };
+
+	return peer_cmd(ifindex, cmd, &p);
+}
+
+static int key_del(int ifindex, const char *vpn, int slot)
+{
+	char buf[512];
+	struct nlmsghdr *nlh = genl_hdr(buf, CAMPAGNOL_CMD_KEY_DEL, 0);
+	struct nlattr *n, *k;
+	struct in_addr a;
+
+	mnl_attr_put_u32(nlh, CAMPAGNOL_A_IFINDEX, ifindex);
+	n = nest(nlh, CAMPAGNOL_A_PEER);
+	inet_pton(AF_INET, vpn, &a);
+	mnl_attr_put(nlh, CAMPAGNOL_A_PEER_VPN_IPV4, 4, &a);
+	k = nest(nlh, CAMPAGNOL_A_PEER_KEYCONF);
+	mnl_attr_put_u32(nlh, CAMPAGNOL_A_KEYCONF_SLOT, slot);
+	mnl_attr_nest_end(nlh, k);
+	mnl_attr_nest_end(nlh, n);
+	return talk(nl, nlh, NULL, NULL);
+}
+
+static int attach(int ifindex, int fd)
+{
+	char buf[512];
+	struct nlmsghdr *nlh = genl_hdr(buf, CAMPAGNOL_CMD_SOCKET_ATTACH, 0);
+
+	mnl_attr_put_u32(nlh, CAMPAGNOL_A_IFINDEX, ifindex);
+	mnl_attr_put_u32(nlh, CAMPAGNOL_A_SOCKFD, fd);
+	return talk(nl, nlh, NULL, NULL);
+}
+
+/* ---- replies ---- */
+
+struct dev_info {
+	int port, n_peers;
+	uint64_t no_route;
+};
+
+static int dev_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct dev_info *d = data;
+	const struct nlattr *a;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr)) {
+		switch (mnl_attr_get_type(a)) {
+		case CAMPAGNOL_A_LOCAL_PORT: d->port = ntohs(mnl_attr_get_u16(a)); break;
+		case CAMPAGNOL_A_N_PEERS: d->n_peers = mnl_attr_get_u32(a); break;
+		case CAMPAGNOL_A_NO_ROUTE_DROPS: d->no_route = mnl_attr_get_u64(a); break;
+		}
+	}
+	return MNL_CB_OK;
+}
+
+/* Requests no well-behaved client sends: wrong types, missing attributes,
+ * oversized keys, broken framing. */
+enum { RAW_IFINDEX_U8, RAW_VPN_U16, RAW_PORT_U32, RAW_NO_IFINDEX, RAW_NO_PEER, RAW_NO_VPN,
+       RAW_KEY_33, RAW_KEY_64, RAW_PEER_U32, RAW_ATTR_PAST_END, RAW_UNKNOWN_CMD };
+
+static int raw_request(int ifindex, int what)
+{
+	char buf[1024];
+	uint8_t key[64];
+	uint8_t cmd = what == RAW_UNKNOWN_CMD ? 99 : CAMPAGNOL_CMD_PEER_NEW;
+	struct nlmsghdr *nlh = genl_hdr(buf, cmd, 0);
+	struct nlattr *n, *k, *d;
+	struct nlattr *last;
+
+	memset(key, 0x5a, sizeof(key));
+	if (what == RAW_IFINDEX_U8)
+		mnl_attr_put_u8(nlh, CAMPAGNOL_A_IFINDEX, ifindex);
+	else if (what != RAW_NO_IFINDEX)
+		mnl_attr_put_u32(nlh, CAMPAGNOL_A_IFINDEX, ifindex);
+	if (what == RAW_NO_PEER)
+		return talk(nl, nlh, NULL, NULL);
+	if (what == RAW_PEER_U32) {
+		mnl_attr_put_u32(nlh, CAMPAGNOL_A_PEER, 1);
+		return talk(nl, nlh, NULL, NULL);
+	}
+	n = nest(nlh, CAMPAGNOL_A_PEER);
+	if (what == RAW_VPN_U16)
+		mnl_attr_put_u16(nlh, CAMPAGNOL_A_PEER_VPN_IPV4, 0x0a09);
+	else if (what != RAW_NO_VPN)
+		mnl_attr_put_u32(nlh, CAMPAGNOL_A_PEER_VPN_IPV4, htonl(0x0a090006));
+	mnl_attr_put_u32(nlh, CAMPAGNOL_A_PEER_REMOTE_IPV4, htonl(0x7f000006));
+	if (what == RAW_PORT_U32)
+		mnl_attr_put_u32(nlh, CAMPAGNOL_A_PEER_REMOTE_PORT, htonl(40006));
+	else
+		mnl_attr_put_u16(nlh, CAMPAGNOL_A_PEER_REMOTE_PORT, htons(40006));
+	if (what == RAW_KEY_33 || what == RAW_KEY_64) {
+		k = nest(nlh, CAMPAGNOL_A_PEER_KEYCONF);
+		mnl_attr_put_u32(nlh, CAMPAGNOL_A_KEYCONF_CIPHER, CAMPAGNOL_CIPHER_AES_256_GCM);
+		mnl_attr_put_u16(nlh, CAMPAGNOL_A_KEYCONF_EPOCH, 1);
+		d = nest(nlh, CAMPAGNOL_A_KEYCONF_ENCRYPT_DIR);
+		mnl_attr_put(nlh, CAMPAGNOL_A_KEYDIR_KEY_256, what == RAW_KEY_33 ? 33 : 64, key);
+		mnl_attr_put(nlh, CAMPAGNOL_A_KEYDIR_SALT, 4, key);
+		mnl_attr_nest_end(nlh, d);
+		d = nest(nlh, CAMPAGNOL_A_KEYCONF_DECRYPT_DIR);
+		mnl_attr_put(nlh, CAMPAGNOL_A_KEYDIR_KEY_256, 32, key);
+		mnl_attr_put(nlh, CAMPAGNOL_A_KEYDIR_SALT, 4, key);
+		mnl_attr_nest_end(nlh, d);
+		mnl_attr_nest_end(nlh, k);
+	}
+	last = mnl_nlmsg_get_payload_tail(nlh);
+	mnl_attr_put_u32(nlh, CAMPAGNOL_A_PEER_IDLE_TIMEOUT, 5);
+	mnl_attr_nest_end(nlh, n);
+	/* The last attribute claims more bytes than the message holds. */
+	if (what == RAW_ATTR_PAST_END)
+		last->nla_len = 64;
+	return talk(nl, nlh, NULL, NULL);
+}
+
+static int dev_get(int ifindex, struct dev_info *d, bool with_ifindex)
+{
+	char buf[512];
+	struct nlmsghdr *nlh = genl_hdr(buf, CAMPAGNOL_CMD_DEV_GET, 0);
+
+	memset(d, 0, sizeof(*d));
+	if (with_ifindex)
+		mnl_attr_put_u32(nlh, CAMPAGNOL_A_IFINDEX, ifindex);
+	return talk(nl, nlh, dev_cb, d);
+}
+
+struct peer_info {
+	int count;		/* messages seen */
+	int cmd;
+	char vpn[16], remote[64];
+	int port, nkeys, del_reason, idle_timeout;
+	int slot[2], cipher[2], epoch[2];
+	uint64_t first[2], next[2];
+	bool has_secret;	/* a 0xA5 run of 12 bytes in the message */
+	bool has_counters;
+};
+
+static int peer_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct peer_info *pi = data;
+	const struct genlmsghdr *g = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a, *p, *k;
+	const uint8_t *raw = (const uint8_t *)nlh;
+	unsigned int i;
+	static const uint8_t pat[12] = { 0xA5, 0xA5, 0xA5, 0xA5, 0xA5, 0xA5,
+					 0xA5, 0xA5, 0xA5, 0xA5, 0xA5, 0xA5 };
+
+	pi->count++;
+	pi->cmd = g->cmd;
+	for (i = 0; i + sizeof(pat) <= nlh->nlmsg_len; i++)
+		if (!memcmp(raw + i, pat, sizeof(pat)))
+			pi->has_secret = true;
+	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr)) {
+		if (mnl_attr_get_type(a) != CAMPAGNOL_A_PEER)
+			continue;
+		mnl_attr_for_each_nested(p, a) {
+			switch (mnl_attr_get_type(p)) {
+			case CAMPAGNOL_A_PEER_VPN_IPV4:
+				inet_ntop(AF_INET, mnl_attr_get_payload(p), pi->vpn, sizeof(pi->vpn));
+				break;
+			case CAMPAGNOL_A_PEER_REMOTE_IPV4:
+				inet_ntop(AF_INET, mnl_attr_get_payload(p), pi->remote, sizeof(pi->remote));
+				break;
+			case CAMPAGNOL_A_PEER_REMOTE_IPV6:
+				inet_ntop(AF_INET6, mnl_attr_get_payload(p), pi->remote, sizeof(pi->remote));
+				break;
+			case CAMPAGNOL_A_PEER_REMOTE_PORT:
+				pi->port = ntohs(mnl_attr_get_u16(p));
+				break;
+			case CAMPAGNOL_A_PEER_DEL_REASON:
+				pi->del_reason = mnl_attr_get_u32(p);
+				break;
+			case CAMPAGNOL_A_PEER_IDLE_TIMEOUT:
+				pi->idle_timeout = mnl_attr_get_u32(p);
+				break;
+			case CAMPAGNOL_A_PEER_DROP_TX_ERROR:
+				pi->has_counters = true;
+				break;
+			case CAMPAGNOL_A_PEER_KEYCONF: {
+				int n = pi->nkeys < 2 ? pi->nkeys : 1;
+
+				pi->nkeys++;
+				mnl_attr_for_each_nested(k, p) {
+					switch (mnl_attr_get_type(k)) {
+					case CAMPAGNOL_A_KEYCONF_SLOT: pi->slot[n] = mnl_attr_get_u32(k); break;
+					case CAMPAGNOL_A_KEYCONF_CIPHER: pi->cipher[n] = mnl_attr_get_u32(k); break;
+					case CAMPAGNOL_A_KEYCONF_EPOCH: pi->epoch[n] = mnl_attr_get_u16(k); break;
+					case CAMPAGNOL_A_KEYCONF_FIRST_WRITE_SEQ: pi->first[n] = mnl_attr_get_u64(k); break;
+					case CAMPAGNOL_A_KEYCONF_NEXT_WRITE_SEQ: pi->next[n] = mnl_attr_get_u64(k); break;
+					}
+				}
+				break;
+			}
+			}
+		}
+	}
+	return MNL_CB_OK;
+}
+
+static int peer_get(int ifindex, const char *vpn, struct peer_info *pi)
+{
+	char buf[512];
+	struct nlmsghdr *nlh = genl_hdr(buf, CAMPAGNOL_CMD_PEER_GET, 0);
+	struct nlattr *n;
+	struct in_addr a;
+
+	memset(pi, 0, sizeof(*pi));
+	mnl_attr_put_u32(nlh, CAMPAGNOL_A_IFINDEX, ifindex);
+	n = nest(nlh, CAMPAGNOL_A_PEER);
+	inet_pton(AF_INET, vpn, &a);
+	mnl_attr_put(nlh, CAMPAGNOL_A_PEER_VPN_IPV4, 4, &a);
+	mnl_attr_nest_end(nlh, n);
+	return talk(nl, nlh, peer_cb, pi);
+}
+
+static int peer_dump(int ifindex, struct peer_info *pi)
+{
+	char buf[512];
+	struct nlmsghdr *nlh = genl_hdr(buf, CAMPAGNOL_CMD_PEER_GET, NLM_F_DUMP);
+
+	memset(pi, 0, sizeof(*pi));
+	mnl_attr_put_u32(nlh, CAMPAGNOL_A_IFINDEX, ifindex);
+	return talk(nl, nlh, peer_cb, pi);
+}
+
+/* Wait up to ms for a notification with cmd; fill pi. */
+static int wait_ntf(struct mnl_socket *s, int cmd, int ms, struct peer_info *pi)
+{
+	char buf[8192];
+	struct pollfd pfd = { .fd = mnl_socket_get_fd(s), .events = POLLIN };
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		int left, ret;
+
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		left = ms - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0)
+			return 0;
+		if (poll(&pfd, 1, left) <= 0)
+			return 0;
+		ret = mnl_socket_recvfrom(s, buf, sizeof(buf));
+		if (ret <= 0) {
+			printf("# ntf recv: %m\n");
+			return 0;
+		}
+		memset(pi, 0, sizeof(*pi));
+		mnl_cb_run(buf, ret, 0, 0, peer_cb, pi);
+		if (pi->cmd == cmd)
+			return 1;
+	}
+}
+
+static void drain(struct mnl_socket *s)
+{
+	struct pollfd pfd = { .fd = mnl_socket_get_fd(s), .events = POLLIN };
+	char buf[8192];
+
+	while (poll(&pfd, 1, 200) == 1)
+		if (mnl_socket_recvfrom(s, buf, sizeof(buf)) <= 0)
+			break;
+}
+
+static struct mnl_socket *open_genl(bool subscribe)
+{
+	struct mnl_socket *s = mnl_socket_open(NETLINK_GENERIC);
+	int one = 1;
+
+	if (!s || mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) < 0) {
+		perror("netlink");
+		exit(2);
+	}
+	mnl_socket_setsockopt(s, NETLINK_EXT_ACK, &one, sizeof(one));
+	if (subscribe) {
+		int big = 8 << 20;
+
+		setsockopt(mnl_socket_get_fd(s), SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
+	}
+	if (subscribe && mnl_socket_setsockopt(s, NETLINK_ADD_MEMBERSHIP, &grp_id,
+					       sizeof(grp_id)) < 0) {
+		perror("membership");
+		exit(2);
+	}
+	return s;
+}
+
+static void resolve(void)
+{
+	char buf[512];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct genlmsghdr *g;
+	int ret;
+
+	nlh->nlmsg_type = GENL_ID_CTRL;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->cmd = CTRL_CMD_GETFAMILY;
+	g->version = 1;
+	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, CAMPAGNOL_FAMILY_NAME);
+	ret = talk(nl, nlh, ctrl_cb, NULL);
+	if (ret || !fam_id) {
+		fprintf(stderr, "cannot resolve family: %s\n", strerror(-ret));
+		exit(2);
+	}
+}
+
+static int udp_socket(int family, const char *addr, uint16_t port)
+{
+	int fd = socket(family, SOCK_DGRAM, 0);
+
+	if (family == AF_INET) {
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+
+		inet_pton(AF_INET, addr, &sin.sin_addr);
+		if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)))
+			perror("bind");
+	} else {
+		struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+
+		inet_pton(AF_INET6, addr, &sin6.sin6_addr);
+		if (bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)))
+			perror("bind6");
+	}
+	return fd;
+}
+
+/*
+ * A peer request with defaults that the arguments override: designated
+ * initializers given twice, the last one wins (C11 6.7.9), on purpose.
+ */
+#pragma GCC diagnostic ignored "-Woverride-init"
+#define P(...) ((struct peer_req){ .epoch = 1, .idle = -1, .txfill = 0xA5, .rxfill = 0xA5, \
+				   __VA_ARGS__ })
+
+static int hold(int ifindex, int port)
+{
+	int fd = udp_socket(AF_INET, "127.0.0.1", port);
+	struct peer_req p = P(.vpn = "10.9.0.2", .v4 = "127.0.0.1", .port = port + 1,
+			      .cipher = CAMPAGNOL_CIPHER_AES_128_GCM);
+	int ret = attach(ifindex, fd);
+	char c;
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+
+	printf("hold: attach %d, peer-new %d\n", ret, ret ? ret : peer_cmd(ifindex, CAMPAGNOL_CMD_PEER_NEW, &p));
+	fflush(stdout);
+	/* Wait for a byte on stdin (the test's signal), then check the socket
+	 * still receives plain datagrams (after rmmod). */
+	if (read(0, &c, 1) < 0)
+		return 1;
+	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+	{
+		int s2 = socket(AF_INET, SOCK_DGRAM, 0);
+		char b[16];
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+		sendto(s2, "hello", 5, 0, (struct sockaddr *)&sin, sizeof(sin));
+		if (poll(&pfd, 1, 2000) == 1 && recv(fd, b, sizeof(b), 0) == 5)
+			printf("hold: socket still works\n");
+		else
+			printf("hold: socket broken\n");
+	}
+	close(fd);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct mnl_socket *ntf;
+	struct dev_info d;
+	struct peer_info pi;
+	struct peer_req p;
+	int ifx, ifx2, fd, fd2, ret, i;
+
+	srand(getpid());
+	nl = open_genl(false);
+	resolve();
+	if (argc == 4 && !strcmp(argv[1], "hold"))
+		return hold(atoi(argv[2]), atoi(argv[3]));
+	if (argc < 3) {
+		fprintf(stderr, "usage: %s IFINDEX IFINDEX2 [NETNS_PATH IFINDEX]\n"
+			"       %s hold IFINDEX PORT\n", argv[0], argv[0]);
+		return 2;
+	}
+	printf("TAP version 13\n");
+	ifx = atoi(argv[1]);
+	ifx2 = atoi(argv[2]);
+	CHECK(grp_id > 0, "family %d has the peers group %d", fam_id, grp_id);
+	ntf = open_genl(true);
+
+	ret = dev_get(ifx, &d, true);
+	CHECK(!ret && d.port == 0 && d.n_peers == 0, "dev-get: no socket, no peers (%d)", ret);
+	CHECK(dev_get(1, &d, true) == -EOPNOTSUPP, "dev-get on lo: EOPNOTSUPP (%s)", last_extack);
+	CHECK(dev_get(9999, &d, true) == -ENODEV, "dev-get on 9999: ENODEV (%s)", last_extack);
+	CHECK(dev_get(ifx, &d, false) == -EINVAL, "dev-get without ifindex: EINVAL");
+
+	p = P(.vpn = "10.9.0.2", .v4 = "127.0.0.1", .port = 40001);
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p) == -ENOTCONN,
+	      "peer-new without a socket: ENOTCONN (%s)", last_extack);
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(attach(ifx, fd) == -EPROTONOSUPPORT, "attach TCP: EPROTONOSUPPORT (%s)", last_extack);
+	close(fd);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	CHECK(attach(ifx, fd) == -EINVAL, "attach unbound UDP: EINVAL (%s)", last_extack);
+	close(fd);
+	CHECK(attach(ifx, 555) == -EBADF, "attach bad fd: EBADF");
+	fd = udp_socket(AF_INET, "127.0.0.1", 40000);
+	CHECK(attach(ifx, fd) == 0, "attach UDP socket (%s)", last_extack);
+	CHECK(attach(ifx, fd) == -EBUSY, "attach it again: EBUSY (%s)", last_extack);
+	CHECK(attach(ifx2, fd) == -EBUSY, "attach it to a second device: EBUSY (%s)", last_extack);
+	fd2 = udp_socket(AF_INET, "127.0.0.1", 40100);
+	CHECK(attach(ifx, fd2) == -EBUSY, "attach a second socket: EBUSY (%s)", last_extack);
+	close(fd2);
+	ret = dev_get(ifx, &d, true);
+	CHECK(!ret && d.port == 40000, "dev-get: local-port 40000 (%d)", d.port);
+
+	p = P(.vpn = "10.9.0.2", .v4 = "127.0.0.1", .port = 40001,
+	      .cipher = CAMPAGNOL_CIPHER_AES_128_GCM);
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p) == 0, "peer-new 10.9.0.2 aes128 (%s)", last_extack);
+	ret = peer_get(ifx, "10.9.0.2", &pi);
+	CHECK(!ret && !strcmp(pi.vpn, "10.9.0.2") && !strcmp(pi.remote, "127.0.0.1") &&
+	      pi.port == 40001 && pi.nkeys == 1 && pi.slot[0] == 0 && pi.cipher[0] == 1 &&
+	      pi.epoch[0] == 1 && pi.first[0] == (1ULL << 47) && pi.next[0] == (1ULL << 47) &&
+	      pi.has_counters,
+	      "peer-get: fields (%d %s %s %d keys %d)", ret, pi.vpn, pi.remote, pi.port, pi.nkeys);
+	CHECK(!pi.has_secret, "peer-get returns no key material");
+
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p) == -EEXIST, "same VPN IP: EEXIST (%s)", last_extack);
+	p = P(.vpn = "10.9.0.3", .v4 = "127.0.0.1", .port = 40001);
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p) == -EADDRINUSE, "same endpoint: EADDRINUSE (%s)", last_extack);
+	p = P(.vpn = "10.9.0.3", .v6 = "2001:db8::1", .port = 40001);
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p) == -EAFNOSUPPORT, "IPv6 endpoint on IPv4 socket: EAFNOSUPPORT (%s)", last_extack);
+	p = P(.vpn = "10.9.0.3", .v6 = "::ffff:127.0.0.2", .port = 40003);
+	ret = peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p);
+	peer_get(ifx, "10.9.0.3", &pi);
+	CHECK(!ret && !strcmp(pi.remote, "127.0.0.2") && pi.nkeys == 0, "v4-mapped endpoint stored as IPv4, no key (%d %s)", ret, pi.remote);
+	p = P(.vpn = "10.9.0.4", .v4 = "127.0.0.1");
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p) == -EINVAL, "no port: EINVAL (%s)", last_extack);
+	p = P(.vpn = "10.9.0.4", .v4 = "127.0.0.1", .v6 = "::1", .port = 1);
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p) == -EINVAL, "v4 and v6: EINVAL (%s)", last_extack);
+	p = P(.vpn = "10.9.0.4");
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p) == -EINVAL, "no endpoint: EINVAL (%s)", last_extack);
+	p = P(.vpn = "224.0.0.1", .v4 = "127.0.0.1", .port = 40004);
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p) == -EINVAL, "multicast VPN IP: EINVAL (%s)", last_extack);
+
+	/* Policy */
+	struct { struct peer_req p; int err; const char *what; } bad[] = {
+		{ P(.cipher = 1, .epoch = 0), -ERANGE, "epoch 0" },
+		{ P(.cipher = 4), -ERANGE, "cipher 4" },
+		{ P(.cipher = 0, .bad = BAD_SLOT_IN_NEW), 0, "(placeholder)" },
+		{ P(.cipher = 1, .first_seq = 5), -ERANGE, "first-write-seq 5" },
+		{ P(.cipher = 1, .first_seq = 1ULL << 48), -ERANGE, "first-write-seq 2^48" },
+		{ P(.cipher = 1, .bad = BAD_KEYLEN), -ERANGE, "15-byte key-128" },
+		{ P(.cipher = 2, .bad = BAD_KEYLEN), -ERANGE, "31-byte key-256" },
+		{ P(.cipher = 1, .bad = BAD_WRONGKEY), -EINVAL, "key-256 with AES-128" },
+		{ P(.cipher = 3, .bad = BAD_NOSALT), -EINVAL, "ChaCha without iv" },
+		{ P(.cipher = 1, .bad = BAD_SLOT_IN_NEW), -EINVAL, "slot in peer-new" },
+		{ P(.bad = BAD_UNKNOWN_ATTR), -EINVAL, "unknown attribute 99" },
+		{ P(.cipher = 1, .bad = BAD_TWO_KEYS), -EINVAL, "two keyconfs" },
+		{ P(.bad = BAD_PORT0), -ERANGE, "remote-port 0" },
+		{ P(.bad = BAD_NO_NESTED_FLAG), -EINVAL, "nest without NLA_F_NESTED" },
+		{ P(.idle = 86401), -ERANGE, "idle-timeout 86401" },
+	};
+	for (i = 0; i < (int)(sizeof(bad) / sizeof(bad[0])); i++) {
+		if (!bad[i].err)
+			continue;
+		bad[i].p.vpn = "10.9.0.5";
+		bad[i].p.v4 = bad[i].p.bad == BAD_PORT0 ? "127.0.0.5" : "127.0.0.5";
+		if (bad[i].p.bad != BAD_PORT0)
+			bad[i].p.port = 40005;
+		ret = peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &bad[i].p);
+		CHECK(ret == bad[i].err, "policy: %s -> %s (got %s; %s)", bad[i].what,
+		      strerror(-bad[i].err), strerror(-ret), last_extack);
+	}
+	ret = peer_get(ifx, "10.9.0.5", &pi);
+	CHECK(ret == -ENOENT, "no peer 10.9.0.5 after all that (%d)", ret);
+
+	{
+		static const struct { int what; const char *desc; } raw[] = {
+			{ RAW_IFINDEX_U8, "ifindex as a u8" },
+			{ RAW_VPN_U16, "vpn-ipv4 as a u16" },
+			{ RAW_PORT_U32, "remote-port as a u32" },
+			{ RAW_NO_IFINDEX, "no ifindex" },
+			{ RAW_NO_PEER, "no peer" },
+			{ RAW_NO_VPN, "peer without vpn-ipv4" },
+			{ RAW_KEY_33, "33-byte key-256" },
+			{ RAW_KEY_64, "64-byte key-256" },
+			{ RAW_PEER_U32, "peer as a u32, not a nest" },
+			{ RAW_ATTR_PAST_END, "an attribute past the end of the message" },
+		};
+
+		for (i = 0; i < (int)(sizeof(raw) / sizeof(raw[0])); i++) {
+			ret = raw_request(ifx, raw[i].what);
+			CHECK(ret == -EINVAL || ret == -ERANGE, "malformed: %s -> EINVAL/ERANGE (%s; %s)",
+			      raw[i].desc, strerror(-ret), last_extack);
+		}
+		ret = raw_request(ifx, RAW_UNKNOWN_CMD);
+		CHECK(ret == -EOPNOTSUPP, "unknown command 99: EOPNOTSUPP (%s)", strerror(-ret));
+		ret = peer_get(ifx, "10.9.0.6", &pi);
+		CHECK(ret == -ENOENT, "no peer 10.9.0.6 after the malformed requests (%d)", ret);
+	}
+
+	/* Keys */
+	p = P(.vpn = "10.9.0.2", .cipher = CAMPAGNOL_CIPHER_CHACHA20_POLY1305, .txfill = 1, .rxfill = 2);
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_SET, &p) == 0, "peer-set: chacha key (%s)", last_extack);
+	peer_get(ifx, "10.9.0.2", &pi);
+	CHECK(pi.nkeys == 2 && pi.slot[0] == 0 && pi.cipher[0] == 3 && pi.slot[1] == 1 && pi.cipher[1] == 1,
+	      "current chacha, previous aes128 (%d keys: %d/%d %d/%d)", pi.nkeys, pi.slot[0], pi.cipher[0], pi.slot[1], pi.cipher[1]);
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_SET, &p) == 0, "peer-set identical key: 0");
+	peer_get(ifx, "10.9.0.2", &pi);
+	CHECK(pi.nkeys == 2 && pi.cipher[0] == 3 && pi.cipher[1] == 1, "identical key changed nothing");
+	p = P(.vpn = "10.9.0.2", .cipher = CAMPAGNOL_CIPHER_AES_128_GCM, .txfill = 0xA5, .rxfill = 7);
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_SET, &p) == -EINVAL, "previous encrypt key again: EINVAL (%s)", last_extack);
+	p = P(.vpn = "10.9.0.2", .cipher = CAMPAGNOL_CIPHER_CHACHA20_POLY1305, .txfill = 1, .rxfill = 9);
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_SET, &p) == -EINVAL, "current encrypt key, other decrypt key: EINVAL (%s)", last_extack);
+	p = P(.vpn = "10.9.0.2", .cipher = CAMPAGNOL_CIPHER_AES_256_GCM, .txfill = 3, .rxfill = 4, .first_seq = (1ULL << 48) - 1);
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_SET, &p) == 0, "peer-set: aes256 key, first-write-seq 2^48-1 (%s)", last_extack);
+	peer_get(ifx, "10.9.0.2", &pi);
+	CHECK(pi.nkeys == 2 && pi.cipher[0] == 2 && pi.first[0] == (1ULL << 48) - 1 && pi.cipher[1] == 3,
+	      "current aes256, previous chacha");
+	p = P(.vpn = "10.9.0.2", .v4 = "127.0.0.2", .port = 40003);
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_SET, &p) == -EADDRINUSE, "peer-set to another peer's endpoint: EADDRINUSE");
+	p = P(.vpn = "10.9.0.2", .v4 = "127.0.0.9", .port = 40009, .idle = 0);
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_SET, &p) == 0, "peer-set endpoint");
+	peer_get(ifx, "10.9.0.2", &pi);
+	CHECK(!strcmp(pi.remote, "127.0.0.9") && pi.port == 40009 && pi.nkeys == 2, "endpoint changed, keys kept");
+	p = P(.vpn = "10.9.0.99", .v4 = "127.0.0.99", .port = 1);
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_SET, &p) == -ENOENT, "peer-set unknown peer: ENOENT");
+	CHECK(key_del(ifx, "10.9.0.2", 1) == 0, "key-del previous");
+	CHECK(key_del(ifx, "10.9.0.2", 1) == -ENOENT, "key-del previous again: ENOENT (%s)", last_extack);
+	CHECK(key_del(ifx, "10.9.0.2", 2) == -ERANGE, "key-del slot 2: ERANGE");
+	CHECK(key_del(ifx, "10.9.0.2", 0) == 0, "key-del current");
+	peer_get(ifx, "10.9.0.2", &pi);
+	CHECK(pi.nkeys == 0, "no keys left");
+	p = P(.vpn = "10.9.0.2", .cipher = CAMPAGNOL_CIPHER_AES_128_GCM, .txfill = 0x11, .rxfill = 0x12);
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_SET, &p) == 0, "install a key on a keyless peer");
+	peer_get(ifx, "10.9.0.2", &pi);
+	CHECK(pi.nkeys == 1 && pi.slot[0] == 0, "it is the current key, alone");
+
+	/* Dump across several messages */
+	for (i = 0; i < 300; i++) {
+		char vpn[16], ep[16];
+
+		snprintf(vpn, sizeof(vpn), "10.8.%d.%d", i / 200, i % 200 + 1);
+		snprintf(ep, sizeof(ep), "127.1.%d.%d", i / 200, i % 200 + 1);
+		p = P(.vpn = vpn, .v4 = ep, .port = 5000, .cipher = 1);
+		if (peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p))
+			break;
+	}
+	CHECK(i == 300, "300 more peers");
+	ret = peer_dump(ifx, &pi);
+	CHECK(!ret && pi.count == 302, "dump: 302 peers (%d, %d)", ret, pi.count);
+	dev_get(ifx, &d, true);
+	CHECK(d.n_peers == 302, "dev-get: 302 peers");
+
+	/* Notifications */
+	drain(ntf);
+	CHECK(peer_simple(ifx, CAMPAGNOL_CMD_PEER_DEL, "10.9.0.3") == 0, "peer-del 10.9.0.3");
+	CHECK(wait_ntf(ntf, CAMPAGNOL_CMD_PEER_DEL_NTF, 1000, &pi) && !strcmp(pi.vpn, "10.9.0.3") &&
+	      pi.del_reason == CAMPAGNOL_DEL_PEER_REASON_USERSPACE, "peer-del-ntf, userspace");
+	CHECK(peer_simple(ifx, CAMPAGNOL_CMD_PEER_DEL, "10.9.0.3") == -ENOENT, "peer-del again: ENOENT");
+
+	{
+		int s = socket(AF_INET, SOCK_DGRAM, 0);
+		struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons(9) };
+		uint64_t before;
+
+		dev_get(ifx, &d, true);
+		before = d.no_route;
+		inet_pton(AF_INET, "10.9.0.77", &dst.sin_addr);
+		sendto(s, "x", 1, 0, (struct sockaddr *)&dst, sizeof(dst));
+		CHECK(wait_ntf(ntf, CAMPAGNOL_CMD_PEER_NO_ROUTE_NTF, 1000, &pi) && !strcmp(pi.vpn, "10.9.0.77"),
+		      "peer-no-route-ntf for 10.9.0.77 (%s)", pi.vpn);
+		sendto(s, "x", 1, 0, (struct sockaddr *)&dst, sizeof(dst));
+		CHECK(!wait_ntf(ntf, CAMPAGNOL_CMD_PEER_NO_ROUTE_NTF, 300, &pi), "no second one within a second");
+		dev_get(ifx, &d, true);
+		CHECK(d.no_route == before + 2, "no-route-drops counted 2 (%llu)", (unsigned long long)(d.no_route - before));
+		inet_pton(AF_INET, "10.9.0.2", &dst.sin_addr);
+		sendto(s, "x", 1, 0, (struct sockaddr *)&dst, sizeof(dst));
+		CHECK(!wait_ntf(ntf, CAMPAGNOL_CMD_PEER_NO_ROUTE_NTF, 300, &pi), "none for a peer's address");
+		close(s);
+	}
+
+	p = P(.vpn = "10.9.0.2", .idle = 1);
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_SET, &p) == 0, "idle-timeout 1");
+	CHECK(wait_ntf(ntf, CAMPAGNOL_CMD_PEER_IDLE_NTF, 3000, &pi) && !strcmp(pi.vpn, "10.9.0.2") && pi.idle_timeout == 1,
+	      "peer-idle-ntf");
+	CHECK(!wait_ntf(ntf, CAMPAGNOL_CMD_PEER_IDLE_NTF, 1500, &pi), "only once");
+
+	/* Permissions */
+	if (fork() == 0) {
+		struct peer_req q = P(.vpn = "10.9.0.50", .v4 = "127.0.0.50", .port = 1);
+		int r1, r2;
+
+		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+			_exit(3);
+		r1 = dev_get(ifx, &d, true);
+		r2 = peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &q);
+		_exit(r1 == -EPERM && r2 == -EPERM ? 0 : 1);
+	}
+	wait(&ret);
+	CHECK(WIFEXITED(ret) && WEXITSTATUS(ret) == 0, "without CAP_NET_ADMIN: EPERM");
+
+	/* Socket close removes the peers */
+	drain(ntf);
+	close(fd);
+	for (i = 0; wait_ntf(ntf, CAMPAGNOL_CMD_PEER_DEL_NTF, 1000, &pi); i++)
+		if (pi.del_reason != CAMPAGNOL_DEL_PEER_REASON_SOCKET_CLOSED)
+			break;
+	CHECK(i == 301, "closing the socket: 301 peer-del-ntf, socket-closed (%d)", i);
+	ret = dev_get(ifx, &d, true);
+	CHECK(!ret && d.n_peers == 0 && d.port == 0, "no peers, no socket");
+	ret = peer_dump(ifx, &pi);
+	CHECK(!ret && pi.count == 0, "empty dump");
+	p = P(.vpn = "10.9.0.2", .v4 = "127.0.0.1", .port = 40001);
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p) == -ENOTCONN, "peer-new: ENOTCONN again");
+
+	/* IPv6 socket, dual stack */
+	fd = udp_socket(AF_INET6, "::", 40010);
+	CHECK(attach(ifx, fd) == 0, "attach a dual-stack IPv6 socket");
+	p = P(.vpn = "10.9.0.2", .v4 = "127.0.0.1", .port = 40001);
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p) == 0, "IPv4 endpoint on it");
+	p = P(.vpn = "10.9.0.3", .v6 = "::1", .port = 40001);
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p) == 0, "IPv6 endpoint on it");
+	peer_get(ifx, "10.9.0.3", &pi);
+	CHECK(!strcmp(pi.remote, "::1"), "remote-ipv6 ::1");
+
+	/* 1000 add/remove cycles */
+	for (i = 0; i < 1000; i++) {
+		p = P(.vpn = "10.7.0.1", .v4 = "127.2.0.1", .port = 7, .cipher = 3, .txfill = i, .rxfill = i);
+		if (peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p) ||
+		    peer_simple(ifx, CAMPAGNOL_CMD_PEER_DEL, "10.7.0.1"))
+			break;
+	}
+	CHECK(i == 1000, "1000 peer add/del cycles (%d)", i);
+	ret = peer_dump(ifx, &pi);
+	CHECK(!ret && pi.count == 2, "dump after the cycles: the 2 peers only (%d, %d)", ret, pi.count);
+	ret = peer_get(ifx, "10.7.0.1", &pi);
+	CHECK(ret == -ENOENT, "the cycled peer is gone (%d)", ret);
+	drain(ntf);
+	close(fd);
+	CHECK(wait_ntf(ntf, CAMPAGNOL_CMD_PEER_DEL_NTF, 1000, &pi) && wait_ntf(ntf, CAMPAGNOL_CMD_PEER_DEL_NTF, 1000, &pi),
+	      "closing it: two peer-del-ntf");
+
+	/* Cross-netns: socket here, device (ifx2) moved to another netns. */
+	if (argc >= 5) {
+		int nsfd = open(argv[3], O_RDONLY);
+		int ifx3 = atoi(argv[4]);
+		struct mnl_socket *nl_here = nl;
+
+		fd = udp_socket(AF_INET, "127.0.0.1", 40020);
+		if (nsfd < 0 || setns(nsfd, CLONE_NEWNET)) {
+			perror("setns");
+		} else {
+			nl = open_genl(false);
+			ret = attach(ifx3, fd);
+			CHECK(!ret, "attach a socket of another netns (%s)", last_extack);
+			p = P(.vpn = "10.9.0.2", .v4 = "127.0.0.1", .port = 40001, .cipher = 2);
+			CHECK(peer_cmd(ifx3, CAMPAGNOL_CMD_PEER_NEW, &p) == 0, "peer on it");
+			drain(ntf);
+			close(fd);
+			ret = wait_ntf(ntf, CAMPAGNOL_CMD_PEER_DEL_NTF, 3000, &pi);
+			CHECK(ret && pi.del_reason == CAMPAGNOL_DEL_PEER_REASON_SOCKET_CLOSED,
+			      "peer-del-ntf in the socket's netns (%d, reason %d, %s)", ret,
+			      pi.del_reason, pi.vpn);
+			mnl_socket_close(nl);
+			nl = nl_here;
+		}
+	}
+
+	ret = peer_dump(ifx, &pi);
+	CHECK(!ret && pi.count == 0, "dump at the end: empty (%d, %d)", ret, pi.count);
+	printf("1..%d\n# %d failures\n", nr, failures);
+	return failures ? 1 : 0;
+}
