@@ -146,8 +146,10 @@ static struct cpg_priv *cpg_nl_priv_get(struct net *net, struct nlattr *ifindex,
 
 static struct cpg_priv *cpg_nl_info_priv(struct genl_info *info)
 {
-	if (GENL_REQ_ATTR_CHECK(info, CAMPAGNOL_A_IFINDEX))
+	if (GENL_REQ_ATTR_CHECK(info, CAMPAGNOL_A_IFINDEX)) {
+		NL_SET_ERR_MSG_MOD(info->extack, "the request needs an ifindex");
 		return ERR_PTR(-EINVAL);
+	}
 	return cpg_nl_priv_get(genl_info_net(info),
 			       info->attrs[CAMPAGNOL_A_IFINDEX], info->extack);
 }
@@ -164,15 +166,19 @@ static int cpg_nl_parse_peer(struct genl_info *info,
 {
 	int err;
 
-	if (GENL_REQ_ATTR_CHECK(info, CAMPAGNOL_A_PEER))
+	if (GENL_REQ_ATTR_CHECK(info, CAMPAGNOL_A_PEER)) {
+		NL_SET_ERR_MSG_MOD(info->extack, "the request needs a peer nest");
 		return -EINVAL;
+	}
 	err = nla_parse_nested(tb, maxtype, info->attrs[CAMPAGNOL_A_PEER],
 			       policy, info->extack);
 	if (err)
 		return err;
 	if (NL_REQ_ATTR_CHECK(info->extack, info->attrs[CAMPAGNOL_A_PEER], tb,
-			      CAMPAGNOL_A_PEER_VPN_IPV4))
+			      CAMPAGNOL_A_PEER_VPN_IPV4)) {
+		NL_SET_ERR_MSG_MOD(info->extack, "the peer needs a vpn-ipv4");
 		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -231,8 +237,10 @@ static int cpg_nl_parse_endpoint(struct nlattr **tb, struct nlattr *nest,
 				    "the endpoint needs one of remote-ipv4 and remote-ipv6");
 		return -EINVAL;
 	}
-	if (NL_REQ_ATTR_CHECK(extack, nest, tb, CAMPAGNOL_A_PEER_REMOTE_PORT))
+	if (NL_REQ_ATTR_CHECK(extack, nest, tb, CAMPAGNOL_A_PEER_REMOTE_PORT)) {
+		NL_SET_ERR_MSG_MOD(extack, "the endpoint needs a remote-port");
 		return -EINVAL;
+	}
 	if (scope && !v6) {
 		NL_SET_ERR_MSG_ATTR(extack, scope, "a scope needs an IPv6 address");
 		return -EINVAL;
@@ -285,9 +293,20 @@ static int cpg_nl_parse_keydir(struct nlattr *nest,
 			       cpg_keydir_policy, extack);
 	if (err)
 		return err;
-	if (NL_REQ_ATTR_CHECK(extack, nest, tb, key) ||
-	    NL_REQ_ATTR_CHECK(extack, nest, tb, iv))
+	if (NL_REQ_ATTR_CHECK(extack, nest, tb, key)) {
+		if (aes128)
+			NL_SET_ERR_MSG_MOD(extack, "aes-128-gcm needs a 16-byte key-128");
+		else
+			NL_SET_ERR_MSG_MOD(extack, "this cipher needs a 32-byte key-256");
 		return -EINVAL;
+	}
+	if (NL_REQ_ATTR_CHECK(extack, nest, tb, iv)) {
+		if (chacha)
+			NL_SET_ERR_MSG_MOD(extack, "chacha20-poly1305 needs a 12-byte iv");
+		else
+			NL_SET_ERR_MSG_MOD(extack, "aes-gcm needs a 4-byte salt");
+		return -EINVAL;
+	}
 	if (tb[other_key] || tb[other_iv]) {
 		NL_SET_ERR_MSG_ATTR(extack, tb[other_key] ?: tb[other_iv],
 				    "not an attribute of this cipher");
@@ -312,8 +331,11 @@ static int cpg_nl_parse_key(struct nlattr *nest, struct cpg_key **keyp,
 	if (NL_REQ_ATTR_CHECK(extack, nest, tb, CAMPAGNOL_A_KEYCONF_CIPHER) ||
 	    NL_REQ_ATTR_CHECK(extack, nest, tb, CAMPAGNOL_A_KEYCONF_EPOCH) ||
 	    NL_REQ_ATTR_CHECK(extack, nest, tb, CAMPAGNOL_A_KEYCONF_ENCRYPT_DIR) ||
-	    NL_REQ_ATTR_CHECK(extack, nest, tb, CAMPAGNOL_A_KEYCONF_DECRYPT_DIR))
+	    NL_REQ_ATTR_CHECK(extack, nest, tb, CAMPAGNOL_A_KEYCONF_DECRYPT_DIR)) {
+		NL_SET_ERR_MSG_MOD(extack,
+				   "a key needs cipher, epoch, encrypt-dir and decrypt-dir");
 		return -EINVAL;
+	}
 
 	key = kzalloc(sizeof(*key), GFP_KERNEL);
 	if (!key)
@@ -674,8 +696,10 @@ static int cpg_nl_socket_attach_doit(struct sk_buff *skb,
 	struct cpg_priv *priv;
 	int err;
 
-	if (GENL_REQ_ATTR_CHECK(info, CAMPAGNOL_A_SOCKFD))
+	if (GENL_REQ_ATTR_CHECK(info, CAMPAGNOL_A_SOCKFD)) {
+		NL_SET_ERR_MSG_MOD(info->extack, "socket-attach needs a sockfd");
 		return -EINVAL;
+	}
 	priv = cpg_nl_info_priv(info);
 	if (IS_ERR(priv))
 		return PTR_ERR(priv);
@@ -844,6 +868,7 @@ static int cpg_nl_key_del_doit(struct sk_buff *skb, struct genl_info *info)
 	nest = tb[CAMPAGNOL_A_PEER_KEYCONF];
 	if (NL_REQ_ATTR_CHECK(info->extack, info->attrs[CAMPAGNOL_A_PEER], tb,
 			      CAMPAGNOL_A_PEER_KEYCONF)) {
+		NL_SET_ERR_MSG_MOD(info->extack, "key-del needs a keyconf");
 		err = -EINVAL;
 		goto out;
 	}
@@ -853,6 +878,7 @@ static int cpg_nl_key_del_doit(struct sk_buff *skb, struct genl_info *info)
 		goto out;
 	if (NL_REQ_ATTR_CHECK(info->extack, nest, kc,
 			      CAMPAGNOL_A_KEYCONF_SLOT)) {
+		NL_SET_ERR_MSG_MOD(info->extack, "key-del needs the key's slot");
 		err = -EINVAL;
 		goto out;
 	}

@@ -640,7 +640,8 @@ int main(int argc, char **argv)
 	CHECK(!ret && d.port == 0 && d.n_peers == 0, "dev-get: no socket, no peers (%d)", ret);
 	CHECK(dev_get(1, &d, true) == -EOPNOTSUPP, "dev-get on lo: EOPNOTSUPP (%s)", last_extack);
 	CHECK(dev_get(9999, &d, true) == -ENODEV, "dev-get on 9999: ENODEV (%s)", last_extack);
-	CHECK(dev_get(ifx, &d, false) == -EINVAL, "dev-get without ifindex: EINVAL");
+	CHECK(dev_get(ifx, &d, false) == -EINVAL && strstr(last_extack, "ifindex"),
+	      "dev-get without ifindex: EINVAL (%s)", last_extack);
 
 	p = P(.vpn = "10.9.0.2", .v4 = "127.0.0.1", .port = 40001);
 	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p) == -ENOTCONN,
@@ -684,7 +685,8 @@ int main(int argc, char **argv)
 	peer_get(ifx, "10.9.0.3", &pi);
 	CHECK(!ret && !strcmp(pi.remote, "127.0.0.2") && pi.nkeys == 0, "v4-mapped endpoint stored as IPv4, no key (%d %s)", ret, pi.remote);
 	p = P(.vpn = "10.9.0.4", .v4 = "127.0.0.1");
-	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p) == -EINVAL, "no port: EINVAL (%s)", last_extack);
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p) == -EINVAL && strstr(last_extack, "remote-port"),
+	      "no port: EINVAL (%s)", last_extack);
 	p = P(.vpn = "10.9.0.4", .v4 = "127.0.0.1", .v6 = "::1", .port = 1);
 	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p) == -EINVAL, "v4 and v6: EINVAL (%s)", last_extack);
 	p = P(.vpn = "10.9.0.4");
@@ -720,6 +722,11 @@ int main(int argc, char **argv)
 		ret = peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &bad[i].p);
 		CHECK(ret == bad[i].err, "policy: %s -> %s (got %s; %s)", bad[i].what,
 		      strerror(-bad[i].err), strerror(-ret), last_extack);
+		/* Every rejection says why: the policy's own message or ours. */
+		CHECK(last_extack[0], "policy: %s has an extack message", bad[i].what);
+		if (bad[i].p.bad == BAD_NOSALT)
+			CHECK(strstr(last_extack, "12-byte iv"), "ChaCha without iv: says so (%s)",
+			      last_extack);
 	}
 	ret = peer_get(ifx, "10.9.0.5", &pi);
 	CHECK(ret == -ENOENT, "no peer 10.9.0.5 after all that (%d)", ret);
