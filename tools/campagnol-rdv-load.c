@@ -1020,12 +1020,27 @@ static struct sim *sim_new(const struct options *o)
 	return s;
 }
 
+/* "NAME=total", then "NAME_reason=count" for each reason counted; counts
+ * has CPG_REASON_MAX + 2 slots, the last for reasons we do not know. */
+static void print_by_reason(const char *name, const uint64_t *counts)
+{
+	char key[64];
+	unsigned int r;
+
+	printf("%s=%" PRIu64 "\n", name, sum_array(counts, CPG_REASON_MAX + 2));
+	for (r = 0; r <= CPG_REASON_MAX; r++)
+		if (counts[r])
+			printf("%s_%s=%" PRIu64 "\n", name,
+			       key_name(cpg_reason_str(r), key, sizeof(key)), counts[r]);
+	if (counts[CPG_REASON_MAX + 1])
+		printf("%s_unknown_reason=%" PRIu64 "\n", name, counts[CPG_REASON_MAX + 1]);
+}
+
 static void sim_print_summary(const struct sim *s)
 {
 	char key[64];
 	const struct counters *c = &s->c;
 	uint64_t answered = c->ans + sum_array(c->rej, CPG_REASON_MAX + 2);
-	unsigned int r;
 	int e;
 
 	printf("mode=load\n");
@@ -1036,13 +1051,7 @@ static void sim_print_summary(const struct sim *s)
 	printf("hello_timeouts=%" PRIu64 "\n", c->hello_timeouts);
 	printf("ok=%" PRIu64 "\n", c->ok);
 	printf("ok_dup=%" PRIu64 "\n", c->ok_dup);
-	printf("nok=%" PRIu64 "\n", sum_array(c->nok, CPG_REASON_MAX + 2));
-	for (r = 0; r <= CPG_REASON_MAX; r++)
-		if (c->nok[r])
-			printf("nok_%s=%" PRIu64 "\n",
-			       key_name(cpg_reason_str(r), key, sizeof(key)), c->nok[r]);
-	if (c->nok[CPG_REASON_MAX + 1])
-		printf("nok_unknown_reason=%" PRIu64 "\n", c->nok[CPG_REASON_MAX + 1]);
+	print_by_reason("nok", c->nok);
 	printf("pings=%" PRIu64 "\n", c->ping_sent);
 	printf("pongs=%" PRIu64 "\n", c->pong);
 	printf("pongs_late=%" PRIu64 "\n", c->pong_late);
@@ -1052,13 +1061,7 @@ static void sim_print_summary(const struct sim *s)
 	printf("ask=%" PRIu64 "\n", c->ask_sent);
 	printf("ans=%" PRIu64 "\n", c->ans);
 	printf("fwd=%" PRIu64 "\n", c->fwd);
-	printf("rej=%" PRIu64 "\n", sum_array(c->rej, CPG_REASON_MAX + 2));
-	for (r = 0; r <= CPG_REASON_MAX; r++)
-		if (c->rej[r])
-			printf("rej_%s=%" PRIu64 "\n",
-			       key_name(cpg_reason_str(r), key, sizeof(key)), c->rej[r]);
-	if (c->rej[CPG_REASON_MAX + 1])
-		printf("rej_unknown_reason=%" PRIu64 "\n", c->rej[CPG_REASON_MAX + 1]);
+	print_by_reason("rej", c->rej);
 	printf("asks_unanswered=%" PRIu64 "\n",
 	       c->ask_sent > answered ? c->ask_sent - answered : 0);
 	printf("close=%" PRIu64 "\n", c->close_sent);
