@@ -21,6 +21,7 @@
 #include <linux/skbuff.h>
 #include <linux/slab.h>
 #include <linux/udp.h>
+#include <net/gro_cells.h>
 #include <net/inet_sock.h>
 #include <net/ip.h>
 #include <net/netlink.h>
@@ -32,15 +33,13 @@
 #include "netdev.h"
 #include "netlink.h"
 #include "peer.h"
+#include "receive.h"
+#include "send.h"
 
 /* campagnol's tun_mtu default. */
 #define CPG_DEFAULT_MTU		1419
 /* A DTLS record carries at most 2^14 bytes of plaintext. */
 #define CPG_MAX_MTU		16384
-
-#define CPG_RECORD_HEADER_LEN	13
-#define CPG_EXPLICIT_NONCE_LEN	8	/* AES-GCM only */
-#define CPG_TAG_LEN		16
 
 /*
  * What encapsulation puts in front of a packet: the outer IP header (IPv6
@@ -65,7 +64,12 @@ static const struct device_type cpg_device_type = {
 	.name = CAMPAGNOL_FAMILY_NAME,
 };
 
-static bool cpg_no_route_should_notify(struct cpg_priv *priv, __be32 dst)
+/*
+ * Tell the daemon about a destination without a peer, so that it can set one
+ * up: once a second per destination, and at most CPG_NO_ROUTE_BURST times a
+ * second in all.
+ */
+void cpg_no_route_notify(struct cpg_priv *priv, __be32 dst)
 {
 	struct cpg_no_route *nr = &priv->no_route;
 	unsigned int i = hash_32((__force u32)dst, ilog2(CPG_NO_ROUTE_SLOTS));
@@ -88,53 +92,11 @@ static bool cpg_no_route_should_notify(struct cpg_priv *priv, __be32 dst)
 	notify = true;
 out:
 	spin_unlock_bh(&nr->lock);
-	return notify;
-}
-
-/* Broadcast, multicast and "this network" have no peer to set up. */
-static bool cpg_is_unicast(__be32 addr)
-{
-	return !ipv4_is_multicast(addr) && !ipv4_is_lbcast(addr) &&
-	       !ipv4_is_zeronet(addr);
-}
-
-/*
- * The TX path (peer lookup, AEAD, records on the socket) is not there yet:
- * every packet is dropped, and the daemon hears of destinations without a
- * peer so that it can set one up.
- */
-static netdev_tx_t cpg_xmit(struct sk_buff *skb, struct net_device *dev)
-{
-	struct cpg_priv *priv = netdev_priv(dev);
-	struct cpg_peer *peer;
-	__be32 dst;
-
-	if (skb->protocol != htons(ETH_P_IP) ||
-	    !pskb_network_may_pull(skb, sizeof(struct iphdr)))
-		goto drop;
-
-	dst = ip_hdr(skb)->daddr;
-	rcu_read_lock();
-	peer = cpg_peer_lookup_vpn_ip(priv, dst);
-	rcu_read_unlock();
-	if (!peer) {
-		atomic64_inc(&priv->no_route_drops);
-		if (cpg_is_unicast(dst) && cpg_no_route_should_notify(priv, dst))
-			cpg_nl_notify_no_route(priv, dst);
-	}
-drop:
-	dev_core_stats_tx_dropped_inc(dev);
-	kfree_skb(skb);
-	return NETDEV_TX_OK;
+	if (notify)
+		cpg_nl_notify_no_route(priv, dst);
 }
 
 /* ---- The attached socket ----------------------------------------------- */
-
-/* For now every datagram goes to the daemon: the RX path comes next. */
-static int cpg_encap_rcv(struct sock *sk, struct sk_buff *skb)
-{
-	return 1;
-}
 
 /*
  * Give the socket back to plain UDP. The fields are reset one by one rather
@@ -330,7 +292,7 @@ static int cpg_dev_init(struct net_device *dev)
 	atomic64_set(&priv->no_route_drops, 0);
 	spin_lock_init(&priv->no_route.lock);
 	INIT_DELAYED_WORK(&priv->idle_work, cpg_peer_idle_work);
-	return 0;
+	return gro_cells_init(&priv->gro_cells, dev);
 }
 
 /*
@@ -355,6 +317,7 @@ static void cpg_dev_uninit(struct net_device *dev)
 	if (cs)
 		cpg_sock_release(cs);
 	cancel_delayed_work_sync(&priv->idle_work);
+	gro_cells_destroy(&priv->gro_cells);
 }
 
 static const struct net_device_ops cpg_netdev_ops = {
@@ -383,11 +346,12 @@ static const struct ethtool_ops cpg_ethtool_ops = {
 static void cpg_setup(struct net_device *dev)
 {
 	/*
-	 * As ovpn. Without a checksum feature the core drops TSO and hands us
-	 * packets with their checksums done; taking TSO packets whole (with
-	 * NETIF_F_HW_CSUM, as WireGuard does) is for the TX path to decide.
+	 * As WireGuard: the stack hands us TSO packets whole, with their
+	 * checksums to do, and the TX path segments them and fills the
+	 * checksums in once the packets are past the stack.
 	 */
-	netdev_features_t features = NETIF_F_SG | NETIF_F_GSO |
+	netdev_features_t features = NETIF_F_HW_CSUM | NETIF_F_RXCSUM |
+				     NETIF_F_SG | NETIF_F_GSO |
 				     NETIF_F_GSO_SOFTWARE | NETIF_F_HIGHDMA;
 
 	dev->netdev_ops = &cpg_netdev_ops;

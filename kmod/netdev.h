@@ -14,6 +14,7 @@
 #include <linux/siphash.h>
 #include <linux/spinlock.h>
 #include <linux/workqueue.h>
+#include <net/gro_cells.h>
 #include <net/rtnetlink.h>
 
 #define CPG_PEER_HASH_BITS	8
@@ -55,6 +56,7 @@ struct cpg_no_route {
  * @no_route_drops: packets dropped because no peer has their destination
  * @no_route: rate limit of the notifications about those packets
  * @idle_work: looks for idle peers once a second while some have a timeout
+ * @gro_cells: where received packets enter the stack
  */
 struct cpg_priv {
 	struct net_device *dev;
@@ -68,6 +70,7 @@ struct cpg_priv {
 	atomic64_t no_route_drops;
 	struct cpg_no_route no_route;
 	struct delayed_work idle_work;
+	struct gro_cells gro_cells;
 };
 
 /**
@@ -91,5 +94,6 @@ bool cpg_dev_is_campagnol(const struct net_device *dev);
 int cpg_sock_attach(struct cpg_priv *priv, int fd,
 		    struct netlink_ext_ack *extack);
 bool cpg_sock_can_reach(const struct sock *sk, sa_family_t family);
+void cpg_no_route_notify(struct cpg_priv *priv, __be32 dst);
 
 #endif /* _CPG_NETDEV_H */

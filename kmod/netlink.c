@@ -337,7 +337,7 @@ static int cpg_nl_parse_key(struct nlattr *nest, struct cpg_key **keyp,
 		return -EINVAL;
 	}
 
-	key = kzalloc(sizeof(*key), GFP_KERNEL);
+	key = cpg_key_alloc();
 	if (!key)
 		return -ENOMEM;
 	key->cipher = nla_get_u32(tb[CAMPAGNOL_A_KEYCONF_CIPHER]);
@@ -351,8 +351,10 @@ static int cpg_nl_parse_key(struct nlattr *nest, struct cpg_key **keyp,
 	if (!err)
 		err = cpg_nl_parse_keydir(tb[CAMPAGNOL_A_KEYCONF_DECRYPT_DIR],
 					  key->cipher, &key->rx, extack);
+	if (!err)
+		err = cpg_key_setup(key, extack);
 	if (err) {
-		cpg_key_free(key);
+		cpg_key_put(key);
 		return err;
 	}
 	*keyp = key;

@@ -28,23 +28,6 @@
 
 /* ---- Keys --------------------------------------------------------------- */
 
-void cpg_key_free(struct cpg_key *key)
-{
-	kfree_sensitive(key);
-}
-
-static void cpg_key_free_rcu(struct rcu_head *head)
-{
-	cpg_key_free(container_of(head, struct cpg_key, rcu));
-}
-
-/* Free a key that readers may still be using. */
-static void cpg_key_retire(struct cpg_key *key)
-{
-	if (key)
-		call_rcu(&key->rcu, cpg_key_free_rcu);
-}
-
 /* Whether a and b seal with the same nonces: same cipher, epoch and key. */
 static bool cpg_key_same_writer(const struct cpg_key *a,
 				const struct cpg_key *b)
@@ -105,21 +88,27 @@ static struct cpg_key *cpg_peer_set_key(struct cpg_peer *peer,
 
 void cpg_peer_config_free(struct cpg_peer_config *cfg)
 {
-	cpg_key_free(cfg->key);
+	cpg_key_put(cfg->key);
 	cfg->key = NULL;
 }
 
 /* ---- Lifetime ----------------------------------------------------------- */
 
-/* Free a peer that no reader can reach any more. */
+/*
+ * Free a peer that no reader can reach any more. Records in flight hold the
+ * peer, so its keys have no other user left.
+ */
 static void cpg_peer_free(struct cpg_peer *peer)
 {
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(peer->keys); i++)
-		cpg_key_free(rcu_dereference_protected(peer->keys[i], 1));
+		cpg_key_put(rcu_dereference_protected(peer->keys[i], 1));
 	kfree(rcu_dereference_protected(peer->endpoint, 1));
+	dst_cache_destroy(&peer->dst_cache);
 	free_percpu(peer->stats);
+	if (peer->priv)
+		netdev_put(peer->priv->dev, &peer->dev_tracker);
 	kfree(peer);
 }
 
@@ -267,6 +256,7 @@ static struct cpg_endpoint *cpg_peer_move(struct cpg_peer *peer,
 	hlist_nulls_del_rcu(&peer->by_endpoint);
 	hlist_nulls_add_head_rcu(&peer->by_endpoint,
 				 &priv->peers_by_endpoint[cpg_endpoint_slot(priv, &ep->addr)]);
+	dst_cache_reset(&peer->dst_cache);
 	return old;
 }
 
@@ -328,11 +318,13 @@ int cpg_peer_add(struct cpg_priv *priv, struct cpg_peer_config *cfg,
 		RCU_INIT_POINTER(peer->endpoint, ep);
 	}
 	peer->stats = netdev_alloc_pcpu_stats(struct cpg_peer_stats);
-	if (!ep || !peer->stats) {
+	if (!ep || !peer->stats ||
+	    dst_cache_init(&peer->dst_cache, GFP_KERNEL)) {
 		err = -ENOMEM;
 		goto out_free;
 	}
 	peer->priv = priv;
+	netdev_hold(priv->dev, &peer->dev_tracker, GFP_KERNEL);
 	peer->vpn_ip = cfg->vpn_ip;
 	peer->created = get_jiffies_64();
 	peer->idle_timeout = cfg->has_idle_timeout ? cfg->idle_timeout : 0;
@@ -441,7 +433,7 @@ out_unlock:
 	kfree(ep);
 	if (old_ep)
 		kfree_rcu(old_ep, rcu);
-	cpg_key_retire(old_key);
+	cpg_key_put(old_key);
 	return err;
 }
 
@@ -503,7 +495,7 @@ int cpg_peer_key_del(struct cpg_priv *priv, __be32 vpn_ip,
 		NL_SET_ERR_MSG_MOD(extack, "the peer has no key in this slot");
 		return -ENOENT;
 	}
-	cpg_key_retire(key);
+	cpg_key_put(key);
 	return 0;
 }
 

@@ -18,17 +18,12 @@
 #include <linux/socket.h>
 #include <linux/types.h>
 #include <linux/u64_stats_sync.h>
+#include <net/dst_cache.h>
 #include <net/netlink.h>
 #include <uapi/linux/campagnol.h>
 
+#include "crypto.h"
 #include "netdev.h"
-
-/* The data plane writes from 2^47: see docs/dtls-records.md. */
-#define CPG_DATA_SEQ_START	BIT_ULL(47)
-#define CPG_SEQ_MAX		GENMASK_ULL(47, 0)
-
-#define CPG_KEY_MAX_LEN		32
-#define CPG_IV_MAX_LEN		12
 
 /* Sanity limit: each peer is a few hundred bytes plus per-CPU counters. */
 #define CPG_MAX_PEERS		65536
@@ -56,32 +51,6 @@ struct cpg_endpoint {
 	struct rcu_head rcu;
 };
 
-/* The key and IV of one direction; unused bytes are zero. */
-struct cpg_key_dir {
-	u8 key[CPG_KEY_MAX_LEN];
-	u8 iv[CPG_IV_MAX_LEN];
-};
-
-/**
- * struct cpg_key - the record keys of one handshake
- * @cipher: the AEAD suite
- * @epoch: the DTLS epoch of the records
- * @first_write_seq: the sequence number of the first record we seal
- * @next_write_seq: the sequence number of the next record we seal
- * @tx: what we seal with
- * @rx: what the peer seals with
- * @rcu: to wipe and free the key after the readers are gone
- */
-struct cpg_key {
-	enum campagnol_cipher cipher;
-	u16 epoch;
-	u64 first_write_seq;
-	atomic64_t next_write_seq;
-	struct cpg_key_dir tx;
-	struct cpg_key_dir rx;
-	struct rcu_head rcu;
-};
-
 struct cpg_peer_stats {
 	u64_stats_t rx_packets;
 	u64_stats_t rx_bytes;
@@ -102,12 +71,15 @@ struct cpg_peer_counters {
 
 /**
  * struct cpg_peer - a peer of a device
- * @priv: the device; peers are removed before it goes away
+ * @priv: the device, which the peer holds a reference to: unregistering it
+ *	waits for records in flight, which hold the peer
+ * @dev_tracker: tracker of that reference
  * @vpn_ip: the peer's VPN address, which never changes
  * @by_vpn_ip: node in priv->peers_by_vpn_ip
  * @by_endpoint: node in priv->peers_by_endpoint
  * @unlinked: node in a caller's list once out of the tables
  * @endpoint: the peer's UDP endpoint
+ * @dst_cache: the route to @endpoint
  * @keys: the keys, by enum campagnol_key_slot
  * @stats: per-CPU counters
  * @created: when the peer was added (get_jiffies_64())
@@ -120,11 +92,13 @@ struct cpg_peer_counters {
  */
 struct cpg_peer {
 	struct cpg_priv *priv;
+	netdevice_tracker dev_tracker;
 	__be32 vpn_ip;
 	struct hlist_node by_vpn_ip;
 	struct hlist_nulls_node by_endpoint;
 	struct list_head unlinked;
 	struct cpg_endpoint __rcu *endpoint;
+	struct dst_cache dst_cache;
 	struct cpg_key __rcu *keys[2];
 	struct cpg_peer_stats __percpu *stats;
 	u64 created;
@@ -154,7 +128,6 @@ struct cpg_peer_config {
 	u32 idle_timeout;
 };
 
-void cpg_key_free(struct cpg_key *key);
 void cpg_peer_config_free(struct cpg_peer_config *cfg);
 
 struct cpg_peer *cpg_peer_lookup_vpn_ip(struct cpg_priv *priv, __be32 vpn_ip);
@@ -193,6 +166,29 @@ static inline void cpg_peer_count_drop(struct cpg_peer *peer,
 
 	u64_stats_update_begin(&stats->syncp);
 	u64_stats_inc(&stats->drops[reason]);
+	u64_stats_update_end(&stats->syncp);
+	put_cpu_ptr(peer->stats);
+}
+
+/* A record of len bytes of plaintext went to the peer, or came from it. */
+static inline void cpg_peer_count_tx(struct cpg_peer *peer, unsigned int len)
+{
+	struct cpg_peer_stats *stats = get_cpu_ptr(peer->stats);
+
+	u64_stats_update_begin(&stats->syncp);
+	u64_stats_inc(&stats->tx_packets);
+	u64_stats_add(&stats->tx_bytes, len);
+	u64_stats_update_end(&stats->syncp);
+	put_cpu_ptr(peer->stats);
+}
+
+static inline void cpg_peer_count_rx(struct cpg_peer *peer, unsigned int len)
+{
+	struct cpg_peer_stats *stats = get_cpu_ptr(peer->stats);
+
+	u64_stats_update_begin(&stats->syncp);
+	u64_stats_inc(&stats->rx_packets);
+	u64_stats_add(&stats->rx_bytes, len);
 	u64_stats_update_end(&stats->syncp);
 	put_cpu_ptr(peer->stats);
 }

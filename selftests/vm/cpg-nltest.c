@@ -9,12 +9,24 @@
  *
  * usage: cpg-nltest IFINDEX IFINDEX2 [NETNS_PATH IFINDEX_IN_NETNS]
  *        cpg-nltest hold IFINDEX PORT
+ *        cpg-nltest show IFINDEX
+ *        cpg-nltest tunnel IFINDEX LOCAL_IP PORT PEER_VPN PEER_IP PEER_PORT CIPHER
+ *                   TXFILL RXFILL [FIRST_SEQ]
  *
  * The first form runs the scenario on IFINDEX (a campagnol device without a
  * socket), uses IFINDEX2 (another one) for "socket already attached", and
  * NETNS_PATH's device for a socket attached across namespaces. "hold"
  * attaches a UDP socket bound to 127.0.0.1:PORT, adds a peer, waits for a
  * byte on stdin and then checks the socket still works as plain UDP.
+ * "show" prints what the kernel holds for a device, as key=value lines for
+ * the VM tests (selftests/vm/libkmod.sh): one "dev" line, then one "peer"
+ * line per peer of a dump; exit 1 when the device is not a campagnol one.
+ * "tunnel" stands in for a daemon whose handshake is done: it attaches a UDP
+ * socket bound to LOCAL_IP:PORT and adds one peer whose keys and IVs are
+ * bytes TXFILL (ours) and RXFILL (the peer's) repeated, CIPHER being 1, 2
+ * or 3 (enum campagnol_cipher); then it holds the socket until killed. Two
+ * of them with swapped fills make a tunnel with known keys. SIGUSR1 installs
+ * the next keys (every fill xor 0xf0, epoch 1 again), as a rekey would.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,6 +37,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -612,6 +625,160 @@ static int hold(int ifindex, int port)
 	return 0;
 }
 
+static volatile sig_atomic_t rekey_asked;
+
+static void on_sigusr1(int sig)
+{
+	(void)sig;
+	rekey_asked = 1;
+}
+
+static int tunnel(int argc, char **argv)
+{
+	struct peer_req p = P(.vpn = argv[5], .v4 = argv[6], .port = atoi(argv[7]),
+			      .cipher = atoi(argv[8]),
+			      .txfill = (uint8_t)strtoul(argv[9], NULL, 0),
+			      .rxfill = (uint8_t)strtoul(argv[10], NULL, 0),
+			      .first_seq = argc > 11 ? strtoull(argv[11], NULL, 0) : 0);
+	int ifindex = atoi(argv[2]);
+	int fd = udp_socket(AF_INET, argv[3], atoi(argv[4]));
+	int ret = attach(ifindex, fd);
+
+	signal(SIGUSR1, on_sigusr1);
+	if (!ret)
+		ret = peer_cmd(ifindex, CAMPAGNOL_CMD_PEER_NEW, &p);
+	if (ret) {
+		fprintf(stderr, "tunnel: %s (%s)\n", strerror(-ret), last_extack);
+		return 1;
+	}
+	printf("tunnel: ready\n");
+	fflush(stdout);
+	for (;;) {
+		pause();
+		if (!rekey_asked)
+			continue;
+		/* What a new handshake gives: new keys, epoch 1 again. */
+		rekey_asked = 0;
+		p.txfill ^= 0xf0;
+		p.rxfill ^= 0xf0;
+		p.first_seq = 0;
+		ret = peer_cmd(ifindex, CAMPAGNOL_CMD_PEER_SET, &p);
+		printf("tunnel: rekeyed %d %s\n", ret, last_extack);
+		fflush(stdout);
+	}
+}
+
+/* ---- show ---- */
+
+static const char *const drop_names[] = {
+	[CAMPAGNOL_A_PEER_DROP_AUTH] = "drop_auth",
+	[CAMPAGNOL_A_PEER_DROP_REPLAY] = "drop_replay",
+	[CAMPAGNOL_A_PEER_DROP_SPOOFED] = "drop_spoofed",
+	[CAMPAGNOL_A_PEER_DROP_MALFORMED] = "drop_malformed",
+	[CAMPAGNOL_A_PEER_DROP_NO_KEY] = "drop_no_key",
+	[CAMPAGNOL_A_PEER_DROP_TX_ERROR] = "drop_tx_error",
+};
+
+static void show_keyconf(const struct nlattr *kc)
+{
+	const struct nlattr *k;
+	unsigned int slot = 0, cipher = 0, epoch = 0;
+	unsigned long long next = 0;
+
+	mnl_attr_for_each_nested(k, kc) {
+		switch (mnl_attr_get_type(k)) {
+		case CAMPAGNOL_A_KEYCONF_SLOT: slot = mnl_attr_get_u32(k); break;
+		case CAMPAGNOL_A_KEYCONF_CIPHER: cipher = mnl_attr_get_u32(k); break;
+		case CAMPAGNOL_A_KEYCONF_EPOCH: epoch = mnl_attr_get_u16(k); break;
+		case CAMPAGNOL_A_KEYCONF_NEXT_WRITE_SEQ: next = mnl_attr_get_u64(k); break;
+		}
+	}
+	/* Slot 0 is the current key, 1 the previous one. */
+	printf(" key%u_cipher=%u key%u_epoch=%u key%u_next_write_seq=%llu", slot, cipher, slot,
+	       epoch, slot, next);
+}
+
+/* One "peer key=value..." line per message of a PEER_GET dump. */
+static int show_peer_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *a, *p;
+	char ip[INET6_ADDRSTRLEN] = "-";
+	int *count = data;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr)) {
+		if (mnl_attr_get_type(a) != CAMPAGNOL_A_PEER)
+			continue;
+		(*count)++;
+		printf("peer");
+		mnl_attr_for_each_nested(p, a) {
+			uint16_t type = mnl_attr_get_type(p);
+
+			switch (type) {
+			case CAMPAGNOL_A_PEER_VPN_IPV4:
+				inet_ntop(AF_INET, mnl_attr_get_payload(p), ip, sizeof(ip));
+				printf(" vpn_ip=%s", ip);
+				break;
+			case CAMPAGNOL_A_PEER_REMOTE_IPV4:
+				inet_ntop(AF_INET, mnl_attr_get_payload(p), ip, sizeof(ip));
+				printf(" remote=%s", ip);
+				break;
+			case CAMPAGNOL_A_PEER_REMOTE_IPV6:
+				inet_ntop(AF_INET6, mnl_attr_get_payload(p), ip, sizeof(ip));
+				printf(" remote=%s", ip);
+				break;
+			case CAMPAGNOL_A_PEER_REMOTE_PORT:
+				printf(" port=%u", ntohs(mnl_attr_get_u16(p)));
+				break;
+			case CAMPAGNOL_A_PEER_KEYCONF:
+				show_keyconf(p);
+				break;
+			case CAMPAGNOL_A_PEER_RX_PACKETS:
+				printf(" rx_packets=%llu", (unsigned long long)mnl_attr_get_u64(p));
+				break;
+			case CAMPAGNOL_A_PEER_RX_BYTES:
+				printf(" rx_bytes=%llu", (unsigned long long)mnl_attr_get_u64(p));
+				break;
+			case CAMPAGNOL_A_PEER_TX_PACKETS:
+				printf(" tx_packets=%llu", (unsigned long long)mnl_attr_get_u64(p));
+				break;
+			case CAMPAGNOL_A_PEER_TX_BYTES:
+				printf(" tx_bytes=%llu", (unsigned long long)mnl_attr_get_u64(p));
+				break;
+			case CAMPAGNOL_A_PEER_DROP_AUTH ... CAMPAGNOL_A_PEER_DROP_TX_ERROR:
+				printf(" %s=%llu", drop_names[type],
+				       (unsigned long long)mnl_attr_get_u64(p));
+				break;
+			}
+		}
+		printf("\n");
+	}
+	return MNL_CB_OK;
+}
+
+static int show(int ifindex)
+{
+	char buf[512];
+	struct nlmsghdr *nlh;
+	struct dev_info d;
+	int ret, count = 0;
+
+	ret = dev_get(ifindex, &d, true);
+	if (ret) {
+		fprintf(stderr, "show: dev-get %d: %s (%s)\n", ifindex, strerror(-ret), last_extack);
+		return 1;
+	}
+	printf("dev ifindex=%d port=%d peers=%d no_route_drops=%llu\n", ifindex, d.port,
+	       d.n_peers, (unsigned long long)d.no_route);
+	nlh = genl_hdr(buf, CAMPAGNOL_CMD_PEER_GET, NLM_F_DUMP);
+	mnl_attr_put_u32(nlh, CAMPAGNOL_A_IFINDEX, ifindex);
+	ret = talk(nl, nlh, show_peer_cb, &count);
+	if (ret) {
+		fprintf(stderr, "show: peer dump: %s (%s)\n", strerror(-ret), last_extack);
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct mnl_socket *ntf;
@@ -625,9 +792,16 @@ int main(int argc, char **argv)
 	resolve();
 	if (argc == 4 && !strcmp(argv[1], "hold"))
 		return hold(atoi(argv[2]), atoi(argv[3]));
+	if (argc == 3 && !strcmp(argv[1], "show"))
+		return show(atoi(argv[2]));
+	if ((argc == 11 || argc == 12) && !strcmp(argv[1], "tunnel"))
+		return tunnel(argc, argv);
 	if (argc < 3) {
 		fprintf(stderr, "usage: %s IFINDEX IFINDEX2 [NETNS_PATH IFINDEX]\n"
-			"       %s hold IFINDEX PORT\n", argv[0], argv[0]);
+			"       %s hold IFINDEX PORT\n"
+			"       %s show IFINDEX\n"
+			"       %s tunnel IFINDEX LOCAL_IP PORT PEER_VPN PEER_IP PEER_PORT CIPHER "
+			"TXFILL RXFILL [FIRST_SEQ]\n", argv[0], argv[0], argv[0], argv[0]);
 		return 2;
 	}
 	printf("TAP version 13\n");

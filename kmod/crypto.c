@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Campagnol: the kernel data path of a peer-to-peer IPv4 VPN.
+ *
+ * DTLS 1.2 application_data records sealed and opened with the kernel's
+ * AEAD transforms, in place in the skb. The AEAD may complete
+ * asynchronously (a hardware driver, or cryptd when the FPU is busy), so
+ * everything a record needs afterwards travels in skb->cb and in a context
+ * allocated per record.
+ */
+#include <crypto/aead.h>
+#include <linux/err.h>
+#include <linux/scatterlist.h>
+#include <linux/skbuff.h>
+#include <linux/slab.h>
+#include <linux/version.h>
+
+#include "compat.h"
+#include "crypto.h"
+#include "receive.h"
+#include "send.h"
+
+#define CPG_AAD_LEN		13
+#define CPG_NONCE_LEN		12
+#define CPG_GCM_SALT_LEN	4
+
+/* Scatterlist entries a record may need: more means a pathological skb. */
+#define CPG_MAX_FRAGS		(MAX_SKB_FRAGS * 4)
+
+/* ---- Keys --------------------------------------------------------------- */
+
+struct cpg_key *cpg_key_alloc(void)
+{
+	struct cpg_key *key = kzalloc(sizeof(*key), GFP_KERNEL);
+
+	if (!key)
+		return NULL;
+	spin_lock_init(&key->replay_lock);
+	refcount_set(&key->refcount, 1);
+	return key;
+}
+
+static struct crypto_aead *cpg_aead_new(enum campagnol_cipher cipher,
+					const u8 *secret)
+{
+	const char *name = "gcm(aes)";
+	unsigned int len = 32;
+	struct crypto_aead *aead;
+	int err;
+
+	if (cipher == CAMPAGNOL_CIPHER_AES_128_GCM)
+		len = 16;
+	else if (cipher == CAMPAGNOL_CIPHER_CHACHA20_POLY1305)
+		name = "rfc7539(chacha20,poly1305)";
+
+	aead = crypto_alloc_aead(name, 0, 0);
+	if (IS_ERR(aead))
+		return aead;
+	err = crypto_aead_setkey(aead, secret, len);
+	if (!err)
+		err = crypto_aead_setauthsize(aead, CPG_TAG_LEN);
+	if (err) {
+		crypto_free_aead(aead);
+		return ERR_PTR(err);
+	}
+	return aead;
+}
+
+/**
+ * cpg_key_setup - make the AEAD transforms of a parsed key
+ * @key: a key from cpg_key_alloc(), its cipher and secrets set
+ * @extack: where to say what is wrong
+ *
+ * Return: 0 or a negative errno; cpg_key_put() the key either way.
+ */
+int cpg_key_setup(struct cpg_key *key, struct netlink_ext_ack *extack)
+{
+	struct crypto_aead *aead;
+
+	aead = cpg_aead_new(key->cipher, key->tx.key);
+	if (IS_ERR(aead))
+		goto err;
+	key->tx_aead = aead;
+	aead = cpg_aead_new(key->cipher, key->rx.key);
+	if (IS_ERR(aead))
+		goto err;
+	key->rx_aead = aead;
+	return 0;
+err:
+	NL_SET_ERR_MSG_MOD(extack, "the kernel cannot set up this cipher");
+	return PTR_ERR(aead);
+}
+
+static void cpg_key_free(struct cpg_key *key)
+{
+	crypto_free_aead(key->tx_aead);
+	crypto_free_aead(key->rx_aead);
+	kfree_sensitive(key);
+}
+
+static void cpg_key_free_rcu(struct rcu_head *head)
+{
+	cpg_key_free(container_of(head, struct cpg_key, rcu));
+}
+
+/*
+ * Drop a reference. The last one frees the key after a grace period: RCU
+ * readers may have found it in its peer's slot before it left.
+ */
+void cpg_key_put(struct cpg_key *key)
+{
+	if (key && refcount_dec_and_test(&key->refcount))
+		call_rcu(&key->rcu, cpg_key_free_rcu);
+}
+
+/* ---- Replay window ------------------------------------------------------ */
+
+static u64 *cpg_replay_block(struct cpg_replay *r, u64 seq)
+{
+	return &r->bitmap[(seq / 64) & (CPG_REPLAY_BLOCKS - 1)];
+}
+
+static bool __cpg_replay_check(struct cpg_replay *r, u64 seq)
+{
+	BUILD_BUG_ON(CPG_REPLAY_WINDOW / 64 + 1 >= CPG_REPLAY_BLOCKS);
+	BUILD_BUG_ON(!is_power_of_2(CPG_REPLAY_BLOCKS));
+
+	if (!r->started || seq > r->top)
+		return true;
+	if (r->top - seq >= CPG_REPLAY_WINDOW)
+		return false;
+	return !(*cpg_replay_block(r, seq) & BIT_ULL(seq % 64));
+}
+
+/* Whether seq may be new: a cheap test before the AEAD. */
+bool cpg_replay_check(struct cpg_key *key, u64 seq)
+{
+	bool ok;
+
+	spin_lock_bh(&key->replay_lock);
+	ok = __cpg_replay_check(&key->replay, seq);
+	spin_unlock_bh(&key->replay_lock);
+	return ok;
+}
+
+/*
+ * Record seq as received, once its record authenticated; false if it was
+ * received meanwhile (or fell out of the window).
+ */
+bool cpg_replay_update(struct cpg_key *key, u64 seq)
+{
+	struct cpg_replay *r = &key->replay;
+	u64 blocks, i;
+	bool ok;
+
+	spin_lock_bh(&key->replay_lock);
+	ok = __cpg_replay_check(r, seq);
+	if (!ok)
+		goto out;
+	if (!r->started) {
+		r->started = true;
+		r->top = seq;
+	} else if (seq > r->top) {
+		/* Clear the blocks top moves into. */
+		blocks = min_t(u64, seq / 64 - r->top / 64, CPG_REPLAY_BLOCKS);
+		for (i = 1; i <= blocks; i++)
+			*cpg_replay_block(r, r->top + i * 64) = 0;
+		r->top = seq;
+	}
+	*cpg_replay_block(r, seq) |= BIT_ULL(seq % 64);
+out:
+	spin_unlock_bh(&key->replay_lock);
+	return ok;
+}
+
+/* ---- Records ------------------------------------------------------------ */
+
+/**
+ * struct cpg_crypt_ctx - what one AEAD operation needs, allocated with it
+ * @skb: the record
+ * @sg: the additional data, then the skb's fragments
+ * @iv: the record's nonce
+ * @aad: the record's additional data
+ *
+ * The aead_request and its transform's context follow, then @sg's entries.
+ */
+struct cpg_crypt_ctx {
+	struct sk_buff *skb;
+	struct scatterlist *sg;
+	u8 iv[CPG_NONCE_LEN];
+	u8 aad[CPG_AAD_LEN];
+};
+
+static void cpg_crypt_finish(struct sk_buff *skb, int err)
+{
+	if (cpg_skb_cb(skb)->encrypt)
+		cpg_send_sealed(skb, err);
+	else
+		cpg_receive_opened(skb, err);
+}
+
+static void cpg_crypt_async_done(struct cpg_crypt_ctx *ctx, int err)
+{
+	struct sk_buff *skb = ctx->skb;
+
+	/* Only with CRYPTO_TFM_REQ_MAY_BACKLOG, which we do not ask for. */
+	if (err == -EINPROGRESS)
+		return;
+	kfree(ctx);
+	cpg_crypt_finish(skb, err);
+}
+
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+static void cpg_crypt_complete(struct crypto_async_request *areq, int err)
+{
+	cpg_crypt_async_done(areq->data, err);
+}
+#else
+static void cpg_crypt_complete(void *data, int err)
+{
+	cpg_crypt_async_done(data, err);
+}
+#endif
+
+/* RFC 5246 6.2.3.3, with DTLS's epoch || sequence number. */
+static void cpg_make_aad(u8 *aad, u16 epoch, u64 seq, unsigned int plain_len)
+{
+	put_unaligned_be64((u64)epoch << 48 | seq, aad);
+	aad[8] = CPG_CT_APPLICATION_DATA;
+	put_unaligned_be16(CPG_DTLS_1_2, aad + 9);
+	put_unaligned_be16(plain_len, aad + 11);
+}
+
+/*
+ * GCM (RFC 5288): salt || the record's explicit nonce, which we write as
+ * epoch || sequence number and a peer may write as it likes.
+ * ChaCha20-Poly1305 (RFC 7905): IV xor (0^4 || epoch || sequence number).
+ */
+static void cpg_make_nonce(u8 *nonce, const struct cpg_key *key,
+			   const struct cpg_key_dir *dir, const u8 *explicit,
+			   u64 seq)
+{
+	u64 iv_tail;
+
+	if (key->cipher != CAMPAGNOL_CIPHER_CHACHA20_POLY1305) {
+		memcpy(nonce, dir->iv, CPG_GCM_SALT_LEN);
+		memcpy(nonce + CPG_GCM_SALT_LEN, explicit, CPG_EXPLICIT_NONCE_LEN);
+		return;
+	}
+	memcpy(nonce, dir->iv, 4);
+	iv_tail = get_unaligned_be64(dir->iv + 4) ^ ((u64)key->epoch << 48 | seq);
+	put_unaligned_be64(iv_tail, nonce + 4);
+}
+
+void cpg_crypt(struct sk_buff *skb)
+{
+	struct cpg_skb_cb *cb = cpg_skb_cb(skb);
+	struct cpg_key *key = cb->key;
+	struct crypto_aead *aead = cb->encrypt ? key->tx_aead : key->rx_aead;
+	unsigned int nonce_off = cb->offset + CPG_RECORD_HEADER_LEN;
+	unsigned int data_off = nonce_off +
+				cpg_cipher_explicit_nonce_len(key->cipher);
+	unsigned int req_off, sg_off;
+	struct cpg_crypt_ctx *ctx;
+	struct aead_request *req;
+	struct sk_buff *trailer;
+	int nfrags, nsg, err;
+
+	/* Writable data, and room for the tag behind the plaintext. */
+	nfrags = skb_cow_data(skb, cb->encrypt ? CPG_TAG_LEN : 0, &trailer);
+	if (nfrags < 0) {
+		err = nfrags;
+		goto out;
+	}
+	if (nfrags > CPG_MAX_FRAGS) {
+		err = -EMSGSIZE;
+		goto out;
+	}
+	if (cb->encrypt)
+		pskb_put(skb, trailer, CPG_TAG_LEN);
+
+	req_off = ALIGN(sizeof(*ctx), CRYPTO_MINALIGN);
+	sg_off = ALIGN(req_off + sizeof(*req) + crypto_aead_reqsize(aead),
+		       __alignof__(struct scatterlist));
+	ctx = kmalloc(sg_off + (nfrags + 1) * sizeof(struct scatterlist),
+		      GFP_ATOMIC);
+	if (!ctx) {
+		err = -ENOMEM;
+		goto out;
+	}
+	ctx->skb = skb;
+	req = (void *)ctx + req_off;
+	ctx->sg = (void *)ctx + sg_off;
+
+	sg_init_table(ctx->sg, nfrags + 1);
+	sg_set_buf(ctx->sg, ctx->aad, CPG_AAD_LEN);
+	nsg = skb_to_sgvec_nomark(skb, ctx->sg + 1, data_off,
+				  cb->plain_len + CPG_TAG_LEN);
+	if (nsg < 0) {
+		err = nsg;
+		goto out_free;
+	}
+	sg_mark_end(&ctx->sg[nsg]);
+
+	cpg_make_aad(ctx->aad, key->epoch, cb->seq, cb->plain_len);
+	cpg_make_nonce(ctx->iv, key, cb->encrypt ? &key->tx : &key->rx,
+		       skb->data + nonce_off, cb->seq);
+
+	aead_request_set_tfm(req, aead);
+	aead_request_set_callback(req, 0, cpg_crypt_complete, ctx);
+	aead_request_set_ad(req, CPG_AAD_LEN);
+	if (cb->encrypt) {
+		aead_request_set_crypt(req, ctx->sg, ctx->sg, cb->plain_len,
+				       ctx->iv);
+		err = crypto_aead_encrypt(req);
+	} else {
+		aead_request_set_crypt(req, ctx->sg, ctx->sg,
+				       cb->plain_len + CPG_TAG_LEN, ctx->iv);
+		err = crypto_aead_decrypt(req);
+	}
+	if (err == -EINPROGRESS)
+		return;
+out_free:
+	kfree(ctx);
+out:
+	cpg_crypt_finish(skb, err);
+}

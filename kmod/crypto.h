@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Campagnol: the kernel data path of a peer-to-peer IPv4 VPN.
+ *
+ * Record keys, the AEAD transforms made from them, the replay window, and
+ * the sealing and opening of one DTLS 1.2 application_data record in an
+ * skb. docs/dtls-records.md specifies the bytes; userspace/lib/record.c
+ * writes the same ones.
+ */
+#ifndef _CPG_CRYPTO_H
+#define _CPG_CRYPTO_H
+
+#include <linux/atomic.h>
+#include <linux/bits.h>
+#include <linux/rcupdate.h>
+#include <linux/refcount.h>
+#include <linux/skbuff.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <net/netlink.h>
+#include <uapi/linux/campagnol.h>
+
+/* The data plane writes from 2^47: see docs/dtls-records.md. */
+#define CPG_DATA_SEQ_START	BIT_ULL(47)
+#define CPG_SEQ_MAX		GENMASK_ULL(47, 0)
+/* The daemon hears of a key this many records before it is used up. */
+#define CPG_KEY_LIMIT_MARGIN	BIT_ULL(24)
+
+#define CPG_KEY_MAX_LEN		32
+#define CPG_IV_MAX_LEN		12
+
+#define CPG_RECORD_HEADER_LEN	13
+#define CPG_CT_APPLICATION_DATA	23
+#define CPG_DTLS_1_2		0xfefd
+#define CPG_EXPLICIT_NONCE_LEN	8	/* AES-GCM only */
+#define CPG_TAG_LEN		16
+#define CPG_MAX_PLAINTEXT	16384
+#define CPG_MAX_FRAGMENT	(CPG_MAX_PLAINTEXT + 2048)
+
+/*
+ * Records accepted behind the newest authenticated one (as record.c). The
+ * ring is a power of two larger than the window, so that a block is reused
+ * only once every bit in it has left the window.
+ */
+#define CPG_REPLAY_WINDOW	2048
+#define CPG_REPLAY_BLOCKS	64
+
+struct cpg_replay {
+	u64 top;
+	bool started;
+	u64 bitmap[CPG_REPLAY_BLOCKS];
+};
+
+/* The key and IV of one direction; unused bytes are zero. */
+struct cpg_key_dir {
+	u8 key[CPG_KEY_MAX_LEN];
+	u8 iv[CPG_IV_MAX_LEN];
+};
+
+/* cpg_key.flags */
+#define CPG_KEY_LIMIT_NOTIFIED	0
+
+/**
+ * struct cpg_key - the record keys of one handshake
+ * @cipher: the AEAD suite
+ * @epoch: the DTLS epoch of the records
+ * @first_write_seq: the sequence number of the first record we seal
+ * @next_write_seq: the sequence number of the next record we seal
+ * @tx: what we seal with
+ * @rx: what the peer seals with
+ * @tx_aead: the transform keyed with @tx
+ * @rx_aead: the transform keyed with @rx
+ * @replay_lock: protects @replay
+ * @replay: the sequence numbers received with this key
+ * @flags: CPG_KEY_LIMIT_NOTIFIED
+ * @refcount: the peer's slot holds one reference, records in flight others
+ * @rcu: to free the key after the readers are gone
+ */
+struct cpg_key {
+	enum campagnol_cipher cipher;
+	u16 epoch;
+	u64 first_write_seq;
+	atomic64_t next_write_seq;
+	struct cpg_key_dir tx;
+	struct cpg_key_dir rx;
+	struct crypto_aead *tx_aead;
+	struct crypto_aead *rx_aead;
+	spinlock_t replay_lock;	/* receivers on several CPUs */
+	struct cpg_replay replay;
+	unsigned long flags;
+	refcount_t refcount;
+	struct rcu_head rcu;
+};
+
+struct cpg_key *cpg_key_alloc(void);
+int cpg_key_setup(struct cpg_key *key, struct netlink_ext_ack *extack);
+void cpg_key_put(struct cpg_key *key);
+
+static inline bool cpg_key_hold(struct cpg_key *key)
+{
+	return refcount_inc_not_zero(&key->refcount);
+}
+
+static inline unsigned int cpg_cipher_explicit_nonce_len(enum campagnol_cipher c)
+{
+	return c == CAMPAGNOL_CIPHER_CHACHA20_POLY1305 ? 0 : CPG_EXPLICIT_NONCE_LEN;
+}
+
+/* Header, explicit nonce and tag: what a record adds to its plaintext. */
+static inline unsigned int cpg_cipher_overhead(enum campagnol_cipher c)
+{
+	return CPG_RECORD_HEADER_LEN + cpg_cipher_explicit_nonce_len(c) +
+	       CPG_TAG_LEN;
+}
+
+bool cpg_replay_check(struct cpg_key *key, u64 seq);
+bool cpg_replay_update(struct cpg_key *key, u64 seq);
+
+/**
+ * struct cpg_skb_cb - a record on its way through the AEAD, in skb->cb
+ * @peer: the peer, with a reference
+ * @key: the key, with a reference
+ * @retry_key: opening only: another key of the same epoch to try when @key
+ *	finds a forgery (with a reference), or NULL
+ * @retry_skb: a copy of the record for @retry_key, taken before @key
+ *	decrypted it in place
+ * @seq: the record's sequence number
+ * @offset: where the record header starts, from skb->data
+ * @plain_len: the length of the plaintext
+ * @encrypt: sealing, not opening
+ */
+struct cpg_skb_cb {
+	struct cpg_peer *peer;
+	struct cpg_key *key;
+	struct cpg_key *retry_key;
+	struct sk_buff *retry_skb;
+	u64 seq;
+	u16 offset;
+	u16 plain_len;
+	bool encrypt;
+};
+
+static inline struct cpg_skb_cb *cpg_skb_cb(struct sk_buff *skb)
+{
+	BUILD_BUG_ON(sizeof(struct cpg_skb_cb) > sizeof(skb->cb));
+	return (struct cpg_skb_cb *)skb->cb;
+}
+
+/*
+ * Seal (cb->encrypt) or open the record whose header starts cb->offset bytes
+ * into skb->data, in place, with cb->key: the plaintext (cb->plain_len bytes)
+ * follows the header and the explicit nonce, and the tag follows the
+ * plaintext. The header must be there already. Then cpg_send_sealed() or
+ * cpg_receive_opened() gets the skb with 0, -EBADMSG (a forgery) or another
+ * negative errno: before this returns, or later from the crypto driver's
+ * completion when the transform is asynchronous.
+ */
+void cpg_crypt(struct sk_buff *skb);
+
+#endif /* _CPG_CRYPTO_H */

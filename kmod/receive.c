@@ -1,0 +1,263 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Campagnol: the kernel data path of a peer-to-peer IPv4 VPN.
+ *
+ * RX: encap_rcv of the daemon's socket sees every datagram first. It takes
+ * a datagram only when it is a DTLS 1.2 application_data record from a
+ * peer's endpoint in the epoch of one of that peer's keys; everything else
+ * (handshakes, alerts, RDV messages, punches, unknown peers and epochs) goes
+ * on to the daemon unchanged. A record taken is opened in place; then its
+ * sequence number goes through the replay window and the packet inside
+ * must be IPv4 from the peer's VPN address, or it is dropped and counted.
+ */
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/netdevice.h>
+#include <linux/skbuff.h>
+#include <linux/udp.h>
+#include <net/gro_cells.h>
+#include <net/ip.h>
+#include <net/ipv6.h>
+#include <net/udp.h>
+
+#include "compat.h"
+#include "crypto.h"
+#include "netdev.h"
+#include "peer.h"
+#include "receive.h"
+
+/* Where the datagram came from, as the peer table has it. */
+static void cpg_skb_source(struct sk_buff *skb, union cpg_sockaddr *from)
+{
+	memset(from, 0, sizeof(*from));
+	if (ip_hdr(skb)->version == 4) {
+		from->in4.sin_family = AF_INET;
+		from->in4.sin_addr.s_addr = ip_hdr(skb)->saddr;
+		from->in4.sin_port = udp_hdr(skb)->source;
+		return;
+	}
+	from->in6.sin6_family = AF_INET6;
+	from->in6.sin6_addr = ipv6_hdr(skb)->saddr;
+	from->in6.sin6_port = udp_hdr(skb)->source;
+	if (__ipv6_addr_needs_scope_id(__ipv6_addr_type(&from->in6.sin6_addr)))
+		from->in6.sin6_scope_id = inet6_iif(skb);
+}
+
+static void cpg_receive_drop(struct cpg_peer *peer, struct sk_buff *skb,
+			     enum cpg_drop reason)
+{
+	cpg_peer_count_drop(peer, reason);
+	dev_core_stats_rx_dropped_inc(peer->priv->dev);
+	kfree_skb(skb);
+}
+
+/* Hand the opened packet to the stack, as the device's. */
+static void cpg_receive_deliver(struct cpg_peer *peer, struct sk_buff *skb)
+{
+	struct net_device *dev = peer->priv->dev;
+	const struct iphdr *iph;
+	unsigned int len;
+
+	skb_reset_network_header(skb);
+	if (!pskb_may_pull(skb, sizeof(*iph)))
+		goto malformed;
+	iph = ip_hdr(skb);
+	if (iph->version != 4 || iph->ihl < 5 ||
+	    ntohs(iph->tot_len) != skb->len ||
+	    !pskb_may_pull(skb, iph->ihl * 4))
+		goto malformed;
+	iph = ip_hdr(skb);
+	if (iph->saddr != peer->vpn_ip) {
+		net_dbg_ratelimited("%s: packet from %pI4 claims to be from %pI4\n",
+				    dev->name, &peer->vpn_ip, &iph->saddr);
+		cpg_receive_drop(peer, skb, CPG_DROP_SPOOFED);
+		return;
+	}
+
+	/* Nothing of the outer packet's journey applies to the inner one. */
+	skb_scrub_packet(skb, true);
+	skb->dev = dev;
+	skb->protocol = htons(ETH_P_IP);
+	skb->pkt_type = PACKET_HOST;
+	skb_reset_mac_header(skb);
+	skb_reset_transport_header(skb);
+	/* The AEAD vouched for every byte. */
+	skb->ip_summed = CHECKSUM_UNNECESSARY;
+	skb->csum_level = ~0;
+
+	len = skb->len;
+	cpg_peer_count_rx(peer, len);
+	WRITE_ONCE(peer->last_rx, get_jiffies_64());
+	if (READ_ONCE(peer->idle_notified))
+		WRITE_ONCE(peer->idle_notified, false);
+	if (gro_cells_receive(&peer->priv->gro_cells, skb) == NET_RX_SUCCESS)
+		dev_sw_netstats_rx_add(dev, len);
+	return;
+
+malformed:
+	cpg_receive_drop(peer, skb, CPG_DROP_MALFORMED);
+}
+
+/*
+ * The record failed with the current key, and the previous key has the same
+ * epoch (a new handshake restarts at epoch 1): try the copy with that one.
+ */
+static void cpg_receive_retry(struct sk_buff *skb)
+{
+	struct cpg_skb_cb *cb = cpg_skb_cb(skb);
+	struct sk_buff *copy = cb->retry_skb;
+	struct cpg_skb_cb *copy_cb = cpg_skb_cb(copy);
+
+	/* The copy takes over the peer's reference and the retry key's. */
+	copy_cb->key = cb->retry_key;
+	copy_cb->retry_key = NULL;
+	copy_cb->retry_skb = NULL;
+	cpg_key_put(cb->key);
+	kfree_skb(skb);
+	cpg_crypt(copy);
+}
+
+void cpg_receive_opened(struct sk_buff *skb, int err)
+{
+	struct cpg_skb_cb *cb = cpg_skb_cb(skb);
+	struct cpg_peer *peer = cb->peer;
+	struct cpg_key *key = cb->key;
+
+	if (err == -EBADMSG && cb->retry_skb) {
+		cpg_receive_retry(skb);
+		return;
+	}
+	kfree_skb(cb->retry_skb);
+	cpg_key_put(cb->retry_key);
+
+	if (err) {
+		net_dbg_ratelimited("%s: record from %pI4 not opened: %d\n",
+				    peer->priv->dev->name, &peer->vpn_ip, err);
+		cpg_receive_drop(peer, skb, err == -EBADMSG ? CPG_DROP_AUTH :
+							      CPG_DROP_MALFORMED);
+	} else if (!cpg_replay_update(key, cb->seq)) {
+		cpg_receive_drop(peer, skb, CPG_DROP_REPLAY);
+	} else {
+		__skb_pull(skb, cb->offset + CPG_RECORD_HEADER_LEN +
+			   cpg_cipher_explicit_nonce_len(key->cipher));
+		if (pskb_trim(skb, cb->plain_len))
+			cpg_receive_drop(peer, skb, CPG_DROP_MALFORMED);
+		else
+			cpg_receive_deliver(peer, skb);
+	}
+	cpg_key_put(key);
+	cpg_peer_put(peer);
+}
+
+/*
+ * The key for a record of epoch, with a reference, and the other key of that
+ * epoch if both have it (with a reference too).
+ */
+static struct cpg_key *cpg_receive_key(struct cpg_peer *peer, u16 epoch,
+				       struct cpg_key **retry)
+{
+	struct cpg_key *cur, *prev;
+
+	*retry = NULL;
+	cur = rcu_dereference(peer->keys[CAMPAGNOL_KEY_SLOT_CURRENT]);
+	prev = rcu_dereference(peer->keys[CAMPAGNOL_KEY_SLOT_PREVIOUS]);
+	if (cur && cur->epoch != epoch)
+		cur = NULL;
+	if (prev && prev->epoch != epoch)
+		prev = NULL;
+	if (cur && !cpg_key_hold(cur))
+		cur = NULL;
+	if (prev && !cpg_key_hold(prev))
+		prev = NULL;
+	if (!cur)
+		return prev;
+	*retry = prev;
+	return cur;
+}
+
+/**
+ * cpg_encap_rcv - a datagram for the daemon's socket
+ * @sk: the socket
+ * @skb: the datagram, skb->data at its UDP header
+ *
+ * Called under RCU, in softirq context.
+ *
+ * Return: 0 when the module took the datagram, 1 to let it through.
+ */
+int cpg_encap_rcv(struct sock *sk, struct sk_buff *skb)
+{
+	unsigned int offset = skb_transport_offset(skb) + sizeof(struct udphdr);
+	struct cpg_key *key, *retry;
+	unsigned int frag_len, nonce_len;
+	union cpg_sockaddr from;
+	struct cpg_skb_cb *cb;
+	struct cpg_peer *peer;
+	struct cpg_sock *cs;
+	const u8 *rec;
+	u64 seq;
+
+	if (!pskb_may_pull(skb, offset + CPG_RECORD_HEADER_LEN))
+		return 1;
+	rec = skb->data + offset;
+	if (rec[0] != CPG_CT_APPLICATION_DATA ||
+	    get_unaligned_be16(rec + 1) != CPG_DTLS_1_2)
+		return 1;
+
+	cs = rcu_dereference_sk_user_data(sk);
+	if (!cs)
+		return 1;
+	cpg_skb_source(skb, &from);
+	peer = cpg_peer_lookup_endpoint(cs->priv, &from);
+	if (!peer || !cpg_peer_hold(peer))
+		return 1;
+	key = cpg_receive_key(peer, get_unaligned_be16(rec + 3), &retry);
+	if (!key) {
+		cpg_peer_put(peer);
+		return 1;
+	}
+
+	/* The peer's record, in a key's epoch: ours from here on. */
+	seq = get_unaligned_be64(rec + 3) & CPG_SEQ_MAX;
+	frag_len = get_unaligned_be16(rec + 11);
+	nonce_len = cpg_cipher_explicit_nonce_len(key->cipher);
+	/* One record per datagram: no data plane writes more. */
+	if (frag_len != skb->len - offset - CPG_RECORD_HEADER_LEN ||
+	    frag_len < nonce_len + CPG_TAG_LEN || frag_len > CPG_MAX_FRAGMENT ||
+	    !pskb_may_pull(skb, offset + CPG_RECORD_HEADER_LEN + nonce_len)) {
+		cpg_receive_drop(peer, skb, CPG_DROP_MALFORMED);
+		goto put;
+	}
+	if (!cpg_replay_check(key, seq)) {
+		if (!retry || !cpg_replay_check(retry, seq)) {
+			cpg_receive_drop(peer, skb, CPG_DROP_REPLAY);
+			goto put;
+		}
+		swap(key, retry);
+		cpg_key_put(retry);
+		retry = NULL;
+	}
+
+	cb = cpg_skb_cb(skb);
+	memset(cb, 0, sizeof(*cb));
+	cb->peer = peer;
+	cb->key = key;
+	cb->seq = seq;
+	cb->offset = offset;
+	cb->plain_len = frag_len - nonce_len - CPG_TAG_LEN;
+	if (retry) {
+		cb->retry_key = retry;
+		cb->retry_skb = skb_copy(skb, GFP_ATOMIC);
+		if (!cb->retry_skb) {
+			cpg_key_put(retry);
+			cb->retry_key = NULL;
+		}
+	}
+	cpg_crypt(skb);
+	return 0;
+
+put:
+	cpg_key_put(key);
+	cpg_key_put(retry);
+	cpg_peer_put(peer);
+	return 0;
+}

@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Campagnol: the kernel data path of a peer-to-peer IPv4 VPN.
+ *
+ * TX: an IPv4 packet of the device goes to the peer that has its
+ * destination as VPN address (or to every peer, for the VPN's broadcast
+ * address), sealed into one DTLS 1.2 application_data record with the peer's
+ * current key, and leaves through the daemon's socket with the UDP tunnel
+ * helpers. GSO packets are segmented first: a record carries one packet.
+ */
+#include <linux/if_ether.h>
+#include <linux/inetdevice.h>
+#include <linux/ip.h>
+#include <linux/netdevice.h>
+#include <linux/skbuff.h>
+#include <net/dst_cache.h>
+#include <net/inet_sock.h>
+#include <net/ip.h>
+#include <net/ipv6_stubs.h>
+#include <net/route.h>
+#include <net/udp.h>
+#include <net/udp_tunnel.h>
+
+#include "compat.h"
+#include "crypto.h"
+#include "netdev.h"
+#include "netlink.h"
+#include "peer.h"
+#include "send.h"
+
+/* The outer headers the UDP tunnel helpers push in front of a record. */
+#define CPG_OUTER_HEADROOM	(sizeof(struct ipv6hdr) + sizeof(struct udphdr))
+
+static void cpg_count_drop(struct cpg_peer *peer, enum cpg_drop reason)
+{
+	cpg_peer_count_drop(peer, reason);
+	dev_core_stats_tx_dropped_inc(peer->priv->dev);
+}
+
+/* The socket's own address as the source, when it is bound to one. */
+static __be32 cpg_sock_saddr4(const struct sock *sk)
+{
+#if IS_ENABLED(CONFIG_IPV6)
+	if (sk->sk_family == AF_INET6)
+		return ipv6_addr_v4mapped(&sk->sk_v6_rcv_saddr) ?
+		       sk->sk_v6_rcv_saddr.s6_addr32[3] : 0;
+#endif
+	return inet_sk(sk)->inet_saddr;
+}
+
+static int cpg_udp4_send(struct cpg_peer *peer, struct sock *sk,
+			 const struct sockaddr_in *to, struct sk_buff *skb)
+{
+	struct net_device *dev = peer->priv->dev;
+	struct flowi4 fl = {
+		.saddr = cpg_sock_saddr4(sk),
+		.daddr = to->sin_addr.s_addr,
+		.fl4_sport = inet_sk(sk)->inet_sport,
+		.fl4_dport = to->sin_port,
+		.flowi4_proto = IPPROTO_UDP,
+		.flowi4_mark = sk->sk_mark,
+		.flowi4_oif = sk->sk_bound_dev_if,
+	};
+	struct rtable *rt;
+
+	rt = dst_cache_get_ip4(&peer->dst_cache, &fl.saddr);
+	if (!rt) {
+		rt = ip_route_output_flow(sock_net(sk), &fl, sk);
+		if (IS_ERR(rt))
+			return PTR_ERR(rt);
+		/* The endpoint is routed through the tunnel itself. */
+		if (rt->dst.dev == dev) {
+			ip_rt_put(rt);
+			return -ELOOP;
+		}
+		dst_cache_set_ip4(&peer->dst_cache, &rt->dst, fl.saddr);
+	}
+	udp_tunnel_xmit_skb(rt, sk, skb, fl.saddr, fl.daddr, 0,
+			    ip4_dst_hoplimit(&rt->dst), 0, fl.fl4_sport,
+			    fl.fl4_dport, !net_eq(sock_net(sk), dev_net(dev)),
+			    sk->sk_no_check_tx);
+	return 0;
+}
+
+#if IS_ENABLED(CONFIG_IPV6)
+static int cpg_udp6_send(struct cpg_peer *peer, struct sock *sk,
+			 const struct sockaddr_in6 *to, struct sk_buff *skb)
+{
+	struct net_device *dev = peer->priv->dev;
+	struct flowi6 fl = {
+		.saddr = sk->sk_v6_rcv_saddr,
+		.daddr = to->sin6_addr,
+		.fl6_sport = inet_sk(sk)->inet_sport,
+		.fl6_dport = to->sin6_port,
+		.flowi6_proto = IPPROTO_UDP,
+		.flowi6_mark = sk->sk_mark,
+		.flowi6_oif = to->sin6_scope_id ?: sk->sk_bound_dev_if,
+	};
+	struct dst_entry *dst;
+
+	dst = dst_cache_get_ip6(&peer->dst_cache, &fl.saddr);
+	if (!dst) {
+		dst = ipv6_stub->ipv6_dst_lookup_flow(sock_net(sk), sk, &fl,
+						      NULL);
+		if (IS_ERR(dst))
+			return PTR_ERR(dst);
+		if (dst->dev == dev) {
+			dst_release(dst);
+			return -ELOOP;
+		}
+		dst_cache_set_ip6(&peer->dst_cache, dst, &fl.saddr);
+	}
+	skb->ignore_df = 1;
+	udp_tunnel6_xmit_skb(dst, sk, skb, dev, &fl.saddr, &fl.daddr, 0,
+			     ip6_dst_hoplimit(dst), 0, fl.fl6_sport,
+			     fl.fl6_dport, udp_get_no_check6_tx(sk));
+	return 0;
+}
+#endif
+
+/* Send a sealed record to the peer's endpoint. */
+static int cpg_udp_send(struct cpg_peer *peer, struct sk_buff *skb)
+{
+	const struct cpg_endpoint *ep;
+	struct cpg_sock *cs;
+	int err = -ENOTCONN;
+
+	/* The dst cache is per CPU; a crypto completion may come from a task. */
+	local_bh_disable();
+	rcu_read_lock();
+	cs = rcu_dereference(peer->priv->sock);
+	if (!cs)
+		goto out;
+	ep = rcu_dereference(peer->endpoint);
+	if (ep->addr.sa.sa_family == AF_INET)
+		err = cpg_udp4_send(peer, cs->sk, &ep->addr.in4, skb);
+#if IS_ENABLED(CONFIG_IPV6)
+	else
+		err = cpg_udp6_send(peer, cs->sk, &ep->addr.in6, skb);
+#else
+	else
+		err = -EAFNOSUPPORT;
+#endif
+out:
+	rcu_read_unlock();
+	local_bh_enable();
+	return err;
+}
+
+void cpg_send_sealed(struct sk_buff *skb, int err)
+{
+	struct cpg_skb_cb *cb = cpg_skb_cb(skb);
+	struct cpg_peer *peer = cb->peer;
+	unsigned int plain_len = cb->plain_len;
+
+	cpg_key_put(cb->key);
+	if (!err)
+		err = cpg_udp_send(peer, skb);
+	else
+		kfree_skb(skb);
+	if (err) {
+		/* The UDP helpers consumed it, or we did. */
+		net_dbg_ratelimited("%s: cannot send to %pI4: %d\n",
+				    peer->priv->dev->name, &peer->vpn_ip, err);
+		cpg_count_drop(peer, CPG_DROP_TX_ERROR);
+	} else {
+		cpg_peer_count_tx(peer, plain_len);
+		WRITE_ONCE(peer->last_tx, get_jiffies_64());
+	}
+	cpg_peer_put(peer);
+}
+
+/* The key to seal the next record with, and its sequence number. */
+static struct cpg_key *cpg_send_key(struct cpg_peer *peer, u64 *seq)
+{
+	struct cpg_key *key;
+
+	rcu_read_lock();
+	key = rcu_dereference(peer->keys[CAMPAGNOL_KEY_SLOT_CURRENT]);
+	if (key && !cpg_key_hold(key))
+		key = NULL;
+	rcu_read_unlock();
+	if (!key)
+		return NULL;
+
+	*seq = atomic64_fetch_add_unless(&key->next_write_seq, 1,
+					 CPG_SEQ_MAX + 1);
+	if (*seq > CPG_SEQ_MAX - CPG_KEY_LIMIT_MARGIN &&
+	    !test_and_set_bit(CPG_KEY_LIMIT_NOTIFIED, &key->flags))
+		cpg_nl_notify_peer(peer->priv, NULL, peer,
+				   CAMPAGNOL_CMD_KEY_LIMIT_NTF, -1, GFP_ATOMIC);
+	if (*seq > CPG_SEQ_MAX) {
+		cpg_key_put(key);
+		return NULL;
+	}
+	return key;
+}
+
+/* Seal one packet (not GSO) for peer and send it; takes skb and peer. */
+static void cpg_send_record(struct cpg_peer *peer, struct sk_buff *skb)
+{
+	unsigned int plain_len = skb->len;
+	struct cpg_skb_cb *cb;
+	unsigned int hdr_len;
+	struct cpg_key *key;
+	u8 *hdr;
+	u64 seq;
+
+	key = cpg_send_key(peer, &seq);
+	if (!key) {
+		cpg_count_drop(peer, CPG_DROP_NO_KEY);
+		goto free;
+	}
+	/* The record protects the packet: its checksum must be in it. */
+	if (skb->ip_summed == CHECKSUM_PARTIAL && skb_checksum_help(skb))
+		goto free_key;
+
+	hdr_len = CPG_RECORD_HEADER_LEN + cpg_cipher_explicit_nonce_len(key->cipher);
+	if (skb_cow_head(skb, hdr_len + CPG_OUTER_HEADROOM))
+		goto free_key;
+	hdr = skb_push(skb, hdr_len);
+	hdr[0] = CPG_CT_APPLICATION_DATA;
+	put_unaligned_be16(CPG_DTLS_1_2, hdr + 1);
+	put_unaligned_be64((u64)key->epoch << 48 | seq, hdr + 3);
+	put_unaligned_be16(hdr_len - CPG_RECORD_HEADER_LEN + plain_len +
+			   CPG_TAG_LEN, hdr + 11);
+	/* AES-GCM's explicit nonce: epoch || sequence number, once more. */
+	if (hdr_len > CPG_RECORD_HEADER_LEN)
+		memcpy(hdr + CPG_RECORD_HEADER_LEN, hdr + 3, CPG_EXPLICIT_NONCE_LEN);
+
+	cb = cpg_skb_cb(skb);
+	memset(cb, 0, sizeof(*cb));
+	cb->peer = peer;
+	cb->key = key;
+	cb->seq = seq;
+	cb->plain_len = plain_len;
+	cb->encrypt = true;
+	cpg_crypt(skb);
+	return;
+
+free_key:
+	cpg_key_put(key);
+	cpg_count_drop(peer, CPG_DROP_TX_ERROR);
+free:
+	kfree_skb(skb);
+	cpg_peer_put(peer);
+}
+
+/* Send skb, possibly GSO, to peer; takes skb and the caller's reference. */
+static void cpg_send_to_peer(struct cpg_peer *peer, struct sk_buff *skb)
+{
+	struct sk_buff *segs, *next;
+
+	if (skb_is_gso(skb)) {
+		segs = skb_gso_segment(skb, 0);
+		if (IS_ERR(segs)) {
+			cpg_count_drop(peer, CPG_DROP_MALFORMED);
+			kfree_skb(skb);
+			cpg_peer_put(peer);
+			return;
+		}
+		if (segs) {
+			consume_skb(skb);
+			skb = segs;
+		}
+	}
+	/* Each record holds the peer; the caller's reference goes last. */
+	skb_list_walk_safe(skb, skb, next) {
+		skb_mark_not_on_list(skb);
+		kref_get(&peer->refcount);
+		cpg_send_record(peer, skb);
+	}
+	cpg_peer_put(peer);
+}
+
+/* Whether dst is the broadcast address of one of the device's networks. */
+static bool cpg_is_vpn_broadcast(struct net_device *dev, __be32 dst)
+{
+	const struct in_ifaddr *ifa;
+	struct in_device *in_dev;
+	bool found = false;
+
+	rcu_read_lock();
+	in_dev = __in_dev_get_rcu(dev);
+	if (in_dev) {
+		in_dev_for_each_ifa_rcu(ifa, in_dev) {
+			if (ifa->ifa_mask != htonl(0xffffffff) &&
+			    (dst == ifa->ifa_broadcast ||
+			     dst == (ifa->ifa_local | ~ifa->ifa_mask))) {
+				found = true;
+				break;
+			}
+		}
+	}
+	rcu_read_unlock();
+	return found;
+}
+
+/* A copy to every peer, as the userspace data plane does. */
+static void cpg_send_broadcast(struct cpg_priv *priv, struct sk_buff *skb)
+{
+	struct cpg_peer *peer;
+	struct sk_buff *copy;
+	int bkt;
+
+	rcu_read_lock();
+	hash_for_each_rcu(priv->peers_by_vpn_ip, bkt, peer, by_vpn_ip) {
+		if (!cpg_peer_hold(peer))
+			continue;
+		copy = skb_clone(skb, GFP_ATOMIC);
+		if (!copy) {
+			cpg_count_drop(peer, CPG_DROP_TX_ERROR);
+			cpg_peer_put(peer);
+			continue;
+		}
+		cpg_send_to_peer(peer, copy);
+	}
+	rcu_read_unlock();
+	consume_skb(skb);
+}
+
+/* Broadcast, multicast and "this network" have no peer to set up. */
+static bool cpg_is_unicast(__be32 addr)
+{
+	return !ipv4_is_multicast(addr) && !ipv4_is_lbcast(addr) &&
+	       !ipv4_is_zeronet(addr);
+}
+
+netdev_tx_t cpg_xmit(struct sk_buff *skb, struct net_device *dev)
+{
+	struct cpg_priv *priv = netdev_priv(dev);
+	struct cpg_peer *peer;
+	__be32 dst;
+
+	if (skb->protocol != htons(ETH_P_IP) ||
+	    !pskb_network_may_pull(skb, sizeof(struct iphdr)))
+		goto drop;
+	dst = ip_hdr(skb)->daddr;
+
+	rcu_read_lock();
+	peer = cpg_peer_lookup_vpn_ip(priv, dst);
+	if (peer && !cpg_peer_hold(peer))
+		peer = NULL;
+	rcu_read_unlock();
+	if (peer) {
+		cpg_send_to_peer(peer, skb);
+		return NETDEV_TX_OK;
+	}
+	if (cpg_is_vpn_broadcast(dev, dst)) {
+		cpg_send_broadcast(priv, skb);
+		return NETDEV_TX_OK;
+	}
+	atomic64_inc(&priv->no_route_drops);
+	if (cpg_is_unicast(dst))
+		cpg_no_route_notify(priv, dst);
+drop:
+	dev_core_stats_tx_dropped_inc(dev);
+	kfree_skb(skb);
+	return NETDEV_TX_OK;
+}

@@ -1,0 +1,211 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# campagnol.ko's data path alone, without the daemon: two namespaces on one
+# segment, a campagnol device in each, and cpg-nltest "tunnel" standing in
+# for the daemons with known keys. For every cipher: pings both ways, TCP
+# through the tunnel (GSO), the counters; then a replayed record, a record
+# from the wrong epoch, garbage datagrams, and the previous key taking the
+# records in flight after a rekey.
+
+# shellcheck source=../../lib.sh
+source "$(dirname "$0")/../../lib.sh"
+if [ -z "${CPG_VM:-}" ]; then
+	ktap_print_header
+	ktap_skip_all "runs inside the VM: selftests/vm/run.sh --extra-module campagnol.ko $0"
+fi
+if ! modinfo campagnol >/dev/null 2>&1; then
+	ktap_print_header
+	ktap_skip_all "campagnol.ko is not installed in the VM (run.sh --extra-module)"
+fi
+ktap_init 32 cpg-nltest udp-replay
+
+NLTEST=$CPG_BIN/cpg-nltest
+
+# kmod_ifindex NS DEV
+kmod_ifindex() {
+	ip -n "$(ns "$1")" -o link show "$2" | cut -d: -f1
+}
+modprobe campagnol || ktap_bail_out "cannot load campagnol.ko"
+dmesg -c >/dev/null
+
+topo_segment seg
+for h in a b; do
+	topo_ns "$h"
+done
+topo_plug seg a eth0 192.0.2.1
+topo_plug seg b eth0 192.0.2.2
+
+# tunnel_up CIPHER [A_FIRST_SEQ]: a device and a tunnel holder in each
+# namespace.
+tunnel_up() {
+	local cipher=$1 first_seq=${2:-}
+	for h in a b; do
+		ip -n "$(ns $h)" link add cpg0 type campagnol
+	done
+	ip -n "$(ns a)" addr add 10.9.0.1/24 dev cpg0
+	ip -n "$(ns b)" addr add 10.9.0.2/24 dev cpg0
+	for h in a b; do
+		ip -n "$(ns $h)" link set cpg0 up
+	done
+	start tun-a a "$NLTEST" tunnel "$(kmod_ifindex a cpg0)" 192.0.2.1 5000 \
+		10.9.0.2 192.0.2.2 5000 "$cipher" 0x11 0x22 $first_seq
+	start tun-b b "$NLTEST" tunnel "$(kmod_ifindex b cpg0)" 192.0.2.2 5000 \
+		10.9.0.1 192.0.2.1 5000 "$cipher" 0x22 0x11
+	wait_for "$CPG_TMP/tun-a.out" "^tunnel: ready" 5 &&
+		wait_for "$CPG_TMP/tun-b.out" "^tunnel: ready" 5
+}
+
+tunnel_down() {
+	proc_stop tun-a
+	proc_stop tun-b
+	unset 'CPG_PID[tun-a]' 'CPG_PID[tun-b]'
+	for h in a b; do
+		ip -n "$(ns $h)" link del cpg0
+	done
+}
+
+# peer_field NS KEY: a counter of the only peer of NS's device.
+peer_field() {
+	local line
+	line=$(in_ns "$1" "$NLTEST" show "$(kmod_ifindex "$1" cpg0)" | grep '^peer ')
+	field "$line" "$2"
+}
+
+# counters_clean NS: the peer received, and dropped nothing.
+counters_clean() {
+	local rx auth replay malformed
+	rx=$(peer_field "$1" rx_packets)
+	auth=$(peer_field "$1" drop_auth)
+	replay=$(peer_field "$1" drop_replay)
+	malformed=$(peer_field "$1" drop_malformed)
+	[ "${rx:-0}" -ge 3 ] && [ "$auth" = 0 ] && [ "$replay" = 0 ] && [ "$malformed" = 0 ]
+}
+
+for cipher in 1 2 3; do
+	name=$(case $cipher in 1) echo aes-128-gcm ;; 2) echo aes-256-gcm ;; 3) echo chacha20-poly1305 ;; esac)
+	ktap_test_result "$name: tunnel up" tunnel_up "$cipher"
+	ktap_test_result "$name: a pings b" in_ns a ping -c 3 -i 0.2 -W 2 10.9.0.2
+	ktap_test_result "$name: b pings a" in_ns b ping -c 3 -i 0.2 -W 2 10.9.0.1
+	ktap_test_result "$name: 1400-byte pings" in_ns a ping -c 2 -s 1372 -M do -W 2 10.9.0.2
+	if command -v iperf3 >/dev/null; then
+		in_ns b iperf3 -s -1 -D -B 10.9.0.2 >/dev/null 2>&1
+		sleep 0.3
+		out=$(in_ns a iperf3 -c 10.9.0.2 -t 2 -J 2>/dev/null)
+		bps=$(echo "$out" | sed -n 's/.*"bits_per_second":[[:space:]]*\([0-9.e+]*\).*/\1/p' | tail -n 1)
+		ktap_print_msg "$name: iperf3 TCP $bps bit/s"
+		ktap_test_result "$name: TCP through the tunnel" [ -n "$bps" ]
+	fi
+	ktap_print_msg "a's peer: $(in_ns a "$NLTEST" show "$(kmod_ifindex a cpg0)" | grep '^peer ')"
+	ktap_test_result "$name: counters count, no drops" counters_clean a
+	tunnel_down
+done
+
+# ---- What the receiver must refuse, on an AES-128-GCM tunnel -------------
+
+tunnel_up 1
+in_ns a ping -c 1 -W 2 10.9.0.2 >/dev/null
+
+# One record from a to b, as seen on b's wire: IPv4 and UDP headers, then
+# the record, in hexadecimal.
+in_ns b timeout 10 tcpdump -i eth0 -nn -x -c 1 \
+	'udp and src host 192.0.2.1 and src port 5000' >"$CPG_TMP/cap.txt" 2>/dev/null &
+cap_pid=$!
+sleep 1
+in_ns a ping -c 1 -W 2 10.9.0.2 >/dev/null
+wait "$cap_pid"
+hex=$(sed -n 's/^[[:space:]]*0x[0-9a-f]*:[[:space:]]*//p' "$CPG_TMP/cap.txt" | tr -d ' \n')
+rec=${hex:56}
+ktap_print_msg "captured record: ${rec:0:42}..."
+ktap_test_result "the record: application_data, DTLS 1.2, epoch 1, sequence from 2^47" \
+	[ "${rec:0:10}" = 17fefd0001 ] && [ "${rec:10:4}" = 8000 ]
+ktap_test_result "AES-GCM explicit nonce = epoch || sequence number" \
+	[ "${rec:26:16}" = "${rec:6:16}" ]
+
+# send_from_a HEX: a datagram to b's port, from a's tunnel endpoint.
+send_from_a() {
+	in_ns a "$CPG_BIN/udp-replay" -s 192.0.2.1:5000 192.0.2.2:5000 "$1"
+}
+# b_counter KEY: b's peer's counter.
+b_counter() {
+	peer_field b "$1"
+}
+# expect_b KEY BEFORE DELTA: b's counter moved by DELTA.
+expect_b() {
+	local now
+	now=$(b_counter "$1")
+	[ "$now" = $(($2 + $3)) ] || { ktap_print_msg "$1: $2 -> $now, not +$3"; return 1; }
+}
+
+replay0=$(b_counter drop_replay)
+send_from_a "$rec"
+ktap_test_result "a replayed record is counted as a replay" expect_b drop_replay "$replay0" 1
+
+# A sequence number not seen yet, so that the replay window lets it through.
+auth0=$(b_counter drop_auth)
+send_from_a "${rec:0:10}80000fffffff${rec:22}"
+ktap_test_result "a record altered on the way is counted as an auth failure" \
+	expect_b drop_auth "$auth0" 1
+
+rx0=$(b_counter rx_packets)
+auth0=$(b_counter drop_auth)
+send_from_a "${rec:0:6}0002${rec:10}"
+ktap_test_result "a record of another epoch goes to the socket, not counted" \
+	sh -c "[ '$(b_counter rx_packets)' = $rx0 ] && [ '$(b_counter drop_auth)' = $auth0 ]"
+
+malformed0=$(b_counter drop_malformed)
+send_from_a 17fefd00018000000000010000
+send_from_a "${rec}00"
+ktap_test_result "a record too short, and one with trailing bytes: malformed" \
+	expect_b drop_malformed "$malformed0" 2
+
+spoofed0=$(b_counter drop_spoofed)
+ip -n "$(ns a)" addr add 10.9.0.77/32 dev cpg0
+in_ns a ping -c 1 -W 1 -I 10.9.0.77 10.9.0.2 >/dev/null
+ktap_test_result "an inner source other than the peer's VPN IP: spoofed" \
+	expect_b drop_spoofed "$spoofed0" 1
+
+for i in $(seq 20); do
+	send_from_a "$(head -c $((RANDOM % 300 + 1)) /dev/urandom | od -An -tx1 | tr -d ' \n')"
+	send_from_a "17fefd0001$(head -c $((RANDOM % 100 + 8)) /dev/urandom | od -An -tx1 | tr -d ' \n')"
+done
+ktap_test_result "after garbage datagrams the tunnel still works" \
+	in_ns a ping -c 2 -i 0.2 -W 2 10.9.0.2
+
+# A rekey: b installs the next keys first; a still seals with the previous
+# ones, which b keeps for what is in flight.
+rx0=$(b_counter rx_packets)
+auth0=$(b_counter drop_auth)
+kill -USR1 "$(pid_of tun-b)"
+wait_for "$CPG_TMP/tun-b.out" "^tunnel: rekeyed 0" 5
+in_ns a ping -c 3 -i 0.2 -W 1 10.9.0.2 >/dev/null
+ktap_test_result "after b's rekey, b still opens a's records (previous key)" \
+	sh -c "[ '$(b_counter rx_packets)' -ge $((rx0 + 3)) ] && [ '$(b_counter drop_auth)' = $auth0 ]"
+kill -USR1 "$(pid_of tun-a)"
+wait_for "$CPG_TMP/tun-a.out" "^tunnel: rekeyed 0" 5
+ktap_test_result "once a rekeys too, both directions work" \
+	in_ns a ping -c 2 -i 0.2 -W 2 10.9.0.2
+ktap_test_result "no authentication failure during the rekey" expect_b drop_auth "$auth0" 0
+tunnel_down
+
+# The end of a key: a's first sequence number 5 before 2^48.
+tunnel_up 1 $(((1 << 48) - 5))
+in_ns a ping -c 8 -i 0.1 -W 1 10.9.0.2 >/dev/null
+line=$(in_ns a "$NLTEST" show "$(kmod_ifindex a cpg0)" | grep '^peer ')
+ktap_print_msg "$line"
+ktap_test_result "past 2^48 - 1 nothing is sealed: dropped as no key" \
+	sh -c "[ '$(field "$line" drop_no_key)' -ge 3 ] && [ '$(field "$line" key0_next_write_seq)' = $((1 << 48)) ]"
+tunnel_down
+
+# rmmod while a flood ping crosses the tunnel.
+tunnel_up 3
+in_ns a ping -f -w 4 10.9.0.2 >/dev/null 2>&1 &
+flood=$!
+sleep 2
+ktap_test_result "rmmod under traffic" rmmod campagnol
+wait "$flood"
+proc_stop tun-a
+proc_stop tun-b
+ktap_test_result "no device left behind" sh -c "! ip -n $(ns a) link show cpg0 2>/dev/null"
+
+ktap_finished
