@@ -118,7 +118,7 @@ static int cpg_udp6_send(struct cpg_peer *peer, struct sock *sk,
 }
 #endif
 
-/* Send a sealed record to the peer's endpoint. */
+/* Send a sealed record to the peer's endpoint; skb is consumed either way. */
 static int cpg_udp_send(struct cpg_peer *peer, struct sk_buff *skb)
 {
 	const struct cpg_endpoint *ep;
@@ -144,6 +144,8 @@ static int cpg_udp_send(struct cpg_peer *peer, struct sk_buff *skb)
 out:
 	rcu_read_unlock();
 	local_bh_enable();
+	if (err)
+		kfree_skb(skb);
 	return err;
 }
 
@@ -159,7 +161,6 @@ void cpg_send_sealed(struct sk_buff *skb, int err)
 	else
 		kfree_skb(skb);
 	if (err) {
-		/* The UDP helpers consumed it, or we did. */
 		net_dbg_ratelimited("%s: cannot send to %pI4: %d\n",
 				    peer->priv->dev->name, &peer->vpn_ip, err);
 		cpg_count_drop(peer, CPG_DROP_TX_ERROR);

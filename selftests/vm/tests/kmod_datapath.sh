@@ -18,7 +18,7 @@ if ! modinfo campagnol >/dev/null 2>&1; then
 	ktap_print_header
 	ktap_skip_all "campagnol.ko is not installed in the VM (run.sh --extra-module)"
 fi
-ktap_init 32 cpg-nltest udp-replay
+ktap_init 34 cpg-nltest udp-replay
 
 NLTEST=$CPG_BIN/cpg-nltest
 
@@ -196,6 +196,23 @@ ktap_print_msg "$line"
 ktap_test_result "past 2^48 - 1 nothing is sealed: dropped as no key" \
 	sh -c "[ '$(field "$line" drop_no_key)' -ge 3 ] && [ '$(field "$line" key0_next_write_seq)' = $((1 << 48)) ]"
 tunnel_down
+
+# The device in another namespace than its socket, as WireGuard's tests do:
+# a's device moves to a2, where nothing else is; the records still leave
+# through the socket in a.
+tunnel_up 2
+topo_ns a2
+ip -n "$(ns a)" link set cpg0 netns "$(ns a2)"
+ip -n "$(ns a2)" addr add 10.9.0.1/24 dev cpg0
+ip -n "$(ns a2)" link set cpg0 up
+ktap_test_result "device in a2, socket in a: a2 pings b" \
+	in_ns a2 ping -c 3 -i 0.2 -W 2 10.9.0.2
+ktap_test_result "and b pings a2" in_ns b ping -c 2 -i 0.2 -W 2 10.9.0.1
+proc_stop tun-a
+proc_stop tun-b
+unset 'CPG_PID[tun-a]' 'CPG_PID[tun-b]'
+ip -n "$(ns a2)" link del cpg0
+ip -n "$(ns b)" link del cpg0
 
 # rmmod while a flood ping crosses the tunnel.
 tunnel_up 3
