@@ -13,7 +13,6 @@
 #include <linux/scatterlist.h>
 #include <linux/skbuff.h>
 #include <linux/slab.h>
-#include <linux/version.h>
 
 #include "compat.h"
 #include "crypto.h"
@@ -210,15 +209,16 @@ static void cpg_crypt_async_done(struct cpg_crypt_ctx *ctx, int err)
 	cpg_crypt_finish(skb, err);
 }
 
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
-static void cpg_crypt_complete(struct crypto_async_request *areq, int err)
-{
-	cpg_crypt_async_done(areq->data, err);
-}
-#else
+/* Completions get their data directly since 6.3. */
+#ifdef CPG_HAVE_COMPLETION_DATA
 static void cpg_crypt_complete(void *data, int err)
 {
 	cpg_crypt_async_done(data, err);
+}
+#else
+static void cpg_crypt_complete(struct crypto_async_request *areq, int err)
+{
+	cpg_crypt_async_done(areq->data, err);
 }
 #endif
 
