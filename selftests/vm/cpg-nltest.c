@@ -23,8 +23,9 @@
  * line per peer of a dump; exit 1 when the device is not a campagnol one.
  * "tunnel" stands in for a daemon whose handshake is done: it attaches a UDP
  * socket bound to LOCAL_IP:PORT and adds one peer whose keys and IVs are
- * bytes TXFILL (ours) and RXFILL (the peer's) repeated, CIPHER being 1, 2
- * or 3 (enum campagnol_cipher); then it holds the socket until killed. Two
+ * bytes TXFILL (ours) and RXFILL (the peer's) repeated, or given as KEY:IV
+ * in hexadecimal, CIPHER being 1, 2 or 3 (enum campagnol_cipher); then it
+ * holds the socket until killed. Two
  * of them with swapped fills make a tunnel with known keys. SIGUSR1 installs
  * the next keys (every fill xor 0xf0, epoch 1 again), as a rekey would.
  */
@@ -177,6 +178,7 @@ struct peer_req {
 	int epoch;
 	uint64_t first_seq;	/* 0: default */
 	uint8_t txfill, rxfill;
+	const char *txhex, *rxhex;	/* KEY:IV in hexadecimal, instead of a fill */
 	int idle;		/* -1: none */
 	int bad;		/* which malformation */
 };
@@ -184,7 +186,20 @@ struct peer_req {
 enum { BAD_NONE, BAD_KEYLEN, BAD_WRONGKEY, BAD_NOSALT, BAD_SLOT_IN_NEW, BAD_UNKNOWN_ATTR,
        BAD_TWO_KEYS, BAD_PORT0, BAD_NO_NESTED_FLAG };
 
-static void put_keydir(struct nlmsghdr *nlh, uint16_t type, int cipher, uint8_t fill, int bad)
+/* Up to size bytes of hexadecimal s (stopping at ':' or the end) into out. */
+static const char *unhex(const char *s, uint8_t *out, size_t size)
+{
+	unsigned int byte;
+
+	while (size-- && sscanf(s, "%2x", &byte) == 1) {
+		*out++ = (uint8_t)byte;
+		s += 2;
+	}
+	return s;
+}
+
+static void put_keydir(struct nlmsghdr *nlh, uint16_t type, int cipher, uint8_t fill,
+		       const char *hex, int bad)
 {
 	struct nlattr *n = nest(nlh, type);
 	uint8_t k[32], iv[12];
@@ -192,6 +207,11 @@ static void put_keydir(struct nlmsghdr *nlh, uint16_t type, int cipher, uint8_t 
 
 	memset(k, fill, sizeof(k));
 	memset(iv, fill ^ 0x55, sizeof(iv));
+	if (hex) {
+		hex = unhex(hex, k, (size_t)klen);
+		if (*hex == ':')
+			unhex(hex + 1, iv, sizeof(iv));
+	}
 	if (bad == BAD_KEYLEN)
 		klen--;
 	if (bad == BAD_WRONGKEY)
@@ -218,8 +238,9 @@ static void put_keyconf(struct nlmsghdr *nlh, const struct peer_req *p)
 		mnl_attr_put_u64(nlh, CAMPAGNOL_A_KEYCONF_FIRST_WRITE_SEQ, p->first_seq);
 	if (p->bad == BAD_SLOT_IN_NEW)
 		mnl_attr_put_u32(nlh, CAMPAGNOL_A_KEYCONF_SLOT, 0);
-	put_keydir(nlh, CAMPAGNOL_A_KEYCONF_ENCRYPT_DIR, p->cipher, p->txfill, p->bad);
-	put_keydir(nlh, CAMPAGNOL_A_KEYCONF_DECRYPT_DIR, p->cipher, p->rxfill, BAD_NONE);
+	put_keydir(nlh, CAMPAGNOL_A_KEYCONF_ENCRYPT_DIR, p->cipher, p->txfill, p->txhex, p->bad);
+	put_keydir(nlh, CAMPAGNOL_A_KEYCONF_DECRYPT_DIR, p->cipher, p->rxfill, p->rxhex,
+		   BAD_NONE);
 	mnl_attr_nest_end(nlh, n);
 }
 
@@ -639,6 +660,8 @@ static int tunnel(int argc, char **argv)
 			      .cipher = atoi(argv[8]),
 			      .txfill = (uint8_t)strtoul(argv[9], NULL, 0),
 			      .rxfill = (uint8_t)strtoul(argv[10], NULL, 0),
+			      .txhex = strchr(argv[9], ':') ? argv[9] : NULL,
+			      .rxhex = strchr(argv[10], ':') ? argv[10] : NULL,
 			      .first_seq = argc > 11 ? strtoull(argv[11], NULL, 0) : 0);
 	int ifindex = atoi(argv[2]);
 	int fd = udp_socket(AF_INET, argv[3], atoi(argv[4]));

@@ -18,7 +18,7 @@ if ! modinfo campagnol >/dev/null 2>&1; then
 	ktap_print_header
 	ktap_skip_all "campagnol.ko is not installed in the VM (run.sh --extra-module)"
 fi
-ktap_init 34 cpg-nltest udp-replay
+ktap_init 37 cpg-nltest udp-replay
 
 NLTEST=$CPG_BIN/cpg-nltest
 
@@ -100,6 +100,46 @@ for cipher in 1 2 3; do
 	ktap_test_result "$name: counters count, no drops" counters_clean a
 	tunnel_down
 done
+
+# ---- Known answers (docs/dtls-records.md) ---------------------------------
+# b holds the server's keys, a stands for the client and sends the client's
+# record of "campagnol record" at epoch 1, sequence 2^47: b opens it (then
+# drops it as not IPv4), and refuses it with one bit changed.
+
+# kat CIPHER CLIENT_KEY:IV SERVER_KEY:IV RECORD
+kat() {
+	local cipher=$1 client=$2 server=$3 record=$4 auth0 malformed0 bad
+	ip -n "$(ns b)" link add cpg0 type campagnol
+	start tun-b b "$NLTEST" tunnel "$(kmod_ifindex b cpg0)" 192.0.2.2 5000 \
+		10.9.0.1 192.0.2.1 5000 "$cipher" "$server" "$client"
+	wait_for "$CPG_TMP/tun-b.out" "^tunnel: ready" 5 || return 1
+	auth0=$(peer_field b drop_auth)
+	malformed0=$(peer_field b drop_malformed)
+	bad=${record%??}$(printf '%02x' $((0x${record: -2} ^ 1)))
+	in_ns a "$CPG_BIN/udp-replay" -s 192.0.2.1:5000 192.0.2.2:5000 "$bad"
+	in_ns a "$CPG_BIN/udp-replay" -s 192.0.2.1:5000 192.0.2.2:5000 "$record"
+	ktap_print_msg "$(in_ns b "$NLTEST" show "$(kmod_ifindex b cpg0)" | grep '^peer ')"
+	[ "$(peer_field b drop_auth)" = $((auth0 + 1)) ] &&
+		[ "$(peer_field b drop_malformed)" = $((malformed0 + 1)) ]
+	local rc=$?
+	proc_stop tun-b
+	unset 'CPG_PID[tun-b]'
+	ip -n "$(ns b)" link del cpg0
+	return $rc
+}
+
+ktap_test_result "known answer: AES-128-GCM" kat 1 \
+	423c50f2f6b72c3836113ba32c799601:53838d6e \
+	5c603cd23c2778884a8cd4c5bd1f53e5:dc7e8f68 \
+	17fefd000180000000000000280001800000000000f808c42d8cc4ffb524225f0f5c4a3d3cc596259849fbc74b651de549425d6ffa
+ktap_test_result "known answer: AES-256-GCM" kat 2 \
+	9498a22079475afce3772b5145a3f652c06381f361b1a147322936f2dab18af4:7f6581b5 \
+	7a3753265071673274ef2d9b82d64367336b2998d67b673c5e1b1f03808a3705:40e8a926 \
+	17fefd000180000000000000280001800000000000a16bb7de4621dd2e04996d6bf62fbd7e2c0fca198675435484f47b72774797f2
+ktap_test_result "known answer: ChaCha20-Poly1305" kat 3 \
+	423c50f2f6b72c3836113ba32c7996015c603cd23c2778884a8cd4c5bd1f53e5:00ab5d40503963e647cca0c7 \
+	53838d6edc7e8f68699197bd1fd81d29433db3f4a4f76d8568f9824a88d5ec02:fa88ca317ef4f53a6636d692 \
+	17fefd00018000000000000020fd5366c6ce3837d30322a5604d9e891faf6474439412e8b3ff04d7865d0c4940
 
 # ---- What the receiver must refuse, on an AES-128-GCM tunnel -------------
 
