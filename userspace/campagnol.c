@@ -78,7 +78,8 @@ static void absolute_paths(struct cpg_config *cfg)
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: campagnol [-dDhmvV] [-p pidfile] [configuration_file]\n"
+		"Usage: campagnol [-dDhmvV] [-p pidfile] [--data-plane=auto|kernel|userspace]\n"
+		"                 [configuration_file]\n"
 		"  -d  debug messages\n"
 		"  -D  run as a daemon (log to syslog)\n"
 		"  -h  this help\n"
@@ -86,6 +87,9 @@ static void usage(FILE *out)
 		"  -p  write the pid to this file\n"
 		"  -v  verbose messages\n"
 		"  -V  version\n"
+		"  --data-plane=MODE  what carries the packets, instead of the configuration's\n"
+		"      data_plane: kernel (campagnol.ko), userspace (a TUN device), or auto\n"
+		"      (campagnol.ko when it can, else userspace)\n"
 		"The configuration file defaults to %s.\n"
 		"Signals: INT, TERM, QUIT leave; USR1 closes every tunnel, reloads the key,\n"
 		"certificates and CRL and registers again; USR2 and HUP reload them for new\n"
@@ -93,9 +97,22 @@ static void usage(FILE *out)
 		CPG_DEFAULT_CONFIG_FILE);
 }
 
+/* Long options without a short form. */
+enum {
+	OPT_DATA_PLANE = 256,
+};
+
 int main(int argc, char **argv)
 {
+	static const struct option long_options[] = {
+		{ "data-plane", required_argument, NULL, OPT_DATA_PLANE },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct campagnol d = { 0 };
+	enum cpg_data_plane data_plane = CPG_DATA_PLANE_AUTO;
+	bool data_plane_given = false;
 	const char *config_file = CPG_DEFAULT_CONFIG_FILE;
 	const char *pidfile = NULL;
 	bool daemonize = false, lock_memory = false, pidfile_written = false;
@@ -103,8 +120,17 @@ int main(int argc, char **argv)
 	sigset_t signals;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "dDhmvVp:")) != -1) {
+	while ((opt = getopt_long(argc, argv, "dDhmvVp:", long_options, NULL)) != -1) {
 		switch (opt) {
+		case OPT_DATA_PLANE:
+			if (cpg_parse_data_plane(optarg, &data_plane) < 0) {
+				fprintf(stderr, "campagnol: --data-plane: \"%s\" is not auto, "
+					"kernel or userspace (campagnol -h: the options)\n",
+					optarg);
+				return 1;
+			}
+			data_plane_given = true;
+			break;
 		case 'd':
 			level = LOG_DEBUG;
 			break;
@@ -143,6 +169,8 @@ int main(int argc, char **argv)
 	if (cpg_config_load(config_file, CPG_CONF_NEED_SECURITY, &d.cfg) < 0)
 		return 1;
 	absolute_paths(&d.cfg);
+	if (data_plane_given)
+		d.cfg.data_plane = data_plane;
 	if (cpg_loop_init(&d.loop) < 0)
 		goto out_config;
 	/* Blocked from the start: a signal during set-up waits, and is handled
@@ -183,7 +211,7 @@ int main(int argc, char **argv)
 	}
 	if (vpn_start(d.vpn) < 0)
 		goto out_vpn;
-	if (cpg_loop_run(&d.loop) == 0)
+	if (cpg_loop_run(&d.loop) == 0 && !vpn_failed(d.vpn))
 		status = 0;
 out_vpn:
 	vpn_free(d.vpn);

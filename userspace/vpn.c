@@ -38,6 +38,7 @@
 
 #include "control.h"
 #include "dataplane.h"
+#include "dp_kernel.h"
 #include "dp_user.h"
 #include "dtls.h"
 #include "ifcmd.h"
@@ -80,7 +81,9 @@ struct vpn {
 
 	/* The data plane and what it drives (dataplane_open()). */
 	struct cpg_dataplane *dp;
-	struct cpg_tun tun;
+	bool kernel;			/* campagnol.ko's, whose device goes with it */
+	bool dp_failed;			/* it said it cannot carry anything any more */
+	struct cpg_tun tun;		/* the userspace one's; the kernel's name only */
 	bool tun_open;
 	struct cpg_ifcmd_vars vars;
 	bool up_done;
@@ -117,15 +120,13 @@ static uint64_t now_ms(const struct vpn *v)
 static const struct cpg_dp_events dp_events;
 
 /*
- * The one place that knows which data plane runs: open its device and make
- * it. This issue has the userspace one (TUN); the kernel one plugs in here.
- */
-/*
  * The userspace data plane drains the socket once per event-loop wakeup, so
  * a burst of records waits in the socket's receive buffer meanwhile; with
  * the default size (about 200 KiB) a TCP flow through the tunnel overflows
- * it and throughput collapses into retransmissions. As root we may go past
- * net.core.rmem_max; otherwise the kernel caps the size, which is fine.
+ * it and throughput collapses into retransmissions. campagnol.ko takes the
+ * records off the socket as they come, but still queues everything else
+ * there and sends on it. As root we may go past net.core.rmem_max;
+ * otherwise the kernel caps the size, which is fine.
  */
 #define VPN_SOCKET_BUFFER (4 << 20)
 
@@ -141,8 +142,32 @@ static void size_socket_buffers(int fd)
 		log_info("cannot enlarge the socket's send buffer: %m");
 }
 
-static int dataplane_open(struct vpn *v)
+/* campagnol.ko's data plane, its device named as the TUN device would be. */
+static struct cpg_dataplane *open_kernel(void *arg, char *why, size_t why_len)
 {
+	struct vpn *v = arg;
+	const struct cpg_config *cfg = v->cfg;
+	struct cpg_dp_kernel_config kc = {
+		.udp_fd = v->rc.fd,
+		.ifname = cfg->tun_device,
+		.mtu = cfg->tun_mtu,
+		.txqueue = cfg->txqueue,
+	};
+	struct cpg_dataplane *dp = cpg_dp_kernel_new(v->loop, &kc, &dp_events, v, why, why_len);
+
+	if (!dp)
+		return NULL;
+	v->kernel = true;
+	/* The commands' %D; no descriptor to close. */
+	v->tun.fd = -1;
+	snprintf(v->tun.name, sizeof(v->tun.name), "%s", dp->ifname);
+	return dp;
+}
+
+/* The userspace data plane on a TUN device. */
+static struct cpg_dataplane *open_userspace(void *arg)
+{
+	struct vpn *v = arg;
 	const struct cpg_config *cfg = v->cfg;
 	struct cpg_tun_config tc = {
 		.name = cfg->tun_device,
@@ -164,17 +189,34 @@ static int dataplane_open(struct vpn *v)
 		.connection_max_rate = cfg->connection_max_rate,
 		.mtu = cfg->tun_mtu,
 	};
+	struct cpg_dataplane *dp;
 
 	if (cpg_tun_open(&v->tun, &tc) < 0)
-		return -1;
-	v->tun_open = true;
-	size_socket_buffers(v->rc.fd);
-	v->dp = cpg_dp_user_new(v->loop, &dc, &dp_events, v);
-	if (!v->dp) {
+		return NULL;
+	dp = cpg_dp_user_new(v->loop, &dc, &dp_events, v);
+	if (!dp) {
 		cpg_tun_close(&v->tun);
-		v->tun_open = false;
-		return -1;
+		return NULL;
 	}
+	v->tun_open = true;
+	return dp;
+}
+
+/*
+ * The one place that knows which data plane runs: data_plane (or
+ * --data-plane) chooses, cpg_dp_open() says why auto settles for userspace.
+ */
+static int dataplane_open(struct vpn *v)
+{
+	static const struct cpg_dp_openers openers = {
+		.kernel = open_kernel,
+		.userspace = open_userspace,
+	};
+
+	size_socket_buffers(v->rc.fd);
+	v->dp = cpg_dp_open(v->cfg->data_plane, v->cfg, &openers, v);
+	if (!v->dp)
+		return -1;
 	log_info("data plane: %s, device %s", v->dp->ops->name, v->dp->ifname);
 	return 0;
 }
@@ -183,6 +225,15 @@ static int dataplane_open(struct vpn *v)
  * close the device. */
 static void dataplane_close(struct vpn *v)
 {
+	/* campagnol.ko's device goes with its data plane: the down commands
+	 * first, while it exists (none when it is gone already). */
+	if (v->kernel && v->up_done) {
+		if (v->dp_failed)
+			log_info("device %s is gone: no down commands", v->tun.name);
+		else
+			cpg_ifcmd_down(v->cfg, &v->vars);
+		v->up_done = false;
+	}
 	if (v->dp)
 		v->dp->ops->destroy(v->dp);
 	v->dp = NULL;
@@ -506,12 +557,25 @@ static void on_peer_failed(void *arg, struct in_addr ip, enum cpg_rdvc_failure f
 
 /* ---- Data plane events ---------------------------------------------------- */
 
+/* A VPN address another peer may have: campagnol.ko reports whatever the
+ * host routes to its device, the userspace data plane only these. */
+static bool is_peer_address(const struct cpg_config *cfg, struct in_addr ip)
+{
+	return (ip.s_addr & cfg->netmask.s_addr) == cfg->network.s_addr &&
+	       ip.s_addr != cfg->network.s_addr && ip.s_addr != cfg->broadcast.s_addr &&
+	       ip.s_addr != cfg->vpn_ip.s_addr;
+}
+
 static void on_no_peer(void *arg, struct in_addr dst, const uint8_t *pkt, size_t len)
 {
 	struct vpn *v = arg;
 	struct peer *p = peer_table_find(&v->peers, dst);
 	char ip[INET_ADDRSTRLEN];
 
+	if (!p && !is_peer_address(v->cfg, dst)) {
+		log_debug("no tunnel to %s: not an address of the VPN", cpg_ip4_str(dst, ip));
+		return;
+	}
 	if (!p) {
 		int ret;
 
@@ -546,8 +610,54 @@ static void on_no_peer(void *arg, struct in_addr dst, const uint8_t *pkt, size_t
 		p->queue_drops++;
 }
 
+/* The kernel removed a peer by itself: its tunnel is over. */
+static void on_peer_gone(void *arg, struct in_addr vpn_ip, enum cpg_dp_gone why)
+{
+	static const char *const whys[] = {
+		[CPG_DP_GONE_DEVICE] = "its device is being deleted",
+		[CPG_DP_GONE_SOCKET] = "the UDP socket was detached",
+		[CPG_DP_GONE_OTHER] = "another program removed the peer",
+	};
+	struct vpn *v = arg;
+	struct peer *p = peer_table_find(&v->peers, vpn_ip);
+	char ip[INET_ADDRSTRLEN];
+
+	if (!p)
+		return;
+	log_notice("tunnel to %s closed: campagnol.ko dropped it (%s)", cpg_ip4_str(vpn_ip, ip),
+		   (size_t)why < sizeof(whys) / sizeof(whys[0]) ? whys[why] : "?");
+	peer_end(v, p, true, true, CPG_REASON_NONE);
+}
+
+/* Its key is near its last record: a new tunnel, with a new handshake. */
+static void on_key_limit(void *arg, struct in_addr vpn_ip)
+{
+	struct vpn *v = arg;
+	struct peer *p = peer_table_find(&v->peers, vpn_ip);
+	char ip[INET_ADDRSTRLEN];
+
+	if (!p || p->state != PEER_ESTABLISHED)
+		return;
+	log_notice("tunnel to %s: its key is near its record limit; handshaking again through "
+		   "the RDV", cpg_ip4_str(vpn_ip, ip));
+	peer_reconnect(v, p);
+}
+
+/* Nothing can be carried any more: leave, with a failure status. */
+static void on_dp_failed(void *arg, const char *why)
+{
+	struct vpn *v = arg;
+
+	log_err("%s: leaving", why);
+	v->dp_failed = true;
+	cpg_loop_stop(v->loop);
+}
+
 static const struct cpg_dp_events dp_events = {
 	.no_peer = on_no_peer,
+	.peer_gone = on_peer_gone,
+	.key_limit = on_key_limit,
+	.failed = on_dp_failed,
 };
 
 /* ---- The socket ----------------------------------------------------------- */
@@ -737,6 +847,8 @@ static void vpn_dump(void *arg, struct status_buf *b)
 
 	status_buf_printf(b, "campagnol version=%s format=%d pid=%ld\n", CPG_VERSION,
 			  STATUS_FORMAT_VERSION, (long)getpid());
+	if (v->dp->ops->update_counters)
+		v->dp->ops->update_counters(v->dp);
 	status_line(b, "interface");
 	status_kv_str(b, "device", v->dp->ifname);
 	status_kv_ip(b, "vpn_ip", cfg->vpn_ip);
@@ -748,7 +860,9 @@ static void vpn_dump(void *arg, struct status_buf *b)
 	status_kv_ep(b, "listen", &v->bound);
 	status_kv_ep(b, "rdv", &v->rc.server);
 	status_kv_bool(b, "registered", cpg_rdvc_registered(v->rdvc));
+	/* dataplane: what campagnol-status has always read. */
 	status_kv_str(b, "dataplane", v->dp->ops->name);
+	status_kv_str(b, "data_plane", v->dp->ops->name);
 	status_kv_u64(b, "peers", v->peers.count);
 	status_kv_u64(b, "max_peers", v->peers.max);
 	status_kv_u64(b, "mtu", (uint64_t)cfg->tun_mtu);
@@ -892,6 +1006,11 @@ void vpn_reload(struct vpn *v, bool drop_tunnels, const char *signame)
 	}
 	if (drop_tunnels)
 		cpg_rdvc_restart(v->rdvc);
+}
+
+bool vpn_failed(const struct vpn *v)
+{
+	return v->dp_failed;
 }
 
 void vpn_free(struct vpn *v)

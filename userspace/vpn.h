@@ -30,7 +30,7 @@ struct vpn;
 
 /*
  * Set everything up, in this order: the DTLS context, the UDP socket, the
- * data plane (TUN device), the status socket, the up commands, the RDV
+ * data plane (campagnol.ko's device or a TUN device), the status socket, the up commands, the RDV
  * client. cfg must outlive the VPN. NULL after logging when any step fails,
  * with what was done undone.
  */
@@ -44,6 +44,11 @@ int vpn_start(struct vpn *v);
  * register with the RDV again. signame names the cause in the log.
  */
 void vpn_reload(struct vpn *v, bool drop_tunnels, const char *signame);
+/*
+ * Whether the VPN stopped the loop because its data plane can carry nothing
+ * any more (campagnol.ko's device deleted): the daemon exits with a failure.
+ */
+bool vpn_failed(const struct vpn *v);
 /*
  * Leave: close_notify to every peer, BYE to the RDV, the down commands,
  * close everything. NULL is fine.

@@ -745,6 +745,30 @@ int cpg_parse_bool(const char *s, bool *out)
 	return -1;
 }
 
+static const char *const data_plane_names[] = {
+	[CPG_DATA_PLANE_AUTO] = "auto",
+	[CPG_DATA_PLANE_KERNEL] = "kernel",
+	[CPG_DATA_PLANE_USERSPACE] = "userspace",
+};
+
+int cpg_parse_data_plane(const char *s, enum cpg_data_plane *out)
+{
+	for (size_t i = 0; i < sizeof(data_plane_names) / sizeof(data_plane_names[0]); i++) {
+		if (strcasecmp(s, data_plane_names[i]) == 0) {
+			*out = (enum cpg_data_plane)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *cpg_data_plane_name(enum cpg_data_plane dp)
+{
+	if ((size_t)dp >= sizeof(data_plane_names) / sizeof(data_plane_names[0]))
+		return "?";
+	return data_plane_names[dp];
+}
+
 struct option;
 typedef int (*option_parser)(const char *name, const struct option *opt,
 			     const struct cpg_ini_entry *e, struct cpg_config *cfg);
@@ -865,6 +889,18 @@ static int parse_rate(const char *name, const struct option *opt,
 	}
 	*(double *)field(cfg, opt) = v;
 	return 0;
+}
+
+static int parse_data_plane(const char *name, const struct option *opt,
+			    const struct cpg_ini_entry *e, struct cpg_config *cfg)
+{
+	struct quoted q;
+
+	if (cpg_parse_data_plane(e->value, field(cfg, opt)) == 0)
+		return 0;
+	conf_err(name, e->line, "%s: \"%s\" is not a data plane (auto, kernel or userspace)",
+		 e->key, quote(e->value, &q));
+	return -1;
 }
 
 /* An IPv4 literal, or a host name resolved to its first IPv4 address. */
@@ -1045,6 +1081,7 @@ static const struct option options[] = {
 	OPT_INT("CLIENT", "timeout", timeout, 5),
 	OPT_INT("CLIENT", "keepalive", keepalive, 1),
 	OPT_INT("CLIENT", "max_clients", max_clients, 1),
+	OPT("CLIENT", "data_plane", parse_data_plane, data_plane, 0, 0),
 
 	OPT_BOOL("COMMANDS", "default_up", default_up),
 	OPT_BOOL("COMMANDS", "default_down", default_down),
@@ -1233,6 +1270,7 @@ void cpg_config_defaults(struct cpg_config *cfg)
 	cfg->timeout = 120;
 	cfg->keepalive = 10;
 	cfg->max_clients = 100;
+	cfg->data_plane = CPG_DATA_PLANE_AUTO;
 	cfg->default_up = true;
 	cfg->default_down = true;
 }

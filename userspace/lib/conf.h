@@ -40,6 +40,13 @@ const struct cpg_ini_entry *cpg_ini_get(const struct cpg_ini *ini, const char *s
 					const char *key);
 void cpg_ini_free(struct cpg_ini *ini);
 
+/* [CLIENT] data_plane: what carries the VPN packets (docs/campagnol.conf.md). */
+enum cpg_data_plane {
+	CPG_DATA_PLANE_AUTO,		/* campagnol.ko when it can, else userspace */
+	CPG_DATA_PLANE_KERNEL,		/* campagnol.ko or nothing */
+	CPG_DATA_PLANE_USERSPACE,	/* a TUN device and the daemon's own records */
+};
+
 struct cpg_config {
 	/* [NETWORK] */
 	struct in_addr local_ip;	/* auto-detected when local_host is absent */
@@ -81,6 +88,7 @@ struct cpg_config {
 	int timeout;			/* 120 s, min 5 */
 	int keepalive;			/* 10 s, min 1 */
 	int max_clients;		/* 100, min 1 */
+	enum cpg_data_plane data_plane;	/* auto */
 
 	/* [COMMANDS] */
 	bool default_up;		/* yes */
@@ -101,6 +109,11 @@ int cpg_config_load(const char *path, unsigned int need, struct cpg_config *cfg)
 int cpg_config_from_ini(const char *name, const struct cpg_ini *ini, unsigned int need,
 			struct cpg_config *cfg);
 void cpg_config_free(struct cpg_config *cfg);
+
+/* "auto", "kernel" or "userspace", in any case. 0 or -1. */
+int cpg_parse_data_plane(const char *s, enum cpg_data_plane *out);
+/* The name cpg_parse_data_plane() reads back. */
+const char *cpg_data_plane_name(enum cpg_data_plane dp);
 
 /* Parse a boolean as the original: yes/on/1/true, no/off/0/false (any case).
  * 0 or -1. */

@@ -70,6 +70,18 @@ struct cpg_dp_stats {
 
 struct cpg_dataplane;
 
+/* Why a data plane removed a peer on its own (events->peer_gone). */
+enum cpg_dp_gone {
+	CPG_DP_GONE_DEVICE,	/* the device is being deleted (ip link del, rmmod) */
+	CPG_DP_GONE_SOCKET,	/* the UDP socket it was reached through closed */
+	CPG_DP_GONE_OTHER,	/* another program removed it, or it vanished */
+};
+
+/*
+ * What a data plane tells the daemon, from the event loop. A callback may
+ * add and remove peers, but must not destroy the data plane. Every member
+ * but no_peer may be NULL: the event is then ignored.
+ */
 struct cpg_dp_events {
 	/*
 	 * The host sent a packet to a VPN IP that has no peer (the on-demand
@@ -78,6 +90,28 @@ struct cpg_dp_events {
 	 * up; a data plane that cannot (the kernel) passes NULL, 0.
 	 */
 	void (*no_peer)(void *arg, struct in_addr dst, const uint8_t *pkt, size_t len);
+	/*
+	 * The data plane removed a peer that the daemon added and did not
+	 * delete: its keys are gone, its packets go to no_peer again. The
+	 * daemon ends the tunnel (its del_peer is then a harmless -ENOENT).
+	 * Only the kernel data plane calls it; the userspace one never
+	 * removes a peer by itself.
+	 */
+	void (*peer_gone)(void *arg, struct in_addr vpn_ip, enum cpg_dp_gone why);
+	/*
+	 * A peer's key is near the end of its write sequence numbers: the
+	 * tunnel needs a new handshake before packets to it are dropped. Only
+	 * the kernel data plane calls it (the userspace one counts the drops
+	 * as CPG_DP_DROP_KEY_EXHAUSTED, 2^47 records on).
+	 */
+	void (*key_limit)(void *arg, struct in_addr vpn_ip);
+	/*
+	 * The data plane cannot carry anything any more (the kernel's device
+	 * was deleted or moved away, its module unloaded); why is a sentence
+	 * for the log. Called once, after peer_gone for the peers that went
+	 * with it. The daemon has nothing left to do but leave.
+	 */
+	void (*failed)(void *arg, const char *why);
 };
 
 struct cpg_dataplane_ops {
@@ -95,6 +129,11 @@ struct cpg_dataplane_ops {
 	bool (*input)(struct cpg_dataplane *dp, uint8_t *buf, size_t len,
 		      const union cpg_sockaddr *from);
 	void (*destroy)(struct cpg_dataplane *dp);
+	/*
+	 * Bring the counters of struct cpg_dataplane (no_peer_drops) up to
+	 * date, before they are shown. NULL when they always are.
+	 */
+	void (*update_counters)(struct cpg_dataplane *dp);
 };
 
 struct cpg_dataplane {

@@ -588,6 +588,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.timeout, 120);
 	assert_int_equal(cfg.keepalive, 10);
 	assert_int_equal(cfg.max_clients, 100);
+	assert_int_equal(cfg.data_plane, CPG_DATA_PLANE_AUTO);
 	assert_true(cfg.default_up);
 	assert_true(cfg.default_down);
 	assert_int_equal(cfg.n_up, 0);
@@ -671,6 +672,7 @@ static void test_every_option(void **state)
 		  "timeout = 60\n"
 		  "keepalive = 30\n"
 		  "max_clients = 20\n"
+		  "data_plane = userspace\n"
 		  "[COMMANDS]\n"
 		  "default_up = no\n"
 		  "default_down = no\n"
@@ -711,6 +713,7 @@ static void test_every_option(void **state)
 	assert_int_equal(cfg.timeout, 60);
 	assert_int_equal(cfg.keepalive, 30);
 	assert_int_equal(cfg.max_clients, 20);
+	assert_int_equal(cfg.data_plane, CPG_DATA_PLANE_USERSPACE);
 	assert_false(cfg.default_up);
 	assert_false(cfg.default_down);
 	assert_int_equal(cfg.n_up, 2);
@@ -857,6 +860,51 @@ static void test_rates(void **state)
 		snprintf(extra, sizeof(extra), "[CLIENT]\nconnection_max_rate = %s\n", bad[i]);
 		option_fails(extra, "is not a number");
 	}
+}
+
+static void test_data_plane(void **state)
+{
+	static const struct {
+		const char *value;
+		enum cpg_data_plane dp;
+	} good[] = {
+		{ "auto", CPG_DATA_PLANE_AUTO },
+		{ "kernel", CPG_DATA_PLANE_KERNEL },
+		{ "userspace", CPG_DATA_PLANE_USERSPACE },
+		{ "Kernel", CPG_DATA_PLANE_KERNEL },
+		{ "\"USERSPACE\"", CPG_DATA_PLANE_USERSPACE },
+	};
+	static const char *const bad[] = { "user", "tun", "kernel ", "\"\"x", "0", "yes" };
+	enum cpg_data_plane dp = CPG_DATA_PLANE_USERSPACE;
+	struct cpg_config cfg;
+	char extra[128];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(extra, sizeof(extra), "[CLIENT]\ndata_plane = %s\n", good[i].value);
+		option_ok(extra, &cfg);
+		assert_int_equal(cfg.data_plane, good[i].dp);
+		cpg_config_free(&cfg);
+	}
+	/* The last one wins, as for every option. */
+	option_ok("[CLIENT]\ndata_plane = kernel\ndata_plane = auto\n", &cfg);
+	assert_int_equal(cfg.data_plane, CPG_DATA_PLANE_AUTO);
+	cpg_config_free(&cfg);
+	option_fails("[CLIENT]\ndata_plane = ebpf\n", NAME ":7: data_plane: \"ebpf\" is not a "
+		     "data plane (auto, kernel or userspace)");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(extra, sizeof(extra), "[CLIENT]\ndata_plane = \"%s\"\n", bad[i]);
+		option_fails(extra, "is not a data plane");
+	}
+	/* The command line's parser, and the names it reads back. */
+	assert_int_equal(cpg_parse_data_plane("AUTO", &dp), 0);
+	assert_int_equal(dp, CPG_DATA_PLANE_AUTO);
+	assert_int_equal(cpg_parse_data_plane("", &dp), -1);
+	assert_int_equal(cpg_parse_data_plane("kernel2", &dp), -1);
+	assert_int_equal(dp, CPG_DATA_PLANE_AUTO);
+	assert_string_equal(cpg_data_plane_name(CPG_DATA_PLANE_AUTO), "auto");
+	assert_string_equal(cpg_data_plane_name(CPG_DATA_PLANE_KERNEL), "kernel");
+	assert_string_equal(cpg_data_plane_name(CPG_DATA_PLANE_USERSPACE), "userspace");
+	assert_string_equal(cpg_data_plane_name((enum cpg_data_plane)7), "?");
 }
 
 static void test_strings(void **state)
@@ -1393,6 +1441,7 @@ int main(void)
 		cmocka_unit_test(test_integer_bounds),
 		cmocka_unit_test(test_ports),
 		cmocka_unit_test(test_rates),
+		cmocka_unit_test(test_data_plane),
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_local_host),
 		cmocka_unit_test(test_override_local_addr),

@@ -1,0 +1,994 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The kernel data plane without a kernel: the requests it builds, parsed
+ * back as campagnol.ko would; the replies and notifications it parses,
+ * built as campagnol.ko builds them; its operations and events over a fake
+ * transport (cpg_dp_kernel_new_detached()); and the choice between it and
+ * the userspace data plane (cpg_dp_open()). What needs the module runs in
+ * the VM.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <netlink/genl/genl.h>
+#include <netlink/msg.h>
+#include <netlink/netlink.h>
+
+#include <uapi/linux/campagnol.h>
+
+#include "capture.h"
+#include "dp_kernel.h"
+#include "log.h"
+
+#define FAMILY 33
+#define IFINDEX 7
+#define SEQ0 CPG_RECORD_DATA_SEQ_START
+#define MAX_SENT 16
+
+/* ---- Helpers -------------------------------------------------------------- */
+
+static struct in_addr ip4(const char *s)
+{
+	struct in_addr a;
+
+	assert_int_equal(inet_pton(AF_INET, s, &a), 1);
+	return a;
+}
+
+static struct cpg_dp_peer make_peer(const char *vpn_ip, enum cpg_cipher c, uint8_t fill)
+{
+	struct cpg_dp_peer p;
+
+	memset(&p, 0, sizeof(p));
+	p.vpn_ip = ip4(vpn_ip);
+	cpg_sockaddr_set_in(&p.endpoint, ip4("192.0.2.12"), 40000);
+	p.keys.cipher = c;
+	p.keys.epoch = 1;
+	memset(&p.keys.tx, fill, sizeof(p.keys.tx));
+	memset(&p.keys.rx, fill ^ 0xff, sizeof(p.keys.rx));
+	p.keys.first_write_seq = SEQ0;
+	return p;
+}
+
+/* The attributes of a request, as the kernel's policy sees them. */
+struct parsed {
+	struct nlattr *top[CAMPAGNOL_A_MAX + 1];
+	struct nlattr *peer[CAMPAGNOL_A_PEER_MAX + 1];
+	struct nlattr *key[CAMPAGNOL_A_KEYCONF_MAX + 1];
+	struct nlattr *enc[CAMPAGNOL_A_KEYDIR_MAX + 1];
+	struct nlattr *dec[CAMPAGNOL_A_KEYDIR_MAX + 1];
+	uint8_t cmd;
+};
+
+static void parse_request(struct nl_msg *msg, struct parsed *p)
+{
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+
+	memset(p, 0, sizeof(*p));
+	assert_int_equal(nlh->nlmsg_type, FAMILY);
+	assert_int_equal(genlmsg_hdr(nlh)->version, CAMPAGNOL_FAMILY_VERSION);
+	p->cmd = genlmsg_hdr(nlh)->cmd;
+	assert_int_equal(genlmsg_parse(nlh, 0, p->top, CAMPAGNOL_A_MAX, NULL), 0);
+	assert_non_null(p->top[CAMPAGNOL_A_IFINDEX]);
+	assert_int_equal(nla_get_u32(p->top[CAMPAGNOL_A_IFINDEX]), IFINDEX);
+	if (!p->top[CAMPAGNOL_A_PEER])
+		return;
+	/* The kernel's strict validation wants the flag on every nest. */
+	assert_true(nla_is_nested(p->top[CAMPAGNOL_A_PEER]));
+	assert_int_equal(nla_parse_nested(p->peer, CAMPAGNOL_A_PEER_MAX, p->top[CAMPAGNOL_A_PEER],
+					  NULL), 0);
+	if (!p->peer[CAMPAGNOL_A_PEER_KEYCONF])
+		return;
+	assert_true(nla_is_nested(p->peer[CAMPAGNOL_A_PEER_KEYCONF]));
+	assert_int_equal(nla_parse_nested(p->key, CAMPAGNOL_A_KEYCONF_MAX,
+					  p->peer[CAMPAGNOL_A_PEER_KEYCONF], NULL), 0);
+	assert_non_null(p->key[CAMPAGNOL_A_KEYCONF_ENCRYPT_DIR]);
+	assert_non_null(p->key[CAMPAGNOL_A_KEYCONF_DECRYPT_DIR]);
+	assert_true(nla_is_nested(p->key[CAMPAGNOL_A_KEYCONF_ENCRYPT_DIR]));
+	assert_int_equal(nla_parse_nested(p->enc, CAMPAGNOL_A_KEYDIR_MAX,
+					  p->key[CAMPAGNOL_A_KEYCONF_ENCRYPT_DIR], NULL), 0);
+	assert_int_equal(nla_parse_nested(p->dec, CAMPAGNOL_A_KEYDIR_MAX,
+					  p->key[CAMPAGNOL_A_KEYCONF_DECRYPT_DIR], NULL), 0);
+}
+
+/* attr holds len bytes, each fill. */
+static void assert_filled(struct nlattr *attr, int len, uint8_t fill)
+{
+	assert_non_null(attr);
+	assert_int_equal(nla_len(attr), len);
+	for (int i = 0; i < len; i++)
+		assert_int_equal(((uint8_t *)nla_data(attr))[i], fill);
+}
+
+/* What campagnol.ko says about a peer (a PEER_GET reply or a notification). */
+struct kpeer {
+	uint8_t cmd;
+	uint32_t ifindex;
+	const char *vpn_ip;
+	int reason;			/* -1: none */
+	uint32_t cur_cipher;		/* 0: no current key */
+	uint64_t cur_next_seq;
+	bool prev_key;
+	uint64_t rx_packets, tx_bytes, drop_replay, drop_no_key;
+	bool rx_idle;
+	uint64_t rx_idle_ms;
+};
+
+static void put_key(struct nl_msg *msg, uint32_t slot, uint32_t cipher, uint64_t next)
+{
+	struct nlattr *k = nla_nest_start(msg, CAMPAGNOL_A_PEER_KEYCONF);
+
+	assert_non_null(k);
+	assert_int_equal(nla_put_u32(msg, CAMPAGNOL_A_KEYCONF_SLOT, slot), 0);
+	assert_int_equal(nla_put_u32(msg, CAMPAGNOL_A_KEYCONF_CIPHER, cipher), 0);
+	assert_int_equal(nla_put_u16(msg, CAMPAGNOL_A_KEYCONF_EPOCH, 1), 0);
+	assert_int_equal(nla_put_u64(msg, CAMPAGNOL_A_KEYCONF_FIRST_WRITE_SEQ, SEQ0), 0);
+	assert_int_equal(nla_put_u64(msg, CAMPAGNOL_A_KEYCONF_NEXT_WRITE_SEQ, next), 0);
+	assert_int_equal(nla_nest_end(msg, k), 0);
+}
+
+static struct nl_msg *kernel_msg(const struct kpeer *k, int flags)
+{
+	struct nl_msg *msg = nlmsg_alloc();
+	struct nlattr *p;
+
+	assert_non_null(msg);
+	assert_non_null(genlmsg_put(msg, 0, 0, FAMILY, 0, flags, k->cmd, 1));
+	assert_int_equal(nla_put_u32(msg, CAMPAGNOL_A_IFINDEX, k->ifindex ? k->ifindex : IFINDEX),
+			 0);
+	p = nla_nest_start(msg, CAMPAGNOL_A_PEER);
+	assert_non_null(p);
+	assert_int_equal(nla_put_u32(msg, CAMPAGNOL_A_PEER_VPN_IPV4, ip4(k->vpn_ip).s_addr), 0);
+	if (k->prev_key)
+		put_key(msg, CAMPAGNOL_KEY_SLOT_PREVIOUS, CAMPAGNOL_CIPHER_AES_128_GCM, SEQ0 + 99);
+	if (k->cur_cipher)
+		put_key(msg, CAMPAGNOL_KEY_SLOT_CURRENT, k->cur_cipher, k->cur_next_seq);
+	if (k->reason >= 0)
+		assert_int_equal(nla_put_u32(msg, CAMPAGNOL_A_PEER_DEL_REASON, (uint32_t)k->reason),
+				 0);
+	assert_int_equal(nla_put_u64(msg, CAMPAGNOL_A_PEER_RX_PACKETS, k->rx_packets), 0);
+	assert_int_equal(nla_put_u64(msg, CAMPAGNOL_A_PEER_TX_BYTES, k->tx_bytes), 0);
+	assert_int_equal(nla_put_u64(msg, CAMPAGNOL_A_PEER_DROP_REPLAY, k->drop_replay), 0);
+	assert_int_equal(nla_put_u64(msg, CAMPAGNOL_A_PEER_DROP_NO_KEY, k->drop_no_key), 0);
+	if (k->rx_idle)
+		assert_int_equal(nla_put_u64(msg, CAMPAGNOL_A_PEER_RX_IDLE_MS, k->rx_idle_ms), 0);
+	assert_int_equal(nla_nest_end(msg, p), 0);
+	return msg;
+}
+
+/* ---- The fake transport and the events ------------------------------------ */
+
+struct sent {
+	uint8_t cmd;
+	bool dump;
+	struct in_addr vpn_ip;		/* of the peer nest, if any */
+	uint32_t cipher;		/* of the keyconf, if any */
+};
+
+struct fake {
+	struct sent sent[MAX_SENT];
+	int n_sent;
+	/* The answer to each command (0 by default), and its extack. */
+	int answer[CAMPAGNOL_CMD_MAX + 1];
+	const char *extack;
+	/* Replies to a PEER_GET (do or dump) or a DEV_GET. */
+	struct kpeer replies[4];
+	int n_replies;
+	uint64_t no_route_drops;
+
+	int no_peer, peer_gone, key_limit, failed;
+	struct in_addr last_ip;
+	enum cpg_dp_gone last_gone;
+	char failed_why[256];
+};
+
+static int fake_request(void *ctx, struct nl_msg *msg, cpg_dpk_reply_fn reply, void *arg,
+			char *why, size_t why_len)
+{
+	struct fake *f = ctx;
+	struct sent *s;
+	struct parsed p;
+	int ret = 0;
+
+	assert_true(f->n_sent < MAX_SENT);
+	parse_request(msg, &p);
+	s = &f->sent[f->n_sent++];
+	memset(s, 0, sizeof(*s));
+	s->cmd = p.cmd;
+	s->dump = nlmsg_hdr(msg)->nlmsg_flags & NLM_F_DUMP;
+	if (p.peer[CAMPAGNOL_A_PEER_VPN_IPV4])
+		s->vpn_ip.s_addr = nla_get_u32(p.peer[CAMPAGNOL_A_PEER_VPN_IPV4]);
+	if (p.key[CAMPAGNOL_A_KEYCONF_CIPHER])
+		s->cipher = nla_get_u32(p.key[CAMPAGNOL_A_KEYCONF_CIPHER]);
+	if (why_len)
+		snprintf(why, why_len, "%s", f->answer[p.cmd] && f->extack ? f->extack : "");
+	if (f->answer[p.cmd])
+		return f->answer[p.cmd];
+	if (p.cmd == CAMPAGNOL_CMD_DEV_GET && reply) {
+		struct nl_msg *r = nlmsg_alloc();
+
+		genlmsg_put(r, 0, 0, FAMILY, 0, 0, CAMPAGNOL_CMD_DEV_GET, 1);
+		nla_put_u32(r, CAMPAGNOL_A_IFINDEX, IFINDEX);
+		nla_put_u64(r, CAMPAGNOL_A_NO_ROUTE_DROPS, f->no_route_drops);
+		ret = reply(nlmsg_hdr(r), arg);
+		nlmsg_free(r);
+		return ret;
+	}
+	for (int i = 0; i < f->n_replies && reply && !ret; i++) {
+		struct nl_msg *r = kernel_msg(&f->replies[i], s->dump ? NLM_F_MULTI : 0);
+
+		ret = reply(nlmsg_hdr(r), arg);
+		nlmsg_free(r);
+	}
+	return ret;
+}
+
+static void ev_no_peer(void *arg, struct in_addr dst, const uint8_t *pkt, size_t len)
+{
+	struct fake *f = arg;
+
+	assert_null(pkt);
+	assert_int_equal(len, 0);
+	f->no_peer++;
+	f->last_ip = dst;
+}
+
+static void ev_peer_gone(void *arg, struct in_addr ip, enum cpg_dp_gone why)
+{
+	struct fake *f = arg;
+
+	f->peer_gone++;
+	f->last_ip = ip;
+	f->last_gone = why;
+}
+
+static void ev_key_limit(void *arg, struct in_addr ip)
+{
+	struct fake *f = arg;
+
+	f->key_limit++;
+	f->last_ip = ip;
+}
+
+static void ev_failed(void *arg, const char *why)
+{
+	struct fake *f = arg;
+
+	f->failed++;
+	snprintf(f->failed_why, sizeof(f->failed_why), "%s", why);
+}
+
+static const struct cpg_dp_events events = {
+	.no_peer = ev_no_peer,
+	.peer_gone = ev_peer_gone,
+	.key_limit = ev_key_limit,
+	.failed = ev_failed,
+};
+
+static struct cpg_dataplane *new_dp(struct fake *f)
+{
+	struct cpg_dataplane *dp;
+
+	memset(f, 0, sizeof(*f));
+	dp = cpg_dp_kernel_new_detached(FAMILY, IFINDEX, fake_request, f, &events, f);
+	assert_non_null(dp);
+	assert_string_equal(dp->ops->name, "kernel");
+	assert_null(dp->ops->input);
+	return dp;
+}
+
+static void add_ok(struct cpg_dataplane *dp, const char *vpn_ip)
+{
+	struct cpg_dp_peer p = make_peer(vpn_ip, CPG_CIPHER_AES_128_GCM, 0x11);
+
+	assert_int_equal(dp->ops->add_peer(dp, &p), 0);
+}
+
+/* Feed the notification k as if the multicast socket had received it. */
+static void notify(struct cpg_dataplane *dp, const struct kpeer *k)
+{
+	struct nl_msg *msg = kernel_msg(k, 0);
+
+	cpg_dp_kernel_notify(dp, nlmsg_hdr(msg), nlmsg_hdr(msg)->nlmsg_len, false);
+	nlmsg_free(msg);
+}
+
+/* ---- Requests ------------------------------------------------------------- */
+
+static void peer_request_every_cipher(void **state)
+{
+	static const struct {
+		enum cpg_cipher c;
+		int key_attr, key_len, other_key, iv_attr, iv_len, other_iv;
+	} cases[] = {
+		{ CPG_CIPHER_AES_128_GCM, CAMPAGNOL_A_KEYDIR_KEY_128, 16,
+		  CAMPAGNOL_A_KEYDIR_KEY_256, CAMPAGNOL_A_KEYDIR_SALT, 4, CAMPAGNOL_A_KEYDIR_IV },
+		{ CPG_CIPHER_AES_256_GCM, CAMPAGNOL_A_KEYDIR_KEY_256, 32,
+		  CAMPAGNOL_A_KEYDIR_KEY_128, CAMPAGNOL_A_KEYDIR_SALT, 4, CAMPAGNOL_A_KEYDIR_IV },
+		{ CPG_CIPHER_CHACHA20_POLY1305, CAMPAGNOL_A_KEYDIR_KEY_256, 32,
+		  CAMPAGNOL_A_KEYDIR_KEY_128, CAMPAGNOL_A_KEYDIR_IV, 12, CAMPAGNOL_A_KEYDIR_SALT },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cpg_dp_peer peer = make_peer("10.0.0.2", cases[i].c, 0x5a);
+		struct nl_msg *msg;
+		struct parsed p;
+
+		peer.keys.first_write_seq = SEQ0 + 5;
+		msg = cpg_dpk_peer_msg(FAMILY, CAMPAGNOL_CMD_PEER_NEW, IFINDEX, &peer);
+		assert_non_null(msg);
+		parse_request(msg, &p);
+		assert_int_equal(p.cmd, CAMPAGNOL_CMD_PEER_NEW);
+		assert_int_equal(nla_get_u32(p.peer[CAMPAGNOL_A_PEER_VPN_IPV4]),
+				 ip4("10.0.0.2").s_addr);
+		assert_int_equal(nla_get_u32(p.peer[CAMPAGNOL_A_PEER_REMOTE_IPV4]),
+				 ip4("192.0.2.12").s_addr);
+		/* Big-endian on the wire, as the policy's NLA_BE16. */
+		assert_int_equal(nla_get_u16(p.peer[CAMPAGNOL_A_PEER_REMOTE_PORT]), htons(40000));
+		assert_null(p.peer[CAMPAGNOL_A_PEER_REMOTE_IPV6]);
+		assert_int_equal(nla_get_u32(p.key[CAMPAGNOL_A_KEYCONF_CIPHER]), cases[i].c);
+		assert_int_equal(nla_get_u16(p.key[CAMPAGNOL_A_KEYCONF_EPOCH]), 1);
+		assert_true(nla_get_u64(p.key[CAMPAGNOL_A_KEYCONF_FIRST_WRITE_SEQ]) == SEQ0 + 5);
+		assert_null(p.key[CAMPAGNOL_A_KEYCONF_SLOT]);
+		assert_filled(p.enc[cases[i].key_attr], cases[i].key_len, 0x5a);
+		assert_filled(p.enc[cases[i].iv_attr], cases[i].iv_len, 0x5a);
+		assert_filled(p.dec[cases[i].key_attr], cases[i].key_len, 0xa5);
+		assert_filled(p.dec[cases[i].iv_attr], cases[i].iv_len, 0xa5);
+		/* The kernel refuses the other cipher's attributes. */
+		assert_null(p.enc[cases[i].other_key]);
+		assert_null(p.enc[cases[i].other_iv]);
+		assert_null(p.dec[cases[i].other_key]);
+		assert_null(p.dec[cases[i].other_iv]);
+		cpg_dpk_msg_free(msg);
+	}
+}
+
+static void peer_request_ipv6(void **state)
+{
+	struct cpg_dp_peer peer = make_peer("10.0.0.3", CPG_CIPHER_AES_256_GCM, 1);
+	struct nl_msg *msg;
+	struct parsed p;
+
+	memset(&peer.endpoint, 0, sizeof(peer.endpoint));
+	peer.endpoint.in6.sin6_family = AF_INET6;
+	inet_pton(AF_INET6, "fe80::1", &peer.endpoint.in6.sin6_addr);
+	peer.endpoint.in6.sin6_port = htons(4242);
+	peer.endpoint.in6.sin6_scope_id = 3;
+	msg = cpg_dpk_peer_msg(FAMILY, CAMPAGNOL_CMD_PEER_SET, IFINDEX, &peer);
+	assert_non_null(msg);
+	parse_request(msg, &p);
+	assert_int_equal(p.cmd, CAMPAGNOL_CMD_PEER_SET);
+	assert_null(p.peer[CAMPAGNOL_A_PEER_REMOTE_IPV4]);
+	assert_int_equal(nla_len(p.peer[CAMPAGNOL_A_PEER_REMOTE_IPV6]), 16);
+	assert_memory_equal(nla_data(p.peer[CAMPAGNOL_A_PEER_REMOTE_IPV6]),
+			    &peer.endpoint.in6.sin6_addr, 16);
+	assert_int_equal(nla_get_u32(p.peer[CAMPAGNOL_A_PEER_REMOTE_IPV6_SCOPE_ID]), 3);
+	assert_int_equal(nla_get_u16(p.peer[CAMPAGNOL_A_PEER_REMOTE_PORT]), htons(4242));
+	cpg_dpk_msg_free(msg);
+
+	/* No scope: no attribute (the kernel would take 0 anyway). */
+	peer.endpoint.in6.sin6_scope_id = 0;
+	msg = cpg_dpk_peer_msg(FAMILY, CAMPAGNOL_CMD_PEER_NEW, IFINDEX, &peer);
+	parse_request(msg, &p);
+	assert_null(p.peer[CAMPAGNOL_A_PEER_REMOTE_IPV6_SCOPE_ID]);
+	cpg_dpk_msg_free(msg);
+
+	/* Neither IPv4 nor IPv6: nothing to send. */
+	peer.endpoint.sa.sa_family = AF_UNIX;
+	assert_null(cpg_dpk_peer_msg(FAMILY, CAMPAGNOL_CMD_PEER_NEW, IFINDEX, &peer));
+}
+
+static void id_and_dump_requests(void **state)
+{
+	struct nl_msg *msg = cpg_dpk_peer_id_msg(FAMILY, CAMPAGNOL_CMD_PEER_DEL, IFINDEX,
+						 ip4("10.0.0.9"));
+	struct parsed p;
+
+	parse_request(msg, &p);
+	assert_int_equal(p.cmd, CAMPAGNOL_CMD_PEER_DEL);
+	assert_int_equal(nla_get_u32(p.peer[CAMPAGNOL_A_PEER_VPN_IPV4]), ip4("10.0.0.9").s_addr);
+	assert_null(p.peer[CAMPAGNOL_A_PEER_KEYCONF]);
+	assert_false(nlmsg_hdr(msg)->nlmsg_flags & NLM_F_DUMP);
+	cpg_dpk_msg_free(msg);
+
+	msg = cpg_dpk_dump_msg(FAMILY, IFINDEX);
+	parse_request(msg, &p);
+	assert_int_equal(p.cmd, CAMPAGNOL_CMD_PEER_GET);
+	assert_null(p.top[CAMPAGNOL_A_PEER]);
+	assert_true((nlmsg_hdr(msg)->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP);
+	cpg_dpk_msg_free(msg);
+	cpg_dpk_msg_free(NULL);
+}
+
+/* ---- Parsing -------------------------------------------------------------- */
+
+static void parse_peer_reply(void **state)
+{
+	struct kpeer k = {
+		.cmd = CAMPAGNOL_CMD_PEER_GET, .vpn_ip = "10.0.0.2", .reason = -1,
+		.cur_cipher = CAMPAGNOL_CIPHER_CHACHA20_POLY1305, .cur_next_seq = SEQ0 + 1000,
+		.prev_key = true, .rx_packets = 12, .tx_bytes = 3456, .drop_replay = 3,
+		.drop_no_key = 4, .rx_idle = true, .rx_idle_ms = 1500,
+	};
+	struct nl_msg *msg = kernel_msg(&k, 0);
+	struct cpg_dpk_peer_info pi;
+
+	assert_int_equal(cpg_dpk_parse_peer(nlmsg_hdr(msg), FAMILY, &pi), 0);
+	assert_int_equal(pi.cmd, CAMPAGNOL_CMD_PEER_GET);
+	assert_int_equal(pi.ifindex, IFINDEX);
+	assert_int_equal(pi.vpn_ip.s_addr, ip4("10.0.0.2").s_addr);
+	assert_false(pi.has_reason);
+	/* The current key's, whichever comes first. */
+	assert_int_equal(pi.stats.cipher, CPG_CIPHER_CHACHA20_POLY1305);
+	assert_int_equal(pi.stats.epoch, 1);
+	assert_true(pi.stats.next_write_seq == SEQ0 + 1000);
+	assert_int_equal(pi.stats.rx_packets, 12);
+	assert_int_equal(pi.stats.tx_bytes, 3456);
+	assert_int_equal(pi.stats.tx_packets, 0);
+	assert_int_equal(pi.stats.drops[CPG_DP_DROP_REPLAY], 3);
+	/* No key, or its sequence numbers used up: a rekey is due. */
+	assert_int_equal(pi.stats.drops[CPG_DP_DROP_KEY_EXHAUSTED], 4);
+	assert_int_equal(pi.stats.drops[CPG_DP_DROP_RATE], 0);
+	assert_int_equal(pi.stats.rx_idle_ms, 1500);
+	/* Never sent: absent, not 0. */
+	assert_true(pi.stats.tx_idle_ms == UINT64_MAX);
+	nlmsg_free(msg);
+
+	k.cmd = CAMPAGNOL_CMD_PEER_DEL_NTF;
+	k.reason = CAMPAGNOL_DEL_PEER_REASON_SOCKET_CLOSED;
+	k.cur_cipher = 0;
+	msg = kernel_msg(&k, 0);
+	assert_int_equal(cpg_dpk_parse_peer(nlmsg_hdr(msg), FAMILY, &pi), 0);
+	assert_true(pi.has_reason);
+	assert_int_equal(pi.reason, CAMPAGNOL_DEL_PEER_REASON_SOCKET_CLOSED);
+	assert_int_equal(pi.stats.cipher, CPG_CIPHER_NONE);
+	/* Another family's message is not ours. */
+	assert_int_equal(cpg_dpk_parse_peer(nlmsg_hdr(msg), FAMILY + 1, &pi), -EINVAL);
+	nlmsg_free(msg);
+}
+
+static void parse_refuses_bad_messages(void **state)
+{
+	struct cpg_dpk_peer_info pi;
+	struct nl_msg *msg;
+	struct nlattr *p;
+
+	/* No peer nest. */
+	msg = nlmsg_alloc();
+	genlmsg_put(msg, 0, 0, FAMILY, 0, 0, CAMPAGNOL_CMD_PEER_GET, 1);
+	nla_put_u32(msg, CAMPAGNOL_A_IFINDEX, IFINDEX);
+	assert_int_equal(cpg_dpk_parse_peer(nlmsg_hdr(msg), FAMILY, &pi), -EINVAL);
+	nlmsg_free(msg);
+
+	/* A peer without its address. */
+	msg = nlmsg_alloc();
+	genlmsg_put(msg, 0, 0, FAMILY, 0, 0, CAMPAGNOL_CMD_PEER_GET, 1);
+	nla_put_u32(msg, CAMPAGNOL_A_IFINDEX, IFINDEX);
+	p = nla_nest_start(msg, CAMPAGNOL_A_PEER);
+	nla_put_u64(msg, CAMPAGNOL_A_PEER_RX_PACKETS, 1);
+	nla_nest_end(msg, p);
+	assert_int_equal(cpg_dpk_parse_peer(nlmsg_hdr(msg), FAMILY, &pi), -EINVAL);
+	nlmsg_free(msg);
+
+	/* A counter too short for a u64. */
+	msg = nlmsg_alloc();
+	genlmsg_put(msg, 0, 0, FAMILY, 0, 0, CAMPAGNOL_CMD_PEER_GET, 1);
+	nla_put_u32(msg, CAMPAGNOL_A_IFINDEX, IFINDEX);
+	p = nla_nest_start(msg, CAMPAGNOL_A_PEER);
+	nla_put_u32(msg, CAMPAGNOL_A_PEER_VPN_IPV4, ip4("10.0.0.2").s_addr);
+	nla_put_u32(msg, CAMPAGNOL_A_PEER_RX_PACKETS, 1);
+	nla_nest_end(msg, p);
+	assert_int_equal(cpg_dpk_parse_peer(nlmsg_hdr(msg), FAMILY, &pi), -EINVAL);
+	nlmsg_free(msg);
+
+	/* No ifindex. */
+	msg = nlmsg_alloc();
+	genlmsg_put(msg, 0, 0, FAMILY, 0, 0, CAMPAGNOL_CMD_PEER_GET, 1);
+	p = nla_nest_start(msg, CAMPAGNOL_A_PEER);
+	nla_put_u32(msg, CAMPAGNOL_A_PEER_VPN_IPV4, ip4("10.0.0.2").s_addr);
+	nla_nest_end(msg, p);
+	assert_int_equal(cpg_dpk_parse_peer(nlmsg_hdr(msg), FAMILY, &pi), -EINVAL);
+	nlmsg_free(msg);
+}
+
+/* ---- Operations ----------------------------------------------------------- */
+
+static void add_new_then_set(void **state)
+{
+	struct fake f;
+	struct cpg_dataplane *dp = new_dp(&f);
+	struct cpg_dp_peer p = make_peer("10.0.0.2", CPG_CIPHER_AES_128_GCM, 1);
+
+	assert_int_equal(dp->ops->add_peer(dp, &p), 0);
+	assert_int_equal(f.n_sent, 1);
+	assert_int_equal(f.sent[0].cmd, CAMPAGNOL_CMD_PEER_NEW);
+	assert_int_equal(f.sent[0].vpn_ip.s_addr, p.vpn_ip.s_addr);
+	/* A rekey: the kernel keeps the old key for what is in flight. */
+	p = make_peer("10.0.0.2", CPG_CIPHER_CHACHA20_POLY1305, 2);
+	assert_int_equal(dp->ops->add_peer(dp, &p), 0);
+	assert_int_equal(f.n_sent, 2);
+	assert_int_equal(f.sent[1].cmd, CAMPAGNOL_CMD_PEER_SET);
+	assert_int_equal(f.sent[1].cipher, CAMPAGNOL_CIPHER_CHACHA20_POLY1305);
+	dp->ops->destroy(dp);
+}
+
+static void add_follows_the_kernel(void **state)
+{
+	struct fake f;
+	struct cpg_dataplane *dp = new_dp(&f);
+	struct cpg_dp_peer p = make_peer("10.0.0.2", CPG_CIPHER_AES_256_GCM, 1);
+
+	/* The kernel has it already: its keys are replaced. */
+	f.answer[CAMPAGNOL_CMD_PEER_NEW] = -EEXIST;
+	assert_int_equal(dp->ops->add_peer(dp, &p), 0);
+	assert_int_equal(f.n_sent, 2);
+	assert_int_equal(f.sent[1].cmd, CAMPAGNOL_CMD_PEER_SET);
+	/* We have it, the kernel lost it: added again. */
+	f.answer[CAMPAGNOL_CMD_PEER_NEW] = 0;
+	f.answer[CAMPAGNOL_CMD_PEER_SET] = -ENOENT;
+	assert_int_equal(dp->ops->add_peer(dp, &p), 0);
+	assert_int_equal(f.n_sent, 4);
+	assert_int_equal(f.sent[2].cmd, CAMPAGNOL_CMD_PEER_SET);
+	assert_int_equal(f.sent[3].cmd, CAMPAGNOL_CMD_PEER_NEW);
+	dp->ops->destroy(dp);
+}
+
+static void add_refused(void **state)
+{
+	struct fake f;
+	struct cpg_dataplane *dp = new_dp(&f);
+	struct cpg_dp_peer p = make_peer("10.0.0.2", CPG_CIPHER_AES_128_GCM, 1);
+	const char *log;
+
+	f.answer[CAMPAGNOL_CMD_PEER_NEW] = -EADDRINUSE;
+	f.extack = "campagnol: the endpoint is another peer's";
+	capture_start();
+	assert_int_equal(dp->ops->add_peer(dp, &p), -EADDRINUSE);
+	log = capture_end();
+	assert_non_null(strstr(log, "refused peer 10.0.0.2"));
+	assert_non_null(strstr(log, "the endpoint is another peer's"));
+	assert_int_equal(f.n_sent, 1);
+	/* Not tracked: nothing to delete, no request. */
+	assert_int_equal(dp->ops->del_peer(dp, p.vpn_ip), -ENOENT);
+	assert_int_equal(f.n_sent, 1);
+	dp->ops->destroy(dp);
+}
+
+static void add_checks_its_input(void **state)
+{
+	struct fake f;
+	struct cpg_dataplane *dp = new_dp(&f);
+	struct cpg_dp_peer p;
+
+	p = make_peer("10.0.0.2", CPG_CIPHER_NONE, 1);
+	assert_int_equal(dp->ops->add_peer(dp, &p), -EINVAL);
+	p = make_peer("10.0.0.2", CPG_CIPHER_AES_128_GCM, 1);
+	p.keys.epoch = 0;
+	assert_int_equal(dp->ops->add_peer(dp, &p), -EINVAL);
+	p = make_peer("10.0.0.2", CPG_CIPHER_AES_128_GCM, 1);
+	p.keys.first_write_seq = SEQ0 - 1;
+	assert_int_equal(dp->ops->add_peer(dp, &p), -EINVAL);
+	p.keys.first_write_seq = CPG_DTLS_SEQ_MAX + 1;
+	assert_int_equal(dp->ops->add_peer(dp, &p), -EINVAL);
+	p = make_peer("10.0.0.2", CPG_CIPHER_AES_128_GCM, 1);
+	p.endpoint.sa.sa_family = AF_UNSPEC;
+	assert_int_equal(dp->ops->add_peer(dp, &p), -EINVAL);
+	assert_int_equal(f.n_sent, 0);
+	dp->ops->destroy(dp);
+}
+
+static void del_and_stats(void **state)
+{
+	struct fake f;
+	struct cpg_dataplane *dp = new_dp(&f);
+	struct cpg_dp_stats st;
+
+	add_ok(dp, "10.0.0.2");
+	add_ok(dp, "10.0.0.3");
+	f.replies[0] = (struct kpeer){
+		.cmd = CAMPAGNOL_CMD_PEER_GET, .vpn_ip = "10.0.0.2", .reason = -1,
+		.cur_cipher = CAMPAGNOL_CIPHER_AES_128_GCM, .cur_next_seq = SEQ0 + 7,
+		.rx_packets = 5,
+	};
+	f.n_replies = 1;
+	assert_int_equal(dp->ops->get_stats(dp, ip4("10.0.0.2"), &st), 0);
+	assert_int_equal(f.sent[f.n_sent - 1].cmd, CAMPAGNOL_CMD_PEER_GET);
+	assert_false(f.sent[f.n_sent - 1].dump);
+	assert_int_equal(st.rx_packets, 5);
+	assert_true(st.next_write_seq == SEQ0 + 7);
+	/* A reply about another peer is not an answer. */
+	assert_int_equal(dp->ops->get_stats(dp, ip4("10.0.0.3"), &st), -EPROTO);
+	/* Unknown: no request. */
+	f.n_sent = 0;
+	assert_int_equal(dp->ops->get_stats(dp, ip4("10.0.0.4"), &st), -ENOENT);
+	assert_int_equal(f.n_sent, 0);
+
+	assert_int_equal(dp->ops->del_peer(dp, ip4("10.0.0.2")), 0);
+	assert_int_equal(f.n_sent, 1);
+	assert_int_equal(f.sent[0].cmd, CAMPAGNOL_CMD_PEER_DEL);
+	assert_int_equal(dp->ops->del_peer(dp, ip4("10.0.0.2")), -ENOENT);
+	assert_int_equal(f.n_sent, 1);
+	/* Gone from the kernel already: deleted all the same. */
+	f.answer[CAMPAGNOL_CMD_PEER_DEL] = -ENOENT;
+	assert_int_equal(dp->ops->del_peer(dp, ip4("10.0.0.3")), 0);
+	assert_int_equal(dp->ops->del_peer(dp, ip4("10.0.0.3")), -ENOENT);
+	/* Our own deletions are no events when their notifications come. */
+	notify(dp, &(struct kpeer){ .cmd = CAMPAGNOL_CMD_PEER_DEL_NTF, .vpn_ip = "10.0.0.2",
+				    .reason = CAMPAGNOL_DEL_PEER_REASON_USERSPACE });
+	assert_int_equal(f.peer_gone, 0);
+	dp->ops->destroy(dp);
+}
+
+static void counters_and_xmit(void **state)
+{
+	struct fake f;
+	struct cpg_dataplane *dp = new_dp(&f);
+	uint8_t pkt[20] = { 0x45 };
+
+	f.no_route_drops = 42;
+	dp->ops->update_counters(dp);
+	assert_int_equal(f.sent[0].cmd, CAMPAGNOL_CMD_DEV_GET);
+	assert_int_equal(dp->no_peer_drops, 42);
+	/* No device: no packet socket. */
+	assert_int_equal(dp->ops->xmit(dp, pkt, sizeof(pkt)), -ENOTCONN);
+	dp->ops->destroy(dp);
+}
+
+/* ---- Notifications -------------------------------------------------------- */
+
+static void no_route_notifications(void **state)
+{
+	struct fake f;
+	struct cpg_dataplane *dp = new_dp(&f);
+	struct kpeer k = { .cmd = CAMPAGNOL_CMD_PEER_NO_ROUTE_NTF, .vpn_ip = "10.0.0.9",
+			   .reason = -1 };
+	struct nl_msg *a, *b;
+	uint8_t buf[8192];
+	size_t la, lb;
+
+	notify(dp, &k);
+	assert_int_equal(f.no_peer, 1);
+	assert_int_equal(f.last_ip.s_addr, ip4("10.0.0.9").s_addr);
+	/* Another daemon's device in the same namespace. */
+	k.ifindex = IFINDEX + 1;
+	notify(dp, &k);
+	assert_int_equal(f.no_peer, 1);
+
+	/* Two in one datagram. */
+	k.ifindex = 0;
+	k.vpn_ip = "10.0.0.10";
+	a = kernel_msg(&k, 0);
+	k.vpn_ip = "10.0.0.11";
+	b = kernel_msg(&k, 0);
+	la = NLMSG_ALIGN(nlmsg_hdr(a)->nlmsg_len);
+	lb = nlmsg_hdr(b)->nlmsg_len;
+	memcpy(buf, nlmsg_hdr(a), nlmsg_hdr(a)->nlmsg_len);
+	memcpy(buf + la, nlmsg_hdr(b), lb);
+	cpg_dp_kernel_notify(dp, buf, la + lb, false);
+	assert_int_equal(f.no_peer, 3);
+	assert_int_equal(f.last_ip.s_addr, ip4("10.0.0.11").s_addr);
+
+	/* Cut short, or garbage: nothing, and no crash. */
+	cpg_dp_kernel_notify(dp, buf, la + lb - 5, false);
+	assert_int_equal(f.no_peer, 4);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 37 + 11);
+	cpg_dp_kernel_notify(dp, buf, sizeof(buf), false);
+	cpg_dp_kernel_notify(dp, buf, 3, false);
+	cpg_dp_kernel_notify(dp, NULL, 0, false);
+	assert_int_equal(f.no_peer, 4);
+	assert_int_equal(f.peer_gone + f.failed + f.key_limit, 0);
+	nlmsg_free(a);
+	nlmsg_free(b);
+	dp->ops->destroy(dp);
+}
+
+static void peer_removed_by_another_program(void **state)
+{
+	struct fake f;
+	struct cpg_dataplane *dp = new_dp(&f);
+	struct kpeer k = { .cmd = CAMPAGNOL_CMD_PEER_DEL_NTF, .vpn_ip = "10.0.0.5",
+			   .reason = CAMPAGNOL_DEL_PEER_REASON_USERSPACE };
+
+	add_ok(dp, "10.0.0.2");
+	/* Not ours. */
+	notify(dp, &k);
+	assert_int_equal(f.peer_gone, 0);
+	k.vpn_ip = "10.0.0.2";
+	notify(dp, &k);
+	assert_int_equal(f.peer_gone, 1);
+	assert_int_equal(f.last_gone, CPG_DP_GONE_OTHER);
+	assert_int_equal(f.last_ip.s_addr, ip4("10.0.0.2").s_addr);
+	assert_int_equal(f.failed, 0);
+	/* Forgotten: the daemon's del_peer is a harmless ENOENT. */
+	f.n_sent = 0;
+	assert_int_equal(dp->ops->del_peer(dp, ip4("10.0.0.2")), -ENOENT);
+	assert_int_equal(f.n_sent, 0);
+	notify(dp, &k);
+	assert_int_equal(f.peer_gone, 1);
+	/* The data plane goes on. */
+	add_ok(dp, "10.0.0.2");
+	dp->ops->destroy(dp);
+}
+
+static void device_teardown(void **state)
+{
+	struct fake f;
+	struct cpg_dataplane *dp = new_dp(&f);
+	struct cpg_dp_peer p = make_peer("10.0.0.6", CPG_CIPHER_AES_128_GCM, 1);
+	struct kpeer k = { .cmd = CAMPAGNOL_CMD_PEER_DEL_NTF, .vpn_ip = "10.0.0.3",
+			   .reason = CAMPAGNOL_DEL_PEER_REASON_TEARDOWN };
+	struct cpg_dp_stats st;
+
+	add_ok(dp, "10.0.0.2");
+	add_ok(dp, "10.0.0.3");
+	add_ok(dp, "10.0.0.4");
+	notify(dp, &k);
+	/* Every peer goes with the device, then the data plane fails once. */
+	assert_int_equal(f.peer_gone, 3);
+	assert_int_equal(f.last_gone, CPG_DP_GONE_DEVICE);
+	assert_int_equal(f.failed, 1);
+	assert_non_null(strstr(f.failed_why, "being deleted"));
+	k.vpn_ip = "10.0.0.2";
+	notify(dp, &k);
+	assert_int_equal(f.peer_gone, 3);
+	assert_int_equal(f.failed, 1);
+	f.n_sent = 0;
+	assert_int_equal(dp->ops->add_peer(dp, &p), -ENODEV);
+	assert_int_equal(dp->ops->get_stats(dp, ip4("10.0.0.2"), &st), -ENOENT);
+	k.cmd = CAMPAGNOL_CMD_PEER_NO_ROUTE_NTF;
+	k.reason = -1;
+	notify(dp, &k);
+	assert_int_equal(f.no_peer, 0);
+	assert_int_equal(f.n_sent, 0);
+	dp->ops->destroy(dp);
+}
+
+static void socket_closed(void **state)
+{
+	struct fake f;
+	struct cpg_dataplane *dp = new_dp(&f);
+
+	add_ok(dp, "10.0.0.2");
+	notify(dp, &(struct kpeer){ .cmd = CAMPAGNOL_CMD_PEER_DEL_NTF, .vpn_ip = "10.0.0.2",
+				    .reason = CAMPAGNOL_DEL_PEER_REASON_SOCKET_CLOSED });
+	assert_int_equal(f.peer_gone, 1);
+	assert_int_equal(f.last_gone, CPG_DP_GONE_SOCKET);
+	assert_int_equal(f.failed, 1);
+	assert_non_null(strstr(f.failed_why, "socket"));
+	dp->ops->destroy(dp);
+}
+
+static void key_limit(void **state)
+{
+	struct fake f;
+	struct cpg_dataplane *dp = new_dp(&f);
+	struct kpeer k = { .cmd = CAMPAGNOL_CMD_KEY_LIMIT_NTF, .vpn_ip = "10.0.0.2",
+			   .reason = -1, .cur_cipher = 1, .cur_next_seq = CPG_DTLS_SEQ_MAX - 10 };
+
+	notify(dp, &k);
+	assert_int_equal(f.key_limit, 0);
+	add_ok(dp, "10.0.0.2");
+	notify(dp, &k);
+	assert_int_equal(f.key_limit, 1);
+	assert_int_equal(f.last_ip.s_addr, ip4("10.0.0.2").s_addr);
+	/* The idle notification is the daemon's own business. */
+	k.cmd = CAMPAGNOL_CMD_PEER_IDLE_NTF;
+	notify(dp, &k);
+	assert_int_equal(f.key_limit + f.peer_gone + f.no_peer + f.failed, 1);
+	dp->ops->destroy(dp);
+}
+
+static void overflow_resynchronises(void **state)
+{
+	struct fake f;
+	struct cpg_dataplane *dp = new_dp(&f);
+
+	add_ok(dp, "10.0.0.2");
+	add_ok(dp, "10.0.0.3");
+	add_ok(dp, "10.0.0.4");
+	f.n_sent = 0;
+	/* The kernel still has .2 (near its key's end) and .4, and one of
+	 * another program's; .3 went while we were not listening. */
+	f.replies[0] = (struct kpeer){ .cmd = CAMPAGNOL_CMD_PEER_GET, .vpn_ip = "10.0.0.2",
+				       .reason = -1, .cur_cipher = 1,
+				       .cur_next_seq = CPG_DTLS_SEQ_MAX - 1000 };
+	f.replies[1] = (struct kpeer){ .cmd = CAMPAGNOL_CMD_PEER_GET, .vpn_ip = "10.0.0.9",
+				       .reason = -1 };
+	f.replies[2] = (struct kpeer){ .cmd = CAMPAGNOL_CMD_PEER_GET, .vpn_ip = "10.0.0.4",
+				       .reason = -1, .cur_cipher = 1, .cur_next_seq = SEQ0 };
+	f.n_replies = 3;
+	cpg_dp_kernel_notify(dp, NULL, 0, true);
+	assert_int_equal(f.n_sent, 1);
+	assert_int_equal(f.sent[0].cmd, CAMPAGNOL_CMD_PEER_GET);
+	assert_true(f.sent[0].dump);
+	assert_int_equal(f.peer_gone, 1);
+	assert_int_equal(f.last_gone, CPG_DP_GONE_OTHER);
+	assert_int_equal(f.key_limit, 1);
+	assert_int_equal(f.failed, 0);
+	f.n_sent = 0;
+	assert_int_equal(dp->ops->del_peer(dp, ip4("10.0.0.3")), -ENOENT);
+	assert_int_equal(dp->ops->del_peer(dp, ip4("10.0.0.4")), 0);
+	assert_int_equal(f.n_sent, 1);
+
+	/* The device went while we were not listening. */
+	f.answer[CAMPAGNOL_CMD_PEER_GET] = -ENODEV;
+	cpg_dp_kernel_notify(dp, NULL, 0, true);
+	assert_int_equal(f.failed, 1);
+	assert_int_equal(f.peer_gone, 2);
+	assert_int_equal(f.last_gone, CPG_DP_GONE_DEVICE);
+	dp->ops->destroy(dp);
+}
+
+/* ---- Choosing the data plane ---------------------------------------------- */
+
+struct choice {
+	int kernel_calls, user_calls;
+	bool kernel_ok, user_ok;
+	struct cpg_dataplane kernel_dp, user_dp;
+};
+
+static struct cpg_dataplane *open_kernel(void *arg, char *why, size_t len)
+{
+	struct choice *c = arg;
+
+	c->kernel_calls++;
+	if (c->kernel_ok)
+		return &c->kernel_dp;
+	snprintf(why, len, "campagnol.ko is not loaded and could not be loaded");
+	return NULL;
+}
+
+static struct cpg_dataplane *open_user(void *arg)
+{
+	struct choice *c = arg;
+
+	c->user_calls++;
+	return c->user_ok ? &c->user_dp : NULL;
+}
+
+static const struct cpg_dp_openers openers = { .kernel = open_kernel, .userspace = open_user };
+
+static size_t count(const char *s, const char *what)
+{
+	size_t n = 0;
+
+	for (const char *p = s; (p = strstr(p, what)); p += strlen(what))
+		n++;
+	return n;
+}
+
+/* cpg_dp_open() with mode, the kernel or userspace working or not; its
+ * log in *log. */
+static struct cpg_dataplane *choose(struct choice *c, enum cpg_data_plane mode,
+				    const struct cpg_config *cfg, bool kernel_ok, bool user_ok,
+				    const char **log)
+{
+	struct cpg_dataplane *dp;
+
+	memset(c, 0, sizeof(*c));
+	c->kernel_ok = kernel_ok;
+	c->user_ok = user_ok;
+	capture_start();
+	dp = cpg_dp_open(mode, cfg, &openers, c);
+	*log = capture_end();
+	return dp;
+}
+
+static void choose_data_plane(void **state)
+{
+	struct cpg_config cfg;
+	struct choice c;
+	const char *log;
+
+	cpg_config_defaults(&cfg);
+
+	/* userspace: the kernel is never asked. */
+	assert_ptr_equal(choose(&c, CPG_DATA_PLANE_USERSPACE, &cfg, true, true, &log), &c.user_dp);
+	assert_int_equal(c.kernel_calls, 0);
+	assert_string_equal(log, "");
+
+	/* kernel and auto: the kernel's when it works, silently. */
+	assert_ptr_equal(choose(&c, CPG_DATA_PLANE_KERNEL, &cfg, true, true, &log), &c.kernel_dp);
+	assert_int_equal(c.user_calls, 0);
+	assert_string_equal(log, "");
+	assert_ptr_equal(choose(&c, CPG_DATA_PLANE_AUTO, &cfg, true, true, &log), &c.kernel_dp);
+	assert_int_equal(c.user_calls, 0);
+	assert_string_equal(log, "");
+
+	/* auto without the kernel's: userspace, and one notice saying why. */
+	assert_ptr_equal(choose(&c, CPG_DATA_PLANE_AUTO, &cfg, false, true, &log), &c.user_dp);
+	assert_int_equal(c.kernel_calls, 1);
+	assert_int_equal(count(log, "\n"), 1);
+	assert_non_null(strstr(log, "data plane: userspace"));
+	assert_non_null(strstr(log, "campagnol.ko is not loaded"));
+	assert_null(strstr(log, "error"));
+
+	/* kernel without the kernel's: an error saying why, no fallback. */
+	assert_null(choose(&c, CPG_DATA_PLANE_KERNEL, &cfg, false, true, &log));
+	assert_int_equal(c.user_calls, 0);
+	assert_int_equal(count(log, "\n"), 1);
+	assert_non_null(strstr(log, "error: "));
+	assert_non_null(strstr(log, "campagnol.ko is not loaded"));
+
+	/* Neither: the userspace one says why itself. */
+	assert_null(choose(&c, CPG_DATA_PLANE_AUTO, &cfg, false, false, &log));
+	assert_int_equal(c.user_calls, 1);
+
+	/* A rate limit: auto does not even try the kernel, kernel refuses. */
+	cfg.client_max_rate = 50;
+	assert_ptr_equal(choose(&c, CPG_DATA_PLANE_AUTO, &cfg, true, true, &log), &c.user_dp);
+	assert_int_equal(c.kernel_calls, 0);
+	assert_int_equal(count(log, "\n"), 1);
+	assert_non_null(strstr(log, "client_max_rate"));
+	assert_null(choose(&c, CPG_DATA_PLANE_KERNEL, &cfg, true, true, &log));
+	assert_int_equal(c.kernel_calls + c.user_calls, 0);
+	assert_non_null(strstr(log, "error: "));
+	assert_non_null(strstr(log, "client_max_rate"));
+	/* userspace has rate limits. */
+	assert_ptr_equal(choose(&c, CPG_DATA_PLANE_USERSPACE, &cfg, true, true, &log), &c.user_dp);
+	assert_string_equal(log, "");
+	cpg_config_free(&cfg);
+}
+
+static void unsupported_settings(void **state)
+{
+	struct cpg_config cfg;
+
+	cpg_config_defaults(&cfg);
+	assert_null(cpg_dp_kernel_unsupported(&cfg));
+	cfg.connection_max_rate = 0.5;
+	assert_non_null(strstr(cpg_dp_kernel_unsupported(&cfg), "connection_max_rate"));
+	cfg.connection_max_rate = 0;
+	cfg.client_max_rate = 1;
+	assert_non_null(strstr(cpg_dp_kernel_unsupported(&cfg), "client_max_rate"));
+	cfg.client_max_rate = 0;
+	cfg.tun_mtu = 16384;
+	assert_null(cpg_dp_kernel_unsupported(&cfg));
+	cfg.tun_mtu = 16385;
+	assert_non_null(strstr(cpg_dp_kernel_unsupported(&cfg), "tun_mtu"));
+	/* What the kernel data plane does itself, or needs not. */
+	cfg.tun_mtu = 1419;
+	cfg.txqueue = 1000;
+	cfg.tun_one_queue = true;
+	cfg.max_clients = 3;
+	assert_null(cpg_dp_kernel_unsupported(&cfg));
+	cpg_config_free(&cfg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(peer_request_every_cipher),
+		cmocka_unit_test(peer_request_ipv6),
+		cmocka_unit_test(id_and_dump_requests),
+		cmocka_unit_test(parse_peer_reply),
+		cmocka_unit_test(parse_refuses_bad_messages),
+		cmocka_unit_test(add_new_then_set),
+		cmocka_unit_test(add_follows_the_kernel),
+		cmocka_unit_test(add_refused),
+		cmocka_unit_test(add_checks_its_input),
+		cmocka_unit_test(del_and_stats),
+		cmocka_unit_test(counters_and_xmit),
+		cmocka_unit_test(no_route_notifications),
+		cmocka_unit_test(peer_removed_by_another_program),
+		cmocka_unit_test(device_teardown),
+		cmocka_unit_test(socket_closed),
+		cmocka_unit_test(key_limit),
+		cmocka_unit_test(overflow_resynchronises),
+		cmocka_unit_test(choose_data_plane),
+		cmocka_unit_test(unsupported_settings),
+	};
+
+	cpg_log_init("test_dp_kernel", LOG_NOTICE, false);
+	return cmocka_run_group_tests(tests, NULL, capture_teardown);
+}
