@@ -650,6 +650,11 @@ CPG_VPN_NETWORK=10.0.0.0/24
 declare -A CPG_VPN_NS=()	# daemon name -> its namespace
 declare -A CPG_VPN_IP=()	# daemon name -> its VPN IP
 declare -A VPN_PROC=()		# daemon name -> process name of its latest run
+# The data plane of each daemon: vpn_start passes --data-plane=CPG_VPN_DP[NAME]
+# when that is set, else --data-plane=$CPG_DATA_PLANE when that is (auto,
+# kernel or userspace), else nothing: the daemon's own default.
+declare -A CPG_VPN_DP=()
+CPG_DATA_PLANE=${CPG_DATA_PLANE:-}
 
 # pki CMD ARG...: tools/campagnol-pki, its output kept in $CPG_TMP/pki.log;
 # on failure the output becomes diagnostics.
@@ -741,13 +746,19 @@ vpn_ready() {
 		vpn_status "$name" --dump >/dev/null 2>&1
 }
 
-# vpn_start NAME NS [OPTION...]: campagnol -v OPTION... $CPG_TMP/NAME.conf in
-# namespace NS (write the file with vpn_conf first); waits until the daemon
-# is ready (vpn_ready), 20 s at most. Returns 1, with its logs as
-# diagnostics, if it is not. A NAME may be started again once stopped:
-# each run's output goes to NAME.out/.err, NAME-2.out/.err...
+# vpn_dp NAME: the --data-plane daemon NAME gets (see CPG_VPN_DP), or nothing.
+vpn_dp() {
+	echo "${CPG_VPN_DP[$1]:-$CPG_DATA_PLANE}"
+}
+
+# vpn_start NAME NS [OPTION...]: campagnol -v [--data-plane=$(vpn_dp NAME)]
+# OPTION... $CPG_TMP/NAME.conf in namespace NS (write the file with vpn_conf
+# first); waits until the daemon is ready (vpn_ready), 20 s at most.
+# Returns 1, with its logs as diagnostics, if it is not. A NAME may be
+# started again once stopped: each run's output goes to NAME.out/.err,
+# NAME-2.out/.err...
 vpn_start() {
-	local name=$1 nsname=$2 proc=$1 i=1 deadline
+	local name=$1 nsname=$2 proc=$1 i=1 deadline dp
 	shift 2
 
 	while [ -n "${CPG_PID[$proc]:-}" ]; do
@@ -755,7 +766,9 @@ vpn_start() {
 		proc="$name-$i"
 	done
 	CPG_VPN_NS[$name]=$nsname
-	start "$proc" "$nsname" "$CPG_BIN/campagnol" -v "$@" "$CPG_TMP/$name.conf"
+	dp=$(vpn_dp "$name")
+	start "$proc" "$nsname" "$CPG_BIN/campagnol" -v ${dp:+"--data-plane=$dp"} "$@" \
+		"$CPG_TMP/$name.conf"
 	VPN_PROC[$name]=$proc
 	deadline=$(($(now_ms) + 20000))
 	while ! vpn_ready "$name"; do

@@ -58,10 +58,14 @@ AVAILABLE_MODULES="gcm ghash_generic ghash_clmulni_intel aesni_intel ctr
 	chacha20poly1305 chacha_generic chacha_x86_64 poly1305_generic poly1305_x86_64
 	nft_reject_inet nft_fib_inet nft_limit udp_diag inet_diag"
 # The Campagnol binaries copied from --bin-dir when they exist there.
-CPG_BINARIES="campagnol campagnol_rdv campagnol-punch campagnol-rdv-load udp-replay"
-# System tools: required ones make the build fail when missing.
+CPG_BINARIES="campagnol campagnol_rdv campagnol-status campagnol-punch campagnol-rdv-load
+	udp-replay"
+# System tools: required ones make the build fail when missing. The optional
+# ones are what the VPN tests of lib.sh need besides (jq for the daemons'
+# status, openssl for campagnol-pki, nstat for the UDP counters): a test
+# that needs a missing one skips (ktap_require).
 REQUIRED_TOOLS="bash dash ip tc ss nft ping kmod"
-OPTIONAL_TOOLS="iperf3 tcpdump wg strace"
+OPTIONAL_TOOLS="iperf3 tcpdump wg strace jq openssl nstat"
 
 output=""
 moddir=""
@@ -212,6 +216,13 @@ for t in $OPTIONAL_TOOLS; do
 	src=$(command -v "$t") || continue
 	install_exe "$src" "$(tool_path "$t")"
 done
+# openssl reads its configuration at start (it warns and some commands fail
+# without it); campagnol-pki passes its own for everything else.
+if [ -e "$ROOT/usr/bin/openssl" ]; then
+	for f in /usr/lib/ssl/openssl.cnf /etc/ssl/openssl.cnf; do
+		[ -e "$f" ] && install_file "$f" "$f"
+	done
+fi
 for t in ${tools[@]+"${tools[@]}"}; do
 	[ -x "$t" ] || die "$t: not an executable"
 	install_exe "$t" "$(readlink -f "$t")"
@@ -329,6 +340,27 @@ mkdir -p "$ROOT$TEST_DEST"
 # The shared harness, so that VM tests can source ../../lib.sh as the netns
 # tests source ../lib.sh, and any VM-specific library next to this script.
 install_file "$SELFTESTS_DIR/lib.sh" /cpg/selftests/lib.sh
+# lib.sh's pki_setup runs $CPG_SRC/tools/campagnol-pki; CPG_SRC is /cpg.
+install_file "$SELFTESTS_DIR/../tools/campagnol-pki" /cpg/tools/campagnol-pki
+chmod 755 "$ROOT/cpg/tools/campagnol-pki"
+# A throwaway CA with a certificate for each host of lib.sh's standard
+# topology (A-E, their VPN addresses), made here in a fraction of a second:
+# under TCG openssl takes a second or two per certificate. libkmod.sh's
+# kmod_pki_setup copies it (or falls back to pki_setup without it).
+make_pki() {
+	local host vpn_ip
+
+	"$SELFTESTS_DIR/../tools/campagnol-pki" init "$1" "Campagnol VM selftest CA" || return 1
+	# shellcheck disable=SC2016 # expanded by that bash
+	while read -r host vpn_ip; do
+		"$SELFTESTS_DIR/../tools/campagnol-pki" issue "$1" "$host" "$vpn_ip" || return 1
+	done < <(bash -c 'source "$1"; for h in A B C D E; do v=${h}_VPN; echo "$h ${!v}"; done' \
+		 _ "$SELFTESTS_DIR/lib.sh")
+}
+if command -v openssl >/dev/null && ! make_pki "$ROOT/cpg/pki" >/dev/null; then
+	echo "mkinitramfs: warning: no PKI in /cpg/pki (campagnol-pki failed)" >&2
+	rm -rf "$ROOT/cpg/pki"
+fi
 for f in "$VM_DIR"/lib*.sh; do
 	[ -f "$f" ] && install_file "$f" "/cpg/selftests/vm/$(basename "$f")"
 done

@@ -11,7 +11,7 @@ set -eu
 PACKAGES="
 linux-image-cloud-amd64 linux-headers-cloud-amd64
 qemu-system-x86 busybox-static cpio xz-utils
-iproute2 nftables iputils-ping iperf3 tcpdump wireguard-tools kmod
+iproute2 nftables iputils-ping iperf3 tcpdump wireguard-tools kmod jq openssl
 "
 
 missing=""
