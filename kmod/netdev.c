@@ -66,10 +66,11 @@ static const struct device_type cpg_device_type = {
 
 /*
  * Tell the daemon about a destination without a peer, so that it can set one
- * up: once a second per destination, and at most CPG_NO_ROUTE_BURST times a
- * second in all.
+ * up, with skb, the packet, to send then: once a second per destination, and
+ * at most CPG_NO_ROUTE_BURST times a second in all.
  */
-void cpg_no_route_notify(struct cpg_priv *priv, __be32 dst)
+void cpg_no_route_notify(struct cpg_priv *priv, __be32 dst,
+			 struct sk_buff *skb)
 {
 	struct cpg_no_route *nr = &priv->no_route;
 	unsigned int i = hash_32((__force u32)dst, ilog2(CPG_NO_ROUTE_SLOTS));
@@ -93,7 +94,7 @@ void cpg_no_route_notify(struct cpg_priv *priv, __be32 dst)
 out:
 	spin_unlock_bh(&nr->lock);
 	if (notify)
-		cpg_nl_notify_no_route(priv, dst);
+		cpg_nl_notify_no_route(priv, dst, skb);
 }
 
 /* ---- The attached socket ----------------------------------------------- */

@@ -94,6 +94,7 @@ bool cpg_dev_is_campagnol(const struct net_device *dev);
 int cpg_sock_attach(struct cpg_priv *priv, int fd,
 		    struct netlink_ext_ack *extack);
 bool cpg_sock_can_reach(const struct sock *sk, sa_family_t family);
-void cpg_no_route_notify(struct cpg_priv *priv, __be32 dst);
+void cpg_no_route_notify(struct cpg_priv *priv, __be32 dst,
+			 struct sk_buff *skb);
 
 #endif /* _CPG_NETDEV_H */

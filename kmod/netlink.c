@@ -604,18 +604,29 @@ out:
 	put_net(net);
 }
 
-void cpg_nl_notify_no_route(struct cpg_priv *priv, __be32 dst)
+/*
+ * skb is the packet: the daemon gets a copy to send once the tunnel is up
+ * (its checksum, if left to offload, is computed first).
+ */
+void cpg_nl_notify_no_route(struct cpg_priv *priv, __be32 dst,
+			    struct sk_buff *skb)
 {
 	size_t size = nla_total_size(sizeof(u32)) +
 		      nla_total_size(nla_total_size(sizeof(__be32)));
+	bool with_packet = skb->len <= CPG_NO_ROUTE_MAX_PACKET &&
+			   (skb->ip_summed != CHECKSUM_PARTIAL ||
+			    !skb_checksum_help(skb));
 	struct sk_buff *msg;
 	struct nlattr *nest;
+	struct nlattr *pkt;
 	struct net *net;
 	void *hdr;
 
 	net = cpg_nl_ntf_net_get(priv, NULL);
 	if (!net)
 		return;
+	if (with_packet)
+		size += nla_total_size(skb->len);
 	msg = genlmsg_new(size, GFP_ATOMIC);
 	if (!msg)
 		goto out;
@@ -629,6 +640,11 @@ void cpg_nl_notify_no_route(struct cpg_priv *priv, __be32 dst)
 	if (!nest || nla_put_in_addr(msg, CAMPAGNOL_A_PEER_VPN_IPV4, dst))
 		goto free;
 	nla_nest_end(msg, nest);
+	if (with_packet) {
+		pkt = nla_reserve(msg, CAMPAGNOL_A_PACKET, skb->len);
+		if (!pkt || skb_copy_bits(skb, 0, nla_data(pkt), skb->len))
+			goto free;
+	}
 	genlmsg_end(msg, hdr);
 	genlmsg_multicast_netns(&cpg_nl_family, net, msg, 0, CPG_NLGRP_PEERS,
 				GFP_ATOMIC);

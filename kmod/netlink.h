@@ -8,6 +8,7 @@
 #define _CPG_NETLINK_H
 
 #include <linux/gfp.h>
+#include <linux/skbuff.h>
 #include <linux/types.h>
 #include <net/net_namespace.h>
 
@@ -24,8 +25,12 @@ void cpg_nl_unregister(void);
  * namespace gets nothing. @reason is an enum campagnol_del_peer_reason for
  * CAMPAGNOL_CMD_PEER_DEL_NTF, and negative otherwise.
  */
+/* A packet no bigger than this goes with its peer-no-route-ntf. */
+#define CPG_NO_ROUTE_MAX_PACKET	16384
+
 void cpg_nl_notify_peer(struct cpg_priv *priv, struct net *net,
 			struct cpg_peer *peer, u8 cmd, int reason, gfp_t gfp);
-void cpg_nl_notify_no_route(struct cpg_priv *priv, __be32 dst);
+void cpg_nl_notify_no_route(struct cpg_priv *priv, __be32 dst,
+			    struct sk_buff *skb);
 
 #endif /* _CPG_NETLINK_H */

@@ -353,7 +353,7 @@ netdev_tx_t cpg_xmit(struct sk_buff *skb, struct net_device *dev)
 	}
 	atomic64_inc(&priv->no_route_drops);
 	if (cpg_is_unicast(dst))
-		cpg_no_route_notify(priv, dst);
+		cpg_no_route_notify(priv, dst, skb);
 drop:
 	dev_core_stats_tx_dropped_inc(dev);
 	kfree_skb(skb);

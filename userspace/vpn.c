@@ -381,6 +381,8 @@ static bool peer_established(struct vpn *v, struct peer *p)
 		peer_fail(v, p, true, "the data plane refused the keys");
 		return false;
 	}
+	/* The data plane has the keys: our Finished may go (as a server). */
+	cpg_dtls_session_release(p->dtls);
 	p->state = PEER_ESTABLISHED;
 	p->up_ms = now_ms(v);
 	p->last_heard_ms = p->up_ms;
@@ -528,6 +530,7 @@ static void on_peer_up(void *arg, const struct cpg_rdvc_peer_info *info)
 	p->state = PEER_HANDSHAKING;
 	log_info("path to %s at %s is up (%s endpoint): DTLS handshake as the %s", ip, ep,
 		 info->local ? "local" : "public", role == CPG_DTLS_CLIENT ? "client" : "server");
+	cpg_dtls_session_hold_last_flight(p->dtls);
 	cpg_dtls_session_start(p->dtls);
 	peer_dtls_update(v, p);
 }
@@ -602,8 +605,9 @@ static void on_no_peer(void *arg, struct in_addr dst, const uint8_t *pkt, size_t
 	if (!pkt)
 		return;	/* a data plane that cannot hand packets over */
 	if (p->state == PEER_ESTABLISHED) {
-		/* Cannot happen: the data plane has its keys. */
-		p->queue_drops++;
+		/* The kernel's notification crossed the peer's keys on their way. */
+		if (v->dp->ops->xmit(v->dp, pkt, len) < 0)
+			p->queue_drops++;
 		return;
 	}
 	if (pkt_fifo_push(&p->fifo, pkt, len) != PKT_FIFO_QUEUED)

@@ -85,9 +85,9 @@ enum cpg_dp_gone {
 struct cpg_dp_events {
 	/*
 	 * The host sent a packet to a VPN IP that has no peer (the on-demand
-	 * trigger). The userspace data plane passes the packet, valid only
-	 * during the call, so the daemon can queue it while the tunnel comes
-	 * up; a data plane that cannot (the kernel) passes NULL, 0.
+	 * trigger), with the packet, valid only during the call, so that the
+	 * daemon can queue it while the tunnel comes up and send it through
+	 * xmit() then. The kernel passes NULL, 0 when it could not copy it.
 	 */
 	void (*no_peer)(void *arg, struct in_addr dst, const uint8_t *pkt, size_t len);
 	/*

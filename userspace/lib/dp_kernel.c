@@ -305,6 +305,7 @@ static const struct nla_policy top_policy[CAMPAGNOL_A_MAX + 1] = {
 	[CAMPAGNOL_A_LOCAL_PORT] = { .type = NLA_U16 },
 	[CAMPAGNOL_A_N_PEERS] = { .type = NLA_U32 },
 	[CAMPAGNOL_A_NO_ROUTE_DROPS] = { .type = NLA_U64 },
+	[CAMPAGNOL_A_PACKET] = { .type = NLA_UNSPEC },
 };
 
 static const struct nla_policy peer_policy[CAMPAGNOL_A_PEER_MAX + 1] = {
@@ -393,6 +394,10 @@ int cpg_dpk_parse_peer(const struct nlmsghdr *nlh, int family, struct cpg_dpk_pe
 	out->cmd = genlmsg_hdr(h)->cmd;
 	out->ifindex = nla_get_u32(tb[CAMPAGNOL_A_IFINDEX]);
 	out->vpn_ip.s_addr = nla_get_u32(p[CAMPAGNOL_A_PEER_VPN_IPV4]);
+	if (tb[CAMPAGNOL_A_PACKET]) {
+		out->packet = nla_data(tb[CAMPAGNOL_A_PACKET]);
+		out->packet_len = (size_t)nla_len(tb[CAMPAGNOL_A_PACKET]);
+	}
 	if (p[CAMPAGNOL_A_PEER_DEL_REASON]) {
 		out->has_reason = true;
 		out->reason = nla_get_u32(p[CAMPAGNOL_A_PEER_DEL_REASON]);
@@ -610,7 +615,7 @@ static void on_family_msg(struct dp_kernel *dp, const struct nlmsghdr *nlh)
 	switch (pi.cmd) {
 	case CAMPAGNOL_CMD_PEER_NO_ROUTE_NTF:
 		if (!dp->dead && ev && ev->no_peer)
-			ev->no_peer(dp->base.events_arg, pi.vpn_ip, NULL, 0);
+			ev->no_peer(dp->base.events_arg, pi.vpn_ip, pi.packet, pi.packet_len);
 		break;
 	case CAMPAGNOL_CMD_PEER_DEL_NTF:
 		on_peer_removed(dp, &pi);

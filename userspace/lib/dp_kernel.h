@@ -28,7 +28,8 @@
  * has no rate limits (CPG_DP_DROP_RATE stays 0).
  *
  * Notifications (for our device only): PEER_NO_ROUTE_NTF becomes
- * events->no_peer(dst, NULL, 0); PEER_DEL_NTF of a peer we added and did
+ * events->no_peer(dst, packet, len) with the packet it carries (the daemon
+ * queues it and sends it through xmit() once the tunnel is up); PEER_DEL_NTF of a peer we added and did
  * not delete becomes events->peer_gone, and events->failed when its reason
  * says the device or the socket is gone; KEY_LIMIT_NTF becomes
  * events->key_limit. A link notification saying the device was deleted or
@@ -145,6 +146,8 @@ struct cpg_dpk_peer_info {
 	bool has_reason;
 	uint32_t reason;		/* enum campagnol_del_peer_reason */
 	struct cpg_dp_stats stats;	/* cipher, epoch, next seq: the current key's */
+	const uint8_t *packet;		/* PEER_NO_ROUTE_NTF: the packet, in nlh; or NULL */
+	size_t packet_len;
 };
 
 /* Parse one message of our family: 0, or -EINVAL when it is not one. */

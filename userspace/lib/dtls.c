@@ -78,6 +78,9 @@ struct cpg_dtls_ctx {
 	char *cipher_list;
 };
 
+/* Datagrams of a handshake step (OpenSSL packs a flight in one or two). */
+#define HELD_DATAGRAMS_MAX 8
+
 struct cpg_dtls_session {
 	struct cpg_dtls_ctx *ctx;
 	SSL *ssl;
@@ -103,6 +106,15 @@ struct cpg_dtls_session {
 	char label[CPG_SOCKADDR_STRLEN + INET_ADDRSTRLEN + 8]; /* "ip:port (vpn ip)" */
 	char reason[REASON_LEN];
 	char subject[SUBJECT_LEN];
+	/* cpg_dtls_session_hold_last_flight(): what the handshake wrote in the
+	 * step that finished it, kept until cpg_dtls_session_release(). */
+	bool hold_last_flight;
+	bool holding;
+	size_t n_held;
+	struct held_datagram {
+		uint8_t *data;
+		size_t len;
+	} held[HELD_DATAGRAMS_MAX];
 };
 
 /* The reason of the first error in OpenSSL's queue, which it then empties. */
@@ -690,6 +702,42 @@ static void note_first_data_epoch_record(struct cpg_dtls_session *s, const uint8
 	}
 }
 
+/* Keep a datagram for later; false when it cannot be kept (send it now). */
+static bool hold_datagram(struct cpg_dtls_session *s, const uint8_t *data, size_t len)
+{
+	struct held_datagram *h;
+
+	if (s->n_held == HELD_DATAGRAMS_MAX)
+		return false;
+	h = &s->held[s->n_held];
+	h->data = malloc(len);
+	if (!h->data)
+		return false;
+	memcpy(h->data, data, len);
+	h->len = len;
+	s->n_held++;
+	return true;
+}
+
+/* Send what was held, in order, and stop holding. */
+static void release_held(struct cpg_dtls_session *s)
+{
+	for (size_t i = 0; i < s->n_held; i++) {
+		s->send(s->send_arg, &s->peer, s->held[i].data, s->held[i].len);
+		free(s->held[i].data);
+	}
+	s->n_held = 0;
+	s->holding = false;
+}
+
+static void drop_held(struct cpg_dtls_session *s)
+{
+	for (size_t i = 0; i < s->n_held; i++)
+		free(s->held[i].data);
+	s->n_held = 0;
+	s->holding = false;
+}
+
 static int wbio_write(BIO *b, const char *data, int len)
 {
 	struct cpg_dtls_session *s = BIO_get_data(b);
@@ -698,7 +746,8 @@ static int wbio_write(BIO *b, const char *data, int len)
 	if (len <= 0)
 		return 0;
 	note_first_data_epoch_record(s, (const uint8_t *)data, (size_t)len);
-	s->send(s->send_arg, &s->peer, (const uint8_t *)data, (size_t)len);
+	if (!s->holding || !hold_datagram(s, (const uint8_t *)data, (size_t)len))
+		s->send(s->send_arg, &s->peer, (const uint8_t *)data, (size_t)len);
 	return len;
 }
 
@@ -826,6 +875,8 @@ static void drive(struct cpg_dtls_session *s)
 	if (s->state == CPG_DTLS_HANDSHAKING) {
 		int ret, err;
 
+		/* Held only if this step finishes the handshake. */
+		s->holding = s->hold_last_flight;
 		ERR_clear_error();
 		ret = SSL_do_handshake(s->ssl);
 		if (ret == 1) {
@@ -835,6 +886,8 @@ static void drive(struct cpg_dtls_session *s)
 			if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
 				handshake_failed(s, err);
 		}
+		if (s->state != CPG_DTLS_ESTABLISHED)
+			release_held(s);
 	}
 	if (s->state == CPG_DTLS_ESTABLISHED)
 		read_records(s);
@@ -921,6 +974,9 @@ enum cpg_dtls_state cpg_dtls_session_input(struct cpg_dtls_session *s, const uin
 
 	if (s->state != CPG_DTLS_HANDSHAKING && s->state != CPG_DTLS_ESTABLISHED)
 		return s->state;
+	/* The caller had its turn to install the keys. */
+	if (s->holding && s->state == CPG_DTLS_ESTABLISHED)
+		release_held(s);
 	if (!s->started)
 		cpg_dtls_session_start(s);
 	/* Records one by one, in order, minus application_data; a malformed
@@ -966,6 +1022,8 @@ enum cpg_dtls_state cpg_dtls_session_on_timeout(struct cpg_dtls_session *s)
 	}
 	if (s->state != CPG_DTLS_HANDSHAKING && s->state != CPG_DTLS_ESTABLISHED)
 		return s->state;
+	if (s->holding && s->state == CPG_DTLS_ESTABLISHED)
+		release_held(s);
 	ERR_clear_error();
 	if (DTLSv1_handle_timeout(s->ssl) < 0)
 		fail(s, CPG_DTLS_FAIL_PROTOCOL, "retransmission failed: %s", openssl_reason());
@@ -973,8 +1031,20 @@ enum cpg_dtls_state cpg_dtls_session_on_timeout(struct cpg_dtls_session *s)
 	return s->state;
 }
 
+void cpg_dtls_session_hold_last_flight(struct cpg_dtls_session *s)
+{
+	s->hold_last_flight = true;
+}
+
+void cpg_dtls_session_release(struct cpg_dtls_session *s)
+{
+	release_held(s);
+}
+
 void cpg_dtls_session_close(struct cpg_dtls_session *s)
 {
+	/* The peer learns that the handshake finished, then that we close. */
+	release_held(s);
 	if (s->state == CPG_DTLS_ESTABLISHED) {
 		ERR_clear_error();
 		/* Sends close_notify; we do not wait for the peer's. */
@@ -994,6 +1064,7 @@ void cpg_dtls_session_free(struct cpg_dtls_session *s)
 		return;
 	SSL_free(s->ssl);
 	wipe_keys(s);
+	drop_held(s);
 	OPENSSL_cleanse(s->first_record, sizeof(s->first_record));
 	cpg_dtls_ctx_put(s->ctx);
 	free(s);

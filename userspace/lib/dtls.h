@@ -124,6 +124,17 @@ struct cpg_dtls_session *cpg_dtls_session_new(struct cpg_dtls_ctx *ctx, enum cpg
 					      struct in_addr peer_vpn_ip, cpg_dtls_send_fn send,
 					      void *send_arg);
 /*
+ * Hold back what the session writes in the step that finishes its handshake
+ * (a server's last flight: ChangeCipherSpec and Finished) until
+ * cpg_dtls_session_release(). The caller installs the keys in its data plane
+ * in between: a peer that starts sending records on our Finished must not
+ * find a data plane without them (campagnol.ko takes records in softirq
+ * context, long before the daemon reads the Finished's reply). The next
+ * input, timeout or close releases them too.
+ */
+void cpg_dtls_session_hold_last_flight(struct cpg_dtls_session *s);
+void cpg_dtls_session_release(struct cpg_dtls_session *s);
+/*
  * Start the handshake clock; a client sends its ClientHello, a server waits
  * for it. Returns the state. Like every function below that can change the
  * state, arm the session's timer afterwards (cpg_dtls_session_timeout_ms).

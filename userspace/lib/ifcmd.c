@@ -21,7 +21,7 @@ extern char **environ;
 #if defined(__linux__)
 const char *const cpg_ifcmd_default_up[] = {
 	"ip link set dev %D mtu %M up",
-	"ip addr add %V/%n broadcast + dev %D",
+	"ip addr replace %V/%n broadcast + dev %D",
 	NULL
 };
 const char *const cpg_ifcmd_default_down[] = {

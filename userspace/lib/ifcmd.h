@@ -21,7 +21,9 @@
  *
  * Built-in commands:
  *   Linux    up:   ip link set dev %D mtu %M up
- *                  ip addr add %V/%n broadcast + dev %D
+ *                  ip addr replace %V/%n broadcast + dev %D
+ *     (replace, not add: a campagnol.ko device the daemon takes over after a
+ *     crash still has the address)
  *            down: ip addr del %V/%n dev %D
  *     (the kernel adds the route to the network with the address; closing
  *     the TUN deletes a device the daemon created together with its address

@@ -282,7 +282,7 @@ static void test_builtin_defaults(void **state)
 	assert_string_equal(s, "ip link set dev tun7 mtu 1419 up");
 	free(s);
 	s = cpg_ifcmd_expand(cmds[1], &cfg, &vars);
-	assert_string_equal(s, "ip addr add 10.1.2.3/255.255.255.0 broadcast + dev tun7");
+	assert_string_equal(s, "ip addr replace 10.1.2.3/255.255.255.0 broadcast + dev tun7");
 	free(s);
 	assert_null(cmds[2]);
 
