@@ -606,14 +606,17 @@ out:
 
 /*
  * skb is the packet: the daemon gets a copy to send once the tunnel is up
- * (its checksum, if left to offload, is computed first).
+ * (its checksum, if left to offload, is computed first). A GSO packet is
+ * not copied: it belongs to a flow that was going through a tunnel, and its
+ * sender will send it again.
  */
 void cpg_nl_notify_no_route(struct cpg_priv *priv, __be32 dst,
 			    struct sk_buff *skb)
 {
 	size_t size = nla_total_size(sizeof(u32)) +
 		      nla_total_size(nla_total_size(sizeof(__be32)));
-	bool with_packet = skb->len <= CPG_NO_ROUTE_MAX_PACKET &&
+	bool with_packet = !skb_is_gso(skb) &&
+			   skb->len <= CPG_NO_ROUTE_MAX_PACKET &&
 			   (skb->ip_summed != CHECKSUM_PARTIAL ||
 			    !skb_checksum_help(skb));
 	struct sk_buff *msg;
