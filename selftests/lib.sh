@@ -786,10 +786,9 @@ vpn_stop() {
 	proc_stop "${VPN_PROC[$1]}" "${2:-TERM}" "${3:-10}"
 }
 
-# vpn_finish DAEMON...: the end of a VPN test. Stop each daemon with SIGTERM,
-# then the RDV; check (three results) that every one exits with status 0
-# and that no sanitizer report appeared; print the totals and exit.
-vpn_finish() {
+# vpn_stop_all DAEMON...: stop each daemon with SIGTERM; one result: every
+# one exits with status 0.
+vpn_stop_all() {
 	local d bad=""
 
 	for d in "$@"; do
@@ -798,6 +797,13 @@ vpn_finish() {
 	done
 	ktap_test_result "SIGTERM: every daemon exits with status 0" [ -z "$bad" ]
 	[ -z "$bad" ] || ktap_print_msg "exit statuses:$bad"
+}
+
+# vpn_finish DAEMON...: the end of a VPN test. Stop each daemon with SIGTERM,
+# then the RDV; check (three results) that every one exits with status 0
+# and that no sanitizer report appeared; print the totals and exit.
+vpn_finish() {
+	vpn_stop_all "$@"
 	proc_stop rdv
 	ktap_test_result "RDV exits with status 0 on SIGTERM" [ "$CPG_RC" = 0 ]
 	ktap_check_sanitizers

@@ -254,3 +254,17 @@ kmod_dmesg_complaints() {
 		grep -i -e warn -e error -e bug -e fail -e leak -e 'call trace' \
 			-e 'to become free' -e refcount
 }
+
+# kmod_finish: the end of a daemon test in the VM, once the daemons are
+# stopped (vpn_stop_all): stop the RDV, then two results: rmmod works, and
+# the kernel log is clean; print the totals and exit.
+kmod_finish() {
+	local complaints
+
+	proc_stop rdv
+	ktap_test_result "rmmod campagnol" rmmod campagnol
+	complaints=$(kmod_dmesg_complaints)
+	[ -z "$complaints" ] || ktap_print_msg "$complaints"
+	ktap_test_result "the kernel log is clean" [ -z "$complaints" ]
+	ktap_finished
+}

@@ -8,24 +8,17 @@
 # from the wrong epoch, garbage datagrams, and the previous key taking the
 # records in flight after a rekey.
 
+# Functions below are called through ktap_test_result.
+# shellcheck disable=SC2317
 # shellcheck source=../../lib.sh
 source "$(dirname "$0")/../../lib.sh"
-if [ -z "${CPG_VM:-}" ]; then
-	ktap_print_header
-	ktap_skip_all "runs inside the VM: selftests/vm/run.sh --extra-module campagnol.ko $0"
-fi
-if ! modinfo campagnol >/dev/null 2>&1; then
-	ktap_print_header
-	ktap_skip_all "campagnol.ko is not installed in the VM (run.sh --extra-module)"
-fi
+# shellcheck source=../libkmod.sh
+source "$(dirname "$0")/../libkmod.sh"
+
+kmod_require_vm
 ktap_init 37 cpg-nltest udp-replay
 
 NLTEST=$CPG_BIN/cpg-nltest
-
-# kmod_ifindex NS DEV
-kmod_ifindex() {
-	ip -n "$(ns "$1")" -o link show "$2" | cut -d: -f1
-}
 modprobe campagnol || ktap_bail_out "cannot load campagnol.ko"
 dmesg -c >/dev/null
 
@@ -49,7 +42,7 @@ tunnel_up() {
 		ip -n "$(ns $h)" link set cpg0 up
 	done
 	start tun-a a "$NLTEST" tunnel "$(kmod_ifindex a cpg0)" 192.0.2.1 5000 \
-		10.9.0.2 192.0.2.2 5000 "$cipher" 0x11 0x22 $first_seq
+		10.9.0.2 192.0.2.2 5000 "$cipher" 0x11 0x22 ${first_seq:+"$first_seq"}
 	start tun-b b "$NLTEST" tunnel "$(kmod_ifindex b cpg0)" 192.0.2.2 5000 \
 		10.9.0.1 192.0.2.1 5000 "$cipher" 0x22 0x11
 	wait_for "$CPG_TMP/tun-a.out" "^tunnel: ready" 5 &&
@@ -87,7 +80,7 @@ for cipher in 1 2 3; do
 	ktap_test_result "$name: tunnel up" tunnel_up "$cipher"
 	ktap_test_result "$name: a pings b" in_ns a ping -c 3 -i 0.2 -W 2 10.9.0.2
 	ktap_test_result "$name: b pings a" in_ns b ping -c 3 -i 0.2 -W 2 10.9.0.1
-	ktap_test_result "$name: 1400-byte pings" in_ns a ping -c 2 -s 1372 -M do -W 2 10.9.0.2
+	ktap_test_result "$name: 1400-byte pings" in_ns a ping -c 2 -s 1372 -M "do" -W 2 10.9.0.2
 	if command -v iperf3 >/dev/null; then
 		in_ns b iperf3 -s -1 -D -B 10.9.0.2 >/dev/null 2>&1
 		sleep 0.3
@@ -125,7 +118,7 @@ kat() {
 	proc_stop tun-b
 	unset 'CPG_PID[tun-b]'
 	ip -n "$(ns b)" link del cpg0
-	return $rc
+	return "$rc"
 }
 
 ktap_test_result "known answer: AES-128-GCM" kat 1 \

@@ -158,16 +158,5 @@ ktap_test_result "AES-256-GCM: iperf3 $IPERF_SECONDS s, C (userspace) -> A (kern
 ktap_test_result "CHACHA20-POLY1305: iperf3 $IPERF_SECONDS s, D (kernel) -> E (userspace)" \
 	kmod_iperf iperf-E D "$E_VPN" E "$IPERF_SECONDS"
 
-bad=""
-for h in "${KERNEL[@]}" "${USER[@]}"; do
-	vpn_stop "$h"
-	[ "$CPG_RC" = 0 ] || bad+=" $h:$CPG_RC"
-done
-ktap_test_result "SIGTERM: every daemon exits with status 0" [ -z "$bad" ]
-[ -z "$bad" ] || ktap_print_msg "exit statuses:$bad"
-proc_stop rdv
-ktap_test_result "rmmod campagnol" rmmod campagnol
-complaints=$(kmod_dmesg_complaints)
-[ -z "$complaints" ] || ktap_print_msg "$complaints"
-ktap_test_result "the kernel log is clean" [ -z "$complaints" ]
-ktap_finished
+vpn_stop_all "${KERNEL[@]}" "${USER[@]}"
+kmod_finish

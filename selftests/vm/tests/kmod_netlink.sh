@@ -8,17 +8,15 @@
 # socket, ip link del and namespace deletion with a socket attached, the
 # socket still a working UDP socket afterwards.
 
+# Functions below are called through ktap_test_result.
+# shellcheck disable=SC2317
 # shellcheck source=../../lib.sh
 source "$(dirname "$0")/../../lib.sh"
 
-if [ -z "${CPG_VM:-}" ]; then
-	ktap_print_header
-	ktap_skip_all "runs inside the VM: selftests/vm/run.sh --extra-module campagnol.ko $0"
-fi
-if ! modinfo campagnol >/dev/null 2>&1; then
-	ktap_print_header
-	ktap_skip_all "campagnol.ko is not installed in the VM (run.sh --extra-module)"
-fi
+# shellcheck source=../libkmod.sh
+source "$(dirname "$0")/../libkmod.sh"
+
+kmod_require_vm
 
 ktap_init 9 cpg-nltest
 

@@ -307,16 +307,5 @@ still_up() {
 ktap_test_result "the tunnel still works both ways" still_up
 ktap_print_msg "A's status for D: $(vpn_peer A "$D_VPN")"
 
-bad=""
-for d in A D; do
-	vpn_stop "$d"
-	[ "$CPG_RC" = 0 ] || bad+=" $d:$CPG_RC"
-done
-ktap_test_result "SIGTERM: both daemons exit with status 0" [ -z "$bad" ]
-[ -z "$bad" ] || ktap_print_msg "exit statuses:$bad"
-proc_stop rdv
-ktap_test_result "rmmod campagnol" rmmod campagnol
-complaints=$(kmod_dmesg_complaints)
-[ -z "$complaints" ] || ktap_print_msg "$complaints"
-ktap_test_result "the kernel log is clean" [ -z "$complaints" ]
-ktap_finished
+vpn_stop_all A D
+kmod_finish
