@@ -270,7 +270,7 @@ static void print_interface_human(const struct line *l)
 	block_add(&b, "listening on", "%s", get(l, "listen"));
 	block_add(&b, "rdv", "%s (%s)", get(l, "rdv"),
 		  !strcmp(get(l, "registered"), "yes") ? "registered" : "not registered");
-	block_add(&b, "data plane", "%s", get(l, "dataplane"));
+	block_add(&b, "data plane", "%s", get(l, "data_plane"));
 	status_get_u64(l->fields, l->n, "peers", &peers);
 	status_get_u64(l->fields, l->n, "max_peers", &max);
 	block_add(&b, "peers", "%llu (at most %llu)", (unsigned long long)peers,

@@ -864,8 +864,6 @@ static void vpn_dump(void *arg, struct status_buf *b)
 	status_kv_ep(b, "listen", &v->bound);
 	status_kv_ep(b, "rdv", &v->rc.server);
 	status_kv_bool(b, "registered", cpg_rdvc_registered(v->rdvc));
-	/* dataplane: what campagnol-status has always read. */
-	status_kv_str(b, "dataplane", v->dp->ops->name);
 	status_kv_str(b, "data_plane", v->dp->ops->name);
 	status_kv_u64(b, "peers", v->peers.count);
 	status_kv_u64(b, "max_peers", v->peers.max);
