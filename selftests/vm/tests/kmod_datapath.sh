@@ -16,7 +16,7 @@ source "$(dirname "$0")/../../lib.sh"
 source "$(dirname "$0")/../libkmod.sh"
 
 kmod_require_vm
-ktap_init 37 cpg-nltest udp-replay
+ktap_init 38 cpg-nltest udp-replay
 
 NLTEST=$CPG_BIN/cpg-nltest
 modprobe campagnol || ktap_bail_out "cannot load campagnol.ko"
@@ -204,6 +204,13 @@ for i in $(seq 20); do
 done
 ktap_test_result "after garbage datagrams the tunnel still works" \
 	in_ns a ping -c 2 -i 0.2 -W 2 10.9.0.2
+
+# The VPN's broadcast address goes to every peer (b, here): b receives the
+# echo requests, whether or not it answers broadcast pings.
+rx0=$(b_counter rx_packets)
+in_ns a ping -b -c 2 -i 0.2 -W 1 10.9.0.255 >/dev/null 2>&1
+ktap_test_result "a packet to 10.9.0.255 reaches the peer" \
+	sh -c "[ '$(b_counter rx_packets)' -ge $((rx0 + 2)) ]"
 
 # A rekey: b installs the next keys first; a still seals with the previous
 # ones, which b keeps for what is in flight.
