@@ -12,6 +12,7 @@
  *        cpg-nltest show IFINDEX
  *        cpg-nltest tunnel IFINDEX LOCAL_IP PORT PEER_VPN PEER_IP PEER_PORT CIPHER
  *                   TXFILL RXFILL [FIRST_SEQ]
+ *        cpg-nltest crypto-async
  *
  * The first form runs the scenario on IFINDEX (a campagnol device without a
  * socket), uses IFINDEX2 (another one) for "socket already attached", and
@@ -25,7 +26,8 @@
  * socket bound to LOCAL_IP:PORT and adds one peer whose keys and IVs are
  * bytes TXFILL (ours) and RXFILL (the peer's) repeated, or given as KEY:IV
  * in hexadecimal, CIPHER being 1, 2 or 3 (enum campagnol_cipher); then it
- * holds the socket until killed. Two
+ * holds the socket until killed. "crypto-async" registers pcrypt instances
+ * of the AEADs (see crypto_async()). Two
  * of them with swapped fills make a tunnel with known keys. SIGUSR1 installs
  * the next keys (every fill xor 0xf0, epoch 1 again), as a rekey would.
  */
@@ -34,6 +36,7 @@
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/campagnol.h>
+#include <linux/cryptouser.h>
 #include <linux/genetlink.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -691,6 +694,49 @@ static int tunnel(int argc, char **argv)
 	}
 }
 
+/*
+ * "crypto-async": register pcrypt instances of the AEADs through the crypto
+ * user API. They outrank the plain implementations, so that campagnol.ko,
+ * asking for "gcm(aes)" and "rfc7539(chacha20,poly1305)", gets transforms
+ * whose every request completes asynchronously, from a padata worker.
+ */
+static int crypto_async(void)
+{
+	static const char *const names[] = {
+		"pcrypt(gcm(aes))", "pcrypt(rfc7539(chacha20,poly1305))",
+	};
+	struct mnl_socket *cs = mnl_socket_open(NETLINK_CRYPTO);
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	int failed = 0;
+
+	if (!cs || mnl_socket_bind(cs, 0, MNL_SOCKET_AUTOPID) < 0) {
+		perror("crypto-async: NETLINK_CRYPTO");
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+		struct crypto_user_alg *alg;
+		int ret;
+
+		nlh->nlmsg_type = CRYPTO_MSG_NEWALG;
+		nlh->nlmsg_flags = NLM_F_REQUEST;
+		alg = mnl_nlmsg_put_extra_header(nlh, sizeof(*alg));
+		snprintf(alg->cru_name, sizeof(alg->cru_name), "%s", names[i]);
+		alg->cru_type = 3;	/* CRYPTO_ALG_TYPE_AEAD */
+		alg->cru_mask = 0xf;	/* CRYPTO_ALG_TYPE_MASK */
+		/*
+		 * ENOENT is success too: the instance is registered under the
+		 * name of the algorithm it wraps, which the kernel then fails
+		 * to find under "pcrypt(...)". /proc/crypto tells.
+		 */
+		ret = talk(cs, nlh, NULL, NULL);
+		printf("crypto-async: %s: %s\n", names[i], ret ? strerror(-ret) : "registered");
+		failed |= ret && ret != -EEXIST && ret != -ENOENT;
+	}
+	mnl_socket_close(cs);
+	return failed;
+}
+
 /* ---- show ---- */
 
 static const char *const drop_names[] = {
@@ -819,12 +865,15 @@ int main(int argc, char **argv)
 		return show(atoi(argv[2]));
 	if ((argc == 11 || argc == 12) && !strcmp(argv[1], "tunnel"))
 		return tunnel(argc, argv);
+	if (argc == 2 && !strcmp(argv[1], "crypto-async"))
+		return crypto_async();
 	if (argc < 3) {
 		fprintf(stderr, "usage: %s IFINDEX IFINDEX2 [NETNS_PATH IFINDEX]\n"
 			"       %s hold IFINDEX PORT\n"
 			"       %s show IFINDEX\n"
+			"       %s crypto-async\n"
 			"       %s tunnel IFINDEX LOCAL_IP PORT PEER_VPN PEER_IP PEER_PORT CIPHER "
-			"TXFILL RXFILL [FIRST_SEQ]\n", argv[0], argv[0], argv[0], argv[0]);
+			"TXFILL RXFILL [FIRST_SEQ]\n", argv[0], argv[0], argv[0], argv[0], argv[0]);
 		return 2;
 	}
 	printf("TAP version 13\n");

@@ -55,7 +55,7 @@ BOOT_MODULES="tun veth dummy bridge udp_tunnel ip6_udp_tunnel
 # Installed, loaded on demand: what campagnol.ko's AEADs may be built from,
 # and nftables/diagnostic extras.
 AVAILABLE_MODULES="gcm ghash_generic ghash_clmulni_intel aesni_intel ctr
-	chacha20poly1305 chacha_generic chacha_x86_64 poly1305_generic poly1305_x86_64
+	chacha20poly1305 chacha_generic chacha_x86_64 poly1305_generic poly1305_x86_64 pcrypt crypto_user
 	nft_reject_inet nft_fib_inet nft_limit udp_diag inet_diag"
 # The Campagnol binaries copied from --bin-dir when they exist there.
 CPG_BINARIES="campagnol campagnol_rdv campagnol-status campagnol-punch campagnol-rdv-load

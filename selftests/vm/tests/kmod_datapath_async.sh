@@ -1,0 +1,7 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# kmod_datapath.sh again, with every AEAD request of campagnol.ko completing
+# asynchronously: pcrypt instances of gcm(aes) and rfc7539(chacha20,poly1305)
+# registered through the crypto user API outrank the synchronous ones.
+CPG_ASYNC_AEAD=1 exec "$(dirname "$0")/kmod_datapath.sh"
