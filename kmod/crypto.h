@@ -106,13 +106,6 @@ static inline unsigned int cpg_cipher_explicit_nonce_len(enum campagnol_cipher c
 	return c == CAMPAGNOL_CIPHER_CHACHA20_POLY1305 ? 0 : CPG_EXPLICIT_NONCE_LEN;
 }
 
-/* Header, explicit nonce and tag: what a record adds to its plaintext. */
-static inline unsigned int cpg_cipher_overhead(enum campagnol_cipher c)
-{
-	return CPG_RECORD_HEADER_LEN + cpg_cipher_explicit_nonce_len(c) +
-	       CPG_TAG_LEN;
-}
-
 bool cpg_replay_check(struct cpg_key *key, u64 seq);
 bool cpg_replay_update(struct cpg_key *key, u64 seq);
 

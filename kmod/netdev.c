@@ -39,15 +39,15 @@
 /* campagnol's tun_mtu default. */
 #define CPG_DEFAULT_MTU		1419
 /* A DTLS record carries at most 2^14 bytes of plaintext. */
-#define CPG_MAX_MTU		16384
+#define CPG_MAX_MTU		CPG_MAX_PLAINTEXT
 
 /*
  * What encapsulation puts in front of a packet: the outer IP header (IPv6
  * at worst), UDP, the record header and AES-GCM's explicit nonce. The tag
  * goes behind it.
  */
-#define CPG_HEADROOM	(sizeof(struct ipv6hdr) + sizeof(struct udphdr) + \
-			 CPG_RECORD_HEADER_LEN + CPG_EXPLICIT_NONCE_LEN)
+#define CPG_HEADROOM	(CPG_OUTER_HEADROOM + CPG_RECORD_HEADER_LEN + \
+			 CPG_EXPLICIT_NONCE_LEN)
 #define CPG_TAILROOM	CPG_TAG_LEN
 
 /*

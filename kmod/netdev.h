@@ -9,15 +9,21 @@
 
 #include <linux/atomic.h>
 #include <linux/hashtable.h>
+#include <linux/in.h>
+#include <linux/ipv6.h>
 #include <linux/list_nulls.h>
 #include <linux/netdevice.h>
 #include <linux/siphash.h>
 #include <linux/spinlock.h>
+#include <linux/udp.h>
 #include <linux/workqueue.h>
 #include <net/gro_cells.h>
 #include <net/rtnetlink.h>
 
 #define CPG_PEER_HASH_BITS	8
+
+/* What the UDP tunnel helpers put in front of a record: IPv6 at worst. */
+#define CPG_OUTER_HEADROOM	(sizeof(struct ipv6hdr) + sizeof(struct udphdr))
 
 /* Destinations remembered by the peer-no-route rate limit. */
 #define CPG_NO_ROUTE_SLOTS	64
@@ -94,6 +100,13 @@ bool cpg_dev_is_campagnol(const struct net_device *dev);
 int cpg_sock_attach(struct cpg_priv *priv, int fd,
 		    struct netlink_ext_ack *extack);
 bool cpg_sock_can_reach(const struct sock *sk, sa_family_t family);
+/* Broadcast, multicast and "this network" are no one's address. */
+static inline bool cpg_is_unicast(__be32 addr)
+{
+	return !ipv4_is_multicast(addr) && !ipv4_is_lbcast(addr) &&
+	       !ipv4_is_zeronet(addr);
+}
+
 void cpg_no_route_notify(struct cpg_priv *priv, __be32 dst,
 			 struct sk_buff *skb);
 

@@ -262,8 +262,7 @@ static int cpg_nl_parse_endpoint(struct nlattr **tb, struct nlattr *nest,
 	} else {
 		addr4 = nla_get_in_addr(v4);
 	}
-	if (ipv4_is_zeronet(addr4) || ipv4_is_multicast(addr4) ||
-	    ipv4_is_lbcast(addr4)) {
+	if (!cpg_is_unicast(addr4)) {
 		NL_SET_ERR_MSG_ATTR(extack, v4, "not a unicast address");
 		return -EINVAL;
 	}
@@ -378,8 +377,7 @@ static int cpg_nl_peer_config(struct genl_info *info, bool new,
 
 	attr = tb[CAMPAGNOL_A_PEER_VPN_IPV4];
 	cfg->vpn_ip = nla_get_in_addr(attr);
-	if (ipv4_is_zeronet(cfg->vpn_ip) || ipv4_is_multicast(cfg->vpn_ip) ||
-	    ipv4_is_lbcast(cfg->vpn_ip) || ipv4_is_loopback(cfg->vpn_ip)) {
+	if (!cpg_is_unicast(cfg->vpn_ip) || ipv4_is_loopback(cfg->vpn_ip)) {
 		NL_SET_ERR_MSG_ATTR(extack, attr, "not a unicast address");
 		return -EINVAL;
 	}

@@ -28,9 +28,6 @@
 #include "peer.h"
 #include "send.h"
 
-/* The outer headers the UDP tunnel helpers push in front of a record. */
-#define CPG_OUTER_HEADROOM	(sizeof(struct ipv6hdr) + sizeof(struct udphdr))
-
 static void cpg_count_drop(struct cpg_peer *peer, enum cpg_drop reason)
 {
 	cpg_peer_count_drop(peer, reason);
@@ -318,13 +315,6 @@ static void cpg_send_broadcast(struct cpg_priv *priv, struct sk_buff *skb)
 	}
 	rcu_read_unlock();
 	consume_skb(skb);
-}
-
-/* Broadcast, multicast and "this network" have no peer to set up. */
-static bool cpg_is_unicast(__be32 addr)
-{
-	return !ipv4_is_multicast(addr) && !ipv4_is_lbcast(addr) &&
-	       !ipv4_is_zeronet(addr);
 }
 
 netdev_tx_t cpg_xmit(struct sk_buff *skb, struct net_device *dev)
