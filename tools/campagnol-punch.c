@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -638,7 +637,7 @@ static int run(struct punch_tool *t)
 	sigaddset(&signals, SIGINT);
 	sigaddset(&signals, SIGTERM);
 	if (cpg_loop_watch_signals(&t->loop, &signals, on_signal, t) < 0 ||
-	    cpg_loop_add_fd(&t->loop, &t->io, t->fd, EPOLLIN, socket_ready, t) < 0)
+	    cpg_loop_add_fd(&t->loop, &t->io, t->fd, CPG_EV_READ, socket_ready, t) < 0)
 		return -1;
 	t->rdvc = cpg_rdvc_new(&t->loop, &t->rc, &ops, t);
 	if (!t->rdvc)

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -1005,7 +1004,7 @@ static struct sim *sim_new(const struct options *o)
 			sim_free(s);
 			return NULL;
 		}
-		if (cpg_loop_add_fd(&s->loop, &c->io, c->fd, EPOLLIN, on_client_readable, c)) {
+		if (cpg_loop_add_fd(&s->loop, &c->io, c->fd, CPG_EV_READ, on_client_readable, c)) {
 			log_err("cannot watch the socket of client %u of %u", i + 1, s->n);
 			close(c->fd);
 			c->fd = -1;
@@ -1620,7 +1619,7 @@ static int run_fuzz(const struct options *o)
 		f->fds[i] = cpg_udp_socket(&o->bind, NULL);
 		if (f->fds[i] < 0)
 			goto out;
-		if (cpg_loop_add_fd(&f->loop, &f->ios[i], f->fds[i], EPOLLIN, on_fuzz_readable,
+		if (cpg_loop_add_fd(&f->loop, &f->ios[i], f->fds[i], CPG_EV_READ, on_fuzz_readable,
 				    f)) {
 			close(f->fds[i]);
 			f->fds[i] = -1;

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -1342,13 +1341,13 @@ struct cpg_dataplane *cpg_dp_kernel_new(struct cpg_loop *loop,
 		set_why(why, why_len, "cannot open a packet socket: %m");
 		goto fail;
 	}
-	if (cpg_loop_add_fd(loop, &dp->ntf_io, nl_socket_get_fd(dp->ntf), EPOLLIN, family_ready,
+	if (cpg_loop_add_fd(loop, &dp->ntf_io, nl_socket_get_fd(dp->ntf), CPG_EV_READ, family_ready,
 			    dp) < 0) {
 		set_why(why, why_len, "cannot watch the netlink notifications");
 		goto fail;
 	}
 	dp->ntf_watched = true;
-	if (cpg_loop_add_fd(loop, &dp->links_io, nl_socket_get_fd(dp->links), EPOLLIN,
+	if (cpg_loop_add_fd(loop, &dp->links_io, nl_socket_get_fd(dp->links), CPG_EV_READ,
 			    links_ready, dp) < 0) {
 		set_why(why, why_len, "cannot watch the netlink notifications");
 		goto fail;
@@ -1360,48 +1359,4 @@ struct cpg_dataplane *cpg_dp_kernel_new(struct cpg_loop *loop,
 fail:
 	dpk_destroy(&dp->base);
 	return NULL;
-}
-
-/* ---- Choosing -------------------------------------------------------------- */
-
-const char *cpg_dp_kernel_unsupported(const struct cpg_config *cfg)
-{
-	if (cfg->client_max_rate > 0)
-		return "client_max_rate is set, and campagnol.ko has no rate limits";
-	if (cfg->connection_max_rate > 0)
-		return "connection_max_rate is set, and campagnol.ko has no rate limits";
-	if (cfg->tun_mtu > CPG_DTLS_MAX_PLAINTEXT)
-		return "tun_mtu is above 16384, campagnol.ko's maximum";
-	return NULL;
-}
-
-struct cpg_dataplane *cpg_dp_open(enum cpg_data_plane mode, const struct cpg_config *cfg,
-				  const struct cpg_dp_openers *openers, void *arg)
-{
-	const char *unsupported;
-	struct cpg_dataplane *dp;
-	char why[512] = "";
-
-	if (mode == CPG_DATA_PLANE_USERSPACE)
-		return openers->userspace(arg);
-	unsupported = cpg_dp_kernel_unsupported(cfg);
-	if (unsupported && mode == CPG_DATA_PLANE_KERNEL) {
-		log_err("data plane kernel asked for, but %s", unsupported);
-		return NULL;
-	}
-	if (unsupported) {
-		log_notice("data plane: userspace, not campagnol.ko: %s", unsupported);
-		return openers->userspace(arg);
-	}
-	dp = openers->kernel(arg, why, sizeof(why));
-	if (dp)
-		return dp;
-	if (!why[0])
-		snprintf(why, sizeof(why), "unknown error");
-	if (mode == CPG_DATA_PLANE_KERNEL) {
-		log_err("data plane kernel asked for, but %s", why);
-		return NULL;
-	}
-	log_notice("data plane: userspace, not campagnol.ko: %s", why);
-	return openers->userspace(arg);
 }

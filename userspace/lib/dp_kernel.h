@@ -67,32 +67,6 @@ struct cpg_dataplane *cpg_dp_kernel_new(struct cpg_loop *loop,
 					const struct cpg_dp_events *events, void *arg,
 					char *why, size_t why_len);
 
-/*
- * The first setting of cfg that the kernel data plane cannot honour, as a
- * sentence ("client_max_rate is set: campagnol.ko has no rate limits"), or
- * NULL when it can honour them all.
- */
-const char *cpg_dp_kernel_unsupported(const struct cpg_config *cfg);
-
-/*
- * Choosing the data plane. kernel() tries the kernel one and says why not
- * in why; userspace() makes the userspace one, logging its own errors.
- */
-struct cpg_dp_openers {
-	struct cpg_dataplane *(*kernel)(void *arg, char *why, size_t why_len);
-	struct cpg_dataplane *(*userspace)(void *arg);
-};
-
-/*
- * The data plane mode asks for: userspace as it is; kernel or nothing
- * (an error line saying why, NULL); auto: the kernel one, else the
- * userspace one after exactly one notice line saying why. Settings the
- * kernel data plane cannot honour (cpg_dp_kernel_unsupported()) are such a
- * reason; the kernel one is not even tried then.
- */
-struct cpg_dataplane *cpg_dp_open(enum cpg_data_plane mode, const struct cpg_config *cfg,
-				  const struct cpg_dp_openers *openers, void *arg);
-
 /* ---- For the unit tests ---------------------------------------------------- */
 
 struct nl_msg;

@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -39,6 +38,13 @@
 /* Debug lines about dropped packets: at most this many per second. */
 #define DROP_LOG_BURST 10
 #define DROP_LOG_PERIOD_MS 1000
+/* A key's write sequence numbers ran out: Linux has an errno that says so,
+ * the BSDs and Cygwin do not. */
+#ifdef EKEYEXPIRED
+#define ERR_KEY_EXHAUSTED EKEYEXPIRED
+#else
+#define ERR_KEY_EXHAUSTED ENOTCONN
+#endif
 
 /* Token bucket; bytes, milliseconds. rate 0: unlimited. */
 struct bucket {
@@ -329,6 +335,10 @@ static ssize_t tun_read_plain(struct cpg_tun *tun, uint8_t *buf, size_t size)
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return 0;
+	if (n == 0) {
+		errno = ENXIO;	/* end of file: the other end is gone */
+		return -1;
+	}
 	return n;
 }
 
@@ -390,7 +400,7 @@ static int tx_to_peer(struct dp_user *dp, struct dp_peer *p, struct pkt_buf *b)
 	st = cpg_record_seal(&p->tx, b->data, PKT_BUF_SIZE, b->len, &rec, &rec_len);
 	if (st == CPG_RECORD_ERR_SEQ_EXHAUSTED) {
 		peer_drop(dp, p, CPG_DP_DROP_KEY_EXHAUSTED, NULL);
-		return -EKEYEXPIRED;
+		return -ERR_KEY_EXHAUSTED;
 	}
 	if (st) {
 		peer_drop(dp, p, CPG_DP_DROP_TX_ERROR, cpg_record_strerror(st));
@@ -462,29 +472,30 @@ static int tx_packet(struct dp_user *dp, struct pkt_buf *b, bool from_device)
 static void tun_ready(struct cpg_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct dp_user *dp = arg;
-	int i;
+	int i, st = 0;
 
 	for (i = 0; i < CPG_DP_USER_TX_BATCH; i++) {
-		int st = tun_fill(dp, &dp->tx_buf);
-
-		if (st < 0) {
-			/* Said once loudly; a device failing every read would flood. */
-			if (dp->counters.tun_errors++ == 0)
-				log_err("cannot read from %s: %m", dp->base.ifname);
-			else
-				log_debug("cannot read from %s: %m", dp->base.ifname);
-			break;
-		}
-		if (st == 0)
+		st = tun_fill(dp, &dp->tx_buf);
+		if (st <= 0)
 			break;
 		tx_packet(dp, &dp->tx_buf, true);
 	}
-	/* Hung up with nothing left to read: stop polling rather than spin. */
-	if (i == 0 && (events & (EPOLLHUP | EPOLLERR)) && dp->tun_watched) {
-		log_err("%s is gone: no more packets from the host", dp->base.ifname);
+	if (st >= 0)
+		return;
+	/* Ready, yet its first read fails: the device is gone (its other end
+	 * closed, or the interface deleted, which leaves it readable). Stop
+	 * polling rather than spin. */
+	if (i == 0 && dp->tun_watched) {
+		log_err("%s is gone (%m): no more packets from the host", dp->base.ifname);
 		cpg_loop_del_fd(loop, &dp->tun_io);
 		dp->tun_watched = false;
+		return;
 	}
+	/* Said once loudly; a device failing every read would flood. */
+	if (dp->counters.tun_errors++ == 0)
+		log_err("cannot read from %s: %m", dp->base.ifname);
+	else
+		log_debug("cannot read from %s: %m", dp->base.ifname);
 }
 
 /* ---- Receiving ------------------------------------------------------------ */
@@ -846,7 +857,7 @@ struct cpg_dataplane *cpg_dp_user_new(struct cpg_loop *loop, const struct cpg_dp
 	    !dp->xmit_buf.data)
 		goto nomem;
 
-	if (cpg_loop_add_fd(loop, &dp->tun_io, cfg->tun->fd, EPOLLIN, tun_ready, dp) < 0)
+	if (cpg_loop_add_fd(loop, &dp->tun_io, cfg->tun->fd, CPG_EV_READ, tun_ready, dp) < 0)
 		goto fail;
 	dp->tun_watched = true;
 	return &dp->base;

@@ -1,33 +1,22 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The event loop on libevent 2. An iteration runs the due timers, arms
+ * the wakeup event for the next deadline, lets libevent wait and run the
+ * callbacks of what is ready (EVLOOP_ONCE), then runs the timers that fell
+ * due meanwhile.
+ */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <time.h>
-#include <unistd.h>
+
+#include <event2/event.h>
 
 #include "evloop.h"
 #include "log.h"
 
-#define EVENTS_PER_WAIT 64
 #define HEAP_INITIAL_CAP 16
-
-/*
- * The batch of epoll events being dispatched. A callback may remove (and
- * free) an io whose event is later in the same batch; cpg_loop_del_fd()
- * clears such events here so they are not delivered to freed memory.
- * Dispatches nest if a callback runs the loop itself, hence the chain.
- */
-struct dispatch {
-	struct cpg_loop *loop;
-	struct epoll_event *events;
-	int count;
-	struct dispatch *outer;
-};
-
-static __thread struct dispatch *dispatching;
 
 uint64_t cpg_now_ms(void)
 {
@@ -37,47 +26,129 @@ uint64_t cpg_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* libevent's own messages (backend failures, mostly) go to our log. */
+static void libevent_log(int severity, const char *msg)
+{
+	switch (severity) {
+	case EVENT_LOG_DEBUG:
+		log_debug("libevent: %s", msg);
+		break;
+	case EVENT_LOG_MSG:
+		log_info("libevent: %s", msg);
+		break;
+	case EVENT_LOG_WARN:
+		log_warn("libevent: %s", msg);
+		break;
+	default:
+		log_err("libevent: %s", msg);
+		break;
+	}
+}
+
+/* Its work is done by waking the loop up: the timers run after it. */
+static void wakeup_fired(evutil_socket_t fd, short what, void *arg)
+{
+}
+
 int cpg_loop_init(struct cpg_loop *loop)
 {
 	memset(loop, 0, sizeof(*loop));
-	loop->sigfd = -1;
 	loop->now = cpg_now_ms();
-	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (loop->epfd < 0) {
-		log_err("epoll_create1: %m");
+	event_set_log_callback(libevent_log);
+	loop->base = event_base_new();
+	if (!loop->base) {
+		log_err("cannot create the event loop (libevent %s): no usable backend",
+			event_get_version());
 		return -1;
 	}
+	loop->wakeup = evtimer_new(loop->base, wakeup_fired, NULL);
+	if (!loop->wakeup) {
+		log_err("out of memory for the event loop");
+		event_base_free(loop->base);
+		loop->base = NULL;
+		return -1;
+	}
+	log_info("event loop: libevent %s, %s", event_get_version(),
+		  event_base_get_method(loop->base));
 	return 0;
 }
 
 /*
  * Timers still armed are not touched: their owners may already have freed
- * them. cpg_timer_cancel() stays safe on such a timer afterwards.
+ * them. cpg_timer_cancel() stays safe on such a timer afterwards. The same
+ * goes for descriptors still watched, whose events are freed here.
  */
 void cpg_loop_destroy(struct cpg_loop *loop)
 {
-	if (loop->sigfd >= 0)
-		close(loop->sigfd);
-	if (loop->epfd >= 0)
-		close(loop->epfd);
+	if (!loop->base)
+		return;
+	for (int signo = 0; signo < NSIG; signo++) {
+		if (loop->signals[signo])
+			event_free(loop->signals[signo]);
+		loop->signals[signo] = NULL;
+	}
+	event_free(loop->wakeup);
+	loop->wakeup = NULL;
+	event_base_free(loop->base);
+	loop->base = NULL;
 	free(loop->heap);
 	loop->heap = NULL;
 	loop->heap_len = 0;
 	loop->heap_cap = 0;
-	loop->sigfd = -1;
-	loop->epfd = -1;
+}
+
+const char *cpg_loop_method(const struct cpg_loop *loop)
+{
+	return event_base_get_method(loop->base);
+}
+
+static short to_libevent(uint32_t events)
+{
+	return (short)(EV_PERSIST | ((events & CPG_EV_READ) ? EV_READ : 0) |
+		       ((events & CPG_EV_WRITE) ? EV_WRITE : 0));
+}
+
+static void io_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct cpg_io *io = arg;
+
+	io->loop->now = cpg_now_ms();
+	io->fn(io->loop, io->fd, ((what & EV_READ) ? CPG_EV_READ : 0) |
+				 ((what & EV_WRITE) ? CPG_EV_WRITE : 0), io->arg);
+}
+
+/* Watch io->fd for events; io->ev is assigned and not pending. */
+static int io_watch(struct cpg_io *io, uint32_t events)
+{
+	if (event_assign(io->ev, io->loop->base, io->fd, to_libevent(events), io_ready, io) < 0 ||
+	    ((events & (CPG_EV_READ | CPG_EV_WRITE)) && event_add(io->ev, NULL) < 0)) {
+		log_err("cannot watch descriptor %d (%s)", io->fd,
+			event_base_get_method(io->loop->base));
+		return -1;
+	}
+	return 0;
 }
 
 int cpg_loop_add_fd(struct cpg_loop *loop, struct cpg_io *io, int fd, uint32_t events,
 		    cpg_io_fn fn, void *arg)
 {
-	struct epoll_event ev = { .events = events, .data.ptr = io };
-
 	io->fd = fd;
 	io->fn = fn;
 	io->arg = arg;
-	if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		log_err("epoll_ctl(ADD, %d): %m", fd);
+	io->loop = loop;
+	io->ev = NULL;
+	if (fd < 0) {
+		log_err("cannot watch descriptor %d: not a descriptor", fd);
+		return -1;
+	}
+	io->ev = event_new(loop->base, -1, 0, NULL, NULL);
+	if (!io->ev) {
+		log_err("out of memory for descriptor %d's event", fd);
+		return -1;
+	}
+	if (io_watch(io, events) < 0) {
+		event_free(io->ev);
+		io->ev = NULL;
 		return -1;
 	}
 	return 0;
@@ -85,63 +156,56 @@ int cpg_loop_add_fd(struct cpg_loop *loop, struct cpg_io *io, int fd, uint32_t e
 
 int cpg_loop_mod_fd(struct cpg_loop *loop, struct cpg_io *io, uint32_t events)
 {
-	struct epoll_event ev = { .events = events, .data.ptr = io };
-
-	if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, io->fd, &ev) < 0) {
-		log_err("epoll_ctl(MOD, %d): %m", io->fd);
-		return -1;
-	}
-	return 0;
+	event_del(io->ev);
+	return io_watch(io, events);
 }
 
+/* event_del() also takes the event off the current wakeup's active list:
+ * no callback of this wakeup can reach io afterwards. */
 void cpg_loop_del_fd(struct cpg_loop *loop, struct cpg_io *io)
 {
-	/* Failure only means the fd was already closed, which removed it. */
-	epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL);
-
-	for (struct dispatch *d = dispatching; d; d = d->outer) {
-		if (d->loop != loop)
-			continue;
-		for (int i = 0; i < d->count; i++) {
-			if (d->events[i].data.ptr == io)
-				d->events[i].data.ptr = NULL;
-		}
-	}
+	if (!io->ev)
+		return;
+	event_free(io->ev);
+	io->ev = NULL;
 }
 
-static void signal_ready(struct cpg_loop *loop, int fd, uint32_t events, void *arg)
+static void signal_ready(evutil_socket_t signo, short what, void *arg)
 {
-	struct signalfd_siginfo si;
+	struct cpg_loop *loop = arg;
 
-	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
-		if (loop->sig_fn)
-			loop->sig_fn(loop, (int)si.ssi_signo, loop->sig_arg);
-	}
+	loop->now = cpg_now_ms();
+	if (loop->sig_fn)
+		loop->sig_fn(loop, (int)signo, loop->sig_arg);
 }
 
 int cpg_loop_watch_signals(struct cpg_loop *loop, const sigset_t *set, cpg_signal_fn fn,
 			   void *arg)
 {
-	int fd;
-
-	if (sigprocmask(SIG_BLOCK, set, NULL) < 0) {
-		log_err("sigprocmask: %m");
-		return -1;
-	}
-	/* With an existing signalfd, this replaces its set of signals. */
-	fd = signalfd(loop->sigfd, set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (fd < 0) {
-		log_err("signalfd: %m");
-		return -1;
-	}
 	loop->sig_fn = fn;
 	loop->sig_arg = arg;
-	if (loop->sigfd < 0) {
-		if (cpg_loop_add_fd(loop, &loop->sigio, fd, EPOLLIN, signal_ready, NULL) < 0) {
-			close(fd);
+	for (int signo = 1; signo < NSIG; signo++) {
+		struct event **ev = &loop->signals[signo];
+		bool wanted = sigismember(set, signo) == 1;
+
+		if (!wanted && *ev) {
+			event_free(*ev);
+			*ev = NULL;
+		}
+		if (!wanted || *ev)
+			continue;
+		*ev = evsignal_new(loop->base, signo, signal_ready, loop);
+		if (!*ev || evsignal_add(*ev, NULL) < 0) {
+			log_err("cannot watch signal %d (%s)", signo,
+				event_base_get_method(loop->base));
 			return -1;
 		}
-		loop->sigfd = fd;
+	}
+	/* libevent's handlers now catch them: a signal that waited while
+	 * blocked is delivered to them at once and reaches fn from the loop. */
+	if (sigprocmask(SIG_UNBLOCK, set, NULL) < 0) {
+		log_err("sigprocmask: %m");
+		return -1;
 	}
 	return 0;
 }
@@ -271,52 +335,48 @@ static void run_timers(struct cpg_loop *loop)
 	}
 }
 
-static int wait_timeout(struct cpg_loop *loop, int max_wait_ms)
+/* Arm the wakeup for the first deadline, or max_wait_ms if sooner
+ * (negative: no bound). false when the loop need not wait at all. */
+static bool arm_wakeup(struct cpg_loop *loop, int max_wait_ms)
 {
-	uint64_t next, now;
-	int timeout;
+	uint64_t wait_ms = max_wait_ms < 0 ? UINT64_MAX : (uint64_t)max_wait_ms;
+	struct timeval tv;
 
-	if (!loop->heap_len)
-		return max_wait_ms;
-	next = loop->heap[0]->expires;
-	now = cpg_now_ms();
-	if (next <= now)
-		return 0;
-	timeout = next - now > INT_MAX ? INT_MAX : (int)(next - now);
-	if (max_wait_ms >= 0 && max_wait_ms < timeout)
-		timeout = max_wait_ms;
-	return timeout;
+	if (loop->heap_len) {
+		uint64_t next = loop->heap[0]->expires, now = cpg_now_ms();
+
+		if (next <= now)
+			return false;
+		if (next - now < wait_ms)
+			wait_ms = next - now;
+	}
+	if (wait_ms == 0)
+		return false;
+	if (wait_ms == UINT64_MAX) {
+		evtimer_del(loop->wakeup);
+		return true;
+	}
+	if (wait_ms > (uint64_t)INT_MAX * 1000)
+		wait_ms = (uint64_t)INT_MAX * 1000;
+	tv.tv_sec = (time_t)(wait_ms / 1000);
+	tv.tv_usec = (suseconds_t)(wait_ms % 1000) * 1000;
+	evtimer_add(loop->wakeup, &tv);
+	return true;
 }
 
 static int iterate(struct cpg_loop *loop, int max_wait_ms)
 {
-	struct epoll_event events[EVENTS_PER_WAIT];
-	struct dispatch d = { .loop = loop, .events = events, .outer = dispatching };
-	int n;
+	int flags = EVLOOP_ONCE | EVLOOP_NO_EXIT_ON_EMPTY;
 
 	run_timers(loop);
 	if (loop->stop)
 		return 0;
-
-	n = epoll_wait(loop->epfd, events, EVENTS_PER_WAIT, wait_timeout(loop, max_wait_ms));
-	if (n < 0) {
-		if (errno == EINTR)
-			return 0;
-		log_err("epoll_wait: %m");
+	if (!arm_wakeup(loop, max_wait_ms))
+		flags = EVLOOP_NONBLOCK;
+	if (event_base_loop(loop->base, flags) < 0) {
+		log_err("event loop failed (%s)", event_base_get_method(loop->base));
 		return -1;
 	}
-	loop->now = cpg_now_ms();
-
-	d.count = n;
-	dispatching = &d;
-	for (int i = 0; i < n; i++) {
-		struct cpg_io *io = events[i].data.ptr;
-
-		if (io)
-			io->fn(loop, io->fd, events[i].events, io->arg);
-	}
-	dispatching = d.outer;
-
 	run_timers(loop);
 	return 0;
 }

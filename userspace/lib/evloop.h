@@ -1,10 +1,18 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * A single-threaded epoll event loop with millisecond timers.
+ * A single-threaded event loop: descriptors and signals through libevent 2
+ * (epoll on Linux, kqueue on the BSDs, poll elsewhere), millisecond timers
+ * in a heap of our own.
  *
- * Timers live in a binary min-heap of pointers to caller-owned struct
- * cpg_timer, so arming, re-arming and cancelling are O(log n) and allocate
- * only when the heap grows. Times come from CLOCK_MONOTONIC.
+ * Timers are caller-owned struct cpg_timer, embedded by the thousand in
+ * peers and clients: arming, re-arming and cancelling are O(log n), never
+ * fail once the heap has room, and need no loop to initialise. One libevent
+ * timer wakes the loop for the earliest of them. Times come from
+ * CLOCK_MONOTONIC, in milliseconds (cpg_now_ms(), loop->now).
+ *
+ * libevent picks its backend and honours its EVENT_NOEPOLL, EVENT_NOKQUEUE,
+ * EVENT_NOPOLL... environment variables; cpg_loop_method() names the one in
+ * use.
  */
 #ifndef CPG_EVLOOP_H
 #define CPG_EVLOOP_H
@@ -14,7 +22,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What a descriptor is watched for, and what its callback is told. */
+#define CPG_EV_READ 0x1u
+#define CPG_EV_WRITE 0x2u
+
 struct cpg_loop;
+struct event;
+struct event_base;
 
 typedef void (*cpg_io_fn)(struct cpg_loop *loop, int fd, uint32_t events, void *arg);
 typedef void (*cpg_timer_fn)(struct cpg_loop *loop, void *arg);
@@ -24,6 +38,8 @@ struct cpg_io {
 	int fd;
 	cpg_io_fn fn;
 	void *arg;
+	struct cpg_loop *loop;
+	struct event *ev;
 };
 
 struct cpg_timer {
@@ -34,9 +50,9 @@ struct cpg_timer {
 };
 
 struct cpg_loop {
-	int epfd;
-	int sigfd;
-	struct cpg_io sigio;
+	struct event_base *base;
+	struct event *wakeup;		/* fires at the heap's first deadline */
+	struct event *signals[NSIG];	/* watched signals, by number */
 	cpg_signal_fn sig_fn;
 	void *sig_arg;
 	struct cpg_timer **heap;
@@ -48,19 +64,28 @@ struct cpg_loop {
 
 uint64_t cpg_now_ms(void);
 
+/* 0, or -1 after logging. */
 int cpg_loop_init(struct cpg_loop *loop);
 void cpg_loop_destroy(struct cpg_loop *loop);
-/* events: EPOLLIN/EPOLLOUT...; io must stay valid until removed. */
+/* The backend in use: "epoll", "kqueue", "poll", "select"... */
+const char *cpg_loop_method(const struct cpg_loop *loop);
+
+/* events: CPG_EV_READ and/or CPG_EV_WRITE; io must stay valid until removed.
+ * Once removed, io is not touched again, even by an event of the current
+ * wakeup: a callback may remove and free any io, its own included. */
 int cpg_loop_add_fd(struct cpg_loop *loop, struct cpg_io *io, int fd, uint32_t events,
 		    cpg_io_fn fn, void *arg);
 int cpg_loop_mod_fd(struct cpg_loop *loop, struct cpg_io *io, uint32_t events);
 void cpg_loop_del_fd(struct cpg_loop *loop, struct cpg_io *io);
-/* Block the signals in set and deliver them through a signalfd. Call it
- * after daemonizing: epoll wakes for a signalfd on the signals of the
- * process that created it, so a child of fork() would never be woken. */
+/*
+ * Deliver the signals in set to fn from the loop, replacing the set of an
+ * earlier call. The caller may keep them blocked until then, so that a
+ * signal during its set-up waits: they are unblocked here, once the loop
+ * can take them.
+ */
 int cpg_loop_watch_signals(struct cpg_loop *loop, const sigset_t *set, cpg_signal_fn fn,
 			   void *arg);
-/* Runs until cpg_loop_stop(); 0, or -1 on an epoll error. */
+/* Runs until cpg_loop_stop(); 0, or -1 if the backend failed. */
 int cpg_loop_run(struct cpg_loop *loop);
 /* Run one iteration, waiting at most max_wait_ms (-1: until an event). */
 int cpg_loop_run_once(struct cpg_loop *loop, int max_wait_ms);

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Unit tests of the event loop: timer heap, fds, signals, stop. */
+/*
+ * Unit tests of the event loop: timer heap, fds, signals, stop. ctest runs
+ * them once per libevent backend; CPG_TEST_EVENT_METHOD names the one each
+ * run asked libevent for, and the first test checks it got it.
+ */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -7,7 +11,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -349,6 +352,15 @@ static void pipe_ready(struct cpg_loop *loop, int fd, uint32_t events, void *arg
 		cpg_loop_stop(loop);
 }
 
+/* Counts and records the events, reads nothing. */
+static void count_ready(struct cpg_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct pipe_io *p = arg;
+
+	p->calls++;
+	p->events = events;
+}
+
 static void pipe_open(struct pipe_io *p)
 {
 	memset(p, 0, sizeof(*p));
@@ -367,7 +379,7 @@ static void test_fd_readiness(void **state)
 	struct pipe_io p;
 
 	pipe_open(&p);
-	assert_int_equal(cpg_loop_add_fd(loop, &p.io, p.fds[0], EPOLLIN, pipe_ready, &p), 0);
+	assert_int_equal(cpg_loop_add_fd(loop, &p.io, p.fds[0], CPG_EV_READ, pipe_ready, &p), 0);
 
 	assert_int_equal(cpg_loop_run_once(loop, 0), 0);
 	assert_int_equal(p.calls, 0);
@@ -375,14 +387,14 @@ static void test_fd_readiness(void **state)
 	assert_int_equal(write(p.fds[1], "x", 1), 1);
 	assert_int_equal(cpg_loop_run_once(loop, 1000), 0);
 	assert_int_equal(p.calls, 1);
-	assert_true(p.events & EPOLLIN);
+	assert_true(p.events & CPG_EV_READ);
 
 	/* No interest in reading: data waits. */
 	assert_int_equal(cpg_loop_mod_fd(loop, &p.io, 0), 0);
 	assert_int_equal(write(p.fds[1], "y", 1), 1);
 	assert_int_equal(cpg_loop_run_once(loop, 0), 0);
 	assert_int_equal(p.calls, 1);
-	assert_int_equal(cpg_loop_mod_fd(loop, &p.io, EPOLLIN), 0);
+	assert_int_equal(cpg_loop_mod_fd(loop, &p.io, CPG_EV_READ), 0);
 	assert_int_equal(cpg_loop_run_once(loop, 1000), 0);
 	assert_int_equal(p.calls, 2);
 
@@ -393,7 +405,7 @@ static void test_fd_readiness(void **state)
 
 	/* Adding a bad fd fails cleanly (and logs, which is not wanted here). */
 	cpg_log_level = LOG_CRIT;
-	assert_int_equal(cpg_loop_add_fd(loop, &p.io, -1, EPOLLIN, pipe_ready, &p), -1);
+	assert_int_equal(cpg_loop_add_fd(loop, &p.io, -1, CPG_EV_READ, pipe_ready, &p), -1);
 	cpg_log_level = LOG_NOTICE;
 	pipe_close(&p);
 }
@@ -409,8 +421,8 @@ static void test_del_fd_in_same_batch(void **state)
 	pipe_open(&b);
 	a.victim = &b;
 	b.victim = &a;
-	assert_int_equal(cpg_loop_add_fd(loop, &a.io, a.fds[0], EPOLLIN, pipe_ready, &a), 0);
-	assert_int_equal(cpg_loop_add_fd(loop, &b.io, b.fds[0], EPOLLIN, pipe_ready, &b), 0);
+	assert_int_equal(cpg_loop_add_fd(loop, &a.io, a.fds[0], CPG_EV_READ, pipe_ready, &a), 0);
+	assert_int_equal(cpg_loop_add_fd(loop, &b.io, b.fds[0], CPG_EV_READ, pipe_ready, &b), 0);
 	assert_int_equal(write(a.fds[1], "x", 1), 1);
 	assert_int_equal(write(b.fds[1], "x", 1), 1);
 	assert_int_equal(cpg_loop_run_once(loop, 1000), 0);
@@ -442,7 +454,7 @@ static void test_stop(void **state)
 	/* From an fd callback; the loop can be run again afterwards. */
 	pipe_open(&p);
 	p.stop = true;
-	assert_int_equal(cpg_loop_add_fd(loop, &p.io, p.fds[0], EPOLLIN, pipe_ready, &p), 0);
+	assert_int_equal(cpg_loop_add_fd(loop, &p.io, p.fds[0], CPG_EV_READ, pipe_ready, &p), 0);
 	assert_int_equal(write(p.fds[1], "x", 1), 1);
 	assert_int_equal(cpg_loop_run(loop), 0);
 	assert_int_equal(p.calls, 1);
@@ -468,12 +480,12 @@ static void test_signals(void **state)
 	sigaddset(&set, SIGUSR1);
 	assert_int_equal(sigprocmask(SIG_SETMASK, NULL, &old), 0);
 	assert_int_equal(cpg_loop_watch_signals(loop, &set, on_signal, &got), 0);
-	/* Blocked, so it waits in the signalfd instead of killing us. */
+	/* Caught, so it reaches the loop instead of killing us. */
 	assert_int_equal(raise(SIGUSR1), 0);
 	RUN_UNTIL(loop, got);
 	assert_int_equal(got, SIGUSR1);
 
-	/* A second call replaces the set on the same signalfd. */
+	/* A second call replaces the set. */
 	sigaddset(&set, SIGUSR2);
 	assert_int_equal(cpg_loop_watch_signals(loop, &set, on_signal, &got), 0);
 	got = 0;
@@ -481,6 +493,88 @@ static void test_signals(void **state)
 	RUN_UNTIL(loop, got);
 	assert_int_equal(got, SIGUSR2);
 	assert_int_equal(sigprocmask(SIG_SETMASK, &old, NULL), 0);
+}
+
+/* The daemon's way: signals blocked during its set-up wait, and reach the
+ * loop once it watches them. */
+static void test_signal_blocked_before_watch(void **state)
+{
+	struct cpg_loop *loop = *state;
+	sigset_t set, old;
+	int got = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	assert_int_equal(sigprocmask(SIG_BLOCK, &set, &old), 0);
+	assert_int_equal(raise(SIGUSR1), 0);
+	assert_int_equal(cpg_loop_run_once(loop, 0), 0);
+	assert_int_equal(got, 0);
+	assert_int_equal(cpg_loop_watch_signals(loop, &set, on_signal, &got), 0);
+	RUN_UNTIL(loop, got);
+	assert_int_equal(got, SIGUSR1);
+	assert_int_equal(sigprocmask(SIG_SETMASK, &old, NULL), 0);
+}
+
+/* A callback removes and frees its own io, then the loop goes on. */
+struct self_freeing {
+	struct cpg_io io;
+	int fd;
+	int *calls;
+};
+
+static void self_free_ready(struct cpg_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct self_freeing *s = arg;
+
+	(*s->calls)++;
+	cpg_loop_del_fd(loop, &s->io);
+	free(s);
+}
+
+static void test_io_frees_itself(void **state)
+{
+	struct cpg_loop *loop = *state;
+	struct self_freeing *s = calloc(1, sizeof(*s));
+	int fds[2], calls = 0;
+
+	assert_non_null(s);
+	assert_int_equal(pipe(fds), 0);
+	s->calls = &calls;
+	assert_int_equal(cpg_loop_add_fd(loop, &s->io, fds[0], CPG_EV_READ, self_free_ready, s),
+			 0);
+	assert_int_equal(write(fds[1], "x", 1), 1);
+	assert_int_equal(cpg_loop_run_once(loop, 1000), 0);
+	assert_int_equal(cpg_loop_run_once(loop, 0), 0);
+	assert_int_equal(calls, 1);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/* Write readiness, and both kinds at once. */
+static void test_fd_write_readiness(void **state)
+{
+	struct cpg_loop *loop = *state;
+	struct pipe_io p;
+
+	pipe_open(&p);
+	assert_int_equal(cpg_loop_add_fd(loop, &p.io, p.fds[1], CPG_EV_WRITE, count_ready, &p),
+			 0);
+	assert_int_equal(cpg_loop_run_once(loop, 1000), 0);
+	assert_int_equal(p.calls, 1);
+	assert_int_equal(p.events, CPG_EV_WRITE);
+	cpg_loop_del_fd(loop, &p.io);
+	pipe_close(&p);
+}
+
+static void test_method(void **state)
+{
+	struct cpg_loop *loop = *state;
+	const char *want = getenv("CPG_TEST_EVENT_METHOD");
+
+	assert_non_null(cpg_loop_method(loop));
+	if (!want)
+		skip();
+	assert_string_equal(cpg_loop_method(loop), want);
 }
 
 static void test_run_once_waits_bounded(void **state)
@@ -496,6 +590,7 @@ static void test_run_once_waits_bounded(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_method, setup_loop, teardown_loop),
 		cmocka_unit_test_setup_teardown(test_timers_fire_in_order, setup_loop,
 						teardown_loop),
 		cmocka_unit_test_setup_teardown(test_rearm_and_cancel, setup_loop, teardown_loop),
@@ -513,6 +608,11 @@ int main(void)
 						teardown_loop),
 		cmocka_unit_test_setup_teardown(test_stop, setup_loop, teardown_loop),
 		cmocka_unit_test_setup_teardown(test_signals, setup_loop, teardown_loop),
+		cmocka_unit_test_setup_teardown(test_signal_blocked_before_watch, setup_loop,
+						teardown_loop),
+		cmocka_unit_test_setup_teardown(test_io_frees_itself, setup_loop, teardown_loop),
+		cmocka_unit_test_setup_teardown(test_fd_write_readiness, setup_loop,
+						teardown_loop),
 		cmocka_unit_test_setup_teardown(test_run_once_waits_bounded, setup_loop,
 						teardown_loop),
 	};

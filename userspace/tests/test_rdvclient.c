@@ -12,7 +12,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -228,7 +227,7 @@ static void client_init(struct fixture *fx, struct client *c, const char *vpn_ip
 	cfg.punch_timeout_ms = punch_timeout_ms;
 	c->rdvc = cpg_rdvc_new(&fx->loop, &cfg, &ops, c);
 	assert_non_null(c->rdvc);
-	assert_int_equal(cpg_loop_add_fd(&fx->loop, &c->io, c->fd, EPOLLIN, client_readable, c), 0);
+	assert_int_equal(cpg_loop_add_fd(&fx->loop, &c->io, c->fd, CPG_EV_READ, client_readable, c), 0);
 }
 
 static void client_destroy(struct fixture *fx, struct client *c)
