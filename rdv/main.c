@@ -13,10 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "daemon.h"
 #include "evloop.h"
 #include "log.h"
@@ -35,6 +35,31 @@
 #define RECV_BATCHES_PER_WAKEUP 16
 /* Absorbs bursts such as thousands of clients registering at once. */
 #define SOCKET_BUFFER_SIZE (4 * 1024 * 1024)
+
+#ifdef __CYGWIN__
+/*
+ * Cygwin has no recvmmsg(2): the same batch, one recvmsg() at a time, with
+ * what on_readable() uses of the real one.
+ */
+struct mmsghdr {
+	struct msghdr msg_hdr;
+	unsigned int msg_len;
+};
+
+static int recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags, void *timeout)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		ssize_t len = recvmsg(fd, &msgs[i].msg_hdr, flags);
+
+		if (len < 0)
+			return i ? (int)i : -1;
+		msgs[i].msg_len = (unsigned int)len;
+	}
+	return (int)n;
+}
+#endif
 
 struct options {
 	bool daemon;
@@ -119,16 +144,14 @@ static int parse_number(const char *s, unsigned long max, unsigned long *out)
 /* path made absolute, the file need not exist. NULL on error, with errno. */
 static char *absolute_path(const char *path)
 {
-	char *cwd, *abs;
+	char cwd[PATH_MAX], *abs;
 
 	if (path[0] == '/')
 		return strdup(path);
-	cwd = get_current_dir_name();
-	if (!cwd)
+	if (!getcwd(cwd, sizeof(cwd)))
 		return NULL;
 	if (asprintf(&abs, "%s/%s", cwd, path) < 0)
 		abs = NULL;
-	free(cwd);
 	return abs;
 }
 
@@ -296,24 +319,23 @@ static void log_stats(const struct rdv *r)
 static void on_signal(struct cpg_loop *loop, int signo, void *arg)
 {
 	struct rdv *r = arg;
+	char name[CPG_SIGNAL_NAME_LEN];
 
 	if (signo == SIGUSR1) {
 		log_stats(r);
 		return;
 	}
-	log_notice("exiting on SIG%s", sigabbrev_np(signo));
+	log_notice("exiting on %s", cpg_signal_name(signo, name, sizeof(name)));
 	cpg_loop_stop(loop);
 }
 
 static void set_socket_buffers(int fd)
 {
-	int size = SOCKET_BUFFER_SIZE;
-
-	/* The kernel caps the size at net.core.[rw]mem_max; failing leaves the
-	 * default size, which only makes drops under bursts likelier. */
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)) ||
-	    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)))
-		log_debug("cannot enlarge the socket buffers: %s", strerror(errno));
+	/* Failing leaves the default size, which only makes drops under bursts
+	 * likelier. */
+	if (cpg_socket_buffer(fd, true, SOCKET_BUFFER_SIZE) ||
+	    cpg_socket_buffer(fd, false, SOCKET_BUFFER_SIZE))
+		log_debug("cannot enlarge the socket buffers: %m");
 }
 
 /* Everything after the socket is bound: daemon, pid file, event loop. */
@@ -349,7 +371,7 @@ static int serve(struct rdv *r, const struct options *opt, const char *where)
 	sigaddset(&signals, SIGQUIT);
 	sigaddset(&signals, SIGUSR1);
 	if (cpg_loop_watch_signals(&r->loop, &signals, on_signal, r) ||
-	    cpg_loop_add_fd(&r->loop, &r->io, r->fd, EPOLLIN, on_readable, r))
+	    cpg_loop_add_fd(&r->loop, &r->io, r->fd, CPG_EV_READ, on_readable, r))
 		goto out_loop;
 	cpg_timer_init(&r->expire_timer, on_expire_timer, r);
 	if (cpg_timer_arm(&r->loop, &r->expire_timer, EXPIRE_INTERVAL_MS))

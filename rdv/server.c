@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
-#include <sys/random.h>
 
+#include "compat.h"
 #include "log.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
@@ -157,7 +157,7 @@ TAILQ_HEAD(session_list, rdv_session);
 struct rdv_server {
 	struct rdv_config cfg;
 	uint64_t seed;
-	uint64_t id_counter;		/* session ids if getrandom() ever fails */
+	uint64_t id_counter;		/* session ids if cpg_random() ever fails */
 	size_t max_sessions;		/* 0: unlimited */
 	struct htab by_ip;
 	struct htab by_ep;
@@ -412,7 +412,7 @@ static uint32_t new_session_id(struct rdv_server *s)
 	uint32_t id;
 
 	do {
-		if (getrandom(&id, sizeof(id), GRND_NONBLOCK) != sizeof(id))
+		if (cpg_random(&id, sizeof(id), false) < 0)
 			id = mix(++s->id_counter, s->seed + 3);
 	} while (id == 0);
 	return id;
@@ -730,8 +730,8 @@ struct rdv_server *rdv_server_new(const struct rdv_config *cfg)
 		return NULL;
 	}
 	s->cfg = *cfg;
-	if (getrandom(&s->seed, sizeof(s->seed), 0) != sizeof(s->seed)) {
-		log_err("getrandom: %s", strerror(errno));
+	if (cpg_random(&s->seed, sizeof(s->seed), true) < 0) {
+		log_err("cannot read random bytes: %m");
 		free(s);
 		return NULL;
 	}

@@ -8,16 +8,19 @@
  *
  * Usage: udp-replay [-s SRC_IP:PORT] [-n COUNT] DST_IP:PORT HEX
  */
+#include <sys/types.h>		/* before the netinet headers, for the BSDs */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/in_systm.h>
+#include <netinet/ip.h>
+#include <netinet/udp.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <netinet/ip.h>
-#include <netinet/udp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -82,23 +85,25 @@ static int parse_ipv4_endpoint(const char *s, const char *what, union cpg_sockad
 /*
  * The whole IPv4 datagram in pkt: the kernel fills in the IP checksum and
  * the identification; the UDP checksum is left at 0 (none, valid on IPv4).
+ * struct ip and the uh_ names are the ones every system has; ip_len in
+ * network order, as Linux and today's BSDs (FreeBSD 11 on) take it.
  */
 static size_t build_datagram(uint8_t *pkt, const union cpg_sockaddr *src,
 			     const union cpg_sockaddr *dst, const uint8_t *payload, size_t len)
 {
-	struct iphdr ip = {
-		.version = 4,
-		.ihl = sizeof(ip) / 4,
-		.ttl = 64,
-		.protocol = IPPROTO_UDP,
-		.tot_len = htons((uint16_t)(sizeof(ip) + sizeof(struct udphdr) + len)),
-		.saddr = src->in.sin_addr.s_addr,
-		.daddr = dst->in.sin_addr.s_addr,
+	struct ip ip = {
+		.ip_v = 4,
+		.ip_hl = sizeof(ip) / 4,
+		.ip_ttl = 64,
+		.ip_p = IPPROTO_UDP,
+		.ip_len = htons((uint16_t)(sizeof(ip) + sizeof(struct udphdr) + len)),
+		.ip_src = src->in.sin_addr,
+		.ip_dst = dst->in.sin_addr,
 	};
 	struct udphdr udp = {
-		.source = src->in.sin_port,
-		.dest = dst->in.sin_port,
-		.len = htons((uint16_t)(sizeof(udp) + len)),
+		.uh_sport = src->in.sin_port,
+		.uh_dport = dst->in.sin_port,
+		.uh_ulen = htons((uint16_t)(sizeof(udp) + len)),
 	};
 
 	memcpy(pkt, &ip, sizeof(ip));
@@ -107,10 +112,29 @@ static size_t build_datagram(uint8_t *pkt, const union cpg_sockaddr *src,
 	return sizeof(ip) + sizeof(udp) + len;
 }
 
+/* A raw socket that sends whole datagrams, or -1 logged. IPPROTO_RAW implies
+ * IP_HDRINCL on Linux, not on NetBSD: say it. */
+static int raw_socket(void)
+{
+	const int on = 1;
+	int fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
+
+	if (fd < 0) {
+		log_err("socket: %m");
+		return -1;
+	}
+	if (setsockopt(fd, IPPROTO_IP, IP_HDRINCL, &on, sizeof(on)) < 0) {
+		log_err("IP_HDRINCL: %m");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 int main(int argc, char **argv)
 {
 	static uint8_t payload[MAX_PAYLOAD];
-	static uint8_t pkt[sizeof(struct iphdr) + sizeof(struct udphdr) + MAX_PAYLOAD];
+	static uint8_t pkt[sizeof(struct ip) + sizeof(struct udphdr) + MAX_PAYLOAD];
 	union cpg_sockaddr src = { 0 }, dst;
 	const uint8_t *data = payload;
 	bool spoof = false;
@@ -156,16 +180,16 @@ int main(int argc, char **argv)
 	data_len = (size_t)len;
 
 	if (spoof) {
-		fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);	/* implies IP_HDRINCL */
+		fd = raw_socket();
 		data_len = build_datagram(pkt, &src, &dst, payload, data_len);
 		data = pkt;
 	} else {
 		fd = socket(AF_INET, SOCK_DGRAM, 0);
+		if (fd < 0)
+			log_err("socket: %m");
 	}
-	if (fd < 0) {
-		log_err("socket: %m");
+	if (fd < 0)
 		return 1;
-	}
 	for (; count > 0; count--) {
 		if (sendto(fd, data, data_len, 0, &dst.sa, sizeof(dst.in)) != (ssize_t)data_len) {
 			log_err("sendto: %m");

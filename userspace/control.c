@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -95,7 +94,7 @@ static void client_answer(struct control_client *cl)
 		client_close(cl);
 		return;
 	}
-	if (cpg_loop_mod_fd(c->loop, &cl->io, EPOLLOUT) < 0) {
+	if (cpg_loop_mod_fd(c->loop, &cl->io, CPG_EV_WRITE) < 0) {
 		client_close(cl);
 		return;
 	}
@@ -143,15 +142,34 @@ static void client_ready(struct cpg_loop *loop, int fd, uint32_t events, void *a
 	}
 }
 
-/* Only root (or our own user) may see the peer table. */
-static bool client_allowed(int fd)
+/* The user of the client at the other end of fd. 0, or -1. */
+static int peer_uid(int fd, uid_t *uid)
 {
+#ifdef __linux__
+	/* glibc has no getpeereid(). */
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -1;
+	*uid = cred.uid;
+	return 0;
+#else
+	/* The BSDs and Cygwin; OpenBSD's SO_PEERCRED has another structure. */
+	gid_t gid;
+
+	return getpeereid(fd, uid, &gid);
+#endif
+}
+
+/* Only root (or our own user) may see the peer table. */
+static bool client_allowed(int fd)
+{
+	uid_t uid;
+
+	if (peer_uid(fd, &uid) < 0)
 		return false;
-	return cred.uid == 0 || cred.uid == geteuid();
+	return uid == 0 || uid == geteuid();
 }
 
 static void listener_ready(struct cpg_loop *loop, int fd, uint32_t events, void *arg)
@@ -183,7 +201,7 @@ static void listener_ready(struct cpg_loop *loop, int fd, uint32_t events, void 
 		cl->ctl = c;
 		cl->fd = -1;
 		cpg_timer_init(&cl->timer, client_timeout, cl);
-		if (cpg_loop_add_fd(loop, &cl->io, cfd, EPOLLIN, client_ready, cl) < 0) {
+		if (cpg_loop_add_fd(loop, &cl->io, cfd, CPG_EV_READ, client_ready, cl) < 0) {
 			close(cfd);
 			continue;
 		}
@@ -297,7 +315,7 @@ struct control *control_open(struct cpg_loop *loop, const char *path, control_du
 		goto fail;
 	}
 	if (listen(c->fd, CONTROL_MAX_CLIENTS) < 0 ||
-	    cpg_loop_add_fd(loop, &c->io, c->fd, EPOLLIN, listener_ready, c) < 0) {
+	    cpg_loop_add_fd(loop, &c->io, c->fd, CPG_EV_READ, listener_ready, c) < 0) {
 		log_err("cannot listen on the status socket %s: %m", path);
 		close(c->fd);
 		unlink(path);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 int pkt_fifo_init(struct pkt_fifo *f, unsigned int cap, size_t slot_size)
 {
 	memset(f, 0, sizeof(*f));
@@ -25,9 +27,10 @@ int pkt_fifo_init(struct pkt_fifo *f, unsigned int cap, size_t slot_size)
 
 void pkt_fifo_clear(struct pkt_fifo *f)
 {
-	/* Popped packets stay in their slots until overwritten. */
+	/* Popped packets stay in their slots until overwritten. Wiped as the
+	 * keys are, by OpenSSL: NetBSD has no explicit_bzero(). */
 	if (f->slots)
-		explicit_bzero(f->slots, (size_t)f->cap * f->slot_size);
+		OPENSSL_cleanse(f->slots, (size_t)f->cap * f->slot_size);
 	f->head = 0;
 	f->count = 0;
 }

@@ -10,15 +10,33 @@
 #define CPG_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <syslog.h>
 
 extern int cpg_log_level;
+
+/*
+ * The format is printf's plus syslog's %m, strerror(errno), which cpg_log()
+ * expands itself: printf knows %m in glibc, FreeBSD and Cygwin, not in
+ * OpenBSD or NetBSD, whose gcc accepts %m in syslog-like formats only.
+ */
+#ifdef __sysloglike
+#define CPG_LOG_FORMAT(fmt, args) __sysloglike(fmt, args)
+#else
+#define CPG_LOG_FORMAT(fmt, args) __attribute__((format(printf, fmt, args)))
+#endif
 
 /* ident: program name for syslog and the stderr prefix. */
 void cpg_log_init(const char *ident, int level, bool use_syslog);
 /* Switch to syslog (LOG_DAEMON) after daemonizing. */
 void cpg_log_to_syslog(void);
-void cpg_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cpg_log(int prio, const char *fmt, ...) CPG_LOG_FORMAT(2, 3);
+/*
+ * fmt into out (size bytes, NUL included) with each %m replaced by err, its
+ * '%' doubled so that the result is still a format for the same arguments.
+ * Returns the length of the whole result, even where it did not fit.
+ */
+size_t cpg_log_expand_m(char *out, size_t size, const char *fmt, const char *err);
 
 #define cpg_log_at(prio, ...)                       \
 	do {                                        \

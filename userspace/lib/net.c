@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "log.h"
 #include "net.h"
 
@@ -56,7 +56,7 @@ static uint32_t hash_seed(void)
 	static bool seeded;
 
 	if (!seeded) {
-		if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
+		if (cpg_random(&seed, sizeof(seed), false) < 0)
 			seed = (uint32_t)getpid() * 0x9e3779b1u;
 		seeded = true;
 	}
@@ -282,29 +282,52 @@ const char *cpg_ip4_str(struct in_addr ip, char *buf)
 	return inet_ntop(AF_INET, &ip, buf, INET_ADDRSTRLEN);
 }
 
+/*
+ * Keep the socket to interface ifname. Linux has SO_BINDTODEVICE; the BSDs
+ * and Cygwin have no such option, and binding to the interface's address
+ * is the nearest they offer: an IPv4 wildcard in *local gives way to it
+ * (an explicit address is kept, as narrow already). 0, or -1 logged.
+ */
+static int bind_to_device(int fd, const char *ifname, union cpg_sockaddr *local)
+{
+#ifdef SO_BINDTODEVICE
+	if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)strlen(ifname) + 1) < 0) {
+		log_err("cannot bind the UDP socket to interface %s: %m", ifname);
+		return -1;
+	}
+	return 0;
+#else
+	struct in_addr ip;
+
+	if (local->sa.sa_family != AF_INET || local->in.sin_addr.s_addr != htonl(INADDR_ANY))
+		return 0;
+	if (cpg_detect_local_ip(ifname, &ip) < 0)
+		return -1;
+	local->in.sin_addr = ip;
+	return 0;
+#endif
+}
+
 int cpg_udp_socket(const union cpg_sockaddr *local, const char *ifname)
 {
-	union cpg_sockaddr any;
-	char addr[CPG_SOCKADDR_STRLEN];
+	union cpg_sockaddr addr;
+	char str[CPG_SOCKADDR_STRLEN];
 	int fd;
 
-	if (!local || !cpg_sockaddr_is_set(local)) {
-		cpg_sockaddr_set_in(&any, (struct in_addr){ .s_addr = htonl(INADDR_ANY) }, 0);
-		local = &any;
-	}
-	fd = socket(local->sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (local && cpg_sockaddr_is_set(local))
+		addr = *local;
+	else
+		cpg_sockaddr_set_in(&addr, (struct in_addr){ .s_addr = htonl(INADDR_ANY) }, 0);
+	fd = socket(addr.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		log_err("cannot create a UDP socket: %m");
 		return -1;
 	}
-	if (ifname && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname,
-				 (socklen_t)strlen(ifname) + 1) < 0) {
-		log_err("cannot bind the UDP socket to interface %s: %m", ifname);
+	if (ifname && bind_to_device(fd, ifname, &addr) < 0)
 		goto fail;
-	}
-	if (bind(fd, &local->sa, cpg_sockaddr_len(local)) < 0) {
+	if (bind(fd, &addr.sa, cpg_sockaddr_len(&addr)) < 0) {
 		log_err("cannot bind the UDP socket to %s: %m",
-			cpg_sockaddr_str(local, addr, sizeof(addr)));
+			cpg_sockaddr_str(&addr, str, sizeof(str)));
 		goto fail;
 	}
 	return fd;
@@ -312,4 +335,21 @@ int cpg_udp_socket(const union cpg_sockaddr *local, const char *ifname)
 fail:
 	close(fd);
 	return -1;
+}
+
+int cpg_socket_buffer(int fd, bool rcv, int size)
+{
+#ifdef SO_RCVBUFFORCE
+	/* Linux caps the plain options at net.core.[rw]mem_max; root may go past. */
+	if (!setsockopt(fd, SOL_SOCKET, rcv ? SO_RCVBUFFORCE : SO_SNDBUFFORCE, &size,
+			sizeof(size)))
+		return 0;
+#endif
+	/* The BSDs refuse (ENOBUFS) what kern.ipc.maxsockbuf does not allow. */
+	while (setsockopt(fd, SOL_SOCKET, rcv ? SO_RCVBUF : SO_SNDBUF, &size, sizeof(size)) < 0) {
+		if (errno != ENOBUFS || size / 2 < CPG_SOCKET_BUFFER_MIN)
+			return -1;
+		size /= 2;
+	}
+	return 0;
 }

@@ -39,8 +39,16 @@ int cpg_detect_local_ip(const char *ifname, struct in_addr *out);
 /* IPv4 to string in a caller buffer of INET_ADDRSTRLEN. */
 const char *cpg_ip4_str(struct in_addr ip, char *buf);
 /* A non-blocking, close-on-exec UDP socket bound to local (any port when
- * its port is 0), SO_BINDTODEVICE'd to ifname when not NULL. fd or -1 with
- * a log line. */
+ * its port is 0), kept to interface ifname when not NULL (SO_BINDTODEVICE
+ * on Linux; elsewhere, the interface's address stands for a wildcard local
+ * address). fd or -1 with a log line. */
 int cpg_udp_socket(const union cpg_sockaddr *local, const char *ifname);
+
+/* Halving stops here: below, the system's default may well be larger. */
+#define CPG_SOCKET_BUFFER_MIN (128 * 1024)
+/* The receive (rcv) or send buffer of fd to size bytes, or as near as the
+ * system allows without going below CPG_SOCKET_BUFFER_MIN. 0, or -1 with
+ * errno. */
+int cpg_socket_buffer(int fd, bool rcv, int size);
 
 #endif
