@@ -18,43 +18,62 @@
 
 extern char **environ;
 
-#if defined(__linux__)
-const char *const cpg_ifcmd_default_up[] = {
+/* The tables of ifcmd.h, for every system: each is tested wherever the tests run. */
+static const char *const linux_up[] = {
 	"ip link set dev %D mtu %M up",
 	"ip addr replace %V/%n broadcast + dev %D",
 	NULL
 };
-const char *const cpg_ifcmd_default_down[] = {
+static const char *const linux_down[] = {
 	"ip addr del %V/%n dev %D",
 	NULL
 };
-#elif defined(__FreeBSD__) || defined(__NetBSD__)
-const char *const cpg_ifcmd_default_up[] = {
+static const char *const freebsd_netbsd_up[] = {
 	"ifconfig %D inet %V %V mtu %M up",
 	"route add -net %N %V",
 	NULL
 };
-const char *const cpg_ifcmd_default_down[] = {
+static const char *const freebsd_netbsd_down[] = {
 	"ifconfig %D destroy",
 	NULL
 };
-#elif defined(__OpenBSD__)
-const char *const cpg_ifcmd_default_up[] = {
+static const char *const openbsd_up[] = {
 	"ifconfig %D inet %V %V up",
 	"route add -net %N %V",
 	NULL
 };
-const char *const cpg_ifcmd_default_down[] = { NULL };
-#else
-const char *const cpg_ifcmd_default_up[] = { NULL };
-const char *const cpg_ifcmd_default_down[] = { NULL };
-#endif
+static const char *const cygwin_up[] = {
+	"netsh interface ipv4 set address %D source=static address=%V mask=%n gateway=none"
+	" store=active",
+	"netsh interface ipv4 set subinterface %D mtu=%M store=active",
+	NULL
+};
+static const char *const cygwin_down[] = {
+	"netsh interface ipv4 delete address %D address=%V store=active",
+	NULL
+};
+static const char *const no_commands[] = { NULL };
 
-/* FreeBSD's "ifconfig tunN destroy" sleeps until the device is closed. */
-#if defined(__FreeBSD__)
-static const bool down_after_close = true;
+static const struct cpg_ifcmd_builtin builtins[] = {
+	{ "linux", linux_up, linux_down, false },
+	{ "freebsd", freebsd_netbsd_up, freebsd_netbsd_down, true },
+	{ "netbsd", freebsd_netbsd_up, freebsd_netbsd_down, false },
+	{ "openbsd", openbsd_up, no_commands, false },
+	{ "cygwin", cygwin_up, cygwin_down, false },
+};
+
+#if defined(__linux__)
+#define HOST_SYSTEM "linux"
+#elif defined(__FreeBSD__)
+#define HOST_SYSTEM "freebsd"
+#elif defined(__NetBSD__)
+#define HOST_SYSTEM "netbsd"
+#elif defined(__OpenBSD__)
+#define HOST_SYSTEM "openbsd"
+#elif defined(__CYGWIN__)
+#define HOST_SYSTEM "cygwin"
 #else
-static const bool down_after_close = false;
+#define HOST_SYSTEM ""
 #endif
 
 /* Device names made only of these need no quoting. */
@@ -69,10 +88,30 @@ static size_t count(const char *const *list)
 	return n;
 }
 
-const char *const *cpg_ifcmd_commands(const struct cpg_config *cfg, bool up, size_t *n)
+const struct cpg_ifcmd_builtin *cpg_ifcmd_builtin(const char *system)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++) {
+		if (!strcmp(system, builtins[i].system))
+			return &builtins[i];
+	}
+	return NULL;
+}
+
+const struct cpg_ifcmd_builtin *cpg_ifcmd_host(void)
+{
+	static const struct cpg_ifcmd_builtin unknown = { "", no_commands, no_commands, false };
+	const struct cpg_ifcmd_builtin *host = cpg_ifcmd_builtin(HOST_SYSTEM);
+
+	return host ? host : &unknown;
+}
+
+const char *const *cpg_ifcmd_commands(const struct cpg_ifcmd_builtin *builtin,
+				      const struct cpg_config *cfg, bool up, size_t *n)
 {
 	if (up ? cfg->default_up : cfg->default_down) {
-		const char *const *list = up ? cpg_ifcmd_default_up : cpg_ifcmd_default_down;
+		const char *const *list = up ? builtin->up : builtin->down;
 
 		*n = count(list);
 		return list;
@@ -224,7 +263,7 @@ static int run_all(const struct cpg_config *cfg, const struct cpg_ifcmd_vars *va
 	int failed = 0;
 	size_t i, n;
 
-	cmds = cpg_ifcmd_commands(cfg, up, &n);
+	cmds = cpg_ifcmd_commands(cpg_ifcmd_host(), cfg, up, &n);
 	for (i = 0; i < n; i++) {
 		char *cmd = cpg_ifcmd_expand(cmds[i], cfg, vars);
 
@@ -254,12 +293,13 @@ int cpg_ifcmd_down(const struct cpg_config *cfg, const struct cpg_ifcmd_vars *va
 int cpg_ifcmd_down_close(const struct cpg_config *cfg, const struct cpg_ifcmd_vars *vars,
 			 struct cpg_tun *tun)
 {
+	bool after = cpg_ifcmd_host()->down_after_close;
 	int failed;
 
-	if (down_after_close)
+	if (after)
 		cpg_tun_close(tun);
 	failed = cpg_ifcmd_down(cfg, vars);
-	if (!down_after_close)
+	if (!after)
 		cpg_tun_close(tun);
 	return failed;
 }

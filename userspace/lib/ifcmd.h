@@ -19,22 +19,43 @@
  * configuration (conf.c warns about up/down lines that will not run). With
  * default_up off and no up line, nothing runs.
  *
- * Built-in commands:
- *   Linux    up:   ip link set dev %D mtu %M up
+ * The built-in commands of every system are compiled on every system, so
+ * that each one's are tested as strings; the running system's are used.
+ * Each uses that system's own tools (ifconfig(8) and route(8) of its man
+ * pages, netsh on Windows) and does what 0.3.5 did there, unless noted:
+ *
+ *   linux    up:   ip link set dev %D mtu %M up
  *                  ip addr replace %V/%n broadcast + dev %D
- *     (replace, not add: a campagnol.ko device the daemon takes over after a
- *     crash still has the address)
  *            down: ip addr del %V/%n dev %D
- *     (the kernel adds the route to the network with the address; closing
- *     the TUN deletes a device the daemon created together with its address
- *     and route, so "down" only matters for a persistent device, which
- *     would otherwise keep the address after the daemon is gone.)
- *   FreeBSD, NetBSD  up:   ifconfig %D inet %V %V mtu %M up
+ *     (0.3.5 ran ifconfig and ip route. replace, not add: a campagnol.ko
+ *     device the daemon takes over after a crash still has the address.
+ *     The kernel adds the route to the network with the address. Closing
+ *     the TUN deletes a device the daemon created, with its address and
+ *     route, so "down" only matters for a persistent device, which would
+ *     otherwise keep the address after the daemon is gone.)
+ *   freebsd, netbsd  up:   ifconfig %D inet %V %V mtu %M up
  *                          route add -net %N %V
  *                    down: ifconfig %D destroy
- *   OpenBSD  up:   ifconfig %D inet %V %V up   (TUNSIFINFO set the MTU)
+ *     (A point-to-point interface whose far end is its own address, and a
+ *     route to the network through it. tun(4) interfaces outlive their
+ *     descriptor, hence the destroy. FreeBSD's waits until the device is
+ *     closed, so there it runs after the close: "down after close".)
+ *   openbsd  up:   ifconfig %D inet %V %V up
  *                  route add -net %N %V
- *            down: none (closing /dev/tunN destroys the interface)
+ *            down: none
+ *     (TUNSIFINFO set the MTU; closing a /dev/tunN that the open created
+ *     destroys the interface.)
+ *   cygwin   up:   netsh interface ipv4 set address %D source=static \
+ *                      address=%V mask=%n gateway=none store=active
+ *                  netsh interface ipv4 set subinterface %D mtu=%M store=active
+ *            down: netsh interface ipv4 delete address %D address=%V store=active
+ *     (%D is the TAP-Windows adapter's name, often with blanks: it reaches
+ *     netsh as one argument. The daemon put the adapter in TUN mode with
+ *     the same address and netmask (the driver answers ARP for that address
+ *     only); Windows adds the route to the network with the address.
+ *     store=active: nothing outlives a reboot, or the daemon once down has
+ *     run. 0.3.5 ran "netsh interface ip set address" and set the MTU in
+ *     the registry, for good.)
  *
  * Commands run one after the other through /bin/sh -c, like system(), but
  * with every signal unblocked and at its default disposition in the child:
@@ -61,16 +82,28 @@ struct cpg_ifcmd_vars {
 	uint16_t local_port;		/* %P: the port the UDP socket is bound to */
 };
 
-/* This system's built-in commands, NULL-terminated. */
-extern const char *const cpg_ifcmd_default_up[];
-extern const char *const cpg_ifcmd_default_down[];
+/* One system's built-in commands (see above). */
+struct cpg_ifcmd_builtin {
+	const char *system;		/* "linux", "freebsd", "netbsd", "openbsd", "cygwin" */
+	const char *const *up;		/* NULL-terminated, possibly empty */
+	const char *const *down;
+	bool down_after_close;		/* see cpg_ifcmd_down_close() */
+};
+
+/* The built-in commands of system, one of the names above; NULL for another. */
+const struct cpg_ifcmd_builtin *cpg_ifcmd_builtin(const char *system);
+
+/* The running system's; with no commands on a system not named above. */
+const struct cpg_ifcmd_builtin *cpg_ifcmd_host(void);
 
 /*
- * The command templates cpg_ifcmd_up() (up true) or cpg_ifcmd_down() would
- * run: the built-in ones when default_up/default_down is on, else the
- * configured ones. *n gets their number (possibly 0).
+ * The command templates to run when the device comes up (up true) or goes
+ * down: builtin's when default_up/default_down is on, else the configured
+ * ones. *n gets their number (possibly 0). cpg_ifcmd_up() and
+ * cpg_ifcmd_down() run those of cpg_ifcmd_host().
  */
-const char *const *cpg_ifcmd_commands(const struct cpg_config *cfg, bool up, size_t *n);
+const char *const *cpg_ifcmd_commands(const struct cpg_ifcmd_builtin *builtin,
+				      const struct cpg_config *cfg, bool up, size_t *n);
 
 /* tmpl with its placeholders replaced, to free(); NULL when out of memory. */
 char *cpg_ifcmd_expand(const char *tmpl, const struct cpg_config *cfg,
@@ -93,10 +126,11 @@ int cpg_ifcmd_down(const struct cpg_config *cfg, const struct cpg_ifcmd_vars *va
 
 /*
  * Shut the device: the down commands and cpg_tun_close() in the order this
- * system needs. The commands run while the device still exists, except on
- * FreeBSD, where "ifconfig tunN destroy" waits for the device to be closed
- * (the daemon would deadlock waiting for it), so there they run after the
- * close, as in the original. cpg_tun_close() keeps tun->name, so
+ * system needs. The commands run while the device still exists, unless the
+ * host's built-in commands are "down after close" (FreeBSD, where
+ * "ifconfig tunN destroy" waits for the device to be closed: the daemon
+ * would deadlock waiting for it), as in the original; configured down
+ * commands follow the same order. cpg_tun_close() keeps tun->name, so
  * vars->device may point to it. Returns what cpg_ifcmd_down() returned.
  */
 int cpg_ifcmd_down_close(const struct cpg_config *cfg, const struct cpg_ifcmd_vars *vars,

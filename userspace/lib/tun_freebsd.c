@@ -2,9 +2,13 @@
 /*
  * TUN on FreeBSD, from tun(4): opening /dev/tun clones the lowest free
  * tunN (devfs cloning, net.link.tun.devfs_cloning), /dev/tunN opens or
- * creates that one. With TUNSLMODE and TUNSIFHEAD off, reads and writes
- * carry bare IPv4 packets. The interface outlives the descriptor: the
- * default down command destroys it (see ifcmd.h for why after the close).
+ * creates that one; the device is exclusive-open. TUNSIFHEAD on puts every
+ * packet after its address family, as on NetBSD and always on OpenBSD
+ * (tun_common.c). With it off, tun(4) only passes IPv4: the kernel drops
+ * the other families it routes to the interface and takes every packet
+ * written as IPv4. The interface outlives the descriptor (closing it only
+ * takes the interface down and its addresses away): the default down
+ * command destroys it (see ifcmd.h for why after the close).
  * Not compiled or tested on Linux.
  */
 #if defined(__FreeBSD__)
@@ -15,7 +19,6 @@
 #include <sys/sockio.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <net/if.h>
 #include <net/if_tun.h>
 #include <stdio.h>
@@ -25,8 +28,9 @@
 #include "log.h"
 #include "tun_private.h"
 
-/* The interface's name: TUNGIFNAME where it exists (FreeBSD 12+; it follows
- * a rename), else the device's name, which is the interface's at creation. */
+/* The interface's name: TUNGIFNAME where if_tun.h has it (14.2's does,
+ * though tun(4) does not say; it follows a rename), else the device's name
+ * (devname(3), as tun(4) says), which is the interface's at creation. */
 static int get_name(int fd, const char *path, char *name, size_t size)
 {
 #ifdef TUNGIFNAME
@@ -48,7 +52,7 @@ static int get_name(int fd, const char *path, char *name, size_t size)
 int cpg_tun_open_device(struct cpg_tun *tun, const struct cpg_tun_config *cfg)
 {
 	char path[sizeof("/dev/") + IF_NAMESIZE];
-	int off = 0, mode = IFF_POINTOPOINT;
+	int on = 1, mode = IFF_POINTOPOINT | IFF_MULTICAST;	/* tun(4)'s default */
 	struct tuninfo info;
 
 	/* A template (the default tun%d) asks for any free device. */
@@ -75,23 +79,24 @@ int cpg_tun_open_device(struct cpg_tun *tun, const struct cpg_tun_config *cfg)
 		return -1;
 	snprintf(path, sizeof(path), "/dev/%s", tun->name);	/* for the messages */
 
-	if (cpg_tun_ioctl(tun->fd, path, TUNSLMODE, &off, "TUNSLMODE") ||
-	    cpg_tun_ioctl(tun->fd, path, TUNSIFHEAD, &off, "TUNSIFHEAD"))
+	/* Also turns link-layer mode (TUNSLMODE) off: they exclude each other. */
+	if (cpg_tun_ioctl(tun->fd, path, TUNSIFHEAD, &on, "TUNSIFHEAD"))
 		return -1;
-	/* Point-to-point is the default; an interface left up keeps its mode. */
+	/* Back to the default mode, unless the interface is up (EBUSY): it keeps its own. */
 	if (ioctl(tun->fd, TUNSIFMODE, &mode) < 0 && errno != EBUSY) {
 		log_err("%s: TUNSIFMODE: %m", path);
 		return -1;
 	}
-	if (cfg->mtu > SHRT_MAX) {
-		log_err("%s: MTU %d is too large for tun(4)", path, cfg->mtu);
+	/* Longer packets could not be written back (EIO). */
+	if (cfg->mtu > TUNMRU) {
+		log_err("%s: MTU %d is larger than tun(4) takes (%d)", path, cfg->mtu, TUNMRU);
 		return -1;
 	}
 	if (cfg->mtu > 0) {
 		/* TUNSIFINFO refuses a type other than the current one. */
 		if (cpg_tun_ioctl(tun->fd, path, TUNGIFINFO, &info, "TUNGIFINFO"))
 			return -1;
-		info.mtu = (short)cfg->mtu;
+		info.mtu = cfg->mtu;
 		if (cpg_tun_ioctl(tun->fd, path, TUNSIFINFO, &info,
 				  "cannot set the MTU (TUNSIFINFO)"))
 			return -1;

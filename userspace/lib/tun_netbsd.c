@@ -2,11 +2,12 @@
 /*
  * TUN on NetBSD, from tun(4): /dev/tunN is exclusive-open and opening it
  * creates the interface when needed; without a fixed name, the first free
- * one of /dev/tun0..255 is taken. With TUNSLMODE and TUNSIFHEAD off, reads
- * and writes carry bare IPv4 packets. tun(4) has no MTU ioctl of its own:
- * SIOCSIFMTU (netintro(4)) sets it, within 576..1500. The interface
- * outlives the descriptor; the default down command destroys it.
- * Not compiled or tested on Linux.
+ * one of /dev/tun0..255 is taken. TUNSIFHEAD on puts every packet after
+ * its address family, as on FreeBSD and always on OpenBSD (tun_common.c);
+ * with it off, tun(4) only passes IPv4. tun(4) has no MTU ioctl of its
+ * own: SIOCSIFMTU (netintro(4)) sets it, within 576..1500, the most it
+ * takes in a write. The interface outlives the descriptor; the default
+ * down command destroys it. Not compiled or tested on Linux.
  */
 #if defined(__NetBSD__)
 
@@ -25,20 +26,17 @@
 int cpg_tun_open_device(struct cpg_tun *tun, const struct cpg_tun_config *cfg)
 {
 	char path[sizeof("/dev/") + IF_NAMESIZE];
-	int off = 0, mode = IFF_POINTOPOINT;
+	int on = 1, mode = IFF_POINTOPOINT;	/* tun(4)'s default */
 
 	tun->fd = cpg_tun_open_node(tun, cfg->name);
 	if (tun->fd < 0)
 		return -1;
 	snprintf(path, sizeof(path), "/dev/%s", tun->name);
 
-	if (cpg_tun_ioctl(tun->fd, path, TUNSLMODE, &off, "TUNSLMODE"))
+	/* Also turns link-layer mode (TUNSLMODE) off: they exclude each other. */
+	if (cpg_tun_ioctl(tun->fd, path, TUNSIFHEAD, &on, "TUNSIFHEAD"))
 		return -1;
-#ifdef TUNSIFHEAD
-	if (cpg_tun_ioctl(tun->fd, path, TUNSIFHEAD, &off, "TUNSIFHEAD"))
-		return -1;
-#endif
-	/* Point-to-point is the default; an interface left up keeps its mode. */
+	/* Back to the default mode, unless the interface is up (EBUSY): it keeps its own. */
 	if (ioctl(tun->fd, TUNSIFMODE, &mode) < 0 && errno != EBUSY) {
 		log_err("%s: TUNSIFMODE: %m", path);
 		return -1;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * [COMMANDS]: placeholder expansion (every placeholder, %%, unknown ones,
- * quoting of the device name, long values), the choice between built-in
- * and configured commands, and running them (order, failures, signals).
+ * quoting of the device name, long values), the built-in commands of every
+ * system expanded as exact strings, the choice between built-in and
+ * configured commands, and running them (order, failures, signals).
  * Log lines are checked by pointing stderr at a temporary file.
  */
 #include <arpa/inet.h>
@@ -266,72 +267,217 @@ static void test_device_name_reaches_shell_intact(void **state)
 	}
 }
 
-/* ---- Which commands ---- */
+/* ---- Built-in commands ---- */
 
-#ifdef __linux__
-static void test_builtin_defaults(void **state)
+/* The templates of list, expanded, are expected's strings, in order and as many. */
+static void expands_list_to(const char *const *list, const char *const *expected)
 {
-	const char *const *cmds;
-	size_t n;
-	char *s;
+	size_t i;
 
-	cmds = cpg_ifcmd_commands(&cfg, true, &n);
-	assert_ptr_equal(cmds, cpg_ifcmd_default_up);
-	assert_int_equal(n, 2);
-	s = cpg_ifcmd_expand(cmds[0], &cfg, &vars);
-	assert_string_equal(s, "ip link set dev tun7 mtu 1419 up");
-	free(s);
-	s = cpg_ifcmd_expand(cmds[1], &cfg, &vars);
-	assert_string_equal(s, "ip addr replace 10.1.2.3/255.255.255.0 broadcast + dev tun7");
-	free(s);
-	assert_null(cmds[2]);
-
-	cmds = cpg_ifcmd_commands(&cfg, false, &n);
-	assert_ptr_equal(cmds, cpg_ifcmd_default_down);
-	assert_int_equal(n, 1);
-	s = cpg_ifcmd_expand(cmds[0], &cfg, &vars);
-	assert_string_equal(s, "ip addr del 10.1.2.3/255.255.255.0 dev tun7");
-	free(s);
+	for (i = 0; expected[i]; i++) {
+		assert_non_null(list[i]);
+		expands_to(list[i], expected[i]);
+	}
+	assert_null(list[i]);
 }
+
+static void builtin_is(const char *system, const char *const *up, const char *const *down,
+		       bool down_after_close)
+{
+	const struct cpg_ifcmd_builtin *b = cpg_ifcmd_builtin(system);
+
+	assert_non_null(b);
+	assert_string_equal(b->system, system);
+	expands_list_to(b->up, up);
+	expands_list_to(b->down, down);
+	assert_int_equal(b->down_after_close, down_after_close);
+}
+
+static const char *const none[] = { NULL };
+
+static void test_builtin_linux(void **state)
+{
+	static const char *const up[] = {
+		"ip link set dev tun7 mtu 1419 up",
+		"ip addr replace 10.1.2.3/255.255.255.0 broadcast + dev tun7",
+		NULL
+	};
+	static const char *const down[] = { "ip addr del 10.1.2.3/255.255.255.0 dev tun7", NULL };
+
+	builtin_is("linux", up, down, false);
+}
+
+/* FreeBSD and NetBSD differ only in when "down" runs. */
+static void test_builtin_freebsd_netbsd(void **state)
+{
+	static const char *const up[] = {
+		"ifconfig tun7 inet 10.1.2.3 10.1.2.3 mtu 1419 up",
+		"route add -net 10.1.2.0/24 10.1.2.3",
+		NULL
+	};
+	static const char *const down[] = { "ifconfig tun7 destroy", NULL };
+
+	builtin_is("freebsd", up, down, true);
+	builtin_is("netbsd", up, down, false);
+}
+
+static void test_builtin_openbsd(void **state)
+{
+	static const char *const up[] = {
+		"ifconfig tun7 inet 10.1.2.3 10.1.2.3 up",
+		"route add -net 10.1.2.0/24 10.1.2.3",
+		NULL
+	};
+
+	builtin_is("openbsd", up, none, false);
+}
+
+static void test_builtin_cygwin(void **state)
+{
+	static const char *const up[] = {
+		"netsh interface ipv4 set address 'Local Area Connection 2' source=static"
+		" address=10.1.2.3 mask=255.255.255.0 gateway=none store=active",
+		"netsh interface ipv4 set subinterface 'Local Area Connection 2' mtu=1419"
+		" store=active",
+		NULL
+	};
+	static const char *const down[] = {
+		"netsh interface ipv4 delete address 'Local Area Connection 2' address=10.1.2.3"
+		" store=active",
+		NULL
+	};
+
+	vars.device = "Local Area Connection 2";
+	builtin_is("cygwin", up, down, false);
+}
+
+/* The adapter's name, blanks and all, is one argument of netsh. */
+static void test_builtin_cygwin_one_name(void **state)
+{
+	static const char *const argv[] = {
+		"interface|ipv4|set|address|Local Area Connection 2|source=static"
+		"|address=10.1.2.3|mask=255.255.255.0|gateway=none|store=active|",
+		"interface|ipv4|set|subinterface|Local Area Connection 2|mtu=1419"
+		"|store=active|",
+	};
+	const struct cpg_ifcmd_builtin *b = cpg_ifcmd_builtin("cygwin");
+	char *cmd, *run, *got;
+	size_t i;
+
+	vars.device = "Local Area Connection 2";
+	for (i = 0; i < sizeof(argv) / sizeof(argv[0]); i++) {
+		cmd = cpg_ifcmd_expand(b->up[i], &cfg, &vars);
+		assert_non_null(cmd);
+		/* A shell function stands in for netsh and prints its arguments. */
+		assert_true(asprintf(&run, "netsh() { printf '%%s|' \"$@\" > %s; }; %s", outfile,
+				     cmd) > 0);
+		cpg_log_level = LOG_NOTICE;
+		assert_int_equal(cpg_ifcmd_run(run), 0);
+		cpg_log_level = LOG_INFO;
+		got = read_outfile();
+		assert_string_equal(got, argv[i]);
+		free(got);
+		free(run);
+		free(cmd);
+	}
+}
+
+static void test_builtin_lookup(void **state)
+{
+	static const char *const names[] = { "linux", "freebsd", "netbsd", "openbsd", "cygwin" };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		assert_non_null(cpg_ifcmd_builtin(names[i]));
+	assert_null(cpg_ifcmd_builtin(""));
+	assert_null(cpg_ifcmd_builtin("Linux"));
+	assert_null(cpg_ifcmd_builtin("darwin"));
+}
+
+/* default_up/default_down select the running system's commands. */
+static void test_host_default(void **state)
+{
+	const struct cpg_ifcmd_builtin *host = cpg_ifcmd_host();
+
+#if defined(__linux__)
+	assert_ptr_equal(host, cpg_ifcmd_builtin("linux"));
+	assert_false(host->down_after_close);
+#elif defined(__FreeBSD__)
+	assert_ptr_equal(host, cpg_ifcmd_builtin("freebsd"));
+	assert_true(host->down_after_close);
+#elif defined(__NetBSD__)
+	assert_ptr_equal(host, cpg_ifcmd_builtin("netbsd"));
+#elif defined(__OpenBSD__)
+	assert_ptr_equal(host, cpg_ifcmd_builtin("openbsd"));
+#elif defined(__CYGWIN__)
+	assert_ptr_equal(host, cpg_ifcmd_builtin("cygwin"));
+#else
+	assert_string_equal(host->system, "");
+	assert_null(host->up[0]);
+	assert_null(host->down[0]);
 #endif
+}
+
+/* ---- Which commands ---- */
 
 static void test_defaults_win_over_configured(void **state)
 {
+	const struct cpg_ifcmd_builtin *b[] = { cpg_ifcmd_host(), cpg_ifcmd_builtin("freebsd") };
 	const char *const *cmds;
-	size_t n;
+	size_t i, n;
 
 	/* As in the original: with default_up on, up lines are not run. */
 	load_commands("up = echo mine\ndown = echo mine too\n");
 	assert_true(cfg.default_up);
+	assert_true(cfg.default_down);
 	assert_int_equal(cfg.n_up, 1);
-	cmds = cpg_ifcmd_commands(&cfg, true, &n);
-	assert_ptr_equal(cmds, cpg_ifcmd_default_up);
-	cmds = cpg_ifcmd_commands(&cfg, false, &n);
-	assert_ptr_equal(cmds, cpg_ifcmd_default_down);
+	for (i = 0; i < sizeof(b) / sizeof(b[0]); i++) {
+		cmds = cpg_ifcmd_commands(b[i], &cfg, true, &n);
+		assert_ptr_equal(cmds, b[i]->up);
+		assert_int_equal(n, 2);
+		cmds = cpg_ifcmd_commands(b[i], &cfg, false, &n);
+		assert_ptr_equal(cmds, b[i]->down);
+		assert_int_equal(n, 1);
+	}
+
+	/* A system without down commands runs none, configured or not. */
+	cmds = cpg_ifcmd_commands(cpg_ifcmd_builtin("openbsd"), &cfg, false, &n);
+	assert_int_equal(n, 0);
+	assert_null(cmds[0]);
 }
 
 static void test_configured_commands(void **state)
 {
+	const struct cpg_ifcmd_builtin *b = cpg_ifcmd_builtin("cygwin");
 	const char *const *cmds;
 	size_t n;
 
 	load_commands("default_up = no\ndefault_down = no\n"
 		      "up = \"echo one %D\"\nup = \"echo two\"\ndown = \"echo three\"\n");
-	cmds = cpg_ifcmd_commands(&cfg, true, &n);
+	cmds = cpg_ifcmd_commands(b, &cfg, true, &n);
 	assert_int_equal(n, 2);
 	assert_string_equal(cmds[0], "echo one %D");
 	assert_string_equal(cmds[1], "echo two");
-	cmds = cpg_ifcmd_commands(&cfg, false, &n);
+	cmds = cpg_ifcmd_commands(b, &cfg, false, &n);
 	assert_int_equal(n, 1);
 	assert_string_equal(cmds[0], "echo three");
 
-	/* One side built in, the other configured. */
+	/* One side built in, the other configured, either way round. */
 	load_commands("default_down = no\ndown = \"echo mine\"\n");
-	cmds = cpg_ifcmd_commands(&cfg, true, &n);
-	assert_ptr_equal(cmds, cpg_ifcmd_default_up);
-	cmds = cpg_ifcmd_commands(&cfg, false, &n);
+	cmds = cpg_ifcmd_commands(b, &cfg, true, &n);
+	assert_ptr_equal(cmds, b->up);
+	assert_int_equal(n, 2);
+	cmds = cpg_ifcmd_commands(b, &cfg, false, &n);
 	assert_int_equal(n, 1);
 	assert_string_equal(cmds[0], "echo mine");
+
+	load_commands("default_up = no\nup = \"echo mine\"\n");
+	cmds = cpg_ifcmd_commands(b, &cfg, true, &n);
+	assert_int_equal(n, 1);
+	assert_string_equal(cmds[0], "echo mine");
+	cmds = cpg_ifcmd_commands(b, &cfg, false, &n);
+	assert_ptr_equal(cmds, b->down);
+	assert_int_equal(n, 1);
 }
 
 static void test_no_commands(void **state)
@@ -341,9 +487,9 @@ static void test_no_commands(void **state)
 
 	/* default off and nothing configured: nothing runs, nothing is said. */
 	load_commands("default_up = no\ndefault_down = no\n");
-	cpg_ifcmd_commands(&cfg, true, &n);
+	cpg_ifcmd_commands(cpg_ifcmd_host(), &cfg, true, &n);
 	assert_int_equal(n, 0);
-	cpg_ifcmd_commands(&cfg, false, &n);
+	cpg_ifcmd_commands(cpg_ifcmd_host(), &cfg, false, &n);
 	assert_int_equal(n, 0);
 	capture_start();
 	assert_int_equal(cpg_ifcmd_up(&cfg, &vars), 0);
@@ -522,9 +668,13 @@ int main(void)
 		T(test_long_values),
 		T(test_device_quoting),
 		T(test_device_name_reaches_shell_intact),
-#ifdef __linux__
-		T(test_builtin_defaults),
-#endif
+		T(test_builtin_linux),
+		T(test_builtin_freebsd_netbsd),
+		T(test_builtin_openbsd),
+		T(test_builtin_cygwin),
+		T(test_builtin_cygwin_one_name),
+		T(test_builtin_lookup),
+		T(test_host_default),
 		T(test_defaults_win_over_configured),
 		T(test_configured_commands),
 		T(test_no_commands),
