@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * TUN devices carrying bare IPv4 packets. What differs per system is in its
- * own file (tun_linux.c, tun_freebsd.c, tun_openbsd.c, tun_netbsd.c), of
- * which only the running system's compiles to anything; what they share is
- * in tun_common.c.
+ * own file (tun_linux.c, tun_freebsd.c, tun_openbsd.c, tun_netbsd.c,
+ * tun_cygwin.c), of which only the running system's compiles to anything;
+ * what they share is in tun_common.c.
  */
 #ifndef CPG_TUN_H
 #define CPG_TUN_H
 
 #include <net/if.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,17 +20,23 @@ struct cpg_tun_config {
 	int mtu;
 	int txqueue;		/* 0: the driver's default (Linux) */
 	bool one_queue;		/* IFF_ONE_QUEUE (Linux) */
+	/* Cygwin: name is the TAP adapter's ("tun%d": the first free one),
+	 * found by its driver's id, and set up for these addresses. */
+	const char *tap_id;	/* NULL: "tap0901" */
+	struct in_addr vpn_ip, network, netmask;
 };
 
 struct cpg_tun {
 	int fd;			/* non-blocking, close-on-exec */
 	char name[IF_NAMESIZE];
+	void *backend;		/* what else the backend holds open (Cygwin), or NULL */
 };
 
 /* 0 or -1 with a log line. */
 int cpg_tun_open(struct cpg_tun *tun, const struct cpg_tun_config *cfg);
 void cpg_tun_close(struct cpg_tun *tun);
-/* One IPv4 packet into buf: its length, 0 when none is waiting, -1 on error. */
+/* One IPv4 packet into buf: its length, 0 when none is waiting, -1 on error
+ * (ENXIO when the device is gone). */
 ssize_t cpg_tun_read(struct cpg_tun *tun, uint8_t *buf, size_t size);
 /* One IPv4 packet to the host: 0, or -1 with errno. */
 int cpg_tun_write(struct cpg_tun *tun, const uint8_t *pkt, size_t len);

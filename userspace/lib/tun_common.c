@@ -6,10 +6,11 @@
 #include <sys/types.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#ifndef __linux__
+#if !defined(__linux__) && !defined(__CYGWIN__)
 #include <sys/sockio.h>		/* SIOCSIFMTU, which Linux has in sys/ioctl.h */
 #endif
 #include <sys/uio.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -27,6 +28,7 @@ int cpg_tun_open(struct cpg_tun *tun, const struct cpg_tun_config *cfg)
 {
 	tun->fd = -1;
 	tun->name[0] = '\0';
+	tun->backend = NULL;
 	if (cpg_tun_open_device(tun, cfg)) {
 		cpg_tun_close(tun);
 		tun->name[0] = '\0';
@@ -38,10 +40,19 @@ int cpg_tun_open(struct cpg_tun *tun, const struct cpg_tun_config *cfg)
 
 void cpg_tun_close(struct cpg_tun *tun)
 {
+	cpg_tun_close_device(tun);
 	if (tun->fd >= 0)
 		close(tun->fd);
 	tun->fd = -1;
 }
+
+#ifndef __CYGWIN__
+/* Only Cygwin's backend holds more than tun->fd (tun_cygwin.c). */
+void cpg_tun_close_device(struct cpg_tun *tun)
+{
+	(void)tun;
+}
+#endif
 
 int cpg_tun_ioctl(int fd, const char *path, unsigned long request, void *arg, const char *what)
 {
@@ -167,6 +178,10 @@ ssize_t cpg_tun_read_packet(struct cpg_tun *tun, void *hdr, size_t hdr_len, uint
 				continue;
 			return -1;
 		}
+		if (n == 0) {
+			errno = ENXIO;	/* end of file: the device is gone */
+			return -1;
+		}
 		if ((size_t)n < hdr_len)
 			continue;	/* no room for a header: not a packet */
 		n -= (ssize_t)hdr_len;
@@ -199,8 +214,39 @@ int cpg_tun_write_packet(struct cpg_tun *tun, const void *hdr, size_t hdr_len, c
 	return 0;
 }
 
-#ifndef __OpenBSD__
-/* Bare packets; OpenBSD's carry a header (tun_openbsd.c). */
+/*
+ * The BSDs' tun(4) put each packet after its address family, 4 bytes in
+ * network order: OpenBSD's always, FreeBSD's and NetBSD's once TUNSIFHEAD
+ * is on, which their backends turn on so that all three share this code
+ * (and so that IPv6 can cross their tunnels, which TUNSIFHEAD off forbids).
+ */
+ssize_t cpg_tun_read_af(struct cpg_tun *tun, uint8_t *buf, size_t size)
+{
+	uint32_t family;	/* the caller reads the version nibble instead */
+
+	return cpg_tun_read_packet(tun, &family, sizeof(family), buf, size);
+}
+
+int cpg_tun_write_af(struct cpg_tun *tun, const uint8_t *pkt, size_t len)
+{
+	/* The family the IP version nibble names, so the stack takes it. */
+	uint32_t family = htonl(len && pkt[0] >> 4 == 6 ? AF_INET6 : AF_INET);
+
+	return cpg_tun_write_packet(tun, &family, sizeof(family), pkt, len);
+}
+
+#if defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
+ssize_t cpg_tun_read(struct cpg_tun *tun, uint8_t *buf, size_t size)
+{
+	return cpg_tun_read_af(tun, buf, size);
+}
+
+int cpg_tun_write(struct cpg_tun *tun, const uint8_t *pkt, size_t len)
+{
+	return cpg_tun_write_af(tun, pkt, len);
+}
+#else
+/* Bare packets (Linux's IFF_NO_PI). */
 ssize_t cpg_tun_read(struct cpg_tun *tun, uint8_t *buf, size_t size)
 {
 	return cpg_tun_read_packet(tun, NULL, 0, buf, size);

@@ -2,7 +2,7 @@
 /*
  * Between tun_common.c, which holds what the TUN backends share, and the
  * backends themselves (tun_linux.c, tun_freebsd.c, tun_openbsd.c,
- * tun_netbsd.c). Users of TUN devices include tun.h, not this.
+ * tun_netbsd.c, tun_cygwin.c). Users of TUN devices include tun.h, not this.
  */
 #ifndef CPG_TUN_PRIVATE_H
 #define CPG_TUN_PRIVATE_H
@@ -20,6 +20,15 @@
  * 0, or -1 after logging; cpg_tun_open() then closes what was opened.
  */
 int cpg_tun_open_device(struct cpg_tun *tun, const struct cpg_tun_config *cfg);
+
+/*
+ * Each backend's part of cpg_tun_close(), before tun->fd is closed: what it
+ * keeps in tun->backend. Only Cygwin's keeps anything (its relay threads and
+ * TAP handle); tun_common.c has the others' empty one. Also runs after a
+ * failed cpg_tun_open_device() and on a closed device: it leaves
+ * tun->backend NULL.
+ */
+void cpg_tun_close_device(struct cpg_tun *tun);
 
 /* ioctl(fd, request, arg): 0, or -1 after logging "path: what: error". */
 int cpg_tun_ioctl(int fd, const char *path, unsigned long request, void *arg, const char *what);
@@ -50,12 +59,20 @@ int cpg_tun_bsd_finish(struct cpg_tun *tun, const char *path, const struct cpg_t
 
 /*
  * cpg_tun_read() and cpg_tun_write() of packets that follow a header of
- * hdr_len bytes (0: none), such as OpenBSD's address family. A header read
+ * hdr_len bytes (0: none), such as the BSDs' address family. A header read
  * goes to hdr and is dropped; packets too short for one are skipped.
  */
 ssize_t cpg_tun_read_packet(struct cpg_tun *tun, void *hdr, size_t hdr_len, uint8_t *buf,
 			    size_t size);
 int cpg_tun_write_packet(struct cpg_tun *tun, const void *hdr, size_t hdr_len, const uint8_t *pkt,
 			 size_t len);
+
+/*
+ * cpg_tun_read() and cpg_tun_write() on the BSDs: packets after their
+ * address family, 4 bytes in network order (tun(4) with TUNSIFHEAD on, and
+ * OpenBSD's always). The family written is the IP version's.
+ */
+ssize_t cpg_tun_read_af(struct cpg_tun *tun, uint8_t *buf, size_t size);
+int cpg_tun_write_af(struct cpg_tun *tun, const uint8_t *pkt, size_t len);
 
 #endif
