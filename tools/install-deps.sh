@@ -8,7 +8,8 @@ PACKAGES="
 build-essential cmake pkg-config
 libssl-dev openssl
 libnl-3-dev libnl-genl-3-dev libnl-route-3-dev libmnl-dev
-libcmocka-dev
+libcmocka-dev libevent-dev
+clang gcc-mingw-w64-x86-64
 iproute2 nftables iputils-ping procps psmisc
 iperf3 tcpdump tshark jq
 qemu-system-x86 busybox-static cpio xz-utils kmod wireguard-tools
@@ -49,12 +50,21 @@ wireshark-common wireshark-common/install-setuid boolean false
 iperf3 iperf3/start_daemon boolean false
 EOF
 # Another apt may be running (selftests/vm/setup-deps.sh of another build):
-# wait for its lock rather than fail.
-APT="apt-get -o DPkg::Lock::Timeout=600"
-$APT update -qq
+# wait for its lock rather than fail. apt's output goes to a log file; the
+# terminal gets one line, and the end of the log when apt fails.
+LOG=${CPG_INSTALL_LOG:-${TMPDIR:-/tmp}/campagnol-install-deps.log}
+: >"$LOG"
+apt_quiet() {
+	apt-get -o DPkg::Lock::Timeout=600 "$@" >>"$LOG" 2>&1 && return 0
+	tail -n 30 "$LOG" >&2
+	echo "install-deps: apt-get $1 failed; the whole log is in $LOG" >&2
+	exit 1
+}
+echo "install-deps: installing${missing}${kernel:+ the 6.1 cloud kernel} (log: $LOG)"
+apt_quiet update
 if [ -n "$missing" ]; then
 	# shellcheck disable=SC2086
-	$APT install -y -qq --no-install-recommends $missing
+	apt_quiet install -y --no-install-recommends $missing
 fi
 if [ -n "$kernel" ]; then
 	# bookworm's (or bookworm-security's) 6.1 normally wins; when another
@@ -67,6 +77,6 @@ if [ -n "$kernel" ]; then
 	   downgrade=--allow-downgrades ;;
 	esac
 	# shellcheck disable=SC2086
-	$APT install -y -qq --no-install-recommends $downgrade $pkgs
+	apt_quiet install -y --no-install-recommends $downgrade $pkgs
 	have_vm_kernel || { echo "install-deps: no 6.1 cloud kernel after installing $pkgs" >&2; exit 1; }
 fi

@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "conf.h"
 #include "daemon.h"
 #include "evloop.h"
@@ -28,9 +29,9 @@ struct campagnol {
 static void on_signal(struct cpg_loop *loop, int signo, void *arg)
 {
 	struct campagnol *d = arg;
-	char name[16];
+	char buf[CPG_SIGNAL_NAME_LEN];
+	const char *name = cpg_signal_name(signo, buf, sizeof(buf));
 
-	snprintf(name, sizeof(name), "SIG%s", sigabbrev_np(signo));
 	switch (signo) {
 	case SIGINT:
 	case SIGTERM:
@@ -73,6 +74,17 @@ static void absolute_paths(struct cpg_config *cfg)
 		free(*paths[i]);
 		*paths[i] = abs;
 	}
+}
+
+/* -m. Cygwin has no mlockall(): there, -m fails, saying so. */
+static int lock_all_memory(void)
+{
+#ifdef MCL_CURRENT
+	return mlockall(MCL_CURRENT | MCL_FUTURE);
+#else
+	errno = ENOSYS;
+	return -1;
+#endif
 }
 
 static void usage(FILE *out)
@@ -171,6 +183,12 @@ int main(int argc, char **argv)
 	absolute_paths(&d.cfg);
 	if (data_plane_given)
 		d.cfg.data_plane = data_plane;
+	/* The daemon, the child of this fork, does all of the set-up itself: a
+	 * kqueue or Cygwin's TAP relay threads would not survive a later fork.
+	 * Its errors still reach the terminal, and the exit status here says
+	 * whether it started (daemon.h). */
+	if (daemonize && cpg_daemon_start() < 0)
+		goto out_config;
 	if (cpg_loop_init(&d.loop) < 0)
 		goto out_config;
 	/* Blocked from the start: a signal during set-up waits, and is handled
@@ -192,12 +210,6 @@ int main(int argc, char **argv)
 	d.vpn = vpn_new(&d.loop, &d.cfg);
 	if (!d.vpn)
 		goto out_loop;
-	/* After the set-up, whose errors the terminal shows; the descriptors
-	 * survive the fork, memory locks would not. */
-	if (daemonize && cpg_daemonize() < 0)
-		goto out_vpn;
-	/* After the fork: a signalfd polled by epoll wakes the process that
-	 * registered it, which would be the parent. */
 	if (cpg_loop_watch_signals(&d.loop, &signals, on_signal, &d) < 0)
 		goto out_vpn;
 	if (pidfile) {
@@ -205,11 +217,13 @@ int main(int argc, char **argv)
 			goto out_vpn;
 		pidfile_written = true;
 	}
-	if (lock_memory && mlockall(MCL_CURRENT | MCL_FUTURE) < 0) {
+	if (lock_memory && lock_all_memory() < 0) {
 		log_err("mlockall: %m");
 		goto out_vpn;
 	}
 	if (vpn_start(d.vpn) < 0)
+		goto out_vpn;
+	if (daemonize && cpg_daemon_ready() < 0)
 		goto out_vpn;
 	if (cpg_loop_run(&d.loop) == 0 && !vpn_failed(d.vpn))
 		status = 0;

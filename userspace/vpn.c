@@ -31,14 +31,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "control.h"
 #include "dataplane.h"
+#include "dp_choose.h"
+#ifdef CPG_KERNEL_DATAPLANE
 #include "dp_kernel.h"
+#endif
 #include "dp_user.h"
 #include "dtls.h"
 #include "ifcmd.h"
@@ -125,23 +129,21 @@ static const struct cpg_dp_events dp_events;
  * the default size (about 200 KiB) a TCP flow through the tunnel overflows
  * it and throughput collapses into retransmissions. campagnol.ko takes the
  * records off the socket as they come, but still queues everything else
- * there and sends on it. As root we may go past net.core.rmem_max;
- * otherwise the kernel caps the size, which is fine.
+ * there and sends on it. As root on Linux we may go past
+ * net.core.rmem_max; otherwise the system's limit caps the size, which is
+ * fine.
  */
 #define VPN_SOCKET_BUFFER (4 << 20)
 
 static void size_socket_buffers(int fd)
 {
-	int size = VPN_SOCKET_BUFFER;
-
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0 &&
-	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)) < 0)
+	if (cpg_socket_buffer(fd, true, VPN_SOCKET_BUFFER) < 0)
 		log_info("cannot enlarge the socket's receive buffer: %m");
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0 &&
-	    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)) < 0)
+	if (cpg_socket_buffer(fd, false, VPN_SOCKET_BUFFER) < 0)
 		log_info("cannot enlarge the socket's send buffer: %m");
 }
 
+#ifdef CPG_KERNEL_DATAPLANE
 /* campagnol.ko's data plane, its device named as the TUN device would be. */
 static struct cpg_dataplane *open_kernel(void *arg, char *why, size_t why_len)
 {
@@ -163,6 +165,9 @@ static struct cpg_dataplane *open_kernel(void *arg, char *why, size_t why_len)
 	snprintf(v->tun.name, sizeof(v->tun.name), "%s", dp->ifname);
 	return dp;
 }
+#else
+#define open_kernel NULL
+#endif
 
 /* The userspace data plane on a TUN device. */
 static struct cpg_dataplane *open_userspace(void *arg)
@@ -174,6 +179,10 @@ static struct cpg_dataplane *open_userspace(void *arg)
 		.mtu = cfg->tun_mtu,
 		.txqueue = cfg->txqueue,
 		.one_queue = cfg->tun_one_queue,
+		.tap_id = cfg->tap_id,
+		.vpn_ip = cfg->vpn_ip,
+		.network = cfg->network,
+		.netmask = cfg->netmask,
 	};
 	struct cpg_dp_user_config dc = {
 		.udp_fd = v->rc.fd,
@@ -374,7 +383,7 @@ static bool peer_established(struct vpn *v, struct peer *p)
 	};
 	ret = v->dp->ops->add_peer(v->dp, &dpp);
 	cpg_keys_wipe(&keys);
-	explicit_bzero(&dpp, sizeof(dpp));
+	OPENSSL_cleanse(&dpp, sizeof(dpp));
 	if (ret < 0) {
 		/* Tell the peer, whose side is up, that ours is not. */
 		cpg_dtls_session_close(p->dtls);
@@ -962,7 +971,7 @@ struct vpn *vpn_new(struct cpg_loop *loop, const struct cpg_config *cfg)
 	v->rdvc = cpg_rdvc_new(loop, &v->rc, &rdvc_ops, v);
 	if (!v->rdvc)
 		goto fail;
-	if (cpg_loop_add_fd(loop, &v->io, v->rc.fd, EPOLLIN, socket_ready, v) < 0)
+	if (cpg_loop_add_fd(loop, &v->io, v->rc.fd, CPG_EV_READ, socket_ready, v) < 0)
 		goto fail;
 	v->fd_watched = true;
 	return v;

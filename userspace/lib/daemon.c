@@ -4,19 +4,97 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "daemon.h"
 #include "log.h"
 
-int cpg_daemonize(void)
+/* The child's end of the pipe its parent waits on; -1 when not daemonizing. */
+static int ready_fd = -1;
+
+/* In the parent: wait for the child's word or its end, exit accordingly. */
+static void __attribute__((noreturn)) wait_for_child(pid_t child, int fd)
 {
-	if (daemon(0, 0) < 0) {
-		log_err("cannot become a daemon: %m");
+	char ok;
+	int status;
+	ssize_t n;
+
+	do
+		n = read(fd, &ok, 1);
+	while (n < 0 && errno == EINTR);
+	if (n == 1)
+		_exit(0);
+	while (waitpid(child, &status, 0) < 0) {
+		if (errno != EINTR)
+			_exit(1);
+	}
+	_exit(WIFEXITED(status) && WEXITSTATUS(status) ? WEXITSTATUS(status) : 1);
+}
+
+int cpg_daemon_start(void)
+{
+	int fds[2];
+	pid_t pid;
+
+	if (pipe(fds) < 0) {
+		log_err("cannot become a daemon: pipe: %m");
 		return -1;
 	}
-	cpg_log_to_syslog();
+	fflush(NULL);	/* nothing buffered is written twice */
+	pid = fork();
+	if (pid < 0) {
+		log_err("cannot become a daemon: fork: %m");
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid > 0) {
+		close(fds[1]);
+		wait_for_child(pid, fds[0]);
+	}
+	close(fds[0]);
+	/* Not inherited by the up/down commands, which must not hold it. */
+	if (fcntl(fds[1], F_SETFD, FD_CLOEXEC) < 0 || setsid() < 0) {
+		log_err("cannot become a daemon: %m");
+		close(fds[1]);
+		return -1;
+	}
+	ready_fd = fds[1];
 	return 0;
+}
+
+int cpg_daemon_ready(void)
+{
+	int null;
+
+	if (chdir("/") < 0) {
+		log_err("cannot become a daemon: chdir /: %m");
+		return -1;
+	}
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0 ||
+	    dup2(null, STDERR_FILENO) < 0) {
+		log_err("cannot become a daemon: /dev/null: %m");
+		if (null >= 0)
+			close(null);
+		return -1;
+	}
+	if (null > STDERR_FILENO)
+		close(null);
+	cpg_log_to_syslog();
+	if (ready_fd >= 0) {
+		/* The parent exits 0 on this byte: nothing more to check. */
+		(void)!write(ready_fd, "", 1);
+		close(ready_fd);
+		ready_fd = -1;
+	}
+	return 0;
+}
+
+int cpg_daemonize(void)
+{
+	return cpg_daemon_start() < 0 ? -1 : cpg_daemon_ready();
 }
 
 int cpg_pidfile_write(const char *path)

@@ -3,8 +3,22 @@
 #ifndef CPG_DAEMON_H
 #define CPG_DAEMON_H
 
-/* Detach (daemon(3) semantics: chdir /, stdio to /dev/null) and switch
- * logging to syslog. 0 or -1 with a log line. */
+/*
+ * Becoming a daemon in two steps, so that set-up errors still reach the
+ * terminal and what the set-up creates belongs to the daemon itself (a
+ * kqueue and Cygwin's TAP relay threads do not survive a fork).
+ *
+ * cpg_daemon_start() forks. The parent waits for the child's word and exits
+ * with it: 0 once the child calls cpg_daemon_ready(), else the child's exit
+ * status (1 if it was killed). The child returns 0, in a new session, its
+ * stdio still the terminal's. -1 with a log line if the fork failed.
+ *
+ * cpg_daemon_ready() then detaches the child: chdir /, stdio to /dev/null,
+ * logging to syslog; the parent exits 0. 0 or -1 with a log line.
+ */
+int cpg_daemon_start(void);
+int cpg_daemon_ready(void);
+/* Both at once, for a program with nothing to set up in between. */
 int cpg_daemonize(void);
 /* Write our pid; opened with O_NOFOLLOW so a planted symlink is refused.
  * 0 or -1 with a log line. */
