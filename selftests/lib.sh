@@ -228,6 +228,8 @@ ktap_init() {
 		[ -x "$CPG_BIN/$b" ] ||
 			ktap_bail_out "$CPG_BIN/$b not found: build first or set CPG_BIN to the build dir"
 	done
+	# ktap_check_sanitizers adds the check of the forced backend.
+	[ -z "${CPG_EXPECT_EVENT_METHOD:-}" ] || plan=$((plan + 1))
 	ktap_set_plan "$plan"
 }
 
@@ -557,9 +559,12 @@ dump_logs() {
 }
 
 # A KTAP result for "no sanitizer reported anything" over every captured
-# stderr (meaningful in the ASan+UBSan build; passes trivially elsewhere).
+# stderr (meaningful in the ASan+UBSan build; passes trivially elsewhere),
+# and one for the event loop backend when CPG_EXPECT_EVENT_METHOD is set.
 ktap_check_sanitizers() {
 	local bad
+
+	[ -z "${CPG_EXPECT_EVENT_METHOD:-}" ] || ktap_check_event_method "$CPG_EXPECT_EVENT_METHOD"
 
 	bad=$(grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: UndefinedBehavior' \
 		"$CPG_TMP"/*.err 2>/dev/null)
@@ -571,6 +576,23 @@ ktap_check_sanitizers() {
 			ktap_print_msg "--- $f:"
 			ktap_print_msg "$(grep -A 30 -E 'Sanitizer|runtime error' "$f" | head -n 60)"
 		done
+	fi
+}
+
+# ktap_check_event_method METHOD: every process that said which event loop
+# backend it runs on (at -v) says METHOD, and at least one did. The suite
+# sets CPG_EXPECT_EVENT_METHOD when it forces a backend (EVENT_NOEPOLL...),
+# so that a run meant for poll cannot quietly pass on epoll.
+ktap_check_event_method() {
+	local want=$1 said others
+
+	said=$(grep -h 'event loop: libevent' "$CPG_TMP"/*.err 2>/dev/null)
+	others=$(grep -v ", $want\$" <<<"$said")
+	if [ -n "$said" ] && [ -z "$others" ]; then
+		ktap_test_pass "every event loop ran on $want"
+	else
+		ktap_test_fail "every event loop ran on $want"
+		ktap_print_msg "${others:-no process said which backend it ran on}"
 	fi
 }
 

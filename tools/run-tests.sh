@@ -4,11 +4,15 @@
 # The whole test suite, as CI runs it (.ci/run): install what is missing,
 # build twice (normal, and with AddressSanitizer + UndefinedBehaviorSanitizer),
 # run every test of each build with ctest (cmocka unit tests, netns
-# integration tests). Exits nonzero if anything fails.
+# integration tests, portability checks, campagnol.ko's VM tests); then
+# build a third time as the BSDs and Cygwin do, without the kernel data
+# plane, and run the netns tests again with the event loop on poll.
+# Exits nonzero if anything fails.
 #
 # Run it as root on Debian 12, from anywhere. The netns tests need root;
-# without it they are reported as skipped. CPG_BUILD_DIR and
-# CPG_ASAN_BUILD_DIR override the build directories (build/, build-asan/).
+# without it they are reported as skipped. CPG_BUILD_DIR, CPG_ASAN_BUILD_DIR
+# and CPG_PORTABLE_BUILD_DIR override the build directories (build/,
+# build-asan/, build-portable/).
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
@@ -23,7 +27,9 @@ step() {
 	printf '\n==> %s\n' "$*"
 }
 
-# suite NAME BUILD_DIR CMAKE_OPTION...: configure, build, ctest.
+# suite NAME BUILD_DIR CMAKE_OPTION...: configure, build, ctest (with
+# CTEST_ARGS, e.g. a label).
+CTEST_ARGS=()
 suite() {
 	local name=$1 dir=$2 log="$LOGDIR/$1.log" skipped
 	shift 2
@@ -41,7 +47,8 @@ suite() {
 		return
 	fi
 	step "$name: ctest"
-	if ctest --test-dir "$dir" --output-on-failure -j "$JOBS" 2>&1 | tee "$log"; then
+	if ctest --test-dir "$dir" --output-on-failure -j "$JOBS" "${CTEST_ARGS[@]}" 2>&1 |
+		tee "$log"; then
 		RESULTS+=("$name: passed")
 	else
 		RESULTS+=("$name: FAILED")
@@ -60,6 +67,16 @@ suite normal "${CPG_BUILD_DIR:-$ROOT/build}" -DCPG_SANITIZE=OFF
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 suite asan+ubsan "${CPG_ASAN_BUILD_DIR:-$ROOT/build-asan}" -DCPG_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+unset ASAN_OPTIONS UBSAN_OPTIONS
+
+# The portable path on Linux: what the BSDs and Cygwin build (no kernel
+# data plane), its event loop forced off epoll onto poll with libevent's
+# own switch; every netns test checks that its processes said "poll".
+export EVENT_NOEPOLL=1 CPG_EXPECT_EVENT_METHOD=poll
+CTEST_ARGS=(-L netns)
+suite portable "${CPG_PORTABLE_BUILD_DIR:-$ROOT/build-portable}" -DCPG_SANITIZE=OFF \
+	-DCPG_KERNEL_DATAPLANE=OFF
+unset EVENT_NOEPOLL CPG_EXPECT_EVENT_METHOD
 
 step "summary"
 printf '%s\n' "${RESULTS[@]}"
