@@ -5,8 +5,8 @@
 # library, the tools) for FreeBSD 14, NetBSD 10 and OpenBSD 7.3: clang
 # -fsyntax-only against the header-only sysroots of ../shared/sysroots
 # (beside the clone; see its README.md), with the project's warnings as
-# errors. Then the Windows side of the Cygwin TAP backend,
-# userspace/lib/tap_windows.c, with MinGW-w64's gcc, when it exists.
+# errors. Then the Cygwin TAP backend: its Windows side,
+# userspace/lib/tap_windows.c, with MinGW-w64's gcc, and its POSIX glue.
 #
 # One line per system with the number of files checked. Exit 0 when every
 # file compiles cleanly, 1 listing every failing file and system, 4 (skip)
@@ -139,14 +139,18 @@ for sys in "${SYSTEMS[@]}"; do
 	echo "$sys: ${#files[@]} files checked, $((${#failed[@]} - before)) failed"
 done
 
-tap=userspace/lib/tap_windows.c
-if [ -f "$tap" ]; then
-	before=${#failed[@]}
-	check mingw-w64 "$tap" "$MINGW_CC" -fsyntax-only "${FLAGS[@]}"
-	echo "mingw-w64: 1 file checked, $((${#failed[@]} - before)) failed"
-else
-	echo "mingw-w64: 0 files checked ($tap does not exist yet)"
-fi
+# Cygwin. The Windows half of its TAP backend with MinGW-w64. Its POSIX
+# glue compiles to nothing but on Cygwin, and there is no Cygwin sysroot
+# here: since it calls only POSIX and our own headers, it is checked with
+# __CYGWIN__ defined against FreeBSD's headers, which at least compiles
+# every line of it.
+before=${#failed[@]}
+check mingw-w64 userspace/lib/tap_windows.c "$MINGW_CC" -fsyntax-only "${FLAGS[@]}"
+check cygwin-glue userspace/lib/tun_cygwin.c "$CLANG" --target="${TRIPLE[freebsd14]}" \
+	--sysroot="$work/freebsd14" -fsyntax-only -Werror=implicit-function-declaration \
+	"${VERSION_FLAG[freebsd14]}" -D__CYGWIN__ "${FLAGS[@]}"
+echo "cygwin: 2 files checked (tap_windows.c with mingw-w64, tun_cygwin.c's POSIX code)," \
+	"$((${#failed[@]} - before)) failed"
 
 if [ ${#failed[@]} -gt 0 ]; then
 	echo "check-portability: ${#failed[@]} failures:" >&2
