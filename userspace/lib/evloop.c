@@ -75,13 +75,16 @@ int cpg_loop_init(struct cpg_loop *loop)
 
 /*
  * Timers still armed are not touched: their owners may already have freed
- * them. cpg_timer_cancel() stays safe on such a timer afterwards. The same
- * goes for descriptors still watched, whose events are freed here.
+ * them. cpg_timer_cancel() stays safe on such a timer afterwards. A
+ * descriptor still watched is valid by the rules of cpg_loop_add_fd(): it
+ * is removed.
  */
 void cpg_loop_destroy(struct cpg_loop *loop)
 {
 	if (!loop->base)
 		return;
+	while (loop->ios)
+		cpg_loop_del_fd(loop, loop->ios);
 	for (int signo = 0; signo < NSIG; signo++) {
 		if (loop->signals[signo])
 			event_free(loop->signals[signo]);
@@ -151,6 +154,11 @@ int cpg_loop_add_fd(struct cpg_loop *loop, struct cpg_io *io, int fd, uint32_t e
 		io->ev = NULL;
 		return -1;
 	}
+	io->prev = NULL;
+	io->next = loop->ios;
+	if (io->next)
+		io->next->prev = io;
+	loop->ios = io;
 	return 0;
 }
 
@@ -168,6 +176,12 @@ void cpg_loop_del_fd(struct cpg_loop *loop, struct cpg_io *io)
 		return;
 	event_free(io->ev);
 	io->ev = NULL;
+	if (io->prev)
+		io->prev->next = io->next;
+	else
+		loop->ios = io->next;
+	if (io->next)
+		io->next->prev = io->prev;
 }
 
 static void signal_ready(evutil_socket_t signo, short what, void *arg)

@@ -40,6 +40,7 @@ struct cpg_io {
 	void *arg;
 	struct cpg_loop *loop;
 	struct event *ev;
+	struct cpg_io *prev, *next;	/* the loop's watched descriptors */
 };
 
 struct cpg_timer {
@@ -53,6 +54,7 @@ struct cpg_loop {
 	struct event_base *base;
 	struct event *wakeup;		/* fires at the heap's first deadline */
 	struct event *signals[NSIG];	/* watched signals, by number */
+	struct cpg_io *ios;		/* watched descriptors */
 	cpg_signal_fn sig_fn;
 	void *sig_arg;
 	struct cpg_timer **heap;
@@ -66,6 +68,7 @@ uint64_t cpg_now_ms(void);
 
 /* 0, or -1 after logging. */
 int cpg_loop_init(struct cpg_loop *loop);
+/* Descriptors still watched are removed, as by cpg_loop_del_fd(). */
 void cpg_loop_destroy(struct cpg_loop *loop);
 /* The backend in use: "epoll", "kqueue", "poll", "select"... */
 const char *cpg_loop_method(const struct cpg_loop *loop);

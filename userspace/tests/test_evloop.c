@@ -550,7 +550,27 @@ static void test_io_frees_itself(void **state)
 	close(fds[1]);
 }
 
-/* Write readiness, and both kinds at once. */
+/* Descriptors still watched when the loop goes are removed with it. */
+static void test_destroy_removes_fds(void **state)
+{
+	struct cpg_loop *loop = *state;
+	struct pipe_io a, b;
+
+	pipe_open(&a);
+	pipe_open(&b);
+	assert_int_equal(cpg_loop_add_fd(loop, &a.io, a.fds[0], CPG_EV_READ, pipe_ready, &a), 0);
+	assert_int_equal(cpg_loop_add_fd(loop, &b.io, b.fds[0], CPG_EV_READ, pipe_ready, &b), 0);
+	cpg_loop_del_fd(loop, &a.io);
+	cpg_loop_destroy(loop);
+	assert_null(b.io.ev);
+	/* Harmless afterwards, as a timer's cancel is. */
+	cpg_loop_del_fd(loop, &b.io);
+	assert_int_equal(cpg_loop_init(loop), 0);
+	pipe_close(&a);
+	pipe_close(&b);
+}
+
+/* Write readiness. */
 static void test_fd_write_readiness(void **state)
 {
 	struct cpg_loop *loop = *state;
@@ -612,6 +632,8 @@ int main(void)
 						teardown_loop),
 		cmocka_unit_test_setup_teardown(test_io_frees_itself, setup_loop, teardown_loop),
 		cmocka_unit_test_setup_teardown(test_fd_write_readiness, setup_loop,
+						teardown_loop),
+		cmocka_unit_test_setup_teardown(test_destroy_removes_fds, setup_loop,
 						teardown_loop),
 		cmocka_unit_test_setup_teardown(test_run_once_waits_bounded, setup_loop,
 						teardown_loop),
