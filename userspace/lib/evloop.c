@@ -5,7 +5,6 @@
  * callbacks of what is ready (EVLOOP_ONCE), then runs the timers that fell
  * due meanwhile.
  */
-#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
