@@ -12,6 +12,8 @@ int cpg_log_level = LOG_NOTICE;
 /* openlog() keeps the pointer it is given, so the ident lives here. */
 static char log_ident[64];
 static bool log_syslog;
+/* Where messages go when not to syslog; NULL: stderr. */
+static FILE *log_stream;
 
 /* Most formats, %m expanded, fit here; longer ones go to the heap. */
 #define LOG_FORMAT_MAX 512
@@ -44,6 +46,11 @@ void cpg_log_to_syslog(void)
 {
 	openlog(ident(), LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	log_syslog = true;
+}
+
+void cpg_log_to_stream(FILE *stream)
+{
+	log_stream = stream;
 }
 
 /* Notice and info are the normal voice of the program and carry no tag. */
@@ -125,12 +132,14 @@ void cpg_log(int prio, const char *fmt, ...)
 	if (log_syslog) {
 		vsyslog(prio, expand_errno(fmt, saved_errno, buf, sizeof(buf), &heap), ap);
 	} else {
+		FILE *out = log_stream ? log_stream : stderr;
+
 		/* One locked sequence so lines of a forked child do not interleave. */
-		flockfile(stderr);
-		fprintf(stderr, "%s: %s", ident(), level_tag(prio));
-		vfprintf(stderr, expand_errno(fmt, saved_errno, buf, sizeof(buf), &heap), ap);
-		fputc('\n', stderr);
-		funlockfile(stderr);
+		flockfile(out);
+		fprintf(out, "%s: %s", ident(), level_tag(prio));
+		vfprintf(out, expand_errno(fmt, saved_errno, buf, sizeof(buf), &heap), ap);
+		fputc('\n', out);
+		funlockfile(out);
 	}
 	va_end(ap);
 	free(heap);

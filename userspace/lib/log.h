@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <syslog.h>
 
 extern int cpg_log_level;
@@ -30,6 +31,11 @@ extern int cpg_log_level;
 void cpg_log_init(const char *ident, int level, bool use_syslog);
 /* Switch to syslog (LOG_DAEMON) after daemonizing. */
 void cpg_log_to_syslog(void);
+/*
+ * Write to stream instead of stderr (NULL: stderr again). The fuzz
+ * harnesses send every message, formatted all the same, to /dev/null.
+ */
+void cpg_log_to_stream(FILE *stream);
 void cpg_log(int prio, const char *fmt, ...) CPG_LOG_FORMAT(2, 3);
 /*
  * fmt into out (size bytes, NUL included) with each %m replaced by err, its

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * What the fuzz harnesses share. Each harness is one file, fuzz_NAME.c,
+ * defining LLVMFuzzerTestOneInput() (and, when it needs set-up,
+ * LLVMFuzzerInitialize()); its seed corpus is corpus/NAME/. Built with
+ * CPG_FUZZ, libFuzzer drives it; otherwise replay_main.c runs it once on
+ * every input of its corpus, as a regression test.
+ *
+ * Harnesses whose input is a sequence of events (datagrams from several
+ * endpoints, reads and writes) cut it with the fuzz_take_*() readers
+ * below: a reader past the end returns 0 or an empty slice, so every
+ * input is a valid sequence.
+ */
+#ifndef CPG_FUZZ_H
+#define CPG_FUZZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+struct fuzz_input {
+	const uint8_t *data;
+	size_t size;
+};
+
+static inline uint8_t fuzz_take_u8(struct fuzz_input *in)
+{
+	uint8_t v;
+
+	if (!in->size)
+		return 0;
+	v = in->data[0];
+	in->data++;
+	in->size--;
+	return v;
+}
+
+static inline uint16_t fuzz_take_u16(struct fuzz_input *in)
+{
+	uint16_t hi = fuzz_take_u8(in);
+
+	return (uint16_t)(hi << 8 | fuzz_take_u8(in));
+}
+
+/* Up to len bytes (fewer at the end); *got says how many. */
+static inline const uint8_t *fuzz_take_bytes(struct fuzz_input *in, size_t len, size_t *got)
+{
+	const uint8_t *p = in->data;
+
+	if (len > in->size)
+		len = in->size;
+	in->data += len;
+	in->size -= len;
+	*got = len;
+	return p;
+}
+
+/*
+ * Log everything, to /dev/null: the messages are formatted as in the
+ * daemon (a bad format argument is a bug found), but do not drown the
+ * fuzzer's output or slow it down.
+ */
+void fuzz_quiet_logs(void);
+
+#endif
