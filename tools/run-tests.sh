@@ -78,6 +78,13 @@ suite portable "${CPG_PORTABLE_BUILD_DIR:-$ROOT/build-portable}" -DCPG_SANITIZE=
 	-DCPG_KERNEL_DATAPLANE=OFF
 unset EVENT_NOEPOLL CPG_EXPECT_EVENT_METHOD
 
+# The fuzz harnesses under libFuzzer (clang, ASan, UBSan), each for a
+# minute from its seed corpus, two at a time: a crash, a leak or a
+# sanitizer report fails. tools/fuzz.sh runs longer campaigns.
+CTEST_ARGS=(-L fuzz)
+CC=clang suite fuzz "${CPG_FUZZ_BUILD_DIR:-$ROOT/build-fuzz}" -DCPG_FUZZ=ON \
+	-DBUILD_TESTING=OFF -DCPG_KMOD=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
 step "summary"
 printf '%s\n' "${RESULTS[@]}"
 if [ "$STATUS" -eq 0 ]; then
