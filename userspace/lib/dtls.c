@@ -966,6 +966,25 @@ enum cpg_dtls_state cpg_dtls_session_start(struct cpg_dtls_session *s)
 	return s->state;
 }
 
+/*
+ * A record of an encrypted epoch too short for the explicit nonce and the
+ * tag of the suite (of any suite we accept, before one is chosen). OpenSSL
+ * 3 fails the whole connection on one, as an internal error, where it drops
+ * any other record that does not open: whoever can send from the peer's
+ * endpoint could close the tunnel with a single datagram.
+ */
+static bool cannot_be_sealed(const struct cpg_dtls_session *s, const struct cpg_record_header *h)
+{
+	const SSL_CIPHER *suite = SSL_get_current_cipher(s->ssl);
+	enum cpg_cipher c = suite ? cpg_cipher_from_suite(SSL_CIPHER_get_protocol_id(suite))
+				  : CPG_CIPHER_NONE;
+	size_t min = CPG_AEAD_TAG_LEN;
+
+	if (c != CPG_CIPHER_NONE)
+		min += cpg_cipher_explicit_nonce_len(c);
+	return h->epoch != 0 && h->length < min;
+}
+
 enum cpg_dtls_state cpg_dtls_session_input(struct cpg_dtls_session *s, const uint8_t *dgram,
 					   size_t len)
 {
@@ -979,12 +998,12 @@ enum cpg_dtls_state cpg_dtls_session_input(struct cpg_dtls_session *s, const uin
 		release_held(s);
 	if (!s->started)
 		cpg_dtls_session_start(s);
-	/* Records one by one, in order, minus application_data; a malformed
-	 * tail is dropped as OpenSSL would. */
+	/* Records one by one, in order, minus application_data and records
+	 * that cannot be sealed; a malformed tail is dropped as OpenSSL would. */
 	while (cpg_record_parse_header(dgram, len, &h) == CPG_RECORD_OK) {
 		size_t n = CPG_DTLS_HEADER_LEN + h.length;
 
-		if (h.type != CPG_DTLS_CT_APPLICATION_DATA)
+		if (h.type != CPG_DTLS_CT_APPLICATION_DATA && !cannot_be_sealed(s, &h))
 			fed |= BIO_write(s->rbio, dgram, (int)n) == (int)n;
 		dgram += n;
 		len -= n;
