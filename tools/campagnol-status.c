@@ -257,6 +257,7 @@ static void print_interface_human(const struct line *l)
 		{ "drop_full", "max_clients reached" },
 		{ "drop_unknown_dtls", "DTLS from unknown" },
 		{ "drop_other", "not ours" },
+		{ "drop_signal", "bad signalling" },
 	};
 	struct block b = { .n = 0 };
 	char buf[256], up[128];

@@ -47,6 +47,7 @@ struct peer {
 	struct cpg_timer dtls_timer;	/* retransmissions, handshake deadline */
 	struct pkt_fifo fifo;		/* packets waiting for the tunnel */
 	uint64_t queue_drops;		/* FIFO overflows and oversized packets */
+	uint64_t dtls_in;		/* datagrams given to its DTLS engine */
 	uint64_t created_ms;
 	uint64_t up_ms;			/* when ESTABLISHED was reached */
 	uint64_t last_heard_ms;		/* last datagram of any kind from the peer */

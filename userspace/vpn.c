@@ -699,6 +699,8 @@ static void datagram_in(struct vpn *v, uint8_t *buf, size_t len, const union cpg
 		return;
 	}
 	p->last_heard_ms = now_ms(v);
+	/* Counted, since OpenSSL silently ignores what it cannot use. */
+	p->dtls_in++;
 	cpg_dtls_session_input(p->dtls, buf, len);
 	peer_dtls_update(v, p);
 }
@@ -831,6 +833,7 @@ static void dump_peer(struct vpn *v, struct status_buf *b, const struct peer *p)
 	for (int i = 0; i < CPG_DP_DROP_MAX; i++)
 		status_kv_u64(b, drop_keys[i], st.drops[i]);
 	status_kv_u64(b, "drop_queue", p->queue_drops);
+	status_kv_u64(b, "dtls_in", p->dtls_in);
 	status_kv_u64(b, "queued", p->fifo.count);
 	status_kv_secs(b, "last_rx", st.rx_idle_ms);
 	status_kv_secs(b, "last_tx", st.tx_idle_ms);
@@ -854,6 +857,7 @@ static void vpn_dump(void *arg, struct status_buf *b)
 {
 	struct vpn *v = arg;
 	const struct cpg_config *cfg = v->cfg;
+	const struct cpg_rdvc_stats *rs = cpg_rdvc_stats(v->rdvc);
 	uint64_t now = now_ms(v);
 	char net[INET_ADDRSTRLEN + 4];
 	bool truncated = false;
@@ -886,6 +890,8 @@ static void vpn_dump(void *arg, struct status_buf *b)
 	status_kv_u64(b, "drop_full", v->n.full);
 	status_kv_u64(b, "drop_unknown_dtls", v->n.unknown_dtls);
 	status_kv_u64(b, "drop_other", v->n.other);
+	/* RDV-protocol datagrams that were malformed or out of place. */
+	status_kv_u64(b, "drop_signal", rs->malformed + rs->unexpected);
 	status_line_end(b);
 	for (size_t i = 0; i < v->peers.count; i++) {
 		if (status_buf_room(b) < STATUS_PEER_LINE_MAX) {
