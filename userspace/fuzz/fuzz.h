@@ -16,6 +16,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -56,6 +58,16 @@ static inline const uint8_t *fuzz_take_bytes(struct fuzz_input *in, size_t len, 
 	*got = len;
 	return p;
 }
+
+/* An invariant of the code under test: its failure is a crash to libFuzzer. */
+#define FUZZ_CHECK(cond)                                                          \
+	do {                                                                      \
+		if (!(cond)) {                                                    \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,    \
+				__LINE__, #cond);                                 \
+			abort();                                                  \
+		}                                                                 \
+	} while (0)
 
 /*
  * Log everything, to /dev/null: the messages are formatted as in the

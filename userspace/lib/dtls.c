@@ -166,13 +166,18 @@ static const char *cert_ips(X509 *cert, char *buf, size_t len)
 	for (int i = 0; i < sk_GENERAL_NAME_num(names); i++) {
 		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
 		char ip[INET_ADDRSTRLEN];
+		int n;
 
 		if (gn->type != GEN_IPADD || ASN1_STRING_length(gn->d.iPAddress) != 4)
 			continue;
 		inet_ntop(AF_INET, ASN1_STRING_get0_data(gn->d.iPAddress), ip, sizeof(ip));
-		used += snprintf(buf + used, len - used, "%s%s", used ? ", " : "", ip);
-		if (used >= len)
+		n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", ip);
+		if (n < 0 || (size_t)n >= len - used) {
+			/* Whole addresses only: a cut one reads as another. */
+			buf[used] = '\0';
 			break;
+		}
+		used += (size_t)n;
 	}
 	GENERAL_NAMES_free(names);
 	return buf;
@@ -610,35 +615,41 @@ static bool unknown_ca_error(int err)
 	       err == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT;
 }
 
-/* Keeps the first refusal; OpenSSL then aborts with a fatal alert. */
-static int verify_cb(int ok, X509_STORE_CTX *xs)
+void cpg_dtls_refusal_reason(X509_STORE_CTX *xs, struct in_addr want_ip, char *buf, size_t len)
 {
-	SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
-	struct cpg_dtls_session *s = ssl ? SSL_get_app_data(ssl) : NULL;
 	X509 *leaf = X509_STORE_CTX_get0_cert(xs);
 	X509 *cert = X509_STORE_CTX_get_current_cert(xs);
 	int err = X509_STORE_CTX_get_error(xs);
 	char subject[SUBJECT_LEN] = "?", at[SUBJECT_LEN] = "", ips[128], want[INET_ADDRSTRLEN];
 
-	if (ok || !s || s->verify_failed)
-		return ok;
-	s->verify_failed = true;
 	if (leaf)
 		name_str(X509_get_subject_name(leaf), subject, sizeof(subject));
 	/* Depth > 0: the problem is with a CA certificate of the chain. */
 	if (cert && cert != leaf)
 		name_str(X509_get_subject_name(cert), at, sizeof(at));
-	cpg_ip4_str(s->peer_vpn_ip, want);
+	cpg_ip4_str(want_ip, want);
 	if (err == X509_V_ERR_IP_ADDRESS_MISMATCH && leaf && cert_ips(leaf, ips, sizeof(ips))[0])
-		set_reason(s, "presented a certificate for %s, not %s (subject %s)", ips, want,
-			   subject);
+		snprintf(buf, len, "presented a certificate for %s, not %s (subject %s)", ips, want,
+			 subject);
 	else if (err == X509_V_ERR_IP_ADDRESS_MISMATCH)
-		set_reason(s, "presented a certificate without an IPv4 subjectAltName, "
-			   "expected %s (subject %s)", want, subject);
+		snprintf(buf, len, "presented a certificate without an IPv4 subjectAltName, "
+			 "expected %s (subject %s)", want, subject);
 	else
-		set_reason(s, "certificate verify failed: %s (subject %s%s%s)%s",
-			   X509_verify_cert_error_string(err), subject, at[0] ? ", at CA " : "",
-			   at, unknown_ca_error(err) ? ": not issued by a CA we trust" : "");
+		snprintf(buf, len, "certificate verify failed: %s (subject %s%s%s)%s",
+			 X509_verify_cert_error_string(err), subject, at[0] ? ", at CA " : "", at,
+			 unknown_ca_error(err) ? ": not issued by a CA we trust" : "");
+}
+
+/* Keeps the first refusal; OpenSSL then aborts with a fatal alert. */
+static int verify_cb(int ok, X509_STORE_CTX *xs)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct cpg_dtls_session *s = ssl ? SSL_get_app_data(ssl) : NULL;
+
+	if (ok || !s || s->verify_failed)
+		return ok;
+	s->verify_failed = true;
+	cpg_dtls_refusal_reason(xs, s->peer_vpn_ip, s->reason, sizeof(s->reason));
 	return 0;
 }
 

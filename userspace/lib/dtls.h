@@ -29,6 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/types.h>
+
 #include "conf.h"
 #include "keys.h"
 #include "net.h"
@@ -186,6 +188,15 @@ const char *cpg_dtls_session_peer_subject(const struct cpg_dtls_session *s);
  * wipes *out with cpg_keys_wipe() once the data plane has them.
  */
 int cpg_dtls_session_take_keys(struct cpg_dtls_session *s, struct cpg_record_keys *out);
+
+/*
+ * Internal: what the handshake's verify callback says when OpenSSL's
+ * verification of a peer certificate fails in xs (the identity check, the
+ * subjectAltName iPAddress against want_ip, included), into buf. Exposed
+ * only for the fuzz harness (userspace/fuzz/fuzz_cert.c), which runs the
+ * same verification on certificates of its own.
+ */
+void cpg_dtls_refusal_reason(X509_STORE_CTX *xs, struct in_addr want_ip, char *buf, size_t len);
 
 const char *cpg_dtls_state_name(enum cpg_dtls_state st);
 const char *cpg_dtls_failure_name(enum cpg_dtls_failure f);

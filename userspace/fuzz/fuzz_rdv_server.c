@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/*
+ * The RDV server's logic (rdv/server.c): one server per input, fed a
+ * sequence of datagrams from sixteen endpoints (or 4096) while its clock
+ * moves.
+ *
+ * Input: a configuration byte, then events until the input ends.
+ *   config  bits 0-2: max_clients, one of 0 (no limit), 1, 2, 3, 10, 16,
+ *           100, 0; bit 3: cpg_random() fails for session ids (the
+ *           fallback); bit 4: dump every message; bit 5: wide, a byte
+ *           after each op picks one of 256 ports of its endpoint's host
+ *           (enough clients for the hash tables to grow).
+ *   event   op (u8): bits 0-3 the source endpoint (0-11: IPv4, three per
+ *           host; 12-15: IPv6, two per host); bits 4-6 how far the clock
+ *           moves first: 0, 1 ms, 1 s, 3 s, 5.001 s, 10.001 s, 30.001 s, or
+ *           a u16 of ms read next; bit 7: rdv_server_expire() then.
+ *           [wide: the port byte.] Then the datagram: its length (u16 BE)
+ *           and its bytes.
+ *
+ * What the server sends is checked, and abort() reports a violation: it
+ * decodes, is no larger than CPG_PROTO_MAX_MSG, is of a type the RDV
+ * sends, goes to an endpoint that has sent something (to the sender
+ * itself, but for FWD), at most two per datagram, and answers the request
+ * (its id, its type, the peer it asked for); ANS and FWD name a public
+ * endpoint that was heard from, or a local one, and one session in
+ * opposite roles; OK and PONG tell the sender its own endpoint, and after
+ * an OK to a HELLO the client is registered there. Clients and sessions
+ * stay within the limits.
+ */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compat.h"
+#include "fuzz.h"
+#include "log.h"
+#include "proto.h"
+#include "server.h"
+
+#define N_ENDPOINTS (16 * 256)
+#define BASE_PORT 40000
+#define T0 1000000
+
+static union cpg_sockaddr endpoints[N_ENDPOINTS];
+
+struct fuzz_state {
+	bool heard[N_ENDPOINTS];		/* the endpoint sent something */
+	const union cpg_sockaddr *from;		/* of the datagram being handled */
+	struct cpg_msg req;			/* that datagram, if req_ok */
+	bool req_ok;
+	uint32_t req_id;			/* its request id */
+	unsigned int replies;			/* sent while handling it */
+	bool ok_sent;				/* an OK among them */
+	struct cpg_msg session;			/* the ANS or FWD among them */
+	bool session_sent;
+};
+
+static uint64_t random_counter;
+static bool random_fails;
+
+/*
+ * Session ids and hash seeds, from a counter that restarts with every
+ * input: a run replays exactly, and the fuzzer can learn the session ids
+ * that CLOSE names. compat.c's is not linked: nothing else of it is used.
+ */
+int cpg_random(void *buf, size_t len, bool block)
+{
+	uint64_t v = ++random_counter;
+	uint8_t *p = buf;
+
+	if (random_fails && !block)
+		return -1;
+	for (size_t i = 0; i < len; i++)
+		p[i] = i < sizeof(v) ? (uint8_t)(v >> 8 * i) : 0;
+	return 0;
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static int endpoint_index(const union cpg_sockaddr *a)
+{
+	int i = cpg_sockaddr_port(a) - BASE_PORT;
+
+	return i >= 0 && i < N_ENDPOINTS && cpg_sockaddr_equal(a, &endpoints[i]) ? i : -1;
+}
+
+static bool heard_from(const struct fuzz_state *st, const union cpg_sockaddr *a)
+{
+	int i = endpoint_index(a);
+
+	return i >= 0 && st->heard[i];
+}
+
+/* ANS or FWD: a session with a live peer, at an endpoint one can reach. */
+static bool session_sane(const struct fuzz_state *st, const struct cpg_msg *m,
+			 const union cpg_sockaddr *to)
+{
+	if (m->session == 0 || m->peer_vpn_ip.s_addr == htonl(INADDR_ANY) ||
+	    m->peer_vpn_ip.s_addr == htonl(INADDR_BROADCAST))
+		return false;
+	if (m->flags & CPG_FLAG_LOCAL)
+		return cpg_sockaddr_port(&m->peer_ep) != 0;
+	return heard_from(st, &m->peer_ep) && !cpg_sockaddr_equal(&m->peer_ep, to);
+}
+
+static bool request_is(const struct fuzz_state *st, uint8_t type)
+{
+	return st->req_ok && st->req.type == type;
+}
+
+/* ANS and FWD of one ASK tell both sides one session, in opposite roles. */
+static bool session_pair(struct fuzz_state *st, const struct cpg_msg *m)
+{
+	if (!st->session_sent) {
+		st->session = *m;
+		st->session_sent = true;
+		return true;
+	}
+	return st->session.type != m->type && st->session.session == m->session &&
+	       st->session.role != m->role;
+}
+
+static void check_send(void *arg, const union cpg_sockaddr *to, const uint8_t *buf, size_t len)
+{
+	struct fuzz_state *st = arg;
+	bool to_sender = st->from && cpg_sockaddr_equal(to, st->from);
+	struct cpg_msg m;
+
+	/* Nothing is sent by rdv_server_expire(), nor to a stranger. */
+	if (!st->from || !heard_from(st, to) || ++st->replies > 2)
+		abort();
+	if (len == 0 || len > CPG_PROTO_MAX_MSG || cpg_msg_decode(&m, buf, len) != CPG_DECODE_OK)
+		abort();
+	/* A reply echoes the request id; a FWD answers no request. */
+	if (m.request_id != (m.type == CPG_MSG_FWD ? 0 : st->req_id))
+		abort();
+	switch (m.type) {
+	case CPG_MSG_OK:
+		st->ok_sent = true;
+		if (!request_is(st, CPG_MSG_HELLO))
+			abort();
+		/* fall through */
+	case CPG_MSG_PONG:
+		if (!to_sender || !cpg_sockaddr_equal(&m.public_ep, to) ||
+		    !(request_is(st, CPG_MSG_HELLO) || request_is(st, CPG_MSG_PING)))
+			abort();
+		break;
+	case CPG_MSG_ANS:
+		if (!to_sender || !session_sane(st, &m, to) || !session_pair(st, &m))
+			abort();
+		/* fall through */
+	case CPG_MSG_REJ:
+		if (!to_sender || !request_is(st, CPG_MSG_ASK) ||
+		    m.peer_vpn_ip.s_addr != st->req.peer_vpn_ip.s_addr)
+			abort();
+		break;
+	case CPG_MSG_FWD:
+		if (to_sender || !session_sane(st, &m, to) || !session_pair(st, &m) ||
+		    !request_is(st, CPG_MSG_ASK))
+			abort();
+		break;
+	case CPG_MSG_NOK:
+		/* A HELLO refused, or one in another version. */
+		if (!to_sender || !(request_is(st, CPG_MSG_HELLO) || m.reason == CPG_REASON_VERSION))
+			abort();
+		break;
+	case CPG_MSG_RECONNECT:
+		if (!to_sender || !st->req_ok || st->req.type == CPG_MSG_HELLO ||
+		    st->req.type == CPG_MSG_BYE)
+			abort();
+		break;
+	default:
+		abort();
+	}
+}
+
+/* After each datagram: the limits hold, and an OK to a HELLO registered. */
+static void check_state(const struct rdv_server *s, unsigned int max_clients,
+			const struct fuzz_state *st, uint64_t now)
+{
+	const struct rdv_stats *stats = rdv_server_stats(s);
+	struct rdv_client_info info;
+
+	if (max_clients && (stats->clients > max_clients ||
+			    stats->sessions > (size_t)max_clients * RDV_SESSIONS_PER_CLIENT))
+		abort();
+	if (stats->sessions > stats->clients * (stats->clients - (stats->clients > 0)) / 2)
+		abort();
+	if (!st->ok_sent)
+		return;
+	if (!rdv_server_client(s, st->req.vpn_ip, now, &info) ||
+	    !cpg_sockaddr_equal(&info.endpoint, st->from) || info.timed_out ||
+	    info.last_seen != now)
+		abort();
+}
+
+static uint64_t clock_step(struct fuzz_input *in, unsigned int step)
+{
+	static const uint64_t steps[] = { 0, 1, 1000, 3000, CPG_CLIENT_TIMEOUT_MS + 1,
+					  CPG_CLIENT_PURGE_MS + 1, RDV_SESSION_TTL_MS + 1 };
+
+	return step < 7 ? steps[step] : fuzz_take_u16(in);
+}
+
+static void set_endpoints(void)
+{
+	struct sockaddr_in6 *in6;
+	struct in_addr ip;
+
+	/* Endpoint i: host i % 16 (grouped), port BASE_PORT + i. */
+	for (int i = 0; i < N_ENDPOINTS; i++) {
+		int host = i % 16;
+
+		if (host < 12) {
+			ip.s_addr = htonl(0xc6336401 + host / 3);	/* 198.51.100.1 and on */
+			cpg_sockaddr_set_in(&endpoints[i], ip, (uint16_t)(BASE_PORT + i));
+			continue;
+		}
+		in6 = &endpoints[i].in6;
+		memset(in6, 0, sizeof(*in6));
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)(BASE_PORT + i));
+		inet_pton(AF_INET6, "2001:db8::1", &in6->sin6_addr);
+		in6->sin6_addr.s6_addr[15] = (uint8_t)(1 + (host - 12) / 2);
+	}
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	fuzz_quiet_logs();
+	set_endpoints();
+	/* net.c seeds its hash once per process: not in the first input. */
+	cpg_sockaddr_hash(&endpoints[0]);
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const unsigned int limits[] = { 0, 1, 2, 3, 10, 16, 100, 0 };
+	struct fuzz_input in = { data, size };
+	static struct fuzz_state st;
+	struct rdv_config cfg = { .send = check_send, .send_arg = &st };
+	uint8_t conf = fuzz_take_u8(&in);
+	uint64_t now = T0;
+	struct rdv_server *s;
+	bool wide = conf & 0x20;
+
+	cfg.max_clients = limits[conf & 7];
+	cfg.dump = conf & 0x10;
+	random_counter = 0;
+	random_fails = conf & 0x08;
+	memset(&st, 0, sizeof(st));
+	s = rdv_server_new(&cfg);
+	if (!s)
+		abort();
+	while (in.size) {
+		uint8_t op = fuzz_take_u8(&in);
+		const uint8_t *buf;
+		size_t len;
+		int i;
+
+		now += clock_step(&in, op >> 4 & 7);
+		if (op & 0x80) {
+			st.from = NULL;
+			rdv_server_expire(s, now);
+		}
+		i = (op & 15) | (wide ? fuzz_take_u8(&in) << 4 : 0);
+		buf = fuzz_take_bytes(&in, fuzz_take_u16(&in), &len);
+		st.from = &endpoints[i];
+		st.heard[i] = true;
+		st.req_ok = cpg_msg_decode(&st.req, buf, len) == CPG_DECODE_OK;
+		st.req_id = len >= CPG_PROTO_HDR_LEN ? get_be32(buf + 4) : 0;
+		st.replies = 0;
+		st.ok_sent = false;
+		st.session_sent = false;
+		rdv_server_input(s, buf, len, st.from, now);
+		check_state(s, cfg.max_clients, &st, now);
+	}
+	rdv_server_log_stats(s, LOG_DEBUG);
+	rdv_server_free(s);
+	return 0;
+}

@@ -1,0 +1,525 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/*
+ * The client side of RDV signalling and hole punching (lib/rdvclient.c):
+ * one client per input, fed datagrams from the RDV, from peers and from
+ * strangers, between the calls the daemon makes, while its clock moves.
+ *
+ * Input: a configuration byte, then events until the input ends.
+ *   config  bits 0-1: max_peers - 1; bit 2: publish a local endpoint;
+ *           bits 3-4: punch interval and timeout in ms: 100/3000 (the
+ *           defaults), 1/5, 30/200, 1000/10000; bits 5-7: what the
+ *           callbacks call back: nothing, refuse incoming, connect from
+ *           peer_incoming, close on peer_up, connect on peer_failed,
+ *           restart on peer_failed, keepalive on peer_up and connect on
+ *           registered, or the three of 2-4.
+ *   event   op (u8), bits 0-2 the kind, bits 3-7 its argument a:
+ *           0  a datagram from the RDV: length (u16 BE), then its bytes
+ *           1  a datagram from source a & 7 (peers, the RDV's host on
+ *              another port, strangers): length, bytes
+ *           2  the clock moves by step a (a >= 16: a u16 of ms read next),
+ *              then the due timers run
+ *           3  the clock moves to the next timer's deadline, (a & 7) + 1
+ *              times
+ *           4  cpg_rdvc_connect(peer a & 7)
+ *           5  cpg_rdvc_close(peer a & 7, reason a >> 3)
+ *           6  cpg_rdvc_keepalive(peer a & 7)
+ *           7  a & 1 ? cpg_rdvc_restart() : cpg_rdvc_start()
+ *
+ * No socket and no real clock: sendto(), cpg_now_ms() and the timers are
+ * this file's, so an input replays exactly and fast. Every datagram the
+ * client sends is checked, and abort() reports a violation: it decodes,
+ * is of a type a client sends, with the next request id, to the RDV (and
+ * only once started, but to refuse a FWD) or, for punches, to an endpoint
+ * an ANS/FWD named or that sent us something; keepalives go where peer_up
+ * said the peer is.
+ * Callbacks come only from the events that can cause them and tell what
+ * the datagram said; timers stay consistent and none is left armed.
+ */
+/* sendto() below must have the POSIX prototype, not glibc's GNU one. */
+#undef _GNU_SOURCE
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "evloop.h"
+#include "fuzz.h"
+#include "log.h"
+#include "proto.h"
+#include "rdvclient.h"
+
+#define T0 1000000
+#define MAX_TIMERS 16		/* one per peer and the RDV's: at most 5 */
+#define MAX_TOLD 256
+#define MAX_TIMER_RUNS 100000
+#define MAX_UP 16
+
+enum cb_mode {
+	CB_NONE,
+	CB_REFUSE_INCOMING,
+	CB_CONNECT_INCOMING,
+	CB_CLOSE_ON_UP,
+	CB_CONNECT_ON_FAIL,
+	CB_RESTART_ON_FAIL,
+	CB_KEEPALIVE_CONNECT,
+	CB_ALL,
+};
+
+static struct {
+	int fd;				/* /dev/null: only sendto() below sees it */
+	union cpg_sockaddr server;
+	union cpg_sockaddr local_ep;
+	union cpg_sockaddr sources[8];
+	struct in_addr vpn_ip;
+	struct in_addr peers[8];
+} fx;
+
+/* What one input has done so far. */
+static struct {
+	struct cpg_rdvc *c;
+	enum cb_mode mode;
+	bool local_ep;
+	bool started;
+	bool in_timers;
+	const union cpg_sockaddr *from;	/* of the datagram being handled */
+	struct cpg_msg msg;		/* that datagram, if it decoded */
+	bool msg_ok;
+	bool heard[8];			/* sources that sent something */
+	bool heard_rdv;
+	union cpg_sockaddr told[MAX_TOLD];	/* endpoints ANS/FWD named */
+	size_t n_told;
+	bool told_overflow;
+	uint64_t punches;
+	uint32_t last_id;		/* request id of the last datagram sent */
+	struct in_addr up_ip[MAX_UP];	/* peers peer_up told of, and where */
+	union cpg_sockaddr up_ep[MAX_UP];
+	size_t n_up;
+} st;
+
+/*
+ * The clock and the timers, in place of evloop.c's (not linked: the client
+ * uses nothing else of it): a list of deadlines the events run, no
+ * libevent, no real time.
+ */
+static struct cpg_loop loop;
+static struct cpg_timer *armed[MAX_TIMERS];
+static size_t n_armed;
+static uint64_t now;
+
+uint64_t cpg_now_ms(void)
+{
+	return now;
+}
+
+void cpg_timer_init(struct cpg_timer *t, cpg_timer_fn fn, void *arg)
+{
+	t->expires = 0;
+	t->heap_index = SIZE_MAX;
+	t->fn = fn;
+	t->arg = arg;
+}
+
+int cpg_timer_arm(struct cpg_loop *l, struct cpg_timer *t, uint64_t delay_ms)
+{
+	if (l != &loop)
+		abort();
+	t->expires = now + delay_ms;
+	if (t->heap_index != SIZE_MAX) {
+		if (t->heap_index >= n_armed || armed[t->heap_index] != t)
+			abort();
+		return 0;
+	}
+	if (n_armed == MAX_TIMERS)
+		abort();
+	t->heap_index = n_armed;
+	armed[n_armed++] = t;
+	return 0;
+}
+
+void cpg_timer_cancel(struct cpg_loop *l, struct cpg_timer *t)
+{
+	size_t i = t->heap_index;
+
+	if (l != &loop)
+		abort();
+	if (i == SIZE_MAX)
+		return;
+	if (i >= n_armed || armed[i] != t)
+		abort();
+	armed[i] = armed[--n_armed];
+	armed[i]->heap_index = i;
+	t->heap_index = SIZE_MAX;
+}
+
+/* The due timers, earliest first; false if there was none. */
+static bool run_timers(void)
+{
+	bool ran = false;
+
+	for (unsigned int runs = 0;; runs++) {
+		struct cpg_timer *t = NULL;
+
+		/* A timer re-armed with no delay would spin here forever. */
+		if (runs > MAX_TIMER_RUNS)
+			abort();
+		for (size_t i = 0; i < n_armed; i++) {
+			if (armed[i]->heap_index != i)
+				abort();
+			if (armed[i]->expires <= now && (!t || armed[i]->expires < t->expires))
+				t = armed[i];
+		}
+		if (!t)
+			return ran;
+		cpg_timer_cancel(&loop, t);
+		st.in_timers = true;
+		t->fn(&loop, t->arg);
+		st.in_timers = false;
+		ran = true;
+	}
+}
+
+static void next_timer(void)
+{
+	uint64_t first = UINT64_MAX;
+
+	for (size_t i = 0; i < n_armed; i++) {
+		if (armed[i]->expires < first)
+			first = armed[i]->expires;
+	}
+	if (first == UINT64_MAX)
+		return;
+	if (first > now)
+		now = first;
+	run_timers();
+}
+
+static bool bad_peer_ip(struct in_addr ip)
+{
+	return ip.s_addr == fx.vpn_ip.s_addr || ip.s_addr == 0;
+}
+
+/* Where a punch may go: an endpoint the RDV named, or one we heard from. */
+static bool punch_target(const union cpg_sockaddr *to)
+{
+	if (st.told_overflow)
+		return true;
+	for (size_t i = 0; i < st.n_told; i++) {
+		if (cpg_sockaddr_equal(to, &st.told[i]))
+			return true;
+	}
+	for (size_t i = 0; i < 8; i++) {
+		if (st.heard[i] && cpg_sockaddr_equal(to, &fx.sources[i]))
+			return true;
+	}
+	return st.heard_rdv && cpg_sockaddr_equal(to, &fx.server);
+}
+
+/* A keepalive goes where peer_up said the peer is (if it said for long). */
+static bool kept_alive(struct in_addr ip, const union cpg_sockaddr *to)
+{
+	if (st.n_up == MAX_UP)
+		return true;
+	for (size_t i = st.n_up; i-- > 0;) {
+		if (st.up_ip[i].s_addr == ip.s_addr)
+			return cpg_sockaddr_equal(&st.up_ep[i], to);
+	}
+	return false;
+}
+
+static bool from_rdv_with(uint8_t type)
+{
+	return st.from && cpg_sockaddr_equal(st.from, &fx.server) && st.msg_ok &&
+	       st.msg.type == type;
+}
+
+static void check_sent(const struct cpg_msg *m, const union cpg_sockaddr *to)
+{
+	bool to_rdv = cpg_sockaddr_equal(to, &fx.server);
+
+	switch (m->type) {
+	case CPG_MSG_HELLO:
+		if (m->vpn_ip.s_addr != fx.vpn_ip.s_addr ||
+		    !!(m->present & CPG_HAS(CPG_ATTR_LOCAL_ENDPOINT)) != st.local_ep ||
+		    (st.local_ep && !cpg_sockaddr_equal(&m->local_ep, &fx.local_ep)))
+			abort();
+		/* fall through */
+	case CPG_MSG_PING:
+	case CPG_MSG_BYE:
+		if (!to_rdv || !st.started)
+			abort();
+		break;
+	case CPG_MSG_CLOSE:
+		/* Refusing a FWD needs no registration. */
+		if (!st.started && !from_rdv_with(CPG_MSG_FWD))
+			abort();
+		/* fall through */
+	case CPG_MSG_ASK:
+		if (!to_rdv || !(st.started || m->type == CPG_MSG_CLOSE) ||
+		    bad_peer_ip(m->peer_vpn_ip))
+			abort();
+		break;
+	case CPG_MSG_PUNCH_KEEPALIVE:
+		if (!kept_alive(m->peer_vpn_ip, to))
+			abort();
+		/* fall through */
+	case CPG_MSG_PUNCH:
+		if (m->vpn_ip.s_addr != fx.vpn_ip.s_addr || bad_peer_ip(m->peer_vpn_ip) ||
+		    !punch_target(to))
+			abort();
+		st.punches += m->type == CPG_MSG_PUNCH;
+		break;
+	default:
+		abort();
+	}
+}
+
+ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *to,
+	       socklen_t tolen)
+{
+	union cpg_sockaddr dst;
+	struct cpg_msg m;
+
+	if (fd != fx.fd || flags || !st.c || len == 0 || len > CPG_PROTO_MAX_MSG ||
+	    tolen > sizeof(dst))
+		abort();
+	memset(&dst, 0, sizeof(dst));
+	memcpy(&dst, to, tolen);
+	if (tolen != cpg_sockaddr_len(&dst) || cpg_msg_decode(&m, buf, len) != CPG_DECODE_OK ||
+	    m.request_id != ++st.last_id)
+		abort();
+	check_sent(&m, &dst);
+	return (ssize_t)len;
+}
+
+static void connect_checked(struct in_addr ip)
+{
+	int ret = cpg_rdvc_connect(st.c, ip);
+
+	if ((ret == -EINVAL) != bad_peer_ip(ip))
+		abort();
+	if (ret == 0 && cpg_rdvc_connect(st.c, ip) != -EEXIST)
+		abort();
+	if (ret && ret != -EEXIST && ret != -ENOSPC && ret != -EINVAL)
+		abort();
+}
+
+/* Callbacks: each comes from the datagram or the timer that causes it. */
+
+
+static void on_registered(void *arg, const union cpg_sockaddr *public_ep)
+{
+	if (!from_rdv_with(CPG_MSG_OK) || !cpg_sockaddr_equal(public_ep, &st.msg.public_ep) ||
+	    !cpg_rdvc_registered(st.c))
+		abort();
+	if (st.mode == CB_KEEPALIVE_CONNECT)
+		connect_checked(fx.peers[0]);
+}
+
+static bool on_peer_incoming(void *arg, struct in_addr vpn_ip)
+{
+	if (!from_rdv_with(CPG_MSG_FWD) || vpn_ip.s_addr != st.msg.peer_vpn_ip.s_addr ||
+	    bad_peer_ip(vpn_ip))
+		abort();
+	if (st.mode == CB_CONNECT_INCOMING || st.mode == CB_ALL)
+		connect_checked(vpn_ip);
+	return st.mode != CB_REFUSE_INCOMING;
+}
+
+static void on_peer_up(void *arg, const struct cpg_rdvc_peer_info *info)
+{
+	if (!st.from || !st.msg_ok || st.msg.type != CPG_MSG_PUNCH ||
+	    !cpg_sockaddr_equal(&info->endpoint, st.from) ||
+	    info->vpn_ip.s_addr != st.msg.vpn_ip.s_addr || info->session != st.msg.session ||
+	    bad_peer_ip(info->vpn_ip) ||
+	    (info->role != CPG_ROLE_CLIENT && info->role != CPG_ROLE_SERVER))
+		abort();
+	if (st.n_up < MAX_UP) {
+		st.up_ip[st.n_up] = info->vpn_ip;
+		st.up_ep[st.n_up++] = info->endpoint;
+	}
+	if (st.mode == CB_CLOSE_ON_UP || st.mode == CB_ALL)
+		cpg_rdvc_close(st.c, info->vpn_ip, CPG_REASON_IDLE);
+	if (st.mode == CB_KEEPALIVE_CONNECT)
+		cpg_rdvc_keepalive(st.c, info->vpn_ip);
+}
+
+static void on_peer_failed(void *arg, struct in_addr vpn_ip, enum cpg_rdvc_failure failure,
+			   enum cpg_reason reason)
+{
+	switch (failure) {
+	case CPG_RDVC_REJECTED:
+		if (!from_rdv_with(CPG_MSG_REJ) || vpn_ip.s_addr != st.msg.peer_vpn_ip.s_addr ||
+		    reason != st.msg.reason)
+			abort();
+		break;
+	case CPG_RDVC_NO_ANSWER:
+	case CPG_RDVC_PUNCH_TIMEOUT:
+		if (!st.in_timers)
+			abort();
+		break;
+	default:
+		abort();
+	}
+	if (bad_peer_ip(vpn_ip) || !cpg_rdvc_failure_message(st.c)[0] ||
+	    !strcmp(cpg_rdvc_failure_str(failure), "unknown"))
+		abort();
+	if (st.mode == CB_CONNECT_ON_FAIL || st.mode == CB_ALL)
+		connect_checked(vpn_ip);
+	if (st.mode == CB_RESTART_ON_FAIL) {
+		st.started = true;
+		cpg_rdvc_restart(st.c);
+	}
+}
+
+static const struct cpg_rdvc_ops ops = {
+	.registered = on_registered,
+	.peer_incoming = on_peer_incoming,
+	.peer_up = on_peer_up,
+	.peer_failed = on_peer_failed,
+};
+
+static void input(struct fuzz_input *in, const union cpg_sockaddr *from)
+{
+	size_t len;
+	const uint8_t *buf = fuzz_take_bytes(in, fuzz_take_u16(in), &len);
+
+	st.msg_ok = cpg_msg_decode(&st.msg, buf, len) == CPG_DECODE_OK;
+	if (st.msg_ok && cpg_sockaddr_equal(from, &fx.server) &&
+	    (st.msg.type == CPG_MSG_ANS || st.msg.type == CPG_MSG_FWD)) {
+		if (st.n_told < MAX_TOLD)
+			st.told[st.n_told++] = st.msg.peer_ep;
+		else
+			st.told_overflow = true;
+	}
+	st.from = from;
+	cpg_rdvc_input(st.c, buf, len, from);
+	st.from = NULL;
+}
+
+static uint64_t clock_step(struct fuzz_input *in, unsigned int a)
+{
+	static const uint64_t steps[16] = { 0, 1, 5, 50, 99, 100, 200, 999, 1000, 2000,
+					    3000, 4000, 9000, 10000, 30000, 300001 };
+
+	return a < 16 ? steps[a] : fuzz_take_u16(in);
+}
+
+static void event(struct fuzz_input *in)
+{
+	static const enum cpg_reason reasons[4] = { CPG_REASON_NONE, CPG_REASON_IDLE,
+						    CPG_REASON_SHUTDOWN,
+						    CPG_REASON_PUNCH_FAILED };
+	uint8_t op = fuzz_take_u8(in);
+	unsigned int a = op >> 3;
+
+	switch (op & 7) {
+	case 0:
+		st.heard_rdv = true;
+		input(in, &fx.server);
+		break;
+	case 1:
+		st.heard[a & 7] = true;
+		input(in, &fx.sources[a & 7]);
+		break;
+	case 2:
+		now += clock_step(in, a);
+		run_timers();
+		break;
+	case 3:
+		for (unsigned int i = 0; i <= (a & 7); i++)
+			next_timer();
+		break;
+	case 4:
+		connect_checked(fx.peers[a & 7]);
+		break;
+	case 5:
+		cpg_rdvc_close(st.c, fx.peers[a & 7], reasons[a >> 3]);
+		break;
+	case 6:
+		cpg_rdvc_keepalive(st.c, fx.peers[a & 7]);
+		break;
+	case 7:
+		st.started = true;
+		if (a & 1)
+			cpg_rdvc_restart(st.c);
+		else
+			cpg_rdvc_start(st.c);
+		break;
+	}
+}
+
+static union cpg_sockaddr ep4(const char *ip, uint16_t port)
+{
+	union cpg_sockaddr a;
+	struct in_addr in;
+
+	inet_pton(AF_INET, ip, &in);
+	cpg_sockaddr_set_in(&a, in, port);
+	return a;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	struct sockaddr_in6 *in6 = &fx.sources[6].in6;
+
+	fuzz_quiet_logs();
+	fx.fd = open("/dev/null", O_WRONLY);
+	if (fx.fd < 0)
+		abort();
+	fx.server = ep4("192.0.2.1", CPG_RDV_DEFAULT_PORT);
+	fx.local_ep = ep4("192.168.1.10", 5000);
+	fx.sources[0] = ep4("198.51.100.2", 40000);
+	fx.sources[1] = ep4("198.51.100.3", 40001);
+	fx.sources[2] = ep4("203.0.113.4", 40002);
+	fx.sources[3] = ep4("192.168.1.20", 5000);
+	fx.sources[4] = ep4("198.51.100.2", 40005);	/* sources[0]'s NAT, another port */
+	fx.sources[5] = ep4("192.0.2.1", CPG_RDV_DEFAULT_PORT + 1);
+	in6->sin6_family = AF_INET6;
+	in6->sin6_port = htons(40006);
+	inet_pton(AF_INET6, "2001:db8::6", &in6->sin6_addr);
+	fx.sources[7] = ep4("127.0.0.1", CPG_RDV_DEFAULT_PORT);
+	inet_pton(AF_INET, "10.0.0.1", &fx.vpn_ip);
+	for (int i = 0; i < 6; i++)
+		fx.peers[i].s_addr = htonl(0x0a000002 + i);	/* 10.0.0.2 and on */
+	fx.peers[6] = fx.vpn_ip;
+	fx.peers[7].s_addr = 0;
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const unsigned int punch[4][2] = { { 0, 0 }, { 1, 5 }, { 30, 200 }, { 1000, 10000 } };
+	struct fuzz_input in = { data, size };
+	struct cpg_rdvc_config cfg;
+	uint8_t conf = fuzz_take_u8(&in);
+
+	memset(&st, 0, sizeof(st));
+	memset(&cfg, 0, sizeof(cfg));
+	now = T0;
+	cfg.fd = fx.fd;
+	cfg.server = fx.server;
+	cfg.vpn_ip = fx.vpn_ip;
+	cfg.max_peers = 1 + (conf & 3);
+	st.local_ep = conf & 4;
+	if (st.local_ep)
+		cfg.local_ep = fx.local_ep;
+	cfg.punch_interval_ms = punch[conf >> 3 & 3][0];
+	cfg.punch_timeout_ms = punch[conf >> 3 & 3][1];
+	st.mode = (enum cb_mode)(conf >> 5);
+	st.c = cpg_rdvc_new(&loop, &cfg, &ops, NULL);
+	if (!st.c)
+		abort();
+	while (in.size)
+		event(&in);
+	if (cpg_rdvc_stats(st.c)->punches_sent != st.punches)
+		abort();
+	cpg_rdvc_free(st.c);
+	st.c = NULL;
+	if (n_armed)
+		abort();
+	return 0;
+}
