@@ -25,6 +25,7 @@
 #include "evloop.h"
 #include "log.h"
 #include "net.h"
+#include "prng.h"
 #include "proto.h"
 
 #define PROG "campagnol-rdv-load"
@@ -55,34 +56,6 @@ static uint64_t now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-/* xorshift64*: deterministic for a seed, which the fuzzer promises. */
-static uint64_t rng_next(uint64_t *state)
-{
-	uint64_t x = *state;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*state = x;
-	return x * 0x2545F4914F6CDD1DULL;
-}
-
-static uint32_t rng_below(uint64_t *state, uint32_t n)
-{
-	return (uint32_t)(((rng_next(state) >> 32) * (uint64_t)n) >> 32);
-}
-
-static void rng_seed(uint64_t *state, uint64_t seed)
-{
-	/* splitmix64 of the seed: never zero, and close seeds diverge */
-	uint64_t z = seed + 0x9E3779B97F4A7C15ULL;
-
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-	z ^= z >> 31;
-	*state = z ? z : 1;
 }
 
 static void put_be16(uint8_t *p, uint16_t v)

@@ -59,7 +59,7 @@ AVAILABLE_MODULES="gcm ghash_generic ghash_clmulni_intel aesni_intel ctr
 	nft_reject_inet nft_fib_inet nft_limit udp_diag inet_diag"
 # The Campagnol binaries copied from --bin-dir when they exist there.
 CPG_BINARIES="campagnol campagnol_rdv campagnol-status campagnol-punch campagnol-rdv-load
-	udp-replay"
+	udp-replay udp-garbage"
 # System tools: required ones make the build fail when missing. The optional
 # ones are what the VPN tests of lib.sh need besides (jq for the daemons'
 # status, openssl for campagnol-pki, nstat for the UDP counters): a test
