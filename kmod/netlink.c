@@ -466,6 +466,12 @@ static int cpg_nl_put_idle(struct sk_buff *skb, int type, u64 last, u64 now)
 {
 	if (!last)
 		return 0;
+	/*
+	 * A record may have come or gone since now was read: last is then
+	 * after it, and now - last would wrap to an idle time of ages.
+	 */
+	if (time_after64(last, now))
+		last = now;
 	return nla_put_u64_64bit(skb, type, jiffies64_to_msecs(now - last),
 				 CAMPAGNOL_A_PEER_PAD);
 }
