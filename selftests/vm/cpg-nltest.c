@@ -13,6 +13,7 @@
  *        cpg-nltest tunnel IFINDEX LOCAL_IP PORT PEER_VPN PEER_IP PEER_PORT CIPHER
  *                   TXFILL RXFILL [FIRST_SEQ]
  *        cpg-nltest crypto-async
+ *        cpg-nltest churn IFINDEX COUNT PEER_VPN PEER_IP PEER_PORT CIPHER TXFILL RXFILL
  *
  * The first form runs the scenario on IFINDEX (a campagnol device without a
  * socket), uses IFINDEX2 (another one) for "socket already attached", and
@@ -30,6 +31,9 @@
  * of the AEADs (see crypto_async()). Two
  * of them with swapped fills make a tunnel with known keys. SIGUSR1 installs
  * the next keys (every fill xor 0xf0, epoch 1 again), as a rekey would.
+ * "churn", given what a "tunnel" was given after its PORT, removes and adds
+ * again COUNT times the peer that "tunnel" added, while other peers come
+ * and go (see churn()).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -694,6 +698,84 @@ static int tunnel(int argc, char **argv)
 	}
 }
 
+/* Peers that come and go on the device during a churn; half are there at a
+ * time. */
+#define CHURN_FILLERS 16
+/* Each new life of the churned peer starts sealing this far above the last
+ * one: its records never reuse a nonce, and the peer's replay window takes
+ * them. A life seals far fewer records than that. */
+#define CHURN_SEQ_STEP (1ULL << 20)
+
+/* A request of a churn: count it, and name the first failures. */
+static void churn_check(int ret, int cycle, const char *what, int *failed)
+{
+	if (!ret)
+		return;
+	if ((*failed)++ < 5)
+		fprintf(stderr, "churn: cycle %d: %s: %s (%s)\n", cycle, what, strerror(-ret),
+			last_extack);
+}
+
+/* Filler peer f of a churn: its own VPN IP, endpoint and port, and an idle
+ * timeout of a second, so that the idle scan runs among the changes too. */
+static struct peer_req churn_filler(char *vpn, size_t size, int f)
+{
+	snprintf(vpn, size, "10.9.1.%d", f + 1);
+	return P(.vpn = vpn, .v4 = "192.0.2.200", .port = 20000 + f, .idle = 1);
+}
+
+/*
+ * "churn": what tunnels that close and open again do to a device under
+ * traffic. The peer that "tunnel" added (the same arguments) is removed and
+ * added again COUNT times, with the same keys and endpoint, its first write
+ * sequence number CHURN_SEQ_STEP higher each time. Between the removal and
+ * the new peer, a filler peer is added and the one added in the cycle before
+ * moves to another endpoint (a new chain of the endpoint table); fillers
+ * leave CHURN_FILLERS / 2 cycles after they came, the last ones at the end.
+ * Prints how many requests failed; exits 1 if any did.
+ */
+static int churn(char **argv)
+{
+	int ifindex = atoi(argv[2]), count = atoi(argv[3]), failed = 0, i;
+	struct peer_req p = P(.vpn = argv[4], .v4 = argv[5], .port = atoi(argv[6]),
+			      .cipher = atoi(argv[7]),
+			      .txfill = (uint8_t)strtoul(argv[8], NULL, 0),
+			      .rxfill = (uint8_t)strtoul(argv[9], NULL, 0));
+	struct peer_req q;
+	char vpn[16];
+
+	for (i = 1; i <= count; i++) {
+		churn_check(peer_simple(ifindex, CAMPAGNOL_CMD_PEER_DEL, p.vpn), i, "peer-del",
+			    &failed);
+		q = churn_filler(vpn, sizeof(vpn), i % CHURN_FILLERS);
+		churn_check(peer_cmd(ifindex, CAMPAGNOL_CMD_PEER_NEW, &q), i, "filler peer-new",
+			    &failed);
+		if (i > 1) {
+			q = churn_filler(vpn, sizeof(vpn), (i - 1) % CHURN_FILLERS);
+			q.port += 10000;
+			q.idle = -1;
+			churn_check(peer_cmd(ifindex, CAMPAGNOL_CMD_PEER_SET, &q), i,
+				    "filler peer-set endpoint", &failed);
+		}
+		p.first_seq = (1ULL << 47) + (uint64_t)i * CHURN_SEQ_STEP;
+		churn_check(peer_cmd(ifindex, CAMPAGNOL_CMD_PEER_NEW, &p), i, "peer-new", &failed);
+		if (i > CHURN_FILLERS / 2) {
+			churn_filler(vpn, sizeof(vpn), (i - CHURN_FILLERS / 2) % CHURN_FILLERS);
+			churn_check(peer_simple(ifindex, CAMPAGNOL_CMD_PEER_DEL, vpn), i,
+				    "filler peer-del", &failed);
+		}
+	}
+	for (i = count - CHURN_FILLERS / 2 + 1; i <= count; i++) {
+		if (i < 1)
+			continue;
+		churn_filler(vpn, sizeof(vpn), i % CHURN_FILLERS);
+		churn_check(peer_simple(ifindex, CAMPAGNOL_CMD_PEER_DEL, vpn), i, "filler peer-del",
+			    &failed);
+	}
+	printf("churn: %d cycles, %d failed requests\n", count, failed);
+	return failed ? 1 : 0;
+}
+
 /*
  * "crypto-async": register pcrypt instances of the AEADs through the crypto
  * user API. They outrank the plain implementations, so that campagnol.ko,
@@ -867,13 +949,17 @@ int main(int argc, char **argv)
 		return tunnel(argc, argv);
 	if (argc == 2 && !strcmp(argv[1], "crypto-async"))
 		return crypto_async();
+	if (argc == 10 && !strcmp(argv[1], "churn"))
+		return churn(argv);
 	if (argc < 3) {
 		fprintf(stderr, "usage: %s IFINDEX IFINDEX2 [NETNS_PATH IFINDEX]\n"
 			"       %s hold IFINDEX PORT\n"
 			"       %s show IFINDEX\n"
 			"       %s crypto-async\n"
 			"       %s tunnel IFINDEX LOCAL_IP PORT PEER_VPN PEER_IP PEER_PORT CIPHER "
-			"TXFILL RXFILL [FIRST_SEQ]\n", argv[0], argv[0], argv[0], argv[0], argv[0]);
+			"TXFILL RXFILL [FIRST_SEQ]\n"
+			"       %s churn IFINDEX COUNT PEER_VPN PEER_IP PEER_PORT CIPHER "
+			"TXFILL RXFILL\n", argv[0], argv[0], argv[0], argv[0], argv[0], argv[0]);
 		return 2;
 	}
 	printf("TAP version 13\n");
