@@ -9,11 +9,12 @@ build-essential cmake pkg-config
 libssl-dev openssl
 libnl-3-dev libnl-genl-3-dev libnl-route-3-dev libmnl-dev
 libcmocka-dev libevent-dev
-clang gcc-mingw-w64-x86-64
+clang libclang-rt-14-dev gcc-mingw-w64-x86-64
 iproute2 nftables iputils-ping procps psmisc
 iperf3 tcpdump tshark jq
 qemu-system-x86 busybox-static cpio xz-utils kmod wireguard-tools
 linux-source-6.1 sparse
+flex bison bc libelf-dev
 "
 # The VM tests of campagnol.ko (selftests/vm) boot Debian 12's 6.1 cloud
 # kernel under qemu and build the module against its headers. Installing it

@@ -4,7 +4,8 @@
 # The whole test suite, as CI runs it (.ci/run): install what is missing,
 # build twice (normal, and with AddressSanitizer + UndefinedBehaviorSanitizer),
 # run every test of each build with ctest (cmocka unit tests, netns
-# integration tests, portability checks, campagnol.ko's VM tests); then
+# integration tests, portability checks, campagnol.ko's VM tests, on
+# Debian's kernel and on the debug kernel, built first and cached); then
 # build a third time as the BSDs and Cygwin do, without the kernel data
 # plane, and run the netns tests again with the event loop on poll.
 # Exits nonzero if anything fails.
@@ -61,11 +62,49 @@ suite() {
 step "dependencies (tools/install-deps.sh)"
 "$ROOT/tools/install-deps.sh" || { echo "run-tests: installing dependencies failed" >&2; exit 1; }
 
-suite normal "${CPG_BUILD_DIR:-$ROOT/build}" -DCPG_SANITIZE=OFF
+# The debug kernel of the VM tests (KASAN, UBSAN, lockdep, kmemleak...), built
+# once per machine into a cache every checkout shares, found there after.
+# The normal build's vm-debug.all boots it with every VM test; when it
+# cannot be built here, that test skips, saying why. Only with
+# CPG_VM_DEBUG=1 for now: its cost on a fresh machine (the build, then
+# every VM test under KASAN) is not yet measured against the time CI allows.
+debug_kernel() {
+	step "debug kernel (selftests/vm/debug-kernel.sh --cache)"
+	"$ROOT/selftests/vm/debug-kernel.sh" --cache 2>&1 >"$LOGDIR/debug-kernel.env" |
+		tee "$LOGDIR/debug-kernel.log"
+	case ${PIPESTATUS[0]} in
+	0)
+		DEBUG_KERNEL=(-DCPG_VM_DEBUG_KERNEL="$(sed -n 's/^CPG_DEBUG_KERNEL_DIR=//p' \
+			"$LOGDIR/debug-kernel.env")" -DCPG_VM_DEBUG_KERNEL_SKIP=)
+		;;
+	4)
+		why=$(sed -n 's/^debug-kernel.sh: //p' "$LOGDIR/debug-kernel.log" | tail -n 1)
+		DEBUG_KERNEL=(-DCPG_VM_DEBUG_KERNEL= -DCPG_VM_DEBUG_KERNEL_SKIP="$why")
+		RESULTS+=("debug kernel: WARNING, skipped: $why")
+		;;
+	*)
+		DEBUG_KERNEL=(-DCPG_VM_DEBUG_KERNEL=
+			-DCPG_VM_DEBUG_KERNEL_SKIP="the debug kernel failed to build")
+		RESULTS+=("debug kernel: FAILED (build)")
+		STATUS=1
+		;;
+	esac
+}
+DEBUG_KERNEL=(-DCPG_VM_DEBUG_KERNEL= -DCPG_VM_DEBUG_KERNEL_SKIP=)
+if [ "${CPG_VM_DEBUG:-0}" = 1 ]; then
+	debug_kernel
+else
+	RESULTS+=("debug kernel: WARNING, not run (CPG_VM_DEBUG=1 runs vm-debug.all)")
+fi
+
+suite normal "${CPG_BUILD_DIR:-$ROOT/build}" -DCPG_SANITIZE=OFF "${DEBUG_KERNEL[@]}"
 
 # Any sanitizer report aborts the process, which fails its test.
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# The churn test's full counts (1000 tunnel cycles, 100 restarts) run once,
+# in the normal build; a fifth of them here and in the portable build.
+export CPG_CHURN_CYCLES=200 CPG_CHURN_RESTARTS=20
 suite asan+ubsan "${CPG_ASAN_BUILD_DIR:-$ROOT/build-asan}" -DCPG_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
@@ -76,7 +115,7 @@ export EVENT_NOEPOLL=1 CPG_EXPECT_EVENT_METHOD=poll
 CTEST_ARGS=(-L netns)
 suite portable "${CPG_PORTABLE_BUILD_DIR:-$ROOT/build-portable}" -DCPG_SANITIZE=OFF \
 	-DCPG_KERNEL_DATAPLANE=OFF
-unset EVENT_NOEPOLL CPG_EXPECT_EVENT_METHOD
+unset EVENT_NOEPOLL CPG_EXPECT_EVENT_METHOD CPG_CHURN_CYCLES CPG_CHURN_RESTARTS
 
 # The fuzz harnesses under libFuzzer (clang, ASan, UBSan), each for a
 # minute from its seed corpus, two at a time: a crash, a leak or a

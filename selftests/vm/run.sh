@@ -229,7 +229,7 @@ else
 fi
 
 cmdline="console=ttyS0,115200 panic_on_warn=1 oops=panic panic=-1 loglevel=7 printk.time=1"
-cmdline="$cmdline mitigations=off$append"
+cmdline="$cmdline mitigations=off no_timer_check$append"
 [ -n "$shell" ] && cmdline="$cmdline cpg.shell=1"
 if [ -n "$shell" ]; then
 	# The console on this terminal (and in the log), for the shell.
@@ -278,6 +278,12 @@ rm -f "$work/result.clean"
 SPLAT='\[ *[0-9]+\.[0-9]+\] .*(WARNING:|BUG:|BUG |Oops|Kernel panic|kernel BUG at|KASAN|UBSAN|KFENCE|general protection fault|Unable to handle kernel|unregister_netdevice: waiting for|refcount_t:|list_(add|del) corruption|soft lockup|hard LOCKUP|blocked for more than|rcu: INFO:|detected stall|stack-protector|double fault|Call Trace:)'
 splats=$(grep -E "$SPLAT" "$console" | head -n 20)
 
+# The test that was running when the first splat came, or when the VM
+# stopped: the last "cpg-vm: running NAME" of /init before it.
+running_at() {
+	sed -n "1,${1}p" "$console" | grep -oE 'cpg-vm: running [^ ]+' | tail -n 1 | sed 's/.* //'
+}
+
 verdict=""
 if [ "$qemu_rc" = 124 ] || [ "$qemu_rc" = 137 ]; then
 	verdict="timed out after ${timeout}s (qemu killed)"
@@ -288,6 +294,18 @@ elif [ -z "$vm_status" ]; then
 elif [ "$qemu_rc" != 0 ]; then
 	verdict="qemu exit status $qemu_rc"
 fi
+
+if [ -n "$splats" ]; then
+	during=$(running_at "$(grep -nE -m 1 "$SPLAT" "$console" | cut -d: -f1)")
+	[ -z "$during" ] || verdict="$verdict, during $during"
+elif [ -n "$verdict" ] && [ -z "$vm_status" ]; then
+	during=$(running_at '$')
+	[ -z "$during" ] || verdict="$verdict, during $during"
+fi
+# Which tests failed, and how: repeated after the console log, which can be
+# long when several tests ran.
+failed=$(sed -n 's/^not ok [0-9]* selftests: vm: \(.*\) # exit=\(.*\)$/\1 (exit \2)/p' "$work/ktap.txt" |
+	paste -sd ' ' -)
 
 if [ -n "$verdict" ]; then
 	status=$KSFT_FAIL
@@ -310,6 +328,9 @@ else
 		echo "# cpg-vm: ---- end of console log ----"
 		;;
 	esac
+fi
+if [ "$status" = "$KSFT_FAIL" ]; then
+	echo "# cpg-vm: FAIL: ${verdict:-a test failed}${failed:+; failed: $failed}"
 fi
 echo "# cpg-vm: exit $status after ${elapsed}s"
 if [ "$status" = "$KSFT_FAIL" ] && [ -z "$keep" ]; then
