@@ -634,32 +634,56 @@ static void test_wrong_vpn_ip(void **state)
 	cpg_dtls_ctx_put(eve);
 }
 
-/* A certificate and a CRL that expire a few seconds after they are made:
- * the refusal by OpenSSL's own checks at verification time. */
-static void test_expiry_during_use(void **state)
+/*
+ * frank's certificate and crl-short.pem, valid for the next seconds, and
+ * bob's context with that CRL and frank's, both loaded while still valid.
+ * Returns when both have expired for sure, or 0 when issuing them took so
+ * long (a loaded machine) that they might expire before they are loaded:
+ * the caller tries again with a longer life.
+ */
+static time_t make_expiring(int seconds, struct cpg_dtls_ctx **frank,
+			    struct cpg_dtls_ctx **bob_short)
 {
-	time_t end = time(NULL) + 4;
-	struct cpg_dtls_ctx *frank, *bob_short, *bob, *alice;
+	time_t end = time(NULL) + seconds;
 	char date[32], *log;
-	struct pair p;
 
 	strftime(date, sizeof(date), "%Y%m%d%H%M%SZ", gmtime(&end));
 	assert_int_equal(run_sh("set -e; P='%s'; cd '%s'; exec >/dev/null\n"
 				"$P issue --end-date %s ca frank 10.0.0.6\n"
-				"$P crl --seconds 4 ca; cp ca/crl.pem crl-short.pem\n",
-				PKI_TOOL, pki_dir, date),
+				"$P crl --seconds %d ca; cp ca/crl.pem crl-short.pem\n",
+				PKI_TOOL, pki_dir, date, seconds),
 			 0);
+	/* The CRL's life started when it was made, after the certificate. */
+	if (time(NULL) + 1 >= end)
+		return 0;
 	capture_begin();
-	frank = ctx_for("ca/frank", "10.0.0.6", NULL);
+	*frank = ctx_for("ca/frank", "10.0.0.6", NULL);
 	log = capture_end();
 	assert_log_has(log, "expires on");
 	assert_log_has(log, "in less than 30 days");
 	free(log);
-	bob_short = ctx_for("ca/bob", "10.0.0.2", "crl-short.pem");
+	*bob_short = ctx_for("ca/bob", "10.0.0.2", "crl-short.pem");
+	return time(NULL) + seconds;
+}
+
+/* A certificate and a CRL that expire a few seconds after they are made:
+ * the refusal by OpenSSL's own checks at verification time. */
+static void test_expiry_during_use(void **state)
+{
+	struct cpg_dtls_ctx *frank, *bob_short, *bob, *alice;
+	int seconds = 4;
+	time_t expired;
+	char *log;
+	struct pair p;
+
+	while (!(expired = make_expiring(seconds, &frank, &bob_short))) {
+		seconds *= 2;
+		assert_true(seconds <= 64);
+	}
 	bob = ctx_for("ca/bob", "10.0.0.2", "crl-good.pem");
 	alice = ctx_for("ca/alice", "10.0.0.1", NULL);
 
-	while (time(NULL) <= end + 1)
+	while (time(NULL) <= expired)
 		usleep(100 * 1000);
 
 	capture_begin();
