@@ -14,10 +14,13 @@
 #ifndef CPG_FUZZ_H
 #define CPG_FUZZ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include "record.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -58,6 +61,46 @@ static inline const uint8_t *fuzz_take_bytes(struct fuzz_input *in, size_t len, 
 	*got = len;
 	return p;
 }
+
+/* A big-endian number of bytes (up to 8) from the input. */
+static inline uint64_t fuzz_take_be(struct fuzz_input *in, int bytes)
+{
+	uint64_t v = 0;
+
+	while (bytes--)
+		v = v << 8 | fuzz_take_u8(in);
+	return v;
+}
+
+static inline uint16_t fuzz_be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint64_t fuzz_be48(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 6; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/*
+ * The replay window as the harnesses expect it to behave, written apart
+ * from record.c's: seen[i] says whether top - i was accepted. Nothing
+ * clever, so that it can be believed: moving top shifts the whole array.
+ */
+struct fuzz_window {
+	bool started;
+	uint64_t top;
+	uint8_t seen[CPG_REPLAY_WINDOW];
+};
+
+/* What cpg_replay_check() must say of seq (a CPG_RECORD_* status). */
+int fuzz_window_check(const struct fuzz_window *w, uint64_t seq);
+/* Accept seq, when fuzz_window_check() allows it. */
+void fuzz_window_update(struct fuzz_window *w, uint64_t seq);
 
 /* An invariant of the code under test: its failure is a crash to libFuzzer. */
 #define FUZZ_CHECK(cond)                                                          \

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fuzz.h"
 #include "log.h"
@@ -15,4 +16,35 @@ void fuzz_quiet_logs(void)
 	}
 	cpg_log_init("fuzz", LOG_DEBUG, false);
 	cpg_log_to_stream(null);
+}
+
+int fuzz_window_check(const struct fuzz_window *w, uint64_t seq)
+{
+	if (!w->started || seq > w->top)
+		return CPG_RECORD_OK;
+	if (w->top - seq >= CPG_REPLAY_WINDOW)
+		return CPG_RECORD_ERR_STALE;
+	return w->seen[w->top - seq] ? CPG_RECORD_ERR_REPLAY : CPG_RECORD_OK;
+}
+
+void fuzz_window_update(struct fuzz_window *w, uint64_t seq)
+{
+	if (fuzz_window_check(w, seq))
+		return;
+	if (!w->started) {
+		memset(w->seen, 0, sizeof(w->seen));
+		w->started = true;
+		w->top = seq;
+	} else if (seq > w->top) {
+		uint64_t d = seq - w->top;
+
+		if (d >= CPG_REPLAY_WINDOW) {
+			memset(w->seen, 0, sizeof(w->seen));
+		} else {
+			memmove(w->seen + d, w->seen, CPG_REPLAY_WINDOW - d);
+			memset(w->seen, 0, d);
+		}
+		w->top = seq;
+	}
+	w->seen[w->top - seq] = 1;
 }

@@ -73,14 +73,6 @@
 #define DGRAM_MAX (MAX_RECORDS * REC_MAX)
 #define IPV4_HEADER 20
 
-
-/* The reference window: seen[i] says whether top - i was accepted. */
-struct model {
-	bool started;
-	uint64_t top;
-	uint8_t seen[CPG_REPLAY_WINDOW];
-};
-
 struct peer {
 	const char *ip;
 	enum cpg_cipher cipher;
@@ -92,7 +84,7 @@ struct peer {
 	int ep_index;
 	int gen;
 	bool present;
-	struct model win;
+	struct fuzz_window win;
 	struct cpg_dp_stats before;
 	/* Sealing as the peer does, by generation. */
 	struct cpg_record_tx seal[N_GENS];
@@ -142,60 +134,6 @@ static struct {
 static int expect_n;
 static const struct placed *expect_pkt[MAX_RECORDS];
 
-static int model_check(const struct model *m, uint64_t seq)
-{
-	if (!m->started || seq > m->top)
-		return CPG_RECORD_OK;
-	if (m->top - seq >= CPG_REPLAY_WINDOW)
-		return CPG_RECORD_ERR_STALE;
-	return m->seen[m->top - seq] ? CPG_RECORD_ERR_REPLAY : CPG_RECORD_OK;
-}
-
-static void model_update(struct model *m, uint64_t seq)
-{
-	if (model_check(m, seq))
-		return;
-	if (!m->started) {
-		memset(m->seen, 0, sizeof(m->seen));
-		m->started = true;
-		m->top = seq;
-	} else if (seq > m->top) {
-		uint64_t d = seq - m->top;
-
-		if (d >= CPG_REPLAY_WINDOW) {
-			memset(m->seen, 0, sizeof(m->seen));
-		} else {
-			memmove(m->seen + d, m->seen, CPG_REPLAY_WINDOW - d);
-			memset(m->seen, 0, d);
-		}
-		m->top = seq;
-	}
-	m->seen[m->top - seq] = 1;
-}
-
-static uint16_t get_be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint64_t get_be48(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 6; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint64_t take_u64(struct fuzz_input *in, int bytes)
-{
-	uint64_t v = 0;
-
-	while (bytes--)
-		v = v << 8 | fuzz_take_u8(in);
-	return v;
-}
-
 /*
  * A 48-bit sequence number, mostly near the top of the owner's window: a
  * mode byte (modulo 8), then its operand.
@@ -207,7 +145,7 @@ static uint64_t take_seq(struct fuzz_input *in, uint64_t top)
 
 	switch (mode % 8) {
 	case 0:
-		seq = take_u64(in, 6);
+		seq = fuzz_take_be(in, 6);
 		break;
 	case 1:
 		seq = top + 1 + fuzz_take_u8(in);
@@ -314,7 +252,7 @@ static bool ipv4_ok(const uint8_t *pkt, size_t len)
 	if (len < IPV4_HEADER || pkt[0] >> 4 != 4)
 		return false;
 	ihl = 4 * (size_t)(pkt[0] & 0x0f);
-	return ihl >= IPV4_HEADER && ihl <= len && get_be16(pkt + 2) == len;
+	return ihl >= IPV4_HEADER && ihl <= len && fuzz_be16(pkt + 2) == len;
 }
 
 /*
@@ -447,8 +385,8 @@ static const struct placed *intact_at(int n, size_t off, size_t rec_len, int pi)
 /* A header, and a length field that stays within rest bytes and the limit. */
 static bool record_fits(const uint8_t *rec, size_t rest)
 {
-	return rest >= CPG_DTLS_HEADER_LEN && get_be16(rec + 11) <= CPG_DTLS_MAX_FRAGMENT &&
-	       get_be16(rec + 11) <= rest - CPG_DTLS_HEADER_LEN;
+	return rest >= CPG_DTLS_HEADER_LEN && fuzz_be16(rec + 11) <= CPG_DTLS_MAX_FRAGMENT &&
+	       fuzz_be16(rec + 11) <= rest - CPG_DTLS_HEADER_LEN;
 }
 
 /*
@@ -469,8 +407,8 @@ static bool predict(size_t len, int pi, int n_placed, uint64_t drops[CPG_DP_DROP
 		return false;
 	epoch = (uint16_t)(1 + p->gen);
 	explicit_len = cpg_cipher_explicit_nonce_len(p->cipher);
-	if (dgram[0] != CPG_DTLS_CT_APPLICATION_DATA || get_be16(dgram + 1) != CPG_DTLS_VERSION_1_2 ||
-	    get_be16(dgram + 3) != epoch)
+	if (dgram[0] != CPG_DTLS_CT_APPLICATION_DATA || fuzz_be16(dgram + 1) != CPG_DTLS_VERSION_1_2 ||
+	    fuzz_be16(dgram + 3) != epoch)
 		return false;
 	while (off < len) {
 		const uint8_t *rec = dgram + off;
@@ -481,16 +419,16 @@ static bool predict(size_t len, int pi, int n_placed, uint64_t drops[CPG_DP_DROP
 			drops[CPG_DP_DROP_MALFORMED]++;
 			break;
 		}
-		flen = get_be16(rec + 11);
+		flen = fuzz_be16(rec + 11);
 		rec_len = CPG_DTLS_HEADER_LEN + flen;
 		off += rec_len;
 		if (rec[0] != CPG_DTLS_CT_APPLICATION_DATA ||
-		    get_be16(rec + 1) != CPG_DTLS_VERSION_1_2 || get_be16(rec + 3) != epoch ||
+		    fuzz_be16(rec + 1) != CPG_DTLS_VERSION_1_2 || fuzz_be16(rec + 3) != epoch ||
 		    flen < explicit_len + CPG_AEAD_TAG_LEN) {
 			drops[CPG_DP_DROP_MALFORMED]++;
 			continue;
 		}
-		if (model_check(&p->win, get_be48(rec + 5))) {
+		if (fuzz_window_check(&p->win, fuzz_be48(rec + 5))) {
 			drops[CPG_DP_DROP_REPLAY]++;
 			continue;
 		}
@@ -499,7 +437,7 @@ static bool predict(size_t len, int pi, int n_placed, uint64_t drops[CPG_DP_DROP
 			drops[CPG_DP_DROP_AUTH]++;
 			continue;
 		}
-		model_update(&p->win, r->seq);
+		fuzz_window_update(&p->win, r->seq);
 		if (!ipv4_ok(r->plain, r->plen)) {
 			drops[CPG_DP_DROP_MALFORMED]++;
 		} else if (memcmp(r->plain + 12, &p->vpn_ip.s_addr, 4)) {

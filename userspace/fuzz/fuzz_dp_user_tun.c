@@ -74,7 +74,6 @@
 /* Outcomes a peer's model queues: what its socket must receive. */
 #define QUEUE_MAX (2 * BATCH + 2)
 
-
 /* A packet as the data plane sees it; pool slots live until the next check. */
 struct pkt {
 	uint8_t data[PKT_MAX];
@@ -136,11 +135,6 @@ static struct pkt pool[BATCH + 1];
 static int pool_used, pending;
 static uint8_t rbuf[PKT_MAX + 64];
 
-static uint16_t get_be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
 /* What dp_user.c demands of a packet it sends; the same rule, written apart. */
 static bool ipv4_ok(const uint8_t *pkt, size_t len)
 {
@@ -149,7 +143,7 @@ static bool ipv4_ok(const uint8_t *pkt, size_t len)
 	if (len < IPV4_HEADER || pkt[0] >> 4 != 4)
 		return false;
 	ihl = 4 * (size_t)(pkt[0] & 0x0f);
-	return ihl >= IPV4_HEADER && ihl <= len && get_be16(pkt + 2) == len;
+	return ihl >= IPV4_HEADER && ihl <= len && fuzz_be16(pkt + 2) == len;
 }
 
 static void secret_for(int i, struct cpg_aead_secret *s)

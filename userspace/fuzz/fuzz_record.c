@@ -52,71 +52,6 @@ static uint8_t work[WORK_SIZE];
 static uint8_t orig[WORK_SIZE];
 static uint8_t plain_copy[CPG_DTLS_MAX_PLAINTEXT + 1];
 
-
-/*
- * The reference window: seen[i] says whether top - i was accepted. Nothing
- * clever, so that it can be believed: moving top shifts the whole array.
- */
-struct model {
-	bool started;
-	uint64_t top;
-	uint8_t seen[CPG_REPLAY_WINDOW];
-};
-
-static int model_check(const struct model *m, uint64_t seq)
-{
-	if (!m->started || seq > m->top)
-		return CPG_RECORD_OK;
-	if (m->top - seq >= CPG_REPLAY_WINDOW)
-		return CPG_RECORD_ERR_STALE;
-	return m->seen[m->top - seq] ? CPG_RECORD_ERR_REPLAY : CPG_RECORD_OK;
-}
-
-static void model_update(struct model *m, uint64_t seq)
-{
-	if (model_check(m, seq))
-		return;
-	if (!m->started) {
-		memset(m->seen, 0, sizeof(m->seen));
-		m->started = true;
-		m->top = seq;
-	} else if (seq > m->top) {
-		uint64_t d = seq - m->top;
-
-		if (d >= CPG_REPLAY_WINDOW) {
-			memset(m->seen, 0, sizeof(m->seen));
-		} else {
-			memmove(m->seen + d, m->seen, CPG_REPLAY_WINDOW - d);
-			memset(m->seen, 0, d);
-		}
-		m->top = seq;
-	}
-	m->seen[m->top - seq] = 1;
-}
-
-static uint16_t get_be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint64_t get_be48(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 6; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint64_t take_u64(struct fuzz_input *in, int bytes)
-{
-	uint64_t v = 0;
-
-	while (bytes--)
-		v = v << 8 | fuzz_take_u8(in);
-	return v;
-}
-
 /*
  * A sequence number, mostly relative to the window's top or to the last
  * number taken, where the window has its edges: a mode byte (modulo 8),
@@ -129,7 +64,7 @@ static uint64_t take_seq(struct fuzz_input *in, uint64_t top, uint64_t *last)
 
 	switch (mode % 8) {
 	case 0:
-		seq = take_u64(in, 8);
+		seq = fuzz_take_be(in, 8);
 		break;
 	case 1:
 		seq = top + 1 + fuzz_take_u8(in);
@@ -159,25 +94,25 @@ static uint64_t take_seq(struct fuzz_input *in, uint64_t top, uint64_t *last)
 
 /* What cpg_record_open must answer before the AEAD; OK: it gets that far. */
 static int expected_status(const uint8_t *rec, size_t len, const struct cpg_record_rx *rx,
-			   const struct model *m)
+			   const struct fuzz_window *m)
 {
 	size_t explicit_len = cpg_cipher_explicit_nonce_len(rx->key.cipher);
 	size_t flen;
 
 	if (len < CPG_DTLS_HEADER_LEN)
 		return CPG_RECORD_ERR_MALFORMED;
-	flen = get_be16(rec + 11);
+	flen = fuzz_be16(rec + 11);
 	if (flen > CPG_DTLS_MAX_FRAGMENT || CPG_DTLS_HEADER_LEN + flen > len)
 		return CPG_RECORD_ERR_MALFORMED;
 	if (rec[0] != CPG_DTLS_CT_APPLICATION_DATA)
 		return CPG_RECORD_ERR_TYPE;
-	if (get_be16(rec + 1) != CPG_DTLS_VERSION_1_2)
+	if (fuzz_be16(rec + 1) != CPG_DTLS_VERSION_1_2)
 		return CPG_RECORD_ERR_VERSION;
-	if (get_be16(rec + 3) != rx->key.epoch)
+	if (fuzz_be16(rec + 3) != rx->key.epoch)
 		return CPG_RECORD_ERR_EPOCH;
 	if (flen < explicit_len + CPG_AEAD_TAG_LEN)
 		return CPG_RECORD_ERR_SHORT;
-	return model_check(m, get_be48(rec + 5));
+	return fuzz_window_check(m, fuzz_be48(rec + 5));
 }
 
 /*
@@ -191,17 +126,17 @@ static int expected_nonce_check(enum cpg_cipher c, const uint8_t *rec, size_t le
 	size_t explicit_len = cpg_cipher_explicit_nonce_len(c);
 	uint64_t first, last, lo, hi;
 
-	if (len < CPG_DTLS_HEADER_LEN || get_be16(rec + 11) > CPG_DTLS_MAX_FRAGMENT ||
-	    get_be16(rec + 11) > len - CPG_DTLS_HEADER_LEN)
+	if (len < CPG_DTLS_HEADER_LEN || fuzz_be16(rec + 11) > CPG_DTLS_MAX_FRAGMENT ||
+	    fuzz_be16(rec + 11) > len - CPG_DTLS_HEADER_LEN)
 		return CPG_RECORD_ERR_MALFORMED;
-	if (get_be16(rec + 11) < explicit_len + CPG_AEAD_TAG_LEN)
+	if (fuzz_be16(rec + 11) < explicit_len + CPG_AEAD_TAG_LEN)
 		return CPG_RECORD_ERR_SHORT;
 	if (!explicit_len)
 		return CPG_RECORD_OK;
-	first = (uint64_t)get_be16(rec + 13) << 48 | get_be48(rec + 15);
+	first = (uint64_t)fuzz_be16(rec + 13) << 48 | fuzz_be48(rec + 15);
 	last = first + (CPG_OPENSSL_NONCE_GUARD - 1);
-	lo = (uint64_t)get_be16(rec + 3) << 48 | CPG_RECORD_DATA_SEQ_START;
-	hi = (uint64_t)get_be16(rec + 3) << 48 | CPG_DTLS_SEQ_MAX;
+	lo = (uint64_t)fuzz_be16(rec + 3) << 48 | CPG_RECORD_DATA_SEQ_START;
+	hi = (uint64_t)fuzz_be16(rec + 3) << 48 | CPG_DTLS_SEQ_MAX;
 	if (last >= first ? first <= hi && last >= lo : first <= hi || last >= lo)
 		return CPG_RECORD_ERR_NONCE_CLASH;
 	return CPG_RECORD_OK;
@@ -210,17 +145,17 @@ static int expected_nonce_check(enum cpg_cipher c, const uint8_t *rec, size_t le
 static void check_header(const uint8_t *rec, const struct cpg_record_header *hdr)
 {
 	FUZZ_CHECK(hdr->type == rec[0]);
-	FUZZ_CHECK(hdr->version == get_be16(rec + 1));
-	FUZZ_CHECK(hdr->epoch == get_be16(rec + 3));
-	FUZZ_CHECK(hdr->seq == get_be48(rec + 5));
-	FUZZ_CHECK(hdr->length == get_be16(rec + 11));
+	FUZZ_CHECK(hdr->version == fuzz_be16(rec + 1));
+	FUZZ_CHECK(hdr->epoch == fuzz_be16(rec + 3));
+	FUZZ_CHECK(hdr->seq == fuzz_be48(rec + 5));
+	FUZZ_CHECK(hdr->length == fuzz_be16(rec + 11));
 }
 
 /*
  * Open the len bytes of work with rx and check the answer against the
  * reference. Returns the status; on OK, *plain and *plain_len.
  */
-static int open_checked(struct cpg_record_rx *rx, struct model *m, size_t len, uint8_t **plain,
+static int open_checked(struct cpg_record_rx *rx, struct fuzz_window *m, size_t len, uint8_t **plain,
 			size_t *plain_len)
 {
 	size_t explicit_len = cpg_cipher_explicit_nonce_len(rx->key.cipher);
@@ -257,13 +192,13 @@ static int open_checked(struct cpg_record_rx *rx, struct model *m, size_t len, u
 	}
 	FUZZ_CHECK(*plain == work + CPG_DTLS_HEADER_LEN + explicit_len);
 	FUZZ_CHECK(*plain_len == hdr.length - explicit_len - CPG_AEAD_TAG_LEN);
-	model_update(m, hdr.seq);
+	fuzz_window_update(m, hdr.seq);
 	FUZZ_CHECK(rx->replay.started && rx->replay.top == m->top);
 	FUZZ_CHECK(cpg_replay_check(&rx->replay, hdr.seq) == CPG_RECORD_ERR_REPLAY);
 	return st;
 }
 
-static void op_raw(struct fuzz_input *in, struct cpg_record_rx *rx, struct model *m)
+static void op_raw(struct fuzz_input *in, struct cpg_record_rx *rx, struct fuzz_window *m)
 {
 	size_t len = fuzz_take_u16(in) % (WORK_SIZE + 1), got;
 	const uint8_t *p = fuzz_take_bytes(in, len, &got);
@@ -320,7 +255,7 @@ static void mutate(struct fuzz_input *in, size_t *len, size_t rec_len)
 	}
 }
 
-static void op_seal(struct fuzz_input *in, int ci, int ei, struct model *m, uint64_t *last)
+static void op_seal(struct fuzz_input *in, int ci, int ei, struct fuzz_window *m, uint64_t *last)
 {
 	uint8_t flags = fuzz_take_u8(in);
 	uint64_t seq = take_seq(in, m->top, last);
@@ -370,10 +305,10 @@ static void op_seal(struct fuzz_input *in, int ci, int ei, struct model *m, uint
 	rec_len = CPG_DTLS_HEADER_LEN + explicit_len + plen + CPG_AEAD_TAG_LEN;
 	FUZZ_CHECK(rec == seal_buf + CPG_RECORD_HEADROOM - explicit_len - CPG_DTLS_HEADER_LEN);
 	FUZZ_CHECK(rec[0] == CPG_DTLS_CT_APPLICATION_DATA);
-	FUZZ_CHECK(get_be16(rec + 1) == CPG_DTLS_VERSION_1_2);
-	FUZZ_CHECK(get_be16(rec + 3) == tx->key.epoch);
-	FUZZ_CHECK(get_be48(rec + 5) == seq);
-	FUZZ_CHECK(get_be16(rec + 11) == rec_len - CPG_DTLS_HEADER_LEN);
+	FUZZ_CHECK(fuzz_be16(rec + 1) == CPG_DTLS_VERSION_1_2);
+	FUZZ_CHECK(fuzz_be16(rec + 3) == tx->key.epoch);
+	FUZZ_CHECK(fuzz_be48(rec + 5) == seq);
+	FUZZ_CHECK(fuzz_be16(rec + 11) == rec_len - CPG_DTLS_HEADER_LEN);
 	if (explicit_len)
 		FUZZ_CHECK(!memcmp(rec + CPG_DTLS_HEADER_LEN, rec + 3, CPG_GCM_EXPLICIT_NONCE_LEN));
 
@@ -386,7 +321,7 @@ static void op_seal(struct fuzz_input *in, int ci, int ei, struct model *m, uint
 	/* Bytes after the record are another record's business. */
 	modified = len < rec_len || memcmp(work, orig, rec_len);
 
-	fresh = model_check(m, seq);
+	fresh = fuzz_window_check(m, seq);
 	st = open_checked(rx, m, len, &plain, &plain_len);
 	if (tx != &txs[ci][ei] || modified) {
 		FUZZ_CHECK(st != CPG_RECORD_OK);
@@ -401,7 +336,7 @@ static void op_seal(struct fuzz_input *in, int ci, int ei, struct model *m, uint
 /* A window of its own, driven directly: check, update, check again. */
 static void op_replay(struct fuzz_input *in)
 {
-	static struct model m;
+	static struct fuzz_window m;
 	struct cpg_replay r;
 	uint64_t last = 0;
 	int n = fuzz_take_u8(in);
@@ -410,11 +345,11 @@ static void op_replay(struct fuzz_input *in)
 	memset(&m, 0, sizeof(m));
 	while (n-- > 0 && in->size) {
 		uint64_t seq = take_seq(in, m.top, &last);
-		int expect = model_check(&m, seq);
+		int expect = fuzz_window_check(&m, seq);
 
 		FUZZ_CHECK(cpg_replay_check(&r, seq) == expect);
 		FUZZ_CHECK(cpg_replay_update(&r, seq) == expect);
-		model_update(&m, seq);
+		fuzz_window_update(&m, seq);
 		FUZZ_CHECK(r.started == m.started && r.top == m.top);
 		/* Whatever the answer was, the number cannot pass again. */
 		FUZZ_CHECK(cpg_replay_check(&r, seq) == (expect == CPG_RECORD_ERR_STALE ?
@@ -453,7 +388,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_input in = { data, size };
-	static struct model m;
+	static struct fuzz_window m;
 	uint8_t first = fuzz_take_u8(&in);
 	int ci = (first & 3) % N_CIPHERS, ei = first >> 2 & 3;
 	struct cpg_record_rx *rx = &rxs[ci][ei];
