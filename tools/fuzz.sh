@@ -8,6 +8,10 @@
 #   cmake --build build-fuzz
 #   tools/fuzz.sh --build build-fuzz --time 1800 --jobs 2     # a campaign
 #
+# With --cpu, --time counts the CPU seconds each harness used rather than
+# wall-clock seconds: a campaign on a machine busy with other work (nice it)
+# is then as long as one on an idle machine.
+#
 # The test suite runs each harness for a minute (ctest's fuzz.NAME). A
 # crash, a leak, a timeout or a sanitizer report fails the run; the input
 # that caused it is kept in WORK/NAME/artifacts/ and its path printed. Fix
@@ -24,10 +28,11 @@ CORPORA=$ROOT/userspace/fuzz/corpus
 
 usage() {
 	cat <<-EOF
-	usage: $0 [--build DIR] [--time SECONDS] [--jobs N] [--work DIR] [--merge] [NAME...]
+	usage: $0 [--build DIR] [--time SECONDS] [--cpu] [--jobs N] [--work DIR] [--merge] [NAME...]
 	  NAME            harnesses to run (default: every fuzz_* of the build)
 	  --build DIR     the CPG_FUZZ build (default: build-fuzz of the checkout)
 	  --time SECONDS  how long each harness fuzzes (default 60)
+	  --cpu           --time is CPU time the harness used, not wall-clock time
 	  --jobs N        harnesses fuzzed at once (default 1)
 	  --work DIR      where new inputs and crashes go (default: BUILD/fuzz-work)
 	  --merge         minimise WORK's inputs into the tree's corpus instead of fuzzing
@@ -38,6 +43,7 @@ usage() {
 build=$ROOT/build-fuzz
 seconds=60
 jobs=1
+cpu=""
 work=""
 merge=""
 names=()
@@ -45,6 +51,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--build) build=${2:?}; shift ;;
 	--time) seconds=${2:?}; shift ;;
+	--cpu) cpu=1 ;;
 	--jobs) jobs=${2:?}; shift ;;
 	--work) work=${2:?}; shift ;;
 	--merge) merge=1 ;;
@@ -57,6 +64,7 @@ done
 [[ $seconds =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: bad --time: $seconds" >&2; exit 2; }
 [[ $jobs =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: bad --jobs: $jobs" >&2; exit 2; }
 work=${work:-$build/fuzz-work}
+TICKS=$(getconf CLK_TCK)
 
 if [ ${#names[@]} -eq 0 ]; then
 	for f in "$build"/fuzz_*; do
@@ -90,8 +98,38 @@ summary() {
 	# The last status line: "#N  DONE  cov: C ft: F corp: K/SIZE ...".
 	read -r cov ft corp < <(grep -E '^#[0-9]+' "$log" | tail -n 1 |
 		sed -E 's/.* cov: ([0-9]+) ft: ([0-9]+) corp: ([0-9]+).*/\1 \2 \3/')
-	printf 'fuzz %s: %s executions in %s s (%s/s), coverage %s edges, %s features, corpus %s\n' \
-		"$name" "${execs:-?}" "$seconds" "${rate:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}"
+	printf 'fuzz %s: %s executions in %s s%s (%s/s), coverage %s edges, %s features, corpus %s\n' \
+		"$name" "${execs:-?}" "$seconds" "${cpu:+ of CPU}" "${rate:-?}" "${cov:-?}" "${ft:-?}" \
+		"${corp:-?}"
+}
+
+# cpu_seconds PID: the CPU time PID has used so far, user and system.
+cpu_seconds() {
+	local stat fields
+
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+	# Fields 14 and 15 of proc(5), in clock ticks, counted from the
+	# state after the command's parenthesis (the command may hold spaces).
+	read -r -a fields <<<"${stat##*) }"
+	echo $(((fields[11] + fields[12]) / TICKS))
+}
+
+# fuzz_for_cpu SECONDS FUZZER_ARGS...: run libFuzzer until it has used
+# SECONDS of CPU, then interrupt it (it prints its statistics and exits 72).
+fuzz_for_cpu() {
+	local seconds=$1 pid rc
+	shift
+
+	"$@" -max_total_time=0 &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null && [ "$(cpu_seconds "$pid")" -lt "$seconds" ]; do
+		sleep 5
+	done
+	kill -INT "$pid" 2>/dev/null
+	wait "$pid"
+	rc=$?
+	[ "$rc" -eq 72 ] && rc=0
+	return "$rc"
 }
 
 # run NAME: fuzz one harness for --time seconds; 0 or 1.
@@ -102,9 +140,13 @@ run() {
 	log=$dir/fuzz.log
 	# -timeout: an input that takes 10 s is a hang; -rss_limit_mb: a leak or
 	# an allocation out of proportion to the input.
-	"$build/fuzz_$name" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-		-print_final_stats=1 -artifact_prefix="$dir/artifacts/" \
-		"$dir/corpus" "$CORPORA/$name" >"$log" 2>&1
+	local args=(-timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+		-artifact_prefix="$dir/artifacts/" "$dir/corpus" "$CORPORA/$name")
+	if [ -n "$cpu" ]; then
+		fuzz_for_cpu "$seconds" "$build/fuzz_$name" "${args[@]}" >"$log" 2>&1
+	else
+		"$build/fuzz_$name" -max_total_time="$seconds" "${args[@]}" >"$log" 2>&1
+	fi
 	rc=$?
 	if [ "$rc" -ne 0 ]; then
 		crash=$(sed -n 's/.*Test unit written to //p' "$log" | tail -n 1)
