@@ -385,14 +385,19 @@ static void session_remove(struct rdv_server *s, struct rdv_session *se, const c
 	s->stats.sessions--;
 }
 
+static void client_end_sessions(struct rdv_server *s, struct rdv_client *c, const char *why)
+{
+	while (c->sessions)
+		session_remove(s, c->sessions->session, why);
+}
+
 static void client_remove(struct rdv_server *s, struct rdv_client *c, const char *why)
 {
 	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN];
 
 	log_info("client %s at %s %s", cpg_ip4_str(c->vpn_ip, ip),
 		 cpg_sockaddr_str(&c->endpoint, ep, sizeof(ep)), why);
-	while (c->sessions)
-		session_remove(s, c->sessions->session, "ended: a client left");
+	client_end_sessions(s, c, "ended: a client left");
 	htab_remove(&s->by_ip, &c->by_ip);
 	htab_remove(&s->by_ep, &c->by_ep);
 	TAILQ_REMOVE(&s->clients, c, lru);
@@ -496,7 +501,19 @@ static void handle_hello(struct rdv_server *s, const struct cpg_msg *m,
 	holder = find_by_ip(s, m->vpn_ip);
 	at_ep = find_by_ep(s, from);
 	if (holder && holder == at_ep) {
-		/* A retransmission, or the client registering again: both are fine. */
+		/*
+		 * A retransmission, or the client registering again: it does
+		 * when it starts (a restart without BYE: SIGKILL, a crash) or
+		 * has lost us. Either way its peers' sessions are stale: one
+		 * would give its next ASK the role a dead process had, and
+		 * the peer, which holds that session, no FWD.
+		 */
+		if (holder->sessions) {
+			log_info("client %s registered again at %s: its %zu sessions end",
+				 cpg_ip4_str(m->vpn_ip, ip), cpg_sockaddr_str(from, ep, sizeof(ep)),
+				 holder->n_sessions);
+			client_end_sessions(s, holder, "ended: its client registered again");
+		}
 		if (has_local)
 			holder->local_ep = m->local_ep;
 		else

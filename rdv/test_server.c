@@ -554,6 +554,26 @@ static void test_simultaneous_ask_other_order(void **state)
 	assert_int_equal(check_peer_msg(m, "10.0.0.2", B_EP(), CPG_ROLE_SERVER, 0), session);
 }
 
+/* B restarted (SIGKILL: no BYE) and registers again from the same endpoint:
+ * the session A asked for is stale, B's ASK makes a new one, FWD to A. */
+static void test_hello_again_ends_sessions(void **state)
+{
+	struct rdv_server *s = *state;
+	uint32_t first, second;
+
+	register_a_b(s);
+	send_ask(s, A_EP(), "10.0.0.2", T0 + 1);
+	first = expect_ans_fwd(A_EP(), "10.0.0.1", A_EP(), B_EP(), "10.0.0.2", B_EP(), 0);
+	send_hello(s, "10.0.0.2", B_EP(), NULL, T0 + 2);
+	expect_ok(B_EP());
+	assert_int_equal(rdv_server_stats(s)->sessions, 0);
+	assert_int_equal(rdv_server_stats(s)->registered, 2);
+	send_ask(s, B_EP(), "10.0.0.1", T0 + 3);
+	second = expect_ans_fwd(B_EP(), "10.0.0.2", B_EP(), A_EP(), "10.0.0.1", A_EP(), 0);
+	assert_int_not_equal(first, second);
+	assert_int_equal(rdv_server_stats(s)->sessions_created, 2);
+}
+
 static void test_retransmitted_ask(void **state)
 {
 	struct rdv_server *s = *state;
@@ -1097,6 +1117,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_simultaneous_ask, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_simultaneous_ask_other_order, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_hello_again_ends_sessions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retransmitted_ask, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_same_nat, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout_and_purge, setup, teardown),
