@@ -12,15 +12,16 @@
 #     closing it for idleness (how many tunnels came up and how many
 #     attempts failed, a handshake timing out on a starved machine, are
 #     printed);
-#   - meanwhile, 100 restarts of R's daemon, SIGTERM and SIGKILL in turn,
-#     while P1, P2 and P3 ping R every 0.2 s: after SIGTERM, exit status 0
-#     and its status socket and pid file (-p) gone; after each start, both
-#     belong to the new daemon; then the peers' pings are answered again
-#     (after a SIGKILL, R pings them first: they would otherwise wait for
-#     dead-peer detection, 15 s);
+#   - meanwhile (the rounds run in the background), 100 restarts of R's
+#     daemon, one after the other, SIGTERM and SIGKILL in turn, while P1, P2
+#     and P3 ping R every 0.2 s: after SIGTERM, exit status 0 and its status
+#     socket and pid file (-p) gone; after each start, both belong to the
+#     new daemon; then the peers' pings are answered again (after a
+#     SIGKILL, R pings them first: they would otherwise wait for dead-peer
+#     detection, 15 s);
 #   - the long-lived processes (the mesh and the RDV): VmRSS and the number
 #     of open descriptors, sampled at the end of each round, when no tunnel
-#     of the mesh is up and R is back. After two rounds of warm-up: the
+#     of the mesh is up. After two rounds of warm-up: the
 #     descriptors do not change, and no RSS sample of the second half nor
 #     the last one exceeds the warm-up's by more than RSS_MARGIN_KIB
 #     (ASan's quarantine keeps freed memory: there, LeakSanitizer judges,
@@ -149,12 +150,12 @@ restart_r() {
 	for h in "${PINGERS[@]}"; do
 		answered "$h" "${before[$h]}" "$deadline" || bad+=" $h's pings not answered again;"
 	done
-	RESTART_MS+=($(($(now_ms) - t0)))
+	RESTART_MS[$sig]+=" $(($(now_ms) - t0))"
 	[ -z "$bad" ] && return 0
 	RESTART_BAD+=("restart $RESTARTED ($sig):$bad")
 	return 1
 }
-RESTART_MS=()
+declare -A RESTART_MS=()	# signal -> how long each restart took, in ms
 
 # ---- Samples ----------------------------------------------------------------
 
@@ -220,7 +221,6 @@ for ((r = 0; r < n - 1; r++)); do
 	done
 done
 ROUNDS=$(((CYCLES + ${#PAIRS[@]} - 1) / ${#PAIRS[@]}))
-PER_ROUND=$(((RESTARTS + ROUNDS - 1) / ROUNDS))
 CYCLED=0	# cycles asked for
 CYCLES_OK=0	# cycles that went through every step
 CYCLE_BAD=()	# the others, one line each
@@ -273,9 +273,8 @@ count_ups() {
 }
 
 # cycle_round ROUND: a tunnel cycle for the next pairs (every pair, or
-# what is left of CYCLES), and the restarts due in this round while their
-# tunnels idle. A cycle: the ping answered, each side logged the tunnel up
-# in the round, and then neither side's status lists it.
+# what is left of CYCLES). A cycle: the ping answered, each side logged the
+# tunnel up in the round, and then neither side's status lists it.
 cycle_round() {
 	local round=$1 n k a b deadline h pending result da db
 	local -a pids=() pairs=()
@@ -308,11 +307,7 @@ cycle_round() {
 			CYCLE_BAD+=("round $round: $a's ping to $b not answered")
 		fi
 	done
-	# R's restarts due in this round, while the tunnels idle; then until
-	# every tunnel of the mesh is closed.
-	for ((k = 0; k < PER_ROUND && RESTARTED < RESTARTS; k++)); do
-		restart_r || break
-	done
+	# Until every tunnel of the mesh is closed.
 	deadline=$(($(now_ms) + (TIMEOUT * 3 + 20) * 1000))
 	while :; do
 		pending=""
@@ -337,28 +332,45 @@ cycle_round() {
 			CYCLES_OK=$((CYCLES_OK + 1))
 		fi
 	done
-	# The restarts left, if the rounds ran out first.
-	while [ "$round" = "$ROUNDS" ] && [ "$RESTARTED" -lt "$RESTARTS" ]; do
-		restart_r || break
-	done
 }
 
+# cycles: every round, each followed by a sample; in the background, so its
+# state goes back to the test's shell through $CPG_TMP/cycles.state.
+cycles() {
+	local round phase
+
+	for ((round = 1; round <= ROUNDS; round++)); do
+		cycle_round "$round"
+		if [ "$round" -le "$WARMUP_ROUNDS" ]; then
+			phase=warmup
+		elif [ "$round" -le $(((ROUNDS + WARMUP_ROUNDS) / 2)) ]; then
+			phase=first
+		else
+			phase=second
+		fi
+		sample "round $round, $CYCLED cycles" "$phase"
+		# A round that went wrong: the next ones would only wait for the same.
+		[ "${#CYCLE_BAD[@]}" = 0 ] || break
+	done
+	CYCLES_MS=$(($(now_ms) - t0))
+	declare -p CYCLES_MS CYCLED CYCLES_OK CYCLE_BAD UP_MS RSS0 FDS0 RSS_MAX2 RSS_LAST FDS_BAD \
+		>"$CPG_TMP/cycles.state"
+}
+
+# The rounds in the background, R's restarts here: R's daemon is this
+# shell's child (vpn_stop waits for it).
 t0=$(now_ms)
-for ((round = 1; round <= ROUNDS; round++)); do
-	cycle_round "$round"
-	if [ "$round" -le "$WARMUP_ROUNDS" ]; then
-		phase=warmup
-	elif [ "$round" -le $(((ROUNDS + WARMUP_ROUNDS) / 2)) ]; then
-		phase=first
-	else
-		phase=second
-	fi
-	sample "round $round, $CYCLED cycles, $RESTARTED restarts" "$phase"
-	# A round that went wrong: the next ones would only wait for the same.
-	[ "${#CYCLE_BAD[@]}" = 0 ] || break
+cycles &
+cycles_pid=$!
+while [ "$RESTARTED" -lt "$RESTARTS" ] && restart_r; do
+	:
 done
-elapsed=$(($(now_ms) - t0))
-ktap_print_msg "$CYCLED cycles in $ROUNDS rounds and $RESTARTED restarts: $((elapsed / 1000)) s"
+restarts_ms=$(($(now_ms) - t0))
+wait "$cycles_pid"
+# shellcheck source=/dev/null # what cycles wrote
+source "$CPG_TMP/cycles.state"
+ktap_print_msg "$CYCLED cycles in $ROUNDS rounds: $((${CYCLES_MS:-0} / 1000)) s;" \
+	"meanwhile $RESTARTED restarts: $((restarts_ms / 1000)) s"
 # spread WHAT MS...: the median and the longest of the figures.
 spread() {
 	local what=$1 ms
@@ -370,7 +382,10 @@ spread() {
 		tail -n 1 <<<"$ms") ms"
 }
 spread "a tunnel cycle's first echo" "${UP_MS[@]}"
-spread "from a restart's signal to the pings answered again" "${RESTART_MS[@]}"
+for sig in TERM KILL; do
+	# shellcheck disable=SC2086 # a list of figures
+	spread "from a restart's SIG$sig to the pings answered again" ${RESTART_MS[$sig]:-}
+done
 
 ktap_print_msg "${CYCLE_BAD[@]:0:20}"
 ktap_test_result "$CYCLES tunnel cycles: up on demand, established, then closed on both sides" \
