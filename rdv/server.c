@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/queue.h>
 
+#include "bytes.h"
 #include "compat.h"
 #include "log.h"
 
@@ -663,11 +664,6 @@ static void handle_client_msg(struct rdv_server *s, const struct cpg_msg *m,
 	}
 }
 
-static uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 static void drop_malformed(struct rdv_server *s, const struct cpg_msg *m, enum cpg_decode_err err,
 			   const uint8_t *buf, size_t len, const union cpg_sockaddr *from)
 {
@@ -685,7 +681,7 @@ static void drop_malformed(struct rdv_server *s, const struct cpg_msg *m, enum c
 	 */
 	if (err == CPG_DECODE_VERSION && m->type == CPG_MSG_HELLO && len >= CPG_PROTO_HDR_LEN &&
 	    cpg_proto_is_ours(buf, len))
-		send_nok(s, get_be32(buf + 4), from, CPG_REASON_VERSION);
+		send_nok(s, cpg_get_be32(buf + 4), from, CPG_REASON_VERSION);
 }
 
 void rdv_server_input(struct rdv_server *s, const uint8_t *buf, size_t len,

@@ -22,6 +22,7 @@
 
 #include <arpa/inet.h>
 
+#include "bytes.h"
 #include "evloop.h"
 #include "log.h"
 #include "net.h"
@@ -56,17 +57,6 @@ static uint64_t now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static void put_be16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint16_t get_be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
 /* A human string as a key of the summary: "server full" -> "server_full". */
@@ -1237,7 +1227,7 @@ static unsigned int fuzz_attrs(const uint8_t *buf, int len, int *offs, unsigned 
 
 	while (off + CPG_PROTO_ATTR_HDR_LEN <= len && n < max) {
 		offs[n++] = off;
-		off += CPG_PROTO_ATTR_HDR_LEN + get_be16(buf + off + 2);
+		off += CPG_PROTO_ATTR_HDR_LEN + cpg_get_be16(buf + off + 2);
 	}
 	return n;
 }
@@ -1261,8 +1251,8 @@ static uint8_t fuzz_any_type(struct fuzz *f)
 
 static int fuzz_put_attr(uint8_t *buf, int off, uint16_t type, const uint8_t *val, uint16_t len)
 {
-	put_be16(buf + off, type);
-	put_be16(buf + off + 2, len);
+	cpg_put_be16(buf + off, type);
+	cpg_put_be16(buf + off + 2, len);
 	memcpy(buf + off + CPG_PROTO_ATTR_HDR_LEN, val, len);
 	return off + CPG_PROTO_ATTR_HDR_LEN + len;
 }
@@ -1390,7 +1380,7 @@ static int fuzz_build(struct fuzz *f, enum fuzz_kind kind)
 		if (!n)
 			return len;
 		i = (int)rng_below(&f->rng, n);
-		alen = (uint16_t)(CPG_PROTO_ATTR_HDR_LEN + get_be16(buf + offs[i] + 2));
+		alen = (uint16_t)(CPG_PROTO_ATTR_HDR_LEN + cpg_get_be16(buf + offs[i] + 2));
 		/* The copy goes last, or right after the original. */
 		if (rng_below(&f->rng, 2)) {
 			memcpy(buf + len, buf + offs[i], alen);
@@ -1414,8 +1404,8 @@ static int fuzz_build(struct fuzz *f, enum fuzz_kind kind)
 		memmove(buf + off + CPG_PROTO_ATTR_HDR_LEN + alen, buf + off, (size_t)(len - off));
 		for (i = 0; i < alen; i++)
 			buf[off + CPG_PROTO_ATTR_HDR_LEN + i] = (uint8_t)rng_next(&f->rng);
-		put_be16(buf + off, atype);
-		put_be16(buf + off + 2, alen);
+		cpg_put_be16(buf + off, atype);
+		cpg_put_be16(buf + off + 2, alen);
 		return len + CPG_PROTO_ATTR_HDR_LEN + alen;
 	case FUZZ_ATTR_PAST_END:
 		len = fuzz_valid_with_attrs(f, buf, size);
@@ -1435,7 +1425,7 @@ static int fuzz_build(struct fuzz *f, enum fuzz_kind kind)
 			alen = 0xffff;
 			break;
 		}
-		put_be16(buf + off + 2, alen);
+		cpg_put_be16(buf + off + 2, alen);
 		return len;
 	case FUZZ_BAD_VALUE:
 		return fuzz_bad_value(f, buf);

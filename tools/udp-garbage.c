@@ -49,6 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "log.h"
 #include "net.h"
 #include "prng.h"
@@ -122,12 +123,6 @@ static void usage(FILE *out)
 		"goes to stdout as key=value lines.\n");
 }
 
-static void put_be16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
 static int parse_ulong(const char *s, const char *what, unsigned long min, unsigned long max,
 		       unsigned long *out)
 {
@@ -173,10 +168,10 @@ static void put_header(struct garbage *g, uint8_t *p, uint8_t type, uint16_t ver
 		       uint16_t epoch, uint16_t len)
 {
 	p[0] = type;
-	put_be16(p + 1, version);
-	put_be16(p + 3, epoch);
+	cpg_put_be16(p + 1, version);
+	cpg_put_be16(p + 3, epoch);
 	rng_fill(&g->rng, p + 5, 6);
-	put_be16(p + 11, len);
+	cpg_put_be16(p + 11, len);
 }
 
 /* A whole record of fragment length frag: header and random fragment. */
@@ -251,7 +246,7 @@ static size_t build(struct garbage *g, enum kind k)
 	case K_LIE:
 		len = rng_range(&g->rng, 0, AUTH_MAX_FRAGMENT);
 		record(g, CT_APPLICATION_DATA, DTLS_1_2, g->epoch, len);
-		put_be16(g->buf + 11, (uint16_t)rng_range(&g->rng, len + 1, 65535));
+		cpg_put_be16(g->buf + 11, (uint16_t)rng_range(&g->rng, len + 1, 65535));
 		return DTLS_HDR_LEN + len;
 	case K_OVERSIZED:
 		return record(g, CT_APPLICATION_DATA, DTLS_1_2, g->epoch,

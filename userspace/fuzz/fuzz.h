@@ -72,20 +72,6 @@ static inline uint64_t fuzz_take_be(struct fuzz_input *in, int bytes)
 	return v;
 }
 
-static inline uint16_t fuzz_be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline uint64_t fuzz_be48(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 6; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 /*
  * The replay window as the harnesses expect it to behave, written apart
  * from record.c's: seen[i] says whether top - i was accepted. Nothing

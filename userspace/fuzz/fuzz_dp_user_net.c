@@ -56,6 +56,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "dp_user.h"
 #include "evloop.h"
 #include "fuzz.h"
@@ -252,7 +253,7 @@ static bool ipv4_ok(const uint8_t *pkt, size_t len)
 	if (len < IPV4_HEADER || pkt[0] >> 4 != 4)
 		return false;
 	ihl = 4 * (size_t)(pkt[0] & 0x0f);
-	return ihl >= IPV4_HEADER && ihl <= len && fuzz_be16(pkt + 2) == len;
+	return ihl >= IPV4_HEADER && ihl <= len && cpg_get_be16(pkt + 2) == len;
 }
 
 /*
@@ -385,8 +386,8 @@ static const struct placed *intact_at(int n, size_t off, size_t rec_len, int pi)
 /* A header, and a length field that stays within rest bytes and the limit. */
 static bool record_fits(const uint8_t *rec, size_t rest)
 {
-	return rest >= CPG_DTLS_HEADER_LEN && fuzz_be16(rec + 11) <= CPG_DTLS_MAX_FRAGMENT &&
-	       fuzz_be16(rec + 11) <= rest - CPG_DTLS_HEADER_LEN;
+	return rest >= CPG_DTLS_HEADER_LEN && cpg_get_be16(rec + 11) <= CPG_DTLS_MAX_FRAGMENT &&
+	       cpg_get_be16(rec + 11) <= rest - CPG_DTLS_HEADER_LEN;
 }
 
 /*
@@ -407,8 +408,8 @@ static bool predict(size_t len, int pi, int n_placed, uint64_t drops[CPG_DP_DROP
 		return false;
 	epoch = (uint16_t)(1 + p->gen);
 	explicit_len = cpg_cipher_explicit_nonce_len(p->cipher);
-	if (dgram[0] != CPG_DTLS_CT_APPLICATION_DATA || fuzz_be16(dgram + 1) != CPG_DTLS_VERSION_1_2 ||
-	    fuzz_be16(dgram + 3) != epoch)
+	if (dgram[0] != CPG_DTLS_CT_APPLICATION_DATA ||
+	    cpg_get_be16(dgram + 1) != CPG_DTLS_VERSION_1_2 || cpg_get_be16(dgram + 3) != epoch)
 		return false;
 	while (off < len) {
 		const uint8_t *rec = dgram + off;
@@ -419,16 +420,16 @@ static bool predict(size_t len, int pi, int n_placed, uint64_t drops[CPG_DP_DROP
 			drops[CPG_DP_DROP_MALFORMED]++;
 			break;
 		}
-		flen = fuzz_be16(rec + 11);
+		flen = cpg_get_be16(rec + 11);
 		rec_len = CPG_DTLS_HEADER_LEN + flen;
 		off += rec_len;
 		if (rec[0] != CPG_DTLS_CT_APPLICATION_DATA ||
-		    fuzz_be16(rec + 1) != CPG_DTLS_VERSION_1_2 || fuzz_be16(rec + 3) != epoch ||
-		    flen < explicit_len + CPG_AEAD_TAG_LEN) {
+		    cpg_get_be16(rec + 1) != CPG_DTLS_VERSION_1_2 ||
+		    cpg_get_be16(rec + 3) != epoch || flen < explicit_len + CPG_AEAD_TAG_LEN) {
 			drops[CPG_DP_DROP_MALFORMED]++;
 			continue;
 		}
-		if (fuzz_window_check(&p->win, fuzz_be48(rec + 5))) {
+		if (fuzz_window_check(&p->win, cpg_get_be48(rec + 5))) {
 			drops[CPG_DP_DROP_REPLAY]++;
 			continue;
 		}

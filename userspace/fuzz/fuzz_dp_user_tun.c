@@ -55,6 +55,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "dp_user.h"
 #include "evloop.h"
 #include "fuzz.h"
@@ -143,7 +144,7 @@ static bool ipv4_ok(const uint8_t *pkt, size_t len)
 	if (len < IPV4_HEADER || pkt[0] >> 4 != 4)
 		return false;
 	ihl = 4 * (size_t)(pkt[0] & 0x0f);
-	return ihl >= IPV4_HEADER && ihl <= len && fuzz_be16(pkt + 2) == len;
+	return ihl >= IPV4_HEADER && ihl <= len && cpg_get_be16(pkt + 2) == len;
 }
 
 static void secret_for(int i, struct cpg_aead_secret *s)

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "compat.h"
 #include "fuzz.h"
 #include "log.h"
@@ -73,11 +74,6 @@ int cpg_random(void *buf, size_t len, bool block)
 	for (size_t i = 0; i < len; i++)
 		p[i] = i < sizeof(v) ? (uint8_t)(v >> 8 * i) : 0;
 	return 0;
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 static int endpoint_index(const union cpg_sockaddr *a)
@@ -272,7 +268,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		st.from = &endpoints[i];
 		st.heard[i] = true;
 		st.req_ok = cpg_msg_decode(&st.req, buf, len) == CPG_DECODE_OK;
-		st.req_id = len >= CPG_PROTO_HDR_LEN ? get_be32(buf + 4) : 0;
+		st.req_id = len >= CPG_PROTO_HDR_LEN ? cpg_get_be32(buf + 4) : 0;
 		st.replies = 0;
 		st.ok_sent = false;
 		st.session_sent = false;

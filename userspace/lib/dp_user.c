@@ -26,6 +26,7 @@
 
 #include <openssl/crypto.h>
 
+#include "bytes.h"
 #include "log.h"
 
 #define IPV4_MIN_HEADER 20
@@ -111,11 +112,6 @@ struct dp_user {
 static struct dp_user *dp_user(struct cpg_dataplane *dp)
 {
 	return (struct dp_user *)dp;
-}
-
-static uint16_t get_be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
 /* ---- Peers ---------------------------------------------------------------- */
@@ -305,7 +301,7 @@ static bool ipv4_sane(const uint8_t *pkt, size_t len)
 	if (len < IPV4_MIN_HEADER || pkt[0] >> 4 != 4)
 		return false;
 	ihl = (size_t)(pkt[0] & 0x0f) * 4;
-	return ihl >= IPV4_MIN_HEADER && ihl <= len && get_be16(pkt + 2) == len;
+	return ihl >= IPV4_MIN_HEADER && ihl <= len && cpg_get_be16(pkt + 2) == len;
 }
 
 static struct in_addr ipv4_src(const uint8_t *pkt)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "proto.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -56,30 +57,6 @@ static const uint32_t required_attrs[CPG_MSG_TYPE_MAX + 1] = {
 	[CPG_MSG_CLOSE] = CPG_HAS(CPG_ATTR_PEER_VPN_IP),
 };
 
-static void put_u16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint16_t get_u16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 void cpg_msg_init(struct cpg_msg *m, uint8_t type, uint32_t request_id)
 {
 	memset(m, 0, sizeof(*m));
@@ -119,7 +96,7 @@ static void put_attr_value(const struct attr_desc *d, const void *field, uint8_t
 		memcpy(p, &((const struct in_addr *)field)->s_addr, 4);
 		break;
 	case KIND_U32:
-		put_u32(p, *(const uint32_t *)field);
+		cpg_put_be32(p, *(const uint32_t *)field);
 		break;
 	case KIND_U8:
 		p[0] = *(const uint8_t *)field;
@@ -151,7 +128,7 @@ int cpg_msg_encode(const struct cpg_msg *m, uint8_t *buf, size_t size)
 	buf[1] = m->type;
 	buf[2] = 0;
 	buf[3] = 0;
-	put_u32(buf + 4, m->request_id);
+	cpg_put_be32(buf + 4, m->request_id);
 
 	for (unsigned int type = 1; type <= CPG_ATTR_MAX; type++) {
 		const struct attr_desc *d = &attr_descs[type];
@@ -163,8 +140,8 @@ int cpg_msg_encode(const struct cpg_msg *m, uint8_t *buf, size_t size)
 		len = attr_value_len(d, field);
 		if (len < 0 || size - pos < CPG_PROTO_ATTR_HDR_LEN + (size_t)len)
 			return -1;
-		put_u16(buf + pos, (uint16_t)type);
-		put_u16(buf + pos + 2, (uint16_t)len);
+		cpg_put_be16(buf + pos, (uint16_t)type);
+		cpg_put_be16(buf + pos + 2, (uint16_t)len);
 		put_attr_value(d, field, buf + pos + CPG_PROTO_ATTR_HDR_LEN);
 		pos += CPG_PROTO_ATTR_HDR_LEN + (size_t)len;
 	}
@@ -205,7 +182,7 @@ static bool get_attr_value(unsigned int type, const uint8_t *p, size_t len, stru
 	case KIND_U32:
 		if (len != 4)
 			return false;
-		*(uint32_t *)field = get_u32(p);
+		*(uint32_t *)field = cpg_get_be32(p);
 		return true;
 	case KIND_U8:
 		if (len != 1)
@@ -237,7 +214,7 @@ enum cpg_decode_err cpg_msg_decode(struct cpg_msg *m, const uint8_t *buf, size_t
 	if (m->type == 0 || m->type > CPG_MSG_TYPE_MAX)
 		return CPG_DECODE_TYPE;
 	/* buf[2..3] are reserved: a later version may use them. */
-	m->request_id = get_u32(buf + 4);
+	m->request_id = cpg_get_be32(buf + 4);
 
 	while (pos < len) {
 		uint16_t raw_type, attr_len;
@@ -245,8 +222,8 @@ enum cpg_decode_err cpg_msg_decode(struct cpg_msg *m, const uint8_t *buf, size_t
 
 		if (len - pos < CPG_PROTO_ATTR_HDR_LEN)
 			return CPG_DECODE_TRUNCATED;
-		raw_type = get_u16(buf + pos);
-		attr_len = get_u16(buf + pos + 2);
+		raw_type = cpg_get_be16(buf + pos);
+		attr_len = cpg_get_be16(buf + pos + 2);
 		pos += CPG_PROTO_ATTR_HDR_LEN;
 		if (len - pos < attr_len)
 			return CPG_DECODE_TRUNCATED;

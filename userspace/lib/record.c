@@ -10,6 +10,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "bytes.h"
+
 #define AAD_LEN 13
 #define SEQ_FIELD_LEN 8 /* epoch (2) || sequence number (6) */
 #define GCM_SALT_LEN 4
@@ -102,41 +104,15 @@ const char *cpg_record_strerror(int status)
 	return "unknown record status";
 }
 
-static void put_be16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v;
-}
-
-static uint16_t get_be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put_be48(uint8_t *p, uint64_t v)
-{
-	for (int i = 5; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint64_t get_be48(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 6; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 int cpg_record_parse_header(const uint8_t *rec, size_t len, struct cpg_record_header *hdr)
 {
 	if (len < CPG_DTLS_HEADER_LEN)
 		return CPG_RECORD_ERR_MALFORMED;
 	hdr->type = rec[0];
-	hdr->version = get_be16(rec + 1);
-	hdr->epoch = get_be16(rec + 3);
-	hdr->seq = get_be48(rec + 5);
-	hdr->length = get_be16(rec + 11);
+	hdr->version = cpg_get_be16(rec + 1);
+	hdr->epoch = cpg_get_be16(rec + 3);
+	hdr->seq = cpg_get_be48(rec + 5);
+	hdr->length = cpg_get_be16(rec + 11);
 	if (hdr->length > CPG_DTLS_MAX_FRAGMENT || hdr->length > len - CPG_DTLS_HEADER_LEN)
 		return CPG_RECORD_ERR_MALFORMED;
 	return CPG_RECORD_OK;
@@ -145,11 +121,11 @@ int cpg_record_parse_header(const uint8_t *rec, size_t len, struct cpg_record_he
 /* RFC 5246 6.2.3.3 with DTLS's epoch || sequence number as seq_num. */
 static void make_aad(uint8_t aad[AAD_LEN], uint16_t epoch, uint64_t seq, size_t plain_len)
 {
-	put_be16(aad, epoch);
-	put_be48(aad + 2, seq);
+	cpg_put_be16(aad, epoch);
+	cpg_put_be48(aad + 2, seq);
 	aad[8] = CPG_DTLS_CT_APPLICATION_DATA;
-	put_be16(aad + 9, CPG_DTLS_VERSION_1_2);
-	put_be16(aad + 11, (uint16_t)plain_len);
+	cpg_put_be16(aad + 9, CPG_DTLS_VERSION_1_2);
+	cpg_put_be16(aad + 11, (uint16_t)plain_len);
 }
 
 /*
@@ -166,8 +142,8 @@ static void make_nonce(const struct cpg_record_key *k, const uint8_t *explicit_n
 		memcpy(nonce + GCM_SALT_LEN, explicit_nonce, CPG_GCM_EXPLICIT_NONCE_LEN);
 		return;
 	}
-	put_be16(seq_field, epoch);
-	put_be48(seq_field + 2, seq);
+	cpg_put_be16(seq_field, epoch);
+	cpg_put_be48(seq_field + 2, seq);
 	memcpy(nonce, k->iv, CPG_AEAD_NONCE_LEN);
 	for (int i = 0; i < SEQ_FIELD_LEN; i++)
 		nonce[CPG_AEAD_NONCE_LEN - SEQ_FIELD_LEN + i] ^= seq_field[i];
@@ -279,10 +255,10 @@ int cpg_record_seal(struct cpg_record_tx *tx, uint8_t *buf, size_t buf_size, siz
 	seq = tx->next_seq++;
 
 	r[0] = CPG_DTLS_CT_APPLICATION_DATA;
-	put_be16(r + 1, CPG_DTLS_VERSION_1_2);
-	put_be16(r + 3, k->epoch);
-	put_be48(r + 5, seq);
-	put_be16(r + 11, (uint16_t)fragment_len);
+	cpg_put_be16(r + 1, CPG_DTLS_VERSION_1_2);
+	cpg_put_be16(r + 3, k->epoch);
+	cpg_put_be48(r + 5, seq);
+	cpg_put_be16(r + 11, (uint16_t)fragment_len);
 	/* GCM explicit nonce = epoch || sequence number, as OpenSSL writes it. */
 	if (explicit_len)
 		memcpy(r + CPG_DTLS_HEADER_LEN, r + 3, CPG_GCM_EXPLICIT_NONCE_LEN);
@@ -362,15 +338,6 @@ int cpg_record_open(struct cpg_record_rx *rx, uint8_t *rec, size_t len,
 	return CPG_RECORD_OK;
 }
 
-static uint64_t get_be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 int cpg_record_check_openssl_nonce(enum cpg_cipher c, const uint8_t *rec, size_t len)
 {
 	struct cpg_record_header hdr;
@@ -383,7 +350,7 @@ int cpg_record_check_openssl_nonce(enum cpg_cipher c, const uint8_t *rec, size_t
 		return CPG_RECORD_ERR_SHORT;
 	if (c != CPG_CIPHER_AES_128_GCM && c != CPG_CIPHER_AES_256_GCM)
 		return CPG_RECORD_OK;
-	first = get_be64(rec + CPG_DTLS_HEADER_LEN);
+	first = cpg_get_be64(rec + CPG_DTLS_HEADER_LEN);
 	lo = (uint64_t)hdr.epoch << 48 | CPG_RECORD_DATA_SEQ_START;
 	hi = (uint64_t)hdr.epoch << 48 | CPG_DTLS_SEQ_MAX;
 	/* OpenSSL's nonces are first, first + 1, ... modulo 2^64. */

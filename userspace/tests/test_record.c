@@ -20,6 +20,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "bytes.h"
 #include "keys.h"
 #include "record.h"
 
@@ -359,15 +360,6 @@ static void test_keys(void **state)
 }
 
 /* (1) Records OpenSSL writes with SSL_write open with our codec. */
-static uint64_t be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 /*
  * from's Finished is the first record it wrote with its write key; its GCM
  * explicit nonces count on from there.
@@ -387,7 +379,7 @@ static void openssl_to_us(SSL *from, const struct captured *finished,
 	assert_int_equal(hdr.type, CPG_DTLS_CT_HANDSHAKE);
 	assert_int_equal(hdr.epoch, us->epoch);
 	if (explicit_len)
-		next_nonce = be64(finished->rec + CPG_DTLS_HEADER_LEN) + 1;
+		next_nonce = cpg_get_be64(finished->rec + CPG_DTLS_HEADER_LEN) + 1;
 
 	rx_init(&rx, us, &us->rx);
 	rx_init(&wrong_dir, us, &sender->rx);
@@ -411,7 +403,7 @@ static void openssl_to_us(SSL *from, const struct captured *finished,
 		 * explicit nonce: it counts on by one from a random start.
 		 */
 		if (explicit_len)
-			assert_true(be64(wire + CPG_DTLS_HEADER_LEN) == next_nonce++);
+			assert_true(cpg_get_be64(wire + CPG_DTLS_HEADER_LEN) == next_nonce++);
 
 		memcpy(copy, wire, n);
 		assert_int_equal(cpg_record_open(&wrong_dir, copy, n, &hdr, &plain, &plain_len),
