@@ -123,20 +123,6 @@ static void usage(FILE *out)
 		"goes to stdout as key=value lines.\n");
 }
 
-static int parse_ulong(const char *s, const char *what, unsigned long min, unsigned long max,
-		       unsigned long *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	if (errno || *end || *s < '0' || *s > '9' || *out < min || *out > max) {
-		log_err("%s: '%s' is not a number from %lu to %lu", what, s, min, max);
-		return -1;
-	}
-	return 0;
-}
-
 /* -k: a comma-separated list of kind names into a bit set. */
 static int parse_kinds(const char *s, unsigned int *out)
 {
@@ -382,25 +368,25 @@ int main(int argc, char **argv)
 			spoof = true;
 			break;
 		case 'n':
-			if (parse_ulong(optarg, "-n", 1, 4000000000ul, &count) < 0)
+			if (udptool_parse_ulong(optarg, "-n", 1, 4000000000ul, &count) < 0)
 				return EXIT_USAGE;
 			break;
 		case 'r':
-			if (parse_ulong(optarg, "-r", 0, 100000000ul, &rate) < 0)
+			if (udptool_parse_ulong(optarg, "-r", 0, 100000000ul, &rate) < 0)
 				return EXIT_USAGE;
 			break;
 		case 'S':
-			if (parse_ulong(optarg, "-S", 0, 4000000000ul, &v) < 0)
+			if (udptool_parse_ulong(optarg, "-S", 0, 4000000000ul, &v) < 0)
 				return EXIT_USAGE;
 			seed = v;
 			break;
 		case 'e':
-			if (parse_ulong(optarg, "-e", 0, 65535, &v) < 0)
+			if (udptool_parse_ulong(optarg, "-e", 0, 65535, &v) < 0)
 				return EXIT_USAGE;
 			g.epoch = (uint16_t)v;
 			break;
 		case 'm':
-			if (parse_ulong(optarg, "-m", 576, 65535, &v) < 0)
+			if (udptool_parse_ulong(optarg, "-m", 576, 65535, &v) < 0)
 				return EXIT_USAGE;
 			g.mtu = v;
 			break;

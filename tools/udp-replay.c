@@ -10,7 +10,6 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
-#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -43,7 +42,6 @@ int main(int argc, char **argv)
 	unsigned long count = 1;
 	size_t data_len;
 	long len;
-	char *end;
 	int opt, fd, rc = 0;
 
 	cpg_log_init("udp-replay", LOG_NOTICE, false);
@@ -55,12 +53,8 @@ int main(int argc, char **argv)
 			spoof = true;
 			break;
 		case 'n':
-			errno = 0;
-			count = strtoul(optarg, &end, 10);
-			if (errno || *end || !*optarg || count == 0 || count > INT_MAX) {
-				log_err("-n: '%s' is not a positive count", optarg);
+			if (udptool_parse_ulong(optarg, "-n", 1, INT_MAX, &count) < 0)
 				return EXIT_USAGE;
-			}
 			break;
 		case 'h':
 			usage(stdout);

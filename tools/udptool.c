@@ -6,6 +6,8 @@
 #include <netinet/ip.h>
 #include <netinet/udp.h>
 #include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -58,6 +60,20 @@ int udptool_parse_endpoint(const char *s, const char *what, union cpg_sockaddr *
 }
 
 /* IPPROTO_RAW implies IP_HDRINCL on Linux, not on NetBSD: say it. */
+int udptool_parse_ulong(const char *s, const char *what, unsigned long min, unsigned long max,
+			unsigned long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	if (errno || *end || *s < '0' || *s > '9' || *out < min || *out > max) {
+		log_err("%s: '%s' is not a number from %lu to %lu", what, s, min, max);
+		return -1;
+	}
+	return 0;
+}
+
 int udptool_raw_socket(void)
 {
 	const int on = 1;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * What udp-replay and udp-garbage share: reading a payload in hexadecimal
- * and an IPv4 endpoint from the command line, and writing UDP datagrams
+ * What udp-replay and udp-garbage share: reading a payload in hexadecimal,
+ * an IPv4 endpoint and numbers from the command line, and writing UDP datagrams
  * whole, IPv4 header included, on a raw socket, so that they claim a source
  * endpoint of our choosing.
  */
@@ -26,6 +26,9 @@
 long udptool_parse_hex(const char *hex, const char *what, uint8_t *buf, size_t size);
 /* "IP:PORT", IPv4 and a port other than 0; 0, or -1 logged as about what. */
 int udptool_parse_endpoint(const char *s, const char *what, union cpg_sockaddr *out);
+/* A decimal number from min to max; 0, or -1 logged as about what. */
+int udptool_parse_ulong(const char *s, const char *what, unsigned long min, unsigned long max,
+			unsigned long *out);
 /* A raw socket that sends whole IPv4 datagrams, or -1 logged. */
 int udptool_raw_socket(void);
 /*
