@@ -1,25 +1,29 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
-# Garbage at line rate against the userspace data plane. A (behind NAT1)
-# pings D (public) through their tunnel, 100 packets a second, while X, a
-# host on the public segment, sends D's port CPG_GARBAGE_COUNT (1,000,000)
-# malformed datagrams (udp-garbage), as fast as it can: half claim A's
-# public endpoint (a raw socket), so that they reach D's peer lookup, the
-# rest come from X's own, unknown, endpoint. Random bytes, data records that
-# fail authentication, wrong epochs, other content types and versions, cut
-# headers, records shorter than the AEAD overhead, lengths that lie,
-# datagrams beyond the MTU (in fragments), mutations of a captured record.
+# Garbage at line rate against a data plane: the userspace one, or with
+# CPG_DATA_PLANE=kernel (vm/tests/kmod_garbage.sh) campagnol.ko. A (behind
+# NAT1) pings D (public) through their tunnel, 100 packets a second, while
+# X, a host on the public segment, sends D's port CPG_GARBAGE_COUNT
+# (1,000,000) malformed datagrams (udp-garbage), as fast as it can: half
+# claim A's public endpoint (a raw socket), so that they reach D's peer
+# lookup, the rest come from X's own, unknown, endpoint. Random bytes, data
+# records that fail authentication, wrong epochs, other content types and
+# versions, cut headers, records shorter than the AEAD overhead, lengths
+# that lie, datagrams beyond the MTU (in fragments), mutations of a captured
+# record. campagnol.ko takes the data records of A's endpoint in epoch 1
+# and counts what it drops; the rest goes on to D's daemon.
 #
 # Then, with differences over the flood, in D's namespace:
 #   - both daemons are alive;
 #   - every datagram reached D: an nftables counter of the datagrams to D's
 #     port from X's MAC address, at the IP layer's input (reassembled), says
 #     as many as udp-garbage sent;
-#   - every datagram the daemon read is counted under a reason, once
+#   - every datagram taken or read is counted under a reason, once
 #     (udp-garbage puts one record at most in a datagram):
 #       counted = D's drops for A (auth + replay + spoofed + malformed: the
-#                 receiving data plane's reasons) + D's dtls_in for A (the
+#                 receiving data plane's reasons; campagnol.ko's, which D's
+#                 status shows as cpg-nltest does) + D's dtls_in for A (the
 #                 rest from A's endpoint, OpenSSL's) + D's drop_other +
 #                 drop_unknown_dtls + drop_signal
 #       counted + InErrors = sent + lost, lost the legitimate datagrams among
@@ -29,15 +33,18 @@
 #     the legitimate datagrams to D's port (the same counter for the others
 #     than X);
 #   - none was delivered as a packet; the pings undisturbed: the requests
-#     lost no more than the kernel dropped for a full buffer (none when it
-#     dropped none), the replies none but the one on its way when ping was
-#     stopped;
-#   - the tunnel is the same one, not a new handshake, and still works.
+#     lost no more than the kernel dropped for a full buffer (none on
+#     campagnol.ko, which takes them before the socket's buffer), the
+#     replies none but the one on its way when ping was stopped;
+#   - the tunnel is the same one, not a new handshake, and still works;
+#   - on campagnol.ko: rmmod, and a clean kernel log.
 
 # Functions below are called through ktap_test_result.
 # shellcheck disable=SC2317
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
+# shellcheck source=../vm/libkmod.sh
+source "$(dirname "$0")/../vm/libkmod.sh"
 
 COUNT=${CPG_GARBAGE_COUNT:-1000000}
 X_IP=192.0.2.66
@@ -46,8 +53,11 @@ D_PORT=40004
 PEER_DROPS='.drop_auth + .drop_replay + .drop_spoofed + .drop_malformed'
 IF_DROPS='.drop_other + .drop_unknown_dtls + .drop_signal'
 
-ktap_require jq tcpdump tshark
-ktap_init 13 campagnol_rdv campagnol campagnol-status udp-garbage
+KERNEL=0
+[ "$CPG_DATA_PLANE" != kernel ] || KERNEL=1
+
+ktap_require jq tcpdump
+plane_init $((13 + KERNEL)) campagnol_rdv campagnol campagnol-status udp-garbage
 topo_standard rdv A D
 topo_public_host X "$X_IP"
 
@@ -60,19 +70,38 @@ udp_stat() {
 	}' /proc/net/snmp
 }
 
-# counters: one line, "peer_drops dtls_in if_drops rx_packets tunnels_up
-# since epoch udp_errors udp_in from_x legit", of D (its entry for A) at
-# this moment (from_x, legit: see origin_counters).
-counters() {
-	local st
+# snapshot ARRAY: D's counters now, into the associative array ARRAY:
+# peer_drops and dtls_in (D's entry for A), if_drops, rx_packets (from A),
+# tunnels_up, since, epoch (of the tunnel), udp_errors and udp_in (InErrors,
+# InDatagrams), from_x and legit (see origin_counters), and on campagnol.ko
+# kernel_drops, the peer's drops as cpg-nltest shows them.
+snapshot() {
+	local -n snap=$1
+	local st kv kernel=()
 
 	st=$(vpn_status D --json 2>/dev/null) || return 1
-	jq -r --arg ip "$A_VPN" '(.interfaces[0] | '"$IF_DROPS"') as $ifd |
+	[ "$KERNEL" = 0 ] || kernel=("kernel_drops=$(kernel_drops)")
+	for kv in $(jq -r --arg ip "$A_VPN" '(.interfaces[0] | '"$IF_DROPS"') as $ifd |
 		.interfaces[0].tunnels_up as $up |
 		(.interfaces[0].peers[] | select(.vpn_ip == $ip)) |
-		"\('"$PEER_DROPS"') \(.dtls_in) \($ifd) \(.rx_packets) \($up) \(.since) \(.epoch)"' \
-		<<<"$st" | tr '\n' ' '
-	echo "$(udp_stat D InErrors) $(udp_stat D InDatagrams) $(origin_count X) $(origin_count legit)"
+		"peer_drops=\('"$PEER_DROPS"') dtls_in=\(.dtls_in) if_drops=\($ifd)" +
+		" rx_packets=\(.rx_packets) tunnels_up=\($up) since=\(.since) epoch=\(.epoch)"' \
+		<<<"$st") udp_errors="$(udp_stat D InErrors)" udp_in="$(udp_stat D InDatagrams)" \
+		from_x="$(origin_count X)" legit="$(origin_count legit)" "${kernel[@]}"; do
+		# shellcheck disable=SC2034 # the caller's array (a nameref)
+		snap[${kv%%=*}]=${kv#*=}
+	done
+}
+
+# kernel_drops: the sum of campagnol.ko's receive drops for A on D's device.
+kernel_drops() {
+	local line key sum=0
+
+	line=$(kmod_peer D "$A_VPN") || return 1
+	for key in drop_auth drop_replay drop_spoofed drop_malformed; do
+		sum=$((sum + $(field "$line" "$key")))
+	done
+	echo "$sum"
 }
 
 # Count, in D's namespace, the datagrams to D's port that X sent (at the IP
@@ -101,13 +130,14 @@ origin_count() {
 		}'
 }
 
-# delta I: after[I] - before[I]
+# delta NAME: after[NAME] - before[NAME]
+declare -A before=() after=()
 delta() {
 	echo $((${after[$1]:-0} - ${before[$1]:-0}))
 }
 
 started=""
-pki_setup A D && rdv_start rdv && {
+kmod_pki_setup A D && rdv_start rdv && {
 	vpn_conf A "$A_VPN" "$A_PORT"
 	vpn_conf D "$D_VPN" "$D_PORT"
 	vpn_start A A && rdv_registered "$A_VPN" && vpn_start D D && rdv_registered "$D_VPN"
@@ -118,17 +148,16 @@ ktap_test_result "the RDV and the daemons of A and D start and register" [ -n "$
 # The tunnel, and one of A's records to D off the public segment.
 up() {
 	capture_start pub pub br0 udp || return 1
-	vpn_ping A "$D_VPN" 20 && vpn_ping D "$A_VPN" 10 &&
+	vpn_ping A "$D_VPN" 30 -W 1 && vpn_ping D "$A_VPN" 10 &&
 		in_ns A ping -n -q -c 3 -i 0.2 -W 2 "$D_VPN" >/dev/null 2>&1 &&
 		vpn_wait_peer A "$D_VPN" '.state == "established"' 5 &&
 		vpn_wait_peer D "$A_VPN" '.state == "established"' 5 || return 1
 	capture_stop pub
+	[ "$KERNEL" = 0 ] || [ "$(vpn_data_plane D)" = kernel ]
 }
-ktap_test_result "the tunnel between A and D is up" up
+ktap_test_result "the tunnel between A and D is up${CPG_DATA_PLANE:+, on the $CPG_DATA_PLANE data plane}" up
 A_EP=$(vpn_peer_get D "$A_VPN" .endpoint)
-RECORD=$(tshark_read pub -d "udp.port==$D_PORT,dtls" -Y "ip.dst == $D_IP && \
-	udp.dstport == $D_PORT && dtls.record.content_type == 23" -T fields -e udp.payload |
-	tail -n 1)
+RECORD=$(pcap_record "$(pcap_of pub)" "$A_EP" "$D_IP:$D_PORT")
 ktap_print_msg "D sees A at $A_EP; A's record to mutate: ${RECORD:0:26}... (${#RECORD} hex digits)"
 if [ -z "$A_EP" ] || [ -z "$RECORD" ]; then
 	ktap_bail_out "no endpoint of A or no record of A's"
@@ -137,7 +166,7 @@ fi
 # ---- The flood ---------------------------------------------------------------
 
 origin_counters || ktap_bail_out "cannot count the datagrams with nftables"
-read -r -a before <<<"$(counters)"
+snapshot before
 start ping A ping -n -q -i 0.01 -W 1 "$D_VPN"
 sleep 1
 t0=$(now_ms)
@@ -149,10 +178,10 @@ in_ns X "$CPG_BIN/udp-garbage" -n $((COUNT - COUNT / 2)) -S 2 "$D_IP:$D_PORT" \
 rc_unknown=$?
 t1=$(now_ms)
 # What is still in D's socket buffer, then a last second of pings.
-sleep 1
+sleep 2
 proc_stop ping INT
-read -r -a after <<<"$(counters)"
-legit=$(delta 10)
+snapshot after
+legit=$(delta legit)
 
 # sent_of FILE: what udp-garbage said it sent.
 sent_of() {
@@ -177,65 +206,83 @@ ktap_test_result "both daemons and the RDV are still running" alive
 
 # ---- The accounting -----------------------------------------------------------
 
-ktap_print_msg "D before: peer_drops dtls_in if_drops rx_packets tunnels_up since epoch" \
-	"  udp_errors udp_in from_x legit" \
-	"  ${before[*]}" "D after:" "  ${after[*]}"
+# counters_line ARRAY: every counter of a snapshot, NAME=VALUE.
+counters_line() {
+	local -n counters=$1
+	local k line=""
+
+	for k in $(printf '%s\n' "${!counters[@]}" | sort); do
+		line+=" $k=${counters[$k]}"
+	done
+	echo "$line"
+}
+ktap_print_msg "D before:$(counters_line before)" "D after:$(counters_line after)"
 ktap_print_msg "D's drops for A: $(vpn_peer D "$A_VPN" |
 	jq -c '{drop_auth, drop_replay, drop_spoofed, drop_malformed, dtls_in}')" \
 	"D's interface: $(vpn_status D --json | jq -c '.interfaces[0] |
 	{drop_other, drop_unknown_dtls, drop_signal, drop_holdoff, drop_full}')" \
 	"D's UDP: $(in_ns D nstat -az 2>/dev/null | grep -E '^Udp(InErrors|RcvbufErrors|InDatagrams)' |
 	tr -s ' ' | tr '\n' ' ')"
+[ "$KERNEL" = 0 ] || ktap_print_msg "D's kernel entry for A: $(kmod_peer D "$A_VPN")" \
+	"D's device: $(ip -n "$(ns D)" -s -o link show "$(vpn_dev D)" | tr -s ' ' | cut -c1-300)"
 
-ktap_print_msg "D's IP input: $(delta 9) datagrams from X, $legit others;" \
-	"D's socket: $(delta 8) read + $(delta 7) dropped by the kernel"
+ktap_print_msg "D's IP input: $(delta from_x) datagrams from X, $legit others;" \
+	"D's socket: $(delta udp_in) read + $(delta udp_errors) dropped by the kernel"
 ktap_test_result "every datagram reached D: as many from X at D's IP input as sent" \
-	[ "$(delta 9)" = "$COUNT" ]
+	[ "$(delta from_x)" = "$COUNT" ]
+
+[ "$KERNEL" = 0 ] || ktap_test_result "D's status shows campagnol.ko's drop counters" \
+	[ "$(delta kernel_drops)" = "$(delta peer_drops)" ]
 
 # Only the pings' requests reached D's device.
 ping_line=$(grep -E 'packets transmitted' "$(out_of ping)")
 ping_tx=$(awk '{ print $1 }' <<<"$ping_line")
 ping_rx=$(awk '{ print $4 }' <<<"$ping_line")
-ktap_print_msg "ping: $ping_line; D received $(delta 3) packets from A meanwhile"
+ktap_print_msg "ping: $ping_line; D received $(delta rx_packets) packets from A meanwhile"
 delivered_none() {
-	[ -n "$ping_tx" ] && [ "$(delta 3)" -le "$ping_tx" ] && [ "$(delta 3)" -ge "${ping_rx:-0}" ]
+	[ -n "$ping_tx" ] && [ "$(delta rx_packets)" -le "$ping_tx" ] &&
+		[ "$(delta rx_packets)" -ge "${ping_rx:-0}" ]
 }
 ktap_test_result "no garbage delivered: D's packets from A at most the pings sent" delivered_none
 
-counted=$(($(delta 0) + $(delta 1) + $(delta 2)))
-lost=$((counted + $(delta 7) - COUNT))
-lost_pings=$((${ping_tx:-0} - $(delta 3)))
-ktap_print_msg "counted $counted = peer drops $(delta 0) + dtls_in $(delta 1)" \
-	"+ interface drops $(delta 2); + kernel drops $(delta 7) = sent $COUNT + $lost;" \
-	"pings lost on the way to D: $lost_pings"
+counted=$(($(delta peer_drops) + $(delta dtls_in) + $(delta if_drops)))
+lost=$((counted + $(delta udp_errors) - COUNT))
+lost_pings=$((${ping_tx:-0} - $(delta rx_packets)))
+ktap_print_msg "counted $counted = peer drops $(delta peer_drops) + dtls_in $(delta dtls_in)" \
+	"+ interface drops $(delta if_drops); + kernel UDP drops $(delta udp_errors)" \
+	"= sent $COUNT + $lost; pings lost on the way to D: $lost_pings"
 # every_count: counted + InErrors = sent + lost, lost as above.
 every_count() {
-	local most=$(($(delta 7) < ${legit:-0} ? $(delta 7) : ${legit:-0}))
+	local dropped=$(($(delta udp_errors))) most
 
-	if [ "$(delta 7)" = 0 ]; then
+	most=$((dropped < ${legit:-0} ? dropped : ${legit:-0}))
+	if [ "$dropped" = 0 ]; then
 		[ "$counted" = "$COUNT" ]
 	else
 		[ "$lost" -ge "$lost_pings" ] && [ "$lost" -le "$most" ]
 	fi
 }
-ktap_test_result "every datagram read is counted once under a reason" every_count
+ktap_test_result "every datagram taken or read is counted once under a reason" every_count
 
 # A ping request may be lost only where the kernel dropped datagrams for a
-# full buffer; a reply only when it was on its way as ping was stopped.
+# full buffer, and never on campagnol.ko; a reply only when it was on its
+# way as ping was stopped.
 undisturbed() {
-	local requests=$((ping_tx - $(delta 3))) replies=$(($(delta 3) - ping_rx))
+	local requests=$((ping_tx - $(delta rx_packets))) replies=$(($(delta rx_packets) - ping_rx))
+	local most=$(($(delta udp_errors)))
 
+	[ "$KERNEL" = 0 ] || most=0
 	[ -n "$ping_tx" ] && [ "$ping_tx" -gt 0 ] || return 1
 	ktap_print_msg "pings lost: $((ping_tx - ping_rx)) of $ping_tx, $requests requests on the" \
-		"way to D (whose kernel dropped $(delta 7) datagrams), $replies replies"
-	[ "$requests" -le "$(delta 7)" ] && [ "$replies" -le 1 ]
+		"way to D (whose kernel dropped $(delta udp_errors) datagrams), $replies replies"
+	[ "$requests" -le "$most" ] && [ "$replies" -le 1 ]
 }
 ktap_test_result "the tunnel's traffic is undisturbed" undisturbed
 
 # Same tunnel: no new one counted, established for longer than the flood.
 same_tunnel() {
-	[ "$(delta 4)" = 0 ] && [ "${after[6]}" = "${before[6]}" ] &&
-		[ "${after[5]}" -ge "$((before[5] + (t1 - t0) / 1000))" ] &&
+	[ "$(delta tunnels_up)" = 0 ] && [ "${after[epoch]}" = "${before[epoch]}" ] &&
+		[ "${after[since]}" -ge "$((before[since] + (t1 - t0) / 1000))" ] &&
 		[ "$(vpn_peer_get A "$D_VPN" .state)" = established ] &&
 		! grep -qE 'tunnel to .* (closed|failed)' "$(vpn_err A)" "$(vpn_err D)"
 }
@@ -246,4 +293,4 @@ still_up() {
 }
 ktap_test_result "the tunnel still works both ways" still_up
 
-vpn_finish A D
+plane_finish A D

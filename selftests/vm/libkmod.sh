@@ -135,85 +135,34 @@ vpn_data_plane() {
 	field "$(kmod_line "$(kmod_status "$1")" interface)" data_plane
 }
 
-# pcap_records FILE [FILTER...]: the DTLS records in the UDP datagrams of a
-# capture, read back with tcpdump -x (tshark is not in the VM). One line per
-# record, in capture order:
-#   rec SRC:PORT DST:PORT type=T version=V epoch=E seq=S len=L hex=RECORD
-# (version in hex, sequence number in decimal, the whole record in hex for
-# udp-replay), and for a datagram that is
-# not made of whole DTLS records (first byte < 20: RDV signalling, punches;
-# or a record running past the end):
-#   other SRC:PORT DST:PORT first=B size=N
-# IPv4 only; fragments are skipped.
-pcap_records() {
-	local file=$1
-	shift
+# A test of netns/ that runs on either data plane, its twin in tests/ running
+# it in the VM with CPG_DATA_PLANE=kernel, calls plane_init in place of
+# ktap_init and plane_finish in place of vpn_finish: the same number of
+# results on either plane. kmod_pki_setup falls back to pki_setup.
 
-	tcpdump -r "$file" -nn -x "$@" 2>/dev/null | awk '
-	# Byte i of the packet (hex digits decoded only where needed: the
-	# parse must stay cheap under TCG).
-	function b(i) {
-		return val[substr(hex, 2 * i + 1, 2)]
-	}
-	function flush(    n, ihl, off, ulen, src, dst, sp, dp, end, len, ok, out, seq, i) {
-		n = length(hex) / 2
-		if (n < 28)
-			return
-		# IPv4, UDP, not a fragment (MF or an offset).
-		if (int(b(0) / 16) != 4 || b(9) != 17 || (b(6) % 32) * 256 + b(7) != 0 ||
-		    int(b(6) / 32) % 2)
-			return
-		ihl = (b(0) % 16) * 4
-		src = b(12) "." b(13) "." b(14) "." b(15)
-		dst = b(16) "." b(17) "." b(18) "." b(19)
-		sp = b(ihl) * 256 + b(ihl + 1)
-		dp = b(ihl + 2) * 256 + b(ihl + 3)
-		ulen = b(ihl + 4) * 256 + b(ihl + 5)
-		off = ihl + 8
-		end = ihl + ulen
-		if (end > n)
-			end = n
-		ok = end - off >= 13 && b(off) >= 20
-		out = ""
-		while (ok && off < end) {
-			if (end - off < 13) {
-				ok = 0
-				break
-			}
-			len = b(off + 11) * 256 + b(off + 12)
-			if (off + 13 + len > end) {
-				ok = 0
-				break
-			}
-			seq = 0
-			for (i = 5; i < 11; i++)
-				seq = seq * 256 + b(off + i)
-			out = out sprintf("rec %s:%d %s:%d type=%d version=%02x%02x " \
-				"epoch=%d seq=%.0f len=%d hex=%s\n",
-				src, sp, dst, dp, b(off), b(off + 1), b(off + 2),
-				b(off + 3) * 256 + b(off + 4), seq, len,
-				substr(hex, 2 * off + 1, 2 * (13 + len)))
-			off += 13 + len
-		}
-		if (ok)
-			printf "%s", out
-		else
-			printf "other %s:%d %s:%d first=%d size=%d\n", src, sp, dst, dp,
-				b(ihl + 8), ulen - 8
-	}
-	BEGIN {
-		for (i = 0; i < 256; i++)
-			val[sprintf("%02x", i)] = i
-	}
-	/^[^ \t]/ { flush(); hex = ""; next }
-	/^[ \t]+0x[0-9a-f]+:/ {
-		line = $0
-		sub(/^[ \t]+0x[0-9a-f]+:[ \t]+/, "", line)
-		# tcpdump -x: up to 8 groups of 4 hex digits.
-		gsub(/[^0-9a-f]/, "", line)
-		hex = hex line
-	}
-	END { flush() }'
+# plane_init PLAN PROGRAM...: ktap_init; on the kernel's data plane, only in
+# the VM, with cpg-nltest too, campagnol.ko unloaded and the kernel log
+# cleared.
+plane_init() {
+	if [ "$CPG_DATA_PLANE" != kernel ]; then
+		ktap_init "$@"
+		return
+	fi
+	kmod_require_vm
+	ktap_init "$@" cpg-nltest
+	rmmod campagnol 2>/dev/null
+	dmesg -c >/dev/null
+}
+
+# plane_finish DAEMON...: vpn_finish, or on the kernel's data plane the
+# daemons stopped, rmmod and a clean kernel log (kmod_finish).
+plane_finish() {
+	if [ "$CPG_DATA_PLANE" != kernel ]; then
+		vpn_finish "$@"
+		return
+	fi
+	vpn_stop_all "$@"
+	kmod_finish
 }
 
 # iperf3 -J's summary, as one line.

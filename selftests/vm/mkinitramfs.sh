@@ -365,6 +365,12 @@ fi
 for f in "$VM_DIR"/lib*.sh; do
 	[ -f "$f" ] && install_file "$f" "/cpg/selftests/vm/$(basename "$f")"
 done
+# The netns tests, which a VM test may run on campagnol.ko (CPG_DATA_PLANE=
+# kernel exec ../../netns/NAME.sh).
+for f in "$SELFTESTS_DIR"/netns/*.sh; do
+	install_file "$f" "/cpg/selftests/netns/$(basename "$f")"
+	chmod 755 "$ROOT/cpg/selftests/netns/$(basename "$f")"
+done
 : >"$ROOT/cpg/tests.list"
 for t in ${tests[@]+"${tests[@]}"}; do
 	[ -f "$t" ] || die "$t: no such test"
