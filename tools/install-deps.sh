@@ -14,7 +14,7 @@ iproute2 nftables iputils-ping procps psmisc
 iperf3 tcpdump tshark jq
 qemu-system-x86 busybox-static cpio xz-utils kmod wireguard-tools
 linux-source-6.1 sparse
-flex bison bc libelf-dev
+flex bison bc libelf-dev patch
 "
 # The VM tests of campagnol.ko (selftests/vm) boot Debian 12's 6.1 cloud
 # kernel under qemu and build the module against its headers. Installing it

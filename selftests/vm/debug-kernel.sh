@@ -4,8 +4,9 @@
 # Build the debug kernel of the VM selftests (KASAN, UBSAN, kmemleak,
 # lockdep, netdev/netns reference trackers...) from Debian's linux-source-6.1:
 # "make allnoconfig" plus debug-kernel.config, bzImage and modules, the
-# modules installed in DIR/modules. With --cache, DIR is ROOT/KEY, KEY the
-# hash of the fragment and of the source package: built once per machine,
+# modules installed in DIR/modules; the source patched with
+# debug-kernel-*.patch first. With --cache, DIR is ROOT/KEY, KEY the hash of
+# the fragment, the patches and the source package: built once per machine,
 # shared by every checkout. With --kmod, campagnol.ko too, against that tree,
 # never in the shared cache.
 #
@@ -23,6 +24,8 @@ set -eu -o pipefail
 VM_DIR=$(cd "$(dirname "$0")" && pwd)
 SRC_DIR=$(cd "$VM_DIR/../.." && pwd)
 FRAGMENT=$VM_DIR/debug-kernel.config
+# Patches to the source, applied in order after extracting it: see each.
+PATCHES=("$VM_DIR"/debug-kernel-*.patch)
 CACHE_ROOT=${CPG_DEBUG_KERNEL_CACHE:-/var/cache/campagnol/debug-kernel}
 # Disk space a build from scratch takes (the source, the objects, the
 # modules installed: 1.9 GB), with a margin.
@@ -121,7 +124,8 @@ if [ -n "$cache" ]; then
 		cannot "cannot write in $CACHE_ROOT (run as root, or set CPG_DEBUG_KERNEL_CACHE)"
 	fi
 	CACHE_ROOT=$(cd "$CACHE_ROOT" && pwd)
-	key=$({ sha256sum <"$FRAGMENT"; sha256sum <"$tarball"; } | sha256sum | cut -c1-16)
+	key=$({ sha256sum <"$FRAGMENT"; sha256sum <"$tarball"; patches_sum; } | sha256sum |
+		cut -c1-16)
 	dir=$CACHE_ROOT/$key
 else
 	dir=${dir:-$SRC_DIR/build/debug-kernel}
@@ -131,6 +135,11 @@ fi
 tree=$dir/$(basename "$tarball" .tar.xz)
 log=$dir/build.log
 env_file=$dir/kernel.env
+
+# patches_sum: one line that changes with the patches (none: nothing).
+patches_sum() {
+	[ ! -e "${PATCHES[0]}" ] || cat "${PATCHES[@]}" | sha256sum
+}
 
 # complete: kernel.env is there, and what it names.
 complete() {
@@ -155,9 +164,9 @@ kmake() {
 # build: the kernel in $dir, steps 1-4, then kernel.env. The caller holds
 # the lock.
 build() {
-	local avail dropped line started kver kernel moddir
+	local avail dropped line started kver kernel moddir patch patched
 
-	need_tools make gcc flex bison bc perl tar xz depmod
+	need_tools make gcc flex bison bc perl tar xz depmod patch
 	if [ ! -f "$tree/.cpg-built" ]; then
 		avail=$(df -Pm "${dir%/*}" | awk 'NR == 2 { print $4 }')
 		[ "${avail:-0}" -ge "$NEED_MB" ] ||
@@ -166,15 +175,23 @@ build() {
 	mkdir -p "$dir"
 	rm -f "$env_file"
 
-	# 1. The source. Extracted beside the tree, moved into place when complete.
-	if [ ! -f "$tree/.cpg-extracted" ]; then
+	# 1. The source, patched. Extracted beside the tree, moved into place
+	# when complete; again when the patches changed.
+	patched=$(patches_sum)
+	if [ ! -f "$tree/.cpg-extracted" ] || [ "$(cat "$tree/.cpg-extracted")" != "$patched" ]; then
 		say "extracting $tarball"
 		rm -rf "$tree" "$dir/.extract"
 		mkdir "$dir/.extract"
 		tar -C "$dir/.extract" -xf "$tarball"
+		for patch in "${PATCHES[@]}"; do
+			[ -e "$patch" ] || continue
+			say "applying ${patch#"$SRC_DIR"/}"
+			patch -d "$dir/.extract/$(basename "$tree")" -p1 --forward <"$patch" >>"$log" 2>&1 ||
+				die "${patch#"$SRC_DIR"/} does not apply to $tarball (log: $log)"
+		done
 		mv "$dir/.extract/$(basename "$tree")" "$tree"
 		rmdir "$dir/.extract"
-		touch "$tree/.cpg-extracted"
+		echo "$patched" >"$tree/.cpg-extracted"
 	fi
 
 	# 2. The configuration, again when the fragment changed since it was
