@@ -73,6 +73,27 @@ static inline uint64_t fuzz_take_be(struct fuzz_input *in, int bytes)
 }
 
 /*
+ * A sequence number where the replay window has its edges, relative to
+ * its top: the modes 1 to 5 the record and data plane harnesses share
+ * (each has its own others), then the mode's operand from the input.
+ */
+static inline uint64_t fuzz_seq_near_top(struct fuzz_input *in, unsigned int mode, uint64_t top)
+{
+	switch (mode) {
+	case 1:
+		return top + 1 + fuzz_take_u8(in);
+	case 2:
+		return top - fuzz_take_u8(in);
+	case 3: /* around the far edge of the window */
+		return top - CPG_REPLAY_WINDOW + (uint64_t)(int64_t)(int8_t)fuzz_take_u8(in);
+	case 4: /* a jump over ring blocks */
+		return top + 64 * (uint64_t)fuzz_take_u16(in);
+	default:
+		return top - fuzz_take_u16(in);
+	}
+}
+
+/*
  * The replay window as the harnesses expect it to behave, written apart
  * from record.c's: seen[i] says whether top - i was accepted. Nothing
  * clever, so that it can be believed: moving top shifts the whole array.

@@ -148,26 +148,14 @@ static uint64_t take_seq(struct fuzz_input *in, uint64_t top)
 	case 0:
 		seq = fuzz_take_be(in, 6);
 		break;
-	case 1:
-		seq = top + 1 + fuzz_take_u8(in);
-		break;
-	case 2:
-		seq = top - fuzz_take_u8(in);
-		break;
-	case 3: /* around the far edge of the window */
-		seq = top - CPG_REPLAY_WINDOW + (uint64_t)(int64_t)(int8_t)fuzz_take_u8(in);
-		break;
-	case 4:
-		seq = top + 64 * (uint64_t)fuzz_take_u16(in);
-		break;
-	case 5:
-		seq = top - fuzz_take_u16(in);
-		break;
 	case 6:
 		seq = top + 1;
 		break;
-	default:
+	case 7:
 		seq = CPG_RECORD_DATA_SEQ_START + fuzz_take_u8(in);
+		break;
+	default:
+		seq = fuzz_seq_near_top(in, mode % 8, top);
 		break;
 	}
 	return seq & CPG_DTLS_SEQ_MAX;

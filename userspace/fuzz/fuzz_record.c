@@ -67,26 +67,14 @@ static uint64_t take_seq(struct fuzz_input *in, uint64_t top, uint64_t *last)
 	case 0:
 		seq = fuzz_take_be(in, 8);
 		break;
-	case 1:
-		seq = top + 1 + fuzz_take_u8(in);
-		break;
-	case 2:
-		seq = top - fuzz_take_u8(in);
-		break;
-	case 3: /* around the far edge of the window */
-		seq = top - CPG_REPLAY_WINDOW + (uint64_t)(int64_t)(int8_t)fuzz_take_u8(in);
-		break;
-	case 4: /* a jump over ring blocks */
-		seq = top + 64 * (uint64_t)fuzz_take_u16(in);
-		break;
-	case 5:
-		seq = top - fuzz_take_u16(in);
-		break;
 	case 6:
 		seq = *last + 1;
 		break;
-	default: /* the ends of the 48- and 64-bit ranges */
+	case 7: /* the ends of the 48- and 64-bit ranges */
 		seq = (mode & 0x80 ? UINT64_MAX : CPG_DTLS_SEQ_MAX) - fuzz_take_u8(in);
+		break;
+	default:
+		seq = fuzz_seq_near_top(in, mode % 8, top);
 		break;
 	}
 	*last = seq;
