@@ -33,6 +33,11 @@ NEED_MB=3000
 # Days before --cache removes a kernel nothing used (incomplete: 1).
 KEEP_DAYS=30
 
+# patches_sum: one line that changes with the patches (none: nothing).
+patches_sum() {
+	[ ! -e "${PATCHES[0]}" ] || cat "${PATCHES[@]}" | sha256sum
+}
+
 usage() {
 	cat <<-EOF
 	usage: $0 [OPTION...] [DIR | --cache [ROOT]]
@@ -135,11 +140,6 @@ fi
 tree=$dir/$(basename "$tarball" .tar.xz)
 log=$dir/build.log
 env_file=$dir/kernel.env
-
-# patches_sum: one line that changes with the patches (none: nothing).
-patches_sum() {
-	[ ! -e "${PATCHES[0]}" ] || cat "${PATCHES[@]}" | sha256sum
-}
 
 # complete: kernel.env is there, and what it names.
 complete() {
