@@ -64,9 +64,10 @@ canary() {
 	mkdir -p "$dir/include/uapi/linux" || return 1
 	cp "$SRC_DIR"/kmod/*.c "$SRC_DIR"/kmod/*.h "$SRC_DIR"/kmod/Kbuild "$dir/" &&
 		cp "$SRC_DIR/include/uapi/linux/campagnol.h" "$dir/include/uapi/linux/" || return 1
-	awk -v bug="${BUG[$name]}" '{ print }
+	# Through the environment: awk -v would turn the bug's \n into a newline.
+	CPG_BUG=${BUG[$name]} awk '{ print }
 		/^static int __init cpg_init\(void\)$/ { init = 1 }
-		init && /^\tint err;$/ { print bug; init = 0; done = 1 }
+		init && /^\tint err;$/ { print ENVIRON["CPG_BUG"]; init = 0; done = 1 }
 		END { exit !done }' "$SRC_DIR/kmod/main.c" >"$dir/main.c" || {
 		echo "debug-canary: no place for the bug in kmod/main.c's cpg_init()" >&2
 		return 1
