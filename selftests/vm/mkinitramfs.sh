@@ -365,12 +365,6 @@ fi
 for f in "$VM_DIR"/lib*.sh; do
 	[ -f "$f" ] && install_file "$f" "/cpg/selftests/vm/$(basename "$f")"
 done
-# The netns tests, which a VM test may run on campagnol.ko (CPG_DATA_PLANE=
-# kernel exec ../../netns/NAME.sh).
-for f in "$SELFTESTS_DIR"/netns/*.sh; do
-	install_file "$f" "/cpg/selftests/netns/$(basename "$f")"
-	chmod 755 "$ROOT/cpg/selftests/netns/$(basename "$f")"
-done
 : >"$ROOT/cpg/tests.list"
 for t in ${tests[@]+"${tests[@]}"}; do
 	[ -f "$t" ] || die "$t: no such test"
@@ -379,6 +373,22 @@ for t in ${tests[@]+"${tests[@]}"}; do
 	install_file "$t" "$TEST_DEST/$name"
 	chmod 755 "$ROOT$TEST_DEST/$name"
 	echo "$name" >>"$ROOT/cpg/tests.list"
+done
+# install_script SRC DIR: SRC, executable, in DIR unless this run's tests
+# put a script of that name there. For what a test may run without being
+# one of this run's: the netns tests (a VM twin runs one on campagnol.ko:
+# CPG_DATA_PLANE=kernel exec ../../netns/NAME.sh) and the other VM tests
+# (kmod_datapath_async.sh runs kmod_datapath.sh).
+install_script() {
+	[ -e "$ROOT$2/$(basename "$1")" ] && return
+	install_file "$1" "$2/$(basename "$1")"
+	chmod 755 "$ROOT$2/$(basename "$1")"
+}
+for f in "$SELFTESTS_DIR"/netns/*.sh; do
+	install_script "$f" /cpg/selftests/netns
+done
+for f in "$VM_DIR"/tests/*.sh; do
+	install_script "$f" "$TEST_DEST"
 done
 for spec in ${files[@]+"${files[@]}"}; do
 	src=${spec%%:*}
