@@ -303,7 +303,14 @@ elif [ -n "$verdict" ] && [ -z "$vm_status" ]; then
 	[ -z "$during" ] || verdict="$verdict, during $during"
 fi
 # Which tests failed, and how: repeated after the console log, which can be
-# long when several tests ran.
+# long when several tests ran, with the end of each failed test's output:
+# what a CI log keeps of a long run is its head and its tail.
+FAILED_LINES=60
+test_block() {
+	awk -v name="$1" '$0 == "# selftests: vm: " name { on = 1 }
+		on { print }
+		on && /^(not )?ok [0-9]+ selftests: vm: / { exit }' "$work/ktap.txt"
+}
 failed=$(sed -n 's/^not ok [0-9]* selftests: vm: \(.*\) # exit=\(.*\)$/\1 (exit \2)/p' "$work/ktap.txt" |
 	paste -sd ' ' -)
 
@@ -330,6 +337,11 @@ else
 	esac
 fi
 if [ "$status" = "$KSFT_FAIL" ]; then
+	sed -n 's/^not ok [0-9]* selftests: vm: \([^ ]*\) .*/\1/p' "$work/ktap.txt" |
+		while read -r name; do
+			echo "# cpg-vm: ---- $name again (its last $FAILED_LINES lines) ----"
+			test_block "$name" | tail -n "$FAILED_LINES"
+		done
 	echo "# cpg-vm: FAIL: ${verdict:-a test failed}${failed:+; failed: $failed}"
 fi
 echo "# cpg-vm: exit $status after ${elapsed}s"
