@@ -2,28 +2,29 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # The whole test suite, as CI runs it (.ci/run): install what is missing,
-# build twice (normal, and with AddressSanitizer + UndefinedBehaviorSanitizer),
-# run every test of each build with ctest (cmocka unit tests, netns
-# integration tests, portability checks, campagnol.ko's VM tests on
-# Debian's kernel); then build a third time as the BSDs and Cygwin do,
-# without the kernel data plane, and run the netns tests again with the
-# event loop on poll; a fourth time for the fuzz harnesses, a minute each;
-# last, every VM test again on the debug kernel, which builds meanwhile in
-# the background (once per machine: it is cached). Exits nonzero if
-# anything fails.
+# build normally and run every test with ctest (cmocka unit tests, netns
+# integration tests, portability checks) but the VM tests; build with
+# AddressSanitizer + UndefinedBehaviorSanitizer and run every test again;
+# build as the BSDs and Cygwin do, without the kernel data plane, and run
+# the netns tests again with the event loop on poll; then campagnol.ko's
+# VM tests on Debian's kernel (normal build); last, build for the fuzz
+# harnesses and run each for a minute. Beside them all, in the background,
+# the debug kernel's lane: its build (once per machine: it is cached), then
+# every VM test again on it. Exits nonzero if anything fails.
 #
 # Run it as root on Debian 12, from anywhere. The netns tests need root;
-# without it they are reported as skipped. CPG_BUILD_DIR, CPG_ASAN_BUILD_DIR
-# and CPG_PORTABLE_BUILD_DIR override the build directories (build/,
-# build-asan/, build-portable/).
+# without it they are reported as skipped. CPG_BUILD_DIR, CPG_ASAN_BUILD_DIR,
+# CPG_PORTABLE_BUILD_DIR, CPG_FUZZ_BUILD_DIR and CPG_DEBUG_BUILD_DIR
+# override the build directories (build/, build-asan/, build-portable/,
+# build-fuzz/, build-debug-kernel/).
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 JOBS=$(nproc 2>/dev/null || echo 2)
-DEBUG_KERNEL_PID=""
+LANE_PID=""
 LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/cpg-run-tests.XXXXXX") || exit 1
-# The debug kernel's build (a session of its own) stops with us.
-trap '[ -z "$DEBUG_KERNEL_PID" ] || kill -- -"$DEBUG_KERNEL_PID" 2>/dev/null; rm -rf "$LOGDIR"' EXIT
+# The debug kernel's lane (a process group of its own) stops with us.
+trap '[ -z "$LANE_PID" ] || kill -- -"$LANE_PID" 2>/dev/null; rm -rf "$LOGDIR"' EXIT
 
 RESULTS=()
 STATUS=0
@@ -36,7 +37,12 @@ step() {
 # CTEST_ARGS, e.g. a label).
 CTEST_ARGS=()
 suite() {
-	local name=$1 dir=$2 log="$LOGDIR/$1.log" skipped
+	configure_build "$@" && run_ctest "$1" "$2"
+}
+
+# configure_build NAME BUILD_DIR CMAKE_OPTION...
+configure_build() {
+	local name=$1 dir=$2
 	shift 2
 
 	step "$name: configure and build in $dir"
@@ -44,13 +50,19 @@ suite() {
 		cat "$LOGDIR/$name.cmake.log"
 		RESULTS+=("$name: FAILED (cmake configure)")
 		STATUS=1
-		return
+		return 1
 	fi
 	if ! cmake --build "$dir" -j "$JOBS"; then
 		RESULTS+=("$name: FAILED (build)")
 		STATUS=1
-		return
+		return 1
 	fi
+}
+
+# run_ctest NAME BUILD_DIR: ctest with CTEST_ARGS, in a configured build.
+run_ctest() {
+	local name=$1 dir=$2 log="$LOGDIR/$1.log" skipped
+
 	step "$name: ctest"
 	if ctest --test-dir "$dir" --output-on-failure -j "$JOBS" "${CTEST_ARGS[@]}" 2>&1 |
 		tee "$log"; then
@@ -68,29 +80,22 @@ step "dependencies (tools/install-deps.sh)"
 
 # The debug kernel of the VM tests (KASAN, UBSAN, lockdep, kmemleak...),
 # built once per machine into a cache every checkout shares, found there
-# after. On a fresh machine its build takes 40 minutes of CPU: it runs in
-# the background on the CPU the suites leave idle (SCHED_IDLE: their netns
-# tests mostly wait), and the last suite boots it with every VM test
-# (vm-debug.all). When it cannot be built here, that test skips, saying
-# why. CPG_VM_DEBUG=0 leaves it out.
-if [ "${CPG_VM_DEBUG:-1}" = 1 ]; then
-	step "debug kernel: selftests/vm/debug-kernel.sh --cache, in the background"
-	setsid ionice -c 3 chrt --idle 0 "$ROOT/selftests/vm/debug-kernel.sh" --cache \
-		>"$LOGDIR/debug-kernel.env" 2>"$LOGDIR/debug-kernel.log" &
-	DEBUG_KERNEL_PID=$!
-else
-	RESULTS+=("debug kernel: WARNING, not run (CPG_VM_DEBUG=0)")
-fi
-
-# debug_kernel_suite: wait for the debug kernel, then vm-debug.all in the
-# normal build, configured with it.
-debug_kernel_suite() {
+# after. On a fresh machine its build takes 40 minutes of CPU: it runs on
+# the CPU the suites leave idle (SCHED_IDLE: their netns tests mostly
+# wait). As soon as it is there, the lane boots it with every VM test
+# (vm-debug.all), beside the suites still running, from a build of its own,
+# configured with it. What the lane prints is kept aside and shown after
+# the other suites, its results with theirs. When the kernel cannot be
+# built here, vm-debug.all skips, saying why. CPG_VM_DEBUG=0 leaves it out.
+debug_kernel_lane() {
 	local rc why dir
 
-	step "debug kernel: waiting for its build"
-	wait "$DEBUG_KERNEL_PID"
+	RESULTS=()
+	STATUS=0
+	ionice -c 3 chrt --idle 0 "$ROOT/selftests/vm/debug-kernel.sh" --cache \
+		>"$LOGDIR/debug-kernel.env" 2>"$LOGDIR/debug-kernel.log"
 	rc=$?
-	DEBUG_KERNEL_PID=""
+	step "debug kernel: built (selftests/vm/debug-kernel.sh --cache, exit $rc)"
 	tail -n 3 "$LOGDIR/debug-kernel.log"
 	case $rc in
 	0)
@@ -105,15 +110,54 @@ debug_kernel_suite() {
 		tail -n 40 "$LOGDIR/debug-kernel.log"
 		RESULTS+=("debug kernel: FAILED (build, exit $rc)")
 		STATUS=1
-		return
 		;;
 	esac
-	CTEST_ARGS=(-L vm-debug)
-	suite debug-kernel "${CPG_BUILD_DIR:-$ROOT/build}" -DCPG_SANITIZE=OFF "$@"
+	if [ "$STATUS" = 0 ]; then
+		CTEST_ARGS=(-L vm-debug)
+		suite debug-kernel "${CPG_DEBUG_BUILD_DIR:-$ROOT/build-debug-kernel}" \
+			-DCPG_SANITIZE=OFF "$@"
+	fi
+	printf '%s\n' "${RESULTS[@]}" >"$LOGDIR/debug-kernel.results"
+	return "$STATUS"
 }
 
-suite normal "${CPG_BUILD_DIR:-$ROOT/build}" -DCPG_SANITIZE=OFF -DCPG_VM_DEBUG_KERNEL= \
-	-DCPG_VM_DEBUG_KERNEL_SKIP=
+if [ "${CPG_VM_DEBUG:-1}" = 1 ]; then
+	step "debug kernel: its build, then vm-debug.all, in the background"
+	# Job control: the lane leads a process group, which the trap kills.
+	set -m
+	debug_kernel_lane >"$LOGDIR/debug-kernel.out" 2>&1 </dev/null &
+	LANE_PID=$!
+	set +m
+else
+	RESULTS+=("debug kernel: WARNING, not run (CPG_VM_DEBUG=0)")
+fi
+
+# debug_kernel_wait: the lane's end, its output and results.
+debug_kernel_wait() {
+	local rc
+
+	step "debug kernel: waiting for its lane"
+	wait "$LANE_PID"
+	rc=$?
+	LANE_PID=""
+	cat "$LOGDIR/debug-kernel.out"
+	mapfile -t -O "${#RESULTS[@]}" RESULTS <"$LOGDIR/debug-kernel.results" ||
+		RESULTS+=("debug kernel: FAILED (the lane stopped, exit $rc)")
+	[ "$rc" = 0 ] || STATUS=1
+}
+
+# The order keeps the debug kernel's lane short on a fresh machine: the
+# suites that mostly wait come first, leaving its build the CPU; those that
+# take all of it (the VM tests on Debian's kernel, fuzzing) last, by when
+# the kernel is there and they share the CPU with its VM.
+CTEST_ARGS=(-LE vm)
+NORMAL_DIR=${CPG_BUILD_DIR:-$ROOT/build}
+NORMAL_BUILT=""
+if configure_build normal "$NORMAL_DIR" -DCPG_SANITIZE=OFF -DCPG_VM_DEBUG_KERNEL= \
+	-DCPG_VM_DEBUG_KERNEL_SKIP=; then
+	NORMAL_BUILT=1
+	run_ctest normal "$NORMAL_DIR"
+fi
 
 # Any sanitizer report aborts the process, which fails its test.
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
@@ -135,6 +179,10 @@ suite portable "${CPG_PORTABLE_BUILD_DIR:-$ROOT/build-portable}" -DCPG_SANITIZE=
 	-DCPG_KERNEL_DATAPLANE=OFF
 unset EVENT_NOEPOLL CPG_EXPECT_EVENT_METHOD CPG_CHURN_CYCLES CPG_CHURN_RESTARTS
 
+# campagnol.ko's VM tests on Debian's kernel, in the normal build.
+CTEST_ARGS=(-L vm)
+[ -z "$NORMAL_BUILT" ] || run_ctest "normal, VM tests" "$NORMAL_DIR"
+
 # The fuzz harnesses under libFuzzer (clang, ASan, UBSan), each for a
 # minute from its seed corpus, two at a time: a crash, a leak or a
 # sanitizer report fails. tools/fuzz.sh runs longer campaigns.
@@ -142,7 +190,7 @@ CTEST_ARGS=(-L fuzz)
 CC=clang suite fuzz "${CPG_FUZZ_BUILD_DIR:-$ROOT/build-fuzz}" -DCPG_FUZZ=ON \
 	-DBUILD_TESTING=OFF -DCPG_KMOD=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-[ -z "$DEBUG_KERNEL_PID" ] || debug_kernel_suite
+[ -z "$LANE_PID" ] || debug_kernel_wait
 
 step "summary"
 printf '%s\n' "${RESULTS[@]}"
