@@ -167,6 +167,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # for the sanitizers and the event loop's backend, which a quarter of it
 # exercises as well.
 export CPG_CHURN_CYCLES=270 CPG_CHURN_RESTARTS=30
+CTEST_ARGS=()
 suite asan+ubsan "${CPG_ASAN_BUILD_DIR:-$ROOT/build-asan}" -DCPG_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
