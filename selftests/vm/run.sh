@@ -40,6 +40,10 @@ usage() {
 	  --append ARGS           more kernel command line
 	  --log-dir DIR           keep console.log, ktap.txt and the initramfs there
 	                          (default: a temp dir, removed when the run passes)
+	  --make-initramfs FILE   build the initramfs into FILE, with every test of
+	                          selftests/vm/tests in it, and exit
+	  --initramfs FILE        boot FILE (made by --make-initramfs with the same
+	                          options) rather than build one: the tests run by name
 	  --no-install            do not run setup-deps.sh when something is missing
 	  --shell                 after the tests, a shell on this terminal (no timeout
 	                          unless --timeout is given)
@@ -63,6 +67,8 @@ log_dir=""
 install=1
 shell=""
 print_kernel=""
+make_initramfs=""
+initramfs=""
 mk_args=()
 tests=()
 
@@ -84,6 +90,8 @@ while [ $# -gt 0 ]; do
 	--no-install) install="" ;;
 	--shell) shell=1 ;;
 	--print-kernel) print_kernel=1 ;;
+	--make-initramfs) make_initramfs=${2:?}; shift ;;
+	--initramfs) initramfs=$(realpath "${2:?}"); shift ;;
 	-h | --help) usage ;;
 	-*) echo "run.sh: unknown option: $1" >&2; usage ;;
 	*) tests+=("$1") ;;
@@ -174,18 +182,42 @@ trap 'exit 143' TERM
 
 started=$(date +%s.%N)
 
-mk_tests=()
-for t in "${tests[@]}"; do
-	mk_tests+=(--test "$t")
-done
-[ -d "$bin_dir" ] && mk_args+=(--bin-dir "$bin_dir")
-if ! "$VM_DIR/mkinitramfs.sh" -o "$initrd" --modules-dir "$moddir" \
-	"${mk_args[@]}" "${mk_tests[@]}" >"$work/mkinitramfs.log" 2>&1; then
+# build_initramfs FILE [--test SCRIPT...]: mkinitramfs.sh with our options.
+build_initramfs() {
+	local out=$1
+	shift
+
+	[ -d "$bin_dir" ] && mk_args+=(--bin-dir "$bin_dir")
+	"$VM_DIR/mkinitramfs.sh" -o "$out" --modules-dir "$moddir" "${mk_args[@]}" "$@" \
+		>"$work/mkinitramfs.log" 2>&1 && return 0
 	echo "Bail out! cannot build the initramfs"
 	sed 's/^/# /' "$work/mkinitramfs.log"
 	keep=1
 	echo "# cpg-vm: logs in $work"
 	exit "$KSFT_FAIL"
+}
+
+# One image for several runs (ctest's VM tests, the fixture vm.initramfs
+# makes it): every test is in it, each run names its own at boot.
+if [ -n "$make_initramfs" ]; then
+	build_initramfs "$make_initramfs"
+	echo "1..0 # cpg-vm: $make_initramfs built"
+	exit "$KSFT_PASS"
+fi
+if [ -n "$initramfs" ]; then
+	[ -f "$initramfs" ] || { echo "Bail out! no initramfs $initramfs"; exit "$KSFT_FAIL"; }
+	initrd=$initramfs
+	names=""
+	for t in "${tests[@]}"; do
+		names="$names${names:+,}$(basename "$t")"
+	done
+	append="$append cpg.tests=$names"
+else
+	mk_tests=()
+	for t in "${tests[@]}"; do
+		mk_tests+=(--test "$t")
+	done
+	build_initramfs "$initrd" "${mk_tests[@]}"
 fi
 
 # qemu's option syntax: a comma in a value is written twice.
@@ -347,7 +379,7 @@ fi
 echo "# cpg-vm: exit $status after ${elapsed}s"
 if [ "$status" = "$KSFT_FAIL" ] && [ -z "$keep" ]; then
 	keep=1
-	rm -f "$initrd"
+	[ -n "$initramfs" ] || rm -f "$initrd"
 	echo "# cpg-vm: logs kept in $work"
 fi
 exit "$status"
