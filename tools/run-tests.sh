@@ -2,15 +2,15 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # The whole test suite, as CI runs it (.ci/run): install what is missing,
-# build normally and run every test with ctest (cmocka unit tests, netns
-# integration tests, portability checks) but the VM tests; build with
-# AddressSanitizer + UndefinedBehaviorSanitizer and run every test again;
-# build as the BSDs and Cygwin do, without the kernel data plane, and run
-# the netns tests again with the event loop on poll; then campagnol.ko's
-# VM tests on Debian's kernel (normal build); last, build for the fuzz
-# harnesses and run each for a minute. Beside them all, in the background,
-# the debug kernel's lane: its build (once per machine: it is cached), then
-# every VM test again on it. Exits nonzero if anything fails.
+# build twice (normal, and with AddressSanitizer + UndefinedBehaviorSanitizer),
+# run every test of each build with ctest (cmocka unit tests, netns
+# integration tests, portability checks, campagnol.ko's VM tests on
+# Debian's kernel); then build a third time as the BSDs and Cygwin do,
+# without the kernel data plane, and run the netns tests again with the
+# event loop on poll; a fourth time for the fuzz harnesses, a minute each.
+# Beside them all, in the background, the debug kernel's lane: its build
+# (once per machine: it is cached), then every VM test again on it. Exits
+# nonzero if anything fails.
 #
 # Run it as root on Debian 12, from anywhere. The netns tests need root;
 # without it they are reported as skipped. CPG_BUILD_DIR, CPG_ASAN_BUILD_DIR,
@@ -146,18 +146,8 @@ debug_kernel_wait() {
 	[ "$rc" = 0 ] || STATUS=1
 }
 
-# The order keeps the debug kernel's lane short on a fresh machine: the
-# suites that mostly wait come first, leaving its build the CPU; those that
-# take all of it (the VM tests on Debian's kernel, fuzzing) last, by when
-# the kernel is there and they share the CPU with its VM.
-CTEST_ARGS=(-LE vm)
-NORMAL_DIR=${CPG_BUILD_DIR:-$ROOT/build}
-NORMAL_BUILT=""
-if configure_build normal "$NORMAL_DIR" -DCPG_SANITIZE=OFF -DCPG_VM_DEBUG_KERNEL= \
-	-DCPG_VM_DEBUG_KERNEL_SKIP=; then
-	NORMAL_BUILT=1
-	run_ctest normal "$NORMAL_DIR"
-fi
+suite normal "${CPG_BUILD_DIR:-$ROOT/build}" -DCPG_SANITIZE=OFF -DCPG_VM_DEBUG_KERNEL= \
+	-DCPG_VM_DEBUG_KERNEL_SKIP=
 
 # Any sanitizer report aborts the process, which fails its test.
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
@@ -167,7 +157,6 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # for the sanitizers and the event loop's backend, which a quarter of it
 # exercises as well.
 export CPG_CHURN_CYCLES=270 CPG_CHURN_RESTARTS=30
-CTEST_ARGS=()
 suite asan+ubsan "${CPG_ASAN_BUILD_DIR:-$ROOT/build-asan}" -DCPG_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
@@ -179,10 +168,6 @@ CTEST_ARGS=(-L netns)
 suite portable "${CPG_PORTABLE_BUILD_DIR:-$ROOT/build-portable}" -DCPG_SANITIZE=OFF \
 	-DCPG_KERNEL_DATAPLANE=OFF
 unset EVENT_NOEPOLL CPG_EXPECT_EVENT_METHOD CPG_CHURN_CYCLES CPG_CHURN_RESTARTS
-
-# campagnol.ko's VM tests on Debian's kernel, in the normal build.
-CTEST_ARGS=(-L vm)
-[ -z "$NORMAL_BUILT" ] || run_ctest "normal, VM tests" "$NORMAL_DIR"
 
 # The fuzz harnesses under libFuzzer (clang, ASan, UBSan), each for a
 # minute from its seed corpus, two at a time: a crash, a leak or a
