@@ -200,6 +200,7 @@ build_initramfs() {
 # One image for several runs (ctest's VM tests, the fixture vm.initramfs
 # makes it): every test is in it, each run names its own at boot.
 if [ -n "$make_initramfs" ]; then
+	mkdir -p "$(dirname "$make_initramfs")" || exit "$KSFT_FAIL"
 	build_initramfs "$make_initramfs"
 	echo "1..0 # cpg-vm: $make_initramfs built"
 	exit "$KSFT_PASS"
