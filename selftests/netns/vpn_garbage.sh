@@ -89,7 +89,8 @@ snapshot() {
 		(.interfaces[0].peers[] | select(.vpn_ip == $ip)) |
 		"peer_drops=\('"$PEER_DROPS"') dtls_in=\(.dtls_in) if_drops=\($ifd)" +
 		" rx_packets=\(.rx_packets) tx_packets=\(.tx_packets) tunnels_up=\($up)" +
-		" since=\(.since) epoch=\(.epoch)"' <<<"$st") $a_counters udp_errors="$(udp_stat D InErrors)" udp_in="$(udp_stat D InDatagrams)" \
+		" since=\(.since) epoch=\(.epoch)"' <<<"$st") $a_counters \
+		udp_errors="$(udp_stat D InErrors)" udp_in="$(udp_stat D InDatagrams)" \
 		from_x="$(origin_count X)" legit="$(origin_count legit)" "${kernel[@]}"; do
 		# shellcheck disable=SC2034 # the caller's array (a nameref)
 		snap[${kv%%=*}]=${kv#*=}
