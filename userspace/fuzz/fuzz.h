@@ -109,6 +109,15 @@ int fuzz_window_check(const struct fuzz_window *w, uint64_t seq);
 /* Accept seq, when fuzz_window_check() allows it. */
 void fuzz_window_update(struct fuzz_window *w, uint64_t seq);
 
+/*
+ * A hash of the whole input (FNV-1a), for harnesses that mix it into their
+ * keys. With keys the same for every input, libFuzzer learns the bytes of
+ * a record sealed in one input (its CMP dictionary) and splices them into
+ * another, where they authenticate though the harness's model takes them
+ * for a forgery or a modified record.
+ */
+uint64_t fuzz_input_hash(const uint8_t *data, size_t size);
+
 /* An invariant of the code under test: its failure is a crash to libFuzzer. */
 #define FUZZ_CHECK(cond)                                                          \
 	do {                                                                      \

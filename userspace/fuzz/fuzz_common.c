@@ -48,3 +48,12 @@ void fuzz_window_update(struct fuzz_window *w, uint64_t seq)
 	}
 	w->seen[w->top - seq] = 1;
 }
+
+uint64_t fuzz_input_hash(const uint8_t *data, size_t size)
+{
+	uint64_t h = 0xcbf29ce484222325u;
+
+	while (size--)
+		h = (h ^ *data++) * 0x100000001b3u;
+	return h;
+}

@@ -183,22 +183,8 @@ static void make_endpoint(union cpg_sockaddr *a, const char *ip, uint16_t port)
 	}
 }
 
-/*
- * Mixed into every key: a hash of the whole input. With keys the same for
- * every input, libFuzzer learns the bytes of records sealed in one input
- * and splices them, as raw bytes, into another, where they authenticate
- * though the model takes raw bytes for forgeries.
- */
+/* Mixed into every key: fuzz_input_hash() of the input (see fuzz.h). */
 static uint64_t key_salt;
-
-static uint64_t input_hash(const uint8_t *data, size_t size)
-{
-	uint64_t h = 0xcbf29ce484222325u;	/* FNV-1a */
-
-	while (size--)
-		h = (h ^ *data++) * 0x100000001b3u;
-	return h;
-}
 
 /* The secret peer i writes with (dir 0) or reads with (dir 1) in generation g. */
 static void secret_for(int i, int g, int dir, struct cpg_aead_secret *s)
@@ -628,7 +614,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_input in = { data, size };
 
-	key_salt = input_hash(data, size);
+	key_salt = fuzz_input_hash(data, size);
 	seal_init();
 	dp = cpg_dp_user_new(&loop, &cfg, NULL, NULL);
 	FUZZ_CHECK(dp);

@@ -20,6 +20,7 @@
  *   2 REPLAY  a count byte, then that many sequence numbers, checked and
  *             recorded in a window of its own.
  * Every open also runs the rx key's replay window, so RAW and SEAL share it.
+ * The keys are made for each input, from a hash of it (see fuzz.h).
  *
  * Aborts when: a status differs from the one the reference derives from the
  * bytes and the window model; a sealed record opened unmodified does not give
@@ -346,22 +347,29 @@ static void op_replay(struct fuzz_input *in)
 	}
 }
 
-static void keys_for(enum cpg_cipher c, struct cpg_aead_secret *s)
+/* The suite's secret, with salt (fuzz_input_hash() of the input) mixed in. */
+static void keys_for(enum cpg_cipher c, uint64_t salt, struct cpg_aead_secret *s)
 {
 	for (size_t i = 0; i < sizeof(s->key); i++)
-		s->key[i] = (uint8_t)(c * 0x31 + i * 7);
+		s->key[i] = (uint8_t)(c * 0x31 + i * 7) ^ (uint8_t)(salt >> 8 * (i % 8));
 	for (size_t i = 0; i < sizeof(s->iv); i++)
 		s->iv[i] = (uint8_t)(c * 0x17 + i * 3 + 0x80);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+/* Every suite's and epoch's keys for this input. */
+static void keys_init(uint64_t salt)
 {
-	fuzz_quiet_logs();
+	static bool set;
+
 	for (int c = 0; c < N_CIPHERS; c++) {
 		struct cpg_aead_secret s;
 
-		keys_for(c + 1, &s);
+		keys_for(c + 1, salt, &s);
 		for (int e = 0; e < N_EPOCHS; e++) {
+			if (set) {
+				cpg_record_tx_free(&txs[c][e]);
+				cpg_record_rx_free(&rxs[c][e]);
+			}
 			if (cpg_record_tx_init(&txs[c][e], c + 1, epochs[e], &s,
 					       CPG_RECORD_DATA_SEQ_START) ||
 			    cpg_record_rx_init(&rxs[c][e], c + 1, epochs[e], &s)) {
@@ -371,6 +379,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 			}
 		}
 	}
+	set = true;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	fuzz_quiet_logs();
 	return 0;
 }
 
@@ -383,8 +397,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct cpg_record_rx *rx = &rxs[ci][ei];
 	uint64_t last = 0;
 
-	/* Each input starts from a fresh window. */
-	cpg_replay_init(&rx->replay);
+	/* Each input starts from fresh keys, so a fresh window. */
+	keys_init(fuzz_input_hash(data, size));
 	memset(&m, 0, sizeof(m));
 	while (in.size) {
 		switch (fuzz_take_u8(&in) % 3) {
