@@ -80,7 +80,7 @@ step "dependencies (tools/install-deps.sh)"
 
 # The debug kernel of the VM tests (KASAN, UBSAN, lockdep, kmemleak...),
 # built once per machine into a cache every checkout shares, found there
-# after. On a fresh machine its build takes 40 minutes of CPU: it runs on
+# after. On a fresh machine its build takes 27 minutes of CPU: it runs on
 # the CPU the suites leave idle (SCHED_IDLE: their netns tests mostly
 # wait). As soon as it is there, the lane boots it with every VM test
 # (vm-debug.all), beside the suites still running, from a build of its own,
