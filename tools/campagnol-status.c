@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,35 +18,31 @@
 #include <unistd.h>
 
 #include "status.h"
+#include "status_answer.h"
 
 #define EXIT_USAGE 2
 #define IO_TIMEOUT_S 5
 /* Larger than any answer a daemon sends (control.h). */
 #define MAX_ANSWER (32u << 20)
-#define MAX_LINES 1000000
 
 enum output {
 	OUT_HUMAN,
 	OUT_JSON,
 	OUT_DUMP,
+	OUT_FIELD,
 };
 
-struct line {
-	const char *kind;
-	struct status_field fields[STATUS_MAX_FIELDS];
-	size_t n;
-};
-
-struct answer {
-	const char *source;	/* socket path */
-	char *text;
-	struct line *lines;
-	size_t n_lines;
-	bool complete;		/* ended with "end" */
-	bool truncated;		/* the daemon cut the peer list */
+struct options {
+	enum output out;
+	bool keys;
+	const char *target;	/* IFNAME or socket path; NULL: every daemon */
+	const char *field;	/* OUT_FIELD: its key */
 };
 
 static const char *prog = "campagnol-status";
+
+static const struct status_answer_kind *const kind_interface = &status_answer_interface_kind;
+static const struct status_answer_kind *const kind_peer = &status_answer_peer_kind;
 
 /* ---- Asking --------------------------------------------------------------- */
 
@@ -113,63 +110,55 @@ fail:
 	return NULL;
 }
 
-static int parse_answer(struct answer *a)
+/* ---- Values --------------------------------------------------------------- */
+
+static bool has(const struct status_answer_kind *k, const void *line, const char *key)
 {
-	size_t cap = 16;
-	char *save = NULL, *text;
+	int f = status_answer_find(k, key);
 
-	a->lines = calloc(cap, sizeof(*a->lines));
-	if (!a->lines)
-		return -1;
-	for (text = strtok_r(a->text, "\n", &save); text; text = strtok_r(NULL, "\n", &save)) {
-		struct line *l;
-
-		if (a->complete)
-			return -1;	/* something after "end" */
-		if (a->n_lines == cap) {
-			struct line *more;
-
-			if (cap >= MAX_LINES)
-				return -1;
-			more = reallocarray(a->lines, cap * 2, sizeof(*more));
-			if (!more)
-				return -1;
-			a->lines = more;
-			cap *= 2;
-		}
-		l = &a->lines[a->n_lines];
-		if (status_parse_line(text, &l->kind, l->fields, STATUS_MAX_FIELDS, &l->n) < 0)
-			return -1;
-		if (!strcmp(l->kind, "error"))
-			return -1;
-		if (!strcmp(l->kind, "end")) {
-			const char *t = status_get(l->fields, l->n, "truncated");
-
-			a->complete = true;
-			a->truncated = t && !strcmp(t, "yes");
-			continue;
-		}
-		a->n_lines++;
-	}
-	/* The first line says it is a campagnol daemon. */
-	return a->n_lines && !strcmp(a->lines[0].kind, "campagnol") ? 0 : -1;
+	return f >= 0 && status_answer_has(k, line, (size_t)f);
 }
 
-static const struct line *find_line(const struct answer *a, const char *kind)
+static uint64_t number(const struct status_answer_kind *k, const void *line, const char *key)
 {
-	for (size_t i = 0; i < a->n_lines; i++) {
-		if (!strcmp(a->lines[i].kind, kind))
-			return &a->lines[i];
+	int f = status_answer_find(k, key);
+
+	return f >= 0 && status_answer_has(k, line, (size_t)f) ?
+		status_answer_number(k, line, (size_t)f) : 0;
+}
+
+static const char *text(const char *s)
+{
+	return s ? s : "-";
+}
+
+/* Field f as text, as the daemon writes it: NULL when not given. The
+ * buffer holds numbers. */
+static const char *field_text(const struct status_answer_kind *k, const void *line, size_t f,
+			      char *buf, size_t len)
+{
+	if (!status_answer_has(k, line, f))
+		return NULL;
+	switch (k->fields[f].type) {
+	case STATUS_ANSWER_TEXT:
+		return status_answer_text(k, line, f);
+	case STATUS_ANSWER_FLAG:
+		return status_answer_flag(k, line, f) ? "yes" : "no";
+	default:
+		snprintf(buf, len, "%" PRIu64, status_answer_number(k, line, f));
+		return buf;
 	}
-	return NULL;
 }
 
 /* ---- Human output --------------------------------------------------------- */
 
+/* Label: value lines, the values in one column. */
 struct block {
-	const char *labels[32];
-	char values[32][256];
-	size_t n;
+	struct {
+		const char *label;
+		char *value;
+	} *rows;
+	size_t n, cap;
 };
 
 static void block_add(struct block *b, const char *label, const char *fmt, ...)
@@ -178,50 +167,52 @@ static void block_add(struct block *b, const char *label, const char *fmt, ...)
 static void block_add(struct block *b, const char *label, const char *fmt, ...)
 {
 	va_list ap;
+	char *value;
 
-	if (b->n == sizeof(b->labels) / sizeof(b->labels[0]))
-		return;
-	b->labels[b->n] = label;
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 16;
+		void *rows = reallocarray(b->rows, cap, sizeof(*b->rows));
+
+		if (!rows)
+			return;
+		b->rows = rows;
+		b->cap = cap;
+	}
 	va_start(ap, fmt);
-	vsnprintf(b->values[b->n], sizeof(b->values[b->n]), fmt, ap);
+	if (vasprintf(&value, fmt, ap) < 0)
+		value = NULL;
 	va_end(ap);
+	b->rows[b->n].label = label;
+	b->rows[b->n].value = value;
 	b->n++;
 }
 
-/* "title: name", then the fields with their values in one column. */
-static void block_print(const struct block *b, const char *title, const char *name)
+/* "title: name", the rows; frees them. */
+static void block_print(struct block *b, const char *title, const char *name)
 {
 	size_t width = 0;
 
 	printf("%s: %s\n", title, name);
 	for (size_t i = 0; i < b->n; i++) {
-		if (strlen(b->labels[i]) > width)
-			width = strlen(b->labels[i]);
+		if (strlen(b->rows[i].label) > width)
+			width = strlen(b->rows[i].label);
 	}
-	for (size_t i = 0; i < b->n; i++)
-		printf("  %s:%*s %s\n", b->labels[i], (int)(width - strlen(b->labels[i])), "",
-		       b->values[i]);
+	for (size_t i = 0; i < b->n; i++) {
+		printf("  %s:%*s %s\n", b->rows[i].label,
+		       (int)(width - strlen(b->rows[i].label)), "",
+		       b->rows[i].value ? b->rows[i].value : "(out of memory)");
+		free(b->rows[i].value);
+	}
+	free(b->rows);
 }
 
-static const char *get(const struct line *l, const char *key)
-{
-	const char *v = status_get(l->fields, l->n, key);
-
-	return v ? v : "-";
-}
-
-static bool is_set(const char *v)
-{
-	return v && strcmp(v, "-") != 0;
-}
-
-/* "3 seconds ago", "never". */
-static const char *ago(const struct line *l, const char *key, char *buf, size_t len)
+/* "3 seconds ago", "now", "never". */
+static const char *ago(const struct status_answer_peer *p, const char *key, char *buf, size_t len)
 {
 	char d[128];
-	uint64_t s;
+	uint64_t s = number(kind_peer, p, key);
 
-	if (!status_get_u64(l->fields, l->n, key, &s))
+	if (!has(kind_peer, p, key))
 		return "never";
 	if (!s)
 		return "now";
@@ -229,28 +220,31 @@ static const char *ago(const struct line *l, const char *key, char *buf, size_t 
 	return buf;
 }
 
-/* The non-zero counters among keys, "label n, label n", or "" when none. */
-static void counters(const struct line *l, const char *const (*keys)[2], size_t n_keys,
-		     char *buf, size_t len)
+/* The non-zero counters among keys, "label n, label n", into b under
+ * "dropped". */
+static void add_drops(struct block *b, const struct status_answer_kind *k, const void *line,
+		      const char *const (*keys)[2], size_t n_keys)
 {
-	size_t used = 0;
+	char *list = NULL;
 
-	buf[0] = '\0';
 	for (size_t i = 0; i < n_keys; i++) {
-		uint64_t v;
-		int w;
+		uint64_t v = number(k, line, keys[i][0]);
+		char *longer;
 
-		if (!status_get_u64(l->fields, l->n, keys[i][0], &v) || !v)
+		if (!v)
 			continue;
-		w = snprintf(buf + used, len - used, "%s%s %llu", used ? ", " : "", keys[i][1],
-			     (unsigned long long)v);
-		if (w < 0 || (size_t)w >= len - used)
+		if (asprintf(&longer, "%s%s%s %" PRIu64, list ? list : "", list ? ", " : "",
+			     keys[i][1], v) < 0)
 			break;
-		used += (size_t)w;
+		free(list);
+		list = longer;
 	}
+	if (list)
+		block_add(b, "dropped", "%s", list);
+	free(list);
 }
 
-static void print_interface_human(const struct line *l)
+static void print_interface_human(const struct status_answer_interface *i)
 {
 	static const char *const drops[][2] = {
 		{ "drop_holdoff", "held off after a failure" },
@@ -259,35 +253,57 @@ static void print_interface_human(const struct line *l)
 		{ "drop_other", "not ours" },
 		{ "drop_signal", "bad signalling" },
 	};
-	struct block b = { .n = 0 };
-	char buf[256], up[128];
-	uint64_t peers = 0, max = 0, s;
+	struct block b = { 0 };
+	char up[128];
 
-	block_add(&b, "vpn ip", "%s", get(l, "vpn_ip"));
-	block_add(&b, "network", "%s", get(l, "network"));
-	block_add(&b, "public endpoint", "%s", get(l, "public_endpoint"));
-	if (is_set(status_get(l->fields, l->n, "local_endpoint")))
-		block_add(&b, "local endpoint", "%s", get(l, "local_endpoint"));
-	block_add(&b, "listening on", "%s", get(l, "listen"));
-	block_add(&b, "rdv", "%s (%s)", get(l, "rdv"),
-		  !strcmp(get(l, "registered"), "yes") ? "registered" : "not registered");
-	block_add(&b, "data plane", "%s", get(l, "data_plane"));
-	status_get_u64(l->fields, l->n, "peers", &peers);
-	status_get_u64(l->fields, l->n, "max_peers", &max);
-	block_add(&b, "peers", "%llu (at most %llu)", (unsigned long long)peers,
-		  (unsigned long long)max);
-	if (status_get_u64(l->fields, l->n, "uptime", &s))
-		block_add(&b, "running for", "%s", status_human_duration(s, up, sizeof(up)));
-	if (status_get_u64(l->fields, l->n, "no_tunnel", &s) && s)
-		block_add(&b, "without tunnel", "%llu packets (queued or dropped)",
-			  (unsigned long long)s);
-	counters(l, drops, sizeof(drops) / sizeof(drops[0]), buf, sizeof(buf));
-	if (*buf)
-		block_add(&b, "dropped", "%s", buf);
-	block_print(&b, "interface", get(l, "device"));
+	block_add(&b, "vpn ip", "%s", text(i->vpn_ip));
+	block_add(&b, "network", "%s", text(i->network));
+	block_add(&b, "public endpoint", "%s", text(i->public_endpoint));
+	if (i->local_endpoint)
+		block_add(&b, "local endpoint", "%s", i->local_endpoint);
+	block_add(&b, "listening on", "%s", text(i->listen));
+	block_add(&b, "rdv", "%s (%s)", text(i->rdv),
+		  i->registered ? "registered" : "not registered");
+	block_add(&b, "data plane", "%s", text(i->data_plane));
+	block_add(&b, "peers", "%" PRIu64 " (at most %" PRIu64 ")", i->peers, i->max_peers);
+	if (has(kind_interface, i, "uptime"))
+		block_add(&b, "running for", "%s",
+			  status_human_duration(i->uptime, up, sizeof(up)));
+	if (i->no_tunnel)
+		block_add(&b, "without tunnel", "%" PRIu64 " packets (queued or dropped)",
+			  i->no_tunnel);
+	add_drops(&b, kind_interface, i, drops, sizeof(drops) / sizeof(drops[0]));
+	block_print(&b, "interface", text(i->device));
 }
 
-static void print_peer_human(const struct line *l, bool keys)
+static void add_peer_state(struct block *b, const struct status_answer_peer *p)
+{
+	const char *asked = p->asked ? "we asked" : "it asked";
+	char rx[32], tx[32], t[160];
+
+	if (p->role)
+		block_add(b, "state", "%s, DTLS %s, %s", text(p->state), p->role, asked);
+	else
+		block_add(b, "state", "%s, %s", text(p->state), asked);
+	if (p->cipher)
+		block_add(b, "cipher", "%s", p->cipher);
+	if (p->state && !strcmp(p->state, "established")) {
+		block_add(b, "up since", "%s", ago(p, "since", t, sizeof(t)));
+		block_add(b, "latest rx", "%s", ago(p, "last_rx", t, sizeof(t)));
+		block_add(b, "latest tx", "%s", ago(p, "last_tx", t, sizeof(t)));
+		block_add(b, "transfer",
+			  "%s received (%" PRIu64 " packets), %s sent (%" PRIu64 " packets)",
+			  status_human_bytes(p->rx_bytes, rx, sizeof(rx)), p->rx_packets,
+			  status_human_bytes(p->tx_bytes, tx, sizeof(tx)), p->tx_packets);
+	} else {
+		block_add(b, "started", "%s", ago(p, "age", t, sizeof(t)));
+		if (has(kind_peer, p, "queued"))
+			block_add(b, "queued", "%" PRIu64 " packet%s", p->queued,
+				  p->queued == 1 ? "" : "s");
+	}
+}
+
+static void print_peer_human(const struct status_answer_peer *p, bool keys)
 {
 	static const char *const drops[][2] = {
 		{ "drop_auth", "auth" }, { "drop_replay", "replay" }, { "drop_spoofed", "spoofed" },
@@ -295,64 +311,36 @@ static void print_peer_human(const struct line *l, bool keys)
 		{ "drop_tx_error", "tx error" }, { "drop_key_exhausted", "key exhausted" },
 		{ "drop_queue", "queue" },
 	};
-	struct block b = { .n = 0 };
-	char buf[256], rx[32], tx[32], t[160];
-	const char *state = get(l, "state");
-	uint64_t rxb = 0, txb = 0, rxp = 0, txp = 0, q;
+	struct block b = { 0 };
 
-	if (is_set(status_get(l->fields, l->n, "endpoint")))
-		block_add(&b, "endpoint", "%s (%s)", get(l, "endpoint"), get(l, "path"));
-	if (is_set(status_get(l->fields, l->n, "role")))
-		block_add(&b, "state", "%s, DTLS %s, %s", state, get(l, "role"),
-			  !strcmp(get(l, "asked"), "yes") ? "we asked" : "it asked");
-	else
-		block_add(&b, "state", "%s, %s", state,
-			  !strcmp(get(l, "asked"), "yes") ? "we asked" : "it asked");
-	if (is_set(status_get(l->fields, l->n, "cipher")))
-		block_add(&b, "cipher", "%s", get(l, "cipher"));
-	if (!strcmp(state, "established")) {
-		block_add(&b, "up since", "%s", ago(l, "since", t, sizeof(t)));
-		block_add(&b, "latest rx", "%s", ago(l, "last_rx", t, sizeof(t)));
-		block_add(&b, "latest tx", "%s", ago(l, "last_tx", t, sizeof(t)));
-		status_get_u64(l->fields, l->n, "rx_bytes", &rxb);
-		status_get_u64(l->fields, l->n, "tx_bytes", &txb);
-		status_get_u64(l->fields, l->n, "rx_packets", &rxp);
-		status_get_u64(l->fields, l->n, "tx_packets", &txp);
-		block_add(&b, "transfer", "%s received (%llu packets), %s sent (%llu packets)",
-			  status_human_bytes(rxb, rx, sizeof(rx)), (unsigned long long)rxp,
-			  status_human_bytes(txb, tx, sizeof(tx)), (unsigned long long)txp);
-	} else {
-		block_add(&b, "started", "%s", ago(l, "age", t, sizeof(t)));
-		if (status_get_u64(l->fields, l->n, "queued", &q))
-			block_add(&b, "queued", "%llu packet%s", (unsigned long long)q,
-				  q == 1 ? "" : "s");
+	if (p->endpoint)
+		block_add(&b, "endpoint", "%s (%s)", p->endpoint, text(p->path));
+	add_peer_state(&b, p);
+	add_drops(&b, kind_peer, p, drops, sizeof(drops) / sizeof(drops[0]));
+	if (keys && p->record_cipher) {
+		char epoch[24], seq[24];
+		int e = status_answer_find(kind_peer, "epoch");
+		int q = status_answer_find(kind_peer, "next_seq");
+
+		block_add(&b, "record keys", "%s, epoch %s, next write sequence number %s",
+			  p->record_cipher,
+			  text(field_text(kind_peer, p, (size_t)e, epoch, sizeof(epoch))),
+			  text(field_text(kind_peer, p, (size_t)q, seq, sizeof(seq))));
 	}
-	counters(l, drops, sizeof(drops) / sizeof(drops[0]), buf, sizeof(buf));
-	if (*buf)
-		block_add(&b, "dropped", "%s", buf);
-	if (keys) {
-		if (is_set(status_get(l->fields, l->n, "record_cipher")))
-			block_add(&b, "record keys", "%s, epoch %s, next write sequence number %s",
-				  get(l, "record_cipher"), get(l, "epoch"), get(l, "next_seq"));
-		if (is_set(status_get(l->fields, l->n, "subject")))
-			block_add(&b, "certificate", "%s", get(l, "subject"));
-	}
-	block_print(&b, "peer", get(l, "vpn_ip"));
+	if (keys && p->subject)
+		block_add(&b, "certificate", "%s", p->subject);
+	block_print(&b, "peer", text(p->vpn_ip));
 }
 
-static void print_human(const struct answer *a, bool keys, bool first)
+static void print_human(const struct status_answer *a, bool keys, bool first)
 {
-	const struct line *iface = find_line(a, "interface");
-
 	if (!first)
 		printf("\n");
-	if (iface)
-		print_interface_human(iface);
-	for (size_t i = 0; i < a->n_lines; i++) {
-		if (strcmp(a->lines[i].kind, "peer"))
-			continue;
+	if (a->has_interface)
+		print_interface_human(&a->interface);
+	for (size_t i = 0; i < a->n_peers; i++) {
 		printf("\n");
-		print_peer_human(&a->lines[i], keys);
+		print_peer_human(&a->peers[i], keys);
 	}
 	if (a->truncated)
 		printf("\n(the daemon cut the peer list short)\n");
@@ -360,90 +348,107 @@ static void print_human(const struct answer *a, bool keys, bool first)
 
 /* ---- JSON ----------------------------------------------------------------- */
 
-static bool all_digits(const char *s)
+/* Every field of the line, typed by its kind: null when not given. */
+static void json_fields(const struct status_answer_kind *k, const void *line, const char *indent)
 {
-	if (!*s || strlen(s) > 19)
-		return false;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return false;
-	}
-	return true;
-}
-
-/* Numbers as numbers, yes/no as booleans, "-" as null, the rest strings. */
-static void json_fields(const struct line *l, const char *indent)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		const char *v = l->fields[i].value;
-
-		printf("%s%s", i ? ",\n" : "", indent);
-		status_json_string(stdout, l->fields[i].key);
+	for (size_t f = 0; f < k->n_fields; f++) {
+		printf("%s%s", f ? ",\n" : "", indent);
+		status_json_string(stdout, k->fields[f].key);
 		printf(": ");
-		if (!strcmp(v, "-"))
+		if (!status_answer_has(k, line, f)) {
 			printf("null");
-		else if (!strcmp(v, "yes") || !strcmp(v, "no"))
-			printf("%s", *v == 'y' ? "true" : "false");
-		else if (all_digits(v) && (v[0] != '0' || !v[1]))
-			printf("%s", v);
-		else
-			status_json_string(stdout, v);
+			continue;
+		}
+		switch (k->fields[f].type) {
+		case STATUS_ANSWER_TEXT:
+			status_json_string(stdout, status_answer_text(k, line, f));
+			break;
+		case STATUS_ANSWER_FLAG:
+			printf("%s", status_answer_flag(k, line, f) ? "true" : "false");
+			break;
+		default:
+			printf("%" PRIu64, status_answer_number(k, line, f));
+			break;
+		}
 	}
 }
 
-static void print_json(const struct answer *a, bool first)
+static void print_json(const struct status_answer *a, const char *source, bool first)
 {
-	const struct line *iface = find_line(a, "interface");
-	bool any = false;
-
 	printf("%s    {\n", first ? "" : ",\n");
 	printf("      \"socket\": ");
-	status_json_string(stdout, a->source);
+	status_json_string(stdout, source);
 	printf(",\n      \"daemon\": {\n");
-	json_fields(&a->lines[0], "        ");
+	json_fields(&status_answer_daemon_kind, &a->daemon, "        ");
 	printf("\n      }");
-	if (iface) {
+	if (a->has_interface) {
 		printf(",\n");
-		json_fields(iface, "      ");
+		json_fields(kind_interface, &a->interface, "      ");
 	}
 	printf(",\n      \"truncated\": %s,\n      \"peers\": [", a->truncated ? "true" : "false");
-	for (size_t i = 0; i < a->n_lines; i++) {
-		if (strcmp(a->lines[i].kind, "peer"))
-			continue;
-		printf("%s\n        {\n", any ? "," : "");
-		json_fields(&a->lines[i], "          ");
+	for (size_t i = 0; i < a->n_peers; i++) {
+		printf("%s\n        {\n", i ? "," : "");
+		json_fields(kind_peer, &a->peers[i], "          ");
 		printf("\n        }");
-		any = true;
 	}
-	printf("%s]\n    }", any ? "\n      " : "");
+	printf("%s]\n    }", a->n_peers ? "\n      " : "");
 }
 
-/* ---- Dump ----------------------------------------------------------------- */
+/* ---- Dump and single fields ----------------------------------------------- */
 
-/* The key=value lines as the daemon sent them (values re-escaped), each
- * peer line naming its device. */
-static void print_dump(const struct answer *a)
+static void dump_line(struct status_buf *b, const struct status_answer_kind *k, const void *line,
+		      const char *device)
 {
-	const struct line *iface = find_line(a, "interface");
-	const char *device = iface ? status_get(iface->fields, iface->n, "device") : NULL;
+	char num[24];
+
+	status_line(b, k->name);
+	if (k == kind_peer)
+		status_kv_str(b, "device", device);
+	for (size_t f = 0; f < k->n_fields; f++)
+		status_kv_str(b, k->fields[f].key, field_text(k, line, f, num, sizeof(num)));
+	status_line_end(b);
+}
+
+/* The interface line and the peer lines, each peer naming its device. */
+static void print_dump(const struct status_answer *a)
+{
+	const char *device = a->has_interface ? a->interface.device : NULL;
 	struct status_buf b;
 
 	status_buf_init(&b, MAX_ANSWER);
-	for (size_t i = 0; i < a->n_lines; i++) {
-		const struct line *l = &a->lines[i];
-
-		if (strcmp(l->kind, "interface") && strcmp(l->kind, "peer"))
-			continue;
-		status_line(&b, l->kind);
-		if (strcmp(l->kind, "interface"))
-			status_kv_str(&b, "device", device);
-		for (size_t j = 0; j < l->n; j++)
-			status_kv_str(&b, l->fields[j].key, l->fields[j].value);
-		status_line_end(&b);
-	}
+	if (a->has_interface)
+		dump_line(&b, kind_interface, &a->interface, NULL);
+	for (size_t i = 0; i < a->n_peers; i++)
+		dump_line(&b, kind_peer, &a->peers[i], device);
 	if (b.data)
 		fputs(b.data, stdout);
 	status_buf_free(&b);
+}
+
+/* One field, as wg show DEVICE FIELD: the interface's value, or one line
+ * per peer, its VPN IP and the value, tab-separated. */
+static void print_field(const struct status_answer *a, const char *key)
+{
+	int f = status_answer_find(kind_interface, key);
+	char num[24];
+	const char *v;
+
+	if (f >= 0) {
+		v = field_text(kind_interface, &a->interface, (size_t)f, num, sizeof(num));
+		printf("%s\n", v ? v : "(none)");
+		return;
+	}
+	f = status_answer_find(kind_peer, key);
+	for (size_t i = 0; i < a->n_peers; i++) {
+		v = field_text(kind_peer, &a->peers[i], (size_t)f, num, sizeof(num));
+		printf("%s\t%s\n", text(a->peers[i].vpn_ip), v ? v : "(none)");
+	}
+}
+
+static bool is_field(const char *key)
+{
+	return status_answer_find(kind_interface, key) >= 0 ||
+	       status_answer_find(kind_peer, key) >= 0;
 }
 
 /* ---- Main ----------------------------------------------------------------- */
@@ -452,9 +457,12 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: campagnol-status [-j|--json] [-k|--keys] [--dump] [IFNAME|SOCKET_PATH]\n"
+		"       campagnol-status IFNAME|SOCKET_PATH FIELD\n"
 		"Shows the tunnels of the campagnol daemon running on device IFNAME (its\n"
 		"socket is %s/IFNAME%s), or of every daemon when no\n"
-		"argument is given.\n"
+		"argument is given. With a FIELD (a key of --dump: endpoint, rx_bytes,\n"
+		"state...), only that field: the interface's value, or one line per peer,\n"
+		"its VPN IP and the value, separated by a tab.\n"
 		"  -j, --json   JSON output\n"
 		"      --dump   key=value lines for scripts, one per interface and per peer\n"
 		"  -k, --keys   also show each tunnel's record-key state and peer certificate\n"
@@ -522,7 +530,9 @@ nomem:
 	return -1;
 }
 
-int main(int argc, char **argv)
+/* The options and arguments into *o. -1 after a message (a usage error),
+ * 1 when done (help, version). */
+static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option options[] = {
 		{ "json", no_argument, NULL, 'j' },
@@ -532,72 +542,105 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
-	enum output out = OUT_HUMAN;
-	bool keys = false, first = true;
-	size_t n_paths = 0, answered = 0;
-	char **paths = NULL;
-	int opt, status;
+	int opt;
 
 	while ((opt = getopt_long(argc, argv, "jkhV", options, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
-			out = OUT_JSON;
+			o->out = OUT_JSON;
 			break;
 		case 'k':
-			keys = true;
+			o->keys = true;
 			break;
 		case 'd':
-			out = OUT_DUMP;
+			o->out = OUT_DUMP;
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return 1;
 		case 'V':
 			printf("campagnol-status %s\n", CPG_VERSION);
-			return 0;
+			return 1;
 		default:
 			usage(stderr);
-			return EXIT_USAGE;
+			return -1;
 		}
 	}
-	if (argc - optind > 1) {
+	if (argc - optind > 2 || (argc - optind == 2 && o->out != OUT_HUMAN)) {
 		usage(stderr);
-		return EXIT_USAGE;
+		return -1;
 	}
-	if (targets(optind < argc ? argv[optind] : NULL, &paths, &n_paths) < 0)
+	o->target = optind < argc ? argv[optind] : NULL;
+	if (argc - optind == 2) {
+		o->field = argv[optind + 1];
+		o->out = OUT_FIELD;
+		if (!is_field(o->field)) {
+			fprintf(stderr, "%s: %s: no such field (campagnol-status --dump shows them)\n",
+				prog, o->field);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Ask the daemon at path and print its answer; false when it gave none. */
+static bool show(const struct options *o, const char *path, bool first)
+{
+	struct status_answer a;
+	const char *why = NULL;
+	char *answer = ask(path, &why);
+
+	if (!answer) {
+		fprintf(stderr, "%s: no campagnol daemon answers on %s: %s\n", prog, path, why);
+		return false;
+	}
+	if (status_answer_parse(&a, answer, &why) < 0) {
+		fprintf(stderr, "%s: %s: not a campagnol status answer: %s\n", prog, path, why);
+		status_answer_free(&a);
+		return false;
+	}
+	if (!a.complete)
+		fprintf(stderr, "%s: %s: the answer was cut short\n", prog, path);
+	switch (o->out) {
+	case OUT_JSON:
+		print_json(&a, path, first);
+		break;
+	case OUT_DUMP:
+		print_dump(&a);
+		break;
+	case OUT_FIELD:
+		print_field(&a, o->field);
+		break;
+	case OUT_HUMAN:
+		print_human(&a, o->keys, first);
+		break;
+	}
+	status_answer_free(&a);
+	return true;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { .out = OUT_HUMAN };
+	size_t n_paths = 0, answered = 0;
+	char **paths = NULL;
+	int status;
+
+	status = parse_options(argc, argv, &o);
+	if (status)
+		return status < 0 ? EXIT_USAGE : 0;
+	if (targets(o.target, &paths, &n_paths) < 0)
 		return 1;
-	if (out == OUT_JSON)
+	if (o.out == OUT_JSON)
 		printf("{\n  \"interfaces\": [\n");
 	for (size_t i = 0; i < n_paths; i++) {
-		struct answer a = { .source = paths[i] };
-		const char *why = NULL;
-
-		a.text = ask(paths[i], &why);
-		if (!a.text) {
-			fprintf(stderr, "%s: no campagnol daemon answers on %s: %s\n", prog,
-				paths[i], why);
-		} else if (parse_answer(&a) < 0) {
-			fprintf(stderr, "%s: %s: not a campagnol status answer\n", prog, paths[i]);
-		} else {
-			if (!a.complete)
-				fprintf(stderr, "%s: %s: the answer was cut short\n", prog,
-					paths[i]);
-			if (out == OUT_JSON)
-				print_json(&a, first);
-			else if (out == OUT_DUMP)
-				print_dump(&a);
-			else
-				print_human(&a, keys, first);
-			first = false;
+		if (show(&o, paths[i], !answered))
 			answered++;
-		}
-		free(a.lines);
-		free(a.text);
 		free(paths[i]);
 	}
 	free(paths);
-	if (out == OUT_JSON)
-		printf("%s  ]\n}\n", first ? "" : "\n");
+	if (o.out == OUT_JSON)
+		printf("%s  ]\n}\n", answered ? "\n" : "");
 	status = answered ? 0 : 1;
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		fprintf(stderr, "%s: writing the output: %s\n", prog, strerror(errno));

@@ -14,8 +14,14 @@
  * bits; shown values end within their buffer, a shortened duration is the
  * full one cut after a whole part; the JSON string reads back as the value;
  * a value written again parses back to itself.
+ *
+ * Then the whole answer is read into types (status_answer_parse), as
+ * campagnol-status reads it: what it accepts starts with the daemon line,
+ * has at most one interface and STATUS_ANSWER_MAX_PEERS peers, sorted by
+ * VPN IP, and every field it says was given has a value of its type.
  */
 #include <inttypes.h>
+#include <arpa/inet.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +30,7 @@
 #include "fuzz.h"
 #include "hex.h"
 #include "status.h"
+#include "status_answer.h"
 
 /* Larger than any line the daemon writes, small enough to stay fast. */
 #define FUZZ_MAX_ANSWER 65536
@@ -212,6 +219,69 @@ static void check_line(char *line)
 		fail("status_get finds a key that is not there", kind);
 }
 
+/* Every field given has a value: a string for text. */
+static void check_given(const struct status_answer_kind *k, const void *line)
+{
+	for (size_t f = 0; f < k->n_fields; f++) {
+		if (status_answer_has(k, line, f) && k->fields[f].type == STATUS_ANSWER_TEXT &&
+		    !status_answer_text(k, line, f))
+			fail("a text field given without its text", k->fields[f].key);
+	}
+}
+
+/* An IPv4 address as a number, 2^32 for none: the peers' order. */
+static uint64_t peer_rank(const struct status_answer_peer *p)
+{
+	struct in_addr ip;
+
+	if (!p->vpn_ip || inet_pton(AF_INET, p->vpn_ip, &ip) != 1)
+		return 1ull << 32;
+	return ntohl(ip.s_addr);
+}
+
+/* After empty lines and spaces, the kind "campagnol". */
+static bool starts_with_daemon_line(const uint8_t *data, size_t size)
+{
+	size_t i = 0;
+
+	while (i < size && data[i] == '\n')
+		i++;
+	while (i < size && data[i] == ' ')
+		i++;
+	return size - i >= 9 && !memcmp(data + i, "campagnol", 9) &&
+	       (size - i == 9 || data[i + 9] == ' ' || data[i + 9] == '\n' || !data[i + 9]);
+}
+
+static void check_typed(const uint8_t *data, size_t size)
+{
+	struct status_answer a;
+	const char *why = NULL;
+	char *text = malloc(size + 1);
+
+	if (!text)
+		return;
+	memcpy(text, data, size);
+	text[size] = '\0';
+	if (status_answer_parse(&a, text, &why) < 0) {
+		if (!why)
+			fail("an answer refused without a reason", "");
+		status_answer_free(&a);
+		return;
+	}
+	if (!starts_with_daemon_line(data, size))
+		fail("an answer accepted without the daemon line first", "");
+	if (a.n_peers > STATUS_ANSWER_MAX_PEERS)
+		fail("more peers than the limit", "");
+	check_given(&status_answer_daemon_kind, &a.daemon);
+	check_given(&status_answer_interface_kind, &a.interface);
+	for (size_t i = 0; i < a.n_peers; i++) {
+		check_given(&status_answer_peer_kind, &a.peers[i]);
+		if (i && peer_rank(&a.peers[i - 1]) > peer_rank(&a.peers[i]))
+			fail("peers out of order", a.peers[i].vpn_ip ? a.peers[i].vpn_ip : "-");
+	}
+	status_answer_free(&a);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *text, *save = NULL, *line;
@@ -227,5 +297,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 		check_line(line);
 	free(text);
+	check_typed(data, size);
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "status.h"
+#include "status_answer.h"
 
 static void write_and_parse(void **state)
 {
@@ -191,6 +192,96 @@ static void socket_paths(void **state)
 	unsetenv(STATUS_DIR_ENV);
 }
 
+/* parse_answer TEXT: status_answer_parse on a copy; its result. */
+static int parse_answer(struct status_answer *a, const char *text, const char **why)
+{
+	char *copy = strdup(text);
+
+	assert_non_null(copy);
+	*why = NULL;
+	return status_answer_parse(a, copy, why);
+}
+
+static void answer_into_types(void **state)
+{
+	static const char text[] =
+		"campagnol version=0.4.0 format=1 pid=77\n"
+		"interface device=tun0 vpn_ip=10.0.0.1 registered=yes peers=3 uptime=- new=1\n"
+		"peer vpn_ip=10.0.0.12 state=connecting asked=no queued=4 since=-\n"
+		"peer vpn_ip=10.0.0.2 state=established asked=yes rx_bytes=18446744073709551615 "
+		"subject=CN=a%20b since=0\n"
+		"peer vpn_ip=- state=connecting\n"
+		"newkind x=y\n"
+		"end truncated=yes\n";
+	const struct status_answer_kind *pk = &status_answer_peer_kind;
+	struct status_answer a;
+	const char *why;
+
+	assert_int_equal(parse_answer(&a, text, &why), 0);
+	assert_true(a.complete && a.truncated && a.has_interface);
+	assert_string_equal(a.daemon.version, "0.4.0");
+	assert_int_equal(a.daemon.pid, 77);
+	assert_string_equal(a.interface.device, "tun0");
+	assert_true(a.interface.registered);
+	assert_int_equal(a.interface.peers, 3);
+	assert_false(status_answer_has(&status_answer_interface_kind, &a.interface,
+				       status_answer_find(&status_answer_interface_kind, "uptime")));
+	/* Sorted by VPN IP as numbers, the one without last. */
+	assert_int_equal(a.n_peers, 3);
+	assert_string_equal(a.peers[0].vpn_ip, "10.0.0.2");
+	assert_string_equal(a.peers[1].vpn_ip, "10.0.0.12");
+	assert_null(a.peers[2].vpn_ip);
+	assert_true(a.peers[0].asked);
+	assert_true(a.peers[0].rx_bytes == UINT64_MAX);
+	assert_string_equal(a.peers[0].subject, "CN=a b");
+	assert_true(status_answer_has(pk, &a.peers[0], status_answer_find(pk, "since")));
+	assert_false(status_answer_has(pk, &a.peers[1], status_answer_find(pk, "since")));
+	assert_int_equal(a.peers[1].queued, 4);
+	assert_int_equal(status_answer_find(pk, "no such field"), -1);
+	status_answer_free(&a);
+}
+
+static void answer_refusals(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"\n\n",
+		"interface device=tun0\n",
+		"campagnol format=x\n",
+		"campagnol\npeer rx_bytes=18446744073709551616\n",
+		"campagnol\npeer rx_bytes=-1\n",
+		"campagnol\npeer asked=maybe\n",
+		"campagnol\ninterface\ninterface\n",
+		"campagnol\nend\npeer\n",
+		"campagnol\nerror reason=busy\n",
+		"campagnol\npeer novalue\n",
+	};
+	struct status_answer a;
+	const char *why;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse_answer(&a, bad[i], &why), -1);
+		assert_non_null(why);
+		status_answer_free(&a);
+	}
+}
+
+static void answer_peer_limit(void **state)
+{
+	size_t n = STATUS_ANSWER_MAX_PEERS + 1, len = 0;
+	char *text = malloc(16 + n * 6);
+	struct status_answer a;
+	const char *why = NULL;
+
+	assert_non_null(text);
+	len += (size_t)sprintf(text, "campagnol\n");
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)sprintf(text + len, "peer\n");
+	assert_int_equal(status_answer_parse(&a, text, &why), -1);
+	assert_non_null(why);
+	status_answer_free(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -202,6 +293,9 @@ int main(void)
 		cmocka_unit_test(human_duration),
 		cmocka_unit_test(json_strings),
 		cmocka_unit_test(socket_paths),
+		cmocka_unit_test(answer_into_types),
+		cmocka_unit_test(answer_refusals),
+		cmocka_unit_test(answer_peer_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
