@@ -18,6 +18,7 @@
 #include "log.h"
 #include "proto.h"
 #include "server.h"
+#include "test_net.h"
 
 #define T0 1000000ULL
 #define MAX_RECORDED 64
@@ -80,22 +81,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static struct in_addr ip4(const char *s)
-{
-	struct in_addr a;
-
-	assert_int_equal(inet_pton(AF_INET, s, &a), 1);
-	return a;
-}
-
-static union cpg_sockaddr ep4(const char *ip, uint16_t port)
-{
-	union cpg_sockaddr a;
-
-	cpg_sockaddr_set_in(&a, ip4(ip), port);
-	return a;
-}
-
 static void input_msg(struct rdv_server *s, const struct cpg_msg *m,
 		      const union cpg_sockaddr *from, uint64_t now)
 {
@@ -125,7 +110,7 @@ static void send_hello_ip(struct rdv_server *s, struct in_addr ip, const union c
 static void send_hello(struct rdv_server *s, const char *ip, const union cpg_sockaddr *from,
 		       const union cpg_sockaddr *local, uint64_t now)
 {
-	send_hello_ip(s, ip4(ip), from, local, now);
+	send_hello_ip(s, test_ip4(ip), from, local, now);
 }
 
 static void send_simple(struct rdv_server *s, uint8_t type, const union cpg_sockaddr *from,
@@ -144,7 +129,7 @@ static void send_ask(struct rdv_server *s, const union cpg_sockaddr *from, const
 
 	cpg_msg_init(&m, CPG_MSG_ASK, 99);
 	m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP);
-	m.peer_vpn_ip = ip4(peer);
+	m.peer_vpn_ip = test_ip4(peer);
 	input_msg(s, &m, from, now);
 }
 
@@ -156,7 +141,7 @@ static void send_close(struct rdv_server *s, const union cpg_sockaddr *from, con
 
 	cpg_msg_init(&m, CPG_MSG_CLOSE, 5);
 	m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP);
-	m.peer_vpn_ip = ip4(peer);
+	m.peer_vpn_ip = test_ip4(peer);
 	if (session) {
 		m.present |= CPG_HAS(CPG_ATTR_SESSION);
 		m.session = session;
@@ -201,7 +186,7 @@ static void expect_rej(const union cpg_sockaddr *to, const char *peer, enum cpg_
 	assert_int_equal(sent.n, 1);
 	m = sent_msg(0, CPG_MSG_REJ, to);
 	assert_int_equal(m->request_id, 99);
-	assert_int_equal(m->peer_vpn_ip.s_addr, ip4(peer).s_addr);
+	assert_int_equal(m->peer_vpn_ip.s_addr, test_ip4(peer).s_addr);
 	assert_int_equal(m->reason, reason);
 }
 
@@ -210,7 +195,7 @@ static uint32_t check_peer_msg(const struct cpg_msg *m, const char *peer,
 			       const union cpg_sockaddr *peer_ep, uint8_t role, uint8_t flags)
 {
 	assert_true(m->present & CPG_HAS(CPG_ATTR_SESSION));
-	assert_int_equal(m->peer_vpn_ip.s_addr, ip4(peer).s_addr);
+	assert_int_equal(m->peer_vpn_ip.s_addr, test_ip4(peer).s_addr);
 	assert_true(cpg_sockaddr_equal(&m->peer_ep, peer_ep));
 	assert_int_equal(m->role, role);
 	assert_int_equal(m->flags, flags);
@@ -237,7 +222,7 @@ static const union cpg_sockaddr *A_EP(void)
 {
 	static union cpg_sockaddr a;
 
-	a = ep4("192.0.2.1", 1000);
+	a = test_ep4("192.0.2.1", 1000);
 	return &a;
 }
 
@@ -245,7 +230,7 @@ static const union cpg_sockaddr *B_EP(void)
 {
 	static union cpg_sockaddr b;
 
-	b = ep4("198.51.100.2", 2000);
+	b = test_ep4("198.51.100.2", 2000);
 	return &b;
 }
 
@@ -261,25 +246,25 @@ static void register_a_b(struct rdv_server *s)
 static void test_hello_ok(void **state)
 {
 	struct rdv_server *s = *state;
-	union cpg_sockaddr local = ep4("192.168.1.10", 5000);
+	union cpg_sockaddr local = test_ep4("192.168.1.10", 5000);
 	struct rdv_client_info info;
 
 	send_hello(s, "10.0.0.1", A_EP(), &local, T0);
 	expect_ok(A_EP());
 	assert_int_equal(rdv_server_stats(s)->clients, 1);
 	assert_int_equal(rdv_server_stats(s)->registered, 1);
-	assert_true(rdv_server_client(s, ip4("10.0.0.1"), T0, &info));
+	assert_true(rdv_server_client(s, test_ip4("10.0.0.1"), T0, &info));
 	assert_true(cpg_sockaddr_equal(&info.endpoint, A_EP()));
 	assert_true(cpg_sockaddr_equal(&info.local_ep, &local));
 	assert_int_equal(info.last_seen, T0);
 	assert_false(info.timed_out);
-	assert_false(rdv_server_client(s, ip4("10.0.0.2"), T0, &info));
+	assert_false(rdv_server_client(s, test_ip4("10.0.0.2"), T0, &info));
 }
 
 static void test_hello_refresh(void **state)
 {
 	struct rdv_server *s = *state;
-	union cpg_sockaddr local = ep4("192.168.1.10", 5000);
+	union cpg_sockaddr local = test_ep4("192.168.1.10", 5000);
 	struct rdv_client_info info;
 
 	send_hello(s, "10.0.0.1", A_EP(), &local, T0);
@@ -289,7 +274,7 @@ static void test_hello_refresh(void **state)
 	expect_ok(A_EP());
 	assert_int_equal(rdv_server_stats(s)->clients, 1);
 	assert_int_equal(rdv_server_stats(s)->registered, 1);
-	assert_true(rdv_server_client(s, ip4("10.0.0.1"), T0 + 500, &info));
+	assert_true(rdv_server_client(s, test_ip4("10.0.0.1"), T0 + 500, &info));
 	assert_false(cpg_sockaddr_is_set(&info.local_ep));
 	assert_int_equal(info.last_seen, T0 + 500);
 }
@@ -297,7 +282,7 @@ static void test_hello_refresh(void **state)
 static void test_hello_ip_in_use(void **state)
 {
 	struct rdv_server *s = *state;
-	union cpg_sockaddr other = ep4("203.0.113.9", 3000);
+	union cpg_sockaddr other = test_ep4("203.0.113.9", 3000);
 	struct rdv_client_info info;
 
 	send_hello(s, "10.0.0.1", A_EP(), NULL, T0);
@@ -307,7 +292,7 @@ static void test_hello_ip_in_use(void **state)
 	expect_nok(&other, CPG_REASON_IP_IN_USE);
 	assert_int_equal(rdv_server_stats(s)->nok[CPG_REASON_IP_IN_USE], 1);
 	assert_int_equal(rdv_server_stats(s)->clients, 1);
-	assert_true(rdv_server_client(s, ip4("10.0.0.1"), T0, &info));
+	assert_true(rdv_server_client(s, test_ip4("10.0.0.1"), T0, &info));
 	assert_true(cpg_sockaddr_equal(&info.endpoint, A_EP()));
 	assert_int_equal(info.last_seen, T0);
 	/* The refused endpoint is not registered. */
@@ -319,7 +304,7 @@ static void test_hello_ip_in_use(void **state)
 static void test_hello_takeover_after_timeout(void **state)
 {
 	struct rdv_server *s = *state;
-	union cpg_sockaddr other = ep4("203.0.113.9", 3000);
+	union cpg_sockaddr other = test_ep4("203.0.113.9", 3000);
 	uint64_t t = T0 + CPG_CLIENT_TIMEOUT_MS + 1;
 	struct rdv_client_info info;
 
@@ -327,7 +312,7 @@ static void test_hello_takeover_after_timeout(void **state)
 	send_ask(s, B_EP(), "10.0.0.1", T0);
 	assert_int_equal(rdv_server_stats(s)->sessions, 1);
 	send_simple(s, CPG_MSG_PING, B_EP(), t);
-	assert_true(rdv_server_client(s, ip4("10.0.0.1"), t, &info));
+	assert_true(rdv_server_client(s, test_ip4("10.0.0.1"), t, &info));
 	assert_true(info.timed_out);
 	send_hello(s, "10.0.0.1", &other, NULL, t);
 	expect_ok(&other);
@@ -335,7 +320,7 @@ static void test_hello_takeover_after_timeout(void **state)
 	assert_int_equal(rdv_server_stats(s)->clients, 2);
 	/* The old client's sessions went with it. */
 	assert_int_equal(rdv_server_stats(s)->sessions, 0);
-	assert_true(rdv_server_client(s, ip4("10.0.0.1"), t, &info));
+	assert_true(rdv_server_client(s, test_ip4("10.0.0.1"), t, &info));
 	assert_true(cpg_sockaddr_equal(&info.endpoint, &other));
 	assert_false(info.timed_out);
 	send_simple(s, CPG_MSG_PING, A_EP(), t);
@@ -355,8 +340,8 @@ static void test_hello_replaces_endpoint_registration(void **state)
 	expect_ok(A_EP());
 	assert_int_equal(rdv_server_stats(s)->clients, 2);
 	assert_int_equal(rdv_server_stats(s)->sessions, 0);
-	assert_false(rdv_server_client(s, ip4("10.0.0.1"), T0 + 100, &info));
-	assert_true(rdv_server_client(s, ip4("10.0.0.9"), T0 + 100, &info));
+	assert_false(rdv_server_client(s, test_ip4("10.0.0.1"), T0 + 100, &info));
+	assert_true(rdv_server_client(s, test_ip4("10.0.0.9"), T0 + 100, &info));
 	assert_true(cpg_sockaddr_equal(&info.endpoint, A_EP()));
 	send_ask(s, B_EP(), "10.0.0.1", T0 + 100);
 	expect_rej(B_EP(), "10.0.0.1", CPG_REASON_UNKNOWN_PEER);
@@ -365,8 +350,8 @@ static void test_hello_replaces_endpoint_registration(void **state)
 static void test_hello_bad_request(void **state)
 {
 	struct rdv_server *s = *state;
-	union cpg_sockaddr no_addr = ep4("0.0.0.0", 5000);
-	union cpg_sockaddr no_port = ep4("192.168.1.1", 0);
+	union cpg_sockaddr no_addr = test_ep4("0.0.0.0", 5000);
+	union cpg_sockaddr no_port = test_ep4("192.168.1.1", 0);
 
 	send_hello(s, "0.0.0.0", A_EP(), NULL, T0);
 	expect_nok(A_EP(), CPG_REASON_BAD_REQUEST);
@@ -384,7 +369,7 @@ static void test_hello_bad_request(void **state)
 static void test_max_clients(void **state)
 {
 	struct rdv_server *s = new_server(3, false);
-	union cpg_sockaddr c = ep4("203.0.113.3", 3000), d = ep4("203.0.113.4", 4000);
+	union cpg_sockaddr c = test_ep4("203.0.113.3", 3000), d = test_ep4("203.0.113.4", 4000);
 	uint64_t t = T0 + CPG_CLIENT_TIMEOUT_MS + 1;
 
 	register_a_b(s);
@@ -407,7 +392,7 @@ static void test_max_clients(void **state)
 	send_hello(s, "10.0.0.4", &d, NULL, t);
 	expect_ok(&d);
 	assert_int_equal(rdv_server_stats(s)->clients, 3);
-	assert_false(rdv_server_client(s, ip4("10.0.0.2"), t, &(struct rdv_client_info){ 0 }));
+	assert_false(rdv_server_client(s, test_ip4("10.0.0.2"), t, &(struct rdv_client_info){ 0 }));
 	/* Only live clients left: full again. */
 	send_hello(s, "10.0.0.5", B_EP(), NULL, t);
 	expect_nok(B_EP(), CPG_REASON_SERVER_FULL);
@@ -433,7 +418,7 @@ static void test_unlimited_clients(void **state)
 static void test_reconnect_unknown(void **state)
 {
 	struct rdv_server *s = *state;
-	union cpg_sockaddr stranger = ep4("203.0.113.7", 7000);
+	union cpg_sockaddr stranger = test_ep4("203.0.113.7", 7000);
 	const struct cpg_msg *m;
 
 	register_a_b(s);
@@ -467,7 +452,7 @@ static void test_ping_pong(void **state)
 	m = sent_msg(0, CPG_MSG_PONG, A_EP());
 	assert_int_equal(m->request_id, 7);
 	assert_true(cpg_sockaddr_equal(&m->public_ep, A_EP()));
-	assert_true(rdv_server_client(s, ip4("10.0.0.1"), T0 + 3000, &info));
+	assert_true(rdv_server_client(s, test_ip4("10.0.0.1"), T0 + 3000, &info));
 	assert_int_equal(info.last_seen, T0 + 3000);
 	/* Pinging keeps A alive past the timeout counted from its HELLO. */
 	send_simple(s, CPG_MSG_PING, A_EP(), T0 + 6000);
@@ -481,7 +466,7 @@ static void test_ping_pong(void **state)
 static void test_ask_ans_fwd(void **state)
 {
 	struct rdv_server *s = *state;
-	union cpg_sockaddr a_local = ep4("192.168.1.10", 5000);
+	union cpg_sockaddr a_local = test_ep4("192.168.1.10", 5000);
 	struct rdv_client_info info;
 
 	/* Different public addresses: the public endpoints, no LOCAL flag. */
@@ -492,7 +477,7 @@ static void test_ask_ans_fwd(void **state)
 	assert_int_equal(sent.msgs[1].msg.flags, 0);
 	assert_int_equal(rdv_server_stats(s)->sessions, 1);
 	assert_int_equal(rdv_server_stats(s)->sessions_created, 1);
-	assert_true(rdv_server_client(s, ip4("10.0.0.1"), T0 + 10, &info));
+	assert_true(rdv_server_client(s, test_ip4("10.0.0.1"), T0 + 10, &info));
 	assert_int_equal(info.sessions, 1);
 	assert_int_equal(info.last_seen, T0 + 10);
 }
@@ -593,11 +578,11 @@ static void test_retransmitted_ask(void **state)
 static void test_same_nat(void **state)
 {
 	struct rdv_server *s = *state;
-	union cpg_sockaddr a = ep4("203.0.113.5", 40001), b = ep4("203.0.113.5", 40002);
-	union cpg_sockaddr c = ep4("203.0.113.5", 40003), d = ep4("198.51.100.8", 40004);
-	union cpg_sockaddr a_local = ep4("192.168.1.10", 5000);
-	union cpg_sockaddr b_local = ep4("192.168.1.11", 5000);
-	union cpg_sockaddr d_local = ep4("192.168.1.12", 5000);
+	union cpg_sockaddr a = test_ep4("203.0.113.5", 40001), b = test_ep4("203.0.113.5", 40002);
+	union cpg_sockaddr c = test_ep4("203.0.113.5", 40003), d = test_ep4("198.51.100.8", 40004);
+	union cpg_sockaddr a_local = test_ep4("192.168.1.10", 5000);
+	union cpg_sockaddr b_local = test_ep4("192.168.1.11", 5000);
+	union cpg_sockaddr d_local = test_ep4("192.168.1.12", 5000);
 
 	send_hello(s, "10.0.0.1", &a, &a_local, T0);
 	send_hello(s, "10.0.0.2", &b, &b_local, T0);
@@ -627,9 +612,9 @@ static void test_timeout_and_purge(void **state)
 	rdv_server_expire(s, t);
 	assert_int_equal(rdv_server_stats(s)->clients, 2);
 	assert_int_equal(rdv_server_stats(s)->sessions, 1);
-	assert_true(rdv_server_client(s, ip4("10.0.0.1"), t, &info));
+	assert_true(rdv_server_client(s, test_ip4("10.0.0.1"), t, &info));
 	assert_true(info.timed_out);
-	assert_true(rdv_server_client(s, ip4("10.0.0.2"), t, &info));
+	assert_true(rdv_server_client(s, test_ip4("10.0.0.2"), t, &info));
 	assert_false(info.timed_out);
 	send_simple(s, CPG_MSG_PING, B_EP(), T0 + 6000);
 	send_simple(s, CPG_MSG_PING, B_EP(), T0 + 9000);
@@ -640,8 +625,8 @@ static void test_timeout_and_purge(void **state)
 	assert_int_equal(rdv_server_stats(s)->clients, 1);
 	assert_int_equal(rdv_server_stats(s)->purged, 1);
 	assert_int_equal(rdv_server_stats(s)->sessions, 0);
-	assert_false(rdv_server_client(s, ip4("10.0.0.1"), t, &info));
-	assert_true(rdv_server_client(s, ip4("10.0.0.2"), t, &info));
+	assert_false(rdv_server_client(s, test_ip4("10.0.0.1"), t, &info));
+	assert_true(rdv_server_client(s, test_ip4("10.0.0.2"), t, &info));
 	assert_int_equal(info.sessions, 0);
 	send_ask(s, B_EP(), "10.0.0.1", t);
 	expect_rej(B_EP(), "10.0.0.1", CPG_REASON_UNKNOWN_PEER);
@@ -657,7 +642,7 @@ static void test_timeout_and_purge(void **state)
 static void test_bye(void **state)
 {
 	struct rdv_server *s = *state;
-	union cpg_sockaddr other = ep4("203.0.113.9", 3000);
+	union cpg_sockaddr other = test_ep4("203.0.113.9", 3000);
 
 	register_a_b(s);
 	send_ask(s, A_EP(), "10.0.0.2", T0);
@@ -737,7 +722,7 @@ static void test_sessions_bounded(void **state)
 
 	for (int i = 0; i < N; i++) {
 		snprintf(ip[i], sizeof(ip[i]), "10.1.0.%d", i + 1);
-		eps[i] = ep4("198.51.100.1", (uint16_t)(1000 + i));
+		eps[i] = test_ep4("198.51.100.1", (uint16_t)(1000 + i));
 		send_hello(s, ip[i], &eps[i], NULL, t);
 		expect_ok(&eps[i]);
 	}
@@ -753,7 +738,7 @@ static void test_sessions_bounded(void **state)
 	for (int i = 0; i < N; i++) {
 		struct rdv_client_info info;
 
-		assert_true(rdv_server_client(s, ip4(ip[i]), t, &info));
+		assert_true(rdv_server_client(s, test_ip4(ip[i]), t, &info));
 		links += info.sessions;
 	}
 	assert_int_equal(links, 2 * N * RDV_SESSIONS_PER_CLIENT);
@@ -776,8 +761,8 @@ struct snapshot {
 static void take_snapshot(struct rdv_server *s, struct snapshot *snap)
 {
 	memset(snap, 0, sizeof(*snap));
-	assert_true(rdv_server_client(s, ip4("10.0.0.1"), T0, &snap->info[0]));
-	assert_true(rdv_server_client(s, ip4("10.0.0.2"), T0, &snap->info[1]));
+	assert_true(rdv_server_client(s, test_ip4("10.0.0.1"), T0, &snap->info[0]));
+	assert_true(rdv_server_client(s, test_ip4("10.0.0.2"), T0, &snap->info[1]));
 	snap->clients = rdv_server_stats(s)->clients;
 	snap->sessions = rdv_server_stats(s)->sessions;
 }
@@ -830,7 +815,7 @@ static uint32_t xorshift(uint32_t *x)
 static void test_random_bytes(void **state)
 {
 	struct rdv_server *s = *state;
-	union cpg_sockaddr stranger = ep4("203.0.113.7", 7000);
+	union cpg_sockaddr stranger = test_ep4("203.0.113.7", 7000);
 	const union cpg_sockaddr *from[] = { A_EP(), B_EP(), &stranger };
 	struct snapshot snap;
 	uint32_t rng = 12345;
@@ -878,8 +863,8 @@ static void test_random_bytes(void **state)
 static void test_truncated(void **state)
 {
 	struct rdv_server *s = *state;
-	union cpg_sockaddr stranger = ep4("203.0.113.7", 7000);
-	union cpg_sockaddr local = ep4("192.168.1.10", 5000);
+	union cpg_sockaddr stranger = test_ep4("203.0.113.7", 7000);
+	union cpg_sockaddr local = test_ep4("192.168.1.10", 5000);
 	struct cpg_msg msgs[4];
 	struct snapshot snap;
 	uint64_t dropped = 0;
@@ -889,15 +874,15 @@ static void test_truncated(void **state)
 	/* HELLO for a new IP from A: if it got through, A would be replaced. */
 	cpg_msg_init(&msgs[0], CPG_MSG_HELLO, 1);
 	msgs[0].present = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_LOCAL_ENDPOINT);
-	msgs[0].vpn_ip = ip4("10.0.0.3");
+	msgs[0].vpn_ip = test_ip4("10.0.0.3");
 	msgs[0].local_ep = local;
 	cpg_msg_init(&msgs[1], CPG_MSG_ASK, 2);
 	msgs[1].present = CPG_HAS(CPG_ATTR_PEER_VPN_IP);
-	msgs[1].peer_vpn_ip = ip4("10.0.0.2");
+	msgs[1].peer_vpn_ip = test_ip4("10.0.0.2");
 	cpg_msg_init(&msgs[2], CPG_MSG_CLOSE, 3);
 	msgs[2].present = CPG_HAS(CPG_ATTR_PEER_VPN_IP) | CPG_HAS(CPG_ATTR_SESSION) |
 			  CPG_HAS(CPG_ATTR_REASON);
-	msgs[2].peer_vpn_ip = ip4("10.0.0.2");
+	msgs[2].peer_vpn_ip = test_ip4("10.0.0.2");
 	msgs[2].session = session;
 	msgs[2].reason = CPG_REASON_IDLE;
 	cpg_msg_init(&msgs[3], CPG_MSG_PING, 4);
@@ -928,7 +913,7 @@ static void test_truncated(void **state)
 static void test_wrong_version(void **state)
 {
 	struct rdv_server *s = *state;
-	union cpg_sockaddr stranger = ep4("203.0.113.7", 7000);
+	union cpg_sockaddr stranger = test_ep4("203.0.113.7", 7000);
 	static const uint8_t versions[] = { 0, 2, 19 };
 	struct snapshot snap;
 	struct cpg_msg m;
@@ -938,7 +923,7 @@ static void test_wrong_version(void **state)
 	malformed_setup(s, &snap);
 	cpg_msg_init(&m, CPG_MSG_HELLO, 0x01020304);
 	m.present = CPG_HAS(CPG_ATTR_VPN_IP);
-	m.vpn_ip = ip4("10.0.0.3");
+	m.vpn_ip = test_ip4("10.0.0.3");
 	for (size_t i = 0; i < sizeof(versions); i++) {
 		m.version = versions[i];
 		len = cpg_msg_encode(&m, buf, sizeof(buf));
@@ -971,7 +956,7 @@ static void test_wrong_version(void **state)
 static void test_unexpected_types(void **state)
 {
 	struct rdv_server *s = *state;
-	union cpg_sockaddr stranger = ep4("203.0.113.7", 7000);
+	union cpg_sockaddr stranger = test_ep4("203.0.113.7", 7000);
 	static const uint8_t types[] = {
 		CPG_MSG_OK, CPG_MSG_NOK, CPG_MSG_PONG, CPG_MSG_ANS, CPG_MSG_FWD,
 		CPG_MSG_REJ, CPG_MSG_PUNCH, CPG_MSG_PUNCH_KEEPALIVE, CPG_MSG_RECONNECT,
@@ -991,8 +976,8 @@ static void test_unexpected_types(void **state)
 			    CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT) | CPG_HAS(CPG_ATTR_PEER_ENDPOINT) |
 			    CPG_HAS(CPG_ATTR_SESSION) | CPG_HAS(CPG_ATTR_ROLE) |
 			    CPG_HAS(CPG_ATTR_REASON) | CPG_HAS(CPG_ATTR_PING_INTERVAL);
-		m.vpn_ip = ip4("10.0.0.1");
-		m.peer_vpn_ip = ip4("10.0.0.2");
+		m.vpn_ip = test_ip4("10.0.0.1");
+		m.peer_vpn_ip = test_ip4("10.0.0.2");
 		m.public_ep = *A_EP();
 		m.peer_ep = *B_EP();
 		m.session = session;
@@ -1037,8 +1022,8 @@ static void test_ten_thousand_clients(void **state)
 {
 	enum { N = 10000 };
 	struct rdv_server *s = new_server(N, false);
-	union cpg_sockaddr extra = ep4("203.0.113.250", 1);
-	union cpg_sockaddr first = ep4("100.64.0.0", 10000);
+	union cpg_sockaddr extra = test_ep4("203.0.113.250", 1);
+	union cpg_sockaddr first = test_ep4("100.64.0.0", 10000);
 	const struct cpg_msg *m;
 
 	for (uint32_t i = 0; i < N; i++) {

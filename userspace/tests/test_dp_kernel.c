@@ -28,6 +28,7 @@
 #include "capture.h"
 #include "dp_kernel.h"
 #include "log.h"
+#include "test_net.h"
 
 #define FAMILY 33
 #define IFINDEX 7
@@ -36,21 +37,13 @@
 
 /* ---- Helpers -------------------------------------------------------------- */
 
-static struct in_addr ip4(const char *s)
-{
-	struct in_addr a;
-
-	assert_int_equal(inet_pton(AF_INET, s, &a), 1);
-	return a;
-}
-
 static struct cpg_dp_peer make_peer(const char *vpn_ip, enum cpg_cipher c, uint8_t fill)
 {
 	struct cpg_dp_peer p;
 
 	memset(&p, 0, sizeof(p));
-	p.vpn_ip = ip4(vpn_ip);
-	cpg_sockaddr_set_in(&p.endpoint, ip4("192.0.2.12"), 40000);
+	p.vpn_ip = test_ip4(vpn_ip);
+	cpg_sockaddr_set_in(&p.endpoint, test_ip4("192.0.2.12"), 40000);
 	p.keys.cipher = c;
 	p.keys.epoch = 1;
 	memset(&p.keys.tx, fill, sizeof(p.keys.tx));
@@ -147,7 +140,7 @@ static struct nl_msg *kernel_msg(const struct kpeer *k, int flags)
 			 0);
 	p = nla_nest_start(msg, CAMPAGNOL_A_PEER);
 	assert_non_null(p);
-	assert_int_equal(nla_put_u32(msg, CAMPAGNOL_A_PEER_VPN_IPV4, ip4(k->vpn_ip).s_addr), 0);
+	assert_int_equal(nla_put_u32(msg, CAMPAGNOL_A_PEER_VPN_IPV4, test_ip4(k->vpn_ip).s_addr), 0);
 	if (k->prev_key)
 		put_key(msg, CAMPAGNOL_KEY_SLOT_PREVIOUS, CAMPAGNOL_CIPHER_AES_128_GCM, SEQ0 + 99);
 	if (k->cur_cipher)
@@ -329,9 +322,9 @@ static void peer_request_every_cipher(void **state)
 		parse_request(msg, &p);
 		assert_int_equal(p.cmd, CAMPAGNOL_CMD_PEER_NEW);
 		assert_int_equal(nla_get_u32(p.peer[CAMPAGNOL_A_PEER_VPN_IPV4]),
-				 ip4("10.0.0.2").s_addr);
+				 test_ip4("10.0.0.2").s_addr);
 		assert_int_equal(nla_get_u32(p.peer[CAMPAGNOL_A_PEER_REMOTE_IPV4]),
-				 ip4("192.0.2.12").s_addr);
+				 test_ip4("192.0.2.12").s_addr);
 		/* Big-endian on the wire, as the policy's NLA_BE16. */
 		assert_int_equal(nla_get_u16(p.peer[CAMPAGNOL_A_PEER_REMOTE_PORT]), htons(40000));
 		assert_null(p.peer[CAMPAGNOL_A_PEER_REMOTE_IPV6]);
@@ -390,12 +383,12 @@ static void peer_request_ipv6(void **state)
 static void id_and_dump_requests(void **state)
 {
 	struct nl_msg *msg = cpg_dpk_peer_id_msg(FAMILY, CAMPAGNOL_CMD_PEER_DEL, IFINDEX,
-						 ip4("10.0.0.9"));
+						 test_ip4("10.0.0.9"));
 	struct parsed p;
 
 	parse_request(msg, &p);
 	assert_int_equal(p.cmd, CAMPAGNOL_CMD_PEER_DEL);
-	assert_int_equal(nla_get_u32(p.peer[CAMPAGNOL_A_PEER_VPN_IPV4]), ip4("10.0.0.9").s_addr);
+	assert_int_equal(nla_get_u32(p.peer[CAMPAGNOL_A_PEER_VPN_IPV4]), test_ip4("10.0.0.9").s_addr);
 	assert_null(p.peer[CAMPAGNOL_A_PEER_KEYCONF]);
 	assert_false(nlmsg_hdr(msg)->nlmsg_flags & NLM_F_DUMP);
 	cpg_dpk_msg_free(msg);
@@ -425,7 +418,7 @@ static void parse_peer_reply(void **state)
 	assert_int_equal(cpg_dpk_parse_peer(nlmsg_hdr(msg), FAMILY, &pi), 0);
 	assert_int_equal(pi.cmd, CAMPAGNOL_CMD_PEER_GET);
 	assert_int_equal(pi.ifindex, IFINDEX);
-	assert_int_equal(pi.vpn_ip.s_addr, ip4("10.0.0.2").s_addr);
+	assert_int_equal(pi.vpn_ip.s_addr, test_ip4("10.0.0.2").s_addr);
 	assert_false(pi.has_reason);
 	/* The current key's, whichever comes first. */
 	assert_int_equal(pi.stats.cipher, CPG_CIPHER_CHACHA20_POLY1305);
@@ -484,7 +477,7 @@ static void parse_refuses_bad_messages(void **state)
 	genlmsg_put(msg, 0, 0, FAMILY, 0, 0, CAMPAGNOL_CMD_PEER_GET, 1);
 	nla_put_u32(msg, CAMPAGNOL_A_IFINDEX, IFINDEX);
 	p = nla_nest_start(msg, CAMPAGNOL_A_PEER);
-	nla_put_u32(msg, CAMPAGNOL_A_PEER_VPN_IPV4, ip4("10.0.0.2").s_addr);
+	nla_put_u32(msg, CAMPAGNOL_A_PEER_VPN_IPV4, test_ip4("10.0.0.2").s_addr);
 	nla_put_u32(msg, CAMPAGNOL_A_PEER_RX_PACKETS, 1);
 	nla_nest_end(msg, p);
 	assert_int_equal(cpg_dpk_parse_peer(nlmsg_hdr(msg), FAMILY, &pi), -EINVAL);
@@ -494,7 +487,7 @@ static void parse_refuses_bad_messages(void **state)
 	msg = nlmsg_alloc();
 	genlmsg_put(msg, 0, 0, FAMILY, 0, 0, CAMPAGNOL_CMD_PEER_GET, 1);
 	p = nla_nest_start(msg, CAMPAGNOL_A_PEER);
-	nla_put_u32(msg, CAMPAGNOL_A_PEER_VPN_IPV4, ip4("10.0.0.2").s_addr);
+	nla_put_u32(msg, CAMPAGNOL_A_PEER_VPN_IPV4, test_ip4("10.0.0.2").s_addr);
 	nla_nest_end(msg, p);
 	assert_int_equal(cpg_dpk_parse_peer(nlmsg_hdr(msg), FAMILY, &pi), -EINVAL);
 	nlmsg_free(msg);
@@ -600,27 +593,27 @@ static void del_and_stats(void **state)
 		.rx_packets = 5,
 	};
 	f.n_replies = 1;
-	assert_int_equal(dp->ops->get_stats(dp, ip4("10.0.0.2"), &st), 0);
+	assert_int_equal(dp->ops->get_stats(dp, test_ip4("10.0.0.2"), &st), 0);
 	assert_int_equal(f.sent[f.n_sent - 1].cmd, CAMPAGNOL_CMD_PEER_GET);
 	assert_false(f.sent[f.n_sent - 1].dump);
 	assert_int_equal(st.rx_packets, 5);
 	assert_true(st.next_write_seq == SEQ0 + 7);
 	/* A reply about another peer is not an answer. */
-	assert_int_equal(dp->ops->get_stats(dp, ip4("10.0.0.3"), &st), -EPROTO);
+	assert_int_equal(dp->ops->get_stats(dp, test_ip4("10.0.0.3"), &st), -EPROTO);
 	/* Unknown: no request. */
 	f.n_sent = 0;
-	assert_int_equal(dp->ops->get_stats(dp, ip4("10.0.0.4"), &st), -ENOENT);
+	assert_int_equal(dp->ops->get_stats(dp, test_ip4("10.0.0.4"), &st), -ENOENT);
 	assert_int_equal(f.n_sent, 0);
 
-	assert_int_equal(dp->ops->del_peer(dp, ip4("10.0.0.2")), 0);
+	assert_int_equal(dp->ops->del_peer(dp, test_ip4("10.0.0.2")), 0);
 	assert_int_equal(f.n_sent, 1);
 	assert_int_equal(f.sent[0].cmd, CAMPAGNOL_CMD_PEER_DEL);
-	assert_int_equal(dp->ops->del_peer(dp, ip4("10.0.0.2")), -ENOENT);
+	assert_int_equal(dp->ops->del_peer(dp, test_ip4("10.0.0.2")), -ENOENT);
 	assert_int_equal(f.n_sent, 1);
 	/* Gone from the kernel already: deleted all the same. */
 	f.answer[CAMPAGNOL_CMD_PEER_DEL] = -ENOENT;
-	assert_int_equal(dp->ops->del_peer(dp, ip4("10.0.0.3")), 0);
-	assert_int_equal(dp->ops->del_peer(dp, ip4("10.0.0.3")), -ENOENT);
+	assert_int_equal(dp->ops->del_peer(dp, test_ip4("10.0.0.3")), 0);
+	assert_int_equal(dp->ops->del_peer(dp, test_ip4("10.0.0.3")), -ENOENT);
 	/* Our own deletions are no events when their notifications come. */
 	notify(dp, &(struct kpeer){ .cmd = CAMPAGNOL_CMD_PEER_DEL_NTF, .vpn_ip = "10.0.0.2",
 				    .reason = CAMPAGNOL_DEL_PEER_REASON_USERSPACE });
@@ -657,7 +650,7 @@ static void no_route_notifications(void **state)
 
 	notify(dp, &k);
 	assert_int_equal(f.no_peer, 1);
-	assert_int_equal(f.last_ip.s_addr, ip4("10.0.0.9").s_addr);
+	assert_int_equal(f.last_ip.s_addr, test_ip4("10.0.0.9").s_addr);
 	/* Another daemon's device in the same namespace. */
 	k.ifindex = IFINDEX + 1;
 	notify(dp, &k);
@@ -675,7 +668,7 @@ static void no_route_notifications(void **state)
 	memcpy(buf + la, nlmsg_hdr(b), lb);
 	cpg_dp_kernel_notify(dp, buf, la + lb, false);
 	assert_int_equal(f.no_peer, 3);
-	assert_int_equal(f.last_ip.s_addr, ip4("10.0.0.11").s_addr);
+	assert_int_equal(f.last_ip.s_addr, test_ip4("10.0.0.11").s_addr);
 
 	/* Cut short, or garbage: nothing, and no crash. */
 	cpg_dp_kernel_notify(dp, buf, la + lb - 5, false);
@@ -707,11 +700,11 @@ static void peer_removed_by_another_program(void **state)
 	notify(dp, &k);
 	assert_int_equal(f.peer_gone, 1);
 	assert_int_equal(f.last_gone, CPG_DP_GONE_OTHER);
-	assert_int_equal(f.last_ip.s_addr, ip4("10.0.0.2").s_addr);
+	assert_int_equal(f.last_ip.s_addr, test_ip4("10.0.0.2").s_addr);
 	assert_int_equal(f.failed, 0);
 	/* Forgotten: the daemon's del_peer is a harmless ENOENT. */
 	f.n_sent = 0;
-	assert_int_equal(dp->ops->del_peer(dp, ip4("10.0.0.2")), -ENOENT);
+	assert_int_equal(dp->ops->del_peer(dp, test_ip4("10.0.0.2")), -ENOENT);
 	assert_int_equal(f.n_sent, 0);
 	notify(dp, &k);
 	assert_int_equal(f.peer_gone, 1);
@@ -744,7 +737,7 @@ static void device_teardown(void **state)
 	assert_int_equal(f.failed, 1);
 	f.n_sent = 0;
 	assert_int_equal(dp->ops->add_peer(dp, &p), -ENODEV);
-	assert_int_equal(dp->ops->get_stats(dp, ip4("10.0.0.2"), &st), -ENOENT);
+	assert_int_equal(dp->ops->get_stats(dp, test_ip4("10.0.0.2"), &st), -ENOENT);
 	k.cmd = CAMPAGNOL_CMD_PEER_NO_ROUTE_NTF;
 	k.reason = -1;
 	notify(dp, &k);
@@ -780,7 +773,7 @@ static void key_limit(void **state)
 	add_ok(dp, "10.0.0.2");
 	notify(dp, &k);
 	assert_int_equal(f.key_limit, 1);
-	assert_int_equal(f.last_ip.s_addr, ip4("10.0.0.2").s_addr);
+	assert_int_equal(f.last_ip.s_addr, test_ip4("10.0.0.2").s_addr);
 	/* The idle notification is the daemon's own business. */
 	k.cmd = CAMPAGNOL_CMD_PEER_IDLE_NTF;
 	notify(dp, &k);
@@ -816,8 +809,8 @@ static void overflow_resynchronises(void **state)
 	assert_int_equal(f.key_limit, 1);
 	assert_int_equal(f.failed, 0);
 	f.n_sent = 0;
-	assert_int_equal(dp->ops->del_peer(dp, ip4("10.0.0.3")), -ENOENT);
-	assert_int_equal(dp->ops->del_peer(dp, ip4("10.0.0.4")), 0);
+	assert_int_equal(dp->ops->del_peer(dp, test_ip4("10.0.0.3")), -ENOENT);
+	assert_int_equal(dp->ops->del_peer(dp, test_ip4("10.0.0.4")), 0);
 	assert_int_equal(f.n_sent, 1);
 
 	/* The device went while we were not listening. */

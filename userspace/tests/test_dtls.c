@@ -22,6 +22,7 @@
 #include "evloop.h"
 #include "log.h"
 #include "record.h"
+#include "test_net.h"
 
 #ifndef CPG_SOURCE_DIR
 #error "CPG_SOURCE_DIR must name the source tree (for tools/campagnol-pki)"
@@ -227,14 +228,6 @@ static void endpoint(union cpg_sockaddr *a, const char *ip, uint16_t port)
 	cpg_sockaddr_set_in(a, in, port);
 }
 
-static struct in_addr ip4(const char *s)
-{
-	struct in_addr in;
-
-	assert_int_equal(inet_pton(AF_INET, s, &in), 1);
-	return in;
-}
-
 /* Client with cctx expecting server_ip, server with sctx expecting client_ip. */
 static void pair_init(struct pair *p, struct cpg_dtls_ctx *cctx, const char *server_ip,
 		      struct cpg_dtls_ctx *sctx, const char *client_ip)
@@ -244,9 +237,9 @@ static void pair_init(struct pair *p, struct cpg_dtls_ctx *cctx, const char *ser
 	endpoint(&p->b.addr, "192.0.2.2", 4002);
 	p->a.to = p->b.addr;
 	p->b.to = p->a.addr;
-	p->a.s = cpg_dtls_session_new(cctx, CPG_DTLS_CLIENT, &p->b.addr, ip4(server_ip), side_send,
+	p->a.s = cpg_dtls_session_new(cctx, CPG_DTLS_CLIENT, &p->b.addr, test_ip4(server_ip), side_send,
 				      &p->a);
-	p->b.s = cpg_dtls_session_new(sctx, CPG_DTLS_SERVER, &p->a.addr, ip4(client_ip), side_send,
+	p->b.s = cpg_dtls_session_new(sctx, CPG_DTLS_SERVER, &p->a.addr, test_ip4(client_ip), side_send,
 				      &p->b);
 	assert_non_null(p->a.s);
 	assert_non_null(p->b.s);
@@ -885,7 +878,7 @@ static void test_cookie_exchange(void **state)
 	pair_init(&p, alice, "10.0.0.2", bob, "10.0.0.1");
 	endpoint(&other, "192.0.2.1", 4999);
 	spare.to = other;
-	elsewhere = cpg_dtls_session_new(bob, CPG_DTLS_SERVER, &other, ip4("10.0.0.1"), side_send,
+	elsewhere = cpg_dtls_session_new(bob, CPG_DTLS_SERVER, &other, test_ip4("10.0.0.1"), side_send,
 					 &spare);
 	assert_non_null(elsewhere);
 	cpg_dtls_session_start(p.b.s);

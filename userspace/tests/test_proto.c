@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "proto.h"
+#include "test_net.h"
 
 /* A datagram assembled by hand, to say exactly what goes on the wire. */
 struct raw {
@@ -52,14 +53,6 @@ static void raw_ip(struct raw *r, uint16_t type, const char *ip)
 static enum cpg_decode_err raw_decode(const struct raw *r, struct cpg_msg *m)
 {
 	return cpg_msg_decode(m, r->buf, r->len);
-}
-
-static struct in_addr ip4(const char *s)
-{
-	struct in_addr a;
-
-	assert_int_equal(inet_pton(AF_INET, s, &a), 1);
-	return a;
 }
 
 static union cpg_sockaddr ep(const char *s)
@@ -120,8 +113,8 @@ static void make_msg(struct cpg_msg *m, uint8_t type, uint32_t attrs)
 {
 	cpg_msg_init(m, type, 0xdeadbeef);
 	m->present = attrs;
-	m->vpn_ip = ip4("10.0.0.1");
-	m->peer_vpn_ip = ip4("10.0.0.2");
+	m->vpn_ip = test_ip4("10.0.0.1");
+	m->peer_vpn_ip = test_ip4("10.0.0.2");
 	m->local_ep = ep("192.168.1.2:4000");
 	m->public_ep = ep("198.51.100.7:61000");
 	m->peer_ep = ep("203.0.113.9:1234");
@@ -493,7 +486,7 @@ static void test_decode_unknown_attrs(void **state)
 	raw_attr(&r, 0x1234, junk, 1);
 	assert_int_equal(raw_decode(&r, &m), CPG_DECODE_OK);
 	assert_int_equal(m.present, CPG_HAS(CPG_ATTR_PEER_VPN_IP));
-	assert_int_equal(m.peer_vpn_ip.s_addr, ip4("10.0.0.9").s_addr);
+	assert_int_equal(m.peer_vpn_ip.s_addr, test_ip4("10.0.0.9").s_addr);
 
 	/* The same, marked mandatory, are refused. */
 	static const uint16_t mandatory[] = { 0, CPG_ATTR_MAX + 1, 0x1234, 0x7fff };
@@ -510,7 +503,7 @@ static void test_decode_unknown_attrs(void **state)
 	raw_ip(&r, CPG_ATTR_PEER_VPN_IP | CPG_ATTR_F_MANDATORY, "10.0.0.9");
 	assert_int_equal(raw_decode(&r, &m), CPG_DECODE_OK);
 	assert_int_equal(m.present, CPG_HAS(CPG_ATTR_PEER_VPN_IP));
-	assert_int_equal(m.peer_vpn_ip.s_addr, ip4("10.0.0.9").s_addr);
+	assert_int_equal(m.peer_vpn_ip.s_addr, test_ip4("10.0.0.9").s_addr);
 }
 
 static void test_decode_missing(void **state)
@@ -626,7 +619,7 @@ static void test_format(void **state)
 
 	cpg_msg_init(&m, CPG_MSG_HELLO, 7);
 	m.present = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_LOCAL_ENDPOINT);
-	m.vpn_ip = ip4("10.0.0.1");
+	m.vpn_ip = test_ip4("10.0.0.1");
 	m.local_ep = ep("192.168.1.2:4000");
 	assert_string_equal(cpg_msg_format(&m, line, sizeof(line)),
 			    "HELLO id=7 vpn_ip=10.0.0.1 local=192.168.1.2:4000");

@@ -22,6 +22,7 @@
 #include "net.h"
 #include "proto.h"
 #include "rdvclient.h"
+#include "test_net.h"
 
 #define SESSION_1 0x12345678u
 #define SESSION_2 0x9abcdef0u
@@ -69,20 +70,12 @@ struct fixture {
 		(cond);                                                   \
 	})
 
-static struct in_addr ip4(const char *s)
-{
-	struct in_addr ip;
-
-	assert_int_equal(inet_pton(AF_INET, s, &ip), 1);
-	return ip;
-}
-
 static int loopback_socket(union cpg_sockaddr *addr)
 {
 	socklen_t len = sizeof(*addr);
 	int fd;
 
-	cpg_sockaddr_set_in(addr, ip4("127.0.0.1"), 0);
+	cpg_sockaddr_set_in(addr, test_ip4("127.0.0.1"), 0);
 	fd = cpg_udp_socket(addr, NULL);
 	assert_true(fd >= 0);
 	assert_int_equal(getsockname(fd, &addr->sa, &len), 0);
@@ -217,7 +210,7 @@ static void client_init(struct fixture *fx, struct client *c, const char *vpn_ip
 	memset(c, 0, sizeof(*c));
 	c->fx = fx;
 	c->fd = loopback_socket(&c->addr);
-	c->vpn_ip = ip4(vpn_ip);
+	c->vpn_ip = test_ip4(vpn_ip);
 	cfg.fd = c->fd;
 	cfg.server = fx->rdv_addr;
 	cfg.vpn_ip = c->vpn_ip;
@@ -481,7 +474,7 @@ static void test_connect_both_up(void **state)
 static void test_ack_rule(void **state)
 {
 	struct fixture *fx = *state;
-	struct in_addr peer_ip = ip4("10.0.0.7");
+	struct in_addr peer_ip = test_ip4("10.0.0.7");
 	union cpg_sockaddr peer_addr, from;
 	int peer = loopback_socket(&peer_addr);
 	uint64_t unexpected;
@@ -504,7 +497,7 @@ static void test_ack_rule(void **state)
 	/* Wrong session, or a punch meant for another VPN IP: ignored. */
 	unexpected = cpg_rdvc_stats(fx->a.rdvc)->unexpected;
 	send_punch_to(peer, &fx->a, peer_ip, SESSION_2, 0);
-	send_punch_to(peer, &fx->a, ip4("10.0.0.8"), SESSION_1, 0);
+	send_punch_to(peer, &fx->a, test_ip4("10.0.0.8"), SESSION_1, 0);
 	assert_false(RUN_UNTIL(fx, fx->a.up, 200));
 	assert_int_equal(cpg_rdvc_stats(fx->a.rdvc)->unexpected, unexpected + 2);
 
@@ -535,7 +528,7 @@ static void test_ack_rule(void **state)
 static void test_punch_from_other_endpoint(void **state)
 {
 	struct fixture *fx = *state;
-	struct in_addr peer_ip = ip4("10.0.0.7");
+	struct in_addr peer_ip = test_ip4("10.0.0.7");
 	union cpg_sockaddr rdv_seen, real;
 	int seen_fd = loopback_socket(&rdv_seen);
 	int real_fd = loopback_socket(&real);
@@ -560,7 +553,7 @@ static void test_punch_from_other_endpoint(void **state)
 static void test_refused_incoming(void **state)
 {
 	struct fixture *fx = *state;
-	struct in_addr peer_ip = ip4("10.0.0.7");
+	struct in_addr peer_ip = test_ip4("10.0.0.7");
 	union cpg_sockaddr peer_addr;
 	int peer = loopback_socket(&peer_addr);
 	struct cpg_msg m;
@@ -580,7 +573,7 @@ static void test_refused_incoming(void **state)
 static void test_rej(void **state)
 {
 	struct fixture *fx = *state;
-	struct in_addr peer_ip = ip4("10.0.0.9");
+	struct in_addr peer_ip = test_ip4("10.0.0.9");
 	struct cpg_msg m;
 
 	register_client(fx, &fx->a);
@@ -609,7 +602,7 @@ static void test_rej(void **state)
 static void test_no_answer(void **state)
 {
 	struct fixture *fx = *state;
-	struct in_addr peer_ip = ip4("10.0.0.9");
+	struct in_addr peer_ip = test_ip4("10.0.0.9");
 	struct cpg_msg m;
 
 	register_client(fx, &fx->a);
@@ -623,7 +616,7 @@ static void test_no_answer(void **state)
 static void test_punch_timeout(void **state)
 {
 	struct fixture *fx = *state;
-	struct in_addr peer_ip = ip4("10.0.0.5");
+	struct in_addr peer_ip = test_ip4("10.0.0.5");
 	union cpg_sockaddr silent_addr, from;
 	int silent = loopback_socket(&silent_addr);
 	int punches = 0;
@@ -657,7 +650,7 @@ static void test_punch_timeout(void **state)
 static void test_reconnect(void **state)
 {
 	struct fixture *fx = *state;
-	struct in_addr peer_ip = ip4("10.0.0.2");
+	struct in_addr peer_ip = test_ip4("10.0.0.2");
 	struct cpg_msg m;
 
 	register_client(fx, &fx->a);
@@ -739,22 +732,22 @@ static void test_max_peers_and_restart(void **state)
 	client_destroy(fx, &fx->a);
 	client_init(fx, &fx->a, "10.0.0.1", 1, 0, true);
 	register_client(fx, &fx->a);
-	assert_int_equal(cpg_rdvc_connect(fx->a.rdvc, ip4("10.0.0.2")), 0);
-	assert_int_equal(cpg_rdvc_connect(fx->a.rdvc, ip4("10.0.0.3")), -ENOSPC);
+	assert_int_equal(cpg_rdvc_connect(fx->a.rdvc, test_ip4("10.0.0.2")), 0);
+	assert_int_equal(cpg_rdvc_connect(fx->a.rdvc, test_ip4("10.0.0.3")), -ENOSPC);
 	assert_true(rdv_recv(fx, CPG_MSG_ASK, &m, NULL));
 
 	/* Full: a FWD is refused with a CLOSE, the caller is not asked. */
-	rdv_send_brokered(fx, CPG_MSG_FWD, &fx->a, ip4("10.0.0.4"), &fx->b.addr, SESSION_2,
+	rdv_send_brokered(fx, CPG_MSG_FWD, &fx->a, test_ip4("10.0.0.4"), &fx->b.addr, SESSION_2,
 			  CPG_ROLE_SERVER);
 	assert_true(rdv_recv(fx, CPG_MSG_CLOSE, &m, NULL));
-	assert_int_equal(m.peer_vpn_ip.s_addr, ip4("10.0.0.4").s_addr);
+	assert_int_equal(m.peer_vpn_ip.s_addr, test_ip4("10.0.0.4").s_addr);
 	assert_int_equal(fx->a.incoming, 1);
 
 	/* SIGUSR1: BYE, every entry dropped, HELLO again. */
 	cpg_rdvc_restart(fx->a.rdvc);
 	assert_true(rdv_recv(fx, CPG_MSG_BYE, &m, NULL));
 	assert_true(rdv_recv(fx, CPG_MSG_HELLO, &m, NULL));
-	assert_int_equal(cpg_rdvc_connect(fx->a.rdvc, ip4("10.0.0.3")), 0);
+	assert_int_equal(cpg_rdvc_connect(fx->a.rdvc, test_ip4("10.0.0.3")), 0);
 }
 
 static void test_malformed(void **state)
