@@ -27,6 +27,7 @@ MINGW_CC=${MINGW_CC:-x86_64-w64-mingw32-gcc}
 PORTABLE_GLOBS="userspace/*.c userspace/lib/*.c rdv/*.c tools/*.c"
 NOT_PORTABLE=(
 	userspace/lib/dp_kernel.c	# campagnol.ko over generic netlink (libnl): Linux only
+	userspace/lib/dp_kernel_msg.c	# campagnol.ko's netlink messages (libnl): Linux only
 	rdv/test_server.c		# cmocka unit test, run on Linux with the others
 	userspace/lib/tap_windows.c	# Win32 API, not POSIX: checked with MinGW below
 )

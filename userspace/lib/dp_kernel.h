@@ -102,29 +102,4 @@ struct cpg_dataplane *cpg_dp_kernel_new_detached(int family, int ifindex,
 void cpg_dp_kernel_notify(struct cpg_dataplane *dp, const void *buf, size_t len,
 			  bool overflowed);
 
-/*
- * The messages the kernel data plane sends, wiped and freed with
- * cpg_dpk_msg_free(). NULL when out of memory.
- */
-struct nl_msg *cpg_dpk_peer_msg(int family, uint8_t cmd, int ifindex,
-				const struct cpg_dp_peer *peer);
-struct nl_msg *cpg_dpk_peer_id_msg(int family, uint8_t cmd, int ifindex, struct in_addr vpn_ip);
-struct nl_msg *cpg_dpk_dump_msg(int family, int ifindex);
-void cpg_dpk_msg_free(struct nl_msg *msg);
-
-/* What a PEER_GET reply or a notification about a peer says. */
-struct cpg_dpk_peer_info {
-	uint8_t cmd;
-	uint32_t ifindex;
-	struct in_addr vpn_ip;
-	bool has_reason;
-	uint32_t reason;		/* enum campagnol_del_peer_reason */
-	struct cpg_dp_stats stats;	/* cipher, epoch, next seq: the current key's */
-	const uint8_t *packet;		/* PEER_NO_ROUTE_NTF: the packet, in nlh; or NULL */
-	size_t packet_len;
-};
-
-/* Parse one message of our family: 0, or -EINVAL when it is not one. */
-int cpg_dpk_parse_peer(const struct nlmsghdr *nlh, int family, struct cpg_dpk_peer_info *out);
-
 #endif

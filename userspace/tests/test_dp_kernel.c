@@ -27,6 +27,7 @@
 
 #include "capture.h"
 #include "dp_kernel.h"
+#include "dp_kernel_msg.h"
 #include "log.h"
 #include "test_net.h"
 
