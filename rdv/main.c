@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "compat.h"
 #include "daemon.h"
 #include "evloop.h"
@@ -25,7 +26,6 @@
 #include "server.h"
 
 #define PROG "campagnol_rdv"
-#define EXIT_USAGE 2
 #define DEFAULT_MAX_CLIENTS 100
 #define EXPIRE_INTERVAL_MS 1000
 #define RECV_BATCH 32
@@ -410,7 +410,7 @@ int main(int argc, char **argv)
 
 	ret = parse_args(argc, argv, &opt);
 	if (ret)
-		return ret > 0 ? EXIT_SUCCESS : EXIT_USAGE;
+		return ret > 0 ? EXIT_SUCCESS : CPG_EXIT_USAGE;
 	cpg_log_init(PROG, opt.debug ? LOG_DEBUG : opt.verbose ? LOG_INFO : LOG_NOTICE, false);
 	if (opt.pidfile_arg) {
 		opt.pidfile = absolute_path(opt.pidfile_arg);

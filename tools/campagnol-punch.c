@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "conf.h"
 #include "evloop.h"
 #include "log.h"
@@ -21,7 +22,6 @@
 #include "proto.h"
 #include "rdvclient.h"
 
-#define EXIT_USAGE 2
 
 /* Test datagram: '@' (outside the RDV and DTLS ranges), "CPGT", the
  * sender's VPN IP, seq (u32 BE), echo flag. */
@@ -445,7 +445,7 @@ struct options {
 	int n_args;
 };
 
-/* 0, or EXIT_USAGE after a message. Exits for -h and -V. */
+/* 0, or CPG_EXIT_USAGE after a message. Exits for -h and -V. */
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
@@ -484,7 +484,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'p':
 			if (parse_ulong(optarg, 65535, &v) < 0) {
 				fprintf(stderr, "campagnol-punch: bad port '%s'\n", optarg);
-				return EXIT_USAGE;
+				return CPG_EXIT_USAGE;
 			}
 			o->local_port = (long)v;
 			break;
@@ -501,21 +501,21 @@ static int parse_options(int argc, char **argv, struct options *o)
 			if (parse_ulong(optarg, 3600000, &v) < 0 || v == 0) {
 				fprintf(stderr, "campagnol-punch: bad punch timeout '%s'\n",
 					optarg);
-				return EXIT_USAGE;
+				return CPG_EXIT_USAGE;
 			}
 			o->punch_timeout_ms = v;
 			break;
 		case 'x':
 			if (parse_ulong(optarg, 1000000, &v) < 0) {
 				fprintf(stderr, "campagnol-punch: bad count '%s'\n", optarg);
-				return EXIT_USAGE;
+				return CPG_EXIT_USAGE;
 			}
 			o->exchange = v;
 			break;
 		case 'w':
 			if (parse_ulong(optarg, 100000000, &v) < 0) {
 				fprintf(stderr, "campagnol-punch: bad wait '%s'\n", optarg);
-				return EXIT_USAGE;
+				return CPG_EXIT_USAGE;
 			}
 			o->wait_s = (long)v;
 			break;
@@ -534,7 +534,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			exit(0);
 		default:
 			usage(stderr);
-			return EXIT_USAGE;
+			return CPG_EXIT_USAGE;
 		}
 	}
 	o->args = argv + optind;
@@ -543,7 +543,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		fprintf(stderr,
 			"campagnol-punch: need -s SERVER and a VPN_IP, or -c CONFIG_FILE\n");
 		usage(stderr);
-		return EXIT_USAGE;
+		return CPG_EXIT_USAGE;
 	}
 	return 0;
 }
@@ -563,19 +563,19 @@ static int build_config(const struct options *o, struct cpg_config *cfg, char **
 		cpg_config_defaults(cfg);
 		if (parse_ip(o->args[0], &cfg->vpn_ip) < 0 || cfg->vpn_ip.s_addr == 0) {
 			fprintf(stderr, "campagnol-punch: bad VPN IP '%s'\n", o->args[0]);
-			return EXIT_USAGE;
+			return CPG_EXIT_USAGE;
 		}
 		(*peers)++;
 		(*n_peers)--;
 	}
 	if (o->server && parse_server(o->server, cfg) < 0) {
 		fprintf(stderr, "campagnol-punch: bad server '%s'\n", o->server);
-		return EXIT_USAGE;
+		return CPG_EXIT_USAGE;
 	}
 	if (o->local_host) {
 		if (parse_ip(o->local_host, &cfg->local_ip) < 0) {
 			fprintf(stderr, "campagnol-punch: bad local IP '%s'\n", o->local_host);
-			return EXIT_USAGE;
+			return CPG_EXIT_USAGE;
 		}
 		cfg->local_ip_set = true;
 	}
@@ -592,7 +592,7 @@ static int build_config(const struct options *o, struct cpg_config *cfg, char **
 		    !cpg_sockaddr_port(&ep)) {
 			fprintf(stderr, "campagnol-punch: bad override '%s' (IP:PORT)\n",
 				o->override);
-			return EXIT_USAGE;
+			return CPG_EXIT_USAGE;
 		}
 		cfg->override_local_addr = true;
 		cfg->override_ip = ep.in.sin_addr;
@@ -611,11 +611,11 @@ static int add_asked_peers(struct punch_tool *t, char **peers, int n_peers)
 		if (parse_ip(peers[i], &ip) < 0 || ip.s_addr == 0 ||
 		    ip.s_addr == t->rc.vpn_ip.s_addr) {
 			fprintf(stderr, "campagnol-punch: bad peer VPN IP '%s'\n", peers[i]);
-			return EXIT_USAGE;
+			return CPG_EXIT_USAGE;
 		}
 		if (peer_find(t, ip)) {
 			fprintf(stderr, "campagnol-punch: peer %s given twice\n", peers[i]);
-			return EXIT_USAGE;
+			return CPG_EXIT_USAGE;
 		}
 		peer_add(t, ip, true);
 	}

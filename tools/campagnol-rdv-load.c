@@ -22,6 +22,7 @@
 
 #include <arpa/inet.h>
 
+#include "cli.h"
 #include "bytes.h"
 #include "evloop.h"
 #include "log.h"
@@ -1634,6 +1635,6 @@ int main(int argc, char **argv)
 
 	cpg_log_init(PROG, LOG_NOTICE, false);
 	if (parse_options(argc, argv, &o))
-		return 2;
+		return CPG_EXIT_USAGE;
 	return o.fuzz ? run_fuzz(&o) : run_load(&o);
 }

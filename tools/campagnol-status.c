@@ -17,10 +17,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "status.h"
 #include "status_answer.h"
 
-#define EXIT_USAGE 2
 #define IO_TIMEOUT_S 5
 /* Larger than any answer a daemon sends (control.h). */
 #define MAX_ANSWER (32u << 20)
@@ -628,7 +628,7 @@ int main(int argc, char **argv)
 
 	status = parse_options(argc, argv, &o);
 	if (status)
-		return status < 0 ? EXIT_USAGE : 0;
+		return status < 0 ? CPG_EXIT_USAGE : 0;
 	if (targets(o.target, &paths, &n_paths) < 0)
 		return 1;
 	if (o.out == OUT_JSON)

@@ -49,13 +49,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "bytes.h"
 #include "log.h"
 #include "net.h"
 #include "prng.h"
 #include "udptool.h"
 
-#define EXIT_USAGE 2
 /* Short names for udptool.h's. */
 #define IP_HDR_LEN UDPTOOL_IP_HDR_LEN
 #define UDP_HDR_LEN UDPTOOL_UDP_HDR_LEN
@@ -364,36 +364,36 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 's':
 			if (udptool_parse_endpoint(optarg, "-s", &src) < 0)
-				return EXIT_USAGE;
+				return CPG_EXIT_USAGE;
 			spoof = true;
 			break;
 		case 'n':
 			if (udptool_parse_ulong(optarg, "-n", 1, 4000000000ul, &count) < 0)
-				return EXIT_USAGE;
+				return CPG_EXIT_USAGE;
 			break;
 		case 'r':
 			if (udptool_parse_ulong(optarg, "-r", 0, 100000000ul, &rate) < 0)
-				return EXIT_USAGE;
+				return CPG_EXIT_USAGE;
 			break;
 		case 'S':
 			if (udptool_parse_ulong(optarg, "-S", 0, 4000000000ul, &v) < 0)
-				return EXIT_USAGE;
+				return CPG_EXIT_USAGE;
 			seed = v;
 			break;
 		case 'e':
 			if (udptool_parse_ulong(optarg, "-e", 0, 65535, &v) < 0)
-				return EXIT_USAGE;
+				return CPG_EXIT_USAGE;
 			g.epoch = (uint16_t)v;
 			break;
 		case 'm':
 			if (udptool_parse_ulong(optarg, "-m", 576, 65535, &v) < 0)
-				return EXIT_USAGE;
+				return CPG_EXIT_USAGE;
 			g.mtu = v;
 			break;
 		case 'k':
 			if (parse_kinds(optarg, &g.enabled) < 0) {
 				usage(stderr);
-				return EXIT_USAGE;
+				return CPG_EXIT_USAGE;
 			}
 			kinds_given = true;
 			break;
@@ -405,21 +405,21 @@ int main(int argc, char **argv)
 			return 0;
 		default:
 			usage(stderr);
-			return EXIT_USAGE;
+			return CPG_EXIT_USAGE;
 		}
 	}
 	if (argc - optind != 1) {
 		usage(stderr);
-		return EXIT_USAGE;
+		return CPG_EXIT_USAGE;
 	}
 	if (udptool_parse_endpoint(argv[optind], "destination", &dst) < 0)
-		return EXIT_USAGE;
+		return CPG_EXIT_USAGE;
 	if (hex) {
 		long len = udptool_parse_hex(hex, "record", record_buf, sizeof(record_buf));
 
 		if (len <= 0) {
 			log_err("-x: no record");
-			return EXIT_USAGE;
+			return CPG_EXIT_USAGE;
 		}
 		g.record = record_buf;
 		g.record_len = (size_t)len;
@@ -427,7 +427,7 @@ int main(int argc, char **argv)
 			g.enabled |= 1u << K_MUTANT;
 	} else if (g.enabled & (1u << K_MUTANT)) {
 		log_err("-k mutant needs a record (-x)");
-		return EXIT_USAGE;
+		return CPG_EXIT_USAGE;
 	}
 	if (g.mtu > MAX_PAYLOAD + IP_HDR_LEN)
 		g.enabled &= ~(1u << K_OVERSIZED);
@@ -436,7 +436,7 @@ int main(int argc, char **argv)
 			g.total_weight += kinds[k].weight;
 	if (!g.total_weight) {
 		log_err("no kind of datagram left to send");
-		return EXIT_USAGE;
+		return CPG_EXIT_USAGE;
 	}
 	rng_seed(&g.rng, seed);
 

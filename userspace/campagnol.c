@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "compat.h"
 #include "conf.h"
 #include "daemon.h"
@@ -139,7 +140,7 @@ int main(int argc, char **argv)
 				fprintf(stderr, "campagnol: --data-plane: \"%s\" is not auto, "
 					"kernel or userspace (campagnol -h: the options)\n",
 					optarg);
-				return 1;
+				return CPG_EXIT_USAGE;
 			}
 			data_plane_given = true;
 			break;
@@ -167,12 +168,12 @@ int main(int argc, char **argv)
 			break;
 		default:
 			usage(stderr);
-			return 1;
+			return CPG_EXIT_USAGE;
 		}
 	}
 	if (argc - optind > 1) {
 		usage(stderr);
-		return 1;
+		return CPG_EXIT_USAGE;
 	}
 	if (optind < argc)
 		config_file = argv[optind];
