@@ -115,7 +115,19 @@ enum {
 	OPT_DATA_PLANE = 256,
 };
 
-int main(int argc, char **argv)
+struct options {
+	const char *config_file;
+	const char *pidfile;
+	enum cpg_data_plane data_plane;
+	bool data_plane_given;
+	bool daemonize;
+	bool lock_memory;
+	int level;
+};
+
+/* The command line into *o: 0, 1 when done (-h, -V), CPG_EXIT_USAGE after
+ * a message. */
+static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option long_options[] = {
 		{ "data-plane", required_argument, NULL, OPT_DATA_PLANE },
@@ -123,48 +135,41 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct campagnol d = { 0 };
-	enum cpg_data_plane data_plane = CPG_DATA_PLANE_AUTO;
-	bool data_plane_given = false;
-	const char *config_file = CPG_DEFAULT_CONFIG_FILE;
-	const char *pidfile = NULL;
-	bool daemonize = false, lock_memory = false, pidfile_written = false;
-	int level = LOG_NOTICE, status = 1;
-	sigset_t signals;
 	int opt;
 
+	*o = (struct options){ .config_file = CPG_DEFAULT_CONFIG_FILE, .level = LOG_NOTICE };
 	while ((opt = getopt_long(argc, argv, "dDhmvVp:", long_options, NULL)) != -1) {
 		switch (opt) {
 		case OPT_DATA_PLANE:
-			if (cpg_parse_data_plane(optarg, &data_plane) < 0) {
+			if (cpg_parse_data_plane(optarg, &o->data_plane) < 0) {
 				fprintf(stderr, "campagnol: --data-plane: \"%s\" is not auto, "
 					"kernel or userspace (campagnol -h: the options)\n",
 					optarg);
 				return CPG_EXIT_USAGE;
 			}
-			data_plane_given = true;
+			o->data_plane_given = true;
 			break;
 		case 'd':
-			level = LOG_DEBUG;
+			o->level = LOG_DEBUG;
 			break;
 		case 'D':
-			daemonize = true;
+			o->daemonize = true;
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return 1;
 		case 'm':
-			lock_memory = true;
+			o->lock_memory = true;
 			break;
 		case 'v':
-			if (level < LOG_INFO)
-				level = LOG_INFO;
+			if (o->level < LOG_INFO)
+				o->level = LOG_INFO;
 			break;
 		case 'V':
 			printf("campagnol %s\n", CPG_VERSION);
-			return 0;
+			return 1;
 		case 'p':
-			pidfile = optarg;
+			o->pidfile = optarg;
 			break;
 		default:
 			usage(stderr);
@@ -176,65 +181,88 @@ int main(int argc, char **argv)
 		return CPG_EXIT_USAGE;
 	}
 	if (optind < argc)
-		config_file = argv[optind];
-	cpg_log_init("campagnol", level, false);
+		o->config_file = argv[optind];
+	return 0;
+}
 
-	if (cpg_config_load(config_file, CPG_CONF_NEED_SECURITY, &d.cfg) < 0)
+/* The signals the loop handles, blocked from the start: a signal during
+ * set-up waits, and is handled with a clean exit once the loop runs. */
+static int block_signals(sigset_t *signals)
+{
+	static const int handled[] = { SIGINT, SIGTERM, SIGQUIT, SIGUSR1, SIGUSR2, SIGHUP };
+
+	sigemptyset(signals);
+	for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
+		sigaddset(signals, handled[i]);
+	if (sigprocmask(SIG_BLOCK, signals, NULL) < 0) {
+		log_err("sigprocmask: %m");
+		return -1;
+	}
+	/* A status client going away must not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+/* The VPN in d, from its start to its end: 0 when a signal ended it. */
+static int run(struct campagnol *d, const struct options *o)
+{
+	bool pidfile_written = false;
+	sigset_t signals;
+	int status = 1;
+
+	if (block_signals(&signals) < 0)
+		return 1;
+	d->vpn = vpn_new(&d->loop, &d->cfg);
+	if (!d->vpn)
+		return 1;
+	if (cpg_loop_watch_signals(&d->loop, &signals, on_signal, d) < 0)
+		goto out;
+	if (o->pidfile) {
+		if (cpg_pidfile_write(o->pidfile) < 0)
+			goto out;
+		pidfile_written = true;
+	}
+	if (o->lock_memory && lock_all_memory() < 0) {
+		log_err("mlockall: %m");
+		goto out;
+	}
+	if (vpn_start(d->vpn) < 0)
+		goto out;
+	if (o->daemonize && cpg_daemon_ready() < 0)
+		goto out;
+	if (cpg_loop_run(&d->loop) == 0 && !vpn_failed(d->vpn))
+		status = 0;
+out:
+	vpn_free(d->vpn);
+	if (pidfile_written)
+		cpg_pidfile_remove(o->pidfile);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct campagnol d = { 0 };
+	struct options o;
+	int status;
+
+	status = parse_options(argc, argv, &o);
+	if (status)
+		return status == 1 ? 0 : status;
+	cpg_log_init("campagnol", o.level, false);
+	if (cpg_config_load(o.config_file, CPG_CONF_NEED_SECURITY, &d.cfg) < 0)
 		return 1;
 	absolute_paths(&d.cfg);
-	if (data_plane_given)
-		d.cfg.data_plane = data_plane;
+	if (o.data_plane_given)
+		d.cfg.data_plane = o.data_plane;
+	status = 1;
 	/* The daemon, the child of this fork, does all of the set-up itself: a
 	 * kqueue or Cygwin's TAP relay threads would not survive a later fork.
 	 * Its errors still reach the terminal, and the exit status here says
 	 * whether it started (daemon.h). */
-	if (daemonize && cpg_daemon_start() < 0)
-		goto out_config;
-	if (cpg_loop_init(&d.loop) < 0)
-		goto out_config;
-	/* Blocked from the start: a signal during set-up waits, and is handled
-	 * with a clean exit once the loop runs. */
-	sigemptyset(&signals);
-	sigaddset(&signals, SIGINT);
-	sigaddset(&signals, SIGTERM);
-	sigaddset(&signals, SIGQUIT);
-	sigaddset(&signals, SIGUSR1);
-	sigaddset(&signals, SIGUSR2);
-	sigaddset(&signals, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &signals, NULL) < 0) {
-		log_err("sigprocmask: %m");
-		goto out_loop;
+	if ((!o.daemonize || cpg_daemon_start() == 0) && cpg_loop_init(&d.loop) == 0) {
+		status = run(&d, &o);
+		cpg_loop_destroy(&d.loop);
 	}
-	/* A status client going away must not kill us. */
-	signal(SIGPIPE, SIG_IGN);
-
-	d.vpn = vpn_new(&d.loop, &d.cfg);
-	if (!d.vpn)
-		goto out_loop;
-	if (cpg_loop_watch_signals(&d.loop, &signals, on_signal, &d) < 0)
-		goto out_vpn;
-	if (pidfile) {
-		if (cpg_pidfile_write(pidfile) < 0)
-			goto out_vpn;
-		pidfile_written = true;
-	}
-	if (lock_memory && lock_all_memory() < 0) {
-		log_err("mlockall: %m");
-		goto out_vpn;
-	}
-	if (vpn_start(d.vpn) < 0)
-		goto out_vpn;
-	if (daemonize && cpg_daemon_ready() < 0)
-		goto out_vpn;
-	if (cpg_loop_run(&d.loop) == 0 && !vpn_failed(d.vpn))
-		status = 0;
-out_vpn:
-	vpn_free(d.vpn);
-	if (pidfile_written)
-		cpg_pidfile_remove(pidfile);
-out_loop:
-	cpg_loop_destroy(&d.loop);
-out_config:
 	cpg_config_free(&d.cfg);
 	return status;
 }
