@@ -345,64 +345,65 @@ static void summary(const struct garbage *g, uint64_t bytes, int errors, uint64_
 	       s > 0 ? (double)sent / s : 0.0);
 }
 
-int main(int argc, char **argv)
-{
-	static struct garbage g;
-	static uint8_t record_buf[MAX_PAYLOAD];
-	union cpg_sockaddr src = { 0 }, dst;
-	unsigned long count = 1000, rate = 0, v, i;
-	uint64_t seed = 1, bytes = 0, t0;
-	bool spoof = false, kinds_given = false;
-	const char *hex = NULL;
-	int opt, fd, errors = 0, k;
+struct options {
+	union cpg_sockaddr src, dst;
+	bool spoof;
+	unsigned long count, rate;
+	uint64_t seed;
+	const char *hex;
+	bool kinds_given;
+};
 
-	cpg_log_init("udp-garbage", LOG_NOTICE, false);
-	g.epoch = 1;
-	g.mtu = 1500;
-	g.enabled = ((1u << KINDS) - 1) & ~(1u << K_MUTANT);
+/* The command line into *o and g: 0, 1 after -h, or CPG_EXIT_USAGE after
+ * a message. */
+static int parse_options(int argc, char **argv, struct options *o, struct garbage *g)
+{
+	unsigned long v;
+	int opt;
+
 	while ((opt = getopt(argc, argv, "s:n:r:S:e:m:k:x:h")) != -1) {
 		switch (opt) {
 		case 's':
-			if (udptool_parse_endpoint(optarg, "-s", &src) < 0)
+			if (udptool_parse_endpoint(optarg, "-s", &o->src) < 0)
 				return CPG_EXIT_USAGE;
-			spoof = true;
+			o->spoof = true;
 			break;
 		case 'n':
-			if (udptool_parse_ulong(optarg, "-n", 1, 4000000000ul, &count) < 0)
+			if (udptool_parse_ulong(optarg, "-n", 1, 4000000000ul, &o->count) < 0)
 				return CPG_EXIT_USAGE;
 			break;
 		case 'r':
-			if (udptool_parse_ulong(optarg, "-r", 0, 100000000ul, &rate) < 0)
+			if (udptool_parse_ulong(optarg, "-r", 0, 100000000ul, &o->rate) < 0)
 				return CPG_EXIT_USAGE;
 			break;
 		case 'S':
 			if (udptool_parse_ulong(optarg, "-S", 0, 4000000000ul, &v) < 0)
 				return CPG_EXIT_USAGE;
-			seed = v;
+			o->seed = v;
 			break;
 		case 'e':
 			if (udptool_parse_ulong(optarg, "-e", 0, 65535, &v) < 0)
 				return CPG_EXIT_USAGE;
-			g.epoch = (uint16_t)v;
+			g->epoch = (uint16_t)v;
 			break;
 		case 'm':
 			if (udptool_parse_ulong(optarg, "-m", 576, 65535, &v) < 0)
 				return CPG_EXIT_USAGE;
-			g.mtu = v;
+			g->mtu = v;
 			break;
 		case 'k':
-			if (parse_kinds(optarg, &g.enabled) < 0) {
+			if (parse_kinds(optarg, &g->enabled) < 0) {
 				usage(stderr);
 				return CPG_EXIT_USAGE;
 			}
-			kinds_given = true;
+			o->kinds_given = true;
 			break;
 		case 'x':
-			hex = optarg;
+			o->hex = optarg;
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return 1;
 		default:
 			usage(stderr);
 			return CPG_EXIT_USAGE;
@@ -412,58 +413,95 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return CPG_EXIT_USAGE;
 	}
-	if (udptool_parse_endpoint(argv[optind], "destination", &dst) < 0)
+	if (udptool_parse_endpoint(argv[optind], "destination", &o->dst) < 0)
 		return CPG_EXIT_USAGE;
-	if (hex) {
-		long len = udptool_parse_hex(hex, "record", record_buf, sizeof(record_buf));
+	return 0;
+}
+
+/* The kinds to send, with the record of -x: 0, or CPG_EXIT_USAGE after a
+ * message. */
+static int choose_kinds(const struct options *o, struct garbage *g)
+{
+	static uint8_t record_buf[MAX_PAYLOAD];
+
+	if (o->hex) {
+		long len = udptool_parse_hex(o->hex, "record", record_buf, sizeof(record_buf));
 
 		if (len <= 0) {
 			log_err("-x: no record");
 			return CPG_EXIT_USAGE;
 		}
-		g.record = record_buf;
-		g.record_len = (size_t)len;
-		if (!kinds_given)
-			g.enabled |= 1u << K_MUTANT;
-	} else if (g.enabled & (1u << K_MUTANT)) {
+		g->record = record_buf;
+		g->record_len = (size_t)len;
+		if (!o->kinds_given)
+			g->enabled |= 1u << K_MUTANT;
+	} else if (g->enabled & (1u << K_MUTANT)) {
 		log_err("-k mutant needs a record (-x)");
 		return CPG_EXIT_USAGE;
 	}
-	if (g.mtu > MAX_PAYLOAD + IP_HDR_LEN)
-		g.enabled &= ~(1u << K_OVERSIZED);
-	for (k = 0; k < KINDS; k++)
-		if (g.enabled & (1u << k))
-			g.total_weight += kinds[k].weight;
-	if (!g.total_weight) {
+	if (g->mtu > MAX_PAYLOAD + IP_HDR_LEN)
+		g->enabled &= ~(1u << K_OVERSIZED);
+	for (int k = 0; k < KINDS; k++)
+		if (g->enabled & (1u << k))
+			g->total_weight += kinds[k].weight;
+	if (!g->total_weight) {
 		log_err("no kind of datagram left to send");
 		return CPG_EXIT_USAGE;
 	}
-	rng_seed(&g.rng, seed);
+	return 0;
+}
 
-	fd = spoof ? udptool_raw_socket() : socket(AF_INET, SOCK_DGRAM, 0);
-	if (fd < 0) {
-		if (!spoof)
-			log_err("socket: %m");
-		return 1;
-	}
-	t0 = now_ns();
-	for (i = 0; i < count; i++) {
-		enum kind kind = pick(&g);
-		size_t len = build(&g, kind);
+/* Send o->count datagrams on fd, then the summary: 0, or 1 after a send
+ * error. */
+static int flood(const struct options *o, struct garbage *g, int fd)
+{
+	uint64_t bytes = 0, t0 = now_ns();
+	int errors = 0;
+
+	for (unsigned long i = 0; i < o->count; i++) {
+		enum kind kind = pick(g);
+		size_t len = build(g, kind);
 		int rc;
 
-		if (rate && i % PACE_EVERY == 0)
-			pace(t0, i, rate);
-		rc = spoof ? send_raw(&g, fd, &src, &dst, g.buf, len)
-			   : send_one(fd, g.buf, len, &dst);
+		if (o->rate && i % PACE_EVERY == 0)
+			pace(t0, i, o->rate);
+		rc = o->spoof ? send_raw(g, fd, &o->src, &o->dst, g->buf, len)
+			      : send_one(fd, g->buf, len, &o->dst);
 		if (rc < 0) {
 			errors++;
 			break;
 		}
-		g.sent[kind]++;
+		g->sent[kind]++;
 		bytes += len;
 	}
-	summary(&g, bytes, errors, now_ns() - t0);
-	close(fd);
+	summary(g, bytes, errors, now_ns() - t0);
 	return errors ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct garbage g = {
+		.epoch = 1,
+		.mtu = 1500,
+		.enabled = ((1u << KINDS) - 1) & ~(1u << K_MUTANT),
+	};
+	struct options o = { .count = 1000, .seed = 1 };
+	int fd, status;
+
+	cpg_log_init("udp-garbage", LOG_NOTICE, false);
+	status = parse_options(argc, argv, &o, &g);
+	if (!status)
+		status = choose_kinds(&o, &g);
+	if (status)
+		return status == 1 ? 0 : status;
+	rng_seed(&g.rng, o.seed);
+	fd = o.spoof ? udptool_raw_socket() : socket(AF_INET, SOCK_DGRAM, 0);
+	if (fd < 0) {
+		if (!o.spoof)
+			log_err("socket: %m");
+		return 1;
+	}
+	status = flood(&o, &g, fd);
+	close(fd);
+	return status;
 }
