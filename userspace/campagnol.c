@@ -13,7 +13,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "cli.h"
 #include "compat.h"
 #include "conf.h"
 #include "daemon.h"
@@ -110,6 +109,10 @@ static void usage(FILE *out)
 		CPG_DEFAULT_CONFIG_FILE);
 }
 
+/* The daemon fails to start on a bad command line as on any other
+ * failure to start, with 1, as it always has (the tools say 2, cli.h). */
+#define CAMPAGNOL_EXIT_USAGE 1
+
 /* Long options without a short form. */
 enum {
 	OPT_DATA_PLANE = 256,
@@ -125,8 +128,8 @@ struct options {
 	int level;
 };
 
-/* The command line into *o: 0, 1 when done (-h, -V), CPG_EXIT_USAGE after
- * a message. */
+/* The command line into *o: 0, -1 when done (-h, -V), CAMPAGNOL_EXIT_USAGE
+ * after a message. */
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option long_options[] = {
@@ -145,7 +148,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 				fprintf(stderr, "campagnol: --data-plane: \"%s\" is not auto, "
 					"kernel or userspace (campagnol -h: the options)\n",
 					optarg);
-				return CPG_EXIT_USAGE;
+				return CAMPAGNOL_EXIT_USAGE;
 			}
 			o->data_plane_given = true;
 			break;
@@ -157,7 +160,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'h':
 			usage(stdout);
-			return 1;
+			return -1;
 		case 'm':
 			o->lock_memory = true;
 			break;
@@ -167,18 +170,18 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'V':
 			printf("campagnol %s\n", CPG_VERSION);
-			return 1;
+			return -1;
 		case 'p':
 			o->pidfile = optarg;
 			break;
 		default:
 			usage(stderr);
-			return CPG_EXIT_USAGE;
+			return CAMPAGNOL_EXIT_USAGE;
 		}
 	}
 	if (argc - optind > 1) {
 		usage(stderr);
-		return CPG_EXIT_USAGE;
+		return CAMPAGNOL_EXIT_USAGE;
 	}
 	if (optind < argc)
 		o->config_file = argv[optind];
@@ -247,7 +250,7 @@ int main(int argc, char **argv)
 
 	status = parse_options(argc, argv, &o);
 	if (status)
-		return status == 1 ? 0 : status;
+		return status < 0 ? 0 : status;
 	cpg_log_init("campagnol", o.level, false);
 	if (cpg_config_load(o.config_file, CPG_CONF_NEED_SECURITY, &d.cfg) < 0)
 		return 1;
