@@ -39,7 +39,6 @@
 
 #include "control.h"
 #include "dataplane.h"
-#include "dp_choose.h"
 #ifdef CPG_KERNEL_DATAPLANE
 #include "dp_kernel.h"
 #endif

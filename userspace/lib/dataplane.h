@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conf.h"
 #include "net.h"
 #include "record.h"
 
@@ -143,5 +144,40 @@ struct cpg_dataplane {
 	void *events_arg;
 	uint64_t no_peer_drops;		/* packets to VPN IPs with no peer */
 };
+
+/*
+ * Opening one: campagnol.ko's or the userspace one on a TUN device, as
+ * [CLIENT] data_plane (or --data-plane) asks (dataplane.c). Portable:
+ * where the kernel data plane is not built (any system but Linux, or
+ * -DCPG_KERNEL_DATAPLANE=OFF), the caller has no kernel opener to give.
+ */
+
+/*
+ * The first setting of cfg that the kernel data plane cannot honour, as a
+ * sentence ("client_max_rate is set, and campagnol.ko has no rate limits"),
+ * or NULL when it can honour them all.
+ */
+const char *cpg_dp_kernel_unsupported(const struct cpg_config *cfg);
+
+/*
+ * kernel() tries the kernel data plane and says why not in why; NULL when
+ * this build has none. userspace() makes the userspace one, logging its own
+ * errors.
+ */
+struct cpg_dp_openers {
+	struct cpg_dataplane *(*kernel)(void *arg, char *why, size_t why_len);
+	struct cpg_dataplane *(*userspace)(void *arg);
+};
+
+/*
+ * The data plane mode asks for: userspace as it is; kernel or nothing
+ * (an error line saying why, NULL); auto: the kernel one, else the
+ * userspace one after exactly one notice line saying why. Settings the
+ * kernel data plane cannot honour (cpg_dp_kernel_unsupported()) are such a
+ * reason; the kernel one is not even tried then. Without a kernel opener,
+ * auto is userspace with one info line.
+ */
+struct cpg_dataplane *cpg_dp_open(enum cpg_data_plane mode, const struct cpg_config *cfg,
+				  const struct cpg_dp_openers *openers, void *arg);
 
 #endif

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Choosing the data plane (dp_choose.c), with openers that pretend. */
+/* Choosing the data plane (dataplane.c), with openers that pretend. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "capture.h"
-#include "dp_choose.h"
+#include "dataplane.h"
 #include "log.h"
 
 struct choice {
@@ -183,6 +183,6 @@ int main(void)
 		cmocka_unit_test(unsupported_settings),
 	};
 
-	cpg_log_init("test_dp_choose", LOG_NOTICE, false);
+	cpg_log_init("test_dataplane", LOG_NOTICE, false);
 	return cmocka_run_group_tests(tests, NULL, capture_teardown);
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Choosing the data plane (dp_choose.h). */
+/* Opening the data plane (dataplane.h). */
 #include <stdio.h>
 
-#include "dp_choose.h"
+#include "dataplane.h"
 #include "log.h"
 #include "record.h"
 
