@@ -864,6 +864,67 @@ vpn_ping() {
 	done
 }
 
+# mesh_hosts: topo_standard's A (behind NAT1), B and C (behind NAT2) and D
+# (public) as the VPN hosts of vpn_ping.sh and vm/tests/kmod_vpn.sh: HOSTS,
+# their VPN, PORT, PUBLIC_IP and LAN_IP, every pair in PAIRS; PUBLIC, the
+# endpoints the RDV sees, is filled by mesh_start.
+mesh_hosts() {
+	HOSTS=(A B C D)
+	declare -gA VPN=([A]=$A_VPN [B]=$B_VPN [C]=$C_VPN [D]=$D_VPN)
+	declare -gA PORT=([A]=40001 [B]=40002 [C]=40003 [D]=40004)
+	declare -gA PUBLIC_IP=([A]=$NAT1_IP [B]=$NAT2_IP [C]=$NAT2_IP [D]=$D_IP)
+	declare -gA LAN_IP=([A]=$A_IP [B]=$B_IP [C]=$C_IP [D]=$D_IP)
+	declare -gA PUBLIC=()
+	PAIRS=("A B" "A C" "A D" "B C" "B D" "C D")
+}
+
+# mesh_start: a daemon on each host, each registered with the RDV (whose
+# log gives its public endpoint, into PUBLIC). 1 at the first that is not.
+mesh_start() {
+	local h
+
+	for h in "${HOSTS[@]}"; do
+		vpn_conf "$h" "${VPN[$h]}" "${PORT[$h]}"
+		vpn_start "$h" "$h" && rdv_registered "${VPN[$h]}" || return 1
+		PUBLIC[$h]=$(last_line "$(err_of rdv)" "client ${VPN[$h]//./\\.} registered at" |
+			sed 's/.* registered at \([0-9.:]*\).*/\1/')
+	done
+}
+
+# mesh_expected_path X Y: the path and endpoint X reaches Y at: B and C
+# each other's LAN endpoint, the public one otherwise.
+mesh_expected_path() {
+	if [ "${PUBLIC_IP[$1]}" = "${PUBLIC_IP[$2]}" ] && [ "$1" != D ]; then
+		echo "local ${LAN_IP[$2]}:${PORT[$2]}"
+	else
+		echo "public ${PUBLIC[$2]}"
+	fi
+}
+
+# mesh_ping_pairs FIRST DESC: a test per pair X Y, "X and Y DESC" ({x} in
+# DESC is X): FIRST X Y pings Y from X first, bringing the tunnel up (it
+# sets FIRST_MS, or FIRST_WHY when it fails), then Y pings X.
+mesh_ping_pairs() {
+	local first=$1 desc pair x y
+
+	for pair in "${PAIRS[@]}"; do
+		read -r x y <<<"$pair"
+		desc="$x and $y ${2//\{x\}/$x}"
+		if ! "$first" "$x" "$y"; then
+			ktap_test_fail "$desc"
+			ktap_print_msg "$FIRST_WHY"
+		elif ! vpn_ping "$y" "${VPN[$x]}" 10 "${MESH_PING_OPTIONS[@]}"; then
+			ktap_test_fail "$desc"
+			ktap_print_msg "$y gets no echo from $x"
+		else
+			ktap_test_pass "$desc"
+			ktap_print_msg "$x -> $y: first echo after $FIRST_MS ms;" \
+				"$y -> $x: after $VPN_PING_MS ms"
+		fi
+	done
+}
+MESH_PING_OPTIONS=()
+
 # vpn_peer NAME PEER_VPN_IP: daemon NAME's status entry for PEER_VPN_IP, as
 # one line of JSON; nothing (status 1) when it has none.
 vpn_peer() {

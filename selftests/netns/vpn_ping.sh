@@ -19,13 +19,7 @@
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
 
-HOSTS=(A B C D)
-declare -A VPN=([A]=$A_VPN [B]=$B_VPN [C]=$C_VPN [D]=$D_VPN)
-declare -A PORT=([A]=40001 [B]=40002 [C]=40003 [D]=40004)
-declare -A PUBLIC_IP=([A]=$NAT1_IP [B]=$NAT2_IP [C]=$NAT2_IP [D]=$D_IP)
-declare -A LAN_IP=([A]=$A_IP [B]=$B_IP [C]=$C_IP [D]=$D_IP)
-declare -A PUBLIC=()
-PAIRS=("A B" "A C" "A D" "B C" "B D" "C D")
+mesh_hosts
 # The pings' payload pattern (ping -p): it must never cross in the clear.
 MARK="campagnol-clear!"
 MARK_HEX=$(printf '%s' "$MARK" | od -An -tx1 | tr -d ' \n')
@@ -42,15 +36,7 @@ capture_start lan2 nat2-lan br0 || ktap_bail_out "cannot capture on NAT2's LAN"
 rdv_start rdv || ktap_bail_out "the RDV did not start"
 
 started=1
-for h in "${HOSTS[@]}"; do
-	vpn_conf "$h" "${VPN[$h]}" "${PORT[$h]}"
-	if ! vpn_start "$h" "$h" || ! rdv_registered "${VPN[$h]}"; then
-		started=""
-		break
-	fi
-	PUBLIC[$h]=$(last_line "$(err_of rdv)" "client ${VPN[$h]//./\\.} registered at" |
-		sed 's/.* registered at \([0-9.:]*\).*/\1/')
-done
+mesh_start || started=""
 ktap_test_result "the RDV and the daemons of A, B, C, D start, register and open their devices" \
 	[ -n "$started" ]
 [ -n "$started" ] || ktap_bail_out "the daemons did not all start"
@@ -58,36 +44,15 @@ capture_start tunA A "$(vpn_dev A)" || ktap_bail_out "cannot capture on A's TUN 
 
 # ---- Pings between every pair ---------------------------------------------
 
-for pair in "${PAIRS[@]}"; do
-	read -r x y <<<"$pair"
-	desc="$x and $y ping each other over the VPN ($x first: the tunnel comes up on demand)"
-	if vpn_ping "$x" "${VPN[$y]}" 20 -p "$MARK_HEX"; then
-		first=$VPN_PING_MS
-		if vpn_ping "$y" "${VPN[$x]}" 10 -p "$MARK_HEX"; then
-			ktap_test_pass "$desc"
-			ktap_print_msg "$x -> $y: first echo after $first ms;" \
-				"$y -> $x: after $VPN_PING_MS ms"
-			continue
-		fi
-		ktap_test_fail "$desc"
-		ktap_print_msg "$y gets no echo from $x"
-	else
-		ktap_test_fail "$desc"
-		ktap_print_msg "$x gets no echo from $y within 20 s"
-	fi
-done
+# first_ping X Y: X's pings bring the tunnel up; 20 s at most.
+first_ping() {
+	FIRST_WHY="$1 gets no echo from $2 within 20 s"
+	vpn_ping "$1" "${VPN[$2]}" 20 "${MESH_PING_OPTIONS[@]}" && FIRST_MS=$VPN_PING_MS
+}
+MESH_PING_OPTIONS=(-p "$MARK_HEX")
+mesh_ping_pairs first_ping "ping each other over the VPN ({x} first: the tunnel comes up on demand)"
 
 # ---- Each daemon's status -------------------------------------------------
-
-# The endpoint X reaches Y at: B and C each other's LAN endpoint, the
-# public one otherwise.
-expected_path() {
-	if [ "${PUBLIC_IP[$1]}" = "${PUBLIC_IP[$2]}" ] && [ "$1" != D ]; then
-		echo "local ${LAN_IP[$2]}:${PORT[$2]}"
-	else
-		echo "public ${PUBLIC[$2]}"
-	fi
-}
 
 # status_ok X: X lists each other host as an established peer on the right
 # path and endpoint, with packets and bytes both ways.
@@ -96,7 +61,7 @@ status_ok() {
 
 	for y in "${HOSTS[@]}"; do
 		[ "$y" != "$x" ] || continue
-		read -r path ep <<<"$(expected_path "$x" "$y")"
+		read -r path ep <<<"$(mesh_expected_path "$x" "$y")"
 		entry=$(vpn_peer "$x" "${VPN[$y]}")
 		if [ -z "$entry" ]; then
 			ktap_print_msg "$x lists no peer ${VPN[$y]} ($y)"

@@ -19,13 +19,7 @@ source "$(dirname "$0")/../../lib.sh"
 # shellcheck source=../libkmod.sh
 source "$(dirname "$0")/../libkmod.sh"
 
-HOSTS=(A B C D)
-declare -A VPN=([A]=$A_VPN [B]=$B_VPN [C]=$C_VPN [D]=$D_VPN)
-declare -A PORT=([A]=40001 [B]=40002 [C]=40003 [D]=40004)
-declare -A PUBLIC_IP=([A]=$NAT1_IP [B]=$NAT2_IP [C]=$NAT2_IP [D]=$D_IP)
-declare -A LAN_IP=([A]=$A_IP [B]=$B_IP [C]=$C_IP [D]=$D_IP)
-declare -A PUBLIC=()
-PAIRS=("A B" "A C" "A D" "B C" "B D" "C D")
+mesh_hosts
 IPERF_SECONDS=3
 
 kmod_require_vm
@@ -43,15 +37,7 @@ capture_start pub pub br0 udp || ktap_bail_out "cannot capture on the public seg
 rdv_start rdv || ktap_bail_out "the RDV did not start"
 
 started=1
-for h in "${HOSTS[@]}"; do
-	vpn_conf "$h" "${VPN[$h]}" "${PORT[$h]}"
-	if ! vpn_start "$h" "$h" || ! rdv_registered "${VPN[$h]}"; then
-		started=""
-		break
-	fi
-	PUBLIC[$h]=$(last_line "$(err_of rdv)" "client ${VPN[$h]//./\\.} registered at" |
-		sed 's/.* registered at \([0-9.:]*\).*/\1/')
-done
+mesh_start || started=""
 ktap_test_result "the RDV and 4 daemons with --data-plane=kernel start and register" \
 	[ -n "$started" ]
 [ -n "$started" ] || ktap_bail_out "the daemons did not all start"
@@ -76,39 +62,20 @@ ktap_test_result "each status says data_plane kernel, each device is of kind cam
 
 # ---- Pings between every pair ---------------------------------------------
 
-for pair in "${PAIRS[@]}"; do
-	read -r x y <<<"$pair"
-	desc="$x and $y ping each other ($x first: its first packet brings the tunnel up and gets through)"
-	# One echo request only: campagnol.ko hands the packet that has no
-	# peer to the daemon, which sends it once the tunnel is up.
+# first_ping X Y: one echo request only: campagnol.ko hands the packet
+# that has no peer to the daemon, which sends it once the tunnel is up.
+first_ping() {
+	local t0
+
+	FIRST_WHY="$1's first echo request got no answer within 15 s"
 	t0=$(now_ms)
-	if in_ns "$x" ping -n -q -c 1 -W 15 "${VPN[$y]}" >/dev/null 2>&1; then
-		first=$(($(now_ms) - t0))
-		if vpn_ping "$y" "${VPN[$x]}" 10; then
-			ktap_test_pass "$desc"
-			ktap_print_msg "$x -> $y: first echo after $first ms;" \
-				"$y -> $x: after $VPN_PING_MS ms"
-			continue
-		fi
-		ktap_test_fail "$desc"
-		ktap_print_msg "$y gets no echo from $x"
-	else
-		ktap_test_fail "$desc"
-		ktap_print_msg "$x's first echo request got no answer within 15 s"
-	fi
-done
+	in_ns "$1" ping -n -q -c 1 -W 15 "${VPN[$2]}" >/dev/null 2>&1 &&
+		FIRST_MS=$(($(now_ms) - t0))
+}
+mesh_ping_pairs first_ping \
+	"ping each other ({x} first: its first packet brings the tunnel up and gets through)"
 
 # ---- Status: the daemons' and the kernel's --------------------------------
-
-# The endpoint X reaches Y at: B and C each other's LAN endpoint, the
-# public one otherwise.
-expected_path() {
-	if [ "${PUBLIC_IP[$1]}" = "${PUBLIC_IP[$2]}" ] && [ "$1" != D ]; then
-		echo "local ${LAN_IP[$2]}:${PORT[$2]}"
-	else
-		echo "public ${PUBLIC[$2]}"
-	fi
-}
 
 # status_ok X: X's status lists each other host as an established peer on
 # the right path and endpoint, with packets and bytes both ways (the
@@ -119,7 +86,7 @@ status_ok() {
 	st=$(kmod_status "$x")
 	for y in "${HOSTS[@]}"; do
 		[ "$y" != "$x" ] || continue
-		read -r path ep <<<"$(expected_path "$x" "$y")"
+		read -r path ep <<<"$(mesh_expected_path "$x" "$y")"
 		kmod_expect "$x's entry for $y" "$(kmod_line "$st" peer "${VPN[$y]}")" \
 			state=established path="$path" endpoint="$ep" "rx_packets>0" \
 			"tx_packets>0" "rx_bytes>0" "tx_bytes>0" drop_auth=0 drop_replay=0 \
