@@ -3,9 +3,12 @@
 #
 # The checks kernel maintainers run on campagnol.ko: checkpatch.pl --strict
 # (from Debian's linux-source-6.1) on kmod/ and the uapi header, then a build
-# with sparse (C=2) and W=1 against Debian's 6.1 cloud headers. Any report
-# fails. Exit 4 (skip) when the kernel source, headers or sparse are missing
-# (tools/install-deps.sh installs them).
+# with sparse (C=2) and W=1 against Debian's 6.1 cloud headers, the kernel
+# the VM tests boot, and against Debian 12's 6.12 cloud headers
+# (bookworm-security's linux-6.12, the newest kernel it ships). Any report
+# fails. Exit 4 (skip) when the kernel source, the 6.1 headers or sparse
+# are missing; without 6.12 headers, that build alone is skipped, saying so
+# (tools/install-deps.sh installs them all).
 #
 # Usage: tools/check-kmod.sh [WORK_DIR]   (default: a temporary directory)
 set -eu
@@ -13,6 +16,7 @@ set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SOURCE_TAR=/usr/src/linux-source-6.1.tar.xz
 KDIR=${KDIR:-$(ls -d /usr/src/linux-headers-6.1.*-cloud-amd64 2>/dev/null | sort -V | tail -n 1)}
+KDIR_NEW=${KDIR_NEW:-$(ls -d /usr/src/linux-headers-6.12.*-cloud-amd64 2>/dev/null | sort -V | tail -n 1)}
 
 skip() {
 	echo "check-kmod: skipped: $*"
@@ -46,18 +50,33 @@ sources=$(cd "$ROOT" && git ls-files 'kmod/*.c' 'kmod/*.h' 'include/uapi/linux/*
 (cd "$ROOT" && perl "$work/linux-source-6.1/scripts/checkpatch.pl" --strict --no-tree \
 	--show-types --quiet --file $sources) || status=1
 
-echo "== sparse (C=2) and W=1 against $KDIR"
-# Kbuild writes beside the sources: build a copy, laid out as for DKMS.
-rm -rf "$work/kmod"
-mkdir -p "$work/kmod/include/uapi/linux"
-cp "$ROOT"/kmod/*.c "$ROOT"/kmod/*.h "$ROOT"/kmod/Kbuild "$work/kmod/"
-rm -f "$work"/kmod/*.mod.c
-cp "$ROOT"/include/uapi/linux/*.h "$work/kmod/include/uapi/linux/"
-make -s -C "$KDIR" M="$work/kmod" C=2 W=1 modules >"$work/build.log" 2>&1 || status=1
-# Everything sparse or the compiler says is a finding (BTF's note is not).
-if grep -v 'Skipping BTF generation' "$work/build.log" | grep -q .; then
-	grep -v 'Skipping BTF generation' "$work/build.log"
-	status=1
+# build_against KDIR NAME: campagnol.ko built with sparse and W=1 against
+# KDIR, in a copy laid out as for DKMS (Kbuild writes beside the sources),
+# $work/NAME. 1 on any report.
+build_against() {
+	dir=$work/$2
+	echo "== sparse (C=2) and W=1 against $1"
+	rm -rf "$dir"
+	mkdir -p "$dir/include/uapi/linux"
+	cp "$ROOT"/kmod/*.c "$ROOT"/kmod/*.h "$ROOT"/kmod/Kbuild "$dir/"
+	rm -f "$dir"/*.mod.c
+	cp "$ROOT"/include/uapi/linux/*.h "$dir/include/uapi/linux/"
+	rc=0
+	make -s -C "$1" M="$dir" C=2 W=1 modules >"$dir.log" 2>&1 || rc=1
+	# Everything sparse or the compiler says is a finding (BTF's note is not).
+	if grep -v 'Skipping BTF generation' "$dir.log" | grep -q .; then
+		grep -v 'Skipping BTF generation' "$dir.log"
+		rc=1
+	fi
+	return "$rc"
+}
+
+build_against "$KDIR" kmod || status=1
+if [ -n "$KDIR_NEW" ] && [ -d "$KDIR_NEW" ]; then
+	build_against "$KDIR_NEW" kmod-6.12 || status=1
+else
+	echo "check-kmod: WARNING: no 6.12 cloud kernel headers" \
+		"(linux-headers-6.12.*-cloud-amd64): not built against 6.12"
 fi
 
 [ "$status" = 0 ] && echo "check-kmod: clean" || echo "check-kmod: FAILED" >&2

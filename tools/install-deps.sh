@@ -27,6 +27,12 @@ have_vm_kernel() {
 	ls /boot/vmlinuz-6.1.*-cloud-amd64 >/dev/null 2>&1 &&
 		ls -d /usr/src/linux-headers-6.1.*-cloud-amd64 >/dev/null 2>&1
 }
+# tools/check-kmod.sh also builds campagnol.ko against the newest kernel
+# Debian 12 ships, bookworm-security's 6.12: its cloud headers, whatever
+# their ABI number.
+have_new_headers() {
+	ls -d /usr/src/linux-headers-6.12.*-cloud-amd64 >/dev/null 2>&1
+}
 
 missing=""
 for p in $PACKAGES; do
@@ -35,10 +41,13 @@ for p in $PACKAGES; do
 done
 kernel=""
 have_vm_kernel || kernel=1
-[ -z "$missing" ] && [ -z "$kernel" ] && exit 0
+new_headers=""
+have_new_headers || new_headers=1
+[ -z "$missing" ] && [ -z "$kernel" ] && [ -z "$new_headers" ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
 	[ -z "$kernel" ] || missing="$missing $KERNEL_PACKAGES"
+	[ -z "$new_headers" ] || missing="$missing linux-headers-6.12.*-cloud-amd64"
 	echo "install-deps: missing packages:$missing (run as root to install them)" >&2
 	exit 1
 fi
@@ -61,7 +70,7 @@ apt_quiet() {
 	echo "install-deps: apt-get $1 failed; the whole log is in $LOG" >&2
 	exit 1
 }
-echo "install-deps: installing${missing}${kernel:+ the 6.1 cloud kernel} (log: $LOG)"
+echo "install-deps: installing${missing}${kernel:+ the 6.1 cloud kernel}${new_headers:+ the 6.12 cloud headers} (log: $LOG)"
 apt_quiet update
 if [ -n "$missing" ]; then
 	# shellcheck disable=SC2086
@@ -80,4 +89,15 @@ if [ -n "$kernel" ]; then
 	# shellcheck disable=SC2086
 	apt_quiet install -y --no-install-recommends $downgrade $pkgs
 	have_vm_kernel || { echo "install-deps: no 6.1 cloud kernel after installing $pkgs" >&2; exit 1; }
+fi
+if [ -n "$new_headers" ]; then
+	pkg=$(apt-cache search --names-only '^linux-headers-6\.12\..*-cloud-amd64$' |
+		cut -d' ' -f1 | sort -V | tail -n 1)
+	# Not fatal: check-kmod.sh says it did not build against 6.12.
+	if [ -n "$pkg" ]; then
+		apt_quiet install -y --no-install-recommends "$pkg"
+	else
+		echo "install-deps: no linux-headers-6.12.*-cloud-amd64 in the archive" \
+			"(bookworm-security): campagnol.ko is not built against 6.12" >&2
+	fi
 fi
