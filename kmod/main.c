@@ -22,13 +22,13 @@ static int __init cpg_init(void)
 
 	err = cpg_nl_register();
 	if (err) {
-		pr_err("campagnol: cannot register the generic netlink family: %d\n",
+		pr_err("cannot register the generic netlink family: %d\n",
 		       err);
 		return err;
 	}
 	err = rtnl_link_register(&cpg_link_ops);
 	if (err) {
-		pr_err("campagnol: cannot register the link type: %d\n", err);
+		pr_err("cannot register the link type: %d\n", err);
 		cpg_nl_unregister();
 		return err;
 	}
