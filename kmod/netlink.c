@@ -505,7 +505,7 @@ static int cpg_nl_put_peer(struct sk_buff *skb, struct cpg_peer *peer,
 	cpg_peer_read_counters(peer, &c);
 	if (nla_put_u32(skb, CAMPAGNOL_A_PEER_IDLE_TIMEOUT,
 			READ_ONCE(peer->idle_timeout)) ||
-	    (reason >= 0 &&
+	    (reason != CPG_NO_DEL_REASON &&
 	     nla_put_u32(skb, CAMPAGNOL_A_PEER_DEL_REASON, reason)) ||
 	    nla_put_u64_64bit(skb, CAMPAGNOL_A_PEER_RX_PACKETS, c.rx_packets,
 			      CAMPAGNOL_A_PEER_PAD) ||
@@ -790,7 +790,7 @@ static int cpg_nl_peer_get_doit(struct sk_buff *skb, struct genl_info *info)
 	if (peer)
 		err = cpg_nl_fill_peer(msg, priv, peer, info->snd_portid,
 				       info->snd_seq, 0, CAMPAGNOL_CMD_PEER_GET,
-				       -1);
+				       CPG_NO_DEL_REASON);
 	rcu_read_unlock();
 	if (!peer) {
 		NL_SET_ERR_MSG_ATTR(info->extack, tb[CAMPAGNOL_A_PEER_VPN_IPV4],
@@ -841,7 +841,8 @@ static int cpg_nl_peer_get_dumpit(struct sk_buff *skb,
 			err = cpg_nl_fill_peer(skb, priv, peer,
 					       NETLINK_CB(cb->skb).portid,
 					       cb->nlh->nlmsg_seq, NLM_F_MULTI,
-					       CAMPAGNOL_CMD_PEER_GET, -1);
+					       CAMPAGNOL_CMD_PEER_GET,
+					       CPG_NO_DEL_REASON);
 			if (err) {
 				skip = i - 1;
 				goto out;

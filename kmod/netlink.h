@@ -23,8 +23,9 @@ void cpg_nl_unregister(void);
  * the daemon lives, or to the device's when no socket is attached; @net
  * overrides that for callers that have just detached the socket. A dying
  * namespace gets nothing. @reason is an enum campagnol_del_peer_reason for
- * CAMPAGNOL_CMD_PEER_DEL_NTF, and negative otherwise.
+ * CAMPAGNOL_CMD_PEER_DEL_NTF, and CPG_NO_DEL_REASON otherwise.
  */
+#define CPG_NO_DEL_REASON	(-1)
 /* A packet no bigger than this goes with its peer-no-route-ntf. */
 #define CPG_NO_ROUTE_MAX_PACKET	16384
 

@@ -595,7 +595,7 @@ void cpg_peer_idle_work(struct work_struct *work)
 			continue;
 		WRITE_ONCE(peer->idle_notified, true);
 		cpg_nl_notify_peer(priv, NULL, peer, CAMPAGNOL_CMD_PEER_IDLE_NTF,
-				   -1, GFP_ATOMIC);
+				   CPG_NO_DEL_REASON, GFP_ATOMIC);
 	}
 	rcu_read_unlock();
 	if (again)

@@ -186,7 +186,8 @@ static struct cpg_key *cpg_send_key(struct cpg_peer *peer, u64 *seq)
 	if (*seq > CPG_SEQ_MAX - CPG_KEY_LIMIT_MARGIN &&
 	    !test_and_set_bit(CPG_KEY_LIMIT_NOTIFIED, &key->flags))
 		cpg_nl_notify_peer(peer->priv, NULL, peer,
-				   CAMPAGNOL_CMD_KEY_LIMIT_NTF, -1, GFP_ATOMIC);
+				   CAMPAGNOL_CMD_KEY_LIMIT_NTF, CPG_NO_DEL_REASON,
+				   GFP_ATOMIC);
 	if (*seq > CPG_SEQ_MAX) {
 		cpg_key_put(key);
 		return NULL;
