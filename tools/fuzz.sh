@@ -94,7 +94,13 @@ summary() {
 	local name=$1 log=$2 execs rate cov ft corp
 
 	execs=$(sed -n 's/^stat::number_of_executed_units: //p' "$log" | tail -n 1)
-	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
+	# libFuzzer's rate is per wall-clock second: with --cpu, ours is per
+	# CPU second, which a busy machine does not change.
+	if [ -n "$cpu" ] && [ -n "$execs" ]; then
+		rate=$((execs / seconds))
+	else
+		rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
+	fi
 	# The last status line: "#N  DONE  cov: C ft: F corp: K/SIZE ...".
 	read -r cov ft corp < <(grep -E '^#[0-9]+' "$log" | tail -n 1 |
 		sed -E 's/.* cov: ([0-9]+) ft: ([0-9]+) corp: ([0-9]+).*/\1 \2 \3/')
