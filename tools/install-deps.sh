@@ -15,6 +15,7 @@ iperf3 tcpdump tshark jq
 qemu-system-x86 busybox-static cpio xz-utils kmod wireguard-tools
 linux-source-6.1 sparse
 flex bison bc libelf-dev patch
+python3-yaml python3-jsonschema
 "
 # The VM tests of campagnol.ko (selftests/vm) boot Debian 12's 6.1 cloud
 # kernel under qemu and build the module against its headers. Installing it
@@ -34,6 +35,32 @@ have_new_headers() {
 	ls -d /usr/src/linux-headers-6.12.*-cloud-amd64 >/dev/null 2>&1
 }
 
+# The kernel's netlink generator and CLI (tools/net/ynl), which make
+# kmod/netlink-gen.[ch] and the uapi header from docs/netlink/campagnol.yaml
+# and drive the module in a VM test, come from the newest kernel source in
+# the archive: 6.12's generator drops the subset-of nests the spec uses to
+# validate each request (see tools/ynl.sh). Only that package is taken from
+# trixie-backports, pinned at priority 1 so that nothing else comes from it.
+YNL_SOURCE=linux-source-7.2
+YNL_SUITE=trixie-backports
+have_ynl_source() {
+	[ -r "/usr/src/$YNL_SOURCE.tar.xz" ]
+}
+add_ynl_suite() {
+	cat >"/etc/apt/sources.list.d/campagnol-$YNL_SUITE.sources" <<EOF
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: $YNL_SUITE
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+	cat >"/etc/apt/preferences.d/campagnol-$YNL_SUITE" <<EOF
+Package: *
+Pin: release n=$YNL_SUITE
+Pin-Priority: 1
+EOF
+}
+
 missing=""
 for p in $PACKAGES; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
@@ -43,11 +70,14 @@ kernel=""
 have_vm_kernel || kernel=1
 new_headers=""
 have_new_headers || new_headers=1
-[ -z "$missing" ] && [ -z "$kernel" ] && [ -z "$new_headers" ] && exit 0
+ynl=""
+have_ynl_source || ynl=1
+[ -z "$missing" ] && [ -z "$kernel" ] && [ -z "$new_headers" ] && [ -z "$ynl" ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
 	[ -z "$kernel" ] || missing="$missing $KERNEL_PACKAGES"
 	[ -z "$new_headers" ] || missing="$missing linux-headers-6.12.*-cloud-amd64"
+	[ -z "$ynl" ] || missing="$missing $YNL_SOURCE/$YNL_SUITE"
 	echo "install-deps: missing packages:$missing (run as root to install them)" >&2
 	exit 1
 fi
@@ -70,7 +100,8 @@ apt_quiet() {
 	echo "install-deps: apt-get $1 failed; the whole log is in $LOG" >&2
 	exit 1
 }
-echo "install-deps: installing${missing}${kernel:+ the 6.1 cloud kernel}${new_headers:+ the 6.12 cloud headers} (log: $LOG)"
+echo "install-deps: installing${missing}${kernel:+ the 6.1 cloud kernel}${new_headers:+ the 6.12 cloud headers}${ynl:+ $YNL_SOURCE} (log: $LOG)"
+[ -z "$ynl" ] || add_ynl_suite
 apt_quiet update
 if [ -n "$missing" ]; then
 	# shellcheck disable=SC2086
@@ -100,4 +131,8 @@ if [ -n "$new_headers" ]; then
 		echo "install-deps: no linux-headers-6.12.*-cloud-amd64 in the archive" \
 			"(bookworm-security): campagnol.ko is not built against 6.12" >&2
 	fi
+fi
+if [ -n "$ynl" ]; then
+	apt_quiet install -y --no-install-recommends "$YNL_SOURCE/$YNL_SUITE"
+	have_ynl_source || { echo "install-deps: no /usr/src/$YNL_SOURCE.tar.xz after installing it" >&2; exit 1; }
 fi
