@@ -19,4 +19,47 @@
 #include <net/gso.h>
 #endif
 
+/*
+ * Split ops (6.2) give each of the do and dump of a command its own policy
+ * and callbacks, as netlink-gen.c declares them. Before, netlink-gen-compat.c
+ * compiles netlink-gen.c with this type and registers its ops the old way.
+ */
+#ifdef CPG_HAVE_GENL_SPLIT_OPS
+static inline void cpg_nl_family_init(void)
+{
+}
+#else
+#include <net/genetlink.h>
+
+struct genl_split_ops {
+	union {
+		struct {
+			int (*pre_doit)(const struct genl_split_ops *ops,
+					struct sk_buff *skb,
+					struct genl_info *info);
+			int (*doit)(struct sk_buff *skb,
+				    struct genl_info *info);
+			void (*post_doit)(const struct genl_split_ops *ops,
+					  struct sk_buff *skb,
+					  struct genl_info *info);
+		};
+		struct {
+			int (*start)(struct netlink_callback *cb);
+			int (*dumpit)(struct sk_buff *skb,
+				      struct netlink_callback *cb);
+			int (*done)(struct netlink_callback *cb);
+		};
+	};
+	const struct nla_policy *policy;
+	unsigned int maxattr;
+	u8 cmd;
+	u8 internal_flags;
+	u8 flags;
+	u8 validate;
+};
+
+extern struct genl_family campagnol_nl_family;
+void cpg_nl_family_init(void);
+#endif
+
 #endif /* _CPG_COMPAT_H */

@@ -2,9 +2,10 @@
 /*
  * Campagnol: the kernel data path of a peer-to-peer IPv4 VPN.
  *
- * The generic netlink family "campagnol", specified in
- * docs/netlink/campagnol.yaml. Every attribute is validated by a policy
- * before an operation sees it; the policies below follow the spec's checks.
+ * The operations of the generic netlink family "campagnol". Its policies
+ * and op table are generated from docs/netlink/campagnol.yaml into
+ * netlink-gen.c: every attribute is validated before an operation sees it,
+ * each nest against the subset of its set the request may carry.
  */
 #include <linux/errno.h>
 #include <linux/in.h>
@@ -22,109 +23,15 @@
 #include <net/sock.h>
 #include <uapi/linux/campagnol.h>
 
+#include "compat.h"
 #include "netdev.h"
 #include "netlink.h"
+#include "netlink-gen.h"
 #include "peer.h"
 
-enum cpg_nl_groups {
-	CPG_NLGRP_PEERS,
-};
-
-static struct genl_family cpg_nl_family;
-
-/* ---- Policies ----------------------------------------------------------- */
-
-/* Not const: the 6.1 nla_policy points at them without const. */
-static struct netlink_range_validation cpg_epoch_range __ro_after_init = {
-	.min = 1,
-	.max = U16_MAX,
-};
-
-static struct netlink_range_validation cpg_write_seq_range __ro_after_init = {
-	.min = CPG_DATA_SEQ_START,
-	.max = CPG_SEQ_MAX,
-};
-
-static struct netlink_range_validation cpg_idle_timeout_range __ro_after_init = {
-	.max = 86400,
-};
-
-static const struct nla_policy cpg_keydir_policy[CAMPAGNOL_A_KEYDIR_MAX + 1] = {
-	[CAMPAGNOL_A_KEYDIR_KEY_128] = NLA_POLICY_EXACT_LEN(16),
-	[CAMPAGNOL_A_KEYDIR_KEY_256] = NLA_POLICY_EXACT_LEN(32),
-	[CAMPAGNOL_A_KEYDIR_SALT] = NLA_POLICY_EXACT_LEN(4),
-	[CAMPAGNOL_A_KEYDIR_IV] = NLA_POLICY_EXACT_LEN(12),
-};
-
-/* A key to install: no slot (it becomes the current one), no counters. */
-static const struct nla_policy cpg_keyconf_new_policy[CAMPAGNOL_A_KEYCONF_DECRYPT_DIR + 1] = {
-	[CAMPAGNOL_A_KEYCONF_CIPHER] =
-		NLA_POLICY_RANGE(NLA_U32, CAMPAGNOL_CIPHER_AES_128_GCM,
-				 CAMPAGNOL_CIPHER_CHACHA20_POLY1305),
-	[CAMPAGNOL_A_KEYCONF_EPOCH] =
-		NLA_POLICY_FULL_RANGE(NLA_U16, &cpg_epoch_range),
-	[CAMPAGNOL_A_KEYCONF_FIRST_WRITE_SEQ] =
-		NLA_POLICY_FULL_RANGE(NLA_U64, &cpg_write_seq_range),
-	[CAMPAGNOL_A_KEYCONF_ENCRYPT_DIR] = NLA_POLICY_NESTED(cpg_keydir_policy),
-	[CAMPAGNOL_A_KEYCONF_DECRYPT_DIR] = NLA_POLICY_NESTED(cpg_keydir_policy),
-};
-
-static const struct nla_policy cpg_keyconf_del_policy[CAMPAGNOL_A_KEYCONF_SLOT + 1] = {
-	[CAMPAGNOL_A_KEYCONF_SLOT] =
-		NLA_POLICY_MAX(NLA_U32, CAMPAGNOL_KEY_SLOT_PREVIOUS),
-};
-
-/* peer-new and peer-set: what the daemon may say about a peer. */
-static const struct nla_policy cpg_peer_new_policy[CAMPAGNOL_A_PEER_IDLE_TIMEOUT + 1] = {
-	[CAMPAGNOL_A_PEER_VPN_IPV4] = { .type = NLA_BE32 },
-	[CAMPAGNOL_A_PEER_REMOTE_IPV4] = { .type = NLA_BE32 },
-	[CAMPAGNOL_A_PEER_REMOTE_IPV6] = NLA_POLICY_EXACT_LEN(16),
-	[CAMPAGNOL_A_PEER_REMOTE_IPV6_SCOPE_ID] = { .type = NLA_U32 },
-	[CAMPAGNOL_A_PEER_REMOTE_PORT] = NLA_POLICY_MIN(NLA_BE16, 1),
-	[CAMPAGNOL_A_PEER_KEYCONF] = NLA_POLICY_NESTED(cpg_keyconf_new_policy),
-	[CAMPAGNOL_A_PEER_IDLE_TIMEOUT] =
-		NLA_POLICY_FULL_RANGE(NLA_U32, &cpg_idle_timeout_range),
-};
-
-/* peer-get and peer-del: the peer's VPN address alone. */
-static const struct nla_policy cpg_peer_id_policy[CAMPAGNOL_A_PEER_VPN_IPV4 + 1] = {
-	[CAMPAGNOL_A_PEER_VPN_IPV4] = { .type = NLA_BE32 },
-};
-
-static const struct nla_policy cpg_peer_key_del_policy[CAMPAGNOL_A_PEER_KEYCONF + 1] = {
-	[CAMPAGNOL_A_PEER_VPN_IPV4] = { .type = NLA_BE32 },
-	[CAMPAGNOL_A_PEER_KEYCONF] = NLA_POLICY_NESTED(cpg_keyconf_del_policy),
-};
-
-static const struct nla_policy cpg_dev_get_policy[CAMPAGNOL_A_IFINDEX + 1] = {
-	[CAMPAGNOL_A_IFINDEX] = { .type = NLA_U32 },
-};
-
-static const struct nla_policy cpg_socket_attach_policy[CAMPAGNOL_A_SOCKFD + 1] = {
-	[CAMPAGNOL_A_IFINDEX] = { .type = NLA_U32 },
-	[CAMPAGNOL_A_SOCKFD] = { .type = NLA_U32 },
-};
-
-static const struct nla_policy cpg_peer_new_req_policy[CAMPAGNOL_A_PEER + 1] = {
-	[CAMPAGNOL_A_IFINDEX] = { .type = NLA_U32 },
-	[CAMPAGNOL_A_PEER] = NLA_POLICY_NESTED(cpg_peer_new_policy),
-};
-
-static const struct nla_policy cpg_peer_id_req_policy[CAMPAGNOL_A_PEER + 1] = {
-	[CAMPAGNOL_A_IFINDEX] = { .type = NLA_U32 },
-	[CAMPAGNOL_A_PEER] = NLA_POLICY_NESTED(cpg_peer_id_policy),
-};
-
-static const struct nla_policy cpg_key_del_req_policy[CAMPAGNOL_A_PEER + 1] = {
-	[CAMPAGNOL_A_IFINDEX] = { .type = NLA_U32 },
-	[CAMPAGNOL_A_PEER] = NLA_POLICY_NESTED(cpg_peer_key_del_policy),
-};
-
-/* ---- Requests ----------------------------------------------------------- */
-
 /*
- * The device that ifindex names, with a reference: cpg_nl_priv_put() it.
- * ifindex was validated by the operation's policy.
+ * The device that ifindex names, with a reference the caller drops with
+ * dev_put(priv->dev). ifindex was validated by the operation's policy.
  */
 static struct cpg_priv *cpg_nl_priv_get(struct net *net, struct nlattr *ifindex,
 					struct netlink_ext_ack *extack)
@@ -144,18 +51,29 @@ static struct cpg_priv *cpg_nl_priv_get(struct net *net, struct nlattr *ifindex,
 	return netdev_priv(dev);
 }
 
-static struct cpg_priv *cpg_nl_info_priv(struct genl_info *info)
+/* Every request names a device: held from pre_doit to post_doit. */
+int campagnol_nl_pre_doit(const struct genl_split_ops *ops,
+			  struct sk_buff *skb, struct genl_info *info)
 {
+	struct cpg_priv *priv;
+
 	if (GENL_REQ_ATTR_CHECK(info, CAMPAGNOL_A_IFINDEX)) {
 		NL_SET_ERR_MSG_MOD(info->extack, "the request needs an ifindex");
-		return ERR_PTR(-EINVAL);
+		return -EINVAL;
 	}
-	return cpg_nl_priv_get(genl_info_net(info),
+	priv = cpg_nl_priv_get(genl_info_net(info),
 			       info->attrs[CAMPAGNOL_A_IFINDEX], info->extack);
+	if (IS_ERR(priv))
+		return PTR_ERR(priv);
+	info->user_ptr[0] = priv;
+	return 0;
 }
 
-static void cpg_nl_priv_put(struct cpg_priv *priv)
+void campagnol_nl_post_doit(const struct genl_split_ops *ops,
+			    struct sk_buff *skb, struct genl_info *info)
 {
+	struct cpg_priv *priv = info->user_ptr[0];
+
 	dev_put(priv->dev);
 }
 
@@ -289,7 +207,7 @@ static int cpg_nl_parse_keydir(struct nlattr *nest,
 	int err;
 
 	err = nla_parse_nested(tb, CAMPAGNOL_A_KEYDIR_MAX, nest,
-			       cpg_keydir_policy, extack);
+			       campagnol_keydir_nl_policy, extack);
 	if (err)
 		return err;
 	if (NL_REQ_ATTR_CHECK(extack, nest, tb, key)) {
@@ -323,8 +241,8 @@ static int cpg_nl_parse_key(struct nlattr *nest, struct cpg_key **keyp,
 	struct cpg_key *key;
 	int err;
 
-	err = nla_parse_nested(tb, ARRAY_SIZE(cpg_keyconf_new_policy) - 1,
-			       nest, cpg_keyconf_new_policy, extack);
+	err = nla_parse_nested(tb, ARRAY_SIZE(campagnol_keyconf_new_input_nl_policy) - 1,
+			       nest, campagnol_keyconf_new_input_nl_policy, extack);
 	if (err)
 		return err;
 	if (NL_REQ_ATTR_CHECK(extack, nest, tb, CAMPAGNOL_A_KEYCONF_CIPHER) ||
@@ -370,8 +288,8 @@ static int cpg_nl_peer_config(struct genl_info *info, bool new,
 	struct nlattr *attr;
 	int err;
 
-	err = cpg_nl_parse_peer(info, cpg_peer_new_policy,
-				ARRAY_SIZE(cpg_peer_new_policy) - 1, tb);
+	err = cpg_nl_parse_peer(info, campagnol_peer_new_input_nl_policy,
+				ARRAY_SIZE(campagnol_peer_new_input_nl_policy) - 1, tb);
 	if (err)
 		return err;
 
@@ -410,8 +328,6 @@ static int cpg_nl_peer_config(struct genl_info *info, bool new,
 	}
 	return 0;
 }
-
-/* ---- Replies and notifications ------------------------------------------ */
 
 static const int cpg_nl_drop_attr[CPG_DROP_MAX] = {
 	[CPG_DROP_AUTH] = CAMPAGNOL_A_PEER_DROP_AUTH,
@@ -555,7 +471,7 @@ static int cpg_nl_fill_peer(struct sk_buff *skb, struct cpg_priv *priv,
 			    struct cpg_peer *peer, u32 portid, u32 seq,
 			    int flags, u8 cmd, int reason)
 {
-	void *hdr = genlmsg_put(skb, portid, seq, &cpg_nl_family, flags, cmd);
+	void *hdr = genlmsg_put(skb, portid, seq, &campagnol_nl_family, flags, cmd);
 
 	if (!hdr)
 		return -EMSGSIZE;
@@ -580,7 +496,7 @@ static struct net *cpg_nl_ntf_net_get(struct cpg_priv *priv, struct net *net)
 	}
 	net = maybe_get_net(net);
 	rcu_read_unlock();
-	if (net && !genl_has_listeners(&cpg_nl_family, net, CPG_NLGRP_PEERS)) {
+	if (net && !genl_has_listeners(&campagnol_nl_family, net, CAMPAGNOL_NLGRP_PEERS)) {
 		put_net(net);
 		net = NULL;
 	}
@@ -602,7 +518,7 @@ void cpg_nl_notify_peer(struct cpg_priv *priv, struct net *net,
 		nlmsg_free(msg);
 		goto out;
 	}
-	genlmsg_multicast_netns(&cpg_nl_family, net, msg, 0, CPG_NLGRP_PEERS,
+	genlmsg_multicast_netns(&campagnol_nl_family, net, msg, 0, CAMPAGNOL_NLGRP_PEERS,
 				gfp);
 out:
 	put_net(net);
@@ -637,7 +553,7 @@ void cpg_nl_notify_no_route(struct cpg_priv *priv, __be32 dst,
 	msg = genlmsg_new(size, GFP_ATOMIC);
 	if (!msg)
 		goto out;
-	hdr = genlmsg_put(msg, 0, 0, &cpg_nl_family, 0,
+	hdr = genlmsg_put(msg, 0, 0, &campagnol_nl_family, 0,
 			  CAMPAGNOL_CMD_PEER_NO_ROUTE_NTF);
 	if (!hdr)
 		goto free;
@@ -653,7 +569,7 @@ void cpg_nl_notify_no_route(struct cpg_priv *priv, __be32 dst,
 			goto free;
 	}
 	genlmsg_end(msg, hdr);
-	genlmsg_multicast_netns(&cpg_nl_family, net, msg, 0, CPG_NLGRP_PEERS,
+	genlmsg_multicast_netns(&campagnol_nl_family, net, msg, 0, CAMPAGNOL_NLGRP_PEERS,
 				GFP_ATOMIC);
 	goto out;
 free:
@@ -662,34 +578,23 @@ out:
 	put_net(net);
 }
 
-/* ---- Operations --------------------------------------------------------- */
-
-static int cpg_nl_dev_get_doit(struct sk_buff *skb, struct genl_info *info)
+int campagnol_nl_dev_get_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	struct cpg_priv *priv;
+	struct cpg_priv *priv = info->user_ptr[0];
 	struct sk_buff *msg;
 	struct cpg_sock *cs;
 	__be16 port = 0;
 	void *hdr;
-	int err;
-
-	priv = cpg_nl_info_priv(info);
-	if (IS_ERR(priv))
-		return PTR_ERR(priv);
 
 	msg = genlmsg_new(2 * nla_total_size(sizeof(u32)) +
 			  nla_total_size(sizeof(__be16)) +
 			  nla_total_size_64bit(sizeof(u64)), GFP_KERNEL);
-	if (!msg) {
-		err = -ENOMEM;
-		goto out;
-	}
-	hdr = genlmsg_put_reply(msg, info, &cpg_nl_family, 0,
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &campagnol_nl_family, 0,
 				CAMPAGNOL_CMD_DEV_GET);
-	if (!hdr) {
-		err = -EMSGSIZE;
-		goto out_free;
-	}
+	if (!hdr)
+		goto nospace;
 	rcu_read_lock();
 	cs = rcu_dereference(priv->sock);
 	if (cs)
@@ -700,90 +605,70 @@ static int cpg_nl_dev_get_doit(struct sk_buff *skb, struct genl_info *info)
 	    nla_put_u32(msg, CAMPAGNOL_A_N_PEERS, READ_ONCE(priv->n_peers)) ||
 	    nla_put_u64_64bit(msg, CAMPAGNOL_A_NO_ROUTE_DROPS,
 			      atomic64_read(&priv->no_route_drops),
-			      CAMPAGNOL_A_PAD)) {
-		err = -EMSGSIZE;
-		goto out_free;
-	}
+			      CAMPAGNOL_A_PAD))
+		goto nospace;
 	genlmsg_end(msg, hdr);
-	err = genlmsg_reply(msg, info);
-	goto out;
+	return genlmsg_reply(msg, info);
 
-out_free:
+nospace:
 	nlmsg_free(msg);
-out:
-	cpg_nl_priv_put(priv);
-	return err;
+	return -EMSGSIZE;
 }
 
-static int cpg_nl_socket_attach_doit(struct sk_buff *skb,
-				     struct genl_info *info)
+int campagnol_nl_socket_attach_doit(struct sk_buff *skb,
+				    struct genl_info *info)
 {
-	struct cpg_priv *priv;
-	int err;
-
 	if (GENL_REQ_ATTR_CHECK(info, CAMPAGNOL_A_SOCKFD)) {
 		NL_SET_ERR_MSG_MOD(info->extack, "socket-attach needs a sockfd");
 		return -EINVAL;
 	}
-	priv = cpg_nl_info_priv(info);
-	if (IS_ERR(priv))
-		return PTR_ERR(priv);
-	err = cpg_sock_attach(priv, nla_get_u32(info->attrs[CAMPAGNOL_A_SOCKFD]),
-			      info->extack);
-	cpg_nl_priv_put(priv);
-	return err;
+	return cpg_sock_attach(info->user_ptr[0],
+			       nla_get_u32(info->attrs[CAMPAGNOL_A_SOCKFD]),
+			       info->extack);
 }
 
 static int cpg_nl_peer_new_set(struct genl_info *info, bool new)
 {
+	struct cpg_priv *priv = info->user_ptr[0];
 	struct cpg_peer_config cfg = {};
-	struct cpg_priv *priv;
 	int err;
 
-	priv = cpg_nl_info_priv(info);
-	if (IS_ERR(priv))
-		return PTR_ERR(priv);
 	err = cpg_nl_peer_config(info, new, &cfg);
 	if (!err && new)
 		err = cpg_peer_add(priv, &cfg, info->extack);
 	else if (!err)
 		err = cpg_peer_change(priv, &cfg, info->extack);
 	cpg_peer_config_free(&cfg);
-	cpg_nl_priv_put(priv);
 	return err;
 }
 
-static int cpg_nl_peer_new_doit(struct sk_buff *skb, struct genl_info *info)
+int campagnol_nl_peer_new_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	return cpg_nl_peer_new_set(info, true);
 }
 
-static int cpg_nl_peer_set_doit(struct sk_buff *skb, struct genl_info *info)
+int campagnol_nl_peer_set_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	return cpg_nl_peer_new_set(info, false);
 }
 
-static int cpg_nl_peer_get_doit(struct sk_buff *skb, struct genl_info *info)
+int campagnol_nl_peer_get_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr *tb[CAMPAGNOL_A_PEER_MAX + 1] = {};
-	struct cpg_priv *priv;
+	struct cpg_priv *priv = info->user_ptr[0];
 	struct cpg_peer *peer;
 	struct sk_buff *msg;
 	int err;
 
-	priv = cpg_nl_info_priv(info);
-	if (IS_ERR(priv))
-		return PTR_ERR(priv);
-	err = cpg_nl_parse_peer(info, cpg_peer_id_policy,
-				ARRAY_SIZE(cpg_peer_id_policy) - 1, tb);
+	err = cpg_nl_parse_peer(info, campagnol_peer_id_input_nl_policy,
+				ARRAY_SIZE(campagnol_peer_id_input_nl_policy) - 1,
+				tb);
 	if (err)
-		goto out;
+		return err;
 
 	msg = genlmsg_new(cpg_nl_peer_msg_size(), GFP_KERNEL);
-	if (!msg) {
-		err = -ENOMEM;
-		goto out;
-	}
+	if (!msg)
+		return -ENOMEM;
 	rcu_read_lock();
 	peer = cpg_peer_lookup_vpn_ip(priv,
 				      nla_get_in_addr(tb[CAMPAGNOL_A_PEER_VPN_IPV4]));
@@ -799,27 +684,34 @@ static int cpg_nl_peer_get_doit(struct sk_buff *skb, struct genl_info *info)
 	}
 	if (err) {
 		nlmsg_free(msg);
-		goto out;
+		return err;
 	}
-	err = genlmsg_reply(msg, info);
-out:
-	cpg_nl_priv_put(priv);
-	return err;
+	return genlmsg_reply(msg, info);
 }
 
 /*
- * cb->args[0] is the bucket of peers_by_vpn_ip to go on with and cb->args[1]
- * the number of its peers already sent. Peers added or removed meanwhile may
- * be missed or sent twice, as with any netlink dump.
+ * Where a dump goes on from: the bucket of peers_by_vpn_ip and the number of
+ * its peers already sent. Peers added or removed meanwhile may be missed or
+ * sent twice, as with any netlink dump. The device is held from start to done.
  */
-static int cpg_nl_peer_get_dumpit(struct sk_buff *skb,
-				  struct netlink_callback *cb)
+struct cpg_nl_dump_ctx {
+	struct cpg_priv *priv;
+	unsigned long bucket;
+	unsigned long skip;
+};
+
+static struct cpg_nl_dump_ctx *cpg_nl_dump_ctx(struct netlink_callback *cb)
 {
-	unsigned long bkt = cb->args[0], skip = cb->args[1], i;
+	BUILD_BUG_ON(sizeof(struct cpg_nl_dump_ctx) >
+		     sizeof_field(struct netlink_callback, ctx));
+	return (struct cpg_nl_dump_ctx *)cb->ctx;
+}
+
+int campagnol_nl_peer_get_dump_start(struct netlink_callback *cb)
+{
+	struct cpg_nl_dump_ctx *ctx = cpg_nl_dump_ctx(cb);
 	struct nlattr *ifindex;
 	struct cpg_priv *priv;
-	struct cpg_peer *peer;
-	int err = 0;
 
 	/* The core validated the request against the policy already. */
 	ifindex = nlmsg_find_attr(cb->nlh, GENL_HDRLEN, CAMPAGNOL_A_IFINDEX);
@@ -827,16 +719,29 @@ static int cpg_nl_peer_get_dumpit(struct sk_buff *skb,
 		NL_SET_ERR_MSG_MOD(cb->extack, "the dump needs an ifindex");
 		return -EINVAL;
 	}
-	priv = cpg_nl_priv_get(sock_net(skb->sk), ifindex, cb->extack);
+	priv = cpg_nl_priv_get(sock_net(cb->skb->sk), ifindex, cb->extack);
 	if (IS_ERR(priv))
 		return PTR_ERR(priv);
+	ctx->priv = priv;
+	return 0;
+}
+
+int campagnol_nl_peer_get_dumpit(struct sk_buff *skb,
+				 struct netlink_callback *cb)
+{
+	struct cpg_nl_dump_ctx *ctx = cpg_nl_dump_ctx(cb);
+	struct cpg_priv *priv = ctx->priv;
+	unsigned long i;
+	struct cpg_peer *peer;
+	int err;
 
 	rcu_read_lock();
-	for (; bkt < HASH_SIZE(priv->peers_by_vpn_ip); bkt++, skip = 0) {
+	for (; ctx->bucket < HASH_SIZE(priv->peers_by_vpn_ip);
+	     ctx->bucket++, ctx->skip = 0) {
 		i = 0;
-		hlist_for_each_entry_rcu(peer, &priv->peers_by_vpn_ip[bkt],
+		hlist_for_each_entry_rcu(peer, &priv->peers_by_vpn_ip[ctx->bucket],
 					 by_vpn_ip) {
-			if (i++ < skip)
+			if (i++ < ctx->skip)
 				continue;
 			err = cpg_nl_fill_peer(skb, priv, peer,
 					       NETLINK_CB(cb->skb).portid,
@@ -844,155 +749,82 @@ static int cpg_nl_peer_get_dumpit(struct sk_buff *skb,
 					       CAMPAGNOL_CMD_PEER_GET,
 					       CPG_NO_DEL_REASON);
 			if (err) {
-				skip = i - 1;
+				ctx->skip = i - 1;
 				goto out;
 			}
 		}
 	}
 out:
 	rcu_read_unlock();
-	cb->args[0] = bkt;
-	cb->args[1] = skip;
-	cpg_nl_priv_put(priv);
 	return skb->len;
 }
 
-static int cpg_nl_peer_del_doit(struct sk_buff *skb, struct genl_info *info)
+int campagnol_nl_peer_get_dump_done(struct netlink_callback *cb)
 {
-	struct nlattr *tb[CAMPAGNOL_A_PEER_MAX + 1] = {};
-	struct cpg_priv *priv;
-	int err;
+	struct cpg_nl_dump_ctx *ctx = cpg_nl_dump_ctx(cb);
 
-	priv = cpg_nl_info_priv(info);
-	if (IS_ERR(priv))
-		return PTR_ERR(priv);
-	err = cpg_nl_parse_peer(info, cpg_peer_id_policy,
-				ARRAY_SIZE(cpg_peer_id_policy) - 1, tb);
-	if (!err)
-		err = cpg_peer_del(priv,
-				   nla_get_in_addr(tb[CAMPAGNOL_A_PEER_VPN_IPV4]),
-				   info->extack);
-	cpg_nl_priv_put(priv);
-	return err;
+	/* No device if start failed. */
+	if (ctx->priv)
+		dev_put(ctx->priv->dev);
+	return 0;
 }
 
-static int cpg_nl_key_del_doit(struct sk_buff *skb, struct genl_info *info)
+int campagnol_nl_peer_del_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr *tb[CAMPAGNOL_A_PEER_MAX + 1] = {};
-	struct nlattr *kc[CAMPAGNOL_A_KEYCONF_MAX + 1] = {};
-	struct nlattr *nest;
-	struct cpg_priv *priv;
 	int err;
 
-	priv = cpg_nl_info_priv(info);
-	if (IS_ERR(priv))
-		return PTR_ERR(priv);
-	err = cpg_nl_parse_peer(info, cpg_peer_key_del_policy,
-				ARRAY_SIZE(cpg_peer_key_del_policy) - 1, tb);
+	err = cpg_nl_parse_peer(info, campagnol_peer_id_input_nl_policy,
+				ARRAY_SIZE(campagnol_peer_id_input_nl_policy) - 1,
+				tb);
 	if (err)
-		goto out;
+		return err;
+	return cpg_peer_del(info->user_ptr[0],
+			    nla_get_in_addr(tb[CAMPAGNOL_A_PEER_VPN_IPV4]),
+			    info->extack);
+}
+
+int campagnol_nl_key_del_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *kc[CAMPAGNOL_A_KEYCONF_MAX + 1] = {};
+	struct nlattr *tb[CAMPAGNOL_A_PEER_MAX + 1] = {};
+	const struct nla_policy *policy = campagnol_keyconf_del_input_nl_policy;
+	struct nlattr *nest;
+	int err;
+
+	err = cpg_nl_parse_peer(info, campagnol_peer_key_del_input_nl_policy,
+				ARRAY_SIZE(campagnol_peer_key_del_input_nl_policy) - 1,
+				tb);
+	if (err)
+		return err;
 	nest = tb[CAMPAGNOL_A_PEER_KEYCONF];
 	if (NL_REQ_ATTR_CHECK(info->extack, info->attrs[CAMPAGNOL_A_PEER], tb,
 			      CAMPAGNOL_A_PEER_KEYCONF)) {
 		NL_SET_ERR_MSG_MOD(info->extack, "key-del needs a keyconf");
-		err = -EINVAL;
-		goto out;
+		return -EINVAL;
 	}
-	err = nla_parse_nested(kc, ARRAY_SIZE(cpg_keyconf_del_policy) - 1,
-			       nest, cpg_keyconf_del_policy, info->extack);
+	err = nla_parse_nested(kc, ARRAY_SIZE(campagnol_keyconf_del_input_nl_policy) - 1,
+			       nest, policy, info->extack);
 	if (err)
-		goto out;
+		return err;
 	if (NL_REQ_ATTR_CHECK(info->extack, nest, kc,
 			      CAMPAGNOL_A_KEYCONF_SLOT)) {
 		NL_SET_ERR_MSG_MOD(info->extack, "key-del needs the key's slot");
-		err = -EINVAL;
-		goto out;
+		return -EINVAL;
 	}
-	err = cpg_peer_key_del(priv,
-			       nla_get_in_addr(tb[CAMPAGNOL_A_PEER_VPN_IPV4]),
-			       nla_get_u32(kc[CAMPAGNOL_A_KEYCONF_SLOT]),
-			       info->extack);
-out:
-	cpg_nl_priv_put(priv);
-	return err;
+	return cpg_peer_key_del(info->user_ptr[0],
+				nla_get_in_addr(tb[CAMPAGNOL_A_PEER_VPN_IPV4]),
+				nla_get_u32(kc[CAMPAGNOL_A_KEYCONF_SLOT]),
+				info->extack);
 }
-
-static const struct genl_ops cpg_nl_ops[] = {
-	{
-		.cmd		= CAMPAGNOL_CMD_DEV_GET,
-		.doit		= cpg_nl_dev_get_doit,
-		.policy		= cpg_dev_get_policy,
-		.maxattr	= ARRAY_SIZE(cpg_dev_get_policy) - 1,
-		.flags		= GENL_ADMIN_PERM,
-	},
-	{
-		.cmd		= CAMPAGNOL_CMD_SOCKET_ATTACH,
-		.doit		= cpg_nl_socket_attach_doit,
-		.policy		= cpg_socket_attach_policy,
-		.maxattr	= ARRAY_SIZE(cpg_socket_attach_policy) - 1,
-		.flags		= GENL_ADMIN_PERM,
-	},
-	{
-		.cmd		= CAMPAGNOL_CMD_PEER_NEW,
-		.doit		= cpg_nl_peer_new_doit,
-		.policy		= cpg_peer_new_req_policy,
-		.maxattr	= ARRAY_SIZE(cpg_peer_new_req_policy) - 1,
-		.flags		= GENL_ADMIN_PERM,
-	},
-	{
-		.cmd		= CAMPAGNOL_CMD_PEER_SET,
-		.doit		= cpg_nl_peer_set_doit,
-		.policy		= cpg_peer_new_req_policy,
-		.maxattr	= ARRAY_SIZE(cpg_peer_new_req_policy) - 1,
-		.flags		= GENL_ADMIN_PERM,
-	},
-	{
-		/* The dump takes the ifindex alone; a peer nest is ignored. */
-		.cmd		= CAMPAGNOL_CMD_PEER_GET,
-		.doit		= cpg_nl_peer_get_doit,
-		.dumpit		= cpg_nl_peer_get_dumpit,
-		.policy		= cpg_peer_id_req_policy,
-		.maxattr	= ARRAY_SIZE(cpg_peer_id_req_policy) - 1,
-		.flags		= GENL_ADMIN_PERM,
-	},
-	{
-		.cmd		= CAMPAGNOL_CMD_PEER_DEL,
-		.doit		= cpg_nl_peer_del_doit,
-		.policy		= cpg_peer_id_req_policy,
-		.maxattr	= ARRAY_SIZE(cpg_peer_id_req_policy) - 1,
-		.flags		= GENL_ADMIN_PERM,
-	},
-	{
-		.cmd		= CAMPAGNOL_CMD_KEY_DEL,
-		.doit		= cpg_nl_key_del_doit,
-		.policy		= cpg_key_del_req_policy,
-		.maxattr	= ARRAY_SIZE(cpg_key_del_req_policy) - 1,
-		.flags		= GENL_ADMIN_PERM,
-	},
-};
-
-static const struct genl_multicast_group cpg_nl_mcgrps[] = {
-	[CPG_NLGRP_PEERS] = { .name = CAMPAGNOL_MCGRP_PEERS },
-};
-
-static struct genl_family cpg_nl_family __ro_after_init = {
-	.name		= CAMPAGNOL_FAMILY_NAME,
-	.version	= CAMPAGNOL_FAMILY_VERSION,
-	.netnsok	= true,
-	.parallel_ops	= true,
-	.module		= THIS_MODULE,
-	.ops		= cpg_nl_ops,
-	.n_ops		= ARRAY_SIZE(cpg_nl_ops),
-	.mcgrps		= cpg_nl_mcgrps,
-	.n_mcgrps	= ARRAY_SIZE(cpg_nl_mcgrps),
-};
 
 int __init cpg_nl_register(void)
 {
-	return genl_register_family(&cpg_nl_family);
+	cpg_nl_family_init();
+	return genl_register_family(&campagnol_nl_family);
 }
 
 void cpg_nl_unregister(void)
 {
-	genl_unregister_family(&cpg_nl_family);
+	genl_unregister_family(&campagnol_nl_family);
 }

@@ -6,7 +6,7 @@
 #   tools/ynl.sh gen     write kmod/netlink-gen.c, kmod/netlink-gen.h and
 #                        include/uapi/linux/campagnol.h from the spec
 #   tools/ynl.sh check   regenerate them aside; fail on any difference with
-#                        the tree (the suite's check.netlink-gen)
+#                        the tree (the suite's kmod.netlink-gen)
 #   tools/ynl.sh dir     print the directory holding the generator and cli.py
 #
 # The tools come from Debian's linux-source-7.2 (trixie-backports; see

@@ -2,6 +2,7 @@
 /* Do not edit directly, auto-generated from: */
 /*	docs/netlink/campagnol.yaml */
 /* YNL-GEN uapi header */
+/* To regenerate run: tools/net/ynl/ynl-regen.sh */
 
 #ifndef _UAPI_LINUX_CAMPAGNOL_H
 #define _UAPI_LINUX_CAMPAGNOL_H
@@ -9,9 +10,8 @@
 #define CAMPAGNOL_FAMILY_NAME		"campagnol"
 #define CAMPAGNOL_FAMILY_VERSION	1
 
-/**
- * enum campagnol_cipher - The AEAD suite of a key. The values are the data
- *   plane's enum cpg_cipher.
+/*
+ * The AEAD suite of a key. The values are the data plane's enum cpg_cipher.
  */
 enum campagnol_cipher {
 	CAMPAGNOL_CIPHER_NONE,
@@ -20,18 +20,18 @@ enum campagnol_cipher {
 	CAMPAGNOL_CIPHER_CHACHA20_POLY1305,
 };
 
-/**
- * enum campagnol_key_slot - A peer has two keys: the current one, which sends
- *   and receives, and the previous one, which only receives what was in flight
- *   when the current one was installed.
+/*
+ * A peer has two keys: the current one, which sends and receives, and the
+ * previous one, which only receives what was in flight when the current one
+ * was installed.
  */
 enum campagnol_key_slot {
 	CAMPAGNOL_KEY_SLOT_CURRENT,
 	CAMPAGNOL_KEY_SLOT_PREVIOUS,
 };
 
-/**
- * enum campagnol_del_peer_reason - Why a peer was removed.
+/*
+ * Why a peer was removed.
  */
 enum campagnol_del_peer_reason {
 	CAMPAGNOL_DEL_PEER_REASON_TEARDOWN,
