@@ -29,10 +29,11 @@ have_vm_kernel() {
 		ls -d /usr/src/linux-headers-6.1.*-cloud-amd64 >/dev/null 2>&1
 }
 # tools/check-kmod.sh also builds campagnol.ko against the newest kernel
-# Debian 12 ships, bookworm-security's 6.12: its cloud headers, whatever
-# their ABI number.
+# Debian 12 ships, bookworm-security's 6.12, and vm-6.12.all boots it: its
+# cloud headers and image, whatever their ABI number.
 have_new_headers() {
-	ls -d /usr/src/linux-headers-6.12.*-cloud-amd64 >/dev/null 2>&1
+	ls -d /usr/src/linux-headers-6.12.*-cloud-amd64 >/dev/null 2>&1 &&
+		ls /boot/vmlinuz-6.12.*-cloud-amd64 >/dev/null 2>&1
 }
 
 # The kernel's netlink generator and CLI (tools/net/ynl), which make
@@ -76,7 +77,7 @@ have_ynl_source || ynl=1
 
 if [ "$(id -u)" -ne 0 ]; then
 	[ -z "$kernel" ] || missing="$missing $KERNEL_PACKAGES"
-	[ -z "$new_headers" ] || missing="$missing linux-headers-6.12.*-cloud-amd64"
+	[ -z "$new_headers" ] || missing="$missing linux-{headers,image}-6.12.*-cloud-amd64"
 	[ -z "$ynl" ] || missing="$missing $YNL_SOURCE/$YNL_SUITE"
 	echo "install-deps: missing packages:$missing (run as root to install them)" >&2
 	exit 1
@@ -100,7 +101,7 @@ apt_quiet() {
 	echo "install-deps: apt-get $1 failed; the whole log is in $LOG" >&2
 	exit 1
 }
-echo "install-deps: installing${missing}${kernel:+ the 6.1 cloud kernel}${new_headers:+ the 6.12 cloud headers}${ynl:+ $YNL_SOURCE} (log: $LOG)"
+echo "install-deps: installing${missing}${kernel:+ the 6.1 cloud kernel}${new_headers:+ the 6.12 cloud kernel}${ynl:+ $YNL_SOURCE} (log: $LOG)"
 [ -z "$ynl" ] || add_ynl_suite
 apt_quiet update
 if [ -n "$missing" ]; then
@@ -126,7 +127,9 @@ if [ -n "$new_headers" ]; then
 		cut -d' ' -f1 | sort -V | tail -n 1)
 	# Not fatal: check-kmod.sh says it did not build against 6.12.
 	if [ -n "$pkg" ]; then
-		apt_quiet install -y --no-install-recommends "$pkg"
+		# Its image too: selftests/CMakeLists.txt's vm-6.12.all boots it.
+		apt_quiet install -y --no-install-recommends "$pkg" \
+			"$(echo "$pkg" | sed 's/^linux-headers-/linux-image-/')"
 	else
 		echo "install-deps: no linux-headers-6.12.*-cloud-amd64 in the archive" \
 			"(bookworm-security): campagnol.ko is not built against 6.12" >&2
