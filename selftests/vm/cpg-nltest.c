@@ -930,17 +930,9 @@ static int show(int ifindex)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* A command other than the main test, or -1. */
+static int subcommand(int argc, char **argv)
 {
-	struct mnl_socket *ntf;
-	struct dev_info d;
-	struct peer_info pi;
-	struct peer_req p;
-	int ifx, ifx2, fd, fd2, ret, i;
-
-	srand(getpid());
-	nl = open_genl(false);
-	resolve();
 	if (argc == 4 && !strcmp(argv[1], "hold"))
 		return hold(atoi(argv[2]), atoi(argv[3]));
 	if (argc == 3 && !strcmp(argv[1], "show"))
@@ -951,22 +943,25 @@ int main(int argc, char **argv)
 		return crypto_async();
 	if (argc == 10 && !strcmp(argv[1], "churn"))
 		return churn(argv);
-	if (argc < 3) {
-		fprintf(stderr, "usage: %s IFINDEX IFINDEX2 [NETNS_PATH IFINDEX]\n"
-			"       %s hold IFINDEX PORT\n"
-			"       %s show IFINDEX\n"
-			"       %s crypto-async\n"
-			"       %s tunnel IFINDEX LOCAL_IP PORT PEER_VPN PEER_IP PEER_PORT CIPHER "
-			"TXFILL RXFILL [FIRST_SEQ]\n"
-			"       %s churn IFINDEX COUNT PEER_VPN PEER_IP PEER_PORT CIPHER "
-			"TXFILL RXFILL\n", argv[0], argv[0], argv[0], argv[0], argv[0], argv[0]);
-		return 2;
-	}
-	printf("TAP version 13\n");
-	ifx = atoi(argv[1]);
-	ifx2 = atoi(argv[2]);
-	CHECK(grp_id > 0, "family %d has the peers group %d", fam_id, grp_id);
-	ntf = open_genl(true);
+	if (argc >= 3)
+		return -1;
+	fprintf(stderr, "usage: %s IFINDEX IFINDEX2 [NETNS_PATH IFINDEX]\n"
+		"       %s hold IFINDEX PORT\n"
+		"       %s show IFINDEX\n"
+		"       %s crypto-async\n"
+		"       %s tunnel IFINDEX LOCAL_IP PORT PEER_VPN PEER_IP PEER_PORT CIPHER "
+		"TXFILL RXFILL [FIRST_SEQ]\n"
+		"       %s churn IFINDEX COUNT PEER_VPN PEER_IP PEER_PORT CIPHER "
+		"TXFILL RXFILL\n", argv[0], argv[0], argv[0], argv[0], argv[0], argv[0]);
+	return 2;
+}
+
+/* dev-get, and attaching sockets: returns the socket attached to ifx. */
+static int test_device(int ifx, int ifx2)
+{
+	struct dev_info d;
+	struct peer_req p;
+	int fd, fd2, ret;
 
 	ret = dev_get(ifx, &d, true);
 	CHECK(!ret && d.port == 0 && d.n_peers == 0, "dev-get: no socket, no peers (%d)", ret);
@@ -995,6 +990,15 @@ int main(int argc, char **argv)
 	close(fd2);
 	ret = dev_get(ifx, &d, true);
 	CHECK(!ret && d.port == 40000, "dev-get: local-port 40000 (%d)", d.port);
+	return fd;
+}
+
+/* peer-new and peer-get, and the requests they refuse. */
+static void test_peers(int ifx)
+{
+	struct peer_info pi;
+	struct peer_req p;
+	int ret;
 
 	p = P(.vpn = "10.9.0.2", .v4 = "127.0.0.1", .port = 40001,
 	      .cipher = CAMPAGNOL_CIPHER_AES_128_GCM);
@@ -1025,12 +1029,14 @@ int main(int argc, char **argv)
 	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p) == -EINVAL, "no endpoint: EINVAL (%s)", last_extack);
 	p = P(.vpn = "224.0.0.1", .v4 = "127.0.0.1", .port = 40004);
 	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p) == -EINVAL, "multicast VPN IP: EINVAL (%s)", last_extack);
+}
 
-	/* Policy */
+/* What the generated policies refuse, each with a reason. */
+static void test_policy(int ifx)
+{
 	struct { struct peer_req p; int err; const char *what; } bad[] = {
 		{ P(.cipher = 1, .epoch = 0), -ERANGE, "epoch 0" },
 		{ P(.cipher = 4), -ERANGE, "cipher 4" },
-		{ P(.cipher = 0, .bad = BAD_SLOT_IN_NEW), 0, "(placeholder)" },
 		{ P(.cipher = 1, .first_seq = 5), -ERANGE, "first-write-seq 5" },
 		{ P(.cipher = 1, .first_seq = 1ULL << 48), -ERANGE, "first-write-seq 2^48" },
 		{ P(.cipher = 1, .bad = BAD_KEYLEN), -ERANGE, "15-byte key-128" },
@@ -1044,11 +1050,12 @@ int main(int argc, char **argv)
 		{ P(.bad = BAD_NO_NESTED_FLAG), -EINVAL, "nest without NLA_F_NESTED" },
 		{ P(.idle = 86401), -ERANGE, "idle-timeout 86401" },
 	};
+	struct peer_info pi;
+	int ret, i;
+
 	for (i = 0; i < (int)(sizeof(bad) / sizeof(bad[0])); i++) {
-		if (!bad[i].err)
-			continue;
 		bad[i].p.vpn = "10.9.0.5";
-		bad[i].p.v4 = bad[i].p.bad == BAD_PORT0 ? "127.0.0.5" : "127.0.0.5";
+		bad[i].p.v4 = "127.0.0.5";
 		if (bad[i].p.bad != BAD_PORT0)
 			bad[i].p.port = 40005;
 		ret = peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &bad[i].p);
@@ -1062,33 +1069,43 @@ int main(int argc, char **argv)
 	}
 	ret = peer_get(ifx, "10.9.0.5", &pi);
 	CHECK(ret == -ENOENT, "no peer 10.9.0.5 after all that (%d)", ret);
+}
 
-	{
-		static const struct { int what; const char *desc; } raw[] = {
-			{ RAW_IFINDEX_U8, "ifindex as a u8" },
-			{ RAW_VPN_U16, "vpn-ipv4 as a u16" },
-			{ RAW_PORT_U32, "remote-port as a u32" },
-			{ RAW_NO_IFINDEX, "no ifindex" },
-			{ RAW_NO_PEER, "no peer" },
-			{ RAW_NO_VPN, "peer without vpn-ipv4" },
-			{ RAW_KEY_33, "33-byte key-256" },
-			{ RAW_KEY_64, "64-byte key-256" },
-			{ RAW_PEER_U32, "peer as a u32, not a nest" },
-			{ RAW_ATTR_PAST_END, "an attribute past the end of the message" },
-		};
+/* Requests no policy-abiding client would send. */
+static void test_malformed(int ifx)
+{
+	static const struct { int what; const char *desc; } raw[] = {
+		{ RAW_IFINDEX_U8, "ifindex as a u8" },
+		{ RAW_VPN_U16, "vpn-ipv4 as a u16" },
+		{ RAW_PORT_U32, "remote-port as a u32" },
+		{ RAW_NO_IFINDEX, "no ifindex" },
+		{ RAW_NO_PEER, "no peer" },
+		{ RAW_NO_VPN, "peer without vpn-ipv4" },
+		{ RAW_KEY_33, "33-byte key-256" },
+		{ RAW_KEY_64, "64-byte key-256" },
+		{ RAW_PEER_U32, "peer as a u32, not a nest" },
+		{ RAW_ATTR_PAST_END, "an attribute past the end of the message" },
+	};
+	struct peer_info pi;
+	int ret, i;
 
-		for (i = 0; i < (int)(sizeof(raw) / sizeof(raw[0])); i++) {
-			ret = raw_request(ifx, raw[i].what);
-			CHECK(ret == -EINVAL || ret == -ERANGE, "malformed: %s -> EINVAL/ERANGE (%s; %s)",
-			      raw[i].desc, strerror(-ret), last_extack);
-		}
-		ret = raw_request(ifx, RAW_UNKNOWN_CMD);
-		CHECK(ret == -EOPNOTSUPP, "unknown command 99: EOPNOTSUPP (%s)", strerror(-ret));
-		ret = peer_get(ifx, "10.9.0.6", &pi);
-		CHECK(ret == -ENOENT, "no peer 10.9.0.6 after the malformed requests (%d)", ret);
+	for (i = 0; i < (int)(sizeof(raw) / sizeof(raw[0])); i++) {
+		ret = raw_request(ifx, raw[i].what);
+		CHECK(ret == -EINVAL || ret == -ERANGE, "malformed: %s -> EINVAL/ERANGE (%s; %s)",
+		      raw[i].desc, strerror(-ret), last_extack);
 	}
+	ret = raw_request(ifx, RAW_UNKNOWN_CMD);
+	CHECK(ret == -EOPNOTSUPP, "unknown command 99: EOPNOTSUPP (%s)", strerror(-ret));
+	ret = peer_get(ifx, "10.9.0.6", &pi);
+	CHECK(ret == -ENOENT, "no peer 10.9.0.6 after the malformed requests (%d)", ret);
+}
 
-	/* Keys */
+/* peer-set with keys, endpoints; key-del. */
+static void test_keys(int ifx)
+{
+	struct peer_info pi;
+	struct peer_req p;
+
 	p = P(.vpn = "10.9.0.2", .cipher = CAMPAGNOL_CIPHER_CHACHA20_POLY1305, .txfill = 1, .rxfill = 2);
 	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_SET, &p) == 0, "peer-set: chacha key (%s)", last_extack);
 	peer_get(ifx, "10.9.0.2", &pi);
@@ -1124,8 +1141,16 @@ int main(int argc, char **argv)
 	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_SET, &p) == 0, "install a key on a keyless peer");
 	peer_get(ifx, "10.9.0.2", &pi);
 	CHECK(pi.nkeys == 1 && pi.slot[0] == 0, "it is the current key, alone");
+}
 
-	/* Dump across several messages */
+/* A dump across several messages. */
+static void test_dump(int ifx)
+{
+	struct dev_info d;
+	struct peer_info pi;
+	struct peer_req p;
+	int ret, i;
+
 	for (i = 0; i < 300; i++) {
 		char vpn[16], ep[16];
 
@@ -1140,42 +1165,60 @@ int main(int argc, char **argv)
 	CHECK(!ret && pi.count == 302, "dump: 302 peers (%d, %d)", ret, pi.count);
 	dev_get(ifx, &d, true);
 	CHECK(d.n_peers == 302, "dev-get: 302 peers");
+}
 
-	/* Notifications */
+/* Packets to a VPN address no peer has: counted, and notified once a second. */
+static void test_no_route(int ifx, struct mnl_socket *ntf)
+{
+	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons(9) };
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+	struct peer_info pi;
+	struct dev_info d;
+	uint64_t before;
+
+	dev_get(ifx, &d, true);
+	before = d.no_route;
+	inet_pton(AF_INET, "10.9.0.77", &dst.sin_addr);
+	sendto(s, "x", 1, 0, (struct sockaddr *)&dst, sizeof(dst));
+	CHECK(wait_ntf(ntf, CAMPAGNOL_CMD_PEER_NO_ROUTE_NTF, 1000, &pi) && !strcmp(pi.vpn, "10.9.0.77"),
+	      "peer-no-route-ntf for 10.9.0.77 (%s)", pi.vpn);
+	sendto(s, "x", 1, 0, (struct sockaddr *)&dst, sizeof(dst));
+	CHECK(!wait_ntf(ntf, CAMPAGNOL_CMD_PEER_NO_ROUTE_NTF, 300, &pi), "no second one within a second");
+	dev_get(ifx, &d, true);
+	CHECK(d.no_route == before + 2, "no-route-drops counted 2 (%llu)", (unsigned long long)(d.no_route - before));
+	inet_pton(AF_INET, "10.9.0.2", &dst.sin_addr);
+	sendto(s, "x", 1, 0, (struct sockaddr *)&dst, sizeof(dst));
+	CHECK(!wait_ntf(ntf, CAMPAGNOL_CMD_PEER_NO_ROUTE_NTF, 300, &pi), "none for a peer's address");
+	close(s);
+}
+
+/* peer-del-ntf, peer-no-route-ntf, peer-idle-ntf. */
+static void test_notifications(int ifx, struct mnl_socket *ntf)
+{
+	struct peer_info pi;
+	struct peer_req p;
+
 	drain(ntf);
 	CHECK(peer_simple(ifx, CAMPAGNOL_CMD_PEER_DEL, "10.9.0.3") == 0, "peer-del 10.9.0.3");
 	CHECK(wait_ntf(ntf, CAMPAGNOL_CMD_PEER_DEL_NTF, 1000, &pi) && !strcmp(pi.vpn, "10.9.0.3") &&
 	      pi.del_reason == CAMPAGNOL_DEL_PEER_REASON_USERSPACE, "peer-del-ntf, userspace");
 	CHECK(peer_simple(ifx, CAMPAGNOL_CMD_PEER_DEL, "10.9.0.3") == -ENOENT, "peer-del again: ENOENT");
 
-	{
-		int s = socket(AF_INET, SOCK_DGRAM, 0);
-		struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons(9) };
-		uint64_t before;
-
-		dev_get(ifx, &d, true);
-		before = d.no_route;
-		inet_pton(AF_INET, "10.9.0.77", &dst.sin_addr);
-		sendto(s, "x", 1, 0, (struct sockaddr *)&dst, sizeof(dst));
-		CHECK(wait_ntf(ntf, CAMPAGNOL_CMD_PEER_NO_ROUTE_NTF, 1000, &pi) && !strcmp(pi.vpn, "10.9.0.77"),
-		      "peer-no-route-ntf for 10.9.0.77 (%s)", pi.vpn);
-		sendto(s, "x", 1, 0, (struct sockaddr *)&dst, sizeof(dst));
-		CHECK(!wait_ntf(ntf, CAMPAGNOL_CMD_PEER_NO_ROUTE_NTF, 300, &pi), "no second one within a second");
-		dev_get(ifx, &d, true);
-		CHECK(d.no_route == before + 2, "no-route-drops counted 2 (%llu)", (unsigned long long)(d.no_route - before));
-		inet_pton(AF_INET, "10.9.0.2", &dst.sin_addr);
-		sendto(s, "x", 1, 0, (struct sockaddr *)&dst, sizeof(dst));
-		CHECK(!wait_ntf(ntf, CAMPAGNOL_CMD_PEER_NO_ROUTE_NTF, 300, &pi), "none for a peer's address");
-		close(s);
-	}
+	test_no_route(ifx, ntf);
 
 	p = P(.vpn = "10.9.0.2", .idle = 1);
 	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_SET, &p) == 0, "idle-timeout 1");
 	CHECK(wait_ntf(ntf, CAMPAGNOL_CMD_PEER_IDLE_NTF, 3000, &pi) && !strcmp(pi.vpn, "10.9.0.2") && pi.idle_timeout == 1,
 	      "peer-idle-ntf");
 	CHECK(!wait_ntf(ntf, CAMPAGNOL_CMD_PEER_IDLE_NTF, 1500, &pi), "only once");
+}
 
-	/* Permissions */
+/* Every operation needs CAP_NET_ADMIN. */
+static void test_permissions(int ifx)
+{
+	struct dev_info d;
+	int ret;
+
 	if (fork() == 0) {
 		struct peer_req q = P(.vpn = "10.9.0.50", .v4 = "127.0.0.50", .port = 1);
 		int r1, r2;
@@ -1188,8 +1231,16 @@ int main(int argc, char **argv)
 	}
 	wait(&ret);
 	CHECK(WIFEXITED(ret) && WEXITSTATUS(ret) == 0, "without CAP_NET_ADMIN: EPERM");
+}
 
-	/* Socket close removes the peers */
+/* Closing an attached socket removes its peers. */
+static void test_socket_close(int ifx, int fd, struct mnl_socket *ntf)
+{
+	struct dev_info d;
+	struct peer_info pi;
+	struct peer_req p;
+	int ret, i;
+
 	drain(ntf);
 	close(fd);
 	for (i = 0; wait_ntf(ntf, CAMPAGNOL_CMD_PEER_DEL_NTF, 1000, &pi); i++)
@@ -1202,8 +1253,15 @@ int main(int argc, char **argv)
 	CHECK(!ret && pi.count == 0, "empty dump");
 	p = P(.vpn = "10.9.0.2", .v4 = "127.0.0.1", .port = 40001);
 	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p) == -ENOTCONN, "peer-new: ENOTCONN again");
+}
 
-	/* IPv6 socket, dual stack */
+/* A dual-stack IPv6 socket, with IPv4 and IPv6 peers; 1000 peer cycles. */
+static void test_dual_stack(int ifx, struct mnl_socket *ntf)
+{
+	struct peer_info pi;
+	struct peer_req p;
+	int fd, ret, i;
+
 	fd = udp_socket(AF_INET6, "::", 40010);
 	CHECK(attach(ifx, fd) == 0, "attach a dual-stack IPv6 socket");
 	p = P(.vpn = "10.9.0.2", .v4 = "127.0.0.1", .port = 40001);
@@ -1213,7 +1271,6 @@ int main(int argc, char **argv)
 	peer_get(ifx, "10.9.0.3", &pi);
 	CHECK(!strcmp(pi.remote, "::1"), "remote-ipv6 ::1");
 
-	/* 1000 add/remove cycles */
 	for (i = 0; i < 1000; i++) {
 		p = P(.vpn = "10.7.0.1", .v4 = "127.2.0.1", .port = 7, .cipher = 3, .txfill = i, .rxfill = i);
 		if (peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p) ||
@@ -1229,32 +1286,66 @@ int main(int argc, char **argv)
 	close(fd);
 	CHECK(wait_ntf(ntf, CAMPAGNOL_CMD_PEER_DEL_NTF, 1000, &pi) && wait_ntf(ntf, CAMPAGNOL_CMD_PEER_DEL_NTF, 1000, &pi),
 	      "closing it: two peer-del-ntf");
+}
 
-	/* Cross-netns: socket here, device (ifx2) moved to another netns. */
-	if (argc >= 5) {
-		int nsfd = open(argv[3], O_RDONLY);
-		int ifx3 = atoi(argv[4]);
-		struct mnl_socket *nl_here = nl;
+/* The socket here, the device (ifx3) in the namespace at ns_path. */
+static void test_cross_netns(const char *ns_path, int ifx3, struct mnl_socket *ntf)
+{
+	int nsfd = open(ns_path, O_RDONLY);
+	struct mnl_socket *nl_here = nl;
+	struct peer_info pi;
+	struct peer_req p;
+	int fd, ret;
 
-		fd = udp_socket(AF_INET, "127.0.0.1", 40020);
-		if (nsfd < 0 || setns(nsfd, CLONE_NEWNET)) {
-			perror("setns");
-		} else {
-			nl = open_genl(false);
-			ret = attach(ifx3, fd);
-			CHECK(!ret, "attach a socket of another netns (%s)", last_extack);
-			p = P(.vpn = "10.9.0.2", .v4 = "127.0.0.1", .port = 40001, .cipher = 2);
-			CHECK(peer_cmd(ifx3, CAMPAGNOL_CMD_PEER_NEW, &p) == 0, "peer on it");
-			drain(ntf);
-			close(fd);
-			ret = wait_ntf(ntf, CAMPAGNOL_CMD_PEER_DEL_NTF, 3000, &pi);
-			CHECK(ret && pi.del_reason == CAMPAGNOL_DEL_PEER_REASON_SOCKET_CLOSED,
-			      "peer-del-ntf in the socket's netns (%d, reason %d, %s)", ret,
-			      pi.del_reason, pi.vpn);
-			mnl_socket_close(nl);
-			nl = nl_here;
-		}
+	fd = udp_socket(AF_INET, "127.0.0.1", 40020);
+	if (nsfd < 0 || setns(nsfd, CLONE_NEWNET)) {
+		perror("setns");
+		return;
 	}
+	nl = open_genl(false);
+	ret = attach(ifx3, fd);
+	CHECK(!ret, "attach a socket of another netns (%s)", last_extack);
+	p = P(.vpn = "10.9.0.2", .v4 = "127.0.0.1", .port = 40001, .cipher = 2);
+	CHECK(peer_cmd(ifx3, CAMPAGNOL_CMD_PEER_NEW, &p) == 0, "peer on it");
+	drain(ntf);
+	close(fd);
+	ret = wait_ntf(ntf, CAMPAGNOL_CMD_PEER_DEL_NTF, 3000, &pi);
+	CHECK(ret && pi.del_reason == CAMPAGNOL_DEL_PEER_REASON_SOCKET_CLOSED,
+	      "peer-del-ntf in the socket's netns (%d, reason %d, %s)", ret,
+	      pi.del_reason, pi.vpn);
+	mnl_socket_close(nl);
+	nl = nl_here;
+}
+
+int main(int argc, char **argv)
+{
+	struct mnl_socket *ntf;
+	struct peer_info pi;
+	int ifx, fd, ret;
+
+	srand(getpid());
+	nl = open_genl(false);
+	resolve();
+	ret = subcommand(argc, argv);
+	if (ret >= 0)
+		return ret;
+	printf("TAP version 13\n");
+	ifx = atoi(argv[1]);
+	CHECK(grp_id > 0, "family %d has the peers group %d", fam_id, grp_id);
+	ntf = open_genl(true);
+
+	fd = test_device(ifx, atoi(argv[2]));
+	test_peers(ifx);
+	test_policy(ifx);
+	test_malformed(ifx);
+	test_keys(ifx);
+	test_dump(ifx);
+	test_notifications(ifx, ntf);
+	test_permissions(ifx);
+	test_socket_close(ifx, fd, ntf);
+	test_dual_stack(ifx, ntf);
+	if (argc >= 5)
+		test_cross_netns(argv[3], atoi(argv[4]), ntf);
 
 	ret = peer_dump(ifx, &pi);
 	CHECK(!ret && pi.count == 0, "dump at the end: empty (%d, %d)", ret, pi.count);
