@@ -652,17 +652,28 @@ int campagnol_nl_peer_set_doit(struct sk_buff *skb, struct genl_info *info)
 	return cpg_nl_peer_new_set(info, false);
 }
 
-int campagnol_nl_peer_get_doit(struct sk_buff *skb, struct genl_info *info)
+/* The vpn-ipv4 attribute naming the peer of a peer-get or peer-del. */
+static int cpg_nl_peer_id(struct genl_info *info, struct nlattr **vpn_ip)
 {
 	struct nlattr *tb[CAMPAGNOL_A_PEER_MAX + 1] = {};
-	struct cpg_priv *priv = info->user_ptr[0];
-	struct cpg_peer *peer;
-	struct sk_buff *msg;
 	int err;
 
 	err = cpg_nl_parse_peer(info, campagnol_peer_id_input_nl_policy,
 				ARRAY_SIZE(campagnol_peer_id_input_nl_policy) - 1,
 				tb);
+	*vpn_ip = tb[CAMPAGNOL_A_PEER_VPN_IPV4];
+	return err;
+}
+
+int campagnol_nl_peer_get_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct cpg_priv *priv = info->user_ptr[0];
+	struct nlattr *vpn_ip;
+	struct cpg_peer *peer;
+	struct sk_buff *msg;
+	int err;
+
+	err = cpg_nl_peer_id(info, &vpn_ip);
 	if (err)
 		return err;
 
@@ -670,16 +681,14 @@ int campagnol_nl_peer_get_doit(struct sk_buff *skb, struct genl_info *info)
 	if (!msg)
 		return -ENOMEM;
 	rcu_read_lock();
-	peer = cpg_peer_lookup_vpn_ip(priv,
-				      nla_get_in_addr(tb[CAMPAGNOL_A_PEER_VPN_IPV4]));
+	peer = cpg_peer_lookup_vpn_ip(priv, nla_get_in_addr(vpn_ip));
 	if (peer)
 		err = cpg_nl_fill_peer(msg, priv, peer, info->snd_portid,
 				       info->snd_seq, 0, CAMPAGNOL_CMD_PEER_GET,
 				       CPG_NO_DEL_REASON);
 	rcu_read_unlock();
 	if (!peer) {
-		NL_SET_ERR_MSG_ATTR(info->extack, tb[CAMPAGNOL_A_PEER_VPN_IPV4],
-				    "no such peer");
+		NL_SET_ERR_MSG_ATTR(info->extack, vpn_ip, "no such peer");
 		err = -ENOENT;
 	}
 	if (err) {
@@ -771,16 +780,13 @@ int campagnol_nl_peer_get_dump_done(struct netlink_callback *cb)
 
 int campagnol_nl_peer_del_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	struct nlattr *tb[CAMPAGNOL_A_PEER_MAX + 1] = {};
+	struct nlattr *vpn_ip;
 	int err;
 
-	err = cpg_nl_parse_peer(info, campagnol_peer_id_input_nl_policy,
-				ARRAY_SIZE(campagnol_peer_id_input_nl_policy) - 1,
-				tb);
+	err = cpg_nl_peer_id(info, &vpn_ip);
 	if (err)
 		return err;
-	return cpg_peer_del(info->user_ptr[0],
-			    nla_get_in_addr(tb[CAMPAGNOL_A_PEER_VPN_IPV4]),
+	return cpg_peer_del(info->user_ptr[0], nla_get_in_addr(vpn_ip),
 			    info->extack);
 }
 
