@@ -7,8 +7,9 @@
 # our binaries, the kernel modules the tests need with their dependencies
 # (from modules.dep of the VM's kernel, decompressed, indexed again with
 # depmod so that modprobe and the kernel's own module autoloading work
-# inside), out-of-tree modules built against that kernel, the test scripts
-# and selftests/vm/init as /init.
+# inside), out-of-tree modules built against that kernel, the test scripts,
+# with --ynl-dir python3 and the kernel's ynl CLI, and selftests/vm/init as
+# /init.
 #
 # The image is a newc cpio archive, by default uncompressed: the kernel
 # unpacks it faster than it decompresses it under TCG, and it only lives in
@@ -33,6 +34,9 @@ usage() {
 	                           libraries (repeatable)
 	  --test FILE              a test script to run at boot, in order (repeatable)
 	  --file SRC:DEST          any other file, at DEST (repeatable)
+	  --ynl-dir DIR            the kernel's tools/net/ynl (tools/ynl.sh dir): its pyynl
+	                           in /cpg/ynl, docs/netlink/campagnol.yaml in /cpg/docs,
+	                           Debian's python3 and PyYAML to run its cli.py
 	  --compress none|gzip|zstd  (default: none)
 	EOF
 	exit 2
@@ -72,6 +76,7 @@ output=""
 moddir=""
 compress=none
 bin_dir=""
+ynl_dir=""
 modules=()
 extra_modules=()
 binaries=()
@@ -91,6 +96,7 @@ while [ $# -gt 0 ]; do
 	--test) tests+=("${2:?}"); shift ;;
 	--file) files+=("${2:?}"); shift ;;
 	--compress) compress=${2:?}; shift ;;
+	--ynl-dir) ynl_dir=${2:?}; shift ;;
 	-h | --help) usage ;;
 	*) echo "mkinitramfs: unknown argument: $1" >&2; usage ;;
 	esac
@@ -166,20 +172,23 @@ install_file() {
 	cp -L "$1" "$ROOT$2"
 }
 
-# install_libs FILE: the shared libraries and the loader FILE needs, at the
-# paths ldd gives (so that the loader finds them where it looks on the host).
+# install_libs FILE...: the shared libraries and the loader each FILE needs,
+# at the paths ldd gives (so that the loader finds them where it looks on
+# the host).
 install_libs() {
 	local lib
 
 	# "libx.so => /path (addr)", or "/lib64/ld-linux-x86-64.so.2 (addr)";
-	# "statically linked" / "not a dynamic executable" give nothing.
-	for lib in $(ldd "$1" 2>/dev/null | awk '
+	# "statically linked" / "not a dynamic executable" give nothing, and
+	# "FILE:" heads each file's list when there are several.
+	for lib in $(ldd "$@" 2>/dev/null | awk '
+		/:$/ { next }
 		$2 == "=>" && $3 ~ /^\// { print $3 }
 		$1 ~ /^\// { print $1 }'); do
 		[ -e "$ROOT$lib" ] || install_file "$lib" "$lib"
 	done
-	if ldd "$1" 2>/dev/null | grep -q 'not found'; then
-		die "$1: missing libraries: $(ldd "$1" | grep 'not found' | tr -s ' \t' ' ')"
+	if ldd "$@" 2>/dev/null | grep -q 'not found'; then
+		die "$*: missing libraries: $(ldd "$@" | grep -e ':$' -e 'not found' | tr -s ' \t' ' ')"
 	fi
 }
 
@@ -250,6 +259,89 @@ for b in ${binaries[@]+"${binaries[@]}"}; do
 	fi
 	install_exe "$b" "/cpg/bin/$(basename "$b")"
 done
+
+# --- Python and the kernel's ynl CLI (--ynl-dir) -------------------------------
+
+# Debian's python3, by its path: the first python3 of PATH may be another
+# (a pyenv's) whose standard library is elsewhere.
+PYTHON=/usr/bin/python3
+# What of the standard library stays out: test suites, the GUI and the
+# development tools, what builds C extensions, the big packages of
+# protocols and concurrency nothing netlink needs; and __pycache__: the VM's
+# python compiles what it imports into its RAM.
+PY_EXCLUDE="__pycache__ test tests idle_test idlelib tkinter turtledemo ensurepip
+	pydoc_data lib2to3 distutils venv config-3.* asyncio email http xml xmlrpc
+	wsgiref html multiprocessing concurrent unittest sqlite3 dbm curses"
+# Extension modules left out besides their tests: those that would bring
+# libraries nothing else needs (sqlite, Berkeley DB, NIS and Kerberos,
+# curses, readline), and the Asian codecs.
+PY_EXCLUDE_EXT="_test* _ctypes_test* xxlimited* _xxtestfuzz* _sqlite3* _dbm* _gdbm* nis*
+	_curses* readline* _codecs_* _multibytecodec* _asyncio*"
+
+# install_tree SRC DEST [EXCLUDE...]: directory SRC at DEST, following
+# symlinks, without what the tar patterns EXCLUDE match.
+install_tree() {
+	local src=$1 dest=$2 ex args=()
+	shift 2
+
+	for ex in "$@"; do
+		args+=(--exclude="$ex")
+	done
+	mkdir -p "$ROOT$dest"
+	tar -C "$src" -ch "${args[@]}" . | tar -C "$ROOT$dest" -x
+}
+
+# install_python: $PYTHON as /usr/bin/python3, its standard library and
+# PyYAML; returns 1 (with a warning) when the host has not both.
+install_python() {
+	local py stdlib yaml so pat skip sos=()
+
+	py=$(readlink -f "$PYTHON")
+	if ! [ -x "$py" ]; then
+		echo "mkinitramfs: warning: no $PYTHON: no python3 in the VM" >&2
+		return 1
+	fi
+	yaml=$("$PYTHON" -c 'import os, yaml; print(os.path.dirname(yaml.__file__))' 2>/dev/null) || {
+		echo "mkinitramfs: warning: no PyYAML for $PYTHON (python3-yaml): no python3 in the VM" >&2
+		return 1
+	}
+	stdlib=$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])') ||
+		die "$PYTHON: cannot find its standard library"
+	install_exe "$py" "$py"
+	ln -sf "$(basename "$py")" "$ROOT/usr/bin/python3"
+	# shellcheck disable=SC2086 # lists of patterns
+	install_tree "$stdlib" "$stdlib" $PY_EXCLUDE lib-dynload
+	for so in "$stdlib"/lib-dynload/*.so; do
+		skip=""
+		for pat in $PY_EXCLUDE_EXT; do
+			# shellcheck disable=SC2053 # a glob, on purpose
+			[[ ${so##*/} == $pat ]] && skip=1
+		done
+		[ -n "$skip" ] || sos+=("$so")
+	done
+	mkdir -p "$ROOT$stdlib/lib-dynload"
+	cp "${sos[@]}" "$ROOT$stdlib/lib-dynload/"
+	# One ldd for them all: it takes a good part of a second each.
+	install_libs "${sos[@]}"
+	# PyYAML alone of dist-packages (nothing of its .pth files): the
+	# package and its C loader, with libyaml.
+	install_tree "$yaml" "$yaml" __pycache__
+	for so in "$yaml"/*.so; do
+		[ -e "$so" ] && install_libs "$so"
+	done
+	[ -d "$(dirname "$yaml")/_yaml" ] &&
+		install_tree "$(dirname "$yaml")/_yaml" "$(dirname "$yaml")/_yaml" __pycache__
+	return 0
+}
+
+if [ -n "$ynl_dir" ]; then
+	[ -f "$ynl_dir/pyynl/cli.py" ] || die "--ynl-dir $ynl_dir: no pyynl/cli.py there"
+	if install_python; then
+		install_tree "$ynl_dir/pyynl" /cpg/ynl/pyynl __pycache__
+		install_file "$SELFTESTS_DIR/../docs/netlink/campagnol.yaml" \
+			/cpg/docs/netlink/campagnol.yaml
+	fi
+fi
 
 # --- Kernel modules ------------------------------------------------------------
 

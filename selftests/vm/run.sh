@@ -33,6 +33,9 @@ usage() {
 	                          (default: \$CPG_BIN, else build/ of the checkout)
 	  --binary FILE           another executable for CPG_BIN (repeatable)
 	  --file SRC:DEST         another file for the VM (repeatable)
+	  --ynl-dir DIR|auto|none the kernel's tools/net/ynl, for kmod_ynl.sh: with python3
+	                          and the spec in the VM (default: auto, what
+	                          tools/ynl.sh dir gives, none when it skips)
 	  --timeout SECONDS       bound on the whole run, boot included (default: 300;
 	                          env CPG_VM_TIMEOUT)
 	  --accel auto|kvm|tcg    (default: auto, KVM when it works; env CPG_VM_ACCEL)
@@ -57,6 +60,7 @@ usage() {
 kernel_arg=${CPG_VM_KERNEL:-}
 moddir_arg=""
 bin_dir=${CPG_BIN:-$SRC_DIR/build}
+ynl_dir=auto
 timeout=${CPG_VM_TIMEOUT:-300}
 timeout_given=""
 accel=${CPG_VM_ACCEL:-auto}
@@ -81,6 +85,7 @@ while [ $# -gt 0 ]; do
 	--bin-dir) bin_dir=${2:?}; shift ;;
 	--binary) mk_args+=(--binary "$(realpath "${2:?}")"); shift ;;
 	--file) mk_args+=(--file "${2:?}"); shift ;;
+	--ynl-dir) ynl_dir=${2:?}; shift ;;
 	--timeout) timeout=${2:?}; timeout_given=1; shift ;;
 	--accel) accel=${2:?}; shift ;;
 	--memory) memory=${2:?}; shift ;;
@@ -188,6 +193,21 @@ build_initramfs() {
 	shift
 
 	[ -d "$bin_dir" ] && mk_args+=(--bin-dir "$bin_dir")
+	if [ "$ynl_dir" = auto ]; then
+		# Extracted from linux-source-7.2 once per version, into a cache;
+		# without that package, the tests that need it skip.
+		ynl_dir=$("$SRC_DIR/tools/ynl.sh" dir)
+		case $? in
+		0) ;;
+		4) echo "# cpg-vm: no ynl CLI in the VM: $ynl_dir"; ynl_dir=none ;;
+		*)
+			echo "Bail out! tools/ynl.sh dir failed"
+			echo "# ${ynl_dir//$'\n'/$'\n'# }"
+			exit "$KSFT_FAIL"
+			;;
+		esac
+	fi
+	[ "$ynl_dir" = none ] || mk_args+=(--ynl-dir "$(realpath "$ynl_dir")")
 	"$VM_DIR/mkinitramfs.sh" -o "$out" --modules-dir "$moddir" "${mk_args[@]}" "$@" \
 		>"$work/mkinitramfs.log" 2>&1 && return 0
 	echo "Bail out! cannot build the initramfs"
