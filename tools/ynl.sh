@@ -63,13 +63,15 @@ generate() {
 	cp "$ROOT/$SPEC" "$scratch/$SPEC"
 	cp "$src/Documentation/netlink/genetlink.yaml" "$scratch/docs/"
 	gen="$src/tools/net/ynl/pyynl/ynl_gen_c.py"
+	# Debian's python3, which has python3-yaml (install-deps.sh), whatever
+	# else PATH may put first.
 	# timeout: the generator loops forever when it finds no MAINTAINERS.
 	(cd "$scratch" &&
-		timeout 120 python3 "$gen" --mode uapi --header --spec "$SPEC" \
+		timeout 120 /usr/bin/python3 "$gen" --mode uapi --header --spec "$SPEC" \
 			-o "$1/include/uapi/linux/campagnol.h" &&
-		timeout 120 python3 "$gen" --mode kernel --header --spec "$SPEC" \
+		timeout 120 /usr/bin/python3 "$gen" --mode kernel --header --spec "$SPEC" \
 			-o "$1/kmod/netlink-gen.h" &&
-		timeout 120 python3 "$gen" --mode kernel --source --spec "$SPEC" \
+		timeout 120 /usr/bin/python3 "$gen" --mode kernel --source --spec "$SPEC" \
 			-o "$1/kmod/netlink-gen.c") || { rm -rf "$scratch"; return 1; }
 	rm -rf "$scratch"
 }
