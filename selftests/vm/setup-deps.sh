@@ -4,7 +4,9 @@
 # Install what the VM selftests need on Debian 12: Debian's 6.1 cloud
 # kernel (image and headers: this only puts files in /boot, /lib/modules and
 # /usr/src, the running kernel does not change), qemu, a static busybox for
-# the initramfs, and the tools the tests run inside the VM.
+# the initramfs, and the tools the tests run inside the VM (python3-yaml
+# for the kernel's ynl CLI of kmod_ynl.sh, which tools/install-deps.sh's
+# linux-source-7.2 brings).
 # Idempotent: apt is not even called when nothing is missing.
 set -eu
 
@@ -12,6 +14,7 @@ PACKAGES="
 linux-image-cloud-amd64 linux-headers-cloud-amd64
 qemu-system-x86 busybox-static cpio xz-utils
 iproute2 nftables iputils-ping iperf3 tcpdump wireguard-tools kmod jq openssl
+python3-yaml
 "
 
 missing=""
