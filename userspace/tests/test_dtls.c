@@ -307,6 +307,16 @@ static void pair_run(struct pair *p)
 	fail_msg("handshake still running after 40 rounds");
 }
 
+/* pair_init() and pair_run(), the log they write returned (to free). */
+static char *pair_run_logged(struct pair *p, struct cpg_dtls_ctx *cctx, const char *server_ip,
+			     struct cpg_dtls_ctx *sctx, const char *client_ip)
+{
+	capture_begin();
+	pair_init(p, cctx, server_ip, sctx, client_ip);
+	pair_run(p);
+	return capture_end();
+}
+
 static void assert_state(const struct side *sd, enum cpg_dtls_state st)
 {
 	if (cpg_dtls_session_state(sd->s) != st)
@@ -352,6 +362,20 @@ static void assert_established_pair(struct pair *p, enum cpg_cipher cipher)
 	cpg_keys_wipe(&kb);
 }
 
+/* Contexts for alice (10.0.0.1) and bob (10.0.0.2), both limited to suite. */
+static void suite_ctxs(const char *suite, struct cpg_dtls_ctx **actx, struct cpg_dtls_ctx **bctx)
+{
+	struct conf ca, cb;
+
+	conf_init(&ca, "ca/alice", "10.0.0.1");
+	conf_init(&cb, "ca/bob", "10.0.0.2");
+	ca.cfg.cipher_list = cb.cfg.cipher_list = (char *)suite;
+	*actx = cpg_dtls_ctx_new(&ca.cfg);
+	*bctx = cpg_dtls_ctx_new(&cb.cfg);
+	assert_non_null(*actx);
+	assert_non_null(*bctx);
+}
+
 /* ---- Tests ---------------------------------------------------------------- */
 
 static void test_handshake_each_suite(void **state)
@@ -366,17 +390,10 @@ static void test_handshake_each_suite(void **state)
 	};
 
 	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++) {
-		struct conf ca, cb;
 		struct cpg_dtls_ctx *actx, *bctx;
 		struct pair p;
 
-		conf_init(&ca, "ca/alice", "10.0.0.1");
-		conf_init(&cb, "ca/bob", "10.0.0.2");
-		ca.cfg.cipher_list = cb.cfg.cipher_list = (char *)suites[i].name;
-		actx = cpg_dtls_ctx_new(&ca.cfg);
-		bctx = cpg_dtls_ctx_new(&cb.cfg);
-		assert_non_null(actx);
-		assert_non_null(bctx);
+		suite_ctxs(suites[i].name, &actx, &bctx);
 		assert_string_equal(cpg_dtls_ctx_cipher_list(actx), suites[i].name);
 		pair_init(&p, actx, "10.0.0.2", bctx, "10.0.0.1");
 		/* The sessions hold their own references, as after a reload. */
@@ -475,10 +492,7 @@ static void test_wrong_ca(void **state)
 	free(log);
 
 	/* The server's certificate is from an unknown CA: the client refuses. */
-	capture_begin();
-	pair_init(&p, alice, "10.0.0.2", trudy, "10.0.0.1");
-	pair_run(&p);
-	log = capture_end();
+	log = pair_run_logged(&p, alice, "10.0.0.2", trudy, "10.0.0.1");
 	assert_failed(&p.a, CPG_DTLS_FAIL_PEER_CERT);
 	assert_failed(&p.b, CPG_DTLS_FAIL_PEER_ALERT);
 	/* OpenSSL sends the chain up to the root, and ours stops there. */
@@ -491,10 +505,7 @@ static void test_wrong_ca(void **state)
 	pair_free(&p);
 
 	/* The client's: the server refuses. */
-	capture_begin();
-	pair_init(&p, mallory, "10.0.0.2", bob, "10.0.0.1");
-	pair_run(&p);
-	log = capture_end();
+	log = pair_run_logged(&p, mallory, "10.0.0.2", bob, "10.0.0.1");
 	assert_failed(&p.b, CPG_DTLS_FAIL_PEER_CERT);
 	assert_failed(&p.a, CPG_DTLS_FAIL_PEER_ALERT);
 	assert_log_has(log, "peer 192.0.2.1:4001 (10.0.0.1): certificate verify failed: "
@@ -575,10 +586,7 @@ static void test_revoked(void **state)
 	assert_established_pair(&p, CPG_CIPHER_AES_128_GCM);
 	pair_free(&p);
 
-	capture_begin();
-	pair_init(&p, carol, "10.0.0.2", bob, "10.0.0.3");
-	pair_run(&p);
-	log = capture_end();
+	log = pair_run_logged(&p, carol, "10.0.0.2", bob, "10.0.0.3");
 	assert_failed(&p.b, CPG_DTLS_FAIL_PEER_CERT);
 	assert_failed(&p.a, CPG_DTLS_FAIL_PEER_ALERT);
 	assert_log_has(log, "peer 192.0.2.1:4001 (10.0.0.3): certificate verify failed: "
@@ -600,10 +608,7 @@ static void test_wrong_vpn_ip(void **state)
 	char *log;
 
 	/* The RDV announced 10.0.0.2 but eve answers: alice refuses. */
-	capture_begin();
-	pair_init(&p, alice, "10.0.0.2", eve, "10.0.0.1");
-	pair_run(&p);
-	log = capture_end();
+	log = pair_run_logged(&p, alice, "10.0.0.2", eve, "10.0.0.1");
 	assert_failed(&p.a, CPG_DTLS_FAIL_PEER_CERT);
 	assert_failed(&p.b, CPG_DTLS_FAIL_PEER_ALERT);
 	assert_log_has(log, "peer 192.0.2.2:4002 (10.0.0.2): presented a certificate for "
@@ -612,10 +617,7 @@ static void test_wrong_vpn_ip(void **state)
 	pair_free(&p);
 
 	/* eve connects to bob claiming to be 10.0.0.1: bob refuses. */
-	capture_begin();
-	pair_init(&p, eve, "10.0.0.2", bob, "10.0.0.1");
-	pair_run(&p);
-	log = capture_end();
+	log = pair_run_logged(&p, eve, "10.0.0.2", bob, "10.0.0.1");
 	assert_failed(&p.b, CPG_DTLS_FAIL_PEER_CERT);
 	assert_failed(&p.a, CPG_DTLS_FAIL_PEER_ALERT);
 	assert_log_has(log, "peer 192.0.2.1:4001 (10.0.0.1): presented a certificate for "
@@ -679,10 +681,7 @@ static void test_expiry_during_use(void **state)
 	while (time(NULL) <= expired)
 		usleep(100 * 1000);
 
-	capture_begin();
-	pair_init(&p, frank, "10.0.0.2", bob, "10.0.0.6");
-	pair_run(&p);
-	log = capture_end();
+	log = pair_run_logged(&p, frank, "10.0.0.2", bob, "10.0.0.6");
 	assert_failed(&p.b, CPG_DTLS_FAIL_PEER_CERT);
 	assert_log_has(log, "peer 192.0.2.1:4001 (10.0.0.6): certificate verify failed: "
 			    "certificate has expired (subject CN=frank)");
@@ -690,10 +689,7 @@ static void test_expiry_during_use(void **state)
 	free(log);
 	pair_free(&p);
 
-	capture_begin();
-	pair_init(&p, alice, "10.0.0.2", bob_short, "10.0.0.1");
-	pair_run(&p);
-	log = capture_end();
+	log = pair_run_logged(&p, alice, "10.0.0.2", bob_short, "10.0.0.1");
 	assert_failed(&p.b, CPG_DTLS_FAIL_PEER_CERT);
 	assert_log_has(log, "peer 192.0.2.1:4001 (10.0.0.1): certificate verify failed: "
 			    "CRL has expired (subject CN=alice)");
@@ -706,68 +702,55 @@ static void test_expiry_during_use(void **state)
 	cpg_dtls_ctx_put(alice);
 }
 
+/* Loading c fails, and says want. */
+static void assert_refused_at_load(const struct conf *c, const char *want)
+{
+	char *log;
+
+	capture_begin();
+	assert_null(cpg_dtls_ctx_new(&c->cfg));
+	log = capture_end();
+	assert_log_has(log, want);
+	free(log);
+}
+
 static void test_refused_at_load(void **state)
 {
 	struct cpg_dtls_ctx *ctx;
 	struct conf c;
 	char *log, want[2 * PATH_LEN + 64];
 
-	capture_begin();
-
 	conf_init(&c, "ca/dave", "10.0.0.4");
-	assert_null(cpg_dtls_ctx_new(&c.cfg));
 	snprintf(want, sizeof(want), "certificate %s expired on 2000-01-02 00:00:00 UTC", c.cert);
-	log = capture_end();
-	assert_log_has(log, want);
-	free(log);
+	assert_refused_at_load(&c, want);
 
-	capture_begin();
 	conf_init(&c, "ca/alice", "10.0.0.1");
 	conf_crl(&c, "crl-expired.pem");
-	assert_null(cpg_dtls_ctx_new(&c.cfg));
 	snprintf(want, sizeof(want),
 		 "crl_file %s: the CRL of CN=Campagnol CA expired on 2000-01-02 00:00:00 UTC",
 		 c.crl);
-	log = capture_end();
-	assert_log_has(log, want);
-	free(log);
+	assert_refused_at_load(&c, want);
 
-	capture_begin();
 	conf_init(&c, "ca/alice", "10.0.0.1");
 	conf_file(c.key, "ca/bob.key");
-	assert_null(cpg_dtls_ctx_new(&c.cfg));
 	snprintf(want, sizeof(want), "key %s does not match certificate %s", c.key, c.cert);
-	log = capture_end();
-	assert_log_has(log, want);
-	free(log);
+	assert_refused_at_load(&c, want);
 
-	capture_begin();
 	conf_init(&c, "ca/alice", "10.0.0.1");
 	conf_file(c.key, "locked.key");
-	assert_null(cpg_dtls_ctx_new(&c.cfg));
 	snprintf(want, sizeof(want), "key %s is protected by a passphrase", c.key);
-	log = capture_end();
-	assert_log_has(log, want);
-	free(log);
+	assert_refused_at_load(&c, want);
 
-	capture_begin();
 	conf_init(&c, "ca/alice", "10.0.0.7");
-	assert_null(cpg_dtls_ctx_new(&c.cfg));
 	snprintf(want, sizeof(want),
 		 "certificate %s is for 10.0.0.1, not for our vpn_ip 10.0.0.7: "
 		 "peers would refuse it",
 		 c.cert);
-	log = capture_end();
-	assert_log_has(log, want);
-	free(log);
+	assert_refused_at_load(&c, want);
 
-	capture_begin();
 	conf_init(&c, "ca/nobody", "10.0.0.1");
-	assert_null(cpg_dtls_ctx_new(&c.cfg));
 	snprintf(want, sizeof(want), "certificate %s: No such file or directory", c.cert);
-	log = capture_end();
-	assert_log_has(log, want);
-	free(log);
+	assert_refused_at_load(&c, want);
 
 	capture_begin();
 	conf_init(&c, "ca/alice", "10.0.0.1");
@@ -1054,17 +1037,10 @@ static void test_short_records_ignored(void **state)
 	static const uint8_t types[] = { 20, 21, 22, 24, 63 };
 
 	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++) {
-		struct conf ca, cb;
 		struct cpg_dtls_ctx *actx, *bctx;
 		struct pair p;
 
-		conf_init(&ca, "ca/alice", "10.0.0.1");
-		conf_init(&cb, "ca/bob", "10.0.0.2");
-		ca.cfg.cipher_list = cb.cfg.cipher_list = (char *)suites[i].name;
-		actx = cpg_dtls_ctx_new(&ca.cfg);
-		bctx = cpg_dtls_ctx_new(&cb.cfg);
-		assert_non_null(actx);
-		assert_non_null(bctx);
+		suite_ctxs(suites[i].name, &actx, &bctx);
 		pair_init(&p, actx, "10.0.0.2", bctx, "10.0.0.1");
 		cpg_dtls_ctx_put(actx);
 		cpg_dtls_ctx_put(bctx);
