@@ -170,6 +170,19 @@ static void run_loop(struct fixture *fx)
 	assert_int_equal(cpg_loop_run_once(&fx->loop, WAIT_MS), 0);
 }
 
+/* A's host sends pkt: the record A makes of it, taken off B's socket, not fed. */
+static ssize_t sealed_for_b(struct fixture *fx, const uint8_t *pkt, size_t len, uint8_t *wire,
+			    union cpg_sockaddr *from)
+{
+	ssize_t wlen;
+
+	host_send(&fx->n[A], pkt, len);
+	run_loop(fx);
+	wlen = wire_recv(&fx->n[B], wire, from);
+	assert_true(wlen > 0);
+	return wlen;
+}
+
 /* Take one datagram off to's socket, check it came from from, feed it. */
 static ssize_t relay(struct fixture *fx, int from, int to, uint8_t *buf)
 {
@@ -518,10 +531,7 @@ static void test_replay(void **state)
 	ssize_t wlen;
 	size_t flen;
 
-	host_send(&fx->n[A], pkt, len);
-	run_loop(fx);
-	wlen = wire_recv(&fx->n[B], wire, &from);
-	assert_true(wlen > 0);
+	wlen = sealed_for_b(fx, pkt, len, wire, &from);
 	memcpy(copy, wire, (size_t)wlen);
 	assert_true(input(&fx->n[B], wire, (size_t)wlen, &from));
 	assert_int_equal(host_recv(&fx->n[B], out), (ssize_t)len);
@@ -575,10 +585,7 @@ static void test_tampered(void **state)
 	struct cpg_dp_stats st;
 	ssize_t wlen;
 
-	host_send(&fx->n[A], pkt, len);
-	run_loop(fx);
-	wlen = wire_recv(&fx->n[B], wire, &from);
-	assert_true(wlen > 0);
+	wlen = sealed_for_b(fx, pkt, len, wire, &from);
 	memcpy(copy, wire, (size_t)wlen);
 
 	wire[wlen / 2] ^= 0x01;
