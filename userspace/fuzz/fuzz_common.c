@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "fuzz.h"
 #include "log.h"
 
@@ -56,4 +57,15 @@ uint64_t fuzz_input_hash(const uint8_t *data, size_t size)
 	while (size--)
 		h = (h ^ *data++) * 0x100000001b3u;
 	return h;
+}
+
+bool fuzz_ipv4_ok(const uint8_t *pkt, size_t len)
+{
+	const size_t min_header = 20;
+	size_t ihl;
+
+	if (len < min_header || pkt[0] >> 4 != 4)
+		return false;
+	ihl = 4 * (size_t)(pkt[0] & 0x0f);
+	return ihl >= min_header && ihl <= len && cpg_get_be16(pkt + 2) == len;
 }

@@ -237,17 +237,6 @@ static int fake_tun_write(struct cpg_tun *t, const uint8_t *pkt, size_t len)
 	return 0;
 }
 
-/* What dp_user.c demands of a packet it delivers; the same rule, written apart. */
-static bool ipv4_ok(const uint8_t *pkt, size_t len)
-{
-	size_t ihl;
-
-	if (len < IPV4_HEADER || pkt[0] >> 4 != 4)
-		return false;
-	ihl = 4 * (size_t)(pkt[0] & 0x0f);
-	return ihl >= IPV4_HEADER && ihl <= len && cpg_get_be16(pkt + 2) == len;
-}
-
 /*
  * One change to the record at rec (*len bytes, room for APPEND_MAX more): a
  * kind byte (modulo 5) and its operands: flip bits of a byte, cut, set the
@@ -431,7 +420,7 @@ static bool predict(size_t len, int pi, int n_placed, uint64_t drops[CPG_DP_DROP
 			continue;
 		}
 		fuzz_window_update(&p->win, r->seq);
-		if (!ipv4_ok(r->plain, r->plen)) {
+		if (!fuzz_ipv4_ok(r->plain, r->plen)) {
 			drops[CPG_DP_DROP_MALFORMED]++;
 		} else if (memcmp(r->plain + 12, &p->vpn_ip.s_addr, 4)) {
 			drops[CPG_DP_DROP_SPOOFED]++;

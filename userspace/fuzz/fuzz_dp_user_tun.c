@@ -136,17 +136,6 @@ static struct pkt pool[BATCH + 1];
 static int pool_used, pending;
 static uint8_t rbuf[PKT_MAX + 64];
 
-/* What dp_user.c demands of a packet it sends; the same rule, written apart. */
-static bool ipv4_ok(const uint8_t *pkt, size_t len)
-{
-	size_t ihl;
-
-	if (len < IPV4_HEADER || pkt[0] >> 4 != 4)
-		return false;
-	ihl = 4 * (size_t)(pkt[0] & 0x0f);
-	return ihl >= IPV4_HEADER && ihl <= len && cpg_get_be16(pkt + 2) == len;
-}
-
 static void secret_for(int i, struct cpg_aead_secret *s)
 {
 	for (size_t k = 0; k < sizeof(s->key); k++)
@@ -229,7 +218,7 @@ static void model_packet(const struct pkt *k, bool from_device, bool on_demand)
 	struct in_addr dst;
 	struct peer *p;
 
-	if (!ipv4_ok(k->data, k->len)) {
+	if (!fuzz_ipv4_ok(k->data, k->len)) {
 		m.fed++;
 		m.c.malformed++;
 		return;
