@@ -115,14 +115,6 @@ uint64_t cpg_now_ms(void)
 	return now;
 }
 
-void cpg_timer_init(struct cpg_timer *t, cpg_timer_fn fn, void *arg)
-{
-	t->expires = 0;
-	t->heap_index = SIZE_MAX;
-	t->fn = fn;
-	t->arg = arg;
-}
-
 int cpg_timer_arm(struct cpg_loop *l, struct cpg_timer *t, uint64_t delay_ms)
 {
 	if (l != &loop)

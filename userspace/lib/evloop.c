@@ -287,14 +287,6 @@ static void heap_remove(struct cpg_loop *loop, size_t i)
 	}
 }
 
-void cpg_timer_init(struct cpg_timer *t, cpg_timer_fn fn, void *arg)
-{
-	t->expires = 0;
-	t->heap_index = SIZE_MAX;
-	t->fn = fn;
-	t->arg = arg;
-}
-
 int cpg_timer_arm(struct cpg_loop *loop, struct cpg_timer *t, uint64_t delay_ms)
 {
 	uint64_t now = cpg_now_ms();

@@ -94,7 +94,14 @@ int cpg_loop_run(struct cpg_loop *loop);
 int cpg_loop_run_once(struct cpg_loop *loop, int max_wait_ms);
 void cpg_loop_stop(struct cpg_loop *loop);
 
-void cpg_timer_init(struct cpg_timer *t, cpg_timer_fn fn, void *arg);
+/* Not armed. Inline, so that a fake of the timers (fuzz_rdvclient.c) has it too. */
+static inline void cpg_timer_init(struct cpg_timer *t, cpg_timer_fn fn, void *arg)
+{
+	t->expires = 0;
+	t->heap_index = SIZE_MAX;
+	t->fn = fn;
+	t->arg = arg;
+}
 /* Arm, or re-arm, delay_ms from now. 0, or -1 if the heap cannot grow. */
 int cpg_timer_arm(struct cpg_loop *loop, struct cpg_timer *t, uint64_t delay_ms);
 void cpg_timer_cancel(struct cpg_loop *loop, struct cpg_timer *t);
