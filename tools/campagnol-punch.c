@@ -445,6 +445,15 @@ struct options {
 	int n_args;
 };
 
+/* optarg, a number from min to max, into *v; false after "bad WHAT". */
+static bool number_arg(const char *what, unsigned long min, unsigned long max, unsigned long *v)
+{
+	if (parse_ulong(optarg, max, v) == 0 && *v >= min)
+		return true;
+	fprintf(stderr, "campagnol-punch: bad %s '%s'\n", what, optarg);
+	return false;
+}
+
 /* 0, or CPG_EXIT_USAGE after a message. Exits for -h and -V. */
 static int parse_options(int argc, char **argv, struct options *o)
 {
@@ -482,10 +491,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->local_host = optarg;
 			break;
 		case 'p':
-			if (parse_ulong(optarg, 65535, &v) < 0) {
-				fprintf(stderr, "campagnol-punch: bad port '%s'\n", optarg);
+			if (!number_arg("port", 0, 65535, &v))
 				return CPG_EXIT_USAGE;
-			}
 			o->local_port = (long)v;
 			break;
 		case 'I':
@@ -498,25 +505,18 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->no_local = true;
 			break;
 		case 't':
-			if (parse_ulong(optarg, 3600000, &v) < 0 || v == 0) {
-				fprintf(stderr, "campagnol-punch: bad punch timeout '%s'\n",
-					optarg);
+			if (!number_arg("punch timeout", 1, 3600000, &v))
 				return CPG_EXIT_USAGE;
-			}
 			o->punch_timeout_ms = v;
 			break;
 		case 'x':
-			if (parse_ulong(optarg, 1000000, &v) < 0) {
-				fprintf(stderr, "campagnol-punch: bad count '%s'\n", optarg);
+			if (!number_arg("count", 0, 1000000, &v))
 				return CPG_EXIT_USAGE;
-			}
 			o->exchange = v;
 			break;
 		case 'w':
-			if (parse_ulong(optarg, 100000000, &v) < 0) {
-				fprintf(stderr, "campagnol-punch: bad wait '%s'\n", optarg);
+			if (!number_arg("wait", 0, 100000000, &v))
 				return CPG_EXIT_USAGE;
-			}
 			o->wait_s = (long)v;
 			break;
 		case 'v':

@@ -180,6 +180,15 @@ static void usage(FILE *f)
 		CPG_RDV_DEFAULT_PORT, DEFAULT_HELLO_RATE, DEFAULT_FUZZ_RATE);
 }
 
+/* optarg, a number from min to max, into *v; false after "WHAT, not 'ARG'". */
+static bool number_arg(const char *what, unsigned long min, unsigned long max, unsigned long *v)
+{
+	if (!parse_uint(optarg, max, v) && *v >= min)
+		return true;
+	log_err("%s, not '%s'", what, optarg);
+	return false;
+}
+
 enum { OPT_BIND = 256, OPT_FUZZ, OPT_SEED };
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -220,11 +229,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 			server = optarg;
 			break;
 		case 'n':
-			if (parse_uint(optarg, 1000000, &v) || v == 0) {
-				log_err("-n: a number of clients from 1 to 1000000, not '%s'",
-					optarg);
+			if (!number_arg("-n: a number of clients from 1 to 1000000", 1, 1000000, &v))
 				return -1;
-			}
 			o->clients = (uint32_t)v;
 			break;
 		case 'b':
@@ -235,25 +241,19 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->base_ip = ntohl(ip.s_addr);
 			break;
 		case 'D':
-			if (parse_uint(optarg, 86400 * 365, &v) || v == 0) {
-				log_err("-D: a duration in seconds (at least 1), not '%s'", optarg);
+			if (!number_arg("-D: a duration in seconds (at least 1)", 1, 86400 * 365,
+					&v))
 				return -1;
-			}
 			o->duration_s = (unsigned int)v;
 			break;
 		case 'a':
-			if (parse_uint(optarg, 1000000, &v)) {
-				log_err("-a: asks per second from 0 to 1000000, not '%s'", optarg);
+			if (!number_arg("-a: asks per second from 0 to 1000000", 0, 1000000, &v))
 				return -1;
-			}
 			o->asks_per_sec = (unsigned int)v;
 			break;
 		case 'r':
-			if (parse_uint(optarg, 10000000, &v) || v == 0) {
-				log_err("-r: a rate per second from 1 to 10000000, not '%s'",
-					optarg);
+			if (!number_arg("-r: a rate per second from 1 to 10000000", 1, 10000000, &v))
 				return -1;
-			}
 			o->rate = (unsigned int)v;
 			break;
 		case 'l':
@@ -267,18 +267,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 			cpg_sockaddr_set_in(&o->bind, ip, 0);
 			break;
 		case OPT_FUZZ:
-			if (parse_uint(optarg, ULONG_MAX, &v) || v == 0) {
-				log_err("--fuzz: a number of datagrams (at least 1), not '%s'",
-					optarg);
+			if (!number_arg("--fuzz: a number of datagrams (at least 1)", 1, ULONG_MAX,
+					&v))
 				return -1;
-			}
 			o->fuzz = v;
 			break;
 		case OPT_SEED:
-			if (parse_uint(optarg, ULONG_MAX, &v)) {
-				log_err("--seed: a non-negative number, not '%s'", optarg);
+			if (!number_arg("--seed: a non-negative number", 0, ULONG_MAX, &v))
 				return -1;
-			}
 			o->seed = v;
 			break;
 		case 'q':
