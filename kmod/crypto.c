@@ -16,10 +16,10 @@
 
 #include "compat.h"
 #include "crypto.h"
+#include "proto.h"
 #include "receive.h"
 #include "send.h"
 
-#define CPG_AAD_LEN		13
 #define CPG_NONCE_LEN		12
 #define CPG_GCM_SALT_LEN	4
 
@@ -187,7 +187,7 @@ struct cpg_crypt_ctx {
 	struct sk_buff *skb;
 	struct scatterlist *sg;
 	u8 iv[CPG_NONCE_LEN];
-	u8 aad[CPG_AAD_LEN];
+	struct cpg_record_aad aad;
 };
 
 static void cpg_crypt_finish(struct sk_buff *skb, int err)
@@ -221,15 +221,6 @@ static void cpg_crypt_complete(struct crypto_async_request *areq, int err)
 	cpg_crypt_async_done(areq->data, err);
 }
 #endif
-
-/* RFC 5246 6.2.3.3, with DTLS's epoch || sequence number. */
-static void cpg_make_aad(u8 *aad, u16 epoch, u64 seq, unsigned int plain_len)
-{
-	put_unaligned_be64((u64)epoch << 48 | seq, aad);
-	aad[8] = CPG_CT_APPLICATION_DATA;
-	put_unaligned_be16(CPG_DTLS_1_2, aad + 9);
-	put_unaligned_be16(plain_len, aad + 11);
-}
 
 /*
  * GCM (RFC 5288): salt || the record's explicit nonce, which we write as
@@ -293,7 +284,7 @@ void cpg_crypt(struct sk_buff *skb)
 	ctx->sg = (void *)ctx + sg_off;
 
 	sg_init_table(ctx->sg, nfrags + 1);
-	sg_set_buf(ctx->sg, ctx->aad, CPG_AAD_LEN);
+	sg_set_buf(ctx->sg, &ctx->aad, sizeof(ctx->aad));
 	nsg = skb_to_sgvec_nomark(skb, ctx->sg + 1, data_off,
 				  cb->plain_len + CPG_TAG_LEN);
 	if (nsg < 0) {
@@ -302,13 +293,13 @@ void cpg_crypt(struct sk_buff *skb)
 	}
 	sg_mark_end(&ctx->sg[nsg]);
 
-	cpg_make_aad(ctx->aad, key->epoch, cb->seq, cb->plain_len);
+	cpg_record_aad_init(&ctx->aad, key->epoch, cb->seq, cb->plain_len);
 	cpg_make_nonce(ctx->iv, key, cb->encrypt ? &key->tx : &key->rx,
 		       skb->data + nonce_off, cb->seq);
 
 	aead_request_set_tfm(req, aead);
 	aead_request_set_callback(req, 0, cpg_crypt_complete, ctx);
-	aead_request_set_ad(req, CPG_AAD_LEN);
+	aead_request_set_ad(req, sizeof(ctx->aad));
 	if (cb->encrypt) {
 		aead_request_set_crypt(req, ctx->sg, ctx->sg, cb->plain_len,
 				       ctx->iv);

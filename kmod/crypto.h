@@ -20,22 +20,13 @@
 #include <net/netlink.h>
 #include <uapi/linux/campagnol.h>
 
-/* The data plane writes from 2^47: see docs/dtls-records.md. */
-#define CPG_DATA_SEQ_START	BIT_ULL(47)
-#define CPG_SEQ_MAX		GENMASK_ULL(47, 0)
+#include "proto.h"
+
 /* The daemon hears of a key this many records before it is used up. */
 #define CPG_KEY_LIMIT_MARGIN	BIT_ULL(24)
 
 #define CPG_KEY_MAX_LEN		32
 #define CPG_IV_MAX_LEN		12
-
-#define CPG_RECORD_HEADER_LEN	13
-#define CPG_CT_APPLICATION_DATA	23
-#define CPG_DTLS_1_2		0xfefd
-#define CPG_EXPLICIT_NONCE_LEN	8	/* AES-GCM only */
-#define CPG_TAG_LEN		16
-#define CPG_MAX_PLAINTEXT	16384
-#define CPG_MAX_FRAGMENT	(CPG_MAX_PLAINTEXT + 2048)
 
 /*
  * Records accepted behind the newest authenticated one (as record.c). The

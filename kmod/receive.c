@@ -24,6 +24,7 @@
 #include "crypto.h"
 #include "netdev.h"
 #include "peer.h"
+#include "proto.h"
 #include "receive.h"
 
 /* Where the datagram came from, as the peer table has it. */
@@ -187,20 +188,20 @@ static struct cpg_key *cpg_receive_key(struct cpg_peer *peer, u16 epoch,
 int cpg_encap_rcv(struct sock *sk, struct sk_buff *skb)
 {
 	unsigned int offset = skb_transport_offset(skb) + sizeof(struct udphdr);
+	const struct cpg_record_hdr *hdr;
 	struct cpg_key *key, *retry;
 	unsigned int frag_len, nonce_len;
 	union cpg_sockaddr from;
 	struct cpg_skb_cb *cb;
 	struct cpg_peer *peer;
 	struct cpg_sock *cs;
-	const u8 *rec;
 	u64 seq;
 
 	if (!pskb_may_pull(skb, offset + CPG_RECORD_HEADER_LEN))
 		return 1;
-	rec = skb->data + offset;
-	if (rec[0] != CPG_CT_APPLICATION_DATA ||
-	    get_unaligned_be16(rec + 1) != CPG_DTLS_1_2)
+	hdr = (const struct cpg_record_hdr *)(skb->data + offset);
+	if (hdr->type != CPG_CT_APPLICATION_DATA ||
+	    hdr->version != htons(CPG_DTLS_1_2))
 		return 1;
 
 	cs = rcu_dereference_sk_user_data(sk);
@@ -210,15 +211,15 @@ int cpg_encap_rcv(struct sock *sk, struct sk_buff *skb)
 	peer = cpg_peer_lookup_endpoint(cs->priv, &from);
 	if (!peer || !cpg_peer_hold(peer))
 		return 1;
-	key = cpg_receive_key(peer, get_unaligned_be16(rec + 3), &retry);
+	key = cpg_receive_key(peer, ntohs(hdr->epoch), &retry);
 	if (!key) {
 		cpg_peer_put(peer);
 		return 1;
 	}
 
 	/* The peer's record, in a key's epoch: ours from here on. */
-	seq = get_unaligned_be64(rec + 3) & CPG_SEQ_MAX;
-	frag_len = get_unaligned_be16(rec + 11);
+	seq = cpg_record_seq(hdr);
+	frag_len = ntohs(hdr->length);
 	nonce_len = cpg_cipher_explicit_nonce_len(key->cipher);
 	/* One record per datagram: no data plane writes more. */
 	if (frag_len != skb->len - offset - CPG_RECORD_HEADER_LEN ||

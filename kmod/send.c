@@ -26,6 +26,7 @@
 #include "netdev.h"
 #include "netlink.h"
 #include "peer.h"
+#include "proto.h"
 #include "send.h"
 
 static void cpg_count_drop(struct cpg_peer *peer, enum cpg_drop reason)
@@ -199,10 +200,10 @@ static struct cpg_key *cpg_send_key(struct cpg_peer *peer, u64 *seq)
 static void cpg_send_record(struct cpg_peer *peer, struct sk_buff *skb)
 {
 	unsigned int plain_len = skb->len;
+	struct cpg_record_hdr *hdr;
 	struct cpg_skb_cb *cb;
 	unsigned int hdr_len;
 	struct cpg_key *key;
-	u8 *hdr;
 	u64 seq;
 
 	key = cpg_send_key(peer, &seq);
@@ -218,14 +219,11 @@ static void cpg_send_record(struct cpg_peer *peer, struct sk_buff *skb)
 	if (skb_cow_head(skb, hdr_len + CPG_OUTER_HEADROOM))
 		goto free_key;
 	hdr = skb_push(skb, hdr_len);
-	hdr[0] = CPG_CT_APPLICATION_DATA;
-	put_unaligned_be16(CPG_DTLS_1_2, hdr + 1);
-	put_unaligned_be64((u64)key->epoch << 48 | seq, hdr + 3);
-	put_unaligned_be16(hdr_len - CPG_RECORD_HEADER_LEN + plain_len +
-			   CPG_TAG_LEN, hdr + 11);
+	cpg_record_hdr_init(hdr, key->epoch, seq, hdr_len - CPG_RECORD_HEADER_LEN +
+			    plain_len + CPG_TAG_LEN);
 	/* AES-GCM's explicit nonce: epoch || sequence number, once more. */
 	if (hdr_len > CPG_RECORD_HEADER_LEN)
-		memcpy(hdr + CPG_RECORD_HEADER_LEN, hdr + 3, CPG_EXPLICIT_NONCE_LEN);
+		put_unaligned_be64((u64)key->epoch << 48 | seq, hdr + 1);
 
 	cb = cpg_skb_cb(skb);
 	memset(cb, 0, sizeof(*cb));
