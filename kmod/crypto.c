@@ -26,15 +26,13 @@
 /* Scatterlist entries a record may need: more means a pathological skb. */
 #define CPG_MAX_FRAGS		(MAX_SKB_FRAGS * 4)
 
-/* ---- Keys --------------------------------------------------------------- */
-
 struct cpg_key *cpg_key_alloc(void)
 {
 	struct cpg_key *key = kzalloc(sizeof(*key), GFP_KERNEL);
 
 	if (!key)
 		return NULL;
-	spin_lock_init(&key->replay_lock);
+	cpg_replay_init(&key->replay);
 	refcount_set(&key->refcount, 1);
 	return key;
 }
@@ -111,68 +109,6 @@ void cpg_key_put(struct cpg_key *key)
 	if (key && refcount_dec_and_test(&key->refcount))
 		call_rcu(&key->rcu, cpg_key_free_rcu);
 }
-
-/* ---- Replay window ------------------------------------------------------ */
-
-static u64 *cpg_replay_block(struct cpg_replay *r, u64 seq)
-{
-	return &r->bitmap[(seq / 64) & (CPG_REPLAY_BLOCKS - 1)];
-}
-
-static bool __cpg_replay_check(struct cpg_replay *r, u64 seq)
-{
-	BUILD_BUG_ON(CPG_REPLAY_WINDOW / 64 + 1 >= CPG_REPLAY_BLOCKS);
-	BUILD_BUG_ON(!is_power_of_2(CPG_REPLAY_BLOCKS));
-
-	if (!r->started || seq > r->top)
-		return true;
-	if (r->top - seq >= CPG_REPLAY_WINDOW)
-		return false;
-	return !(*cpg_replay_block(r, seq) & BIT_ULL(seq % 64));
-}
-
-/* Whether seq may be new: a cheap test before the AEAD. */
-bool cpg_replay_check(struct cpg_key *key, u64 seq)
-{
-	bool ok;
-
-	spin_lock_bh(&key->replay_lock);
-	ok = __cpg_replay_check(&key->replay, seq);
-	spin_unlock_bh(&key->replay_lock);
-	return ok;
-}
-
-/*
- * Record seq as received, once its record authenticated; false if it was
- * received meanwhile (or fell out of the window).
- */
-bool cpg_replay_update(struct cpg_key *key, u64 seq)
-{
-	struct cpg_replay *r = &key->replay;
-	u64 blocks, i;
-	bool ok;
-
-	spin_lock_bh(&key->replay_lock);
-	ok = __cpg_replay_check(r, seq);
-	if (!ok)
-		goto out;
-	if (!r->started) {
-		r->started = true;
-		r->top = seq;
-	} else if (seq > r->top) {
-		/* Clear the blocks top moves into. */
-		blocks = min_t(u64, seq / 64 - r->top / 64, CPG_REPLAY_BLOCKS);
-		for (i = 1; i <= blocks; i++)
-			*cpg_replay_block(r, r->top + i * 64) = 0;
-		r->top = seq;
-	}
-	*cpg_replay_block(r, seq) |= BIT_ULL(seq % 64);
-out:
-	spin_unlock_bh(&key->replay_lock);
-	return ok;
-}
-
-/* ---- Records ------------------------------------------------------------ */
 
 /**
  * struct cpg_crypt_ctx - what one AEAD operation needs, allocated with it

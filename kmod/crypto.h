@@ -2,10 +2,10 @@
 /*
  * Campagnol: the kernel data path of a peer-to-peer IPv4 VPN.
  *
- * Record keys, the AEAD transforms made from them, the replay window, and
- * the sealing and opening of one DTLS 1.2 application_data record in an
- * skb. docs/dtls-records.md specifies the bytes; userspace/lib/record.c
- * writes the same ones.
+ * Record keys, the AEAD transforms made from them, and the sealing and
+ * opening of one DTLS 1.2 application_data record in an skb.
+ * docs/dtls-records.md specifies the bytes; userspace/lib/record.c writes
+ * the same ones.
  */
 #ifndef _CPG_CRYPTO_H
 #define _CPG_CRYPTO_H
@@ -21,26 +21,13 @@
 #include <uapi/linux/campagnol.h>
 
 #include "proto.h"
+#include "replay.h"
 
 /* The daemon hears of a key this many records before it is used up. */
 #define CPG_KEY_LIMIT_MARGIN	BIT_ULL(24)
 
 #define CPG_KEY_MAX_LEN		32
 #define CPG_IV_MAX_LEN		12
-
-/*
- * Records accepted behind the newest authenticated one (as record.c). The
- * ring is a power of two larger than the window, so that a block is reused
- * only once every bit in it has left the window.
- */
-#define CPG_REPLAY_WINDOW	2048
-#define CPG_REPLAY_BLOCKS	64
-
-struct cpg_replay {
-	u64 top;
-	bool started;
-	u64 bitmap[CPG_REPLAY_BLOCKS];
-};
 
 /* The key and IV of one direction; unused bytes are zero. */
 struct cpg_key_dir {
@@ -61,7 +48,6 @@ struct cpg_key_dir {
  * @rx: what the peer seals with
  * @tx_aead: the transform keyed with @tx
  * @rx_aead: the transform keyed with @rx
- * @replay_lock: protects @replay
  * @replay: the sequence numbers received with this key
  * @flags: CPG_KEY_LIMIT_NOTIFIED
  * @refcount: the peer's slot holds one reference, records in flight others
@@ -76,7 +62,6 @@ struct cpg_key {
 	struct cpg_key_dir rx;
 	struct crypto_aead *tx_aead;
 	struct crypto_aead *rx_aead;
-	spinlock_t replay_lock;	/* receivers on several CPUs */
 	struct cpg_replay replay;
 	unsigned long flags;
 	refcount_t refcount;
@@ -96,9 +81,6 @@ static inline unsigned int cpg_cipher_explicit_nonce_len(enum campagnol_cipher c
 {
 	return c == CAMPAGNOL_CIPHER_CHACHA20_POLY1305 ? 0 : CPG_EXPLICIT_NONCE_LEN;
 }
-
-bool cpg_replay_check(struct cpg_key *key, u64 seq);
-bool cpg_replay_update(struct cpg_key *key, u64 seq);
 
 /**
  * struct cpg_skb_cb - a record on its way through the AEAD, in skb->cb

@@ -136,7 +136,7 @@ void cpg_receive_opened(struct sk_buff *skb, int err)
 				    peer->priv->dev->name, &peer->vpn_ip, err);
 		cpg_receive_drop(peer, skb, err == -EBADMSG ? CPG_DROP_AUTH :
 							      CPG_DROP_MALFORMED);
-	} else if (!cpg_replay_update(key, cb->seq)) {
+	} else if (!cpg_replay_update(&key->replay, cb->seq)) {
 		cpg_receive_drop(peer, skb, CPG_DROP_REPLAY);
 	} else {
 		__skb_pull(skb, cb->offset + CPG_RECORD_HEADER_LEN +
@@ -228,8 +228,8 @@ int cpg_encap_rcv(struct sock *sk, struct sk_buff *skb)
 		cpg_receive_drop(peer, skb, CPG_DROP_MALFORMED);
 		goto put;
 	}
-	if (!cpg_replay_check(key, seq)) {
-		if (!retry || !cpg_replay_check(retry, seq)) {
+	if (!cpg_replay_check(&key->replay, seq)) {
+		if (!retry || !cpg_replay_check(&retry->replay, seq)) {
 			cpg_receive_drop(peer, skb, CPG_DROP_REPLAY);
 			goto put;
 		}
