@@ -2,9 +2,8 @@
 /*
  * Campagnol: the kernel data path of a peer-to-peer IPv4 VPN.
  *
- * The campagnol device, and the daemon's UDP socket attached to it. The
- * socket stays the daemon's: it keeps receiving everything the module does
- * not consume, and closing it detaches it and removes the device's peers.
+ * The campagnol device: its setup, its teardown, and the rate limit of the
+ * peer-no-route notifications of its TX path.
  */
 #include <linux/errno.h>
 #include <linux/etherdevice.h>
@@ -14,27 +13,23 @@
 #include <linux/ipv6.h>
 #include <linux/jiffies.h>
 #include <linux/list.h>
-#include <linux/net.h>
 #include <linux/netdevice.h>
 #include <linux/random.h>
 #include <linux/rcupdate.h>
 #include <linux/skbuff.h>
-#include <linux/slab.h>
 #include <linux/udp.h>
 #include <net/gro_cells.h>
-#include <net/inet_sock.h>
 #include <net/ip.h>
 #include <net/netlink.h>
 #include <net/rtnetlink.h>
 #include <net/sock.h>
-#include <net/udp_tunnel.h>
 #include <uapi/linux/campagnol.h>
 
 #include "netdev.h"
 #include "netlink.h"
 #include "peer.h"
-#include "receive.h"
 #include "send.h"
+#include "socket.h"
 
 /* campagnol's tun_mtu default. */
 #define CPG_DEFAULT_MTU		1419
@@ -49,13 +44,6 @@
 #define CPG_HEADROOM	(CPG_OUTER_HEADROOM + CPG_RECORD_HEADER_LEN + \
 			 CPG_EXPLICIT_NONCE_LEN)
 #define CPG_TAILROOM	CPG_TAG_LEN
-
-/*
- * Any non-zero encapsulation type makes the UDP stack call encap_rcv; 1 is
- * what the in-kernel tunnels that own their sockets use (vxlan, geneve,
- * wireguard).
- */
-#define CPG_UDP_ENCAP_TYPE	1
 
 /* peer-no-route notifications: per destination, and in all, per second. */
 #define CPG_NO_ROUTE_BURST	64
@@ -96,188 +84,6 @@ out:
 	if (notify)
 		cpg_nl_notify_no_route(priv, dst, skb);
 }
-
-/* ---- The attached socket ----------------------------------------------- */
-
-/*
- * Give the socket back to plain UDP. The fields are reset one by one rather
- * than through setup_udp_tunnel_sock(), which needs sk->sk_socket: that may
- * be going away under us when the daemon closes the socket meanwhile.
- * Multicast loopback, which setup_udp_tunnel_sock() turned off, stays off:
- * the daemon sends no multicast.
- */
-static void cpg_sock_reset(struct sock *sk)
-{
-	lock_sock(sk);
-	if (READ_ONCE(udp_sk(sk)->encap_rcv) == cpg_encap_rcv) {
-		WRITE_ONCE(udp_sk(sk)->encap_destroy, NULL);
-		WRITE_ONCE(udp_sk(sk)->encap_rcv, NULL);
-		WRITE_ONCE(udp_sk(sk)->encap_type, 0);
-		rcu_assign_sk_user_data(sk, NULL);
-		inet_dec_convert_csum(sk);
-	}
-	release_sock(sk);
-}
-
-static void cpg_sock_free_rcu(struct rcu_head *head)
-{
-	struct cpg_sock *cs = container_of(head, struct cpg_sock, rcu);
-
-	sock_put(cs->sk);
-	netdev_put(cs->priv->dev, &cs->dev_tracker);
-	kfree(cs);
-}
-
-/*
- * Detach a socket that its device no longer points to. Readers that found it
- * before (encap_rcv, the TX path) are RCU readers, so it is freed after a
- * grace period, which also keeps the device alive that long.
- */
-static void cpg_sock_release(struct cpg_sock *cs)
-{
-	cpg_sock_reset(cs->sk);
-	call_rcu(&cs->rcu, cpg_sock_free_rcu);
-}
-
-/*
- * The daemon closed the socket (or exited). The socket is about to be freed:
- * detach it and remove the peers that were reachable through it.
- *
- * udp_destroy_sock() reads this pointer outside any RCU section, so on a
- * fully preemptible kernel a close() preempted right after reading it could
- * call it after rmmod has reset it and the module is gone: ovpn, the other
- * user of daemon-owned sockets, has the same window.
- */
-static void cpg_encap_destroy(struct sock *sk)
-{
-	struct cpg_priv *priv;
-	struct cpg_sock *cs;
-	LIST_HEAD(peers);
-	bool claimed;
-
-	rcu_read_lock();
-	cs = rcu_dereference_sk_user_data(sk);
-	if (!cs) {
-		rcu_read_unlock();
-		return;
-	}
-	/* cs holds a reference to the device: priv stays valid. */
-	priv = cs->priv;
-	spin_lock_bh(&priv->lock);
-	/* Device teardown may have detached the socket meanwhile. */
-	claimed = rcu_access_pointer(priv->sock) == cs;
-	if (claimed) {
-		RCU_INIT_POINTER(priv->sock, NULL);
-		cpg_peers_unlink_all(priv, &peers);
-	}
-	spin_unlock_bh(&priv->lock);
-	rcu_read_unlock();
-
-	if (!claimed)
-		return;
-	cpg_peers_release(priv, &peers, CAMPAGNOL_DEL_PEER_REASON_SOCKET_CLOSED,
-			  sock_net(sk));
-	cpg_sock_release(cs);
-}
-
-bool cpg_sock_can_reach(const struct sock *sk, sa_family_t family)
-{
-	if (family == AF_INET)
-		return sk->sk_family == AF_INET ||
-		       (sk->sk_family == AF_INET6 && !ipv6_only_sock(sk));
-	return sk->sk_family == AF_INET6;
-}
-
-/**
- * cpg_sock_attach - attach the caller's UDP socket to a device
- * @priv: the device
- * @fd: the caller's file descriptor of the socket
- * @extack: where to say what is wrong
- *
- * Return: 0 or a negative errno.
- */
-int cpg_sock_attach(struct cpg_priv *priv, int fd,
-		    struct netlink_ext_ack *extack)
-{
-	struct udp_tunnel_sock_cfg cfg = {
-		.encap_type = CPG_UDP_ENCAP_TYPE,
-		.encap_rcv = cpg_encap_rcv,
-		.encap_destroy = cpg_encap_destroy,
-	};
-	struct socket *sock;
-	struct cpg_sock *cs;
-	struct sock *sk;
-	int err;
-
-	sock = sockfd_lookup(fd, &err);
-	if (!sock) {
-		NL_SET_ERR_MSG_MOD(extack, "sockfd is not a socket");
-		return err;
-	}
-	sk = sock->sk;
-	if (sk->sk_type != SOCK_DGRAM || sk->sk_protocol != IPPROTO_UDP ||
-	    (sk->sk_family != AF_INET && sk->sk_family != AF_INET6)) {
-		NL_SET_ERR_MSG_MOD(extack, "sockfd is not a UDP socket");
-		err = -EPROTONOSUPPORT;
-		goto out_put_sock;
-	}
-
-	cs = kzalloc(sizeof(*cs), GFP_KERNEL);
-	if (!cs) {
-		err = -ENOMEM;
-		goto out_put_sock;
-	}
-	cs->sk = sk;
-	cs->priv = priv;
-	netdev_hold(priv->dev, &cs->dev_tracker, GFP_KERNEL);
-
-	lock_sock(sk);
-	if (!inet_sk(sk)->inet_sport) {
-		NL_SET_ERR_MSG_MOD(extack, "the socket is not bound");
-		err = -EINVAL;
-		goto out_unlock_sock;
-	}
-	if (READ_ONCE(udp_sk(sk)->encap_type) || READ_ONCE(sk->sk_user_data)) {
-		NL_SET_ERR_MSG_MOD(extack, "the socket is already in use by a UDP encapsulation");
-		err = -EBUSY;
-		goto out_unlock_sock;
-	}
-
-	spin_lock_bh(&priv->lock);
-	if (priv->dead) {
-		err = -ENODEV;
-	} else if (rcu_access_pointer(priv->sock)) {
-		NL_SET_ERR_MSG_MOD(extack, "the device already has a socket");
-		err = -EBUSY;
-	} else {
-		sock_hold(sk);
-		rcu_assign_pointer(priv->sock, cs);
-		err = 0;
-	}
-	spin_unlock_bh(&priv->lock);
-	if (err)
-		goto out_unlock_sock;
-
-	/*
-	 * Under the socket lock, a concurrent detach (device teardown) waits
-	 * for this to finish before it resets the socket.
-	 */
-	cfg.sk_user_data = cs;
-	setup_udp_tunnel_sock(sock_net(sk), sock, &cfg);
-	release_sock(sk);
-	sockfd_put(sock);
-	return 0;
-
-out_unlock_sock:
-	release_sock(sk);
-	netdev_put(priv->dev, &cs->dev_tracker);
-	kfree(cs);
-out_put_sock:
-	sockfd_put(sock);
-	return err;
-}
-
-/* ---- The device --------------------------------------------------------- */
 
 static int cpg_dev_init(struct net_device *dev)
 {

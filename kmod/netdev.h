@@ -2,7 +2,7 @@
 /*
  * Campagnol: the kernel data path of a peer-to-peer IPv4 VPN.
  *
- * The campagnol device and the UDP socket the daemon attaches to it.
+ * The campagnol device.
  */
 #ifndef _CPG_NETDEV_H
 #define _CPG_NETDEV_H
@@ -79,27 +79,9 @@ struct cpg_priv {
 	struct gro_cells gro_cells;
 };
 
-/**
- * struct cpg_sock - the UDP socket attached to a device
- * @sk: the socket; we hold a reference to it, not to its file, so that the
- *	daemon closing the socket really closes it (and detaches it)
- * @priv: the device it is attached to; we hold a reference to the device
- * @dev_tracker: tracker of that reference
- * @rcu: to free the structure after the readers are gone
- */
-struct cpg_sock {
-	struct sock *sk;
-	struct cpg_priv *priv;
-	netdevice_tracker dev_tracker;
-	struct rcu_head rcu;
-};
-
 extern struct rtnl_link_ops cpg_link_ops;
 
 bool cpg_dev_is_campagnol(const struct net_device *dev);
-int cpg_sock_attach(struct cpg_priv *priv, int fd,
-		    struct netlink_ext_ack *extack);
-bool cpg_sock_can_reach(const struct sock *sk, sa_family_t family);
 /* Broadcast, multicast and "this network" are no one's address. */
 static inline bool cpg_is_unicast(__be32 addr)
 {

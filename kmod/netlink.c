@@ -28,6 +28,7 @@
 #include "netlink.h"
 #include "netlink-gen.h"
 #include "peer.h"
+#include "socket.h"
 
 /*
  * The device that ifindex names, with a reference the caller drops with

@@ -25,6 +25,7 @@
 #include "netdev.h"
 #include "netlink.h"
 #include "peer.h"
+#include "socket.h"
 
 /* ---- Keys --------------------------------------------------------------- */
 

@@ -26,6 +26,7 @@
 #include "peer.h"
 #include "proto.h"
 #include "receive.h"
+#include "socket.h"
 
 /* Where the datagram came from, as the peer table has it. */
 static void cpg_skb_source(struct sk_buff *skb, union cpg_sockaddr *from)
