@@ -19,6 +19,7 @@
 #include "proto.h"
 #include "receive.h"
 #include "send.h"
+#include "skb.h"
 
 #define CPG_NONCE_LEN		12
 #define CPG_GCM_SALT_LEN	4

@@ -82,41 +82,12 @@ static inline unsigned int cpg_cipher_explicit_nonce_len(enum campagnol_cipher c
 	return c == CAMPAGNOL_CIPHER_CHACHA20_POLY1305 ? 0 : CPG_EXPLICIT_NONCE_LEN;
 }
 
-/**
- * struct cpg_skb_cb - a record on its way through the AEAD, in skb->cb
- * @peer: the peer, with a reference
- * @key: the key, with a reference
- * @retry_key: opening only: another key of the same epoch to try when @key
- *	finds a forgery (with a reference), or NULL
- * @retry_skb: a copy of the record for @retry_key, taken before @key
- *	decrypted it in place
- * @seq: the record's sequence number
- * @offset: where the record header starts, from skb->data
- * @plain_len: the length of the plaintext
- * @encrypt: sealing, not opening
- */
-struct cpg_skb_cb {
-	struct cpg_peer *peer;
-	struct cpg_key *key;
-	struct cpg_key *retry_key;
-	struct sk_buff *retry_skb;
-	u64 seq;
-	u16 offset;
-	u16 plain_len;
-	bool encrypt;
-};
-
-static inline struct cpg_skb_cb *cpg_skb_cb(struct sk_buff *skb)
-{
-	BUILD_BUG_ON(sizeof(struct cpg_skb_cb) > sizeof(skb->cb));
-	return (struct cpg_skb_cb *)skb->cb;
-}
-
 /*
- * Seal (cb->encrypt) or open the record whose header starts cb->offset bytes
- * into skb->data, in place, with cb->key: the plaintext (cb->plain_len bytes)
- * follows the header and the explicit nonce, and the tag follows the
- * plaintext. The header must be there already. Then cpg_send_sealed() or
+ * Seal (cb->encrypt, cb being cpg_skb_cb(skb) of skb.h) or open the record
+ * whose header starts cb->offset bytes into skb->data, in place, with
+ * cb->key: the plaintext (cb->plain_len bytes) follows the header and the
+ * explicit nonce, and the tag follows the plaintext. The header must be
+ * there already. Then cpg_send_sealed() or
  * cpg_receive_opened() gets the skb with 0, -EBADMSG (a forgery) or another
  * negative errno: before this returns, or later from the crypto driver's
  * completion when the transform is asynchronous.

@@ -26,6 +26,7 @@
 #include "peer.h"
 #include "proto.h"
 #include "receive.h"
+#include "skb.h"
 #include "socket.h"
 
 /* Where the datagram came from, as the peer table has it. */

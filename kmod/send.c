@@ -28,6 +28,7 @@
 #include "peer.h"
 #include "proto.h"
 #include "send.h"
+#include "skb.h"
 #include "socket.h"
 
 static void cpg_count_drop(struct cpg_peer *peer, enum cpg_drop reason)
