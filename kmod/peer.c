@@ -47,7 +47,7 @@ static bool cpg_key_same(const struct cpg_key *a, const struct cpg_key *b)
  * Whether key can become peer's current key: 0 if so, 1 if it is the current
  * key already (which then keeps its write sequence number and state), or
  * -EINVAL if installing it would seal with a key in use from its first
- * sequence number again. priv->lock held.
+ * sequence number again.
  */
 static int cpg_peer_check_key(struct cpg_peer *peer, const struct cpg_key *key,
 			      struct netlink_ext_ack *extack)
@@ -55,6 +55,7 @@ static int cpg_peer_check_key(struct cpg_peer *peer, const struct cpg_key *key,
 	struct cpg_priv *priv = peer->priv;
 	const struct cpg_key *cur, *prev;
 
+	lockdep_assert_held(&priv->lock);
 	cur = rcu_dereference_protected(peer->keys[CAMPAGNOL_KEY_SLOT_CURRENT],
 					lockdep_is_held(&priv->lock));
 	prev = rcu_dereference_protected(peer->keys[CAMPAGNOL_KEY_SLOT_PREVIOUS],
@@ -71,7 +72,7 @@ static int cpg_peer_check_key(struct cpg_peer *peer, const struct cpg_key *key,
 
 /*
  * Make key the current key; the current one becomes the previous one. Return
- * the key to retire. priv->lock held.
+ * the key to retire.
  */
 static struct cpg_key *cpg_peer_set_key(struct cpg_peer *peer,
 					struct cpg_key *key)
@@ -79,6 +80,7 @@ static struct cpg_key *cpg_peer_set_key(struct cpg_peer *peer,
 	struct cpg_priv *priv = peer->priv;
 	struct cpg_key *cur;
 
+	lockdep_assert_held(&priv->lock);
 	cur = rcu_replace_pointer(peer->keys[CAMPAGNOL_KEY_SLOT_CURRENT], key,
 				  lockdep_is_held(&priv->lock));
 	if (!cur)
@@ -186,6 +188,8 @@ struct cpg_peer *cpg_peer_lookup_vpn_ip(struct cpg_priv *priv, __be32 vpn_ip)
 {
 	struct cpg_peer *peer;
 
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held() && !lockdep_is_held(&priv->lock),
+			 "peer lookup outside RCU and priv->lock");
 	hash_for_each_possible_rcu(priv->peers_by_vpn_ip, peer, by_vpn_ip,
 				   cpg_vpn_ip_key(vpn_ip),
 				   lockdep_is_held(&priv->lock))
@@ -211,6 +215,8 @@ struct cpg_peer *cpg_peer_lookup_endpoint(struct cpg_priv *priv,
 	struct hlist_nulls_node *node;
 	struct cpg_peer *peer;
 
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held() && !lockdep_is_held(&priv->lock),
+			 "peer lookup outside RCU and priv->lock");
 again:
 	hlist_nulls_for_each_entry_rcu(peer, node,
 				       &priv->peers_by_endpoint[slot],
@@ -229,6 +235,7 @@ again:
 static void cpg_peer_link(struct cpg_priv *priv, struct cpg_peer *peer,
 			  const union cpg_sockaddr *addr)
 {
+	lockdep_assert_held(&priv->lock);
 	hash_add_rcu(priv->peers_by_vpn_ip, &peer->by_vpn_ip,
 		     cpg_vpn_ip_key(peer->vpn_ip));
 	hlist_nulls_add_head_rcu(&peer->by_endpoint,
@@ -239,19 +246,21 @@ static void cpg_peer_link(struct cpg_priv *priv, struct cpg_peer *peer,
 
 static void cpg_peer_unlink(struct cpg_peer *peer, struct list_head *list)
 {
+	lockdep_assert_held(&peer->priv->lock);
 	hash_del_rcu(&peer->by_vpn_ip);
 	hlist_nulls_del_rcu(&peer->by_endpoint);
 	WRITE_ONCE(peer->priv->n_peers, peer->priv->n_peers - 1);
 	list_add_tail(&peer->unlinked, list);
 }
 
-/* Give the peer a new endpoint; return the old one. priv->lock held. */
+/* Give the peer a new endpoint; return the old one. */
 static struct cpg_endpoint *cpg_peer_move(struct cpg_peer *peer,
 					  struct cpg_endpoint *ep)
 {
 	struct cpg_priv *priv = peer->priv;
 	struct cpg_endpoint *old;
 
+	lockdep_assert_held(&priv->lock);
 	old = rcu_replace_pointer(peer->endpoint, ep,
 				  lockdep_is_held(&priv->lock));
 	hlist_nulls_del_rcu(&peer->by_endpoint);
@@ -262,8 +271,8 @@ static struct cpg_endpoint *cpg_peer_move(struct cpg_peer *peer,
 }
 
 /*
- * Whether the device's socket can reach addr and no other peer has it.
- * priv->lock held; a device with peers has a socket.
+ * Whether the device's socket can reach addr and no other peer has it. A
+ * device with peers has a socket.
  */
 static int cpg_check_endpoint(struct cpg_priv *priv,
 			      const union cpg_sockaddr *addr,
@@ -272,6 +281,7 @@ static int cpg_check_endpoint(struct cpg_priv *priv,
 	struct cpg_sock *cs = rcu_dereference_protected(priv->sock,
 							lockdep_is_held(&priv->lock));
 
+	lockdep_assert_held(&priv->lock);
 	if (!cs) {
 		NL_SET_ERR_MSG_MOD(extack, "the device has no socket: attach one first");
 		return -ENOTCONN;
@@ -287,9 +297,14 @@ static int cpg_check_endpoint(struct cpg_priv *priv,
 	return 0;
 }
 
-/* Start the idle scan, if not running. priv->lock held, device alive. */
+/*
+ * Start the idle scan, if not running. Only for a device found not dead
+ * under its lock: cpg_dev_uninit() sets dead under the lock before it
+ * cancels the work, so no scan starts after that.
+ */
 static void cpg_idle_work_kick(struct cpg_priv *priv)
 {
+	lockdep_assert_held(&priv->lock);
 	queue_delayed_work(system_power_efficient_wq, &priv->idle_work, HZ);
 }
 
