@@ -253,3 +253,5 @@ out_free:
 out:
 	cpg_crypt_finish(skb, err);
 }
+
+#include "selftest/record.c"

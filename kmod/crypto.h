@@ -94,4 +94,8 @@ static inline unsigned int cpg_cipher_explicit_nonce_len(enum campagnol_cipher c
  */
 void cpg_crypt(struct sk_buff *skb);
 
+#ifdef CPG_SELFTEST
+bool cpg_record_selftest(unsigned int *passed);
+#endif
+
 #endif /* _CPG_CRYPTO_H */

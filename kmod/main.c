@@ -13,13 +13,38 @@
 #include <net/rtnetlink.h>
 #include <uapi/linux/campagnol.h>
 
+#include "crypto.h"
 #include "netdev.h"
 #include "netlink.h"
+#include "replay.h"
+
+#ifdef CPG_SELFTEST
+static int __init cpg_selftests(void)
+{
+	unsigned int passed = 0;
+
+	if (!cpg_replay_selftest(&passed) || !cpg_record_selftest(&passed)) {
+		pr_err("selftests failed: not loading\n");
+		return -ENOTRECOVERABLE;
+	}
+	pr_info("selftests: %u passed\n", passed);
+	return 0;
+}
+#else
+static int __init cpg_selftests(void)
+{
+	return 0;
+}
+#endif
 
 static int __init cpg_init(void)
 {
 	int err;
 
+	/* A module that fails its own tests must not carry a single packet. */
+	err = cpg_selftests();
+	if (err)
+		return err;
 	err = cpg_nl_register();
 	if (err) {
 		pr_err("cannot register the generic netlink family: %d\n",

@@ -76,3 +76,5 @@ out:
 	spin_unlock_bh(&r->lock);
 	return ok;
 }
+
+#include "selftest/replay.c"

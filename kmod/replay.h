@@ -37,4 +37,8 @@ void cpg_replay_init(struct cpg_replay *r);
 bool cpg_replay_check(struct cpg_replay *r, u64 seq);
 bool cpg_replay_update(struct cpg_replay *r, u64 seq);
 
+#ifdef CPG_SELFTEST
+bool cpg_replay_selftest(unsigned int *passed);
+#endif
+
 #endif /* _CPG_REPLAY_H */

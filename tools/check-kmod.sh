@@ -5,9 +5,10 @@
 # (from Debian's linux-source-6.1) on kmod/ and the uapi header, then a build
 # with sparse (C=2) and W=1 against Debian's 6.1 cloud headers, the kernel
 # the VM tests boot, and against Debian 12's 6.12 cloud headers
-# (bookworm-security's linux-6.12, the newest kernel it ships). Any report
-# fails. Exit 4 (skip) when the kernel source, the 6.1 headers or sparse
-# are missing; without 6.12 headers, that build alone is skipped, saying so
+# (bookworm-security's linux-6.12, the newest kernel it ships), each time
+# as shipped and with the self-tests (CPG_SELFTEST=y). Any report fails.
+# Exit 4 (skip) when the kernel source, the 6.1 headers or sparse are
+# missing; without 6.12 headers, those builds alone are skipped, saying so
 # (tools/install-deps.sh installs them all).
 #
 # Usage: tools/check-kmod.sh [WORK_DIR]   (default: a temporary directory)
@@ -44,27 +45,32 @@ fi
 status=0
 echo "== checkpatch.pl --strict"
 # The sources by name: a glob would also catch Kbuild's generated *.mod.c.
-# netlink-gen.[ch] are the kernel generator's, line lengths included, as in
-# the kernel's tree; tools/ynl.sh check holds them to the spec instead.
+# (A pathspec's * matches across /: kmod/selftest/ is in.) netlink-gen.[ch]
+# are the kernel generator's, line lengths included, as in the kernel's tree;
+# tools/ynl.sh check holds them to the spec instead.
 sources=$(cd "$ROOT" && { git ls-files 'kmod/*.c' 'kmod/*.h' 'include/uapi/linux/*.h' 2>/dev/null ||
-	ls kmod/*.[ch] include/uapi/linux/*.h; } | grep -v -e '\.mod\.c$' -e '^kmod/netlink-gen\.[ch]$')
+	ls kmod/*.[ch] kmod/selftest/*.c include/uapi/linux/*.h; } |
+	grep -v -e '\.mod\.c$' -e '^kmod/netlink-gen\.[ch]$')
 # shellcheck disable=SC2086
 (cd "$ROOT" && perl "$work/linux-source-6.1/scripts/checkpatch.pl" --strict --no-tree \
 	--show-types --quiet --file $sources) || status=1
 
-# build_against KDIR NAME: campagnol.ko built with sparse and W=1 against
-# KDIR, in a copy laid out as for DKMS (Kbuild writes beside the sources),
-# $work/NAME. 1 on any report.
+# build_against KDIR NAME [VAR=VALUE...]: campagnol.ko built with sparse
+# and W=1 against KDIR, in a copy laid out as for DKMS (Kbuild writes beside
+# the sources), $work/NAME, the variables given to Kbuild. 1 on any report.
 build_against() {
+	kdir=$1
 	dir=$work/$2
-	echo "== sparse (C=2) and W=1 against $1"
+	shift 2
+	echo "== sparse (C=2) and W=1 against $kdir${*:+ ($*)}"
 	rm -rf "$dir"
-	mkdir -p "$dir/include/uapi/linux"
+	mkdir -p "$dir/include/uapi/linux" "$dir/selftest"
 	cp "$ROOT"/kmod/*.c "$ROOT"/kmod/*.h "$ROOT"/kmod/Kbuild "$dir/"
+	cp "$ROOT"/kmod/selftest/*.c "$dir/selftest/"
 	rm -f "$dir"/*.mod.c
 	cp "$ROOT"/include/uapi/linux/*.h "$dir/include/uapi/linux/"
 	rc=0
-	make -s -C "$1" M="$dir" C=2 W=1 modules >"$dir.log" 2>&1 || rc=1
+	make -s -C "$kdir" M="$dir" C=2 W=1 "$@" modules >"$dir.log" 2>&1 || rc=1
 	# Everything sparse or the compiler says is a finding (BTF's note is not).
 	if grep -v 'Skipping BTF generation' "$dir.log" | grep -q .; then
 		grep -v 'Skipping BTF generation' "$dir.log"
@@ -74,8 +80,10 @@ build_against() {
 }
 
 build_against "$KDIR" kmod || status=1
+build_against "$KDIR" kmod-selftest CPG_SELFTEST=y || status=1
 if [ -n "$KDIR_NEW" ] && [ -d "$KDIR_NEW" ]; then
 	build_against "$KDIR_NEW" kmod-6.12 || status=1
+	build_against "$KDIR_NEW" kmod-6.12-selftest CPG_SELFTEST=y || status=1
 else
 	echo "check-kmod: WARNING: no 6.12 cloud kernel headers" \
 		"(linux-headers-6.12.*-cloud-amd64): not built against 6.12"
