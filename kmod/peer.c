@@ -27,8 +27,6 @@
 #include "peer.h"
 #include "socket.h"
 
-/* ---- Keys --------------------------------------------------------------- */
-
 /* Whether a and b seal with the same nonces: same cipher, epoch and key. */
 static bool cpg_key_same_writer(const struct cpg_key *a,
 				const struct cpg_key *b)
@@ -95,8 +93,6 @@ void cpg_peer_config_free(struct cpg_peer_config *cfg)
 	cfg->key = NULL;
 }
 
-/* ---- Lifetime ----------------------------------------------------------- */
-
 /*
  * Free a peer that no reader can reach any more. Records in flight hold the
  * peer, so its keys have no other user left.
@@ -131,8 +127,6 @@ void cpg_peer_put(struct cpg_peer *peer)
 {
 	kref_put(&peer->refcount, cpg_peer_release);
 }
-
-/* ---- Tables ------------------------------------------------------------- */
 
 static u32 cpg_vpn_ip_key(__be32 vpn_ip)
 {
@@ -307,8 +301,6 @@ static void cpg_idle_work_kick(struct cpg_priv *priv)
 	lockdep_assert_held(&priv->lock);
 	queue_delayed_work(system_power_efficient_wq, &priv->idle_work, HZ);
 }
-
-/* ---- Operations --------------------------------------------------------- */
 
 /**
  * cpg_peer_add - add a peer
@@ -551,8 +543,6 @@ void cpg_peers_release(struct cpg_priv *priv, struct list_head *list,
 		cpg_peer_put(peer);
 	}
 }
-
-/* ---- Counters and timers ------------------------------------------------ */
 
 void cpg_peer_read_counters(const struct cpg_peer *peer,
 			    struct cpg_peer_counters *out)
