@@ -170,25 +170,15 @@ static inline void cpg_peer_count_drop(struct cpg_peer *peer,
 	put_cpu_ptr(peer->stats);
 }
 
-/* A record of len bytes of plaintext went to the peer, or came from it. */
-static inline void cpg_peer_count_tx(struct cpg_peer *peer, unsigned int len)
+/* A record of len bytes of plaintext came from the peer (rx) or went to it. */
+static inline void cpg_peer_count(struct cpg_peer *peer, bool rx,
+				  unsigned int len)
 {
 	struct cpg_peer_stats *stats = get_cpu_ptr(peer->stats);
 
 	u64_stats_update_begin(&stats->syncp);
-	u64_stats_inc(&stats->tx_packets);
-	u64_stats_add(&stats->tx_bytes, len);
-	u64_stats_update_end(&stats->syncp);
-	put_cpu_ptr(peer->stats);
-}
-
-static inline void cpg_peer_count_rx(struct cpg_peer *peer, unsigned int len)
-{
-	struct cpg_peer_stats *stats = get_cpu_ptr(peer->stats);
-
-	u64_stats_update_begin(&stats->syncp);
-	u64_stats_inc(&stats->rx_packets);
-	u64_stats_add(&stats->rx_bytes, len);
+	u64_stats_inc(rx ? &stats->rx_packets : &stats->tx_packets);
+	u64_stats_add(rx ? &stats->rx_bytes : &stats->tx_bytes, len);
 	u64_stats_update_end(&stats->syncp);
 	put_cpu_ptr(peer->stats);
 }

@@ -89,7 +89,7 @@ static void cpg_receive_deliver(struct cpg_peer *peer, struct sk_buff *skb)
 	skb->csum_level = ~0;
 
 	len = skb->len;
-	cpg_peer_count_rx(peer, len);
+	cpg_peer_count(peer, true, len);
 	WRITE_ONCE(peer->last_rx, get_jiffies_64());
 	if (READ_ONCE(peer->idle_notified))
 		WRITE_ONCE(peer->idle_notified, false);
@@ -240,13 +240,9 @@ int cpg_encap_rcv(struct sock *sk, struct sk_buff *skb)
 		retry = NULL;
 	}
 
-	cb = cpg_skb_cb(skb);
-	memset(cb, 0, sizeof(*cb));
-	cb->peer = peer;
-	cb->key = key;
-	cb->seq = seq;
+	cb = cpg_skb_cb_init(skb, peer, key, seq,
+			     frag_len - nonce_len - CPG_TAG_LEN);
 	cb->offset = offset;
-	cb->plain_len = frag_len - nonce_len - CPG_TAG_LEN;
 	if (retry) {
 		cb->retry_key = retry;
 		cb->retry_skb = skb_copy(skb, GFP_ATOMIC);

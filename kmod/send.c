@@ -165,7 +165,7 @@ void cpg_send_sealed(struct sk_buff *skb, int err)
 				    peer->priv->dev->name, &peer->vpn_ip, err);
 		cpg_count_drop(peer, CPG_DROP_TX_ERROR);
 	} else {
-		cpg_peer_count_tx(peer, plain_len);
+		cpg_peer_count(peer, false, plain_len);
 		WRITE_ONCE(peer->last_tx, get_jiffies_64());
 	}
 	cpg_peer_put(peer);
@@ -227,12 +227,7 @@ static void cpg_send_record(struct cpg_peer *peer, struct sk_buff *skb)
 	if (hdr_len > CPG_RECORD_HEADER_LEN)
 		put_unaligned_be64((u64)key->epoch << 48 | seq, hdr + 1);
 
-	cb = cpg_skb_cb(skb);
-	memset(cb, 0, sizeof(*cb));
-	cb->peer = peer;
-	cb->key = key;
-	cb->seq = seq;
-	cb->plain_len = plain_len;
+	cb = cpg_skb_cb_init(skb, peer, key, seq, plain_len);
 	cb->encrypt = true;
 	cpg_crypt(skb);
 	return;

@@ -10,6 +10,7 @@
 
 #include <linux/build_bug.h>
 #include <linux/skbuff.h>
+#include <linux/string.h>
 #include <linux/types.h>
 
 struct cpg_key;
@@ -43,6 +44,22 @@ static inline struct cpg_skb_cb *cpg_skb_cb(struct sk_buff *skb)
 {
 	BUILD_BUG_ON(sizeof(struct cpg_skb_cb) > sizeof(skb->cb));
 	return (struct cpg_skb_cb *)skb->cb;
+}
+
+/* The cb of a record to seal or open, what only one direction uses zeroed. */
+static inline struct cpg_skb_cb *cpg_skb_cb_init(struct sk_buff *skb,
+						 struct cpg_peer *peer,
+						 struct cpg_key *key, u64 seq,
+						 u16 plain_len)
+{
+	struct cpg_skb_cb *cb = cpg_skb_cb(skb);
+
+	memset(cb, 0, sizeof(*cb));
+	cb->peer = peer;
+	cb->key = key;
+	cb->seq = seq;
+	cb->plain_len = plain_len;
+	return cb;
 }
 
 #endif /* _CPG_SKB_H */
