@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "ini.h"
 #include "fuzz.h"
 
 /*

@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * campagnol.conf: the original Campagnol's INI-like syntax and options.
+ * campagnol.conf: the original Campagnol's options.
  *
- * Two layers. cpg_ini_parse() reads the syntax (sections, comments, quoting,
- * escapes, continuation lines, ${param} expansion) into a list of entries;
- * cpg_config_load() turns the entries of the five sections into a typed
- * struct cpg_config with the original's defaults, minimums and mandatory
- * options. Errors are one log line naming the file, the line and the problem.
+ * cpg_config_load() turns the entries ini.h reads out of the file's syntax,
+ * those of the five sections, into a typed struct cpg_config with the
+ * original's defaults, minimums and mandatory options. Errors are one log
+ * line naming the file, the line and the problem.
  */
 #ifndef CPG_CONF_H
 #define CPG_CONF_H
@@ -16,29 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ini.h"
+
 #define CPG_DEFAULT_CONFIG_FILE "/etc/campagnol.conf"
-
-struct cpg_ini_entry {
-	char *section;		/* as written, e.g. "NETWORK" */
-	char *key;
-	char *value;		/* unquoted, unescaped, expanded */
-	unsigned int line;	/* line where the key starts */
-	bool referenced;	/* used by a ${key}: a helper variable, not unknown */
-};
-
-struct cpg_ini {
-	struct cpg_ini_entry *entries;	/* in file order, all occurrences kept */
-	size_t n_entries;
-};
-
-/* 0, or -1 after logging "file:line: problem". */
-int cpg_ini_parse(const char *path, struct cpg_ini *ini);
-/* Same, from memory; name is used in error messages. */
-int cpg_ini_parse_buffer(const char *name, const char *text, size_t len, struct cpg_ini *ini);
-/* Last value of section/key (last wins), or NULL. */
-const struct cpg_ini_entry *cpg_ini_get(const struct cpg_ini *ini, const char *section,
-					const char *key);
-void cpg_ini_free(struct cpg_ini *ini);
 
 /* [CLIENT] data_plane: what carries the VPN packets (docs/campagnol.conf.md). */
 enum cpg_data_plane {

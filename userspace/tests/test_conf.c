@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "conf.h"
+#include "ini.h"
 #include "log.h"
 
 #include "capture.h"

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "conf.h"
+#include "ini.h"
 #include "ifcmd.h"
 #include "log.h"
 #include "tun.h"
