@@ -106,7 +106,7 @@ static void usage(FILE *out)
 		"Signals: INT, TERM, QUIT leave; USR1 closes every tunnel, reloads the key,\n"
 		"certificates and CRL and registers again; USR2 and HUP reload them for new\n"
 		"tunnels. campagnol-status shows the tunnels.\n",
-		CPG_DEFAULT_CONFIG_FILE);
+		CPG_CONFIG_DEFAULT_FILE);
 }
 
 /* The daemon fails to start on a bad command line as on any other
@@ -140,11 +140,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 	};
 	int opt;
 
-	*o = (struct options){ .config_file = CPG_DEFAULT_CONFIG_FILE, .level = LOG_NOTICE };
+	*o = (struct options){ .config_file = CPG_CONFIG_DEFAULT_FILE, .level = LOG_NOTICE };
 	while ((opt = getopt_long(argc, argv, "dDhmvVp:", long_options, NULL)) != -1) {
 		switch (opt) {
 		case OPT_DATA_PLANE:
-			if (cpg_parse_data_plane(optarg, &o->data_plane) < 0) {
+			if (cpg_config_parse_data_plane(optarg, &o->data_plane) < 0) {
 				fprintf(stderr, "campagnol: --data-plane: \"%s\" is not auto, "
 					"kernel or userspace (campagnol -h: the options)\n",
 					optarg);
@@ -252,7 +252,7 @@ int main(int argc, char **argv)
 	if (status)
 		return status < 0 ? 0 : status;
 	cpg_log_init("campagnol", o.level, false);
-	if (cpg_config_load(o.config_file, CPG_CONF_NEED_SECURITY, &d.cfg) < 0)
+	if (cpg_config_load(o.config_file, CPG_CONFIG_NEED_SECURITY, &d.cfg) < 0)
 		return 1;
 	absolute_paths(&d.cfg);
 	if (o.data_plane_given)

@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&cfg, 0, sizeof(cfg));
 	if (cpg_ini_parse_buffer("fuzz.conf", (const char *)data, size, &ini))
 		return 0;
-	if (cpg_config_from_ini("fuzz.conf", &ini, CPG_CONF_NEED_SECURITY, &cfg) == 0)
+	if (cpg_config_from_ini("fuzz.conf", &ini, CPG_CONFIG_NEED_SECURITY, &cfg) == 0)
 		cpg_config_free(&cfg);
 	cpg_ini_free(&ini);
 	return 0;

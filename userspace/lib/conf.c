@@ -25,7 +25,7 @@
 
 /* ---- Typed options ---- */
 
-int cpg_parse_bool(const char *s, bool *out)
+int cpg_config_parse_bool(const char *s, bool *out)
 {
 	static const char *const yes[] = { "yes", "on", "1", "true" };
 	static const char *const no[] = { "no", "off", "0", "false" };
@@ -50,7 +50,7 @@ static const char *const data_plane_names[] = {
 	[CPG_DATA_PLANE_USERSPACE] = "userspace",
 };
 
-int cpg_parse_data_plane(const char *s, enum cpg_data_plane *out)
+int cpg_config_parse_data_plane(const char *s, enum cpg_data_plane *out)
 {
 	for (size_t i = 0; i < sizeof(data_plane_names) / sizeof(data_plane_names[0]); i++) {
 		if (strcasecmp(s, data_plane_names[i]) == 0) {
@@ -61,7 +61,7 @@ int cpg_parse_data_plane(const char *s, enum cpg_data_plane *out)
 	return -1;
 }
 
-const char *cpg_data_plane_name(enum cpg_data_plane dp)
+const char *cpg_config_data_plane_name(enum cpg_data_plane dp)
 {
 	if ((size_t)dp >= sizeof(data_plane_names) / sizeof(data_plane_names[0]))
 		return "?";
@@ -106,7 +106,7 @@ static int parse_bool(const char *name, const struct option *opt,
 {
 	struct cpg_ini_quoted q;
 
-	if (cpg_parse_bool(e->value, field(cfg, opt)) == 0)
+	if (cpg_config_parse_bool(e->value, field(cfg, opt)) == 0)
 		return 0;
 	conf_err(name, e->line, "%s: \"%s\" is not a boolean (yes/on/1/true or no/off/0/false)",
 		 e->key, cpg_ini_quote(e->value, &q));
@@ -197,7 +197,7 @@ static int parse_data_plane(const char *name, const struct option *opt,
 {
 	struct cpg_ini_quoted q;
 
-	if (cpg_parse_data_plane(e->value, field(cfg, opt)) == 0)
+	if (cpg_config_parse_data_plane(e->value, field(cfg, opt)) == 0)
 		return 0;
 	conf_err(name, e->line, "%s: \"%s\" is not a data plane (auto, kernel or userspace)",
 		 e->key, cpg_ini_quote(e->value, &q));
@@ -522,7 +522,7 @@ static int check_consistency(const char *name, const struct cpg_ini *ini, unsign
 	if (require(name, ini, "NETWORK", "server_host") || require(name, ini, "VPN", "vpn_ip") ||
 	    require(name, ini, "VPN", "network"))
 		return -1;
-	if (need & CPG_CONF_NEED_SECURITY) {
+	if (need & CPG_CONFIG_NEED_SECURITY) {
 		if (require(name, ini, "SECURITY", "certificate") ||
 		    require(name, ini, "SECURITY", "key"))
 			return -1;

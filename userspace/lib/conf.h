@@ -17,7 +17,7 @@
 
 #include "ini.h"
 
-#define CPG_DEFAULT_CONFIG_FILE "/etc/campagnol.conf"
+#define CPG_CONFIG_DEFAULT_FILE "/etc/campagnol.conf"
 
 /* [CLIENT] data_plane: what carries the VPN packets (docs/campagnol.conf.md). */
 enum cpg_data_plane {
@@ -80,7 +80,7 @@ struct cpg_config {
 
 /* Which mandatory options cpg_config_load() insists on. The tools that only
  * talk to the RDV do not need certificates. */
-#define CPG_CONF_NEED_SECURITY 0x1
+#define CPG_CONFIG_NEED_SECURITY 0x1
 
 void cpg_config_defaults(struct cpg_config *cfg);
 /* 0, or -1 after one error line. Unknown sections and keys: warnings. */
@@ -90,12 +90,12 @@ int cpg_config_from_ini(const char *name, const struct cpg_ini *ini, unsigned in
 void cpg_config_free(struct cpg_config *cfg);
 
 /* "auto", "kernel" or "userspace", in any case. 0 or -1. */
-int cpg_parse_data_plane(const char *s, enum cpg_data_plane *out);
-/* The name cpg_parse_data_plane() reads back. */
-const char *cpg_data_plane_name(enum cpg_data_plane dp);
+int cpg_config_parse_data_plane(const char *s, enum cpg_data_plane *out);
+/* The name cpg_config_parse_data_plane() reads back. */
+const char *cpg_config_data_plane_name(enum cpg_data_plane dp);
 
 /* Parse a boolean as the original: yes/on/1/true, no/off/0/false (any case).
  * 0 or -1. */
-int cpg_parse_bool(const char *s, bool *out);
+int cpg_config_parse_bool(const char *s, bool *out);
 
 #endif

@@ -522,17 +522,17 @@ static void test_bool_spellings(void **state)
 
 	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
 		b = false;
-		assert_int_equal(cpg_parse_bool(yes[i], &b), 0);
+		assert_int_equal(cpg_config_parse_bool(yes[i], &b), 0);
 		assert_true(b);
 	}
 	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
 		b = true;
-		assert_int_equal(cpg_parse_bool(no[i], &b), 0);
+		assert_int_equal(cpg_config_parse_bool(no[i], &b), 0);
 		assert_false(b);
 	}
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		b = true;
-		assert_int_equal(cpg_parse_bool(bad[i], &b), -1);
+		assert_int_equal(cpg_config_parse_bool(bad[i], &b), -1);
 		assert_true(b);
 	}
 }
@@ -680,7 +680,7 @@ static void test_every_option(void **state)
 		  "up = \"ifconfig %D %V mtu %M up\"\n"
 		  "down = \"echo closing %D!\"\n"
 		  "up = \"ip route replace %N via %V || route add -net %N gw %V\"\n",
-		  CPG_CONF_NEED_SECURITY, &cfg);
+		  CPG_CONFIG_NEED_SECURITY, &cfg);
 	assert_true(cfg.local_ip_set);
 	assert_ip(cfg.local_ip, "192.168.0.4");
 	assert_int_equal(cfg.local_port, 44556);
@@ -897,15 +897,15 @@ static void test_data_plane(void **state)
 		option_fails(extra, "is not a data plane");
 	}
 	/* The command line's parser, and the names it reads back. */
-	assert_int_equal(cpg_parse_data_plane("AUTO", &dp), 0);
+	assert_int_equal(cpg_config_parse_data_plane("AUTO", &dp), 0);
 	assert_int_equal(dp, CPG_DATA_PLANE_AUTO);
-	assert_int_equal(cpg_parse_data_plane("", &dp), -1);
-	assert_int_equal(cpg_parse_data_plane("kernel2", &dp), -1);
+	assert_int_equal(cpg_config_parse_data_plane("", &dp), -1);
+	assert_int_equal(cpg_config_parse_data_plane("kernel2", &dp), -1);
 	assert_int_equal(dp, CPG_DATA_PLANE_AUTO);
-	assert_string_equal(cpg_data_plane_name(CPG_DATA_PLANE_AUTO), "auto");
-	assert_string_equal(cpg_data_plane_name(CPG_DATA_PLANE_KERNEL), "kernel");
-	assert_string_equal(cpg_data_plane_name(CPG_DATA_PLANE_USERSPACE), "userspace");
-	assert_string_equal(cpg_data_plane_name((enum cpg_data_plane)7), "?");
+	assert_string_equal(cpg_config_data_plane_name(CPG_DATA_PLANE_AUTO), "auto");
+	assert_string_equal(cpg_config_data_plane_name(CPG_DATA_PLANE_KERNEL), "kernel");
+	assert_string_equal(cpg_config_data_plane_name(CPG_DATA_PLANE_USERSPACE), "userspace");
+	assert_string_equal(cpg_config_data_plane_name((enum cpg_data_plane)7), "?");
 }
 
 static void test_strings(void **state)
@@ -1104,19 +1104,19 @@ static void test_security(void **state)
 	cpg_config_free(&cfg);
 
 	config_fails(MANDATORY "[SECURITY]\nkey = k\nca_certificates = ca\n",
-		     CPG_CONF_NEED_SECURITY, NAME ": [SECURITY] certificate is mandatory");
+		     CPG_CONFIG_NEED_SECURITY, NAME ": [SECURITY] certificate is mandatory");
 	config_fails(MANDATORY "[SECURITY]\ncertificate = c\nca_certificates = ca\n",
-		     CPG_CONF_NEED_SECURITY, NAME ": [SECURITY] key is mandatory");
-	config_fails(MANDATORY "[SECURITY]\ncertificate = c\nkey = k\n", CPG_CONF_NEED_SECURITY,
+		     CPG_CONFIG_NEED_SECURITY, NAME ": [SECURITY] key is mandatory");
+	config_fails(MANDATORY "[SECURITY]\ncertificate = c\nkey = k\n", CPG_CONFIG_NEED_SECURITY,
 		     NAME ": [SECURITY] needs ca_certificates or ca_certificates_dir");
 
 	config_ok(MANDATORY "[SECURITY]\ncertificate = c\nkey = k\nca_certificates_dir = d\n",
-		  CPG_CONF_NEED_SECURITY, &cfg);
+		  CPG_CONFIG_NEED_SECURITY, &cfg);
 	assert_null(cfg.ca_certificates);
 	assert_string_equal(cfg.ca_certificates_dir, "d");
 	cpg_config_free(&cfg);
 	config_ok(MANDATORY "[SECURITY]\ncertificate = c\nkey = k\nca_certificates = f\n",
-		  CPG_CONF_NEED_SECURITY, &cfg);
+		  CPG_CONFIG_NEED_SECURITY, &cfg);
 	assert_string_equal(cfg.ca_certificates, "f");
 	assert_null(cfg.ca_certificates_dir);
 	cpg_config_free(&cfg);
@@ -1219,7 +1219,7 @@ static void test_free_is_safe(void **state)
 				      "[SECURITY]\ncertificate = c\n"
 				      "[COMMANDS]\ndefault_up = no\nup = a\nup = b\n"
 				      "[VPN]\nvpn_ip = 10.0.0.1\nnetwork = 10.0.0.0/24\n",
-				      CPG_CONF_NEED_SECURITY, &cfg),
+				      CPG_CONFIG_NEED_SECURITY, &cfg),
 			 -1);
 	capture_end();
 	assert_null(cfg.server_host);
@@ -1337,7 +1337,7 @@ static void test_original_sample(void **state)
 {
 	struct cpg_config cfg;
 
-	config_ok(original_sample, CPG_CONF_NEED_SECURITY, &cfg);
+	config_ok(original_sample, CPG_CONFIG_NEED_SECURITY, &cfg);
 	check_original_sample(&cfg);
 	cpg_config_free(&cfg);
 }
@@ -1351,7 +1351,7 @@ static void test_load_file(void **state)
 	char msg[128];
 
 	assert_int_equal(load_temp(original_sample, strlen(original_sample),
-				   CPG_CONF_NEED_SECURITY, &cfg, path),
+				   CPG_CONFIG_NEED_SECURITY, &cfg, path),
 			 0);
 	assert_string_equal(captured, "");
 	check_original_sample(&cfg);
@@ -1406,7 +1406,7 @@ static void test_example_file(void **state)
 	if (access(path, R_OK) != 0)
 		skip();
 	capture_start();
-	assert_int_equal(cpg_config_load(path, CPG_CONF_NEED_SECURITY, &cfg), 0);
+	assert_int_equal(cpg_config_load(path, CPG_CONFIG_NEED_SECURITY, &cfg), 0);
 	assert_string_equal(capture_end(), "");
 	assert_string_equal(cfg.server_host, "rdv.example.org");
 	assert_string_equal(cfg.certificate, "/etc/campagnol/certificate.pem");
