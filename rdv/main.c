@@ -351,12 +351,12 @@ static int serve(struct rdv *r, const struct options *opt, const char *where)
 	bool pidfile_written = false;
 
 	if (opt->daemon) {
-		if (cpg_daemonize())
+		if (cpg_daemon_detach())
 			goto out_pidfile;
 		log_notice("daemon started, listening on %s", where);
 	}
 	if (opt->pidfile) {
-		if (cpg_pidfile_write(opt->pidfile))
+		if (cpg_daemon_pidfile_write(opt->pidfile))
 			goto out_pidfile;
 		pidfile_written = true;
 	}
@@ -386,7 +386,7 @@ static int serve(struct rdv *r, const struct options *opt, const char *where)
 	cpg_loop_destroy(&r->loop);
 	rdv_server_free(r->server);
 	if (pidfile_written)
-		cpg_pidfile_remove(opt->pidfile);
+		cpg_daemon_pidfile_remove(opt->pidfile);
 	return r->exit_code;
 
 out_loop:
@@ -395,7 +395,7 @@ out_server:
 	rdv_server_free(r->server);
 out_pidfile:
 	if (pidfile_written)
-		cpg_pidfile_remove(opt->pidfile);
+		cpg_daemon_pidfile_remove(opt->pidfile);
 	return EXIT_FAILURE;
 }
 

@@ -221,7 +221,7 @@ static int run(struct campagnol *d, const struct options *o)
 	if (cpg_loop_watch_signals(&d->loop, &signals, on_signal, d) < 0)
 		goto out;
 	if (o->pidfile) {
-		if (cpg_pidfile_write(o->pidfile) < 0)
+		if (cpg_daemon_pidfile_write(o->pidfile) < 0)
 			goto out;
 		pidfile_written = true;
 	}
@@ -238,7 +238,7 @@ static int run(struct campagnol *d, const struct options *o)
 out:
 	vpn_free(d->vpn);
 	if (pidfile_written)
-		cpg_pidfile_remove(o->pidfile);
+		cpg_daemon_pidfile_remove(o->pidfile);
 	return status;
 }
 

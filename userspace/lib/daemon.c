@@ -92,12 +92,12 @@ int cpg_daemon_ready(void)
 	return 0;
 }
 
-int cpg_daemonize(void)
+int cpg_daemon_detach(void)
 {
 	return cpg_daemon_start() < 0 ? -1 : cpg_daemon_ready();
 }
 
-int cpg_pidfile_write(const char *path)
+int cpg_daemon_pidfile_write(const char *path)
 {
 	char line[32];
 	int len, fd;
@@ -126,7 +126,7 @@ int cpg_pidfile_write(const char *path)
 	return 0;
 }
 
-void cpg_pidfile_remove(const char *path)
+void cpg_daemon_pidfile_remove(const char *path)
 {
 	if (path && unlink(path) < 0 && errno != ENOENT)
 		log_warn("cannot remove pid file %s: %m", path);

@@ -19,10 +19,10 @@
 int cpg_daemon_start(void);
 int cpg_daemon_ready(void);
 /* Both at once, for a program with nothing to set up in between. */
-int cpg_daemonize(void);
+int cpg_daemon_detach(void);
 /* Write our pid; opened with O_NOFOLLOW so a planted symlink is refused.
  * 0 or -1 with a log line. */
-int cpg_pidfile_write(const char *path);
-void cpg_pidfile_remove(const char *path);
+int cpg_daemon_pidfile_write(const char *path);
+void cpg_daemon_pidfile_remove(const char *path);
 
 #endif
