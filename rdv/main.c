@@ -333,8 +333,8 @@ static void set_socket_buffers(int fd)
 {
 	/* Failing leaves the default size, which only makes drops under bursts
 	 * likelier. */
-	if (cpg_socket_buffer(fd, true, SOCKET_BUFFER_SIZE) ||
-	    cpg_socket_buffer(fd, false, SOCKET_BUFFER_SIZE))
+	if (cpg_net_socket_buffer(fd, true, SOCKET_BUFFER_SIZE) ||
+	    cpg_net_socket_buffer(fd, false, SOCKET_BUFFER_SIZE))
 		log_debug("cannot enlarge the socket buffers: %m");
 }
 
@@ -427,7 +427,7 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	/* Bound before daemonizing, so that an error reaches the terminal. */
-	r->fd = cpg_udp_socket(&opt.bind, NULL);
+	r->fd = cpg_net_udp_socket(&opt.bind, NULL);
 	if (r->fd < 0) {
 		free(r);
 		free(opt.pidfile);

@@ -18,6 +18,7 @@
 #include "bytes.h"
 #include "compat.h"
 #include "log.h"
+#include "net.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
@@ -371,7 +372,7 @@ static void session_log(const struct rdv_session *se, const char *what)
 	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
 
 	log_debug("session %" PRIu32 " %s -> %s %s", se->id,
-		  cpg_ip4_str(se->member[0]->vpn_ip, a), cpg_ip4_str(se->member[1]->vpn_ip, b),
+		  cpg_net_ip4_str(se->member[0]->vpn_ip, a), cpg_net_ip4_str(se->member[1]->vpn_ip, b),
 		  what);
 }
 
@@ -396,7 +397,7 @@ static void client_remove(struct rdv_server *s, struct rdv_client *c, const char
 {
 	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN];
 
-	log_info("client %s at %s %s", cpg_ip4_str(c->vpn_ip, ip),
+	log_info("client %s at %s %s", cpg_net_ip4_str(c->vpn_ip, ip),
 		 cpg_sockaddr_str(&c->endpoint, ep, sizeof(ep)), why);
 	client_end_sessions(s, c, "ended: a client left");
 	htab_remove(&s->by_ip, &c->by_ip);
@@ -511,7 +512,7 @@ static void handle_hello(struct rdv_server *s, const struct cpg_msg *m,
 		 */
 		if (holder->sessions) {
 			log_info("client %s registered again at %s: its %zu sessions end",
-				 cpg_ip4_str(m->vpn_ip, ip), cpg_sockaddr_str(from, ep, sizeof(ep)),
+				 cpg_net_ip4_str(m->vpn_ip, ip), cpg_sockaddr_str(from, ep, sizeof(ep)),
 				 holder->n_sessions);
 			client_end_sessions(s, holder, "ended: its client registered again");
 		}
@@ -525,7 +526,7 @@ static void handle_hello(struct rdv_server *s, const struct cpg_msg *m,
 	}
 	if (holder && !client_timed_out(holder, now)) {
 		log_info("HELLO from %s refused: %s is in use by %s",
-			 cpg_sockaddr_str(from, ep, sizeof(ep)), cpg_ip4_str(m->vpn_ip, ip),
+			 cpg_sockaddr_str(from, ep, sizeof(ep)), cpg_net_ip4_str(m->vpn_ip, ip),
 			 cpg_sockaddr_str(&holder->endpoint, held, sizeof(held)));
 		send_nok(s, m->request_id, from, CPG_REASON_IP_IN_USE);
 		return;
@@ -558,7 +559,7 @@ static void handle_hello(struct rdv_server *s, const struct cpg_msg *m,
 	TAILQ_INSERT_TAIL(&s->clients, c, lru);
 	s->stats.clients++;
 	s->stats.registered++;
-	log_info("client %s registered at %s", cpg_ip4_str(c->vpn_ip, ip),
+	log_info("client %s registered at %s", cpg_net_ip4_str(c->vpn_ip, ip),
 		 cpg_sockaddr_str(from, ep, sizeof(ep)));
 	send_ok(s, CPG_MSG_OK, m->request_id, from);
 }

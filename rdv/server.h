@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "net.h"
+#include "sockaddr.h"
 #include "proto.h"
 
 /* A session is forgotten this long after the last ASK on it. */

@@ -124,7 +124,7 @@ static void print_failed(struct punch_tool *t, struct peer *p, const char *reaso
 	char ip[INET_ADDRSTRLEN];
 
 	printf("failed peer=%s reason=%s rdv_reason=%s message=\"%s\"\n",
-	       cpg_ip4_str(p->vpn_ip, ip), reason, reason_word(rdv_reason), message);
+	       cpg_net_ip4_str(p->vpn_ip, ip), reason, reason_word(rdv_reason), message);
 	p->state = PEER_FAILED;
 	if (!p->ever_failed)
 		t->n_failed++;
@@ -174,7 +174,7 @@ static void exchange_over(struct punch_tool *t, struct peer *p)
 	cpg_timer_cancel(&t->loop, &p->timer);
 	if (t->exchange && !p->echoes) {
 		snprintf(msg, sizeof(msg), "no echo from %s at %s after %u test datagrams",
-			 cpg_ip4_str(p->vpn_ip, ip), cpg_sockaddr_str(&p->ep, ep, sizeof(ep)),
+			 cpg_net_ip4_str(p->vpn_ip, ip), cpg_sockaddr_str(&p->ep, ep, sizeof(ep)),
 			 p->sent);
 		log_warn("%s", msg);
 		print_failed(t, p, "no-echo", CPG_REASON_NONE, msg);
@@ -206,7 +206,7 @@ static void on_registered(void *arg, const union cpg_sockaddr *public_ep)
 	struct punch_tool *t = arg;
 	char ip[INET_ADDRSTRLEN], pub[CPG_SOCKADDR_STRLEN], local[CPG_SOCKADDR_STRLEN];
 
-	printf("registered vpn_ip=%s public=%s local=%s\n", cpg_ip4_str(t->rc.vpn_ip, ip),
+	printf("registered vpn_ip=%s public=%s local=%s\n", cpg_net_ip4_str(t->rc.vpn_ip, ip),
 	       cpg_sockaddr_str(public_ep, pub, sizeof(pub)),
 	       cpg_sockaddr_str(&t->rc.local_ep, local, sizeof(local)));
 	if (t->asks_sent)
@@ -223,7 +223,7 @@ static void on_registered(void *arg, const union cpg_sockaddr *public_ep)
 			char msg[120];
 
 			snprintf(msg, sizeof(msg), "cannot ask for %s: %s",
-				 cpg_ip4_str(p->vpn_ip, ip), strerror(-ret));
+				 cpg_net_ip4_str(p->vpn_ip, ip), strerror(-ret));
 			print_failed(t, p, "no-answer", CPG_REASON_NONE, msg);
 		}
 	}
@@ -257,13 +257,13 @@ static void on_peer_up(void *arg, const struct cpg_rdvc_peer_info *info)
 		/* Forwarded while our records were full: say so, but go on. */
 		p = peer_add(t, info->vpn_ip, false);
 		if (!p) {
-			log_warn("no room to track %s", cpg_ip4_str(info->vpn_ip, ip));
+			log_warn("no room to track %s", cpg_net_ip4_str(info->vpn_ip, ip));
 			return;
 		}
 		p->t0 = cpg_now_ms();
 	}
 	printf("up peer=%s endpoint=%s path=%s role=%s session=%08x asked=%s ms=%llu\n",
-	       cpg_ip4_str(info->vpn_ip, ip), cpg_sockaddr_str(&info->endpoint, ep, sizeof(ep)),
+	       cpg_net_ip4_str(info->vpn_ip, ip), cpg_sockaddr_str(&info->endpoint, ep, sizeof(ep)),
 	       info->local ? "local" : "public",
 	       info->role == CPG_ROLE_CLIENT ? "client" : "server", info->session,
 	       info->asked ? "yes" : "no", (unsigned long long)(cpg_now_ms() - p->t0));
@@ -321,10 +321,10 @@ static void handle_test(struct punch_tool *t, const uint8_t *buf, size_t len,
 	p = peer_find(t, sender);
 	if (!p || !p->ever_up || p->state == PEER_FAILED || !cpg_sockaddr_equal(from, &p->ep)) {
 		log_warn("dropping a test datagram of %s from %s: not an up peer there",
-			 cpg_ip4_str(sender, ip), cpg_sockaddr_str(from, ep, sizeof(ep)));
+			 cpg_net_ip4_str(sender, ip), cpg_sockaddr_str(from, ep, sizeof(ep)));
 		return;
 	}
-	printf("recv peer=%s from=%s seq=%u echo=%s\n", cpg_ip4_str(sender, ip),
+	printf("recv peer=%s from=%s seq=%u echo=%s\n", cpg_net_ip4_str(sender, ip),
 	       cpg_sockaddr_str(from, ep, sizeof(ep)), seq, echo ? "yes" : "no");
 	if (!echo) {
 		send_test(t, from, seq, true);

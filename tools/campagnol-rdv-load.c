@@ -105,7 +105,7 @@ static int parse_server(const char *s, union cpg_sockaddr *out)
 		return -1;
 	memcpy(host, s, len);
 	host[len] = '\0';
-	return cpg_resolve4(host, (uint16_t)port, out);
+	return cpg_net_resolve4(host, (uint16_t)port, out);
 }
 
 /* RLIMIT_NOFILE must cover one socket per client. */
@@ -958,7 +958,7 @@ static struct sim *sim_new(const struct options *o)
 		c->vpn_ip.s_addr = htonl(o->base_ip + i);
 		c->state = CLIENT_IDLE;
 		cpg_timer_init(&c->timer, on_client_timer, c);
-		c->fd = cpg_udp_socket(&o->bind, NULL);
+		c->fd = cpg_net_udp_socket(&o->bind, NULL);
 		if (c->fd < 0) {
 			log_err("cannot create the socket of client %u of %u", i + 1, s->n);
 			sim_free(s);
@@ -1576,7 +1576,7 @@ static int run_fuzz(const struct options *o)
 		return 1;
 	}
 	for (i = 0; i <= FUZZ_SOCKETS; i++) {
-		f->fds[i] = cpg_udp_socket(&o->bind, NULL);
+		f->fds[i] = cpg_net_udp_socket(&o->bind, NULL);
 		if (f->fds[i] < 0)
 			goto out;
 		if (cpg_loop_add_fd(&f->loop, &f->ios[i], f->fds[i], CPG_EV_READ, on_fuzz_readable,

@@ -52,7 +52,7 @@
 #include "cli.h"
 #include "bytes.h"
 #include "log.h"
-#include "net.h"
+#include "sockaddr.h"
 #include "prng.h"
 #include "udptool.h"
 

@@ -19,7 +19,7 @@
 
 #include "cli.h"
 #include "log.h"
-#include "net.h"
+#include "sockaddr.h"
 #include "udptool.h"
 
 

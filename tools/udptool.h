@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "net.h"
+#include "sockaddr.h"
 
 /* struct ip without options, and struct udphdr. */
 #define UDPTOOL_IP_HDR_LEN 20

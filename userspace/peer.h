@@ -23,7 +23,7 @@
 
 #include "evloop.h"
 #include "fifo.h"
-#include "net.h"
+#include "sockaddr.h"
 #include "proto.h"
 
 struct cpg_dtls_session;

@@ -2,6 +2,7 @@
 /* The status protocol and its formatting helpers (status.h). */
 #include "status.h"
 #include "hex.h"
+#include "net.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -149,7 +150,7 @@ void status_kv_ip(struct status_buf *b, const char *key, struct in_addr ip)
 {
 	char s[INET_ADDRSTRLEN];
 
-	status_kv_str(b, key, cpg_ip4_str(ip, s));
+	status_kv_str(b, key, cpg_net_ip4_str(ip, s));
 }
 
 void status_kv_ep(struct status_buf *b, const char *key, const union cpg_sockaddr *ep)

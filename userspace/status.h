@@ -27,7 +27,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "net.h"
+#include "sockaddr.h"
 
 #define STATUS_FORMAT_VERSION 1
 #define STATUS_REQUEST "status"

@@ -136,9 +136,9 @@ static const struct cpg_dp_events dp_events;
 
 static void size_socket_buffers(int fd)
 {
-	if (cpg_socket_buffer(fd, true, VPN_SOCKET_BUFFER) < 0)
+	if (cpg_net_socket_buffer(fd, true, VPN_SOCKET_BUFFER) < 0)
 		log_info("cannot enlarge the socket's receive buffer: %m");
-	if (cpg_socket_buffer(fd, false, VPN_SOCKET_BUFFER) < 0)
+	if (cpg_net_socket_buffer(fd, false, VPN_SOCKET_BUFFER) < 0)
 		log_info("cannot enlarge the socket's send buffer: %m");
 }
 
@@ -313,7 +313,7 @@ static void peer_fail(struct vpn *v, struct peer *p, bool tell_rdv, const char *
 	unsigned int delay = holdoff_fail(&v->holdoff, p->vpn_ip, now_ms(v));
 
 	v->n.tunnels_failed++;
-	log_notice("no tunnel to %s: %s; not trying again for %u s", cpg_ip4_str(p->vpn_ip, ip),
+	log_notice("no tunnel to %s: %s; not trying again for %u s", cpg_net_ip4_str(p->vpn_ip, ip),
 		   why, delay / 1000);
 	peer_end(v, p, false, tell_rdv, CPG_REASON_NONE);
 }
@@ -397,7 +397,7 @@ static bool peer_established(struct vpn *v, struct peer *p)
 	p->last_keepalive_ms = p->up_ms;
 	holdoff_clear(&v->holdoff, p->vpn_ip);
 	v->n.tunnels_up++;
-	log_notice("tunnel to %s at %s up (%s)", cpg_ip4_str(p->vpn_ip, ip),
+	log_notice("tunnel to %s at %s up (%s)", cpg_net_ip4_str(p->vpn_ip, ip),
 		   cpg_sockaddr_str(&p->endpoint, ep, sizeof(ep)),
 		   cpg_dtls_session_cipher_name(p->dtls));
 	peer_flush(v, p);
@@ -418,20 +418,20 @@ static void peer_dtls_update(struct vpn *v, struct peer *p)
 		break;
 	case CPG_DTLS_CLOSED:
 		log_notice("tunnel to %s closed by the peer (close_notify)",
-			   cpg_ip4_str(p->vpn_ip, ip));
+			   cpg_net_ip4_str(p->vpn_ip, ip));
 		peer_end(v, p, false, true, CPG_REASON_NONE);
 		return;
 	case CPG_DTLS_FAILED:
 		if (cpg_dtls_session_failure(p->dtls) == CPG_DTLS_FAIL_NONCE_CLASH) {
 			log_info("tunnel to %s: handshaking again through the RDV",
-				 cpg_ip4_str(p->vpn_ip, ip));
+				 cpg_net_ip4_str(p->vpn_ip, ip));
 			peer_reconnect(v, p);
 			return;
 		}
 		if (p->state == PEER_ESTABLISHED) {
 			/* A live tunnel broke (a fatal alert): the next packet
 			 * makes a new one, no hold-off. */
-			log_notice("tunnel to %s failed: %s", cpg_ip4_str(p->vpn_ip, ip),
+			log_notice("tunnel to %s failed: %s", cpg_net_ip4_str(p->vpn_ip, ip),
 				   cpg_dtls_session_reason(p->dtls));
 			peer_end(v, p, false, true, CPG_REASON_NONE);
 			return;
@@ -487,7 +487,7 @@ static bool on_peer_incoming(void *arg, struct in_addr ip)
 	holdoff_clear(&v->holdoff, ip);
 	if (!peer_create(v, ip, false)) {
 		log_warn("refusing a tunnel with %s: %d tunnels already (max_clients)",
-			 cpg_ip4_str(ip, ips), v->cfg->max_clients);
+			 cpg_net_ip4_str(ip, ips), v->cfg->max_clients);
 		return false;
 	}
 	return true;
@@ -501,12 +501,12 @@ static void on_peer_up(void *arg, const struct cpg_rdvc_peer_info *info)
 	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN], other_ip[INET_ADDRSTRLEN];
 	enum cpg_dtls_role role;
 
-	cpg_ip4_str(info->vpn_ip, ip);
+	cpg_net_ip4_str(info->vpn_ip, ip);
 	cpg_sockaddr_str(&info->endpoint, ep, sizeof(ep));
 	if (other && other != p) {
 		/* Whoever held this endpoint is gone from it. */
 		log_notice("%s is now at %s, where %s was: closing the tunnel to %s", ip, ep,
-			   cpg_ip4_str(other->vpn_ip, other_ip), other_ip);
+			   cpg_net_ip4_str(other->vpn_ip, other_ip), other_ip);
 		peer_end(v, other, false, true, CPG_REASON_NONE);
 	}
 	if (!p) {
@@ -584,7 +584,7 @@ static void on_no_peer(void *arg, struct in_addr dst, const uint8_t *pkt, size_t
 	char ip[INET_ADDRSTRLEN];
 
 	if (!p && !is_peer_address(v->cfg, dst)) {
-		log_debug("no tunnel to %s: not an address of the VPN", cpg_ip4_str(dst, ip));
+		log_debug("no tunnel to %s: not an address of the VPN", cpg_net_ip4_str(dst, ip));
 		return;
 	}
 	if (!p) {
@@ -598,7 +598,7 @@ static void on_no_peer(void *arg, struct in_addr dst, const uint8_t *pkt, size_t
 		if (!p) {
 			v->n.full++;
 			log_debug("no tunnel to %s: %d tunnels already (max_clients)",
-				  cpg_ip4_str(dst, ip), v->cfg->max_clients);
+				  cpg_net_ip4_str(dst, ip), v->cfg->max_clients);
 			return;
 		}
 		ret = cpg_rdvc_connect(v->rdvc, dst);
@@ -608,7 +608,7 @@ static void on_no_peer(void *arg, struct in_addr dst, const uint8_t *pkt, size_t
 			peer_fail(v, p, false, strerror(-ret));
 			return;
 		}
-		log_info("asking the RDV for a tunnel to %s", cpg_ip4_str(dst, ip));
+		log_info("asking the RDV for a tunnel to %s", cpg_net_ip4_str(dst, ip));
 	}
 	if (!pkt)
 		return;	/* a data plane that cannot hand packets over */
@@ -636,7 +636,7 @@ static void on_peer_gone(void *arg, struct in_addr vpn_ip, enum cpg_dp_gone why)
 
 	if (!p)
 		return;
-	log_notice("tunnel to %s closed: campagnol.ko dropped it (%s)", cpg_ip4_str(vpn_ip, ip),
+	log_notice("tunnel to %s closed: campagnol.ko dropped it (%s)", cpg_net_ip4_str(vpn_ip, ip),
 		   (size_t)why < sizeof(whys) / sizeof(whys[0]) ? whys[why] : "?");
 	peer_end(v, p, true, true, CPG_REASON_NONE);
 }
@@ -651,7 +651,7 @@ static void on_key_limit(void *arg, struct in_addr vpn_ip)
 	if (!p || p->state != PEER_ESTABLISHED)
 		return;
 	log_notice("tunnel to %s: its key is near its record limit; handshaking again through "
-		   "the RDV", cpg_ip4_str(vpn_ip, ip));
+		   "the RDV", cpg_net_ip4_str(vpn_ip, ip));
 	peer_reconnect(v, p);
 }
 
@@ -744,7 +744,7 @@ static void peer_tick(struct vpn *v, struct peer *p)
 		return;
 	rx_idle = min_u64(st.rx_idle_ms, up_for);
 	tx_idle = min_u64(st.tx_idle_ms, up_for);
-	cpg_ip4_str(p->vpn_ip, ip);
+	cpg_net_ip4_str(p->vpn_ip, ip);
 	if (rx_idle >= timeout && tx_idle >= timeout) {
 		log_notice("tunnel to %s closed: idle for %d s", ip, v->cfg->timeout);
 		peer_end(v, p, true, true, CPG_REASON_IDLE);
@@ -777,7 +777,7 @@ static void tick_fn(struct cpg_loop *loop, void *arg)
 			peer_tick(v, p);
 		} else if (p->state == PEER_CONNECTING &&
 			   now_ms(v) - p->created_ms >= VPN_CONNECT_TIMEOUT_MS) {
-			log_debug("%s: no path after %u s", cpg_ip4_str(p->vpn_ip, ip),
+			log_debug("%s: no path after %u s", cpg_net_ip4_str(p->vpn_ip, ip),
 				  VPN_CONNECT_TIMEOUT_MS / 1000);
 			peer_fail(v, p, true,
 				  cpg_rdvc_registered(v->rdvc) ? "no path in time"
@@ -868,7 +868,7 @@ static void vpn_dump(void *arg, struct status_buf *b)
 	status_line(b, "interface");
 	status_kv_str(b, "device", v->dp->ifname);
 	status_kv_ip(b, "vpn_ip", cfg->vpn_ip);
-	cpg_ip4_str(cfg->network, net);
+	cpg_net_ip4_str(cfg->network, net);
 	snprintf(net + strlen(net), sizeof(net) - strlen(net), "/%u", cfg->prefix_len);
 	status_kv_str(b, "network", net);
 	status_kv_ep(b, "public_endpoint", &v->public_ep);
@@ -994,7 +994,7 @@ int vpn_start(struct vpn *v)
 		return -1;
 	cpg_rdvc_start(v->rdvc);
 	log_notice("campagnol %s: %s on %s, listening on %s", CPG_VERSION,
-		   cpg_ip4_str(v->cfg->vpn_ip, ip), v->dp->ifname,
+		   cpg_net_ip4_str(v->cfg->vpn_ip, ip), v->dp->ifname,
 		   cpg_sockaddr_str(&v->bound, ep, sizeof(ep)));
 	return 0;
 }

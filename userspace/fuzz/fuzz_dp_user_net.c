@@ -550,7 +550,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	host_fd = sp[1];
 	snprintf(tun.name, sizeof(tun.name), "fuzz0");
 	make_endpoint(&local, "127.0.0.1", 0);
-	udp_fd = cpg_udp_socket(&local, NULL);
+	udp_fd = cpg_net_udp_socket(&local, NULL);
 	if (udp_fd < 0)
 		exit(1);
 	make_endpoint(&unknown4, "127.0.0.1", 40009);

@@ -473,7 +473,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		exit(1);
 	inet_pton(AF_INET, "127.0.0.1", &local.in.sin_addr);
 	cpg_sockaddr_set_in(&local, local.in.sin_addr, 0);
-	udp_fd = cpg_udp_socket(&local, NULL);
+	udp_fd = cpg_net_udp_socket(&local, NULL);
 	if (udp_fd < 0)
 		exit(1);
 	inet_pton(AF_INET, "10.9.0.1", &our_ip);
@@ -507,7 +507,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 				exit(1);
 			continue;
 		}
-		p->fd = cpg_udp_socket(&local, NULL);
+		p->fd = cpg_net_udp_socket(&local, NULL);
 		if (p->fd < 0 || getsockname(p->fd, &p->ep.sa, &alen))
 			exit(1);
 		/* Room for a batch of the largest records broadcast. */

@@ -228,7 +228,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	fuzz_quiet_logs();
 	set_endpoints();
-	/* net.c seeds its hash once per process: not in the first input. */
+	/* sockaddr.c seeds its hash once per process: not in the first input. */
 	cpg_sockaddr_hash(&endpoints[0]);
 	return 0;
 }

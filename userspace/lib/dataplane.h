@@ -28,7 +28,7 @@
 #include <stdint.h>
 
 #include "conf.h"
-#include "net.h"
+#include "sockaddr.h"
 #include "record.h"
 
 /* Why a packet was dropped; counted per peer (and globally for no peer). */

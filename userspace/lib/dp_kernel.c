@@ -361,7 +361,7 @@ static void on_cpg_dpk_msg(struct dp_kernel *dp, const struct nlmsghdr *nlh)
 		break;
 	case CAMPAGNOL_CMD_KEY_LIMIT_NTF:
 		log_debug("campagnol.ko: the key of peer %s is near its record limit",
-			  cpg_ip4_str(pi.vpn_ip, ip));
+			  cpg_net_ip4_str(pi.vpn_ip, ip));
 		if (peer_tracked(dp, pi.vpn_ip) && ev && ev->key_limit)
 			ev->key_limit(dp->base.events_arg, pi.vpn_ip);
 		break;
@@ -584,7 +584,7 @@ static int dpk_add_peer(struct cpg_dataplane *base, const struct cpg_dp_peer *pe
 	else if (ret == -ENOENT && known)
 		ret = send_peer(dp, CAMPAGNOL_CMD_PEER_NEW, peer, why, sizeof(why));
 	if (ret < 0) {
-		log_warn("campagnol.ko refused peer %s: %s%s", cpg_ip4_str(peer->vpn_ip, ip),
+		log_warn("campagnol.ko refused peer %s: %s%s", cpg_net_ip4_str(peer->vpn_ip, ip),
 			 strerror(-ret), kernel_says(why, said, sizeof(said)));
 		return ret;
 	}
@@ -610,7 +610,7 @@ static int dpk_del_peer(struct cpg_dataplane *base, struct in_addr vpn_ip)
 	if (ret == -ENOENT)
 		return 0;
 	if (ret < 0)
-		log_warn("campagnol.ko: cannot delete peer %s: %s%s", cpg_ip4_str(vpn_ip, ip),
+		log_warn("campagnol.ko: cannot delete peer %s: %s%s", cpg_net_ip4_str(vpn_ip, ip),
 			 strerror(-ret), kernel_says(why, said, sizeof(said)));
 	return ret;
 }

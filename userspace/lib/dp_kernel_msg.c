@@ -10,7 +10,7 @@
 
 #include <uapi/linux/campagnol.h>
 
-#include "net.h"
+#include "sockaddr.h"
 
 void cpg_dpk_msg_free(struct nl_msg *msg)
 {

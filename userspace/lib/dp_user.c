@@ -28,6 +28,7 @@
 
 #include "bytes.h"
 #include "log.h"
+#include "net.h"
 
 #define IPV4_MIN_HEADER 20
 #define UDP_HEADER_LEN 8
@@ -287,7 +288,7 @@ static void peer_drop(struct dp_user *dp, struct dp_peer *p, enum cpg_dp_drop wh
 
 	p->drops[why]++;
 	if (drop_log_allowed(dp))
-		log_debug("peer %s: packet dropped: %s%s%s", cpg_ip4_str(p->vpn_ip, ip),
+		log_debug("peer %s: packet dropped: %s%s%s", cpg_net_ip4_str(p->vpn_ip, ip),
 			  drop_names[why], detail ? ": " : "", detail ? detail : "");
 }
 
@@ -531,7 +532,7 @@ static void rx_record(struct dp_user *dp, struct dp_peer *p, uint8_t *rec, size_
 	if (ipv4_src(pkt).s_addr != p->vpn_ip.s_addr) {
 		char src[INET_ADDRSTRLEN];
 
-		peer_drop(dp, p, CPG_DP_DROP_SPOOFED, cpg_ip4_str(ipv4_src(pkt), src));
+		peer_drop(dp, p, CPG_DP_DROP_SPOOFED, cpg_net_ip4_str(ipv4_src(pkt), src));
 		return;
 	}
 	if (dp->tun_write(dp->tun, pkt, len) < 0) {
@@ -636,7 +637,7 @@ static int dp_add_peer(struct cpg_dataplane *base, const struct cpg_dp_peer *np)
 	bool fresh = !p;
 	int st;
 
-	cpg_ip4_str(np->vpn_ip, ip);
+	cpg_net_ip4_str(np->vpn_ip, ip);
 	cpg_sockaddr_str(&np->endpoint, ep, sizeof(ep));
 	if (!cpg_sockaddr_is_set(&np->endpoint) || np->vpn_ip.s_addr == dp->vpn_ip.s_addr ||
 	    np->vpn_ip.s_addr == dp->broadcast.s_addr ||
@@ -646,7 +647,7 @@ static int dp_add_peer(struct cpg_dataplane *base, const struct cpg_dp_peer *np)
 	}
 	if (other && other != p) {
 		log_err("data plane: refusing peer %s: %s is already peer %s's endpoint", ip, ep,
-			cpg_ip4_str(other->vpn_ip, other_ip));
+			cpg_net_ip4_str(other->vpn_ip, other_ip));
 		return -EEXIST;
 	}
 	if (fresh) {

@@ -49,6 +49,7 @@
 
 #include "evloop.h"
 #include "log.h"
+#include "net.h"
 #include "record.h"
 
 /* Our suites in order of preference: AES-GCM first, as most CPUs have it
@@ -462,7 +463,7 @@ static int check_own_cert(struct cpg_dtls_ctx *ctx, const char *path, struct in_
 			 asn1_time_str(not_before, when, sizeof(when)));
 	if (X509_check_ip(cert, (const unsigned char *)&vpn_ip, sizeof(vpn_ip), 0) != 1) {
 		ERR_clear_error();
-		cpg_ip4_str(vpn_ip, ip);
+		cpg_net_ip4_str(vpn_ip, ip);
 		if (cert_ips(cert, ips, sizeof(ips))[0])
 			log_err("certificate %s is for %s, not for our vpn_ip %s: "
 				"peers would refuse it",
@@ -627,7 +628,7 @@ void cpg_dtls_refusal_reason(X509_STORE_CTX *xs, struct in_addr want_ip, char *b
 	/* Depth > 0: the problem is with a CA certificate of the chain. */
 	if (cert && cert != leaf)
 		name_str(X509_get_subject_name(cert), at, sizeof(at));
-	cpg_ip4_str(want_ip, want);
+	cpg_net_ip4_str(want_ip, want);
 	if (err == X509_V_ERR_IP_ADDRESS_MISMATCH && leaf && cert_ips(leaf, ips, sizeof(ips))[0])
 		snprintf(buf, len, "presented a certificate for %s, not %s (subject %s)", ips, want,
 			 subject);
@@ -930,7 +931,7 @@ struct cpg_dtls_session *cpg_dtls_session_new(struct cpg_dtls_ctx *ctx, enum cpg
 	s->send_arg = send_arg;
 	s->timeout_ms = ctx->handshake_timeout_ms;
 	snprintf(s->label, sizeof(s->label), "%s (%s)", cpg_sockaddr_str(peer, addr, sizeof(addr)),
-		 cpg_ip4_str(peer_vpn_ip, ip));
+		 cpg_net_ip4_str(peer_vpn_ip, ip));
 
 	s->ssl = SSL_new(ctx->ssl_ctx);
 	rbio = BIO_new(BIO_s_mem());

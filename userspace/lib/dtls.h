@@ -33,7 +33,7 @@
 
 #include "conf.h"
 #include "keys.h"
-#include "net.h"
+#include "sockaddr.h"
 
 /* A handshake that has not finished this long after it started fails. */
 #define CPG_DTLS_HANDSHAKE_TIMEOUT_MS 10000

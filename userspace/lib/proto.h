@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "net.h"
+#include "sockaddr.h"
 
 #define CPG_PROTO_VERSION 1
 #define CPG_PROTO_FIRST_BYTE_MAX 19	/* first byte of RDV/punch datagrams */

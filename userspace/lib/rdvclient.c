@@ -20,6 +20,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "net.h"
 #include "rdvclient.h"
 
 #define HELLO_FIRST_RETRY_MS 1000
@@ -308,7 +309,7 @@ static void ask_timeout(struct cpg_rdvc *c, struct rdvc_peer *p)
 	}
 	set_failure_msg(c, "the RDV %s did not answer the request for %s (%u tries)",
 			cpg_sockaddr_str(&c->cfg.server, rdv, sizeof(rdv)),
-			cpg_ip4_str(p->vpn_ip, ip), ASK_TRIES);
+			cpg_net_ip4_str(p->vpn_ip, ip), ASK_TRIES);
 	log_warn("%s", c->failure_msg);
 	peer_fail(c, p, CPG_RDVC_NO_ANSWER, CPG_REASON_NONE);
 }
@@ -322,7 +323,7 @@ static void punch_timeout(struct cpg_rdvc *c, struct rdvc_peer *p)
 	set_failure_msg(c,
 			"no punch from %s at %s within %u ms: one side is probably behind a "
 			"symmetric NAT (endpoint-dependent mapping); relaying is not supported yet",
-			cpg_ip4_str(p->vpn_ip, ip), cpg_sockaddr_str(&p->punch_ep, ep, sizeof(ep)),
+			cpg_net_ip4_str(p->vpn_ip, ip), cpg_sockaddr_str(&p->punch_ep, ep, sizeof(ep)),
 			c->cfg.punch_timeout_ms);
 	log_warn("%s", c->failure_msg);
 	if (c->reg == REG_REGISTERED)
@@ -466,7 +467,7 @@ static void handle_ok(struct cpg_rdvc *c, const struct cpg_msg *m)
 	cpg_timer_arm(c->loop, &c->rdv_timer, c->ping_interval_ms);
 	log_notice("registered with the RDV %s as %s, public endpoint %s",
 		   cpg_sockaddr_str(&c->cfg.server, rdv, sizeof(rdv)),
-		   cpg_ip4_str(c->cfg.vpn_ip, ip),
+		   cpg_net_ip4_str(c->cfg.vpn_ip, ip),
 		   cpg_sockaddr_str(&c->public_ep, pub, sizeof(pub)));
 
 	for (unsigned int i = 0; i < c->cfg.max_peers; i++) {
@@ -489,7 +490,7 @@ static void handle_nok(struct cpg_rdvc *c, const struct cpg_msg *m)
 	}
 	c->hello_answered = true;
 	cpg_sockaddr_str(&c->cfg.server, rdv, sizeof(rdv));
-	cpg_ip4_str(c->cfg.vpn_ip, ip);
+	cpg_net_ip4_str(c->cfg.vpn_ip, ip);
 	switch (m->reason) {
 	case CPG_REASON_IP_IN_USE:
 		/* Keep the backoff: the RDV times the holder out within seconds. */
@@ -580,7 +581,7 @@ static void handle_rej(struct cpg_rdvc *c, const struct cpg_msg *m)
 		c->stats.unexpected++;
 		return;
 	}
-	set_failure_msg(c, "the RDV rejected the request for %s: %s", cpg_ip4_str(p->vpn_ip, ip),
+	set_failure_msg(c, "the RDV rejected the request for %s: %s", cpg_net_ip4_str(p->vpn_ip, ip),
 			cpg_reason_str(m->reason));
 	log_info("%s", c->failure_msg);
 	peer_fail(c, p, CPG_RDVC_REJECTED, (enum cpg_reason)m->reason);
@@ -593,7 +594,7 @@ static struct rdvc_peer *accept_incoming(struct cpg_rdvc *c, const struct cpg_ms
 	struct rdvc_peer *p;
 	char ips[INET_ADDRSTRLEN];
 
-	cpg_ip4_str(ip, ips);
+	cpg_net_ip4_str(ip, ips);
 	if (c->ops.peer_incoming && !c->ops.peer_incoming(c->arg, ip)) {
 		log_info("refusing the connection from %s", ips);
 		send_close(c, ip, m->session, CPG_REASON_NONE);
@@ -636,12 +637,12 @@ static void handle_ans_fwd(struct cpg_rdvc *c, const struct cpg_msg *m)
 	if (p->state != PEER_ASKING && p->session == m->session) {
 		/* Both asked at once, or the RDV repeated itself. */
 		log_debug("%s for %s: session %08x already known", cpg_msg_type_str(m->type),
-			  cpg_ip4_str(p->vpn_ip, ip), m->session);
+			  cpg_net_ip4_str(p->vpn_ip, ip), m->session);
 		return;
 	}
 	if (p->state != PEER_ASKING)
 		log_info("%s reconnected (session %08x), punching again",
-			 cpg_ip4_str(p->vpn_ip, ip), m->session);
+			 cpg_net_ip4_str(p->vpn_ip, ip), m->session);
 	p->state = PEER_PUNCHING;
 	p->session = m->session;
 	p->punch_ep = m->peer_ep;
@@ -649,7 +650,7 @@ static void handle_ans_fwd(struct cpg_rdvc *c, const struct cpg_msg *m)
 	p->flags = m->flags;
 	memset(&p->up_ep, 0, sizeof(p->up_ep));
 	p->deadline = cpg_now_ms() + c->cfg.punch_timeout_ms;
-	log_info("punching %s at %s (%s endpoint, session %08x)", cpg_ip4_str(p->vpn_ip, ip),
+	log_info("punching %s at %s (%s endpoint, session %08x)", cpg_net_ip4_str(p->vpn_ip, ip),
 		 cpg_sockaddr_str(&p->punch_ep, ep, sizeof(ep)),
 		 p->flags & CPG_FLAG_LOCAL ? "local" : "public", p->session);
 	punch_tick(c, p);
@@ -678,7 +679,7 @@ static void handle_punch(struct cpg_rdvc *c, const struct cpg_msg *m,
 	if (p->state == PEER_UP)
 		return;
 
-	cpg_ip4_str(p->vpn_ip, ip);
+	cpg_net_ip4_str(p->vpn_ip, ip);
 	cpg_sockaddr_str(from, ep, sizeof(ep));
 	if (!cpg_sockaddr_equal(from, &p->punch_ep))
 		log_notice("%s punched from %s, not from %s as the RDV saw it: its NAT maps "
@@ -945,17 +946,17 @@ static int pick_local_ip(const struct cpg_config *cfg, struct in_addr *ip)
 		return 0;
 	}
 	if (cfg->interface) {
-		if (cpg_detect_local_ip(cfg->interface, ip) < 0) {
+		if (cpg_net_detect_local_ip(cfg->interface, ip) < 0) {
 			log_err("interface %s has no IPv4 address to use as local_host",
 				cfg->interface);
 			return -1;
 		}
-	} else if (cpg_detect_local_ip(NULL, ip) < 0) {
+	} else if (cpg_net_detect_local_ip(NULL, ip) < 0) {
 		log_warn("no interface with an IPv4 address found: listening on every address");
 		ip->s_addr = INADDR_ANY;
 		return 0;
 	}
-	log_info("local IP: %s", cpg_ip4_str(*ip, buf));
+	log_info("local IP: %s", cpg_net_ip4_str(*ip, buf));
 	return 0;
 }
 
@@ -971,13 +972,13 @@ int cpg_rdvc_config_from(const struct cpg_config *cfg, struct cpg_rdvc_config *o
 		log_err("no server_host in [NETWORK]");
 		return -1;
 	}
-	if (cpg_resolve4(cfg->server_host, cfg->server_port, &out->server) < 0)
+	if (cpg_net_resolve4(cfg->server_host, cfg->server_port, &out->server) < 0)
 		return -1;
 	if (pick_local_ip(cfg, &local_ip) < 0)
 		return -1;
 
 	cpg_sockaddr_set_in(&bound, local_ip, cfg->local_port);
-	out->fd = cpg_udp_socket(&bound, cfg->interface);
+	out->fd = cpg_net_udp_socket(&bound, cfg->interface);
 	if (out->fd < 0)
 		return -1;
 	if (getsockname(out->fd, &bound.sa, &bound_len) < 0) {

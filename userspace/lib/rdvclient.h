@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #include "evloop.h"
-#include "net.h"
+#include "sockaddr.h"
 #include "proto.h"
 
 struct cpg_rdvc;

@@ -267,7 +267,7 @@ static int fixture_setup(void **state, enum cpg_cipher cipher, double client_rat
 		n->fx = fx;
 		n->vpn_ip = cfg.vpn_ip;
 		cpg_sockaddr_set_in(&local, ip("127.0.0.1"), 0);
-		n->udp_fd = cpg_udp_socket(&local, NULL);
+		n->udp_fd = cpg_net_udp_socket(&local, NULL);
 		assert_true(n->udp_fd >= 0);
 		assert_int_equal(getsockname(n->udp_fd, &n->addr.sa, &alen), 0);
 		assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sp), 0);

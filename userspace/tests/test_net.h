@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "net.h"
+#include "sockaddr.h"
 
 static inline struct in_addr test_ip4(const char *s)
 {

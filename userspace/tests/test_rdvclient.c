@@ -76,7 +76,7 @@ static int loopback_socket(union cpg_sockaddr *addr)
 	int fd;
 
 	cpg_sockaddr_set_in(addr, test_ip4("127.0.0.1"), 0);
-	fd = cpg_udp_socket(addr, NULL);
+	fd = cpg_net_udp_socket(addr, NULL);
 	assert_true(fd >= 0);
 	assert_int_equal(getsockname(fd, &addr->sa, &len), 0);
 	return fd;

@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "sockaddr.h"
+
+socklen_t cpg_sockaddr_len(const union cpg_sockaddr *a)
+{
+	switch (a->sa.sa_family) {
+	case AF_INET:
+		return sizeof(a->in);
+	case AF_INET6:
+		return sizeof(a->in6);
+	default:
+		return 0;
+	}
+}
+
+bool cpg_sockaddr_same_host(const union cpg_sockaddr *a, const union cpg_sockaddr *b)
+{
+	if (a->sa.sa_family != b->sa.sa_family)
+		return false;
+	switch (a->sa.sa_family) {
+	case AF_INET:
+		return a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
+	case AF_INET6:
+		return !memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, sizeof(a->in6.sin6_addr)) &&
+		       a->in6.sin6_scope_id == b->in6.sin6_scope_id;
+	default:
+		return false;
+	}
+}
+
+bool cpg_sockaddr_equal(const union cpg_sockaddr *a, const union cpg_sockaddr *b)
+{
+	return cpg_sockaddr_same_host(a, b) && cpg_sockaddr_port(a) == cpg_sockaddr_port(b);
+}
+
+/*
+ * Murmur3-style mixing over the words of the endpoint. The RDV keys tables by
+ * the source endpoint of datagrams, which anyone can choose, so the hash is
+ * keyed with a per-process random seed to keep collisions unpredictable.
+ */
+static uint32_t hash_seed(void)
+{
+	static uint32_t seed;
+	static bool seeded;
+
+	if (!seeded) {
+		if (cpg_random(&seed, sizeof(seed), false) < 0)
+			seed = (uint32_t)getpid() * 0x9e3779b1u;
+		seeded = true;
+	}
+	return seed;
+}
+
+static uint32_t rotl32(uint32_t x, int r)
+{
+	return (x << r) | (x >> (32 - r));
+}
+
+static uint32_t hash_word(uint32_t h, uint32_t k)
+{
+	k *= 0xcc9e2d51u;
+	k = rotl32(k, 15);
+	k *= 0x1b873593u;
+	h ^= k;
+	h = rotl32(h, 13);
+	return h * 5 + 0xe6546b64u;
+}
+
+static uint32_t hash_final(uint32_t h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h;
+}
+
+uint32_t cpg_sockaddr_hash(const union cpg_sockaddr *a)
+{
+	uint32_t h = hash_seed();
+	uint32_t w;
+
+	h = hash_word(h, (uint32_t)a->sa.sa_family << 16 | cpg_sockaddr_port(a));
+	switch (a->sa.sa_family) {
+	case AF_INET:
+		h = hash_word(h, a->in.sin_addr.s_addr);
+		break;
+	case AF_INET6:
+		for (size_t i = 0; i < sizeof(a->in6.sin6_addr); i += sizeof(w)) {
+			memcpy(&w, &a->in6.sin6_addr.s6_addr[i], sizeof(w));
+			h = hash_word(h, w);
+		}
+		h = hash_word(h, a->in6.sin6_scope_id);
+		break;
+	}
+	return hash_final(h);
+}
+
+uint16_t cpg_sockaddr_port(const union cpg_sockaddr *a)
+{
+	switch (a->sa.sa_family) {
+	case AF_INET:
+		return ntohs(a->in.sin_port);
+	case AF_INET6:
+		return ntohs(a->in6.sin6_port);
+	default:
+		return 0;
+	}
+}
+
+void cpg_sockaddr_set_in(union cpg_sockaddr *a, struct in_addr ip, uint16_t port)
+{
+	memset(a, 0, sizeof(*a));
+	a->in.sin_family = AF_INET;
+	a->in.sin_addr = ip;
+	a->in.sin_port = htons(port);
+}
+
+bool cpg_sockaddr_is_set(const union cpg_sockaddr *a)
+{
+	return a->sa.sa_family == AF_INET || a->sa.sa_family == AF_INET6;
+}
+
+const char *cpg_sockaddr_str(const union cpg_sockaddr *a, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	switch (a->sa.sa_family) {
+	case AF_INET:
+		inet_ntop(AF_INET, &a->in.sin_addr, ip, sizeof(ip));
+		snprintf(buf, len, "%s:%u", ip, ntohs(a->in.sin_port));
+		break;
+	case AF_INET6:
+		inet_ntop(AF_INET6, &a->in6.sin6_addr, ip, sizeof(ip));
+		snprintf(buf, len, "[%s]:%u", ip, ntohs(a->in6.sin6_port));
+		break;
+	default:
+		snprintf(buf, len, "-");
+		break;
+	}
+	return buf;
+}
+
+/* Decimal 0-65535, nothing else (no sign, no spaces, no hex). */
+static int parse_port(const char *s, uint16_t *port)
+{
+	unsigned long v = 0;
+
+	if (!*s || strlen(s) > 5)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (unsigned long)(*s - '0');
+	}
+	if (v > 65535)
+		return -1;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+int cpg_sockaddr_parse(const char *s, uint16_t default_port, union cpg_sockaddr *out)
+{
+	char host[INET6_ADDRSTRLEN];
+	const char *port_str = NULL;
+	const char *colon;
+	uint16_t port = default_port;
+	bool bracketed = s[0] == '[';
+	size_t host_len;
+
+	memset(out, 0, sizeof(*out));
+	if (bracketed) {
+		const char *end = strchr(s, ']');
+
+		if (!end || (end[1] && end[1] != ':'))
+			return -1;
+		host_len = (size_t)(end - s - 1);
+		s++;
+		if (end[1] == ':')
+			port_str = end + 2;
+	} else {
+		colon = strchr(s, ':');
+		/* A second colon means a bare IPv6 address, which has no port. */
+		if (colon && !strchr(colon + 1, ':')) {
+			host_len = (size_t)(colon - s);
+			port_str = colon + 1;
+		} else {
+			host_len = strlen(s);
+		}
+	}
+	if (host_len == 0 || host_len >= sizeof(host))
+		return -1;
+	memcpy(host, s, host_len);
+	host[host_len] = '\0';
+	if (port_str && parse_port(port_str, &port) < 0)
+		return -1;
+
+	if (!bracketed && inet_pton(AF_INET, host, &out->in.sin_addr) == 1) {
+		out->in.sin_family = AF_INET;
+		out->in.sin_port = htons(port);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &out->in6.sin6_addr) == 1) {
+		out->in6.sin6_family = AF_INET6;
+		out->in6.sin6_port = htons(port);
+		return 0;
+	}
+	memset(out, 0, sizeof(*out));
+	return -1;
+}

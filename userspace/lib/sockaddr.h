@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Socket address helpers: one endpoint type for IPv4 and IPv6. */
+#ifndef CPG_SOCKADDR_H
+#define CPG_SOCKADDR_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+union cpg_sockaddr {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+};
+
+/* "255.255.255.255:65535" or "[v6]:65535", NUL included. */
+#define CPG_SOCKADDR_STRLEN (INET6_ADDRSTRLEN + 9)
+
+socklen_t cpg_sockaddr_len(const union cpg_sockaddr *a);
+/* Same family, address and port. */
+bool cpg_sockaddr_equal(const union cpg_sockaddr *a, const union cpg_sockaddr *b);
+/* Same family and address, any port. */
+bool cpg_sockaddr_same_host(const union cpg_sockaddr *a, const union cpg_sockaddr *b);
+uint32_t cpg_sockaddr_hash(const union cpg_sockaddr *a);
+uint16_t cpg_sockaddr_port(const union cpg_sockaddr *a);
+void cpg_sockaddr_set_in(union cpg_sockaddr *a, struct in_addr ip, uint16_t port);
+bool cpg_sockaddr_is_set(const union cpg_sockaddr *a);
+/* Returns buf; "-" for an unset address. */
+const char *cpg_sockaddr_str(const union cpg_sockaddr *a, char *buf, size_t len);
+/* Parse "IP", "IP:PORT", "[IP6]:PORT" (numeric only); default_port when absent. */
+int cpg_sockaddr_parse(const char *s, uint16_t default_port, union cpg_sockaddr *out);
+
+#endif
