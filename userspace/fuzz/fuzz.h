@@ -21,6 +21,7 @@
 #include <stdlib.h>
 
 #include "record.h"
+#include "replay.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

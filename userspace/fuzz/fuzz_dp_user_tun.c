@@ -61,6 +61,7 @@
 #include "fuzz.h"
 #include "net.h"
 #include "record.h"
+#include "replay.h"
 
 #define N_PEERS 5
 #define PEER_F 4

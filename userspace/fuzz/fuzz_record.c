@@ -35,6 +35,7 @@
 #include "bytes.h"
 #include "fuzz.h"
 #include "record.h"
+#include "replay.h"
 
 #define N_CIPHERS 3
 #define N_EPOCHS 4

@@ -24,6 +24,8 @@
 
 #include <openssl/types.h>
 
+#include "replay.h"
+
 #define CPG_DTLS_HEADER_LEN 13
 #define CPG_DTLS_CT_CHANGE_CIPHER_SPEC 20
 #define CPG_DTLS_CT_ALERT 21
@@ -58,9 +60,6 @@
  */
 #define CPG_RECORD_HEADROOM (CPG_DTLS_HEADER_LEN + CPG_GCM_EXPLICIT_NONCE_LEN)
 #define CPG_RECORD_TAILROOM CPG_AEAD_TAG_LEN
-
-/* Records a receiver accepts behind the highest one it has authenticated. */
-#define CPG_REPLAY_WINDOW 2048
 
 /* Numbering is part of the data-plane interface (carried over netlink later). */
 enum cpg_cipher {
@@ -121,18 +120,6 @@ struct cpg_record_key {
 	enum cpg_cipher cipher;
 	uint16_t epoch;
 	uint8_t iv[CPG_AEAD_IV_MAX];
-};
-
-/*
- * Anti-replay state, RFC 6479 style: a ring of 64 blocks of 64 bits. The
- * 2048-record window touches at most 33 blocks, so its bits are never reused
- * while they are still in it.
- */
-#define CPG_REPLAY_BLOCKS 64
-struct cpg_replay {
-	uint64_t top; /* highest sequence number accepted */
-	bool started; /* top is meaningful */
-	uint64_t bitmap[CPG_REPLAY_BLOCKS];
 };
 
 struct cpg_record_tx {
@@ -226,14 +213,5 @@ int cpg_record_open(struct cpg_record_rx *rx, uint8_t *rec, size_t len,
  */
 #define CPG_OPENSSL_NONCE_GUARD (UINT64_C(1) << 32)
 int cpg_record_check_openssl_nonce(enum cpg_cipher c, const uint8_t *rec, size_t len);
-
-/* Anti-replay window, exposed for tests and for data planes that open
- * records in several steps. A fresh window accepts any first number. */
-void cpg_replay_init(struct cpg_replay *r);
-/* OK, REPLAY or STALE; changes nothing. */
-int cpg_replay_check(const struct cpg_replay *r, uint64_t seq);
-/* Record seq as received, only after its record authenticated. Checks
- * again and returns what cpg_replay_check() would; marks seq only on OK. */
-int cpg_replay_update(struct cpg_replay *r, uint64_t seq);
 
 #endif

@@ -23,6 +23,7 @@
 #include "bytes.h"
 #include "keys.h"
 #include "record.h"
+#include "replay.h"
 
 #define SEQ0 CPG_RECORD_DATA_SEQ_START
 #define BUF_SIZE 4096
