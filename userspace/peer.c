@@ -154,30 +154,30 @@ const char *peer_state_name(enum peer_state st)
 
 /* ---- Hold-off ------------------------------------------------------------- */
 
-static struct holdoff_entry *holdoff_find(const struct holdoff *h, struct in_addr ip)
+static struct peer_holdoff_entry *peer_holdoff_find(const struct peer_holdoff *h, struct in_addr ip)
 {
-	for (size_t i = 0; i < HOLDOFF_SLOTS; i++) {
+	for (size_t i = 0; i < PEER_HOLDOFF_SLOTS; i++) {
 		if (h->e[i].ip.s_addr == ip.s_addr)
-			return (struct holdoff_entry *)&h->e[i];
+			return (struct peer_holdoff_entry *)&h->e[i];
 	}
 	return NULL;
 }
 
-unsigned int holdoff_fail(struct holdoff *h, struct in_addr ip, uint64_t now)
+unsigned int peer_holdoff_fail(struct peer_holdoff *h, struct in_addr ip, uint64_t now)
 {
-	struct holdoff_entry *e = holdoff_find(h, ip);
+	struct peer_holdoff_entry *e = peer_holdoff_find(h, ip);
 
 	if (!ip.s_addr)
 		return 0;
 	if (e) {
-		if (now > e->until + HOLDOFF_FORGET_MS)
-			e->delay_ms = HOLDOFF_FIRST_MS;
-		else if (e->delay_ms < HOLDOFF_MAX_MS)
-			e->delay_ms = e->delay_ms * 2 > HOLDOFF_MAX_MS ? HOLDOFF_MAX_MS
+		if (now > e->until + PEER_HOLDOFF_FORGET_MS)
+			e->delay_ms = PEER_HOLDOFF_FIRST_MS;
+		else if (e->delay_ms < PEER_HOLDOFF_MAX_MS)
+			e->delay_ms = e->delay_ms * 2 > PEER_HOLDOFF_MAX_MS ? PEER_HOLDOFF_MAX_MS
 								       : e->delay_ms * 2;
 	} else {
 		e = &h->e[0];
-		for (size_t i = 0; i < HOLDOFF_SLOTS; i++) {
+		for (size_t i = 0; i < PEER_HOLDOFF_SLOTS; i++) {
 			if (!h->e[i].ip.s_addr) {
 				e = &h->e[i];
 				break;
@@ -186,22 +186,22 @@ unsigned int holdoff_fail(struct holdoff *h, struct in_addr ip, uint64_t now)
 				e = &h->e[i];
 		}
 		e->ip = ip;
-		e->delay_ms = HOLDOFF_FIRST_MS;
+		e->delay_ms = PEER_HOLDOFF_FIRST_MS;
 	}
 	e->until = now + e->delay_ms;
 	return e->delay_ms;
 }
 
-bool holdoff_active(const struct holdoff *h, struct in_addr ip, uint64_t now)
+bool peer_holdoff_active(const struct peer_holdoff *h, struct in_addr ip, uint64_t now)
 {
-	const struct holdoff_entry *e = holdoff_find(h, ip);
+	const struct peer_holdoff_entry *e = peer_holdoff_find(h, ip);
 
 	return ip.s_addr && e && now < e->until;
 }
 
-void holdoff_clear(struct holdoff *h, struct in_addr ip)
+void peer_holdoff_clear(struct peer_holdoff *h, struct in_addr ip)
 {
-	struct holdoff_entry *e = holdoff_find(h, ip);
+	struct peer_holdoff_entry *e = peer_holdoff_find(h, ip);
 
 	if (ip.s_addr && e)
 		memset(e, 0, sizeof(*e));

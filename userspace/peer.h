@@ -90,32 +90,32 @@ void peer_table_clear_endpoint(struct peer_table *t, struct peer *p);
 void peer_table_remove(struct peer_table *t, struct peer *p);
 
 /*
- * Hold-off after a failed tunnel: HOLDOFF_FIRST_MS, doubling with each
- * failure in a row up to HOLDOFF_MAX_MS. A failure more than
- * HOLDOFF_FORGET_MS after the end of the previous hold-off starts again
- * from HOLDOFF_FIRST_MS. The list is bounded: when it is full, the entry
+ * Hold-off after a failed tunnel: PEER_HOLDOFF_FIRST_MS, doubling with each
+ * failure in a row up to PEER_HOLDOFF_MAX_MS. A failure more than
+ * PEER_HOLDOFF_FORGET_MS after the end of the previous hold-off starts again
+ * from PEER_HOLDOFF_FIRST_MS. The list is bounded: when it is full, the entry
  * whose hold-off ends first makes room.
  */
-#define HOLDOFF_FIRST_MS 2000
-#define HOLDOFF_MAX_MS 32000
-#define HOLDOFF_FORGET_MS 60000
-#define HOLDOFF_SLOTS 64
+#define PEER_HOLDOFF_FIRST_MS 2000
+#define PEER_HOLDOFF_MAX_MS 32000
+#define PEER_HOLDOFF_FORGET_MS 60000
+#define PEER_HOLDOFF_SLOTS 64
 
-struct holdoff_entry {
+struct peer_holdoff_entry {
 	struct in_addr ip;		/* 0: free */
 	uint64_t until;
 	unsigned int delay_ms;
 };
 
-struct holdoff {
-	struct holdoff_entry e[HOLDOFF_SLOTS];
+struct peer_holdoff {
+	struct peer_holdoff_entry e[PEER_HOLDOFF_SLOTS];
 };
 
 /* Note a failure at now; returns how long ip is held off, in ms. */
-unsigned int holdoff_fail(struct holdoff *h, struct in_addr ip, uint64_t now);
-bool holdoff_active(const struct holdoff *h, struct in_addr ip, uint64_t now);
+unsigned int peer_holdoff_fail(struct peer_holdoff *h, struct in_addr ip, uint64_t now);
+bool peer_holdoff_active(const struct peer_holdoff *h, struct in_addr ip, uint64_t now);
 /* A tunnel came up (or the peer asked for us): forget its failures. */
-void holdoff_clear(struct holdoff *h, struct in_addr ip);
+void peer_holdoff_clear(struct peer_holdoff *h, struct in_addr ip);
 
 const char *peer_state_name(enum peer_state st);
 

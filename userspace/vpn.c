@@ -100,7 +100,7 @@ struct vpn {
 
 	struct control *control;
 	struct peer_table peers;
-	struct holdoff holdoff;
+	struct peer_holdoff holdoff;
 	size_t fifo_slot;
 	uint64_t dead_ms;
 	struct cpg_timer tick;
@@ -310,7 +310,7 @@ static void peer_end(struct vpn *v, struct peer *p, bool notify, bool tell_rdv,
 static void peer_fail(struct vpn *v, struct peer *p, bool tell_rdv, const char *why)
 {
 	char ip[INET_ADDRSTRLEN];
-	unsigned int delay = holdoff_fail(&v->holdoff, p->vpn_ip, now_ms(v));
+	unsigned int delay = peer_holdoff_fail(&v->holdoff, p->vpn_ip, now_ms(v));
 
 	v->n.tunnels_failed++;
 	log_notice("no tunnel to %s: %s; not trying again for %u s", cpg_net_ip4_str(p->vpn_ip, ip),
@@ -395,7 +395,7 @@ static bool peer_established(struct vpn *v, struct peer *p)
 	p->up_ms = now_ms(v);
 	p->last_heard_ms = p->up_ms;
 	p->last_keepalive_ms = p->up_ms;
-	holdoff_clear(&v->holdoff, p->vpn_ip);
+	peer_holdoff_clear(&v->holdoff, p->vpn_ip);
 	v->n.tunnels_up++;
 	log_notice("tunnel to %s at %s up (%s)", cpg_net_ip4_str(p->vpn_ip, ip),
 		   cpg_sockaddr_str(&p->endpoint, ep, sizeof(ep)),
@@ -484,7 +484,7 @@ static bool on_peer_incoming(void *arg, struct in_addr ip)
 	if (peer_table_find(&v->peers, ip))
 		return true;
 	/* The peer wants a tunnel: a better chance than our hold-off. */
-	holdoff_clear(&v->holdoff, ip);
+	peer_holdoff_clear(&v->holdoff, ip);
 	if (!peer_create(v, ip, false)) {
 		log_warn("refusing a tunnel with %s: %d tunnels already (max_clients)",
 			 cpg_net_ip4_str(ip, ips), v->cfg->max_clients);
@@ -590,7 +590,7 @@ static void on_no_peer(void *arg, struct in_addr dst, const uint8_t *pkt, size_t
 	if (!p) {
 		int ret;
 
-		if (holdoff_active(&v->holdoff, dst, now_ms(v))) {
+		if (peer_holdoff_active(&v->holdoff, dst, now_ms(v))) {
 			v->n.holdoff++;
 			return;
 		}

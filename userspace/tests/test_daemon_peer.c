@@ -219,53 +219,53 @@ static void state_names(void **state)
 
 static void holdoff_doubles_and_forgets(void **state)
 {
-	struct holdoff h;
+	struct peer_holdoff h;
 	struct in_addr a = ip("10.0.0.2"), b = ip("10.0.0.3");
 	uint64_t now = 1000000;
 
 	memset(&h, 0, sizeof(h));
-	assert_false(holdoff_active(&h, a, now));
-	assert_int_equal(holdoff_fail(&h, a, now), HOLDOFF_FIRST_MS);
-	assert_true(holdoff_active(&h, a, now));
-	assert_true(holdoff_active(&h, a, now + HOLDOFF_FIRST_MS - 1));
-	assert_false(holdoff_active(&h, a, now + HOLDOFF_FIRST_MS));
-	assert_false(holdoff_active(&h, b, now));
+	assert_false(peer_holdoff_active(&h, a, now));
+	assert_int_equal(peer_holdoff_fail(&h, a, now), PEER_HOLDOFF_FIRST_MS);
+	assert_true(peer_holdoff_active(&h, a, now));
+	assert_true(peer_holdoff_active(&h, a, now + PEER_HOLDOFF_FIRST_MS - 1));
+	assert_false(peer_holdoff_active(&h, a, now + PEER_HOLDOFF_FIRST_MS));
+	assert_false(peer_holdoff_active(&h, b, now));
 
 	/* Failing again soon after: twice as long, up to the maximum. */
-	now += HOLDOFF_FIRST_MS;
-	assert_int_equal(holdoff_fail(&h, a, now), 2 * HOLDOFF_FIRST_MS);
+	now += PEER_HOLDOFF_FIRST_MS;
+	assert_int_equal(peer_holdoff_fail(&h, a, now), 2 * PEER_HOLDOFF_FIRST_MS);
 	for (int i = 0; i < 10; i++)
-		holdoff_fail(&h, a, now);
-	assert_int_equal(holdoff_fail(&h, a, now), HOLDOFF_MAX_MS);
+		peer_holdoff_fail(&h, a, now);
+	assert_int_equal(peer_holdoff_fail(&h, a, now), PEER_HOLDOFF_MAX_MS);
 
 	/* Long after: from the start again. */
-	now += HOLDOFF_MAX_MS + HOLDOFF_FORGET_MS + 1;
-	assert_int_equal(holdoff_fail(&h, a, now), HOLDOFF_FIRST_MS);
+	now += PEER_HOLDOFF_MAX_MS + PEER_HOLDOFF_FORGET_MS + 1;
+	assert_int_equal(peer_holdoff_fail(&h, a, now), PEER_HOLDOFF_FIRST_MS);
 
-	holdoff_clear(&h, a);
-	assert_false(holdoff_active(&h, a, now));
-	assert_int_equal(holdoff_fail(&h, a, now), HOLDOFF_FIRST_MS);
+	peer_holdoff_clear(&h, a);
+	assert_false(peer_holdoff_active(&h, a, now));
+	assert_int_equal(peer_holdoff_fail(&h, a, now), PEER_HOLDOFF_FIRST_MS);
 }
 
 static void holdoff_bounded(void **state)
 {
-	struct holdoff h;
+	struct peer_holdoff h;
 	char s[INET_ADDRSTRLEN];
 	uint64_t now = 5000;
 
 	memset(&h, 0, sizeof(h));
 	/* One more than fits: the entry ending first (the first one) goes. */
-	for (int i = 0; i <= HOLDOFF_SLOTS; i++) {
+	for (int i = 0; i <= PEER_HOLDOFF_SLOTS; i++) {
 		snprintf(s, sizeof(s), "10.0.1.%d", i + 1);
-		holdoff_fail(&h, ip(s), now + (uint64_t)i);
+		peer_holdoff_fail(&h, ip(s), now + (uint64_t)i);
 	}
-	assert_false(holdoff_active(&h, ip("10.0.1.1"), now + HOLDOFF_SLOTS));
-	snprintf(s, sizeof(s), "10.0.1.%d", HOLDOFF_SLOTS + 1);
-	assert_true(holdoff_active(&h, ip(s), now + HOLDOFF_SLOTS));
-	assert_true(holdoff_active(&h, ip("10.0.1.2"), now + HOLDOFF_SLOTS));
+	assert_false(peer_holdoff_active(&h, ip("10.0.1.1"), now + PEER_HOLDOFF_SLOTS));
+	snprintf(s, sizeof(s), "10.0.1.%d", PEER_HOLDOFF_SLOTS + 1);
+	assert_true(peer_holdoff_active(&h, ip(s), now + PEER_HOLDOFF_SLOTS));
+	assert_true(peer_holdoff_active(&h, ip("10.0.1.2"), now + PEER_HOLDOFF_SLOTS));
 	/* 0.0.0.0 is never held off (it marks free slots). */
-	assert_int_equal(holdoff_fail(&h, ip("0.0.0.0"), now), 0);
-	assert_false(holdoff_active(&h, ip("0.0.0.0"), now));
+	assert_int_equal(peer_holdoff_fail(&h, ip("0.0.0.0"), now), 0);
+	assert_false(peer_holdoff_active(&h, ip("0.0.0.0"), now));
 }
 
 int main(void)
