@@ -9,22 +9,11 @@
 #include <openssl/kdf.h>
 #include <openssl/ssl.h>
 
+#include "cipher.h"
+
 #define KEY_EXPANSION_LABEL "key expansion"
 #define KEY_EXPANSION_LABEL_LEN (sizeof(KEY_EXPANSION_LABEL) - 1)
 #define KEY_BLOCK_MAX (2 * CPG_AEAD_KEY_MAX + 2 * CPG_AEAD_IV_MAX)
-
-/* IANA TLS cipher suite numbers we accept, all ECDHE with an AEAD. */
-static const struct {
-	uint16_t id;
-	enum cpg_cipher cipher;
-} suites[] = {
-	{ 0xc02b, CPG_CIPHER_AES_128_GCM }, /* ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 */
-	{ 0xc02f, CPG_CIPHER_AES_128_GCM }, /* ECDHE_RSA_WITH_AES_128_GCM_SHA256 */
-	{ 0xc02c, CPG_CIPHER_AES_256_GCM }, /* ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 */
-	{ 0xc030, CPG_CIPHER_AES_256_GCM }, /* ECDHE_RSA_WITH_AES_256_GCM_SHA384 */
-	{ 0xcca9, CPG_CIPHER_CHACHA20_POLY1305 }, /* ECDHE_ECDSA_WITH_CHACHA20_POLY1305 */
-	{ 0xcca8, CPG_CIPHER_CHACHA20_POLY1305 }, /* ECDHE_RSA_WITH_CHACHA20_POLY1305 */
-};
 
 const char *cpg_keys_strerror(int status)
 {
@@ -39,28 +28,6 @@ const char *cpg_keys_strerror(int status)
 		return "key derivation failed";
 	}
 	return "unknown key derivation status";
-}
-
-enum cpg_cipher cpg_cipher_from_suite(uint16_t suite_id)
-{
-	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
-		if (suites[i].id == suite_id)
-			return suites[i].cipher;
-	return CPG_CIPHER_NONE;
-}
-
-const char *cpg_cipher_prf_digest(enum cpg_cipher c)
-{
-	switch (c) {
-	case CPG_CIPHER_AES_128_GCM:
-	case CPG_CIPHER_CHACHA20_POLY1305:
-		return "SHA256";
-	case CPG_CIPHER_AES_256_GCM:
-		return "SHA384";
-	case CPG_CIPHER_NONE:
-		break;
-	}
-	return NULL;
 }
 
 static int tls12_prf(const char *digest, const uint8_t *secret, size_t secret_len,

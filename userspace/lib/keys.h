@@ -48,17 +48,6 @@ struct cpg_record_keys {
 const char *cpg_keys_strerror(int status);
 
 /*
- * Our cipher for a TLS cipher suite, by its IANA number (as
- * SSL_CIPHER_get_protocol_id() gives it): ECDHE_{ECDSA,RSA}_WITH_
- * AES_128_GCM_SHA256, AES_256_GCM_SHA384 or CHACHA20_POLY1305_SHA256.
- * CPG_CIPHER_NONE for anything else.
- */
-enum cpg_cipher cpg_cipher_from_suite(uint16_t suite_id);
-
-/* The PRF hash of our suites: "SHA256", or "SHA384" for AES-256-GCM. */
-const char *cpg_cipher_prf_digest(enum cpg_cipher c);
-
-/*
  * The key expansion itself, independent of any SSL object: fills the
  * client's and the server's write secrets. CPG_KEYS_OK or an error.
  */

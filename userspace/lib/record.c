@@ -11,63 +11,11 @@
 #include <openssl/evp.h>
 
 #include "bytes.h"
+#include "cipher.h"
 
 #define AAD_LEN 13
 #define SEQ_FIELD_LEN 8 /* epoch (2) || sequence number (6) */
 #define GCM_SALT_LEN 4
-
-static const struct cipher_info {
-	const char *name; /* also the OpenSSL fetch name */
-	size_t key_len;
-	size_t iv_len;
-	size_t explicit_nonce_len;
-} ciphers[] = {
-	[CPG_CIPHER_AES_128_GCM] = { "AES-128-GCM", 16, GCM_SALT_LEN, CPG_GCM_EXPLICIT_NONCE_LEN },
-	[CPG_CIPHER_AES_256_GCM] = { "AES-256-GCM", 32, GCM_SALT_LEN, CPG_GCM_EXPLICIT_NONCE_LEN },
-	[CPG_CIPHER_CHACHA20_POLY1305] = { "CHACHA20-POLY1305", 32, CPG_AEAD_NONCE_LEN, 0 },
-};
-
-static const struct cipher_info *cipher_info(enum cpg_cipher c)
-{
-	if (c <= CPG_CIPHER_NONE || c > CPG_CIPHER_CHACHA20_POLY1305)
-		return NULL;
-	return &ciphers[c];
-}
-
-size_t cpg_cipher_key_len(enum cpg_cipher c)
-{
-	const struct cipher_info *ci = cipher_info(c);
-
-	return ci ? ci->key_len : 0;
-}
-
-size_t cpg_cipher_iv_len(enum cpg_cipher c)
-{
-	const struct cipher_info *ci = cipher_info(c);
-
-	return ci ? ci->iv_len : 0;
-}
-
-size_t cpg_cipher_explicit_nonce_len(enum cpg_cipher c)
-{
-	const struct cipher_info *ci = cipher_info(c);
-
-	return ci ? ci->explicit_nonce_len : 0;
-}
-
-size_t cpg_cipher_overhead(enum cpg_cipher c)
-{
-	const struct cipher_info *ci = cipher_info(c);
-
-	return ci ? CPG_DTLS_HEADER_LEN + ci->explicit_nonce_len + CPG_AEAD_TAG_LEN : 0;
-}
-
-const char *cpg_cipher_name(enum cpg_cipher c)
-{
-	const struct cipher_info *ci = cipher_info(c);
-
-	return ci ? ci->name : "none";
-}
 
 const char *cpg_record_strerror(int status)
 {
@@ -177,20 +125,20 @@ static int aead_crypt(EVP_CIPHER_CTX *ctx, bool encrypt, const uint8_t *nonce, c
 static int key_init(struct cpg_record_key *k, enum cpg_cipher c, uint16_t epoch,
 		    const struct cpg_aead_secret *secret, int encrypt)
 {
-	const struct cipher_info *ci = cipher_info(c);
+	size_t key_len = cpg_cipher_key_len(c);
 	EVP_CIPHER *cipher;
 	EVP_CIPHER_CTX *ctx;
 	int ok;
 
 	memset(k, 0, sizeof(*k));
-	if (!ci || !secret)
+	if (!key_len || !secret)
 		return CPG_RECORD_ERR_INVALID;
-	cipher = EVP_CIPHER_fetch(NULL, ci->name, NULL);
+	cipher = EVP_CIPHER_fetch(NULL, cpg_cipher_name(c), NULL);
 	if (!cipher)
 		return CPG_RECORD_ERR_CRYPTO;
 	ctx = EVP_CIPHER_CTX_new();
 	ok = ctx && EVP_CipherInit_ex(ctx, cipher, NULL, secret->key, NULL, encrypt) &&
-	     (size_t)EVP_CIPHER_CTX_get_key_length(ctx) == ci->key_len &&
+	     (size_t)EVP_CIPHER_CTX_get_key_length(ctx) == key_len &&
 	     (size_t)EVP_CIPHER_CTX_get_iv_length(ctx) == CPG_AEAD_NONCE_LEN;
 	EVP_CIPHER_free(cipher);
 	if (!ok) {
@@ -200,7 +148,7 @@ static int key_init(struct cpg_record_key *k, enum cpg_cipher c, uint16_t epoch,
 	k->ctx = ctx;
 	k->cipher = c;
 	k->epoch = epoch;
-	memcpy(k->iv, secret->iv, ci->iv_len);
+	memcpy(k->iv, secret->iv, cpg_cipher_iv_len(c));
 	return CPG_RECORD_OK;
 }
 

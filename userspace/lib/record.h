@@ -24,6 +24,7 @@
 
 #include <openssl/types.h>
 
+#include "cipher.h"
 #include "replay.h"
 
 #define CPG_DTLS_HEADER_LEN 13
@@ -60,14 +61,6 @@
  */
 #define CPG_RECORD_HEADROOM (CPG_DTLS_HEADER_LEN + CPG_GCM_EXPLICIT_NONCE_LEN)
 #define CPG_RECORD_TAILROOM CPG_AEAD_TAG_LEN
-
-/* Numbering is part of the data-plane interface (carried over netlink later). */
-enum cpg_cipher {
-	CPG_CIPHER_NONE = 0,
-	CPG_CIPHER_AES_128_GCM = 1,
-	CPG_CIPHER_AES_256_GCM = 2,
-	CPG_CIPHER_CHACHA20_POLY1305 = 3,
-};
 
 enum cpg_record_status {
 	CPG_RECORD_OK = 0,
@@ -131,17 +124,6 @@ struct cpg_record_rx {
 	struct cpg_record_key key;
 	struct cpg_replay replay;
 };
-
-/* Suite properties. Lengths are 0 and the name "none" for unknown values. */
-size_t cpg_cipher_key_len(enum cpg_cipher c);
-/* 4 for GCM (the salt), 12 for ChaCha20-Poly1305. */
-size_t cpg_cipher_iv_len(enum cpg_cipher c);
-/* Bytes in front of the ciphertext inside the fragment: 8 for GCM, 0 else. */
-size_t cpg_cipher_explicit_nonce_len(enum cpg_cipher c);
-/* Bytes a record adds to its plaintext: header, explicit nonce, tag. */
-size_t cpg_cipher_overhead(enum cpg_cipher c);
-/* "AES-128-GCM", "AES-256-GCM", "CHACHA20-POLY1305". */
-const char *cpg_cipher_name(enum cpg_cipher c);
 
 /* Short English text for a status; never NULL. */
 const char *cpg_record_strerror(int status);
