@@ -58,7 +58,7 @@ struct dp_kernel {
 	uint32_t ifindex;
 	bool dead;			/* events->failed was called */
 
-	cpg_dpk_request_fn request;
+	cpg_dp_kernel_request_fn request;
 	void *request_ctx;
 
 	struct nl_sock *genl;		/* requests to the family */
@@ -156,7 +156,7 @@ static bool peer_untrack(struct dp_kernel *dp, struct in_addr ip)
 /* ---- Requests over libnl -------------------------------------------------- */
 
 struct nl_req {
-	cpg_dpk_reply_fn reply;
+	cpg_dp_kernel_reply_fn reply;
 	void *reply_arg;
 	int err;
 	bool done;
@@ -233,11 +233,11 @@ static int req_error(struct sockaddr_nl *who, struct nlmsgerr *e, void *arg)
 }
 
 /*
- * cpg_dpk_request_fn over a libnl socket (ctx). The kernel answers a
+ * cpg_dp_kernel_request_fn over a libnl socket (ctx). The kernel answers a
  * request (or produces a dump) as we read: the loop ends with the ACK, the
  * dump's end or the error, which the kernel always sends.
  */
-static int nl_request(void *ctx, struct nl_msg *msg, cpg_dpk_reply_fn reply, void *reply_arg,
+static int nl_request(void *ctx, struct nl_msg *msg, cpg_dp_kernel_reply_fn reply, void *reply_arg,
 		      char *why, size_t why_len)
 {
 	struct nl_sock *sk = ctx;
@@ -293,7 +293,7 @@ static int nl_sock_setup(struct nl_sock *sk)
 
 /* ---- Failure and events ---------------------------------------------------- */
 
-static int dpk_request(struct dp_kernel *dp, struct nl_msg *msg, cpg_dpk_reply_fn reply,
+static int dpk_request(struct dp_kernel *dp, struct nl_msg *msg, cpg_dp_kernel_reply_fn reply,
 		       void *arg, char *why, size_t why_len);
 
 /* The device is gone: every peer with it, then the data plane. */
@@ -533,7 +533,7 @@ static void links_ready(struct cpg_loop *loop, int fd, uint32_t events, void *ar
 
 /* ---- Operations ------------------------------------------------------------ */
 
-static int dpk_request(struct dp_kernel *dp, struct nl_msg *msg, cpg_dpk_reply_fn reply,
+static int dpk_request(struct dp_kernel *dp, struct nl_msg *msg, cpg_dp_kernel_reply_fn reply,
 		       void *arg, char *why, size_t why_len)
 {
 	int ret;
@@ -780,7 +780,7 @@ static struct dp_kernel *dpk_alloc(const struct cpg_dp_events *events, void *arg
 }
 
 struct cpg_dataplane *cpg_dp_kernel_new_detached(int family, int ifindex,
-						 cpg_dpk_request_fn request, void *ctx,
+						 cpg_dp_kernel_request_fn request, void *ctx,
 						 const struct cpg_dp_events *events, void *arg)
 {
 	struct dp_kernel *dp = dpk_alloc(events, arg);

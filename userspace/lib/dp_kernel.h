@@ -79,9 +79,10 @@ struct nlmsghdr;
  * when there is none). reply returns 0, or a negative errno that ends the
  * request.
  */
-typedef int (*cpg_dpk_reply_fn)(const struct nlmsghdr *nlh, void *arg);
-typedef int (*cpg_dpk_request_fn)(void *ctx, struct nl_msg *msg, cpg_dpk_reply_fn reply,
-				  void *reply_arg, char *why, size_t why_len);
+typedef int (*cpg_dp_kernel_reply_fn)(const struct nlmsghdr *nlh, void *arg);
+typedef int (*cpg_dp_kernel_request_fn)(void *ctx, struct nl_msg *msg,
+					cpg_dp_kernel_reply_fn reply, void *reply_arg, char *why,
+					size_t why_len);
 
 /*
  * A kernel data plane without sockets or device, whose requests go to
@@ -90,7 +91,7 @@ typedef int (*cpg_dpk_request_fn)(void *ctx, struct nl_msg *msg, cpg_dpk_reply_f
  * are what the messages carry. xmit() fails with -ENOTCONN.
  */
 struct cpg_dataplane *cpg_dp_kernel_new_detached(int family, int ifindex,
-						 cpg_dpk_request_fn request, void *ctx,
+						 cpg_dp_kernel_request_fn request, void *ctx,
 						 const struct cpg_dp_events *events,
 						 void *arg);
 

@@ -185,7 +185,7 @@ struct fake {
 	char failed_why[256];
 };
 
-static int fake_request(void *ctx, struct nl_msg *msg, cpg_dpk_reply_fn reply, void *arg,
+static int fake_request(void *ctx, struct nl_msg *msg, cpg_dp_kernel_reply_fn reply, void *arg,
 			char *why, size_t why_len)
 {
 	struct fake *f = ctx;
