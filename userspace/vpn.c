@@ -361,7 +361,7 @@ static void peer_flush(struct vpn *v, struct peer *p)
 static bool peer_established(struct vpn *v, struct peer *p)
 {
 	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN];
-	struct cpg_record_keys keys;
+	struct cpg_keys keys;
 	struct cpg_dp_peer dpp;
 	int ret;
 

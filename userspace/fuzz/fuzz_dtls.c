@@ -106,7 +106,7 @@ static void count_sent(void *arg, const union cpg_sockaddr *to, const uint8_t *d
 /* What must hold in any state the peer's datagrams lead to. */
 static void check(struct cpg_dtls_session *s, enum cpg_dtls_state st, enum cpg_dtls_state before)
 {
-	struct cpg_record_keys keys;
+	struct cpg_keys keys;
 
 	if (st != cpg_dtls_session_state(s))
 		fail("the returned state is not the session's");

@@ -98,7 +98,7 @@ struct cpg_dtls_session {
 	uint64_t deadline; /* cpg_now_ms() at which the handshake fails */
 	bool verify_failed; /* reason holds why we refused the peer */
 	bool keys_valid;
-	struct cpg_record_keys keys;
+	struct cpg_keys keys;
 	/* The first record we wrote in the data epoch (our Finished), for
 	 * cpg_record_check_openssl_nonce(). */
 	bool first_record_seen;
@@ -702,7 +702,7 @@ static void note_first_data_epoch_record(struct cpg_dtls_session *s, const uint8
 	while (!s->first_record_seen && cpg_record_parse_header(d, len, &h) == CPG_RECORD_OK) {
 		size_t n = CPG_DTLS_HEADER_LEN + h.length;
 
-		if (h.epoch == CPG_DTLS_FIRST_DATA_EPOCH) {
+		if (h.epoch == CPG_KEYS_EPOCH) {
 			s->first_record_seen = true;
 			if (n <= sizeof(s->first_record)) {
 				memcpy(s->first_record, d, n);
@@ -1143,7 +1143,7 @@ const char *cpg_dtls_session_peer_subject(const struct cpg_dtls_session *s)
 	return s->subject;
 }
 
-int cpg_dtls_session_take_keys(struct cpg_dtls_session *s, struct cpg_record_keys *out)
+int cpg_dtls_session_take_keys(struct cpg_dtls_session *s, struct cpg_keys *out)
 {
 	if (s->state != CPG_DTLS_ESTABLISHED || !s->keys_valid)
 		return -1;

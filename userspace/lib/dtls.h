@@ -187,7 +187,7 @@ const char *cpg_dtls_session_peer_subject(const struct cpg_dtls_session *s);
  * session is not established or the keys were already taken. The caller
  * wipes *out with cpg_keys_wipe() once the data plane has them.
  */
-int cpg_dtls_session_take_keys(struct cpg_dtls_session *s, struct cpg_record_keys *out);
+int cpg_dtls_session_take_keys(struct cpg_dtls_session *s, struct cpg_keys *out);
 
 /*
  * Internal: what the handshake's verify callback says when OpenSSL's

@@ -49,12 +49,12 @@ static int tls12_prf(const char *digest, const uint8_t *secret, size_t secret_le
 	return ok ? CPG_KEYS_OK : CPG_KEYS_ERR_CRYPTO;
 }
 
-int cpg_keys_expand(enum cpg_cipher c, const uint8_t master[CPG_TLS_MASTER_SECRET_LEN],
-		    const uint8_t client_random[CPG_TLS_RANDOM_LEN],
-		    const uint8_t server_random[CPG_TLS_RANDOM_LEN],
+int cpg_keys_expand(enum cpg_cipher c, const uint8_t master[CPG_KEYS_MASTER_SECRET_LEN],
+		    const uint8_t client_random[CPG_KEYS_RANDOM_LEN],
+		    const uint8_t server_random[CPG_KEYS_RANDOM_LEN],
 		    struct cpg_aead_secret *client_write, struct cpg_aead_secret *server_write)
 {
-	uint8_t seed[KEY_EXPANSION_LABEL_LEN + 2 * CPG_TLS_RANDOM_LEN];
+	uint8_t seed[KEY_EXPANSION_LABEL_LEN + 2 * CPG_KEYS_RANDOM_LEN];
 	uint8_t block[KEY_BLOCK_MAX];
 	size_t key_len = cpg_cipher_key_len(c);
 	size_t iv_len = cpg_cipher_iv_len(c);
@@ -68,10 +68,10 @@ int cpg_keys_expand(enum cpg_cipher c, const uint8_t master[CPG_TLS_MASTER_SECRE
 		return CPG_KEYS_ERR_SUITE;
 	/* Key expansion puts the server's random first (RFC 5246 6.3). */
 	memcpy(seed, KEY_EXPANSION_LABEL, KEY_EXPANSION_LABEL_LEN);
-	memcpy(seed + KEY_EXPANSION_LABEL_LEN, server_random, CPG_TLS_RANDOM_LEN);
-	memcpy(seed + KEY_EXPANSION_LABEL_LEN + CPG_TLS_RANDOM_LEN, client_random,
-	       CPG_TLS_RANDOM_LEN);
-	st = tls12_prf(digest, master, CPG_TLS_MASTER_SECRET_LEN, seed, sizeof(seed), block,
+	memcpy(seed + KEY_EXPANSION_LABEL_LEN, server_random, CPG_KEYS_RANDOM_LEN);
+	memcpy(seed + KEY_EXPANSION_LABEL_LEN + CPG_KEYS_RANDOM_LEN, client_random,
+	       CPG_KEYS_RANDOM_LEN);
+	st = tls12_prf(digest, master, CPG_KEYS_MASTER_SECRET_LEN, seed, sizeof(seed), block,
 		       2 * key_len + 2 * iv_len);
 	if (st == CPG_KEYS_OK) {
 		memcpy(client_write->key, p, key_len);
@@ -86,11 +86,11 @@ int cpg_keys_expand(enum cpg_cipher c, const uint8_t master[CPG_TLS_MASTER_SECRE
 	return st;
 }
 
-int cpg_keys_derive(SSL *ssl, struct cpg_record_keys *out)
+int cpg_keys_derive(SSL *ssl, struct cpg_keys *out)
 {
-	uint8_t master[CPG_TLS_MASTER_SECRET_LEN];
-	uint8_t client_random[CPG_TLS_RANDOM_LEN];
-	uint8_t server_random[CPG_TLS_RANDOM_LEN];
+	uint8_t master[CPG_KEYS_MASTER_SECRET_LEN];
+	uint8_t client_random[CPG_KEYS_RANDOM_LEN];
+	uint8_t server_random[CPG_KEYS_RANDOM_LEN];
 	struct cpg_aead_secret client_write, server_write;
 	const SSL_CIPHER *suite;
 	SSL_SESSION *session;
@@ -123,7 +123,7 @@ int cpg_keys_derive(SSL *ssl, struct cpg_record_keys *out)
 	if (st)
 		goto out;
 	out->cipher = c;
-	out->epoch = CPG_DTLS_FIRST_DATA_EPOCH;
+	out->epoch = CPG_KEYS_EPOCH;
 	out->tx = SSL_is_server(ssl) ? server_write : client_write;
 	out->rx = SSL_is_server(ssl) ? client_write : server_write;
 out:
@@ -133,7 +133,7 @@ out:
 	return st;
 }
 
-void cpg_keys_wipe(struct cpg_record_keys *k)
+void cpg_keys_wipe(struct cpg_keys *k)
 {
 	OPENSSL_cleanse(k, sizeof(*k));
 }

@@ -18,14 +18,14 @@
 
 #include "record.h"
 
-#define CPG_TLS_MASTER_SECRET_LEN 48
-#define CPG_TLS_RANDOM_LEN 32
+#define CPG_KEYS_MASTER_SECRET_LEN 48
+#define CPG_KEYS_RANDOM_LEN 32
 
 /*
  * The epoch of the keys negotiated by the first (and, with renegotiation
  * disabled, only) handshake of a DTLS connection.
  */
-#define CPG_DTLS_FIRST_DATA_EPOCH 1
+#define CPG_KEYS_EPOCH 1
 
 enum cpg_keys_status {
 	CPG_KEYS_OK = 0,
@@ -38,7 +38,7 @@ enum cpg_keys_status {
 };
 
 /* Everything a data plane needs for one peer, seen from our side. */
-struct cpg_record_keys {
+struct cpg_keys {
 	enum cpg_cipher cipher;
 	uint16_t epoch;
 	struct cpg_aead_secret tx; /* what we write with */
@@ -51,19 +51,19 @@ const char *cpg_keys_strerror(int status);
  * The key expansion itself, independent of any SSL object: fills the
  * client's and the server's write secrets. CPG_KEYS_OK or an error.
  */
-int cpg_keys_expand(enum cpg_cipher c, const uint8_t master[CPG_TLS_MASTER_SECRET_LEN],
-		    const uint8_t client_random[CPG_TLS_RANDOM_LEN],
-		    const uint8_t server_random[CPG_TLS_RANDOM_LEN],
+int cpg_keys_expand(enum cpg_cipher c, const uint8_t master[CPG_KEYS_MASTER_SECRET_LEN],
+		    const uint8_t client_random[CPG_KEYS_RANDOM_LEN],
+		    const uint8_t server_random[CPG_KEYS_RANDOM_LEN],
 		    struct cpg_aead_secret *client_write, struct cpg_aead_secret *server_write);
 
 /*
  * Derive the record keys of ssl, whose DTLS 1.2 handshake has finished.
  * ssl must have SSL_OP_NO_RENEGOTIATION set: the keys then belong to epoch
- * CPG_DTLS_FIRST_DATA_EPOCH for the connection's whole life. tx/rx follow
+ * CPG_KEYS_EPOCH for the connection's whole life. tx/rx follow
  * SSL_is_server(). On error *out is zeroed. Wipe with cpg_keys_wipe().
  */
-int cpg_keys_derive(SSL *ssl, struct cpg_record_keys *out);
+int cpg_keys_derive(SSL *ssl, struct cpg_keys *out);
 
-void cpg_keys_wipe(struct cpg_record_keys *k);
+void cpg_keys_wipe(struct cpg_keys *k);
 
 #endif

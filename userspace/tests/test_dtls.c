@@ -342,7 +342,7 @@ static void assert_same_secret(const struct cpg_aead_secret *x, const struct cpg
 /* Both sides established with the same suite and mirrored keys. */
 static void assert_established_pair(struct pair *p, enum cpg_cipher cipher)
 {
-	struct cpg_record_keys ka, kb;
+	struct cpg_keys ka, kb;
 
 	assert_state(&p->a, CPG_DTLS_ESTABLISHED);
 	assert_state(&p->b, CPG_DTLS_ESTABLISHED);
@@ -353,8 +353,8 @@ static void assert_established_pair(struct pair *p, enum cpg_cipher cipher)
 	assert_int_equal(cpg_dtls_session_take_keys(p->a.s, &ka), -1); /* moved out */
 	assert_int_equal(ka.cipher, cipher);
 	assert_int_equal(kb.cipher, cipher);
-	assert_int_equal(ka.epoch, CPG_DTLS_FIRST_DATA_EPOCH);
-	assert_int_equal(kb.epoch, CPG_DTLS_FIRST_DATA_EPOCH);
+	assert_int_equal(ka.epoch, CPG_KEYS_EPOCH);
+	assert_int_equal(kb.epoch, CPG_KEYS_EPOCH);
 	assert_same_secret(&ka.tx, &kb.rx, cipher);
 	assert_same_secret(&ka.rx, &kb.tx, cipher);
 	assert_memory_not_equal(ka.tx.key, ka.rx.key, cpg_cipher_key_len(cipher));
@@ -909,7 +909,7 @@ static void test_close_notify(void **state)
 	assert_int_equal(p.a.n_out, sent + 1);
 	/* An encrypted alert of the data epoch. */
 	assert_int_equal(p.a.out[sent][0], CPG_DTLS_CT_ALERT);
-	assert_int_equal(p.a.out[sent][4], CPG_DTLS_FIRST_DATA_EPOCH);
+	assert_int_equal(p.a.out[sent][4], CPG_KEYS_EPOCH);
 	assert_state(&p.a, CPG_DTLS_CLOSED);
 	pump(&p);
 	assert_state(&p.b, CPG_DTLS_CLOSED);

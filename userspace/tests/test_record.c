@@ -246,7 +246,7 @@ static const struct suite chacha = { "ECDHE-ECDSA-CHACHA20-POLY1305",
 struct fixture {
 	const struct suite *suite;
 	struct conn conn;
-	struct cpg_record_keys ck, sk; /* the client's and the server's view */
+	struct cpg_keys ck, sk; /* the client's and the server's view */
 };
 
 static int suite_setup(void **state)
@@ -280,13 +280,13 @@ static void fill(uint8_t *p, size_t len, unsigned int salt)
 		p[i] = (uint8_t)(i * 31 + salt);
 }
 
-static void rx_init(struct cpg_record_rx *rx, const struct cpg_record_keys *k,
+static void rx_init(struct cpg_record_rx *rx, const struct cpg_keys *k,
 		    const struct cpg_aead_secret *secret)
 {
 	assert_int_equal(cpg_record_rx_init(rx, k->cipher, k->epoch, secret), CPG_RECORD_OK);
 }
 
-static void tx_init(struct cpg_record_tx *tx, const struct cpg_record_keys *k, uint64_t first)
+static void tx_init(struct cpg_record_tx *tx, const struct cpg_keys *k, uint64_t first)
 {
 	assert_int_equal(cpg_record_tx_init(tx, k->cipher, k->epoch, &k->tx, first), CPG_RECORD_OK);
 }
@@ -338,8 +338,8 @@ static void test_keys(void **state)
 
 	assert_int_equal(f->ck.cipher, c);
 	assert_int_equal(f->sk.cipher, c);
-	assert_int_equal(f->ck.epoch, CPG_DTLS_FIRST_DATA_EPOCH);
-	assert_int_equal(f->sk.epoch, CPG_DTLS_FIRST_DATA_EPOCH);
+	assert_int_equal(f->ck.epoch, CPG_KEYS_EPOCH);
+	assert_int_equal(f->sk.epoch, CPG_KEYS_EPOCH);
 	/* The epoch the handshake's Finished records used, read off the wire. */
 	assert_int_equal(f->conn.epoch_c2s, f->ck.epoch);
 	assert_int_equal(f->conn.epoch_s2c, f->sk.epoch);
@@ -366,7 +366,7 @@ static void test_keys(void **state)
  * explicit nonces count on from there.
  */
 static void openssl_to_us(SSL *from, const struct captured *finished,
-			  const struct cpg_record_keys *us, const struct cpg_record_keys *sender)
+			  const struct cpg_keys *us, const struct cpg_keys *sender)
 {
 	static const size_t sizes[] = { 1, 100, 1400 };
 	struct cpg_record_rx rx, wrong_dir;
@@ -433,7 +433,7 @@ static void test_openssl_to_us(void **state)
 }
 
 /* (2) Records we seal are accepted by SSL_read with the same plaintext. */
-static void us_to_openssl(SSL *to, const struct cpg_record_keys *us)
+static void us_to_openssl(SSL *to, const struct cpg_keys *us)
 {
 	static const size_t sizes[] = { 1, 100, 1400, CPG_DTLS_MAX_PLAINTEXT / 8 };
 	struct cpg_record_tx tx;
@@ -925,12 +925,12 @@ static void expect_hex(const uint8_t *got, size_t len, const char *hex)
 static void test_known_answers(void **state)
 {
 	static const char plain[] = "campagnol record";
-	uint8_t master[CPG_TLS_MASTER_SECRET_LEN], crand[CPG_TLS_RANDOM_LEN];
-	uint8_t srand[CPG_TLS_RANDOM_LEN];
+	uint8_t master[CPG_KEYS_MASTER_SECRET_LEN], crand[CPG_KEYS_RANDOM_LEN];
+	uint8_t srand[CPG_KEYS_RANDOM_LEN];
 
 	for (size_t i = 0; i < sizeof(master); i++)
 		master[i] = (uint8_t)i;
-	for (size_t i = 0; i < CPG_TLS_RANDOM_LEN; i++) {
+	for (size_t i = 0; i < CPG_KEYS_RANDOM_LEN; i++) {
 		crand[i] = (uint8_t)(0x40 + i);
 		srand[i] = (uint8_t)(0x60 + i);
 	}
@@ -1093,7 +1093,7 @@ static void test_replay_model(void **state)
 
 static void test_keys_refusals(void **state)
 {
-	struct cpg_record_keys k;
+	struct cpg_keys k;
 	struct conn c;
 	SSL_CTX *ctx;
 	SSL *ssl;
@@ -1122,8 +1122,8 @@ static void test_keys_refusals(void **state)
 
 	/* Expansion refuses an unknown cipher. */
 	{
-		uint8_t master[CPG_TLS_MASTER_SECRET_LEN] = { 0 };
-		uint8_t rnd[CPG_TLS_RANDOM_LEN] = { 0 };
+		uint8_t master[CPG_KEYS_MASTER_SECRET_LEN] = { 0 };
+		uint8_t rnd[CPG_KEYS_RANDOM_LEN] = { 0 };
 		struct cpg_aead_secret a, b;
 
 		assert_int_equal(cpg_keys_expand(CPG_CIPHER_NONE, master, rnd, rnd, &a, &b),
@@ -1134,7 +1134,7 @@ static void test_keys_refusals(void **state)
 /* Several suites offered: the negotiated one is recognised. */
 static void test_keys_negotiated(void **state)
 {
-	struct cpg_record_keys ck, sk;
+	struct cpg_keys ck, sk;
 	struct conn c;
 
 	conn_open(&c, "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES256-GCM-SHA384", true);
