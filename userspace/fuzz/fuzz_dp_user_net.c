@@ -69,8 +69,8 @@
 #define MAX_RECORDS 4
 #define PLAIN_MAX 2048
 #define APPEND_MAX 255
-#define REC_MAX (CPG_DTLS_HEADER_LEN + CPG_GCM_EXPLICIT_NONCE_LEN + PLAIN_MAX + \
-		 CPG_AEAD_TAG_LEN + APPEND_MAX)
+#define REC_MAX (CPG_RECORD_HEADER_LEN + CPG_RECORD_GCM_EXPLICIT_NONCE_LEN + PLAIN_MAX + \
+		 CPG_RECORD_TAG_LEN + APPEND_MAX)
 #define DGRAM_MAX (MAX_RECORDS * REC_MAX)
 #define IPV4_HEADER 20
 
@@ -158,7 +158,7 @@ static uint64_t take_seq(struct fuzz_input *in, uint64_t top)
 		seq = fuzz_seq_near_top(in, mode % 8, top);
 		break;
 	}
-	return seq & CPG_DTLS_SEQ_MAX;
+	return seq & CPG_RECORD_SEQ_MAX;
 }
 
 static bool same_endpoint(const union cpg_sockaddr *a, const union cpg_sockaddr *b)
@@ -187,7 +187,7 @@ static void make_endpoint(union cpg_sockaddr *a, const char *ip, uint16_t port)
 static uint64_t key_salt;
 
 /* The secret peer i writes with (dir 0) or reads with (dir 1) in generation g. */
-static void secret_for(int i, int g, int dir, struct cpg_aead_secret *s)
+static void secret_for(int i, int g, int dir, struct cpg_record_secret *s)
 {
 	for (size_t k = 0; k < sizeof(s->key); k++)
 		s->key[k] = (uint8_t)(0x40 * dir + 0x11 * g + 0x23 * i + k) ^
@@ -258,7 +258,7 @@ static void mutate(struct fuzz_input *in, uint8_t *rec, size_t *len, size_t rec_
 		*len = fuzz_take_u16(in) % (*len + 1);
 		break;
 	case 2:
-		if (*len >= CPG_DTLS_HEADER_LEN) {
+		if (*len >= CPG_RECORD_HEADER_LEN) {
 			uint16_t v = fuzz_take_u16(in);
 
 			rec[11] = (uint8_t)(v >> 8);
@@ -274,7 +274,7 @@ static void mutate(struct fuzz_input *in, uint8_t *rec, size_t *len, size_t rec_
 		*len += got;
 		break;
 	default:
-		pos = fuzz_take_u8(in) % CPG_DTLS_HEADER_LEN;
+		pos = fuzz_take_u8(in) % CPG_RECORD_HEADER_LEN;
 		if (pos < *len)
 			rec[pos] = fuzz_take_u8(in);
 		break;
@@ -367,8 +367,8 @@ static const struct placed *intact_at(int n, size_t off, size_t rec_len, int pi)
 /* A header, and a length field that stays within rest bytes and the limit. */
 static bool record_fits(const uint8_t *rec, size_t rest)
 {
-	return rest >= CPG_DTLS_HEADER_LEN && cpg_get_be16(rec + 11) <= CPG_DTLS_MAX_FRAGMENT &&
-	       cpg_get_be16(rec + 11) <= rest - CPG_DTLS_HEADER_LEN;
+	return rest >= CPG_RECORD_HEADER_LEN && cpg_get_be16(rec + 11) <= CPG_RECORD_MAX_FRAGMENT &&
+	       cpg_get_be16(rec + 11) <= rest - CPG_RECORD_HEADER_LEN;
 }
 
 /*
@@ -389,8 +389,8 @@ static bool predict(size_t len, int pi, int n_placed, uint64_t drops[CPG_DP_DROP
 		return false;
 	epoch = (uint16_t)(1 + p->gen);
 	explicit_len = cpg_cipher_explicit_nonce_len(p->cipher);
-	if (dgram[0] != CPG_DTLS_CT_APPLICATION_DATA ||
-	    cpg_get_be16(dgram + 1) != CPG_DTLS_VERSION_1_2 || cpg_get_be16(dgram + 3) != epoch)
+	if (dgram[0] != CPG_RECORD_CT_APPLICATION_DATA ||
+	    cpg_get_be16(dgram + 1) != CPG_RECORD_VERSION_1_2 || cpg_get_be16(dgram + 3) != epoch)
 		return false;
 	while (off < len) {
 		const uint8_t *rec = dgram + off;
@@ -402,11 +402,11 @@ static bool predict(size_t len, int pi, int n_placed, uint64_t drops[CPG_DP_DROP
 			break;
 		}
 		flen = cpg_get_be16(rec + 11);
-		rec_len = CPG_DTLS_HEADER_LEN + flen;
+		rec_len = CPG_RECORD_HEADER_LEN + flen;
 		off += rec_len;
-		if (rec[0] != CPG_DTLS_CT_APPLICATION_DATA ||
-		    cpg_get_be16(rec + 1) != CPG_DTLS_VERSION_1_2 ||
-		    cpg_get_be16(rec + 3) != epoch || flen < explicit_len + CPG_AEAD_TAG_LEN) {
+		if (rec[0] != CPG_RECORD_CT_APPLICATION_DATA ||
+		    cpg_get_be16(rec + 1) != CPG_RECORD_VERSION_1_2 ||
+		    cpg_get_be16(rec + 3) != epoch || flen < explicit_len + CPG_RECORD_TAG_LEN) {
 			drops[CPG_DP_DROP_MALFORMED]++;
 			continue;
 		}
@@ -582,7 +582,7 @@ static void seal_init(void)
 {
 	for (int i = 0; i < N_PEERS; i++) {
 		for (int g = 0; g < N_GENS; g++) {
-			struct cpg_aead_secret s;
+			struct cpg_record_secret s;
 
 			secret_for(i, g, 0, &s);
 			FUZZ_CHECK(cpg_record_tx_init(&peers[i].seal[g], peers[i].cipher,

@@ -66,7 +66,7 @@
 #define N_PEERS 5
 #define PEER_F 4
 #define BATCH 8
-#define PKT_MAX (CPG_DTLS_MAX_PLAINTEXT + 256)
+#define PKT_MAX (CPG_RECORD_MAX_PLAINTEXT + 256)
 /* A bucket of max(500 * 0.001, 3 * (1400 + 200)) bytes. */
 #define RATE 0.001
 #define BUCKET 4800.0
@@ -105,7 +105,7 @@ static struct peer peers[N_PEERS] = {
 	{ .ip = "10.9.0.2", .cipher = CPG_CIPHER_AES_128_GCM },
 	{ .ip = "10.9.0.3", .cipher = CPG_CIPHER_AES_256_GCM },
 	{ .ip = "10.9.0.4", .cipher = CPG_CIPHER_CHACHA20_POLY1305,
-	  .first_seq = CPG_DTLS_SEQ_MAX - 2 },
+	  .first_seq = CPG_RECORD_SEQ_MAX - 2 },
 	{ .ip = "10.9.0.5", .cipher = CPG_CIPHER_AES_128_GCM, .unreachable = true },
 	{ .ip = "10.9.0.6", .cipher = CPG_CIPHER_AES_256_GCM },
 };
@@ -137,7 +137,7 @@ static struct pkt pool[BATCH + 1];
 static int pool_used, pending;
 static uint8_t rbuf[PKT_MAX + 64];
 
-static void secret_for(int i, struct cpg_aead_secret *s)
+static void secret_for(int i, struct cpg_record_secret *s)
 {
 	for (size_t k = 0; k < sizeof(s->key); k++)
 		s->key[k] = (uint8_t)(0x29 * i + 3 * k + 1);
@@ -185,7 +185,7 @@ static void model_to_peer(struct peer *p, const struct pkt *k)
 		m.client_tokens -= cost;
 	if (m.connection_rate)
 		p->tokens -= cost;
-	if (p->next_seq > CPG_DTLS_SEQ_MAX) {
+	if (p->next_seq > CPG_RECORD_SEQ_MAX) {
 		p->drops[CPG_DP_DROP_KEY_EXHAUSTED]++;
 		return;
 	}
@@ -312,7 +312,7 @@ static void check_all(void)
 			FUZZ_CHECK(q < p->queued);
 			FUZZ_CHECK(cpg_record_open(&p->rx, rbuf, (size_t)n, &hdr, &plain, &plain_len) ==
 			      CPG_RECORD_OK);
-			FUZZ_CHECK((size_t)n == (size_t)CPG_DTLS_HEADER_LEN + hdr.length);
+			FUZZ_CHECK((size_t)n == (size_t)CPG_RECORD_HEADER_LEN + hdr.length);
 			FUZZ_CHECK(hdr.seq == p->queue_seq[q]);
 			FUZZ_CHECK(plain_len == p->queue[q]->len &&
 			      !memcmp(plain, p->queue[q]->data, plain_len));
@@ -418,8 +418,8 @@ static void device_packet(struct fuzz_input *in, uint8_t ev)
 	}
 	FUZZ_CHECK(n == (ssize_t)k->len);
 	/* What a read() of PKT_CAPACITY bytes leaves of it. */
-	if (k->len > CPG_DTLS_MAX_PLAINTEXT)
-		k->len = CPG_DTLS_MAX_PLAINTEXT;
+	if (k->len > CPG_RECORD_MAX_PLAINTEXT)
+		k->len = CPG_RECORD_MAX_PLAINTEXT;
 	model_packet(k, true, ev & 0x80);
 	if (++pending == BATCH)
 		flush();
@@ -433,7 +433,7 @@ static void daemon_xmit(struct fuzz_input *in, uint8_t ev)
 	flush();
 	k = take_packet(in, ev, false);
 	st = dp->ops->xmit(dp, k->data, k->len);
-	if (k->len > CPG_DTLS_MAX_PLAINTEXT) {
+	if (k->len > CPG_RECORD_MAX_PLAINTEXT) {
 		/* Refused whole, counted nowhere: the daemon hears why. */
 		FUZZ_CHECK(st == -EMSGSIZE);
 	} else {
@@ -492,7 +492,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	for (int i = 0; i < N_PEERS; i++) {
 		struct peer *p = &peers[i];
-		struct cpg_aead_secret s;
+		struct cpg_record_secret s;
 		socklen_t alen = sizeof(p->ep);
 		int size = 1 << 20;
 

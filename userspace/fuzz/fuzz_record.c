@@ -41,7 +41,7 @@
 #define N_EPOCHS 4
 /* Room for the largest record, and for bytes a mutation appends. */
 #define APPEND_MAX 255
-#define WORK_SIZE (CPG_RECORD_HEADROOM + CPG_DTLS_MAX_PLAINTEXT + 1 + CPG_RECORD_TAILROOM + \
+#define WORK_SIZE (CPG_RECORD_HEADROOM + CPG_RECORD_MAX_PLAINTEXT + 1 + CPG_RECORD_TAILROOM + \
 		   APPEND_MAX)
 
 static const uint16_t epochs[N_EPOCHS] = { 0, 1, 2, 65535 };
@@ -53,7 +53,7 @@ static struct cpg_record_rx rxs[N_CIPHERS][N_EPOCHS];
 static uint8_t seal_buf[WORK_SIZE];
 static uint8_t work[WORK_SIZE];
 static uint8_t orig[WORK_SIZE];
-static uint8_t plain_copy[CPG_DTLS_MAX_PLAINTEXT + 1];
+static uint8_t plain_copy[CPG_RECORD_MAX_PLAINTEXT + 1];
 
 /*
  * A sequence number, mostly relative to the window's top or to the last
@@ -73,7 +73,7 @@ static uint64_t take_seq(struct fuzz_input *in, uint64_t top, uint64_t *last)
 		seq = *last + 1;
 		break;
 	case 7: /* the ends of the 48- and 64-bit ranges */
-		seq = (mode & 0x80 ? UINT64_MAX : CPG_DTLS_SEQ_MAX) - fuzz_take_u8(in);
+		seq = (mode & 0x80 ? UINT64_MAX : CPG_RECORD_SEQ_MAX) - fuzz_take_u8(in);
 		break;
 	default:
 		seq = fuzz_seq_near_top(in, mode % 8, top);
@@ -90,25 +90,25 @@ static int expected_status(const uint8_t *rec, size_t len, const struct cpg_reco
 	size_t explicit_len = cpg_cipher_explicit_nonce_len(rx->key.cipher);
 	size_t flen;
 
-	if (len < CPG_DTLS_HEADER_LEN)
+	if (len < CPG_RECORD_HEADER_LEN)
 		return CPG_RECORD_ERR_MALFORMED;
 	flen = cpg_get_be16(rec + 11);
-	if (flen > CPG_DTLS_MAX_FRAGMENT || CPG_DTLS_HEADER_LEN + flen > len)
+	if (flen > CPG_RECORD_MAX_FRAGMENT || CPG_RECORD_HEADER_LEN + flen > len)
 		return CPG_RECORD_ERR_MALFORMED;
-	if (rec[0] != CPG_DTLS_CT_APPLICATION_DATA)
+	if (rec[0] != CPG_RECORD_CT_APPLICATION_DATA)
 		return CPG_RECORD_ERR_TYPE;
-	if (cpg_get_be16(rec + 1) != CPG_DTLS_VERSION_1_2)
+	if (cpg_get_be16(rec + 1) != CPG_RECORD_VERSION_1_2)
 		return CPG_RECORD_ERR_VERSION;
 	if (cpg_get_be16(rec + 3) != rx->key.epoch)
 		return CPG_RECORD_ERR_EPOCH;
-	if (flen < explicit_len + CPG_AEAD_TAG_LEN)
+	if (flen < explicit_len + CPG_RECORD_TAG_LEN)
 		return CPG_RECORD_ERR_SHORT;
 	return fuzz_window_check(m, cpg_get_be48(rec + 5));
 }
 
 /*
  * cpg_record_check_openssl_nonce() as intervals: does any of OpenSSL's next
- * CPG_OPENSSL_NONCE_GUARD explicit nonces, [first, last] counted from this
+ * CPG_RECORD_OPENSSL_NONCE_GUARD explicit nonces, [first, last] counted from this
  * record's and wrapping at 2^64, fall among the data plane's nonces of the
  * epoch, [lo, hi]?
  */
@@ -117,17 +117,17 @@ static int expected_nonce_check(enum cpg_cipher c, const uint8_t *rec, size_t le
 	size_t explicit_len = cpg_cipher_explicit_nonce_len(c);
 	uint64_t first, last, lo, hi;
 
-	if (len < CPG_DTLS_HEADER_LEN || cpg_get_be16(rec + 11) > CPG_DTLS_MAX_FRAGMENT ||
-	    cpg_get_be16(rec + 11) > len - CPG_DTLS_HEADER_LEN)
+	if (len < CPG_RECORD_HEADER_LEN || cpg_get_be16(rec + 11) > CPG_RECORD_MAX_FRAGMENT ||
+	    cpg_get_be16(rec + 11) > len - CPG_RECORD_HEADER_LEN)
 		return CPG_RECORD_ERR_MALFORMED;
-	if (cpg_get_be16(rec + 11) < explicit_len + CPG_AEAD_TAG_LEN)
+	if (cpg_get_be16(rec + 11) < explicit_len + CPG_RECORD_TAG_LEN)
 		return CPG_RECORD_ERR_SHORT;
 	if (!explicit_len)
 		return CPG_RECORD_OK;
 	first = (uint64_t)cpg_get_be16(rec + 13) << 48 | cpg_get_be48(rec + 15);
-	last = first + (CPG_OPENSSL_NONCE_GUARD - 1);
+	last = first + (CPG_RECORD_OPENSSL_NONCE_GUARD - 1);
 	lo = (uint64_t)cpg_get_be16(rec + 3) << 48 | CPG_RECORD_DATA_SEQ_START;
-	hi = (uint64_t)cpg_get_be16(rec + 3) << 48 | CPG_DTLS_SEQ_MAX;
+	hi = (uint64_t)cpg_get_be16(rec + 3) << 48 | CPG_RECORD_SEQ_MAX;
 	if (last >= first ? first <= hi && last >= lo : first <= hi || last >= lo)
 		return CPG_RECORD_ERR_NONCE_CLASH;
 	return CPG_RECORD_OK;
@@ -173,16 +173,16 @@ static int open_checked(struct cpg_record_rx *rx, struct fuzz_window *m, size_t 
 	if (st != CPG_RECORD_OK) {
 		FUZZ_CHECK(!memcmp(&before, &rx->replay, sizeof(before)));
 		if (st == CPG_RECORD_ERR_AUTH) {
-			size_t plen = hdr.length - explicit_len - CPG_AEAD_TAG_LEN;
-			const uint8_t *p = work + CPG_DTLS_HEADER_LEN + explicit_len;
+			size_t plen = hdr.length - explicit_len - CPG_RECORD_TAG_LEN;
+			const uint8_t *p = work + CPG_RECORD_HEADER_LEN + explicit_len;
 
 			for (size_t i = 0; i < plen; i++)
 				FUZZ_CHECK(p[i] == 0);
 		}
 		return st;
 	}
-	FUZZ_CHECK(*plain == work + CPG_DTLS_HEADER_LEN + explicit_len);
-	FUZZ_CHECK(*plain_len == hdr.length - explicit_len - CPG_AEAD_TAG_LEN);
+	FUZZ_CHECK(*plain == work + CPG_RECORD_HEADER_LEN + explicit_len);
+	FUZZ_CHECK(*plain_len == hdr.length - explicit_len - CPG_RECORD_TAG_LEN);
 	fuzz_window_update(m, hdr.seq);
 	FUZZ_CHECK(rx->replay.started && rx->replay.top == m->top);
 	FUZZ_CHECK(cpg_replay_check(&rx->replay, hdr.seq) == CPG_RECORD_ERR_REPLAY);
@@ -223,7 +223,7 @@ static void mutate(struct fuzz_input *in, size_t *len, size_t rec_len)
 		*len = fuzz_take_u16(in) % (*len + 1);
 		break;
 	case 2: /* a length field of the fuzzer's */
-		if (*len >= CPG_DTLS_HEADER_LEN) {
+		if (*len >= CPG_RECORD_HEADER_LEN) {
 			uint16_t v = fuzz_take_u16(in);
 
 			work[11] = (uint8_t)(v >> 8);
@@ -239,7 +239,7 @@ static void mutate(struct fuzz_input *in, size_t *len, size_t rec_len)
 		*len += got;
 		break;
 	default: /* one header byte set */
-		pos = fuzz_take_u8(in) % CPG_DTLS_HEADER_LEN;
+		pos = fuzz_take_u8(in) % CPG_RECORD_HEADER_LEN;
 		if (pos < *len)
 			work[pos] = fuzz_take_u8(in);
 		break;
@@ -250,7 +250,7 @@ static void op_seal(struct fuzz_input *in, int ci, int ei, struct fuzz_window *m
 {
 	uint8_t flags = fuzz_take_u8(in);
 	uint64_t seq = take_seq(in, m->top, last);
-	size_t plen = fuzz_take_u16(in) % (CPG_DTLS_MAX_PLAINTEXT + 2);
+	size_t plen = fuzz_take_u16(in) % (CPG_RECORD_MAX_PLAINTEXT + 2);
 	struct cpg_record_tx *tx = &txs[ci][ei];
 	struct cpg_record_rx *rx = &rxs[ci][ei];
 	size_t explicit_len = cpg_cipher_explicit_nonce_len(tx->key.cipher);
@@ -271,7 +271,7 @@ static void op_seal(struct fuzz_input *in, int ci, int ei, struct fuzz_window *m
 		break;
 	}
 	if (!(flags & 8))
-		seq &= CPG_DTLS_SEQ_MAX;
+		seq &= CPG_RECORD_SEQ_MAX;
 	p = fuzz_take_bytes(in, plen, &got);
 	memcpy(seal_buf + CPG_RECORD_HEADROOM, p, got);
 	for (size_t i = got; i < plen; i++)
@@ -279,9 +279,9 @@ static void op_seal(struct fuzz_input *in, int ci, int ei, struct fuzz_window *m
 	memcpy(plain_copy, seal_buf + CPG_RECORD_HEADROOM, plen);
 
 	buf_size = CPG_RECORD_HEADROOM + plen + CPG_RECORD_TAILROOM - (flags & 1);
-	if (plen > CPG_DTLS_MAX_PLAINTEXT || (flags & 1))
+	if (plen > CPG_RECORD_MAX_PLAINTEXT || (flags & 1))
 		expect = CPG_RECORD_ERR_TOO_BIG;
-	else if (seq > CPG_DTLS_SEQ_MAX)
+	else if (seq > CPG_RECORD_SEQ_MAX)
 		expect = CPG_RECORD_ERR_SEQ_EXHAUSTED;
 	else
 		expect = CPG_RECORD_OK;
@@ -293,15 +293,16 @@ static void op_seal(struct fuzz_input *in, int ci, int ei, struct fuzz_window *m
 		return;
 	}
 	FUZZ_CHECK(tx->next_seq == seq + 1);
-	rec_len = CPG_DTLS_HEADER_LEN + explicit_len + plen + CPG_AEAD_TAG_LEN;
-	FUZZ_CHECK(rec == seal_buf + CPG_RECORD_HEADROOM - explicit_len - CPG_DTLS_HEADER_LEN);
-	FUZZ_CHECK(rec[0] == CPG_DTLS_CT_APPLICATION_DATA);
-	FUZZ_CHECK(cpg_get_be16(rec + 1) == CPG_DTLS_VERSION_1_2);
+	rec_len = CPG_RECORD_HEADER_LEN + explicit_len + plen + CPG_RECORD_TAG_LEN;
+	FUZZ_CHECK(rec == seal_buf + CPG_RECORD_HEADROOM - explicit_len - CPG_RECORD_HEADER_LEN);
+	FUZZ_CHECK(rec[0] == CPG_RECORD_CT_APPLICATION_DATA);
+	FUZZ_CHECK(cpg_get_be16(rec + 1) == CPG_RECORD_VERSION_1_2);
 	FUZZ_CHECK(cpg_get_be16(rec + 3) == tx->key.epoch);
 	FUZZ_CHECK(cpg_get_be48(rec + 5) == seq);
-	FUZZ_CHECK(cpg_get_be16(rec + 11) == rec_len - CPG_DTLS_HEADER_LEN);
+	FUZZ_CHECK(cpg_get_be16(rec + 11) == rec_len - CPG_RECORD_HEADER_LEN);
 	if (explicit_len)
-		FUZZ_CHECK(!memcmp(rec + CPG_DTLS_HEADER_LEN, rec + 3, CPG_GCM_EXPLICIT_NONCE_LEN));
+		FUZZ_CHECK(!memcmp(rec + CPG_RECORD_HEADER_LEN, rec + 3,
+				   CPG_RECORD_GCM_EXPLICIT_NONCE_LEN));
 
 	memcpy(work, rec, rec_len);
 	memcpy(orig, rec, rec_len);
@@ -349,7 +350,7 @@ static void op_replay(struct fuzz_input *in)
 }
 
 /* The suite's secret, with salt (fuzz_input_hash() of the input) mixed in. */
-static void keys_for(enum cpg_cipher c, uint64_t salt, struct cpg_aead_secret *s)
+static void keys_for(enum cpg_cipher c, uint64_t salt, struct cpg_record_secret *s)
 {
 	for (size_t i = 0; i < sizeof(s->key); i++)
 		s->key[i] = (uint8_t)(c * 0x31 + i * 7) ^ (uint8_t)(salt >> 8 * (i % 8));
@@ -363,7 +364,7 @@ static void keys_init(uint64_t salt)
 	static bool set;
 
 	for (int c = 0; c < N_CIPHERS; c++) {
-		struct cpg_aead_secret s;
+		struct cpg_record_secret s;
 
 		keys_for(c + 1, salt, &s);
 		for (int e = 0; e < N_EPOCHS; e++) {

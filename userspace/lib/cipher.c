@@ -14,9 +14,11 @@ static const struct cipher_info {
 	size_t iv_len;
 	size_t explicit_nonce_len;
 } ciphers[] = {
-	[CPG_CIPHER_AES_128_GCM] = { "AES-128-GCM", 16, GCM_SALT_LEN, CPG_GCM_EXPLICIT_NONCE_LEN },
-	[CPG_CIPHER_AES_256_GCM] = { "AES-256-GCM", 32, GCM_SALT_LEN, CPG_GCM_EXPLICIT_NONCE_LEN },
-	[CPG_CIPHER_CHACHA20_POLY1305] = { "CHACHA20-POLY1305", 32, CPG_AEAD_NONCE_LEN, 0 },
+	[CPG_CIPHER_AES_128_GCM] = { "AES-128-GCM", 16, GCM_SALT_LEN,
+				     CPG_RECORD_GCM_EXPLICIT_NONCE_LEN },
+	[CPG_CIPHER_AES_256_GCM] = { "AES-256-GCM", 32, GCM_SALT_LEN,
+				     CPG_RECORD_GCM_EXPLICIT_NONCE_LEN },
+	[CPG_CIPHER_CHACHA20_POLY1305] = { "CHACHA20-POLY1305", 32, CPG_RECORD_NONCE_LEN, 0 },
 };
 
 static const struct cipher_info *cipher_info(enum cpg_cipher c)
@@ -51,7 +53,7 @@ size_t cpg_cipher_overhead(enum cpg_cipher c)
 {
 	const struct cipher_info *ci = cipher_info(c);
 
-	return ci ? CPG_DTLS_HEADER_LEN + ci->explicit_nonce_len + CPG_AEAD_TAG_LEN : 0;
+	return ci ? CPG_RECORD_HEADER_LEN + ci->explicit_nonce_len + CPG_RECORD_TAG_LEN : 0;
 }
 
 const char *cpg_cipher_name(enum cpg_cipher c)

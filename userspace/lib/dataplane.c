@@ -20,7 +20,7 @@ const char *cpg_dp_kernel_unsupported(const struct cpg_config *cfg)
 		return "client_max_rate is set, and campagnol.ko has no rate limits";
 	if (cfg->connection_max_rate > 0)
 		return "connection_max_rate is set, and campagnol.ko has no rate limits";
-	if (cfg->tun_mtu > CPG_DTLS_MAX_PLAINTEXT)
+	if (cfg->tun_mtu > CPG_RECORD_MAX_PLAINTEXT)
 		return "tun_mtu is above 16384, campagnol.ko's maximum";
 	return NULL;
 }

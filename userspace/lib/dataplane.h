@@ -47,8 +47,8 @@ enum cpg_dp_drop {
 struct cpg_dp_keys {
 	enum cpg_cipher cipher;
 	uint16_t epoch;
-	struct cpg_aead_secret tx;	/* we write with */
-	struct cpg_aead_secret rx;	/* the peer writes with */
+	struct cpg_record_secret tx;	/* we write with */
+	struct cpg_record_secret rx;	/* the peer writes with */
 	uint64_t first_write_seq;	/* CPG_RECORD_DATA_SEQ_START */
 };
 

@@ -390,7 +390,7 @@ static int resync_reply(const struct nlmsghdr *nlh, void *arg)
 	if (i == SIZE_MAX)
 		return 0;
 	rs->seen[i] = true;
-	rs->near_limit[i] = pi.stats.next_write_seq >= CPG_DTLS_SEQ_MAX - DPK_KEY_LIMIT_MARGIN;
+	rs->near_limit[i] = pi.stats.next_write_seq >= CPG_RECORD_SEQ_MAX - DPK_KEY_LIMIT_MARGIN;
 	return 0;
 }
 
@@ -551,7 +551,7 @@ static bool peer_valid(const struct cpg_dp_peer *peer)
 
 	return cpg_dpk_cipher_supported(k->cipher) && k->epoch >= 1 &&
 	       k->first_write_seq >= CPG_RECORD_DATA_SEQ_START &&
-	       k->first_write_seq <= CPG_DTLS_SEQ_MAX &&
+	       k->first_write_seq <= CPG_RECORD_SEQ_MAX &&
 	       (peer->endpoint.sa.sa_family == AF_INET || peer->endpoint.sa.sa_family == AF_INET6);
 }
 

@@ -75,7 +75,7 @@ bool cpg_dpk_cipher_supported(enum cpg_cipher c)
 }
 
 static int put_keydir(struct nl_msg *msg, int type, const struct keydir_layout *l,
-		      const struct cpg_aead_secret *s)
+		      const struct cpg_record_secret *s)
 {
 	struct nlattr *nest = nla_nest_start(msg, type);
 

@@ -35,7 +35,7 @@
 /* The original's largest message: tun_mtu + 200 (its MESSAGE_MAX_LENGTH). */
 #define MESSAGE_SLACK 200
 /* Plaintext capacity of a packet buffer: a record carries at most this. */
-#define PKT_CAPACITY CPG_DTLS_MAX_PLAINTEXT
+#define PKT_CAPACITY CPG_RECORD_MAX_PLAINTEXT
 #define PKT_BUF_SIZE (CPG_RECORD_HEADROOM + PKT_CAPACITY + CPG_RECORD_TAILROOM)
 /* Debug lines about dropped packets: at most this many per second. */
 #define DROP_LOG_BURST 10
@@ -499,8 +499,8 @@ static void tun_ready(struct cpg_loop *loop, int fd, uint32_t events, void *arg)
 
 static bool is_data_record(const struct dp_peer *p, const struct cpg_record_header *hdr)
 {
-	return hdr->type == CPG_DTLS_CT_APPLICATION_DATA && hdr->version == CPG_DTLS_VERSION_1_2 &&
-	       hdr->epoch == p->keys.epoch;
+	return hdr->type == CPG_RECORD_CT_APPLICATION_DATA &&
+	       hdr->version == CPG_RECORD_VERSION_1_2 && hdr->epoch == p->keys.epoch;
 }
 
 /* Open one record of p (rec_len bytes) in place and pass its packet on. */
@@ -561,7 +561,7 @@ static bool dp_input(struct cpg_dataplane *base, uint8_t *buf, size_t len,
 			peer_drop(dp, p, CPG_DP_DROP_MALFORMED, "trailing bytes");
 			break;
 		}
-		rec_len = CPG_DTLS_HEADER_LEN + hdr.length;
+		rec_len = CPG_RECORD_HEADER_LEN + hdr.length;
 		if (is_data_record(p, &hdr))
 			rx_record(dp, p, buf, rec_len);
 		else
@@ -574,8 +574,8 @@ static bool dp_input(struct cpg_dataplane *base, uint8_t *buf, size_t len,
 
 /* ---- Interface ------------------------------------------------------------ */
 
-static bool same_secret(enum cpg_cipher c, const struct cpg_aead_secret *a,
-			const struct cpg_aead_secret *b)
+static bool same_secret(enum cpg_cipher c, const struct cpg_record_secret *a,
+			const struct cpg_record_secret *b)
 {
 	return !CRYPTO_memcmp(a->key, b->key, cpg_cipher_key_len(c)) &&
 	       !CRYPTO_memcmp(a->iv, b->iv, cpg_cipher_iv_len(c));
@@ -789,9 +789,9 @@ static bool config_valid(const struct cpg_dp_user_config *cfg)
 		return false;
 	}
 	/* A record carries at most 2^14 bytes: larger packets could not go. */
-	if (cfg->mtu < IPV4_MIN_HEADER || cfg->mtu > CPG_DTLS_MAX_PLAINTEXT) {
+	if (cfg->mtu < IPV4_MIN_HEADER || cfg->mtu > CPG_RECORD_MAX_PLAINTEXT) {
 		log_err("data plane: MTU %d out of range [%d, %d]", cfg->mtu, IPV4_MIN_HEADER,
-			CPG_DTLS_MAX_PLAINTEXT);
+			CPG_RECORD_MAX_PLAINTEXT);
 		return false;
 	}
 	if (!(cfg->client_max_rate >= 0) || !(cfg->connection_max_rate >= 0)) {

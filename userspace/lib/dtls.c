@@ -700,7 +700,7 @@ static void note_first_data_epoch_record(struct cpg_dtls_session *s, const uint8
 	struct cpg_record_header h;
 
 	while (!s->first_record_seen && cpg_record_parse_header(d, len, &h) == CPG_RECORD_OK) {
-		size_t n = CPG_DTLS_HEADER_LEN + h.length;
+		size_t n = CPG_RECORD_HEADER_LEN + h.length;
 
 		if (h.epoch == CPG_KEYS_EPOCH) {
 			s->first_record_seen = true;
@@ -990,7 +990,7 @@ static bool cannot_be_sealed(const struct cpg_dtls_session *s, const struct cpg_
 	const SSL_CIPHER *suite = SSL_get_current_cipher(s->ssl);
 	enum cpg_cipher c = suite ? cpg_cipher_from_suite(SSL_CIPHER_get_protocol_id(suite))
 				  : CPG_CIPHER_NONE;
-	size_t min = CPG_AEAD_TAG_LEN;
+	size_t min = CPG_RECORD_TAG_LEN;
 
 	if (c != CPG_CIPHER_NONE)
 		min += cpg_cipher_explicit_nonce_len(c);
@@ -1013,9 +1013,9 @@ enum cpg_dtls_state cpg_dtls_session_input(struct cpg_dtls_session *s, const uin
 	/* Records one by one, in order, minus application_data and records
 	 * that cannot be sealed; a malformed tail is dropped as OpenSSL would. */
 	while (cpg_record_parse_header(dgram, len, &h) == CPG_RECORD_OK) {
-		size_t n = CPG_DTLS_HEADER_LEN + h.length;
+		size_t n = CPG_RECORD_HEADER_LEN + h.length;
 
-		if (h.type != CPG_DTLS_CT_APPLICATION_DATA && !cannot_be_sealed(s, &h))
+		if (h.type != CPG_RECORD_CT_APPLICATION_DATA && !cannot_be_sealed(s, &h))
 			fed |= BIO_write(s->rbio, dgram, (int)n) == (int)n;
 		dgram += n;
 		len -= n;

@@ -13,7 +13,7 @@
 
 #define KEY_EXPANSION_LABEL "key expansion"
 #define KEY_EXPANSION_LABEL_LEN (sizeof(KEY_EXPANSION_LABEL) - 1)
-#define KEY_BLOCK_MAX (2 * CPG_AEAD_KEY_MAX + 2 * CPG_AEAD_IV_MAX)
+#define KEY_BLOCK_MAX (2 * CPG_RECORD_KEY_MAX + 2 * CPG_RECORD_IV_MAX)
 
 const char *cpg_keys_strerror(int status)
 {
@@ -52,7 +52,7 @@ static int tls12_prf(const char *digest, const uint8_t *secret, size_t secret_le
 int cpg_keys_expand(enum cpg_cipher c, const uint8_t master[CPG_KEYS_MASTER_SECRET_LEN],
 		    const uint8_t client_random[CPG_KEYS_RANDOM_LEN],
 		    const uint8_t server_random[CPG_KEYS_RANDOM_LEN],
-		    struct cpg_aead_secret *client_write, struct cpg_aead_secret *server_write)
+		    struct cpg_record_secret *client_write, struct cpg_record_secret *server_write)
 {
 	uint8_t seed[KEY_EXPANSION_LABEL_LEN + 2 * CPG_KEYS_RANDOM_LEN];
 	uint8_t block[KEY_BLOCK_MAX];
@@ -91,7 +91,7 @@ int cpg_keys_derive(SSL *ssl, struct cpg_keys *out)
 	uint8_t master[CPG_KEYS_MASTER_SECRET_LEN];
 	uint8_t client_random[CPG_KEYS_RANDOM_LEN];
 	uint8_t server_random[CPG_KEYS_RANDOM_LEN];
-	struct cpg_aead_secret client_write, server_write;
+	struct cpg_record_secret client_write, server_write;
 	const SSL_CIPHER *suite;
 	SSL_SESSION *session;
 	enum cpg_cipher c;

@@ -41,8 +41,8 @@ enum cpg_keys_status {
 struct cpg_keys {
 	enum cpg_cipher cipher;
 	uint16_t epoch;
-	struct cpg_aead_secret tx; /* what we write with */
-	struct cpg_aead_secret rx; /* what the peer writes with */
+	struct cpg_record_secret tx; /* what we write with */
+	struct cpg_record_secret rx; /* what the peer writes with */
 };
 
 const char *cpg_keys_strerror(int status);
@@ -54,7 +54,7 @@ const char *cpg_keys_strerror(int status);
 int cpg_keys_expand(enum cpg_cipher c, const uint8_t master[CPG_KEYS_MASTER_SECRET_LEN],
 		    const uint8_t client_random[CPG_KEYS_RANDOM_LEN],
 		    const uint8_t server_random[CPG_KEYS_RANDOM_LEN],
-		    struct cpg_aead_secret *client_write, struct cpg_aead_secret *server_write);
+		    struct cpg_record_secret *client_write, struct cpg_record_secret *server_write);
 
 /*
  * Derive the record keys of ssl, whose DTLS 1.2 handshake has finished.

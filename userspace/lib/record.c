@@ -54,14 +54,14 @@ const char *cpg_record_strerror(int status)
 
 int cpg_record_parse_header(const uint8_t *rec, size_t len, struct cpg_record_header *hdr)
 {
-	if (len < CPG_DTLS_HEADER_LEN)
+	if (len < CPG_RECORD_HEADER_LEN)
 		return CPG_RECORD_ERR_MALFORMED;
 	hdr->type = rec[0];
 	hdr->version = cpg_get_be16(rec + 1);
 	hdr->epoch = cpg_get_be16(rec + 3);
 	hdr->seq = cpg_get_be48(rec + 5);
 	hdr->length = cpg_get_be16(rec + 11);
-	if (hdr->length > CPG_DTLS_MAX_FRAGMENT || hdr->length > len - CPG_DTLS_HEADER_LEN)
+	if (hdr->length > CPG_RECORD_MAX_FRAGMENT || hdr->length > len - CPG_RECORD_HEADER_LEN)
 		return CPG_RECORD_ERR_MALFORMED;
 	return CPG_RECORD_OK;
 }
@@ -71,8 +71,8 @@ static void make_aad(uint8_t aad[AAD_LEN], uint16_t epoch, uint64_t seq, size_t 
 {
 	cpg_put_be16(aad, epoch);
 	cpg_put_be48(aad + 2, seq);
-	aad[8] = CPG_DTLS_CT_APPLICATION_DATA;
-	cpg_put_be16(aad + 9, CPG_DTLS_VERSION_1_2);
+	aad[8] = CPG_RECORD_CT_APPLICATION_DATA;
+	cpg_put_be16(aad + 9, CPG_RECORD_VERSION_1_2);
 	cpg_put_be16(aad + 11, (uint16_t)plain_len);
 }
 
@@ -81,20 +81,20 @@ static void make_aad(uint8_t aad[AAD_LEN], uint16_t epoch, uint64_t seq, size_t 
  * ChaCha20-Poly1305 (RFC 7905): IV xor (0^4 || epoch || sequence number).
  */
 static void make_nonce(const struct cpg_record_key *k, const uint8_t *explicit_nonce,
-		       uint16_t epoch, uint64_t seq, uint8_t nonce[CPG_AEAD_NONCE_LEN])
+		       uint16_t epoch, uint64_t seq, uint8_t nonce[CPG_RECORD_NONCE_LEN])
 {
 	uint8_t seq_field[SEQ_FIELD_LEN];
 
 	if (k->cipher != CPG_CIPHER_CHACHA20_POLY1305) {
 		memcpy(nonce, k->iv, GCM_SALT_LEN);
-		memcpy(nonce + GCM_SALT_LEN, explicit_nonce, CPG_GCM_EXPLICIT_NONCE_LEN);
+		memcpy(nonce + GCM_SALT_LEN, explicit_nonce, CPG_RECORD_GCM_EXPLICIT_NONCE_LEN);
 		return;
 	}
 	cpg_put_be16(seq_field, epoch);
 	cpg_put_be48(seq_field + 2, seq);
-	memcpy(nonce, k->iv, CPG_AEAD_NONCE_LEN);
+	memcpy(nonce, k->iv, CPG_RECORD_NONCE_LEN);
 	for (int i = 0; i < SEQ_FIELD_LEN; i++)
-		nonce[CPG_AEAD_NONCE_LEN - SEQ_FIELD_LEN + i] ^= seq_field[i];
+		nonce[CPG_RECORD_NONCE_LEN - SEQ_FIELD_LEN + i] ^= seq_field[i];
 }
 
 /* One AEAD operation in place; the tag follows the data. */
@@ -112,18 +112,18 @@ static int aead_crypt(EVP_CIPHER_CTX *ctx, bool encrypt, const uint8_t *nonce, c
 	if (len > 0 && (!EVP_CipherUpdate(ctx, data, &outl, data, (int)len) || (size_t)outl != len))
 		return CPG_RECORD_ERR_CRYPTO;
 	if (!encrypt &&
-	    !EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, CPG_AEAD_TAG_LEN, tag))
+	    !EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, CPG_RECORD_TAG_LEN, tag))
 		return CPG_RECORD_ERR_CRYPTO;
 	if (!EVP_CipherFinal_ex(ctx, final_out, &outl))
 		return encrypt ? CPG_RECORD_ERR_CRYPTO : CPG_RECORD_ERR_AUTH;
 	if (encrypt &&
-	    !EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, CPG_AEAD_TAG_LEN, tag))
+	    !EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, CPG_RECORD_TAG_LEN, tag))
 		return CPG_RECORD_ERR_CRYPTO;
 	return CPG_RECORD_OK;
 }
 
 static int key_init(struct cpg_record_key *k, enum cpg_cipher c, uint16_t epoch,
-		    const struct cpg_aead_secret *secret, int encrypt)
+		    const struct cpg_record_secret *secret, int encrypt)
 {
 	size_t key_len = cpg_cipher_key_len(c);
 	EVP_CIPHER *cipher;
@@ -139,7 +139,7 @@ static int key_init(struct cpg_record_key *k, enum cpg_cipher c, uint16_t epoch,
 	ctx = EVP_CIPHER_CTX_new();
 	ok = ctx && EVP_CipherInit_ex(ctx, cipher, NULL, secret->key, NULL, encrypt) &&
 	     (size_t)EVP_CIPHER_CTX_get_key_length(ctx) == key_len &&
-	     (size_t)EVP_CIPHER_CTX_get_iv_length(ctx) == CPG_AEAD_NONCE_LEN;
+	     (size_t)EVP_CIPHER_CTX_get_iv_length(ctx) == CPG_RECORD_NONCE_LEN;
 	EVP_CIPHER_free(cipher);
 	if (!ok) {
 		EVP_CIPHER_CTX_free(ctx);
@@ -160,12 +160,12 @@ static void key_free(struct cpg_record_key *k)
 }
 
 int cpg_record_tx_init(struct cpg_record_tx *tx, enum cpg_cipher c, uint16_t epoch,
-		       const struct cpg_aead_secret *secret, uint64_t first_seq)
+		       const struct cpg_record_secret *secret, uint64_t first_seq)
 {
 	int st;
 
 	memset(tx, 0, sizeof(*tx));
-	if (first_seq < CPG_RECORD_DATA_SEQ_START || first_seq > CPG_DTLS_SEQ_MAX)
+	if (first_seq < CPG_RECORD_DATA_SEQ_START || first_seq > CPG_RECORD_SEQ_MAX)
 		return CPG_RECORD_ERR_INVALID;
 	st = key_init(&tx->key, c, epoch, secret, 1);
 	if (st)
@@ -186,43 +186,44 @@ int cpg_record_seal(struct cpg_record_tx *tx, uint8_t *buf, size_t buf_size, siz
 	struct cpg_record_key *k = &tx->key;
 	size_t explicit_len = cpg_cipher_explicit_nonce_len(k->cipher);
 	uint8_t *plain = buf + CPG_RECORD_HEADROOM;
-	uint8_t *r = plain - explicit_len - CPG_DTLS_HEADER_LEN;
-	size_t fragment_len = explicit_len + len + CPG_AEAD_TAG_LEN;
-	uint8_t nonce[CPG_AEAD_NONCE_LEN];
+	uint8_t *r = plain - explicit_len - CPG_RECORD_HEADER_LEN;
+	size_t fragment_len = explicit_len + len + CPG_RECORD_TAG_LEN;
+	uint8_t nonce[CPG_RECORD_NONCE_LEN];
 	uint8_t aad[AAD_LEN];
 	uint64_t seq;
 	int st;
 
 	if (!k->ctx)
 		return CPG_RECORD_ERR_INVALID;
-	if (len > CPG_DTLS_MAX_PLAINTEXT || buf_size < CPG_RECORD_HEADROOM + CPG_RECORD_TAILROOM ||
+	if (len > CPG_RECORD_MAX_PLAINTEXT ||
+	    buf_size < CPG_RECORD_HEADROOM + CPG_RECORD_TAILROOM ||
 	    len > buf_size - CPG_RECORD_HEADROOM - CPG_RECORD_TAILROOM)
 		return CPG_RECORD_ERR_TOO_BIG;
-	if (tx->next_seq > CPG_DTLS_SEQ_MAX)
+	if (tx->next_seq > CPG_RECORD_SEQ_MAX)
 		return CPG_RECORD_ERR_SEQ_EXHAUSTED;
 	seq = tx->next_seq++;
 
-	r[0] = CPG_DTLS_CT_APPLICATION_DATA;
-	cpg_put_be16(r + 1, CPG_DTLS_VERSION_1_2);
+	r[0] = CPG_RECORD_CT_APPLICATION_DATA;
+	cpg_put_be16(r + 1, CPG_RECORD_VERSION_1_2);
 	cpg_put_be16(r + 3, k->epoch);
 	cpg_put_be48(r + 5, seq);
 	cpg_put_be16(r + 11, (uint16_t)fragment_len);
 	/* GCM explicit nonce = epoch || sequence number, as OpenSSL writes it. */
 	if (explicit_len)
-		memcpy(r + CPG_DTLS_HEADER_LEN, r + 3, CPG_GCM_EXPLICIT_NONCE_LEN);
+		memcpy(r + CPG_RECORD_HEADER_LEN, r + 3, CPG_RECORD_GCM_EXPLICIT_NONCE_LEN);
 
 	make_aad(aad, k->epoch, seq, len);
-	make_nonce(k, r + CPG_DTLS_HEADER_LEN, k->epoch, seq, nonce);
+	make_nonce(k, r + CPG_RECORD_HEADER_LEN, k->epoch, seq, nonce);
 	st = aead_crypt(k->ctx, true, nonce, aad, plain, len, plain + len);
 	if (st)
 		return st;
 	*rec = r;
-	*rec_len = CPG_DTLS_HEADER_LEN + fragment_len;
+	*rec_len = CPG_RECORD_HEADER_LEN + fragment_len;
 	return CPG_RECORD_OK;
 }
 
 int cpg_record_rx_init(struct cpg_record_rx *rx, enum cpg_cipher c, uint16_t epoch,
-		       const struct cpg_aead_secret *secret)
+		       const struct cpg_record_secret *secret)
 {
 	int st;
 
@@ -245,7 +246,7 @@ int cpg_record_open(struct cpg_record_rx *rx, uint8_t *rec, size_t len,
 {
 	struct cpg_record_key *k = &rx->key;
 	size_t explicit_len = cpg_cipher_explicit_nonce_len(k->cipher);
-	uint8_t nonce[CPG_AEAD_NONCE_LEN];
+	uint8_t nonce[CPG_RECORD_NONCE_LEN];
 	uint8_t aad[AAD_LEN];
 	uint8_t *p;
 	size_t plen;
@@ -254,24 +255,24 @@ int cpg_record_open(struct cpg_record_rx *rx, uint8_t *rec, size_t len,
 	st = cpg_record_parse_header(rec, len, hdr);
 	if (st)
 		return st;
-	if (hdr->type != CPG_DTLS_CT_APPLICATION_DATA)
+	if (hdr->type != CPG_RECORD_CT_APPLICATION_DATA)
 		return CPG_RECORD_ERR_TYPE;
-	if (hdr->version != CPG_DTLS_VERSION_1_2)
+	if (hdr->version != CPG_RECORD_VERSION_1_2)
 		return CPG_RECORD_ERR_VERSION;
 	if (!k->ctx)
 		return CPG_RECORD_ERR_INVALID;
 	if (hdr->epoch != k->epoch)
 		return CPG_RECORD_ERR_EPOCH;
-	if (hdr->length < explicit_len + CPG_AEAD_TAG_LEN)
+	if (hdr->length < explicit_len + CPG_RECORD_TAG_LEN)
 		return CPG_RECORD_ERR_SHORT;
 	st = cpg_replay_check(&rx->replay, hdr->seq);
 	if (st)
 		return st;
 
-	p = rec + CPG_DTLS_HEADER_LEN + explicit_len;
-	plen = hdr->length - explicit_len - CPG_AEAD_TAG_LEN;
+	p = rec + CPG_RECORD_HEADER_LEN + explicit_len;
+	plen = hdr->length - explicit_len - CPG_RECORD_TAG_LEN;
 	make_aad(aad, hdr->epoch, hdr->seq, plen);
-	make_nonce(k, rec + CPG_DTLS_HEADER_LEN, hdr->epoch, hdr->seq, nonce);
+	make_nonce(k, rec + CPG_RECORD_HEADER_LEN, hdr->epoch, hdr->seq, nonce);
 	st = aead_crypt(k->ctx, false, nonce, aad, p, plen, p + plen);
 	if (st) {
 		/* Never leave unauthenticated plaintext behind. */
@@ -294,15 +295,15 @@ int cpg_record_check_openssl_nonce(enum cpg_cipher c, const uint8_t *rec, size_t
 
 	if (st)
 		return st;
-	if (hdr.length < cpg_cipher_explicit_nonce_len(c) + CPG_AEAD_TAG_LEN)
+	if (hdr.length < cpg_cipher_explicit_nonce_len(c) + CPG_RECORD_TAG_LEN)
 		return CPG_RECORD_ERR_SHORT;
 	if (c != CPG_CIPHER_AES_128_GCM && c != CPG_CIPHER_AES_256_GCM)
 		return CPG_RECORD_OK;
-	first = cpg_get_be64(rec + CPG_DTLS_HEADER_LEN);
+	first = cpg_get_be64(rec + CPG_RECORD_HEADER_LEN);
 	lo = (uint64_t)hdr.epoch << 48 | CPG_RECORD_DATA_SEQ_START;
-	hi = (uint64_t)hdr.epoch << 48 | CPG_DTLS_SEQ_MAX;
+	hi = (uint64_t)hdr.epoch << 48 | CPG_RECORD_SEQ_MAX;
 	/* OpenSSL's nonces are first, first + 1, ... modulo 2^64. */
-	if (first - lo <= hi - lo || lo - first < CPG_OPENSSL_NONCE_GUARD)
+	if (first - lo <= hi - lo || lo - first < CPG_RECORD_OPENSSL_NONCE_GUARD)
 		return CPG_RECORD_ERR_NONCE_CLASH;
 	return CPG_RECORD_OK;
 }

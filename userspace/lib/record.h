@@ -27,23 +27,23 @@
 #include "cipher.h"
 #include "replay.h"
 
-#define CPG_DTLS_HEADER_LEN 13
-#define CPG_DTLS_CT_CHANGE_CIPHER_SPEC 20
-#define CPG_DTLS_CT_ALERT 21
-#define CPG_DTLS_CT_HANDSHAKE 22
-#define CPG_DTLS_CT_APPLICATION_DATA 23
-#define CPG_DTLS_VERSION_1_2 0xfefd
-#define CPG_DTLS_SEQ_MAX ((UINT64_C(1) << 48) - 1)
+#define CPG_RECORD_HEADER_LEN 13
+#define CPG_RECORD_CT_CHANGE_CIPHER_SPEC 20
+#define CPG_RECORD_CT_ALERT 21
+#define CPG_RECORD_CT_HANDSHAKE 22
+#define CPG_RECORD_CT_APPLICATION_DATA 23
+#define CPG_RECORD_VERSION_1_2 0xfefd
+#define CPG_RECORD_SEQ_MAX ((UINT64_C(1) << 48) - 1)
 /* Plaintext limit of a record (RFC 6347 4.1, 2^14). */
-#define CPG_DTLS_MAX_PLAINTEXT 16384
+#define CPG_RECORD_MAX_PLAINTEXT 16384
 /* Fragment limit: plaintext plus at most 2048 bytes of expansion. */
-#define CPG_DTLS_MAX_FRAGMENT (CPG_DTLS_MAX_PLAINTEXT + 2048)
+#define CPG_RECORD_MAX_FRAGMENT (CPG_RECORD_MAX_PLAINTEXT + 2048)
 
-#define CPG_AEAD_TAG_LEN 16
-#define CPG_GCM_EXPLICIT_NONCE_LEN 8
-#define CPG_AEAD_NONCE_LEN 12
-#define CPG_AEAD_KEY_MAX 32
-#define CPG_AEAD_IV_MAX 12
+#define CPG_RECORD_TAG_LEN 16
+#define CPG_RECORD_GCM_EXPLICIT_NONCE_LEN 8
+#define CPG_RECORD_NONCE_LEN 12
+#define CPG_RECORD_KEY_MAX 32
+#define CPG_RECORD_IV_MAX 12
 
 /*
  * The data plane's first write sequence number in every epoch. OpenSSL's
@@ -59,8 +59,8 @@
  * plaintext sits at buf + CPG_RECORD_HEADROOM whatever the suite, and
  * CPG_RECORD_TAILROOM bytes must follow it. Header + GCM explicit nonce.
  */
-#define CPG_RECORD_HEADROOM (CPG_DTLS_HEADER_LEN + CPG_GCM_EXPLICIT_NONCE_LEN)
-#define CPG_RECORD_TAILROOM CPG_AEAD_TAG_LEN
+#define CPG_RECORD_HEADROOM (CPG_RECORD_HEADER_LEN + CPG_RECORD_GCM_EXPLICIT_NONCE_LEN)
+#define CPG_RECORD_TAILROOM CPG_RECORD_TAG_LEN
 
 enum cpg_record_status {
 	CPG_RECORD_OK = 0,
@@ -93,9 +93,9 @@ enum cpg_record_status {
 };
 
 /* One direction's secrets: write key and write IV (GCM: 4-byte salt). */
-struct cpg_aead_secret {
-	uint8_t key[CPG_AEAD_KEY_MAX];
-	uint8_t iv[CPG_AEAD_IV_MAX];
+struct cpg_record_secret {
+	uint8_t key[CPG_RECORD_KEY_MAX];
+	uint8_t iv[CPG_RECORD_IV_MAX];
 };
 
 struct cpg_record_header {
@@ -112,7 +112,7 @@ struct cpg_record_key {
 	EVP_CIPHER_CTX *ctx;
 	enum cpg_cipher cipher;
 	uint16_t epoch;
-	uint8_t iv[CPG_AEAD_IV_MAX];
+	uint8_t iv[CPG_RECORD_IV_MAX];
 };
 
 struct cpg_record_tx {
@@ -130,21 +130,21 @@ const char *cpg_record_strerror(int status);
 
 /*
  * Read the header at rec (len bytes of data available). OK, or MALFORMED
- * when len < 13, the length field exceeds CPG_DTLS_MAX_FRAGMENT or runs past
+ * when len < 13, the length field exceeds CPG_RECORD_MAX_FRAGMENT or runs past
  * len. Type, version and epoch are reported, not judged. The record is the
- * first CPG_DTLS_HEADER_LEN + hdr->length bytes; more records may follow
+ * first CPG_RECORD_HEADER_LEN + hdr->length bytes; more records may follow
  * in the same datagram.
  */
 int cpg_record_parse_header(const uint8_t *rec, size_t len, struct cpg_record_header *hdr);
 
 /*
  * Sealing state for our direction. first_seq must be within
- * [CPG_RECORD_DATA_SEQ_START, CPG_DTLS_SEQ_MAX]; the data plane passes
+ * [CPG_RECORD_DATA_SEQ_START, CPG_RECORD_SEQ_MAX]; the data plane passes
  * CPG_RECORD_DATA_SEQ_START. The secret is copied; the caller wipes its own.
  * On error nothing needs freeing. cpg_record_tx_free() wipes the key.
  */
 int cpg_record_tx_init(struct cpg_record_tx *tx, enum cpg_cipher c, uint16_t epoch,
-		       const struct cpg_aead_secret *secret, uint64_t first_seq);
+		       const struct cpg_record_secret *secret, uint64_t first_seq);
 void cpg_record_tx_free(struct cpg_record_tx *tx);
 
 /*
@@ -154,14 +154,14 @@ void cpg_record_tx_free(struct cpg_record_tx *tx);
  * into buf at the record (buf + CPG_RECORD_HEADROOM - header - explicit
  * nonce) and *rec_len is its length. The sequence number is consumed even
  * when OpenSSL fails, so a nonce is never tried twice. Errors: TOO_BIG,
- * SEQ_EXHAUSTED (after CPG_DTLS_SEQ_MAX has been used), CRYPTO.
+ * SEQ_EXHAUSTED (after CPG_RECORD_SEQ_MAX has been used), CRYPTO.
  */
 int cpg_record_seal(struct cpg_record_tx *tx, uint8_t *buf, size_t buf_size, size_t len,
 		    uint8_t **rec, size_t *rec_len);
 
 /* Opening state for the peer's direction; same rules as tx_init. */
 int cpg_record_rx_init(struct cpg_record_rx *rx, enum cpg_cipher c, uint16_t epoch,
-		       const struct cpg_aead_secret *secret);
+		       const struct cpg_record_secret *secret);
 void cpg_record_rx_free(struct cpg_record_rx *rx);
 
 /*
@@ -186,14 +186,14 @@ int cpg_record_open(struct cpg_record_rx *rx, uint8_t *rec, size_t len,
  *
  * rec (len bytes) is the first record OpenSSL wrote with the key the data
  * plane will seal with: our own Finished, seen on its way out during the
- * handshake. OK when none of the next CPG_OPENSSL_NONCE_GUARD nonces
+ * handshake. OK when none of the next CPG_RECORD_OPENSSL_NONCE_GUARD nonces
  * counting from this record's can equal a data-plane nonce of that epoch
  * (epoch || [2^47, 2^48)); NONCE_CLASH otherwise (about one handshake in
  * 2^17): the connection must not be handed to the data plane. Always OK
  * for ChaCha20-Poly1305, whose nonces follow the sequence number.
  * MALFORMED or SHORT when rec is not a complete record of the suite.
  */
-#define CPG_OPENSSL_NONCE_GUARD (UINT64_C(1) << 32)
+#define CPG_RECORD_OPENSSL_NONCE_GUARD (UINT64_C(1) << 32)
 int cpg_record_check_openssl_nonce(enum cpg_cipher c, const uint8_t *rec, size_t len);
 
 #endif

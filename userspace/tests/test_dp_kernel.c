@@ -571,7 +571,7 @@ static void add_checks_its_input(void **state)
 	p = make_peer("10.0.0.2", CPG_CIPHER_AES_128_GCM, 1);
 	p.keys.first_write_seq = SEQ0 - 1;
 	assert_int_equal(dp->ops->add_peer(dp, &p), -EINVAL);
-	p.keys.first_write_seq = CPG_DTLS_SEQ_MAX + 1;
+	p.keys.first_write_seq = CPG_RECORD_SEQ_MAX + 1;
 	assert_int_equal(dp->ops->add_peer(dp, &p), -EINVAL);
 	p = make_peer("10.0.0.2", CPG_CIPHER_AES_128_GCM, 1);
 	p.endpoint.sa.sa_family = AF_UNSPEC;
@@ -767,7 +767,7 @@ static void key_limit(void **state)
 	struct fake f;
 	struct cpg_dataplane *dp = new_dp(&f);
 	struct kpeer k = { .cmd = CAMPAGNOL_CMD_KEY_LIMIT_NTF, .vpn_ip = "10.0.0.2",
-			   .reason = -1, .cur_cipher = 1, .cur_next_seq = CPG_DTLS_SEQ_MAX - 10 };
+			   .reason = -1, .cur_cipher = 1, .cur_next_seq = CPG_RECORD_SEQ_MAX - 10 };
 
 	notify(dp, &k);
 	assert_int_equal(f.key_limit, 0);
@@ -795,7 +795,7 @@ static void overflow_resynchronises(void **state)
 	 * another program's; .3 went while we were not listening. */
 	f.replies[0] = (struct kpeer){ .cmd = CAMPAGNOL_CMD_PEER_GET, .vpn_ip = "10.0.0.2",
 				       .reason = -1, .cur_cipher = 1,
-				       .cur_next_seq = CPG_DTLS_SEQ_MAX - 1000 };
+				       .cur_next_seq = CPG_RECORD_SEQ_MAX - 1000 };
 	f.replies[1] = (struct kpeer){ .cmd = CAMPAGNOL_CMD_PEER_GET, .vpn_ip = "10.0.0.9",
 				       .reason = -1 };
 	f.replies[2] = (struct kpeer){ .cmd = CAMPAGNOL_CMD_PEER_GET, .vpn_ip = "10.0.0.4",

@@ -101,7 +101,7 @@ static size_t make_packet(uint8_t *buf, struct in_addr src, struct in_addr dst, 
 }
 
 /* The made-up secret node from writes with towards node to. */
-static void secret_for(const struct fixture *fx, int from, int to, struct cpg_aead_secret *s)
+static void secret_for(const struct fixture *fx, int from, int to, struct cpg_record_secret *s)
 {
 	unsigned int g = fx->gen[from][to];
 
@@ -207,7 +207,7 @@ static size_t forge(struct fixture *fx, int from, int to, uint16_t epoch, uint64
 		    const uint8_t *plain, size_t len, uint8_t *out)
 {
 	uint8_t buf[CPG_RECORD_HEADROOM + DGRAM_MAX + CPG_RECORD_TAILROOM];
-	struct cpg_aead_secret s;
+	struct cpg_record_secret s;
 	struct cpg_record_tx tx;
 	uint8_t *rec;
 	size_t rec_len;
@@ -488,7 +488,7 @@ static void test_no_peer(void **state)
 /* The daemon's on-demand flow: queue the packet, bring the peer up, xmit. */
 static void test_no_peer_then_xmit(void **state)
 {
-	static uint8_t big[CPG_DTLS_MAX_PLAINTEXT + 1];
+	static uint8_t big[CPG_RECORD_MAX_PLAINTEXT + 1];
 	struct fixture *fx = *state;
 	struct node *a = &fx->n[A];
 	uint8_t pkt[DGRAM_MAX], wire[DGRAM_MAX], out[DGRAM_MAX];
@@ -685,7 +685,7 @@ static void test_multi_record(void **state)
 	/* Data then a handshake record: the data plane's, the second dropped. */
 	r1 = forge(fx, A, B, EPOCH, SEQ0 + 2, p1, l1, wire);
 	r2 = forge(fx, A, B, EPOCH, SEQ0 + 3, p2, l2, wire + r1);
-	wire[r1] = CPG_DTLS_CT_HANDSHAKE;
+	wire[r1] = CPG_RECORD_CT_HANDSHAKE;
 	assert_true(input(b, wire, r1 + r2, &from));
 	assert_int_equal(host_recv(b, out), (ssize_t)l1);
 	assert_int_equal(host_recv(b, out), -1);
@@ -703,7 +703,7 @@ static void test_multi_record(void **state)
 	/* A handshake record first: all of it goes to OpenSSL. */
 	r1 = forge(fx, A, B, EPOCH, SEQ0 + 5, p1, l1, wire);
 	r2 = forge(fx, A, B, EPOCH, SEQ0 + 6, p2, l2, wire + r1);
-	wire[0] = CPG_DTLS_CT_HANDSHAKE;
+	wire[0] = CPG_RECORD_CT_HANDSHAKE;
 	assert_false(input(b, wire, r1 + r2, &from));
 	assert_int_equal(host_recv(b, out), -1);
 	get_stats(fx, B, A, &st);
@@ -1030,7 +1030,7 @@ static void test_bad_config(void **state)
 	cfg.connection_max_rate = -1;
 	assert_null(cpg_dp_user_new(&fx->loop, &cfg, NULL, NULL));
 	cfg.connection_max_rate = 0;
-	cfg.mtu = CPG_DTLS_MAX_PLAINTEXT + 1;
+	cfg.mtu = CPG_RECORD_MAX_PLAINTEXT + 1;
 	assert_null(cpg_dp_user_new(&fx->loop, &cfg, NULL, NULL));
 	cfg.mtu = MTU;
 	cfg.tun = NULL;

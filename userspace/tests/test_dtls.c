@@ -332,7 +332,7 @@ static void assert_failed(const struct side *sd, enum cpg_dtls_failure f)
 			    cpg_dtls_failure_name(f));
 }
 
-static void assert_same_secret(const struct cpg_aead_secret *x, const struct cpg_aead_secret *y,
+static void assert_same_secret(const struct cpg_record_secret *x, const struct cpg_record_secret *y,
 			       enum cpg_cipher c)
 {
 	assert_memory_equal(x->key, y->key, cpg_cipher_key_len(c));
@@ -407,7 +407,7 @@ static void test_handshake_each_suite(void **state)
 		/* Every record in the data epoch OpenSSL wrote was a handshake
 		 * record: no application data ever went through it. */
 		for (size_t j = 0; j < p.a.n_out; j++)
-			assert_int_not_equal(p.a.out[j][0], CPG_DTLS_CT_APPLICATION_DATA);
+			assert_int_not_equal(p.a.out[j][0], CPG_RECORD_CT_APPLICATION_DATA);
 		pair_free(&p);
 	}
 }
@@ -787,8 +787,8 @@ static void test_refused_at_load(void **state)
 
 static bool is_handshake(const uint8_t *d, size_t len, uint8_t msg_type)
 {
-	return len > CPG_DTLS_HEADER_LEN && d[0] == CPG_DTLS_CT_HANDSHAKE && d[3] == 0 &&
-	       d[4] == 0 && d[CPG_DTLS_HEADER_LEN] == msg_type;
+	return len > CPG_RECORD_HEADER_LEN && d[0] == CPG_RECORD_CT_HANDSHAKE && d[3] == 0 &&
+	       d[4] == 0 && d[CPG_RECORD_HEADER_LEN] == msg_type;
 }
 
 static bool drop_first(struct side *sd, const uint8_t *d, size_t len)
@@ -799,7 +799,7 @@ static bool drop_first(struct side *sd, const uint8_t *d, size_t len)
 /* The server's ChangeCipherSpec and Finished, once each. */
 static bool drop_final_flight_once(struct side *sd, const uint8_t *d, size_t len)
 {
-	bool final = d[0] == CPG_DTLS_CT_CHANGE_CIPHER_SPEC || (d[3] << 8 | d[4]) == 1;
+	bool final = d[0] == CPG_RECORD_CT_CHANGE_CIPHER_SPEC || (d[3] << 8 | d[4]) == 1;
 
 	return final && sd->dropped < 2;
 }
@@ -908,7 +908,7 @@ static void test_close_notify(void **state)
 	cpg_dtls_session_close(p.a.s);
 	assert_int_equal(p.a.n_out, sent + 1);
 	/* An encrypted alert of the data epoch. */
-	assert_int_equal(p.a.out[sent][0], CPG_DTLS_CT_ALERT);
+	assert_int_equal(p.a.out[sent][0], CPG_RECORD_CT_ALERT);
 	assert_int_equal(p.a.out[sent][4], CPG_KEYS_EPOCH);
 	assert_state(&p.a, CPG_DTLS_CLOSED);
 	pump(&p);
@@ -1000,8 +1000,8 @@ static void test_application_data_ignored(void **state)
 {
 	struct cpg_dtls_ctx *alice = ctx_for("ca/alice", "10.0.0.1", NULL);
 	struct cpg_dtls_ctx *bob = ctx_for("ca/bob", "10.0.0.2", NULL);
-	uint8_t rec[CPG_DTLS_HEADER_LEN + 40] = { CPG_DTLS_CT_APPLICATION_DATA, 0xfe, 0xfd, 0, 1,
-						  0x80, 0, 0, 0, 0, 0, 0, 40 };
+	uint8_t rec[CPG_RECORD_HEADER_LEN + 40] = { CPG_RECORD_CT_APPLICATION_DATA, 0xfe, 0xfd,
+						    0, 1, 0x80, 0, 0, 0, 0, 0, 0, 40 };
 	struct pair p;
 
 	pair_init(&p, alice, "10.0.0.2", bob, "10.0.0.1");
@@ -1047,17 +1047,17 @@ static void test_short_records_ignored(void **state)
 		pair_run(&p);
 		for (size_t t = 0; t < sizeof(types); t++) {
 			for (size_t len = 0; len <= 48; len++) {
-				uint8_t rec[CPG_DTLS_HEADER_LEN + 48] = { types[t], 0xfe, 0xfd, 0, 1,
-									  0, 0, 0, 0, 1, 0, 0,
-									  (uint8_t)len };
+				uint8_t rec[CPG_RECORD_HEADER_LEN + 48] = {
+					types[t], 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 1, 0, 0, (uint8_t)len
+				};
 
-				for (size_t b = CPG_DTLS_HEADER_LEN; b < sizeof(rec); b++)
+				for (size_t b = CPG_RECORD_HEADER_LEN; b < sizeof(rec); b++)
 					rec[b] = (uint8_t)(b * 7 + len);
 				assert_int_equal(cpg_dtls_session_input(p.a.s, rec,
-									CPG_DTLS_HEADER_LEN + len),
+								CPG_RECORD_HEADER_LEN + len),
 						 CPG_DTLS_ESTABLISHED);
 				assert_int_equal(cpg_dtls_session_input(p.b.s, rec,
-									CPG_DTLS_HEADER_LEN + len),
+								CPG_RECORD_HEADER_LEN + len),
 						 CPG_DTLS_ESTABLISHED);
 			}
 		}
