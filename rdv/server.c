@@ -682,7 +682,7 @@ static void drop_malformed(struct rdv_server *s, const struct cpg_msg *m, enum c
 	 */
 	if (err == CPG_DECODE_VERSION && m->type == CPG_MSG_HELLO && len >= CPG_PROTO_HDR_LEN &&
 	    cpg_proto_is_ours(buf, len))
-		send_nok(s, cpg_get_be32(buf + 4), from, CPG_REASON_VERSION);
+		send_nok(s, cpg_bytes_get_be32(buf + 4), from, CPG_REASON_VERSION);
 }
 
 void rdv_server_input(struct rdv_server *s, const uint8_t *buf, size_t len,

@@ -1224,7 +1224,7 @@ static unsigned int fuzz_attrs(const uint8_t *buf, int len, int *offs, unsigned 
 
 	while (off + CPG_PROTO_ATTR_HDR_LEN <= len && n < max) {
 		offs[n++] = off;
-		off += CPG_PROTO_ATTR_HDR_LEN + cpg_get_be16(buf + off + 2);
+		off += CPG_PROTO_ATTR_HDR_LEN + cpg_bytes_get_be16(buf + off + 2);
 	}
 	return n;
 }
@@ -1248,8 +1248,8 @@ static uint8_t fuzz_any_type(struct fuzz *f)
 
 static int fuzz_put_attr(uint8_t *buf, int off, uint16_t type, const uint8_t *val, uint16_t len)
 {
-	cpg_put_be16(buf + off, type);
-	cpg_put_be16(buf + off + 2, len);
+	cpg_bytes_put_be16(buf + off, type);
+	cpg_bytes_put_be16(buf + off + 2, len);
 	memcpy(buf + off + CPG_PROTO_ATTR_HDR_LEN, val, len);
 	return off + CPG_PROTO_ATTR_HDR_LEN + len;
 }
@@ -1377,7 +1377,7 @@ static int fuzz_build(struct fuzz *f, enum fuzz_kind kind)
 		if (!n)
 			return len;
 		i = (int)rng_below(&f->rng, n);
-		alen = (uint16_t)(CPG_PROTO_ATTR_HDR_LEN + cpg_get_be16(buf + offs[i] + 2));
+		alen = (uint16_t)(CPG_PROTO_ATTR_HDR_LEN + cpg_bytes_get_be16(buf + offs[i] + 2));
 		/* The copy goes last, or right after the original. */
 		if (rng_below(&f->rng, 2)) {
 			memcpy(buf + len, buf + offs[i], alen);
@@ -1401,8 +1401,8 @@ static int fuzz_build(struct fuzz *f, enum fuzz_kind kind)
 		memmove(buf + off + CPG_PROTO_ATTR_HDR_LEN + alen, buf + off, (size_t)(len - off));
 		for (i = 0; i < alen; i++)
 			buf[off + CPG_PROTO_ATTR_HDR_LEN + i] = (uint8_t)rng_next(&f->rng);
-		cpg_put_be16(buf + off, atype);
-		cpg_put_be16(buf + off + 2, alen);
+		cpg_bytes_put_be16(buf + off, atype);
+		cpg_bytes_put_be16(buf + off + 2, alen);
 		return len + CPG_PROTO_ATTR_HDR_LEN + alen;
 	case FUZZ_ATTR_PAST_END:
 		len = fuzz_valid_with_attrs(f, buf, size);
@@ -1422,7 +1422,7 @@ static int fuzz_build(struct fuzz *f, enum fuzz_kind kind)
 			alen = 0xffff;
 			break;
 		}
-		cpg_put_be16(buf + off + 2, alen);
+		cpg_bytes_put_be16(buf + off + 2, alen);
 		return len;
 	case FUZZ_BAD_VALUE:
 		return fuzz_bad_value(f, buf);

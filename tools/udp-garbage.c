@@ -154,10 +154,10 @@ static void put_header(struct garbage *g, uint8_t *p, uint8_t type, uint16_t ver
 		       uint16_t epoch, uint16_t len)
 {
 	p[0] = type;
-	cpg_put_be16(p + 1, version);
-	cpg_put_be16(p + 3, epoch);
+	cpg_bytes_put_be16(p + 1, version);
+	cpg_bytes_put_be16(p + 3, epoch);
 	rng_fill(&g->rng, p + 5, 6);
-	cpg_put_be16(p + 11, len);
+	cpg_bytes_put_be16(p + 11, len);
 }
 
 /* A whole record of fragment length frag: header and random fragment. */
@@ -232,7 +232,7 @@ static size_t build(struct garbage *g, enum kind k)
 	case K_LIE:
 		len = rng_range(&g->rng, 0, AUTH_MAX_FRAGMENT);
 		record(g, CT_APPLICATION_DATA, DTLS_1_2, g->epoch, len);
-		cpg_put_be16(g->buf + 11, (uint16_t)rng_range(&g->rng, len + 1, 65535));
+		cpg_bytes_put_be16(g->buf + 11, (uint16_t)rng_range(&g->rng, len + 1, 65535));
 		return DTLS_HDR_LEN + len;
 	case K_OVERSIZED:
 		return record(g, CT_APPLICATION_DATA, DTLS_1_2, g->epoch,

@@ -67,5 +67,5 @@ bool fuzz_ipv4_ok(const uint8_t *pkt, size_t len)
 	if (len < min_header || pkt[0] >> 4 != 4)
 		return false;
 	ihl = 4 * (size_t)(pkt[0] & 0x0f);
-	return ihl >= min_header && ihl <= len && cpg_get_be16(pkt + 2) == len;
+	return ihl >= min_header && ihl <= len && cpg_bytes_get_be16(pkt + 2) == len;
 }

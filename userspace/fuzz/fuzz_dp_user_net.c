@@ -367,8 +367,9 @@ static const struct placed *intact_at(int n, size_t off, size_t rec_len, int pi)
 /* A header, and a length field that stays within rest bytes and the limit. */
 static bool record_fits(const uint8_t *rec, size_t rest)
 {
-	return rest >= CPG_RECORD_HEADER_LEN && cpg_get_be16(rec + 11) <= CPG_RECORD_MAX_FRAGMENT &&
-	       cpg_get_be16(rec + 11) <= rest - CPG_RECORD_HEADER_LEN;
+	return rest >= CPG_RECORD_HEADER_LEN &&
+	       cpg_bytes_get_be16(rec + 11) <= CPG_RECORD_MAX_FRAGMENT &&
+	       cpg_bytes_get_be16(rec + 11) <= rest - CPG_RECORD_HEADER_LEN;
 }
 
 /*
@@ -390,7 +391,8 @@ static bool predict(size_t len, int pi, int n_placed, uint64_t drops[CPG_DP_DROP
 	epoch = (uint16_t)(1 + p->gen);
 	explicit_len = cpg_cipher_explicit_nonce_len(p->cipher);
 	if (dgram[0] != CPG_RECORD_CT_APPLICATION_DATA ||
-	    cpg_get_be16(dgram + 1) != CPG_RECORD_VERSION_1_2 || cpg_get_be16(dgram + 3) != epoch)
+	    cpg_bytes_get_be16(dgram + 1) != CPG_RECORD_VERSION_1_2 ||
+	    cpg_bytes_get_be16(dgram + 3) != epoch)
 		return false;
 	while (off < len) {
 		const uint8_t *rec = dgram + off;
@@ -401,16 +403,17 @@ static bool predict(size_t len, int pi, int n_placed, uint64_t drops[CPG_DP_DROP
 			drops[CPG_DP_DROP_MALFORMED]++;
 			break;
 		}
-		flen = cpg_get_be16(rec + 11);
+		flen = cpg_bytes_get_be16(rec + 11);
 		rec_len = CPG_RECORD_HEADER_LEN + flen;
 		off += rec_len;
 		if (rec[0] != CPG_RECORD_CT_APPLICATION_DATA ||
-		    cpg_get_be16(rec + 1) != CPG_RECORD_VERSION_1_2 ||
-		    cpg_get_be16(rec + 3) != epoch || flen < explicit_len + CPG_RECORD_TAG_LEN) {
+		    cpg_bytes_get_be16(rec + 1) != CPG_RECORD_VERSION_1_2 ||
+		    cpg_bytes_get_be16(rec + 3) != epoch ||
+		    flen < explicit_len + CPG_RECORD_TAG_LEN) {
 			drops[CPG_DP_DROP_MALFORMED]++;
 			continue;
 		}
-		if (fuzz_window_check(&p->win, cpg_get_be48(rec + 5))) {
+		if (fuzz_window_check(&p->win, cpg_bytes_get_be48(rec + 5))) {
 			drops[CPG_DP_DROP_REPLAY]++;
 			continue;
 		}

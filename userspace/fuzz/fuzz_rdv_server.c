@@ -268,7 +268,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		st.from = &endpoints[i];
 		st.heard[i] = true;
 		st.req_ok = cpg_msg_decode(&st.req, buf, len) == CPG_DECODE_OK;
-		st.req_id = len >= CPG_PROTO_HDR_LEN ? cpg_get_be32(buf + 4) : 0;
+		st.req_id = len >= CPG_PROTO_HDR_LEN ? cpg_bytes_get_be32(buf + 4) : 0;
 		st.replies = 0;
 		st.ok_sent = false;
 		st.session_sent = false;

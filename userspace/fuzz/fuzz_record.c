@@ -92,18 +92,18 @@ static int expected_status(const uint8_t *rec, size_t len, const struct cpg_reco
 
 	if (len < CPG_RECORD_HEADER_LEN)
 		return CPG_RECORD_ERR_MALFORMED;
-	flen = cpg_get_be16(rec + 11);
+	flen = cpg_bytes_get_be16(rec + 11);
 	if (flen > CPG_RECORD_MAX_FRAGMENT || CPG_RECORD_HEADER_LEN + flen > len)
 		return CPG_RECORD_ERR_MALFORMED;
 	if (rec[0] != CPG_RECORD_CT_APPLICATION_DATA)
 		return CPG_RECORD_ERR_TYPE;
-	if (cpg_get_be16(rec + 1) != CPG_RECORD_VERSION_1_2)
+	if (cpg_bytes_get_be16(rec + 1) != CPG_RECORD_VERSION_1_2)
 		return CPG_RECORD_ERR_VERSION;
-	if (cpg_get_be16(rec + 3) != rx->key.epoch)
+	if (cpg_bytes_get_be16(rec + 3) != rx->key.epoch)
 		return CPG_RECORD_ERR_EPOCH;
 	if (flen < explicit_len + CPG_RECORD_TAG_LEN)
 		return CPG_RECORD_ERR_SHORT;
-	return fuzz_window_check(m, cpg_get_be48(rec + 5));
+	return fuzz_window_check(m, cpg_bytes_get_be48(rec + 5));
 }
 
 /*
@@ -117,17 +117,17 @@ static int expected_nonce_check(enum cpg_cipher c, const uint8_t *rec, size_t le
 	size_t explicit_len = cpg_cipher_explicit_nonce_len(c);
 	uint64_t first, last, lo, hi;
 
-	if (len < CPG_RECORD_HEADER_LEN || cpg_get_be16(rec + 11) > CPG_RECORD_MAX_FRAGMENT ||
-	    cpg_get_be16(rec + 11) > len - CPG_RECORD_HEADER_LEN)
+	if (len < CPG_RECORD_HEADER_LEN || cpg_bytes_get_be16(rec + 11) > CPG_RECORD_MAX_FRAGMENT ||
+	    cpg_bytes_get_be16(rec + 11) > len - CPG_RECORD_HEADER_LEN)
 		return CPG_RECORD_ERR_MALFORMED;
-	if (cpg_get_be16(rec + 11) < explicit_len + CPG_RECORD_TAG_LEN)
+	if (cpg_bytes_get_be16(rec + 11) < explicit_len + CPG_RECORD_TAG_LEN)
 		return CPG_RECORD_ERR_SHORT;
 	if (!explicit_len)
 		return CPG_RECORD_OK;
-	first = (uint64_t)cpg_get_be16(rec + 13) << 48 | cpg_get_be48(rec + 15);
+	first = (uint64_t)cpg_bytes_get_be16(rec + 13) << 48 | cpg_bytes_get_be48(rec + 15);
 	last = first + (CPG_RECORD_OPENSSL_NONCE_GUARD - 1);
-	lo = (uint64_t)cpg_get_be16(rec + 3) << 48 | CPG_RECORD_DATA_SEQ_START;
-	hi = (uint64_t)cpg_get_be16(rec + 3) << 48 | CPG_RECORD_SEQ_MAX;
+	lo = (uint64_t)cpg_bytes_get_be16(rec + 3) << 48 | CPG_RECORD_DATA_SEQ_START;
+	hi = (uint64_t)cpg_bytes_get_be16(rec + 3) << 48 | CPG_RECORD_SEQ_MAX;
 	if (last >= first ? first <= hi && last >= lo : first <= hi || last >= lo)
 		return CPG_RECORD_ERR_NONCE_CLASH;
 	return CPG_RECORD_OK;
@@ -136,10 +136,10 @@ static int expected_nonce_check(enum cpg_cipher c, const uint8_t *rec, size_t le
 static void check_header(const uint8_t *rec, const struct cpg_record_header *hdr)
 {
 	FUZZ_CHECK(hdr->type == rec[0]);
-	FUZZ_CHECK(hdr->version == cpg_get_be16(rec + 1));
-	FUZZ_CHECK(hdr->epoch == cpg_get_be16(rec + 3));
-	FUZZ_CHECK(hdr->seq == cpg_get_be48(rec + 5));
-	FUZZ_CHECK(hdr->length == cpg_get_be16(rec + 11));
+	FUZZ_CHECK(hdr->version == cpg_bytes_get_be16(rec + 1));
+	FUZZ_CHECK(hdr->epoch == cpg_bytes_get_be16(rec + 3));
+	FUZZ_CHECK(hdr->seq == cpg_bytes_get_be48(rec + 5));
+	FUZZ_CHECK(hdr->length == cpg_bytes_get_be16(rec + 11));
 }
 
 /*
@@ -296,10 +296,10 @@ static void op_seal(struct fuzz_input *in, int ci, int ei, struct fuzz_window *m
 	rec_len = CPG_RECORD_HEADER_LEN + explicit_len + plen + CPG_RECORD_TAG_LEN;
 	FUZZ_CHECK(rec == seal_buf + CPG_RECORD_HEADROOM - explicit_len - CPG_RECORD_HEADER_LEN);
 	FUZZ_CHECK(rec[0] == CPG_RECORD_CT_APPLICATION_DATA);
-	FUZZ_CHECK(cpg_get_be16(rec + 1) == CPG_RECORD_VERSION_1_2);
-	FUZZ_CHECK(cpg_get_be16(rec + 3) == tx->key.epoch);
-	FUZZ_CHECK(cpg_get_be48(rec + 5) == seq);
-	FUZZ_CHECK(cpg_get_be16(rec + 11) == rec_len - CPG_RECORD_HEADER_LEN);
+	FUZZ_CHECK(cpg_bytes_get_be16(rec + 1) == CPG_RECORD_VERSION_1_2);
+	FUZZ_CHECK(cpg_bytes_get_be16(rec + 3) == tx->key.epoch);
+	FUZZ_CHECK(cpg_bytes_get_be48(rec + 5) == seq);
+	FUZZ_CHECK(cpg_bytes_get_be16(rec + 11) == rec_len - CPG_RECORD_HEADER_LEN);
 	if (explicit_len)
 		FUZZ_CHECK(!memcmp(rec + CPG_RECORD_HEADER_LEN, rec + 3,
 				   CPG_RECORD_GCM_EXPLICIT_NONCE_LEN));

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 /* The n-byte (up to 8) big-endian number at p. */
-static inline uint64_t cpg_get_be(const uint8_t *p, size_t n)
+static inline uint64_t cpg_bytes_get_be(const uint8_t *p, size_t n)
 {
 	uint64_t v = 0;
 
@@ -21,7 +21,7 @@ static inline uint64_t cpg_get_be(const uint8_t *p, size_t n)
 }
 
 /* Write the low n bytes (up to 8) of v at p, big-endian. */
-static inline void cpg_put_be(uint8_t *p, uint64_t v, size_t n)
+static inline void cpg_bytes_put_be(uint8_t *p, uint64_t v, size_t n)
 {
 	while (n--) {
 		p[n] = (uint8_t)v;
@@ -29,44 +29,44 @@ static inline void cpg_put_be(uint8_t *p, uint64_t v, size_t n)
 	}
 }
 
-static inline uint16_t cpg_get_be16(const uint8_t *p)
+static inline uint16_t cpg_bytes_get_be16(const uint8_t *p)
 {
-	return (uint16_t)cpg_get_be(p, 2);
+	return (uint16_t)cpg_bytes_get_be(p, 2);
 }
 
-static inline uint32_t cpg_get_be32(const uint8_t *p)
+static inline uint32_t cpg_bytes_get_be32(const uint8_t *p)
 {
-	return (uint32_t)cpg_get_be(p, 4);
+	return (uint32_t)cpg_bytes_get_be(p, 4);
 }
 
-static inline uint64_t cpg_get_be48(const uint8_t *p)
+static inline uint64_t cpg_bytes_get_be48(const uint8_t *p)
 {
-	return cpg_get_be(p, 6);
+	return cpg_bytes_get_be(p, 6);
 }
 
-static inline uint64_t cpg_get_be64(const uint8_t *p)
+static inline uint64_t cpg_bytes_get_be64(const uint8_t *p)
 {
-	return cpg_get_be(p, 8);
+	return cpg_bytes_get_be(p, 8);
 }
 
-static inline void cpg_put_be16(uint8_t *p, uint16_t v)
+static inline void cpg_bytes_put_be16(uint8_t *p, uint16_t v)
 {
-	cpg_put_be(p, v, 2);
+	cpg_bytes_put_be(p, v, 2);
 }
 
-static inline void cpg_put_be32(uint8_t *p, uint32_t v)
+static inline void cpg_bytes_put_be32(uint8_t *p, uint32_t v)
 {
-	cpg_put_be(p, v, 4);
+	cpg_bytes_put_be(p, v, 4);
 }
 
-static inline void cpg_put_be48(uint8_t *p, uint64_t v)
+static inline void cpg_bytes_put_be48(uint8_t *p, uint64_t v)
 {
-	cpg_put_be(p, v, 6);
+	cpg_bytes_put_be(p, v, 6);
 }
 
-static inline void cpg_put_be64(uint8_t *p, uint64_t v)
+static inline void cpg_bytes_put_be64(uint8_t *p, uint64_t v)
 {
-	cpg_put_be(p, v, 8);
+	cpg_bytes_put_be(p, v, 8);
 }
 
 #endif

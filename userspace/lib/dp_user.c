@@ -302,7 +302,7 @@ static bool ipv4_sane(const uint8_t *pkt, size_t len)
 	if (len < IPV4_MIN_HEADER || pkt[0] >> 4 != 4)
 		return false;
 	ihl = (size_t)(pkt[0] & 0x0f) * 4;
-	return ihl >= IPV4_MIN_HEADER && ihl <= len && cpg_get_be16(pkt + 2) == len;
+	return ihl >= IPV4_MIN_HEADER && ihl <= len && cpg_bytes_get_be16(pkt + 2) == len;
 }
 
 static struct in_addr ipv4_src(const uint8_t *pkt)

@@ -96,7 +96,7 @@ static void put_attr_value(const struct attr_desc *d, const void *field, uint8_t
 		memcpy(p, &((const struct in_addr *)field)->s_addr, 4);
 		break;
 	case KIND_U32:
-		cpg_put_be32(p, *(const uint32_t *)field);
+		cpg_bytes_put_be32(p, *(const uint32_t *)field);
 		break;
 	case KIND_U8:
 		p[0] = *(const uint8_t *)field;
@@ -128,7 +128,7 @@ int cpg_msg_encode(const struct cpg_msg *m, uint8_t *buf, size_t size)
 	buf[1] = m->type;
 	buf[2] = 0;
 	buf[3] = 0;
-	cpg_put_be32(buf + 4, m->request_id);
+	cpg_bytes_put_be32(buf + 4, m->request_id);
 
 	for (unsigned int type = 1; type <= CPG_ATTR_MAX; type++) {
 		const struct attr_desc *d = &attr_descs[type];
@@ -140,8 +140,8 @@ int cpg_msg_encode(const struct cpg_msg *m, uint8_t *buf, size_t size)
 		len = attr_value_len(d, field);
 		if (len < 0 || size - pos < CPG_PROTO_ATTR_HDR_LEN + (size_t)len)
 			return -1;
-		cpg_put_be16(buf + pos, (uint16_t)type);
-		cpg_put_be16(buf + pos + 2, (uint16_t)len);
+		cpg_bytes_put_be16(buf + pos, (uint16_t)type);
+		cpg_bytes_put_be16(buf + pos + 2, (uint16_t)len);
 		put_attr_value(d, field, buf + pos + CPG_PROTO_ATTR_HDR_LEN);
 		pos += CPG_PROTO_ATTR_HDR_LEN + (size_t)len;
 	}
@@ -182,7 +182,7 @@ static bool get_attr_value(unsigned int type, const uint8_t *p, size_t len, stru
 	case KIND_U32:
 		if (len != 4)
 			return false;
-		*(uint32_t *)field = cpg_get_be32(p);
+		*(uint32_t *)field = cpg_bytes_get_be32(p);
 		return true;
 	case KIND_U8:
 		if (len != 1)
@@ -214,7 +214,7 @@ enum cpg_decode_err cpg_msg_decode(struct cpg_msg *m, const uint8_t *buf, size_t
 	if (m->type == 0 || m->type > CPG_MSG_TYPE_MAX)
 		return CPG_DECODE_TYPE;
 	/* buf[2..3] are reserved: a later version may use them. */
-	m->request_id = cpg_get_be32(buf + 4);
+	m->request_id = cpg_bytes_get_be32(buf + 4);
 
 	while (pos < len) {
 		uint16_t raw_type, attr_len;
@@ -222,8 +222,8 @@ enum cpg_decode_err cpg_msg_decode(struct cpg_msg *m, const uint8_t *buf, size_t
 
 		if (len - pos < CPG_PROTO_ATTR_HDR_LEN)
 			return CPG_DECODE_TRUNCATED;
-		raw_type = cpg_get_be16(buf + pos);
-		attr_len = cpg_get_be16(buf + pos + 2);
+		raw_type = cpg_bytes_get_be16(buf + pos);
+		attr_len = cpg_bytes_get_be16(buf + pos + 2);
 		pos += CPG_PROTO_ATTR_HDR_LEN;
 		if (len - pos < attr_len)
 			return CPG_DECODE_TRUNCATED;

@@ -57,10 +57,10 @@ int cpg_record_parse_header(const uint8_t *rec, size_t len, struct cpg_record_he
 	if (len < CPG_RECORD_HEADER_LEN)
 		return CPG_RECORD_ERR_MALFORMED;
 	hdr->type = rec[0];
-	hdr->version = cpg_get_be16(rec + 1);
-	hdr->epoch = cpg_get_be16(rec + 3);
-	hdr->seq = cpg_get_be48(rec + 5);
-	hdr->length = cpg_get_be16(rec + 11);
+	hdr->version = cpg_bytes_get_be16(rec + 1);
+	hdr->epoch = cpg_bytes_get_be16(rec + 3);
+	hdr->seq = cpg_bytes_get_be48(rec + 5);
+	hdr->length = cpg_bytes_get_be16(rec + 11);
 	if (hdr->length > CPG_RECORD_MAX_FRAGMENT || hdr->length > len - CPG_RECORD_HEADER_LEN)
 		return CPG_RECORD_ERR_MALFORMED;
 	return CPG_RECORD_OK;
@@ -69,11 +69,11 @@ int cpg_record_parse_header(const uint8_t *rec, size_t len, struct cpg_record_he
 /* RFC 5246 6.2.3.3 with DTLS's epoch || sequence number as seq_num. */
 static void make_aad(uint8_t aad[AAD_LEN], uint16_t epoch, uint64_t seq, size_t plain_len)
 {
-	cpg_put_be16(aad, epoch);
-	cpg_put_be48(aad + 2, seq);
+	cpg_bytes_put_be16(aad, epoch);
+	cpg_bytes_put_be48(aad + 2, seq);
 	aad[8] = CPG_RECORD_CT_APPLICATION_DATA;
-	cpg_put_be16(aad + 9, CPG_RECORD_VERSION_1_2);
-	cpg_put_be16(aad + 11, (uint16_t)plain_len);
+	cpg_bytes_put_be16(aad + 9, CPG_RECORD_VERSION_1_2);
+	cpg_bytes_put_be16(aad + 11, (uint16_t)plain_len);
 }
 
 /*
@@ -90,8 +90,8 @@ static void make_nonce(const struct cpg_record_key *k, const uint8_t *explicit_n
 		memcpy(nonce + GCM_SALT_LEN, explicit_nonce, CPG_RECORD_GCM_EXPLICIT_NONCE_LEN);
 		return;
 	}
-	cpg_put_be16(seq_field, epoch);
-	cpg_put_be48(seq_field + 2, seq);
+	cpg_bytes_put_be16(seq_field, epoch);
+	cpg_bytes_put_be48(seq_field + 2, seq);
 	memcpy(nonce, k->iv, CPG_RECORD_NONCE_LEN);
 	for (int i = 0; i < SEQ_FIELD_LEN; i++)
 		nonce[CPG_RECORD_NONCE_LEN - SEQ_FIELD_LEN + i] ^= seq_field[i];
@@ -204,10 +204,10 @@ int cpg_record_seal(struct cpg_record_tx *tx, uint8_t *buf, size_t buf_size, siz
 	seq = tx->next_seq++;
 
 	r[0] = CPG_RECORD_CT_APPLICATION_DATA;
-	cpg_put_be16(r + 1, CPG_RECORD_VERSION_1_2);
-	cpg_put_be16(r + 3, k->epoch);
-	cpg_put_be48(r + 5, seq);
-	cpg_put_be16(r + 11, (uint16_t)fragment_len);
+	cpg_bytes_put_be16(r + 1, CPG_RECORD_VERSION_1_2);
+	cpg_bytes_put_be16(r + 3, k->epoch);
+	cpg_bytes_put_be48(r + 5, seq);
+	cpg_bytes_put_be16(r + 11, (uint16_t)fragment_len);
 	/* GCM explicit nonce = epoch || sequence number, as OpenSSL writes it. */
 	if (explicit_len)
 		memcpy(r + CPG_RECORD_HEADER_LEN, r + 3, CPG_RECORD_GCM_EXPLICIT_NONCE_LEN);
@@ -299,7 +299,7 @@ int cpg_record_check_openssl_nonce(enum cpg_cipher c, const uint8_t *rec, size_t
 		return CPG_RECORD_ERR_SHORT;
 	if (c != CPG_CIPHER_AES_128_GCM && c != CPG_CIPHER_AES_256_GCM)
 		return CPG_RECORD_OK;
-	first = cpg_get_be64(rec + CPG_RECORD_HEADER_LEN);
+	first = cpg_bytes_get_be64(rec + CPG_RECORD_HEADER_LEN);
 	lo = (uint64_t)hdr.epoch << 48 | CPG_RECORD_DATA_SEQ_START;
 	hi = (uint64_t)hdr.epoch << 48 | CPG_RECORD_SEQ_MAX;
 	/* OpenSSL's nonces are first, first + 1, ... modulo 2^64. */

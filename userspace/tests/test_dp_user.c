@@ -82,19 +82,19 @@ static size_t make_packet(uint8_t *buf, struct in_addr src, struct in_addr dst, 
 
 	memset(buf, 0, 28);
 	buf[0] = 0x45;
-	cpg_put_be16(buf + 2, (uint16_t)len);
+	cpg_bytes_put_be16(buf + 2, (uint16_t)len);
 	buf[8] = 64;
 	buf[9] = 17;
 	memcpy(buf + 12, &src.s_addr, 4);
 	memcpy(buf + 16, &dst.s_addr, 4);
 	for (int i = 0; i < 20; i += 2)
-		sum += cpg_get_be16(buf + i);
+		sum += cpg_bytes_get_be16(buf + i);
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
-	cpg_put_be16(buf + 10, (uint16_t)~sum);
-	cpg_put_be16(buf + 20, 4000);
-	cpg_put_be16(buf + 22, 5000);
-	cpg_put_be16(buf + 24, (uint16_t)(8 + payload));
+	cpg_bytes_put_be16(buf + 10, (uint16_t)~sum);
+	cpg_bytes_put_be16(buf + 20, 4000);
+	cpg_bytes_put_be16(buf + 22, 5000);
+	cpg_bytes_put_be16(buf + 24, (uint16_t)(8 + payload));
 	for (size_t i = 0; i < payload; i++)
 		buf[28 + i] = (uint8_t)(fill + i);
 	return len;
@@ -354,10 +354,10 @@ static void test_roundtrip(void **state)
 		/* The record header, parsed by hand. */
 		assert_int_equal((size_t)wlen, len + cpg_cipher_overhead(fx->cipher));
 		assert_int_equal(wire[0], 23);
-		assert_int_equal(cpg_get_be16(wire + 1), 0xfefd);
-		assert_int_equal(cpg_get_be16(wire + 3), EPOCH);
-		assert_true(cpg_get_be48(wire + 5) == SEQ0 + (uint64_t)i);
-		assert_int_equal(cpg_get_be16(wire + 11), (size_t)wlen - 13);
+		assert_int_equal(cpg_bytes_get_be16(wire + 1), 0xfefd);
+		assert_int_equal(cpg_bytes_get_be16(wire + 3), EPOCH);
+		assert_true(cpg_bytes_get_be48(wire + 5) == SEQ0 + (uint64_t)i);
+		assert_int_equal(cpg_bytes_get_be16(wire + 11), (size_t)wlen - 13);
 		if (explicit_len) /* epoch || sequence number */
 			assert_memory_equal(wire + 13, wire + 3, 8);
 
@@ -605,7 +605,7 @@ static void test_tampered(void **state)
 
 	/* A short fragment is malformed. */
 	memcpy(wire, copy, 13);
-	cpg_put_be16(wire + 11, 4);
+	cpg_bytes_put_be16(wire + 11, 4);
 	assert_true(input(&fx->n[B], wire, 17, &from));
 	get_stats(fx, B, A, &st);
 	assert_int_equal(st.drops[CPG_DP_DROP_MALFORMED], 1);
@@ -638,8 +638,8 @@ static void test_not_data(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		memcpy(wire, rec, rlen);
 		wire[0] = cases[i].type;
-		cpg_put_be16(wire + 1, cases[i].version);
-		cpg_put_be16(wire + 3, cases[i].epoch);
+		cpg_bytes_put_be16(wire + 1, cases[i].version);
+		cpg_bytes_put_be16(wire + 3, cases[i].epoch);
 		assert_false(input(b, wire, rlen, &from));
 	}
 	/* Too short for a header; a length running past the datagram. */
@@ -840,7 +840,7 @@ static void test_rekey(void **state)
 	assert_true(wire_recv(b, old, &from) > 0);
 	olen = wire_recv(b, old, &from);
 	assert_true(olen > 0);
-	assert_true(cpg_get_be48(old + 5) == SEQ0 + 1);
+	assert_true(cpg_bytes_get_be48(old + 5) == SEQ0 + 1);
 
 	/* The same keys again (say, a new endpoint): sequence numbers go on. */
 	assert_int_equal(add_peer(fx, A, B, EPOCH), 0);

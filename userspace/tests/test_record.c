@@ -380,7 +380,7 @@ static void openssl_to_us(SSL *from, const struct captured *finished,
 	assert_int_equal(hdr.type, CPG_RECORD_CT_HANDSHAKE);
 	assert_int_equal(hdr.epoch, us->epoch);
 	if (explicit_len)
-		next_nonce = cpg_get_be64(finished->rec + CPG_RECORD_HEADER_LEN) + 1;
+		next_nonce = cpg_bytes_get_be64(finished->rec + CPG_RECORD_HEADER_LEN) + 1;
 
 	rx_init(&rx, us, &us->rx);
 	rx_init(&wrong_dir, us, &sender->rx);
@@ -404,7 +404,8 @@ static void openssl_to_us(SSL *from, const struct captured *finished,
 		 * explicit nonce: it counts on by one from a random start.
 		 */
 		if (explicit_len)
-			assert_true(cpg_get_be64(wire + CPG_RECORD_HEADER_LEN) == next_nonce++);
+			assert_true(cpg_bytes_get_be64(wire + CPG_RECORD_HEADER_LEN) ==
+				    next_nonce++);
 
 		memcpy(copy, wire, n);
 		assert_int_equal(cpg_record_open(&wrong_dir, copy, n, &hdr, &plain, &plain_len),
