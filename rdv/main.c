@@ -73,8 +73,8 @@ struct options {
 
 struct rdv {
 	struct cpg_loop loop;
-	struct cpg_io io;
-	struct cpg_timer expire_timer;
+	struct cpg_loop_io io;
+	struct cpg_loop_timer expire_timer;
 	struct rdv_server *server;
 	int fd;
 	int exit_code;
@@ -283,7 +283,7 @@ static void on_readable(struct cpg_loop *loop, int fd, uint32_t events, void *ar
 				log_warn("recvmmsg: %s", strerror(errno));
 			return;
 		}
-		now = cpg_now_ms();
+		now = cpg_loop_now_ms();
 		for (int i = 0; i < n; i++) {
 			if (r->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
 				r->oversized++;
@@ -301,8 +301,8 @@ static void on_expire_timer(struct cpg_loop *loop, void *arg)
 {
 	struct rdv *r = arg;
 
-	rdv_server_expire(r->server, cpg_now_ms());
-	if (cpg_timer_arm(loop, &r->expire_timer, EXPIRE_INTERVAL_MS)) {
+	rdv_server_expire(r->server, cpg_loop_now_ms());
+	if (cpg_loop_timer_arm(loop, &r->expire_timer, EXPIRE_INTERVAL_MS)) {
 		log_err("cannot re-arm the expiry timer");
 		r->exit_code = EXIT_FAILURE;
 		cpg_loop_stop(loop);
@@ -371,10 +371,10 @@ static int serve(struct rdv *r, const struct options *opt, const char *where)
 	sigaddset(&signals, SIGQUIT);
 	sigaddset(&signals, SIGUSR1);
 	if (cpg_loop_watch_signals(&r->loop, &signals, on_signal, r) ||
-	    cpg_loop_add_fd(&r->loop, &r->io, r->fd, CPG_EV_READ, on_readable, r))
+	    cpg_loop_add_fd(&r->loop, &r->io, r->fd, CPG_LOOP_READ, on_readable, r))
 		goto out_loop;
-	cpg_timer_init(&r->expire_timer, on_expire_timer, r);
-	if (cpg_timer_arm(&r->loop, &r->expire_timer, EXPIRE_INTERVAL_MS))
+	cpg_loop_timer_init(&r->expire_timer, on_expire_timer, r);
+	if (cpg_loop_timer_arm(&r->loop, &r->expire_timer, EXPIRE_INTERVAL_MS))
 		goto out_loop;
 
 	r->exit_code = EXIT_SUCCESS;

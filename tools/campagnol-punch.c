@@ -50,12 +50,12 @@ struct peer {
 	union cpg_sockaddr ep;
 	unsigned int sent;
 	unsigned int echoes;
-	struct cpg_timer timer;		/* test datagrams, then the echo wait */
+	struct cpg_loop_timer timer;	/* test datagrams, then the echo wait */
 };
 
 struct punch_tool {
 	struct cpg_loop loop;
-	struct cpg_io io;
+	struct cpg_loop_io io;
 	int fd;
 	struct cpg_rdvc *rdvc;
 	struct cpg_rdvc_config rc;
@@ -67,7 +67,7 @@ struct punch_tool {
 	bool finished;			/* every asked peer is done or failed */
 	unsigned int exchange;
 	long wait_s;			/* -1: forever */
-	struct cpg_timer exit_timer;
+	struct cpg_loop_timer exit_timer;
 	unsigned int n_up;
 	unsigned int n_failed;
 };
@@ -114,7 +114,7 @@ static struct peer *peer_add(struct punch_tool *t, struct in_addr ip, bool asked
 	p->tool = t;
 	p->vpn_ip = ip;
 	p->asked = asked;
-	cpg_timer_init(&p->timer, peer_timer_fn, p);
+	cpg_loop_timer_init(&p->timer, peer_timer_fn, p);
 	return p;
 }
 
@@ -146,7 +146,8 @@ static void check_finished(struct punch_tool *t)
 			return;
 	}
 	t->finished = true;
-	cpg_timer_arm(&t->loop, &t->exit_timer, (uint64_t)(t->wait_s > 0 ? t->wait_s : 0) * 1000);
+	cpg_loop_timer_arm(&t->loop, &t->exit_timer,
+			   (uint64_t)(t->wait_s > 0 ? t->wait_s : 0) * 1000);
 }
 
 static void send_test(struct punch_tool *t, const union cpg_sockaddr *to, uint32_t seq, bool echo)
@@ -171,7 +172,7 @@ static void exchange_over(struct punch_tool *t, struct peer *p)
 {
 	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN], msg[200];
 
-	cpg_timer_cancel(&t->loop, &p->timer);
+	cpg_loop_timer_cancel(&t->loop, &p->timer);
 	if (t->exchange && !p->echoes) {
 		snprintf(msg, sizeof(msg), "no echo from %s at %s after %u test datagrams",
 			 cpg_net_ip4_str(p->vpn_ip, ip), cpg_sockaddr_str(&p->ep, ep, sizeof(ep)),
@@ -194,7 +195,7 @@ static void peer_timer_fn(struct cpg_loop *loop, void *arg)
 		return;
 	if (p->sent < t->exchange) {
 		send_test(t, &p->ep, ++p->sent, false);
-		cpg_timer_arm(loop, &p->timer,
+		cpg_loop_timer_arm(loop, &p->timer,
 			      p->sent < t->exchange ? TEST_SEND_INTERVAL_MS : ECHO_WAIT_MS);
 		return;
 	}
@@ -216,7 +217,7 @@ static void on_registered(void *arg, const union cpg_sockaddr *public_ep)
 		struct peer *p = &t->peers[i];
 		int ret;
 
-		p->t0 = cpg_now_ms();
+		p->t0 = cpg_loop_now_ms();
 		ret = cpg_rdvc_connect(t->rdvc, p->vpn_ip);
 		/* -EEXIST: the peer asked for us first; its FWD does the job. */
 		if (ret < 0 && ret != -EEXIST) {
@@ -241,7 +242,7 @@ static bool on_peer_incoming(void *arg, struct in_addr vpn_ip)
 		return false;
 	/* An asked peer's record keeps its ASK time and its verdict. */
 	if (!p->asked) {
-		p->t0 = cpg_now_ms();
+		p->t0 = cpg_loop_now_ms();
 		p->state = PEER_WAITING;
 	}
 	return true;
@@ -260,13 +261,13 @@ static void on_peer_up(void *arg, const struct cpg_rdvc_peer_info *info)
 			log_warn("no room to track %s", cpg_net_ip4_str(info->vpn_ip, ip));
 			return;
 		}
-		p->t0 = cpg_now_ms();
+		p->t0 = cpg_loop_now_ms();
 	}
 	printf("up peer=%s endpoint=%s path=%s role=%s session=%08x asked=%s ms=%llu\n",
 	       cpg_net_ip4_str(info->vpn_ip, ip), cpg_sockaddr_str(&info->endpoint, ep, sizeof(ep)),
 	       info->local ? "local" : "public",
 	       info->role == CPG_ROLE_CLIENT ? "client" : "server", info->session,
-	       info->asked ? "yes" : "no", (unsigned long long)(cpg_now_ms() - p->t0));
+	       info->asked ? "yes" : "no", (unsigned long long)(cpg_loop_now_ms() - p->t0));
 	if (!p->ever_up)
 		t->n_up++;
 	p->ever_up = true;
@@ -295,7 +296,7 @@ static void on_peer_failed(void *arg, struct in_addr vpn_ip, enum cpg_rdvc_failu
 		p = peer_add(t, vpn_ip, false);
 	if (!p)
 		return;
-	cpg_timer_cancel(&t->loop, &p->timer);
+	cpg_loop_timer_cancel(&t->loop, &p->timer);
 	print_failed(t, p, cpg_rdvc_failure_str(failure), reason,
 		     cpg_rdvc_failure_message(t->rdvc));
 	check_finished(t);
@@ -637,14 +638,14 @@ static int run(struct punch_tool *t)
 	sigaddset(&signals, SIGINT);
 	sigaddset(&signals, SIGTERM);
 	if (cpg_loop_watch_signals(&t->loop, &signals, on_signal, t) < 0 ||
-	    cpg_loop_add_fd(&t->loop, &t->io, t->fd, CPG_EV_READ, socket_ready, t) < 0)
+	    cpg_loop_add_fd(&t->loop, &t->io, t->fd, CPG_LOOP_READ, socket_ready, t) < 0)
 		return -1;
 	t->rdvc = cpg_rdvc_new(&t->loop, &t->rc, &ops, t);
 	if (!t->rdvc)
 		return -1;
-	cpg_timer_init(&t->exit_timer, exit_timer_fn, t);
+	cpg_loop_timer_init(&t->exit_timer, exit_timer_fn, t);
 	if (!t->n_asked && t->wait_s >= 0)
-		cpg_timer_arm(&t->loop, &t->exit_timer, (uint64_t)t->wait_s * 1000);
+		cpg_loop_timer_arm(&t->loop, &t->exit_timer, (uint64_t)t->wait_s * 1000);
 	cpg_rdvc_start(t->rdvc);
 	return cpg_loop_run(&t->loop);
 }
@@ -713,8 +714,8 @@ int main(int argc, char **argv)
 			ret = verdict(&t);
 		cpg_rdvc_free(t.rdvc);
 		for (size_t i = 0; i < t.n_peers; i++)
-			cpg_timer_cancel(&t.loop, &t.peers[i].timer);
-		cpg_timer_cancel(&t.loop, &t.exit_timer);
+			cpg_loop_timer_cancel(&t.loop, &t.peers[i].timer);
+		cpg_loop_timer_cancel(&t.loop, &t.exit_timer);
 		cpg_loop_destroy(&t.loop);
 	}
 	free(t.peers);

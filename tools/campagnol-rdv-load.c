@@ -393,8 +393,8 @@ enum client_state {
 };
 
 struct client {
-	struct cpg_io io;
-	struct cpg_timer timer;	/* HELLO retry, NOK back-off or next PING */
+	struct cpg_loop_io io;
+	struct cpg_loop_timer timer;	/* HELLO retry, NOK back-off or next PING */
 	struct sim *sim;
 	int fd;
 	uint32_t index;
@@ -444,7 +444,7 @@ struct sim {
 	bool broken;		/* a timer could not be armed */
 	uint64_t rng;
 	uint32_t final_registered;
-	struct cpg_timer pacer, asker, progress, phase_timer;
+	struct cpg_loop_timer pacer, asker, progress, phase_timer;
 	struct counters c;
 	struct rtt_stats hello_rtt, ping_rtt, ask_rtt;
 	uint8_t tx[CPG_PROTO_MAX_MSG];
@@ -471,9 +471,9 @@ static void sim_send(struct sim *s, struct client *c, const struct cpg_msg *m)
 
 /* The timer heap grows only up to one timer per client and a few more; if
  * even that fails the run is void. */
-static void sim_arm(struct sim *s, struct cpg_timer *t, uint64_t delay_ms)
+static void sim_arm(struct sim *s, struct cpg_loop_timer *t, uint64_t delay_ms)
 {
-	if (cpg_timer_arm(&s->loop, t, delay_ms)) {
+	if (cpg_loop_timer_arm(&s->loop, t, delay_ms)) {
 		log_err("cannot arm a timer: out of memory");
 		s->broken = true;
 		cpg_loop_stop(&s->loop);
@@ -501,7 +501,7 @@ static void reg_remove(struct sim *s, struct client *c)
 
 static void pacer_kick(struct sim *s)
 {
-	if (!cpg_timer_pending(&s->pacer) && s->phase == PHASE_RUN)
+	if (!cpg_loop_timer_pending(&s->pacer) && s->phase == PHASE_RUN)
 		sim_arm(s, &s->pacer, 0);
 }
 
@@ -512,7 +512,7 @@ static void client_enqueue(struct sim *s, struct client *c)
 		reg_remove(s, c);
 	else if (c->state == CLIENT_HELLO_SENT)
 		s->hello_in_flight--;
-	cpg_timer_cancel(&s->loop, &c->timer);
+	cpg_loop_timer_cancel(&s->loop, &c->timer);
 	c->state = CLIENT_QUEUED;
 	c->ping_pending = false;
 	c->ask_pending = false;
@@ -554,7 +554,7 @@ static void client_send_hello(struct sim *s, struct client *c)
 static void on_pacer(struct cpg_loop *loop, void *arg)
 {
 	struct sim *s = arg;
-	uint64_t now = cpg_now_ms();
+	uint64_t now = cpg_loop_now_ms();
 
 	s->pacer_credit += (double)(now - s->pacer_ms) * s->opt->rate / 1000.0;
 	if (s->pacer_credit > PACER_BURST)
@@ -582,7 +582,7 @@ static uint64_t client_ping_delay(struct sim *s, struct client *c)
 {
 	uint64_t interval = s->ping_interval_ms;
 	uint64_t phase = (uint64_t)c->index * interval / s->n;
-	uint64_t now = cpg_now_ms();
+	uint64_t now = cpg_loop_now_ms();
 	uint64_t since = (now - s->start_ms + interval - phase) % interval;
 
 	return interval - since;
@@ -658,7 +658,7 @@ static void client_on_ok(struct sim *s, struct client *c, const struct cpg_msg *
 	sim_arm(s, &c->timer, client_ping_delay(s, c));
 	if (s->n_registered == s->n)
 		log_info("all %u clients registered after %" PRIu64 " ms", s->n,
-			 cpg_now_ms() - s->start_ms);
+			 cpg_loop_now_ms() - s->start_ms);
 }
 
 static void client_on_nok(struct sim *s, struct client *c, const struct cpg_msg *m)
@@ -785,7 +785,7 @@ static void on_client_readable(struct cpg_loop *loop, int fd, uint32_t events, v
 static void on_asker(struct cpg_loop *loop, void *arg)
 {
 	struct sim *s = arg;
-	uint64_t now = cpg_now_ms();
+	uint64_t now = cpg_loop_now_ms();
 
 	/* By the clock, not by ticks: a late tick must not lose asks. */
 	s->ask_credit += (double)(now - s->asker_ms) * s->opt->asks_per_sec / 1000.0;
@@ -836,7 +836,7 @@ static void on_progress(struct cpg_loop *loop, void *arg)
 		" pings=%" PRIu64 " pongs=%" PRIu64 " unanswered=%" PRIu64 " reconnect=%" PRIu64
 		" ask=%" PRIu64 " ans=%" PRIu64 " fwd=%" PRIu64 " rej=%" PRIu64
 		" malformed=%" PRIu64 "\n",
-		(cpg_now_ms() - s->start_ms) / 1000, s->n_registered, s->n, s->c.hello_sent,
+		(cpg_loop_now_ms() - s->start_ms) / 1000, s->n_registered, s->n, s->c.hello_sent,
 		sum_array(s->c.nok, CPG_REASON_MAX + 2), s->c.ping_sent, s->c.pong,
 		s->c.ping_unanswered, s->c.reconnect, s->c.ask_sent, s->c.ans, s->c.fwd,
 		sum_array(s->c.rej, CPG_REASON_MAX + 2),
@@ -853,10 +853,10 @@ static void on_phase_timer(struct cpg_loop *loop, void *arg)
 	switch (s->phase) {
 	case PHASE_RUN:
 		s->phase = PHASE_DRAIN;
-		cpg_timer_cancel(loop, &s->pacer);
-		cpg_timer_cancel(loop, &s->asker);
+		cpg_loop_timer_cancel(loop, &s->pacer);
+		cpg_loop_timer_cancel(loop, &s->asker);
 		for (i = 0; i < s->n; i++)
-			cpg_timer_cancel(loop, &s->clients[i].timer);
+			cpg_loop_timer_cancel(loop, &s->clients[i].timer);
 		sim_arm(s, &s->phase_timer, DRAIN_MS);
 		break;
 	case PHASE_DRAIN:
@@ -895,7 +895,7 @@ static void on_signal(struct cpg_loop *loop, int signo, void *arg)
 
 	if (s->phase == PHASE_RUN) {
 		log_notice("%s: ending the run early", strsignal(signo));
-		cpg_timer_cancel(loop, &s->phase_timer);
+		cpg_loop_timer_cancel(loop, &s->phase_timer);
 		on_phase_timer(loop, s);
 	} else {
 		cpg_loop_stop(loop);
@@ -957,14 +957,15 @@ static struct sim *sim_new(const struct options *o)
 		c->index = i;
 		c->vpn_ip.s_addr = htonl(o->base_ip + i);
 		c->state = CLIENT_IDLE;
-		cpg_timer_init(&c->timer, on_client_timer, c);
+		cpg_loop_timer_init(&c->timer, on_client_timer, c);
 		c->fd = cpg_net_udp_socket(&o->bind, NULL);
 		if (c->fd < 0) {
 			log_err("cannot create the socket of client %u of %u", i + 1, s->n);
 			sim_free(s);
 			return NULL;
 		}
-		if (cpg_loop_add_fd(&s->loop, &c->io, c->fd, CPG_EV_READ, on_client_readable, c)) {
+		if (cpg_loop_add_fd(&s->loop, &c->io, c->fd, CPG_LOOP_READ, on_client_readable,
+				    c)) {
 			log_err("cannot watch the socket of client %u of %u", i + 1, s->n);
 			close(c->fd);
 			c->fd = -1;
@@ -972,10 +973,10 @@ static struct sim *sim_new(const struct options *o)
 			return NULL;
 		}
 	}
-	cpg_timer_init(&s->pacer, on_pacer, s);
-	cpg_timer_init(&s->asker, on_asker, s);
-	cpg_timer_init(&s->progress, on_progress, s);
-	cpg_timer_init(&s->phase_timer, on_phase_timer, s);
+	cpg_loop_timer_init(&s->pacer, on_pacer, s);
+	cpg_loop_timer_init(&s->asker, on_asker, s);
+	cpg_loop_timer_init(&s->progress, on_progress, s);
+	cpg_loop_timer_init(&s->phase_timer, on_phase_timer, s);
 	return s;
 }
 
@@ -1005,7 +1006,7 @@ static void sim_print_summary(const struct sim *s)
 	printf("mode=load\n");
 	printf("clients=%u\n", s->n);
 	printf("registered=%u\n", s->final_registered);
-	printf("duration_s=%.1f\n", (cpg_now_ms() - s->start_ms) / 1000.0);
+	printf("duration_s=%.1f\n", (cpg_loop_now_ms() - s->start_ms) / 1000.0);
 	printf("hello=%" PRIu64 "\n", c->hello_sent);
 	printf("hello_timeouts=%" PRIu64 "\n", c->hello_timeouts);
 	printf("ok=%" PRIu64 "\n", c->ok);
@@ -1070,7 +1071,7 @@ static int run_load(const struct options *o)
 		sim_free(s);
 		return 1;
 	}
-	s->start_ms = cpg_now_ms();
+	s->start_ms = cpg_loop_now_ms();
 	s->pacer_ms = s->start_ms;
 	s->asker_ms = s->start_ms;
 	for (i = 0; i < s->n; i++)
@@ -1124,8 +1125,8 @@ struct fuzz {
 	struct cpg_loop loop;
 	const struct options *opt;
 	int fds[FUZZ_SOCKETS + 1];	/* the last one only probes */
-	struct cpg_io ios[FUZZ_SOCKETS + 1];
-	struct cpg_timer tick;
+	struct cpg_loop_io ios[FUZZ_SOCKETS + 1];
+	struct cpg_loop_timer tick;
 	uint64_t rng;
 	uint64_t sent, send_errors;
 	uint64_t per_kind[FUZZ_KINDS];
@@ -1476,7 +1477,7 @@ static void fuzz_probe(struct fuzz *f)
 
 static void fuzz_arm(struct fuzz *f, uint64_t delay_ms)
 {
-	if (cpg_timer_arm(&f->loop, &f->tick, delay_ms)) {
+	if (cpg_loop_timer_arm(&f->loop, &f->tick, delay_ms)) {
 		log_err("cannot arm a timer: out of memory");
 		f->broken = true;
 		cpg_loop_stop(&f->loop);
@@ -1486,7 +1487,7 @@ static void fuzz_arm(struct fuzz *f, uint64_t delay_ms)
 static void on_fuzz_tick(struct cpg_loop *loop, void *arg)
 {
 	struct fuzz *f = arg;
-	uint64_t now = cpg_now_ms();
+	uint64_t now = cpg_loop_now_ms();
 
 	if (f->probing) {
 		/* A PING from a stranger gets RECONNECT from a live RDV. */
@@ -1579,8 +1580,8 @@ static int run_fuzz(const struct options *o)
 		f->fds[i] = cpg_net_udp_socket(&o->bind, NULL);
 		if (f->fds[i] < 0)
 			goto out;
-		if (cpg_loop_add_fd(&f->loop, &f->ios[i], f->fds[i], CPG_EV_READ, on_fuzz_readable,
-				    f)) {
+		if (cpg_loop_add_fd(&f->loop, &f->ios[i], f->fds[i], CPG_LOOP_READ,
+				    on_fuzz_readable, f)) {
 			close(f->fds[i]);
 			f->fds[i] = -1;
 			goto out;
@@ -1591,8 +1592,8 @@ static int run_fuzz(const struct options *o)
 	sigaddset(&sigs, SIGTERM);
 	if (cpg_loop_watch_signals(&f->loop, &sigs, on_fuzz_signal, f))
 		goto out;
-	cpg_timer_init(&f->tick, on_fuzz_tick, f);
-	f->tick_ms = cpg_now_ms();
+	cpg_loop_timer_init(&f->tick, on_fuzz_tick, f);
+	f->tick_ms = cpg_loop_now_ms();
 	fuzz_arm(f, 0);
 	if (cpg_loop_run(&f->loop) || f->broken)
 		goto out;

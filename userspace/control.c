@@ -15,8 +15,8 @@
 struct control_client {
 	struct control *ctl;
 	int fd;				/* -1: free slot */
-	struct cpg_io io;
-	struct cpg_timer timer;
+	struct cpg_loop_io io;
+	struct cpg_loop_timer timer;
 	char req[CONTROL_MAX_REQUEST];
 	size_t req_len;
 	bool answering;
@@ -27,7 +27,7 @@ struct control_client {
 struct control {
 	struct cpg_loop *loop;
 	int fd;
-	struct cpg_io io;
+	struct cpg_loop_io io;
 	char *path;
 	control_dump_fn dump;
 	void *arg;
@@ -41,7 +41,7 @@ static void client_close(struct control_client *cl)
 	if (cl->fd < 0)
 		return;
 	cpg_loop_del_fd(c->loop, &cl->io);
-	cpg_timer_cancel(c->loop, &cl->timer);
+	cpg_loop_timer_cancel(c->loop, &cl->timer);
 	close(cl->fd);
 	cl->fd = -1;
 	status_buf_free(&cl->out);
@@ -94,7 +94,7 @@ static void client_answer(struct control_client *cl)
 		client_close(cl);
 		return;
 	}
-	if (cpg_loop_mod_fd(c->loop, &cl->io, CPG_EV_WRITE) < 0) {
+	if (cpg_loop_mod_fd(c->loop, &cl->io, CPG_LOOP_WRITE) < 0) {
 		client_close(cl);
 		return;
 	}
@@ -200,13 +200,13 @@ static void listener_ready(struct cpg_loop *loop, int fd, uint32_t events, void 
 		memset(cl, 0, sizeof(*cl));
 		cl->ctl = c;
 		cl->fd = -1;
-		cpg_timer_init(&cl->timer, client_timeout, cl);
-		if (cpg_loop_add_fd(loop, &cl->io, cfd, CPG_EV_READ, client_ready, cl) < 0) {
+		cpg_loop_timer_init(&cl->timer, client_timeout, cl);
+		if (cpg_loop_add_fd(loop, &cl->io, cfd, CPG_LOOP_READ, client_ready, cl) < 0) {
 			close(cfd);
 			continue;
 		}
 		cl->fd = cfd;
-		if (cpg_timer_arm(loop, &cl->timer, CONTROL_CLIENT_TIMEOUT_MS) < 0)
+		if (cpg_loop_timer_arm(loop, &cl->timer, CONTROL_CLIENT_TIMEOUT_MS) < 0)
 			client_close(cl);
 	}
 }
@@ -315,7 +315,7 @@ struct control *control_open(struct cpg_loop *loop, const char *path, control_du
 		goto fail;
 	}
 	if (listen(c->fd, CONTROL_MAX_CLIENTS) < 0 ||
-	    cpg_loop_add_fd(loop, &c->io, c->fd, CPG_EV_READ, listener_ready, c) < 0) {
+	    cpg_loop_add_fd(loop, &c->io, c->fd, CPG_LOOP_READ, listener_ready, c) < 0) {
 		log_err("cannot listen on the status socket %s: %m", path);
 		close(c->fd);
 		unlink(path);

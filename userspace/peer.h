@@ -44,7 +44,7 @@ struct peer {
 	uint32_t session;		/* RDV brokering session of the path */
 	union cpg_sockaddr endpoint;
 	struct cpg_dtls_session *dtls;	/* from HANDSHAKING on */
-	struct cpg_timer dtls_timer;	/* retransmissions, handshake deadline */
+	struct cpg_loop_timer dtls_timer;	/* retransmissions, handshake deadline */
 	struct pkt_fifo fifo;		/* packets waiting for the tunnel */
 	uint64_t queue_drops;		/* FIFO overflows and oversized packets */
 	uint64_t dtls_in;		/* datagrams given to its DTLS engine */

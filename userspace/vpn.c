@@ -93,7 +93,7 @@ struct vpn {
 
 	struct cpg_rdvc_config rc;	/* rc.fd: the UDP socket */
 	union cpg_sockaddr bound;	/* the socket's address */
-	struct cpg_io io;
+	struct cpg_loop_io io;
 	bool fd_watched;
 	struct cpg_rdvc *rdvc;
 	union cpg_sockaddr public_ep;	/* as the RDV sees us */
@@ -103,7 +103,7 @@ struct vpn {
 	struct peer_holdoff holdoff;
 	size_t fifo_slot;
 	uint64_t dead_ms;
-	struct cpg_timer tick;
+	struct cpg_loop_timer tick;
 	uint64_t started_ms;
 	struct vpn_counters n;
 };
@@ -268,7 +268,7 @@ static struct peer *peer_create(struct vpn *v, struct in_addr ip, bool asked)
 		return NULL;
 	p->asked = asked;
 	p->owner = v;
-	cpg_timer_init(&p->dtls_timer, dtls_timer_fn, p);
+	cpg_loop_timer_init(&p->dtls_timer, dtls_timer_fn, p);
 	return p;
 }
 
@@ -284,7 +284,7 @@ static void peer_drop_session(struct vpn *v, struct peer *p, bool notify)
 		cpg_dtls_session_free(p->dtls);
 		p->dtls = NULL;
 	}
-	cpg_timer_cancel(v->loop, &p->dtls_timer);
+	cpg_loop_timer_cancel(v->loop, &p->dtls_timer);
 	if (p->state == PEER_ESTABLISHED)
 		v->dp->ops->del_peer(v->dp, p->vpn_ip);
 	peer_table_clear_endpoint(&v->peers, p);
@@ -338,8 +338,8 @@ static void peer_arm_timer(struct vpn *v, struct peer *p)
 	int64_t ms = cpg_dtls_session_timeout_ms(p->dtls);
 
 	if (ms < 0)
-		cpg_timer_cancel(v->loop, &p->dtls_timer);
-	else if (cpg_timer_arm(v->loop, &p->dtls_timer, (uint64_t)ms) < 0)
+		cpg_loop_timer_cancel(v->loop, &p->dtls_timer);
+	else if (cpg_loop_timer_arm(v->loop, &p->dtls_timer, (uint64_t)ms) < 0)
 		log_err("cannot arm the DTLS timer of a peer: out of memory");
 }
 
@@ -784,7 +784,7 @@ static void tick_fn(struct cpg_loop *loop, void *arg)
 							       : "not registered with the RDV");
 		}
 	}
-	cpg_timer_arm(loop, &v->tick, VPN_TICK_MS);
+	cpg_loop_timer_arm(loop, &v->tick, VPN_TICK_MS);
 }
 
 /* ---- Status --------------------------------------------------------------- */
@@ -937,7 +937,7 @@ struct vpn *vpn_new(struct cpg_loop *loop, const struct cpg_config *cfg)
 	v->dead_ms = VPN_DEAD_KEEPALIVES * keepalive_ms;
 	if (v->dead_ms < VPN_DEAD_MIN_MS)
 		v->dead_ms = VPN_DEAD_MIN_MS;
-	cpg_timer_init(&v->tick, tick_fn, v);
+	cpg_loop_timer_init(&v->tick, tick_fn, v);
 
 	v->dtls = cpg_dtls_ctx_new(cfg);
 	if (!v->dtls)
@@ -976,7 +976,7 @@ struct vpn *vpn_new(struct cpg_loop *loop, const struct cpg_config *cfg)
 	v->rdvc = cpg_rdvc_new(loop, &v->rc, &rdvc_ops, v);
 	if (!v->rdvc)
 		goto fail;
-	if (cpg_loop_add_fd(loop, &v->io, v->rc.fd, CPG_EV_READ, socket_ready, v) < 0)
+	if (cpg_loop_add_fd(loop, &v->io, v->rc.fd, CPG_LOOP_READ, socket_ready, v) < 0)
 		goto fail;
 	v->fd_watched = true;
 	return v;
@@ -989,8 +989,8 @@ int vpn_start(struct vpn *v)
 {
 	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN];
 
-	v->started_ms = cpg_now_ms();
-	if (cpg_timer_arm(v->loop, &v->tick, VPN_TICK_MS) < 0)
+	v->started_ms = cpg_loop_now_ms();
+	if (cpg_loop_timer_arm(v->loop, &v->tick, VPN_TICK_MS) < 0)
 		return -1;
 	cpg_rdvc_start(v->rdvc);
 	log_notice("campagnol %s: %s on %s, listening on %s", CPG_VERSION,
@@ -1036,7 +1036,7 @@ void vpn_free(struct vpn *v)
 	if (v->peers.peers)
 		drop_all_peers(v);
 	cpg_rdvc_free(v->rdvc);	/* BYE */
-	cpg_timer_cancel(v->loop, &v->tick);
+	cpg_loop_timer_cancel(v->loop, &v->tick);
 	if (v->fd_watched)
 		cpg_loop_del_fd(v->loop, &v->io);
 	control_close(v->control);

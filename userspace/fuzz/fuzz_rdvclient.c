@@ -25,7 +25,7 @@
  *           6  cpg_rdvc_keepalive(peer a & 7)
  *           7  a & 1 ? cpg_rdvc_restart() : cpg_rdvc_start()
  *
- * No socket and no real clock: sendto(), cpg_now_ms() and the timers are
+ * No socket and no real clock: sendto(), cpg_loop_now_ms() and the timers are
  * this file's, so an input replays exactly and fast. Every datagram the
  * client sends is checked, and abort() reports a violation: it decodes,
  * is of a type a client sends, with the next request id, to the RDV (and
@@ -106,16 +106,16 @@ static struct {
  * libevent, no real time.
  */
 static struct cpg_loop loop;
-static struct cpg_timer *armed[MAX_TIMERS];
+static struct cpg_loop_timer *armed[MAX_TIMERS];
 static size_t n_armed;
 static uint64_t now;
 
-uint64_t cpg_now_ms(void)
+uint64_t cpg_loop_now_ms(void)
 {
 	return now;
 }
 
-int cpg_timer_arm(struct cpg_loop *l, struct cpg_timer *t, uint64_t delay_ms)
+int cpg_loop_timer_arm(struct cpg_loop *l, struct cpg_loop_timer *t, uint64_t delay_ms)
 {
 	if (l != &loop)
 		abort();
@@ -132,7 +132,7 @@ int cpg_timer_arm(struct cpg_loop *l, struct cpg_timer *t, uint64_t delay_ms)
 	return 0;
 }
 
-void cpg_timer_cancel(struct cpg_loop *l, struct cpg_timer *t)
+void cpg_loop_timer_cancel(struct cpg_loop *l, struct cpg_loop_timer *t)
 {
 	size_t i = t->heap_index;
 
@@ -153,7 +153,7 @@ static bool run_timers(void)
 	bool ran = false;
 
 	for (unsigned int runs = 0;; runs++) {
-		struct cpg_timer *t = NULL;
+		struct cpg_loop_timer *t = NULL;
 
 		/* A timer re-armed with no delay would spin here forever. */
 		if (runs > MAX_TIMER_RUNS)
@@ -166,7 +166,7 @@ static bool run_timers(void)
 		}
 		if (!t)
 			return ran;
-		cpg_timer_cancel(&loop, t);
+		cpg_loop_timer_cancel(&loop, t);
 		st.in_timers = true;
 		t->fn(&loop, t->arg);
 		st.in_timers = false;

@@ -372,7 +372,7 @@ static void finish(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_input in = { .data = data, .size = size };
-	uint64_t start = cpg_now_ms();
+	uint64_t start = cpg_loop_now_ms();
 	unsigned int peers = fuzz_take_u8(&in);
 	bool timely;
 
@@ -396,7 +396,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	finish();
 	/* A client the daemon dropped after CONTROL_CLIENT_TIMEOUT_MS (a very
 	 * slow run) got nothing: its answer says nothing then. */
-	timely = cpg_now_ms() - start < CONTROL_CLIENT_TIMEOUT_MS / 2;
+	timely = cpg_loop_now_ms() - start < CONTROL_CLIENT_TIMEOUT_MS / 2;
 	for (size_t i = 0; i < n_clients; i++) {
 		if (timely && !clients[i].abandoned)
 			client_check(&clients[i]);

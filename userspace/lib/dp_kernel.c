@@ -65,7 +65,7 @@ struct dp_kernel {
 	struct nl_sock *route;		/* creating and deleting the device */
 	struct nl_sock *ntf;		/* the family's "peers" multicast group */
 	struct nl_sock *links;		/* RTNLGRP_LINK: our device going away */
-	struct cpg_io ntf_io, links_io;
+	struct cpg_loop_io ntf_io, links_io;
 	bool ntf_watched, links_watched;
 	bool own_device;		/* created by us: deleted by destroy() */
 	int packet_fd;			/* AF_PACKET on the device, for xmit() */
@@ -1079,13 +1079,13 @@ struct cpg_dataplane *cpg_dp_kernel_new(struct cpg_loop *loop,
 		set_why(why, why_len, "cannot open a packet socket: %m");
 		goto fail;
 	}
-	if (cpg_loop_add_fd(loop, &dp->ntf_io, nl_socket_get_fd(dp->ntf), CPG_EV_READ, family_ready,
-			    dp) < 0) {
+	if (cpg_loop_add_fd(loop, &dp->ntf_io, nl_socket_get_fd(dp->ntf), CPG_LOOP_READ,
+			    family_ready, dp) < 0) {
 		set_why(why, why_len, "cannot watch the netlink notifications");
 		goto fail;
 	}
 	dp->ntf_watched = true;
-	if (cpg_loop_add_fd(loop, &dp->links_io, nl_socket_get_fd(dp->links), CPG_EV_READ,
+	if (cpg_loop_add_fd(loop, &dp->links_io, nl_socket_get_fd(dp->links), CPG_LOOP_READ,
 			    links_ready, dp) < 0) {
 		set_why(why, why_len, "cannot watch the netlink notifications");
 		goto fail;

@@ -85,7 +85,7 @@ struct dp_user {
 	struct cpg_tun *tun;
 	ssize_t (*tun_read)(struct cpg_tun *tun, uint8_t *buf, size_t size);
 	int (*tun_write)(struct cpg_tun *tun, const uint8_t *pkt, size_t len);
-	struct cpg_io tun_io;
+	struct cpg_loop_io tun_io;
 	bool tun_watched;
 
 	struct in_addr vpn_ip, network, netmask, broadcast;
@@ -854,7 +854,7 @@ struct cpg_dataplane *cpg_dp_user_new(struct cpg_loop *loop, const struct cpg_dp
 	    !dp->xmit_buf.data)
 		goto nomem;
 
-	if (cpg_loop_add_fd(loop, &dp->tun_io, cfg->tun->fd, CPG_EV_READ, tun_ready, dp) < 0)
+	if (cpg_loop_add_fd(loop, &dp->tun_io, cfg->tun->fd, CPG_LOOP_READ, tun_ready, dp) < 0)
 		goto fail;
 	dp->tun_watched = true;
 	return &dp->base;

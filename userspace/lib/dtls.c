@@ -95,7 +95,7 @@ struct cpg_dtls_session {
 	void *send_arg;
 	unsigned int timeout_ms;
 	bool started;
-	uint64_t deadline; /* cpg_now_ms() at which the handshake fails */
+	uint64_t deadline; /* cpg_loop_now_ms() at which the handshake fails */
 	bool verify_failed; /* reason holds why we refused the peer */
 	bool keys_valid;
 	struct cpg_keys keys;
@@ -972,7 +972,7 @@ enum cpg_dtls_state cpg_dtls_session_start(struct cpg_dtls_session *s)
 	if (s->started || s->state != CPG_DTLS_HANDSHAKING)
 		return s->state;
 	s->started = true;
-	s->deadline = cpg_now_ms() + s->timeout_ms;
+	s->deadline = cpg_loop_now_ms() + s->timeout_ms;
 	if (s->role == CPG_DTLS_CLIENT)
 		drive(s);
 	return s->state;
@@ -1036,7 +1036,7 @@ int64_t cpg_dtls_session_timeout_ms(const struct cpg_dtls_session *s)
 	if (DTLSv1_get_timeout(s->ssl, &tv) == 1)
 		next = (int64_t)tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000;
 	if (s->state == CPG_DTLS_HANDSHAKING && s->started) {
-		uint64_t now = cpg_now_ms();
+		uint64_t now = cpg_loop_now_ms();
 		int64_t left = s->deadline > now ? (int64_t)(s->deadline - now) : 0;
 
 		if (next < 0 || left < next)
@@ -1047,7 +1047,7 @@ int64_t cpg_dtls_session_timeout_ms(const struct cpg_dtls_session *s)
 
 enum cpg_dtls_state cpg_dtls_session_on_timeout(struct cpg_dtls_session *s)
 {
-	if (s->state == CPG_DTLS_HANDSHAKING && s->started && cpg_now_ms() >= s->deadline) {
+	if (s->state == CPG_DTLS_HANDSHAKING && s->started && cpg_loop_now_ms() >= s->deadline) {
 		fail(s, CPG_DTLS_FAIL_TIMEOUT, "handshake timed out after %u ms", s->timeout_ms);
 		return s->state;
 	}

@@ -10,7 +10,7 @@
  * client. The daemon demultiplexes datagrams by source endpoint and feeds a
  * session the ones of its peer; the session hands its own datagrams to a
  * send callback, one datagram per call, and exposes its next timer deadline
- * for the daemon to arm a cpg_timer. Nothing here touches a socket or the
+ * for the daemon to arm a cpg_loop_timer. Nothing here touches a socket or the
  * event loop.
  *
  * The handshake is mutually authenticated and binds the peer's certificate

@@ -17,7 +17,7 @@
 
 #define HEAP_INITIAL_CAP 16
 
-uint64_t cpg_now_ms(void)
+uint64_t cpg_loop_now_ms(void)
 {
 	struct timespec ts;
 
@@ -52,7 +52,7 @@ static void wakeup_fired(evutil_socket_t fd, short what, void *arg)
 int cpg_loop_init(struct cpg_loop *loop)
 {
 	memset(loop, 0, sizeof(*loop));
-	loop->now = cpg_now_ms();
+	loop->now = cpg_loop_now_ms();
 	event_set_log_callback(libevent_log);
 	loop->base = event_base_new();
 	if (!loop->base) {
@@ -74,7 +74,7 @@ int cpg_loop_init(struct cpg_loop *loop)
 
 /*
  * Timers still armed are not touched: their owners may already have freed
- * them. cpg_timer_cancel() stays safe on such a timer afterwards. A
+ * them. cpg_loop_timer_cancel() stays safe on such a timer afterwards. A
  * descriptor still watched is valid by the rules of cpg_loop_add_fd(): it
  * is removed.
  */
@@ -106,24 +106,24 @@ const char *cpg_loop_method(const struct cpg_loop *loop)
 
 static short to_libevent(uint32_t events)
 {
-	return (short)(EV_PERSIST | ((events & CPG_EV_READ) ? EV_READ : 0) |
-		       ((events & CPG_EV_WRITE) ? EV_WRITE : 0));
+	return (short)(EV_PERSIST | ((events & CPG_LOOP_READ) ? EV_READ : 0) |
+		       ((events & CPG_LOOP_WRITE) ? EV_WRITE : 0));
 }
 
 static void io_ready(evutil_socket_t fd, short what, void *arg)
 {
-	struct cpg_io *io = arg;
+	struct cpg_loop_io *io = arg;
 
-	io->loop->now = cpg_now_ms();
-	io->fn(io->loop, io->fd, ((what & EV_READ) ? CPG_EV_READ : 0) |
-				 ((what & EV_WRITE) ? CPG_EV_WRITE : 0), io->arg);
+	io->loop->now = cpg_loop_now_ms();
+	io->fn(io->loop, io->fd, ((what & EV_READ) ? CPG_LOOP_READ : 0) |
+				 ((what & EV_WRITE) ? CPG_LOOP_WRITE : 0), io->arg);
 }
 
 /* Watch io->fd for events; io->ev is assigned and not pending. */
-static int io_watch(struct cpg_io *io, uint32_t events)
+static int io_watch(struct cpg_loop_io *io, uint32_t events)
 {
 	if (event_assign(io->ev, io->loop->base, io->fd, to_libevent(events), io_ready, io) < 0 ||
-	    ((events & (CPG_EV_READ | CPG_EV_WRITE)) && event_add(io->ev, NULL) < 0)) {
+	    ((events & (CPG_LOOP_READ | CPG_LOOP_WRITE)) && event_add(io->ev, NULL) < 0)) {
 		log_err("cannot watch descriptor %d (%s)", io->fd,
 			event_base_get_method(io->loop->base));
 		return -1;
@@ -131,8 +131,8 @@ static int io_watch(struct cpg_io *io, uint32_t events)
 	return 0;
 }
 
-int cpg_loop_add_fd(struct cpg_loop *loop, struct cpg_io *io, int fd, uint32_t events,
-		    cpg_io_fn fn, void *arg)
+int cpg_loop_add_fd(struct cpg_loop *loop, struct cpg_loop_io *io, int fd, uint32_t events,
+		    cpg_loop_io_fn fn, void *arg)
 {
 	io->fd = fd;
 	io->fn = fn;
@@ -161,7 +161,7 @@ int cpg_loop_add_fd(struct cpg_loop *loop, struct cpg_io *io, int fd, uint32_t e
 	return 0;
 }
 
-int cpg_loop_mod_fd(struct cpg_loop *loop, struct cpg_io *io, uint32_t events)
+int cpg_loop_mod_fd(struct cpg_loop *loop, struct cpg_loop_io *io, uint32_t events)
 {
 	event_del(io->ev);
 	return io_watch(io, events);
@@ -169,7 +169,7 @@ int cpg_loop_mod_fd(struct cpg_loop *loop, struct cpg_io *io, uint32_t events)
 
 /* event_del() also takes the event off the current wakeup's active list:
  * no callback of this wakeup can reach io afterwards. */
-void cpg_loop_del_fd(struct cpg_loop *loop, struct cpg_io *io)
+void cpg_loop_del_fd(struct cpg_loop *loop, struct cpg_loop_io *io)
 {
 	if (!io->ev)
 		return;
@@ -187,12 +187,12 @@ static void signal_ready(evutil_socket_t signo, short what, void *arg)
 {
 	struct cpg_loop *loop = arg;
 
-	loop->now = cpg_now_ms();
+	loop->now = cpg_loop_now_ms();
 	if (loop->sig_fn)
 		loop->sig_fn(loop, (int)signo, loop->sig_arg);
 }
 
-int cpg_loop_watch_signals(struct cpg_loop *loop, const sigset_t *set, cpg_signal_fn fn,
+int cpg_loop_watch_signals(struct cpg_loop *loop, const sigset_t *set, cpg_loop_signal_fn fn,
 			   void *arg)
 {
 	loop->sig_fn = fn;
@@ -225,7 +225,7 @@ int cpg_loop_watch_signals(struct cpg_loop *loop, const sigset_t *set, cpg_signa
 
 /* Timer heap: heap[0] expires first; every timer knows its own index. */
 
-static void heap_set(struct cpg_loop *loop, size_t i, struct cpg_timer *t)
+static void heap_set(struct cpg_loop *loop, size_t i, struct cpg_loop_timer *t)
 {
 	loop->heap[i] = t;
 	t->heap_index = i;
@@ -233,7 +233,7 @@ static void heap_set(struct cpg_loop *loop, size_t i, struct cpg_timer *t)
 
 static void heap_sift_up(struct cpg_loop *loop, size_t i)
 {
-	struct cpg_timer *t = loop->heap[i];
+	struct cpg_loop_timer *t = loop->heap[i];
 
 	while (i > 0) {
 		size_t parent = (i - 1) / 2;
@@ -248,7 +248,7 @@ static void heap_sift_up(struct cpg_loop *loop, size_t i)
 
 static void heap_sift_down(struct cpg_loop *loop, size_t i)
 {
-	struct cpg_timer *t = loop->heap[i];
+	struct cpg_loop_timer *t = loop->heap[i];
 
 	for (;;) {
 		size_t child = 2 * i + 1;
@@ -277,8 +277,8 @@ static void heap_fix(struct cpg_loop *loop, size_t i)
 
 static void heap_remove(struct cpg_loop *loop, size_t i)
 {
-	struct cpg_timer *t = loop->heap[i];
-	struct cpg_timer *last = loop->heap[--loop->heap_len];
+	struct cpg_loop_timer *t = loop->heap[i];
+	struct cpg_loop_timer *last = loop->heap[--loop->heap_len];
 
 	t->heap_index = SIZE_MAX;
 	if (last != t) {
@@ -287,18 +287,18 @@ static void heap_remove(struct cpg_loop *loop, size_t i)
 	}
 }
 
-int cpg_timer_arm(struct cpg_loop *loop, struct cpg_timer *t, uint64_t delay_ms)
+int cpg_loop_timer_arm(struct cpg_loop *loop, struct cpg_loop_timer *t, uint64_t delay_ms)
 {
-	uint64_t now = cpg_now_ms();
+	uint64_t now = cpg_loop_now_ms();
 
 	t->expires = delay_ms > UINT64_MAX - now ? UINT64_MAX : now + delay_ms;
-	if (cpg_timer_pending(t)) {
+	if (cpg_loop_timer_pending(t)) {
 		heap_fix(loop, t->heap_index);
 		return 0;
 	}
 	if (loop->heap_len == loop->heap_cap) {
 		size_t cap = loop->heap_cap ? loop->heap_cap * 2 : HEAP_INITIAL_CAP;
-		struct cpg_timer **heap = reallocarray(loop->heap, cap, sizeof(*heap));
+		struct cpg_loop_timer **heap = reallocarray(loop->heap, cap, sizeof(*heap));
 
 		if (!heap) {
 			log_err("out of memory for timers");
@@ -313,7 +313,7 @@ int cpg_timer_arm(struct cpg_loop *loop, struct cpg_timer *t, uint64_t delay_ms)
 	return 0;
 }
 
-void cpg_timer_cancel(struct cpg_loop *loop, struct cpg_timer *t)
+void cpg_loop_timer_cancel(struct cpg_loop *loop, struct cpg_loop_timer *t)
 {
 	size_t i = t->heap_index;
 
@@ -331,9 +331,9 @@ void cpg_timer_cancel(struct cpg_loop *loop, struct cpg_timer *t)
  */
 static void run_timers(struct cpg_loop *loop)
 {
-	loop->now = cpg_now_ms();
+	loop->now = cpg_loop_now_ms();
 	while (loop->heap_len && loop->heap[0]->expires <= loop->now && !loop->stop) {
-		struct cpg_timer *t = loop->heap[0];
+		struct cpg_loop_timer *t = loop->heap[0];
 
 		heap_remove(loop, 0);
 		t->fn(loop, t->arg);
@@ -348,7 +348,7 @@ static bool arm_wakeup(struct cpg_loop *loop, int max_wait_ms)
 	struct timeval tv;
 
 	if (loop->heap_len) {
-		uint64_t next = loop->heap[0]->expires, now = cpg_now_ms();
+		uint64_t next = loop->heap[0]->expires, now = cpg_loop_now_ms();
 
 		if (next <= now)
 			return false;

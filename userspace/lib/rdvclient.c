@@ -66,7 +66,7 @@ enum peer_state {
 struct rdvc_peer {
 	struct cpg_rdvc *c;
 	struct rdvc_peer *next;		/* hash chain, or free list */
-	struct cpg_timer timer;		/* ASK retransmission or punching */
+	struct cpg_loop_timer timer;	/* ASK retransmission or punching */
 	enum peer_state state;
 	struct in_addr vpn_ip;
 	union cpg_sockaddr punch_ep;	/* from ANS/FWD */
@@ -86,7 +86,7 @@ struct cpg_rdvc {
 	void *arg;
 
 	enum reg_state reg;
-	struct cpg_timer rdv_timer;	/* HELLO retries, then PINGs */
+	struct cpg_loop_timer rdv_timer;	/* HELLO retries, then PINGs */
 	unsigned int hello_retry_ms;
 	bool hello_answered;		/* a NOK came for the last HELLO */
 	uint32_t reg_first_id;		/* request ID of this attempt's first HELLO */
@@ -232,7 +232,7 @@ static struct rdvc_peer *peer_add(struct cpg_rdvc *c, struct in_addr ip, bool as
 	c->free_peers = p->next;
 	memset(p, 0, sizeof(*p));
 	p->c = c;
-	cpg_timer_init(&p->timer, peer_timer_fn, p);
+	cpg_loop_timer_init(&p->timer, peer_timer_fn, p);
 	p->state = PEER_ASKING;
 	p->vpn_ip = ip;
 	p->asked = asked;
@@ -248,7 +248,7 @@ static void peer_remove(struct cpg_rdvc *c, struct rdvc_peer *p)
 	while (*pp != p)
 		pp = &(*pp)->next;
 	*pp = p->next;
-	cpg_timer_cancel(c->loop, &p->timer);
+	cpg_loop_timer_cancel(c->loop, &p->timer);
 	p->state = PEER_FREE;
 	p->next = c->free_peers;
 	c->free_peers = p;
@@ -296,7 +296,7 @@ static void ask_send(struct cpg_rdvc *c, struct rdvc_peer *p)
 	m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP);
 	send_to_rdv(c, &m);
 	p->ask_tries++;
-	cpg_timer_arm(c->loop, &p->timer, ASK_RETRY_MS);
+	cpg_loop_timer_arm(c->loop, &p->timer, ASK_RETRY_MS);
 }
 
 static void ask_timeout(struct cpg_rdvc *c, struct rdvc_peer *p)
@@ -334,7 +334,7 @@ static void punch_timeout(struct cpg_rdvc *c, struct rdvc_peer *p)
 /* One punch now, the next one an interval later or the deadline. */
 static void punch_tick(struct cpg_rdvc *c, struct rdvc_peer *p)
 {
-	uint64_t now = cpg_now_ms();
+	uint64_t now = cpg_loop_now_ms();
 	uint64_t delay = c->cfg.punch_interval_ms;
 
 	if (now >= p->deadline) {
@@ -344,7 +344,7 @@ static void punch_tick(struct cpg_rdvc *c, struct rdvc_peer *p)
 	send_punch(c, p, &p->punch_ep, 0);
 	if (p->deadline - now < delay)
 		delay = p->deadline - now;
-	cpg_timer_arm(c->loop, &p->timer, delay);
+	cpg_loop_timer_arm(c->loop, &p->timer, delay);
 }
 
 static void peer_timer_fn(struct cpg_loop *loop, void *arg)
@@ -395,12 +395,12 @@ static void reg_begin(struct cpg_rdvc *c)
 		struct rdvc_peer *p = &c->peers[i];
 
 		if (p->state == PEER_ASKING) {
-			cpg_timer_cancel(c->loop, &p->timer);
+			cpg_loop_timer_cancel(c->loop, &p->timer);
 			p->ask_tries = 0;
 		}
 	}
 	send_hello(c);
-	cpg_timer_arm(c->loop, &c->rdv_timer, HELLO_FIRST_RETRY_MS);
+	cpg_loop_timer_arm(c->loop, &c->rdv_timer, HELLO_FIRST_RETRY_MS);
 	c->hello_retry_ms = 2 * HELLO_FIRST_RETRY_MS;
 }
 
@@ -415,7 +415,7 @@ static void rdv_timer_fn(struct cpg_loop *loop, void *arg)
 			reg_failure(c, REG_FAIL_NO_ANSWER, LOG_WARNING,
 				    "no answer from the RDV %s, still trying to register", rdv);
 		send_hello(c);
-		cpg_timer_arm(loop, &c->rdv_timer, c->hello_retry_ms);
+		cpg_loop_timer_arm(loop, &c->rdv_timer, c->hello_retry_ms);
 		c->hello_retry_ms *= 2;
 		if (c->hello_retry_ms > HELLO_MAX_RETRY_MS)
 			c->hello_retry_ms = HELLO_MAX_RETRY_MS;
@@ -423,14 +423,15 @@ static void rdv_timer_fn(struct cpg_loop *loop, void *arg)
 	}
 	if (c->reg != REG_REGISTERED)
 		return;
-	if (cpg_now_ms() - c->last_heard >= (uint64_t)RDV_LOST_INTERVALS * c->ping_interval_ms) {
+	if (cpg_loop_now_ms() - c->last_heard >=
+	    (uint64_t)RDV_LOST_INTERVALS * c->ping_interval_ms) {
 		log_warn("the RDV %s has not answered for %u ms, registering again", rdv,
 			 RDV_LOST_INTERVALS * c->ping_interval_ms);
 		reg_begin(c);
 		return;
 	}
 	send_simple(c, CPG_MSG_PING);
-	cpg_timer_arm(loop, &c->rdv_timer, c->ping_interval_ms);
+	cpg_loop_timer_arm(loop, &c->rdv_timer, c->ping_interval_ms);
 }
 
 /* An answer to a HELLO of an earlier attempt (the RDV echoes request IDs):
@@ -447,7 +448,7 @@ static void handle_ok(struct cpg_rdvc *c, const struct cpg_msg *m)
 
 	if (c->reg == REG_REGISTERED) {
 		/* The answer to a retransmitted HELLO. */
-		c->last_heard = cpg_now_ms();
+		c->last_heard = cpg_loop_now_ms();
 		return;
 	}
 	if (c->reg != REG_REGISTERING || is_stale(c, m)) {
@@ -457,14 +458,14 @@ static void handle_ok(struct cpg_rdvc *c, const struct cpg_msg *m)
 	c->reg = REG_REGISTERED;
 	c->stats.registrations++;
 	c->last_failure = REG_FAIL_NONE;
-	c->last_heard = cpg_now_ms();
+	c->last_heard = cpg_loop_now_ms();
 	c->public_ep = m->public_ep;
 	c->ping_interval_ms = m->ping_interval;
 	if (c->ping_interval_ms < PING_INTERVAL_MIN_MS)
 		c->ping_interval_ms = PING_INTERVAL_MIN_MS;
 	if (c->ping_interval_ms > PING_INTERVAL_MAX_MS)
 		c->ping_interval_ms = PING_INTERVAL_MAX_MS;
-	cpg_timer_arm(c->loop, &c->rdv_timer, c->ping_interval_ms);
+	cpg_loop_timer_arm(c->loop, &c->rdv_timer, c->ping_interval_ms);
 	log_notice("registered with the RDV %s as %s, public endpoint %s",
 		   cpg_sockaddr_str(&c->cfg.server, rdv, sizeof(rdv)),
 		   cpg_net_ip4_str(c->cfg.vpn_ip, ip),
@@ -473,7 +474,7 @@ static void handle_ok(struct cpg_rdvc *c, const struct cpg_msg *m)
 	for (unsigned int i = 0; i < c->cfg.max_peers; i++) {
 		struct rdvc_peer *p = &c->peers[i];
 
-		if (p->state == PEER_ASKING && !cpg_timer_pending(&p->timer))
+		if (p->state == PEER_ASKING && !cpg_loop_timer_pending(&p->timer))
 			ask_send(c, p);
 	}
 	if (c->ops.registered)
@@ -519,7 +520,7 @@ static void handle_nok(struct cpg_rdvc *c, const struct cpg_msg *m)
 			    cpg_reason_str(m->reason), HELLO_SLOW_RETRY_MS / 1000);
 		break;
 	}
-	cpg_timer_arm(c->loop, &c->rdv_timer, HELLO_SLOW_RETRY_MS);
+	cpg_loop_timer_arm(c->loop, &c->rdv_timer, HELLO_SLOW_RETRY_MS);
 }
 
 /* A NOK in another version of the protocol: its attributes may mean
@@ -537,7 +538,7 @@ static void handle_version_nok(struct cpg_rdvc *c, uint8_t version)
 		    "the RDV %s speaks protocol version %u, we speak %u; retrying every %u s",
 		    cpg_sockaddr_str(&c->cfg.server, rdv, sizeof(rdv)), version,
 		    CPG_PROTO_VERSION, HELLO_SLOW_RETRY_MS / 1000);
-	cpg_timer_arm(c->loop, &c->rdv_timer, HELLO_SLOW_RETRY_MS);
+	cpg_loop_timer_arm(c->loop, &c->rdv_timer, HELLO_SLOW_RETRY_MS);
 }
 
 static void handle_pong(struct cpg_rdvc *c, const struct cpg_msg *m)
@@ -548,7 +549,7 @@ static void handle_pong(struct cpg_rdvc *c, const struct cpg_msg *m)
 		c->stats.unexpected++;
 		return;
 	}
-	c->last_heard = cpg_now_ms();
+	c->last_heard = cpg_loop_now_ms();
 	if (!cpg_sockaddr_equal(&m->public_ep, &c->public_ep)) {
 		log_notice("our public endpoint changed from %s to %s (NAT rebinding?)",
 			   cpg_sockaddr_str(&c->public_ep, old, sizeof(old)),
@@ -649,7 +650,7 @@ static void handle_ans_fwd(struct cpg_rdvc *c, const struct cpg_msg *m)
 	p->role = (enum cpg_role)m->role;
 	p->flags = m->flags;
 	memset(&p->up_ep, 0, sizeof(p->up_ep));
-	p->deadline = cpg_now_ms() + c->cfg.punch_timeout_ms;
+	p->deadline = cpg_loop_now_ms() + c->cfg.punch_timeout_ms;
 	log_info("punching %s at %s (%s endpoint, session %08x)", cpg_net_ip4_str(p->vpn_ip, ip),
 		 cpg_sockaddr_str(&p->punch_ep, ep, sizeof(ep)),
 		 p->flags & CPG_FLAG_LOCAL ? "local" : "public", p->session);
@@ -685,7 +686,7 @@ static void handle_punch(struct cpg_rdvc *c, const struct cpg_msg *m,
 		log_notice("%s punched from %s, not from %s as the RDV saw it: its NAT maps "
 			   "per destination (endpoint-dependent); using %s", ip, ep,
 			   cpg_sockaddr_str(&p->punch_ep, rdv_ep, sizeof(rdv_ep)), ep);
-	cpg_timer_cancel(c->loop, &p->timer);
+	cpg_loop_timer_cancel(c->loop, &p->timer);
 	p->state = PEER_UP;
 	p->up_ep = *from;
 	log_info("path to %s is up at %s (session %08x)", ip, ep, p->session);
@@ -818,12 +819,12 @@ struct cpg_rdvc *cpg_rdvc_new(struct cpg_loop *loop, const struct cpg_rdvc_confi
 	c->arg = arg;
 	c->reg = REG_IDLE;
 	c->ping_interval_ms = CPG_PING_INTERVAL_MS;
-	cpg_timer_init(&c->rdv_timer, rdv_timer_fn, c);
+	cpg_loop_timer_init(&c->rdv_timer, rdv_timer_fn, c);
 	c->bucket_mask = n_buckets - 1;
 	for (unsigned int i = cfg->max_peers; i-- > 0;) {
 		c->peers[i].next = c->free_peers;
 		c->free_peers = &c->peers[i];
-		cpg_timer_init(&c->peers[i].timer, peer_timer_fn, &c->peers[i]);
+		cpg_loop_timer_init(&c->peers[i].timer, peer_timer_fn, &c->peers[i]);
 	}
 	return c;
 oom:
@@ -842,7 +843,7 @@ void cpg_rdvc_free(struct cpg_rdvc *c)
 		return;
 	if (c->reg == REG_REGISTERED)
 		send_simple(c, CPG_MSG_BYE);
-	cpg_timer_cancel(c->loop, &c->rdv_timer);
+	cpg_loop_timer_cancel(c->loop, &c->rdv_timer);
 	peers_remove_all(c);
 	free(c->peers);
 	free(c->buckets);

@@ -31,7 +31,7 @@
 struct client {
 	struct fixture *fx;
 	struct cpg_rdvc *rdvc;
-	struct cpg_io io;
+	struct cpg_loop_io io;
 	int fd;
 	union cpg_sockaddr addr;
 	struct in_addr vpn_ip;
@@ -64,8 +64,8 @@ struct fixture {
 /* Runs the loop until cond holds or ms pass; the value of cond. */
 #define RUN_UNTIL(fx, cond, ms)                                           \
 	({                                                                \
-		uint64_t end_ = cpg_now_ms() + (ms);                      \
-		while (!(cond) && cpg_now_ms() < end_)                    \
+		uint64_t end_ = cpg_loop_now_ms() + (ms);                      \
+		while (!(cond) && cpg_loop_now_ms() < end_)                    \
 			cpg_loop_run_once(&(fx)->loop, 5);                \
 		(cond);                                                   \
 	})
@@ -103,7 +103,7 @@ static void send_msg(int fd, const struct cpg_msg *m, const union cpg_sockaddr *
 static bool recv_msg_on(struct fixture *fx, int fd, uint8_t type, struct cpg_msg *m,
 			union cpg_sockaddr *from, int ms)
 {
-	uint64_t end = cpg_now_ms() + (uint64_t)ms;
+	uint64_t end = cpg_loop_now_ms() + (uint64_t)ms;
 	union cpg_sockaddr dummy;
 
 	if (!from)
@@ -120,7 +120,7 @@ static bool recv_msg_on(struct fixture *fx, int fd, uint8_t type, struct cpg_msg
 		assert_int_equal(cpg_msg_decode(m, buf, (size_t)n), CPG_DECODE_OK);
 		if (m->type == type)
 			return true;
-	} while (cpg_now_ms() < end);
+	} while (cpg_loop_now_ms() < end);
 	return false;
 }
 
@@ -220,7 +220,7 @@ static void client_init(struct fixture *fx, struct client *c, const char *vpn_ip
 	cfg.punch_timeout_ms = punch_timeout_ms;
 	c->rdvc = cpg_rdvc_new(&fx->loop, &cfg, &ops, c);
 	assert_non_null(c->rdvc);
-	assert_int_equal(cpg_loop_add_fd(&fx->loop, &c->io, c->fd, CPG_EV_READ, client_readable, c), 0);
+	assert_int_equal(cpg_loop_add_fd(&fx->loop, &c->io, c->fd, CPG_LOOP_READ, client_readable, c), 0);
 }
 
 static void client_destroy(struct fixture *fx, struct client *c)
