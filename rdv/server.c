@@ -372,8 +372,8 @@ static void session_log(const struct rdv_session *se, const char *what)
 	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
 
 	log_debug("session %" PRIu32 " %s -> %s %s", se->id,
-		  cpg_net_ip4_str(se->member[0]->vpn_ip, a), cpg_net_ip4_str(se->member[1]->vpn_ip, b),
-		  what);
+		  cpg_net_ip4_str(se->member[0]->vpn_ip, a),
+		  cpg_net_ip4_str(se->member[1]->vpn_ip, b), what);
 }
 
 static void session_remove(struct rdv_server *s, struct rdv_session *se, const char *why)
@@ -512,8 +512,8 @@ static void handle_hello(struct rdv_server *s, const struct cpg_msg *m,
 		 */
 		if (holder->sessions) {
 			log_info("client %s registered again at %s: its %zu sessions end",
-				 cpg_net_ip4_str(m->vpn_ip, ip), cpg_sockaddr_str(from, ep, sizeof(ep)),
-				 holder->n_sessions);
+				 cpg_net_ip4_str(m->vpn_ip, ip),
+				 cpg_sockaddr_str(from, ep, sizeof(ep)), holder->n_sessions);
 			client_end_sessions(s, holder, "ended: its client registered again");
 		}
 		if (has_local)

@@ -323,8 +323,8 @@ static void punch_timeout(struct cpg_rdvc *c, struct rdvc_peer *p)
 	set_failure_msg(c,
 			"no punch from %s at %s within %u ms: one side is probably behind a "
 			"symmetric NAT (endpoint-dependent mapping); relaying is not supported yet",
-			cpg_net_ip4_str(p->vpn_ip, ip), cpg_sockaddr_str(&p->punch_ep, ep, sizeof(ep)),
-			c->cfg.punch_timeout_ms);
+			cpg_net_ip4_str(p->vpn_ip, ip),
+			cpg_sockaddr_str(&p->punch_ep, ep, sizeof(ep)), c->cfg.punch_timeout_ms);
 	log_warn("%s", c->failure_msg);
 	if (c->reg == REG_REGISTERED)
 		send_close(c, p->vpn_ip, p->session, CPG_REASON_PUNCH_FAILED);
@@ -582,8 +582,8 @@ static void handle_rej(struct cpg_rdvc *c, const struct cpg_msg *m)
 		c->stats.unexpected++;
 		return;
 	}
-	set_failure_msg(c, "the RDV rejected the request for %s: %s", cpg_net_ip4_str(p->vpn_ip, ip),
-			cpg_reason_str(m->reason));
+	set_failure_msg(c, "the RDV rejected the request for %s: %s",
+			cpg_net_ip4_str(p->vpn_ip, ip), cpg_reason_str(m->reason));
 	log_info("%s", c->failure_msg);
 	peer_fail(c, p, CPG_RDVC_REJECTED, (enum cpg_reason)m->reason);
 }
