@@ -83,7 +83,7 @@ struct vpn {
 	struct cpg_dtls_ctx *dtls;
 
 	/* The data plane and what it drives (dataplane_open()). */
-	struct cpg_dataplane *dp;
+	struct cpg_dp *dp;
 	bool kernel;			/* campagnol.ko's, whose device goes with it */
 	bool dp_failed;			/* it said it cannot carry anything any more */
 	struct cpg_tun tun;		/* the userspace one's; the kernel's name only */
@@ -144,7 +144,7 @@ static void size_socket_buffers(int fd)
 
 #ifdef CPG_KERNEL_DATAPLANE
 /* campagnol.ko's data plane, its device named as the TUN device would be. */
-static struct cpg_dataplane *open_kernel(void *arg, char *why, size_t why_len)
+static struct cpg_dp *open_kernel(void *arg, char *why, size_t why_len)
 {
 	struct vpn *v = arg;
 	const struct cpg_config *cfg = v->cfg;
@@ -154,7 +154,7 @@ static struct cpg_dataplane *open_kernel(void *arg, char *why, size_t why_len)
 		.mtu = cfg->tun_mtu,
 		.txqueue = cfg->txqueue,
 	};
-	struct cpg_dataplane *dp = cpg_dp_kernel_new(v->loop, &kc, &dp_events, v, why, why_len);
+	struct cpg_dp *dp = cpg_dp_kernel_new(v->loop, &kc, &dp_events, v, why, why_len);
 
 	if (!dp)
 		return NULL;
@@ -169,7 +169,7 @@ static struct cpg_dataplane *open_kernel(void *arg, char *why, size_t why_len)
 #endif
 
 /* The userspace data plane on a TUN device. */
-static struct cpg_dataplane *open_userspace(void *arg)
+static struct cpg_dp *open_userspace(void *arg)
 {
 	struct vpn *v = arg;
 	const struct cpg_config *cfg = v->cfg;
@@ -197,7 +197,7 @@ static struct cpg_dataplane *open_userspace(void *arg)
 		.connection_max_rate = cfg->connection_max_rate,
 		.mtu = cfg->tun_mtu,
 	};
-	struct cpg_dataplane *dp;
+	struct cpg_dp *dp;
 
 	if (cpg_tun_open(&v->tun, &tc) < 0)
 		return NULL;

@@ -107,7 +107,7 @@ static struct cpg_loop loop;
 static struct cpg_tun tun;
 static int host_fd, udp_fd;
 static struct cpg_dp_user_config cfg;
-static struct cpg_dataplane *dp;
+static struct cpg_dp *dp;
 
 /* A record the harness placed in the datagram. */
 struct placed {

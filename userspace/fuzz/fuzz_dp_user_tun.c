@@ -114,7 +114,7 @@ static struct cpg_loop loop;
 static struct cpg_tun tun;
 static int host_fd = -1, udp_fd;
 static struct cpg_dp_user_config cfg;
-static struct cpg_dataplane *dp;
+static struct cpg_dp *dp;
 static struct in_addr our_ip, broadcast;
 static const struct cpg_dp_events events;
 

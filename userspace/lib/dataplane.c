@@ -14,7 +14,7 @@
 #define NO_KERNEL_WHY "campagnol.ko exists only on Linux"
 #endif
 
-const char *cpg_dp_kernel_unsupported(const struct cpg_config *cfg)
+const char *cpg_dp_not_for_kernel(const struct cpg_config *cfg)
 {
 	if (cfg->client_max_rate > 0)
 		return "client_max_rate is set, and campagnol.ko has no rate limits";
@@ -26,12 +26,12 @@ const char *cpg_dp_kernel_unsupported(const struct cpg_config *cfg)
 }
 
 /* The kernel data plane, or NULL with the reason in why. */
-static struct cpg_dataplane *try_kernel(const struct cpg_config *cfg,
-					const struct cpg_dp_openers *openers, void *arg,
-					char *why, size_t why_len)
+static struct cpg_dp *try_kernel(const struct cpg_config *cfg,
+				 const struct cpg_dp_openers *openers, void *arg,
+				 char *why, size_t why_len)
 {
-	const char *unsupported = cpg_dp_kernel_unsupported(cfg);
-	struct cpg_dataplane *dp;
+	const char *unsupported = cpg_dp_not_for_kernel(cfg);
+	struct cpg_dp *dp;
 
 	if (unsupported) {
 		snprintf(why, why_len, "%s", unsupported);
@@ -43,10 +43,10 @@ static struct cpg_dataplane *try_kernel(const struct cpg_config *cfg,
 	return dp;
 }
 
-struct cpg_dataplane *cpg_dp_open(enum cpg_data_plane mode, const struct cpg_config *cfg,
-				  const struct cpg_dp_openers *openers, void *arg)
+struct cpg_dp *cpg_dp_open(enum cpg_data_plane mode, const struct cpg_config *cfg,
+			   const struct cpg_dp_openers *openers, void *arg)
 {
-	struct cpg_dataplane *dp;
+	struct cpg_dp *dp;
 	char why[512] = "";
 
 	if (mode == CPG_DATA_PLANE_USERSPACE)

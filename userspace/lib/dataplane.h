@@ -69,7 +69,7 @@ struct cpg_dp_stats {
 	uint64_t next_write_seq;
 };
 
-struct cpg_dataplane;
+struct cpg_dp;
 
 /* Why a data plane removed a peer on its own (events->peer_gone). */
 enum cpg_dp_gone {
@@ -115,30 +115,30 @@ struct cpg_dp_events {
 	void (*failed)(void *arg, const char *why);
 };
 
-struct cpg_dataplane_ops {
+struct cpg_dp_ops {
 	const char *name;		/* "userspace", "kernel" */
 	/* Add a peer, or replace the endpoint and keys of an existing one. */
-	int (*add_peer)(struct cpg_dataplane *dp, const struct cpg_dp_peer *peer);
-	int (*del_peer)(struct cpg_dataplane *dp, struct in_addr vpn_ip);
-	int (*get_stats)(struct cpg_dataplane *dp, struct in_addr vpn_ip,
+	int (*add_peer)(struct cpg_dp *dp, const struct cpg_dp_peer *peer);
+	int (*del_peer)(struct cpg_dp *dp, struct in_addr vpn_ip);
+	int (*get_stats)(struct cpg_dp *dp, struct in_addr vpn_ip,
 			 struct cpg_dp_stats *out);
 	/* Send an IPv4 packet from the host into the VPN, as if the device had
 	 * carried it (flushes the on-demand queue). 0 or -errno. */
-	int (*xmit)(struct cpg_dataplane *dp, const uint8_t *pkt, size_t len);
+	int (*xmit)(struct cpg_dp *dp, const uint8_t *pkt, size_t len);
 	/* A datagram in the DTLS range from the shared socket: true if the
 	 * data plane consumed it (NULL for the kernel data plane). */
-	bool (*input)(struct cpg_dataplane *dp, uint8_t *buf, size_t len,
+	bool (*input)(struct cpg_dp *dp, uint8_t *buf, size_t len,
 		      const union cpg_sockaddr *from);
-	void (*destroy)(struct cpg_dataplane *dp);
+	void (*destroy)(struct cpg_dp *dp);
 	/*
-	 * Bring the counters of struct cpg_dataplane (no_peer_drops) up to
+	 * Bring the counters of struct cpg_dp (no_peer_drops) up to
 	 * date, before they are shown. NULL when they always are.
 	 */
-	void (*update_counters)(struct cpg_dataplane *dp);
+	void (*update_counters)(struct cpg_dp *dp);
 };
 
-struct cpg_dataplane {
-	const struct cpg_dataplane_ops *ops;
+struct cpg_dp {
+	const struct cpg_dp_ops *ops;
 	char ifname[IF_NAMESIZE];	/* the VPN device, for up/down commands */
 	const struct cpg_dp_events *events;
 	void *events_arg;
@@ -157,7 +157,7 @@ struct cpg_dataplane {
  * sentence ("client_max_rate is set, and campagnol.ko has no rate limits"),
  * or NULL when it can honour them all.
  */
-const char *cpg_dp_kernel_unsupported(const struct cpg_config *cfg);
+const char *cpg_dp_not_for_kernel(const struct cpg_config *cfg);
 
 /*
  * kernel() tries the kernel data plane and says why not in why; NULL when
@@ -165,19 +165,19 @@ const char *cpg_dp_kernel_unsupported(const struct cpg_config *cfg);
  * errors.
  */
 struct cpg_dp_openers {
-	struct cpg_dataplane *(*kernel)(void *arg, char *why, size_t why_len);
-	struct cpg_dataplane *(*userspace)(void *arg);
+	struct cpg_dp *(*kernel)(void *arg, char *why, size_t why_len);
+	struct cpg_dp *(*userspace)(void *arg);
 };
 
 /*
  * The data plane mode asks for: userspace as it is; kernel or nothing
  * (an error line saying why, NULL); auto: the kernel one, else the
  * userspace one after exactly one notice line saying why. Settings the
- * kernel data plane cannot honour (cpg_dp_kernel_unsupported()) are such a
+ * kernel data plane cannot honour (cpg_dp_not_for_kernel()) are such a
  * reason; the kernel one is not even tried then. Without a kernel opener,
  * auto is userspace with one info line.
  */
-struct cpg_dataplane *cpg_dp_open(enum cpg_data_plane mode, const struct cpg_config *cfg,
-				  const struct cpg_dp_openers *openers, void *arg);
+struct cpg_dp *cpg_dp_open(enum cpg_data_plane mode, const struct cpg_config *cfg,
+			   const struct cpg_dp_openers *openers, void *arg);
 
 #endif

@@ -52,7 +52,7 @@
 #define DPK_KEY_LIMIT_MARGIN (UINT64_C(1) << 24)
 
 struct dp_kernel {
-	struct cpg_dataplane base;
+	struct cpg_dp base;
 	struct cpg_loop *loop;
 	int family;
 	uint32_t ifindex;
@@ -76,7 +76,7 @@ struct dp_kernel {
 	size_t n_peers, cap_peers;
 };
 
-static struct dp_kernel *dpk_of(struct cpg_dataplane *base)
+static struct dp_kernel *dpk_of(struct cpg_dp *base)
 {
 	return (struct dp_kernel *)base;
 }
@@ -456,7 +456,7 @@ out:
 	free(limit);
 }
 
-void cpg_dp_kernel_notify(struct cpg_dataplane *base, const void *buf, size_t len,
+void cpg_dp_kernel_notify(struct cpg_dp *base, const void *buf, size_t len,
 			  bool overflowed)
 {
 	struct dp_kernel *dp = dpk_of(base);
@@ -562,7 +562,7 @@ static int send_peer(struct dp_kernel *dp, uint8_t cmd, const struct cpg_dp_peer
 			   NULL, why, why_len);
 }
 
-static int dpk_add_peer(struct cpg_dataplane *base, const struct cpg_dp_peer *peer)
+static int dpk_add_peer(struct cpg_dp *base, const struct cpg_dp_peer *peer)
 {
 	struct dp_kernel *dp = dpk_of(base);
 	char ip[INET_ADDRSTRLEN], why[256], said[272];
@@ -592,7 +592,7 @@ static int dpk_add_peer(struct cpg_dataplane *base, const struct cpg_dp_peer *pe
 	return 0;
 }
 
-static int dpk_del_peer(struct cpg_dataplane *base, struct in_addr vpn_ip)
+static int dpk_del_peer(struct cpg_dp *base, struct in_addr vpn_ip)
 {
 	struct dp_kernel *dp = dpk_of(base);
 	char ip[INET_ADDRSTRLEN], why[256], said[272];
@@ -634,7 +634,7 @@ static int stats_reply(const struct nlmsghdr *nlh, void *arg)
 	return 0;
 }
 
-static int dpk_get_stats(struct cpg_dataplane *base, struct in_addr vpn_ip,
+static int dpk_get_stats(struct cpg_dp *base, struct in_addr vpn_ip,
 			 struct cpg_dp_stats *out)
 {
 	struct dp_kernel *dp = dpk_of(base);
@@ -656,7 +656,7 @@ static int dpk_get_stats(struct cpg_dataplane *base, struct in_addr vpn_ip,
  * module's TX path seals it: an AF_PACKET datagram socket needs no link
  * header on a device that has none.
  */
-static int dpk_xmit(struct cpg_dataplane *base, const uint8_t *pkt, size_t len)
+static int dpk_xmit(struct cpg_dp *base, const uint8_t *pkt, size_t len)
 {
 	struct dp_kernel *dp = dpk_of(base);
 	struct sockaddr_ll to = {
@@ -684,7 +684,7 @@ static int dev_reply(const struct nlmsghdr *nlh, void *arg)
 	return 0;
 }
 
-static void dpk_update_counters(struct cpg_dataplane *base)
+static void dpk_update_counters(struct cpg_dp *base)
 {
 	struct dp_kernel *dp = dpk_of(base);
 
@@ -727,7 +727,7 @@ static void delete_device(struct dp_kernel *dp)
 	rtnl_link_put(link);
 }
 
-static void dpk_destroy(struct cpg_dataplane *base)
+static void dpk_destroy(struct cpg_dp *base)
 {
 	struct dp_kernel *dp = dpk_of(base);
 
@@ -752,7 +752,7 @@ static void dpk_destroy(struct cpg_dataplane *base)
 	free(dp);
 }
 
-static const struct cpg_dataplane_ops dp_kernel_ops = {
+static const struct cpg_dp_ops dp_kernel_ops = {
 	.name = "kernel",
 	.add_peer = dpk_add_peer,
 	.del_peer = dpk_del_peer,
@@ -779,9 +779,9 @@ static struct dp_kernel *dpk_alloc(const struct cpg_dp_events *events, void *arg
 	return dp;
 }
 
-struct cpg_dataplane *cpg_dp_kernel_new_detached(int family, int ifindex,
-						 cpg_dp_kernel_request_fn request, void *ctx,
-						 const struct cpg_dp_events *events, void *arg)
+struct cpg_dp *cpg_dp_kernel_new_detached(int family, int ifindex,
+					  cpg_dp_kernel_request_fn request, void *ctx,
+					  const struct cpg_dp_events *events, void *arg)
 {
 	struct dp_kernel *dp = dpk_alloc(events, arg);
 
@@ -1043,10 +1043,10 @@ static int open_sockets(struct dp_kernel *dp, char *why, size_t why_len)
 	return 0;
 }
 
-struct cpg_dataplane *cpg_dp_kernel_new(struct cpg_loop *loop,
-					const struct cpg_dp_kernel_config *cfg,
-					const struct cpg_dp_events *events, void *arg,
-					char *why, size_t why_len)
+struct cpg_dp *cpg_dp_kernel_new(struct cpg_loop *loop,
+				 const struct cpg_dp_kernel_config *cfg,
+				 const struct cpg_dp_events *events, void *arg,
+				 char *why, size_t why_len)
 {
 	struct dp_kernel *dp = dpk_alloc(events, arg);
 

@@ -62,10 +62,10 @@ struct cpg_dp_kernel_config {
  * that is an error or a fallback). events and arg as cpg_dp_user_new().
  * Free with dp->ops->destroy().
  */
-struct cpg_dataplane *cpg_dp_kernel_new(struct cpg_loop *loop,
-					const struct cpg_dp_kernel_config *cfg,
-					const struct cpg_dp_events *events, void *arg,
-					char *why, size_t why_len);
+struct cpg_dp *cpg_dp_kernel_new(struct cpg_loop *loop,
+				 const struct cpg_dp_kernel_config *cfg,
+				 const struct cpg_dp_events *events, void *arg,
+				 char *why, size_t why_len);
 
 /* ---- For the unit tests ---------------------------------------------------- */
 
@@ -90,17 +90,17 @@ typedef int (*cpg_dp_kernel_request_fn)(void *ctx, struct nl_msg *msg,
  * cpg_dp_kernel_notify(): what the unit tests drive. family and ifindex
  * are what the messages carry. xmit() fails with -ENOTCONN.
  */
-struct cpg_dataplane *cpg_dp_kernel_new_detached(int family, int ifindex,
-						 cpg_dp_kernel_request_fn request, void *ctx,
-						 const struct cpg_dp_events *events,
-						 void *arg);
+struct cpg_dp *cpg_dp_kernel_new_detached(int family, int ifindex,
+					  cpg_dp_kernel_request_fn request, void *ctx,
+					  const struct cpg_dp_events *events,
+					  void *arg);
 
 /*
  * Act on len bytes of notifications as read from the multicast socket
  * (any number of netlink messages; others than ours are ignored).
  * overflowed: the socket said ENOBUFS, notifications were lost.
  */
-void cpg_dp_kernel_notify(struct cpg_dataplane *dp, const void *buf, size_t len,
+void cpg_dp_kernel_notify(struct cpg_dp *dp, const void *buf, size_t len,
 			  bool overflowed);
 
 #endif

@@ -79,7 +79,7 @@ struct pkt_buf {
 };
 
 struct dp_user {
-	struct cpg_dataplane base;	/* first: the interface's handle */
+	struct cpg_dp base;	/* first: the interface's handle */
 	struct cpg_loop *loop;
 	int udp_fd;
 	struct cpg_tun *tun;
@@ -110,7 +110,7 @@ struct dp_user {
 	uint64_t log_suppressed;
 };
 
-static struct dp_user *dp_user(struct cpg_dataplane *dp)
+static struct dp_user *dp_user(struct cpg_dp *dp)
 {
 	return (struct dp_user *)dp;
 }
@@ -545,7 +545,7 @@ static void rx_record(struct dp_user *dp, struct dp_peer *p, uint8_t *rec, size_
 	p->rx_seen = true;
 }
 
-static bool dp_input(struct cpg_dataplane *base, uint8_t *buf, size_t len,
+static bool dp_input(struct cpg_dp *base, uint8_t *buf, size_t len,
 		     const union cpg_sockaddr *from)
 {
 	struct dp_user *dp = dp_user(base);
@@ -628,7 +628,7 @@ static int peer_set_keys(struct dp_peer *p, bool fresh, const struct cpg_dp_keys
 	return 0;
 }
 
-static int dp_add_peer(struct cpg_dataplane *base, const struct cpg_dp_peer *np)
+static int dp_add_peer(struct cpg_dp *base, const struct cpg_dp_peer *np)
 {
 	struct dp_user *dp = dp_user(base);
 	struct dp_peer *p = peer_by_ip(dp, np->vpn_ip);
@@ -689,7 +689,7 @@ static int dp_add_peer(struct cpg_dataplane *base, const struct cpg_dp_peer *np)
 	return 0;
 }
 
-static int dp_del_peer(struct cpg_dataplane *base, struct in_addr vpn_ip)
+static int dp_del_peer(struct cpg_dp *base, struct in_addr vpn_ip)
 {
 	struct dp_user *dp = dp_user(base);
 	struct dp_peer *p = peer_by_ip(dp, vpn_ip);
@@ -707,7 +707,7 @@ static uint64_t idle_ms(uint64_t now, uint64_t last, bool seen)
 	return now > last ? now - last : 0;
 }
 
-static int dp_get_stats(struct cpg_dataplane *base, struct in_addr vpn_ip,
+static int dp_get_stats(struct cpg_dp *base, struct in_addr vpn_ip,
 			struct cpg_dp_stats *out)
 {
 	struct dp_user *dp = dp_user(base);
@@ -729,7 +729,7 @@ static int dp_get_stats(struct cpg_dataplane *base, struct in_addr vpn_ip,
 	return 0;
 }
 
-static int dp_xmit(struct cpg_dataplane *base, const uint8_t *pkt, size_t len)
+static int dp_xmit(struct cpg_dp *base, const uint8_t *pkt, size_t len)
 {
 	struct dp_user *dp = dp_user(base);
 	struct pkt_buf *b = &dp->xmit_buf;
@@ -742,7 +742,7 @@ static int dp_xmit(struct cpg_dataplane *base, const uint8_t *pkt, size_t len)
 	return tx_packet(dp, b, false);
 }
 
-static void dp_destroy(struct cpg_dataplane *base)
+static void dp_destroy(struct cpg_dp *base)
 {
 	struct dp_user *dp = dp_user(base);
 
@@ -768,7 +768,7 @@ static void dp_destroy(struct cpg_dataplane *base)
 	free(dp);
 }
 
-static const struct cpg_dataplane_ops dp_user_ops = {
+static const struct cpg_dp_ops dp_user_ops = {
 	.name = "userspace",
 	.add_peer = dp_add_peer,
 	.del_peer = dp_del_peer,
@@ -806,8 +806,8 @@ static bool config_valid(const struct cpg_dp_user_config *cfg)
 	return true;
 }
 
-struct cpg_dataplane *cpg_dp_user_new(struct cpg_loop *loop, const struct cpg_dp_user_config *cfg,
-				      const struct cpg_dp_events *events, void *arg)
+struct cpg_dp *cpg_dp_user_new(struct cpg_loop *loop, const struct cpg_dp_user_config *cfg,
+			       const struct cpg_dp_events *events, void *arg)
 {
 	struct dp_user *dp;
 	double msg_max;
@@ -866,7 +866,7 @@ fail:
 	return NULL;
 }
 
-void cpg_dp_user_get_counters(const struct cpg_dataplane *base, struct cpg_dp_user_counters *out)
+void cpg_dp_user_get_counters(const struct cpg_dp *base, struct cpg_dp_user_counters *out)
 {
 	*out = ((const struct dp_user *)base)->counters;
 }

@@ -82,10 +82,10 @@ struct cpg_dp_user_counters {
  * line on a bad configuration or when out of memory. Free with
  * dp->ops->destroy(), which wipes every key.
  */
-struct cpg_dataplane *cpg_dp_user_new(struct cpg_loop *loop, const struct cpg_dp_user_config *cfg,
-				      const struct cpg_dp_events *events, void *arg);
+struct cpg_dp *cpg_dp_user_new(struct cpg_loop *loop, const struct cpg_dp_user_config *cfg,
+			       const struct cpg_dp_events *events, void *arg);
 
 /* dp must come from cpg_dp_user_new(). */
-void cpg_dp_user_get_counters(const struct cpg_dataplane *dp, struct cpg_dp_user_counters *out);
+void cpg_dp_user_get_counters(const struct cpg_dp *dp, struct cpg_dp_user_counters *out);
 
 #endif

@@ -17,10 +17,10 @@
 struct choice {
 	int kernel_calls, user_calls;
 	bool kernel_ok, user_ok;
-	struct cpg_dataplane kernel_dp, user_dp;
+	struct cpg_dp kernel_dp, user_dp;
 };
 
-static struct cpg_dataplane *open_kernel(void *arg, char *why, size_t len)
+static struct cpg_dp *open_kernel(void *arg, char *why, size_t len)
 {
 	struct choice *c = arg;
 
@@ -31,7 +31,7 @@ static struct cpg_dataplane *open_kernel(void *arg, char *why, size_t len)
 	return NULL;
 }
 
-static struct cpg_dataplane *open_user(void *arg)
+static struct cpg_dp *open_user(void *arg)
 {
 	struct choice *c = arg;
 
@@ -52,11 +52,11 @@ static size_t count(const char *s, const char *what)
 
 /* cpg_dp_open() with mode, the kernel or userspace working or not; its
  * log in *log. */
-static struct cpg_dataplane *choose(struct choice *c, enum cpg_data_plane mode,
-				    const struct cpg_config *cfg, bool kernel_ok, bool user_ok,
-				    const char **log)
+static struct cpg_dp *choose(struct choice *c, enum cpg_data_plane mode,
+			     const struct cpg_config *cfg, bool kernel_ok, bool user_ok,
+			     const char **log)
 {
-	struct cpg_dataplane *dp;
+	struct cpg_dp *dp;
 
 	memset(c, 0, sizeof(*c));
 	c->kernel_ok = kernel_ok;
@@ -155,23 +155,23 @@ static void unsupported_settings(void **state)
 	struct cpg_config cfg;
 
 	cpg_config_defaults(&cfg);
-	assert_null(cpg_dp_kernel_unsupported(&cfg));
+	assert_null(cpg_dp_not_for_kernel(&cfg));
 	cfg.connection_max_rate = 0.5;
-	assert_non_null(strstr(cpg_dp_kernel_unsupported(&cfg), "connection_max_rate"));
+	assert_non_null(strstr(cpg_dp_not_for_kernel(&cfg), "connection_max_rate"));
 	cfg.connection_max_rate = 0;
 	cfg.client_max_rate = 1;
-	assert_non_null(strstr(cpg_dp_kernel_unsupported(&cfg), "client_max_rate"));
+	assert_non_null(strstr(cpg_dp_not_for_kernel(&cfg), "client_max_rate"));
 	cfg.client_max_rate = 0;
 	cfg.tun_mtu = 16384;
-	assert_null(cpg_dp_kernel_unsupported(&cfg));
+	assert_null(cpg_dp_not_for_kernel(&cfg));
 	cfg.tun_mtu = 16385;
-	assert_non_null(strstr(cpg_dp_kernel_unsupported(&cfg), "tun_mtu"));
+	assert_non_null(strstr(cpg_dp_not_for_kernel(&cfg), "tun_mtu"));
 	/* What the kernel data plane does itself, or needs not. */
 	cfg.tun_mtu = 1419;
 	cfg.txqueue = 1000;
 	cfg.tun_one_queue = true;
 	cfg.max_clients = 3;
-	assert_null(cpg_dp_kernel_unsupported(&cfg));
+	assert_null(cpg_dp_not_for_kernel(&cfg));
 	cpg_config_free(&cfg);
 }
 

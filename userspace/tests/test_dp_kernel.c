@@ -268,9 +268,9 @@ static const struct cpg_dp_events events = {
 	.failed = ev_failed,
 };
 
-static struct cpg_dataplane *new_dp(struct fake *f)
+static struct cpg_dp *new_dp(struct fake *f)
 {
-	struct cpg_dataplane *dp;
+	struct cpg_dp *dp;
 
 	memset(f, 0, sizeof(*f));
 	dp = cpg_dp_kernel_new_detached(FAMILY, IFINDEX, fake_request, f, &events, f);
@@ -280,7 +280,7 @@ static struct cpg_dataplane *new_dp(struct fake *f)
 	return dp;
 }
 
-static void add_ok(struct cpg_dataplane *dp, const char *vpn_ip)
+static void add_ok(struct cpg_dp *dp, const char *vpn_ip)
 {
 	struct cpg_dp_peer p = make_peer(vpn_ip, CPG_CIPHER_AES_128_GCM, 0x11);
 
@@ -288,7 +288,7 @@ static void add_ok(struct cpg_dataplane *dp, const char *vpn_ip)
 }
 
 /* Feed the notification k as if the multicast socket had received it. */
-static void notify(struct cpg_dataplane *dp, const struct kpeer *k)
+static void notify(struct cpg_dp *dp, const struct kpeer *k)
 {
 	struct nl_msg *msg = kernel_msg(k, 0);
 
@@ -499,7 +499,7 @@ static void parse_refuses_bad_messages(void **state)
 static void add_new_then_set(void **state)
 {
 	struct fake f;
-	struct cpg_dataplane *dp = new_dp(&f);
+	struct cpg_dp *dp = new_dp(&f);
 	struct cpg_dp_peer p = make_peer("10.0.0.2", CPG_CIPHER_AES_128_GCM, 1);
 
 	assert_int_equal(dp->ops->add_peer(dp, &p), 0);
@@ -518,7 +518,7 @@ static void add_new_then_set(void **state)
 static void add_follows_the_kernel(void **state)
 {
 	struct fake f;
-	struct cpg_dataplane *dp = new_dp(&f);
+	struct cpg_dp *dp = new_dp(&f);
 	struct cpg_dp_peer p = make_peer("10.0.0.2", CPG_CIPHER_AES_256_GCM, 1);
 
 	/* The kernel has it already: its keys are replaced. */
@@ -539,7 +539,7 @@ static void add_follows_the_kernel(void **state)
 static void add_refused(void **state)
 {
 	struct fake f;
-	struct cpg_dataplane *dp = new_dp(&f);
+	struct cpg_dp *dp = new_dp(&f);
 	struct cpg_dp_peer p = make_peer("10.0.0.2", CPG_CIPHER_AES_128_GCM, 1);
 	const char *log;
 
@@ -560,7 +560,7 @@ static void add_refused(void **state)
 static void add_checks_its_input(void **state)
 {
 	struct fake f;
-	struct cpg_dataplane *dp = new_dp(&f);
+	struct cpg_dp *dp = new_dp(&f);
 	struct cpg_dp_peer p;
 
 	p = make_peer("10.0.0.2", CPG_CIPHER_NONE, 1);
@@ -583,7 +583,7 @@ static void add_checks_its_input(void **state)
 static void del_and_stats(void **state)
 {
 	struct fake f;
-	struct cpg_dataplane *dp = new_dp(&f);
+	struct cpg_dp *dp = new_dp(&f);
 	struct cpg_dp_stats st;
 
 	add_ok(dp, "10.0.0.2");
@@ -625,7 +625,7 @@ static void del_and_stats(void **state)
 static void counters_and_xmit(void **state)
 {
 	struct fake f;
-	struct cpg_dataplane *dp = new_dp(&f);
+	struct cpg_dp *dp = new_dp(&f);
 	uint8_t pkt[20] = { 0x45 };
 
 	f.no_route_drops = 42;
@@ -642,7 +642,7 @@ static void counters_and_xmit(void **state)
 static void no_route_notifications(void **state)
 {
 	struct fake f;
-	struct cpg_dataplane *dp = new_dp(&f);
+	struct cpg_dp *dp = new_dp(&f);
 	struct kpeer k = { .cmd = CAMPAGNOL_CMD_PEER_NO_ROUTE_NTF, .vpn_ip = "10.0.0.9",
 			   .reason = -1 };
 	struct nl_msg *a, *b;
@@ -689,7 +689,7 @@ static void no_route_notifications(void **state)
 static void peer_removed_by_another_program(void **state)
 {
 	struct fake f;
-	struct cpg_dataplane *dp = new_dp(&f);
+	struct cpg_dp *dp = new_dp(&f);
 	struct kpeer k = { .cmd = CAMPAGNOL_CMD_PEER_DEL_NTF, .vpn_ip = "10.0.0.5",
 			   .reason = CAMPAGNOL_DEL_PEER_REASON_USERSPACE };
 
@@ -717,7 +717,7 @@ static void peer_removed_by_another_program(void **state)
 static void device_teardown(void **state)
 {
 	struct fake f;
-	struct cpg_dataplane *dp = new_dp(&f);
+	struct cpg_dp *dp = new_dp(&f);
 	struct cpg_dp_peer p = make_peer("10.0.0.6", CPG_CIPHER_AES_128_GCM, 1);
 	struct kpeer k = { .cmd = CAMPAGNOL_CMD_PEER_DEL_NTF, .vpn_ip = "10.0.0.3",
 			   .reason = CAMPAGNOL_DEL_PEER_REASON_TEARDOWN };
@@ -750,7 +750,7 @@ static void device_teardown(void **state)
 static void socket_closed(void **state)
 {
 	struct fake f;
-	struct cpg_dataplane *dp = new_dp(&f);
+	struct cpg_dp *dp = new_dp(&f);
 
 	add_ok(dp, "10.0.0.2");
 	notify(dp, &(struct kpeer){ .cmd = CAMPAGNOL_CMD_PEER_DEL_NTF, .vpn_ip = "10.0.0.2",
@@ -765,7 +765,7 @@ static void socket_closed(void **state)
 static void key_limit(void **state)
 {
 	struct fake f;
-	struct cpg_dataplane *dp = new_dp(&f);
+	struct cpg_dp *dp = new_dp(&f);
 	struct kpeer k = { .cmd = CAMPAGNOL_CMD_KEY_LIMIT_NTF, .vpn_ip = "10.0.0.2",
 			   .reason = -1, .cur_cipher = 1, .cur_next_seq = CPG_RECORD_SEQ_MAX - 10 };
 
@@ -785,7 +785,7 @@ static void key_limit(void **state)
 static void overflow_resynchronises(void **state)
 {
 	struct fake f;
-	struct cpg_dataplane *dp = new_dp(&f);
+	struct cpg_dp *dp = new_dp(&f);
 
 	add_ok(dp, "10.0.0.2");
 	add_ok(dp, "10.0.0.3");

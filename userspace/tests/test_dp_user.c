@@ -43,7 +43,7 @@
 
 struct node {
 	struct fixture *fx;
-	struct cpg_dataplane *dp;
+	struct cpg_dp *dp;
 	struct cpg_tun tun;		/* tun.fd: the data plane's end */
 	int host_fd;			/* the test's end of the fake device */
 	int udp_fd;
@@ -127,7 +127,7 @@ static void peer_desc(const struct fixture *fx, int self, int other, uint16_t ep
 static int add_peer(struct fixture *fx, int self, int other, uint16_t epoch)
 {
 	struct cpg_dp_peer p;
-	struct cpg_dataplane *dp = fx->n[self].dp;
+	struct cpg_dp *dp = fx->n[self].dp;
 
 	peer_desc(fx, self, other, epoch, &p);
 	return dp->ops->add_peer(dp, &p);
@@ -197,7 +197,7 @@ static ssize_t relay(struct fixture *fx, int from, int to, uint8_t *buf)
 
 static void get_stats(struct fixture *fx, int self, int other, struct cpg_dp_stats *st)
 {
-	struct cpg_dataplane *dp = fx->n[self].dp;
+	struct cpg_dp *dp = fx->n[self].dp;
 
 	assert_int_equal(dp->ops->get_stats(dp, fx->n[other].vpn_ip, st), 0);
 }
@@ -751,7 +751,7 @@ static void test_inner_malformed(void **state)
 static void test_connection_rate(void **state)
 {
 	struct fixture *fx = *state;
-	struct cpg_dataplane *dp = fx->n[A].dp;
+	struct cpg_dp *dp = fx->n[A].dp;
 	uint8_t pkt[DGRAM_MAX], wire[DGRAM_MAX];
 	size_t lb = make_packet(pkt, fx->n[A].vpn_ip, fx->n[B].vpn_ip, 1000 - 28, 0);
 	union cpg_sockaddr from;
@@ -794,7 +794,7 @@ static void test_connection_rate(void **state)
 static void test_client_rate(void **state)
 {
 	struct fixture *fx = *state;
-	struct cpg_dataplane *dp = fx->n[A].dp;
+	struct cpg_dp *dp = fx->n[A].dp;
 	uint8_t pb[DGRAM_MAX], pc[DGRAM_MAX];
 	size_t len = make_packet(pb, fx->n[A].vpn_ip, fx->n[B].vpn_ip, 1000 - 28, 0);
 	struct cpg_dp_stats sb, sc;
@@ -926,7 +926,7 @@ static void test_stats_idle(void **state)
 static void test_add_peer_errors(void **state)
 {
 	struct fixture *fx = *state;
-	struct cpg_dataplane *dp = fx->n[A].dp;
+	struct cpg_dp *dp = fx->n[A].dp;
 	uint8_t pkt[DGRAM_MAX], wire[DGRAM_MAX];
 	size_t len = make_packet(pkt, fx->n[A].vpn_ip, fx->n[B].vpn_ip, 10, 0);
 	struct cpg_dp_peer p;
@@ -986,7 +986,7 @@ static void test_add_peer_errors(void **state)
 static void test_device_gone(void **state)
 {
 	struct fixture *fx = *state;
-	struct cpg_dataplane *dp = fx->n[A].dp;
+	struct cpg_dp *dp = fx->n[A].dp;
 	uint8_t pkt[DGRAM_MAX], wire[DGRAM_MAX];
 	size_t len = make_packet(pkt, fx->n[A].vpn_ip, fx->n[B].vpn_ip, 10, 0);
 	struct cpg_dp_user_counters cnt;
@@ -1007,7 +1007,7 @@ static void test_bad_config(void **state)
 {
 	struct fixture *fx = *state;
 	struct cpg_tun tun = { .fd = fx->n[A].tun.fd, .name = "bad0" };
-	struct cpg_dataplane *dp;
+	struct cpg_dp *dp;
 	uint8_t pkt[DGRAM_MAX];
 	size_t len;
 	int sp[2];
