@@ -410,7 +410,7 @@ int main(int argc, char **argv)
 
 	ret = parse_args(argc, argv, &opt);
 	if (ret)
-		return ret > 0 ? EXIT_SUCCESS : CPG_EXIT_USAGE;
+		return ret > 0 ? EXIT_SUCCESS : CPG_CLI_EXIT_USAGE;
 	cpg_log_init(PROG, opt.debug ? LOG_DEBUG : opt.verbose ? LOG_INFO : LOG_NOTICE, false);
 	if (opt.pidfile_arg) {
 		opt.pidfile = absolute_path(opt.pidfile_arg);

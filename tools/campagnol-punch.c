@@ -455,7 +455,7 @@ static bool number_arg(const char *what, unsigned long min, unsigned long max, u
 	return false;
 }
 
-/* 0, or CPG_EXIT_USAGE after a message. Exits for -h and -V. */
+/* 0, or CPG_CLI_EXIT_USAGE after a message. Exits for -h and -V. */
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
@@ -493,7 +493,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'p':
 			if (!number_arg("port", 0, 65535, &v))
-				return CPG_EXIT_USAGE;
+				return CPG_CLI_EXIT_USAGE;
 			o->local_port = (long)v;
 			break;
 		case 'I':
@@ -507,17 +507,17 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 't':
 			if (!number_arg("punch timeout", 1, 3600000, &v))
-				return CPG_EXIT_USAGE;
+				return CPG_CLI_EXIT_USAGE;
 			o->punch_timeout_ms = v;
 			break;
 		case 'x':
 			if (!number_arg("count", 0, 1000000, &v))
-				return CPG_EXIT_USAGE;
+				return CPG_CLI_EXIT_USAGE;
 			o->exchange = v;
 			break;
 		case 'w':
 			if (!number_arg("wait", 0, 100000000, &v))
-				return CPG_EXIT_USAGE;
+				return CPG_CLI_EXIT_USAGE;
 			o->wait_s = (long)v;
 			break;
 		case 'v':
@@ -535,7 +535,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			exit(0);
 		default:
 			usage(stderr);
-			return CPG_EXIT_USAGE;
+			return CPG_CLI_EXIT_USAGE;
 		}
 	}
 	o->args = argv + optind;
@@ -544,7 +544,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		fprintf(stderr,
 			"campagnol-punch: need -s SERVER and a VPN_IP, or -c CONFIG_FILE\n");
 		usage(stderr);
-		return CPG_EXIT_USAGE;
+		return CPG_CLI_EXIT_USAGE;
 	}
 	return 0;
 }
@@ -564,19 +564,19 @@ static int build_config(const struct options *o, struct cpg_config *cfg, char **
 		cpg_config_defaults(cfg);
 		if (parse_ip(o->args[0], &cfg->vpn_ip) < 0 || cfg->vpn_ip.s_addr == 0) {
 			fprintf(stderr, "campagnol-punch: bad VPN IP '%s'\n", o->args[0]);
-			return CPG_EXIT_USAGE;
+			return CPG_CLI_EXIT_USAGE;
 		}
 		(*peers)++;
 		(*n_peers)--;
 	}
 	if (o->server && parse_server(o->server, cfg) < 0) {
 		fprintf(stderr, "campagnol-punch: bad server '%s'\n", o->server);
-		return CPG_EXIT_USAGE;
+		return CPG_CLI_EXIT_USAGE;
 	}
 	if (o->local_host) {
 		if (parse_ip(o->local_host, &cfg->local_ip) < 0) {
 			fprintf(stderr, "campagnol-punch: bad local IP '%s'\n", o->local_host);
-			return CPG_EXIT_USAGE;
+			return CPG_CLI_EXIT_USAGE;
 		}
 		cfg->local_ip_set = true;
 	}
@@ -593,7 +593,7 @@ static int build_config(const struct options *o, struct cpg_config *cfg, char **
 		    !cpg_sockaddr_port(&ep)) {
 			fprintf(stderr, "campagnol-punch: bad override '%s' (IP:PORT)\n",
 				o->override);
-			return CPG_EXIT_USAGE;
+			return CPG_CLI_EXIT_USAGE;
 		}
 		cfg->override_local_addr = true;
 		cfg->override_ip = ep.in.sin_addr;
@@ -612,11 +612,11 @@ static int add_asked_peers(struct punch_tool *t, char **peers, int n_peers)
 		if (parse_ip(peers[i], &ip) < 0 || ip.s_addr == 0 ||
 		    ip.s_addr == t->rc.vpn_ip.s_addr) {
 			fprintf(stderr, "campagnol-punch: bad peer VPN IP '%s'\n", peers[i]);
-			return CPG_EXIT_USAGE;
+			return CPG_CLI_EXIT_USAGE;
 		}
 		if (peer_find(t, ip)) {
 			fprintf(stderr, "campagnol-punch: peer %s given twice\n", peers[i]);
-			return CPG_EXIT_USAGE;
+			return CPG_CLI_EXIT_USAGE;
 		}
 		peer_add(t, ip, true);
 	}

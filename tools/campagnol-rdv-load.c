@@ -1632,6 +1632,6 @@ int main(int argc, char **argv)
 
 	cpg_log_init(PROG, LOG_NOTICE, false);
 	if (parse_options(argc, argv, &o))
-		return CPG_EXIT_USAGE;
+		return CPG_CLI_EXIT_USAGE;
 	return o.fuzz ? run_fuzz(&o) : run_load(&o);
 }

@@ -628,7 +628,7 @@ int main(int argc, char **argv)
 
 	status = parse_options(argc, argv, &o);
 	if (status)
-		return status < 0 ? CPG_EXIT_USAGE : 0;
+		return status < 0 ? CPG_CLI_EXIT_USAGE : 0;
 	if (targets(o.target, &paths, &n_paths) < 0)
 		return 1;
 	if (o.out == OUT_JSON)

@@ -354,7 +354,7 @@ struct options {
 	bool kinds_given;
 };
 
-/* The command line into *o and g: 0, 1 after -h, or CPG_EXIT_USAGE after
+/* The command line into *o and g: 0, 1 after -h, or CPG_CLI_EXIT_USAGE after
  * a message. */
 static int parse_options(int argc, char **argv, struct options *o, struct garbage *g)
 {
@@ -365,36 +365,36 @@ static int parse_options(int argc, char **argv, struct options *o, struct garbag
 		switch (opt) {
 		case 's':
 			if (udptool_parse_endpoint(optarg, "-s", &o->src) < 0)
-				return CPG_EXIT_USAGE;
+				return CPG_CLI_EXIT_USAGE;
 			o->spoof = true;
 			break;
 		case 'n':
 			if (udptool_parse_ulong(optarg, "-n", 1, 4000000000ul, &o->count) < 0)
-				return CPG_EXIT_USAGE;
+				return CPG_CLI_EXIT_USAGE;
 			break;
 		case 'r':
 			if (udptool_parse_ulong(optarg, "-r", 0, 100000000ul, &o->rate) < 0)
-				return CPG_EXIT_USAGE;
+				return CPG_CLI_EXIT_USAGE;
 			break;
 		case 'S':
 			if (udptool_parse_ulong(optarg, "-S", 0, 4000000000ul, &v) < 0)
-				return CPG_EXIT_USAGE;
+				return CPG_CLI_EXIT_USAGE;
 			o->seed = v;
 			break;
 		case 'e':
 			if (udptool_parse_ulong(optarg, "-e", 0, 65535, &v) < 0)
-				return CPG_EXIT_USAGE;
+				return CPG_CLI_EXIT_USAGE;
 			g->epoch = (uint16_t)v;
 			break;
 		case 'm':
 			if (udptool_parse_ulong(optarg, "-m", 576, 65535, &v) < 0)
-				return CPG_EXIT_USAGE;
+				return CPG_CLI_EXIT_USAGE;
 			g->mtu = v;
 			break;
 		case 'k':
 			if (parse_kinds(optarg, &g->enabled) < 0) {
 				usage(stderr);
-				return CPG_EXIT_USAGE;
+				return CPG_CLI_EXIT_USAGE;
 			}
 			o->kinds_given = true;
 			break;
@@ -406,19 +406,19 @@ static int parse_options(int argc, char **argv, struct options *o, struct garbag
 			return 1;
 		default:
 			usage(stderr);
-			return CPG_EXIT_USAGE;
+			return CPG_CLI_EXIT_USAGE;
 		}
 	}
 	if (argc - optind != 1) {
 		usage(stderr);
-		return CPG_EXIT_USAGE;
+		return CPG_CLI_EXIT_USAGE;
 	}
 	if (udptool_parse_endpoint(argv[optind], "destination", &o->dst) < 0)
-		return CPG_EXIT_USAGE;
+		return CPG_CLI_EXIT_USAGE;
 	return 0;
 }
 
-/* The kinds to send, with the record of -x: 0, or CPG_EXIT_USAGE after a
+/* The kinds to send, with the record of -x: 0, or CPG_CLI_EXIT_USAGE after a
  * message. */
 static int choose_kinds(const struct options *o, struct garbage *g)
 {
@@ -429,7 +429,7 @@ static int choose_kinds(const struct options *o, struct garbage *g)
 
 		if (len <= 0) {
 			log_err("-x: no record");
-			return CPG_EXIT_USAGE;
+			return CPG_CLI_EXIT_USAGE;
 		}
 		g->record = record_buf;
 		g->record_len = (size_t)len;
@@ -437,7 +437,7 @@ static int choose_kinds(const struct options *o, struct garbage *g)
 			g->enabled |= 1u << K_MUTANT;
 	} else if (g->enabled & (1u << K_MUTANT)) {
 		log_err("-k mutant needs a record (-x)");
-		return CPG_EXIT_USAGE;
+		return CPG_CLI_EXIT_USAGE;
 	}
 	if (g->mtu > MAX_PAYLOAD + IP_HDR_LEN)
 		g->enabled &= ~(1u << K_OVERSIZED);
@@ -446,7 +446,7 @@ static int choose_kinds(const struct options *o, struct garbage *g)
 			g->total_weight += kinds[k].weight;
 	if (!g->total_weight) {
 		log_err("no kind of datagram left to send");
-		return CPG_EXIT_USAGE;
+		return CPG_CLI_EXIT_USAGE;
 	}
 	return 0;
 }

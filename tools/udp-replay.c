@@ -49,30 +49,30 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 's':
 			if (udptool_parse_endpoint(optarg, "-s", &src) < 0)
-				return CPG_EXIT_USAGE;
+				return CPG_CLI_EXIT_USAGE;
 			spoof = true;
 			break;
 		case 'n':
 			if (udptool_parse_ulong(optarg, "-n", 1, INT_MAX, &count) < 0)
-				return CPG_EXIT_USAGE;
+				return CPG_CLI_EXIT_USAGE;
 			break;
 		case 'h':
 			usage(stdout);
 			return 0;
 		default:
 			usage(stderr);
-			return CPG_EXIT_USAGE;
+			return CPG_CLI_EXIT_USAGE;
 		}
 	}
 	if (argc - optind != 2) {
 		usage(stderr);
-		return CPG_EXIT_USAGE;
+		return CPG_CLI_EXIT_USAGE;
 	}
 	if (udptool_parse_endpoint(argv[optind], "destination", &dst) < 0)
-		return CPG_EXIT_USAGE;
+		return CPG_CLI_EXIT_USAGE;
 	len = udptool_parse_hex(argv[optind + 1], "payload", payload, sizeof(payload));
 	if (len < 0)
-		return CPG_EXIT_USAGE;
+		return CPG_CLI_EXIT_USAGE;
 	data_len = (size_t)len;
 
 	if (spoof) {

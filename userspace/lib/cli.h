@@ -6,6 +6,6 @@
 /* The exit status of every tool and of campagnol_rdv on a bad command line
  * (after a message saying what is wrong), apart from their own failures
  * (1). The daemon keeps 1 for it, as it always had (campagnol.c). */
-#define CPG_EXIT_USAGE 2
+#define CPG_CLI_EXIT_USAGE 2
 
 #endif
