@@ -121,7 +121,7 @@ enum {
 struct options {
 	const char *config_file;
 	const char *pidfile;
-	enum cpg_data_plane data_plane;
+	enum cpg_config_data_plane data_plane;
 	bool data_plane_given;
 	bool daemonize;
 	bool lock_memory;

@@ -45,23 +45,23 @@ int cpg_config_parse_bool(const char *s, bool *out)
 }
 
 static const char *const data_plane_names[] = {
-	[CPG_DATA_PLANE_AUTO] = "auto",
-	[CPG_DATA_PLANE_KERNEL] = "kernel",
-	[CPG_DATA_PLANE_USERSPACE] = "userspace",
+	[CPG_CONFIG_DATA_PLANE_AUTO] = "auto",
+	[CPG_CONFIG_DATA_PLANE_KERNEL] = "kernel",
+	[CPG_CONFIG_DATA_PLANE_USERSPACE] = "userspace",
 };
 
-int cpg_config_parse_data_plane(const char *s, enum cpg_data_plane *out)
+int cpg_config_parse_data_plane(const char *s, enum cpg_config_data_plane *out)
 {
 	for (size_t i = 0; i < sizeof(data_plane_names) / sizeof(data_plane_names[0]); i++) {
 		if (strcasecmp(s, data_plane_names[i]) == 0) {
-			*out = (enum cpg_data_plane)i;
+			*out = (enum cpg_config_data_plane)i;
 			return 0;
 		}
 	}
 	return -1;
 }
 
-const char *cpg_config_data_plane_name(enum cpg_data_plane dp)
+const char *cpg_config_data_plane_name(enum cpg_config_data_plane dp)
 {
 	if ((size_t)dp >= sizeof(data_plane_names) / sizeof(data_plane_names[0]))
 		return "?";
@@ -572,7 +572,7 @@ void cpg_config_defaults(struct cpg_config *cfg)
 	cfg->timeout = 120;
 	cfg->keepalive = 10;
 	cfg->max_clients = 100;
-	cfg->data_plane = CPG_DATA_PLANE_AUTO;
+	cfg->data_plane = CPG_CONFIG_DATA_PLANE_AUTO;
 	cfg->default_up = true;
 	cfg->default_down = true;
 }

@@ -20,10 +20,10 @@
 #define CPG_CONFIG_DEFAULT_FILE "/etc/campagnol.conf"
 
 /* [CLIENT] data_plane: what carries the VPN packets (docs/campagnol.conf.md). */
-enum cpg_data_plane {
-	CPG_DATA_PLANE_AUTO,		/* campagnol.ko when it can, else userspace */
-	CPG_DATA_PLANE_KERNEL,		/* campagnol.ko or nothing */
-	CPG_DATA_PLANE_USERSPACE,	/* a TUN device and the daemon's own records */
+enum cpg_config_data_plane {
+	CPG_CONFIG_DATA_PLANE_AUTO,		/* campagnol.ko when it can, else userspace */
+	CPG_CONFIG_DATA_PLANE_KERNEL,		/* campagnol.ko or nothing */
+	CPG_CONFIG_DATA_PLANE_USERSPACE,	/* a TUN device and the daemon's own records */
 };
 
 struct cpg_config {
@@ -67,7 +67,7 @@ struct cpg_config {
 	int timeout;			/* 120 s, min 5 */
 	int keepalive;			/* 10 s, min 1 */
 	int max_clients;		/* 100, min 1 */
-	enum cpg_data_plane data_plane;	/* auto */
+	enum cpg_config_data_plane data_plane;	/* auto */
 
 	/* [COMMANDS] */
 	bool default_up;		/* yes */
@@ -90,9 +90,9 @@ int cpg_config_from_ini(const char *name, const struct cpg_ini *ini, unsigned in
 void cpg_config_free(struct cpg_config *cfg);
 
 /* "auto", "kernel" or "userspace", in any case. 0 or -1. */
-int cpg_config_parse_data_plane(const char *s, enum cpg_data_plane *out);
+int cpg_config_parse_data_plane(const char *s, enum cpg_config_data_plane *out);
 /* The name cpg_config_parse_data_plane() reads back. */
-const char *cpg_config_data_plane_name(enum cpg_data_plane dp);
+const char *cpg_config_data_plane_name(enum cpg_config_data_plane dp);
 
 /* Parse a boolean as the original: yes/on/1/true, no/off/0/false (any case).
  * 0 or -1. */

@@ -43,16 +43,16 @@ static struct cpg_dp *try_kernel(const struct cpg_config *cfg,
 	return dp;
 }
 
-struct cpg_dp *cpg_dp_open(enum cpg_data_plane mode, const struct cpg_config *cfg,
+struct cpg_dp *cpg_dp_open(enum cpg_config_data_plane mode, const struct cpg_config *cfg,
 			   const struct cpg_dp_openers *openers, void *arg)
 {
 	struct cpg_dp *dp;
 	char why[512] = "";
 
-	if (mode == CPG_DATA_PLANE_USERSPACE)
+	if (mode == CPG_CONFIG_DATA_PLANE_USERSPACE)
 		return openers->userspace(arg);
 	if (!openers->kernel) {
-		if (mode == CPG_DATA_PLANE_KERNEL) {
+		if (mode == CPG_CONFIG_DATA_PLANE_KERNEL) {
 			log_err("data plane kernel asked for, but %s: use data_plane = userspace",
 				NO_KERNEL_WHY);
 			return NULL;
@@ -63,7 +63,7 @@ struct cpg_dp *cpg_dp_open(enum cpg_data_plane mode, const struct cpg_config *cf
 	dp = try_kernel(cfg, openers, arg, why, sizeof(why));
 	if (dp)
 		return dp;
-	if (mode == CPG_DATA_PLANE_KERNEL) {
+	if (mode == CPG_CONFIG_DATA_PLANE_KERNEL) {
 		log_err("data plane kernel asked for, but %s", why);
 		return NULL;
 	}

@@ -177,7 +177,7 @@ struct cpg_dp_openers {
  * reason; the kernel one is not even tried then. Without a kernel opener,
  * auto is userspace with one info line.
  */
-struct cpg_dp *cpg_dp_open(enum cpg_data_plane mode, const struct cpg_config *cfg,
+struct cpg_dp *cpg_dp_open(enum cpg_config_data_plane mode, const struct cpg_config *cfg,
 			   const struct cpg_dp_openers *openers, void *arg);
 
 #endif

@@ -589,7 +589,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.timeout, 120);
 	assert_int_equal(cfg.keepalive, 10);
 	assert_int_equal(cfg.max_clients, 100);
-	assert_int_equal(cfg.data_plane, CPG_DATA_PLANE_AUTO);
+	assert_int_equal(cfg.data_plane, CPG_CONFIG_DATA_PLANE_AUTO);
 	assert_true(cfg.default_up);
 	assert_true(cfg.default_down);
 	assert_int_equal(cfg.n_up, 0);
@@ -714,7 +714,7 @@ static void test_every_option(void **state)
 	assert_int_equal(cfg.timeout, 60);
 	assert_int_equal(cfg.keepalive, 30);
 	assert_int_equal(cfg.max_clients, 20);
-	assert_int_equal(cfg.data_plane, CPG_DATA_PLANE_USERSPACE);
+	assert_int_equal(cfg.data_plane, CPG_CONFIG_DATA_PLANE_USERSPACE);
 	assert_false(cfg.default_up);
 	assert_false(cfg.default_down);
 	assert_int_equal(cfg.n_up, 2);
@@ -867,16 +867,16 @@ static void test_data_plane(void **state)
 {
 	static const struct {
 		const char *value;
-		enum cpg_data_plane dp;
+		enum cpg_config_data_plane dp;
 	} good[] = {
-		{ "auto", CPG_DATA_PLANE_AUTO },
-		{ "kernel", CPG_DATA_PLANE_KERNEL },
-		{ "userspace", CPG_DATA_PLANE_USERSPACE },
-		{ "Kernel", CPG_DATA_PLANE_KERNEL },
-		{ "\"USERSPACE\"", CPG_DATA_PLANE_USERSPACE },
+		{ "auto", CPG_CONFIG_DATA_PLANE_AUTO },
+		{ "kernel", CPG_CONFIG_DATA_PLANE_KERNEL },
+		{ "userspace", CPG_CONFIG_DATA_PLANE_USERSPACE },
+		{ "Kernel", CPG_CONFIG_DATA_PLANE_KERNEL },
+		{ "\"USERSPACE\"", CPG_CONFIG_DATA_PLANE_USERSPACE },
 	};
 	static const char *const bad[] = { "user", "tun", "kernel ", "\"\"x", "0", "yes" };
-	enum cpg_data_plane dp = CPG_DATA_PLANE_USERSPACE;
+	enum cpg_config_data_plane dp = CPG_CONFIG_DATA_PLANE_USERSPACE;
 	struct cpg_config cfg;
 	char extra[128];
 
@@ -888,7 +888,7 @@ static void test_data_plane(void **state)
 	}
 	/* The last one wins, as for every option. */
 	option_ok("[CLIENT]\ndata_plane = kernel\ndata_plane = auto\n", &cfg);
-	assert_int_equal(cfg.data_plane, CPG_DATA_PLANE_AUTO);
+	assert_int_equal(cfg.data_plane, CPG_CONFIG_DATA_PLANE_AUTO);
 	cpg_config_free(&cfg);
 	option_fails("[CLIENT]\ndata_plane = ebpf\n", NAME ":7: data_plane: \"ebpf\" is not a "
 		     "data plane (auto, kernel or userspace)");
@@ -898,14 +898,15 @@ static void test_data_plane(void **state)
 	}
 	/* The command line's parser, and the names it reads back. */
 	assert_int_equal(cpg_config_parse_data_plane("AUTO", &dp), 0);
-	assert_int_equal(dp, CPG_DATA_PLANE_AUTO);
+	assert_int_equal(dp, CPG_CONFIG_DATA_PLANE_AUTO);
 	assert_int_equal(cpg_config_parse_data_plane("", &dp), -1);
 	assert_int_equal(cpg_config_parse_data_plane("kernel2", &dp), -1);
-	assert_int_equal(dp, CPG_DATA_PLANE_AUTO);
-	assert_string_equal(cpg_config_data_plane_name(CPG_DATA_PLANE_AUTO), "auto");
-	assert_string_equal(cpg_config_data_plane_name(CPG_DATA_PLANE_KERNEL), "kernel");
-	assert_string_equal(cpg_config_data_plane_name(CPG_DATA_PLANE_USERSPACE), "userspace");
-	assert_string_equal(cpg_config_data_plane_name((enum cpg_data_plane)7), "?");
+	assert_int_equal(dp, CPG_CONFIG_DATA_PLANE_AUTO);
+	assert_string_equal(cpg_config_data_plane_name(CPG_CONFIG_DATA_PLANE_AUTO), "auto");
+	assert_string_equal(cpg_config_data_plane_name(CPG_CONFIG_DATA_PLANE_KERNEL), "kernel");
+	assert_string_equal(cpg_config_data_plane_name(CPG_CONFIG_DATA_PLANE_USERSPACE),
+			    "userspace");
+	assert_string_equal(cpg_config_data_plane_name((enum cpg_config_data_plane)7), "?");
 }
 
 static void test_strings(void **state)

@@ -52,7 +52,7 @@ static size_t count(const char *s, const char *what)
 
 /* cpg_dp_open() with mode, the kernel or userspace working or not; its
  * log in *log. */
-static struct cpg_dp *choose(struct choice *c, enum cpg_data_plane mode,
+static struct cpg_dp *choose(struct choice *c, enum cpg_config_data_plane mode,
 			     const struct cpg_config *cfg, bool kernel_ok, bool user_ok,
 			     const char **log)
 {
@@ -76,20 +76,24 @@ static void choose_data_plane(void **state)
 	cpg_config_defaults(&cfg);
 
 	/* userspace: the kernel is never asked. */
-	assert_ptr_equal(choose(&c, CPG_DATA_PLANE_USERSPACE, &cfg, true, true, &log), &c.user_dp);
+	assert_ptr_equal(choose(&c, CPG_CONFIG_DATA_PLANE_USERSPACE, &cfg, true, true, &log),
+			 &c.user_dp);
 	assert_int_equal(c.kernel_calls, 0);
 	assert_string_equal(log, "");
 
 	/* kernel and auto: the kernel's when it works, silently. */
-	assert_ptr_equal(choose(&c, CPG_DATA_PLANE_KERNEL, &cfg, true, true, &log), &c.kernel_dp);
+	assert_ptr_equal(choose(&c, CPG_CONFIG_DATA_PLANE_KERNEL, &cfg, true, true, &log),
+			 &c.kernel_dp);
 	assert_int_equal(c.user_calls, 0);
 	assert_string_equal(log, "");
-	assert_ptr_equal(choose(&c, CPG_DATA_PLANE_AUTO, &cfg, true, true, &log), &c.kernel_dp);
+	assert_ptr_equal(choose(&c, CPG_CONFIG_DATA_PLANE_AUTO, &cfg, true, true, &log),
+			 &c.kernel_dp);
 	assert_int_equal(c.user_calls, 0);
 	assert_string_equal(log, "");
 
 	/* auto without the kernel's: userspace, and one notice saying why. */
-	assert_ptr_equal(choose(&c, CPG_DATA_PLANE_AUTO, &cfg, false, true, &log), &c.user_dp);
+	assert_ptr_equal(choose(&c, CPG_CONFIG_DATA_PLANE_AUTO, &cfg, false, true, &log),
+			 &c.user_dp);
 	assert_int_equal(c.kernel_calls, 1);
 	assert_int_equal(count(log, "\n"), 1);
 	assert_non_null(strstr(log, "data plane: userspace"));
@@ -97,28 +101,30 @@ static void choose_data_plane(void **state)
 	assert_null(strstr(log, "error"));
 
 	/* kernel without the kernel's: an error saying why, no fallback. */
-	assert_null(choose(&c, CPG_DATA_PLANE_KERNEL, &cfg, false, true, &log));
+	assert_null(choose(&c, CPG_CONFIG_DATA_PLANE_KERNEL, &cfg, false, true, &log));
 	assert_int_equal(c.user_calls, 0);
 	assert_int_equal(count(log, "\n"), 1);
 	assert_non_null(strstr(log, "error: "));
 	assert_non_null(strstr(log, "campagnol.ko is not loaded"));
 
 	/* Neither: the userspace one says why itself. */
-	assert_null(choose(&c, CPG_DATA_PLANE_AUTO, &cfg, false, false, &log));
+	assert_null(choose(&c, CPG_CONFIG_DATA_PLANE_AUTO, &cfg, false, false, &log));
 	assert_int_equal(c.user_calls, 1);
 
 	/* A rate limit: auto does not even try the kernel, kernel refuses. */
 	cfg.client_max_rate = 50;
-	assert_ptr_equal(choose(&c, CPG_DATA_PLANE_AUTO, &cfg, true, true, &log), &c.user_dp);
+	assert_ptr_equal(choose(&c, CPG_CONFIG_DATA_PLANE_AUTO, &cfg, true, true, &log),
+			 &c.user_dp);
 	assert_int_equal(c.kernel_calls, 0);
 	assert_int_equal(count(log, "\n"), 1);
 	assert_non_null(strstr(log, "client_max_rate"));
-	assert_null(choose(&c, CPG_DATA_PLANE_KERNEL, &cfg, true, true, &log));
+	assert_null(choose(&c, CPG_CONFIG_DATA_PLANE_KERNEL, &cfg, true, true, &log));
 	assert_int_equal(c.kernel_calls + c.user_calls, 0);
 	assert_non_null(strstr(log, "error: "));
 	assert_non_null(strstr(log, "client_max_rate"));
 	/* userspace has rate limits. */
-	assert_ptr_equal(choose(&c, CPG_DATA_PLANE_USERSPACE, &cfg, true, true, &log), &c.user_dp);
+	assert_ptr_equal(choose(&c, CPG_CONFIG_DATA_PLANE_USERSPACE, &cfg, true, true, &log),
+			 &c.user_dp);
 	assert_string_equal(log, "");
 	cpg_config_free(&cfg);
 }
@@ -134,14 +140,14 @@ static void no_kernel_data_plane(void **state)
 	cpg_config_defaults(&cfg);
 	cpg_log_level = LOG_INFO;
 	capture_start();
-	assert_ptr_equal(cpg_dp_open(CPG_DATA_PLANE_AUTO, &cfg, &user_only, &c), &c.user_dp);
+	assert_ptr_equal(cpg_dp_open(CPG_CONFIG_DATA_PLANE_AUTO, &cfg, &user_only, &c), &c.user_dp);
 	log = capture_end();
 	assert_int_equal(count(log, "\n"), 1);
 	assert_non_null(strstr(log, "data plane: userspace"));
 	assert_null(strstr(log, "error"));
 
 	capture_start();
-	assert_null(cpg_dp_open(CPG_DATA_PLANE_KERNEL, &cfg, &user_only, &c));
+	assert_null(cpg_dp_open(CPG_CONFIG_DATA_PLANE_KERNEL, &cfg, &user_only, &c));
 	log = capture_end();
 	assert_int_equal(c.user_calls, 1);
 	assert_non_null(strstr(log, "error: data plane kernel asked for"));
