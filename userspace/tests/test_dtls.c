@@ -274,10 +274,15 @@ static bool deliver(struct side *from, struct side *to)
 	return moved;
 }
 
+/* Until neither side has anything for the other: both deliver every round. */
 static void pump(struct pair *p)
 {
-	while (deliver(&p->a, &p->b) | deliver(&p->b, &p->a))
-		;
+	bool moved;
+
+	do {
+		moved = deliver(&p->a, &p->b);
+		moved = deliver(&p->b, &p->a) || moved;
+	} while (moved);
 }
 
 static bool handshaking(const struct side *sd)
