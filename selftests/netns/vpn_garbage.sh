@@ -18,7 +18,9 @@
 #   - both daemons are alive;
 #   - every datagram reached D: an nftables counter of the datagrams to D's
 #     port from X's MAC address, at the IP layer's input (reassembled), says
-#     as many as udp-garbage sent;
+#     as many as udp-garbage sent, less at most what the kernel says it
+#     dropped on the way (backlog drops, failed reassemblies, IP discards,
+#     the links' drops: a loaded VM drops one in a million now and then);
 #   - every datagram taken or read is counted under a reason, once
 #     (udp-garbage puts one record at most in a datagram):
 #       counted = D's drops for A (auth + replay + spoofed + malformed: the
@@ -26,9 +28,10 @@
 #                 status shows as cpg-nltest does) + D's dtls_in for A (the
 #                 rest from A's endpoint, OpenSSL's) + D's drop_other +
 #                 drop_unknown_dtls + drop_signal
-#       counted + InErrors = sent + lost, lost the legitimate datagrams among
+#       counted + InErrors = reached + lost (reached: the datagrams from X
+#     at D's IP input), lost the legitimate datagrams among
 #     the kernel's drops. The kernel does not say whose datagrams it dropped:
-#     lost is 0 when it dropped none (then counted = sent exactly), else at
+#     lost is 0 when it dropped none (then counted = reached exactly), else at
 #     least the pings lost on the way to D and at most min(InErrors, L), L
 #     the legitimate datagrams to D's port (the same counter for the others
 #     than X);
@@ -61,13 +64,39 @@ plane_init $((13 + KERNEL)) campagnol_rdv campagnol campagnol-status udp-garbage
 topo_standard rdv A D
 topo_public_host X "$X_IP"
 
-# udp_stat NS FIELD: the Udp line's FIELD of /proc/net/snmp in namespace NS.
-udp_stat() {
+# snmp_stat NS PROTO FIELD: the PROTO line's FIELD of /proc/net/snmp in
+# namespace NS (PROTO: Ip, Udp...).
+snmp_stat() {
 	# shellcheck disable=SC2016 # awk's variables
-	in_ns "$1" awk -v f="$2" '$1 == "Udp:" {
+	in_ns "$1" awk -v p="$2:" -v f="$3" '$1 == p {
 		if (!n) { for (i = 2; i <= NF; i++) col[$i] = i; n = 1; next }
 		print $col[f]
 	}' /proc/net/snmp
+}
+
+udp_stat() {
+	snmp_stat "$1" Udp "$2"
+}
+
+# path_drops: what the kernel says it dropped between X and D's IP input,
+# and more (it does not say whose packets): the backlog drops of
+# /proc/net/softnet_stat (all namespaces), D's failed reassemblies and IP
+# discards, and the drops of every link of X, D and the public segment.
+path_drops() {
+	local n v sum=0
+
+	# One line per CPU, in hexadecimal.
+	while read -r _ v _; do
+		sum=$((sum + 16#$v))
+	done </proc/net/softnet_stat
+	sum=$((sum + $(snmp_stat D Ip ReasmFails) + $(snmp_stat D Ip InDiscards)))
+	for n in X D pub; do
+		for v in $(ip -n "$(ns "$n")" -s -j link show |
+			jq '.[] | .stats64.rx.dropped + .stats64.tx.dropped'); do
+			sum=$((sum + v))
+		done
+	done
+	echo "$sum"
 }
 
 # snapshot ARRAY: D's counters now, into the associative array ARRAY:
@@ -91,7 +120,8 @@ snapshot() {
 		" rx_packets=\(.rx_packets) tx_packets=\(.tx_packets) tunnels_up=\($up)" +
 		" since=\(.since) epoch=\(.epoch)"' <<<"$st") $a_counters \
 		udp_errors="$(udp_stat D InErrors)" udp_in="$(udp_stat D InDatagrams)" \
-		from_x="$(origin_count X)" legit="$(origin_count legit)" "${kernel[@]}"; do
+		from_x="$(origin_count X)" legit="$(origin_count legit)" \
+		path_drops="$(path_drops)" "${kernel[@]}"; do
 		# shellcheck disable=SC2034 # the caller's array (a nameref)
 		snap[${kv%%=*}]=${kv#*=}
 	done
@@ -232,10 +262,15 @@ ktap_print_msg "D's drops for A: $(vpn_peer D "$A_VPN" |
 [ "$KERNEL" = 0 ] || ktap_print_msg "D's kernel entry for A: $(kmod_peer D "$A_VPN")" \
 	"D's device: $(ip -n "$(ns D)" -s -o link show "$(vpn_dev D)" | tr -s ' ' | cut -c1-300)"
 
-ktap_print_msg "D's IP input: $(delta from_x) datagrams from X, $legit others;" \
-	"D's socket: $(delta udp_in) read + $(delta udp_errors) dropped by the kernel"
-ktap_test_result "every datagram reached D: as many from X at D's IP input as sent" \
-	[ "$(delta from_x)" = "$COUNT" ]
+reached=$(delta from_x)
+ktap_print_msg "D's IP input: $reached datagrams from X, $legit others;" \
+	"D's socket: $(delta udp_in) read + $(delta udp_errors) dropped by the kernel;" \
+	"the kernel's drops on the way: $(delta path_drops)"
+reached_all() {
+	[ "$reached" -le "$COUNT" ] && [ $((COUNT - reached)) -le "$(delta path_drops)" ]
+}
+ktap_test_result "every datagram reached D: as many from X at D's IP input as sent, but the kernel's drops" \
+	reached_all
 
 [ "$KERNEL" = 0 ] || ktap_test_result "D's status shows campagnol.ko's drop counters" \
 	[ "$(delta kernel_drops)" = "$(delta peer_drops)" ]
@@ -252,18 +287,18 @@ delivered_none() {
 ktap_test_result "no garbage delivered: D's packets from A at most the pings sent" delivered_none
 
 counted=$(($(delta peer_drops) + $(delta dtls_in) + $(delta if_drops)))
-lost=$((counted + $(delta udp_errors) - COUNT))
+lost=$((counted + $(delta udp_errors) - reached))
 lost_pings=$((${ping_tx:-0} - $(delta rx_packets)))
 ktap_print_msg "counted $counted = peer drops $(delta peer_drops) + dtls_in $(delta dtls_in)" \
 	"+ interface drops $(delta if_drops); + kernel UDP drops $(delta udp_errors)" \
-	"= sent $COUNT + $lost; pings lost on the way to D: $lost_pings"
-# every_count: counted + InErrors = sent + lost, lost as above.
+	"= reached $reached + $lost; pings lost on the way to D: $lost_pings"
+# every_count: counted + InErrors = reached + lost, lost as above.
 every_count() {
 	local dropped=$(($(delta udp_errors))) most
 
 	most=$((dropped < ${legit:-0} ? dropped : ${legit:-0}))
 	if [ "$dropped" = 0 ]; then
-		[ "$counted" = "$COUNT" ]
+		[ "$counted" = "$reached" ]
 	else
 		[ "$lost" -ge "$lost_pings" ] && [ "$lost" -le "$most" ]
 	fi
