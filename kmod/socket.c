@@ -2,9 +2,10 @@
 /*
  * Campagnol: the kernel data path of a peer-to-peer IPv4 VPN.
  *
- * The daemon's UDP socket, attached to a device. The socket stays the
- * daemon's: it keeps receiving everything the module does not consume, and
- * closing it detaches it and removes the device's peers.
+ * The daemon's UDP socket, attached to a device, and the records sent
+ * through it with the UDP tunnel helpers. The socket stays the daemon's: it
+ * keeps receiving everything the module does not consume, and closing it
+ * detaches it and removes the device's peers.
  */
 #include <linux/errno.h>
 #include <linux/ipv6.h>
@@ -14,9 +15,13 @@
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
 #include <linux/udp.h>
+#include <net/dst_cache.h>
 #include <net/inet_sock.h>
+#include <net/ip.h>
 #include <net/ipv6.h>
+#include <net/ipv6_stubs.h>
 #include <net/netlink.h>
+#include <net/route.h>
 #include <net/sock.h>
 #include <net/udp_tunnel.h>
 #include <uapi/linux/campagnol.h>
@@ -208,5 +213,117 @@ out_unlock_sock:
 	kfree(cs);
 out_put_sock:
 	sockfd_put(sock);
+	return err;
+}
+
+/* The socket's own address as the source, when it is bound to one. */
+static __be32 cpg_sock_saddr4(const struct sock *sk)
+{
+#if IS_ENABLED(CONFIG_IPV6)
+	if (sk->sk_family == AF_INET6)
+		return ipv6_addr_v4mapped(&sk->sk_v6_rcv_saddr) ?
+		       sk->sk_v6_rcv_saddr.s6_addr32[3] : 0;
+#endif
+	return inet_sk(sk)->inet_saddr;
+}
+
+static int cpg_udp4_send(struct cpg_peer *peer, struct sock *sk,
+			 const struct sockaddr_in *to, struct sk_buff *skb)
+{
+	struct net_device *dev = peer->priv->dev;
+	struct flowi4 fl = {
+		.saddr = cpg_sock_saddr4(sk),
+		.daddr = to->sin_addr.s_addr,
+		.fl4_sport = inet_sk(sk)->inet_sport,
+		.fl4_dport = to->sin_port,
+		.flowi4_proto = IPPROTO_UDP,
+		.flowi4_mark = sk->sk_mark,
+		.flowi4_oif = sk->sk_bound_dev_if,
+	};
+	struct rtable *rt;
+
+	rt = dst_cache_get_ip4(&peer->dst_cache, &fl.saddr);
+	if (!rt) {
+		rt = ip_route_output_flow(sock_net(sk), &fl, sk);
+		if (IS_ERR(rt))
+			return PTR_ERR(rt);
+		/* The endpoint is routed through the tunnel itself. */
+		if (rt->dst.dev == dev) {
+			ip_rt_put(rt);
+			return -ELOOP;
+		}
+		dst_cache_set_ip4(&peer->dst_cache, &rt->dst, fl.saddr);
+	}
+	udp_tunnel_xmit_skb(rt, sk, skb, fl.saddr, fl.daddr, 0,
+			    ip4_dst_hoplimit(&rt->dst), 0, fl.fl4_sport,
+			    fl.fl4_dport, !net_eq(sock_net(sk), dev_net(dev)),
+			    sk->sk_no_check_tx);
+	return 0;
+}
+
+#if IS_ENABLED(CONFIG_IPV6)
+static int cpg_udp6_send(struct cpg_peer *peer, struct sock *sk,
+			 const struct sockaddr_in6 *to, struct sk_buff *skb)
+{
+	struct net_device *dev = peer->priv->dev;
+	struct flowi6 fl = {
+		.saddr = sk->sk_v6_rcv_saddr,
+		.daddr = to->sin6_addr,
+		.fl6_sport = inet_sk(sk)->inet_sport,
+		.fl6_dport = to->sin6_port,
+		.flowi6_proto = IPPROTO_UDP,
+		.flowi6_mark = sk->sk_mark,
+		.flowi6_oif = to->sin6_scope_id ?: sk->sk_bound_dev_if,
+	};
+	struct dst_entry *dst;
+
+	dst = dst_cache_get_ip6(&peer->dst_cache, &fl.saddr);
+	if (!dst) {
+		dst = ipv6_stub->ipv6_dst_lookup_flow(sock_net(sk), sk, &fl,
+						      NULL);
+		if (IS_ERR(dst))
+			return PTR_ERR(dst);
+		if (dst->dev == dev) {
+			dst_release(dst);
+			return -ELOOP;
+		}
+		dst_cache_set_ip6(&peer->dst_cache, dst, &fl.saddr);
+	}
+	skb->ignore_df = 1;
+	udp_tunnel6_xmit_skb(dst, sk, skb, dev, &fl.saddr, &fl.daddr, 0,
+			     ip6_dst_hoplimit(dst), 0, fl.fl6_sport,
+			     fl.fl6_dport, udp_get_no_check6_tx(sk));
+	return 0;
+}
+#endif
+
+/* Send a sealed record to the peer's endpoint; skb is consumed either way. */
+int cpg_sock_send(struct cpg_peer *peer, struct sk_buff *skb)
+{
+	const struct cpg_endpoint *ep;
+	struct cpg_sock *cs;
+	int err = -ENOTCONN;
+
+	/* The dst cache is per CPU; a crypto completion may come from a task. */
+	local_bh_disable();
+	rcu_read_lock();
+	cs = rcu_dereference(peer->priv->sock);
+	if (!cs)
+		goto out;
+	ep = rcu_dereference(peer->endpoint);
+	if (ep->addr.sa.sa_family == AF_INET)
+		err = cpg_udp4_send(peer, cs->sk, &ep->addr.in4, skb);
+#if IS_ENABLED(CONFIG_IPV6)
+	else
+		err = cpg_udp6_send(peer, cs->sk, &ep->addr.in6, skb);
+#else
+	else
+		err = -EAFNOSUPPORT;
+#endif
+out:
+	rcu_read_unlock();
+	local_bh_enable();
+	if (err)
+		kfree_skb(skb);
 	return err;
 }

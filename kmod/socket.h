@@ -13,7 +13,9 @@
 #include <net/netlink.h>
 #include <net/sock.h>
 
+struct cpg_peer;
 struct cpg_priv;
+struct sk_buff;
 
 /**
  * struct cpg_sock - the UDP socket attached to a device
@@ -34,5 +36,6 @@ int cpg_sock_attach(struct cpg_priv *priv, int fd,
 		    struct netlink_ext_ack *extack);
 bool cpg_sock_can_reach(const struct sock *sk, sa_family_t family);
 void cpg_sock_release(struct cpg_sock *cs);
+int cpg_sock_send(struct cpg_peer *peer, struct sk_buff *skb);
 
 #endif /* _CPG_SOCKET_H */
