@@ -78,25 +78,27 @@ udp_stat() {
 	snmp_stat "$1" Udp "$2"
 }
 
+# link_drops NS [DEV]: the drops of DEV, or of every link, in namespace NS.
+link_drops() {
+	ip -n "$(ns "$1")" -s -j link show ${2:+dev "$2"} |
+		jq '[.[] | .stats64.rx.dropped + .stats64.tx.dropped] | add'
+}
+
 # path_drops: what the kernel says it dropped between X and D's IP input,
 # and more (it does not say whose packets): the backlog drops of
 # /proc/net/softnet_stat (all namespaces), D's failed reassemblies and IP
-# discards, and the drops of every link of X, D and the public segment.
+# discards, and the drops of the links on the way: X's and D's eth0, the
+# public segment's bridge and ports. Not D's campagnol device, whose drops
+# are the data plane's.
 path_drops() {
-	local n v sum=0
+	local v sum=0
 
 	# One line per CPU, in hexadecimal.
 	while read -r _ v _; do
 		sum=$((sum + 16#$v))
 	done </proc/net/softnet_stat
 	sum=$((sum + $(snmp_stat D Ip ReasmFails) + $(snmp_stat D Ip InDiscards)))
-	for n in X D pub; do
-		for v in $(ip -n "$(ns "$n")" -s -j link show |
-			jq '.[] | .stats64.rx.dropped + .stats64.tx.dropped'); do
-			sum=$((sum + v))
-		done
-	done
-	echo "$sum"
+	echo $((sum + $(link_drops X eth0) + $(link_drops D eth0) + $(link_drops pub)))
 }
 
 # snapshot ARRAY: D's counters now, into the associative array ARRAY:
