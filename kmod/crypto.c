@@ -176,7 +176,8 @@ static void cpg_make_nonce(u8 *nonce, const struct cpg_key *key,
 		return;
 	}
 	memcpy(nonce, dir->iv, 4);
-	iv_tail = get_unaligned_be64(dir->iv + 4) ^ ((u64)key->epoch << 48 | seq);
+	iv_tail = get_unaligned_be64(dir->iv + 4) ^
+		  cpg_record_epoch_seq(key->epoch, seq);
 	put_unaligned_be64(iv_tail, nonce + 4);
 }
 

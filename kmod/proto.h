@@ -69,6 +69,12 @@ struct cpg_record_aad {
 
 static_assert(sizeof(struct cpg_record_aad) == CPG_RECORD_HEADER_LEN);
 
+/* DTLS's 64-bit sequence number: epoch || 48-bit sequence number. */
+static inline u64 cpg_record_epoch_seq(u16 epoch, u64 seq)
+{
+	return (u64)epoch << 48 | seq;
+}
+
 static inline u64 cpg_record_seq(const struct cpg_record_hdr *hdr)
 {
 	return get_unaligned_be48(hdr->seq);

@@ -108,7 +108,7 @@ static void cpg_send_record(struct cpg_peer *peer, struct sk_buff *skb)
 			    plain_len + CPG_TAG_LEN);
 	/* AES-GCM's explicit nonce: epoch || sequence number, once more. */
 	if (hdr_len > CPG_RECORD_HEADER_LEN)
-		put_unaligned_be64((u64)key->epoch << 48 | seq, hdr + 1);
+		put_unaligned_be64(cpg_record_epoch_seq(key->epoch, seq), hdr + 1);
 
 	cb = cpg_skb_cb_init(skb, peer, key, seq, plain_len);
 	cb->encrypt = true;
