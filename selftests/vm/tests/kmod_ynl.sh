@@ -50,11 +50,15 @@ ynl() {
 	return "$rc"
 }
 
-# check WHAT JSON JQ_EXPR: JQ_EXPR is true of JSON (jq -e), or WHAT fails
-# with a diagnostic.
-check() {
-	jq -e "$3" >/dev/null 2>&1 <<<"$2" && return 0
-	ktap_print_msg "$1: not ($3)"
+# ynl_check WHAT JQ_EXPR ARG...: the CLI with ARG... succeeds and JQ_EXPR is
+# true of its output (jq -e), or WHAT fails with a diagnostic.
+ynl_check() {
+	local what=$1 expr=$2 out
+
+	shift 2
+	out=$(ynl "$@") || return 1
+	jq -e "$expr" >/dev/null 2>&1 <<<"$out" && return 0
+	ktap_print_msg "$what: not ($expr)"
 	return 1
 }
 
@@ -78,10 +82,7 @@ ktap_test_result "socket-attach: fd 3 of the shell, a UDP socket" \
 	ynl --do socket-attach --json "{$DEV, \"sockfd\": 3}" >/dev/null
 
 dev_get() {
-	local out
-
-	out=$(ynl --do dev-get --json "{$DEV}") &&
-		check "dev-get" "$out" "$1"
+	ynl_check dev-get "$1" --do dev-get --json "{$DEV}"
 }
 ktap_test_result "dev-get: the socket's local-port, no peer" \
 	dev_get ".ifindex == $IFX and .\"local-port\" == $LPORT and .\"n-peers\" == 0"
@@ -114,10 +115,8 @@ ktap_test_result "peer-new 10.9.0.4 at an IPv4-mapped remote-ipv6, chacha20-poly
 
 # peer_get VPN_IP JQ_EXPR: JQ_EXPR holds for the peer nest of peer-get's reply.
 peer_get() {
-	local out
-
-	out=$(ynl --do peer-get --json "{$DEV, \"peer\": {\"vpn-ipv4\": \"$1\"}}") &&
-		check "peer-get $1" "$out" ".ifindex == $IFX and (.peer | $2)"
+	ynl_check "peer-get $1" ".ifindex == $IFX and (.peer | $2)" \
+		--do peer-get --json "{$DEV, \"peer\": {\"vpn-ipv4\": \"$1\"}}"
 }
 ktap_test_result "peer-get 10.9.0.3: endpoint, idle-timeout, its key in slot current, no key material" \
 	peer_get 10.9.0.3 '."vpn-ipv4" == "10.9.0.3" and ."remote-ipv4" == "127.0.0.1" and
@@ -129,9 +128,7 @@ ktap_test_result "peer-get 10.9.0.3: endpoint, idle-timeout, its key in slot cur
 		(.keyconf[0] | has("encrypt-dir") or has("decrypt-dir") | not)'
 
 dump_check() {
-	local out
-
-	out=$(ynl --dump peer-get --json "{$DEV}") && check "dump" "$out" "$1"
+	ynl_check dump "$1" --dump peer-get --json "{$DEV}"
 }
 ktap_test_result "dump: the three peers; 10.9.0.2 without a key, 10.9.0.4 at 127.0.0.4 with chacha20-poly1305" \
 	dump_check "length == 3 and all(.[]; .ifindex == $IFX) and
@@ -223,11 +220,9 @@ ktap_test_result "peer-new with cipher 4: ERANGE, the policy's bounds 1-3 at .pe
 # What the kernel says of its policy for peer-new (CTRL_CMD_GETPOLICY), as
 # the CLI reads it with the spec's names.
 policy() {
-	local out
-
-	out=$(ynl --policy --do peer-new) &&
-		check "peer-new's policy" "$out" \
-			'.peer.policy.keyconf.policy.cipher | ."min-value" == 1 and ."max-value" == 3'
+	ynl_check "peer-new's policy" \
+		'.peer.policy.keyconf.policy.cipher | ."min-value" == 1 and ."max-value" == 3' \
+		--policy --do peer-new
 }
 ktap_test_result "--policy --do peer-new: the kernel bounds keyconf's cipher to 1-3, as the spec" policy
 
