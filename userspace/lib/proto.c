@@ -17,7 +17,9 @@ enum attr_kind {
 	KIND_IP4,
 	KIND_ENDPOINT,
 	KIND_U32,
+	KIND_U16,
 	KIND_U8,
+	KIND_TOKEN,
 };
 
 /* Where each known attribute lives in struct cpg_msg, and its shape. */
@@ -38,6 +40,11 @@ static const struct attr_desc {
 	[CPG_ATTR_FLAGS] = { KIND_U8, offsetof(struct cpg_msg, flags), "flags" },
 	[CPG_ATTR_PING_INTERVAL] = { KIND_U32, offsetof(struct cpg_msg, ping_interval),
 				     "ping_interval" },
+	[CPG_ATTR_TOKEN] = { KIND_TOKEN, offsetof(struct cpg_msg, token), "token" },
+	[CPG_ATTR_NAT_TYPE] = { KIND_U8, offsetof(struct cpg_msg, nat_type), "nat" },
+	[CPG_ATTR_PROBE_PORT] = { KIND_U16, offsetof(struct cpg_msg, probe_port), "probe_port" },
+	[CPG_ATTR_RELAY_ENDPOINT] = { KIND_ENDPOINT, offsetof(struct cpg_msg, relay_ep),
+				      "relay" },
 };
 
 static const uint32_t required_attrs[CPG_MSG_TYPE_MAX + 1] = {
@@ -55,6 +62,9 @@ static const uint32_t required_attrs[CPG_MSG_TYPE_MAX + 1] = {
 			  CPG_HAS(CPG_ATTR_SESSION),
 	[CPG_MSG_PUNCH_KEEPALIVE] = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_VPN_IP),
 	[CPG_MSG_CLOSE] = CPG_HAS(CPG_ATTR_PEER_VPN_IP),
+	[CPG_MSG_PROBE_ANS] = CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT) | CPG_HAS(CPG_ATTR_NAT_TYPE),
+	[CPG_MSG_RELAY_BIND] = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_VPN_IP) |
+			       CPG_HAS(CPG_ATTR_SESSION) | CPG_HAS(CPG_ATTR_TOKEN),
 };
 
 void cpg_msg_init(struct cpg_msg *m, uint8_t type, uint32_t request_id)
@@ -74,8 +84,12 @@ static int attr_value_len(const struct attr_desc *d, const void *field)
 	case KIND_IP4:
 	case KIND_U32:
 		return 4;
+	case KIND_U16:
+		return 2;
 	case KIND_U8:
 		return 1;
+	case KIND_TOKEN:
+		return CPG_TOKEN_LEN;
 	case KIND_ENDPOINT:
 		if (ep->sa.sa_family == AF_INET)
 			return EP4_LEN;
@@ -98,8 +112,14 @@ static void put_attr_value(const struct attr_desc *d, const void *field, uint8_t
 	case KIND_U32:
 		cpg_bytes_put_be32(p, *(const uint32_t *)field);
 		break;
+	case KIND_U16:
+		cpg_bytes_put_be16(p, *(const uint16_t *)field);
+		break;
 	case KIND_U8:
 		p[0] = *(const uint8_t *)field;
+		break;
+	case KIND_TOKEN:
+		memcpy(p, field, CPG_TOKEN_LEN);
 		break;
 	case KIND_ENDPOINT:
 		p[1] = 0;
@@ -191,6 +211,16 @@ static bool get_attr_value(unsigned int type, const uint8_t *p, size_t len, stru
 			return false;
 		*(uint8_t *)field = p[0];
 		return true;
+	case KIND_U16:
+		if (len != 2)
+			return false;
+		*(uint16_t *)field = cpg_bytes_get_be16(p);
+		return true;
+	case KIND_TOKEN:
+		if (len != CPG_TOKEN_LEN)
+			return false;
+		memcpy(field, p, CPG_TOKEN_LEN);
+		return true;
 	case KIND_ENDPOINT:
 		return get_endpoint(p, len, field);
 	default:
@@ -263,6 +293,9 @@ const char *cpg_msg_type_str(unsigned int type)
 		[CPG_MSG_BYE] = "BYE",
 		[CPG_MSG_RECONNECT] = "RECONNECT",
 		[CPG_MSG_CLOSE] = "CLOSE",
+		[CPG_MSG_PROBE] = "PROBE",
+		[CPG_MSG_PROBE_ANS] = "PROBE_ANS",
+		[CPG_MSG_RELAY_BIND] = "RELAY_BIND",
 	};
 
 	if (type < ARRAY_SIZE(names) && names[type])
@@ -283,11 +316,28 @@ const char *cpg_reason_str(unsigned int reason)
 		[CPG_REASON_PUNCH_FAILED] = "hole punching failed",
 		[CPG_REASON_IDLE] = "idle",
 		[CPG_REASON_SHUTDOWN] = "shutdown",
+		[CPG_REASON_NAT] = "the NATs cannot be punched",
+		[CPG_REASON_NO_RELAY] = "no relay free",
 	};
 
 	if (reason < ARRAY_SIZE(names) && names[reason])
 		return names[reason];
 	return "unknown reason";
+}
+
+const char *cpg_nat_type_str(unsigned int nat_type)
+{
+	static const char *const names[] = {
+		[CPG_NAT_UNKNOWN] = "unknown",
+		[CPG_NAT_NONE] = "none",
+		[CPG_NAT_CONE] = "cone",
+		[CPG_NAT_RESTRICTED] = "restricted",
+		[CPG_NAT_SYMMETRIC] = "symmetric",
+	};
+
+	if (nat_type < ARRAY_SIZE(names) && names[nat_type])
+		return names[nat_type];
+	return "unknown";
 }
 
 const char *cpg_decode_err_str(enum cpg_decode_err err)
@@ -381,6 +431,25 @@ const char *cpg_msg_format(const struct cpg_msg *m, char *buf, size_t size)
 				append(buf, size, &pos, ",local");
 			if (m->flags & CPG_FLAG_ACK)
 				append(buf, size, &pos, ",ack");
+			if (m->flags & CPG_FLAG_FILTER_OPEN)
+				append(buf, size, &pos, ",filter_open");
+			if (m->flags & CPG_FLAG_RELAY)
+				append(buf, size, &pos, ",relay");
+			if (m->flags & CPG_FLAG_DIRECT_TRY)
+				append(buf, size, &pos, ",direct_try");
+			break;
+		case CPG_ATTR_RELAY_ENDPOINT:
+			append(buf, size, &pos, "%s", cpg_sockaddr_str(field, str, sizeof(str)));
+			break;
+		case CPG_ATTR_TOKEN:
+			/* A secret: enough to tell two apart in a dump. */
+			append(buf, size, &pos, "%02x%02x..", m->token[0], m->token[1]);
+			break;
+		case CPG_ATTR_NAT_TYPE:
+			append(buf, size, &pos, "%s", cpg_nat_type_str(m->nat_type));
+			break;
+		case CPG_ATTR_PROBE_PORT:
+			append(buf, size, &pos, "%u", m->probe_port);
 			break;
 		case CPG_ATTR_SESSION:
 		case CPG_ATTR_PING_INTERVAL:

@@ -56,7 +56,10 @@ enum cpg_msg_type {
 	CPG_MSG_BYE,		/* c->r */
 	CPG_MSG_RECONNECT,	/* r->c: register again */
 	CPG_MSG_CLOSE,		/* c->r: PEER_VPN_IP, [SESSION], [REASON] */
-	CPG_MSG_TYPE_MAX = CPG_MSG_CLOSE,
+	CPG_MSG_PROBE,		/* r->c from the probe port; c->r to it: VPN_IP, [FLAGS] */
+	CPG_MSG_PROBE_ANS,	/* r->c from the probe port: PUBLIC_ENDPOINT, NAT_TYPE */
+	CPG_MSG_RELAY_BIND,	/* c->relay: VPN_IP, PEER_VPN_IP, SESSION, TOKEN; relay->c: + ACK */
+	CPG_MSG_TYPE_MAX = CPG_MSG_RELAY_BIND,
 };
 
 #define CPG_ATTR_F_MANDATORY 0x8000
@@ -72,8 +75,14 @@ enum cpg_attr_type {
 	CPG_ATTR_REASON,	/* u8: enum cpg_reason */
 	CPG_ATTR_FLAGS,		/* u8: CPG_FLAG_* */
 	CPG_ATTR_PING_INTERVAL,	/* u32: milliseconds between the client's PINGs */
-	CPG_ATTR_MAX = CPG_ATTR_PING_INTERVAL,
+	CPG_ATTR_TOKEN,		/* 16 bytes: the session's secret, proves a punch or a bind */
+	CPG_ATTR_NAT_TYPE,	/* u8: enum cpg_nat_type */
+	CPG_ATTR_PROBE_PORT,	/* u16: the RDV's second port, for NAT probing */
+	CPG_ATTR_RELAY_ENDPOINT, /* endpoint: the relay allocation; 0.0.0.0 is the RDV's address */
+	CPG_ATTR_MAX = CPG_ATTR_RELAY_ENDPOINT,
 };
+
+#define CPG_TOKEN_LEN 16
 
 /*
  * Endpoint value: family (u8: 4 or 6), zero (u8), port (u16 BE), address
@@ -99,13 +108,36 @@ enum cpg_reason {
 	CPG_REASON_PUNCH_FAILED, /* CLOSE: no punch from the peer before the deadline */
 	CPG_REASON_IDLE,	/* CLOSE: tunnel closed for inactivity */
 	CPG_REASON_SHUTDOWN,	/* CLOSE: the client is leaving */
-	CPG_REASON_MAX = CPG_REASON_SHUTDOWN,
+	CPG_REASON_NAT,		/* ANS/FWD: relayed, the pair's NATs cannot be punched */
+	CPG_REASON_NO_RELAY,	/* REJ: the pair needs a relay and none is free */
+	CPG_REASON_MAX = CPG_REASON_NO_RELAY,
+};
+
+/*
+ * A client's NAT as the RDV's probe saw it (docs/protocol.md, section 7.6).
+ * Mapping: endpoint-independent or dependent ("symmetric"); filtering: does
+ * a datagram from another port of the RDV get in unasked.
+ */
+enum cpg_nat_type {
+	CPG_NAT_UNKNOWN = 0,	/* not probed (yet) */
+	CPG_NAT_NONE,		/* the public endpoint is the client's own */
+	CPG_NAT_CONE,		/* independent mapping, independent filtering */
+	CPG_NAT_RESTRICTED,	/* independent mapping, filters by address and port */
+	CPG_NAT_SYMMETRIC,	/* a new mapping per destination */
+	CPG_NAT_TYPE_MAX = CPG_NAT_SYMMETRIC,
 };
 
 /* ANS/FWD: PEER_ENDPOINT is the peer's local endpoint (same NAT). */
 #define CPG_FLAG_LOCAL 0x01
-/* PUNCH: the sender has already received a punch of this session. */
+/* PUNCH, RELAY_BIND: the sender has already received a punch of this
+ * session; the relay accepted the bind. */
 #define CPG_FLAG_ACK 0x02
+/* PROBE (c->r): the RDV's unasked PROBE from the probe port got in. */
+#define CPG_FLAG_FILTER_OPEN 0x04
+/* ASK: punching in SESSION failed, relay the pair. */
+#define CPG_FLAG_RELAY 0x08
+/* PUNCH over the relay: the sender is trying a direct path now, punch too. */
+#define CPG_FLAG_DIRECT_TRY 0x10
 
 /* Bits of cpg_msg.present: 1 << attribute type. */
 #define CPG_HAS(attr) (1u << (attr))
@@ -126,6 +158,10 @@ struct cpg_msg {
 	uint8_t reason;
 	uint8_t flags;
 	uint32_t ping_interval;
+	uint8_t token[CPG_TOKEN_LEN];
+	uint8_t nat_type;
+	uint16_t probe_port;
+	union cpg_sockaddr relay_ep;
 };
 
 enum cpg_decode_err {
@@ -157,6 +193,8 @@ static inline bool cpg_proto_is_ours(const uint8_t *buf, size_t len)
 
 const char *cpg_msg_type_str(unsigned int type);
 const char *cpg_reason_str(unsigned int reason);
+/* "none", "cone", "restricted", "symmetric", "unknown". */
+const char *cpg_nat_type_str(unsigned int nat_type);
 const char *cpg_decode_err_str(enum cpg_decode_err err);
 /* One line describing m (for -dd dumps), into buf. */
 const char *cpg_msg_format(const struct cpg_msg *m, char *buf, size_t size);

@@ -79,6 +79,9 @@ static const uint32_t required[CPG_MSG_TYPE_MAX + 1] = {
 			  CPG_HAS(CPG_ATTR_SESSION),
 	[CPG_MSG_PUNCH_KEEPALIVE] = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_VPN_IP),
 	[CPG_MSG_CLOSE] = CPG_HAS(CPG_ATTR_PEER_VPN_IP),
+	[CPG_MSG_PROBE_ANS] = CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT) | CPG_HAS(CPG_ATTR_NAT_TYPE),
+	[CPG_MSG_RELAY_BIND] = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_VPN_IP) |
+			       CPG_HAS(CPG_ATTR_SESSION) | CPG_HAS(CPG_ATTR_TOKEN),
 };
 
 static const uint32_t all_attrs = ((1u << (CPG_ATTR_MAX + 1)) - 1) & ~1u;
@@ -106,6 +109,14 @@ static void clear_absent(struct cpg_msg *m)
 		m->flags = 0;
 	if (!(m->present & CPG_HAS(CPG_ATTR_PING_INTERVAL)))
 		m->ping_interval = 0;
+	if (!(m->present & CPG_HAS(CPG_ATTR_TOKEN)))
+		memset(m->token, 0, sizeof(m->token));
+	if (!(m->present & CPG_HAS(CPG_ATTR_NAT_TYPE)))
+		m->nat_type = 0;
+	if (!(m->present & CPG_HAS(CPG_ATTR_PROBE_PORT)))
+		m->probe_port = 0;
+	if (!(m->present & CPG_HAS(CPG_ATTR_RELAY_ENDPOINT)))
+		memset(&m->relay_ep, 0, sizeof(m->relay_ep));
 }
 
 /* A message of type carrying the given attributes, with distinct values. */
@@ -123,6 +134,11 @@ static void make_msg(struct cpg_msg *m, uint8_t type, uint32_t attrs)
 	m->reason = CPG_REASON_PEER_TIMED_OUT;
 	m->flags = CPG_FLAG_LOCAL | CPG_FLAG_ACK;
 	m->ping_interval = 3000;
+	for (unsigned int i = 0; i < CPG_TOKEN_LEN; i++)
+		m->token[i] = (uint8_t)(0xa0 + i);
+	m->nat_type = CPG_NAT_SYMMETRIC;
+	m->probe_port = 57889;
+	m->relay_ep = ep("198.51.100.1:57900");
 	clear_absent(m);
 }
 
@@ -179,8 +195,9 @@ static void test_encoding_layout(void **state)
 
 	make_msg(&m, CPG_MSG_ANS, all_attrs);
 	len = cpg_msg_encode(&m, buf, sizeof(buf));
-	/* Four 4-byte values, three IPv4 endpoints, three u8 values. */
-	assert_int_equal(len, 8 + 10 * 4 + 4 * 4 + 3 * 8 + 3 * 1);
+	/* Four 4-byte values, four IPv4 endpoints, four u8 values, a u16,
+	 * a token. */
+	assert_int_equal(len, 8 + 14 * 4 + 4 * 4 + 4 * 8 + 4 * 1 + 2 + CPG_TOKEN_LEN);
 
 	assert_int_equal(buf[0], CPG_PROTO_VERSION);
 	assert_int_equal(buf[1], CPG_MSG_ANS);
@@ -526,7 +543,7 @@ static void test_decode_missing(void **state)
 			checked++;
 		}
 	}
-	assert_int_equal(checked, 22);
+	assert_int_equal(checked, 28);
 }
 
 /* A deterministic generator, so a failure reproduces. */
