@@ -70,6 +70,10 @@ run_ctest() {
 	else
 		RESULTS+=("$name: FAILED")
 		STATUS=1
+		# The failed checks again, for a reader who sees only the end
+		# of a long log (CI keeps the head and the tail).
+		RESULTS+=("$(grep -E '^[#> ]*(not ok [0-9]|cpg-vm: FAIL)' "$log" | head -n 30 |
+			sed 's/^/    /')")
 	fi
 	skipped=$(grep -E '\*\*\*?Skipped|Not Run' "$log" | sed 's/^ */    /')
 	[ -z "$skipped" ] || RESULTS+=("$name: WARNING, tests skipped:" "$skipped")

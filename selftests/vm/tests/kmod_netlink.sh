@@ -53,7 +53,8 @@ hold() {
 	"$NLTEST" hold "$(ifindex "$1")" "$2" <"$CPG_TMP/fifo" >"$CPG_TMP/hold.out" 2>&1 &
 	hold_pid=$!
 	exec 3>"$CPG_TMP/fifo"
-	wait_for "$CPG_TMP/hold.out" "^hold: attach" 5
+	# Seconds under TCG on a loaded host.
+	wait_for "$CPG_TMP/hold.out" "^hold: attach" 30
 	sed 's/^/# /' "$CPG_TMP/hold.out"
 	grep -q '^hold: attach 0, peer-new 0' "$CPG_TMP/hold.out"
 }
