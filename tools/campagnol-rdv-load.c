@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +23,7 @@
 
 #include "cli.h"
 #include "bytes.h"
+#include "daemon.h"
 #include "evloop.h"
 #include "log.h"
 #include "net.h"
@@ -106,32 +106,6 @@ static int parse_server(const char *s, union cpg_sockaddr *out)
 	memcpy(host, s, len);
 	host[len] = '\0';
 	return cpg_net_resolve4(host, (uint16_t)port, out);
-}
-
-/* RLIMIT_NOFILE must cover one socket per client. */
-static int raise_nofile(rlim_t needed)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl)) {
-		log_err("getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
-		return -1;
-	}
-	if (rl.rlim_cur >= needed)
-		return 0;
-	if (rl.rlim_max < needed)
-		rl.rlim_max = needed;
-	rl.rlim_cur = needed;
-	if (setrlimit(RLIMIT_NOFILE, &rl)) {
-		getrlimit(RLIMIT_NOFILE, &rl);
-		log_err("need %llu file descriptors (one socket per client) but the limit is %llu "
-			"(hard %llu) and cannot be raised: %s; run as root, raise 'ulimit -n' or "
-			"use fewer clients",
-			(unsigned long long)needed, (unsigned long long)rl.rlim_cur,
-			(unsigned long long)rl.rlim_max, strerror(errno));
-		return -1;
-	}
-	return 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1059,7 +1033,7 @@ static int run_load(const struct options *o)
 	bool ok;
 	int rc;
 
-	if (raise_nofile((rlim_t)o->clients + 64))
+	if (cpg_daemon_raise_nofile(o->clients + 64, "one socket per simulated client"))
 		return 1;
 	s = sim_new(o);
 	if (!s)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -130,4 +131,30 @@ void cpg_daemon_pidfile_remove(const char *path)
 {
 	if (path && unlink(path) < 0 && errno != ENOENT)
 		log_warn("cannot remove pid file %s: %m", path);
+}
+
+int cpg_daemon_raise_nofile(unsigned long needed, const char *why)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl)) {
+		log_err("getrlimit(RLIMIT_NOFILE): %m");
+		return -1;
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= needed)
+		return 0;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < needed)
+		rl.rlim_max = needed;
+	rl.rlim_cur = needed;
+	if (setrlimit(RLIMIT_NOFILE, &rl)) {
+		int err = errno;
+
+		getrlimit(RLIMIT_NOFILE, &rl);
+		log_err("%s: %lu file descriptors needed, the limit is %llu (hard %llu) and "
+			"cannot be raised: %s; raise 'ulimit -n' (LimitNOFILE= in a systemd unit) "
+			"or run as root", why, needed, (unsigned long long)rl.rlim_cur,
+			(unsigned long long)rl.rlim_max, strerror(err));
+		return -1;
+	}
+	return 0;
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Daemon mode and pid files, shared by campagnol and campagnol_rdv. */
+/* Daemon mode, pid files and descriptor limits, shared by campagnol,
+ * campagnol_rdv and the load tools. */
 #ifndef CPG_DAEMON_H
 #define CPG_DAEMON_H
 
@@ -24,5 +25,11 @@ int cpg_daemon_detach(void);
  * 0 or -1 with a log line. */
 int cpg_daemon_pidfile_write(const char *path);
 void cpg_daemon_pidfile_remove(const char *path);
+/*
+ * RLIMIT_NOFILE's soft limit raised to needed descriptors at least (the
+ * hard one too, which takes root). 0, or -1 with a log line saying that
+ * `why` needs them and what the limits are.
+ */
+int cpg_daemon_raise_nofile(unsigned long needed, const char *why);
 
 #endif
