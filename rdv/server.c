@@ -150,6 +150,7 @@ struct rdv_session {
 	struct rdv_client *member[2];
 	struct sess_link link[2];
 	uint32_t id;
+	uint8_t token[CPG_TOKEN_LEN];
 	uint64_t last_ask;
 };
 
@@ -334,10 +335,11 @@ static void send_session(struct rdv_server *s, const struct rdv_session *se, int
 
 	cpg_msg_init(&m, type, request_id);
 	m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_ENDPOINT) |
-		    CPG_HAS(CPG_ATTR_SESSION) | CPG_HAS(CPG_ATTR_ROLE);
+		    CPG_HAS(CPG_ATTR_SESSION) | CPG_HAS(CPG_ATTR_ROLE) | CPG_HAS(CPG_ATTR_TOKEN);
 	m.peer_vpn_ip = peer->vpn_ip;
 	m.session = se->id;
 	m.role = who == 0 ? CPG_ROLE_CLIENT : CPG_ROLE_SERVER;
+	memcpy(m.token, se->token, sizeof(m.token));
 	if (same_nat(me, peer)) {
 		m.peer_ep = peer->local_ep;
 		m.present |= CPG_HAS(CPG_ATTR_FLAGS);
@@ -436,8 +438,17 @@ static struct rdv_session *session_new(struct rdv_server *s, struct rdv_client *
 		session_remove(s, TAILQ_FIRST(&s->sessions), "evicted to make room");
 	}
 	se = calloc(1, sizeof(*se));
-	if (!se)
+	if (!se) {
+		log_err("out of memory creating a session");
 		return NULL;
+	}
+	/* Unlike an id, a token must not be guessable: no fallback. The
+	 * generator is seeded (the hash seed waited for it), so this does not block. */
+	if (cpg_random(se->token, sizeof(se->token), true) < 0) {
+		log_err("cannot read random bytes for a session token: %m");
+		free(se);
+		return NULL;
+	}
 	se->id = new_session_id(s);
 	se->last_ask = now;
 	se->member[0] = asker;
@@ -607,11 +618,9 @@ static void handle_ask(struct rdv_server *s, struct rdv_client *c, const struct 
 		return;
 	}
 	se = session_new(s, c, peer, now);
-	if (!se) {
-		/* The client asks again: it may work then. */
-		log_err("out of memory creating a session");
+	/* Without memory or randomness, the client asks again: it may work then. */
+	if (!se)
 		return;
-	}
 	session_log(se, "created");
 	send_session(s, se, 0, CPG_MSG_ANS, m->request_id);
 	send_session(s, se, 1, CPG_MSG_FWD, 0);

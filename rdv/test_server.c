@@ -1064,6 +1064,38 @@ static void test_ten_thousand_clients(void **state)
 	rdv_server_free(s);
 }
 
+/* Tokens: in every ANS and FWD, the same for both peers, new per session. */
+static void test_tokens(void **state)
+{
+	struct rdv_server *s = *state;
+	uint8_t zero[CPG_TOKEN_LEN] = { 0 }, first[CPG_TOKEN_LEN];
+	uint32_t session;
+
+	register_a_b(s);
+	send_ask(s, A_EP(), "10.0.0.2", T0);
+	session = expect_ans_fwd(A_EP(), "10.0.0.1", A_EP(), B_EP(), "10.0.0.2", B_EP(), 0);
+	for (size_t i = 0; i < 2; i++) {
+		const struct cpg_msg *m = &sent.msgs[i].msg;
+
+		assert_true(m->present & CPG_HAS(CPG_ATTR_TOKEN));
+		/* Nothing probed, nothing relayed: none of that is said. */
+		assert_false(m->present & (CPG_HAS(CPG_ATTR_NAT_TYPE) |
+					   CPG_HAS(CPG_ATTR_RELAY_ENDPOINT) |
+					   CPG_HAS(CPG_ATTR_REASON)));
+	}
+	assert_memory_equal(sent.msgs[0].msg.token, sent.msgs[1].msg.token, CPG_TOKEN_LEN);
+	assert_memory_not_equal(sent.msgs[0].msg.token, zero, CPG_TOKEN_LEN);
+	memcpy(first, sent.msgs[0].msg.token, CPG_TOKEN_LEN);
+	/* A retransmission: the same session, the same token. */
+	send_ask(s, A_EP(), "10.0.0.2", T0 + 1);
+	assert_memory_equal(sent.msgs[0].msg.token, first, CPG_TOKEN_LEN);
+	send_close(s, A_EP(), "10.0.0.2", session, T0 + 2);
+	send_ask(s, A_EP(), "10.0.0.2", T0 + 3);
+	expect_ans_fwd(A_EP(), "10.0.0.1", A_EP(), B_EP(), "10.0.0.2", B_EP(), 0);
+	assert_memory_equal(sent.msgs[0].msg.token, sent.msgs[1].msg.token, CPG_TOKEN_LEN);
+	assert_memory_not_equal(sent.msgs[0].msg.token, first, CPG_TOKEN_LEN);
+}
+
 /* -dd: every message received and sent is formatted; must not crash. */
 static void test_dump(void **state)
 {
@@ -1117,6 +1149,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_still_works_after_garbage, setup, teardown),
 		cmocka_unit_test(test_ten_thousand_clients),
 		cmocka_unit_test(test_dump),
+		cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
