@@ -138,6 +138,7 @@ struct rdv_client {
 	struct in_addr vpn_ip;
 	union cpg_sockaddr endpoint;	/* as seen by the RDV: the key of by_ep */
 	union cpg_sockaddr local_ep;	/* unset: none published */
+	uint8_t nat_type;		/* as last probed */
 	uint64_t last_seen;
 	struct sess_link *sessions;
 	size_t n_sessions;
@@ -258,7 +259,8 @@ static void dump(const char *what, const struct cpg_msg *m, const union cpg_sock
 		  cpg_msg_format(m, line, sizeof(line)));
 }
 
-static void send_msg(struct rdv_server *s, const struct cpg_msg *m, const union cpg_sockaddr *to)
+static void send_via(struct rdv_server *s, bool probe_port, const struct cpg_msg *m,
+		     const union cpg_sockaddr *to)
 {
 	uint8_t buf[CPG_PROTO_MAX_MSG];
 	int len = cpg_msg_encode(m, buf, sizeof(buf));
@@ -269,9 +271,19 @@ static void send_msg(struct rdv_server *s, const struct cpg_msg *m, const union 
 		return;
 	}
 	if (s->cfg.dump)
-		dump("send to", m, to);
-	s->cfg.send(s->cfg.send_arg, to, buf, (size_t)len);
+		dump(probe_port ? "send from the probe port to" : "send to", m, to);
+	(probe_port ? s->cfg.send_probe : s->cfg.send)(s->cfg.send_arg, to, buf, (size_t)len);
 	s->stats.sent++;
+}
+
+static void send_msg(struct rdv_server *s, const struct cpg_msg *m, const union cpg_sockaddr *to)
+{
+	send_via(s, false, m, to);
+}
+
+static bool probing(const struct rdv_server *s)
+{
+	return s->cfg.probe_port && s->cfg.send_probe;
 }
 
 static void send_nok(struct rdv_server *s, uint32_t request_id, const union cpg_sockaddr *to,
@@ -301,18 +313,40 @@ static void send_rej(struct rdv_server *s, const struct cpg_msg *ask,
 
 /* OK and PONG both tell the client its endpoint as we see it. */
 static void send_ok(struct rdv_server *s, uint8_t type, uint32_t request_id,
-		    const union cpg_sockaddr *to)
+		    const struct rdv_client *c)
 {
 	struct cpg_msg m;
 
 	cpg_msg_init(&m, type, request_id);
 	m.present = CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT);
-	m.public_ep = *to;
+	m.public_ep = c->endpoint;
 	if (type == CPG_MSG_OK) {
 		m.present |= CPG_HAS(CPG_ATTR_PING_INTERVAL);
 		m.ping_interval = CPG_PING_INTERVAL_MS;
+		if (probing(s)) {
+			m.present |= CPG_HAS(CPG_ATTR_PROBE_PORT);
+			m.probe_port = s->cfg.probe_port;
+		}
+	} else if (c->nat_type != CPG_NAT_UNKNOWN) {
+		m.present |= CPG_HAS(CPG_ATTR_NAT_TYPE);
+		m.nat_type = c->nat_type;
 	}
-	send_msg(s, &m, to);
+	send_msg(s, &m, &c->endpoint);
+}
+
+/*
+ * The unasked PROBE goes first: when the client gets the OK, it knows
+ * whether a datagram from a port it never sent to got through its NAT.
+ */
+static void welcome(struct rdv_server *s, const struct rdv_client *c, uint32_t request_id)
+{
+	struct cpg_msg m;
+
+	if (probing(s)) {
+		cpg_msg_init(&m, CPG_MSG_PROBE, request_id);
+		send_via(s, true, &m, &c->endpoint);
+	}
+	send_ok(s, CPG_MSG_OK, request_id, c);
 }
 
 /*
@@ -340,6 +374,10 @@ static void send_session(struct rdv_server *s, const struct rdv_session *se, int
 	m.session = se->id;
 	m.role = who == 0 ? CPG_ROLE_CLIENT : CPG_ROLE_SERVER;
 	memcpy(m.token, se->token, sizeof(m.token));
+	if (peer->nat_type != CPG_NAT_UNKNOWN) {
+		m.present |= CPG_HAS(CPG_ATTR_NAT_TYPE);
+		m.nat_type = peer->nat_type;
+	}
 	if (same_nat(me, peer)) {
 		m.peer_ep = peer->local_ep;
 		m.present |= CPG_HAS(CPG_ATTR_FLAGS);
@@ -532,7 +570,7 @@ static void handle_hello(struct rdv_server *s, const struct cpg_msg *m,
 		else
 			memset(&holder->local_ep, 0, sizeof(holder->local_ep));
 		client_touch(s, holder, now);
-		send_ok(s, CPG_MSG_OK, m->request_id, from);
+		welcome(s, holder, m->request_id);
 		return;
 	}
 	if (holder && !client_timed_out(holder, now)) {
@@ -572,7 +610,7 @@ static void handle_hello(struct rdv_server *s, const struct cpg_msg *m,
 	s->stats.registered++;
 	log_info("client %s registered at %s", cpg_net_ip4_str(c->vpn_ip, ip),
 		 cpg_sockaddr_str(from, ep, sizeof(ep)));
-	send_ok(s, CPG_MSG_OK, m->request_id, from);
+	welcome(s, c, m->request_id);
 }
 
 static void handle_ask(struct rdv_server *s, struct rdv_client *c, const struct cpg_msg *m,
@@ -659,7 +697,7 @@ static void handle_client_msg(struct rdv_server *s, const struct cpg_msg *m,
 	client_touch(s, c, now);
 	switch (m->type) {
 	case CPG_MSG_PING:
-		send_ok(s, CPG_MSG_PONG, m->request_id, from);
+		send_ok(s, CPG_MSG_PONG, m->request_id, c);
 		break;
 	case CPG_MSG_ASK:
 		handle_ask(s, c, m, now);
@@ -728,6 +766,59 @@ void rdv_server_input(struct rdv_server *s, const uint8_t *buf, size_t len,
 			  cpg_sockaddr_str(from, ep, sizeof(ep)));
 		break;
 	}
+}
+
+/*
+ * The NAT behind c, from where its PROBE came (e2) and what got through.
+ * With one RDV address, only the port changes between the two tests: an
+ * address-dependent filter passes for cone. If that is wrong, punching
+ * fails and the pair is relayed anyway, later.
+ */
+static uint8_t nat_type(const struct rdv_client *c, const union cpg_sockaddr *e2, uint8_t flags)
+{
+	if (cpg_sockaddr_equal(&c->local_ep, &c->endpoint))
+		return CPG_NAT_NONE;
+	if (!cpg_sockaddr_equal(e2, &c->endpoint))
+		return CPG_NAT_SYMMETRIC;
+	return flags & CPG_FLAG_FILTER_OPEN ? CPG_NAT_CONE : CPG_NAT_RESTRICTED;
+}
+
+void rdv_server_input_probe(struct rdv_server *s, const uint8_t *buf, size_t len,
+			    const union cpg_sockaddr *from, uint64_t now_ms)
+{
+	char ep[CPG_SOCKADDR_STRLEN], ip[INET_ADDRSTRLEN];
+	struct rdv_client *c;
+	struct cpg_msg m, r;
+
+	s->stats.received++;
+	if (cpg_msg_decode(&m, buf, len) != CPG_DECODE_OK || m.type != CPG_MSG_PROBE ||
+	    !(m.present & CPG_HAS(CPG_ATTR_VPN_IP))) {
+		s->stats.probes_dropped++;
+		log_debug("dropped %zu bytes from %s at the probe port: not a PROBE", len,
+			  cpg_sockaddr_str(from, ep, sizeof(ep)));
+		return;
+	}
+	if (s->cfg.dump)
+		dump("recv at the probe port from", &m, from);
+	s->stats.types[m.type]++;
+	c = find_by_ip(s, m.vpn_ip);
+	/* Only the client's own host may probe: its type is for its peers to trust. */
+	if (!c || !cpg_sockaddr_same_host(&c->endpoint, from)) {
+		s->stats.probes_dropped++;
+		log_debug("PROBE for %s from %s dropped: no such client at that address",
+			  cpg_net_ip4_str(m.vpn_ip, ip), cpg_sockaddr_str(from, ep, sizeof(ep)));
+		return;
+	}
+	c->nat_type = nat_type(c, from, m.flags);
+	s->stats.probes++;
+	s->stats.nat[c->nat_type]++;
+	log_debug("client %s: NAT %s", cpg_net_ip4_str(c->vpn_ip, ip),
+		  cpg_nat_type_str(c->nat_type));
+	cpg_msg_init(&r, CPG_MSG_PROBE_ANS, m.request_id);
+	r.present = CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT) | CPG_HAS(CPG_ATTR_NAT_TYPE);
+	r.public_ep = *from;
+	r.nat_type = c->nat_type;
+	send_via(s, true, &r, from);
 }
 
 void rdv_server_expire(struct rdv_server *s, uint64_t now_ms)
@@ -808,6 +899,7 @@ bool rdv_server_client(const struct rdv_server *s, struct in_addr vpn_ip, uint64
 	out->last_seen = c->last_seen;
 	out->timed_out = client_timed_out(c, now_ms);
 	out->sessions = c->n_sessions;
+	out->nat_type = c->nat_type;
 	return true;
 }
 
@@ -862,6 +954,10 @@ void rdv_server_log_stats(const struct rdv_server *s, int prio)
 		   " reconnect=%" PRIu64,
 		   st->registered, st->taken_over, st->left, st->purged, st->sessions_created,
 		   st->sessions_evicted, st->reconnect);
+	cpg_log_at(prio, "stats: nat: probes=%" PRIu64 " probes_dropped=%" PRIu64 " none=%" PRIu64
+		   " cone=%" PRIu64 " restricted=%" PRIu64 " symmetric=%" PRIu64,
+		   st->probes, st->probes_dropped, st->nat[CPG_NAT_NONE], st->nat[CPG_NAT_CONE],
+		   st->nat[CPG_NAT_RESTRICTED], st->nat[CPG_NAT_SYMMETRIC]);
 	if (types.len)
 		cpg_log_at(prio, "stats: received by type:%s", types.buf);
 	if (refused.len)

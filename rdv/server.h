@@ -31,8 +31,10 @@ typedef void (*rdv_send_fn)(void *arg, const union cpg_sockaddr *to, const uint8
 struct rdv_config {
 	unsigned int max_clients;	/* 0: unlimited */
 	bool dump;			/* log every message received and sent */
-	rdv_send_fn send;
-	void *send_arg;
+	rdv_send_fn send;		/* from the RDV's port */
+	rdv_send_fn send_probe;		/* from the probe port */
+	void *send_arg;			/* of both */
+	uint16_t probe_port;		/* 0 (or no send_probe): no NAT probing */
 };
 
 struct rdv_stats {
@@ -53,6 +55,9 @@ struct rdv_stats {
 	uint64_t left;			/* clients removed by BYE */
 	uint64_t sessions_created;
 	uint64_t sessions_evicted;	/* the oldest, to make room */
+	uint64_t probes;		/* PROBE answered */
+	uint64_t probes_dropped;	/* at the probe port: not a PROBE of a client */
+	uint64_t nat[CPG_NAT_TYPE_MAX + 1];	/* probe results, by type */
 	size_t clients;			/* registered now, timed-out ones included */
 	size_t sessions;		/* now */
 };
@@ -64,6 +69,7 @@ struct rdv_client_info {
 	uint64_t last_seen;		/* now_ms of its last valid message */
 	bool timed_out;
 	size_t sessions;
+	uint8_t nat_type;		/* enum cpg_nat_type, as last probed */
 };
 
 struct rdv_server;
@@ -75,6 +81,9 @@ void rdv_server_free(struct rdv_server *s);
 /* One datagram received from `from` at now_ms (monotonic milliseconds). */
 void rdv_server_input(struct rdv_server *s, const uint8_t *buf, size_t len,
 		      const union cpg_sockaddr *from, uint64_t now_ms);
+/* One datagram received at the probe port. */
+void rdv_server_input_probe(struct rdv_server *s, const uint8_t *buf, size_t len,
+			    const union cpg_sockaddr *from, uint64_t now_ms);
 /* Purge silent clients and old sessions; call about once a second. */
 void rdv_server_expire(struct rdv_server *s, uint64_t now_ms);
 const struct rdv_stats *rdv_server_stats(const struct rdv_server *s);

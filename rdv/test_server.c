@@ -27,6 +27,7 @@ struct sent_msg {
 	union cpg_sockaddr to;
 	struct cpg_msg msg;
 	uint8_t version;	/* first byte on the wire */
+	bool from_probe;	/* sent from the probe port */
 };
 
 static struct {
@@ -34,7 +35,7 @@ static struct {
 	size_t n;
 } sent;
 
-static void record_send(void *arg, const union cpg_sockaddr *to, const uint8_t *buf, size_t len)
+static void record(const union cpg_sockaddr *to, const uint8_t *buf, size_t len, bool probe)
 {
 	struct sent_msg *s;
 
@@ -46,8 +47,20 @@ static void record_send(void *arg, const union cpg_sockaddr *to, const uint8_t *
 	s = &sent.msgs[sent.n++];
 	s->to = *to;
 	s->version = buf[0];
+	s->from_probe = probe;
 	/* Everything the server sends must decode in our version. */
 	assert_int_equal(cpg_msg_decode(&s->msg, buf, len), CPG_DECODE_OK);
+}
+
+static void record_send(void *arg, const union cpg_sockaddr *to, const uint8_t *buf, size_t len)
+{
+	record(to, buf, len, false);
+}
+
+static void record_send_probe(void *arg, const union cpg_sockaddr *to, const uint8_t *buf,
+			      size_t len)
+{
+	record(to, buf, len, true);
 }
 
 static void clear_sent(void)
@@ -156,6 +169,9 @@ static const struct cpg_msg *sent_msg(size_t i, uint8_t type, const union cpg_so
 	assert_int_equal(sent.msgs[i].version, CPG_PROTO_VERSION);
 	assert_string_equal(cpg_msg_type_str(sent.msgs[i].msg.type), cpg_msg_type_str(type));
 	assert_true(cpg_sockaddr_equal(&sent.msgs[i].to, to));
+	/* Probes and their answers from the probe port, all else from the RDV's. */
+	assert_int_equal(sent.msgs[i].from_probe,
+			 type == CPG_MSG_PROBE || type == CPG_MSG_PROBE_ANS);
 	return &sent.msgs[i].msg;
 }
 
@@ -1096,6 +1112,165 @@ static void test_tokens(void **state)
 	assert_memory_not_equal(sent.msgs[0].msg.token, first, CPG_TOKEN_LEN);
 }
 
+#define PROBE_PORT 57889
+
+static struct rdv_server *new_probe_server(void)
+{
+	const struct rdv_config cfg = {
+		.max_clients = 100,
+		.send = record_send,
+		.send_probe = record_send_probe,
+		.probe_port = PROBE_PORT,
+	};
+	struct rdv_server *s = rdv_server_new(&cfg);
+
+	assert_non_null(s);
+	clear_sent();
+	return s;
+}
+
+static int setup_probe(void **state)
+{
+	*state = new_probe_server();
+	return 0;
+}
+
+/* A PROBE from the probe socket, then OK with PROBE_PORT. */
+static void expect_welcome(const union cpg_sockaddr *to)
+{
+	const struct cpg_msg *m;
+
+	assert_int_equal(sent.n, 2);
+	m = sent_msg(0, CPG_MSG_PROBE, to);
+	assert_int_equal(m->request_id, 42);
+	assert_int_equal(m->present, 0);
+	m = sent_msg(1, CPG_MSG_OK, to);
+	assert_int_equal(m->request_id, 42);
+	assert_true(m->present & CPG_HAS(CPG_ATTR_PROBE_PORT));
+	assert_int_equal(m->probe_port, PROBE_PORT);
+}
+
+static void send_probe(struct rdv_server *s, const char *ip, const union cpg_sockaddr *from,
+		       uint8_t flags)
+{
+	uint8_t buf[CPG_PROTO_MAX_MSG];
+	struct cpg_msg m;
+	int len;
+
+	cpg_msg_init(&m, CPG_MSG_PROBE, 77);
+	m.present = CPG_HAS(CPG_ATTR_VPN_IP);
+	m.vpn_ip = test_ip4(ip);
+	if (flags) {
+		m.present |= CPG_HAS(CPG_ATTR_FLAGS);
+		m.flags = flags;
+	}
+	len = cpg_msg_encode(&m, buf, sizeof(buf));
+	assert_true(len > 0);
+	clear_sent();
+	rdv_server_input_probe(s, buf, (size_t)len, from, T0);
+}
+
+static void expect_probe_ans(const union cpg_sockaddr *to, uint8_t nat_type)
+{
+	const struct cpg_msg *m;
+
+	assert_int_equal(sent.n, 1);
+	m = sent_msg(0, CPG_MSG_PROBE_ANS, to);
+	assert_int_equal(m->request_id, 77);
+	assert_true(cpg_sockaddr_equal(&m->public_ep, to));
+	assert_string_equal(cpg_nat_type_str(m->nat_type), cpg_nat_type_str(nat_type));
+}
+
+static uint8_t nat_of(struct rdv_server *s, const char *ip)
+{
+	struct rdv_client_info info;
+
+	assert_true(rdv_server_client(s, test_ip4(ip), T0, &info));
+	return info.nat_type;
+}
+
+static union cpg_sockaddr next_port(const union cpg_sockaddr *ep)
+{
+	union cpg_sockaddr e = *ep;
+
+	e.in.sin_port = htons((uint16_t)(ntohs(e.in.sin_port) + 1));
+	return e;
+}
+
+/* ip registered at ep, and probed as behind a NAT of that type. */
+static void register_nat(struct rdv_server *s, const char *ip, const union cpg_sockaddr *ep,
+			 uint8_t type)
+{
+	union cpg_sockaddr moved = next_port(ep);
+
+	send_hello(s, ip, ep, type == CPG_NAT_NONE ? ep : NULL, T0);
+	expect_welcome(ep);
+	switch (type) {
+	case CPG_NAT_UNKNOWN:
+		return;
+	case CPG_NAT_CONE:
+		send_probe(s, ip, ep, CPG_FLAG_FILTER_OPEN);
+		break;
+	case CPG_NAT_SYMMETRIC:
+		send_probe(s, ip, &moved, 0);
+		expect_probe_ans(&moved, type);
+		assert_int_equal(nat_of(s, ip), type);
+		return;
+	default:
+		send_probe(s, ip, ep, 0);
+		break;
+	}
+	expect_probe_ans(ep, type);
+	assert_int_equal(nat_of(s, ip), type);
+}
+
+static void test_probe(void **state)
+{
+	struct rdv_server *s = *state;
+	union cpg_sockaddr elsewhere = test_ep4("203.0.113.7", 1000);
+	const struct rdv_stats *st = rdv_server_stats(s);
+	const struct cpg_msg *m;
+	uint8_t junk[] = { 1, CPG_MSG_PING, 0, 0, 0, 0, 0, 1 };
+
+	register_nat(s, "10.0.0.1", A_EP(), CPG_NAT_CONE);
+	/* PONG tells the client its type. */
+	send_simple(s, CPG_MSG_PING, A_EP(), T0);
+	m = sent_msg(0, CPG_MSG_PONG, A_EP());
+	assert_int_equal(m->nat_type, CPG_NAT_CONE);
+	/* Probed again, the last result counts. */
+	register_nat(s, "10.0.0.1", A_EP(), CPG_NAT_RESTRICTED);
+	register_nat(s, "10.0.0.1", A_EP(), CPG_NAT_SYMMETRIC);
+	register_nat(s, "10.0.0.2", B_EP(), CPG_NAT_NONE);
+	assert_int_equal(st->probes, 4);
+	assert_int_equal(st->nat[CPG_NAT_CONE], 1);
+	assert_int_equal(st->nat[CPG_NAT_NONE], 1);
+	/* Only from the client's own address, for a client that exists. */
+	send_probe(s, "10.0.0.1", &elsewhere, 0);
+	assert_int_equal(sent.n, 0);
+	send_probe(s, "10.0.0.3", A_EP(), 0);
+	assert_int_equal(sent.n, 0);
+	clear_sent();
+	rdv_server_input_probe(s, junk, sizeof(junk), A_EP(), T0);
+	rdv_server_input_probe(s, junk, 3, A_EP(), T0);
+	assert_int_equal(sent.n, 0);
+	assert_int_equal(st->probes_dropped, 4);
+	assert_int_equal(nat_of(s, "10.0.0.1"), CPG_NAT_SYMMETRIC);
+}
+
+/* ANS and FWD tell each peer the other's NAT type. */
+static void test_nat_type_in_ans(void **state)
+{
+	struct rdv_server *s = *state;
+
+	register_nat(s, "10.0.0.1", A_EP(), CPG_NAT_CONE);
+	register_nat(s, "10.0.0.2", B_EP(), CPG_NAT_RESTRICTED);
+	send_ask(s, A_EP(), "10.0.0.2", T0);
+	expect_ans_fwd(A_EP(), "10.0.0.1", A_EP(), B_EP(), "10.0.0.2", B_EP(), 0);
+	assert_int_equal(sent.msgs[0].msg.nat_type, CPG_NAT_RESTRICTED);
+	assert_int_equal(sent.msgs[1].msg.nat_type, CPG_NAT_CONE);
+	assert_false(sent.msgs[0].msg.present & CPG_HAS(CPG_ATTR_RELAY_ENDPOINT));
+}
+
 /* -dd: every message received and sent is formatted; must not crash. */
 static void test_dump(void **state)
 {
@@ -1150,6 +1325,8 @@ int main(void)
 		cmocka_unit_test(test_ten_thousand_clients),
 		cmocka_unit_test(test_dump),
 		cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_probe, setup_probe, teardown),
+		cmocka_unit_test_setup_teardown(test_nat_type_in_ans, setup_probe, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
