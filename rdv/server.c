@@ -153,6 +153,10 @@ struct rdv_session {
 	uint32_t id;
 	uint8_t token[CPG_TOKEN_LEN];
 	uint64_t last_ask;
+	uint64_t relay;			/* allocation handle; 0: direct */
+	union cpg_sockaddr relay_ep;
+	uint8_t relay_reason;		/* CPG_REASON_NAT or CPG_REASON_PUNCH_FAILED */
+	bool parked;			/* relayed, past its TTL: in the parked list */
 };
 
 TAILQ_HEAD(client_list, rdv_client);
@@ -168,6 +172,7 @@ struct rdv_server {
 	struct htab by_pair;
 	struct client_list clients;	/* least recently heard from first */
 	struct session_list sessions;	/* least recently asked for first */
+	struct session_list parked;	/* relayed sessions past their TTL */
 	struct rdv_stats stats;
 };
 
@@ -248,7 +253,7 @@ static bool client_timed_out(const struct rdv_client *c, uint64_t now)
 
 static bool session_expired(const struct rdv_session *se, uint64_t now)
 {
-	return elapsed(se->last_ask, now) > RDV_SESSION_TTL_MS;
+	return se->parked || elapsed(se->last_ask, now) > RDV_SESSION_TTL_MS;
 }
 
 static void dump(const char *what, const struct cpg_msg *m, const union cpg_sockaddr *peer)
@@ -378,6 +383,11 @@ static void send_session(struct rdv_server *s, const struct rdv_session *se, int
 		m.present |= CPG_HAS(CPG_ATTR_NAT_TYPE);
 		m.nat_type = peer->nat_type;
 	}
+	if (se->relay) {
+		m.present |= CPG_HAS(CPG_ATTR_RELAY_ENDPOINT) | CPG_HAS(CPG_ATTR_REASON);
+		m.relay_ep = se->relay_ep;
+		m.reason = se->relay_reason;
+	}
 	if (same_nat(me, peer)) {
 		m.peer_ep = peer->local_ep;
 		m.present |= CPG_HAS(CPG_ATTR_FLAGS);
@@ -419,8 +429,12 @@ static void session_log(const struct rdv_session *se, const char *what)
 static void session_remove(struct rdv_server *s, struct rdv_session *se, const char *why)
 {
 	session_log(se, why);
+	if (se->relay) {
+		s->cfg.relay->release(s->cfg.relay_arg, se->relay);
+		s->stats.relays--;
+	}
 	htab_remove(&s->by_pair, &se->by_pair);
-	TAILQ_REMOVE(&s->sessions, se, lru);
+	TAILQ_REMOVE(se->parked ? &s->parked : &s->sessions, se, lru);
 	link_del(se->member[0], &se->link[0]);
 	link_del(se->member[1], &se->link[1]);
 	free(se);
@@ -465,17 +479,11 @@ static uint32_t new_session_id(struct rdv_server *s)
 	return id;
 }
 
-static struct rdv_session *session_new(struct rdv_server *s, struct rdv_client *asker,
-				       struct rdv_client *target, uint64_t now)
+/* A session not linked anywhere yet, with its id and token. NULL after logging. */
+static struct rdv_session *session_alloc(struct rdv_server *s, uint64_t now)
 {
-	struct rdv_session *se;
+	struct rdv_session *se = calloc(1, sizeof(*se));
 
-	/* Least recently asked for first: the oldest goes to bound memory. */
-	if (s->max_sessions && s->stats.sessions >= s->max_sessions) {
-		s->stats.sessions_evicted++;
-		session_remove(s, TAILQ_FIRST(&s->sessions), "evicted to make room");
-	}
-	se = calloc(1, sizeof(*se));
 	if (!se) {
 		log_err("out of memory creating a session");
 		return NULL;
@@ -489,15 +497,58 @@ static struct rdv_session *session_new(struct rdv_server *s, struct rdv_client *
 	}
 	se->id = new_session_id(s);
 	se->last_ask = now;
-	se->member[0] = asker;
-	se->member[1] = target;
-	link_add(asker, &se->link[0], se);
-	link_add(target, &se->link[1], se);
-	htab_insert(&s->by_pair, &se->by_pair, pair_hash(s, asker->vpn_ip, target->vpn_ip));
+	return se;
+}
+
+/* A relay allocation for se, between first and second. 0, or -1 after logging. */
+static int session_relay(struct rdv_server *s, struct rdv_session *se,
+			 const struct rdv_client *first, const struct rdv_client *second,
+			 enum cpg_reason reason, uint64_t now)
+{
+	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+	struct relay_pair pair = { .session = se->id, .vpn_ip = { first->vpn_ip, second->vpn_ip } };
+	struct relay_grant grant;
+
+	memcpy(pair.token, se->token, sizeof(pair.token));
+	cpg_net_ip4_str(first->vpn_ip, a);
+	cpg_net_ip4_str(second->vpn_ip, b);
+	if (!s->cfg.relay) {
+		log_notice("no relay for %s <-> %s: relaying is off (--no-relay)", a, b);
+		return -1;
+	}
+	if (s->cfg.relay->alloc(s->cfg.relay_arg, &pair, now, &grant) < 0) {
+		log_notice("no relay for %s <-> %s: %s", a, b, grant.why);
+		return -1;
+	}
+	se->relay = grant.handle;
+	se->relay_ep = grant.ep;
+	se->relay_reason = reason;
+	s->stats.relays++;
+	s->stats.relayed[reason]++;
+	log_info("session %" PRIu32 " %s <-> %s relayed at port %u: %s", se->id, a, b,
+		 cpg_sockaddr_port(&grant.ep), cpg_reason_str(reason));
+	return 0;
+}
+
+static void session_insert(struct rdv_server *s, struct rdv_session *se,
+			   struct rdv_client *first, struct rdv_client *second)
+{
+	struct rdv_session *oldest = TAILQ_FIRST(&s->sessions);
+
+	/* Least recently asked for first: the oldest goes to bound memory. */
+	if (s->max_sessions && s->stats.sessions >= s->max_sessions) {
+		s->stats.sessions_evicted++;
+		session_remove(s, oldest ? oldest : TAILQ_FIRST(&s->parked),
+			       "evicted to make room");
+	}
+	se->member[0] = first;
+	se->member[1] = second;
+	link_add(first, &se->link[0], se);
+	link_add(second, &se->link[1], se);
+	htab_insert(&s->by_pair, &se->by_pair, pair_hash(s, first->vpn_ip, second->vpn_ip));
 	TAILQ_INSERT_TAIL(&s->sessions, se, lru);
 	s->stats.sessions++;
 	s->stats.sessions_created++;
-	return se;
 }
 
 /*
@@ -613,6 +664,61 @@ static void handle_hello(struct rdv_server *s, const struct cpg_msg *m,
 	welcome(s, c, m->request_id);
 }
 
+/*
+ * A NAT that picks a new mapping per destination cannot be punched by a
+ * peer that must guess the port: neither one like it, nor one that filters
+ * by port. Unknown types get a try, and the relay if that fails.
+ */
+static bool unpunchable(uint8_t nat, uint8_t peer_nat)
+{
+	return nat == CPG_NAT_SYMMETRIC &&
+	       (peer_nat == CPG_NAT_SYMMETRIC || peer_nat == CPG_NAT_RESTRICTED);
+}
+
+static bool needs_relay(const struct rdv_client *a, const struct rdv_client *b)
+{
+	return !same_nat(a, b) &&
+	       (unpunchable(a->nat_type, b->nat_type) || unpunchable(b->nat_type, a->nat_type));
+}
+
+/* ASK(RELAY, SESSION) about the current session, which is not relayed yet. */
+static bool wants_relay(const struct cpg_msg *m, const struct rdv_session *se)
+{
+	return (m->present & CPG_HAS(CPG_ATTR_FLAGS)) && (m->flags & CPG_FLAG_RELAY) &&
+	       (m->present & CPG_HAS(CPG_ATTR_SESSION)) && m->session == se->id && !se->relay;
+}
+
+/*
+ * A new session for first and second (the DTLS client first), relayed for
+ * reason unless it is NONE, in place of old if not NULL. The asker gets ANS,
+ * the other FWD; if a relay was needed and there is none, the asker gets REJ
+ * and old stays.
+ */
+static void session_start(struct rdv_server *s, struct rdv_session *old,
+			  struct rdv_client *first, struct rdv_client *second,
+			  enum cpg_reason reason, struct rdv_client *asker,
+			  const struct cpg_msg *ask, uint64_t now)
+{
+	struct rdv_session *se = session_alloc(s, now);
+	int who;
+
+	/* Without memory or randomness, the client asks again: it may work then. */
+	if (!se)
+		return;
+	if (reason != CPG_REASON_NONE && session_relay(s, se, first, second, reason, now) < 0) {
+		free(se);
+		send_rej(s, ask, &asker->endpoint, CPG_REASON_NO_RELAY);
+		return;
+	}
+	if (old)
+		session_remove(s, old, "replaced: punching failed");
+	session_insert(s, se, first, second);
+	session_log(se, "created");
+	who = se->member[0] == asker ? 0 : 1;
+	send_session(s, se, who, CPG_MSG_ANS, ask->request_id);
+	send_session(s, se, !who, CPG_MSG_FWD, 0);
+}
+
 static void handle_ask(struct rdv_server *s, struct rdv_client *c, const struct cpg_msg *m,
 		       uint64_t now)
 {
@@ -637,31 +743,32 @@ static void handle_ask(struct rdv_server *s, struct rdv_client *c, const struct 
 		session_remove(s, se, "expired");
 		se = NULL;
 	}
-	if (se) {
-		se->last_ask = now;
-		TAILQ_REMOVE(&s->sessions, se, lru);
-		TAILQ_INSERT_TAIL(&s->sessions, se, lru);
-		if (se->member[0] == c) {
-			/* A retransmission: the first answers may have been lost. */
-			send_session(s, se, 0, CPG_MSG_ANS, m->request_id);
-			send_session(s, se, 1, CPG_MSG_FWD, 0);
-		} else {
-			/*
-			 * Both asked for each other at once (or the target of
-			 * a FWD asks back): one session, whose roles the
-			 * first ASK decided.
-			 */
-			send_session(s, se, 1, CPG_MSG_ANS, m->request_id);
-		}
+	if (!se) {
+		session_start(s, NULL, c, peer,
+			      needs_relay(c, peer) ? CPG_REASON_NAT : CPG_REASON_NONE, c, m, now);
 		return;
 	}
-	se = session_new(s, c, peer, now);
-	/* Without memory or randomness, the client asks again: it may work then. */
-	if (!se)
+	if (wants_relay(m, se)) {
+		/* Same roles: the DTLS client stays the one that asked first. */
+		session_start(s, se, se->member[0], se->member[1], CPG_REASON_PUNCH_FAILED, c, m,
+			      now);
 		return;
-	session_log(se, "created");
-	send_session(s, se, 0, CPG_MSG_ANS, m->request_id);
-	send_session(s, se, 1, CPG_MSG_FWD, 0);
+	}
+	se->last_ask = now;
+	TAILQ_REMOVE(&s->sessions, se, lru);
+	TAILQ_INSERT_TAIL(&s->sessions, se, lru);
+	if (se->member[0] == c) {
+		/* A retransmission: the first answers may have been lost. */
+		send_session(s, se, 0, CPG_MSG_ANS, m->request_id);
+		send_session(s, se, 1, CPG_MSG_FWD, 0);
+	} else {
+		/*
+		 * Both asked for each other at once (or the target of a FWD
+		 * asks back, or both asked to be relayed): one session, whose
+		 * roles the first ASK decided.
+		 */
+		send_session(s, se, 1, CPG_MSG_ANS, m->request_id);
+	}
 }
 
 static void handle_close(struct rdv_server *s, struct rdv_client *c, const struct cpg_msg *m)
@@ -821,6 +928,18 @@ void rdv_server_input_probe(struct rdv_server *s, const uint8_t *buf, size_t len
 	send_via(s, true, &r, from);
 }
 
+void rdv_server_relay_expired(struct rdv_server *s, uint64_t handle, const struct relay_pair *pair)
+{
+	struct rdv_session *se = find_session(s, pair->vpn_ip[0], pair->vpn_ip[1]);
+
+	if (!se || se->relay != handle)
+		return;
+	/* Freed already: not to be released again. */
+	se->relay = 0;
+	s->stats.relays--;
+	session_remove(s, se, "ended: its relay was idle");
+}
+
 void rdv_server_expire(struct rdv_server *s, uint64_t now_ms)
 {
 	struct rdv_client *c;
@@ -831,8 +950,17 @@ void rdv_server_expire(struct rdv_server *s, uint64_t now_ms)
 		s->stats.purged++;
 		client_remove(s, c, "purged: silent too long");
 	}
-	while ((se = TAILQ_FIRST(&s->sessions)) && session_expired(se, now_ms))
-		session_remove(s, se, "expired");
+	while ((se = TAILQ_FIRST(&s->sessions)) && session_expired(se, now_ms)) {
+		if (!se->relay) {
+			session_remove(s, se, "expired");
+			continue;
+		}
+		/* Its tunnel still runs through the relay: CLOSE or the
+		 * relay's idle timeout will end it. */
+		TAILQ_REMOVE(&s->sessions, se, lru);
+		TAILQ_INSERT_TAIL(&s->parked, se, lru);
+		se->parked = true;
+	}
 }
 
 struct rdv_server *rdv_server_new(const struct rdv_config *cfg)
@@ -853,6 +981,7 @@ struct rdv_server *rdv_server_new(const struct rdv_config *cfg)
 		s->max_sessions = (size_t)cfg->max_clients * RDV_SESSIONS_PER_CLIENT;
 	TAILQ_INIT(&s->clients);
 	TAILQ_INIT(&s->sessions);
+	TAILQ_INIT(&s->parked);
 	if (htab_init(&s->by_ip) || htab_init(&s->by_ep) || htab_init(&s->by_pair)) {
 		log_err("out of memory");
 		rdv_server_free(s);
@@ -870,6 +999,10 @@ void rdv_server_free(struct rdv_server *s)
 		return;
 	while ((se = TAILQ_FIRST(&s->sessions))) {
 		TAILQ_REMOVE(&s->sessions, se, lru);
+		free(se);
+	}
+	while ((se = TAILQ_FIRST(&s->parked))) {
+		TAILQ_REMOVE(&s->parked, se, lru);
 		free(se);
 	}
 	while ((c = TAILQ_FIRST(&s->clients))) {
@@ -955,9 +1088,11 @@ void rdv_server_log_stats(const struct rdv_server *s, int prio)
 		   st->registered, st->taken_over, st->left, st->purged, st->sessions_created,
 		   st->sessions_evicted, st->reconnect);
 	cpg_log_at(prio, "stats: nat: probes=%" PRIu64 " probes_dropped=%" PRIu64 " none=%" PRIu64
-		   " cone=%" PRIu64 " restricted=%" PRIu64 " symmetric=%" PRIu64,
+		   " cone=%" PRIu64 " restricted=%" PRIu64 " symmetric=%" PRIu64 " relays=%zu"
+		   " relayed_nat=%" PRIu64 " relayed_punch_failed=%" PRIu64,
 		   st->probes, st->probes_dropped, st->nat[CPG_NAT_NONE], st->nat[CPG_NAT_CONE],
-		   st->nat[CPG_NAT_RESTRICTED], st->nat[CPG_NAT_SYMMETRIC]);
+		   st->nat[CPG_NAT_RESTRICTED], st->nat[CPG_NAT_SYMMETRIC], st->relays,
+		   st->relayed[CPG_REASON_NAT], st->relayed[CPG_REASON_PUNCH_FAILED]);
 	if (types.len)
 		cpg_log_at(prio, "stats: received by type:%s", types.buf);
 	if (refused.len)
