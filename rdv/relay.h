@@ -7,7 +7,7 @@
  * allocate and release; nothing here knows about the RDV's state, so a
  * standalone relay process can drive it the same way.
  *
- * Allocations are found by handle (generation and port) in O(1), and kept in
+ * Allocations are found by handle (a generation and a port) in O(1), kept in
  * a list ordered by the time they last forwarded a datagram, so idle expiry
  * only ever looks at the head.
  */

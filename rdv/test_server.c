@@ -1614,6 +1614,31 @@ static void test_dump(void **state)
 	rdv_server_free(s);
 }
 
+/* -dd with probing and relaying: the probe port's messages are dumped too. */
+static void test_dump_probe_relay(void **state)
+{
+	const struct rdv_config cfg = {
+		.dump = true,
+		.send = record_send,
+		.send_probe = record_send_probe,
+		.probe_port = PROBE_PORT,
+		.relay = &fake_ops,
+	};
+	struct rdv_server *s = rdv_server_new(&cfg);
+	int saved = cpg_log_level;
+	uint8_t junk[3] = { 1, 2, 3 };
+
+	assert_non_null(s);
+	memset(&fake, 0, sizeof(fake));
+	fake.capacity = FAKE_RELAYS;
+	cpg_log_level = LOG_DEBUG;
+	relayed_session(s);
+	rdv_server_input_probe(s, junk, sizeof(junk), A_EP(), T0);
+	rdv_server_log_stats(s, LOG_NOTICE);
+	cpg_log_level = saved;
+	rdv_server_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1667,6 +1692,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_relay_freed_by_new_session, setup_relay,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_relay_expired, setup_relay, teardown),
+		cmocka_unit_test(test_dump_probe_relay),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
