@@ -665,9 +665,10 @@ static void handle_hello(struct rdv_server *s, const struct cpg_msg *m,
 }
 
 /*
- * A NAT that picks a new mapping per destination cannot be punched by a
- * peer that must guess the port: neither one like it, nor one that filters
- * by port. Unknown types get a try, and the relay if that fails.
+ * Behind a NAT that maps each destination anew, a client's punches leave
+ * from a port its peer was never told: they get in only where the peer's
+ * NAT does not filter by port. Unknown types get a try, and the relay if
+ * punching fails.
  */
 static bool unpunchable(uint8_t nat, uint8_t peer_nat)
 {
