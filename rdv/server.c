@@ -692,8 +692,10 @@ static bool wants_relay(const struct cpg_msg *m, const struct rdv_session *se)
 /*
  * A new session for first and second (the DTLS client first), relayed for
  * reason unless it is NONE, in place of old if not NULL. The asker gets ANS,
- * the other FWD; if a relay was needed and there is none, the asker gets REJ
- * and old stays.
+ * the other FWD. Without a relay, a pair whose NATs look unpunchable
+ * punches anyway (the guess may be wrong; if it is not, they ask for a relay
+ * again when punching fails); a pair whose punching failed gets REJ and old
+ * stays.
  */
 static void session_start(struct rdv_server *s, struct rdv_session *old,
 			  struct rdv_client *first, struct rdv_client *second,
@@ -706,7 +708,8 @@ static void session_start(struct rdv_server *s, struct rdv_session *old,
 	/* Without memory or randomness, the client asks again: it may work then. */
 	if (!se)
 		return;
-	if (reason != CPG_REASON_NONE && session_relay(s, se, first, second, reason, now) < 0) {
+	if (reason != CPG_REASON_NONE && session_relay(s, se, first, second, reason, now) < 0 &&
+	    reason != CPG_REASON_NAT) {
 		free(se);
 		send_rej(s, ask, &asker->endpoint, CPG_REASON_NO_RELAY);
 		return;

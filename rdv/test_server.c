@@ -1491,15 +1491,21 @@ static void test_no_relay(void **state)
 		assert_int_equal(rdv_server_stats(s)->rej[CPG_REASON_NO_RELAY], 1);
 		rdv_server_free(s);
 	}
-	/* A pair that cannot punch gets no session at all. */
+	/* A pair that looks unpunchable punches anyway, then gets the REJ
+	 * when it asks for the relay. */
 	for (int off = 0; off < 2; off++) {
 		struct rdv_server *s = new_relay_server(0, !off);
+		uint32_t direct;
 
 		register_nat(s, "10.0.0.1", A_EP(), CPG_NAT_SYMMETRIC);
 		register_nat(s, "10.0.0.2", B_EP(), CPG_NAT_SYMMETRIC);
 		send_ask(s, A_EP(), "10.0.0.2", T0);
+		direct = sent_msg(0, CPG_MSG_ANS, A_EP())->session;
+		assert_false(sent_msg(0, CPG_MSG_ANS, A_EP())->present &
+			     CPG_HAS(CPG_ATTR_RELAY_ENDPOINT));
+		assert_int_equal(rdv_server_stats(s)->sessions, 1);
+		send_ask_relay(s, A_EP(), "10.0.0.2", direct, T0 + 3000);
 		expect_rej(A_EP(), "10.0.0.2", CPG_REASON_NO_RELAY);
-		assert_int_equal(rdv_server_stats(s)->sessions, 0);
 		rdv_server_free(s);
 	}
 }
