@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,10 +24,16 @@
 #include "log.h"
 #include "net.h"
 #include "proto.h"
+#include "relay.h"
 #include "server.h"
 
 #define PROG "campagnol_rdv"
 #define DEFAULT_MAX_CLIENTS 100
+#define DEFAULT_RELAYS 1000		/* ports of the default --relay-ports */
+#define DEFAULT_RELAY_RATE_MBIT 100
+#define DEFAULT_RELAY_IDLE_S 60
+/* Descriptors besides the relays': sockets, the loop's, stdio, syslog. */
+#define OTHER_FDS 32
 #define EXPIRE_INTERVAL_MS 1000
 #define RECV_BATCH 32
 /* Room for more than any v1 message; a longer datagram is dropped. */
@@ -69,14 +76,23 @@ struct options {
 	const char *pidfile_arg;
 	char *pidfile;			/* absolute: daemons chdir to / */
 	union cpg_sockaddr bind;
+	long probe_port;		/* -1 until chosen; 0: no probing */
+	bool relay;
+	uint16_t relay_low, relay_high;	/* 0: none (and no relaying) */
+	unsigned long max_relays;	/* 0: the range size */
+	unsigned long relay_rate_mbit;	/* 0: no limit */
+	unsigned long relay_idle_s;
 };
 
 struct rdv {
 	struct cpg_loop loop;
 	struct cpg_loop_io io;
+	struct cpg_loop_io probe_io;
 	struct cpg_loop_timer expire_timer;
 	struct rdv_server *server;
+	struct relay *relay;		/* NULL: relaying off */
 	int fd;
+	int probe_fd;			/* -1: no NAT probing */
 	int exit_code;
 	uint64_t oversized;		/* datagrams longer than RECV_BUF_SIZE */
 	uint64_t send_errors;
@@ -90,6 +106,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: " PROG " [-DdhvV] [-m N] [-p PORT] [-P FILE] [--bind ADDR]\n"
+		"         [--probe-port PORT] [--[no-]relay] [--relay-ports LOW-HIGH]\n"
+		"         [--max-relays N] [--relay-rate MBIT] [--relay-idle SECS]\n"
 		"The Campagnol rendez-vous server.\n"
 		"\n"
 		"  -D, --daemon           detach and log to syslog\n"
@@ -101,8 +119,19 @@ static void usage(FILE *f)
 		"  -v, --verbose          more messages\n"
 		"  -V, --version          print the version and exit\n"
 		"      --bind=ADDR        listen on ADDR, ADDR:PORT or [IPV6]:PORT only\n"
-		"                         (default: every IPv4 address)\n",
-		DEFAULT_MAX_CLIENTS, CPG_RDV_DEFAULT_PORT);
+		"                         (default: every IPv4 address)\n"
+		"      --probe-port=PORT  second UDP port, for NAT probing (default: the\n"
+		"                         RDV's port + 1; 0: no probing)\n"
+		"      --[no-]relay       relay pairs that cannot punch (default: on)\n"
+		"      --relay-ports=LOW-HIGH\n"
+		"                         the relays' UDP ports (default: the RDV's port\n"
+		"                         + 2 to + %d)\n"
+		"      --max-relays=N     relays at once at most (default: the number of\n"
+		"                         relay ports)\n"
+		"      --relay-rate=MBIT  per relay, in Mbit/s (default %d, 0: no limit)\n"
+		"      --relay-idle=SECS  free a relay idle this long (default %d)\n",
+		DEFAULT_MAX_CLIENTS, CPG_RDV_DEFAULT_PORT, DEFAULT_RELAYS + 1,
+		DEFAULT_RELAY_RATE_MBIT, DEFAULT_RELAY_IDLE_S);
 }
 
 static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ...)
@@ -141,6 +170,26 @@ static int parse_number(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
+/* "LOW-HIGH", 1 <= LOW <= HIGH <= 65535. */
+static int parse_range(const char *s, uint16_t *low, uint16_t *high)
+{
+	unsigned long l, h;
+	char buf[16], *dash;
+
+	if (strlen(s) >= sizeof(buf))
+		return -1;
+	strcpy(buf, s);
+	dash = strchr(buf, '-');
+	if (!dash)
+		return -1;
+	*dash = '\0';
+	if (parse_number(buf, 65535, &l) || parse_number(dash + 1, 65535, &h) || !l || l > h)
+		return -1;
+	*low = (uint16_t)l;
+	*high = (uint16_t)h;
+	return 0;
+}
+
 /* path made absolute, the file need not exist. NULL on error, with errno. */
 static char *absolute_path(const char *path)
 {
@@ -155,10 +204,102 @@ static char *absolute_path(const char *path)
 	return abs;
 }
 
+static bool in_range(unsigned long port, const struct options *opt)
+{
+	return port >= opt->relay_low && port <= opt->relay_high;
+}
+
+/*
+ * The defaults that follow from the RDV's port, and the checks between
+ * options. With --port 0 the ports around it are unknown: no probing, and
+ * no relaying without --relay-ports.
+ */
+static int check_ports(struct options *opt, bool range_given)
+{
+	unsigned long port = cpg_sockaddr_port(&opt->bind);
+
+	if (opt->probe_port < 0)
+		opt->probe_port = port && port < 65535 ? (long)port + 1 : 0;
+	if (!range_given && port && port <= 65535 - 2) {
+		opt->relay_low = (uint16_t)(port + 2);
+		opt->relay_high = (uint16_t)(port + 1 + DEFAULT_RELAYS < 65535 ?
+					     port + 1 + DEFAULT_RELAYS : 65535);
+	}
+	if (port && (unsigned long)opt->probe_port == port)
+		return usage_error("--probe-port %ld is the RDV's own port", opt->probe_port);
+	if (!opt->relay || !opt->relay_low)
+		return 0;
+	if (port && in_range(port, opt))
+		return usage_error("--relay-ports %u-%u includes the RDV's port %lu",
+				   opt->relay_low, opt->relay_high, port);
+	if (opt->probe_port && in_range((unsigned long)opt->probe_port, opt))
+		return usage_error("--relay-ports %u-%u includes the probe port %ld",
+				   opt->relay_low, opt->relay_high, opt->probe_port);
+	if (opt->max_relays > (unsigned long)opt->relay_high - opt->relay_low + 1)
+		return usage_error("--max-relays %lu is more than the %u ports of --relay-ports %u-%u",
+				   opt->max_relays, opt->relay_high - opt->relay_low + 1,
+				   opt->relay_low, opt->relay_high);
+	return 0;
+}
+
+/* Long options without a short one: getopt_long()'s codes for them. */
+enum {
+	OPT_BIND = 256,
+	OPT_PROBE_PORT,
+	OPT_RELAY,
+	OPT_NO_RELAY,
+	OPT_RELAY_PORTS,
+	OPT_MAX_RELAYS,
+	OPT_RELAY_RATE,
+	OPT_RELAY_IDLE,
+};
+
+/* The NAT probing and relay options. 0, or -1 on a usage error. */
+static int parse_relay_option(int c, struct options *opt, bool *range_given)
+{
+	unsigned long n;
+
+	switch (c) {
+	case OPT_PROBE_PORT:
+		if (parse_number(optarg, 65535, &n))
+			return usage_error("invalid --probe-port '%s': expected 0 (no NAT "
+					   "probing) to 65535", optarg);
+		opt->probe_port = (long)n;
+		return 0;
+	case OPT_RELAY:
+	case OPT_NO_RELAY:
+		opt->relay = c == OPT_RELAY;
+		return 0;
+	case OPT_RELAY_PORTS:
+		if (parse_range(optarg, &opt->relay_low, &opt->relay_high))
+			return usage_error("invalid --relay-ports '%s': expected LOW-HIGH, "
+					   "1 <= LOW <= HIGH <= 65535", optarg);
+		*range_given = true;
+		return 0;
+	case OPT_MAX_RELAYS:
+		if (parse_number(optarg, 65535, &n) || !n)
+			return usage_error("invalid --max-relays '%s': expected 1 to 65535", optarg);
+		opt->max_relays = n;
+		return 0;
+	case OPT_RELAY_RATE:
+		if (parse_number(optarg, 1000000, &n))
+			return usage_error("invalid --relay-rate '%s': expected Mbit/s, 0 for no "
+					   "limit", optarg);
+		opt->relay_rate_mbit = n;
+		return 0;
+	case OPT_RELAY_IDLE:
+		if (parse_number(optarg, 86400, &n) || !n)
+			return usage_error("invalid --relay-idle '%s': expected 1 to 86400 seconds",
+					   optarg);
+		opt->relay_idle_s = n;
+		return 0;
+	}
+	return -1;
+}
+
 /* 0 to run, 1 to exit successfully (help, version), -1 on a usage error. */
 static int parse_args(int argc, char **argv, struct options *opt)
 {
-	enum { OPT_BIND = 256 };
 	static const struct option longopts[] = {
 		{ "daemon", no_argument, NULL, 'D' },
 		{ "debug", no_argument, NULL, 'd' },
@@ -169,8 +310,16 @@ static int parse_args(int argc, char **argv, struct options *opt)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "bind", required_argument, NULL, OPT_BIND },
+		{ "probe-port", required_argument, NULL, OPT_PROBE_PORT },
+		{ "relay", no_argument, NULL, OPT_RELAY },
+		{ "no-relay", no_argument, NULL, OPT_NO_RELAY },
+		{ "relay-ports", required_argument, NULL, OPT_RELAY_PORTS },
+		{ "max-relays", required_argument, NULL, OPT_MAX_RELAYS },
+		{ "relay-rate", required_argument, NULL, OPT_RELAY_RATE },
+		{ "relay-idle", required_argument, NULL, OPT_RELAY_IDLE },
 		{ NULL, 0, NULL, 0 },
 	};
+	bool range_given = false;
 	const char *bind_addr = NULL;
 	char optbuf[3];
 	unsigned long port = CPG_RDV_DEFAULT_PORT, n;
@@ -215,9 +364,13 @@ static int parse_args(int argc, char **argv, struct options *opt)
 			break;
 		case ':':
 			return usage_error("option '%s' needs an argument", argv[optind - 1]);
-		default:
+		case '?':
 			return usage_error("unknown option '%s'",
 					   bad_option(argv, optbuf, sizeof(optbuf)));
+		default:
+			if (parse_relay_option(c, opt, &range_given))
+				return -1;
+			break;
 		}
 	}
 	if (optind < argc)
@@ -230,17 +383,17 @@ static int parse_args(int argc, char **argv, struct options *opt)
 		cpg_sockaddr_set_in(&opt->bind, (struct in_addr){ htonl(INADDR_ANY) },
 				    (uint16_t)port);
 	}
-	return 0;
+	return check_ports(opt, range_given);
 }
 
-static void send_datagram(void *arg, const union cpg_sockaddr *to, const uint8_t *buf, size_t len)
+static void send_from(struct rdv *r, int fd, const union cpg_sockaddr *to, const uint8_t *buf,
+		      size_t len)
 {
-	struct rdv *r = arg;
 	char ep[CPG_SOCKADDR_STRLEN];
 	ssize_t n;
 
 	do
-		n = sendto(r->fd, buf, len, 0, &to->sa, cpg_sockaddr_len(to));
+		n = sendto(fd, buf, len, 0, &to->sa, cpg_sockaddr_len(to));
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		/* UDP: a full buffer or an unreachable client loses one reply,
@@ -248,6 +401,41 @@ static void send_datagram(void *arg, const union cpg_sockaddr *to, const uint8_t
 		r->send_errors++;
 		log_debug("sendto %s: %s", cpg_sockaddr_str(to, ep, sizeof(ep)), strerror(errno));
 	}
+}
+
+static void send_datagram(void *arg, const union cpg_sockaddr *to, const uint8_t *buf, size_t len)
+{
+	struct rdv *r = arg;
+
+	send_from(r, r->fd, to, buf, len);
+}
+
+static void send_probe_datagram(void *arg, const union cpg_sockaddr *to, const uint8_t *buf,
+				size_t len)
+{
+	struct rdv *r = arg;
+
+	send_from(r, r->probe_fd, to, buf, len);
+}
+
+static int relay_alloc_op(void *arg, const struct relay_pair *pair, uint64_t now_ms,
+			  struct relay_grant *out)
+{
+	return relay_alloc(arg, pair, now_ms, out);
+}
+
+static void relay_release_op(void *arg, uint64_t handle)
+{
+	relay_release(arg, handle);
+}
+
+static const struct rdv_relay_ops relay_ops = { relay_alloc_op, relay_release_op };
+
+static void on_relay_expired(void *arg, uint64_t handle, const struct relay_pair *pair)
+{
+	struct rdv *r = arg;
+
+	rdv_server_relay_expired(r->server, handle, pair);
 }
 
 /* recvmmsg() overwrites the address lengths and flags: reset them all. */
@@ -266,9 +454,12 @@ static void prepare_batch(struct rdv *r)
 	}
 }
 
+/* Datagrams at the RDV's port or at the probe port. */
 static void on_readable(struct cpg_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct rdv *r = arg;
+	void (*input)(struct rdv_server *, const uint8_t *, size_t, const union cpg_sockaddr *,
+		      uint64_t) = fd == r->probe_fd ? rdv_server_input_probe : rdv_server_input;
 
 	for (int batch = 0; batch < RECV_BATCHES_PER_WAKEUP; batch++) {
 		uint64_t now;
@@ -289,8 +480,7 @@ static void on_readable(struct cpg_loop *loop, int fd, uint32_t events, void *ar
 				r->oversized++;
 				continue;
 			}
-			rdv_server_input(r->server, r->bufs[i], r->msgs[i].msg_len, &r->from[i],
-					 now);
+			input(r->server, r->bufs[i], r->msgs[i].msg_len, &r->from[i], now);
 		}
 		if (n < RECV_BATCH)
 			return;
@@ -300,8 +490,11 @@ static void on_readable(struct cpg_loop *loop, int fd, uint32_t events, void *ar
 static void on_expire_timer(struct cpg_loop *loop, void *arg)
 {
 	struct rdv *r = arg;
+	uint64_t now = cpg_loop_now_ms();
 
-	rdv_server_expire(r->server, cpg_loop_now_ms());
+	if (r->relay)
+		relay_expire(r->relay, now);
+	rdv_server_expire(r->server, now);
 	if (cpg_loop_timer_arm(loop, &r->expire_timer, EXPIRE_INTERVAL_MS)) {
 		log_err("cannot re-arm the expiry timer");
 		r->exit_code = EXIT_FAILURE;
@@ -312,6 +505,8 @@ static void on_expire_timer(struct cpg_loop *loop, void *arg)
 static void log_stats(const struct rdv *r)
 {
 	rdv_server_log_stats(r->server, LOG_NOTICE);
+	if (r->relay)
+		relay_log_stats(r->relay, LOG_NOTICE);
 	log_notice("stats: oversized=%" PRIu64 " send_errors=%" PRIu64, r->oversized,
 		   r->send_errors);
 }
@@ -338,16 +533,85 @@ static void set_socket_buffers(int fd)
 		log_debug("cannot enlarge the socket buffers: %m");
 }
 
-/* Everything after the socket is bound: daemon, pid file, event loop. */
+/*
+ * Each relay is a socket: make room for --max-relays of them, as far as
+ * the hard limit allows.
+ */
+static void raise_fd_limit(size_t relays)
+{
+	rlim_t want = (rlim_t)relays + OTHER_FDS;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl)) {
+		log_warn("cannot read the open files limit: %m");
+		return;
+	}
+	if (rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) || getrlimit(RLIMIT_NOFILE, &rl))
+		log_warn("cannot raise the open files limit: %m");
+	if (rl.rlim_cur < want)
+		log_warn("only %llu open files allowed: not enough for the %zu relays of "
+			 "--max-relays; raise the hard limit (ulimit -Hn, systemd's LimitNOFILE) "
+			 "or lower --max-relays", (unsigned long long)rl.rlim_cur, relays);
+}
+
+static int start_relay(struct rdv *r, const struct options *opt)
+{
+	const struct relay_config cfg = {
+		.bind = opt->bind,
+		.port_low = opt->relay_low,
+		.port_high = opt->relay_high,
+		.max_allocs = (unsigned int)opt->max_relays,
+		.rate = (uint64_t)opt->relay_rate_mbit * 1000000 / 8,
+		.idle_ms = (uint64_t)opt->relay_idle_s * 1000,
+		.expired = on_relay_expired,
+		.expired_arg = r,
+	};
+	size_t max = opt->max_relays ? opt->max_relays
+				     : (size_t)opt->relay_high - opt->relay_low + 1;
+
+	raise_fd_limit(max);
+	r->relay = relay_new(&r->loop, &cfg);
+	if (!r->relay)
+		return -1;
+	log_notice("relaying on ports %u-%u, %zu at most, %lu Mbit/s each%s, freed after %lu s idle",
+		   opt->relay_low, opt->relay_high, max, opt->relay_rate_mbit,
+		   opt->relay_rate_mbit ? "" : " (no limit)", opt->relay_idle_s);
+	return 0;
+}
+
+static int watch(struct rdv *r)
+{
+	sigset_t signals;
+
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGINT);
+	sigaddset(&signals, SIGTERM);
+	sigaddset(&signals, SIGQUIT);
+	sigaddset(&signals, SIGUSR1);
+	if (cpg_loop_watch_signals(&r->loop, &signals, on_signal, r) ||
+	    cpg_loop_add_fd(&r->loop, &r->io, r->fd, CPG_LOOP_READ, on_readable, r))
+		return -1;
+	if (r->probe_fd >= 0 &&
+	    cpg_loop_add_fd(&r->loop, &r->probe_io, r->probe_fd, CPG_LOOP_READ, on_readable, r))
+		return -1;
+	cpg_loop_timer_init(&r->expire_timer, on_expire_timer, r);
+	return cpg_loop_timer_arm(&r->loop, &r->expire_timer, EXPIRE_INTERVAL_MS);
+}
+
+/* Everything after the sockets are bound: daemon, pid file, event loop. */
 static int serve(struct rdv *r, const struct options *opt, const char *where)
 {
-	const struct rdv_config cfg = {
+	struct rdv_config cfg = {
 		.max_clients = opt->max_clients,
 		.dump = opt->debug >= 2,
 		.send = send_datagram,
+		.send_probe = send_probe_datagram,
 		.send_arg = r,
+		.probe_port = r->probe_fd >= 0 ? (uint16_t)opt->probe_port : 0,
 	};
-	sigset_t signals;
 	bool pidfile_written = false;
 
 	if (opt->daemon) {
@@ -360,22 +624,17 @@ static int serve(struct rdv *r, const struct options *opt, const char *where)
 			goto out_pidfile;
 		pidfile_written = true;
 	}
-	r->server = rdv_server_new(&cfg);
-	if (!r->server)
-		goto out_pidfile;
 	if (cpg_loop_init(&r->loop))
+		goto out_pidfile;
+	if (opt->relay && opt->relay_low && start_relay(r, opt))
+		goto out_loop;
+	if (r->relay) {
+		cfg.relay = &relay_ops;
+		cfg.relay_arg = r->relay;
+	}
+	r->server = rdv_server_new(&cfg);
+	if (!r->server || watch(r))
 		goto out_server;
-	sigemptyset(&signals);
-	sigaddset(&signals, SIGINT);
-	sigaddset(&signals, SIGTERM);
-	sigaddset(&signals, SIGQUIT);
-	sigaddset(&signals, SIGUSR1);
-	if (cpg_loop_watch_signals(&r->loop, &signals, on_signal, r) ||
-	    cpg_loop_add_fd(&r->loop, &r->io, r->fd, CPG_LOOP_READ, on_readable, r))
-		goto out_loop;
-	cpg_loop_timer_init(&r->expire_timer, on_expire_timer, r);
-	if (cpg_loop_timer_arm(&r->loop, &r->expire_timer, EXPIRE_INTERVAL_MS))
-		goto out_loop;
 
 	r->exit_code = EXIT_SUCCESS;
 	if (cpg_loop_run(&r->loop)) {
@@ -383,25 +642,50 @@ static int serve(struct rdv *r, const struct options *opt, const char *where)
 		r->exit_code = EXIT_FAILURE;
 	}
 	log_stats(r);
-	cpg_loop_destroy(&r->loop);
 	rdv_server_free(r->server);
+	relay_free(r->relay);
+	cpg_loop_destroy(&r->loop);
 	if (pidfile_written)
 		cpg_daemon_pidfile_remove(opt->pidfile);
 	return r->exit_code;
 
-out_loop:
-	cpg_loop_destroy(&r->loop);
 out_server:
 	rdv_server_free(r->server);
+	relay_free(r->relay);
+out_loop:
+	cpg_loop_destroy(&r->loop);
 out_pidfile:
 	if (pidfile_written)
 		cpg_daemon_pidfile_remove(opt->pidfile);
 	return EXIT_FAILURE;
 }
 
+/* The probe port's socket, on the RDV's address. fd, or -1 after logging. */
+static int open_probe_port(const struct options *opt)
+{
+	union cpg_sockaddr addr = opt->bind;
+	int fd;
+
+	if (addr.sa.sa_family == AF_INET6)
+		addr.in6.sin6_port = htons((uint16_t)opt->probe_port);
+	else
+		addr.in.sin_port = htons((uint16_t)opt->probe_port);
+	fd = cpg_net_udp_socket(&addr, NULL);
+	if (fd < 0)
+		log_err("cannot open the NAT probing port %ld: pick another with --probe-port, "
+			"or 0 for no probing", opt->probe_port);
+	return fd;
+}
+
 int main(int argc, char **argv)
 {
-	struct options opt = { .max_clients = DEFAULT_MAX_CLIENTS };
+	struct options opt = {
+		.max_clients = DEFAULT_MAX_CLIENTS,
+		.probe_port = -1,
+		.relay = true,
+		.relay_rate_mbit = DEFAULT_RELAY_RATE_MBIT,
+		.relay_idle_s = DEFAULT_RELAY_IDLE_S,
+	};
 	char where[CPG_SOCKADDR_STRLEN];
 	union cpg_sockaddr bound;
 	socklen_t bound_len = sizeof(bound);
@@ -426,22 +710,33 @@ int main(int argc, char **argv)
 		free(opt.pidfile);
 		return EXIT_FAILURE;
 	}
+	r->probe_fd = -1;
+	ret = EXIT_FAILURE;
 	/* Bound before daemonizing, so that an error reaches the terminal. */
 	r->fd = cpg_net_udp_socket(&opt.bind, NULL);
-	if (r->fd < 0) {
-		free(r);
-		free(opt.pidfile);
-		return EXIT_FAILURE;
-	}
+	if (r->fd < 0)
+		goto out;
 	set_socket_buffers(r->fd);
 	memset(&bound, 0, sizeof(bound));
 	if (getsockname(r->fd, &bound.sa, &bound_len))
 		bound = opt.bind;
 	cpg_sockaddr_str(&bound, where, sizeof(where));
 	log_notice("listening on %s", where);
+	if (opt.probe_port) {
+		r->probe_fd = open_probe_port(&opt);
+		if (r->probe_fd < 0)
+			goto out;
+		log_notice("NAT probing on port %ld", opt.probe_port);
+	}
+	if (opt.relay && !opt.relay_low)
+		log_notice("relaying off: with --port 0, give --relay-ports");
 
 	ret = serve(r, &opt, where);
-	close(r->fd);
+out:
+	if (r->probe_fd >= 0)
+		close(r->probe_fd);
+	if (r->fd >= 0)
+		close(r->fd);
 	free(r);
 	free(opt.pidfile);
 	return ret;

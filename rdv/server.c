@@ -138,6 +138,7 @@ struct rdv_client {
 	struct in_addr vpn_ip;
 	union cpg_sockaddr endpoint;	/* as seen by the RDV: the key of by_ep */
 	union cpg_sockaddr local_ep;	/* unset: none published */
+	uint8_t nat_type;		/* as last probed */
 	uint64_t last_seen;
 	struct sess_link *sessions;
 	size_t n_sessions;
@@ -150,7 +151,12 @@ struct rdv_session {
 	struct rdv_client *member[2];
 	struct sess_link link[2];
 	uint32_t id;
+	uint8_t token[CPG_TOKEN_LEN];
 	uint64_t last_ask;
+	uint64_t relay;			/* allocation handle; 0: direct */
+	union cpg_sockaddr relay_ep;
+	uint8_t relay_reason;		/* CPG_REASON_NAT or CPG_REASON_PUNCH_FAILED */
+	bool parked;			/* relayed, past its TTL: in the parked list */
 };
 
 TAILQ_HEAD(client_list, rdv_client);
@@ -166,6 +172,7 @@ struct rdv_server {
 	struct htab by_pair;
 	struct client_list clients;	/* least recently heard from first */
 	struct session_list sessions;	/* least recently asked for first */
+	struct session_list parked;	/* relayed sessions past their TTL */
 	struct rdv_stats stats;
 };
 
@@ -246,7 +253,7 @@ static bool client_timed_out(const struct rdv_client *c, uint64_t now)
 
 static bool session_expired(const struct rdv_session *se, uint64_t now)
 {
-	return elapsed(se->last_ask, now) > RDV_SESSION_TTL_MS;
+	return se->parked || elapsed(se->last_ask, now) > RDV_SESSION_TTL_MS;
 }
 
 static void dump(const char *what, const struct cpg_msg *m, const union cpg_sockaddr *peer)
@@ -257,7 +264,8 @@ static void dump(const char *what, const struct cpg_msg *m, const union cpg_sock
 		  cpg_msg_format(m, line, sizeof(line)));
 }
 
-static void send_msg(struct rdv_server *s, const struct cpg_msg *m, const union cpg_sockaddr *to)
+static void send_via(struct rdv_server *s, bool probe_port, const struct cpg_msg *m,
+		     const union cpg_sockaddr *to)
 {
 	uint8_t buf[CPG_PROTO_MAX_MSG];
 	int len = cpg_msg_encode(m, buf, sizeof(buf));
@@ -268,9 +276,19 @@ static void send_msg(struct rdv_server *s, const struct cpg_msg *m, const union 
 		return;
 	}
 	if (s->cfg.dump)
-		dump("send to", m, to);
-	s->cfg.send(s->cfg.send_arg, to, buf, (size_t)len);
+		dump(probe_port ? "send from the probe port to" : "send to", m, to);
+	(probe_port ? s->cfg.send_probe : s->cfg.send)(s->cfg.send_arg, to, buf, (size_t)len);
 	s->stats.sent++;
+}
+
+static void send_msg(struct rdv_server *s, const struct cpg_msg *m, const union cpg_sockaddr *to)
+{
+	send_via(s, false, m, to);
+}
+
+static bool probing(const struct rdv_server *s)
+{
+	return s->cfg.probe_port && s->cfg.send_probe;
 }
 
 static void send_nok(struct rdv_server *s, uint32_t request_id, const union cpg_sockaddr *to,
@@ -300,18 +318,40 @@ static void send_rej(struct rdv_server *s, const struct cpg_msg *ask,
 
 /* OK and PONG both tell the client its endpoint as we see it. */
 static void send_ok(struct rdv_server *s, uint8_t type, uint32_t request_id,
-		    const union cpg_sockaddr *to)
+		    const struct rdv_client *c)
 {
 	struct cpg_msg m;
 
 	cpg_msg_init(&m, type, request_id);
 	m.present = CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT);
-	m.public_ep = *to;
+	m.public_ep = c->endpoint;
 	if (type == CPG_MSG_OK) {
 		m.present |= CPG_HAS(CPG_ATTR_PING_INTERVAL);
 		m.ping_interval = CPG_PING_INTERVAL_MS;
+		if (probing(s)) {
+			m.present |= CPG_HAS(CPG_ATTR_PROBE_PORT);
+			m.probe_port = s->cfg.probe_port;
+		}
+	} else if (c->nat_type != CPG_NAT_UNKNOWN) {
+		m.present |= CPG_HAS(CPG_ATTR_NAT_TYPE);
+		m.nat_type = c->nat_type;
 	}
-	send_msg(s, &m, to);
+	send_msg(s, &m, &c->endpoint);
+}
+
+/*
+ * The unasked PROBE goes first: when the client gets the OK, it knows
+ * whether a datagram from a port it never sent to got through its NAT.
+ */
+static void welcome(struct rdv_server *s, const struct rdv_client *c, uint32_t request_id)
+{
+	struct cpg_msg m;
+
+	if (probing(s)) {
+		cpg_msg_init(&m, CPG_MSG_PROBE, request_id);
+		send_via(s, true, &m, &c->endpoint);
+	}
+	send_ok(s, CPG_MSG_OK, request_id, c);
 }
 
 /*
@@ -334,10 +374,20 @@ static void send_session(struct rdv_server *s, const struct rdv_session *se, int
 
 	cpg_msg_init(&m, type, request_id);
 	m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_ENDPOINT) |
-		    CPG_HAS(CPG_ATTR_SESSION) | CPG_HAS(CPG_ATTR_ROLE);
+		    CPG_HAS(CPG_ATTR_SESSION) | CPG_HAS(CPG_ATTR_ROLE) | CPG_HAS(CPG_ATTR_TOKEN);
 	m.peer_vpn_ip = peer->vpn_ip;
 	m.session = se->id;
 	m.role = who == 0 ? CPG_ROLE_CLIENT : CPG_ROLE_SERVER;
+	memcpy(m.token, se->token, sizeof(m.token));
+	if (peer->nat_type != CPG_NAT_UNKNOWN) {
+		m.present |= CPG_HAS(CPG_ATTR_NAT_TYPE);
+		m.nat_type = peer->nat_type;
+	}
+	if (se->relay) {
+		m.present |= CPG_HAS(CPG_ATTR_RELAY_ENDPOINT) | CPG_HAS(CPG_ATTR_REASON);
+		m.relay_ep = se->relay_ep;
+		m.reason = se->relay_reason;
+	}
 	if (same_nat(me, peer)) {
 		m.peer_ep = peer->local_ep;
 		m.present |= CPG_HAS(CPG_ATTR_FLAGS);
@@ -379,8 +429,12 @@ static void session_log(const struct rdv_session *se, const char *what)
 static void session_remove(struct rdv_server *s, struct rdv_session *se, const char *why)
 {
 	session_log(se, why);
+	if (se->relay) {
+		s->cfg.relay->release(s->cfg.relay_arg, se->relay);
+		s->stats.relays--;
+	}
 	htab_remove(&s->by_pair, &se->by_pair);
-	TAILQ_REMOVE(&s->sessions, se, lru);
+	TAILQ_REMOVE(se->parked ? &s->parked : &s->sessions, se, lru);
 	link_del(se->member[0], &se->link[0]);
 	link_del(se->member[1], &se->link[1]);
 	free(se);
@@ -425,30 +479,76 @@ static uint32_t new_session_id(struct rdv_server *s)
 	return id;
 }
 
-static struct rdv_session *session_new(struct rdv_server *s, struct rdv_client *asker,
-				       struct rdv_client *target, uint64_t now)
+/* A session not linked anywhere yet, with its id and token. NULL after logging. */
+static struct rdv_session *session_alloc(struct rdv_server *s, uint64_t now)
 {
-	struct rdv_session *se;
+	struct rdv_session *se = calloc(1, sizeof(*se));
+
+	if (!se) {
+		log_err("out of memory creating a session");
+		return NULL;
+	}
+	/* Unlike an id, a token must not be guessable: no fallback. The
+	 * generator is seeded (the hash seed waited for it), so this does not block. */
+	if (cpg_random(se->token, sizeof(se->token), true) < 0) {
+		log_err("cannot read random bytes for a session token: %m");
+		free(se);
+		return NULL;
+	}
+	se->id = new_session_id(s);
+	se->last_ask = now;
+	return se;
+}
+
+/* A relay allocation for se, between first and second. 0, or -1 after logging. */
+static int session_relay(struct rdv_server *s, struct rdv_session *se,
+			 const struct rdv_client *first, const struct rdv_client *second,
+			 enum cpg_reason reason, uint64_t now)
+{
+	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+	struct relay_pair pair = { .session = se->id, .vpn_ip = { first->vpn_ip, second->vpn_ip } };
+	struct relay_grant grant;
+
+	memcpy(pair.token, se->token, sizeof(pair.token));
+	cpg_net_ip4_str(first->vpn_ip, a);
+	cpg_net_ip4_str(second->vpn_ip, b);
+	if (!s->cfg.relay) {
+		log_notice("no relay for %s <-> %s: relaying is off (--no-relay)", a, b);
+		return -1;
+	}
+	if (s->cfg.relay->alloc(s->cfg.relay_arg, &pair, now, &grant) < 0) {
+		log_notice("no relay for %s <-> %s: %s", a, b, grant.why);
+		return -1;
+	}
+	se->relay = grant.handle;
+	se->relay_ep = grant.ep;
+	se->relay_reason = reason;
+	s->stats.relays++;
+	s->stats.relayed[reason]++;
+	log_info("session %" PRIu32 " %s <-> %s relayed at port %u: %s", se->id, a, b,
+		 cpg_sockaddr_port(&grant.ep), cpg_reason_str(reason));
+	return 0;
+}
+
+static void session_insert(struct rdv_server *s, struct rdv_session *se,
+			   struct rdv_client *first, struct rdv_client *second)
+{
+	struct rdv_session *oldest = TAILQ_FIRST(&s->sessions);
 
 	/* Least recently asked for first: the oldest goes to bound memory. */
 	if (s->max_sessions && s->stats.sessions >= s->max_sessions) {
 		s->stats.sessions_evicted++;
-		session_remove(s, TAILQ_FIRST(&s->sessions), "evicted to make room");
+		session_remove(s, oldest ? oldest : TAILQ_FIRST(&s->parked),
+			       "evicted to make room");
 	}
-	se = calloc(1, sizeof(*se));
-	if (!se)
-		return NULL;
-	se->id = new_session_id(s);
-	se->last_ask = now;
-	se->member[0] = asker;
-	se->member[1] = target;
-	link_add(asker, &se->link[0], se);
-	link_add(target, &se->link[1], se);
-	htab_insert(&s->by_pair, &se->by_pair, pair_hash(s, asker->vpn_ip, target->vpn_ip));
+	se->member[0] = first;
+	se->member[1] = second;
+	link_add(first, &se->link[0], se);
+	link_add(second, &se->link[1], se);
+	htab_insert(&s->by_pair, &se->by_pair, pair_hash(s, first->vpn_ip, second->vpn_ip));
 	TAILQ_INSERT_TAIL(&s->sessions, se, lru);
 	s->stats.sessions++;
 	s->stats.sessions_created++;
-	return se;
 }
 
 /*
@@ -521,7 +621,7 @@ static void handle_hello(struct rdv_server *s, const struct cpg_msg *m,
 		else
 			memset(&holder->local_ep, 0, sizeof(holder->local_ep));
 		client_touch(s, holder, now);
-		send_ok(s, CPG_MSG_OK, m->request_id, from);
+		welcome(s, holder, m->request_id);
 		return;
 	}
 	if (holder && !client_timed_out(holder, now)) {
@@ -561,7 +661,66 @@ static void handle_hello(struct rdv_server *s, const struct cpg_msg *m,
 	s->stats.registered++;
 	log_info("client %s registered at %s", cpg_net_ip4_str(c->vpn_ip, ip),
 		 cpg_sockaddr_str(from, ep, sizeof(ep)));
-	send_ok(s, CPG_MSG_OK, m->request_id, from);
+	welcome(s, c, m->request_id);
+}
+
+/*
+ * Behind a NAT that maps each destination anew, a client's punches leave
+ * from a port its peer was never told: they get in only where the peer's
+ * NAT does not filter by port. Unknown types get a try, and the relay if
+ * punching fails.
+ */
+static bool unpunchable(uint8_t nat, uint8_t peer_nat)
+{
+	return nat == CPG_NAT_SYMMETRIC &&
+	       (peer_nat == CPG_NAT_SYMMETRIC || peer_nat == CPG_NAT_RESTRICTED);
+}
+
+static bool needs_relay(const struct rdv_client *a, const struct rdv_client *b)
+{
+	return !same_nat(a, b) &&
+	       (unpunchable(a->nat_type, b->nat_type) || unpunchable(b->nat_type, a->nat_type));
+}
+
+/* ASK(RELAY, SESSION) about the current session, which is not relayed yet. */
+static bool wants_relay(const struct cpg_msg *m, const struct rdv_session *se)
+{
+	return (m->present & CPG_HAS(CPG_ATTR_FLAGS)) && (m->flags & CPG_FLAG_RELAY) &&
+	       (m->present & CPG_HAS(CPG_ATTR_SESSION)) && m->session == se->id && !se->relay;
+}
+
+/*
+ * A new session for first and second (the DTLS client first), relayed for
+ * reason unless it is NONE, in place of old if not NULL. The asker gets ANS,
+ * the other FWD. Without a relay, a pair whose NATs look unpunchable
+ * punches anyway (the guess may be wrong; if it is not, they ask for a relay
+ * again when punching fails); a pair whose punching failed gets REJ and old
+ * stays.
+ */
+static void session_start(struct rdv_server *s, struct rdv_session *old,
+			  struct rdv_client *first, struct rdv_client *second,
+			  enum cpg_reason reason, struct rdv_client *asker,
+			  const struct cpg_msg *ask, uint64_t now)
+{
+	struct rdv_session *se = session_alloc(s, now);
+	int who;
+
+	/* Without memory or randomness, the client asks again: it may work then. */
+	if (!se)
+		return;
+	if (reason != CPG_REASON_NONE && session_relay(s, se, first, second, reason, now) < 0 &&
+	    reason != CPG_REASON_NAT) {
+		free(se);
+		send_rej(s, ask, &asker->endpoint, CPG_REASON_NO_RELAY);
+		return;
+	}
+	if (old)
+		session_remove(s, old, "replaced: punching failed");
+	session_insert(s, se, first, second);
+	session_log(se, "created");
+	who = se->member[0] == asker ? 0 : 1;
+	send_session(s, se, who, CPG_MSG_ANS, ask->request_id);
+	send_session(s, se, !who, CPG_MSG_FWD, 0);
 }
 
 static void handle_ask(struct rdv_server *s, struct rdv_client *c, const struct cpg_msg *m,
@@ -588,33 +747,32 @@ static void handle_ask(struct rdv_server *s, struct rdv_client *c, const struct 
 		session_remove(s, se, "expired");
 		se = NULL;
 	}
-	if (se) {
-		se->last_ask = now;
-		TAILQ_REMOVE(&s->sessions, se, lru);
-		TAILQ_INSERT_TAIL(&s->sessions, se, lru);
-		if (se->member[0] == c) {
-			/* A retransmission: the first answers may have been lost. */
-			send_session(s, se, 0, CPG_MSG_ANS, m->request_id);
-			send_session(s, se, 1, CPG_MSG_FWD, 0);
-		} else {
-			/*
-			 * Both asked for each other at once (or the target of
-			 * a FWD asks back): one session, whose roles the
-			 * first ASK decided.
-			 */
-			send_session(s, se, 1, CPG_MSG_ANS, m->request_id);
-		}
-		return;
-	}
-	se = session_new(s, c, peer, now);
 	if (!se) {
-		/* The client asks again: it may work then. */
-		log_err("out of memory creating a session");
+		session_start(s, NULL, c, peer,
+			      needs_relay(c, peer) ? CPG_REASON_NAT : CPG_REASON_NONE, c, m, now);
 		return;
 	}
-	session_log(se, "created");
-	send_session(s, se, 0, CPG_MSG_ANS, m->request_id);
-	send_session(s, se, 1, CPG_MSG_FWD, 0);
+	if (wants_relay(m, se)) {
+		/* Same roles: the DTLS client stays the one that asked first. */
+		session_start(s, se, se->member[0], se->member[1], CPG_REASON_PUNCH_FAILED, c, m,
+			      now);
+		return;
+	}
+	se->last_ask = now;
+	TAILQ_REMOVE(&s->sessions, se, lru);
+	TAILQ_INSERT_TAIL(&s->sessions, se, lru);
+	if (se->member[0] == c) {
+		/* A retransmission: the first answers may have been lost. */
+		send_session(s, se, 0, CPG_MSG_ANS, m->request_id);
+		send_session(s, se, 1, CPG_MSG_FWD, 0);
+	} else {
+		/*
+		 * Both asked for each other at once (or the target of a FWD
+		 * asks back, or both asked to be relayed): one session, whose
+		 * roles the first ASK decided.
+		 */
+		send_session(s, se, 1, CPG_MSG_ANS, m->request_id);
+	}
 }
 
 static void handle_close(struct rdv_server *s, struct rdv_client *c, const struct cpg_msg *m)
@@ -650,7 +808,7 @@ static void handle_client_msg(struct rdv_server *s, const struct cpg_msg *m,
 	client_touch(s, c, now);
 	switch (m->type) {
 	case CPG_MSG_PING:
-		send_ok(s, CPG_MSG_PONG, m->request_id, from);
+		send_ok(s, CPG_MSG_PONG, m->request_id, c);
 		break;
 	case CPG_MSG_ASK:
 		handle_ask(s, c, m, now);
@@ -721,6 +879,71 @@ void rdv_server_input(struct rdv_server *s, const uint8_t *buf, size_t len,
 	}
 }
 
+/*
+ * The NAT behind c, from where its PROBE came (e2) and what got through.
+ * With one RDV address, only the port changes between the two tests: an
+ * address-dependent filter passes for cone. If that is wrong, punching
+ * fails and the pair is relayed anyway, later.
+ */
+static uint8_t nat_type(const struct rdv_client *c, const union cpg_sockaddr *e2, uint8_t flags)
+{
+	if (cpg_sockaddr_equal(&c->local_ep, &c->endpoint))
+		return CPG_NAT_NONE;
+	if (!cpg_sockaddr_equal(e2, &c->endpoint))
+		return CPG_NAT_SYMMETRIC;
+	return flags & CPG_FLAG_FILTER_OPEN ? CPG_NAT_CONE : CPG_NAT_RESTRICTED;
+}
+
+void rdv_server_input_probe(struct rdv_server *s, const uint8_t *buf, size_t len,
+			    const union cpg_sockaddr *from, uint64_t now_ms)
+{
+	char ep[CPG_SOCKADDR_STRLEN], ip[INET_ADDRSTRLEN];
+	struct rdv_client *c;
+	struct cpg_msg m, r;
+
+	s->stats.received++;
+	if (cpg_msg_decode(&m, buf, len) != CPG_DECODE_OK || m.type != CPG_MSG_PROBE ||
+	    !(m.present & CPG_HAS(CPG_ATTR_VPN_IP))) {
+		s->stats.probes_dropped++;
+		log_debug("dropped %zu bytes from %s at the probe port: not a PROBE", len,
+			  cpg_sockaddr_str(from, ep, sizeof(ep)));
+		return;
+	}
+	if (s->cfg.dump)
+		dump("recv at the probe port from", &m, from);
+	s->stats.types[m.type]++;
+	c = find_by_ip(s, m.vpn_ip);
+	/* Only the client's own host may probe: its type is for its peers to trust. */
+	if (!c || !cpg_sockaddr_same_host(&c->endpoint, from)) {
+		s->stats.probes_dropped++;
+		log_debug("PROBE for %s from %s dropped: no such client at that address",
+			  cpg_net_ip4_str(m.vpn_ip, ip), cpg_sockaddr_str(from, ep, sizeof(ep)));
+		return;
+	}
+	c->nat_type = nat_type(c, from, m.flags);
+	s->stats.probes++;
+	s->stats.nat[c->nat_type]++;
+	log_debug("client %s: NAT %s", cpg_net_ip4_str(c->vpn_ip, ip),
+		  cpg_nat_type_str(c->nat_type));
+	cpg_msg_init(&r, CPG_MSG_PROBE_ANS, m.request_id);
+	r.present = CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT) | CPG_HAS(CPG_ATTR_NAT_TYPE);
+	r.public_ep = *from;
+	r.nat_type = c->nat_type;
+	send_via(s, true, &r, from);
+}
+
+void rdv_server_relay_expired(struct rdv_server *s, uint64_t handle, const struct relay_pair *pair)
+{
+	struct rdv_session *se = find_session(s, pair->vpn_ip[0], pair->vpn_ip[1]);
+
+	if (!se || se->relay != handle)
+		return;
+	/* Freed already: not to be released again. */
+	se->relay = 0;
+	s->stats.relays--;
+	session_remove(s, se, "ended: its relay was idle");
+}
+
 void rdv_server_expire(struct rdv_server *s, uint64_t now_ms)
 {
 	struct rdv_client *c;
@@ -731,8 +954,17 @@ void rdv_server_expire(struct rdv_server *s, uint64_t now_ms)
 		s->stats.purged++;
 		client_remove(s, c, "purged: silent too long");
 	}
-	while ((se = TAILQ_FIRST(&s->sessions)) && session_expired(se, now_ms))
-		session_remove(s, se, "expired");
+	while ((se = TAILQ_FIRST(&s->sessions)) && session_expired(se, now_ms)) {
+		if (!se->relay) {
+			session_remove(s, se, "expired");
+			continue;
+		}
+		/* Its tunnel still runs through the relay: CLOSE or the
+		 * relay's idle timeout will end it. */
+		TAILQ_REMOVE(&s->sessions, se, lru);
+		TAILQ_INSERT_TAIL(&s->parked, se, lru);
+		se->parked = true;
+	}
 }
 
 struct rdv_server *rdv_server_new(const struct rdv_config *cfg)
@@ -753,6 +985,7 @@ struct rdv_server *rdv_server_new(const struct rdv_config *cfg)
 		s->max_sessions = (size_t)cfg->max_clients * RDV_SESSIONS_PER_CLIENT;
 	TAILQ_INIT(&s->clients);
 	TAILQ_INIT(&s->sessions);
+	TAILQ_INIT(&s->parked);
 	if (htab_init(&s->by_ip) || htab_init(&s->by_ep) || htab_init(&s->by_pair)) {
 		log_err("out of memory");
 		rdv_server_free(s);
@@ -770,6 +1003,10 @@ void rdv_server_free(struct rdv_server *s)
 		return;
 	while ((se = TAILQ_FIRST(&s->sessions))) {
 		TAILQ_REMOVE(&s->sessions, se, lru);
+		free(se);
+	}
+	while ((se = TAILQ_FIRST(&s->parked))) {
+		TAILQ_REMOVE(&s->parked, se, lru);
 		free(se);
 	}
 	while ((c = TAILQ_FIRST(&s->clients))) {
@@ -799,6 +1036,7 @@ bool rdv_server_client(const struct rdv_server *s, struct in_addr vpn_ip, uint64
 	out->last_seen = c->last_seen;
 	out->timed_out = client_timed_out(c, now_ms);
 	out->sessions = c->n_sessions;
+	out->nat_type = c->nat_type;
 	return true;
 }
 
@@ -853,6 +1091,12 @@ void rdv_server_log_stats(const struct rdv_server *s, int prio)
 		   " reconnect=%" PRIu64,
 		   st->registered, st->taken_over, st->left, st->purged, st->sessions_created,
 		   st->sessions_evicted, st->reconnect);
+	cpg_log_at(prio, "stats: nat: probes=%" PRIu64 " probes_dropped=%" PRIu64 " none=%" PRIu64
+		   " cone=%" PRIu64 " restricted=%" PRIu64 " symmetric=%" PRIu64 " relays=%zu"
+		   " relayed_nat=%" PRIu64 " relayed_punch_failed=%" PRIu64,
+		   st->probes, st->probes_dropped, st->nat[CPG_NAT_NONE], st->nat[CPG_NAT_CONE],
+		   st->nat[CPG_NAT_RESTRICTED], st->nat[CPG_NAT_SYMMETRIC], st->relays,
+		   st->relayed[CPG_REASON_NAT], st->relayed[CPG_REASON_PUNCH_FAILED]);
 	if (types.len)
 		cpg_log_at(prio, "stats: received by type:%s", types.buf);
 	if (refused.len)

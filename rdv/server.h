@@ -7,7 +7,9 @@
  * Clients are found by VPN IP and by endpoint in O(1) (hash tables) and
  * kept in a list ordered by the time they were last heard from, so expiry
  * only ever looks at the head. Sessions (one per pair of clients that asked
- * for each other) are kept the same way, ordered by their last ASK.
+ * for each other) are kept the same way, ordered by their last ASK; a relayed
+ * session past its TTL moves to a second list and lives on as long as its
+ * relay allocation.
  */
 #ifndef CPG_RDV_SERVER_H
 #define CPG_RDV_SERVER_H
@@ -19,6 +21,7 @@
 
 #include "sockaddr.h"
 #include "proto.h"
+#include "relay.h"
 
 /* A session is forgotten this long after the last ASK on it. */
 #define RDV_SESSION_TTL_MS 30000
@@ -28,11 +31,24 @@
 typedef void (*rdv_send_fn)(void *arg, const union cpg_sockaddr *to, const uint8_t *buf,
 			    size_t len);
 
+/* Relay allocations: rdv/relay.c in campagnol_rdv, a fake in the tests. */
+struct rdv_relay_ops {
+	/* 0 with out->handle and out->ep, or -1 with out->why. */
+	int (*alloc)(void *arg, const struct relay_pair *pair, uint64_t now_ms,
+		     struct relay_grant *out);
+	/* A stale handle (the relay freed it already) is ignored. */
+	void (*release)(void *arg, uint64_t handle);
+};
+
 struct rdv_config {
 	unsigned int max_clients;	/* 0: unlimited */
 	bool dump;			/* log every message received and sent */
-	rdv_send_fn send;
-	void *send_arg;
+	rdv_send_fn send;		/* from the RDV's port */
+	rdv_send_fn send_probe;		/* from the probe port */
+	void *send_arg;			/* of both */
+	uint16_t probe_port;		/* 0 (or no send_probe): no NAT probing */
+	const struct rdv_relay_ops *relay;	/* NULL: relaying off */
+	void *relay_arg;
 };
 
 struct rdv_stats {
@@ -53,8 +69,13 @@ struct rdv_stats {
 	uint64_t left;			/* clients removed by BYE */
 	uint64_t sessions_created;
 	uint64_t sessions_evicted;	/* the oldest, to make room */
+	uint64_t probes;		/* PROBE answered */
+	uint64_t probes_dropped;	/* at the probe port: not a PROBE of a client */
+	uint64_t nat[CPG_NAT_TYPE_MAX + 1];	/* probe results, by type */
+	uint64_t relayed[CPG_REASON_MAX + 1];	/* relayed sessions created, by reason */
 	size_t clients;			/* registered now, timed-out ones included */
-	size_t sessions;		/* now */
+	size_t sessions;		/* now, relayed ones past their TTL included */
+	size_t relays;			/* sessions holding a relay allocation now */
 };
 
 /* What rdv_server_client() tells about a registered client. */
@@ -64,17 +85,23 @@ struct rdv_client_info {
 	uint64_t last_seen;		/* now_ms of its last valid message */
 	bool timed_out;
 	size_t sessions;
+	uint8_t nat_type;		/* enum cpg_nat_type, as last probed */
 };
 
 struct rdv_server;
 
 /* NULL if out of memory or the kernel has no randomness to give. */
 struct rdv_server *rdv_server_new(const struct rdv_config *cfg);
-/* NULL is fine. */
+/* NULL is fine. Relay allocations are left to the relay's own end. */
 void rdv_server_free(struct rdv_server *s);
 /* One datagram received from `from` at now_ms (monotonic milliseconds). */
 void rdv_server_input(struct rdv_server *s, const uint8_t *buf, size_t len,
 		      const union cpg_sockaddr *from, uint64_t now_ms);
+/* One datagram received at the probe port. */
+void rdv_server_input_probe(struct rdv_server *s, const uint8_t *buf, size_t len,
+			    const union cpg_sockaddr *from, uint64_t now_ms);
+/* The relay freed the allocation handle (of pair) by itself: it was idle. */
+void rdv_server_relay_expired(struct rdv_server *s, uint64_t handle, const struct relay_pair *pair);
 /* Purge silent clients and old sessions; call about once a second. */
 void rdv_server_expire(struct rdv_server *s, uint64_t now_ms);
 const struct rdv_stats *rdv_server_stats(const struct rdv_server *s);

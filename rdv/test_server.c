@@ -27,6 +27,7 @@ struct sent_msg {
 	union cpg_sockaddr to;
 	struct cpg_msg msg;
 	uint8_t version;	/* first byte on the wire */
+	bool from_probe;	/* sent from the probe port */
 };
 
 static struct {
@@ -34,7 +35,7 @@ static struct {
 	size_t n;
 } sent;
 
-static void record_send(void *arg, const union cpg_sockaddr *to, const uint8_t *buf, size_t len)
+static void record(const union cpg_sockaddr *to, const uint8_t *buf, size_t len, bool probe)
 {
 	struct sent_msg *s;
 
@@ -46,8 +47,20 @@ static void record_send(void *arg, const union cpg_sockaddr *to, const uint8_t *
 	s = &sent.msgs[sent.n++];
 	s->to = *to;
 	s->version = buf[0];
+	s->from_probe = probe;
 	/* Everything the server sends must decode in our version. */
 	assert_int_equal(cpg_msg_decode(&s->msg, buf, len), CPG_DECODE_OK);
+}
+
+static void record_send(void *arg, const union cpg_sockaddr *to, const uint8_t *buf, size_t len)
+{
+	record(to, buf, len, false);
+}
+
+static void record_send_probe(void *arg, const union cpg_sockaddr *to, const uint8_t *buf,
+			      size_t len)
+{
+	record(to, buf, len, true);
 }
 
 static void clear_sent(void)
@@ -156,6 +169,9 @@ static const struct cpg_msg *sent_msg(size_t i, uint8_t type, const union cpg_so
 	assert_int_equal(sent.msgs[i].version, CPG_PROTO_VERSION);
 	assert_string_equal(cpg_msg_type_str(sent.msgs[i].msg.type), cpg_msg_type_str(type));
 	assert_true(cpg_sockaddr_equal(&sent.msgs[i].to, to));
+	/* Probes and their answers from the probe port, all else from the RDV's. */
+	assert_int_equal(sent.msgs[i].from_probe,
+			 type == CPG_MSG_PROBE || type == CPG_MSG_PROBE_ANS);
 	return &sent.msgs[i].msg;
 }
 
@@ -1064,6 +1080,528 @@ static void test_ten_thousand_clients(void **state)
 	rdv_server_free(s);
 }
 
+/* Tokens: in every ANS and FWD, the same for both peers, new per session. */
+static void test_tokens(void **state)
+{
+	struct rdv_server *s = *state;
+	uint8_t zero[CPG_TOKEN_LEN] = { 0 }, first[CPG_TOKEN_LEN];
+	uint32_t session;
+
+	register_a_b(s);
+	send_ask(s, A_EP(), "10.0.0.2", T0);
+	session = expect_ans_fwd(A_EP(), "10.0.0.1", A_EP(), B_EP(), "10.0.0.2", B_EP(), 0);
+	for (size_t i = 0; i < 2; i++) {
+		const struct cpg_msg *m = &sent.msgs[i].msg;
+
+		assert_true(m->present & CPG_HAS(CPG_ATTR_TOKEN));
+		/* Nothing probed, nothing relayed: none of that is said. */
+		assert_false(m->present & (CPG_HAS(CPG_ATTR_NAT_TYPE) |
+					   CPG_HAS(CPG_ATTR_RELAY_ENDPOINT) |
+					   CPG_HAS(CPG_ATTR_REASON)));
+	}
+	assert_memory_equal(sent.msgs[0].msg.token, sent.msgs[1].msg.token, CPG_TOKEN_LEN);
+	assert_memory_not_equal(sent.msgs[0].msg.token, zero, CPG_TOKEN_LEN);
+	memcpy(first, sent.msgs[0].msg.token, CPG_TOKEN_LEN);
+	/* A retransmission: the same session, the same token. */
+	send_ask(s, A_EP(), "10.0.0.2", T0 + 1);
+	assert_memory_equal(sent.msgs[0].msg.token, first, CPG_TOKEN_LEN);
+	send_close(s, A_EP(), "10.0.0.2", session, T0 + 2);
+	send_ask(s, A_EP(), "10.0.0.2", T0 + 3);
+	expect_ans_fwd(A_EP(), "10.0.0.1", A_EP(), B_EP(), "10.0.0.2", B_EP(), 0);
+	assert_memory_equal(sent.msgs[0].msg.token, sent.msgs[1].msg.token, CPG_TOKEN_LEN);
+	assert_memory_not_equal(sent.msgs[0].msg.token, first, CPG_TOKEN_LEN);
+}
+
+/* A relay that holds FAKE_RELAYS allocations at most, or fewer. */
+#define FAKE_RELAYS 8
+#define FAKE_PORT 60000
+#define PROBE_PORT 57889
+
+static struct {
+	unsigned int capacity;
+	uint64_t live[FAKE_RELAYS];	/* handles; 0: free */
+	uint64_t next;
+	struct relay_pair pair;		/* of the last allocation */
+	unsigned int allocs;
+} fake;
+
+static int fake_alloc(void *arg, const struct relay_pair *pair, uint64_t now_ms,
+		      struct relay_grant *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned int i = 0; i < fake.capacity && i < FAKE_RELAYS; i++) {
+		if (fake.live[i])
+			continue;
+		fake.live[i] = out->handle = ++fake.next;
+		out->ep = test_ep4("0.0.0.0", (uint16_t)(FAKE_PORT + i));
+		fake.pair = *pair;
+		fake.allocs++;
+		return 0;
+	}
+	snprintf(out->why, sizeof(out->why), "all %u in use", fake.capacity);
+	return -1;
+}
+
+static void fake_release(void *arg, uint64_t handle)
+{
+	for (unsigned int i = 0; i < FAKE_RELAYS; i++)
+		if (handle && fake.live[i] == handle)
+			fake.live[i] = 0;
+}
+
+static unsigned int fake_in_use(void)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < FAKE_RELAYS; i++)
+		n += fake.live[i] != 0;
+	return n;
+}
+
+static const struct rdv_relay_ops fake_ops = { fake_alloc, fake_release };
+
+/* Probing on PROBE_PORT; relaying with capacity allocations, or off. */
+static struct rdv_server *new_relay_server(unsigned int capacity, bool relay)
+{
+	const struct rdv_config cfg = {
+		.max_clients = 100,
+		.send = record_send,
+		.send_probe = record_send_probe,
+		.probe_port = PROBE_PORT,
+		.relay = relay ? &fake_ops : NULL,
+	};
+	struct rdv_server *s = rdv_server_new(&cfg);
+
+	assert_non_null(s);
+	memset(&fake, 0, sizeof(fake));
+	fake.capacity = capacity;
+	clear_sent();
+	return s;
+}
+
+static int setup_relay(void **state)
+{
+	*state = new_relay_server(FAKE_RELAYS, true);
+	return 0;
+}
+
+/* A PROBE from the probe socket, then OK with PROBE_PORT. */
+static void expect_welcome(const union cpg_sockaddr *to)
+{
+	const struct cpg_msg *m;
+
+	assert_int_equal(sent.n, 2);
+	m = sent_msg(0, CPG_MSG_PROBE, to);
+	assert_int_equal(m->request_id, 42);
+	assert_int_equal(m->present, 0);
+	m = sent_msg(1, CPG_MSG_OK, to);
+	assert_int_equal(m->request_id, 42);
+	assert_true(m->present & CPG_HAS(CPG_ATTR_PROBE_PORT));
+	assert_int_equal(m->probe_port, PROBE_PORT);
+}
+
+static void send_probe(struct rdv_server *s, const char *ip, const union cpg_sockaddr *from,
+		       uint8_t flags)
+{
+	uint8_t buf[CPG_PROTO_MAX_MSG];
+	struct cpg_msg m;
+	int len;
+
+	cpg_msg_init(&m, CPG_MSG_PROBE, 77);
+	m.present = CPG_HAS(CPG_ATTR_VPN_IP);
+	m.vpn_ip = test_ip4(ip);
+	if (flags) {
+		m.present |= CPG_HAS(CPG_ATTR_FLAGS);
+		m.flags = flags;
+	}
+	len = cpg_msg_encode(&m, buf, sizeof(buf));
+	assert_true(len > 0);
+	clear_sent();
+	rdv_server_input_probe(s, buf, (size_t)len, from, T0);
+}
+
+static void expect_probe_ans(const union cpg_sockaddr *to, uint8_t nat_type)
+{
+	const struct cpg_msg *m;
+
+	assert_int_equal(sent.n, 1);
+	m = sent_msg(0, CPG_MSG_PROBE_ANS, to);
+	assert_int_equal(m->request_id, 77);
+	assert_true(cpg_sockaddr_equal(&m->public_ep, to));
+	assert_string_equal(cpg_nat_type_str(m->nat_type), cpg_nat_type_str(nat_type));
+}
+
+static uint8_t nat_of(struct rdv_server *s, const char *ip)
+{
+	struct rdv_client_info info;
+
+	assert_true(rdv_server_client(s, test_ip4(ip), T0, &info));
+	return info.nat_type;
+}
+
+static union cpg_sockaddr next_port(const union cpg_sockaddr *ep)
+{
+	union cpg_sockaddr e = *ep;
+
+	e.in.sin_port = htons((uint16_t)(ntohs(e.in.sin_port) + 1));
+	return e;
+}
+
+/* ip registered at ep, and probed as behind a NAT of that type. */
+static void register_nat(struct rdv_server *s, const char *ip, const union cpg_sockaddr *ep,
+			 uint8_t type)
+{
+	union cpg_sockaddr moved = next_port(ep);
+
+	send_hello(s, ip, ep, type == CPG_NAT_NONE ? ep : NULL, T0);
+	expect_welcome(ep);
+	switch (type) {
+	case CPG_NAT_UNKNOWN:
+		return;
+	case CPG_NAT_CONE:
+		send_probe(s, ip, ep, CPG_FLAG_FILTER_OPEN);
+		break;
+	case CPG_NAT_SYMMETRIC:
+		send_probe(s, ip, &moved, 0);
+		expect_probe_ans(&moved, type);
+		assert_int_equal(nat_of(s, ip), type);
+		return;
+	default:
+		send_probe(s, ip, ep, 0);
+		break;
+	}
+	expect_probe_ans(ep, type);
+	assert_int_equal(nat_of(s, ip), type);
+}
+
+static void test_probe(void **state)
+{
+	struct rdv_server *s = *state;
+	union cpg_sockaddr elsewhere = test_ep4("203.0.113.7", 1000);
+	const struct rdv_stats *st = rdv_server_stats(s);
+	const struct cpg_msg *m;
+	uint8_t junk[] = { 1, CPG_MSG_PING, 0, 0, 0, 0, 0, 1 };
+
+	register_nat(s, "10.0.0.1", A_EP(), CPG_NAT_CONE);
+	/* PONG tells the client its type. */
+	send_simple(s, CPG_MSG_PING, A_EP(), T0);
+	m = sent_msg(0, CPG_MSG_PONG, A_EP());
+	assert_int_equal(m->nat_type, CPG_NAT_CONE);
+	/* Probed again, the last result counts. */
+	register_nat(s, "10.0.0.1", A_EP(), CPG_NAT_RESTRICTED);
+	register_nat(s, "10.0.0.1", A_EP(), CPG_NAT_SYMMETRIC);
+	register_nat(s, "10.0.0.2", B_EP(), CPG_NAT_NONE);
+	assert_int_equal(st->probes, 4);
+	assert_int_equal(st->nat[CPG_NAT_CONE], 1);
+	assert_int_equal(st->nat[CPG_NAT_NONE], 1);
+	/* Only from the client's own address, for a client that exists. */
+	send_probe(s, "10.0.0.1", &elsewhere, 0);
+	assert_int_equal(sent.n, 0);
+	send_probe(s, "10.0.0.3", A_EP(), 0);
+	assert_int_equal(sent.n, 0);
+	clear_sent();
+	rdv_server_input_probe(s, junk, sizeof(junk), A_EP(), T0);
+	rdv_server_input_probe(s, junk, 3, A_EP(), T0);
+	assert_int_equal(sent.n, 0);
+	assert_int_equal(st->probes_dropped, 4);
+	assert_int_equal(nat_of(s, "10.0.0.1"), CPG_NAT_SYMMETRIC);
+}
+
+/* ANS and FWD tell each peer the other's NAT type. */
+static void test_nat_type_in_ans(void **state)
+{
+	struct rdv_server *s = *state;
+
+	register_nat(s, "10.0.0.1", A_EP(), CPG_NAT_CONE);
+	register_nat(s, "10.0.0.2", B_EP(), CPG_NAT_RESTRICTED);
+	send_ask(s, A_EP(), "10.0.0.2", T0);
+	expect_ans_fwd(A_EP(), "10.0.0.1", A_EP(), B_EP(), "10.0.0.2", B_EP(), 0);
+	assert_int_equal(sent.msgs[0].msg.nat_type, CPG_NAT_RESTRICTED);
+	assert_int_equal(sent.msgs[1].msg.nat_type, CPG_NAT_CONE);
+	assert_false(sent.msgs[0].msg.present & CPG_HAS(CPG_ATTR_RELAY_ENDPOINT));
+}
+
+/* The relay endpoint and reason of a relayed ANS/FWD pair, and its session. */
+static uint32_t expect_relayed(const union cpg_sockaddr *a, const char *a_ip,
+			       const union cpg_sockaddr *b, const char *b_ip, uint8_t reason)
+{
+	uint32_t session = expect_ans_fwd(a, a_ip, a, b, b_ip, b, 0);
+
+	for (size_t i = 0; i < 2; i++) {
+		const struct cpg_msg *m = &sent.msgs[i].msg;
+
+		assert_true(m->present & CPG_HAS(CPG_ATTR_RELAY_ENDPOINT));
+		assert_int_equal(cpg_sockaddr_port(&m->relay_ep), FAKE_PORT);
+		assert_int_equal(m->relay_ep.in.sin_addr.s_addr, htonl(INADDR_ANY));
+		assert_int_equal(m->reason, reason);
+		/* The relay knows the session and its token. */
+		assert_int_equal(m->session, fake.pair.session);
+		assert_memory_equal(m->token, fake.pair.token, CPG_TOKEN_LEN);
+	}
+	return session;
+}
+
+static void test_needs_relay(void **state)
+{
+	for (uint8_t x = 0; x <= CPG_NAT_TYPE_MAX; x++) {
+		for (uint8_t y = 0; y <= CPG_NAT_TYPE_MAX; y++) {
+			struct rdv_server *s = new_relay_server(FAKE_RELAYS, true);
+			bool relayed = (x == CPG_NAT_SYMMETRIC &&
+					(y == CPG_NAT_SYMMETRIC || y == CPG_NAT_RESTRICTED)) ||
+				       (y == CPG_NAT_SYMMETRIC &&
+					(x == CPG_NAT_SYMMETRIC || x == CPG_NAT_RESTRICTED));
+
+			register_nat(s, "10.0.0.1", A_EP(), x);
+			register_nat(s, "10.0.0.2", B_EP(), y);
+			send_ask(s, A_EP(), "10.0.0.2", T0);
+			if (relayed)
+				expect_relayed(A_EP(), "10.0.0.1", B_EP(), "10.0.0.2",
+					       CPG_REASON_NAT);
+			else
+				expect_ans_fwd(A_EP(), "10.0.0.1", A_EP(), B_EP(), "10.0.0.2",
+					       B_EP(), 0);
+			assert_int_equal(fake.allocs, relayed);
+			assert_int_equal(rdv_server_stats(s)->relays, relayed);
+			rdv_server_free(s);
+		}
+	}
+}
+
+/* Behind one NAT, the local endpoints work whatever the NAT does. */
+static void test_same_nat_never_relayed(void **state)
+{
+	struct rdv_server *s = *state;
+	union cpg_sockaddr a = test_ep4("192.0.2.1", 1000), b = test_ep4("192.0.2.1", 3000);
+	union cpg_sockaddr a_local = test_ep4("192.168.1.1", 5000);
+	union cpg_sockaddr b_local = test_ep4("192.168.1.2", 5000);
+	union cpg_sockaddr a_moved = next_port(&a), b_moved = next_port(&b);
+
+	send_hello(s, "10.0.0.1", &a, &a_local, T0);
+	send_hello(s, "10.0.0.2", &b, &b_local, T0);
+	send_probe(s, "10.0.0.1", &a_moved, 0);
+	send_probe(s, "10.0.0.2", &b_moved, 0);
+	assert_int_equal(nat_of(s, "10.0.0.2"), CPG_NAT_SYMMETRIC);
+	send_ask(s, &a, "10.0.0.2", T0);
+	expect_ans_fwd(&a, "10.0.0.1", &a_local, &b, "10.0.0.2", &b_local, CPG_FLAG_LOCAL);
+	assert_int_equal(fake.allocs, 0);
+}
+
+static void send_ask_relay(struct rdv_server *s, const union cpg_sockaddr *from, const char *peer,
+			   uint32_t session, uint64_t now)
+{
+	struct cpg_msg m;
+
+	cpg_msg_init(&m, CPG_MSG_ASK, 99);
+	m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP) | CPG_HAS(CPG_ATTR_FLAGS) |
+		    CPG_HAS(CPG_ATTR_SESSION);
+	m.peer_vpn_ip = test_ip4(peer);
+	m.flags = CPG_FLAG_RELAY;
+	m.session = session;
+	input_msg(s, &m, from, now);
+}
+
+/* A and B registered, A asked for B: the direct session. */
+static uint32_t direct_session(struct rdv_server *s)
+{
+	register_nat(s, "10.0.0.1", A_EP(), CPG_NAT_UNKNOWN);
+	register_nat(s, "10.0.0.2", B_EP(), CPG_NAT_UNKNOWN);
+	send_ask(s, A_EP(), "10.0.0.2", T0);
+	return expect_ans_fwd(A_EP(), "10.0.0.1", A_EP(), B_EP(), "10.0.0.2", B_EP(), 0);
+}
+
+/* Punching failed in the direct session: relayed in a new one. */
+static uint32_t relayed_session(struct rdv_server *s)
+{
+	uint32_t direct = direct_session(s), relayed;
+
+	send_ask_relay(s, A_EP(), "10.0.0.2", direct, T0 + 1000);
+	relayed = expect_relayed(A_EP(), "10.0.0.1", B_EP(), "10.0.0.2",
+				 CPG_REASON_PUNCH_FAILED);
+	assert_int_not_equal(relayed, direct);
+	assert_int_equal(fake.allocs, 1);
+	assert_int_equal(fake.pair.vpn_ip[0].s_addr, test_ip4("10.0.0.1").s_addr);
+	assert_int_equal(fake.pair.vpn_ip[1].s_addr, test_ip4("10.0.0.2").s_addr);
+	assert_int_equal(rdv_server_stats(s)->sessions, 1);
+	return relayed;
+}
+
+static void test_relay_after_punch_failed(void **state)
+{
+	struct rdv_server *s = *state;
+	uint32_t relayed = relayed_session(s);
+	const struct cpg_msg *m;
+
+	/* B gave up on the direct session too: it gets the relayed one, once. */
+	send_ask_relay(s, B_EP(), "10.0.0.1", relayed ^ 1, T0 + 1001);
+	assert_int_equal(sent.n, 1);
+	m = sent_msg(0, CPG_MSG_ANS, B_EP());
+	assert_int_equal(m->session, relayed);
+	assert_int_equal(m->role, CPG_ROLE_SERVER);
+	assert_true(m->present & CPG_HAS(CPG_ATTR_RELAY_ENDPOINT));
+	/* A's retransmission: the same answers. */
+	send_ask_relay(s, A_EP(), "10.0.0.2", relayed, T0 + 1002);
+	assert_int_equal(expect_relayed(A_EP(), "10.0.0.1", B_EP(), "10.0.0.2",
+					CPG_REASON_PUNCH_FAILED),
+			 relayed);
+	assert_int_equal(fake.allocs, 1);
+	assert_int_equal(rdv_server_stats(s)->relayed[CPG_REASON_PUNCH_FAILED], 1);
+}
+
+/* The DTLS server asks to be relayed first: the roles stay. */
+static void test_relay_keeps_roles(void **state)
+{
+	struct rdv_server *s = *state;
+	uint32_t direct = direct_session(s);
+	const struct cpg_msg *m;
+
+	send_ask_relay(s, B_EP(), "10.0.0.1", direct, T0 + 1000);
+	assert_int_equal(sent.n, 2);
+	m = sent_msg(0, CPG_MSG_ANS, B_EP());
+	assert_int_equal(m->role, CPG_ROLE_SERVER);
+	assert_int_equal(m->reason, CPG_REASON_PUNCH_FAILED);
+	m = sent_msg(1, CPG_MSG_FWD, A_EP());
+	assert_int_equal(m->role, CPG_ROLE_CLIENT);
+	assert_int_not_equal(m->session, direct);
+	assert_int_equal(fake.allocs, 1);
+}
+
+/* RELAY about a session the pair no longer has: a plain ASK. */
+static void test_relay_stale_session(void **state)
+{
+	struct rdv_server *s = *state;
+	uint32_t direct = direct_session(s);
+
+	send_ask_relay(s, A_EP(), "10.0.0.2", direct + 1, T0 + 1000);
+	assert_int_equal(expect_ans_fwd(A_EP(), "10.0.0.1", A_EP(), B_EP(), "10.0.0.2", B_EP(), 0),
+			 direct);
+	assert_int_equal(fake.allocs, 0);
+}
+
+static void test_no_relay(void **state)
+{
+	for (int off = 0; off < 2; off++) {
+		struct rdv_server *s = new_relay_server(0, !off);
+		uint32_t direct = direct_session(s);
+
+		send_ask_relay(s, A_EP(), "10.0.0.2", direct, T0 + 1000);
+		expect_rej(A_EP(), "10.0.0.2", CPG_REASON_NO_RELAY);
+		/* The direct session stays. */
+		send_ask(s, B_EP(), "10.0.0.1", T0 + 1001);
+		assert_int_equal(sent_msg(0, CPG_MSG_ANS, B_EP())->session, direct);
+		assert_int_equal(rdv_server_stats(s)->rej[CPG_REASON_NO_RELAY], 1);
+		rdv_server_free(s);
+	}
+	/* A pair that looks unpunchable punches anyway, then gets the REJ
+	 * when it asks for the relay. */
+	for (int off = 0; off < 2; off++) {
+		struct rdv_server *s = new_relay_server(0, !off);
+		uint32_t direct;
+
+		register_nat(s, "10.0.0.1", A_EP(), CPG_NAT_SYMMETRIC);
+		register_nat(s, "10.0.0.2", B_EP(), CPG_NAT_SYMMETRIC);
+		send_ask(s, A_EP(), "10.0.0.2", T0);
+		direct = sent_msg(0, CPG_MSG_ANS, A_EP())->session;
+		assert_false(sent_msg(0, CPG_MSG_ANS, A_EP())->present &
+			     CPG_HAS(CPG_ATTR_RELAY_ENDPOINT));
+		assert_int_equal(rdv_server_stats(s)->sessions, 1);
+		send_ask_relay(s, A_EP(), "10.0.0.2", direct, T0 + 3000);
+		expect_rej(A_EP(), "10.0.0.2", CPG_REASON_NO_RELAY);
+		rdv_server_free(s);
+	}
+}
+
+static void test_relay_freed_on_bye(void **state)
+{
+	struct rdv_server *s = *state;
+
+	relayed_session(s);
+	send_simple(s, CPG_MSG_BYE, B_EP(), T0 + 2000);
+	assert_int_equal(fake_in_use(), 0);
+	assert_int_equal(rdv_server_stats(s)->relays, 0);
+}
+
+static void test_relay_freed_on_purge(void **state)
+{
+	struct rdv_server *s = *state;
+
+	relayed_session(s);
+	rdv_server_expire(s, T0 + 1000 + CPG_CLIENT_PURGE_MS + 1);
+	assert_int_equal(fake_in_use(), 0);
+	assert_int_equal(rdv_server_stats(s)->relays, 0);
+}
+
+static void test_relay_freed_on_hello_again(void **state)
+{
+	struct rdv_server *s = *state;
+
+	relayed_session(s);
+	send_hello(s, "10.0.0.1", A_EP(), NULL, T0 + 2000);
+	expect_welcome(A_EP());
+	assert_int_equal(fake_in_use(), 0);
+}
+
+/* The session's TTL does not end the relay; CLOSE of that session does. */
+static void test_relay_outlives_ttl(void **state)
+{
+	struct rdv_server *s = *state;
+	uint32_t relayed = relayed_session(s);
+	uint64_t t;
+
+	for (t = T0 + 2000; t <= T0 + 2000 + 2 * RDV_SESSION_TTL_MS; t += 2000) {
+		send_simple(s, CPG_MSG_PING, A_EP(), t);
+		send_simple(s, CPG_MSG_PING, B_EP(), t);
+		rdv_server_expire(s, t);
+	}
+	assert_int_equal(fake_in_use(), 1);
+	assert_int_equal(rdv_server_stats(s)->sessions, 1);
+	/* A late CLOSE of the direct session is not about the relay. */
+	send_close(s, A_EP(), "10.0.0.2", relayed - 1, t);
+	assert_int_equal(fake_in_use(), 1);
+	send_close(s, B_EP(), "10.0.0.1", relayed, t);
+	assert_int_equal(fake_in_use(), 0);
+	assert_int_equal(rdv_server_stats(s)->sessions, 0);
+	assert_int_equal(rdv_server_stats(s)->relays, 0);
+}
+
+/* Past its TTL, an ASK makes a new session, which frees the relay. */
+static void test_relay_freed_by_new_session(void **state)
+{
+	struct rdv_server *s = *state;
+	uint32_t relayed = relayed_session(s), fresh;
+	uint64_t t = T0 + 1000 + RDV_SESSION_TTL_MS + 1;
+
+	send_simple(s, CPG_MSG_PING, A_EP(), t);
+	send_simple(s, CPG_MSG_PING, B_EP(), t);
+	rdv_server_expire(s, t);
+	assert_int_equal(fake_in_use(), 1);
+	send_ask(s, A_EP(), "10.0.0.2", t);
+	fresh = expect_ans_fwd(A_EP(), "10.0.0.1", A_EP(), B_EP(), "10.0.0.2", B_EP(), 0);
+	assert_int_not_equal(fresh, relayed);
+	assert_false(sent.msgs[0].msg.present & CPG_HAS(CPG_ATTR_RELAY_ENDPOINT));
+	assert_int_equal(fake_in_use(), 0);
+}
+
+/* The relay freed an idle allocation: the session goes with it. */
+static void test_relay_expired(void **state)
+{
+	struct rdv_server *s = *state;
+	struct relay_pair pair;
+	uint64_t handle;
+
+	relayed_session(s);
+	pair = fake.pair;
+	handle = fake.live[0];
+	/* Another handle of the pair (a stale one) changes nothing. */
+	rdv_server_relay_expired(s, handle + 1, &pair);
+	assert_int_equal(rdv_server_stats(s)->relays, 1);
+	fake.live[0] = 0;
+	rdv_server_relay_expired(s, handle, &pair);
+	assert_int_equal(rdv_server_stats(s)->relays, 0);
+	assert_int_equal(rdv_server_stats(s)->sessions, 0);
+	send_ask(s, A_EP(), "10.0.0.2", T0 + 2000);
+	expect_ans_fwd(A_EP(), "10.0.0.1", A_EP(), B_EP(), "10.0.0.2", B_EP(), 0);
+}
+
 /* -dd: every message received and sent is formatted; must not crash. */
 static void test_dump(void **state)
 {
@@ -1078,6 +1616,31 @@ static void test_dump(void **state)
 	rdv_server_input(s, junk, sizeof(junk), A_EP(), T0);
 	rdv_server_log_stats(s, LOG_NOTICE);
 	send_simple(s, CPG_MSG_BYE, A_EP(), T0);
+	cpg_log_level = saved;
+	rdv_server_free(s);
+}
+
+/* -dd with probing and relaying: the probe port's messages are dumped too. */
+static void test_dump_probe_relay(void **state)
+{
+	const struct rdv_config cfg = {
+		.dump = true,
+		.send = record_send,
+		.send_probe = record_send_probe,
+		.probe_port = PROBE_PORT,
+		.relay = &fake_ops,
+	};
+	struct rdv_server *s = rdv_server_new(&cfg);
+	int saved = cpg_log_level;
+	uint8_t junk[3] = { 1, 2, 3 };
+
+	assert_non_null(s);
+	memset(&fake, 0, sizeof(fake));
+	fake.capacity = FAKE_RELAYS;
+	cpg_log_level = LOG_DEBUG;
+	relayed_session(s);
+	rdv_server_input_probe(s, junk, sizeof(junk), A_EP(), T0);
+	rdv_server_log_stats(s, LOG_NOTICE);
 	cpg_log_level = saved;
 	rdv_server_free(s);
 }
@@ -1117,6 +1680,25 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_still_works_after_garbage, setup, teardown),
 		cmocka_unit_test(test_ten_thousand_clients),
 		cmocka_unit_test(test_dump),
+		cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_probe, setup_relay, teardown),
+		cmocka_unit_test_setup_teardown(test_nat_type_in_ans, setup_relay, teardown),
+		cmocka_unit_test(test_needs_relay),
+		cmocka_unit_test_setup_teardown(test_same_nat_never_relayed, setup_relay, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_after_punch_failed, setup_relay,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_relay_keeps_roles, setup_relay, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_stale_session, setup_relay, teardown),
+		cmocka_unit_test(test_no_relay),
+		cmocka_unit_test_setup_teardown(test_relay_freed_on_bye, setup_relay, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_freed_on_purge, setup_relay, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_freed_on_hello_again, setup_relay,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_relay_outlives_ttl, setup_relay, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_freed_by_new_session, setup_relay,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_relay_expired, setup_relay, teardown),
+		cmocka_unit_test(test_dump_probe_relay),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

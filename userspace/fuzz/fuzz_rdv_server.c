@@ -9,13 +9,16 @@
  *           100, 0; bit 3: cpg_random() fails for session ids (the
  *           fallback); bit 4: dump every message; bit 5: wide, a byte
  *           after each op picks one of 256 ports of its endpoint's host
- *           (enough clients for the hash tables to grow).
+ *           (enough clients for the hash tables to grow); bit 6: NAT
+ *           probing and a fake relay of FAKE_RELAYS allocations.
  *   event   op (u8): bits 0-3 the source endpoint (0-11: IPv4, three per
  *           host; 12-15: IPv6, two per host); bits 4-6 how far the clock
  *           moves first: 0, 1 ms, 1 s, 3 s, 5.001 s, 10.001 s, 30.001 s, or
  *           a u16 of ms read next; bit 7: rdv_server_expire() then.
- *           [wide: the port byte.] Then the datagram: its length (u16 BE)
- *           and its bytes.
+ *           With the relay, expiry also has the relay free one of its
+ *           allocations as idle. [wide: the port byte.] Then the datagram:
+ *           its length (u16 BE; with probing, its top bit sends it to the
+ *           probe port) and its bytes.
  *
  * What the server sends is checked, and abort() reports a violation: it
  * decodes, is no larger than CPG_PROTO_MAX_MSG, is of a type the RDV
@@ -24,8 +27,10 @@
  * (its id, its type, the peer it asked for); ANS and FWD name a public
  * endpoint that was heard from, or a local one, and one session in
  * opposite roles; OK and PONG tell the sender its own endpoint, and after
- * an OK to a HELLO the client is registered there. Clients and sessions
- * stay within the limits.
+ * an OK to a HELLO the client is registered there. PROBE goes, from the
+ * probe port, only before an OK; PROBE_ANS answers a PROBE at the probe
+ * port. Clients and sessions stay within the limits; the server holds
+ * exactly the allocations the relay has live, and never releases another.
  */
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -41,6 +46,9 @@
 #define N_ENDPOINTS (16 * 256)
 #define BASE_PORT 40000
 #define T0 1000000
+#define PROBE_PORT 57889
+#define FAKE_RELAYS 2
+#define FAKE_RELAY_PORT 60000
 
 static union cpg_sockaddr endpoints[N_ENDPOINTS];
 
@@ -54,6 +62,12 @@ struct fuzz_state {
 	bool ok_sent;				/* an OK among them */
 	struct cpg_msg session;			/* the ANS or FWD among them */
 	bool session_sent;
+	bool at_probe;				/* it came to the probe port */
+	bool probe_sent;			/* a PROBE among the replies */
+	/* The fake relay's live allocations (handle 0: free). */
+	uint64_t relays[FAKE_RELAYS];
+	struct relay_pair pairs[FAKE_RELAYS];
+	uint64_t next_handle;
 };
 
 static uint64_t random_counter;
@@ -95,7 +109,14 @@ static bool session_sane(const struct fuzz_state *st, const struct cpg_msg *m,
 			 const union cpg_sockaddr *to)
 {
 	if (m->session == 0 || m->peer_vpn_ip.s_addr == htonl(INADDR_ANY) ||
-	    m->peer_vpn_ip.s_addr == htonl(INADDR_BROADCAST))
+	    m->peer_vpn_ip.s_addr == htonl(INADDR_BROADCAST) ||
+	    !(m->present & CPG_HAS(CPG_ATTR_TOKEN)))
+		return false;
+	/* Relayed: through an allocation of ours, for a reason. */
+	if ((m->present & CPG_HAS(CPG_ATTR_RELAY_ENDPOINT)) &&
+	    (cpg_sockaddr_port(&m->relay_ep) < FAKE_RELAY_PORT ||
+	     cpg_sockaddr_port(&m->relay_ep) >= FAKE_RELAY_PORT + FAKE_RELAYS ||
+	     (m->reason != CPG_REASON_NAT && m->reason != CPG_REASON_PUNCH_FAILED)))
 		return false;
 	if (m->flags & CPG_FLAG_LOCAL)
 		return cpg_sockaddr_port(&m->peer_ep) != 0;
@@ -125,8 +146,9 @@ static void check_send(void *arg, const union cpg_sockaddr *to, const uint8_t *b
 	bool to_sender = st->from && cpg_sockaddr_equal(to, st->from);
 	struct cpg_msg m;
 
-	/* Nothing is sent by rdv_server_expire(), nor to a stranger. */
-	if (!st->from || !heard_from(st, to) || ++st->replies > 2)
+	/* Nothing is sent by rdv_server_expire(), nor to a stranger, nor
+	 * from the RDV's port in answer to the probe port. */
+	if (!st->from || st->at_probe || !heard_from(st, to) || ++st->replies > 2)
 		abort();
 	if (len == 0 || len > CPG_PROTO_MAX_MSG || cpg_msg_decode(&m, buf, len) != CPG_DECODE_OK)
 		abort();
@@ -136,7 +158,8 @@ static void check_send(void *arg, const union cpg_sockaddr *to, const uint8_t *b
 	switch (m.type) {
 	case CPG_MSG_OK:
 		st->ok_sent = true;
-		if (!request_is(st, CPG_MSG_HELLO))
+		if (!request_is(st, CPG_MSG_HELLO) ||
+		    st->probe_sent != !!(m.present & CPG_HAS(CPG_ATTR_PROBE_PORT)))
 			abort();
 		/* fall through */
 	case CPG_MSG_PONG:
@@ -173,6 +196,92 @@ static void check_send(void *arg, const union cpg_sockaddr *to, const uint8_t *b
 	}
 }
 
+static int fake_alloc(void *arg, const struct relay_pair *pair, uint64_t now_ms,
+		      struct relay_grant *out)
+{
+	struct fuzz_state *st = arg;
+
+	memset(out, 0, sizeof(*out));
+	for (int i = 0; i < FAKE_RELAYS; i++) {
+		if (st->relays[i])
+			continue;
+		st->relays[i] = out->handle = ++st->next_handle;
+		st->pairs[i] = *pair;
+		cpg_sockaddr_set_in(&out->ep, (struct in_addr){ htonl(INADDR_ANY) },
+				    (uint16_t)(FAKE_RELAY_PORT + i));
+		return 0;
+	}
+	strcpy(out->why, "full");
+	return -1;
+}
+
+/* Releasing what is not live would be a double free in a real relay. */
+static void fake_release(void *arg, uint64_t handle)
+{
+	struct fuzz_state *st = arg;
+
+	for (int i = 0; i < FAKE_RELAYS; i++) {
+		if (handle && st->relays[i] == handle) {
+			st->relays[i] = 0;
+			return;
+		}
+	}
+	abort();
+}
+
+static const struct rdv_relay_ops fake_ops = { fake_alloc, fake_release };
+
+/* The relay frees its first live allocation as idle, and tells the server. */
+static void fake_expire(struct rdv_server *s, struct fuzz_state *st)
+{
+	for (int i = 0; i < FAKE_RELAYS; i++) {
+		uint64_t handle = st->relays[i];
+
+		if (handle) {
+			st->relays[i] = 0;
+			rdv_server_relay_expired(s, handle, &st->pairs[i]);
+			return;
+		}
+	}
+}
+
+static size_t fake_live(const struct fuzz_state *st)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < FAKE_RELAYS; i++)
+		n += st->relays[i] != 0;
+	return n;
+}
+
+/* From the probe port: a PROBE before the OK to a HELLO, or a PROBE_ANS. */
+static void check_send_probe(void *arg, const union cpg_sockaddr *to, const uint8_t *buf,
+			     size_t len)
+{
+	struct fuzz_state *st = arg;
+	struct cpg_msg m;
+
+	if (!st->from || !cpg_sockaddr_equal(to, st->from) || ++st->replies > 2)
+		abort();
+	if (len == 0 || len > CPG_PROTO_MAX_MSG || cpg_msg_decode(&m, buf, len) != CPG_DECODE_OK ||
+	    m.request_id != st->req_id)
+		abort();
+	switch (m.type) {
+	case CPG_MSG_PROBE:
+		if (st->at_probe || !request_is(st, CPG_MSG_HELLO) || st->replies != 1)
+			abort();
+		st->probe_sent = true;
+		break;
+	case CPG_MSG_PROBE_ANS:
+		if (!st->at_probe || !request_is(st, CPG_MSG_PROBE) ||
+		    !cpg_sockaddr_equal(&m.public_ep, to) || m.nat_type > CPG_NAT_TYPE_MAX)
+			abort();
+		break;
+	default:
+		abort();
+	}
+}
+
 /* After each datagram: the limits hold, and an OK to a HELLO registered. */
 static void check_state(const struct rdv_server *s, unsigned int max_clients,
 			const struct fuzz_state *st, uint64_t now)
@@ -184,6 +293,8 @@ static void check_state(const struct rdv_server *s, unsigned int max_clients,
 			    stats->sessions > (size_t)max_clients * RDV_SESSIONS_PER_CLIENT))
 		abort();
 	if (stats->sessions > stats->clients * (stats->clients - (stats->clients > 0)) / 2)
+		abort();
+	if (stats->relays != fake_live(st))
 		abort();
 	if (!st->ok_sent)
 		return;
@@ -242,29 +353,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t conf = fuzz_take_u8(&in);
 	uint64_t now = T0;
 	struct rdv_server *s;
-	bool wide = conf & 0x20;
+	bool wide = conf & 0x20, relay = conf & 0x40;
 
 	cfg.max_clients = limits[conf & 7];
 	cfg.dump = conf & 0x10;
 	random_counter = 0;
 	random_fails = conf & 0x08;
 	memset(&st, 0, sizeof(st));
+	if (relay) {
+		cfg.send_probe = check_send_probe;
+		cfg.probe_port = PROBE_PORT;
+		cfg.relay = &fake_ops;
+		cfg.relay_arg = &st;
+	}
 	s = rdv_server_new(&cfg);
 	if (!s)
 		abort();
 	while (in.size) {
 		uint8_t op = fuzz_take_u8(&in);
 		const uint8_t *buf;
+		uint16_t len_field;
 		size_t len;
 		int i;
 
 		now += clock_step(&in, op >> 4 & 7);
 		if (op & 0x80) {
 			st.from = NULL;
+			if (relay)
+				fake_expire(s, &st);
 			rdv_server_expire(s, now);
 		}
 		i = (op & 15) | (wide ? fuzz_take_u8(&in) << 4 : 0);
-		buf = fuzz_take_bytes(&in, fuzz_take_u16(&in), &len);
+		len_field = fuzz_take_u16(&in);
+		st.at_probe = relay && (len_field & 0x8000);
+		buf = fuzz_take_bytes(&in, relay ? len_field & 0x7fff : len_field, &len);
 		st.from = &endpoints[i];
 		st.heard[i] = true;
 		st.req_ok = cpg_msg_decode(&st.req, buf, len) == CPG_DECODE_OK;
@@ -272,7 +394,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		st.replies = 0;
 		st.ok_sent = false;
 		st.session_sent = false;
-		rdv_server_input(s, buf, len, st.from, now);
+		st.probe_sent = false;
+		if (st.at_probe)
+			rdv_server_input_probe(s, buf, len, st.from, now);
+		else
+			rdv_server_input(s, buf, len, st.from, now);
 		check_state(s, cfg.max_clients, &st, now);
 	}
 	rdv_server_log_stats(s, LOG_DEBUG);
