@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -533,30 +532,6 @@ static void set_socket_buffers(int fd)
 		log_debug("cannot enlarge the socket buffers: %m");
 }
 
-/*
- * Each relay is a socket: make room for --max-relays of them, as far as
- * the hard limit allows.
- */
-static void raise_fd_limit(size_t relays)
-{
-	rlim_t want = (rlim_t)relays + OTHER_FDS;
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl)) {
-		log_warn("cannot read the open files limit: %m");
-		return;
-	}
-	if (rl.rlim_cur >= want)
-		return;
-	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
-	if (setrlimit(RLIMIT_NOFILE, &rl) || getrlimit(RLIMIT_NOFILE, &rl))
-		log_warn("cannot raise the open files limit: %m");
-	if (rl.rlim_cur < want)
-		log_warn("only %llu open files allowed: not enough for the %zu relays of "
-			 "--max-relays; raise the hard limit (ulimit -Hn, systemd's LimitNOFILE) "
-			 "or lower --max-relays", (unsigned long long)rl.rlim_cur, relays);
-}
-
 static int start_relay(struct rdv *r, const struct options *opt)
 {
 	const struct relay_config cfg = {
@@ -572,7 +547,9 @@ static int start_relay(struct rdv *r, const struct options *opt)
 	size_t max = opt->max_relays ? opt->max_relays
 				     : (size_t)opt->relay_high - opt->relay_low + 1;
 
-	raise_fd_limit(max);
+	/* Each relay is a socket; short of them, the last allocations fail. */
+	cpg_daemon_raise_nofile(max + OTHER_FDS,
+				"a socket per relay (lower --max-relays to need fewer)");
 	r->relay = relay_new(&r->loop, &cfg);
 	if (!r->relay)
 		return -1;

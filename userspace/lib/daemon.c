@@ -135,26 +135,25 @@ void cpg_daemon_pidfile_remove(const char *path)
 
 int cpg_daemon_raise_nofile(unsigned long needed, const char *why)
 {
-	struct rlimit rl;
+	rlim_t want = (rlim_t)needed;	/* signed on FreeBSD */
+	struct rlimit rl, more;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl)) {
-		log_err("getrlimit(RLIMIT_NOFILE): %m");
+		log_warn("cannot read the open files limit: %m");
 		return -1;
 	}
-	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= needed)
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
 		return 0;
-	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < needed)
-		rl.rlim_max = needed;
-	rl.rlim_cur = needed;
-	if (setrlimit(RLIMIT_NOFILE, &rl)) {
-		int err = errno;
-
-		getrlimit(RLIMIT_NOFILE, &rl);
-		log_err("%s: %lu file descriptors needed, the limit is %llu (hard %llu) and "
-			"cannot be raised: %s; raise 'ulimit -n' (LimitNOFILE= in a systemd unit) "
-			"or run as root", why, needed, (unsigned long long)rl.rlim_cur,
-			(unsigned long long)rl.rlim_max, strerror(err));
-		return -1;
-	}
-	return 0;
+	/* Past the hard limit takes privilege: try, else take the hard limit. */
+	more.rlim_cur = want;
+	more.rlim_max = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? rl.rlim_max : want;
+	if (!setrlimit(RLIMIT_NOFILE, &more))
+		return 0;
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	getrlimit(RLIMIT_NOFILE, &rl);
+	log_warn("%s: %lu open files needed, %llu allowed (hard limit %llu); raise the limit "
+		 "('ulimit -Hn', LimitNOFILE= in a systemd unit) or run as root", why, needed,
+		 (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
+	return -1;
 }

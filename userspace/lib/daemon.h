@@ -26,9 +26,9 @@ int cpg_daemon_detach(void);
 int cpg_daemon_pidfile_write(const char *path);
 void cpg_daemon_pidfile_remove(const char *path);
 /*
- * RLIMIT_NOFILE's soft limit raised to needed descriptors at least (the
- * hard one too, which takes root). 0, or -1 with a log line saying that
- * `why` needs them and what the limits are.
+ * RLIMIT_NOFILE's soft limit raised to needed descriptors at least (and the
+ * hard one, when we may), else to the hard limit. 0, or -1 with a warning
+ * saying that `why` needs them and what the limits are.
  */
 int cpg_daemon_raise_nofile(unsigned long needed, const char *why);
 
