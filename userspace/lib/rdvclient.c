@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "conf.h"
 #include "log.h"
 #include "net.h"
@@ -72,6 +74,9 @@ struct rdvc_peer {
 	union cpg_sockaddr punch_ep;	/* from ANS/FWD */
 	union cpg_sockaddr up_ep;	/* where its punch came from */
 	uint32_t session;
+	/* An RDV that predates tokens sends none: its punches carry none. */
+	bool has_token;
+	uint8_t token[CPG_TOKEN_LEN];
 	enum cpg_role role;
 	uint8_t flags;
 	bool asked;
@@ -192,6 +197,10 @@ static void send_punch(struct cpg_rdvc *c, const struct rdvc_peer *p,
 	m.flags = flags;
 	m.present = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_VPN_IP) |
 		    CPG_HAS(CPG_ATTR_SESSION) | CPG_HAS(CPG_ATTR_FLAGS);
+	if (p->has_token) {
+		memcpy(m.token, p->token, sizeof(m.token));
+		m.present |= CPG_HAS(CPG_ATTR_TOKEN);
+	}
 	send_msg(c, &m, to);
 	c->stats.punches_sent++;
 }
@@ -649,6 +658,8 @@ static void handle_ans_fwd(struct cpg_rdvc *c, const struct cpg_msg *m)
 	p->punch_ep = m->peer_ep;
 	p->role = (enum cpg_role)m->role;
 	p->flags = m->flags;
+	p->has_token = m->present & CPG_HAS(CPG_ATTR_TOKEN);
+	memcpy(p->token, m->token, sizeof(p->token));
 	memset(&p->up_ep, 0, sizeof(p->up_ep));
 	p->deadline = cpg_loop_now_ms() + c->cfg.punch_timeout_ms;
 	log_info("punching %s at %s (%s endpoint, session %08x)", cpg_net_ip4_str(p->vpn_ip, ip),
@@ -658,6 +669,16 @@ static void handle_ans_fwd(struct cpg_rdvc *c, const struct cpg_msg *m)
 }
 
 /* Peers */
+
+/* Only the two peers of a session know its token: anyone else who guessed
+ * the session ID and our endpoints cannot take the path. */
+static bool token_ok(const struct rdvc_peer *p, const struct cpg_msg *m)
+{
+	if (!p->has_token)
+		return true;
+	return (m->present & CPG_HAS(CPG_ATTR_TOKEN)) &&
+	       !CRYPTO_memcmp(m->token, p->token, sizeof(p->token));
+}
 
 static void handle_punch(struct cpg_rdvc *c, const struct cpg_msg *m,
 			 const union cpg_sockaddr *from)
@@ -671,6 +692,12 @@ static void handle_punch(struct cpg_rdvc *c, const struct cpg_msg *m,
 	if (!p || p->state == PEER_ASKING || p->session != m->session) {
 		c->stats.unexpected++;
 		log_debug("ignoring a punch from %s: no such session",
+			  cpg_sockaddr_str(from, ep, sizeof(ep)));
+		return;
+	}
+	if (!token_ok(p, m)) {
+		c->stats.bad_tokens++;
+		log_debug("ignoring a punch from %s: not the session's token",
 			  cpg_sockaddr_str(from, ep, sizeof(ep)));
 		return;
 	}

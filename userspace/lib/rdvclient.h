@@ -94,6 +94,7 @@ struct cpg_rdvc_stats {
 	uint64_t registrations;
 	uint64_t punches_sent;
 	uint64_t punches_received;
+	uint64_t bad_tokens;	/* punches of a known session with a wrong token */
 };
 const struct cpg_rdvc_stats *cpg_rdvc_stats(const struct cpg_rdvc *c);
 const char *cpg_rdvc_failure_str(enum cpg_rdvc_failure f);

@@ -280,20 +280,34 @@ static void rdv_send_type(struct fixture *fx, uint8_t type, const union cpg_sock
 	send_msg(fx->rdv_fd, &m, to);
 }
 
-/* ANS or FWD to client to about peer at peer_ep. */
+/* ANS or FWD about peer at peer_ep, for the test to add to and send. */
+static void brokered_init(struct cpg_msg *m, uint8_t type, struct in_addr peer,
+			  const union cpg_sockaddr *peer_ep, uint32_t session,
+			  enum cpg_role role)
+{
+	cpg_msg_init(m, type, 1);
+	m->peer_vpn_ip = peer;
+	m->peer_ep = *peer_ep;
+	m->session = session;
+	m->role = (uint8_t)role;
+	m->present = CPG_HAS(CPG_ATTR_PEER_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_ENDPOINT) |
+		     CPG_HAS(CPG_ATTR_SESSION) | CPG_HAS(CPG_ATTR_ROLE);
+}
+
+static void set_token(struct cpg_msg *m, uint8_t fill)
+{
+	memset(m->token, fill, sizeof(m->token));
+	m->present |= CPG_HAS(CPG_ATTR_TOKEN);
+}
+
+/* ANS or FWD to client to about peer at peer_ep (an RDV without tokens). */
 static void rdv_send_brokered(struct fixture *fx, uint8_t type, const struct client *to,
 			      struct in_addr peer, const union cpg_sockaddr *peer_ep,
 			      uint32_t session, enum cpg_role role)
 {
 	struct cpg_msg m;
 
-	cpg_msg_init(&m, type, 1);
-	m.peer_vpn_ip = peer;
-	m.peer_ep = *peer_ep;
-	m.session = session;
-	m.role = (uint8_t)role;
-	m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_ENDPOINT) |
-		    CPG_HAS(CPG_ATTR_SESSION) | CPG_HAS(CPG_ATTR_ROLE);
+	brokered_init(&m, type, peer, peer_ep, session, role);
 	send_msg(fx->rdv_fd, &m, &to->addr);
 }
 
@@ -311,19 +325,36 @@ static void register_client(struct fixture *fx, struct client *c)
 	assert_true(cpg_rdvc_registered(c->rdvc));
 }
 
+static void punch_init(struct cpg_msg *m, const struct client *c, struct in_addr peer_ip,
+		       uint32_t session, uint8_t flags)
+{
+	cpg_msg_init(m, CPG_MSG_PUNCH, 0);
+	m->vpn_ip = peer_ip;
+	m->peer_vpn_ip = c->vpn_ip;
+	m->session = session;
+	m->flags = flags;
+	m->present = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_VPN_IP) |
+		     CPG_HAS(CPG_ATTR_SESSION) | CPG_HAS(CPG_ATTR_FLAGS);
+}
+
 /* A PUNCH as the fake peer peer_ip would send it to c. */
 static void send_punch_to(int fd, const struct client *c, struct in_addr peer_ip,
 			  uint32_t session, uint8_t flags)
 {
 	struct cpg_msg m;
 
-	cpg_msg_init(&m, CPG_MSG_PUNCH, 0);
-	m.vpn_ip = peer_ip;
-	m.peer_vpn_ip = c->vpn_ip;
-	m.session = session;
-	m.flags = flags;
-	m.present = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_VPN_IP) |
-		    CPG_HAS(CPG_ATTR_SESSION) | CPG_HAS(CPG_ATTR_FLAGS);
+	punch_init(&m, c, peer_ip, session, flags);
+	send_msg(fd, &m, &c->addr);
+}
+
+/* The same with the session's token, made by set_token(fill). */
+static void send_token_punch_to(int fd, const struct client *c, struct in_addr peer_ip,
+				uint32_t session, uint8_t flags, uint8_t fill)
+{
+	struct cpg_msg m;
+
+	punch_init(&m, c, peer_ip, session, flags);
+	set_token(&m, fill);
 	send_msg(fd, &m, &c->addr);
 }
 
@@ -550,6 +581,37 @@ static void test_punch_from_other_endpoint(void **state)
 	close(real_fd);
 }
 
+static void test_token(void **state)
+{
+	struct fixture *fx = *state;
+	struct in_addr peer_ip = test_ip4("10.0.0.7");
+	union cpg_sockaddr peer_addr;
+	int peer = loopback_socket(&peer_addr);
+	struct cpg_msg m;
+
+	register_client(fx, &fx->a);
+	brokered_init(&m, CPG_MSG_FWD, peer_ip, &peer_addr, SESSION_1, CPG_ROLE_SERVER);
+	set_token(&m, 0xa5);
+	send_msg(fx->rdv_fd, &m, &fx->a.addr);
+
+	/* Our punches carry the session's token. */
+	assert_true(recv_msg_on(fx, peer, CPG_MSG_PUNCH, &m, NULL, WAIT_MS));
+	assert_true(m.present & CPG_HAS(CPG_ATTR_TOKEN));
+	assert_int_equal(m.token[0], 0xa5);
+	assert_int_equal(m.token[CPG_TOKEN_LEN - 1], 0xa5);
+
+	/* Right session, but no token or another one: not the peer. */
+	send_punch_to(peer, &fx->a, peer_ip, SESSION_1, 0);
+	send_token_punch_to(peer, &fx->a, peer_ip, SESSION_1, 0, 0x5a);
+	assert_false(RUN_UNTIL(fx, fx->a.up, 200));
+	assert_int_equal(cpg_rdvc_stats(fx->a.rdvc)->bad_tokens, 2);
+
+	send_token_punch_to(peer, &fx->a, peer_ip, SESSION_1, 0, 0xa5);
+	assert_true(RUN_UNTIL(fx, fx->a.up == 1, WAIT_MS));
+	assert_true(cpg_sockaddr_equal(&fx->a.info.endpoint, &peer_addr));
+	close(peer);
+}
+
 static void test_refused_incoming(void **state)
 {
 	struct fixture *fx = *state;
@@ -770,6 +832,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_connect_both_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ack_rule, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_punch_from_other_endpoint, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_incoming, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rej, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_answer, setup, teardown),
