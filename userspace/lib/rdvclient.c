@@ -38,6 +38,8 @@
 #define ASK_TRIES 3
 #define DEFAULT_PUNCH_INTERVAL_MS 100
 #define DEFAULT_PUNCH_TIMEOUT_MS 3000
+#define PROBE_RETRY_MS 1000
+#define PROBE_TRIES 3
 /* Bigger tables are a configuration mistake, not a need. */
 #define MAX_PEERS_LIMIT (1u << 20)
 
@@ -100,6 +102,18 @@ struct cpg_rdvc {
 	uint32_t ping_interval_ms;
 	union cpg_sockaddr public_ep;
 	uint32_t request_id;
+
+	/* NAT probing: the RDV's unasked PROBE, then ours to its probe port. */
+	bool probe_seen;
+	uint16_t probe_seen_port;
+	uint32_t probe_seen_id;		/* the HELLO it came right before */
+	union cpg_sockaddr probe_ep;	/* unset: the RDV does not probe */
+	bool probe_filter_open;
+	unsigned int probe_tries;
+	struct cpg_loop_timer probe_timer;
+	enum cpg_nat_type nat_type;
+	union cpg_sockaddr probe_public_ep; /* our endpoint as the probe port saw it */
+	bool nat_logged;		/* the verdict, or the lack of one */
 
 	struct rdvc_peer *peers;	/* cfg.max_peers entries */
 	struct rdvc_peer *free_peers;
@@ -451,6 +465,126 @@ static bool is_stale(const struct cpg_rdvc *c, const struct cpg_msg *m)
 	return (int32_t)(m->request_id - c->reg_first_id) < 0;
 }
 
+/* NAT probing */
+
+static void probe_send(struct cpg_rdvc *c)
+{
+	struct cpg_msg m;
+
+	cpg_msg_init(&m, CPG_MSG_PROBE, 0);
+	m.vpn_ip = c->cfg.vpn_ip;
+	m.present = CPG_HAS(CPG_ATTR_VPN_IP);
+	if (c->probe_filter_open) {
+		m.flags = CPG_FLAG_FILTER_OPEN;
+		m.present |= CPG_HAS(CPG_ATTR_FLAGS);
+	}
+	send_msg(c, &m, &c->probe_ep);
+	c->probe_tries++;
+	cpg_loop_timer_arm(c->loop, &c->probe_timer, PROBE_RETRY_MS);
+}
+
+static void probe_timer_fn(struct cpg_loop *loop, void *arg)
+{
+	struct cpg_rdvc *c = arg;
+	char ep[CPG_SOCKADDR_STRLEN];
+
+	if (c->probe_tries < PROBE_TRIES) {
+		probe_send(c);
+		return;
+	}
+	if (!c->nat_logged)
+		log_notice("the RDV's NAT probe at %s did not answer (%u tries): our NAT type "
+			   "stays unknown, peers will try punching first",
+			   cpg_sockaddr_str(&c->probe_ep, ep, sizeof(ep)), PROBE_TRIES);
+	c->nat_logged = true;
+}
+
+/* On OK: if it names a probe port, probe it, saying whether the RDV's
+ * unasked PROBE from that port got through our NAT's filter. */
+static void probe_begin(struct cpg_rdvc *c, const struct cpg_msg *ok)
+{
+	cpg_loop_timer_cancel(c->loop, &c->probe_timer);
+	memset(&c->probe_ep, 0, sizeof(c->probe_ep));
+	if (!(ok->present & CPG_HAS(CPG_ATTR_PROBE_PORT)) || !ok->probe_port)
+		return;
+	/* The server is IPv4 (cpg_net_resolve4), and so is the probe port. */
+	cpg_sockaddr_set_in(&c->probe_ep, c->cfg.server.in.sin_addr, ok->probe_port);
+	c->probe_filter_open = c->probe_seen && c->probe_seen_id == ok->request_id &&
+			       c->probe_seen_port == ok->probe_port;
+	c->probe_seen = false;
+	c->probe_tries = 0;
+	probe_send(c);
+}
+
+/* The RDV's unasked PROBE, right before its OK: remembered for the OK. */
+static void handle_probe(struct cpg_rdvc *c, const struct cpg_msg *m,
+			 const union cpg_sockaddr *from)
+{
+	if (c->reg != REG_REGISTERING || is_stale(c, m) ||
+	    !cpg_sockaddr_same_host(from, &c->cfg.server) ||
+	    cpg_sockaddr_equal(from, &c->cfg.server)) {
+		c->stats.unexpected++;
+		return;
+	}
+	c->probe_seen = true;
+	c->probe_seen_port = cpg_sockaddr_port(from);
+	c->probe_seen_id = m->request_id;
+}
+
+static void log_nat_type(const struct cpg_rdvc *c)
+{
+	char pub[CPG_SOCKADDR_STRLEN], seen[CPG_SOCKADDR_STRLEN];
+	const char *type = cpg_nat_type_str(c->nat_type);
+
+	cpg_sockaddr_str(&c->public_ep, pub, sizeof(pub));
+	cpg_sockaddr_str(&c->probe_public_ep, seen, sizeof(seen));
+	switch (c->nat_type) {
+	case CPG_NAT_NONE:
+		log_notice("our NAT: %s (the RDV saw our own address %s): every peer can "
+			   "punch to us", type, pub);
+		break;
+	case CPG_NAT_CONE:
+		log_notice("our NAT: %s (the RDV saw %s from both its ports, and its "
+			   "unasked probe got in): peers punch to us directly", type, pub);
+		break;
+	case CPG_NAT_RESTRICTED:
+		log_notice("our NAT: %s (the RDV saw %s from both its ports, but its unasked "
+			   "probe was filtered): peers behind symmetric NATs will be relayed",
+			   type, pub);
+		break;
+	case CPG_NAT_SYMMETRIC:
+		log_notice("our NAT: %s (the RDV saw %s and :%u): peers behind restricted or "
+			   "symmetric NATs will be relayed", type, pub,
+			   cpg_sockaddr_port(&c->probe_public_ep));
+		break;
+	default:
+		log_notice("our NAT: %s (the RDV could not tell from %s and %s)", type, pub,
+			   seen);
+		break;
+	}
+}
+
+static void handle_probe_ans(struct cpg_rdvc *c, const struct cpg_msg *m,
+			     const union cpg_sockaddr *from)
+{
+	enum cpg_nat_type type = m->nat_type <= CPG_NAT_TYPE_MAX ? m->nat_type : CPG_NAT_UNKNOWN;
+
+	if (c->reg != REG_REGISTERED || !cpg_sockaddr_is_set(&c->probe_ep) ||
+	    !cpg_sockaddr_equal(from, &c->probe_ep) || !cpg_loop_timer_pending(&c->probe_timer)) {
+		c->stats.unexpected++;
+		return;
+	}
+	cpg_loop_timer_cancel(c->loop, &c->probe_timer);
+	/* Registrations repeat the probe: only news is worth a line. */
+	if (c->nat_logged && type == c->nat_type &&
+	    cpg_sockaddr_equal(&m->public_ep, &c->probe_public_ep))
+		return;
+	c->nat_type = type;
+	c->probe_public_ep = m->public_ep;
+	c->nat_logged = true;
+	log_nat_type(c);
+}
+
 static void handle_ok(struct cpg_rdvc *c, const struct cpg_msg *m)
 {
 	char rdv[CPG_SOCKADDR_STRLEN], pub[CPG_SOCKADDR_STRLEN], ip[INET_ADDRSTRLEN];
@@ -475,6 +609,7 @@ static void handle_ok(struct cpg_rdvc *c, const struct cpg_msg *m)
 	if (c->ping_interval_ms > PING_INTERVAL_MAX_MS)
 		c->ping_interval_ms = PING_INTERVAL_MAX_MS;
 	cpg_loop_timer_arm(c->loop, &c->rdv_timer, c->ping_interval_ms);
+	probe_begin(c, m);
 	log_notice("registered with the RDV %s as %s, public endpoint %s",
 		   cpg_sockaddr_str(&c->cfg.server, rdv, sizeof(rdv)),
 		   cpg_net_ip4_str(c->cfg.vpn_ip, ip),
@@ -804,6 +939,12 @@ void cpg_rdvc_input(struct cpg_rdvc *c, const uint8_t *buf, size_t len,
 	case CPG_MSG_PUNCH_KEEPALIVE:
 		/* It only holds NAT mappings open. */
 		break;
+	case CPG_MSG_PROBE:
+		handle_probe(c, &m, from);
+		break;
+	case CPG_MSG_PROBE_ANS:
+		handle_probe_ans(c, &m, from);
+		break;
 	default:
 		/* Messages for the RDV. */
 		c->stats.unexpected++;
@@ -847,6 +988,7 @@ struct cpg_rdvc *cpg_rdvc_new(struct cpg_loop *loop, const struct cpg_rdvc_confi
 	c->reg = REG_IDLE;
 	c->ping_interval_ms = CPG_PING_INTERVAL_MS;
 	cpg_loop_timer_init(&c->rdv_timer, rdv_timer_fn, c);
+	cpg_loop_timer_init(&c->probe_timer, probe_timer_fn, c);
 	c->bucket_mask = n_buckets - 1;
 	for (unsigned int i = cfg->max_peers; i-- > 0;) {
 		c->peers[i].next = c->free_peers;
@@ -871,6 +1013,7 @@ void cpg_rdvc_free(struct cpg_rdvc *c)
 	if (c->reg == REG_REGISTERED)
 		send_simple(c, CPG_MSG_BYE);
 	cpg_loop_timer_cancel(c->loop, &c->rdv_timer);
+	cpg_loop_timer_cancel(c->loop, &c->probe_timer);
 	peers_remove_all(c);
 	free(c->peers);
 	free(c->buckets);
@@ -886,6 +1029,11 @@ void cpg_rdvc_start(struct cpg_rdvc *c)
 bool cpg_rdvc_registered(const struct cpg_rdvc *c)
 {
 	return c->reg == REG_REGISTERED;
+}
+
+enum cpg_nat_type cpg_rdvc_nat_type(const struct cpg_rdvc *c)
+{
+	return c->nat_type;
 }
 
 int cpg_rdvc_connect(struct cpg_rdvc *c, struct in_addr peer)

@@ -409,6 +409,87 @@ static void test_registration(void **state)
 	assert_true(rdv_recv(fx, CPG_MSG_BYE, &m, &from));
 }
 
+/* OK to hello naming the probe port of probe_addr. */
+static void rdv_send_ok_probe(struct fixture *fx, const struct cpg_msg *hello,
+			      const union cpg_sockaddr *to, const union cpg_sockaddr *probe_addr)
+{
+	struct cpg_msg m;
+
+	cpg_msg_init(&m, CPG_MSG_OK, hello->request_id);
+	m.public_ep = *to;
+	m.ping_interval = CPG_PING_INTERVAL_MS;
+	m.probe_port = cpg_sockaddr_port(probe_addr);
+	m.present = CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT) | CPG_HAS(CPG_ATTR_PING_INTERVAL) |
+		    CPG_HAS(CPG_ATTR_PROBE_PORT);
+	send_msg(fx->rdv_fd, &m, to);
+}
+
+static void send_probe_ans(int fd, const union cpg_sockaddr *to, enum cpg_nat_type type)
+{
+	struct cpg_msg m;
+
+	cpg_msg_init(&m, CPG_MSG_PROBE_ANS, 1);
+	m.public_ep = *to;
+	m.nat_type = (uint8_t)type;
+	m.present = CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT) | CPG_HAS(CPG_ATTR_NAT_TYPE);
+	send_msg(fd, &m, to);
+}
+
+static void test_nat_probe(void **state)
+{
+	struct fixture *fx = *state;
+	union cpg_sockaddr probe_addr, from;
+	int probe = loopback_socket(&probe_addr);
+	struct cpg_msg hello, m;
+
+	cpg_rdvc_start(fx->a.rdvc);
+	assert_true(rdv_recv(fx, CPG_MSG_HELLO, &hello, NULL));
+	/* The RDV's unasked PROBE from its probe port, then the OK. */
+	cpg_msg_init(&m, CPG_MSG_PROBE, hello.request_id);
+	send_msg(probe, &m, &fx->a.addr);
+	assert_false(RUN_UNTIL(fx, fx->a.registered, 100));
+	rdv_send_ok_probe(fx, &hello, &fx->a.addr, &probe_addr);
+	assert_true(RUN_UNTIL(fx, fx->a.registered == 1, WAIT_MS));
+
+	/* It got in: our PROBE says the filter is open. */
+	assert_true(recv_msg_on(fx, probe, CPG_MSG_PROBE, &m, &from, WAIT_MS));
+	assert_true(cpg_sockaddr_equal(&from, &fx->a.addr));
+	assert_int_equal(m.vpn_ip.s_addr, fx->a.vpn_ip.s_addr);
+	assert_true(m.flags & CPG_FLAG_FILTER_OPEN);
+	assert_int_equal(cpg_rdvc_nat_type(fx->a.rdvc), CPG_NAT_UNKNOWN);
+
+	/* Only the probe port's answer counts. */
+	send_probe_ans(fx->rdv_fd, &fx->a.addr, CPG_NAT_CONE);
+	assert_true(RUN_UNTIL(fx, cpg_rdvc_stats(fx->a.rdvc)->unexpected == 1, WAIT_MS));
+	assert_int_equal(cpg_rdvc_nat_type(fx->a.rdvc), CPG_NAT_UNKNOWN);
+	send_probe_ans(probe, &fx->a.addr, CPG_NAT_SYMMETRIC);
+	assert_true(RUN_UNTIL(fx, cpg_rdvc_nat_type(fx->a.rdvc) == CPG_NAT_SYMMETRIC, WAIT_MS));
+	assert_true(quiet_on(fx, probe, CPG_MSG_PROBE, 1200));
+	assert_int_equal(cpg_rdvc_stats(fx->a.rdvc)->unexpected, 1);
+	close(probe);
+}
+
+static void test_nat_probe_filtered(void **state)
+{
+	struct fixture *fx = *state;
+	union cpg_sockaddr probe_addr;
+	int probe = loopback_socket(&probe_addr);
+	struct cpg_msg hello, m;
+
+	/* No unasked PROBE got in: no FILTER_OPEN, and three tries. */
+	cpg_rdvc_start(fx->a.rdvc);
+	assert_true(rdv_recv(fx, CPG_MSG_HELLO, &hello, NULL));
+	rdv_send_ok_probe(fx, &hello, &fx->a.addr, &probe_addr);
+	for (int i = 0; i < 3; i++) {
+		assert_true(recv_msg_on(fx, probe, CPG_MSG_PROBE, &m, NULL, WAIT_MS));
+		assert_false(m.present & CPG_HAS(CPG_ATTR_FLAGS));
+	}
+	assert_true(quiet_on(fx, probe, CPG_MSG_PROBE, 1500));
+	assert_int_equal(cpg_rdvc_nat_type(fx->a.rdvc), CPG_NAT_UNKNOWN);
+	assert_true(cpg_rdvc_registered(fx->a.rdvc));
+	close(probe);
+}
+
 static void test_nok_keeps_trying(void **state)
 {
 	struct fixture *fx = *state;
@@ -828,6 +909,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_registration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nat_probe, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nat_probe_filtered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nok_keeps_trying, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connect_both_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ack_rule, setup, teardown),
