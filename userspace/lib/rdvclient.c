@@ -40,6 +40,9 @@
 #define DEFAULT_PUNCH_TIMEOUT_MS 3000
 #define PROBE_RETRY_MS 1000
 #define PROBE_TRIES 3
+/* ASK RELAYs per failed streak: an RDV that cannot relay may answer each
+ * with a new direct session, which would fail again. */
+#define RELAY_ASKS_MAX 2
 /* Bigger tables are a configuration mistake, not a need. */
 #define MAX_PEERS_LIMIT (1u << 20)
 
@@ -73,7 +76,12 @@ struct rdvc_peer {
 	struct cpg_loop_timer timer;	/* ASK retransmission or punching */
 	enum peer_state state;
 	struct in_addr vpn_ip;
-	union cpg_sockaddr punch_ep;	/* from ANS/FWD */
+	union cpg_sockaddr punch_ep;	/* where we punch: direct_ep or relay_ep */
+	union cpg_sockaddr direct_ep;	/* PEER_ENDPOINT of ANS/FWD */
+	union cpg_sockaddr relay_ep;	/* the session's relay allocation; unset: direct */
+	enum cpg_reason relay_reason;	/* why the RDV relays us (REASON of ANS/FWD) */
+	bool relay_bound;		/* the relay acknowledged our RELAY_BIND */
+	uint8_t peer_nat;		/* NAT_TYPE of ANS/FWD */
 	union cpg_sockaddr up_ep;	/* where its punch came from */
 	uint32_t session;
 	/* An RDV that predates tokens sends none: its punches carry none. */
@@ -82,6 +90,8 @@ struct rdvc_peer {
 	enum cpg_role role;
 	uint8_t flags;
 	bool asked;
+	bool asking_relay;		/* ASK RELAY for session: punching in it failed */
+	unsigned int relay_asks;	/* since the path was last up */
 	unsigned int ask_tries;
 	uint64_t deadline;
 };
@@ -219,6 +229,32 @@ static void send_punch(struct cpg_rdvc *c, const struct rdvc_peer *p,
 	c->stats.punches_sent++;
 }
 
+static bool is_relayed(const struct rdvc_peer *p)
+{
+	return cpg_sockaddr_is_set(&p->relay_ep);
+}
+
+/* The path in use goes through the relay (it may have moved to a direct one). */
+static bool path_relayed(const struct rdvc_peer *p)
+{
+	return p->state == PEER_UP && is_relayed(p) && cpg_sockaddr_equal(&p->up_ep, &p->relay_ep);
+}
+
+/* Tells the relay where we are; it forwards our datagrams only once bound. */
+static void send_relay_bind(struct cpg_rdvc *c, const struct rdvc_peer *p)
+{
+	struct cpg_msg m;
+
+	cpg_msg_init(&m, CPG_MSG_RELAY_BIND, 0);
+	m.vpn_ip = c->cfg.vpn_ip;
+	m.peer_vpn_ip = p->vpn_ip;
+	m.session = p->session;
+	memcpy(m.token, p->token, sizeof(m.token));
+	m.present = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_VPN_IP) |
+		    CPG_HAS(CPG_ATTR_SESSION) | CPG_HAS(CPG_ATTR_TOKEN);
+	send_msg(c, &m, &p->relay_ep);
+}
+
 /* Peer table */
 
 static uint32_t ip_hash(struct in_addr ip)
@@ -317,6 +353,11 @@ static void ask_send(struct cpg_rdvc *c, struct rdvc_peer *p)
 	cpg_msg_init(&m, CPG_MSG_ASK, 0);
 	m.peer_vpn_ip = p->vpn_ip;
 	m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP);
+	if (p->asking_relay) {
+		m.flags = CPG_FLAG_RELAY;
+		m.session = p->session;
+		m.present |= CPG_HAS(CPG_ATTR_FLAGS) | CPG_HAS(CPG_ATTR_SESSION);
+	}
 	send_to_rdv(c, &m);
 	p->ask_tries++;
 	cpg_loop_timer_arm(c->loop, &p->timer, ASK_RETRY_MS);
@@ -339,19 +380,44 @@ static void ask_timeout(struct cpg_rdvc *c, struct rdvc_peer *p)
 
 /* Punching */
 
-static void punch_timeout(struct cpg_rdvc *c, struct rdvc_peer *p)
+/* Punching failed and no relay will help: give up on the peer. */
+static void punch_failed(struct cpg_rdvc *c, struct rdvc_peer *p)
 {
 	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN];
 
-	set_failure_msg(c,
-			"no punch from %s at %s within %u ms: one side is probably behind a "
-			"symmetric NAT (endpoint-dependent mapping); relaying is not supported yet",
-			cpg_net_ip4_str(p->vpn_ip, ip),
-			cpg_sockaddr_str(&p->punch_ep, ep, sizeof(ep)), c->cfg.punch_timeout_ms);
+	cpg_net_ip4_str(p->vpn_ip, ip);
+	cpg_sockaddr_str(&p->punch_ep, ep, sizeof(ep));
+	if (is_relayed(p))
+		set_failure_msg(c, "no punch from %s through the relay %s within %u ms: the "
+				"relay dropped us, or the peer cannot reach it", ip, ep,
+				c->cfg.punch_timeout_ms);
+	else
+		set_failure_msg(c, "no punch from %s at %s within %u ms: one side is probably "
+				"behind a symmetric NAT (endpoint-dependent mapping), and the RDV "
+				"does not relay", ip, ep, c->cfg.punch_timeout_ms);
 	log_warn("%s", c->failure_msg);
 	if (c->reg == REG_REGISTERED)
 		send_close(c, p->vpn_ip, p->session, CPG_REASON_PUNCH_FAILED);
 	peer_fail(c, p, CPG_RDVC_PUNCH_TIMEOUT, CPG_REASON_NONE);
+}
+
+/* A direct session's deadline: ask the RDV for a relayed one instead. */
+static void punch_timeout(struct cpg_rdvc *c, struct rdvc_peer *p)
+{
+	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN];
+
+	if (is_relayed(p) || c->reg != REG_REGISTERED || p->relay_asks >= RELAY_ASKS_MAX) {
+		punch_failed(c, p);
+		return;
+	}
+	log_info("no punch from %s at %s within %u ms: asking the RDV for a relay",
+		 cpg_net_ip4_str(p->vpn_ip, ip), cpg_sockaddr_str(&p->punch_ep, ep, sizeof(ep)),
+		 c->cfg.punch_timeout_ms);
+	p->state = PEER_ASKING;
+	p->asking_relay = true;
+	p->relay_asks++;
+	p->ask_tries = 0;
+	ask_send(c, p);
 }
 
 /* One punch now, the next one an interval later or the deadline. */
@@ -364,6 +430,8 @@ static void punch_tick(struct cpg_rdvc *c, struct rdvc_peer *p)
 		punch_timeout(c, p);
 		return;
 	}
+	if (is_relayed(p))
+		send_relay_bind(c, p);
 	send_punch(c, p, &p->punch_ep, 0);
 	if (p->deadline - now < delay)
 		delay = p->deadline - now;
@@ -726,9 +794,18 @@ static void handle_rej(struct cpg_rdvc *c, const struct cpg_msg *m)
 		c->stats.unexpected++;
 		return;
 	}
-	set_failure_msg(c, "the RDV rejected the request for %s: %s",
-			cpg_net_ip4_str(p->vpn_ip, ip), cpg_reason_str(m->reason));
-	log_info("%s", c->failure_msg);
+	cpg_net_ip4_str(p->vpn_ip, ip);
+	if (m->reason == CPG_REASON_NO_RELAY) {
+		set_failure_msg(c, "%s and the RDV has no relay for us (all in use, or relaying "
+				"is off at the RDV): %s stays unreachable until asked again",
+				p->asking_relay ? "punching failed" : "our NATs cannot be punched",
+				ip);
+		log_warn("%s", c->failure_msg);
+	} else {
+		set_failure_msg(c, "the RDV rejected the request for %s: %s", ip,
+				cpg_reason_str(m->reason));
+		log_info("%s", c->failure_msg);
+	}
 	peer_fail(c, p, CPG_RDVC_REJECTED, (enum cpg_reason)m->reason);
 }
 
@@ -757,13 +834,63 @@ static struct rdvc_peer *accept_incoming(struct cpg_rdvc *c, const struct cpg_ms
 	return p;
 }
 
-static void handle_ans_fwd(struct cpg_rdvc *c, const struct cpg_msg *m)
+/* Where the RDV says the relay is: 0.0.0.0 is the RDV's own address. */
+static void relay_endpoint(const struct cpg_rdvc *c, const struct cpg_msg *m,
+			   union cpg_sockaddr *out)
 {
-	struct rdvc_peer *p;
+	memset(out, 0, sizeof(*out));
+	if (!(m->present & CPG_HAS(CPG_ATTR_RELAY_ENDPOINT)))
+		return;
+	*out = m->relay_ep;
+	if (out->in.sin_addr.s_addr == INADDR_ANY)
+		out->in.sin_addr = c->cfg.server.in.sin_addr;
+}
+
+/* Session of an ANS/FWD into p: where and how to punch. */
+static void peer_set_session(struct cpg_rdvc *c, struct rdvc_peer *p, const struct cpg_msg *m)
+{
+	p->state = PEER_PUNCHING;
+	p->asking_relay = false;
+	p->session = m->session;
+	p->direct_ep = m->peer_ep;
+	relay_endpoint(c, m, &p->relay_ep);
+	p->relay_reason = is_relayed(p) && (m->present & CPG_HAS(CPG_ATTR_REASON)) ?
+			  (enum cpg_reason)m->reason : CPG_REASON_NONE;
+	p->relay_bound = false;
+	p->punch_ep = is_relayed(p) ? p->relay_ep : p->direct_ep;
+	p->peer_nat = m->present & CPG_HAS(CPG_ATTR_NAT_TYPE) ? m->nat_type : CPG_NAT_UNKNOWN;
+	p->role = (enum cpg_role)m->role;
+	p->flags = m->flags;
+	p->has_token = m->present & CPG_HAS(CPG_ATTR_TOKEN);
+	memcpy(p->token, m->token, sizeof(p->token));
+	memset(&p->up_ep, 0, sizeof(p->up_ep));
+	p->deadline = cpg_loop_now_ms() + c->cfg.punch_timeout_ms;
+}
+
+static void log_punching(const struct rdvc_peer *p)
+{
 	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN];
 
+	cpg_net_ip4_str(p->vpn_ip, ip);
+	cpg_sockaddr_str(&p->punch_ep, ep, sizeof(ep));
+	if (is_relayed(p))
+		log_info("punching %s through the relay %s (%s, session %08x)", ip, ep,
+			 p->relay_reason == CPG_REASON_NONE ? "relayed" :
+			 cpg_reason_str(p->relay_reason), p->session);
+	else
+		log_info("punching %s at %s (%s endpoint, session %08x)", ip, ep,
+			 p->flags & CPG_FLAG_LOCAL ? "local" : "public", p->session);
+}
+
+static void handle_ans_fwd(struct cpg_rdvc *c, const struct cpg_msg *m)
+{
+	bool relayed = m->present & CPG_HAS(CPG_ATTR_RELAY_ENDPOINT);
+	struct rdvc_peer *p;
+	char ip[INET_ADDRSTRLEN];
+
 	if (m->peer_vpn_ip.s_addr == c->cfg.vpn_ip.s_addr || m->peer_vpn_ip.s_addr == 0 ||
-	    m->peer_ep.sa.sa_family != AF_INET) {
+	    m->peer_ep.sa.sa_family != AF_INET ||
+	    (relayed && m->relay_ep.sa.sa_family != AF_INET)) {
 		c->stats.unexpected++;
 		return;
 	}
@@ -785,25 +912,40 @@ static void handle_ans_fwd(struct cpg_rdvc *c, const struct cpg_msg *m)
 			  cpg_net_ip4_str(p->vpn_ip, ip), m->session);
 		return;
 	}
-	if (p->state != PEER_ASKING)
+	if (p->asking_relay && !relayed && p->session == m->session) {
+		/* An RDV without relays answers our ASK RELAY as a plain ASK. */
+		punch_failed(c, p);
+		return;
+	}
+	/* (A relayed session while punching: the peer's deadline came first.) */
+	if (p->state == PEER_UP || (p->state == PEER_PUNCHING && !relayed))
 		log_info("%s reconnected (session %08x), punching again",
 			 cpg_net_ip4_str(p->vpn_ip, ip), m->session);
-	p->state = PEER_PUNCHING;
-	p->session = m->session;
-	p->punch_ep = m->peer_ep;
-	p->role = (enum cpg_role)m->role;
-	p->flags = m->flags;
-	p->has_token = m->present & CPG_HAS(CPG_ATTR_TOKEN);
-	memcpy(p->token, m->token, sizeof(p->token));
-	memset(&p->up_ep, 0, sizeof(p->up_ep));
-	p->deadline = cpg_loop_now_ms() + c->cfg.punch_timeout_ms;
-	log_info("punching %s at %s (%s endpoint, session %08x)", cpg_net_ip4_str(p->vpn_ip, ip),
-		 cpg_sockaddr_str(&p->punch_ep, ep, sizeof(ep)),
-		 p->flags & CPG_FLAG_LOCAL ? "local" : "public", p->session);
+	peer_set_session(c, p, m);
+	log_punching(p);
 	punch_tick(c, p);
 }
 
 /* Peers */
+
+static void peer_info_fill(const struct rdvc_peer *p, struct cpg_rdvc_peer_info *info)
+{
+	bool relayed = path_relayed(p);
+
+	*info = (struct cpg_rdvc_peer_info){
+		.vpn_ip = p->vpn_ip,
+		.endpoint = p->up_ep,
+		.session = p->session,
+		.role = p->role,
+		.local = !relayed && (p->flags & CPG_FLAG_LOCAL),
+		.asked = p->asked,
+		.relayed = relayed,
+		.relay_ep = p->relay_ep,
+		.relay_reason = p->relay_reason,
+		.relay_bound = p->relay_bound,
+		.peer_nat = p->peer_nat <= CPG_NAT_TYPE_MAX ? p->peer_nat : CPG_NAT_UNKNOWN,
+	};
+}
 
 /* Only the two peers of a session know its token: anyone else who guessed
  * the session ID and our endpoints cannot take the path. */
@@ -844,25 +986,41 @@ static void handle_punch(struct cpg_rdvc *c, const struct cpg_msg *m,
 
 	cpg_net_ip4_str(p->vpn_ip, ip);
 	cpg_sockaddr_str(from, ep, sizeof(ep));
-	if (!cpg_sockaddr_equal(from, &p->punch_ep))
+	if (!is_relayed(p) && !cpg_sockaddr_equal(from, &p->punch_ep))
 		log_notice("%s punched from %s, not from %s as the RDV saw it: its NAT maps "
 			   "per destination (endpoint-dependent); using %s", ip, ep,
 			   cpg_sockaddr_str(&p->punch_ep, rdv_ep, sizeof(rdv_ep)), ep);
 	cpg_loop_timer_cancel(c->loop, &p->timer);
 	p->state = PEER_UP;
 	p->up_ep = *from;
-	log_info("path to %s is up at %s (session %08x)", ip, ep, p->session);
+	p->relay_asks = 0;
+	log_info("path to %s is up at %s%s (session %08x)", ip, ep,
+		 path_relayed(p) ? ", the relay" : "", p->session);
 
-	info = (struct cpg_rdvc_peer_info){
-		.vpn_ip = p->vpn_ip,
-		.endpoint = p->up_ep,
-		.session = p->session,
-		.role = p->role,
-		.local = p->flags & CPG_FLAG_LOCAL,
-		.asked = p->asked,
-	};
+	peer_info_fill(p, &info);
 	if (c->ops.peer_up)
 		c->ops.peer_up(c->arg, &info);
+}
+
+/* The relay's answer to our RELAY_BIND: it will forward our datagrams. */
+static void handle_relay_bind(struct cpg_rdvc *c, const struct cpg_msg *m,
+			      const union cpg_sockaddr *from)
+{
+	struct rdvc_peer *p;
+	char ep[CPG_SOCKADDR_STRLEN], pub[CPG_SOCKADDR_STRLEN];
+
+	p = m->vpn_ip.s_addr == c->cfg.vpn_ip.s_addr ? peer_find(c, m->peer_vpn_ip) : NULL;
+	if (!p || p->state == PEER_ASKING || !is_relayed(p) || !(m->flags & CPG_FLAG_ACK) ||
+	    p->session != m->session || !cpg_sockaddr_equal(from, &p->relay_ep) ||
+	    !token_ok(p, m)) {
+		c->stats.unexpected++;
+		return;
+	}
+	if (!p->relay_bound)
+		log_debug("the relay %s forwards for us, seen at %s",
+			  cpg_sockaddr_str(from, ep, sizeof(ep)),
+			  cpg_sockaddr_str(&m->public_ep, pub, sizeof(pub)));
+	p->relay_bound = true;
 }
 
 static bool from_rdv_only(uint8_t type)
@@ -938,6 +1096,9 @@ void cpg_rdvc_input(struct cpg_rdvc *c, const uint8_t *buf, size_t len,
 		break;
 	case CPG_MSG_PUNCH_KEEPALIVE:
 		/* It only holds NAT mappings open. */
+		break;
+	case CPG_MSG_RELAY_BIND:
+		handle_relay_bind(c, &m, from);
 		break;
 	case CPG_MSG_PROBE:
 		handle_probe(c, &m, from);
@@ -1070,6 +1231,9 @@ void cpg_rdvc_keepalive(struct cpg_rdvc *c, struct in_addr peer)
 
 	if (!p || p->state != PEER_UP)
 		return;
+	/* A NAT rebinding of ours would otherwise leave the relay's binding stale. */
+	if (path_relayed(p))
+		send_relay_bind(c, p);
 	cpg_msg_init(&m, CPG_MSG_PUNCH_KEEPALIVE, 0);
 	m.vpn_ip = c->cfg.vpn_ip;
 	m.peer_vpn_ip = p->vpn_ip;
@@ -1086,6 +1250,16 @@ void cpg_rdvc_restart(struct cpg_rdvc *c)
 	peers_remove_all(c);
 	c->last_failure = REG_FAIL_NONE;
 	reg_begin(c);
+}
+
+int cpg_rdvc_peer_info(struct cpg_rdvc *c, struct in_addr peer, struct cpg_rdvc_peer_info *out)
+{
+	struct rdvc_peer *p = peer_find(c, peer);
+
+	if (!p || p->state != PEER_UP)
+		return -ENOENT;
+	peer_info_fill(p, out);
+	return 0;
 }
 
 const struct cpg_rdvc_stats *cpg_rdvc_stats(const struct cpg_rdvc *c)

@@ -43,6 +43,11 @@ struct cpg_rdvc_peer_info {
 	enum cpg_role role;		/* ours: CLIENT starts the DTLS handshake */
 	bool local;			/* endpoint is the peer's local endpoint */
 	bool asked;			/* we asked (else the peer did, via FWD) */
+	bool relayed;			/* endpoint is the relay's allocation */
+	union cpg_sockaddr relay_ep;	/* a relayed session's allocation; else unset */
+	enum cpg_reason relay_reason;	/* NAT, PUNCH_FAILED, or NONE: not said */
+	bool relay_bound;		/* the relay acknowledged our RELAY_BIND */
+	enum cpg_nat_type peer_nat;	/* the peer's NAT, as the RDV told us */
 };
 
 struct cpg_rdvc_ops {
@@ -85,7 +90,10 @@ void cpg_rdvc_input(struct cpg_rdvc *c, const uint8_t *buf, size_t len,
 int cpg_rdvc_connect(struct cpg_rdvc *c, struct in_addr peer);
 /* Forget a peer and tell the RDV (CLOSE with reason). */
 void cpg_rdvc_close(struct cpg_rdvc *c, struct in_addr peer, enum cpg_reason reason);
-/* Send a PUNCH_KEEPALIVE to an up peer to hold the NAT mappings. */
+/* The path to an up peer as it is now. 0, or -ENOENT if it is not up. */
+int cpg_rdvc_peer_info(struct cpg_rdvc *c, struct in_addr peer, struct cpg_rdvc_peer_info *out);
+/* Send a PUNCH_KEEPALIVE to an up peer to hold the NAT mappings (and a
+ * RELAY_BIND first when relayed, so that the relay follows our NAT). */
 void cpg_rdvc_keepalive(struct cpg_rdvc *c, struct in_addr peer);
 /* Drop the registration and every peer, then register again (SIGUSR1). */
 void cpg_rdvc_restart(struct cpg_rdvc *c);

@@ -773,6 +773,13 @@ static void test_punch_timeout(void **state)
 	rdv_send_brokered(fx, CPG_MSG_ANS, &fx->a, peer_ip, &silent_addr, SESSION_1,
 			  CPG_ROLE_CLIENT);
 
+	/* At the deadline A asks for a relay; an RDV without relays answers
+	 * as to a plain ASK, with the same session. */
+	assert_true(rdv_recv(fx, CPG_MSG_ASK, &m, NULL));
+	assert_true(m.flags & CPG_FLAG_RELAY);
+	assert_int_equal(m.session, SESSION_1);
+	rdv_send_brokered(fx, CPG_MSG_ANS, &fx->a, peer_ip, &silent_addr, SESSION_1,
+			  CPG_ROLE_CLIENT);
 	assert_true(rdv_recv(fx, CPG_MSG_CLOSE, &m, &from));
 	assert_int_equal(m.peer_vpn_ip.s_addr, peer_ip.s_addr);
 	assert_int_equal(m.session, SESSION_1);
@@ -787,6 +794,159 @@ static void test_punch_timeout(void **state)
 		punches++;
 	assert_true(punches >= 3);
 	assert_true(quiet_on(fx, silent, CPG_MSG_PUNCH, 200));
+	close(silent);
+}
+
+/* A relayed FWD or ANS: the relay at relay_ep, the session's token fill. */
+static void rdv_send_relayed(struct fixture *fx, uint8_t type, const struct client *to,
+			     struct in_addr peer, const union cpg_sockaddr *peer_ep,
+			     uint32_t session, const union cpg_sockaddr *relay_ep,
+			     enum cpg_reason reason, uint8_t fill)
+{
+	struct cpg_msg m;
+
+	brokered_init(&m, type, peer, peer_ep, session,
+		      type == CPG_MSG_ANS ? CPG_ROLE_CLIENT : CPG_ROLE_SERVER);
+	set_token(&m, fill);
+	m.relay_ep = *relay_ep;
+	m.reason = (uint8_t)reason;
+	m.present |= CPG_HAS(CPG_ATTR_RELAY_ENDPOINT) | CPG_HAS(CPG_ATTR_REASON);
+	send_msg(fx->rdv_fd, &m, &to->addr);
+}
+
+/* The relay's answer to bind, as campagnol_rdv's relay sends it. */
+static void relay_ack(int relay, const struct client *c, const struct cpg_msg *bind)
+{
+	struct cpg_msg m = *bind;
+
+	m.flags = CPG_FLAG_ACK;
+	m.public_ep = c->addr;
+	m.present |= CPG_HAS(CPG_ATTR_FLAGS) | CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT);
+	send_msg(relay, &m, &c->addr);
+}
+
+static void test_relayed(void **state)
+{
+	struct fixture *fx = *state;
+	struct in_addr peer_ip = test_ip4("10.0.0.7");
+	union cpg_sockaddr relay_addr, direct_addr, rdv_host, from;
+	int relay = loopback_socket(&relay_addr);
+	int direct = loopback_socket(&direct_addr);
+	struct cpg_rdvc_peer_info info;
+	struct cpg_msg m;
+
+	register_client(fx, &fx->a);
+	/* 0.0.0.0: the relay is at the RDV's address. */
+	cpg_sockaddr_set_in(&rdv_host, test_ip4("0.0.0.0"), cpg_sockaddr_port(&relay_addr));
+	rdv_send_relayed(fx, CPG_MSG_FWD, &fx->a, peer_ip, &direct_addr, SESSION_1, &rdv_host,
+			 CPG_REASON_NAT, 0x33);
+
+	/* Each tick: bind, then punch, both to the relay. */
+	assert_true(recv_msg_on(fx, relay, CPG_MSG_RELAY_BIND, &m, &from, WAIT_MS));
+	assert_true(cpg_sockaddr_equal(&from, &fx->a.addr));
+	assert_int_equal(m.vpn_ip.s_addr, fx->a.vpn_ip.s_addr);
+	assert_int_equal(m.peer_vpn_ip.s_addr, peer_ip.s_addr);
+	assert_int_equal(m.session, SESSION_1);
+	assert_int_equal(m.token[0], 0x33);
+	relay_ack(relay, &fx->a, &m);
+	assert_true(recv_msg_on(fx, relay, CPG_MSG_PUNCH, &m, NULL, WAIT_MS));
+	assert_int_equal(m.token[0], 0x33);
+	assert_true(quiet_on(fx, direct, CPG_MSG_PUNCH, 100));
+	assert_int_equal(cpg_rdvc_stats(fx->a.rdvc)->unexpected, 0);
+
+	/* The peer's punch, forwarded by the relay: up, relayed. */
+	send_token_punch_to(relay, &fx->a, peer_ip, SESSION_1, 0, 0x33);
+	assert_true(RUN_UNTIL(fx, fx->a.up == 1, WAIT_MS));
+	assert_true(fx->a.info.relayed);
+	assert_true(cpg_sockaddr_equal(&fx->a.info.endpoint, &relay_addr));
+	assert_true(cpg_sockaddr_equal(&fx->a.info.relay_ep, &relay_addr));
+	assert_int_equal(fx->a.info.relay_reason, CPG_REASON_NAT);
+	assert_false(fx->a.info.local);
+	assert_int_equal(cpg_rdvc_peer_info(fx->a.rdvc, peer_ip, &info), 0);
+	assert_true(info.relayed);
+	assert_true(info.relay_bound);
+	assert_int_equal(cpg_rdvc_peer_info(fx->a.rdvc, test_ip4("10.0.0.8"), &info), -ENOENT);
+
+	/* Keepalives bind again, so that the relay follows a NAT rebinding. */
+	cpg_rdvc_keepalive(fx->a.rdvc, peer_ip);
+	assert_true(recv_msg_on(fx, relay, CPG_MSG_RELAY_BIND, &m, NULL, WAIT_MS));
+	assert_true(recv_msg_on(fx, relay, CPG_MSG_PUNCH_KEEPALIVE, &m, NULL, WAIT_MS));
+	assert_int_equal(cpg_rdvc_stats(fx->a.rdvc)->unexpected, 0);
+	close(relay);
+	close(direct);
+}
+
+/* A's direct session to a silent peer reaches its deadline; the ASK RELAY. */
+static void punch_until_relay_ask(struct fixture *fx, struct in_addr peer_ip,
+				  const union cpg_sockaddr *silent_addr)
+{
+	struct cpg_msg m;
+
+	client_destroy(fx, &fx->a);
+	client_init(fx, &fx->a, "10.0.0.1", 8, 300, true);
+	register_client(fx, &fx->a);
+	assert_int_equal(cpg_rdvc_connect(fx->a.rdvc, peer_ip), 0);
+	assert_true(rdv_recv(fx, CPG_MSG_ASK, &m, NULL));
+	assert_false(m.present & CPG_HAS(CPG_ATTR_FLAGS));
+	brokered_init(&m, CPG_MSG_ANS, peer_ip, silent_addr, SESSION_1, CPG_ROLE_CLIENT);
+	set_token(&m, 0x11);
+	send_msg(fx->rdv_fd, &m, &fx->a.addr);
+
+	assert_true(rdv_recv(fx, CPG_MSG_ASK, &m, NULL));
+	assert_int_equal(m.peer_vpn_ip.s_addr, peer_ip.s_addr);
+	assert_int_equal(m.flags, CPG_FLAG_RELAY);
+	assert_int_equal(m.session, SESSION_1);
+	assert_int_equal(fx->a.failed, 0);
+}
+
+static void test_punch_deadline_relay(void **state)
+{
+	struct fixture *fx = *state;
+	struct in_addr peer_ip = test_ip4("10.0.0.5");
+	union cpg_sockaddr silent_addr, relay_addr;
+	int silent = loopback_socket(&silent_addr);
+	int relay = loopback_socket(&relay_addr);
+	struct cpg_msg m;
+
+	punch_until_relay_ask(fx, peer_ip, &silent_addr);
+	/* Unanswered, the ASK RELAY is retried as any ASK. */
+	assert_true(rdv_recv(fx, CPG_MSG_ASK, &m, NULL));
+	assert_int_equal(m.flags, CPG_FLAG_RELAY);
+
+	rdv_send_relayed(fx, CPG_MSG_ANS, &fx->a, peer_ip, &silent_addr, SESSION_2, &relay_addr,
+			 CPG_REASON_PUNCH_FAILED, 0x22);
+	assert_true(recv_msg_on(fx, relay, CPG_MSG_RELAY_BIND, &m, NULL, WAIT_MS));
+	assert_int_equal(m.session, SESSION_2);
+	assert_int_equal(m.token[0], 0x22);
+	send_token_punch_to(relay, &fx->a, peer_ip, SESSION_2, 0, 0x22);
+	assert_true(RUN_UNTIL(fx, fx->a.up == 1, WAIT_MS));
+	assert_true(fx->a.info.relayed);
+	assert_int_equal(fx->a.info.session, SESSION_2);
+	assert_int_equal(fx->a.info.relay_reason, CPG_REASON_PUNCH_FAILED);
+	assert_int_equal(fx->a.failed, 0);
+	close(silent);
+	close(relay);
+}
+
+static void test_no_relay(void **state)
+{
+	struct fixture *fx = *state;
+	struct in_addr peer_ip = test_ip4("10.0.0.5");
+	union cpg_sockaddr silent_addr;
+	int silent = loopback_socket(&silent_addr);
+	struct cpg_msg m;
+
+	punch_until_relay_ask(fx, peer_ip, &silent_addr);
+	cpg_msg_init(&m, CPG_MSG_REJ, 1);
+	m.peer_vpn_ip = peer_ip;
+	m.reason = CPG_REASON_NO_RELAY;
+	m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP) | CPG_HAS(CPG_ATTR_REASON);
+	send_msg(fx->rdv_fd, &m, &fx->a.addr);
+	assert_true(RUN_UNTIL(fx, fx->a.failed == 1, WAIT_MS));
+	assert_int_equal(fx->a.failure, CPG_RDVC_REJECTED);
+	assert_int_equal(fx->a.reason, CPG_REASON_NO_RELAY);
+	assert_non_null(strstr(fx->a.failure_msg, "punching failed and the RDV has no relay"));
+	assert_non_null(strstr(fx->a.failure_msg, "10.0.0.5"));
 	close(silent);
 }
 
@@ -920,6 +1080,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rej, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_answer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_punch_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relayed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_punch_deadline_relay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_relay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rdv_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_callbacks_reenter, setup, teardown),
