@@ -74,6 +74,7 @@ struct rdvc_peer {
 	struct cpg_rdvc *c;
 	struct rdvc_peer *next;		/* hash chain, or free list */
 	struct cpg_loop_timer timer;	/* ASK retransmission or punching */
+	struct cpg_loop_timer direct_timer; /* relayed: the next direct try, or its punches */
 	enum peer_state state;
 	struct in_addr vpn_ip;
 	union cpg_sockaddr punch_ep;	/* where we punch: direct_ep or relay_ep */
@@ -89,6 +90,8 @@ struct rdvc_peer {
 	uint8_t token[CPG_TOKEN_LEN];
 	enum cpg_role role;
 	uint8_t flags;
+	uint64_t direct_until;		/* a direct try runs until then; 0: none */
+	uint64_t last_direct_try;	/* 0: never */
 	bool asked;
 	bool asking_relay;		/* ASK RELAY for session: punching in it failed */
 	unsigned int relay_asks;	/* since the path was last up */
@@ -279,6 +282,7 @@ static struct rdvc_peer *peer_find(struct cpg_rdvc *c, struct in_addr ip)
 }
 
 static void peer_timer_fn(struct cpg_loop *loop, void *arg);
+static void direct_timer_fn(struct cpg_loop *loop, void *arg);
 
 /* NULL when max_peers entries are in use. */
 static struct rdvc_peer *peer_add(struct cpg_rdvc *c, struct in_addr ip, bool asked)
@@ -292,6 +296,7 @@ static struct rdvc_peer *peer_add(struct cpg_rdvc *c, struct in_addr ip, bool as
 	memset(p, 0, sizeof(*p));
 	p->c = c;
 	cpg_loop_timer_init(&p->timer, peer_timer_fn, p);
+	cpg_loop_timer_init(&p->direct_timer, direct_timer_fn, p);
 	p->state = PEER_ASKING;
 	p->vpn_ip = ip;
 	p->asked = asked;
@@ -308,6 +313,7 @@ static void peer_remove(struct cpg_rdvc *c, struct rdvc_peer *p)
 		pp = &(*pp)->next;
 	*pp = p->next;
 	cpg_loop_timer_cancel(c->loop, &p->timer);
+	cpg_loop_timer_cancel(c->loop, &p->direct_timer);
 	p->state = PEER_FREE;
 	p->next = c->free_peers;
 	c->free_peers = p;
@@ -452,6 +458,64 @@ static void peer_timer_fn(struct cpg_loop *loop, void *arg)
 	default:
 		break;
 	}
+}
+
+/* Direct tries: a relayed path costs latency and the relay's bandwidth, and
+ * NATs change; every direct_retry both peers punch each other's own
+ * endpoint for a punch timeout, the tunnel still on the relay meanwhile. */
+
+static void direct_schedule(struct cpg_rdvc *c, struct rdvc_peer *p)
+{
+	if (c->cfg.direct_retry_ms && path_relayed(p))
+		cpg_loop_timer_arm(c->loop, &p->direct_timer, c->cfg.direct_retry_ms);
+}
+
+static void direct_tick(struct cpg_rdvc *c, struct rdvc_peer *p)
+{
+	uint64_t now = cpg_loop_now_ms();
+	uint64_t delay = c->cfg.punch_interval_ms;
+	char ip[INET_ADDRSTRLEN];
+
+	if (now >= p->direct_until) {
+		p->direct_until = 0;
+		log_debug("no direct path to %s this time: staying on the relay",
+			  cpg_net_ip4_str(p->vpn_ip, ip));
+		direct_schedule(c, p);
+		return;
+	}
+	send_punch(c, p, &p->direct_ep, 0);
+	if (p->direct_until - now < delay)
+		delay = p->direct_until - now;
+	cpg_loop_timer_arm(c->loop, &p->direct_timer, delay);
+}
+
+/* tell_peer: a DIRECT_TRY through the relay, so that the peer punches too
+ * (not when its own DIRECT_TRY started ours). */
+static void direct_try(struct cpg_rdvc *c, struct rdvc_peer *p, bool tell_peer)
+{
+	uint64_t now = cpg_loop_now_ms();
+	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN];
+
+	/* A caller without peer_moved cannot follow a move. */
+	if (!path_relayed(p) || p->direct_until || !c->ops.peer_moved)
+		return;
+	log_debug("trying a direct path to %s at %s", cpg_net_ip4_str(p->vpn_ip, ip),
+		  cpg_sockaddr_str(&p->direct_ep, ep, sizeof(ep)));
+	p->last_direct_try = now;
+	p->direct_until = now + c->cfg.punch_timeout_ms;
+	if (tell_peer)
+		send_punch(c, p, &p->relay_ep, CPG_FLAG_DIRECT_TRY);
+	direct_tick(c, p);
+}
+
+static void direct_timer_fn(struct cpg_loop *loop, void *arg)
+{
+	struct rdvc_peer *p = arg;
+
+	if (p->direct_until)
+		direct_tick(p->c, p);
+	else
+		direct_try(p->c, p, true);
 }
 
 /* Registration */
@@ -767,6 +831,9 @@ static void handle_pong(struct cpg_rdvc *c, const struct cpg_msg *m)
 			   cpg_sockaddr_str(&c->public_ep, old, sizeof(old)),
 			   cpg_sockaddr_str(&m->public_ep, new, sizeof(new)));
 		c->public_ep = m->public_ep;
+		/* Our NAT changed: a direct path may work now. */
+		for (unsigned int i = 0; i < c->cfg.max_peers; i++)
+			direct_try(c, &c->peers[i], true);
 	}
 }
 
@@ -865,6 +932,8 @@ static void peer_set_session(struct cpg_rdvc *c, struct rdvc_peer *p, const stru
 	memcpy(p->token, m->token, sizeof(p->token));
 	memset(&p->up_ep, 0, sizeof(p->up_ep));
 	p->deadline = cpg_loop_now_ms() + c->cfg.punch_timeout_ms;
+	cpg_loop_timer_cancel(c->loop, &p->direct_timer);
+	p->direct_until = 0;
 }
 
 static void log_punching(const struct rdvc_peer *p)
@@ -944,6 +1013,7 @@ static void peer_info_fill(const struct rdvc_peer *p, struct cpg_rdvc_peer_info 
 		.relay_reason = p->relay_reason,
 		.relay_bound = p->relay_bound,
 		.peer_nat = p->peer_nat <= CPG_NAT_TYPE_MAX ? p->peer_nat : CPG_NAT_UNKNOWN,
+		.last_direct_try_ms = p->last_direct_try,
 	};
 }
 
@@ -955,6 +1025,26 @@ static bool token_ok(const struct rdvc_peer *p, const struct cpg_msg *m)
 		return true;
 	return (m->present & CPG_HAS(CPG_ATTR_TOKEN)) &&
 	       !CRYPTO_memcmp(m->token, p->token, sizeof(p->token));
+}
+
+/* A punch of the peer's from elsewhere than the relay, with the session's
+ * token: the direct path works. */
+static void path_move(struct cpg_rdvc *c, struct rdvc_peer *p, const union cpg_sockaddr *from)
+{
+	struct cpg_rdvc_peer_info info;
+	char ip[INET_ADDRSTRLEN], relay[CPG_SOCKADDR_STRLEN], ep[CPG_SOCKADDR_STRLEN];
+
+	/* Without a token, anyone who saw the session ID could take the path. */
+	if (!p->has_token || !c->ops.peer_moved)
+		return;
+	cpg_loop_timer_cancel(c->loop, &p->direct_timer);
+	p->direct_until = 0;
+	p->up_ep = *from;
+	log_notice("path to %s moved from relay %s to direct %s", cpg_net_ip4_str(p->vpn_ip, ip),
+		   cpg_sockaddr_str(&p->relay_ep, relay, sizeof(relay)),
+		   cpg_sockaddr_str(from, ep, sizeof(ep)));
+	peer_info_fill(p, &info);
+	c->ops.peer_moved(c->arg, &info);
 }
 
 static void handle_punch(struct cpg_rdvc *c, const struct cpg_msg *m,
@@ -981,8 +1071,15 @@ static void handle_punch(struct cpg_rdvc *c, const struct cpg_msg *m,
 	/* The ACK tells a peer whose punches got lost that ours got through. */
 	if (!(m->flags & CPG_FLAG_ACK))
 		send_punch(c, p, from, CPG_FLAG_ACK);
-	if (p->state == PEER_UP)
+	if (p->state == PEER_UP) {
+		if (!path_relayed(p))
+			return;
+		if (!cpg_sockaddr_equal(from, &p->relay_ep))
+			path_move(c, p, from);
+		else if (m->flags & CPG_FLAG_DIRECT_TRY)
+			direct_try(c, p, false);
 		return;
+	}
 
 	cpg_net_ip4_str(p->vpn_ip, ip);
 	cpg_sockaddr_str(from, ep, sizeof(ep));
@@ -997,6 +1094,7 @@ static void handle_punch(struct cpg_rdvc *c, const struct cpg_msg *m,
 	log_info("path to %s is up at %s%s (session %08x)", ip, ep,
 		 path_relayed(p) ? ", the relay" : "", p->session);
 
+	direct_schedule(c, p);
 	peer_info_fill(p, &info);
 	if (c->ops.peer_up)
 		c->ops.peer_up(c->arg, &info);
@@ -1155,6 +1253,7 @@ struct cpg_rdvc *cpg_rdvc_new(struct cpg_loop *loop, const struct cpg_rdvc_confi
 		c->peers[i].next = c->free_peers;
 		c->free_peers = &c->peers[i];
 		cpg_loop_timer_init(&c->peers[i].timer, peer_timer_fn, &c->peers[i]);
+		cpg_loop_timer_init(&c->peers[i].direct_timer, direct_timer_fn, &c->peers[i]);
 	}
 	return c;
 oom:

@@ -10,6 +10,12 @@
  * punch_interval_ms until a punch of the peer arrives or punch_timeout_ms
  * passes. A path costs one round trip to the RDV plus one between the peers.
  *
+ * When the RDV relays the pair (the NATs cannot be punched, or punching
+ * failed and we asked it to), both punch through a relay allocation
+ * instead, and while the tunnel uses it they try the direct path every
+ * direct_retry_ms; a punch of the peer's from its own endpoint moves the
+ * path (peer_moved). Our NAT type comes from the RDV's probe port.
+ *
  * A peer entry lives from cpg_rdvc_connect() or a FWD until
  * cpg_rdvc_close(): while it lives the client answers the peer's punches,
  * and peer_up may be called again for it if the peer reconnects through the
@@ -48,6 +54,7 @@ struct cpg_rdvc_peer_info {
 	enum cpg_reason relay_reason;	/* NAT, PUNCH_FAILED, or NONE: not said */
 	bool relay_bound;		/* the relay acknowledged our RELAY_BIND */
 	enum cpg_nat_type peer_nat;	/* the peer's NAT, as the RDV told us */
+	uint64_t last_direct_try_ms;	/* cpg_loop_now_ms() of the last direct try; 0: none */
 };
 
 struct cpg_rdvc_ops {
@@ -58,6 +65,10 @@ struct cpg_rdvc_ops {
 	bool (*peer_incoming)(void *arg, struct in_addr vpn_ip);
 	/* The path to a peer is up (a punch of the peer arrived). */
 	void (*peer_up)(void *arg, const struct cpg_rdvc_peer_info *info);
+	/* A relayed path turned direct (a punch of the peer's came from its
+	 * own endpoint): its datagrams go to info->endpoint now, the session
+	 * stays. NULL: relayed paths stay relayed. */
+	void (*peer_moved)(void *arg, const struct cpg_rdvc_peer_info *info);
 	/* Connecting failed. The entry is gone (no cpg_rdvc_close() needed). */
 	void (*peer_failed)(void *arg, struct in_addr vpn_ip, enum cpg_rdvc_failure failure,
 			    enum cpg_reason reason);
@@ -71,6 +82,7 @@ struct cpg_rdvc_config {
 	unsigned int max_peers;		/* entries at most (max_clients) */
 	unsigned int punch_interval_ms;	/* 0: 100 */
 	unsigned int punch_timeout_ms;	/* 0: 3000 */
+	unsigned int direct_retry_ms;	/* relayed: between direct tries; 0: never */
 };
 
 struct cpg_rdvc *cpg_rdvc_new(struct cpg_loop *loop, const struct cpg_rdvc_config *cfg,

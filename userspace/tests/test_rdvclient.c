@@ -42,6 +42,8 @@ struct client {
 	bool refuse_incoming;
 	int up;
 	struct cpg_rdvc_peer_info info;
+	int moved;
+	struct cpg_rdvc_peer_info moved_info;
 	int failed;
 	struct in_addr failed_ip;
 	enum cpg_rdvc_failure failure;
@@ -58,6 +60,7 @@ struct fixture {
 	struct cpg_loop loop;
 	int rdv_fd;
 	union cpg_sockaddr rdv_addr;
+	unsigned int direct_retry_ms;	/* of the clients client_init() makes */
 	struct client a, b;
 };
 
@@ -165,6 +168,14 @@ static void on_peer_up(void *arg, const struct cpg_rdvc_peer_info *info)
 		cpg_rdvc_close(c->rdvc, info->vpn_ip, CPG_REASON_IDLE);
 }
 
+static void on_peer_moved(void *arg, const struct cpg_rdvc_peer_info *info)
+{
+	struct client *c = arg;
+
+	c->moved++;
+	c->moved_info = *info;
+}
+
 static void on_peer_failed(void *arg, struct in_addr vpn_ip, enum cpg_rdvc_failure failure,
 			   enum cpg_reason reason)
 {
@@ -184,6 +195,7 @@ static const struct cpg_rdvc_ops ops = {
 	.registered = on_registered,
 	.peer_incoming = on_peer_incoming,
 	.peer_up = on_peer_up,
+	.peer_moved = on_peer_moved,
 	.peer_failed = on_peer_failed,
 };
 
@@ -218,6 +230,7 @@ static void client_init(struct fixture *fx, struct client *c, const char *vpn_ip
 		cfg.local_ep = c->addr;
 	cfg.max_peers = max_peers;
 	cfg.punch_timeout_ms = punch_timeout_ms;
+	cfg.direct_retry_ms = fx->direct_retry_ms;
 	c->rdvc = cpg_rdvc_new(&fx->loop, &cfg, &ops, c);
 	assert_non_null(c->rdvc);
 	assert_int_equal(cpg_loop_add_fd(&fx->loop, &c->io, c->fd, CPG_LOOP_READ, client_readable, c), 0);
@@ -238,6 +251,7 @@ static int setup(void **state)
 	static struct fixture fx;
 
 	memset(&fx, 0, sizeof(fx));
+	fx.direct_retry_ms = 0;
 	assert_int_equal(cpg_loop_init(&fx.loop), 0);
 	fx.rdv_fd = loopback_socket(&fx.rdv_addr);
 	client_init(&fx, &fx.a, "10.0.0.1", 8, 0, true);
@@ -876,6 +890,117 @@ static void test_relayed(void **state)
 	close(direct);
 }
 
+/* A up with peer_ip through the relay (FWD, token 0x44), the peer's own
+ * endpoint direct_addr. */
+static void up_relayed(struct fixture *fx, struct in_addr peer_ip, int relay,
+		       const union cpg_sockaddr *relay_addr, const union cpg_sockaddr *direct_addr)
+{
+	struct cpg_msg m;
+
+	register_client(fx, &fx->a);
+	rdv_send_relayed(fx, CPG_MSG_FWD, &fx->a, peer_ip, direct_addr, SESSION_1, relay_addr,
+			 CPG_REASON_NAT, 0x44);
+	assert_true(recv_msg_on(fx, relay, CPG_MSG_PUNCH, &m, NULL, WAIT_MS));
+	send_token_punch_to(relay, &fx->a, peer_ip, SESSION_1, 0, 0x44);
+	assert_true(RUN_UNTIL(fx, fx->a.up == 1, WAIT_MS));
+	assert_true(fx->a.info.relayed);
+}
+
+static void test_direct_try_moves(void **state)
+{
+	struct fixture *fx = *state;
+	struct in_addr peer_ip = test_ip4("10.0.0.7");
+	union cpg_sockaddr relay_addr, direct_addr, other_addr, from;
+	int relay = loopback_socket(&relay_addr);
+	int direct = loopback_socket(&direct_addr);
+	int other = loopback_socket(&other_addr);
+	struct cpg_rdvc_peer_info info;
+	struct cpg_msg m;
+
+	client_destroy(fx, &fx->a);
+	fx->direct_retry_ms = 300;
+	client_init(fx, &fx->a, "10.0.0.1", 8, 400, true);
+	up_relayed(fx, peer_ip, relay, &relay_addr, &direct_addr);
+	assert_int_equal(cpg_rdvc_peer_info(fx->a.rdvc, peer_ip, &info), 0);
+	assert_true(info.last_direct_try_ms == 0);
+
+	/* direct_retry later: a DIRECT_TRY through the relay, then punches
+	 * to the peer's own endpoint, with the token. */
+	do
+		assert_true(recv_msg_on(fx, relay, CPG_MSG_PUNCH, &m, NULL, WAIT_MS));
+	while (!(m.flags & CPG_FLAG_DIRECT_TRY));
+	assert_int_equal(m.token[0], 0x44);
+	assert_true(recv_msg_on(fx, direct, CPG_MSG_PUNCH, &m, &from, WAIT_MS));
+	assert_true(cpg_sockaddr_equal(&from, &fx->a.addr));
+	assert_int_equal(m.session, SESSION_1);
+	assert_int_equal(m.token[0], 0x44);
+	assert_int_equal(cpg_rdvc_peer_info(fx->a.rdvc, peer_ip, &info), 0);
+	assert_true(info.last_direct_try_ms > 0);
+
+	/* Someone without the token does not take the path. */
+	send_token_punch_to(other, &fx->a, peer_ip, SESSION_1, 0, 0x45);
+	assert_false(RUN_UNTIL(fx, fx->a.moved, 100));
+
+	/* The peer's punch from its own endpoint: the path moves, once. */
+	send_token_punch_to(direct, &fx->a, peer_ip, SESSION_1, 0, 0x44);
+	assert_true(RUN_UNTIL(fx, fx->a.moved == 1, WAIT_MS));
+	assert_false(fx->a.moved_info.relayed);
+	assert_true(cpg_sockaddr_equal(&fx->a.moved_info.endpoint, &direct_addr));
+	assert_int_equal(fx->a.moved_info.session, SESSION_1);
+	send_token_punch_to(direct, &fx->a, peer_ip, SESSION_1, CPG_FLAG_ACK, 0x44);
+	assert_false(RUN_UNTIL(fx, fx->a.moved > 1, 200));
+	assert_int_equal(fx->a.up, 1);
+	assert_int_equal(cpg_rdvc_peer_info(fx->a.rdvc, peer_ip, &info), 0);
+	assert_false(info.relayed);
+	assert_true(cpg_sockaddr_equal(&info.endpoint, &direct_addr));
+
+	/* Direct now: no more tries, keepalives go straight to the peer. */
+	while (recv_msg_on(fx, relay, CPG_MSG_PUNCH, &m, NULL, 0))
+		;
+	assert_true(quiet_on(fx, relay, CPG_MSG_PUNCH, 600));
+	cpg_rdvc_keepalive(fx->a.rdvc, peer_ip);
+	assert_true(recv_msg_on(fx, direct, CPG_MSG_PUNCH_KEEPALIVE, &m, NULL, WAIT_MS));
+	assert_true(quiet_on(fx, relay, CPG_MSG_RELAY_BIND, 100));
+	close(relay);
+	close(direct);
+	close(other);
+}
+
+static void test_direct_try_answered(void **state)
+{
+	struct fixture *fx = *state;
+	struct in_addr peer_ip = test_ip4("10.0.0.7");
+	union cpg_sockaddr relay_addr, direct_addr;
+	int relay = loopback_socket(&relay_addr);
+	int direct = loopback_socket(&direct_addr);
+	int punches = 0;
+	struct cpg_msg m;
+
+	/* direct_retry 0: we never start, but follow the peer's DIRECT_TRY. */
+	up_relayed(fx, peer_ip, relay, &relay_addr, &direct_addr);
+	assert_true(quiet_on(fx, direct, CPG_MSG_PUNCH, 300));
+	send_token_punch_to(relay, &fx->a, peer_ip, SESSION_1, CPG_FLAG_DIRECT_TRY, 0x44);
+	while (recv_msg_on(fx, direct, CPG_MSG_PUNCH, &m, NULL, 500))
+		punches++;
+	assert_true(punches >= 3);
+	/* Only the ACK went back through the relay, no DIRECT_TRY of ours. */
+	while (recv_msg_on(fx, relay, CPG_MSG_PUNCH, &m, NULL, 0))
+		assert_false(m.flags & CPG_FLAG_DIRECT_TRY);
+	assert_int_equal(fx->a.moved, 0);
+
+	/* Our public endpoint changed: we try at once, and tell the peer. */
+	cpg_msg_init(&m, CPG_MSG_PONG, 1);
+	m.public_ep = relay_addr;
+	m.present = CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT);
+	send_msg(fx->rdv_fd, &m, &fx->a.addr);
+	do
+		assert_true(recv_msg_on(fx, relay, CPG_MSG_PUNCH, &m, NULL, WAIT_MS));
+	while (!(m.flags & CPG_FLAG_DIRECT_TRY));
+	assert_true(recv_msg_on(fx, direct, CPG_MSG_PUNCH, &m, NULL, WAIT_MS));
+	close(relay);
+	close(direct);
+}
+
 /* A's direct session to a silent peer reaches its deadline; the ASK RELAY. */
 static void punch_until_relay_ask(struct fixture *fx, struct in_addr peer_ip,
 				  const union cpg_sockaddr *silent_addr)
@@ -1083,6 +1208,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_relayed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_punch_deadline_relay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_relay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_direct_try_moves, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_direct_try_answered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rdv_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_callbacks_reenter, setup, teardown),
