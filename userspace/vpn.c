@@ -832,6 +832,37 @@ static const char *role_name(const struct peer *p)
 	return p->role == CPG_ROLE_CLIENT ? "client" : "server";
 }
 
+static const char *relay_reason_name(enum cpg_reason reason)
+{
+	switch (reason) {
+	case CPG_REASON_NAT:
+		return "nat";
+	case CPG_REASON_PUNCH_FAILED:
+		return "punch-failed";
+	default:
+		return NULL;
+	}
+}
+
+/* path, relay, relay_reason, last_direct_try: the RDV client knows them. */
+static void dump_path(struct vpn *v, struct status_buf *b, const struct peer *p)
+{
+	struct cpg_rdvc_peer_info info;
+	bool known = p->has_endpoint && !cpg_rdvc_peer_info(v->rdvc, p->vpn_ip, &info);
+	bool relayed = known && info.relayed;
+	const char *path = NULL;
+
+	if (relayed)
+		path = "relayed";
+	else if (p->has_endpoint)
+		path = p->local ? "local" : "public";
+	status_kv_str(b, "path", path);
+	status_kv_ep(b, "relay", relayed ? &info.relay_ep : &(union cpg_sockaddr){ 0 });
+	status_kv_str(b, "relay_reason", relayed ? relay_reason_name(info.relay_reason) : NULL);
+	status_kv_secs(b, "last_direct_try", known && info.last_direct_try_ms ?
+		       cpg_loop_now_ms() - info.last_direct_try_ms : UINT64_MAX);
+}
+
 static void dump_peer(struct vpn *v, struct status_buf *b, const struct peer *p)
 {
 	static const char *const drop_keys[CPG_DP_DROP_MAX] = {
@@ -853,7 +884,7 @@ static void dump_peer(struct vpn *v, struct status_buf *b, const struct peer *p)
 	status_line(b, "peer");
 	status_kv_ip(b, "vpn_ip", p->vpn_ip);
 	status_kv_ep(b, "endpoint", &p->endpoint);
-	status_kv_str(b, "path", p->has_endpoint ? (p->local ? "local" : "public") : NULL);
+	dump_path(v, b, p);
 	status_kv_str(b, "state", peer_state_name(p->state));
 	status_kv_str(b, "role", role_name(p));
 	status_kv_bool(b, "asked", p->asked);
@@ -912,6 +943,7 @@ static void vpn_dump(void *arg, struct status_buf *b)
 	status_kv_ep(b, "listen", &v->bound);
 	status_kv_ep(b, "rdv", &v->rc.server);
 	status_kv_bool(b, "registered", cpg_rdvc_registered(v->rdvc));
+	status_kv_str(b, "nat_type", cpg_nat_type_str(cpg_rdvc_nat_type(v->rdvc)));
 	status_kv_str(b, "data_plane", v->dp->ops->name);
 	status_kv_u64(b, "peers", v->peers.count);
 	status_kv_u64(b, "max_peers", v->peers.max);
