@@ -648,16 +648,19 @@ static void probe_begin(struct cpg_rdvc *c, const struct cpg_msg *ok)
 	probe_send(c);
 }
 
-/* The RDV's unasked PROBE, right before its OK: remembered for the OK. */
+/* The RDV's unasked PROBE, right before its OK: remembered for the OK. The
+ * RDV probes on every HELLO it answers, retransmissions included: one
+ * that comes when we are registered is no news, and no noise either. */
 static void handle_probe(struct cpg_rdvc *c, const struct cpg_msg *m,
 			 const union cpg_sockaddr *from)
 {
-	if (c->reg != REG_REGISTERING || is_stale(c, m) ||
-	    !cpg_sockaddr_same_host(from, &c->cfg.server) ||
+	if (!cpg_sockaddr_same_host(from, &c->cfg.server) ||
 	    cpg_sockaddr_equal(from, &c->cfg.server)) {
 		c->stats.unexpected++;
 		return;
 	}
+	if (c->reg != REG_REGISTERING || is_stale(c, m))
+		return;
 	c->probe_seen = true;
 	c->probe_seen_port = cpg_sockaddr_port(from);
 	c->probe_seen_id = m->request_id;
@@ -701,11 +704,13 @@ static void handle_probe_ans(struct cpg_rdvc *c, const struct cpg_msg *m,
 {
 	enum cpg_nat_type type = m->nat_type <= CPG_NAT_TYPE_MAX ? m->nat_type : CPG_NAT_UNKNOWN;
 
-	if (c->reg != REG_REGISTERED || !cpg_sockaddr_is_set(&c->probe_ep) ||
-	    !cpg_sockaddr_equal(from, &c->probe_ep) || !cpg_loop_timer_pending(&c->probe_timer)) {
+	if (!cpg_sockaddr_is_set(&c->probe_ep) || !cpg_sockaddr_equal(from, &c->probe_ep)) {
 		c->stats.unexpected++;
 		return;
 	}
+	/* The answer to a retry, after the one that counted. */
+	if (!cpg_loop_timer_pending(&c->probe_timer))
+		return;
 	cpg_loop_timer_cancel(c->loop, &c->probe_timer);
 	/* Registrations repeat the probe: only news is worth a line. */
 	if (c->nat_logged && type == c->nat_type &&

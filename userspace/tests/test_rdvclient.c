@@ -479,7 +479,12 @@ static void test_nat_probe(void **state)
 	send_probe_ans(probe, &fx->a.addr, CPG_NAT_SYMMETRIC);
 	assert_true(RUN_UNTIL(fx, cpg_rdvc_nat_type(fx->a.rdvc) == CPG_NAT_SYMMETRIC, WAIT_MS));
 	assert_true(quiet_on(fx, probe, CPG_MSG_PROBE, 1200));
-	assert_int_equal(cpg_rdvc_stats(fx->a.rdvc)->unexpected, 1);
+	/* A late answer to a retry, the probe of a retransmitted HELLO: the
+	 * RDV's doing, not noise. */
+	send_probe_ans(probe, &fx->a.addr, CPG_NAT_SYMMETRIC);
+	cpg_msg_init(&m, CPG_MSG_PROBE, hello.request_id);
+	send_msg(probe, &m, &fx->a.addr);
+	assert_false(RUN_UNTIL(fx, cpg_rdvc_stats(fx->a.rdvc)->unexpected > 1, 200));
 	close(probe);
 }
 
