@@ -836,9 +836,14 @@ static void handle_pong(struct cpg_rdvc *c, const struct cpg_msg *m)
 			   cpg_sockaddr_str(&c->public_ep, old, sizeof(old)),
 			   cpg_sockaddr_str(&m->public_ep, new, sizeof(new)));
 		c->public_ep = m->public_ep;
-		/* Our NAT changed: a direct path may work now. */
-		for (unsigned int i = 0; i < c->cfg.max_peers; i++)
+		/* Our NAT changed: the relays must follow us at once (traffic
+		 * keeps keepalives from doing it), and a direct path may work
+		 * now. */
+		for (unsigned int i = 0; i < c->cfg.max_peers; i++) {
+			if (path_relayed(&c->peers[i]))
+				send_relay_bind(c, &c->peers[i]);
 			direct_try(c, &c->peers[i], true);
+		}
 	}
 }
 
