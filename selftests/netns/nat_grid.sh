@@ -210,6 +210,12 @@ cell() {
 		ktap_print_msg "$x gets no echo from $y"
 		return 1
 	fi
+	# Slower than a punch deadline: what the two daemons said about it.
+	if [ "$VPN_PING_MS" -gt 3000 ]; then
+		ktap_print_msg "$x -> $y took $VPN_PING_MS ms; $x said:" \
+			"$(grep -F "${VPN[$y]}" "$(vpn_err "$x")" | tail -n 12)" "$y said:" \
+			"$(grep -F "${VPN[$x]}" "$(vpn_err "$y")" | tail -n 12)"
+	fi
 	path=$(peer_field "$x" "${VPN[$y]}" path)
 	reason=$(peer_field "$x" "${VPN[$y]}" relay_reason)
 	relay=$(peer_field "$x" "${VPN[$y]}" relay)
