@@ -496,22 +496,32 @@ static bool on_peer_incoming(void *arg, struct in_addr ip)
 	return true;
 }
 
+/* The peer of info is at info->endpoint now: whoever held it is gone from it. */
+static void endpoint_take_over(struct vpn *v, const struct cpg_rdvc_peer_info *info)
+{
+	struct peer *other = peer_table_find_ep(&v->peers, &info->endpoint);
+	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN], other_ip[INET_ADDRSTRLEN];
+
+	if (!other || other->vpn_ip.s_addr == info->vpn_ip.s_addr)
+		return;
+	log_notice("%s is now at %s, where %s was: closing the tunnel to %s",
+		   cpg_net_ip4_str(info->vpn_ip, ip),
+		   cpg_sockaddr_str(&info->endpoint, ep, sizeof(ep)),
+		   cpg_net_ip4_str(other->vpn_ip, other_ip), other_ip);
+	peer_end(v, other, false, true, CPG_REASON_NONE);
+}
+
 static void on_peer_up(void *arg, const struct cpg_rdvc_peer_info *info)
 {
 	struct vpn *v = arg;
-	struct peer *p = peer_table_find(&v->peers, info->vpn_ip);
-	struct peer *other = peer_table_find_ep(&v->peers, &info->endpoint);
-	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN], other_ip[INET_ADDRSTRLEN];
+	struct peer *p;
+	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN];
 	enum cpg_dtls_role role;
 
 	cpg_net_ip4_str(info->vpn_ip, ip);
 	cpg_sockaddr_str(&info->endpoint, ep, sizeof(ep));
-	if (other && other != p) {
-		/* Whoever held this endpoint is gone from it. */
-		log_notice("%s is now at %s, where %s was: closing the tunnel to %s", ip, ep,
-			   cpg_net_ip4_str(other->vpn_ip, other_ip), other_ip);
-		peer_end(v, other, false, true, CPG_REASON_NONE);
-	}
+	endpoint_take_over(v, info);
+	p = peer_table_find(&v->peers, info->vpn_ip);
 	if (!p) {
 		p = peer_create(v, info->vpn_ip, info->asked);
 		if (!p) {
@@ -552,18 +562,13 @@ static void on_peer_moved(void *arg, const struct cpg_rdvc_peer_info *info)
 {
 	struct vpn *v = arg;
 	struct peer *p = peer_table_find(&v->peers, info->vpn_ip);
-	struct peer *other = peer_table_find_ep(&v->peers, &info->endpoint);
-	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN], other_ip[INET_ADDRSTRLEN];
+	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN];
 
 	if (!p || !p->dtls)
 		return;
 	cpg_net_ip4_str(info->vpn_ip, ip);
 	cpg_sockaddr_str(&info->endpoint, ep, sizeof(ep));
-	if (other && other != p) {
-		log_notice("%s is now at %s, where %s was: closing the tunnel to %s", ip, ep,
-			   cpg_net_ip4_str(other->vpn_ip, other_ip), other_ip);
-		peer_end(v, other, false, true, CPG_REASON_NONE);
-	}
+	endpoint_take_over(v, info);
 	if (p->state == PEER_ESTABLISHED &&
 	    v->dp->ops->set_endpoint(v->dp, p->vpn_ip, &info->endpoint) < 0) {
 		log_warn("tunnel to %s closed: the data plane cannot move it to %s; the next "
