@@ -8,7 +8,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "common.h"
 #include "compat.h"
 #include "daemon.h"
 #include "evloop.h"
@@ -27,6 +27,7 @@
 #include "server.h"
 
 #define PROG "campagnol_rdv"
+#define usage_error(...) rdv_usage_error(PROG, __VA_ARGS__)
 #define DEFAULT_MAX_CLIENTS 100
 #define DEFAULT_RELAYS 1000		/* ports of the default --relay-ports */
 #define DEFAULT_RELAY_RATE_MBIT 100
@@ -68,12 +69,11 @@ static int recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags, voi
 #endif
 
 struct options {
-	bool daemon;
+	struct rdv_process process;
 	int debug;
 	bool verbose;
 	unsigned int max_clients;
 	const char *pidfile_arg;
-	char *pidfile;			/* absolute: daemons chdir to / */
 	union cpg_sockaddr bind;
 	long probe_port;		/* -1 until chosen; 0: no probing */
 	bool relay;
@@ -133,76 +133,6 @@ static void usage(FILE *f)
 		DEFAULT_RELAY_RATE_MBIT, DEFAULT_RELAY_IDLE_S);
 }
 
-static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, PROG ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry '" PROG " --help' for more information.\n");
-	return -1;
-}
-
-/* The option getopt_long() just stumbled on, as the user wrote it. */
-static const char *bad_option(char **argv, char *buf, size_t size)
-{
-	if (optopt) {
-		snprintf(buf, size, "-%c", optopt);
-		return buf;
-	}
-	return argv[optind - 1];
-}
-
-/* A decimal number in [0, max], nothing else. */
-static int parse_number(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	if (errno || *end || *out > max)
-		return -1;
-	return 0;
-}
-
-/* "LOW-HIGH", 1 <= LOW <= HIGH <= 65535. */
-static int parse_range(const char *s, uint16_t *low, uint16_t *high)
-{
-	unsigned long l, h;
-	char buf[16], *dash;
-
-	if (strlen(s) >= sizeof(buf))
-		return -1;
-	strcpy(buf, s);
-	dash = strchr(buf, '-');
-	if (!dash)
-		return -1;
-	*dash = '\0';
-	if (parse_number(buf, 65535, &l) || parse_number(dash + 1, 65535, &h) || !l || l > h)
-		return -1;
-	*low = (uint16_t)l;
-	*high = (uint16_t)h;
-	return 0;
-}
-
-/* path made absolute, the file need not exist. NULL on error, with errno. */
-static char *absolute_path(const char *path)
-{
-	char cwd[PATH_MAX], *abs;
-
-	if (path[0] == '/')
-		return strdup(path);
-	if (!getcwd(cwd, sizeof(cwd)))
-		return NULL;
-	if (asprintf(&abs, "%s/%s", cwd, path) < 0)
-		abs = NULL;
-	return abs;
-}
-
 static bool in_range(unsigned long port, const struct options *opt)
 {
 	return port >= opt->relay_low && port <= opt->relay_high;
@@ -260,7 +190,7 @@ static int parse_relay_option(int c, struct options *opt, bool *range_given)
 
 	switch (c) {
 	case OPT_PROBE_PORT:
-		if (parse_number(optarg, 65535, &n))
+		if (rdv_parse_number(optarg, 65535, &n))
 			return usage_error("invalid --probe-port '%s': expected 0 (no NAT "
 					   "probing) to 65535", optarg);
 		opt->probe_port = (long)n;
@@ -270,24 +200,24 @@ static int parse_relay_option(int c, struct options *opt, bool *range_given)
 		opt->relay = c == OPT_RELAY;
 		return 0;
 	case OPT_RELAY_PORTS:
-		if (parse_range(optarg, &opt->relay_low, &opt->relay_high))
+		if (rdv_parse_range(optarg, &opt->relay_low, &opt->relay_high))
 			return usage_error("invalid --relay-ports '%s': expected LOW-HIGH, "
 					   "1 <= LOW <= HIGH <= 65535", optarg);
 		*range_given = true;
 		return 0;
 	case OPT_MAX_RELAYS:
-		if (parse_number(optarg, 65535, &n) || !n)
+		if (rdv_parse_number(optarg, 65535, &n) || !n)
 			return usage_error("invalid --max-relays '%s': expected 1 to 65535", optarg);
 		opt->max_relays = n;
 		return 0;
 	case OPT_RELAY_RATE:
-		if (parse_number(optarg, 1000000, &n))
+		if (rdv_parse_number(optarg, 1000000, &n))
 			return usage_error("invalid --relay-rate '%s': expected Mbit/s, 0 for no "
 					   "limit", optarg);
 		opt->relay_rate_mbit = n;
 		return 0;
 	case OPT_RELAY_IDLE:
-		if (parse_number(optarg, 86400, &n) || !n)
+		if (rdv_parse_number(optarg, 86400, &n) || !n)
 			return usage_error("invalid --relay-idle '%s': expected 1 to 86400 seconds",
 					   optarg);
 		opt->relay_idle_s = n;
@@ -328,7 +258,7 @@ static int parse_args(int argc, char **argv, struct options *opt)
 	while ((c = getopt_long(argc, argv, ":DdhvVm:p:P:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'D':
-			opt->daemon = true;
+			opt->process.daemon = true;
 			break;
 		case 'd':
 			opt->debug++;
@@ -337,13 +267,13 @@ static int parse_args(int argc, char **argv, struct options *opt)
 			usage(stdout);
 			return 1;
 		case 'm':
-			if (parse_number(optarg, UINT_MAX, &n))
+			if (rdv_parse_number(optarg, UINT_MAX, &n))
 				return usage_error("invalid --max-clients '%s': expected a number, "
 						   "0 for no limit", optarg);
 			opt->max_clients = (unsigned int)n;
 			break;
 		case 'p':
-			if (parse_number(optarg, 65535, &port))
+			if (rdv_parse_number(optarg, 65535, &port))
 				return usage_error("invalid --port '%s': expected 0 to 65535",
 						   optarg);
 			break;
@@ -365,7 +295,7 @@ static int parse_args(int argc, char **argv, struct options *opt)
 			return usage_error("option '%s' needs an argument", argv[optind - 1]);
 		case '?':
 			return usage_error("unknown option '%s'",
-					   bad_option(argv, optbuf, sizeof(optbuf)));
+					   rdv_bad_option(argv, optbuf, sizeof(optbuf)));
 		default:
 			if (parse_relay_option(c, opt, &range_given))
 				return -1;
@@ -523,15 +453,6 @@ static void on_signal(struct cpg_loop *loop, int signo, void *arg)
 	cpg_loop_stop(loop);
 }
 
-static void set_socket_buffers(int fd)
-{
-	/* Failing leaves the default size, which only makes drops under bursts
-	 * likelier. */
-	if (cpg_net_socket_buffer(fd, true, SOCKET_BUFFER_SIZE) ||
-	    cpg_net_socket_buffer(fd, false, SOCKET_BUFFER_SIZE))
-		log_debug("cannot enlarge the socket buffers: %m");
-}
-
 static int start_relay(struct rdv *r, const struct options *opt)
 {
 	const struct relay_config cfg = {
@@ -561,14 +482,7 @@ static int start_relay(struct rdv *r, const struct options *opt)
 
 static int watch(struct rdv *r)
 {
-	sigset_t signals;
-
-	sigemptyset(&signals);
-	sigaddset(&signals, SIGINT);
-	sigaddset(&signals, SIGTERM);
-	sigaddset(&signals, SIGQUIT);
-	sigaddset(&signals, SIGUSR1);
-	if (cpg_loop_watch_signals(&r->loop, &signals, on_signal, r) ||
+	if (rdv_watch_signals(&r->loop, on_signal, r) ||
 	    cpg_loop_add_fd(&r->loop, &r->io, r->fd, CPG_LOOP_READ, on_readable, r))
 		return -1;
 	if (r->probe_fd >= 0 &&
@@ -579,7 +493,7 @@ static int watch(struct rdv *r)
 }
 
 /* Everything after the sockets are bound: daemon, pid file, event loop. */
-static int serve(struct rdv *r, const struct options *opt, const char *where)
+static int serve(struct rdv *r, struct options *opt, const char *where)
 {
 	struct rdv_config cfg = {
 		.max_clients = opt->max_clients,
@@ -589,20 +503,9 @@ static int serve(struct rdv *r, const struct options *opt, const char *where)
 		.send_arg = r,
 		.probe_port = r->probe_fd >= 0 ? (uint16_t)opt->probe_port : 0,
 	};
-	bool pidfile_written = false;
 
-	if (opt->daemon) {
-		if (cpg_daemon_detach())
-			goto out_pidfile;
-		log_notice("daemon started, listening on %s", where);
-	}
-	if (opt->pidfile) {
-		if (cpg_daemon_pidfile_write(opt->pidfile))
-			goto out_pidfile;
-		pidfile_written = true;
-	}
-	if (cpg_loop_init(&r->loop))
-		goto out_pidfile;
+	if (rdv_process_start(&opt->process, where) || cpg_loop_init(&r->loop))
+		return EXIT_FAILURE;
 	if (opt->relay && opt->relay_low && start_relay(r, opt))
 		goto out_loop;
 	if (r->relay) {
@@ -622,8 +525,6 @@ static int serve(struct rdv *r, const struct options *opt, const char *where)
 	rdv_server_free(r->server);
 	relay_free(r->relay);
 	cpg_loop_destroy(&r->loop);
-	if (pidfile_written)
-		cpg_daemon_pidfile_remove(opt->pidfile);
 	return r->exit_code;
 
 out_server:
@@ -631,9 +532,6 @@ out_server:
 	relay_free(r->relay);
 out_loop:
 	cpg_loop_destroy(&r->loop);
-out_pidfile:
-	if (pidfile_written)
-		cpg_daemon_pidfile_remove(opt->pidfile);
 	return EXIT_FAILURE;
 }
 
@@ -673,18 +571,13 @@ int main(int argc, char **argv)
 	if (ret)
 		return ret > 0 ? EXIT_SUCCESS : CPG_CLI_EXIT_USAGE;
 	cpg_log_init(PROG, opt.debug ? LOG_DEBUG : opt.verbose ? LOG_INFO : LOG_NOTICE, false);
-	if (opt.pidfile_arg) {
-		opt.pidfile = absolute_path(opt.pidfile_arg);
-		if (!opt.pidfile) {
-			log_err("cannot use pid file %s: %m", opt.pidfile_arg);
-			return EXIT_FAILURE;
-		}
-	}
+	if (rdv_process_pidfile(&opt.process, opt.pidfile_arg))
+		return EXIT_FAILURE;
 
 	r = calloc(1, sizeof(*r));
 	if (!r) {
 		log_err("out of memory");
-		free(opt.pidfile);
+		rdv_process_end(&opt.process);
 		return EXIT_FAILURE;
 	}
 	r->probe_fd = -1;
@@ -693,7 +586,7 @@ int main(int argc, char **argv)
 	r->fd = cpg_net_udp_socket(&opt.bind, NULL);
 	if (r->fd < 0)
 		goto out;
-	set_socket_buffers(r->fd);
+	rdv_socket_buffers(r->fd, SOCKET_BUFFER_SIZE);
 	memset(&bound, 0, sizeof(bound));
 	if (getsockname(r->fd, &bound.sa, &bound_len))
 		bound = opt.bind;
@@ -715,6 +608,6 @@ out:
 	if (r->fd >= 0)
 		close(r->fd);
 	free(r);
-	free(opt.pidfile);
+	rdv_process_end(&opt.process);
 	return ret;
 }

@@ -155,7 +155,8 @@ enum relay_ctl_verdict relay_ctl_open(const struct relay_ctl_key *key, const uin
 		return RELAY_CTL_MALFORMED;
 	if (!mac_ok(key, buf, len, m->mac))
 		return RELAY_CTL_BAD_MAC;
-	if (m->timestamp > wall_ms + RELAY_CTL_SKEW_MS || m->timestamp + RELAY_CTL_SKEW_MS < wall_ms)
+	if (m->timestamp > wall_ms + RELAY_CTL_SKEW_MS ||
+	    m->timestamp + RELAY_CTL_SKEW_MS < wall_ms)
 		return RELAY_CTL_STALE;
 	if (m->timestamp <= *last_accepted)
 		return RELAY_CTL_REPLAYED;
