@@ -24,6 +24,8 @@
 #include "net.h"
 #include "proto.h"
 #include "relay.h"
+#include "relay_ctl.h"
+#include "relay_pool.h"
 #include "server.h"
 
 #define PROG "campagnol_rdv"
@@ -81,6 +83,7 @@ struct options {
 	unsigned long max_relays;	/* 0: the range size */
 	unsigned long relay_rate_mbit;	/* 0: no limit */
 	unsigned long relay_idle_s;
+	const char *relay_secret;	/* NULL: no remote relays */
 };
 
 struct rdv {
@@ -89,7 +92,10 @@ struct rdv {
 	struct cpg_loop_io probe_io;
 	struct cpg_loop_timer expire_timer;
 	struct rdv_server *server;
-	struct relay *relay;		/* NULL: relaying off */
+	struct relay *relay;		/* NULL: no relay of our own */
+	struct relay_pool *pool;	/* NULL: relaying off */
+	bool remote_relays;		/* --relay-secret: key holds the secret */
+	struct relay_ctl_key key;
 	int fd;
 	int probe_fd;			/* -1: no NAT probing */
 	int exit_code;
@@ -107,6 +113,7 @@ static void usage(FILE *f)
 		"Usage: " PROG " [-DdhvV] [-m N] [-p PORT] [-P FILE] [--bind ADDR]\n"
 		"         [--probe-port PORT] [--[no-]relay] [--relay-ports LOW-HIGH]\n"
 		"         [--max-relays N] [--relay-rate MBIT] [--relay-idle SECS]\n"
+		"         [--relay-secret FILE]\n"
 		"The Campagnol rendez-vous server.\n"
 		"\n"
 		"  -D, --daemon           detach and log to syslog\n"
@@ -128,7 +135,10 @@ static void usage(FILE *f)
 		"      --max-relays=N     relays at once at most (default: the number of\n"
 		"                         relay ports)\n"
 		"      --relay-rate=MBIT  per relay, in Mbit/s (default %d, 0: no limit)\n"
-		"      --relay-idle=SECS  free a relay idle this long (default %d)\n",
+		"      --relay-idle=SECS  free a relay idle this long (default %d)\n"
+		"      --relay-secret=FILE\n"
+		"                         take campagnol_relay processes that know the key in\n"
+		"                         FILE as relays too\n",
 		DEFAULT_MAX_CLIENTS, CPG_RDV_DEFAULT_PORT, DEFAULT_RELAYS + 1,
 		DEFAULT_RELAY_RATE_MBIT, DEFAULT_RELAY_IDLE_S);
 }
@@ -181,6 +191,7 @@ enum {
 	OPT_MAX_RELAYS,
 	OPT_RELAY_RATE,
 	OPT_RELAY_IDLE,
+	OPT_RELAY_SECRET,
 };
 
 /* The NAT probing and relay options. 0, or -1 on a usage error. */
@@ -222,6 +233,11 @@ static int parse_relay_option(int c, struct options *opt, bool *range_given)
 					   optarg);
 		opt->relay_idle_s = n;
 		return 0;
+	case OPT_RELAY_SECRET:
+		if (!*optarg)
+			return usage_error("empty --relay-secret");
+		opt->relay_secret = optarg;
+		return 0;
 	}
 	return -1;
 }
@@ -246,6 +262,7 @@ static int parse_args(int argc, char **argv, struct options *opt)
 		{ "max-relays", required_argument, NULL, OPT_MAX_RELAYS },
 		{ "relay-rate", required_argument, NULL, OPT_RELAY_RATE },
 		{ "relay-idle", required_argument, NULL, OPT_RELAY_IDLE },
+		{ "relay-secret", required_argument, NULL, OPT_RELAY_SECRET },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool range_given = false;
@@ -364,6 +381,13 @@ static void on_relay_expired(void *arg, uint64_t handle, const struct relay_pair
 {
 	struct rdv *r = arg;
 
+	relay_pool_local_expired(r->pool, handle, pair);
+}
+
+static void on_pool_expired(void *arg, uint64_t handle, const struct relay_pair *pair)
+{
+	struct rdv *r = arg;
+
 	rdv_server_relay_expired(r->server, handle, pair);
 }
 
@@ -409,7 +433,13 @@ static void on_readable(struct cpg_loop *loop, int fd, uint32_t events, void *ar
 				r->oversized++;
 				continue;
 			}
-			input(r->server, r->bufs[i], r->msgs[i].msg_len, &r->from[i], now);
+			if (fd == r->fd && r->remote_relays &&
+			    relay_ctl_is_control(r->bufs[i], r->msgs[i].msg_len))
+				relay_pool_input(r->pool, r->bufs[i], r->msgs[i].msg_len,
+						 &r->from[i], now);
+			else
+				input(r->server, r->bufs[i], r->msgs[i].msg_len, &r->from[i],
+				      now);
 		}
 		if (n < RECV_BATCH)
 			return;
@@ -423,6 +453,8 @@ static void on_expire_timer(struct cpg_loop *loop, void *arg)
 
 	if (r->relay)
 		relay_expire(r->relay, now);
+	if (r->pool)
+		relay_pool_tick(r->pool, now);
 	rdv_server_expire(r->server, now);
 	if (cpg_loop_timer_arm(loop, &r->expire_timer, EXPIRE_INTERVAL_MS)) {
 		log_err("cannot re-arm the expiry timer");
@@ -436,6 +468,8 @@ static void log_stats(const struct rdv *r)
 	rdv_server_log_stats(r->server, LOG_NOTICE);
 	if (r->relay)
 		relay_log_stats(r->relay, LOG_NOTICE);
+	if (r->pool)
+		relay_pool_log_stats(r->pool, cpg_loop_now_ms(), LOG_NOTICE);
 	log_notice("stats: oversized=%" PRIu64 " send_errors=%" PRIu64, r->oversized,
 		   r->send_errors);
 }
@@ -453,6 +487,11 @@ static void on_signal(struct cpg_loop *loop, int signo, void *arg)
 	cpg_loop_stop(loop);
 }
 
+static size_t local_capacity(const struct options *opt)
+{
+	return opt->max_relays ? opt->max_relays : (size_t)opt->relay_high - opt->relay_low + 1;
+}
+
 static int start_relay(struct rdv *r, const struct options *opt)
 {
 	const struct relay_config cfg = {
@@ -465,8 +504,7 @@ static int start_relay(struct rdv *r, const struct options *opt)
 		.expired = on_relay_expired,
 		.expired_arg = r,
 	};
-	size_t max = opt->max_relays ? opt->max_relays
-				     : (size_t)opt->relay_high - opt->relay_low + 1;
+	size_t max = local_capacity(opt);
 
 	/* Each relay is a socket; short of them, the last allocations fail. */
 	cpg_daemon_raise_nofile(max + OTHER_FDS,
@@ -477,6 +515,35 @@ static int start_relay(struct rdv *r, const struct options *opt)
 	log_notice("relaying on ports %u-%u, %zu at most, %lu Mbit/s each%s, freed after %lu s idle",
 		   opt->relay_low, opt->relay_high, max, opt->relay_rate_mbit,
 		   opt->relay_rate_mbit ? "" : " (no limit)", opt->relay_idle_s);
+	return 0;
+}
+
+/* Our own relay unless --no-relay, and others with --relay-secret. */
+static int start_relaying(struct rdv *r, const struct options *opt)
+{
+	struct relay_pool_config cfg = {
+		.key = r->remote_relays ? &r->key : NULL,
+		.send = send_datagram,
+		.send_arg = r,
+		.wall_ms = relay_ctl_wall_ms,
+		.expired = on_pool_expired,
+		.expired_arg = r,
+	};
+
+	if (opt->relay && opt->relay_low) {
+		if (start_relay(r, opt))
+			return -1;
+		cfg.local = &relay_ops;
+		cfg.local_arg = r->relay;
+		cfg.local_capacity = local_capacity(opt);
+	}
+	if (!r->relay && !r->remote_relays)
+		return 0;
+	r->pool = relay_pool_new(&cfg);
+	if (!r->pool)
+		return -1;
+	if (r->remote_relays)
+		log_notice("remote relays welcome: campagnol_relay processes that know the secret");
 	return 0;
 }
 
@@ -506,11 +573,11 @@ static int serve(struct rdv *r, struct options *opt, const char *where)
 
 	if (rdv_process_start(&opt->process, where) || cpg_loop_init(&r->loop))
 		return EXIT_FAILURE;
-	if (opt->relay && opt->relay_low && start_relay(r, opt))
-		goto out_loop;
-	if (r->relay) {
-		cfg.relay = &relay_ops;
-		cfg.relay_arg = r->relay;
+	if (start_relaying(r, opt))
+		goto out_server;
+	if (r->pool) {
+		cfg.relay = &relay_pool_ops;
+		cfg.relay_arg = r->pool;
 	}
 	r->server = rdv_server_new(&cfg);
 	if (!r->server || watch(r))
@@ -523,14 +590,15 @@ static int serve(struct rdv *r, struct options *opt, const char *where)
 	}
 	log_stats(r);
 	rdv_server_free(r->server);
+	relay_pool_free(r->pool);
 	relay_free(r->relay);
 	cpg_loop_destroy(&r->loop);
 	return r->exit_code;
 
 out_server:
 	rdv_server_free(r->server);
+	relay_pool_free(r->pool);
 	relay_free(r->relay);
-out_loop:
 	cpg_loop_destroy(&r->loop);
 	return EXIT_FAILURE;
 }
@@ -580,8 +648,15 @@ int main(int argc, char **argv)
 		rdv_process_end(&opt.process);
 		return EXIT_FAILURE;
 	}
+	r->fd = -1;
 	r->probe_fd = -1;
 	ret = EXIT_FAILURE;
+	/* Read before daemonizing, from the directory it was given in. */
+	if (opt.relay_secret) {
+		if (relay_ctl_key_load(opt.relay_secret, &r->key))
+			goto out;
+		r->remote_relays = true;
+	}
 	/* Bound before daemonizing, so that an error reaches the terminal. */
 	r->fd = cpg_net_udp_socket(&opt.bind, NULL);
 	if (r->fd < 0)
@@ -598,7 +673,7 @@ int main(int argc, char **argv)
 			goto out;
 		log_notice("NAT probing on port %ld", opt.probe_port);
 	}
-	if (opt.relay && !opt.relay_low)
+	if (opt.relay && !opt.relay_low && !opt.relay_secret)
 		log_notice("relaying off: with --port 0, give --relay-ports");
 
 	ret = serve(r, &opt, where);
@@ -607,6 +682,7 @@ out:
 		close(r->probe_fd);
 	if (r->fd >= 0)
 		close(r->fd);
+	relay_ctl_key_wipe(&r->key);
 	free(r);
 	rdv_process_end(&opt.process);
 	return ret;

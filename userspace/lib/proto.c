@@ -259,7 +259,8 @@ static bool get_attr_value(unsigned int type, const uint8_t *p, size_t len, stru
 	case KIND_U64:
 		if (len != 8)
 			return false;
-		*(uint64_t *)field = (uint64_t)cpg_bytes_get_be32(p) << 32 | cpg_bytes_get_be32(p + 4);
+		*(uint64_t *)field = (uint64_t)cpg_bytes_get_be32(p) << 32 |
+				     cpg_bytes_get_be32(p + 4);
 		return true;
 	case KIND_PORT_RANGE: {
 		struct cpg_port_range *r = field;
