@@ -2,7 +2,14 @@
 /*
  * campagnol-punch: register with the RDV, punch to peers and exchange test
  * datagrams with them, printing one line per event for scripts. Its command
- * line and output are a contract with the selftests: notes/PUNCH_TOOL.md.
+ * line and output are a contract with the selftests (selftests/netns/):
+ *
+ *   registered vpn_ip=IP public=ADDR:PORT local=ADDR:PORT
+ *   up peer=VPN_IP endpoint=ADDR:PORT path=local|public|relayed role=... ms=...
+ *   recv peer=VPN_IP from=ADDR:PORT seq=N echo=yes|no
+ *   failed peer=VPN_IP reason=... rdv_reason=... message="..."
+ *
+ * A relayed path's endpoint is the relay's.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -85,6 +92,8 @@ static const char *reason_word(enum cpg_reason reason)
 		[CPG_REASON_PUNCH_FAILED] = "punch-failed",
 		[CPG_REASON_IDLE] = "idle",
 		[CPG_REASON_SHUTDOWN] = "shutdown",
+		[CPG_REASON_NAT] = "nat",
+		[CPG_REASON_NO_RELAY] = "no-relay",
 	};
 
 	if ((unsigned int)reason < sizeof(words) / sizeof(words[0]) && words[reason])
@@ -265,7 +274,7 @@ static void on_peer_up(void *arg, const struct cpg_rdvc_peer_info *info)
 	}
 	printf("up peer=%s endpoint=%s path=%s role=%s session=%08x asked=%s ms=%llu\n",
 	       cpg_net_ip4_str(info->vpn_ip, ip), cpg_sockaddr_str(&info->endpoint, ep, sizeof(ep)),
-	       info->local ? "local" : "public",
+	       info->relayed ? "relayed" : info->local ? "local" : "public",
 	       info->role == CPG_ROLE_CLIENT ? "client" : "server", info->session,
 	       info->asked ? "yes" : "no", (unsigned long long)(cpg_loop_now_ms() - p->t0));
 	if (!p->ever_up)

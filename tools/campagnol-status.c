@@ -264,6 +264,8 @@ static void print_interface_human(const struct status_answer_interface *i)
 	block_add(&b, "listening on", "%s", text(i->listen));
 	block_add(&b, "rdv", "%s (%s)", text(i->rdv),
 		  i->registered ? "registered" : "not registered");
+	if (i->nat_type)
+		block_add(&b, "nat type", "%s", i->nat_type);
 	block_add(&b, "data plane", "%s", text(i->data_plane));
 	block_add(&b, "peers", "%" PRIu64 " (at most %" PRIu64 ")", i->peers, i->max_peers);
 	if (has(kind_interface, i, "uptime"))
@@ -303,6 +305,26 @@ static void add_peer_state(struct block *b, const struct status_answer_peer *p)
 	}
 }
 
+/* "direct (public)", "relayed via 198.51.100.1:57900 (...)". */
+static void add_path(struct block *b, const struct status_answer_peer *p)
+{
+	char t[160];
+
+	if (!p->path)
+		return;
+	if (strcmp(p->path, "relayed")) {
+		block_add(b, "path", "direct (%s)", p->path);
+		return;
+	}
+	if (p->relay_reason && !strcmp(p->relay_reason, "nat"))
+		block_add(b, "path", "relayed via %s (the NATs cannot be punched)", text(p->relay));
+	else if (p->relay_reason && !strcmp(p->relay_reason, "punch-failed"))
+		block_add(b, "path", "relayed via %s (punching failed)", text(p->relay));
+	else
+		block_add(b, "path", "relayed via %s", text(p->relay));
+	block_add(b, "direct try", "%s", ago(p, "last_direct_try", t, sizeof(t)));
+}
+
 static void print_peer_human(const struct status_answer_peer *p, bool keys)
 {
 	static const char *const drops[][2] = {
@@ -314,7 +336,8 @@ static void print_peer_human(const struct status_answer_peer *p, bool keys)
 	struct block b = { 0 };
 
 	if (p->endpoint)
-		block_add(&b, "endpoint", "%s (%s)", p->endpoint, text(p->path));
+		block_add(&b, "endpoint", "%s", p->endpoint);
+	add_path(&b, p);
 	add_peer_state(&b, p);
 	add_drops(&b, kind_peer, p, drops, sizeof(drops) / sizeof(drops[0]));
 	if (keys && p->record_cipher) {

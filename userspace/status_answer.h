@@ -45,7 +45,7 @@ struct status_answer_daemon {
 
 struct status_answer_interface {
 	const char *device, *vpn_ip, *network, *public_endpoint, *local_endpoint, *listen,
-		*rdv, *data_plane;
+		*rdv, *nat_type, *data_plane;
 	bool registered;
 	uint64_t peers, max_peers, mtu, uptime, tunnels_up, tunnels_failed, no_tunnel,
 		drop_holdoff, drop_full, drop_unknown_dtls, drop_other, drop_signal;
@@ -53,12 +53,13 @@ struct status_answer_interface {
 };
 
 struct status_answer_peer {
-	const char *vpn_ip, *endpoint, *path, *state, *role, *cipher, *record_cipher, *subject;
+	const char *vpn_ip, *endpoint, *path, *relay, *relay_reason, *state, *role, *cipher,
+		*record_cipher, *subject;
 	bool asked;
 	uint64_t rx_bytes, rx_packets, tx_bytes, tx_packets, drop_auth, drop_replay,
 		drop_spoofed, drop_malformed, drop_rate, drop_tx_error, drop_key_exhausted,
 		drop_queue, dtls_in, queued, last_rx, last_tx, last_heard, since, age, epoch,
-		next_seq;
+		next_seq, last_direct_try;
 	status_answer_present present;
 };
 

@@ -13,6 +13,8 @@
  * - The handshake finishes: the record keys go to the data plane, the FIFO
  *   is flushed through it, and from then on the data plane carries the
  *   packets; the session only sees the peer's alerts and retransmissions.
+ * - A relayed path that turns direct (peer_moved) moves the DTLS session and
+ *   the data plane's peer to the new endpoint; the tunnel and keys stay.
  * - It ends when idle for `timeout` (close_notify, CLOSE to the RDV), on
  *   the peer's close_notify, when the peer stays silent while we send to
  *   it (dead-peer detection), or when the peer comes back through the RDV
@@ -28,6 +30,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -536,11 +539,41 @@ static void on_peer_up(void *arg, const struct cpg_rdvc_peer_info *info)
 		return;
 	}
 	p->state = PEER_HANDSHAKING;
-	log_info("path to %s at %s is up (%s endpoint): DTLS handshake as the %s", ip, ep,
-		 info->local ? "local" : "public", role == CPG_DTLS_CLIENT ? "client" : "server");
+	log_info("path to %s at %s is up (%s): DTLS handshake as the %s", ip, ep,
+		 info->relayed ? "the RDV's relay" : info->local ? "local endpoint" :
+		 "public endpoint", role == CPG_DTLS_CLIENT ? "client" : "server");
 	cpg_dtls_session_hold_last_flight(p->dtls);
 	cpg_dtls_session_start(p->dtls);
 	peer_dtls_update(v, p);
+}
+
+/* The relayed path turned direct: the tunnel follows it, keys and all. */
+static void on_peer_moved(void *arg, const struct cpg_rdvc_peer_info *info)
+{
+	struct vpn *v = arg;
+	struct peer *p = peer_table_find(&v->peers, info->vpn_ip);
+	struct peer *other = peer_table_find_ep(&v->peers, &info->endpoint);
+	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN], other_ip[INET_ADDRSTRLEN];
+
+	if (!p || !p->dtls)
+		return;
+	cpg_net_ip4_str(info->vpn_ip, ip);
+	cpg_sockaddr_str(&info->endpoint, ep, sizeof(ep));
+	if (other && other != p) {
+		log_notice("%s is now at %s, where %s was: closing the tunnel to %s", ip, ep,
+			   cpg_net_ip4_str(other->vpn_ip, other_ip), other_ip);
+		peer_end(v, other, false, true, CPG_REASON_NONE);
+	}
+	if (p->state == PEER_ESTABLISHED &&
+	    v->dp->ops->set_endpoint(v->dp, p->vpn_ip, &info->endpoint) < 0) {
+		log_warn("tunnel to %s closed: the data plane cannot move it to %s; the next "
+			 "packet makes a new one", ip, ep);
+		peer_end(v, p, true, true, CPG_REASON_NONE);
+		return;
+	}
+	peer_table_set_endpoint(&v->peers, p, &info->endpoint);
+	p->local = info->local;
+	cpg_dtls_session_set_peer(p->dtls, &info->endpoint);
 }
 
 static void on_peer_failed(void *arg, struct in_addr ip, enum cpg_rdvc_failure failure,
@@ -552,7 +585,10 @@ static void on_peer_failed(void *arg, struct in_addr ip, enum cpg_rdvc_failure f
 
 	if (!p)
 		return;
-	if (failure == CPG_RDVC_REJECTED)
+	if (failure == CPG_RDVC_REJECTED && reason == CPG_REASON_NO_RELAY)
+		snprintf(why, sizeof(why), "punching failed and the RDV has no relay for us "
+			 "(all in use, or relaying is off)");
+	else if (failure == CPG_RDVC_REJECTED)
 		snprintf(why, sizeof(why), "the RDV rejected the request (%s)",
 			 cpg_reason_str(reason));
 	else if (failure == CPG_RDVC_NO_ANSWER)
@@ -796,6 +832,37 @@ static const char *role_name(const struct peer *p)
 	return p->role == CPG_ROLE_CLIENT ? "client" : "server";
 }
 
+static const char *relay_reason_name(enum cpg_reason reason)
+{
+	switch (reason) {
+	case CPG_REASON_NAT:
+		return "nat";
+	case CPG_REASON_PUNCH_FAILED:
+		return "punch-failed";
+	default:
+		return NULL;
+	}
+}
+
+/* path, relay, relay_reason, last_direct_try: the RDV client knows them. */
+static void dump_path(struct vpn *v, struct status_buf *b, const struct peer *p)
+{
+	struct cpg_rdvc_peer_info info;
+	bool known = p->has_endpoint && !cpg_rdvc_peer_info(v->rdvc, p->vpn_ip, &info);
+	bool relayed = known && info.relayed;
+	const char *path = NULL;
+
+	if (relayed)
+		path = "relayed";
+	else if (p->has_endpoint)
+		path = p->local ? "local" : "public";
+	status_kv_str(b, "path", path);
+	status_kv_ep(b, "relay", relayed ? &info.relay_ep : &(union cpg_sockaddr){ 0 });
+	status_kv_str(b, "relay_reason", relayed ? relay_reason_name(info.relay_reason) : NULL);
+	status_kv_secs(b, "last_direct_try", known && info.last_direct_try_ms ?
+		       cpg_loop_now_ms() - info.last_direct_try_ms : UINT64_MAX);
+}
+
 static void dump_peer(struct vpn *v, struct status_buf *b, const struct peer *p)
 {
 	static const char *const drop_keys[CPG_DP_DROP_MAX] = {
@@ -817,7 +884,7 @@ static void dump_peer(struct vpn *v, struct status_buf *b, const struct peer *p)
 	status_line(b, "peer");
 	status_kv_ip(b, "vpn_ip", p->vpn_ip);
 	status_kv_ep(b, "endpoint", &p->endpoint);
-	status_kv_str(b, "path", p->has_endpoint ? (p->local ? "local" : "public") : NULL);
+	dump_path(v, b, p);
 	status_kv_str(b, "state", peer_state_name(p->state));
 	status_kv_str(b, "role", role_name(p));
 	status_kv_bool(b, "asked", p->asked);
@@ -876,6 +943,7 @@ static void vpn_dump(void *arg, struct status_buf *b)
 	status_kv_ep(b, "listen", &v->bound);
 	status_kv_ep(b, "rdv", &v->rc.server);
 	status_kv_bool(b, "registered", cpg_rdvc_registered(v->rdvc));
+	status_kv_str(b, "nat_type", cpg_nat_type_str(cpg_rdvc_nat_type(v->rdvc)));
 	status_kv_str(b, "data_plane", v->dp->ops->name);
 	status_kv_u64(b, "peers", v->peers.count);
 	status_kv_u64(b, "max_peers", v->peers.max);
@@ -918,6 +986,7 @@ struct vpn *vpn_new(struct cpg_loop *loop, const struct cpg_config *cfg)
 		.registered = on_registered,
 		.peer_incoming = on_peer_incoming,
 		.peer_up = on_peer_up,
+		.peer_moved = on_peer_moved,
 		.peer_failed = on_peer_failed,
 	};
 	char path[sizeof(((struct sockaddr_un *)NULL)->sun_path)];
@@ -973,6 +1042,9 @@ struct vpn *vpn_new(struct cpg_loop *loop, const struct cpg_config *cfg)
 		log_warn("%d up command%s failed: the VPN may not be reachable from this host",
 			 failed, failed == 1 ? "" : "s");
 
+	/* 49 days at most: longer is never, as far as a tunnel is concerned. */
+	v->rc.direct_retry_ms = (unsigned int)cfg->direct_retry > UINT_MAX / 1000 ?
+				UINT_MAX / 1000 * 1000 : (unsigned int)cfg->direct_retry * 1000;
 	v->rdvc = cpg_rdvc_new(loop, &v->rc, &rdvc_ops, v);
 	if (!v->rdvc)
 		goto fail;

@@ -6,8 +6,9 @@
  *
  * Input: a configuration byte, then events until the input ends.
  *   config  bits 0-1: max_peers - 1; bit 2: publish a local endpoint;
- *           bits 3-4: punch interval and timeout in ms: 100/3000 (the
- *           defaults), 1/5, 30/200, 1000/10000; bits 5-7: what the
+ *           bits 3-4: punch interval, timeout and direct retry in ms:
+ *           100/3000/60000 (the defaults), 1/5/10, 30/200/400,
+ *           1000/10000/0 (never); bits 5-7: what the
  *           callbacks call back: nothing, refuse incoming, connect from
  *           peer_incoming, close on peer_up, connect on peer_failed,
  *           restart on peer_failed, keepalive on peer_up and connect on
@@ -29,9 +30,10 @@
  * this file's, so an input replays exactly and fast. Every datagram the
  * client sends is checked, and abort() reports a violation: it decodes,
  * is of a type a client sends, with the next request id, to the RDV (and
- * only once started, but to refuse a FWD) or, for punches, to an endpoint
- * an ANS/FWD named or that sent us something; keepalives go where peer_up
- * said the peer is.
+ * only once started, but to refuse a FWD), a PROBE to the probe port an OK
+ * named, or, for punches and relay binds, to an endpoint an ANS/FWD named
+ * (peer or relay) or that sent us something; keepalives go where peer_up
+ * or peer_moved said the peer is.
  * Callbacks come only from the events that can cause them and tell what
  * the datagram said; timers stay consistent and none is left armed.
  */
@@ -53,7 +55,7 @@
 #include "rdvclient.h"
 
 #define T0 1000000
-#define MAX_TIMERS 16		/* one per peer and the RDV's: at most 5 */
+#define MAX_TIMERS 16		/* two per peer, the RDV's and the probe's: at most 10 */
 #define MAX_TOLD 256
 #define MAX_TIMER_RUNS 100000
 #define MAX_UP 16
@@ -90,6 +92,7 @@ static struct {
 	bool msg_ok;
 	bool heard[8];			/* sources that sent something */
 	bool heard_rdv;
+	union cpg_sockaddr probe_ep;	/* the probe port an OK named */
 	union cpg_sockaddr told[MAX_TOLD];	/* endpoints ANS/FWD named */
 	size_t n_told;
 	bool told_overflow;
@@ -254,10 +257,16 @@ static void check_sent(const struct cpg_msg *m, const union cpg_sockaddr *to)
 		    bad_peer_ip(m->peer_vpn_ip))
 			abort();
 		break;
+	case CPG_MSG_PROBE:
+		if (m->vpn_ip.s_addr != fx.vpn_ip.s_addr || !st.started ||
+		    !cpg_sockaddr_equal(to, &st.probe_ep))
+			abort();
+		break;
 	case CPG_MSG_PUNCH_KEEPALIVE:
 		if (!kept_alive(m->peer_vpn_ip, to))
 			abort();
 		/* fall through */
+	case CPG_MSG_RELAY_BIND:
 	case CPG_MSG_PUNCH:
 		if (m->vpn_ip.s_addr != fx.vpn_ip.s_addr || bad_peer_ip(m->peer_vpn_ip) ||
 		    !punch_target(to))
@@ -339,6 +348,19 @@ static void on_peer_up(void *arg, const struct cpg_rdvc_peer_info *info)
 		cpg_rdvc_keepalive(st.c, info->vpn_ip);
 }
 
+static void on_peer_moved(void *arg, const struct cpg_rdvc_peer_info *info)
+{
+	if (!st.from || !st.msg_ok || st.msg.type != CPG_MSG_PUNCH ||
+	    !cpg_sockaddr_equal(&info->endpoint, st.from) || info->relayed ||
+	    info->vpn_ip.s_addr != st.msg.vpn_ip.s_addr || info->session != st.msg.session ||
+	    !(st.msg.present & CPG_HAS(CPG_ATTR_TOKEN)))
+		abort();
+	if (st.n_up < MAX_UP) {
+		st.up_ip[st.n_up] = info->vpn_ip;
+		st.up_ep[st.n_up++] = info->endpoint;
+	}
+}
+
 static void on_peer_failed(void *arg, struct in_addr vpn_ip, enum cpg_rdvc_failure failure,
 			   enum cpg_reason reason)
 {
@@ -348,8 +370,12 @@ static void on_peer_failed(void *arg, struct in_addr vpn_ip, enum cpg_rdvc_failu
 		    reason != st.msg.reason)
 			abort();
 		break;
-	case CPG_RDVC_NO_ANSWER:
 	case CPG_RDVC_PUNCH_TIMEOUT:
+		/* An RDV without relays answers an ASK RELAY with the same session. */
+		if (from_rdv_with(CPG_MSG_ANS) || from_rdv_with(CPG_MSG_FWD))
+			break;
+		/* fall through */
+	case CPG_RDVC_NO_ANSWER:
 		if (!st.in_timers)
 			abort();
 		break;
@@ -371,8 +397,17 @@ static const struct cpg_rdvc_ops ops = {
 	.registered = on_registered,
 	.peer_incoming = on_peer_incoming,
 	.peer_up = on_peer_up,
+	.peer_moved = on_peer_moved,
 	.peer_failed = on_peer_failed,
 };
+
+static void tell(const union cpg_sockaddr *ep)
+{
+	if (st.n_told < MAX_TOLD)
+		st.told[st.n_told++] = *ep;
+	else
+		st.told_overflow = true;
+}
 
 static void input(struct fuzz_input *in, const union cpg_sockaddr *from)
 {
@@ -382,11 +417,18 @@ static void input(struct fuzz_input *in, const union cpg_sockaddr *from)
 	st.msg_ok = cpg_msg_decode(&st.msg, buf, len) == CPG_DECODE_OK;
 	if (st.msg_ok && cpg_sockaddr_equal(from, &fx.server) &&
 	    (st.msg.type == CPG_MSG_ANS || st.msg.type == CPG_MSG_FWD)) {
-		if (st.n_told < MAX_TOLD)
-			st.told[st.n_told++] = st.msg.peer_ep;
-		else
-			st.told_overflow = true;
+		union cpg_sockaddr relay = st.msg.relay_ep;
+
+		tell(&st.msg.peer_ep);
+		/* 0.0.0.0: the RDV's own address. */
+		if (relay.sa.sa_family == AF_INET && relay.in.sin_addr.s_addr == INADDR_ANY)
+			relay.in.sin_addr = fx.server.in.sin_addr;
+		if (st.msg.present & CPG_HAS(CPG_ATTR_RELAY_ENDPOINT))
+			tell(&relay);
 	}
+	if (st.msg_ok && cpg_sockaddr_equal(from, &fx.server) && st.msg.type == CPG_MSG_OK &&
+	    (st.msg.present & CPG_HAS(CPG_ATTR_PROBE_PORT)))
+		cpg_sockaddr_set_in(&st.probe_ep, fx.server.in.sin_addr, st.msg.probe_port);
 	st.from = from;
 	cpg_rdvc_input(st.c, buf, len, from);
 	st.from = NULL;
@@ -484,7 +526,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const unsigned int punch[4][2] = { { 0, 0 }, { 1, 5 }, { 30, 200 }, { 1000, 10000 } };
+	static const unsigned int punch[4][3] = { { 0, 0, 60000 }, { 1, 5, 10 }, { 30, 200, 400 },
+						  { 1000, 10000, 0 } };
 	struct fuzz_input in = { data, size };
 	struct cpg_rdvc_config cfg;
 	uint8_t conf = fuzz_take_u8(&in);
@@ -501,6 +544,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cfg.local_ep = fx.local_ep;
 	cfg.punch_interval_ms = punch[conf >> 3 & 3][0];
 	cfg.punch_timeout_ms = punch[conf >> 3 & 3][1];
+	cfg.direct_retry_ms = punch[conf >> 3 & 3][2];
 	st.mode = (enum cb_mode)(conf >> 5);
 	st.c = cpg_rdvc_new(&loop, &cfg, &ops, NULL);
 	if (!st.c)

@@ -383,6 +383,7 @@ static const struct option options[] = {
 	OPT_INT("CLIENT", "timeout", timeout, 5),
 	OPT_INT("CLIENT", "keepalive", keepalive, 1),
 	OPT_INT("CLIENT", "max_clients", max_clients, 1),
+	OPT_INT("CLIENT", "direct_retry", direct_retry, 0),
 	OPT("CLIENT", "data_plane", parse_data_plane, data_plane, 0, 0),
 
 	OPT_BOOL("COMMANDS", "default_up", default_up),
@@ -572,6 +573,7 @@ void cpg_config_defaults(struct cpg_config *cfg)
 	cfg->timeout = 120;
 	cfg->keepalive = 10;
 	cfg->max_clients = 100;
+	cfg->direct_retry = 60;
 	cfg->data_plane = CPG_CONFIG_DATA_PLANE_AUTO;
 	cfg->default_up = true;
 	cfg->default_down = true;

@@ -67,6 +67,7 @@ struct cpg_config {
 	int timeout;			/* 120 s, min 5 */
 	int keepalive;			/* 10 s, min 1 */
 	int max_clients;		/* 100, min 1 */
+	int direct_retry;		/* 60 s between direct tries when relayed, 0: never */
 	enum cpg_config_data_plane data_plane;	/* auto */
 
 	/* [COMMANDS] */

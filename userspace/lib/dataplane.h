@@ -120,6 +120,11 @@ struct cpg_dp_ops {
 	/* Add a peer, or replace the endpoint and keys of an existing one. */
 	int (*add_peer)(struct cpg_dp *dp, const struct cpg_dp_peer *peer);
 	int (*del_peer)(struct cpg_dp *dp, struct in_addr vpn_ip);
+	/* The peer's path moved (relay to direct): its packets go to endpoint
+	 * now, its keys, sequence numbers and counters stay. 0, -ENOENT for
+	 * no such peer, -EEXIST when endpoint is another peer's, -EINVAL. */
+	int (*set_endpoint)(struct cpg_dp *dp, struct in_addr vpn_ip,
+			    const union cpg_sockaddr *endpoint);
 	int (*get_stats)(struct cpg_dp *dp, struct in_addr vpn_ip,
 			 struct cpg_dp_stats *out);
 	/* Send an IPv4 packet from the host into the VPN, as if the device had

@@ -615,6 +615,29 @@ static int dpk_del_peer(struct cpg_dp *base, struct in_addr vpn_ip)
 	return ret;
 }
 
+static int dpk_set_endpoint(struct cpg_dp *base, struct in_addr vpn_ip,
+			    const union cpg_sockaddr *endpoint)
+{
+	struct dp_kernel *dp = dpk_of(base);
+	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN], why[256], said[272];
+	int ret;
+
+	if (dp->dead)
+		return -ENODEV;
+	if (!peer_tracked(dp, vpn_ip))
+		return -ENOENT;
+	if (endpoint->sa.sa_family != AF_INET && endpoint->sa.sa_family != AF_INET6)
+		return -EINVAL;
+	ret = dpk_request(dp, cpg_dpk_peer_endpoint_msg(dp->family, (int)dp->ifindex, vpn_ip,
+							endpoint),
+			  NULL, NULL, why, sizeof(why));
+	if (ret < 0)
+		log_warn("campagnol.ko: cannot move peer %s to %s: %s%s",
+			 cpg_net_ip4_str(vpn_ip, ip), cpg_sockaddr_str(endpoint, ep, sizeof(ep)),
+			 strerror(-ret), kernel_says(why, said, sizeof(said)));
+	return ret;
+}
+
 struct stats_reply {
 	int family;
 	struct in_addr vpn_ip;
@@ -756,6 +779,7 @@ static const struct cpg_dp_ops dp_kernel_ops = {
 	.name = "kernel",
 	.add_peer = dpk_add_peer,
 	.del_peer = dpk_del_peer,
+	.set_endpoint = dpk_set_endpoint,
 	.get_stats = dpk_get_stats,
 	.xmit = dpk_xmit,
 	.input = NULL,

@@ -154,6 +154,23 @@ struct nl_msg *cpg_dpk_peer_id_msg(int family, uint8_t cmd, int ifindex, struct 
 	return msg;
 }
 
+struct nl_msg *cpg_dpk_peer_endpoint_msg(int family, int ifindex, struct in_addr vpn_ip,
+					 const union cpg_sockaddr *endpoint)
+{
+	struct nl_msg *msg = cpg_dpk_msg(family, CAMPAGNOL_CMD_PEER_SET, 0, ifindex);
+	struct nlattr *nest;
+
+	if (!msg)
+		return NULL;
+	nest = nla_nest_start(msg, CAMPAGNOL_A_PEER);
+	if (!nest || nla_put_u32(msg, CAMPAGNOL_A_PEER_VPN_IPV4, vpn_ip.s_addr) < 0 ||
+	    put_endpoint(msg, endpoint) || nla_nest_end(msg, nest) < 0) {
+		cpg_dpk_msg_free(msg);
+		return NULL;
+	}
+	return msg;
+}
+
 struct nl_msg *cpg_dpk_dump_msg(int family, int ifindex)
 {
 	return cpg_dpk_msg(family, CAMPAGNOL_CMD_PEER_GET, NLM_F_DUMP, ifindex);

@@ -31,6 +31,9 @@ bool cpg_dpk_cipher_supported(enum cpg_cipher c);
 struct nl_msg *cpg_dpk_peer_msg(int family, uint8_t cmd, int ifindex,
 				const struct cpg_dp_peer *peer);
 struct nl_msg *cpg_dpk_peer_id_msg(int family, uint8_t cmd, int ifindex, struct in_addr vpn_ip);
+/* PEER_SET with the endpoint only: the module keeps the peer's keys. */
+struct nl_msg *cpg_dpk_peer_endpoint_msg(int family, int ifindex, struct in_addr vpn_ip,
+					 const union cpg_sockaddr *endpoint);
 struct nl_msg *cpg_dpk_dump_msg(int family, int ifindex);
 void cpg_dpk_msg_free(struct nl_msg *msg);
 

@@ -689,6 +689,32 @@ static int dp_add_peer(struct cpg_dp *base, const struct cpg_dp_peer *np)
 	return 0;
 }
 
+static int dp_set_endpoint(struct cpg_dp *base, struct in_addr vpn_ip,
+			   const union cpg_sockaddr *endpoint)
+{
+	struct dp_user *dp = dp_user(base);
+	struct dp_peer *p = peer_by_ip(dp, vpn_ip);
+	struct dp_peer *other = peer_by_endpoint(dp, endpoint);
+	char ip[INET_ADDRSTRLEN], other_ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN];
+
+	if (!p)
+		return -ENOENT;
+	if (!cpg_sockaddr_is_set(endpoint))
+		return -EINVAL;
+	cpg_net_ip4_str(vpn_ip, ip);
+	cpg_sockaddr_str(endpoint, ep, sizeof(ep));
+	if (other && other != p) {
+		log_err("data plane: cannot move peer %s to %s: it is peer %s's endpoint", ip,
+			ep, cpg_net_ip4_str(other->vpn_ip, other_ip));
+		return -EEXIST;
+	}
+	ep_unlink(dp, p);
+	p->endpoint = *endpoint;
+	ep_link(dp, p);
+	log_debug("data plane: peer %s now at %s", ip, ep);
+	return 0;
+}
+
 static int dp_del_peer(struct cpg_dp *base, struct in_addr vpn_ip)
 {
 	struct dp_user *dp = dp_user(base);
@@ -772,6 +798,7 @@ static const struct cpg_dp_ops dp_user_ops = {
 	.name = "userspace",
 	.add_peer = dp_add_peer,
 	.del_peer = dp_del_peer,
+	.set_endpoint = dp_set_endpoint,
 	.get_stats = dp_get_stats,
 	.xmit = dp_xmit,
 	.input = dp_input,

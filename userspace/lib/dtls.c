@@ -1116,6 +1116,11 @@ const union cpg_sockaddr *cpg_dtls_session_peer(const struct cpg_dtls_session *s
 	return &s->peer;
 }
 
+void cpg_dtls_session_set_peer(struct cpg_dtls_session *s, const union cpg_sockaddr *peer)
+{
+	s->peer = *peer;
+}
+
 struct in_addr cpg_dtls_session_peer_vpn_ip(const struct cpg_dtls_session *s)
 {
 	return s->peer_vpn_ip;

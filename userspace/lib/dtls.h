@@ -172,6 +172,9 @@ void cpg_dtls_session_free(struct cpg_dtls_session *s);
 enum cpg_dtls_state cpg_dtls_session_state(const struct cpg_dtls_session *s);
 enum cpg_dtls_role cpg_dtls_session_role(const struct cpg_dtls_session *s);
 const union cpg_sockaddr *cpg_dtls_session_peer(const struct cpg_dtls_session *s);
+/* The peer's path moved (relay to direct): what the session sends goes to
+ * peer from now on. */
+void cpg_dtls_session_set_peer(struct cpg_dtls_session *s, const union cpg_sockaddr *peer);
 struct in_addr cpg_dtls_session_peer_vpn_ip(const struct cpg_dtls_session *s);
 enum cpg_dtls_failure cpg_dtls_session_failure(const struct cpg_dtls_session *s);
 /* Why the session failed or closed, in English; "" otherwise. */

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "conf.h"
 #include "log.h"
 #include "net.h"
@@ -36,6 +38,11 @@
 #define ASK_TRIES 3
 #define DEFAULT_PUNCH_INTERVAL_MS 100
 #define DEFAULT_PUNCH_TIMEOUT_MS 3000
+#define PROBE_RETRY_MS 1000
+#define PROBE_TRIES 3
+/* ASK RELAYs per failed streak: an RDV that cannot relay may answer each
+ * with a new direct session, which would fail again. */
+#define RELAY_ASKS_MAX 2
 /* Bigger tables are a configuration mistake, not a need. */
 #define MAX_PEERS_LIMIT (1u << 20)
 
@@ -67,14 +74,27 @@ struct rdvc_peer {
 	struct cpg_rdvc *c;
 	struct rdvc_peer *next;		/* hash chain, or free list */
 	struct cpg_loop_timer timer;	/* ASK retransmission or punching */
+	struct cpg_loop_timer direct_timer; /* relayed: the next direct try, or its punches */
 	enum peer_state state;
 	struct in_addr vpn_ip;
-	union cpg_sockaddr punch_ep;	/* from ANS/FWD */
+	union cpg_sockaddr punch_ep;	/* where we punch: direct_ep or relay_ep */
+	union cpg_sockaddr direct_ep;	/* PEER_ENDPOINT of ANS/FWD */
+	union cpg_sockaddr relay_ep;	/* the session's relay allocation; unset: direct */
+	enum cpg_reason relay_reason;	/* why the RDV relays us (REASON of ANS/FWD) */
+	bool relay_bound;		/* the relay acknowledged our RELAY_BIND */
+	uint8_t peer_nat;		/* NAT_TYPE of ANS/FWD */
 	union cpg_sockaddr up_ep;	/* where its punch came from */
 	uint32_t session;
+	/* An RDV that predates tokens sends none: its punches carry none. */
+	bool has_token;
+	uint8_t token[CPG_TOKEN_LEN];
 	enum cpg_role role;
 	uint8_t flags;
+	uint64_t direct_until;		/* a direct try runs until then; 0: none */
+	uint64_t last_direct_try;	/* 0: never */
 	bool asked;
+	bool asking_relay;		/* ASK RELAY for session: punching in it failed */
+	unsigned int relay_asks;	/* since the path was last up */
 	unsigned int ask_tries;
 	uint64_t deadline;
 };
@@ -95,6 +115,18 @@ struct cpg_rdvc {
 	uint32_t ping_interval_ms;
 	union cpg_sockaddr public_ep;
 	uint32_t request_id;
+
+	/* NAT probing: the RDV's unasked PROBE, then ours to its probe port. */
+	bool probe_seen;
+	uint16_t probe_seen_port;
+	uint32_t probe_seen_id;		/* the HELLO it came right before */
+	union cpg_sockaddr probe_ep;	/* unset: the RDV does not probe */
+	bool probe_filter_open;
+	unsigned int probe_tries;
+	struct cpg_loop_timer probe_timer;
+	enum cpg_nat_type nat_type;
+	union cpg_sockaddr probe_public_ep; /* our endpoint as the probe port saw it */
+	bool nat_logged;		/* the verdict, or the lack of one */
 
 	struct rdvc_peer *peers;	/* cfg.max_peers entries */
 	struct rdvc_peer *free_peers;
@@ -192,8 +224,38 @@ static void send_punch(struct cpg_rdvc *c, const struct rdvc_peer *p,
 	m.flags = flags;
 	m.present = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_VPN_IP) |
 		    CPG_HAS(CPG_ATTR_SESSION) | CPG_HAS(CPG_ATTR_FLAGS);
+	if (p->has_token) {
+		memcpy(m.token, p->token, sizeof(m.token));
+		m.present |= CPG_HAS(CPG_ATTR_TOKEN);
+	}
 	send_msg(c, &m, to);
 	c->stats.punches_sent++;
+}
+
+static bool is_relayed(const struct rdvc_peer *p)
+{
+	return cpg_sockaddr_is_set(&p->relay_ep);
+}
+
+/* The path in use goes through the relay (it may have moved to a direct one). */
+static bool path_relayed(const struct rdvc_peer *p)
+{
+	return p->state == PEER_UP && is_relayed(p) && cpg_sockaddr_equal(&p->up_ep, &p->relay_ep);
+}
+
+/* Tells the relay where we are; it forwards our datagrams only once bound. */
+static void send_relay_bind(struct cpg_rdvc *c, const struct rdvc_peer *p)
+{
+	struct cpg_msg m;
+
+	cpg_msg_init(&m, CPG_MSG_RELAY_BIND, 0);
+	m.vpn_ip = c->cfg.vpn_ip;
+	m.peer_vpn_ip = p->vpn_ip;
+	m.session = p->session;
+	memcpy(m.token, p->token, sizeof(m.token));
+	m.present = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_VPN_IP) |
+		    CPG_HAS(CPG_ATTR_SESSION) | CPG_HAS(CPG_ATTR_TOKEN);
+	send_msg(c, &m, &p->relay_ep);
 }
 
 /* Peer table */
@@ -220,6 +282,7 @@ static struct rdvc_peer *peer_find(struct cpg_rdvc *c, struct in_addr ip)
 }
 
 static void peer_timer_fn(struct cpg_loop *loop, void *arg);
+static void direct_timer_fn(struct cpg_loop *loop, void *arg);
 
 /* NULL when max_peers entries are in use. */
 static struct rdvc_peer *peer_add(struct cpg_rdvc *c, struct in_addr ip, bool asked)
@@ -233,6 +296,7 @@ static struct rdvc_peer *peer_add(struct cpg_rdvc *c, struct in_addr ip, bool as
 	memset(p, 0, sizeof(*p));
 	p->c = c;
 	cpg_loop_timer_init(&p->timer, peer_timer_fn, p);
+	cpg_loop_timer_init(&p->direct_timer, direct_timer_fn, p);
 	p->state = PEER_ASKING;
 	p->vpn_ip = ip;
 	p->asked = asked;
@@ -249,6 +313,7 @@ static void peer_remove(struct cpg_rdvc *c, struct rdvc_peer *p)
 		pp = &(*pp)->next;
 	*pp = p->next;
 	cpg_loop_timer_cancel(c->loop, &p->timer);
+	cpg_loop_timer_cancel(c->loop, &p->direct_timer);
 	p->state = PEER_FREE;
 	p->next = c->free_peers;
 	c->free_peers = p;
@@ -294,6 +359,11 @@ static void ask_send(struct cpg_rdvc *c, struct rdvc_peer *p)
 	cpg_msg_init(&m, CPG_MSG_ASK, 0);
 	m.peer_vpn_ip = p->vpn_ip;
 	m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP);
+	if (p->asking_relay) {
+		m.flags = CPG_FLAG_RELAY;
+		m.session = p->session;
+		m.present |= CPG_HAS(CPG_ATTR_FLAGS) | CPG_HAS(CPG_ATTR_SESSION);
+	}
 	send_to_rdv(c, &m);
 	p->ask_tries++;
 	cpg_loop_timer_arm(c->loop, &p->timer, ASK_RETRY_MS);
@@ -316,19 +386,44 @@ static void ask_timeout(struct cpg_rdvc *c, struct rdvc_peer *p)
 
 /* Punching */
 
-static void punch_timeout(struct cpg_rdvc *c, struct rdvc_peer *p)
+/* Punching failed and no relay will help: give up on the peer. */
+static void punch_failed(struct cpg_rdvc *c, struct rdvc_peer *p)
 {
 	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN];
 
-	set_failure_msg(c,
-			"no punch from %s at %s within %u ms: one side is probably behind a "
-			"symmetric NAT (endpoint-dependent mapping); relaying is not supported yet",
-			cpg_net_ip4_str(p->vpn_ip, ip),
-			cpg_sockaddr_str(&p->punch_ep, ep, sizeof(ep)), c->cfg.punch_timeout_ms);
+	cpg_net_ip4_str(p->vpn_ip, ip);
+	cpg_sockaddr_str(&p->punch_ep, ep, sizeof(ep));
+	if (is_relayed(p))
+		set_failure_msg(c, "no punch from %s through the relay %s within %u ms: the "
+				"relay dropped us, or the peer cannot reach it", ip, ep,
+				c->cfg.punch_timeout_ms);
+	else
+		set_failure_msg(c, "no punch from %s at %s within %u ms: one side is probably "
+				"behind a symmetric NAT (endpoint-dependent mapping), and the RDV "
+				"does not relay", ip, ep, c->cfg.punch_timeout_ms);
 	log_warn("%s", c->failure_msg);
 	if (c->reg == REG_REGISTERED)
 		send_close(c, p->vpn_ip, p->session, CPG_REASON_PUNCH_FAILED);
 	peer_fail(c, p, CPG_RDVC_PUNCH_TIMEOUT, CPG_REASON_NONE);
+}
+
+/* A direct session's deadline: ask the RDV for a relayed one instead. */
+static void punch_timeout(struct cpg_rdvc *c, struct rdvc_peer *p)
+{
+	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN];
+
+	if (is_relayed(p) || c->reg != REG_REGISTERED || p->relay_asks >= RELAY_ASKS_MAX) {
+		punch_failed(c, p);
+		return;
+	}
+	log_info("no punch from %s at %s within %u ms: asking the RDV for a relay",
+		 cpg_net_ip4_str(p->vpn_ip, ip), cpg_sockaddr_str(&p->punch_ep, ep, sizeof(ep)),
+		 c->cfg.punch_timeout_ms);
+	p->state = PEER_ASKING;
+	p->asking_relay = true;
+	p->relay_asks++;
+	p->ask_tries = 0;
+	ask_send(c, p);
 }
 
 /* One punch now, the next one an interval later or the deadline. */
@@ -341,6 +436,8 @@ static void punch_tick(struct cpg_rdvc *c, struct rdvc_peer *p)
 		punch_timeout(c, p);
 		return;
 	}
+	if (is_relayed(p))
+		send_relay_bind(c, p);
 	send_punch(c, p, &p->punch_ep, 0);
 	if (p->deadline - now < delay)
 		delay = p->deadline - now;
@@ -361,6 +458,64 @@ static void peer_timer_fn(struct cpg_loop *loop, void *arg)
 	default:
 		break;
 	}
+}
+
+/* Direct tries: a relayed path costs latency and the relay's bandwidth, and
+ * NATs change; every direct_retry both peers punch each other's own
+ * endpoint for a punch timeout, the tunnel still on the relay meanwhile. */
+
+static void direct_schedule(struct cpg_rdvc *c, struct rdvc_peer *p)
+{
+	if (c->cfg.direct_retry_ms && path_relayed(p))
+		cpg_loop_timer_arm(c->loop, &p->direct_timer, c->cfg.direct_retry_ms);
+}
+
+static void direct_tick(struct cpg_rdvc *c, struct rdvc_peer *p)
+{
+	uint64_t now = cpg_loop_now_ms();
+	uint64_t delay = c->cfg.punch_interval_ms;
+	char ip[INET_ADDRSTRLEN];
+
+	if (now >= p->direct_until) {
+		p->direct_until = 0;
+		log_debug("no direct path to %s this time: staying on the relay",
+			  cpg_net_ip4_str(p->vpn_ip, ip));
+		direct_schedule(c, p);
+		return;
+	}
+	send_punch(c, p, &p->direct_ep, 0);
+	if (p->direct_until - now < delay)
+		delay = p->direct_until - now;
+	cpg_loop_timer_arm(c->loop, &p->direct_timer, delay);
+}
+
+/* tell_peer: a DIRECT_TRY through the relay, so that the peer punches too
+ * (not when its own DIRECT_TRY started ours). */
+static void direct_try(struct cpg_rdvc *c, struct rdvc_peer *p, bool tell_peer)
+{
+	uint64_t now = cpg_loop_now_ms();
+	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN];
+
+	/* A caller without peer_moved cannot follow a move. */
+	if (!path_relayed(p) || p->direct_until || !c->ops.peer_moved)
+		return;
+	log_debug("trying a direct path to %s at %s", cpg_net_ip4_str(p->vpn_ip, ip),
+		  cpg_sockaddr_str(&p->direct_ep, ep, sizeof(ep)));
+	p->last_direct_try = now;
+	p->direct_until = now + c->cfg.punch_timeout_ms;
+	if (tell_peer)
+		send_punch(c, p, &p->relay_ep, CPG_FLAG_DIRECT_TRY);
+	direct_tick(c, p);
+}
+
+static void direct_timer_fn(struct cpg_loop *loop, void *arg)
+{
+	struct rdvc_peer *p = arg;
+
+	if (p->direct_until)
+		direct_tick(p->c, p);
+	else
+		direct_try(p->c, p, true);
 }
 
 /* Registration */
@@ -442,6 +597,131 @@ static bool is_stale(const struct cpg_rdvc *c, const struct cpg_msg *m)
 	return (int32_t)(m->request_id - c->reg_first_id) < 0;
 }
 
+/* NAT probing */
+
+static void probe_send(struct cpg_rdvc *c)
+{
+	struct cpg_msg m;
+
+	cpg_msg_init(&m, CPG_MSG_PROBE, 0);
+	m.vpn_ip = c->cfg.vpn_ip;
+	m.present = CPG_HAS(CPG_ATTR_VPN_IP);
+	if (c->probe_filter_open) {
+		m.flags = CPG_FLAG_FILTER_OPEN;
+		m.present |= CPG_HAS(CPG_ATTR_FLAGS);
+	}
+	send_msg(c, &m, &c->probe_ep);
+	c->probe_tries++;
+	cpg_loop_timer_arm(c->loop, &c->probe_timer, PROBE_RETRY_MS);
+}
+
+static void probe_timer_fn(struct cpg_loop *loop, void *arg)
+{
+	struct cpg_rdvc *c = arg;
+	char ep[CPG_SOCKADDR_STRLEN];
+
+	if (c->probe_tries < PROBE_TRIES) {
+		probe_send(c);
+		return;
+	}
+	if (!c->nat_logged)
+		log_notice("the RDV's NAT probe at %s did not answer (%u tries): our NAT type "
+			   "stays unknown, peers will try punching first",
+			   cpg_sockaddr_str(&c->probe_ep, ep, sizeof(ep)), PROBE_TRIES);
+	c->nat_logged = true;
+}
+
+/* On OK: if it names a probe port, probe it, saying whether the RDV's
+ * unasked PROBE from that port got through our NAT's filter. */
+static void probe_begin(struct cpg_rdvc *c, const struct cpg_msg *ok)
+{
+	cpg_loop_timer_cancel(c->loop, &c->probe_timer);
+	memset(&c->probe_ep, 0, sizeof(c->probe_ep));
+	if (!(ok->present & CPG_HAS(CPG_ATTR_PROBE_PORT)) || !ok->probe_port)
+		return;
+	/* The server is IPv4 (cpg_net_resolve4), and so is the probe port. */
+	cpg_sockaddr_set_in(&c->probe_ep, c->cfg.server.in.sin_addr, ok->probe_port);
+	c->probe_filter_open = c->probe_seen && c->probe_seen_id == ok->request_id &&
+			       c->probe_seen_port == ok->probe_port;
+	c->probe_seen = false;
+	c->probe_tries = 0;
+	probe_send(c);
+}
+
+/* The RDV's unasked PROBE, right before its OK: remembered for the OK. The
+ * RDV probes on every HELLO it answers, retransmissions included: one
+ * that comes when we are registered is no news, and no noise either. */
+static void handle_probe(struct cpg_rdvc *c, const struct cpg_msg *m,
+			 const union cpg_sockaddr *from)
+{
+	if (!cpg_sockaddr_same_host(from, &c->cfg.server) ||
+	    cpg_sockaddr_equal(from, &c->cfg.server)) {
+		c->stats.unexpected++;
+		return;
+	}
+	if (c->reg != REG_REGISTERING || is_stale(c, m))
+		return;
+	c->probe_seen = true;
+	c->probe_seen_port = cpg_sockaddr_port(from);
+	c->probe_seen_id = m->request_id;
+}
+
+static void log_nat_type(const struct cpg_rdvc *c)
+{
+	char pub[CPG_SOCKADDR_STRLEN], seen[CPG_SOCKADDR_STRLEN];
+	const char *type = cpg_nat_type_str(c->nat_type);
+
+	cpg_sockaddr_str(&c->public_ep, pub, sizeof(pub));
+	cpg_sockaddr_str(&c->probe_public_ep, seen, sizeof(seen));
+	switch (c->nat_type) {
+	case CPG_NAT_NONE:
+		log_notice("our NAT: %s (the RDV saw our own address %s): every peer can "
+			   "punch to us", type, pub);
+		break;
+	case CPG_NAT_CONE:
+		log_notice("our NAT: %s (the RDV saw %s from both its ports, and its "
+			   "unasked probe got in): peers punch to us directly", type, pub);
+		break;
+	case CPG_NAT_RESTRICTED:
+		log_notice("our NAT: %s (the RDV saw %s from both its ports, but its unasked "
+			   "probe was filtered): peers behind symmetric NATs will be relayed",
+			   type, pub);
+		break;
+	case CPG_NAT_SYMMETRIC:
+		log_notice("our NAT: %s (the RDV saw %s and :%u): peers behind restricted or "
+			   "symmetric NATs will be relayed", type, pub,
+			   cpg_sockaddr_port(&c->probe_public_ep));
+		break;
+	default:
+		log_notice("our NAT: %s (the RDV could not tell from %s and %s)", type, pub,
+			   seen);
+		break;
+	}
+}
+
+static void handle_probe_ans(struct cpg_rdvc *c, const struct cpg_msg *m,
+			     const union cpg_sockaddr *from)
+{
+	enum cpg_nat_type type = m->nat_type <= CPG_NAT_TYPE_MAX ? m->nat_type : CPG_NAT_UNKNOWN;
+
+	if (!cpg_sockaddr_is_set(&c->probe_ep) || !cpg_sockaddr_equal(from, &c->probe_ep)) {
+		c->stats.unexpected++;
+		return;
+	}
+	/* The answer to a retry, after the one that counted. */
+	if (!cpg_loop_timer_pending(&c->probe_timer))
+		return;
+	cpg_loop_timer_cancel(c->loop, &c->probe_timer);
+	/* Registrations repeat the probe: only news is worth a line. */
+	if (c->nat_logged && type == c->nat_type &&
+	    cpg_sockaddr_equal(&m->public_ep, &c->probe_public_ep))
+		return;
+	c->nat_type = type;
+	c->probe_public_ep = m->public_ep;
+	c->nat_logged = true;
+	log_nat_type(c);
+}
+
 static void handle_ok(struct cpg_rdvc *c, const struct cpg_msg *m)
 {
 	char rdv[CPG_SOCKADDR_STRLEN], pub[CPG_SOCKADDR_STRLEN], ip[INET_ADDRSTRLEN];
@@ -466,6 +746,7 @@ static void handle_ok(struct cpg_rdvc *c, const struct cpg_msg *m)
 	if (c->ping_interval_ms > PING_INTERVAL_MAX_MS)
 		c->ping_interval_ms = PING_INTERVAL_MAX_MS;
 	cpg_loop_timer_arm(c->loop, &c->rdv_timer, c->ping_interval_ms);
+	probe_begin(c, m);
 	log_notice("registered with the RDV %s as %s, public endpoint %s",
 		   cpg_sockaddr_str(&c->cfg.server, rdv, sizeof(rdv)),
 		   cpg_net_ip4_str(c->cfg.vpn_ip, ip),
@@ -555,6 +836,14 @@ static void handle_pong(struct cpg_rdvc *c, const struct cpg_msg *m)
 			   cpg_sockaddr_str(&c->public_ep, old, sizeof(old)),
 			   cpg_sockaddr_str(&m->public_ep, new, sizeof(new)));
 		c->public_ep = m->public_ep;
+		/* Our NAT changed: the relays must follow us at once (traffic
+		 * keeps keepalives from doing it), and a direct path may work
+		 * now. */
+		for (unsigned int i = 0; i < c->cfg.max_peers; i++) {
+			if (path_relayed(&c->peers[i]))
+				send_relay_bind(c, &c->peers[i]);
+			direct_try(c, &c->peers[i], true);
+		}
 	}
 }
 
@@ -582,9 +871,18 @@ static void handle_rej(struct cpg_rdvc *c, const struct cpg_msg *m)
 		c->stats.unexpected++;
 		return;
 	}
-	set_failure_msg(c, "the RDV rejected the request for %s: %s",
-			cpg_net_ip4_str(p->vpn_ip, ip), cpg_reason_str(m->reason));
-	log_info("%s", c->failure_msg);
+	cpg_net_ip4_str(p->vpn_ip, ip);
+	if (m->reason == CPG_REASON_NO_RELAY) {
+		set_failure_msg(c, "%s and the RDV has no relay for us (all in use, or relaying "
+				"is off at the RDV): %s stays unreachable until asked again",
+				p->asking_relay ? "punching failed" : "our NATs cannot be punched",
+				ip);
+		log_warn("%s", c->failure_msg);
+	} else {
+		set_failure_msg(c, "the RDV rejected the request for %s: %s", ip,
+				cpg_reason_str(m->reason));
+		log_info("%s", c->failure_msg);
+	}
 	peer_fail(c, p, CPG_RDVC_REJECTED, (enum cpg_reason)m->reason);
 }
 
@@ -613,13 +911,65 @@ static struct rdvc_peer *accept_incoming(struct cpg_rdvc *c, const struct cpg_ms
 	return p;
 }
 
-static void handle_ans_fwd(struct cpg_rdvc *c, const struct cpg_msg *m)
+/* Where the RDV says the relay is: 0.0.0.0 is the RDV's own address. */
+static void relay_endpoint(const struct cpg_rdvc *c, const struct cpg_msg *m,
+			   union cpg_sockaddr *out)
 {
-	struct rdvc_peer *p;
+	memset(out, 0, sizeof(*out));
+	if (!(m->present & CPG_HAS(CPG_ATTR_RELAY_ENDPOINT)))
+		return;
+	*out = m->relay_ep;
+	if (out->in.sin_addr.s_addr == INADDR_ANY)
+		out->in.sin_addr = c->cfg.server.in.sin_addr;
+}
+
+/* Session of an ANS/FWD into p: where and how to punch. */
+static void peer_set_session(struct cpg_rdvc *c, struct rdvc_peer *p, const struct cpg_msg *m)
+{
+	p->state = PEER_PUNCHING;
+	p->asking_relay = false;
+	p->session = m->session;
+	p->direct_ep = m->peer_ep;
+	relay_endpoint(c, m, &p->relay_ep);
+	p->relay_reason = is_relayed(p) && (m->present & CPG_HAS(CPG_ATTR_REASON)) ?
+			  (enum cpg_reason)m->reason : CPG_REASON_NONE;
+	p->relay_bound = false;
+	p->punch_ep = is_relayed(p) ? p->relay_ep : p->direct_ep;
+	p->peer_nat = m->present & CPG_HAS(CPG_ATTR_NAT_TYPE) ? m->nat_type : CPG_NAT_UNKNOWN;
+	p->role = (enum cpg_role)m->role;
+	p->flags = m->flags;
+	p->has_token = m->present & CPG_HAS(CPG_ATTR_TOKEN);
+	memcpy(p->token, m->token, sizeof(p->token));
+	memset(&p->up_ep, 0, sizeof(p->up_ep));
+	p->deadline = cpg_loop_now_ms() + c->cfg.punch_timeout_ms;
+	cpg_loop_timer_cancel(c->loop, &p->direct_timer);
+	p->direct_until = 0;
+}
+
+static void log_punching(const struct rdvc_peer *p)
+{
 	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN];
 
+	cpg_net_ip4_str(p->vpn_ip, ip);
+	cpg_sockaddr_str(&p->punch_ep, ep, sizeof(ep));
+	if (is_relayed(p))
+		log_info("punching %s through the relay %s (%s, session %08x)", ip, ep,
+			 p->relay_reason == CPG_REASON_NONE ? "relayed" :
+			 cpg_reason_str(p->relay_reason), p->session);
+	else
+		log_info("punching %s at %s (%s endpoint, session %08x)", ip, ep,
+			 p->flags & CPG_FLAG_LOCAL ? "local" : "public", p->session);
+}
+
+static void handle_ans_fwd(struct cpg_rdvc *c, const struct cpg_msg *m)
+{
+	bool relayed = m->present & CPG_HAS(CPG_ATTR_RELAY_ENDPOINT);
+	struct rdvc_peer *p;
+	char ip[INET_ADDRSTRLEN];
+
 	if (m->peer_vpn_ip.s_addr == c->cfg.vpn_ip.s_addr || m->peer_vpn_ip.s_addr == 0 ||
-	    m->peer_ep.sa.sa_family != AF_INET) {
+	    m->peer_ep.sa.sa_family != AF_INET ||
+	    (relayed && m->relay_ep.sa.sa_family != AF_INET)) {
 		c->stats.unexpected++;
 		return;
 	}
@@ -641,23 +991,71 @@ static void handle_ans_fwd(struct cpg_rdvc *c, const struct cpg_msg *m)
 			  cpg_net_ip4_str(p->vpn_ip, ip), m->session);
 		return;
 	}
-	if (p->state != PEER_ASKING)
+	if (p->asking_relay && !relayed && p->session == m->session) {
+		/* An RDV without relays answers our ASK RELAY as a plain ASK. */
+		punch_failed(c, p);
+		return;
+	}
+	/* (A relayed session while punching: the peer's deadline came first.) */
+	if (p->state == PEER_UP || (p->state == PEER_PUNCHING && !relayed))
 		log_info("%s reconnected (session %08x), punching again",
 			 cpg_net_ip4_str(p->vpn_ip, ip), m->session);
-	p->state = PEER_PUNCHING;
-	p->session = m->session;
-	p->punch_ep = m->peer_ep;
-	p->role = (enum cpg_role)m->role;
-	p->flags = m->flags;
-	memset(&p->up_ep, 0, sizeof(p->up_ep));
-	p->deadline = cpg_loop_now_ms() + c->cfg.punch_timeout_ms;
-	log_info("punching %s at %s (%s endpoint, session %08x)", cpg_net_ip4_str(p->vpn_ip, ip),
-		 cpg_sockaddr_str(&p->punch_ep, ep, sizeof(ep)),
-		 p->flags & CPG_FLAG_LOCAL ? "local" : "public", p->session);
+	peer_set_session(c, p, m);
+	log_punching(p);
 	punch_tick(c, p);
 }
 
 /* Peers */
+
+static void peer_info_fill(const struct rdvc_peer *p, struct cpg_rdvc_peer_info *info)
+{
+	bool relayed = path_relayed(p);
+
+	*info = (struct cpg_rdvc_peer_info){
+		.vpn_ip = p->vpn_ip,
+		.endpoint = p->up_ep,
+		.session = p->session,
+		.role = p->role,
+		.local = !relayed && (p->flags & CPG_FLAG_LOCAL),
+		.asked = p->asked,
+		.relayed = relayed,
+		.relay_ep = p->relay_ep,
+		.relay_reason = p->relay_reason,
+		.relay_bound = p->relay_bound,
+		.peer_nat = p->peer_nat <= CPG_NAT_TYPE_MAX ? p->peer_nat : CPG_NAT_UNKNOWN,
+		.last_direct_try_ms = p->last_direct_try,
+	};
+}
+
+/* Only the two peers of a session know its token: anyone else who guessed
+ * the session ID and our endpoints cannot take the path. */
+static bool token_ok(const struct rdvc_peer *p, const struct cpg_msg *m)
+{
+	if (!p->has_token)
+		return true;
+	return (m->present & CPG_HAS(CPG_ATTR_TOKEN)) &&
+	       !CRYPTO_memcmp(m->token, p->token, sizeof(p->token));
+}
+
+/* A punch of the peer's from elsewhere than the relay, with the session's
+ * token: the direct path works. */
+static void path_move(struct cpg_rdvc *c, struct rdvc_peer *p, const union cpg_sockaddr *from)
+{
+	struct cpg_rdvc_peer_info info;
+	char ip[INET_ADDRSTRLEN], relay[CPG_SOCKADDR_STRLEN], ep[CPG_SOCKADDR_STRLEN];
+
+	/* Without a token, anyone who saw the session ID could take the path. */
+	if (!p->has_token || !c->ops.peer_moved)
+		return;
+	cpg_loop_timer_cancel(c->loop, &p->direct_timer);
+	p->direct_until = 0;
+	p->up_ep = *from;
+	log_notice("path to %s moved from relay %s to direct %s", cpg_net_ip4_str(p->vpn_ip, ip),
+		   cpg_sockaddr_str(&p->relay_ep, relay, sizeof(relay)),
+		   cpg_sockaddr_str(from, ep, sizeof(ep)));
+	peer_info_fill(p, &info);
+	c->ops.peer_moved(c->arg, &info);
+}
 
 static void handle_punch(struct cpg_rdvc *c, const struct cpg_msg *m,
 			 const union cpg_sockaddr *from)
@@ -674,33 +1072,63 @@ static void handle_punch(struct cpg_rdvc *c, const struct cpg_msg *m,
 			  cpg_sockaddr_str(from, ep, sizeof(ep)));
 		return;
 	}
+	if (!token_ok(p, m)) {
+		c->stats.bad_tokens++;
+		log_debug("ignoring a punch from %s: not the session's token",
+			  cpg_sockaddr_str(from, ep, sizeof(ep)));
+		return;
+	}
 	/* The ACK tells a peer whose punches got lost that ours got through. */
 	if (!(m->flags & CPG_FLAG_ACK))
 		send_punch(c, p, from, CPG_FLAG_ACK);
-	if (p->state == PEER_UP)
+	if (p->state == PEER_UP) {
+		if (!path_relayed(p))
+			return;
+		if (!cpg_sockaddr_equal(from, &p->relay_ep))
+			path_move(c, p, from);
+		else if (m->flags & CPG_FLAG_DIRECT_TRY)
+			direct_try(c, p, false);
 		return;
+	}
 
 	cpg_net_ip4_str(p->vpn_ip, ip);
 	cpg_sockaddr_str(from, ep, sizeof(ep));
-	if (!cpg_sockaddr_equal(from, &p->punch_ep))
+	if (!is_relayed(p) && !cpg_sockaddr_equal(from, &p->punch_ep))
 		log_notice("%s punched from %s, not from %s as the RDV saw it: its NAT maps "
 			   "per destination (endpoint-dependent); using %s", ip, ep,
 			   cpg_sockaddr_str(&p->punch_ep, rdv_ep, sizeof(rdv_ep)), ep);
 	cpg_loop_timer_cancel(c->loop, &p->timer);
 	p->state = PEER_UP;
 	p->up_ep = *from;
-	log_info("path to %s is up at %s (session %08x)", ip, ep, p->session);
+	p->relay_asks = 0;
+	log_info("path to %s is up at %s%s (session %08x)", ip, ep,
+		 path_relayed(p) ? ", the relay" : "", p->session);
 
-	info = (struct cpg_rdvc_peer_info){
-		.vpn_ip = p->vpn_ip,
-		.endpoint = p->up_ep,
-		.session = p->session,
-		.role = p->role,
-		.local = p->flags & CPG_FLAG_LOCAL,
-		.asked = p->asked,
-	};
+	direct_schedule(c, p);
+	peer_info_fill(p, &info);
 	if (c->ops.peer_up)
 		c->ops.peer_up(c->arg, &info);
+}
+
+/* The relay's answer to our RELAY_BIND: it will forward our datagrams. */
+static void handle_relay_bind(struct cpg_rdvc *c, const struct cpg_msg *m,
+			      const union cpg_sockaddr *from)
+{
+	struct rdvc_peer *p;
+	char ep[CPG_SOCKADDR_STRLEN], pub[CPG_SOCKADDR_STRLEN];
+
+	p = m->vpn_ip.s_addr == c->cfg.vpn_ip.s_addr ? peer_find(c, m->peer_vpn_ip) : NULL;
+	if (!p || p->state == PEER_ASKING || !is_relayed(p) || !(m->flags & CPG_FLAG_ACK) ||
+	    p->session != m->session || !cpg_sockaddr_equal(from, &p->relay_ep) ||
+	    !token_ok(p, m)) {
+		c->stats.unexpected++;
+		return;
+	}
+	if (!p->relay_bound)
+		log_debug("the relay %s forwards for us, seen at %s",
+			  cpg_sockaddr_str(from, ep, sizeof(ep)),
+			  cpg_sockaddr_str(&m->public_ep, pub, sizeof(pub)));
+	p->relay_bound = true;
 }
 
 static bool from_rdv_only(uint8_t type)
@@ -777,6 +1205,15 @@ void cpg_rdvc_input(struct cpg_rdvc *c, const uint8_t *buf, size_t len,
 	case CPG_MSG_PUNCH_KEEPALIVE:
 		/* It only holds NAT mappings open. */
 		break;
+	case CPG_MSG_RELAY_BIND:
+		handle_relay_bind(c, &m, from);
+		break;
+	case CPG_MSG_PROBE:
+		handle_probe(c, &m, from);
+		break;
+	case CPG_MSG_PROBE_ANS:
+		handle_probe_ans(c, &m, from);
+		break;
 	default:
 		/* Messages for the RDV. */
 		c->stats.unexpected++;
@@ -820,11 +1257,13 @@ struct cpg_rdvc *cpg_rdvc_new(struct cpg_loop *loop, const struct cpg_rdvc_confi
 	c->reg = REG_IDLE;
 	c->ping_interval_ms = CPG_PING_INTERVAL_MS;
 	cpg_loop_timer_init(&c->rdv_timer, rdv_timer_fn, c);
+	cpg_loop_timer_init(&c->probe_timer, probe_timer_fn, c);
 	c->bucket_mask = n_buckets - 1;
 	for (unsigned int i = cfg->max_peers; i-- > 0;) {
 		c->peers[i].next = c->free_peers;
 		c->free_peers = &c->peers[i];
 		cpg_loop_timer_init(&c->peers[i].timer, peer_timer_fn, &c->peers[i]);
+		cpg_loop_timer_init(&c->peers[i].direct_timer, direct_timer_fn, &c->peers[i]);
 	}
 	return c;
 oom:
@@ -844,6 +1283,7 @@ void cpg_rdvc_free(struct cpg_rdvc *c)
 	if (c->reg == REG_REGISTERED)
 		send_simple(c, CPG_MSG_BYE);
 	cpg_loop_timer_cancel(c->loop, &c->rdv_timer);
+	cpg_loop_timer_cancel(c->loop, &c->probe_timer);
 	peers_remove_all(c);
 	free(c->peers);
 	free(c->buckets);
@@ -859,6 +1299,11 @@ void cpg_rdvc_start(struct cpg_rdvc *c)
 bool cpg_rdvc_registered(const struct cpg_rdvc *c)
 {
 	return c->reg == REG_REGISTERED;
+}
+
+enum cpg_nat_type cpg_rdvc_nat_type(const struct cpg_rdvc *c)
+{
+	return c->nat_type;
 }
 
 int cpg_rdvc_connect(struct cpg_rdvc *c, struct in_addr peer)
@@ -895,6 +1340,9 @@ void cpg_rdvc_keepalive(struct cpg_rdvc *c, struct in_addr peer)
 
 	if (!p || p->state != PEER_UP)
 		return;
+	/* A NAT rebinding of ours would otherwise leave the relay's binding stale. */
+	if (path_relayed(p))
+		send_relay_bind(c, p);
 	cpg_msg_init(&m, CPG_MSG_PUNCH_KEEPALIVE, 0);
 	m.vpn_ip = c->cfg.vpn_ip;
 	m.peer_vpn_ip = p->vpn_ip;
@@ -911,6 +1359,16 @@ void cpg_rdvc_restart(struct cpg_rdvc *c)
 	peers_remove_all(c);
 	c->last_failure = REG_FAIL_NONE;
 	reg_begin(c);
+}
+
+int cpg_rdvc_peer_info(struct cpg_rdvc *c, struct in_addr peer, struct cpg_rdvc_peer_info *out)
+{
+	struct rdvc_peer *p = peer_find(c, peer);
+
+	if (!p || p->state != PEER_UP)
+		return -ENOENT;
+	peer_info_fill(p, out);
+	return 0;
 }
 
 const struct cpg_rdvc_stats *cpg_rdvc_stats(const struct cpg_rdvc *c)

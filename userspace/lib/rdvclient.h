@@ -10,6 +10,12 @@
  * punch_interval_ms until a punch of the peer arrives or punch_timeout_ms
  * passes. A path costs one round trip to the RDV plus one between the peers.
  *
+ * When the RDV relays the pair (the NATs cannot be punched, or punching
+ * failed and we asked it to), both punch through a relay allocation
+ * instead, and while the tunnel uses it they try the direct path every
+ * direct_retry_ms; a punch of the peer's from its own endpoint moves the
+ * path (peer_moved). Our NAT type comes from the RDV's probe port.
+ *
  * A peer entry lives from cpg_rdvc_connect() or a FWD until
  * cpg_rdvc_close(): while it lives the client answers the peer's punches,
  * and peer_up may be called again for it if the peer reconnects through the
@@ -43,6 +49,12 @@ struct cpg_rdvc_peer_info {
 	enum cpg_role role;		/* ours: CLIENT starts the DTLS handshake */
 	bool local;			/* endpoint is the peer's local endpoint */
 	bool asked;			/* we asked (else the peer did, via FWD) */
+	bool relayed;			/* endpoint is the relay's allocation */
+	union cpg_sockaddr relay_ep;	/* a relayed session's allocation; else unset */
+	enum cpg_reason relay_reason;	/* NAT, PUNCH_FAILED, or NONE: not said */
+	bool relay_bound;		/* the relay acknowledged our RELAY_BIND */
+	enum cpg_nat_type peer_nat;	/* the peer's NAT, as the RDV told us */
+	uint64_t last_direct_try_ms;	/* cpg_loop_now_ms() of the last direct try; 0: none */
 };
 
 struct cpg_rdvc_ops {
@@ -53,6 +65,10 @@ struct cpg_rdvc_ops {
 	bool (*peer_incoming)(void *arg, struct in_addr vpn_ip);
 	/* The path to a peer is up (a punch of the peer arrived). */
 	void (*peer_up)(void *arg, const struct cpg_rdvc_peer_info *info);
+	/* A relayed path turned direct (a punch of the peer's came from its
+	 * own endpoint): its datagrams go to info->endpoint now, the session
+	 * stays. NULL: relayed paths stay relayed. */
+	void (*peer_moved)(void *arg, const struct cpg_rdvc_peer_info *info);
 	/* Connecting failed. The entry is gone (no cpg_rdvc_close() needed). */
 	void (*peer_failed)(void *arg, struct in_addr vpn_ip, enum cpg_rdvc_failure failure,
 			    enum cpg_reason reason);
@@ -66,6 +82,7 @@ struct cpg_rdvc_config {
 	unsigned int max_peers;		/* entries at most (max_clients) */
 	unsigned int punch_interval_ms;	/* 0: 100 */
 	unsigned int punch_timeout_ms;	/* 0: 3000 */
+	unsigned int direct_retry_ms;	/* relayed: between direct tries; 0: never */
 };
 
 struct cpg_rdvc *cpg_rdvc_new(struct cpg_loop *loop, const struct cpg_rdvc_config *cfg,
@@ -75,6 +92,8 @@ void cpg_rdvc_free(struct cpg_rdvc *c);
 /* Start registering. */
 void cpg_rdvc_start(struct cpg_rdvc *c);
 bool cpg_rdvc_registered(const struct cpg_rdvc *c);
+/* Our NAT as the RDV's probe last saw it; unknown until it answered. */
+enum cpg_nat_type cpg_rdvc_nat_type(const struct cpg_rdvc *c);
 /* Feed a datagram whose first byte is below 20 (cpg_proto_is_ours()). */
 void cpg_rdvc_input(struct cpg_rdvc *c, const uint8_t *buf, size_t len,
 		    const union cpg_sockaddr *from);
@@ -83,7 +102,10 @@ void cpg_rdvc_input(struct cpg_rdvc *c, const uint8_t *buf, size_t len,
 int cpg_rdvc_connect(struct cpg_rdvc *c, struct in_addr peer);
 /* Forget a peer and tell the RDV (CLOSE with reason). */
 void cpg_rdvc_close(struct cpg_rdvc *c, struct in_addr peer, enum cpg_reason reason);
-/* Send a PUNCH_KEEPALIVE to an up peer to hold the NAT mappings. */
+/* The path to an up peer as it is now. 0, or -ENOENT if it is not up. */
+int cpg_rdvc_peer_info(struct cpg_rdvc *c, struct in_addr peer, struct cpg_rdvc_peer_info *out);
+/* Send a PUNCH_KEEPALIVE to an up peer to hold the NAT mappings (and a
+ * RELAY_BIND first when relayed, so that the relay follows our NAT). */
 void cpg_rdvc_keepalive(struct cpg_rdvc *c, struct in_addr peer);
 /* Drop the registration and every peer, then register again (SIGUSR1). */
 void cpg_rdvc_restart(struct cpg_rdvc *c);
@@ -94,6 +116,7 @@ struct cpg_rdvc_stats {
 	uint64_t registrations;
 	uint64_t punches_sent;
 	uint64_t punches_received;
+	uint64_t bad_tokens;	/* punches of a known session with a wrong token */
 };
 const struct cpg_rdvc_stats *cpg_rdvc_stats(const struct cpg_rdvc *c);
 const char *cpg_rdvc_failure_str(enum cpg_rdvc_failure f);

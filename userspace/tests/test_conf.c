@@ -589,6 +589,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.timeout, 120);
 	assert_int_equal(cfg.keepalive, 10);
 	assert_int_equal(cfg.max_clients, 100);
+	assert_int_equal(cfg.direct_retry, 60);
 	assert_int_equal(cfg.data_plane, CPG_CONFIG_DATA_PLANE_AUTO);
 	assert_true(cfg.default_up);
 	assert_true(cfg.default_down);
@@ -673,6 +674,7 @@ static void test_every_option(void **state)
 		  "timeout = 60\n"
 		  "keepalive = 30\n"
 		  "max_clients = 20\n"
+		  "direct_retry = 0\n"
 		  "data_plane = userspace\n"
 		  "[COMMANDS]\n"
 		  "default_up = no\n"
@@ -714,6 +716,7 @@ static void test_every_option(void **state)
 	assert_int_equal(cfg.timeout, 60);
 	assert_int_equal(cfg.keepalive, 30);
 	assert_int_equal(cfg.max_clients, 20);
+	assert_int_equal(cfg.direct_retry, 0);
 	assert_int_equal(cfg.data_plane, CPG_CONFIG_DATA_PLANE_USERSPACE);
 	assert_false(cfg.default_up);
 	assert_false(cfg.default_down);
@@ -759,6 +762,7 @@ static void test_integer_bounds(void **state)
 		{ "CLIENT", "timeout", 5, offsetof(struct cpg_config, timeout) },
 		{ "CLIENT", "keepalive", 1, offsetof(struct cpg_config, keepalive) },
 		{ "CLIENT", "max_clients", 1, offsetof(struct cpg_config, max_clients) },
+		{ "CLIENT", "direct_retry", 0, offsetof(struct cpg_config, direct_retry) },
 	};
 	static const char *const not_int[] = { "abc", "12abc", "1.5", "0x10", "\" 12\"",
 					       "\"12 \"", "+", "-", "1e3" };

@@ -206,9 +206,12 @@ static void answer_into_types(void **state)
 {
 	static const char text[] =
 		"campagnol version=0.4.0 format=1 pid=77\n"
-		"interface device=tun0 vpn_ip=10.0.0.1 registered=yes peers=3 uptime=- new=1\n"
-		"peer vpn_ip=10.0.0.12 state=connecting asked=no queued=4 since=-\n"
-		"peer vpn_ip=10.0.0.2 state=established asked=yes rx_bytes=18446744073709551615 "
+		"interface device=tun0 vpn_ip=10.0.0.1 registered=yes nat_type=symmetric peers=3 "
+		"uptime=- new=1\n"
+		"peer vpn_ip=10.0.0.12 path=- relay=- relay_reason=- last_direct_try=- "
+		"state=connecting asked=no queued=4 since=-\n"
+		"peer vpn_ip=10.0.0.2 path=relayed relay=198.51.100.1:57900 relay_reason=nat "
+		"last_direct_try=42 state=established asked=yes rx_bytes=18446744073709551615 "
 		"subject=CN=a%20b since=0\n"
 		"peer vpn_ip=- state=connecting\n"
 		"newkind x=y\n"
@@ -223,6 +226,7 @@ static void answer_into_types(void **state)
 	assert_int_equal(a.daemon.pid, 77);
 	assert_string_equal(a.interface.device, "tun0");
 	assert_true(a.interface.registered);
+	assert_string_equal(a.interface.nat_type, "symmetric");
 	assert_int_equal(a.interface.peers, 3);
 	assert_false(status_answer_has(&status_answer_interface_kind, &a.interface,
 				       status_answer_find(&status_answer_interface_kind, "uptime")));
@@ -237,6 +241,14 @@ static void answer_into_types(void **state)
 	assert_true(status_answer_has(pk, &a.peers[0], status_answer_find(pk, "since")));
 	assert_false(status_answer_has(pk, &a.peers[1], status_answer_find(pk, "since")));
 	assert_int_equal(a.peers[1].queued, 4);
+	assert_string_equal(a.peers[0].path, "relayed");
+	assert_string_equal(a.peers[0].relay, "198.51.100.1:57900");
+	assert_string_equal(a.peers[0].relay_reason, "nat");
+	assert_int_equal(a.peers[0].last_direct_try, 42);
+	assert_null(a.peers[1].path);
+	assert_null(a.peers[1].relay);
+	assert_false(status_answer_has(pk, &a.peers[1],
+				       status_answer_find(pk, "last_direct_try")));
 	assert_int_equal(status_answer_find(pk, "no such field"), -1);
 	status_answer_free(&a);
 }

@@ -403,6 +403,32 @@ static void id_and_dump_requests(void **state)
 	cpg_dpk_msg_free(NULL);
 }
 
+/* A moved path: PEER_SET with the endpoint and nothing else, keys kept. */
+static void endpoint_request(void **state)
+{
+	union cpg_sockaddr ep;
+	struct nl_msg *msg;
+	struct parsed p;
+
+	cpg_sockaddr_set_in(&ep, test_ip4("203.0.113.9"), 4000);
+	msg = cpg_dpk_peer_endpoint_msg(FAMILY, IFINDEX, test_ip4("10.0.0.2"), &ep);
+	assert_non_null(msg);
+	parse_request(msg, &p);
+	assert_int_equal(p.cmd, CAMPAGNOL_CMD_PEER_SET);
+	assert_int_equal(nla_get_u32(p.top[CAMPAGNOL_A_IFINDEX]), IFINDEX);
+	assert_int_equal(nla_get_u32(p.peer[CAMPAGNOL_A_PEER_VPN_IPV4]),
+			 test_ip4("10.0.0.2").s_addr);
+	assert_int_equal(nla_get_u32(p.peer[CAMPAGNOL_A_PEER_REMOTE_IPV4]),
+			 test_ip4("203.0.113.9").s_addr);
+	assert_int_equal(nla_get_u16(p.peer[CAMPAGNOL_A_PEER_REMOTE_PORT]), htons(4000));
+	assert_null(p.peer[CAMPAGNOL_A_PEER_KEYCONF]);
+	assert_null(p.peer[CAMPAGNOL_A_PEER_REMOTE_IPV6]);
+	cpg_dpk_msg_free(msg);
+
+	ep.sa.sa_family = AF_UNIX;
+	assert_null(cpg_dpk_peer_endpoint_msg(FAMILY, IFINDEX, test_ip4("10.0.0.2"), &ep));
+}
+
 /* ---- Parsing -------------------------------------------------------------- */
 
 static void parse_peer_reply(void **state)
@@ -512,6 +538,33 @@ static void add_new_then_set(void **state)
 	assert_int_equal(f.n_sent, 2);
 	assert_int_equal(f.sent[1].cmd, CAMPAGNOL_CMD_PEER_SET);
 	assert_int_equal(f.sent[1].cipher, CAMPAGNOL_CIPHER_CHACHA20_POLY1305);
+	dp->ops->destroy(dp);
+}
+
+static void set_endpoint(void **state)
+{
+	struct fake f;
+	struct cpg_dp *dp = new_dp(&f);
+	union cpg_sockaddr ep;
+
+	cpg_sockaddr_set_in(&ep, test_ip4("203.0.113.9"), 4000);
+	/* Only a peer we added can move. */
+	assert_int_equal(dp->ops->set_endpoint(dp, test_ip4("10.0.0.2"), &ep), -ENOENT);
+	assert_int_equal(f.n_sent, 0);
+
+	add_ok(dp, "10.0.0.2");
+	assert_int_equal(dp->ops->set_endpoint(dp, test_ip4("10.0.0.2"), &ep), 0);
+	assert_int_equal(f.n_sent, 2);
+	assert_int_equal(f.sent[1].cmd, CAMPAGNOL_CMD_PEER_SET);
+	assert_int_equal(f.sent[1].vpn_ip.s_addr, test_ip4("10.0.0.2").s_addr);
+	assert_int_equal(f.sent[1].cipher, 0);
+
+	/* The module refuses (another peer's endpoint): said, and returned. */
+	f.answer[CAMPAGNOL_CMD_PEER_SET] = -EADDRINUSE;
+	assert_int_equal(dp->ops->set_endpoint(dp, test_ip4("10.0.0.2"), &ep), -EADDRINUSE);
+	memset(&ep, 0, sizeof(ep));
+	assert_int_equal(dp->ops->set_endpoint(dp, test_ip4("10.0.0.2"), &ep), -EINVAL);
+	assert_int_equal(f.n_sent, 3);
 	dp->ops->destroy(dp);
 }
 
@@ -829,9 +882,11 @@ int main(void)
 		cmocka_unit_test(peer_request_every_cipher),
 		cmocka_unit_test(peer_request_ipv6),
 		cmocka_unit_test(id_and_dump_requests),
+		cmocka_unit_test(endpoint_request),
 		cmocka_unit_test(parse_peer_reply),
 		cmocka_unit_test(parse_refuses_bad_messages),
 		cmocka_unit_test(add_new_then_set),
+		cmocka_unit_test(set_endpoint),
 		cmocka_unit_test(add_follows_the_kernel),
 		cmocka_unit_test(add_refused),
 		cmocka_unit_test(add_checks_its_input),

@@ -982,6 +982,52 @@ static void test_add_peer_errors(void **state)
 	relay(fx, A, B, wire);
 }
 
+/* B's path moved: A sends to its new endpoint and takes records from there,
+ * with the same keys and sequence numbers. */
+static void test_set_endpoint(void **state)
+{
+	struct fixture *fx = *state;
+	struct cpg_dp *dp = fx->n[A].dp;
+	uint8_t pkt[DGRAM_MAX], wire[DGRAM_MAX], out[DGRAM_MAX];
+	size_t len = make_packet(pkt, fx->n[A].vpn_ip, fx->n[B].vpn_ip, 40, 0x21);
+	union cpg_sockaddr old_ep = fx->n[B].addr, new_ep, from;
+	socklen_t alen = sizeof(new_ep);
+	struct cpg_dp_stats st;
+	int old_fd = fx->n[B].udp_fd;
+	ssize_t wlen;
+	size_t flen;
+
+	assert_int_equal(dp->ops->set_endpoint(dp, ip("10.9.0.50"), &old_ep), -ENOENT);
+	assert_int_equal(dp->ops->set_endpoint(dp, fx->n[B].vpn_ip, &fx->n[C].addr), -EEXIST);
+	memset(&new_ep, 0, sizeof(new_ep));
+	assert_int_equal(dp->ops->set_endpoint(dp, fx->n[B].vpn_ip, &new_ep), -EINVAL);
+
+	/* B's datagrams now arrive at another socket (the node's own stays). */
+	host_send(&fx->n[A], pkt, len);
+	run_loop(fx);
+	relay(fx, A, B, wire);
+	cpg_sockaddr_set_in(&new_ep, ip("127.0.0.1"), 0);
+	fx->n[B].udp_fd = cpg_net_udp_socket(&new_ep, NULL);
+	assert_true(fx->n[B].udp_fd >= 0);
+	assert_int_equal(getsockname(fx->n[B].udp_fd, &new_ep.sa, &alen), 0);
+	assert_int_equal(dp->ops->set_endpoint(dp, fx->n[B].vpn_ip, &new_ep), 0);
+
+	wlen = sealed_for_b(fx, pkt, len, wire, &from);
+	assert_true(input(&fx->n[B], wire, (size_t)wlen, &from));
+	assert_int_equal(host_recv(&fx->n[B], out), (ssize_t)len);
+	get_stats(fx, A, B, &st);
+	assert_true(st.next_write_seq == SEQ0 + 2);
+
+	/* From the new endpoint B's records are A's; the old one is nobody. */
+	len = make_packet(pkt, fx->n[B].vpn_ip, fx->n[A].vpn_ip, 40, 0x12);
+	flen = forge(fx, B, A, EPOCH, SEQ0 + 100, pkt, len, wire);
+	assert_false(input(&fx->n[A], wire, flen, &old_ep));
+	assert_true(input(&fx->n[A], wire, flen, &new_ep));
+	assert_int_equal(host_recv(&fx->n[A], out), (ssize_t)len);
+	close(fx->n[B].udp_fd);
+	fx->n[B].udp_fd = old_fd;
+}
+
 /* The host end goes away: the data plane stops polling instead of spinning. */
 static void test_device_gone(void **state)
 {
@@ -1076,6 +1122,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rekey, setup_chacha, teardown),
 		cmocka_unit_test_setup_teardown(test_stats_idle, setup_aes256, teardown),
 		cmocka_unit_test_setup_teardown(test_add_peer_errors, setup_aes128, teardown),
+		cmocka_unit_test_setup_teardown(test_set_endpoint, setup_chacha, teardown),
 		cmocka_unit_test_setup_teardown(test_device_gone, setup_aes128, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_config, setup_aes128, teardown),
 	};

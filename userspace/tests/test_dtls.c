@@ -933,6 +933,31 @@ static void test_close_notify(void **state)
 	cpg_dtls_ctx_put(bob);
 }
 
+/* The path to the peer moved (relay to direct): the session sends there. */
+static void test_set_peer(void **state)
+{
+	struct cpg_dtls_ctx *alice = ctx_for("ca/alice", "10.0.0.1", NULL);
+	struct cpg_dtls_ctx *bob = ctx_for("ca/bob", "10.0.0.2", NULL);
+	struct pair p;
+	size_t sent;
+
+	pair_init(&p, alice, "10.0.0.2", bob, "10.0.0.1");
+	pair_run(&p);
+	assert_state(&p.a, CPG_DTLS_ESTABLISHED);
+	endpoint(&p.a.to, "203.0.113.9", 4000);
+	cpg_dtls_session_set_peer(p.a.s, &p.a.to);
+	assert_true(cpg_sockaddr_equal(cpg_dtls_session_peer(p.a.s), &p.a.to));
+	sent = p.a.n_out;
+	/* side_send() checks where it goes. */
+	cpg_dtls_session_close(p.a.s);
+	assert_int_equal(p.a.n_out, sent + 1);
+	pump(&p);
+	assert_state(&p.b, CPG_DTLS_CLOSED);
+	pair_free(&p);
+	cpg_dtls_ctx_put(alice);
+	cpg_dtls_ctx_put(bob);
+}
+
 static bool drop_all(struct side *sd, const uint8_t *d, size_t len)
 {
 	return true;
@@ -1126,6 +1151,7 @@ int main(void)
 		cmocka_unit_test(test_lost_datagrams),
 		cmocka_unit_test(test_cookie_exchange),
 		cmocka_unit_test(test_close_notify),
+		cmocka_unit_test(test_set_peer),
 		cmocka_unit_test(test_handshake_timeout),
 		cmocka_unit_test(test_handshake_mtu),
 		cmocka_unit_test(test_application_data_ignored),

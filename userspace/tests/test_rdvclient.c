@@ -42,6 +42,8 @@ struct client {
 	bool refuse_incoming;
 	int up;
 	struct cpg_rdvc_peer_info info;
+	int moved;
+	struct cpg_rdvc_peer_info moved_info;
 	int failed;
 	struct in_addr failed_ip;
 	enum cpg_rdvc_failure failure;
@@ -58,6 +60,7 @@ struct fixture {
 	struct cpg_loop loop;
 	int rdv_fd;
 	union cpg_sockaddr rdv_addr;
+	unsigned int direct_retry_ms;	/* of the clients client_init() makes */
 	struct client a, b;
 };
 
@@ -129,6 +132,15 @@ static bool rdv_recv(struct fixture *fx, uint8_t type, struct cpg_msg *m, union 
 	return recv_msg_on(fx, fx->rdv_fd, type, m, from, WAIT_MS);
 }
 
+/* Forget what fd has received so far. */
+static void drain(int fd)
+{
+	uint8_t buf[CPG_PROTO_MAX_MSG];
+
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) >= 0)
+		;
+}
+
 /* Nothing of type arrives on fd within ms. */
 static bool quiet_on(struct fixture *fx, int fd, uint8_t type, int ms)
 {
@@ -165,6 +177,14 @@ static void on_peer_up(void *arg, const struct cpg_rdvc_peer_info *info)
 		cpg_rdvc_close(c->rdvc, info->vpn_ip, CPG_REASON_IDLE);
 }
 
+static void on_peer_moved(void *arg, const struct cpg_rdvc_peer_info *info)
+{
+	struct client *c = arg;
+
+	c->moved++;
+	c->moved_info = *info;
+}
+
 static void on_peer_failed(void *arg, struct in_addr vpn_ip, enum cpg_rdvc_failure failure,
 			   enum cpg_reason reason)
 {
@@ -184,6 +204,7 @@ static const struct cpg_rdvc_ops ops = {
 	.registered = on_registered,
 	.peer_incoming = on_peer_incoming,
 	.peer_up = on_peer_up,
+	.peer_moved = on_peer_moved,
 	.peer_failed = on_peer_failed,
 };
 
@@ -218,6 +239,7 @@ static void client_init(struct fixture *fx, struct client *c, const char *vpn_ip
 		cfg.local_ep = c->addr;
 	cfg.max_peers = max_peers;
 	cfg.punch_timeout_ms = punch_timeout_ms;
+	cfg.direct_retry_ms = fx->direct_retry_ms;
 	c->rdvc = cpg_rdvc_new(&fx->loop, &cfg, &ops, c);
 	assert_non_null(c->rdvc);
 	assert_int_equal(cpg_loop_add_fd(&fx->loop, &c->io, c->fd, CPG_LOOP_READ, client_readable, c), 0);
@@ -238,6 +260,7 @@ static int setup(void **state)
 	static struct fixture fx;
 
 	memset(&fx, 0, sizeof(fx));
+	fx.direct_retry_ms = 0;
 	assert_int_equal(cpg_loop_init(&fx.loop), 0);
 	fx.rdv_fd = loopback_socket(&fx.rdv_addr);
 	client_init(&fx, &fx.a, "10.0.0.1", 8, 0, true);
@@ -280,20 +303,34 @@ static void rdv_send_type(struct fixture *fx, uint8_t type, const union cpg_sock
 	send_msg(fx->rdv_fd, &m, to);
 }
 
-/* ANS or FWD to client to about peer at peer_ep. */
+/* ANS or FWD about peer at peer_ep, for the test to add to and send. */
+static void brokered_init(struct cpg_msg *m, uint8_t type, struct in_addr peer,
+			  const union cpg_sockaddr *peer_ep, uint32_t session,
+			  enum cpg_role role)
+{
+	cpg_msg_init(m, type, 1);
+	m->peer_vpn_ip = peer;
+	m->peer_ep = *peer_ep;
+	m->session = session;
+	m->role = (uint8_t)role;
+	m->present = CPG_HAS(CPG_ATTR_PEER_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_ENDPOINT) |
+		     CPG_HAS(CPG_ATTR_SESSION) | CPG_HAS(CPG_ATTR_ROLE);
+}
+
+static void set_token(struct cpg_msg *m, uint8_t fill)
+{
+	memset(m->token, fill, sizeof(m->token));
+	m->present |= CPG_HAS(CPG_ATTR_TOKEN);
+}
+
+/* ANS or FWD to client to about peer at peer_ep (an RDV without tokens). */
 static void rdv_send_brokered(struct fixture *fx, uint8_t type, const struct client *to,
 			      struct in_addr peer, const union cpg_sockaddr *peer_ep,
 			      uint32_t session, enum cpg_role role)
 {
 	struct cpg_msg m;
 
-	cpg_msg_init(&m, type, 1);
-	m.peer_vpn_ip = peer;
-	m.peer_ep = *peer_ep;
-	m.session = session;
-	m.role = (uint8_t)role;
-	m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_ENDPOINT) |
-		    CPG_HAS(CPG_ATTR_SESSION) | CPG_HAS(CPG_ATTR_ROLE);
+	brokered_init(&m, type, peer, peer_ep, session, role);
 	send_msg(fx->rdv_fd, &m, &to->addr);
 }
 
@@ -311,19 +348,36 @@ static void register_client(struct fixture *fx, struct client *c)
 	assert_true(cpg_rdvc_registered(c->rdvc));
 }
 
+static void punch_init(struct cpg_msg *m, const struct client *c, struct in_addr peer_ip,
+		       uint32_t session, uint8_t flags)
+{
+	cpg_msg_init(m, CPG_MSG_PUNCH, 0);
+	m->vpn_ip = peer_ip;
+	m->peer_vpn_ip = c->vpn_ip;
+	m->session = session;
+	m->flags = flags;
+	m->present = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_VPN_IP) |
+		     CPG_HAS(CPG_ATTR_SESSION) | CPG_HAS(CPG_ATTR_FLAGS);
+}
+
 /* A PUNCH as the fake peer peer_ip would send it to c. */
 static void send_punch_to(int fd, const struct client *c, struct in_addr peer_ip,
 			  uint32_t session, uint8_t flags)
 {
 	struct cpg_msg m;
 
-	cpg_msg_init(&m, CPG_MSG_PUNCH, 0);
-	m.vpn_ip = peer_ip;
-	m.peer_vpn_ip = c->vpn_ip;
-	m.session = session;
-	m.flags = flags;
-	m.present = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_VPN_IP) |
-		    CPG_HAS(CPG_ATTR_SESSION) | CPG_HAS(CPG_ATTR_FLAGS);
+	punch_init(&m, c, peer_ip, session, flags);
+	send_msg(fd, &m, &c->addr);
+}
+
+/* The same with the session's token, made by set_token(fill). */
+static void send_token_punch_to(int fd, const struct client *c, struct in_addr peer_ip,
+				uint32_t session, uint8_t flags, uint8_t fill)
+{
+	struct cpg_msg m;
+
+	punch_init(&m, c, peer_ip, session, flags);
+	set_token(&m, fill);
 	send_msg(fd, &m, &c->addr);
 }
 
@@ -376,6 +430,92 @@ static void test_registration(void **state)
 	/* Leaving says BYE. */
 	client_destroy(fx, &fx->a);
 	assert_true(rdv_recv(fx, CPG_MSG_BYE, &m, &from));
+}
+
+/* OK to hello naming the probe port of probe_addr. */
+static void rdv_send_ok_probe(struct fixture *fx, const struct cpg_msg *hello,
+			      const union cpg_sockaddr *to, const union cpg_sockaddr *probe_addr)
+{
+	struct cpg_msg m;
+
+	cpg_msg_init(&m, CPG_MSG_OK, hello->request_id);
+	m.public_ep = *to;
+	m.ping_interval = CPG_PING_INTERVAL_MS;
+	m.probe_port = cpg_sockaddr_port(probe_addr);
+	m.present = CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT) | CPG_HAS(CPG_ATTR_PING_INTERVAL) |
+		    CPG_HAS(CPG_ATTR_PROBE_PORT);
+	send_msg(fx->rdv_fd, &m, to);
+}
+
+static void send_probe_ans(int fd, const union cpg_sockaddr *to, enum cpg_nat_type type)
+{
+	struct cpg_msg m;
+
+	cpg_msg_init(&m, CPG_MSG_PROBE_ANS, 1);
+	m.public_ep = *to;
+	m.nat_type = (uint8_t)type;
+	m.present = CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT) | CPG_HAS(CPG_ATTR_NAT_TYPE);
+	send_msg(fd, &m, to);
+}
+
+static void test_nat_probe(void **state)
+{
+	struct fixture *fx = *state;
+	union cpg_sockaddr probe_addr, from;
+	int probe = loopback_socket(&probe_addr);
+	struct cpg_msg hello, m;
+
+	cpg_rdvc_start(fx->a.rdvc);
+	assert_true(rdv_recv(fx, CPG_MSG_HELLO, &hello, NULL));
+	/* The RDV's unasked PROBE from its probe port, then the OK. */
+	cpg_msg_init(&m, CPG_MSG_PROBE, hello.request_id);
+	send_msg(probe, &m, &fx->a.addr);
+	assert_false(RUN_UNTIL(fx, fx->a.registered, 100));
+	rdv_send_ok_probe(fx, &hello, &fx->a.addr, &probe_addr);
+	assert_true(RUN_UNTIL(fx, fx->a.registered == 1, WAIT_MS));
+
+	/* It got in: our PROBE says the filter is open. */
+	assert_true(recv_msg_on(fx, probe, CPG_MSG_PROBE, &m, &from, WAIT_MS));
+	assert_true(cpg_sockaddr_equal(&from, &fx->a.addr));
+	assert_int_equal(m.vpn_ip.s_addr, fx->a.vpn_ip.s_addr);
+	assert_true(m.flags & CPG_FLAG_FILTER_OPEN);
+	assert_int_equal(cpg_rdvc_nat_type(fx->a.rdvc), CPG_NAT_UNKNOWN);
+
+	/* Only the probe port's answer counts. */
+	send_probe_ans(fx->rdv_fd, &fx->a.addr, CPG_NAT_CONE);
+	assert_true(RUN_UNTIL(fx, cpg_rdvc_stats(fx->a.rdvc)->unexpected == 1, WAIT_MS));
+	assert_int_equal(cpg_rdvc_nat_type(fx->a.rdvc), CPG_NAT_UNKNOWN);
+	send_probe_ans(probe, &fx->a.addr, CPG_NAT_SYMMETRIC);
+	assert_true(RUN_UNTIL(fx, cpg_rdvc_nat_type(fx->a.rdvc) == CPG_NAT_SYMMETRIC, WAIT_MS));
+	assert_true(quiet_on(fx, probe, CPG_MSG_PROBE, 1200));
+	/* A late answer to a retry, the probe of a retransmitted HELLO: the
+	 * RDV's doing, not noise. */
+	send_probe_ans(probe, &fx->a.addr, CPG_NAT_SYMMETRIC);
+	cpg_msg_init(&m, CPG_MSG_PROBE, hello.request_id);
+	send_msg(probe, &m, &fx->a.addr);
+	assert_false(RUN_UNTIL(fx, cpg_rdvc_stats(fx->a.rdvc)->unexpected > 1, 200));
+	close(probe);
+}
+
+static void test_nat_probe_filtered(void **state)
+{
+	struct fixture *fx = *state;
+	union cpg_sockaddr probe_addr;
+	int probe = loopback_socket(&probe_addr);
+	struct cpg_msg hello, m;
+
+	/* No unasked PROBE got in: no FILTER_OPEN, and three tries. */
+	cpg_rdvc_start(fx->a.rdvc);
+	assert_true(rdv_recv(fx, CPG_MSG_HELLO, &hello, NULL));
+	rdv_send_ok_probe(fx, &hello, &fx->a.addr, &probe_addr);
+	for (int i = 0; i < 3; i++) {
+		assert_true(recv_msg_on(fx, probe, CPG_MSG_PROBE, &m, NULL, WAIT_MS));
+		assert_false(m.present & CPG_HAS(CPG_ATTR_FLAGS));
+	}
+	assert_true(quiet_on(fx, probe, CPG_MSG_PROBE, 1500));
+	assert_int_equal(cpg_rdvc_nat_type(fx->a.rdvc), CPG_NAT_UNKNOWN);
+	assert_true(cpg_rdvc_registered(fx->a.rdvc));
+	close(probe);
 }
 
 static void test_nok_keeps_trying(void **state)
@@ -550,6 +690,37 @@ static void test_punch_from_other_endpoint(void **state)
 	close(real_fd);
 }
 
+static void test_token(void **state)
+{
+	struct fixture *fx = *state;
+	struct in_addr peer_ip = test_ip4("10.0.0.7");
+	union cpg_sockaddr peer_addr;
+	int peer = loopback_socket(&peer_addr);
+	struct cpg_msg m;
+
+	register_client(fx, &fx->a);
+	brokered_init(&m, CPG_MSG_FWD, peer_ip, &peer_addr, SESSION_1, CPG_ROLE_SERVER);
+	set_token(&m, 0xa5);
+	send_msg(fx->rdv_fd, &m, &fx->a.addr);
+
+	/* Our punches carry the session's token. */
+	assert_true(recv_msg_on(fx, peer, CPG_MSG_PUNCH, &m, NULL, WAIT_MS));
+	assert_true(m.present & CPG_HAS(CPG_ATTR_TOKEN));
+	assert_int_equal(m.token[0], 0xa5);
+	assert_int_equal(m.token[CPG_TOKEN_LEN - 1], 0xa5);
+
+	/* Right session, but no token or another one: not the peer. */
+	send_punch_to(peer, &fx->a, peer_ip, SESSION_1, 0);
+	send_token_punch_to(peer, &fx->a, peer_ip, SESSION_1, 0, 0x5a);
+	assert_false(RUN_UNTIL(fx, fx->a.up, 200));
+	assert_int_equal(cpg_rdvc_stats(fx->a.rdvc)->bad_tokens, 2);
+
+	send_token_punch_to(peer, &fx->a, peer_ip, SESSION_1, 0, 0xa5);
+	assert_true(RUN_UNTIL(fx, fx->a.up == 1, WAIT_MS));
+	assert_true(cpg_sockaddr_equal(&fx->a.info.endpoint, &peer_addr));
+	close(peer);
+}
+
 static void test_refused_incoming(void **state)
 {
 	struct fixture *fx = *state;
@@ -630,6 +801,13 @@ static void test_punch_timeout(void **state)
 	rdv_send_brokered(fx, CPG_MSG_ANS, &fx->a, peer_ip, &silent_addr, SESSION_1,
 			  CPG_ROLE_CLIENT);
 
+	/* At the deadline A asks for a relay; an RDV without relays answers
+	 * as to a plain ASK, with the same session. */
+	assert_true(rdv_recv(fx, CPG_MSG_ASK, &m, NULL));
+	assert_true(m.flags & CPG_FLAG_RELAY);
+	assert_int_equal(m.session, SESSION_1);
+	rdv_send_brokered(fx, CPG_MSG_ANS, &fx->a, peer_ip, &silent_addr, SESSION_1,
+			  CPG_ROLE_CLIENT);
 	assert_true(rdv_recv(fx, CPG_MSG_CLOSE, &m, &from));
 	assert_int_equal(m.peer_vpn_ip.s_addr, peer_ip.s_addr);
 	assert_int_equal(m.session, SESSION_1);
@@ -644,6 +822,273 @@ static void test_punch_timeout(void **state)
 		punches++;
 	assert_true(punches >= 3);
 	assert_true(quiet_on(fx, silent, CPG_MSG_PUNCH, 200));
+	close(silent);
+}
+
+/* A relayed FWD or ANS: the relay at relay_ep, the session's token fill. */
+static void rdv_send_relayed(struct fixture *fx, uint8_t type, const struct client *to,
+			     struct in_addr peer, const union cpg_sockaddr *peer_ep,
+			     uint32_t session, const union cpg_sockaddr *relay_ep,
+			     enum cpg_reason reason, uint8_t fill)
+{
+	struct cpg_msg m;
+
+	brokered_init(&m, type, peer, peer_ep, session,
+		      type == CPG_MSG_ANS ? CPG_ROLE_CLIENT : CPG_ROLE_SERVER);
+	set_token(&m, fill);
+	m.relay_ep = *relay_ep;
+	m.reason = (uint8_t)reason;
+	m.present |= CPG_HAS(CPG_ATTR_RELAY_ENDPOINT) | CPG_HAS(CPG_ATTR_REASON);
+	send_msg(fx->rdv_fd, &m, &to->addr);
+}
+
+/* The relay's answer to bind, as campagnol_rdv's relay sends it. */
+static void relay_ack(int relay, const struct client *c, const struct cpg_msg *bind)
+{
+	struct cpg_msg m = *bind;
+
+	m.flags = CPG_FLAG_ACK;
+	m.public_ep = c->addr;
+	m.present |= CPG_HAS(CPG_ATTR_FLAGS) | CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT);
+	send_msg(relay, &m, &c->addr);
+}
+
+static void test_relayed(void **state)
+{
+	struct fixture *fx = *state;
+	struct in_addr peer_ip = test_ip4("10.0.0.7");
+	union cpg_sockaddr relay_addr, direct_addr, rdv_host, from;
+	int relay = loopback_socket(&relay_addr);
+	int direct = loopback_socket(&direct_addr);
+	struct cpg_rdvc_peer_info info;
+	struct cpg_msg m;
+
+	register_client(fx, &fx->a);
+	/* 0.0.0.0: the relay is at the RDV's address. */
+	cpg_sockaddr_set_in(&rdv_host, test_ip4("0.0.0.0"), cpg_sockaddr_port(&relay_addr));
+	rdv_send_relayed(fx, CPG_MSG_FWD, &fx->a, peer_ip, &direct_addr, SESSION_1, &rdv_host,
+			 CPG_REASON_NAT, 0x33);
+
+	/* Each tick: bind, then punch, both to the relay. */
+	assert_true(recv_msg_on(fx, relay, CPG_MSG_RELAY_BIND, &m, &from, WAIT_MS));
+	assert_true(cpg_sockaddr_equal(&from, &fx->a.addr));
+	assert_int_equal(m.vpn_ip.s_addr, fx->a.vpn_ip.s_addr);
+	assert_int_equal(m.peer_vpn_ip.s_addr, peer_ip.s_addr);
+	assert_int_equal(m.session, SESSION_1);
+	assert_int_equal(m.token[0], 0x33);
+	relay_ack(relay, &fx->a, &m);
+	assert_true(recv_msg_on(fx, relay, CPG_MSG_PUNCH, &m, NULL, WAIT_MS));
+	assert_int_equal(m.token[0], 0x33);
+	assert_true(quiet_on(fx, direct, CPG_MSG_PUNCH, 100));
+	assert_int_equal(cpg_rdvc_stats(fx->a.rdvc)->unexpected, 0);
+
+	/* The peer's punch, forwarded by the relay: up, relayed. */
+	send_token_punch_to(relay, &fx->a, peer_ip, SESSION_1, 0, 0x33);
+	assert_true(RUN_UNTIL(fx, fx->a.up == 1, WAIT_MS));
+	assert_true(fx->a.info.relayed);
+	assert_true(cpg_sockaddr_equal(&fx->a.info.endpoint, &relay_addr));
+	assert_true(cpg_sockaddr_equal(&fx->a.info.relay_ep, &relay_addr));
+	assert_int_equal(fx->a.info.relay_reason, CPG_REASON_NAT);
+	assert_false(fx->a.info.local);
+	assert_int_equal(cpg_rdvc_peer_info(fx->a.rdvc, peer_ip, &info), 0);
+	assert_true(info.relayed);
+	assert_true(info.relay_bound);
+	assert_int_equal(cpg_rdvc_peer_info(fx->a.rdvc, test_ip4("10.0.0.8"), &info), -ENOENT);
+
+	/* Keepalives bind again, so that the relay follows a NAT rebinding. */
+	drain(relay);
+	cpg_rdvc_keepalive(fx->a.rdvc, peer_ip);
+	assert_true(recv_msg_on(fx, relay, CPG_MSG_RELAY_BIND, &m, NULL, WAIT_MS));
+	assert_true(recv_msg_on(fx, relay, CPG_MSG_PUNCH_KEEPALIVE, &m, NULL, WAIT_MS));
+	assert_int_equal(cpg_rdvc_stats(fx->a.rdvc)->unexpected, 0);
+	close(relay);
+	close(direct);
+}
+
+/* A up with peer_ip through the relay (FWD, token 0x44), the peer's own
+ * endpoint direct_addr. */
+static void up_relayed(struct fixture *fx, struct in_addr peer_ip, int relay,
+		       const union cpg_sockaddr *relay_addr, const union cpg_sockaddr *direct_addr)
+{
+	struct cpg_msg m;
+
+	register_client(fx, &fx->a);
+	rdv_send_relayed(fx, CPG_MSG_FWD, &fx->a, peer_ip, direct_addr, SESSION_1, relay_addr,
+			 CPG_REASON_NAT, 0x44);
+	assert_true(recv_msg_on(fx, relay, CPG_MSG_PUNCH, &m, NULL, WAIT_MS));
+	send_token_punch_to(relay, &fx->a, peer_ip, SESSION_1, 0, 0x44);
+	assert_true(RUN_UNTIL(fx, fx->a.up == 1, WAIT_MS));
+	assert_true(fx->a.info.relayed);
+}
+
+static void test_direct_try_moves(void **state)
+{
+	struct fixture *fx = *state;
+	struct in_addr peer_ip = test_ip4("10.0.0.7");
+	union cpg_sockaddr relay_addr, direct_addr, other_addr, from;
+	int relay = loopback_socket(&relay_addr);
+	int direct = loopback_socket(&direct_addr);
+	int other = loopback_socket(&other_addr);
+	struct cpg_rdvc_peer_info info;
+	struct cpg_msg m;
+
+	client_destroy(fx, &fx->a);
+	fx->direct_retry_ms = 300;
+	client_init(fx, &fx->a, "10.0.0.1", 8, 400, true);
+	up_relayed(fx, peer_ip, relay, &relay_addr, &direct_addr);
+	assert_int_equal(cpg_rdvc_peer_info(fx->a.rdvc, peer_ip, &info), 0);
+	assert_true(info.last_direct_try_ms == 0);
+
+	/* direct_retry later: a DIRECT_TRY through the relay, then punches
+	 * to the peer's own endpoint, with the token. */
+	do
+		assert_true(recv_msg_on(fx, relay, CPG_MSG_PUNCH, &m, NULL, WAIT_MS));
+	while (!(m.flags & CPG_FLAG_DIRECT_TRY));
+	assert_int_equal(m.token[0], 0x44);
+	assert_true(recv_msg_on(fx, direct, CPG_MSG_PUNCH, &m, &from, WAIT_MS));
+	assert_true(cpg_sockaddr_equal(&from, &fx->a.addr));
+	assert_int_equal(m.session, SESSION_1);
+	assert_int_equal(m.token[0], 0x44);
+	assert_int_equal(cpg_rdvc_peer_info(fx->a.rdvc, peer_ip, &info), 0);
+	assert_true(info.last_direct_try_ms > 0);
+
+	/* Someone without the token does not take the path. */
+	send_token_punch_to(other, &fx->a, peer_ip, SESSION_1, 0, 0x45);
+	assert_false(RUN_UNTIL(fx, fx->a.moved, 100));
+
+	/* The peer's punch from its own endpoint: the path moves, once. */
+	send_token_punch_to(direct, &fx->a, peer_ip, SESSION_1, 0, 0x44);
+	assert_true(RUN_UNTIL(fx, fx->a.moved == 1, WAIT_MS));
+	assert_false(fx->a.moved_info.relayed);
+	assert_true(cpg_sockaddr_equal(&fx->a.moved_info.endpoint, &direct_addr));
+	assert_int_equal(fx->a.moved_info.session, SESSION_1);
+	send_token_punch_to(direct, &fx->a, peer_ip, SESSION_1, CPG_FLAG_ACK, 0x44);
+	assert_false(RUN_UNTIL(fx, fx->a.moved > 1, 200));
+	assert_int_equal(fx->a.up, 1);
+	assert_int_equal(cpg_rdvc_peer_info(fx->a.rdvc, peer_ip, &info), 0);
+	assert_false(info.relayed);
+	assert_true(cpg_sockaddr_equal(&info.endpoint, &direct_addr));
+
+	/* Direct now: no more tries, keepalives go straight to the peer. */
+	drain(relay);
+	assert_true(quiet_on(fx, relay, CPG_MSG_PUNCH, 600));
+	cpg_rdvc_keepalive(fx->a.rdvc, peer_ip);
+	assert_true(recv_msg_on(fx, direct, CPG_MSG_PUNCH_KEEPALIVE, &m, NULL, WAIT_MS));
+	assert_true(quiet_on(fx, relay, CPG_MSG_RELAY_BIND, 100));
+	close(relay);
+	close(direct);
+	close(other);
+}
+
+static void test_direct_try_answered(void **state)
+{
+	struct fixture *fx = *state;
+	struct in_addr peer_ip = test_ip4("10.0.0.7");
+	union cpg_sockaddr relay_addr, direct_addr;
+	int relay = loopback_socket(&relay_addr);
+	int direct = loopback_socket(&direct_addr);
+	int punches = 0;
+	struct cpg_msg m;
+
+	/* direct_retry 0: we never start, but follow the peer's DIRECT_TRY. */
+	up_relayed(fx, peer_ip, relay, &relay_addr, &direct_addr);
+	assert_true(quiet_on(fx, direct, CPG_MSG_PUNCH, 300));
+	send_token_punch_to(relay, &fx->a, peer_ip, SESSION_1, CPG_FLAG_DIRECT_TRY, 0x44);
+	while (recv_msg_on(fx, direct, CPG_MSG_PUNCH, &m, NULL, 500))
+		punches++;
+	assert_true(punches >= 3);
+	/* Only the ACK went back through the relay, no DIRECT_TRY of ours. */
+	while (recv_msg_on(fx, relay, CPG_MSG_PUNCH, &m, NULL, 0))
+		assert_false(m.flags & CPG_FLAG_DIRECT_TRY);
+	assert_int_equal(fx->a.moved, 0);
+
+	/* Our public endpoint changed: we bind again, try at once, and tell
+	 * the peer. */
+	drain(relay);
+	cpg_msg_init(&m, CPG_MSG_PONG, 1);
+	m.public_ep = relay_addr;
+	m.present = CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT);
+	send_msg(fx->rdv_fd, &m, &fx->a.addr);
+	assert_true(recv_msg_on(fx, relay, CPG_MSG_RELAY_BIND, &m, NULL, WAIT_MS));
+	do
+		assert_true(recv_msg_on(fx, relay, CPG_MSG_PUNCH, &m, NULL, WAIT_MS));
+	while (!(m.flags & CPG_FLAG_DIRECT_TRY));
+	assert_true(recv_msg_on(fx, direct, CPG_MSG_PUNCH, &m, NULL, WAIT_MS));
+	close(relay);
+	close(direct);
+}
+
+/* A's direct session to a silent peer reaches its deadline; the ASK RELAY. */
+static void punch_until_relay_ask(struct fixture *fx, struct in_addr peer_ip,
+				  const union cpg_sockaddr *silent_addr)
+{
+	struct cpg_msg m;
+
+	client_destroy(fx, &fx->a);
+	client_init(fx, &fx->a, "10.0.0.1", 8, 300, true);
+	register_client(fx, &fx->a);
+	assert_int_equal(cpg_rdvc_connect(fx->a.rdvc, peer_ip), 0);
+	assert_true(rdv_recv(fx, CPG_MSG_ASK, &m, NULL));
+	assert_false(m.present & CPG_HAS(CPG_ATTR_FLAGS));
+	brokered_init(&m, CPG_MSG_ANS, peer_ip, silent_addr, SESSION_1, CPG_ROLE_CLIENT);
+	set_token(&m, 0x11);
+	send_msg(fx->rdv_fd, &m, &fx->a.addr);
+
+	assert_true(rdv_recv(fx, CPG_MSG_ASK, &m, NULL));
+	assert_int_equal(m.peer_vpn_ip.s_addr, peer_ip.s_addr);
+	assert_int_equal(m.flags, CPG_FLAG_RELAY);
+	assert_int_equal(m.session, SESSION_1);
+	assert_int_equal(fx->a.failed, 0);
+}
+
+static void test_punch_deadline_relay(void **state)
+{
+	struct fixture *fx = *state;
+	struct in_addr peer_ip = test_ip4("10.0.0.5");
+	union cpg_sockaddr silent_addr, relay_addr;
+	int silent = loopback_socket(&silent_addr);
+	int relay = loopback_socket(&relay_addr);
+	struct cpg_msg m;
+
+	punch_until_relay_ask(fx, peer_ip, &silent_addr);
+	/* Unanswered, the ASK RELAY is retried as any ASK. */
+	assert_true(rdv_recv(fx, CPG_MSG_ASK, &m, NULL));
+	assert_int_equal(m.flags, CPG_FLAG_RELAY);
+
+	rdv_send_relayed(fx, CPG_MSG_ANS, &fx->a, peer_ip, &silent_addr, SESSION_2, &relay_addr,
+			 CPG_REASON_PUNCH_FAILED, 0x22);
+	assert_true(recv_msg_on(fx, relay, CPG_MSG_RELAY_BIND, &m, NULL, WAIT_MS));
+	assert_int_equal(m.session, SESSION_2);
+	assert_int_equal(m.token[0], 0x22);
+	send_token_punch_to(relay, &fx->a, peer_ip, SESSION_2, 0, 0x22);
+	assert_true(RUN_UNTIL(fx, fx->a.up == 1, WAIT_MS));
+	assert_true(fx->a.info.relayed);
+	assert_int_equal(fx->a.info.session, SESSION_2);
+	assert_int_equal(fx->a.info.relay_reason, CPG_REASON_PUNCH_FAILED);
+	assert_int_equal(fx->a.failed, 0);
+	close(silent);
+	close(relay);
+}
+
+static void test_no_relay(void **state)
+{
+	struct fixture *fx = *state;
+	struct in_addr peer_ip = test_ip4("10.0.0.5");
+	union cpg_sockaddr silent_addr;
+	int silent = loopback_socket(&silent_addr);
+	struct cpg_msg m;
+
+	punch_until_relay_ask(fx, peer_ip, &silent_addr);
+	cpg_msg_init(&m, CPG_MSG_REJ, 1);
+	m.peer_vpn_ip = peer_ip;
+	m.reason = CPG_REASON_NO_RELAY;
+	m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP) | CPG_HAS(CPG_ATTR_REASON);
+	send_msg(fx->rdv_fd, &m, &fx->a.addr);
+	assert_true(RUN_UNTIL(fx, fx->a.failed == 1, WAIT_MS));
+	assert_int_equal(fx->a.failure, CPG_RDVC_REJECTED);
+	assert_int_equal(fx->a.reason, CPG_REASON_NO_RELAY);
+	assert_non_null(strstr(fx->a.failure_msg, "punching failed and the RDV has no relay"));
+	assert_non_null(strstr(fx->a.failure_msg, "10.0.0.5"));
 	close(silent);
 }
 
@@ -766,14 +1211,22 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_registration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nat_probe, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nat_probe_filtered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nok_keeps_trying, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connect_both_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ack_rule, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_punch_from_other_endpoint, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_incoming, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rej, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_answer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_punch_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relayed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_punch_deadline_relay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_relay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_direct_try_moves, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_direct_try_answered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rdv_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_callbacks_reenter, setup, teardown),
