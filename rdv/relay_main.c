@@ -36,6 +36,8 @@
 #define OTHER_FDS 32
 #define TICK_MS 1000
 #define RECV_BUF_SIZE 2048
+/* Control datagrams read per wakeup, so that the relays get their turn. */
+#define READS_PER_WAKEUP 64
 
 struct options {
 	struct rdv_process process;
@@ -52,10 +54,16 @@ struct options {
 	unsigned long idle_s;
 };
 
-/* The RDV's handle for what this relay holds on one port; 0: nothing. */
+/*
+ * What this relay holds on one port for the RDV: its handle (0: nothing) and
+ * ours. Ours is 0 while the allocation, freed for being idle, is being
+ * reported with RELAY_EXPIRED until the RDV acknowledges it.
+ */
 struct held {
 	uint64_t rdv_handle;
 	uint64_t handle;
+	unsigned int expired_tries;
+	uint64_t next_try;
 };
 
 struct relayd {
@@ -354,15 +362,18 @@ static void on_alloc(struct relayd *d, const struct cpg_msg *m, uint64_t now)
 	}
 	h = &d->held[port - d->opt->port_low];
 	if (h->rdv_handle == m->handle) {
-		answer(d, m, 0);	/* our ACK was lost */
+		/* Our ACK was lost; or it expired meanwhile, which RELAY_EXPIRED says. */
+		if (h->handle)
+			answer(d, m, 0);
 		return;
 	}
-	if (h->rdv_handle) {
+	if (h->handle) {
 		/* The RDV forgot it (a release lost, or it restarted): it decides. */
 		log_info("port %u given again by the RDV: its previous allocation ends", port);
 		relay_release(d->relay, h->handle);
-		h->rdv_handle = 0;
 	}
+	h->rdv_handle = 0;
+	h->handle = 0;
 	memcpy(pair.token, m->token, sizeof(pair.token));
 	if (relay_alloc_port(d->relay, &pair, port, now, &grant)) {
 		log_notice("cannot relay on port %u for session %" PRIu32 ": %s; the RDV will "
@@ -382,8 +393,7 @@ static struct held *find_held(struct relayd *d, bool by_rdv, uint64_t handle)
 
 	/* A scan: releases are rare next to the datagrams relayed. */
 	for (size_t i = 0; i < n; i++) {
-		if ((by_rdv ? d->held[i].rdv_handle : d->held[i].handle) == handle &&
-		    d->held[i].rdv_handle)
+		if ((by_rdv ? d->held[i].rdv_handle : d->held[i].handle) == handle && handle)
 			return &d->held[i];
 	}
 	return NULL;
@@ -394,25 +404,62 @@ static void on_release(struct relayd *d, const struct cpg_msg *m)
 	struct held *h = find_held(d, true, m->handle);
 
 	if (h) {
-		relay_release(d->relay, h->handle);
+		if (h->handle)
+			relay_release(d->relay, h->handle);
 		h->rdv_handle = 0;
+		h->handle = 0;
 	}
 	answer(d, m, 0);
+}
+
+static void send_expired(struct relayd *d, struct held *h, uint64_t now)
+{
+	struct cpg_msg m;
+
+	cpg_msg_init(&m, CPG_MSG_RELAY_EXPIRED, 0);
+	m.present = CPG_HAS(CPG_ATTR_HANDLE);
+	m.handle = h->rdv_handle;
+	h->next_try = now + RELAY_CTL_RETRY_MS;
+	send_ctl(d, &m);
 }
 
 static void on_relay_expired(void *arg, uint64_t handle, const struct relay_pair *pair)
 {
 	struct relayd *d = arg;
 	struct held *h = find_held(d, false, handle);
-	struct cpg_msg m;
 
 	if (!h)
 		return;
-	cpg_msg_init(&m, CPG_MSG_RELAY_EXPIRED, 0);
-	m.present = CPG_HAS(CPG_ATTR_HANDLE);
-	m.handle = h->rdv_handle;
-	h->rdv_handle = 0;
-	send_ctl(d, &m);
+	h->handle = 0;
+	h->expired_tries = RELAY_CTL_RETRIES;
+	send_expired(d, h, cpg_loop_now_ms());
+}
+
+static void on_expired_ack(struct relayd *d, const struct cpg_msg *m)
+{
+	struct held *h = find_held(d, true, m->handle);
+
+	if (h && !h->handle)
+		h->rdv_handle = 0;
+}
+
+/* RELAY_EXPIRED again until the RDV acknowledges it, or gives no sign. */
+static void retry_expired(struct relayd *d, uint64_t now)
+{
+	size_t n = (size_t)d->opt->port_high - d->opt->port_low + 1;
+
+	for (size_t i = 0; i < n; i++) {
+		struct held *h = &d->held[i];
+
+		if (!h->rdv_handle || h->handle || h->next_try > now)
+			continue;
+		if (!h->expired_tries) {
+			h->rdv_handle = 0;
+			continue;
+		}
+		h->expired_tries--;
+		send_expired(d, h, now);
+	}
 }
 
 static void on_answered(struct relayd *d, uint64_t now)
@@ -447,9 +494,11 @@ static void control_input(struct relayd *d, size_t len, const union cpg_sockaddr
 		return;
 	}
 	on_answered(d, now);
-	if (m.flags & CPG_FLAG_ACK)
-		return;		/* HELLO's answer, or EXPIRED's */
-	if (m.type == CPG_MSG_RELAY_ALLOC)
+	if (m.type == CPG_MSG_RELAY_EXPIRED && (m.flags & CPG_FLAG_ACK))
+		on_expired_ack(d, &m);
+	else if (m.flags & CPG_FLAG_ACK)
+		return;		/* HELLO's answer */
+	else if (m.type == CPG_MSG_RELAY_ALLOC)
 		on_alloc(d, &m, now);
 	else if (m.type == CPG_MSG_RELAY_RELEASE)
 		on_release(d, &m);
@@ -459,7 +508,7 @@ static void on_readable(struct cpg_loop *loop, int fd, uint32_t events, void *ar
 {
 	struct relayd *d = arg;
 
-	for (;;) {
+	for (int i = 0; i < READS_PER_WAKEUP; i++) {
 		union cpg_sockaddr from;
 		socklen_t from_len = sizeof(from);
 		ssize_t n;
@@ -484,6 +533,7 @@ static void on_tick(struct cpg_loop *loop, void *arg)
 	char str[CPG_SOCKADDR_STRLEN];
 
 	relay_expire(d->relay, now);
+	retry_expired(d, now);
 	if (now - d->last_hello >= RELAY_CTL_HELLO_MS)
 		send_hello(d, now);
 	if (!d->warned && now - d->last_answer > RELAY_CTL_SILENT_MS) {
