@@ -289,6 +289,16 @@ static struct remote *find_remote(struct relay_pool *p, const union cpg_sockaddr
 	return NULL;
 }
 
+/* A live relay that clients reach at public (port 0). */
+static struct remote *find_public(struct relay_pool *p, const union cpg_sockaddr *public)
+{
+	for (size_t i = 0; i < RELAY_POOL_MAX_REMOTES; i++) {
+		if (p->remotes[i].live && cpg_sockaddr_equal(&p->remotes[i].public, public))
+			return &p->remotes[i];
+	}
+	return NULL;
+}
+
 static struct remote *add_remote(struct relay_pool *p, const struct cpg_msg *m,
 				 const union cpg_sockaddr *from)
 {
@@ -349,6 +359,12 @@ static void on_hello(struct relay_pool *p, struct remote *r, const struct cpg_ms
 		r = NULL;
 	}
 	if (!r) {
+		struct remote *old = find_public(p, &public);
+
+		/* Same relay, new control port: it restarted, and what the
+		 * old one held is gone. */
+		if (old)
+			forget(p, old, "came back from another port (restarted?)");
 		r = add_remote(p, m, from);
 		if (!r)
 			return;
@@ -518,9 +534,9 @@ void relay_pool_log_stats(const struct relay_pool *p, uint64_t now_ms, int prio)
 
 		if (!r->live)
 			continue;
-		cpg_log(prio, "stats: relay %s at %s: in_use=%zu capacity=%zu last_heard=%" PRIu64
-			"s ago", cpg_sockaddr_str(&r->ctl, ctl, sizeof(ctl)),
-			cpg_sockaddr_str(&r->public, pub, sizeof(pub)), r->in_use, r->capacity,
-			(now_ms - r->last_heard) / 1000);
+		cpg_log(prio, "stats: relay %s at %s: in_use=%zu (it says %" PRIu32 ") capacity=%zu"
+			" last_heard=%" PRIu64 "s ago", cpg_sockaddr_str(&r->ctl, ctl, sizeof(ctl)),
+			cpg_sockaddr_str(&r->public, pub, sizeof(pub)), r->in_use, r->says_in_use,
+			r->capacity, (now_ms - r->last_heard) / 1000);
 	}
 }

@@ -371,6 +371,25 @@ static void test_silent_relay(void **state)
 	assert_false(is_remote(&a));
 }
 
+/* The same relay from a new control port: it restarted, the old is gone. */
+static void test_relay_restarted(void **state)
+{
+	struct fixture *f = *state;
+	struct relay_grant a;
+
+	hello(f, &f->relay_key, 4);
+	alloc(f, 1);
+	a = alloc(f, 2);
+	answer(f, CPG_MSG_RELAY_ALLOC, a.handle, true);
+	f->ctl = test_ep4("198.51.100.20", 40001);
+	f->relay_seen = 0;
+	hello(f, &f->relay_key, 4);
+	assert_int_equal(relay_pool_stats(f->pool)->remotes, 1);
+	assert_int_equal(relay_pool_stats(f->pool)->lost, 1);
+	assert_int_equal(f->n_expired, 1);
+	assert_int_equal(f->expired[0], a.handle);
+}
+
 /* Without a relay of its own (--no-relay) and no remote one yet. */
 static void test_no_relay_at_all(void **state)
 {
@@ -395,6 +414,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_relay_answer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_expired, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_silent_relay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_restarted, setup, teardown),
 		cmocka_unit_test(test_no_relay_at_all),
 	};
 
