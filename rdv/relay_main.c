@@ -539,8 +539,9 @@ static void on_tick(struct cpg_loop *loop, void *arg)
 	if (!d->warned && now - d->last_answer > RELAY_CTL_SILENT_MS) {
 		d->warned = true;
 		d->answered = false;
-		log_warn("no answer from the RDV at %s for %d s: check --rdv, that it runs with "
-			 "--relay-secret and the same secret, and that the clocks agree within %d s",
+		log_warn("no answer from the RDV at %s for %d s: check --rdv, that it runs "
+			 "with --relay-secret and the same secret, and that the clocks agree "
+			 "within %d s",
 			 cpg_sockaddr_str(&d->rdv, str, sizeof(str)), RELAY_CTL_SILENT_MS / 1000,
 			 RELAY_CTL_SKEW_MS / 1000);
 	}

@@ -15,6 +15,8 @@
 #   - SIGTERM: every process exits with status 0.
 # ctest-timeout: 240
 
+# Functions below are called through ktap_test_result.
+# shellcheck disable=SC2317
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
 
@@ -67,6 +69,11 @@ relayed_through() {
 	return 1
 }
 
+# pings_through NAME PEER RELAY_IP: NAME pings PEER, through RELAY_IP.
+pings_through() {
+	vpn_ping "$1" "$2" 30 && relayed_through "$1" "$2" "$3"
+}
+
 # rdv_stats: the RDV's counters, logged on SIGUSR1.
 rdv_stats() {
 	local n
@@ -99,8 +106,9 @@ port=40000
 for h in "${HOSTS[@]}"; do
 	port=$((port + 1))
 	vpn_conf "$h" "${VPN[$h]}" "$port"
-	vpn_start "$h" "$h" && rdv_registered "${VPN[$h]}" ||
+	if ! vpn_start "$h" "$h" || ! rdv_registered "${VPN[$h]}"; then
 		ktap_bail_out "daemon $h did not start"
+	fi
 done
 
 ktap_test_result "s1 pings s2" vpn_ping s1 "$s2_VPN" 30
@@ -124,7 +132,7 @@ ktap_test_result "relay1 exits with status 0 on SIGTERM" [ "$CPG_RC" = 0 ]
 ktap_test_result "the RDV forgets relay1 after 15 s of silence, and says so" \
 	wait_for "$(err_of rdv)" "relay ${RELAY1_IP//./\\.}:[0-9]+ silent for 15 s: forgotten" 25
 ktap_test_result "a new pair, s1 and s3, pings through relay2" \
-	eval 'vpn_ping s1 "$s3_VPN" 30 && relayed_through s1 "$s3_VPN" "$RELAY2_IP"'
+	pings_through s1 "$s3_VPN" "$RELAY2_IP"
 ktap_test_result "the RDV is still running" proc_alive rdv
 ktap_test_result "the relay with the wrong secret warns that the RDV does not answer" \
 	wait_for "$(err_of wrong)" 'no answer from the RDV' 20
