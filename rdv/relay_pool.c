@@ -404,8 +404,10 @@ static void on_expired(struct relay_pool *p, struct remote *r, const struct cpg_
 
 	/* Answered even when stale: the relay stops repeating it. */
 	send_handle(p, r, CPG_MSG_RELAY_EXPIRED, m->request_id, m->handle, true);
-	if (pt && pt->remote == r)
+	if (pt && pt->remote == r) {
+		p->stats.expired++;
 		free_port(p, pt, true);
+	}
 }
 
 static void log_refusal(struct relay_pool *p, const union cpg_sockaddr *from,
@@ -524,9 +526,11 @@ void relay_pool_log_stats(const struct relay_pool *p, uint64_t now_ms, int prio)
 	if (!p->cfg.key)
 		return;
 	cpg_log(prio, "stats: remote relays=%zu allocs=%" PRIu64 " unconfirmed=%" PRIu64
-		" refused_ports=%" PRIu64 " lost=%" PRIu64 " dropped: malformed=%" PRIu64
-		" bad_mac=%" PRIu64 " stale=%" PRIu64 " replayed=%" PRIu64 " strangers=%" PRIu64,
-		st->remotes, st->remote_allocs, st->unconfirmed, st->refused_ports, st->lost,
+		" refused_ports=%" PRIu64 " expired=%" PRIu64 " lost=%" PRIu64
+		" dropped: malformed=%" PRIu64 " bad_mac=%" PRIu64 " stale=%" PRIu64
+		" replayed=%" PRIu64 " strangers=%" PRIu64,
+		st->remotes, st->remote_allocs, st->unconfirmed, st->refused_ports, st->expired,
+		st->lost,
 		st->refused[RELAY_CTL_MALFORMED], st->refused[RELAY_CTL_BAD_MAC],
 		st->refused[RELAY_CTL_STALE], st->refused[RELAY_CTL_REPLAYED], st->strangers);
 	for (size_t i = 0; i < RELAY_POOL_MAX_REMOTES; i++) {

@@ -46,6 +46,7 @@ struct relay_pool_stats {
 	uint64_t remote_allocs;
 	uint64_t unconfirmed;		/* RELAY_ALLOC never answered */
 	uint64_t refused_ports;		/* RELAY_ALLOC answered NO_RELAY */
+	uint64_t expired;		/* freed by their relay for being idle */
 	uint64_t lost;			/* allocations on a relay that went silent */
 	size_t remotes;			/* live now */
 };

@@ -340,6 +340,7 @@ static void test_relay_expired(void **state)
 	assert_int_equal(f->n_sent, 1);
 	assert_int_equal(f->sent[0].type, CPG_MSG_RELAY_EXPIRED);
 	assert_int_equal(f->sent[0].flags, CPG_FLAG_ACK);
+	assert_int_equal(relay_pool_stats(f->pool)->expired, 1);
 	/* The server will not release it: the pool forgot it already. */
 	relay_pool_ops.release(f->pool, a.handle);
 	assert_int_equal(f->n_sent, 1);

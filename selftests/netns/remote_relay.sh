@@ -9,9 +9,10 @@
 #   - a relay with another secret (192.0.2.7) is refused: the RDV drops and
 #     counts its messages, never lists it, and the relay warns that the RDV
 #     does not answer;
-#   - relay2 (192.0.2.6) joins, relay1 is killed: the RDV forgets it after
-#     15 s with a log line saying so, stays up, and a new pair (s1 and s3)
-#     is relayed through relay2;
+#   - relay2 (192.0.2.6, --relay-idle 2) joins, relay1 is killed: the RDV
+#     forgets it after 15 s with a log line saying so, stays up, and a new
+#     pair (s1 and s3) is relayed through relay2; once idle, relay2 frees
+#     that allocation and the RDV hears of it (RELAY_EXPIRED);
 #   - SIGTERM: every process exits with status 0.
 # ctest-timeout: 240
 
@@ -29,7 +30,7 @@ s2_VPN=10.0.0.52
 s3_VPN=10.0.0.53
 declare -A VPN=([s1]=$s1_VPN [s2]=$s2_VPN [s3]=$s3_VPN)
 
-ktap_init 17 campagnol_rdv campagnol_relay campagnol campagnol-status
+ktap_init 18 campagnol_rdv campagnol_relay campagnol campagnol-status
 
 topology() {
 	local h i=0
@@ -51,10 +52,14 @@ secret() {
 	(umask 077 && head -c 48 /dev/urandom | base64 >"$CPG_TMP/$1")
 }
 
-# relay_start NAME IP SECRET: campagnol_relay on host NAME, serving the RDV.
+# relay_start NAME IP SECRET [OPTION...]: campagnol_relay on host NAME,
+# serving the RDV.
 relay_start() {
-	start "$1" "$1" "$CPG_BIN/campagnol_relay" -v --rdv "$RDV_IP" --bind "$2" \
-		--secret "$CPG_TMP/$3"
+	local name=$1 addr=$2 key=$3
+	shift 3
+
+	start "$name" "$name" "$CPG_BIN/campagnol_relay" -v --rdv "$RDV_IP" --bind "$addr" \
+		--secret "$CPG_TMP/$key" "$@"
 }
 
 # relayed_through NAME PEER RELAY_IP: NAME's status shows its tunnel to
@@ -72,6 +77,22 @@ relayed_through() {
 # pings_through NAME PEER RELAY_IP: NAME pings PEER, through RELAY_IP.
 pings_through() {
 	vpn_ping "$1" "$2" 30 && relayed_through "$1" "$2" "$3"
+}
+
+# expired_reported: within 20 s, the RDV counts a RELAY_EXPIRED (the
+# daemons' path keepalives come every 10 s, --relay-idle is 2 s).
+expired_reported() {
+	local deadline stats
+
+	deadline=$(($(now_ms) + 20000))
+	while :; do
+		stats=$(rdv_stats)
+		[ "$(field "$stats" expired)" -gt 0 ] 2>/dev/null && return 0
+		[ "$(now_ms)" -lt "$deadline" ] || break
+		sleep 1
+	done
+	ktap_print_msg "RDV: $stats"
+	return 1
 }
 
 # rdv_stats: the RDV's counters, logged on SIGUSR1.
@@ -124,7 +145,7 @@ ktap_test_result "the relay with the wrong secret never joined" \
 
 # --- Failover -------------------------------------------------------------------
 
-relay_start relay2 "$RELAY2_IP" secret
+relay_start relay2 "$RELAY2_IP" secret --relay-idle 2
 wait_for "$(err_of rdv)" "relay ${RELAY2_IP//./\\.}:[0-9]+ joined" 10 ||
 	ktap_print_msg "relay2 did not join"
 proc_stop relay1
@@ -134,6 +155,8 @@ ktap_test_result "the RDV forgets relay1 after 15 s of silence, and says so" \
 ktap_test_result "a new pair, s1 and s3, pings through relay2" \
 	pings_through s1 "$s3_VPN" "$RELAY2_IP"
 ktap_test_result "the RDV is still running" proc_alive rdv
+ktap_test_result "relay2 frees the idle allocation and the RDV hears of it" \
+	expired_reported
 ktap_test_result "the relay with the wrong secret warns that the RDV does not answer" \
 	wait_for "$(err_of wrong)" 'no answer from the RDV' 20
 
