@@ -61,6 +61,7 @@ struct options {
  */
 struct held {
 	uint64_t rdv_handle;
+	uint32_t session;		/* with the handle: a restarted RDV reuses handles */
 	uint64_t handle;
 	unsigned int expired_tries;
 	uint64_t next_try;
@@ -361,7 +362,7 @@ static void on_alloc(struct relayd *d, const struct cpg_msg *m, uint64_t now)
 		return;
 	}
 	h = &d->held[port - d->opt->port_low];
-	if (h->rdv_handle == m->handle) {
+	if (h->rdv_handle == m->handle && h->session == m->session) {
 		/* Our ACK was lost; or it expired meanwhile, which RELAY_EXPIRED says. */
 		if (h->handle)
 			answer(d, m, 0);
@@ -382,6 +383,7 @@ static void on_alloc(struct relayd *d, const struct cpg_msg *m, uint64_t now)
 		return;
 	}
 	h->rdv_handle = m->handle;
+	h->session = m->session;
 	h->handle = grant.handle;
 	log_debug("relaying session %" PRIu32 " on port %u", m->session, port);
 	answer(d, m, 0);
