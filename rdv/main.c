@@ -8,7 +8,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "common.h"
 #include "compat.h"
 #include "daemon.h"
 #include "evloop.h"
@@ -24,9 +24,12 @@
 #include "net.h"
 #include "proto.h"
 #include "relay.h"
+#include "relay_ctl.h"
+#include "relay_pool.h"
 #include "server.h"
 
 #define PROG "campagnol_rdv"
+#define usage_error(...) rdv_usage_error(PROG, __VA_ARGS__)
 #define DEFAULT_MAX_CLIENTS 100
 #define DEFAULT_RELAYS 1000		/* ports of the default --relay-ports */
 #define DEFAULT_RELAY_RATE_MBIT 100
@@ -68,12 +71,11 @@ static int recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags, voi
 #endif
 
 struct options {
-	bool daemon;
+	struct rdv_process process;
 	int debug;
 	bool verbose;
 	unsigned int max_clients;
 	const char *pidfile_arg;
-	char *pidfile;			/* absolute: daemons chdir to / */
 	union cpg_sockaddr bind;
 	long probe_port;		/* -1 until chosen; 0: no probing */
 	bool relay;
@@ -81,6 +83,7 @@ struct options {
 	unsigned long max_relays;	/* 0: the range size */
 	unsigned long relay_rate_mbit;	/* 0: no limit */
 	unsigned long relay_idle_s;
+	const char *relay_secret;	/* NULL: no remote relays */
 };
 
 struct rdv {
@@ -89,7 +92,10 @@ struct rdv {
 	struct cpg_loop_io probe_io;
 	struct cpg_loop_timer expire_timer;
 	struct rdv_server *server;
-	struct relay *relay;		/* NULL: relaying off */
+	struct relay *relay;		/* NULL: no relay of our own */
+	struct relay_pool *pool;	/* NULL: relaying off */
+	bool remote_relays;		/* --relay-secret: key holds the secret */
+	struct relay_ctl_key key;
 	int fd;
 	int probe_fd;			/* -1: no NAT probing */
 	int exit_code;
@@ -107,6 +113,7 @@ static void usage(FILE *f)
 		"Usage: " PROG " [-DdhvV] [-m N] [-p PORT] [-P FILE] [--bind ADDR]\n"
 		"         [--probe-port PORT] [--[no-]relay] [--relay-ports LOW-HIGH]\n"
 		"         [--max-relays N] [--relay-rate MBIT] [--relay-idle SECS]\n"
+		"         [--relay-secret FILE]\n"
 		"The Campagnol rendez-vous server.\n"
 		"\n"
 		"  -D, --daemon           detach and log to syslog\n"
@@ -128,79 +135,12 @@ static void usage(FILE *f)
 		"      --max-relays=N     relays at once at most (default: the number of\n"
 		"                         relay ports)\n"
 		"      --relay-rate=MBIT  per relay, in Mbit/s (default %d, 0: no limit)\n"
-		"      --relay-idle=SECS  free a relay idle this long (default %d)\n",
+		"      --relay-idle=SECS  free a relay idle this long (default %d)\n"
+		"      --relay-secret=FILE\n"
+		"                         take campagnol_relay processes that know the key in\n"
+		"                         FILE as relays too\n",
 		DEFAULT_MAX_CLIENTS, CPG_RDV_DEFAULT_PORT, DEFAULT_RELAYS + 1,
 		DEFAULT_RELAY_RATE_MBIT, DEFAULT_RELAY_IDLE_S);
-}
-
-static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, PROG ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry '" PROG " --help' for more information.\n");
-	return -1;
-}
-
-/* The option getopt_long() just stumbled on, as the user wrote it. */
-static const char *bad_option(char **argv, char *buf, size_t size)
-{
-	if (optopt) {
-		snprintf(buf, size, "-%c", optopt);
-		return buf;
-	}
-	return argv[optind - 1];
-}
-
-/* A decimal number in [0, max], nothing else. */
-static int parse_number(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	if (errno || *end || *out > max)
-		return -1;
-	return 0;
-}
-
-/* "LOW-HIGH", 1 <= LOW <= HIGH <= 65535. */
-static int parse_range(const char *s, uint16_t *low, uint16_t *high)
-{
-	unsigned long l, h;
-	char buf[16], *dash;
-
-	if (strlen(s) >= sizeof(buf))
-		return -1;
-	strcpy(buf, s);
-	dash = strchr(buf, '-');
-	if (!dash)
-		return -1;
-	*dash = '\0';
-	if (parse_number(buf, 65535, &l) || parse_number(dash + 1, 65535, &h) || !l || l > h)
-		return -1;
-	*low = (uint16_t)l;
-	*high = (uint16_t)h;
-	return 0;
-}
-
-/* path made absolute, the file need not exist. NULL on error, with errno. */
-static char *absolute_path(const char *path)
-{
-	char cwd[PATH_MAX], *abs;
-
-	if (path[0] == '/')
-		return strdup(path);
-	if (!getcwd(cwd, sizeof(cwd)))
-		return NULL;
-	if (asprintf(&abs, "%s/%s", cwd, path) < 0)
-		abs = NULL;
-	return abs;
 }
 
 static bool in_range(unsigned long port, const struct options *opt)
@@ -251,6 +191,7 @@ enum {
 	OPT_MAX_RELAYS,
 	OPT_RELAY_RATE,
 	OPT_RELAY_IDLE,
+	OPT_RELAY_SECRET,
 };
 
 /* The NAT probing and relay options. 0, or -1 on a usage error. */
@@ -260,7 +201,7 @@ static int parse_relay_option(int c, struct options *opt, bool *range_given)
 
 	switch (c) {
 	case OPT_PROBE_PORT:
-		if (parse_number(optarg, 65535, &n))
+		if (rdv_parse_number(optarg, 65535, &n))
 			return usage_error("invalid --probe-port '%s': expected 0 (no NAT "
 					   "probing) to 65535", optarg);
 		opt->probe_port = (long)n;
@@ -270,27 +211,32 @@ static int parse_relay_option(int c, struct options *opt, bool *range_given)
 		opt->relay = c == OPT_RELAY;
 		return 0;
 	case OPT_RELAY_PORTS:
-		if (parse_range(optarg, &opt->relay_low, &opt->relay_high))
+		if (rdv_parse_range(optarg, &opt->relay_low, &opt->relay_high))
 			return usage_error("invalid --relay-ports '%s': expected LOW-HIGH, "
 					   "1 <= LOW <= HIGH <= 65535", optarg);
 		*range_given = true;
 		return 0;
 	case OPT_MAX_RELAYS:
-		if (parse_number(optarg, 65535, &n) || !n)
+		if (rdv_parse_number(optarg, 65535, &n) || !n)
 			return usage_error("invalid --max-relays '%s': expected 1 to 65535", optarg);
 		opt->max_relays = n;
 		return 0;
 	case OPT_RELAY_RATE:
-		if (parse_number(optarg, 1000000, &n))
+		if (rdv_parse_number(optarg, 1000000, &n))
 			return usage_error("invalid --relay-rate '%s': expected Mbit/s, 0 for no "
 					   "limit", optarg);
 		opt->relay_rate_mbit = n;
 		return 0;
 	case OPT_RELAY_IDLE:
-		if (parse_number(optarg, 86400, &n) || !n)
+		if (rdv_parse_number(optarg, 86400, &n) || !n)
 			return usage_error("invalid --relay-idle '%s': expected 1 to 86400 seconds",
 					   optarg);
 		opt->relay_idle_s = n;
+		return 0;
+	case OPT_RELAY_SECRET:
+		if (!*optarg)
+			return usage_error("empty --relay-secret");
+		opt->relay_secret = optarg;
 		return 0;
 	}
 	return -1;
@@ -316,6 +262,7 @@ static int parse_args(int argc, char **argv, struct options *opt)
 		{ "max-relays", required_argument, NULL, OPT_MAX_RELAYS },
 		{ "relay-rate", required_argument, NULL, OPT_RELAY_RATE },
 		{ "relay-idle", required_argument, NULL, OPT_RELAY_IDLE },
+		{ "relay-secret", required_argument, NULL, OPT_RELAY_SECRET },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool range_given = false;
@@ -328,7 +275,7 @@ static int parse_args(int argc, char **argv, struct options *opt)
 	while ((c = getopt_long(argc, argv, ":DdhvVm:p:P:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'D':
-			opt->daemon = true;
+			opt->process.daemon = true;
 			break;
 		case 'd':
 			opt->debug++;
@@ -337,13 +284,13 @@ static int parse_args(int argc, char **argv, struct options *opt)
 			usage(stdout);
 			return 1;
 		case 'm':
-			if (parse_number(optarg, UINT_MAX, &n))
+			if (rdv_parse_number(optarg, UINT_MAX, &n))
 				return usage_error("invalid --max-clients '%s': expected a number, "
 						   "0 for no limit", optarg);
 			opt->max_clients = (unsigned int)n;
 			break;
 		case 'p':
-			if (parse_number(optarg, 65535, &port))
+			if (rdv_parse_number(optarg, 65535, &port))
 				return usage_error("invalid --port '%s': expected 0 to 65535",
 						   optarg);
 			break;
@@ -365,7 +312,7 @@ static int parse_args(int argc, char **argv, struct options *opt)
 			return usage_error("option '%s' needs an argument", argv[optind - 1]);
 		case '?':
 			return usage_error("unknown option '%s'",
-					   bad_option(argv, optbuf, sizeof(optbuf)));
+					   rdv_bad_option(argv, optbuf, sizeof(optbuf)));
 		default:
 			if (parse_relay_option(c, opt, &range_given))
 				return -1;
@@ -434,6 +381,13 @@ static void on_relay_expired(void *arg, uint64_t handle, const struct relay_pair
 {
 	struct rdv *r = arg;
 
+	relay_pool_local_expired(r->pool, handle, pair);
+}
+
+static void on_pool_expired(void *arg, uint64_t handle, const struct relay_pair *pair)
+{
+	struct rdv *r = arg;
+
 	rdv_server_relay_expired(r->server, handle, pair);
 }
 
@@ -479,7 +433,13 @@ static void on_readable(struct cpg_loop *loop, int fd, uint32_t events, void *ar
 				r->oversized++;
 				continue;
 			}
-			input(r->server, r->bufs[i], r->msgs[i].msg_len, &r->from[i], now);
+			if (fd == r->fd && r->remote_relays &&
+			    relay_ctl_is_control(r->bufs[i], r->msgs[i].msg_len))
+				relay_pool_input(r->pool, r->bufs[i], r->msgs[i].msg_len,
+						 &r->from[i], now);
+			else
+				input(r->server, r->bufs[i], r->msgs[i].msg_len, &r->from[i],
+				      now);
 		}
 		if (n < RECV_BATCH)
 			return;
@@ -493,6 +453,8 @@ static void on_expire_timer(struct cpg_loop *loop, void *arg)
 
 	if (r->relay)
 		relay_expire(r->relay, now);
+	if (r->pool)
+		relay_pool_tick(r->pool, now);
 	rdv_server_expire(r->server, now);
 	if (cpg_loop_timer_arm(loop, &r->expire_timer, EXPIRE_INTERVAL_MS)) {
 		log_err("cannot re-arm the expiry timer");
@@ -506,6 +468,8 @@ static void log_stats(const struct rdv *r)
 	rdv_server_log_stats(r->server, LOG_NOTICE);
 	if (r->relay)
 		relay_log_stats(r->relay, LOG_NOTICE);
+	if (r->pool)
+		relay_pool_log_stats(r->pool, cpg_loop_now_ms(), LOG_NOTICE);
 	log_notice("stats: oversized=%" PRIu64 " send_errors=%" PRIu64, r->oversized,
 		   r->send_errors);
 }
@@ -523,13 +487,9 @@ static void on_signal(struct cpg_loop *loop, int signo, void *arg)
 	cpg_loop_stop(loop);
 }
 
-static void set_socket_buffers(int fd)
+static size_t local_capacity(const struct options *opt)
 {
-	/* Failing leaves the default size, which only makes drops under bursts
-	 * likelier. */
-	if (cpg_net_socket_buffer(fd, true, SOCKET_BUFFER_SIZE) ||
-	    cpg_net_socket_buffer(fd, false, SOCKET_BUFFER_SIZE))
-		log_debug("cannot enlarge the socket buffers: %m");
+	return opt->max_relays ? opt->max_relays : (size_t)opt->relay_high - opt->relay_low + 1;
 }
 
 static int start_relay(struct rdv *r, const struct options *opt)
@@ -544,8 +504,7 @@ static int start_relay(struct rdv *r, const struct options *opt)
 		.expired = on_relay_expired,
 		.expired_arg = r,
 	};
-	size_t max = opt->max_relays ? opt->max_relays
-				     : (size_t)opt->relay_high - opt->relay_low + 1;
+	size_t max = local_capacity(opt);
 
 	/* Each relay is a socket; short of them, the last allocations fail. */
 	cpg_daemon_raise_nofile(max + OTHER_FDS,
@@ -559,16 +518,38 @@ static int start_relay(struct rdv *r, const struct options *opt)
 	return 0;
 }
 
+/* Our own relay unless --no-relay, and others with --relay-secret. */
+static int start_relaying(struct rdv *r, const struct options *opt)
+{
+	struct relay_pool_config cfg = {
+		.key = r->remote_relays ? &r->key : NULL,
+		.send = send_datagram,
+		.send_arg = r,
+		.wall_ms = relay_ctl_wall_ms,
+		.expired = on_pool_expired,
+		.expired_arg = r,
+	};
+
+	if (opt->relay && opt->relay_low) {
+		if (start_relay(r, opt))
+			return -1;
+		cfg.local = &relay_ops;
+		cfg.local_arg = r->relay;
+		cfg.local_capacity = local_capacity(opt);
+	}
+	if (!r->relay && !r->remote_relays)
+		return 0;
+	r->pool = relay_pool_new(&cfg);
+	if (!r->pool)
+		return -1;
+	if (r->remote_relays)
+		log_notice("remote relays welcome: campagnol_relay processes that know the secret");
+	return 0;
+}
+
 static int watch(struct rdv *r)
 {
-	sigset_t signals;
-
-	sigemptyset(&signals);
-	sigaddset(&signals, SIGINT);
-	sigaddset(&signals, SIGTERM);
-	sigaddset(&signals, SIGQUIT);
-	sigaddset(&signals, SIGUSR1);
-	if (cpg_loop_watch_signals(&r->loop, &signals, on_signal, r) ||
+	if (rdv_watch_signals(&r->loop, on_signal, r) ||
 	    cpg_loop_add_fd(&r->loop, &r->io, r->fd, CPG_LOOP_READ, on_readable, r))
 		return -1;
 	if (r->probe_fd >= 0 &&
@@ -579,7 +560,7 @@ static int watch(struct rdv *r)
 }
 
 /* Everything after the sockets are bound: daemon, pid file, event loop. */
-static int serve(struct rdv *r, const struct options *opt, const char *where)
+static int serve(struct rdv *r, struct options *opt, const char *where)
 {
 	struct rdv_config cfg = {
 		.max_clients = opt->max_clients,
@@ -589,25 +570,14 @@ static int serve(struct rdv *r, const struct options *opt, const char *where)
 		.send_arg = r,
 		.probe_port = r->probe_fd >= 0 ? (uint16_t)opt->probe_port : 0,
 	};
-	bool pidfile_written = false;
 
-	if (opt->daemon) {
-		if (cpg_daemon_detach())
-			goto out_pidfile;
-		log_notice("daemon started, listening on %s", where);
-	}
-	if (opt->pidfile) {
-		if (cpg_daemon_pidfile_write(opt->pidfile))
-			goto out_pidfile;
-		pidfile_written = true;
-	}
-	if (cpg_loop_init(&r->loop))
-		goto out_pidfile;
-	if (opt->relay && opt->relay_low && start_relay(r, opt))
-		goto out_loop;
-	if (r->relay) {
-		cfg.relay = &relay_ops;
-		cfg.relay_arg = r->relay;
+	if (rdv_process_start(&opt->process, where) || cpg_loop_init(&r->loop))
+		return EXIT_FAILURE;
+	if (start_relaying(r, opt))
+		goto out_server;
+	if (r->pool) {
+		cfg.relay = &relay_pool_ops;
+		cfg.relay_arg = r->pool;
 	}
 	r->server = rdv_server_new(&cfg);
 	if (!r->server || watch(r))
@@ -620,20 +590,16 @@ static int serve(struct rdv *r, const struct options *opt, const char *where)
 	}
 	log_stats(r);
 	rdv_server_free(r->server);
+	relay_pool_free(r->pool);
 	relay_free(r->relay);
 	cpg_loop_destroy(&r->loop);
-	if (pidfile_written)
-		cpg_daemon_pidfile_remove(opt->pidfile);
 	return r->exit_code;
 
 out_server:
 	rdv_server_free(r->server);
+	relay_pool_free(r->pool);
 	relay_free(r->relay);
-out_loop:
 	cpg_loop_destroy(&r->loop);
-out_pidfile:
-	if (pidfile_written)
-		cpg_daemon_pidfile_remove(opt->pidfile);
 	return EXIT_FAILURE;
 }
 
@@ -673,27 +639,29 @@ int main(int argc, char **argv)
 	if (ret)
 		return ret > 0 ? EXIT_SUCCESS : CPG_CLI_EXIT_USAGE;
 	cpg_log_init(PROG, opt.debug ? LOG_DEBUG : opt.verbose ? LOG_INFO : LOG_NOTICE, false);
-	if (opt.pidfile_arg) {
-		opt.pidfile = absolute_path(opt.pidfile_arg);
-		if (!opt.pidfile) {
-			log_err("cannot use pid file %s: %m", opt.pidfile_arg);
-			return EXIT_FAILURE;
-		}
-	}
+	if (rdv_process_pidfile(&opt.process, opt.pidfile_arg))
+		return EXIT_FAILURE;
 
 	r = calloc(1, sizeof(*r));
 	if (!r) {
 		log_err("out of memory");
-		free(opt.pidfile);
+		rdv_process_end(&opt.process);
 		return EXIT_FAILURE;
 	}
+	r->fd = -1;
 	r->probe_fd = -1;
 	ret = EXIT_FAILURE;
+	/* Read before daemonizing, from the directory it was given in. */
+	if (opt.relay_secret) {
+		if (relay_ctl_key_load(opt.relay_secret, &r->key))
+			goto out;
+		r->remote_relays = true;
+	}
 	/* Bound before daemonizing, so that an error reaches the terminal. */
 	r->fd = cpg_net_udp_socket(&opt.bind, NULL);
 	if (r->fd < 0)
 		goto out;
-	set_socket_buffers(r->fd);
+	rdv_socket_buffers(r->fd, SOCKET_BUFFER_SIZE);
 	memset(&bound, 0, sizeof(bound));
 	if (getsockname(r->fd, &bound.sa, &bound_len))
 		bound = opt.bind;
@@ -705,7 +673,7 @@ int main(int argc, char **argv)
 			goto out;
 		log_notice("NAT probing on port %ld", opt.probe_port);
 	}
-	if (opt.relay && !opt.relay_low)
+	if (opt.relay && !opt.relay_low && !opt.relay_secret)
 		log_notice("relaying off: with --port 0, give --relay-ports");
 
 	ret = serve(r, &opt, where);
@@ -714,7 +682,8 @@ out:
 		close(r->probe_fd);
 	if (r->fd >= 0)
 		close(r->fd);
+	relay_ctl_key_wipe(&r->key);
 	free(r);
-	free(opt.pidfile);
+	rdv_process_end(&opt.process);
 	return ret;
 }

@@ -292,25 +292,15 @@ static void relay_endpoint(const struct relay *r, uint16_t port, union cpg_socka
 		ep->in.sin_port = htons(port);
 }
 
-int relay_alloc(struct relay *r, const struct relay_pair *pair, uint64_t now_ms,
-		struct relay_grant *out)
+/* Slot a, its socket open, now serves pair. 0, or -1 with out->why. */
+static int start_alloc(struct relay *r, struct alloc *a, const struct relay_pair *pair,
+		       uint64_t now_ms, struct relay_grant *out)
 {
-	struct alloc *a;
-
-	memset(out, 0, sizeof(*out));
-	if (r->stats.in_use >= r->max_allocs) {
-		snprintf(out->why, sizeof(out->why), "all %zu in use (--max-relays)",
-			 r->max_allocs);
-		goto fail;
-	}
-	a = open_free_slot(r, out->why, sizeof(out->why));
-	if (!a)
-		goto fail;
 	if (cpg_loop_add_fd(r->loop, &a->io, a->fd, CPG_LOOP_READ, on_readable, a)) {
 		snprintf(out->why, sizeof(out->why), "cannot watch its socket");
 		close(a->fd);
 		a->fd = -1;
-		goto fail;
+		return -1;
 	}
 	a->gen = ++r->gen;
 	a->pair = *pair;
@@ -324,6 +314,61 @@ int relay_alloc(struct relay *r, const struct relay_pair *pair, uint64_t now_ms,
 	r->stats.allocated++;
 	out->handle = handle_of(a);
 	relay_endpoint(r, a->port, &out->ep);
+	return 0;
+}
+
+static bool full(struct relay *r, struct relay_grant *out)
+{
+	if (r->stats.in_use < r->max_allocs)
+		return false;
+	snprintf(out->why, sizeof(out->why), "all %zu in use (--max-relays)", r->max_allocs);
+	return true;
+}
+
+int relay_alloc(struct relay *r, const struct relay_pair *pair, uint64_t now_ms,
+		struct relay_grant *out)
+{
+	struct alloc *a;
+
+	memset(out, 0, sizeof(*out));
+	if (full(r, out))
+		goto fail;
+	a = open_free_slot(r, out->why, sizeof(out->why));
+	if (!a || start_alloc(r, a, pair, now_ms, out))
+		goto fail;
+	return 0;
+
+fail:
+	r->stats.alloc_failures++;
+	return -1;
+}
+
+int relay_alloc_port(struct relay *r, const struct relay_pair *pair, uint16_t port,
+		     uint64_t now_ms, struct relay_grant *out)
+{
+	struct alloc *a;
+
+	memset(out, 0, sizeof(*out));
+	if (full(r, out))
+		goto fail;
+	if (port < r->cfg.port_low || port > r->cfg.port_high) {
+		snprintf(out->why, sizeof(out->why), "port %u is not in --relay-ports %u-%u", port,
+			 r->cfg.port_low, r->cfg.port_high);
+		goto fail;
+	}
+	a = &r->slots[port - r->cfg.port_low];
+	if (a->fd >= 0) {
+		snprintf(out->why, sizeof(out->why), "port %u is allocated already", port);
+		goto fail;
+	}
+	a->fd = open_port(r, port);
+	if (a->fd < 0) {
+		snprintf(out->why, sizeof(out->why), "cannot open a socket on port %u: %s", port,
+			 strerror(errno));
+		goto fail;
+	}
+	if (start_alloc(r, a, pair, now_ms, out))
+		goto fail;
 	return 0;
 
 fail:

@@ -72,6 +72,9 @@ void relay_free(struct relay *r);
 /* An allocation for pair. 0 and out's handle and ep, or -1 and out->why. */
 int relay_alloc(struct relay *r, const struct relay_pair *pair, uint64_t now_ms,
 		struct relay_grant *out);
+/* The same, on the given port of the range: another host chose it. */
+int relay_alloc_port(struct relay *r, const struct relay_pair *pair, uint16_t port,
+		     uint64_t now_ms, struct relay_grant *out);
 /* A handle that is stale (expired, released) is ignored. */
 void relay_release(struct relay *r, uint64_t handle);
 /* Free the allocations idle for longer than cfg->idle_ms; about once a second. */

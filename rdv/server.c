@@ -941,7 +941,9 @@ void rdv_server_relay_expired(struct rdv_server *s, uint64_t handle, const struc
 	/* Freed already: not to be released again. */
 	se->relay = 0;
 	s->stats.relays--;
-	session_remove(s, se, "ended: its relay was idle");
+	/* Idle, or (a remote relay) refused, unconfirmed or lost: the
+	 * relay pool logged which. */
+	session_remove(s, se, "ended: its relay allocation is gone");
 }
 
 void rdv_server_expire(struct rdv_server *s, uint64_t now_ms)

@@ -100,7 +100,8 @@ void rdv_server_input(struct rdv_server *s, const uint8_t *buf, size_t len,
 /* One datagram received at the probe port. */
 void rdv_server_input_probe(struct rdv_server *s, const uint8_t *buf, size_t len,
 			    const union cpg_sockaddr *from, uint64_t now_ms);
-/* The relay freed the allocation handle (of pair) by itself: it was idle. */
+/* The allocation handle (of pair) is gone without a release: the relay
+ * freed it when idle, or a remote relay refused it or went silent. */
 void rdv_server_relay_expired(struct rdv_server *s, uint64_t handle, const struct relay_pair *pair);
 /* Purge silent clients and old sessions; call about once a second. */
 void rdv_server_expire(struct rdv_server *s, uint64_t now_ms);

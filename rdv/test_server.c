@@ -17,6 +17,8 @@
 
 #include "log.h"
 #include "proto.h"
+#include "relay_ctl.h"
+#include "relay_pool.h"
 #include "server.h"
 #include "test_net.h"
 
@@ -1602,6 +1604,114 @@ static void test_relay_expired(void **state)
 	expect_ans_fwd(A_EP(), "10.0.0.1", A_EP(), B_EP(), "10.0.0.2", B_EP(), 0);
 }
 
+/* The RDV's own relay (the fake) beside a remote one, through relay_pool.c. */
+static struct rdv_server *pool_server;
+static unsigned int ctl_sent;
+
+static uint64_t pool_wall(void)
+{
+	return 1796527800000ULL;
+}
+
+static void count_ctl(void *arg, const union cpg_sockaddr *to, const uint8_t *buf, size_t len)
+{
+	ctl_sent++;
+}
+
+static void pool_expired(void *arg, uint64_t handle, const struct relay_pair *pair)
+{
+	rdv_server_relay_expired(pool_server, handle, pair);
+}
+
+/* The remote relay at ctl joins: ports 50000-50009, clients reach it at
+ * 203.0.113.20. */
+static void remote_hello(struct relay_pool *p, struct relay_ctl_key *key,
+			 const union cpg_sockaddr *ctl)
+{
+	uint8_t buf[CPG_PROTO_MAX_MSG];
+	struct cpg_msg m;
+	int len;
+
+	cpg_msg_init(&m, CPG_MSG_RELAY_HELLO, 1);
+	m.present = CPG_HAS(CPG_ATTR_RELAY_ENDPOINT) | CPG_HAS(CPG_ATTR_PORT_RANGE) |
+		    CPG_HAS(CPG_ATTR_CAPACITY) | CPG_HAS(CPG_ATTR_IN_USE);
+	m.relay_ep = test_ep4("203.0.113.20", 0);
+	m.ports = (struct cpg_port_range){ 50000, 50009 };
+	m.capacity = 10;
+	len = relay_ctl_seal(key, &m, pool_wall(), buf, sizeof(buf));
+	assert_true(len > 0);
+	relay_pool_input(p, buf, (size_t)len, ctl, T0);
+}
+
+/* Each pair goes to the least loaded relay; a remote relay that goes silent
+ * takes its pair's session with it, and only that one. */
+static void test_remote_relay_chosen(void **state)
+{
+	union cpg_sockaddr c = test_ep4("203.0.113.3", 3000), d = test_ep4("203.0.113.4", 4000);
+	union cpg_sockaddr ctl = test_ep4("198.51.100.20", 40000);
+	struct relay_ctl_key key = { .len = RELAY_CTL_KEY_MIN };
+	struct relay_pool_config pool_cfg = {
+		.local = &fake_ops,
+		.local_capacity = 1,
+		.key = &key,
+		.send = count_ctl,
+		.wall_ms = pool_wall,
+		.expired = pool_expired,
+	};
+	struct relay_pool *p = relay_pool_new(&pool_cfg);
+	struct rdv_config cfg = {
+		.max_clients = 100,
+		.send = record_send,
+		.send_probe = record_send_probe,
+		.probe_port = PROBE_PORT,
+		.relay = &relay_pool_ops,
+		.relay_arg = p,
+	};
+	const struct cpg_msg *m;
+	struct rdv_server *s;
+
+	memset(key.bytes, 0x5a, key.len);
+	assert_non_null(p);
+	s = pool_server = rdv_server_new(&cfg);
+	assert_non_null(s);
+	memset(&fake, 0, sizeof(fake));
+	fake.capacity = FAKE_RELAYS;
+	clear_sent();
+	ctl_sent = 0;
+	remote_hello(p, &key, &ctl);
+	assert_int_equal(ctl_sent, 1);		/* its ACK */
+
+	register_nat(s, "10.0.0.1", A_EP(), CPG_NAT_SYMMETRIC);
+	register_nat(s, "10.0.0.2", B_EP(), CPG_NAT_SYMMETRIC);
+	register_nat(s, "10.0.0.3", &c, CPG_NAT_SYMMETRIC);
+	register_nat(s, "10.0.0.4", &d, CPG_NAT_SYMMETRIC);
+	/* Both empty: the RDV's own relay. */
+	send_ask(s, A_EP(), "10.0.0.2", T0);
+	expect_relayed(A_EP(), "10.0.0.1", B_EP(), "10.0.0.2", CPG_REASON_NAT);
+	clear_sent();
+	/* Its own is full (1 of 1), the remote one empty: there. */
+	send_ask(s, &c, "10.0.0.4", T0);
+	expect_ans_fwd(&c, "10.0.0.3", &c, &d, "10.0.0.4", &d, 0);
+	for (size_t i = 0; i < 2; i++) {
+		m = &sent.msgs[i].msg;
+		assert_true(m->present & CPG_HAS(CPG_ATTR_RELAY_ENDPOINT));
+		assert_int_equal(m->relay_ep.in.sin_addr.s_addr, test_ip4("203.0.113.20").s_addr);
+		assert_int_equal(cpg_sockaddr_port(&m->relay_ep), 50000);
+	}
+	assert_int_equal(ctl_sent, 2);		/* RELAY_ALLOC */
+	assert_int_equal(fake.allocs, 1);
+	assert_int_equal(rdv_server_stats(s)->relays, 2);
+
+	relay_pool_tick(p, T0 + RELAY_CTL_SILENT_MS + 1);
+	assert_int_equal(relay_pool_stats(p)->lost, 1);
+	assert_int_equal(rdv_server_stats(s)->relays, 1);
+	assert_int_equal(rdv_server_stats(s)->sessions, 1);
+	assert_int_equal(fake_in_use(), 1);
+
+	rdv_server_free(s);
+	relay_pool_free(p);
+}
+
 /* -dd: every message received and sent is formatted; must not crash. */
 static void test_dump(void **state)
 {
@@ -1698,6 +1808,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_relay_freed_by_new_session, setup_relay,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_relay_expired, setup_relay, teardown),
+		cmocka_unit_test(test_remote_relay_chosen),
 		cmocka_unit_test(test_dump_probe_relay),
 	};
 

@@ -925,6 +925,25 @@ mesh_ping_pairs() {
 }
 MESH_PING_OPTIONS=()
 
+# vpn_status_line NAME KIND [VPN_IP]: a line of daemon NAME's status --dump
+# (the first of KIND, or the one about VPN_IP).
+vpn_status_line() {
+	local lines
+
+	lines=$(vpn_status "$1" --dump 2>/dev/null)
+	if [ -n "${3:-}" ]; then
+		grep -E "^$2 (.* )?vpn_ip=${3//./\\.}( |$)" <<<"$lines" | head -n 1
+	else
+		grep -E "^$2( |$)" <<<"$lines" | head -n 1
+	fi
+}
+
+# vpn_peer_field NAME PEER_VPN_IP KEY: a field of NAME's status line about
+# the peer.
+vpn_peer_field() {
+	field "$(vpn_status_line "$1" peer "$2")" "$3"
+}
+
 # vpn_peer NAME PEER_VPN_IP: daemon NAME's status entry for PEER_VPN_IP, as
 # one line of JSON; nothing (status 1) when it has none.
 vpn_peer() {

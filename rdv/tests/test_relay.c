@@ -334,6 +334,28 @@ static void test_rebind(void **state)
 	close(moved);
 }
 
+/* campagnol_relay allocates the port the RDV chose. */
+static void test_alloc_port(void **state)
+{
+	struct fixture *f = *state;
+	struct relay_grant g;
+	uint16_t wanted = f->cfg.port_high;
+	uint16_t taken = cpg_sockaddr_port(&f->grant.ep);
+
+	assert_int_equal(relay_alloc_port(f->relay, &f->pair, taken, cpg_loop_now_ms(), &g), -1);
+	assert_non_null(strstr(g.why, "allocated already"));
+	assert_int_equal(relay_alloc_port(f->relay, &f->pair, (uint16_t)(f->cfg.port_high + 1),
+					  cpg_loop_now_ms(), &g), -1);
+	assert_non_null(strstr(g.why, "not in --relay-ports"));
+	assert_int_equal(relay_alloc_port(f->relay, &f->pair, wanted, cpg_loop_now_ms(), &g), 0);
+	assert_int_equal(cpg_sockaddr_port(&g.ep), wanted);
+	assert_int_equal(stats(f)->in_use, 2);
+	relay_release(f->relay, g.handle);
+	assert_int_equal(stats(f)->in_use, 1);
+	assert_int_equal(relay_alloc_port(f->relay, &f->pair, wanted, cpg_loop_now_ms(), &g), 0);
+	assert_int_equal(stats(f)->alloc_failures, 2);
+}
+
 static void test_rate_limit(void **state)
 {
 	/* Few enough that the relay's receive buffer holds them all. */
@@ -464,6 +486,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stranger_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_bind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rebind, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alloc_port, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rate_limit, setup_rate, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bind_is_not_activity, setup, teardown),

@@ -138,23 +138,6 @@ grid_topology() {
 }
 declare -A PUBLIC_IP=()
 
-# status_line NAME KIND [VPN_IP]: a line of daemon NAME's status --dump.
-status_line() {
-	local lines
-
-	lines=$(vpn_status "$1" --dump 2>/dev/null)
-	if [ -n "${3:-}" ]; then
-		grep -E "^$2 (.* )?vpn_ip=${3//./\\.}( |$)" <<<"$lines" | head -n 1
-	else
-		grep -E "^$2( |$)" <<<"$lines" | head -n 1
-	fi
-}
-
-# peer_field NAME PEER_VPN_IP KEY
-peer_field() {
-	field "$(status_line "$1" peer "$2")" "$3"
-}
-
 start_all() {
 	local h port=40000 extra
 
@@ -176,7 +159,7 @@ nat_types_known() {
 	deadline=$(($(now_ms) + 10000))
 	for h in "${HOSTS[@]}"; do
 		while :; do
-			got=$(field "$(status_line "$h" interface)" nat_type)
+			got=$(field "$(vpn_status_line "$h" interface)" nat_type)
 			[ "$got" = "${NATTYPE[$h]}" ] && break
 			if [ "$(now_ms)" -ge "$deadline" ]; then
 				bad+=" $h:${got:-none}(want ${NATTYPE[$h]})"
@@ -216,9 +199,9 @@ cell() {
 			"$(grep -F "${VPN[$y]}" "$(vpn_err "$x")" | tail -n 12)" "$y said:" \
 			"$(grep -F "${VPN[$x]}" "$(vpn_err "$y")" | tail -n 12)"
 	fi
-	path=$(peer_field "$x" "${VPN[$y]}" path)
-	reason=$(peer_field "$x" "${VPN[$y]}" relay_reason)
-	relay=$(peer_field "$x" "${VPN[$y]}" relay)
+	path=$(vpn_peer_field "$x" "${VPN[$y]}" path)
+	reason=$(vpn_peer_field "$x" "${VPN[$y]}" relay_reason)
+	relay=$(vpn_peer_field "$x" "${VPN[$y]}" relay)
 	CELL[$x/$y]="$path $VPN_PING_MS"
 	if [ "$path" != "$want" ]; then
 		ktap_print_msg "$x -> $y: path ${path:-none}, want $want"
@@ -276,16 +259,16 @@ block n-f2 "${PUBLIC_IP[f1]}"
 relayed_after_failure() {
 	vpn_ping f1 "${VPN[f2]}" 20 || { ktap_print_msg "f1 gets no echo from f2"; return 1; }
 	ktap_print_msg "f1 -> f2: first echo after $VPN_PING_MS ms"
-	[ "$(peer_field f1 "${VPN[f2]}" path)" = relayed ] &&
-		[ "$(peer_field f1 "${VPN[f2]}" relay_reason)" = punch-failed ] && return 0
-	ktap_print_msg "f1's entry for f2: $(status_line f1 peer "${VPN[f2]}")"
+	[ "$(vpn_peer_field f1 "${VPN[f2]}" path)" = relayed ] &&
+		[ "$(vpn_peer_field f1 "${VPN[f2]}" relay_reason)" = punch-failed ] && return 0
+	ktap_print_msg "f1's entry for f2: $(vpn_status_line f1 peer "${VPN[f2]}")"
 	return 1
 }
 ktap_test_result "two NATs that drop each other: relayed after punching failed, pings" \
 	relayed_after_failure
 
 tunnels_up() {
-	field "$(status_line "$1" interface)" tunnels_up
+	field "$(vpn_status_line "$1" interface)" tunnels_up
 }
 up_f1=$(tunnels_up f1)
 up_f2=$(tunnels_up f2)
@@ -301,9 +284,9 @@ vpn_wait_status() {
 	local deadline
 
 	deadline=$(($(now_ms) + $(to_ms "$5")))
-	until [ "$(peer_field "$1" "$2" "$3")" = "$4" ]; do
+	until [ "$(vpn_peer_field "$1" "$2" "$3")" = "$4" ]; do
 		if [ "$(now_ms)" -ge "$deadline" ]; then
-			ktap_print_msg "$1's entry for $2: $(status_line "$1" peer "$2")"
+			ktap_print_msg "$1's entry for $2: $(vpn_status_line "$1" peer "$2")"
 			return 1
 		fi
 		sleep 0.2
@@ -338,7 +321,7 @@ refusals() {
 strangers_refused() {
 	local relay before sent
 
-	relay=$(peer_field s1 "${VPN[r2]}" relay)
+	relay=$(vpn_peer_field s1 "${VPN[r2]}" relay)
 	relay_stats || return 1
 	before=$(refusals)
 	in_ns p1 "$CPG_BIN/udp-garbage" -n 1000 -r 2000 "$relay" >"$CPG_TMP/garbage.out" 2>&1

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,9 @@ enum attr_kind {
 	KIND_U16,
 	KIND_U8,
 	KIND_TOKEN,
+	KIND_U64,
+	KIND_PORT_RANGE,
+	KIND_MAC,
 };
 
 /* Where each known attribute lives in struct cpg_msg, and its shape. */
@@ -45,7 +49,15 @@ static const struct attr_desc {
 	[CPG_ATTR_PROBE_PORT] = { KIND_U16, offsetof(struct cpg_msg, probe_port), "probe_port" },
 	[CPG_ATTR_RELAY_ENDPOINT] = { KIND_ENDPOINT, offsetof(struct cpg_msg, relay_ep),
 				      "relay" },
+	[CPG_ATTR_HANDLE] = { KIND_U64, offsetof(struct cpg_msg, handle), "handle" },
+	[CPG_ATTR_TIMESTAMP] = { KIND_U64, offsetof(struct cpg_msg, timestamp), "timestamp" },
+	[CPG_ATTR_PORT_RANGE] = { KIND_PORT_RANGE, offsetof(struct cpg_msg, ports), "ports" },
+	[CPG_ATTR_CAPACITY] = { KIND_U32, offsetof(struct cpg_msg, capacity), "capacity" },
+	[CPG_ATTR_IN_USE] = { KIND_U32, offsetof(struct cpg_msg, in_use), "in_use" },
+	[CPG_ATTR_MAC] = { KIND_MAC, offsetof(struct cpg_msg, mac), "mac" },
 };
+
+#define RELAY_CONTROL (CPG_HAS(CPG_ATTR_TIMESTAMP) | CPG_HAS(CPG_ATTR_MAC))
 
 static const uint32_t required_attrs[CPG_MSG_TYPE_MAX + 1] = {
 	[CPG_MSG_HELLO] = CPG_HAS(CPG_ATTR_VPN_IP),
@@ -65,6 +77,11 @@ static const uint32_t required_attrs[CPG_MSG_TYPE_MAX + 1] = {
 	[CPG_MSG_PROBE_ANS] = CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT) | CPG_HAS(CPG_ATTR_NAT_TYPE),
 	[CPG_MSG_RELAY_BIND] = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_VPN_IP) |
 			       CPG_HAS(CPG_ATTR_SESSION) | CPG_HAS(CPG_ATTR_TOKEN),
+	/* What else a control message needs depends on whether it answers. */
+	[CPG_MSG_RELAY_HELLO] = RELAY_CONTROL,
+	[CPG_MSG_RELAY_ALLOC] = RELAY_CONTROL | CPG_HAS(CPG_ATTR_HANDLE),
+	[CPG_MSG_RELAY_RELEASE] = RELAY_CONTROL | CPG_HAS(CPG_ATTR_HANDLE),
+	[CPG_MSG_RELAY_EXPIRED] = RELAY_CONTROL | CPG_HAS(CPG_ATTR_HANDLE),
 };
 
 void cpg_msg_init(struct cpg_msg *m, uint8_t type, uint32_t request_id)
@@ -83,7 +100,12 @@ static int attr_value_len(const struct attr_desc *d, const void *field)
 	switch (d->kind) {
 	case KIND_IP4:
 	case KIND_U32:
+	case KIND_PORT_RANGE:
 		return 4;
+	case KIND_U64:
+		return 8;
+	case KIND_MAC:
+		return CPG_MAC_LEN;
 	case KIND_U16:
 		return 2;
 	case KIND_U8:
@@ -120,6 +142,17 @@ static void put_attr_value(const struct attr_desc *d, const void *field, uint8_t
 		break;
 	case KIND_TOKEN:
 		memcpy(p, field, CPG_TOKEN_LEN);
+		break;
+	case KIND_U64:
+		cpg_bytes_put_be32(p, (uint32_t)(*(const uint64_t *)field >> 32));
+		cpg_bytes_put_be32(p + 4, (uint32_t)*(const uint64_t *)field);
+		break;
+	case KIND_PORT_RANGE:
+		cpg_bytes_put_be16(p, ((const struct cpg_port_range *)field)->low);
+		cpg_bytes_put_be16(p + 2, ((const struct cpg_port_range *)field)->high);
+		break;
+	case KIND_MAC:
+		memcpy(p, field, CPG_MAC_LEN);
 		break;
 	case KIND_ENDPOINT:
 		p[1] = 0;
@@ -223,6 +256,26 @@ static bool get_attr_value(unsigned int type, const uint8_t *p, size_t len, stru
 		return true;
 	case KIND_ENDPOINT:
 		return get_endpoint(p, len, field);
+	case KIND_U64:
+		if (len != 8)
+			return false;
+		*(uint64_t *)field = (uint64_t)cpg_bytes_get_be32(p) << 32 |
+				     cpg_bytes_get_be32(p + 4);
+		return true;
+	case KIND_PORT_RANGE: {
+		struct cpg_port_range *r = field;
+
+		if (len != 4)
+			return false;
+		r->low = cpg_bytes_get_be16(p);
+		r->high = cpg_bytes_get_be16(p + 2);
+		return r->low && r->low <= r->high;
+	}
+	case KIND_MAC:
+		if (len != CPG_MAC_LEN)
+			return false;
+		memcpy(field, p, CPG_MAC_LEN);
+		return true;
 	default:
 		return false;
 	}
@@ -296,6 +349,10 @@ const char *cpg_msg_type_str(unsigned int type)
 		[CPG_MSG_PROBE] = "PROBE",
 		[CPG_MSG_PROBE_ANS] = "PROBE_ANS",
 		[CPG_MSG_RELAY_BIND] = "RELAY_BIND",
+		[CPG_MSG_RELAY_HELLO] = "RELAY_HELLO",
+		[CPG_MSG_RELAY_ALLOC] = "RELAY_ALLOC",
+		[CPG_MSG_RELAY_RELEASE] = "RELAY_RELEASE",
+		[CPG_MSG_RELAY_EXPIRED] = "RELAY_EXPIRED",
 	};
 
 	if (type < ARRAY_SIZE(names) && names[type])
@@ -453,7 +510,21 @@ const char *cpg_msg_format(const struct cpg_msg *m, char *buf, size_t size)
 			break;
 		case CPG_ATTR_SESSION:
 		case CPG_ATTR_PING_INTERVAL:
+		case CPG_ATTR_CAPACITY:
+		case CPG_ATTR_IN_USE:
 			append(buf, size, &pos, "%u", *(const uint32_t *)field);
+			break;
+		case CPG_ATTR_HANDLE:
+			append(buf, size, &pos, "%#" PRIx64, m->handle);
+			break;
+		case CPG_ATTR_TIMESTAMP:
+			append(buf, size, &pos, "%" PRIu64, m->timestamp);
+			break;
+		case CPG_ATTR_PORT_RANGE:
+			append(buf, size, &pos, "%u-%u", m->ports.low, m->ports.high);
+			break;
+		case CPG_ATTR_MAC:
+			append(buf, size, &pos, "%02x%02x..", m->mac[0], m->mac[1]);
 			break;
 		}
 	}

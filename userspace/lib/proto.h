@@ -59,7 +59,16 @@ enum cpg_msg_type {
 	CPG_MSG_PROBE,		/* r->c from the probe port; c->r to it: VPN_IP, [FLAGS] */
 	CPG_MSG_PROBE_ANS,	/* r->c from the probe port: PUBLIC_ENDPOINT, NAT_TYPE */
 	CPG_MSG_RELAY_BIND,	/* c->relay: VPN_IP, PEER_VPN_IP, SESSION, TOKEN; relay->c: + ACK */
-	CPG_MSG_TYPE_MAX = CPG_MSG_RELAY_BIND,
+	/*
+	 * Between campagnol_relay and the RDV (docs/protocol.md, section 9.6).
+	 * Each also carries TIMESTAMP and, last, MAC; an answer has FLAGS(ACK).
+	 */
+	CPG_MSG_RELAY_HELLO,	/* relay->r: RELAY_ENDPOINT, PORT_RANGE, CAPACITY, IN_USE */
+	CPG_MSG_RELAY_ALLOC,	/* r->relay: HANDLE, SESSION, TOKEN, VPN_IP, PEER_VPN_IP,
+				 * RELAY_ENDPOINT; relay->r: HANDLE, ACK or REASON */
+	CPG_MSG_RELAY_RELEASE,	/* r->relay: HANDLE */
+	CPG_MSG_RELAY_EXPIRED,	/* relay->r: HANDLE */
+	CPG_MSG_TYPE_MAX = CPG_MSG_RELAY_EXPIRED,
 };
 
 #define CPG_ATTR_F_MANDATORY 0x8000
@@ -79,10 +88,23 @@ enum cpg_attr_type {
 	CPG_ATTR_NAT_TYPE,	/* u8: enum cpg_nat_type */
 	CPG_ATTR_PROBE_PORT,	/* u16: the RDV's second port, for NAT probing */
 	CPG_ATTR_RELAY_ENDPOINT, /* endpoint: the relay allocation; 0.0.0.0 is the RDV's address */
-	CPG_ATTR_MAX = CPG_ATTR_RELAY_ENDPOINT,
+	CPG_ATTR_HANDLE,	/* u64: a relay allocation, chosen by the RDV */
+	CPG_ATTR_TIMESTAMP,	/* u64: the sender's realtime clock, in ms */
+	CPG_ATTR_PORT_RANGE,	/* u16 low, u16 high: a relay's ports, both included */
+	CPG_ATTR_CAPACITY,	/* u32: allocations a relay can hold */
+	CPG_ATTR_IN_USE,	/* u32: allocations a relay holds now */
+	/* HMAC-SHA256 of the datagram with this value zeroed. It must come
+	 * last, and attributes are encoded in type order: keep it the highest. */
+	CPG_ATTR_MAC,
+	CPG_ATTR_MAX = CPG_ATTR_MAC,
 };
 
 #define CPG_TOKEN_LEN 16
+#define CPG_MAC_LEN 32
+
+struct cpg_port_range {
+	uint16_t low, high;
+};
 
 /*
  * Endpoint value: family (u8: 4 or 6), zero (u8), port (u16 BE), address
@@ -162,6 +184,12 @@ struct cpg_msg {
 	uint8_t nat_type;
 	uint16_t probe_port;
 	union cpg_sockaddr relay_ep;
+	uint64_t handle;
+	uint64_t timestamp;
+	struct cpg_port_range ports;
+	uint32_t capacity;
+	uint32_t in_use;
+	uint8_t mac[CPG_MAC_LEN];
 };
 
 enum cpg_decode_err {

@@ -116,6 +116,14 @@ uint16_t cpg_sockaddr_port(const union cpg_sockaddr *a)
 	}
 }
 
+void cpg_sockaddr_set_port(union cpg_sockaddr *a, uint16_t port)
+{
+	if (a->sa.sa_family == AF_INET)
+		a->in.sin_port = htons(port);
+	else if (a->sa.sa_family == AF_INET6)
+		a->in6.sin6_port = htons(port);
+}
+
 void cpg_sockaddr_set_in(union cpg_sockaddr *a, struct in_addr ip, uint16_t port)
 {
 	memset(a, 0, sizeof(*a));

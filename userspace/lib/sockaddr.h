@@ -25,6 +25,8 @@ bool cpg_sockaddr_equal(const union cpg_sockaddr *a, const union cpg_sockaddr *b
 bool cpg_sockaddr_same_host(const union cpg_sockaddr *a, const union cpg_sockaddr *b);
 uint32_t cpg_sockaddr_hash(const union cpg_sockaddr *a);
 uint16_t cpg_sockaddr_port(const union cpg_sockaddr *a);
+/* Of an IPv4 or IPv6 address; an unset one stays unset. */
+void cpg_sockaddr_set_port(union cpg_sockaddr *a, uint16_t port);
 void cpg_sockaddr_set_in(union cpg_sockaddr *a, struct in_addr ip, uint16_t port);
 bool cpg_sockaddr_is_set(const union cpg_sockaddr *a);
 /* Returns buf; "-" for an unset address. */

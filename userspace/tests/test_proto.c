@@ -82,6 +82,13 @@ static const uint32_t required[CPG_MSG_TYPE_MAX + 1] = {
 	[CPG_MSG_PROBE_ANS] = CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT) | CPG_HAS(CPG_ATTR_NAT_TYPE),
 	[CPG_MSG_RELAY_BIND] = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_VPN_IP) |
 			       CPG_HAS(CPG_ATTR_SESSION) | CPG_HAS(CPG_ATTR_TOKEN),
+	[CPG_MSG_RELAY_HELLO] = CPG_HAS(CPG_ATTR_TIMESTAMP) | CPG_HAS(CPG_ATTR_MAC),
+	[CPG_MSG_RELAY_ALLOC] = CPG_HAS(CPG_ATTR_HANDLE) | CPG_HAS(CPG_ATTR_TIMESTAMP) |
+				CPG_HAS(CPG_ATTR_MAC),
+	[CPG_MSG_RELAY_RELEASE] = CPG_HAS(CPG_ATTR_HANDLE) | CPG_HAS(CPG_ATTR_TIMESTAMP) |
+				  CPG_HAS(CPG_ATTR_MAC),
+	[CPG_MSG_RELAY_EXPIRED] = CPG_HAS(CPG_ATTR_HANDLE) | CPG_HAS(CPG_ATTR_TIMESTAMP) |
+				  CPG_HAS(CPG_ATTR_MAC),
 };
 
 static const uint32_t all_attrs = ((1u << (CPG_ATTR_MAX + 1)) - 1) & ~1u;
@@ -117,6 +124,18 @@ static void clear_absent(struct cpg_msg *m)
 		m->probe_port = 0;
 	if (!(m->present & CPG_HAS(CPG_ATTR_RELAY_ENDPOINT)))
 		memset(&m->relay_ep, 0, sizeof(m->relay_ep));
+	if (!(m->present & CPG_HAS(CPG_ATTR_HANDLE)))
+		m->handle = 0;
+	if (!(m->present & CPG_HAS(CPG_ATTR_TIMESTAMP)))
+		m->timestamp = 0;
+	if (!(m->present & CPG_HAS(CPG_ATTR_PORT_RANGE)))
+		memset(&m->ports, 0, sizeof(m->ports));
+	if (!(m->present & CPG_HAS(CPG_ATTR_CAPACITY)))
+		m->capacity = 0;
+	if (!(m->present & CPG_HAS(CPG_ATTR_IN_USE)))
+		m->in_use = 0;
+	if (!(m->present & CPG_HAS(CPG_ATTR_MAC)))
+		memset(m->mac, 0, sizeof(m->mac));
 }
 
 /* A message of type carrying the given attributes, with distinct values. */
@@ -139,6 +158,13 @@ static void make_msg(struct cpg_msg *m, uint8_t type, uint32_t attrs)
 	m->nat_type = CPG_NAT_SYMMETRIC;
 	m->probe_port = 57889;
 	m->relay_ep = ep("198.51.100.1:57900");
+	m->handle = 0x8000000100020003ull;
+	m->timestamp = 1796527800123ull;
+	m->ports = (struct cpg_port_range){ 57890, 58889 };
+	m->capacity = 1000;
+	m->in_use = 17;
+	for (unsigned int i = 0; i < CPG_MAC_LEN; i++)
+		m->mac[i] = (uint8_t)(0x40 + i);
 	clear_absent(m);
 }
 
@@ -195,9 +221,10 @@ static void test_encoding_layout(void **state)
 
 	make_msg(&m, CPG_MSG_ANS, all_attrs);
 	len = cpg_msg_encode(&m, buf, sizeof(buf));
-	/* Four 4-byte values, four IPv4 endpoints, four u8 values, a u16,
-	 * a token. */
-	assert_int_equal(len, 8 + 14 * 4 + 4 * 4 + 4 * 8 + 4 * 1 + 2 + CPG_TOKEN_LEN);
+	/* Seven 4-byte values, four IPv4 endpoints, four u8 values, a u16,
+	 * a token, two u64, a MAC. */
+	assert_int_equal(len, 8 + 20 * 4 + 7 * 4 + 4 * 8 + 4 * 1 + 2 + CPG_TOKEN_LEN + 2 * 8 +
+				      CPG_MAC_LEN);
 
 	assert_int_equal(buf[0], CPG_PROTO_VERSION);
 	assert_int_equal(buf[1], CPG_MSG_ANS);
@@ -224,6 +251,19 @@ static void test_encoding_layout(void **state)
 
 			assert_memory_equal(buf + pos + 4, want, sizeof(want));
 		}
+		if (type == CPG_ATTR_HANDLE) {
+			static const uint8_t want[8] = { 0x80, 0, 0, 1, 0, 2, 0, 3 };
+
+			assert_memory_equal(buf + pos + 4, want, sizeof(want));
+		}
+		if (type == CPG_ATTR_PORT_RANGE) {
+			static const uint8_t want[4] = { 0xe2, 0x22, 0xe6, 0x09 };
+
+			assert_memory_equal(buf + pos + 4, want, sizeof(want));
+		}
+		/* Authentication needs the MAC to end the datagram. */
+		if (type == CPG_ATTR_MAC)
+			assert_int_equal(pos + 4 + alen, len);
 		pos += 4 + alen;
 	}
 	assert_int_equal(pos, len);
@@ -308,7 +348,7 @@ static void test_decode_version(void **state)
 
 static void test_decode_type(void **state)
 {
-	static const uint8_t types[] = { 0, CPG_MSG_TYPE_MAX + 1, 20, 255 };
+	static const uint8_t types[] = { 0, CPG_MSG_TYPE_MAX + 1, 40, 255 };
 	struct cpg_msg m;
 	struct raw r;
 
@@ -425,6 +465,14 @@ static void test_decode_attr_len(void **state)
 		{ CPG_ATTR_FLAGS, { 0, 0, 0, 1 }, 4 },
 		{ CPG_ATTR_PING_INTERVAL, { 0, 0 }, 2 },
 		{ CPG_ATTR_PING_INTERVAL, { 0, 0, 0, 0, 0, 0, 0x0b, 0xb8 }, 8 },
+		{ CPG_ATTR_HANDLE, { 0, 0, 0, 1 }, 4 },
+		{ CPG_ATTR_TIMESTAMP, { 0, 0, 0, 0, 0, 0, 0, 0, 1 }, 9 },
+		{ CPG_ATTR_PORT_RANGE, { 0xe2, 0x22 }, 2 },
+		{ CPG_ATTR_PORT_RANGE, { 0, 0, 0xe2, 0x22 }, 4 },
+		{ CPG_ATTR_PORT_RANGE, { 0xe2, 0x23, 0xe2, 0x22 }, 4 },
+		{ CPG_ATTR_CAPACITY, { 0, 1 }, 2 },
+		{ CPG_ATTR_IN_USE, { 0, 0, 0, 0, 1 }, 5 },
+		{ CPG_ATTR_MAC, { 0 }, 16 },
 	};
 	struct cpg_msg m;
 	struct raw r;
@@ -543,7 +591,7 @@ static void test_decode_missing(void **state)
 			checked++;
 		}
 	}
-	assert_int_equal(checked, 28);
+	assert_int_equal(checked, 39);
 }
 
 /* A deterministic generator, so a failure reproduces. */
@@ -585,7 +633,7 @@ static void test_random_buffers(void **state)
 	uint8_t buf[600];
 	unsigned int ok = 0;
 
-	for (int i = 0; i < 5000; i++) {
+	for (int i = 0; i < 20000; i++) {
 		size_t len = rng() % sizeof(buf);
 
 		for (size_t j = 0; j < len; j++)
@@ -655,6 +703,18 @@ static void test_format(void **state)
 	assert_string_equal(cpg_msg_format(&m, line, sizeof(line)),
 			    "NOK id=2 reason=\"VPN IP in use\"");
 
+	make_msg(&m, CPG_MSG_RELAY_HELLO, required[CPG_MSG_RELAY_HELLO] |
+		 CPG_HAS(CPG_ATTR_PORT_RANGE) | CPG_HAS(CPG_ATTR_CAPACITY) | CPG_HAS(CPG_ATTR_IN_USE));
+	m.request_id = 3;
+	assert_string_equal(cpg_msg_format(&m, line, sizeof(line)),
+			    "RELAY_HELLO id=3 timestamp=1796527800123 ports=57890-58889 "
+			    "capacity=1000 in_use=17 mac=4041..");
+	make_msg(&m, CPG_MSG_RELAY_RELEASE, required[CPG_MSG_RELAY_RELEASE]);
+	m.request_id = 4;
+	assert_string_equal(cpg_msg_format(&m, line, sizeof(line)),
+			    "RELAY_RELEASE id=4 handle=0x8000000100020003 timestamp=1796527800123 "
+			    "mac=4041..");
+
 	/* A small buffer gets a terminated prefix. */
 	make_msg(&m, CPG_MSG_ANS, all_attrs);
 	assert_string_equal(cpg_msg_format(&m, tiny, sizeof(tiny)), "ANS id=");
@@ -665,6 +725,7 @@ static void test_strings(void **state)
 	assert_string_equal(cpg_msg_type_str(CPG_MSG_HELLO), "HELLO");
 	assert_string_equal(cpg_msg_type_str(CPG_MSG_PUNCH_KEEPALIVE), "PUNCH_KEEPALIVE");
 	assert_string_equal(cpg_msg_type_str(CPG_MSG_CLOSE), "CLOSE");
+	assert_string_equal(cpg_msg_type_str(CPG_MSG_RELAY_EXPIRED), "RELAY_EXPIRED");
 	assert_string_equal(cpg_msg_type_str(0), "UNKNOWN");
 	assert_string_equal(cpg_msg_type_str(CPG_MSG_TYPE_MAX + 1), "UNKNOWN");
 	assert_string_equal(cpg_msg_type_str(~0u), "UNKNOWN");

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "compat.h"
+#include "daemon.h"
+#include "evloop.h"
+#include "log.h"
+#include "net.h"
+
+int rdv_parse_number(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	if (errno || *end || *out > max)
+		return -1;
+	return 0;
+}
+
+int rdv_parse_range(const char *s, uint16_t *low, uint16_t *high)
+{
+	unsigned long l, h;
+	char buf[16], *dash;
+
+	if (strlen(s) >= sizeof(buf))
+		return -1;
+	strcpy(buf, s);
+	dash = strchr(buf, '-');
+	if (!dash)
+		return -1;
+	*dash = '\0';
+	if (rdv_parse_number(buf, 65535, &l) || rdv_parse_number(dash + 1, 65535, &h) || !l ||
+	    l > h)
+		return -1;
+	*low = (uint16_t)l;
+	*high = (uint16_t)h;
+	return 0;
+}
+
+const char *rdv_bad_option(char **argv, char *buf, size_t size)
+{
+	if (optopt) {
+		snprintf(buf, size, "-%c", optopt);
+		return buf;
+	}
+	return argv[optind - 1];
+}
+
+int rdv_usage_error(const char *prog, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
+	return -1;
+}
+
+/* path made absolute, the file need not exist. NULL on error, with errno. */
+static char *absolute_path(const char *path)
+{
+	char cwd[PATH_MAX], *abs;
+
+	if (path[0] == '/')
+		return strdup(path);
+	if (!getcwd(cwd, sizeof(cwd)))
+		return NULL;
+	if (asprintf(&abs, "%s/%s", cwd, path) < 0)
+		abs = NULL;
+	return abs;
+}
+
+int rdv_process_pidfile(struct rdv_process *p, const char *pidfile_arg)
+{
+	if (!pidfile_arg)
+		return 0;
+	p->pidfile = absolute_path(pidfile_arg);
+	if (!p->pidfile) {
+		log_err("cannot use pid file %s: %m", pidfile_arg);
+		return -1;
+	}
+	return 0;
+}
+
+int rdv_process_start(struct rdv_process *p, const char *where)
+{
+	if (p->daemon) {
+		if (cpg_daemon_detach())
+			return -1;
+		log_notice("daemon started, listening on %s", where);
+	}
+	if (p->pidfile) {
+		if (cpg_daemon_pidfile_write(p->pidfile))
+			return -1;
+		p->pidfile_written = true;
+	}
+	return 0;
+}
+
+void rdv_process_end(struct rdv_process *p)
+{
+	if (p->pidfile_written)
+		cpg_daemon_pidfile_remove(p->pidfile);
+	p->pidfile_written = false;
+	free(p->pidfile);
+	p->pidfile = NULL;
+}
+
+int rdv_watch_signals(struct cpg_loop *loop, cpg_loop_signal_fn fn, void *arg)
+{
+	sigset_t signals;
+
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGINT);
+	sigaddset(&signals, SIGTERM);
+	sigaddset(&signals, SIGQUIT);
+	sigaddset(&signals, SIGUSR1);
+	return cpg_loop_watch_signals(loop, &signals, fn, arg);
+}
+
+void rdv_socket_buffers(int fd, int size)
+{
+	/* The default size only makes drops under bursts likelier. */
+	if (cpg_net_socket_buffer(fd, true, size) || cpg_net_socket_buffer(fd, false, size))
+		log_debug("cannot enlarge the socket buffers: %m");
+}
