@@ -93,8 +93,15 @@ static void cpg_receive_deliver(struct cpg_peer *peer, struct sk_buff *skb)
 	WRITE_ONCE(peer->last_rx, get_jiffies_64());
 	if (READ_ONCE(peer->idle_notified))
 		WRITE_ONCE(peer->idle_notified, false);
+	/*
+	 * gro_cells and the stats are per CPU, and a crypto completion may
+	 * come from a task: queueing there with BH enabled races with the
+	 * cell's poll (a looping rx list, seen once in kmod_wire).
+	 */
+	local_bh_disable();
 	if (gro_cells_receive(&peer->priv->gro_cells, skb) == NET_RX_SUCCESS)
 		dev_sw_netstats_rx_add(dev, len);
+	local_bh_enable();
 	return;
 
 malformed:
