@@ -599,6 +599,26 @@ static bool is_stale(const struct cpg_rdvc *c, const struct cpg_msg *m)
 
 /* NAT probing */
 
+/*
+ * ASKs wait while our NAT is being probed, one round trip: the RDV decides
+ * from both NAT types whether to relay a pair at once, and an ASK that
+ * beats the probe would wait for a punch deadline instead.
+ */
+static bool probing(const struct cpg_rdvc *c)
+{
+	return cpg_loop_timer_pending(&c->probe_timer);
+}
+
+static void asks_flush(struct cpg_rdvc *c)
+{
+	for (unsigned int i = 0; i < c->cfg.max_peers; i++) {
+		struct rdvc_peer *p = &c->peers[i];
+
+		if (p->state == PEER_ASKING && !cpg_loop_timer_pending(&p->timer))
+			ask_send(c, p);
+	}
+}
+
 static void probe_send(struct cpg_rdvc *c)
 {
 	struct cpg_msg m;
@@ -629,6 +649,7 @@ static void probe_timer_fn(struct cpg_loop *loop, void *arg)
 			   "stays unknown, peers will try punching first",
 			   cpg_sockaddr_str(&c->probe_ep, ep, sizeof(ep)), PROBE_TRIES);
 	c->nat_logged = true;
+	asks_flush(c);
 }
 
 /* On OK: if it names a probe port, probe it, saying whether the RDV's
@@ -712,6 +733,7 @@ static void handle_probe_ans(struct cpg_rdvc *c, const struct cpg_msg *m,
 	if (!cpg_loop_timer_pending(&c->probe_timer))
 		return;
 	cpg_loop_timer_cancel(c->loop, &c->probe_timer);
+	asks_flush(c);
 	/* Registrations repeat the probe: only news is worth a line. */
 	if (c->nat_logged && type == c->nat_type &&
 	    cpg_sockaddr_equal(&m->public_ep, &c->probe_public_ep))
@@ -751,13 +773,8 @@ static void handle_ok(struct cpg_rdvc *c, const struct cpg_msg *m)
 		   cpg_sockaddr_str(&c->cfg.server, rdv, sizeof(rdv)),
 		   cpg_net_ip4_str(c->cfg.vpn_ip, ip),
 		   cpg_sockaddr_str(&c->public_ep, pub, sizeof(pub)));
-
-	for (unsigned int i = 0; i < c->cfg.max_peers; i++) {
-		struct rdvc_peer *p = &c->peers[i];
-
-		if (p->state == PEER_ASKING && !cpg_loop_timer_pending(&p->timer))
-			ask_send(c, p);
-	}
+	if (!probing(c))
+		asks_flush(c);
 	if (c->ops.registered)
 		c->ops.registered(c->arg, &c->public_ep);
 }
@@ -1317,7 +1334,7 @@ int cpg_rdvc_connect(struct cpg_rdvc *c, struct in_addr peer)
 	p = peer_add(c, peer, true);
 	if (!p)
 		return -ENOSPC;
-	if (c->reg == REG_REGISTERED)
+	if (c->reg == REG_REGISTERED && !probing(c))
 		ask_send(c, p);
 	return 0;
 }

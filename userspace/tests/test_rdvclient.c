@@ -481,12 +481,18 @@ static void test_nat_probe(void **state)
 	assert_true(m.flags & CPG_FLAG_FILTER_OPEN);
 	assert_int_equal(cpg_rdvc_nat_type(fx->a.rdvc), CPG_NAT_UNKNOWN);
 
+	/* ASKs wait for the probe: the RDV relays on the NAT types. */
+	assert_int_equal(cpg_rdvc_connect(fx->a.rdvc, test_ip4("10.0.0.9")), 0);
+	assert_true(quiet_on(fx, fx->rdv_fd, CPG_MSG_ASK, 200));
+
 	/* Only the probe port's answer counts. */
 	send_probe_ans(fx->rdv_fd, &fx->a.addr, CPG_NAT_CONE);
 	assert_true(RUN_UNTIL(fx, cpg_rdvc_stats(fx->a.rdvc)->unexpected == 1, WAIT_MS));
 	assert_int_equal(cpg_rdvc_nat_type(fx->a.rdvc), CPG_NAT_UNKNOWN);
 	send_probe_ans(probe, &fx->a.addr, CPG_NAT_SYMMETRIC);
 	assert_true(RUN_UNTIL(fx, cpg_rdvc_nat_type(fx->a.rdvc) == CPG_NAT_SYMMETRIC, WAIT_MS));
+	assert_true(rdv_recv(fx, CPG_MSG_ASK, &m, NULL));
+	assert_int_equal(m.peer_vpn_ip.s_addr, test_ip4("10.0.0.9").s_addr);
 	assert_true(quiet_on(fx, probe, CPG_MSG_PROBE, 1200));
 	/* A late answer to a retry, the probe of a retransmitted HELLO: the
 	 * RDV's doing, not noise. */
@@ -508,12 +514,15 @@ static void test_nat_probe_filtered(void **state)
 	cpg_rdvc_start(fx->a.rdvc);
 	assert_true(rdv_recv(fx, CPG_MSG_HELLO, &hello, NULL));
 	rdv_send_ok_probe(fx, &hello, &fx->a.addr, &probe_addr);
+	assert_int_equal(cpg_rdvc_connect(fx->a.rdvc, test_ip4("10.0.0.9")), 0);
 	for (int i = 0; i < 3; i++) {
 		assert_true(recv_msg_on(fx, probe, CPG_MSG_PROBE, &m, NULL, WAIT_MS));
 		assert_false(m.present & CPG_HAS(CPG_ATTR_FLAGS));
 	}
 	assert_true(quiet_on(fx, probe, CPG_MSG_PROBE, 1500));
 	assert_int_equal(cpg_rdvc_nat_type(fx->a.rdvc), CPG_NAT_UNKNOWN);
+	/* The ASK waited for the probe, and goes once it gave up. */
+	assert_true(rdv_recv(fx, CPG_MSG_ASK, &m, NULL));
 	assert_true(cpg_rdvc_registered(fx->a.rdvc));
 	close(probe);
 }
