@@ -30,8 +30,8 @@
  * this file's, so an input replays exactly and fast. Every datagram the
  * client sends is checked, and abort() reports a violation: it decodes,
  * is of a type a client sends, with the next request id, to the RDV (and
- * only once started, but to refuse a FWD), a PROBE to the probe port an OK
- * named, or, for punches and relay binds, to an endpoint an ANS/FWD named
+ * only once started, but to refuse a FWD), a PROBE to the probe port the
+ * OK the client took named (not a late one it ignored), or, for punches and relay binds, to an endpoint an ANS/FWD named
  * (peer or relay) or that sent us something; keepalives go where peer_up
  * or peer_moved said the peer is.
  * Callbacks come only from the events that can cause them and tell what
@@ -231,6 +231,20 @@ static bool from_rdv_with(uint8_t type)
 	       st.msg.type == type;
 }
 
+/* The probe port of the registration the client took, or of the OK it is
+ * taking now: probe_begin() probes before registered() is called. */
+static bool probe_target(const union cpg_sockaddr *to)
+{
+	union cpg_sockaddr named;
+
+	if (from_rdv_with(CPG_MSG_OK) && (st.msg.present & CPG_HAS(CPG_ATTR_PROBE_PORT))) {
+		cpg_sockaddr_set_in(&named, fx.server.in.sin_addr, st.msg.probe_port);
+		if (cpg_sockaddr_equal(to, &named))
+			return true;
+	}
+	return cpg_sockaddr_equal(to, &st.probe_ep);
+}
+
 static void check_sent(const struct cpg_msg *m, const union cpg_sockaddr *to)
 {
 	bool to_rdv = cpg_sockaddr_equal(to, &fx.server);
@@ -258,8 +272,7 @@ static void check_sent(const struct cpg_msg *m, const union cpg_sockaddr *to)
 			abort();
 		break;
 	case CPG_MSG_PROBE:
-		if (m->vpn_ip.s_addr != fx.vpn_ip.s_addr || !st.started ||
-		    !cpg_sockaddr_equal(to, &st.probe_ep))
+		if (m->vpn_ip.s_addr != fx.vpn_ip.s_addr || !st.started || !probe_target(to))
 			abort();
 		break;
 	case CPG_MSG_PUNCH_KEEPALIVE:
@@ -316,6 +329,9 @@ static void on_registered(void *arg, const union cpg_sockaddr *public_ep)
 	if (!from_rdv_with(CPG_MSG_OK) || !cpg_sockaddr_equal(public_ep, &st.msg.public_ep) ||
 	    !cpg_rdvc_registered(st.c))
 		abort();
+	memset(&st.probe_ep, 0, sizeof(st.probe_ep));
+	if ((st.msg.present & CPG_HAS(CPG_ATTR_PROBE_PORT)) && st.msg.probe_port)
+		cpg_sockaddr_set_in(&st.probe_ep, fx.server.in.sin_addr, st.msg.probe_port);
 	if (st.mode == CB_KEEPALIVE_CONNECT)
 		connect_checked(fx.peers[0]);
 }
@@ -426,9 +442,6 @@ static void input(struct fuzz_input *in, const union cpg_sockaddr *from)
 		if (st.msg.present & CPG_HAS(CPG_ATTR_RELAY_ENDPOINT))
 			tell(&relay);
 	}
-	if (st.msg_ok && cpg_sockaddr_equal(from, &fx.server) && st.msg.type == CPG_MSG_OK &&
-	    (st.msg.present & CPG_HAS(CPG_ATTR_PROBE_PORT)))
-		cpg_sockaddr_set_in(&st.probe_ep, fx.server.in.sin_addr, st.msg.probe_port);
 	st.from = from;
 	cpg_rdvc_input(st.c, buf, len, from);
 	st.from = NULL;
