@@ -62,6 +62,8 @@ struct cpg_dp_stats {
 	uint64_t tx_packets, tx_bytes;	/* inner packets and bytes */
 	uint64_t rx_packets, rx_bytes;
 	uint64_t drops[CPG_DP_DROP_MAX];
+	uint64_t rx_keepalives, tx_keepalives;	/* empty records, not in rx/tx_packets */
+	uint64_t floats;		/* times float_peer moved it */
 	uint64_t tx_idle_ms;		/* since the last packet sent; UINT64_MAX: none */
 	uint64_t rx_idle_ms;		/* since the last packet received */
 	enum cpg_cipher cipher;
@@ -125,6 +127,22 @@ struct cpg_dp_ops {
 	 * no such peer, -EEXIST when endpoint is another peer's, -EINVAL. */
 	int (*set_endpoint)(struct cpg_dp *dp, struct in_addr vpn_ip,
 			    const union cpg_sockaddr *endpoint);
+	/*
+	 * Roaming. The daemon opened a record that came from an endpoint no
+	 * peer has with vpn_ip's receive key of epoch: the peer moved (NAT
+	 * rebinding, new network). If seq is newer than every record received
+	 * from it, mark seq received and send its packets to endpoint from now
+	 * on; keys, sequence numbers and counters stay. 0 moved; -ESTALE seq
+	 * is not newer (a replay, or a late record from the old path: nothing
+	 * moves); -ENOENT no such peer or no key of epoch; -EEXIST endpoint is
+	 * another peer's; -EOPNOTSUPP. The record itself is not delivered.
+	 */
+	int (*float_peer)(struct cpg_dp *dp, struct in_addr vpn_ip,
+			  const union cpg_sockaddr *endpoint, uint16_t epoch, uint64_t seq);
+	/* Send the peer an authenticated keepalive now: an empty
+	 * application_data record under its current key, which the receiving
+	 * data plane counts and does not deliver. 0 or -errno. */
+	int (*keepalive)(struct cpg_dp *dp, struct in_addr vpn_ip);
 	int (*get_stats)(struct cpg_dp *dp, struct in_addr vpn_ip,
 			 struct cpg_dp_stats *out);
 	/* Send an IPv4 packet from the host into the VPN, as if the device had
