@@ -25,6 +25,7 @@
 #include "proto.h"
 #include "relay.h"
 #include "relay_ctl.h"
+#include "relay_options.h"
 #include "relay_pool.h"
 #include "server.h"
 
@@ -32,8 +33,6 @@
 #define usage_error(...) rdv_usage_error(PROG, __VA_ARGS__)
 #define DEFAULT_MAX_CLIENTS 100
 #define DEFAULT_RELAYS 1000		/* ports of the default --relay-ports */
-#define DEFAULT_RELAY_RATE_MBIT 100
-#define DEFAULT_RELAY_IDLE_S 60
 /* Descriptors besides the relays': sockets, the loop's, stdio, syslog. */
 #define OTHER_FDS 32
 #define EXPIRE_INTERVAL_MS 1000
@@ -79,10 +78,7 @@ struct options {
 	union cpg_sockaddr bind;
 	long probe_port;		/* -1 until chosen; 0: no probing */
 	bool relay;
-	uint16_t relay_low, relay_high;	/* 0: none (and no relaying) */
-	unsigned long max_relays;	/* 0: the range size */
-	unsigned long relay_rate_mbit;	/* 0: no limit */
-	unsigned long relay_idle_s;
+	struct relay_options relays;	/* no range: no relaying */
 	const char *relay_secret;	/* NULL: no remote relays */
 };
 
@@ -132,20 +128,16 @@ static void usage(FILE *f)
 		"      --relay-ports=LOW-HIGH\n"
 		"                         the relays' UDP ports (default: the RDV's port\n"
 		"                         + 2 to + %d)\n"
-		"      --max-relays=N     relays at once at most (default: the number of\n"
-		"                         relay ports)\n"
-		"      --relay-rate=MBIT  per relay, in Mbit/s (default %d, 0: no limit)\n"
-		"      --relay-idle=SECS  free a relay idle this long (default %d)\n"
+		RELAY_OPTIONS_HELP
 		"      --relay-secret=FILE\n"
 		"                         take campagnol_relay processes that know the key in\n"
 		"                         FILE as relays too\n",
-		DEFAULT_MAX_CLIENTS, CPG_RDV_DEFAULT_PORT, DEFAULT_RELAYS + 1,
-		DEFAULT_RELAY_RATE_MBIT, DEFAULT_RELAY_IDLE_S);
+		DEFAULT_MAX_CLIENTS, CPG_RDV_DEFAULT_PORT, DEFAULT_RELAYS + 1);
 }
 
 static bool in_range(unsigned long port, const struct options *opt)
 {
-	return port >= opt->relay_low && port <= opt->relay_high;
+	return port >= opt->relays.low && port <= opt->relays.high;
 }
 
 /*
@@ -153,32 +145,29 @@ static bool in_range(unsigned long port, const struct options *opt)
  * options. With --port 0 the ports around it are unknown: no probing, and
  * no relaying without --relay-ports.
  */
-static int check_ports(struct options *opt, bool range_given)
+static int check_ports(struct options *opt)
 {
+	struct relay_options *relays = &opt->relays;
 	unsigned long port = cpg_sockaddr_port(&opt->bind);
 
 	if (opt->probe_port < 0)
 		opt->probe_port = port && port < 65535 ? (long)port + 1 : 0;
-	if (!range_given && port && port <= 65535 - 2) {
-		opt->relay_low = (uint16_t)(port + 2);
-		opt->relay_high = (uint16_t)(port + 1 + DEFAULT_RELAYS < 65535 ?
-					     port + 1 + DEFAULT_RELAYS : 65535);
+	if (!relays->range_given && port && port <= 65535 - 2) {
+		relays->low = (uint16_t)(port + 2);
+		relays->high = (uint16_t)(port + 1 + DEFAULT_RELAYS < 65535 ?
+					  port + 1 + DEFAULT_RELAYS : 65535);
 	}
 	if (port && (unsigned long)opt->probe_port == port)
 		return usage_error("--probe-port %ld is the RDV's own port", opt->probe_port);
-	if (!opt->relay || !opt->relay_low)
+	if (!opt->relay || !relays->low)
 		return 0;
 	if (port && in_range(port, opt))
 		return usage_error("--relay-ports %u-%u includes the RDV's port %lu",
-				   opt->relay_low, opt->relay_high, port);
+				   relays->low, relays->high, port);
 	if (opt->probe_port && in_range((unsigned long)opt->probe_port, opt))
 		return usage_error("--relay-ports %u-%u includes the probe port %ld",
-				   opt->relay_low, opt->relay_high, opt->probe_port);
-	if (opt->max_relays > (unsigned long)opt->relay_high - opt->relay_low + 1)
-		return usage_error("--max-relays %lu is more than the %u ports of --relay-ports %u-%u",
-				   opt->max_relays, opt->relay_high - opt->relay_low + 1,
-				   opt->relay_low, opt->relay_high);
-	return 0;
+				   relays->low, relays->high, opt->probe_port);
+	return relay_options_check(relays, PROG);
 }
 
 /* Long options without a short one: getopt_long()'s codes for them. */
@@ -187,18 +176,17 @@ enum {
 	OPT_PROBE_PORT,
 	OPT_RELAY,
 	OPT_NO_RELAY,
-	OPT_RELAY_PORTS,
-	OPT_MAX_RELAYS,
-	OPT_RELAY_RATE,
-	OPT_RELAY_IDLE,
 	OPT_RELAY_SECRET,
 };
 
 /* The NAT probing and relay options. 0, or -1 on a usage error. */
-static int parse_relay_option(int c, struct options *opt, bool *range_given)
+static int parse_relay_option(int c, struct options *opt)
 {
 	unsigned long n;
+	int ret = relay_options_parse(&opt->relays, c, optarg, PROG);
 
+	if (ret <= 0)
+		return ret;
 	switch (c) {
 	case OPT_PROBE_PORT:
 		if (rdv_parse_number(optarg, 65535, &n))
@@ -209,29 +197,6 @@ static int parse_relay_option(int c, struct options *opt, bool *range_given)
 	case OPT_RELAY:
 	case OPT_NO_RELAY:
 		opt->relay = c == OPT_RELAY;
-		return 0;
-	case OPT_RELAY_PORTS:
-		if (rdv_parse_range(optarg, &opt->relay_low, &opt->relay_high))
-			return usage_error("invalid --relay-ports '%s': expected LOW-HIGH, "
-					   "1 <= LOW <= HIGH <= 65535", optarg);
-		*range_given = true;
-		return 0;
-	case OPT_MAX_RELAYS:
-		if (rdv_parse_number(optarg, 65535, &n) || !n)
-			return usage_error("invalid --max-relays '%s': expected 1 to 65535", optarg);
-		opt->max_relays = n;
-		return 0;
-	case OPT_RELAY_RATE:
-		if (rdv_parse_number(optarg, 1000000, &n))
-			return usage_error("invalid --relay-rate '%s': expected Mbit/s, 0 for no "
-					   "limit", optarg);
-		opt->relay_rate_mbit = n;
-		return 0;
-	case OPT_RELAY_IDLE:
-		if (rdv_parse_number(optarg, 86400, &n) || !n)
-			return usage_error("invalid --relay-idle '%s': expected 1 to 86400 seconds",
-					   optarg);
-		opt->relay_idle_s = n;
 		return 0;
 	case OPT_RELAY_SECRET:
 		if (!*optarg)
@@ -258,14 +223,10 @@ static int parse_args(int argc, char **argv, struct options *opt)
 		{ "probe-port", required_argument, NULL, OPT_PROBE_PORT },
 		{ "relay", no_argument, NULL, OPT_RELAY },
 		{ "no-relay", no_argument, NULL, OPT_NO_RELAY },
-		{ "relay-ports", required_argument, NULL, OPT_RELAY_PORTS },
-		{ "max-relays", required_argument, NULL, OPT_MAX_RELAYS },
-		{ "relay-rate", required_argument, NULL, OPT_RELAY_RATE },
-		{ "relay-idle", required_argument, NULL, OPT_RELAY_IDLE },
+		RELAY_LONGOPTS,
 		{ "relay-secret", required_argument, NULL, OPT_RELAY_SECRET },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool range_given = false;
 	const char *bind_addr = NULL;
 	char optbuf[3];
 	unsigned long port = CPG_RDV_DEFAULT_PORT, n;
@@ -314,7 +275,7 @@ static int parse_args(int argc, char **argv, struct options *opt)
 			return usage_error("unknown option '%s'",
 					   rdv_bad_option(argv, optbuf, sizeof(optbuf)));
 		default:
-			if (parse_relay_option(c, opt, &range_given))
+			if (parse_relay_option(c, opt))
 				return -1;
 			break;
 		}
@@ -329,7 +290,7 @@ static int parse_args(int argc, char **argv, struct options *opt)
 		cpg_sockaddr_set_in(&opt->bind, (struct in_addr){ htonl(INADDR_ANY) },
 				    (uint16_t)port);
 	}
-	return check_ports(opt, range_given);
+	return check_ports(opt);
 }
 
 static void send_from(struct rdv *r, int fd, const union cpg_sockaddr *to, const uint8_t *buf,
@@ -487,34 +448,16 @@ static void on_signal(struct cpg_loop *loop, int signo, void *arg)
 	cpg_loop_stop(loop);
 }
 
-static size_t local_capacity(const struct options *opt)
-{
-	return opt->max_relays ? opt->max_relays : (size_t)opt->relay_high - opt->relay_low + 1;
-}
-
 static int start_relay(struct rdv *r, const struct options *opt)
 {
-	const struct relay_config cfg = {
-		.bind = opt->bind,
-		.port_low = opt->relay_low,
-		.port_high = opt->relay_high,
-		.max_allocs = (unsigned int)opt->max_relays,
-		.rate = (uint64_t)opt->relay_rate_mbit * 1000000 / 8,
-		.idle_ms = (uint64_t)opt->relay_idle_s * 1000,
-		.expired = on_relay_expired,
-		.expired_arg = r,
-	};
-	size_t max = local_capacity(opt);
+	const struct relay_options *o = &opt->relays;
 
-	/* Each relay is a socket; short of them, the last allocations fail. */
-	cpg_daemon_raise_nofile(max + OTHER_FDS,
-				"a socket per relay (lower --max-relays to need fewer)");
-	r->relay = relay_new(&r->loop, &cfg);
+	r->relay = relay_options_start(o, &r->loop, &opt->bind, OTHER_FDS, on_relay_expired, r);
 	if (!r->relay)
 		return -1;
 	log_notice("relaying on ports %u-%u, %zu at most, %lu Mbit/s each%s, freed after %lu s idle",
-		   opt->relay_low, opt->relay_high, max, opt->relay_rate_mbit,
-		   opt->relay_rate_mbit ? "" : " (no limit)", opt->relay_idle_s);
+		   o->low, o->high, relay_options_capacity(o), o->rate_mbit,
+		   o->rate_mbit ? "" : " (no limit)", o->idle_s);
 	return 0;
 }
 
@@ -530,12 +473,12 @@ static int start_relaying(struct rdv *r, const struct options *opt)
 		.expired_arg = r,
 	};
 
-	if (opt->relay && opt->relay_low) {
+	if (opt->relay && opt->relays.low) {
 		if (start_relay(r, opt))
 			return -1;
 		cfg.local = &relay_ops;
 		cfg.local_arg = r->relay;
-		cfg.local_capacity = local_capacity(opt);
+		cfg.local_capacity = relay_options_capacity(&opt->relays);
 	}
 	if (!r->relay && !r->remote_relays)
 		return 0;
@@ -626,8 +569,7 @@ int main(int argc, char **argv)
 		.max_clients = DEFAULT_MAX_CLIENTS,
 		.probe_port = -1,
 		.relay = true,
-		.relay_rate_mbit = DEFAULT_RELAY_RATE_MBIT,
-		.relay_idle_s = DEFAULT_RELAY_IDLE_S,
+		.relays = RELAY_OPTIONS_INIT(0, 0),
 	};
 	char where[CPG_SOCKADDR_STRLEN];
 	union cpg_sockaddr bound;
@@ -673,7 +615,7 @@ int main(int argc, char **argv)
 			goto out;
 		log_notice("NAT probing on port %ld", opt.probe_port);
 	}
-	if (opt.relay && !opt.relay_low && !opt.relay_secret)
+	if (opt.relay && !opt.relays.low && !opt.relay_secret)
 		log_notice("relaying off: with --port 0, give --relay-ports");
 
 	ret = serve(r, &opt, where);

@@ -25,13 +25,12 @@
 #include "proto.h"
 #include "relay.h"
 #include "relay_ctl.h"
+#include "relay_options.h"
 
 #define PROG "campagnol_relay"
 #define usage_error(...) rdv_usage_error(PROG, __VA_ARGS__)
 #define DEFAULT_PORT_LOW 57890
 #define DEFAULT_PORT_HIGH 58889
-#define DEFAULT_RELAY_RATE_MBIT 100
-#define DEFAULT_RELAY_IDLE_S 60
 /* Descriptors besides the allocations': the control socket, the loop's, stdio. */
 #define OTHER_FDS 32
 #define TICK_MS 1000
@@ -48,10 +47,7 @@ struct options {
 	const char *secret;
 	union cpg_sockaddr bind;	/* port 0 */
 	union cpg_sockaddr public;	/* port 0 */
-	uint16_t port_low, port_high;
-	unsigned long max_relays;	/* 0: the range size */
-	unsigned long rate_mbit;	/* 0: no limit */
-	unsigned long idle_s;
+	struct relay_options relays;
 };
 
 /*
@@ -77,7 +73,7 @@ struct relayd {
 	union cpg_sockaddr rdv;
 	int fd;				/* the control socket */
 	int exit_code;
-	struct held *held;		/* by port - port_low */
+	struct held *held;		/* by port - opt->relays.low */
 	uint64_t rdv_timestamp;		/* the last accepted from the RDV */
 	uint64_t last_hello, last_answer;
 	bool answered;			/* the RDV answered since we last warned */
@@ -109,12 +105,8 @@ static void usage(FILE *f)
 		"      --bind=ADDR        relay on ADDR only (default: every IPv4 address)\n"
 		"      --relay-ports=LOW-HIGH\n"
 		"                         the relays' UDP ports (default %d-%d)\n"
-		"      --max-relays=N     relays at once at most (default: the number of\n"
-		"                         relay ports)\n"
-		"      --relay-rate=MBIT  per relay, in Mbit/s (default %d, 0: no limit)\n"
-		"      --relay-idle=SECS  free a relay idle this long (default %d)\n",
-		CPG_RDV_DEFAULT_PORT, DEFAULT_PORT_LOW, DEFAULT_PORT_HIGH, DEFAULT_RELAY_RATE_MBIT,
-		DEFAULT_RELAY_IDLE_S);
+		RELAY_OPTIONS_HELP,
+		CPG_RDV_DEFAULT_PORT, DEFAULT_PORT_LOW, DEFAULT_PORT_HIGH);
 }
 
 enum {
@@ -122,10 +114,6 @@ enum {
 	OPT_SECRET,
 	OPT_PUBLIC,
 	OPT_BIND,
-	OPT_RELAY_PORTS,
-	OPT_MAX_RELAYS,
-	OPT_RELAY_RATE,
-	OPT_RELAY_IDLE,
 };
 
 static bool is_wildcard(const union cpg_sockaddr *a)
@@ -145,35 +133,15 @@ static int parse_address(const char *name, const char *s, union cpg_sockaddr *ou
 /* The options with a value to check. 0, or -1 on a usage error. */
 static int parse_value(int c, struct options *opt)
 {
-	unsigned long n;
+	int ret = relay_options_parse(&opt->relays, c, optarg, PROG);
 
+	if (ret <= 0)
+		return ret;
 	switch (c) {
 	case OPT_PUBLIC:
 		return parse_address("public", optarg, &opt->public);
 	case OPT_BIND:
 		return parse_address("bind", optarg, &opt->bind);
-	case OPT_RELAY_PORTS:
-		if (rdv_parse_range(optarg, &opt->port_low, &opt->port_high))
-			return usage_error("invalid --relay-ports '%s': expected LOW-HIGH, "
-					   "1 <= LOW <= HIGH <= 65535", optarg);
-		return 0;
-	case OPT_MAX_RELAYS:
-		if (rdv_parse_number(optarg, 65535, &n) || !n)
-			return usage_error("invalid --max-relays '%s': expected 1 to 65535", optarg);
-		opt->max_relays = n;
-		return 0;
-	case OPT_RELAY_RATE:
-		if (rdv_parse_number(optarg, 1000000, &n))
-			return usage_error("invalid --relay-rate '%s': expected Mbit/s, 0 for no "
-					   "limit", optarg);
-		opt->rate_mbit = n;
-		return 0;
-	case OPT_RELAY_IDLE:
-		if (rdv_parse_number(optarg, 86400, &n) || !n)
-			return usage_error("invalid --relay-idle '%s': expected 1 to 86400 seconds",
-					   optarg);
-		opt->idle_s = n;
-		return 0;
 	}
 	return -1;
 }
@@ -191,11 +159,7 @@ static int check_options(struct options *opt)
 					   "the address clients reach this relay at");
 		opt->public = opt->bind;
 	}
-	if (opt->max_relays > (unsigned long)opt->port_high - opt->port_low + 1)
-		return usage_error("--max-relays %lu is more than the %u ports of --relay-ports %u-%u",
-				   opt->max_relays, opt->port_high - opt->port_low + 1,
-				   opt->port_low, opt->port_high);
-	return 0;
+	return relay_options_check(&opt->relays, PROG);
 }
 
 /* 0 to run, 1 to exit successfully (help, version), -1 on a usage error. */
@@ -212,10 +176,7 @@ static int parse_args(int argc, char **argv, struct options *opt)
 		{ "secret", required_argument, NULL, OPT_SECRET },
 		{ "public", required_argument, NULL, OPT_PUBLIC },
 		{ "bind", required_argument, NULL, OPT_BIND },
-		{ "relay-ports", required_argument, NULL, OPT_RELAY_PORTS },
-		{ "max-relays", required_argument, NULL, OPT_MAX_RELAYS },
-		{ "relay-rate", required_argument, NULL, OPT_RELAY_RATE },
-		{ "relay-idle", required_argument, NULL, OPT_RELAY_IDLE },
+		RELAY_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	char optbuf[3];
@@ -318,9 +279,8 @@ static void send_hello(struct relayd *d, uint64_t now)
 	m.present = CPG_HAS(CPG_ATTR_RELAY_ENDPOINT) | CPG_HAS(CPG_ATTR_PORT_RANGE) |
 		    CPG_HAS(CPG_ATTR_CAPACITY) | CPG_HAS(CPG_ATTR_IN_USE);
 	m.relay_ep = d->opt->public;
-	m.ports = (struct cpg_port_range){ d->opt->port_low, d->opt->port_high };
-	m.capacity = (uint32_t)(d->opt->max_relays ? d->opt->max_relays
-				: (unsigned long)d->opt->port_high - d->opt->port_low + 1);
+	m.ports = (struct cpg_port_range){ d->opt->relays.low, d->opt->relays.high };
+	m.capacity = (uint32_t)relay_options_capacity(&d->opt->relays);
 	m.in_use = (uint32_t)relay_stats(d->relay)->in_use;
 	send_ctl(d, &m);
 	d->last_hello = now;
@@ -355,13 +315,13 @@ static void on_alloc(struct relayd *d, const struct cpg_msg *m, uint64_t now)
 	struct relay_grant grant;
 	struct held *h;
 
-	if ((m->present & ALLOC_ATTRS) != ALLOC_ATTRS || port < d->opt->port_low ||
-	    port > d->opt->port_high) {
+	if ((m->present & ALLOC_ATTRS) != ALLOC_ATTRS || port < d->opt->relays.low ||
+	    port > d->opt->relays.high) {
 		d->refused[RELAY_CTL_MALFORMED]++;
 		answer(d, m, CPG_REASON_BAD_REQUEST);
 		return;
 	}
-	h = &d->held[port - d->opt->port_low];
+	h = &d->held[port - d->opt->relays.low];
 	if (h->rdv_handle == m->handle && h->session == m->session) {
 		/* Our ACK was lost; or it expired meanwhile, which RELAY_EXPIRED says. */
 		if (h->handle)
@@ -391,7 +351,7 @@ static void on_alloc(struct relayd *d, const struct cpg_msg *m, uint64_t now)
 
 static struct held *find_held(struct relayd *d, bool by_rdv, uint64_t handle)
 {
-	size_t n = (size_t)d->opt->port_high - d->opt->port_low + 1;
+	size_t n = (size_t)d->opt->relays.high - d->opt->relays.low + 1;
 
 	/* A scan: releases are rare next to the datagrams relayed. */
 	for (size_t i = 0; i < n; i++) {
@@ -448,7 +408,7 @@ static void on_expired_ack(struct relayd *d, const struct cpg_msg *m)
 /* RELAY_EXPIRED again until the RDV acknowledges it, or gives no sign. */
 static void retry_expired(struct relayd *d, uint64_t now)
 {
-	size_t n = (size_t)d->opt->port_high - d->opt->port_low + 1;
+	size_t n = (size_t)d->opt->relays.high - d->opt->relays.low + 1;
 
 	for (size_t i = 0; i < n; i++) {
 		struct held *h = &d->held[i];
@@ -475,8 +435,8 @@ static void on_answered(struct relayd *d, uint64_t now)
 	d->warned = false;
 	log_notice("the RDV at %s takes this relay: clients reach it at %s, ports %u-%u",
 		   cpg_sockaddr_str(&d->rdv, rdv, sizeof(rdv)),
-		   cpg_sockaddr_str(&d->opt->public, public, sizeof(public)), d->opt->port_low,
-		   d->opt->port_high);
+		   cpg_sockaddr_str(&d->opt->public, public, sizeof(public)), d->opt->relays.low,
+		   d->opt->relays.high);
 }
 
 static void control_input(struct relayd *d, size_t len, const union cpg_sockaddr *from,
@@ -580,26 +540,15 @@ static void on_signal(struct cpg_loop *loop, int signo, void *arg)
 static int start(struct relayd *d)
 {
 	const struct options *opt = d->opt;
-	const struct relay_config cfg = {
-		.bind = opt->bind,
-		.port_low = opt->port_low,
-		.port_high = opt->port_high,
-		.max_allocs = (unsigned int)opt->max_relays,
-		.rate = (uint64_t)opt->rate_mbit * 1000000 / 8,
-		.idle_ms = (uint64_t)opt->idle_s * 1000,
-		.expired = on_relay_expired,
-		.expired_arg = d,
-	};
-	size_t ports = (size_t)opt->port_high - opt->port_low + 1;
+	size_t ports = (size_t)opt->relays.high - opt->relays.low + 1;
 
-	cpg_daemon_raise_nofile((opt->max_relays ? opt->max_relays : ports) + OTHER_FDS,
-				"a socket per relay (lower --max-relays to need fewer)");
 	d->held = calloc(ports, sizeof(*d->held));
 	if (!d->held) {
 		log_err("out of memory");
 		return -1;
 	}
-	d->relay = relay_new(&d->loop, &cfg);
+	d->relay = relay_options_start(&opt->relays, &d->loop, &opt->bind, OTHER_FDS,
+				       on_relay_expired, d);
 	if (!d->relay || rdv_watch_signals(&d->loop, on_signal, d) ||
 	    cpg_loop_add_fd(&d->loop, &d->io, d->fd, CPG_LOOP_READ, on_readable, d))
 		return -1;
@@ -640,18 +589,15 @@ static int prepare(struct relayd *d, const struct options *opt, char *where, siz
 	if (d->fd < 0)
 		return -1;
 	cpg_sockaddr_str(&opt->public, where, size);
-	log_notice("relaying at %s, ports %u-%u, for the RDV at %s", where, opt->port_low,
-		   opt->port_high, cpg_sockaddr_str(&d->rdv, rdv, sizeof(rdv)));
+	log_notice("relaying at %s, ports %u-%u, for the RDV at %s", where, opt->relays.low,
+		   opt->relays.high, cpg_sockaddr_str(&d->rdv, rdv, sizeof(rdv)));
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	struct options opt = {
-		.port_low = DEFAULT_PORT_LOW,
-		.port_high = DEFAULT_PORT_HIGH,
-		.rate_mbit = DEFAULT_RELAY_RATE_MBIT,
-		.idle_s = DEFAULT_RELAY_IDLE_S,
+		.relays = RELAY_OPTIONS_INIT(DEFAULT_PORT_LOW, DEFAULT_PORT_HIGH),
 	};
 	char where[CPG_SOCKADDR_STRLEN];
 	struct relayd *d;
