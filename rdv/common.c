@@ -9,25 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "common.h"
 #include "compat.h"
 #include "daemon.h"
 #include "evloop.h"
 #include "log.h"
 #include "net.h"
-
-int rdv_parse_number(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	if (errno || *end || *out > max)
-		return -1;
-	return 0;
-}
 
 int rdv_parse_range(const char *s, uint16_t *low, uint16_t *high)
 {
@@ -41,7 +29,7 @@ int rdv_parse_range(const char *s, uint16_t *low, uint16_t *high)
 	if (!dash)
 		return -1;
 	*dash = '\0';
-	if (rdv_parse_number(buf, 65535, &l) || rdv_parse_number(dash + 1, 65535, &h) || !l ||
+	if (cpg_parse_ulong(buf, 65535, &l) || cpg_parse_ulong(dash + 1, 65535, &h) || !l ||
 	    l > h)
 		return -1;
 	*low = (uint16_t)l;

@@ -12,8 +12,6 @@
 
 #include "evloop.h"
 
-/* A decimal number in [0, max], nothing else. 0 or -1. */
-int rdv_parse_number(const char *s, unsigned long max, unsigned long *out);
 /* "LOW-HIGH", 1 <= LOW <= HIGH <= 65535. 0 or -1. */
 int rdv_parse_range(const char *s, uint16_t *low, uint16_t *high);
 /* The option getopt_long() just stumbled on, as the user wrote it. */

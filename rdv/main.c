@@ -189,7 +189,7 @@ static int parse_relay_option(int c, struct options *opt)
 		return ret;
 	switch (c) {
 	case OPT_PROBE_PORT:
-		if (rdv_parse_number(optarg, 65535, &n))
+		if (cpg_parse_ulong(optarg, 65535, &n))
 			return usage_error("invalid --probe-port '%s': expected 0 (no NAT "
 					   "probing) to 65535", optarg);
 		opt->probe_port = (long)n;
@@ -245,13 +245,13 @@ static int parse_args(int argc, char **argv, struct options *opt)
 			usage(stdout);
 			return 1;
 		case 'm':
-			if (rdv_parse_number(optarg, UINT_MAX, &n))
+			if (cpg_parse_ulong(optarg, UINT_MAX, &n))
 				return usage_error("invalid --max-clients '%s': expected a number, "
 						   "0 for no limit", optarg);
 			opt->max_clients = (unsigned int)n;
 			break;
 		case 'p':
-			if (rdv_parse_number(optarg, 65535, &port))
+			if (cpg_parse_ulong(optarg, 65535, &port))
 				return usage_error("invalid --port '%s': expected 0 to 65535",
 						   optarg);
 			break;

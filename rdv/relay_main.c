@@ -243,7 +243,7 @@ static int resolve_rdv(const char *arg, union cpg_sockaddr *out)
 	colon = strchr(host, ':');
 	if (colon) {
 		*colon = '\0';
-		if (rdv_parse_number(colon + 1, 65535, &port) || !port) {
+		if (cpg_parse_ulong(colon + 1, 65535, &port) || !port) {
 			log_err("invalid --rdv '%s': expected HOST or HOST:PORT", arg);
 			return -1;
 		}

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "relay_options.h"
 
+#include "cli.h"
 #include "common.h"
 #include "daemon.h"
 
@@ -16,19 +17,19 @@ int relay_options_parse(struct relay_options *o, int c, const char *arg, const c
 		o->range_given = true;
 		return 0;
 	case RELAY_OPT_MAX:
-		if (rdv_parse_number(arg, 65535, &n) || !n)
+		if (cpg_parse_ulong(arg, 65535, &n) || !n)
 			return rdv_usage_error(prog, "invalid --max-relays '%s': expected 1 to "
 					       "65535", arg);
 		o->max_relays = n;
 		return 0;
 	case RELAY_OPT_RATE:
-		if (rdv_parse_number(arg, 1000000, &n))
+		if (cpg_parse_ulong(arg, 1000000, &n))
 			return rdv_usage_error(prog, "invalid --relay-rate '%s': expected Mbit/s, "
 					       "0 for no limit", arg);
 		o->rate_mbit = n;
 		return 0;
 	case RELAY_OPT_IDLE:
-		if (rdv_parse_number(arg, 86400, &n) || !n)
+		if (cpg_parse_ulong(arg, 86400, &n) || !n)
 			return rdv_usage_error(prog, "invalid --relay-idle '%s': expected 1 to "
 					       "86400 seconds", arg);
 		o->idle_s = n;

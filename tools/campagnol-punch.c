@@ -402,19 +402,6 @@ static void usage(FILE *out)
 		CPG_RDV_DEFAULT_PORT);
 }
 
-static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-
-	errno = 0;
-	if (!*s || *s == '-')
-		return -1;
-	*out = strtoul(s, &end, 10);
-	if (errno || *end || *out > max)
-		return -1;
-	return 0;
-}
-
 static int parse_ip(const char *s, struct in_addr *out)
 {
 	return inet_pton(AF_INET, s, out) == 1 ? 0 : -1;
@@ -427,7 +414,7 @@ static int parse_server(const char *s, struct cpg_config *cfg)
 	unsigned long port = CPG_RDV_DEFAULT_PORT;
 	size_t host_len = colon ? (size_t)(colon - s) : strlen(s);
 
-	if (colon && (parse_ulong(colon + 1, 65535, &port) < 0 || port == 0))
+	if (colon && (cpg_parse_ulong(colon + 1, 65535, &port) < 0 || port == 0))
 		return -1;
 	if (!host_len)
 		return -1;
@@ -458,7 +445,7 @@ struct options {
 /* optarg, a number from min to max, into *v; false after "bad WHAT". */
 static bool number_arg(const char *what, unsigned long min, unsigned long max, unsigned long *v)
 {
-	if (parse_ulong(optarg, max, v) == 0 && *v >= min)
+	if (cpg_parse_ulong(optarg, max, v) == 0 && *v >= min)
 		return true;
 	fprintf(stderr, "campagnol-punch: bad %s '%s'\n", what, optarg);
 	return false;

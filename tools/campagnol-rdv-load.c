@@ -72,21 +72,6 @@ static const char *key_name(const char *s, char *buf, size_t size)
 	return buf;
 }
 
-static int parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 /* "HOST[:PORT]": numeric forms first, then a host name. */
 static int parse_server(const char *s, union cpg_sockaddr *out)
 {
@@ -101,7 +86,7 @@ static int parse_server(const char *s, union cpg_sockaddr *out)
 	len = colon ? (size_t)(colon - s) : strlen(s);
 	if (len == 0 || len >= sizeof(host))
 		return -1;
-	if (colon && (parse_uint(colon + 1, 65535, &port) || port == 0))
+	if (colon && (cpg_parse_ulong(colon + 1, 65535, &port) || port == 0))
 		return -1;
 	memcpy(host, s, len);
 	host[len] = '\0';
@@ -157,7 +142,7 @@ static void usage(FILE *f)
 /* optarg, a number from min to max, into *v; false after "WHAT, not 'ARG'". */
 static bool number_arg(const char *what, unsigned long min, unsigned long max, unsigned long *v)
 {
-	if (!parse_uint(optarg, max, v) && *v >= min)
+	if (!cpg_parse_ulong(optarg, max, v) && *v >= min)
 		return true;
 	log_err("%s, not '%s'", what, optarg);
 	return false;

@@ -282,11 +282,7 @@ static void print_summary(const struct relay_load *rl)
 static bool number(const char *what, const char *s, unsigned long min, unsigned long max,
 		   unsigned long *out)
 {
-	char *end;
-
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	if (*s >= '0' && *s <= '9' && !errno && !*end && *out >= min && *out <= max)
+	if (!cpg_parse_ulong(s, max, out) && *out >= min)
 		return true;
 	fprintf(stderr, PROG ": %s must be a number from %lu to %lu, not '%s'\n", what, min, max,
 		s);

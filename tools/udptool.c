@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "hex.h"
 #include "log.h"
 #include "udptool.h"
@@ -59,21 +60,17 @@ int udptool_parse_endpoint(const char *s, const char *what, union cpg_sockaddr *
 	return 0;
 }
 
-/* IPPROTO_RAW implies IP_HDRINCL on Linux, not on NetBSD: say it. */
 int udptool_parse_ulong(const char *s, const char *what, unsigned long min, unsigned long max,
 			unsigned long *out)
 {
-	char *end;
-
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	if (errno || *end || *s < '0' || *s > '9' || *out < min || *out > max) {
+	if (cpg_parse_ulong(s, max, out) || *out < min) {
 		log_err("%s: '%s' is not a number from %lu to %lu", what, s, min, max);
 		return -1;
 	}
 	return 0;
 }
 
+/* IPPROTO_RAW implies IP_HDRINCL on Linux, not on NetBSD: say it. */
 int udptool_raw_socket(void)
 {
 	const int on = 1;

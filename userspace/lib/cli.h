@@ -8,4 +8,8 @@
  * (1). The daemon keeps 1 for it, as it always had (campagnol.c). */
 #define CPG_CLI_EXIT_USAGE 2
 
+/* A decimal number in [0, max] and nothing else: no sign, no blanks, no
+ * base prefix. 0, or -1 with *out unspecified. */
+int cpg_parse_ulong(const char *s, unsigned long max, unsigned long *out);
+
 #endif
