@@ -37,13 +37,56 @@ int rdv_parse_range(const char *s, uint16_t *low, uint16_t *high)
 	return 0;
 }
 
-const char *rdv_bad_option(char **argv, char *buf, size_t size)
+/* The option getopt_long() just stumbled on, as the user wrote it. */
+static const char *bad_option(char **argv, char *buf, size_t size)
 {
 	if (optopt) {
 		snprintf(buf, size, "-%c", optopt);
 		return buf;
 	}
 	return argv[optind - 1];
+}
+
+enum rdv_cli_result rdv_cli_option(struct rdv_cli *cli, int c, char **argv)
+{
+	char optbuf[3];
+
+	switch (c) {
+	case 'D':
+		cli->process.daemon = true;
+		return RDV_CLI_TAKEN;
+	case 'd':
+		cli->debug++;
+		return RDV_CLI_TAKEN;
+	case 'h':
+		cli->usage(stdout);
+		return RDV_CLI_EXIT;
+	case 'P':
+		if (!*optarg)
+			return rdv_usage_error(cli->prog, "empty --pidfile");
+		cli->pidfile_arg = optarg;
+		return RDV_CLI_TAKEN;
+	case 'v':
+		cli->verbose = true;
+		return RDV_CLI_TAKEN;
+	case 'V':
+		printf("%s %s\n", cli->prog, CPG_VERSION);
+		return RDV_CLI_EXIT;
+	case ':':
+		return rdv_usage_error(cli->prog, "option '%s' needs an argument",
+				       argv[optind - 1]);
+	case '?':
+		return rdv_usage_error(cli->prog, "unknown option '%s'",
+				       bad_option(argv, optbuf, sizeof(optbuf)));
+	}
+	return RDV_CLI_OTHER;
+}
+
+int rdv_cli_begin(struct rdv_cli *cli)
+{
+	cpg_log_init(cli->prog, cli->debug ? LOG_DEBUG : cli->verbose ? LOG_INFO : LOG_NOTICE,
+		     false);
+	return rdv_process_pidfile(&cli->process, cli->pidfile_arg);
 }
 
 int rdv_usage_error(const char *prog, const char *fmt, ...)

@@ -9,13 +9,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "evloop.h"
 
 /* "LOW-HIGH", 1 <= LOW <= HIGH <= 65535. 0 or -1. */
 int rdv_parse_range(const char *s, uint16_t *low, uint16_t *high);
-/* The option getopt_long() just stumbled on, as the user wrote it. */
-const char *rdv_bad_option(char **argv, char *buf, size_t size);
 /* The message, then where to find help, on stderr. Always -1. */
 int rdv_usage_error(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -25,6 +24,40 @@ struct rdv_process {
 	char *pidfile;			/* absolute (daemons chdir to /); NULL: none */
 	bool pidfile_written;
 };
+
+/*
+ * What both servers' command lines share: -D, -d, -h, -P, -v, -V and
+ * getopt_long()'s complaints. prog and usage are set by the program.
+ */
+struct rdv_cli {
+	const char *prog;
+	void (*usage)(FILE *f);
+	struct rdv_process process;
+	const char *pidfile_arg;
+	int debug;
+	bool verbose;
+};
+
+#define RDV_CLI_SHORTOPTS ":DdhvVP:"
+#define RDV_CLI_LONGOPTS						\
+	{ "daemon", no_argument, NULL, 'D' },				\
+	{ "debug", no_argument, NULL, 'd' },				\
+	{ "help", no_argument, NULL, 'h' },				\
+	{ "pidfile", required_argument, NULL, 'P' },			\
+	{ "verbose", no_argument, NULL, 'v' },				\
+	{ "version", no_argument, NULL, 'V' }
+
+enum rdv_cli_result {
+	RDV_CLI_ERROR = -1,		/* a usage error, said on stderr */
+	RDV_CLI_TAKEN = 0,
+	RDV_CLI_EXIT = 1,		/* done (help, version): exit successfully */
+	RDV_CLI_OTHER = 2,		/* not a shared option: the program's own */
+};
+
+/* Option c that getopt_long() returned, with optarg. */
+enum rdv_cli_result rdv_cli_option(struct rdv_cli *cli, int c, char **argv);
+/* Logging as -d and -v ask, and the pid file's path. 0, or -1 after logging. */
+int rdv_cli_begin(struct rdv_cli *cli);
 
 /* pidfile_arg made absolute into p->pidfile. 0, or -1 after logging. */
 int rdv_process_pidfile(struct rdv_process *p, const char *pidfile_arg);

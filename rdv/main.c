@@ -70,11 +70,8 @@ static int recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags, voi
 #endif
 
 struct options {
-	struct rdv_process process;
-	int debug;
-	bool verbose;
+	struct rdv_cli cli;
 	unsigned int max_clients;
-	const char *pidfile_arg;
 	union cpg_sockaddr bind;
 	long probe_port;		/* -1 until chosen; 0: no probing */
 	bool relay;
@@ -211,14 +208,9 @@ static int parse_relay_option(int c, struct options *opt)
 static int parse_args(int argc, char **argv, struct options *opt)
 {
 	static const struct option longopts[] = {
-		{ "daemon", no_argument, NULL, 'D' },
-		{ "debug", no_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
+		RDV_CLI_LONGOPTS,
 		{ "max-clients", required_argument, NULL, 'm' },
 		{ "port", required_argument, NULL, 'p' },
-		{ "pidfile", required_argument, NULL, 'P' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "version", no_argument, NULL, 'V' },
 		{ "bind", required_argument, NULL, OPT_BIND },
 		{ "probe-port", required_argument, NULL, OPT_PROBE_PORT },
 		{ "relay", no_argument, NULL, OPT_RELAY },
@@ -228,22 +220,18 @@ static int parse_args(int argc, char **argv, struct options *opt)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *bind_addr = NULL;
-	char optbuf[3];
 	unsigned long port = CPG_RDV_DEFAULT_PORT, n;
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":DdhvVm:p:P:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, RDV_CLI_SHORTOPTS "m:p:", longopts, NULL)) != -1) {
+		enum rdv_cli_result ret = rdv_cli_option(&opt->cli, c, argv);
+
+		if (ret == RDV_CLI_TAKEN)
+			continue;
+		if (ret != RDV_CLI_OTHER)
+			return ret;
 		switch (c) {
-		case 'D':
-			opt->process.daemon = true;
-			break;
-		case 'd':
-			opt->debug++;
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
 		case 'm':
 			if (cpg_parse_ulong(optarg, UINT_MAX, &n))
 				return usage_error("invalid --max-clients '%s': expected a number, "
@@ -255,25 +243,9 @@ static int parse_args(int argc, char **argv, struct options *opt)
 				return usage_error("invalid --port '%s': expected 0 to 65535",
 						   optarg);
 			break;
-		case 'P':
-			if (!*optarg)
-				return usage_error("empty --pidfile");
-			opt->pidfile_arg = optarg;
-			break;
-		case 'v':
-			opt->verbose = true;
-			break;
-		case 'V':
-			printf(PROG " %s\n", CPG_VERSION);
-			return 1;
 		case OPT_BIND:
 			bind_addr = optarg;
 			break;
-		case ':':
-			return usage_error("option '%s' needs an argument", argv[optind - 1]);
-		case '?':
-			return usage_error("unknown option '%s'",
-					   rdv_bad_option(argv, optbuf, sizeof(optbuf)));
 		default:
 			if (parse_relay_option(c, opt))
 				return -1;
@@ -507,14 +479,14 @@ static int serve(struct rdv *r, struct options *opt, const char *where)
 {
 	struct rdv_config cfg = {
 		.max_clients = opt->max_clients,
-		.dump = opt->debug >= 2,
+		.dump = opt->cli.debug >= 2,
 		.send = send_datagram,
 		.send_probe = send_probe_datagram,
 		.send_arg = r,
 		.probe_port = r->probe_fd >= 0 ? (uint16_t)opt->probe_port : 0,
 	};
 
-	if (rdv_process_start(&opt->process, where) || cpg_loop_init(&r->loop))
+	if (rdv_process_start(&opt->cli.process, where) || cpg_loop_init(&r->loop))
 		return EXIT_FAILURE;
 	if (start_relaying(r, opt))
 		goto out_server;
@@ -566,6 +538,7 @@ static int open_probe_port(const struct options *opt)
 int main(int argc, char **argv)
 {
 	struct options opt = {
+		.cli = { .prog = PROG, .usage = usage },
 		.max_clients = DEFAULT_MAX_CLIENTS,
 		.probe_port = -1,
 		.relay = true,
@@ -580,14 +553,13 @@ int main(int argc, char **argv)
 	ret = parse_args(argc, argv, &opt);
 	if (ret)
 		return ret > 0 ? EXIT_SUCCESS : CPG_CLI_EXIT_USAGE;
-	cpg_log_init(PROG, opt.debug ? LOG_DEBUG : opt.verbose ? LOG_INFO : LOG_NOTICE, false);
-	if (rdv_process_pidfile(&opt.process, opt.pidfile_arg))
+	if (rdv_cli_begin(&opt.cli))
 		return EXIT_FAILURE;
 
 	r = calloc(1, sizeof(*r));
 	if (!r) {
 		log_err("out of memory");
-		rdv_process_end(&opt.process);
+		rdv_process_end(&opt.cli.process);
 		return EXIT_FAILURE;
 	}
 	r->fd = -1;
@@ -626,6 +598,6 @@ out:
 		close(r->fd);
 	relay_ctl_key_wipe(&r->key);
 	free(r);
-	rdv_process_end(&opt.process);
+	rdv_process_end(&opt.cli.process);
 	return ret;
 }

@@ -39,10 +39,7 @@
 #define READS_PER_WAKEUP 64
 
 struct options {
-	struct rdv_process process;
-	int debug;
-	bool verbose;
-	const char *pidfile_arg;
+	struct rdv_cli cli;
 	const char *rdv;
 	const char *secret;
 	union cpg_sockaddr bind;	/* port 0 */
@@ -166,12 +163,7 @@ static int check_options(struct options *opt)
 static int parse_args(int argc, char **argv, struct options *opt)
 {
 	static const struct option longopts[] = {
-		{ "daemon", no_argument, NULL, 'D' },
-		{ "debug", no_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "pidfile", required_argument, NULL, 'P' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "version", no_argument, NULL, 'V' },
+		RDV_CLI_LONGOPTS,
 		{ "rdv", required_argument, NULL, OPT_RDV },
 		{ "secret", required_argument, NULL, OPT_SECRET },
 		{ "public", required_argument, NULL, OPT_PUBLIC },
@@ -179,43 +171,23 @@ static int parse_args(int argc, char **argv, struct options *opt)
 		RELAY_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
-	char optbuf[3];
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":DdhvVP:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, RDV_CLI_SHORTOPTS "", longopts, NULL)) != -1) {
+		enum rdv_cli_result ret = rdv_cli_option(&opt->cli, c, argv);
+
+		if (ret == RDV_CLI_TAKEN)
+			continue;
+		if (ret != RDV_CLI_OTHER)
+			return ret;
 		switch (c) {
-		case 'D':
-			opt->process.daemon = true;
-			break;
-		case 'd':
-			opt->debug++;
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		case 'P':
-			if (!*optarg)
-				return usage_error("empty --pidfile");
-			opt->pidfile_arg = optarg;
-			break;
-		case 'v':
-			opt->verbose = true;
-			break;
-		case 'V':
-			printf(PROG " %s\n", CPG_VERSION);
-			return 1;
 		case OPT_RDV:
 			opt->rdv = optarg;
 			break;
 		case OPT_SECRET:
 			opt->secret = optarg;
 			break;
-		case ':':
-			return usage_error("option '%s' needs an argument", argv[optind - 1]);
-		case '?':
-			return usage_error("unknown option '%s'",
-					   rdv_bad_option(argv, optbuf, sizeof(optbuf)));
 		default:
 			if (parse_value(c, opt))
 				return -1;
@@ -561,7 +533,7 @@ static int start(struct relayd *d)
 /* Everything after the control socket is open: daemon, pid file, loop. */
 static int serve(struct relayd *d, struct options *opt, const char *where)
 {
-	if (rdv_process_start(&opt->process, where) || cpg_loop_init(&d->loop))
+	if (rdv_process_start(&opt->cli.process, where) || cpg_loop_init(&d->loop))
 		return EXIT_FAILURE;
 	d->exit_code = EXIT_FAILURE;
 	if (!start(d)) {
@@ -597,6 +569,7 @@ static int prepare(struct relayd *d, const struct options *opt, char *where, siz
 int main(int argc, char **argv)
 {
 	struct options opt = {
+		.cli = { .prog = PROG, .usage = usage },
 		.relays = RELAY_OPTIONS_INIT(DEFAULT_PORT_LOW, DEFAULT_PORT_HIGH),
 	};
 	char where[CPG_SOCKADDR_STRLEN];
@@ -607,13 +580,12 @@ int main(int argc, char **argv)
 	ret = parse_args(argc, argv, &opt);
 	if (ret)
 		return ret > 0 ? EXIT_SUCCESS : CPG_CLI_EXIT_USAGE;
-	cpg_log_init(PROG, opt.debug ? LOG_DEBUG : opt.verbose ? LOG_INFO : LOG_NOTICE, false);
-	if (rdv_process_pidfile(&opt.process, opt.pidfile_arg))
+	if (rdv_cli_begin(&opt.cli))
 		return EXIT_FAILURE;
 	d = calloc(1, sizeof(*d));
 	if (!d) {
 		log_err("out of memory");
-		rdv_process_end(&opt.process);
+		rdv_process_end(&opt.cli.process);
 		return EXIT_FAILURE;
 	}
 	d->opt = &opt;
@@ -625,6 +597,6 @@ int main(int argc, char **argv)
 		close(d->fd);
 	relay_ctl_key_wipe(&d->key);
 	free(d);
-	rdv_process_end(&opt.process);
+	rdv_process_end(&opt.cli.process);
 	return ret;
 }
