@@ -780,9 +780,7 @@ static void float_peer(struct vpn *v, struct peer *p, const union cpg_sockaddr *
 		       const struct cpg_record_header *hdr)
 {
 	char ip[INET_ADDRSTRLEN], old[CPG_SOCKADDR_STRLEN], ep[CPG_SOCKADDR_STRLEN];
-	int ret = v->dp->ops->float_peer ?
-		  v->dp->ops->float_peer(v->dp, p->vpn_ip, from, hdr->epoch, hdr->seq) :
-		  -EOPNOTSUPP;
+	int ret = v->dp->ops->float_peer(v->dp, p->vpn_ip, from, hdr->epoch, hdr->seq);
 
 	cpg_net_ip4_str(p->vpn_ip, ip);
 	cpg_sockaddr_str(from, ep, sizeof(ep));
@@ -794,8 +792,9 @@ static void float_peer(struct vpn *v, struct peer *p, const union cpg_sockaddr *
 		return;
 	}
 	if (ret < 0) {
+		/* Debug only: every record of the peer from there comes here. */
 		v->n.unknown_dtls++;
-		log_info("peer %s: cannot follow it to %s: %s", ip, ep, strerror(-ret));
+		log_debug("peer %s: cannot follow it to %s: %s", ip, ep, strerror(-ret));
 		return;
 	}
 	log_notice("peer %s moved from %s to %s (roaming)", ip,
@@ -816,7 +815,8 @@ static bool float_candidate(const struct peer *p, uint16_t epoch)
  * A DTLS datagram from an endpoint no peer has. DTLS 1.2 records name no
  * peer, so its first record is tried with the receive key of every
  * established peer of its epoch (RFC 9146 6 is the model): the one whose
- * key opens it moved (NAT rebinding, new address). true when the datagram
+ * key opens it moved (NAT rebinding, new address). Not tried when the data
+ * plane cannot move a peer. true when the datagram
  * was an application_data record that we tried (or could not afford to):
  * it is counted, and not delivered in any case.
  */
@@ -826,7 +826,7 @@ static bool float_try(struct vpn *v, const uint8_t *buf, size_t len,
 	struct cpg_record_header hdr;
 	size_t candidates = 0;
 
-	if (cpg_record_parse_header(buf, len, &hdr) ||
+	if (!v->dp->ops->float_peer || cpg_record_parse_header(buf, len, &hdr) ||
 	    hdr.type != CPG_RECORD_CT_APPLICATION_DATA || hdr.version != CPG_RECORD_VERSION_1_2)
 		return false;
 	for (size_t i = 0; i < v->peers.count; i++)
