@@ -276,9 +276,10 @@ static void print_interface_human(const struct status_answer_interface *i)
 			  i->no_tunnel);
 	add_drops(&b, kind_interface, i, drops, sizeof(drops) / sizeof(drops[0]));
 	if (i->floats || i->float_rejected || i->float_limited || i->float_stale)
-		block_add(&b, "roaming", "%" PRIu64 " peers moved; records not moving one: %"
+		block_add(&b, "roaming", "%" PRIu64 " peer move%s; records not moving one: %"
 			  PRIu64 " unauthentic, %" PRIu64 " old, %" PRIu64 " over the limit",
-			  i->floats, i->float_rejected, i->float_stale, i->float_limited);
+			  i->floats, i->floats == 1 ? "" : "s", i->float_rejected, i->float_stale,
+			  i->float_limited);
 	block_print(&b, "interface", text(i->device));
 }
 

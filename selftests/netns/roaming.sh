@@ -130,16 +130,18 @@ same_session() {
 ktap_test_result "the same DTLS session carries on: no new handshake on either side" same_session
 
 floated() {
-	local floats if_floats line
+	local floats if_floats line human
 
 	floats=$(vpn_peer_get D "$A_VPN" .floats)
 	if_floats=$(iface D floats)
 	line=$(last_line "$(vpn_err D)" "peer ${A_VPN//./\\.} moved from .* \(roaming\)")
 	ktap_print_msg "D: floats for A $floats, in all $if_floats; ${line:-no notice line}"
+	human=$(vpn_status D | grep -E 'roam')
+	ktap_print_msg "campagnol-status: $(tr -s '\n\t ' ' ' <<<"$human")"
 	[ "${floats:-0}" -ge 1 ] && [ "${if_floats:-0}" -ge 1 ] &&
-		[[ $line == *"from $OLD_EP to $NEW_EP"* ]]
+		[[ $line == *"from $OLD_EP to $NEW_EP"* ]] && grep -q 'roamed.*1 time' <<<"$human"
 }
-ktap_test_result "D counts A's float and logs it" floated
+ktap_test_result "D counts A's float, logs it, campagnol-status shows it" floated
 
 # ---- A replayed record from another port does not move A -------------------
 
