@@ -97,7 +97,7 @@ iperf_loss() {
 		return 1
 	lost_ms=$((lost * 1000 / pps))
 	ktap_print_msg "that is ${lost_ms} ms of traffic at $pps datagrams/s"
-	[ "$lost_ms" -le $MAX_LOSS_MS ]
+	[ "$lost_ms" -le "$MAX_LOSS_MS" ]
 }
 ktap_test_result "iperf3 UDP A -> D through the rebinding: at most ${MAX_LOSS_MS} ms lost" \
 	iperf_loss
@@ -110,9 +110,9 @@ ping_loss() {
 	got=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' <<<"$summary")
 	ktap_print_msg "ping every ${PING_INTERVAL} s: ${summary:-no summary}"
 	[ -n "$sent" ] && [ -n "$got" ] && [ "$sent" -ge $((PING_COUNT / 2)) ] || return 1
-	lost_ms=$(((sent - got) * $(to_ms $PING_INTERVAL)))
+	lost_ms=$(((sent - got) * $(to_ms "$PING_INTERVAL")))
 	ktap_print_msg "lost $((sent - got)) echoes: ${lost_ms} ms"
-	[ "$lost_ms" -le $MAX_LOSS_MS ]
+	[ "$lost_ms" -le "$MAX_LOSS_MS" ]
 }
 ktap_test_result "pings A -> D every ${PING_INTERVAL} s: at most ${MAX_LOSS_MS} ms lost" ping_loss
 
