@@ -88,8 +88,10 @@ struct vpn_counters {
 /*
  * Trial authentication of records from unknown endpoints costs one AEAD
  * check per candidate key: at most this many checks a second (a burst of
- * as many), whatever garbage arrives. 1000 checks of MTU-sized records
- * take about a millisecond of CPU.
+ * as many), whatever garbage arrives. One check of a 1400-byte record
+ * takes 0.7 us (AES-GCM) to 1.8 us (ChaCha20-Poly1305) on a 2020s x86 core,
+ * of a 16 KiB one 5 to 12 us: 2 ms of CPU a second with MTU-sized junk,
+ * 12 ms at worst.
  */
 #define VPN_FLOAT_TRIALS_PER_S 1000
 
