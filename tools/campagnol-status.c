@@ -275,6 +275,11 @@ static void print_interface_human(const struct status_answer_interface *i)
 		block_add(&b, "without tunnel", "%" PRIu64 " packets (queued or dropped)",
 			  i->no_tunnel);
 	add_drops(&b, kind_interface, i, drops, sizeof(drops) / sizeof(drops[0]));
+	if (i->floats || i->float_rejected || i->float_limited || i->float_stale)
+		block_add(&b, "roaming", "%" PRIu64 " peer move%s; records not moving one: %"
+			  PRIu64 " unauthentic, %" PRIu64 " old, %" PRIu64 " over the limit",
+			  i->floats, i->floats == 1 ? "" : "s", i->float_rejected, i->float_stale,
+			  i->float_limited);
 	block_print(&b, "interface", text(i->device));
 }
 
@@ -340,6 +345,12 @@ static void print_peer_human(const struct status_answer_peer *p, bool keys)
 	add_path(&b, p);
 	add_peer_state(&b, p);
 	add_drops(&b, kind_peer, p, drops, sizeof(drops) / sizeof(drops[0]));
+	if (p->rx_keepalives || p->tx_keepalives)
+		block_add(&b, "keepalives", "%" PRIu64 " received, %" PRIu64 " sent",
+			  p->rx_keepalives, p->tx_keepalives);
+	if (p->floats)
+		block_add(&b, "roamed", "%" PRIu64 " time%s", p->floats,
+			  p->floats == 1 ? "" : "s");
 	if (keys && p->record_cipher) {
 		char epoch[24], seq[24];
 		int e = status_answer_find(kind_peer, "epoch");

@@ -11,7 +11,7 @@ libnl-3-dev libnl-genl-3-dev libnl-route-3-dev libmnl-dev
 libcmocka-dev libevent-dev
 clang libclang-rt-14-dev gcc-mingw-w64-x86-64
 iproute2 nftables iputils-ping procps psmisc
-iperf3 tcpdump tshark jq
+iperf3 tcpdump tshark jq conntrack
 qemu-system-x86 busybox-static cpio xz-utils kmod wireguard-tools
 linux-source-6.1 sparse
 flex bison bc libelf-dev patch

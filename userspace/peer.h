@@ -25,6 +25,7 @@
 #include "fifo.h"
 #include "sockaddr.h"
 #include "proto.h"
+#include "record.h"
 
 struct cpg_dtls_session;
 
@@ -51,7 +52,11 @@ struct peer {
 	uint64_t created_ms;
 	uint64_t up_ms;			/* when ESTABLISHED was reached */
 	uint64_t last_heard_ms;		/* last datagram of any kind from the peer */
-	uint64_t last_keepalive_ms;	/* last PUNCH_KEEPALIVE we sent */
+	uint64_t last_keepalive_ms;	/* last keepalive we sent */
+	uint64_t rx_keepalives_seen;	/* the data plane's count at the last tick */
+	/* Its receive key, kept by the daemon to recognise its records when
+	 * it roams (vpn.c float_try()); ctx NULL when not ESTABLISHED. */
+	struct cpg_record_key float_key;
 	void *owner;			/* the daemon, for timer callbacks */
 
 	size_t index;			/* in peer_table.peers */

@@ -45,6 +45,10 @@ static const struct status_answer_field interface_fields[] = {
 	FIELD(interface, drop_unknown_dtls, COUNT),
 	FIELD(interface, drop_other, COUNT),
 	FIELD(interface, drop_signal, COUNT),
+	FIELD(interface, floats, COUNT),
+	FIELD(interface, float_rejected, COUNT),
+	FIELD(interface, float_limited, COUNT),
+	FIELD(interface, float_stale, COUNT),
 };
 
 static const struct status_answer_field peer_fields[] = {
@@ -72,6 +76,9 @@ static const struct status_answer_field peer_fields[] = {
 	FIELD(peer, drop_key_exhausted, COUNT),
 	FIELD(peer, drop_queue, COUNT),
 	FIELD(peer, dtls_in, COUNT),
+	FIELD(peer, floats, COUNT),
+	FIELD(peer, rx_keepalives, COUNT),
+	FIELD(peer, tx_keepalives, COUNT),
 	FIELD(peer, queued, COUNT),
 	FIELD(peer, last_rx, SECONDS),
 	FIELD(peer, last_tx, SECONDS),

@@ -48,7 +48,8 @@ struct status_answer_interface {
 		*rdv, *nat_type, *data_plane;
 	bool registered;
 	uint64_t peers, max_peers, mtu, uptime, tunnels_up, tunnels_failed, no_tunnel,
-		drop_holdoff, drop_full, drop_unknown_dtls, drop_other, drop_signal;
+		drop_holdoff, drop_full, drop_unknown_dtls, drop_other, drop_signal, floats,
+		float_rejected, float_limited, float_stale;
 	status_answer_present present;
 };
 
@@ -59,7 +60,7 @@ struct status_answer_peer {
 	uint64_t rx_bytes, rx_packets, tx_bytes, tx_packets, drop_auth, drop_replay,
 		drop_spoofed, drop_malformed, drop_rate, drop_tx_error, drop_key_exhausted,
 		drop_queue, dtls_in, queued, last_rx, last_tx, last_heard, since, age, epoch,
-		next_seq, last_direct_try;
+		next_seq, last_direct_try, floats, rx_keepalives, tx_keepalives;
 	status_answer_present present;
 };
 

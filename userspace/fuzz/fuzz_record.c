@@ -19,13 +19,15 @@
  *             2^48: exhausted).
  *   2 REPLAY  a count byte, then that many sequence numbers, checked and
  *             recorded in a window of its own.
- * Every open also runs the rx key's replay window, so RAW and SEAL share it.
+ * Every open also runs the rx key's replay window, so RAW and SEAL share it,
+ * and is preceded by a trial authentication with the same key.
  * The keys are made for each input, from a hash of it (see fuzz.h).
  *
  * Aborts when: a status differs from the one the reference derives from the
  * bytes and the window model; a sealed record opened unmodified does not give
  * back its plaintext; a modified one opens; a failed open changes the window
- * or leaves plaintext behind; a number is accepted twice.
+ * or leaves plaintext behind; a number is accepted twice; a trial
+ * authentication changes the record or disagrees with the open.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -54,6 +56,7 @@ static uint8_t seal_buf[WORK_SIZE];
 static uint8_t work[WORK_SIZE];
 static uint8_t orig[WORK_SIZE];
 static uint8_t plain_copy[CPG_RECORD_MAX_PLAINTEXT + 1];
+static uint8_t auth_copy[WORK_SIZE];
 
 /*
  * A sequence number, mostly relative to the window's top or to the last
@@ -153,7 +156,7 @@ static int open_checked(struct cpg_record_rx *rx, struct fuzz_window *m, size_t 
 	int expect = expected_status(work, len, rx, m);
 	struct cpg_record_header hdr, parsed;
 	struct cpg_replay before;
-	int st;
+	int st, auth;
 
 	/* memcpy, not =: the padding is compared too. */
 	memcpy(&before, &rx->replay, sizeof(before));
@@ -163,7 +166,21 @@ static int open_checked(struct cpg_record_rx *rx, struct fuzz_window *m, size_t 
 	if (!st)
 		check_header(work, &parsed);
 
+	/* Trial authentication: open()'s verdict without the window, and the
+	 * record untouched. */
+	memcpy(auth_copy, work, len);
+	auth = cpg_record_authenticate(&rx->key, work, len, &hdr);
+	FUZZ_CHECK(!memcmp(auth_copy, work, len));
+	if (expect == CPG_RECORD_ERR_REPLAY || expect == CPG_RECORD_ERR_STALE || expect == CPG_RECORD_OK)
+		FUZZ_CHECK(auth == CPG_RECORD_OK || auth == CPG_RECORD_ERR_AUTH);
+	else
+		FUZZ_CHECK(auth == expect);
+	if (auth != CPG_RECORD_ERR_MALFORMED)
+		check_header(work, &hdr);
+
 	st = cpg_record_open(rx, work, len, &hdr, plain, plain_len);
+	if (st == CPG_RECORD_OK || st == CPG_RECORD_ERR_AUTH)
+		FUZZ_CHECK(auth == st);
 	if (expect != CPG_RECORD_OK)
 		FUZZ_CHECK(st == expect);
 	else

@@ -64,6 +64,9 @@ struct cpg_dp_stats {
 	uint64_t drops[CPG_DP_DROP_MAX];
 	uint64_t rx_keepalives, tx_keepalives;	/* empty records, not in rx/tx_packets */
 	uint64_t floats;		/* times float_peer moved it */
+	/* Keepalives do not count here: a tunnel that carries only them is
+	 * idle (the daemon closes it after `timeout`); the daemon learns that
+	 * the peer is alive from rx_keepalives growing. */
 	uint64_t tx_idle_ms;		/* since the last packet sent; UINT64_MAX: none */
 	uint64_t rx_idle_ms;		/* since the last packet received */
 	enum cpg_cipher cipher;

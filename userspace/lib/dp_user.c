@@ -65,6 +65,7 @@ struct dp_peer {
 	struct bucket bucket;
 	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes;
 	uint64_t drops[CPG_DP_DROP_MAX];
+	uint64_t rx_keepalives, tx_keepalives, floats;
 	uint64_t last_tx, last_rx;
 	bool tx_seen, rx_seen;
 	size_t index;			/* in dp->peers */
@@ -162,6 +163,14 @@ static void ep_unlink(struct dp_user *dp, struct dp_peer *p)
 	while (*pp != p)
 		pp = &(*pp)->next_by_ep;
 	*pp = p->next_by_ep;
+}
+
+/* Move p to endpoint, in the endpoint index too. */
+static void peer_move(struct dp_user *dp, struct dp_peer *p, const union cpg_sockaddr *endpoint)
+{
+	ep_unlink(dp, p);
+	p->endpoint = *endpoint;
+	ep_link(dp, p);
 }
 
 static void ip_link(struct dp_user *dp, struct dp_peer *p)
@@ -525,6 +534,12 @@ static void rx_record(struct dp_user *dp, struct dp_peer *p, uint8_t *rec, size_
 		peer_drop(dp, p, CPG_DP_DROP_MALFORMED, cpg_record_strerror(st));
 		return;
 	}
+	/* An empty record is the peer's keepalive: it proves the peer alive
+	 * (rx_keepalives), but is no packet, so the tunnel stays idle. */
+	if (len == 0) {
+		p->rx_keepalives++;
+		return;
+	}
 	if (!ipv4_sane(pkt, len)) {
 		peer_drop(dp, p, CPG_DP_DROP_MALFORMED, "not an IPv4 packet");
 		return;
@@ -680,9 +695,7 @@ static int dp_add_peer(struct cpg_dp *base, const struct cpg_dp_peer *np)
 		ip_link(dp, p);
 		ep_link(dp, p);
 	} else if (!cpg_sockaddr_equal(&p->endpoint, &np->endpoint)) {
-		ep_unlink(dp, p);
-		p->endpoint = np->endpoint;
-		ep_link(dp, p);
+		peer_move(dp, p, &np->endpoint);
 	}
 	log_debug("data plane: peer %s at %s, %s epoch %u", ip, ep,
 		  cpg_cipher_name(np->keys.cipher), np->keys.epoch);
@@ -708,10 +721,68 @@ static int dp_set_endpoint(struct cpg_dp *base, struct in_addr vpn_ip,
 			ep, cpg_net_ip4_str(other->vpn_ip, other_ip));
 		return -EEXIST;
 	}
-	ep_unlink(dp, p);
-	p->endpoint = *endpoint;
-	ep_link(dp, p);
+	peer_move(dp, p, endpoint);
 	log_debug("data plane: peer %s now at %s", ip, ep);
+	return 0;
+}
+
+/*
+ * Roaming: only a record newer than everything received from the peer
+ * moves it (RFC 9146 6), so a replayed or delayed record sent from
+ * elsewhere cannot take its traffic away.
+ */
+static int dp_float_peer(struct cpg_dp *base, struct in_addr vpn_ip,
+			 const union cpg_sockaddr *endpoint, uint16_t epoch, uint64_t seq)
+{
+	struct dp_user *dp = dp_user(base);
+	struct dp_peer *p = peer_by_ip(dp, vpn_ip);
+	struct dp_peer *other = peer_by_endpoint(dp, endpoint);
+	struct cpg_replay *r;
+	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN];
+
+	if (!p || p->keys.epoch != epoch)
+		return -ENOENT;
+	if (!cpg_sockaddr_is_set(endpoint) || seq > CPG_RECORD_SEQ_MAX)
+		return -EINVAL;
+	if (other && other != p)
+		return -EEXIST;
+	r = &p->rx.replay;
+	if (r->started && seq <= r->top)
+		return -ESTALE;
+	if (cpg_replay_update(r, seq))
+		return -ESTALE;
+	if (other != p)
+		peer_move(dp, p, endpoint);
+	p->floats++;
+	log_debug("data plane: peer %s floated to %s", cpg_net_ip4_str(vpn_ip, ip),
+		  cpg_sockaddr_str(endpoint, ep, sizeof(ep)));
+	return 0;
+}
+
+/* An empty record under the current key: authenticated proof of life that
+ * refreshes the NAT bindings on the way and carries no packet. */
+static int dp_keepalive(struct cpg_dp *base, struct in_addr vpn_ip)
+{
+	struct dp_user *dp = dp_user(base);
+	struct dp_peer *p = peer_by_ip(dp, vpn_ip);
+	uint8_t buf[CPG_RECORD_HEADROOM + CPG_RECORD_TAILROOM];
+	uint8_t *rec;
+	size_t rec_len;
+	int st;
+
+	if (!p)
+		return -ENOENT;
+	st = cpg_record_seal(&p->tx, buf, sizeof(buf), 0, &rec, &rec_len);
+	if (st == CPG_RECORD_ERR_SEQ_EXHAUSTED)
+		return -ERR_KEY_EXHAUSTED;
+	if (st)
+		return -EIO;
+	st = udp_send(dp, p, rec, rec_len);
+	if (st) {
+		peer_drop(dp, p, CPG_DP_DROP_TX_ERROR, strerror(-st));
+		return st;
+	}
+	p->tx_keepalives++;
 	return 0;
 }
 
@@ -747,6 +818,9 @@ static int dp_get_stats(struct cpg_dp *base, struct in_addr vpn_ip,
 	out->rx_packets = p->rx_packets;
 	out->rx_bytes = p->rx_bytes;
 	memcpy(out->drops, p->drops, sizeof(out->drops));
+	out->rx_keepalives = p->rx_keepalives;
+	out->tx_keepalives = p->tx_keepalives;
+	out->floats = p->floats;
 	out->tx_idle_ms = idle_ms(dp->loop->now, p->last_tx, p->tx_seen);
 	out->rx_idle_ms = idle_ms(dp->loop->now, p->last_rx, p->rx_seen);
 	out->cipher = p->keys.cipher;
@@ -799,6 +873,8 @@ static const struct cpg_dp_ops dp_user_ops = {
 	.add_peer = dp_add_peer,
 	.del_peer = dp_del_peer,
 	.set_endpoint = dp_set_endpoint,
+	.float_peer = dp_float_peer,
+	.keepalive = dp_keepalive,
 	.get_stats = dp_get_stats,
 	.xmit = dp_xmit,
 	.input = dp_input,

@@ -122,6 +122,37 @@ static int aead_crypt(EVP_CIPHER_CTX *ctx, bool encrypt, const uint8_t *nonce, c
 	return CPG_RECORD_OK;
 }
 
+/*
+ * Check a tag without keeping the plaintext: the ciphertext (read only) is
+ * decrypted a chunk at a time into a small sink that is wiped afterwards,
+ * so a record can be tried with a key without copying it.
+ */
+static int aead_verify(EVP_CIPHER_CTX *ctx, const uint8_t *nonce, const uint8_t *aad,
+		       const uint8_t *data, size_t len, const uint8_t *tag)
+{
+	uint8_t sink[256 + EVP_MAX_BLOCK_LENGTH];
+	uint8_t tag_copy[CPG_RECORD_TAG_LEN];
+	int outl, st = CPG_RECORD_ERR_CRYPTO;
+
+	memcpy(tag_copy, tag, sizeof(tag_copy));
+	if (!EVP_CipherInit_ex(ctx, NULL, NULL, NULL, nonce, -1) ||
+	    !EVP_CipherUpdate(ctx, NULL, &outl, aad, AAD_LEN))
+		goto out;
+	for (size_t done = 0; done < len;) {
+		size_t n = len - done < 256 ? len - done : 256;
+
+		if (!EVP_CipherUpdate(ctx, sink, &outl, data + done, (int)n))
+			goto out;
+		done += n;
+	}
+	if (!EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, CPG_RECORD_TAG_LEN, tag_copy))
+		goto out;
+	st = EVP_CipherFinal_ex(ctx, sink, &outl) ? CPG_RECORD_OK : CPG_RECORD_ERR_AUTH;
+out:
+	OPENSSL_cleanse(sink, sizeof(sink));
+	return st;
+}
+
 static int key_init(struct cpg_record_key *k, enum cpg_cipher c, uint16_t epoch,
 		    const struct cpg_record_secret *secret, int encrypt)
 {
@@ -241,18 +272,15 @@ void cpg_record_rx_free(struct cpg_record_rx *rx)
 	cpg_replay_init(&rx->replay);
 }
 
-int cpg_record_open(struct cpg_record_rx *rx, uint8_t *rec, size_t len,
-		    struct cpg_record_header *hdr, uint8_t **plain, size_t *plain_len)
+/*
+ * The checks before any cryptography, shared by cpg_record_open() and
+ * cpg_record_authenticate(): header, type, version, key, epoch, length.
+ */
+static int precheck(const struct cpg_record_key *k, const uint8_t *rec, size_t len,
+		    struct cpg_record_header *hdr)
 {
-	struct cpg_record_key *k = &rx->key;
-	size_t explicit_len = cpg_cipher_explicit_nonce_len(k->cipher);
-	uint8_t nonce[CPG_RECORD_NONCE_LEN];
-	uint8_t aad[AAD_LEN];
-	uint8_t *p;
-	size_t plen;
-	int st;
+	int st = cpg_record_parse_header(rec, len, hdr);
 
-	st = cpg_record_parse_header(rec, len, hdr);
 	if (st)
 		return st;
 	if (hdr->type != CPG_RECORD_CT_APPLICATION_DATA)
@@ -263,14 +291,41 @@ int cpg_record_open(struct cpg_record_rx *rx, uint8_t *rec, size_t len,
 		return CPG_RECORD_ERR_INVALID;
 	if (hdr->epoch != k->epoch)
 		return CPG_RECORD_ERR_EPOCH;
-	if (hdr->length < explicit_len + CPG_RECORD_TAG_LEN)
+	if (hdr->length < cpg_cipher_explicit_nonce_len(k->cipher) + CPG_RECORD_TAG_LEN)
 		return CPG_RECORD_ERR_SHORT;
+	return CPG_RECORD_OK;
+}
+
+/* The plaintext's offset and length in a record that passed precheck(). */
+static size_t plain_offset(const struct cpg_record_key *k)
+{
+	return CPG_RECORD_HEADER_LEN + cpg_cipher_explicit_nonce_len(k->cipher);
+}
+
+static size_t plain_length(const struct cpg_record_key *k, const struct cpg_record_header *hdr)
+{
+	return hdr->length - cpg_cipher_explicit_nonce_len(k->cipher) - CPG_RECORD_TAG_LEN;
+}
+
+int cpg_record_open(struct cpg_record_rx *rx, uint8_t *rec, size_t len,
+		    struct cpg_record_header *hdr, uint8_t **plain, size_t *plain_len)
+{
+	struct cpg_record_key *k = &rx->key;
+	uint8_t nonce[CPG_RECORD_NONCE_LEN];
+	uint8_t aad[AAD_LEN];
+	uint8_t *p;
+	size_t plen;
+	int st;
+
+	st = precheck(k, rec, len, hdr);
+	if (st)
+		return st;
 	st = cpg_replay_check(&rx->replay, hdr->seq);
 	if (st)
 		return st;
 
-	p = rec + CPG_RECORD_HEADER_LEN + explicit_len;
-	plen = hdr->length - explicit_len - CPG_RECORD_TAG_LEN;
+	p = rec + plain_offset(k);
+	plen = plain_length(k, hdr);
 	make_aad(aad, hdr->epoch, hdr->seq, plen);
 	make_nonce(k, rec + CPG_RECORD_HEADER_LEN, hdr->epoch, hdr->seq, nonce);
 	st = aead_crypt(k->ctx, false, nonce, aad, p, plen, p + plen);
@@ -285,6 +340,35 @@ int cpg_record_open(struct cpg_record_rx *rx, uint8_t *rec, size_t len,
 	*plain = p;
 	*plain_len = plen;
 	return CPG_RECORD_OK;
+}
+
+int cpg_record_key_init(struct cpg_record_key *k, enum cpg_cipher c, uint16_t epoch,
+			const struct cpg_record_secret *secret)
+{
+	return key_init(k, c, epoch, secret, 0);
+}
+
+void cpg_record_key_free(struct cpg_record_key *k)
+{
+	key_free(k);
+}
+
+int cpg_record_authenticate(struct cpg_record_key *k, const uint8_t *rec, size_t len,
+			    struct cpg_record_header *hdr)
+{
+	uint8_t nonce[CPG_RECORD_NONCE_LEN];
+	uint8_t aad[AAD_LEN];
+	const uint8_t *p;
+	size_t plen;
+	int st = precheck(k, rec, len, hdr);
+
+	if (st)
+		return st;
+	p = rec + plain_offset(k);
+	plen = plain_length(k, hdr);
+	make_aad(aad, hdr->epoch, hdr->seq, plen);
+	make_nonce(k, rec + CPG_RECORD_HEADER_LEN, hdr->epoch, hdr->seq, nonce);
+	return aead_verify(k->ctx, nonce, aad, p, plen, p + plen);
 }
 
 int cpg_record_check_openssl_nonce(enum cpg_cipher c, const uint8_t *rec, size_t len)

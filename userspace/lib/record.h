@@ -179,6 +179,26 @@ int cpg_record_open(struct cpg_record_rx *rx, uint8_t *rec, size_t len,
 		    struct cpg_record_header *hdr, uint8_t **plain, size_t *plain_len);
 
 /*
+ * A receive key on its own, for trying records that came from an unknown
+ * endpoint (roaming: docs/protocol.md). Same rules as rx_init; on error
+ * nothing needs freeing. cpg_record_key_free() wipes it.
+ */
+int cpg_record_key_init(struct cpg_record_key *k, enum cpg_cipher c, uint16_t epoch,
+			const struct cpg_record_secret *secret);
+void cpg_record_key_free(struct cpg_record_key *k);
+
+/*
+ * Whether the first record of the len bytes at rec was sealed with k:
+ * cpg_record_open()'s checks and errors but the replay window, which a
+ * key alone does not have. rec is only read and no plaintext is kept, so
+ * a record can be tried with several keys. hdr is filled as by
+ * cpg_record_open(). OK means authentic, not new: whoever keeps the
+ * replay window decides that.
+ */
+int cpg_record_authenticate(struct cpg_record_key *k, const uint8_t *rec, size_t len,
+			    struct cpg_record_header *hdr);
+
+/*
  * With GCM, OpenSSL 3 does not write epoch || sequence number as the
  * explicit nonce of its own records: it counts up by one per record from a
  * random 64-bit value drawn when the epoch's key is installed. Disjoint

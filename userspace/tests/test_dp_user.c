@@ -729,7 +729,7 @@ static void test_inner_malformed(void **state)
 	pkt[0] = 0x60;						/* IPv6 */
 	rlen = forge(fx, A, B, EPOCH, SEQ0 + 1, pkt, len, wire);
 	assert_true(input(b, wire, rlen, &from));
-	rlen = forge(fx, A, B, EPOCH, SEQ0 + 2, pkt, 0, wire);	/* empty */
+	rlen = forge(fx, A, B, EPOCH, SEQ0 + 2, pkt, 0, wire);	/* empty: a keepalive */
 	assert_true(input(b, wire, rlen, &from));
 	pkt[0] = 0x44;						/* IHL below 5 */
 	rlen = forge(fx, A, B, EPOCH, SEQ0 + 3, pkt, len, wire);
@@ -737,8 +737,9 @@ static void test_inner_malformed(void **state)
 
 	assert_int_equal(host_recv(b, out), -1);
 	get_stats(fx, B, A, &st);
-	assert_int_equal(st.drops[CPG_DP_DROP_MALFORMED], 5);
+	assert_int_equal(st.drops[CPG_DP_DROP_MALFORMED], 4);
 	assert_int_equal(st.rx_packets, 0);
+	assert_int_equal(st.rx_keepalives, 1);
 }
 
 /*
@@ -1028,6 +1029,131 @@ static void test_set_endpoint(void **state)
 	fx->n[B].udp_fd = old_fd;
 }
 
+/*
+ * Roaming: B's datagrams come from a new socket. Only a record newer than
+ * all of B's moves B there; after the move A's packets go there, keys,
+ * sequence numbers and counters stay.
+ */
+static void test_float_peer(void **state)
+{
+	struct fixture *fx = *state;
+	struct cpg_dp *dp = fx->n[A].dp;
+	uint8_t pkt[DGRAM_MAX], wire[DGRAM_MAX], out[DGRAM_MAX];
+	size_t len = make_packet(pkt, fx->n[B].vpn_ip, fx->n[A].vpn_ip, 40, 0x31);
+	union cpg_sockaddr old_ep = fx->n[B].addr, new_ep, unset, from;
+	socklen_t alen = sizeof(new_ep);
+	struct cpg_dp_stats st;
+	int old_fd = fx->n[B].udp_fd;
+	ssize_t wlen;
+	size_t flen;
+
+	/* B's record SEQ0 + 10 arrives from its endpoint: the window's top. */
+	flen = forge(fx, B, A, EPOCH, SEQ0 + 10, pkt, len, wire);
+	assert_true(input(&fx->n[A], wire, flen, &old_ep));
+	assert_int_equal(host_recv(&fx->n[A], out), (ssize_t)len);
+
+	cpg_sockaddr_set_in(&new_ep, ip("127.0.0.1"), 0);
+	fx->n[B].udp_fd = cpg_net_udp_socket(&new_ep, NULL);
+	assert_true(fx->n[B].udp_fd >= 0);
+	assert_int_equal(getsockname(fx->n[B].udp_fd, &new_ep.sa, &alen), 0);
+	memset(&unset, 0, sizeof(unset));
+
+	/* Unknown peer or epoch, someone else's endpoint, no endpoint. */
+	assert_int_equal(dp->ops->float_peer(dp, ip("10.9.0.50"), &new_ep, EPOCH, SEQ0 + 11),
+			 -ENOENT);
+	assert_int_equal(dp->ops->float_peer(dp, fx->n[B].vpn_ip, &new_ep, EPOCH + 1, SEQ0 + 11),
+			 -ENOENT);
+	assert_int_equal(dp->ops->float_peer(dp, fx->n[B].vpn_ip, &fx->n[C].addr, EPOCH,
+					     SEQ0 + 11), -EEXIST);
+	assert_int_equal(dp->ops->float_peer(dp, fx->n[B].vpn_ip, &unset, EPOCH, SEQ0 + 11),
+			 -EINVAL);
+	/* Not newer: a replay, or older records still in the window. */
+	assert_int_equal(dp->ops->float_peer(dp, fx->n[B].vpn_ip, &new_ep, EPOCH, SEQ0 + 10),
+			 -ESTALE);
+	assert_int_equal(dp->ops->float_peer(dp, fx->n[B].vpn_ip, &new_ep, EPOCH, SEQ0 + 3),
+			 -ESTALE);
+	get_stats(fx, A, B, &st);
+	assert_int_equal(st.floats, 0);
+	assert_false(input(&fx->n[A], wire, flen, &new_ep));	/* still nobody's */
+
+	assert_int_equal(dp->ops->float_peer(dp, fx->n[B].vpn_ip, &new_ep, EPOCH, SEQ0 + 11), 0);
+	get_stats(fx, A, B, &st);
+	assert_int_equal(st.floats, 1);
+	assert_int_equal(st.rx_packets, 1);
+	/* SEQ0 + 11 counts as received now. */
+	flen = forge(fx, B, A, EPOCH, SEQ0 + 11, pkt, len, wire);
+	assert_true(input(&fx->n[A], wire, flen, &new_ep));
+	assert_int_equal(host_recv(&fx->n[A], out), -1);
+	get_stats(fx, A, B, &st);
+	assert_int_equal(st.drops[CPG_DP_DROP_REPLAY], 1);
+
+	/* B's records are A's from the new endpoint, nobody's from the old. */
+	flen = forge(fx, B, A, EPOCH, SEQ0 + 12, pkt, len, wire);
+	assert_false(input(&fx->n[A], wire, flen, &old_ep));
+	assert_true(input(&fx->n[A], wire, flen, &new_ep));
+	assert_int_equal(host_recv(&fx->n[A], out), (ssize_t)len);
+
+	/* A's packets to B leave for the new endpoint, the sequence going on. */
+	len = make_packet(pkt, fx->n[A].vpn_ip, fx->n[B].vpn_ip, 40, 0x13);
+	wlen = sealed_for_b(fx, pkt, len, wire, &from);
+	assert_true(input(&fx->n[B], wire, (size_t)wlen, &from));
+	assert_int_equal(host_recv(&fx->n[B], out), (ssize_t)len);
+	get_stats(fx, A, B, &st);
+	assert_int_equal(st.next_write_seq, SEQ0 + 1);
+	assert_int_equal(st.rx_packets, 2);
+	close(fx->n[B].udp_fd);
+	fx->n[B].udp_fd = old_fd;
+}
+
+/*
+ * Keepalives: an empty record under the current key, counted on both
+ * sides, delivered to no device, and no traffic as far as idleness goes.
+ */
+static void test_keepalive(void **state)
+{
+	struct fixture *fx = *state;
+	struct cpg_dp *dp = fx->n[A].dp;
+	uint8_t wire[DGRAM_MAX], out[DGRAM_MAX];
+	struct cpg_record_header hdr;
+	union cpg_sockaddr from;
+	struct cpg_dp_stats st;
+	ssize_t wlen;
+
+	assert_int_equal(dp->ops->keepalive(dp, ip("10.9.0.50")), -ENOENT);
+	assert_int_equal(dp->ops->keepalive(dp, fx->n[B].vpn_ip), 0);
+	wlen = wire_recv(&fx->n[B], wire, &from);
+	assert_int_equal(wlen, (ssize_t)cpg_cipher_overhead(fx->cipher));
+	assert_int_equal(cpg_record_parse_header(wire, (size_t)wlen, &hdr), CPG_RECORD_OK);
+	assert_int_equal(hdr.type, CPG_RECORD_CT_APPLICATION_DATA);
+	assert_int_equal(hdr.epoch, EPOCH);
+	assert_int_equal(hdr.seq, SEQ0);
+	assert_true(input(&fx->n[B], wire, (size_t)wlen, &from));
+	assert_int_equal(host_recv(&fx->n[B], out), -1);
+
+	get_stats(fx, A, B, &st);
+	assert_int_equal(st.tx_keepalives, 1);
+	assert_int_equal(st.tx_packets, 0);
+	assert_int_equal(st.tx_idle_ms, UINT64_MAX);
+	assert_int_equal(st.next_write_seq, SEQ0 + 1);
+	get_stats(fx, B, A, &st);
+	assert_int_equal(st.rx_keepalives, 1);
+	assert_int_equal(st.rx_packets, 0);
+	assert_int_equal(st.rx_idle_ms, UINT64_MAX);
+	for (int i = 0; i < CPG_DP_DROP_MAX; i++)
+		assert_int_equal(st.drops[i], 0);
+
+	/* A replayed keepalive is a replay like any record. */
+	wlen = wire_recv(&fx->n[B], wire, &from);
+	assert_int_equal(wlen, -1);
+	assert_int_equal(dp->ops->keepalive(dp, fx->n[B].vpn_ip), 0);
+	wlen = wire_recv(&fx->n[B], wire, &from);
+	assert_true(input(&fx->n[B], wire, (size_t)wlen, &from));
+	assert_true(input(&fx->n[B], wire, (size_t)wlen, &from));
+	get_stats(fx, B, A, &st);
+	assert_int_equal(st.rx_keepalives, 2);
+	assert_int_equal(st.drops[CPG_DP_DROP_REPLAY], 1);
+}
+
 /* The host end goes away: the data plane stops polling instead of spinning. */
 static void test_device_gone(void **state)
 {
@@ -1123,6 +1249,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stats_idle, setup_aes256, teardown),
 		cmocka_unit_test_setup_teardown(test_add_peer_errors, setup_aes128, teardown),
 		cmocka_unit_test_setup_teardown(test_set_endpoint, setup_chacha, teardown),
+		cmocka_unit_test_setup_teardown(test_float_peer, setup_aes128, teardown),
+		cmocka_unit_test_setup_teardown(test_float_peer, setup_chacha, teardown),
+		cmocka_unit_test_setup_teardown(test_keepalive, setup_aes256, teardown),
+		cmocka_unit_test_setup_teardown(test_keepalive, setup_chacha, teardown),
 		cmocka_unit_test_setup_teardown(test_device_gone, setup_aes128, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_config, setup_aes128, teardown),
 	};
