@@ -26,6 +26,15 @@ static const struct netlink_range_validation campagnol_a_peer_idle_timeout_range
 	.max	= 86400ULL,
 };
 
+static const struct netlink_range_validation campagnol_a_peer_float_epoch_range = {
+	.min	= 1ULL,
+	.max	= 65535ULL,
+};
+
+static const struct netlink_range_validation campagnol_a_peer_float_seq_range = {
+	.max	= 281474976710655ULL,
+};
+
 /* Common nested types */
 const struct nla_policy campagnol_keyconf_nl_policy[CAMPAGNOL_A_KEYCONF_PAD + 1] = {
 	[CAMPAGNOL_A_KEYCONF_SLOT] = NLA_POLICY_MAX(NLA_U32, 1),
@@ -56,7 +65,7 @@ const struct nla_policy campagnol_keydir_nl_policy[CAMPAGNOL_A_KEYDIR_IV + 1] = 
 	[CAMPAGNOL_A_KEYDIR_IV] = NLA_POLICY_EXACT_LEN(12),
 };
 
-const struct nla_policy campagnol_peer_nl_policy[CAMPAGNOL_A_PEER_PAD + 1] = {
+const struct nla_policy campagnol_peer_nl_policy[CAMPAGNOL_A_PEER_TX_KEEPALIVES + 1] = {
 	[CAMPAGNOL_A_PEER_VPN_IPV4] = { .type = NLA_BE32, },
 	[CAMPAGNOL_A_PEER_REMOTE_IPV4] = { .type = NLA_BE32, },
 	[CAMPAGNOL_A_PEER_REMOTE_IPV6] = NLA_POLICY_EXACT_LEN(16),
@@ -77,6 +86,21 @@ const struct nla_policy campagnol_peer_nl_policy[CAMPAGNOL_A_PEER_PAD + 1] = {
 	[CAMPAGNOL_A_PEER_DROP_TX_ERROR] = { .type = NLA_U64, },
 	[CAMPAGNOL_A_PEER_RX_IDLE_MS] = { .type = NLA_U64, },
 	[CAMPAGNOL_A_PEER_TX_IDLE_MS] = { .type = NLA_U64, },
+	[CAMPAGNOL_A_PEER_FLOAT_EPOCH] = NLA_POLICY_FULL_RANGE(NLA_U16, &campagnol_a_peer_float_epoch_range),
+	[CAMPAGNOL_A_PEER_FLOAT_SEQ] = NLA_POLICY_FULL_RANGE(NLA_U64, &campagnol_a_peer_float_seq_range),
+	[CAMPAGNOL_A_PEER_FLOATS] = { .type = NLA_U64, },
+	[CAMPAGNOL_A_PEER_RX_KEEPALIVES] = { .type = NLA_U64, },
+	[CAMPAGNOL_A_PEER_TX_KEEPALIVES] = { .type = NLA_U64, },
+};
+
+const struct nla_policy campagnol_peer_float_input_nl_policy[CAMPAGNOL_A_PEER_FLOAT_SEQ + 1] = {
+	[CAMPAGNOL_A_PEER_VPN_IPV4] = { .type = NLA_BE32, },
+	[CAMPAGNOL_A_PEER_REMOTE_IPV4] = { .type = NLA_BE32, },
+	[CAMPAGNOL_A_PEER_REMOTE_IPV6] = NLA_POLICY_EXACT_LEN(16),
+	[CAMPAGNOL_A_PEER_REMOTE_IPV6_SCOPE_ID] = { .type = NLA_U32, },
+	[CAMPAGNOL_A_PEER_REMOTE_PORT] = NLA_POLICY_MIN(NLA_BE16, 1),
+	[CAMPAGNOL_A_PEER_FLOAT_EPOCH] = NLA_POLICY_FULL_RANGE(NLA_U16, &campagnol_a_peer_float_epoch_range),
+	[CAMPAGNOL_A_PEER_FLOAT_SEQ] = NLA_POLICY_FULL_RANGE(NLA_U64, &campagnol_a_peer_float_seq_range),
 };
 
 const struct nla_policy campagnol_peer_id_input_nl_policy[CAMPAGNOL_A_PEER_VPN_IPV4 + 1] = {
@@ -142,6 +166,18 @@ static const struct nla_policy campagnol_peer_del_nl_policy[CAMPAGNOL_A_PEER + 1
 static const struct nla_policy campagnol_key_del_nl_policy[CAMPAGNOL_A_PEER + 1] = {
 	[CAMPAGNOL_A_IFINDEX] = { .type = NLA_U32, },
 	[CAMPAGNOL_A_PEER] = NLA_POLICY_NESTED(campagnol_peer_key_del_input_nl_policy),
+};
+
+/* CAMPAGNOL_CMD_PEER_FLOAT - do */
+static const struct nla_policy campagnol_peer_float_nl_policy[CAMPAGNOL_A_PEER + 1] = {
+	[CAMPAGNOL_A_IFINDEX] = { .type = NLA_U32, },
+	[CAMPAGNOL_A_PEER] = NLA_POLICY_NESTED(campagnol_peer_float_input_nl_policy),
+};
+
+/* CAMPAGNOL_CMD_PEER_KEEPALIVE - do */
+static const struct nla_policy campagnol_peer_keepalive_nl_policy[CAMPAGNOL_A_PEER + 1] = {
+	[CAMPAGNOL_A_IFINDEX] = { .type = NLA_U32, },
+	[CAMPAGNOL_A_PEER] = NLA_POLICY_NESTED(campagnol_peer_id_input_nl_policy),
 };
 
 /* Ops table for campagnol */
@@ -215,6 +251,24 @@ static const struct genl_split_ops campagnol_nl_ops[] = {
 		.doit		= campagnol_nl_key_del_doit,
 		.post_doit	= campagnol_nl_post_doit,
 		.policy		= campagnol_key_del_nl_policy,
+		.maxattr	= CAMPAGNOL_A_PEER,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= CAMPAGNOL_CMD_PEER_FLOAT,
+		.pre_doit	= campagnol_nl_pre_doit,
+		.doit		= campagnol_nl_peer_float_doit,
+		.post_doit	= campagnol_nl_post_doit,
+		.policy		= campagnol_peer_float_nl_policy,
+		.maxattr	= CAMPAGNOL_A_PEER,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= CAMPAGNOL_CMD_PEER_KEEPALIVE,
+		.pre_doit	= campagnol_nl_pre_doit,
+		.doit		= campagnol_nl_peer_keepalive_doit,
+		.post_doit	= campagnol_nl_post_doit,
+		.policy		= campagnol_peer_keepalive_nl_policy,
 		.maxattr	= CAMPAGNOL_A_PEER,
 		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},

@@ -17,7 +17,8 @@ extern const struct nla_policy campagnol_keyconf_nl_policy[CAMPAGNOL_A_KEYCONF_P
 extern const struct nla_policy campagnol_keyconf_del_input_nl_policy[CAMPAGNOL_A_KEYCONF_SLOT + 1];
 extern const struct nla_policy campagnol_keyconf_new_input_nl_policy[CAMPAGNOL_A_KEYCONF_DECRYPT_DIR + 1];
 extern const struct nla_policy campagnol_keydir_nl_policy[CAMPAGNOL_A_KEYDIR_IV + 1];
-extern const struct nla_policy campagnol_peer_nl_policy[CAMPAGNOL_A_PEER_PAD + 1];
+extern const struct nla_policy campagnol_peer_nl_policy[CAMPAGNOL_A_PEER_TX_KEEPALIVES + 1];
+extern const struct nla_policy campagnol_peer_float_input_nl_policy[CAMPAGNOL_A_PEER_FLOAT_SEQ + 1];
 extern const struct nla_policy campagnol_peer_id_input_nl_policy[CAMPAGNOL_A_PEER_VPN_IPV4 + 1];
 extern const struct nla_policy campagnol_peer_key_del_input_nl_policy[CAMPAGNOL_A_PEER_KEYCONF + 1];
 extern const struct nla_policy campagnol_peer_new_input_nl_policy[CAMPAGNOL_A_PEER_IDLE_TIMEOUT + 1];
@@ -40,6 +41,9 @@ int campagnol_nl_peer_get_dumpit(struct sk_buff *skb,
 				 struct netlink_callback *cb);
 int campagnol_nl_peer_del_doit(struct sk_buff *skb, struct genl_info *info);
 int campagnol_nl_key_del_doit(struct sk_buff *skb, struct genl_info *info);
+int campagnol_nl_peer_float_doit(struct sk_buff *skb, struct genl_info *info);
+int campagnol_nl_peer_keepalive_doit(struct sk_buff *skb,
+				     struct genl_info *info);
 
 enum {
 	CAMPAGNOL_NLGRP_PEERS,

@@ -28,6 +28,7 @@
 #include "netlink.h"
 #include "netlink-gen.h"
 #include "peer.h"
+#include "send.h"
 #include "socket.h"
 
 /*
@@ -432,6 +433,12 @@ static int cpg_nl_put_peer(struct sk_buff *skb, struct cpg_peer *peer,
 			      CAMPAGNOL_A_PEER_PAD) ||
 	    nla_put_u64_64bit(skb, CAMPAGNOL_A_PEER_TX_BYTES, c.tx_bytes,
 			      CAMPAGNOL_A_PEER_PAD) ||
+	    nla_put_u64_64bit(skb, CAMPAGNOL_A_PEER_RX_KEEPALIVES,
+			      c.rx_keepalives, CAMPAGNOL_A_PEER_PAD) ||
+	    nla_put_u64_64bit(skb, CAMPAGNOL_A_PEER_TX_KEEPALIVES,
+			      c.tx_keepalives, CAMPAGNOL_A_PEER_PAD) ||
+	    nla_put_u64_64bit(skb, CAMPAGNOL_A_PEER_FLOATS, c.floats,
+			      CAMPAGNOL_A_PEER_PAD) ||
 	    cpg_nl_put_idle(skb, CAMPAGNOL_A_PEER_RX_IDLE_MS,
 			    READ_ONCE(peer->last_rx), now) ||
 	    cpg_nl_put_idle(skb, CAMPAGNOL_A_PEER_TX_IDLE_MS,
@@ -461,8 +468,8 @@ static size_t cpg_nl_peer_msg_size(void)
 		      nla_total_size(sizeof(__be16)) +	/* remote-port */
 		      2 * key +
 		      2 * nla_total_size(sizeof(u32)) + /* idle-timeout, del-reason */
-		      /* packets, bytes and idle times, drops */
-		      (6 + CPG_DROP_MAX) * nla_total_size_64bit(sizeof(u64));
+		      /* packets, bytes, keepalives, floats, idle times, drops */
+		      (9 + CPG_DROP_MAX) * nla_total_size_64bit(sizeof(u64));
 
 	return nla_total_size(sizeof(u32)) + nla_total_size(peer);
 }
@@ -789,6 +796,63 @@ int campagnol_nl_peer_del_doit(struct sk_buff *skb, struct genl_info *info)
 		return err;
 	return cpg_peer_del(info->user_ptr[0], nla_get_in_addr(vpn_ip),
 			    info->extack);
+}
+
+int campagnol_nl_peer_float_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *tb[CAMPAGNOL_A_PEER_MAX + 1] = {};
+	struct nlattr *nest = info->attrs[CAMPAGNOL_A_PEER];
+	struct netlink_ext_ack *extack = info->extack;
+	union cpg_sockaddr addr;
+	int err;
+
+	err = cpg_nl_parse_peer(info, campagnol_peer_float_input_nl_policy,
+				ARRAY_SIZE(campagnol_peer_float_input_nl_policy) - 1,
+				tb);
+	if (err)
+		return err;
+	if (NL_REQ_ATTR_CHECK(extack, nest, tb, CAMPAGNOL_A_PEER_FLOAT_EPOCH) ||
+	    NL_REQ_ATTR_CHECK(extack, nest, tb, CAMPAGNOL_A_PEER_FLOAT_SEQ)) {
+		NL_SET_ERR_MSG_MOD(extack,
+				   "peer-float needs the float-epoch and float-seq of the record");
+		return -EINVAL;
+	}
+	err = cpg_nl_parse_endpoint(tb, nest, &addr, extack);
+	if (err < 0)
+		return err;
+	if (!err) {
+		NL_SET_ERR_MSG_ATTR(extack, nest, "peer-float needs the new endpoint");
+		return -EINVAL;
+	}
+	return cpg_peer_float(info->user_ptr[0],
+			      nla_get_in_addr(tb[CAMPAGNOL_A_PEER_VPN_IPV4]), &addr,
+			      nla_get_u16(tb[CAMPAGNOL_A_PEER_FLOAT_EPOCH]),
+			      nla_get_u64(tb[CAMPAGNOL_A_PEER_FLOAT_SEQ]), extack);
+}
+
+int campagnol_nl_peer_keepalive_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct cpg_priv *priv = info->user_ptr[0];
+	struct nlattr *vpn_ip;
+	struct cpg_peer *peer;
+	int err;
+
+	err = cpg_nl_peer_id(info, &vpn_ip);
+	if (err)
+		return err;
+	rcu_read_lock();
+	peer = cpg_peer_lookup_vpn_ip(priv, nla_get_in_addr(vpn_ip));
+	if (peer && !cpg_peer_hold(peer))
+		peer = NULL;
+	rcu_read_unlock();
+	if (!peer) {
+		NL_SET_ERR_MSG_ATTR(info->extack, vpn_ip, "no such peer");
+		return -ENOENT;
+	}
+	err = cpg_send_keepalive(peer);
+	if (err == -ENOKEY)
+		NL_SET_ERR_MSG_MOD(info->extack, "the peer has no key to seal with");
+	return err;
 }
 
 int campagnol_nl_key_del_doit(struct sk_buff *skb, struct genl_info *info)

@@ -292,6 +292,26 @@ static int cpg_check_endpoint(struct cpg_priv *priv,
 }
 
 /*
+ * Whether peer can move to addr: 1 if so, 0 if addr is its endpoint already,
+ * or a negative errno (cpg_check_endpoint()).
+ */
+static int cpg_peer_check_move(struct cpg_peer *peer,
+			       const union cpg_sockaddr *addr,
+			       struct netlink_ext_ack *extack)
+{
+	struct cpg_priv *priv = peer->priv;
+	const struct cpg_endpoint *cur;
+	int err;
+
+	cur = rcu_dereference_protected(peer->endpoint,
+					lockdep_is_held(&priv->lock));
+	if (cpg_sockaddr_equal(&cur->addr, addr))
+		return 0;
+	err = cpg_check_endpoint(priv, addr, extack);
+	return err ?: 1;
+}
+
+/*
  * Start the idle scan, if not running. Only for a device found not dead
  * under its lock: cpg_dev_uninit() sets dead under the lock before it
  * cancels the work, so no scan starts after that.
@@ -382,7 +402,6 @@ int cpg_peer_change(struct cpg_priv *priv, struct cpg_peer_config *cfg,
 		    struct netlink_ext_ack *extack)
 {
 	struct cpg_endpoint *ep = NULL, *old_ep = NULL;
-	const struct cpg_endpoint *cur_ep;
 	struct cpg_key *old_key = NULL;
 	bool install_key = false;
 	struct cpg_peer *peer;
@@ -403,16 +422,14 @@ int cpg_peer_change(struct cpg_priv *priv, struct cpg_peer_config *cfg,
 		goto out_unlock;
 	}
 	if (ep) {
-		cur_ep = rcu_dereference_protected(peer->endpoint,
-						   lockdep_is_held(&priv->lock));
-		if (cpg_sockaddr_equal(&cur_ep->addr, &ep->addr)) {
+		err = cpg_peer_check_move(peer, &ep->addr, extack);
+		if (err < 0)
+			goto out_unlock;
+		if (!err) {
 			kfree(ep);
 			ep = NULL;
-		} else {
-			err = cpg_check_endpoint(priv, &ep->addr, extack);
-			if (err)
-				goto out_unlock;
 		}
+		err = 0;
 	}
 	if (cfg->key) {
 		err = cpg_peer_check_key(peer, cfg->key, extack);
@@ -442,6 +459,102 @@ out_unlock:
 	if (old_ep)
 		kfree_rcu(old_ep, rcu);
 	cpg_key_put(old_key);
+	return err;
+}
+
+/* The peer's key of epoch (the current one when both have it), or NULL. */
+static struct cpg_key *cpg_peer_key_of_epoch(struct cpg_peer *peer, u16 epoch)
+{
+	struct cpg_priv *priv = peer->priv;
+	struct cpg_key *key;
+	unsigned int slot;
+
+	for (slot = CAMPAGNOL_KEY_SLOT_CURRENT; slot <= CAMPAGNOL_KEY_SLOT_PREVIOUS;
+	     slot++) {
+		key = rcu_dereference_protected(peer->keys[slot],
+						lockdep_is_held(&priv->lock));
+		if (key && key->epoch == epoch)
+			return key;
+	}
+	return NULL;
+}
+
+/**
+ * cpg_peer_float - move a peer to where its latest record came from
+ * @priv: the device
+ * @vpn_ip: the peer
+ * @addr: where the record came from
+ * @epoch: the epoch of the key that opened it
+ * @seq: its sequence number
+ * @extack: where to say what is wrong
+ *
+ * The daemon opened the record, which came from an endpoint no peer has. The
+ * peer moves there only if seq is newer than every record received with
+ * that key, and seq is then received: under priv->lock, so that no other
+ * float or endpoint change comes between the decision and the move.
+ *
+ * Return: 0 (moved, or there already), -ENOENT (no such peer or key),
+ * -ESTALE (seq not newer), or the errors of cpg_check_endpoint().
+ */
+int cpg_peer_float(struct cpg_priv *priv, __be32 vpn_ip,
+		   const union cpg_sockaddr *addr, u16 epoch, u64 seq,
+		   struct netlink_ext_ack *extack)
+{
+	struct cpg_endpoint *ep, *old_ep = NULL;
+	struct cpg_peer *peer, *moved = NULL;
+	struct cpg_key *key;
+	int err, move;
+
+	ep = kzalloc(sizeof(*ep), GFP_KERNEL);
+	if (!ep)
+		return -ENOMEM;
+	ep->addr = *addr;
+
+	spin_lock_bh(&priv->lock);
+	peer = cpg_peer_lookup_vpn_ip(priv, vpn_ip);
+	if (!peer) {
+		NL_SET_ERR_MSG_MOD(extack, "no such peer");
+		err = -ENOENT;
+		goto out_unlock;
+	}
+	key = cpg_peer_key_of_epoch(peer, epoch);
+	if (!key) {
+		NL_SET_ERR_MSG_MOD(extack, "the peer has no key of this epoch");
+		err = -ENOENT;
+		goto out_unlock;
+	}
+	/* Refused before seq is marked: the record may float it elsewhere. */
+	move = cpg_peer_check_move(peer, &ep->addr, extack);
+	if (move < 0) {
+		err = move;
+		goto out_unlock;
+	}
+	if (!cpg_replay_advance(&key->replay, seq)) {
+		NL_SET_ERR_MSG_MOD(extack,
+				   "not newer than the records received: a replay or a late record");
+		err = -ESTALE;
+		goto out_unlock;
+	}
+	cpg_peer_heard(peer);
+	if (move) {
+		old_ep = cpg_peer_move(peer, ep);
+		ep = NULL;
+		atomic64_inc(&peer->floats);
+		/* The tables' reference keeps it until we unlock. */
+		kref_get(&peer->refcount);
+		moved = peer;
+	}
+	err = 0;
+out_unlock:
+	spin_unlock_bh(&priv->lock);
+	kfree(ep);
+	if (old_ep)
+		kfree_rcu(old_ep, rcu);
+	if (moved) {
+		cpg_nl_notify_peer(priv, NULL, moved, CAMPAGNOL_CMD_PEER_FLOAT_NTF,
+				   CPG_NO_DEL_REASON, GFP_KERNEL);
+		cpg_peer_put(moved);
+	}
 	return err;
 }
 
@@ -552,6 +665,7 @@ void cpg_peer_read_counters(const struct cpg_peer *peer,
 	int cpu;
 
 	memset(out, 0, sizeof(*out));
+	out->floats = atomic64_read(&peer->floats);
 	for_each_possible_cpu(cpu) {
 		const struct cpg_peer_stats *s = per_cpu_ptr(peer->stats, cpu);
 
@@ -561,6 +675,8 @@ void cpg_peer_read_counters(const struct cpg_peer *peer,
 			c.rx_bytes = u64_stats_read(&s->rx_bytes);
 			c.tx_packets = u64_stats_read(&s->tx_packets);
 			c.tx_bytes = u64_stats_read(&s->tx_bytes);
+			c.rx_keepalives = u64_stats_read(&s->rx_keepalives);
+			c.tx_keepalives = u64_stats_read(&s->tx_keepalives);
 			for (i = 0; i < CPG_DROP_MAX; i++)
 				c.drops[i] = u64_stats_read(&s->drops[i]);
 		} while (u64_stats_fetch_retry(&s->syncp, start));
@@ -569,6 +685,8 @@ void cpg_peer_read_counters(const struct cpg_peer *peer,
 		out->rx_bytes += c.rx_bytes;
 		out->tx_packets += c.tx_packets;
 		out->tx_bytes += c.tx_bytes;
+		out->rx_keepalives += c.rx_keepalives;
+		out->tx_keepalives += c.tx_keepalives;
 		for (i = 0; i < CPG_DROP_MAX; i++)
 			out->drops[i] += c.drops[i];
 	}

@@ -56,6 +56,8 @@ struct cpg_peer_stats {
 	u64_stats_t rx_bytes;
 	u64_stats_t tx_packets;
 	u64_stats_t tx_bytes;
+	u64_stats_t rx_keepalives;
+	u64_stats_t tx_keepalives;
 	u64_stats_t drops[CPG_DROP_MAX];
 	struct u64_stats_sync syncp;
 };
@@ -66,6 +68,9 @@ struct cpg_peer_counters {
 	u64 rx_bytes;
 	u64 tx_packets;
 	u64 tx_bytes;
+	u64 rx_keepalives;
+	u64 tx_keepalives;
+	u64 floats;
 	u64 drops[CPG_DROP_MAX];
 };
 
@@ -87,6 +92,7 @@ struct cpg_peer_counters {
  * @last_tx: when the last record went to the peer; 0: never
  * @idle_timeout: seconds without records before peer-idle-ntf; 0: none
  * @idle_notified: peer-idle-ntf was sent; a record received clears it
+ * @floats: times peer-float moved the peer
  * @refcount: the tables hold one reference, lookups outside RCU others
  * @rcu: to free the peer after the readers are gone
  */
@@ -106,6 +112,7 @@ struct cpg_peer {
 	u64 last_tx;
 	u32 idle_timeout;
 	bool idle_notified;
+	atomic64_t floats;
 	struct kref refcount;
 	struct rcu_head rcu;
 };
@@ -140,6 +147,9 @@ int cpg_peer_change(struct cpg_priv *priv, struct cpg_peer_config *cfg,
 		    struct netlink_ext_ack *extack);
 int cpg_peer_del(struct cpg_priv *priv, __be32 vpn_ip,
 		 struct netlink_ext_ack *extack);
+int cpg_peer_float(struct cpg_priv *priv, __be32 vpn_ip,
+		   const union cpg_sockaddr *addr, u16 epoch, u64 seq,
+		   struct netlink_ext_ack *extack);
 int cpg_peer_key_del(struct cpg_priv *priv, __be32 vpn_ip,
 		     enum campagnol_key_slot slot,
 		     struct netlink_ext_ack *extack);
@@ -170,17 +180,32 @@ static inline void cpg_peer_count_drop(struct cpg_peer *peer,
 	put_cpu_ptr(peer->stats);
 }
 
-/* A record of len bytes of plaintext came from the peer (rx) or went to it. */
+/*
+ * A record of len bytes of plaintext came from the peer (rx) or went to it.
+ * A record without plaintext is a keepalive: no packet is that short.
+ */
 static inline void cpg_peer_count(struct cpg_peer *peer, bool rx,
 				  unsigned int len)
 {
 	struct cpg_peer_stats *stats = get_cpu_ptr(peer->stats);
 
 	u64_stats_update_begin(&stats->syncp);
-	u64_stats_inc(rx ? &stats->rx_packets : &stats->tx_packets);
-	u64_stats_add(rx ? &stats->rx_bytes : &stats->tx_bytes, len);
+	if (!len) {
+		u64_stats_inc(rx ? &stats->rx_keepalives : &stats->tx_keepalives);
+	} else {
+		u64_stats_inc(rx ? &stats->rx_packets : &stats->tx_packets);
+		u64_stats_add(rx ? &stats->rx_bytes : &stats->tx_bytes, len);
+	}
 	u64_stats_update_end(&stats->syncp);
 	put_cpu_ptr(peer->stats);
+}
+
+/* An authenticated record came from the peer: it is not idle. */
+static inline void cpg_peer_heard(struct cpg_peer *peer)
+{
+	WRITE_ONCE(peer->last_rx, get_jiffies_64());
+	if (READ_ONCE(peer->idle_notified))
+		WRITE_ONCE(peer->idle_notified, false);
 }
 
 #endif /* _CPG_PEER_H */

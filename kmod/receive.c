@@ -9,6 +9,9 @@
  * on to the daemon unchanged. A record taken is opened in place; then its
  * sequence number goes through the replay window and the packet inside
  * must be IPv4 from the peer's VPN address, or it is dropped and counted.
+ * A record with nothing inside is a keepalive, counted and never delivered.
+ * A record of a peer that moved comes from an endpoint no peer has: the
+ * daemon gets it, and moves the peer with peer-float once it has opened it.
  */
 #include <linux/ip.h>
 #include <linux/ipv6.h>
@@ -90,9 +93,7 @@ static void cpg_receive_deliver(struct cpg_peer *peer, struct sk_buff *skb)
 
 	len = skb->len;
 	cpg_peer_count(peer, true, len);
-	WRITE_ONCE(peer->last_rx, get_jiffies_64());
-	if (READ_ONCE(peer->idle_notified))
-		WRITE_ONCE(peer->idle_notified, false);
+	cpg_peer_heard(peer);
 	/*
 	 * gro_cells and the stats are per CPU, and a crypto completion may
 	 * come from a task: queueing there with BH enabled races with the
@@ -106,6 +107,18 @@ static void cpg_receive_deliver(struct cpg_peer *peer, struct sk_buff *skb)
 
 malformed:
 	cpg_receive_drop(peer, skb, CPG_DROP_MALFORMED);
+}
+
+/*
+ * An authenticated record without plaintext: a keepalive (peer-keepalive, or
+ * the userspace data plane's), which says the peer is there and carries
+ * nothing to deliver.
+ */
+static void cpg_receive_keepalive(struct cpg_peer *peer, struct sk_buff *skb)
+{
+	cpg_peer_count(peer, true, 0);
+	cpg_peer_heard(peer);
+	consume_skb(skb);
 }
 
 /*
@@ -152,6 +165,8 @@ void cpg_receive_opened(struct sk_buff *skb, int err)
 			   cpg_cipher_explicit_nonce_len(key->cipher));
 		if (pskb_trim(skb, cb->plain_len))
 			cpg_receive_drop(peer, skb, CPG_DROP_MALFORMED);
+		else if (!cb->plain_len)
+			cpg_receive_keepalive(peer, skb);
 		else
 			cpg_receive_deliver(peer, skb);
 	}

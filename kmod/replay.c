@@ -49,16 +49,17 @@ bool cpg_replay_check(struct cpg_replay *r, u64 seq)
 }
 
 /*
- * Record seq as received, once its record authenticated; false if it was
- * received meanwhile (or fell out of the window).
+ * Record seq as received if the window takes it, and with newest_only only if
+ * it is above every number received.
  */
-bool cpg_replay_update(struct cpg_replay *r, u64 seq)
+static bool cpg_replay_mark(struct cpg_replay *r, u64 seq, bool newest_only)
 {
 	u64 blocks, i;
 	bool ok;
 
 	spin_lock_bh(&r->lock);
-	ok = __cpg_replay_check(r, seq);
+	ok = __cpg_replay_check(r, seq) &&
+	     (!newest_only || !r->started || seq > r->top);
 	if (!ok)
 		goto out;
 	if (!r->started) {
@@ -75,6 +76,25 @@ bool cpg_replay_update(struct cpg_replay *r, u64 seq)
 out:
 	spin_unlock_bh(&r->lock);
 	return ok;
+}
+
+/*
+ * Record seq as received, once its record authenticated; false if it was
+ * received meanwhile (or fell out of the window).
+ */
+bool cpg_replay_update(struct cpg_replay *r, u64 seq)
+{
+	return cpg_replay_mark(r, seq, false);
+}
+
+/*
+ * Record seq as received if it is newer than every number received: a record
+ * that moves its peer (peer-float) must be the latest, or a replayed or late
+ * record of an old path could take the peer back there.
+ */
+bool cpg_replay_advance(struct cpg_replay *r, u64 seq)
+{
+	return cpg_replay_mark(r, seq, true);
 }
 
 #include "selftest/replay.c"

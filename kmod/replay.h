@@ -36,6 +36,7 @@ struct cpg_replay {
 void cpg_replay_init(struct cpg_replay *r);
 bool cpg_replay_check(struct cpg_replay *r, u64 seq);
 bool cpg_replay_update(struct cpg_replay *r, u64 seq);
+bool cpg_replay_advance(struct cpg_replay *r, u64 seq);
 
 #ifdef CPG_SELFTEST
 bool cpg_replay_selftest(unsigned int *passed);

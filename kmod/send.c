@@ -81,14 +81,19 @@ static struct cpg_key *cpg_send_key(struct cpg_peer *peer, u64 *seq)
 	return key;
 }
 
-/* Seal one packet (not GSO) for peer and send it; takes skb and peer. */
-static void cpg_send_record(struct cpg_peer *peer, struct sk_buff *skb)
+/*
+ * Seal one packet (not GSO) for peer and send it; takes skb and peer. 0 once
+ * the AEAD has it (what befalls it then is counted), -ENOKEY with no key to
+ * seal with, or another negative errno.
+ */
+static int cpg_send_record(struct cpg_peer *peer, struct sk_buff *skb)
 {
 	unsigned int plain_len = skb->len;
 	struct cpg_record_hdr *hdr;
 	struct cpg_skb_cb *cb;
 	unsigned int hdr_len;
 	struct cpg_key *key;
+	int err = -ENOKEY;
 	u64 seq;
 
 	key = cpg_send_key(peer, &seq);
@@ -97,11 +102,13 @@ static void cpg_send_record(struct cpg_peer *peer, struct sk_buff *skb)
 		goto free;
 	}
 	/* The record protects the packet: its checksum must be in it. */
-	if (skb->ip_summed == CHECKSUM_PARTIAL && skb_checksum_help(skb))
+	err = skb->ip_summed == CHECKSUM_PARTIAL ? skb_checksum_help(skb) : 0;
+	if (err)
 		goto free_key;
 
 	hdr_len = CPG_RECORD_HEADER_LEN + cpg_cipher_explicit_nonce_len(key->cipher);
-	if (skb_cow_head(skb, hdr_len + CPG_OUTER_HEADROOM))
+	err = skb_cow_head(skb, hdr_len + CPG_OUTER_HEADROOM);
+	if (err)
 		goto free_key;
 	hdr = skb_push(skb, hdr_len);
 	cpg_record_hdr_init(hdr, key->epoch, seq, hdr_len - CPG_RECORD_HEADER_LEN +
@@ -113,7 +120,7 @@ static void cpg_send_record(struct cpg_peer *peer, struct sk_buff *skb)
 	cb = cpg_skb_cb_init(skb, peer, key, seq, plain_len);
 	cb->encrypt = true;
 	cpg_crypt(skb);
-	return;
+	return 0;
 
 free_key:
 	cpg_key_put(key);
@@ -121,6 +128,36 @@ free_key:
 free:
 	kfree_skb(skb);
 	cpg_peer_put(peer);
+	return err;
+}
+
+/**
+ * cpg_send_keepalive - send the peer a record without plaintext, now
+ * @peer: the peer, whose reference this takes
+ *
+ * An authenticated keepalive: the receiving data plane counts it and
+ * delivers nothing. From process context (peer-keepalive).
+ *
+ * Return: 0, -ENOKEY when the peer has no key to seal with, or -ENOMEM.
+ */
+int cpg_send_keepalive(struct cpg_peer *peer)
+{
+	unsigned int headroom = CPG_OUTER_HEADROOM + CPG_RECORD_HEADER_LEN +
+				CPG_EXPLICIT_NONCE_LEN;
+	struct sk_buff *skb;
+	int err;
+
+	skb = alloc_skb(headroom + CPG_TAG_LEN, GFP_KERNEL);
+	if (!skb) {
+		cpg_peer_put(peer);
+		return -ENOMEM;
+	}
+	skb_reserve(skb, headroom);
+	/* As from ndo_start_xmit: the per-CPU counters' writers never nest. */
+	local_bh_disable();
+	err = cpg_send_record(peer, skb);
+	local_bh_enable();
+	return err;
 }
 
 /* Send skb, possibly GSO, to peer; takes skb and the caller's reference. */

@@ -16,15 +16,18 @@
 #define SEQ0	CPG_DATA_SEQ_START
 #define RING	(64 * CPG_REPLAY_BLOCKS)
 
-/* One call, checking (or updating) the window with seq: ok its answer. */
+/* One call, checking, updating or advancing the window with seq: ok its answer. */
+enum cpg_replay_op { R_OP_CHECK, R_OP_UPDATE, R_OP_ADVANCE };
+
 struct cpg_replay_step {
-	bool update;
+	enum cpg_replay_op op;
 	u64 seq;
 	bool ok;
 };
 
-#define R_CHECK(s, o)	{ false, s, o }
-#define R_UPDATE(s, o)	{ true, s, o }
+#define R_CHECK(s, o)	{ R_OP_CHECK, s, o }
+#define R_UPDATE(s, o)	{ R_OP_UPDATE, s, o }
+#define R_ADVANCE(s, o)	{ R_OP_ADVANCE, s, o }
 
 /* Anything goes first; duplicates, in order or not, never pass. */
 static const struct cpg_replay_step cpg_replay_first[] __initconst = {
@@ -74,8 +77,19 @@ static const struct cpg_replay_step cpg_replay_last[] __initconst = {
 	R_CHECK(CPG_SEQ_MAX - CPG_REPLAY_WINDOW, false),
 };
 
+/* peer-float: only above the top, which it moves; a refusal marks nothing. */
+static const struct cpg_replay_step cpg_replay_advance_steps[] __initconst = {
+	R_ADVANCE(SEQ0 + 10, true), R_ADVANCE(SEQ0 + 10, false),
+	R_CHECK(SEQ0 + 10, false), R_ADVANCE(SEQ0 + 9, false), R_CHECK(SEQ0 + 9, true),
+	R_UPDATE(SEQ0 + 9, true), R_UPDATE(SEQ0 + 20, true),
+	R_ADVANCE(SEQ0 + 15, false), R_CHECK(SEQ0 + 15, true),
+	R_ADVANCE(SEQ0 + 21, true), R_CHECK(SEQ0 + 21, false),
+	R_UPDATE(SEQ0 + 15, true),
+};
+
 #undef R_CHECK
 #undef R_UPDATE
+#undef R_ADVANCE
 
 struct cpg_replay_case {
 	const char *name;
@@ -88,6 +102,7 @@ static const struct cpg_replay_case cpg_replay_cases[] __initconst = {
 	{ "edges", cpg_replay_edges, ARRAY_SIZE(cpg_replay_edges) },
 	{ "laps", cpg_replay_laps, ARRAY_SIZE(cpg_replay_laps) },
 	{ "last", cpg_replay_last, ARRAY_SIZE(cpg_replay_last) },
+	{ "advance", cpg_replay_advance_steps, ARRAY_SIZE(cpg_replay_advance_steps) },
 };
 
 /* Run case c's steps on a fresh window; false at the first wrong answer. */
@@ -101,14 +116,15 @@ static bool __init cpg_replay_run(struct cpg_replay *r, unsigned int c,
 	cpg_replay_init(r);
 	for (i = 0; i < cpg_replay_cases[c].n; i++) {
 		step = &cpg_replay_cases[c].steps[i];
-		if (step->update)
+		if (step->op == R_OP_UPDATE)
 			ok = cpg_replay_update(r, step->seq);
+		else if (step->op == R_OP_ADVANCE)
+			ok = cpg_replay_advance(r, step->seq);
 		else
 			ok = cpg_replay_check(r, step->seq);
 		if (ok != step->ok) {
-			pr_err("selftest: replay %s, step %u: %s(%llu) is %d\n",
-			       cpg_replay_cases[c].name, i,
-			       step->update ? "update" : "check", step->seq, ok);
+			pr_err("selftest: replay %s, step %u: op %d(%llu) is %d\n",
+			       cpg_replay_cases[c].name, i, step->op, step->seq, ok);
 			return false;
 		}
 		(*passed)++;

@@ -14,6 +14,8 @@
  *                   TXFILL RXFILL [FIRST_SEQ]
  *        cpg-nltest crypto-async
  *        cpg-nltest churn IFINDEX COUNT PEER_VPN PEER_IP PEER_PORT CIPHER TXFILL RXFILL
+ *        cpg-nltest float IFINDEX PEER_VPN PEER_IP PEER_PORT EPOCH SEQ
+ *        cpg-nltest keepalive IFINDEX PEER_VPN
  *
  * The first form runs the scenario on IFINDEX (a campagnol device without a
  * socket), uses IFINDEX2 (another one) for "socket already attached", and
@@ -33,7 +35,10 @@
  * the next keys (every fill xor 0xf0, epoch 1 again), as a rekey would.
  * "churn", given what a "tunnel" was given after its PORT, removes and adds
  * again COUNT times the peer that "tunnel" added, while other peers come
- * and go (see churn()).
+ * and go (see churn()). "float" moves a peer as a daemon that opened a
+ * record of it from PEER_IP:PORT would (peer-float), "keepalive" sends the
+ * peer a keepalive (peer-keepalive); both print the kernel's answer and exit
+ * 1 on an error.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -312,6 +317,35 @@ static int key_del(int ifindex, const char *vpn, int slot)
 	return talk(nl, nlh, NULL, NULL);
 }
 
+/*
+ * peer-float of vpn to ip:port (ip NULL: no endpoint), with the record's
+ * epoch and seq (negative: left out).
+ */
+static int peer_float(int ifindex, const char *vpn, const char *ip, int port, int epoch,
+		      long long seq)
+{
+	char buf[512];
+	struct nlmsghdr *nlh = genl_hdr(buf, CAMPAGNOL_CMD_PEER_FLOAT, 0);
+	struct nlattr *n;
+	struct in_addr a;
+
+	mnl_attr_put_u32(nlh, CAMPAGNOL_A_IFINDEX, ifindex);
+	n = nest(nlh, CAMPAGNOL_A_PEER);
+	inet_pton(AF_INET, vpn, &a);
+	mnl_attr_put(nlh, CAMPAGNOL_A_PEER_VPN_IPV4, 4, &a);
+	if (ip) {
+		inet_pton(AF_INET, ip, &a);
+		mnl_attr_put(nlh, CAMPAGNOL_A_PEER_REMOTE_IPV4, 4, &a);
+		mnl_attr_put_u16(nlh, CAMPAGNOL_A_PEER_REMOTE_PORT, htons(port));
+	}
+	if (epoch >= 0)
+		mnl_attr_put_u16(nlh, CAMPAGNOL_A_PEER_FLOAT_EPOCH, epoch);
+	if (seq >= 0)
+		mnl_attr_put_u64(nlh, CAMPAGNOL_A_PEER_FLOAT_SEQ, seq);
+	mnl_attr_nest_end(nlh, n);
+	return talk(nl, nlh, NULL, NULL);
+}
+
 static int attach(int ifindex, int fd)
 {
 	char buf[512];
@@ -422,6 +456,9 @@ struct peer_info {
 	uint64_t first[2], next[2];
 	bool has_secret;	/* a 0xA5 run of 12 bytes in the message */
 	bool has_counters;
+	uint64_t rx_packets, tx_packets, drop_malformed, drop_replay;
+	uint64_t rx_keepalives, tx_keepalives, floats;
+	bool has_rx_idle;
 };
 
 static int peer_cb(const struct nlmsghdr *nlh, void *data)
@@ -465,6 +502,14 @@ static int peer_cb(const struct nlmsghdr *nlh, void *data)
 			case CAMPAGNOL_A_PEER_DROP_TX_ERROR:
 				pi->has_counters = true;
 				break;
+			case CAMPAGNOL_A_PEER_RX_PACKETS: pi->rx_packets = mnl_attr_get_u64(p); break;
+			case CAMPAGNOL_A_PEER_TX_PACKETS: pi->tx_packets = mnl_attr_get_u64(p); break;
+			case CAMPAGNOL_A_PEER_DROP_MALFORMED: pi->drop_malformed = mnl_attr_get_u64(p); break;
+			case CAMPAGNOL_A_PEER_DROP_REPLAY: pi->drop_replay = mnl_attr_get_u64(p); break;
+			case CAMPAGNOL_A_PEER_RX_KEEPALIVES: pi->rx_keepalives = mnl_attr_get_u64(p); break;
+			case CAMPAGNOL_A_PEER_TX_KEEPALIVES: pi->tx_keepalives = mnl_attr_get_u64(p); break;
+			case CAMPAGNOL_A_PEER_FLOATS: pi->floats = mnl_attr_get_u64(p); break;
+			case CAMPAGNOL_A_PEER_RX_IDLE_MS: pi->has_rx_idle = true; break;
 			case CAMPAGNOL_A_PEER_KEYCONF: {
 				int n = pi->nkeys < 2 ? pi->nkeys : 1;
 
@@ -899,6 +944,15 @@ static int show_peer_cb(const struct nlmsghdr *nlh, void *data)
 				printf(" %s=%llu", drop_names[type],
 				       (unsigned long long)mnl_attr_get_u64(p));
 				break;
+			case CAMPAGNOL_A_PEER_RX_KEEPALIVES:
+				printf(" rx_keepalives=%llu", (unsigned long long)mnl_attr_get_u64(p));
+				break;
+			case CAMPAGNOL_A_PEER_TX_KEEPALIVES:
+				printf(" tx_keepalives=%llu", (unsigned long long)mnl_attr_get_u64(p));
+				break;
+			case CAMPAGNOL_A_PEER_FLOATS:
+				printf(" floats=%llu", (unsigned long long)mnl_attr_get_u64(p));
+				break;
 			}
 		}
 		printf("\n");
@@ -943,6 +997,19 @@ static int subcommand(int argc, char **argv)
 		return crypto_async();
 	if (argc == 10 && !strcmp(argv[1], "churn"))
 		return churn(argv);
+	if (argc == 8 && !strcmp(argv[1], "float")) {
+		int ret = peer_float(atoi(argv[2]), argv[3], argv[4], atoi(argv[5]), atoi(argv[6]),
+				     strtoll(argv[7], NULL, 0));
+
+		printf("float: %d %s\n", ret, ret ? last_extack : "");
+		return ret ? 1 : 0;
+	}
+	if (argc == 4 && !strcmp(argv[1], "keepalive")) {
+		int ret = peer_simple(atoi(argv[2]), CAMPAGNOL_CMD_PEER_KEEPALIVE, argv[3]);
+
+		printf("keepalive: %d %s\n", ret, ret ? last_extack : "");
+		return ret ? 1 : 0;
+	}
 	if (argc >= 3)
 		return -1;
 	fprintf(stderr, "usage: %s IFINDEX IFINDEX2 [NETNS_PATH IFINDEX]\n"
@@ -952,7 +1019,10 @@ static int subcommand(int argc, char **argv)
 		"       %s tunnel IFINDEX LOCAL_IP PORT PEER_VPN PEER_IP PEER_PORT CIPHER "
 		"TXFILL RXFILL [FIRST_SEQ]\n"
 		"       %s churn IFINDEX COUNT PEER_VPN PEER_IP PEER_PORT CIPHER "
-		"TXFILL RXFILL\n", argv[0], argv[0], argv[0], argv[0], argv[0], argv[0]);
+		"TXFILL RXFILL\n"
+		"       %s float IFINDEX PEER_VPN PEER_IP PEER_PORT EPOCH SEQ\n"
+		"       %s keepalive IFINDEX PEER_VPN\n", argv[0], argv[0], argv[0], argv[0],
+		argv[0], argv[0], argv[0], argv[0]);
 	return 2;
 }
 
@@ -1213,6 +1283,104 @@ static void test_notifications(int ifx, struct mnl_socket *ntf)
 	CHECK(!wait_ntf(ntf, CAMPAGNOL_CMD_PEER_IDLE_NTF, 1500, &pi), "only once");
 }
 
+#define SEQ0 (1LL << 47)
+
+/* peer-keepalive to a peer whose endpoint is the device's own socket, and
+ * whose keys are one key both ways: it receives what it sends. */
+static void test_keepalive(int ifx)
+{
+	struct peer_info pi;
+	struct peer_req p;
+	int i;
+
+	p = P(.vpn = "10.9.0.60", .v4 = "127.0.0.1", .port = 40000,
+	      .cipher = CAMPAGNOL_CIPHER_AES_128_GCM, .txfill = 0x31, .rxfill = 0x31);
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p) == 0, "a peer at our own socket (%s)",
+	      last_extack);
+	p = P(.vpn = "10.9.0.61", .v4 = "127.0.0.61", .port = 4061);
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p) == 0, "and one without a key (%s)",
+	      last_extack);
+	CHECK(peer_simple(ifx, CAMPAGNOL_CMD_PEER_KEEPALIVE, "10.9.0.60") == 0,
+	      "peer-keepalive (%s)", last_extack);
+	for (i = 0; i < 50; i++) {
+		peer_get(ifx, "10.9.0.60", &pi);
+		if (pi.rx_keepalives)
+			break;
+		usleep(20000);
+	}
+	CHECK(pi.tx_keepalives == 1 && pi.rx_keepalives == 1,
+	      "one keepalive sent, one received (%llu, %llu)",
+	      (unsigned long long)pi.tx_keepalives, (unsigned long long)pi.rx_keepalives);
+	CHECK(pi.rx_packets == 0 && pi.tx_packets == 0 && pi.drop_malformed == 0 && pi.has_rx_idle,
+	      "not a packet, not malformed, but heard (rx %llu, tx %llu, malformed %llu)",
+	      (unsigned long long)pi.rx_packets, (unsigned long long)pi.tx_packets,
+	      (unsigned long long)pi.drop_malformed);
+	CHECK(peer_simple(ifx, CAMPAGNOL_CMD_PEER_KEEPALIVE, "10.9.0.61") == -ENOKEY,
+	      "peer-keepalive without a key: ENOKEY (%s)", last_extack);
+	CHECK(peer_simple(ifx, CAMPAGNOL_CMD_PEER_KEEPALIVE, "10.9.0.99") == -ENOENT,
+	      "peer-keepalive to no peer: ENOENT (%s)", last_extack);
+}
+
+/* peer-float: the replay decision, the move, the refusals, the notification. */
+static void test_float(int ifx, struct mnl_socket *ntf)
+{
+	struct peer_info pi;
+
+	drain(ntf);
+	/* The keepalive received took SEQ0. */
+	CHECK(peer_float(ifx, "10.9.0.60", "127.0.0.70", 4070, 1, SEQ0) == -ESTALE,
+	      "peer-float with the keepalive's seq: ESTALE (%s)", last_extack);
+	CHECK(peer_float(ifx, "10.9.0.60", "127.0.0.70", 4070, 1, SEQ0 + 100) == 0,
+	      "peer-float to a new endpoint (%s)", last_extack);
+	peer_get(ifx, "10.9.0.60", &pi);
+	CHECK(!strcmp(pi.remote, "127.0.0.70") && pi.port == 4070 && pi.floats == 1 && pi.nkeys == 1,
+	      "moved, floats 1, key kept (%s:%d, %llu)", pi.remote, pi.port,
+	      (unsigned long long)pi.floats);
+	CHECK(wait_ntf(ntf, CAMPAGNOL_CMD_PEER_FLOAT_NTF, 1000, &pi) && !strcmp(pi.vpn, "10.9.0.60") &&
+	      !strcmp(pi.remote, "127.0.0.70") && pi.port == 4070,
+	      "peer-float-ntf with the new endpoint (%s %s:%d)", pi.vpn, pi.remote, pi.port);
+	CHECK(peer_float(ifx, "10.9.0.60", "127.0.0.71", 4071, 1, SEQ0 + 100) == -ESTALE,
+	      "the same seq again: ESTALE (%s)", last_extack);
+	CHECK(peer_float(ifx, "10.9.0.60", "127.0.0.71", 4071, 1, SEQ0 + 50) == -ESTALE,
+	      "an older seq: ESTALE (%s)", last_extack);
+	CHECK(peer_float(ifx, "10.9.0.60", "127.0.0.71", 4071, 2, SEQ0 + 500) == -ENOENT,
+	      "no key of that epoch: ENOENT (%s)", last_extack);
+	CHECK(peer_float(ifx, "10.9.0.61", "127.0.0.71", 4071, 1, SEQ0 + 500) == -ENOENT,
+	      "a peer without keys: ENOENT (%s)", last_extack);
+	CHECK(peer_float(ifx, "10.9.0.99", "127.0.0.71", 4071, 1, SEQ0 + 500) == -ENOENT,
+	      "no such peer: ENOENT (%s)", last_extack);
+	CHECK(peer_float(ifx, "10.9.0.60", "127.0.0.71", 4071, -1, SEQ0 + 500) == -EINVAL &&
+	      strstr(last_extack, "float-epoch"), "no float-epoch: EINVAL (%s)", last_extack);
+	CHECK(peer_float(ifx, "10.9.0.60", "127.0.0.71", 4071, 1, -1) == -EINVAL,
+	      "no float-seq: EINVAL (%s)", last_extack);
+	CHECK(peer_float(ifx, "10.9.0.60", NULL, 0, 1, SEQ0 + 500) == -EINVAL,
+	      "no endpoint: EINVAL (%s)", last_extack);
+	CHECK(peer_float(ifx, "10.9.0.60", "127.0.0.71", 4071, 0, SEQ0 + 500) == -ERANGE,
+	      "float-epoch 0: ERANGE (%s)", last_extack);
+	CHECK(peer_float(ifx, "10.9.0.60", "127.0.0.71", 4071, 1, 1LL << 48) == -ERANGE,
+	      "float-seq 2^48: ERANGE (%s)", last_extack);
+	peer_get(ifx, "10.9.0.60", &pi);
+	CHECK(!strcmp(pi.remote, "127.0.0.70") && pi.floats == 1,
+	      "nothing moved (%s, %llu)", pi.remote, (unsigned long long)pi.floats);
+	CHECK(peer_float(ifx, "10.9.0.60", "127.0.0.61", 4061, 1, SEQ0 + 200) == -EADDRINUSE,
+	      "another peer's endpoint: EADDRINUSE (%s)", last_extack);
+	CHECK(peer_float(ifx, "10.9.0.60", "127.0.0.72", 4072, 1, SEQ0 + 200) == 0,
+	      "the refused seq was not taken: it floats elsewhere (%s)", last_extack);
+	CHECK(peer_float(ifx, "10.9.0.60", "127.0.0.72", 4072, 1, SEQ0 + 300) == 0,
+	      "peer-float to where it is: 0 (%s)", last_extack);
+	peer_get(ifx, "10.9.0.60", &pi);
+	CHECK(!strcmp(pi.remote, "127.0.0.72") && pi.port == 4072 && pi.floats == 2,
+	      "floats 2 (%s:%d, %llu)", pi.remote, pi.port, (unsigned long long)pi.floats);
+	CHECK(wait_ntf(ntf, CAMPAGNOL_CMD_PEER_FLOAT_NTF, 1000, &pi) && !strcmp(pi.remote, "127.0.0.72"),
+	      "its peer-float-ntf (%s)", pi.remote);
+	CHECK(!wait_ntf(ntf, CAMPAGNOL_CMD_PEER_FLOAT_NTF, 300, &pi),
+	      "none for the float that moved nothing");
+	CHECK(peer_float(ifx, "10.9.0.60", "127.0.0.73", 4073, 1, SEQ0 + 250) == -ESTALE,
+	      "below the top the last float set: ESTALE (%s)", last_extack);
+	CHECK(peer_simple(ifx, CAMPAGNOL_CMD_PEER_DEL, "10.9.0.60") == 0 &&
+	      peer_simple(ifx, CAMPAGNOL_CMD_PEER_DEL, "10.9.0.61") == 0, "remove both");
+}
+
 /* Every operation needs CAP_NET_ADMIN. */
 static void test_permissions(int ifx)
 {
@@ -1341,6 +1509,8 @@ int main(int argc, char **argv)
 	test_keys(ifx);
 	test_dump(ifx);
 	test_notifications(ifx, ntf);
+	test_keepalive(ifx);
+	test_float(ifx, ntf);
 	test_permissions(ifx);
 	test_socket_close(ifx, fd, ntf);
 	test_dual_stack(ifx, ntf);

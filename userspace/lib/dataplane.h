@@ -112,6 +112,14 @@ struct cpg_dp_events {
 	 */
 	void (*key_limit)(void *arg, struct in_addr vpn_ip);
 	/*
+	 * The data plane moved a peer that the daemon added to endpoint on
+	 * its own: another program floated it (the kernel's PEER_FLOAT), or
+	 * a lost notification's news came with a resynchronisation. Never
+	 * for the daemon's own add_peer, set_endpoint or float_peer. Only
+	 * the kernel data plane calls it.
+	 */
+	void (*peer_moved)(void *arg, struct in_addr vpn_ip, const union cpg_sockaddr *endpoint);
+	/*
 	 * The data plane cannot carry anything any more (the kernel's device
 	 * was deleted or moved away, its module unloaded); why is a sentence
 	 * for the log. Called once, after peer_gone for the peers that went

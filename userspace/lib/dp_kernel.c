@@ -4,6 +4,7 @@
 #include "dp_kernel_msg.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <linux/if_ether.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -51,6 +52,12 @@
  */
 #define DPK_KEY_LIMIT_MARGIN (UINT64_C(1) << 24)
 
+/* A peer we added, and its endpoint as the daemon knows it. */
+struct dpk_peer {
+	struct in_addr vpn_ip;
+	union cpg_sockaddr endpoint;
+};
+
 struct dp_kernel {
 	struct cpg_dp base;
 	struct cpg_loop *loop;
@@ -72,7 +79,7 @@ struct dp_kernel {
 	uint8_t *notify_buf;
 
 	/* The peers we added and did not delete: theirs are the events. */
-	struct in_addr *peers;
+	struct dpk_peer *peers;
 	size_t n_peers, cap_peers;
 };
 
@@ -109,7 +116,7 @@ static const char *kernel_says(const char *msg, char *buf, size_t len)
 static size_t peer_find(const struct dp_kernel *dp, struct in_addr ip)
 {
 	for (size_t i = 0; i < dp->n_peers; i++) {
-		if (dp->peers[i].s_addr == ip.s_addr)
+		if (dp->peers[i].vpn_ip.s_addr == ip.s_addr)
 			return i;
 	}
 	return SIZE_MAX;
@@ -124,7 +131,7 @@ static bool peer_tracked(const struct dp_kernel *dp, struct in_addr ip)
 static int peer_reserve(struct dp_kernel *dp)
 {
 	size_t cap = dp->cap_peers ? dp->cap_peers * 2 : 16;
-	struct in_addr *more;
+	struct dpk_peer *more;
 
 	if (dp->n_peers < dp->cap_peers)
 		return 0;
@@ -136,10 +143,53 @@ static int peer_reserve(struct dp_kernel *dp)
 	return 0;
 }
 
-static void peer_track(struct dp_kernel *dp, struct in_addr ip)
+static void peer_track(struct dp_kernel *dp, struct in_addr ip, const union cpg_sockaddr *ep)
 {
-	if (!peer_tracked(dp, ip))
-		dp->peers[dp->n_peers++] = ip;
+	size_t i = peer_find(dp, ip);
+
+	if (i == SIZE_MAX)
+		i = dp->n_peers++;
+	dp->peers[i] = (struct dpk_peer){ .vpn_ip = ip, .endpoint = *ep };
+}
+
+/* The module keeps an IPv4-mapped IPv6 endpoint as IPv4: the same one. */
+static union cpg_sockaddr unmapped(const union cpg_sockaddr *ep)
+{
+	union cpg_sockaddr out = *ep;
+
+	if (ep->sa.sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&ep->in6.sin6_addr)) {
+		memset(&out, 0, sizeof(out));
+		out.in.sin_family = AF_INET;
+		memcpy(&out.in.sin_addr, &ep->in6.sin6_addr.s6_addr[12], 4);
+		out.in.sin_port = ep->in6.sin6_port;
+	}
+	return out;
+}
+
+static bool same_endpoint(const union cpg_sockaddr *a, const union cpg_sockaddr *b)
+{
+	union cpg_sockaddr ua = unmapped(a), ub = unmapped(b);
+
+	return cpg_sockaddr_equal(&ua, &ub);
+}
+
+/*
+ * The kernel says the peer ip is at ep now: tell the daemon if that is news
+ * (a float by another program, not the echo of ours).
+ */
+static void peer_seen_at(struct dp_kernel *dp, struct in_addr ip, const union cpg_sockaddr *ep)
+{
+	const struct cpg_dp_events *ev = dp->base.events;
+	char ips[INET_ADDRSTRLEN], eps[CPG_SOCKADDR_STRLEN];
+	size_t i = peer_find(dp, ip);
+
+	if (i == SIZE_MAX || same_endpoint(&dp->peers[i].endpoint, ep))
+		return;
+	dp->peers[i].endpoint = *ep;
+	log_info("campagnol.ko: peer %s moved to %s", cpg_net_ip4_str(ip, ips),
+		 cpg_sockaddr_str(ep, eps, sizeof(eps)));
+	if (ev && ev->peer_moved)
+		ev->peer_moved(dp->base.events_arg, ip, ep);
 }
 
 /* Whether ip was tracked. */
@@ -310,7 +360,7 @@ static void dpk_fail(struct dp_kernel *dp, enum cpg_dp_gone why, const char *fmt
 		return;
 	dp->dead = true;
 	while (dp->n_peers) {
-		struct in_addr ip = dp->peers[--dp->n_peers];
+		struct in_addr ip = dp->peers[--dp->n_peers].vpn_ip;
 
 		if (ev && ev->peer_gone)
 			ev->peer_gone(dp->base.events_arg, ip, why);
@@ -343,6 +393,41 @@ static void on_peer_removed(struct dp_kernel *dp, const struct cpg_dpk_peer_info
 			 dp->base.ifname);
 }
 
+struct where_reply {
+	int family;
+	struct in_addr vpn_ip;
+	struct cpg_dpk_peer_info pi;
+	bool found;
+};
+
+static int where_reply(const struct nlmsghdr *nlh, void *arg)
+{
+	struct where_reply *wr = arg;
+
+	if (cpg_dpk_parse_peer(nlh, wr->family, &wr->pi) < 0 ||
+	    wr->pi.vpn_ip.s_addr != wr->vpn_ip.s_addr)
+		return -EPROTO;
+	wr->found = wr->pi.has_endpoint;
+	return 0;
+}
+
+/*
+ * A PEER_FLOAT_NTF about a peer of ours. Its endpoint may be stale by now
+ * (ours changed it since, and the notification is the echo of our own
+ * float): the module's current one is what counts.
+ */
+static void peer_float_seen(struct dp_kernel *dp, struct in_addr vpn_ip)
+{
+	struct where_reply wr = { .family = dp->family, .vpn_ip = vpn_ip };
+
+	/* Gone meanwhile: its PEER_DEL_NTF follows. */
+	if (dpk_request(dp, cpg_dpk_peer_id_msg(dp->family, CAMPAGNOL_CMD_PEER_GET,
+						(int)dp->ifindex, vpn_ip),
+			where_reply, &wr, NULL, 0) < 0 || !wr.found)
+		return;
+	peer_seen_at(dp, vpn_ip, &wr.pi.endpoint);
+}
+
 static void on_cpg_dpk_msg(struct dp_kernel *dp, const struct nlmsghdr *nlh)
 {
 	const struct cpg_dp_events *ev = dp->base.events;
@@ -365,8 +450,15 @@ static void on_cpg_dpk_msg(struct dp_kernel *dp, const struct nlmsghdr *nlh)
 		if (peer_tracked(dp, pi.vpn_ip) && ev && ev->key_limit)
 			ev->key_limit(dp->base.events_arg, pi.vpn_ip);
 		break;
+	case CAMPAGNOL_CMD_PEER_FLOAT_NTF:
+		if (peer_tracked(dp, pi.vpn_ip))
+			peer_float_seen(dp, pi.vpn_ip);
+		break;
 	default:
-		/* PEER_IDLE_NTF: the daemon times tunnels out itself. */
+		/*
+		 * PEER_IDLE_NTF: the daemon times tunnels out itself, on rx
+		 * and tx idle times, and sets no idle-timeout for the module.
+		 */
 		break;
 	}
 }
@@ -376,6 +468,7 @@ struct resync {
 	struct dp_kernel *dp;
 	bool *seen;
 	bool *near_limit;
+	union cpg_sockaddr *where;	/* AF_UNSPEC: the dump gave none */
 };
 
 static int resync_reply(const struct nlmsghdr *nlh, void *arg)
@@ -391,6 +484,8 @@ static int resync_reply(const struct nlmsghdr *nlh, void *arg)
 		return 0;
 	rs->seen[i] = true;
 	rs->near_limit[i] = pi.stats.next_write_seq >= CPG_RECORD_SEQ_MAX - DPK_KEY_LIMIT_MARGIN;
+	if (pi.has_endpoint)
+		rs->where[i] = pi.endpoint;
 	return 0;
 }
 
@@ -404,7 +499,8 @@ static void resync(struct dp_kernel *dp)
 	const struct cpg_dp_events *ev = dp->base.events;
 	struct resync rs = { .dp = dp };
 	struct in_addr *gone = NULL, *limit = NULL;
-	size_t n = dp->n_peers, n_gone = 0, n_limit = 0;
+	struct dpk_peer *moved = NULL;
+	size_t n = dp->n_peers, n_gone = 0, n_limit = 0, n_moved = 0;
 	char why[256];
 	int ret;
 
@@ -417,7 +513,9 @@ static void resync(struct dp_kernel *dp)
 	rs.near_limit = calloc(n, sizeof(*rs.near_limit));
 	gone = calloc(n, sizeof(*gone));
 	limit = calloc(n, sizeof(*limit));
-	if (!rs.seen || !rs.near_limit || !gone || !limit) {
+	rs.where = calloc(n, sizeof(*rs.where));
+	moved = calloc(n, sizeof(*moved));
+	if (!rs.seen || !rs.near_limit || !gone || !limit || !rs.where || !moved) {
 		log_err("campagnol.ko: out of memory for a resynchronisation");
 		goto out;
 	}
@@ -437,10 +535,15 @@ static void resync(struct dp_kernel *dp)
 	}
 	for (size_t i = 0; i < dp->n_peers; i++) {
 		if (!rs.seen[i])
-			gone[n_gone++] = dp->peers[i];
+			gone[n_gone++] = dp->peers[i].vpn_ip;
 		else if (rs.near_limit[i])
-			limit[n_limit++] = dp->peers[i];
+			limit[n_limit++] = dp->peers[i].vpn_ip;
+		if (rs.seen[i] && rs.where[i].sa.sa_family != AF_UNSPEC)
+			moved[n_moved++] = (struct dpk_peer){ dp->peers[i].vpn_ip, rs.where[i] };
 	}
+	/* A PEER_FLOAT_NTF lost: peer_seen_at() tells the news only. */
+	for (size_t i = 0; i < n_moved; i++)
+		peer_seen_at(dp, moved[i].vpn_ip, &moved[i].endpoint);
 	for (size_t i = 0; i < n_gone; i++) {
 		if (peer_untrack(dp, gone[i]) && ev && ev->peer_gone)
 			ev->peer_gone(dp->base.events_arg, gone[i], CPG_DP_GONE_OTHER);
@@ -454,6 +557,8 @@ out:
 	free(rs.near_limit);
 	free(gone);
 	free(limit);
+	free(rs.where);
+	free(moved);
 }
 
 void cpg_dp_kernel_notify(struct cpg_dp *base, const void *buf, size_t len,
@@ -588,7 +693,7 @@ static int dpk_add_peer(struct cpg_dp *base, const struct cpg_dp_peer *peer)
 			 strerror(-ret), kernel_says(why, said, sizeof(said)));
 		return ret;
 	}
-	peer_track(dp, peer->vpn_ip);
+	peer_track(dp, peer->vpn_ip, &peer->endpoint);
 	return 0;
 }
 
@@ -615,6 +720,12 @@ static int dpk_del_peer(struct cpg_dp *base, struct in_addr vpn_ip)
 	return ret;
 }
 
+/* The module says EADDRINUSE where the interface says EEXIST. */
+static int endpoint_errno(int ret)
+{
+	return ret == -EADDRINUSE ? -EEXIST : ret;
+}
+
 static int dpk_set_endpoint(struct cpg_dp *base, struct in_addr vpn_ip,
 			    const union cpg_sockaddr *endpoint)
 {
@@ -631,10 +742,66 @@ static int dpk_set_endpoint(struct cpg_dp *base, struct in_addr vpn_ip,
 	ret = dpk_request(dp, cpg_dpk_peer_endpoint_msg(dp->family, (int)dp->ifindex, vpn_ip,
 							endpoint),
 			  NULL, NULL, why, sizeof(why));
+	ret = endpoint_errno(ret);
+	if (!ret)
+		peer_track(dp, vpn_ip, endpoint);
 	if (ret < 0)
 		log_warn("campagnol.ko: cannot move peer %s to %s: %s%s",
 			 cpg_net_ip4_str(vpn_ip, ip), cpg_sockaddr_str(endpoint, ep, sizeof(ep)),
 			 strerror(-ret), kernel_says(why, said, sizeof(said)));
+	return ret;
+}
+
+static int dpk_float_peer(struct cpg_dp *base, struct in_addr vpn_ip,
+			  const union cpg_sockaddr *endpoint, uint16_t epoch, uint64_t seq)
+{
+	struct dp_kernel *dp = dpk_of(base);
+	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN], why[256], said[272];
+	int ret;
+
+	if (dp->dead)
+		return -ENODEV;
+	if (!peer_tracked(dp, vpn_ip))
+		return -ENOENT;
+	if (endpoint->sa.sa_family != AF_INET && endpoint->sa.sa_family != AF_INET6)
+		return -EINVAL;
+	ret = dpk_request(dp, cpg_dpk_peer_float_msg(dp->family, (int)dp->ifindex, vpn_ip,
+						     endpoint, epoch, seq),
+			  NULL, NULL, why, sizeof(why));
+	ret = endpoint_errno(ret);
+	if (!ret) {
+		peer_track(dp, vpn_ip, endpoint);
+		return 0;
+	}
+	/* A replay or a late record is what the check is for: no news. */
+	if (ret == -ESTALE)
+		log_debug("campagnol.ko: peer %s not moved to %s: record %" PRIu64
+			  " of epoch %u is not its newest", cpg_net_ip4_str(vpn_ip, ip),
+			  cpg_sockaddr_str(endpoint, ep, sizeof(ep)), seq, epoch);
+	else
+		log_warn("campagnol.ko: cannot float peer %s to %s: %s%s",
+			 cpg_net_ip4_str(vpn_ip, ip), cpg_sockaddr_str(endpoint, ep, sizeof(ep)),
+			 strerror(-ret), kernel_says(why, said, sizeof(said)));
+	return ret;
+}
+
+static int dpk_keepalive(struct cpg_dp *base, struct in_addr vpn_ip)
+{
+	struct dp_kernel *dp = dpk_of(base);
+	char ip[INET_ADDRSTRLEN], why[256], said[272];
+	int ret;
+
+	if (dp->dead)
+		return -ENODEV;
+	if (!peer_tracked(dp, vpn_ip))
+		return -ENOENT;
+	ret = dpk_request(dp, cpg_dpk_peer_id_msg(dp->family, CAMPAGNOL_CMD_PEER_KEEPALIVE,
+						  (int)dp->ifindex, vpn_ip),
+			  NULL, NULL, why, sizeof(why));
+	if (ret < 0)
+		log_debug("campagnol.ko: no keepalive to peer %s: %s%s",
+			  cpg_net_ip4_str(vpn_ip, ip), strerror(-ret),
+			  kernel_says(why, said, sizeof(said)));
 	return ret;
 }
 
@@ -780,6 +947,8 @@ static const struct cpg_dp_ops dp_kernel_ops = {
 	.add_peer = dpk_add_peer,
 	.del_peer = dpk_del_peer,
 	.set_endpoint = dpk_set_endpoint,
+	.float_peer = dpk_float_peer,
+	.keepalive = dpk_keepalive,
 	.get_stats = dpk_get_stats,
 	.xmit = dpk_xmit,
 	.input = NULL,

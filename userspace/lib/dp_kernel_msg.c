@@ -154,21 +154,46 @@ struct nl_msg *cpg_dpk_peer_id_msg(int family, uint8_t cmd, int ifindex, struct 
 	return msg;
 }
 
-struct nl_msg *cpg_dpk_peer_endpoint_msg(int family, int ifindex, struct in_addr vpn_ip,
-					 const union cpg_sockaddr *endpoint)
+/* A record that moves a peer (PEER_FLOAT), or none (PEER_SET). */
+struct float_record {
+	uint16_t epoch;
+	uint64_t seq;
+};
+
+static struct nl_msg *endpoint_msg(int family, uint8_t cmd, int ifindex, struct in_addr vpn_ip,
+				   const union cpg_sockaddr *endpoint,
+				   const struct float_record *rec)
 {
-	struct nl_msg *msg = cpg_dpk_msg(family, CAMPAGNOL_CMD_PEER_SET, 0, ifindex);
+	struct nl_msg *msg = cpg_dpk_msg(family, cmd, 0, ifindex);
 	struct nlattr *nest;
 
 	if (!msg)
 		return NULL;
 	nest = nla_nest_start(msg, CAMPAGNOL_A_PEER);
 	if (!nest || nla_put_u32(msg, CAMPAGNOL_A_PEER_VPN_IPV4, vpn_ip.s_addr) < 0 ||
-	    put_endpoint(msg, endpoint) || nla_nest_end(msg, nest) < 0) {
+	    put_endpoint(msg, endpoint) ||
+	    (rec && (nla_put_u16(msg, CAMPAGNOL_A_PEER_FLOAT_EPOCH, rec->epoch) < 0 ||
+		     nla_put_u64(msg, CAMPAGNOL_A_PEER_FLOAT_SEQ, rec->seq) < 0)) ||
+	    nla_nest_end(msg, nest) < 0) {
 		cpg_dpk_msg_free(msg);
 		return NULL;
 	}
 	return msg;
+}
+
+struct nl_msg *cpg_dpk_peer_endpoint_msg(int family, int ifindex, struct in_addr vpn_ip,
+					 const union cpg_sockaddr *endpoint)
+{
+	return endpoint_msg(family, CAMPAGNOL_CMD_PEER_SET, ifindex, vpn_ip, endpoint, NULL);
+}
+
+struct nl_msg *cpg_dpk_peer_float_msg(int family, int ifindex, struct in_addr vpn_ip,
+				      const union cpg_sockaddr *endpoint, uint16_t epoch,
+				      uint64_t seq)
+{
+	const struct float_record rec = { .epoch = epoch, .seq = seq };
+
+	return endpoint_msg(family, CAMPAGNOL_CMD_PEER_FLOAT, ifindex, vpn_ip, endpoint, &rec);
 }
 
 struct nl_msg *cpg_dpk_dump_msg(int family, int ifindex)
@@ -187,6 +212,10 @@ static const struct nla_policy top_policy[CAMPAGNOL_A_MAX + 1] = {
 
 static const struct nla_policy peer_policy[CAMPAGNOL_A_PEER_MAX + 1] = {
 	[CAMPAGNOL_A_PEER_VPN_IPV4] = { .type = NLA_U32 },
+	[CAMPAGNOL_A_PEER_REMOTE_IPV4] = { .type = NLA_U32 },
+	[CAMPAGNOL_A_PEER_REMOTE_IPV6] = { .minlen = 16 },
+	[CAMPAGNOL_A_PEER_REMOTE_IPV6_SCOPE_ID] = { .type = NLA_U32 },
+	[CAMPAGNOL_A_PEER_REMOTE_PORT] = { .type = NLA_U16 },
 	[CAMPAGNOL_A_PEER_KEYCONF] = { .type = NLA_NESTED },
 	[CAMPAGNOL_A_PEER_DEL_REASON] = { .type = NLA_U32 },
 	[CAMPAGNOL_A_PEER_RX_PACKETS] = { .type = NLA_U64 },
@@ -201,6 +230,9 @@ static const struct nla_policy peer_policy[CAMPAGNOL_A_PEER_MAX + 1] = {
 	[CAMPAGNOL_A_PEER_DROP_TX_ERROR] = { .type = NLA_U64 },
 	[CAMPAGNOL_A_PEER_RX_IDLE_MS] = { .type = NLA_U64 },
 	[CAMPAGNOL_A_PEER_TX_IDLE_MS] = { .type = NLA_U64 },
+	[CAMPAGNOL_A_PEER_FLOATS] = { .type = NLA_U64 },
+	[CAMPAGNOL_A_PEER_RX_KEEPALIVES] = { .type = NLA_U64 },
+	[CAMPAGNOL_A_PEER_TX_KEEPALIVES] = { .type = NLA_U64 },
 };
 
 static const struct nla_policy keyconf_policy[CAMPAGNOL_A_KEYCONF_MAX + 1] = {
@@ -253,6 +285,29 @@ static int parse_keys(struct nlattr *peer, struct cpg_dp_stats *st)
 	return 0;
 }
 
+/* The endpoint, as put_endpoint() writes it; false when there is none. */
+static bool parse_endpoint(struct nlattr **p, union cpg_sockaddr *ep)
+{
+	memset(ep, 0, sizeof(*ep));
+	if (!p[CAMPAGNOL_A_PEER_REMOTE_PORT])
+		return false;
+	if (p[CAMPAGNOL_A_PEER_REMOTE_IPV4]) {
+		ep->in.sin_family = AF_INET;
+		ep->in.sin_addr.s_addr = nla_get_u32(p[CAMPAGNOL_A_PEER_REMOTE_IPV4]);
+		ep->in.sin_port = nla_get_u16(p[CAMPAGNOL_A_PEER_REMOTE_PORT]);
+		return true;
+	}
+	if (!p[CAMPAGNOL_A_PEER_REMOTE_IPV6])
+		return false;
+	ep->in6.sin6_family = AF_INET6;
+	memcpy(&ep->in6.sin6_addr, nla_data(p[CAMPAGNOL_A_PEER_REMOTE_IPV6]),
+	       sizeof(ep->in6.sin6_addr));
+	ep->in6.sin6_port = nla_get_u16(p[CAMPAGNOL_A_PEER_REMOTE_PORT]);
+	if (p[CAMPAGNOL_A_PEER_REMOTE_IPV6_SCOPE_ID])
+		ep->in6.sin6_scope_id = nla_get_u32(p[CAMPAGNOL_A_PEER_REMOTE_IPV6_SCOPE_ID]);
+	return true;
+}
+
 int cpg_dpk_parse_peer(const struct nlmsghdr *nlh, int family, struct cpg_dpk_peer_info *out)
 {
 	struct nlattr *tb[CAMPAGNOL_A_MAX + 1], *p[CAMPAGNOL_A_PEER_MAX + 1];
@@ -283,6 +338,10 @@ int cpg_dpk_parse_peer(const struct nlmsghdr *nlh, int family, struct cpg_dpk_pe
 	st->rx_bytes = get_u64_or(p[CAMPAGNOL_A_PEER_RX_BYTES], 0);
 	st->tx_packets = get_u64_or(p[CAMPAGNOL_A_PEER_TX_PACKETS], 0);
 	st->tx_bytes = get_u64_or(p[CAMPAGNOL_A_PEER_TX_BYTES], 0);
+	st->rx_keepalives = get_u64_or(p[CAMPAGNOL_A_PEER_RX_KEEPALIVES], 0);
+	st->tx_keepalives = get_u64_or(p[CAMPAGNOL_A_PEER_TX_KEEPALIVES], 0);
+	st->floats = get_u64_or(p[CAMPAGNOL_A_PEER_FLOATS], 0);
+	out->has_endpoint = parse_endpoint(p, &out->endpoint);
 	for (size_t i = 0; i < sizeof(drop_map) / sizeof(drop_map[0]); i++)
 		st->drops[drop_map[i].drop] += get_u64_or(p[drop_map[i].attr], 0);
 	/* Absent: nothing went that way yet. */

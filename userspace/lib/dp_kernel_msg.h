@@ -34,6 +34,10 @@ struct nl_msg *cpg_dpk_peer_id_msg(int family, uint8_t cmd, int ifindex, struct 
 /* PEER_SET with the endpoint only: the module keeps the peer's keys. */
 struct nl_msg *cpg_dpk_peer_endpoint_msg(int family, int ifindex, struct in_addr vpn_ip,
 					 const union cpg_sockaddr *endpoint);
+/* PEER_FLOAT: the peer moved to endpoint, where record seq of epoch came from. */
+struct nl_msg *cpg_dpk_peer_float_msg(int family, int ifindex, struct in_addr vpn_ip,
+				      const union cpg_sockaddr *endpoint, uint16_t epoch,
+				      uint64_t seq);
 struct nl_msg *cpg_dpk_dump_msg(int family, int ifindex);
 void cpg_dpk_msg_free(struct nl_msg *msg);
 
@@ -44,6 +48,8 @@ struct cpg_dpk_peer_info {
 	struct in_addr vpn_ip;
 	bool has_reason;
 	uint32_t reason;		/* enum campagnol_del_peer_reason */
+	bool has_endpoint;
+	union cpg_sockaddr endpoint;
 	struct cpg_dp_stats stats;	/* cipher, epoch, next seq: the current key's */
 	const uint8_t *packet;		/* PEER_NO_ROUTE_NTF: the packet, in nlh; or NULL */
 	size_t packet_len;

@@ -115,6 +115,9 @@ struct kpeer {
 	uint64_t rx_packets, tx_bytes, drop_replay, drop_no_key;
 	bool rx_idle;
 	uint64_t rx_idle_ms;
+	uint64_t rx_keepalives, tx_keepalives, floats;
+	const char *remote;		/* IPv4 endpoint, with port; NULL: none */
+	uint16_t port;
 };
 
 static void put_key(struct nl_msg *msg, uint32_t slot, uint32_t cipher, uint64_t next)
@@ -155,6 +158,14 @@ static struct nl_msg *kernel_msg(const struct kpeer *k, int flags)
 	assert_int_equal(nla_put_u64(msg, CAMPAGNOL_A_PEER_DROP_NO_KEY, k->drop_no_key), 0);
 	if (k->rx_idle)
 		assert_int_equal(nla_put_u64(msg, CAMPAGNOL_A_PEER_RX_IDLE_MS, k->rx_idle_ms), 0);
+	assert_int_equal(nla_put_u64(msg, CAMPAGNOL_A_PEER_RX_KEEPALIVES, k->rx_keepalives), 0);
+	assert_int_equal(nla_put_u64(msg, CAMPAGNOL_A_PEER_TX_KEEPALIVES, k->tx_keepalives), 0);
+	assert_int_equal(nla_put_u64(msg, CAMPAGNOL_A_PEER_FLOATS, k->floats), 0);
+	if (k->remote) {
+		assert_int_equal(nla_put_u32(msg, CAMPAGNOL_A_PEER_REMOTE_IPV4,
+					     test_ip4(k->remote).s_addr), 0);
+		assert_int_equal(nla_put_u16(msg, CAMPAGNOL_A_PEER_REMOTE_PORT, htons(k->port)), 0);
+	}
 	assert_int_equal(nla_nest_end(msg, p), 0);
 	return msg;
 }
@@ -179,7 +190,8 @@ struct fake {
 	int n_replies;
 	uint64_t no_route_drops;
 
-	int no_peer, peer_gone, key_limit, failed;
+	int no_peer, peer_gone, key_limit, failed, peer_moved;
+	union cpg_sockaddr moved_to;
 	struct in_addr last_ip;
 	enum cpg_dp_gone last_gone;
 	char failed_why[256];
@@ -253,6 +265,15 @@ static void ev_key_limit(void *arg, struct in_addr ip)
 	f->last_ip = ip;
 }
 
+static void ev_peer_moved(void *arg, struct in_addr ip, const union cpg_sockaddr *ep)
+{
+	struct fake *f = arg;
+
+	f->peer_moved++;
+	f->last_ip = ip;
+	f->moved_to = *ep;
+}
+
 static void ev_failed(void *arg, const char *why)
 {
 	struct fake *f = arg;
@@ -265,6 +286,7 @@ static const struct cpg_dp_events events = {
 	.no_peer = ev_no_peer,
 	.peer_gone = ev_peer_gone,
 	.key_limit = ev_key_limit,
+	.peer_moved = ev_peer_moved,
 	.failed = ev_failed,
 };
 
@@ -429,6 +451,39 @@ static void endpoint_request(void **state)
 	assert_null(cpg_dpk_peer_endpoint_msg(FAMILY, IFINDEX, test_ip4("10.0.0.2"), &ep));
 }
 
+/* Roaming: PEER_FLOAT names the record that moved the peer; no keys. */
+static void float_request(void **state)
+{
+	union cpg_sockaddr ep;
+	struct nl_msg *msg;
+	struct parsed p;
+
+	cpg_sockaddr_set_in(&ep, test_ip4("203.0.113.9"), 4000);
+	msg = cpg_dpk_peer_float_msg(FAMILY, IFINDEX, test_ip4("10.0.0.2"), &ep, 3, SEQ0 + 77);
+	assert_non_null(msg);
+	parse_request(msg, &p);
+	assert_int_equal(p.cmd, CAMPAGNOL_CMD_PEER_FLOAT);
+	assert_int_equal(nla_get_u32(p.peer[CAMPAGNOL_A_PEER_VPN_IPV4]),
+			 test_ip4("10.0.0.2").s_addr);
+	assert_int_equal(nla_get_u32(p.peer[CAMPAGNOL_A_PEER_REMOTE_IPV4]),
+			 test_ip4("203.0.113.9").s_addr);
+	assert_int_equal(nla_get_u16(p.peer[CAMPAGNOL_A_PEER_REMOTE_PORT]), htons(4000));
+	assert_int_equal(nla_get_u16(p.peer[CAMPAGNOL_A_PEER_FLOAT_EPOCH]), 3);
+	assert_true(nla_get_u64(p.peer[CAMPAGNOL_A_PEER_FLOAT_SEQ]) == SEQ0 + 77);
+	assert_null(p.peer[CAMPAGNOL_A_PEER_KEYCONF]);
+	cpg_dpk_msg_free(msg);
+
+	/* PEER_SET's endpoint request has none of them. */
+	msg = cpg_dpk_peer_endpoint_msg(FAMILY, IFINDEX, test_ip4("10.0.0.2"), &ep);
+	parse_request(msg, &p);
+	assert_null(p.peer[CAMPAGNOL_A_PEER_FLOAT_EPOCH]);
+	assert_null(p.peer[CAMPAGNOL_A_PEER_FLOAT_SEQ]);
+	cpg_dpk_msg_free(msg);
+
+	ep.sa.sa_family = AF_UNIX;
+	assert_null(cpg_dpk_peer_float_msg(FAMILY, IFINDEX, test_ip4("10.0.0.2"), &ep, 1, SEQ0));
+}
+
 /* ---- Parsing -------------------------------------------------------------- */
 
 static void parse_peer_reply(void **state)
@@ -461,7 +516,25 @@ static void parse_peer_reply(void **state)
 	assert_int_equal(pi.stats.rx_idle_ms, 1500);
 	/* Never sent: absent, not 0. */
 	assert_true(pi.stats.tx_idle_ms == UINT64_MAX);
+	assert_false(pi.has_endpoint);
 	nlmsg_free(msg);
+
+	k.rx_keepalives = 5;
+	k.tx_keepalives = 6;
+	k.floats = 2;
+	k.remote = "198.51.100.7";
+	k.port = 5000;
+	msg = kernel_msg(&k, 0);
+	assert_int_equal(cpg_dpk_parse_peer(nlmsg_hdr(msg), FAMILY, &pi), 0);
+	assert_int_equal(pi.stats.rx_keepalives, 5);
+	assert_int_equal(pi.stats.tx_keepalives, 6);
+	assert_int_equal(pi.stats.floats, 2);
+	assert_true(pi.has_endpoint);
+	assert_int_equal(pi.endpoint.sa.sa_family, AF_INET);
+	assert_int_equal(pi.endpoint.in.sin_addr.s_addr, test_ip4("198.51.100.7").s_addr);
+	assert_int_equal(pi.endpoint.in.sin_port, htons(5000));
+	nlmsg_free(msg);
+	k.remote = NULL;
 
 	k.cmd = CAMPAGNOL_CMD_PEER_DEL_NTF;
 	k.reason = CAMPAGNOL_DEL_PEER_REASON_SOCKET_CLOSED;
@@ -559,9 +632,10 @@ static void set_endpoint(void **state)
 	assert_int_equal(f.sent[1].vpn_ip.s_addr, test_ip4("10.0.0.2").s_addr);
 	assert_int_equal(f.sent[1].cipher, 0);
 
-	/* The module refuses (another peer's endpoint): said, and returned. */
+	/* The module refuses (another peer's endpoint): said, and returned
+	 * as the interface names it. */
 	f.answer[CAMPAGNOL_CMD_PEER_SET] = -EADDRINUSE;
-	assert_int_equal(dp->ops->set_endpoint(dp, test_ip4("10.0.0.2"), &ep), -EADDRINUSE);
+	assert_int_equal(dp->ops->set_endpoint(dp, test_ip4("10.0.0.2"), &ep), -EEXIST);
 	memset(&ep, 0, sizeof(ep));
 	assert_int_equal(dp->ops->set_endpoint(dp, test_ip4("10.0.0.2"), &ep), -EINVAL);
 	assert_int_equal(f.n_sent, 3);
@@ -835,6 +909,93 @@ static void key_limit(void **state)
 	dp->ops->destroy(dp);
 }
 
+/* float_peer and keepalive: one request each, the module's answers. */
+static void float_and_keepalive(void **state)
+{
+	struct fake f;
+	struct cpg_dp *dp = new_dp(&f);
+	union cpg_sockaddr ep;
+
+	cpg_sockaddr_set_in(&ep, test_ip4("203.0.113.9"), 4000);
+	assert_int_equal(dp->ops->float_peer(dp, test_ip4("10.0.0.2"), &ep, 1, SEQ0), -ENOENT);
+	assert_int_equal(dp->ops->keepalive(dp, test_ip4("10.0.0.2")), -ENOENT);
+	assert_int_equal(f.n_sent, 0);
+
+	add_ok(dp, "10.0.0.2");
+	assert_int_equal(dp->ops->float_peer(dp, test_ip4("10.0.0.2"), &ep, 1, SEQ0 + 5), 0);
+	assert_int_equal(f.n_sent, 2);
+	assert_int_equal(f.sent[1].cmd, CAMPAGNOL_CMD_PEER_FLOAT);
+	assert_int_equal(f.sent[1].vpn_ip.s_addr, test_ip4("10.0.0.2").s_addr);
+	f.answer[CAMPAGNOL_CMD_PEER_FLOAT] = -ESTALE;
+	assert_int_equal(dp->ops->float_peer(dp, test_ip4("10.0.0.2"), &ep, 1, SEQ0 + 5), -ESTALE);
+	f.answer[CAMPAGNOL_CMD_PEER_FLOAT] = -EADDRINUSE;
+	assert_int_equal(dp->ops->float_peer(dp, test_ip4("10.0.0.2"), &ep, 1, SEQ0 + 6), -EEXIST);
+	memset(&ep, 0, sizeof(ep));
+	assert_int_equal(dp->ops->float_peer(dp, test_ip4("10.0.0.2"), &ep, 1, SEQ0 + 6), -EINVAL);
+	assert_int_equal(f.n_sent, 4);
+
+	assert_int_equal(dp->ops->keepalive(dp, test_ip4("10.0.0.2")), 0);
+	assert_int_equal(f.sent[4].cmd, CAMPAGNOL_CMD_PEER_KEEPALIVE);
+	assert_int_equal(f.sent[4].vpn_ip.s_addr, test_ip4("10.0.0.2").s_addr);
+	f.answer[CAMPAGNOL_CMD_PEER_KEEPALIVE] = -ENOKEY;
+	assert_int_equal(dp->ops->keepalive(dp, test_ip4("10.0.0.2")), -ENOKEY);
+	dp->ops->destroy(dp);
+}
+
+/*
+ * PEER_FLOAT_NTF: the module's current endpoint (a PEER_GET) is the news,
+ * when it is not where the daemon put the peer; the echo of our own float,
+ * or of a float undone since, is none.
+ */
+static void float_notifications(void **state)
+{
+	struct fake f;
+	struct cpg_dp *dp = new_dp(&f);
+	struct kpeer ntf = { .cmd = CAMPAGNOL_CMD_PEER_FLOAT_NTF, .vpn_ip = "10.0.0.2",
+			     .reason = -1, .remote = "203.0.113.9", .port = 4000 };
+	union cpg_sockaddr ep;
+
+	add_ok(dp, "10.0.0.2");
+	cpg_sockaddr_set_in(&ep, test_ip4("203.0.113.9"), 4000);
+	assert_int_equal(dp->ops->float_peer(dp, test_ip4("10.0.0.2"), &ep, 1, SEQ0 + 5), 0);
+	f.n_sent = 0;
+	f.replies[0] = ntf;
+	f.replies[0].cmd = CAMPAGNOL_CMD_PEER_GET;
+	f.n_replies = 1;
+	notify(dp, &ntf);
+	assert_int_equal(f.n_sent, 1);
+	assert_int_equal(f.sent[0].cmd, CAMPAGNOL_CMD_PEER_GET);
+	assert_int_equal(f.peer_moved, 0);
+
+	/* Another program floated it; the module has it there still. */
+	f.replies[0].remote = "198.51.100.1";
+	f.replies[0].port = 6000;
+	ntf.remote = "198.51.100.1";
+	notify(dp, &ntf);
+	assert_int_equal(f.peer_moved, 1);
+	assert_int_equal(f.last_ip.s_addr, test_ip4("10.0.0.2").s_addr);
+	assert_int_equal(f.moved_to.in.sin_addr.s_addr, test_ip4("198.51.100.1").s_addr);
+	assert_int_equal(f.moved_to.in.sin_port, htons(6000));
+	notify(dp, &ntf);
+	assert_int_equal(f.peer_moved, 1);
+
+	/* Not ours, or gone meanwhile: nothing. */
+	ntf.vpn_ip = "10.0.0.9";
+	notify(dp, &ntf);
+	f.answer[CAMPAGNOL_CMD_PEER_GET] = -ENOENT;
+	ntf.vpn_ip = "10.0.0.2";
+	notify(dp, &ntf);
+	assert_int_equal(f.peer_moved, 1);
+
+	/* A lost one: the resynchronisation's dump tells. */
+	f.answer[CAMPAGNOL_CMD_PEER_GET] = 0;
+	f.replies[0].remote = "198.51.100.2";
+	cpg_dp_kernel_notify(dp, NULL, 0, true);
+	assert_int_equal(f.peer_moved, 2);
+	assert_int_equal(f.moved_to.in.sin_addr.s_addr, test_ip4("198.51.100.2").s_addr);
+	dp->ops->destroy(dp);
+}
+
 static void overflow_resynchronises(void **state)
 {
 	struct fake f;
@@ -883,6 +1044,7 @@ int main(void)
 		cmocka_unit_test(peer_request_ipv6),
 		cmocka_unit_test(id_and_dump_requests),
 		cmocka_unit_test(endpoint_request),
+		cmocka_unit_test(float_request),
 		cmocka_unit_test(parse_peer_reply),
 		cmocka_unit_test(parse_refuses_bad_messages),
 		cmocka_unit_test(add_new_then_set),
@@ -897,6 +1059,8 @@ int main(void)
 		cmocka_unit_test(device_teardown),
 		cmocka_unit_test(socket_closed),
 		cmocka_unit_test(key_limit),
+		cmocka_unit_test(float_and_keepalive),
+		cmocka_unit_test(float_notifications),
 		cmocka_unit_test(overflow_resynchronises),
 	};
 

@@ -5,7 +5,8 @@
 # pyynl/cli.py (from linux-source-7.2, run.sh --ynl-dir), with nothing of
 # ours but docs/netlink/campagnol.yaml: the proof that the spec is all a
 # client needs. A UDP socket attached, peers with and without a key,
-# peer-get, a dump, peer-set, key-del, peer-del with its notification,
+# peer-get, a dump, peer-set, key-del, peer-float with its notification,
+# peer-keepalive, peer-del with its notification,
 # dev-get's count, a request the policy refuses, the kernel's policy as
 # the CLI reads it, and the peers' end when the socket closes.
 #
@@ -36,7 +37,7 @@ if ! python3 -c 'import yaml' 2>/dev/null; then
 	ktap_skip_all "python3 has no yaml module in the VM (python3-yaml on the host)"
 fi
 
-ktap_init 19
+ktap_init 21
 
 # ynl ARG...: the CLI on our spec, its output as JSON on stdout (errors are
 # text: "Netlink error: ..."), every line of it also a diagnostic.
@@ -170,6 +171,33 @@ key_del_4() {
 		peer_get 10.9.0.4 'has("keyconf") | not'
 }
 ktap_test_result "key-del 10.9.0.4's current key (slot by name): it has none left" key_del_4
+
+# As a daemon that opened a record of 10.9.0.2 (its epoch-1 key) from
+# 127.0.0.12:40022 would: the peer moves, the notification says where.
+peer_float_2() {
+	local out
+
+	out=$(ynl --subscribe peers --duration 1 --do peer-float \
+		--json "{$DEV, \"peer\": {\"vpn-ipv4\": \"10.9.0.2\",
+			\"remote-ipv4\": \"127.0.0.12\", \"remote-port\": 40022,
+			\"float-epoch\": 1, \"float-seq\": $SEQ}}") || return 1
+	jq -s -e "[.[] | select(type == \"object\" and .name == \"peer-float-ntf\")] |
+		length == 1 and .[0].msg.peer.\"vpn-ipv4\" == \"10.9.0.2\" and
+		.[0].msg.peer.\"remote-ipv4\" == \"127.0.0.12\" and
+		.[0].msg.peer.\"remote-port\" == 40022" >/dev/null <<<"$out" || {
+		ktap_print_msg "peer-float: not one peer-float-ntf of 10.9.0.2 at 127.0.0.12:40022"
+		return 1
+	}
+	peer_get 10.9.0.2 '."remote-ipv4" == "127.0.0.12" and .floats == 1'
+}
+ktap_test_result "peer-float 10.9.0.2, subscribed to peers: moved, floats 1, its peer-float-ntf" \
+	peer_float_2
+
+keepalive_2() {
+	ynl --do peer-keepalive --json "{$DEV, \"peer\": {\"vpn-ipv4\": \"10.9.0.2\"}}" \
+		>/dev/null && peer_get 10.9.0.2 '."tx-keepalives" == 1 and ."tx-packets" == 0'
+}
+ktap_test_result "peer-keepalive 10.9.0.2: tx-keepalives 1, no packet" keepalive_2
 
 # The request and the notification in one CLI process: it subscribes
 # before it sends, and peer-del notifies before it answers.
