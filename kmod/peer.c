@@ -535,7 +535,6 @@ int cpg_peer_float(struct cpg_priv *priv, __be32 vpn_ip,
 		err = -ESTALE;
 		goto out_unlock;
 	}
-	cpg_peer_heard(peer);
 	if (move) {
 		old_ep = cpg_peer_move(peer, ep);
 		ep = NULL;

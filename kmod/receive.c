@@ -112,12 +112,12 @@ malformed:
 /*
  * An authenticated record without plaintext: a keepalive (peer-keepalive, or
  * the userspace data plane's), which says the peer is there and carries
- * nothing to deliver.
+ * nothing to deliver. It is counted but leaves the idle time alone: both
+ * ends keep sending them, and an idle tunnel must still be seen as idle.
  */
 static void cpg_receive_keepalive(struct cpg_peer *peer, struct sk_buff *skb)
 {
 	cpg_peer_count(peer, true, 0);
-	cpg_peer_heard(peer);
 	consume_skb(skb);
 }
 

@@ -49,7 +49,9 @@ void cpg_send_sealed(struct sk_buff *skb, int err)
 		cpg_count_drop(peer, CPG_DROP_TX_ERROR);
 	} else {
 		cpg_peer_count(peer, false, plain_len);
-		WRITE_ONCE(peer->last_tx, get_jiffies_64());
+		/* A keepalive is no traffic: the tunnel may still time out idle. */
+		if (plain_len)
+			WRITE_ONCE(peer->last_tx, get_jiffies_64());
 	}
 	cpg_peer_put(peer);
 }

@@ -745,13 +745,6 @@ static void on_dp_failed(void *arg, const char *why)
 	cpg_loop_stop(v->loop);
 }
 
-static const struct cpg_dp_events dp_events = {
-	.no_peer = on_no_peer,
-	.peer_gone = on_peer_gone,
-	.key_limit = on_key_limit,
-	.failed = on_dp_failed,
-};
-
 /* ---- Roaming -------------------------------------------------------------- */
 
 /*
@@ -776,12 +769,26 @@ static bool float_budget(struct vpn *v, size_t cost)
 	return true;
 }
 
+/* The data plane sends p's packets to ep now: so do the daemon's view of
+ * it and its DTLS session (alerts, close_notify). */
+static void peer_follow(struct vpn *v, struct peer *p, const union cpg_sockaddr *ep,
+			const char *why)
+{
+	char ip[INET_ADDRSTRLEN], old[CPG_SOCKADDR_STRLEN], new[CPG_SOCKADDR_STRLEN];
+
+	log_notice("peer %s moved from %s to %s (%s)", cpg_net_ip4_str(p->vpn_ip, ip),
+		   cpg_sockaddr_str(&p->endpoint, old, sizeof(old)),
+		   cpg_sockaddr_str(ep, new, sizeof(new)), why);
+	peer_table_set_endpoint(&v->peers, p, ep);
+	cpg_dtls_session_set_peer(p->dtls, ep);
+}
+
 /* An authenticated record of p came from `from`: move p there when the
  * data plane agrees that the record is newer than any before. */
 static void float_peer(struct vpn *v, struct peer *p, const union cpg_sockaddr *from,
 		       const struct cpg_record_header *hdr)
 {
-	char ip[INET_ADDRSTRLEN], old[CPG_SOCKADDR_STRLEN], ep[CPG_SOCKADDR_STRLEN];
+	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN];
 	int ret = v->dp->ops->float_peer(v->dp, p->vpn_ip, from, hdr->epoch, hdr->seq);
 
 	cpg_net_ip4_str(p->vpn_ip, ip);
@@ -799,13 +806,28 @@ static void float_peer(struct vpn *v, struct peer *p, const union cpg_sockaddr *
 		log_debug("peer %s: cannot follow it to %s: %s", ip, ep, strerror(-ret));
 		return;
 	}
-	log_notice("peer %s moved from %s to %s (roaming)", ip,
-		   cpg_sockaddr_str(&p->endpoint, old, sizeof(old)), ep);
-	peer_table_set_endpoint(&v->peers, p, from);
-	cpg_dtls_session_set_peer(p->dtls, from);
+	peer_follow(v, p, from, "roaming");
 	p->last_heard_ms = now_ms(v);
 	v->n.floats++;
 }
+
+/* Another program floated a peer in the kernel: follow it there too. */
+static void on_dp_peer_moved(void *arg, struct in_addr vpn_ip, const union cpg_sockaddr *ep)
+{
+	struct vpn *v = arg;
+	struct peer *p = peer_table_find(&v->peers, vpn_ip);
+
+	if (p && p->state == PEER_ESTABLISHED)
+		peer_follow(v, p, ep, "moved by another program");
+}
+
+static const struct cpg_dp_events dp_events = {
+	.no_peer = on_no_peer,
+	.peer_gone = on_peer_gone,
+	.key_limit = on_key_limit,
+	.peer_moved = on_dp_peer_moved,
+	.failed = on_dp_failed,
+};
 
 /* Whether p's kept receive key may have sealed a record of epoch. */
 static bool float_candidate(const struct peer *p, uint16_t epoch)
