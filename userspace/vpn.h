@@ -45,6 +45,11 @@ int vpn_start(struct vpn *v);
  */
 void vpn_reload(struct vpn *v, bool drop_tunnels, const char *signame);
 /*
+ * Send one keepalive on every established tunnel now (authenticated when
+ * the data plane can), so that the peers learn where we are after a move.
+ */
+void vpn_keepalive_all(struct vpn *v);
+/*
  * Whether the VPN stopped the loop because its data plane can carry nothing
  * any more (campagnol.ko's device deleted): the daemon exits with a failure.
  */
