@@ -776,6 +776,17 @@ static void public_ep_moved(struct cpg_rdvc *c, const union cpg_sockaddr *was)
 		c->ops.moved(c->arg, &c->public_ep);
 }
 
+/* A registered client's OK or PONG says where the RDV sees us now. */
+static void check_public_ep(struct cpg_rdvc *c, const union cpg_sockaddr *seen)
+{
+	union cpg_sockaddr was = c->public_ep;
+
+	if (cpg_sockaddr_equal(seen, &was))
+		return;
+	c->public_ep = *seen;
+	public_ep_moved(c, &was);
+}
+
 /* Every OK names our registration's secret; an old RDV's none. */
 static void take_reg_token(struct cpg_rdvc *c, const struct cpg_msg *ok)
 {
@@ -790,10 +801,11 @@ static void handle_ok(struct cpg_rdvc *c, const struct cpg_msg *m)
 	union cpg_sockaddr was = c->public_ep;
 	bool moved;
 
-	if (c->reg == REG_REGISTERED) {
-		/* The answer to a retransmitted HELLO. */
+	if (c->reg == REG_REGISTERED && !is_stale(c, m)) {
+		/* The answer to a retransmitted HELLO of this registration. */
 		c->last_heard = cpg_loop_now_ms();
 		take_reg_token(c, m);
+		check_public_ep(c, &m->public_ep);
 		return;
 	}
 	if (c->reg != REG_REGISTERING || is_stale(c, m)) {
@@ -898,12 +910,7 @@ static void handle_pong(struct cpg_rdvc *c, const struct cpg_msg *m)
 	/* The RDV answers PINGs from where it registered us: a different
 	 * endpoint means our registration moved under us (a HELLO of ours
 	 * whose OK was lost). */
-	if (!cpg_sockaddr_equal(&m->public_ep, &c->public_ep)) {
-		union cpg_sockaddr was = c->public_ep;
-
-		c->public_ep = m->public_ep;
-		public_ep_moved(c, &was);
-	}
+	check_public_ep(c, &m->public_ep);
 }
 
 static void handle_reconnect(struct cpg_rdvc *c)

@@ -1181,14 +1181,14 @@ static void test_moved(void **state)
 	union cpg_sockaddr relay_addr, direct_addr, elsewhere;
 	int relay = loopback_socket(&relay_addr);
 	int direct = loopback_socket(&direct_addr);
-	struct cpg_msg m;
+	struct cpg_msg m, hello;
 
 	up_relayed(fx, peer_ip, relay, &relay_addr, &direct_addr);
 	drain(relay);
 	cpg_sockaddr_set_in(&elsewhere, test_ip4("203.0.113.5"), 4321);
 	cpg_rdvc_reregister(fx->a.rdvc);
-	assert_true(rdv_recv(fx, CPG_MSG_HELLO, &m, NULL));
-	rdv_send_ok_token(fx, &m, &fx->a, &elsewhere, 0x10);
+	assert_true(rdv_recv(fx, CPG_MSG_HELLO, &hello, NULL));
+	rdv_send_ok_token(fx, &hello, &fx->a, &elsewhere, 0x10);
 	assert_true(RUN_UNTIL(fx, fx->a.we_moved == 1, WAIT_MS));
 	assert_true(cpg_sockaddr_equal(&fx->a.moved_to, &elsewhere));
 	assert_true(cpg_sockaddr_equal(&fx->a.public_ep, &elsewhere));
@@ -1214,6 +1214,11 @@ static void test_moved(void **state)
 		assert_true(RUN_UNTIL(fx, fx->a.we_moved == 2, WAIT_MS));
 		assert_true(cpg_sockaddr_equal(&fx->a.moved_to, &fx->a.addr));
 	}
+	/* So does the OK to a retransmission of this registration's HELLO. */
+	rdv_send_ok_token(fx, &hello, &fx->a, &elsewhere, 0x10);
+	assert_true(RUN_UNTIL(fx, fx->a.we_moved == 3, WAIT_MS));
+	assert_true(cpg_sockaddr_equal(&fx->a.moved_to, &elsewhere));
+	assert_int_equal(fx->a.registered, 2);
 	close(relay);
 	close(direct);
 }
