@@ -19,6 +19,13 @@
 # dead-peer detection: those two results are then reported as SKIP with
 # the time measured, unless HOST_MOVE_FLOAT=1 makes them hard failures.
 #
+# Then a relayed tunnel: E, behind NAT3 (symmetric), pings A, now behind
+# NAT4 (restricted): the RDV relays the pair from the start. A moves back
+# to NAT1's LAN; it binds the relay again from its new endpoint as soon as
+# the RDV shows the move, and since E still sends to the relay, E's pings
+# come back within 3 s, through the same tunnel (no new handshake): this
+# part needs no roaming.
+#
 # Last, nobody else can take A's VPN IP: a HELLO for it from B's host, with
 # no registration secret or a wrong one, is refused (NOK IP_IN_USE) and
 # A's registration stays where it is.
@@ -35,12 +42,12 @@ RECOVER_BOUND_MS=3000	# pings come back (with float on B's side)
 FLOAT=${HOST_MOVE_FLOAT:-auto}
 
 ktap_require jq
-ktap_init 12 campagnol_rdv campagnol campagnol-status
-topo_standard rdv A B
+ktap_init 16 campagnol_rdv campagnol campagnol-status
+topo_standard rdv A B E
 topo_nat nat4 "$NAT4_IP" 10.4.0
 
 started=""
-if pki_setup A B && rdv_start rdv; then
+if pki_setup A B E && rdv_start rdv; then
 	vpn_conf A "$A_VPN" 40001 "[NETWORK]" "local_host = 0.0.0.0" "use_local_addr = no"
 	vpn_conf B "$B_VPN" 40002
 	vpn_start A A && vpn_start B B && rdv_registered "$A_VPN" && rdv_registered "$B_VPN" &&
@@ -69,27 +76,30 @@ hs_b=$(handshakes B "$A_VPN")
 start pingA A ping -n -D -i 0.05 -W 1 -w 60 "$B_VPN"
 sleep 1
 
+# move_a NAT ADDRESS: A leaves its LAN for NAT's, with ADDRESS there.
 # t_move: A starts moving; t_gone: A's old network is gone, nothing it
 # sends after that can be answered through it.
 move_a() {
 	t_move=$(now_ms)
 	ip -n "$(ns A)" link del eth0 || return 1
 	t_gone=$(now_ms)
-	topo_plug nat4-lan A eth0 "$A_NEW_IP" &&
-		ip -n "$(ns A)" route add default via 10.4.0.1
+	topo_plug "$1-lan" A eth0 "$2" &&
+		ip -n "$(ns A)" route add default via "${CPG_GW[$1]}"
 }
-move_a || ktap_bail_out "cannot move A to NAT4's LAN"
+move_a nat4 "$A_NEW_IP" || ktap_bail_out "cannot move A to NAT4's LAN"
 ktap_print_msg "A moved in $(($(now_ms) - t_move)) ms"
 
 moved_re="client ${A_VPN//./\\.} moved from ${NAT1_IP//./\\.}:[0-9]+ to ${NAT4_IP//./\\.}:[0-9]+"
+# rdv_moved ERE: moved_ms, how long after t_move the RDV logged the move
+# (10 s at most, else "none").
 rdv_moved() {
-	wait_for "$(err_of rdv)" "$moved_re" 10
+	if wait_for "$(err_of rdv)" "$1" 10; then
+		moved_ms=$(($(now_ms) - t_move))
+	else
+		moved_ms=none
+	fi
 }
-if rdv_moved; then
-	moved_ms=$(($(now_ms) - t_move))
-else
-	moved_ms=none
-fi
+rdv_moved "$moved_re"
 ktap_print_msg "the RDV moved A's registration after ${moved_ms} ms" \
 	"$(grep -E "$moved_re" "$(err_of rdv)" | tail -n 1)"
 moved_in_time() {
@@ -108,6 +118,7 @@ ktap_test_result "A logs one notice line for the move" \
 # (seconds since 1970, with microseconds) of its arrival, less its round
 # trip time, is after the move. 60 s at most, time enough for a new
 # handshake.
+# first_echo PING_PROCESS
 first_echo_ms=""
 first_echo() {
 	local line ts rtt
@@ -124,14 +135,20 @@ first_echo() {
 			first_echo_ms=$((ts + rtt - t_move))
 			return 0
 		fi
-	done <"$(out_of pingA)"
+	done <"$(out_of "$1")"
 	return 1
 }
-deadline=$(($(now_ms) + 60000))
-until first_echo || [ "$(now_ms)" -ge "$deadline" ]; do
-	sleep 0.2
-done
-proc_stop pingA INT
+# wait_echo PING_PROCESS TIMEOUT_S: first_echo_ms, or nothing after TIMEOUT_S.
+wait_echo() {
+	local deadline=$(($(now_ms) + $2 * 1000))
+
+	first_echo_ms=""
+	until first_echo "$1" || [ "$(now_ms)" -ge "$deadline" ]; do
+		sleep 0.2
+	done
+	proc_stop "$1" INT
+}
+wait_echo pingA 60
 ktap_print_msg "A's pings to B came back ${first_echo_ms:-never} ms after the move"
 ktap_test_result "A's pings to B get echoes again after the move" [ -n "$first_echo_ms" ]
 
@@ -163,6 +180,39 @@ no_new_handshake() {
 float_result "the pings come back within $RECOVER_BOUND_MS ms of the move" recovered_in_time
 float_result "no new handshake: B floated the tunnel to A's new endpoint" no_new_handshake
 
+# ---- A relayed tunnel follows the move --------------------------------------
+
+vpn_conf E "$E_VPN" 40005
+relayed_up() {
+	vpn_start E E && rdv_registered "$E_VPN" && vpn_ping E "$A_VPN" 20 &&
+		vpn_wait_peer E "$A_VPN" '.state == "established" and .path == "relayed"' 5 &&
+		vpn_wait_peer A "$E_VPN" '.state == "established" and .path == "relayed"' 5
+}
+ktap_test_result "E (symmetric NAT) pings A (NAT4): the RDV relays them" relayed_up
+hs_a=$(handshakes A "$E_VPN")
+hs_e=$(handshakes E "$A_VPN")
+
+start pingE E ping -n -D -i 0.05 -W 1 -w 60 "$A_VPN"
+sleep 1
+move_a nat1 "$A_IP" || ktap_bail_out "cannot move A back to NAT1's LAN"
+back_re="client ${A_VPN//./\\.} moved from ${NAT4_IP//./\\.}:[0-9]+ to ${NAT1_IP//./\\.}:[0-9]+"
+rdv_moved "$back_re"
+ktap_print_msg "the RDV moved A's registration back after ${moved_ms} ms"
+ktap_test_result "A moves back to NAT1: the RDV has it there within $MOVE_BOUND_MS ms" \
+	moved_in_time
+wait_echo pingE 60
+new_hs_a=$(($(handshakes A "$E_VPN") - hs_a))
+new_hs_e=$(($(handshakes E "$A_VPN") - hs_e))
+ktap_print_msg "E's pings to A came back ${first_echo_ms:-never} ms after the move;" \
+	"new handshakes: A $new_hs_a, E $new_hs_e"
+ktap_test_result "through the relay, E's pings come back within $RECOVER_BOUND_MS ms" \
+	recovered_in_time
+relay_same_tunnel() {
+	[ "$new_hs_a" = 0 ] && [ "$new_hs_e" = 0 ] &&
+		vpn_wait_peer A "$E_VPN" '.state == "established" and .path == "relayed"' 1
+}
+ktap_test_result "the relayed tunnel is the same one, still relayed" relay_same_tunnel
+
 # ---- Nobody else takes A's VPN IP ---------------------------------------------
 
 # hello_from_b [SECRET_HEX]: a HELLO for A's VPN IP from B's host, to the
@@ -188,8 +238,8 @@ stolen() {
 		wait_for "$(err_of rdv)" \
 			"HELLO from ${NAT2_IP//./\\.}:[0-9]+ refused: ${A_VPN//./\\.} is in use .*(no|a wrong) registration secret" \
 			5 $((refused_before + 2)) &&
-		! grep -qE "client ${A_VPN//./\\.} moved from ${NAT4_IP//./\\.}" "$(err_of rdv)"
+		[ "$(grep -cE "client ${A_VPN//./\\.} moved from" "$(err_of rdv)")" = 2 ]
 }
 ktap_test_result "a HELLO for A's VPN IP from elsewhere, without A's secret, is refused" stolen
 
-vpn_finish A B
+vpn_finish A B E
