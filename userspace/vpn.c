@@ -777,9 +777,10 @@ static void socket_ready(struct cpg_loop *loop, int fd, uint32_t events, void *a
 /*
  * One keepalive on every established tunnel, now: when we moved, the peers
  * learn our new endpoint from it (an authenticated keepalive floats the
- * peer's data plane to where it came from) within one round trip. A data
- * plane without authenticated keepalives gets the path's PUNCH_KEEPALIVE,
- * which at least re-binds relays and opens our new NAT mapping.
+ * peer's data plane to where it came from) within one round trip. The
+ * path's own keepalive goes first: on a relayed path it binds the relay to
+ * our new endpoint (a relay drops anything from an endpoint not bound to
+ * it), and it opens our new NAT mapping towards the peer.
  */
 void vpn_keepalive_all(struct vpn *v)
 {
@@ -788,8 +789,9 @@ void vpn_keepalive_all(struct vpn *v)
 
 		if (p->state != PEER_ESTABLISHED)
 			continue;
-		if (!v->dp->ops->keepalive || v->dp->ops->keepalive(v->dp, p->vpn_ip) < 0)
-			cpg_rdvc_keepalive(v->rdvc, p->vpn_ip);
+		cpg_rdvc_keepalive(v->rdvc, p->vpn_ip);
+		if (v->dp->ops->keepalive)
+			v->dp->ops->keepalive(v->dp, p->vpn_ip);
 		p->last_keepalive_ms = now_ms(v);
 	}
 }
