@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Watching the host's addresses where there is no rtnetlink (netmon.h):
- * every NETMON_POLL_MS, a digest of the IPv4 and IPv6 addresses of the
- * interfaces that are up, the VPN device's left out, compared with the
- * last one. Routes are not seen, but a move changes an address.
+ * every NETMON_POLL_MS, a digest of the IPv4 addresses of the interfaces
+ * that are up, the VPN device's left out, compared with the last one (the
+ * transport is IPv4, as rtnetlink's groups are). Routes are not seen, but
+ * a move changes an address.
  */
 #ifndef CPG_NETMON_NETLINK
 
@@ -55,14 +56,10 @@ static bool addresses_digest(const struct cpg_netmon *m, uint64_t *out)
 		if (!ifa->ifa_addr || !(ifa->ifa_flags & IFF_UP) ||
 		    netmon_ignored_name(m, ifa->ifa_name))
 			continue;
-		if (ifa->ifa_addr->sa_family == AF_INET)
-			h = fnv1a(h, &((struct sockaddr_in *)(void *)ifa->ifa_addr)->sin_addr,
-				  sizeof(struct in_addr));
-		else if (ifa->ifa_addr->sa_family == AF_INET6)
-			h = fnv1a(h, &((struct sockaddr_in6 *)(void *)ifa->ifa_addr)->sin6_addr,
-				  sizeof(struct in6_addr));
-		else
+		if (ifa->ifa_addr->sa_family != AF_INET)
 			continue;
+		h = fnv1a(h, &((struct sockaddr_in *)(void *)ifa->ifa_addr)->sin_addr,
+			  sizeof(struct in_addr));
 		sum += fnv1a(h, ifa->ifa_name, strlen(ifa->ifa_name));
 	}
 	freeifaddrs(list);
