@@ -799,7 +799,8 @@ static void handle_ok(struct cpg_rdvc *c, const struct cpg_msg *m)
 	char rdv[CPG_SOCKADDR_STRLEN], pub[CPG_SOCKADDR_STRLEN], ip[INET_ADDRSTRLEN];
 	bool again = cpg_sockaddr_is_set(&c->public_ep);
 	union cpg_sockaddr was = c->public_ep;
-	bool moved;
+	bool moved, kept;
+	int prio;
 
 	if (c->reg == REG_REGISTERED && !is_stale(c, m)) {
 		/* The answer to a retransmitted HELLO of this registration. */
@@ -816,6 +817,9 @@ static void handle_ok(struct cpg_rdvc *c, const struct cpg_msg *m)
 	c->stats.registrations++;
 	c->last_failure = REG_FAIL_NONE;
 	c->last_heard = cpg_loop_now_ms();
+	/* Our registration, still: the RDV knew us (it did not restart). */
+	kept = again && c->has_reg_token && (m->present & CPG_HAS(CPG_ATTR_REG_TOKEN)) &&
+	       !CRYPTO_memcmp(c->reg_token, m->reg_token, sizeof(c->reg_token));
 	take_reg_token(c, m);
 	c->ping_interval_ms = m->ping_interval;
 	if (c->ping_interval_ms < PING_INTERVAL_MIN_MS)
@@ -828,9 +832,12 @@ static void handle_ok(struct cpg_rdvc *c, const struct cpg_msg *m)
 	cpg_net_ip4_str(c->cfg.vpn_ip, ip);
 	cpg_sockaddr_str(&m->public_ep, pub, sizeof(pub));
 	moved = again && !cpg_sockaddr_equal(&m->public_ep, &was);
-	/* Once per move is enough: public_ep_moved() says it. */
-	cpg_log(again ? LOG_INFO : LOG_NOTICE, "registered %swith the RDV %s as %s, public "
-		"endpoint %s", again ? "again " : "", rdv, ip, pub);
+	/* Worth a notice: the first registration, and a new one after the RDV
+	 * forgot us (it restarted, or purged us). A move says it itself. */
+	prio = !again || (!kept && !moved) ? LOG_NOTICE : LOG_INFO;
+	cpg_log(prio, "registered %swith the RDV %s as %s, public endpoint %s%s",
+		again ? "again " : "", rdv, ip, pub,
+		again && !kept ? " (a new registration: the RDV had forgotten us)" : "");
 	c->public_ep = m->public_ep;
 	if (!probing(c))
 		asks_flush(c);
