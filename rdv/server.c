@@ -15,6 +15,8 @@
 #include <string.h>
 #include <sys/queue.h>
 
+#include <openssl/crypto.h>
+
 #include "bytes.h"
 #include "compat.h"
 #include "log.h"
@@ -139,6 +141,9 @@ struct rdv_client {
 	union cpg_sockaddr endpoint;	/* as seen by the RDV: the key of by_ep */
 	union cpg_sockaddr local_ep;	/* unset: none published */
 	uint8_t nat_type;		/* as last probed */
+	/* Given in every OK, for the life of the registration: a HELLO from
+	 * another endpoint that carries it is this client moving. */
+	uint8_t reg_token[CPG_TOKEN_LEN];
 	uint64_t last_seen;
 	struct sess_link *sessions;
 	size_t n_sessions;
@@ -326,8 +331,9 @@ static void send_ok(struct rdv_server *s, uint8_t type, uint32_t request_id,
 	m.present = CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT);
 	m.public_ep = c->endpoint;
 	if (type == CPG_MSG_OK) {
-		m.present |= CPG_HAS(CPG_ATTR_PING_INTERVAL);
+		m.present |= CPG_HAS(CPG_ATTR_PING_INTERVAL) | CPG_HAS(CPG_ATTR_REG_TOKEN);
 		m.ping_interval = CPG_PING_INTERVAL_MS;
+		memcpy(m.reg_token, c->reg_token, sizeof(m.reg_token));
 		if (probing(s)) {
 			m.present |= CPG_HAS(CPG_ATTR_PROBE_PORT);
 			m.probe_port = s->cfg.probe_port;
@@ -587,56 +593,57 @@ static bool usable_endpoint(const union cpg_sockaddr *ep)
 	}
 }
 
-static void handle_hello(struct rdv_server *s, const struct cpg_msg *m,
-			 const union cpg_sockaddr *from, uint64_t now)
+/*
+ * The HELLO carries the registration's secret, which only the client (and
+ * whoever reads the RDV's OKs to it) knows: it is the registered client
+ * itself, from wherever it is now.
+ */
+static bool proves_registration(const struct rdv_client *c, const struct cpg_msg *m)
 {
-	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN], held[CPG_SOCKADDR_STRLEN];
-	bool has_local = m->present & CPG_HAS(CPG_ATTR_LOCAL_ENDPOINT);
-	struct rdv_client *holder, *at_ep, *c;
+	return c && (m->present & CPG_HAS(CPG_ATTR_REG_TOKEN)) &&
+	       !CRYPTO_memcmp(m->reg_token, c->reg_token, sizeof(c->reg_token));
+}
 
-	if (!usable_vpn_ip(m->vpn_ip) || (has_local && !usable_endpoint(&m->local_ep))) {
-		log_info("HELLO from %s refused: bad VPN IP or local endpoint",
-			 cpg_sockaddr_str(from, ep, sizeof(ep)));
-		send_nok(s, m->request_id, from, CPG_REASON_BAD_REQUEST);
-		return;
-	}
-	holder = find_by_ip(s, m->vpn_ip);
-	at_ep = find_by_ep(s, from);
-	if (holder && holder == at_ep) {
-		/*
-		 * A retransmission, or the client registering again: it does
-		 * when it starts (a restart without BYE: SIGKILL, a crash) or
-		 * has lost us. Either way its peers' sessions are stale: one
-		 * would give its next ASK the role a dead process had, and
-		 * the peer, which holds that session, no FWD.
-		 */
-		if (holder->sessions) {
-			log_info("client %s registered again at %s: its %zu sessions end",
-				 cpg_net_ip4_str(m->vpn_ip, ip),
-				 cpg_sockaddr_str(from, ep, sizeof(ep)), holder->n_sessions);
-			client_end_sessions(s, holder, "ended: its client registered again");
-		}
-		if (has_local)
-			holder->local_ep = m->local_ep;
-		else
-			memset(&holder->local_ep, 0, sizeof(holder->local_ep));
-		client_touch(s, holder, now);
-		welcome(s, holder, m->request_id);
-		return;
-	}
-	if (holder && !client_timed_out(holder, now)) {
-		log_info("HELLO from %s refused: %s is in use by %s",
-			 cpg_sockaddr_str(from, ep, sizeof(ep)), cpg_net_ip4_str(m->vpn_ip, ip),
-			 cpg_sockaddr_str(&holder->endpoint, held, sizeof(held)));
-		send_nok(s, m->request_id, from, CPG_REASON_IP_IN_USE);
-		return;
-	}
-	if (holder) {
-		s->stats.taken_over++;
-		client_remove(s, holder, "timed out, its VPN IP taken over");
-	}
-	if (at_ep)
-		client_remove(s, at_ep, "replaced: its endpoint registered another VPN IP");
+static void client_set_local(struct rdv_client *c, const struct cpg_msg *m)
+{
+	if (m->present & CPG_HAS(CPG_ATTR_LOCAL_ENDPOINT))
+		c->local_ep = m->local_ep;
+	else
+		memset(&c->local_ep, 0, sizeof(c->local_ep));
+}
+
+/*
+ * The registered client c moved to endpoint to (a new address, another NAT,
+ * a NAT rebinding): it keeps its VPN IP, its secret and its sessions at
+ * once, without waiting for the old endpoint to time out. Its sessions'
+ * relay allocations stay: the client binds them again from its new
+ * endpoint (RELAY_BIND). Its NAT may have changed with it: the OK's
+ * probe measures it again.
+ */
+static void client_move(struct rdv_server *s, struct rdv_client *c, const union cpg_sockaddr *to,
+			uint64_t now)
+{
+	char ip[INET_ADDRSTRLEN], old[CPG_SOCKADDR_STRLEN], new[CPG_SOCKADDR_STRLEN];
+
+	log_notice("client %s moved from %s to %s: registered again at once, its %zu "
+		   "sessions kept", cpg_net_ip4_str(c->vpn_ip, ip),
+		   cpg_sockaddr_str(&c->endpoint, old, sizeof(old)),
+		   cpg_sockaddr_str(to, new, sizeof(new)), c->n_sessions);
+	htab_remove(&s->by_ep, &c->by_ep);
+	c->endpoint = *to;
+	htab_insert(&s->by_ep, &c->by_ep, ep_hash(s, to));
+	c->nat_type = CPG_NAT_UNKNOWN;
+	client_touch(s, c, now);
+	s->stats.moved++;
+}
+
+/* A new registration of m's VPN IP at from. */
+static void client_register(struct rdv_server *s, const struct cpg_msg *m,
+			    const union cpg_sockaddr *from, uint64_t now)
+{
+	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN];
+	struct rdv_client *c;
+
 	if (!make_room(s, now)) {
 		log_info("HELLO from %s refused: server full (max clients %u)",
 			 cpg_sockaddr_str(from, ep, sizeof(ep)), s->cfg.max_clients);
@@ -649,10 +656,16 @@ static void handle_hello(struct rdv_server *s, const struct cpg_msg *m,
 		send_nok(s, m->request_id, from, CPG_REASON_SERVER_FULL);
 		return;
 	}
+	/* Like a session token, it must not be guessable: no fallback. */
+	if (cpg_random(c->reg_token, sizeof(c->reg_token), true) < 0) {
+		log_err("cannot read random bytes for a registration secret: %m");
+		free(c);
+		send_nok(s, m->request_id, from, CPG_REASON_SERVER_FULL);
+		return;
+	}
 	c->vpn_ip = m->vpn_ip;
 	c->endpoint = *from;
-	if (has_local)
-		c->local_ep = m->local_ep;
+	client_set_local(c, m);
 	c->last_seen = now;
 	htab_insert(&s->by_ip, &c->by_ip, ip_hash(s, c->vpn_ip));
 	htab_insert(&s->by_ep, &c->by_ep, ep_hash(s, from));
@@ -662,6 +675,67 @@ static void handle_hello(struct rdv_server *s, const struct cpg_msg *m,
 	log_info("client %s registered at %s", cpg_net_ip4_str(c->vpn_ip, ip),
 		 cpg_sockaddr_str(from, ep, sizeof(ep)));
 	welcome(s, c, m->request_id);
+}
+
+static void handle_hello(struct rdv_server *s, const struct cpg_msg *m,
+			 const union cpg_sockaddr *from, uint64_t now)
+{
+	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN], held[CPG_SOCKADDR_STRLEN];
+	bool has_local = m->present & CPG_HAS(CPG_ATTR_LOCAL_ENDPOINT);
+	struct rdv_client *holder, *at_ep;
+	bool proven;
+
+	if (!usable_vpn_ip(m->vpn_ip) || (has_local && !usable_endpoint(&m->local_ep))) {
+		log_info("HELLO from %s refused: bad VPN IP or local endpoint",
+			 cpg_sockaddr_str(from, ep, sizeof(ep)));
+		send_nok(s, m->request_id, from, CPG_REASON_BAD_REQUEST);
+		return;
+	}
+	holder = find_by_ip(s, m->vpn_ip);
+	at_ep = find_by_ep(s, from);
+	proven = proves_registration(holder, m);
+	if (holder && holder == at_ep) {
+		/*
+		 * A retransmission, or the client registering again: it does
+		 * when it starts (a restart without BYE: SIGKILL, a crash) or
+		 * has lost us. After a restart its peers' sessions are stale:
+		 * one would give its next ASK the role a dead process had, and
+		 * the peer, which holds that session, no FWD. A client that
+		 * proves it holds the registration is no new process: they
+		 * stay.
+		 */
+		if (holder->sessions && !proven) {
+			log_info("client %s registered again at %s: its %zu sessions end",
+				 cpg_net_ip4_str(m->vpn_ip, ip),
+				 cpg_sockaddr_str(from, ep, sizeof(ep)), holder->n_sessions);
+			client_end_sessions(s, holder, "ended: its client registered again");
+		}
+		client_set_local(holder, m);
+		client_touch(s, holder, now);
+		welcome(s, holder, m->request_id);
+		return;
+	}
+	if (holder && !proven && !client_timed_out(holder, now)) {
+		log_info("HELLO from %s refused: %s is in use by %s (%s registration secret)",
+			 cpg_sockaddr_str(from, ep, sizeof(ep)), cpg_net_ip4_str(m->vpn_ip, ip),
+			 cpg_sockaddr_str(&holder->endpoint, held, sizeof(held)),
+			 m->present & CPG_HAS(CPG_ATTR_REG_TOKEN) ? "a wrong" : "no");
+		send_nok(s, m->request_id, from, CPG_REASON_IP_IN_USE);
+		return;
+	}
+	if (at_ep)
+		client_remove(s, at_ep, "replaced: its endpoint registered another VPN IP");
+	if (proven) {
+		client_move(s, holder, from, now);
+		client_set_local(holder, m);
+		welcome(s, holder, m->request_id);
+		return;
+	}
+	if (holder) {
+		s->stats.taken_over++;
+		client_remove(s, holder, "timed out, its VPN IP taken over");
+	}
+	client_register(s, m, from, now);
 }
 
 /*
@@ -1088,10 +1162,11 @@ void rdv_server_log_stats(const struct rdv_server *s, int prio)
 	cpg_log_at(prio, "stats: clients=%zu sessions=%zu received=%" PRIu64 " sent=%" PRIu64
 		   " malformed=%" PRIu64 " unexpected=%" PRIu64,
 		   st->clients, st->sessions, st->received, st->sent, n_malformed, st->unexpected);
-	cpg_log_at(prio, "stats: registered=%" PRIu64 " taken_over=%" PRIu64 " left=%" PRIu64
+	cpg_log_at(prio, "stats: registered=%" PRIu64 " moved=%" PRIu64 " taken_over=%" PRIu64
+		   " left=%" PRIu64
 		   " purged=%" PRIu64 " sessions_created=%" PRIu64 " sessions_evicted=%" PRIu64
 		   " reconnect=%" PRIu64,
-		   st->registered, st->taken_over, st->left, st->purged, st->sessions_created,
+		   st->registered, st->moved, st->taken_over, st->left, st->purged, st->sessions_created,
 		   st->sessions_evicted, st->reconnect);
 	cpg_log_at(prio, "stats: nat: probes=%" PRIu64 " probes_dropped=%" PRIu64 " none=%" PRIu64
 		   " cone=%" PRIu64 " restricted=%" PRIu64 " symmetric=%" PRIu64 " relays=%zu"

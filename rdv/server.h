@@ -65,6 +65,7 @@ struct rdv_stats {
 	uint64_t reconnect;		/* RECONNECT sent */
 	uint64_t registered;		/* new registrations (not refreshes) */
 	uint64_t taken_over;		/* VPN IPs claimed from timed-out clients */
+	uint64_t moved;			/* clients registered again from a new endpoint */
 	uint64_t purged;		/* clients removed after PURGE_MS of silence */
 	uint64_t left;			/* clients removed by BYE */
 	uint64_t sessions_created;

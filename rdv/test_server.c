@@ -128,6 +128,19 @@ static void send_hello(struct rdv_server *s, const char *ip, const union cpg_soc
 	send_hello_ip(s, test_ip4(ip), from, local, now);
 }
 
+/* A HELLO for ip carrying the registration secret token. */
+static void send_hello_token(struct rdv_server *s, const char *ip, const union cpg_sockaddr *from,
+			     const uint8_t token[CPG_TOKEN_LEN], uint64_t now)
+{
+	struct cpg_msg m;
+
+	cpg_msg_init(&m, CPG_MSG_HELLO, 42);
+	m.present = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_REG_TOKEN);
+	m.vpn_ip = test_ip4(ip);
+	memcpy(m.reg_token, token, CPG_TOKEN_LEN);
+	input_msg(s, &m, from, now);
+}
+
 static void send_simple(struct rdv_server *s, uint8_t type, const union cpg_sockaddr *from,
 			uint64_t now)
 {
@@ -186,6 +199,15 @@ static void expect_ok(const union cpg_sockaddr *to)
 	assert_int_equal(m->request_id, 42);
 	assert_true(cpg_sockaddr_equal(&m->public_ep, to));
 	assert_int_equal(m->ping_interval, CPG_PING_INTERVAL_MS);
+	assert_true(m->present & CPG_HAS(CPG_ATTR_REG_TOKEN));
+}
+
+/* The registration secret of the OK just sent. */
+static void ok_token(uint8_t token[CPG_TOKEN_LEN])
+{
+	assert_true(sent.n >= 1);
+	assert_true(sent.msgs[sent.n - 1].msg.type == CPG_MSG_OK);
+	memcpy(token, sent.msgs[sent.n - 1].msg.reg_token, CPG_TOKEN_LEN);
 }
 
 static void expect_nok(const union cpg_sockaddr *to, enum cpg_reason reason)
@@ -363,6 +385,122 @@ static void test_hello_replaces_endpoint_registration(void **state)
 	assert_true(cpg_sockaddr_equal(&info.endpoint, A_EP()));
 	send_ask(s, B_EP(), "10.0.0.1", T0 + 100);
 	expect_rej(B_EP(), "10.0.0.1", CPG_REASON_UNKNOWN_PEER);
+}
+
+/* The OK's secret is random per registration and stays the same for it. */
+static void test_reg_token_per_registration(void **state)
+{
+	struct rdv_server *s = *state;
+	uint8_t a[CPG_TOKEN_LEN], a2[CPG_TOKEN_LEN], b[CPG_TOKEN_LEN];
+
+	send_hello(s, "10.0.0.1", A_EP(), NULL, T0);
+	ok_token(a);
+	send_hello(s, "10.0.0.2", B_EP(), NULL, T0);
+	ok_token(b);
+	assert_memory_not_equal(a, b, CPG_TOKEN_LEN);
+	/* A retransmission gets the same one: whichever OK arrives is right. */
+	send_hello(s, "10.0.0.1", A_EP(), NULL, T0 + 100);
+	expect_ok(A_EP());
+	ok_token(a2);
+	assert_memory_equal(a, a2, CPG_TOKEN_LEN);
+}
+
+/* With the secret, a HELLO from a new endpoint moves the live client at
+ * once: same registration, sessions kept, the old endpoint forgotten. */
+static void test_reg_token_moves(void **state)
+{
+	struct rdv_server *s = *state;
+	union cpg_sockaddr moved = test_ep4("203.0.113.50", 4000);
+	uint8_t token[CPG_TOKEN_LEN], token2[CPG_TOKEN_LEN];
+	struct rdv_client_info info;
+	const struct cpg_msg *m;
+	uint32_t session;
+
+	send_hello(s, "10.0.0.1", A_EP(), NULL, T0);
+	ok_token(token);
+	send_hello(s, "10.0.0.2", B_EP(), NULL, T0);
+	send_ask(s, A_EP(), "10.0.0.2", T0);
+	session = expect_ans_fwd(A_EP(), "10.0.0.1", A_EP(), B_EP(), "10.0.0.2", B_EP(), 0);
+
+	send_hello_token(s, "10.0.0.1", &moved, token, T0 + 10);
+	expect_ok(&moved);
+	ok_token(token2);
+	assert_memory_equal(token, token2, CPG_TOKEN_LEN);
+	assert_int_equal(rdv_server_stats(s)->moved, 1);
+	assert_int_equal(rdv_server_stats(s)->registered, 2);
+	assert_int_equal(rdv_server_stats(s)->clients, 2);
+	assert_int_equal(rdv_server_stats(s)->nok[CPG_REASON_IP_IN_USE], 0);
+	assert_true(rdv_server_client(s, test_ip4("10.0.0.1"), T0 + 10, &info));
+	assert_true(cpg_sockaddr_equal(&info.endpoint, &moved));
+	assert_int_equal(info.sessions, 1);
+	/* The old endpoint is nobody now. */
+	send_simple(s, CPG_MSG_PING, A_EP(), T0 + 10);
+	sent_msg(0, CPG_MSG_RECONNECT, A_EP());
+	send_simple(s, CPG_MSG_PING, &moved, T0 + 10);
+	sent_msg(0, CPG_MSG_PONG, &moved);
+	/* The session stays, and its answers name the new endpoint. */
+	send_ask(s, B_EP(), "10.0.0.1", T0 + 20);
+	assert_int_equal(sent.n, 1);
+	m = sent_msg(0, CPG_MSG_ANS, B_EP());
+	assert_int_equal(m->session, session);
+	assert_true(cpg_sockaddr_equal(&m->peer_ep, &moved));
+	/* Moving back works the same way; so does a repeat at the same place,
+	 * which keeps the sessions (the client did not restart). */
+	send_hello_token(s, "10.0.0.1", A_EP(), token, T0 + 30);
+	expect_ok(A_EP());
+	send_hello_token(s, "10.0.0.1", A_EP(), token, T0 + 40);
+	expect_ok(A_EP());
+	assert_int_equal(rdv_server_stats(s)->moved, 2);
+	assert_int_equal(rdv_server_stats(s)->sessions, 1);
+}
+
+/* Without the secret, or with a wrong one, a live VPN IP stays its holder's. */
+static void test_reg_token_refused(void **state)
+{
+	struct rdv_server *s = *state;
+	union cpg_sockaddr other = test_ep4("203.0.113.9", 3000);
+	uint8_t token[CPG_TOKEN_LEN], wrong[CPG_TOKEN_LEN];
+	struct rdv_client_info info;
+
+	send_hello(s, "10.0.0.1", A_EP(), NULL, T0);
+	ok_token(token);
+	memcpy(wrong, token, sizeof(wrong));
+	wrong[CPG_TOKEN_LEN - 1] ^= 1;
+	send_hello_token(s, "10.0.0.1", &other, wrong, T0 + 10);
+	expect_nok(&other, CPG_REASON_IP_IN_USE);
+	send_hello(s, "10.0.0.1", &other, NULL, T0 + 20);
+	expect_nok(&other, CPG_REASON_IP_IN_USE);
+	/* Another VPN IP's secret proves nothing about this one. */
+	send_hello(s, "10.0.0.2", B_EP(), NULL, T0);
+	ok_token(wrong);
+	send_hello_token(s, "10.0.0.1", &other, wrong, T0 + 30);
+	expect_nok(&other, CPG_REASON_IP_IN_USE);
+	assert_int_equal(rdv_server_stats(s)->nok[CPG_REASON_IP_IN_USE], 3);
+	assert_int_equal(rdv_server_stats(s)->moved, 0);
+	assert_true(rdv_server_client(s, test_ip4("10.0.0.1"), T0 + 30, &info));
+	assert_true(cpg_sockaddr_equal(&info.endpoint, A_EP()));
+	/* A secret for a VPN IP nobody holds is a plain registration. */
+	send_hello_token(s, "10.0.0.3", &other, token, T0 + 40);
+	expect_ok(&other);
+	assert_int_equal(rdv_server_stats(s)->registered, 3);
+}
+
+/* A move onto the endpoint of another registration replaces that one. */
+static void test_reg_token_move_onto_registered_endpoint(void **state)
+{
+	struct rdv_server *s = *state;
+	uint8_t token[CPG_TOKEN_LEN];
+	struct rdv_client_info info;
+
+	send_hello(s, "10.0.0.1", A_EP(), NULL, T0);
+	ok_token(token);
+	send_hello(s, "10.0.0.2", B_EP(), NULL, T0);
+	send_hello_token(s, "10.0.0.1", B_EP(), token, T0 + 10);
+	expect_ok(B_EP());
+	assert_int_equal(rdv_server_stats(s)->clients, 1);
+	assert_false(rdv_server_client(s, test_ip4("10.0.0.2"), T0 + 10, &info));
+	assert_true(rdv_server_client(s, test_ip4("10.0.0.1"), T0 + 10, &info));
+	assert_true(cpg_sockaddr_equal(&info.endpoint, B_EP()));
 }
 
 static void test_hello_bad_request(void **state)
@@ -1542,6 +1680,34 @@ static void test_relay_freed_on_hello_again(void **state)
 	assert_int_equal(fake_in_use(), 0);
 }
 
+/* A move keeps the relay: the client binds it again from its new endpoint. */
+static void test_relay_kept_on_move(void **state)
+{
+	struct rdv_server *s = *state;
+	union cpg_sockaddr moved = test_ep4("203.0.113.50", 4000);
+	struct rdv_client_info info;
+	uint8_t token[CPG_TOKEN_LEN];
+	uint32_t direct;
+
+	register_nat(s, "10.0.0.1", A_EP(), CPG_NAT_UNKNOWN);
+	ok_token(token);
+	register_nat(s, "10.0.0.2", B_EP(), CPG_NAT_UNKNOWN);
+	send_ask(s, A_EP(), "10.0.0.2", T0);
+	direct = expect_ans_fwd(A_EP(), "10.0.0.1", A_EP(), B_EP(), "10.0.0.2", B_EP(), 0);
+	send_ask_relay(s, A_EP(), "10.0.0.2", direct, T0 + 1000);
+	expect_relayed(A_EP(), "10.0.0.1", B_EP(), "10.0.0.2", CPG_REASON_PUNCH_FAILED);
+	assert_int_equal(fake_in_use(), 1);
+
+	send_hello_token(s, "10.0.0.1", &moved, token, T0 + 2000);
+	expect_welcome(&moved);
+	assert_int_equal(fake_in_use(), 1);
+	assert_int_equal(rdv_server_stats(s)->relays, 1);
+	assert_true(rdv_server_client(s, test_ip4("10.0.0.1"), T0 + 2000, &info));
+	assert_int_equal(info.sessions, 1);
+	/* Its NAT is measured again. */
+	assert_int_equal(info.nat_type, CPG_NAT_UNKNOWN);
+}
+
 /* The session's TTL does not end the relay; CLOSE of that session does. */
 static void test_relay_outlives_ttl(void **state)
 {
@@ -1765,6 +1931,11 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_hello_replaces_endpoint_registration, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_reg_token_per_registration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reg_token_moves, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reg_token_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reg_token_move_onto_registered_endpoint, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_hello_bad_request, setup, teardown),
 		cmocka_unit_test(test_max_clients),
 		cmocka_unit_test(test_unlimited_clients),
@@ -1802,6 +1973,7 @@ int main(void)
 		cmocka_unit_test(test_no_relay),
 		cmocka_unit_test_setup_teardown(test_relay_freed_on_bye, setup_relay, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_freed_on_purge, setup_relay, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_kept_on_move, setup_relay, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_freed_on_hello_again, setup_relay,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_relay_outlives_ttl, setup_relay, teardown),

@@ -51,6 +51,7 @@
 #include "keys.h"
 #include "log.h"
 #include "net.h"
+#include "netmon.h"
 #include "peer.h"
 #include "proto.h"
 #include "rdvclient.h"
@@ -120,6 +121,7 @@ struct vpn {
 	bool fd_watched;
 	struct cpg_rdvc *rdvc;
 	union cpg_sockaddr public_ep;	/* as the RDV sees us */
+	struct cpg_netmon *netmon;	/* our addresses and routes; NULL: not watched */
 
 	struct control *control;
 	struct peer_table peers;
@@ -935,7 +937,7 @@ static void socket_ready(struct cpg_loop *loop, int fd, uint32_t events, void *a
 	}
 }
 
-/* ---- Housekeeping --------------------------------------------------------- */
+/* ---- Keepalives ---------------------------------------------------------- */
 
 static bool path_relayed(struct vpn *v, const struct peer *p)
 {
@@ -966,7 +968,9 @@ static void peer_keepalive(struct vpn *v, struct peer *p)
 		log_debug("keepalive to %s: %s", cpg_net_ip4_str(p->vpn_ip, ip), strerror(-ret));
 }
 
-void vpn_keepalive_all(struct vpn *v)
+/* One keepalive on every established tunnel now: after we moved, every peer
+ * follows us within one round trip rather than at its next keepalive. */
+static void keepalive_all(struct vpn *v)
 {
 	for (size_t i = 0; i < v->peers.count; i++) {
 		struct peer *p = v->peers.peers[i];
@@ -975,6 +979,58 @@ void vpn_keepalive_all(struct vpn *v)
 			peer_keepalive(v, p);
 	}
 }
+
+/* ---- The host moves -------------------------------------------------------- */
+
+/* Our public endpoint moved (the RDV saw us elsewhere): tell the peers. */
+static void on_moved(void *arg, const union cpg_sockaddr *public_ep)
+{
+	struct vpn *v = arg;
+
+	v->public_ep = *public_ep;
+	keepalive_all(v);
+}
+
+/* Whether addr can still be bound: the host still has that address. */
+static bool address_still_ours(const union cpg_sockaddr *addr)
+{
+	union cpg_sockaddr probe = *addr;
+	int fd, ret;
+
+	if (probe.in.sin_addr.s_addr == htonl(INADDR_ANY))
+		return true;
+	cpg_sockaddr_set_port(&probe, 0);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	if (fd < 0)
+		return true;
+	ret = bind(fd, &probe.sa, cpg_sockaddr_len(&probe));
+	close(fd);
+	return ret == 0 || errno != EADDRNOTAVAIL;
+}
+
+/*
+ * Our addresses or routes changed: we may be somewhere else. Register
+ * again at once, with our registration's secret (the RDV moves us without
+ * waiting for our old endpoint to time out, and probes our NAT again), and
+ * send every peer a keepalive from wherever we are now.
+ */
+static void on_network_changed(void *arg)
+{
+	struct vpn *v = arg;
+	char ep[CPG_SOCKADDR_STRLEN];
+
+	if (!address_still_ours(&v->bound))
+		log_warn("our addresses changed, and this host no longer has %s, the address our "
+			 "UDP socket is bound to: nothing can reach us until it comes back (set "
+			 "local_host = 0.0.0.0 to follow address changes)",
+			 cpg_sockaddr_str(&v->bound, ep, sizeof(ep)));
+	log_info("our addresses or routes changed: registering with the RDV again and sending "
+		 "a keepalive on every tunnel");
+	cpg_rdvc_reregister(v->rdvc);
+	keepalive_all(v);
+}
+
+/* ---- Housekeeping --------------------------------------------------------- */
 
 /* Idle timeout, dead-peer detection and keepalives of an established peer. */
 static void peer_tick(struct vpn *v, struct peer *p)
@@ -1210,6 +1266,7 @@ struct vpn *vpn_new(struct cpg_loop *loop, const struct cpg_config *cfg)
 		.peer_incoming = on_peer_incoming,
 		.peer_up = on_peer_up,
 		.peer_moved = on_peer_moved,
+		.moved = on_moved,
 		.peer_failed = on_peer_failed,
 	};
 	char path[sizeof(((struct sockaddr_un *)NULL)->sun_path)];
@@ -1274,6 +1331,10 @@ struct vpn *vpn_new(struct cpg_loop *loop, const struct cpg_config *cfg)
 	if (cpg_loop_add_fd(loop, &v->io, v->rc.fd, CPG_LOOP_READ, socket_ready, v) < 0)
 		goto fail;
 	v->fd_watched = true;
+	v->netmon = cpg_netmon_new(loop, v->dp->ifname, on_network_changed, v);
+	if (!v->netmon)
+		log_warn("not watching our addresses: a move of this host is noticed at the next "
+			 "ping to the RDV only");
 	return v;
 fail:
 	vpn_free(v);
@@ -1330,6 +1391,7 @@ void vpn_free(struct vpn *v)
 		return;
 	if (v->peers.peers)
 		drop_all_peers(v);
+	cpg_netmon_free(v->netmon);
 	cpg_rdvc_free(v->rdvc);	/* BYE */
 	cpg_loop_timer_cancel(v->loop, &v->tick);
 	if (v->fd_watched)

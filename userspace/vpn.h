@@ -50,13 +50,6 @@ void vpn_reload(struct vpn *v, bool drop_tunnels, const char *signame);
  */
 bool vpn_failed(const struct vpn *v);
 /*
- * Send one authenticated keepalive on every established tunnel now (the
- * old unauthenticated one where the data plane has none, or the path is
- * relayed): after our own address changed, so that every peer follows us
- * (roaming, docs/protocol.md) without waiting for the next keepalive.
- */
-void vpn_keepalive_all(struct vpn *v);
-/*
  * Leave: close_notify to every peer, BYE to the RDV, the down commands,
  * close everything. NULL is fine.
  */

@@ -27,7 +27,10 @@
  * (its id, its type, the peer it asked for); ANS and FWD name a public
  * endpoint that was heard from, or a local one, and one session in
  * opposite roles; OK and PONG tell the sender its own endpoint, and after
- * an OK to a HELLO the client is registered there. PROBE goes, from the
+ * an OK to a HELLO the client is registered there. Every OK names the
+ * registration's secret, the same for as long as the registration lives;
+ * a HELLO for a VPN IP a live client holds at another endpoint gets OK
+ * only if it carries that secret. PROBE goes, from the
  * probe port, only before an OK; PROBE_ANS answers a PROBE at the probe
  * port. Clients and sessions stay within the limits; the server holds
  * exactly the allocations the relay has live, and never releases another.
@@ -49,6 +52,7 @@
 #define PROBE_PORT 57889
 #define FAKE_RELAYS 2
 #define FAKE_RELAY_PORT 60000
+#define MAX_REGS 64
 
 static union cpg_sockaddr endpoints[N_ENDPOINTS];
 
@@ -68,7 +72,35 @@ struct fuzz_state {
 	uint64_t relays[FAKE_RELAYS];
 	struct relay_pair pairs[FAKE_RELAYS];
 	uint64_t next_handle;
+	/* The registration secret the last OK for each VPN IP named. */
+	struct in_addr reg_ip[MAX_REGS];
+	uint8_t reg_token[MAX_REGS][CPG_TOKEN_LEN];
+	size_t n_regs;
 };
+
+/* The secret OKs named for ip; NULL if none yet (or the table is full). */
+static uint8_t *reg_token_of(struct fuzz_state *st, struct in_addr ip)
+{
+	for (size_t i = 0; i < st->n_regs; i++)
+		if (st->reg_ip[i].s_addr == ip.s_addr)
+			return st->reg_token[i];
+	return NULL;
+}
+
+/* The OK names the secret of the registration it accepted. */
+static void note_reg_token(struct fuzz_state *st, const struct cpg_msg *ok)
+{
+	uint8_t *known = reg_token_of(st, st->req.vpn_ip);
+
+	if (!(ok->present & CPG_HAS(CPG_ATTR_REG_TOKEN)))
+		abort();
+	if (!known && st->n_regs < MAX_REGS) {
+		st->reg_ip[st->n_regs] = st->req.vpn_ip;
+		known = st->reg_token[st->n_regs++];
+	}
+	if (known)
+		memcpy(known, ok->reg_token, CPG_TOKEN_LEN);
+}
 
 static uint64_t random_counter;
 static bool random_fails;
@@ -161,6 +193,7 @@ static void check_send(void *arg, const union cpg_sockaddr *to, const uint8_t *b
 		if (!request_is(st, CPG_MSG_HELLO) ||
 		    st->probe_sent != !!(m.present & CPG_HAS(CPG_ATTR_PROBE_PORT)))
 			abort();
+		note_reg_token(st, &m);
 		/* fall through */
 	case CPG_MSG_PONG:
 		if (!to_sender || !cpg_sockaddr_equal(&m.public_ep, to) ||
@@ -282,6 +315,29 @@ static void check_send_probe(void *arg, const union cpg_sockaddr *to, const uint
 	}
 }
 
+/* A HELLO for a VPN IP a live client holds at another endpoint. */
+static bool claims_live(const struct rdv_server *s, const struct fuzz_state *st, uint64_t now)
+{
+	struct rdv_client_info info;
+
+	return !st->at_probe && request_is(st, CPG_MSG_HELLO) &&
+	       rdv_server_client(s, st->req.vpn_ip, now, &info) && !info.timed_out &&
+	       !cpg_sockaddr_equal(&info.endpoint, st->from);
+}
+
+/* Accepted, such a claim is the holder moving: it knew the secret, which
+ * the move kept. */
+static void check_claim(struct fuzz_state *st)
+{
+	const uint8_t *known = reg_token_of(st, st->req.vpn_ip);
+
+	if (!st->ok_sent)
+		return;
+	if (!(st->req.present & CPG_HAS(CPG_ATTR_REG_TOKEN)) ||
+	    (known && memcmp(known, st->req.reg_token, CPG_TOKEN_LEN)))
+		abort();
+}
+
 /* After each datagram: the limits hold, and an OK to a HELLO registered. */
 static void check_state(const struct rdv_server *s, unsigned int max_clients,
 			const struct fuzz_state *st, uint64_t now)
@@ -374,6 +430,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const uint8_t *buf;
 		uint16_t len_field;
 		size_t len;
+		bool claim;
 		int i;
 
 		now += clock_step(&in, op >> 4 & 7);
@@ -395,10 +452,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		st.ok_sent = false;
 		st.session_sent = false;
 		st.probe_sent = false;
+		claim = claims_live(s, &st, now);
 		if (st.at_probe)
 			rdv_server_input_probe(s, buf, len, st.from, now);
 		else
 			rdv_server_input(s, buf, len, st.from, now);
+		if (claim)
+			check_claim(&st);
 		check_state(s, cfg.max_clients, &st, now);
 	}
 	rdv_server_log_stats(s, LOG_DEBUG);

@@ -24,7 +24,8 @@
  *           4  cpg_rdvc_connect(peer a & 7)
  *           5  cpg_rdvc_close(peer a & 7, reason a >> 3)
  *           6  cpg_rdvc_keepalive(peer a & 7)
- *           7  a & 1 ? cpg_rdvc_restart() : cpg_rdvc_start()
+ *           7  a & 1 ? cpg_rdvc_restart() : a & 2 ? cpg_rdvc_reregister() :
+ *              cpg_rdvc_start()
  *
  * No socket and no real clock: sendto(), cpg_loop_now_ms() and the timers are
  * this file's, so an input replays exactly and fast. Every datagram the
@@ -33,7 +34,8 @@
  * only once started, but to refuse a FWD), a PROBE to the probe port the
  * OK the client took named (not a late one it ignored), or, for punches and relay binds, to an endpoint an ANS/FWD named
  * (peer or relay) or that sent us something; keepalives go where peer_up
- * or peer_moved said the peer is.
+ * or peer_moved said the peer is; a HELLO's registration secret is one an
+ * OK from the RDV carried, and none since a restart until an OK brings one.
  * Callbacks come only from the events that can cause them and tell what
  * the datagram said; timers stay consistent and none is left armed.
  */
@@ -59,6 +61,7 @@
 #define MAX_TOLD 256
 #define MAX_TIMER_RUNS 100000
 #define MAX_UP 16
+#define MAX_REG_TOKENS 8
 
 enum cb_mode {
 	CB_NONE,
@@ -101,6 +104,10 @@ static struct {
 	struct in_addr up_ip[MAX_UP];	/* peers peer_up told of, and where */
 	union cpg_sockaddr up_ep[MAX_UP];
 	size_t n_up;
+	/* The registration secrets OKs from the RDV carried since the last
+	 * restart (the last MAX_REG_TOKENS). */
+	uint8_t reg_tokens[MAX_REG_TOKENS][CPG_TOKEN_LEN];
+	size_t n_reg_tokens;
 } st;
 
 /*
@@ -245,6 +252,19 @@ static bool probe_target(const union cpg_sockaddr *to)
 	return cpg_sockaddr_equal(to, &st.probe_ep);
 }
 
+/* A HELLO's secret came from an OK of the RDV, since the last restart. */
+static bool reg_token_known(const struct cpg_msg *hello)
+{
+	size_t n = st.n_reg_tokens < MAX_REG_TOKENS ? st.n_reg_tokens : MAX_REG_TOKENS;
+
+	if (!(hello->present & CPG_HAS(CPG_ATTR_REG_TOKEN)))
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (!memcmp(st.reg_tokens[i], hello->reg_token, CPG_TOKEN_LEN))
+			return true;
+	return false;
+}
+
 static void check_sent(const struct cpg_msg *m, const union cpg_sockaddr *to)
 {
 	bool to_rdv = cpg_sockaddr_equal(to, &fx.server);
@@ -253,7 +273,8 @@ static void check_sent(const struct cpg_msg *m, const union cpg_sockaddr *to)
 	case CPG_MSG_HELLO:
 		if (m->vpn_ip.s_addr != fx.vpn_ip.s_addr ||
 		    !!(m->present & CPG_HAS(CPG_ATTR_LOCAL_ENDPOINT)) != st.local_ep ||
-		    (st.local_ep && !cpg_sockaddr_equal(&m->local_ep, &fx.local_ep)))
+		    (st.local_ep && !cpg_sockaddr_equal(&m->local_ep, &fx.local_ep)) ||
+		    !reg_token_known(m))
 			abort();
 		/* fall through */
 	case CPG_MSG_PING:
@@ -321,6 +342,13 @@ static void connect_checked(struct in_addr ip)
 		abort();
 }
 
+/* SIGUSR1's restart forgets the registration, and its secret with it. */
+static void restart_checked(void)
+{
+	st.n_reg_tokens = 0;
+	cpg_rdvc_restart(st.c);
+}
+
 /* Callbacks: each comes from the datagram or the timer that causes it. */
 
 
@@ -334,6 +362,14 @@ static void on_registered(void *arg, const union cpg_sockaddr *public_ep)
 		cpg_sockaddr_set_in(&st.probe_ep, fx.server.in.sin_addr, st.msg.probe_port);
 	if (st.mode == CB_KEEPALIVE_CONNECT)
 		connect_checked(fx.peers[0]);
+}
+
+/* After registered() for an OK, or for a PONG: where the RDV says we are. */
+static void on_moved(void *arg, const union cpg_sockaddr *public_ep)
+{
+	if (!(from_rdv_with(CPG_MSG_OK) || from_rdv_with(CPG_MSG_PONG)) ||
+	    !cpg_sockaddr_equal(public_ep, &st.msg.public_ep) || !cpg_rdvc_registered(st.c))
+		abort();
 }
 
 static bool on_peer_incoming(void *arg, struct in_addr vpn_ip)
@@ -405,7 +441,7 @@ static void on_peer_failed(void *arg, struct in_addr vpn_ip, enum cpg_rdvc_failu
 		connect_checked(vpn_ip);
 	if (st.mode == CB_RESTART_ON_FAIL) {
 		st.started = true;
-		cpg_rdvc_restart(st.c);
+		restart_checked();
 	}
 }
 
@@ -414,6 +450,7 @@ static const struct cpg_rdvc_ops ops = {
 	.peer_incoming = on_peer_incoming,
 	.peer_up = on_peer_up,
 	.peer_moved = on_peer_moved,
+	.moved = on_moved,
 	.peer_failed = on_peer_failed,
 };
 
@@ -431,6 +468,10 @@ static void input(struct fuzz_input *in, const union cpg_sockaddr *from)
 	const uint8_t *buf = fuzz_take_bytes(in, fuzz_take_u16(in), &len);
 
 	st.msg_ok = cpg_msg_decode(&st.msg, buf, len) == CPG_DECODE_OK;
+	if (st.msg_ok && cpg_sockaddr_equal(from, &fx.server) && st.msg.type == CPG_MSG_OK &&
+	    (st.msg.present & CPG_HAS(CPG_ATTR_REG_TOKEN)))
+		memcpy(st.reg_tokens[st.n_reg_tokens++ % MAX_REG_TOKENS], st.msg.reg_token,
+		       CPG_TOKEN_LEN);
 	if (st.msg_ok && cpg_sockaddr_equal(from, &fx.server) &&
 	    (st.msg.type == CPG_MSG_ANS || st.msg.type == CPG_MSG_FWD)) {
 		union cpg_sockaddr relay = st.msg.relay_ep;
@@ -490,11 +531,16 @@ static void event(struct fuzz_input *in)
 		cpg_rdvc_keepalive(st.c, fx.peers[a & 7]);
 		break;
 	case 7:
-		st.started = true;
-		if (a & 1)
-			cpg_rdvc_restart(st.c);
-		else
+		if (a & 1) {
+			st.started = true;
+			restart_checked();
+		} else if (a & 2) {
+			/* Nothing before the start. */
+			cpg_rdvc_reregister(st.c);
+		} else {
+			st.started = true;
 			cpg_rdvc_start(st.c);
+		}
 		break;
 	}
 }

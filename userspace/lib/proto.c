@@ -55,6 +55,7 @@ static const struct attr_desc {
 	[CPG_ATTR_CAPACITY] = { KIND_U32, offsetof(struct cpg_msg, capacity), "capacity" },
 	[CPG_ATTR_IN_USE] = { KIND_U32, offsetof(struct cpg_msg, in_use), "in_use" },
 	[CPG_ATTR_MAC] = { KIND_MAC, offsetof(struct cpg_msg, mac), "mac" },
+	[CPG_ATTR_REG_TOKEN] = { KIND_TOKEN, offsetof(struct cpg_msg, reg_token), "reg_token" },
 };
 
 #define RELAY_CONTROL (CPG_HAS(CPG_ATTR_TIMESTAMP) | CPG_HAS(CPG_ATTR_MAC))
@@ -90,6 +91,18 @@ void cpg_msg_init(struct cpg_msg *m, uint8_t type, uint32_t request_id)
 	m->version = CPG_PROTO_VERSION;
 	m->type = type;
 	m->request_id = request_id;
+}
+
+/*
+ * The i-th attribute type to encode, i from 1 to CPG_ATTR_MAX: ascending,
+ * but MAC last, since it authenticates everything before it and types were
+ * added after it.
+ */
+static unsigned int attr_encoding_order(unsigned int i)
+{
+	if (i == CPG_ATTR_MAX)
+		return CPG_ATTR_MAC;
+	return i < CPG_ATTR_MAC ? i : i + 1;
 }
 
 /* Length of the attribute value, or -1 if it cannot be encoded. */
@@ -183,7 +196,8 @@ int cpg_msg_encode(const struct cpg_msg *m, uint8_t *buf, size_t size)
 	buf[3] = 0;
 	cpg_bytes_put_be32(buf + 4, m->request_id);
 
-	for (unsigned int type = 1; type <= CPG_ATTR_MAX; type++) {
+	for (unsigned int i = 1; i <= CPG_ATTR_MAX; i++) {
+		unsigned int type = attr_encoding_order(i);
 		const struct attr_desc *d = &attr_descs[type];
 		const void *field = (const uint8_t *)m + d->offset;
 		int len;
@@ -525,6 +539,9 @@ const char *cpg_msg_format(const struct cpg_msg *m, char *buf, size_t size)
 			break;
 		case CPG_ATTR_MAC:
 			append(buf, size, &pos, "%02x%02x..", m->mac[0], m->mac[1]);
+			break;
+		case CPG_ATTR_REG_TOKEN:
+			append(buf, size, &pos, "%02x%02x..", m->reg_token[0], m->reg_token[1]);
 			break;
 		}
 	}

@@ -42,8 +42,8 @@
 #define CPG_CLIENT_PURGE_MS 10000
 
 enum cpg_msg_type {
-	CPG_MSG_HELLO = 1,	/* c->r: VPN_IP, [LOCAL_ENDPOINT] */
-	CPG_MSG_OK,		/* r->c: PUBLIC_ENDPOINT, PING_INTERVAL */
+	CPG_MSG_HELLO = 1,	/* c->r: VPN_IP, [LOCAL_ENDPOINT, REG_TOKEN] */
+	CPG_MSG_OK,		/* r->c: PUBLIC_ENDPOINT, PING_INTERVAL, [REG_TOKEN] */
 	CPG_MSG_NOK,		/* r->c: REASON */
 	CPG_MSG_PING,		/* c->r */
 	CPG_MSG_PONG,		/* r->c: PUBLIC_ENDPOINT */
@@ -93,10 +93,13 @@ enum cpg_attr_type {
 	CPG_ATTR_PORT_RANGE,	/* u16 low, u16 high: a relay's ports, both included */
 	CPG_ATTR_CAPACITY,	/* u32: allocations a relay can hold */
 	CPG_ATTR_IN_USE,	/* u32: allocations a relay holds now */
-	/* HMAC-SHA256 of the datagram with this value zeroed. It must come
-	 * last, and attributes are encoded in type order: keep it the highest. */
+	/* HMAC-SHA256 of the datagram with this value zeroed. The encoder
+	 * writes it last, after every other attribute whatever its type. */
 	CPG_ATTR_MAC,
-	CPG_ATTR_MAX = CPG_ATTR_MAC,
+	/* 16 bytes: the registration's secret, from the RDV's OK; proves a
+	 * HELLO from a new endpoint is the registered client moving. */
+	CPG_ATTR_REG_TOKEN,
+	CPG_ATTR_MAX = CPG_ATTR_REG_TOKEN,
 };
 
 #define CPG_TOKEN_LEN 16
@@ -190,6 +193,7 @@ struct cpg_msg {
 	uint32_t capacity;
 	uint32_t in_use;
 	uint8_t mac[CPG_MAC_LEN];
+	uint8_t reg_token[CPG_TOKEN_LEN];
 };
 
 enum cpg_decode_err {

@@ -113,8 +113,12 @@ struct cpg_rdvc {
 	enum reg_failure last_failure;
 	uint64_t last_heard;		/* last OK or PONG */
 	uint32_t ping_interval_ms;
-	union cpg_sockaddr public_ep;
+	union cpg_sockaddr public_ep;	/* unset until the first OK */
 	uint32_t request_id;
+	/* The registration's secret from the RDV's OK: sent in our HELLOs, it
+	 * lets the RDV move our registration when we come from elsewhere. */
+	bool has_reg_token;
+	uint8_t reg_token[CPG_TOKEN_LEN];
 
 	/* NAT probing: the RDV's unasked PROBE, then ours to its probe port. */
 	bool probe_seen;
@@ -180,6 +184,10 @@ static void send_hello(struct cpg_rdvc *c)
 	if (cpg_sockaddr_is_set(&c->cfg.local_ep)) {
 		m.local_ep = c->cfg.local_ep;
 		m.present |= CPG_HAS(CPG_ATTR_LOCAL_ENDPOINT);
+	}
+	if (c->has_reg_token) {
+		memcpy(m.reg_token, c->reg_token, sizeof(m.reg_token));
+		m.present |= CPG_HAS(CPG_ATTR_REG_TOKEN);
 	}
 	send_to_rdv(c, &m);
 }
@@ -744,13 +752,61 @@ static void handle_probe_ans(struct cpg_rdvc *c, const struct cpg_msg *m,
 	log_nat_type(c);
 }
 
+/*
+ * The RDV sees us at a new endpoint: we moved (another address, another
+ * network, our NAT's new mapping). The relays must follow us at once
+ * (traffic keeps keepalives from doing it), a direct path may work now, and
+ * the caller tells its peers where we are (their tunnels follow our
+ * authenticated keepalives).
+ */
+static void public_ep_moved(struct cpg_rdvc *c, const union cpg_sockaddr *was)
+{
+	char old[CPG_SOCKADDR_STRLEN], new[CPG_SOCKADDR_STRLEN];
+
+	log_notice("our public endpoint moved from %s to %s: binding our relays again and "
+		   "telling our peers", cpg_sockaddr_str(was, old, sizeof(old)),
+		   cpg_sockaddr_str(&c->public_ep, new, sizeof(new)));
+	c->stats.moves++;
+	for (unsigned int i = 0; i < c->cfg.max_peers; i++) {
+		if (path_relayed(&c->peers[i]))
+			send_relay_bind(c, &c->peers[i]);
+		direct_try(c, &c->peers[i], true);
+	}
+	if (c->ops.moved)
+		c->ops.moved(c->arg, &c->public_ep);
+}
+
+/* A registered client's OK or PONG says where the RDV sees us now. */
+static void check_public_ep(struct cpg_rdvc *c, const union cpg_sockaddr *seen)
+{
+	union cpg_sockaddr was = c->public_ep;
+
+	if (cpg_sockaddr_equal(seen, &was))
+		return;
+	c->public_ep = *seen;
+	public_ep_moved(c, &was);
+}
+
+/* Every OK names our registration's secret; an old RDV's none. */
+static void take_reg_token(struct cpg_rdvc *c, const struct cpg_msg *ok)
+{
+	c->has_reg_token = ok->present & CPG_HAS(CPG_ATTR_REG_TOKEN);
+	memcpy(c->reg_token, ok->reg_token, sizeof(c->reg_token));
+}
+
 static void handle_ok(struct cpg_rdvc *c, const struct cpg_msg *m)
 {
 	char rdv[CPG_SOCKADDR_STRLEN], pub[CPG_SOCKADDR_STRLEN], ip[INET_ADDRSTRLEN];
+	bool again = cpg_sockaddr_is_set(&c->public_ep);
+	union cpg_sockaddr was = c->public_ep;
+	bool moved, kept;
+	int prio;
 
-	if (c->reg == REG_REGISTERED) {
-		/* The answer to a retransmitted HELLO. */
+	if (c->reg == REG_REGISTERED && !is_stale(c, m)) {
+		/* The answer to a retransmitted HELLO of this registration. */
 		c->last_heard = cpg_loop_now_ms();
+		take_reg_token(c, m);
+		check_public_ep(c, &m->public_ep);
 		return;
 	}
 	if (c->reg != REG_REGISTERING || is_stale(c, m)) {
@@ -761,7 +817,10 @@ static void handle_ok(struct cpg_rdvc *c, const struct cpg_msg *m)
 	c->stats.registrations++;
 	c->last_failure = REG_FAIL_NONE;
 	c->last_heard = cpg_loop_now_ms();
-	c->public_ep = m->public_ep;
+	/* Our registration, still: the RDV knew us (it did not restart). */
+	kept = again && c->has_reg_token && (m->present & CPG_HAS(CPG_ATTR_REG_TOKEN)) &&
+	       !CRYPTO_memcmp(c->reg_token, m->reg_token, sizeof(c->reg_token));
+	take_reg_token(c, m);
 	c->ping_interval_ms = m->ping_interval;
 	if (c->ping_interval_ms < PING_INTERVAL_MIN_MS)
 		c->ping_interval_ms = PING_INTERVAL_MIN_MS;
@@ -769,14 +828,23 @@ static void handle_ok(struct cpg_rdvc *c, const struct cpg_msg *m)
 		c->ping_interval_ms = PING_INTERVAL_MAX_MS;
 	cpg_loop_timer_arm(c->loop, &c->rdv_timer, c->ping_interval_ms);
 	probe_begin(c, m);
-	log_notice("registered with the RDV %s as %s, public endpoint %s",
-		   cpg_sockaddr_str(&c->cfg.server, rdv, sizeof(rdv)),
-		   cpg_net_ip4_str(c->cfg.vpn_ip, ip),
-		   cpg_sockaddr_str(&c->public_ep, pub, sizeof(pub)));
+	cpg_sockaddr_str(&c->cfg.server, rdv, sizeof(rdv));
+	cpg_net_ip4_str(c->cfg.vpn_ip, ip);
+	cpg_sockaddr_str(&m->public_ep, pub, sizeof(pub));
+	moved = again && !cpg_sockaddr_equal(&m->public_ep, &was);
+	/* Worth a notice: the first registration, and a new one after the RDV
+	 * forgot us (it restarted, or purged us). A move says it itself. */
+	prio = !again || (!kept && !moved) ? LOG_NOTICE : LOG_INFO;
+	cpg_log(prio, "registered %swith the RDV %s as %s, public endpoint %s%s",
+		again ? "again " : "", rdv, ip, pub,
+		again && !kept ? " (a new registration: the RDV had forgotten us)" : "");
+	c->public_ep = m->public_ep;
 	if (!probing(c))
 		asks_flush(c);
 	if (c->ops.registered)
 		c->ops.registered(c->arg, &c->public_ep);
+	if (moved)
+		public_ep_moved(c, &was);
 }
 
 static void handle_nok(struct cpg_rdvc *c, const struct cpg_msg *m)
@@ -841,27 +909,15 @@ static void handle_version_nok(struct cpg_rdvc *c, uint8_t version)
 
 static void handle_pong(struct cpg_rdvc *c, const struct cpg_msg *m)
 {
-	char old[CPG_SOCKADDR_STRLEN], new[CPG_SOCKADDR_STRLEN];
-
 	if (c->reg != REG_REGISTERED) {
 		c->stats.unexpected++;
 		return;
 	}
 	c->last_heard = cpg_loop_now_ms();
-	if (!cpg_sockaddr_equal(&m->public_ep, &c->public_ep)) {
-		log_notice("our public endpoint changed from %s to %s (NAT rebinding?)",
-			   cpg_sockaddr_str(&c->public_ep, old, sizeof(old)),
-			   cpg_sockaddr_str(&m->public_ep, new, sizeof(new)));
-		c->public_ep = m->public_ep;
-		/* Our NAT changed: the relays must follow us at once (traffic
-		 * keeps keepalives from doing it), and a direct path may work
-		 * now. */
-		for (unsigned int i = 0; i < c->cfg.max_peers; i++) {
-			if (path_relayed(&c->peers[i]))
-				send_relay_bind(c, &c->peers[i]);
-			direct_try(c, &c->peers[i], true);
-		}
-	}
+	/* The RDV answers PINGs from where it registered us: a different
+	 * endpoint means our registration moved under us (a HELLO of ours
+	 * whose OK was lost). */
+	check_public_ep(c, &m->public_ep);
 }
 
 static void handle_reconnect(struct cpg_rdvc *c)
@@ -872,8 +928,13 @@ static void handle_reconnect(struct cpg_rdvc *c)
 		c->stats.unexpected++;
 		return;
 	}
-	log_notice("the RDV %s asks us to register again (was it restarted?)",
-		   cpg_sockaddr_str(&c->cfg.server, rdv, sizeof(rdv)));
+	cpg_sockaddr_str(&c->cfg.server, rdv, sizeof(rdv));
+	/* With our secret, a move costs one round trip and no session. */
+	if (c->has_reg_token)
+		log_info("the RDV %s does not know our endpoint (we moved, or it restarted): "
+			 "registering again", rdv);
+	else
+		log_notice("the RDV %s asks us to register again (was it restarted?)", rdv);
 	reg_begin(c);
 }
 
@@ -1373,8 +1434,17 @@ void cpg_rdvc_restart(struct cpg_rdvc *c)
 	/* The RDV forgets us first, so the HELLO is a fresh registration. */
 	if (c->reg == REG_REGISTERED)
 		send_simple(c, CPG_MSG_BYE);
+	c->has_reg_token = false;
 	peers_remove_all(c);
 	c->last_failure = REG_FAIL_NONE;
+	reg_begin(c);
+}
+
+void cpg_rdvc_reregister(struct cpg_rdvc *c)
+{
+	if (c->reg == REG_IDLE)
+		return;
+	/* A HELLO already waiting for its OK left before the change. */
 	reg_begin(c);
 }
 

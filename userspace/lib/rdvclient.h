@@ -69,6 +69,9 @@ struct cpg_rdvc_ops {
 	 * own endpoint): its datagrams go to info->endpoint now, the session
 	 * stays. NULL: relayed paths stay relayed. */
 	void (*peer_moved)(void *arg, const struct cpg_rdvc_peer_info *info);
+	/* Our public endpoint moved (after the registered call that showed
+	 * it): the caller tells its peers where we are now. May be NULL. */
+	void (*moved)(void *arg, const union cpg_sockaddr *public_ep);
 	/* Connecting failed. The entry is gone (no cpg_rdvc_close() needed). */
 	void (*peer_failed)(void *arg, struct in_addr vpn_ip, enum cpg_rdvc_failure failure,
 			    enum cpg_reason reason);
@@ -107,6 +110,13 @@ int cpg_rdvc_peer_info(struct cpg_rdvc *c, struct in_addr peer, struct cpg_rdvc_
 /* Send a PUNCH_KEEPALIVE to an up peer to hold the NAT mappings (and a
  * RELAY_BIND first when relayed, so that the relay follows our NAT). */
 void cpg_rdvc_keepalive(struct cpg_rdvc *c, struct in_addr peer);
+/*
+ * Our addresses or routes changed: send HELLO now, with the registration's
+ * secret, so that the RDV moves our registration at once if we come from
+ * a new endpoint (and probe our NAT again). Peers and paths stay. Nothing
+ * before cpg_rdvc_start().
+ */
+void cpg_rdvc_reregister(struct cpg_rdvc *c);
 /* Drop the registration and every peer, then register again (SIGUSR1). */
 void cpg_rdvc_restart(struct cpg_rdvc *c);
 /* Counters for status output. */
@@ -117,6 +127,7 @@ struct cpg_rdvc_stats {
 	uint64_t punches_sent;
 	uint64_t punches_received;
 	uint64_t bad_tokens;	/* punches of a known session with a wrong token */
+	uint64_t moves;		/* times our public endpoint moved */
 };
 const struct cpg_rdvc_stats *cpg_rdvc_stats(const struct cpg_rdvc *c);
 const char *cpg_rdvc_failure_str(enum cpg_rdvc_failure f);

@@ -136,6 +136,8 @@ static void clear_absent(struct cpg_msg *m)
 		m->in_use = 0;
 	if (!(m->present & CPG_HAS(CPG_ATTR_MAC)))
 		memset(m->mac, 0, sizeof(m->mac));
+	if (!(m->present & CPG_HAS(CPG_ATTR_REG_TOKEN)))
+		memset(m->reg_token, 0, sizeof(m->reg_token));
 }
 
 /* A message of type carrying the given attributes, with distinct values. */
@@ -165,6 +167,8 @@ static void make_msg(struct cpg_msg *m, uint8_t type, uint32_t attrs)
 	m->in_use = 17;
 	for (unsigned int i = 0; i < CPG_MAC_LEN; i++)
 		m->mac[i] = (uint8_t)(0x40 + i);
+	for (unsigned int i = 0; i < CPG_TOKEN_LEN; i++)
+		m->reg_token[i] = (uint8_t)(0x70 + i);
 	clear_absent(m);
 }
 
@@ -222,9 +226,9 @@ static void test_encoding_layout(void **state)
 	make_msg(&m, CPG_MSG_ANS, all_attrs);
 	len = cpg_msg_encode(&m, buf, sizeof(buf));
 	/* Seven 4-byte values, four IPv4 endpoints, four u8 values, a u16,
-	 * a token, two u64, a MAC. */
-	assert_int_equal(len, 8 + 20 * 4 + 7 * 4 + 4 * 8 + 4 * 1 + 2 + CPG_TOKEN_LEN + 2 * 8 +
-				      CPG_MAC_LEN);
+	 * two tokens, two u64, a MAC. */
+	assert_int_equal(len, 8 + 21 * 4 + 7 * 4 + 4 * 8 + 4 * 1 + 2 + 2 * CPG_TOKEN_LEN +
+				      2 * 8 + CPG_MAC_LEN);
 
 	assert_int_equal(buf[0], CPG_PROTO_VERSION);
 	assert_int_equal(buf[1], CPG_MSG_ANS);
@@ -238,7 +242,11 @@ static void test_encoding_layout(void **state)
 		unsigned int alen = (unsigned int)(buf[pos + 2] << 8 | buf[pos + 3]);
 
 		assert_false(type & CPG_ATTR_F_MANDATORY);
-		assert_true(type > prev);
+		/* Ascending, but the MAC last: REG_TOKEN comes before it. */
+		if (type == CPG_ATTR_MAC)
+			assert_int_equal(prev, CPG_ATTR_REG_TOKEN);
+		else
+			assert_true(type > prev);
 		prev = type;
 		if (type == CPG_ATTR_PEER_ENDPOINT) {
 			static const uint8_t want[8] = { 4, 0, 0x04, 0xd2, 203, 0, 113, 9 };
@@ -267,7 +275,7 @@ static void test_encoding_layout(void **state)
 		pos += 4 + alen;
 	}
 	assert_int_equal(pos, len);
-	assert_int_equal(prev, CPG_ATTR_MAX);
+	assert_int_equal(prev, CPG_ATTR_MAC);
 }
 
 static void test_ipv6_endpoints(void **state)

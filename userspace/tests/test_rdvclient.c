@@ -44,6 +44,8 @@ struct client {
 	struct cpg_rdvc_peer_info info;
 	int moved;
 	struct cpg_rdvc_peer_info moved_info;
+	int we_moved;			/* the moved callback: our endpoint */
+	union cpg_sockaddr moved_to;
 	int failed;
 	struct in_addr failed_ip;
 	enum cpg_rdvc_failure failure;
@@ -185,6 +187,14 @@ static void on_peer_moved(void *arg, const struct cpg_rdvc_peer_info *info)
 	c->moved_info = *info;
 }
 
+static void on_moved(void *arg, const union cpg_sockaddr *public_ep)
+{
+	struct client *c = arg;
+
+	c->we_moved++;
+	c->moved_to = *public_ep;
+}
+
 static void on_peer_failed(void *arg, struct in_addr vpn_ip, enum cpg_rdvc_failure failure,
 			   enum cpg_reason reason)
 {
@@ -205,6 +215,7 @@ static const struct cpg_rdvc_ops ops = {
 	.peer_incoming = on_peer_incoming,
 	.peer_up = on_peer_up,
 	.peer_moved = on_peer_moved,
+	.moved = on_moved,
 	.peer_failed = on_peer_failed,
 };
 
@@ -293,6 +304,24 @@ static void rdv_send_ok(struct fixture *fx, const struct cpg_msg *hello,
 	m.ping_interval = ping_ms;
 	m.present = CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT) | CPG_HAS(CPG_ATTR_PING_INTERVAL);
 	send_msg(fx->rdv_fd, &m, to);
+}
+
+/* OK to hello saying we are at public_ep, with the registration secret
+ * fill, fill+1...; sent to the client's own address. */
+static void rdv_send_ok_token(struct fixture *fx, const struct cpg_msg *hello,
+			      const struct client *to, const union cpg_sockaddr *public_ep,
+			      uint8_t fill)
+{
+	struct cpg_msg m;
+
+	cpg_msg_init(&m, CPG_MSG_OK, hello->request_id);
+	m.public_ep = *public_ep;
+	m.ping_interval = CPG_PING_INTERVAL_MS;
+	for (unsigned int i = 0; i < CPG_TOKEN_LEN; i++)
+		m.reg_token[i] = (uint8_t)(fill + i);
+	m.present = CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT) | CPG_HAS(CPG_ATTR_PING_INTERVAL) |
+		    CPG_HAS(CPG_ATTR_REG_TOKEN);
+	send_msg(fx->rdv_fd, &m, &to->addr);
 }
 
 static void rdv_send_type(struct fixture *fx, uint8_t type, const union cpg_sockaddr *to)
@@ -1101,6 +1130,99 @@ static void test_no_relay(void **state)
 	close(silent);
 }
 
+/* The OK's secret goes into every later HELLO; without one, none does. */
+static void test_reg_token_sent(void **state)
+{
+	struct fixture *fx = *state;
+	struct cpg_msg m;
+
+	cpg_rdvc_start(fx->a.rdvc);
+	assert_true(rdv_recv(fx, CPG_MSG_HELLO, &m, NULL));
+	assert_false(m.present & CPG_HAS(CPG_ATTR_REG_TOKEN));
+	rdv_send_ok_token(fx, &m, &fx->a, &fx->a.addr, 0x60);
+	assert_true(RUN_UNTIL(fx, fx->a.registered == 1, WAIT_MS));
+
+	/* Our addresses changed: a HELLO at once, with the secret. */
+	cpg_rdvc_reregister(fx->a.rdvc);
+	assert_true(rdv_recv(fx, CPG_MSG_HELLO, &m, NULL));
+	assert_true(m.present & CPG_HAS(CPG_ATTR_REG_TOKEN));
+	assert_int_equal(m.reg_token[0], 0x60);
+	assert_int_equal(m.reg_token[CPG_TOKEN_LEN - 1], 0x60 + CPG_TOKEN_LEN - 1);
+	/* Same endpoint: registered again, nobody moved. */
+	rdv_send_ok_token(fx, &m, &fx->a, &fx->a.addr, 0x60);
+	assert_true(RUN_UNTIL(fx, fx->a.registered == 2, WAIT_MS));
+	assert_int_equal(fx->a.we_moved, 0);
+	assert_int_equal(cpg_rdvc_stats(fx->a.rdvc)->moves, 0);
+
+	/* RECONNECT (a move our PING showed, or an RDV restart) keeps it. */
+	rdv_send_type(fx, CPG_MSG_RECONNECT, &fx->a.addr);
+	assert_true(rdv_recv(fx, CPG_MSG_HELLO, &m, NULL));
+	assert_true(m.present & CPG_HAS(CPG_ATTR_REG_TOKEN));
+	/* An RDV that gives none (an old one, or after a restart): none then. */
+	rdv_send_ok(fx, &m, &fx->a.addr, CPG_PING_INTERVAL_MS);
+	assert_true(RUN_UNTIL(fx, fx->a.registered == 3, WAIT_MS));
+	cpg_rdvc_reregister(fx->a.rdvc);
+	assert_true(rdv_recv(fx, CPG_MSG_HELLO, &m, NULL));
+	assert_false(m.present & CPG_HAS(CPG_ATTR_REG_TOKEN));
+	/* SIGUSR1's restart starts from scratch: BYE, then no secret. */
+	rdv_send_ok_token(fx, &m, &fx->a, &fx->a.addr, 0x70);
+	assert_true(RUN_UNTIL(fx, fx->a.registered == 4, WAIT_MS));
+	cpg_rdvc_restart(fx->a.rdvc);
+	assert_true(rdv_recv(fx, CPG_MSG_HELLO, &m, NULL));
+	assert_false(m.present & CPG_HAS(CPG_ATTR_REG_TOKEN));
+}
+
+/* The OK of a registration again names a new public endpoint: we moved.
+ * The caller hears it once, and a relayed path binds the relay again. */
+static void test_moved(void **state)
+{
+	struct fixture *fx = *state;
+	struct in_addr peer_ip = test_ip4("10.0.0.7");
+	union cpg_sockaddr relay_addr, direct_addr, elsewhere;
+	int relay = loopback_socket(&relay_addr);
+	int direct = loopback_socket(&direct_addr);
+	struct cpg_msg m, hello;
+
+	up_relayed(fx, peer_ip, relay, &relay_addr, &direct_addr);
+	drain(relay);
+	cpg_sockaddr_set_in(&elsewhere, test_ip4("203.0.113.5"), 4321);
+	cpg_rdvc_reregister(fx->a.rdvc);
+	assert_true(rdv_recv(fx, CPG_MSG_HELLO, &hello, NULL));
+	rdv_send_ok_token(fx, &hello, &fx->a, &elsewhere, 0x10);
+	assert_true(RUN_UNTIL(fx, fx->a.we_moved == 1, WAIT_MS));
+	assert_true(cpg_sockaddr_equal(&fx->a.moved_to, &elsewhere));
+	assert_true(cpg_sockaddr_equal(&fx->a.public_ep, &elsewhere));
+	assert_int_equal(fx->a.registered, 2);
+	assert_int_equal(cpg_rdvc_stats(fx->a.rdvc)->moves, 1);
+	assert_true(recv_msg_on(fx, relay, CPG_MSG_RELAY_BIND, &m, NULL, WAIT_MS));
+	assert_int_equal(m.session, SESSION_1);
+	/* The tunnel's path is untouched. */
+	assert_int_equal(fx->a.up, 1);
+	assert_int_equal(fx->a.failed, 0);
+	/* PONGs from there on are no news. */
+	{
+		struct cpg_msg pong;
+
+		cpg_msg_init(&pong, CPG_MSG_PONG, 0);
+		pong.public_ep = elsewhere;
+		pong.present = CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT);
+		send_msg(fx->rdv_fd, &pong, &fx->a.addr);
+		assert_false(RUN_UNTIL(fx, fx->a.we_moved == 2, 100));
+		/* One that differs is: the registration moved under us. */
+		pong.public_ep = fx->a.addr;
+		send_msg(fx->rdv_fd, &pong, &fx->a.addr);
+		assert_true(RUN_UNTIL(fx, fx->a.we_moved == 2, WAIT_MS));
+		assert_true(cpg_sockaddr_equal(&fx->a.moved_to, &fx->a.addr));
+	}
+	/* So does the OK to a retransmission of this registration's HELLO. */
+	rdv_send_ok_token(fx, &hello, &fx->a, &elsewhere, 0x10);
+	assert_true(RUN_UNTIL(fx, fx->a.we_moved == 3, WAIT_MS));
+	assert_true(cpg_sockaddr_equal(&fx->a.moved_to, &elsewhere));
+	assert_int_equal(fx->a.registered, 2);
+	close(relay);
+	close(direct);
+}
+
 static void test_reconnect(void **state)
 {
 	struct fixture *fx = *state;
@@ -1236,6 +1358,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_relay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_direct_try_moves, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_direct_try_answered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reg_token_sent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_moved, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rdv_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_callbacks_reenter, setup, teardown),
