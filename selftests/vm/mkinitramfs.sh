@@ -54,8 +54,8 @@ SELFTESTS_DIR=$(dirname "$VM_DIR")
 # installed stays available to modprobe and to the kernel's autoloading
 # (nft expressions, crypto algorithms, qdiscs).
 BOOT_MODULES="tun veth dummy bridge udp_tunnel ip6_udp_tunnel
-	nf_conntrack nf_nat nf_tables nft_chain_nat nft_nat nft_masq nft_ct
-	sch_netem wireguard"
+	nf_conntrack nf_conntrack_netlink nf_nat nf_tables nft_chain_nat nft_nat nft_masq
+	nft_ct sch_netem wireguard"
 # Installed, loaded on demand: what campagnol.ko's AEADs may be built from,
 # nftables/diagnostic extras, what puts netem on one flow only (a prio
 # qdisc and a u32 filter), and BBR for TCP through a lossy path.
@@ -67,10 +67,11 @@ CPG_BINARIES="campagnol campagnol_rdv campagnol-status campagnol-punch campagnol
 	udp-replay udp-garbage"
 # System tools: required ones make the build fail when missing. The optional
 # ones are what the VPN tests of lib.sh need besides (jq for the daemons'
-# status, openssl for campagnol-pki, nstat for the UDP counters): a test
-# that needs a missing one skips (ktap_require).
+# status, openssl for campagnol-pki, nstat for the UDP counters, conntrack
+# to make a NAT forget its mappings): a test that needs a missing one skips
+# (ktap_require).
 REQUIRED_TOOLS="bash dash ip tc ss nft ping kmod"
-OPTIONAL_TOOLS="iperf3 tcpdump wg strace jq openssl nstat"
+OPTIONAL_TOOLS="iperf3 tcpdump wg strace jq openssl nstat conntrack"
 
 output=""
 moddir=""
