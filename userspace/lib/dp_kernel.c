@@ -726,62 +726,70 @@ static int endpoint_errno(int ret)
 	return ret == -EADDRINUSE ? -EEXIST : ret;
 }
 
-static int dpk_set_endpoint(struct cpg_dp *base, struct in_addr vpn_ip,
-			    const union cpg_sockaddr *endpoint)
+/* Whether campagnol.ko could move vpn_ip to endpoint: 0 or -errno. */
+static int move_check(struct dp_kernel *dp, struct in_addr vpn_ip,
+		      const union cpg_sockaddr *endpoint)
 {
-	struct dp_kernel *dp = dpk_of(base);
-	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN], why[256], said[272];
-	int ret;
-
 	if (dp->dead)
 		return -ENODEV;
 	if (!peer_tracked(dp, vpn_ip))
 		return -ENOENT;
 	if (endpoint->sa.sa_family != AF_INET && endpoint->sa.sa_family != AF_INET6)
 		return -EINVAL;
-	ret = dpk_request(dp, cpg_dpk_peer_endpoint_msg(dp->family, (int)dp->ifindex, vpn_ip,
-							endpoint),
-			  NULL, NULL, why, sizeof(why));
+	return 0;
+}
+
+/* The module's answer ret to a move (verb: "move", "float"): tracked when
+ * done, a warning when refused for anything but a record not newest. */
+static int move_result(struct dp_kernel *dp, struct in_addr vpn_ip,
+		       const union cpg_sockaddr *endpoint, int ret, const char *why,
+		       const char *verb)
+{
+	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN], said[272];
+
 	ret = endpoint_errno(ret);
 	if (!ret)
 		peer_track(dp, vpn_ip, endpoint);
-	if (ret < 0)
-		log_warn("campagnol.ko: cannot move peer %s to %s: %s%s",
+	else if (ret != -ESTALE)
+		log_warn("campagnol.ko: cannot %s peer %s to %s: %s%s", verb,
 			 cpg_net_ip4_str(vpn_ip, ip), cpg_sockaddr_str(endpoint, ep, sizeof(ep)),
 			 strerror(-ret), kernel_says(why, said, sizeof(said)));
 	return ret;
+}
+
+static int dpk_set_endpoint(struct cpg_dp *base, struct in_addr vpn_ip,
+			    const union cpg_sockaddr *endpoint)
+{
+	struct dp_kernel *dp = dpk_of(base);
+	char why[256];
+	int ret = move_check(dp, vpn_ip, endpoint);
+
+	if (ret)
+		return ret;
+	ret = dpk_request(dp, cpg_dpk_peer_endpoint_msg(dp->family, (int)dp->ifindex, vpn_ip,
+							endpoint),
+			  NULL, NULL, why, sizeof(why));
+	return move_result(dp, vpn_ip, endpoint, ret, why, "move");
 }
 
 static int dpk_float_peer(struct cpg_dp *base, struct in_addr vpn_ip,
 			  const union cpg_sockaddr *endpoint, uint16_t epoch, uint64_t seq)
 {
 	struct dp_kernel *dp = dpk_of(base);
-	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN], why[256], said[272];
-	int ret;
+	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN], why[256];
+	int ret = move_check(dp, vpn_ip, endpoint);
 
-	if (dp->dead)
-		return -ENODEV;
-	if (!peer_tracked(dp, vpn_ip))
-		return -ENOENT;
-	if (endpoint->sa.sa_family != AF_INET && endpoint->sa.sa_family != AF_INET6)
-		return -EINVAL;
+	if (ret)
+		return ret;
 	ret = dpk_request(dp, cpg_dpk_peer_float_msg(dp->family, (int)dp->ifindex, vpn_ip,
 						     endpoint, epoch, seq),
 			  NULL, NULL, why, sizeof(why));
-	ret = endpoint_errno(ret);
-	if (!ret) {
-		peer_track(dp, vpn_ip, endpoint);
-		return 0;
-	}
+	ret = move_result(dp, vpn_ip, endpoint, ret, why, "float");
 	/* A replay or a late record is what the check is for: no news. */
 	if (ret == -ESTALE)
 		log_debug("campagnol.ko: peer %s not moved to %s: record %" PRIu64
 			  " of epoch %u is not its newest", cpg_net_ip4_str(vpn_ip, ip),
 			  cpg_sockaddr_str(endpoint, ep, sizeof(ep)), seq, epoch);
-	else
-		log_warn("campagnol.ko: cannot float peer %s to %s: %s%s",
-			 cpg_net_ip4_str(vpn_ip, ip), cpg_sockaddr_str(endpoint, ep, sizeof(ep)),
-			 strerror(-ret), kernel_says(why, said, sizeof(said)));
 	return ret;
 }
 

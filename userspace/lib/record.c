@@ -296,25 +296,30 @@ static int precheck(const struct cpg_record_key *k, const uint8_t *rec, size_t l
 	return CPG_RECORD_OK;
 }
 
-/* The plaintext's offset and length in a record that passed precheck(). */
-static size_t plain_offset(const struct cpg_record_key *k)
-{
-	return CPG_RECORD_HEADER_LEN + cpg_cipher_explicit_nonce_len(k->cipher);
-}
+/* What the AEAD takes to open a record that passed precheck(). */
+struct opening {
+	size_t offset, len;		/* of the plaintext (ciphertext until opened) */
+	uint8_t nonce[CPG_RECORD_NONCE_LEN];
+	uint8_t aad[AAD_LEN];
+};
 
-static size_t plain_length(const struct cpg_record_key *k, const struct cpg_record_header *hdr)
+static void opening_init(struct opening *o, const struct cpg_record_key *k, const uint8_t *rec,
+			 const struct cpg_record_header *hdr)
 {
-	return hdr->length - cpg_cipher_explicit_nonce_len(k->cipher) - CPG_RECORD_TAG_LEN;
+	size_t explicit_len = cpg_cipher_explicit_nonce_len(k->cipher);
+
+	o->offset = CPG_RECORD_HEADER_LEN + explicit_len;
+	o->len = hdr->length - explicit_len - CPG_RECORD_TAG_LEN;
+	make_aad(o->aad, hdr->epoch, hdr->seq, o->len);
+	make_nonce(k, rec + CPG_RECORD_HEADER_LEN, hdr->epoch, hdr->seq, o->nonce);
 }
 
 int cpg_record_open(struct cpg_record_rx *rx, uint8_t *rec, size_t len,
 		    struct cpg_record_header *hdr, uint8_t **plain, size_t *plain_len)
 {
 	struct cpg_record_key *k = &rx->key;
-	uint8_t nonce[CPG_RECORD_NONCE_LEN];
-	uint8_t aad[AAD_LEN];
+	struct opening o;
 	uint8_t *p;
-	size_t plen;
 	int st;
 
 	st = precheck(k, rec, len, hdr);
@@ -324,21 +329,19 @@ int cpg_record_open(struct cpg_record_rx *rx, uint8_t *rec, size_t len,
 	if (st)
 		return st;
 
-	p = rec + plain_offset(k);
-	plen = plain_length(k, hdr);
-	make_aad(aad, hdr->epoch, hdr->seq, plen);
-	make_nonce(k, rec + CPG_RECORD_HEADER_LEN, hdr->epoch, hdr->seq, nonce);
-	st = aead_crypt(k->ctx, false, nonce, aad, p, plen, p + plen);
+	opening_init(&o, k, rec, hdr);
+	p = rec + o.offset;
+	st = aead_crypt(k->ctx, false, o.nonce, o.aad, p, o.len, p + o.len);
 	if (st) {
 		/* Never leave unauthenticated plaintext behind. */
-		OPENSSL_cleanse(p, plen);
+		OPENSSL_cleanse(p, o.len);
 		return st;
 	}
 	st = cpg_replay_update(&rx->replay, hdr->seq);
 	if (st)
 		return st;
 	*plain = p;
-	*plain_len = plen;
+	*plain_len = o.len;
 	return CPG_RECORD_OK;
 }
 
@@ -356,19 +359,13 @@ void cpg_record_key_free(struct cpg_record_key *k)
 int cpg_record_authenticate(struct cpg_record_key *k, const uint8_t *rec, size_t len,
 			    struct cpg_record_header *hdr)
 {
-	uint8_t nonce[CPG_RECORD_NONCE_LEN];
-	uint8_t aad[AAD_LEN];
-	const uint8_t *p;
-	size_t plen;
+	struct opening o;
 	int st = precheck(k, rec, len, hdr);
 
 	if (st)
 		return st;
-	p = rec + plain_offset(k);
-	plen = plain_length(k, hdr);
-	make_aad(aad, hdr->epoch, hdr->seq, plen);
-	make_nonce(k, rec + CPG_RECORD_HEADER_LEN, hdr->epoch, hdr->seq, nonce);
-	return aead_verify(k->ctx, nonce, aad, p, plen, p + plen);
+	opening_init(&o, k, rec, hdr);
+	return aead_verify(k->ctx, o.nonce, o.aad, rec + o.offset, o.len, rec + o.offset + o.len);
 }
 
 int cpg_record_check_openssl_nonce(enum cpg_cipher c, const uint8_t *rec, size_t len)
