@@ -956,6 +956,12 @@ vpn_peer_get() {
 	vpn_peer "$1" "$2" | jq -r "$3" 2>/dev/null
 }
 
+# vpn_iface_get NAME JQ_FILTER: a value of daemon NAME's interface entry (jq
+# -r), e.g. '.tunnels_up'.
+vpn_iface_get() {
+	vpn_status "$1" --json 2>/dev/null | jq -r ".interfaces[0] | $2" 2>/dev/null
+}
+
 # vpn_wait_peer NAME PEER_VPN_IP JQ_CONDITION TIMEOUT_S: until daemon NAME's
 # entry for the peer satisfies the condition (jq -e), e.g.
 # '.state == "established"'. "none" stands for "no entry at all".

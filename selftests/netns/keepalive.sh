@@ -38,11 +38,8 @@ pki_setup A D && rdv_start rdv && {
 ktap_test_result "the daemons of A and D start, and A reaches D over the VPN" [ -n "$started" ]
 [ -n "$started" ] || ktap_bail_out "cannot go on without the tunnel"
 
-iface() {
-	vpn_status "$1" --json 2>/dev/null | jq -r ".interfaces[0].$2" 2>/dev/null
-}
-UP_A=$(iface A tunnels_up)
-UP_D=$(iface D tunnels_up)
+UP_A=$(vpn_iface_get A .tunnels_up)
+UP_D=$(vpn_iface_get D .tunnels_up)
 RX_D=$(vpn_peer_get D "$A_VPN" .rx_packets)
 sleep $IDLE_S
 
@@ -66,7 +63,8 @@ ktap_test_result "an idle tunnel carries keepalives both ways, not counted as pa
 alive() {
 	[ "$(vpn_peer_get D "$A_VPN" .state)" = established ] &&
 		[ "$(vpn_peer_get A "$D_VPN" .state)" = established ] &&
-		[ "$(iface A tunnels_up)" = "$UP_A" ] && [ "$(iface D tunnels_up)" = "$UP_D" ] &&
+		[ "$(vpn_iface_get A .tunnels_up)" = "$UP_A" ] &&
+		[ "$(vpn_iface_get D .tunnels_up)" = "$UP_D" ] &&
 		! grep -q "nothing from the peer" "$(vpn_err D)" "$(vpn_err A)"
 }
 ktap_test_result "keepalives keep the idle tunnel alive past dead-peer detection (${DEAD_S} s)" \

@@ -47,12 +47,9 @@ pki_setup A D && rdv_start rdv && {
 ktap_test_result "the daemons of A and D start, and A reaches D over the VPN" [ -n "$started" ]
 [ -n "$started" ] || ktap_bail_out "cannot go on without the tunnel"
 
-iface() {
-	vpn_status "$1" --json 2>/dev/null | jq -r ".interfaces[0].$2" 2>/dev/null
-}
 OLD_EP=$(vpn_peer_get D "$A_VPN" .endpoint)
-UP_A=$(iface A tunnels_up)
-UP_D=$(iface D tunnels_up)
+UP_A=$(vpn_iface_get A .tunnels_up)
+UP_D=$(vpn_iface_get D .tunnels_up)
 SINCE_D=$(vpn_peer_get D "$A_VPN" .since)
 ktap_print_msg "D sees A at $OLD_EP; tunnels_up: A $UP_A, D $UP_D"
 
@@ -119,8 +116,8 @@ ktap_test_result "pings A -> D every ${PING_INTERVAL} s: at most ${MAX_LOSS_MS} 
 same_session() {
 	local up_a up_d since
 
-	up_a=$(iface A tunnels_up)
-	up_d=$(iface D tunnels_up)
+	up_a=$(vpn_iface_get A .tunnels_up)
+	up_d=$(vpn_iface_get D .tunnels_up)
 	since=$(vpn_peer_get D "$A_VPN" .since)
 	ktap_print_msg "tunnels_up: A $UP_A -> $up_a, D $UP_D -> $up_d;" \
 		"D's tunnel to A up for $SINCE_D s -> $since s"
@@ -133,7 +130,7 @@ floated() {
 	local floats if_floats line human
 
 	floats=$(vpn_peer_get D "$A_VPN" .floats)
-	if_floats=$(iface D floats)
+	if_floats=$(vpn_iface_get D .floats)
 	line=$(last_line "$(vpn_err D)" "peer ${A_VPN//./\\.} moved from .* \(roaming\)")
 	ktap_print_msg "D: floats for A $floats, in all $if_floats; ${line:-no notice line}"
 	human=$(vpn_status D | grep -E 'roam')
@@ -156,12 +153,12 @@ replay_stays() {
 
 	[ -n "$RECORD" ] || { ktap_print_msg "no record captured"; return 1; }
 	floats_before=$(vpn_peer_get D "$A_VPN" .floats)
-	stale_before=$(iface D float_stale)
+	stale_before=$(vpn_iface_get D .float_stale)
 	in_ns rdv "$CPG_BIN/udp-replay" -s "$NAT1_IP:62500" -n 3 "$D_IP:$D_PORT" "$RECORD" ||
 		return 1
 	sleep 0.5
 	floats=$(vpn_peer_get D "$A_VPN" .floats)
-	stale=$(iface D float_stale)
+	stale=$(vpn_iface_get D .float_stale)
 	ep=$(vpn_peer_get D "$A_VPN" .endpoint)
 	ktap_print_msg "after 3 copies from $NAT1_IP:62500: A at $ep, floats $floats_before ->" \
 		"$floats, float_stale $stale_before -> $stale"

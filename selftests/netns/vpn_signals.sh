@@ -110,11 +110,6 @@ sees() {
 	[ "$subject" = "$3" ]
 }
 
-# iface_get NAME JQ_FILTER: a value of daemon NAME's interface (jq -r).
-iface_get() {
-	vpn_status "$1" --json 2>/dev/null | jq -r ".interfaces[0] | $2" 2>/dev/null
-}
-
 # pings_all NS DST N: N pings from NS to DST, 0.2 s apart, all answered.
 pings_all() {
 	local summary
@@ -221,7 +216,7 @@ ktap_test_result "B revoked, the CA's CRL rewritten: before a HUP, A still lets 
 # The A-D tunnel across the HUP: its state before, a ping running through it.
 # Old enough that a tunnel made again at the HUP would show a younger age.
 vpn_wait_peer A "$D_VPN" '.since >= 3' 5
-tunnels_up0=$(iface_get A .tunnels_up)
+tunnels_up0=$(vpn_iface_get A .tunnels_up)
 d_ups=$(count "$(vpn_err D)" "tunnel to ${A_VPN//./\\.} at .* up")
 entry0=$(vpn_peer A "$D_VPN")
 t0=$(now_ms)
@@ -255,11 +250,11 @@ hup_keeps() {
 	drift=$(((since1 - since0) - (t1 - t0) / 1000))
 	ktap_print_msg "A's entry for D: tx_packets $tx0 -> $tx1, rx_packets $rx0 -> $rx1," \
 		"since $since0 -> $since1 s over $(((t1 - t0) / 1000)) s;" \
-		"A's tunnels_up $tunnels_up0 -> $(iface_get A .tunnels_up)"
+		"A's tunnels_up $tunnels_up0 -> $(vpn_iface_get A .tunnels_up)"
 	jq -e '.state == "established"' >/dev/null <<<"$entry" &&
 		[ "$tx1" -ge $((tx0 + HUP_PINGS)) ] && [ "$rx1" -ge $((rx0 + HUP_PINGS)) ] &&
 		[ "$drift" -ge -1 ] && [ "$drift" -le 2 ] &&
-		[ "$(iface_get A .tunnels_up)" = "$tunnels_up0" ] || ok=""
+		[ "$(vpn_iface_get A .tunnels_up)" = "$tunnels_up0" ] || ok=""
 	if [ "$(count "$(vpn_err D)" "tunnel to ${A_VPN//./\\.} at .* up")" != "$d_ups" ]; then
 		ktap_print_msg "D made a new tunnel with A"
 		ok=""
@@ -286,7 +281,7 @@ ktap_test_result "after the HUP, A refuses B's new tunnel: certificate revoked" 
 # ---- SIGUSR2 ---------------------------------------------------------------
 
 renew_a A-usr2 || ktap_bail_out "cannot renew A's certificate"
-tunnels_up0=$(iface_get A .tunnels_up)
+tunnels_up0=$(vpn_iface_get A .tunnels_up)
 signal A USR2
 usr2_keeps() {
 	if ! wait_for "$(vpn_err A)" "SIGUSR2: $RELOADING" 5 ||
@@ -295,7 +290,7 @@ usr2_keeps() {
 		return 1
 	fi
 	pings_all A "$D_VPN" 5 && sees D A "CN=A-usr1" &&
-		[ "$(iface_get A .tunnels_up)" = "$tunnels_up0" ]
+		[ "$(vpn_iface_get A .tunnels_up)" = "$tunnels_up0" ]
 }
 ktap_test_result "SIGUSR2: A logs it; the A-D tunnel goes on with the certificate it began with" \
 	usr2_keeps
