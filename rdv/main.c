@@ -90,6 +90,7 @@ struct rdv {
 	bool remote_relays;		/* --relay-secret: key holds the secret */
 	struct relay_ctl_key key;
 	int fd;
+	int family;			/* of fd and probe_fd: AF_INET6 takes IPv4 too */
 	int probe_fd;			/* -1: no NAT probing */
 	int exit_code;
 	uint64_t oversized;		/* datagrams longer than RECV_BUF_SIZE */
@@ -269,10 +270,12 @@ static void send_from(struct rdv *r, int fd, const union cpg_sockaddr *to, const
 		      size_t len)
 {
 	char ep[CPG_SOCKADDR_STRLEN];
+	union cpg_sockaddr dst;
 	ssize_t n;
 
+	cpg_sockaddr_for_family(&dst, to, r->family);
 	do
-		n = sendto(fd, buf, len, 0, &to->sa, cpg_sockaddr_len(to));
+		n = sendto(fd, buf, len, 0, &dst.sa, cpg_sockaddr_len(&dst));
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		/* UDP: a full buffer or an unreachable client loses one reply,
@@ -366,6 +369,7 @@ static void on_readable(struct cpg_loop *loop, int fd, uint32_t events, void *ar
 				r->oversized++;
 				continue;
 			}
+			cpg_sockaddr_unmap(&r->from[i]);
 			if (fd == r->fd && r->remote_relays &&
 			    relay_ctl_is_control(r->bufs[i], r->msgs[i].msg_len))
 				relay_pool_input(r->pool, r->bufs[i], r->msgs[i].msg_len,
@@ -575,6 +579,7 @@ int main(int argc, char **argv)
 	r->fd = cpg_net_udp_socket(&opt.bind, NULL);
 	if (r->fd < 0)
 		goto out;
+	r->family = opt.bind.sa.sa_family;
 	rdv_socket_buffers(r->fd, SOCKET_BUFFER_SIZE);
 	memset(&bound, 0, sizeof(bound));
 	if (getsockname(r->fd, &bound.sa, &bound_len))

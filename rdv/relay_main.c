@@ -228,12 +228,14 @@ static void send_ctl(struct relayd *d, struct cpg_msg *m)
 	uint8_t buf[CPG_PROTO_MAX_MSG];
 	char str[CPG_SOCKADDR_STRLEN];
 	int len = relay_ctl_seal(&d->key, m, relay_ctl_wall_ms(), buf, sizeof(buf));
+	union cpg_sockaddr dst;
 	ssize_t n;
 
 	if (len < 0)
 		return;
+	cpg_sockaddr_for_family(&dst, &d->rdv, d->opt->bind.sa.sa_family);
 	do
-		n = sendto(d->fd, buf, (size_t)len, 0, &d->rdv.sa, cpg_sockaddr_len(&d->rdv));
+		n = sendto(d->fd, buf, (size_t)len, 0, &dst.sa, cpg_sockaddr_len(&dst));
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		/* The RDV retries RELAY_ALLOC; HELLO goes again in 5 s. */
@@ -456,6 +458,7 @@ static void on_readable(struct cpg_loop *loop, int fd, uint32_t events, void *ar
 				log_warn("recvfrom: %s", strerror(errno));
 			return;
 		}
+		cpg_sockaddr_unmap(&from);
 		control_input(d, (size_t)n, &from, cpg_loop_now_ms());
 	}
 }

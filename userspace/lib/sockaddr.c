@@ -35,6 +35,32 @@ bool cpg_sockaddr_same_host(const union cpg_sockaddr *a, const union cpg_sockadd
 	}
 }
 
+void cpg_sockaddr_unmap(union cpg_sockaddr *a)
+{
+	struct in_addr ip;
+	uint16_t port;
+
+	if (a->sa.sa_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&a->in6.sin6_addr))
+		return;
+	memcpy(&ip, &a->in6.sin6_addr.s6_addr[12], sizeof(ip));
+	port = ntohs(a->in6.sin6_port);
+	cpg_sockaddr_set_in(a, ip, port);
+}
+
+void cpg_sockaddr_for_family(union cpg_sockaddr *out, const union cpg_sockaddr *a, int family)
+{
+	if (family != AF_INET6 || a->sa.sa_family != AF_INET) {
+		*out = *a;
+		return;
+	}
+	memset(out, 0, sizeof(*out));
+	out->in6.sin6_family = AF_INET6;
+	out->in6.sin6_port = a->in.sin_port;
+	out->in6.sin6_addr.s6_addr[10] = 0xff;
+	out->in6.sin6_addr.s6_addr[11] = 0xff;
+	memcpy(&out->in6.sin6_addr.s6_addr[12], &a->in.sin_addr, sizeof(a->in.sin_addr));
+}
+
 bool cpg_sockaddr_equal(const union cpg_sockaddr *a, const union cpg_sockaddr *b)
 {
 	return cpg_sockaddr_same_host(a, b) && cpg_sockaddr_port(a) == cpg_sockaddr_port(b);

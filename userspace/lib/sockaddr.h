@@ -29,6 +29,16 @@ uint16_t cpg_sockaddr_port(const union cpg_sockaddr *a);
 void cpg_sockaddr_set_port(union cpg_sockaddr *a, uint16_t port);
 void cpg_sockaddr_set_in(union cpg_sockaddr *a, struct in_addr ip, uint16_t port);
 bool cpg_sockaddr_is_set(const union cpg_sockaddr *a);
+/*
+ * A v4-mapped IPv6 address (::ffff:a.b.c.d, as a dual-stack IPv6 socket
+ * reports IPv4 peers) made the IPv4 address it stands for; any other left
+ * alone. Every endpoint read from a socket goes through it, so that one
+ * host has one form wherever endpoints are compared, stored or sent on.
+ */
+void cpg_sockaddr_unmap(union cpg_sockaddr *a);
+/* a as sendto() on a socket of family takes it: an IPv4 address v4-mapped
+ * for an AF_INET6 socket, anything else as it is. */
+void cpg_sockaddr_for_family(union cpg_sockaddr *out, const union cpg_sockaddr *a, int family);
 /* Returns buf; "-" for an unset address. */
 const char *cpg_sockaddr_str(const union cpg_sockaddr *a, char *buf, size_t len);
 /* Parse "IP", "IP:PORT", "[IP6]:PORT" (numeric only); default_port when absent. */

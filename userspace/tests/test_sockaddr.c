@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Endpoints across address families: what a dual-stack IPv6 socket reports
+ * for an IPv4 peer (::ffff:a.b.c.d) is that IPv4 endpoint once unmapped, and
+ * an IPv4 endpoint is mapped back only for sendto() on an IPv6 socket.
+ */
+#include <arpa/inet.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sockaddr.h"
+
+static union cpg_sockaddr ep(const char *s)
+{
+	union cpg_sockaddr a;
+
+	assert_int_equal(cpg_sockaddr_parse(s, 0, &a), 0);
+	return a;
+}
+
+static void expect_str(const union cpg_sockaddr *a, const char *want)
+{
+	char buf[CPG_SOCKADDR_STRLEN];
+
+	assert_string_equal(cpg_sockaddr_str(a, buf, sizeof(buf)), want);
+}
+
+static void test_unmap(void **state)
+{
+	union cpg_sockaddr a = ep("[::ffff:192.0.2.11]:40001"), want = ep("192.0.2.11:40001");
+
+	(void)state;
+	cpg_sockaddr_unmap(&a);
+	assert_int_equal(a.sa.sa_family, AF_INET);
+	assert_true(cpg_sockaddr_equal(&a, &want));
+	assert_int_equal(cpg_sockaddr_hash(&a), cpg_sockaddr_hash(&want));
+	expect_str(&a, "192.0.2.11:40001");
+}
+
+static void test_unmap_leaves_others(void **state)
+{
+	static const char *const kept[] = {
+		"192.0.2.11:40001", "[2001:db8::1]:40001", "[::1]:5", "[::]:7",
+		"[::192.0.2.11]:40001",		/* v4-compatible, deprecated: not mapped */
+		"[64:ff9b::c000:20b]:40001",	/* NAT64: an IPv6 host for us */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		union cpg_sockaddr a = ep(kept[i]), b = a;
+
+		cpg_sockaddr_unmap(&a);
+		assert_memory_equal(&a, &b, sizeof(a));
+	}
+}
+
+static void test_for_family(void **state)
+{
+	union cpg_sockaddr v4 = ep("192.0.2.11:40001"), v6 = ep("[2001:db8::1]:9"), out;
+
+	(void)state;
+	cpg_sockaddr_for_family(&out, &v4, AF_INET6);
+	expect_str(&out, "[::ffff:192.0.2.11]:40001");
+	cpg_sockaddr_unmap(&out);
+	assert_true(cpg_sockaddr_equal(&out, &v4));
+	cpg_sockaddr_for_family(&out, &v4, AF_INET);
+	assert_true(cpg_sockaddr_equal(&out, &v4));
+	cpg_sockaddr_for_family(&out, &v6, AF_INET6);
+	assert_true(cpg_sockaddr_equal(&out, &v6));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_unmap),
+		cmocka_unit_test(test_unmap_leaves_others),
+		cmocka_unit_test(test_for_family),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
