@@ -371,9 +371,10 @@ static bool same_nat(const struct rdv_client *a, const struct rdv_client *b)
 	       cpg_sockaddr_is_set(&a->local_ep) && cpg_sockaddr_is_set(&b->local_ep);
 }
 
-/* ANS or FWD to member[who] of se, about the other member. */
+/* ANS or FWD to member[who] of se, about the other member, with flags
+ * (CPG_FLAG_DIRECT_TRY: the other member moved) besides LOCAL. */
 static void send_session(struct rdv_server *s, const struct rdv_session *se, int who,
-			 uint8_t type, uint32_t request_id)
+			 uint8_t type, uint32_t request_id, uint8_t flags)
 {
 	const struct rdv_client *me = se->member[who], *peer = se->member[!who];
 	struct cpg_msg m;
@@ -396,10 +397,13 @@ static void send_session(struct rdv_server *s, const struct rdv_session *se, int
 	}
 	if (same_nat(me, peer)) {
 		m.peer_ep = peer->local_ep;
-		m.present |= CPG_HAS(CPG_ATTR_FLAGS);
-		m.flags = CPG_FLAG_LOCAL;
+		flags |= CPG_FLAG_LOCAL;
 	} else {
 		m.peer_ep = peer->endpoint;
+	}
+	if (flags) {
+		m.present |= CPG_HAS(CPG_ATTR_FLAGS);
+		m.flags = flags;
 	}
 	send_msg(s, &m, &me->endpoint);
 }
@@ -613,12 +617,30 @@ static void client_set_local(struct rdv_client *c, const struct cpg_msg *m)
 }
 
 /*
+ * The other member of each of c's sessions gets a FWD of the session it
+ * holds, with c's new endpoint and DIRECT_TRY: "your peer moved, punch it
+ * there". c punches it at the same time (it knows it moved from our OK),
+ * so that both NATs open: a peer behind a NAT that filters by address
+ * would drop c's traffic from the new endpoint otherwise. A relayed
+ * session tries a direct path as on any change of endpoint.
+ */
+static void tell_peers_moved(struct rdv_server *s, const struct rdv_client *c)
+{
+	for (const struct sess_link *l = c->sessions; l; l = l->next) {
+		const struct rdv_session *se = l->session;
+		int peer = se->member[0] == c ? 1 : 0;
+
+		send_session(s, se, peer, CPG_MSG_FWD, 0, CPG_FLAG_DIRECT_TRY);
+	}
+}
+
+/*
  * The registered client c moved to endpoint to (a new address, another NAT,
  * a NAT rebinding): it keeps its VPN IP, its secret and its sessions at
  * once, without waiting for the old endpoint to time out. Its sessions'
  * relay allocations stay: the client binds them again from its new
- * endpoint (RELAY_BIND). Its NAT may have changed with it: the OK's
- * probe measures it again.
+ * endpoint (RELAY_BIND), and its peers learn where it is now. Its NAT may
+ * have changed with it: the OK's probe measures it again.
  */
 static void client_move(struct rdv_server *s, struct rdv_client *c, const union cpg_sockaddr *to,
 			uint64_t now)
@@ -726,9 +748,11 @@ static void handle_hello(struct rdv_server *s, const struct cpg_msg *m,
 	if (at_ep)
 		client_remove(s, at_ep, "replaced: its endpoint registered another VPN IP");
 	if (proven) {
-		client_move(s, holder, from, now);
+		/* First: peers behind its new NAT are told its local endpoint. */
 		client_set_local(holder, m);
+		client_move(s, holder, from, now);
 		welcome(s, holder, m->request_id);
+		tell_peers_moved(s, holder);
 		return;
 	}
 	if (holder) {
@@ -793,8 +817,8 @@ static void session_start(struct rdv_server *s, struct rdv_session *old,
 	session_insert(s, se, first, second);
 	session_log(se, "created");
 	who = se->member[0] == asker ? 0 : 1;
-	send_session(s, se, who, CPG_MSG_ANS, ask->request_id);
-	send_session(s, se, !who, CPG_MSG_FWD, 0);
+	send_session(s, se, who, CPG_MSG_ANS, ask->request_id, 0);
+	send_session(s, se, !who, CPG_MSG_FWD, 0, 0);
 }
 
 static void handle_ask(struct rdv_server *s, struct rdv_client *c, const struct cpg_msg *m,
@@ -837,15 +861,15 @@ static void handle_ask(struct rdv_server *s, struct rdv_client *c, const struct 
 	TAILQ_INSERT_TAIL(&s->sessions, se, lru);
 	if (se->member[0] == c) {
 		/* A retransmission: the first answers may have been lost. */
-		send_session(s, se, 0, CPG_MSG_ANS, m->request_id);
-		send_session(s, se, 1, CPG_MSG_FWD, 0);
+		send_session(s, se, 0, CPG_MSG_ANS, m->request_id, 0);
+		send_session(s, se, 1, CPG_MSG_FWD, 0, 0);
 	} else {
 		/*
 		 * Both asked for each other at once (or the target of a FWD
 		 * asks back, or both asked to be relayed): one session, whose
 		 * roles the first ASK decided.
 		 */
-		send_session(s, se, 1, CPG_MSG_ANS, m->request_id);
+		send_session(s, se, 1, CPG_MSG_ANS, m->request_id, 0);
 	}
 }
 

@@ -258,6 +258,23 @@ static uint32_t expect_ans_fwd(const union cpg_sockaddr *a, const char *a_ip,
 	return s1;
 }
 
+/*
+ * The i-th message sent: the FWD that tells the other member of session
+ * (to, in the given role) that its peer mover moved to moved_ep: the
+ * session it holds, its token, DIRECT_TRY.
+ */
+static void expect_told_moved(size_t i, const union cpg_sockaddr *to, const char *mover,
+			      const union cpg_sockaddr *moved_ep, uint8_t role, uint32_t session,
+			      const uint8_t token[CPG_TOKEN_LEN])
+{
+	const struct cpg_msg *m = sent_msg(i, CPG_MSG_FWD, to);
+
+	assert_int_equal(check_peer_msg(m, mover, moved_ep, role, CPG_FLAG_DIRECT_TRY), session);
+	assert_true(m->present & CPG_HAS(CPG_ATTR_FLAGS));
+	assert_true(m->present & CPG_HAS(CPG_ATTR_TOKEN));
+	assert_memory_equal(m->token, token, CPG_TOKEN_LEN);
+}
+
 static const union cpg_sockaddr *A_EP(void)
 {
 	static union cpg_sockaddr a;
@@ -411,7 +428,7 @@ static void test_reg_token_moves(void **state)
 {
 	struct rdv_server *s = *state;
 	union cpg_sockaddr moved = test_ep4("203.0.113.50", 4000);
-	uint8_t token[CPG_TOKEN_LEN], token2[CPG_TOKEN_LEN];
+	uint8_t token[CPG_TOKEN_LEN], token2[CPG_TOKEN_LEN], stoken[CPG_TOKEN_LEN];
 	struct rdv_client_info info;
 	const struct cpg_msg *m;
 	uint32_t session;
@@ -421,10 +438,15 @@ static void test_reg_token_moves(void **state)
 	send_hello(s, "10.0.0.2", B_EP(), NULL, T0);
 	send_ask(s, A_EP(), "10.0.0.2", T0);
 	session = expect_ans_fwd(A_EP(), "10.0.0.1", A_EP(), B_EP(), "10.0.0.2", B_EP(), 0);
+	memcpy(stoken, sent.msgs[0].msg.token, sizeof(stoken));
 
 	send_hello_token(s, "10.0.0.1", &moved, token, T0 + 10);
-	expect_ok(&moved);
-	ok_token(token2);
+	/* The OK, then B is told where A is now, in the session it holds. */
+	assert_int_equal(sent.n, 2);
+	m = sent_msg(0, CPG_MSG_OK, &moved);
+	assert_true(cpg_sockaddr_equal(&m->public_ep, &moved));
+	memcpy(token2, m->reg_token, sizeof(token2));
+	expect_told_moved(1, B_EP(), "10.0.0.1", &moved, CPG_ROLE_SERVER, session, stoken);
 	assert_memory_equal(token, token2, CPG_TOKEN_LEN);
 	assert_int_equal(rdv_server_stats(s)->moved, 1);
 	assert_int_equal(rdv_server_stats(s)->registered, 2);
@@ -447,11 +469,58 @@ static void test_reg_token_moves(void **state)
 	/* Moving back works the same way; so does a repeat at the same place,
 	 * which keeps the sessions (the client did not restart). */
 	send_hello_token(s, "10.0.0.1", A_EP(), token, T0 + 30);
-	expect_ok(A_EP());
+	assert_int_equal(sent.n, 2);
+	sent_msg(0, CPG_MSG_OK, A_EP());
+	expect_told_moved(1, B_EP(), "10.0.0.1", A_EP(), CPG_ROLE_SERVER, session, stoken);
+	/* No move, no news for B. */
 	send_hello_token(s, "10.0.0.1", A_EP(), token, T0 + 40);
 	expect_ok(A_EP());
 	assert_int_equal(rdv_server_stats(s)->moved, 2);
 	assert_int_equal(rdv_server_stats(s)->sessions, 1);
+}
+
+/* Every peer of the mover hears of the move, in its own session; a stale
+ * HELLO without the secret tells nobody anything. */
+static void test_move_tells_every_peer(void **state)
+{
+	struct rdv_server *s = *state;
+	union cpg_sockaddr c_ep = test_ep4("203.0.113.3", 3000);
+	union cpg_sockaddr moved = test_ep4("203.0.113.50", 4000);
+	uint8_t token[CPG_TOKEN_LEN], tok_b[CPG_TOKEN_LEN], tok_c[CPG_TOKEN_LEN];
+	uint32_t with_b, with_c;
+	bool b_told = false, c_told = false;
+
+	send_hello(s, "10.0.0.1", A_EP(), NULL, T0);
+	ok_token(token);
+	send_hello(s, "10.0.0.2", B_EP(), NULL, T0);
+	send_hello(s, "10.0.0.3", &c_ep, NULL, T0);
+	send_ask(s, A_EP(), "10.0.0.2", T0);
+	with_b = expect_ans_fwd(A_EP(), "10.0.0.1", A_EP(), B_EP(), "10.0.0.2", B_EP(), 0);
+	memcpy(tok_b, sent.msgs[0].msg.token, sizeof(tok_b));
+	/* C asked A: A is the DTLS server of that one. */
+	send_ask(s, &c_ep, "10.0.0.1", T0);
+	with_c = expect_ans_fwd(&c_ep, "10.0.0.3", &c_ep, A_EP(), "10.0.0.1", A_EP(), 0);
+	memcpy(tok_c, sent.msgs[0].msg.token, sizeof(tok_c));
+
+	send_hello_token(s, "10.0.0.1", &moved, token, T0 + 10);
+	assert_int_equal(sent.n, 3);
+	sent_msg(0, CPG_MSG_OK, &moved);
+	for (size_t i = 1; i < 3; i++) {
+		if (cpg_sockaddr_equal(&sent.msgs[i].to, B_EP())) {
+			expect_told_moved(i, B_EP(), "10.0.0.1", &moved, CPG_ROLE_SERVER, with_b,
+					  tok_b);
+			b_told = true;
+		} else {
+			expect_told_moved(i, &c_ep, "10.0.0.1", &moved, CPG_ROLE_CLIENT, with_c,
+					  tok_c);
+			c_told = true;
+		}
+	}
+	assert_true(b_told && c_told);
+	/* Someone else claiming A's VPN IP without the secret: refused, and
+	 * the peers are not told of it. */
+	send_hello(s, "10.0.0.1", A_EP(), NULL, T0 + 20);
+	expect_nok(A_EP(), CPG_REASON_IP_IN_USE);
 }
 
 /* Without the secret, or with a wrong one, a live VPN IP stays its holder's. */
@@ -1685,9 +1754,10 @@ static void test_relay_kept_on_move(void **state)
 {
 	struct rdv_server *s = *state;
 	union cpg_sockaddr moved = test_ep4("203.0.113.50", 4000);
+	uint8_t token[CPG_TOKEN_LEN], stoken[CPG_TOKEN_LEN];
 	struct rdv_client_info info;
-	uint8_t token[CPG_TOKEN_LEN];
-	uint32_t direct;
+	const struct sent_msg *m;
+	uint32_t direct, relayed;
 
 	register_nat(s, "10.0.0.1", A_EP(), CPG_NAT_UNKNOWN);
 	ok_token(token);
@@ -1698,8 +1768,17 @@ static void test_relay_kept_on_move(void **state)
 	expect_relayed(A_EP(), "10.0.0.1", B_EP(), "10.0.0.2", CPG_REASON_PUNCH_FAILED);
 	assert_int_equal(fake_in_use(), 1);
 
+	relayed = sent.msgs[0].msg.session;
+	memcpy(stoken, sent.msgs[0].msg.token, sizeof(stoken));
+
 	send_hello_token(s, "10.0.0.1", &moved, token, T0 + 2000);
-	expect_welcome(&moved);
+	/* PROBE and OK, then B learns A's new endpoint: a direct try, the
+	 * relay staying meanwhile. */
+	assert_int_equal(sent.n, 3);
+	sent_msg(1, CPG_MSG_OK, &moved);
+	m = sent.msgs + 2;
+	expect_told_moved(2, B_EP(), "10.0.0.1", &moved, CPG_ROLE_SERVER, relayed, stoken);
+	assert_true(m->msg.present & CPG_HAS(CPG_ATTR_RELAY_ENDPOINT));
 	assert_int_equal(fake_in_use(), 1);
 	assert_int_equal(rdv_server_stats(s)->relays, 1);
 	assert_true(rdv_server_client(s, test_ip4("10.0.0.1"), T0 + 2000, &info));
@@ -1933,6 +2012,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_reg_token_per_registration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reg_token_moves, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_move_tells_every_peer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reg_token_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reg_token_move_onto_registered_endpoint, setup,
 						teardown),

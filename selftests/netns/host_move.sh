@@ -11,8 +11,10 @@
 #     NAT4 at once: within 1 s of the move, without refusing anything;
 #   - A logs one notice line about the move;
 #   - A's pings get echoes again.
-# B follows A by roaming: A's authenticated keepalive from its new endpoint
-# floats the tunnel there, so
+# B follows A: B's NAT filters by address and drops A's authenticated
+# keepalive from the new endpoint (B never sent there), so the RDV tells B
+# where A went (FWD with DIRECT_TRY) and both punch at once; A's punch,
+# with the session's token, moves B's path to A's new endpoint:
 #   - the pings come back within 3 s of the move;
 #   - no new DTLS handshake happened (the tunnel is the same one).
 #

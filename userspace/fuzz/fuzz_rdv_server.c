@@ -32,7 +32,9 @@
  * a HELLO for a VPN IP a live client holds at another endpoint gets OK
  * only if it carries that secret. PROBE goes, from the
  * probe port, only before an OK; PROBE_ANS answers a PROBE at the probe
- * port. Clients and sessions stay within the limits; the server holds
+ * port. A FWD with DIRECT_TRY follows only the OK of a HELLO that moved
+ * its client, to the other member of one of its sessions, naming the new
+ * endpoint. Clients and sessions stay within the limits; the server holds
  * exactly the allocations the relay has live, and never releases another.
  */
 #include <arpa/inet.h>
@@ -172,6 +174,21 @@ static bool session_pair(struct fuzz_state *st, const struct cpg_msg *m)
 	       st->session.role != m->role;
 }
 
+/*
+ * A FWD with DIRECT_TRY: after the OK of a HELLO that moved its sender, to
+ * another client, about the sender at its new endpoint (or its local one).
+ * One per session of the mover: they do not count as replies.
+ */
+static void check_told_moved(struct fuzz_state *st, const struct cpg_msg *m,
+			     const union cpg_sockaddr *to)
+{
+	if (cpg_sockaddr_equal(to, st->from) || !session_sane(st, m, to) ||
+	    !request_is(st, CPG_MSG_HELLO) || !st->ok_sent ||
+	    m->peer_vpn_ip.s_addr != st->req.vpn_ip.s_addr ||
+	    !(m->flags & CPG_FLAG_LOCAL || cpg_sockaddr_equal(&m->peer_ep, st->from)))
+		abort();
+}
+
 static void check_send(void *arg, const union cpg_sockaddr *to, const uint8_t *buf, size_t len)
 {
 	struct fuzz_state *st = arg;
@@ -180,9 +197,11 @@ static void check_send(void *arg, const union cpg_sockaddr *to, const uint8_t *b
 
 	/* Nothing is sent by rdv_server_expire(), nor to a stranger, nor
 	 * from the RDV's port in answer to the probe port. */
-	if (!st->from || st->at_probe || !heard_from(st, to) || ++st->replies > 2)
+	if (!st->from || st->at_probe || !heard_from(st, to))
 		abort();
 	if (len == 0 || len > CPG_PROTO_MAX_MSG || cpg_msg_decode(&m, buf, len) != CPG_DECODE_OK)
+		abort();
+	if (!(m.type == CPG_MSG_FWD && (m.flags & CPG_FLAG_DIRECT_TRY)) && ++st->replies > 2)
 		abort();
 	/* A reply echoes the request id; a FWD answers no request. */
 	if (m.request_id != (m.type == CPG_MSG_FWD ? 0 : st->req_id))
@@ -210,6 +229,10 @@ static void check_send(void *arg, const union cpg_sockaddr *to, const uint8_t *b
 			abort();
 		break;
 	case CPG_MSG_FWD:
+		if (m.flags & CPG_FLAG_DIRECT_TRY) {
+			check_told_moved(st, &m, to);
+			break;
+		}
 		if (to_sender || !session_sane(st, &m, to) || !session_pair(st, &m) ||
 		    !request_is(st, CPG_MSG_ASK))
 			abort();

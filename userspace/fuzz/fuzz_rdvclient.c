@@ -36,6 +36,10 @@
  * (peer or relay) or that sent us something; keepalives go where peer_up
  * or peer_moved said the peer is; a HELLO's registration secret is one an
  * OK from the RDV carried, and none since a restart until an OK brings one.
+ * A FWD with DIRECT_TRY (the peer moved) is about a session the client
+ * holds: it makes no new peer, asks and closes nothing, fails no peer, and
+ * punches only at the endpoint it names; peer_moved names an endpoint
+ * other than the one the peer was up at.
  * Callbacks come only from the events that can cause them and tell what
  * the datagram said; timers stay consistent and none is left armed.
  */
@@ -220,22 +224,28 @@ static bool punch_target(const union cpg_sockaddr *to)
 	return st.heard_rdv && cpg_sockaddr_equal(to, &fx.server);
 }
 
-/* A keepalive goes where peer_up said the peer is (if it said for long). */
-static bool kept_alive(struct in_addr ip, const union cpg_sockaddr *to)
-{
-	if (st.n_up == MAX_UP)
-		return true;
-	for (size_t i = st.n_up; i-- > 0;) {
-		if (st.up_ip[i].s_addr == ip.s_addr)
-			return cpg_sockaddr_equal(&st.up_ep[i], to);
-	}
-	return false;
-}
-
 static bool from_rdv_with(uint8_t type)
 {
 	return st.from && cpg_sockaddr_equal(st.from, &fx.server) && st.msg_ok &&
 	       st.msg.type == type;
+}
+
+/* The datagram being handled is the RDV's news that a peer moved. */
+static bool peer_move_news(void)
+{
+	return from_rdv_with(CPG_MSG_FWD) && (st.msg.flags & CPG_FLAG_DIRECT_TRY);
+}
+
+/* Where peer_up or peer_moved last said the peer is; NULL: unknown. */
+static const union cpg_sockaddr *last_up_ep(struct in_addr ip)
+{
+	if (st.n_up == MAX_UP)
+		return NULL;
+	for (size_t i = st.n_up; i-- > 0;) {
+		if (st.up_ip[i].s_addr == ip.s_addr)
+			return &st.up_ep[i];
+	}
+	return NULL;
 }
 
 /* The probe port of the registration the client took, or of the OK it is
@@ -265,10 +275,21 @@ static bool reg_token_known(const struct cpg_msg *hello)
 	return false;
 }
 
+/* A keepalive goes where peer_up said the peer is (if it said for long). */
+static bool kept_alive(struct in_addr ip, const union cpg_sockaddr *to)
+{
+	const union cpg_sockaddr *up = last_up_ep(ip);
+
+	return st.n_up == MAX_UP || (up && cpg_sockaddr_equal(up, to));
+}
+
 static void check_sent(const struct cpg_msg *m, const union cpg_sockaddr *to)
 {
 	bool to_rdv = cpg_sockaddr_equal(to, &fx.server);
 
+	if (peer_move_news() &&
+	    (m->type != CPG_MSG_PUNCH || !cpg_sockaddr_equal(to, &st.msg.peer_ep)))
+		abort();
 	switch (m->type) {
 	case CPG_MSG_HELLO:
 		if (m->vpn_ip.s_addr != fx.vpn_ip.s_addr ||
@@ -374,8 +395,8 @@ static void on_moved(void *arg, const union cpg_sockaddr *public_ep)
 
 static bool on_peer_incoming(void *arg, struct in_addr vpn_ip)
 {
-	if (!from_rdv_with(CPG_MSG_FWD) || vpn_ip.s_addr != st.msg.peer_vpn_ip.s_addr ||
-	    bad_peer_ip(vpn_ip))
+	if (!from_rdv_with(CPG_MSG_FWD) || peer_move_news() ||
+	    vpn_ip.s_addr != st.msg.peer_vpn_ip.s_addr || bad_peer_ip(vpn_ip))
 		abort();
 	if (st.mode == CB_CONNECT_INCOMING || st.mode == CB_ALL)
 		connect_checked(vpn_ip);
@@ -402,7 +423,11 @@ static void on_peer_up(void *arg, const struct cpg_rdvc_peer_info *info)
 
 static void on_peer_moved(void *arg, const struct cpg_rdvc_peer_info *info)
 {
-	if (!st.from || !st.msg_ok || st.msg.type != CPG_MSG_PUNCH ||
+	const union cpg_sockaddr *was = last_up_ep(info->vpn_ip);
+
+	/* It was up somewhere else (if peer_up said for long). */
+	if ((st.n_up < MAX_UP && (!was || cpg_sockaddr_equal(was, &info->endpoint))) ||
+	    !st.from || !st.msg_ok || st.msg.type != CPG_MSG_PUNCH ||
 	    !cpg_sockaddr_equal(&info->endpoint, st.from) || info->relayed ||
 	    info->vpn_ip.s_addr != st.msg.vpn_ip.s_addr || info->session != st.msg.session ||
 	    !(st.msg.present & CPG_HAS(CPG_ATTR_TOKEN)))
@@ -416,6 +441,8 @@ static void on_peer_moved(void *arg, const struct cpg_rdvc_peer_info *info)
 static void on_peer_failed(void *arg, struct in_addr vpn_ip, enum cpg_rdvc_failure failure,
 			   enum cpg_reason reason)
 {
+	if (peer_move_news())
+		abort();
 	switch (failure) {
 	case CPG_RDVC_REJECTED:
 		if (!from_rdv_with(CPG_MSG_REJ) || vpn_ip.s_addr != st.msg.peer_vpn_ip.s_addr ||

@@ -74,7 +74,8 @@ struct rdvc_peer {
 	struct cpg_rdvc *c;
 	struct rdvc_peer *next;		/* hash chain, or free list */
 	struct cpg_loop_timer timer;	/* ASK retransmission or punching */
-	struct cpg_loop_timer direct_timer; /* relayed: the next direct try, or its punches */
+	/* Relayed: the next direct try; any path: a direct try's punches. */
+	struct cpg_loop_timer direct_timer;
 	enum peer_state state;
 	struct in_addr vpn_ip;
 	union cpg_sockaddr punch_ep;	/* where we punch: direct_ep or relay_ep */
@@ -84,6 +85,7 @@ struct rdvc_peer {
 	bool relay_bound;		/* the relay acknowledged our RELAY_BIND */
 	uint8_t peer_nat;		/* NAT_TYPE of ANS/FWD */
 	union cpg_sockaddr up_ep;	/* where its punch came from */
+	union cpg_sockaddr try_ep;	/* where the direct try punches */
 	uint32_t session;
 	/* An RDV that predates tokens sends none: its punches carry none. */
 	bool has_token;
@@ -468,9 +470,14 @@ static void peer_timer_fn(struct cpg_loop *loop, void *arg)
 	}
 }
 
-/* Direct tries: a relayed path costs latency and the relay's bandwidth, and
+/*
+ * Direct tries: a relayed path costs latency and the relay's bandwidth, and
  * NATs change; every direct_retry both peers punch each other's own
- * endpoint for a punch timeout, the tunnel still on the relay meanwhile. */
+ * endpoint for a punch timeout, the tunnel still on the relay meanwhile.
+ * When one peer moves, both punch the same way on a direct path too (the
+ * RDV tells the other one): a NAT that filters by address lets the
+ * mover's new endpoint in only once its host has sent there.
+ */
 
 static void direct_schedule(struct cpg_rdvc *c, struct rdvc_peer *p)
 {
@@ -480,40 +487,60 @@ static void direct_schedule(struct cpg_rdvc *c, struct rdvc_peer *p)
 
 static void direct_tick(struct cpg_rdvc *c, struct rdvc_peer *p)
 {
+	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN], up[CPG_SOCKADDR_STRLEN];
 	uint64_t now = cpg_loop_now_ms();
 	uint64_t delay = c->cfg.punch_interval_ms;
-	char ip[INET_ADDRSTRLEN];
 
 	if (now >= p->direct_until) {
 		p->direct_until = 0;
-		log_debug("no direct path to %s this time: staying on the relay",
-			  cpg_net_ip4_str(p->vpn_ip, ip));
+		cpg_net_ip4_str(p->vpn_ip, ip);
+		if (path_relayed(p))
+			log_debug("no direct path to %s this time: staying on the relay", ip);
+		else
+			log_debug("no punch from %s at %s within %u ms: the path stays at %s", ip,
+				  cpg_sockaddr_str(&p->try_ep, ep, sizeof(ep)),
+				  c->cfg.punch_timeout_ms,
+				  cpg_sockaddr_str(&p->up_ep, up, sizeof(up)));
 		direct_schedule(c, p);
 		return;
 	}
-	send_punch(c, p, &p->direct_ep, 0);
+	send_punch(c, p, &p->try_ep, 0);
 	if (p->direct_until - now < delay)
 		delay = p->direct_until - now;
 	cpg_loop_timer_arm(c->loop, &p->direct_timer, delay);
 }
 
-/* tell_peer: a DIRECT_TRY through the relay, so that the peer punches too
- * (not when its own DIRECT_TRY started ours). */
-static void direct_try(struct cpg_rdvc *c, struct rdvc_peer *p, bool tell_peer)
+/*
+ * Punches an up peer at to for a punch timeout; its punch from elsewhere
+ * than the path's endpoint moves the path (path_move()). tell_peer: on a
+ * relayed path, a DIRECT_TRY through the relay, so that the peer punches
+ * too (not when its own DIRECT_TRY started ours).
+ */
+static void direct_try(struct cpg_rdvc *c, struct rdvc_peer *p, const union cpg_sockaddr *to,
+		       bool tell_peer)
 {
 	uint64_t now = cpg_loop_now_ms();
 	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN];
 
 	/* A caller without peer_moved cannot follow a move. */
-	if (!path_relayed(p) || p->direct_until || !c->ops.peer_moved)
+	if (p->state != PEER_UP || !c->ops.peer_moved ||
+	    (p->direct_until && cpg_sockaddr_equal(to, &p->try_ep)))
 		return;
-	log_debug("trying a direct path to %s at %s", cpg_net_ip4_str(p->vpn_ip, ip),
-		  cpg_sockaddr_str(&p->direct_ep, ep, sizeof(ep)));
+	log_debug("%s %s at %s", path_relayed(p) ? "trying a direct path to" : "punching again",
+		  cpg_net_ip4_str(p->vpn_ip, ip), cpg_sockaddr_str(to, ep, sizeof(ep)));
+	p->try_ep = *to;
 	p->last_direct_try = now;
 	p->direct_until = now + c->cfg.punch_timeout_ms;
-	if (tell_peer)
+	if (tell_peer && path_relayed(p))
 		send_punch(c, p, &p->relay_ep, CPG_FLAG_DIRECT_TRY);
 	direct_tick(c, p);
+}
+
+/* The punch of a direct try got through: no more punches. */
+static void direct_end(struct cpg_rdvc *c, struct rdvc_peer *p)
+{
+	cpg_loop_timer_cancel(c->loop, &p->direct_timer);
+	p->direct_until = 0;
 }
 
 static void direct_timer_fn(struct cpg_loop *loop, void *arg)
@@ -523,7 +550,7 @@ static void direct_timer_fn(struct cpg_loop *loop, void *arg)
 	if (p->direct_until)
 		direct_tick(p->c, p);
 	else
-		direct_try(p->c, p, true);
+		direct_try(p->c, p, &p->direct_ep, true);
 }
 
 /* Registration */
@@ -757,7 +784,10 @@ static void handle_probe_ans(struct cpg_rdvc *c, const struct cpg_msg *m,
  * network, our NAT's new mapping). The relays must follow us at once
  * (traffic keeps keepalives from doing it), a direct path may work now, and
  * the caller tells its peers where we are (their tunnels follow our
- * authenticated keepalives).
+ * authenticated keepalives). A peer behind a NAT that filters by address
+ * drops those until it sends to our new endpoint: the RDV tells it to punch
+ * us there, and we punch it at the same time so that our new NAT lets its
+ * punches in.
  */
 static void public_ep_moved(struct cpg_rdvc *c, const union cpg_sockaddr *was)
 {
@@ -768,9 +798,14 @@ static void public_ep_moved(struct cpg_rdvc *c, const union cpg_sockaddr *was)
 		   cpg_sockaddr_str(&c->public_ep, new, sizeof(new)));
 	c->stats.moves++;
 	for (unsigned int i = 0; i < c->cfg.max_peers; i++) {
-		if (path_relayed(&c->peers[i]))
-			send_relay_bind(c, &c->peers[i]);
-		direct_try(c, &c->peers[i], true);
+		struct rdvc_peer *p = &c->peers[i];
+
+		if (path_relayed(p)) {
+			send_relay_bind(c, p);
+			direct_try(c, p, &p->direct_ep, true);
+		} else {
+			direct_try(c, p, &p->up_ep, false);
+		}
 	}
 	if (c->ops.moved)
 		c->ops.moved(c->arg, &c->public_ep);
@@ -1039,6 +1074,51 @@ static void log_punching(const struct rdvc_peer *p)
 			 p->flags & CPG_FLAG_LOCAL ? "local" : "public", p->session);
 }
 
+/* Only the two peers of a session know its token: anyone else who guessed
+ * the session ID and our endpoints cannot take the path. */
+static bool token_ok(const struct rdvc_peer *p, const struct cpg_msg *m)
+{
+	if (!p->has_token)
+		return true;
+	return (m->present & CPG_HAS(CPG_ATTR_TOKEN)) &&
+	       !CRYPTO_memcmp(m->token, p->token, sizeof(p->token));
+}
+
+/*
+ * A FWD with DIRECT_TRY: the RDV says the peer of a session we hold moved
+ * to PEER_ENDPOINT, and punches us from there now. We punch it back, which
+ * opens our NAT to it; a punch of its from there moves the path. Only
+ * about our session, with its token: anything else changes nothing.
+ */
+static void handle_peer_moved(struct cpg_rdvc *c, struct rdvc_peer *p, const struct cpg_msg *m)
+{
+	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN];
+
+	if (!p || p->state == PEER_ASKING || p->session != m->session) {
+		c->stats.unexpected++;
+		log_debug("ignoring a move of %s: not a session of ours",
+			  cpg_net_ip4_str(m->peer_vpn_ip, ip));
+		return;
+	}
+	if (!token_ok(p, m)) {
+		c->stats.bad_tokens++;
+		log_debug("ignoring a move of %s: not the session's token",
+			  cpg_net_ip4_str(m->peer_vpn_ip, ip));
+		return;
+	}
+	log_info("%s moved to %s: punching it there (session %08x)",
+		 cpg_net_ip4_str(p->vpn_ip, ip), cpg_sockaddr_str(&m->peer_ep, ep, sizeof(ep)),
+		 p->session);
+	p->direct_ep = m->peer_ep;
+	p->flags = (uint8_t)((p->flags & ~CPG_FLAG_LOCAL) | (m->flags & CPG_FLAG_LOCAL));
+	if (p->state == PEER_PUNCHING) {
+		if (!is_relayed(p))
+			p->punch_ep = p->direct_ep;
+		return;
+	}
+	direct_try(c, p, &p->direct_ep, false);
+}
+
 static void handle_ans_fwd(struct cpg_rdvc *c, const struct cpg_msg *m)
 {
 	bool relayed = m->present & CPG_HAS(CPG_ATTR_RELAY_ENDPOINT);
@@ -1052,6 +1132,10 @@ static void handle_ans_fwd(struct cpg_rdvc *c, const struct cpg_msg *m)
 		return;
 	}
 	p = peer_find(c, m->peer_vpn_ip);
+	if (m->type == CPG_MSG_FWD && (m->flags & CPG_FLAG_DIRECT_TRY)) {
+		handle_peer_moved(c, p, m);
+		return;
+	}
 	if (!p) {
 		/* An ANS for nothing we asked (closed since): the peer will
 		 * give up punching on its own. */
@@ -1105,34 +1189,43 @@ static void peer_info_fill(const struct rdvc_peer *p, struct cpg_rdvc_peer_info 
 	};
 }
 
-/* Only the two peers of a session know its token: anyone else who guessed
- * the session ID and our endpoints cannot take the path. */
-static bool token_ok(const struct rdvc_peer *p, const struct cpg_msg *m)
-{
-	if (!p->has_token)
-		return true;
-	return (m->present & CPG_HAS(CPG_ATTR_TOKEN)) &&
-	       !CRYPTO_memcmp(m->token, p->token, sizeof(p->token));
-}
-
-/* A punch of the peer's from elsewhere than the relay, with the session's
- * token: the direct path works. */
+/* A punch of the peer's from elsewhere than the path's endpoint, with the
+ * session's token: a direct path works there (the peer moved, or the
+ * relay is no longer needed). */
 static void path_move(struct cpg_rdvc *c, struct rdvc_peer *p, const union cpg_sockaddr *from)
 {
+	bool was_relayed = path_relayed(p);
 	struct cpg_rdvc_peer_info info;
-	char ip[INET_ADDRSTRLEN], relay[CPG_SOCKADDR_STRLEN], ep[CPG_SOCKADDR_STRLEN];
+	char ip[INET_ADDRSTRLEN], old[CPG_SOCKADDR_STRLEN], ep[CPG_SOCKADDR_STRLEN];
 
 	/* Without a token, anyone who saw the session ID could take the path. */
 	if (!p->has_token || !c->ops.peer_moved)
 		return;
-	cpg_loop_timer_cancel(c->loop, &p->direct_timer);
-	p->direct_until = 0;
+	direct_end(c, p);
+	log_notice("path to %s moved from %s%s to %s%s", cpg_net_ip4_str(p->vpn_ip, ip),
+		   was_relayed ? "relay " : "", cpg_sockaddr_str(&p->up_ep, old, sizeof(old)),
+		   was_relayed ? "direct " : "", cpg_sockaddr_str(from, ep, sizeof(ep)));
 	p->up_ep = *from;
-	log_notice("path to %s moved from relay %s to direct %s", cpg_net_ip4_str(p->vpn_ip, ip),
-		   cpg_sockaddr_str(&p->relay_ep, relay, sizeof(relay)),
-		   cpg_sockaddr_str(from, ep, sizeof(ep)));
 	peer_info_fill(p, &info);
 	c->ops.peer_moved(c->arg, &info);
+}
+
+/* A valid punch while the path is up. */
+static void punch_while_up(struct cpg_rdvc *c, struct rdvc_peer *p, const struct cpg_msg *m,
+			   const union cpg_sockaddr *from)
+{
+	if (cpg_sockaddr_equal(from, &p->up_ep)) {
+		if (path_relayed(p) && (m->flags & CPG_FLAG_DIRECT_TRY))
+			direct_try(c, p, &p->direct_ep, false);
+		else if (!path_relayed(p) && p->direct_until)
+			/* The peer heard us: our new NAT mapping is open to it. */
+			direct_end(c, p);
+		return;
+	}
+	/* A late punch through the relay does not take a direct path back. */
+	if (is_relayed(p) && cpg_sockaddr_equal(from, &p->relay_ep))
+		return;
+	path_move(c, p, from);
 }
 
 static void handle_punch(struct cpg_rdvc *c, const struct cpg_msg *m,
@@ -1160,12 +1253,7 @@ static void handle_punch(struct cpg_rdvc *c, const struct cpg_msg *m,
 	if (!(m->flags & CPG_FLAG_ACK))
 		send_punch(c, p, from, CPG_FLAG_ACK);
 	if (p->state == PEER_UP) {
-		if (!path_relayed(p))
-			return;
-		if (!cpg_sockaddr_equal(from, &p->relay_ep))
-			path_move(c, p, from);
-		else if (m->flags & CPG_FLAG_DIRECT_TRY)
-			direct_try(c, p, false);
+		punch_while_up(c, p, m, from);
 		return;
 	}
 

@@ -1056,6 +1056,211 @@ static void test_direct_try_answered(void **state)
 	close(direct);
 }
 
+/* A up with peer_ip directly at peer_addr (FWD, token 0x44). */
+static void up_direct(struct fixture *fx, struct in_addr peer_ip, int peer,
+		      const union cpg_sockaddr *peer_addr)
+{
+	struct cpg_msg m;
+
+	register_client(fx, &fx->a);
+	brokered_init(&m, CPG_MSG_FWD, peer_ip, peer_addr, SESSION_1, CPG_ROLE_SERVER);
+	set_token(&m, 0x44);
+	send_msg(fx->rdv_fd, &m, &fx->a.addr);
+	assert_true(recv_msg_on(fx, peer, CPG_MSG_PUNCH, &m, NULL, WAIT_MS));
+	send_token_punch_to(peer, &fx->a, peer_ip, SESSION_1, 0, 0x44);
+	assert_true(RUN_UNTIL(fx, fx->a.up == 1, WAIT_MS));
+	assert_false(fx->a.info.relayed);
+	drain(peer);
+}
+
+/* The RDV's news that peer_ip moved to to: a FWD with DIRECT_TRY of
+ * session with token fill, sent from fd (the RDV's, or a forger's). */
+static void send_peer_moved(struct fixture *fx, int fd, struct in_addr peer_ip,
+			    const union cpg_sockaddr *to, uint32_t session, uint8_t fill)
+{
+	struct cpg_msg m;
+
+	brokered_init(&m, CPG_MSG_FWD, peer_ip, to, session, CPG_ROLE_SERVER);
+	set_token(&m, fill);
+	m.flags = CPG_FLAG_DIRECT_TRY;
+	m.present |= CPG_HAS(CPG_ATTR_FLAGS);
+	send_msg(fd, &m, &fx->a.addr);
+}
+
+/* The peer of a direct path moved: the RDV says where, we punch it there,
+ * and its punch from there moves the path. Forged news changes nothing. */
+static void test_peer_moved_direct(void **state)
+{
+	struct fixture *fx = *state;
+	struct in_addr peer_ip = test_ip4("10.0.0.7");
+	union cpg_sockaddr old_addr, new_addr, other_addr, from;
+	int old = loopback_socket(&old_addr);
+	int new = loopback_socket(&new_addr);
+	int other = loopback_socket(&other_addr);
+	const struct cpg_rdvc_stats *stats;
+	struct cpg_rdvc_peer_info info;
+	uint64_t unexpected, bad_tokens;
+	int punches = 0;
+	struct cpg_msg m;
+
+	up_direct(fx, peer_ip, old, &old_addr);
+	stats = cpg_rdvc_stats(fx->a.rdvc);
+	unexpected = stats->unexpected;
+	bad_tokens = stats->bad_tokens;
+
+	/* Another session, another token, not from the RDV, about a peer we
+	 * have no tunnel with: no punch, no new peer, nothing asked. */
+	send_peer_moved(fx, fx->rdv_fd, peer_ip, &new_addr, SESSION_2, 0x44);
+	send_peer_moved(fx, fx->rdv_fd, peer_ip, &new_addr, SESSION_1, 0x45);
+	send_peer_moved(fx, other, peer_ip, &new_addr, SESSION_1, 0x44);
+	send_peer_moved(fx, fx->rdv_fd, test_ip4("10.0.0.9"), &new_addr, SESSION_1, 0x44);
+	assert_true(quiet_on(fx, new, CPG_MSG_PUNCH, 300));
+	assert_int_equal(stats->unexpected, unexpected + 3);
+	assert_int_equal(stats->bad_tokens, bad_tokens + 1);
+	assert_int_equal(fx->a.incoming, 1);
+	assert_int_equal(fx->a.moved + fx->a.failed, 0);
+	assert_true(quiet_on(fx, fx->rdv_fd, CPG_MSG_ASK, 0));
+	assert_true(quiet_on(fx, fx->rdv_fd, CPG_MSG_CLOSE, 0));
+
+	/* The RDV's: we punch the new endpoint, with the token; the path
+	 * stays where it is until the peer's punch comes from there. */
+	send_peer_moved(fx, fx->rdv_fd, peer_ip, &new_addr, SESSION_1, 0x44);
+	while (punches < 3 && recv_msg_on(fx, new, CPG_MSG_PUNCH, &m, &from, WAIT_MS)) {
+		assert_true(cpg_sockaddr_equal(&from, &fx->a.addr));
+		assert_int_equal(m.session, SESSION_1);
+		assert_int_equal(m.token[0], 0x44);
+		punches++;
+	}
+	assert_int_equal(punches, 3);
+	assert_int_equal(fx->a.moved, 0);
+	assert_int_equal(cpg_rdvc_peer_info(fx->a.rdvc, peer_ip, &info), 0);
+	assert_true(cpg_sockaddr_equal(&info.endpoint, &old_addr));
+
+	/* A punch from there without the token, or with another one: no move. */
+	send_punch_to(new, &fx->a, peer_ip, SESSION_1, 0);
+	send_token_punch_to(other, &fx->a, peer_ip, SESSION_1, 0, 0x45);
+	assert_false(RUN_UNTIL(fx, fx->a.moved, 200));
+	assert_int_equal(stats->bad_tokens, bad_tokens + 3);
+
+	/* The peer's: the path moves there (same session), once. */
+	send_token_punch_to(new, &fx->a, peer_ip, SESSION_1, 0, 0x44);
+	assert_true(RUN_UNTIL(fx, fx->a.moved == 1, WAIT_MS));
+	assert_true(cpg_sockaddr_equal(&fx->a.moved_info.endpoint, &new_addr));
+	assert_false(fx->a.moved_info.relayed);
+	assert_int_equal(fx->a.moved_info.session, SESSION_1);
+	assert_int_equal(fx->a.up, 1);
+	do
+		assert_true(recv_msg_on(fx, new, CPG_MSG_PUNCH, &m, NULL, WAIT_MS));
+	while (!(m.flags & CPG_FLAG_ACK));
+	/* No more punches; keepalives go there now. */
+	drain(new);
+	assert_true(quiet_on(fx, new, CPG_MSG_PUNCH, 300));
+	send_token_punch_to(new, &fx->a, peer_ip, SESSION_1, CPG_FLAG_ACK, 0x44);
+	assert_false(RUN_UNTIL(fx, fx->a.moved > 1, 200));
+	cpg_rdvc_keepalive(fx->a.rdvc, peer_ip);
+	assert_true(recv_msg_on(fx, new, CPG_MSG_PUNCH_KEEPALIVE, &m, NULL, WAIT_MS));
+	assert_int_equal(fx->a.failed, 0);
+	close(old);
+	close(new);
+	close(other);
+}
+
+/* We moved: we punch our direct peers where they are, so that our new NAT
+ * mapping lets their punches in; their punch ends it. */
+static void test_moved_punches_direct_peers(void **state)
+{
+	struct fixture *fx = *state;
+	struct in_addr peer_ip = test_ip4("10.0.0.7");
+	union cpg_sockaddr peer_addr, elsewhere;
+	int peer = loopback_socket(&peer_addr);
+	struct cpg_msg m, hello;
+	int punches = 0;
+
+	up_direct(fx, peer_ip, peer, &peer_addr);
+	assert_true(quiet_on(fx, peer, CPG_MSG_PUNCH, 200));
+	cpg_sockaddr_set_in(&elsewhere, test_ip4("203.0.113.5"), 4321);
+	cpg_rdvc_reregister(fx->a.rdvc);
+	assert_true(rdv_recv(fx, CPG_MSG_HELLO, &hello, NULL));
+	rdv_send_ok_token(fx, &hello, &fx->a, &elsewhere, 0x10);
+	assert_true(RUN_UNTIL(fx, fx->a.we_moved == 1, WAIT_MS));
+	while (punches < 3 && recv_msg_on(fx, peer, CPG_MSG_PUNCH, &m, NULL, WAIT_MS)) {
+		assert_int_equal(m.session, SESSION_1);
+		assert_int_equal(m.token[0], 0x44);
+		/* Nothing to tell through a relay: the RDV tells the peer. */
+		assert_false(m.flags & CPG_FLAG_DIRECT_TRY);
+		punches++;
+	}
+	assert_int_equal(punches, 3);
+	/* The peer's punch got through: done, the path unchanged. */
+	send_token_punch_to(peer, &fx->a, peer_ip, SESSION_1, CPG_FLAG_ACK, 0x44);
+	assert_false(RUN_UNTIL(fx, fx->a.moved, 100));
+	drain(peer);
+	assert_true(quiet_on(fx, peer, CPG_MSG_PUNCH, 300));
+	assert_int_equal(fx->a.up, 1);
+	assert_int_equal(fx->a.failed, 0);
+	close(peer);
+}
+
+/* A session without a token (an old RDV): a punch from elsewhere, even
+ * after the news of a move, does not take the path. */
+static void test_no_token_no_move(void **state)
+{
+	struct fixture *fx = *state;
+	struct in_addr peer_ip = test_ip4("10.0.0.7");
+	union cpg_sockaddr peer_addr, new_addr;
+	int peer = loopback_socket(&peer_addr);
+	int new = loopback_socket(&new_addr);
+	struct cpg_msg m;
+
+	register_client(fx, &fx->a);
+	rdv_send_brokered(fx, CPG_MSG_FWD, &fx->a, peer_ip, &peer_addr, SESSION_1,
+			  CPG_ROLE_SERVER);
+	assert_true(recv_msg_on(fx, peer, CPG_MSG_PUNCH, &m, NULL, WAIT_MS));
+	send_punch_to(peer, &fx->a, peer_ip, SESSION_1, 0);
+	assert_true(RUN_UNTIL(fx, fx->a.up == 1, WAIT_MS));
+	brokered_init(&m, CPG_MSG_FWD, peer_ip, &new_addr, SESSION_1, CPG_ROLE_SERVER);
+	m.flags = CPG_FLAG_DIRECT_TRY;
+	m.present |= CPG_HAS(CPG_ATTR_FLAGS);
+	send_msg(fx->rdv_fd, &m, &fx->a.addr);
+	send_punch_to(new, &fx->a, peer_ip, SESSION_1, 0);
+	assert_false(RUN_UNTIL(fx, fx->a.moved, 300));
+	assert_int_equal(fx->a.up, 1);
+	close(peer);
+	close(new);
+}
+
+/* The peer of a relayed path moved: a direct try at its new endpoint. */
+static void test_peer_moved_relayed(void **state)
+{
+	struct fixture *fx = *state;
+	struct in_addr peer_ip = test_ip4("10.0.0.7");
+	union cpg_sockaddr relay_addr, direct_addr, new_addr;
+	int relay = loopback_socket(&relay_addr);
+	int direct = loopback_socket(&direct_addr);
+	int new = loopback_socket(&new_addr);
+	struct cpg_msg m;
+
+	up_relayed(fx, peer_ip, relay, &relay_addr, &direct_addr);
+	rdv_send_relayed(fx, CPG_MSG_FWD, &fx->a, peer_ip, &new_addr, SESSION_1, &relay_addr,
+			 CPG_REASON_NAT, 0x44);
+	/* Without DIRECT_TRY, the same session again: nothing. */
+	assert_true(quiet_on(fx, new, CPG_MSG_PUNCH, 200));
+	send_peer_moved(fx, fx->rdv_fd, peer_ip, &new_addr, SESSION_1, 0x44);
+	assert_true(recv_msg_on(fx, new, CPG_MSG_PUNCH, &m, NULL, WAIT_MS));
+	assert_int_equal(m.token[0], 0x44);
+	assert_true(quiet_on(fx, direct, CPG_MSG_PUNCH, 0));
+	send_token_punch_to(new, &fx->a, peer_ip, SESSION_1, 0, 0x44);
+	assert_true(RUN_UNTIL(fx, fx->a.moved == 1, WAIT_MS));
+	assert_true(cpg_sockaddr_equal(&fx->a.moved_info.endpoint, &new_addr));
+	assert_false(fx->a.moved_info.relayed);
+	/* A late punch through the relay does not take the path back. */
+	send_token_punch_to(relay, &fx->a, peer_ip, SESSION_1, 0, 0x44);
+	assert_false(RUN_UNTIL(fx, fx->a.moved > 1, 200));
+	close(relay);
+	close(direct);
+	close(new);
+}
+
 /* A's direct session to a silent peer reaches its deadline; the ASK RELAY. */
 static void punch_until_relay_ask(struct fixture *fx, struct in_addr peer_ip,
 				  const union cpg_sockaddr *silent_addr)
@@ -1358,6 +1563,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_relay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_direct_try_moves, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_direct_try_answered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peer_moved_direct, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_moved_punches_direct_peers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_token_no_move, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peer_moved_relayed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reg_token_sent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_moved, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
