@@ -161,7 +161,7 @@ no_new_handshake() {
 	[ "$new_hs_a" = 0 ] && [ "$new_hs_b" = 0 ]
 }
 ktap_test_result "the pings come back within $RECOVER_BOUND_MS ms of the move" recovered_in_time
-ktap_test_result "no new handshake: B floated the tunnel to A's new endpoint" no_new_handshake
+ktap_test_result "no new handshake: B follows A to its new endpoint" no_new_handshake
 
 # ---- A relayed tunnel follows the move --------------------------------------
 
