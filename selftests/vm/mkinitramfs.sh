@@ -54,8 +54,11 @@ SELFTESTS_DIR=$(dirname "$VM_DIR")
 # installed stays available to modprobe and to the kernel's autoloading
 # (nft expressions, crypto algorithms, qdiscs).
 BOOT_MODULES="tun veth dummy bridge udp_tunnel ip6_udp_tunnel
-	nf_conntrack nf_conntrack_netlink nf_nat nf_tables nft_chain_nat nft_nat nft_masq
-	nft_ct sch_netem wireguard"
+	nf_conntrack nf_nat nf_tables nft_chain_nat nft_nat nft_masq nft_ct
+	sch_netem wireguard"
+# Loaded at boot too when the kernel has them, else left out: tests that
+# need them skip. ctnetlink, for conntrack(8) to make a NAT forget.
+OPTIONAL_BOOT_MODULES="nf_conntrack_netlink"
 # Installed, loaded on demand: what campagnol.ko's AEADs may be built from,
 # nftables/diagnostic extras, what puts netem on one flow only (a prio
 # qdisc and a u32 filter), and BBR for TCP through a lossy path.
@@ -396,6 +399,23 @@ install_module() {
 		install_module_file "$f"
 	done
 }
+
+# has_module NAME: whether the kernel has it, as a module or built in.
+has_module() {
+	local name
+
+	name=$(modname "$1")
+	awk -v n="$name" '$1 == n { found = 1; exit } END { exit !found }' <<<"$DEP_INDEX" ||
+		grep -qE "/${name//_/[-_]}\.ko(\..*)?$" "$moddir/modules.builtin" 2>/dev/null
+}
+
+for m in $OPTIONAL_BOOT_MODULES; do
+	if has_module "$m"; then
+		BOOT_MODULES="$BOOT_MODULES $m"
+	else
+		echo "mkinitramfs: $m is not in this kernel: the tests that need it skip" >&2
+	fi
+done
 
 for m in $BOOT_MODULES $AVAILABLE_MODULES ${modules[@]+"${modules[@]}"}; do
 	install_module "$m"
