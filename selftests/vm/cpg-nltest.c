@@ -867,7 +867,15 @@ static int crypto_async(void)
 
 /* ---- show ---- */
 
-static const char *const drop_names[] = {
+/* The peer's u64 counters, as `show` prints them. */
+static const char *const counter_names[CAMPAGNOL_A_PEER_MAX + 1] = {
+	[CAMPAGNOL_A_PEER_RX_PACKETS] = "rx_packets",
+	[CAMPAGNOL_A_PEER_RX_BYTES] = "rx_bytes",
+	[CAMPAGNOL_A_PEER_TX_PACKETS] = "tx_packets",
+	[CAMPAGNOL_A_PEER_TX_BYTES] = "tx_bytes",
+	[CAMPAGNOL_A_PEER_RX_KEEPALIVES] = "rx_keepalives",
+	[CAMPAGNOL_A_PEER_TX_KEEPALIVES] = "tx_keepalives",
+	[CAMPAGNOL_A_PEER_FLOATS] = "floats",
 	[CAMPAGNOL_A_PEER_DROP_AUTH] = "drop_auth",
 	[CAMPAGNOL_A_PEER_DROP_REPLAY] = "drop_replay",
 	[CAMPAGNOL_A_PEER_DROP_SPOOFED] = "drop_spoofed",
@@ -929,30 +937,10 @@ static int show_peer_cb(const struct nlmsghdr *nlh, void *data)
 			case CAMPAGNOL_A_PEER_KEYCONF:
 				show_keyconf(p);
 				break;
-			case CAMPAGNOL_A_PEER_RX_PACKETS:
-				printf(" rx_packets=%llu", (unsigned long long)mnl_attr_get_u64(p));
-				break;
-			case CAMPAGNOL_A_PEER_RX_BYTES:
-				printf(" rx_bytes=%llu", (unsigned long long)mnl_attr_get_u64(p));
-				break;
-			case CAMPAGNOL_A_PEER_TX_PACKETS:
-				printf(" tx_packets=%llu", (unsigned long long)mnl_attr_get_u64(p));
-				break;
-			case CAMPAGNOL_A_PEER_TX_BYTES:
-				printf(" tx_bytes=%llu", (unsigned long long)mnl_attr_get_u64(p));
-				break;
-			case CAMPAGNOL_A_PEER_DROP_AUTH ... CAMPAGNOL_A_PEER_DROP_TX_ERROR:
-				printf(" %s=%llu", drop_names[type],
-				       (unsigned long long)mnl_attr_get_u64(p));
-				break;
-			case CAMPAGNOL_A_PEER_RX_KEEPALIVES:
-				printf(" rx_keepalives=%llu", (unsigned long long)mnl_attr_get_u64(p));
-				break;
-			case CAMPAGNOL_A_PEER_TX_KEEPALIVES:
-				printf(" tx_keepalives=%llu", (unsigned long long)mnl_attr_get_u64(p));
-				break;
-			case CAMPAGNOL_A_PEER_FLOATS:
-				printf(" floats=%llu", (unsigned long long)mnl_attr_get_u64(p));
+			default:
+				if (type <= CAMPAGNOL_A_PEER_MAX && counter_names[type])
+					printf(" %s=%llu", counter_names[type],
+					       (unsigned long long)mnl_attr_get_u64(p));
 				break;
 			}
 		}
