@@ -94,6 +94,17 @@ static void parse_request(struct nl_msg *msg, struct parsed *p)
 					  p->key[CAMPAGNOL_A_KEYCONF_DECRYPT_DIR], NULL), 0);
 }
 
+/* The request names peer vpn at IPv4 endpoint ip:port, nothing IPv6. */
+static void expect_peer_at4(const struct parsed *p, const char *vpn, const char *ip,
+			    uint16_t port)
+{
+	assert_int_equal(nla_get_u32(p->peer[CAMPAGNOL_A_PEER_VPN_IPV4]), test_ip4(vpn).s_addr);
+	assert_int_equal(nla_get_u32(p->peer[CAMPAGNOL_A_PEER_REMOTE_IPV4]), test_ip4(ip).s_addr);
+	/* Big-endian on the wire, as the policy's NLA_BE16. */
+	assert_int_equal(nla_get_u16(p->peer[CAMPAGNOL_A_PEER_REMOTE_PORT]), htons(port));
+	assert_null(p->peer[CAMPAGNOL_A_PEER_REMOTE_IPV6]);
+}
+
 /* attr holds len bytes, each fill. */
 static void assert_filled(struct nlattr *attr, int len, uint8_t fill)
 {
@@ -344,13 +355,7 @@ static void peer_request_every_cipher(void **state)
 		assert_non_null(msg);
 		parse_request(msg, &p);
 		assert_int_equal(p.cmd, CAMPAGNOL_CMD_PEER_NEW);
-		assert_int_equal(nla_get_u32(p.peer[CAMPAGNOL_A_PEER_VPN_IPV4]),
-				 test_ip4("10.0.0.2").s_addr);
-		assert_int_equal(nla_get_u32(p.peer[CAMPAGNOL_A_PEER_REMOTE_IPV4]),
-				 test_ip4("192.0.2.12").s_addr);
-		/* Big-endian on the wire, as the policy's NLA_BE16. */
-		assert_int_equal(nla_get_u16(p.peer[CAMPAGNOL_A_PEER_REMOTE_PORT]), htons(40000));
-		assert_null(p.peer[CAMPAGNOL_A_PEER_REMOTE_IPV6]);
+		expect_peer_at4(&p, "10.0.0.2", "192.0.2.12", 40000);
 		assert_int_equal(nla_get_u32(p.key[CAMPAGNOL_A_KEYCONF_CIPHER]), cases[i].c);
 		assert_int_equal(nla_get_u16(p.key[CAMPAGNOL_A_KEYCONF_EPOCH]), 1);
 		assert_true(nla_get_u64(p.key[CAMPAGNOL_A_KEYCONF_FIRST_WRITE_SEQ]) == SEQ0 + 5);
@@ -438,13 +443,8 @@ static void endpoint_request(void **state)
 	parse_request(msg, &p);
 	assert_int_equal(p.cmd, CAMPAGNOL_CMD_PEER_SET);
 	assert_int_equal(nla_get_u32(p.top[CAMPAGNOL_A_IFINDEX]), IFINDEX);
-	assert_int_equal(nla_get_u32(p.peer[CAMPAGNOL_A_PEER_VPN_IPV4]),
-			 test_ip4("10.0.0.2").s_addr);
-	assert_int_equal(nla_get_u32(p.peer[CAMPAGNOL_A_PEER_REMOTE_IPV4]),
-			 test_ip4("203.0.113.9").s_addr);
-	assert_int_equal(nla_get_u16(p.peer[CAMPAGNOL_A_PEER_REMOTE_PORT]), htons(4000));
+	expect_peer_at4(&p, "10.0.0.2", "203.0.113.9", 4000);
 	assert_null(p.peer[CAMPAGNOL_A_PEER_KEYCONF]);
-	assert_null(p.peer[CAMPAGNOL_A_PEER_REMOTE_IPV6]);
 	cpg_dpk_msg_free(msg);
 
 	ep.sa.sa_family = AF_UNIX;
@@ -463,11 +463,7 @@ static void float_request(void **state)
 	assert_non_null(msg);
 	parse_request(msg, &p);
 	assert_int_equal(p.cmd, CAMPAGNOL_CMD_PEER_FLOAT);
-	assert_int_equal(nla_get_u32(p.peer[CAMPAGNOL_A_PEER_VPN_IPV4]),
-			 test_ip4("10.0.0.2").s_addr);
-	assert_int_equal(nla_get_u32(p.peer[CAMPAGNOL_A_PEER_REMOTE_IPV4]),
-			 test_ip4("203.0.113.9").s_addr);
-	assert_int_equal(nla_get_u16(p.peer[CAMPAGNOL_A_PEER_REMOTE_PORT]), htons(4000));
+	expect_peer_at4(&p, "10.0.0.2", "203.0.113.9", 4000);
 	assert_int_equal(nla_get_u16(p.peer[CAMPAGNOL_A_PEER_FLOAT_EPOCH]), 3);
 	assert_true(nla_get_u64(p.peer[CAMPAGNOL_A_PEER_FLOAT_SEQ]) == SEQ0 + 77);
 	assert_null(p.peer[CAMPAGNOL_A_PEER_KEYCONF]);
