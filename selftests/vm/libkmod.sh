@@ -85,6 +85,27 @@ kmod_expect() {
 	return 1
 }
 
+# kmod_pair_topology: namespaces a (192.0.2.1) and b (192.0.2.2) on one
+# segment, for the tests that drive the module without daemons.
+kmod_pair_topology() {
+	topo_segment seg
+	topo_ns a && topo_ns b &&
+		topo_plug seg a eth0 192.0.2.1 && topo_plug seg b eth0 192.0.2.2
+}
+
+# kmod_pair_devices: a campagnol device cpg0, up, in a (10.9.0.1/24) and in
+# b (10.9.0.2/24).
+kmod_pair_devices() {
+	local h
+
+	for h in a b; do
+		ip -n "$(ns "$h")" link add cpg0 type campagnol &&
+			ip -n "$(ns "$h")" addr add "10.9.0.$([ "$h" = a ] && echo 1 || echo 2)/24" \
+				dev cpg0 &&
+			ip -n "$(ns "$h")" link set cpg0 up || return 1
+	done
+}
+
 # kmod_ifindex NS DEV: the ifindex of DEV in namespace NS (of this run).
 kmod_ifindex() {
 	ip -n "$(ns "$1")" -o link show "$2" 2>/dev/null | cut -d: -f1

@@ -40,25 +40,14 @@ pcrypt_users() {
 }
 dmesg -c >/dev/null
 
-topo_segment seg
-for h in a b; do
-	topo_ns "$h"
-done
-topo_plug seg a eth0 192.0.2.1
-topo_plug seg b eth0 192.0.2.2
+kmod_pair_topology || ktap_bail_out "cannot set the namespaces up"
 
 # tunnel_up CIPHER [A_FIRST_SEQ]: a device and a tunnel holder in each
 # namespace.
 tunnel_up() {
 	local cipher=$1 first_seq=${2:-}
-	for h in a b; do
-		ip -n "$(ns $h)" link add cpg0 type campagnol
-	done
-	ip -n "$(ns a)" addr add 10.9.0.1/24 dev cpg0
-	ip -n "$(ns b)" addr add 10.9.0.2/24 dev cpg0
-	for h in a b; do
-		ip -n "$(ns $h)" link set cpg0 up
-	done
+
+	kmod_pair_devices || return 1
 	start tun-a a "$NLTEST" tunnel "$(kmod_ifindex a cpg0)" 192.0.2.1 5000 \
 		10.9.0.2 192.0.2.2 5000 "$cipher" 0x11 0x22 ${first_seq:+"$first_seq"}
 	start tun-b b "$NLTEST" tunnel "$(kmod_ifindex b cpg0)" 192.0.2.2 5000 \

@@ -24,21 +24,7 @@ ktap_init 9 cpg-nltest
 NLTEST=$CPG_BIN/cpg-nltest
 modprobe campagnol || ktap_bail_out "cannot load campagnol.ko"
 
-topo_segment seg
-for h in a b; do
-	topo_ns "$h"
-done
-topo_plug seg a eth0 192.0.2.1
-topo_plug seg b eth0 192.0.2.2
-
-for h in a b; do
-	ip -n "$(ns $h)" link add cpg0 type campagnol
-done
-ip -n "$(ns a)" addr add 10.9.0.1/24 dev cpg0
-ip -n "$(ns b)" addr add 10.9.0.2/24 dev cpg0
-for h in a b; do
-	ip -n "$(ns $h)" link set cpg0 up
-done
+{ kmod_pair_topology && kmod_pair_devices; } || ktap_bail_out "cannot set the namespaces up"
 
 # peer_field NS KEY: a value of the only peer of NS's device.
 peer_field() {
