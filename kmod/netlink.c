@@ -840,11 +840,7 @@ int campagnol_nl_peer_keepalive_doit(struct sk_buff *skb, struct genl_info *info
 	err = cpg_nl_peer_id(info, &vpn_ip);
 	if (err)
 		return err;
-	rcu_read_lock();
-	peer = cpg_peer_lookup_vpn_ip(priv, nla_get_in_addr(vpn_ip));
-	if (peer && !cpg_peer_hold(peer))
-		peer = NULL;
-	rcu_read_unlock();
+	peer = cpg_peer_get_vpn_ip(priv, nla_get_in_addr(vpn_ip));
 	if (!peer) {
 		NL_SET_ERR_MSG_ATTR(info->extack, vpn_ip, "no such peer");
 		return -ENOENT;

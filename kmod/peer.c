@@ -193,6 +193,28 @@ struct cpg_peer *cpg_peer_lookup_vpn_ip(struct cpg_priv *priv, __be32 vpn_ip)
 }
 
 /**
+ * cpg_peer_get_vpn_ip - find a peer by VPN address, and hold it
+ * @priv: the device
+ * @vpn_ip: the address
+ *
+ * From any context: the lookup takes rcu_read_lock() itself.
+ *
+ * Return: the peer, which the caller puts with cpg_peer_put(), or NULL when
+ * there is none (or it is going away).
+ */
+struct cpg_peer *cpg_peer_get_vpn_ip(struct cpg_priv *priv, __be32 vpn_ip)
+{
+	struct cpg_peer *peer;
+
+	rcu_read_lock();
+	peer = cpg_peer_lookup_vpn_ip(priv, vpn_ip);
+	if (peer && !cpg_peer_hold(peer))
+		peer = NULL;
+	rcu_read_unlock();
+	return peer;
+}
+
+/**
  * cpg_peer_lookup_endpoint - find a peer by UDP endpoint
  * @priv: the device
  * @addr: the endpoint

@@ -138,6 +138,7 @@ struct cpg_peer_config {
 void cpg_peer_config_free(struct cpg_peer_config *cfg);
 
 struct cpg_peer *cpg_peer_lookup_vpn_ip(struct cpg_priv *priv, __be32 vpn_ip);
+struct cpg_peer *cpg_peer_get_vpn_ip(struct cpg_priv *priv, __be32 vpn_ip);
 struct cpg_peer *cpg_peer_lookup_endpoint(struct cpg_priv *priv,
 					  const union cpg_sockaddr *addr);
 

@@ -246,11 +246,7 @@ netdev_tx_t cpg_xmit(struct sk_buff *skb, struct net_device *dev)
 		goto drop;
 	dst = ip_hdr(skb)->daddr;
 
-	rcu_read_lock();
-	peer = cpg_peer_lookup_vpn_ip(priv, dst);
-	if (peer && !cpg_peer_hold(peer))
-		peer = NULL;
-	rcu_read_unlock();
+	peer = cpg_peer_get_vpn_ip(priv, dst);
 	if (peer) {
 		cpg_send_to_peer(peer, skb);
 		return NETDEV_TX_OK;
