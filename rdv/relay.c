@@ -289,11 +289,8 @@ static struct alloc *open_free_slot(struct relay *r, char *why, size_t why_len)
 static void relay_endpoint(const struct relay *r, uint16_t port, union cpg_sockaddr *ep)
 {
 	const union cpg_sockaddr *b = &r->cfg.bind;
-	bool wildcard = b->sa.sa_family == AF_INET6 ?
-				IN6_IS_ADDR_UNSPECIFIED(&b->in6.sin6_addr) :
-				b->in.sin_addr.s_addr == htonl(INADDR_ANY);
 
-	if (wildcard) {
+	if (cpg_sockaddr_is_wildcard(b)) {
 		cpg_sockaddr_set_in(ep, (struct in_addr){ htonl(INADDR_ANY) }, port);
 		return;
 	}

@@ -113,13 +113,6 @@ enum {
 	OPT_BIND,
 };
 
-static bool is_wildcard(const union cpg_sockaddr *a)
-{
-	if (a->sa.sa_family == AF_INET6)
-		return IN6_IS_ADDR_UNSPECIFIED(&a->in6.sin6_addr);
-	return a->in.sin_addr.s_addr == htonl(INADDR_ANY);
-}
-
 static int parse_address(const char *name, const char *s, union cpg_sockaddr *out)
 {
 	if (cpg_sockaddr_parse(s, 0, out) || cpg_sockaddr_port(out))
@@ -151,7 +144,7 @@ static int check_options(struct options *opt)
 		return usage_error("--secret is required: the file campagnol_rdv reads with "
 				   "--relay-secret");
 	if (!cpg_sockaddr_is_set(&opt->public)) {
-		if (is_wildcard(&opt->bind))
+		if (cpg_sockaddr_is_wildcard(&opt->bind))
 			return usage_error("--public is required without a specific --bind: "
 					   "the address clients reach this relay at");
 		opt->public = opt->bind;

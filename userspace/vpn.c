@@ -997,10 +997,10 @@ static bool address_still_ours(const union cpg_sockaddr *addr)
 	union cpg_sockaddr probe = *addr;
 	int fd, ret;
 
-	if (probe.in.sin_addr.s_addr == htonl(INADDR_ANY))
+	if (cpg_sockaddr_is_wildcard(&probe))
 		return true;
 	cpg_sockaddr_set_port(&probe, 0);
-	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	fd = socket(probe.sa.sa_family, SOCK_DGRAM, 0);
 	if (fd < 0)
 		return true;
 	ret = bind(fd, &probe.sa, cpg_sockaddr_len(&probe));

@@ -163,6 +163,13 @@ bool cpg_sockaddr_is_set(const union cpg_sockaddr *a)
 	return a->sa.sa_family == AF_INET || a->sa.sa_family == AF_INET6;
 }
 
+bool cpg_sockaddr_is_wildcard(const union cpg_sockaddr *a)
+{
+	if (a->sa.sa_family == AF_INET6)
+		return IN6_IS_ADDR_UNSPECIFIED(&a->in6.sin6_addr);
+	return a->sa.sa_family == AF_INET && a->in.sin_addr.s_addr == htonl(INADDR_ANY);
+}
+
 const char *cpg_sockaddr_str(const union cpg_sockaddr *a, char *buf, size_t len)
 {
 	char ip[INET6_ADDRSTRLEN];

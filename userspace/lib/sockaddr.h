@@ -29,6 +29,8 @@ uint16_t cpg_sockaddr_port(const union cpg_sockaddr *a);
 void cpg_sockaddr_set_port(union cpg_sockaddr *a, uint16_t port);
 void cpg_sockaddr_set_in(union cpg_sockaddr *a, struct in_addr ip, uint16_t port);
 bool cpg_sockaddr_is_set(const union cpg_sockaddr *a);
+/* 0.0.0.0 or ::, any port: every address of the host, to bind(). */
+bool cpg_sockaddr_is_wildcard(const union cpg_sockaddr *a);
 /*
  * A v4-mapped IPv6 address (::ffff:a.b.c.d, as a dual-stack IPv6 socket
  * reports IPv4 peers) made the IPv4 address it stands for; any other left

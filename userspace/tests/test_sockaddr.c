@@ -74,12 +74,29 @@ static void test_for_family(void **state)
 	assert_true(cpg_sockaddr_equal(&out, &v6));
 }
 
+static void test_wildcard(void **state)
+{
+	union cpg_sockaddr any4 = ep("0.0.0.0:5"), any6 = ep("[::]:5");
+	union cpg_sockaddr lo4 = ep("127.0.0.1"), lo6 = ep("[::1]"), mapped = ep("[::ffff:0.0.0.0]");
+	union cpg_sockaddr unset;
+
+	(void)state;
+	memset(&unset, 0, sizeof(unset));
+	assert_true(cpg_sockaddr_is_wildcard(&any4));
+	assert_true(cpg_sockaddr_is_wildcard(&any6));
+	assert_false(cpg_sockaddr_is_wildcard(&lo4));
+	assert_false(cpg_sockaddr_is_wildcard(&lo6));
+	assert_false(cpg_sockaddr_is_wildcard(&mapped));
+	assert_false(cpg_sockaddr_is_wildcard(&unset));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_unmap),
 		cmocka_unit_test(test_unmap_leaves_others),
 		cmocka_unit_test(test_for_family),
+		cmocka_unit_test(test_wildcard),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
