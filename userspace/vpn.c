@@ -313,8 +313,7 @@ static void peer_drop_session(struct vpn *v, struct peer *p, bool notify)
 	cpg_loop_timer_cancel(v->loop, &p->dtls_timer);
 	if (p->state == PEER_ESTABLISHED)
 		v->dp->ops->del_peer(v->dp, p->vpn_ip);
-	if (p->float_key.ctx)
-		cpg_record_key_free(&p->float_key);
+	cpg_record_key_free(&p->float_key);
 	peer_table_clear_endpoint(&v->peers, p);
 	p->state = PEER_CONNECTING;
 }
@@ -390,8 +389,7 @@ static void float_key_init(struct peer *p, const struct cpg_keys *keys)
 {
 	char ip[INET_ADDRSTRLEN];
 
-	if (p->float_key.ctx)
-		cpg_record_key_free(&p->float_key);
+	cpg_record_key_free(&p->float_key);
 	if (cpg_record_key_init(&p->float_key, keys->cipher, keys->epoch, &keys->rx))
 		log_warn("tunnel to %s: cannot keep its receive key: it cannot roam",
 			 cpg_net_ip4_str(p->vpn_ip, ip));
@@ -793,19 +791,14 @@ static void float_peer(struct vpn *v, struct peer *p, const union cpg_sockaddr *
 	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN];
 	int ret = v->dp->ops->float_peer(v->dp, p->vpn_ip, from, hdr->epoch, hdr->seq);
 
-	cpg_net_ip4_str(p->vpn_ip, ip);
-	cpg_sockaddr_str(from, ep, sizeof(ep));
-	if (ret == -ESTALE) {
-		/* A replay, or a late record of the old path: nothing moves. */
-		v->n.float_stale++;
-		v->n.unknown_dtls++;
-		log_debug("peer %s: an old record of its came from %s: not moving it", ip, ep);
-		return;
-	}
 	if (ret < 0) {
-		/* Debug only: every record of the peer from there comes here. */
 		v->n.unknown_dtls++;
-		log_debug("peer %s: cannot follow it to %s: %s", ip, ep, strerror(-ret));
+		v->n.float_stale += ret == -ESTALE;
+		/* Debug only: every record of the peer from there comes here.
+		 * ESTALE: a replay, or a late record of the old path. */
+		log_debug("peer %s: not following it to %s: %s", cpg_net_ip4_str(p->vpn_ip, ip),
+			  cpg_sockaddr_str(from, ep, sizeof(ep)),
+			  ret == -ESTALE ? "an old record of its" : strerror(-ret));
 		return;
 	}
 	peer_follow(v, p, from, "roaming");

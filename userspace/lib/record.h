@@ -181,7 +181,7 @@ int cpg_record_open(struct cpg_record_rx *rx, uint8_t *rec, size_t len,
 /*
  * A receive key on its own, for trying records that came from an unknown
  * endpoint (roaming: docs/protocol.md). Same rules as rx_init; on error
- * nothing needs freeing. cpg_record_key_free() wipes it.
+ * nothing needs freeing. cpg_record_key_free() wipes it, or a zeroed one.
  */
 int cpg_record_key_init(struct cpg_record_key *k, enum cpg_cipher c, uint16_t epoch,
 			const struct cpg_record_secret *secret);
