@@ -52,8 +52,22 @@ struct cpg_dp_keys {
 	uint64_t first_write_seq;	/* CPG_RECORD_DATA_SEQ_START */
 };
 
+/*
+ * An address inside the VPN. A peer is named by its IPv4 VPN address, which
+ * every client has (as in 0.3.x); its IPv6 one, when it has one, is another
+ * way to reach it.
+ */
+struct cpg_vpn_addr {
+	sa_family_t family;	/* AF_INET or AF_INET6 */
+	union {
+		struct in_addr ip4;
+		struct in6_addr ip6;
+	};
+};
+
 struct cpg_dp_peer {
 	struct in_addr vpn_ip;
+	struct in6_addr vpn_ip6;	/* in6addr_any: the peer has none */
 	union cpg_sockaddr endpoint;
 	struct cpg_dp_keys keys;
 };
