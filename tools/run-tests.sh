@@ -90,7 +90,9 @@ step "dependencies (tools/install-deps.sh)"
 # (vm-debug.all), beside the suites still running, from a build of its own,
 # configured with it. What the lane prints is kept aside and shown after
 # the other suites, its results with theirs. When the kernel cannot be
-# built here, vm-debug.all skips, saying why. CPG_VM_DEBUG=0 leaves it out.
+# built here, vm-debug.all skips, saying why. CPG_VM_DEBUG=0 leaves it out;
+# CPG_VM_DEBUG=full runs every VM test on it, the scenario tests that it
+# leaves to Debian's kernel too (selftests/CMakeLists.txt says which).
 debug_kernel_lane() {
 	local rc why dir
 
@@ -104,7 +106,8 @@ debug_kernel_lane() {
 	case $rc in
 	0)
 		dir=$(sed -n 's/^CPG_DEBUG_KERNEL_DIR=//p' "$LOGDIR/debug-kernel.env")
-		set -- -DCPG_VM_DEBUG_KERNEL="$dir" -DCPG_VM_DEBUG_KERNEL_SKIP=
+		set -- -DCPG_VM_DEBUG_KERNEL="$dir" -DCPG_VM_DEBUG_KERNEL_SKIP= \
+			-DCPG_VM_DEBUG_ALL="$([ "$CPG_VM_DEBUG" = full ] && echo ON || echo OFF)"
 		;;
 	4)
 		why=$(sed -n 's/^debug-kernel.sh: //p' "$LOGDIR/debug-kernel.log" | tail -n 1)
@@ -125,7 +128,12 @@ debug_kernel_lane() {
 	return "$STATUS"
 }
 
-if [ "${CPG_VM_DEBUG:-1}" = 1 ]; then
+CPG_VM_DEBUG=${CPG_VM_DEBUG:-1}
+case $CPG_VM_DEBUG in
+0 | 1 | full) ;;
+*) echo "run-tests: CPG_VM_DEBUG=$CPG_VM_DEBUG: expected 0, 1 or full" >&2; exit 2 ;;
+esac
+if [ "$CPG_VM_DEBUG" != 0 ]; then
 	step "debug kernel: its build, then vm-debug.all, in the background"
 	# Job control: the lane leads a process group, which the trap kills.
 	set -m
