@@ -55,18 +55,19 @@ static const struct device_type cpg_device_type = {
 /*
  * Tell the daemon about a destination without a peer, so that it can set one
  * up, with skb, the packet, to send then: once a second per destination, and
- * at most CPG_NO_ROUTE_BURST times a second in all.
+ * at most CPG_NO_ROUTE_BURST times a second in all. dst is IPv4-mapped for an
+ * IPv4 packet.
  */
-void cpg_no_route_notify(struct cpg_priv *priv, __be32 dst,
+void cpg_no_route_notify(struct cpg_priv *priv, const struct in6_addr *dst,
 			 struct sk_buff *skb)
 {
 	struct cpg_no_route *nr = &priv->no_route;
-	unsigned int i = hash_32((__force u32)dst, ilog2(CPG_NO_ROUTE_SLOTS));
+	unsigned int i = hash_32(ipv6_addr_hash(dst), ilog2(CPG_NO_ROUTE_SLOTS));
 	u64 now = get_jiffies_64();
 	bool notify = false;
 
 	spin_lock_bh(&nr->lock);
-	if (nr->recent[i].addr == dst &&
+	if (ipv6_addr_equal(&nr->recent[i].addr, dst) &&
 	    time_before64(now, nr->recent[i].when + HZ))
 		goto out;
 	if (time_after_eq64(now, nr->window_start + HZ)) {
@@ -76,7 +77,7 @@ void cpg_no_route_notify(struct cpg_priv *priv, __be32 dst,
 	if (nr->sent >= CPG_NO_ROUTE_BURST)
 		goto out;
 	nr->sent++;
-	nr->recent[i].addr = dst;
+	nr->recent[i].addr = *dst;
 	nr->recent[i].when = now;
 	notify = true;
 out:
@@ -93,6 +94,7 @@ static int cpg_dev_init(struct net_device *dev)
 	priv->dev = dev;
 	spin_lock_init(&priv->lock);
 	hash_init(priv->peers_by_vpn_ip);
+	hash_init(priv->peers_by_vpn_ip6);
 	for (i = 0; i < ARRAY_SIZE(priv->peers_by_endpoint); i++)
 		INIT_HLIST_NULLS_HEAD(&priv->peers_by_endpoint[i], i);
 	get_random_bytes(&priv->endpoint_key, sizeof(priv->endpoint_key));

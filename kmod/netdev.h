@@ -18,6 +18,7 @@
 #include <linux/udp.h>
 #include <linux/workqueue.h>
 #include <net/gro_cells.h>
+#include <net/ipv6.h>
 #include <net/rtnetlink.h>
 
 #define CPG_PEER_HASH_BITS	8
@@ -35,14 +36,15 @@ struct cpg_sock;
  * @lock: protects the fields below
  * @window_start: when the current one-second window began, in jiffies
  * @sent: notifications sent in the current window
- * @recent: the last address notified in each slot, and when
+ * @recent: the last address notified in each slot (an IPv4 one mapped), and
+ *	when
  */
 struct cpg_no_route {
 	spinlock_t lock;	/* the limiter is shared by the CPUs */
 	u64 window_start;
 	unsigned int sent;
 	struct {
-		__be32 addr;
+		struct in6_addr addr;
 		u64 when;
 	} recent[CPG_NO_ROUTE_SLOTS];
 };
@@ -55,6 +57,7 @@ struct cpg_no_route {
  * @dead: the device is being unregistered: nothing may be added any more
  * @sock: the attached UDP socket, if any
  * @peers_by_vpn_ip: the peers, by VPN address
+ * @peers_by_vpn_ip6: the peers that have an IPv6 VPN address, by it
  * @peers_by_endpoint: the peers, by UDP endpoint (nulls lists: a peer whose
  *	endpoint changes moves to another chain under RCU readers)
  * @endpoint_key: key of the endpoint hash, which remote hosts choose
@@ -70,6 +73,7 @@ struct cpg_priv {
 	bool dead;
 	struct cpg_sock __rcu *sock;
 	DECLARE_HASHTABLE(peers_by_vpn_ip, CPG_PEER_HASH_BITS);
+	DECLARE_HASHTABLE(peers_by_vpn_ip6, CPG_PEER_HASH_BITS);
 	struct hlist_nulls_head peers_by_endpoint[1 << CPG_PEER_HASH_BITS];
 	siphash_key_t endpoint_key;
 	unsigned int n_peers;
@@ -89,7 +93,17 @@ static inline bool cpg_is_unicast(__be32 addr)
 	       !ipv4_is_zeronet(addr);
 }
 
-void cpg_no_route_notify(struct cpg_priv *priv, __be32 dst,
+/*
+ * Multicast, loopback, ::, and IPv4-mapped addresses (which stand for IPv4
+ * ones) are no one's IPv6 VPN address.
+ */
+static inline bool cpg_is_unicast6(const struct in6_addr *addr)
+{
+	return !ipv6_addr_any(addr) && !ipv6_addr_is_multicast(addr) &&
+	       !ipv6_addr_loopback(addr) && !ipv6_addr_v4mapped(addr);
+}
+
+void cpg_no_route_notify(struct cpg_priv *priv, const struct in6_addr *dst,
 			 struct sk_buff *skb);
 
 #endif /* _CPG_NETDEV_H */

@@ -65,7 +65,7 @@ const struct nla_policy campagnol_keydir_nl_policy[CAMPAGNOL_A_KEYDIR_IV + 1] = 
 	[CAMPAGNOL_A_KEYDIR_IV] = NLA_POLICY_EXACT_LEN(12),
 };
 
-const struct nla_policy campagnol_peer_nl_policy[CAMPAGNOL_A_PEER_TX_KEEPALIVES + 1] = {
+const struct nla_policy campagnol_peer_nl_policy[CAMPAGNOL_A_PEER_VPN_IPV6 + 1] = {
 	[CAMPAGNOL_A_PEER_VPN_IPV4] = { .type = NLA_BE32, },
 	[CAMPAGNOL_A_PEER_REMOTE_IPV4] = { .type = NLA_BE32, },
 	[CAMPAGNOL_A_PEER_REMOTE_IPV6] = NLA_POLICY_EXACT_LEN(16),
@@ -91,6 +91,7 @@ const struct nla_policy campagnol_peer_nl_policy[CAMPAGNOL_A_PEER_TX_KEEPALIVES 
 	[CAMPAGNOL_A_PEER_FLOATS] = { .type = NLA_U64, },
 	[CAMPAGNOL_A_PEER_RX_KEEPALIVES] = { .type = NLA_U64, },
 	[CAMPAGNOL_A_PEER_TX_KEEPALIVES] = { .type = NLA_U64, },
+	[CAMPAGNOL_A_PEER_VPN_IPV6] = NLA_POLICY_EXACT_LEN(16),
 };
 
 const struct nla_policy campagnol_peer_float_input_nl_policy[CAMPAGNOL_A_PEER_FLOAT_SEQ + 1] = {
@@ -112,7 +113,7 @@ const struct nla_policy campagnol_peer_key_del_input_nl_policy[CAMPAGNOL_A_PEER_
 	[CAMPAGNOL_A_PEER_KEYCONF] = NLA_POLICY_NESTED(campagnol_keyconf_del_input_nl_policy),
 };
 
-const struct nla_policy campagnol_peer_new_input_nl_policy[CAMPAGNOL_A_PEER_IDLE_TIMEOUT + 1] = {
+const struct nla_policy campagnol_peer_new_input_nl_policy[CAMPAGNOL_A_PEER_VPN_IPV6 + 1] = {
 	[CAMPAGNOL_A_PEER_VPN_IPV4] = { .type = NLA_BE32, },
 	[CAMPAGNOL_A_PEER_REMOTE_IPV4] = { .type = NLA_BE32, },
 	[CAMPAGNOL_A_PEER_REMOTE_IPV6] = NLA_POLICY_EXACT_LEN(16),
@@ -120,6 +121,7 @@ const struct nla_policy campagnol_peer_new_input_nl_policy[CAMPAGNOL_A_PEER_IDLE
 	[CAMPAGNOL_A_PEER_REMOTE_PORT] = NLA_POLICY_MIN(NLA_BE16, 1),
 	[CAMPAGNOL_A_PEER_KEYCONF] = NLA_POLICY_NESTED(campagnol_keyconf_new_input_nl_policy),
 	[CAMPAGNOL_A_PEER_IDLE_TIMEOUT] = NLA_POLICY_FULL_RANGE(NLA_U32, &campagnol_a_peer_idle_timeout_range),
+	[CAMPAGNOL_A_PEER_VPN_IPV6] = NLA_POLICY_EXACT_LEN(16),
 };
 
 /* CAMPAGNOL_CMD_DEV_GET - do */

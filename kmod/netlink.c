@@ -302,6 +302,16 @@ static int cpg_nl_peer_config(struct genl_info *info, bool new,
 		return -EINVAL;
 	}
 
+	attr = tb[CAMPAGNOL_A_PEER_VPN_IPV6];
+	if (attr) {
+		cfg->has_vpn_ip6 = true;
+		cfg->vpn_ip6 = nla_get_in6_addr(attr);
+		if (!cpg_is_unicast6(&cfg->vpn_ip6)) {
+			NL_SET_ERR_MSG_ATTR(extack, attr, "not a unicast IPv6 address");
+			return -EINVAL;
+		}
+	}
+
 	err = cpg_nl_parse_endpoint(tb, nest, &cfg->endpoint, extack);
 	if (err < 0)
 		return err;
@@ -406,7 +416,9 @@ static int cpg_nl_put_peer(struct sk_buff *skb, struct cpg_peer *peer,
 
 	if (!nest)
 		return -EMSGSIZE;
-	if (nla_put_in_addr(skb, CAMPAGNOL_A_PEER_VPN_IPV4, peer->vpn_ip))
+	if (nla_put_in_addr(skb, CAMPAGNOL_A_PEER_VPN_IPV4, peer->vpn_ip) ||
+	    (!ipv6_addr_any(&peer->vpn_ip6) &&
+	     nla_put_in6_addr(skb, CAMPAGNOL_A_PEER_VPN_IPV6, &peer->vpn_ip6)))
 		goto cancel;
 
 	rcu_read_lock();
@@ -463,6 +475,7 @@ static size_t cpg_nl_peer_msg_size(void)
 				    nla_total_size(sizeof(u16)) +
 				    2 * nla_total_size_64bit(sizeof(u64)));
 	size_t peer = nla_total_size(sizeof(__be32)) +	/* vpn-ipv4 */
+		      nla_total_size(sizeof(struct in6_addr)) + /* vpn-ipv6 */
 		      nla_total_size(sizeof(struct in6_addr)) +
 		      nla_total_size(sizeof(u32)) +	/* remote-ipv6-scope-id */
 		      nla_total_size(sizeof(__be16)) +	/* remote-port */
@@ -536,13 +549,14 @@ out:
  * skb is the packet: the daemon gets a copy to send once the tunnel is up
  * (its checksum, if left to offload, is computed first). A GSO packet is
  * not copied: it belongs to a flow that was going through a tunnel, and its
- * sender will send it again.
+ * sender will send it again. dst, IPv4-mapped for an IPv4 packet, goes as
+ * vpn-ipv4 or vpn-ipv6.
  */
-void cpg_nl_notify_no_route(struct cpg_priv *priv, __be32 dst,
+void cpg_nl_notify_no_route(struct cpg_priv *priv, const struct in6_addr *dst,
 			    struct sk_buff *skb)
 {
 	size_t size = nla_total_size(sizeof(u32)) +
-		      nla_total_size(nla_total_size(sizeof(__be32)));
+		      nla_total_size(nla_total_size(sizeof(*dst)));
 	bool with_packet = !skb_is_gso(skb) &&
 			   skb->len <= CPG_NO_ROUTE_MAX_PACKET &&
 			   (skb->ip_summed != CHECKSUM_PARTIAL ||
@@ -568,7 +582,11 @@ void cpg_nl_notify_no_route(struct cpg_priv *priv, __be32 dst,
 	if (nla_put_u32(msg, CAMPAGNOL_A_IFINDEX, priv->dev->ifindex))
 		goto free;
 	nest = nla_nest_start(msg, CAMPAGNOL_A_PEER);
-	if (!nest || nla_put_in_addr(msg, CAMPAGNOL_A_PEER_VPN_IPV4, dst))
+	if (!nest)
+		goto free;
+	if (ipv6_addr_v4mapped(dst) ?
+	    nla_put_in_addr(msg, CAMPAGNOL_A_PEER_VPN_IPV4, dst->s6_addr32[3]) :
+	    nla_put_in6_addr(msg, CAMPAGNOL_A_PEER_VPN_IPV6, dst))
 		goto free;
 	nla_nest_end(msg, nest);
 	if (with_packet) {

@@ -8,6 +8,7 @@
 #define _CPG_NETLINK_H
 
 #include <linux/gfp.h>
+#include <linux/in6.h>
 #include <linux/skbuff.h>
 #include <linux/types.h>
 #include <net/net_namespace.h>
@@ -31,7 +32,7 @@ void cpg_nl_unregister(void);
 
 void cpg_nl_notify_peer(struct cpg_priv *priv, struct net *net,
 			struct cpg_peer *peer, u8 cmd, int reason, gfp_t gfp);
-void cpg_nl_notify_no_route(struct cpg_priv *priv, __be32 dst,
+void cpg_nl_notify_no_route(struct cpg_priv *priv, const struct in6_addr *dst,
 			    struct sk_buff *skb);
 
 #endif /* _CPG_NETLINK_H */

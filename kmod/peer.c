@@ -2,8 +2,9 @@
 /*
  * Campagnol: the kernel data path of a peer-to-peer IPv4 VPN.
  *
- * Peers live in two RCU hash tables of their device, by VPN address (the TX
- * lookup) and by UDP endpoint (the RX lookup). Writers hold priv->lock. The
+ * Peers live in RCU hash tables of their device, by VPN address (the TX
+ * lookup; one table for IPv4, one for the peers with an IPv6 address) and by
+ * UDP endpoint (the RX lookup). Writers hold priv->lock. The
  * tables own one reference to each peer; a peer is freed an RCU grace period
  * after its last reference goes, its keys wiped.
  */
@@ -133,6 +134,11 @@ static u32 cpg_vpn_ip_key(__be32 vpn_ip)
 	return (__force u32)vpn_ip;
 }
 
+static u32 cpg_vpn_ip6_key(const struct in6_addr *vpn_ip6)
+{
+	return ipv6_addr_hash(vpn_ip6);
+}
+
 static bool cpg_sockaddr_equal(const union cpg_sockaddr *a,
 			       const union cpg_sockaddr *b)
 {
@@ -215,6 +221,57 @@ struct cpg_peer *cpg_peer_get_vpn_ip(struct cpg_priv *priv, __be32 vpn_ip)
 }
 
 /**
+ * cpg_peer_lookup_vpn_ip6 - find a peer by IPv6 VPN address
+ * @priv: the device
+ * @vpn_ip6: the address, not ::
+ *
+ * As cpg_peer_lookup_vpn_ip().
+ *
+ * Return: the peer, or NULL.
+ */
+struct cpg_peer *cpg_peer_lookup_vpn_ip6(struct cpg_priv *priv,
+					 const struct in6_addr *vpn_ip6)
+{
+	struct cpg_peer *peer;
+
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held() && !lockdep_is_held(&priv->lock),
+			 "peer lookup outside RCU and priv->lock");
+	hash_for_each_possible_rcu(priv->peers_by_vpn_ip6, peer, by_vpn_ip6,
+				   cpg_vpn_ip6_key(vpn_ip6),
+				   lockdep_is_held(&priv->lock))
+		if (ipv6_addr_equal(&peer->vpn_ip6, vpn_ip6))
+			return peer;
+	return NULL;
+}
+
+/**
+ * cpg_peer_get_vpn_ip6 - find a peer by IPv6 VPN address, and hold it
+ * @priv: the device
+ * @vpn_ip6: the address
+ *
+ * As cpg_peer_get_vpn_ip().
+ *
+ * Return: the peer, which the caller puts with cpg_peer_put(), or NULL.
+ */
+struct cpg_peer *cpg_peer_get_vpn_ip6(struct cpg_priv *priv,
+				      const struct in6_addr *vpn_ip6)
+{
+	struct cpg_peer *peer;
+
+	rcu_read_lock();
+	peer = cpg_peer_lookup_vpn_ip6(priv, vpn_ip6);
+	if (peer && !cpg_peer_hold(peer))
+		peer = NULL;
+	rcu_read_unlock();
+	return peer;
+}
+
+static bool cpg_peer_has_vpn_ip6(const struct cpg_peer *peer)
+{
+	return !ipv6_addr_any(&peer->vpn_ip6);
+}
+
+/**
  * cpg_peer_lookup_endpoint - find a peer by UDP endpoint
  * @priv: the device
  * @addr: the endpoint
@@ -254,6 +311,9 @@ static void cpg_peer_link(struct cpg_priv *priv, struct cpg_peer *peer,
 	lockdep_assert_held(&priv->lock);
 	hash_add_rcu(priv->peers_by_vpn_ip, &peer->by_vpn_ip,
 		     cpg_vpn_ip_key(peer->vpn_ip));
+	if (cpg_peer_has_vpn_ip6(peer))
+		hash_add_rcu(priv->peers_by_vpn_ip6, &peer->by_vpn_ip6,
+			     cpg_vpn_ip6_key(&peer->vpn_ip6));
 	hlist_nulls_add_head_rcu(&peer->by_endpoint,
 				 &priv->peers_by_endpoint[cpg_endpoint_slot(priv, addr)]);
 	/* dev-get reads it without the lock. */
@@ -264,6 +324,8 @@ static void cpg_peer_unlink(struct cpg_peer *peer, struct list_head *list)
 {
 	lockdep_assert_held(&peer->priv->lock);
 	hash_del_rcu(&peer->by_vpn_ip);
+	if (cpg_peer_has_vpn_ip6(peer))
+		hash_del_rcu(&peer->by_vpn_ip6);
 	hlist_nulls_del_rcu(&peer->by_endpoint);
 	WRITE_ONCE(peer->priv->n_peers, peer->priv->n_peers - 1);
 	list_add_tail(&peer->unlinked, list);
@@ -376,6 +438,7 @@ int cpg_peer_add(struct cpg_priv *priv, struct cpg_peer_config *cfg,
 	peer->priv = priv;
 	netdev_hold(priv->dev, &peer->dev_tracker, GFP_KERNEL);
 	peer->vpn_ip = cfg->vpn_ip;
+	peer->vpn_ip6 = cfg->vpn_ip6;
 	peer->created = get_jiffies_64();
 	peer->idle_timeout = cfg->has_idle_timeout ? cfg->idle_timeout : 0;
 	INIT_LIST_HEAD(&peer->unlinked);
@@ -389,6 +452,10 @@ int cpg_peer_add(struct cpg_priv *priv, struct cpg_peer_config *cfg,
 		err = -ENOSPC;
 	} else if (cpg_peer_lookup_vpn_ip(priv, cfg->vpn_ip)) {
 		NL_SET_ERR_MSG_MOD(extack, "a peer has this VPN address already");
+		err = -EEXIST;
+	} else if (cfg->has_vpn_ip6 &&
+		   cpg_peer_lookup_vpn_ip6(priv, &cfg->vpn_ip6)) {
+		NL_SET_ERR_MSG_MOD(extack, "a peer has this IPv6 VPN address already");
 		err = -EEXIST;
 	} else {
 		err = cpg_check_endpoint(priv, &cfg->endpoint, extack);
@@ -441,6 +508,12 @@ int cpg_peer_change(struct cpg_priv *priv, struct cpg_peer_config *cfg,
 	if (!peer) {
 		NL_SET_ERR_MSG_MOD(extack, "no such peer");
 		err = -ENOENT;
+		goto out_unlock;
+	}
+	/* The TX lookup would have to move it under its readers: refused. */
+	if (cfg->has_vpn_ip6 && !ipv6_addr_equal(&cfg->vpn_ip6, &peer->vpn_ip6)) {
+		NL_SET_ERR_MSG_MOD(extack, "a peer's IPv6 VPN address never changes");
+		err = -EINVAL;
 		goto out_unlock;
 	}
 	if (ep) {

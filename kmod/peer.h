@@ -2,7 +2,8 @@
 /*
  * Campagnol: the kernel data path of a peer-to-peer IPv4 VPN.
  *
- * Peers: a VPN address, a UDP endpoint and up to two keys each.
+ * Peers: a VPN address (and maybe an IPv6 one), a UDP endpoint and up to
+ * two keys each.
  */
 #ifndef _CPG_PEER_H
 #define _CPG_PEER_H
@@ -80,7 +81,10 @@ struct cpg_peer_counters {
  *	waits for records in flight, which hold the peer
  * @dev_tracker: tracker of that reference
  * @vpn_ip: the peer's VPN address, which never changes
+ * @vpn_ip6: the peer's IPv6 VPN address, if any (else ::), which never
+ *	changes: another way to reach the peer @vpn_ip names
  * @by_vpn_ip: node in priv->peers_by_vpn_ip
+ * @by_vpn_ip6: node in priv->peers_by_vpn_ip6, when the peer has @vpn_ip6
  * @by_endpoint: node in priv->peers_by_endpoint
  * @unlinked: node in a caller's list once out of the tables
  * @endpoint: the peer's UDP endpoint
@@ -100,7 +104,9 @@ struct cpg_peer {
 	struct cpg_priv *priv;
 	netdevice_tracker dev_tracker;
 	__be32 vpn_ip;
+	struct in6_addr vpn_ip6;
 	struct hlist_node by_vpn_ip;
+	struct hlist_node by_vpn_ip6;
 	struct hlist_nulls_node by_endpoint;
 	struct list_head unlinked;
 	struct cpg_endpoint __rcu *endpoint;
@@ -120,6 +126,8 @@ struct cpg_peer {
 /**
  * struct cpg_peer_config - what a request says about a peer
  * @vpn_ip: the peer
+ * @has_vpn_ip6: @vpn_ip6 is set
+ * @vpn_ip6: the peer's IPv6 VPN address
  * @has_endpoint: @endpoint is set
  * @endpoint: the new endpoint
  * @key: a new current key; the config owns it until it is installed
@@ -128,6 +136,8 @@ struct cpg_peer {
  */
 struct cpg_peer_config {
 	__be32 vpn_ip;
+	bool has_vpn_ip6;
+	struct in6_addr vpn_ip6;
 	bool has_endpoint;
 	union cpg_sockaddr endpoint;
 	struct cpg_key *key;
@@ -139,6 +149,10 @@ void cpg_peer_config_free(struct cpg_peer_config *cfg);
 
 struct cpg_peer *cpg_peer_lookup_vpn_ip(struct cpg_priv *priv, __be32 vpn_ip);
 struct cpg_peer *cpg_peer_get_vpn_ip(struct cpg_priv *priv, __be32 vpn_ip);
+struct cpg_peer *cpg_peer_lookup_vpn_ip6(struct cpg_priv *priv,
+					 const struct in6_addr *vpn_ip6);
+struct cpg_peer *cpg_peer_get_vpn_ip6(struct cpg_priv *priv,
+				      const struct in6_addr *vpn_ip6);
 struct cpg_peer *cpg_peer_lookup_endpoint(struct cpg_priv *priv,
 					  const union cpg_sockaddr *addr);
 

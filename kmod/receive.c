@@ -8,7 +8,8 @@
  * (handshakes, alerts, RDV messages, punches, unknown peers and epochs) goes
  * on to the daemon unchanged. A record taken is opened in place; then its
  * sequence number goes through the replay window and the packet inside
- * must be IPv4 from the peer's VPN address, or it is dropped and counted.
+ * must be IPv4 from the peer's VPN address, or IPv6 from its IPv6 VPN
+ * address, or it is dropped and counted.
  * A record with nothing inside is a keepalive, counted and never delivered.
  * A record of a peer that moved comes from an endpoint no peer has: the
  * daemon gets it, and moves the peer with peer-float once it has opened it.
@@ -57,25 +58,70 @@ static void cpg_receive_drop(struct cpg_peer *peer, struct sk_buff *skb,
 	kfree_skb(skb);
 }
 
+/*
+ * The protocol of the opened packet, which its version nibble picks, once
+ * its IP header is whole and its length the record's; 0 if it is malformed.
+ */
+static __be16 cpg_receive_protocol(struct sk_buff *skb)
+{
+	const struct ipv6hdr *ip6h;
+	const struct iphdr *iph;
+
+	skb_reset_network_header(skb);
+	if (!pskb_may_pull(skb, 1))
+		return 0;
+	switch (skb->data[0] >> 4) {
+	case 4:
+		if (!pskb_may_pull(skb, sizeof(*iph)))
+			return 0;
+		iph = ip_hdr(skb);
+		if (iph->ihl < 5 || ntohs(iph->tot_len) != skb->len ||
+		    !pskb_may_pull(skb, iph->ihl * 4))
+			return 0;
+		return htons(ETH_P_IP);
+	case 6:
+		if (!pskb_may_pull(skb, sizeof(*ip6h)))
+			return 0;
+		ip6h = ipv6_hdr(skb);
+		if (sizeof(*ip6h) + ntohs(ip6h->payload_len) != skb->len)
+			return 0;
+		return htons(ETH_P_IPV6);
+	}
+	return 0;
+}
+
+/* Whether the packet comes from the peer's VPN address of its protocol. */
+static bool cpg_receive_from_peer(const struct cpg_peer *peer,
+				  const struct sk_buff *skb, __be16 protocol)
+{
+	if (protocol == htons(ETH_P_IP))
+		return ip_hdr(skb)->saddr == peer->vpn_ip;
+	/* A peer without an IPv6 VPN address sends no IPv6. */
+	return !ipv6_addr_any(&peer->vpn_ip6) &&
+	       ipv6_addr_equal(&ipv6_hdr(skb)->saddr, &peer->vpn_ip6);
+}
+
 /* Hand the opened packet to the stack, as the device's. */
 static void cpg_receive_deliver(struct cpg_peer *peer, struct sk_buff *skb)
 {
 	struct net_device *dev = peer->priv->dev;
-	const struct iphdr *iph;
 	unsigned int len;
+	__be16 protocol;
 
-	skb_reset_network_header(skb);
-	if (!pskb_may_pull(skb, sizeof(*iph)))
-		goto malformed;
-	iph = ip_hdr(skb);
-	if (iph->version != 4 || iph->ihl < 5 ||
-	    ntohs(iph->tot_len) != skb->len ||
-	    !pskb_may_pull(skb, iph->ihl * 4))
-		goto malformed;
-	iph = ip_hdr(skb);
-	if (iph->saddr != peer->vpn_ip) {
-		net_dbg_ratelimited("%s: packet from %pI4 claims to be from %pI4\n",
-				    dev->name, &peer->vpn_ip, &iph->saddr);
+	protocol = cpg_receive_protocol(skb);
+	if (!protocol) {
+		cpg_receive_drop(peer, skb, CPG_DROP_MALFORMED);
+		return;
+	}
+	if (!cpg_receive_from_peer(peer, skb, protocol)) {
+		if (protocol == htons(ETH_P_IP))
+			net_dbg_ratelimited("%s: packet from %pI4 claims to be from %pI4\n",
+					    dev->name, &peer->vpn_ip,
+					    &ip_hdr(skb)->saddr);
+		else
+			net_dbg_ratelimited("%s: packet from %pI4 claims to be from %pI6c\n",
+					    dev->name, &peer->vpn_ip,
+					    &ipv6_hdr(skb)->saddr);
 		cpg_receive_drop(peer, skb, CPG_DROP_SPOOFED);
 		return;
 	}
@@ -83,7 +129,7 @@ static void cpg_receive_deliver(struct cpg_peer *peer, struct sk_buff *skb)
 	/* Nothing of the outer packet's journey applies to the inner one. */
 	skb_scrub_packet(skb, true);
 	skb->dev = dev;
-	skb->protocol = htons(ETH_P_IP);
+	skb->protocol = protocol;
 	skb->pkt_type = PACKET_HOST;
 	skb_reset_mac_header(skb);
 	skb_reset_transport_header(skb);
@@ -103,10 +149,6 @@ static void cpg_receive_deliver(struct cpg_peer *peer, struct sk_buff *skb)
 	if (gro_cells_receive(&peer->priv->gro_cells, skb) == NET_RX_SUCCESS)
 		dev_sw_netstats_rx_add(dev, len);
 	local_bh_enable();
-	return;
-
-malformed:
-	cpg_receive_drop(peer, skb, CPG_DROP_MALFORMED);
 }
 
 /*

@@ -4,16 +4,19 @@
  *
  * TX: an IPv4 packet of the device goes to the peer that has its
  * destination as VPN address (or to every peer, for the VPN's broadcast
- * address), sealed into one DTLS 1.2 application_data record with the peer's
+ * address), an IPv6 packet to the peer that has its destination as IPv6 VPN
+ * address, sealed into one DTLS 1.2 application_data record with the peer's
  * current key, and leaves through the daemon's socket (socket.c). GSO
  * packets are segmented first: a record carries one packet.
  */
 #include <linux/if_ether.h>
 #include <linux/inetdevice.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/netdevice.h>
 #include <linux/skbuff.h>
 #include <net/ip.h>
+#include <net/ipv6.h>
 #include <net/udp.h>
 
 #include "compat.h"
@@ -235,31 +238,66 @@ static void cpg_send_broadcast(struct cpg_priv *priv, struct sk_buff *skb)
 	consume_skb(skb);
 }
 
-netdev_tx_t cpg_xmit(struct sk_buff *skb, struct net_device *dev)
+/* Send an IPv4 packet; false if it has no peer (the caller drops it). */
+static bool cpg_xmit_ip4(struct cpg_priv *priv, struct sk_buff *skb)
 {
-	struct cpg_priv *priv = netdev_priv(dev);
+	__be32 dst = ip_hdr(skb)->daddr;
 	struct cpg_peer *peer;
-	__be32 dst;
-
-	if (skb->protocol != htons(ETH_P_IP) ||
-	    !pskb_network_may_pull(skb, sizeof(struct iphdr)))
-		goto drop;
-	dst = ip_hdr(skb)->daddr;
+	struct in6_addr mapped;
 
 	peer = cpg_peer_get_vpn_ip(priv, dst);
 	if (peer) {
 		cpg_send_to_peer(peer, skb);
-		return NETDEV_TX_OK;
+		return true;
 	}
-	if (cpg_is_vpn_broadcast(dev, dst)) {
+	if (cpg_is_vpn_broadcast(priv->dev, dst)) {
 		cpg_send_broadcast(priv, skb);
-		return NETDEV_TX_OK;
+		return true;
 	}
 	atomic64_inc(&priv->no_route_drops);
-	if (cpg_is_unicast(dst))
-		cpg_no_route_notify(priv, dst, skb);
-drop:
-	dev_core_stats_tx_dropped_inc(dev);
-	kfree_skb(skb);
+	if (cpg_is_unicast(dst)) {
+		ipv6_addr_set_v4mapped(dst, &mapped);
+		cpg_no_route_notify(priv, &mapped, skb);
+	}
+	return false;
+}
+
+/*
+ * Send an IPv6 packet; false if it has no peer. Multicast (neighbour and
+ * router discovery, MLD) goes to no peer: the VPN has no link to discover.
+ */
+static bool cpg_xmit_ip6(struct cpg_priv *priv, struct sk_buff *skb)
+{
+	/* A copy: the notification may reallocate the header. */
+	struct in6_addr dst = ipv6_hdr(skb)->daddr;
+	struct cpg_peer *peer;
+
+	peer = cpg_peer_get_vpn_ip6(priv, &dst);
+	if (peer) {
+		cpg_send_to_peer(peer, skb);
+		return true;
+	}
+	atomic64_inc(&priv->no_route_drops);
+	if (cpg_is_unicast6(&dst))
+		cpg_no_route_notify(priv, &dst, skb);
+	return false;
+}
+
+netdev_tx_t cpg_xmit(struct sk_buff *skb, struct net_device *dev)
+{
+	struct cpg_priv *priv = netdev_priv(dev);
+	bool sent = false;
+
+	if (skb->protocol == htons(ETH_P_IP)) {
+		if (pskb_network_may_pull(skb, sizeof(struct iphdr)))
+			sent = cpg_xmit_ip4(priv, skb);
+	} else if (skb->protocol == htons(ETH_P_IPV6)) {
+		if (pskb_network_may_pull(skb, sizeof(struct ipv6hdr)))
+			sent = cpg_xmit_ip6(priv, skb);
+	}
+	if (!sent) {
+		dev_core_stats_tx_dropped_inc(dev);
+		kfree_skb(skb);
+	}
 	return NETDEV_TX_OK;
 }

@@ -29,7 +29,8 @@
  * socket bound to LOCAL_IP:PORT and adds one peer whose keys and IVs are
  * bytes TXFILL (ours) and RXFILL (the peer's) repeated, or given as KEY:IV
  * in hexadecimal, CIPHER being 1, 2 or 3 (enum campagnol_cipher); then it
- * holds the socket until killed. "crypto-async" registers pcrypt instances
+ * holds the socket until killed; PEER_VPN may be IPV4,IPV6 to give the peer
+ * an IPv6 VPN address too. "crypto-async" registers pcrypt instances
  * of the AEADs (see crypto_async()). Two
  * of them with swapped fills make a tunnel with known keys. SIGUSR1 installs
  * the next keys (every fill xor 0xf0, epoch 1 again), as a rekey would.
@@ -183,6 +184,8 @@ static struct nlattr *nest(struct nlmsghdr *nlh, uint16_t type)
 
 struct peer_req {
 	const char *vpn;
+	const char *vpn6;	/* the IPv6 VPN address, or NULL */
+	int vpn6_len;		/* its attribute's length; 0: 16 */
 	const char *v4;
 	const char *v6;
 	uint16_t port;
@@ -270,6 +273,13 @@ static int peer_cmd(int ifindex, uint8_t cmd, const struct peer_req *p)
 		n->nla_type = CAMPAGNOL_A_PEER;
 	inet_pton(AF_INET, p->vpn, &a);
 	mnl_attr_put(nlh, CAMPAGNOL_A_PEER_VPN_IPV4, 4, &a);
+	if (p->vpn6) {
+		uint8_t buf6[20] = { 0 };
+
+		inet_pton(AF_INET6, p->vpn6, buf6);
+		mnl_attr_put(nlh, CAMPAGNOL_A_PEER_VPN_IPV6, p->vpn6_len ? p->vpn6_len : 16,
+			     buf6);
+	}
 	if (p->v4) {
 		inet_pton(AF_INET, p->v4, &a);
 		mnl_attr_put(nlh, CAMPAGNOL_A_PEER_REMOTE_IPV4, 4, &a);
@@ -450,7 +460,7 @@ static int dev_get(int ifindex, struct dev_info *d, bool with_ifindex)
 struct peer_info {
 	int count;		/* messages seen */
 	int cmd;
-	char vpn[16], remote[64];
+	char vpn[16], vpn6[INET6_ADDRSTRLEN], remote[64];
 	int port, nkeys, del_reason, idle_timeout;
 	int slot[2], cipher[2], epoch[2];
 	uint64_t first[2], next[2];
@@ -483,6 +493,10 @@ static int peer_cb(const struct nlmsghdr *nlh, void *data)
 			switch (mnl_attr_get_type(p)) {
 			case CAMPAGNOL_A_PEER_VPN_IPV4:
 				inet_ntop(AF_INET, mnl_attr_get_payload(p), pi->vpn, sizeof(pi->vpn));
+				break;
+			case CAMPAGNOL_A_PEER_VPN_IPV6:
+				inet_ntop(AF_INET6, mnl_attr_get_payload(p), pi->vpn6,
+					  sizeof(pi->vpn6));
 				break;
 			case CAMPAGNOL_A_PEER_REMOTE_IPV4:
 				inet_ntop(AF_INET, mnl_attr_get_payload(p), pi->remote, sizeof(pi->remote));
@@ -709,7 +723,12 @@ static void on_sigusr1(int sig)
 
 static int tunnel(int argc, char **argv)
 {
-	struct peer_req p = P(.vpn = argv[5], .v4 = argv[6], .port = atoi(argv[7]),
+	char *vpn6 = strchr(argv[5], ',');
+	struct peer_req p;
+
+	if (vpn6)
+		*vpn6++ = '\0';
+	p = P(.vpn = argv[5], .vpn6 = vpn6, .v4 = argv[6], .port = atoi(argv[7]),
 			      .cipher = atoi(argv[8]),
 			      .txfill = (uint8_t)strtoul(argv[9], NULL, 0),
 			      .rxfill = (uint8_t)strtoul(argv[10], NULL, 0),
@@ -923,6 +942,10 @@ static int show_peer_cb(const struct nlmsghdr *nlh, void *data)
 				inet_ntop(AF_INET, mnl_attr_get_payload(p), ip, sizeof(ip));
 				printf(" vpn_ip=%s", ip);
 				break;
+			case CAMPAGNOL_A_PEER_VPN_IPV6:
+				inet_ntop(AF_INET6, mnl_attr_get_payload(p), ip, sizeof(ip));
+				printf(" vpn_ip6=%s", ip);
+				break;
 			case CAMPAGNOL_A_PEER_REMOTE_IPV4:
 				inet_ntop(AF_INET, mnl_attr_get_payload(p), ip, sizeof(ip));
 				printf(" remote=%s", ip);
@@ -1088,6 +1111,62 @@ static void test_peers(int ifx)
 	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p) == -EINVAL, "no endpoint: EINVAL (%s)", last_extack);
 	p = P(.vpn = "224.0.0.1", .v4 = "127.0.0.1", .port = 40004);
 	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p) == -EINVAL, "multicast VPN IP: EINVAL (%s)", last_extack);
+}
+
+/* A peer's IPv6 VPN address: kept, reported, unique, and never changed. */
+static void test_vpn_ip6(int ifx)
+{
+	struct peer_info pi;
+	struct peer_req p;
+	int ret;
+
+	p = P(.vpn = "10.9.0.20", .vpn6 = "fd00:9::20", .v4 = "127.0.0.20", .port = 40020);
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p) == 0, "peer-new with vpn-ipv6 (%s)",
+	      last_extack);
+	ret = peer_get(ifx, "10.9.0.20", &pi);
+	CHECK(!ret && !strcmp(pi.vpn6, "fd00:9::20"), "peer-get: vpn-ipv6 fd00:9::20 (%d %s)",
+	      ret, pi.vpn6);
+	ret = peer_dump(ifx, &pi);
+	CHECK(!ret && !strcmp(pi.vpn6, "fd00:9::20"), "peer dump: vpn-ipv6 (%d %s)", ret, pi.vpn6);
+
+	p = P(.vpn = "10.9.0.21", .vpn6 = "fd00:9::20", .v4 = "127.0.0.21", .port = 40021);
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p) == -EEXIST,
+	      "same vpn-ipv6: EEXIST (%s)", last_extack);
+	CHECK(peer_get(ifx, "10.9.0.21", &pi) == -ENOENT, "and no peer 10.9.0.21");
+	p.vpn6_len = 15;
+	ret = peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p);
+	CHECK(ret == -ERANGE || ret == -EINVAL, "15-byte vpn-ipv6 refused (%s; %s)",
+	      strerror(-ret), last_extack);
+	p.vpn6_len = 20;
+	ret = peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p);
+	CHECK(ret == -ERANGE || ret == -EINVAL, "20-byte vpn-ipv6 refused (%s; %s)",
+	      strerror(-ret), last_extack);
+	p = P(.vpn = "10.9.0.21", .vpn6 = "ff02::1", .v4 = "127.0.0.21", .port = 40021);
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p) == -EINVAL,
+	      "multicast vpn-ipv6: EINVAL (%s)", last_extack);
+	p.vpn6 = "::ffff:10.9.0.21";
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p) == -EINVAL,
+	      "IPv4-mapped vpn-ipv6: EINVAL (%s)", last_extack);
+
+	p = P(.vpn = "10.9.0.20", .vpn6 = "fd00:9::99");
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_SET, &p) == -EINVAL,
+	      "peer-set to another vpn-ipv6: EINVAL (%s)", last_extack);
+	p.vpn6 = "fd00:9::20";
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_SET, &p) == 0,
+	      "peer-set with the same vpn-ipv6 (%s)", last_extack);
+
+	p = P(.vpn = "10.9.0.21", .v4 = "127.0.0.21", .port = 40021);
+	ret = peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p);
+	peer_get(ifx, "10.9.0.21", &pi);
+	CHECK(!ret && !pi.vpn6[0], "a peer without vpn-ipv6 reports none (%d %s)", ret, pi.vpn6);
+	peer_simple(ifx, CAMPAGNOL_CMD_PEER_DEL, "10.9.0.21");
+
+	/* Removal takes the address out of the IPv6 table too. */
+	CHECK(peer_simple(ifx, CAMPAGNOL_CMD_PEER_DEL, "10.9.0.20") == 0, "peer-del 10.9.0.20");
+	p = P(.vpn = "10.9.0.21", .vpn6 = "fd00:9::20", .v4 = "127.0.0.21", .port = 40021);
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_NEW, &p) == 0,
+	      "its vpn-ipv6 is free once it is gone (%s)", last_extack);
+	peer_simple(ifx, CAMPAGNOL_CMD_PEER_DEL, "10.9.0.21");
 }
 
 /* What the generated policies refuse, each with a reason. */
@@ -1497,6 +1576,7 @@ int main(int argc, char **argv)
 	test_peers(ifx);
 	test_policy(ifx);
 	test_malformed(ifx);
+	test_vpn_ip6(ifx);
 	test_keys(ifx);
 	test_dump(ifx);
 	test_notifications(ifx, ntf);

@@ -438,6 +438,9 @@ static void on_cpg_dpk_msg(struct dp_kernel *dp, const struct nlmsghdr *nlh)
 		return;
 	switch (pi.cmd) {
 	case CAMPAGNOL_CMD_PEER_NO_ROUTE_NTF:
+		/* An IPv6 destination: no_peer takes IPv4 ones only, for now. */
+		if (!IN6_IS_ADDR_UNSPECIFIED(&pi.vpn_ip6))
+			break;
 		if (!dp->dead && ev && ev->no_peer)
 			ev->no_peer(dp->base.events_arg, pi.vpn_ip, pi.packet, pi.packet_len);
 		break;

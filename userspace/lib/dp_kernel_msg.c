@@ -120,6 +120,14 @@ static int put_endpoint(struct nl_msg *msg, const union cpg_sockaddr *ep)
 	       nla_put_u16(msg, CAMPAGNOL_A_PEER_REMOTE_PORT, in6->sin6_port) < 0 ? -1 : 0;
 }
 
+/* The peer's IPv6 VPN address, if it has one. */
+static int put_vpn_ip6(struct nl_msg *msg, const struct in6_addr *vpn_ip6)
+{
+	if (IN6_IS_ADDR_UNSPECIFIED(vpn_ip6))
+		return 0;
+	return nla_put(msg, CAMPAGNOL_A_PEER_VPN_IPV6, sizeof(*vpn_ip6), vpn_ip6) < 0 ? -1 : 0;
+}
+
 struct nl_msg *cpg_dpk_peer_msg(int family, uint8_t cmd, int ifindex,
 				const struct cpg_dp_peer *peer)
 {
@@ -130,6 +138,7 @@ struct nl_msg *cpg_dpk_peer_msg(int family, uint8_t cmd, int ifindex,
 		return NULL;
 	nest = nla_nest_start(msg, CAMPAGNOL_A_PEER);
 	if (!nest || nla_put_u32(msg, CAMPAGNOL_A_PEER_VPN_IPV4, peer->vpn_ip.s_addr) < 0 ||
+	    put_vpn_ip6(msg, &peer->vpn_ip6) ||
 	    put_endpoint(msg, &peer->endpoint) || put_keyconf(msg, &peer->keys) ||
 	    nla_nest_end(msg, nest) < 0) {
 		cpg_dpk_msg_free(msg);
@@ -233,6 +242,7 @@ static const struct nla_policy peer_policy[CAMPAGNOL_A_PEER_MAX + 1] = {
 	[CAMPAGNOL_A_PEER_FLOATS] = { .type = NLA_U64 },
 	[CAMPAGNOL_A_PEER_RX_KEEPALIVES] = { .type = NLA_U64 },
 	[CAMPAGNOL_A_PEER_TX_KEEPALIVES] = { .type = NLA_U64 },
+	[CAMPAGNOL_A_PEER_VPN_IPV6] = { .minlen = 16 },
 };
 
 static const struct nla_policy keyconf_policy[CAMPAGNOL_A_KEYCONF_MAX + 1] = {
@@ -320,12 +330,19 @@ int cpg_dpk_parse_peer(const struct nlmsghdr *nlh, int family, struct cpg_dpk_pe
 	if (nlh->nlmsg_type != family ||
 	    genlmsg_parse(h, 0, tb, CAMPAGNOL_A_MAX, top_policy) < 0 ||
 	    !tb[CAMPAGNOL_A_IFINDEX] || !tb[CAMPAGNOL_A_PEER] ||
-	    nla_parse_nested(p, CAMPAGNOL_A_PEER_MAX, tb[CAMPAGNOL_A_PEER], peer_policy) < 0 ||
-	    !p[CAMPAGNOL_A_PEER_VPN_IPV4])
+	    nla_parse_nested(p, CAMPAGNOL_A_PEER_MAX, tb[CAMPAGNOL_A_PEER], peer_policy) < 0)
 		return -EINVAL;
 	out->cmd = genlmsg_hdr(h)->cmd;
+	/* The no-route notification of an IPv6 packet names its destination alone. */
+	if (!p[CAMPAGNOL_A_PEER_VPN_IPV4] &&
+	    (out->cmd != CAMPAGNOL_CMD_PEER_NO_ROUTE_NTF || !p[CAMPAGNOL_A_PEER_VPN_IPV6]))
+		return -EINVAL;
 	out->ifindex = nla_get_u32(tb[CAMPAGNOL_A_IFINDEX]);
-	out->vpn_ip.s_addr = nla_get_u32(p[CAMPAGNOL_A_PEER_VPN_IPV4]);
+	if (p[CAMPAGNOL_A_PEER_VPN_IPV4])
+		out->vpn_ip.s_addr = nla_get_u32(p[CAMPAGNOL_A_PEER_VPN_IPV4]);
+	if (p[CAMPAGNOL_A_PEER_VPN_IPV6])
+		memcpy(&out->vpn_ip6, nla_data(p[CAMPAGNOL_A_PEER_VPN_IPV6]),
+		       sizeof(out->vpn_ip6));
 	if (tb[CAMPAGNOL_A_PACKET]) {
 		out->packet = nla_data(tb[CAMPAGNOL_A_PACKET]);
 		out->packet_len = (size_t)nla_len(tb[CAMPAGNOL_A_PACKET]);

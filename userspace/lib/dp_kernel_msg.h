@@ -45,7 +45,8 @@ void cpg_dpk_msg_free(struct nl_msg *msg);
 struct cpg_dpk_peer_info {
 	uint8_t cmd;
 	uint32_t ifindex;
-	struct in_addr vpn_ip;
+	struct in_addr vpn_ip;		/* INADDR_ANY in an IPv6 PEER_NO_ROUTE_NTF */
+	struct in6_addr vpn_ip6;	/* in6addr_any: none */
 	bool has_reason;
 	uint32_t reason;		/* enum campagnol_del_peer_reason */
 	bool has_endpoint;

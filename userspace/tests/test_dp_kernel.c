@@ -118,7 +118,8 @@ static void assert_filled(struct nlattr *attr, int len, uint8_t fill)
 struct kpeer {
 	uint8_t cmd;
 	uint32_t ifindex;
-	const char *vpn_ip;
+	const char *vpn_ip;		/* NULL: none */
+	const char *vpn_ip6;		/* NULL: none */
 	int reason;			/* -1: none */
 	uint32_t cur_cipher;		/* 0: no current key */
 	uint64_t cur_next_seq;
@@ -155,7 +156,15 @@ static struct nl_msg *kernel_msg(const struct kpeer *k, int flags)
 			 0);
 	p = nla_nest_start(msg, CAMPAGNOL_A_PEER);
 	assert_non_null(p);
-	assert_int_equal(nla_put_u32(msg, CAMPAGNOL_A_PEER_VPN_IPV4, test_ip4(k->vpn_ip).s_addr), 0);
+	if (k->vpn_ip)
+		assert_int_equal(nla_put_u32(msg, CAMPAGNOL_A_PEER_VPN_IPV4,
+					     test_ip4(k->vpn_ip).s_addr), 0);
+	if (k->vpn_ip6) {
+		struct in6_addr a;
+
+		assert_int_equal(inet_pton(AF_INET6, k->vpn_ip6, &a), 1);
+		assert_int_equal(nla_put(msg, CAMPAGNOL_A_PEER_VPN_IPV6, sizeof(a), &a), 0);
+	}
 	if (k->prev_key)
 		put_key(msg, CAMPAGNOL_KEY_SLOT_PREVIOUS, CAMPAGNOL_CIPHER_AES_128_GCM, SEQ0 + 99);
 	if (k->cur_cipher)
@@ -408,6 +417,30 @@ static void peer_request_ipv6(void **state)
 	assert_null(cpg_dpk_peer_msg(FAMILY, CAMPAGNOL_CMD_PEER_NEW, IFINDEX, &peer));
 }
 
+/* The IPv6 VPN address goes with the peer when it has one, and only then. */
+static void peer_request_vpn_ip6(void **state)
+{
+	struct cpg_dp_peer peer = make_peer("10.0.0.3", CPG_CIPHER_AES_128_GCM, 1);
+	struct nl_msg *msg;
+	struct parsed p;
+
+	msg = cpg_dpk_peer_msg(FAMILY, CAMPAGNOL_CMD_PEER_NEW, IFINDEX, &peer);
+	parse_request(msg, &p);
+	assert_null(p.peer[CAMPAGNOL_A_PEER_VPN_IPV6]);
+	cpg_dpk_msg_free(msg);
+
+	assert_int_equal(inet_pton(AF_INET6, "fd00:cafe::3", &peer.vpn_ip6), 1);
+	msg = cpg_dpk_peer_msg(FAMILY, CAMPAGNOL_CMD_PEER_NEW, IFINDEX, &peer);
+	parse_request(msg, &p);
+	expect_peer_at4(&p, "10.0.0.3", "192.0.2.12", 40000);
+	assert_non_null(p.peer[CAMPAGNOL_A_PEER_VPN_IPV6]);
+	/* Exactly 16 bytes: the kernel's policy refuses any other length. */
+	assert_int_equal(nla_len(p.peer[CAMPAGNOL_A_PEER_VPN_IPV6]), 16);
+	assert_memory_equal(nla_data(p.peer[CAMPAGNOL_A_PEER_VPN_IPV6]), &peer.vpn_ip6, 16);
+	assert_non_null(p.key[CAMPAGNOL_A_KEYCONF_CIPHER]);
+	cpg_dpk_msg_free(msg);
+}
+
 static void id_and_dump_requests(void **state)
 {
 	struct nl_msg *msg = cpg_dpk_peer_id_msg(FAMILY, CAMPAGNOL_CMD_PEER_DEL, IFINDEX,
@@ -497,6 +530,7 @@ static void parse_peer_reply(void **state)
 	assert_int_equal(pi.cmd, CAMPAGNOL_CMD_PEER_GET);
 	assert_int_equal(pi.ifindex, IFINDEX);
 	assert_int_equal(pi.vpn_ip.s_addr, test_ip4("10.0.0.2").s_addr);
+	assert_true(IN6_IS_ADDR_UNSPECIFIED(&pi.vpn_ip6));
 	assert_false(pi.has_reason);
 	/* The current key's, whichever comes first. */
 	assert_int_equal(pi.stats.cipher, CPG_CIPHER_CHACHA20_POLY1305);
@@ -761,6 +795,43 @@ static void counters_and_xmit(void **state)
 }
 
 /* ---- Notifications -------------------------------------------------------- */
+
+/* A peer's IPv6 VPN address, and the no-route notification that has one alone. */
+static void parse_vpn_ip6(void **state)
+{
+	struct kpeer k = { .cmd = CAMPAGNOL_CMD_PEER_GET, .vpn_ip = "10.0.0.2",
+			   .vpn_ip6 = "fd00:cafe::2", .reason = -1 };
+	struct cpg_dpk_peer_info pi;
+	struct in6_addr want;
+	struct nl_msg *msg;
+	struct fake f;
+	struct cpg_dp *dp;
+
+	assert_int_equal(inet_pton(AF_INET6, "fd00:cafe::2", &want), 1);
+	msg = kernel_msg(&k, 0);
+	assert_int_equal(cpg_dpk_parse_peer(nlmsg_hdr(msg), FAMILY, &pi), 0);
+	assert_int_equal(pi.vpn_ip.s_addr, test_ip4("10.0.0.2").s_addr);
+	assert_memory_equal(&pi.vpn_ip6, &want, 16);
+	nlmsg_free(msg);
+
+	/* Only a no-route notification may name no IPv4 address. */
+	k.vpn_ip = NULL;
+	msg = kernel_msg(&k, 0);
+	assert_int_equal(cpg_dpk_parse_peer(nlmsg_hdr(msg), FAMILY, &pi), -EINVAL);
+	nlmsg_free(msg);
+	k.cmd = CAMPAGNOL_CMD_PEER_NO_ROUTE_NTF;
+	msg = kernel_msg(&k, 0);
+	assert_int_equal(cpg_dpk_parse_peer(nlmsg_hdr(msg), FAMILY, &pi), 0);
+	assert_int_equal(pi.vpn_ip.s_addr, INADDR_ANY);
+	assert_memory_equal(&pi.vpn_ip6, &want, 16);
+	nlmsg_free(msg);
+
+	/* no_peer takes IPv4 destinations only: the IPv6 one is not passed on. */
+	dp = new_dp(&f);
+	notify(dp, &k);
+	assert_int_equal(f.no_peer, 0);
+	dp->ops->destroy(dp);
+}
 
 static void no_route_notifications(void **state)
 {
@@ -1038,10 +1109,12 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(peer_request_every_cipher),
 		cmocka_unit_test(peer_request_ipv6),
+		cmocka_unit_test(peer_request_vpn_ip6),
 		cmocka_unit_test(id_and_dump_requests),
 		cmocka_unit_test(endpoint_request),
 		cmocka_unit_test(float_request),
 		cmocka_unit_test(parse_peer_reply),
+		cmocka_unit_test(parse_vpn_ip6),
 		cmocka_unit_test(parse_refuses_bad_messages),
 		cmocka_unit_test(add_new_then_set),
 		cmocka_unit_test(set_endpoint),

@@ -1,0 +1,122 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# IPv6 inside campagnol.ko's tunnels, without the daemon: two namespaces on
+# one segment, a campagnol device in each with an IPv4 and an IPv6 VPN
+# address, and cpg-nltest "tunnel" standing in for the daemons, each peer
+# given its IPv6 VPN address (vpn-ipv6). Pings both ways, pings of the
+# device's MTU, TCP (GSO of IPv6 packets), the counters; then an inner IPv6
+# source that is not the peer's, a peer without an IPv6 VPN address, and an
+# IPv6 destination that no peer has.
+
+# Functions below are called through ktap_test_result.
+# shellcheck disable=SC2317
+# shellcheck source=../../lib.sh
+source "$(dirname "$0")/../../lib.sh"
+# shellcheck source=../libkmod.sh
+source "$(dirname "$0")/../libkmod.sh"
+
+kmod_require_vm
+ktap_init 12 cpg-nltest
+
+NLTEST=$CPG_BIN/cpg-nltest
+modprobe campagnol || ktap_bail_out "cannot load campagnol.ko"
+kmod_pair_topology || ktap_bail_out "cannot set the namespaces up"
+
+# tunnel_up A_PEER B_PEER: a device in each namespace, with fd00:9::1 (a)
+# and fd00:9::2 (b), and a tunnel holder naming the other end as the given
+# PEER_VPN (IPV4 or IPV4,IPV6).
+tunnel_up() {
+	kmod_pair_devices || return 1
+	ip -n "$(ns a)" -6 addr add fd00:9::1/64 dev cpg0 nodad &&
+		ip -n "$(ns b)" -6 addr add fd00:9::2/64 dev cpg0 nodad || return 1
+	start tun-a a "$NLTEST" tunnel "$(kmod_ifindex a cpg0)" 192.0.2.1 5000 \
+		"$1" 192.0.2.2 5000 1 0x11 0x22
+	start tun-b b "$NLTEST" tunnel "$(kmod_ifindex b cpg0)" 192.0.2.2 5000 \
+		"$2" 192.0.2.1 5000 1 0x22 0x11
+	wait_for "$CPG_TMP/tun-a.out" "^tunnel: ready" 5 &&
+		wait_for "$CPG_TMP/tun-b.out" "^tunnel: ready" 5
+}
+
+tunnel_down() {
+	proc_stop tun-a
+	proc_stop tun-b
+	unset 'CPG_PID[tun-a]' 'CPG_PID[tun-b]'
+	for h in a b; do
+		ip -n "$(ns $h)" link del cpg0
+	done
+}
+
+# show NS: what the kernel holds for NS's device.
+show() {
+	in_ns "$1" "$NLTEST" show "$(kmod_ifindex "$1" cpg0)"
+}
+
+# peer_field NS KEY: a field of the only peer of NS's device.
+peer_field() {
+	field "$(show "$1" | grep '^peer ')" "$2"
+}
+
+# expect_peer NS KEY BEFORE DELTA: the counter moved by DELTA at least.
+expect_peer() {
+	local now
+	now=$(peer_field "$1" "$2")
+	[ "${now:-0}" -ge $(($3 + $4)) ] || { ktap_print_msg "$1 $2: $3 -> $now, not +$4"; return 1; }
+}
+
+ktap_test_result "tunnel up, each peer with an IPv6 VPN address" \
+	tunnel_up 10.9.0.2,fd00:9::2 10.9.0.1,fd00:9::1
+ktap_print_msg "a's peer: $(show a | grep '^peer ')"
+ktap_test_result "the kernel reports the peer's vpn-ipv6" \
+	[ "$(peer_field a vpn_ip6)" = fd00:9::2 ]
+
+rx0=$(peer_field b rx_packets)
+tx0=$(peer_field a tx_packets)
+ktap_test_result "a pings b over IPv6" in_ns a ping -6 -c 3 -i 0.2 -W 2 fd00:9::2
+ktap_test_result "b pings a over IPv6" in_ns b ping -6 -c 3 -i 0.2 -W 2 fd00:9::1
+ktap_test_result "the peers' counters moved" \
+	sh -c "[ '$(peer_field b rx_packets)' -ge $((rx0 + 6)) ] && [ '$(peer_field a tx_packets)' -ge $((tx0 + 6)) ]"
+# The device's MTU (1419) less the IPv6 (40) and ICMPv6 (8) headers.
+ktap_test_result "pings of the MTU, not fragmented" \
+	in_ns a ping -6 -c 2 -s 1371 -M "do" -W 2 fd00:9::2
+ktap_test_result "IPv4 still works beside it" in_ns a ping -c 2 -i 0.2 -W 2 10.9.0.2
+
+# TCP: the stack hands the device GSO packets, segmented before sealing.
+if command -v iperf3 >/dev/null; then
+	in_ns b iperf3 -s -1 -D -B fd00:9::2 >/dev/null 2>&1
+	sleep 0.3
+	out=$(in_ns a iperf3 -6 -c fd00:9::2 -t 2 -J 2>/dev/null)
+	bps=$(echo "$out" | sed -n 's/.*"bits_per_second":[[:space:]]*\([0-9.e+]*\).*/\1/p' | tail -n 1)
+	ktap_print_msg "iperf3 TCP over IPv6: $bps bit/s"
+	ktap_test_result "TCP over IPv6 through the tunnel (GSO)" [ -n "$bps" ]
+else
+	ktap_test_skip "TCP over IPv6 through the tunnel (GSO): no iperf3"
+fi
+line=$(show b | grep '^peer ')
+ktap_print_msg "b's peer: $line"
+ktap_test_result "no auth, replay or malformed drops" \
+	sh -c "[ '$(field "$line" drop_auth)' = 0 ] && [ '$(field "$line" drop_replay)' = 0 ] && [ '$(field "$line" drop_malformed)' = 0 ]"
+
+# An inner source that is not the peer's IPv6 VPN address.
+spoofed0=$(peer_field b drop_spoofed)
+ip -n "$(ns a)" -6 addr add fd00:9::77/128 dev cpg0 nodad
+in_ns a ping -6 -c 1 -W 1 -I fd00:9::77 fd00:9::2 >/dev/null
+ktap_test_result "an inner IPv6 source other than the peer's: spoofed" \
+	expect_peer b drop_spoofed "$spoofed0" 1
+
+# No peer has fd00:9::99: dropped and counted like an IPv4 packet to no peer.
+drops0=$(field "$(show a | grep '^dev ')" no_route_drops)
+in_ns a ping -6 -c 2 -i 0.2 -W 1 fd00:9::99 >/dev/null 2>&1
+ktap_test_result "an IPv6 destination that no peer has: a no-route drop" \
+	sh -c "[ '$(field "$(show a | grep '^dev ')" no_route_drops)' -ge $((drops0 + 2)) ]"
+tunnel_down
+
+# b does not give a an IPv6 VPN address: a's IPv6 packets are spoofed there.
+tunnel_up 10.9.0.2,fd00:9::2 10.9.0.1
+spoofed0=$(peer_field b drop_spoofed)
+in_ns a ping -6 -c 2 -i 0.2 -W 1 fd00:9::2 >/dev/null
+ktap_test_result "IPv6 from a peer without an IPv6 VPN address: spoofed" \
+	expect_peer b drop_spoofed "$spoofed0" 2
+tunnel_down
+
+ktap_finished
