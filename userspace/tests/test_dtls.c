@@ -64,13 +64,18 @@ static int pki_setup(void **state)
 	snprintf(pki_dir, sizeof(pki_dir), "%s", tmpl);
 	/* ca: our CA; other: a CA nobody trusts. carol is revoked (a copy of
 	 * her files stays at the top); dave expired in 2000; soon expires in
-	 * 10 days; eve's certificate is valid but for 10.0.0.9. */
+	 * 10 days; eve's certificate is valid but for 10.0.0.9. alice6 and bob6
+	 * also have IPv6 VPN addresses (fd00::1, fd00::2); eve6 has bob's IPv4
+	 * one but fd00::9. */
 	return run_sh("set -e; P='%s'; cd '%s'; exec >/dev/null\n"
 		      "$P init ca; $P init other 'Other CA'\n"
 		      "$P issue ca alice 10.0.0.1; $P issue ca bob 10.0.0.2\n"
 		      "$P issue ca carol 10.0.0.3; $P issue ca eve 10.0.0.9\n"
 		      "$P issue --expired ca dave 10.0.0.4; $P issue ca soon 10.0.0.5 10\n"
 		      "$P issue other mallory 10.0.0.1; $P issue other trudy 10.0.0.2\n"
+		      "$P issue --ip6 fd00::1 ca alice6 10.0.0.1\n"
+		      "$P issue --ip6 fd00::2 ca bob6 10.0.0.2\n"
+		      "$P issue --ip6 fd00::9 ca eve6 10.0.0.2\n"
 		      "cp ca/carol.crt ca/carol.key .; $P revoke ca carol\n"
 		      "cp ca/crl.pem crl-good.pem\n"
 		      "$P crl --expired ca; cp ca/crl.pem crl-expired.pem\n"
@@ -1130,6 +1135,51 @@ static void test_hold_last_flight(void **state)
 	cpg_dtls_ctx_put(bob);
 }
 
+/* campagnol-pki issue --ip6: the second IP subjectAltName, shown, kept. */
+static void test_pki_ip6(void **state)
+{
+	/* The output of each command, which must succeed, holds the text. */
+	static const struct {
+		const char *args, *out;
+	} good[] = {
+		{ "show ca/alice6.crt", "VPN IP=10.0.0.1\nVPN IP6=fd00::1\n" },
+		{ "show ca/alice.crt", "VPN IP=10.0.0.1\nstatus=" },
+		/* The same addresses, another spelling: nothing to do. */
+		{ "issue --ip6 FD00:0::1 ca alice6 10.0.0.1", "nothing changed" },
+	};
+	/* Each must fail (status 1) and say the text. */
+	static const struct {
+		const char *args, *err;
+	} bad[] = {
+		{ "issue ca alice6 10.0.0.1",
+		  "alice6 already has a certificate, for 10.0.0.1 and fd00::1; revoke it first" },
+		{ "issue --ip6 fd00::3 ca alice6 10.0.0.1", "for 10.0.0.1 and fd00::1; revoke" },
+		{ "issue --ip6 fd00::1 ca alice 10.0.0.1", "alice already has a certificate, for "
+							   "10.0.0.1; revoke it first" },
+		{ "issue --ip6 fe80::1 ca x 10.0.0.8", "'fe80::1': link-local (fe80::/10)" },
+		{ "issue --ip6 ff05::1 ca x 10.0.0.8", "'ff05::1': multicast (ff00::/8)" },
+		{ "issue --ip6 fd00::1::2 ca x 10.0.0.8", "expected hexadecimal groups" },
+		{ "issue --ip6 10.0.0.8 ca x 10.0.0.8", "expected hexadecimal groups" },
+		{ "issue --ip6 1:2:3:4:5:6:7 ca x 10.0.0.8", "expected 8 groups or '::'" },
+		{ "issue --ip6 1::2: ca x 10.0.0.8", "a single ':' at an end" },
+	};
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (run_sh("cd '%s' && out=$('%s' %s) && case \"$out\" in *'%s'*) ;; "
+			   "*) exit 1 ;; esac",
+			   pki_dir, PKI_TOOL, good[i].args, good[i].out))
+			fail_msg("campagnol-pki %s: failed or did not say \"%s\"", good[i].args,
+				 good[i].out);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (run_sh("cd '%s'; err=$('%s' %s 2>&1 >/dev/null); [ $? -eq 1 ] && "
+			   "case \"$err\" in *\"%s\"*) ;; *) exit 1 ;; esac",
+			   pki_dir, PKI_TOOL, bad[i].args, bad[i].err))
+			fail_msg("campagnol-pki %s: did not fail saying \"%s\"", bad[i].args,
+				 bad[i].err);
+	/* Nothing was issued for x. */
+	assert_int_not_equal(run_sh("test -e '%s/ca/x.crt'", pki_dir), 0);
+}
+
 static void test_names(void **state)
 {
 	assert_string_equal(cpg_dtls_state_name(CPG_DTLS_ESTABLISHED), "established");
@@ -1157,6 +1207,7 @@ int main(void)
 		cmocka_unit_test(test_application_data_ignored),
 		cmocka_unit_test(test_short_records_ignored),
 		cmocka_unit_test(test_hold_last_flight),
+		cmocka_unit_test(test_pki_ip6),
 		cmocka_unit_test(test_names),
 	};
 
