@@ -39,6 +39,13 @@ B_VPN=10.0.0.2
 C_VPN=10.0.0.3
 D_VPN=10.0.0.4
 E_VPN=10.0.0.5
+# Their IPv6 VPN addresses (vpn_ip6), which their certificates name too.
+CPG_VPN_NETWORK6=fd00:cafe::/64
+A_VPN6=fd00:cafe::1
+B_VPN6=fd00:cafe::2
+C_VPN6=fd00:cafe::3
+D_VPN6=fd00:cafe::4
+E_VPN6=fd00:cafe::5
 
 CPG_RUN="cpg$$"		# prefix of every namespace of this run
 CPG_TMP=""		# per-run directory for logs and config files
@@ -693,16 +700,18 @@ pki() {
 
 # pki_setup [HOST...]: a throwaway CA in $CPG_PKI ($CPG_TMP/pki) and, for
 # each HOST of the standard topology (A B C D E by default), a certificate
-# HOST.crt and key HOST.key for the host's VPN IP ($A_VPN...).
+# HOST.crt and key HOST.key for the host's VPN IP ($A_VPN...) and, when it
+# has one, its IPv6 VPN address ($A_VPN6...).
 pki_setup() {
-	local h var hosts=("$@")
+	local h var var6 hosts=("$@")
 
 	[ $# -gt 0 ] || hosts=(A B C D E)
 	CPG_PKI="$CPG_TMP/pki"
 	pki init "$CPG_PKI" "Campagnol selftest CA" || return 1
 	for h in "${hosts[@]}"; do
 		var="${h}_VPN"
-		pki issue "$CPG_PKI" "$h" "${!var}" || return 1
+		var6="${h}_VPN6"
+		pki issue ${!var6:+--ip6 "${!var6}"} "$CPG_PKI" "$h" "${!var}" || return 1
 	done
 }
 

@@ -14,7 +14,8 @@
 #     pings A; A refuses.
 # Each time the ping fails and A logs why. Also, a daemon whose CRL has
 # expired refuses to start, and so does one whose certificate is for another
-# VPN IP than its own; both say why.
+# VPN IP than its own, or does not name its IPv6 VPN address (vpn_ip6); each
+# says why.
 
 # Functions below are called through ktap_test_result.
 # shellcheck disable=SC2317
@@ -26,7 +27,7 @@ LIAR_CERT_VPN=10.0.0.9
 LIAR_PORT=40016
 
 ktap_require jq openssl
-ktap_init 10 campagnol_rdv campagnol campagnol-status campagnol-punch
+ktap_init 11 campagnol_rdv campagnol campagnol-status campagnol-punch
 topo_standard rdv A B C D
 
 # ---- The PKI --------------------------------------------------------------
@@ -88,6 +89,26 @@ else
 	ktap_test_fail "$desc"
 	ktap_print_msg "exit status $CPG_RC, stderr:" "$(cat "$(err_of lie)")"
 	proc_stop lie KILL
+fi
+
+# ---- A certificate without our IPv6 VPN address, at start-up --------------
+
+# ocrl's certificate names 10.0.0.7 only: not a daemon with vpn_ip6.
+vpn_conf nov6 10.0.0.7 40012 "[VPN]" "vpn_ip6 = fd00:cafe::7" \
+	"network6 = $CPG_VPN_NETWORK6" "[SECURITY]" \
+	"certificate = \"$CPG_PKI/ocrl.crt\"" "key = \"$CPG_PKI/ocrl.key\""
+start nov6 C "$CPG_BIN/campagnol" -v "$CPG_TMP/nov6.conf"
+proc_wait nov6 15 || CPG_RC="none (still running after 15 s)"
+line=$(last_line "$(err_of nov6)" \
+	'ocrl\.crt has no IPv6 subjectAltName, so it is not for our vpn_ip6 fd00:cafe::7')
+desc="a daemon with vpn_ip6 its certificate does not name refuses to start, says why"
+if [ "$CPG_RC" = 1 ] && [ -n "$line" ]; then
+	ktap_test_pass "$desc"
+	ktap_print_msg "$line"
+else
+	ktap_test_fail "$desc"
+	ktap_print_msg "exit status $CPG_RC, stderr:" "$(cat "$(err_of nov6)")"
+	proc_stop nov6 KILL
 fi
 
 # ---- The daemons ----------------------------------------------------------

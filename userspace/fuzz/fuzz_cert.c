@@ -13,13 +13,17 @@
  *   4 bytes: the VPN IP the RDV announced, network order (zeros if short);
  *   1 optional byte: bit 0, we are the DTLS server (the peer's certificate
  *     must then be fit for a client); bit 1, check the CRL (crl_file set);
+ *     bit 2, the RDV also announced an IPv6 VPN address:
+ *   with bit 2, 16 bytes: that address (zeros if short);
  *   the rest: DER certificates the peer sends along (its chain), up to 4.
  *
  * The callback lets verification go on after each refusal, so that the
  * identity check runs whatever came before, and the verdict is compared
  * with a simple reference: the certificate names the IP when one of its
  * subjectAltName iPAddress entries is exactly those 4 bytes (no common name
- * fallback, no IPv6 or netmask form); an accepted certificate must name it.
+ * fallback, no netmask form), and likewise for the IPv6 address (the
+ * daemon's own check, cpg_dtls_verify_ip6()); an accepted certificate must
+ * name both.
  * The time of the check is fixed, so that the seeds' dates keep meaning
  * the same thing.
  */
@@ -49,14 +53,18 @@
 
 #define OPT_SERVER 0x1
 #define OPT_CRL 0x2
+#define OPT_IP6 0x4
 
 /* Our trust, with and without the CRL, built once as the daemon does. */
 static X509_STORE *store, *store_crl;
 
 struct verdict {
 	struct in_addr want;
+	struct in6_addr want6;	/* in6addr_any: no IPv6 check */
 	bool refused;		/* the daemon's callback would have said no */
 	bool mismatch;		/* among the reasons, the identity check */
+	bool mismatch6;		/* among them, its IPv6 half */
+	bool checking_ip6;	/* the callback runs for cpg_dtls_verify_ip6() */
 };
 
 static void *pem_read(const char *pem, bool crl)
@@ -101,8 +109,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* The reference: one of cert's iPAddress subjectAltNames is exactly ip. */
-static bool names_ip(X509 *cert, struct in_addr ip)
+/* The reference: one of cert's iPAddress subjectAltNames is exactly the
+ * len bytes at ip. */
+static bool names_addr(X509 *cert, const void *ip, int len)
 {
 	GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
 	bool found = false;
@@ -110,15 +119,20 @@ static bool names_ip(X509 *cert, struct in_addr ip)
 	for (int i = 0; i < sk_GENERAL_NAME_num(names) && !found; i++) {
 		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
 
-		found = gn->type == GEN_IPADD && ASN1_STRING_length(gn->d.iPAddress) == 4 &&
-			!memcmp(ASN1_STRING_get0_data(gn->d.iPAddress), &ip, 4);
+		found = gn->type == GEN_IPADD && ASN1_STRING_length(gn->d.iPAddress) == len &&
+			!memcmp(ASN1_STRING_get0_data(gn->d.iPAddress), ip, (size_t)len);
 	}
 	GENERAL_NAMES_free(names);
 	return found;
 }
 
+static bool names_ip(X509 *cert, struct in_addr ip)
+{
+	return names_addr(cert, &ip, 4);
+}
+
 /* "presented a certificate for A, B, not W (...)": A and B are whole
- * addresses of cert. */
+ * addresses of cert, IPv4 or IPv6 ones. */
 static bool lists_own_ips(const char *reason, X509 *cert)
 {
 	static const char prefix[] = "presented a certificate for ";
@@ -128,12 +142,14 @@ static bool lists_own_ips(const char *reason, X509 *cert)
 		return true;
 	snprintf(list, sizeof(list), "%s", reason + sizeof(prefix) - 1);
 	for (ip = strtok_r(list, ",", &save); ip; ip = strtok_r(NULL, ",", &save)) {
+		struct in6_addr a6;
 		struct in_addr a;
 
 		ip += *ip == ' ';
 		if (!strncmp(ip, "not ", 4))
 			return true;
-		if (inet_pton(AF_INET, ip, &a) != 1 || !names_ip(cert, a))
+		if (inet_pton(AF_INET, ip, &a) == 1 ? !names_ip(cert, a)
+		    : inet_pton(AF_INET6, ip, &a6) != 1 || !names_addr(cert, &a6, 16))
 			return false;
 	}
 	return false;
@@ -143,22 +159,32 @@ static bool lists_own_ips(const char *reason, X509 *cert)
 static int verify_cb(int ok, X509_STORE_CTX *xs)
 {
 	struct verdict *v = X509_STORE_CTX_get_app_data(xs);
-	char reason[FUZZ_REASON_LEN], want[INET_ADDRSTRLEN];
+	char reason[FUZZ_REASON_LEN], want[INET_ADDRSTRLEN], want6[INET6_ADDRSTRLEN];
 	int err = X509_STORE_CTX_get_error(xs);
+	/* Called by hand after the IPv6 check, as dtls.c's cert_verify_cb. */
+	bool ip6_refused = v->checking_ip6;
 
 	if (ok)
 		return ok;
 	v->refused = true;
 	memset(reason, 0x55, sizeof(reason));
-	cpg_dtls_refusal_reason(xs, v->want, reason, sizeof(reason));
+	cpg_dtls_refusal_reason(xs, v->want, &v->want6, reason, sizeof(reason));
 	if (!memchr(reason, '\0', sizeof(reason))) {
 		fprintf(stderr, "fuzz_cert: the refusal reason is not terminated\n");
 		abort();
 	}
+	if (ip6_refused && err != X509_V_ERR_IP_ADDRESS_MISMATCH) {
+		fprintf(stderr, "fuzz_cert: the IPv6 check refused with error %d\n", err);
+		abort();
+	}
 	if (err == X509_V_ERR_IP_ADDRESS_MISMATCH) {
-		v->mismatch = true;
+		/* Going on after a refusal, both halves may fail: the message
+		 * names the IPv4 address then (the daemon stops at the first). */
+		*(ip6_refused ? &v->mismatch6 : &v->mismatch) = true;
 		inet_ntop(AF_INET, &v->want, want, sizeof(want));
-		if (strncmp(reason, "presented a certificate ", 24) || !strstr(reason, want) ||
+		inet_ntop(AF_INET6, &v->want6, want6, sizeof(want6));
+		if (strncmp(reason, "presented a certificate ", 24) ||
+		    !(strstr(reason, want) || (ip6_refused && strstr(reason, want6))) ||
 		    !lists_own_ips(reason, X509_STORE_CTX_get0_cert(xs))) {
 			fprintf(stderr, "fuzz_cert: the identity refusal says \"%s\"\n", reason);
 			abort();
@@ -209,6 +235,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ip = fuzz_take_bytes(&in, 4, &got);
 	memcpy(&v.want, ip, got);
 	opts = fuzz_take_u8(&in);
+	if (opts & OPT_IP6) {
+		ip = fuzz_take_bytes(&in, 16, &got);
+		memcpy(&v.want6, ip, got);
+	}
 	chain = read_chain(in.data, in.size);
 
 	/* As SSL_CTX_set_verify_depth(), SSL_set1_ip(), and OpenSSL's
@@ -225,6 +255,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	X509_STORE_CTX_set_app_data(xs, &v);
 	X509_STORE_CTX_set_verify_cb(xs, verify_cb);
 	ret = X509_verify_cert(xs);
+	if (ret == 1 && !cpg_dtls_verify_ip6(xs, &v.want6)) {
+		v.checking_ip6 = true;
+		verify_cb(0, xs);
+	}
 
 	/* 1: the callback took every refusal, the identity check included. */
 	if (ret == 1 && v.mismatch == names_ip(cert, v.want)) {
@@ -232,8 +266,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			"the reference says the opposite\n", v.mismatch ? "does not name" : "names");
 		abort();
 	}
-	if (ret == 1 && !v.refused && !names_ip(cert, v.want)) {
-		fprintf(stderr, "fuzz_cert: a certificate without the VPN IP was accepted\n");
+	if (ret == 1 && !IN6_IS_ADDR_UNSPECIFIED(&v.want6) &&
+	    v.mismatch6 == names_addr(cert, &v.want6, 16)) {
+		fprintf(stderr, "fuzz_cert: the IPv6 check says the certificate %s the address, "
+			"the reference says the opposite\n", v.mismatch6 ? "does not name" : "names");
+		abort();
+	}
+	if (ret == 1 && !v.refused &&
+	    (!names_ip(cert, v.want) ||
+	     (!IN6_IS_ADDR_UNSPECIFIED(&v.want6) && !names_addr(cert, &v.want6, 16)))) {
+		fprintf(stderr, "fuzz_cert: a certificate without the VPN IPs was accepted\n");
 		abort();
 	}
 out:

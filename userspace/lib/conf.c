@@ -339,6 +339,97 @@ bad:
 	return -1;
 }
 
+static int parse_ipv6(const char *name, const struct option *opt,
+		      const struct cpg_ini_entry *e, struct cpg_config *cfg)
+{
+	struct cpg_ini_quoted q;
+
+	if (inet_pton(AF_INET6, e->value, field(cfg, opt)) == 1)
+		return 0;
+	conf_err(name, e->line, "%s: \"%s\" is not an IPv6 address (e.g. fd00:cafe::1)", e->key,
+		 cpg_ini_quote(e->value, &q));
+	return -1;
+}
+
+/* Byte i of the netmask of a /len IPv6 prefix. */
+static uint8_t ip6_mask_byte(unsigned int len, unsigned int i)
+{
+	if (len >= 8 * (i + 1))
+		return 0xff;
+	if (len <= 8 * i)
+		return 0;
+	return (uint8_t)(0xff << (8 - (len - 8 * i)));
+}
+
+/* a with the host bits of a /len prefix cleared. */
+static struct in6_addr ip6_prefix(const struct in6_addr *a, unsigned int len)
+{
+	struct in6_addr p = *a;
+
+	for (unsigned int i = 0; i < sizeof(p.s6_addr); i++)
+		p.s6_addr[i] &= ip6_mask_byte(len, i);
+	return p;
+}
+
+static bool ip6_equal(const struct in6_addr *a, const struct in6_addr *b)
+{
+	return memcmp(a, b, sizeof(*a)) == 0;
+}
+
+/*
+ * "prefix/len", len 1..126. A /127 or /128 is refused: its all-zero address
+ * is not a host's (RFC 4291's subnet-router anycast), which leaves at most
+ * one VPN address and nobody to talk to.
+ */
+static int parse_network6(const char *name, const struct option *opt,
+			  const struct cpg_ini_entry *e, struct cpg_config *cfg)
+{
+	const char *slash = strchr(e->value, '/');
+	char addr[INET6_ADDRSTRLEN], net[INET6_ADDRSTRLEN];
+	struct cpg_ini_quoted q;
+	struct in6_addr ip;
+	unsigned int len = 0;
+	const char *p;
+
+	if (!slash || (size_t)(slash - e->value) >= sizeof(addr))
+		goto bad;
+	memcpy(addr, e->value, (size_t)(slash - e->value));
+	addr[slash - e->value] = '\0';
+	if (inet_pton(AF_INET6, addr, &ip) != 1)
+		goto bad;
+	/* One to three digits, no leading zero. */
+	for (p = slash + 1; isdigit((unsigned char)*p) && p - slash <= 3; p++)
+		len = len * 10 + (unsigned int)(*p - '0');
+	if (p == slash + 1 || *p != '\0' || (slash[1] == '0' && p - slash > 2))
+		goto bad;
+	if (len == 0 || len > 128) {
+		conf_err(name, e->line, "%s: prefix length %u is not within 1..128", e->key, len);
+		return -1;
+	}
+	if (len > 126) {
+		conf_err(name, e->line,
+			 "%s: a /%u prefix has no room for two VPN addresses (the longest is /126)",
+			 e->key, len);
+		return -1;
+	}
+	cfg->network6 = ip6_prefix(&ip, len);
+	cfg->prefix_len6 = len;
+	if (!ip6_equal(&ip, &cfg->network6))
+		conf_warn(name, e->line, "%s: %s has host bits set, using %s/%u", e->key,
+			  cpg_ini_quote(e->value, &q),
+			  inet_ntop(AF_INET6, &cfg->network6, net, sizeof(net)), len);
+	return 0;
+bad:
+	conf_err(name, e->line, "%s: \"%s\" is not an IPv6 prefix (e.g. fd00:cafe::/64)", e->key,
+		 cpg_ini_quote(e->value, &q));
+	return -1;
+}
+
+bool cpg_config_has_ip6(const struct cpg_config *cfg)
+{
+	return !IN6_IS_ADDR_UNSPECIFIED(&cfg->vpn_ip6);
+}
+
 #define OPT(sec, k, fn, fld, lo, hi) \
 	{ .section = sec, .key = k, .parse = fn, \
 	  .offset = offsetof(struct cpg_config, fld), .min = lo, .max = hi }
@@ -366,6 +457,8 @@ static const struct option options[] = {
 
 	OPT("VPN", "vpn_ip", parse_ipv4, vpn_ip, 0, 0),
 	OPT("VPN", "network", parse_network, network, 0, 0),
+	OPT("VPN", "vpn_ip6", parse_ipv6, vpn_ip6, 0, 0),
+	OPT("VPN", "network6", parse_network6, network6, 0, 0),
 
 	OPT_STR("SECURITY", "certificate", certificate),
 	OPT_STR("SECURITY", "key", key),
@@ -512,6 +605,61 @@ static int require(const char *name, const struct cpg_ini *ini, const char *sect
 	return -1;
 }
 
+/* Why ip, inside the VPN prefix, cannot be a peer's address; NULL if it can. */
+static const char *ip6_unfit(const struct in6_addr *ip)
+{
+	if (IN6_IS_ADDR_LINKLOCAL(ip))
+		return "link-local (fe80::/10)";
+	if (IN6_IS_ADDR_MULTICAST(ip))
+		return "multicast (ff00::/8)";
+	if (IN6_IS_ADDR_LOOPBACK(ip))
+		return "the loopback address";
+	if (IN6_IS_ADDR_V4MAPPED(ip))
+		return "IPv4-mapped (::ffff:0:0/96)";
+	return NULL;
+}
+
+/* vpn_ip6 and network6: both or neither, the address a host's in the prefix. */
+static int check_ip6(const char *name, const struct cpg_ini *ini, const struct cpg_config *cfg)
+{
+	const struct cpg_ini_entry *ip_e = cpg_ini_get(ini, "VPN", "vpn_ip6");
+	const struct cpg_ini_entry *net_e = cpg_ini_get(ini, "VPN", "network6");
+	char ip[INET6_ADDRSTRLEN], net[INET6_ADDRSTRLEN];
+	struct in6_addr prefix;
+	const char *problem;
+
+	if (!ip_e && !net_e)
+		return 0;
+	if (!net_e) {
+		conf_err(name, ip_e->line,
+			 "vpn_ip6: needs network6, the IPv6 prefix it lies in (e.g. fd00:cafe::/64)");
+		return -1;
+	}
+	if (!ip_e) {
+		conf_err(name, net_e->line,
+			 "network6: needs vpn_ip6, this peer's IPv6 address inside it");
+		return -1;
+	}
+	inet_ntop(AF_INET6, &cfg->vpn_ip6, ip, sizeof(ip));
+	inet_ntop(AF_INET6, &cfg->network6, net, sizeof(net));
+	problem = ip6_unfit(&cfg->vpn_ip6);
+	if (problem) {
+		conf_err(name, ip_e->line, "vpn_ip6: %s is %s", ip, problem);
+		return -1;
+	}
+	prefix = ip6_prefix(&cfg->vpn_ip6, cfg->prefix_len6);
+	if (!ip6_equal(&prefix, &cfg->network6))
+		problem = "outside the network";
+	else if (ip6_equal(&cfg->vpn_ip6, &cfg->network6))
+		problem = "the all-zero (subnet-router anycast) address of";
+	if (problem) {
+		conf_err(name, ip_e->line, "vpn_ip6: %s is %s %s/%u", ip, problem, net,
+			 cfg->prefix_len6);
+		return -1;
+	}
+	return 0;
+}
+
 /* The rules that involve several options. */
 static int check_consistency(const char *name, const struct cpg_ini *ini, unsigned int need,
 			     const struct cpg_config *cfg)
@@ -547,6 +695,8 @@ static int check_consistency(const char *name, const struct cpg_ini *ini, unsign
 			 inet_ntop(AF_INET, &cfg->network, net, sizeof(net)), cfg->prefix_len);
 		return -1;
 	}
+	if (check_ip6(name, ini, cfg))
+		return -1;
 
 	/* The RDV cannot give peers 0.0.0.0 as our local endpoint. */
 	if (cfg->local_ip_set && cfg->local_ip.s_addr == htonl(INADDR_ANY) &&

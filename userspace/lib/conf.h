@@ -48,6 +48,11 @@ struct cpg_config {
 	unsigned int prefix_len;
 	struct in_addr netmask;
 	struct in_addr broadcast;	/* computed */
+	/* Optional, both or neither: this peer's IPv6 address on the VPN,
+	 * another way to reach the peer named by vpn_ip. */
+	struct in6_addr vpn_ip6;	/* in6addr_any: none */
+	struct in6_addr network6;	/* host bits cleared */
+	unsigned int prefix_len6;	/* 1..126; 0 when absent */
 
 	/* [SECURITY] */
 	char *certificate;		/* mandatory */
@@ -89,6 +94,9 @@ int cpg_config_load(const char *path, unsigned int need, struct cpg_config *cfg)
 int cpg_config_from_ini(const char *name, const struct cpg_ini *ini, unsigned int need,
 			struct cpg_config *cfg);
 void cpg_config_free(struct cpg_config *cfg);
+
+/* Whether cfg gives this peer an IPv6 VPN address (vpn_ip6 and network6). */
+bool cpg_config_has_ip6(const struct cpg_config *cfg);
 
 /* "auto", "kernel" or "userspace", in any case. 0 or -1. */
 int cpg_config_parse_data_plane(const char *s, enum cpg_config_data_plane *out);

@@ -91,6 +91,7 @@ struct cpg_dtls_session {
 	enum cpg_dtls_failure failure;
 	union cpg_sockaddr peer;
 	struct in_addr peer_vpn_ip;
+	struct in6_addr peer_vpn_ip6; /* in6addr_any: no IPv6 to check */
 	cpg_dtls_send_fn send;
 	void *send_arg;
 	unsigned int timeout_ms;
@@ -156,22 +157,23 @@ static const char *name_str(const X509_NAME *name, char *buf, size_t len)
 	return buf;
 }
 
-/* The IPv4 subjectAltNames of cert, for messages only: the decision is
- * OpenSSL's (X509_VERIFY_PARAM_set1_ip, X509_check_ip). */
-static const char *cert_ips(X509 *cert, char *buf, size_t len)
+/* The IPv4 or IPv6 (family) subjectAltNames of cert, for messages only: the
+ * decision is OpenSSL's (X509_VERIFY_PARAM_set1_ip, X509_check_ip). */
+static const char *cert_ips(X509 *cert, int family, char *buf, size_t len)
 {
 	GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	int addr_len = family == AF_INET ? 4 : 16;
 	size_t used = 0;
 
 	buf[0] = '\0';
 	for (int i = 0; i < sk_GENERAL_NAME_num(names); i++) {
 		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
-		char ip[INET_ADDRSTRLEN];
+		char ip[INET6_ADDRSTRLEN];
 		int n;
 
-		if (gn->type != GEN_IPADD || ASN1_STRING_length(gn->d.iPAddress) != 4)
+		if (gn->type != GEN_IPADD || ASN1_STRING_length(gn->d.iPAddress) != addr_len)
 			continue;
-		inet_ntop(AF_INET, ASN1_STRING_get0_data(gn->d.iPAddress), ip, sizeof(ip));
+		inet_ntop(family, ASN1_STRING_get0_data(gn->d.iPAddress), ip, sizeof(ip));
 		n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", ip);
 		if (n < 0 || (size_t)n >= len - used) {
 			/* Whole addresses only: a cut one reads as another. */
@@ -182,6 +184,20 @@ static const char *cert_ips(X509 *cert, char *buf, size_t len)
 	}
 	GENERAL_NAMES_free(names);
 	return buf;
+}
+
+static const char *family_name(int family)
+{
+	return family == AF_INET ? "IPv4" : "IPv6";
+}
+
+/* Whether cert has the IP subjectAltName addr (4 or 16 bytes: family). */
+static bool cert_names_ip(X509 *cert, int family, const void *addr)
+{
+	int ok = X509_check_ip(cert, addr, family == AF_INET ? 4 : 16, 0);
+
+	ERR_clear_error();
+	return ok == 1;
 }
 
 /* ---- Context ---------------------------------------------------------- */
@@ -433,14 +449,34 @@ out:
 	return ret;
 }
 
+/* Our certificate names our address addr (family), the value of option. */
+static int check_own_ip(X509 *cert, const char *path, int family, const void *addr,
+			const char *option)
+{
+	char ip[INET6_ADDRSTRLEN], ips[128];
+
+	if (cert_names_ip(cert, family, addr))
+		return 0;
+	inet_ntop(family, addr, ip, sizeof(ip));
+	if (cert_ips(cert, family, ips, sizeof(ips))[0])
+		log_err("certificate %s is for %s, not for our %s %s: peers would refuse it", path,
+			ips, option, ip);
+	else
+		log_err("certificate %s has no %s subjectAltName, so it is not for our %s %s: "
+			"peers would refuse it",
+			path, family_name(family), option, ip);
+	return -1;
+}
+
 /* What peers will check in our certificate, checked first here. */
-static int check_own_cert(struct cpg_dtls_ctx *ctx, const char *path, struct in_addr vpn_ip)
+static int check_own_cert(struct cpg_dtls_ctx *ctx, const char *path,
+			  const struct cpg_config *cfg)
 {
 	X509 *cert = SSL_CTX_get0_certificate(ctx->ssl_ctx);
 	const ASN1_TIME *not_after = X509_get0_notAfter(cert);
 	const ASN1_TIME *not_before = X509_get0_notBefore(cert);
 	time_t soon = time(NULL) + (time_t)CPG_DTLS_CERT_WARN_DAYS * 86400;
-	char when[64], ip[INET_ADDRSTRLEN], ips[128];
+	char when[64];
 	STACK_OF(X509) *chain = NULL;
 	X509_STORE_CTX *xs;
 	int cmp;
@@ -461,19 +497,10 @@ static int check_own_cert(struct cpg_dtls_ctx *ctx, const char *path, struct in_
 	if (X509_cmp_current_time(not_before) > 0)
 		log_warn("certificate %s is not valid before %s: peers refuse it until then", path,
 			 asn1_time_str(not_before, when, sizeof(when)));
-	if (X509_check_ip(cert, (const unsigned char *)&vpn_ip, sizeof(vpn_ip), 0) != 1) {
-		ERR_clear_error();
-		cpg_net_ip4_str(vpn_ip, ip);
-		if (cert_ips(cert, ips, sizeof(ips))[0])
-			log_err("certificate %s is for %s, not for our vpn_ip %s: "
-				"peers would refuse it",
-				path, ips, ip);
-		else
-			log_err("certificate %s has no IPv4 subjectAltName, so it is not for "
-				"our vpn_ip %s: peers would refuse it",
-				path, ip);
+	if (check_own_ip(cert, path, AF_INET, &cfg->vpn_ip, "vpn_ip") ||
+	    (cpg_config_has_ip6(cfg) &&
+	     check_own_ip(cert, path, AF_INET6, &cfg->vpn_ip6, "vpn_ip6")))
 		return -1;
-	}
 
 	/* Peers sharing our CAs would refuse a certificate we do not accept
 	 * ourselves; a warning, as peers may trust other CAs. */
@@ -489,6 +516,7 @@ static int check_own_cert(struct cpg_dtls_ctx *ctx, const char *path, struct in_
 }
 
 static int verify_cb(int ok, X509_STORE_CTX *xs);
+static int cert_verify_cb(X509_STORE_CTX *xs, void *arg);
 static int cookie_generate_cb(SSL *ssl, unsigned char *cookie, unsigned int *len);
 static int cookie_verify_cb(SSL *ssl, const unsigned char *cookie, unsigned int len);
 static int wbio_write(BIO *b, const char *data, int len);
@@ -550,6 +578,7 @@ struct cpg_dtls_ctx *cpg_dtls_ctx_new(const struct cpg_config *cfg)
 	SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET | SSL_OP_NO_QUERY_MTU);
 	SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
+	SSL_CTX_set_cert_verify_callback(c, cert_verify_cb, NULL);
 	SSL_CTX_set_verify_depth(c, cfg->verify_depth);
 	SSL_CTX_set_cookie_generate_cb(c, cookie_generate_cb);
 	SSL_CTX_set_cookie_verify_cb(c, cookie_verify_cb);
@@ -562,7 +591,7 @@ struct cpg_dtls_ctx *cpg_dtls_ctx_new(const struct cpg_config *cfg)
 	    load_cas(ctx, cfg->ca_certificates, cfg->ca_certificates_dir) ||
 	    (cfg->crl_file && load_crl(ctx, cfg->crl_file)) ||
 	    load_cert_and_key(ctx, cfg->certificate, cfg->key) ||
-	    check_own_cert(ctx, cfg->certificate, cfg->vpn_ip))
+	    check_own_cert(ctx, cfg->certificate, cfg))
 		goto fail;
 	ERR_clear_error();
 	log_debug("DTLS context: %s, handshake MTU %ld", ctx->cipher_list, ctx->mtu);
@@ -616,29 +645,58 @@ static bool unknown_ca_error(int err)
 	       err == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT;
 }
 
-void cpg_dtls_refusal_reason(X509_STORE_CTX *xs, struct in_addr want_ip, char *buf, size_t len)
+/* The peer's certificate leaf does not name want (family). */
+static void mismatch_reason(X509 *leaf, int family, const void *want, const char *subject,
+			    char *buf, size_t len)
+{
+	char ips[128], ip[INET6_ADDRSTRLEN];
+
+	inet_ntop(family, want, ip, sizeof(ip));
+	if (leaf && cert_ips(leaf, family, ips, sizeof(ips))[0])
+		snprintf(buf, len, "presented a certificate for %s, not %s (subject %s)", ips, ip,
+			 subject);
+	else
+		snprintf(buf, len, "presented a certificate without an %s subjectAltName, "
+			 "expected %s (subject %s)", family_name(family), ip, subject);
+}
+
+void cpg_dtls_refusal_reason(X509_STORE_CTX *xs, struct in_addr want_ip,
+			     const struct in6_addr *want_ip6, char *buf, size_t len)
 {
 	X509 *leaf = X509_STORE_CTX_get0_cert(xs);
 	X509 *cert = X509_STORE_CTX_get_current_cert(xs);
 	int err = X509_STORE_CTX_get_error(xs);
-	char subject[SUBJECT_LEN] = "?", at[SUBJECT_LEN] = "", ips[128], want[INET_ADDRSTRLEN];
+	char subject[SUBJECT_LEN] = "?", at[SUBJECT_LEN] = "";
 
 	if (leaf)
 		name_str(X509_get_subject_name(leaf), subject, sizeof(subject));
 	/* Depth > 0: the problem is with a CA certificate of the chain. */
 	if (cert && cert != leaf)
 		name_str(X509_get_subject_name(cert), at, sizeof(at));
-	cpg_net_ip4_str(want_ip, want);
-	if (err == X509_V_ERR_IP_ADDRESS_MISMATCH && leaf && cert_ips(leaf, ips, sizeof(ips))[0])
-		snprintf(buf, len, "presented a certificate for %s, not %s (subject %s)", ips, want,
-			 subject);
+	/* Which address is missing: the IPv6 one only when the IPv4 one is there. */
+	if (err == X509_V_ERR_IP_ADDRESS_MISMATCH && want_ip6 &&
+	    !IN6_IS_ADDR_UNSPECIFIED(want_ip6) && leaf && cert_names_ip(leaf, AF_INET, &want_ip))
+		mismatch_reason(leaf, AF_INET6, want_ip6, subject, buf, len);
 	else if (err == X509_V_ERR_IP_ADDRESS_MISMATCH)
-		snprintf(buf, len, "presented a certificate without an IPv4 subjectAltName, "
-			 "expected %s (subject %s)", want, subject);
+		mismatch_reason(leaf, AF_INET, &want_ip, subject, buf, len);
 	else
 		snprintf(buf, len, "certificate verify failed: %s (subject %s%s%s)%s",
 			 X509_verify_cert_error_string(err), subject, at[0] ? ", at CA " : "", at,
 			 unknown_ca_error(err) ? ": not issued by a CA we trust" : "");
+}
+
+bool cpg_dtls_verify_ip6(X509_STORE_CTX *xs, const struct in6_addr *want_ip6)
+{
+	X509 *leaf = X509_STORE_CTX_get0_cert(xs);
+
+	if (!want_ip6 || IN6_IS_ADDR_UNSPECIFIED(want_ip6) ||
+	    (leaf && cert_names_ip(leaf, AF_INET6, want_ip6)))
+		return true;
+	/* As OpenSSL's own check of the IPv4 address reports it. */
+	X509_STORE_CTX_set_current_cert(xs, leaf);
+	X509_STORE_CTX_set_error_depth(xs, 0);
+	X509_STORE_CTX_set_error(xs, X509_V_ERR_IP_ADDRESS_MISMATCH);
+	return false;
 }
 
 /* Keeps the first refusal; OpenSSL then aborts with a fatal alert. */
@@ -650,8 +708,25 @@ static int verify_cb(int ok, X509_STORE_CTX *xs)
 	if (ok || !s || s->verify_failed)
 		return ok;
 	s->verify_failed = true;
-	cpg_dtls_refusal_reason(xs, s->peer_vpn_ip, s->reason, sizeof(s->reason));
+	cpg_dtls_refusal_reason(xs, s->peer_vpn_ip, &s->peer_vpn_ip6, s->reason,
+				sizeof(s->reason));
 	return 0;
+}
+
+/*
+ * OpenSSL's verification of a peer's chain (which calls verify_cb), then the
+ * check it cannot make itself: X509_VERIFY_PARAM holds one IP address, the
+ * IPv4 one, so the IPv6 one is checked once everything else has passed.
+ */
+static int cert_verify_cb(X509_STORE_CTX *xs, void *arg)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct cpg_dtls_session *s = ssl ? SSL_get_app_data(ssl) : NULL;
+	int ok = X509_verify_cert(xs);
+
+	if (ok > 0 && s && !cpg_dtls_verify_ip6(xs, &s->peer_vpn_ip6))
+		ok = verify_cb(0, xs);
+	return ok;
 }
 
 static int cookie_compute(SSL *ssl, unsigned char *out, size_t *out_len)
@@ -949,7 +1024,8 @@ struct cpg_dtls_session *cpg_dtls_session_new(struct cpg_dtls_ctx *ctx, enum cpg
 	SSL_set_app_data(s->ssl, s);
 	SSL_set_options(s->ssl, SSL_OP_NO_QUERY_MTU);
 	/* Identity binding: OpenSSL's verification fails unless the peer's
-	 * certificate has this iPAddress subjectAltName. */
+	 * certificate has this iPAddress subjectAltName (the IPv6 one, which
+	 * OpenSSL cannot check as well, is cert_verify_cb's). */
 	if (!SSL_set_mtu(s->ssl, ctx->mtu) ||
 	    !X509_VERIFY_PARAM_set1_ip(SSL_get0_param(s->ssl), (const unsigned char *)&peer_vpn_ip,
 				       sizeof(peer_vpn_ip)))
@@ -1124,6 +1200,16 @@ void cpg_dtls_session_set_peer(struct cpg_dtls_session *s, const union cpg_socka
 struct in_addr cpg_dtls_session_peer_vpn_ip(const struct cpg_dtls_session *s)
 {
 	return s->peer_vpn_ip;
+}
+
+void cpg_dtls_session_expect_ip6(struct cpg_dtls_session *s, const struct in6_addr *peer_vpn_ip6)
+{
+	s->peer_vpn_ip6 = *peer_vpn_ip6;
+}
+
+struct in6_addr cpg_dtls_session_peer_vpn_ip6(const struct cpg_dtls_session *s)
+{
+	return s->peer_vpn_ip6;
 }
 
 enum cpg_dtls_failure cpg_dtls_session_failure(const struct cpg_dtls_session *s)

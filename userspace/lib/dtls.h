@@ -14,7 +14,8 @@
  * event loop.
  *
  * The handshake is mutually authenticated and binds the peer's certificate
- * to the VPN IP the RDV announced (a subjectAltName iPAddress). Once it has
+ * to the VPN IP the RDV announced (a subjectAltName iPAddress), and to its
+ * IPv6 VPN address too when it has one. Once it has
  * finished, the session holds the record keys for the data plane
  * (keys.h); afterwards it only ever sees the peer's non-data records
  * (alerts, handshake retransmissions), never application_data.
@@ -97,7 +98,8 @@ typedef void (*cpg_dtls_send_fn)(void *arg, const union cpg_sockaddr *to, const 
  * certificate and key readable, matching, the key not encrypted; our
  * certificate not expired (a warning when it expires within
  * CPG_DTLS_CERT_WARN_DAYS days or is not valid yet) and carrying our own
- * vpn_ip as a subjectAltName (peers would refuse it otherwise); CA file
+ * vpn_ip, and vpn_ip6 when set, as subjectAltNames (peers would refuse it
+ * otherwise); CA file
  * and/or directory usable; the CRL file readable, every CRL in it current
  * (an expired CRL is refused); cipher_list leaving at least one of our AEAD
  * suites. Returns NULL after logging.
@@ -118,7 +120,7 @@ const char *cpg_dtls_ctx_cipher_list(const struct cpg_dtls_ctx *ctx);
 
 /*
  * A session with the peer at endpoint peer, whose certificate must carry
- * peer_vpn_ip. Nothing is sent until cpg_dtls_session_start(). NULL on
+ * peer_vpn_ip (and, see cpg_dtls_session_expect_ip6(), its IPv6 one). Nothing is sent until cpg_dtls_session_start(). NULL on
  * allocation failure (logged).
  */
 struct cpg_dtls_session *cpg_dtls_session_new(struct cpg_dtls_ctx *ctx, enum cpg_dtls_role role,
@@ -176,6 +178,15 @@ const union cpg_sockaddr *cpg_dtls_session_peer(const struct cpg_dtls_session *s
  * peer from now on. */
 void cpg_dtls_session_set_peer(struct cpg_dtls_session *s, const union cpg_sockaddr *peer);
 struct in_addr cpg_dtls_session_peer_vpn_ip(const struct cpg_dtls_session *s);
+/*
+ * The peer's certificate must also name peer_vpn_ip6, its IPv6 VPN address
+ * (a second iPAddress subjectAltName), as the RDV announced it. Call it
+ * before cpg_dtls_session_start(); in6addr_any (the default) checks the IPv4
+ * address only, as in 0.3.x.
+ */
+void cpg_dtls_session_expect_ip6(struct cpg_dtls_session *s, const struct in6_addr *peer_vpn_ip6);
+/* What cpg_dtls_session_expect_ip6() set; in6addr_any when nothing. */
+struct in6_addr cpg_dtls_session_peer_vpn_ip6(const struct cpg_dtls_session *s);
 enum cpg_dtls_failure cpg_dtls_session_failure(const struct cpg_dtls_session *s);
 /* Why the session failed or closed, in English; "" otherwise. */
 const char *cpg_dtls_session_reason(const struct cpg_dtls_session *s);
@@ -195,11 +206,22 @@ int cpg_dtls_session_take_keys(struct cpg_dtls_session *s, struct cpg_keys *out)
 /*
  * Internal: what the handshake's verify callback says when OpenSSL's
  * verification of a peer certificate fails in xs (the identity check, the
- * subjectAltName iPAddress against want_ip, included), into buf. Exposed
- * only for the fuzz harness (userspace/fuzz/fuzz_cert.c), which runs the
- * same verification on certificates of its own.
+ * subjectAltName iPAddress against want_ip, and want_ip6 unless NULL or
+ * in6addr_any, included), into buf. Exposed only for the fuzz harness
+ * (userspace/fuzz/fuzz_cert.c), which runs the same verification on
+ * certificates of its own.
  */
-void cpg_dtls_refusal_reason(X509_STORE_CTX *xs, struct in_addr want_ip, char *buf, size_t len);
+void cpg_dtls_refusal_reason(X509_STORE_CTX *xs, struct in_addr want_ip,
+			     const struct in6_addr *want_ip6, char *buf, size_t len);
+/*
+ * Internal, for the same harness: the IPv6 half of the identity check, made
+ * once X509_verify_cert() has accepted xs (OpenSSL checks a single address,
+ * X509_VERIFY_PARAM_set1_ip: the IPv4 one). When want_ip6 is neither NULL
+ * nor in6addr_any, the leaf must name it too; false when it does not, with
+ * X509_V_ERR_IP_ADDRESS_MISMATCH set in xs at depth 0, as OpenSSL reports the
+ * IPv4 one.
+ */
+bool cpg_dtls_verify_ip6(X509_STORE_CTX *xs, const struct in6_addr *want_ip6);
 
 const char *cpg_dtls_state_name(enum cpg_dtls_state st);
 const char *cpg_dtls_failure_name(enum cpg_dtls_failure f);

@@ -1083,6 +1083,145 @@ static void test_vpn_ip(void **state)
 		     0, NAME ":4: vpn_ip: 10.0.0.255 is the broadcast address of 10.0.0.0/24");
 }
 
+static void assert_ip6(struct in6_addr ip, const char *expected)
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	assert_string_equal(inet_ntop(AF_INET6, &ip, buf, sizeof(buf)), expected);
+}
+
+/* Lines 1-5: MANDATORY; vpn_ip6 and network6 follow. */
+#define IP6_CONF(ip6, net6) MANDATORY "vpn_ip6 = " ip6 "\nnetwork6 = " net6 "\n"
+
+static void test_vpn_ip6_accepted(void **state)
+{
+	static const struct {
+		const char *ip6, *net6, *want_ip, *want_net;
+		unsigned int len;
+	} good[] = {
+		{ "fd00:cafe::1", "fd00:cafe::/64", "fd00:cafe::1", "fd00:cafe::", 64 },
+		{ "FD00:CAFE:0:0::2", "fd00:cafe::/48", "fd00:cafe::2", "fd00:cafe::", 48 },
+		{ "2001:db8::3", "2001:db8::/126", "2001:db8::3", "2001:db8::", 126 },
+		{ "fd12:3456:789a:1::abcd", "fd12:3456:789a:1::/64", "fd12:3456:789a:1::abcd",
+		  "fd12:3456:789a:1::", 64 },
+		{ "2001:db8::1", "2000::/3", "2001:db8::1", "2000::", 3 },
+		{ "8000::1", "8000::/1", "8000::1", "8000::", 1 },
+	};
+	char text[512];
+	struct cpg_config cfg;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(text, sizeof(text), "%svpn_ip6 = %s\nnetwork6 = %s\n", MANDATORY,
+			 good[i].ip6, good[i].net6);
+		config_ok(text, 0, &cfg);
+		assert_true(cpg_config_has_ip6(&cfg));
+		assert_ip6(cfg.vpn_ip6, good[i].want_ip);
+		assert_ip6(cfg.network6, good[i].want_net);
+		assert_int_equal(cfg.prefix_len6, good[i].len);
+		/* The IPv4 side is untouched. */
+		assert_ip(cfg.vpn_ip, "10.0.0.1");
+		cpg_config_free(&cfg);
+	}
+
+	/* Neither: a 0.3.5 config, no IPv6. */
+	config_ok(MANDATORY, 0, &cfg);
+	assert_false(cpg_config_has_ip6(&cfg));
+	assert_true(IN6_IS_ADDR_UNSPECIFIED(&cfg.vpn_ip6));
+	assert_int_equal(cfg.prefix_len6, 0);
+	cpg_config_free(&cfg);
+}
+
+static void test_network6_host_bits(void **state)
+{
+	struct cpg_config cfg;
+	const char *log;
+
+	capture_start();
+	assert_int_equal(config_parse(IP6_CONF("fd00:cafe::1", "fd00:cafe::77/64"), 0, &cfg), 0);
+	log = capture_end();
+	assert_non_null(strstr(log, NAME ":7: network6: fd00:cafe::77/64 has host bits set, "
+				    "using fd00:cafe::/64"));
+	assert_ip6(cfg.network6, "fd00:cafe::");
+	cpg_config_free(&cfg);
+
+	/* A prefix length that is not a multiple of 8. */
+	capture_start();
+	assert_int_equal(config_parse(IP6_CONF("fd00:cafe:ff80::1", "fd00:cafe:ffff::/41"), 0,
+				      &cfg),
+			 0);
+	log = capture_end();
+	assert_non_null(strstr(log, "network6: fd00:cafe:ffff::/41 has host bits set, using "
+				    "fd00:cafe:ff80::/41"));
+	assert_ip6(cfg.network6, "fd00:cafe:ff80::");
+	cpg_config_free(&cfg);
+}
+
+static void test_vpn_ip6_refused(void **state)
+{
+	static const char *const bad_ip[] = { "fd00:cafe::g", "fd00::cafe::1", "10.0.0.1",
+					      "fd00:cafe::1/64", "fd00:cafe:1:2:3:4:5:6:7",
+					      " fd00::1" };
+	static const char *const bad_prefix[] = {
+		"fd00:cafe::", "fd00:cafe::/", "fd00:cafe::/a", "fd00:cafe::/064", "fd00::/6x",
+		"fd00:cafe::g/64", "/64", "fd00::/64/1", "fd00:: /64", "fd00::/-1", "fd00::/+8",
+		"10.0.0.0/24", "fd00::/1280",
+	};
+	static const struct {
+		const char *ip6, *net6, *msg;
+	} bad[] = {
+		{ "fd00:cafe::1", "fd00:cafe::/0", NAME ":7: network6: prefix length 0 is not "
+						   "within 1..128" },
+		{ "fd00:cafe::1", "fd00:cafe::/129", NAME ":7: network6: prefix length 129 is not "
+						     "within 1..128" },
+		{ "fd00:cafe::1", "fd00:cafe::/127", NAME ":7: network6: a /127 prefix has no room "
+						     "for two VPN addresses (the longest is /126)" },
+		{ "fd00:cafe::1", "fd00:cafe::1/128", "network6: a /128 prefix has no room" },
+		{ "fd00:beef::1", "fd00:cafe::/64", NAME ":6: vpn_ip6: fd00:beef::1 is outside the "
+						    "network fd00:cafe::/64" },
+		{ "fd00:cafe::", "fd00:cafe::/64", NAME ":6: vpn_ip6: fd00:cafe:: is the all-zero "
+						   "(subnet-router anycast) address of "
+						   "fd00:cafe::/64" },
+		{ "fe80::1", "fe80::/64", NAME ":6: vpn_ip6: fe80::1 is link-local (fe80::/10)" },
+		{ "ff05::1", "ff05::/64", NAME ":6: vpn_ip6: ff05::1 is multicast (ff00::/8)" },
+		{ "::1", "::/64", NAME ":6: vpn_ip6: ::1 is the loopback address" },
+		{ "::ffff:10.0.0.1", "::ffff:0:0/96", NAME ":6: vpn_ip6: ::ffff:10.0.0.1 is "
+						      "IPv4-mapped (::ffff:0:0/96)" },
+		{ "::", "::/1", NAME ":6: vpn_ip6: :: is the all-zero (subnet-router anycast) "
+				"address of ::/1" },
+	};
+	char text[512], msg[512];
+
+	for (size_t i = 0; i < sizeof(bad_ip) / sizeof(bad_ip[0]); i++) {
+		snprintf(text, sizeof(text), "%svpn_ip6 = \"%s\"\nnetwork6 = fd00::/64\n",
+			 MANDATORY, bad_ip[i]);
+		snprintf(msg, sizeof(msg), NAME ":6: vpn_ip6: \"%s\" is not an IPv6 address "
+			 "(e.g. fd00:cafe::1)", bad_ip[i]);
+		config_fails(text, 0, msg);
+	}
+	for (size_t i = 0; i < sizeof(bad_prefix) / sizeof(bad_prefix[0]); i++) {
+		snprintf(text, sizeof(text), "%svpn_ip6 = fd00::1\nnetwork6 = \"%s\"\n", MANDATORY,
+			 bad_prefix[i]);
+		snprintf(msg, sizeof(msg), NAME ":7: network6: \"%s\" is not an IPv6 prefix "
+			 "(e.g. fd00:cafe::/64)", bad_prefix[i]);
+		config_fails(text, 0, msg);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "%svpn_ip6 = %s\nnetwork6 = %s\n", MANDATORY,
+			 bad[i].ip6, bad[i].net6);
+		config_fails(text, 0, bad[i].msg);
+	}
+
+	/* One without the other. */
+	config_fails(MANDATORY "vpn_ip6 = fd00::1\n", 0,
+		     NAME ":6: vpn_ip6: needs network6, the IPv6 prefix it lies in "
+		     "(e.g. fd00:cafe::/64)");
+	config_fails(MANDATORY "network6 = fd00::/64\n", 0,
+		     NAME ":6: network6: needs vpn_ip6, this peer's IPv6 address inside it");
+	/* In another section, it does not count. */
+	config_fails(MANDATORY "network6 = fd00::/64\n[CLIENT]\nvpn_ip6 = fd00::1\n", 0,
+		     "network6: needs vpn_ip6");
+}
+
 static void test_mandatory(void **state)
 {
 	config_fails("[VPN]\nvpn_ip = 10.0.0.1\nnetwork = 10.0.0.0/24\n", 0,
@@ -1453,6 +1592,9 @@ int main(void)
 		cmocka_unit_test(test_override_local_addr),
 		cmocka_unit_test(test_vpn_network),
 		cmocka_unit_test(test_vpn_ip),
+		cmocka_unit_test(test_vpn_ip6_accepted),
+		cmocka_unit_test(test_network6_host_bits),
+		cmocka_unit_test(test_vpn_ip6_refused),
 		cmocka_unit_test(test_mandatory),
 		cmocka_unit_test(test_security),
 		cmocka_unit_test(test_commands),

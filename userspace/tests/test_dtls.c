@@ -64,13 +64,18 @@ static int pki_setup(void **state)
 	snprintf(pki_dir, sizeof(pki_dir), "%s", tmpl);
 	/* ca: our CA; other: a CA nobody trusts. carol is revoked (a copy of
 	 * her files stays at the top); dave expired in 2000; soon expires in
-	 * 10 days; eve's certificate is valid but for 10.0.0.9. */
+	 * 10 days; eve's certificate is valid but for 10.0.0.9. alice6 and bob6
+	 * also have IPv6 VPN addresses (fd00::1, fd00::2); eve6 has bob's IPv4
+	 * one but fd00::9. */
 	return run_sh("set -e; P='%s'; cd '%s'; exec >/dev/null\n"
 		      "$P init ca; $P init other 'Other CA'\n"
 		      "$P issue ca alice 10.0.0.1; $P issue ca bob 10.0.0.2\n"
 		      "$P issue ca carol 10.0.0.3; $P issue ca eve 10.0.0.9\n"
 		      "$P issue --expired ca dave 10.0.0.4; $P issue ca soon 10.0.0.5 10\n"
 		      "$P issue other mallory 10.0.0.1; $P issue other trudy 10.0.0.2\n"
+		      "$P issue --ip6 fd00::1 ca alice6 10.0.0.1\n"
+		      "$P issue --ip6 fd00::2 ca bob6 10.0.0.2\n"
+		      "$P issue --ip6 fd00::9 ca eve6 10.0.0.2\n"
 		      "cp ca/carol.crt ca/carol.key .; $P revoke ca carol\n"
 		      "cp ca/crl.pem crl-good.pem\n"
 		      "$P crl --expired ca; cp ca/crl.pem crl-expired.pem\n"
@@ -634,6 +639,100 @@ static void test_wrong_vpn_ip(void **state)
 	cpg_dtls_ctx_put(eve);
 }
 
+static struct in6_addr ip6(const char *s)
+{
+	struct in6_addr a;
+
+	assert_int_equal(inet_pton(AF_INET6, s, &a), 1);
+	return a;
+}
+
+/*
+ * pair_run_logged(), each side also expecting the other's IPv6 VPN address
+ * (NULL: none, as in 0.3.x).
+ */
+static char *pair_run_ip6(struct pair *p, struct cpg_dtls_ctx *cctx, const char *server_ip,
+			  const char *server_ip6, struct cpg_dtls_ctx *sctx, const char *client_ip,
+			  const char *client_ip6)
+{
+	capture_begin();
+	pair_init(p, cctx, server_ip, sctx, client_ip);
+	if (server_ip6) {
+		struct in6_addr a = ip6(server_ip6), got;
+
+		cpg_dtls_session_expect_ip6(p->a.s, &a);
+		got = cpg_dtls_session_peer_vpn_ip6(p->a.s);
+		assert_memory_equal(&got, &a, sizeof(a));
+	}
+	if (client_ip6) {
+		struct in6_addr a = ip6(client_ip6);
+
+		cpg_dtls_session_expect_ip6(p->b.s, &a);
+	}
+	pair_run(p);
+	return capture_end();
+}
+
+static void test_vpn_ip6(void **state)
+{
+	struct cpg_dtls_ctx *alice = ctx_for("ca/alice", "10.0.0.1", NULL);
+	struct cpg_dtls_ctx *alice6 = ctx_for("ca/alice6", "10.0.0.1", NULL);
+	struct cpg_dtls_ctx *bob = ctx_for("ca/bob", "10.0.0.2", NULL);
+	struct cpg_dtls_ctx *bob6 = ctx_for("ca/bob6", "10.0.0.2", NULL);
+	struct cpg_dtls_ctx *eve = ctx_for("ca/eve", "10.0.0.9", NULL);
+	struct cpg_dtls_ctx *eve6 = ctx_for("ca/eve6", "10.0.0.2", NULL);
+	struct in6_addr none;
+	struct pair p;
+	char *log;
+
+	/* Both certificates name both addresses, both sides check both. */
+	log = pair_run_ip6(&p, alice6, "10.0.0.2", "fd00::2", bob6, "10.0.0.1", "fd00::1");
+	assert_established_pair(&p, CPG_CIPHER_AES_128_GCM);
+	free(log);
+	pair_free(&p);
+
+	/* Nothing expected: the IPv6 SANs are not looked at, as in 0.3.x. */
+	log = pair_run_ip6(&p, alice6, "10.0.0.2", NULL, bob6, "10.0.0.1", NULL);
+	assert_established_pair(&p, CPG_CIPHER_AES_128_GCM);
+	none = cpg_dtls_session_peer_vpn_ip6(p.a.s);
+	assert_true(IN6_IS_ADDR_UNSPECIFIED(&none));
+	free(log);
+	pair_free(&p);
+
+	/* eve6 has bob's IPv4 address but not his IPv6 one: alice refuses. */
+	log = pair_run_ip6(&p, alice6, "10.0.0.2", "fd00::2", eve6, "10.0.0.1", NULL);
+	assert_failed(&p.a, CPG_DTLS_FAIL_PEER_CERT);
+	assert_failed(&p.b, CPG_DTLS_FAIL_PEER_ALERT);
+	assert_log_has(log, "peer 192.0.2.2:4002 (10.0.0.2): presented a certificate for "
+			    "fd00::9, not fd00::2 (subject CN=eve6)");
+	free(log);
+	pair_free(&p);
+
+	/* bob's certificate has no IPv6 address at all; the server side
+	 * checks as the client does. */
+	log = pair_run_ip6(&p, bob, "10.0.0.1", NULL, alice6, "10.0.0.2", "fd00::2");
+	assert_failed(&p.b, CPG_DTLS_FAIL_PEER_CERT);
+	assert_failed(&p.a, CPG_DTLS_FAIL_PEER_ALERT);
+	assert_log_has(log, "peer 192.0.2.1:4001 (10.0.0.2): presented a certificate without "
+			    "an IPv6 subjectAltName, expected fd00::2 (subject CN=bob)");
+	free(log);
+	pair_free(&p);
+
+	/* A wrong IPv4 address is what is reported, whatever the IPv6 one. */
+	log = pair_run_ip6(&p, alice6, "10.0.0.2", "fd00::2", eve, "10.0.0.1", NULL);
+	assert_failed(&p.a, CPG_DTLS_FAIL_PEER_CERT);
+	assert_log_has(log, "presented a certificate for 10.0.0.9, not 10.0.0.2 (subject CN=eve)");
+	free(log);
+	pair_free(&p);
+
+	cpg_dtls_ctx_put(alice);
+	cpg_dtls_ctx_put(alice6);
+	cpg_dtls_ctx_put(bob);
+	cpg_dtls_ctx_put(bob6);
+	cpg_dtls_ctx_put(eve);
+	cpg_dtls_ctx_put(eve6);
+}
+
 /*
  * frank's certificate and crl-short.pem, valid for the next seconds, and
  * bob's context with that CRL and frank's, both loaded while still valid.
@@ -753,6 +852,27 @@ static void test_refused_at_load(void **state)
 		 c.cert);
 	assert_refused_at_load(&c, want);
 
+	/* vpn_ip6: our certificate must name it too. */
+	conf_init(&c, "ca/alice", "10.0.0.1");
+	c.cfg.vpn_ip6 = ip6("fd00::1");
+	snprintf(want, sizeof(want),
+		 "certificate %s has no IPv6 subjectAltName, so it is not for our vpn_ip6 "
+		 "fd00::1: peers would refuse it",
+		 c.cert);
+	assert_refused_at_load(&c, want);
+	conf_init(&c, "ca/alice6", "10.0.0.1");
+	c.cfg.vpn_ip6 = ip6("fd00::5");
+	snprintf(want, sizeof(want),
+		 "certificate %s is for fd00::1, not for our vpn_ip6 fd00::5: peers would refuse it",
+		 c.cert);
+	assert_refused_at_load(&c, want);
+	/* The IPv4 address is still checked first. */
+	conf_init(&c, "ca/alice6", "10.0.0.7");
+	c.cfg.vpn_ip6 = ip6("fd00::1");
+	snprintf(want, sizeof(want), "certificate %s is for 10.0.0.1, not for our vpn_ip 10.0.0.7",
+		 c.cert);
+	assert_refused_at_load(&c, want);
+
 	conf_init(&c, "ca/nobody", "10.0.0.1");
 	snprintf(want, sizeof(want), "certificate %s: No such file or directory", c.cert);
 	assert_refused_at_load(&c, want);
@@ -773,6 +893,11 @@ static void test_refused_at_load(void **state)
 
 	/* Expiring soon, or our own certificate revoked: warnings only. */
 	capture_begin();
+	conf_init(&c, "ca/alice6", "10.0.0.1");
+	c.cfg.vpn_ip6 = ip6("fd00::1");
+	ctx = cpg_dtls_ctx_new(&c.cfg);
+	assert_non_null(ctx);
+	cpg_dtls_ctx_put(ctx);
 	conf_init(&c, "ca/soon", "10.0.0.5");
 	ctx = cpg_dtls_ctx_new(&c.cfg);
 	assert_non_null(ctx);
@@ -1130,6 +1255,51 @@ static void test_hold_last_flight(void **state)
 	cpg_dtls_ctx_put(bob);
 }
 
+/* campagnol-pki issue --ip6: the second IP subjectAltName, shown, kept. */
+static void test_pki_ip6(void **state)
+{
+	/* The output of each command, which must succeed, holds the text. */
+	static const struct {
+		const char *args, *out;
+	} good[] = {
+		{ "show ca/alice6.crt", "VPN IP=10.0.0.1\nVPN IP6=fd00::1\n" },
+		{ "show ca/alice.crt", "VPN IP=10.0.0.1\nstatus=" },
+		/* The same addresses, another spelling: nothing to do. */
+		{ "issue --ip6 FD00:0::1 ca alice6 10.0.0.1", "nothing changed" },
+	};
+	/* Each must fail (status 1) and say the text. */
+	static const struct {
+		const char *args, *err;
+	} bad[] = {
+		{ "issue ca alice6 10.0.0.1",
+		  "alice6 already has a certificate, for 10.0.0.1 and fd00::1; revoke it first" },
+		{ "issue --ip6 fd00::3 ca alice6 10.0.0.1", "for 10.0.0.1 and fd00::1; revoke" },
+		{ "issue --ip6 fd00::1 ca alice 10.0.0.1", "alice already has a certificate, for "
+							   "10.0.0.1; revoke it first" },
+		{ "issue --ip6 fe80::1 ca x 10.0.0.8", "'fe80::1': link-local (fe80::/10)" },
+		{ "issue --ip6 ff05::1 ca x 10.0.0.8", "'ff05::1': multicast (ff00::/8)" },
+		{ "issue --ip6 fd00::1::2 ca x 10.0.0.8", "expected hexadecimal groups" },
+		{ "issue --ip6 10.0.0.8 ca x 10.0.0.8", "expected hexadecimal groups" },
+		{ "issue --ip6 1:2:3:4:5:6:7 ca x 10.0.0.8", "expected 8 groups or '::'" },
+		{ "issue --ip6 1::2: ca x 10.0.0.8", "a single ':' at an end" },
+	};
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (run_sh("cd '%s' && out=$('%s' %s) && case \"$out\" in *'%s'*) ;; "
+			   "*) exit 1 ;; esac",
+			   pki_dir, PKI_TOOL, good[i].args, good[i].out))
+			fail_msg("campagnol-pki %s: failed or did not say \"%s\"", good[i].args,
+				 good[i].out);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (run_sh("cd '%s'; err=$('%s' %s 2>&1 >/dev/null); [ $? -eq 1 ] && "
+			   "case \"$err\" in *\"%s\"*) ;; *) exit 1 ;; esac",
+			   pki_dir, PKI_TOOL, bad[i].args, bad[i].err))
+			fail_msg("campagnol-pki %s: did not fail saying \"%s\"", bad[i].args,
+				 bad[i].err);
+	/* Nothing was issued for x. */
+	assert_int_not_equal(run_sh("test -e '%s/ca/x.crt'", pki_dir), 0);
+}
+
 static void test_names(void **state)
 {
 	assert_string_equal(cpg_dtls_state_name(CPG_DTLS_ESTABLISHED), "established");
@@ -1157,6 +1327,8 @@ int main(void)
 		cmocka_unit_test(test_application_data_ignored),
 		cmocka_unit_test(test_short_records_ignored),
 		cmocka_unit_test(test_hold_last_flight),
+		cmocka_unit_test(test_pki_ip6),
+		cmocka_unit_test(test_vpn_ip6),
 		cmocka_unit_test(test_names),
 	};
 
