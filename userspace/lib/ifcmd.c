@@ -54,12 +54,27 @@ static const char *const cygwin_down[] = {
 };
 static const char *const no_commands[] = { NULL };
 
+/* The IPv6 address, when the configuration has one. */
+static const char *const linux_up6[] = {
+	"ip -6 addr replace %v/%l dev %D",
+	NULL
+};
+static const char *const linux_down6[] = {
+	"ip -6 addr del %v/%l dev %D",
+	NULL
+};
+static const char *const bsd_up6[] = {
+	"ifconfig %D inet6 %v prefixlen 128",
+	"route add -inet6 -net %r %v",
+	NULL
+};
+
 static const struct cpg_ifcmd_builtin builtins[] = {
-	{ "linux", linux_up, linux_down, false },
-	{ "freebsd", freebsd_netbsd_up, freebsd_netbsd_down, true },
-	{ "netbsd", freebsd_netbsd_up, freebsd_netbsd_down, false },
-	{ "openbsd", openbsd_up, no_commands, false },
-	{ "cygwin", cygwin_up, cygwin_down, false },
+	{ "linux", linux_up, linux_down, linux_up6, linux_down6, false },
+	{ "freebsd", freebsd_netbsd_up, freebsd_netbsd_down, bsd_up6, no_commands, true },
+	{ "netbsd", freebsd_netbsd_up, freebsd_netbsd_down, bsd_up6, no_commands, false },
+	{ "openbsd", openbsd_up, no_commands, bsd_up6, no_commands, false },
+	{ "cygwin", cygwin_up, cygwin_down, no_commands, no_commands, false },
 };
 
 #if defined(__linux__)
@@ -101,7 +116,9 @@ const struct cpg_ifcmd_builtin *cpg_ifcmd_builtin(const char *system)
 
 const struct cpg_ifcmd_builtin *cpg_ifcmd_host(void)
 {
-	static const struct cpg_ifcmd_builtin unknown = { "", no_commands, no_commands, false };
+	static const struct cpg_ifcmd_builtin unknown = {
+		"", no_commands, no_commands, no_commands, no_commands, false
+	};
 	const struct cpg_ifcmd_builtin *host = cpg_ifcmd_builtin(HOST_SYSTEM);
 
 	return host ? host : &unknown;
@@ -118,6 +135,17 @@ const char *const *cpg_ifcmd_commands(const struct cpg_ifcmd_builtin *builtin,
 	}
 	*n = up ? cfg->n_up : cfg->n_down;
 	return (const char *const *)(up ? cfg->up : cfg->down);
+}
+
+const char *const *cpg_ifcmd_commands6(const struct cpg_ifcmd_builtin *builtin,
+				       const struct cpg_config *cfg, bool up, size_t *n)
+{
+	const char *const *list = no_commands;
+
+	if (cpg_config_has_ip6(cfg) && (up ? cfg->default_up : cfg->default_down))
+		list = up ? builtin->up6 : builtin->down6;
+	*n = count(list);
+	return list;
 }
 
 /* s as one shell word: itself when that is safe, else single-quoted. */
@@ -144,12 +172,41 @@ static void put_ip(FILE *out, struct in_addr ip)
 	fputs(inet_ntop(AF_INET, &ip, buf, sizeof(buf)), out);
 }
 
+static void put_ip6(FILE *out, const struct in6_addr *ip)
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	fputs(inet_ntop(AF_INET6, ip, buf, sizeof(buf)), out);
+}
+
 static void warn_unknown(const char *tmpl, char c)
 {
-	if (c)
-		log_warn("command \"%s\": unknown placeholder %%%c kept as written", tmpl, c);
-	else
+	if (!c)
 		log_warn("command \"%s\": '%%' at the end kept as written", tmpl);
+	else if (strchr("vrl", c))
+		log_warn("command \"%s\": %%%c kept as written: no vpn_ip6 in [VPN]", tmpl, c);
+	else
+		log_warn("command \"%s\": unknown placeholder %%%c kept as written", tmpl, c);
+}
+
+/* An IPv6 placeholder, if the configuration has an IPv6 address; false if not. */
+static bool put_ip6_placeholder(FILE *out, char c, const struct cpg_config *cfg)
+{
+	if (!cpg_config_has_ip6(cfg))
+		return false;
+	switch (c) {
+	case 'v':
+		put_ip6(out, &cfg->vpn_ip6);
+		return true;
+	case 'r':
+		put_ip6(out, &cfg->network6);
+		fprintf(out, "/%u", cfg->prefix_len6);
+		return true;
+	case 'l':
+		fprintf(out, "%u", cfg->prefix_len6);
+		return true;
+	}
+	return false;
 }
 
 char *cpg_ifcmd_expand(const char *tmpl, const struct cpg_config *cfg,
@@ -196,6 +253,12 @@ char *cpg_ifcmd_expand(const char *tmpl, const struct cpg_config *cfg,
 		case 'n':
 			put_ip(out, cfg->netmask);
 			break;
+		case 'v':
+		case 'r':
+		case 'l':
+			if (put_ip6_placeholder(out, p[1], cfg))
+				break;
+			/* fall through */
 		default:
 			/* Kept as written: the '%' now, what follows it next turn. */
 			if (!warned)
@@ -257,13 +320,12 @@ int cpg_ifcmd_run(const char *cmd)
 	return WEXITSTATUS(status);
 }
 
-static int run_all(const struct cpg_config *cfg, const struct cpg_ifcmd_vars *vars, bool up)
+static int run_list(const char *const *cmds, size_t n, const struct cpg_config *cfg,
+		    const struct cpg_ifcmd_vars *vars, bool up)
 {
-	const char *const *cmds;
 	int failed = 0;
-	size_t i, n;
+	size_t i;
 
-	cmds = cpg_ifcmd_commands(cpg_ifcmd_host(), cfg, up, &n);
 	for (i = 0; i < n; i++) {
 		char *cmd = cpg_ifcmd_expand(cmds[i], cfg, vars);
 
@@ -277,6 +339,24 @@ static int run_all(const struct cpg_config *cfg, const struct cpg_ifcmd_vars *va
 			failed++;
 		free(cmd);
 	}
+	return failed;
+}
+
+/* Up: the device and its IPv4 address, then the IPv6 one; down the other way round. */
+static int run_all(const struct cpg_config *cfg, const struct cpg_ifcmd_vars *vars, bool up)
+{
+	const struct cpg_ifcmd_builtin *host = cpg_ifcmd_host();
+	const char *const *cmds, *const *cmds6;
+	size_t n, n6;
+	int failed = 0;
+
+	cmds = cpg_ifcmd_commands(host, cfg, up, &n);
+	cmds6 = cpg_ifcmd_commands6(host, cfg, up, &n6);
+	if (!up)
+		failed += run_list(cmds6, n6, cfg, vars, up);
+	failed += run_list(cmds, n, cfg, vars, up);
+	if (up)
+		failed += run_list(cmds6, n6, cfg, vars, up);
 	return failed;
 }
 

@@ -6,10 +6,13 @@
  *   %D  the TUN device's name     %V  the VPN IP          %M  the TUN MTU
  *   %I  the local IP              %P  the local UDP port
  *   %N  the VPN network, CIDR (10.0.0.0/24)   %n  its netmask (255.255.255.0)
+ *   %v  the IPv6 VPN IP (vpn_ip6)             %r  the IPv6 VPN network, CIDR
+ *   %l  the IPv6 network's prefix length
  *   %%  a literal '%'
  *
  * Any other %x (and a '%' ending the command) is kept as written, with one
- * warning per command. Every value is digits, dots and a slash, except %D,
+ * warning per command; so are %v, %r and %l when [VPN] has no vpn_ip6.
+ * Every value is digits, dots, colons, hex letters and a slash, except %D,
  * which is single-quoted for the shell unless it is made of letters, digits,
  * '.', '_' and '-' only: the kernel names the device (from a template the
  * configuration gives), and nothing it says can reach the shell as syntax.
@@ -57,6 +60,20 @@
  *     run. 0.3.5 ran "netsh interface ip set address" and set the MTU in
  *     the registry, for good.)
  *
+ * With vpn_ip6, the built-in commands give the device that address too,
+ * after the IPv4 one (and take it away first):
+ *
+ *   linux    up:   ip -6 addr replace %v/%l dev %D
+ *            down: ip -6 addr del %v/%l dev %D
+ *   freebsd, netbsd, openbsd  up: ifconfig %D inet6 %v prefixlen 128
+ *                                 route add -inet6 -net %r %v
+ *     (As for IPv4: a host address on the point-to-point interface and a
+ *     route to the network through it; destroying or closing the device
+ *     takes both away. These are tested as strings here, never run: see
+ *     docs/platforms/.)
+ *   cygwin   none: the TAP-Windows adapter in TUN mode carries IPv4 only
+ *     (it answers ARP for one address; it has no neighbour discovery).
+ *
  * Commands run one after the other through /bin/sh -c, like system(), but
  * with every signal unblocked and at its default disposition in the child:
  * the daemon blocks its signals for a signalfd, and a command (or a daemon
@@ -87,6 +104,8 @@ struct cpg_ifcmd_builtin {
 	const char *system;		/* "linux", "freebsd", "netbsd", "openbsd", "cygwin" */
 	const char *const *up;		/* NULL-terminated, possibly empty */
 	const char *const *down;
+	const char *const *up6;		/* for vpn_ip6, after up */
+	const char *const *down6;	/* for vpn_ip6, before down */
 	bool down_after_close;		/* see cpg_ifcmd_down_close() */
 };
 
@@ -104,6 +123,15 @@ const struct cpg_ifcmd_builtin *cpg_ifcmd_host(void);
  */
 const char *const *cpg_ifcmd_commands(const struct cpg_ifcmd_builtin *builtin,
 				      const struct cpg_config *cfg, bool up, size_t *n);
+
+/*
+ * The built-in commands for the IPv6 address that follow (up) or precede
+ * (down) those of cpg_ifcmd_commands(): builtin's up6/down6 when the
+ * configuration has vpn_ip6 and default_up/default_down is on; none
+ * otherwise (configured commands say everything themselves).
+ */
+const char *const *cpg_ifcmd_commands6(const struct cpg_ifcmd_builtin *builtin,
+				       const struct cpg_config *cfg, bool up, size_t *n);
 
 /* tmpl with its placeholders replaced, to free(); NULL when out of memory. */
 char *cpg_ifcmd_expand(const char *tmpl, const struct cpg_config *cfg,

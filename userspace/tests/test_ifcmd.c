@@ -95,8 +95,11 @@ static char *read_outfile(void)
 	return buf;
 }
 
-/* Parse a [COMMANDS] section into cfg (on top of the mandatory options). */
-static void load_commands(const char *commands)
+/*
+ * Parse a [COMMANDS] section into cfg, on top of the mandatory options and
+ * extra lines of [VPN] ("vpn_ip6 = ...\n").
+ */
+static void load_commands_after(const char *extra, const char *commands)
 {
 	static const char head[] = "[NETWORK]\nserver_host = h\n"
 				   "[VPN]\nvpn_ip = 10.1.2.3\nnetwork = 10.1.2.0/24\n";
@@ -104,13 +107,18 @@ static void load_commands(const char *commands)
 	char text[1024];
 	int level = cpg_log_level;
 
-	snprintf(text, sizeof(text), "%s[COMMANDS]\n%s", head, commands);
+	snprintf(text, sizeof(text), "%s%s[COMMANDS]\n%s", head, extra, commands);
 	cpg_config_free(&cfg);
 	assert_int_equal(cpg_ini_parse_buffer("t.conf", text, strlen(text), &ini), 0);
 	cpg_log_level = LOG_ERR;	/* the warnings about unused up/down lines */
 	assert_int_equal(cpg_config_from_ini("t.conf", &ini, 0, &cfg), 0);
 	cpg_log_level = level;
 	cpg_ini_free(&ini);
+}
+
+static void load_commands(const char *commands)
+{
+	load_commands_after("", commands);
 }
 
 /* ---- Expansion ---- */
@@ -184,6 +192,38 @@ static void test_unknown_placeholder(void **state)
 	assert_string_equal(s, "%q");
 	free(s);
 	assert_int_equal(count_substr(log, "warning: "), 1);
+}
+
+/* The fixture's IPv6 VPN address and network. */
+static void set_ip6(void)
+{
+	inet_pton(AF_INET6, "fd00:cafe::3", &cfg.vpn_ip6);
+	inet_pton(AF_INET6, "fd00:cafe::", &cfg.network6);
+	cfg.prefix_len6 = 64;
+}
+
+static void test_ip6_placeholders(void **state)
+{
+	set_ip6();
+	expands_to("%v", "fd00:cafe::3");
+	expands_to("%r", "fd00:cafe::/64");
+	expands_to("%l", "64");
+	expands_to("ip -6 addr add %v/%l dev %D; %V", "ip -6 addr add fd00:cafe::3/64 dev tun7; 10.1.2.3");
+}
+
+/* Without vpn_ip6 they have no value: kept, and the warning says why. */
+static void test_ip6_placeholders_without_ip6(void **state)
+{
+	const char *log;
+	char *s;
+
+	capture_start();
+	s = cpg_ifcmd_expand("ip -6 addr add %v/%l dev %D via %r", &cfg, &vars);
+	log = capture_end();
+	assert_string_equal(s, "ip -6 addr add %v/%l dev tun7 via %r");
+	free(s);
+	assert_int_equal(count_substr(log, "warning: "), 1);
+	assert_non_null(strstr(log, "%v kept as written: no vpn_ip6 in [VPN]"));
 }
 
 static void test_trailing_percent(void **state)
@@ -381,6 +421,59 @@ static void test_builtin_cygwin_one_name(void **state)
 		free(run);
 		free(cmd);
 	}
+}
+
+static void builtin6_is(const char *system, const char *const *up6, const char *const *down6)
+{
+	const struct cpg_ifcmd_builtin *b = cpg_ifcmd_builtin(system);
+
+	assert_non_null(b);
+	set_ip6();
+	expands_list_to(b->up6, up6);
+	expands_list_to(b->down6, down6);
+}
+
+static void test_builtin_ip6(void **state)
+{
+	static const char *const linux_up6[] = { "ip -6 addr replace fd00:cafe::3/64 dev tun7", NULL };
+	static const char *const linux_down6[] = { "ip -6 addr del fd00:cafe::3/64 dev tun7", NULL };
+	static const char *const bsd_up6[] = {
+		"ifconfig tun7 inet6 fd00:cafe::3 prefixlen 128",
+		"route add -inet6 -net fd00:cafe::/64 fd00:cafe::3",
+		NULL
+	};
+
+	builtin6_is("linux", linux_up6, linux_down6);
+	builtin6_is("freebsd", bsd_up6, none);
+	builtin6_is("netbsd", bsd_up6, none);
+	builtin6_is("openbsd", bsd_up6, none);
+	builtin6_is("cygwin", none, none);
+}
+
+/* The IPv6 built-ins come with vpn_ip6 and default_up/default_down only. */
+static void test_commands6(void **state)
+{
+	static const char ip6[] = "vpn_ip6 = fd00:cafe::3\nnetwork6 = fd00:cafe::/64\n";
+	const struct cpg_ifcmd_builtin *b = cpg_ifcmd_builtin("linux");
+	const char *const *cmds;
+	size_t n;
+
+	load_commands("");
+	cmds = cpg_ifcmd_commands6(b, &cfg, true, &n);
+	assert_int_equal(n, 0);
+	assert_null(cmds[0]);
+
+	load_commands_after(ip6, "");
+	assert_ptr_equal(cpg_ifcmd_commands6(b, &cfg, true, &n), b->up6);
+	assert_int_equal(n, 1);
+	assert_ptr_equal(cpg_ifcmd_commands6(b, &cfg, false, &n), b->down6);
+	assert_int_equal(n, 1);
+
+	/* Configured commands say it all themselves. */
+	load_commands_after(ip6, "default_up = no\nup = \"echo %v\"\n");
+	cpg_ifcmd_commands6(b, &cfg, true, &n);
+	assert_int_equal(n, 0);
+	assert_ptr_equal(cpg_ifcmd_commands6(b, &cfg, false, &n), b->down6);
 }
 
 static void test_builtin_lookup(void **state)
@@ -666,6 +759,8 @@ int main(void)
 		T(test_no_placeholder),
 		T(test_unknown_placeholder),
 		T(test_trailing_percent),
+		T(test_ip6_placeholders),
+		T(test_ip6_placeholders_without_ip6),
 		T(test_long_values),
 		T(test_device_quoting),
 		T(test_device_name_reaches_shell_intact),
@@ -674,6 +769,8 @@ int main(void)
 		T(test_builtin_openbsd),
 		T(test_builtin_cygwin),
 		T(test_builtin_cygwin_one_name),
+		T(test_builtin_ip6),
+		T(test_commands6),
 		T(test_builtin_lookup),
 		T(test_host_default),
 		T(test_defaults_win_over_configured),
