@@ -265,18 +265,19 @@ static void model_packet(const struct pkt *k, bool from_device, bool on_demand)
 }
 
 /* The daemon's side of on demand: check the call, maybe add F and xmit(). */
-static void on_no_peer(void *arg, struct in_addr dst, const uint8_t *pkt, size_t len)
+static void on_no_peer(void *arg, const struct cpg_vpn_addr *dst, const uint8_t *pkt, size_t len)
 {
 	int i = m.no_peer_next++;
 	const struct pkt *k;
 
 	FUZZ_CHECK(i < m.no_peers);
 	k = m.no_peer[i];
-	FUZZ_CHECK(len == k->len && !memcmp(pkt, k->data, len) && !memcmp(&dst.s_addr, pkt + 16, 4));
+	FUZZ_CHECK(len == k->len && !memcmp(pkt, k->data, len));
+	FUZZ_CHECK(dst->family == AF_INET && !memcmp(&dst->ip4.s_addr, pkt + 16, 4));
 	if (!m.on_demand[i])
 		return;
-	if (dst.s_addr == peers[PEER_F].vpn_ip.s_addr &&
-	    dp->ops->get_stats(dp, dst, &(struct cpg_dp_stats){ 0 }) == -ENOENT)
+	if (dst->ip4.s_addr == peers[PEER_F].vpn_ip.s_addr &&
+	    dp->ops->get_stats(dp, dst->ip4, &(struct cpg_dp_stats){ 0 }) == -ENOENT)
 		add_peer(PEER_F);
 	/* The very bytes it was shown, as the daemon may do. */
 	dp->ops->xmit(dp, pkt, len);

@@ -428,6 +428,20 @@ static void peer_float_seen(struct dp_kernel *dp, struct in_addr vpn_ip)
 	peer_seen_at(dp, vpn_ip, &wr.pi.endpoint);
 }
 
+/*
+ * A PEER_NO_ROUTE_NTF: the packet names its destination and family (an
+ * IPv6 packet goes to a peer's IPv6 address); without it (the module could
+ * not copy it), the IPv4 address the notification names.
+ */
+static void no_route_seen(struct dp_kernel *dp, const struct cpg_dpk_peer_info *pi)
+{
+	struct cpg_vpn_addr dst = { .family = AF_INET, .ip4 = pi->vpn_ip };
+
+	if (pi->packet)
+		cpg_vpn_addr_packet_dst(pi->packet, pi->packet_len, &dst);
+	dp->base.events->no_peer(dp->base.events_arg, &dst, pi->packet, pi->packet_len);
+}
+
 static void on_cpg_dpk_msg(struct dp_kernel *dp, const struct nlmsghdr *nlh)
 {
 	const struct cpg_dp_events *ev = dp->base.events;
@@ -439,7 +453,7 @@ static void on_cpg_dpk_msg(struct dp_kernel *dp, const struct nlmsghdr *nlh)
 	switch (pi.cmd) {
 	case CAMPAGNOL_CMD_PEER_NO_ROUTE_NTF:
 		if (!dp->dead && ev && ev->no_peer)
-			ev->no_peer(dp->base.events_arg, pi.vpn_ip, pi.packet, pi.packet_len);
+			no_route_seen(dp, &pi);
 		break;
 	case CAMPAGNOL_CMD_PEER_DEL_NTF:
 		on_peer_removed(dp, &pi);

@@ -436,6 +436,19 @@ static void tx_broadcast(struct dp_user *dp, const struct pkt_buf *b)
 	}
 }
 
+/* A packet to dst, which has no peer: counted, and the daemon told when it
+ * came from the device. -EHOSTUNREACH. */
+static int tx_no_peer(struct dp_user *dp, const struct cpg_vpn_addr *dst,
+		      const struct pkt_buf *b, bool from_device)
+{
+	dp->counters.no_peer++;
+	dp->base.no_peer_drops++;
+	if (from_device && dp->base.events && dp->base.events->no_peer)
+		dp->base.events->no_peer(dp->base.events_arg, dst, b->data + CPG_RECORD_HEADROOM,
+					 b->len);
+	return -EHOSTUNREACH;
+}
+
 /*
  * Route one packet from the host. from_device: it came from the device, so
  * a missing peer is reported to the daemon (xmit()'s packets come from the
@@ -465,13 +478,9 @@ static int tx_packet(struct dp_user *dp, struct pkt_buf *b, bool from_device)
 		return -ENETUNREACH;
 	}
 	p = peer_by_ip(dp, dst);
-	if (!p) {
-		dp->counters.no_peer++;
-		dp->base.no_peer_drops++;
-		if (from_device && dp->base.events && dp->base.events->no_peer)
-			dp->base.events->no_peer(dp->base.events_arg, dst, pkt, b->len);
-		return -EHOSTUNREACH;
-	}
+	if (!p)
+		return tx_no_peer(dp, &(struct cpg_vpn_addr){ .family = AF_INET, .ip4 = dst }, b,
+				  from_device);
 	return tx_to_peer(dp, p, b);
 }
 

@@ -51,7 +51,7 @@ struct node {
 	struct in_addr vpn_ip;
 
 	int no_peer_calls;
-	struct in_addr no_peer_dst;
+	struct cpg_vpn_addr no_peer_dst;
 	uint8_t no_peer_pkt[DGRAM_MAX];
 	size_t no_peer_len;
 };
@@ -222,13 +222,13 @@ static size_t forge(struct fixture *fx, int from, int to, uint16_t epoch, uint64
 	return rec_len;
 }
 
-static void on_no_peer(void *arg, struct in_addr dst, const uint8_t *pkt, size_t len)
+static void on_no_peer(void *arg, const struct cpg_vpn_addr *dst, const uint8_t *pkt, size_t len)
 {
 	struct node *n = arg;
 
 	assert_true(len <= sizeof(n->no_peer_pkt));
 	n->no_peer_calls++;
-	n->no_peer_dst = dst;
+	n->no_peer_dst = *dst;
 	memcpy(n->no_peer_pkt, pkt, len);
 	n->no_peer_len = len;
 }
@@ -446,7 +446,8 @@ static void test_no_peer(void **state)
 	host_send(a, pkt, len);
 	run_loop(fx);
 	assert_int_equal(a->no_peer_calls, 1);
-	assert_int_equal(a->no_peer_dst.s_addr, ip("10.9.0.77").s_addr);
+	assert_int_equal(a->no_peer_dst.family, AF_INET);
+	assert_int_equal(a->no_peer_dst.ip4.s_addr, ip("10.9.0.77").s_addr);
 	assert_int_equal(a->no_peer_len, len);
 	assert_memory_equal(a->no_peer_pkt, pkt, len);
 	assert_int_equal(a->dp->no_peer_drops, 1);
