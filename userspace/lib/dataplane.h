@@ -36,8 +36,8 @@
 enum cpg_dp_drop {
 	CPG_DP_DROP_AUTH,	/* AEAD check failed */
 	CPG_DP_DROP_REPLAY,	/* replayed, or older than the replay window */
-	CPG_DP_DROP_SPOOFED,	/* inner source is not the peer's VPN IP */
-	CPG_DP_DROP_MALFORMED,	/* bad record or bad inner IPv4 packet */
+	CPG_DP_DROP_SPOOFED,	/* inner source is not the peer's VPN IP (or IPv6 one) */
+	CPG_DP_DROP_MALFORMED,	/* bad record or bad inner IP packet */
 	CPG_DP_DROP_RATE,	/* client_max_rate or connection_max_rate */
 	CPG_DP_DROP_TX_ERROR,	/* the socket or the device refused it */
 	CPG_DP_DROP_KEY_EXHAUSTED, /* write sequence numbers used up: rekey */
