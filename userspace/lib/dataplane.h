@@ -195,7 +195,7 @@ struct cpg_dp_ops {
 	int (*keepalive)(struct cpg_dp *dp, struct in_addr vpn_ip);
 	int (*get_stats)(struct cpg_dp *dp, struct in_addr vpn_ip,
 			 struct cpg_dp_stats *out);
-	/* Send an IPv4 packet from the host into the VPN, as if the device had
+	/* Send an IP packet from the host into the VPN, as if the device had
 	 * carried it (flushes the on-demand queue). 0 or -errno. */
 	int (*xmit)(struct cpg_dp *dp, const uint8_t *pkt, size_t len);
 	/* A datagram in the DTLS range from the shared socket: true if the

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * TUN devices carrying bare IP packets, IPv4 and IPv6: each system learns a
- * packet's family from its version nibble (Linux's IFF_NO_PI TUN and
- * TAP-Windows in TUN mode by themselves, the BSDs from the address family
- * header that tun_common.c writes). What differs per system is in its
+ * TUN devices carrying bare IP packets, IPv4 and IPv6: a packet's family
+ * is its version nibble, which Linux's IFF_NO_PI TUN reads itself and
+ * tun_common.c turns into the BSDs' address family header. Cygwin's
+ * TAP-Windows adapter gets the bare packet too (its IPv6 is untested). What differs per system is in its
  * own file (tun_linux.c, tun_freebsd.c, tun_openbsd.c, tun_netbsd.c,
  * tun_cygwin.c), of which only the running system's compiles to anything;
  * what they share is in tun_common.c.
