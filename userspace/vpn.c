@@ -132,6 +132,8 @@ struct vpn {
 	uint64_t started_ms;
 	struct vpn_counters n;
 	struct float_bucket float_bucket;
+	uint64_t no_peer6_logged_ms;	/* when on_no_peer6 last said why */
+	bool no_peer6_logged;
 };
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
@@ -657,9 +659,30 @@ static bool is_peer_address(const struct cpg_config *cfg, struct in_addr ip)
 	       ip.s_addr != cfg->vpn_ip.s_addr;
 }
 
-static void on_no_peer(void *arg, struct in_addr dst, const uint8_t *pkt, size_t len)
+/* How often at most on_no_peer6 says why it opens no tunnel. */
+#define NO_PEER6_LOG_MS 60000
+
+/*
+ * A packet to a peer's IPv6 address, and that peer has no tunnel. The RDV
+ * is asked for peers by IPv4 address only, and nothing maps an IPv6 one to
+ * it here: no tunnel comes up on demand. The data plane counted the packet
+ * (no_tunnel); say why, now and then.
+ */
+static void on_no_peer6(struct vpn *v, const struct in6_addr *dst)
 {
-	struct vpn *v = arg;
+	char ip[INET6_ADDRSTRLEN];
+
+	if (v->no_peer6_logged && now_ms(v) - v->no_peer6_logged_ms < NO_PEER6_LOG_MS)
+		return;
+	v->no_peer6_logged = true;
+	v->no_peer6_logged_ms = now_ms(v);
+	log_notice("no tunnel to %s: tunnels do not come up on demand for IPv6 yet, the peer's "
+		   "tunnel must be up (send it IPv4 first)",
+		   inet_ntop(AF_INET6, dst, ip, sizeof(ip)) ? ip : "?");
+}
+
+static void on_no_peer4(struct vpn *v, struct in_addr dst, const uint8_t *pkt, size_t len)
+{
 	struct peer *p = peer_table_find(&v->peers, dst);
 	char ip[INET_ADDRSTRLEN];
 
@@ -700,6 +723,16 @@ static void on_no_peer(void *arg, struct in_addr dst, const uint8_t *pkt, size_t
 	}
 	if (pkt_fifo_push(&p->fifo, pkt, len) != PKT_FIFO_QUEUED)
 		p->queue_drops++;
+}
+
+static void on_no_peer(void *arg, const struct cpg_vpn_addr *dst, const uint8_t *pkt, size_t len)
+{
+	struct vpn *v = arg;
+
+	if (dst->family == AF_INET6)
+		on_no_peer6(v, &dst->ip6);
+	else
+		on_no_peer4(v, dst->ip4, pkt, len);
 }
 
 /* The kernel removed a peer by itself: its tunnel is over. */

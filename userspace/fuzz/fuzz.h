@@ -121,10 +121,12 @@ uint64_t fuzz_input_hash(const uint8_t *data, size_t size);
 
 /*
  * What dp_user.c demands of a packet it delivers to the device or sends to
- * a peer (an IPv4 header whose length fields fit len): the same rule,
- * written apart, for the data plane harnesses.
+ * a peer (an IPv4 header whose length fields fit len; an IPv6 header whose
+ * payload length is the rest of len): the same rules, written apart, for
+ * the data plane harnesses.
  */
 bool fuzz_ipv4_ok(const uint8_t *pkt, size_t len);
+bool fuzz_ipv6_ok(const uint8_t *pkt, size_t len);
 
 /* An invariant of the code under test: its failure is a crash to libFuzzer. */
 #define FUZZ_CHECK(cond)                                                          \

@@ -69,3 +69,10 @@ bool fuzz_ipv4_ok(const uint8_t *pkt, size_t len)
 	ihl = 4 * (size_t)(pkt[0] & 0x0f);
 	return ihl >= min_header && ihl <= len && cpg_bytes_get_be16(pkt + 2) == len;
 }
+
+bool fuzz_ipv6_ok(const uint8_t *pkt, size_t len)
+{
+	const size_t header = 40;
+
+	return len >= header && pkt[0] >> 4 == 6 && cpg_bytes_get_be16(pkt + 4) + header == len;
+}

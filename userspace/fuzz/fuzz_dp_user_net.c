@@ -5,12 +5,14 @@
  * must become of each record.
  *
  * Our node is 10.9.0.1 in 10.9.0.0/24, with three peers, each with two
- * endpoints it can move between: B 10.9.0.2 (AES-128-GCM) at 127.0.0.1:40002
- * or 127.0.0.1:40012, C 10.9.0.3 (AES-256-GCM) at 127.0.0.1:40003 or
- * 127.0.0.2:40003, D 10.9.0.4 (ChaCha20-Poly1305) at [::1]:40004 or
- * [::1]:40014. Peer keys come in four generations; generation g has epoch
- * 1 + g; a hash of the input is mixed into every key. The device is the harness's tun_write(), which keeps what it is
- * given; the data plane is made afresh for every input.
+ * endpoints it can move between: B 10.9.0.2 and fd00:9::2 (AES-128-GCM) at
+ * 127.0.0.1:40002 or 127.0.0.1:40012, C 10.9.0.3 and fd00:9::3
+ * (AES-256-GCM) at 127.0.0.1:40003 or 127.0.0.2:40003, D 10.9.0.4, without
+ * an IPv6 VPN address (ChaCha20-Poly1305), at [::1]:40004 or [::1]:40014.
+ * Peer keys come in four generations; generation g has epoch 1 + g; a hash
+ * of the input is mixed into every key. The device is the harness's
+ * tun_write(), which keeps what it is given; the data plane is made afresh
+ * for every input.
  *
  * Input: events until it runs out, each an event byte:
  *   bits 0-2  the datagram's source: B, C, D at their first endpoints, at
@@ -29,7 +31,10 @@
  *   bits 4-5  plaintext: 0 the bytes with the version, IHL, total length
  *             and source of an IPv4 header from the owner written over
  *             them (padded to 20), 1 the same from 10.9.0.77 (spoofed),
- *             2-3 as given
+ *             2 as given, 3 the bytes with the version, payload length
+ *             and source of an IPv6 header from the owner's IPv6 VPN
+ *             address written over them (padded to 40; D has none, so
+ *             its are spoofed)
  *   bits 6-7  mutations
  * and for a sealed record a sequence number (mode byte and operand, see
  * take_seq), u16 plaintext length (modulo 2049) and the plaintext (short
@@ -74,14 +79,17 @@
 		 CPG_RECORD_TAG_LEN + APPEND_MAX)
 #define DGRAM_MAX (MAX_RECORDS * REC_MAX)
 #define IPV4_HEADER 20
+#define IPV6_HEADER 40
 
 struct peer {
 	const char *ip;
+	const char *ip6;	/* NULL: none */
 	enum cpg_cipher cipher;
 	const char *ep_ip[2];
 	uint16_t ep_port[2];
 	/* What the data plane was told, and the model of its window. */
 	struct in_addr vpn_ip;
+	struct in6_addr vpn_ip6;	/* in6addr_any: none */
 	union cpg_sockaddr ep[2];
 	int ep_index;
 	int gen;
@@ -93,9 +101,9 @@ struct peer {
 };
 
 static struct peer peers[N_PEERS] = {
-	{ .ip = "10.9.0.2", .cipher = CPG_CIPHER_AES_128_GCM,
+	{ .ip = "10.9.0.2", .ip6 = "fd00:9::2", .cipher = CPG_CIPHER_AES_128_GCM,
 	  .ep_ip = { "127.0.0.1", "127.0.0.1" }, .ep_port = { 40002, 40012 } },
-	{ .ip = "10.9.0.3", .cipher = CPG_CIPHER_AES_256_GCM,
+	{ .ip = "10.9.0.3", .ip6 = "fd00:9::3", .cipher = CPG_CIPHER_AES_256_GCM,
 	  .ep_ip = { "127.0.0.1", "127.0.0.2" }, .ep_port = { 40003, 40003 } },
 	{ .ip = "10.9.0.4", .cipher = CPG_CIPHER_CHACHA20_POLY1305,
 	  .ep_ip = { "::1", "::1" }, .ep_port = { 40004, 40014 } },
@@ -205,6 +213,7 @@ static void peer_desc(int i, struct cpg_dp_peer *np)
 
 	memset(np, 0, sizeof(*np));
 	np->vpn_ip = p->vpn_ip;
+	np->vpn_ip6 = p->vpn_ip6;
 	np->endpoint = p->ep[p->ep_index];
 	np->keys.cipher = p->cipher;
 	np->keys.epoch = (uint16_t)(1 + p->gen);
@@ -295,8 +304,20 @@ static void take_plain(struct fuzz_input *in, struct placed *r, int owner, int h
 	for (size_t i = got; i < plen; i++)
 		r->plain[i] = (uint8_t)(i * 7 + 1);
 	r->plen = plen;
-	if (how >= 2)
+	if (how == 2)
 		return;
+	if (how == 3) {
+		/* An IPv6 header, from the owner's IPv6 VPN address. */
+		if (plen < IPV6_HEADER) {
+			memset(r->plain + plen, 0, IPV6_HEADER - plen);
+			r->plen = plen = IPV6_HEADER;
+		}
+		r->plain[0] = (uint8_t)(0x60 | (r->plain[0] & 0x0f));
+		r->plain[4] = (uint8_t)((plen - IPV6_HEADER) >> 8);
+		r->plain[5] = (uint8_t)(plen - IPV6_HEADER);
+		memcpy(r->plain + 8, &peers[owner].vpn_ip6, 16);
+		return;
+	}
 	/* An IPv4 header the data plane takes, so the fuzzer starts past it. */
 	if (plen < IPV4_HEADER) {
 		memset(r->plain + plen, 0, IPV4_HEADER - plen);
@@ -355,6 +376,15 @@ static void take_record(struct fuzz_input *in, int src_peer, struct placed *r, s
 }
 
 /* The record the harness sealed for p's current keys at off, if untouched. */
+/* A sane packet's source is p's VPN address of its family; p without an
+ * IPv6 one sends no IPv6. */
+static bool from_peer(const struct placed *r, const struct peer *p)
+{
+	if (r->plain[0] >> 4 == 6)
+		return !IN6_IS_ADDR_UNSPECIFIED(&p->vpn_ip6) && !memcmp(r->plain + 8, &p->vpn_ip6, 16);
+	return !memcmp(r->plain + 12, &p->vpn_ip.s_addr, 4);
+}
+
 static const struct placed *intact_at(int n, size_t off, size_t rec_len, int pi)
 {
 	for (int i = 0; i < n; i++) {
@@ -429,9 +459,9 @@ static bool predict(size_t len, int pi, int n_placed, uint64_t drops[CPG_DP_DROP
 		fuzz_window_update(&p->win, r->seq);
 		if (r->plen == 0) {
 			expect_keepalives++;
-		} else if (!fuzz_ipv4_ok(r->plain, r->plen)) {
+		} else if (!fuzz_ipv4_ok(r->plain, r->plen) && !fuzz_ipv6_ok(r->plain, r->plen)) {
 			drops[CPG_DP_DROP_MALFORMED]++;
-		} else if (memcmp(r->plain + 12, &p->vpn_ip.s_addr, 4)) {
+		} else if (!from_peer(r, p)) {
 			drops[CPG_DP_DROP_SPOOFED]++;
 		} else if (device.refuse) {
 			drops[CPG_DP_DROP_TX_ERROR]++;
@@ -581,6 +611,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		struct peer *p = &peers[i];
 
 		inet_pton(AF_INET, p->ip, &p->vpn_ip);
+		if (p->ip6)
+			inet_pton(AF_INET6, p->ip6, &p->vpn_ip6);
 		for (int e = 0; e < 2; e++)
 			make_endpoint(&p->ep[e], p->ep_ip[e], p->ep_port[e]);
 	}

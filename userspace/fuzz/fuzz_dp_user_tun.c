@@ -7,13 +7,14 @@
  * records each peer receives (opened with the peer's keys), the packets
  * written back to the device, the no_peer calls, every counter.
  *
- * Our node is 10.9.0.1 in 10.9.0.0/24 (broadcast 10.9.0.255). Peers, each
- * listening on its own UDP socket on 127.0.0.1 unless said otherwise:
+ * Our node is 10.9.0.1 in 10.9.0.0/24 (broadcast 10.9.0.255), and
+ * fd00:9::1. Peers, each listening on its own UDP socket on 127.0.0.1
+ * unless said otherwise, with IPv6 VPN addresses fd00:9::2 to fd00:9::6:
  * B 10.9.0.2 (AES-128-GCM), C 10.9.0.3 (AES-256-GCM), D 10.9.0.4
  * (ChaCha20-Poly1305, write sequence numbers starting 3 before their end),
  * E 10.9.0.5 (AES-128-GCM) at an IPv6 endpoint the IPv4 socket cannot send
  * to, and F 10.9.0.6 (AES-256-GCM), added by the no_peer callback on
- * demand. Rate limits, when on, are 0.001 KB/s: buckets of 4800 bytes
+ * demand (for either of its addresses). Rate limits, when on, are 0.001 KB/s: buckets of 4800 bytes
  * that do not refill during an input, so drops are predictable.
  *
  * Input: a byte (bit 0: client_max_rate, bit 1: connection_max_rate), then
@@ -23,13 +24,18 @@
  *             set, the device goes away (its host end closes)
  * and for a packet:
  *   bits 2-4  destination: B, C, D, E, the broadcast address, our own
- *             address, 10.9.0.6 (no peer until F comes), 192.0.2.1 (outside)
+ *             address, 10.9.0.6 (no peer until F comes), 192.0.2.1 (outside);
+ *             in IPv6: B, C, D, E, ff02::1 (multicast), our own, fd00:9::6
+ *             (F's), fe80::1 (link-local)
  *   bits 5-6  0: the bytes with the version, IHL, total length, source
  *             and destination of an IPv4 header from us written over them
  *             (padded to 20); 1: the same but version and IHL as given;
- *             2, 3: the bytes as given (destination and all)
- *   bit 7     the no_peer callback adds F (for 10.9.0.6) and hands the
- *             packet back with xmit(), as the daemon does on demand
+ *             2: the bytes as given (destination and all); 3: the bytes
+ *             with the version, payload length, source and destination of
+ *             an IPv6 header from us written over them (padded to 40)
+ *   bit 7     the no_peer callback adds F (for either of its addresses)
+ *             and hands the packet back with xmit(), as the daemon does on
+ *             demand
  * then u16 length (top bit set: the other 15 bits modulo 16641; clear:
  * the low 11 bits; at least 1 from the device; oversized packets are cut
  * by the socket at 16384 as by a read()) and the bytes (short input: a
@@ -38,7 +44,8 @@
  *
  * Accounting: each packet read from the device or given to xmit() must
  * move exactly one counter (malformed, outside, loopback, no_peer, or a
- * peer's tx_packets or one of its drops), a broadcast one of each peer;
+ * peer's tx_packets or one of its drops; IPv6 multicast and link-local
+ * count as outside), a broadcast one of each peer;
  * an on-demand xmit() moves one more. The harness checks every counter
  * against its model, and the sum besides. Not counted, by design: an
  * xmit() of more than 16384 bytes (refused with -EMSGSIZE), and a
@@ -72,6 +79,7 @@
 #define BUCKET 4800.0
 #define MTU 1400
 #define IPV4_HEADER 20
+#define IPV6_HEADER 40
 #define UDP_HEADER 8
 /* Outcomes a peer's model queues: what its socket must receive. */
 #define QUEUE_MAX (2 * BATCH + 2)
@@ -83,11 +91,12 @@ struct pkt {
 };
 
 struct peer {
-	const char *ip;
+	const char *ip, *ip6;
 	enum cpg_cipher cipher;
 	uint64_t first_seq;
 	bool unreachable;	/* an IPv6 endpoint: sendto() fails */
 	struct in_addr vpn_ip;
+	struct in6_addr vpn_ip6;
 	int fd;			/* the peer's socket, -1 when unreachable */
 	union cpg_sockaddr ep;
 	struct cpg_record_rx rx; /* opens what we seal for it */
@@ -102,12 +111,12 @@ struct peer {
 };
 
 static struct peer peers[N_PEERS] = {
-	{ .ip = "10.9.0.2", .cipher = CPG_CIPHER_AES_128_GCM },
-	{ .ip = "10.9.0.3", .cipher = CPG_CIPHER_AES_256_GCM },
-	{ .ip = "10.9.0.4", .cipher = CPG_CIPHER_CHACHA20_POLY1305,
+	{ .ip = "10.9.0.2", .ip6 = "fd00:9::2", .cipher = CPG_CIPHER_AES_128_GCM },
+	{ .ip = "10.9.0.3", .ip6 = "fd00:9::3", .cipher = CPG_CIPHER_AES_256_GCM },
+	{ .ip = "10.9.0.4", .ip6 = "fd00:9::4", .cipher = CPG_CIPHER_CHACHA20_POLY1305,
 	  .first_seq = CPG_RECORD_SEQ_MAX - 2 },
-	{ .ip = "10.9.0.5", .cipher = CPG_CIPHER_AES_128_GCM, .unreachable = true },
-	{ .ip = "10.9.0.6", .cipher = CPG_CIPHER_AES_256_GCM },
+	{ .ip = "10.9.0.5", .ip6 = "fd00:9::5", .cipher = CPG_CIPHER_AES_128_GCM, .unreachable = true },
+	{ .ip = "10.9.0.6", .ip6 = "fd00:9::6", .cipher = CPG_CIPHER_AES_256_GCM },
 };
 
 static struct cpg_loop loop;
@@ -116,6 +125,7 @@ static int host_fd = -1, udp_fd;
 static struct cpg_dp_user_config cfg;
 static struct cpg_dp *dp;
 static struct in_addr our_ip, broadcast;
+static struct in6_addr our_ip6;
 static const struct cpg_dp_events events;
 
 /* The model of what belongs to no peer. */
@@ -153,6 +163,7 @@ static void add_peer(int i)
 
 	memset(&np, 0, sizeof(np));
 	np.vpn_ip = p->vpn_ip;
+	np.vpn_ip6 = p->vpn_ip6;
 	np.endpoint = p->ep;
 	np.keys.cipher = p->cipher;
 	np.keys.epoch = 1;
@@ -209,16 +220,85 @@ static struct peer *peer_for(struct in_addr dst)
 	return NULL;
 }
 
+static struct peer *peer_for6(const uint8_t *dst)
+{
+	for (int i = 0; i < N_PEERS; i++)
+		if (peers[i].present && !memcmp(&peers[i].vpn_ip6, dst, 16))
+			return &peers[i];
+	return NULL;
+}
+
+static void model_packet(const struct pkt *k, bool from_device, bool on_demand);
+
+/* No peer for k: a no_peer call when from_device, after which on_demand
+ * adds F when it was for one of F's addresses, and xmit()s k. */
+static void model_no_peer(const struct pkt *k, bool from_device, bool on_demand, bool for_f)
+{
+	m.fed++;
+	m.c.no_peer++;
+	if (!from_device)
+		return;
+	FUZZ_CHECK(m.no_peers < BATCH);
+	m.no_peer[m.no_peers] = k;
+	m.on_demand[m.no_peers++] = on_demand;
+	if (!on_demand)
+		return;
+	if (!peers[PEER_F].present && for_f)
+		model_add_peer(&peers[PEER_F]); /* the callback adds it */
+	model_packet(k, false, false);
+}
+
+/* model_packet() of an IPv6 packet: no broadcast; link-local, multicast,
+ * :: and ::1 count as outside. */
+static void model_packet6(const struct pkt *k, bool from_device, bool on_demand)
+{
+	const uint8_t *dst = k->data + 24;
+	struct in6_addr a;
+	struct peer *p;
+
+	if (!fuzz_ipv6_ok(k->data, k->len)) {
+		m.fed++;
+		m.c.malformed++;
+		return;
+	}
+	memcpy(&a, dst, sizeof(a));
+	if ((dst[0] == 0xfe && (dst[1] & 0xc0) == 0x80) || dst[0] == 0xff ||
+	    IN6_IS_ADDR_UNSPECIFIED(&a) || IN6_IS_ADDR_LOOPBACK(&a)) {
+		m.fed++;
+		m.c.outside++;
+		return;
+	}
+	if (!memcmp(dst, &our_ip6, 16)) {
+		m.fed++;
+		m.c.loopback++;
+		if (!m.gone) {
+			FUZZ_CHECK(m.loopbacks < QUEUE_MAX);
+			m.loopback[m.loopbacks++] = k;
+		}
+		return;
+	}
+	p = peer_for6(dst);
+	if (p) {
+		model_to_peer(p, k);
+		return;
+	}
+	model_no_peer(k, from_device, on_demand, !memcmp(dst, &peers[PEER_F].vpn_ip6, 16));
+}
+
 /*
- * Route a packet as tx_packet() must. from_device: it came from the device,
- * so no peer means a no_peer call, after which on_demand adds F and hands
- * the packet back to xmit().
+ * Route a packet as tx_packet() must, its version its family. from_device:
+ * it came from the device, so no peer means a no_peer call, after which
+ * on_demand adds F and hands the packet back to xmit().
  */
 static void model_packet(const struct pkt *k, bool from_device, bool on_demand)
 {
 	struct in_addr dst;
 	struct peer *p;
 
+	if (k->len && k->data[0] >> 4 == 6) {
+		model_packet6(k, from_device, on_demand);
+		return;
+	}
 	if (!fuzz_ipv4_ok(k->data, k->len)) {
 		m.fed++;
 		m.c.malformed++;
@@ -250,33 +330,27 @@ static void model_packet(const struct pkt *k, bool from_device, bool on_demand)
 		model_to_peer(p, k);
 		return;
 	}
-	m.fed++;
-	m.c.no_peer++;
-	if (!from_device)
-		return;
-	FUZZ_CHECK(m.no_peers < BATCH);
-	m.no_peer[m.no_peers] = k;
-	m.on_demand[m.no_peers++] = on_demand;
-	if (!on_demand)
-		return;
-	if (!peers[PEER_F].present && dst.s_addr == peers[PEER_F].vpn_ip.s_addr)
-		model_add_peer(&peers[PEER_F]); /* the callback adds it */
-	model_packet(k, false, false);
+	model_no_peer(k, from_device, on_demand, dst.s_addr == peers[PEER_F].vpn_ip.s_addr);
 }
 
 /* The daemon's side of on demand: check the call, maybe add F and xmit(). */
-static void on_no_peer(void *arg, struct in_addr dst, const uint8_t *pkt, size_t len)
+static void on_no_peer(void *arg, const struct cpg_vpn_addr *dst, const uint8_t *pkt, size_t len)
 {
 	int i = m.no_peer_next++;
 	const struct pkt *k;
 
 	FUZZ_CHECK(i < m.no_peers);
 	k = m.no_peer[i];
-	FUZZ_CHECK(len == k->len && !memcmp(pkt, k->data, len) && !memcmp(&dst.s_addr, pkt + 16, 4));
+	FUZZ_CHECK(len == k->len && !memcmp(pkt, k->data, len));
+	if (pkt[0] >> 4 == 6)
+		FUZZ_CHECK(dst->family == AF_INET6 && !memcmp(&dst->ip6, pkt + 24, 16));
+	else
+		FUZZ_CHECK(dst->family == AF_INET && !memcmp(&dst->ip4.s_addr, pkt + 16, 4));
 	if (!m.on_demand[i])
 		return;
-	if (dst.s_addr == peers[PEER_F].vpn_ip.s_addr &&
-	    dp->ops->get_stats(dp, dst, &(struct cpg_dp_stats){ 0 }) == -ENOENT)
+	if ((dst->family == AF_INET ? dst->ip4.s_addr == peers[PEER_F].vpn_ip.s_addr
+				    : !memcmp(&dst->ip6, &peers[PEER_F].vpn_ip6, 16)) &&
+	    dp->ops->get_stats(dp, peers[PEER_F].vpn_ip, &(struct cpg_dp_stats){ 0 }) == -ENOENT)
 		add_peer(PEER_F);
 	/* The very bytes it was shown, as the daemon may do. */
 	dp->ops->xmit(dp, pkt, len);
@@ -369,6 +443,12 @@ static struct pkt *take_packet(struct fuzz_input *in, uint8_t ev, bool from_devi
 		{ 10, 9, 0, 2 }, { 10, 9, 0, 3 }, { 10, 9, 0, 4 }, { 10, 9, 0, 5 },
 		{ 10, 9, 0, 255 }, { 10, 9, 0, 1 }, { 10, 9, 0, 6 }, { 192, 0, 2, 1 },
 	};
+	static const uint8_t dsts6[8][16] = {
+		{ 0xfd, 0, 0, 9, [15] = 2 }, { 0xfd, 0, 0, 9, [15] = 3 },
+		{ 0xfd, 0, 0, 9, [15] = 4 }, { 0xfd, 0, 0, 9, [15] = 5 },
+		{ 0xff, 2, [15] = 1 }, { 0xfd, 0, 0, 9, [15] = 1 },
+		{ 0xfd, 0, 0, 9, [15] = 6 }, { 0xfe, 0x80, [15] = 1 },
+	};
 	struct pkt *k = &pool[pool_used++];
 	uint16_t v = fuzz_take_u16(in);
 	/* Mostly packets of a usual size: the large ones are slow to go through. */
@@ -381,7 +461,17 @@ static struct pkt *take_packet(struct fuzz_input *in, uint8_t ev, bool from_devi
 	memcpy(k->data, p, got);
 	for (size_t i = got; i < len; i++)
 		k->data[i] = (uint8_t)(i * 13 + 5);
-	if (how < 2) {
+	if (how == 3) {
+		if (len < IPV6_HEADER) {
+			memset(k->data + len, 0, IPV6_HEADER - len);
+			len = IPV6_HEADER;
+		}
+		k->data[0] = (uint8_t)(0x60 | (k->data[0] & 0x0f));
+		k->data[4] = (uint8_t)((len - IPV6_HEADER) >> 8);
+		k->data[5] = (uint8_t)(len - IPV6_HEADER);
+		memcpy(k->data + 8, &our_ip6, 16);
+		memcpy(k->data + 24, dsts6[ev >> 2 & 7], 16);
+	} else if (how < 2) {
 		if (len < IPV4_HEADER) {
 			memset(k->data + len, 0, IPV4_HEADER - len);
 			len = IPV4_HEADER;
@@ -479,6 +569,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		exit(1);
 	inet_pton(AF_INET, "10.9.0.1", &our_ip);
 	inet_pton(AF_INET, "10.9.0.255", &broadcast);
+	inet_pton(AF_INET6, "fd00:9::1", &our_ip6);
 
 	cfg.udp_fd = udp_fd;
 	cfg.tun = &tun;
@@ -486,6 +577,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	inet_pton(AF_INET, "10.9.0.0", &cfg.network);
 	inet_pton(AF_INET, "255.255.255.0", &cfg.netmask);
 	cfg.broadcast = broadcast;
+	cfg.vpn_ip6 = our_ip6;
 	cfg.max_peers = N_PEERS;
 	cfg.mtu = MTU;
 	snprintf(tun.name, sizeof(tun.name), "fuzz0");
@@ -497,6 +589,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		int size = 1 << 20;
 
 		inet_pton(AF_INET, p->ip, &p->vpn_ip);
+		inet_pton(AF_INET6, p->ip6, &p->vpn_ip6);
 		if (!p->first_seq)
 			p->first_seq = CPG_RECORD_DATA_SEQ_START;
 		secret_for(i, &s);

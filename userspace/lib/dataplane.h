@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "conf.h"
 #include "sockaddr.h"
@@ -35,8 +36,8 @@
 enum cpg_dp_drop {
 	CPG_DP_DROP_AUTH,	/* AEAD check failed */
 	CPG_DP_DROP_REPLAY,	/* replayed, or older than the replay window */
-	CPG_DP_DROP_SPOOFED,	/* inner source is not the peer's VPN IP */
-	CPG_DP_DROP_MALFORMED,	/* bad record or bad inner IPv4 packet */
+	CPG_DP_DROP_SPOOFED,	/* inner source is not the peer's VPN IP (or IPv6 one) */
+	CPG_DP_DROP_MALFORMED,	/* bad record or bad inner IP packet */
 	CPG_DP_DROP_RATE,	/* client_max_rate or connection_max_rate */
 	CPG_DP_DROP_TX_ERROR,	/* the socket or the device refused it */
 	CPG_DP_DROP_KEY_EXHAUSTED, /* write sequence numbers used up: rekey */
@@ -64,6 +65,27 @@ struct cpg_vpn_addr {
 		struct in6_addr ip6;
 	};
 };
+
+/*
+ * The destination of IP packet pkt, its family from the version nibble:
+ * true, or false when pkt is too short for the header of its version or is
+ * neither IPv4 nor IPv6 (dst is then untouched). Nothing else is checked.
+ */
+static inline bool cpg_vpn_addr_packet_dst(const uint8_t *pkt, size_t len,
+					   struct cpg_vpn_addr *dst)
+{
+	if (len >= 20 && pkt[0] >> 4 == 4) {
+		dst->family = AF_INET;
+		memcpy(&dst->ip4, pkt + 16, sizeof(dst->ip4));
+		return true;
+	}
+	if (len >= 40 && pkt[0] >> 4 == 6) {
+		dst->family = AF_INET6;
+		memcpy(&dst->ip6, pkt + 24, sizeof(dst->ip6));
+		return true;
+	}
+	return false;
+}
 
 struct cpg_dp_peer {
 	struct in_addr vpn_ip;
@@ -104,12 +126,15 @@ enum cpg_dp_gone {
  */
 struct cpg_dp_events {
 	/*
-	 * The host sent a packet to a VPN IP that has no peer (the on-demand
-	 * trigger), with the packet, valid only during the call, so that the
-	 * daemon can queue it while the tunnel comes up and send it through
-	 * xmit() then. The kernel passes NULL, 0 when it could not copy it.
+	 * The host sent a packet to a VPN address that has no peer (the
+	 * on-demand trigger): dst, an IPv4 one (AF_INET) or a peer's IPv6 one
+	 * (AF_INET6), is the packet's destination. With the packet, valid only
+	 * during the call, so that the daemon can queue it while the tunnel
+	 * comes up and send it through xmit() then. The kernel passes NULL, 0
+	 * when it could not copy it.
 	 */
-	void (*no_peer)(void *arg, struct in_addr dst, const uint8_t *pkt, size_t len);
+	void (*no_peer)(void *arg, const struct cpg_vpn_addr *dst, const uint8_t *pkt,
+			size_t len);
 	/*
 	 * The data plane removed a peer that the daemon added and did not
 	 * delete: its keys are gone, its packets go to no_peer again. The
@@ -170,7 +195,7 @@ struct cpg_dp_ops {
 	int (*keepalive)(struct cpg_dp *dp, struct in_addr vpn_ip);
 	int (*get_stats)(struct cpg_dp *dp, struct in_addr vpn_ip,
 			 struct cpg_dp_stats *out);
-	/* Send an IPv4 packet from the host into the VPN, as if the device had
+	/* Send an IP packet from the host into the VPN, as if the device had
 	 * carried it (flushes the on-demand queue). 0 or -errno. */
 	int (*xmit)(struct cpg_dp *dp, const uint8_t *pkt, size_t len);
 	/* A datagram in the DTLS range from the shared socket: true if the

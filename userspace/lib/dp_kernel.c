@@ -428,6 +428,22 @@ static void peer_float_seen(struct dp_kernel *dp, struct in_addr vpn_ip)
 	peer_seen_at(dp, vpn_ip, &wr.pi.endpoint);
 }
 
+/*
+ * A PEER_NO_ROUTE_NTF names the destination the module found no peer for:
+ * its vpn-ipv6 for an IPv6 packet, its vpn-ipv4 for an IPv4 one. The packet
+ * comes with it unless the module could not copy it.
+ */
+static void no_route_seen(struct dp_kernel *dp, const struct cpg_dpk_peer_info *pi)
+{
+	struct cpg_vpn_addr dst = { .family = AF_INET, .ip4 = pi->vpn_ip };
+
+	if (!IN6_IS_ADDR_UNSPECIFIED(&pi->vpn_ip6)) {
+		dst.family = AF_INET6;
+		dst.ip6 = pi->vpn_ip6;
+	}
+	dp->base.events->no_peer(dp->base.events_arg, &dst, pi->packet, pi->packet_len);
+}
+
 static void on_cpg_dpk_msg(struct dp_kernel *dp, const struct nlmsghdr *nlh)
 {
 	const struct cpg_dp_events *ev = dp->base.events;
@@ -438,11 +454,8 @@ static void on_cpg_dpk_msg(struct dp_kernel *dp, const struct nlmsghdr *nlh)
 		return;
 	switch (pi.cmd) {
 	case CAMPAGNOL_CMD_PEER_NO_ROUTE_NTF:
-		/* An IPv6 destination: no_peer takes IPv4 ones only, for now. */
-		if (!IN6_IS_ADDR_UNSPECIFIED(&pi.vpn_ip6))
-			break;
 		if (!dp->dead && ev && ev->no_peer)
-			ev->no_peer(dp->base.events_arg, pi.vpn_ip, pi.packet, pi.packet_len);
+			no_route_seen(dp, &pi);
 		break;
 	case CAMPAGNOL_CMD_PEER_DEL_NTF:
 		on_peer_removed(dp, &pi);

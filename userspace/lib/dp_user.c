@@ -31,6 +31,7 @@
 #include "net.h"
 
 #define IPV4_MIN_HEADER 20
+#define IPV6_HEADER 40
 #define UDP_HEADER_LEN 8
 /* The original's largest message: tun_mtu + 200 (its MESSAGE_MAX_LENGTH). */
 #define MESSAGE_SLACK 200
@@ -58,6 +59,7 @@ struct bucket {
 
 struct dp_peer {
 	struct in_addr vpn_ip;
+	struct in6_addr vpn_ip6;	/* in6addr_any: none, and not in by_ip6 */
 	union cpg_sockaddr endpoint;
 	struct cpg_dp_keys keys;	/* as given, to recognise a repeated add_peer */
 	struct cpg_record_tx tx;
@@ -70,6 +72,7 @@ struct dp_peer {
 	bool tx_seen, rx_seen;
 	size_t index;			/* in dp->peers */
 	struct dp_peer *next_by_ip;
+	struct dp_peer *next_by_ip6;
 	struct dp_peer *next_by_ep;
 };
 
@@ -90,6 +93,7 @@ struct dp_user {
 	bool tun_watched;
 
 	struct in_addr vpn_ip, network, netmask, broadcast;
+	struct in6_addr vpn_ip6;	/* in6addr_any: none */
 	double connection_rate;	/* bytes per ms, 0: unlimited */
 	double connection_bucket_size;
 	struct bucket client_bucket;
@@ -101,6 +105,7 @@ struct dp_user {
 	struct dp_peer **peers;		/* n_peers of max_peers, any order */
 	size_t n_peers, max_peers;
 	struct dp_peer **by_ip;		/* hash tables of n_buckets chains */
+	struct dp_peer **by_ip6;	/* the peers that have an IPv6 VPN address */
 	struct dp_peer **by_ep;
 	size_t n_buckets;		/* 2^bucket_bits */
 	unsigned int bucket_bits;
@@ -125,6 +130,26 @@ static size_t ip_bucket(const struct dp_user *dp, struct in_addr ip)
 	return (ntohl(ip.s_addr) * UINT32_C(0x9e3779b1)) >> (32 - dp->bucket_bits);
 }
 
+static size_t ip6_bucket(const struct dp_user *dp, const struct in6_addr *ip)
+{
+	uint32_t w[4];
+
+	/* All four words have their say, the interface identifier's low bits
+	 * (where VPN addresses differ) in the low bits of the fold. */
+	memcpy(w, ip, sizeof(w));
+	return (ntohl(w[0] ^ w[1] ^ w[2] ^ w[3]) * UINT32_C(0x9e3779b1)) >> (32 - dp->bucket_bits);
+}
+
+static bool ip6_is_set(const struct in6_addr *ip)
+{
+	return !IN6_IS_ADDR_UNSPECIFIED(ip);
+}
+
+static bool ip6_equal(const struct in6_addr *a, const struct in6_addr *b)
+{
+	return !memcmp(a, b, sizeof(*a));
+}
+
 static size_t ep_bucket(const struct dp_user *dp, const union cpg_sockaddr *ep)
 {
 	return cpg_sockaddr_hash(ep) & (dp->n_buckets - 1);
@@ -136,6 +161,19 @@ static struct dp_peer *peer_by_ip(const struct dp_user *dp, struct in_addr ip)
 
 	while (p && p->vpn_ip.s_addr != ip.s_addr)
 		p = p->next_by_ip;
+	return p;
+}
+
+/* The peer whose IPv6 VPN address ip is; NULL for in6addr_any. */
+static struct dp_peer *peer_by_ip6(const struct dp_user *dp, const struct in6_addr *ip)
+{
+	struct dp_peer *p;
+
+	if (!ip6_is_set(ip))
+		return NULL;
+	p = dp->by_ip6[ip6_bucket(dp, ip)];
+	while (p && !ip6_equal(&p->vpn_ip6, ip))
+		p = p->next_by_ip6;
 	return p;
 }
 
@@ -190,6 +228,37 @@ static void ip_unlink(struct dp_user *dp, struct dp_peer *p)
 	*pp = p->next_by_ip;
 }
 
+static void ip6_link(struct dp_user *dp, struct dp_peer *p)
+{
+	struct dp_peer **head;
+
+	if (!ip6_is_set(&p->vpn_ip6))
+		return;
+	head = &dp->by_ip6[ip6_bucket(dp, &p->vpn_ip6)];
+	p->next_by_ip6 = *head;
+	*head = p;
+}
+
+static void ip6_unlink(struct dp_user *dp, struct dp_peer *p)
+{
+	struct dp_peer **pp;
+
+	if (!ip6_is_set(&p->vpn_ip6))
+		return;
+	pp = &dp->by_ip6[ip6_bucket(dp, &p->vpn_ip6)];
+	while (*pp != p)
+		pp = &(*pp)->next_by_ip6;
+	*pp = p->next_by_ip6;
+}
+
+/* Give p another IPv6 VPN address (in6addr_any: none), in the index too. */
+static void peer_set_ip6(struct dp_user *dp, struct dp_peer *p, const struct in6_addr *ip)
+{
+	ip6_unlink(dp, p);
+	p->vpn_ip6 = *ip;
+	ip6_link(dp, p);
+}
+
 static void peer_free(struct dp_peer *p)
 {
 	cpg_record_tx_free(&p->tx);
@@ -203,6 +272,7 @@ static void peer_remove(struct dp_user *dp, struct dp_peer *p)
 	struct dp_peer *last = dp->peers[--dp->n_peers];
 
 	ip_unlink(dp, p);
+	ip6_unlink(dp, p);
 	ep_unlink(dp, p);
 	dp->peers[p->index] = last;
 	last->index = p->index;
@@ -330,6 +400,43 @@ static struct in_addr ipv4_dst(const uint8_t *pkt)
 	return a;
 }
 
+/* ---- IPv6 ----------------------------------------------------------------- */
+
+/* An IPv6 header that fits and a payload length that is the packet's (no
+ * jumbograms: a record carries at most 2^14 bytes). */
+static bool ipv6_sane(const uint8_t *pkt, size_t len)
+{
+	return len >= IPV6_HEADER && pkt[0] >> 4 == 6 &&
+	       (size_t)cpg_bytes_get_be16(pkt + 4) + IPV6_HEADER == len;
+}
+
+static struct in6_addr ipv6_src(const uint8_t *pkt)
+{
+	struct in6_addr a;
+
+	memcpy(&a, pkt + 8, sizeof(a));
+	return a;
+}
+
+static struct in6_addr ipv6_dst(const uint8_t *pkt)
+{
+	struct in6_addr a;
+
+	memcpy(&a, pkt + 24, sizeof(a));
+	return a;
+}
+
+/*
+ * An IPv6 address that is no peer's and that no tunnel carries: link-local
+ * (fe80::/10, each link's own), multicast (ff00::/8: no group spans the
+ * VPN, as IPv4 has its broadcast), the unspecified and loopback addresses.
+ */
+static bool ipv6_not_vpn(const struct in6_addr *a)
+{
+	return IN6_IS_ADDR_LINKLOCAL(a) || IN6_IS_ADDR_MULTICAST(a) ||
+	       IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_LOOPBACK(a);
+}
+
 /* ---- Device --------------------------------------------------------------- */
 
 static ssize_t tun_read_plain(struct cpg_tun *tun, uint8_t *buf, size_t size)
@@ -436,12 +543,28 @@ static void tx_broadcast(struct dp_user *dp, const struct pkt_buf *b)
 	}
 }
 
-/*
- * Route one packet from the host. from_device: it came from the device, so
- * a missing peer is reported to the daemon (xmit()'s packets come from the
- * daemon, which knows already). 0 or -errno.
- */
-static int tx_packet(struct dp_user *dp, struct pkt_buf *b, bool from_device)
+/* A packet to dst, which has no peer: counted, and the daemon told when it
+ * came from the device. -EHOSTUNREACH. */
+static int tx_no_peer(struct dp_user *dp, const struct cpg_vpn_addr *dst,
+		      const struct pkt_buf *b, bool from_device)
+{
+	dp->counters.no_peer++;
+	dp->base.no_peer_drops++;
+	if (from_device && dp->base.events && dp->base.events->no_peer)
+		dp->base.events->no_peer(dp->base.events_arg, dst, b->data + CPG_RECORD_HEADROOM,
+					 b->len);
+	return -EHOSTUNREACH;
+}
+
+/* Our own address: back to the device, as the original did. 0 or -errno. */
+static int tx_loopback(struct dp_user *dp, const struct pkt_buf *b)
+{
+	dp->counters.loopback++;
+	return dp->tun_write(dp->tun, b->data + CPG_RECORD_HEADROOM, b->len) < 0 ? -errno : 0;
+}
+
+/* tx_packet() of an IPv4 packet. */
+static int tx_packet4(struct dp_user *dp, struct pkt_buf *b, bool from_device)
 {
 	const uint8_t *pkt = b->data + CPG_RECORD_HEADROOM;
 	struct in_addr dst;
@@ -456,23 +579,57 @@ static int tx_packet(struct dp_user *dp, struct pkt_buf *b, bool from_device)
 		tx_broadcast(dp, b);
 		return 0;
 	}
-	if (dst.s_addr == dp->vpn_ip.s_addr) {
-		dp->counters.loopback++;
-		return dp->tun_write(dp->tun, pkt, b->len) < 0 ? -errno : 0;
-	}
+	if (dst.s_addr == dp->vpn_ip.s_addr)
+		return tx_loopback(dp, b);
 	if ((dst.s_addr & dp->netmask.s_addr) != dp->network.s_addr) {
 		dp->counters.outside++;
 		return -ENETUNREACH;
 	}
 	p = peer_by_ip(dp, dst);
-	if (!p) {
-		dp->counters.no_peer++;
-		dp->base.no_peer_drops++;
-		if (from_device && dp->base.events && dp->base.events->no_peer)
-			dp->base.events->no_peer(dp->base.events_arg, dst, pkt, b->len);
-		return -EHOSTUNREACH;
-	}
+	if (!p)
+		return tx_no_peer(dp, &(struct cpg_vpn_addr){ .family = AF_INET, .ip4 = dst }, b,
+				  from_device);
 	return tx_to_peer(dp, p, b);
+}
+
+/* tx_packet() of an IPv6 packet: to the peer whose IPv6 VPN address it is
+ * for. Nothing is broadcast; the other addresses no tunnel carries are
+ * counted with those outside the VPN. */
+static int tx_packet6(struct dp_user *dp, struct pkt_buf *b, bool from_device)
+{
+	const uint8_t *pkt = b->data + CPG_RECORD_HEADROOM;
+	struct cpg_vpn_addr dst = { .family = AF_INET6 };
+	struct dp_peer *p;
+
+	if (!ipv6_sane(pkt, b->len)) {
+		dp->counters.malformed++;
+		return -EINVAL;
+	}
+	dst.ip6 = ipv6_dst(pkt);
+	if (ipv6_not_vpn(&dst.ip6)) {
+		dp->counters.outside++;
+		return -ENETUNREACH;
+	}
+	if (ip6_equal(&dst.ip6, &dp->vpn_ip6))
+		return tx_loopback(dp, b);
+	p = peer_by_ip6(dp, &dst.ip6);
+	if (!p)
+		return tx_no_peer(dp, &dst, b, from_device);
+	return tx_to_peer(dp, p, b);
+}
+
+/*
+ * Route one packet from the host, its IP version its family. from_device:
+ * it came from the device, so a missing peer is reported to the daemon
+ * (xmit()'s packets come from the daemon, which knows already). 0 or -errno.
+ */
+static int tx_packet(struct dp_user *dp, struct pkt_buf *b, bool from_device)
+{
+	const uint8_t *pkt = b->data + CPG_RECORD_HEADROOM;
+
+	if (b->len > 0 && pkt[0] >> 4 == 6)
+		return tx_packet6(dp, b, from_device);
+	return tx_packet4(dp, b, from_device);
 }
 
 static void tun_ready(struct cpg_loop *loop, int fd, uint32_t events, void *arg)
@@ -512,6 +669,45 @@ static bool is_data_record(const struct dp_peer *p, const struct cpg_record_head
 	       hdr->version == CPG_RECORD_VERSION_1_2 && hdr->epoch == p->keys.epoch;
 }
 
+/*
+ * A packet from p may go to the host: a sane IPv4 or IPv6 packet (its
+ * version nibble says which) from p's VPN address of that family. A peer
+ * without an IPv6 one sends no IPv6. Else it is dropped and counted.
+ */
+static bool rx_packet_ok(struct dp_user *dp, struct dp_peer *p, const uint8_t *pkt, size_t len)
+{
+	char src[INET6_ADDRSTRLEN];
+	struct in6_addr src6;
+
+	switch (pkt[0] >> 4) {
+	case 4:
+		if (!ipv4_sane(pkt, len)) {
+			peer_drop(dp, p, CPG_DP_DROP_MALFORMED, "bad IPv4 header");
+			return false;
+		}
+		if (ipv4_src(pkt).s_addr != p->vpn_ip.s_addr) {
+			peer_drop(dp, p, CPG_DP_DROP_SPOOFED, cpg_net_ip4_str(ipv4_src(pkt), src));
+			return false;
+		}
+		return true;
+	case 6:
+		if (!ipv6_sane(pkt, len)) {
+			peer_drop(dp, p, CPG_DP_DROP_MALFORMED, "bad IPv6 header");
+			return false;
+		}
+		src6 = ipv6_src(pkt);
+		if (!ip6_is_set(&p->vpn_ip6) || !ip6_equal(&src6, &p->vpn_ip6)) {
+			peer_drop(dp, p, CPG_DP_DROP_SPOOFED,
+				  inet_ntop(AF_INET6, &src6, src, sizeof(src)));
+			return false;
+		}
+		return true;
+	default:
+		peer_drop(dp, p, CPG_DP_DROP_MALFORMED, "not an IP packet");
+		return false;
+	}
+}
+
 /* Open one record of p (rec_len bytes) in place and pass its packet on. */
 static void rx_record(struct dp_user *dp, struct dp_peer *p, uint8_t *rec, size_t rec_len)
 {
@@ -540,16 +736,8 @@ static void rx_record(struct dp_user *dp, struct dp_peer *p, uint8_t *rec, size_
 		p->rx_keepalives++;
 		return;
 	}
-	if (!ipv4_sane(pkt, len)) {
-		peer_drop(dp, p, CPG_DP_DROP_MALFORMED, "not an IPv4 packet");
+	if (!rx_packet_ok(dp, p, pkt, len))
 		return;
-	}
-	if (ipv4_src(pkt).s_addr != p->vpn_ip.s_addr) {
-		char src[INET_ADDRSTRLEN];
-
-		peer_drop(dp, p, CPG_DP_DROP_SPOOFED, cpg_net_ip4_str(ipv4_src(pkt), src));
-		return;
-	}
 	if (dp->tun_write(dp->tun, pkt, len) < 0) {
 		peer_drop(dp, p, CPG_DP_DROP_TX_ERROR, strerror(errno));
 		return;
@@ -648,7 +836,9 @@ static int dp_add_peer(struct cpg_dp *base, const struct cpg_dp_peer *np)
 	struct dp_user *dp = dp_user(base);
 	struct dp_peer *p = peer_by_ip(dp, np->vpn_ip);
 	struct dp_peer *other = peer_by_endpoint(dp, &np->endpoint);
+	struct dp_peer *other6 = peer_by_ip6(dp, &np->vpn_ip6);
 	char ip[INET_ADDRSTRLEN], other_ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN];
+	char ip6[INET6_ADDRSTRLEN];
 	bool fresh = !p;
 	int st;
 
@@ -659,6 +849,17 @@ static int dp_add_peer(struct cpg_dp *base, const struct cpg_dp_peer *np)
 	    (np->vpn_ip.s_addr & dp->netmask.s_addr) != dp->network.s_addr) {
 		log_err("data plane: refusing peer %s at %s: not a VPN peer", ip, ep);
 		return -EINVAL;
+	}
+	inet_ntop(AF_INET6, &np->vpn_ip6, ip6, sizeof(ip6));
+	if (ip6_is_set(&np->vpn_ip6) &&
+	    (ipv6_not_vpn(&np->vpn_ip6) || ip6_equal(&np->vpn_ip6, &dp->vpn_ip6))) {
+		log_err("data plane: refusing peer %s: %s is not a VPN peer's IPv6 address", ip, ip6);
+		return -EINVAL;
+	}
+	if (other6 && other6 != p) {
+		log_err("data plane: refusing peer %s: %s is already peer %s's IPv6 address", ip, ip6,
+			cpg_net_ip4_str(other6->vpn_ip, other_ip));
+		return -EEXIST;
 	}
 	if (other && other != p) {
 		log_err("data plane: refusing peer %s: %s is already peer %s's endpoint", ip, ep,
@@ -697,7 +898,10 @@ static int dp_add_peer(struct cpg_dp *base, const struct cpg_dp_peer *np)
 	} else if (!cpg_sockaddr_equal(&p->endpoint, &np->endpoint)) {
 		peer_move(dp, p, &np->endpoint);
 	}
-	log_debug("data plane: peer %s at %s, %s epoch %u", ip, ep,
+	if (!ip6_equal(&p->vpn_ip6, &np->vpn_ip6))
+		peer_set_ip6(dp, p, &np->vpn_ip6);
+	log_debug("data plane: peer %s%s%s at %s, %s epoch %u", ip,
+		  ip6_is_set(&np->vpn_ip6) ? " " : "", ip6_is_set(&np->vpn_ip6) ? ip6 : "", ep,
 		  cpg_cipher_name(np->keys.cipher), np->keys.epoch);
 	return 0;
 }
@@ -854,6 +1058,7 @@ static void dp_destroy(struct cpg_dp *base)
 		peer_remove(dp, dp->peers[dp->n_peers - 1]);
 	free(dp->peers);
 	free(dp->by_ip);
+	free(dp->by_ip6);
 	free(dp->by_ep);
 	/* The buffers held plaintext. */
 	if (dp->tx_buf.data)
@@ -906,6 +1111,10 @@ static bool config_valid(const struct cpg_dp_user_config *cfg)
 		log_err("data plane: VPN IP or broadcast address outside the VPN network");
 		return false;
 	}
+	if (ip6_is_set(&cfg->vpn_ip6) && ipv6_not_vpn(&cfg->vpn_ip6)) {
+		log_err("data plane: the IPv6 VPN address is link-local, multicast or loopback");
+		return false;
+	}
 	return true;
 }
 
@@ -933,6 +1142,7 @@ struct cpg_dp *cpg_dp_user_new(struct cpg_loop *loop, const struct cpg_dp_user_c
 	dp->network = cfg->network;
 	dp->netmask = cfg->netmask;
 	dp->broadcast = cfg->broadcast;
+	dp->vpn_ip6 = cfg->vpn_ip6;
 
 	/* The original: max(0.5 s at the rate, three of its largest messages). */
 	msg_max = 3.0 * (cfg->mtu + MESSAGE_SLACK);
@@ -949,12 +1159,13 @@ struct cpg_dp *cpg_dp_user_new(struct cpg_loop *loop, const struct cpg_dp_user_c
 	dp->n_buckets = (size_t)1 << dp->bucket_bits;
 	dp->peers = calloc(dp->max_peers, sizeof(*dp->peers));
 	dp->by_ip = calloc(dp->n_buckets, sizeof(*dp->by_ip));
+	dp->by_ip6 = calloc(dp->n_buckets, sizeof(*dp->by_ip6));
 	dp->by_ep = calloc(dp->n_buckets, sizeof(*dp->by_ep));
 	dp->tx_buf.data = malloc(PKT_BUF_SIZE);
 	dp->bcast_buf.data = malloc(PKT_BUF_SIZE);
 	dp->xmit_buf.data = malloc(PKT_BUF_SIZE);
-	if (!dp->peers || !dp->by_ip || !dp->by_ep || !dp->tx_buf.data || !dp->bcast_buf.data ||
-	    !dp->xmit_buf.data)
+	if (!dp->peers || !dp->by_ip || !dp->by_ip6 || !dp->by_ep || !dp->tx_buf.data ||
+	    !dp->bcast_buf.data || !dp->xmit_buf.data)
 		goto nomem;
 
 	if (cpg_loop_add_fd(loop, &dp->tun_io, cfg->tun->fd, CPG_LOOP_READ, tun_ready, dp) < 0)

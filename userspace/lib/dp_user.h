@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * The userspace data plane (dataplane.h): IPv4 packets between a TUN device
+ * The userspace data plane (dataplane.h): IP packets between a TUN device
  * and DTLS 1.2 application_data records on the daemon's UDP socket, sealed
  * and opened in place with record.c.
  *
@@ -9,6 +9,13 @@
  * broadcast address goes to every peer, one to our own VPN IP goes back to
  * the device (as the original did), one to a VPN IP without a peer raises
  * events->no_peer, and one to an address outside the VPN network is dropped.
+ * An IPv6 packet (its version nibble says so) goes to the peer whose IPv6
+ * VPN address (cpg_dp_peer.vpn_ip6) is its destination, or raises
+ * events->no_peer with an AF_INET6 address; one to our own IPv6 VPN address
+ * goes back to the device. IPv6 has no broadcast here: a packet to a
+ * link-local (fe80::/10), multicast (ff00::/8), unspecified or loopback
+ * address is dropped and counted as outside. Two peers never share an IPv6
+ * VPN address (add_peer says -EEXIST).
  * client_max_rate and connection_max_rate are token buckets as in the
  * original: refilled at the rate, max(500 * rate, 3 * (mtu + 200)) bytes
  * deep, charged with the datagram's length plus 8 (its UDP header). Packets
@@ -22,8 +29,9 @@
  * such a record is dropped as malformed (a peer never mixes them: its data
  * plane writes one record per datagram and its OpenSSL never writes
  * application data). Anything else returns false and goes to OpenSSL.
- * A decrypted packet must be IPv4 with a consistent header and the peer's
- * VPN IP as its source, or it is dropped and counted.
+ * A decrypted packet must be IPv4 or IPv6 with a consistent header and the
+ * peer's VPN address of that family as its source (a peer without an IPv6
+ * one sends no IPv6), or it is dropped and counted (malformed, spoofed).
  *
  * Drops are logged at debug level, at most a few lines a second.
  */
@@ -61,6 +69,7 @@ struct cpg_dp_user_config {
 	struct in_addr network;		/* host bits cleared */
 	struct in_addr netmask;
 	struct in_addr broadcast;
+	struct in6_addr vpn_ip6;	/* ours; in6addr_any: none */
 	unsigned int max_peers;		/* max_clients, at least 1 */
 	double client_max_rate;		/* KB/s (1000 bytes), 0: unlimited */
 	double connection_max_rate;	/* KB/s per peer, 0: unlimited */
@@ -70,9 +79,10 @@ struct cpg_dp_user_config {
 /* Counters that belong to no peer. */
 struct cpg_dp_user_counters {
 	uint64_t no_peer;		/* to a VPN IP without a peer (= dp->no_peer_drops) */
-	uint64_t outside;		/* destination outside the VPN network */
-	uint64_t malformed;		/* from the device, not a sane IPv4 packet */
-	uint64_t loopback;		/* to our own VPN IP, written back to the device */
+	uint64_t outside;		/* destination outside the VPN network; IPv6:
+					 * link-local, multicast, ::, ::1 */
+	uint64_t malformed;		/* from the device, not a sane IPv4 or IPv6 packet */
+	uint64_t loopback;		/* to our own VPN IP (or IPv6 one), written back */
 	uint64_t tun_errors;		/* the device failed a read */
 };
 

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * TUN devices carrying bare IPv4 packets. What differs per system is in its
+ * TUN devices carrying bare IP packets, IPv4 and IPv6: a packet's family
+ * is its version nibble, which Linux's IFF_NO_PI TUN reads itself and
+ * tun_common.c turns into the BSDs' address family header. Cygwin's
+ * TAP-Windows adapter gets the bare packet too (its IPv6 is untested). What differs per system is in its
  * own file (tun_linux.c, tun_freebsd.c, tun_openbsd.c, tun_netbsd.c,
  * tun_cygwin.c), of which only the running system's compiles to anything;
  * what they share is in tun_common.c.
@@ -35,10 +38,10 @@ struct cpg_tun {
 /* 0 or -1 with a log line. */
 int cpg_tun_open(struct cpg_tun *tun, const struct cpg_tun_config *cfg);
 void cpg_tun_close(struct cpg_tun *tun);
-/* One IPv4 packet into buf: its length, 0 when none is waiting, -1 on error
+/* One IP packet into buf: its length, 0 when none is waiting, -1 on error
  * (ENXIO when the device is gone). */
 ssize_t cpg_tun_read(struct cpg_tun *tun, uint8_t *buf, size_t size);
-/* One IPv4 packet to the host: 0, or -1 with errno. */
+/* One IP packet to the host: 0, or -1 with errno. */
 int cpg_tun_write(struct cpg_tun *tun, const uint8_t *pkt, size_t len);
 
 #endif

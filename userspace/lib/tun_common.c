@@ -151,11 +151,16 @@ int cpg_tun_bsd_finish(struct cpg_tun *tun, const char *path, const struct cpg_t
 }
 
 /* The driver cuts a packet longer than the buffer down to the buffer's size:
- * one whose IPv4 total length is more than was read is dropped, not passed on
- * in part. Other packets are the caller's to judge. */
+ * one whose IPv4 total length, or IPv6 header and payload length, is more
+ * than was read is dropped, not passed on in part. Other packets are the
+ * caller's to judge. */
 static bool cut_short(const uint8_t *pkt, size_t n)
 {
-	return n >= 4 && pkt[0] >> 4 == 4 && ((size_t)pkt[2] << 8 | pkt[3]) > n;
+	if (n >= 4 && pkt[0] >> 4 == 4)
+		return ((size_t)pkt[2] << 8 | pkt[3]) > n;
+	if (n >= 6 && pkt[0] >> 4 == 6)
+		return 40 + ((size_t)pkt[4] << 8 | pkt[5]) > n;
+	return false;
 }
 
 ssize_t cpg_tun_read_packet(struct cpg_tun *tun, void *hdr, size_t hdr_len, uint8_t *buf,

@@ -130,6 +130,8 @@ struct kpeer {
 	uint64_t rx_keepalives, tx_keepalives, floats;
 	const char *remote;		/* IPv4 endpoint, with port; NULL: none */
 	uint16_t port;
+	const uint8_t *packet;		/* PEER_NO_ROUTE_NTF's; NULL: none */
+	size_t packet_len;
 };
 
 static void put_key(struct nl_msg *msg, uint32_t slot, uint32_t cipher, uint64_t next)
@@ -187,6 +189,8 @@ static struct nl_msg *kernel_msg(const struct kpeer *k, int flags)
 		assert_int_equal(nla_put_u16(msg, CAMPAGNOL_A_PEER_REMOTE_PORT, htons(k->port)), 0);
 	}
 	assert_int_equal(nla_nest_end(msg, p), 0);
+	if (k->packet)
+		assert_int_equal(nla_put(msg, CAMPAGNOL_A_PACKET, (int)k->packet_len, k->packet), 0);
 	return msg;
 }
 
@@ -213,6 +217,8 @@ struct fake {
 	int no_peer, peer_gone, key_limit, failed, peer_moved;
 	union cpg_sockaddr moved_to;
 	struct in_addr last_ip;
+	struct cpg_vpn_addr last_dst;	/* no_peer's */
+	size_t last_pkt_len;
 	enum cpg_dp_gone last_gone;
 	char failed_why[256];
 };
@@ -258,14 +264,16 @@ static int fake_request(void *ctx, struct nl_msg *msg, cpg_dp_kernel_reply_fn re
 	return ret;
 }
 
-static void ev_no_peer(void *arg, struct in_addr dst, const uint8_t *pkt, size_t len)
+static void ev_no_peer(void *arg, const struct cpg_vpn_addr *dst, const uint8_t *pkt, size_t len)
 {
 	struct fake *f = arg;
 
-	assert_null(pkt);
-	assert_int_equal(len, 0);
+	assert_true(pkt ? len > 0 : len == 0);
 	f->no_peer++;
-	f->last_ip = dst;
+	f->last_dst = *dst;
+	f->last_pkt_len = len;
+	if (dst->family == AF_INET)
+		f->last_ip = dst->ip4;
 }
 
 static void ev_peer_gone(void *arg, struct in_addr ip, enum cpg_dp_gone why)
@@ -826,10 +834,48 @@ static void parse_vpn_ip6(void **state)
 	assert_memory_equal(&pi.vpn_ip6, &want, 16);
 	nlmsg_free(msg);
 
-	/* no_peer takes IPv4 destinations only: the IPv6 one is not passed on. */
+	/* no_peer gets the IPv6 destination, without a packet when none came. */
 	dp = new_dp(&f);
 	notify(dp, &k);
-	assert_int_equal(f.no_peer, 0);
+	assert_int_equal(f.no_peer, 1);
+	assert_int_equal(f.last_dst.family, AF_INET6);
+	assert_memory_equal(&f.last_dst.ip6, &want, sizeof(want));
+	assert_int_equal(f.last_pkt_len, 0);
+	dp->ops->destroy(dp);
+}
+
+/* no_peer's destination is the one the notification names, with its packet. */
+static void no_route_dst(void **state)
+{
+	struct fake f;
+	struct cpg_dp *dp = new_dp(&f);
+	struct kpeer k = { .cmd = CAMPAGNOL_CMD_PEER_NO_ROUTE_NTF, .vpn_ip = "10.0.0.9",
+			   .reason = -1 };
+	uint8_t v4[28] = { 0x45, 0, 0, 28, [9] = 17, [12] = 10, 0, 0, 1, 10, 0, 0, 9 };
+	uint8_t v6[48] = { 0x60, 0, 0, 0, 0, 8, 17, 64 };
+	struct in6_addr dst6;
+
+	(void)state;
+	assert_int_equal(inet_pton(AF_INET6, "fd00:9::7", &dst6), 1);
+	memcpy(v6 + 24, &dst6, sizeof(dst6));
+
+	k.packet = v4;
+	k.packet_len = sizeof(v4);
+	notify(dp, &k);
+	assert_int_equal(f.no_peer, 1);
+	assert_int_equal(f.last_dst.family, AF_INET);
+	assert_int_equal(f.last_dst.ip4.s_addr, test_ip4("10.0.0.9").s_addr);
+	assert_int_equal(f.last_pkt_len, sizeof(v4));
+
+	k.vpn_ip = NULL;
+	k.vpn_ip6 = "fd00:9::7";
+	k.packet = v6;
+	k.packet_len = sizeof(v6);
+	notify(dp, &k);
+	assert_int_equal(f.no_peer, 2);
+	assert_int_equal(f.last_dst.family, AF_INET6);
+	assert_memory_equal(&f.last_dst.ip6, &dst6, sizeof(dst6));
+	assert_int_equal(f.last_pkt_len, sizeof(v6));
 	dp->ops->destroy(dp);
 }
 
@@ -845,7 +891,9 @@ static void no_route_notifications(void **state)
 
 	notify(dp, &k);
 	assert_int_equal(f.no_peer, 1);
+	assert_int_equal(f.last_dst.family, AF_INET);
 	assert_int_equal(f.last_ip.s_addr, test_ip4("10.0.0.9").s_addr);
+	assert_int_equal(f.last_pkt_len, 0);
 	/* Another daemon's device in the same namespace. */
 	k.ifindex = IFINDEX + 1;
 	notify(dp, &k);
@@ -1124,6 +1172,7 @@ int main(void)
 		cmocka_unit_test(del_and_stats),
 		cmocka_unit_test(counters_and_xmit),
 		cmocka_unit_test(no_route_notifications),
+		cmocka_unit_test(no_route_dst),
 		cmocka_unit_test(peer_removed_by_another_program),
 		cmocka_unit_test(device_teardown),
 		cmocka_unit_test(socket_closed),

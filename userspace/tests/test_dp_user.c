@@ -7,7 +7,8 @@
  * up by the test, consistent on both sides; the test also seals records of
  * its own with record.c to play a peer that misbehaves.
  *
- * Node A (10.9.0.1) peers with B (10.9.0.2) and C (10.9.0.3).
+ * Node A (10.9.0.1, fd00:9::1) peers with B (10.9.0.2, fd00:9::2) and C
+ * (10.9.0.3, fd00:9::3).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -49,9 +50,10 @@ struct node {
 	int udp_fd;
 	union cpg_sockaddr addr;
 	struct in_addr vpn_ip;
+	struct in6_addr vpn_ip6;
 
 	int no_peer_calls;
-	struct in_addr no_peer_dst;
+	struct cpg_vpn_addr no_peer_dst;
 	uint8_t no_peer_pkt[DGRAM_MAX];
 	size_t no_peer_len;
 };
@@ -71,6 +73,35 @@ static struct in_addr ip(const char *s)
 
 	assert_int_equal(inet_pton(AF_INET, s, &a), 1);
 	return a;
+}
+
+static struct in6_addr ip6(const char *s)
+{
+	struct in6_addr a;
+
+	assert_int_equal(inet_pton(AF_INET6, s, &a), 1);
+	return a;
+}
+
+/* A UDP-in-IPv6 packet of payload bytes from src to dst; returns its length. */
+static size_t make_packet6(uint8_t *buf, struct in6_addr src, struct in6_addr dst, size_t payload,
+			   uint8_t fill)
+{
+	size_t len = 40 + 8 + payload;
+
+	memset(buf, 0, 48);
+	buf[0] = 0x60;
+	cpg_bytes_put_be16(buf + 4, (uint16_t)(8 + payload));
+	buf[6] = 17;
+	buf[7] = 64;
+	memcpy(buf + 8, &src, 16);
+	memcpy(buf + 24, &dst, 16);
+	cpg_bytes_put_be16(buf + 40, 4000);
+	cpg_bytes_put_be16(buf + 42, 5000);
+	cpg_bytes_put_be16(buf + 44, (uint16_t)(8 + payload));
+	for (size_t i = 0; i < payload; i++)
+		buf[48 + i] = (uint8_t)(fill + i);
+	return len;
 }
 
 /* A UDP-in-IPv4 packet of payload bytes from src to dst; returns its length. */
@@ -116,6 +147,7 @@ static void peer_desc(const struct fixture *fx, int self, int other, uint16_t ep
 {
 	memset(p, 0, sizeof(*p));
 	p->vpn_ip = fx->n[other].vpn_ip;
+	p->vpn_ip6 = fx->n[other].vpn_ip6;
 	p->endpoint = fx->n[other].addr;
 	p->keys.cipher = fx->cipher;
 	p->keys.epoch = epoch;
@@ -222,13 +254,13 @@ static size_t forge(struct fixture *fx, int from, int to, uint16_t epoch, uint64
 	return rec_len;
 }
 
-static void on_no_peer(void *arg, struct in_addr dst, const uint8_t *pkt, size_t len)
+static void on_no_peer(void *arg, const struct cpg_vpn_addr *dst, const uint8_t *pkt, size_t len)
 {
 	struct node *n = arg;
 
 	assert_true(len <= sizeof(n->no_peer_pkt));
 	n->no_peer_calls++;
-	n->no_peer_dst = dst;
+	n->no_peer_dst = *dst;
 	memcpy(n->no_peer_pkt, pkt, len);
 	n->no_peer_len = len;
 }
@@ -242,6 +274,7 @@ static int fixture_setup(void **state, enum cpg_cipher cipher, double client_rat
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
 	static const char *const ips[NODES] = { "10.9.0.1", "10.9.0.2", "10.9.0.3" };
+	static const char *const ip6s[NODES] = { "fd00:9::1", "fd00:9::2", "fd00:9::3" };
 
 	assert_non_null(fx);
 	*state = fx;
@@ -258,6 +291,7 @@ static int fixture_setup(void **state, enum cpg_cipher cipher, double client_rat
 			.network = ip("10.9.0.0"),
 			.netmask = ip("255.255.255.0"),
 			.broadcast = ip("10.9.0.255"),
+			.vpn_ip6 = ip6(ip6s[i]),
 			.max_peers = 4,
 			.client_max_rate = client_rate,
 			.connection_max_rate = connection_rate,
@@ -266,6 +300,7 @@ static int fixture_setup(void **state, enum cpg_cipher cipher, double client_rat
 
 		n->fx = fx;
 		n->vpn_ip = cfg.vpn_ip;
+		n->vpn_ip6 = cfg.vpn_ip6;
 		cpg_sockaddr_set_in(&local, ip("127.0.0.1"), 0);
 		n->udp_fd = cpg_net_udp_socket(&local, NULL);
 		assert_true(n->udp_fd >= 0);
@@ -446,7 +481,8 @@ static void test_no_peer(void **state)
 	host_send(a, pkt, len);
 	run_loop(fx);
 	assert_int_equal(a->no_peer_calls, 1);
-	assert_int_equal(a->no_peer_dst.s_addr, ip("10.9.0.77").s_addr);
+	assert_int_equal(a->no_peer_dst.family, AF_INET);
+	assert_int_equal(a->no_peer_dst.ip4.s_addr, ip("10.9.0.77").s_addr);
 	assert_int_equal(a->no_peer_len, len);
 	assert_memory_equal(a->no_peer_pkt, pkt, len);
 	assert_int_equal(a->dp->no_peer_drops, 1);
@@ -457,7 +493,8 @@ static void test_no_peer(void **state)
 	run_loop(fx);
 	assert_int_equal(a->no_peer_calls, 1);
 
-	/* Not IPv4 packets: an IPv6 header, a cut header, wrong total lengths. */
+	/* Not sane packets: an IPv6 header whose payload length is not the
+	 * packet's, a cut header, wrong total lengths. */
 	memset(pkt, 0, 64);
 	pkt[0] = 0x60;
 	host_send(a, pkt, 60);
@@ -935,10 +972,12 @@ static void test_add_peer_errors(void **state)
 	/* B's endpoint under another VPN IP. */
 	peer_desc(fx, A, B, EPOCH, &p);
 	p.vpn_ip = ip("10.9.0.50");
+	p.vpn_ip6 = in6addr_any;
 	assert_int_equal(dp->ops->add_peer(dp, &p), -EEXIST);
 
 	peer_desc(fx, A, B, EPOCH, &p);
 	p.vpn_ip = ip("10.9.0.50");
+	p.vpn_ip6 = in6addr_any;
 	cpg_sockaddr_set_in(&p.endpoint, ip("127.0.0.1"), 1);
 	p.keys.cipher = CPG_CIPHER_NONE;
 	assert_int_equal(dp->ops->add_peer(dp, &p), -EINVAL);
@@ -972,6 +1011,7 @@ static void test_add_peer_errors(void **state)
 	assert_int_equal(dp->ops->add_peer(dp, &p), 0);
 	assert_int_equal(dp->ops->del_peer(dp, ip("10.9.0.50")), 0);
 	p.vpn_ip = ip("10.9.0.60");
+	p.vpn_ip6 = in6addr_any;
 	cpg_sockaddr_set_in(&p.endpoint, ip("127.0.0.1"), 10);
 	assert_int_equal(dp->ops->add_peer(dp, &p), 0);
 
@@ -1205,6 +1245,11 @@ static void test_bad_config(void **state)
 	cfg.mtu = CPG_RECORD_MAX_PLAINTEXT + 1;
 	assert_null(cpg_dp_user_new(&fx->loop, &cfg, NULL, NULL));
 	cfg.mtu = MTU;
+	cfg.vpn_ip6 = ip6("ff02::1");
+	assert_null(cpg_dp_user_new(&fx->loop, &cfg, NULL, NULL));
+	cfg.vpn_ip6 = ip6("fe80::1");
+	assert_null(cpg_dp_user_new(&fx->loop, &cfg, NULL, NULL));
+	cfg.vpn_ip6 = in6addr_any;
 	cfg.tun = NULL;
 	assert_null(cpg_dp_user_new(&fx->loop, &cfg, NULL, NULL));
 
@@ -1221,6 +1266,231 @@ static void test_bad_config(void **state)
 	dp->ops->destroy(dp);
 	close(sp[0]);
 	close(sp[1]);
+}
+
+/* ---- IPv6 ----------------------------------------------------------------- */
+
+/* To a peer's IPv6 VPN address and back, as a record like any other. */
+static void test_ipv6_roundtrip(void **state)
+{
+	struct fixture *fx = *state;
+	struct node *a = &fx->n[A], *b = &fx->n[B];
+	uint8_t pkt[DGRAM_MAX], wire[DGRAM_MAX], out[DGRAM_MAX];
+	union cpg_sockaddr from;
+	struct cpg_dp_stats st;
+	ssize_t wlen;
+	size_t len;
+
+	len = make_packet6(pkt, a->vpn_ip6, b->vpn_ip6, 300, 0x61);
+	host_send(a, pkt, len);
+	run_loop(fx);
+	wlen = relay(fx, A, B, wire);
+	assert_int_equal((size_t)wlen, len + cpg_cipher_overhead(fx->cipher));
+	assert_int_equal(host_recv(b, out), (ssize_t)len);
+	assert_memory_equal(out, pkt, len);
+	assert_int_equal(wire_recv(&fx->n[C], wire, &from), -1);
+
+	/* And back, then to C: each peer has its own. */
+	len = make_packet6(pkt, b->vpn_ip6, a->vpn_ip6, 1000, 0x62);
+	host_send(b, pkt, len);
+	run_loop(fx);
+	relay(fx, B, A, wire);
+	assert_int_equal(host_recv(a, out), (ssize_t)len);
+	assert_memory_equal(out, pkt, len);
+	len = make_packet6(pkt, a->vpn_ip6, fx->n[C].vpn_ip6, 0, 0);
+	host_send(a, pkt, len);
+	run_loop(fx);
+	relay(fx, A, C, wire);
+	assert_int_equal(host_recv(&fx->n[C], out), (ssize_t)len);
+	assert_memory_equal(out, pkt, len);
+
+	/* IPv4 still goes its way in between. */
+	len = make_packet(pkt, a->vpn_ip, b->vpn_ip, 20, 0x63);
+	host_send(a, pkt, len);
+	run_loop(fx);
+	relay(fx, A, B, wire);
+	assert_int_equal(host_recv(b, out), (ssize_t)len);
+
+	get_stats(fx, A, B, &st);
+	assert_int_equal(st.tx_packets, 2);
+	assert_int_equal(st.rx_packets, 1);
+	assert_int_equal(st.rx_bytes, 40 + 8 + 1000);
+	for (int d = 0; d < CPG_DP_DROP_MAX; d++)
+		assert_int_equal(st.drops[d], 0);
+	assert_int_equal(a->no_peer_calls, 0);
+}
+
+/* No peer, addresses no tunnel carries, our own, and bad headers. */
+static void test_ipv6_no_peer(void **state)
+{
+	struct fixture *fx = *state;
+	struct node *a = &fx->n[A];
+	uint8_t pkt[DGRAM_MAX], wire[DGRAM_MAX], out[DGRAM_MAX];
+	const char *const not_vpn[] = { "fe80::2", "febf::1", "ff02::1", "ff0e::1", "::", "::1" };
+	struct in6_addr dst = ip6("fd00:9::77");
+	struct cpg_dp_user_counters cnt;
+	union cpg_sockaddr from;
+	size_t len;
+
+	/* The on-demand trigger, with an IPv6 destination. */
+	len = make_packet6(pkt, a->vpn_ip6, dst, 33, 0x77);
+	host_send(a, pkt, len);
+	run_loop(fx);
+	assert_int_equal(a->no_peer_calls, 1);
+	assert_int_equal(a->no_peer_dst.family, AF_INET6);
+	assert_memory_equal(&a->no_peer_dst.ip6, &dst, sizeof(dst));
+	assert_int_equal(a->no_peer_len, len);
+	assert_memory_equal(a->no_peer_pkt, pkt, len);
+	assert_int_equal(a->dp->no_peer_drops, 1);
+	/* The daemon's xmit() of it does not ask again. */
+	assert_int_equal(a->dp->ops->xmit(a->dp, a->no_peer_pkt, a->no_peer_len), -EHOSTUNREACH);
+	assert_int_equal(a->no_peer_calls, 1);
+
+	/* Link-local, multicast, unspecified, loopback: counted as outside. */
+	for (size_t i = 0; i < sizeof(not_vpn) / sizeof(not_vpn[0]); i++) {
+		len = make_packet6(pkt, a->vpn_ip6, ip6(not_vpn[i]), 10, 0);
+		host_send(a, pkt, len);
+	}
+	run_loop(fx);
+	/* A link-local source to a peer is the peer's business: it goes. */
+	len = make_packet6(pkt, ip6("fe80::1"), fx->n[B].vpn_ip6, 10, 0);
+	host_send(a, pkt, len);
+	run_loop(fx);
+	relay(fx, A, B, wire);
+
+	/* Bad headers: cut short, payload length one more and one less. */
+	len = make_packet6(pkt, a->vpn_ip6, fx->n[B].vpn_ip6, 10, 0);
+	host_send(a, pkt, 39);
+	host_send(a, pkt, len - 1);
+	host_send(a, pkt, len + 1);
+	run_loop(fx);
+	assert_int_equal(a->dp->ops->xmit(a->dp, pkt, 40), -EINVAL);
+
+	/* Our own IPv6 VPN address: back to the device. */
+	len = make_packet6(pkt, a->vpn_ip6, a->vpn_ip6, 5, 0x55);
+	host_send(a, pkt, len);
+	run_loop(fx);
+	assert_int_equal(host_recv(a, out), (ssize_t)len);
+	assert_memory_equal(out, pkt, len);
+
+	cpg_dp_user_get_counters(a->dp, &cnt);
+	assert_int_equal(cnt.no_peer, 2);
+	assert_int_equal(cnt.outside, sizeof(not_vpn) / sizeof(not_vpn[0]));
+	assert_int_equal(cnt.malformed, 4);
+	assert_int_equal(cnt.loopback, 1);
+	for (int i = B; i <= C; i++)
+		assert_int_equal(wire_recv(&fx->n[i], wire, &from), -1);
+	assert_int_equal(a->no_peer_calls, 1);
+}
+
+/* B takes IPv6 from A only with A's IPv6 VPN address as the source. */
+static void test_ipv6_spoofed(void **state)
+{
+	struct fixture *fx = *state;
+	struct node *a = &fx->n[A], *b = &fx->n[B];
+	uint8_t pkt[DGRAM_MAX], wire[DGRAM_MAX], out[DGRAM_MAX];
+	const char *const sources[] = { "fd00:9::99", "fd00:9::3", "fd00:9::2", "::",
+					"fe80::1", "::ffff:10.9.0.1" };
+	union cpg_sockaddr from = a->addr;
+	struct cpg_dp_peer p;
+	struct cpg_dp_stats st;
+	uint64_t seq = SEQ0;
+	size_t len, rlen;
+
+	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {
+		len = make_packet6(pkt, ip6(sources[i]), b->vpn_ip6, 40, 0x66);
+		rlen = forge(fx, A, B, EPOCH, seq++, pkt, len, wire);
+		assert_true(input(b, wire, rlen, &from));
+		assert_int_equal(host_recv(b, out), -1);
+	}
+	get_stats(fx, B, A, &st);
+	assert_int_equal(st.drops[CPG_DP_DROP_SPOOFED], sizeof(sources) / sizeof(sources[0]));
+
+	/* The genuine source goes; a bad IPv6 header is malformed. */
+	len = make_packet6(pkt, a->vpn_ip6, b->vpn_ip6, 40, 0x67);
+	rlen = forge(fx, A, B, EPOCH, seq++, pkt, len, wire);
+	assert_true(input(b, wire, rlen, &from));
+	assert_int_equal(host_recv(b, out), (ssize_t)len);
+	rlen = forge(fx, A, B, EPOCH, seq++, pkt, len - 1, wire);
+	assert_true(input(b, wire, rlen, &from));
+	assert_int_equal(host_recv(b, out), -1);
+
+	/* Once A has no IPv6 VPN address at B, its IPv6 is spoofed whatever
+	 * the source; its IPv4 still goes. */
+	peer_desc(fx, B, A, EPOCH, &p);
+	p.vpn_ip6 = in6addr_any;
+	assert_int_equal(b->dp->ops->add_peer(b->dp, &p), 0);
+	rlen = forge(fx, A, B, EPOCH, seq++, pkt, len, wire);
+	assert_true(input(b, wire, rlen, &from));
+	assert_int_equal(host_recv(b, out), -1);
+	len = make_packet(pkt, a->vpn_ip, b->vpn_ip, 40, 0x68);
+	rlen = forge(fx, A, B, EPOCH, seq++, pkt, len, wire);
+	assert_true(input(b, wire, rlen, &from));
+	assert_int_equal(host_recv(b, out), (ssize_t)len);
+
+	get_stats(fx, B, A, &st);
+	assert_int_equal(st.drops[CPG_DP_DROP_SPOOFED], sizeof(sources) / sizeof(sources[0]) + 1);
+	assert_int_equal(st.drops[CPG_DP_DROP_MALFORMED], 1);
+	assert_int_equal(st.rx_packets, 2);
+}
+
+/* One IPv6 VPN address per peer: refused twice, moved, removed with it. */
+static void test_ipv6_add_peer(void **state)
+{
+	struct fixture *fx = *state;
+	struct node *a = &fx->n[A];
+	struct cpg_dp *dp = a->dp;
+	const char *const bad[] = { "fe80::9", "ff02::9", "::1", "fd00:9::1" };
+	uint8_t pkt[DGRAM_MAX], wire[DGRAM_MAX];
+	struct cpg_dp_peer p;
+	size_t len;
+
+	/* A new peer with B's IPv6 VPN address; C given B's. */
+	peer_desc(fx, A, B, EPOCH, &p);
+	p.vpn_ip = ip("10.9.0.50");
+	cpg_sockaddr_set_in(&p.endpoint, ip("127.0.0.1"), 1);
+	assert_int_equal(dp->ops->add_peer(dp, &p), -EEXIST);
+	peer_desc(fx, A, C, EPOCH, &p);
+	p.vpn_ip6 = fx->n[B].vpn_ip6;
+	assert_int_equal(dp->ops->add_peer(dp, &p), -EEXIST);
+	/* Not a peer's: link-local, multicast, loopback, our own. */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		p.vpn_ip6 = ip6(bad[i]);
+		assert_int_equal(dp->ops->add_peer(dp, &p), -EINVAL);
+	}
+	/* C is as it was. */
+	len = make_packet6(pkt, a->vpn_ip6, fx->n[C].vpn_ip6, 10, 0);
+	assert_int_equal(dp->ops->xmit(dp, pkt, len), 0);
+	relay(fx, A, C, wire);
+
+	/* B moves to another IPv6 VPN address: the old one has no peer. */
+	peer_desc(fx, A, B, EPOCH, &p);
+	p.vpn_ip6 = ip6("fd00:9::b");
+	assert_int_equal(dp->ops->add_peer(dp, &p), 0);
+	len = make_packet6(pkt, a->vpn_ip6, fx->n[B].vpn_ip6, 10, 0);
+	assert_int_equal(dp->ops->xmit(dp, pkt, len), -EHOSTUNREACH);
+	len = make_packet6(pkt, a->vpn_ip6, ip6("fd00:9::b"), 10, 0);
+	assert_int_equal(dp->ops->xmit(dp, pkt, len), 0);
+	relay(fx, A, B, wire);
+	/* Its old address is free for another peer. */
+	peer_desc(fx, A, B, EPOCH, &p);
+	p.vpn_ip = ip("10.9.0.50");
+	cpg_sockaddr_set_in(&p.endpoint, ip("127.0.0.1"), 1);
+	assert_int_equal(dp->ops->add_peer(dp, &p), 0);
+	assert_int_equal(dp->ops->del_peer(dp, ip("10.9.0.50")), 0);
+
+	/* B without one, then gone: its IPv6 has no peer, IPv4 still goes. */
+	peer_desc(fx, A, B, EPOCH, &p);
+	p.vpn_ip6 = in6addr_any;
+	assert_int_equal(dp->ops->add_peer(dp, &p), 0);
+	assert_int_equal(dp->ops->xmit(dp, pkt, len), -EHOSTUNREACH);
+	len = make_packet(pkt, a->vpn_ip, fx->n[B].vpn_ip, 10, 0);
+	assert_int_equal(dp->ops->xmit(dp, pkt, len), 0);
+	relay(fx, A, B, wire);
+	assert_int_equal(dp->ops->del_peer(dp, fx->n[C].vpn_ip), 0);
+	len = make_packet6(pkt, a->vpn_ip6, fx->n[C].vpn_ip6, 10, 0);
+	assert_int_equal(dp->ops->xmit(dp, pkt, len), -EHOSTUNREACH);
+	assert_int_equal(dp->no_peer_drops, 3);
 }
 
 int main(void)
@@ -1255,6 +1525,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_keepalive, setup_chacha, teardown),
 		cmocka_unit_test_setup_teardown(test_device_gone, setup_aes128, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_config, setup_aes128, teardown),
+		cmocka_unit_test_setup_teardown(test_ipv6_roundtrip, setup_aes128, teardown),
+		cmocka_unit_test_setup_teardown(test_ipv6_roundtrip, setup_chacha, teardown),
+		cmocka_unit_test_setup_teardown(test_ipv6_no_peer, setup_aes256, teardown),
+		cmocka_unit_test_setup_teardown(test_ipv6_spoofed, setup_aes128, teardown),
+		cmocka_unit_test_setup_teardown(test_ipv6_add_peer, setup_chacha, teardown),
 	};
 
 	cpg_log_init("test_dp_user", LOG_DEBUG, false);
