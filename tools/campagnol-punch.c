@@ -240,7 +240,7 @@ static void on_registered(void *arg, const union cpg_sockaddr *public_ep)
 	check_finished(t);
 }
 
-static bool on_peer_incoming(void *arg, struct in_addr vpn_ip)
+static bool on_peer_incoming(void *arg, struct in_addr vpn_ip, const struct in6_addr *vpn_ip6)
 {
 	struct punch_tool *t = arg;
 	struct peer *p = peer_find(t, vpn_ip);
@@ -295,8 +295,8 @@ static void on_peer_up(void *arg, const struct cpg_rdvc_peer_info *info)
 	peer_timer_fn(&t->loop, p);
 }
 
-static void on_peer_failed(void *arg, struct in_addr vpn_ip, enum cpg_rdvc_failure failure,
-			   enum cpg_reason reason)
+static void on_peer_failed(void *arg, struct in_addr vpn_ip, const struct in6_addr *vpn_ip6,
+			   enum cpg_rdvc_failure failure, enum cpg_reason reason)
 {
 	struct punch_tool *t = arg;
 	struct peer *p = peer_find(t, vpn_ip);
