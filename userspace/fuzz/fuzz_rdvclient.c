@@ -10,7 +10,7 @@
  *           100/3000/60000 (the defaults), 1/5/10, 30/200/400,
  *           1000/10000/0 (never); bits 5-7: what the
  *           callbacks call back: nothing, refuse incoming, connect from
- *           peer_incoming, close on peer_up, connect on peer_failed,
+ *           peer_incoming (by both addresses), close on peer_up, connect on peer_failed,
  *           restart on peer_failed, keepalive on peer_up and connect on
  *           registered, or the three of 2-4.
  *   event   op (u8), bits 0-2 the kind, bits 3-7 its argument a:
@@ -435,8 +435,11 @@ static bool on_peer_incoming(void *arg, struct in_addr vpn_ip, const struct in6_
 	    vpn_ip.s_addr != st.msg.peer_vpn_ip.s_addr || bad_peer_ip(vpn_ip) ||
 	    memcmp(vpn_ip6, &said, sizeof(said)))
 		abort();
-	if (st.mode == CB_CONNECT_INCOMING || st.mode == CB_ALL)
+	if (st.mode == CB_CONNECT_INCOMING || st.mode == CB_ALL) {
 		connect_checked(vpn_ip);
+		if (!IN6_IS_ADDR_UNSPECIFIED(vpn_ip6))
+			connect6_checked(vpn_ip6);
+	}
 	return st.mode != CB_REFUSE_INCOMING;
 }
 

@@ -424,8 +424,11 @@ static void peer_set_ip6(struct cpg_rdvc *c, struct rdvc_peer *p, const struct i
 
 	if (other == p)
 		return;
-	/* (An unresolved entry has been resolved by then: see resolve_ask6().) */
-	if (other)
+	/* Still asking for that peer by ip (a peer_incoming callback may
+	 * have): the request ends in p, as in resolve_ask6(). */
+	if (other && peer_unresolved(other))
+		peer_remove(c, other);
+	else if (other)
 		peer_unlink6(c, other);
 	peer_unlink6(c, p);
 	if (!has_ip6(ip))
