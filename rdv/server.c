@@ -136,8 +136,10 @@ struct sess_link {
 struct rdv_client {
 	struct hnode by_ip;
 	struct hnode by_ep;
+	struct hnode by_ip6;		/* only with an IPv6 VPN address */
 	TAILQ_ENTRY(rdv_client) lru;
-	struct in_addr vpn_ip;
+	struct in_addr vpn_ip;		/* its name */
+	struct in6_addr vpn_ip6;	/* in6addr_any: none */
 	union cpg_sockaddr endpoint;	/* as seen by the RDV: the key of by_ep */
 	union cpg_sockaddr local_ep;	/* unset: none published */
 	uint8_t nat_type;		/* as last probed */
@@ -174,6 +176,7 @@ struct rdv_server {
 	size_t max_sessions;		/* 0: unlimited */
 	struct htab by_ip;
 	struct htab by_ep;
+	struct htab by_ip6;
 	struct htab by_pair;
 	struct client_list clients;	/* least recently heard from first */
 	struct session_list sessions;	/* least recently asked for first */
@@ -184,6 +187,20 @@ struct rdv_server {
 static uint32_t ip_hash(const struct rdv_server *s, struct in_addr ip)
 {
 	return mix(ip.s_addr, s->seed);
+}
+
+static uint32_t ip6_hash(const struct rdv_server *s, const struct in6_addr *ip)
+{
+	uint64_t hi, lo;
+
+	memcpy(&hi, ip->s6_addr, 8);
+	memcpy(&lo, ip->s6_addr + 8, 8);
+	return mix(lo ^ mix(hi, s->seed + 4), s->seed + 5);
+}
+
+static bool has_ip6(const struct in6_addr *ip)
+{
+	return !IN6_IS_ADDR_UNSPECIFIED(ip);
 }
 
 static uint32_t ep_hash(const struct rdv_server *s, const union cpg_sockaddr *ep)
@@ -215,6 +232,39 @@ static struct rdv_client *find_by_ip(const struct rdv_server *s, struct in_addr 
 			return c;
 	}
 	return NULL;
+}
+
+/* NULL for the unspecified address: nobody has it. */
+static struct rdv_client *find_by_ip6(const struct rdv_server *s, const struct in6_addr *ip)
+{
+	uint32_t h = ip6_hash(s, ip);
+
+	if (!has_ip6(ip))
+		return NULL;
+	for (struct hnode *n = htab_chain(&s->by_ip6, h); n; n = n->next) {
+		struct rdv_client *c = container_of(n, struct rdv_client, by_ip6);
+
+		if (n->hash == h && !memcmp(&c->vpn_ip6, ip, sizeof(*ip)))
+			return c;
+	}
+	return NULL;
+}
+
+/*
+ * How logs name a client: its IPv4 VPN address, and its IPv6 one when it
+ * has one, e.g. "10.0.0.1" or "10.0.0.1 (fd00::1)".
+ */
+#define CLIENT_NAME_LEN (INET_ADDRSTRLEN + INET6_ADDRSTRLEN + 3)
+
+static const char *client_name(const struct rdv_client *c, char *buf)
+{
+	char ip6[INET6_ADDRSTRLEN];
+
+	cpg_net_ip4_str(c->vpn_ip, buf);
+	if (has_ip6(&c->vpn_ip6))
+		snprintf(buf + strlen(buf), CLIENT_NAME_LEN - strlen(buf), " (%s)",
+			 inet_ntop(AF_INET6, &c->vpn_ip6, ip6, sizeof(ip6)));
+	return buf;
 }
 
 static struct rdv_client *find_by_ep(const struct rdv_server *s, const union cpg_sockaddr *ep)
@@ -314,8 +364,11 @@ static void send_rej(struct rdv_server *s, const struct cpg_msg *ask,
 	struct cpg_msg m;
 
 	cpg_msg_init(&m, CPG_MSG_REJ, ask->request_id);
-	m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP) | CPG_HAS(CPG_ATTR_REASON);
+	/* It repeats the request, however it named the peer. */
+	m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP) | CPG_HAS(CPG_ATTR_REASON) |
+		    (ask->present & CPG_HAS(CPG_ATTR_PEER_VPN_IP6));
 	m.peer_vpn_ip = ask->peer_vpn_ip;
+	m.peer_vpn_ip6 = ask->peer_vpn_ip6;
 	m.reason = reason;
 	send_msg(s, &m, to);
 	s->stats.rej[reason]++;
@@ -334,6 +387,11 @@ static void send_ok(struct rdv_server *s, uint8_t type, uint32_t request_id,
 		m.present |= CPG_HAS(CPG_ATTR_PING_INTERVAL) | CPG_HAS(CPG_ATTR_REG_TOKEN);
 		m.ping_interval = CPG_PING_INTERVAL_MS;
 		memcpy(m.reg_token, c->reg_token, sizeof(m.reg_token));
+		/* The client learns that we know its IPv6 VPN address. */
+		if (has_ip6(&c->vpn_ip6)) {
+			m.present |= CPG_HAS(CPG_ATTR_VPN_IP6);
+			m.vpn_ip6 = c->vpn_ip6;
+		}
 		if (probing(s)) {
 			m.present |= CPG_HAS(CPG_ATTR_PROBE_PORT);
 			m.probe_port = s->cfg.probe_port;
@@ -383,6 +441,10 @@ static void send_session(struct rdv_server *s, const struct rdv_session *se, int
 	m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_ENDPOINT) |
 		    CPG_HAS(CPG_ATTR_SESSION) | CPG_HAS(CPG_ATTR_ROLE) | CPG_HAS(CPG_ATTR_TOKEN);
 	m.peer_vpn_ip = peer->vpn_ip;
+	if (has_ip6(&peer->vpn_ip6)) {
+		m.present |= CPG_HAS(CPG_ATTR_PEER_VPN_IP6);
+		m.peer_vpn_ip6 = peer->vpn_ip6;
+	}
 	m.session = se->id;
 	m.role = who == 0 ? CPG_ROLE_CLIENT : CPG_ROLE_SERVER;
 	memcpy(m.token, se->token, sizeof(m.token));
@@ -459,13 +521,15 @@ static void client_end_sessions(struct rdv_server *s, struct rdv_client *c, cons
 
 static void client_remove(struct rdv_server *s, struct rdv_client *c, const char *why)
 {
-	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN];
+	char name[CLIENT_NAME_LEN], ep[CPG_SOCKADDR_STRLEN];
 
-	log_info("client %s at %s %s", cpg_net_ip4_str(c->vpn_ip, ip),
+	log_info("client %s at %s %s", client_name(c, name),
 		 cpg_sockaddr_str(&c->endpoint, ep, sizeof(ep)), why);
 	client_end_sessions(s, c, "ended: a client left");
 	htab_remove(&s->by_ip, &c->by_ip);
 	htab_remove(&s->by_ep, &c->by_ep);
+	if (has_ip6(&c->vpn_ip6))
+		htab_remove(&s->by_ip6, &c->by_ip6);
 	TAILQ_REMOVE(&s->clients, c, lru);
 	free(c);
 	s->stats.clients--;
@@ -584,6 +648,13 @@ static bool usable_vpn_ip(struct in_addr ip)
 	return ip.s_addr != htonl(INADDR_ANY) && ip.s_addr != htonl(INADDR_BROADCAST);
 }
 
+/* None of these can name one host. */
+static bool usable_vpn_ip6(const struct in6_addr *ip)
+{
+	return !IN6_IS_ADDR_UNSPECIFIED(ip) && !IN6_IS_ADDR_LOOPBACK(ip) &&
+	       !IN6_IS_ADDR_MULTICAST(ip) && !IN6_IS_ADDR_V4MAPPED(ip);
+}
+
 /* A local endpoint a peer could send to. */
 static bool usable_endpoint(const union cpg_sockaddr *ep)
 {
@@ -595,6 +666,15 @@ static bool usable_endpoint(const union cpg_sockaddr *ep)
 	default:
 		return false;
 	}
+}
+
+static bool usable_hello(const struct cpg_msg *m)
+{
+	if (!usable_vpn_ip(m->vpn_ip))
+		return false;
+	if ((m->present & CPG_HAS(CPG_ATTR_LOCAL_ENDPOINT)) && !usable_endpoint(&m->local_ep))
+		return false;
+	return !(m->present & CPG_HAS(CPG_ATTR_VPN_IP6)) || usable_vpn_ip6(&m->vpn_ip6);
 }
 
 /*
@@ -614,6 +694,21 @@ static void client_set_local(struct rdv_client *c, const struct cpg_msg *m)
 		c->local_ep = m->local_ep;
 	else
 		memset(&c->local_ep, 0, sizeof(c->local_ep));
+}
+
+/*
+ * The HELLO's IPv6 VPN address, or none: like the local endpoint, each
+ * HELLO states it anew. Whoever held it before is gone (handle_hello()).
+ */
+static void client_set_ip6(struct rdv_server *s, struct rdv_client *c, const struct cpg_msg *m)
+{
+	if (has_ip6(&c->vpn_ip6))
+		htab_remove(&s->by_ip6, &c->by_ip6);
+	memset(&c->vpn_ip6, 0, sizeof(c->vpn_ip6));
+	if (!(m->present & CPG_HAS(CPG_ATTR_VPN_IP6)))
+		return;
+	c->vpn_ip6 = m->vpn_ip6;
+	htab_insert(&s->by_ip6, &c->by_ip6, ip6_hash(s, &c->vpn_ip6));
 }
 
 /*
@@ -645,10 +740,10 @@ static void tell_peers_moved(struct rdv_server *s, const struct rdv_client *c)
 static void client_move(struct rdv_server *s, struct rdv_client *c, const union cpg_sockaddr *to,
 			uint64_t now)
 {
-	char ip[INET_ADDRSTRLEN], old[CPG_SOCKADDR_STRLEN], new[CPG_SOCKADDR_STRLEN];
+	char name[CLIENT_NAME_LEN], old[CPG_SOCKADDR_STRLEN], new[CPG_SOCKADDR_STRLEN];
 
 	log_notice("client %s moved from %s to %s: registered again at once, its %zu "
-		   "sessions kept", cpg_net_ip4_str(c->vpn_ip, ip),
+		   "sessions kept", client_name(c, name),
 		   cpg_sockaddr_str(&c->endpoint, old, sizeof(old)),
 		   cpg_sockaddr_str(to, new, sizeof(new)), c->n_sessions);
 	htab_remove(&s->by_ep, &c->by_ep);
@@ -663,7 +758,7 @@ static void client_move(struct rdv_server *s, struct rdv_client *c, const union 
 static void client_register(struct rdv_server *s, const struct cpg_msg *m,
 			    const union cpg_sockaddr *from, uint64_t now)
 {
-	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN];
+	char name[CLIENT_NAME_LEN], ep[CPG_SOCKADDR_STRLEN];
 	struct rdv_client *c;
 
 	if (!make_room(s, now)) {
@@ -688,34 +783,70 @@ static void client_register(struct rdv_server *s, const struct cpg_msg *m,
 	c->vpn_ip = m->vpn_ip;
 	c->endpoint = *from;
 	client_set_local(c, m);
+	client_set_ip6(s, c, m);
 	c->last_seen = now;
 	htab_insert(&s->by_ip, &c->by_ip, ip_hash(s, c->vpn_ip));
 	htab_insert(&s->by_ep, &c->by_ep, ep_hash(s, from));
 	TAILQ_INSERT_TAIL(&s->clients, c, lru);
 	s->stats.clients++;
 	s->stats.registered++;
-	log_info("client %s registered at %s", cpg_net_ip4_str(c->vpn_ip, ip),
+	log_info("client %s registered at %s", client_name(c, name),
 		 cpg_sockaddr_str(from, ep, sizeof(ep)));
 	welcome(s, c, m->request_id);
+}
+
+/*
+ * Who holds the HELLO's IPv6 VPN address and must make way for it: NULL if
+ * nobody does, or the registration the HELLO refreshes, moves or takes
+ * over, or the one registered at its endpoint, which the HELLO replaces.
+ */
+static struct rdv_client *other_holder6(const struct rdv_server *s, const struct cpg_msg *m,
+					const struct rdv_client *holder,
+					const struct rdv_client *at_ep)
+{
+	struct rdv_client *h6;
+
+	if (!(m->present & CPG_HAS(CPG_ATTR_VPN_IP6)))
+		return NULL;
+	h6 = find_by_ip6(s, &m->vpn_ip6);
+	return h6 == holder || h6 == at_ep ? NULL : h6;
+}
+
+static void take_over_ip6(struct rdv_server *s, struct rdv_client *holder6)
+{
+	if (!holder6)
+		return;
+	s->stats.taken_over++;
+	client_remove(s, holder6, "timed out, its IPv6 VPN address taken over");
 }
 
 static void handle_hello(struct rdv_server *s, const struct cpg_msg *m,
 			 const union cpg_sockaddr *from, uint64_t now)
 {
-	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN], held[CPG_SOCKADDR_STRLEN];
-	bool has_local = m->present & CPG_HAS(CPG_ATTR_LOCAL_ENDPOINT);
-	struct rdv_client *holder, *at_ep;
+	char ip[INET6_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN], held[CPG_SOCKADDR_STRLEN];
+	struct rdv_client *holder, *at_ep, *holder6;
 	bool proven;
 
-	if (!usable_vpn_ip(m->vpn_ip) || (has_local && !usable_endpoint(&m->local_ep))) {
-		log_info("HELLO from %s refused: bad VPN IP or local endpoint",
+	if (!usable_hello(m)) {
+		log_info("HELLO from %s refused: bad VPN IP, IPv6 VPN IP or local endpoint",
 			 cpg_sockaddr_str(from, ep, sizeof(ep)));
 		send_nok(s, m->request_id, from, CPG_REASON_BAD_REQUEST);
 		return;
 	}
 	holder = find_by_ip(s, m->vpn_ip);
 	at_ep = find_by_ep(s, from);
+	holder6 = other_holder6(s, m, holder, at_ep);
 	proven = proves_registration(holder, m);
+	/* The secret proves the IPv4 registration only: another live
+	 * client's IPv6 VPN address is no more ours than its IPv4 one. */
+	if (holder6 && !client_timed_out(holder6, now)) {
+		log_info("HELLO from %s refused: %s is in use by %s",
+			 cpg_sockaddr_str(from, ep, sizeof(ep)),
+			 inet_ntop(AF_INET6, &m->vpn_ip6, ip, sizeof(ip)),
+			 cpg_sockaddr_str(&holder6->endpoint, held, sizeof(held)));
+		send_nok(s, m->request_id, from, CPG_REASON_IP_IN_USE);
+		return;
+	}
 	if (holder && holder == at_ep) {
 		/*
 		 * A retransmission, or the client registering again: it does
@@ -732,7 +863,9 @@ static void handle_hello(struct rdv_server *s, const struct cpg_msg *m,
 				 cpg_sockaddr_str(from, ep, sizeof(ep)), holder->n_sessions);
 			client_end_sessions(s, holder, "ended: its client registered again");
 		}
+		take_over_ip6(s, holder6);
 		client_set_local(holder, m);
+		client_set_ip6(s, holder, m);
 		client_touch(s, holder, now);
 		welcome(s, holder, m->request_id);
 		return;
@@ -747,9 +880,11 @@ static void handle_hello(struct rdv_server *s, const struct cpg_msg *m,
 	}
 	if (at_ep)
 		client_remove(s, at_ep, "replaced: its endpoint registered another VPN IP");
+	take_over_ip6(s, holder6);
 	if (proven) {
 		/* First: peers behind its new NAT are told its local endpoint. */
 		client_set_local(holder, m);
+		client_set_ip6(s, holder, m);
 		client_move(s, holder, from, now);
 		welcome(s, holder, m->request_id);
 		tell_peers_moved(s, holder);
@@ -821,17 +956,38 @@ static void session_start(struct rdv_server *s, struct rdv_session *old,
 	send_session(s, se, !who, CPG_MSG_FWD, 0, 0);
 }
 
+/* An ASK names the peer by PEER_VPN_IP, or by PEER_VPN_IP6 when that is 0.0.0.0. */
+static bool asks_by_ip6(const struct cpg_msg *m)
+{
+	return m->peer_vpn_ip.s_addr == htonl(INADDR_ANY) &&
+	       (m->present & CPG_HAS(CPG_ATTR_PEER_VPN_IP6));
+}
+
+static bool asks_for_self(const struct rdv_client *c, const struct cpg_msg *m)
+{
+	if (asks_by_ip6(m))
+		return !memcmp(&m->peer_vpn_ip6, &c->vpn_ip6, sizeof(c->vpn_ip6));
+	return m->peer_vpn_ip.s_addr == c->vpn_ip.s_addr;
+}
+
+static struct rdv_client *ask_target(const struct rdv_server *s, const struct cpg_msg *m)
+{
+	if (asks_by_ip6(m))
+		return find_by_ip6(s, &m->peer_vpn_ip6);
+	return find_by_ip(s, m->peer_vpn_ip);
+}
+
 static void handle_ask(struct rdv_server *s, struct rdv_client *c, const struct cpg_msg *m,
 		       uint64_t now)
 {
 	struct rdv_client *peer;
 	struct rdv_session *se;
 
-	if (m->peer_vpn_ip.s_addr == c->vpn_ip.s_addr) {
+	if (asks_for_self(c, m)) {
 		send_rej(s, m, &c->endpoint, CPG_REASON_BAD_REQUEST);
 		return;
 	}
-	peer = find_by_ip(s, m->peer_vpn_ip);
+	peer = ask_target(s, m);
 	if (!peer) {
 		send_rej(s, m, &c->endpoint, CPG_REASON_UNKNOWN_PEER);
 		return;
@@ -1086,7 +1242,8 @@ struct rdv_server *rdv_server_new(const struct rdv_config *cfg)
 	TAILQ_INIT(&s->clients);
 	TAILQ_INIT(&s->sessions);
 	TAILQ_INIT(&s->parked);
-	if (htab_init(&s->by_ip) || htab_init(&s->by_ep) || htab_init(&s->by_pair)) {
+	if (htab_init(&s->by_ip) || htab_init(&s->by_ep) || htab_init(&s->by_ip6) ||
+	    htab_init(&s->by_pair)) {
 		log_err("out of memory");
 		rdv_server_free(s);
 		return NULL;
@@ -1115,6 +1272,7 @@ void rdv_server_free(struct rdv_server *s)
 	}
 	htab_destroy(&s->by_ip);
 	htab_destroy(&s->by_ep);
+	htab_destroy(&s->by_ip6);
 	htab_destroy(&s->by_pair);
 	free(s);
 }
@@ -1124,6 +1282,19 @@ const struct rdv_stats *rdv_server_stats(const struct rdv_server *s)
 	return &s->stats;
 }
 
+static void client_info(const struct rdv_client *c, uint64_t now_ms,
+			struct rdv_client_info *out)
+{
+	out->vpn_ip = c->vpn_ip;
+	out->vpn_ip6 = c->vpn_ip6;
+	out->endpoint = c->endpoint;
+	out->local_ep = c->local_ep;
+	out->last_seen = c->last_seen;
+	out->timed_out = client_timed_out(c, now_ms);
+	out->sessions = c->n_sessions;
+	out->nat_type = c->nat_type;
+}
+
 bool rdv_server_client(const struct rdv_server *s, struct in_addr vpn_ip, uint64_t now_ms,
 		       struct rdv_client_info *out)
 {
@@ -1131,12 +1302,18 @@ bool rdv_server_client(const struct rdv_server *s, struct in_addr vpn_ip, uint64
 
 	if (!c)
 		return false;
-	out->endpoint = c->endpoint;
-	out->local_ep = c->local_ep;
-	out->last_seen = c->last_seen;
-	out->timed_out = client_timed_out(c, now_ms);
-	out->sessions = c->n_sessions;
-	out->nat_type = c->nat_type;
+	client_info(c, now_ms, out);
+	return true;
+}
+
+bool rdv_server_client6(const struct rdv_server *s, const struct in6_addr *vpn_ip6,
+			uint64_t now_ms, struct rdv_client_info *out)
+{
+	const struct rdv_client *c = find_by_ip6(s, vpn_ip6);
+
+	if (!c)
+		return false;
+	client_info(c, now_ms, out);
 	return true;
 }
 

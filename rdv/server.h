@@ -81,6 +81,8 @@ struct rdv_stats {
 
 /* What rdv_server_client() tells about a registered client. */
 struct rdv_client_info {
+	struct in_addr vpn_ip;		/* its name */
+	struct in6_addr vpn_ip6;	/* in6addr_any: none */
 	union cpg_sockaddr endpoint;	/* as the RDV sees it */
 	union cpg_sockaddr local_ep;	/* published in HELLO; unset if none */
 	uint64_t last_seen;		/* now_ms of its last valid message */
@@ -112,5 +114,8 @@ void rdv_server_log_stats(const struct rdv_server *s, int prio);
 /* The client registered with vpn_ip, as of now_ms. true if there is one. */
 bool rdv_server_client(const struct rdv_server *s, struct in_addr vpn_ip, uint64_t now_ms,
 		       struct rdv_client_info *out);
+/* The same, found by its IPv6 VPN address. */
+bool rdv_server_client6(const struct rdv_server *s, const struct in6_addr *vpn_ip6,
+			uint64_t now_ms, struct rdv_client_info *out);
 
 #endif

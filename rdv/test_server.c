@@ -300,6 +300,241 @@ static void register_a_b(struct rdv_server *s)
 	expect_ok(B_EP());
 }
 
+/* IPv6 VPN addresses: a second name for a client, never its only one. */
+
+/* A HELLO for ip4 and, unless NULL, ip6; with the secret token unless NULL. */
+static void send_hello6(struct rdv_server *s, const char *ip4, const char *ip6,
+			const union cpg_sockaddr *from, const uint8_t *token, uint64_t now)
+{
+	struct cpg_msg m;
+
+	cpg_msg_init(&m, CPG_MSG_HELLO, 42);
+	m.present = CPG_HAS(CPG_ATTR_VPN_IP);
+	m.vpn_ip = test_ip4(ip4);
+	if (ip6) {
+		m.present |= CPG_HAS(CPG_ATTR_VPN_IP6);
+		m.vpn_ip6 = test_ip6(ip6);
+	}
+	if (token) {
+		m.present |= CPG_HAS(CPG_ATTR_REG_TOKEN);
+		memcpy(m.reg_token, token, CPG_TOKEN_LEN);
+	}
+	input_msg(s, &m, from, now);
+}
+
+static void send_ask6(struct rdv_server *s, const union cpg_sockaddr *from, const char *peer6,
+		      uint64_t now)
+{
+	struct cpg_msg m;
+
+	cpg_msg_init(&m, CPG_MSG_ASK, 99);
+	m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_VPN_IP6);
+	m.peer_vpn_ip6 = test_ip6(peer6);
+	input_msg(s, &m, from, now);
+}
+
+static bool client6(struct rdv_server *s, const char *ip6, uint64_t now,
+		    struct rdv_client_info *info)
+{
+	struct in6_addr ip = test_ip6(ip6);
+
+	return rdv_server_client6(s, &ip, now, info);
+}
+
+static void assert_ip6(const struct in6_addr *got, const char *want)
+{
+	struct in6_addr w = test_ip6(want);
+
+	assert_memory_equal(got, &w, sizeof(w));
+}
+
+/* The OK just checked by expect_ok() repeats ip6, or says none. */
+static void expect_ok6(const union cpg_sockaddr *to, const char *ip6)
+{
+	expect_ok(to);
+	if (!ip6) {
+		assert_false(sent.msgs[0].msg.present & CPG_HAS(CPG_ATTR_VPN_IP6));
+		return;
+	}
+	assert_true(sent.msgs[0].msg.present & CPG_HAS(CPG_ATTR_VPN_IP6));
+	assert_ip6(&sent.msgs[0].msg.vpn_ip6, ip6);
+}
+
+static void expect_peer_ip6(const struct cpg_msg *m, const char *ip6)
+{
+	if (!ip6) {
+		assert_false(m->present & CPG_HAS(CPG_ATTR_PEER_VPN_IP6));
+		return;
+	}
+	assert_true(m->present & CPG_HAS(CPG_ATTR_PEER_VPN_IP6));
+	assert_ip6(&m->peer_vpn_ip6, ip6);
+}
+
+static void test_ip6_register(void **state)
+{
+	struct rdv_server *s = *state;
+	struct rdv_client_info info;
+
+	send_hello6(s, "10.0.0.1", "fd00::1", A_EP(), NULL, T0);
+	expect_ok6(A_EP(), "fd00::1");
+	assert_true(client6(s, "fd00::1", T0, &info));
+	assert_int_equal(info.vpn_ip.s_addr, test_ip4("10.0.0.1").s_addr);
+	assert_true(cpg_sockaddr_equal(&info.endpoint, A_EP()));
+	assert_true(rdv_server_client(s, test_ip4("10.0.0.1"), T0, &info));
+	assert_ip6(&info.vpn_ip6, "fd00::1");
+	assert_false(rdv_server_client6(s, &in6addr_any, T0, &info));
+
+	/* Each HELLO states it anew: a new one, then none (as in 0.3.x). */
+	send_hello6(s, "10.0.0.1", "fd00::11", A_EP(), NULL, T0 + 100);
+	expect_ok6(A_EP(), "fd00::11");
+	assert_false(client6(s, "fd00::1", T0, &info));
+	assert_true(client6(s, "fd00::11", T0, &info));
+	send_hello6(s, "10.0.0.1", NULL, A_EP(), NULL, T0 + 200);
+	expect_ok6(A_EP(), NULL);
+	assert_false(client6(s, "fd00::11", T0, &info));
+	assert_true(rdv_server_client(s, test_ip4("10.0.0.1"), T0 + 200, &info));
+	assert_true(IN6_IS_ADDR_UNSPECIFIED(&info.vpn_ip6));
+	assert_int_equal(rdv_server_stats(s)->clients, 1);
+	/* Gone with its client. */
+	send_hello6(s, "10.0.0.1", "fd00::1", A_EP(), NULL, T0 + 300);
+	send_simple(s, CPG_MSG_BYE, A_EP(), T0 + 400);
+	assert_false(client6(s, "fd00::1", T0, &info));
+}
+
+static void test_ip6_bad_request(void **state)
+{
+	static const char *const bad[] = { "::", "::1", "ff02::1", "ff0e::5", "::ffff:10.0.0.9" };
+	struct rdv_server *s = *state;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		send_hello6(s, "10.0.0.1", bad[i], A_EP(), NULL, T0);
+		expect_nok(A_EP(), CPG_REASON_BAD_REQUEST);
+	}
+	assert_int_equal(rdv_server_stats(s)->clients, 0);
+}
+
+static void test_ip6_in_use(void **state)
+{
+	struct rdv_server *s = *state;
+	struct rdv_client_info info;
+
+	send_hello6(s, "10.0.0.1", "fd00::1", A_EP(), NULL, T0);
+	expect_ok6(A_EP(), "fd00::1");
+	/* Another client, another IPv4 VPN address, the same IPv6 one. */
+	send_hello6(s, "10.0.0.2", "fd00::1", B_EP(), NULL, T0 + 1000);
+	expect_nok(B_EP(), CPG_REASON_IP_IN_USE);
+	assert_false(rdv_server_client(s, test_ip4("10.0.0.2"), T0 + 1000, &info));
+	/* Its registration secret proves its own IPv4 registration only. */
+	send_hello6(s, "10.0.0.2", "fd00::2", B_EP(), NULL, T0 + 1000);
+	expect_ok6(B_EP(), "fd00::2");
+	send_hello6(s, "10.0.0.2", "fd00::1", B_EP(), NULL, T0 + 2000);
+	expect_nok(B_EP(), CPG_REASON_IP_IN_USE);
+	assert_true(rdv_server_client(s, test_ip4("10.0.0.2"), T0 + 2000, &info));
+	assert_ip6(&info.vpn_ip6, "fd00::2");
+
+	/* Once A timed out, its IPv6 VPN address is B's, and A is gone. */
+	send_hello6(s, "10.0.0.2", "fd00::1", B_EP(), NULL, T0 + CPG_CLIENT_TIMEOUT_MS + 1);
+	expect_ok6(B_EP(), "fd00::1");
+	assert_false(rdv_server_client(s, test_ip4("10.0.0.1"), T0 + 6000, &info));
+	assert_true(client6(s, "fd00::1", T0, &info));
+	assert_int_equal(info.vpn_ip.s_addr, test_ip4("10.0.0.2").s_addr);
+	assert_int_equal(rdv_server_stats(s)->clients, 1);
+	assert_int_equal(rdv_server_stats(s)->taken_over, 1);
+}
+
+/* A client that registered another VPN IP at the endpoint gives way. */
+static void test_ip6_same_endpoint(void **state)
+{
+	struct rdv_server *s = *state;
+	struct rdv_client_info info;
+
+	send_hello6(s, "10.0.0.1", "fd00::1", A_EP(), NULL, T0);
+	expect_ok6(A_EP(), "fd00::1");
+	send_hello6(s, "10.0.0.3", "fd00::1", A_EP(), NULL, T0 + 10);
+	expect_ok6(A_EP(), "fd00::1");
+	assert_false(rdv_server_client(s, test_ip4("10.0.0.1"), T0 + 10, &info));
+	assert_true(client6(s, "fd00::1", T0, &info));
+	assert_int_equal(info.vpn_ip.s_addr, test_ip4("10.0.0.3").s_addr);
+}
+
+/* A move with the secret keeps both addresses; a claim without it keeps neither. */
+static void test_ip6_move(void **state)
+{
+	union cpg_sockaddr moved = test_ep4("203.0.113.50", 3000);
+	struct rdv_server *s = *state;
+	struct rdv_client_info info;
+	uint8_t token[CPG_TOKEN_LEN];
+
+	send_hello6(s, "10.0.0.1", "fd00::1", A_EP(), NULL, T0);
+	expect_ok6(A_EP(), "fd00::1");
+	ok_token(token);
+	send_hello6(s, "10.0.0.1", "fd00::1", &moved, NULL, T0 + 100);
+	expect_nok(&moved, CPG_REASON_IP_IN_USE);
+	send_hello6(s, "10.0.0.1", "fd00::1", &moved, token, T0 + 200);
+	expect_ok6(&moved, "fd00::1");
+	assert_int_equal(rdv_server_stats(s)->moved, 1);
+	assert_true(client6(s, "fd00::1", T0, &info));
+	assert_true(cpg_sockaddr_equal(&info.endpoint, &moved));
+	assert_int_equal(info.vpn_ip.s_addr, test_ip4("10.0.0.1").s_addr);
+	assert_int_equal(rdv_server_stats(s)->clients, 1);
+}
+
+static void test_ask_by_ip6(void **state)
+{
+	struct rdv_server *s = *state;
+	const struct cpg_msg *m;
+	uint32_t session;
+
+	send_hello6(s, "10.0.0.1", "fd00::1", A_EP(), NULL, T0);
+	send_hello6(s, "10.0.0.2", "fd00::2", B_EP(), NULL, T0);
+	/* Both learn each other's two addresses: B is named by its IPv4 one. */
+	send_ask6(s, A_EP(), "fd00::2", T0 + 10);
+	session = expect_ans_fwd(A_EP(), "10.0.0.1", A_EP(), B_EP(), "10.0.0.2", B_EP(), 0);
+	expect_peer_ip6(&sent.msgs[0].msg, "fd00::2");
+	expect_peer_ip6(&sent.msgs[1].msg, "fd00::1");
+	/* Asking by its IPv4 one finds the same session, and says the same. */
+	send_ask(s, A_EP(), "10.0.0.2", T0 + 20);
+	assert_int_equal(expect_ans_fwd(A_EP(), "10.0.0.1", A_EP(), B_EP(), "10.0.0.2", B_EP(), 0),
+			 session);
+	expect_peer_ip6(&sent.msgs[0].msg, "fd00::2");
+	expect_peer_ip6(&sent.msgs[1].msg, "fd00::1");
+	/* B asks back by IPv6: the session A's ASK made. */
+	send_ask6(s, B_EP(), "fd00::1", T0 + 30);
+	assert_int_equal(sent.n, 1);
+	m = sent_msg(0, CPG_MSG_ANS, B_EP());
+	assert_int_equal(check_peer_msg(m, "10.0.0.1", A_EP(), CPG_ROLE_SERVER, 0), session);
+	expect_peer_ip6(m, "fd00::1");
+}
+
+static void test_ask_by_ip6_rejected(void **state)
+{
+	struct rdv_server *s = *state;
+	const struct cpg_msg *m;
+
+	send_hello6(s, "10.0.0.1", "fd00::1", A_EP(), NULL, T0);
+	send_hello6(s, "10.0.0.2", NULL, B_EP(), NULL, T0);
+	/* The REJ repeats the request: 0.0.0.0 and the IPv6 VPN address. */
+	send_ask6(s, A_EP(), "fd00::9", T0 + 10);
+	expect_rej(A_EP(), "0.0.0.0", CPG_REASON_UNKNOWN_PEER);
+	expect_peer_ip6(&sent.msgs[0].msg, "fd00::9");
+	send_ask6(s, A_EP(), "fd00::1", T0 + 10);
+	expect_rej(A_EP(), "0.0.0.0", CPG_REASON_BAD_REQUEST);
+	/* Without an IPv6 VPN address, B cannot ask for "none". */
+	send_ask6(s, B_EP(), "::", T0 + 10);
+	expect_rej(B_EP(), "0.0.0.0", CPG_REASON_BAD_REQUEST);
+	/* B has no IPv6 VPN address: nothing finds it by one, and A's ANS
+	 * about it has none; B's FWD says A's. */
+	send_ask(s, A_EP(), "10.0.0.2", T0 + 20);
+	expect_ans_fwd(A_EP(), "10.0.0.1", A_EP(), B_EP(), "10.0.0.2", B_EP(), 0);
+	expect_peer_ip6(&sent.msgs[0].msg, NULL);
+	expect_peer_ip6(&sent.msgs[1].msg, "fd00::1");
+	/* A live peer that timed out is refused by either name. */
+	send_ask6(s, B_EP(), "fd00::1", T0 + CPG_CLIENT_TIMEOUT_MS + 100);
+	assert_int_equal(sent.n, 1);
+	m = sent_msg(0, CPG_MSG_REJ, B_EP());
+	assert_int_equal(m->reason, CPG_REASON_PEER_TIMED_OUT);
+}
+
 static void test_hello_ok(void **state)
 {
 	struct rdv_server *s = *state;
@@ -2004,6 +2239,13 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_hello_ok, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ip6_register, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ip6_bad_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ip6_in_use, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ip6_same_endpoint, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ip6_move, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ask_by_ip6, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ask_by_ip6_rejected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hello_refresh, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hello_ip_in_use, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hello_takeover_after_timeout, setup,

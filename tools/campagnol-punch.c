@@ -6,8 +6,12 @@
  *
  *   registered vpn_ip=IP public=ADDR:PORT local=ADDR:PORT
  *   up peer=VPN_IP endpoint=ADDR:PORT path=local|public|relayed role=... ms=...
+ *      [peer6=VPN_IP6, when the RDV told the peer's IPv6 VPN address]
  *   recv peer=VPN_IP from=ADDR:PORT seq=N echo=yes|no
  *   failed peer=VPN_IP reason=... rdv_reason=... message="..."
+ *
+ * A peer given as an IPv6 VPN address is asked for by it; its lines name it
+ * by its IPv4 VPN address once the RDV told it, by the IPv6 one before.
  *
  * A relayed path's endpoint is the relay's.
  */
@@ -48,7 +52,8 @@ enum peer_state {
 
 struct peer {
 	struct punch_tool *tool;
-	struct in_addr vpn_ip;
+	struct in_addr vpn_ip;		/* 0.0.0.0: asked for by vpn_ip6, not up yet */
+	struct in6_addr vpn_ip6;	/* the one it was asked for by; else none */
 	bool asked;
 	bool ever_up;
 	bool ever_failed;
@@ -110,6 +115,38 @@ static struct peer *peer_find(struct punch_tool *t, struct in_addr ip)
 	return NULL;
 }
 
+/* The record asked for by IPv6 VPN address ip that has no IPv4 one yet. */
+static struct peer *peer_find6(struct punch_tool *t, const struct in6_addr *ip)
+{
+	for (size_t i = 0; i < t->n_peers; i++) {
+		if (!t->peers[i].vpn_ip.s_addr &&
+		    !memcmp(&t->peers[i].vpn_ip6, ip, sizeof(*ip)))
+			return &t->peers[i];
+	}
+	return NULL;
+}
+
+/* The record of the peer the client names by ip and ip6. */
+static struct peer *peer_lookup(struct punch_tool *t, struct in_addr ip,
+				const struct in6_addr *ip6)
+{
+	struct peer *p = ip.s_addr ? peer_find(t, ip) : NULL;
+
+	if (!p && !IN6_IS_ADDR_UNSPECIFIED(ip6)) {
+		p = peer_find6(t, ip6);
+		if (p)
+			p->vpn_ip = ip;
+	}
+	return p;
+}
+
+static const char *peer_str(const struct peer *p, char buf[INET6_ADDRSTRLEN])
+{
+	if (!p->vpn_ip.s_addr)
+		return inet_ntop(AF_INET6, &p->vpn_ip6, buf, INET6_ADDRSTRLEN);
+	return cpg_net_ip4_str(p->vpn_ip, buf);
+}
+
 static void peer_timer_fn(struct cpg_loop *loop, void *arg);
 
 static struct peer *peer_add(struct punch_tool *t, struct in_addr ip, bool asked)
@@ -130,10 +167,10 @@ static struct peer *peer_add(struct punch_tool *t, struct in_addr ip, bool asked
 static void print_failed(struct punch_tool *t, struct peer *p, const char *reason,
 			 enum cpg_reason rdv_reason, const char *message)
 {
-	char ip[INET_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN];
 
 	printf("failed peer=%s reason=%s rdv_reason=%s message=\"%s\"\n",
-	       cpg_net_ip4_str(p->vpn_ip, ip), reason, reason_word(rdv_reason), message);
+	       peer_str(p, ip), reason, reason_word(rdv_reason), message);
 	p->state = PEER_FAILED;
 	if (!p->ever_failed)
 		t->n_failed++;
@@ -214,7 +251,7 @@ static void peer_timer_fn(struct cpg_loop *loop, void *arg)
 static void on_registered(void *arg, const union cpg_sockaddr *public_ep)
 {
 	struct punch_tool *t = arg;
-	char ip[INET_ADDRSTRLEN], pub[CPG_SOCKADDR_STRLEN], local[CPG_SOCKADDR_STRLEN];
+	char ip[INET6_ADDRSTRLEN], pub[CPG_SOCKADDR_STRLEN], local[CPG_SOCKADDR_STRLEN];
 
 	printf("registered vpn_ip=%s public=%s local=%s\n", cpg_net_ip4_str(t->rc.vpn_ip, ip),
 	       cpg_sockaddr_str(public_ep, pub, sizeof(pub)),
@@ -227,23 +264,24 @@ static void on_registered(void *arg, const union cpg_sockaddr *public_ep)
 		int ret;
 
 		p->t0 = cpg_loop_now_ms();
-		ret = cpg_rdvc_connect(t->rdvc, p->vpn_ip);
+		ret = p->vpn_ip.s_addr ? cpg_rdvc_connect(t->rdvc, p->vpn_ip) :
+					 cpg_rdvc_connect6(t->rdvc, &p->vpn_ip6);
 		/* -EEXIST: the peer asked for us first; its FWD does the job. */
 		if (ret < 0 && ret != -EEXIST) {
 			char msg[120];
 
-			snprintf(msg, sizeof(msg), "cannot ask for %s: %s",
-				 cpg_net_ip4_str(p->vpn_ip, ip), strerror(-ret));
+			snprintf(msg, sizeof(msg), "cannot ask for %s: %s", peer_str(p, ip),
+				 strerror(-ret));
 			print_failed(t, p, "no-answer", CPG_REASON_NONE, msg);
 		}
 	}
 	check_finished(t);
 }
 
-static bool on_peer_incoming(void *arg, struct in_addr vpn_ip)
+static bool on_peer_incoming(void *arg, struct in_addr vpn_ip, const struct in6_addr *vpn_ip6)
 {
 	struct punch_tool *t = arg;
-	struct peer *p = peer_find(t, vpn_ip);
+	struct peer *p = peer_lookup(t, vpn_ip, vpn_ip6);
 
 	if (!p)
 		p = peer_add(t, vpn_ip, false);
@@ -260,8 +298,8 @@ static bool on_peer_incoming(void *arg, struct in_addr vpn_ip)
 static void on_peer_up(void *arg, const struct cpg_rdvc_peer_info *info)
 {
 	struct punch_tool *t = arg;
-	struct peer *p = peer_find(t, info->vpn_ip);
-	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN];
+	struct peer *p = peer_lookup(t, info->vpn_ip, &info->vpn_ip6);
+	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN], ip6[INET6_ADDRSTRLEN] = "";
 
 	if (!p) {
 		/* Forwarded while our records were full: say so, but go on. */
@@ -272,11 +310,14 @@ static void on_peer_up(void *arg, const struct cpg_rdvc_peer_info *info)
 		}
 		p->t0 = cpg_loop_now_ms();
 	}
-	printf("up peer=%s endpoint=%s path=%s role=%s session=%08x asked=%s ms=%llu\n",
+	if (!IN6_IS_ADDR_UNSPECIFIED(&info->vpn_ip6))
+		inet_ntop(AF_INET6, &info->vpn_ip6, ip6, sizeof(ip6));
+	printf("up peer=%s endpoint=%s path=%s role=%s session=%08x asked=%s ms=%llu%s%s\n",
 	       cpg_net_ip4_str(info->vpn_ip, ip), cpg_sockaddr_str(&info->endpoint, ep, sizeof(ep)),
 	       info->relayed ? "relayed" : info->local ? "local" : "public",
 	       info->role == CPG_ROLE_CLIENT ? "client" : "server", info->session,
-	       info->asked ? "yes" : "no", (unsigned long long)(cpg_loop_now_ms() - p->t0));
+	       info->asked ? "yes" : "no", (unsigned long long)(cpg_loop_now_ms() - p->t0),
+	       ip6[0] ? " peer6=" : "", ip6);
 	if (!p->ever_up)
 		t->n_up++;
 	p->ever_up = true;
@@ -295,11 +336,11 @@ static void on_peer_up(void *arg, const struct cpg_rdvc_peer_info *info)
 	peer_timer_fn(&t->loop, p);
 }
 
-static void on_peer_failed(void *arg, struct in_addr vpn_ip, enum cpg_rdvc_failure failure,
-			   enum cpg_reason reason)
+static void on_peer_failed(void *arg, struct in_addr vpn_ip, const struct in6_addr *vpn_ip6,
+			   enum cpg_rdvc_failure failure, enum cpg_reason reason)
 {
 	struct punch_tool *t = arg;
-	struct peer *p = peer_find(t, vpn_ip);
+	struct peer *p = peer_lookup(t, vpn_ip, vpn_ip6);
 
 	if (!p)
 		p = peer_add(t, vpn_ip, false);
@@ -394,6 +435,8 @@ static void usage(FILE *out)
 		"  -I, --interface IFNAME    bind to this interface and take its IP\n"
 		"  -o, --override IP:PORT    published local endpoint\n"
 		"  -n, --no-local            publish no local endpoint\n"
+		"  -6, --vpn-ip6 IPV6        our IPv6 VPN address, told to the RDV\n"
+		"                            (a PEER_VPN_IP may be an IPv6 one)\n"
 		"  -t, --punch-timeout MS    punching deadline (default 3000)\n"
 		"  -x, --exchange N          test datagrams per peer (default 3)\n"
 		"  -w, --wait SECONDS        passive: exit after this long; with peers: stay this\n"
@@ -432,6 +475,7 @@ struct options {
 	const char *local_host;
 	const char *interface;
 	const char *override;
+	const char *vpn_ip6;
 	long local_port;		/* -1: not given */
 	bool no_local;
 	unsigned long punch_timeout_ms;
@@ -462,6 +506,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "interface", required_argument, NULL, 'I' },
 		{ "override", required_argument, NULL, 'o' },
 		{ "no-local", no_argument, NULL, 'n' },
+		{ "vpn-ip6", required_argument, NULL, '6' },
 		{ "punch-timeout", required_argument, NULL, 't' },
 		{ "exchange", required_argument, NULL, 'x' },
 		{ "wait", required_argument, NULL, 'w' },
@@ -476,7 +521,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 
 	*o = (struct options){ .local_port = -1, .exchange = 3, .wait_s = -1,
 			       .log_level = LOG_NOTICE };
-	while ((opt = getopt_long(argc, argv, "s:c:l:p:I:o:nt:x:w:vdhV", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:c:l:p:I:o:n6:t:x:w:vdhV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			o->server = optarg;
@@ -500,6 +545,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'n':
 			o->no_local = true;
+			break;
+		case '6':
+			o->vpn_ip6 = optarg;
 			break;
 		case 't':
 			if (!number_arg("punch timeout", 1, 3600000, &v))
@@ -603,18 +651,28 @@ static int build_config(const struct options *o, struct cpg_config *cfg, char **
 static int add_asked_peers(struct punch_tool *t, char **peers, int n_peers)
 {
 	for (int i = 0; i < n_peers; i++) {
-		struct in_addr ip;
+		struct in6_addr ip6 = in6addr_any;
+		struct in_addr ip = { 0 };
+		struct peer *p;
 
-		if (parse_ip(peers[i], &ip) < 0 || ip.s_addr == 0 ||
-		    ip.s_addr == t->rc.vpn_ip.s_addr) {
+		if (inet_pton(AF_INET6, peers[i], &ip6) == 1) {
+			if (IN6_IS_ADDR_UNSPECIFIED(&ip6) ||
+			    !memcmp(&ip6, &t->rc.vpn_ip6, sizeof(ip6))) {
+				fprintf(stderr, "campagnol-punch: bad peer IPv6 VPN IP '%s'\n",
+					peers[i]);
+				return CPG_CLI_EXIT_USAGE;
+			}
+		} else if (parse_ip(peers[i], &ip) < 0 || ip.s_addr == 0 ||
+			   ip.s_addr == t->rc.vpn_ip.s_addr) {
 			fprintf(stderr, "campagnol-punch: bad peer VPN IP '%s'\n", peers[i]);
 			return CPG_CLI_EXIT_USAGE;
 		}
-		if (peer_find(t, ip)) {
+		if (ip.s_addr ? peer_find(t, ip) != NULL : peer_find6(t, &ip6) != NULL) {
 			fprintf(stderr, "campagnol-punch: peer %s given twice\n", peers[i]);
 			return CPG_CLI_EXIT_USAGE;
 		}
-		peer_add(t, ip, true);
+		p = peer_add(t, ip, true);
+		p->vpn_ip6 = ip6;
 	}
 	t->n_asked = (size_t)n_peers;
 	return 0;
@@ -686,6 +744,11 @@ int main(int argc, char **argv)
 	t.fd = t.rc.fd;
 	if (o.punch_timeout_ms)
 		t.rc.punch_timeout_ms = (unsigned int)o.punch_timeout_ms;
+	if (o.vpn_ip6 && inet_pton(AF_INET6, o.vpn_ip6, &t.rc.vpn_ip6) != 1) {
+		fprintf(stderr, "campagnol-punch: bad IPv6 VPN IP '%s'\n", o.vpn_ip6);
+		close(t.fd);
+		return CPG_CLI_EXIT_USAGE;
+	}
 	t.exchange = (unsigned int)o.exchange;
 	t.wait_s = o.wait_s;
 	t.max_records = (size_t)n_peers + t.rc.max_peers;

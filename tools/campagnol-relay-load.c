@@ -135,8 +135,8 @@ static void on_peer_up(void *arg, const struct cpg_rdvc_peer_info *info)
 	c->rl->relayed += info->relayed;
 }
 
-static void on_peer_failed(void *arg, struct in_addr ip, enum cpg_rdvc_failure failure,
-			   enum cpg_reason reason)
+static void on_peer_failed(void *arg, struct in_addr ip, const struct in6_addr *ip6,
+			   enum cpg_rdvc_failure failure, enum cpg_reason reason)
 {
 	struct sim_client *c = arg;
 	char ips[INET_ADDRSTRLEN];

@@ -520,7 +520,7 @@ static void on_registered(void *arg, const union cpg_sockaddr *public_ep)
 	v->public_ep = *public_ep;
 }
 
-static bool on_peer_incoming(void *arg, struct in_addr ip)
+static bool on_peer_incoming(void *arg, struct in_addr ip, const struct in6_addr *ip6)
 {
 	struct vpn *v = arg;
 	char ips[INET_ADDRSTRLEN];
@@ -622,8 +622,8 @@ static void on_peer_moved(void *arg, const struct cpg_rdvc_peer_info *info)
 	cpg_dtls_session_set_peer(p->dtls, &info->endpoint);
 }
 
-static void on_peer_failed(void *arg, struct in_addr ip, enum cpg_rdvc_failure failure,
-			   enum cpg_reason reason)
+static void on_peer_failed(void *arg, struct in_addr ip, const struct in6_addr *ip6,
+			   enum cpg_rdvc_failure failure, enum cpg_reason reason)
 {
 	struct vpn *v = arg;
 	struct peer *p = peer_table_find(&v->peers, ip);

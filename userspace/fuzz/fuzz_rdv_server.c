@@ -34,7 +34,10 @@
  * probe port, only before an OK; PROBE_ANS answers a PROBE at the probe
  * port. A FWD with DIRECT_TRY follows only the OK of a HELLO that moved
  * its client, to the other member of one of its sessions, naming the new
- * endpoint. Clients and sessions stay within the limits; the server holds
+ * endpoint. IPv6 VPN addresses: an ASK by one (PEER_VPN_IP 0.0.0.0) gets
+ * the ANS of the client that has it, or a REJ repeating it; an OK says the
+ * HELLO's, which then finds the client; a HELLO never takes the one of
+ * another live client. Clients and sessions stay within the limits; the server holds
  * exactly the allocations the relay has live, and never releases another.
  */
 #include <arpa/inet.h>
@@ -162,6 +165,27 @@ static bool request_is(const struct fuzz_state *st, uint8_t type)
 	return st->req_ok && st->req.type == type;
 }
 
+static bool asks_by_ip6(const struct cpg_msg *ask)
+{
+	return ask->peer_vpn_ip.s_addr == htonl(INADDR_ANY) &&
+	       (ask->present & CPG_HAS(CPG_ATTR_PEER_VPN_IP6));
+}
+
+static bool same_peer_ip6(const struct cpg_msg *a, const struct cpg_msg *b)
+{
+	return (a->present & CPG_HAS(CPG_ATTR_PEER_VPN_IP6)) &&
+	       (b->present & CPG_HAS(CPG_ATTR_PEER_VPN_IP6)) &&
+	       !memcmp(&a->peer_vpn_ip6, &b->peer_vpn_ip6, sizeof(a->peer_vpn_ip6));
+}
+
+/* The ANS names the peer asked for, by its IPv4 VPN address or its IPv6 one. */
+static bool answers_ask(const struct cpg_msg *ask, const struct cpg_msg *ans)
+{
+	if (asks_by_ip6(ask))
+		return same_peer_ip6(ans, ask);
+	return ans->peer_vpn_ip.s_addr == ask->peer_vpn_ip.s_addr;
+}
+
 /* ANS and FWD of one ASK tell both sides one session, in opposite roles. */
 static bool session_pair(struct fuzz_state *st, const struct cpg_msg *m)
 {
@@ -213,6 +237,10 @@ static void check_send(void *arg, const union cpg_sockaddr *to, const uint8_t *b
 		    st->probe_sent != !!(m.present & CPG_HAS(CPG_ATTR_PROBE_PORT)))
 			abort();
 		note_reg_token(st, &m);
+		/* It repeats the HELLO's IPv6 VPN address. */
+		if ((m.present ^ st->req.present) & CPG_HAS(CPG_ATTR_VPN_IP6) ||
+		    memcmp(&m.vpn_ip6, &st->req.vpn_ip6, sizeof(m.vpn_ip6)))
+			abort();
 		/* fall through */
 	case CPG_MSG_PONG:
 		if (!to_sender || !cpg_sockaddr_equal(&m.public_ep, to) ||
@@ -220,12 +248,14 @@ static void check_send(void *arg, const union cpg_sockaddr *to, const uint8_t *b
 			abort();
 		break;
 	case CPG_MSG_ANS:
-		if (!to_sender || !session_sane(st, &m, to) || !session_pair(st, &m))
+		if (!to_sender || !session_sane(st, &m, to) || !session_pair(st, &m) ||
+		    !request_is(st, CPG_MSG_ASK) || !answers_ask(&st->req, &m))
 			abort();
-		/* fall through */
+		break;
 	case CPG_MSG_REJ:
 		if (!to_sender || !request_is(st, CPG_MSG_ASK) ||
-		    m.peer_vpn_ip.s_addr != st->req.peer_vpn_ip.s_addr)
+		    m.peer_vpn_ip.s_addr != st->req.peer_vpn_ip.s_addr ||
+		    (asks_by_ip6(&st->req) && !same_peer_ip6(&m, &st->req)))
 			abort();
 		break;
 	case CPG_MSG_FWD:
@@ -348,6 +378,19 @@ static bool claims_live(const struct rdv_server *s, const struct fuzz_state *st,
 	       !cpg_sockaddr_equal(&info.endpoint, st->from);
 }
 
+/* A HELLO for an IPv6 VPN address another live client holds. */
+static bool claims_live_ip6(const struct rdv_server *s, const struct fuzz_state *st,
+			    uint64_t now)
+{
+	struct rdv_client_info info;
+
+	return !st->at_probe && request_is(st, CPG_MSG_HELLO) &&
+	       (st->req.present & CPG_HAS(CPG_ATTR_VPN_IP6)) &&
+	       rdv_server_client6(s, &st->req.vpn_ip6, now, &info) && !info.timed_out &&
+	       info.vpn_ip.s_addr != st->req.vpn_ip.s_addr &&
+	       !cpg_sockaddr_equal(&info.endpoint, st->from);
+}
+
 /* Accepted, such a claim is the holder moving: it knew the secret, which
  * the move kept. */
 static void check_claim(struct fuzz_state *st)
@@ -380,6 +423,16 @@ static void check_state(const struct rdv_server *s, unsigned int max_clients,
 	if (!rdv_server_client(s, st->req.vpn_ip, now, &info) ||
 	    !cpg_sockaddr_equal(&info.endpoint, st->from) || info.timed_out ||
 	    info.last_seen != now)
+		abort();
+	/* It has the HELLO's IPv6 VPN address, or none. */
+	if (!(st->req.present & CPG_HAS(CPG_ATTR_VPN_IP6))) {
+		if (!IN6_IS_ADDR_UNSPECIFIED(&info.vpn_ip6))
+			abort();
+		return;
+	}
+	if (memcmp(&info.vpn_ip6, &st->req.vpn_ip6, sizeof(info.vpn_ip6)) ||
+	    !rdv_server_client6(s, &st->req.vpn_ip6, now, &info) ||
+	    info.vpn_ip.s_addr != st->req.vpn_ip.s_addr)
 		abort();
 }
 
@@ -453,7 +506,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const uint8_t *buf;
 		uint16_t len_field;
 		size_t len;
-		bool claim;
+		bool claim, claim6;
 		int i;
 
 		now += clock_step(&in, op >> 4 & 7);
@@ -476,12 +529,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		st.session_sent = false;
 		st.probe_sent = false;
 		claim = claims_live(s, &st, now);
+		claim6 = claims_live_ip6(s, &st, now);
 		if (st.at_probe)
 			rdv_server_input_probe(s, buf, len, st.from, now);
 		else
 			rdv_server_input(s, buf, len, st.from, now);
 		if (claim)
 			check_claim(&st);
+		if (claim6 && st.ok_sent)
+			abort();
 		check_state(s, cfg.max_clients, &st, now);
 	}
 	rdv_server_log_stats(s, LOG_DEBUG);

@@ -10,7 +10,7 @@
  *           100/3000/60000 (the defaults), 1/5/10, 30/200/400,
  *           1000/10000/0 (never); bits 5-7: what the
  *           callbacks call back: nothing, refuse incoming, connect from
- *           peer_incoming, close on peer_up, connect on peer_failed,
+ *           peer_incoming (by both addresses), close on peer_up, connect on peer_failed,
  *           restart on peer_failed, keepalive on peer_up and connect on
  *           registered, or the three of 2-4.
  *   event   op (u8), bits 0-2 the kind, bits 3-7 its argument a:
@@ -21,7 +21,8 @@
  *              then the due timers run
  *           3  the clock moves to the next timer's deadline, (a & 7) + 1
  *              times
- *           4  cpg_rdvc_connect(peer a & 7)
+ *           4  cpg_rdvc_connect(peer a & 7); a & 8: cpg_rdvc_connect6() of
+ *              its IPv6 VPN address instead, a & 16: cpg_rdvc_close6() of it
  *           5  cpg_rdvc_close(peer a & 7, reason a >> 3)
  *           6  cpg_rdvc_keepalive(peer a & 7)
  *           7  a & 1 ? cpg_rdvc_restart() : a & 2 ? cpg_rdvc_reregister() :
@@ -40,6 +41,9 @@
  * holds: it makes no new peer, asks and closes nothing, fails no peer, and
  * punches only at the endpoint it names; peer_moved names an endpoint
  * other than the one the peer was up at.
+ * The client has an IPv6 VPN address: every HELLO says it; an ASK names a
+ * peer by its IPv4 VPN address or, with 0.0.0.0, by a valid IPv6 one, and
+ * a peer that fails unnamed (0.0.0.0) has one.
  * Callbacks come only from the events that can cause them and tell what
  * the datagram said; timers stay consistent and none is left armed.
  */
@@ -84,7 +88,9 @@ static struct {
 	union cpg_sockaddr local_ep;
 	union cpg_sockaddr sources[8];
 	struct in_addr vpn_ip;
+	struct in6_addr vpn_ip6;
 	struct in_addr peers[8];
+	struct in6_addr peers6[8];	/* fd00::2 and on, ours, :: */
 } fx;
 
 /* What one input has done so far. */
@@ -208,6 +214,17 @@ static bool bad_peer_ip(struct in_addr ip)
 	return ip.s_addr == fx.vpn_ip.s_addr || ip.s_addr == 0;
 }
 
+static bool bad_peer_ip6(const struct in6_addr *ip)
+{
+	return IN6_IS_ADDR_UNSPECIFIED(ip) || !memcmp(ip, &fx.vpn_ip6, sizeof(*ip));
+}
+
+/* A peer named by its IPv4 VPN address, or (0.0.0.0) by its IPv6 one. */
+static bool bad_peer_name(struct in_addr ip, const struct in6_addr *ip6)
+{
+	return ip.s_addr ? bad_peer_ip(ip) : bad_peer_ip6(ip6);
+}
+
 /* Where a punch may go: an endpoint the RDV named, or one we heard from. */
 static bool punch_target(const union cpg_sockaddr *to)
 {
@@ -295,7 +312,8 @@ static void check_sent(const struct cpg_msg *m, const union cpg_sockaddr *to)
 		if (m->vpn_ip.s_addr != fx.vpn_ip.s_addr ||
 		    !!(m->present & CPG_HAS(CPG_ATTR_LOCAL_ENDPOINT)) != st.local_ep ||
 		    (st.local_ep && !cpg_sockaddr_equal(&m->local_ep, &fx.local_ep)) ||
-		    !reg_token_known(m))
+		    !reg_token_known(m) || !(m->present & CPG_HAS(CPG_ATTR_VPN_IP6)) ||
+		    memcmp(&m->vpn_ip6, &fx.vpn_ip6, sizeof(fx.vpn_ip6)))
 			abort();
 		/* fall through */
 	case CPG_MSG_PING:
@@ -307,10 +325,13 @@ static void check_sent(const struct cpg_msg *m, const union cpg_sockaddr *to)
 		/* Refusing a FWD needs no registration. */
 		if (!st.started && !from_rdv_with(CPG_MSG_FWD))
 			abort();
-		/* fall through */
+		if (!to_rdv || bad_peer_ip(m->peer_vpn_ip))
+			abort();
+		break;
 	case CPG_MSG_ASK:
-		if (!to_rdv || !(st.started || m->type == CPG_MSG_CLOSE) ||
-		    bad_peer_ip(m->peer_vpn_ip))
+		if (!to_rdv || !st.started ||
+		    (!m->peer_vpn_ip.s_addr && !(m->present & CPG_HAS(CPG_ATTR_PEER_VPN_IP6))) ||
+		    bad_peer_name(m->peer_vpn_ip, &m->peer_vpn_ip6))
 			abort();
 		break;
 	case CPG_MSG_PROBE:
@@ -363,6 +384,18 @@ static void connect_checked(struct in_addr ip)
 		abort();
 }
 
+static void connect6_checked(const struct in6_addr *ip)
+{
+	int ret = cpg_rdvc_connect6(st.c, ip);
+
+	if ((ret == -EINVAL) != bad_peer_ip6(ip))
+		abort();
+	if (ret == 0 && cpg_rdvc_connect6(st.c, ip) != -EEXIST)
+		abort();
+	if (ret && ret != -EEXIST && ret != -ENOSPC && ret != -EINVAL)
+		abort();
+}
+
 /* SIGUSR1's restart forgets the registration, and its secret with it. */
 static void restart_checked(void)
 {
@@ -393,13 +426,20 @@ static void on_moved(void *arg, const union cpg_sockaddr *public_ep)
 		abort();
 }
 
-static bool on_peer_incoming(void *arg, struct in_addr vpn_ip)
+static bool on_peer_incoming(void *arg, struct in_addr vpn_ip, const struct in6_addr *vpn_ip6)
 {
+	struct in6_addr said = st.msg.present & CPG_HAS(CPG_ATTR_PEER_VPN_IP6) ?
+			       st.msg.peer_vpn_ip6 : in6addr_any;
+
 	if (!from_rdv_with(CPG_MSG_FWD) || peer_move_news() ||
-	    vpn_ip.s_addr != st.msg.peer_vpn_ip.s_addr || bad_peer_ip(vpn_ip))
+	    vpn_ip.s_addr != st.msg.peer_vpn_ip.s_addr || bad_peer_ip(vpn_ip) ||
+	    memcmp(vpn_ip6, &said, sizeof(said)))
 		abort();
-	if (st.mode == CB_CONNECT_INCOMING || st.mode == CB_ALL)
+	if (st.mode == CB_CONNECT_INCOMING || st.mode == CB_ALL) {
 		connect_checked(vpn_ip);
+		if (!IN6_IS_ADDR_UNSPECIFIED(vpn_ip6))
+			connect6_checked(vpn_ip6);
+	}
 	return st.mode != CB_REFUSE_INCOMING;
 }
 
@@ -409,6 +449,7 @@ static void on_peer_up(void *arg, const struct cpg_rdvc_peer_info *info)
 	    !cpg_sockaddr_equal(&info->endpoint, st.from) ||
 	    info->vpn_ip.s_addr != st.msg.vpn_ip.s_addr || info->session != st.msg.session ||
 	    bad_peer_ip(info->vpn_ip) ||
+	    (!IN6_IS_ADDR_UNSPECIFIED(&info->vpn_ip6) && bad_peer_ip6(&info->vpn_ip6)) ||
 	    (info->role != CPG_ROLE_CLIENT && info->role != CPG_ROLE_SERVER))
 		abort();
 	if (st.n_up < MAX_UP) {
@@ -438,8 +479,8 @@ static void on_peer_moved(void *arg, const struct cpg_rdvc_peer_info *info)
 	}
 }
 
-static void on_peer_failed(void *arg, struct in_addr vpn_ip, enum cpg_rdvc_failure failure,
-			   enum cpg_reason reason)
+static void on_peer_failed(void *arg, struct in_addr vpn_ip, const struct in6_addr *vpn_ip6,
+			   enum cpg_rdvc_failure failure, enum cpg_reason reason)
 {
 	if (peer_move_news())
 		abort();
@@ -461,11 +502,13 @@ static void on_peer_failed(void *arg, struct in_addr vpn_ip, enum cpg_rdvc_failu
 	default:
 		abort();
 	}
-	if (bad_peer_ip(vpn_ip) || !cpg_rdvc_failure_message(st.c)[0] ||
+	if (bad_peer_name(vpn_ip, vpn_ip6) || !cpg_rdvc_failure_message(st.c)[0] ||
 	    !strcmp(cpg_rdvc_failure_str(failure), "unknown"))
 		abort();
-	if (st.mode == CB_CONNECT_ON_FAIL || st.mode == CB_ALL)
+	if ((st.mode == CB_CONNECT_ON_FAIL || st.mode == CB_ALL) && vpn_ip.s_addr)
 		connect_checked(vpn_ip);
+	else if (st.mode == CB_CONNECT_ON_FAIL || st.mode == CB_ALL)
+		connect6_checked(vpn_ip6);
 	if (st.mode == CB_RESTART_ON_FAIL) {
 		st.started = true;
 		restart_checked();
@@ -549,7 +592,12 @@ static void event(struct fuzz_input *in)
 			next_timer();
 		break;
 	case 4:
-		connect_checked(fx.peers[a & 7]);
+		if (a & 16)
+			cpg_rdvc_close6(st.c, &fx.peers6[a & 7], CPG_REASON_IDLE);
+		else if (a & 8)
+			connect6_checked(&fx.peers6[a & 7]);
+		else
+			connect_checked(fx.peers[a & 7]);
 		break;
 	case 5:
 		cpg_rdvc_close(st.c, fx.peers[a & 7], reasons[a >> 3]);
@@ -607,6 +655,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		fx.peers[i].s_addr = htonl(0x0a000002 + i);	/* 10.0.0.2 and on */
 	fx.peers[6] = fx.vpn_ip;
 	fx.peers[7].s_addr = 0;
+	inet_pton(AF_INET6, "fd00::1", &fx.vpn_ip6);
+	for (int i = 0; i < 6; i++) {
+		inet_pton(AF_INET6, "fd00::", &fx.peers6[i]);
+		fx.peers6[i].s6_addr[15] = (uint8_t)(2 + i);
+	}
+	fx.peers6[6] = fx.vpn_ip6;
+	fx.peers6[7] = in6addr_any;
 	return 0;
 }
 
@@ -624,6 +679,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.fd = fx.fd;
 	cfg.server = fx.server;
 	cfg.vpn_ip = fx.vpn_ip;
+	cfg.vpn_ip6 = fx.vpn_ip6;
 	cfg.max_peers = 1 + (conf & 3);
 	st.local_ep = conf & 4;
 	if (st.local_ep)

@@ -12,10 +12,12 @@
 
 #define EP4_LEN 8
 #define EP6_LEN 20
+#define IP6_LEN 16
 
 enum attr_kind {
 	KIND_NONE,
 	KIND_IP4,
+	KIND_IP6,
 	KIND_ENDPOINT,
 	KIND_U32,
 	KIND_U16,
@@ -56,6 +58,9 @@ static const struct attr_desc {
 	[CPG_ATTR_IN_USE] = { KIND_U32, offsetof(struct cpg_msg, in_use), "in_use" },
 	[CPG_ATTR_MAC] = { KIND_MAC, offsetof(struct cpg_msg, mac), "mac" },
 	[CPG_ATTR_REG_TOKEN] = { KIND_TOKEN, offsetof(struct cpg_msg, reg_token), "reg_token" },
+	[CPG_ATTR_VPN_IP6] = { KIND_IP6, offsetof(struct cpg_msg, vpn_ip6), "vpn_ip6" },
+	[CPG_ATTR_PEER_VPN_IP6] = { KIND_IP6, offsetof(struct cpg_msg, peer_vpn_ip6),
+				    "peer_vpn_ip6" },
 };
 
 #define RELAY_CONTROL (CPG_HAS(CPG_ATTR_TIMESTAMP) | CPG_HAS(CPG_ATTR_MAC))
@@ -125,6 +130,8 @@ static int attr_value_len(const struct attr_desc *d, const void *field)
 		return 1;
 	case KIND_TOKEN:
 		return CPG_TOKEN_LEN;
+	case KIND_IP6:
+		return IP6_LEN;
 	case KIND_ENDPOINT:
 		if (ep->sa.sa_family == AF_INET)
 			return EP4_LEN;
@@ -143,6 +150,9 @@ static void put_attr_value(const struct attr_desc *d, const void *field, uint8_t
 	switch (d->kind) {
 	case KIND_IP4:
 		memcpy(p, &((const struct in_addr *)field)->s_addr, 4);
+		break;
+	case KIND_IP6:
+		memcpy(p, field, IP6_LEN);
 		break;
 	case KIND_U32:
 		cpg_bytes_put_be32(p, *(const uint32_t *)field);
@@ -245,6 +255,11 @@ static bool get_attr_value(unsigned int type, const uint8_t *p, size_t len, stru
 		if (len != 4)
 			return false;
 		memcpy(&((struct in_addr *)field)->s_addr, p, 4);
+		return true;
+	case KIND_IP6:
+		if (len != IP6_LEN)
+			return false;
+		memcpy(field, p, IP6_LEN);
 		return true;
 	case KIND_U32:
 		if (len != 4)
@@ -484,6 +499,10 @@ const char *cpg_msg_format(const struct cpg_msg *m, char *buf, size_t size)
 		case CPG_ATTR_VPN_IP:
 		case CPG_ATTR_PEER_VPN_IP:
 			append(buf, size, &pos, "%s", inet_ntop(AF_INET, field, str, sizeof(str)));
+			break;
+		case CPG_ATTR_VPN_IP6:
+		case CPG_ATTR_PEER_VPN_IP6:
+			append(buf, size, &pos, "%s", inet_ntop(AF_INET6, field, str, sizeof(str)));
 			break;
 		case CPG_ATTR_LOCAL_ENDPOINT:
 		case CPG_ATTR_PUBLIC_ENDPOINT:

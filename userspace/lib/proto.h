@@ -42,15 +42,16 @@
 #define CPG_CLIENT_PURGE_MS 10000
 
 enum cpg_msg_type {
-	CPG_MSG_HELLO = 1,	/* c->r: VPN_IP, [LOCAL_ENDPOINT, REG_TOKEN] */
-	CPG_MSG_OK,		/* r->c: PUBLIC_ENDPOINT, PING_INTERVAL, [REG_TOKEN] */
+	CPG_MSG_HELLO = 1,	/* c->r: VPN_IP, [LOCAL_ENDPOINT, REG_TOKEN, VPN_IP6] */
+	CPG_MSG_OK,		/* r->c: PUBLIC_ENDPOINT, PING_INTERVAL, [REG_TOKEN, VPN_IP6] */
 	CPG_MSG_NOK,		/* r->c: REASON */
 	CPG_MSG_PING,		/* c->r */
 	CPG_MSG_PONG,		/* r->c: PUBLIC_ENDPOINT */
-	CPG_MSG_ASK,		/* c->r: PEER_VPN_IP */
-	CPG_MSG_ANS,		/* r->asker: PEER_VPN_IP, PEER_ENDPOINT, SESSION, ROLE, [FLAGS] */
+	CPG_MSG_ASK,		/* c->r: PEER_VPN_IP (0.0.0.0: by PEER_VPN_IP6) */
+	CPG_MSG_ANS,		/* r->asker: PEER_VPN_IP, PEER_ENDPOINT, SESSION, ROLE,
+				 * [FLAGS, PEER_VPN_IP6] */
 	CPG_MSG_FWD,		/* r->target: same attributes as ANS, about the asker */
-	CPG_MSG_REJ,		/* r->asker: PEER_VPN_IP, REASON */
+	CPG_MSG_REJ,		/* r->asker: PEER_VPN_IP, REASON, [PEER_VPN_IP6] */
 	CPG_MSG_PUNCH,		/* p->p: VPN_IP, PEER_VPN_IP, SESSION, [FLAGS] */
 	CPG_MSG_PUNCH_KEEPALIVE, /* p->p: VPN_IP, PEER_VPN_IP */
 	CPG_MSG_BYE,		/* c->r */
@@ -99,7 +100,12 @@ enum cpg_attr_type {
 	/* 16 bytes: the registration's secret, from the RDV's OK; proves a
 	 * HELLO from a new endpoint is the registered client moving. */
 	CPG_ATTR_REG_TOKEN,
-	CPG_ATTR_MAX = CPG_ATTR_REG_TOKEN,
+	/* 16 bytes: the sender's IPv6 VPN address, when it has one. */
+	CPG_ATTR_VPN_IP6,
+	/* 16 bytes: the IPv6 VPN address of the peer the message is about;
+	 * in ASK with PEER_VPN_IP 0.0.0.0, the peer asked for. */
+	CPG_ATTR_PEER_VPN_IP6,
+	CPG_ATTR_MAX = CPG_ATTR_PEER_VPN_IP6,
 };
 
 #define CPG_TOKEN_LEN 16
@@ -194,6 +200,8 @@ struct cpg_msg {
 	uint32_t in_use;
 	uint8_t mac[CPG_MAC_LEN];
 	uint8_t reg_token[CPG_TOKEN_LEN];
+	struct in6_addr vpn_ip6;
+	struct in6_addr peer_vpn_ip6;
 };
 
 enum cpg_decode_err {

@@ -3,7 +3,10 @@
  * Client side of RDV signalling and UDP hole punching (see rdvclient.h).
  *
  * Peer entries come from one array allocated up front (max_peers) and are
- * indexed by VPN IP in a hash table, so a datagram costs no allocation.
+ * indexed by VPN IP in a hash table, so a datagram costs no allocation; the
+ * entries that have an IPv6 VPN address are in a second table by it. An
+ * entry asked for by IPv6 VPN address has no IPv4 one (0.0.0.0) and is in
+ * the second table only, until the RDV's answer names it.
  *
  * Callbacks may call back into the client (connect, close, restart): every
  * callback is made last, after the entry it is about has been updated or
@@ -20,6 +23,7 @@
 
 #include <openssl/crypto.h>
 
+#include "bytes.h"
 #include "conf.h"
 #include "log.h"
 #include "net.h"
@@ -73,11 +77,14 @@ enum peer_state {
 struct rdvc_peer {
 	struct cpg_rdvc *c;
 	struct rdvc_peer *next;		/* hash chain, or free list */
+	struct rdvc_peer *next6;	/* chain of the IPv6 table */
 	struct cpg_loop_timer timer;	/* ASK retransmission or punching */
 	/* Relayed: the next direct try; any path: a direct try's punches. */
 	struct cpg_loop_timer direct_timer;
 	enum peer_state state;
-	struct in_addr vpn_ip;
+	struct in_addr vpn_ip;		/* 0.0.0.0: asked for by vpn_ip6, no answer yet */
+	struct in6_addr vpn_ip6;	/* in6addr_any: none known */
+	uint32_t ask_id;		/* request ID of the last ASK */
 	union cpg_sockaddr punch_ep;	/* where we punch: direct_ep or relay_ep */
 	union cpg_sockaddr direct_ep;	/* PEER_ENDPOINT of ANS/FWD */
 	union cpg_sockaddr relay_ep;	/* the session's relay allocation; unset: direct */
@@ -137,7 +144,9 @@ struct cpg_rdvc {
 	struct rdvc_peer *peers;	/* cfg.max_peers entries */
 	struct rdvc_peer *free_peers;
 	struct rdvc_peer **buckets;
+	struct rdvc_peer **buckets6;
 	uint32_t bucket_mask;
+	bool ip6_unknown_logged;	/* the RDV's OK did not repeat our IPv6 VPN address */
 
 	struct cpg_rdvc_stats stats;
 	char failure_msg[256];		/* cpg_rdvc_failure_message() */
@@ -170,6 +179,16 @@ static void send_msg(struct cpg_rdvc *c, struct cpg_msg *m, const union cpg_sock
 			 cpg_sockaddr_str(to, addr, sizeof(addr)));
 }
 
+static bool has_ip6(const struct in6_addr *ip)
+{
+	return !IN6_IS_ADDR_UNSPECIFIED(ip);
+}
+
+static bool same_ip6(const struct in6_addr *a, const struct in6_addr *b)
+{
+	return !memcmp(a, b, sizeof(*a));
+}
+
 static void send_to_rdv(struct cpg_rdvc *c, struct cpg_msg *m)
 {
 	send_msg(c, m, &c->cfg.server);
@@ -190,6 +209,10 @@ static void send_hello(struct cpg_rdvc *c)
 	if (c->has_reg_token) {
 		memcpy(m.reg_token, c->reg_token, sizeof(m.reg_token));
 		m.present |= CPG_HAS(CPG_ATTR_REG_TOKEN);
+	}
+	if (has_ip6(&c->cfg.vpn_ip6)) {
+		m.vpn_ip6 = c->cfg.vpn_ip6;
+		m.present |= CPG_HAS(CPG_ATTR_VPN_IP6);
 	}
 	send_to_rdv(c, &m);
 }
@@ -277,9 +300,23 @@ static uint32_t ip_hash(struct in_addr ip)
 	return h ^ (h >> 16);
 }
 
+static uint32_t ip6_hash(const struct in6_addr *ip)
+{
+	uint32_t h = 0;
+
+	for (int i = 0; i < 16; i += 4)
+		h = (h ^ cpg_bytes_get_be32(ip->s6_addr + i)) * 0x9e3779b1u;
+	return h ^ (h >> 16);
+}
+
 static struct rdvc_peer **bucket_of(struct cpg_rdvc *c, struct in_addr ip)
 {
 	return &c->buckets[ip_hash(ip) & c->bucket_mask];
+}
+
+static struct rdvc_peer **bucket6_of(struct cpg_rdvc *c, const struct in6_addr *ip)
+{
+	return &c->buckets6[ip6_hash(ip) & c->bucket_mask];
 }
 
 static struct rdvc_peer *peer_find(struct cpg_rdvc *c, struct in_addr ip)
@@ -291,14 +328,52 @@ static struct rdvc_peer *peer_find(struct cpg_rdvc *c, struct in_addr ip)
 	return NULL;
 }
 
+/* NULL for in6addr_any: no entry has that one. */
+static struct rdvc_peer *peer_find6(struct cpg_rdvc *c, const struct in6_addr *ip)
+{
+	if (!has_ip6(ip))
+		return NULL;
+	for (struct rdvc_peer *p = *bucket6_of(c, ip); p; p = p->next6) {
+		if (same_ip6(&p->vpn_ip6, ip))
+			return p;
+	}
+	return NULL;
+}
+
+/* An entry asked for by IPv6 VPN address, which the RDV has not named yet. */
+static bool peer_unresolved(const struct rdvc_peer *p)
+{
+	return p->vpn_ip.s_addr == htonl(INADDR_ANY);
+}
+
 static void peer_timer_fn(struct cpg_loop *loop, void *arg);
 static void direct_timer_fn(struct cpg_loop *loop, void *arg);
 
-/* NULL when max_peers entries are in use. */
-static struct rdvc_peer *peer_add(struct cpg_rdvc *c, struct in_addr ip, bool asked)
+static void peer_link4(struct cpg_rdvc *c, struct rdvc_peer *p, struct in_addr ip)
+{
+	struct rdvc_peer **bucket = bucket_of(c, ip);
+
+	p->vpn_ip = ip;
+	p->next = *bucket;
+	*bucket = p;
+}
+
+static void peer_unlink6(struct cpg_rdvc *c, struct rdvc_peer *p)
+{
+	struct rdvc_peer **pp = bucket6_of(c, &p->vpn_ip6);
+
+	if (!has_ip6(&p->vpn_ip6))
+		return;
+	while (*pp != p)
+		pp = &(*pp)->next6;
+	*pp = p->next6;
+	memset(&p->vpn_ip6, 0, sizeof(p->vpn_ip6));
+}
+
+/* A free entry, in no table yet; NULL when max_peers entries are in use. */
+static struct rdvc_peer *peer_alloc(struct cpg_rdvc *c, bool asked)
 {
 	struct rdvc_peer *p = c->free_peers;
-	struct rdvc_peer **bucket = bucket_of(c, ip);
 
 	if (!p)
 		return NULL;
@@ -308,10 +383,17 @@ static struct rdvc_peer *peer_add(struct cpg_rdvc *c, struct in_addr ip, bool as
 	cpg_loop_timer_init(&p->timer, peer_timer_fn, p);
 	cpg_loop_timer_init(&p->direct_timer, direct_timer_fn, p);
 	p->state = PEER_ASKING;
-	p->vpn_ip = ip;
 	p->asked = asked;
-	p->next = *bucket;
-	*bucket = p;
+	return p;
+}
+
+/* NULL when max_peers entries are in use. */
+static struct rdvc_peer *peer_add(struct cpg_rdvc *c, struct in_addr ip, bool asked)
+{
+	struct rdvc_peer *p = peer_alloc(c, asked);
+
+	if (p)
+		peer_link4(c, p, ip);
 	return p;
 }
 
@@ -319,14 +401,42 @@ static void peer_remove(struct cpg_rdvc *c, struct rdvc_peer *p)
 {
 	struct rdvc_peer **pp = bucket_of(c, p->vpn_ip);
 
-	while (*pp != p)
-		pp = &(*pp)->next;
-	*pp = p->next;
+	if (!peer_unresolved(p)) {
+		while (*pp != p)
+			pp = &(*pp)->next;
+		*pp = p->next;
+	}
+	peer_unlink6(c, p);
 	cpg_loop_timer_cancel(c->loop, &p->timer);
 	cpg_loop_timer_cancel(c->loop, &p->direct_timer);
 	p->state = PEER_FREE;
 	p->next = c->free_peers;
 	c->free_peers = p;
+}
+
+/*
+ * p's IPv6 VPN address is ip (in6addr_any: none), as the RDV says. The RDV
+ * gives each to one live client: another entry that had it has it no more.
+ */
+static void peer_set_ip6(struct cpg_rdvc *c, struct rdvc_peer *p, const struct in6_addr *ip)
+{
+	struct rdvc_peer *other = peer_find6(c, ip), **bucket;
+
+	if (other == p)
+		return;
+	/* Still asking for that peer by ip (a peer_incoming callback may
+	 * have): the request ends in p, as in resolve_ask6(). */
+	if (other && peer_unresolved(other))
+		peer_remove(c, other);
+	else if (other)
+		peer_unlink6(c, other);
+	peer_unlink6(c, p);
+	if (!has_ip6(ip))
+		return;
+	p->vpn_ip6 = *ip;
+	bucket = bucket6_of(c, ip);
+	p->next6 = *bucket;
+	*bucket = p;
 }
 
 static void peers_remove_all(struct cpg_rdvc *c)
@@ -342,10 +452,19 @@ static void peer_fail(struct cpg_rdvc *c, struct rdvc_peer *p, enum cpg_rdvc_fai
 		      enum cpg_reason reason)
 {
 	struct in_addr ip = p->vpn_ip;
+	struct in6_addr ip6 = p->vpn_ip6;
 
 	peer_remove(c, p);
 	if (c->ops.peer_failed)
-		c->ops.peer_failed(c->arg, ip, failure, reason);
+		c->ops.peer_failed(c->arg, ip, &ip6, failure, reason);
+}
+
+/* For log lines: its IPv4 VPN address, or the IPv6 one it was asked by. */
+static const char *peer_str(const struct rdvc_peer *p, char buf[INET6_ADDRSTRLEN])
+{
+	if (peer_unresolved(p))
+		return inet_ntop(AF_INET6, &p->vpn_ip6, buf, INET6_ADDRSTRLEN);
+	return cpg_net_ip4_str(p->vpn_ip, buf);
 }
 
 static void set_failure_msg(struct cpg_rdvc *c, const char *fmt, ...)
@@ -369,27 +488,34 @@ static void ask_send(struct cpg_rdvc *c, struct rdvc_peer *p)
 	cpg_msg_init(&m, CPG_MSG_ASK, 0);
 	m.peer_vpn_ip = p->vpn_ip;
 	m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP);
+	/* By IPv6 VPN address: PEER_VPN_IP 0.0.0.0, which an older RDV
+	 * refuses as an unknown peer (docs/protocol.md, section 8.5). */
+	if (peer_unresolved(p)) {
+		m.peer_vpn_ip6 = p->vpn_ip6;
+		m.present |= CPG_HAS(CPG_ATTR_PEER_VPN_IP6);
+	}
 	if (p->asking_relay) {
 		m.flags = CPG_FLAG_RELAY;
 		m.session = p->session;
 		m.present |= CPG_HAS(CPG_ATTR_FLAGS) | CPG_HAS(CPG_ATTR_SESSION);
 	}
 	send_to_rdv(c, &m);
+	p->ask_id = m.request_id;
 	p->ask_tries++;
 	cpg_loop_timer_arm(c->loop, &p->timer, ASK_RETRY_MS);
 }
 
 static void ask_timeout(struct cpg_rdvc *c, struct rdvc_peer *p)
 {
-	char ip[INET_ADDRSTRLEN], rdv[CPG_SOCKADDR_STRLEN];
+	char ip[INET6_ADDRSTRLEN], rdv[CPG_SOCKADDR_STRLEN];
 
 	if (p->ask_tries < ASK_TRIES) {
 		ask_send(c, p);
 		return;
 	}
 	set_failure_msg(c, "the RDV %s did not answer the request for %s (%u tries)",
-			cpg_sockaddr_str(&c->cfg.server, rdv, sizeof(rdv)),
-			cpg_net_ip4_str(p->vpn_ip, ip), ASK_TRIES);
+			cpg_sockaddr_str(&c->cfg.server, rdv, sizeof(rdv)), peer_str(p, ip),
+			ASK_TRIES);
 	log_warn("%s", c->failure_msg);
 	peer_fail(c, p, CPG_RDVC_NO_ANSWER, CPG_REASON_NONE);
 }
@@ -829,6 +955,22 @@ static void take_reg_token(struct cpg_rdvc *c, const struct cpg_msg *ok)
 	memcpy(c->reg_token, ok->reg_token, sizeof(c->reg_token));
 }
 
+/* An RDV that does not know IPv6 VPN addresses registers us without ours:
+ * peers cannot ask for us by it. Said once, it is the RDV's version. */
+static void check_rdv_knows_ip6(struct cpg_rdvc *c, const struct cpg_msg *ok)
+{
+	char rdv[CPG_SOCKADDR_STRLEN], ip6[INET6_ADDRSTRLEN];
+
+	if (!has_ip6(&c->cfg.vpn_ip6) || c->ip6_unknown_logged ||
+	    ((ok->present & CPG_HAS(CPG_ATTR_VPN_IP6)) && same_ip6(&ok->vpn_ip6, &c->cfg.vpn_ip6)))
+		return;
+	c->ip6_unknown_logged = true;
+	log_warn("the RDV %s did not register our IPv6 VPN address %s (it predates them): "
+		 "peers can reach us only by our IPv4 one",
+		 cpg_sockaddr_str(&c->cfg.server, rdv, sizeof(rdv)),
+		 inet_ntop(AF_INET6, &c->cfg.vpn_ip6, ip6, sizeof(ip6)));
+}
+
 static void handle_ok(struct cpg_rdvc *c, const struct cpg_msg *m)
 {
 	char rdv[CPG_SOCKADDR_STRLEN], pub[CPG_SOCKADDR_STRLEN], ip[INET_ADDRSTRLEN];
@@ -874,6 +1016,7 @@ static void handle_ok(struct cpg_rdvc *c, const struct cpg_msg *m)
 		again ? "again " : "", rdv, ip, pub,
 		again && !kept ? " (a new registration: the RDV had forgotten us)" : "");
 	c->public_ep = m->public_ep;
+	check_rdv_knows_ip6(c, m);
 	if (!probing(c))
 		asks_flush(c);
 	if (c->ops.registered)
@@ -975,16 +1118,42 @@ static void handle_reconnect(struct cpg_rdvc *c)
 
 /* Brokering */
 
+/* The unresolved entry whose last ASK had that request ID. */
+static struct rdvc_peer *peer_by_ask_id(struct cpg_rdvc *c, uint32_t request_id)
+{
+	for (unsigned int i = 0; i < c->cfg.max_peers; i++) {
+		struct rdvc_peer *p = &c->peers[i];
+
+		if (p->state == PEER_ASKING && peer_unresolved(p) && p->ask_id == request_id)
+			return p;
+	}
+	return NULL;
+}
+
+/* The entry a REJ is about: asked for by IPv4 VPN address, or by IPv6 one
+ * (an older RDV repeats only the 0.0.0.0: its request ID tells which). */
+static struct rdvc_peer *rej_target(struct cpg_rdvc *c, const struct cpg_msg *m)
+{
+	struct rdvc_peer *p;
+
+	if (m->peer_vpn_ip.s_addr != htonl(INADDR_ANY))
+		return peer_find(c, m->peer_vpn_ip);
+	if (!(m->present & CPG_HAS(CPG_ATTR_PEER_VPN_IP6)))
+		return peer_by_ask_id(c, m->request_id);
+	p = peer_find6(c, &m->peer_vpn_ip6);
+	return p && peer_unresolved(p) ? p : NULL;
+}
+
 static void handle_rej(struct cpg_rdvc *c, const struct cpg_msg *m)
 {
-	struct rdvc_peer *p = peer_find(c, m->peer_vpn_ip);
-	char ip[INET_ADDRSTRLEN];
+	struct rdvc_peer *p = rej_target(c, m);
+	char ip[INET6_ADDRSTRLEN];
 
 	if (!p || p->state != PEER_ASKING) {
 		c->stats.unexpected++;
 		return;
 	}
-	cpg_net_ip4_str(p->vpn_ip, ip);
+	peer_str(p, ip);
 	if (m->reason == CPG_REASON_NO_RELAY) {
 		set_failure_msg(c, "%s and the RDV has no relay for us (all in use, or relaying "
 				"is off at the RDV): %s stays unreachable until asked again",
@@ -1003,11 +1172,12 @@ static void handle_rej(struct cpg_rdvc *c, const struct cpg_msg *m)
 static struct rdvc_peer *accept_incoming(struct cpg_rdvc *c, const struct cpg_msg *m)
 {
 	struct in_addr ip = m->peer_vpn_ip;
+	struct in6_addr ip6 = m->peer_vpn_ip6;
 	struct rdvc_peer *p;
 	char ips[INET_ADDRSTRLEN];
 
 	cpg_net_ip4_str(ip, ips);
-	if (c->ops.peer_incoming && !c->ops.peer_incoming(c->arg, ip)) {
+	if (c->ops.peer_incoming && !c->ops.peer_incoming(c->arg, ip, &ip6)) {
 		log_info("refusing the connection from %s", ips);
 		send_close(c, ip, m->session, CPG_REASON_NONE);
 		return NULL;
@@ -1119,6 +1289,34 @@ static void handle_peer_moved(struct cpg_rdvc *c, struct rdvc_peer *p, const str
 	direct_try(c, p, &p->direct_ep, false);
 }
 
+/*
+ * An ANS or FWD about the peer we asked for by its IPv6 VPN address names
+ * it: the entry is known by its IPv4 VPN address from now on. If an entry
+ * has that one already (we asked by both, or the peer asked for us), that
+ * entry goes on and the request by IPv6 ends in it: the caller learns the
+ * peer's two addresses from its peer_up. Returns the entry of m's peer.
+ */
+static struct rdvc_peer *resolve_ask6(struct cpg_rdvc *c, struct rdvc_peer *p,
+				      const struct cpg_msg *m)
+{
+	struct rdvc_peer *asked6;
+	char ip[INET_ADDRSTRLEN], ip6[INET6_ADDRSTRLEN];
+
+	if (!(m->present & CPG_HAS(CPG_ATTR_PEER_VPN_IP6)))
+		return p;
+	asked6 = peer_find6(c, &m->peer_vpn_ip6);
+	if (!asked6 || !peer_unresolved(asked6))
+		return p;
+	log_debug("%s is %s", inet_ntop(AF_INET6, &m->peer_vpn_ip6, ip6, sizeof(ip6)),
+		  cpg_net_ip4_str(m->peer_vpn_ip, ip));
+	if (p) {
+		peer_remove(c, asked6);
+		return p;
+	}
+	peer_link4(c, asked6, m->peer_vpn_ip);
+	return asked6;
+}
+
 static void handle_ans_fwd(struct cpg_rdvc *c, const struct cpg_msg *m)
 {
 	bool relayed = m->present & CPG_HAS(CPG_ATTR_RELAY_ENDPOINT);
@@ -1127,7 +1325,9 @@ static void handle_ans_fwd(struct cpg_rdvc *c, const struct cpg_msg *m)
 
 	if (m->peer_vpn_ip.s_addr == c->cfg.vpn_ip.s_addr || m->peer_vpn_ip.s_addr == 0 ||
 	    m->peer_ep.sa.sa_family != AF_INET ||
-	    (relayed && m->relay_ep.sa.sa_family != AF_INET)) {
+	    (relayed && m->relay_ep.sa.sa_family != AF_INET) ||
+	    ((m->present & CPG_HAS(CPG_ATTR_PEER_VPN_IP6)) &&
+	     (!has_ip6(&m->peer_vpn_ip6) || same_ip6(&m->peer_vpn_ip6, &c->cfg.vpn_ip6)))) {
 		c->stats.unexpected++;
 		return;
 	}
@@ -1136,6 +1336,7 @@ static void handle_ans_fwd(struct cpg_rdvc *c, const struct cpg_msg *m)
 		handle_peer_moved(c, p, m);
 		return;
 	}
+	p = resolve_ask6(c, p, m);
 	if (!p) {
 		/* An ANS for nothing we asked (closed since): the peer will
 		 * give up punching on its own. */
@@ -1147,6 +1348,8 @@ static void handle_ans_fwd(struct cpg_rdvc *c, const struct cpg_msg *m)
 		if (!p)
 			return;
 	}
+	peer_set_ip6(c, p, m->present & CPG_HAS(CPG_ATTR_PEER_VPN_IP6) ? &m->peer_vpn_ip6 :
+								     &in6addr_any);
 	if (p->state != PEER_ASKING && p->session == m->session) {
 		/* Both asked at once, or the RDV repeated itself. */
 		log_debug("%s for %s: session %08x already known", cpg_msg_type_str(m->type),
@@ -1175,6 +1378,7 @@ static void peer_info_fill(const struct rdvc_peer *p, struct cpg_rdvc_peer_info 
 
 	*info = (struct cpg_rdvc_peer_info){
 		.vpn_ip = p->vpn_ip,
+		.vpn_ip6 = p->vpn_ip6,
 		.endpoint = p->up_ep,
 		.session = p->session,
 		.role = p->role,
@@ -1409,7 +1613,8 @@ struct cpg_rdvc *cpg_rdvc_new(struct cpg_loop *loop, const struct cpg_rdvc_confi
 		goto oom;
 	c->peers = calloc(cfg->max_peers, sizeof(*c->peers));
 	c->buckets = calloc(n_buckets, sizeof(*c->buckets));
-	if (!c->peers || !c->buckets)
+	c->buckets6 = calloc(n_buckets, sizeof(*c->buckets6));
+	if (!c->peers || !c->buckets || !c->buckets6)
 		goto oom;
 	c->loop = loop;
 	c->cfg = *cfg;
@@ -1437,6 +1642,7 @@ oom:
 	if (c) {
 		free(c->peers);
 		free(c->buckets);
+		free(c->buckets6);
 		free(c);
 	}
 	return NULL;
@@ -1453,6 +1659,7 @@ void cpg_rdvc_free(struct cpg_rdvc *c)
 	peers_remove_all(c);
 	free(c->peers);
 	free(c->buckets);
+	free(c->buckets6);
 	free(c);
 }
 
@@ -1486,6 +1693,35 @@ int cpg_rdvc_connect(struct cpg_rdvc *c, struct in_addr peer)
 	if (c->reg == REG_REGISTERED && !probing(c))
 		ask_send(c, p);
 	return 0;
+}
+
+int cpg_rdvc_connect6(struct cpg_rdvc *c, const struct in6_addr *peer)
+{
+	struct rdvc_peer *p;
+
+	if (!has_ip6(peer) || same_ip6(peer, &c->cfg.vpn_ip6))
+		return -EINVAL;
+	if (peer_find6(c, peer))
+		return -EEXIST;
+	p = peer_alloc(c, true);
+	if (!p)
+		return -ENOSPC;
+	peer_set_ip6(c, p, peer);
+	if (c->reg == REG_REGISTERED && !probing(c))
+		ask_send(c, p);
+	return 0;
+}
+
+void cpg_rdvc_close6(struct cpg_rdvc *c, const struct in6_addr *peer, enum cpg_reason reason)
+{
+	struct rdvc_peer *p = peer_find6(c, peer);
+
+	if (!p)
+		return;
+	if (peer_unresolved(p))
+		peer_remove(c, p);
+	else
+		cpg_rdvc_close(c, p->vpn_ip, reason);
 }
 
 void cpg_rdvc_close(struct cpg_rdvc *c, struct in_addr peer, enum cpg_reason reason)

@@ -20,6 +20,11 @@
  * cpg_rdvc_close(): while it lives the client answers the peer's punches,
  * and peer_up may be called again for it if the peer reconnects through the
  * RDV (a new session: the caller drops what it had for the old path).
+ *
+ * A peer is named by its IPv4 VPN address. It may also have an IPv6 one,
+ * which the RDV tells in its ANS and FWD (docs/protocol.md, section 8.5):
+ * cpg_rdvc_connect6() asks for a peer by it, and the entry is known by
+ * its IPv4 VPN address as soon as the RDV answers.
  */
 #ifndef CPG_RDVCLIENT_H
 #define CPG_RDVCLIENT_H
@@ -44,6 +49,7 @@ enum cpg_rdvc_failure {
 /* What the caller learns about a peer whose path is up. */
 struct cpg_rdvc_peer_info {
 	struct in_addr vpn_ip;
+	struct in6_addr vpn_ip6;	/* as the RDV told it; in6addr_any: none */
 	union cpg_sockaddr endpoint;	/* where its punches came from */
 	uint32_t session;
 	enum cpg_role role;		/* ours: CLIENT starts the DTLS handshake */
@@ -60,9 +66,10 @@ struct cpg_rdvc_peer_info {
 struct cpg_rdvc_ops {
 	/* Registered, or registered again: our endpoint as the RDV sees it. */
 	void (*registered)(void *arg, const union cpg_sockaddr *public_ep);
-	/* A FWD arrived for a peer we have no entry for. Return false to
-	 * refuse it (e.g. too many tunnels). May be NULL: accept. */
-	bool (*peer_incoming)(void *arg, struct in_addr vpn_ip);
+	/* A FWD arrived for a peer we have no entry for (vpn_ip6: its IPv6
+	 * VPN address, in6addr_any if none). Return false to refuse it (e.g.
+	 * too many tunnels). May be NULL: accept. */
+	bool (*peer_incoming)(void *arg, struct in_addr vpn_ip, const struct in6_addr *vpn_ip6);
 	/* The path to a peer is up (a punch of the peer arrived). */
 	void (*peer_up)(void *arg, const struct cpg_rdvc_peer_info *info);
 	/* A relayed path turned direct (a punch of the peer's came from its
@@ -72,15 +79,18 @@ struct cpg_rdvc_ops {
 	/* Our public endpoint moved (after the registered call that showed
 	 * it): the caller tells its peers where we are now. May be NULL. */
 	void (*moved)(void *arg, const union cpg_sockaddr *public_ep);
-	/* Connecting failed. The entry is gone (no cpg_rdvc_close() needed). */
-	void (*peer_failed)(void *arg, struct in_addr vpn_ip, enum cpg_rdvc_failure failure,
-			    enum cpg_reason reason);
+	/* Connecting failed. The entry is gone (no cpg_rdvc_close() needed).
+	 * vpn_ip is 0.0.0.0 for a cpg_rdvc_connect6() the RDV did not
+	 * resolve; vpn_ip6 is in6addr_any if the peer's is not known. */
+	void (*peer_failed)(void *arg, struct in_addr vpn_ip, const struct in6_addr *vpn_ip6,
+			    enum cpg_rdvc_failure failure, enum cpg_reason reason);
 };
 
 struct cpg_rdvc_config {
 	int fd;				/* bound UDP socket, owned by the caller */
 	union cpg_sockaddr server;
 	struct in_addr vpn_ip;
+	struct in6_addr vpn_ip6;	/* sent in HELLO; in6addr_any (zero): none */
 	union cpg_sockaddr local_ep;	/* published in HELLO; unset: none */
 	unsigned int max_peers;		/* entries at most (max_clients) */
 	unsigned int punch_interval_ms;	/* 0: 100 */
@@ -103,8 +113,15 @@ void cpg_rdvc_input(struct cpg_rdvc *c, const uint8_t *buf, size_t len,
 /* Ask the RDV for a path to peer (queued until registered). 0; -EEXIST if
  * an entry exists already; -ENOSPC at max_peers; -EINVAL for our own IP. */
 int cpg_rdvc_connect(struct cpg_rdvc *c, struct in_addr peer);
+/* The same for the peer with that IPv6 VPN address: peer_up (or
+ * peer_failed) names it by its IPv4 VPN address and this one in vpn_ip6.
+ * -EEXIST if an entry has that address; -EINVAL for :: or our own. */
+int cpg_rdvc_connect6(struct cpg_rdvc *c, const struct in6_addr *peer);
 /* Forget a peer and tell the RDV (CLOSE with reason). */
 void cpg_rdvc_close(struct cpg_rdvc *c, struct in_addr peer, enum cpg_reason reason);
+/* The same, for the entry with that IPv6 VPN address (a connect6 the RDV
+ * has not answered yet goes without a CLOSE: it names no peer yet). */
+void cpg_rdvc_close6(struct cpg_rdvc *c, const struct in6_addr *peer, enum cpg_reason reason);
 /* The path to an up peer as it is now. 0, or -ENOENT if it is not up. */
 int cpg_rdvc_peer_info(struct cpg_rdvc *c, struct in_addr peer, struct cpg_rdvc_peer_info *out);
 /* Send a PUNCH_KEEPALIVE to an up peer to hold the NAT mappings (and a

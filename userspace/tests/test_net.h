@@ -24,6 +24,14 @@ static inline struct in_addr test_ip4(const char *s)
 	return ip;
 }
 
+static inline struct in6_addr test_ip6(const char *s)
+{
+	struct in6_addr ip;
+
+	assert_int_equal(inet_pton(AF_INET6, s, &ip), 1);
+	return ip;
+}
+
 static inline union cpg_sockaddr test_ep4(const char *ip, uint16_t port)
 {
 	union cpg_sockaddr a;

@@ -138,6 +138,10 @@ static void clear_absent(struct cpg_msg *m)
 		memset(m->mac, 0, sizeof(m->mac));
 	if (!(m->present & CPG_HAS(CPG_ATTR_REG_TOKEN)))
 		memset(m->reg_token, 0, sizeof(m->reg_token));
+	if (!(m->present & CPG_HAS(CPG_ATTR_VPN_IP6)))
+		memset(&m->vpn_ip6, 0, sizeof(m->vpn_ip6));
+	if (!(m->present & CPG_HAS(CPG_ATTR_PEER_VPN_IP6)))
+		memset(&m->peer_vpn_ip6, 0, sizeof(m->peer_vpn_ip6));
 }
 
 /* A message of type carrying the given attributes, with distinct values. */
@@ -169,6 +173,8 @@ static void make_msg(struct cpg_msg *m, uint8_t type, uint32_t attrs)
 		m->mac[i] = (uint8_t)(0x40 + i);
 	for (unsigned int i = 0; i < CPG_TOKEN_LEN; i++)
 		m->reg_token[i] = (uint8_t)(0x70 + i);
+	m->vpn_ip6 = test_ip6("fd00::1");
+	m->peer_vpn_ip6 = test_ip6("fd00:0:0:1::2");
 	clear_absent(m);
 }
 
@@ -226,9 +232,9 @@ static void test_encoding_layout(void **state)
 	make_msg(&m, CPG_MSG_ANS, all_attrs);
 	len = cpg_msg_encode(&m, buf, sizeof(buf));
 	/* Seven 4-byte values, four IPv4 endpoints, four u8 values, a u16,
-	 * two tokens, two u64, a MAC. */
-	assert_int_equal(len, 8 + 21 * 4 + 7 * 4 + 4 * 8 + 4 * 1 + 2 + 2 * CPG_TOKEN_LEN +
-				      2 * 8 + CPG_MAC_LEN);
+	 * two tokens, two u64, a MAC, two IPv6 addresses. */
+	assert_int_equal(len, 8 + 23 * 4 + 7 * 4 + 4 * 8 + 4 * 1 + 2 + 2 * CPG_TOKEN_LEN +
+				      2 * 8 + CPG_MAC_LEN + 2 * 16);
 
 	assert_int_equal(buf[0], CPG_PROTO_VERSION);
 	assert_int_equal(buf[1], CPG_MSG_ANS);
@@ -242,9 +248,9 @@ static void test_encoding_layout(void **state)
 		unsigned int alen = (unsigned int)(buf[pos + 2] << 8 | buf[pos + 3]);
 
 		assert_false(type & CPG_ATTR_F_MANDATORY);
-		/* Ascending, but the MAC last: REG_TOKEN comes before it. */
+		/* Ascending, but the MAC last: the newest type comes before it. */
 		if (type == CPG_ATTR_MAC)
-			assert_int_equal(prev, CPG_ATTR_REG_TOKEN);
+			assert_int_equal(prev, CPG_ATTR_PEER_VPN_IP6);
 		else
 			assert_true(type > prev);
 		prev = type;
@@ -267,6 +273,13 @@ static void test_encoding_layout(void **state)
 		if (type == CPG_ATTR_PORT_RANGE) {
 			static const uint8_t want[4] = { 0xe2, 0x22, 0xe6, 0x09 };
 
+			assert_memory_equal(buf + pos + 4, want, sizeof(want));
+		}
+		if (type == CPG_ATTR_PEER_VPN_IP6) {
+			static const uint8_t want[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 1,
+							  0, 0, 0, 0, 0, 0, 0, 2 };
+
+			assert_int_equal(alen, 16);
 			assert_memory_equal(buf + pos + 4, want, sizeof(want));
 		}
 		/* Authentication needs the MAC to end the datagram. */
@@ -298,6 +311,41 @@ static void test_ipv6_endpoints(void **state)
 	cpg_msg_format(&out, line, sizeof(line));
 	assert_non_null(strstr(line, " peer=[2001:db8::1]:5000"));
 	assert_non_null(strstr(line, " local=[fe80::2]:7"));
+}
+
+/* The example of docs/protocol.md, section 5.2: HELLO with an IPv6 VPN address. */
+static void test_vpn_ip6_wire(void **state)
+{
+	static const uint8_t want[] = {
+		0x01, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02,
+		0x00, 0x01, 0x00, 0x04, 0x0a, 0x00, 0x00, 0x01,
+		0x00, 0x16, 0x00, 0x10, 0xfd, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,
+	};
+	uint8_t buf[CPG_PROTO_MAX_MSG];
+	struct cpg_msg m, out;
+	int len;
+
+	cpg_msg_init(&m, CPG_MSG_HELLO, 2);
+	m.present = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_VPN_IP6);
+	m.vpn_ip = test_ip4("10.0.0.1");
+	m.vpn_ip6 = test_ip6("fd00::1");
+	len = cpg_msg_encode(&m, buf, sizeof(buf));
+	assert_int_equal(len, sizeof(want));
+	assert_memory_equal(buf, want, sizeof(want));
+	assert_int_equal(cpg_msg_decode(&out, buf, (size_t)len), CPG_DECODE_OK);
+	assert_memory_equal(&out.vpn_ip6, &m.vpn_ip6, 16);
+	assert_int_equal(out.present, m.present);
+
+	/* An ASK by IPv6 VPN address: PEER_VPN_IP 0.0.0.0 keeps it decodable
+	 * by receivers that require PEER_VPN_IP and know nothing newer. */
+	cpg_msg_init(&m, CPG_MSG_ASK, 3);
+	m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP6);
+	m.peer_vpn_ip6 = test_ip6("fd00::2");
+	len = cpg_msg_encode(&m, buf, sizeof(buf));
+	assert_int_equal(cpg_msg_decode(&out, buf, (size_t)len), CPG_DECODE_MISSING);
+	m.present |= CPG_HAS(CPG_ATTR_PEER_VPN_IP);
+	roundtrip(&m);
 }
 
 static void test_encode_errors(void **state)
@@ -481,6 +529,12 @@ static void test_decode_attr_len(void **state)
 		{ CPG_ATTR_CAPACITY, { 0, 1 }, 2 },
 		{ CPG_ATTR_IN_USE, { 0, 0, 0, 0, 1 }, 5 },
 		{ CPG_ATTR_MAC, { 0 }, 16 },
+		/* An IPv6 address is 16 bytes, never an endpoint nor an IPv4 one. */
+		{ CPG_ATTR_VPN_IP6, { 0 }, 0 },
+		{ CPG_ATTR_VPN_IP6, { 10, 0, 0, 1 }, 4 },
+		{ CPG_ATTR_VPN_IP6, { 0xfd }, 15 },
+		{ CPG_ATTR_PEER_VPN_IP6, { 0xfd }, 17 },
+		{ CPG_ATTR_PEER_VPN_IP6, { 6, 0, 1, 1, 0xfd }, 20 },
 	};
 	struct cpg_msg m;
 	struct raw r;
@@ -723,6 +777,18 @@ static void test_format(void **state)
 			    "RELAY_RELEASE id=4 handle=0x8000000100020003 timestamp=1796527800123 "
 			    "mac=4041..");
 
+	cpg_msg_init(&m, CPG_MSG_ASK, 5);
+	m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_VPN_IP6);
+	m.peer_vpn_ip6 = test_ip6("fd00::2");
+	assert_string_equal(cpg_msg_format(&m, line, sizeof(line)),
+			    "ASK id=5 peer_vpn_ip=0.0.0.0 peer_vpn_ip6=fd00::2");
+	cpg_msg_init(&m, CPG_MSG_HELLO, 6);
+	m.present = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_VPN_IP6);
+	m.vpn_ip = test_ip4("10.0.0.1");
+	m.vpn_ip6 = test_ip6("2001:db8:ffff:ffff:ffff:ffff:ffff:ffff");
+	assert_string_equal(cpg_msg_format(&m, line, sizeof(line)),
+			    "HELLO id=6 vpn_ip=10.0.0.1 vpn_ip6=2001:db8:ffff:ffff:ffff:ffff:ffff:ffff");
+
 	/* A small buffer gets a terminated prefix. */
 	make_msg(&m, CPG_MSG_ANS, all_attrs);
 	assert_string_equal(cpg_msg_format(&m, tiny, sizeof(tiny)), "ANS id=");
@@ -769,6 +835,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_all_attrs),
 		cmocka_unit_test(test_encoding_layout),
 		cmocka_unit_test(test_ipv6_endpoints),
+		cmocka_unit_test(test_vpn_ip6_wire),
 		cmocka_unit_test(test_encode_errors),
 		cmocka_unit_test(test_decode_short),
 		cmocka_unit_test(test_decode_version),

@@ -39,6 +39,7 @@ struct client {
 	int registered;
 	union cpg_sockaddr public_ep;
 	int incoming;
+	struct in6_addr incoming_ip6;
 	bool refuse_incoming;
 	int up;
 	struct cpg_rdvc_peer_info info;
@@ -48,6 +49,7 @@ struct client {
 	union cpg_sockaddr moved_to;
 	int failed;
 	struct in_addr failed_ip;
+	struct in6_addr failed_ip6;
 	enum cpg_rdvc_failure failure;
 	enum cpg_reason reason;
 	char failure_msg[256];
@@ -161,11 +163,12 @@ static void on_registered(void *arg, const union cpg_sockaddr *public_ep)
 	c->public_ep = *public_ep;
 }
 
-static bool on_peer_incoming(void *arg, struct in_addr vpn_ip)
+static bool on_peer_incoming(void *arg, struct in_addr vpn_ip, const struct in6_addr *vpn_ip6)
 {
 	struct client *c = arg;
 
 	c->incoming++;
+	c->incoming_ip6 = *vpn_ip6;
 	return !c->refuse_incoming;
 }
 
@@ -195,13 +198,14 @@ static void on_moved(void *arg, const union cpg_sockaddr *public_ep)
 	c->moved_to = *public_ep;
 }
 
-static void on_peer_failed(void *arg, struct in_addr vpn_ip, enum cpg_rdvc_failure failure,
-			   enum cpg_reason reason)
+static void on_peer_failed(void *arg, struct in_addr vpn_ip, const struct in6_addr *vpn_ip6,
+			   enum cpg_rdvc_failure failure, enum cpg_reason reason)
 {
 	struct client *c = arg;
 
 	c->failed++;
 	c->failed_ip = vpn_ip;
+	c->failed_ip6 = *vpn_ip6;
 	c->failure = failure;
 	c->reason = reason;
 	snprintf(c->failure_msg, sizeof(c->failure_msg), "%s",
@@ -234,8 +238,10 @@ static void client_readable(struct cpg_loop *loop, int fd, uint32_t events, void
 	}
 }
 
-static void client_init(struct fixture *fx, struct client *c, const char *vpn_ip,
-			unsigned int max_peers, unsigned int punch_timeout_ms, bool local_ep)
+/* vpn_ip6: our IPv6 VPN address, or NULL for none. */
+static void client_init6(struct fixture *fx, struct client *c, const char *vpn_ip,
+			 const char *vpn_ip6, unsigned int max_peers,
+			 unsigned int punch_timeout_ms, bool local_ep)
 {
 	struct cpg_rdvc_config cfg = { 0 };
 
@@ -246,6 +252,8 @@ static void client_init(struct fixture *fx, struct client *c, const char *vpn_ip
 	cfg.fd = c->fd;
 	cfg.server = fx->rdv_addr;
 	cfg.vpn_ip = c->vpn_ip;
+	if (vpn_ip6)
+		cfg.vpn_ip6 = test_ip6(vpn_ip6);
 	if (local_ep)
 		cfg.local_ep = c->addr;
 	cfg.max_peers = max_peers;
@@ -254,6 +262,12 @@ static void client_init(struct fixture *fx, struct client *c, const char *vpn_ip
 	c->rdvc = cpg_rdvc_new(&fx->loop, &cfg, &ops, c);
 	assert_non_null(c->rdvc);
 	assert_int_equal(cpg_loop_add_fd(&fx->loop, &c->io, c->fd, CPG_LOOP_READ, client_readable, c), 0);
+}
+
+static void client_init(struct fixture *fx, struct client *c, const char *vpn_ip,
+			unsigned int max_peers, unsigned int punch_timeout_ms, bool local_ep)
+{
+	client_init6(fx, c, vpn_ip, NULL, max_peers, punch_timeout_ms, local_ep);
 }
 
 static void client_destroy(struct fixture *fx, struct client *c)
@@ -554,6 +568,223 @@ static void test_nat_probe_filtered(void **state)
 	assert_true(rdv_recv(fx, CPG_MSG_ASK, &m, NULL));
 	assert_true(cpg_rdvc_registered(fx->a.rdvc));
 	close(probe);
+}
+
+/* IPv6 VPN addresses (docs/protocol.md, sections 7.8 and 8.5) */
+
+static void assert_ip6(const struct in6_addr *got, const char *want)
+{
+	struct in6_addr w = test_ip6(want);
+
+	assert_memory_equal(got, &w, sizeof(w));
+}
+
+/* A and B again, A with the IPv6 VPN address fd00::1. */
+static void clients_with_ip6(struct fixture *fx)
+{
+	client_destroy(fx, &fx->a);
+	client_init6(fx, &fx->a, "10.0.0.1", "fd00::1", 8, 0, true);
+}
+
+static void set_peer_ip6(struct cpg_msg *m, const char *ip6)
+{
+	m->peer_vpn_ip6 = test_ip6(ip6);
+	m->present |= CPG_HAS(CPG_ATTR_PEER_VPN_IP6);
+}
+
+static void test_ip6_registration(void **state)
+{
+	struct fixture *fx = *state;
+	struct cpg_msg m;
+
+	clients_with_ip6(fx);
+	cpg_rdvc_start(fx->a.rdvc);
+	assert_true(rdv_recv(fx, CPG_MSG_HELLO, &m, NULL));
+	assert_true(m.present & CPG_HAS(CPG_ATTR_VPN_IP6));
+	assert_ip6(&m.vpn_ip6, "fd00::1");
+	assert_int_equal(m.vpn_ip.s_addr, fx->a.vpn_ip.s_addr);
+	/* An RDV that does not repeat it registered us anyway (by IPv4). */
+	rdv_send_ok(fx, &m, &fx->a.addr, CPG_PING_INTERVAL_MS);
+	assert_true(RUN_UNTIL(fx, fx->a.registered == 1, WAIT_MS));
+
+	/* Without one, the HELLO is as it always was. */
+	cpg_rdvc_start(fx->b.rdvc);
+	assert_true(rdv_recv(fx, CPG_MSG_HELLO, &m, NULL));
+	assert_false(m.present & CPG_HAS(CPG_ATTR_VPN_IP6));
+}
+
+static void test_connect6(void **state)
+{
+	struct fixture *fx = *state;
+	struct in_addr peer_ip = test_ip4("10.0.0.7");
+	struct in6_addr peer_ip6 = test_ip6("fd00::7"), none = in6addr_any;
+	struct in6_addr ours = test_ip6("fd00::1");
+	union cpg_sockaddr peer_addr;
+	int peer = loopback_socket(&peer_addr);
+	struct cpg_rdvc_peer_info info;
+	struct cpg_msg m;
+
+	clients_with_ip6(fx);
+	register_client(fx, &fx->a);
+	assert_int_equal(cpg_rdvc_connect6(fx->a.rdvc, &none), -EINVAL);
+	assert_int_equal(cpg_rdvc_connect6(fx->a.rdvc, &ours), -EINVAL);
+	assert_int_equal(cpg_rdvc_connect6(fx->a.rdvc, &peer_ip6), 0);
+	assert_int_equal(cpg_rdvc_connect6(fx->a.rdvc, &peer_ip6), -EEXIST);
+	/* Asked for by IPv6: PEER_VPN_IP 0.0.0.0. */
+	assert_true(rdv_recv(fx, CPG_MSG_ASK, &m, NULL));
+	assert_int_equal(m.peer_vpn_ip.s_addr, htonl(INADDR_ANY));
+	assert_true(m.present & CPG_HAS(CPG_ATTR_PEER_VPN_IP6));
+	assert_ip6(&m.peer_vpn_ip6, "fd00::7");
+
+	/* The ANS names the peer: known by its IPv4 VPN address from now on. */
+	brokered_init(&m, CPG_MSG_ANS, peer_ip, &peer_addr, SESSION_1, CPG_ROLE_CLIENT);
+	set_peer_ip6(&m, "fd00::7");
+	send_msg(fx->rdv_fd, &m, &fx->a.addr);
+	assert_true(recv_msg_on(fx, peer, CPG_MSG_PUNCH, &m, NULL, WAIT_MS));
+	assert_int_equal(m.peer_vpn_ip.s_addr, peer_ip.s_addr);
+	assert_int_equal(cpg_rdvc_connect(fx->a.rdvc, peer_ip), -EEXIST);
+	assert_int_equal(cpg_rdvc_connect6(fx->a.rdvc, &peer_ip6), -EEXIST);
+	send_punch_to(peer, &fx->a, peer_ip, SESSION_1, 0);
+	assert_true(RUN_UNTIL(fx, fx->a.up == 1, WAIT_MS));
+	assert_int_equal(fx->a.info.vpn_ip.s_addr, peer_ip.s_addr);
+	assert_ip6(&fx->a.info.vpn_ip6, "fd00::7");
+	assert_true(fx->a.info.asked);
+	assert_int_equal(cpg_rdvc_peer_info(fx->a.rdvc, peer_ip, &info), 0);
+	assert_ip6(&info.vpn_ip6, "fd00::7");
+
+	/* Closing by either address is a CLOSE of its IPv4 one. */
+	cpg_rdvc_close6(fx->a.rdvc, &peer_ip6, CPG_REASON_IDLE);
+	assert_true(rdv_recv(fx, CPG_MSG_CLOSE, &m, NULL));
+	assert_int_equal(m.peer_vpn_ip.s_addr, peer_ip.s_addr);
+	assert_int_equal(m.session, SESSION_1);
+	assert_int_equal(cpg_rdvc_peer_info(fx->a.rdvc, peer_ip, &info), -ENOENT);
+	assert_int_equal(cpg_rdvc_connect6(fx->a.rdvc, &peer_ip6), 0);
+	cpg_rdvc_close6(fx->a.rdvc, &peer_ip6, CPG_REASON_NONE);
+	assert_true(quiet_on(fx, fx->rdv_fd, CPG_MSG_CLOSE, 100));
+	close(peer);
+}
+
+static void test_connect6_rejected(void **state)
+{
+	struct fixture *fx = *state;
+	struct in6_addr peer_ip6 = test_ip6("fd00::9");
+	struct cpg_msg ask, m;
+
+	clients_with_ip6(fx);
+	register_client(fx, &fx->a);
+	assert_int_equal(cpg_rdvc_connect6(fx->a.rdvc, &peer_ip6), 0);
+	assert_true(rdv_recv(fx, CPG_MSG_ASK, &ask, NULL));
+	/* Another request's REJ, or another address's: not ours. */
+	cpg_msg_init(&m, CPG_MSG_REJ, ask.request_id + 1);
+	m.reason = CPG_REASON_UNKNOWN_PEER;
+	m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP) | CPG_HAS(CPG_ATTR_REASON);
+	send_msg(fx->rdv_fd, &m, &fx->a.addr);
+	set_peer_ip6(&m, "fd00::8");
+	send_msg(fx->rdv_fd, &m, &fx->a.addr);
+	assert_false(RUN_UNTIL(fx, fx->a.failed, 200));
+	assert_int_equal(cpg_rdvc_stats(fx->a.rdvc)->unexpected, 2);
+	/* The REJ repeats the request. */
+	set_peer_ip6(&m, "fd00::9");
+	send_msg(fx->rdv_fd, &m, &fx->a.addr);
+	assert_true(RUN_UNTIL(fx, fx->a.failed == 1, WAIT_MS));
+	assert_int_equal(fx->a.failure, CPG_RDVC_REJECTED);
+	assert_int_equal(fx->a.reason, CPG_REASON_UNKNOWN_PEER);
+	assert_int_equal(fx->a.failed_ip.s_addr, htonl(INADDR_ANY));
+	assert_ip6(&fx->a.failed_ip6, "fd00::9");
+	assert_non_null(strstr(fx->a.failure_msg, "fd00::9"));
+
+	/* An older RDV's REJ repeats 0.0.0.0 only: its request ID tells. */
+	assert_int_equal(cpg_rdvc_connect6(fx->a.rdvc, &peer_ip6), 0);
+	assert_true(rdv_recv(fx, CPG_MSG_ASK, &ask, NULL));
+	cpg_msg_init(&m, CPG_MSG_REJ, ask.request_id);
+	m.reason = CPG_REASON_UNKNOWN_PEER;
+	m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP) | CPG_HAS(CPG_ATTR_REASON);
+	send_msg(fx->rdv_fd, &m, &fx->a.addr);
+	assert_true(RUN_UNTIL(fx, fx->a.failed == 2, WAIT_MS));
+	assert_ip6(&fx->a.failed_ip6, "fd00::9");
+
+	/* No answer at all: the IPv6 address is what failed. */
+	assert_int_equal(cpg_rdvc_connect6(fx->a.rdvc, &peer_ip6), 0);
+	assert_true(RUN_UNTIL(fx, fx->a.failed == 3, 3 * 1000 + WAIT_MS));
+	assert_int_equal(fx->a.failure, CPG_RDVC_NO_ANSWER);
+	assert_ip6(&fx->a.failed_ip6, "fd00::9");
+}
+
+/* A FWD tells the peer's IPv6 VPN address; one that crosses our ASK by it
+ * answers that ASK. */
+static void test_fwd_ip6(void **state)
+{
+	struct fixture *fx = *state;
+	struct in_addr peer_ip = test_ip4("10.0.0.7"), other_ip = test_ip4("10.0.0.8");
+	struct in6_addr peer_ip6 = test_ip6("fd00::7");
+	union cpg_sockaddr peer_addr;
+	int peer = loopback_socket(&peer_addr);
+	struct cpg_msg m;
+
+	clients_with_ip6(fx);
+	register_client(fx, &fx->a);
+	brokered_init(&m, CPG_MSG_FWD, other_ip, &peer_addr, SESSION_2, CPG_ROLE_SERVER);
+	set_peer_ip6(&m, "fd00::8");
+	send_msg(fx->rdv_fd, &m, &fx->a.addr);
+	assert_true(RUN_UNTIL(fx, fx->a.incoming == 1, WAIT_MS));
+	assert_ip6(&fx->a.incoming_ip6, "fd00::8");
+	/* Ours, or none: nonsense. */
+	set_peer_ip6(&m, "fd00::1");
+	send_msg(fx->rdv_fd, &m, &fx->a.addr);
+	set_peer_ip6(&m, "::");
+	send_msg(fx->rdv_fd, &m, &fx->a.addr);
+	assert_false(RUN_UNTIL(fx, fx->a.incoming > 1, 200));
+
+	assert_int_equal(cpg_rdvc_connect6(fx->a.rdvc, &peer_ip6), 0);
+	assert_true(rdv_recv(fx, CPG_MSG_ASK, &m, NULL));
+	brokered_init(&m, CPG_MSG_FWD, peer_ip, &peer_addr, SESSION_1, CPG_ROLE_SERVER);
+	set_peer_ip6(&m, "fd00::7");
+	send_msg(fx->rdv_fd, &m, &fx->a.addr);
+	assert_true(recv_msg_on(fx, peer, CPG_MSG_PUNCH, &m, NULL, WAIT_MS));
+	send_punch_to(peer, &fx->a, peer_ip, SESSION_1, 0);
+	assert_true(RUN_UNTIL(fx, fx->a.up == 1, WAIT_MS));
+	/* Our entry, not a new one. */
+	assert_int_equal(fx->a.incoming, 1);
+	assert_int_equal(fx->a.info.vpn_ip.s_addr, peer_ip.s_addr);
+	assert_ip6(&fx->a.info.vpn_ip6, "fd00::7");
+	assert_true(fx->a.info.asked);
+	close(peer);
+}
+
+/* Asked for by both addresses: one entry, which learns both. */
+static void test_connect_both_names(void **state)
+{
+	struct fixture *fx = *state;
+	struct in_addr peer_ip = test_ip4("10.0.0.7");
+	struct in6_addr peer_ip6 = test_ip6("fd00::7");
+	union cpg_sockaddr peer_addr;
+	int peer = loopback_socket(&peer_addr);
+	struct cpg_msg m;
+
+	register_client(fx, &fx->a);
+	assert_int_equal(cpg_rdvc_connect(fx->a.rdvc, peer_ip), 0);
+	assert_int_equal(cpg_rdvc_connect6(fx->a.rdvc, &peer_ip6), 0);
+	assert_true(rdv_recv(fx, CPG_MSG_ASK, &m, NULL));
+	brokered_init(&m, CPG_MSG_ANS, peer_ip, &peer_addr, SESSION_1, CPG_ROLE_CLIENT);
+	set_peer_ip6(&m, "fd00::7");
+	send_msg(fx->rdv_fd, &m, &fx->a.addr);
+	assert_true(recv_msg_on(fx, peer, CPG_MSG_PUNCH, &m, NULL, WAIT_MS));
+	send_punch_to(peer, &fx->a, peer_ip, SESSION_1, 0);
+	assert_true(RUN_UNTIL(fx, fx->a.up == 1, WAIT_MS));
+	assert_ip6(&fx->a.info.vpn_ip6, "fd00::7");
+	assert_int_equal(cpg_rdvc_connect6(fx->a.rdvc, &peer_ip6), -EEXIST);
+	/* The ASK by IPv6 ended in that entry: no retry, no failure. */
+	assert_false(RUN_UNTIL(fx, fx->a.failed, 1500));
+	drain(fx->rdv_fd);
+	assert_true(quiet_on(fx, fx->rdv_fd, CPG_MSG_ASK, 1200));
+	/* An ANS without it: the peer has none (any more). */
+	brokered_init(&m, CPG_MSG_ANS, peer_ip, &peer_addr, SESSION_2, CPG_ROLE_CLIENT);
+	send_msg(fx->rdv_fd, &m, &fx->a.addr);
+	send_punch_to(peer, &fx->a, peer_ip, SESSION_2, 0);
+	assert_true(RUN_UNTIL(fx, fx->a.up == 2, WAIT_MS));
+	assert_true(IN6_IS_ADDR_UNSPECIFIED(&fx->a.info.vpn_ip6));
+	assert_int_equal(cpg_rdvc_connect6(fx->a.rdvc, &peer_ip6), 0);
+	close(peer);
 }
 
 static void test_nok_keeps_trying(void **state)
@@ -1550,6 +1781,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nat_probe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nat_probe_filtered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nok_keeps_trying, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ip6_registration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connect6, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connect6_rejected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fwd_ip6, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connect_both_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connect_both_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ack_rule, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_punch_from_other_endpoint, setup, teardown),
