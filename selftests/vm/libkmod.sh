@@ -106,6 +106,32 @@ kmod_pair_devices() {
 	done
 }
 
+# kmod_pair_tunnel A_PEER B_PEER CIPHER [A_FIRST_SEQ]: a cpg-nltest tunnel
+# holder for each device of kmod_pair_devices, a's naming B_PEER (PEER_VPN:
+# IPV4 or IPV4,IPV6) and b's A_PEER, with one key each way (a writes 0x11).
+kmod_pair_tunnel() {
+	local a_peer=$1 b_peer=$2 cipher=$3 first_seq=${4:-}
+
+	start tun-a a "$CPG_BIN/cpg-nltest" tunnel "$(kmod_ifindex a cpg0)" 192.0.2.1 5000 \
+		"$b_peer" 192.0.2.2 5000 "$cipher" 0x11 0x22 ${first_seq:+"$first_seq"}
+	start tun-b b "$CPG_BIN/cpg-nltest" tunnel "$(kmod_ifindex b cpg0)" 192.0.2.2 5000 \
+		"$a_peer" 192.0.2.1 5000 "$cipher" 0x22 0x11
+	wait_for "$CPG_TMP/tun-a.out" "^tunnel: ready" 5 &&
+		wait_for "$CPG_TMP/tun-b.out" "^tunnel: ready" 5
+}
+
+# kmod_pair_down: the tunnel holders and devices of kmod_pair_tunnel gone.
+kmod_pair_down() {
+	local h
+
+	proc_stop tun-a
+	proc_stop tun-b
+	unset 'CPG_PID[tun-a]' 'CPG_PID[tun-b]'
+	for h in a b; do
+		ip -n "$(ns $h)" link del cpg0
+	done
+}
+
 # kmod_ifindex NS DEV: the ifindex of DEV in namespace NS (of this run).
 kmod_ifindex() {
 	ip -n "$(ns "$1")" -o link show "$2" 2>/dev/null | cut -d: -f1

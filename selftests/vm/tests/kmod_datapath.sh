@@ -45,24 +45,11 @@ kmod_pair_topology || ktap_bail_out "cannot set the namespaces up"
 # tunnel_up CIPHER [A_FIRST_SEQ]: a device and a tunnel holder in each
 # namespace.
 tunnel_up() {
-	local cipher=$1 first_seq=${2:-}
-
-	kmod_pair_devices || return 1
-	start tun-a a "$NLTEST" tunnel "$(kmod_ifindex a cpg0)" 192.0.2.1 5000 \
-		10.9.0.2 192.0.2.2 5000 "$cipher" 0x11 0x22 ${first_seq:+"$first_seq"}
-	start tun-b b "$NLTEST" tunnel "$(kmod_ifindex b cpg0)" 192.0.2.2 5000 \
-		10.9.0.1 192.0.2.1 5000 "$cipher" 0x22 0x11
-	wait_for "$CPG_TMP/tun-a.out" "^tunnel: ready" 5 &&
-		wait_for "$CPG_TMP/tun-b.out" "^tunnel: ready" 5
+	kmod_pair_devices && kmod_pair_tunnel 10.9.0.1 10.9.0.2 "$@"
 }
 
 tunnel_down() {
-	proc_stop tun-a
-	proc_stop tun-b
-	unset 'CPG_PID[tun-a]' 'CPG_PID[tun-b]'
-	for h in a b; do
-		ip -n "$(ns $h)" link del cpg0
-	done
+	kmod_pair_down
 }
 
 # peer_field NS KEY: a counter of the only peer of NS's device.

@@ -29,22 +29,12 @@ kmod_pair_topology || ktap_bail_out "cannot set the namespaces up"
 tunnel_up() {
 	kmod_pair_devices || return 1
 	ip -n "$(ns a)" -6 addr add fd00:9::1/64 dev cpg0 nodad &&
-		ip -n "$(ns b)" -6 addr add fd00:9::2/64 dev cpg0 nodad || return 1
-	start tun-a a "$NLTEST" tunnel "$(kmod_ifindex a cpg0)" 192.0.2.1 5000 \
-		"$1" 192.0.2.2 5000 1 0x11 0x22
-	start tun-b b "$NLTEST" tunnel "$(kmod_ifindex b cpg0)" 192.0.2.2 5000 \
-		"$2" 192.0.2.1 5000 1 0x22 0x11
-	wait_for "$CPG_TMP/tun-a.out" "^tunnel: ready" 5 &&
-		wait_for "$CPG_TMP/tun-b.out" "^tunnel: ready" 5
+		ip -n "$(ns b)" -6 addr add fd00:9::2/64 dev cpg0 nodad &&
+		kmod_pair_tunnel "$2" "$1" 1
 }
 
 tunnel_down() {
-	proc_stop tun-a
-	proc_stop tun-b
-	unset 'CPG_PID[tun-a]' 'CPG_PID[tun-b]'
-	for h in a b; do
-		ip -n "$(ns $h)" link del cpg0
-	done
+	kmod_pair_down
 }
 
 # show NS: what the kernel holds for NS's device.
