@@ -258,6 +258,8 @@ static void print_interface_human(const struct status_answer_interface *i)
 
 	block_add(&b, "vpn ip", "%s", text(i->vpn_ip));
 	block_add(&b, "network", "%s", text(i->network));
+	if (i->vpn_ip6)
+		block_add(&b, "vpn ip6", "%s (%s)", i->vpn_ip6, text(i->network6));
 	block_add(&b, "public endpoint", "%s", text(i->public_endpoint));
 	if (i->local_endpoint)
 		block_add(&b, "local endpoint", "%s", i->local_endpoint);
@@ -340,6 +342,8 @@ static void print_peer_human(const struct status_answer_peer *p, bool keys)
 	};
 	struct block b = { 0 };
 
+	if (p->vpn_ip6)
+		block_add(&b, "vpn ip6", "%s", p->vpn_ip6);
 	if (p->endpoint)
 		block_add(&b, "endpoint", "%s", p->endpoint);
 	add_path(&b, p);

@@ -154,21 +154,40 @@ const char *peer_state_name(enum peer_state st)
 
 /* ---- Hold-off ------------------------------------------------------------- */
 
-static struct peer_holdoff_entry *peer_holdoff_find(const struct peer_holdoff *h, struct in_addr ip)
+static bool vpn_addr_equal(const struct cpg_vpn_addr *a, const struct cpg_vpn_addr *b)
+{
+	if (a->family != b->family)
+		return false;
+	if (a->family == AF_INET6)
+		return !memcmp(&a->ip6, &b->ip6, sizeof(a->ip6));
+	return a->ip4.s_addr == b->ip4.s_addr;
+}
+
+static bool vpn_addr_unset(const struct cpg_vpn_addr *a)
+{
+	if (a->family == AF_INET6)
+		return IN6_IS_ADDR_UNSPECIFIED(&a->ip6);
+	return a->family != AF_INET || !a->ip4.s_addr;
+}
+
+static struct peer_holdoff_entry *peer_holdoff_find(const struct peer_holdoff *h,
+						    const struct cpg_vpn_addr *addr)
 {
 	for (size_t i = 0; i < PEER_HOLDOFF_SLOTS; i++) {
-		if (h->e[i].ip.s_addr == ip.s_addr)
+		if (vpn_addr_equal(&h->e[i].addr, addr))
 			return (struct peer_holdoff_entry *)&h->e[i];
 	}
 	return NULL;
 }
 
-unsigned int peer_holdoff_fail(struct peer_holdoff *h, struct in_addr ip, uint64_t now)
+unsigned int peer_holdoff_fail(struct peer_holdoff *h, const struct cpg_vpn_addr *addr,
+			       uint64_t now)
 {
-	struct peer_holdoff_entry *e = peer_holdoff_find(h, ip);
+	struct peer_holdoff_entry *e;
 
-	if (!ip.s_addr)
+	if (vpn_addr_unset(addr))
 		return 0;
+	e = peer_holdoff_find(h, addr);
 	if (e) {
 		if (now > e->until + PEER_HOLDOFF_FORGET_MS)
 			e->delay_ms = PEER_HOLDOFF_FIRST_MS;
@@ -178,31 +197,38 @@ unsigned int peer_holdoff_fail(struct peer_holdoff *h, struct in_addr ip, uint64
 	} else {
 		e = &h->e[0];
 		for (size_t i = 0; i < PEER_HOLDOFF_SLOTS; i++) {
-			if (!h->e[i].ip.s_addr) {
+			if (vpn_addr_unset(&h->e[i].addr)) {
 				e = &h->e[i];
 				break;
 			}
 			if (h->e[i].until < e->until)
 				e = &h->e[i];
 		}
-		e->ip = ip;
+		e->addr = *addr;
 		e->delay_ms = PEER_HOLDOFF_FIRST_MS;
 	}
 	e->until = now + e->delay_ms;
 	return e->delay_ms;
 }
 
-bool peer_holdoff_active(const struct peer_holdoff *h, struct in_addr ip, uint64_t now)
+bool peer_holdoff_active(const struct peer_holdoff *h, const struct cpg_vpn_addr *addr,
+			 uint64_t now)
 {
-	const struct peer_holdoff_entry *e = peer_holdoff_find(h, ip);
+	const struct peer_holdoff_entry *e;
 
-	return ip.s_addr && e && now < e->until;
+	if (vpn_addr_unset(addr))
+		return false;
+	e = peer_holdoff_find(h, addr);
+	return e && now < e->until;
 }
 
-void peer_holdoff_clear(struct peer_holdoff *h, struct in_addr ip)
+void peer_holdoff_clear(struct peer_holdoff *h, const struct cpg_vpn_addr *addr)
 {
-	struct peer_holdoff_entry *e = peer_holdoff_find(h, ip);
+	struct peer_holdoff_entry *e;
 
-	if (ip.s_addr && e)
+	if (vpn_addr_unset(addr))
+		return;
+	e = peer_holdoff_find(h, addr);
+	if (e)
 		memset(e, 0, sizeof(*e));
 }

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dataplane.h"
 #include "evloop.h"
 #include "fifo.h"
 #include "sockaddr.h"
@@ -37,6 +38,7 @@ enum peer_state {
 
 struct peer {
 	struct in_addr vpn_ip;
+	struct in6_addr vpn_ip6;	/* the RDV's word, its certificate's too; :: none */
 	enum peer_state state;
 	bool asked;			/* we asked the RDV (else it forwarded) */
 	bool local;			/* the path uses the peer's local endpoint */
@@ -107,7 +109,7 @@ void peer_table_remove(struct peer_table *t, struct peer *p);
 #define PEER_HOLDOFF_SLOTS 64
 
 struct peer_holdoff_entry {
-	struct in_addr ip;		/* 0: free */
+	struct cpg_vpn_addr addr;	/* family 0: free */
 	uint64_t until;
 	unsigned int delay_ms;
 };
@@ -116,11 +118,17 @@ struct peer_holdoff {
 	struct peer_holdoff_entry e[PEER_HOLDOFF_SLOTS];
 };
 
-/* Note a failure at now; returns how long ip is held off, in ms. */
-unsigned int peer_holdoff_fail(struct peer_holdoff *h, struct in_addr ip, uint64_t now);
-bool peer_holdoff_active(const struct peer_holdoff *h, struct in_addr ip, uint64_t now);
+/*
+ * Note a failure at now; returns how long addr is held off, in ms. A peer
+ * asked for by its IPv6 VPN address is held off by that address: the RDV
+ * may not have said which peer has it.
+ */
+unsigned int peer_holdoff_fail(struct peer_holdoff *h, const struct cpg_vpn_addr *addr,
+			       uint64_t now);
+bool peer_holdoff_active(const struct peer_holdoff *h, const struct cpg_vpn_addr *addr,
+			 uint64_t now);
 /* A tunnel came up (or the peer asked for us): forget its failures. */
-void peer_holdoff_clear(struct peer_holdoff *h, struct in_addr ip);
+void peer_holdoff_clear(struct peer_holdoff *h, const struct cpg_vpn_addr *addr);
 
 const char *peer_state_name(enum peer_state st);
 

@@ -4,6 +4,7 @@
 #include "hex.h"
 #include "net.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -151,6 +152,13 @@ void status_kv_ip(struct status_buf *b, const char *key, struct in_addr ip)
 	char s[INET_ADDRSTRLEN];
 
 	status_kv_str(b, key, cpg_net_ip4_str(ip, s));
+}
+
+void status_kv_ip6(struct status_buf *b, const char *key, const struct in6_addr *ip)
+{
+	char s[INET6_ADDRSTRLEN];
+
+	status_kv_str(b, key, IN6_IS_ADDR_UNSPECIFIED(ip) ? NULL : inet_ntop(AF_INET6, ip, s, sizeof(s)));
 }
 
 void status_kv_ep(struct status_buf *b, const char *key, const union cpg_sockaddr *ep)

@@ -75,6 +75,8 @@ void status_kv_u64(struct status_buf *b, const char *key, uint64_t value);
 void status_kv_secs(struct status_buf *b, const char *key, uint64_t ms);
 void status_kv_bool(struct status_buf *b, const char *key, bool value);
 void status_kv_ip(struct status_buf *b, const char *key, struct in_addr ip);
+/* No value (absent) for ::. */
+void status_kv_ip6(struct status_buf *b, const char *key, const struct in6_addr *ip);
 /* An unset endpoint is written "-". */
 void status_kv_ep(struct status_buf *b, const char *key, const union cpg_sockaddr *ep);
 void status_line_end(struct status_buf *b);

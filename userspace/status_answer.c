@@ -26,6 +26,8 @@ static const struct status_answer_field interface_fields[] = {
 	FIELD(interface, device, TEXT),
 	FIELD(interface, vpn_ip, TEXT),
 	FIELD(interface, network, TEXT),
+	FIELD(interface, vpn_ip6, TEXT),
+	FIELD(interface, network6, TEXT),
 	FIELD(interface, public_endpoint, TEXT),
 	FIELD(interface, local_endpoint, TEXT),
 	FIELD(interface, listen, TEXT),
@@ -53,6 +55,7 @@ static const struct status_answer_field interface_fields[] = {
 
 static const struct status_answer_field peer_fields[] = {
 	FIELD(peer, vpn_ip, TEXT),
+	FIELD(peer, vpn_ip6, TEXT),
 	FIELD(peer, endpoint, TEXT),
 	FIELD(peer, path, TEXT),
 	FIELD(peer, relay, TEXT),

@@ -44,7 +44,7 @@ struct status_answer_daemon {
 };
 
 struct status_answer_interface {
-	const char *device, *vpn_ip, *network, *public_endpoint, *local_endpoint, *listen,
+	const char *device, *vpn_ip, *network, *vpn_ip6, *network6, *public_endpoint, *local_endpoint, *listen,
 		*rdv, *nat_type, *data_plane;
 	bool registered;
 	uint64_t peers, max_peers, mtu, uptime, tunnels_up, tunnels_failed, no_tunnel,
@@ -54,7 +54,7 @@ struct status_answer_interface {
 };
 
 struct status_answer_peer {
-	const char *vpn_ip, *endpoint, *path, *relay, *relay_reason, *state, *role, *cipher,
+	const char *vpn_ip, *vpn_ip6, *endpoint, *path, *relay, *relay_reason, *state, *role, *cipher,
 		*record_cipher, *subject;
 	bool asked;
 	uint64_t rx_bytes, rx_packets, tx_bytes, tx_packets, drop_auth, drop_replay,

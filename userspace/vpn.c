@@ -132,8 +132,6 @@ struct vpn {
 	uint64_t started_ms;
 	struct vpn_counters n;
 	struct float_bucket float_bucket;
-	uint64_t no_peer6_logged_ms;	/* when on_no_peer6 last said why */
-	bool no_peer6_logged;
 };
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
@@ -217,6 +215,7 @@ static struct cpg_dp *open_userspace(void *arg)
 		.tun_read = cpg_tun_read,
 		.tun_write = cpg_tun_write,
 		.vpn_ip = cfg->vpn_ip,
+		.vpn_ip6 = cfg->vpn_ip6,
 		.network = cfg->network,
 		.netmask = cfg->netmask,
 		.broadcast = cfg->broadcast,
@@ -335,12 +334,23 @@ static void peer_end(struct vpn *v, struct peer *p, bool notify, bool tell_rdv,
 		cpg_rdvc_close(v->rdvc, ip, reason);
 }
 
-/* A tunnel could not be made: remove p and hold its VPN IP off. */
+/* A tunnel came up with p: forget its failures, by either address. */
+static void peer_holdoff_forget(struct vpn *v, const struct peer *p)
+{
+	struct cpg_vpn_addr key = cpg_vpn_addr4(p->vpn_ip), key6 = cpg_vpn_addr6(&p->vpn_ip6);
+
+	peer_holdoff_clear(&v->holdoff, &key);
+	peer_holdoff_clear(&v->holdoff, &key6);
+}
+
+/* A tunnel could not be made: remove p and hold both its VPN IPs off. */
 static void peer_fail(struct vpn *v, struct peer *p, bool tell_rdv, const char *why)
 {
+	struct cpg_vpn_addr key = cpg_vpn_addr4(p->vpn_ip), key6 = cpg_vpn_addr6(&p->vpn_ip6);
+	unsigned int delay = peer_holdoff_fail(&v->holdoff, &key, now_ms(v));
 	char ip[INET_ADDRSTRLEN];
-	unsigned int delay = peer_holdoff_fail(&v->holdoff, p->vpn_ip, now_ms(v));
 
+	peer_holdoff_fail(&v->holdoff, &key6, now_ms(v));
 	v->n.tunnels_failed++;
 	log_notice("no tunnel to %s: %s; not trying again for %u s", cpg_net_ip4_str(p->vpn_ip, ip),
 		   why, delay / 1000);
@@ -412,6 +422,7 @@ static bool peer_established(struct vpn *v, struct peer *p)
 	}
 	dpp = (struct cpg_dp_peer){
 		.vpn_ip = p->vpn_ip,
+		.vpn_ip6 = p->vpn_ip6,	/* its certificate names it */
 		.endpoint = p->endpoint,
 		.keys = {
 			.cipher = keys.cipher,
@@ -439,7 +450,7 @@ static bool peer_established(struct vpn *v, struct peer *p)
 	p->last_heard_ms = p->up_ms;
 	p->last_keepalive_ms = p->up_ms;
 	p->rx_keepalives_seen = 0;
-	peer_holdoff_clear(&v->holdoff, p->vpn_ip);
+	peer_holdoff_forget(v, p);
 	v->n.tunnels_up++;
 	log_notice("tunnel to %s at %s up (%s)", cpg_net_ip4_str(p->vpn_ip, ip),
 		   cpg_sockaddr_str(&p->endpoint, ep, sizeof(ep)),
@@ -524,11 +535,15 @@ static bool on_peer_incoming(void *arg, struct in_addr ip, const struct in6_addr
 {
 	struct vpn *v = arg;
 	char ips[INET_ADDRSTRLEN];
+	struct cpg_vpn_addr key;
 
 	if (peer_table_find(&v->peers, ip))
 		return true;
 	/* The peer wants a tunnel: a better chance than our hold-off. */
-	peer_holdoff_clear(&v->holdoff, ip);
+	key = cpg_vpn_addr4(ip);
+	peer_holdoff_clear(&v->holdoff, &key);
+	key = cpg_vpn_addr6(ip6);
+	peer_holdoff_clear(&v->holdoff, &key);
 	if (!peer_create(v, ip, false)) {
 		log_warn("refusing a tunnel with %s: %d tunnels already (max_clients)",
 			 cpg_net_ip4_str(ip, ips), v->cfg->max_clients);
@@ -583,12 +598,15 @@ static void on_peer_up(void *arg, const struct cpg_rdvc_peer_info *info)
 	p->role = info->role;
 	p->session = info->session;
 	p->last_heard_ms = now_ms(v);
+	p->vpn_ip6 = info->vpn_ip6;
 	role = info->role == CPG_ROLE_CLIENT ? CPG_DTLS_CLIENT : CPG_DTLS_SERVER;
 	p->dtls = cpg_dtls_session_new(v->dtls, role, &info->endpoint, info->vpn_ip, dtls_send, v);
 	if (!p->dtls) {
 		peer_fail(v, p, true, "cannot make a DTLS session");
 		return;
 	}
+	/* What the RDV says of its IPv6 address, its certificate must say too. */
+	cpg_dtls_session_expect_ip6(p->dtls, &p->vpn_ip6);
 	p->state = PEER_HANDSHAKING;
 	log_info("path to %s at %s is up (%s): DTLS handshake as the %s", ip, ep,
 		 info->relayed ? "the RDV's relay" : info->local ? "local endpoint" :
@@ -622,6 +640,21 @@ static void on_peer_moved(void *arg, const struct cpg_rdvc_peer_info *info)
 	cpg_dtls_session_set_peer(p->dtls, &info->endpoint);
 }
 
+/* The RDV found no peer for an IPv6 VPN address we asked for: hold it off. */
+static void ip6_ask_failed(struct vpn *v, const struct in6_addr *ip6,
+			   enum cpg_rdvc_failure failure, enum cpg_reason reason)
+{
+	struct cpg_vpn_addr key = cpg_vpn_addr6(ip6);
+	unsigned int delay = peer_holdoff_fail(&v->holdoff, &key, now_ms(v));
+	char ip[INET6_ADDRSTRLEN];
+
+	v->n.tunnels_failed++;
+	log_notice("no tunnel to %s: %s; not trying again for %u s",
+		   inet_ntop(AF_INET6, ip6, ip, sizeof(ip)) ? ip : "?",
+		   failure == CPG_RDVC_REJECTED ? cpg_reason_str(reason) : "the RDV did not answer",
+		   delay / 1000);
+}
+
 static void on_peer_failed(void *arg, struct in_addr ip, const struct in6_addr *ip6,
 			   enum cpg_rdvc_failure failure, enum cpg_reason reason)
 {
@@ -629,8 +662,11 @@ static void on_peer_failed(void *arg, struct in_addr ip, const struct in6_addr *
 	struct peer *p = peer_table_find(&v->peers, ip);
 	char why[128];
 
-	if (!p)
+	if (!p) {
+		if (!ip.s_addr)
+			ip6_ask_failed(v, ip6, failure, reason);
 		return;
+	}
 	if (failure == CPG_RDVC_REJECTED && reason == CPG_REASON_NO_RELAY)
 		snprintf(why, sizeof(why), "punching failed and the RDV has no relay for us "
 			 "(all in use, or relaying is off)");
@@ -659,26 +695,89 @@ static bool is_peer_address(const struct cpg_config *cfg, struct in_addr ip)
 	       ip.s_addr != cfg->vpn_ip.s_addr;
 }
 
-/* How often at most on_no_peer6 says why it opens no tunnel. */
-#define NO_PEER6_LOG_MS 60000
+/* A packet for p's tunnel, which is on its way: it waits in p's queue. */
+static void peer_queue(struct vpn *v, struct peer *p, const uint8_t *pkt, size_t len)
+{
+	if (!pkt)
+		return;	/* a data plane that cannot hand packets over */
+	if (p->state == PEER_ESTABLISHED) {
+		/* The kernel's notification crossed the peer's keys on their way. */
+		if (v->dp->ops->xmit(v->dp, pkt, len) < 0)
+			p->queue_drops++;
+		return;
+	}
+	if (pkt_fifo_push(&p->fifo, pkt, len) != PKT_FIFO_QUEUED)
+		p->queue_drops++;
+}
+
+/* An IPv6 VPN address another peer may have: inside network6, not ours. */
+static bool is_peer_address6(const struct cpg_config *cfg, const struct in6_addr *ip)
+{
+	struct in6_addr net = *ip;
+	unsigned int i, bits = cfg->prefix_len6;
+
+	if (!cpg_config_has_ip6(cfg) || !memcmp(ip, &cfg->vpn_ip6, sizeof(*ip)) ||
+	    !memcmp(ip, &cfg->network6, sizeof(*ip)))
+		return false;
+	for (i = 0; i < 16; i++, bits = bits > 8 ? bits - 8 : 0)
+		net.s6_addr[i] &= bits >= 8 ? 0xff : (uint8_t)(0xff00 >> bits);
+	return !memcmp(&net, &cfg->network6, sizeof(net));
+}
+
+/* The peer with that IPv6 VPN address; a scan, as on_no_peer6 is rare. */
+static struct peer *peer_find_ip6(const struct vpn *v, const struct in6_addr *ip)
+{
+	size_t i;
+
+	for (i = 0; i < v->peers.count; i++) {
+		if (!memcmp(&v->peers.peers[i]->vpn_ip6, ip, sizeof(*ip)))
+			return v->peers.peers[i];
+	}
+	return NULL;
+}
 
 /*
- * A packet to a peer's IPv6 address, and that peer has no tunnel. The RDV
- * is asked for peers by IPv4 address only, and nothing maps an IPv6 one to
- * it here: no tunnel comes up on demand. The data plane counted the packet
- * (no_tunnel); say why, now and then.
+ * A packet to an IPv6 VPN address without a tunnel: ask the RDV for the
+ * peer that has it. Which peer that is, the RDV says in its answer, which
+ * then goes on as for an IPv4 address; until then there is no peer entry to
+ * queue the packet in, and it is dropped (the data plane counted it).
  */
-static void on_no_peer6(struct vpn *v, const struct in6_addr *dst)
+static void on_no_peer6(struct vpn *v, const struct in6_addr *dst, const uint8_t *pkt,
+			size_t len)
 {
+	struct cpg_vpn_addr key = cpg_vpn_addr6(dst);
 	char ip[INET6_ADDRSTRLEN];
+	struct peer *p;
+	int ret;
 
-	if (v->no_peer6_logged && now_ms(v) - v->no_peer6_logged_ms < NO_PEER6_LOG_MS)
+	inet_ntop(AF_INET6, dst, ip, sizeof(ip));
+	p = peer_find_ip6(v, dst);
+	if (p) {
+		peer_queue(v, p, pkt, len);
 		return;
-	v->no_peer6_logged = true;
-	v->no_peer6_logged_ms = now_ms(v);
-	log_notice("no tunnel to %s: tunnels do not come up on demand for IPv6 yet, the peer's "
-		   "tunnel must be up (send it IPv4 first)",
-		   inet_ntop(AF_INET6, dst, ip, sizeof(ip)) ? ip : "?");
+	}
+	if (!is_peer_address6(v->cfg, dst)) {
+		log_debug("no tunnel to %s: not an address of the VPN", ip);
+		return;
+	}
+	if (peer_holdoff_active(&v->holdoff, &key, now_ms(v))) {
+		v->n.holdoff++;
+		return;
+	}
+	ret = cpg_rdvc_connect6(v->rdvc, dst);
+	if (ret == -EEXIST)
+		return;		/* asked already */
+	if (ret == -ENOSPC) {
+		v->n.full++;
+		log_debug("no tunnel to %s: %d tunnels already (max_clients)", ip,
+			  v->cfg->max_clients);
+		return;
+	}
+	if (ret < 0) {
+		log_notice("no tunnel to %s: %s", ip, strerror(-ret));
+		return;
+	}
+	log_info("asking the RDV for a tunnel to %s", ip);
 }
 
 static void on_no_peer4(struct vpn *v, struct in_addr dst, const uint8_t *pkt, size_t len)
@@ -691,9 +790,10 @@ static void on_no_peer4(struct vpn *v, struct in_addr dst, const uint8_t *pkt, s
 		return;
 	}
 	if (!p) {
+		struct cpg_vpn_addr key = cpg_vpn_addr4(dst);
 		int ret;
 
-		if (peer_holdoff_active(&v->holdoff, dst, now_ms(v))) {
+		if (peer_holdoff_active(&v->holdoff, &key, now_ms(v))) {
 			v->n.holdoff++;
 			return;
 		}
@@ -713,16 +813,7 @@ static void on_no_peer4(struct vpn *v, struct in_addr dst, const uint8_t *pkt, s
 		}
 		log_info("asking the RDV for a tunnel to %s", cpg_net_ip4_str(dst, ip));
 	}
-	if (!pkt)
-		return;	/* a data plane that cannot hand packets over */
-	if (p->state == PEER_ESTABLISHED) {
-		/* The kernel's notification crossed the peer's keys on their way. */
-		if (v->dp->ops->xmit(v->dp, pkt, len) < 0)
-			p->queue_drops++;
-		return;
-	}
-	if (pkt_fifo_push(&p->fifo, pkt, len) != PKT_FIFO_QUEUED)
-		p->queue_drops++;
+	peer_queue(v, p, pkt, len);
 }
 
 static void on_no_peer(void *arg, const struct cpg_vpn_addr *dst, const uint8_t *pkt, size_t len)
@@ -730,7 +821,7 @@ static void on_no_peer(void *arg, const struct cpg_vpn_addr *dst, const uint8_t 
 	struct vpn *v = arg;
 
 	if (dst->family == AF_INET6)
-		on_no_peer6(v, &dst->ip6);
+		on_no_peer6(v, &dst->ip6, pkt, len);
 	else
 		on_no_peer4(v, dst->ip4, pkt, len);
 }
@@ -1180,6 +1271,7 @@ static void dump_peer(struct vpn *v, struct status_buf *b, const struct peer *p)
 		v->dp->ops->get_stats(v->dp, p->vpn_ip, &st);
 	status_line(b, "peer");
 	status_kv_ip(b, "vpn_ip", p->vpn_ip);
+	status_kv_ip6(b, "vpn_ip6", &p->vpn_ip6);
 	status_kv_ep(b, "endpoint", &p->endpoint);
 	dump_path(v, b, p);
 	status_kv_str(b, "state", peer_state_name(p->state));
@@ -1225,7 +1317,7 @@ static void vpn_dump(void *arg, struct status_buf *b)
 	const struct cpg_config *cfg = v->cfg;
 	const struct cpg_rdvc_stats *rs = cpg_rdvc_stats(v->rdvc);
 	uint64_t now = now_ms(v);
-	char net[INET_ADDRSTRLEN + 4];
+	char net[INET6_ADDRSTRLEN + 5];
 	bool truncated = false;
 
 	status_buf_printf(b, "campagnol version=%s format=%d pid=%ld\n", CPG_VERSION,
@@ -1238,6 +1330,12 @@ static void vpn_dump(void *arg, struct status_buf *b)
 	cpg_net_ip4_str(cfg->network, net);
 	snprintf(net + strlen(net), sizeof(net) - strlen(net), "/%u", cfg->prefix_len);
 	status_kv_str(b, "network", net);
+	status_kv_ip6(b, "vpn_ip6", &cfg->vpn_ip6);
+	if (cpg_config_has_ip6(cfg)) {
+		inet_ntop(AF_INET6, &cfg->network6, net, sizeof(net));
+		snprintf(net + strlen(net), sizeof(net) - strlen(net), "/%u", cfg->prefix_len6);
+	}
+	status_kv_str(b, "network6", cpg_config_has_ip6(cfg) ? net : NULL);
 	status_kv_ep(b, "public_endpoint", &v->public_ep);
 	status_kv_ep(b, "local_endpoint", &v->rc.local_ep);
 	status_kv_ep(b, "listen", &v->bound);

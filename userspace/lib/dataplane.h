@@ -66,25 +66,25 @@ struct cpg_vpn_addr {
 	};
 };
 
-/*
- * The destination of IP packet pkt, its family from the version nibble:
- * true, or false when pkt is too short for the header of its version or is
- * neither IPv4 nor IPv6 (dst is then untouched). Nothing else is checked.
- */
-static inline bool cpg_vpn_addr_packet_dst(const uint8_t *pkt, size_t len,
-					   struct cpg_vpn_addr *dst)
+/* The VPN address of an IPv4 one, or of an IPv6 one. */
+static inline struct cpg_vpn_addr cpg_vpn_addr4(struct in_addr ip)
 {
-	if (len >= 20 && pkt[0] >> 4 == 4) {
-		dst->family = AF_INET;
-		memcpy(&dst->ip4, pkt + 16, sizeof(dst->ip4));
-		return true;
-	}
-	if (len >= 40 && pkt[0] >> 4 == 6) {
-		dst->family = AF_INET6;
-		memcpy(&dst->ip6, pkt + 24, sizeof(dst->ip6));
-		return true;
-	}
-	return false;
+	struct cpg_vpn_addr a;
+
+	memset(&a, 0, sizeof(a));
+	a.family = AF_INET;
+	a.ip4 = ip;
+	return a;
+}
+
+static inline struct cpg_vpn_addr cpg_vpn_addr6(const struct in6_addr *ip)
+{
+	struct cpg_vpn_addr a;
+
+	memset(&a, 0, sizeof(a));
+	a.family = AF_INET6;
+	a.ip6 = *ip;
+	return a;
 }
 
 struct cpg_dp_peer {

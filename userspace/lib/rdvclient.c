@@ -1868,6 +1868,7 @@ int cpg_rdvc_config_from(const struct cpg_config *cfg, struct cpg_rdvc_config *o
 			cpg_sockaddr_set_in(&out->local_ep, local_ip, cpg_sockaddr_port(&bound));
 	}
 	out->vpn_ip = cfg->vpn_ip;
+	out->vpn_ip6 = cfg->vpn_ip6;
 	out->max_peers = cfg->max_clients > 0 ? (unsigned int)cfg->max_clients : 1;
 	return 0;
 }

@@ -217,34 +217,45 @@ static void state_names(void **state)
 
 /* ---- Hold-off ------------------------------------------------------------- */
 
+/* A hold-off key: an IPv6 VPN address if s has a colon, else an IPv4 one. */
+static struct cpg_vpn_addr key(const char *s)
+{
+	struct in6_addr ip6;
+
+	if (!strchr(s, ':'))
+		return cpg_vpn_addr4(ip(s));
+	assert_int_equal(inet_pton(AF_INET6, s, &ip6), 1);
+	return cpg_vpn_addr6(&ip6);
+}
+
 static void holdoff_doubles_and_forgets(void **state)
 {
 	struct peer_holdoff h;
-	struct in_addr a = ip("10.0.0.2"), b = ip("10.0.0.3");
+	struct cpg_vpn_addr a = key("10.0.0.2"), b = key("10.0.0.3");
 	uint64_t now = 1000000;
 
 	memset(&h, 0, sizeof(h));
-	assert_false(peer_holdoff_active(&h, a, now));
-	assert_int_equal(peer_holdoff_fail(&h, a, now), PEER_HOLDOFF_FIRST_MS);
-	assert_true(peer_holdoff_active(&h, a, now));
-	assert_true(peer_holdoff_active(&h, a, now + PEER_HOLDOFF_FIRST_MS - 1));
-	assert_false(peer_holdoff_active(&h, a, now + PEER_HOLDOFF_FIRST_MS));
-	assert_false(peer_holdoff_active(&h, b, now));
+	assert_false(peer_holdoff_active(&h, &a, now));
+	assert_int_equal(peer_holdoff_fail(&h, &a, now), PEER_HOLDOFF_FIRST_MS);
+	assert_true(peer_holdoff_active(&h, &a, now));
+	assert_true(peer_holdoff_active(&h, &a, now + PEER_HOLDOFF_FIRST_MS - 1));
+	assert_false(peer_holdoff_active(&h, &a, now + PEER_HOLDOFF_FIRST_MS));
+	assert_false(peer_holdoff_active(&h, &b, now));
 
 	/* Failing again soon after: twice as long, up to the maximum. */
 	now += PEER_HOLDOFF_FIRST_MS;
-	assert_int_equal(peer_holdoff_fail(&h, a, now), 2 * PEER_HOLDOFF_FIRST_MS);
+	assert_int_equal(peer_holdoff_fail(&h, &a, now), 2 * PEER_HOLDOFF_FIRST_MS);
 	for (int i = 0; i < 10; i++)
-		peer_holdoff_fail(&h, a, now);
-	assert_int_equal(peer_holdoff_fail(&h, a, now), PEER_HOLDOFF_MAX_MS);
+		peer_holdoff_fail(&h, &a, now);
+	assert_int_equal(peer_holdoff_fail(&h, &a, now), PEER_HOLDOFF_MAX_MS);
 
 	/* Long after: from the start again. */
 	now += PEER_HOLDOFF_MAX_MS + PEER_HOLDOFF_FORGET_MS + 1;
-	assert_int_equal(peer_holdoff_fail(&h, a, now), PEER_HOLDOFF_FIRST_MS);
+	assert_int_equal(peer_holdoff_fail(&h, &a, now), PEER_HOLDOFF_FIRST_MS);
 
-	peer_holdoff_clear(&h, a);
-	assert_false(peer_holdoff_active(&h, a, now));
-	assert_int_equal(peer_holdoff_fail(&h, a, now), PEER_HOLDOFF_FIRST_MS);
+	peer_holdoff_clear(&h, &a);
+	assert_false(peer_holdoff_active(&h, &a, now));
+	assert_int_equal(peer_holdoff_fail(&h, &a, now), PEER_HOLDOFF_FIRST_MS);
 }
 
 static void holdoff_bounded(void **state)
@@ -252,20 +263,47 @@ static void holdoff_bounded(void **state)
 	struct peer_holdoff h;
 	char s[INET_ADDRSTRLEN];
 	uint64_t now = 5000;
+	struct cpg_vpn_addr k;
 
 	memset(&h, 0, sizeof(h));
 	/* One more than fits: the entry ending first (the first one) goes. */
 	for (int i = 0; i <= PEER_HOLDOFF_SLOTS; i++) {
 		snprintf(s, sizeof(s), "10.0.1.%d", i + 1);
-		peer_holdoff_fail(&h, ip(s), now + (uint64_t)i);
+		k = key(s);
+		peer_holdoff_fail(&h, &k, now + (uint64_t)i);
 	}
-	assert_false(peer_holdoff_active(&h, ip("10.0.1.1"), now + PEER_HOLDOFF_SLOTS));
+	k = key("10.0.1.1");
+	assert_false(peer_holdoff_active(&h, &k, now + PEER_HOLDOFF_SLOTS));
 	snprintf(s, sizeof(s), "10.0.1.%d", PEER_HOLDOFF_SLOTS + 1);
-	assert_true(peer_holdoff_active(&h, ip(s), now + PEER_HOLDOFF_SLOTS));
-	assert_true(peer_holdoff_active(&h, ip("10.0.1.2"), now + PEER_HOLDOFF_SLOTS));
-	/* 0.0.0.0 is never held off (it marks free slots). */
-	assert_int_equal(peer_holdoff_fail(&h, ip("0.0.0.0"), now), 0);
-	assert_false(peer_holdoff_active(&h, ip("0.0.0.0"), now));
+	k = key(s);
+	assert_true(peer_holdoff_active(&h, &k, now + PEER_HOLDOFF_SLOTS));
+	k = key("10.0.1.2");
+	assert_true(peer_holdoff_active(&h, &k, now + PEER_HOLDOFF_SLOTS));
+	/* 0.0.0.0 and :: are never held off (they mark free slots). */
+	k = key("0.0.0.0");
+	assert_int_equal(peer_holdoff_fail(&h, &k, now), 0);
+	assert_false(peer_holdoff_active(&h, &k, now));
+	k = key("::");
+	assert_int_equal(peer_holdoff_fail(&h, &k, now), 0);
+	assert_false(peer_holdoff_active(&h, &k, now));
+}
+
+/* An IPv6 VPN address is a key of its own, apart from every IPv4 one. */
+static void holdoff_ip6(void **state)
+{
+	struct cpg_vpn_addr a6 = key("fd00:cafe::2"), b6 = key("fd00:cafe::3");
+	struct cpg_vpn_addr a4 = key("10.0.0.2");
+	struct peer_holdoff h;
+	uint64_t now = 7000;
+
+	memset(&h, 0, sizeof(h));
+	assert_int_equal(peer_holdoff_fail(&h, &a6, now), PEER_HOLDOFF_FIRST_MS);
+	assert_true(peer_holdoff_active(&h, &a6, now));
+	assert_false(peer_holdoff_active(&h, &b6, now));
+	assert_false(peer_holdoff_active(&h, &a4, now));
+	assert_int_equal(peer_holdoff_fail(&h, &a6, now), 2 * PEER_HOLDOFF_FIRST_MS);
+	peer_holdoff_clear(&h, &a6);
+	assert_false(peer_holdoff_active(&h, &a6, now));
 }
 
 int main(void)
@@ -281,6 +319,7 @@ int main(void)
 		cmocka_unit_test(state_names),
 		cmocka_unit_test(holdoff_doubles_and_forgets),
 		cmocka_unit_test(holdoff_bounded),
+		cmocka_unit_test(holdoff_ip6),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
