@@ -846,10 +846,16 @@ vpn_err() {
 	err_of "${VPN_PROC[$1]}"
 }
 
+# rdv_client_re VPN_IP: an ERE for the RDV's name of client VPN_IP in its
+# log, followed by its IPv6 VPN address in parentheses when it has one.
+rdv_client_re() {
+	echo "client ${1//./\\.}( \([0-9a-f:]+\))?"
+}
+
 # rdv_registered VPN_IP [COUNT [TIMEOUT_S [RDV_NAME]]]: the RDV (process
 # rdv) has logged COUNT (1) registrations of VPN_IP within TIMEOUT_S (10) s.
 rdv_registered() {
-	wait_for "$(err_of "${4:-rdv}")" "client ${1//./\\.} registered at " "${3:-10}" "${2:-1}"
+	wait_for "$(err_of "${4:-rdv}")" "$(rdv_client_re "$1") registered at " "${3:-10}" "${2:-1}"
 }
 
 # vpn_ping NS DST [TIMEOUT_S [PING_OPTION...]]: ping DST from namespace NS
@@ -873,13 +879,21 @@ vpn_ping() {
 	done
 }
 
+# vpn_conf6 IP6: the lines that give a vpn_conf an IPv6 VPN address IP6
+# inside $CPG_VPN_NETWORK6 (append them: vpn_conf NAME IP PORT $(...)).
+vpn_conf6() {
+	printf '%s\n' "[VPN]" "vpn_ip6 = $1" "network6 = $CPG_VPN_NETWORK6"
+}
+
 # mesh_hosts: topo_standard's A (behind NAT1), B and C (behind NAT2) and D
 # (public) as the VPN hosts of vpn_ping.sh and vm/tests/kmod_vpn.sh: HOSTS,
 # their VPN, PORT, PUBLIC_IP and LAN_IP, every pair in PAIRS; PUBLIC, the
-# endpoints the RDV sees, is filled by mesh_start.
+# endpoints the RDV sees, is filled by mesh_start. VPN6, their IPv6 VPN
+# addresses, is empty: IPv4 only (see mesh_hosts_ip6).
 mesh_hosts() {
 	HOSTS=(A B C D)
 	declare -gA VPN=([A]=$A_VPN [B]=$B_VPN [C]=$C_VPN [D]=$D_VPN)
+	declare -gA VPN6=()
 	declare -gA PORT=([A]=40001 [B]=40002 [C]=40003 [D]=40004)
 	declare -gA PUBLIC_IP=([A]=$NAT1_IP [B]=$NAT2_IP [C]=$NAT2_IP [D]=$D_IP)
 	declare -gA LAN_IP=([A]=$A_IP [B]=$B_IP [C]=$C_IP [D]=$D_IP)
@@ -887,15 +901,25 @@ mesh_hosts() {
 	PAIRS=("A B" "A C" "A D" "B C" "B D" "C D")
 }
 
-# mesh_start: a daemon on each host, each registered with the RDV (whose
-# log gives its public endpoint, into PUBLIC). 1 at the first that is not.
+# mesh_hosts_ip6: mesh_hosts, each host with its IPv6 VPN address in VPN6
+# (vpn_ipv6.sh, vm/tests/kmod_vpn6.sh), which mesh_start puts in its config.
+mesh_hosts_ip6() {
+	mesh_hosts
+	VPN6=([A]=$A_VPN6 [B]=$B_VPN6 [C]=$C_VPN6 [D]=$D_VPN6)
+}
+
+# mesh_start: a daemon on each host (with its IPv6 VPN address when VPN6
+# has one), each registered with the RDV (whose log gives its public
+# endpoint, into PUBLIC). 1 at the first that is not.
 mesh_start() {
-	local h
+	local h lines
 
 	for h in "${HOSTS[@]}"; do
-		vpn_conf "$h" "${VPN[$h]}" "${PORT[$h]}"
+		lines=()
+		[ -z "${VPN6[$h]:-}" ] || mapfile -t lines < <(vpn_conf6 "${VPN6[$h]}")
+		vpn_conf "$h" "${VPN[$h]}" "${PORT[$h]}" "${lines[@]}"
 		vpn_start "$h" "$h" && rdv_registered "${VPN[$h]}" || return 1
-		PUBLIC[$h]=$(last_line "$(err_of rdv)" "client ${VPN[$h]//./\\.} registered at" |
+		PUBLIC[$h]=$(last_line "$(err_of rdv)" "$(rdv_client_re "${VPN[$h]}") registered at" |
 			sed 's/.* registered at \([0-9.:]*\).*/\1/')
 	done
 }
@@ -910,11 +934,13 @@ mesh_expected_path() {
 	fi
 }
 
-# mesh_ping_pairs FIRST DESC: a test per pair X Y, "X and Y DESC" ({x} in
-# DESC is X): FIRST X Y pings Y from X first, bringing the tunnel up (it
-# sets FIRST_MS, or FIRST_WHY when it fails), then Y pings X.
+# mesh_ping_pairs FIRST DESC: a test per pair X Y of PAIRS, "X and Y DESC"
+# ({x} in DESC is X): FIRST X Y pings Y from X first, bringing the tunnel up
+# (it sets FIRST_MS, or FIRST_WHY when it fails), then Y pings X at its
+# address in the array MESH_PING_TO names (VPN; VPN6 for IPv6).
 mesh_ping_pairs() {
 	local first=$1 desc pair x y
+	local -n to=${MESH_PING_TO:-VPN}
 
 	for pair in "${PAIRS[@]}"; do
 		read -r x y <<<"$pair"
@@ -922,9 +948,9 @@ mesh_ping_pairs() {
 		if ! "$first" "$x" "$y"; then
 			ktap_test_fail "$desc"
 			ktap_print_msg "$FIRST_WHY"
-		elif ! vpn_ping "$y" "${VPN[$x]}" 10 "${MESH_PING_OPTIONS[@]}"; then
+		elif ! vpn_ping "$y" "${to[$x]}" 10 "${MESH_PING_OPTIONS[@]}"; then
 			ktap_test_fail "$desc"
-			ktap_print_msg "$y gets no echo from $x"
+			ktap_print_msg "$y gets no echo from $x at ${to[$x]}"
 		else
 			ktap_test_pass "$desc"
 			ktap_print_msg "$x -> $y: first echo after $FIRST_MS ms;" \

@@ -458,17 +458,20 @@ install_file "$SELFTESTS_DIR/lib.sh" /cpg/selftests/lib.sh
 install_file "$SELFTESTS_DIR/../tools/campagnol-pki" /cpg/tools/campagnol-pki
 chmod 755 "$ROOT/cpg/tools/campagnol-pki"
 # A throwaway CA with a certificate for each host of lib.sh's standard
-# topology (A-E, their VPN addresses), made here in a fraction of a second:
-# under TCG openssl takes a second or two per certificate. libkmod.sh's
-# kmod_pki_setup copies it (or falls back to pki_setup without it).
+# topology (A-E, their VPN addresses, IPv4 and IPv6, as pki_setup issues
+# them), made here in a fraction of a second: under TCG openssl takes a
+# second or two per certificate. libkmod.sh's kmod_pki_setup copies it (or
+# falls back to pki_setup without it).
 make_pki() {
-	local host vpn_ip
+	local host vpn_ip vpn_ip6
 
 	"$SELFTESTS_DIR/../tools/campagnol-pki" init "$1" "Campagnol VM selftest CA" || return 1
 	# shellcheck disable=SC2016 # expanded by that bash
-	while read -r host vpn_ip; do
-		"$SELFTESTS_DIR/../tools/campagnol-pki" issue "$1" "$host" "$vpn_ip" || return 1
-	done < <(bash -c 'source "$1"; for h in A B C D E; do v=${h}_VPN; echo "$h ${!v}"; done' \
+	while read -r host vpn_ip vpn_ip6; do
+		"$SELFTESTS_DIR/../tools/campagnol-pki" issue ${vpn_ip6:+--ip6 "$vpn_ip6"} \
+			"$1" "$host" "$vpn_ip" || return 1
+	done < <(bash -c 'source "$1"
+		for h in A B C D E; do v=${h}_VPN v6=${h}_VPN6; echo "$h ${!v} ${!v6}"; done' \
 		 _ "$SELFTESTS_DIR/lib.sh")
 }
 if command -v openssl >/dev/null && ! make_pki "$ROOT/cpg/pki" >/dev/null; then
