@@ -439,7 +439,7 @@ int cpg_peer_add(struct cpg_priv *priv, struct cpg_peer_config *cfg,
 	netdev_hold(priv->dev, &peer->dev_tracker, GFP_KERNEL);
 	peer->vpn_ip = cfg->vpn_ip;
 	peer->vpn_ip6 = cfg->vpn_ip6;
-	peer->created = get_jiffies_64();
+	peer->idle_since = get_jiffies_64();
 	peer->idle_timeout = cfg->has_idle_timeout ? cfg->idle_timeout : 0;
 	INIT_LIST_HEAD(&peer->unlinked);
 	kref_init(&peer->refcount);
@@ -543,7 +543,9 @@ int cpg_peer_change(struct cpg_priv *priv, struct cpg_peer_config *cfg,
 		cfg->key = NULL;
 	}
 	if (cfg->has_idle_timeout) {
+		/* A new timeout counts afresh, and is told once more. */
 		WRITE_ONCE(peer->idle_timeout, cfg->idle_timeout);
+		WRITE_ONCE(peer->idle_since, get_jiffies_64());
 		WRITE_ONCE(peer->idle_notified, false);
 		if (cfg->idle_timeout)
 			cpg_idle_work_kick(priv);
@@ -788,7 +790,9 @@ void cpg_peer_read_counters(const struct cpg_peer *peer,
 
 /*
  * Once a second while some peer has an idle timeout: tell the daemon about
- * the peers that received nothing for that long, once each.
+ * the peers that carried no packet either way for that long, once each until
+ * a packet goes through. Keepalives do not count: both ends send them on an
+ * idle tunnel. A tunnel that only sends (or only receives) is in use.
  */
 void cpg_peer_idle_work(struct work_struct *work)
 {
@@ -808,7 +812,8 @@ void cpg_peer_idle_work(struct work_struct *work)
 		again = true;
 		if (READ_ONCE(peer->idle_notified))
 			continue;
-		last = max(READ_ONCE(peer->last_rx), peer->created);
+		last = max3(READ_ONCE(peer->last_rx), READ_ONCE(peer->last_tx),
+			    READ_ONCE(peer->idle_since));
 		if (time_before64(now, last + timeout))
 			continue;
 		WRITE_ONCE(peer->idle_notified, true);

@@ -91,11 +91,14 @@ struct cpg_peer_counters {
  * @dst_cache: the route to @endpoint
  * @keys: the keys, by enum campagnol_key_slot
  * @stats: per-CPU counters
- * @created: when the peer was added (get_jiffies_64())
+ * @idle_since: when the idle count last started: the peer's creation, or
+ *	the last peer-set of its idle timeout (get_jiffies_64())
  * @last_rx: when the last record came from the peer; 0: never
  * @last_tx: when the last record went to the peer; 0: never
- * @idle_timeout: seconds without records before peer-idle-ntf; 0: none
- * @idle_notified: peer-idle-ntf was sent; a record received clears it
+ * @idle_timeout: seconds without records either way before peer-idle-ntf;
+ *	0: none
+ * @idle_notified: peer-idle-ntf was sent; a record received or sent (not a
+ *	keepalive) clears it
  * @floats: times peer-float moved the peer
  * @refcount: the tables hold one reference, lookups outside RCU others
  * @rcu: to free the peer after the readers are gone
@@ -113,7 +116,7 @@ struct cpg_peer {
 	struct dst_cache dst_cache;
 	struct cpg_key __rcu *keys[2];
 	struct cpg_peer_stats __percpu *stats;
-	u64 created;
+	u64 idle_since;
 	u64 last_rx;
 	u64 last_tx;
 	u32 idle_timeout;
@@ -215,12 +218,24 @@ static inline void cpg_peer_count(struct cpg_peer *peer, bool rx,
 	put_cpu_ptr(peer->stats);
 }
 
-/* An authenticated record came from the peer: it is not idle. */
-static inline void cpg_peer_heard(struct cpg_peer *peer)
+/* A packet went one way or the other: the peer is not idle. */
+static inline void cpg_peer_active(struct cpg_peer *peer, u64 *last)
 {
-	WRITE_ONCE(peer->last_rx, get_jiffies_64());
+	WRITE_ONCE(*last, get_jiffies_64());
 	if (READ_ONCE(peer->idle_notified))
 		WRITE_ONCE(peer->idle_notified, false);
+}
+
+/* An authenticated record with a packet came from the peer. */
+static inline void cpg_peer_heard(struct cpg_peer *peer)
+{
+	cpg_peer_active(peer, &peer->last_rx);
+}
+
+/* A record with a packet went to the peer. */
+static inline void cpg_peer_sent(struct cpg_peer *peer)
+{
+	cpg_peer_active(peer, &peer->last_tx);
 }
 
 #endif /* _CPG_PEER_H */

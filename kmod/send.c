@@ -54,7 +54,7 @@ void cpg_send_sealed(struct sk_buff *skb, int err)
 		cpg_peer_count(peer, false, plain_len);
 		/* A keepalive is no traffic: the tunnel may still time out idle. */
 		if (plain_len)
-			WRITE_ONCE(peer->last_tx, get_jiffies_64());
+			cpg_peer_sent(peer);
 	}
 	cpg_peer_put(peer);
 }

@@ -179,6 +179,7 @@ static struct cpg_dp *open_kernel(void *arg, char *why, size_t why_len)
 		.ifname = cfg->tun_device,
 		.mtu = cfg->tun_mtu,
 		.txqueue = cfg->txqueue,
+		.idle_timeout = (uint32_t)cfg->timeout,
 	};
 	struct cpg_dp *dp = cpg_dp_kernel_new(v->loop, &kc, &dp_events, v, why, why_len);
 
@@ -223,6 +224,7 @@ static struct cpg_dp *open_userspace(void *arg)
 		.client_max_rate = cfg->client_max_rate,
 		.connection_max_rate = cfg->connection_max_rate,
 		.mtu = cfg->tun_mtu,
+		.idle_timeout = (unsigned int)cfg->timeout,
 	};
 	struct cpg_dp *dp;
 
@@ -940,11 +942,30 @@ static void on_dp_peer_moved(void *arg, struct in_addr vpn_ip, const union cpg_s
 		peer_follow(v, p, ep, "moved by another program");
 }
 
+/*
+ * The data plane saw no packet either way for `timeout` (keepalives do not
+ * count): the tunnel is idle, close it. The data plane counts from the
+ * peer's add_peer, when the tunnel came up, so a tunnel just up is not idle.
+ */
+static void on_dp_peer_idle(void *arg, struct in_addr vpn_ip)
+{
+	struct vpn *v = arg;
+	struct peer *p = peer_table_find(&v->peers, vpn_ip);
+	char ip[INET_ADDRSTRLEN];
+
+	if (!p || p->state != PEER_ESTABLISHED)
+		return;
+	log_notice("tunnel to %s closed: idle for %d s", cpg_net_ip4_str(vpn_ip, ip),
+		   v->cfg->timeout);
+	peer_end(v, p, true, true, CPG_REASON_IDLE);
+}
+
 static const struct cpg_dp_events dp_events = {
 	.no_peer = on_no_peer,
 	.peer_gone = on_peer_gone,
 	.key_limit = on_key_limit,
 	.peer_moved = on_dp_peer_moved,
+	.peer_idle = on_dp_peer_idle,
 	.failed = on_dp_failed,
 };
 
@@ -1149,11 +1170,13 @@ static void on_network_changed(void *arg)
 
 /* ---- Housekeeping --------------------------------------------------------- */
 
-/* Idle timeout, dead-peer detection and keepalives of an established peer. */
+/*
+ * Dead-peer detection and keepalives of an established peer. The idle
+ * timeout is the data plane's (on_dp_peer_idle).
+ */
 static void peer_tick(struct vpn *v, struct peer *p)
 {
 	uint64_t now = now_ms(v), up_for = now - p->up_ms;
-	uint64_t timeout = (uint64_t)v->cfg->timeout * 1000;
 	uint64_t rx_idle, tx_idle, heard_idle, sent_idle;
 	char ip[INET_ADDRSTRLEN];
 	struct cpg_dp_stats st;
@@ -1168,11 +1191,6 @@ static void peer_tick(struct vpn *v, struct peer *p)
 		p->last_heard_ms = now;
 	}
 	cpg_net_ip4_str(p->vpn_ip, ip);
-	if (rx_idle >= timeout && tx_idle >= timeout) {
-		log_notice("tunnel to %s closed: idle for %d s", ip, v->cfg->timeout);
-		peer_end(v, p, true, true, CPG_REASON_IDLE);
-		return;
-	}
 	heard_idle = min_u64(rx_idle, now - p->last_heard_ms);
 	/* Our keepalives are sending to it too: an idle tunnel whose peer is
 	 * gone ends as soon as a busy one. */

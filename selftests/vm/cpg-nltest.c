@@ -1330,6 +1330,33 @@ static void test_no_route(int ifx, struct mnl_socket *ntf)
 	close(s);
 }
 
+/*
+ * Idle means idle both ways: packets sent to 10.9.0.2 (idle-timeout 1, idle
+ * already told) through the device, and nothing coming back, keep it from
+ * being told idle again; once they stop, it is, a second later.
+ */
+static void test_idle_one_way(int ifx, struct mnl_socket *ntf)
+{
+	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons(9) };
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+	struct peer_info pi;
+	bool told = false;
+	int i;
+
+	inet_pton(AF_INET, "10.9.0.2", &dst.sin_addr);
+	for (i = 0; i < 10 && !told; i++) {
+		sendto(s, "x", 1, 0, (struct sockaddr *)&dst, sizeof(dst));
+		told = wait_ntf(ntf, CAMPAGNOL_CMD_PEER_IDLE_NTF, 250, &pi);
+	}
+	CHECK(!told, "no peer-idle-ntf while sending to the peer for 2.5 s");
+	peer_get(ifx, "10.9.0.2", &pi);
+	CHECK(pi.has_tx_idle && pi.tx_packets > 0, "the packets went to it (%llu)",
+	      (unsigned long long)pi.tx_packets);
+	CHECK(wait_ntf(ntf, CAMPAGNOL_CMD_PEER_IDLE_NTF, 3000, &pi) && !strcmp(pi.vpn, "10.9.0.2"),
+	      "peer-idle-ntf once the sending stopped");
+	close(s);
+}
+
 /* peer-del-ntf, peer-no-route-ntf, peer-idle-ntf. */
 static void test_notifications(int ifx, struct mnl_socket *ntf)
 {
@@ -1349,6 +1376,7 @@ static void test_notifications(int ifx, struct mnl_socket *ntf)
 	CHECK(wait_ntf(ntf, CAMPAGNOL_CMD_PEER_IDLE_NTF, 3000, &pi) && !strcmp(pi.vpn, "10.9.0.2") && pi.idle_timeout == 1,
 	      "peer-idle-ntf");
 	CHECK(!wait_ntf(ntf, CAMPAGNOL_CMD_PEER_IDLE_NTF, 1500, &pi), "only once");
+	test_idle_one_way(ifx, ntf);
 }
 
 #define SEQ0 (1LL << 47)

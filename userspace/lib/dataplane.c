@@ -6,6 +6,9 @@
 #include "log.h"
 #include "record.h"
 
+/* campagnol.ko's idle-timeout ceiling (docs/netlink/campagnol.yaml). */
+#define CPG_DP_KERNEL_MAX_IDLE_TIMEOUT 86400
+
 /* Where campagnol.ko cannot be, say why in terms of what to do. */
 #if defined(__linux__)
 #define NO_KERNEL_WHY "this campagnol was built without campagnol.ko support" \
@@ -22,6 +25,8 @@ const char *cpg_dp_not_for_kernel(const struct cpg_config *cfg)
 		return "connection_max_rate is set, and campagnol.ko has no rate limits";
 	if (cfg->tun_mtu > CPG_RECORD_MAX_PLAINTEXT)
 		return "tun_mtu is above 16384, campagnol.ko's maximum";
+	if (cfg->timeout > CPG_DP_KERNEL_MAX_IDLE_TIMEOUT)
+		return "timeout is above 86400 s, campagnol.ko's longest idle timeout";
 	return NULL;
 }
 

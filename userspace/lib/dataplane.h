@@ -101,8 +101,8 @@ struct cpg_dp_stats {
 	uint64_t rx_keepalives, tx_keepalives;	/* empty records, not in rx/tx_packets */
 	uint64_t floats;		/* times float_peer moved it */
 	/* Keepalives do not count here: a tunnel that carries only them is
-	 * idle (the daemon closes it after `timeout`); the daemon learns that
-	 * the peer is alive from rx_keepalives growing. */
+	 * idle (events->peer_idle); the daemon learns that the peer is alive
+	 * from rx_keepalives growing. */
 	uint64_t tx_idle_ms;		/* since the last packet sent; UINT64_MAX: none */
 	uint64_t rx_idle_ms;		/* since the last packet received */
 	enum cpg_cipher cipher;
@@ -159,6 +159,15 @@ struct cpg_dp_events {
 	 */
 	void (*peer_moved)(void *arg, struct in_addr vpn_ip, const union cpg_sockaddr *endpoint);
 	/*
+	 * The peer carried no packet either way (keepalives aside) for the
+	 * idle timeout the data plane was given (struct cpg_dp_user_config,
+	 * struct cpg_dp_kernel_config), counted from its add_peer at the
+	 * earliest: once per idle period, a packet either way starting a new
+	 * one. The kernel data plane may say it again after lost
+	 * notifications. The daemon closes the tunnel.
+	 */
+	void (*peer_idle)(void *arg, struct in_addr vpn_ip);
+	/*
 	 * The data plane cannot carry anything any more (the kernel's device
 	 * was deleted or moved away, its module unloaded); why is a sentence
 	 * for the log. Called once, after peer_gone for the peers that went
@@ -169,7 +178,8 @@ struct cpg_dp_events {
 
 struct cpg_dp_ops {
 	const char *name;		/* "userspace", "kernel" */
-	/* Add a peer, or replace the endpoint and keys of an existing one. */
+	/* Add a peer, or replace the endpoint and keys of an existing one;
+	 * either way, its idle time (events->peer_idle) starts afresh. */
 	int (*add_peer)(struct cpg_dp *dp, const struct cpg_dp_peer *peer);
 	int (*del_peer)(struct cpg_dp *dp, struct in_addr vpn_ip);
 	/* The peer's path moved (relay to direct): its packets go to endpoint

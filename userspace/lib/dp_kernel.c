@@ -56,6 +56,7 @@
 struct dpk_peer {
 	struct in_addr vpn_ip;
 	union cpg_sockaddr endpoint;
+	uint64_t added_ms;		/* loop->now of its last add_peer */
 };
 
 struct dp_kernel {
@@ -63,6 +64,7 @@ struct dp_kernel {
 	struct cpg_loop *loop;
 	int family;
 	uint32_t ifindex;
+	uint32_t idle_timeout;		/* seconds, every peer's idle-timeout */
 	bool dead;			/* events->failed was called */
 
 	cpg_dp_kernel_request_fn request;
@@ -149,7 +151,8 @@ static void peer_track(struct dp_kernel *dp, struct in_addr ip, const union cpg_
 
 	if (i == SIZE_MAX)
 		i = dp->n_peers++;
-	dp->peers[i] = (struct dpk_peer){ .vpn_ip = ip, .endpoint = *ep };
+	dp->peers[i] = (struct dpk_peer){ .vpn_ip = ip, .endpoint = *ep,
+					  .added_ms = dp->loop->now };
 }
 
 /* The module keeps an IPv4-mapped IPv6 endpoint as IPv4: the same one. */
@@ -470,11 +473,11 @@ static void on_cpg_dpk_msg(struct dp_kernel *dp, const struct nlmsghdr *nlh)
 		if (peer_tracked(dp, pi.vpn_ip))
 			peer_float_seen(dp, pi.vpn_ip);
 		break;
+	case CAMPAGNOL_CMD_PEER_IDLE_NTF:
+		if (peer_tracked(dp, pi.vpn_ip) && ev && ev->peer_idle)
+			ev->peer_idle(dp->base.events_arg, pi.vpn_ip);
+		break;
 	default:
-		/*
-		 * PEER_IDLE_NTF: the daemon times tunnels out itself, on rx
-		 * and tx idle times, and sets no idle-timeout for the module.
-		 */
 		break;
 	}
 }
@@ -484,8 +487,24 @@ struct resync {
 	struct dp_kernel *dp;
 	bool *seen;
 	bool *near_limit;
+	bool *idle;
 	union cpg_sockaddr *where;	/* AF_UNSPEC: the dump gave none */
 };
+
+/*
+ * Whether the module would have told p idle: no packet either way for the
+ * timeout, counted from our add_peer at the earliest (the module counts
+ * from the peer's creation or last idle-timeout, which add_peer set).
+ */
+static bool dump_says_idle(const struct dp_kernel *dp, const struct dpk_peer *p,
+			   const struct cpg_dp_stats *st)
+{
+	uint64_t timeout = (uint64_t)dp->idle_timeout * 1000;
+	uint64_t since_added = dp->loop->now >= p->added_ms ? dp->loop->now - p->added_ms : 0;
+
+	return timeout && st->rx_idle_ms >= timeout && st->tx_idle_ms >= timeout &&
+	       since_added >= timeout;
+}
 
 static int resync_reply(const struct nlmsghdr *nlh, void *arg)
 {
@@ -500,6 +519,7 @@ static int resync_reply(const struct nlmsghdr *nlh, void *arg)
 		return 0;
 	rs->seen[i] = true;
 	rs->near_limit[i] = pi.stats.next_write_seq >= CPG_RECORD_SEQ_MAX - DPK_KEY_LIMIT_MARGIN;
+	rs->idle[i] = dump_says_idle(rs->dp, &rs->dp->peers[i], &pi.stats);
 	if (pi.has_endpoint)
 		rs->where[i] = pi.endpoint;
 	return 0;
@@ -514,9 +534,9 @@ static void resync(struct dp_kernel *dp)
 {
 	const struct cpg_dp_events *ev = dp->base.events;
 	struct resync rs = { .dp = dp };
-	struct in_addr *gone = NULL, *limit = NULL;
+	struct in_addr *gone = NULL, *limit = NULL, *idle = NULL;
 	struct dpk_peer *moved = NULL;
-	size_t n = dp->n_peers, n_gone = 0, n_limit = 0, n_moved = 0;
+	size_t n = dp->n_peers, n_gone = 0, n_limit = 0, n_moved = 0, n_idle = 0;
 	char why[256];
 	int ret;
 
@@ -527,11 +547,14 @@ static void resync(struct dp_kernel *dp)
 	}
 	rs.seen = calloc(n, sizeof(*rs.seen));
 	rs.near_limit = calloc(n, sizeof(*rs.near_limit));
+	rs.idle = calloc(n, sizeof(*rs.idle));
 	gone = calloc(n, sizeof(*gone));
 	limit = calloc(n, sizeof(*limit));
+	idle = calloc(n, sizeof(*idle));
 	rs.where = calloc(n, sizeof(*rs.where));
 	moved = calloc(n, sizeof(*moved));
-	if (!rs.seen || !rs.near_limit || !gone || !limit || !rs.where || !moved) {
+	if (!rs.seen || !rs.near_limit || !rs.idle || !gone || !limit || !idle || !rs.where ||
+	    !moved) {
 		log_err("campagnol.ko: out of memory for a resynchronisation");
 		goto out;
 	}
@@ -554,8 +577,11 @@ static void resync(struct dp_kernel *dp)
 			gone[n_gone++] = dp->peers[i].vpn_ip;
 		else if (rs.near_limit[i])
 			limit[n_limit++] = dp->peers[i].vpn_ip;
+		if (rs.seen[i] && rs.idle[i])
+			idle[n_idle++] = dp->peers[i].vpn_ip;
 		if (rs.seen[i] && rs.where[i].sa.sa_family != AF_UNSPEC)
-			moved[n_moved++] = (struct dpk_peer){ dp->peers[i].vpn_ip, rs.where[i] };
+			moved[n_moved++] = (struct dpk_peer){ .vpn_ip = dp->peers[i].vpn_ip,
+								.endpoint = rs.where[i] };
 	}
 	/* A PEER_FLOAT_NTF lost: peer_seen_at() tells the news only. */
 	for (size_t i = 0; i < n_moved; i++)
@@ -568,11 +594,19 @@ static void resync(struct dp_kernel *dp)
 		if (peer_tracked(dp, limit[i]) && ev && ev->key_limit)
 			ev->key_limit(dp->base.events_arg, limit[i]);
 	}
+	/* A PEER_IDLE_NTF lost, or one told already: the daemon closes the
+	 * tunnel on the first. */
+	for (size_t i = 0; i < n_idle; i++) {
+		if (peer_tracked(dp, idle[i]) && ev && ev->peer_idle)
+			ev->peer_idle(dp->base.events_arg, idle[i]);
+	}
 out:
 	free(rs.seen);
 	free(rs.near_limit);
+	free(rs.idle);
 	free(gone);
 	free(limit);
+	free(idle);
 	free(rs.where);
 	free(moved);
 }
@@ -679,8 +713,9 @@ static bool peer_valid(const struct cpg_dp_peer *peer)
 static int send_peer(struct dp_kernel *dp, uint8_t cmd, const struct cpg_dp_peer *peer,
 		     char *why, size_t why_len)
 {
-	return dpk_request(dp, cpg_dpk_peer_msg(dp->family, cmd, (int)dp->ifindex, peer), NULL,
-			   NULL, why, why_len);
+	return dpk_request(dp, cpg_dpk_peer_msg(dp->family, cmd, (int)dp->ifindex, peer,
+						dp->idle_timeout),
+			   NULL, NULL, why, why_len);
 }
 
 static int dpk_add_peer(struct cpg_dp *base, const struct cpg_dp_peer *peer)
@@ -996,7 +1031,8 @@ static struct dp_kernel *dpk_alloc(const struct cpg_dp_events *events, void *arg
 	return dp;
 }
 
-struct cpg_dp *cpg_dp_kernel_new_detached(int family, int ifindex,
+struct cpg_dp *cpg_dp_kernel_new_detached(struct cpg_loop *loop, int family, int ifindex,
+					  uint32_t idle_timeout,
 					  cpg_dp_kernel_request_fn request, void *ctx,
 					  const struct cpg_dp_events *events, void *arg)
 {
@@ -1004,6 +1040,8 @@ struct cpg_dp *cpg_dp_kernel_new_detached(int family, int ifindex,
 
 	if (!dp)
 		return NULL;
+	dp->loop = loop;
+	dp->idle_timeout = idle_timeout;
 	dp->family = family;
 	dp->ifindex = (uint32_t)ifindex;
 	dp->request = request;
@@ -1273,6 +1311,7 @@ struct cpg_dp *cpg_dp_kernel_new(struct cpg_loop *loop,
 		return NULL;
 	}
 	dp->loop = loop;
+	dp->idle_timeout = cfg->idle_timeout;
 	dp->notify_buf = malloc(DPK_NOTIFY_BUF);
 	if (!dp->notify_buf) {
 		set_why(why, why_len, "out of memory");

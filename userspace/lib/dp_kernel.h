@@ -32,11 +32,12 @@
  * queues it and sends it through xmit() once the tunnel is up); PEER_DEL_NTF of a peer we added and did
  * not delete becomes events->peer_gone, and events->failed when its reason
  * says the device or the socket is gone; KEY_LIMIT_NTF becomes
- * events->key_limit. A link notification saying the device was deleted or
- * left the namespace fails the data plane too. When the notification
- * socket overflows (ENOBUFS), a PEER_GET dump tells which of our peers are
- * still there. The module's PEER_IDLE_NTF is not used: the daemon times
- * tunnels out itself, from get_stats().
+ * events->key_limit; PEER_IDLE_NTF becomes events->peer_idle (every peer gets
+ * the configured idle timeout as its idle-timeout). A link notification
+ * saying the device was deleted or left the namespace fails the data plane
+ * too. When the notification socket overflows (ENOBUFS), a PEER_GET dump
+ * tells which of our peers are still there, and which are idle both ways
+ * for the timeout (since their add_peer at least).
  */
 #ifndef CPG_DP_KERNEL_H
 #define CPG_DP_KERNEL_H
@@ -54,6 +55,7 @@ struct cpg_dp_kernel_config {
 	const char *ifname;	/* a name, or a template with one %d ("cpg%d") */
 	int mtu;		/* tun_mtu */
 	int txqueue;		/* txqueuelen; 0: the device's default */
+	uint32_t idle_timeout;	/* seconds, at most 86400; 0: never idle */
 };
 
 /*
@@ -88,9 +90,11 @@ typedef int (*cpg_dp_kernel_request_fn)(void *ctx, struct nl_msg *msg,
  * A kernel data plane without sockets or device, whose requests go to
  * request(ctx, ...) and whose notifications come from
  * cpg_dp_kernel_notify(): what the unit tests drive. family and ifindex
- * are what the messages carry. xmit() fails with -ENOTCONN.
+ * are what the messages carry; loop is only read for its now (the test
+ * sets it). xmit() fails with -ENOTCONN.
  */
-struct cpg_dp *cpg_dp_kernel_new_detached(int family, int ifindex,
+struct cpg_dp *cpg_dp_kernel_new_detached(struct cpg_loop *loop, int family, int ifindex,
+					  uint32_t idle_timeout,
 					  cpg_dp_kernel_request_fn request, void *ctx,
 					  const struct cpg_dp_events *events,
 					  void *arg);

@@ -129,7 +129,7 @@ static int put_vpn_ip6(struct nl_msg *msg, const struct in6_addr *vpn_ip6)
 }
 
 struct nl_msg *cpg_dpk_peer_msg(int family, uint8_t cmd, int ifindex,
-				const struct cpg_dp_peer *peer)
+				const struct cpg_dp_peer *peer, uint32_t idle_timeout)
 {
 	struct nl_msg *msg = cpg_dpk_msg(family, cmd, 0, ifindex);
 	struct nlattr *nest;
@@ -140,6 +140,7 @@ struct nl_msg *cpg_dpk_peer_msg(int family, uint8_t cmd, int ifindex,
 	if (!nest || nla_put_u32(msg, CAMPAGNOL_A_PEER_VPN_IPV4, peer->vpn_ip.s_addr) < 0 ||
 	    put_vpn_ip6(msg, &peer->vpn_ip6) ||
 	    put_endpoint(msg, &peer->endpoint) || put_keyconf(msg, &peer->keys) ||
+	    nla_put_u32(msg, CAMPAGNOL_A_PEER_IDLE_TIMEOUT, idle_timeout) < 0 ||
 	    nla_nest_end(msg, nest) < 0) {
 		cpg_dpk_msg_free(msg);
 		return NULL;

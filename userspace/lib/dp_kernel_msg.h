@@ -28,8 +28,9 @@ bool cpg_dpk_cipher_supported(enum cpg_cipher c);
  * The messages the kernel data plane sends, wiped and freed with
  * cpg_dpk_msg_free(). NULL when out of memory.
  */
+/* PEER_NEW or PEER_SET with everything, idle_timeout (seconds, 0: none) too. */
 struct nl_msg *cpg_dpk_peer_msg(int family, uint8_t cmd, int ifindex,
-				const struct cpg_dp_peer *peer);
+				const struct cpg_dp_peer *peer, uint32_t idle_timeout);
 struct nl_msg *cpg_dpk_peer_id_msg(int family, uint8_t cmd, int ifindex, struct in_addr vpn_ip);
 /* PEER_SET with the endpoint only: the module keeps the peer's keys. */
 struct nl_msg *cpg_dpk_peer_endpoint_msg(int family, int ifindex, struct in_addr vpn_ip,

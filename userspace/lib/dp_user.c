@@ -48,6 +48,8 @@
 #else
 #define ERR_KEY_EXHAUSTED ENOTCONN
 #endif
+/* How often the peers are looked at for the idle timeout. */
+#define IDLE_SCAN_MS 1000
 
 /* Token bucket; bytes, milliseconds. rate 0: unlimited. */
 struct bucket {
@@ -70,6 +72,9 @@ struct dp_peer {
 	uint64_t rx_keepalives, tx_keepalives, floats;
 	uint64_t last_tx, last_rx;
 	bool tx_seen, rx_seen;
+	uint64_t idle_since;		/* added, or its keys replaced: not idle before */
+	bool idle_told;			/* peer_idle said so, and nothing went since... */
+	uint64_t idle_told_last;	/* ...its last activity then (peer_last_active) */
 	size_t index;			/* in dp->peers */
 	struct dp_peer *next_by_ip;
 	struct dp_peer *next_by_ip6;
@@ -109,6 +114,9 @@ struct dp_user {
 	struct dp_peer **by_ep;
 	size_t n_buckets;		/* 2^bucket_bits */
 	unsigned int bucket_bits;
+
+	uint64_t idle_timeout_ms;	/* 0: peers never time out */
+	struct cpg_loop_timer idle_timer;	/* armed while there are peers */
 
 	struct cpg_dp_user_counters counters;
 	uint64_t log_window;
@@ -831,6 +839,71 @@ static int peer_set_keys(struct dp_peer *p, bool fresh, const struct cpg_dp_keys
 	return 0;
 }
 
+/* ---- Idle timeout --------------------------------------------------------- */
+
+/* The last time the peer carried a packet either way, or was (re)added. */
+static uint64_t peer_last_active(const struct dp_peer *p)
+{
+	uint64_t last = p->idle_since;
+
+	if (p->rx_seen && p->last_rx > last)
+		last = p->last_rx;
+	if (p->tx_seen && p->last_tx > last)
+		last = p->last_tx;
+	return last;
+}
+
+/* Whether p has been idle both ways for the timeout, and peer_idle has not
+ * said so yet for this idle period. */
+static bool peer_newly_idle(const struct dp_user *dp, struct dp_peer *p)
+{
+	uint64_t last = peer_last_active(p);
+
+	if (dp->loop->now < last || dp->loop->now - last < dp->idle_timeout_ms)
+		return false;
+	if (p->idle_told && p->idle_told_last == last)
+		return false;
+	p->idle_told = true;
+	p->idle_told_last = last;
+	return true;
+}
+
+void cpg_dp_user_idle_scan(struct cpg_dp *base)
+{
+	struct dp_user *dp = dp_user(base);
+	const struct cpg_dp_events *ev = dp->base.events;
+
+	/* Backwards, and checked against n_peers: peer_idle may remove peers,
+	 * which moves the last ones (seen already) into their slots. */
+	for (size_t i = dp->n_peers; i-- > 0;) {
+		struct dp_peer *p;
+
+		if (i >= dp->n_peers)
+			continue;
+		p = dp->peers[i];
+		if (peer_newly_idle(dp, p) && ev && ev->peer_idle)
+			ev->peer_idle(dp->base.events_arg, p->vpn_ip);
+	}
+}
+
+static void idle_timer_start(struct dp_user *dp)
+{
+	if (dp->idle_timeout_ms && !cpg_loop_timer_pending(&dp->idle_timer) &&
+	    cpg_loop_timer_arm(dp->loop, &dp->idle_timer, IDLE_SCAN_MS) < 0)
+		log_err("data plane: no timer left: idle tunnels stay up");
+}
+
+static void idle_timer_fired(struct cpg_loop *loop, void *arg)
+{
+	struct dp_user *dp = arg;
+
+	cpg_dp_user_idle_scan(&dp->base);
+	if (dp->n_peers)
+		idle_timer_start(dp);
+}
+
+/* ---- Operations ------------------------------------------------------------ */
+
 static int dp_add_peer(struct cpg_dp *base, const struct cpg_dp_peer *np)
 {
 	struct dp_user *dp = dp_user(base);
@@ -900,6 +973,10 @@ static int dp_add_peer(struct cpg_dp *base, const struct cpg_dp_peer *np)
 	}
 	if (!ip6_equal(&p->vpn_ip6, &np->vpn_ip6))
 		peer_set_ip6(dp, p, &np->vpn_ip6);
+	/* A tunnel just up (or up again) is not idle: its time starts now. */
+	p->idle_since = dp->loop->now;
+	p->idle_told = false;
+	idle_timer_start(dp);
 	log_debug("data plane: peer %s%s%s at %s, %s epoch %u", ip,
 		  ip6_is_set(&np->vpn_ip6) ? " " : "", ip6_is_set(&np->vpn_ip6) ? ip6 : "", ep,
 		  cpg_cipher_name(np->keys.cipher), np->keys.epoch);
@@ -998,6 +1075,8 @@ static int dp_del_peer(struct cpg_dp *base, struct in_addr vpn_ip)
 	if (!p)
 		return -ENOENT;
 	peer_remove(dp, p);
+	if (!dp->n_peers)
+		cpg_loop_timer_cancel(dp->loop, &dp->idle_timer);
 	return 0;
 }
 
@@ -1054,6 +1133,7 @@ static void dp_destroy(struct cpg_dp *base)
 		return;
 	if (dp->tun_watched)
 		cpg_loop_del_fd(dp->loop, &dp->tun_io);
+	cpg_loop_timer_cancel(dp->loop, &dp->idle_timer);
 	while (dp->n_peers)
 		peer_remove(dp, dp->peers[dp->n_peers - 1]);
 	free(dp->peers);
@@ -1143,6 +1223,8 @@ struct cpg_dp *cpg_dp_user_new(struct cpg_loop *loop, const struct cpg_dp_user_c
 	dp->netmask = cfg->netmask;
 	dp->broadcast = cfg->broadcast;
 	dp->vpn_ip6 = cfg->vpn_ip6;
+	dp->idle_timeout_ms = (uint64_t)cfg->idle_timeout * 1000;
+	cpg_loop_timer_init(&dp->idle_timer, idle_timer_fired, dp);
 
 	/* The original: max(0.5 s at the rate, three of its largest messages). */
 	msg_max = 3.0 * (cfg->mtu + MESSAGE_SLACK);

@@ -34,6 +34,11 @@
  * one sends no IPv6), or it is dropped and counted (malformed, spoofed).
  *
  * Drops are logged at debug level, at most a few lines a second.
+ *
+ * Idle timeout: once a second while there are peers, a timer on the loop
+ * looks for those that carried no packet either way (keepalives aside) for
+ * idle_timeout seconds since they were added (or their keys replaced), and
+ * tells events->peer_idle, once until a packet goes through again.
  */
 #ifndef CPG_DP_USER_H
 #define CPG_DP_USER_H
@@ -74,6 +79,7 @@ struct cpg_dp_user_config {
 	double client_max_rate;		/* KB/s (1000 bytes), 0: unlimited */
 	double connection_max_rate;	/* KB/s per peer, 0: unlimited */
 	int mtu;			/* tun_mtu; sizes the rate buckets */
+	unsigned int idle_timeout;	/* seconds; 0: events->peer_idle never comes */
 };
 
 /* Counters that belong to no peer. */
@@ -94,6 +100,9 @@ struct cpg_dp_user_counters {
  */
 struct cpg_dp *cpg_dp_user_new(struct cpg_loop *loop, const struct cpg_dp_user_config *cfg,
 			       const struct cpg_dp_events *events, void *arg);
+
+/* For the unit tests: the idle timer's scan, now (at loop->now). */
+void cpg_dp_user_idle_scan(struct cpg_dp *dp);
 
 /* dp must come from cpg_dp_user_new(). */
 void cpg_dp_user_get_counters(const struct cpg_dp *dp, struct cpg_dp_user_counters *out);

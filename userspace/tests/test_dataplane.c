@@ -172,6 +172,12 @@ static void unsupported_settings(void **state)
 	assert_null(cpg_dp_not_for_kernel(&cfg));
 	cfg.tun_mtu = 16385;
 	assert_non_null(strstr(cpg_dp_not_for_kernel(&cfg), "tun_mtu"));
+	cfg.tun_mtu = 1419;
+	cfg.timeout = 86400;
+	assert_null(cpg_dp_not_for_kernel(&cfg));
+	cfg.timeout = 86401;
+	assert_non_null(strstr(cpg_dp_not_for_kernel(&cfg), "timeout"));
+	cfg.timeout = 120;
 	/* What the kernel data plane does itself, or needs not. */
 	cfg.tun_mtu = 1419;
 	cfg.txqueue = 1000;

@@ -35,6 +35,7 @@
 #define IFINDEX 7
 #define SEQ0 CPG_RECORD_DATA_SEQ_START
 #define MAX_SENT 16
+#define IDLE_S 120		/* the idle timeout the data planes are given */
 
 /* ---- Helpers -------------------------------------------------------------- */
 
@@ -125,8 +126,8 @@ struct kpeer {
 	uint64_t cur_next_seq;
 	bool prev_key;
 	uint64_t rx_packets, tx_bytes, drop_replay, drop_no_key;
-	bool rx_idle;
-	uint64_t rx_idle_ms;
+	bool rx_idle, tx_idle;
+	uint64_t rx_idle_ms, tx_idle_ms;
 	uint64_t rx_keepalives, tx_keepalives, floats;
 	const char *remote;		/* IPv4 endpoint, with port; NULL: none */
 	uint16_t port;
@@ -180,6 +181,8 @@ static struct nl_msg *kernel_msg(const struct kpeer *k, int flags)
 	assert_int_equal(nla_put_u64(msg, CAMPAGNOL_A_PEER_DROP_NO_KEY, k->drop_no_key), 0);
 	if (k->rx_idle)
 		assert_int_equal(nla_put_u64(msg, CAMPAGNOL_A_PEER_RX_IDLE_MS, k->rx_idle_ms), 0);
+	if (k->tx_idle)
+		assert_int_equal(nla_put_u64(msg, CAMPAGNOL_A_PEER_TX_IDLE_MS, k->tx_idle_ms), 0);
 	assert_int_equal(nla_put_u64(msg, CAMPAGNOL_A_PEER_RX_KEEPALIVES, k->rx_keepalives), 0);
 	assert_int_equal(nla_put_u64(msg, CAMPAGNOL_A_PEER_TX_KEEPALIVES, k->tx_keepalives), 0);
 	assert_int_equal(nla_put_u64(msg, CAMPAGNOL_A_PEER_FLOATS, k->floats), 0);
@@ -201,6 +204,7 @@ struct sent {
 	bool dump;
 	struct in_addr vpn_ip;		/* of the peer nest, if any */
 	uint32_t cipher;		/* of the keyconf, if any */
+	int64_t idle_timeout;		/* -1: none */
 };
 
 struct fake {
@@ -214,7 +218,8 @@ struct fake {
 	int n_replies;
 	uint64_t no_route_drops;
 
-	int no_peer, peer_gone, key_limit, failed, peer_moved;
+	struct cpg_loop loop;		/* only its now, which the test sets */
+	int no_peer, peer_gone, key_limit, failed, peer_moved, peer_idle;
 	union cpg_sockaddr moved_to;
 	struct in_addr last_ip;
 	struct cpg_vpn_addr last_dst;	/* no_peer's */
@@ -241,6 +246,8 @@ static int fake_request(void *ctx, struct nl_msg *msg, cpg_dp_kernel_reply_fn re
 		s->vpn_ip.s_addr = nla_get_u32(p.peer[CAMPAGNOL_A_PEER_VPN_IPV4]);
 	if (p.key[CAMPAGNOL_A_KEYCONF_CIPHER])
 		s->cipher = nla_get_u32(p.key[CAMPAGNOL_A_KEYCONF_CIPHER]);
+	s->idle_timeout = p.peer[CAMPAGNOL_A_PEER_IDLE_TIMEOUT] ?
+			  (int64_t)nla_get_u32(p.peer[CAMPAGNOL_A_PEER_IDLE_TIMEOUT]) : -1;
 	if (why_len)
 		snprintf(why, why_len, "%s", f->answer[p.cmd] && f->extack ? f->extack : "");
 	if (f->answer[p.cmd])
@@ -302,6 +309,14 @@ static void ev_peer_moved(void *arg, struct in_addr ip, const union cpg_sockaddr
 	f->moved_to = *ep;
 }
 
+static void ev_peer_idle(void *arg, struct in_addr ip)
+{
+	struct fake *f = arg;
+
+	f->peer_idle++;
+	f->last_ip = ip;
+}
+
 static void ev_failed(void *arg, const char *why)
 {
 	struct fake *f = arg;
@@ -315,6 +330,7 @@ static const struct cpg_dp_events events = {
 	.peer_gone = ev_peer_gone,
 	.key_limit = ev_key_limit,
 	.peer_moved = ev_peer_moved,
+	.peer_idle = ev_peer_idle,
 	.failed = ev_failed,
 };
 
@@ -323,7 +339,9 @@ static struct cpg_dp *new_dp(struct fake *f)
 	struct cpg_dp *dp;
 
 	memset(f, 0, sizeof(*f));
-	dp = cpg_dp_kernel_new_detached(FAMILY, IFINDEX, fake_request, f, &events, f);
+	f->loop.now = 1000000;
+	dp = cpg_dp_kernel_new_detached(&f->loop, FAMILY, IFINDEX, IDLE_S, fake_request, f,
+					&events, f);
 	assert_non_null(dp);
 	assert_string_equal(dp->ops->name, "kernel");
 	assert_null(dp->ops->input);
@@ -368,7 +386,7 @@ static void peer_request_every_cipher(void **state)
 		struct parsed p;
 
 		peer.keys.first_write_seq = SEQ0 + 5;
-		msg = cpg_dpk_peer_msg(FAMILY, CAMPAGNOL_CMD_PEER_NEW, IFINDEX, &peer);
+		msg = cpg_dpk_peer_msg(FAMILY, CAMPAGNOL_CMD_PEER_NEW, IFINDEX, &peer, IDLE_S);
 		assert_non_null(msg);
 		parse_request(msg, &p);
 		assert_int_equal(p.cmd, CAMPAGNOL_CMD_PEER_NEW);
@@ -401,7 +419,7 @@ static void peer_request_ipv6(void **state)
 	inet_pton(AF_INET6, "fe80::1", &peer.endpoint.in6.sin6_addr);
 	peer.endpoint.in6.sin6_port = htons(4242);
 	peer.endpoint.in6.sin6_scope_id = 3;
-	msg = cpg_dpk_peer_msg(FAMILY, CAMPAGNOL_CMD_PEER_SET, IFINDEX, &peer);
+	msg = cpg_dpk_peer_msg(FAMILY, CAMPAGNOL_CMD_PEER_SET, IFINDEX, &peer, IDLE_S);
 	assert_non_null(msg);
 	parse_request(msg, &p);
 	assert_int_equal(p.cmd, CAMPAGNOL_CMD_PEER_SET);
@@ -415,14 +433,14 @@ static void peer_request_ipv6(void **state)
 
 	/* No scope: no attribute (the kernel would take 0 anyway). */
 	peer.endpoint.in6.sin6_scope_id = 0;
-	msg = cpg_dpk_peer_msg(FAMILY, CAMPAGNOL_CMD_PEER_NEW, IFINDEX, &peer);
+	msg = cpg_dpk_peer_msg(FAMILY, CAMPAGNOL_CMD_PEER_NEW, IFINDEX, &peer, IDLE_S);
 	parse_request(msg, &p);
 	assert_null(p.peer[CAMPAGNOL_A_PEER_REMOTE_IPV6_SCOPE_ID]);
 	cpg_dpk_msg_free(msg);
 
 	/* Neither IPv4 nor IPv6: nothing to send. */
 	peer.endpoint.sa.sa_family = AF_UNIX;
-	assert_null(cpg_dpk_peer_msg(FAMILY, CAMPAGNOL_CMD_PEER_NEW, IFINDEX, &peer));
+	assert_null(cpg_dpk_peer_msg(FAMILY, CAMPAGNOL_CMD_PEER_NEW, IFINDEX, &peer, IDLE_S));
 }
 
 /* The IPv6 VPN address goes with the peer when it has one, and only then. */
@@ -432,13 +450,13 @@ static void peer_request_vpn_ip6(void **state)
 	struct nl_msg *msg;
 	struct parsed p;
 
-	msg = cpg_dpk_peer_msg(FAMILY, CAMPAGNOL_CMD_PEER_NEW, IFINDEX, &peer);
+	msg = cpg_dpk_peer_msg(FAMILY, CAMPAGNOL_CMD_PEER_NEW, IFINDEX, &peer, IDLE_S);
 	parse_request(msg, &p);
 	assert_null(p.peer[CAMPAGNOL_A_PEER_VPN_IPV6]);
 	cpg_dpk_msg_free(msg);
 
 	assert_int_equal(inet_pton(AF_INET6, "fd00:cafe::3", &peer.vpn_ip6), 1);
-	msg = cpg_dpk_peer_msg(FAMILY, CAMPAGNOL_CMD_PEER_NEW, IFINDEX, &peer);
+	msg = cpg_dpk_peer_msg(FAMILY, CAMPAGNOL_CMD_PEER_NEW, IFINDEX, &peer, IDLE_S);
 	parse_request(msg, &p);
 	expect_peer_at4(&p, "10.0.0.3", "192.0.2.12", 40000);
 	assert_non_null(p.peer[CAMPAGNOL_A_PEER_VPN_IPV6]);
@@ -1111,6 +1129,74 @@ static void float_notifications(void **state)
 	dp->ops->destroy(dp);
 }
 
+/* Every peer gets the idle timeout; PEER_IDLE_NTF of ours is peer_idle. */
+static void idle_notifications(void **state)
+{
+	struct fake f;
+	struct cpg_dp *dp = new_dp(&f);
+	struct kpeer k = { .cmd = CAMPAGNOL_CMD_PEER_IDLE_NTF, .vpn_ip = "10.0.0.2", .reason = -1 };
+
+	add_ok(dp, "10.0.0.2");
+	assert_int_equal(f.sent[0].cmd, CAMPAGNOL_CMD_PEER_NEW);
+	assert_int_equal(f.sent[0].idle_timeout, IDLE_S);
+	add_ok(dp, "10.0.0.2");
+	assert_int_equal(f.sent[1].cmd, CAMPAGNOL_CMD_PEER_SET);
+	assert_int_equal(f.sent[1].idle_timeout, IDLE_S);
+
+	notify(dp, &k);
+	assert_int_equal(f.peer_idle, 1);
+	assert_int_equal(f.last_ip.s_addr, test_ip4("10.0.0.2").s_addr);
+	/* Not ours (another program's peer, or one we deleted), not our device. */
+	k.vpn_ip = "10.0.0.9";
+	notify(dp, &k);
+	k.vpn_ip = "10.0.0.2";
+	k.ifindex = IFINDEX + 1;
+	notify(dp, &k);
+	assert_int_equal(dp->ops->del_peer(dp, test_ip4("10.0.0.2")), 0);
+	k.ifindex = 0;
+	notify(dp, &k);
+	assert_int_equal(f.peer_idle, 1);
+	dp->ops->destroy(dp);
+}
+
+/* A lost PEER_IDLE_NTF: the dump's idle times tell, both ways past the
+ * timeout and the peer older than it. */
+static void idle_after_overflow(void **state)
+{
+	struct fake f;
+	struct cpg_dp *dp = new_dp(&f);
+	const uint64_t t = IDLE_S * 1000;
+
+	add_ok(dp, "10.0.0.2");
+	add_ok(dp, "10.0.0.3");
+	add_ok(dp, "10.0.0.4");
+	f.loop.now += t;
+	add_ok(dp, "10.0.0.5");
+	/* .2 idle both ways; .3 sent to lately; .4 received from lately; .5
+	 * never carried anything but was added just now. */
+	f.replies[0] = (struct kpeer){ .cmd = CAMPAGNOL_CMD_PEER_GET, .vpn_ip = "10.0.0.2",
+				       .reason = -1, .rx_idle = true, .rx_idle_ms = t,
+				       .tx_idle = true, .tx_idle_ms = t + 5 };
+	f.replies[1] = (struct kpeer){ .cmd = CAMPAGNOL_CMD_PEER_GET, .vpn_ip = "10.0.0.3",
+				       .reason = -1, .tx_idle = true, .tx_idle_ms = t - 1 };
+	f.replies[2] = (struct kpeer){ .cmd = CAMPAGNOL_CMD_PEER_GET, .vpn_ip = "10.0.0.4",
+				       .reason = -1, .rx_idle = true, .rx_idle_ms = 10 };
+	f.replies[3] = (struct kpeer){ .cmd = CAMPAGNOL_CMD_PEER_GET, .vpn_ip = "10.0.0.5",
+				       .reason = -1 };
+	f.n_replies = 4;
+	cpg_dp_kernel_notify(dp, NULL, 0, true);
+	assert_int_equal(f.peer_idle, 1);
+	assert_int_equal(f.last_ip.s_addr, test_ip4("10.0.0.2").s_addr);
+	assert_int_equal(f.peer_gone, 0);
+
+	/* Later, .5 too: nothing ever went either way. */
+	f.loop.now += t;
+	cpg_dp_kernel_notify(dp, NULL, 0, true);
+	assert_int_equal(f.peer_idle, 3);
+	assert_int_equal(f.last_ip.s_addr, test_ip4("10.0.0.5").s_addr);
+	dp->ops->destroy(dp);
+}
+
 static void overflow_resynchronises(void **state)
 {
 	struct fake f;
@@ -1180,6 +1266,8 @@ int main(void)
 		cmocka_unit_test(float_and_keepalive),
 		cmocka_unit_test(float_notifications),
 		cmocka_unit_test(overflow_resynchronises),
+		cmocka_unit_test(idle_notifications),
+		cmocka_unit_test(idle_after_overflow),
 	};
 
 	cpg_log_init("test_dp_kernel", LOG_NOTICE, false);

@@ -56,6 +56,10 @@ struct node {
 	struct cpg_vpn_addr no_peer_dst;
 	uint8_t no_peer_pkt[DGRAM_MAX];
 	size_t no_peer_len;
+
+	int idle_calls;
+	struct in_addr idle_ip;
+	bool idle_del;			/* peer_idle deletes the peer, as the daemon does */
 };
 
 struct fixture {
@@ -265,12 +269,22 @@ static void on_no_peer(void *arg, const struct cpg_vpn_addr *dst, const uint8_t 
 	n->no_peer_len = len;
 }
 
-static const struct cpg_dp_events events = { .no_peer = on_no_peer };
+static void on_peer_idle(void *arg, struct in_addr vpn_ip)
+{
+	struct node *n = arg;
+
+	n->idle_calls++;
+	n->idle_ip = vpn_ip;
+	if (n->idle_del)
+		assert_int_equal(n->dp->ops->del_peer(n->dp, vpn_ip), 0);
+}
+
+static const struct cpg_dp_events events = { .no_peer = on_no_peer, .peer_idle = on_peer_idle };
 
 /* ---- Fixture -------------------------------------------------------------- */
 
-static int fixture_setup(void **state, enum cpg_cipher cipher, double client_rate,
-			 double connection_rate)
+static int fixture_setup_idle(void **state, enum cpg_cipher cipher, double client_rate,
+			      double connection_rate, unsigned int idle_timeout)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
 	static const char *const ips[NODES] = { "10.9.0.1", "10.9.0.2", "10.9.0.3" };
@@ -296,6 +310,7 @@ static int fixture_setup(void **state, enum cpg_cipher cipher, double client_rat
 			.client_max_rate = client_rate,
 			.connection_max_rate = connection_rate,
 			.mtu = MTU,
+			.idle_timeout = idle_timeout,
 		};
 
 		n->fx = fx;
@@ -339,6 +354,23 @@ static int teardown(void **state)
 	cpg_loop_destroy(&fx->loop);
 	free(fx);
 	return 0;
+}
+
+static int fixture_setup(void **state, enum cpg_cipher cipher, double client_rate,
+			 double connection_rate)
+{
+	return fixture_setup_idle(state, cipher, client_rate, connection_rate, 0);
+}
+
+/* Idle timeouts of 10 s, and of 1 s for the test that waits for the timer. */
+static int setup_idle(void **state)
+{
+	return fixture_setup_idle(state, CPG_CIPHER_AES_128_GCM, 0, 0, 10);
+}
+
+static int setup_idle_1s(void **state)
+{
+	return fixture_setup_idle(state, CPG_CIPHER_AES_128_GCM, 0, 0, 1);
 }
 
 static int setup_aes128(void **state)
@@ -961,6 +993,96 @@ static void test_stats_idle(void **state)
 	assert_int_equal(st.tx_packets, 0);
 }
 
+/* Every node's idle scan at loop.now = t. */
+static void idle_scan_at(struct fixture *fx, uint64_t t)
+{
+	fx->loop.now = t;
+	for (int i = 0; i < NODES; i++)
+		cpg_dp_user_idle_scan(fx->n[i].dp);
+}
+
+/*
+ * peer_idle: no packet either way for the timeout (10 s), counted from
+ * add_peer; once per idle period; a packet one way only is traffic.
+ */
+static void test_idle_scan(void **state)
+{
+	struct fixture *fx = *state;
+	struct node *a = &fx->n[A], *b = &fx->n[B], *c = &fx->n[C];
+	uint64_t t0 = fx->loop.now;	/* when the fixture added the peers */
+	uint8_t pkt[DGRAM_MAX], wire[DGRAM_MAX];
+	size_t len = make_packet(pkt, a->vpn_ip, b->vpn_ip, 100, 1);
+
+	/* Each node's timer, armed by its first peer. */
+	assert_int_equal(fx->loop.heap_len, NODES);
+
+	idle_scan_at(fx, t0 + 9999);
+	assert_int_equal(a->idle_calls + b->idle_calls + c->idle_calls, 0);
+	idle_scan_at(fx, t0 + 10000);
+	assert_int_equal(a->idle_calls, 2);
+	assert_int_equal(b->idle_calls, 1);
+	assert_int_equal(b->idle_ip.s_addr, a->vpn_ip.s_addr);
+	assert_int_equal(c->idle_calls, 1);
+	idle_scan_at(fx, t0 + 30000);
+	assert_int_equal(a->idle_calls + b->idle_calls + c->idle_calls, 4);
+
+	/* A sends to B: A's B has sent, B's A has received, both in use. */
+	fx->loop.now = t0 + 31000;
+	assert_int_equal(a->dp->ops->xmit(a->dp, pkt, len), 0);
+	relay(fx, A, B, wire);
+	/* A keepalive is no traffic. */
+	assert_int_equal(a->dp->ops->keepalive(a->dp, c->vpn_ip), 0);
+	idle_scan_at(fx, t0 + 40999);
+	assert_int_equal(a->idle_calls + b->idle_calls + c->idle_calls, 4);
+	idle_scan_at(fx, t0 + 41000);
+	assert_int_equal(a->idle_calls, 3);
+	assert_int_equal(a->idle_ip.s_addr, b->vpn_ip.s_addr);
+	assert_int_equal(b->idle_calls, 2);
+	assert_int_equal(c->idle_calls, 1);
+
+	/* New keys: a tunnel up again is not idle for the timeout. */
+	fx->loop.now = t0 + 50000;
+	assert_int_equal(add_peer(fx, A, B, EPOCH + 1), 0);
+	idle_scan_at(fx, t0 + 59999);
+	assert_int_equal(a->idle_calls, 3);
+	idle_scan_at(fx, t0 + 60000);
+	assert_int_equal(a->idle_calls, 4);
+
+	/* The daemon removes them from peer_idle; the last one stops the timer. */
+	fx->loop.now = t0 + 70000;
+	a->idle_del = true;
+	assert_int_equal(add_peer(fx, A, B, EPOCH), 0);
+	assert_int_equal(add_peer(fx, A, C, EPOCH), 0);
+	idle_scan_at(fx, t0 + 80000);
+	assert_int_equal(a->idle_calls, 6);
+	assert_int_equal(a->dp->ops->del_peer(a->dp, b->vpn_ip), -ENOENT);
+	assert_int_equal(a->dp->ops->del_peer(a->dp, c->vpn_ip), -ENOENT);
+	assert_int_equal(fx->loop.heap_len, NODES - 1);
+	/* A new peer starts it again. */
+	assert_int_equal(add_peer(fx, A, B, EPOCH), 0);
+	assert_int_equal(fx->loop.heap_len, NODES);
+}
+
+/* The timer itself, on the real clock: an idle timeout of 1 s comes within
+ * about 2 s (a scan a second). */
+static void test_idle_timer(void **state)
+{
+	struct fixture *fx = *state;
+	struct node *a = &fx->n[A];
+	uint64_t start = cpg_loop_now_ms();
+
+	while (a->idle_calls < 2 && cpg_loop_now_ms() - start < 3500)
+		assert_int_equal(cpg_loop_run_once(&fx->loop, 100), 0);
+	assert_int_equal(a->idle_calls, 2);
+	assert_true(cpg_loop_now_ms() - start >= 900);
+	/* Once: the timer goes on, the peers stay idle, nothing more is said. */
+	start = cpg_loop_now_ms();
+	while (cpg_loop_now_ms() - start < 1200)
+		assert_int_equal(cpg_loop_run_once(&fx->loop, 100), 0);
+	assert_int_equal(a->idle_calls, 2);
+	assert_int_equal(fx->loop.heap_len, NODES);
+}
+
 static void test_add_peer_errors(void **state)
 {
 	struct fixture *fx = *state;
@@ -1530,6 +1652,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ipv6_no_peer, setup_aes256, teardown),
 		cmocka_unit_test_setup_teardown(test_ipv6_spoofed, setup_aes128, teardown),
 		cmocka_unit_test_setup_teardown(test_ipv6_add_peer, setup_chacha, teardown),
+		cmocka_unit_test_setup_teardown(test_idle_scan, setup_idle, teardown),
+		cmocka_unit_test_setup_teardown(test_idle_timer, setup_idle_1s, teardown),
 	};
 
 	cpg_log_init("test_dp_user", LOG_DEBUG, false);
