@@ -179,6 +179,11 @@ static void cpg_setup(struct net_device *dev)
 	dev->max_mtu = CPG_MAX_MTU;
 	dev->needed_headroom = ALIGN(CPG_HEADROOM, 4);
 	dev->needed_tailroom = CPG_TAILROOM;
+	/*
+	 * A packet too big gets an ICMP error, which IPv4 routes by the route
+	 * that brought it (icmp_ndo_send()): the skb keeps it to the TX path.
+	 */
+	netif_keep_dst(dev);
 
 	dev->features |= features;
 	dev->hw_features |= features;

@@ -65,7 +65,7 @@ const struct nla_policy campagnol_keydir_nl_policy[CAMPAGNOL_A_KEYDIR_IV + 1] = 
 	[CAMPAGNOL_A_KEYDIR_IV] = NLA_POLICY_EXACT_LEN(12),
 };
 
-const struct nla_policy campagnol_peer_nl_policy[CAMPAGNOL_A_PEER_VPN_IPV6 + 1] = {
+const struct nla_policy campagnol_peer_nl_policy[CAMPAGNOL_A_PEER_DROP_TOO_BIG + 1] = {
 	[CAMPAGNOL_A_PEER_VPN_IPV4] = { .type = NLA_BE32, },
 	[CAMPAGNOL_A_PEER_REMOTE_IPV4] = { .type = NLA_BE32, },
 	[CAMPAGNOL_A_PEER_REMOTE_IPV6] = NLA_POLICY_EXACT_LEN(16),
@@ -92,6 +92,7 @@ const struct nla_policy campagnol_peer_nl_policy[CAMPAGNOL_A_PEER_VPN_IPV6 + 1] 
 	[CAMPAGNOL_A_PEER_RX_KEEPALIVES] = { .type = NLA_U64, },
 	[CAMPAGNOL_A_PEER_TX_KEEPALIVES] = { .type = NLA_U64, },
 	[CAMPAGNOL_A_PEER_VPN_IPV6] = NLA_POLICY_EXACT_LEN(16),
+	[CAMPAGNOL_A_PEER_DROP_TOO_BIG] = { .type = NLA_U64, },
 };
 
 const struct nla_policy campagnol_peer_float_input_nl_policy[CAMPAGNOL_A_PEER_FLOAT_SEQ + 1] = {

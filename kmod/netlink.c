@@ -348,6 +348,7 @@ static const int cpg_nl_drop_attr[CPG_DROP_MAX] = {
 	[CPG_DROP_MALFORMED] = CAMPAGNOL_A_PEER_DROP_MALFORMED,
 	[CPG_DROP_NO_KEY] = CAMPAGNOL_A_PEER_DROP_NO_KEY,
 	[CPG_DROP_TX_ERROR] = CAMPAGNOL_A_PEER_DROP_TX_ERROR,
+	[CPG_DROP_TOO_BIG] = CAMPAGNOL_A_PEER_DROP_TOO_BIG,
 };
 
 static int cpg_nl_put_endpoint(struct sk_buff *skb,

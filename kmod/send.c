@@ -9,12 +9,15 @@
  * current key, and leaves through the daemon's socket (socket.c). GSO
  * packets are segmented first: a record carries one packet.
  */
+#include <linux/icmp.h>
+#include <linux/icmpv6.h>
 #include <linux/if_ether.h>
 #include <linux/inetdevice.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
 #include <linux/netdevice.h>
 #include <linux/skbuff.h>
+#include <net/icmp.h>
 #include <net/ip.h>
 #include <net/ipv6.h>
 #include <net/udp.h>
@@ -165,11 +168,42 @@ int cpg_send_keepalive(struct cpg_peer *peer)
 	return err;
 }
 
+/*
+ * Whether skb is larger than the device MTU and must not be fragmented
+ * (IPv6, IPv4 with DF): then the host gets the error a router with that MTU
+ * on its next hop sends, so that it lowers its path MTU, from the device's
+ * address and within the kernel's ICMP rate limits (none for a broadcast).
+ * Such packets come when a route's MTU is above the device's, or from
+ * packet sockets. A GSO packet is judged by its segments' size. An IPv4
+ * packet without DF goes as it is: the outer IP fragments its record.
+ */
+static bool cpg_too_big(struct net_device *dev, struct sk_buff *skb)
+{
+	unsigned int mtu = READ_ONCE(dev->mtu);
+
+	if (skb_is_gso(skb) ? skb_gso_validate_network_len(skb, mtu) : skb->len <= mtu)
+		return false;
+	if (skb->protocol == htons(ETH_P_IPV6)) {
+		icmpv6_ndo_send(skb, ICMPV6_PKT_TOOBIG, 0, mtu);
+		return true;
+	}
+	if (!(ip_hdr(skb)->frag_off & htons(IP_DF)))
+		return false;
+	icmp_ndo_send(skb, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, htonl(mtu));
+	return true;
+}
+
 /* Send skb, possibly GSO, to peer; takes skb and the caller's reference. */
 static void cpg_send_to_peer(struct cpg_peer *peer, struct sk_buff *skb)
 {
 	struct sk_buff *segs, *next;
 
+	if (cpg_too_big(peer->priv->dev, skb)) {
+		cpg_count_drop(peer, CPG_DROP_TOO_BIG);
+		kfree_skb(skb);
+		cpg_peer_put(peer);
+		return;
+	}
 	if (skb_is_gso(skb)) {
 		segs = skb_gso_segment(skb, 0);
 		if (IS_ERR(segs)) {

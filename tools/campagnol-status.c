@@ -338,6 +338,7 @@ static void print_peer_human(const struct status_answer_peer *p, bool keys)
 		{ "drop_auth", "auth" }, { "drop_replay", "replay" }, { "drop_spoofed", "spoofed" },
 		{ "drop_malformed", "malformed" }, { "drop_rate", "rate" },
 		{ "drop_tx_error", "tx error" }, { "drop_key_exhausted", "key exhausted" },
+		{ "drop_too_big", "too big" },
 		{ "drop_queue", "queue" },
 	};
 	struct block b = { 0 };

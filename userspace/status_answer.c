@@ -77,6 +77,7 @@ static const struct status_answer_field peer_fields[] = {
 	FIELD(peer, drop_rate, COUNT),
 	FIELD(peer, drop_tx_error, COUNT),
 	FIELD(peer, drop_key_exhausted, COUNT),
+	FIELD(peer, drop_too_big, COUNT),
 	FIELD(peer, drop_queue, COUNT),
 	FIELD(peer, dtls_in, COUNT),
 	FIELD(peer, floats, COUNT),

@@ -59,6 +59,7 @@ struct status_answer_peer {
 	bool asked;
 	uint64_t rx_bytes, rx_packets, tx_bytes, tx_packets, drop_auth, drop_replay,
 		drop_spoofed, drop_malformed, drop_rate, drop_tx_error, drop_key_exhausted,
+		drop_too_big,
 		drop_queue, dtls_in, queued, last_rx, last_tx, last_heard, since, age, epoch,
 		next_seq, last_direct_try, floats, rx_keepalives, tx_keepalives;
 	status_answer_present present;

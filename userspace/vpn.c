@@ -1279,6 +1279,7 @@ static void dump_peer(struct vpn *v, struct status_buf *b, const struct peer *p)
 		[CPG_DP_DROP_RATE] = "drop_rate",
 		[CPG_DP_DROP_TX_ERROR] = "drop_tx_error",
 		[CPG_DP_DROP_KEY_EXHAUSTED] = "drop_key_exhausted",
+		[CPG_DP_DROP_TOO_BIG] = "drop_too_big",
 	};
 	struct cpg_dp_stats st = { .tx_idle_ms = UINT64_MAX, .rx_idle_ms = UINT64_MAX };
 	bool up = p->state == PEER_ESTABLISHED;

@@ -13,6 +13,10 @@
 #     socket, as D's daemon holds the port); A drops and counts it;
 #   - tampered: the same record with a sequence number far ahead; A drops it
 #     as failing authentication.
+#   - too big: with a route to D whose MTU is locked above tun_mtu (1419),
+#     A's host pings D with 1528-byte packets with DF, which reach the data
+#     plane whole; it does not send them, answers with ICMP Fragmentation
+#     Needed (mtu = 1419), which ping reports, and counts them.
 # The tunnel keeps working afterwards: in particular the tampered record's
 # sequence number did not move A's replay window. On campagnol.ko: rmmod,
 # and a clean kernel log.
@@ -29,7 +33,7 @@ A_PORT=40001
 D_PORT=40004
 
 ktap_require jq tcpdump
-plane_init 9 campagnol_rdv campagnol campagnol-status udp-replay
+plane_init 10 campagnol_rdv campagnol campagnol-status udp-replay
 topo_standard rdv A D
 
 # drops NAME PEER REASON: daemon NAME's count of REASON drops for PEER.
@@ -133,6 +137,24 @@ tampered() {
 }
 ktap_test_result "tampered record (sequence number changed): A counts an authentication failure" \
 	tampered
+
+# ---- Too big for the tunnel -----------------------------------------------
+
+too_big() {
+	local before after out
+
+	before=$(drops A "$D_VPN" too_big)
+	ip -n "$(ns A)" route add "$D_VPN/32" dev "$(vpn_dev A)" mtu lock 1600 || return 1
+	out=$(in_ns A ping -n -c 2 -i 0.3 -W 1 -M do -s 1500 "$D_VPN" 2>&1)
+	ip -n "$(ns A)" route del "$D_VPN/32" dev "$(vpn_dev A)"
+	wait_drops A "$D_VPN" too_big $((before + 1)) 5
+	after=$(drops A "$D_VPN" too_big)
+	ktap_print_msg "ping -M do -s 1500 from A: $(grep -m1 -i 'mtu' <<<"$out")"
+	ktap_print_msg "A's too-big drops for D: $before before, $after after"
+	grep -Eq 'mtu ?= ?1419' <<<"$out" && [ "$after" != none ] && [ "$after" -ge $((before + 1)) ]
+}
+ktap_test_result "too big: A answers a 1528-byte DF packet with Fragmentation Needed (mtu = 1419), counts it" \
+	too_big
 
 still_up() {
 	vpn_ping D "$A_VPN" 5 && vpn_ping A "$D_VPN" 5

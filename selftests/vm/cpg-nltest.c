@@ -901,6 +901,7 @@ static const char *const counter_names[CAMPAGNOL_A_PEER_MAX + 1] = {
 	[CAMPAGNOL_A_PEER_DROP_MALFORMED] = "drop_malformed",
 	[CAMPAGNOL_A_PEER_DROP_NO_KEY] = "drop_no_key",
 	[CAMPAGNOL_A_PEER_DROP_TX_ERROR] = "drop_tx_error",
+	[CAMPAGNOL_A_PEER_DROP_TOO_BIG] = "drop_too_big",
 };
 
 static void show_keyconf(const struct nlattr *kc)

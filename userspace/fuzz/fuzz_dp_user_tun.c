@@ -46,7 +46,10 @@
  * move exactly one counter (malformed, outside, loopback, no_peer, or a
  * peer's tx_packets or one of its drops; IPv6 multicast and link-local
  * count as outside), a broadcast one of each peer;
- * an on-demand xmit() moves one more. The harness checks every counter
+ * an on-demand xmit() moves one more. A packet larger than the MTU (1400)
+ * and not to be fragmented (IPv6, IPv4 with DF) is a too-big drop of its
+ * peer, and to one peer maybe (rate limit, errors about errors) answered
+ * with an ICMP error on the device, where its loopback would come. The harness checks every counter
  * against its model, and the sum besides. Not counted, by design: an
  * xmit() of more than 16384 bytes (refused with -EMSGSIZE), and a
  * broadcast while there is no peer at all (never the case here).
@@ -134,7 +137,10 @@ static struct {
 	double client_tokens;
 	bool client_rate, connection_rate;
 	uint64_t fed;		/* packets read or given to xmit(), broadcasts once per peer */
+	/* What the device must get back: loopback[i], or when icmp[i], maybe
+	 * (the errors are rate-limited) an ICMP error about it. */
 	const struct pkt *loopback[QUEUE_MAX];
+	bool icmp[QUEUE_MAX];
 	int loopbacks;
 	/* What the no_peer callback must see next, and what it does. */
 	const struct pkt *no_peer[BATCH];
@@ -181,12 +187,43 @@ static void model_add_peer(struct peer *p)
 	p->next_seq = p->first_seq;
 }
 
+/* Larger than the MTU and not to be fragmented: IPv6, or IPv4 with DF. */
+static bool model_too_big(const struct pkt *k)
+{
+	return k->len > MTU && (k->data[0] >> 4 == 6 || (k->data[6] & 0x40));
+}
+
+/* Expect what the device gets back about k: k itself, or when icmp maybe
+ * an ICMP error. */
+static void model_device_gets(const struct pkt *k, bool icmp)
+{
+	if (m.gone)
+		return;
+	FUZZ_CHECK(m.loopbacks < QUEUE_MAX);
+	m.icmp[m.loopbacks] = icmp;
+	m.loopback[m.loopbacks++] = k;
+}
+
+static void model_to_peer(struct peer *p, const struct pkt *k);
+
+/* A packet to one peer: an error maybe comes back when it is too big. */
+static void model_to_one_peer(struct peer *p, const struct pkt *k)
+{
+	if (model_too_big(k))
+		model_device_gets(k, true);
+	model_to_peer(p, k);
+}
+
 /* One copy of a packet to peer p, as tx_to_peer() must handle it. */
 static void model_to_peer(struct peer *p, const struct pkt *k)
 {
 	double cost = (double)(k->len + cpg_cipher_overhead(p->cipher) + UDP_HEADER);
 
 	m.fed++;
+	if (model_too_big(k)) {
+		p->drops[CPG_DP_DROP_TOO_BIG]++;
+		return;
+	}
 	if ((m.client_rate && m.client_tokens < cost) ||
 	    (m.connection_rate && p->tokens < cost)) {
 		p->drops[CPG_DP_DROP_RATE]++;
@@ -230,6 +267,21 @@ static struct peer *peer_for6(const uint8_t *dst)
 
 static void model_packet(const struct pkt *k, bool from_device, bool on_demand);
 
+/* Whether r, n bytes, is the ICMP error about k being too big: checksums
+ * are the unit test's business, the quote and the MTU are checked here. */
+static bool is_icmp_about(const uint8_t *r, size_t n, const struct pkt *k)
+{
+	size_t hdr = k->data[0] >> 4 == 6 ? IPV6_HEADER + 8 : IPV4_HEADER + 8;
+	size_t max = k->data[0] >> 4 == 6 ? 1280 : 576;
+	size_t quote = k->len < max - hdr ? k->len : max - hdr;
+
+	if (n != hdr + quote || memcmp(r + hdr, k->data, quote))
+		return false;
+	if (k->data[0] >> 4 == 6)
+		return r[6] == 58 && r[40] == 2 && cpg_bytes_get_be32(r + 44) == MTU;
+	return r[9] == 1 && r[20] == 3 && r[21] == 4 && cpg_bytes_get_be16(r + 26) == MTU;
+}
+
 /* No peer for k: a no_peer call when from_device, after which on_demand
  * adds F when it was for one of F's addresses, and xmit()s k. */
 static void model_no_peer(const struct pkt *k, bool from_device, bool on_demand, bool for_f)
@@ -271,15 +323,12 @@ static void model_packet6(const struct pkt *k, bool from_device, bool on_demand)
 	if (!memcmp(dst, &our_ip6, 16)) {
 		m.fed++;
 		m.c.loopback++;
-		if (!m.gone) {
-			FUZZ_CHECK(m.loopbacks < QUEUE_MAX);
-			m.loopback[m.loopbacks++] = k;
-		}
+		model_device_gets(k, false);
 		return;
 	}
 	p = peer_for6(dst);
 	if (p) {
-		model_to_peer(p, k);
+		model_to_one_peer(p, k);
 		return;
 	}
 	model_no_peer(k, from_device, on_demand, !memcmp(dst, &peers[PEER_F].vpn_ip6, 16));
@@ -314,10 +363,7 @@ static void model_packet(const struct pkt *k, bool from_device, bool on_demand)
 	if (dst.s_addr == our_ip.s_addr) {
 		m.fed++;
 		m.c.loopback++;
-		if (!m.gone) {
-			FUZZ_CHECK(m.loopbacks < QUEUE_MAX);
-			m.loopback[m.loopbacks++] = k;
-		}
+		model_device_gets(k, false);
 		return;
 	}
 	if ((dst.s_addr & cfg.netmask.s_addr) != cfg.network.s_addr) {
@@ -327,7 +373,7 @@ static void model_packet(const struct pkt *k, bool from_device, bool on_demand)
 	}
 	p = peer_for(dst);
 	if (p) {
-		model_to_peer(p, k);
+		model_to_one_peer(p, k);
 		return;
 	}
 	model_no_peer(k, from_device, on_demand, dst.s_addr == peers[PEER_F].vpn_ip.s_addr);
@@ -401,12 +447,18 @@ static void check_all(void)
 	for (int q = 0; !m.gone; q++) {
 		ssize_t n = recv(host_fd, rbuf, sizeof(rbuf), MSG_DONTWAIT);
 
+		/* Errors that did not come (rate limit, or about an error). */
+		while (q < m.loopbacks && m.icmp[q] && !(n > 0 && is_icmp_about(rbuf, (size_t)n,
+									     m.loopback[q])))
+			q++;
 		if (n < 0) {
 			FUZZ_CHECK(errno == EAGAIN || errno == EWOULDBLOCK);
 			FUZZ_CHECK(q == m.loopbacks);
 			break;
 		}
 		FUZZ_CHECK(q < m.loopbacks);
+		if (m.icmp[q])
+			continue;
 		FUZZ_CHECK((size_t)n == m.loopback[q]->len && !memcmp(rbuf, m.loopback[q]->data, n));
 	}
 	m.loopbacks = 0;

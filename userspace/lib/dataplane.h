@@ -41,6 +41,7 @@ enum cpg_dp_drop {
 	CPG_DP_DROP_RATE,	/* client_max_rate or connection_max_rate */
 	CPG_DP_DROP_TX_ERROR,	/* the socket or the device refused it */
 	CPG_DP_DROP_KEY_EXHAUSTED, /* write sequence numbers used up: rekey */
+	CPG_DP_DROP_TOO_BIG,	/* larger than the device MTU: ICMP error to the host */
 	CPG_DP_DROP_MAX,
 };
 

@@ -265,6 +265,7 @@ static const struct {
 	/* No key, or its write sequence numbers used up: a rekey is due. */
 	{ CAMPAGNOL_A_PEER_DROP_NO_KEY, CPG_DP_DROP_KEY_EXHAUSTED },
 	{ CAMPAGNOL_A_PEER_DROP_TX_ERROR, CPG_DP_DROP_TX_ERROR },
+	{ CAMPAGNOL_A_PEER_DROP_TOO_BIG, CPG_DP_DROP_TOO_BIG },
 };
 
 static uint64_t get_u64_or(struct nlattr *a, uint64_t dflt)

@@ -41,6 +41,15 @@
 /* Debug lines about dropped packets: at most this many per second. */
 #define DROP_LOG_BURST 10
 #define DROP_LOG_PERIOD_MS 1000
+/* ICMP errors about packets too big for the tunnel: at most this many per
+ * second, as a router limits its own (RFC 1812 4.3.2.8, RFC 4443 2.4). */
+#define ICMP_ERR_BURST 10
+#define ICMP_ERR_PERIOD_MS 1000
+#define ICMP_HEADER 8
+/* An error quotes as much of the packet as fits in the smallest datagram
+ * every host accepts: 576 bytes for IPv4, 1280 for IPv6. */
+#define ICMP4_ERR_MAX 576
+#define ICMP6_ERR_MAX 1280
 /* A key's write sequence numbers ran out: Linux has an errno that says so,
  * the BSDs and Cygwin do not. */
 #ifdef EKEYEXPIRED
@@ -117,6 +126,10 @@ struct dp_user {
 
 	uint64_t idle_timeout_ms;	/* 0: peers never time out */
 	struct cpg_loop_timer idle_timer;	/* armed while there are peers */
+	int mtu;			/* tun_mtu: the largest packet a peer is sent */
+	uint64_t icmp_window;		/* ICMP error rate limit */
+	unsigned int icmp_sent;
+	uint8_t icmp_buf[ICMP6_ERR_MAX];
 
 	struct cpg_dp_user_counters counters;
 	uint64_t log_window;
@@ -343,6 +356,7 @@ static const char *const drop_names[CPG_DP_DROP_MAX] = {
 	[CPG_DP_DROP_RATE] = "rate limit",
 	[CPG_DP_DROP_TX_ERROR] = "send error",
 	[CPG_DP_DROP_KEY_EXHAUSTED] = "sequence numbers exhausted",
+	[CPG_DP_DROP_TOO_BIG] = "larger than the MTU",
 };
 
 /* A peer could make us log for every packet it sends: a few lines a second. */
@@ -490,6 +504,143 @@ static int tun_fill(struct dp_user *dp, struct pkt_buf *b)
 	return n > 0;
 }
 
+/* ---- Packets too big ------------------------------------------------------ */
+
+/*
+ * A packet larger than tun_mtu is not sent, as a router with that MTU on the
+ * next hop would not: IPv6 packets are never fragmented on the way, and an
+ * IPv4 one with DF set must not be. The host gets the error a router sends,
+ * and lowers its path MTU. An IPv4 packet without DF goes as it is, as in
+ * 0.3.x: its record is larger than the path and the outer IP fragments it.
+ */
+static bool too_big(const struct dp_user *dp, const struct pkt_buf *b)
+{
+	const uint8_t *pkt = b->data + CPG_RECORD_HEADROOM;
+
+	if (b->len <= (size_t)dp->mtu)
+		return false;
+	return pkt[0] >> 4 == 6 || (pkt[6] & 0x40);	/* IPv4: DF */
+}
+
+/* The Internet checksum (RFC 1071) of len bytes, sum a partial one. */
+static uint16_t inet_csum(const uint8_t *p, size_t len, uint32_t sum)
+{
+	for (; len > 1; p += 2, len -= 2)
+		sum += cpg_bytes_get_be16(p);
+	if (len)
+		sum += (uint32_t)p[0] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* No error about an error (RFC 1122 3.2.2, RFC 4443 2.4 e), nor about an
+ * IPv4 fragment but the first. */
+static bool may_answer(const uint8_t *pkt, size_t len)
+{
+	size_t ihl;
+
+	if (pkt[0] >> 4 == 6)
+		return !(pkt[6] == IPPROTO_ICMPV6 && len > IPV6_HEADER && pkt[IPV6_HEADER] < 128);
+	if (cpg_bytes_get_be16(pkt + 6) & 0x1fff)
+		return false;
+	ihl = (size_t)(pkt[0] & 0x0f) * 4;
+	if (pkt[9] != IPPROTO_ICMP || len <= ihl)
+		return true;
+	/* Echo reply and request, timestamp, information: queries. */
+	return pkt[ihl] == 0 || pkt[ihl] == 8 || (pkt[ihl] >= 13 && pkt[ihl] <= 18);
+}
+
+/* ICMP Destination Unreachable, Fragmentation Needed (type 3, code 4) with
+ * the MTU, about the IPv4 packet pkt; its length. */
+static size_t icmp4_too_big(uint8_t *out, const uint8_t *pkt, size_t len, int mtu)
+{
+	size_t quote = len < ICMP4_ERR_MAX - IPV4_MIN_HEADER - ICMP_HEADER ?
+		       len : ICMP4_ERR_MAX - IPV4_MIN_HEADER - ICMP_HEADER;
+	size_t total = IPV4_MIN_HEADER + ICMP_HEADER + quote;
+	uint8_t *icmp = out + IPV4_MIN_HEADER;
+
+	memset(out, 0, IPV4_MIN_HEADER + ICMP_HEADER);
+	out[0] = 0x45;
+	cpg_bytes_put_be(out + 2, total, 2);
+	out[8] = 64;			/* TTL */
+	out[9] = IPPROTO_ICMP;
+	memcpy(out + 12, pkt + 16, 4);	/* from where it was going */
+	memcpy(out + 16, pkt + 12, 4);	/* to its source */
+	cpg_bytes_put_be(out + 10, inet_csum(out, IPV4_MIN_HEADER, 0), 2);
+	icmp[0] = 3;
+	icmp[1] = 4;
+	cpg_bytes_put_be(icmp + 6, (uint64_t)mtu, 2);
+	memcpy(icmp + ICMP_HEADER, pkt, quote);
+	cpg_bytes_put_be(icmp + 2, inet_csum(icmp, ICMP_HEADER + quote, 0), 2);
+	return total;
+}
+
+/* ICMPv6 Packet Too Big (type 2) with the MTU, about the IPv6 packet pkt;
+ * its length. */
+static size_t icmp6_too_big(uint8_t *out, const uint8_t *pkt, size_t len, int mtu)
+{
+	size_t quote = len < ICMP6_ERR_MAX - IPV6_HEADER - ICMP_HEADER ?
+		       len : ICMP6_ERR_MAX - IPV6_HEADER - ICMP_HEADER;
+	size_t plen = ICMP_HEADER + quote;
+	uint8_t *icmp = out + IPV6_HEADER;
+	uint32_t sum = 0;
+
+	memset(out, 0, IPV6_HEADER + ICMP_HEADER);
+	out[0] = 0x60;
+	cpg_bytes_put_be(out + 4, plen, 2);
+	out[6] = IPPROTO_ICMPV6;
+	out[7] = 64;			/* hop limit */
+	memcpy(out + 8, pkt + 24, 16);	/* from where it was going */
+	memcpy(out + 24, pkt + 8, 16);	/* to its source */
+	icmp[0] = 2;
+	cpg_bytes_put_be(icmp + 4, (uint64_t)mtu, 4);
+	memcpy(icmp + ICMP_HEADER, pkt, quote);
+	/* The pseudo-header: both addresses, the length, the next header. */
+	for (size_t i = 8; i < IPV6_HEADER; i += 2)
+		sum += cpg_bytes_get_be16(out + i);
+	sum += (uint32_t)plen + IPPROTO_ICMPV6;
+	cpg_bytes_put_be(icmp + 2, inet_csum(icmp, plen, sum), 2);
+	return IPV6_HEADER + plen;
+}
+
+static bool icmp_allowed(struct dp_user *dp)
+{
+	uint64_t now = dp->loop->now;
+
+	if (now - dp->icmp_window >= ICMP_ERR_PERIOD_MS) {
+		dp->icmp_window = now;
+		dp->icmp_sent = 0;
+	}
+	if (dp->icmp_sent >= ICMP_ERR_BURST)
+		return false;
+	dp->icmp_sent++;
+	return true;
+}
+
+/*
+ * Tell the host that the packet in b does not fit, from the device's far
+ * side as a router on a point-to-point link would: the error comes from the
+ * packet's destination (our own VPN address as its source would be a
+ * martian to Linux, which drops packets that arrive with one of its own
+ * addresses as their source). Rate-limited; a failed write is not counted
+ * (the packet's drop is).
+ */
+static void tx_too_big(struct dp_user *dp, const struct pkt_buf *b)
+{
+	const uint8_t *pkt = b->data + CPG_RECORD_HEADROOM;
+	size_t len;
+
+	if (!may_answer(pkt, b->len) || !icmp_allowed(dp))
+		return;
+	if (pkt[0] >> 4 == 6)
+		len = icmp6_too_big(dp->icmp_buf, pkt, b->len, dp->mtu);
+	else
+		len = icmp4_too_big(dp->icmp_buf, pkt, b->len, dp->mtu);
+	if (dp->tun_write(dp->tun, dp->icmp_buf, len) < 0)
+		log_debug("%s: cannot write an ICMP error: %m", dp->base.ifname);
+}
+
 /* ---- Sending -------------------------------------------------------------- */
 
 /* 0 or -errno. The single place records leave, for sendmmsg later. */
@@ -514,6 +665,10 @@ static int tx_to_peer(struct dp_user *dp, struct dp_peer *p, struct pkt_buf *b)
 	size_t rec_len;
 	int st;
 
+	if (too_big(dp, b)) {
+		peer_drop(dp, p, CPG_DP_DROP_TOO_BIG, NULL);
+		return -EMSGSIZE;
+	}
 	if (!buckets_take(&dp->client_bucket, &p->bucket, (double)cost, dp->loop->now)) {
 		peer_drop(dp, p, CPG_DP_DROP_RATE, NULL);
 		return -ENOBUFS;
@@ -544,6 +699,8 @@ static void tx_broadcast(struct dp_user *dp, const struct pkt_buf *b)
 {
 	struct pkt_buf *copy = &dp->bcast_buf;
 
+	/* Too big, each peer counts its copy's drop; no error answers a
+	 * broadcast (RFC 1122 3.2.2). */
 	for (size_t i = 0; i < dp->n_peers; i++) {
 		memcpy(copy->data + CPG_RECORD_HEADROOM, b->data + CPG_RECORD_HEADROOM, b->len);
 		copy->len = b->len;
@@ -597,6 +754,8 @@ static int tx_packet4(struct dp_user *dp, struct pkt_buf *b, bool from_device)
 	if (!p)
 		return tx_no_peer(dp, &(struct cpg_vpn_addr){ .family = AF_INET, .ip4 = dst }, b,
 				  from_device);
+	if (too_big(dp, b))
+		tx_too_big(dp, b);
 	return tx_to_peer(dp, p, b);
 }
 
@@ -623,6 +782,8 @@ static int tx_packet6(struct dp_user *dp, struct pkt_buf *b, bool from_device)
 	p = peer_by_ip6(dp, &dst.ip6);
 	if (!p)
 		return tx_no_peer(dp, &dst, b, from_device);
+	if (too_big(dp, b))
+		tx_too_big(dp, b);
 	return tx_to_peer(dp, p, b);
 }
 
@@ -1225,6 +1386,8 @@ struct cpg_dp *cpg_dp_user_new(struct cpg_loop *loop, const struct cpg_dp_user_c
 	dp->vpn_ip6 = cfg->vpn_ip6;
 	dp->idle_timeout_ms = (uint64_t)cfg->idle_timeout * 1000;
 	cpg_loop_timer_init(&dp->idle_timer, idle_timer_fired, dp);
+	dp->mtu = cfg->mtu;
+	dp->icmp_window = loop->now;
 
 	/* The original: max(0.5 s at the rate, three of its largest messages). */
 	msg_max = 3.0 * (cfg->mtu + MESSAGE_SLACK);

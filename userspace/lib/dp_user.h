@@ -16,6 +16,16 @@
  * link-local (fe80::/10), multicast (ff00::/8), unspecified or loopback
  * address is dropped and counted as outside. Two peers never share an IPv6
  * VPN address (add_peer says -EEXIST).
+ * A packet to a peer larger than cfg->mtu (tun_mtu) is not sent when it
+ * must not be fragmented (IPv6, IPv4 with DF): it is counted as
+ * CPG_DP_DROP_TOO_BIG and, at most 10 times a second, answered on the
+ * device with what a router with that MTU sends: ICMP Fragmentation Needed
+ * (type 3 code 4) or ICMPv6 Packet Too Big, with the MTU, from the packet's
+ * destination (not our own address, which Linux would take for a martian),
+ * quoting as much of the packet as fits in 576 (IPv4) or 1280 (IPv6) bytes.
+ * No error answers an ICMP error, an IPv4 fragment but the first, or a
+ * broadcast (each peer counts its copy's drop). An IPv4
+ * packet without DF goes as it is (the outer IP fragments its record).
  * client_max_rate and connection_max_rate are token buckets as in the
  * original: refilled at the rate, max(500 * rate, 3 * (mtu + 200)) bytes
  * deep, charged with the datagram's length plus 8 (its UDP header). Packets
@@ -78,7 +88,7 @@ struct cpg_dp_user_config {
 	unsigned int max_peers;		/* max_clients, at least 1 */
 	double client_max_rate;		/* KB/s (1000 bytes), 0: unlimited */
 	double connection_max_rate;	/* KB/s per peer, 0: unlimited */
-	int mtu;			/* tun_mtu; sizes the rate buckets */
+	int mtu;			/* tun_mtu: the largest packet sent; sizes the rate buckets */
 	unsigned int idle_timeout;	/* seconds; 0: events->peer_idle never comes */
 };
 

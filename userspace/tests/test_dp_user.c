@@ -135,6 +135,33 @@ static size_t make_packet(uint8_t *buf, struct in_addr src, struct in_addr dst, 
 	return len;
 }
 
+/* Set DF in an IPv4 packet from make_packet(), its checksum again right. */
+static void set_df(uint8_t *buf)
+{
+	uint32_t sum = 0;
+
+	buf[6] |= 0x40;
+	cpg_bytes_put_be16(buf + 10, 0);
+	for (int i = 0; i < 20; i += 2)
+		sum += cpg_bytes_get_be16(buf + i);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	cpg_bytes_put_be16(buf + 10, (uint16_t)~sum);
+}
+
+/* The one's complement sum of len bytes folded, plus sum: 0xffff when a
+ * checksum in them is right. */
+static uint16_t csum_fold(const uint8_t *p, size_t len, uint32_t sum)
+{
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += cpg_bytes_get_be16(p + i);
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
 /* The made-up secret node from writes with towards node to. */
 static void secret_for(const struct fixture *fx, int from, int to, struct cpg_record_secret *s)
 {
@@ -1442,6 +1469,123 @@ static void test_ipv6_roundtrip(void **state)
 	assert_int_equal(a->no_peer_calls, 0);
 }
 
+/* Check that icmp, len bytes from A's device, is ICMP Fragmentation Needed
+ * from B with MTU about pkt. */
+static void assert_frag_needed(struct fixture *fx, const uint8_t *icmp, ssize_t len,
+			       const uint8_t *pkt)
+{
+	assert_int_equal(len, 576);
+	assert_int_equal(icmp[0], 0x45);
+	assert_int_equal(cpg_bytes_get_be16(icmp + 2), 576);
+	assert_int_equal(icmp[9], 1);
+	assert_memory_equal(icmp + 12, &fx->n[B].vpn_ip, 4);
+	assert_memory_equal(icmp + 16, &fx->n[A].vpn_ip, 4);
+	assert_int_equal(csum_fold(icmp, 20, 0), 0xffff);
+	assert_int_equal(icmp[20], 3);
+	assert_int_equal(icmp[21], 4);
+	assert_int_equal(cpg_bytes_get_be16(icmp + 26), MTU);
+	assert_int_equal(csum_fold(icmp + 20, 556, 0), 0xffff);
+	assert_memory_equal(icmp + 28, pkt, 548);
+}
+
+/*
+ * Packets larger than the MTU: IPv4 with DF and IPv6 are not sent, counted,
+ * and answered with the ICMP error a router sends, at most 10 a second;
+ * IPv4 without DF goes as it is.
+ */
+static void test_too_big(void **state)
+{
+	struct fixture *fx = *state;
+	struct node *a = &fx->n[A], *b = &fx->n[B];
+	uint8_t pkt[DGRAM_MAX], wire[DGRAM_MAX], out[DGRAM_MAX];
+	union cpg_sockaddr from;
+	struct cpg_dp_stats st;
+	uint32_t sum = 0;
+	ssize_t n;
+	size_t len;
+
+	/* IPv4, DF, one byte too many. */
+	len = make_packet(pkt, a->vpn_ip, b->vpn_ip, MTU + 1 - 28, 0x70);
+	set_df(pkt);
+	host_send(a, pkt, len);
+	run_loop(fx);
+	assert_int_equal(wire_recv(b, wire, &from), -1);
+	assert_frag_needed(fx, out, host_recv(a, out), pkt);
+	assert_int_equal(host_recv(a, out), -1);
+
+	/* Exactly the MTU, with DF, and larger without: sent. */
+	len = make_packet(pkt, a->vpn_ip, b->vpn_ip, MTU - 28, 0x71);
+	set_df(pkt);
+	host_send(a, pkt, len);
+	len = make_packet(pkt, a->vpn_ip, b->vpn_ip, MTU + 100, 0x72);
+	host_send(a, pkt, len);
+	run_loop(fx);
+	relay(fx, A, B, wire);
+	assert_int_equal(host_recv(b, out), MTU);
+	relay(fx, A, B, wire);
+	assert_int_equal(host_recv(b, out), (ssize_t)len);
+	assert_memory_equal(out, pkt, len);
+	assert_int_equal(host_recv(a, out), -1);
+
+	/* IPv6: Packet Too Big, from B's IPv6 address, quoting 1232 bytes. */
+	len = make_packet6(pkt, a->vpn_ip6, b->vpn_ip6, MTU + 1 - 48, 0x73);
+	host_send(a, pkt, len);
+	run_loop(fx);
+	assert_int_equal(wire_recv(b, wire, &from), -1);
+	n = host_recv(a, out);
+	assert_int_equal(n, 1280);
+	assert_int_equal(out[0] >> 4, 6);
+	assert_int_equal(cpg_bytes_get_be16(out + 4), 1240);
+	assert_int_equal(out[6], 58);
+	assert_memory_equal(out + 8, &b->vpn_ip6, 16);
+	assert_memory_equal(out + 24, &a->vpn_ip6, 16);
+	assert_int_equal(out[40], 2);
+	assert_int_equal(out[41], 0);
+	assert_int_equal(cpg_bytes_get_be32(out + 44), MTU);
+	for (int i = 8; i < 40; i += 2)
+		sum += cpg_bytes_get_be16(out + i);
+	assert_int_equal(csum_fold(out + 40, 1240, sum + 1240 + 58), 0xffff);
+	assert_memory_equal(out + 48, pkt, 1232);
+
+	/* Broadcast: no error (RFC 1122), a drop for each peer. */
+	len = make_packet(pkt, a->vpn_ip, ip("10.9.0.255"), MTU, 0x74);
+	set_df(pkt);
+	host_send(a, pkt, len);
+	run_loop(fx);
+	assert_int_equal(host_recv(a, out), -1);
+	assert_int_equal(wire_recv(b, wire, &from), -1);
+	assert_int_equal(wire_recv(&fx->n[C], wire, &from), -1);
+	get_stats(fx, A, C, &st);
+	assert_int_equal(st.drops[CPG_DP_DROP_TOO_BIG], 1);
+
+	/* No error about an ICMP error. */
+	len = make_packet(pkt, a->vpn_ip, b->vpn_ip, MTU, 0x75);
+	pkt[9] = 1;
+	pkt[20] = 3;	/* Destination Unreachable */
+	set_df(pkt);
+	host_send(a, pkt, len);
+	run_loop(fx);
+	assert_int_equal(host_recv(a, out), -1);
+
+	/* Two errors so far: eight more this second, the rest counted only. */
+	len = make_packet(pkt, a->vpn_ip, b->vpn_ip, MTU, 0x76);
+	set_df(pkt);
+	for (int i = 0; i < 12; i++)
+		host_send(a, pkt, len);
+	run_loop(fx);
+	for (int i = 0; i < 8; i++)
+		assert_frag_needed(fx, out, host_recv(a, out), pkt);
+	assert_int_equal(host_recv(a, out), -1);
+	assert_int_equal(wire_recv(b, wire, &from), -1);
+
+	get_stats(fx, A, B, &st);
+	assert_int_equal(st.tx_packets, 2);
+	assert_int_equal(st.drops[CPG_DP_DROP_TOO_BIG], 1 + 1 + 1 + 1 + 12);
+	for (int d = 0; d < CPG_DP_DROP_MAX; d++)
+		if (d != CPG_DP_DROP_TOO_BIG)
+			assert_int_equal(st.drops[d], 0);
+}
+
 /* No peer, addresses no tunnel carries, our own, and bad headers. */
 static void test_ipv6_no_peer(void **state)
 {
@@ -1648,6 +1792,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_device_gone, setup_aes128, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_config, setup_aes128, teardown),
 		cmocka_unit_test_setup_teardown(test_ipv6_roundtrip, setup_aes128, teardown),
+		cmocka_unit_test_setup_teardown(test_too_big, setup_aes128, teardown),
 		cmocka_unit_test_setup_teardown(test_ipv6_roundtrip, setup_chacha, teardown),
 		cmocka_unit_test_setup_teardown(test_ipv6_no_peer, setup_aes256, teardown),
 		cmocka_unit_test_setup_teardown(test_ipv6_spoofed, setup_aes128, teardown),

@@ -5,7 +5,8 @@
 # one segment, a campagnol device in each with an IPv4 and an IPv6 VPN
 # address, and cpg-nltest "tunnel" standing in for the daemons, each peer
 # given its IPv6 VPN address (vpn-ipv6). Pings both ways, pings of the
-# device's MTU, TCP (GSO of IPv6 packets), the counters; then an inner IPv6
+# device's MTU, TCP (GSO of IPv6 packets), the counters, a packet larger
+# than the MTU (Packet Too Big, drop_too_big); then an inner IPv6
 # source that is not the peer's, a peer without an IPv6 VPN address, and an
 # IPv6 destination that no peer has.
 
@@ -17,7 +18,7 @@ source "$(dirname "$0")/../../lib.sh"
 source "$(dirname "$0")/../libkmod.sh"
 
 kmod_require_vm
-ktap_init 12 cpg-nltest
+ktap_init 13 cpg-nltest
 
 NLTEST=$CPG_BIN/cpg-nltest
 modprobe campagnol || ktap_bail_out "cannot load campagnol.ko"
@@ -70,6 +71,20 @@ ktap_test_result "the peers' counters moved" \
 ktap_test_result "pings of the MTU, not fragmented" \
 	in_ns a ping -6 -c 2 -s 1371 -M "do" -W 2 fd00:9::2
 ktap_test_result "IPv4 still works beside it" in_ns a ping -c 2 -i 0.2 -W 2 10.9.0.2
+
+# A route whose MTU is locked above the device's: its 1548-byte packets
+# reach the device whole, which answers as a router would.
+too_big() {
+	local before out
+
+	before=$(peer_field a drop_too_big)
+	ip -n "$(ns a)" -6 route add fd00:9::2/128 dev cpg0 mtu lock 1600 || return 1
+	out=$(in_ns a ping -6 -c 2 -i 0.2 -W 1 -s 1500 -M "do" fd00:9::2 2>&1)
+	ip -n "$(ns a)" -6 route del fd00:9::2/128 dev cpg0
+	ktap_print_msg "ping -6 -s 1500 -M do: $(grep -m1 -i mtu <<<"$out")"
+	grep -Eq 'mtu ?= ?1419' <<<"$out" && expect_peer a drop_too_big "${before:-0}" 1
+}
+ktap_test_result "a packet larger than the MTU: Packet Too Big (mtu = 1419), counted" too_big
 
 # TCP: the stack hands the device GSO packets, segmented before sealing.
 if command -v iperf3 >/dev/null; then
