@@ -128,40 +128,55 @@ static int put_vpn_ip6(struct nl_msg *msg, const struct in6_addr *vpn_ip6)
 	return nla_put(msg, CAMPAGNOL_A_PEER_VPN_IPV6, sizeof(*vpn_ip6), vpn_ip6) < 0 ? -1 : 0;
 }
 
-struct nl_msg *cpg_dpk_peer_msg(int family, uint8_t cmd, int ifindex,
-				const struct cpg_dp_peer *peer, uint32_t idle_timeout)
+/*
+ * A request about one peer: its message, with the peer nest open and the
+ * peer's IPv4 VPN address in it. NULL when out of memory.
+ */
+static struct nl_msg *peer_msg_open(int family, uint8_t cmd, int ifindex, struct in_addr vpn_ip,
+				    struct nlattr **nest)
 {
 	struct nl_msg *msg = cpg_dpk_msg(family, cmd, 0, ifindex);
-	struct nlattr *nest;
 
 	if (!msg)
 		return NULL;
-	nest = nla_nest_start(msg, CAMPAGNOL_A_PEER);
-	if (!nest || nla_put_u32(msg, CAMPAGNOL_A_PEER_VPN_IPV4, peer->vpn_ip.s_addr) < 0 ||
-	    put_vpn_ip6(msg, &peer->vpn_ip6) ||
-	    put_endpoint(msg, &peer->endpoint) || put_keyconf(msg, &peer->keys) ||
-	    nla_put_u32(msg, CAMPAGNOL_A_PEER_IDLE_TIMEOUT, idle_timeout) < 0 ||
-	    nla_nest_end(msg, nest) < 0) {
+	*nest = nla_nest_start(msg, CAMPAGNOL_A_PEER);
+	if (!*nest || nla_put_u32(msg, CAMPAGNOL_A_PEER_VPN_IPV4, vpn_ip.s_addr) < 0) {
 		cpg_dpk_msg_free(msg);
 		return NULL;
 	}
 	return msg;
 }
 
-struct nl_msg *cpg_dpk_peer_id_msg(int family, uint8_t cmd, int ifindex, struct in_addr vpn_ip)
+/* The peer nest closed: msg, or NULL (msg freed) when putting failed. */
+static struct nl_msg *peer_msg_close(struct nl_msg *msg, struct nlattr *nest, bool failed)
 {
-	struct nl_msg *msg = cpg_dpk_msg(family, cmd, 0, ifindex);
-	struct nlattr *nest;
-
-	if (!msg)
-		return NULL;
-	nest = nla_nest_start(msg, CAMPAGNOL_A_PEER);
-	if (!nest || nla_put_u32(msg, CAMPAGNOL_A_PEER_VPN_IPV4, vpn_ip.s_addr) < 0 ||
-	    nla_nest_end(msg, nest) < 0) {
+	if (failed || nla_nest_end(msg, nest) < 0) {
 		cpg_dpk_msg_free(msg);
 		return NULL;
 	}
 	return msg;
+}
+
+struct nl_msg *cpg_dpk_peer_msg(int family, uint8_t cmd, int ifindex,
+				const struct cpg_dp_peer *peer, uint32_t idle_timeout)
+{
+	struct nlattr *nest;
+	struct nl_msg *msg = peer_msg_open(family, cmd, ifindex, peer->vpn_ip, &nest);
+
+	if (!msg)
+		return NULL;
+	return peer_msg_close(msg, nest, put_vpn_ip6(msg, &peer->vpn_ip6) ||
+				  put_endpoint(msg, &peer->endpoint) ||
+				  put_keyconf(msg, &peer->keys) ||
+				  nla_put_u32(msg, CAMPAGNOL_A_PEER_IDLE_TIMEOUT, idle_timeout) < 0);
+}
+
+struct nl_msg *cpg_dpk_peer_id_msg(int family, uint8_t cmd, int ifindex, struct in_addr vpn_ip)
+{
+	struct nlattr *nest;
+	struct nl_msg *msg = peer_msg_open(family, cmd, ifindex, vpn_ip, &nest);
+
+	return msg ? peer_msg_close(msg, nest, false) : NULL;
 }
 
 /* A record that moves a peer (PEER_FLOAT), or none (PEER_SET). */
@@ -174,21 +189,14 @@ static struct nl_msg *endpoint_msg(int family, uint8_t cmd, int ifindex, struct 
 				   const union cpg_sockaddr *endpoint,
 				   const struct float_record *rec)
 {
-	struct nl_msg *msg = cpg_dpk_msg(family, cmd, 0, ifindex);
 	struct nlattr *nest;
+	struct nl_msg *msg = peer_msg_open(family, cmd, ifindex, vpn_ip, &nest);
 
 	if (!msg)
 		return NULL;
-	nest = nla_nest_start(msg, CAMPAGNOL_A_PEER);
-	if (!nest || nla_put_u32(msg, CAMPAGNOL_A_PEER_VPN_IPV4, vpn_ip.s_addr) < 0 ||
-	    put_endpoint(msg, endpoint) ||
-	    (rec && (nla_put_u16(msg, CAMPAGNOL_A_PEER_FLOAT_EPOCH, rec->epoch) < 0 ||
-		     nla_put_u64(msg, CAMPAGNOL_A_PEER_FLOAT_SEQ, rec->seq) < 0)) ||
-	    nla_nest_end(msg, nest) < 0) {
-		cpg_dpk_msg_free(msg);
-		return NULL;
-	}
-	return msg;
+	return peer_msg_close(msg, nest, put_endpoint(msg, endpoint) ||
+				  (rec && (nla_put_u16(msg, CAMPAGNOL_A_PEER_FLOAT_EPOCH, rec->epoch) < 0 ||
+					   nla_put_u64(msg, CAMPAGNOL_A_PEER_FLOAT_SEQ, rec->seq) < 0)));
 }
 
 struct nl_msg *cpg_dpk_peer_endpoint_msg(int family, int ifindex, struct in_addr vpn_ip,
