@@ -430,6 +430,13 @@ bool cpg_config_has_ip6(const struct cpg_config *cfg)
 	return !IN6_IS_ADDR_UNSPECIFIED(&cfg->vpn_ip6);
 }
 
+bool cpg_config_in_network6(const struct cpg_config *cfg, const struct in6_addr *ip)
+{
+	struct in6_addr prefix = ip6_prefix(ip, cfg->prefix_len6);
+
+	return cfg->prefix_len6 && ip6_equal(&prefix, &cfg->network6);
+}
+
 #define OPT(sec, k, fn, fld, lo, hi) \
 	{ .section = sec, .key = k, .parse = fn, \
 	  .offset = offsetof(struct cpg_config, fld), .min = lo, .max = hi }
@@ -625,7 +632,6 @@ static int check_ip6(const char *name, const struct cpg_ini *ini, const struct c
 	const struct cpg_ini_entry *ip_e = cpg_ini_get(ini, "VPN", "vpn_ip6");
 	const struct cpg_ini_entry *net_e = cpg_ini_get(ini, "VPN", "network6");
 	char ip[INET6_ADDRSTRLEN], net[INET6_ADDRSTRLEN];
-	struct in6_addr prefix;
 	const char *problem;
 
 	if (!ip_e && !net_e)
@@ -647,8 +653,7 @@ static int check_ip6(const char *name, const struct cpg_ini *ini, const struct c
 		conf_err(name, ip_e->line, "vpn_ip6: %s is %s", ip, problem);
 		return -1;
 	}
-	prefix = ip6_prefix(&cfg->vpn_ip6, cfg->prefix_len6);
-	if (!ip6_equal(&prefix, &cfg->network6))
+	if (!cpg_config_in_network6(cfg, &cfg->vpn_ip6))
 		problem = "outside the network";
 	else if (ip6_equal(&cfg->vpn_ip6, &cfg->network6))
 		problem = "the all-zero (subnet-router anycast) address of";

@@ -97,6 +97,8 @@ void cpg_config_free(struct cpg_config *cfg);
 
 /* Whether cfg gives this peer an IPv6 VPN address (vpn_ip6 and network6). */
 bool cpg_config_has_ip6(const struct cpg_config *cfg);
+/* Whether ip lies in cfg's network6 (false without one). */
+bool cpg_config_in_network6(const struct cpg_config *cfg, const struct in6_addr *ip);
 
 /* "auto", "kernel" or "userspace", in any case. 0 or -1. */
 int cpg_config_parse_data_plane(const char *s, enum cpg_config_data_plane *out);
