@@ -336,10 +336,10 @@ static void peer_end(struct vpn *v, struct peer *p, bool notify, bool tell_rdv,
 		cpg_rdvc_close(v->rdvc, ip, reason);
 }
 
-/* A tunnel came up with p: forget its failures, by either address. */
-static void peer_holdoff_forget(struct vpn *v, const struct peer *p)
+/* A tunnel came up, or the peer asked for one: forget its failures, by either address. */
+static void holdoff_forget(struct vpn *v, struct in_addr ip, const struct in6_addr *ip6)
 {
-	struct cpg_vpn_addr key = cpg_vpn_addr4(p->vpn_ip), key6 = cpg_vpn_addr6(&p->vpn_ip6);
+	struct cpg_vpn_addr key = cpg_vpn_addr4(ip), key6 = cpg_vpn_addr6(ip6);
 
 	peer_holdoff_clear(&v->holdoff, &key);
 	peer_holdoff_clear(&v->holdoff, &key6);
@@ -452,7 +452,7 @@ static bool peer_established(struct vpn *v, struct peer *p)
 	p->last_heard_ms = p->up_ms;
 	p->last_keepalive_ms = p->up_ms;
 	p->rx_keepalives_seen = 0;
-	peer_holdoff_forget(v, p);
+	holdoff_forget(v, p->vpn_ip, &p->vpn_ip6);
 	v->n.tunnels_up++;
 	log_notice("tunnel to %s at %s up (%s)", cpg_net_ip4_str(p->vpn_ip, ip),
 		   cpg_sockaddr_str(&p->endpoint, ep, sizeof(ep)),
@@ -537,15 +537,11 @@ static bool on_peer_incoming(void *arg, struct in_addr ip, const struct in6_addr
 {
 	struct vpn *v = arg;
 	char ips[INET_ADDRSTRLEN];
-	struct cpg_vpn_addr key;
 
 	if (peer_table_find(&v->peers, ip))
 		return true;
 	/* The peer wants a tunnel: a better chance than our hold-off. */
-	key = cpg_vpn_addr4(ip);
-	peer_holdoff_clear(&v->holdoff, &key);
-	key = cpg_vpn_addr6(ip6);
-	peer_holdoff_clear(&v->holdoff, &key);
+	holdoff_forget(v, ip, ip6);
 	if (!peer_create(v, ip, false)) {
 		log_warn("refusing a tunnel with %s: %d tunnels already (max_clients)",
 			 cpg_net_ip4_str(ip, ips), v->cfg->max_clients);
@@ -715,15 +711,9 @@ static void peer_queue(struct vpn *v, struct peer *p, const uint8_t *pkt, size_t
 /* An IPv6 VPN address another peer may have: inside network6, not ours. */
 static bool is_peer_address6(const struct cpg_config *cfg, const struct in6_addr *ip)
 {
-	struct in6_addr net = *ip;
-	unsigned int i, bits = cfg->prefix_len6;
-
-	if (!cpg_config_has_ip6(cfg) || !memcmp(ip, &cfg->vpn_ip6, sizeof(*ip)) ||
-	    !memcmp(ip, &cfg->network6, sizeof(*ip)))
-		return false;
-	for (i = 0; i < 16; i++, bits = bits > 8 ? bits - 8 : 0)
-		net.s6_addr[i] &= bits >= 8 ? 0xff : (uint8_t)(0xff00 >> bits);
-	return !memcmp(&net, &cfg->network6, sizeof(net));
+	return cpg_config_has_ip6(cfg) && cpg_config_in_network6(cfg, ip) &&
+	       memcmp(ip, &cfg->vpn_ip6, sizeof(*ip)) &&
+	       memcmp(ip, &cfg->network6, sizeof(*ip));
 }
 
 /* The peer with that IPv6 VPN address; a scan, as on_no_peer6 is rare. */
@@ -752,14 +742,14 @@ static void on_no_peer6(struct vpn *v, const struct in6_addr *dst, const uint8_t
 	struct peer *p;
 	int ret;
 
-	inet_ntop(AF_INET6, dst, ip, sizeof(ip));
 	p = peer_find_ip6(v, dst);
 	if (p) {
 		peer_queue(v, p, pkt, len);
 		return;
 	}
 	if (!is_peer_address6(v->cfg, dst)) {
-		log_debug("no tunnel to %s: not an address of the VPN", ip);
+		log_debug("no tunnel to %s: not an address of the VPN",
+			  inet_ntop(AF_INET6, dst, ip, sizeof(ip)));
 		return;
 	}
 	if (peer_holdoff_active(&v->holdoff, &key, now_ms(v))) {
@@ -769,17 +759,16 @@ static void on_no_peer6(struct vpn *v, const struct in6_addr *dst, const uint8_t
 	ret = cpg_rdvc_connect6(v->rdvc, dst);
 	if (ret == -EEXIST)
 		return;		/* asked already */
+	inet_ntop(AF_INET6, dst, ip, sizeof(ip));
 	if (ret == -ENOSPC) {
 		v->n.full++;
 		log_debug("no tunnel to %s: %d tunnels already (max_clients)", ip,
 			  v->cfg->max_clients);
-		return;
-	}
-	if (ret < 0) {
+	} else if (ret < 0) {
 		log_notice("no tunnel to %s: %s", ip, strerror(-ret));
-		return;
+	} else {
+		log_info("asking the RDV for a tunnel to %s", ip);
 	}
-	log_info("asking the RDV for a tunnel to %s", ip);
 }
 
 static void on_no_peer4(struct vpn *v, struct in_addr dst, const uint8_t *pkt, size_t len)
