@@ -209,7 +209,7 @@ static void send_test(struct punch_tool *t, const union cpg_sockaddr *to, uint32
 	buf[11] = (uint8_t)(seq >> 8);
 	buf[12] = (uint8_t)seq;
 	buf[13] = echo;
-	if (sendto(t->fd, buf, sizeof(buf), 0, &to->sa, cpg_sockaddr_len(to)) < 0)
+	if (cpg_net_sendto(t->fd, cpg_net_socket_family(t->fd), buf, sizeof(buf), to) < 0)
 		log_warn("sending a test datagram to %s: %m",
 			 cpg_sockaddr_str(to, addr, sizeof(addr)));
 }
@@ -395,8 +395,7 @@ static void socket_ready(struct cpg_loop *loop, int fd, uint32_t events, void *a
 
 	for (;;) {
 		union cpg_sockaddr from;
-		socklen_t from_len = sizeof(from);
-		ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, &from.sa, &from_len);
+		ssize_t n = cpg_net_recvfrom(fd, buf, sizeof(buf), &from);
 
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
@@ -451,12 +450,26 @@ static int parse_ip(const char *s, struct in_addr *out)
 }
 
 /* "HOST" or "HOST:PORT" into cfg (strings owned by cfg). */
+/* HOST, HOST:PORT, an IPv6 literal, or [IPV6]:PORT. */
 static int parse_server(const char *s, struct cpg_config *cfg)
 {
 	const char *colon = strrchr(s, ':');
 	unsigned long port = CPG_RDV_DEFAULT_PORT;
-	size_t host_len = colon ? (size_t)(colon - s) : strlen(s);
+	size_t host_len;
 
+	if (colon && strchr(s, ':') != colon && s[0] != '[')
+		colon = NULL;		/* a bare IPv6 literal: no port */
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+
+		if (!end || (end[1] && end[1] != ':'))
+			return -1;
+		colon = end[1] ? end + 1 : NULL;
+		s++;
+		host_len = (size_t)(end - s);
+	} else {
+		host_len = colon ? (size_t)(colon - s) : strlen(s);
+	}
 	if (colon && (cpg_parse_ulong(colon + 1, 65535, &port) < 0 || port == 0))
 		return -1;
 	if (!host_len)

@@ -519,7 +519,7 @@ static void dtls_send(void *arg, const union cpg_sockaddr *to, const uint8_t *dg
 	struct vpn *v = arg;
 	char ep[CPG_SOCKADDR_STRLEN];
 
-	if (sendto(v->rc.fd, dgram, len, MSG_DONTWAIT, &to->sa, cpg_sockaddr_len(to)) < 0)
+	if (cpg_net_sendto(v->rc.fd, v->bound.sa.sa_family, dgram, len, to) < 0)
 		log_debug("sending a DTLS datagram to %s: %m",
 			  cpg_sockaddr_str(to, ep, sizeof(ep)));
 }
@@ -1046,8 +1046,7 @@ static void socket_ready(struct cpg_loop *loop, int fd, uint32_t events, void *a
 
 	for (int i = 0; i < RECV_BATCH; i++) {
 		union cpg_sockaddr from;
-		socklen_t from_len = sizeof(from);
-		ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, &from.sa, &from_len);
+		ssize_t n = cpg_net_recvfrom(fd, buf, sizeof(buf), &from);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -1391,6 +1390,16 @@ static void drop_all_peers(struct vpn *v)
 		peer_end(v, v->peers.peers[v->peers.count - 1], true, false, CPG_REASON_NONE);
 }
 
+/* %I of the up/down commands: our IPv4 address, as 0.3.x bound to one. */
+static struct in_addr local_ip4(const struct vpn *v)
+{
+	if (v->bound.sa.sa_family == AF_INET)
+		return v->bound.in.sin_addr;
+	if (v->rc.local_ep.sa.sa_family == AF_INET)
+		return v->rc.local_ep.in.sin_addr;
+	return (struct in_addr){ .s_addr = htonl(INADDR_ANY) };
+}
+
 struct vpn *vpn_new(struct cpg_loop *loop, const struct cpg_config *cfg)
 {
 	static const struct cpg_rdvc_ops rdvc_ops = {
@@ -1445,7 +1454,7 @@ struct vpn *vpn_new(struct cpg_loop *loop, const struct cpg_config *cfg)
 
 	v->vars = (struct cpg_ifcmd_vars){
 		.device = v->tun.name,
-		.local_ip = v->bound.in.sin_addr,
+		.local_ip = local_ip4(v),
 		.local_port = cpg_sockaddr_port(&v->bound),
 	};
 	failed = cpg_ifcmd_up(cfg, &v->vars);

@@ -360,7 +360,7 @@ ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sock
 	union cpg_sockaddr dst;
 	struct cpg_msg m;
 
-	if (fd != fx.fd || flags || !st.c || len == 0 || len > CPG_PROTO_MAX_MSG ||
+	if (fd != fx.fd || (flags & ~MSG_DONTWAIT) || !st.c || len == 0 || len > CPG_PROTO_MAX_MSG ||
 	    tolen > sizeof(dst))
 		abort();
 	memset(&dst, 0, sizeof(dst));

@@ -100,6 +100,7 @@ struct dp_user {
 	struct cpg_dp base;	/* first: the interface's handle */
 	struct cpg_loop *loop;
 	int udp_fd;
+	int udp_family;		/* of udp_fd: AF_INET6 may take IPv4 too */
 	struct cpg_tun *tun;
 	ssize_t (*tun_read)(struct cpg_tun *tun, uint8_t *buf, size_t size);
 	int (*tun_write)(struct cpg_tun *tun, const uint8_t *pkt, size_t len);
@@ -646,8 +647,7 @@ static void tx_too_big(struct dp_user *dp, const struct pkt_buf *b)
 /* 0 or -errno. The single place records leave, for sendmmsg later. */
 static int udp_send(struct dp_user *dp, const struct dp_peer *p, const uint8_t *rec, size_t len)
 {
-	ssize_t n = sendto(dp->udp_fd, rec, len, MSG_DONTWAIT, &p->endpoint.sa,
-			   cpg_sockaddr_len(&p->endpoint));
+	ssize_t n = cpg_net_sendto(dp->udp_fd, dp->udp_family, rec, len, &p->endpoint);
 
 	if (n < 0)
 		return -errno;
@@ -1376,6 +1376,7 @@ struct cpg_dp *cpg_dp_user_new(struct cpg_loop *loop, const struct cpg_dp_user_c
 	dp->base.events_arg = arg;
 	dp->loop = loop;
 	dp->udp_fd = cfg->udp_fd;
+	dp->udp_family = cpg_net_socket_family(cfg->udp_fd);
 	dp->tun = cfg->tun;
 	dp->tun_read = cfg->tun_read ? cfg->tun_read : tun_read_plain;
 	dp->tun_write = cfg->tun_write ? cfg->tun_write : tun_write_plain;

@@ -12,12 +12,22 @@
 #include "log.h"
 #include "net.h"
 
-int cpg_net_resolve4(const char *host, uint16_t port, union cpg_sockaddr *out)
+/* The first address of res in family, or NULL. */
+static const struct addrinfo *first_of(const struct addrinfo *res, int family)
+{
+	for (; res; res = res->ai_next)
+		if (res->ai_family == family)
+			return res;
+	return NULL;
+}
+
+int cpg_net_resolve(const char *host, uint16_t port, union cpg_sockaddr *out)
 {
 	struct addrinfo hints = {
-		.ai_family = AF_INET,
+		.ai_family = AF_UNSPEC,
 		.ai_socktype = SOCK_DGRAM,
 	};
+	const struct addrinfo *ai;
 	struct addrinfo *res;
 	int err;
 
@@ -27,7 +37,19 @@ int cpg_net_resolve4(const char *host, uint16_t port, union cpg_sockaddr *out)
 			err == EAI_SYSTEM ? strerror(errno) : gai_strerror(err));
 		return -1;
 	}
-	cpg_sockaddr_set_in(out, ((struct sockaddr_in *)res->ai_addr)->sin_addr, port);
+	/* IPv4 first: what 0.3.x did with a name that has both. */
+	ai = first_of(res, AF_INET);
+	if (!ai)
+		ai = first_of(res, AF_INET6);
+	if (!ai || ai->ai_addrlen > sizeof(*out)) {
+		log_err("%s has no IPv4 or IPv6 address", host);
+		freeaddrinfo(res);
+		return -1;
+	}
+	memset(out, 0, sizeof(*out));
+	memcpy(out, ai->ai_addr, ai->ai_addrlen);
+	cpg_sockaddr_unmap(out);
+	cpg_sockaddr_set_port(out, port);
 	freeaddrinfo(res);
 	return 0;
 }
@@ -67,6 +89,24 @@ int cpg_net_detect_local_ip(const char *ifname, struct in_addr *out)
 	return ret;
 }
 
+int cpg_net_source_for(const union cpg_sockaddr *dst, union cpg_sockaddr *out)
+{
+	char str[CPG_SOCKADDR_STRLEN];
+	socklen_t len = sizeof(*out);
+	int fd, ret = -1;
+
+	/* connect() on UDP sends nothing: it only asks the routing table. */
+	fd = socket(dst->sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && !connect(fd, &dst->sa, cpg_sockaddr_len(dst)) &&
+	    !getsockname(fd, &out->sa, &len))
+		ret = 0;
+	else
+		log_warn("no route to %s: %m", cpg_sockaddr_str(dst, str, sizeof(str)));
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
 const char *cpg_net_ip4_str(struct in_addr ip, char *buf)
 {
 	return inet_ntop(AF_INET, &ip, buf, INET_ADDRSTRLEN);
@@ -89,6 +129,7 @@ static int bind_to_device(int fd, const char *ifname, union cpg_sockaddr *local)
 #else
 	struct in_addr ip;
 
+	(void)fd;
 	if (local->sa.sa_family != AF_INET || local->in.sin_addr.s_addr != htonl(INADDR_ANY))
 		return 0;
 	if (cpg_net_detect_local_ip(ifname, &ip) < 0)
@@ -96,6 +137,66 @@ static int bind_to_device(int fd, const char *ifname, union cpg_sockaddr *local)
 	local->in.sin_addr = ip;
 	return 0;
 #endif
+}
+
+static bool is_ip6_wildcard(const union cpg_sockaddr *a)
+{
+	return a->sa.sa_family == AF_INET6 && cpg_sockaddr_is_wildcard(a);
+}
+
+/*
+ * A socket for [::] that takes IPv4 too, or -1 with errno: EAFNOSUPPORT
+ * and friends where the system has no IPv6, EINVAL where it refuses
+ * dual-stack sockets (OpenBSD).
+ */
+static int dual_stack_socket(void)
+{
+	int fd, off = 0, err;
+
+	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) < 0) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * The socket for addr. The IPv6 wildcard stands for every address of both
+ * families: a dual-stack socket, or an IPv4 one where IPv6 cannot give
+ * that (said once in the log); *addr then says what it is.
+ */
+static int udp_socket_for(union cpg_sockaddr *addr, const char *ifname)
+{
+	char str[CPG_SOCKADDR_STRLEN];
+	int fd;
+
+#ifndef SO_BINDTODEVICE
+	/* Only an IPv4 address can stand for the interface here. */
+	if (ifname && is_ip6_wildcard(addr))
+		cpg_sockaddr_set_in(addr, (struct in_addr){ .s_addr = htonl(INADDR_ANY) },
+				    cpg_sockaddr_port(addr));
+#else
+	(void)ifname;
+#endif
+	if (!is_ip6_wildcard(addr)) {
+		fd = socket(addr->sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			log_err("cannot create a UDP socket for %s: %m",
+				cpg_sockaddr_str(addr, str, sizeof(str)));
+		return fd;
+	}
+	fd = dual_stack_socket();
+	if (fd >= 0)
+		return fd;
+	log_notice("no socket for both IPv4 and IPv6 on this system (%m): IPv4 only");
+	cpg_sockaddr_set_in(addr, (struct in_addr){ .s_addr = htonl(INADDR_ANY) },
+			    cpg_sockaddr_port(addr));
+	return udp_socket_for(addr, NULL);
 }
 
 int cpg_net_udp_socket(const union cpg_sockaddr *local, const char *ifname)
@@ -108,11 +209,9 @@ int cpg_net_udp_socket(const union cpg_sockaddr *local, const char *ifname)
 		addr = *local;
 	else
 		cpg_sockaddr_set_in(&addr, (struct in_addr){ .s_addr = htonl(INADDR_ANY) }, 0);
-	fd = socket(addr.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		log_err("cannot create a UDP socket: %m");
+	fd = udp_socket_for(&addr, ifname);
+	if (fd < 0)
 		return -1;
-	}
 	if (ifname && bind_to_device(fd, ifname, &addr) < 0)
 		goto fail;
 	if (bind(fd, &addr.sa, cpg_sockaddr_len(&addr)) < 0) {
@@ -125,6 +224,44 @@ int cpg_net_udp_socket(const union cpg_sockaddr *local, const char *ifname)
 fail:
 	close(fd);
 	return -1;
+}
+
+int cpg_net_socket_family(int fd)
+{
+	union cpg_sockaddr a;
+	socklen_t len = sizeof(a);
+
+	if (getsockname(fd, &a.sa, &len) < 0)
+		return AF_UNSPEC;
+	return a.sa.sa_family;
+}
+
+bool cpg_net_can_reach(const union cpg_sockaddr *bound, const union cpg_sockaddr *to)
+{
+	if (to->sa.sa_family == bound->sa.sa_family)
+		return true;
+	/* Only the wildcard of an IPv6 socket is made dual-stack here. */
+	return to->sa.sa_family == AF_INET && is_ip6_wildcard(bound);
+}
+
+ssize_t cpg_net_sendto(int fd, int socket_family, const void *buf, size_t len,
+		       const union cpg_sockaddr *to)
+{
+	union cpg_sockaddr dst;
+
+	cpg_sockaddr_for_family(&dst, to, socket_family);
+	return sendto(fd, buf, len, MSG_DONTWAIT, &dst.sa, cpg_sockaddr_len(&dst));
+}
+
+ssize_t cpg_net_recvfrom(int fd, void *buf, size_t len, union cpg_sockaddr *from)
+{
+	socklen_t from_len = sizeof(*from);
+	ssize_t n;
+
+	n = recvfrom(fd, buf, len, 0, &from->sa, &from_len);
+	if (n >= 0)
+		cpg_sockaddr_unmap(from);
+	return n;
 }
 
 int cpg_net_socket_buffer(int fd, bool rcv, int size)

@@ -9,21 +9,44 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "sockaddr.h"
 
-/* Resolve host (name or numeric) to an IPv4 endpoint. 0 or -1 with a log line. */
-int cpg_net_resolve4(const char *host, uint16_t port, union cpg_sockaddr *out);
+/* Resolve host (name or numeric) to an endpoint: its IPv4 address when it
+ * has one, else its IPv6 one. 0 or -1 with a log line. */
+int cpg_net_resolve(const char *host, uint16_t port, union cpg_sockaddr *out);
 /* First interface that is up, running and not loopback with an IPv4 address
  * (or the address of ifname when given). 0 or -1. */
 int cpg_net_detect_local_ip(const char *ifname, struct in_addr *out);
+/* The address (port 0 or any) the system would send from to reach dst.
+ * 0, or -1 with a log line. */
+int cpg_net_source_for(const union cpg_sockaddr *dst, union cpg_sockaddr *out);
 /* IPv4 to string in a caller buffer of INET_ADDRSTRLEN. */
 const char *cpg_net_ip4_str(struct in_addr ip, char *buf);
-/* A non-blocking, close-on-exec UDP socket bound to local (any port when
- * its port is 0), kept to interface ifname when not NULL (SO_BINDTODEVICE
- * on Linux; elsewhere, the interface's address stands for a wildcard local
- * address). fd or -1 with a log line. */
+/*
+ * A non-blocking, close-on-exec UDP socket bound to local (any port when
+ * its port is 0; 0.0.0.0 when local is NULL or unset), kept to interface
+ * ifname when not NULL (SO_BINDTODEVICE on Linux; elsewhere, the
+ * interface's IPv4 address stands for a wildcard local address). The IPv6
+ * wildcard [::] takes both families: a dual-stack socket, or an IPv4 one
+ * where the system cannot make that (OpenBSD, no IPv6); getsockname()
+ * tells which. fd or -1 with a log line.
+ */
 int cpg_net_udp_socket(const union cpg_sockaddr *local, const char *ifname);
+/* The family of the socket's address, or AF_UNSPEC. */
+int cpg_net_socket_family(int fd);
+/* Whether a socket bound to bound can send to to. */
+bool cpg_net_can_reach(const union cpg_sockaddr *bound, const union cpg_sockaddr *to);
+/*
+ * sendto() and recvfrom() for the sockets above, whatever their family:
+ * an IPv4 destination is v4-mapped for a dual-stack socket, and a mapped
+ * source is given back as IPv4 (cpg_sockaddr_unmap), so that callers see
+ * one form of each endpoint. sendto() does not block.
+ */
+ssize_t cpg_net_sendto(int fd, int socket_family, const void *buf, size_t len,
+		       const union cpg_sockaddr *to);
+ssize_t cpg_net_recvfrom(int fd, void *buf, size_t len, union cpg_sockaddr *from);
 
 /* Halving stops here: below, the system's default may well be larger. */
 #define CPG_NET_SOCKET_BUFFER_MIN (128 * 1024)

@@ -111,6 +111,7 @@ struct rdvc_peer {
 struct cpg_rdvc {
 	struct cpg_loop *loop;
 	struct cpg_rdvc_config cfg;
+	union cpg_sockaddr bound;	/* cfg.fd's address: [::] takes IPv4 too */
 	struct cpg_rdvc_ops ops;
 	void *arg;
 
@@ -174,7 +175,7 @@ static void send_msg(struct cpg_rdvc *c, struct cpg_msg *m, const union cpg_sock
 			  cpg_msg_format(m, line, sizeof(line)));
 	}
 	/* A lost datagram is what the retries are for; just say why. */
-	if (sendto(c->cfg.fd, buf, (size_t)len, 0, &to->sa, cpg_sockaddr_len(to)) < 0)
+	if (cpg_net_sendto(c->cfg.fd, c->bound.sa.sa_family, buf, (size_t)len, to) < 0)
 		log_info("sending %s to %s: %m", cpg_msg_type_str(m->type),
 			 cpg_sockaddr_str(to, addr, sizeof(addr)));
 }
@@ -821,8 +822,8 @@ static void probe_begin(struct cpg_rdvc *c, const struct cpg_msg *ok)
 	memset(&c->probe_ep, 0, sizeof(c->probe_ep));
 	if (!(ok->present & CPG_HAS(CPG_ATTR_PROBE_PORT)) || !ok->probe_port)
 		return;
-	/* The server is IPv4 (cpg_net_resolve4), and so is the probe port. */
-	cpg_sockaddr_set_in(&c->probe_ep, c->cfg.server.in.sin_addr, ok->probe_port);
+	c->probe_ep = c->cfg.server;
+	cpg_sockaddr_set_port(&c->probe_ep, ok->probe_port);
 	c->probe_filter_open = c->probe_seen && c->probe_seen_id == ok->request_id &&
 			       c->probe_seen_port == ok->probe_port;
 	c->probe_seen = false;
@@ -1194,7 +1195,8 @@ static struct rdvc_peer *accept_incoming(struct cpg_rdvc *c, const struct cpg_ms
 	return p;
 }
 
-/* Where the RDV says the relay is: 0.0.0.0 is the RDV's own address. */
+/* Where the RDV says the relay is: 0.0.0.0 (or ::) is the RDV's own
+ * address, as we reach it, whatever the family. */
 static void relay_endpoint(const struct cpg_rdvc *c, const struct cpg_msg *m,
 			   union cpg_sockaddr *out)
 {
@@ -1202,8 +1204,10 @@ static void relay_endpoint(const struct cpg_rdvc *c, const struct cpg_msg *m,
 	if (!(m->present & CPG_HAS(CPG_ATTR_RELAY_ENDPOINT)))
 		return;
 	*out = m->relay_ep;
-	if (out->in.sin_addr.s_addr == INADDR_ANY)
-		out->in.sin_addr = c->cfg.server.in.sin_addr;
+	if (cpg_sockaddr_is_wildcard(out)) {
+		*out = c->cfg.server;
+		cpg_sockaddr_set_port(out, cpg_sockaddr_port(&m->relay_ep));
+	}
 }
 
 /* Session of an ANS/FWD into p: where and how to punch. */
@@ -1324,8 +1328,8 @@ static void handle_ans_fwd(struct cpg_rdvc *c, const struct cpg_msg *m)
 	char ip[INET_ADDRSTRLEN];
 
 	if (m->peer_vpn_ip.s_addr == c->cfg.vpn_ip.s_addr || m->peer_vpn_ip.s_addr == 0 ||
-	    m->peer_ep.sa.sa_family != AF_INET ||
-	    (relayed && m->relay_ep.sa.sa_family != AF_INET) ||
+	    !cpg_net_can_reach(&c->bound, &m->peer_ep) ||
+	    (relayed && !cpg_net_can_reach(&c->bound, &m->relay_ep)) ||
 	    ((m->present & CPG_HAS(CPG_ATTR_PEER_VPN_IP6)) &&
 	     (!has_ip6(&m->peer_vpn_ip6) || same_ip6(&m->peer_vpn_ip6, &c->cfg.vpn_ip6)))) {
 		c->stats.unexpected++;
@@ -1618,6 +1622,8 @@ struct cpg_rdvc *cpg_rdvc_new(struct cpg_loop *loop, const struct cpg_rdvc_confi
 		goto oom;
 	c->loop = loop;
 	c->cfg = *cfg;
+	if (getsockname(cfg->fd, &c->bound.sa, &(socklen_t){ sizeof(c->bound) }) < 0)
+		memset(&c->bound, 0, sizeof(c->bound));
 	if (!c->cfg.punch_interval_ms)
 		c->cfg.punch_interval_ms = DEFAULT_PUNCH_INTERVAL_MS;
 	if (!c->cfg.punch_timeout_ms)
@@ -1822,7 +1828,6 @@ static int pick_local_ip(const struct cpg_config *cfg, struct in_addr *ip)
 			return -1;
 		}
 	} else if (cpg_net_detect_local_ip(NULL, ip) < 0) {
-		log_warn("no interface with an IPv4 address found: listening on every address");
 		ip->s_addr = INADDR_ANY;
 		return 0;
 	}
@@ -1830,11 +1835,57 @@ static int pick_local_ip(const struct cpg_config *cfg, struct in_addr *ip)
 	return 0;
 }
 
+/*
+ * Where the socket listens: local_host when given (IPv4, as in 0.3.x);
+ * otherwise every address of both families, so that the RDV and the
+ * peers may be reached over IPv4 or IPv6 and the host may change its
+ * addresses under the socket.
+ */
+static void pick_bind_address(const struct cpg_config *cfg, union cpg_sockaddr *out)
+{
+	if (cfg->local_ip_set) {
+		cpg_sockaddr_set_in(out, cfg->local_ip, cfg->local_port);
+		return;
+	}
+	memset(out, 0, sizeof(*out));
+	out->in6.sin6_family = AF_INET6;
+	out->in6.sin6_addr = in6addr_any;
+	out->in6.sin6_port = htons(cfg->local_port);
+}
+
+/*
+ * The local endpoint published in HELLO (use_local_addr): for an IPv4 RDV,
+ * local_host or the detected address, as 0.3.x did; for an IPv6 one, the
+ * address the system picks to reach it. Left unset when there is none.
+ */
+static void pick_local_endpoint(const struct cpg_config *cfg, const union cpg_sockaddr *bound,
+				struct cpg_rdvc_config *out)
+{
+	struct in_addr local_ip;
+
+	if (cfg->override_local_addr) {
+		cpg_sockaddr_set_in(&out->local_ep, cfg->override_ip, cfg->override_port);
+		return;
+	}
+	if (!cfg->use_local_addr)
+		return;
+	if (out->server.sa.sa_family == AF_INET6) {
+		if (cpg_net_source_for(&out->server, &out->local_ep) == 0)
+			cpg_sockaddr_set_port(&out->local_ep, cpg_sockaddr_port(bound));
+		return;
+	}
+	if (pick_local_ip(cfg, &local_ip) == 0 && local_ip.s_addr != INADDR_ANY)
+		cpg_sockaddr_set_in(&out->local_ep, local_ip, cpg_sockaddr_port(bound));
+	else
+		log_warn("use_local_addr needs a local IPv4 address (local_host is 0.0.0.0, or "
+			 "no interface has one): publishing no local endpoint");
+}
+
 int cpg_rdvc_config_from(const struct cpg_config *cfg, struct cpg_rdvc_config *out)
 {
+	char ep[CPG_SOCKADDR_STRLEN], srv[CPG_SOCKADDR_STRLEN];
 	union cpg_sockaddr bound;
 	socklen_t bound_len = sizeof(bound);
-	struct in_addr local_ip;
 
 	memset(out, 0, sizeof(*out));
 	out->fd = -1;
@@ -1842,33 +1893,33 @@ int cpg_rdvc_config_from(const struct cpg_config *cfg, struct cpg_rdvc_config *o
 		log_err("no server_host in [NETWORK]");
 		return -1;
 	}
-	if (cpg_net_resolve4(cfg->server_host, cfg->server_port, &out->server) < 0)
+	if (cpg_net_resolve(cfg->server_host, cfg->server_port, &out->server) < 0)
 		return -1;
-	if (pick_local_ip(cfg, &local_ip) < 0)
-		return -1;
-
-	cpg_sockaddr_set_in(&bound, local_ip, cfg->local_port);
+	pick_bind_address(cfg, &bound);
 	out->fd = cpg_net_udp_socket(&bound, cfg->interface);
 	if (out->fd < 0)
 		return -1;
 	if (getsockname(out->fd, &bound.sa, &bound_len) < 0) {
 		log_err("getsockname: %m");
-		close(out->fd);
-		out->fd = -1;
-		return -1;
+		goto fail;
 	}
-
-	if (cfg->override_local_addr) {
-		cpg_sockaddr_set_in(&out->local_ep, cfg->override_ip, cfg->override_port);
-	} else if (cfg->use_local_addr) {
-		if (local_ip.s_addr == INADDR_ANY)
-			log_warn("use_local_addr needs a local IP (local_host is 0.0.0.0): "
-				 "publishing no local endpoint");
-		else
-			cpg_sockaddr_set_in(&out->local_ep, local_ip, cpg_sockaddr_port(&bound));
+	if (!cpg_net_can_reach(&bound, &out->server)) {
+		log_err("the RDV %s (server_host) cannot be reached from our socket at %s: "
+			"set local_host to an address of its family, or leave it out",
+			cpg_sockaddr_str(&out->server, srv, sizeof(srv)),
+			cpg_sockaddr_str(&bound, ep, sizeof(ep)));
+		goto fail;
 	}
+	log_info("listening on %s, the RDV at %s", cpg_sockaddr_str(&bound, ep, sizeof(ep)),
+		 cpg_sockaddr_str(&out->server, srv, sizeof(srv)));
+	pick_local_endpoint(cfg, &bound, out);
 	out->vpn_ip = cfg->vpn_ip;
 	out->vpn_ip6 = cfg->vpn_ip6;
 	out->max_peers = cfg->max_clients > 0 ? (unsigned int)cfg->max_clients : 1;
 	return 0;
+
+fail:
+	close(out->fd);
+	out->fd = -1;
+	return -1;
 }
