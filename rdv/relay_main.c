@@ -213,7 +213,7 @@ static int resolve_rdv(const char *arg, union cpg_sockaddr *out)
 			return -1;
 		}
 	}
-	return cpg_net_resolve(host, (uint16_t)port, out);
+	return cpg_net_resolve(host, (uint16_t)port, out, NULL);
 }
 
 static void send_ctl(struct relayd *d, struct cpg_msg *m)

@@ -142,6 +142,8 @@ struct rdv_client {
 	struct in6_addr vpn_ip6;	/* in6addr_any: none */
 	union cpg_sockaddr endpoint;	/* as seen by the RDV: the key of by_ep */
 	union cpg_sockaddr local_ep;	/* unset: none published */
+	/* Its endpoint in the other family (ADD_ENDPOINT); unset: none. */
+	union cpg_sockaddr alt_ep;
 	uint8_t nat_type;		/* as last probed */
 	/* Given in every OK, for the life of the registration: a HELLO from
 	 * another endpoint that carries it is this client moving. */
@@ -463,6 +465,10 @@ static void send_session(struct rdv_server *s, const struct rdv_session *se, int
 	} else {
 		m.peer_ep = peer->endpoint;
 	}
+	if (cpg_sockaddr_is_set(&peer->alt_ep)) {
+		m.present |= CPG_HAS(CPG_ATTR_PEER_ALT_ENDPOINT);
+		m.peer_alt_ep = peer->alt_ep;
+	}
 	if (flags) {
 		m.present |= CPG_HAS(CPG_ATTR_FLAGS);
 		m.flags = flags;
@@ -749,6 +755,9 @@ static void client_move(struct rdv_server *s, struct rdv_client *c, const union 
 	htab_remove(&s->by_ep, &c->by_ep);
 	c->endpoint = *to;
 	htab_insert(&s->by_ep, &c->by_ep, ep_hash(s, to));
+	/* Moved into the family it had added: that one is its endpoint now. */
+	if (c->alt_ep.sa.sa_family == to->sa.sa_family)
+		memset(&c->alt_ep, 0, sizeof(c->alt_ep));
 	c->nat_type = CPG_NAT_UNKNOWN;
 	client_touch(s, c, now);
 	s->stats.moved++;
@@ -862,6 +871,8 @@ static void handle_hello(struct rdv_server *s, const struct cpg_msg *m,
 				 cpg_net_ip4_str(m->vpn_ip, ip),
 				 cpg_sockaddr_str(from, ep, sizeof(ep)), holder->n_sessions);
 			client_end_sessions(s, holder, "ended: its client registered again");
+			/* A new process: it adds its other endpoint again. */
+			memset(&holder->alt_ep, 0, sizeof(holder->alt_ep));
 		}
 		take_over_ip6(s, holder6);
 		client_set_local(holder, m);
@@ -895,6 +906,38 @@ static void handle_hello(struct rdv_server *s, const struct cpg_msg *m,
 		client_remove(s, holder, "timed out, its VPN IP taken over");
 	}
 	client_register(s, m, from, now);
+}
+
+/*
+ * A registered client adds its endpoint in its other address family, a
+ * second candidate for its peers (docs/protocol.md, section 7.9). Only the
+ * holder of the registration's secret may, and only in the other family:
+ * anything else is dropped unanswered, as an answer would confirm a guess.
+ */
+static void handle_add_endpoint(struct rdv_server *s, const struct cpg_msg *m,
+				const union cpg_sockaddr *from, uint64_t now)
+{
+	struct rdv_client *c = find_by_ip(s, m->vpn_ip);
+	char name[CLIENT_NAME_LEN], ep[CPG_SOCKADDR_STRLEN];
+	struct cpg_msg ok;
+
+	if (!proves_registration(c, m) || from->sa.sa_family == c->endpoint.sa.sa_family) {
+		s->stats.unexpected++;
+		log_debug("ADD_ENDPOINT from %s dropped: no registration of %s with that secret "
+			  "in the other family", cpg_sockaddr_str(from, ep, sizeof(ep)),
+			  cpg_net_ip4_str(m->vpn_ip, name));
+		return;
+	}
+	if (!cpg_sockaddr_equal(&c->alt_ep, from))
+		log_info("client %s added its endpoint %s", client_name(c, name),
+			 cpg_sockaddr_str(from, ep, sizeof(ep)));
+	c->alt_ep = *from;
+	client_touch(s, c, now);
+	cpg_msg_init(&ok, CPG_MSG_OK, m->request_id);
+	ok.present = CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT) | CPG_HAS(CPG_ATTR_PING_INTERVAL);
+	ok.public_ep = *from;
+	ok.ping_interval = CPG_PING_INTERVAL_MS;
+	send_msg(s, &ok, from);
 }
 
 /*
@@ -1117,6 +1160,9 @@ void rdv_server_input(struct rdv_server *s, const uint8_t *buf, size_t len,
 	switch (m.type) {
 	case CPG_MSG_HELLO:
 		handle_hello(s, &m, from, now_ms);
+		break;
+	case CPG_MSG_ADD_ENDPOINT:
+		handle_add_endpoint(s, &m, from, now_ms);
 		break;
 	case CPG_MSG_PING:
 	case CPG_MSG_ASK:

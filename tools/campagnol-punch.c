@@ -336,6 +336,21 @@ static void on_peer_up(void *arg, const struct cpg_rdvc_peer_info *info)
 	peer_timer_fn(&t->loop, p);
 }
 
+/* The path moved (off a relay, or to the peer's preferred endpoint): the
+ * test datagrams follow it. */
+static void on_peer_moved(void *arg, const struct cpg_rdvc_peer_info *info)
+{
+	struct punch_tool *t = arg;
+	struct peer *p = peer_lookup(t, info->vpn_ip, &info->vpn_ip6);
+	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN];
+
+	printf("moved peer=%s endpoint=%s path=%s\n", cpg_net_ip4_str(info->vpn_ip, ip),
+	       cpg_sockaddr_str(&info->endpoint, ep, sizeof(ep)),
+	       info->relayed ? "relayed" : info->local ? "local" : "public");
+	if (p)
+		p->ep = info->endpoint;
+}
+
 static void on_peer_failed(void *arg, struct in_addr vpn_ip, const struct in6_addr *vpn_ip6,
 			   enum cpg_rdvc_failure failure, enum cpg_reason reason)
 {
@@ -697,6 +712,7 @@ static int run(struct punch_tool *t)
 		.registered = on_registered,
 		.peer_incoming = on_peer_incoming,
 		.peer_up = on_peer_up,
+		.peer_moved = on_peer_moved,
 		.peer_failed = on_peer_failed,
 	};
 	sigset_t signals;

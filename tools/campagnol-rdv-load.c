@@ -90,7 +90,7 @@ static int parse_server(const char *s, union cpg_sockaddr *out)
 		return -1;
 	memcpy(host, s, len);
 	host[len] = '\0';
-	return cpg_net_resolve(host, (uint16_t)port, out);
+	return cpg_net_resolve(host, (uint16_t)port, out, NULL);
 }
 
 /* ---------------------------------------------------------------------- */

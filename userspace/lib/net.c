@@ -21,13 +21,24 @@ static const struct addrinfo *first_of(const struct addrinfo *res, int family)
 	return NULL;
 }
 
-int cpg_net_resolve(const char *host, uint16_t port, union cpg_sockaddr *out)
+static void endpoint_of(const struct addrinfo *ai, uint16_t port, union cpg_sockaddr *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!ai || ai->ai_addrlen > sizeof(*out))
+		return;
+	memcpy(out, ai->ai_addr, ai->ai_addrlen);
+	cpg_sockaddr_unmap(out);
+	cpg_sockaddr_set_port(out, port);
+}
+
+int cpg_net_resolve(const char *host, uint16_t port, union cpg_sockaddr *out,
+		    union cpg_sockaddr *alt)
 {
 	struct addrinfo hints = {
 		.ai_family = AF_UNSPEC,
 		.ai_socktype = SOCK_DGRAM,
 	};
-	const struct addrinfo *ai;
+	const struct addrinfo *ip4, *ip6;
 	struct addrinfo *res;
 	int err;
 
@@ -37,20 +48,17 @@ int cpg_net_resolve(const char *host, uint16_t port, union cpg_sockaddr *out)
 			err == EAI_SYSTEM ? strerror(errno) : gai_strerror(err));
 		return -1;
 	}
+	ip4 = first_of(res, AF_INET);
+	ip6 = first_of(res, AF_INET6);
 	/* IPv4 first: what 0.3.x did with a name that has both. */
-	ai = first_of(res, AF_INET);
-	if (!ai)
-		ai = first_of(res, AF_INET6);
-	if (!ai || ai->ai_addrlen > sizeof(*out)) {
-		log_err("%s has no IPv4 or IPv6 address", host);
-		freeaddrinfo(res);
+	endpoint_of(ip4 ? ip4 : ip6, port, out);
+	if (alt)
+		endpoint_of(ip4 ? ip6 : NULL, port, alt);
+	freeaddrinfo(res);
+	if (!cpg_sockaddr_is_set(out)) {
+		log_err("%s has no usable IPv4 or IPv6 address", host);
 		return -1;
 	}
-	memset(out, 0, sizeof(*out));
-	memcpy(out, ai->ai_addr, ai->ai_addrlen);
-	cpg_sockaddr_unmap(out);
-	cpg_sockaddr_set_port(out, port);
-	freeaddrinfo(res);
 	return 0;
 }
 
@@ -91,7 +99,6 @@ int cpg_net_detect_local_ip(const char *ifname, struct in_addr *out)
 
 int cpg_net_source_for(const union cpg_sockaddr *dst, union cpg_sockaddr *out)
 {
-	char str[CPG_SOCKADDR_STRLEN];
 	socklen_t len = sizeof(*out);
 	int fd, ret = -1;
 
@@ -100,8 +107,6 @@ int cpg_net_source_for(const union cpg_sockaddr *dst, union cpg_sockaddr *out)
 	if (fd >= 0 && !connect(fd, &dst->sa, cpg_sockaddr_len(dst)) &&
 	    !getsockname(fd, &out->sa, &len))
 		ret = 0;
-	else
-		log_warn("no route to %s: %m", cpg_sockaddr_str(dst, str, sizeof(str)));
 	if (fd >= 0)
 		close(fd);
 	return ret;

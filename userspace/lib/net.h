@@ -13,14 +13,18 @@
 
 #include "sockaddr.h"
 
-/* Resolve host (name or numeric) to an endpoint: its IPv4 address when it
- * has one, else its IPv6 one. 0 or -1 with a log line. */
-int cpg_net_resolve(const char *host, uint16_t port, union cpg_sockaddr *out);
+/*
+ * Resolve host (name or numeric) to an endpoint: its IPv4 address when it
+ * has one, else its IPv6 one; and, when alt is not NULL, its IPv6 address
+ * in alt if out is IPv4 (alt unset otherwise). 0 or -1 with a log line.
+ */
+int cpg_net_resolve(const char *host, uint16_t port, union cpg_sockaddr *out,
+		    union cpg_sockaddr *alt);
 /* First interface that is up, running and not loopback with an IPv4 address
  * (or the address of ifname when given). 0 or -1. */
 int cpg_net_detect_local_ip(const char *ifname, struct in_addr *out);
-/* The address (port 0 or any) the system would send from to reach dst.
- * 0, or -1 with a log line. */
+/* The address (port 0 or any) the system would send from to reach dst:
+ * 0, or -1 with errno when it has no route there. */
 int cpg_net_source_for(const union cpg_sockaddr *dst, union cpg_sockaddr *out);
 /* IPv4 to string in a caller buffer of INET_ADDRSTRLEN. */
 const char *cpg_net_ip4_str(struct in_addr ip, char *buf);

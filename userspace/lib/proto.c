@@ -61,6 +61,8 @@ static const struct attr_desc {
 	[CPG_ATTR_VPN_IP6] = { KIND_IP6, offsetof(struct cpg_msg, vpn_ip6), "vpn_ip6" },
 	[CPG_ATTR_PEER_VPN_IP6] = { KIND_IP6, offsetof(struct cpg_msg, peer_vpn_ip6),
 				    "peer_vpn_ip6" },
+	[CPG_ATTR_PEER_ALT_ENDPOINT] = { KIND_ENDPOINT, offsetof(struct cpg_msg, peer_alt_ep),
+					 "peer_alt" },
 };
 
 #define RELAY_CONTROL (CPG_HAS(CPG_ATTR_TIMESTAMP) | CPG_HAS(CPG_ATTR_MAC))
@@ -88,6 +90,7 @@ static const uint32_t required_attrs[CPG_MSG_TYPE_MAX + 1] = {
 	[CPG_MSG_RELAY_ALLOC] = RELAY_CONTROL | CPG_HAS(CPG_ATTR_HANDLE),
 	[CPG_MSG_RELAY_RELEASE] = RELAY_CONTROL | CPG_HAS(CPG_ATTR_HANDLE),
 	[CPG_MSG_RELAY_EXPIRED] = RELAY_CONTROL | CPG_HAS(CPG_ATTR_HANDLE),
+	[CPG_MSG_ADD_ENDPOINT] = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_REG_TOKEN),
 };
 
 void cpg_msg_init(struct cpg_msg *m, uint8_t type, uint32_t request_id)
@@ -382,6 +385,7 @@ const char *cpg_msg_type_str(unsigned int type)
 		[CPG_MSG_RELAY_ALLOC] = "RELAY_ALLOC",
 		[CPG_MSG_RELAY_RELEASE] = "RELAY_RELEASE",
 		[CPG_MSG_RELAY_EXPIRED] = "RELAY_EXPIRED",
+		[CPG_MSG_ADD_ENDPOINT] = "ADD_ENDPOINT",
 	};
 
 	if (type < ARRAY_SIZE(names) && names[type])
@@ -507,6 +511,7 @@ const char *cpg_msg_format(const struct cpg_msg *m, char *buf, size_t size)
 		case CPG_ATTR_LOCAL_ENDPOINT:
 		case CPG_ATTR_PUBLIC_ENDPOINT:
 		case CPG_ATTR_PEER_ENDPOINT:
+		case CPG_ATTR_PEER_ALT_ENDPOINT:
 			append(buf, size, &pos, "%s", cpg_sockaddr_str(field, str, sizeof(str)));
 			break;
 		case CPG_ATTR_ROLE:

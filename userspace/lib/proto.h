@@ -69,7 +69,11 @@ enum cpg_msg_type {
 				 * RELAY_ENDPOINT; relay->r: HANDLE, ACK or REASON */
 	CPG_MSG_RELAY_RELEASE,	/* r->relay: HANDLE */
 	CPG_MSG_RELAY_EXPIRED,	/* relay->r: HANDLE */
-	CPG_MSG_TYPE_MAX = CPG_MSG_RELAY_EXPIRED,
+	/* c->r, to the RDV's address of the other family: VPN_IP, REG_TOKEN;
+	 * answered by OK. The datagram's source becomes the registration's
+	 * endpoint in that family, a second candidate for its peers. */
+	CPG_MSG_ADD_ENDPOINT,
+	CPG_MSG_TYPE_MAX = CPG_MSG_ADD_ENDPOINT,
 };
 
 #define CPG_ATTR_F_MANDATORY 0x8000
@@ -105,7 +109,10 @@ enum cpg_attr_type {
 	/* 16 bytes: the IPv6 VPN address of the peer the message is about;
 	 * in ASK with PEER_VPN_IP 0.0.0.0, the peer asked for. */
 	CPG_ATTR_PEER_VPN_IP6,
-	CPG_ATTR_MAX = CPG_ATTR_PEER_VPN_IP6,
+	/* endpoint: in ANS and FWD, the peer's endpoint in the family other
+	 * than PEER_ENDPOINT's, when it added one (ADD_ENDPOINT). */
+	CPG_ATTR_PEER_ALT_ENDPOINT,
+	CPG_ATTR_MAX = CPG_ATTR_PEER_ALT_ENDPOINT,
 };
 
 #define CPG_TOKEN_LEN 16
@@ -184,6 +191,7 @@ struct cpg_msg {
 	union cpg_sockaddr local_ep;
 	union cpg_sockaddr public_ep;
 	union cpg_sockaddr peer_ep;
+	union cpg_sockaddr peer_alt_ep;
 	uint32_t session;
 	uint8_t role;
 	uint8_t reason;

@@ -87,6 +87,9 @@ struct rdvc_peer {
 	uint32_t ask_id;		/* request ID of the last ASK */
 	union cpg_sockaddr punch_ep;	/* where we punch: direct_ep or relay_ep */
 	union cpg_sockaddr direct_ep;	/* PEER_ENDPOINT of ANS/FWD */
+	/* PEER_ALT_ENDPOINT of ANS/FWD, the peer's endpoint in the other
+	 * family, when we have a route there; else unset. */
+	union cpg_sockaddr alt_ep;
 	union cpg_sockaddr relay_ep;	/* the session's relay allocation; unset: direct */
 	enum cpg_reason relay_reason;	/* why the RDV relays us (REASON of ANS/FWD) */
 	bool relay_bound;		/* the relay acknowledged our RELAY_BIND */
@@ -124,6 +127,9 @@ struct cpg_rdvc {
 	uint64_t last_heard;		/* last OK or PONG */
 	uint32_t ping_interval_ms;
 	union cpg_sockaddr public_ep;	/* unset until the first OK */
+	/* Our endpoint in cfg.server_alt's family, as the RDV saw our last
+	 * ADD_ENDPOINT; unset until it answers one. */
+	union cpg_sockaddr alt_public_ep;
 	uint32_t request_id;
 	/* The registration's secret from the RDV's OK: sent in our HELLOs, it
 	 * lets the RDV move our registration when we come from elsewhere. */
@@ -216,6 +222,25 @@ static void send_hello(struct cpg_rdvc *c)
 		m.present |= CPG_HAS(CPG_ATTR_VPN_IP6);
 	}
 	send_to_rdv(c, &m);
+}
+
+/*
+ * Our endpoint in the RDV's other family, a second candidate for our
+ * peers: added once registered, and again with every PING, so that the
+ * RDV follows a change of our addresses there and our firewall's mapping
+ * towards it stays open.
+ */
+static void send_add_endpoint(struct cpg_rdvc *c)
+{
+	struct cpg_msg m;
+
+	if (!cpg_sockaddr_is_set(&c->cfg.server_alt) || !c->has_reg_token)
+		return;
+	cpg_msg_init(&m, CPG_MSG_ADD_ENDPOINT, 0);
+	m.present = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_REG_TOKEN);
+	m.vpn_ip = c->cfg.vpn_ip;
+	memcpy(m.reg_token, c->reg_token, sizeof(m.reg_token));
+	send_msg(c, &m, &c->cfg.server_alt);
 }
 
 static void send_simple(struct cpg_rdvc *c, uint8_t type)
@@ -563,6 +588,55 @@ static void punch_timeout(struct cpg_rdvc *c, struct rdvc_peer *p)
 	ask_send(c, p);
 }
 
+/*
+ * The peer's endpoint in the other family, from m, if our socket and our
+ * routes can reach it: a second candidate, punched beside the first, so
+ * that a pair with IPv6 on both sides finds that path even when IPv4
+ * goes through NATs that cannot be punched. Unset otherwise.
+ */
+static void take_alt_endpoint(const struct cpg_rdvc *c, struct rdvc_peer *p,
+			      const struct cpg_msg *m)
+{
+	union cpg_sockaddr src;
+
+	memset(&p->alt_ep, 0, sizeof(p->alt_ep));
+	if (!(m->present & CPG_HAS(CPG_ATTR_PEER_ALT_ENDPOINT)) ||
+	    m->peer_alt_ep.sa.sa_family == m->peer_ep.sa.sa_family ||
+	    !cpg_net_can_reach(&c->bound, &m->peer_alt_ep) ||
+	    cpg_net_source_for(&m->peer_alt_ep, &src) < 0)
+		return;
+	p->alt_ep = m->peer_alt_ep;
+}
+
+/* Of the peer's direct endpoints, the IPv6 one: no NAT on the way, as a
+ * rule, and the one a pair that has both keeps. Unset if none. */
+static const union cpg_sockaddr *preferred_ep(const struct rdvc_peer *p)
+{
+	if (p->alt_ep.sa.sa_family == AF_INET6)
+		return &p->alt_ep;
+	if (p->direct_ep.sa.sa_family == AF_INET6 && cpg_sockaddr_is_set(&p->alt_ep))
+		return &p->direct_ep;
+	return NULL;
+}
+
+/* Where a direct try off a relay punches: the preferred endpoint. */
+static const union cpg_sockaddr *direct_target(const struct rdvc_peer *p)
+{
+	const union cpg_sockaddr *best = preferred_ep(p);
+
+	return best ? best : &p->direct_ep;
+}
+
+/* A punch from one of the endpoints the RDV gave for the peer that is not
+ * the preferred one: it must not take the path off the preferred one. */
+static bool from_lesser_candidate(const struct rdvc_peer *p, const union cpg_sockaddr *from)
+{
+	const union cpg_sockaddr *best = preferred_ep(p);
+
+	return best && cpg_sockaddr_equal(&p->up_ep, best) && !cpg_sockaddr_equal(from, best) &&
+	       (cpg_sockaddr_equal(from, &p->direct_ep) || cpg_sockaddr_equal(from, &p->alt_ep));
+}
+
 /* One punch now, the next one an interval later or the deadline. */
 static void punch_tick(struct cpg_rdvc *c, struct rdvc_peer *p)
 {
@@ -576,6 +650,8 @@ static void punch_tick(struct cpg_rdvc *c, struct rdvc_peer *p)
 	if (is_relayed(p))
 		send_relay_bind(c, p);
 	send_punch(c, p, &p->punch_ep, 0);
+	if (cpg_sockaddr_is_set(&p->alt_ep))
+		send_punch(c, p, &p->alt_ep, 0);
 	if (p->deadline - now < delay)
 		delay = p->deadline - now;
 	cpg_loop_timer_arm(c->loop, &p->timer, delay);
@@ -677,7 +753,7 @@ static void direct_timer_fn(struct cpg_loop *loop, void *arg)
 	if (p->direct_until)
 		direct_tick(p->c, p);
 	else
-		direct_try(p->c, p, &p->direct_ep, true);
+		direct_try(p->c, p, direct_target(p), true);
 }
 
 /* Registration */
@@ -708,6 +784,7 @@ static void reg_begin(struct cpg_rdvc *c)
 {
 	c->reg = REG_REGISTERING;
 	c->reg_first_id = c->request_id + 1;
+	memset(&c->alt_public_ep, 0, sizeof(c->alt_public_ep));
 	for (unsigned int i = 0; i < c->cfg.max_peers; i++) {
 		struct rdvc_peer *p = &c->peers[i];
 
@@ -748,6 +825,7 @@ static void rdv_timer_fn(struct cpg_loop *loop, void *arg)
 		return;
 	}
 	send_simple(c, CPG_MSG_PING);
+	send_add_endpoint(c);
 	cpg_loop_timer_arm(loop, &c->rdv_timer, c->ping_interval_ms);
 }
 
@@ -1020,10 +1098,24 @@ static void handle_ok(struct cpg_rdvc *c, const struct cpg_msg *m)
 	check_rdv_knows_ip6(c, m);
 	if (!probing(c))
 		asks_flush(c);
+	send_add_endpoint(c);
 	if (c->ops.registered)
 		c->ops.registered(c->arg, &c->public_ep);
 	if (moved)
 		public_ep_moved(c, &was);
+}
+
+/* The RDV's OK to our ADD_ENDPOINT, from its other address. */
+static void handle_alt_ok(struct cpg_rdvc *c, const struct cpg_msg *m)
+{
+	char rdv[CPG_SOCKADDR_STRLEN], pub[CPG_SOCKADDR_STRLEN];
+
+	if (c->reg != REG_REGISTERED || cpg_sockaddr_equal(&m->public_ep, &c->alt_public_ep))
+		return;
+	log_info("our endpoint %s, seen by the RDV at %s, is a second one for our peers",
+		 cpg_sockaddr_str(&m->public_ep, pub, sizeof(pub)),
+		 cpg_sockaddr_str(&c->cfg.server_alt, rdv, sizeof(rdv)));
+	c->alt_public_ep = m->public_ep;
 }
 
 static void handle_nok(struct cpg_rdvc *c, const struct cpg_msg *m)
@@ -1217,6 +1309,7 @@ static void peer_set_session(struct cpg_rdvc *c, struct rdvc_peer *p, const stru
 	p->asking_relay = false;
 	p->session = m->session;
 	p->direct_ep = m->peer_ep;
+	take_alt_endpoint(c, p, m);
 	relay_endpoint(c, m, &p->relay_ep);
 	p->relay_reason = is_relayed(p) && (m->present & CPG_HAS(CPG_ATTR_REASON)) ?
 			  (enum cpg_reason)m->reason : CPG_REASON_NONE;
@@ -1284,6 +1377,7 @@ static void handle_peer_moved(struct cpg_rdvc *c, struct rdvc_peer *p, const str
 		 cpg_net_ip4_str(p->vpn_ip, ip), cpg_sockaddr_str(&m->peer_ep, ep, sizeof(ep)),
 		 p->session);
 	p->direct_ep = m->peer_ep;
+	take_alt_endpoint(c, p, m);
 	p->flags = (uint8_t)((p->flags & ~CPG_FLAG_LOCAL) | (m->flags & CPG_FLAG_LOCAL));
 	if (p->state == PEER_PUNCHING) {
 		if (!is_relayed(p))
@@ -1424,16 +1518,31 @@ static void punch_while_up(struct cpg_rdvc *c, struct rdvc_peer *p, const struct
 {
 	if (cpg_sockaddr_equal(from, &p->up_ep)) {
 		if (path_relayed(p) && (m->flags & CPG_FLAG_DIRECT_TRY))
-			direct_try(c, p, &p->direct_ep, false);
+			direct_try(c, p, direct_target(p), false);
 		else if (!path_relayed(p) && p->direct_until)
 			/* The peer heard us: our new NAT mapping is open to it. */
 			direct_end(c, p);
 		return;
 	}
-	/* A late punch through the relay does not take a direct path back. */
-	if (is_relayed(p) && cpg_sockaddr_equal(from, &p->relay_ep))
+	/* A late punch through the relay does not take a direct path back,
+	 * nor one at the other candidate the path off the preferred one. */
+	if ((is_relayed(p) && cpg_sockaddr_equal(from, &p->relay_ep)) ||
+	    from_lesser_candidate(p, from))
 		return;
 	path_move(c, p, from);
+}
+
+/*
+ * The path came up elsewhere than at the peer's IPv6 endpoint (its IPv4
+ * punch won the race, or a relay did): keep punching that one for a punch
+ * timeout; its punch moves the path there (path_move()).
+ */
+static void prefer_ip6(struct cpg_rdvc *c, struct rdvc_peer *p)
+{
+	const union cpg_sockaddr *best = preferred_ep(p);
+
+	if (best && p->state == PEER_UP && !cpg_sockaddr_equal(&p->up_ep, best))
+		direct_try(c, p, best, true);
 }
 
 static void handle_punch(struct cpg_rdvc *c, const struct cpg_msg *m,
@@ -1467,7 +1576,8 @@ static void handle_punch(struct cpg_rdvc *c, const struct cpg_msg *m,
 
 	cpg_net_ip4_str(p->vpn_ip, ip);
 	cpg_sockaddr_str(from, ep, sizeof(ep));
-	if (!is_relayed(p) && !cpg_sockaddr_equal(from, &p->punch_ep))
+	if (!is_relayed(p) && !cpg_sockaddr_equal(from, &p->punch_ep) &&
+	    !cpg_sockaddr_equal(from, &p->alt_ep))
 		log_notice("%s punched from %s, not from %s as the RDV saw it: its NAT maps "
 			   "per destination (endpoint-dependent); using %s", ip, ep,
 			   cpg_sockaddr_str(&p->punch_ep, rdv_ep, sizeof(rdv_ep)), ep);
@@ -1479,6 +1589,7 @@ static void handle_punch(struct cpg_rdvc *c, const struct cpg_msg *m,
 		 path_relayed(p) ? ", the relay" : "", p->session);
 
 	direct_schedule(c, p);
+	prefer_ip6(c, p);
 	peer_info_fill(p, &info);
 	if (c->ops.peer_up)
 		c->ops.peer_up(c->arg, &info);
@@ -1545,6 +1656,11 @@ void cpg_rdvc_input(struct cpg_rdvc *c, const uint8_t *buf, size_t len,
 
 		log_debug("<- %s %s", cpg_sockaddr_str(from, addr, sizeof(addr)),
 			  cpg_msg_format(&m, line, sizeof(line)));
+	}
+	if (m.type == CPG_MSG_OK && cpg_sockaddr_is_set(&c->cfg.server_alt) &&
+	    cpg_sockaddr_equal(from, &c->cfg.server_alt)) {
+		handle_alt_ok(c, &m);
+		return;
 	}
 	if (from_rdv_only(m.type) && !from_rdv) {
 		c->stats.unexpected++;
@@ -1872,6 +1988,8 @@ static void pick_local_endpoint(const struct cpg_config *cfg, const union cpg_so
 	if (out->server.sa.sa_family == AF_INET6) {
 		if (cpg_net_source_for(&out->server, &out->local_ep) == 0)
 			cpg_sockaddr_set_port(&out->local_ep, cpg_sockaddr_port(bound));
+		else
+			log_warn("no route to the RDV's IPv6 address: publishing no local endpoint");
 		return;
 	}
 	if (pick_local_ip(cfg, &local_ip) == 0 && local_ip.s_addr != INADDR_ANY)
@@ -1879,6 +1997,27 @@ static void pick_local_endpoint(const struct cpg_config *cfg, const union cpg_so
 	else
 		log_warn("use_local_addr needs a local IPv4 address (local_host is 0.0.0.0, or "
 			 "no interface has one): publishing no local endpoint");
+}
+
+/*
+ * server_host named both an IPv4 and an IPv6 address: we register over
+ * IPv4 (the RDV sees our NAT there) and add our IPv6 endpoint, unless this
+ * host has no IPv4 route to the RDV, when IPv6 is all we register over.
+ */
+static void pick_server_families(const union cpg_sockaddr *bound, struct cpg_rdvc_config *out)
+{
+	union cpg_sockaddr src;
+
+	if (!cpg_sockaddr_is_set(&out->server_alt))
+		return;
+	if (!cpg_net_can_reach(bound, &out->server_alt)) {
+		memset(&out->server_alt, 0, sizeof(out->server_alt));
+		return;
+	}
+	if (cpg_net_source_for(&out->server, &src) < 0) {
+		out->server = out->server_alt;
+		memset(&out->server_alt, 0, sizeof(out->server_alt));
+	}
 }
 
 int cpg_rdvc_config_from(const struct cpg_config *cfg, struct cpg_rdvc_config *out)
@@ -1893,7 +2032,8 @@ int cpg_rdvc_config_from(const struct cpg_config *cfg, struct cpg_rdvc_config *o
 		log_err("no server_host in [NETWORK]");
 		return -1;
 	}
-	if (cpg_net_resolve(cfg->server_host, cfg->server_port, &out->server) < 0)
+	if (cpg_net_resolve(cfg->server_host, cfg->server_port, &out->server,
+			    &out->server_alt) < 0)
 		return -1;
 	pick_bind_address(cfg, &bound);
 	out->fd = cpg_net_udp_socket(&bound, cfg->interface);
@@ -1910,6 +2050,7 @@ int cpg_rdvc_config_from(const struct cpg_config *cfg, struct cpg_rdvc_config *o
 			cpg_sockaddr_str(&bound, ep, sizeof(ep)));
 		goto fail;
 	}
+	pick_server_families(&bound, out);
 	log_info("listening on %s, the RDV at %s", cpg_sockaddr_str(&bound, ep, sizeof(ep)),
 		 cpg_sockaddr_str(&out->server, srv, sizeof(srv)));
 	pick_local_endpoint(cfg, &bound, out);

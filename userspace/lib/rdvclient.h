@@ -89,6 +89,9 @@ struct cpg_rdvc_ops {
 struct cpg_rdvc_config {
 	int fd;				/* bound UDP socket, owned by the caller */
 	union cpg_sockaddr server;
+	/* The RDV's address in the other family (IPv6), where we add our
+	 * endpoint of that family (ADD_ENDPOINT); unset: none. */
+	union cpg_sockaddr server_alt;
 	struct in_addr vpn_ip;
 	struct in6_addr vpn_ip6;	/* sent in HELLO; in6addr_any (zero): none */
 	union cpg_sockaddr local_ep;	/* published in HELLO; unset: none */

@@ -89,6 +89,7 @@ static const uint32_t required[CPG_MSG_TYPE_MAX + 1] = {
 				  CPG_HAS(CPG_ATTR_MAC),
 	[CPG_MSG_RELAY_EXPIRED] = CPG_HAS(CPG_ATTR_HANDLE) | CPG_HAS(CPG_ATTR_TIMESTAMP) |
 				  CPG_HAS(CPG_ATTR_MAC),
+	[CPG_MSG_ADD_ENDPOINT] = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_REG_TOKEN),
 };
 
 static const uint32_t all_attrs = ((1u << (CPG_ATTR_MAX + 1)) - 1) & ~1u;
@@ -142,6 +143,8 @@ static void clear_absent(struct cpg_msg *m)
 		memset(&m->vpn_ip6, 0, sizeof(m->vpn_ip6));
 	if (!(m->present & CPG_HAS(CPG_ATTR_PEER_VPN_IP6)))
 		memset(&m->peer_vpn_ip6, 0, sizeof(m->peer_vpn_ip6));
+	if (!(m->present & CPG_HAS(CPG_ATTR_PEER_ALT_ENDPOINT)))
+		memset(&m->peer_alt_ep, 0, sizeof(m->peer_alt_ep));
 }
 
 /* A message of type carrying the given attributes, with distinct values. */
@@ -175,6 +178,7 @@ static void make_msg(struct cpg_msg *m, uint8_t type, uint32_t attrs)
 		m->reg_token[i] = (uint8_t)(0x70 + i);
 	m->vpn_ip6 = test_ip6("fd00::1");
 	m->peer_vpn_ip6 = test_ip6("fd00:0:0:1::2");
+	m->peer_alt_ep = ep("[2001:db8::9]:1234");
 	clear_absent(m);
 }
 
@@ -232,9 +236,9 @@ static void test_encoding_layout(void **state)
 	make_msg(&m, CPG_MSG_ANS, all_attrs);
 	len = cpg_msg_encode(&m, buf, sizeof(buf));
 	/* Seven 4-byte values, four IPv4 endpoints, four u8 values, a u16,
-	 * two tokens, two u64, a MAC, two IPv6 addresses. */
-	assert_int_equal(len, 8 + 23 * 4 + 7 * 4 + 4 * 8 + 4 * 1 + 2 + 2 * CPG_TOKEN_LEN +
-				      2 * 8 + CPG_MAC_LEN + 2 * 16);
+	 * two tokens, two u64, a MAC, two IPv6 addresses, an IPv6 endpoint. */
+	assert_int_equal(len, 8 + 24 * 4 + 7 * 4 + 4 * 8 + 4 * 1 + 2 + 2 * CPG_TOKEN_LEN +
+				      2 * 8 + CPG_MAC_LEN + 2 * 16 + 20);
 
 	assert_int_equal(buf[0], CPG_PROTO_VERSION);
 	assert_int_equal(buf[1], CPG_MSG_ANS);
@@ -250,7 +254,7 @@ static void test_encoding_layout(void **state)
 		assert_false(type & CPG_ATTR_F_MANDATORY);
 		/* Ascending, but the MAC last: the newest type comes before it. */
 		if (type == CPG_ATTR_MAC)
-			assert_int_equal(prev, CPG_ATTR_PEER_VPN_IP6);
+			assert_int_equal(prev, CPG_ATTR_PEER_ALT_ENDPOINT);
 		else
 			assert_true(type > prev);
 		prev = type;
@@ -653,7 +657,7 @@ static void test_decode_missing(void **state)
 			checked++;
 		}
 	}
-	assert_int_equal(checked, 39);
+	assert_int_equal(checked, 41);
 }
 
 /* A deterministic generator, so a failure reproduces. */
