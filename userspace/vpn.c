@@ -8,6 +8,9 @@
  *   reports it (no_peer), we make a peer entry, ask the RDV
  *   (cpg_rdvc_connect) and queue the packet in the entry's FIFO. Or the RDV
  *   forwards a peer's request (peer_incoming) and we make the entry then.
+ *   A packet to an IPv6 VPN address asks the RDV by it (cpg_rdvc_connect6)
+ *   and waits in that ask's FIFO (struct ask6) for the RDV's answer, which
+ *   names the peer: its packets go to the entry's FIFO then (peer_up).
  * - The punches get through (peer_up): a DTLS session with the role the RDV
  *   gave (the asker is the client) starts on the path's endpoint.
  * - The handshake finishes: the record keys go to the data plane, the FIFO
@@ -101,6 +104,20 @@ struct float_bucket {
 	uint64_t last_ms;
 };
 
+/*
+ * The packets to an IPv6 VPN address the RDV was asked about: until it
+ * answers there is no peer entry (the peer's IPv4 VPN address names it),
+ * so they wait here, found by the address they go to, and move to the
+ * entry's FIFO when its path comes up (on_peer_up). The same FIFO size,
+ * the same drop count as an entry's.
+ */
+struct ask6 {
+	struct in6_addr ip6;
+	struct pkt_fifo fifo;
+	uint64_t drops;		/* FIFO overflows and oversized packets */
+	struct ask6 *next;
+};
+
 struct vpn {
 	struct cpg_loop *loop;
 	const struct cpg_config *cfg;
@@ -126,6 +143,8 @@ struct vpn {
 	struct control *control;
 	struct peer_table peers;
 	struct peer_holdoff holdoff;
+	struct ask6 *asks;		/* newest first */
+	size_t n_asks;
 	size_t fifo_slot;
 	uint64_t dead_ms;
 	struct cpg_loop_timer tick;
@@ -397,6 +416,113 @@ static void peer_flush(struct vpn *v, struct peer *p)
 	pkt_fifo_clear(&p->fifo);
 }
 
+/* Into a queue of packets waiting for their tunnel, for either family:
+ * *drops counts the packet the queue lost for it (the oldest, or this one
+ * when too big). */
+static void queue_packet(struct pkt_fifo *f, uint64_t *drops, const uint8_t *pkt, size_t len)
+{
+	if (pkt_fifo_push(f, pkt, len) != PKT_FIFO_QUEUED)
+		(*drops)++;
+}
+
+static void ask6_free(struct ask6 *a)
+{
+	pkt_fifo_free(&a->fifo);
+	free(a);
+}
+
+/* The link to the ask for ip6, or to the NULL at the list's end. */
+static struct ask6 **ask6_link(struct vpn *v, const struct in6_addr *ip6)
+{
+	struct ask6 **a = &v->asks;
+
+	while (*a && memcmp(&(*a)->ip6, ip6, sizeof(*ip6)))
+		a = &(*a)->next;
+	return a;
+}
+
+static struct ask6 *ask6_find(struct vpn *v, const struct in6_addr *ip6)
+{
+	return *ask6_link(v, ip6);
+}
+
+/* Take the ask for ip6 off the list: NULL if none. */
+static struct ask6 *ask6_take(struct vpn *v, const struct in6_addr *ip6)
+{
+	struct ask6 **link = ask6_link(v, ip6), *a = *link;
+
+	if (a) {
+		*link = a->next;
+		v->n_asks--;
+	}
+	return a;
+}
+
+/* The RDV gave up on ip6, or the path to it failed: its packets go. */
+static void ask6_forget(struct vpn *v, const struct in6_addr *ip6)
+{
+	struct ask6 *a = ask6_take(v, ip6);
+
+	if (a)
+		ask6_free(a);
+}
+
+/*
+ * A new ask for ip6, which the RDV client has just sent: one left from an
+ * entry the RDV client dropped without a word (it re-registered) is
+ * replaced. No more than max_clients: the oldest makes room. NULL when
+ * out of memory.
+ */
+static struct ask6 *ask6_new(struct vpn *v, const struct in6_addr *ip6)
+{
+	struct ask6 *a;
+
+	ask6_forget(v, ip6);
+	if (v->n_asks >= v->peers.max) {
+		struct ask6 **oldest = &v->asks;
+
+		while ((*oldest)->next)
+			oldest = &(*oldest)->next;
+		ask6_forget(v, &(*oldest)->ip6);
+	}
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	if (pkt_fifo_init(&a->fifo, (unsigned int)v->cfg->fifo_size, v->fifo_slot) < 0) {
+		free(a);
+		return NULL;
+	}
+	a->ip6 = *ip6;
+	a->next = v->asks;
+	v->asks = a;
+	v->n_asks++;
+	return a;
+}
+
+/* The packets sent to p's IPv6 VPN address before the RDV said whose it
+ * is wait in p's FIFO now, in their order. */
+static void ask6_hand_over(struct vpn *v, struct peer *p)
+{
+	struct ask6 *a = ask6_take(v, &p->vpn_ip6);
+	const uint8_t *pkt;
+	size_t len;
+
+	if (!a)
+		return;
+	p->queue_drops += a->drops;
+	while ((pkt = pkt_fifo_front(&a->fifo, &len))) {
+		queue_packet(&p->fifo, &p->queue_drops, pkt, len);
+		pkt_fifo_pop(&a->fifo);
+	}
+	ask6_free(a);
+}
+
+static void ask6_free_all(struct vpn *v)
+{
+	while (v->asks)
+		ask6_forget(v, &v->asks->ip6);
+}
+
 /* A copy of the peer's receive key, to recognise its records when it
  * roams. Without it the tunnel works, but cannot follow the peer. */
 static void float_key_init(struct peer *p, const struct cpg_keys *keys)
@@ -581,6 +707,7 @@ static void on_peer_up(void *arg, const struct cpg_rdvc_peer_info *info)
 		if (!p) {
 			log_warn("no room for a tunnel to %s (max_clients %d)", ip,
 				 v->cfg->max_clients);
+			ask6_forget(v, &info->vpn_ip6);
 			cpg_rdvc_close(v->rdvc, info->vpn_ip, CPG_REASON_NONE);
 			return;
 		}
@@ -597,6 +724,7 @@ static void on_peer_up(void *arg, const struct cpg_rdvc_peer_info *info)
 	p->session = info->session;
 	p->last_heard_ms = now_ms(v);
 	p->vpn_ip6 = info->vpn_ip6;
+	ask6_hand_over(v, p);
 	role = info->role == CPG_ROLE_CLIENT ? CPG_DTLS_CLIENT : CPG_DTLS_SERVER;
 	p->dtls = cpg_dtls_session_new(v->dtls, role, &info->endpoint, info->vpn_ip, dtls_send, v);
 	if (!p->dtls) {
@@ -660,6 +788,7 @@ static void on_peer_failed(void *arg, struct in_addr ip, const struct in6_addr *
 	struct peer *p = peer_table_find(&v->peers, ip);
 	char why[128];
 
+	ask6_forget(v, ip6);
 	if (!p) {
 		if (!ip.s_addr)
 			ip6_ask_failed(v, ip6, failure, reason);
@@ -704,8 +833,7 @@ static void peer_queue(struct vpn *v, struct peer *p, const uint8_t *pkt, size_t
 			p->queue_drops++;
 		return;
 	}
-	if (pkt_fifo_push(&p->fifo, pkt, len) != PKT_FIFO_QUEUED)
-		p->queue_drops++;
+	queue_packet(&p->fifo, &p->queue_drops, pkt, len);
 }
 
 /* An IPv6 VPN address another peer may have: inside network6, not ours. */
@@ -731,14 +859,15 @@ static struct peer *peer_find_ip6(const struct vpn *v, const struct in6_addr *ip
 /*
  * A packet to an IPv6 VPN address without a tunnel: ask the RDV for the
  * peer that has it. Which peer that is, the RDV says in its answer, which
- * then goes on as for an IPv4 address; until then there is no peer entry to
- * queue the packet in, and it is dropped (the data plane counted it).
+ * then goes on as for an IPv4 address; until then the packet waits in the
+ * ask's queue (struct ask6).
  */
 static void on_no_peer6(struct vpn *v, const struct in6_addr *dst, const uint8_t *pkt,
 			size_t len)
 {
 	struct cpg_vpn_addr key = cpg_vpn_addr6(dst);
 	char ip[INET6_ADDRSTRLEN];
+	struct ask6 *a;
 	struct peer *p;
 	int ret;
 
@@ -757,18 +886,30 @@ static void on_no_peer6(struct vpn *v, const struct in6_addr *dst, const uint8_t
 		return;
 	}
 	ret = cpg_rdvc_connect6(v->rdvc, dst);
-	if (ret == -EEXIST)
-		return;		/* asked already */
+	if (ret == -EEXIST) {
+		/* Asked already: the packet waits with the others. */
+		a = ask6_find(v, dst);
+		if (a && pkt)
+			queue_packet(&a->fifo, &a->drops, pkt, len);
+		return;
+	}
 	inet_ntop(AF_INET6, dst, ip, sizeof(ip));
 	if (ret == -ENOSPC) {
 		v->n.full++;
 		log_debug("no tunnel to %s: %d tunnels already (max_clients)", ip,
 			  v->cfg->max_clients);
-	} else if (ret < 0) {
-		log_notice("no tunnel to %s: %s", ip, strerror(-ret));
-	} else {
-		log_info("asking the RDV for a tunnel to %s", ip);
+		return;
 	}
+	if (ret < 0) {
+		log_notice("no tunnel to %s: %s", ip, strerror(-ret));
+		return;
+	}
+	log_info("asking the RDV for a tunnel to %s", ip);
+	a = ask6_new(v, dst);
+	if (!a)
+		log_warn("asking for %s: no memory to queue its packets, they are dropped", ip);
+	else if (pkt)
+		queue_packet(&a->fifo, &a->drops, pkt, len);
 }
 
 static void on_no_peer4(struct vpn *v, struct in_addr dst, const uint8_t *pkt, size_t len)
@@ -1542,6 +1683,7 @@ void vpn_free(struct vpn *v)
 	if (v->rc.fd >= 0)
 		close(v->rc.fd);
 	peer_table_destroy(&v->peers);
+	ask6_free_all(v);
 	cpg_dtls_ctx_put(v->dtls);
 	free(v);
 }

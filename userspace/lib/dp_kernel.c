@@ -903,14 +903,16 @@ static int dpk_get_stats(struct cpg_dp *base, struct in_addr vpn_ip,
 /*
  * The packet enters the device as if the host had routed it there, and the
  * module's TX path seals it: an AF_PACKET datagram socket needs no link
- * header on a device that has none.
+ * header on a device that has none, but the protocol it names is the one
+ * the module routes by: the packet's IP version's.
  */
 static int dpk_xmit(struct cpg_dp *base, const uint8_t *pkt, size_t len)
 {
 	struct dp_kernel *dp = dpk_of(base);
+	bool ipv6 = len > 0 && pkt[0] >> 4 == 6;
 	struct sockaddr_ll to = {
 		.sll_family = AF_PACKET,
-		.sll_protocol = htons(ETH_P_IP),
+		.sll_protocol = htons(ipv6 ? ETH_P_IPV6 : ETH_P_IP),
 		.sll_ifindex = (int)dp->ifindex,
 	};
 
