@@ -714,6 +714,78 @@ static void test_reg_token_moves(void **state)
 	assert_int_equal(rdv_server_stats(s)->sessions, 1);
 }
 
+static void send_add_endpoint(struct rdv_server *s, const char *ip, const union cpg_sockaddr *from,
+			      const uint8_t token[CPG_TOKEN_LEN], uint64_t now)
+{
+	struct cpg_msg m;
+
+	cpg_msg_init(&m, CPG_MSG_ADD_ENDPOINT, 43);
+	m.present = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_REG_TOKEN);
+	m.vpn_ip = test_ip4(ip);
+	memcpy(m.reg_token, token, CPG_TOKEN_LEN);
+	input_msg(s, &m, from, now);
+}
+
+/*
+ * A adds its IPv6 endpoint with its secret: OK there, and its peers get it
+ * as PEER_ALT_ENDPOINT. A wrong secret, an endpoint of the registration's
+ * own family, or an unknown VPN IP get nothing; a move into the added
+ * family, or a new process's HELLO, removes it.
+ */
+static void test_add_endpoint(void **state)
+{
+	struct rdv_server *s = *state;
+	union cpg_sockaddr a6 = test_ep6("2001:db8::a", 1000);
+	union cpg_sockaddr other4 = test_ep4("203.0.113.50", 4000);
+	uint8_t token[CPG_TOKEN_LEN], wrong[CPG_TOKEN_LEN];
+	const struct cpg_msg *m;
+
+	send_hello(s, "10.0.0.1", A_EP(), NULL, T0);
+	ok_token(token);
+	send_hello(s, "10.0.0.2", B_EP(), NULL, T0);
+	memcpy(wrong, token, sizeof(wrong));
+	wrong[0] ^= 1;
+	send_add_endpoint(s, "10.0.0.1", &a6, wrong, T0);
+	assert_int_equal(sent.n, 0);
+	send_add_endpoint(s, "10.0.0.9", &a6, token, T0);
+	assert_int_equal(sent.n, 0);
+	send_add_endpoint(s, "10.0.0.1", &other4, token, T0);
+	assert_int_equal(sent.n, 0);
+	assert_int_equal(rdv_server_stats(s)->unexpected, 3);
+
+	send_add_endpoint(s, "10.0.0.1", &a6, token, T0);
+	assert_int_equal(sent.n, 1);
+	m = sent_msg(0, CPG_MSG_OK, &a6);
+	assert_int_equal(m->request_id, 43);
+	assert_true(cpg_sockaddr_equal(&m->public_ep, &a6));
+	assert_false(m->present & CPG_HAS(CPG_ATTR_REG_TOKEN));
+
+	/* Both sides of a session learn it; B has none to give. */
+	send_ask(s, B_EP(), "10.0.0.1", T0);
+	expect_ans_fwd(B_EP(), "10.0.0.2", B_EP(), A_EP(), "10.0.0.1", A_EP(), 0);
+	m = &sent.msgs[0].msg;
+	assert_true(m->present & CPG_HAS(CPG_ATTR_PEER_ALT_ENDPOINT));
+	assert_true(cpg_sockaddr_equal(&m->peer_alt_ep, &a6));
+	assert_false(sent.msgs[1].msg.present & CPG_HAS(CPG_ATTR_PEER_ALT_ENDPOINT));
+
+	/* A now comes over IPv6 only: that is its endpoint, and no second. */
+	send_hello_token(s, "10.0.0.1", &a6, token, T0 + 10);
+	sent_msg(0, CPG_MSG_OK, &a6);
+	send_ask(s, B_EP(), "10.0.0.1", T0 + 10);
+	m = sent_msg(0, CPG_MSG_ANS, B_EP());
+	assert_true(cpg_sockaddr_equal(&m->peer_ep, &a6));
+	assert_false(m->present & CPG_HAS(CPG_ATTR_PEER_ALT_ENDPOINT));
+
+	/* Back on IPv4 with IPv6 added, then a restart: the second goes. */
+	send_hello_token(s, "10.0.0.1", A_EP(), token, T0 + 20);
+	send_add_endpoint(s, "10.0.0.1", &a6, token, T0 + 20);
+	sent_msg(0, CPG_MSG_OK, &a6);
+	send_hello(s, "10.0.0.1", A_EP(), NULL, T0 + 30);
+	send_ask(s, B_EP(), "10.0.0.1", T0 + 30);
+	m = sent_msg(0, CPG_MSG_ANS, B_EP());
+	assert_false(m->present & CPG_HAS(CPG_ATTR_PEER_ALT_ENDPOINT));
+}
+
 /* Every peer of the mover hears of the move, in its own session; a stale
  * HELLO without the secret tells nobody anything. */
 static void test_move_tells_every_peer(void **state)
@@ -2255,6 +2327,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reg_token_per_registration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reg_token_moves, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_move_tells_every_peer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_add_endpoint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reg_token_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reg_token_move_onto_registered_endpoint, setup,
 						teardown),

@@ -1288,8 +1288,8 @@ static void on_network_changed(void *arg)
 
 	if (!address_still_ours(&v->bound))
 		log_warn("our addresses changed, and this host no longer has %s, the address our "
-			 "UDP socket is bound to: nothing can reach us until it comes back (set "
-			 "local_host = 0.0.0.0 to follow address changes)",
+			 "UDP socket is bound to: nothing can reach us until it comes back (leave "
+			 "local_host out to follow address changes)",
 			 cpg_sockaddr_str(&v->bound, ep, sizeof(ep)));
 	log_info("our addresses or routes changed: registering with the RDV again and sending "
 		 "a keepalive on every tunnel");

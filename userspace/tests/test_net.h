@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -37,6 +38,17 @@ static inline union cpg_sockaddr test_ep4(const char *ip, uint16_t port)
 	union cpg_sockaddr a;
 
 	cpg_sockaddr_set_in(&a, test_ip4(ip), port);
+	return a;
+}
+
+static inline union cpg_sockaddr test_ep6(const char *ip, uint16_t port)
+{
+	union cpg_sockaddr a;
+
+	memset(&a, 0, sizeof(a));
+	a.in6.sin6_family = AF_INET6;
+	a.in6.sin6_addr = test_ip6(ip);
+	a.in6.sin6_port = htons(port);
 	return a;
 }
 
