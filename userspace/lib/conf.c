@@ -371,11 +371,6 @@ static struct in6_addr ip6_prefix(const struct in6_addr *a, unsigned int len)
 	return p;
 }
 
-static bool ip6_equal(const struct in6_addr *a, const struct in6_addr *b)
-{
-	return memcmp(a, b, sizeof(*a)) == 0;
-}
-
 /*
  * "prefix/len", len 1..126. A /127 or /128 is refused: its all-zero address
  * is not a host's (RFC 4291's subnet-router anycast), which leaves at most
@@ -414,7 +409,7 @@ static int parse_network6(const char *name, const struct option *opt,
 	}
 	cfg->network6 = ip6_prefix(&ip, len);
 	cfg->prefix_len6 = len;
-	if (!ip6_equal(&ip, &cfg->network6))
+	if (!IN6_ARE_ADDR_EQUAL(&ip, &cfg->network6))
 		conf_warn(name, e->line, "%s: %s has host bits set, using %s/%u", e->key,
 			  cpg_ini_quote(e->value, &q),
 			  inet_ntop(AF_INET6, &cfg->network6, net, sizeof(net)), len);
@@ -434,7 +429,7 @@ bool cpg_config_in_network6(const struct cpg_config *cfg, const struct in6_addr 
 {
 	struct in6_addr prefix = ip6_prefix(ip, cfg->prefix_len6);
 
-	return cfg->prefix_len6 && ip6_equal(&prefix, &cfg->network6);
+	return cfg->prefix_len6 && IN6_ARE_ADDR_EQUAL(&prefix, &cfg->network6);
 }
 
 #define OPT(sec, k, fn, fld, lo, hi) \
@@ -655,7 +650,7 @@ static int check_ip6(const char *name, const struct cpg_ini *ini, const struct c
 	}
 	if (!cpg_config_in_network6(cfg, &cfg->vpn_ip6))
 		problem = "outside the network";
-	else if (ip6_equal(&cfg->vpn_ip6, &cfg->network6))
+	else if (IN6_ARE_ADDR_EQUAL(&cfg->vpn_ip6, &cfg->network6))
 		problem = "the all-zero (subnet-router anycast) address of";
 	if (problem) {
 		conf_err(name, ip_e->line, "vpn_ip6: %s is %s %s/%u", ip, problem, net,

@@ -167,11 +167,6 @@ static bool ip6_is_set(const struct in6_addr *ip)
 	return !IN6_IS_ADDR_UNSPECIFIED(ip);
 }
 
-static bool ip6_equal(const struct in6_addr *a, const struct in6_addr *b)
-{
-	return !memcmp(a, b, sizeof(*a));
-}
-
 static size_t ep_bucket(const struct dp_user *dp, const union cpg_sockaddr *ep)
 {
 	return cpg_sockaddr_hash(ep) & (dp->n_buckets - 1);
@@ -194,7 +189,7 @@ static struct dp_peer *peer_by_ip6(const struct dp_user *dp, const struct in6_ad
 	if (!ip6_is_set(ip))
 		return NULL;
 	p = dp->by_ip6[ip6_bucket(dp, ip)];
-	while (p && !ip6_equal(&p->vpn_ip6, ip))
+	while (p && !IN6_ARE_ADDR_EQUAL(&p->vpn_ip6, ip))
 		p = p->next_by_ip6;
 	return p;
 }
@@ -777,7 +772,7 @@ static int tx_packet6(struct dp_user *dp, struct pkt_buf *b, bool from_device)
 		dp->counters.outside++;
 		return -ENETUNREACH;
 	}
-	if (ip6_equal(&dst.ip6, &dp->vpn_ip6))
+	if (IN6_ARE_ADDR_EQUAL(&dst.ip6, &dp->vpn_ip6))
 		return tx_loopback(dp, b);
 	p = peer_by_ip6(dp, &dst.ip6);
 	if (!p)
@@ -865,7 +860,7 @@ static bool rx_packet_ok(struct dp_user *dp, struct dp_peer *p, const uint8_t *p
 			return false;
 		}
 		src6 = ipv6_src(pkt);
-		if (!ip6_is_set(&p->vpn_ip6) || !ip6_equal(&src6, &p->vpn_ip6)) {
+		if (!ip6_is_set(&p->vpn_ip6) || !IN6_ARE_ADDR_EQUAL(&src6, &p->vpn_ip6)) {
 			peer_drop(dp, p, CPG_DP_DROP_SPOOFED,
 				  inet_ntop(AF_INET6, &src6, src, sizeof(src)));
 			return false;
@@ -1086,7 +1081,7 @@ static int dp_add_peer(struct cpg_dp *base, const struct cpg_dp_peer *np)
 	}
 	inet_ntop(AF_INET6, &np->vpn_ip6, ip6, sizeof(ip6));
 	if (ip6_is_set(&np->vpn_ip6) &&
-	    (ipv6_not_vpn(&np->vpn_ip6) || ip6_equal(&np->vpn_ip6, &dp->vpn_ip6))) {
+	    (ipv6_not_vpn(&np->vpn_ip6) || IN6_ARE_ADDR_EQUAL(&np->vpn_ip6, &dp->vpn_ip6))) {
 		log_err("data plane: refusing peer %s: %s is not a VPN peer's IPv6 address", ip, ip6);
 		return -EINVAL;
 	}
@@ -1132,7 +1127,7 @@ static int dp_add_peer(struct cpg_dp *base, const struct cpg_dp_peer *np)
 	} else if (!cpg_sockaddr_equal(&p->endpoint, &np->endpoint)) {
 		peer_move(dp, p, &np->endpoint);
 	}
-	if (!ip6_equal(&p->vpn_ip6, &np->vpn_ip6))
+	if (!IN6_ARE_ADDR_EQUAL(&p->vpn_ip6, &np->vpn_ip6))
 		peer_set_ip6(dp, p, &np->vpn_ip6);
 	/* A tunnel just up (or up again) is not idle: its time starts now. */
 	p->idle_since = dp->loop->now;

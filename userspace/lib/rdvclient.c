@@ -191,11 +191,6 @@ static bool has_ip6(const struct in6_addr *ip)
 	return !IN6_IS_ADDR_UNSPECIFIED(ip);
 }
 
-static bool same_ip6(const struct in6_addr *a, const struct in6_addr *b)
-{
-	return !memcmp(a, b, sizeof(*a));
-}
-
 static void send_to_rdv(struct cpg_rdvc *c, struct cpg_msg *m)
 {
 	send_msg(c, m, &c->cfg.server);
@@ -360,7 +355,7 @@ static struct rdvc_peer *peer_find6(struct cpg_rdvc *c, const struct in6_addr *i
 	if (!has_ip6(ip))
 		return NULL;
 	for (struct rdvc_peer *p = *bucket6_of(c, ip); p; p = p->next6) {
-		if (same_ip6(&p->vpn_ip6, ip))
+		if (IN6_ARE_ADDR_EQUAL(&p->vpn_ip6, ip))
 			return p;
 	}
 	return NULL;
@@ -1041,7 +1036,8 @@ static void check_rdv_knows_ip6(struct cpg_rdvc *c, const struct cpg_msg *ok)
 	char rdv[CPG_SOCKADDR_STRLEN], ip6[INET6_ADDRSTRLEN];
 
 	if (!has_ip6(&c->cfg.vpn_ip6) || c->ip6_unknown_logged ||
-	    ((ok->present & CPG_HAS(CPG_ATTR_VPN_IP6)) && same_ip6(&ok->vpn_ip6, &c->cfg.vpn_ip6)))
+	    ((ok->present & CPG_HAS(CPG_ATTR_VPN_IP6)) &&
+	     IN6_ARE_ADDR_EQUAL(&ok->vpn_ip6, &c->cfg.vpn_ip6)))
 		return;
 	c->ip6_unknown_logged = true;
 	log_warn("the RDV %s did not register our IPv6 VPN address %s (it predates them): "
@@ -1425,7 +1421,7 @@ static void handle_ans_fwd(struct cpg_rdvc *c, const struct cpg_msg *m)
 	    !cpg_net_can_reach(&c->bound, &m->peer_ep) ||
 	    (relayed && !cpg_net_can_reach(&c->bound, &m->relay_ep)) ||
 	    ((m->present & CPG_HAS(CPG_ATTR_PEER_VPN_IP6)) &&
-	     (!has_ip6(&m->peer_vpn_ip6) || same_ip6(&m->peer_vpn_ip6, &c->cfg.vpn_ip6)))) {
+	     (!has_ip6(&m->peer_vpn_ip6) || IN6_ARE_ADDR_EQUAL(&m->peer_vpn_ip6, &c->cfg.vpn_ip6)))) {
 		c->stats.unexpected++;
 		return;
 	}
@@ -1821,7 +1817,7 @@ int cpg_rdvc_connect6(struct cpg_rdvc *c, const struct in6_addr *peer)
 {
 	struct rdvc_peer *p;
 
-	if (!has_ip6(peer) || same_ip6(peer, &c->cfg.vpn_ip6))
+	if (!has_ip6(peer) || IN6_ARE_ADDR_EQUAL(peer, &c->cfg.vpn_ip6))
 		return -EINVAL;
 	if (peer_find6(c, peer))
 		return -EEXIST;
