@@ -261,11 +261,15 @@ static void print_interface_human(const struct status_answer_interface *i)
 	if (i->vpn_ip6)
 		block_add(&b, "vpn ip6", "%s (%s)", i->vpn_ip6, text(i->network6));
 	block_add(&b, "public endpoint", "%s", text(i->public_endpoint));
+	if (i->public_endpoint6)
+		block_add(&b, "ipv6 endpoint", "%s", i->public_endpoint6);
 	if (i->local_endpoint)
 		block_add(&b, "local endpoint", "%s", i->local_endpoint);
 	block_add(&b, "listening on", "%s", text(i->listen));
 	block_add(&b, "rdv", "%s (%s)", text(i->rdv),
 		  i->registered ? "registered" : "not registered");
+	if (i->rdv6)
+		block_add(&b, "rdv ipv6", "%s", i->rdv6);
 	if (i->nat_type)
 		block_add(&b, "nat type", "%s", i->nat_type);
 	block_add(&b, "data plane", "%s", text(i->data_plane));

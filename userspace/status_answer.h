@@ -44,8 +44,8 @@ struct status_answer_daemon {
 };
 
 struct status_answer_interface {
-	const char *device, *vpn_ip, *network, *vpn_ip6, *network6, *public_endpoint, *local_endpoint, *listen,
-		*rdv, *nat_type, *data_plane;
+	const char *device, *vpn_ip, *network, *vpn_ip6, *network6, *public_endpoint,
+		*public_endpoint6, *local_endpoint, *listen, *rdv, *rdv6, *nat_type, *data_plane;
 	bool registered;
 	uint64_t peers, max_peers, mtu, uptime, tunnels_up, tunnels_failed, no_tunnel,
 		drop_holdoff, drop_full, drop_unknown_dtls, drop_other, drop_signal, floats,

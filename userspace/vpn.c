@@ -1485,9 +1485,11 @@ static void vpn_dump(void *arg, struct status_buf *b)
 	}
 	status_kv_str(b, "network6", cpg_config_has_ip6(cfg) ? net : NULL);
 	status_kv_ep(b, "public_endpoint", &v->public_ep);
+	status_kv_ep(b, "public_endpoint6", cpg_rdvc_alt_public_ep(v->rdvc));
 	status_kv_ep(b, "local_endpoint", &v->rc.local_ep);
 	status_kv_ep(b, "listen", &v->bound);
 	status_kv_ep(b, "rdv", &v->rc.server);
+	status_kv_ep(b, "rdv6", &v->rc.server_alt);
 	status_kv_bool(b, "registered", cpg_rdvc_registered(v->rdvc));
 	status_kv_str(b, "nat_type", cpg_nat_type_str(cpg_rdvc_nat_type(v->rdvc)));
 	status_kv_str(b, "data_plane", v->dp->ops->name);

@@ -1792,6 +1792,11 @@ bool cpg_rdvc_registered(const struct cpg_rdvc *c)
 	return c->reg == REG_REGISTERED;
 }
 
+const union cpg_sockaddr *cpg_rdvc_alt_public_ep(const struct cpg_rdvc *c)
+{
+	return &c->alt_public_ep;
+}
+
 enum cpg_nat_type cpg_rdvc_nat_type(const struct cpg_rdvc *c)
 {
 	return c->nat_type;

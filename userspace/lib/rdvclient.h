@@ -110,6 +110,9 @@ void cpg_rdvc_start(struct cpg_rdvc *c);
 bool cpg_rdvc_registered(const struct cpg_rdvc *c);
 /* Our NAT as the RDV's probe last saw it; unknown until it answered. */
 enum cpg_nat_type cpg_rdvc_nat_type(const struct cpg_rdvc *c);
+/* Our endpoint in cfg.server_alt's family as the RDV saw it (ADD_ENDPOINT);
+ * unset until it answered. */
+const union cpg_sockaddr *cpg_rdvc_alt_public_ep(const struct cpg_rdvc *c);
 /* Feed a datagram whose first byte is below 20 (cpg_proto_is_ours()). */
 void cpg_rdvc_input(struct cpg_rdvc *c, const uint8_t *buf, size_t len,
 		    const union cpg_sockaddr *from);
