@@ -30,7 +30,8 @@
  * bytes TXFILL (ours) and RXFILL (the peer's) repeated, or given as KEY:IV
  * in hexadecimal, CIPHER being 1, 2 or 3 (enum campagnol_cipher); then it
  * holds the socket until killed; PEER_VPN may be IPV4,IPV6 to give the peer
- * an IPv6 VPN address too. "crypto-async" registers pcrypt instances
+ * an IPv6 VPN address too. An IPv6 LOCAL_IP makes an IPv6 socket (:: one
+ * that takes IPv4 too, as the daemon's), and PEER_IP may be IPv6. "crypto-async" registers pcrypt instances
  * of the AEADs (see crypto_async()). Two
  * of them with swapped fills make a tunnel with known keys. SIGUSR1 installs
  * the next keys (every fill xor 0xf0, epoch 1 again), as a rekey would.
@@ -724,19 +725,21 @@ static void on_sigusr1(int sig)
 static int tunnel(int argc, char **argv)
 {
 	char *vpn6 = strchr(argv[5], ',');
+	bool remote6 = strchr(argv[6], ':');
 	struct peer_req p;
 
 	if (vpn6)
 		*vpn6++ = '\0';
-	p = P(.vpn = argv[5], .vpn6 = vpn6, .v4 = argv[6], .port = atoi(argv[7]),
-			      .cipher = atoi(argv[8]),
-			      .txfill = (uint8_t)strtoul(argv[9], NULL, 0),
-			      .rxfill = (uint8_t)strtoul(argv[10], NULL, 0),
-			      .txhex = strchr(argv[9], ':') ? argv[9] : NULL,
-			      .rxhex = strchr(argv[10], ':') ? argv[10] : NULL,
-			      .first_seq = argc > 11 ? strtoull(argv[11], NULL, 0) : 0);
+	p = P(.vpn = argv[5], .vpn6 = vpn6, .v4 = remote6 ? NULL : argv[6],
+	      .v6 = remote6 ? argv[6] : NULL, .port = atoi(argv[7]),
+	      .cipher = atoi(argv[8]),
+	      .txfill = (uint8_t)strtoul(argv[9], NULL, 0),
+	      .rxfill = (uint8_t)strtoul(argv[10], NULL, 0),
+	      .txhex = strchr(argv[9], ':') ? argv[9] : NULL,
+	      .rxhex = strchr(argv[10], ':') ? argv[10] : NULL,
+	      .first_seq = argc > 11 ? strtoull(argv[11], NULL, 0) : 0);
 	int ifindex = atoi(argv[2]);
-	int fd = udp_socket(AF_INET, argv[3], atoi(argv[4]));
+	int fd = udp_socket(strchr(argv[3], ':') ? AF_INET6 : AF_INET, argv[3], atoi(argv[4]));
 	int ret = attach(ifindex, fd);
 
 	signal(SIGUSR1, on_sigusr1);

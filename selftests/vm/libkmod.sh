@@ -85,12 +85,15 @@ kmod_expect() {
 	return 1
 }
 
-# kmod_pair_topology: namespaces a (192.0.2.1) and b (192.0.2.2) on one
-# segment, for the tests that drive the module without daemons.
+# kmod_pair_topology: namespaces a (192.0.2.1, 2001:db8:9::1) and b
+# (192.0.2.2, 2001:db8:9::2) on one segment, for the tests that drive the
+# module without daemons.
 kmod_pair_topology() {
 	topo_segment seg
 	topo_ns a && topo_ns b &&
-		topo_plug seg a eth0 192.0.2.1 && topo_plug seg b eth0 192.0.2.2
+		topo_plug seg a eth0 192.0.2.1 && topo_plug seg b eth0 192.0.2.2 &&
+		ip -n "$(ns a)" -6 addr add 2001:db8:9::1/64 dev eth0 nodad &&
+		ip -n "$(ns b)" -6 addr add 2001:db8:9::2/64 dev eth0 nodad
 }
 
 # kmod_pair_devices: a campagnol device cpg0, up, in a (10.9.0.1/24) and in
@@ -109,13 +112,17 @@ kmod_pair_devices() {
 # kmod_pair_tunnel A_PEER B_PEER CIPHER [A_FIRST_SEQ]: a cpg-nltest tunnel
 # holder for each device of kmod_pair_devices, a's naming B_PEER (PEER_VPN:
 # IPV4 or IPV4,IPV6) and b's A_PEER, with one key each way (a writes 0x11).
+# The sockets are bound to KMOD_BIND_A and KMOD_BIND_B, and each peer is at
+# the other's KMOD_EP_A or KMOD_EP_B: 192.0.2.1 and 192.0.2.2 unless set.
 kmod_pair_tunnel() {
 	local a_peer=$1 b_peer=$2 cipher=$3 first_seq=${4:-}
+	local ep_a=${KMOD_EP_A:-192.0.2.1} ep_b=${KMOD_EP_B:-192.0.2.2}
 
-	start tun-a a "$CPG_BIN/cpg-nltest" tunnel "$(kmod_ifindex a cpg0)" 192.0.2.1 5000 \
-		"$b_peer" 192.0.2.2 5000 "$cipher" 0x11 0x22 ${first_seq:+"$first_seq"}
-	start tun-b b "$CPG_BIN/cpg-nltest" tunnel "$(kmod_ifindex b cpg0)" 192.0.2.2 5000 \
-		"$a_peer" 192.0.2.1 5000 "$cipher" 0x22 0x11
+	start tun-a a "$CPG_BIN/cpg-nltest" tunnel "$(kmod_ifindex a cpg0)" \
+		"${KMOD_BIND_A:-$ep_a}" 5000 "$b_peer" "$ep_b" 5000 "$cipher" 0x11 0x22 \
+		${first_seq:+"$first_seq"}
+	start tun-b b "$CPG_BIN/cpg-nltest" tunnel "$(kmod_ifindex b cpg0)" \
+		"${KMOD_BIND_B:-$ep_b}" 5000 "$a_peer" "$ep_a" 5000 "$cipher" 0x22 0x11
 	wait_for "$CPG_TMP/tun-a.out" "^tunnel: ready" 5 &&
 		wait_for "$CPG_TMP/tun-b.out" "^tunnel: ready" 5
 }

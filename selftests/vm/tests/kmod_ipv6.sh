@@ -8,7 +8,9 @@
 # device's MTU, TCP (GSO of IPv6 packets), the counters, a packet larger
 # than the MTU (Packet Too Big, drop_too_big); then an inner IPv6
 # source that is not the peer's, a peer without an IPv6 VPN address, and an
-# IPv6 destination that no peer has.
+# IPv6 destination that no peer has. Then the same tunnel over IPv6
+# transport, and over the daemon's socket for both families ([::]) to an
+# IPv4 endpoint.
 
 # Functions below are called through ktap_test_result.
 # shellcheck disable=SC2317
@@ -18,7 +20,7 @@ source "$(dirname "$0")/../../lib.sh"
 source "$(dirname "$0")/../libkmod.sh"
 
 kmod_require_vm
-ktap_init 13 cpg-nltest
+ktap_init 18 cpg-nltest
 
 NLTEST=$CPG_BIN/cpg-nltest
 modprobe campagnol || ktap_bail_out "cannot load campagnol.ko"
@@ -122,6 +124,41 @@ spoofed0=$(peer_field b drop_spoofed)
 in_ns a ping -6 -c 2 -i 0.2 -W 1 fd00:9::2 >/dev/null
 ktap_test_result "IPv6 from a peer without an IPv6 VPN address: spoofed" \
 	expect_peer b drop_spoofed "$spoofed0" 2
+tunnel_down
+
+# ping_both: each side pings the other inside the tunnel, over both families.
+ping_both() {
+	in_ns a ping -c 3 -i 0.2 -W 2 10.9.0.2 >/dev/null &&
+		in_ns b ping -6 -c 3 -i 0.2 -W 2 fd00:9::1 >/dev/null
+}
+
+# IPv6 transport: sockets on IPv6 addresses, each peer at an IPv6 endpoint.
+KMOD_EP_A=2001:db8:9::1 KMOD_EP_B=2001:db8:9::2 \
+	tunnel_up 10.9.0.2,fd00:9::2 10.9.0.1,fd00:9::1 || ktap_print_msg "no tunnel over IPv6"
+ktap_print_msg "a's peer: $(show a | grep '^peer ')"
+rx0=$(peer_field b rx_packets)
+ktap_test_result "over IPv6 transport: pings both ways, inside over IPv4 and IPv6" ping_both
+ktap_test_result "the kernel reports the peer's IPv6 endpoint" \
+	[ "$(peer_field a remote)" = 2001:db8:9::2 ]
+ktap_test_result "over IPv6 transport: b's peer counted the records" \
+	expect_peer b rx_packets "${rx0:-0}" 6
+if command -v iperf3 >/dev/null; then
+	in_ns b iperf3 -s -1 -D -B 10.9.0.2 >/dev/null 2>&1
+	sleep 0.3
+	out=$(in_ns a iperf3 -c 10.9.0.2 -t 2 -J 2>/dev/null)
+	bps=$(echo "$out" | sed -n 's/.*"bits_per_second":[[:space:]]*\([0-9.e+]*\).*/\1/p' | tail -n 1)
+	ktap_print_msg "iperf3 TCP over IPv6 transport: $bps bit/s"
+	ktap_test_result "TCP over IPv6 transport (GSO, segmented before sealing)" [ -n "$bps" ]
+else
+	ktap_test_skip "TCP over IPv6 transport (GSO, segmented before sealing): no iperf3"
+fi
+tunnel_down
+
+# The daemon's default socket: [::], IPv4 taken as v4-mapped, an IPv4 peer.
+KMOD_BIND_A=:: KMOD_BIND_B=:: tunnel_up 10.9.0.2,fd00:9::2 10.9.0.1,fd00:9::1 ||
+	ktap_print_msg "no tunnel on [::] sockets"
+ktap_test_result "a socket for both families ([::]) to an IPv4 endpoint: pings both ways" \
+	ping_both
 tunnel_down
 
 ktap_finished
