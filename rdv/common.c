@@ -185,6 +185,16 @@ int rdv_udp_socket(const union cpg_sockaddr *addr, bool v6only)
 	return fd;
 }
 
+bool rdv_dual_stack_refused(int err)
+{
+	return err == EINVAL || err == ENOPROTOOPT;
+}
+
+bool rdv_no_ipv6(int err)
+{
+	return err == EAFNOSUPPORT || err == EPROTONOSUPPORT;
+}
+
 void rdv_socket_buffers(int fd, int size)
 {
 	/* The default size only makes drops under bursts likelier. */

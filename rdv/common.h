@@ -76,6 +76,10 @@ int rdv_watch_signals(struct cpg_loop *loop, cpg_loop_signal_fn fn, void *arg);
  * either way (OpenBSD is v6-only), it fails. -1 with errno, nothing logged.
  */
 int rdv_udp_socket(const union cpg_sockaddr *addr, bool v6only);
+/* The errno of rdv_udp_socket() where dual-stack sockets are refused. */
+bool rdv_dual_stack_refused(int err);
+/* The errno of rdv_udp_socket() on a system without IPv6. */
+bool rdv_no_ipv6(int err);
 /* Large socket buffers absorb bursts; failing to get them is not fatal. */
 void rdv_socket_buffers(int fd, int size);
 

@@ -667,6 +667,20 @@ static int open_sock(struct rdv_sock *rs, const union cpg_sockaddr *addr, bool v
 	return -1;
 }
 
+/* open_sock() failed on addr with errno. */
+static void log_bind_error(const union cpg_sockaddr *addr, const struct options *opt)
+{
+	uint16_t probe = probe_port_of(opt, cpg_sockaddr_port(addr));
+	char str[CPG_SOCKADDR_STRLEN];
+
+	if (probe)
+		log_err("cannot bind %s, or its NAT probing port %u (pick another with "
+			"--probe-port, or 0 for no probing): %m",
+			cpg_sockaddr_str(addr, str, sizeof(str)), probe);
+	else
+		log_err("cannot bind %s: %m", cpg_sockaddr_str(addr, str, sizeof(str)));
+}
+
 /* The next socket, on addr; 0, or -1 after logging. */
 static int add_sock(struct rdv *r, const union cpg_sockaddr *addr, bool v6only,
 		    const struct options *opt)
@@ -677,20 +691,14 @@ static int add_sock(struct rdv *r, const union cpg_sockaddr *addr, bool v6only,
 
 	/* --bind :: where dual-stack sockets are refused: IPv6 at least. */
 	if (ret && !v6only && addr->sa.sa_family == AF_INET6 && cpg_sockaddr_is_wildcard(addr) &&
-	    (errno == EINVAL || errno == ENOPROTOOPT)) {
+	    rdv_dual_stack_refused(errno)) {
 		ret = open_sock(rs, addr, true, opt);
 		if (!ret)
 			log_notice("%s takes IPv6 only on this system: add --bind 0.0.0.0 for IPv4",
 				   cpg_sockaddr_str(addr, str, sizeof(str)));
 	}
 	if (ret) {
-		if (probe_port_of(opt, cpg_sockaddr_port(addr)))
-			log_err("cannot bind %s, or its NAT probing port %u (pick another with "
-				"--probe-port, or 0 for no probing): %m",
-				cpg_sockaddr_str(addr, str, sizeof(str)),
-				probe_port_of(opt, cpg_sockaddr_port(addr)));
-		else
-			log_err("cannot bind %s: %m", cpg_sockaddr_str(addr, str, sizeof(str)));
+		log_bind_error(addr, opt);
 		return -1;
 	}
 	rdv_socket_buffers(rs->fd, SOCKET_BUFFER_SIZE);
@@ -718,6 +726,10 @@ static int open_default(struct rdv *r, const struct options *opt)
 		r->n_socks = 1;
 		return 0;
 	}
+	if (!rdv_dual_stack_refused(errno) && !rdv_no_ipv6(errno)) {
+		log_bind_error(&any6, opt);	/* a port in use, most likely */
+		return -1;
+	}
 	log_debug("no dual-stack socket: %m");
 	if (add_sock(r, &any4, false, opt))
 		return -1;
@@ -726,10 +738,10 @@ static int open_default(struct rdv *r, const struct options *opt)
 	if (!open_sock(&r->socks[1], &any6, true, opt)) {
 		rdv_socket_buffers(r->socks[1].fd, SOCKET_BUFFER_SIZE);
 		r->n_socks = 2;
-	} else if (errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT) {
+	} else if (rdv_no_ipv6(errno)) {
 		log_info("no IPv6 in this system: IPv4 only");
 	} else {
-		log_err("cannot bind [::]:%u: %m", opt->port);
+		log_bind_error(&any6, opt);
 		return -1;
 	}
 	return 0;

@@ -249,7 +249,7 @@ static int open_port(const struct relay *r, uint16_t port)
 	/* An IPv6 relay serves IPv4 clients too, and pairs of one of each;
 	 * where dual-stack sockets are refused, IPv6 ones only. */
 	fd = rdv_udp_socket(&addr, false);
-	if (fd < 0 && (errno == EINVAL || errno == ENOPROTOOPT))
+	if (fd < 0 && rdv_dual_stack_refused(errno))
 		fd = rdv_udp_socket(&addr, true);
 	if (fd < 0)
 		return -1;
