@@ -3,10 +3,12 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -161,6 +163,36 @@ int rdv_watch_signals(struct cpg_loop *loop, cpg_loop_signal_fn fn, void *arg)
 	sigaddset(&signals, SIGQUIT);
 	sigaddset(&signals, SIGUSR1);
 	return cpg_loop_watch_signals(loop, &signals, fn, arg);
+}
+
+int rdv_udp_socket(const union cpg_sockaddr *addr, bool v6only)
+{
+	int fd, on = v6only, err;
+
+	fd = socket(addr->sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	/* Said either way: the system's default differs (net.ipv6.bindv6only).
+	 * It means nothing to a specific IPv6 address. */
+	if ((addr->sa.sa_family == AF_INET6 && cpg_sockaddr_is_wildcard(addr) &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) < 0) ||
+	    bind(fd, &addr->sa, cpg_sockaddr_len(addr)) < 0) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
+bool rdv_dual_stack_refused(int err)
+{
+	return err == EINVAL || err == ENOPROTOOPT;
+}
+
+bool rdv_no_ipv6(int err)
+{
+	return err == EAFNOSUPPORT || err == EPROTONOSUPPORT;
 }
 
 void rdv_socket_buffers(int fd, int size)

@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "evloop.h"
+#include "sockaddr.h"
 
 /* "LOW-HIGH", 1 <= LOW <= HIGH <= 65535. 0 or -1. */
 int rdv_parse_range(const char *s, uint16_t *low, uint16_t *high);
@@ -69,6 +70,16 @@ void rdv_process_end(struct rdv_process *p);
 
 /* SIGINT, SIGTERM, SIGQUIT and SIGUSR1 to fn. 0 or -1. */
 int rdv_watch_signals(struct cpg_loop *loop, cpg_loop_signal_fn fn, void *arg);
+/*
+ * A non-blocking UDP socket bound to addr. One on the IPv6 wildcard (::)
+ * takes IPv4 too (v4-mapped) unless v6only: where the system refuses
+ * either way (OpenBSD is v6-only), it fails. -1 with errno, nothing logged.
+ */
+int rdv_udp_socket(const union cpg_sockaddr *addr, bool v6only);
+/* The errno of rdv_udp_socket() where dual-stack sockets are refused. */
+bool rdv_dual_stack_refused(int err);
+/* The errno of rdv_udp_socket() on a system without IPv6. */
+bool rdv_no_ipv6(int err);
 /* Large socket buffers absorb bursts; failing to get them is not fatal. */
 void rdv_socket_buffers(int fd, int size);
 

@@ -43,6 +43,8 @@
 #define RECV_BATCHES_PER_WAKEUP 16
 /* Absorbs bursts such as thousands of clients registering at once. */
 #define SOCKET_BUFFER_SIZE (4 * 1024 * 1024)
+/* --bind given this many times at most. */
+#define MAX_BINDS RDV_MAX_SOCKS
 
 #ifdef __CYGWIN__
 /*
@@ -72,26 +74,45 @@ static int recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags, voi
 struct options {
 	struct rdv_cli cli;
 	unsigned int max_clients;
-	union cpg_sockaddr bind;
-	long probe_port;		/* -1 until chosen; 0: no probing */
+	/* Each --bind, with its port; none: both families, every address. */
+	union cpg_sockaddr bind[MAX_BINDS];
+	unsigned int n_binds;
+	uint16_t port;			/* of the first --bind, or -p */
+	long probe_port;		/* -1: each RDV port's next; 0: no probing */
 	bool relay;
 	struct relay_options relays;	/* no range: no relaying */
 	const char *relay_secret;	/* NULL: no remote relays */
 };
 
-struct rdv {
-	struct cpg_loop loop;
+struct rdv;
+
+/*
+ * A socket the RDV listens on, and its probe port's on the same address.
+ * Its index in rdv->socks is the server's socket number (rdv_send_fn): a
+ * client is answered through the one it spoke to.
+ */
+struct rdv_sock {
+	struct rdv *rdv;
+	unsigned int index;
+	union cpg_sockaddr addr;	/* as bound, the port resolved */
+	bool dual_stack;		/* IPv6 that takes IPv4 too */
+	uint16_t probe_port;		/* 0: none */
+	int fd;
+	int probe_fd;			/* -1: no NAT probing */
 	struct cpg_loop_io io;
 	struct cpg_loop_io probe_io;
+};
+
+struct rdv {
+	struct cpg_loop loop;
 	struct cpg_loop_timer expire_timer;
 	struct rdv_server *server;
 	struct relay *relay;		/* NULL: no relay of our own */
 	struct relay_pool *pool;	/* NULL: relaying off */
 	bool remote_relays;		/* --relay-secret: key holds the secret */
 	struct relay_ctl_key key;
-	int fd;
-	int family;			/* of fd and probe_fd: AF_INET6 takes IPv4 too */
-	int probe_fd;			/* -1: no NAT probing */
+	struct rdv_sock socks[MAX_BINDS];
+	unsigned int n_socks;
 	int exit_code;
 	uint64_t oversized;		/* datagrams longer than RECV_BUF_SIZE */
 	uint64_t send_errors;
@@ -104,7 +125,7 @@ struct rdv {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: " PROG " [-DdhvV] [-m N] [-p PORT] [-P FILE] [--bind ADDR]\n"
+		"Usage: " PROG " [-DdhvV] [-m N] [-p PORT] [-P FILE] [--bind ADDR]...\n"
 		"         [--probe-port PORT] [--[no-]relay] [--relay-ports LOW-HIGH]\n"
 		"         [--max-relays N] [--relay-rate MBIT] [--relay-idle SECS]\n"
 		"         [--relay-secret FILE]\n"
@@ -118,8 +139,9 @@ static void usage(FILE *f)
 		"  -P, --pidfile=FILE     write the process id to FILE\n"
 		"  -v, --verbose          more messages\n"
 		"  -V, --version          print the version and exit\n"
-		"      --bind=ADDR        listen on ADDR, ADDR:PORT or [IPV6]:PORT only\n"
-		"                         (default: every IPv4 address)\n"
+		"      --bind=ADDR        listen on ADDR, ADDR:PORT or [IPV6]:PORT; up to %d\n"
+		"                         times; :: takes IPv4 too (default: every IPv4\n"
+		"                         and IPv6 address)\n"
 		"      --probe-port=PORT  second UDP port, for NAT probing (default: the\n"
 		"                         RDV's port + 1; 0: no probing)\n"
 		"      --[no-]relay       relay pairs that cannot punch (default: on)\n"
@@ -130,7 +152,7 @@ static void usage(FILE *f)
 		"      --relay-secret=FILE\n"
 		"                         take campagnol_relay processes that know the key in\n"
 		"                         FILE as relays too\n",
-		DEFAULT_MAX_CLIENTS, CPG_RDV_DEFAULT_PORT, DEFAULT_RELAYS + 1);
+		DEFAULT_MAX_CLIENTS, CPG_RDV_DEFAULT_PORT, MAX_BINDS, DEFAULT_RELAYS + 1);
 }
 
 static bool in_range(unsigned long port, const struct options *opt)
@@ -138,33 +160,59 @@ static bool in_range(unsigned long port, const struct options *opt)
 	return port >= opt->relays.low && port <= opt->relays.high;
 }
 
+/* The probe port beside the RDV's port: --probe-port, or the next one. */
+static uint16_t probe_port_of(const struct options *opt, uint16_t port)
+{
+	if (opt->probe_port >= 0)
+		return (uint16_t)opt->probe_port;
+	return port && port < 65535 ? (uint16_t)(port + 1) : 0;
+}
+
+/* The RDV's port port (of --bind number, 0 for -p) against the others. */
+static int check_port(const struct options *opt, uint16_t port, unsigned int number)
+{
+	const struct relay_options *relays = &opt->relays;
+	uint16_t probe = probe_port_of(opt, port);
+	char which[32] = "the RDV's port";
+
+	if (number)
+		snprintf(which, sizeof(which), "the port of --bind %u", number);
+	if (port && probe == port)
+		return usage_error("--probe-port %u is %s", probe, which);
+	if (!opt->relay || !relays->low)
+		return 0;
+	if (port && in_range(port, opt))
+		return usage_error("--relay-ports %u-%u includes %s, %u", relays->low,
+				   relays->high, which, port);
+	if (probe && in_range(probe, opt))
+		return usage_error("--relay-ports %u-%u includes the probe port %u",
+				   relays->low, relays->high, probe);
+	return 0;
+}
+
 /*
- * The defaults that follow from the RDV's port, and the checks between
- * options. With --port 0 the ports around it are unknown: no probing, and
- * no relaying without --relay-ports.
+ * The defaults that follow from the RDV's port (the first --bind's), and
+ * the checks between options. With --port 0 the ports around it are
+ * unknown: no probing, and no relaying without --relay-ports.
  */
 static int check_ports(struct options *opt)
 {
 	struct relay_options *relays = &opt->relays;
-	unsigned long port = cpg_sockaddr_port(&opt->bind);
+	unsigned long port = opt->port;
 
-	if (opt->probe_port < 0)
-		opt->probe_port = port && port < 65535 ? (long)port + 1 : 0;
 	if (!relays->range_given && port && port <= 65535 - 2) {
 		relays->low = (uint16_t)(port + 2);
 		relays->high = (uint16_t)(port + 1 + DEFAULT_RELAYS < 65535 ?
 					  port + 1 + DEFAULT_RELAYS : 65535);
 	}
-	if (port && (unsigned long)opt->probe_port == port)
-		return usage_error("--probe-port %ld is the RDV's own port", opt->probe_port);
+	if (!opt->n_binds && check_port(opt, opt->port, 0))
+		return -1;
+	for (unsigned int i = 0; i < opt->n_binds; i++) {
+		if (check_port(opt, cpg_sockaddr_port(&opt->bind[i]), i + 1))
+			return -1;
+	}
 	if (!opt->relay || !relays->low)
 		return 0;
-	if (port && in_range(port, opt))
-		return usage_error("--relay-ports %u-%u includes the RDV's port %lu",
-				   relays->low, relays->high, port);
-	if (opt->probe_port && in_range((unsigned long)opt->probe_port, opt))
-		return usage_error("--relay-ports %u-%u includes the probe port %ld",
-				   relays->low, relays->high, opt->probe_port);
 	return relay_options_check(relays, PROG);
 }
 
@@ -220,7 +268,7 @@ static int parse_args(int argc, char **argv, struct options *opt)
 		{ "relay-secret", required_argument, NULL, OPT_RELAY_SECRET },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *bind_addr = NULL;
+	const char *bind_addr[MAX_BINDS];
 	unsigned long port = CPG_RDV_DEFAULT_PORT, n;
 	int c;
 
@@ -245,7 +293,9 @@ static int parse_args(int argc, char **argv, struct options *opt)
 						   optarg);
 			break;
 		case OPT_BIND:
-			bind_addr = optarg;
+			if (opt->n_binds == MAX_BINDS)
+				return usage_error("too many --bind: %d at most", MAX_BINDS);
+			bind_addr[opt->n_binds++] = optarg;
 			break;
 		default:
 			if (parse_relay_option(c, opt))
@@ -255,25 +305,40 @@ static int parse_args(int argc, char **argv, struct options *opt)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
-	if (bind_addr) {
-		if (cpg_sockaddr_parse(bind_addr, (uint16_t)port, &opt->bind))
+	/* -p is the port of every --bind without its own. */
+	for (unsigned int i = 0; i < opt->n_binds; i++) {
+		if (cpg_sockaddr_parse(bind_addr[i], (uint16_t)port, &opt->bind[i]))
 			return usage_error("invalid --bind '%s': expected an IP address, "
-					   "optionally with a port", bind_addr);
-	} else {
-		cpg_sockaddr_set_in(&opt->bind, (struct in_addr){ htonl(INADDR_ANY) },
-				    (uint16_t)port);
+					   "optionally with a port", bind_addr[i]);
 	}
+	opt->port = opt->n_binds ? cpg_sockaddr_port(&opt->bind[0]) : (uint16_t)port;
 	return check_ports(opt);
 }
 
-static void send_from(struct rdv *r, int fd, const union cpg_sockaddr *to, const uint8_t *buf,
-		      size_t len)
+/*
+ * The socket the server numbered sock. A wrong number is a bug: the
+ * datagram is dropped, rather than sent from where the client's NAT does
+ * not expect it.
+ */
+static const struct rdv_sock *sock_of(struct rdv *r, unsigned int sock)
+{
+	if (sock < r->n_socks)
+		return &r->socks[sock];
+	log_err("no socket %u to send from", sock);
+	r->send_errors++;
+	return NULL;
+}
+
+/* fd: rs's socket or its probe port's, both of rs->addr's family. */
+static void send_from(struct rdv *r, const struct rdv_sock *rs, int fd,
+		      const union cpg_sockaddr *to, const uint8_t *buf, size_t len)
 {
 	char ep[CPG_SOCKADDR_STRLEN];
 	union cpg_sockaddr dst;
 	ssize_t n;
 
-	cpg_sockaddr_for_family(&dst, to, r->family);
+	/* An IPv4 client of a dual-stack socket is mapped again. */
+	cpg_sockaddr_for_family(&dst, to, rs->addr.sa.sa_family);
 	do
 		n = sendto(fd, buf, len, 0, &dst.sa, cpg_sockaddr_len(&dst));
 	while (n < 0 && errno == EINTR);
@@ -285,19 +350,24 @@ static void send_from(struct rdv *r, int fd, const union cpg_sockaddr *to, const
 	}
 }
 
-static void send_datagram(void *arg, const union cpg_sockaddr *to, const uint8_t *buf, size_t len)
+static void send_datagram(void *arg, unsigned int sock, const union cpg_sockaddr *to,
+			  const uint8_t *buf, size_t len)
 {
 	struct rdv *r = arg;
+	const struct rdv_sock *rs = sock_of(r, sock);
 
-	send_from(r, r->fd, to, buf, len);
+	if (rs)
+		send_from(r, rs, rs->fd, to, buf, len);
 }
 
-static void send_probe_datagram(void *arg, const union cpg_sockaddr *to, const uint8_t *buf,
-				size_t len)
+static void send_probe_datagram(void *arg, unsigned int sock, const union cpg_sockaddr *to,
+				const uint8_t *buf, size_t len)
 {
 	struct rdv *r = arg;
+	const struct rdv_sock *rs = sock_of(r, sock);
 
-	send_from(r, r->probe_fd, to, buf, len);
+	if (rs && rs->probe_fd >= 0)
+		send_from(r, rs, rs->probe_fd, to, buf, len);
 }
 
 static int relay_alloc_op(void *arg, const struct relay_pair *pair, uint64_t now_ms,
@@ -343,12 +413,14 @@ static void prepare_batch(struct rdv *r)
 	}
 }
 
-/* Datagrams at the RDV's port or at the probe port. */
+/* Datagrams at one socket's RDV port or at its probe port. */
 static void on_readable(struct cpg_loop *loop, int fd, uint32_t events, void *arg)
 {
-	struct rdv *r = arg;
-	void (*input)(struct rdv_server *, const uint8_t *, size_t, const union cpg_sockaddr *,
-		      uint64_t) = fd == r->probe_fd ? rdv_server_input_probe : rdv_server_input;
+	struct rdv_sock *rs = arg;
+	struct rdv *r = rs->rdv;
+	void (*input)(struct rdv_server *, unsigned int, const uint8_t *, size_t,
+		      const union cpg_sockaddr *, uint64_t) =
+		fd == rs->probe_fd ? rdv_server_input_probe : rdv_server_input;
 
 	for (int batch = 0; batch < RECV_BATCHES_PER_WAKEUP; batch++) {
 		uint64_t now;
@@ -370,13 +442,13 @@ static void on_readable(struct cpg_loop *loop, int fd, uint32_t events, void *ar
 				continue;
 			}
 			cpg_sockaddr_unmap(&r->from[i]);
-			if (fd == r->fd && r->remote_relays &&
+			if (fd == rs->fd && r->remote_relays &&
 			    relay_ctl_is_control(r->bufs[i], r->msgs[i].msg_len))
-				relay_pool_input(r->pool, r->bufs[i], r->msgs[i].msg_len,
-						 &r->from[i], now);
+				relay_pool_input(r->pool, rs->index, r->bufs[i],
+						 r->msgs[i].msg_len, &r->from[i], now);
 			else
-				input(r->server, r->bufs[i], r->msgs[i].msg_len, &r->from[i],
-				      now);
+				input(r->server, rs->index, r->bufs[i], r->msgs[i].msg_len,
+				      &r->from[i], now);
 		}
 		if (n < RECV_BATCH)
 			return;
@@ -424,11 +496,43 @@ static void on_signal(struct cpg_loop *loop, int signo, void *arg)
 	cpg_loop_stop(loop);
 }
 
+/*
+ * Where the relay's allocations are bound. One --bind: its address, as
+ * always. Otherwise every address of the families the RDV listens on: the
+ * IPv6 wildcard, dual-stack, serves both (and pairs of one of each), unless
+ * the system refuses dual-stack sockets and IPv4 must be served.
+ */
+static void relay_bind(const struct rdv *r, const struct options *opt, union cpg_sockaddr *out)
+{
+	bool v4 = false, v6 = false, dual = false;
+
+	if (opt->n_binds == 1) {
+		*out = opt->bind[0];
+		return;
+	}
+	for (unsigned int i = 0; i < r->n_socks; i++) {
+		const struct rdv_sock *rs = &r->socks[i];
+
+		dual |= rs->dual_stack;
+		v6 |= rs->addr.sa.sa_family == AF_INET6;
+		v4 |= rs->addr.sa.sa_family == AF_INET;
+	}
+	if (v6 && (dual || !v4)) {
+		memset(out, 0, sizeof(*out));
+		out->in6.sin6_family = AF_INET6;
+		out->in6.sin6_addr = in6addr_any;
+	} else {
+		cpg_sockaddr_set_in(out, (struct in_addr){ htonl(INADDR_ANY) }, 0);
+	}
+}
+
 static int start_relay(struct rdv *r, const struct options *opt)
 {
 	const struct relay_options *o = &opt->relays;
+	union cpg_sockaddr bind;
 
-	r->relay = relay_options_start(o, &r->loop, &opt->bind, OTHER_FDS, on_relay_expired, r);
+	relay_bind(r, opt, &bind);
+	r->relay = relay_options_start(o, &r->loop, &bind, OTHER_FDS, on_relay_expired, r);
 	if (!r->relay)
 		return -1;
 	log_notice("relaying on ports %u-%u, %zu at most, %lu Mbit/s each%s, freed after %lu s idle",
@@ -468,12 +572,18 @@ static int start_relaying(struct rdv *r, const struct options *opt)
 
 static int watch(struct rdv *r)
 {
-	if (rdv_watch_signals(&r->loop, on_signal, r) ||
-	    cpg_loop_add_fd(&r->loop, &r->io, r->fd, CPG_LOOP_READ, on_readable, r))
+	if (rdv_watch_signals(&r->loop, on_signal, r))
 		return -1;
-	if (r->probe_fd >= 0 &&
-	    cpg_loop_add_fd(&r->loop, &r->probe_io, r->probe_fd, CPG_LOOP_READ, on_readable, r))
-		return -1;
+	for (unsigned int i = 0; i < r->n_socks; i++) {
+		struct rdv_sock *rs = &r->socks[i];
+
+		if (cpg_loop_add_fd(&r->loop, &rs->io, rs->fd, CPG_LOOP_READ, on_readable, rs))
+			return -1;
+		if (rs->probe_fd >= 0 &&
+		    cpg_loop_add_fd(&r->loop, &rs->probe_io, rs->probe_fd, CPG_LOOP_READ,
+				    on_readable, rs))
+			return -1;
+	}
 	cpg_loop_timer_init(&r->expire_timer, on_expire_timer, r);
 	return cpg_loop_timer_arm(&r->loop, &r->expire_timer, EXPIRE_INTERVAL_MS);
 }
@@ -487,13 +597,14 @@ static int serve(struct rdv *r, struct options *opt, const char *where)
 		.send = send_datagram,
 		.send_probe = send_probe_datagram,
 		.send_arg = r,
-		.probe_port = r->probe_fd >= 0 ? (uint16_t)opt->probe_port : 0,
 	};
 
 	if (rdv_process_start(&opt->cli.process, where) || cpg_loop_init(&r->loop))
 		return EXIT_FAILURE;
 	if (start_relaying(r, opt))
 		goto out_server;
+	for (unsigned int i = 0; i < r->n_socks; i++)
+		cfg.probe_port[i] = r->socks[i].probe_port;
 	if (r->pool) {
 		cfg.relay = &relay_pool_ops;
 		cfg.relay_arg = r->pool;
@@ -522,21 +633,183 @@ out_server:
 	return EXIT_FAILURE;
 }
 
-/* The probe port's socket, on the RDV's address. fd, or -1 after logging. */
-static int open_probe_port(const struct options *opt)
+/*
+ * Socket rs on addr, and its probe port's on the same address. An IPv6
+ * wildcard takes IPv4 too unless v6only. 0, or -1 with errno and nothing
+ * open: the caller logs, or tries another way.
+ */
+static int open_sock(struct rdv_sock *rs, const union cpg_sockaddr *addr, bool v6only,
+		     const struct options *opt)
 {
-	union cpg_sockaddr addr = opt->bind;
-	int fd;
+	union cpg_sockaddr probe = *addr;
+	socklen_t len = sizeof(rs->addr);
+	int err;
 
-	if (addr.sa.sa_family == AF_INET6)
-		addr.in6.sin6_port = htons((uint16_t)opt->probe_port);
+	rs->fd = rdv_udp_socket(addr, v6only);
+	if (rs->fd < 0)
+		return -1;
+	rs->dual_stack = addr->sa.sa_family == AF_INET6 && !v6only &&
+			 cpg_sockaddr_is_wildcard(addr);
+	if (getsockname(rs->fd, &rs->addr.sa, &len))
+		rs->addr = *addr;
+	/* With -p 0, the kernel's choice has no known neighbour: no probing. */
+	rs->probe_port = probe_port_of(opt, cpg_sockaddr_port(addr));
+	if (!rs->probe_port)
+		return 0;
+	cpg_sockaddr_set_port(&probe, rs->probe_port);
+	rs->probe_fd = rdv_udp_socket(&probe, v6only);
+	if (rs->probe_fd >= 0)
+		return 0;
+	err = errno;
+	close(rs->fd);
+	rs->fd = -1;
+	errno = err;
+	return -1;
+}
+
+/* open_sock() failed on addr with errno. */
+static void log_bind_error(const union cpg_sockaddr *addr, const struct options *opt)
+{
+	uint16_t probe = probe_port_of(opt, cpg_sockaddr_port(addr));
+	char str[CPG_SOCKADDR_STRLEN];
+
+	if (probe)
+		log_err("cannot bind %s, or its NAT probing port %u (pick another with "
+			"--probe-port, or 0 for no probing): %m",
+			cpg_sockaddr_str(addr, str, sizeof(str)), probe);
 	else
-		addr.in.sin_port = htons((uint16_t)opt->probe_port);
-	fd = cpg_net_udp_socket(&addr, NULL);
-	if (fd < 0)
-		log_err("cannot open the NAT probing port %ld: pick another with --probe-port, "
-			"or 0 for no probing", opt->probe_port);
-	return fd;
+		log_err("cannot bind %s: %m", cpg_sockaddr_str(addr, str, sizeof(str)));
+}
+
+/* The next socket, on addr; 0, or -1 after logging. */
+static int add_sock(struct rdv *r, const union cpg_sockaddr *addr, bool v6only,
+		    const struct options *opt)
+{
+	struct rdv_sock *rs = &r->socks[r->n_socks];
+	char str[CPG_SOCKADDR_STRLEN];
+	int ret = open_sock(rs, addr, v6only, opt);
+
+	/* --bind :: where dual-stack sockets are refused: IPv6 at least. */
+	if (ret && !v6only && addr->sa.sa_family == AF_INET6 && cpg_sockaddr_is_wildcard(addr) &&
+	    rdv_dual_stack_refused(errno)) {
+		ret = open_sock(rs, addr, true, opt);
+		if (!ret)
+			log_notice("%s takes IPv6 only on this system: add --bind 0.0.0.0 for IPv4",
+				   cpg_sockaddr_str(addr, str, sizeof(str)));
+	}
+	if (ret) {
+		log_bind_error(addr, opt);
+		return -1;
+	}
+	rdv_socket_buffers(rs->fd, SOCKET_BUFFER_SIZE);
+	r->n_socks++;
+	return 0;
+}
+
+/*
+ * No --bind: IPv4 and IPv6 on every address. One dual-stack socket where
+ * the system allows it; else (OpenBSD refuses them) an IPv4 socket and an
+ * IPv6-only one; IPv4 alone if the kernel has no IPv6.
+ */
+static int open_default(struct rdv *r, const struct options *opt)
+{
+	union cpg_sockaddr any4, any6;
+	struct rdv_sock *rs = &r->socks[0];
+
+	memset(&any6, 0, sizeof(any6));
+	any6.in6.sin6_family = AF_INET6;
+	any6.in6.sin6_addr = in6addr_any;
+	any6.in6.sin6_port = htons(opt->port);
+	cpg_sockaddr_set_in(&any4, (struct in_addr){ htonl(INADDR_ANY) }, opt->port);
+	if (!open_sock(rs, &any6, false, opt)) {
+		rdv_socket_buffers(rs->fd, SOCKET_BUFFER_SIZE);
+		r->n_socks = 1;
+		return 0;
+	}
+	if (!rdv_dual_stack_refused(errno) && !rdv_no_ipv6(errno)) {
+		log_bind_error(&any6, opt);	/* a port in use, most likely */
+		return -1;
+	}
+	log_debug("no dual-stack socket: %m");
+	if (add_sock(r, &any4, false, opt))
+		return -1;
+	/* IPv6 on the port IPv4 got, when -p 0 chose one. */
+	cpg_sockaddr_set_port(&any6, cpg_sockaddr_port(&r->socks[0].addr));
+	if (!open_sock(&r->socks[1], &any6, true, opt)) {
+		rdv_socket_buffers(r->socks[1].fd, SOCKET_BUFFER_SIZE);
+		r->n_socks = 2;
+	} else if (rdv_no_ipv6(errno)) {
+		log_info("no IPv6 in this system: IPv4 only");
+	} else {
+		log_bind_error(&any6, opt);
+		return -1;
+	}
+	return 0;
+}
+
+/* Every socket: one per --bind, or the default. 0, or -1 after logging. */
+static int open_socks(struct rdv *r, const struct options *opt)
+{
+	for (unsigned int i = 0; i < MAX_BINDS; i++) {
+		r->socks[i] = (struct rdv_sock){ .rdv = r, .index = i, .fd = -1, .probe_fd = -1 };
+	}
+	if (!opt->n_binds)
+		return open_default(r, opt);
+	for (unsigned int i = 0; i < opt->n_binds; i++) {
+		if (add_sock(r, &opt->bind[i], false, opt))
+			return -1;
+	}
+	return 0;
+}
+
+static void close_socks(struct rdv *r)
+{
+	for (unsigned int i = 0; i < r->n_socks; i++) {
+		if (r->socks[i].probe_fd >= 0)
+			close(r->socks[i].probe_fd);
+		close(r->socks[i].fd);
+	}
+	r->n_socks = 0;
+}
+
+/* "NAT probing on port P", or on the ports of each socket when they differ. */
+static void log_probe_ports(const struct rdv *r)
+{
+	char line[MAX_BINDS * 8] = "";
+	size_t n = 0;
+	bool same = true;
+
+	for (unsigned int i = 0; i < r->n_socks; i++) {
+		same &= r->socks[i].probe_port == r->socks[0].probe_port;
+		if (r->socks[i].probe_port)
+			n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%u", n ? ", " : "",
+					      r->socks[i].probe_port);
+	}
+	if (!n)
+		return;
+	if (same)
+		log_notice("NAT probing on port %u", r->socks[0].probe_port);
+	else
+		log_notice("NAT probing on ports %s, by socket", line);
+}
+
+/* "ADDR:PORT, ADDR:PORT (IPv4 and IPv6)": what every socket listens on. */
+static void socks_str(const struct rdv *r, char *buf, size_t size)
+{
+	char one[CPG_SOCKADDR_STRLEN];
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (unsigned int i = 0; i < r->n_socks && n < size; i++) {
+		const struct rdv_sock *rs = &r->socks[i];
+		int w = snprintf(buf + n, size - n, "%s%s%s", i ? ", " : "",
+				 cpg_sockaddr_str(&rs->addr, one, sizeof(one)),
+				 rs->dual_stack ? " (IPv4 and IPv6)" : "");
+
+		if (w < 0)
+			break;
+		n += (size_t)w;
+	}
 }
 
 int main(int argc, char **argv)
@@ -548,9 +821,7 @@ int main(int argc, char **argv)
 		.relay = true,
 		.relays = RELAY_OPTIONS_INIT(0, 0),
 	};
-	char where[CPG_SOCKADDR_STRLEN];
-	union cpg_sockaddr bound;
-	socklen_t bound_len = sizeof(bound);
+	char where[MAX_BINDS * (CPG_SOCKADDR_STRLEN + 20)];
 	struct rdv *r;
 	int ret;
 
@@ -566,8 +837,6 @@ int main(int argc, char **argv)
 		rdv_process_end(&opt.cli.process);
 		return EXIT_FAILURE;
 	}
-	r->fd = -1;
-	r->probe_fd = -1;
 	ret = EXIT_FAILURE;
 	/* Read before daemonizing, from the directory it was given in. */
 	if (opt.relay_secret) {
@@ -576,31 +845,17 @@ int main(int argc, char **argv)
 		r->remote_relays = true;
 	}
 	/* Bound before daemonizing, so that an error reaches the terminal. */
-	r->fd = cpg_net_udp_socket(&opt.bind, NULL);
-	if (r->fd < 0)
+	if (open_socks(r, &opt))
 		goto out;
-	r->family = opt.bind.sa.sa_family;
-	rdv_socket_buffers(r->fd, SOCKET_BUFFER_SIZE);
-	memset(&bound, 0, sizeof(bound));
-	if (getsockname(r->fd, &bound.sa, &bound_len))
-		bound = opt.bind;
-	cpg_sockaddr_str(&bound, where, sizeof(where));
+	socks_str(r, where, sizeof(where));
 	log_notice("listening on %s", where);
-	if (opt.probe_port) {
-		r->probe_fd = open_probe_port(&opt);
-		if (r->probe_fd < 0)
-			goto out;
-		log_notice("NAT probing on port %ld", opt.probe_port);
-	}
+	log_probe_ports(r);
 	if (opt.relay && !opt.relays.low && !opt.relay_secret)
 		log_notice("relaying off: with --port 0, give --relay-ports");
 
 	ret = serve(r, &opt, where);
 out:
-	if (r->probe_fd >= 0)
-		close(r->probe_fd);
-	if (r->fd >= 0)
-		close(r->fd);
+	close_socks(r);
 	relay_ctl_key_wipe(&r->key);
 	free(r);
 	rdv_process_end(&opt.cli.process);

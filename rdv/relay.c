@@ -240,21 +240,19 @@ static void on_readable(struct cpg_loop *loop, int fd, uint32_t events, void *ar
 static int open_port(const struct relay *r, uint16_t port)
 {
 	union cpg_sockaddr addr = r->cfg.bind;
-	int fd, err;
+	int fd;
 
 	if (addr.sa.sa_family == AF_INET6)
 		addr.in6.sin6_port = htons(port);
 	else
 		addr.in.sin_port = htons(port);
-	fd = socket(addr.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/* An IPv6 relay serves IPv4 clients too, and pairs of one of each;
+	 * where dual-stack sockets are refused, IPv6 ones only. */
+	fd = rdv_udp_socket(&addr, false);
+	if (fd < 0 && rdv_dual_stack_refused(errno))
+		fd = rdv_udp_socket(&addr, true);
 	if (fd < 0)
 		return -1;
-	if (bind(fd, &addr.sa, cpg_sockaddr_len(&addr)) < 0) {
-		err = errno;
-		close(fd);
-		errno = err;
-		return -1;
-	}
 	rdv_socket_buffers(fd, RELAY_SOCKET_BUFFER_SIZE);
 	return fd;
 }

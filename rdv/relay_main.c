@@ -99,7 +99,8 @@ static void usage(FILE *f)
 		"      --secret=FILE      the key shared with it (its --relay-secret)\n"
 		"      --public=ADDR      the address clients reach this relay at (default:\n"
 		"                         the --bind address)\n"
-		"      --bind=ADDR        relay on ADDR only (default: every IPv4 address)\n"
+		"      --bind=ADDR        relay on ADDR only (default: every IPv4 address;\n"
+		"                         :: for IPv4 and IPv6)\n"
 		"      --relay-ports=LOW-HIGH\n"
 		"                         the relays' UDP ports (default %d-%d)\n"
 		RELAY_OPTIONS_HELP,

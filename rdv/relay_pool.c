@@ -38,6 +38,7 @@ struct port {
 struct remote {
 	bool live;
 	union cpg_sockaddr ctl;		/* where its control messages come from */
+	unsigned int sock;		/* the RDV's socket they last came in on */
 	union cpg_sockaddr public;	/* where clients reach it; port 0 */
 	struct cpg_port_range range;
 	size_t capacity;
@@ -76,7 +77,7 @@ static void send_ctl(struct relay_pool *p, const struct remote *r, struct cpg_ms
 	int len = relay_ctl_seal(p->cfg.key, m, p->cfg.wall_ms(), buf, sizeof(buf));
 
 	if (len > 0)
-		p->cfg.send(p->cfg.send_arg, &r->ctl, buf, (size_t)len);
+		p->cfg.send(p->cfg.send_arg, r->sock, &r->ctl, buf, (size_t)len);
 }
 
 static void send_alloc(struct relay_pool *p, const struct port *pt)
@@ -342,7 +343,7 @@ static struct remote *add_remote(struct relay_pool *p, const struct cpg_msg *m,
 		     CPG_HAS(CPG_ATTR_CAPACITY) | CPG_HAS(CPG_ATTR_IN_USE))
 
 static void on_hello(struct relay_pool *p, struct remote *r, const struct cpg_msg *m,
-		     const union cpg_sockaddr *from, uint64_t now)
+		     unsigned int sock, const union cpg_sockaddr *from, uint64_t now)
 {
 	union cpg_sockaddr public = m->relay_ep;
 
@@ -371,6 +372,7 @@ static void on_hello(struct relay_pool *p, struct remote *r, const struct cpg_ms
 	}
 	r->last_timestamp = m->timestamp;
 	r->last_heard = now;
+	r->sock = sock;
 	r->says_in_use = m->in_use;
 	r->capacity = m->capacity < n_ports(r) ? m->capacity : n_ports(r);
 	send_handle(p, r, CPG_MSG_RELAY_HELLO, m->request_id, 0, true);
@@ -425,7 +427,7 @@ static void log_refusal(struct relay_pool *p, const union cpg_sockaddr *from,
 		   relay_ctl_verdict_str(v));
 }
 
-void relay_pool_input(struct relay_pool *p, const uint8_t *buf, size_t len,
+void relay_pool_input(struct relay_pool *p, unsigned int sock, const uint8_t *buf, size_t len,
 		      const union cpg_sockaddr *from, uint64_t now_ms)
 {
 	struct remote *r = find_remote(p, from);
@@ -442,7 +444,7 @@ void relay_pool_input(struct relay_pool *p, const uint8_t *buf, size_t len,
 		return;
 	}
 	if (m.type == CPG_MSG_RELAY_HELLO) {
-		on_hello(p, r, &m, from, now_ms);
+		on_hello(p, r, &m, sock, from, now_ms);
 		return;
 	}
 	if (!r) {
@@ -451,6 +453,7 @@ void relay_pool_input(struct relay_pool *p, const uint8_t *buf, size_t len,
 		return;
 	}
 	r->last_heard = now_ms;
+	r->sock = sock;
 	if (m.type == CPG_MSG_RELAY_ALLOC)
 		on_alloc_answer(p, r, &m, now_ms);
 	else if (m.type == CPG_MSG_RELAY_EXPIRED && !(m.flags & CPG_FLAG_ACK))

@@ -59,8 +59,9 @@ struct relay_pool *relay_pool_new(const struct relay_pool_config *cfg);
 void relay_pool_free(struct relay_pool *p);
 /* What the server allocates and releases with; its arg is the pool. */
 extern const struct rdv_relay_ops relay_pool_ops;
-/* A control message received at the RDV's port. */
-void relay_pool_input(struct relay_pool *p, const uint8_t *buf, size_t len,
+/* A control message received at the RDV's port of socket sock, through
+ * which the answers to its relay go. */
+void relay_pool_input(struct relay_pool *p, unsigned int sock, const uint8_t *buf, size_t len,
 		      const union cpg_sockaddr *from, uint64_t now_ms);
 /* The RDV's own relay freed handle by itself. */
 void relay_pool_local_expired(struct relay_pool *p, uint64_t handle, const struct relay_pair *pair);

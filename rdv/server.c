@@ -144,6 +144,7 @@ struct rdv_client {
 	union cpg_sockaddr local_ep;	/* unset: none published */
 	/* Its endpoint in the other family (ADD_ENDPOINT); unset: none. */
 	union cpg_sockaddr alt_ep;
+	unsigned int sock;		/* the RDV's socket it last spoke to */
 	uint8_t nat_type;		/* as last probed */
 	/* Given in every OK, for the life of the registration: a HELLO from
 	 * another endpoint that carries it is this client moving. */
@@ -183,6 +184,9 @@ struct rdv_server {
 	struct client_list clients;	/* least recently heard from first */
 	struct session_list sessions;	/* least recently asked for first */
 	struct session_list parked;	/* relayed sessions past their TTL */
+	/* The socket of the datagram being handled: what answers its sender
+	 * goes through, and where the client that sent it is heard now. */
+	unsigned int rx_sock;
 	struct rdv_stats stats;
 };
 
@@ -321,8 +325,8 @@ static void dump(const char *what, const struct cpg_msg *m, const union cpg_sock
 		  cpg_msg_format(m, line, sizeof(line)));
 }
 
-static void send_via(struct rdv_server *s, bool probe_port, const struct cpg_msg *m,
-		     const union cpg_sockaddr *to)
+static void send_via(struct rdv_server *s, bool probe_port, unsigned int sock,
+		     const struct cpg_msg *m, const union cpg_sockaddr *to)
 {
 	uint8_t buf[CPG_PROTO_MAX_MSG];
 	int len = cpg_msg_encode(m, buf, sizeof(buf));
@@ -334,18 +338,27 @@ static void send_via(struct rdv_server *s, bool probe_port, const struct cpg_msg
 	}
 	if (s->cfg.dump)
 		dump(probe_port ? "send from the probe port to" : "send to", m, to);
-	(probe_port ? s->cfg.send_probe : s->cfg.send)(s->cfg.send_arg, to, buf, (size_t)len);
+	(probe_port ? s->cfg.send_probe : s->cfg.send)(s->cfg.send_arg, sock, to, buf,
+						       (size_t)len);
 	s->stats.sent++;
 }
 
-static void send_msg(struct rdv_server *s, const struct cpg_msg *m, const union cpg_sockaddr *to)
+/* An answer to the sender of the datagram being handled, which may be no client. */
+static void send_reply(struct rdv_server *s, const struct cpg_msg *m, const union cpg_sockaddr *to)
 {
-	send_via(s, false, m, to);
+	send_via(s, false, s->rx_sock, m, to);
 }
 
-static bool probing(const struct rdv_server *s)
+static void send_to_client(struct rdv_server *s, const struct cpg_msg *m,
+			   const struct rdv_client *c)
 {
-	return s->cfg.probe_port && s->cfg.send_probe;
+	send_via(s, false, c->sock, m, &c->endpoint);
+}
+
+/* The probe port of the clients of socket sock; 0: none. */
+static uint16_t probe_port(const struct rdv_server *s, unsigned int sock)
+{
+	return sock < RDV_MAX_SOCKS && s->cfg.send_probe ? s->cfg.probe_port[sock] : 0;
 }
 
 static void send_nok(struct rdv_server *s, uint32_t request_id, const union cpg_sockaddr *to,
@@ -356,12 +369,12 @@ static void send_nok(struct rdv_server *s, uint32_t request_id, const union cpg_
 	cpg_msg_init(&m, CPG_MSG_NOK, request_id);
 	m.present = CPG_HAS(CPG_ATTR_REASON);
 	m.reason = reason;
-	send_msg(s, &m, to);
+	send_reply(s, &m, to);
 	s->stats.nok[reason]++;
 }
 
-static void send_rej(struct rdv_server *s, const struct cpg_msg *ask,
-		     const union cpg_sockaddr *to, enum cpg_reason reason)
+static void send_rej(struct rdv_server *s, const struct cpg_msg *ask, const struct rdv_client *to,
+		     enum cpg_reason reason)
 {
 	struct cpg_msg m;
 
@@ -372,7 +385,7 @@ static void send_rej(struct rdv_server *s, const struct cpg_msg *ask,
 	m.peer_vpn_ip = ask->peer_vpn_ip;
 	m.peer_vpn_ip6 = ask->peer_vpn_ip6;
 	m.reason = reason;
-	send_msg(s, &m, to);
+	send_to_client(s, &m, to);
 	s->stats.rej[reason]++;
 }
 
@@ -394,15 +407,15 @@ static void send_ok(struct rdv_server *s, uint8_t type, uint32_t request_id,
 			m.present |= CPG_HAS(CPG_ATTR_VPN_IP6);
 			m.vpn_ip6 = c->vpn_ip6;
 		}
-		if (probing(s)) {
+		if (probe_port(s, c->sock)) {
 			m.present |= CPG_HAS(CPG_ATTR_PROBE_PORT);
-			m.probe_port = s->cfg.probe_port;
+			m.probe_port = probe_port(s, c->sock);
 		}
 	} else if (c->nat_type != CPG_NAT_UNKNOWN) {
 		m.present |= CPG_HAS(CPG_ATTR_NAT_TYPE);
 		m.nat_type = c->nat_type;
 	}
-	send_msg(s, &m, &c->endpoint);
+	send_to_client(s, &m, c);
 }
 
 /*
@@ -413,9 +426,9 @@ static void welcome(struct rdv_server *s, const struct rdv_client *c, uint32_t r
 {
 	struct cpg_msg m;
 
-	if (probing(s)) {
+	if (probe_port(s, c->sock)) {
 		cpg_msg_init(&m, CPG_MSG_PROBE, request_id);
-		send_via(s, true, &m, &c->endpoint);
+		send_via(s, true, c->sock, &m, &c->endpoint);
 	}
 	send_ok(s, CPG_MSG_OK, request_id, c);
 }
@@ -473,7 +486,7 @@ static void send_session(struct rdv_server *s, const struct rdv_session *se, int
 		m.present |= CPG_HAS(CPG_ATTR_FLAGS);
 		m.flags = flags;
 	}
-	send_msg(s, &m, &me->endpoint);
+	send_to_client(s, &m, me);
 }
 
 static void link_add(struct rdv_client *c, struct sess_link *l, struct rdv_session *se)
@@ -541,9 +554,11 @@ static void client_remove(struct rdv_server *s, struct rdv_client *c, const char
 	s->stats.clients--;
 }
 
+/* c sent the datagram being handled. */
 static void client_touch(struct rdv_server *s, struct rdv_client *c, uint64_t now)
 {
 	c->last_seen = now;
+	c->sock = s->rx_sock;
 	TAILQ_REMOVE(&s->clients, c, lru);
 	TAILQ_INSERT_TAIL(&s->clients, c, lru);
 }
@@ -791,6 +806,7 @@ static void client_register(struct rdv_server *s, const struct cpg_msg *m,
 	}
 	c->vpn_ip = m->vpn_ip;
 	c->endpoint = *from;
+	c->sock = s->rx_sock;
 	client_set_local(c, m);
 	client_set_ip6(s, c, m);
 	c->last_seen = now;
@@ -937,7 +953,7 @@ static void handle_add_endpoint(struct rdv_server *s, const struct cpg_msg *m,
 	ok.present = CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT) | CPG_HAS(CPG_ATTR_PING_INTERVAL);
 	ok.public_ep = *from;
 	ok.ping_interval = CPG_PING_INTERVAL_MS;
-	send_msg(s, &ok, from);
+	send_reply(s, &ok, from);
 }
 
 /*
@@ -987,7 +1003,7 @@ static void session_start(struct rdv_server *s, struct rdv_session *old,
 	if (reason != CPG_REASON_NONE && session_relay(s, se, first, second, reason, now) < 0 &&
 	    reason != CPG_REASON_NAT) {
 		free(se);
-		send_rej(s, ask, &asker->endpoint, CPG_REASON_NO_RELAY);
+		send_rej(s, ask, asker, CPG_REASON_NO_RELAY);
 		return;
 	}
 	if (old)
@@ -1027,16 +1043,16 @@ static void handle_ask(struct rdv_server *s, struct rdv_client *c, const struct 
 	struct rdv_session *se;
 
 	if (asks_for_self(c, m)) {
-		send_rej(s, m, &c->endpoint, CPG_REASON_BAD_REQUEST);
+		send_rej(s, m, c, CPG_REASON_BAD_REQUEST);
 		return;
 	}
 	peer = ask_target(s, m);
 	if (!peer) {
-		send_rej(s, m, &c->endpoint, CPG_REASON_UNKNOWN_PEER);
+		send_rej(s, m, c, CPG_REASON_UNKNOWN_PEER);
 		return;
 	}
 	if (client_timed_out(peer, now)) {
-		send_rej(s, m, &c->endpoint, CPG_REASON_PEER_TIMED_OUT);
+		send_rej(s, m, c, CPG_REASON_PEER_TIMED_OUT);
 		return;
 	}
 	se = find_session(s, c->vpn_ip, peer->vpn_ip);
@@ -1097,7 +1113,7 @@ static void handle_client_msg(struct rdv_server *s, const struct cpg_msg *m,
 			struct cpg_msg r;
 
 			cpg_msg_init(&r, CPG_MSG_RECONNECT, m->request_id);
-			send_msg(s, &r, from);
+			send_reply(s, &r, from);
 			s->stats.reconnect++;
 		}
 		return;
@@ -1140,13 +1156,14 @@ static void drop_malformed(struct rdv_server *s, const struct cpg_msg *m, enum c
 		send_nok(s, cpg_bytes_get_be32(buf + 4), from, CPG_REASON_VERSION);
 }
 
-void rdv_server_input(struct rdv_server *s, const uint8_t *buf, size_t len,
+void rdv_server_input(struct rdv_server *s, unsigned int sock, const uint8_t *buf, size_t len,
 		      const union cpg_sockaddr *from, uint64_t now_ms)
 {
 	char ep[CPG_SOCKADDR_STRLEN];
 	struct cpg_msg m;
 	enum cpg_decode_err err;
 
+	s->rx_sock = sock;
 	s->stats.received++;
 	err = cpg_msg_decode(&m, buf, len);
 	if (err != CPG_DECODE_OK) {
@@ -1194,13 +1211,14 @@ static uint8_t nat_type(const struct rdv_client *c, const union cpg_sockaddr *e2
 	return flags & CPG_FLAG_FILTER_OPEN ? CPG_NAT_CONE : CPG_NAT_RESTRICTED;
 }
 
-void rdv_server_input_probe(struct rdv_server *s, const uint8_t *buf, size_t len,
-			    const union cpg_sockaddr *from, uint64_t now_ms)
+void rdv_server_input_probe(struct rdv_server *s, unsigned int sock, const uint8_t *buf,
+			    size_t len, const union cpg_sockaddr *from, uint64_t now_ms)
 {
 	char ep[CPG_SOCKADDR_STRLEN], ip[INET_ADDRSTRLEN];
 	struct rdv_client *c;
 	struct cpg_msg m, r;
 
+	s->rx_sock = sock;
 	s->stats.received++;
 	if (cpg_msg_decode(&m, buf, len) != CPG_DECODE_OK || m.type != CPG_MSG_PROBE ||
 	    !(m.present & CPG_HAS(CPG_ATTR_VPN_IP))) {
@@ -1229,7 +1247,7 @@ void rdv_server_input_probe(struct rdv_server *s, const uint8_t *buf, size_t len
 	r.present = CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT) | CPG_HAS(CPG_ATTR_NAT_TYPE);
 	r.public_ep = *from;
 	r.nat_type = c->nat_type;
-	send_via(s, true, &r, from);
+	send_via(s, true, sock, &r, from);
 }
 
 void rdv_server_relay_expired(struct rdv_server *s, uint64_t handle, const struct relay_pair *pair)
@@ -1335,6 +1353,7 @@ static void client_info(const struct rdv_client *c, uint64_t now_ms,
 	out->vpn_ip6 = c->vpn_ip6;
 	out->endpoint = c->endpoint;
 	out->local_ep = c->local_ep;
+	out->sock = c->sock;
 	out->last_seen = c->last_seen;
 	out->timed_out = client_timed_out(c, now_ms);
 	out->sessions = c->n_sessions;

@@ -28,8 +28,17 @@
 /* Sessions at most, per allowed client (when max_clients is set). */
 #define RDV_SESSIONS_PER_CLIENT 4
 
-typedef void (*rdv_send_fn)(void *arg, const union cpg_sockaddr *to, const uint8_t *buf,
-			    size_t len);
+/* Sockets the RDV listens on, at most: every sock below is less. */
+#define RDV_MAX_SOCKS 8
+
+/*
+ * The RDV may listen on several sockets (IPv4, IPv6, several addresses):
+ * sock names one, as the caller numbered them. A client's NAT lets in only
+ * what comes from where it sent, so every datagram to it leaves through the
+ * socket (or that socket's probe port) it last spoke to.
+ */
+typedef void (*rdv_send_fn)(void *arg, unsigned int sock, const union cpg_sockaddr *to,
+			    const uint8_t *buf, size_t len);
 
 /* Relay allocations: rdv/relay.c in campagnol_rdv, a fake in the tests. */
 struct rdv_relay_ops {
@@ -43,10 +52,12 @@ struct rdv_relay_ops {
 struct rdv_config {
 	unsigned int max_clients;	/* 0: unlimited */
 	bool dump;			/* log every message received and sent */
-	rdv_send_fn send;		/* from the RDV's port */
-	rdv_send_fn send_probe;		/* from the probe port */
+	rdv_send_fn send;		/* from the RDV's port of socket sock */
+	rdv_send_fn send_probe;		/* from the probe port of socket sock */
 	void *send_arg;			/* of both */
-	uint16_t probe_port;		/* 0 (or no send_probe): no NAT probing */
+	/* Each socket's probe port, by number; 0 (or no send_probe): no NAT
+	 * probing of the clients of that socket. */
+	uint16_t probe_port[RDV_MAX_SOCKS];
 	const struct rdv_relay_ops *relay;	/* NULL: relaying off */
 	void *relay_arg;
 };
@@ -85,6 +96,7 @@ struct rdv_client_info {
 	struct in6_addr vpn_ip6;	/* in6addr_any: none */
 	union cpg_sockaddr endpoint;	/* as the RDV sees it */
 	union cpg_sockaddr local_ep;	/* published in HELLO; unset if none */
+	unsigned int sock;		/* the RDV's socket it last spoke to */
 	uint64_t last_seen;		/* now_ms of its last valid message */
 	bool timed_out;
 	size_t sessions;
@@ -97,12 +109,13 @@ struct rdv_server;
 struct rdv_server *rdv_server_new(const struct rdv_config *cfg);
 /* NULL is fine. Relay allocations are left to the relay's own end. */
 void rdv_server_free(struct rdv_server *s);
-/* One datagram received from `from` at now_ms (monotonic milliseconds). */
-void rdv_server_input(struct rdv_server *s, const uint8_t *buf, size_t len,
+/* One datagram received on socket sock from `from` at now_ms (monotonic
+ * milliseconds). */
+void rdv_server_input(struct rdv_server *s, unsigned int sock, const uint8_t *buf, size_t len,
 		      const union cpg_sockaddr *from, uint64_t now_ms);
-/* One datagram received at the probe port. */
-void rdv_server_input_probe(struct rdv_server *s, const uint8_t *buf, size_t len,
-			    const union cpg_sockaddr *from, uint64_t now_ms);
+/* One datagram received at the probe port of socket sock. */
+void rdv_server_input_probe(struct rdv_server *s, unsigned int sock, const uint8_t *buf,
+			    size_t len, const union cpg_sockaddr *from, uint64_t now_ms);
 /* The allocation handle (of pair) is gone without a release: the relay
  * freed it when idle, or a remote relay refused it or went silent. */
 void rdv_server_relay_expired(struct rdv_server *s, uint64_t handle, const struct relay_pair *pair);

@@ -30,6 +30,7 @@ struct sent_msg {
 	struct cpg_msg msg;
 	uint8_t version;	/* first byte on the wire */
 	bool from_probe;	/* sent from the probe port */
+	unsigned int sock;	/* through the RDV's socket number sock */
 };
 
 static struct {
@@ -37,7 +38,11 @@ static struct {
 	size_t n;
 } sent;
 
-static void record(const union cpg_sockaddr *to, const uint8_t *buf, size_t len, bool probe)
+/* The RDV's socket the test's datagrams come in on. */
+static unsigned int rx_sock;
+
+static void record(unsigned int sock, const union cpg_sockaddr *to, const uint8_t *buf, size_t len,
+		   bool probe)
 {
 	struct sent_msg *s;
 
@@ -50,24 +55,33 @@ static void record(const union cpg_sockaddr *to, const uint8_t *buf, size_t len,
 	s->to = *to;
 	s->version = buf[0];
 	s->from_probe = probe;
+	s->sock = sock;
 	/* Everything the server sends must decode in our version. */
 	assert_int_equal(cpg_msg_decode(&s->msg, buf, len), CPG_DECODE_OK);
 }
 
-static void record_send(void *arg, const union cpg_sockaddr *to, const uint8_t *buf, size_t len)
+static void record_send(void *arg, unsigned int sock, const union cpg_sockaddr *to,
+			const uint8_t *buf, size_t len)
 {
-	record(to, buf, len, false);
+	record(sock, to, buf, len, false);
 }
 
-static void record_send_probe(void *arg, const union cpg_sockaddr *to, const uint8_t *buf,
-			      size_t len)
+static void record_send_probe(void *arg, unsigned int sock, const union cpg_sockaddr *to,
+			      const uint8_t *buf, size_t len)
 {
-	record(to, buf, len, true);
+	record(sock, to, buf, len, true);
 }
 
 static void clear_sent(void)
 {
 	sent.n = 0;
+}
+
+/* The i-th message sent went through the RDV's socket number sock. */
+static void expect_sock(size_t i, unsigned int sock)
+{
+	assert_true(i < sent.n);
+	assert_int_equal(sent.msgs[i].sock, sock);
 }
 
 static struct rdv_server *new_server(unsigned int max_clients, bool dump)
@@ -104,7 +118,7 @@ static void input_msg(struct rdv_server *s, const struct cpg_msg *m,
 
 	assert_true(len > 0);
 	clear_sent();
-	rdv_server_input(s, buf, (size_t)len, from, now);
+	rdv_server_input(s, rx_sock, buf, (size_t)len, from, now);
 }
 
 static void send_hello_ip(struct rdv_server *s, struct in_addr ip, const union cpg_sockaddr *from,
@@ -1312,7 +1326,7 @@ static void input_bad(struct rdv_server *s, const uint8_t *buf, size_t len,
 		      const union cpg_sockaddr *from)
 {
 	clear_sent();
-	rdv_server_input(s, buf, len, from, T0 + 1000);
+	rdv_server_input(s, rx_sock, buf, len, from, T0 + 1000);
 }
 
 static uint64_t malformed_total(struct rdv_server *s)
@@ -1632,6 +1646,9 @@ static void test_tokens(void **state)
 #define FAKE_RELAYS 8
 #define FAKE_PORT 60000
 #define PROBE_PORT 57889
+/* Socket 3's differs, as it would on another --bind. */
+#define PROBE_PORTS { PROBE_PORT, PROBE_PORT, PROBE_PORT, PROBE_PORT + 10, PROBE_PORT, \
+		      PROBE_PORT, PROBE_PORT, PROBE_PORT }
 
 static struct {
 	unsigned int capacity;
@@ -1683,7 +1700,7 @@ static struct rdv_server *new_relay_server(unsigned int capacity, bool relay)
 		.max_clients = 100,
 		.send = record_send,
 		.send_probe = record_send_probe,
-		.probe_port = PROBE_PORT,
+		.probe_port = PROBE_PORTS,
 		.relay = relay ? &fake_ops : NULL,
 	};
 	struct rdv_server *s = rdv_server_new(&cfg);
@@ -1733,7 +1750,7 @@ static void send_probe(struct rdv_server *s, const char *ip, const union cpg_soc
 	len = cpg_msg_encode(&m, buf, sizeof(buf));
 	assert_true(len > 0);
 	clear_sent();
-	rdv_server_input_probe(s, buf, (size_t)len, from, T0);
+	rdv_server_input_probe(s, rx_sock, buf, (size_t)len, from, T0);
 }
 
 static void expect_probe_ans(const union cpg_sockaddr *to, uint8_t nat_type)
@@ -1816,11 +1833,67 @@ static void test_probe(void **state)
 	send_probe(s, "10.0.0.3", A_EP(), 0);
 	assert_int_equal(sent.n, 0);
 	clear_sent();
-	rdv_server_input_probe(s, junk, sizeof(junk), A_EP(), T0);
-	rdv_server_input_probe(s, junk, 3, A_EP(), T0);
+	rdv_server_input_probe(s, 0, junk, sizeof(junk), A_EP(), T0);
+	rdv_server_input_probe(s, 0, junk, 3, A_EP(), T0);
 	assert_int_equal(sent.n, 0);
 	assert_int_equal(st->probes_dropped, 4);
 	assert_int_equal(nat_of(s, "10.0.0.1"), CPG_NAT_SYMMETRIC);
+}
+
+/*
+ * With several sockets (IPv4 and IPv6, several addresses), each client is
+ * answered and told of its peers through the socket it last spoke to, and
+ * probed from that socket's probe port: its NAT lets in nothing else.
+ */
+static void test_sockets_followed(void **state)
+{
+	struct rdv_server *s = *state;
+	union cpg_sockaddr moved, nobody = test_ep4("203.0.113.9", 9);
+	struct rdv_client_info info;
+	uint8_t token[CPG_TOKEN_LEN];
+
+	assert_int_equal(cpg_sockaddr_parse("[2001:db8::50]:4000", 0, &moved), 0);
+	rx_sock = 1;
+	send_hello(s, "10.0.0.1", A_EP(), NULL, T0);
+	ok_token(token);
+	expect_welcome(A_EP());
+	expect_sock(0, 1);
+	expect_sock(1, 1);
+	rx_sock = 0;
+	send_hello(s, "10.0.0.2", B_EP(), NULL, T0);
+	expect_sock(1, 0);
+	send_ask(s, A_EP(), "10.0.0.2", T0);
+	/* A asked through socket 0: it is heard there now. */
+	expect_ans_fwd(A_EP(), "10.0.0.1", A_EP(), B_EP(), "10.0.0.2", B_EP(), 0);
+	expect_sock(0, 0);
+	expect_sock(1, 0);
+	rx_sock = 2;
+	send_ask(s, B_EP(), "10.0.0.1", T0);
+	sent_msg(0, CPG_MSG_ANS, B_EP());
+	expect_sock(0, 2);
+	/* A moves to IPv6 on socket 3: its OK and probe go there, B's news
+	 * through B's socket. */
+	rx_sock = 3;
+	send_hello_token(s, "10.0.0.1", &moved, token, T0 + 10);
+	assert_int_equal(sent.n, 3);
+	sent_msg(0, CPG_MSG_PROBE, &moved);
+	expect_sock(0, 3);
+	assert_int_equal(sent_msg(1, CPG_MSG_OK, &moved)->probe_port, PROBE_PORT + 10);
+	expect_sock(1, 3);
+	sent_msg(2, CPG_MSG_FWD, B_EP());
+	expect_sock(2, 2);
+	assert_true(rdv_server_client(s, test_ip4("10.0.0.1"), T0 + 10, &info));
+	assert_int_equal(info.sock, 3);
+	/* Strangers and probes are answered where they came in. */
+	rx_sock = 5;
+	send_simple(s, CPG_MSG_PING, &nobody, T0 + 10);
+	sent_msg(0, CPG_MSG_RECONNECT, &nobody);
+	expect_sock(0, 5);
+	rx_sock = 4;
+	send_probe(s, "10.0.0.2", B_EP(), 0);
+	sent_msg(0, CPG_MSG_PROBE_ANS, B_EP());
+	expect_sock(0, 4);
+	rx_sock = 0;
 }
 
 /* ANS and FWD tell each peer the other's NAT type. */
@@ -2165,7 +2238,8 @@ static uint64_t pool_wall(void)
 	return 1796527800000ULL;
 }
 
-static void count_ctl(void *arg, const union cpg_sockaddr *to, const uint8_t *buf, size_t len)
+static void count_ctl(void *arg, unsigned int sock, const union cpg_sockaddr *to,
+		      const uint8_t *buf, size_t len)
 {
 	ctl_sent++;
 }
@@ -2192,7 +2266,7 @@ static void remote_hello(struct relay_pool *p, struct relay_ctl_key *key,
 	m.capacity = 10;
 	len = relay_ctl_seal(key, &m, pool_wall(), buf, sizeof(buf));
 	assert_true(len > 0);
-	relay_pool_input(p, buf, (size_t)len, ctl, T0);
+	relay_pool_input(p, 0, buf, (size_t)len, ctl, T0);
 }
 
 /* Each pair goes to the least loaded relay; a remote relay that goes silent
@@ -2215,7 +2289,7 @@ static void test_remote_relay_chosen(void **state)
 		.max_clients = 100,
 		.send = record_send,
 		.send_probe = record_send_probe,
-		.probe_port = PROBE_PORT,
+		.probe_port = PROBE_PORTS,
 		.relay = &relay_pool_ops,
 		.relay_arg = p,
 	};
@@ -2275,7 +2349,7 @@ static void test_dump(void **state)
 	register_a_b(s);
 	send_ask(s, A_EP(), "10.0.0.2", T0);
 	assert_int_equal(sent.n, 2);
-	rdv_server_input(s, junk, sizeof(junk), A_EP(), T0);
+	rdv_server_input(s, 0, junk, sizeof(junk), A_EP(), T0);
 	rdv_server_log_stats(s, LOG_NOTICE);
 	send_simple(s, CPG_MSG_BYE, A_EP(), T0);
 	cpg_log_level = saved;
@@ -2289,7 +2363,7 @@ static void test_dump_probe_relay(void **state)
 		.dump = true,
 		.send = record_send,
 		.send_probe = record_send_probe,
-		.probe_port = PROBE_PORT,
+		.probe_port = PROBE_PORTS,
 		.relay = &fake_ops,
 	};
 	struct rdv_server *s = rdv_server_new(&cfg);
@@ -2301,7 +2375,7 @@ static void test_dump_probe_relay(void **state)
 	fake.capacity = FAKE_RELAYS;
 	cpg_log_level = LOG_DEBUG;
 	relayed_session(s);
-	rdv_server_input_probe(s, junk, sizeof(junk), A_EP(), T0);
+	rdv_server_input_probe(s, 0, junk, sizeof(junk), A_EP(), T0);
 	rdv_server_log_stats(s, LOG_NOTICE);
 	cpg_log_level = saved;
 	rdv_server_free(s);
@@ -2359,6 +2433,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_probe, setup_relay, teardown),
 		cmocka_unit_test_setup_teardown(test_nat_type_in_ans, setup_relay, teardown),
+		cmocka_unit_test_setup_teardown(test_sockets_followed, setup_relay, teardown),
 		cmocka_unit_test(test_needs_relay),
 		cmocka_unit_test_setup_teardown(test_same_nat_never_relayed, setup_relay, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_after_punch_failed, setup_relay,

@@ -1217,3 +1217,34 @@ dtls_audit() {
 		awk '{ n++; if ($1 == "0xfefd") v12++ }
 		     END { printf "hello server_hello=%d dtls12=%d\n", n, v12 }'
 }
+
+# --- The RDV over IPv6 (rdv6_*) --------------------------------------------
+
+# The public segment's IPv6 prefix, beside its IPv4 192.0.2.0/24.
+RDV6_PREFIX=2001:db8:2
+RDV6_IP=$RDV6_PREFIX::1
+
+# rdv6_addr NAME IP6: IPv6 address IP6/64 on NAME's eth0 (a public host),
+# usable at once (no duplicate address detection).
+rdv6_addr() {
+	ip -n "$(ns "$1")" -6 addr add "$2/64" dev eth0 nodad ||
+		ktap_bail_out "cannot add $2 to $1"
+}
+
+# rdv6_load NAME NS SERVER BASE_IP [OPTION...]: campagnol-rdv-load in NS
+# registering 2 clients (VPN IPs from BASE_IP) at SERVER for 1 s, in the
+# foreground; its key=value summary in $(out_of NAME). Returns its status.
+rdv6_load() {
+	local name=$1 nsname=$2 server=$3 base=$4
+	shift 4
+
+	start "$name" "$nsname" "$CPG_BIN/campagnol-rdv-load" -q -s "$server" -b "$base" \
+		-n 2 -D 1 "$@"
+	proc_wait "$name" 30 || return 1
+	[ "$CPG_RC" = 0 ]
+}
+
+# rdv6_summary NAME KEY: the value of KEY in NAME's rdv-load summary.
+rdv6_summary() {
+	sed -n "s/^$2=//p" "$(out_of "$1")"
+}

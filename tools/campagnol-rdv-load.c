@@ -126,7 +126,8 @@ static void usage(FILE *f)
 		"  -r, --rate N              HELLOs per second at most (default %d), or with\n"
 		"                            --fuzz datagrams per second (default %d)\n"
 		"  -l, --local-endpoint      publish each socket's address as LOCAL_ENDPOINT\n"
-		"      --bind IP             local address of the sockets (default any)\n"
+		"      --bind IP             local address of the sockets (default any of\n"
+		"                            the server's family: -s may be IPv6)\n"
 		"      --fuzz N              send N malformed datagrams instead; the VPN IPs\n"
 		"                            they carry are those of -b/-n\n"
 		"      --seed S              fuzz seed (default 1)\n"
@@ -219,11 +220,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->local_ep = true;
 			break;
 		case OPT_BIND:
-			if (inet_pton(AF_INET, optarg, &ip) != 1) {
-				log_err("--bind: not an IPv4 address: '%s'", optarg);
+			if (cpg_sockaddr_parse(optarg, 0, &o->bind) ||
+			    cpg_sockaddr_port(&o->bind)) {
+				log_err("--bind: not an IP address: '%s'", optarg);
 				return -1;
 			}
-			cpg_sockaddr_set_in(&o->bind, ip, 0);
 			break;
 		case OPT_FUZZ:
 			if (!number_arg("--fuzz: a number of datagrams (at least 1)", 1, ULONG_MAX,
@@ -263,8 +264,19 @@ static int parse_options(int argc, char **argv, struct options *o)
 		log_err("the RDV server is required (-s HOST[:PORT])");
 		return -1;
 	}
-	if (parse_server(server, &o->server) || o->server.sa.sa_family != AF_INET) {
-		log_err("-s: not an IPv4 server address: '%s'", server);
+	if (parse_server(server, &o->server)) {
+		log_err("-s: not a server address: '%s'", server);
+		return -1;
+	}
+	/* An IPv6 server: the clients' sockets are IPv6 too, unless --bind. */
+	if (o->server.sa.sa_family == AF_INET6 && o->bind.sa.sa_family == AF_INET &&
+	    o->bind.in.sin_addr.s_addr == htonl(INADDR_ANY)) {
+		memset(&o->bind, 0, sizeof(o->bind));
+		o->bind.in6.sin6_family = AF_INET6;
+		o->bind.in6.sin6_addr = in6addr_any;
+	}
+	if (o->bind.sa.sa_family != o->server.sa.sa_family) {
+		log_err("--bind: not of the server's family");
 		return -1;
 	}
 	if ((uint64_t)o->base_ip + o->clients - 1 > UINT32_MAX) {
@@ -375,7 +387,10 @@ struct counters {
 	uint64_t reconnect, lost_registrations;
 	uint64_t ask_sent, ans, fwd, close_sent, bye_sent;
 	uint64_t rej[CPG_REASON_MAX + 2];
-	uint64_t malformed[CPG_DECODE_ERR_MAX + 1], unexpected, foreign;
+	uint64_t malformed[CPG_DECODE_ERR_MAX + 1], unexpected, foreign, other_port;
+	/* OKs by the family of their PUBLIC_ENDPOINT; mapped: an IPv4 one
+	 * written as IPv6 (::ffff:a.b.c.d), which clients must never get. */
+	uint64_t ok_public_ipv4, ok_public_ipv6, ok_public_mapped;
 	uint64_t send_errors;
 };
 
@@ -606,6 +621,12 @@ static void client_on_ok(struct sim *s, struct client *c, const struct cpg_msg *
 			rtt_add(&s->hello_rtt, t - c->hello_us);
 	}
 	s->c.ok++;
+	if (m->public_ep.sa.sa_family == AF_INET)
+		s->c.ok_public_ipv4++;
+	else if (IN6_IS_ADDR_V4MAPPED(&m->public_ep.in6.sin6_addr))
+		s->c.ok_public_mapped++;
+	else
+		s->c.ok_public_ipv6++;
 	/* All clients get the same interval; follow the RDV's wish if sane. */
 	if ((m->present & CPG_HAS(CPG_ATTR_PING_INTERVAL)) && m->ping_interval >= 100 &&
 	    m->ping_interval <= 60000)
@@ -734,7 +755,11 @@ static void on_client_readable(struct cpg_loop *loop, int fd, uint32_t events, v
 			return;
 		}
 		if (!cpg_sockaddr_equal(&from, &s->opt->server)) {
-			s->c.foreign++;
+			/* The RDV's NAT probe comes from another port of its. */
+			if (cpg_sockaddr_same_host(&from, &s->opt->server))
+				s->c.other_port++;
+			else
+				s->c.foreign++;
 			continue;
 		}
 		client_input(s, c, s->rx, (size_t)n, now_us());
@@ -994,6 +1019,10 @@ static void sim_print_summary(const struct sim *s)
 			       c->malformed[e]);
 	printf("unexpected=%" PRIu64 "\n", c->unexpected);
 	printf("foreign=%" PRIu64 "\n", c->foreign);
+	printf("other_port=%" PRIu64 "\n", c->other_port);
+	printf("ok_public_ipv4=%" PRIu64 "\n", c->ok_public_ipv4);
+	printf("ok_public_ipv6=%" PRIu64 "\n", c->ok_public_ipv6);
+	printf("ok_public_mapped=%" PRIu64 "\n", c->ok_public_mapped);
 	printf("send_errors=%" PRIu64 "\n", c->send_errors);
 	rtt_print("hello", &s->hello_rtt);
 	rtt_print("ping", &s->ping_rtt);

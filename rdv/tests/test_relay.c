@@ -77,9 +77,10 @@ static uint16_t free_ports(unsigned int n)
 	}
 }
 
-static void start_relay(struct fixture *f, unsigned int ports, unsigned int max, uint64_t rate)
+static void start_relay_on(struct fixture *f, const union cpg_sockaddr *bind, unsigned int ports,
+			   unsigned int max, uint64_t rate)
 {
-	f->cfg.bind = test_ep4("127.0.0.1", 0);
+	f->cfg.bind = *bind;
 	f->cfg.port_low = free_ports(ports);
 	f->cfg.port_high = (uint16_t)(f->cfg.port_low + ports - 1);
 	f->cfg.max_allocs = max;
@@ -89,6 +90,13 @@ static void start_relay(struct fixture *f, unsigned int ports, unsigned int max,
 	f->cfg.expired_arg = f;
 	f->relay = relay_new(&f->loop, &f->cfg);
 	assert_non_null(f->relay);
+}
+
+static void start_relay(struct fixture *f, unsigned int ports, unsigned int max, uint64_t rate)
+{
+	union cpg_sockaddr lo = test_ep4("127.0.0.1", 0);
+
+	start_relay_on(f, &lo, ports, max, rate);
 }
 
 static void alloc_pair(struct fixture *f)
@@ -146,6 +154,14 @@ static int teardown(void **state)
 static const struct relay_stats *stats(const struct fixture *f)
 {
 	return relay_stats(f->relay);
+}
+
+static union cpg_sockaddr test_ep(const char *s)
+{
+	union cpg_sockaddr ep;
+
+	assert_int_equal(cpg_sockaddr_parse(s, 0, &ep), 0);
+	return ep;
 }
 
 /* Turn the loop until *counter reaches want. */
@@ -251,6 +267,54 @@ static void forward_one(struct fixture *f, int from, int to, size_t len)
 	assert_int_equal(recv_wait(f, to, in, sizeof(in), &src), (ssize_t)len);
 	assert_memory_equal(in, out, len);
 	assert_true(cpg_sockaddr_equal(&src, &f->relay_ep));
+}
+
+/*
+ * A relay on the IPv6 wildcard serves a pair of one IPv4 and one IPv6
+ * client: each binds at the address of its own family, learns its endpoint
+ * unmapped, and gets the other's datagrams from that address.
+ */
+static void test_dual_stack(void **state)
+{
+	struct fixture f = { .a = -1, .b = -1 };
+	union cpg_sockaddr any6 = test_ep("::"), lo6 = test_ep("[::1]:0"), ep4, ep6, src;
+	uint8_t out[100] = { 23 }, in[200];
+	uint16_t port;
+
+	f.b = cpg_net_udp_socket(&lo6, NULL);
+	if (f.b < 0)
+		skip();		/* no IPv6 here */
+	assert_int_equal(cpg_loop_init(&f.loop), 0);
+	start_relay_on(&f, &any6, 4, 0, 0);
+	f.pair.session = 9;
+	memset(f.pair.token, 0x5a, sizeof(f.pair.token));
+	f.pair.vpn_ip[0] = test_ip4("10.0.0.1");
+	f.pair.vpn_ip[1] = test_ip4("10.0.0.2");
+	assert_int_equal(relay_alloc(f.relay, &f.pair, cpg_loop_now_ms(), &f.grant), 0);
+	/* Every address: the grant says "the RDV's own", in either family. */
+	assert_true(cpg_sockaddr_is_wildcard(&f.grant.ep));
+	port = cpg_sockaddr_port(&f.grant.ep);
+	ep4 = test_ep4("127.0.0.1", port);
+	ep6 = lo6;
+	cpg_sockaddr_set_port(&ep6, port);
+	f.a = client_socket();
+
+	f.relay_ep = ep4;
+	bind_side(&f, f.a, 0);
+	f.relay_ep = ep6;
+	bind_side(&f, f.b, 1);
+	send_raw(f.a, out, sizeof(out), &ep4);
+	assert_int_equal(recv_wait(&f, f.b, in, sizeof(in), &src), (ssize_t)sizeof(out));
+	assert_true(cpg_sockaddr_equal(&src, &ep6));
+	send_raw(f.b, out, 1, &ep6);
+	assert_int_equal(recv_wait(&f, f.a, in, sizeof(in), &src), 1);
+	assert_true(cpg_sockaddr_equal(&src, &ep4));
+	assert_int_equal(stats(&f)->packets, 2);
+
+	relay_free(f.relay);
+	cpg_loop_destroy(&f.loop);
+	close(f.a);
+	close(f.b);
 }
 
 static void test_bind_and_forward(void **state)
@@ -493,6 +557,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_release, setup, teardown),
 		cmocka_unit_test(test_ports_exhausted),
 		cmocka_unit_test(test_max_allocs),
+		cmocka_unit_test(test_dual_stack),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

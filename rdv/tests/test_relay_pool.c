@@ -34,6 +34,7 @@ struct fixture {
 	struct relay_ctl_key relay_key;	/* the remote relay's copy */
 	uint64_t relay_seen;		/* last timestamp the remote accepted */
 	union cpg_sockaddr ctl;		/* the remote relay's control endpoint */
+	unsigned int sock;		/* the RDV's socket its messages come in on */
 	struct cpg_msg sent[MAX_SENT];	/* control messages the pool sent, opened */
 	int n_sent;
 	size_t local_in_use, local_allocs;
@@ -63,11 +64,14 @@ static void local_release(void *arg, uint64_t handle)
 
 static const struct rdv_relay_ops local_ops = { local_alloc, local_release };
 
-static void on_send(void *arg, const union cpg_sockaddr *to, const uint8_t *buf, size_t len)
+static void on_send(void *arg, unsigned int sock, const union cpg_sockaddr *to,
+		    const uint8_t *buf, size_t len)
 {
 	struct fixture *f = arg;
 
 	assert_true(cpg_sockaddr_equal(to, &f->ctl));
+	/* Answered through the socket it spoke to. */
+	assert_int_equal(sock, f->sock);
 	assert_true(f->n_sent < MAX_SENT);
 	assert_int_equal(relay_ctl_open(&f->relay_key, buf, len, wall, &f->relay_seen,
 					&f->sent[f->n_sent]), RELAY_CTL_OK);
@@ -108,6 +112,7 @@ static int setup(void **state)
 	make_key(&f->key, 0x33);
 	make_key(&f->relay_key, 0x33);
 	f->ctl = test_ep4("198.51.100.20", 40000);
+	f->sock = 2;
 	f->now = 1000;
 	f->pool = relay_pool_new(&cfg);
 	assert_non_null(f->pool);
@@ -131,7 +136,7 @@ static void from_relay(struct fixture *f, struct relay_ctl_key *key, struct cpg_
 	int len = relay_ctl_seal(key, m, wall, buf, sizeof(buf));
 
 	assert_true(len > 0);
-	relay_pool_input(f->pool, buf, (size_t)len, &f->ctl, f->now);
+	relay_pool_input(f->pool, f->sock, buf, (size_t)len, &f->ctl, f->now);
 }
 
 static void hello(struct fixture *f, struct relay_ctl_key *key, uint32_t capacity)
@@ -191,6 +196,10 @@ static void test_hello_acked(void **state)
 	assert_int_equal(f->sent[0].request_id, 5);
 	assert_int_equal(f->sent[0].flags, CPG_FLAG_ACK);
 	assert_int_equal(relay_pool_stats(f->pool)->remotes, 1);
+	/* Heard on another socket of the RDV, it is answered there now. */
+	f->sock = 5;
+	hello(f, &f->relay_key, 4);
+	assert_int_equal(f->n_sent, 2);
 }
 
 /* A wrong key, an old timestamp, a replay: counted, never answered. */
@@ -211,7 +220,7 @@ static void test_refused(void **state)
 	cpg_msg_init(&m, CPG_MSG_RELAY_HELLO, 0);
 	len = relay_ctl_seal(&f->relay_key, &m, wall, buf, sizeof(buf));
 	wall = T0;
-	relay_pool_input(f->pool, buf, (size_t)len, &f->ctl, f->now);
+	relay_pool_input(f->pool, f->sock, buf, (size_t)len, &f->ctl, f->now);
 	assert_int_equal(st->refused[RELAY_CTL_STALE], 1);
 
 	hello(f, &f->relay_key, 4);
@@ -220,9 +229,9 @@ static void test_refused(void **state)
 	m.present = CPG_HAS(CPG_ATTR_HANDLE);
 	m.handle = 1;
 	len = relay_ctl_seal(&f->relay_key, &m, wall, buf, sizeof(buf));
-	relay_pool_input(f->pool, buf, (size_t)len, &f->ctl, f->now);
+	relay_pool_input(f->pool, f->sock, buf, (size_t)len, &f->ctl, f->now);
 	assert_int_equal(f->n_sent, 2);		/* the stale handle's ACK */
-	relay_pool_input(f->pool, buf, (size_t)len, &f->ctl, f->now);
+	relay_pool_input(f->pool, f->sock, buf, (size_t)len, &f->ctl, f->now);
 	assert_int_equal(st->refused[RELAY_CTL_REPLAYED], 1);
 	assert_int_equal(f->n_sent, 2);
 	assert_int_equal(st->remotes, 1);

@@ -213,12 +213,25 @@ static void check_told_moved(struct fuzz_state *st, const struct cpg_msg *m,
 		abort();
 }
 
-static void check_send(void *arg, const union cpg_sockaddr *to, const uint8_t *buf, size_t len)
+/*
+ * The RDV's socket a datagram from ep comes in on: two of them, by port.
+ * A client is always sent to through the socket it spoke to, so every
+ * datagram to ep must leave through this one too.
+ */
+static unsigned int sock_of(const union cpg_sockaddr *ep)
+{
+	return cpg_sockaddr_port(ep) & 1;
+}
+
+static void check_send(void *arg, unsigned int sock, const union cpg_sockaddr *to,
+		       const uint8_t *buf, size_t len)
 {
 	struct fuzz_state *st = arg;
 	bool to_sender = st->from && cpg_sockaddr_equal(to, st->from);
 	struct cpg_msg m;
 
+	if (sock != sock_of(to))
+		abort();
 	/* Nothing is sent by rdv_server_expire(), nor to a stranger, nor
 	 * from the RDV's port in answer to the probe port. */
 	if (!st->from || st->at_probe || !heard_from(st, to))
@@ -341,12 +354,14 @@ static size_t fake_live(const struct fuzz_state *st)
 }
 
 /* From the probe port: a PROBE before the OK to a HELLO, or a PROBE_ANS. */
-static void check_send_probe(void *arg, const union cpg_sockaddr *to, const uint8_t *buf,
-			     size_t len)
+static void check_send_probe(void *arg, unsigned int sock, const union cpg_sockaddr *to,
+			     const uint8_t *buf, size_t len)
 {
 	struct fuzz_state *st = arg;
 	struct cpg_msg m;
 
+	if (sock != sock_of(to))
+		abort();
 	if (!st->from || !cpg_sockaddr_equal(to, st->from) || ++st->replies > 2)
 		abort();
 	if (len == 0 || len > CPG_PROTO_MAX_MSG || cpg_msg_decode(&m, buf, len) != CPG_DECODE_OK ||
@@ -494,7 +509,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&st, 0, sizeof(st));
 	if (relay) {
 		cfg.send_probe = check_send_probe;
-		cfg.probe_port = PROBE_PORT;
+		for (unsigned int i = 0; i < RDV_MAX_SOCKS; i++)
+			cfg.probe_port[i] = PROBE_PORT;
 		cfg.relay = &fake_ops;
 		cfg.relay_arg = &st;
 	}
@@ -531,9 +547,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		claim = claims_live(s, &st, now);
 		claim6 = claims_live_ip6(s, &st, now);
 		if (st.at_probe)
-			rdv_server_input_probe(s, buf, len, st.from, now);
+			rdv_server_input_probe(s, sock_of(st.from), buf, len, st.from, now);
 		else
-			rdv_server_input(s, buf, len, st.from, now);
+			rdv_server_input(s, sock_of(st.from), buf, len, st.from, now);
 		if (claim)
 			check_claim(&st);
 		if (claim6 && st.ok_sent)
