@@ -167,16 +167,16 @@ int rdv_watch_signals(struct cpg_loop *loop, cpg_loop_signal_fn fn, void *arg)
 
 int rdv_udp_socket(const union cpg_sockaddr *addr, bool v6only)
 {
-	int fd, on = v6only, err;
+	int fd, err;
 
-	fd = socket(addr->sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/* IPV6_V6ONLY means nothing to a specific IPv6 address. */
+	if (addr->sa.sa_family == AF_INET6 && cpg_sockaddr_is_wildcard(addr))
+		fd = cpg_net_ip6_socket(v6only);
+	else
+		fd = socket(addr->sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	/* Said either way: the system's default differs (net.ipv6.bindv6only).
-	 * It means nothing to a specific IPv6 address. */
-	if ((addr->sa.sa_family == AF_INET6 && cpg_sockaddr_is_wildcard(addr) &&
-	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) < 0) ||
-	    bind(fd, &addr->sa, cpg_sockaddr_len(addr)) < 0) {
+	if (bind(fd, &addr->sa, cpg_sockaddr_len(addr)) < 0) {
 		err = errno;
 		close(fd);
 		errno = err;

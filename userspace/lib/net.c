@@ -149,19 +149,15 @@ static bool is_ip6_wildcard(const union cpg_sockaddr *a)
 	return a->sa.sa_family == AF_INET6 && cpg_sockaddr_is_wildcard(a);
 }
 
-/*
- * A socket for [::] that takes IPv4 too, or -1 with errno: EAFNOSUPPORT
- * and friends where the system has no IPv6, EINVAL where it refuses
- * dual-stack sockets (OpenBSD).
- */
-static int dual_stack_socket(void)
+int cpg_net_ip6_socket(bool v6only)
 {
-	int fd, off = 0, err;
+	int fd, on = v6only, err;
 
 	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) < 0) {
+	/* Said either way: the system's default differs (net.ipv6.bindv6only). */
+	if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) < 0) {
 		err = errno;
 		close(fd);
 		errno = err;
@@ -195,7 +191,7 @@ static int udp_socket_for(union cpg_sockaddr *addr, const char *ifname)
 				cpg_sockaddr_str(addr, str, sizeof(str)));
 		return fd;
 	}
-	fd = dual_stack_socket();
+	fd = cpg_net_ip6_socket(false);
 	if (fd >= 0)
 		return fd;
 	log_notice("no socket for both IPv4 and IPv6 on this system (%m): IPv4 only");

@@ -38,6 +38,13 @@ const char *cpg_net_ip4_str(struct in_addr ip, char *buf);
  * tells which. fd or -1 with a log line.
  */
 int cpg_net_udp_socket(const union cpg_sockaddr *local, const char *ifname);
+/*
+ * An unbound, non-blocking, close-on-exec IPv6 UDP socket, IPV6_V6ONLY set
+ * as asked: off, it takes IPv4 too (v4-mapped) once bound to [::]. -1 with
+ * errno, nothing logged: EAFNOSUPPORT and friends where the system has no
+ * IPv6, EINVAL where it refuses dual-stack sockets (OpenBSD).
+ */
+int cpg_net_ip6_socket(bool v6only);
 /* The family of the socket's address, or AF_UNSPEC. */
 int cpg_net_socket_family(int fd);
 /* Whether a socket bound to bound can send to to. */
