@@ -142,13 +142,14 @@ static void send_hello(struct rdv_server *s, const char *ip, const union cpg_soc
 	send_hello_ip(s, test_ip4(ip), from, local, now);
 }
 
-/* A HELLO for ip carrying the registration secret token. */
-static void send_hello_token(struct rdv_server *s, const char *ip, const union cpg_sockaddr *from,
-			     const uint8_t token[CPG_TOKEN_LEN], uint64_t now)
+/* A HELLO or ADD_ENDPOINT (type) for ip carrying the registration secret token. */
+static void send_token_msg(struct rdv_server *s, uint8_t type, const char *ip,
+			   const union cpg_sockaddr *from, const uint8_t token[CPG_TOKEN_LEN],
+			   uint64_t now)
 {
 	struct cpg_msg m;
 
-	cpg_msg_init(&m, CPG_MSG_HELLO, 42);
+	cpg_msg_init(&m, type, 42);
 	m.present = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_REG_TOKEN);
 	m.vpn_ip = test_ip4(ip);
 	memcpy(m.reg_token, token, CPG_TOKEN_LEN);
@@ -689,7 +690,7 @@ static void test_reg_token_moves(void **state)
 	session = expect_ans_fwd(A_EP(), "10.0.0.1", A_EP(), B_EP(), "10.0.0.2", B_EP(), 0);
 	memcpy(stoken, sent.msgs[0].msg.token, sizeof(stoken));
 
-	send_hello_token(s, "10.0.0.1", &moved, token, T0 + 10);
+	send_token_msg(s, CPG_MSG_HELLO, "10.0.0.1", &moved, token, T0 + 10);
 	/* The OK, then B is told where A is now, in the session it holds. */
 	assert_int_equal(sent.n, 2);
 	m = sent_msg(0, CPG_MSG_OK, &moved);
@@ -717,27 +718,15 @@ static void test_reg_token_moves(void **state)
 	assert_true(cpg_sockaddr_equal(&m->peer_ep, &moved));
 	/* Moving back works the same way; so does a repeat at the same place,
 	 * which keeps the sessions (the client did not restart). */
-	send_hello_token(s, "10.0.0.1", A_EP(), token, T0 + 30);
+	send_token_msg(s, CPG_MSG_HELLO, "10.0.0.1", A_EP(), token, T0 + 30);
 	assert_int_equal(sent.n, 2);
 	sent_msg(0, CPG_MSG_OK, A_EP());
 	expect_told_moved(1, B_EP(), "10.0.0.1", A_EP(), CPG_ROLE_SERVER, session, stoken);
 	/* No move, no news for B. */
-	send_hello_token(s, "10.0.0.1", A_EP(), token, T0 + 40);
+	send_token_msg(s, CPG_MSG_HELLO, "10.0.0.1", A_EP(), token, T0 + 40);
 	expect_ok(A_EP());
 	assert_int_equal(rdv_server_stats(s)->moved, 2);
 	assert_int_equal(rdv_server_stats(s)->sessions, 1);
-}
-
-static void send_add_endpoint(struct rdv_server *s, const char *ip, const union cpg_sockaddr *from,
-			      const uint8_t token[CPG_TOKEN_LEN], uint64_t now)
-{
-	struct cpg_msg m;
-
-	cpg_msg_init(&m, CPG_MSG_ADD_ENDPOINT, 43);
-	m.present = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_REG_TOKEN);
-	m.vpn_ip = test_ip4(ip);
-	memcpy(m.reg_token, token, CPG_TOKEN_LEN);
-	input_msg(s, &m, from, now);
 }
 
 /*
@@ -759,18 +748,18 @@ static void test_add_endpoint(void **state)
 	send_hello(s, "10.0.0.2", B_EP(), NULL, T0);
 	memcpy(wrong, token, sizeof(wrong));
 	wrong[0] ^= 1;
-	send_add_endpoint(s, "10.0.0.1", &a6, wrong, T0);
+	send_token_msg(s, CPG_MSG_ADD_ENDPOINT, "10.0.0.1", &a6, wrong, T0);
 	assert_int_equal(sent.n, 0);
-	send_add_endpoint(s, "10.0.0.9", &a6, token, T0);
+	send_token_msg(s, CPG_MSG_ADD_ENDPOINT, "10.0.0.9", &a6, token, T0);
 	assert_int_equal(sent.n, 0);
-	send_add_endpoint(s, "10.0.0.1", &other4, token, T0);
+	send_token_msg(s, CPG_MSG_ADD_ENDPOINT, "10.0.0.1", &other4, token, T0);
 	assert_int_equal(sent.n, 0);
 	assert_int_equal(rdv_server_stats(s)->unexpected, 3);
 
-	send_add_endpoint(s, "10.0.0.1", &a6, token, T0);
+	send_token_msg(s, CPG_MSG_ADD_ENDPOINT, "10.0.0.1", &a6, token, T0);
 	assert_int_equal(sent.n, 1);
 	m = sent_msg(0, CPG_MSG_OK, &a6);
-	assert_int_equal(m->request_id, 43);
+	assert_int_equal(m->request_id, 42);
 	assert_true(cpg_sockaddr_equal(&m->public_ep, &a6));
 	assert_false(m->present & CPG_HAS(CPG_ATTR_REG_TOKEN));
 
@@ -783,7 +772,7 @@ static void test_add_endpoint(void **state)
 	assert_false(sent.msgs[1].msg.present & CPG_HAS(CPG_ATTR_PEER_ALT_ENDPOINT));
 
 	/* A now comes over IPv6 only: that is its endpoint, and no second. */
-	send_hello_token(s, "10.0.0.1", &a6, token, T0 + 10);
+	send_token_msg(s, CPG_MSG_HELLO, "10.0.0.1", &a6, token, T0 + 10);
 	sent_msg(0, CPG_MSG_OK, &a6);
 	send_ask(s, B_EP(), "10.0.0.1", T0 + 10);
 	m = sent_msg(0, CPG_MSG_ANS, B_EP());
@@ -791,8 +780,8 @@ static void test_add_endpoint(void **state)
 	assert_false(m->present & CPG_HAS(CPG_ATTR_PEER_ALT_ENDPOINT));
 
 	/* Back on IPv4 with IPv6 added, then a restart: the second goes. */
-	send_hello_token(s, "10.0.0.1", A_EP(), token, T0 + 20);
-	send_add_endpoint(s, "10.0.0.1", &a6, token, T0 + 20);
+	send_token_msg(s, CPG_MSG_HELLO, "10.0.0.1", A_EP(), token, T0 + 20);
+	send_token_msg(s, CPG_MSG_ADD_ENDPOINT, "10.0.0.1", &a6, token, T0 + 20);
 	sent_msg(0, CPG_MSG_OK, &a6);
 	send_hello(s, "10.0.0.1", A_EP(), NULL, T0 + 30);
 	send_ask(s, B_EP(), "10.0.0.1", T0 + 30);
@@ -823,7 +812,7 @@ static void test_move_tells_every_peer(void **state)
 	with_c = expect_ans_fwd(&c_ep, "10.0.0.3", &c_ep, A_EP(), "10.0.0.1", A_EP(), 0);
 	memcpy(tok_c, sent.msgs[0].msg.token, sizeof(tok_c));
 
-	send_hello_token(s, "10.0.0.1", &moved, token, T0 + 10);
+	send_token_msg(s, CPG_MSG_HELLO, "10.0.0.1", &moved, token, T0 + 10);
 	assert_int_equal(sent.n, 3);
 	sent_msg(0, CPG_MSG_OK, &moved);
 	for (size_t i = 1; i < 3; i++) {
@@ -856,21 +845,21 @@ static void test_reg_token_refused(void **state)
 	ok_token(token);
 	memcpy(wrong, token, sizeof(wrong));
 	wrong[CPG_TOKEN_LEN - 1] ^= 1;
-	send_hello_token(s, "10.0.0.1", &other, wrong, T0 + 10);
+	send_token_msg(s, CPG_MSG_HELLO, "10.0.0.1", &other, wrong, T0 + 10);
 	expect_nok(&other, CPG_REASON_IP_IN_USE);
 	send_hello(s, "10.0.0.1", &other, NULL, T0 + 20);
 	expect_nok(&other, CPG_REASON_IP_IN_USE);
 	/* Another VPN IP's secret proves nothing about this one. */
 	send_hello(s, "10.0.0.2", B_EP(), NULL, T0);
 	ok_token(wrong);
-	send_hello_token(s, "10.0.0.1", &other, wrong, T0 + 30);
+	send_token_msg(s, CPG_MSG_HELLO, "10.0.0.1", &other, wrong, T0 + 30);
 	expect_nok(&other, CPG_REASON_IP_IN_USE);
 	assert_int_equal(rdv_server_stats(s)->nok[CPG_REASON_IP_IN_USE], 3);
 	assert_int_equal(rdv_server_stats(s)->moved, 0);
 	assert_true(rdv_server_client(s, test_ip4("10.0.0.1"), T0 + 30, &info));
 	assert_true(cpg_sockaddr_equal(&info.endpoint, A_EP()));
 	/* A secret for a VPN IP nobody holds is a plain registration. */
-	send_hello_token(s, "10.0.0.3", &other, token, T0 + 40);
+	send_token_msg(s, CPG_MSG_HELLO, "10.0.0.3", &other, token, T0 + 40);
 	expect_ok(&other);
 	assert_int_equal(rdv_server_stats(s)->registered, 3);
 }
@@ -885,7 +874,7 @@ static void test_reg_token_move_onto_registered_endpoint(void **state)
 	send_hello(s, "10.0.0.1", A_EP(), NULL, T0);
 	ok_token(token);
 	send_hello(s, "10.0.0.2", B_EP(), NULL, T0);
-	send_hello_token(s, "10.0.0.1", B_EP(), token, T0 + 10);
+	send_token_msg(s, CPG_MSG_HELLO, "10.0.0.1", B_EP(), token, T0 + 10);
 	expect_ok(B_EP());
 	assert_int_equal(rdv_server_stats(s)->clients, 1);
 	assert_false(rdv_server_client(s, test_ip4("10.0.0.2"), T0 + 10, &info));
@@ -1874,7 +1863,7 @@ static void test_sockets_followed(void **state)
 	/* A moves to IPv6 on socket 3: its OK and probe go there, B's news
 	 * through B's socket. */
 	rx_sock = 3;
-	send_hello_token(s, "10.0.0.1", &moved, token, T0 + 10);
+	send_token_msg(s, CPG_MSG_HELLO, "10.0.0.1", &moved, token, T0 + 10);
 	assert_int_equal(sent.n, 3);
 	sent_msg(0, CPG_MSG_PROBE, &moved);
 	expect_sock(0, 3);
@@ -2151,7 +2140,7 @@ static void test_relay_kept_on_move(void **state)
 	relayed = sent.msgs[0].msg.session;
 	memcpy(stoken, sent.msgs[0].msg.token, sizeof(stoken));
 
-	send_hello_token(s, "10.0.0.1", &moved, token, T0 + 2000);
+	send_token_msg(s, CPG_MSG_HELLO, "10.0.0.1", &moved, token, T0 + 2000);
 	/* PROBE and OK, then B learns A's new endpoint: a direct try, the
 	 * relay staying meanwhile. */
 	assert_int_equal(sent.n, 3);

@@ -127,6 +127,23 @@ kmod_pair_tunnel() {
 		wait_for "$CPG_TMP/tun-b.out" "^tunnel: ready" 5
 }
 
+# kmod_pair_tcp WHAT DST: 2 s of iperf3 TCP from a to b's DST through the
+# tunnel, one test named WHAT (skipped without iperf3), its rate printed.
+kmod_pair_tcp() {
+	local what=$1 dst=$2 out bps
+
+	if ! command -v iperf3 >/dev/null; then
+		ktap_test_skip "$what: no iperf3"
+		return
+	fi
+	in_ns b iperf3 -s -1 -D -B "$dst" >/dev/null 2>&1
+	sleep 0.3
+	out=$(in_ns a iperf3 -c "$dst" -t 2 -J 2>/dev/null)
+	bps=$(echo "$out" | sed -n 's/.*"bits_per_second":[[:space:]]*\([0-9.e+]*\).*/\1/p' | tail -n 1)
+	ktap_print_msg "$what: iperf3 $bps bit/s"
+	ktap_test_result "$what" [ -n "$bps" ]
+}
+
 # kmod_pair_down: the tunnel holders and devices of kmod_pair_tunnel gone.
 kmod_pair_down() {
 	local h

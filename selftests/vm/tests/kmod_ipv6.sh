@@ -89,16 +89,7 @@ too_big() {
 ktap_test_result "a packet larger than the MTU: Packet Too Big (mtu = 1419), counted" too_big
 
 # TCP: the stack hands the device GSO packets, segmented before sealing.
-if command -v iperf3 >/dev/null; then
-	in_ns b iperf3 -s -1 -D -B fd00:9::2 >/dev/null 2>&1
-	sleep 0.3
-	out=$(in_ns a iperf3 -6 -c fd00:9::2 -t 2 -J 2>/dev/null)
-	bps=$(echo "$out" | sed -n 's/.*"bits_per_second":[[:space:]]*\([0-9.e+]*\).*/\1/p' | tail -n 1)
-	ktap_print_msg "iperf3 TCP over IPv6: $bps bit/s"
-	ktap_test_result "TCP over IPv6 through the tunnel (GSO)" [ -n "$bps" ]
-else
-	ktap_test_skip "TCP over IPv6 through the tunnel (GSO): no iperf3"
-fi
+kmod_pair_tcp "TCP over IPv6 through the tunnel (GSO)" fd00:9::2
 line=$(show b | grep '^peer ')
 ktap_print_msg "b's peer: $line"
 ktap_test_result "no auth, replay or malformed drops" \
@@ -142,16 +133,7 @@ ktap_test_result "the kernel reports the peer's IPv6 endpoint" \
 	[ "$(peer_field a remote)" = 2001:db8:9::2 ]
 ktap_test_result "over IPv6 transport: b's peer counted the records" \
 	expect_peer b rx_packets "${rx0:-0}" 6
-if command -v iperf3 >/dev/null; then
-	in_ns b iperf3 -s -1 -D -B 10.9.0.2 >/dev/null 2>&1
-	sleep 0.3
-	out=$(in_ns a iperf3 -c 10.9.0.2 -t 2 -J 2>/dev/null)
-	bps=$(echo "$out" | sed -n 's/.*"bits_per_second":[[:space:]]*\([0-9.e+]*\).*/\1/p' | tail -n 1)
-	ktap_print_msg "iperf3 TCP over IPv6 transport: $bps bit/s"
-	ktap_test_result "TCP over IPv6 transport (GSO, segmented before sealing)" [ -n "$bps" ]
-else
-	ktap_test_skip "TCP over IPv6 transport (GSO, segmented before sealing): no iperf3"
-fi
+kmod_pair_tcp "TCP over IPv6 transport (GSO, segmented before sealing)" 10.9.0.2
 tunnel_down
 
 # The daemon's default socket: [::], IPv4 taken as v4-mapped, an IPv4 peer.
