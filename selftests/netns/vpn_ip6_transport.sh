@@ -19,6 +19,8 @@
 #     (behind NAT2, IPv4 only); both endpoints stay IPv4.
 #   - On the public segment, the traffic of both pairs is IPv6 UDP between
 #     their addresses and ports, both ways; nothing of theirs over IPv4.
+#   - Across families: A (registered over IPv6) reaches C (IPv4 only), F
+#     (IPv6 only) reaches D (registered over IPv4), by whatever path.
 
 # Functions below are called through ktap_test_result.
 # shellcheck disable=SC2317
@@ -42,7 +44,7 @@ for h in "${HOSTS6[@]}"; do
 done
 
 ktap_require jq tcpdump
-plane_init 16 campagnol_rdv campagnol campagnol-status
+plane_init 17 campagnol_rdv campagnol campagnol-status
 topo_standard rdv A B C D
 topo_ip6 rdv A B D
 topo_host6_only F nat1 "$F_IP6"
@@ -278,4 +280,19 @@ wire6() {
 ktap_test_result "on the public segment: A-B and F-G as IPv6 UDP between their addresses, both ways; none over IPv4" \
 	wire6
 
+# ---- Across families ----------------------------------------------------------
+
+# across X Y: X and Y, registered over different families, reach each other
+# whatever the path (the RDV's relay, while a client registers over one
+# family only); the path is printed, not judged.
+across() {
+	ping_pair "$1" "$2" VPN || return 1
+	ktap_print_msg "$1's path to $2: $(vpn_peer_get "$1" "${VPN[$2]}" .path)" \
+		"at $(vpn_peer_get "$1" "${VPN[$2]}" .endpoint)"
+}
+across_families() {
+	across A C && across F D
+}
+ktap_test_result "across families: A (over IPv6) and C (IPv4 only), F (IPv6 only) and D (over IPv4) ping each other" \
+	across_families
 plane_finish "${HOSTS[@]}"
