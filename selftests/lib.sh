@@ -203,6 +203,7 @@ cpg_reap_stale() {
 			kill -KILL "$pid" 2>/dev/null
 		done
 		ip netns del "$name" 2>/dev/null
+		rm -rf "/etc/netns/$name"
 	done
 	for name in /run/campagnol/cpg*-*.sock; do
 		[[ $name =~ /cpg([0-9]+)-[^/]*$ ]] || continue
@@ -271,6 +272,8 @@ cpg_cleanup() {
 	wait 2>/dev/null
 	for ((i = ${#CPG_NS[@]} - 1; i >= 0; i--)); do
 		ip netns del "${CPG_RUN}-${CPG_NS[i]}" 2>/dev/null
+		# topo_hosts's /etc/hosts, if it wrote one.
+		rm -rf "/etc/netns/${CPG_RUN}-${CPG_NS[i]}"
 	done
 	CPG_NS=()
 	# Status sockets of our daemons that could not remove theirs (SIGKILL).
@@ -528,6 +531,28 @@ topo_host6_only() {
 	ip -n "$(ns "$name")" link set eth0 up
 	topo_addr6 "$name" eth0 "$addr"
 	ip -n "$(ns "$name")" -6 route add default via "${CPG_GW6[$nat]}"
+}
+
+# topo_hosts NAME LINE...: the /etc/hosts of the processes in namespace
+# NAME is made of LINE... (ip netns exec mounts /etc/netns/NS/hosts over
+# it): names that resolve there only, such as RDV_NAME. Its host.conf says
+# "multi on", without which glibc gives only the first line of a name that
+# has two (one per family). cpg_cleanup removes them with the namespace.
+topo_hosts() {
+	local dir
+
+	dir="/etc/netns/$(ns "$1")"
+	shift
+	if ! mkdir -p "$dir" || ! printf '%s\n' "$@" >"$dir/hosts"; then
+		ktap_bail_out "cannot write $dir/hosts"
+	fi
+	# ip netns exec mounts it only over a file that exists.
+	[ ! -e /etc/host.conf ] || echo "multi on" >"$dir/host.conf"
+}
+# A name for the RDV, with both its addresses (topo_hosts NAME "$(rdv_hosts)").
+RDV_NAME=rdv.test
+rdv_hosts() {
+	printf '%s %s\n' "$RDV_IP" "$RDV_NAME" "$RDV_IP6" "$RDV_NAME"
 }
 
 # vpn_conf_rdv6: the lines of a vpn_conf that make the daemon register with

@@ -21,6 +21,9 @@
 #     their addresses and ports, both ways; nothing of theirs over IPv4.
 #   - Across families: A (registered over IPv6) reaches C (IPv4 only), F
 #     (IPv6 only) reaches D (registered over IPv4), by whatever path.
+#   - A and B again, their server_host a name with both the RDV's addresses:
+#     the RDV registers each over IPv4 and adds its IPv6 endpoint; they ping
+#     each other and their path moves to IPv6.
 
 # Functions below are called through ktap_test_result.
 # shellcheck disable=SC2317
@@ -44,7 +47,7 @@ for h in "${HOSTS6[@]}"; do
 done
 
 ktap_require jq tcpdump
-plane_init 17 campagnol_rdv campagnol campagnol-status
+plane_init 19 campagnol_rdv campagnol campagnol-status
 topo_standard rdv A B C D
 topo_ip6 rdv A B D
 topo_host6_only F nat1 "$F_IP6"
@@ -295,4 +298,54 @@ across_families() {
 }
 ktap_test_result "across families: A (over IPv6) and C (IPv4 only), F (IPv6 only) and D (over IPv4) ping each other" \
 	across_families
+# ---- A dual-stack pair by name ------------------------------------------------
+
+# A and B again, their server_host a name that gives both the RDV's
+# addresses (rdv.test, in their /etc/hosts): each registers over IPv4 and
+# adds its IPv6 endpoint, which the RDV passes on; they punch both, and
+# their path moves to IPv6 (the same association).
+restart_by_name() {
+	local h lines
+
+	for h in A B; do
+		vpn_stop "$h"
+		if [ "$CPG_RC" != 0 ]; then
+			ktap_print_msg "$h's daemon exited with status $CPG_RC on SIGTERM"
+			return 1
+		fi
+		topo_hosts "$h" "$(rdv_hosts)"
+		mapfile -t lines < <(vpn_conf6 "${VPN6[$h]}"; printf '%s\n' "[NETWORK]" \
+			"server_host = $RDV_NAME")
+		vpn_conf "$h" "${VPN[$h]}" "${PORT[$h]}" "${lines[@]}"
+		vpn_start "$h" "$h" || return 1
+	done
+	registered_at A "$(ere "$NAT1_IP"):[0-9]+" && registered_at B "$(ere "$NAT2_IP"):[0-9]+" &&
+		added_at A && added_at B
+}
+
+# added_at HOST: the RDV logged HOST's IPv6 endpoint added to its IPv4
+# registration.
+added_at() {
+	local re
+
+	re="$(rdv_client_re "${VPN[$1]}") added its endpoint $(ere "${EP6[$1]}")( |$)"
+	wait_for "$(err_of rdv)" "$re" 10 && return 0
+	ktap_print_msg "the RDV did not log $1's endpoint ${EP6[$1]} added; its lines about $1:" \
+		"$(grep -F "client ${VPN[$1]} " "$(err_of rdv)" | tail -n 3)"
+	return 1
+}
+ktap_test_result "A and B with server_host $RDV_NAME (both families): registered over IPv4, IPv6 endpoint added" \
+	restart_by_name
+
+# moved_to_ip6 X Y: after the pings, X holds Y at Y's IPv6 endpoint (5 s at
+# most for the move), in its status and its data plane.
+moved_to_ip6() {
+	vpn_wait_peer "$1" "${VPN[$2]}" ".state == \"established\" and .endpoint == \"${EP6[$2]}\"" 5
+	endpoint_is "$1" "$2" "$(ere "${EP6[$2]}")" && plane_view "$1" "$2"
+}
+by_name() {
+	ping_pair A B VPN && ping_pair A B VPN6 && moved_to_ip6 A B && moved_to_ip6 B A
+}
+ktap_test_result "A and B (by name) ping each other, IPv4 and IPv6 inside; their path is IPv6, in the statuses and data planes" \
+	by_name
 plane_finish "${HOSTS[@]}"

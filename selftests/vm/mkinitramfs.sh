@@ -164,6 +164,10 @@ cat >"$ROOT/etc/group" <<-'EOF'
 EOF
 echo cpg-vm >"$ROOT/etc/hostname"
 printf '127.0.0.1\tlocalhost cpg-vm\n::1\tlocalhost\n' >"$ROOT/etc/hosts"
+# "multi on": a name on two lines of /etc/hosts (both families: lib.sh's
+# topo_hosts) gives both addresses, as on the host; glibc gives only the
+# first without it.
+printf 'multi on\n' >"$ROOT/etc/host.conf"
 for f in /etc/protocols /etc/services /etc/nsswitch.conf; do
 	[ -f "$f" ] && cp "$f" "$ROOT$f"
 done
