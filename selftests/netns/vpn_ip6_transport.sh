@@ -6,7 +6,7 @@
 # The standard topology with IPv6 (lib.sh topo_ip6): a routed /64 behind
 # each router, no NAT66, but a stateful firewall that drops what the LAN
 # did not ask for, so that peers behind two of them must punch holes. The
-# RDV listens on one dual-stack socket.
+# RDV listens on both families, as it does by default.
 #   - A dual-stack pair, A (behind NAT1) and B (behind NAT2), whose
 #     server_host is the RDV's IPv6 address: the RDV registers each at its
 #     IPv6 address and port; they ping each other over the VPN, IPv4 and IPv6
@@ -87,13 +87,13 @@ ktap_test_result "topology: A, B, D, F, G reach the RDV over IPv6; unsolicited I
 
 capture_start pub pub br0 udp || ktap_bail_out "cannot capture on the public segment"
 
-# start_all: the RDV (one dual-stack socket), then each daemon, A, B, F, G
+# start_all: the RDV (both families, its default), then each daemon, A, B, F, G
 # with server_host at the RDV's IPv6 address and an IPv6 VPN address, C and
 # D with the IPv4 one; each on the data plane asked for.
 start_all() {
 	local h lines
 
-	kmod_pki_setup A B C D F G && rdv_start rdv --bind :: || return 1
+	kmod_pki_setup A B C D F G && rdv_start rdv || return 1
 	for h in "${HOSTS[@]}"; do
 		lines=()
 		[ -z "${VPN6[$h]:-}" ] ||
