@@ -203,6 +203,7 @@ cpg_reap_stale() {
 			kill -KILL "$pid" 2>/dev/null
 		done
 		ip netns del "$name" 2>/dev/null
+		rm -rf "/etc/netns/$name"
 	done
 	for name in /run/campagnol/cpg*-*.sock; do
 		[[ $name =~ /cpg([0-9]+)-[^/]*$ ]] || continue
@@ -271,6 +272,8 @@ cpg_cleanup() {
 	wait 2>/dev/null
 	for ((i = ${#CPG_NS[@]} - 1; i >= 0; i--)); do
 		ip netns del "${CPG_RUN}-${CPG_NS[i]}" 2>/dev/null
+		# topo_hosts's /etc/hosts, if it wrote one.
+		rm -rf "/etc/netns/${CPG_RUN}-${CPG_NS[i]}"
 	done
 	CPG_NS=()
 	# Status sockets of our daemons that could not remove theirs (SIGKILL).
@@ -414,6 +417,148 @@ topo_standard() {
 		topo_lan_host E nat3 "$E_IP"
 	fi
 	return 0
+}
+
+# --- IPv6 transport: the standard topology with IPv6 (opt-in) ----------------
+#
+# topo_ip6 adds IPv6 to the standard topology the way an ISP gives it: the
+# public segment is 2001:db8::/64 (documentation prefix), each router gets a
+# routed /64 for its LAN (natN: 2001:db8:N::/64, the router at ::1, its WAN
+# at 2001:db8::1N) and forwards it without NAT66, behind a stateful firewall
+# like a home router's: inbound packets are dropped unless they belong to a
+# connection opened from the LAN, so peers behind two of them must punch
+# holes, over IPv6 as over IPv4. The IPv4 topology stays as it was:
+# topo_standard alone builds what every other test uses.
+#
+#   rdv 2001:db8::1   D 2001:db8::4                (public, 2001:db8::/64)
+#   nat1 2001:db8::11 -- 2001:db8:1::/64: A ::2, F ::6 (F: IPv6 only)
+#   nat2 2001:db8::12 -- 2001:db8:2::/64: B ::2, C ::3, G ::7 (G: IPv6 only)
+#   nat3 2001:db8::13 -- 2001:db8:3::/64: E ::2
+RDV_IP6=2001:db8::1
+D_IP6=2001:db8::4
+A_IP6=2001:db8:1::2
+B_IP6=2001:db8:2::2
+C_IP6=2001:db8:2::3
+E_IP6=2001:db8:3::2
+# F and G: hosts with no IPv4 address at all (topo_host6_only), and their
+# VPN addresses (pki_setup F G issues their certificates).
+F_IP6=2001:db8:1::6
+G_IP6=2001:db8:2::7
+F_VPN=10.0.0.6
+G_VPN=10.0.0.7
+F_VPN6=fd00:cafe::6
+G_VPN6=fd00:cafe::7
+declare -A CPG_GW6=()	# router name -> its LAN address (2001:db8:N::1)
+
+# topo_addr6 HOST IFNAME ADDR6: ADDR6/64 on IFNAME of namespace HOST, usable
+# at once (no duplicate address detection).
+topo_addr6() {
+	ip -n "$(ns "$1")" -6 addr add "$3/64" dev "$2" nodad ||
+		ktap_bail_out "cannot give $1 the address $3"
+}
+
+# topo_router6 NAT: IPv6 for router natN (see above): WAN and LAN addresses,
+# forwarding, the stateful firewall. Neighbour discovery is let in: without
+# it nothing on the segment could find the router.
+topo_router6() {
+	local name=$1 n=${1#nat}
+
+	topo_addr6 "$name" wan0 "2001:db8::1$n"
+	topo_addr6 "$name" lan0 "2001:db8:$n::1"
+	CPG_GW6[$name]="2001:db8:$n::1"
+	in_ns "$name" sysctl -qw net.ipv6.conf.all.forwarding=1
+	in_ns "$name" nft -f - <<-EOF6 || ktap_bail_out "cannot set up the IPv6 firewall of $name"
+		table ip6 filter {
+			chain input {
+				type filter hook input priority filter; policy drop;
+				ct state established,related accept
+				iifname { "lo", "lan0" } accept
+				icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept
+			}
+			chain forward {
+				type filter hook forward priority filter; policy drop;
+				ct state established,related accept
+				iifname "lan0" oifname "wan0" accept
+			}
+		}
+	EOF6
+}
+
+# topo_ip6 [HOST...]: IPv6 on the standard topology topo_standard built: the
+# RDV's and D's addresses, every router's (topo_router6), the routes of the
+# public segment to each LAN, and the LAN hosts named (all of A-E that exist
+# by default) with a default route via their router. A host left out keeps
+# IPv4 only (and a link-local address: no router advertises a prefix).
+topo_ip6() {
+	local want=" ${*:-rdv A B C D E} " h nat router var
+	local -A behind=([A]=nat1 [B]=nat2 [C]=nat2 [E]=nat3)
+
+	for nat in nat1 nat2 nat3; do
+		[ -n "${CPG_GW[$nat]:-}" ] && topo_router6 "$nat"
+	done
+	for h in rdv D A B C E; do
+		if [[ $want != *" $h "* || " ${CPG_NS[*]} " != *" $h "* ]]; then
+			continue
+		fi
+		var="${h^^}_IP6"
+		[ "$h" = rdv ] && var=RDV_IP6
+		topo_addr6 "$h" eth0 "${!var}"
+		[ "$h" = rdv ] || [ "$h" = D ] && continue
+		ip -n "$(ns "$h")" -6 route add default via "${CPG_GW6[${behind[$h]}]}"
+	done
+	# Every namespace on the public segment reaches each LAN through its
+	# router ("the Internet's" routing).
+	for h in "${CPG_NS[@]}"; do
+		[[ " rdv D nat1 nat2 nat3 " == *" $h "* ]] || continue
+		for router in "${!CPG_GW6[@]}"; do
+			[ "$router" != "$h" ] || continue
+			ip -n "$(ns "$h")" -6 route add "2001:db8:${router#nat}::/64" \
+				via "2001:db8::1${router#nat}"
+		done
+	done
+	return 0
+}
+
+# topo_host6_only NAME NAT ADDR6: a host with IPv6 only on the LAN of router
+# NAT (topo_ip6 first): no IPv4 address, no IPv4 route.
+topo_host6_only() {
+	local name=$1 nat=$2 addr=$3
+
+	topo_ns "$name"
+	ip -n "$(ns "$nat-lan")" link add "p-$name" type veth peer name eth0 netns "$(ns "$name")" ||
+		ktap_bail_out "cannot plug $name into $nat-lan"
+	ip -n "$(ns "$nat-lan")" link set "p-$name" master br0 up
+	ip -n "$(ns "$name")" link set eth0 up
+	topo_addr6 "$name" eth0 "$addr"
+	ip -n "$(ns "$name")" -6 route add default via "${CPG_GW6[$nat]}"
+}
+
+# topo_hosts NAME LINE...: the /etc/hosts of the processes in namespace
+# NAME is made of LINE... (ip netns exec mounts /etc/netns/NS/hosts over
+# it): names that resolve there only, such as RDV_NAME. Its host.conf says
+# "multi on", without which glibc gives only the first line of a name that
+# has two (one per family). cpg_cleanup removes them with the namespace.
+topo_hosts() {
+	local dir
+
+	dir="/etc/netns/$(ns "$1")"
+	shift
+	if ! mkdir -p "$dir" || ! printf '%s\n' "$@" >"$dir/hosts"; then
+		ktap_bail_out "cannot write $dir/hosts"
+	fi
+	# ip netns exec mounts it only over a file that exists.
+	[ ! -e /etc/host.conf ] || echo "multi on" >"$dir/host.conf"
+}
+# A name for the RDV, with both its addresses (topo_hosts NAME "$(rdv_hosts)").
+RDV_NAME=rdv.test
+rdv_hosts() {
+	printf '%s %s\n' "$RDV_IP" "$RDV_NAME" "$RDV_IP6" "$RDV_NAME"
+}
+
+# vpn_conf_rdv6: the lines of a vpn_conf that make the daemon register with
+# the RDV at its IPv6 address (append it: vpn_conf NAME IP PORT $(...)).
+vpn_conf_rdv6() {
+	printf '%s\n' "[NETWORK]" "server_host = $RDV_IP6"
 }
 
 # --- Processes -------------------------------------------------------------

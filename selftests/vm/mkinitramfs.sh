@@ -164,6 +164,10 @@ cat >"$ROOT/etc/group" <<-'EOF'
 EOF
 echo cpg-vm >"$ROOT/etc/hostname"
 printf '127.0.0.1\tlocalhost cpg-vm\n::1\tlocalhost\n' >"$ROOT/etc/hosts"
+# "multi on": a name on two lines of /etc/hosts (both families: lib.sh's
+# topo_hosts) gives both addresses, as on the host; glibc gives only the
+# first without it.
+printf 'multi on\n' >"$ROOT/etc/host.conf"
 for f in /etc/protocols /etc/services /etc/nsswitch.conf; do
 	[ -f "$f" ] && cp "$f" "$ROOT$f"
 done
@@ -458,9 +462,9 @@ install_file "$SELFTESTS_DIR/lib.sh" /cpg/selftests/lib.sh
 install_file "$SELFTESTS_DIR/../tools/campagnol-pki" /cpg/tools/campagnol-pki
 chmod 755 "$ROOT/cpg/tools/campagnol-pki"
 # A throwaway CA with a certificate for each host of lib.sh's standard
-# topology (A-E, their VPN addresses, IPv4 and IPv6, as pki_setup issues
-# them), made here in a fraction of a second: under TCG openssl takes a
-# second or two per certificate. libkmod.sh's kmod_pki_setup copies it (or
+# topology and its IPv6-only hosts (A-G, their VPN addresses, IPv4 and IPv6,
+# as pki_setup issues them), made here in a fraction of a second: under TCG
+# openssl takes a second or two per certificate. libkmod.sh's kmod_pki_setup copies it (or
 # falls back to pki_setup without it).
 make_pki() {
 	local host vpn_ip vpn_ip6
@@ -471,7 +475,7 @@ make_pki() {
 		"$SELFTESTS_DIR/../tools/campagnol-pki" issue ${vpn_ip6:+--ip6 "$vpn_ip6"} \
 			"$1" "$host" "$vpn_ip" || return 1
 	done < <(bash -c 'source "$1"
-		for h in A B C D E; do v=${h}_VPN v6=${h}_VPN6; echo "$h ${!v} ${!v6}"; done' \
+		for h in A B C D E F G; do v=${h}_VPN v6=${h}_VPN6; echo "$h ${!v} ${!v6}"; done' \
 		 _ "$SELFTESTS_DIR/lib.sh")
 }
 if command -v openssl >/dev/null && ! make_pki "$ROOT/cpg/pki" >/dev/null; then
