@@ -1365,10 +1365,6 @@ dtls_audit() {
 
 # --- The RDV over IPv6 (rdv6_*) --------------------------------------------
 
-# The public segment's IPv6 prefix, beside its IPv4 192.0.2.0/24.
-RDV6_PREFIX=2001:db8:2
-RDV6_IP=$RDV6_PREFIX::1
-
 # rdv6_addr NAME IP6: IPv6 address IP6/64 on NAME's eth0 (a public host),
 # usable at once (no duplicate address detection).
 rdv6_addr() {

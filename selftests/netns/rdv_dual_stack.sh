@@ -14,13 +14,12 @@
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
 
-D6_IP=$RDV6_PREFIX::4
 RDV_IP2=192.0.2.2		# the RDV's second IPv4 address
 
 ktap_init 14 campagnol_rdv campagnol-rdv-load
 topo_standard rdv D
-rdv6_addr rdv "$RDV6_IP"
-rdv6_addr D "$D6_IP"
+rdv6_addr rdv "$RDV_IP6"
+rdv6_addr D "$D_IP6"
 ip -n "$(ns rdv)" addr add "$RDV_IP2/24" dev eth0
 
 # registers NAME SERVER BASE_IP FAMILY: 2 clients from D register at
@@ -70,21 +69,21 @@ ktap_test_result "no --bind: UDP sockets for IPv4 and IPv6 on 57888 and 57889 (p
 ktap_test_result "no --bind: clients register over IPv4" \
 	registers any4 "$RDV_IP" 10.0.0.1 ipv4
 ktap_test_result "no --bind: clients register over IPv6" \
-	registers any6 "[$RDV6_IP]" 10.0.1.1 ipv6
+	registers any6 "[$RDV_IP6]" 10.0.1.1 ipv6
 proc_stop rdv
 ktap_test_result "the RDV exits with status 0 on SIGTERM" [ "$CPG_RC" = 0 ]
 
 # --- Three --bind: each answers from its own address ----------------------
-rdv_start rdv3 --bind "$RDV_IP:40000" --bind "$RDV_IP2:40000" --bind "[$RDV6_IP]:40000" ||
+rdv_start rdv3 --bind "$RDV_IP:40000" --bind "$RDV_IP2:40000" --bind "[$RDV_IP6]:40000" ||
 	ktap_bail_out "the RDV with three --bind did not start"
 ktap_test_result "three --bind: the RDV says it listens on all three" \
-	grep -qF "listening on $RDV_IP:40000, $RDV_IP2:40000, [$RDV6_IP]:40000" "$(err_of rdv3)"
+	grep -qF "listening on $RDV_IP:40000, $RDV_IP2:40000, [$RDV_IP6]:40000" "$(err_of rdv3)"
 ktap_test_result "three --bind: $RDV_IP:40000 answers from itself" \
 	registers bind1 "$RDV_IP:40000" 10.0.2.1 ipv4
 ktap_test_result "three --bind: $RDV_IP2:40000 answers from itself" \
 	registers bind2 "$RDV_IP2:40000" 10.0.3.1 ipv4
-ktap_test_result "three --bind: [$RDV6_IP]:40000 answers from itself" \
-	registers bind3 "[$RDV6_IP]:40000" 10.0.4.1 ipv6
+ktap_test_result "three --bind: [$RDV_IP6]:40000 answers from itself" \
+	registers bind3 "[$RDV_IP6]:40000" 10.0.4.1 ipv6
 proc_stop rdv3
 
 # --- --bind [::]: dual-stack, IPv4 clients told IPv4 endpoints -------------
@@ -94,7 +93,7 @@ ktap_test_result "--bind [::]: one dual-stack socket" \
 ktap_test_result "--bind [::]: an IPv4 client gets an IPv4 PUBLIC_ENDPOINT, not a mapped one" \
 	registers mapped4 "$RDV_IP:41000" 10.0.5.1 ipv4
 ktap_test_result "--bind [::]: an IPv6 client gets its IPv6 PUBLIC_ENDPOINT" \
-	registers mapped6 "[$RDV6_IP]:41000" 10.0.6.1 ipv6
+	registers mapped6 "[$RDV_IP6]:41000" 10.0.6.1 ipv6
 proc_stop rdvany
 ktap_test_result "the RDV on [::] exits with status 0 on SIGTERM" [ "$CPG_RC" = 0 ]
 ktap_check_sanitizers

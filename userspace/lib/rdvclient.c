@@ -2023,7 +2023,7 @@ static void pick_server_families(const union cpg_sockaddr *bound, struct cpg_rdv
 
 int cpg_rdvc_config_from(const struct cpg_config *cfg, struct cpg_rdvc_config *out)
 {
-	char ep[CPG_SOCKADDR_STRLEN], srv[CPG_SOCKADDR_STRLEN];
+	char ep[CPG_SOCKADDR_STRLEN], srv[CPG_SOCKADDR_STRLEN], srv6[CPG_SOCKADDR_STRLEN];
 	union cpg_sockaddr bound;
 	socklen_t bound_len = sizeof(bound);
 
@@ -2052,8 +2052,11 @@ int cpg_rdvc_config_from(const struct cpg_config *cfg, struct cpg_rdvc_config *o
 		goto fail;
 	}
 	pick_server_families(&bound, out);
-	log_info("listening on %s, the RDV at %s", cpg_sockaddr_str(&bound, ep, sizeof(ep)),
-		 cpg_sockaddr_str(&out->server, srv, sizeof(srv)));
+	log_info("listening on %s, the RDV at %s%s%s", cpg_sockaddr_str(&bound, ep, sizeof(ep)),
+		 cpg_sockaddr_str(&out->server, srv, sizeof(srv)),
+		 cpg_sockaddr_is_set(&out->server_alt) ? " and, for our IPv6 endpoint, " : "",
+		 cpg_sockaddr_is_set(&out->server_alt) ?
+		 cpg_sockaddr_str(&out->server_alt, srv6, sizeof(srv6)) : "");
 	pick_local_endpoint(cfg, &bound, out);
 	out->vpn_ip = cfg->vpn_ip;
 	out->vpn_ip6 = cfg->vpn_ip6;
