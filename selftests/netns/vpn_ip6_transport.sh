@@ -35,21 +35,21 @@ source "$(dirname "$0")/../vm/libkmod.sh"
 HOSTS=(A B F G C D)
 # Those that register with the RDV over IPv6, with an IPv6 VPN address too.
 HOSTS6=(A B F G)
-declare -A VPN=([A]=$A_VPN [B]=$B_VPN [C]=$C_VPN [D]=$D_VPN [F]=$F_VPN [G]=$G_VPN)
-declare -A VPN6=([A]=$A_VPN6 [B]=$B_VPN6 [F]=$F_VPN6 [G]=$G_VPN6)
-declare -A PORT=([A]=40001 [B]=40002 [C]=40003 [D]=40004 [F]=40006 [G]=40007)
-declare -A IP6=([A]=$A_IP6 [B]=$B_IP6 [F]=$F_IP6 [G]=$G_IP6)
+declare -A VPN=([A]=$A_VPN [B]=$B_VPN [C]=$C_VPN [D]=$D_VPN [E]=$E_VPN [F]=$F_VPN [G]=$G_VPN)
+declare -A VPN6=([A]=$A_VPN6 [B]=$B_VPN6 [E]=$E_VPN6 [F]=$F_VPN6 [G]=$G_VPN6)
+declare -A PORT=([A]=40001 [B]=40002 [C]=40003 [D]=40004 [E]=40005 [F]=40006 [G]=40007)
+declare -A IP6=([A]=$A_IP6 [B]=$B_IP6 [E]=$E_IP6 [F]=$F_IP6 [G]=$G_IP6)
 # The endpoint of each host over IPv6, as the RDV and the statuses write
 # it: its own address and port, no NAT66 in the way.
 declare -A EP6=()
-for h in "${HOSTS6[@]}"; do
+for h in "${HOSTS6[@]}" E; do
 	EP6[$h]="[${IP6[$h]}]:${PORT[$h]}"
 done
 
 ktap_require jq tcpdump
-plane_init 19 campagnol_rdv campagnol campagnol-status
-topo_standard rdv A B C D
-topo_ip6 rdv A B D
+plane_init 20 campagnol_rdv campagnol campagnol-status
+topo_standard rdv A B C D E
+topo_ip6 rdv A B D E
 topo_host6_only F nat1 "$F_IP6"
 topo_host6_only G nat2 "$G_IP6"
 
@@ -93,7 +93,7 @@ capture_start pub pub br0 udp || ktap_bail_out "cannot capture on the public seg
 start_all() {
 	local h lines
 
-	kmod_pki_setup A B C D F G && rdv_start rdv || return 1
+	kmod_pki_setup A B C D E F G && rdv_start rdv || return 1
 	for h in "${HOSTS[@]}"; do
 		lines=()
 		[ -z "${VPN6[$h]:-}" ] ||
@@ -348,4 +348,20 @@ by_name() {
 }
 ktap_test_result "A and B (by name) ping each other, IPv4 and IPv6 inside; their path is IPv6, in the statuses and data planes" \
 	by_name
-plane_finish "${HOSTS[@]}"
+
+# E, behind the symmetric NAT3 (which A's NAT cannot punch over IPv4: the
+# RDV relays the pair), by name too: both get each other's IPv6 endpoint
+# as well, and the pair goes direct over it.
+symmetric_by_name() {
+	local lines
+
+	topo_hosts E "$(rdv_hosts)"
+	mapfile -t lines < <(vpn_conf6 "${VPN6[E]}"; printf '%s\n' "[NETWORK]" \
+		"server_host = $RDV_NAME")
+	vpn_conf E "${VPN[E]}" "${PORT[E]}" "${lines[@]}"
+	vpn_start E E && added_at E &&
+		ping_pair E A VPN && ping_pair E A VPN6 && moved_to_ip6 E A && moved_to_ip6 A E
+}
+ktap_test_result "E (symmetric NAT) and A, by name: a direct IPv6 path instead of the relay" \
+	symmetric_by_name
+plane_finish "${HOSTS[@]}" E
