@@ -61,6 +61,7 @@
 #include "evloop.h"
 #include "fuzz.h"
 #include "log.h"
+#include "net.h"
 #include "proto.h"
 #include "rdvclient.h"
 
@@ -83,8 +84,9 @@ enum cb_mode {
 };
 
 static struct {
-	int fd;				/* /dev/null: only sendto() below sees it */
+	int fd;				/* a [::] socket: only sendto() below sees it */
 	union cpg_sockaddr server;
+	union cpg_sockaddr server_alt;	/* the RDV's IPv6 address */
 	union cpg_sockaddr local_ep;
 	union cpg_sockaddr sources[8];
 	struct in_addr vpn_ip;
@@ -105,6 +107,7 @@ static struct {
 	bool msg_ok;
 	bool heard[8];			/* sources that sent something */
 	bool heard_rdv;
+	bool heard_rdv_alt;
 	union cpg_sockaddr probe_ep;	/* the probe port an OK named */
 	union cpg_sockaddr told[MAX_TOLD];	/* endpoints ANS/FWD named */
 	size_t n_told;
@@ -238,7 +241,8 @@ static bool punch_target(const union cpg_sockaddr *to)
 		if (st.heard[i] && cpg_sockaddr_equal(to, &fx.sources[i]))
 			return true;
 	}
-	return st.heard_rdv && cpg_sockaddr_equal(to, &fx.server);
+	return (st.heard_rdv && cpg_sockaddr_equal(to, &fx.server)) ||
+	       (st.heard_rdv_alt && cpg_sockaddr_equal(to, &fx.server_alt));
 }
 
 static bool from_rdv_with(uint8_t type)
@@ -334,6 +338,11 @@ static void check_sent(const struct cpg_msg *m, const union cpg_sockaddr *to)
 		    bad_peer_name(m->peer_vpn_ip, &m->peer_vpn_ip6))
 			abort();
 		break;
+	case CPG_MSG_ADD_ENDPOINT:
+		if (!cpg_sockaddr_equal(to, &fx.server_alt) || !st.started ||
+		    m->vpn_ip.s_addr != fx.vpn_ip.s_addr || !reg_token_known(m))
+			abort();
+		break;
 	case CPG_MSG_PROBE:
 		if (m->vpn_ip.s_addr != fx.vpn_ip.s_addr || !st.started || !probe_target(to))
 			abort();
@@ -360,13 +369,16 @@ ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sock
 	union cpg_sockaddr dst;
 	struct cpg_msg m;
 
-	if (fd != fx.fd || (flags & ~MSG_DONTWAIT) || !st.c || len == 0 || len > CPG_PROTO_MAX_MSG ||
-	    tolen > sizeof(dst))
+	if (fd != fx.fd || (flags & ~MSG_DONTWAIT) || !st.c || len == 0 ||
+	    len > CPG_PROTO_MAX_MSG || tolen > sizeof(dst))
 		abort();
 	memset(&dst, 0, sizeof(dst));
 	memcpy(&dst, to, tolen);
-	if (tolen != cpg_sockaddr_len(&dst) || cpg_msg_decode(&m, buf, len) != CPG_DECODE_OK ||
-	    m.request_id != ++st.last_id)
+	if (tolen != cpg_sockaddr_len(&dst))
+		abort();
+	/* The socket takes both families: IPv4 goes v4-mapped. */
+	cpg_sockaddr_unmap(&dst);
+	if (cpg_msg_decode(&m, buf, len) != CPG_DECODE_OK || m.request_id != ++st.last_id)
 		abort();
 	check_sent(&m, &dst);
 	return (ssize_t)len;
@@ -547,6 +559,8 @@ static void input(struct fuzz_input *in, const union cpg_sockaddr *from)
 		union cpg_sockaddr relay = st.msg.relay_ep;
 
 		tell(&st.msg.peer_ep);
+		if (st.msg.present & CPG_HAS(CPG_ATTR_PEER_ALT_ENDPOINT))
+			tell(&st.msg.peer_alt_ep);
 		/* 0.0.0.0: the RDV's own address. */
 		if (relay.sa.sa_family == AF_INET && relay.in.sin_addr.s_addr == INADDR_ANY)
 			relay.in.sin_addr = fx.server.in.sin_addr;
@@ -576,8 +590,12 @@ static void event(struct fuzz_input *in)
 
 	switch (op & 7) {
 	case 0:
-		st.heard_rdv = true;
-		input(in, &fx.server);
+		/* The RDV's IPv6 address answers our ADD_ENDPOINT. */
+		if (a & 1)
+			st.heard_rdv_alt = true;
+		else
+			st.heard_rdv = true;
+		input(in, a & 1 ? &fx.server_alt : &fx.server);
 		break;
 	case 1:
 		st.heard[a & 7] = true;
@@ -635,10 +653,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	struct sockaddr_in6 *in6 = &fx.sources[6].in6;
 
 	fuzz_quiet_logs();
-	fx.fd = open("/dev/null", O_WRONLY);
+	fx.server = ep4("192.0.2.1", CPG_RDV_DEFAULT_PORT);
+	fx.server_alt.in6.sin6_family = AF_INET6;
+	fx.server_alt.in6.sin6_port = htons(CPG_RDV_DEFAULT_PORT);
+	inet_pton(AF_INET6, "2001:db8::1", &fx.server_alt.in6.sin6_addr);
+	fx.fd = cpg_net_udp_socket(&(union cpg_sockaddr){ .in6.sin6_family = AF_INET6 }, NULL);
 	if (fx.fd < 0)
 		abort();
-	fx.server = ep4("192.0.2.1", CPG_RDV_DEFAULT_PORT);
 	fx.local_ep = ep4("192.168.1.10", 5000);
 	fx.sources[0] = ep4("198.51.100.2", 40000);
 	fx.sources[1] = ep4("198.51.100.3", 40001);
@@ -678,6 +699,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	now = T0;
 	cfg.fd = fx.fd;
 	cfg.server = fx.server;
+	cfg.server_alt = fx.server_alt;
 	cfg.vpn_ip = fx.vpn_ip;
 	cfg.vpn_ip6 = fx.vpn_ip6;
 	cfg.max_peers = 1 + (conf & 3);
