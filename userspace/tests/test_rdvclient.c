@@ -228,13 +228,12 @@ static void client_readable(struct cpg_loop *loop, int fd, uint32_t events, void
 	struct client *c = arg;
 	uint8_t buf[2048];
 	union cpg_sockaddr from;
-	socklen_t len = sizeof(from);
 	ssize_t n;
 
-	while ((n = recvfrom(fd, buf, sizeof(buf), 0, &from.sa, &len)) >= 0) {
+	/* As the daemon reads: a dual-stack socket's sources unmapped. */
+	while ((n = cpg_net_recvfrom(fd, buf, sizeof(buf), &from)) >= 0) {
 		if (cpg_proto_is_ours(buf, (size_t)n))
 			cpg_rdvc_input(c->rdvc, buf, (size_t)n, &from);
-		len = sizeof(from);
 	}
 }
 
@@ -1304,6 +1303,84 @@ static void up_direct(struct fixture *fx, struct in_addr peer_ip, int peer,
 	drain(peer);
 }
 
+/* A socket on [::1], any port; its address in *addr. */
+static int loopback6_socket(union cpg_sockaddr *addr)
+{
+	socklen_t len = sizeof(*addr);
+	int fd;
+
+	memset(addr, 0, sizeof(*addr));
+	addr->in6.sin6_family = AF_INET6;
+	addr->in6.sin6_addr = in6addr_loopback;
+	fd = cpg_net_udp_socket(addr, NULL);
+	assert_true(fd >= 0);
+	assert_int_equal(getsockname(fd, &addr->sa, &len), 0);
+	return fd;
+}
+
+/*
+ * A on a socket for both families, as the daemon's: a FWD names the peer's
+ * IPv4 endpoint and, as PEER_ALT_ENDPOINT, its IPv6 one. A punches both;
+ * the IPv4 punch wins, the path is up there, and A keeps punching the IPv6
+ * endpoint, whose punch moves the path; a late IPv4 punch does not move it
+ * back.
+ */
+static void test_alt_endpoint_preferred(void **state)
+{
+	struct fixture *fx = *state;
+	struct in_addr peer_ip = test_ip4("10.0.0.7");
+	union cpg_sockaddr addr4, addr6, any6 = { .in6.sin6_family = AF_INET6 }, from;
+	int peer4 = loopback_socket(&addr4);
+	int peer6 = loopback6_socket(&addr6);
+	socklen_t len = sizeof(any6);
+	struct cpg_rdvc_config cfg = { 0 };
+	struct cpg_msg m;
+
+	/* A again, on [::]: the fake RDV still reaches it at 127.0.0.1. */
+	client_destroy(fx, &fx->a);
+	fx->a.fd = cpg_net_udp_socket(&any6, NULL);
+	assert_true(fx->a.fd >= 0);
+	assert_int_equal(getsockname(fx->a.fd, &any6.sa, &len), 0);
+	assert_int_equal(any6.sa.sa_family, AF_INET6);
+	cpg_sockaddr_set_in(&fx->a.addr, test_ip4("127.0.0.1"), cpg_sockaddr_port(&any6));
+	cfg.fd = fx->a.fd;
+	cfg.server = fx->rdv_addr;
+	cfg.vpn_ip = fx->a.vpn_ip;
+	cfg.max_peers = 8;
+	fx->a.rdvc = cpg_rdvc_new(&fx->loop, &cfg, &ops, &fx->a);
+	assert_non_null(fx->a.rdvc);
+	assert_int_equal(cpg_loop_add_fd(&fx->loop, &fx->a.io, fx->a.fd, CPG_LOOP_READ,
+					 client_readable, &fx->a), 0);
+	register_client(fx, &fx->a);
+
+	brokered_init(&m, CPG_MSG_FWD, peer_ip, &addr4, SESSION_1, CPG_ROLE_SERVER);
+	m.peer_alt_ep = addr6;
+	m.present |= CPG_HAS(CPG_ATTR_PEER_ALT_ENDPOINT);
+	set_token(&m, 0x44);
+	send_msg(fx->rdv_fd, &m, &fx->a.addr);
+	assert_true(recv_msg_on(fx, peer4, CPG_MSG_PUNCH, &m, &from, WAIT_MS));
+	assert_true(recv_msg_on(fx, peer6, CPG_MSG_PUNCH, &m, &from, WAIT_MS));
+	assert_int_equal(from.sa.sa_family, AF_INET6);
+	assert_int_equal(m.token[0], 0x44);
+
+	send_token_punch_to(peer4, &fx->a, peer_ip, SESSION_1, 0, 0x44);
+	assert_true(RUN_UNTIL(fx, fx->a.up == 1, WAIT_MS));
+	assert_true(cpg_sockaddr_equal(&fx->a.info.endpoint, &addr4));
+	drain(peer6);
+	assert_true(recv_msg_on(fx, peer6, CPG_MSG_PUNCH, &m, NULL, WAIT_MS));
+
+	punch_init(&m, &fx->a, peer_ip, SESSION_1, 0);
+	set_token(&m, 0x44);
+	send_msg(peer6, &m, &any6);
+	assert_true(RUN_UNTIL(fx, fx->a.moved == 1, WAIT_MS));
+	assert_true(cpg_sockaddr_equal(&fx->a.moved_info.endpoint, &addr6));
+
+	send_token_punch_to(peer4, &fx->a, peer_ip, SESSION_1, 0, 0x44);
+	assert_false(RUN_UNTIL(fx, fx->a.moved > 1, 200));
+	close(peer4);
+	close(peer6);
+}
+
 /* The RDV's news that peer_ip moved to to: a FWD with DIRECT_TRY of
  * session with token fill, sent from fd (the RDV's, or a forger's). */
 static void send_peer_moved(struct fixture *fx, int fd, struct in_addr peer_ip,
@@ -1798,6 +1875,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_punch_deadline_relay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_relay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_direct_try_moves, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alt_endpoint_preferred, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_direct_try_answered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_moved_direct, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_moved_punches_direct_peers, setup, teardown),
