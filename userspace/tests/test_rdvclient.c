@@ -1303,7 +1303,8 @@ static void up_direct(struct fixture *fx, struct in_addr peer_ip, int peer,
 	drain(peer);
 }
 
-/* A socket on [::1], any port; its address in *addr. */
+/* A socket on [::1], any port, its address in *addr; -1 on a host
+ * without IPv6. */
 static int loopback6_socket(union cpg_sockaddr *addr)
 {
 	socklen_t len = sizeof(*addr);
@@ -1313,8 +1314,8 @@ static int loopback6_socket(union cpg_sockaddr *addr)
 	addr->in6.sin6_family = AF_INET6;
 	addr->in6.sin6_addr = in6addr_loopback;
 	fd = cpg_net_udp_socket(addr, NULL);
-	assert_true(fd >= 0);
-	assert_int_equal(getsockname(fd, &addr->sa, &len), 0);
+	if (fd >= 0)
+		assert_int_equal(getsockname(fd, &addr->sa, &len), 0);
 	return fd;
 }
 
@@ -1335,6 +1336,11 @@ static void test_alt_endpoint_preferred(void **state)
 	socklen_t len = sizeof(any6);
 	struct cpg_rdvc_config cfg = { 0 };
 	struct cpg_msg m;
+
+	if (peer6 < 0) {
+		close(peer4);
+		skip();		/* no IPv6 on this host's loopback */
+	}
 
 	/* A again, on [::]: the fake RDV still reaches it at 127.0.0.1. */
 	client_destroy(fx, &fx->a);
