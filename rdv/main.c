@@ -334,13 +334,11 @@ static void send_from(struct rdv *r, const struct rdv_sock *rs, int fd,
 		      const union cpg_sockaddr *to, const uint8_t *buf, size_t len)
 {
 	char ep[CPG_SOCKADDR_STRLEN];
-	union cpg_sockaddr dst;
 	ssize_t n;
 
 	/* An IPv4 client of a dual-stack socket is mapped again. */
-	cpg_sockaddr_for_family(&dst, to, rs->addr.sa.sa_family);
 	do
-		n = sendto(fd, buf, len, 0, &dst.sa, cpg_sockaddr_len(&dst));
+		n = cpg_net_sendto(fd, rs->addr.sa.sa_family, buf, len, to);
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		/* UDP: a full buffer or an unreachable client loses one reply,

@@ -97,12 +97,10 @@ static void pair_str(const struct relay_pair *p, char *buf, size_t len)
 static void send_to(struct alloc *a, const void *buf, size_t len, const union cpg_sockaddr *to)
 {
 	char ep[CPG_SOCKADDR_STRLEN];
-	union cpg_sockaddr dst;
 	ssize_t n;
 
-	cpg_sockaddr_for_family(&dst, to, a->relay->cfg.bind.sa.sa_family);
 	do
-		n = sendto(a->fd, buf, len, 0, &dst.sa, cpg_sockaddr_len(&dst));
+		n = cpg_net_sendto(a->fd, a->relay->cfg.bind.sa.sa_family, buf, len, to);
 	while (n < 0 && errno == EINTR);
 	/* UDP: what a full buffer loses, the tunnel's own retries cover. */
 	if (n < 0)
@@ -219,11 +217,10 @@ static void on_readable(struct cpg_loop *loop, int fd, uint32_t events, void *ar
 
 	for (int i = 0; i < READS_PER_WAKEUP; i++) {
 		union cpg_sockaddr from;
-		socklen_t from_len = sizeof(from);
 		ssize_t n;
 
 		memset(&from, 0, sizeof(from));
-		n = recvfrom(fd, r->buf, sizeof(r->buf), 0, &from.sa, &from_len);
+		n = cpg_net_recvfrom(fd, r->buf, sizeof(r->buf), &from);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -231,7 +228,6 @@ static void on_readable(struct cpg_loop *loop, int fd, uint32_t events, void *ar
 				log_debug("relay port %u: recvfrom: %s", a->port, strerror(errno));
 			return;
 		}
-		cpg_sockaddr_unmap(&from);
 		relay_input(r, a, (size_t)n, &from, now);
 	}
 }

@@ -222,14 +222,12 @@ static void send_ctl(struct relayd *d, struct cpg_msg *m)
 	uint8_t buf[CPG_PROTO_MAX_MSG];
 	char str[CPG_SOCKADDR_STRLEN];
 	int len = relay_ctl_seal(&d->key, m, relay_ctl_wall_ms(), buf, sizeof(buf));
-	union cpg_sockaddr dst;
 	ssize_t n;
 
 	if (len < 0)
 		return;
-	cpg_sockaddr_for_family(&dst, &d->rdv, d->opt->bind.sa.sa_family);
 	do
-		n = sendto(d->fd, buf, (size_t)len, 0, &dst.sa, cpg_sockaddr_len(&dst));
+		n = cpg_net_sendto(d->fd, d->opt->bind.sa.sa_family, buf, (size_t)len, &d->rdv);
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		/* The RDV retries RELAY_ALLOC; HELLO goes again in 5 s. */
@@ -440,11 +438,10 @@ static void on_readable(struct cpg_loop *loop, int fd, uint32_t events, void *ar
 
 	for (int i = 0; i < READS_PER_WAKEUP; i++) {
 		union cpg_sockaddr from;
-		socklen_t from_len = sizeof(from);
 		ssize_t n;
 
 		memset(&from, 0, sizeof(from));
-		n = recvfrom(fd, d->buf, sizeof(d->buf), 0, &from.sa, &from_len);
+		n = cpg_net_recvfrom(fd, d->buf, sizeof(d->buf), &from);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -452,7 +449,6 @@ static void on_readable(struct cpg_loop *loop, int fd, uint32_t events, void *ar
 				log_warn("recvfrom: %s", strerror(errno));
 			return;
 		}
-		cpg_sockaddr_unmap(&from);
 		control_input(d, (size_t)n, &from, cpg_loop_now_ms());
 	}
 }

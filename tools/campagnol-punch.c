@@ -69,6 +69,7 @@ struct punch_tool {
 	struct cpg_loop loop;
 	struct cpg_loop_io io;
 	int fd;
+	int fd_family;		/* of fd: AF_INET6 takes IPv4 too */
 	struct cpg_rdvc *rdvc;
 	struct cpg_rdvc_config rc;
 	struct peer *peers;
@@ -209,7 +210,7 @@ static void send_test(struct punch_tool *t, const union cpg_sockaddr *to, uint32
 	buf[11] = (uint8_t)(seq >> 8);
 	buf[12] = (uint8_t)seq;
 	buf[13] = echo;
-	if (cpg_net_sendto(t->fd, cpg_net_socket_family(t->fd), buf, sizeof(buf), to) < 0)
+	if (cpg_net_sendto(t->fd, t->fd_family, buf, sizeof(buf), to) < 0)
 		log_warn("sending a test datagram to %s: %m",
 			 cpg_sockaddr_str(to, addr, sizeof(addr)));
 }
@@ -771,6 +772,7 @@ int main(int argc, char **argv)
 	}
 	cpg_config_free(&cfg);
 	t.fd = t.rc.fd;
+	t.fd_family = cpg_net_socket_family(t.fd);
 	if (o.punch_timeout_ms)
 		t.rc.punch_timeout_ms = (unsigned int)o.punch_timeout_ms;
 	if (o.vpn_ip6 && inet_pton(AF_INET6, o.vpn_ip6, &t.rc.vpn_ip6) != 1) {

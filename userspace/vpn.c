@@ -436,7 +436,7 @@ static struct ask6 **ask6_link(struct vpn *v, const struct in6_addr *ip6)
 {
 	struct ask6 **a = &v->asks;
 
-	while (*a && memcmp(&(*a)->ip6, ip6, sizeof(*ip6)))
+	while (*a && !IN6_ARE_ADDR_EQUAL(&(*a)->ip6, ip6))
 		a = &(*a)->next;
 	return a;
 }
