@@ -52,6 +52,26 @@ struct cpg_dp_keys {
 	struct cpg_record_secret tx;	/* we write with */
 	struct cpg_record_secret rx;	/* the peer writes with */
 	uint64_t first_write_seq;	/* CPG_RECORD_DATA_SEQ_START */
+	/* The last record the tx key may seal (its record limit); 0 means
+	 * CPG_RECORD_SEQ_MAX. events->key_limit comes once three quarters of
+	 * [first_write_seq, last_write_seq] are used. */
+	uint64_t last_write_seq;
+};
+
+/*
+ * How a rekey's keys are installed (docs/dtls-records.md, "Rekeying"). The
+ * DTLS server finishes a handshake first: it opens the new epoch at once
+ * but seals with it only once the peer has shown, with a record of that
+ * epoch, that it has the keys too. The DTLS client finishes last, knowing
+ * the server has them, and switches at once.
+ */
+enum cpg_dp_key_use {
+	/* Seal and open with them now; the current keys become the previous
+	 * ones, which only open what was in flight. */
+	CPG_DP_KEY_CURRENT,
+	/* Open records of their epoch now, and make them current when the
+	 * first one has opened. They take the previous keys' place. */
+	CPG_DP_KEY_NEXT,
 };
 
 /*
@@ -146,9 +166,9 @@ struct cpg_dp_events {
 	void (*peer_gone)(void *arg, struct in_addr vpn_ip, enum cpg_dp_gone why);
 	/*
 	 * A peer's key is near the end of its write sequence numbers: the
-	 * tunnel needs a new handshake before packets to it are dropped. Only
-	 * the kernel data plane calls it (the userspace one counts the drops
-	 * as CPG_DP_DROP_KEY_EXHAUSTED, 2^47 records on).
+	 * tunnel needs a rekey before packets to it are dropped (counted as
+	 * CPG_DP_DROP_KEY_EXHAUSTED). Said once per key, when three quarters
+	 * of its records (struct cpg_dp_keys last_write_seq) are used.
 	 */
 	void (*key_limit)(void *arg, struct in_addr vpn_ip);
 	/*
@@ -183,6 +203,13 @@ struct cpg_dp_ops {
 	 * either way, its idle time (events->peer_idle) starts afresh. */
 	int (*add_peer)(struct cpg_dp *dp, const struct cpg_dp_peer *peer);
 	int (*del_peer)(struct cpg_dp *dp, struct in_addr vpn_ip);
+	/*
+	 * A rekey: install the next epoch's keys for an existing peer, as use
+	 * says. Endpoint, counters and idle time stay. 0; -ENOENT no such
+	 * peer; -EINVAL keys of the current key's epoch, or invalid; -errno.
+	 */
+	int (*rekey)(struct cpg_dp *dp, struct in_addr vpn_ip, const struct cpg_dp_keys *keys,
+		     enum cpg_dp_key_use use);
 	/* The peer's path moved (relay to direct): its packets go to endpoint
 	 * now, its keys, sequence numbers and counters stay. 0, -ENOENT for
 	 * no such peer, -EEXIST when endpoint is another peer's, -EINVAL. */
