@@ -56,6 +56,20 @@ size_t cpg_cipher_overhead(enum cpg_cipher c)
 	return ci ? CPG_RECORD_HEADER_LEN + ci->explicit_nonce_len + CPG_RECORD_TAG_LEN : 0;
 }
 
+uint64_t cpg_cipher_record_limit(enum cpg_cipher c)
+{
+	switch (c) {
+	case CPG_CIPHER_AES_128_GCM:
+	case CPG_CIPHER_AES_256_GCM:
+		return UINT64_C(1) << 24;
+	case CPG_CIPHER_CHACHA20_POLY1305:
+		return CPG_RECORD_SEQ_MAX - CPG_RECORD_DATA_SEQ_START + 1;
+	case CPG_CIPHER_NONE:
+		break;
+	}
+	return 0;
+}
+
 const char *cpg_cipher_name(enum cpg_cipher c)
 {
 	const struct cipher_info *ci = cipher_info(c);

@@ -36,6 +36,14 @@ const char *cpg_cipher_name(enum cpg_cipher c);
  */
 enum cpg_cipher cpg_cipher_from_suite(uint16_t suite_id);
 
+/*
+ * How many records one key may seal (the AEAD usage limits for (D)TLS,
+ * RFC 9147 4.5.3): 2^24 for AES-GCM; for ChaCha20-Poly1305 the data plane's
+ * whole sequence space, 2^47, which comes long before its limit. 0 for an
+ * unknown cipher.
+ */
+uint64_t cpg_cipher_record_limit(enum cpg_cipher c);
+
 /* The PRF hash of our suites: "SHA256", or "SHA384" for AES-256-GCM. */
 const char *cpg_cipher_prf_digest(enum cpg_cipher c);
 

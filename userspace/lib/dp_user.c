@@ -68,13 +68,29 @@ struct bucket {
 	uint64_t last;
 };
 
+/* One epoch's keys of a peer. */
+struct dp_key {
+	struct cpg_dp_keys conf;	/* as given, to recognise a repeated add_peer */
+	struct cpg_record_tx tx;
+	struct cpg_record_rx rx;
+	uint64_t rekey_seq;		/* events->key_limit once tx.next_seq gets there */
+	enum { LIMIT_NOT_YET, LIMIT_DUE, LIMIT_TOLD } limit;
+};
+
+/* What a peer's second key is for (enum cpg_dp_key_use). */
+enum dp_other_key {
+	OTHER_NONE,
+	OTHER_PREVIOUS,		/* opens what was in flight before the rekey */
+	OTHER_NEXT,		/* opens, and becomes current on its first record */
+};
+
 struct dp_peer {
 	struct in_addr vpn_ip;
 	struct in6_addr vpn_ip6;	/* in6addr_any: none, and not in by_ip6 */
 	union cpg_sockaddr endpoint;
-	struct cpg_dp_keys keys;	/* as given, to recognise a repeated add_peer */
-	struct cpg_record_tx tx;
-	struct cpg_record_rx rx;
+	struct dp_key key;		/* current: seals and opens */
+	struct dp_key other;
+	enum dp_other_key other_use;
 	struct bucket bucket;
 	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes;
 	uint64_t drops[CPG_DP_DROP_MAX];
@@ -127,6 +143,9 @@ struct dp_user {
 
 	uint64_t idle_timeout_ms;	/* 0: peers never time out */
 	struct cpg_loop_timer idle_timer;	/* armed while there are peers */
+	/* events->key_limit is said from here, not from inside a send, where
+	 * the daemon's answer could remove the peer being sent to. */
+	struct cpg_loop_timer limit_timer;
 	int mtu;			/* tun_mtu: the largest packet a peer is sent */
 	uint64_t icmp_window;		/* ICMP error rate limit */
 	unsigned int icmp_sent;
@@ -276,10 +295,17 @@ static void peer_set_ip6(struct dp_user *dp, struct dp_peer *p, const struct in6
 	ip6_link(dp, p);
 }
 
+static void dp_key_free(struct dp_key *k)
+{
+	cpg_record_tx_free(&k->tx);
+	cpg_record_rx_free(&k->rx);
+	OPENSSL_cleanse(k, sizeof(*k));
+}
+
 static void peer_free(struct dp_peer *p)
 {
-	cpg_record_tx_free(&p->tx);
-	cpg_record_rx_free(&p->rx);
+	dp_key_free(&p->key);
+	dp_key_free(&p->other);
 	OPENSSL_cleanse(p, sizeof(*p));
 	free(p);
 }
@@ -649,13 +675,24 @@ static int udp_send(struct dp_user *dp, const struct dp_peer *p, const uint8_t *
 	return (size_t)n == len ? 0 : -EMSGSIZE;
 }
 
+/* A key that has sealed three quarters of its records asks for a rekey. */
+static void note_key_use(struct dp_user *dp, struct dp_key *k)
+{
+	if (k->limit != LIMIT_NOT_YET || k->tx.next_seq < k->rekey_seq)
+		return;
+	k->limit = LIMIT_DUE;
+	if (!cpg_loop_timer_pending(&dp->limit_timer) &&
+	    cpg_loop_timer_arm(dp->loop, &dp->limit_timer, 0) < 0)
+		log_err("data plane: no timer left: a key near its record limit goes unsaid");
+}
+
 /*
  * Seal the packet in b (a buffer of PKT_BUF_SIZE) for p and send it. The
  * plaintext is consumed. 0 or -errno; drops are counted.
  */
 static int tx_to_peer(struct dp_user *dp, struct dp_peer *p, struct pkt_buf *b)
 {
-	size_t cost = b->len + cpg_cipher_overhead(p->keys.cipher) + UDP_HEADER_LEN;
+	size_t cost = b->len + cpg_cipher_overhead(p->key.conf.cipher) + UDP_HEADER_LEN;
 	uint8_t *rec;
 	size_t rec_len;
 	int st;
@@ -668,7 +705,8 @@ static int tx_to_peer(struct dp_user *dp, struct dp_peer *p, struct pkt_buf *b)
 		peer_drop(dp, p, CPG_DP_DROP_RATE, NULL);
 		return -ENOBUFS;
 	}
-	st = cpg_record_seal(&p->tx, b->data, PKT_BUF_SIZE, b->len, &rec, &rec_len);
+	st = cpg_record_seal(&p->key.tx, b->data, PKT_BUF_SIZE, b->len, &rec, &rec_len);
+	note_key_use(dp, &p->key);
 	if (st == CPG_RECORD_ERR_SEQ_EXHAUSTED) {
 		peer_drop(dp, p, CPG_DP_DROP_KEY_EXHAUSTED, NULL);
 		return -ERR_KEY_EXHAUSTED;
@@ -827,10 +865,34 @@ static void tun_ready(struct cpg_loop *loop, int fd, uint32_t events, void *arg)
 
 /* ---- Receiving ------------------------------------------------------------ */
 
-static bool is_data_record(const struct dp_peer *p, const struct cpg_record_header *hdr)
+/* p's key of epoch, or NULL. */
+static struct dp_key *peer_key(struct dp_peer *p, uint16_t epoch)
+{
+	if (p->key.conf.epoch == epoch)
+		return &p->key;
+	if (p->other_use != OTHER_NONE && p->other.conf.epoch == epoch)
+		return &p->other;
+	return NULL;
+}
+
+static bool is_data_record(struct dp_peer *p, const struct cpg_record_header *hdr)
 {
 	return hdr->type == CPG_RECORD_CT_APPLICATION_DATA &&
-	       hdr->version == CPG_RECORD_VERSION_1_2 && hdr->epoch == p->keys.epoch;
+	       hdr->version == CPG_RECORD_VERSION_1_2 && peer_key(p, hdr->epoch);
+}
+
+/* A record of the next key opened: the peer has it, we seal with it too. */
+static void promote_next_key(struct dp_peer *p)
+{
+	struct dp_key previous = p->key;
+	char ip[INET_ADDRSTRLEN];
+
+	p->key = p->other;
+	p->other = previous;
+	p->other_use = OTHER_PREVIOUS;
+	OPENSSL_cleanse(&previous, sizeof(previous));
+	log_debug("data plane: peer %s: sealing with epoch %u now",
+		  cpg_net_ip4_str(p->vpn_ip, ip), p->key.conf.epoch);
 }
 
 /*
@@ -873,12 +935,13 @@ static bool rx_packet_ok(struct dp_user *dp, struct dp_peer *p, const uint8_t *p
 }
 
 /* Open one record of p (rec_len bytes) in place and pass its packet on. */
-static void rx_record(struct dp_user *dp, struct dp_peer *p, uint8_t *rec, size_t rec_len)
+static void rx_record(struct dp_user *dp, struct dp_peer *p, struct dp_key *k, uint8_t *rec,
+		      size_t rec_len)
 {
 	struct cpg_record_header hdr;
 	uint8_t *pkt;
 	size_t len;
-	int st = cpg_record_open(&p->rx, rec, rec_len, &hdr, &pkt, &len);
+	int st = cpg_record_open(&k->rx, rec, rec_len, &hdr, &pkt, &len);
 
 	switch (st) {
 	case CPG_RECORD_OK:
@@ -894,6 +957,8 @@ static void rx_record(struct dp_user *dp, struct dp_peer *p, uint8_t *rec, size_
 		peer_drop(dp, p, CPG_DP_DROP_MALFORMED, cpg_record_strerror(st));
 		return;
 	}
+	if (k == &p->other && p->other_use == OTHER_NEXT)
+		promote_next_key(p);
 	/* An empty record is the peer's keepalive: it proves the peer alive
 	 * (rx_keepalives), but is no packet, so the tunnel stays idle. */
 	if (len == 0) {
@@ -930,7 +995,7 @@ static bool dp_input(struct cpg_dp *base, uint8_t *buf, size_t len,
 		}
 		rec_len = CPG_RECORD_HEADER_LEN + hdr.length;
 		if (is_data_record(p, &hdr))
-			rx_record(dp, p, buf, rec_len);
+			rx_record(dp, p, peer_key(p, hdr.epoch), buf, rec_len);
 		else
 			peer_drop(dp, p, CPG_DP_DROP_MALFORMED, "foreign record after data");
 		buf += rec_len;
@@ -953,46 +1018,120 @@ static int record_errno(int st)
 	return st == CPG_RECORD_ERR_INVALID ? -EINVAL : -ENOMEM;
 }
 
-/*
- * Install keys in p. A key identical to the one in use keeps its state: the
- * write sequence number must never go back under the same key (nonce reuse),
- * and the replay window stays. On error p is unchanged.
- */
-static int peer_set_keys(struct dp_peer *p, bool fresh, const struct cpg_dp_keys *k)
+/* k from conf; on error nothing needs freeing. */
+static int dp_key_init(struct dp_key *k, const struct cpg_dp_keys *conf)
 {
-	bool same_suite = !fresh && p->keys.cipher == k->cipher && p->keys.epoch == k->epoch;
-	bool keep_tx = same_suite && same_secret(k->cipher, &p->keys.tx, &k->tx);
-	bool keep_rx = same_suite && same_secret(k->cipher, &p->keys.rx, &k->rx);
-	struct cpg_record_tx tx;
-	struct cpg_record_rx rx;
+	uint64_t last = conf->last_write_seq ? conf->last_write_seq : CPG_RECORD_SEQ_MAX;
 	int st;
 
-	if (!keep_tx) {
-		st = cpg_record_tx_init(&tx, k->cipher, k->epoch, &k->tx, k->first_write_seq);
-		if (st)
-			return record_errno(st);
+	memset(k, 0, sizeof(*k));
+	if (last < conf->first_write_seq)
+		return -EINVAL;
+	st = cpg_record_tx_init(&k->tx, conf->cipher, conf->epoch, &conf->tx,
+				conf->first_write_seq);
+	if (!st)
+		st = cpg_record_tx_set_last(&k->tx, last);
+	if (st) {
+		cpg_record_tx_free(&k->tx);
+		return record_errno(st);
 	}
-	if (!keep_rx) {
-		st = cpg_record_rx_init(&rx, k->cipher, k->epoch, &k->rx);
-		if (st) {
-			if (!keep_tx)
-				cpg_record_tx_free(&tx);
-			return record_errno(st);
+	st = cpg_record_rx_init(&k->rx, conf->cipher, conf->epoch, &conf->rx);
+	if (st) {
+		cpg_record_tx_free(&k->tx);
+		return record_errno(st);
+	}
+	k->conf = *conf;
+	k->rekey_seq = conf->first_write_seq + (last - conf->first_write_seq + 1) / 4 * 3;
+	return 0;
+}
+
+static bool same_keys(const struct dp_key *k, const struct cpg_dp_keys *conf)
+{
+	return k->conf.cipher == conf->cipher && k->conf.epoch == conf->epoch &&
+	       same_secret(conf->cipher, &k->conf.tx, &conf->tx) &&
+	       same_secret(conf->cipher, &k->conf.rx, &conf->rx);
+}
+
+/*
+ * add_peer's keys for p. The keys in use again keep their state: the write
+ * sequence number must never go back under the same key (nonce reuse), and
+ * the replay window stays. Other keys replace every key p had. On error p
+ * is unchanged.
+ */
+static int peer_set_keys(struct dp_peer *p, bool fresh, const struct cpg_dp_keys *conf)
+{
+	struct dp_key k;
+	int st;
+
+	if (conf->last_write_seq && conf->last_write_seq < conf->first_write_seq)
+		return -EINVAL;
+	if (!fresh && same_keys(&p->key, conf))
+		return 0;
+	st = dp_key_init(&k, conf);
+	if (st)
+		return st;
+	dp_key_free(&p->key);
+	dp_key_free(&p->other);
+	p->other_use = OTHER_NONE;
+	p->key = k;
+	OPENSSL_cleanse(&k, sizeof(k));
+	return 0;
+}
+
+static int dp_rekey(struct cpg_dp *base, struct in_addr vpn_ip, const struct cpg_dp_keys *conf,
+		    enum cpg_dp_key_use use)
+{
+	struct dp_user *dp = dp_user(base);
+	struct dp_peer *p = peer_by_ip(dp, vpn_ip);
+	char ip[INET_ADDRSTRLEN];
+	struct dp_key k;
+	int st;
+
+	if (!p)
+		return -ENOENT;
+	if (conf->epoch == p->key.conf.epoch)
+		return -EINVAL;
+	st = dp_key_init(&k, conf);
+	if (st)
+		return st;
+	dp_key_free(&p->other);
+	if (use == CPG_DP_KEY_NEXT) {
+		p->other = k;
+		p->other_use = OTHER_NEXT;
+	} else {
+		p->other = p->key;
+		p->key = k;
+		p->other_use = OTHER_PREVIOUS;
+	}
+	OPENSSL_cleanse(&k, sizeof(k));
+	log_debug("data plane: peer %s: epoch %u keys installed, %s", cpg_net_ip4_str(vpn_ip, ip),
+		  conf->epoch, use == CPG_DP_KEY_NEXT ? "next" : "current");
+	return 0;
+}
+
+/* Say events->key_limit for the keys that got there. */
+static void limit_timer_fired(struct cpg_loop *loop, void *arg)
+{
+	struct dp_user *dp = arg;
+	const struct cpg_dp_events *ev = dp->base.events;
+	bool again = true;
+
+	(void)loop;
+	/* The daemon's answer may remove peers: look again after each. */
+	while (again) {
+		again = false;
+		for (size_t i = 0; i < dp->n_peers && !again; i++) {
+			struct dp_peer *p = dp->peers[i];
+
+			if (p->key.limit != LIMIT_DUE)
+				continue;
+			p->key.limit = LIMIT_TOLD;
+			if (ev && ev->key_limit) {
+				ev->key_limit(dp->base.events_arg, p->vpn_ip);
+				again = true;
+			}
 		}
 	}
-	if (!keep_tx) {
-		cpg_record_tx_free(&p->tx);
-		p->tx = tx;
-		OPENSSL_cleanse(&tx, sizeof(tx));
-	}
-	if (!keep_rx) {
-		cpg_record_rx_free(&p->rx);
-		p->rx = rx;
-		OPENSSL_cleanse(&rx, sizeof(rx));
-	}
-	OPENSSL_cleanse(&p->keys, sizeof(p->keys));
-	p->keys = *k;
-	return 0;
 }
 
 /* ---- Idle timeout --------------------------------------------------------- */
@@ -1174,16 +1313,17 @@ static int dp_float_peer(struct cpg_dp *base, struct in_addr vpn_ip,
 	struct dp_user *dp = dp_user(base);
 	struct dp_peer *p = peer_by_ip(dp, vpn_ip);
 	struct dp_peer *other = peer_by_endpoint(dp, endpoint);
+	struct dp_key *k = p ? peer_key(p, epoch) : NULL;
 	struct cpg_replay *r;
 	char ip[INET_ADDRSTRLEN], ep[CPG_SOCKADDR_STRLEN];
 
-	if (!p || p->keys.epoch != epoch)
+	if (!k)
 		return -ENOENT;
 	if (!cpg_sockaddr_is_set(endpoint) || seq > CPG_RECORD_SEQ_MAX)
 		return -EINVAL;
 	if (other && other != p)
 		return -EEXIST;
-	r = &p->rx.replay;
+	r = &k->rx.replay;
 	if (r->started && seq <= r->top)
 		return -ESTALE;
 	if (cpg_replay_update(r, seq))
@@ -1209,7 +1349,8 @@ static int dp_keepalive(struct cpg_dp *base, struct in_addr vpn_ip)
 
 	if (!p)
 		return -ENOENT;
-	st = cpg_record_seal(&p->tx, buf, sizeof(buf), 0, &rec, &rec_len);
+	st = cpg_record_seal(&p->key.tx, buf, sizeof(buf), 0, &rec, &rec_len);
+	note_key_use(dp, &p->key);
 	if (st == CPG_RECORD_ERR_SEQ_EXHAUSTED)
 		return -ERR_KEY_EXHAUSTED;
 	if (st)
@@ -1262,9 +1403,9 @@ static int dp_get_stats(struct cpg_dp *base, struct in_addr vpn_ip,
 	out->floats = p->floats;
 	out->tx_idle_ms = idle_ms(dp->loop->now, p->last_tx, p->tx_seen);
 	out->rx_idle_ms = idle_ms(dp->loop->now, p->last_rx, p->rx_seen);
-	out->cipher = p->keys.cipher;
-	out->epoch = p->keys.epoch;
-	out->next_write_seq = p->tx.next_seq;
+	out->cipher = p->key.conf.cipher;
+	out->epoch = p->key.conf.epoch;
+	out->next_write_seq = p->key.tx.next_seq;
 	return 0;
 }
 
@@ -1290,6 +1431,7 @@ static void dp_destroy(struct cpg_dp *base)
 	if (dp->tun_watched)
 		cpg_loop_del_fd(dp->loop, &dp->tun_io);
 	cpg_loop_timer_cancel(dp->loop, &dp->idle_timer);
+	cpg_loop_timer_cancel(dp->loop, &dp->limit_timer);
 	while (dp->n_peers)
 		peer_remove(dp, dp->peers[dp->n_peers - 1]);
 	free(dp->peers);
@@ -1313,6 +1455,7 @@ static const struct cpg_dp_ops dp_user_ops = {
 	.name = "userspace",
 	.add_peer = dp_add_peer,
 	.del_peer = dp_del_peer,
+	.rekey = dp_rekey,
 	.set_endpoint = dp_set_endpoint,
 	.float_peer = dp_float_peer,
 	.keepalive = dp_keepalive,
@@ -1382,6 +1525,7 @@ struct cpg_dp *cpg_dp_user_new(struct cpg_loop *loop, const struct cpg_dp_user_c
 	dp->vpn_ip6 = cfg->vpn_ip6;
 	dp->idle_timeout_ms = (uint64_t)cfg->idle_timeout * 1000;
 	cpg_loop_timer_init(&dp->idle_timer, idle_timer_fired, dp);
+	cpg_loop_timer_init(&dp->limit_timer, limit_timer_fired, dp);
 	dp->mtu = cfg->mtu;
 	dp->icmp_window = loop->now;
 

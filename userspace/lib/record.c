@@ -202,6 +202,15 @@ int cpg_record_tx_init(struct cpg_record_tx *tx, enum cpg_cipher c, uint16_t epo
 	if (st)
 		return st;
 	tx->next_seq = first_seq;
+	tx->last_seq = CPG_RECORD_SEQ_MAX;
+	return CPG_RECORD_OK;
+}
+
+int cpg_record_tx_set_last(struct cpg_record_tx *tx, uint64_t last_seq)
+{
+	if (last_seq > CPG_RECORD_SEQ_MAX || last_seq + 1 < tx->next_seq)
+		return CPG_RECORD_ERR_INVALID;
+	tx->last_seq = last_seq;
 	return CPG_RECORD_OK;
 }
 
@@ -230,7 +239,7 @@ int cpg_record_seal(struct cpg_record_tx *tx, uint8_t *buf, size_t buf_size, siz
 	    buf_size < CPG_RECORD_HEADROOM + CPG_RECORD_TAILROOM ||
 	    len > buf_size - CPG_RECORD_HEADROOM - CPG_RECORD_TAILROOM)
 		return CPG_RECORD_ERR_TOO_BIG;
-	if (tx->next_seq > CPG_RECORD_SEQ_MAX)
+	if (tx->next_seq > tx->last_seq)
 		return CPG_RECORD_ERR_SEQ_EXHAUSTED;
 	seq = tx->next_seq++;
 

@@ -118,6 +118,7 @@ struct cpg_record_key {
 struct cpg_record_tx {
 	struct cpg_record_key key;
 	uint64_t next_seq;
+	uint64_t last_seq;	/* the key's record limit: CPG_RECORD_SEQ_MAX at most */
 };
 
 struct cpg_record_rx {
@@ -145,6 +146,12 @@ int cpg_record_parse_header(const uint8_t *rec, size_t len, struct cpg_record_he
  */
 int cpg_record_tx_init(struct cpg_record_tx *tx, enum cpg_cipher c, uint16_t epoch,
 		       const struct cpg_record_secret *secret, uint64_t first_seq);
+/*
+ * Lower the last sequence number tx may seal (its record limit; tx_init
+ * sets CPG_RECORD_SEQ_MAX). INVALID unless last_seq is within
+ * [next_seq - 1, CPG_RECORD_SEQ_MAX].
+ */
+int cpg_record_tx_set_last(struct cpg_record_tx *tx, uint64_t last_seq);
 void cpg_record_tx_free(struct cpg_record_tx *tx);
 
 /*
@@ -154,7 +161,7 @@ void cpg_record_tx_free(struct cpg_record_tx *tx);
  * into buf at the record (buf + CPG_RECORD_HEADROOM - header - explicit
  * nonce) and *rec_len is its length. The sequence number is consumed even
  * when OpenSSL fails, so a nonce is never tried twice. Errors: TOO_BIG,
- * SEQ_EXHAUSTED (after CPG_RECORD_SEQ_MAX has been used), CRYPTO.
+ * SEQ_EXHAUSTED (after tx->last_seq has been used), CRYPTO.
  */
 int cpg_record_seal(struct cpg_record_tx *tx, uint8_t *buf, size_t buf_size, size_t len,
 		    uint8_t **rec, size_t *rec_len);

@@ -60,6 +60,9 @@ struct node {
 	int idle_calls;
 	struct in_addr idle_ip;
 	bool idle_del;			/* peer_idle deletes the peer, as the daemon does */
+
+	int key_limit_calls;
+	struct in_addr key_limit_ip;
 };
 
 struct fixture {
@@ -233,6 +236,12 @@ static void run_loop(struct fixture *fx)
 	assert_int_equal(cpg_loop_run_once(&fx->loop, WAIT_MS), 0);
 }
 
+/* Let due timers (none is more than 0 ms away here) fire. */
+static void run_loop_briefly(struct fixture *fx)
+{
+	assert_int_equal(cpg_loop_run_once(&fx->loop, 0), 0);
+}
+
 /* A's host sends pkt: the record A makes of it, taken off B's socket, not fed. */
 static ssize_t sealed_for_b(struct fixture *fx, const uint8_t *pkt, size_t len, uint8_t *wire,
 			    union cpg_sockaddr *from)
@@ -306,7 +315,19 @@ static void on_peer_idle(void *arg, struct in_addr vpn_ip)
 		assert_int_equal(n->dp->ops->del_peer(n->dp, vpn_ip), 0);
 }
 
-static const struct cpg_dp_events events = { .no_peer = on_no_peer, .peer_idle = on_peer_idle };
+static void on_key_limit(void *arg, struct in_addr vpn_ip)
+{
+	struct node *n = arg;
+
+	n->key_limit_calls++;
+	n->key_limit_ip = vpn_ip;
+}
+
+static const struct cpg_dp_events events = {
+	.no_peer = on_no_peer,
+	.peer_idle = on_peer_idle,
+	.key_limit = on_key_limit,
+};
 
 /* ---- Fixture -------------------------------------------------------------- */
 
@@ -982,6 +1003,127 @@ static void test_rekey(void **state)
 	assert_false(input(b, wire, (size_t)olen, &from));
 	assert_true(input(b, old, (size_t)olen, &moved));
 	assert_int_equal(host_recv(b, out), (ssize_t)len);
+}
+
+/* self installs the next generation of its keys with other, as use says. */
+static int rekey(struct fixture *fx, int self, int other, uint16_t epoch, enum cpg_dp_key_use use)
+{
+	struct cpg_dp_peer p;
+	struct cpg_dp *dp = fx->n[self].dp;
+	int ret;
+
+	peer_desc(fx, self, other, epoch, &p);
+	ret = dp->ops->rekey(dp, p.vpn_ip, &p.keys, use);
+	memset(&p, 0, sizeof(p));
+	return ret;
+}
+
+/* from's host sends pkt; to's host gets it (true) or not. */
+static bool carried(struct fixture *fx, int from, int to, const uint8_t *pkt, size_t len)
+{
+	uint8_t wire[DGRAM_MAX], out[DGRAM_MAX];
+
+	assert_int_equal(fx->n[from].dp->ops->xmit(fx->n[from].dp, pkt, len), 0);
+	relay(fx, from, to, wire);
+	return host_recv(&fx->n[to], out) == (ssize_t)len && !memcmp(out, pkt, len);
+}
+
+/*
+ * A rekey as the daemon does it: B (the DTLS server) installs the new keys
+ * as next, A (the client) as current. Nothing in flight is lost, and B
+ * seals with the new epoch only after a record of it came from A.
+ */
+static void test_rekey_next(void **state)
+{
+	struct fixture *fx = *state;
+	struct node *a = &fx->n[A], *b = &fx->n[B];
+	uint8_t pab[DGRAM_MAX], pba[DGRAM_MAX], in_flight[DGRAM_MAX], wire[DGRAM_MAX];
+	uint8_t out[DGRAM_MAX];
+	size_t lab = make_packet(pab, a->vpn_ip, b->vpn_ip, 100, 0x61);
+	size_t lba = make_packet(pba, b->vpn_ip, a->vpn_ip, 100, 0x62);
+	union cpg_sockaddr from;
+	struct cpg_dp_stats st;
+	ssize_t flen;
+
+	/* Sealed under epoch 1 before the rekey, delivered after it. */
+	assert_int_equal(a->dp->ops->xmit(a->dp, pab, lab), 0);
+	flen = wire_recv(b, in_flight, &from);
+	assert_true(flen > 0);
+
+	fx->gen[A][B]++;
+	fx->gen[B][A]++;
+	assert_int_equal(rekey(fx, B, A, EPOCH, CPG_DP_KEY_NEXT), -EINVAL);
+	assert_int_equal(rekey(fx, B, C, EPOCH + 1, CPG_DP_KEY_NEXT), -ENOENT);
+	assert_int_equal(rekey(fx, B, A, EPOCH + 1, CPG_DP_KEY_NEXT), 0);
+	/* B still seals with epoch 1, which A now opens with its previous key. */
+	assert_int_equal(rekey(fx, A, B, EPOCH + 1, CPG_DP_KEY_CURRENT), 0);
+	assert_true(carried(fx, B, A, pba, lba));
+	get_stats(fx, B, A, &st);
+	assert_int_equal(st.epoch, EPOCH);
+
+	/* A's first record of epoch 2 opens with B's next key, which B then
+	 * seals with; what A sent under epoch 1 still opens. */
+	assert_true(carried(fx, A, B, pab, lab));
+	get_stats(fx, B, A, &st);
+	assert_int_equal(st.epoch, EPOCH + 1);
+	assert_true(st.next_write_seq == SEQ0);
+	assert_true(input(b, in_flight, (size_t)flen, &from));
+	assert_int_equal(host_recv(b, out), (ssize_t)lab);
+	assert_true(carried(fx, B, A, pba, lba));
+	assert_true(carried(fx, A, B, pab, lab));
+
+	/* A third epoch: the first is gone, its records go to OpenSSL. */
+	assert_int_equal(a->dp->ops->xmit(a->dp, pab, lab), 0);
+	assert_true(wire_recv(b, in_flight, &from) > 0);
+	fx->gen[A][B]++;
+	fx->gen[B][A]++;
+	assert_int_equal(rekey(fx, B, A, EPOCH + 2, CPG_DP_KEY_NEXT), 0);
+	assert_int_equal(rekey(fx, A, B, EPOCH + 2, CPG_DP_KEY_CURRENT), 0);
+	assert_true(input(b, in_flight, (size_t)flen, &from));
+	assert_int_equal(host_recv(b, out), (ssize_t)lab);
+	flen = (ssize_t)forge(fx, A, B, EPOCH, SEQ0 + 9, pab, lab, wire);
+	assert_false(input(b, wire, (size_t)flen, &from));
+	assert_int_equal(a->dp->ops->keepalive(a->dp, b->vpn_ip), 0);
+	assert_true(relay(fx, A, B, wire) > 0);
+	get_stats(fx, B, A, &st);
+	assert_int_equal(st.epoch, EPOCH + 2);
+	assert_int_equal(st.drops[CPG_DP_DROP_AUTH] + st.drops[CPG_DP_DROP_REPLAY], 0);
+}
+
+/* A key seals up to its record limit; key_limit comes once, at 3/4. */
+static void test_record_limit(void **state)
+{
+	struct fixture *fx = *state;
+	struct node *a = &fx->n[A], *b = &fx->n[B];
+	uint8_t pkt[DGRAM_MAX], wire[DGRAM_MAX];
+	size_t len = make_packet(pkt, a->vpn_ip, b->vpn_ip, 40, 0x63);
+	union cpg_sockaddr from;
+	struct cpg_dp_stats st;
+	struct cpg_dp_peer p;
+
+	peer_desc(fx, A, B, EPOCH + 1, &p);
+	p.keys.last_write_seq = SEQ0 + 7;
+	assert_int_equal(a->dp->ops->add_peer(a->dp, &p), 0);
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(a->dp->ops->xmit(a->dp, pkt, len), 0);
+		assert_true(wire_recv(b, wire, &from) > 0);
+		run_loop_briefly(fx);
+		/* Said once 6 of the 8 records are used. */
+		assert_int_equal(a->key_limit_calls, i >= 5 ? 1 : 0);
+	}
+	assert_int_equal(a->dp->ops->xmit(a->dp, pkt, len), -EKEYEXPIRED);
+	assert_int_equal(a->dp->ops->keepalive(a->dp, b->vpn_ip), -EKEYEXPIRED);
+	run_loop_briefly(fx);
+	assert_int_equal(a->key_limit_calls, 1);
+	assert_true(a->key_limit_ip.s_addr == b->vpn_ip.s_addr);
+	get_stats(fx, A, B, &st);
+	assert_int_equal(st.tx_packets, 8);
+	assert_int_equal(st.drops[CPG_DP_DROP_KEY_EXHAUSTED], 1);
+
+	/* A limit below the first record is refused. */
+	p.keys.last_write_seq = SEQ0 - 1;
+	assert_int_equal(a->dp->ops->add_peer(a->dp, &p), -EINVAL);
+	memset(&p, 0, sizeof(p));
 }
 
 static void test_stats_idle(void **state)
@@ -1782,6 +1924,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_client_rate, setup_client_rate, teardown),
 		cmocka_unit_test_setup_teardown(test_rekey, setup_aes128, teardown),
 		cmocka_unit_test_setup_teardown(test_rekey, setup_chacha, teardown),
+		cmocka_unit_test_setup_teardown(test_rekey_next, setup_aes128, teardown),
+		cmocka_unit_test_setup_teardown(test_rekey_next, setup_chacha, teardown),
+		cmocka_unit_test_setup_teardown(test_record_limit, setup_aes256, teardown),
 		cmocka_unit_test_setup_teardown(test_stats_idle, setup_aes256, teardown),
 		cmocka_unit_test_setup_teardown(test_add_peer_errors, setup_aes128, teardown),
 		cmocka_unit_test_setup_teardown(test_set_endpoint, setup_chacha, teardown),
