@@ -469,6 +469,7 @@ static const struct option options[] = {
 	OPT_STR("SECURITY", "crl_file", crl_file),
 	OPT_INT("SECURITY", "verify_depth", verify_depth, 1),
 	OPT_STR("SECURITY", "cipher_list", cipher_list),
+	OPT_INT("SECURITY", "rekey_interval", rekey_interval, 2),
 
 	OPT_INT("CLIENT", "fifo_size", fifo_size, 1),
 	OPT_INT("CLIENT", "txqueue", txqueue, 1),
@@ -719,6 +720,7 @@ void cpg_config_defaults(struct cpg_config *cfg)
 	cfg->tun_device = strdup("tun%d");
 	cfg->tap_id = strdup("tap0901");
 	cfg->verify_depth = 9;
+	cfg->rekey_interval = 120;
 	cfg->fifo_size = 20;
 	cfg->timeout = 120;
 	cfg->keepalive = 10;

@@ -62,6 +62,7 @@ struct cpg_config {
 	char *crl_file;
 	int verify_depth;		/* 9 */
 	char *cipher_list;		/* NULL: built-in default */
+	int rekey_interval;		/* 120 s, min 2: new keys by renegotiation */
 
 	/* [CLIENT] */
 	int fifo_size;			/* 20, min 1 */

@@ -100,7 +100,11 @@ struct cpg_dtls_session {
 	bool verify_failed; /* reason holds why we refused the peer */
 	bool keys_valid;
 	struct cpg_keys keys;
-	/* The first record we wrote in the data epoch (our Finished), for
+	uint16_t epoch; /* of the last handshake's keys; 0 before the first */
+	unsigned int rekeys; /* renegotiations finished */
+	bool renegotiating; /* a rekey began, by either side */
+	bool handshake_done; /* info_cb: OpenSSL finished one */
+	/* The first record we wrote in the next epoch (our Finished), for
 	 * cpg_record_check_openssl_nonce(). */
 	bool first_record_seen;
 	size_t first_record_len;
@@ -520,6 +524,7 @@ static int cert_verify_cb(X509_STORE_CTX *xs, void *arg);
 static int cookie_generate_cb(SSL *ssl, unsigned char *cookie, unsigned int *len);
 static int cookie_verify_cb(SSL *ssl, const unsigned char *cookie, unsigned int len);
 static int wbio_write(BIO *b, const char *data, int len);
+static void info_cb(const SSL *ssl, int where, int ret);
 static long wbio_ctrl(BIO *b, int cmd, long num, void *ptr);
 static int wbio_create(BIO *b);
 
@@ -574,8 +579,14 @@ struct cpg_dtls_ctx *cpg_dtls_ctx_new(const struct cpg_config *cfg)
 		log_err("OpenSSL refuses DTLS 1.2: %s", openssl_reason());
 		goto fail;
 	}
-	/* Every tunnel runs one full handshake and keeps its keys for life. */
-	SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET | SSL_OP_NO_QUERY_MTU);
+	/*
+	 * A rekey is a renegotiation (RFC 5746 secure renegotiation, which
+	 * OpenSSL always does), a full handshake that moves the tunnel to the
+	 * next epoch. OpenSSL 3 refuses the ones clients start unless told.
+	 * No tickets and no session cache: every handshake has fresh ECDHE.
+	 */
+	SSL_CTX_set_options(c, SSL_OP_ALLOW_CLIENT_RENEGOTIATION | SSL_OP_NO_TICKET |
+				       SSL_OP_NO_QUERY_MTU);
 	SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
 	SSL_CTX_set_cert_verify_callback(c, cert_verify_cb, NULL);
@@ -768,7 +779,7 @@ static int cookie_verify_cb(SSL *ssl, const unsigned char *cookie, unsigned int 
 	return cookie_compute(ssl, want, &n) && len == n && !CRYPTO_memcmp(cookie, want, n);
 }
 
-/* Notes the first record of the data epoch we write: our Finished. */
+/* Notes the first record of the next epoch we write: our Finished. */
 static void note_first_data_epoch_record(struct cpg_dtls_session *s, const uint8_t *d,
 					 size_t len)
 {
@@ -777,7 +788,7 @@ static void note_first_data_epoch_record(struct cpg_dtls_session *s, const uint8
 	while (!s->first_record_seen && cpg_record_parse_header(d, len, &h) == CPG_RECORD_OK) {
 		size_t n = CPG_RECORD_HEADER_LEN + h.length;
 
-		if (h.epoch == CPG_KEYS_EPOCH) {
+		if (h.epoch == s->epoch + 1) {
 			s->first_record_seen = true;
 			if (n <= sizeof(s->first_record)) {
 				memcpy(s->first_record, d, n);
@@ -853,6 +864,21 @@ static int wbio_create(BIO *b)
 
 /* ---- Session ---------------------------------------------------------- */
 
+/* OpenSSL's word on when a handshake, a renegotiation included, starts and ends. */
+static void info_cb(const SSL *ssl, int where, int ret)
+{
+	struct cpg_dtls_session *s = SSL_get_app_data(ssl);
+
+	(void)ret;
+	if ((where & SSL_CB_HANDSHAKE_START) && s->state == CPG_DTLS_ESTABLISHED &&
+	    !s->renegotiating) {
+		s->renegotiating = true;
+		s->deadline = cpg_loop_now_ms() + s->timeout_ms;
+	}
+	if (where & SSL_CB_HANDSHAKE_DONE)
+		s->handshake_done = true;
+}
+
 static void wipe_keys(struct cpg_dtls_session *s)
 {
 	cpg_keys_wipe(&s->keys);
@@ -897,37 +923,75 @@ static void handshake_failed(struct cpg_dtls_session *s, int ssl_err)
 	}
 }
 
-static void established(struct cpg_dtls_session *s)
+/*
+ * The keys of the handshake that just finished, the first or a rekey, for
+ * the next epoch. false when the session failed instead.
+ */
+static bool take_handshake_keys(struct cpg_dtls_session *s)
 {
-	X509 *peer_cert = SSL_get0_peer_certificate(s->ssl);
-	int st = cpg_keys_derive(s->ssl, &s->keys);
+	uint16_t epoch = s->epoch + 1;
+	int st;
 
+	s->handshake_done = false;
+	wipe_keys(s);
+	st = cpg_keys_derive(s->ssl, epoch, &s->keys);
 	if (st != CPG_KEYS_OK) {
 		fail(s, CPG_DTLS_FAIL_INTERNAL, "cannot derive the record keys: %s",
 		     cpg_keys_strerror(st));
-		return;
+		return false;
 	}
 	if (!s->first_record_len) {
-		fail(s, CPG_DTLS_FAIL_INTERNAL, "our Finished record was not seen");
-		return;
+		fail(s, CPG_DTLS_FAIL_INTERNAL, "our Finished record of epoch %u was not seen",
+		     epoch);
+		return false;
 	}
 	st = cpg_record_check_openssl_nonce(s->keys.cipher, s->first_record, s->first_record_len);
+	OPENSSL_cleanse(s->first_record, sizeof(s->first_record));
+	s->first_record_len = 0;
+	s->first_record_seen = false;
+	s->epoch = epoch;
 	if (st == CPG_RECORD_ERR_NONCE_CLASH) {
 		fail(s, CPG_DTLS_FAIL_NONCE_CLASH,
 		     "OpenSSL's GCM nonces could meet the data plane's: handshake again");
-		return;
+		return false;
 	}
 	if (st != CPG_RECORD_OK) {
 		fail(s, CPG_DTLS_FAIL_INTERNAL, "our Finished record is unreadable: %s",
 		     cpg_record_strerror(st));
-		return;
+		return false;
 	}
+	s->keys_valid = true;
+	return true;
+}
+
+/* The peer's certificate may be another one after a rekey (a renewal). */
+static void note_subject(struct cpg_dtls_session *s)
+{
+	X509 *peer_cert = SSL_get0_peer_certificate(s->ssl);
+
 	if (peer_cert)
 		name_str(X509_get_subject_name(peer_cert), s->subject, sizeof(s->subject));
-	s->keys_valid = true;
+}
+
+static void established(struct cpg_dtls_session *s)
+{
+	if (!take_handshake_keys(s))
+		return;
+	note_subject(s);
 	s->state = CPG_DTLS_ESTABLISHED;
 	log_info("peer %s: DTLS 1.2 established, %s, %s", s->label,
 		 SSL_CIPHER_get_name(SSL_get_current_cipher(s->ssl)), s->subject);
+}
+
+/* A renegotiation finished: the next epoch's keys are there to take. */
+static void rekeyed(struct cpg_dtls_session *s)
+{
+	s->renegotiating = false;
+	if (!take_handshake_keys(s))
+		return;
+	s->rekeys++;
+	note_subject(s);
+	log_debug("peer %s: rekeyed, epoch %u", s->label, s->epoch);
 }
 
 /* Reads what OpenSSL has after the handshake: alerts and retransmissions
@@ -936,11 +1000,18 @@ static void read_records(struct cpg_dtls_session *s)
 {
 	unsigned char buf[256];
 
+	/* A rekey's last flight waits for the data plane, as the first's. */
+	s->holding = s->hold_last_flight;
 	while (s->state == CPG_DTLS_ESTABLISHED) {
 		int ret, err;
 
 		ERR_clear_error();
 		ret = SSL_read(s->ssl, buf, sizeof(buf));
+		/* OpenSSL also calls our HelloRequest a handshake: only one
+		 * that wrote a Finished in the next epoch gave keys. */
+		if (s->handshake_done && s->first_record_seen)
+			rekeyed(s);
+		s->handshake_done = false;
 		if (ret > 0)
 			continue; /* no application data goes through OpenSSL */
 		err = SSL_get_error(s->ssl, ret);
@@ -953,8 +1024,13 @@ static void read_records(struct cpg_dtls_session *s)
 			log_info("peer %s: %s", s->label, s->reason);
 			break;
 		}
-		fail(s, CPG_DTLS_FAIL_PROTOCOL, "connection failed: %s", openssl_reason());
+		if (s->renegotiating)
+			handshake_failed(s, err);
+		else
+			fail(s, CPG_DTLS_FAIL_PROTOCOL, "connection failed: %s", openssl_reason());
 	}
+	if (!s->keys_valid)
+		release_held(s);
 }
 
 static void drive(struct cpg_dtls_session *s)
@@ -1022,6 +1098,7 @@ struct cpg_dtls_session *cpg_dtls_session_new(struct cpg_dtls_ctx *ctx, enum cpg
 	SSL_set_bio(s->ssl, rbio, wbio);
 	s->rbio = rbio;
 	SSL_set_app_data(s->ssl, s);
+	SSL_set_info_callback(s->ssl, info_cb);
 	SSL_set_options(s->ssl, SSL_OP_NO_QUERY_MTU);
 	/* Identity binding: OpenSSL's verification fails unless the peer's
 	 * certificate has this iPAddress subjectAltName (the IPv6 one, which
@@ -1111,7 +1188,7 @@ int64_t cpg_dtls_session_timeout_ms(const struct cpg_dtls_session *s)
 	/* Rounded up: handling a DTLS timer early does nothing. */
 	if (DTLSv1_get_timeout(s->ssl, &tv) == 1)
 		next = (int64_t)tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000;
-	if (s->state == CPG_DTLS_HANDSHAKING && s->started) {
+	if ((s->state == CPG_DTLS_HANDSHAKING && s->started) || s->renegotiating) {
 		uint64_t now = cpg_loop_now_ms();
 		int64_t left = s->deadline > now ? (int64_t)(s->deadline - now) : 0;
 
@@ -1125,6 +1202,11 @@ enum cpg_dtls_state cpg_dtls_session_on_timeout(struct cpg_dtls_session *s)
 {
 	if (s->state == CPG_DTLS_HANDSHAKING && s->started && cpg_loop_now_ms() >= s->deadline) {
 		fail(s, CPG_DTLS_FAIL_TIMEOUT, "handshake timed out after %u ms", s->timeout_ms);
+		return s->state;
+	}
+	if (s->state == CPG_DTLS_ESTABLISHED && s->renegotiating &&
+	    cpg_loop_now_ms() >= s->deadline) {
+		fail(s, CPG_DTLS_FAIL_TIMEOUT, "rekey timed out after %u ms", s->timeout_ms);
 		return s->state;
 	}
 	if (s->state != CPG_DTLS_HANDSHAKING && s->state != CPG_DTLS_ESTABLISHED)
@@ -1232,6 +1314,56 @@ const char *cpg_dtls_session_cipher_name(const struct cpg_dtls_session *s)
 const char *cpg_dtls_session_peer_subject(const struct cpg_dtls_session *s)
 {
 	return s->subject;
+}
+
+int cpg_dtls_session_rekey(struct cpg_dtls_session *s)
+{
+	int ret, err;
+
+	if (s->state != CPG_DTLS_ESTABLISHED)
+		return -EINVAL;
+	if (s->renegotiating || s->keys_valid)
+		return -EBUSY;
+	if (s->epoch == UINT16_MAX)
+		return -ERANGE;
+	/* The keys were taken: what waited for them may go. */
+	release_held(s);
+	ERR_clear_error();
+	if (!SSL_renegotiate(s->ssl)) {
+		fail(s, CPG_DTLS_FAIL_INTERNAL, "cannot start a rekey: %s", openssl_reason());
+		return -EIO;
+	}
+	s->renegotiating = true;
+	s->deadline = cpg_loop_now_ms() + s->timeout_ms;
+	/* Our ClientHello, or as a server a HelloRequest for one. */
+	ret = SSL_do_handshake(s->ssl);
+	err = SSL_get_error(s->ssl, ret);
+	if (ret <= 0 && err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+		handshake_failed(s, err);
+		return -EIO;
+	}
+	ERR_clear_error();
+	return 0;
+}
+
+bool cpg_dtls_session_has_keys(const struct cpg_dtls_session *s)
+{
+	return s->state == CPG_DTLS_ESTABLISHED && s->keys_valid;
+}
+
+bool cpg_dtls_session_rekeying(const struct cpg_dtls_session *s)
+{
+	return s->state == CPG_DTLS_ESTABLISHED && s->renegotiating;
+}
+
+uint16_t cpg_dtls_session_epoch(const struct cpg_dtls_session *s)
+{
+	return s->epoch;
+}
+
+unsigned int cpg_dtls_session_rekeys(const struct cpg_dtls_session *s)
+{
+	return s->rekeys;
 }
 
 int cpg_dtls_session_take_keys(struct cpg_dtls_session *s, struct cpg_keys *out)

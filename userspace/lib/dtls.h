@@ -196,6 +196,26 @@ const char *cpg_dtls_session_cipher_name(const struct cpg_dtls_session *s);
 /* The peer certificate's subject (RFC 2253), "" before it was verified. */
 const char *cpg_dtls_session_peer_subject(const struct cpg_dtls_session *s);
 /*
+ * Rekey (docs/dtls-records.md, "Rekeying"): renegotiate, which gives the
+ * next epoch's keys. Either side may start one; the session also follows
+ * one the peer starts. The tunnel's keys stay in use meanwhile. When it
+ * finishes, cpg_dtls_session_has_keys() says so (after input, or a timeout),
+ * and the caller takes them as after the first handshake; one not finished
+ * within the handshake timeout fails the session (CPG_DTLS_FAIL_TIMEOUT), as
+ * does a peer certificate that is refused now. 0 started; -EINVAL not
+ * ESTABLISHED; -EBUSY a rekey in progress, or keys not taken yet; -ERANGE
+ * the epochs are used up (a new session is needed); -EIO failed.
+ */
+int cpg_dtls_session_rekey(struct cpg_dtls_session *s);
+/* Keys of a handshake, the first or a rekey, wait to be taken. */
+bool cpg_dtls_session_has_keys(const struct cpg_dtls_session *s);
+/* A rekey has started (by either side) and not finished. */
+bool cpg_dtls_session_rekeying(const struct cpg_dtls_session *s);
+/* The epoch of the last handshake's keys (CPG_KEYS_EPOCH after the first),
+ * and how many rekeys finished. */
+uint16_t cpg_dtls_session_epoch(const struct cpg_dtls_session *s);
+unsigned int cpg_dtls_session_rekeys(const struct cpg_dtls_session *s);
+/*
  * Move the record keys of an ESTABLISHED session into *out (the session's
  * copy is wiped: the data plane is their only holder). 0, or -1 when the
  * session is not established or the keys were already taken. The caller

@@ -21,7 +21,7 @@ const char *cpg_keys_strerror(int status)
 	case CPG_KEYS_OK:
 		return "success";
 	case CPG_KEYS_ERR_STATE:
-		return "connection is not an established DTLS 1.2 connection without renegotiation";
+		return "connection is not an established DTLS 1.2 connection";
 	case CPG_KEYS_ERR_SUITE:
 		return "cipher suite is not ECDHE with AES-GCM or ChaCha20-Poly1305";
 	case CPG_KEYS_ERR_CRYPTO:
@@ -86,7 +86,7 @@ int cpg_keys_expand(enum cpg_cipher c, const uint8_t master[CPG_KEYS_MASTER_SECR
 	return st;
 }
 
-int cpg_keys_derive(SSL *ssl, struct cpg_keys *out)
+int cpg_keys_derive(SSL *ssl, uint16_t epoch, struct cpg_keys *out)
 {
 	uint8_t master[CPG_KEYS_MASTER_SECRET_LEN];
 	uint8_t client_random[CPG_KEYS_RANDOM_LEN];
@@ -98,9 +98,7 @@ int cpg_keys_derive(SSL *ssl, struct cpg_keys *out)
 	int st;
 
 	memset(out, 0, sizeof(*out));
-	/* Renegotiation would move the keys to a later epoch behind our back. */
-	if (!SSL_is_init_finished(ssl) || SSL_version(ssl) != DTLS1_2_VERSION ||
-	    !(SSL_get_options(ssl) & SSL_OP_NO_RENEGOTIATION) || SSL_total_renegotiations(ssl))
+	if (!epoch || !SSL_is_init_finished(ssl) || SSL_version(ssl) != DTLS1_2_VERSION)
 		return CPG_KEYS_ERR_STATE;
 	suite = SSL_get_current_cipher(ssl);
 	if (!suite)
@@ -123,7 +121,7 @@ int cpg_keys_derive(SSL *ssl, struct cpg_keys *out)
 	if (st)
 		goto out;
 	out->cipher = c;
-	out->epoch = CPG_KEYS_EPOCH;
+	out->epoch = epoch;
 	out->tx = SSL_is_server(ssl) ? server_write : client_write;
 	out->rx = SSL_is_server(ssl) ? client_write : server_write;
 out:

@@ -22,14 +22,14 @@
 #define CPG_KEYS_RANDOM_LEN 32
 
 /*
- * The epoch of the keys negotiated by the first (and, with renegotiation
- * disabled, only) handshake of a DTLS connection.
+ * The epoch of the keys negotiated by the first handshake of a DTLS
+ * connection. Each renegotiation (a rekey) moves to the next one.
  */
 #define CPG_KEYS_EPOCH 1
 
 enum cpg_keys_status {
 	CPG_KEYS_OK = 0,
-	/* Handshake not finished, not DTLS 1.2, or renegotiation allowed. */
+	/* Handshake not finished, not DTLS 1.2, or epoch 0. */
 	CPG_KEYS_ERR_STATE = -1,
 	/* Negotiated suite is not ECDHE with one of our AEAD ciphers. */
 	CPG_KEYS_ERR_SUITE = -2,
@@ -57,12 +57,14 @@ int cpg_keys_expand(enum cpg_cipher c, const uint8_t master[CPG_KEYS_MASTER_SECR
 		    struct cpg_record_secret *client_write, struct cpg_record_secret *server_write);
 
 /*
- * Derive the record keys of ssl, whose DTLS 1.2 handshake has finished.
- * ssl must have SSL_OP_NO_RENEGOTIATION set: the keys then belong to epoch
- * CPG_KEYS_EPOCH for the connection's whole life. tx/rx follow
+ * Derive the record keys of the handshake of ssl that has just finished,
+ * the first one or a renegotiation: the session's master secret and the
+ * randoms are that handshake's. OpenSSL does not say which epoch they
+ * belong to: the caller knows (CPG_KEYS_EPOCH, then one more per
+ * renegotiation; dtls.c reads it off our Finished). tx/rx follow
  * SSL_is_server(). On error *out is zeroed. Wipe with cpg_keys_wipe().
  */
-int cpg_keys_derive(SSL *ssl, struct cpg_keys *out);
+int cpg_keys_derive(SSL *ssl, uint16_t epoch, struct cpg_keys *out);
 
 void cpg_keys_wipe(struct cpg_keys *k);
 

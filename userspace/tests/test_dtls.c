@@ -5,6 +5,7 @@
  * that tools/campagnol-pki builds in a temporary directory.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,7 +30,7 @@
 #endif
 #define PKI_TOOL CPG_SOURCE_DIR "/tools/campagnol-pki"
 
-#define MAX_DGRAMS 128
+#define MAX_DGRAMS 512
 #define PATH_LEN 512
 
 /* Handshake message types at byte 13 of a plaintext handshake record. */
@@ -1114,6 +1115,121 @@ static void test_handshake_timeout(void **state)
 	cpg_dtls_ctx_put(bob);
 }
 
+/* sd's keys of its last handshake, taken: of epoch, mirrored by peer's. */
+static void take_rekeyed(struct side *sd, uint16_t epoch, struct cpg_keys *out)
+{
+	assert_state(sd, CPG_DTLS_ESTABLISHED);
+	assert_true(cpg_dtls_session_has_keys(sd->s));
+	assert_int_equal(cpg_dtls_session_epoch(sd->s), epoch);
+	assert_int_equal(cpg_dtls_session_take_keys(sd->s, out), 0);
+	assert_int_equal(out->epoch, epoch);
+	assert_false(cpg_dtls_session_has_keys(sd->s));
+	assert_false(cpg_dtls_session_rekeying(sd->s));
+}
+
+/*
+ * One rekey started by starter: the server finishes first and holds its
+ * last flight until its keys are taken, as the daemon does; then the
+ * client finishes. The keys are the next epoch's, new and mirrored.
+ */
+static void rekey_once(struct pair *p, struct side *starter, uint16_t epoch,
+		       struct cpg_keys *prev)
+{
+	struct cpg_keys ka, kb;
+
+	assert_int_equal(cpg_dtls_session_rekey(starter->s), 0);
+	assert_int_equal(cpg_dtls_session_rekey(starter->s), -EBUSY);
+	assert_true(cpg_dtls_session_rekeying(starter->s));
+	pump(p);
+	take_rekeyed(&p->b, epoch, &kb);
+	assert_true(cpg_dtls_session_rekeying(p->a.s));
+	assert_false(cpg_dtls_session_has_keys(p->a.s));
+	cpg_dtls_session_release(p->b.s);
+	pump(p);
+	take_rekeyed(&p->a, epoch, &ka);
+	cpg_dtls_session_release(p->a.s);
+	assert_int_equal(ka.cipher, kb.cipher);
+	assert_same_secret(&ka.tx, &kb.rx, ka.cipher);
+	assert_same_secret(&ka.rx, &kb.tx, ka.cipher);
+	assert_memory_not_equal(ka.tx.key, prev->tx.key, cpg_cipher_key_len(ka.cipher));
+	assert_memory_not_equal(ka.rx.key, prev->rx.key, cpg_cipher_key_len(ka.cipher));
+	cpg_keys_wipe(prev);
+	*prev = ka;
+	cpg_keys_wipe(&kb);
+}
+
+/* Rekeying renegotiates: each side may start it, each gives the next epoch. */
+static void test_rekey(void **state)
+{
+	struct cpg_dtls_ctx *alice = ctx_for("ca/alice", "10.0.0.1", NULL);
+	struct cpg_dtls_ctx *bob = ctx_for("ca/bob", "10.0.0.2", NULL);
+	struct cpg_keys prev;
+	struct pair p;
+
+	(void)state;
+	pair_init(&p, alice, "10.0.0.2", bob, "10.0.0.1");
+	assert_int_equal(cpg_dtls_session_rekey(p.a.s), -EINVAL);
+	cpg_dtls_session_hold_last_flight(p.a.s);
+	cpg_dtls_session_hold_last_flight(p.b.s);
+	cpg_dtls_session_start(p.b.s);
+	cpg_dtls_session_start(p.a.s);
+	pump(&p);
+	cpg_dtls_session_release(p.b.s);
+	pump(&p);
+	assert_int_equal(cpg_dtls_session_epoch(p.a.s), CPG_KEYS_EPOCH);
+	/* Keys not taken yet: no rekey. */
+	assert_int_equal(cpg_dtls_session_rekey(p.a.s), -EBUSY);
+	assert_int_equal(cpg_dtls_session_take_keys(p.a.s, &prev), 0);
+	cpg_keys_wipe(&prev);
+	assert_int_equal(cpg_dtls_session_take_keys(p.b.s, &prev), 0);
+
+	for (uint16_t epoch = CPG_KEYS_EPOCH + 1; epoch <= CPG_KEYS_EPOCH + 20; epoch++)
+		rekey_once(&p, epoch % 2 ? &p.b : &p.a, epoch, &prev);
+	assert_int_equal(cpg_dtls_session_rekeys(p.a.s), 20);
+	assert_int_equal(cpg_dtls_session_rekeys(p.b.s), 20);
+	cpg_keys_wipe(&prev);
+	pair_free(&p);
+	cpg_dtls_ctx_put(alice);
+	cpg_dtls_ctx_put(bob);
+}
+
+/* A rekey the peer never answers fails the session once its time is up. */
+static void test_rekey_timeout(void **state)
+{
+	struct cpg_dtls_ctx *alice = ctx_for("ca/alice", "10.0.0.1", NULL);
+	struct cpg_dtls_ctx *bob = ctx_for("ca/bob", "10.0.0.2", NULL);
+	uint64_t start;
+	struct pair p;
+	char *log;
+
+	(void)state;
+	cpg_dtls_ctx_set_handshake_timeout(alice, 300);
+	pair_init(&p, alice, "10.0.0.2", bob, "10.0.0.1");
+	pair_run(&p);
+	assert_established_pair(&p, CPG_CIPHER_AES_128_GCM);
+	p.b.drop = drop_all;
+	start = cpg_loop_now_ms();
+	assert_int_equal(cpg_dtls_session_rekey(p.a.s), 0);
+	capture_begin();
+	while (cpg_dtls_session_state(p.a.s) == CPG_DTLS_ESTABLISHED) {
+		int64_t t = cpg_dtls_session_timeout_ms(p.a.s);
+
+		assert_true(t >= 0);
+		assert_true(cpg_loop_now_ms() - start < 3000);
+		usleep((useconds_t)(t + 2) * 1000);
+		cpg_dtls_session_on_timeout(p.a.s);
+		pump(&p);
+	}
+	log = capture_end();
+	assert_true(cpg_loop_now_ms() - start >= 300);
+	assert_failed(&p.a, CPG_DTLS_FAIL_TIMEOUT);
+	assert_log_has(log, "peer 192.0.2.2:4002 (10.0.0.2): rekey timed out after 300 ms");
+	free(log);
+	pair_free(&p);
+	cpg_dtls_ctx_put(alice);
+	cpg_dtls_ctx_put(bob);
+}
+
 static void test_handshake_mtu(void **state)
 {
 	struct conf ca, cb;
@@ -1327,6 +1443,8 @@ int main(void)
 		cmocka_unit_test(test_application_data_ignored),
 		cmocka_unit_test(test_short_records_ignored),
 		cmocka_unit_test(test_hold_last_flight),
+		cmocka_unit_test(test_rekey),
+		cmocka_unit_test(test_rekey_timeout),
 		cmocka_unit_test(test_pki_ip6),
 		cmocka_unit_test(test_vpn_ip6),
 		cmocka_unit_test(test_names),

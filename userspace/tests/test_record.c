@@ -257,8 +257,8 @@ static int suite_setup(void **state)
 		return -1;
 	f->suite = *state;
 	conn_open(&f->conn, f->suite->openssl_name, true);
-	assert_int_equal(cpg_keys_derive(f->conn.cli, &f->ck), CPG_KEYS_OK);
-	assert_int_equal(cpg_keys_derive(f->conn.srv, &f->sk), CPG_KEYS_OK);
+	assert_int_equal(cpg_keys_derive(f->conn.cli, CPG_KEYS_EPOCH, &f->ck), CPG_KEYS_OK);
+	assert_int_equal(cpg_keys_derive(f->conn.srv, CPG_KEYS_EPOCH, &f->sk), CPG_KEYS_OK);
 	*state = f;
 	return 0;
 }
@@ -1104,22 +1104,22 @@ static void test_keys_refusals(void **state)
 	ctx = make_ctx(pki.cli, pki.cli_key, aes128.openssl_name, true);
 	ssl = make_ssl(ctx, false);
 	memset(&k, 0x55, sizeof(k));
-	assert_int_equal(cpg_keys_derive(ssl, &k), CPG_KEYS_ERR_STATE);
+	assert_int_equal(cpg_keys_derive(ssl, CPG_KEYS_EPOCH, &k), CPG_KEYS_ERR_STATE);
 	assert_int_equal(k.cipher, CPG_CIPHER_NONE);
 	SSL_free(ssl);
 	SSL_CTX_free(ctx);
 
-	/* Renegotiation left possible. */
+	/* There is no epoch 0 of data. */
 	conn_open(&c, aes128.openssl_name, false);
-	assert_int_equal(cpg_keys_derive(c.cli, &k), CPG_KEYS_ERR_STATE);
+	assert_int_equal(cpg_keys_derive(c.cli, 0, &k), CPG_KEYS_ERR_STATE);
 	conn_close(&c);
 
 	/* An AEAD suite that is not ours, and a MAC-then-encrypt one. */
 	conn_open(&c, "ECDHE-ECDSA-AES128-CCM", true);
-	assert_int_equal(cpg_keys_derive(c.srv, &k), CPG_KEYS_ERR_SUITE);
+	assert_int_equal(cpg_keys_derive(c.srv, CPG_KEYS_EPOCH, &k), CPG_KEYS_ERR_SUITE);
 	conn_close(&c);
 	conn_open(&c, "ECDHE-ECDSA-AES128-SHA256", true);
-	assert_int_equal(cpg_keys_derive(c.cli, &k), CPG_KEYS_ERR_SUITE);
+	assert_int_equal(cpg_keys_derive(c.cli, CPG_KEYS_EPOCH, &k), CPG_KEYS_ERR_SUITE);
 	conn_close(&c);
 
 	/* Expansion refuses an unknown cipher. */
@@ -1140,8 +1140,8 @@ static void test_keys_negotiated(void **state)
 	struct conn c;
 
 	conn_open(&c, "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES256-GCM-SHA384", true);
-	assert_int_equal(cpg_keys_derive(c.cli, &ck), CPG_KEYS_OK);
-	assert_int_equal(cpg_keys_derive(c.srv, &sk), CPG_KEYS_OK);
+	assert_int_equal(cpg_keys_derive(c.cli, CPG_KEYS_EPOCH, &ck), CPG_KEYS_OK);
+	assert_int_equal(cpg_keys_derive(c.srv, CPG_KEYS_EPOCH, &sk), CPG_KEYS_OK);
 	assert_int_equal(ck.cipher, cpg_cipher_from_suite(SSL_CIPHER_get_protocol_id(
 					    SSL_get_current_cipher(c.cli))));
 	assert_int_equal(ck.cipher, sk.cipher);
