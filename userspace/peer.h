@@ -55,6 +55,7 @@ struct peer {
 	uint64_t up_ms;			/* when ESTABLISHED was reached */
 	uint64_t last_heard_ms;		/* last datagram of any kind from the peer */
 	uint64_t last_keepalive_ms;	/* last keepalive we sent */
+	uint64_t keyed_ms;		/* when the keys in use were installed */
 	uint64_t rx_keepalives_seen;	/* the data plane's count at the last tick */
 	/* Its receive key, kept by the daemon to recognise its records when
 	 * it roams (vpn.c float_try()); ctx NULL when not ESTABLISHED. */

@@ -81,6 +81,7 @@ static const struct status_answer_field peer_fields[] = {
 	FIELD(peer, drop_key_exhausted, COUNT),
 	FIELD(peer, drop_too_big, COUNT),
 	FIELD(peer, drop_queue, COUNT),
+	FIELD(peer, drop_epoch, COUNT),
 	FIELD(peer, dtls_in, COUNT),
 	FIELD(peer, floats, COUNT),
 	FIELD(peer, rx_keepalives, COUNT),
@@ -93,6 +94,8 @@ static const struct status_answer_field peer_fields[] = {
 	FIELD(peer, age, SECONDS),
 	FIELD(peer, epoch, COUNT),
 	FIELD(peer, next_seq, COUNT),
+	FIELD(peer, rekeys, COUNT),
+	FIELD(peer, last_rekey, SECONDS),
 	FIELD(peer, subject, TEXT),
 };
 

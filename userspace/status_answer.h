@@ -61,7 +61,7 @@ struct status_answer_peer {
 		drop_spoofed, drop_malformed, drop_rate, drop_tx_error, drop_key_exhausted,
 		drop_too_big,
 		drop_queue, dtls_in, queued, last_rx, last_tx, last_heard, since, age, epoch,
-		next_seq, last_direct_try, floats, rx_keepalives, tx_keepalives;
+		next_seq, last_direct_try, floats, rx_keepalives, tx_keepalives, rekeys, last_rekey, drop_epoch;
 	status_answer_present present;
 };
 

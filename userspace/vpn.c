@@ -535,6 +535,21 @@ static void float_key_init(struct peer *p, const struct cpg_keys *keys)
 			 cpg_net_ip4_str(p->vpn_ip, ip));
 }
 
+/* What the data plane is given of a handshake's keys. */
+static struct cpg_dp_keys dp_keys_of(const struct cpg_keys *keys)
+{
+	uint64_t limit = cpg_cipher_record_limit(keys->cipher);
+
+	return (struct cpg_dp_keys){
+		.cipher = keys->cipher,
+		.epoch = keys->epoch,
+		.tx = keys->tx,
+		.rx = keys->rx,
+		.first_write_seq = CPG_RECORD_DATA_SEQ_START,
+		.last_write_seq = CPG_RECORD_DATA_SEQ_START + limit - 1,
+	};
+}
+
 /* The handshake finished: hand the keys to the data plane. false when p
  * was removed instead. */
 static bool peer_established(struct vpn *v, struct peer *p)
@@ -552,13 +567,7 @@ static bool peer_established(struct vpn *v, struct peer *p)
 		.vpn_ip = p->vpn_ip,
 		.vpn_ip6 = p->vpn_ip6,	/* its certificate names it */
 		.endpoint = p->endpoint,
-		.keys = {
-			.cipher = keys.cipher,
-			.epoch = keys.epoch,
-			.tx = keys.tx,
-			.rx = keys.rx,
-			.first_write_seq = CPG_RECORD_DATA_SEQ_START,
-		},
+		.keys = dp_keys_of(&keys),
 	};
 	ret = v->dp->ops->add_peer(v->dp, &dpp);
 	if (ret >= 0)
@@ -577,6 +586,7 @@ static bool peer_established(struct vpn *v, struct peer *p)
 	p->up_ms = now_ms(v);
 	p->last_heard_ms = p->up_ms;
 	p->last_keepalive_ms = p->up_ms;
+	p->keyed_ms = p->up_ms;
 	p->rx_keepalives_seen = 0;
 	holdoff_forget(v, p->vpn_ip, &p->vpn_ip6);
 	v->n.tunnels_up++;
@@ -584,6 +594,46 @@ static bool peer_established(struct vpn *v, struct peer *p)
 		   cpg_sockaddr_str(&p->endpoint, ep, sizeof(ep)),
 		   cpg_dtls_session_cipher_name(p->dtls));
 	peer_flush(v, p);
+	return true;
+}
+
+/*
+ * A rekey finished: the next epoch's keys go to the data plane. The DTLS
+ * server finished first, and seals with them once the client shows it has
+ * them too; the client switches at once, and says so with a keepalive under
+ * them, lest the server wait for traffic. false when p was removed.
+ */
+static bool peer_rekeyed(struct vpn *v, struct peer *p)
+{
+	bool server = cpg_dtls_session_role(p->dtls) == CPG_DTLS_SERVER;
+	char ip[INET_ADDRSTRLEN];
+	struct cpg_dp_keys dk;
+	struct cpg_keys keys;
+	int ret = -EOPNOTSUPP;
+
+	cpg_net_ip4_str(p->vpn_ip, ip);
+	if (cpg_dtls_session_take_keys(p->dtls, &keys) < 0)
+		return true;
+	dk = dp_keys_of(&keys);
+	if (v->dp->ops->rekey)
+		ret = v->dp->ops->rekey(v->dp, p->vpn_ip, &dk,
+					server ? CPG_DP_KEY_NEXT : CPG_DP_KEY_CURRENT);
+	if (ret >= 0)
+		float_key_init(p, &keys);
+	cpg_keys_wipe(&keys);
+	OPENSSL_cleanse(&dk, sizeof(dk));
+	if (ret < 0) {
+		log_err("tunnel to %s closed: the data plane refused its new keys (%s)", ip,
+			strerror(-ret));
+		cpg_dtls_session_close(p->dtls);
+		peer_end(v, p, false, true, CPG_REASON_NONE);
+		return false;
+	}
+	cpg_dtls_session_release(p->dtls);
+	p->keyed_ms = now_ms(v);
+	if (!server && v->dp->ops->keepalive(v->dp, p->vpn_ip) == 0)
+		p->last_keepalive_ms = p->keyed_ms;
+	log_info("tunnel to %s rekeyed: epoch %u", ip, cpg_dtls_session_epoch(p->dtls));
 	return true;
 }
 
@@ -597,6 +647,8 @@ static void peer_dtls_update(struct vpn *v, struct peer *p)
 		break;
 	case CPG_DTLS_ESTABLISHED:
 		if (p->state == PEER_HANDSHAKING && !peer_established(v, p))
+			return;
+		if (cpg_dtls_session_has_keys(p->dtls) && !peer_rekeyed(v, p))
 			return;
 		break;
 	case CPG_DTLS_CLOSED:
@@ -626,6 +678,30 @@ static void peer_dtls_update(struct vpn *v, struct peer *p)
 		return;
 	}
 	peer_arm_timer(v, p);
+}
+
+/*
+ * Start a rekey of p, unless one runs. Past the last epoch, a new tunnel
+ * replaces it. p may be gone afterwards.
+ */
+static void peer_rekey(struct vpn *v, struct peer *p, const char *why)
+{
+	char ip[INET_ADDRSTRLEN];
+	int ret;
+
+	if (!v->dp->ops->rekey || cpg_dtls_session_rekeying(p->dtls))
+		return;
+	ret = cpg_dtls_session_rekey(p->dtls);
+	cpg_net_ip4_str(p->vpn_ip, ip);
+	if (ret == -ERANGE) {
+		log_notice("tunnel to %s: its epochs are used up; handshaking again through the "
+			   "RDV", ip);
+		peer_reconnect(v, p);
+		return;
+	}
+	if (ret == 0)
+		log_debug("tunnel to %s: rekeying (%s)", ip, why);
+	peer_dtls_update(v, p);
 }
 
 static void dtls_timer_fn(struct cpg_loop *loop, void *arg)
@@ -977,18 +1053,14 @@ static void on_peer_gone(void *arg, struct in_addr vpn_ip, enum cpg_dp_gone why)
 	peer_end(v, p, true, true, CPG_REASON_NONE);
 }
 
-/* Its key is near its last record: a new tunnel, with a new handshake. */
+/* Its key has sealed three quarters of its records: rekey. */
 static void on_key_limit(void *arg, struct in_addr vpn_ip)
 {
 	struct vpn *v = arg;
 	struct peer *p = peer_table_find(&v->peers, vpn_ip);
-	char ip[INET_ADDRSTRLEN];
 
-	if (!p || p->state != PEER_ESTABLISHED)
-		return;
-	log_notice("tunnel to %s: its key is near its record limit; handshaking again through "
-		   "the RDV", cpg_net_ip4_str(vpn_ip, ip));
-	peer_reconnect(v, p);
+	if (p && p->state == PEER_ESTABLISHED)
+		peer_rekey(v, p, "record limit");
 }
 
 /* Nothing can be carried any more: leave, with a failure status. */
@@ -1300,6 +1372,20 @@ static void on_network_changed(void *arg)
 /* ---- Housekeeping --------------------------------------------------------- */
 
 /*
+ * The DTLS client rekeys every rekey_interval; the server too, should the
+ * client not have done so in twice that time.
+ */
+static void peer_rekey_due(struct vpn *v, struct peer *p, uint64_t now)
+{
+	uint64_t interval = (uint64_t)v->cfg->rekey_interval * 1000;
+
+	if (cpg_dtls_session_role(p->dtls) == CPG_DTLS_SERVER)
+		interval *= 2;
+	if (now - p->keyed_ms >= interval)
+		peer_rekey(v, p, "rekey_interval");
+}
+
+/*
  * Dead-peer detection and keepalives of an established peer. The idle
  * timeout is the data plane's (on_dp_peer_idle).
  */
@@ -1333,6 +1419,7 @@ static void peer_tick(struct vpn *v, struct peer *p)
 	}
 	if (sent_idle >= (uint64_t)v->cfg->keepalive * 1000)
 		peer_keepalive(v, p);
+	peer_rekey_due(v, p, now);
 }
 
 static void tick_fn(struct cpg_loop *loop, void *arg)
@@ -1436,6 +1523,7 @@ static void dump_peer(struct vpn *v, struct status_buf *b, const struct peer *p)
 	for (int i = 0; i < CPG_DP_DROP_MAX; i++)
 		status_kv_u64(b, drop_keys[i], st.drops[i]);
 	status_kv_u64(b, "drop_queue", p->queue_drops);
+	status_kv_u64(b, "drop_epoch", p->dtls ? cpg_dtls_session_stray_data(p->dtls) : 0);
 	status_kv_u64(b, "dtls_in", p->dtls_in);
 	status_kv_u64(b, "floats", st.floats);
 	status_kv_u64(b, "rx_keepalives", st.rx_keepalives);
@@ -1451,9 +1539,13 @@ static void dump_peer(struct vpn *v, struct status_buf *b, const struct peer *p)
 	if (up) {
 		status_kv_u64(b, "epoch", st.epoch);
 		status_kv_u64(b, "next_seq", st.next_write_seq);
+		status_kv_u64(b, "rekeys", cpg_dtls_session_rekeys(p->dtls));
+		status_kv_secs(b, "last_rekey", now - p->keyed_ms);
 	} else {
 		status_kv_str(b, "epoch", NULL);
 		status_kv_str(b, "next_seq", NULL);
+		status_kv_str(b, "rekeys", NULL);
+		status_kv_str(b, "last_rekey", NULL);
 	}
 	status_kv_str(b, "subject", p->dtls ? cpg_dtls_session_peer_subject(p->dtls) : NULL);
 	status_line_end(b);

@@ -102,6 +102,7 @@ struct cpg_dtls_session {
 	struct cpg_keys keys;
 	uint16_t epoch; /* of the last handshake's keys; 0 before the first */
 	unsigned int rekeys; /* renegotiations finished */
+	uint64_t stray_data; /* application_data records that reached us */
 	bool renegotiating; /* a rekey began, by either side */
 	bool handshake_done; /* info_cb: OpenSSL finished one */
 	/* The first record we wrote in the next epoch (our Finished), for
@@ -1168,7 +1169,9 @@ enum cpg_dtls_state cpg_dtls_session_input(struct cpg_dtls_session *s, const uin
 	while (cpg_record_parse_header(dgram, len, &h) == CPG_RECORD_OK) {
 		size_t n = CPG_RECORD_HEADER_LEN + h.length;
 
-		if (h.type != CPG_RECORD_CT_APPLICATION_DATA && !cannot_be_sealed(s, &h))
+		if (h.type == CPG_RECORD_CT_APPLICATION_DATA)
+			s->stray_data++;
+		else if (!cannot_be_sealed(s, &h))
 			fed |= BIO_write(s->rbio, dgram, (int)n) == (int)n;
 		dgram += n;
 		len -= n;
@@ -1364,6 +1367,11 @@ uint16_t cpg_dtls_session_epoch(const struct cpg_dtls_session *s)
 unsigned int cpg_dtls_session_rekeys(const struct cpg_dtls_session *s)
 {
 	return s->rekeys;
+}
+
+uint64_t cpg_dtls_session_stray_data(const struct cpg_dtls_session *s)
+{
+	return s->stray_data;
 }
 
 int cpg_dtls_session_take_keys(struct cpg_dtls_session *s, struct cpg_keys *out)

@@ -216,6 +216,12 @@ bool cpg_dtls_session_rekeying(const struct cpg_dtls_session *s);
 uint16_t cpg_dtls_session_epoch(const struct cpg_dtls_session *s);
 unsigned int cpg_dtls_session_rekeys(const struct cpg_dtls_session *s);
 /*
+ * application_data records that came to the session, and were dropped: the
+ * data plane had no key of their epoch (a rekey that lost packets, a late
+ * record of a retired key, or forgery).
+ */
+uint64_t cpg_dtls_session_stray_data(const struct cpg_dtls_session *s);
+/*
  * Move the record keys of an ESTABLISHED session into *out (the session's
  * copy is wiped: the data plane is their only holder). 0, or -1 when the
  * session is not established or the keys were already taken. The caller
