@@ -473,9 +473,10 @@ static int check_own_ip(X509 *cert, const char *path, int family, const void *ad
 	return -1;
 }
 
-/* What peers will check in our certificate, checked first here. */
+/* What peers will check in our certificate, checked first here; the
+ * RDV's names no VPN IP. */
 static int check_own_cert(struct cpg_dtls_ctx *ctx, const char *path,
-			  const struct cpg_config *cfg)
+			  const struct cpg_config *cfg, bool names_vpn_ip)
 {
 	X509 *cert = SSL_CTX_get0_certificate(ctx->ssl_ctx);
 	const ASN1_TIME *not_after = X509_get0_notAfter(cert);
@@ -502,9 +503,10 @@ static int check_own_cert(struct cpg_dtls_ctx *ctx, const char *path,
 	if (X509_cmp_current_time(not_before) > 0)
 		log_warn("certificate %s is not valid before %s: peers refuse it until then", path,
 			 asn1_time_str(not_before, when, sizeof(when)));
-	if (check_own_ip(cert, path, AF_INET, &cfg->vpn_ip, "vpn_ip") ||
-	    (cpg_config_has_ip6(cfg) &&
-	     check_own_ip(cert, path, AF_INET6, &cfg->vpn_ip6, "vpn_ip6")))
+	if (names_vpn_ip &&
+	    (check_own_ip(cert, path, AF_INET, &cfg->vpn_ip, "vpn_ip") ||
+	     (cpg_config_has_ip6(cfg) &&
+	      check_own_ip(cert, path, AF_INET6, &cfg->vpn_ip6, "vpn_ip6"))))
 		return -1;
 
 	/* Peers sharing our CAs would refuse a certificate we do not accept
@@ -557,7 +559,7 @@ static long handshake_mtu(int tun_mtu)
 	return mtu < DTLS_MIN_MTU ? DTLS_MIN_MTU : mtu;
 }
 
-struct cpg_dtls_ctx *cpg_dtls_ctx_new(const struct cpg_config *cfg)
+static struct cpg_dtls_ctx *ctx_new(const struct cpg_config *cfg, bool names_vpn_ip)
 {
 	struct cpg_dtls_ctx *ctx = calloc(1, sizeof(*ctx));
 	SSL_CTX *c;
@@ -603,7 +605,7 @@ struct cpg_dtls_ctx *cpg_dtls_ctx_new(const struct cpg_config *cfg)
 	    load_cas(ctx, cfg->ca_certificates, cfg->ca_certificates_dir) ||
 	    (cfg->crl_file && load_crl(ctx, cfg->crl_file)) ||
 	    load_cert_and_key(ctx, cfg->certificate, cfg->key) ||
-	    check_own_cert(ctx, cfg->certificate, cfg))
+	    check_own_cert(ctx, cfg->certificate, cfg, names_vpn_ip))
 		goto fail;
 	ERR_clear_error();
 	log_debug("DTLS context: %s, handshake MTU %ld", ctx->cipher_list, ctx->mtu);
@@ -612,6 +614,16 @@ fail:
 	ERR_clear_error();
 	cpg_dtls_ctx_put(ctx);
 	return NULL;
+}
+
+struct cpg_dtls_ctx *cpg_dtls_ctx_new(const struct cpg_config *cfg)
+{
+	return ctx_new(cfg, true);
+}
+
+struct cpg_dtls_ctx *cpg_dtls_ctx_new_rdv(const struct cpg_config *cfg)
+{
+	return ctx_new(cfg, false);
 }
 
 void cpg_dtls_ctx_put(struct cpg_dtls_ctx *ctx)
@@ -1105,8 +1117,9 @@ struct cpg_dtls_session *cpg_dtls_session_new(struct cpg_dtls_ctx *ctx, enum cpg
 	 * certificate has this iPAddress subjectAltName (the IPv6 one, which
 	 * OpenSSL cannot check as well, is cert_verify_cb's). */
 	if (!SSL_set_mtu(s->ssl, ctx->mtu) ||
-	    !X509_VERIFY_PARAM_set1_ip(SSL_get0_param(s->ssl), (const unsigned char *)&peer_vpn_ip,
-				       sizeof(peer_vpn_ip)))
+	    (peer_vpn_ip.s_addr != INADDR_ANY &&
+	     !X509_VERIFY_PARAM_set1_ip(SSL_get0_param(s->ssl),
+					(const unsigned char *)&peer_vpn_ip, sizeof(peer_vpn_ip))))
 		goto fail;
 	if (role == CPG_DTLS_SERVER) {
 		SSL_set_options(s->ssl, SSL_OP_COOKIE_EXCHANGE);
@@ -1381,6 +1394,99 @@ int cpg_dtls_session_take_keys(struct cpg_dtls_session *s, struct cpg_keys *out)
 	*out = s->keys;
 	wipe_keys(s);
 	return 0;
+}
+
+void cpg_dtls_session_set_send(struct cpg_dtls_session *s, cpg_dtls_send_fn send, void *send_arg)
+{
+	s->send = send;
+	s->send_arg = send_arg;
+}
+
+int cpg_dtls_session_expect_name(struct cpg_dtls_session *s, const char *name)
+{
+	X509_VERIFY_PARAM *param = SSL_get0_param(s->ssl);
+	unsigned char addr[16];
+	int ok;
+
+	/* An address is matched against iPAddress names, never against DNS ones. */
+	if (inet_pton(AF_INET, name, addr) == 1 || inet_pton(AF_INET6, name, addr) == 1)
+		ok = X509_VERIFY_PARAM_set1_ip_asc(param, name);
+	else
+		ok = X509_VERIFY_PARAM_set1_host(param, name, 0);
+	ERR_clear_error();
+	return ok ? 0 : -1;
+}
+
+bool cpg_dtls_listen(struct cpg_dtls_session *l, const uint8_t *dgram, size_t len,
+		     const union cpg_sockaddr *from)
+{
+	BIO_ADDR *client = BIO_ADDR_new();
+	int ret = -1;
+
+	if (!client || l->role != CPG_DTLS_SERVER || l->started || len > INT_MAX) {
+		BIO_ADDR_free(client);
+		return false;
+	}
+	ERR_clear_error();
+	/* What the last ClientHello left goes; the options and callbacks stay. */
+	if (SSL_clear(l->ssl) && SSL_set_mtu(l->ssl, l->ctx->mtu)) {
+		(void)BIO_reset(l->rbio);
+		l->peer = *from;
+		if (BIO_write(l->rbio, dgram, (int)len) == (int)len)
+			ret = DTLSv1_listen(l->ssl, client);
+	}
+	BIO_ADDR_free(client);
+	(void)BIO_reset(l->rbio);
+	ERR_clear_error();
+	if (ret != 1)
+		return false;
+	cpg_sockaddr_str(from, l->label, sizeof(l->label));
+	l->started = true;
+	l->deadline = cpg_loop_now_ms() + l->timeout_ms;
+	drive(l);
+	return true;
+}
+
+/* The addresses of family the peer's certificate names, up to max of them. */
+size_t cpg_dtls_session_peer_ips(const struct cpg_dtls_session *s, int family, void *out,
+				 size_t max)
+{
+	X509 *cert = SSL_get0_peer_certificate(s->ssl);
+	GENERAL_NAMES *names;
+	size_t addr_len = family == AF_INET ? 4 : 16, n = 0;
+
+	if (!cert || s->state != CPG_DTLS_ESTABLISHED)
+		return 0;
+	names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	for (int i = 0; i < sk_GENERAL_NAME_num(names) && n < max; i++) {
+		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+
+		if (gn->type != GEN_IPADD || (size_t)ASN1_STRING_length(gn->d.iPAddress) != addr_len)
+			continue;
+		memcpy((uint8_t *)out + n++ * addr_len, ASN1_STRING_get0_data(gn->d.iPAddress),
+		       addr_len);
+	}
+	GENERAL_NAMES_free(names);
+	return n;
+}
+
+bool cpg_dtls_session_peer_not_after(const struct cpg_dtls_session *s, time_t *out)
+{
+	STACK_OF(X509) *chain = SSL_get0_verified_chain(s->ssl);
+	bool found = false;
+	struct tm tm;
+
+	for (int i = 0; i < sk_X509_num(chain); i++) {
+		time_t t;
+
+		if (!ASN1_TIME_to_tm(X509_get0_notAfter(sk_X509_value(chain, i)), &tm))
+			continue;
+		t = timegm(&tm);
+		if (!found || t < *out)
+			*out = t;
+		found = true;
+	}
+	return found;
 }
 
 const char *cpg_dtls_state_name(enum cpg_dtls_state st)

@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <openssl/types.h>
 
@@ -195,6 +196,43 @@ const char *cpg_dtls_session_reason(const struct cpg_dtls_session *s);
 const char *cpg_dtls_session_cipher_name(const struct cpg_dtls_session *s);
 /* The peer certificate's subject (RFC 2253), "" before it was verified. */
 const char *cpg_dtls_session_peer_subject(const struct cpg_dtls_session *s);
+/*
+ * The RDV's side (docs/protocol.md section 12). A context whose own
+ * certificate need not name a VPN IP: cfg's [SECURITY] options and tun_mtu
+ * only.
+ */
+struct cpg_dtls_ctx *cpg_dtls_ctx_new_rdv(const struct cpg_config *cfg);
+/*
+ * A listener is a server session made with cpg_dtls_session_new() for any
+ * peer (INADDR_ANY: any member, whose certificate names a VPN IP of its own,
+ * cpg_dtls_session_peer_ips()). Each ClientHello from an endpoint without a
+ * session goes to it: without a valid cookie it answers with a
+ * HelloVerifyRequest, smaller than the ClientHello and statelessly, through
+ * its send callback; with one, it becomes that endpoint's session, its
+ * handshake under way, and true is returned: the caller then makes another
+ * listener. false for anything else.
+ */
+bool cpg_dtls_listen(struct cpg_dtls_session *l, const uint8_t *dgram, size_t len,
+		     const union cpg_sockaddr *from);
+/*
+ * The peer's certificate must name name, a DNS name (its DNS subjectAltNames,
+ * or its common name when it has none) or an IP address (its iPAddress
+ * ones): a client's session with the RDV, made for INADDR_ANY. Before
+ * cpg_dtls_session_start(). 0, or -1 for a name OpenSSL refuses.
+ */
+int cpg_dtls_session_expect_name(struct cpg_dtls_session *s, const char *name);
+/* Where the session's datagrams go from now on. */
+void cpg_dtls_session_set_send(struct cpg_dtls_session *s, cpg_dtls_send_fn send, void *send_arg);
+/*
+ * Up to max addresses of family (AF_INET: struct in_addr, AF_INET6: struct
+ * in6_addr) that the peer's certificate names as iPAddress subjectAltNames,
+ * into out; how many. 0 unless ESTABLISHED.
+ */
+size_t cpg_dtls_session_peer_ips(const struct cpg_dtls_session *s, int family, void *out,
+				 size_t max);
+/* When the first certificate of the peer's verified chain expires. */
+bool cpg_dtls_session_peer_not_after(const struct cpg_dtls_session *s, time_t *out);
+
 /*
  * Rekey (docs/dtls-records.md, "Rekeying"): renegotiate, which gives the
  * next epoch's keys. Either side may start one; the session also follows

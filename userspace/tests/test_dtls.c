@@ -1230,6 +1230,60 @@ static void test_rekey_timeout(void **state)
 	cpg_dtls_ctx_put(bob);
 }
 
+/* The RDV's way in: a cookie first, no state before it, then a session. */
+static void test_listen(void **state)
+{
+	struct cpg_dtls_ctx *alice = ctx_for("ca/alice", "10.0.0.1", NULL);
+	struct cpg_dtls_ctx *bob = ctx_for("ca/bob", "10.0.0.2", NULL);
+	union cpg_sockaddr any, spoofed;
+	struct in_addr ips[4];
+	struct pair p;
+	size_t hello_len;
+	time_t not_after;
+
+	(void)state;
+	memset(&p, 0, sizeof(p));
+	memset(&any, 0, sizeof(any));
+	endpoint(&p.a.addr, "192.0.2.1", 4001);
+	endpoint(&p.b.addr, "192.0.2.2", 4002);
+	endpoint(&spoofed, "192.0.2.9", 4001);
+	p.a.to = p.b.addr;
+	p.b.to = p.a.addr;
+	p.a.s = cpg_dtls_session_new(alice, CPG_DTLS_CLIENT, &p.b.addr, test_ip4("10.0.0.2"),
+				     side_send, &p.a);
+	p.b.s = cpg_dtls_session_new(bob, CPG_DTLS_SERVER, &any, test_ip4("0.0.0.0"), side_send,
+				     &p.b);
+	cpg_dtls_session_start(p.a.s);
+	assert_int_equal(p.a.n_out, 1);
+	hello_len = p.a.out_len[0];
+	/* No cookie: a HelloVerifyRequest, smaller, and still a listener. */
+	assert_false(cpg_dtls_listen(p.b.s, p.a.out[0], p.a.out_len[0], &p.a.addr));
+	assert_int_equal(p.b.n_out, 1);
+	assert_true(p.b.out_len[0] < hello_len);
+	assert_false(cpg_dtls_session_has_keys(p.b.s));
+	p.a.n_delivered = 1;
+	deliver(&p.b, &p.a);
+	assert_int_equal(p.a.n_out, 2);
+	/* The cookie is the endpoint's: from elsewhere it is worth another
+	 * HelloVerifyRequest, to there. */
+	p.b.to = spoofed;
+	assert_false(cpg_dtls_listen(p.b.s, p.a.out[1], p.a.out_len[1], &spoofed));
+	assert_int_equal(p.b.n_out, 2);
+	p.b.n_delivered = 2;
+	p.b.to = p.a.addr;
+	assert_true(cpg_dtls_listen(p.b.s, p.a.out[1], p.a.out_len[1], &p.a.addr));
+	p.a.n_delivered = 2;
+	pump(&p);
+	assert_established_pair(&p, CPG_CIPHER_AES_128_GCM);
+	assert_int_equal(cpg_dtls_session_peer_ips(p.b.s, AF_INET, ips, 4), 1);
+	assert_true(ips[0].s_addr == test_ip4("10.0.0.1").s_addr);
+	assert_true(cpg_dtls_session_peer_not_after(p.b.s, &not_after));
+	assert_true(not_after > time(NULL));
+	pair_free(&p);
+	cpg_dtls_ctx_put(alice);
+	cpg_dtls_ctx_put(bob);
+}
+
 static void test_handshake_mtu(void **state)
 {
 	struct conf ca, cb;
@@ -1445,6 +1499,7 @@ int main(void)
 		cmocka_unit_test(test_hold_last_flight),
 		cmocka_unit_test(test_rekey),
 		cmocka_unit_test(test_rekey_timeout),
+		cmocka_unit_test(test_listen),
 		cmocka_unit_test(test_pki_ip6),
 		cmocka_unit_test(test_vpn_ip6),
 		cmocka_unit_test(test_names),
