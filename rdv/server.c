@@ -20,110 +20,9 @@
 #include "bytes.h"
 #include "compat.h"
 #include "log.h"
+#include "htab.h"
 #include "net.h"
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
-
-/*
- * An intrusive chained hash table. Entries embed a struct hnode, which
- * remembers the full hash so that growing needs no callback and lookups
- * compare keys only on a hash match.
- */
-struct hnode {
-	struct hnode *next;
-	uint32_t hash;
-};
-
-struct htab {
-	struct hnode **buckets;
-	size_t mask;		/* number of buckets - 1, a power of two minus one */
-	size_t count;
-};
-
-#define HTAB_MIN_BUCKETS 64
-
-static int htab_init(struct htab *t)
-{
-	t->buckets = calloc(HTAB_MIN_BUCKETS, sizeof(*t->buckets));
-	if (!t->buckets)
-		return -1;
-	t->mask = HTAB_MIN_BUCKETS - 1;
-	t->count = 0;
-	return 0;
-}
-
-static void htab_destroy(struct htab *t)
-{
-	free(t->buckets);
-	t->buckets = NULL;
-}
-
-static struct hnode *htab_chain(const struct htab *t, uint32_t hash)
-{
-	return t->buckets[hash & t->mask];
-}
-
-/* Keeps the load factor at most 1. Without memory, chains just grow longer. */
-static void htab_grow(struct htab *t)
-{
-	size_t n = (t->mask + 1) * 2;
-	struct hnode **b = calloc(n, sizeof(*b));
-
-	if (!b)
-		return;
-	for (size_t i = 0; i <= t->mask; i++) {
-		struct hnode *e, *next;
-
-		for (e = t->buckets[i]; e; e = next) {
-			next = e->next;
-			e->next = b[e->hash & (n - 1)];
-			b[e->hash & (n - 1)] = e;
-		}
-	}
-	free(t->buckets);
-	t->buckets = b;
-	t->mask = n - 1;
-}
-
-static void htab_insert(struct htab *t, struct hnode *e, uint32_t hash)
-{
-	struct hnode **head;
-
-	if (t->count > t->mask)
-		htab_grow(t);
-	e->hash = hash;
-	head = &t->buckets[hash & t->mask];
-	e->next = *head;
-	*head = e;
-	t->count++;
-}
-
-/* e must be in t. */
-static void htab_remove(struct htab *t, struct hnode *e)
-{
-	struct hnode **p = &t->buckets[e->hash & t->mask];
-
-	while (*p != e)
-		p = &(*p)->next;
-	*p = e->next;
-	t->count--;
-}
-
-/*
- * Keys come from the network, so they are mixed with a random seed
- * (murmur3's finaliser) to keep an attacker from choosing colliding keys
- * without first learning the seed.
- */
-static uint32_t mix(uint64_t x, uint64_t seed)
-{
-	x ^= seed;
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return (uint32_t)x;
-}
 
 struct rdv_session;
 
@@ -192,7 +91,7 @@ struct rdv_server {
 
 static uint32_t ip_hash(const struct rdv_server *s, struct in_addr ip)
 {
-	return mix(ip.s_addr, s->seed);
+	return htab_mix(ip.s_addr, s->seed);
 }
 
 static uint32_t ip6_hash(const struct rdv_server *s, const struct in6_addr *ip)
@@ -201,7 +100,7 @@ static uint32_t ip6_hash(const struct rdv_server *s, const struct in6_addr *ip)
 
 	memcpy(&hi, ip->s6_addr, 8);
 	memcpy(&lo, ip->s6_addr + 8, 8);
-	return mix(lo ^ mix(hi, s->seed + 4), s->seed + 5);
+	return htab_mix(lo ^ htab_mix(hi, s->seed + 4), s->seed + 5);
 }
 
 static bool has_ip6(const struct in6_addr *ip)
@@ -211,7 +110,7 @@ static bool has_ip6(const struct in6_addr *ip)
 
 static uint32_t ep_hash(const struct rdv_server *s, const union cpg_sockaddr *ep)
 {
-	return mix(cpg_sockaddr_hash(ep), s->seed + 1);
+	return htab_mix(cpg_sockaddr_hash(ep), s->seed + 1);
 }
 
 /* The unordered pair {a, b} as one number. */
@@ -224,7 +123,7 @@ static uint64_t pair_key(struct in_addr a, struct in_addr b)
 
 static uint32_t pair_hash(const struct rdv_server *s, struct in_addr a, struct in_addr b)
 {
-	return mix(pair_key(a, b), s->seed + 2);
+	return htab_mix(pair_key(a, b), s->seed + 2);
 }
 
 static struct rdv_client *find_by_ip(const struct rdv_server *s, struct in_addr ip)
@@ -569,7 +468,7 @@ static uint32_t new_session_id(struct rdv_server *s)
 
 	do {
 		if (cpg_random(&id, sizeof(id), false) < 0)
-			id = mix(++s->id_counter, s->seed + 3);
+			id = htab_mix(++s->id_counter, s->seed + 3);
 	} while (id == 0);
 	return id;
 }
