@@ -20,6 +20,7 @@
 #include "bytes.h"
 #include "compat.h"
 #include "log.h"
+#include "chan.h"
 #include "htab.h"
 #include "net.h"
 
@@ -86,6 +87,10 @@ struct rdv_server {
 	/* The socket of the datagram being handled: what answers its sender
 	 * goes through, and where the client that sent it is heard now. */
 	unsigned int rx_sock;
+	struct rdv_auth *auth;		/* NULL: the plaintext protocol */
+	/* What the certificate of the datagram's sender names, when it came
+	 * over a channel. */
+	const struct rdv_identity *rx_id;
 	struct rdv_stats stats;
 };
 
@@ -224,21 +229,42 @@ static void dump(const char *what, const struct cpg_msg *m, const union cpg_sock
 		  cpg_msg_format(m, line, sizeof(line)));
 }
 
+/*
+ * What leaves the RDV's port for an endpoint with a channel is sealed. The
+ * plaintext rest: RECONNECT, NOK to a plaintext HELLO, OK to ADD_ENDPOINT.
+ */
+static bool may_go_plain(const struct cpg_msg *m)
+{
+	return m->type == CPG_MSG_RECONNECT || m->type == CPG_MSG_NOK || m->type == CPG_MSG_OK;
+}
+
 static void send_via(struct rdv_server *s, bool probe_port, unsigned int sock,
 		     const struct cpg_msg *m, const union cpg_sockaddr *to)
 {
-	uint8_t buf[CPG_PROTO_MAX_MSG];
+	uint8_t buf[CPG_PROTO_MAX_MSG], sealed[CPG_PROTO_MAX_MSG + CPG_CHAN_OVERHEAD];
 	int len = cpg_msg_encode(m, buf, sizeof(buf));
+	const uint8_t *out = buf;
+	size_t out_len = (size_t)len;
 
 	if (len < 0) {
 		/* Only a bug or an endpoint family we cannot encode gets here. */
 		log_err("cannot encode a %s message", cpg_msg_type_str(m->type));
 		return;
 	}
+	if (s->auth && !probe_port) {
+		int st = rdv_auth_seal(s->auth, to, buf, (size_t)len, sealed, sizeof(sealed),
+				       &out_len);
+
+		if (st == 0)
+			out = sealed;
+		else if (st != -ENOENT || !may_go_plain(m))
+			return;
+		else
+			out_len = (size_t)len;
+	}
 	if (s->cfg.dump)
 		dump(probe_port ? "send from the probe port to" : "send to", m, to);
-	(probe_port ? s->cfg.send_probe : s->cfg.send)(s->cfg.send_arg, sock, to, buf,
-						       (size_t)len);
+	(probe_port ? s->cfg.send_probe : s->cfg.send)(s->cfg.send_arg, sock, to, out, out_len);
 	s->stats.sent++;
 }
 
@@ -270,6 +296,17 @@ static void send_nok(struct rdv_server *s, uint32_t request_id, const union cpg_
 	m.reason = reason;
 	send_reply(s, &m, to);
 	s->stats.nok[reason]++;
+}
+
+/* RECONNECT to whoever spoke: 8 bytes, smaller than any record. */
+static void send_reconnect(struct rdv_server *s, uint32_t request_id,
+			   const union cpg_sockaddr *to)
+{
+	struct cpg_msg r;
+
+	cpg_msg_init(&r, CPG_MSG_RECONNECT, request_id);
+	send_reply(s, &r, to);
+	s->stats.reconnect++;
 }
 
 static void send_rej(struct rdv_server *s, const struct cpg_msg *ask, const struct rdv_client *to,
@@ -444,6 +481,8 @@ static void client_remove(struct rdv_server *s, struct rdv_client *c, const char
 	log_info("client %s at %s %s", client_name(c, name),
 		 cpg_sockaddr_str(&c->endpoint, ep, sizeof(ep)), why);
 	client_end_sessions(s, c, "ended: a client left");
+	if (s->auth)
+		rdv_auth_bind(s->auth, &c->endpoint, false);
 	htab_remove(&s->by_ip, &c->by_ip);
 	htab_remove(&s->by_ep, &c->by_ep);
 	if (has_ip6(&c->vpn_ip6))
@@ -667,6 +706,10 @@ static void client_move(struct rdv_server *s, struct rdv_client *c, const union 
 		   cpg_sockaddr_str(&c->endpoint, old, sizeof(old)),
 		   cpg_sockaddr_str(to, new, sizeof(new)), c->n_sessions);
 	htab_remove(&s->by_ep, &c->by_ep);
+	if (s->auth) {
+		rdv_auth_bind(s->auth, &c->endpoint, false);
+		rdv_auth_bind(s->auth, to, true);
+	}
 	c->endpoint = *to;
 	htab_insert(&s->by_ep, &c->by_ep, ep_hash(s, to));
 	/* Moved into the family it had added: that one is its endpoint now. */
@@ -712,6 +755,8 @@ static void client_register(struct rdv_server *s, const struct cpg_msg *m,
 	htab_insert(&s->by_ip, &c->by_ip, ip_hash(s, c->vpn_ip));
 	htab_insert(&s->by_ep, &c->by_ep, ep_hash(s, from));
 	TAILQ_INSERT_TAIL(&s->clients, c, lru);
+	if (s->auth)
+		rdv_auth_bind(s->auth, from, true);
 	s->stats.clients++;
 	s->stats.registered++;
 	log_info("client %s registered at %s", client_name(c, name),
@@ -744,6 +789,14 @@ static void take_over_ip6(struct rdv_server *s, struct rdv_client *holder6)
 	client_remove(s, holder6, "timed out, its IPv6 VPN address taken over");
 }
 
+/* The HELLO's VPN IP, and its IPv6 one, are the certificate's. */
+static bool certified(const struct rdv_identity *id, const struct cpg_msg *m)
+{
+	return rdv_identity_names(id, AF_INET, &m->vpn_ip) &&
+	       (!(m->present & CPG_HAS(CPG_ATTR_VPN_IP6)) ||
+		rdv_identity_names(id, AF_INET6, &m->vpn_ip6));
+}
+
 static void handle_hello(struct rdv_server *s, const struct cpg_msg *m,
 			 const union cpg_sockaddr *from, uint64_t now)
 {
@@ -757,13 +810,24 @@ static void handle_hello(struct rdv_server *s, const struct cpg_msg *m,
 		send_nok(s, m->request_id, from, CPG_REASON_BAD_REQUEST);
 		return;
 	}
+	if (s->rx_id && !certified(s->rx_id, m)) {
+		log_info("HELLO from %s refused: its certificate does not name %s%s%s",
+			 cpg_sockaddr_str(from, ep, sizeof(ep)), cpg_net_ip4_str(m->vpn_ip, ip),
+			 m->present & CPG_HAS(CPG_ATTR_VPN_IP6) ? " and " : "",
+			 m->present & CPG_HAS(CPG_ATTR_VPN_IP6)
+				 ? inet_ntop(AF_INET6, &m->vpn_ip6, held, sizeof(held))
+				 : "");
+		send_nok(s, m->request_id, from, CPG_REASON_NOT_YOURS);
+		return;
+	}
 	holder = find_by_ip(s, m->vpn_ip);
 	at_ep = find_by_ep(s, from);
 	holder6 = other_holder6(s, m, holder, at_ep);
-	proven = proves_registration(holder, m);
+	/* A certificate that names the VPN IP is proof enough. */
+	proven = holder && (s->rx_id || proves_registration(holder, m));
 	/* The secret proves the IPv4 registration only: another live
 	 * client's IPv6 VPN address is no more ours than its IPv4 one. */
-	if (holder6 && !client_timed_out(holder6, now)) {
+	if (holder6 && !s->rx_id && !client_timed_out(holder6, now)) {
 		log_info("HELLO from %s refused: %s is in use by %s",
 			 cpg_sockaddr_str(from, ep, sizeof(ep)),
 			 inet_ntop(AF_INET6, &m->vpn_ip6, ip, sizeof(ip)),
@@ -781,7 +845,7 @@ static void handle_hello(struct rdv_server *s, const struct cpg_msg *m,
 		 * proves it holds the registration is no new process: they
 		 * stay.
 		 */
-		if (holder->sessions && !proven) {
+		if (holder->sessions && !proves_registration(holder, m)) {
 			log_info("client %s registered again at %s: its %zu sessions end",
 				 cpg_net_ip4_str(m->vpn_ip, ip),
 				 cpg_sockaddr_str(from, ep, sizeof(ep)), holder->n_sessions);
@@ -808,6 +872,9 @@ static void handle_hello(struct rdv_server *s, const struct cpg_msg *m,
 		client_remove(s, at_ep, "replaced: its endpoint registered another VPN IP");
 	take_over_ip6(s, holder6);
 	if (proven) {
+		/* Its certificate, without its secret: a new process. */
+		if (!proves_registration(holder, m))
+			client_end_sessions(s, holder, "ended: its client registered again");
 		/* First: peers behind its new NAT are told its local endpoint. */
 		client_set_local(holder, m);
 		client_set_ip6(s, holder, m);
@@ -1008,13 +1075,8 @@ static void handle_client_msg(struct rdv_server *s, const struct cpg_msg *m,
 	if (!c) {
 		/* Most likely the RDV restarted: have the client register again.
 		 * A client saying BYE is leaving anyway. */
-		if (m->type != CPG_MSG_BYE) {
-			struct cpg_msg r;
-
-			cpg_msg_init(&r, CPG_MSG_RECONNECT, m->request_id);
-			send_reply(s, &r, from);
-			s->stats.reconnect++;
-		}
+		if (m->type != CPG_MSG_BYE)
+			send_reconnect(s, m->request_id, from);
 		return;
 	}
 	client_touch(s, c, now);
@@ -1055,6 +1117,45 @@ static void drop_malformed(struct rdv_server *s, const struct cpg_msg *m, enum c
 		send_nok(s, cpg_bytes_get_be32(buf + 4), from, CPG_REASON_VERSION);
 }
 
+/*
+ * A datagram in the DTLS range, to an authenticating RDV: a handshake's, or
+ * a message over a channel, which *buf and *len then are. false when
+ * nothing more is to be done with it.
+ */
+static bool channel_input(struct rdv_server *s, const uint8_t **buf, size_t *len,
+			  const union cpg_sockaddr *from, uint64_t now)
+{
+	switch (rdv_auth_input(s->auth, s->rx_sock, *buf, *len, from, now, buf, len,
+			       &s->rx_id)) {
+	case RDV_AUTH_MESSAGE:
+		return true;
+	case RDV_AUTH_NO_CHANNEL:
+		send_reconnect(s, 0, from);
+		return false;
+	case RDV_AUTH_TAKEN:
+		break;
+	}
+	return false;
+}
+
+/* What an authenticating RDV takes in plaintext. */
+static bool plaintext_allowed(struct rdv_server *s, const struct cpg_msg *m,
+			      const union cpg_sockaddr *from)
+{
+	char ep[CPG_SOCKADDR_STRLEN];
+
+	if (m->type == CPG_MSG_ADD_ENDPOINT)
+		return true;
+	s->stats.unauthenticated++;
+	if (m->type == CPG_MSG_HELLO) {
+		log_info("plaintext HELLO from %s refused: clients authenticate to this RDV "
+			 "(rdv_auth = no on the client needs campagnol_rdv --no-auth)",
+			 cpg_sockaddr_str(from, ep, sizeof(ep)));
+		send_nok(s, m->request_id, from, CPG_REASON_AUTH_REQUIRED);
+	}
+	return false;
+}
+
 void rdv_server_input(struct rdv_server *s, unsigned int sock, const uint8_t *buf, size_t len,
 		      const union cpg_sockaddr *from, uint64_t now_ms)
 {
@@ -1063,7 +1164,11 @@ void rdv_server_input(struct rdv_server *s, unsigned int sock, const uint8_t *bu
 	enum cpg_decode_err err;
 
 	s->rx_sock = sock;
+	s->rx_id = NULL;
 	s->stats.received++;
+	if (s->auth && len && !cpg_proto_is_ours(buf, len) &&
+	    !channel_input(s, &buf, &len, from, now_ms))
+		return;
 	err = cpg_msg_decode(&m, buf, len);
 	if (err != CPG_DECODE_OK) {
 		drop_malformed(s, &m, err, buf, len, from);
@@ -1073,6 +1178,8 @@ void rdv_server_input(struct rdv_server *s, unsigned int sock, const uint8_t *bu
 		dump("recv from", &m, from);
 	if (m.type <= CPG_MSG_TYPE_MAX)
 		s->stats.types[m.type]++;
+	if (s->auth && !s->rx_id && !plaintext_allowed(s, &m, from))
+		return;
 	switch (m.type) {
 	case CPG_MSG_HELLO:
 		handle_hello(s, &m, from, now_ms);
@@ -1168,6 +1275,8 @@ void rdv_server_expire(struct rdv_server *s, uint64_t now_ms)
 	struct rdv_client *c;
 	struct rdv_session *se;
 
+	if (s->auth)
+		rdv_auth_expire(s->auth, now_ms);
 	while ((c = TAILQ_FIRST(&s->clients)) &&
 	       elapsed(c->last_seen, now_ms) > CPG_CLIENT_PURGE_MS) {
 		s->stats.purged++;
@@ -1184,6 +1293,26 @@ void rdv_server_expire(struct rdv_server *s, uint64_t now_ms)
 		TAILQ_INSERT_TAIL(&s->parked, se, lru);
 		se->parked = true;
 	}
+}
+
+/* The handshakes' datagrams leave by the RDV's port. */
+static void auth_send(void *arg, unsigned int sock, const union cpg_sockaddr *to,
+		      const uint8_t *buf, size_t len)
+{
+	struct rdv_server *s = arg;
+
+	s->cfg.send(s->cfg.send_arg, sock, to, buf, len);
+	s->stats.sent++;
+}
+
+/* A channel's certificate expired: its registration goes with it. */
+static void auth_gone(void *arg, const union cpg_sockaddr *ep)
+{
+	struct rdv_server *s = arg;
+	struct rdv_client *c = find_by_ep(s, ep);
+
+	if (c)
+		client_remove(s, c, "removed: its certificate expired");
 }
 
 struct rdv_server *rdv_server_new(const struct rdv_config *cfg)
@@ -1211,6 +1340,18 @@ struct rdv_server *rdv_server_new(const struct rdv_config *cfg)
 		rdv_server_free(s);
 		return NULL;
 	}
+	if (cfg->auth) {
+		struct rdv_auth_config ac = *cfg->auth;
+
+		ac.send = auth_send;
+		ac.gone = auth_gone;
+		ac.arg = s;
+		s->auth = rdv_auth_new(&ac);
+		if (!s->auth) {
+			rdv_server_free(s);
+			return NULL;
+		}
+	}
 	return s;
 }
 
@@ -1233,11 +1374,17 @@ void rdv_server_free(struct rdv_server *s)
 		TAILQ_REMOVE(&s->clients, c, lru);
 		free(c);
 	}
+	rdv_auth_free(s->auth);
 	htab_destroy(&s->by_ip);
 	htab_destroy(&s->by_ep);
 	htab_destroy(&s->by_ip6);
 	htab_destroy(&s->by_pair);
 	free(s);
+}
+
+const struct rdv_auth_stats *rdv_server_auth_stats(const struct rdv_server *s)
+{
+	return s->auth ? rdv_auth_stats(s->auth) : NULL;
 }
 
 const struct rdv_stats *rdv_server_stats(const struct rdv_server *s)

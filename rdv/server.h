@@ -21,6 +21,7 @@
 
 #include "sockaddr.h"
 #include "proto.h"
+#include "auth.h"
 #include "relay.h"
 
 /* A session is forgotten this long after the last ASK on it. */
@@ -60,6 +61,10 @@ struct rdv_config {
 	uint16_t probe_port[RDV_MAX_SOCKS];
 	const struct rdv_relay_ops *relay;	/* NULL: relaying off */
 	void *relay_arg;
+	/* The RDV's credentials: clients talk to it over DTLS (docs/protocol.md
+	 * section 12). NULL: the plaintext protocol. Its send, gone and arg
+	 * are the server's own. */
+	const struct rdv_auth_config *auth;
 };
 
 struct rdv_stats {
@@ -71,6 +76,8 @@ struct rdv_stats {
 	uint64_t types[CPG_MSG_TYPE_MAX + 1];
 	/* Well-formed, but of a type clients do not send to the RDV. */
 	uint64_t unexpected;
+	/* Plaintext messages an authenticating RDV dropped (HELLOs get NOK). */
+	uint64_t unauthenticated;
 	uint64_t nok[CPG_REASON_MAX + 1];	/* NOK sent, by reason */
 	uint64_t rej[CPG_REASON_MAX + 1];	/* REJ sent, by reason */
 	uint64_t reconnect;		/* RECONNECT sent */
@@ -122,6 +129,8 @@ void rdv_server_relay_expired(struct rdv_server *s, uint64_t handle, const struc
 /* Purge silent clients and old sessions; call about once a second. */
 void rdv_server_expire(struct rdv_server *s, uint64_t now_ms);
 const struct rdv_stats *rdv_server_stats(const struct rdv_server *s);
+/* The channels' counters; NULL for the plaintext protocol. */
+const struct rdv_auth_stats *rdv_server_auth_stats(const struct rdv_server *s);
 /* Log the counters, a few lines at priority prio. */
 void rdv_server_log_stats(const struct rdv_server *s, int prio);
 /* The client registered with vpn_ip, as of now_ms. true if there is one. */

@@ -1094,8 +1094,12 @@ struct cpg_dtls_session *cpg_dtls_session_new(struct cpg_dtls_ctx *ctx, enum cpg
 	s->send = send;
 	s->send_arg = send_arg;
 	s->timeout_ms = ctx->handshake_timeout_ms;
-	snprintf(s->label, sizeof(s->label), "%s (%s)", cpg_sockaddr_str(peer, addr, sizeof(addr)),
-		 cpg_net_ip4_str(peer_vpn_ip, ip));
+	cpg_sockaddr_str(peer, addr, sizeof(addr));
+	if (peer_vpn_ip.s_addr == INADDR_ANY)
+		snprintf(s->label, sizeof(s->label), "%s", addr);
+	else
+		snprintf(s->label, sizeof(s->label), "%s (%s)", addr,
+			 cpg_net_ip4_str(peer_vpn_ip, ip));
 
 	s->ssl = SSL_new(ctx->ssl_ctx);
 	rbio = BIO_new(BIO_s_mem());

@@ -408,6 +408,8 @@ const char *cpg_reason_str(unsigned int reason)
 		[CPG_REASON_SHUTDOWN] = "shutdown",
 		[CPG_REASON_NAT] = "the NATs cannot be punched",
 		[CPG_REASON_NO_RELAY] = "no relay free",
+		[CPG_REASON_AUTH_REQUIRED] = "authentication required",
+		[CPG_REASON_NOT_YOURS] = "VPN IP not named by the certificate",
 	};
 
 	if (reason < ARRAY_SIZE(names) && names[reason])

@@ -148,7 +148,9 @@ enum cpg_reason {
 	CPG_REASON_SHUTDOWN,	/* CLOSE: the client is leaving */
 	CPG_REASON_NAT,		/* ANS/FWD: relayed, the pair's NATs cannot be punched */
 	CPG_REASON_NO_RELAY,	/* REJ: the pair needs a relay and none is free */
-	CPG_REASON_MAX = CPG_REASON_NO_RELAY,
+	CPG_REASON_AUTH_REQUIRED, /* NOK: a plaintext HELLO to an authenticating RDV */
+	CPG_REASON_NOT_YOURS,	/* NOK: the certificate does not name that VPN IP */
+	CPG_REASON_MAX = CPG_REASON_NOT_YOURS,
 };
 
 /*

@@ -1,0 +1,477 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The authenticating RDV (docs/protocol.md section 12), end to end in
+ * memory: clients with campagnol-pki certificates handshake with
+ * rdv_server, then talk to it over channels. Who may register what, what
+ * a stranger gets, and that nothing answers a stranger with more bytes
+ * than it sent.
+ */
+#include <arpa/inet.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "chan.h"
+#include "dtls.h"
+#include "log.h"
+#include "proto.h"
+#include "server.h"
+
+#define MAX_OUT 4096
+#define DGRAM_MAX 2048
+#define PATH_LEN 256
+#define RDV_IP "10.0.0.254"
+#define PKI_TOOL CPG_SOURCE_DIR "/tools/campagnol-pki"
+
+static char pki[64];
+
+/* What the RDV sent, in order. */
+static struct sent {
+	union cpg_sockaddr to;
+	uint8_t data[DGRAM_MAX];
+	size_t len;
+} out[MAX_OUT];
+static size_t n_out, n_taken;
+
+static void rdv_send(void *arg, unsigned int sock, const union cpg_sockaddr *to,
+		     const uint8_t *buf, size_t len)
+{
+	(void)arg;
+	(void)sock;
+	assert_true(len <= DGRAM_MAX);
+	if (n_out == MAX_OUT)
+		return;
+	out[n_out].to = *to;
+	memcpy(out[n_out].data, buf, len);
+	out[n_out++].len = len;
+}
+
+/* A client: its endpoint, its DTLS session with the RDV, then its channel. */
+struct client {
+	union cpg_sockaddr ep;
+	struct cpg_dtls_ctx *ctx;
+	struct cpg_dtls_session *s;
+	uint8_t sent[16][DGRAM_MAX];
+	size_t sent_len[16], n_sent;
+	struct cpg_chan chan;
+	bool keyed;
+};
+
+struct fx {
+	struct rdv_server *rdv;
+	union cpg_sockaddr rdv_ep;
+	uint64_t now;
+};
+
+static void path(char *buf, const char *rel)
+{
+	snprintf(buf, PATH_LEN, "%s/%s", pki, rel);
+}
+
+static int pki_setup(void **state)
+{
+	char tmpl[] = "/tmp/cpg-test-auth-XXXXXX", cmd[2048];
+
+	(void)state;
+	if (!mkdtemp(tmpl))
+		return -1;
+	snprintf(pki, sizeof(pki), "%s", tmpl);
+	/* rdv: the RDV's (an address of its own); carol: revoked; mallory: an
+	 * untrusted CA's, for alice's address. */
+	snprintf(cmd, sizeof(cmd),
+		 "set -e; P='%s'; cd '%s'; exec >/dev/null\n"
+		 "$P init ca; $P init other 'Other CA'\n"
+		 "$P issue ca rdv " RDV_IP "\n"
+		 "$P issue ca alice 10.0.0.1; $P issue ca bob 10.0.0.2\n"
+		 "$P issue ca carol 10.0.0.3; $P issue --ip6 fd00::4 ca dan 10.0.0.4\n"
+		 "$P issue other mallory 10.0.0.1\n"
+		 "cp ca/carol.crt ca/carol.key .; $P revoke ca carol\n",
+		 PKI_TOOL, pki);
+	return system(cmd) ? -1 : 0;
+}
+
+static int pki_teardown(void **state)
+{
+	char cmd[256];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", pki);
+	return system(cmd) ? -1 : 0;
+}
+
+static void endpoint(union cpg_sockaddr *ep, const char *ip, uint16_t port)
+{
+	struct in_addr a;
+
+	assert_int_equal(inet_pton(AF_INET, ip, &a), 1);
+	cpg_sockaddr_set_in(ep, a, port);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char cert[PATH_LEN], key[PATH_LEN], ca[PATH_LEN], crl[PATH_LEN];
+	struct rdv_auth_config auth = {
+		.certificate = cert, .key = key, .ca_file = ca, .crl_file = crl,
+		.max_handshakes = 4,
+	};
+	struct rdv_config cfg = { .max_clients = 100, .send = rdv_send, .auth = &auth };
+
+	assert_non_null(f);
+	path(cert, "ca/rdv.crt");
+	path(key, "ca/rdv.key");
+	path(ca, "ca/ca.crt");
+	path(crl, "ca/crl.pem");
+	f->rdv = rdv_server_new(&cfg);
+	assert_non_null(f->rdv);
+	endpoint(&f->rdv_ep, "192.0.2.254", 57888);
+	f->now = 1000;
+	n_out = n_taken = 0;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	rdv_server_free(f->rdv);
+	free(f);
+	return 0;
+}
+
+static void client_send(void *arg, const union cpg_sockaddr *to, const uint8_t *d, size_t len)
+{
+	struct client *c = arg;
+
+	(void)to;
+	assert_true(c->n_sent < 16 && len <= DGRAM_MAX);
+	memcpy(c->sent[c->n_sent], d, len);
+	c->sent_len[c->n_sent++] = len;
+}
+
+/* The client "ca/alice" (its files), at ip:port, for the RDV at f. */
+static void client_init(struct fx *f, struct client *c, const char *base, const char *vpn_ip,
+			const char *ip, uint16_t port)
+{
+	struct cpg_config cfg;
+	char cert[PATH_LEN], key[PATH_LEN], ca[PATH_LEN], rel[64];
+	struct in_addr any = { .s_addr = INADDR_ANY };
+
+	memset(c, 0, sizeof(*c));
+	memset(&cfg, 0, sizeof(cfg));
+	snprintf(rel, sizeof(rel), "%s.crt", base);
+	path(cert, rel);
+	snprintf(rel, sizeof(rel), "%s.key", base);
+	path(key, rel);
+	path(ca, "ca/ca.crt");
+	cfg.certificate = cert;
+	cfg.key = key;
+	cfg.ca_certificates = ca;
+	cfg.verify_depth = 9;
+	cfg.tun_mtu = 1419;
+	assert_int_equal(inet_pton(AF_INET, vpn_ip, &cfg.vpn_ip), 1);
+	c->ctx = cpg_dtls_ctx_new(&cfg);
+	assert_non_null(c->ctx);
+	endpoint(&c->ep, ip, port);
+	c->s = cpg_dtls_session_new(c->ctx, CPG_DTLS_CLIENT, &f->rdv_ep, any, client_send, c);
+	assert_non_null(c->s);
+	assert_int_equal(cpg_dtls_session_expect_name(c->s, RDV_IP), 0);
+}
+
+static void client_free(struct client *c)
+{
+	cpg_dtls_session_free(c->s);
+	cpg_dtls_ctx_put(c->ctx);
+	cpg_chan_wipe(&c->chan);
+}
+
+/* One datagram from ep to the RDV. */
+static void to_rdv(struct fx *f, const union cpg_sockaddr *ep, const uint8_t *d, size_t len)
+{
+	rdv_server_input(f->rdv, 0, d, len, ep, f->now);
+}
+
+/* The handshake, both ways until nothing moves; true once keyed. */
+static bool handshake(struct fx *f, struct client *c)
+{
+	struct cpg_keys keys;
+	size_t i = 0;
+	bool moved = true;
+
+	cpg_dtls_session_start(c->s);
+	while (moved) {
+		moved = false;
+		for (; i < c->n_sent; i++, moved = true)
+			to_rdv(f, &c->ep, c->sent[i], c->sent_len[i]);
+		for (; n_taken < n_out; n_taken++, moved = true)
+			if (cpg_sockaddr_equal(&out[n_taken].to, &c->ep))
+				cpg_dtls_session_input(c->s, out[n_taken].data, out[n_taken].len);
+	}
+	if (cpg_dtls_session_state(c->s) != CPG_DTLS_ESTABLISHED)
+		return false;
+	assert_int_equal(cpg_dtls_session_take_keys(c->s, &keys), 0);
+	cpg_chan_init(&c->chan, &keys);
+	cpg_keys_wipe(&keys);
+	c->keyed = true;
+	return true;
+}
+
+/* m, sealed by c, to the RDV. */
+static void send_sealed(struct fx *f, struct client *c, const struct cpg_msg *m)
+{
+	uint8_t plain[CPG_PROTO_MAX_MSG], rec[DGRAM_MAX];
+	int len = cpg_msg_encode(m, plain, sizeof(plain));
+	size_t rec_len;
+
+	assert_true(len > 0);
+	assert_int_equal(cpg_chan_seal(&c->chan, plain, (size_t)len, rec, sizeof(rec), &rec_len),
+			 0);
+	to_rdv(f, &c->ep, rec, rec_len);
+}
+
+/* The next message the RDV sent to c, opened; false if none. */
+static bool recv_sealed(struct client *c, struct cpg_msg *m)
+{
+	for (; n_taken < n_out; n_taken++) {
+		uint8_t *plain;
+		size_t len;
+
+		if (!cpg_sockaddr_equal(&out[n_taken].to, &c->ep))
+			continue;
+		assert_int_equal(cpg_chan_open(&c->chan, out[n_taken].data, out[n_taken].len,
+					       &plain, &len),
+				 0);
+		assert_int_equal(cpg_msg_decode(m, plain, len), CPG_DECODE_OK);
+		n_taken++;
+		return true;
+	}
+	return false;
+}
+
+static void hello(struct fx *f, struct client *c, const char *vpn_ip, struct cpg_msg *answer)
+{
+	struct cpg_msg m;
+
+	cpg_msg_init(&m, CPG_MSG_HELLO, 7);
+	m.present = CPG_HAS(CPG_ATTR_VPN_IP);
+	assert_int_equal(inet_pton(AF_INET, vpn_ip, &m.vpn_ip), 1);
+	send_sealed(f, c, &m);
+	assert_true(recv_sealed(c, answer));
+}
+
+static struct in_addr ip4(const char *s)
+{
+	struct in_addr a;
+
+	assert_int_equal(inet_pton(AF_INET, s, &a), 1);
+	return a;
+}
+
+/* A member registers what its certificate names, and nothing else. */
+static void test_register(void **state)
+{
+	struct fx *f = *state;
+	struct client alice;
+	struct rdv_client_info info;
+	struct cpg_msg m;
+
+	client_init(f, &alice, "ca/alice", "10.0.0.1", "198.51.100.1", 4001);
+	assert_true(handshake(f, &alice));
+	assert_int_equal(rdv_server_auth_stats(f->rdv)->authenticated, 1);
+	hello(f, &alice, "10.0.0.2", &m);
+	assert_int_equal(m.type, CPG_MSG_NOK);
+	assert_int_equal(m.reason, CPG_REASON_NOT_YOURS);
+	assert_false(rdv_server_client(f->rdv, ip4("10.0.0.2"), f->now, &info));
+	hello(f, &alice, "10.0.0.1", &m);
+	/* A probe would come first from the probe port; there is none here. */
+	assert_int_equal(m.type, CPG_MSG_OK);
+	assert_true(rdv_server_client(f->rdv, ip4("10.0.0.1"), f->now, &info));
+	assert_true(cpg_sockaddr_equal(&info.endpoint, &alice.ep));
+	client_free(&alice);
+}
+
+/*
+ * A stranger: a plaintext HELLO gets a NOK no larger than itself, plaintext
+ * messages from a member's endpoint change nothing, a record from an
+ * endpoint without a channel gets an 8-byte RECONNECT.
+ */
+static void test_stranger(void **state)
+{
+	struct fx *f = *state;
+	struct client alice;
+	struct rdv_client_info info;
+	union cpg_sockaddr mallory;
+	uint8_t buf[CPG_PROTO_MAX_MSG], junk[64];
+	struct cpg_msg m;
+	int len;
+
+	client_init(f, &alice, "ca/alice", "10.0.0.1", "198.51.100.1", 4001);
+	assert_true(handshake(f, &alice));
+	hello(f, &alice, "10.0.0.1", &m);
+	assert_int_equal(m.type, CPG_MSG_OK);
+
+	endpoint(&mallory, "203.0.113.66", 666);
+	cpg_msg_init(&m, CPG_MSG_HELLO, 1);
+	m.present = CPG_HAS(CPG_ATTR_VPN_IP);
+	m.vpn_ip = ip4("10.0.0.1");
+	len = cpg_msg_encode(&m, buf, sizeof(buf));
+	n_taken = n_out;
+	to_rdv(f, &mallory, buf, (size_t)len);
+	assert_int_equal(n_out, n_taken + 1);
+	assert_true(out[n_taken].len <= (size_t)len);
+	assert_int_equal(cpg_msg_decode(&m, out[n_taken].data, out[n_taken].len), CPG_DECODE_OK);
+	assert_int_equal(m.reason, CPG_REASON_AUTH_REQUIRED);
+	n_taken = n_out;
+
+	/* Spoofed plaintext from alice's endpoint: no answer, nothing moves. */
+	static const uint8_t types[] = { CPG_MSG_BYE, CPG_MSG_PING, CPG_MSG_HELLO };
+	for (size_t i = 0; i < sizeof(types); i++) {
+		cpg_msg_init(&m, types[i], 2);
+		if (types[i] == CPG_MSG_HELLO) {
+			m.present = CPG_HAS(CPG_ATTR_VPN_IP);
+			m.vpn_ip = ip4("10.0.0.1");
+		}
+		len = cpg_msg_encode(&m, buf, sizeof(buf));
+		to_rdv(f, &alice.ep, buf, (size_t)len);
+	}
+	assert_true(rdv_server_client(f->rdv, ip4("10.0.0.1"), f->now, &info));
+	assert_true(cpg_sockaddr_equal(&info.endpoint, &alice.ep));
+
+	/* An application_data record from nowhere known. */
+	memset(junk, 0xab, sizeof(junk));
+	junk[0] = 23;
+	junk[1] = 0xfe;
+	junk[2] = 0xfd;
+	junk[11] = 0;
+	junk[12] = sizeof(junk) - 13;
+	n_taken = n_out;
+	to_rdv(f, &mallory, junk, sizeof(junk));
+	assert_int_equal(n_out, n_taken + 1);
+	assert_int_equal(out[n_taken].len, CPG_PROTO_HDR_LEN);
+	assert_int_equal(cpg_msg_decode(&m, out[n_taken].data, out[n_taken].len), CPG_DECODE_OK);
+	assert_int_equal(m.type, CPG_MSG_RECONNECT);
+	/* The same from alice's endpoint, forged: dropped, unanswered. */
+	n_taken = n_out;
+	to_rdv(f, &alice.ep, junk, sizeof(junk));
+	assert_int_equal(n_out, n_taken);
+	assert_int_equal(rdv_server_auth_stats(f->rdv)->bad_records, 1);
+	client_free(&alice);
+}
+
+/* Certificates the RDV refuses: revoked, another CA's. No channel, nothing registered. */
+static void test_refused(void **state)
+{
+	struct fx *f = *state;
+	struct client carol, mallory;
+	struct rdv_client_info info;
+
+	client_init(f, &carol, "carol", "10.0.0.3", "198.51.100.3", 4003);
+	assert_false(handshake(f, &carol));
+	client_init(f, &mallory, "other/mallory", "10.0.0.1", "198.51.100.6", 4006);
+	/* mallory trusts our CA, so only the RDV refuses her. */
+	assert_false(handshake(f, &mallory));
+	assert_int_equal(rdv_server_auth_stats(f->rdv)->failed, 2);
+	assert_int_equal(rdv_server_auth_stats(f->rdv)->channels, 0);
+	assert_false(rdv_server_client(f->rdv, ip4("10.0.0.3"), f->now, &info));
+	client_free(&carol);
+	client_free(&mallory);
+}
+
+/*
+ * The holder takes its VPN IP back from wherever it is, at once; another
+ * member cannot take it, live or timed out.
+ */
+static void test_takeover(void **state)
+{
+	struct fx *f = *state;
+	struct client alice, alice2, bob;
+	struct rdv_client_info info;
+	struct cpg_msg m;
+
+	client_init(f, &alice, "ca/alice", "10.0.0.1", "198.51.100.1", 4001);
+	client_init(f, &bob, "ca/bob", "10.0.0.2", "198.51.100.2", 4002);
+	assert_true(handshake(f, &alice));
+	assert_true(handshake(f, &bob));
+	hello(f, &alice, "10.0.0.1", &m);
+	assert_int_equal(m.type, CPG_MSG_OK);
+	hello(f, &bob, "10.0.0.1", &m);
+	assert_int_equal(m.reason, CPG_REASON_NOT_YOURS);
+	f->now += 60000;	/* alice timed out */
+	hello(f, &bob, "10.0.0.1", &m);
+	assert_int_equal(m.reason, CPG_REASON_NOT_YOURS);
+	/* alice, moved: a new endpoint, a new handshake, her VPN IP at once. */
+	client_init(f, &alice2, "ca/alice", "10.0.0.1", "198.51.100.11", 5001);
+	assert_true(handshake(f, &alice2));
+	hello(f, &alice2, "10.0.0.1", &m);
+	assert_int_equal(m.type, CPG_MSG_OK);
+	assert_true(rdv_server_client(f->rdv, ip4("10.0.0.1"), f->now, &info));
+	assert_true(cpg_sockaddr_equal(&info.endpoint, &alice2.ep));
+	/* Her old channel went with her old endpoint. */
+	assert_int_equal(rdv_server_auth_stats(f->rdv)->channels, 2);
+	client_free(&alice);
+	client_free(&alice2);
+	client_free(&bob);
+}
+
+/*
+ * ClientHellos without a cookie, from a thousand endpoints: each gets a
+ * smaller HelloVerifyRequest, and the RDV keeps nothing. With valid
+ * cookies, no more than max_handshakes run at once.
+ */
+static void test_hello_flood(void **state)
+{
+	struct fx *f = *state;
+	struct client c[6];
+	size_t handshaking;
+
+	for (int i = 0; i < 1000; i++) {
+		struct client x;
+
+		client_init(f, &x, "ca/alice", "10.0.0.1", "198.51.100.200", (uint16_t)(10000 + i));
+		cpg_dtls_session_start(x.s);
+		n_taken = n_out;
+		to_rdv(f, &x.ep, x.sent[0], x.sent_len[0]);
+		assert_int_equal(n_out, n_taken + 1);
+		assert_true(out[n_taken].len < x.sent_len[0]);
+		client_free(&x);
+		n_out = n_taken = 0;
+	}
+	assert_int_equal(rdv_server_auth_stats(f->rdv)->handshaking, 0);
+	assert_int_equal(rdv_server_auth_stats(f->rdv)->channels, 0);
+	/* Cookie-verified ClientHellos, never finished: 4 at most. */
+	for (int i = 0; i < 6; i++) {
+		client_init(f, &c[i], "ca/alice", "10.0.0.1", "198.51.100.7", (uint16_t)(7000 + i));
+		cpg_dtls_session_start(c[i].s);
+		to_rdv(f, &c[i].ep, c[i].sent[0], c[i].sent_len[0]);
+		cpg_dtls_session_input(c[i].s, out[n_out - 1].data, out[n_out - 1].len);
+		to_rdv(f, &c[i].ep, c[i].sent[1], c[i].sent_len[1]);
+	}
+	handshaking = rdv_server_auth_stats(f->rdv)->handshaking;
+	assert_int_equal(handshaking, 4);
+	assert_int_equal(rdv_server_auth_stats(f->rdv)->busy, 2);
+	for (int i = 0; i < 6; i++)
+		client_free(&c[i]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_register, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stranger, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_takeover, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hello_flood, setup, teardown),
+	};
+
+	cpg_log_init("test_auth", LOG_WARNING, false);
+	return cmocka_run_group_tests(tests, pki_setup, pki_teardown);
+}
