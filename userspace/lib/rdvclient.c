@@ -180,6 +180,10 @@ static void send_msg(struct cpg_rdvc *c, struct cpg_msg *m, const union cpg_sock
 		log_debug("-> %s %s", cpg_sockaddr_str(to, addr, sizeof(addr)),
 			  cpg_msg_format(m, line, sizeof(line)));
 	}
+	if (c->cfg.rdv_send && cpg_sockaddr_equal(to, &c->cfg.server)) {
+		c->cfg.rdv_send(c->cfg.rdv_send_arg, buf, (size_t)len);
+		return;
+	}
 	/* A lost datagram is what the retries are for; just say why. */
 	if (cpg_net_sendto(c->cfg.fd, c->bound.sa.sa_family, buf, (size_t)len, to) < 0)
 		log_info("sending %s to %s: %m", cpg_msg_type_str(m->type),
@@ -817,6 +821,8 @@ static void rdv_timer_fn(struct cpg_loop *loop, void *arg)
 		log_warn("the RDV %s has not answered for %u ms, registering again", rdv,
 			 RDV_LOST_INTERVALS * c->ping_interval_ms);
 		reg_begin(c);
+		if (c->cfg.rdv_send && c->ops.relink)
+			c->ops.relink(c->arg);
 		return;
 	}
 	send_simple(c, CPG_MSG_PING);
@@ -1147,6 +1153,18 @@ static void handle_nok(struct cpg_rdvc *c, const struct cpg_msg *m)
 			    "the RDV %s does not speak protocol version %u; retrying every %u s",
 			    rdv, CPG_PROTO_VERSION, HELLO_SLOW_RETRY_MS / 1000);
 		break;
+	case CPG_REASON_AUTH_REQUIRED:
+		reg_failure(c, REG_FAIL_OTHER, LOG_ERR,
+			    "the RDV %s requires clients to authenticate, and rdv_auth = no here: "
+			    "set rdv_auth = yes; retrying every %u s", rdv,
+			    HELLO_SLOW_RETRY_MS / 1000);
+		break;
+	case CPG_REASON_NOT_YOURS:
+		reg_failure(c, REG_FAIL_OTHER, LOG_ERR,
+			    "the RDV %s refused to register %s: our certificate does not name it "
+			    "(vpn_ip, vpn_ip6 and the certificate must agree); retrying every %u s",
+			    rdv, ip, HELLO_SLOW_RETRY_MS / 1000);
+		break;
 	default:
 		reg_failure(c, REG_FAIL_OTHER, LOG_ERR,
 			    "the RDV %s refused our registration: %s; retrying every %u s", rdv,
@@ -1196,6 +1214,13 @@ static void handle_reconnect(struct cpg_rdvc *c)
 		return;
 	}
 	cpg_sockaddr_str(&c->cfg.server, rdv, sizeof(rdv));
+	if (c->cfg.rdv_send) {
+		log_info("the RDV %s has no channel of ours (we moved, or it restarted): "
+			 "authenticating again", rdv);
+		if (c->ops.relink)
+			c->ops.relink(c->arg);
+		return;
+	}
 	/* With our secret, a move costs one round trip and no session. */
 	if (c->has_reg_token)
 		log_info("the RDV %s does not know our endpoint (we moved, or it restarted): "
@@ -1628,77 +1653,110 @@ static bool from_rdv_only(uint8_t type)
 	}
 }
 
-void cpg_rdvc_input(struct cpg_rdvc *c, const uint8_t *buf, size_t len,
-		    const union cpg_sockaddr *from)
-{
-	bool from_rdv = cpg_sockaddr_equal(from, &c->cfg.server);
-	char addr[CPG_SOCKADDR_STRLEN];
-	enum cpg_decode_err err;
-	struct cpg_msg m;
+static void dispatch(struct cpg_rdvc *c, const struct cpg_msg *m, const union cpg_sockaddr *from);
 
-	err = cpg_msg_decode(&m, buf, len);
-	if (err == CPG_DECODE_VERSION && m.type == CPG_MSG_NOK && from_rdv) {
-		handle_version_nok(c, m.version);
-		return;
+/* m, authenticated, came from the RDV: in plaintext, or over the channel. */
+static bool rdv_spoke(const struct cpg_rdvc *c, const struct cpg_msg *m, bool sealed)
+{
+	if (!c->cfg.rdv_send)
+		return true;
+	return sealed || m->type == CPG_MSG_RECONNECT;
+}
+
+/* Decoded and logged; false when it is no message of ours. */
+static bool decode(struct cpg_rdvc *c, const uint8_t *buf, size_t len,
+		   const union cpg_sockaddr *from, bool from_rdv, struct cpg_msg *m)
+{
+	char addr[CPG_SOCKADDR_STRLEN];
+	enum cpg_decode_err err = cpg_msg_decode(m, buf, len);
+
+	if (err == CPG_DECODE_VERSION && m->type == CPG_MSG_NOK && from_rdv) {
+		handle_version_nok(c, m->version);
+		return false;
 	}
 	if (err != CPG_DECODE_OK) {
 		c->stats.malformed++;
 		log_debug("dropping a malformed datagram from %s: %s",
 			  cpg_sockaddr_str(from, addr, sizeof(addr)), cpg_decode_err_str(err));
-		return;
+		return false;
 	}
 	if (cpg_log_level >= LOG_DEBUG) {
 		char line[512];
 
 		log_debug("<- %s %s", cpg_sockaddr_str(from, addr, sizeof(addr)),
-			  cpg_msg_format(&m, line, sizeof(line)));
+			  cpg_msg_format(m, line, sizeof(line)));
 	}
+	return true;
+}
+
+void cpg_rdvc_input_rdv(struct cpg_rdvc *c, const uint8_t *msg, size_t len)
+{
+	struct cpg_msg m;
+
+	if (decode(c, msg, len, &c->cfg.server, true, &m))
+		dispatch(c, &m, &c->cfg.server);
+}
+
+void cpg_rdvc_input(struct cpg_rdvc *c, const uint8_t *buf, size_t len,
+		    const union cpg_sockaddr *from)
+{
+	bool from_rdv = cpg_sockaddr_equal(from, &c->cfg.server);
+	char addr[CPG_SOCKADDR_STRLEN];
+	struct cpg_msg m;
+
+	if (!decode(c, buf, len, from, from_rdv, &m))
+		return;
 	if (m.type == CPG_MSG_OK && cpg_sockaddr_is_set(&c->cfg.server_alt) &&
 	    cpg_sockaddr_equal(from, &c->cfg.server_alt)) {
 		handle_alt_ok(c, &m);
 		return;
 	}
-	if (from_rdv_only(m.type) && !from_rdv) {
+	if (from_rdv_only(m.type) && (!from_rdv || !rdv_spoke(c, &m, false))) {
 		c->stats.unexpected++;
-		log_debug("ignoring %s from %s: not the RDV", cpg_msg_type_str(m.type),
-			  cpg_sockaddr_str(from, addr, sizeof(addr)));
+		log_debug("ignoring %s from %s: not the RDV%s", cpg_msg_type_str(m.type),
+			  cpg_sockaddr_str(from, addr, sizeof(addr)),
+			  from_rdv ? " (in plaintext, not over its channel)" : "");
 		return;
 	}
+	dispatch(c, &m, from);
+}
 
-	switch (m.type) {
+static void dispatch(struct cpg_rdvc *c, const struct cpg_msg *m, const union cpg_sockaddr *from)
+{
+	switch (m->type) {
 	case CPG_MSG_OK:
-		handle_ok(c, &m);
+		handle_ok(c, m);
 		break;
 	case CPG_MSG_NOK:
-		handle_nok(c, &m);
+		handle_nok(c, m);
 		break;
 	case CPG_MSG_PONG:
-		handle_pong(c, &m);
+		handle_pong(c, m);
 		break;
 	case CPG_MSG_RECONNECT:
 		handle_reconnect(c);
 		break;
 	case CPG_MSG_ANS:
 	case CPG_MSG_FWD:
-		handle_ans_fwd(c, &m);
+		handle_ans_fwd(c, m);
 		break;
 	case CPG_MSG_REJ:
-		handle_rej(c, &m);
+		handle_rej(c, m);
 		break;
 	case CPG_MSG_PUNCH:
-		handle_punch(c, &m, from);
+		handle_punch(c, m, from);
 		break;
 	case CPG_MSG_PUNCH_KEEPALIVE:
 		/* It only holds NAT mappings open. */
 		break;
 	case CPG_MSG_RELAY_BIND:
-		handle_relay_bind(c, &m, from);
+		handle_relay_bind(c, m, from);
 		break;
 	case CPG_MSG_PROBE:
-		handle_probe(c, &m, from);
+		handle_probe(c, m, from);
 		break;
 	case CPG_MSG_PROBE_ANS:
-		handle_probe_ans(c, &m, from);
+		handle_probe_ans(c, m, from);
 		break;
 	default:
 		/* Messages for the RDV. */

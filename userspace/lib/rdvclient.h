@@ -84,6 +84,11 @@ struct cpg_rdvc_ops {
 	 * resolve; vpn_ip6 is in6addr_any if the peer's is not known. */
 	void (*peer_failed)(void *arg, struct in_addr vpn_ip, const struct in6_addr *vpn_ip6,
 			    enum cpg_rdvc_failure failure, enum cpg_reason reason);
+	/* Authenticated signalling only: the RDV has no channel of ours (a
+	 * RECONNECT: we moved, or it restarted) or stopped answering over it.
+	 * The caller handshakes with it again, then calls
+	 * cpg_rdvc_reregister(). */
+	void (*relink)(void *arg);
 };
 
 struct cpg_rdvc_config {
@@ -99,6 +104,14 @@ struct cpg_rdvc_config {
 	unsigned int punch_interval_ms;	/* 0: 100 */
 	unsigned int punch_timeout_ms;	/* 0: 3000 */
 	unsigned int direct_retry_ms;	/* relayed: between direct tries; 0: never */
+	/*
+	 * Authenticated signalling (docs/protocol.md section 12): our messages
+	 * to the RDV go to rdv_send, which seals them into the channel, and
+	 * its messages come in opened, through cpg_rdvc_input_rdv(); plaintext
+	 * from the RDV is then only RECONNECT. NULL: the plaintext protocol.
+	 */
+	void (*rdv_send)(void *arg, const uint8_t *msg, size_t len);
+	void *rdv_send_arg;
 };
 
 struct cpg_rdvc *cpg_rdvc_new(struct cpg_loop *loop, const struct cpg_rdvc_config *cfg,
@@ -116,6 +129,8 @@ const union cpg_sockaddr *cpg_rdvc_alt_public_ep(const struct cpg_rdvc *c);
 /* Feed a datagram whose first byte is below 20 (cpg_proto_is_ours()). */
 void cpg_rdvc_input(struct cpg_rdvc *c, const uint8_t *buf, size_t len,
 		    const union cpg_sockaddr *from);
+/* A message of the RDV that came over the channel (cfg.rdv_send). */
+void cpg_rdvc_input_rdv(struct cpg_rdvc *c, const uint8_t *msg, size_t len);
 /* Ask the RDV for a path to peer (queued until registered). 0; -EEXIST if
  * an entry exists already; -ENOSPC at max_peers; -EINVAL for our own IP. */
 int cpg_rdvc_connect(struct cpg_rdvc *c, struct in_addr peer);
