@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <openssl/types.h>
 
@@ -202,6 +203,27 @@ const char *cpg_dtls_session_peer_subject(const struct cpg_dtls_session *s);
  * wipes *out with cpg_keys_wipe() once the data plane has them.
  */
 int cpg_dtls_session_take_keys(struct cpg_dtls_session *s, struct cpg_keys *out);
+
+/*
+ * Verify the peer's certificate chain again, with ctx's CAs and CRL (a
+ * reloaded context): what the handshake verified, as it verified it
+ * (validity dates now, revocation, the chain to a trusted CA, the VPN IP and
+ * IPv6 VPN address the session expects). For an ESTABLISHED session, the
+ * chain it was made with; a HANDSHAKING one also verifies what it has still
+ * to verify with ctx from now on. true when the chain passes, or nothing was
+ * verified yet, or the session has ended; false with the refusal in why, as
+ * the handshake words it (internal errors refuse too). Sends nothing: the
+ * caller closes a refused session.
+ */
+bool cpg_dtls_session_recheck(struct cpg_dtls_session *s, struct cpg_dtls_ctx *ctx, char *why,
+			      size_t len);
+/*
+ * When the first certificate of the peer's verified chain (its own, a CA's)
+ * expires: the earliest notAfter, in time(NULL)'s seconds, known once the
+ * session is ESTABLISHED and updated by each cpg_dtls_session_recheck() that
+ * passes; 0 before (or when the chain has no readable date).
+ */
+time_t cpg_dtls_session_peer_expiry(const struct cpg_dtls_session *s);
 
 /*
  * Internal: what the handshake's verify callback says when OpenSSL's
