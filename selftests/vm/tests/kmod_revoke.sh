@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-3.0-or-later
+# vm-timeout: 600
 #
 # Revocation and expiry on campagnol.ko: netns/vpn_revoke.sh with every
 # daemon on --data-plane=kernel (own certificate renewed by SIGHUP with the
