@@ -1307,22 +1307,23 @@ static void on_network_changed(void *arg)
  * checks (cpg_dtls_session_recheck()): after a reload, whose CRL may revoke
  * it or whose CAs may no longer issue it, and once a certificate of its chain
  * has expired. A refused tunnel ends as an idle one does (close_notify, its
- * keys out of the data plane, CLOSE to the RDV), a handshake is abandoned.
- * cause ends the log line's "closed on". false when p was removed.
+ * keys out of the data plane, CLOSE to the RDV); a refused handshake fails
+ * as one refused by its own verification does (hold-off). cause ends the log
+ * line's "closed on". false when p was removed.
  */
 static bool peer_recheck(struct vpn *v, struct peer *p, const char *cause)
 {
-	char ip[INET_ADDRSTRLEN], why[512];
-	const char *subject;
+	char ip[INET_ADDRSTRLEN], why[512], msg[600];
 
 	if (!p->dtls || cpg_dtls_session_recheck(p->dtls, v->dtls, why, sizeof(why)))
 		return true;
-	cpg_net_ip4_str(p->vpn_ip, ip);
-	subject = cpg_dtls_session_peer_subject(p->dtls);
-	if (p->state == PEER_ESTABLISHED)
-		log_warn("tunnel to %s (%s) closed on %s: %s", ip, subject, cause, why);
-	else
-		log_warn("handshake with %s abandoned on %s: %s", ip, cause, why);
+	if (p->state != PEER_ESTABLISHED) {
+		snprintf(msg, sizeof(msg), "handshake abandoned on %s: %s", cause, why);
+		peer_fail(v, p, true, msg);
+		return false;
+	}
+	log_warn("tunnel to %s (%s) closed on %s: %s", cpg_net_ip4_str(p->vpn_ip, ip),
+		 cpg_dtls_session_peer_subject(p->dtls), cause, why);
 	peer_end(v, p, true, true, CPG_REASON_NONE);
 	return false;
 }
@@ -1338,15 +1339,20 @@ static bool peer_cert_expired(const struct peer *p)
 /* After a reload: the peers of every tunnel and handshake, verified again. */
 static void recheck_all_peers(struct vpn *v, const char *signame)
 {
-	size_t checked = v->peers.count;
-	unsigned int ended = 0;
+	unsigned int checked = 0, ended = 0;
 
 	/* Backwards: removing entry i moves the last one, already seen, to i. */
-	for (size_t i = v->peers.count; i-- > 0;)
-		if (!peer_recheck(v, v->peers.peers[i], signame))
+	for (size_t i = v->peers.count; i-- > 0;) {
+		struct peer *p = v->peers.peers[i];
+
+		if (!p->dtls)
+			continue; /* no certificate yet: the handshake will see */
+		checked++;
+		if (!peer_recheck(v, p, signame))
 			ended++;
+	}
 	if (checked)
-		log_info("%s: %zu peer%s verified again with the reloaded CAs and CRL, %u refused",
+		log_info("%s: %u peer%s verified again with the reloaded CAs and CRL, %u refused",
 			 signame, checked, checked == 1 ? "" : "s", ended);
 }
 
