@@ -21,13 +21,15 @@
 # shellcheck disable=SC2317
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
+# shellcheck source=../vm/libkmod.sh
+source "$(dirname "$0")/../vm/libkmod.sh"
 
 declare -A VPN=([A]=$A_VPN [C]=$C_VPN [D]=$D_VPN)
 declare -A PORT=([A]=40001 [C]=40003 [D]=40004)
 HOSTS=(A C D)
 
 ktap_require jq openssl
-ktap_init 11 campagnol_rdv campagnol campagnol-status
+plane_init 11 campagnol_rdv campagnol campagnol-status
 topo_standard rdv A C D
 
 # ---- The PKIs and the daemons ---------------------------------------------
@@ -67,7 +69,7 @@ trust() {
 make_pki() {
 	local h
 
-	pki_setup A C D && pki init "$NEW" "Campagnol selftest CA, new" &&
+	kmod_pki_setup A C D && pki init "$NEW" "Campagnol selftest CA, new" &&
 		mkdir "$ETC" || return 1
 	for h in "${HOSTS[@]}"; do
 		mkdir -m 700 "$ETC/$h" "$ETC/$h/cas" && install_cert "$h" "$OLD" "$h" &&
@@ -247,4 +249,4 @@ step3_only() {
 }
 ktap_test_result "3. nothing else ended: A ended one tunnel, D none" step3_only
 
-vpn_finish A C D
+plane_finish A C D

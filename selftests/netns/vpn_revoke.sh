@@ -10,7 +10,8 @@
 #     handshake); a new tunnel (B's, after B's own SIGUSR1) gets CN=A-2;
 #   - B revoked, the new CRL on A only, then SIGHUP: A ends its tunnel to B
 #     at once with one log line naming B (VPN IP, subject) and the reason, B
-#     gets a close_notify, the A-C tunnel stays untouched under a running
+#     gets a close_notify, campagnol.ko (on the kernel's data plane) no
+#     longer holds B, the A-C tunnel stays untouched under a running
 #     ping, and B cannot come back (A refuses its new handshake);
 #   - D renews its certificate with a short-lived one and drops its tunnels
 #     (SIGUSR1); its new tunnel with A gets it, and when it expires while the
@@ -22,6 +23,8 @@
 # shellcheck disable=SC2317
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
+# shellcheck source=../vm/libkmod.sh
+source "$(dirname "$0")/../vm/libkmod.sh"
 
 declare -A VPN=([A]=$A_VPN [B]=$B_VPN [C]=$C_VPN [D]=$D_VPN)
 declare -A PORT=([A]=40001 [B]=40002 [C]=40003 [D]=40004)
@@ -31,7 +34,7 @@ declare -A PORT=([A]=40001 [B]=40002 [C]=40003 [D]=40004)
 D_LIFE_S=20
 
 ktap_require jq openssl
-ktap_init 14 campagnol_rdv campagnol campagnol-status
+plane_init 14 campagnol_rdv campagnol campagnol-status
 topo_standard rdv A B C D
 
 # ---- The PKI and the daemons ----------------------------------------------
@@ -55,7 +58,7 @@ publish_crl() {
 make_pki() {
 	local h
 
-	pki_setup A B C D && mkdir "$ETC" || return 1
+	kmod_pki_setup A B C D && mkdir "$ETC" || return 1
 	for h in A B C D; do
 		mkdir -m 700 "$ETC/$h" && cp "$CPG_PKI/ca.crt" "$ETC/$h/ca.pem" &&
 			install_cert "$h" "$h" && publish_crl "$h" || return 1
@@ -82,6 +85,17 @@ ktap_test_result "the RDV and the daemons of A, B, C and D start and register" [
 [ -n "$started" ] || ktap_bail_out "cannot go on without the daemons"
 
 # ---- Helpers ---------------------------------------------------------------
+
+# kernel_dropped NAME PEER: on campagnol.ko, NAME's device holds no peer
+# PEER (its keys are gone), while it still holds C.
+kernel_dropped() {
+	[ "$CPG_DATA_PLANE" = kernel ] || return 0
+	if kmod_peer "$1" "${VPN[$2]}" >/dev/null || ! kmod_peer "$1" "$C_VPN" >/dev/null; then
+		ktap_print_msg "campagnol.ko of $1: $(kmod_show "$1")"
+		return 1
+	fi
+	ktap_print_msg "campagnol.ko of $1 no longer holds $2, still holds C"
+}
 
 # signal NAME SIGNAL: send SIGNAL to daemon NAME's latest run.
 signal() {
@@ -235,7 +249,8 @@ revoke_ends() {
 	fi
 	ktap_print_msg "A: $(last_line "$(vpn_err A)" "$REVOKE_LINE")"
 	ktap_print_msg "A: $(last_line "$(vpn_err A)" "verified again")"
-	[ "$(count "$(vpn_err A)" "closed on SIGHUP")" = 1 ] && vpn_wait_peer A "$B_VPN" none 2
+	[ "$(count "$(vpn_err A)" "closed on SIGHUP")" = 1 ] && vpn_wait_peer A "$B_VPN" none 2 &&
+		kernel_dropped A B
 }
 ktap_test_result "B revoked, SIGHUP: A ends B's tunnel at once, one line naming B and why" \
 	revoke_ends
@@ -279,10 +294,10 @@ expiry_ends() {
 	fi
 	late=$((EPOCHSECONDS - D_EXPIRY))
 	ktap_print_msg "A, $late s after the notAfter:" "$(last_line "$(vpn_err A)" "$EXPIRY_LINE")"
-	[ "$late" -le 3 ] && vpn_wait_peer A "$D_VPN" none 2 &&
+	[ "$late" -le 3 ] && vpn_wait_peer A "$D_VPN" none 2 && kernel_dropped A D &&
 		wait_for "$(vpn_err D)" "$(closed_by_a_re)" 5 $((D_CLOSED + 1))
 }
 ktap_test_result "D's certificate expires: A ends the tunnel at its notAfter, D told" expiry_ends
 ktap_test_result "A-C still answers after that" vpn_ping A "$C_VPN" 5
 
-vpn_finish A B C D
+plane_finish A B C D
