@@ -897,6 +897,21 @@ static void test_recheck(void **state)
 	free(log);
 	pair_free(&p);
 
+	/* A handshake that has already accepted the peer's certificate (bob,
+	 * the client, has carol's, and waits for her Finished). */
+	pair_init(&p, bob, "10.0.0.3", carol, "10.0.0.2");
+	cpg_dtls_session_start(p.b.s);
+	cpg_dtls_session_start(p.a.s);
+	for (int i = 0; i < 2; i++) {
+		deliver(&p.a, &p.b); /* ClientHello (then with the cookie) */
+		deliver(&p.b, &p.a); /* HelloVerifyRequest, then the server's flight */
+	}
+	assert_state(&p.a, CPG_DTLS_HANDSHAKING);
+	assert_recheck_passes(&p.a, bob);
+	assert_recheck_refuses(&p.a, bob_crl,
+			       "certificate verify failed: certificate revoked (subject CN=carol)");
+	pair_free(&p);
+
 	/* The IPv6 VPN address is checked again as well. */
 	log = pair_run_ip6(&p, alice6, "10.0.0.2", "fd00::2", bob6, "10.0.0.1", "fd00::1");
 	free(log);
