@@ -108,7 +108,8 @@ typedef void (*cpg_dtls_send_fn)(void *arg, const union cpg_sockaddr *to, const 
  * The context is reference-counted: the caller holds one reference, each
  * session holds one. Reloading = building a new context and using it for new
  * sessions, then dropping the old one with cpg_dtls_ctx_put(); sessions
- * made with the old one keep it alive until they are freed.
+ * made with the old one keep it alive until they are freed, and
+ * cpg_dtls_session_recheck() verifies their peers with the new one.
  */
 struct cpg_dtls_ctx *cpg_dtls_ctx_new(const struct cpg_config *cfg);
 /* Drop a reference; the context is freed with its last one. NULL is fine. */
