@@ -152,9 +152,8 @@ static bool identity_of(const struct cpg_dtls_session *s, struct rdv_identity *i
 	id->n_ip4 = (unsigned int)cpg_dtls_session_peer_ips(s, AF_INET, id->ip4,
 							     RDV_AUTH_MAX_IP4);
 	id->has_ip6 = cpg_dtls_session_peer_ips(s, AF_INET6, &id->ip6, 1) == 1;
-	if (!cpg_dtls_session_peer_not_after(s, &id->not_after))
-		return false;
-	return id->n_ip4 > 0;
+	id->not_after = cpg_dtls_session_peer_expiry(s);
+	return id->n_ip4 > 0 && id->not_after;
 }
 
 /* Ends the handshake of ch, and ch too if it has no keys; false if so. */

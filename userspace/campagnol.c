@@ -105,7 +105,9 @@ static void usage(FILE *out)
 		"The configuration file defaults to %s.\n"
 		"Signals: INT, TERM, QUIT leave; USR1 closes every tunnel, reloads the key,\n"
 		"certificates and CRL and registers again; USR2 and HUP reload them for new\n"
-		"tunnels. campagnol-status shows the tunnels.\n",
+		"tunnels and close the tunnels whose peer's certificate they now refuse\n"
+		"(revoked, expired, no longer from a trusted CA). campagnol-status shows the\n"
+		"tunnels.\n",
 		CPG_CONFIG_DEFAULT_FILE);
 }
 

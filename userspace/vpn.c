@@ -20,8 +20,10 @@
  *   the data plane's peer to the new endpoint; the tunnel and keys stay.
  * - It ends when idle for `timeout` (close_notify, CLOSE to the RDV), on
  *   the peer's close_notify, when the peer stays silent while we send to
- *   it (dead-peer detection), or when the peer comes back through the RDV
- *   with a new session (peer_up again: it restarted), which replaces it.
+ *   it (dead-peer detection), when the peer comes back through the RDV
+ *   with a new session (peer_up again: it restarted), which replaces it,
+ *   or when its peer's certificate no longer passes: refused by the CAs
+ *   and CRL of a reload, or a certificate of its chain expired.
  * A failure (REJ, punch timeout, handshake refused) removes the entry and
  * holds the VPN IP off for a while (peer.h), its packets dropped meanwhile.
  *
@@ -39,6 +41,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -1369,6 +1372,62 @@ static void on_network_changed(void *arg)
 	keepalive_all(v);
 }
 
+/* ---- Revocation and expiry ------------------------------------------------ */
+
+/*
+ * Verify p's peer certificate again with the context in use, the handshake's
+ * checks (cpg_dtls_session_recheck()): after a reload, whose CRL may revoke
+ * it or whose CAs may no longer issue it, and once a certificate of its chain
+ * has expired. A refused tunnel ends as an idle one does (close_notify, its
+ * keys out of the data plane, CLOSE to the RDV); a refused handshake fails
+ * as one refused by its own verification does (hold-off). cause ends the log
+ * line's "closed on". false when p was removed.
+ */
+static bool peer_recheck(struct vpn *v, struct peer *p, const char *cause)
+{
+	char ip[INET_ADDRSTRLEN], why[512], msg[600];
+
+	if (!p->dtls || cpg_dtls_session_recheck(p->dtls, v->dtls, why, sizeof(why)))
+		return true;
+	if (p->state != PEER_ESTABLISHED) {
+		snprintf(msg, sizeof(msg), "handshake abandoned on %s: %s", cause, why);
+		peer_fail(v, p, true, msg);
+		return false;
+	}
+	log_warn("tunnel to %s (%s) closed on %s: %s", cpg_net_ip4_str(p->vpn_ip, ip),
+		 cpg_dtls_session_peer_subject(p->dtls), cause, why);
+	peer_end(v, p, true, true, CPG_REASON_NONE);
+	return false;
+}
+
+/* A certificate of the peer's chain has expired: time to check it again. */
+static bool peer_cert_expired(const struct peer *p)
+{
+	time_t expiry = cpg_dtls_session_peer_expiry(p->dtls);
+
+	return expiry && time(NULL) >= expiry;
+}
+
+/* After a reload: the peers of every tunnel and handshake, verified again. */
+static void recheck_all_peers(struct vpn *v, const char *signame)
+{
+	unsigned int checked = 0, ended = 0;
+
+	/* Backwards: removing entry i moves the last one, already seen, to i. */
+	for (size_t i = v->peers.count; i-- > 0;) {
+		struct peer *p = v->peers.peers[i];
+
+		if (!p->dtls)
+			continue; /* no certificate yet: the handshake will see */
+		checked++;
+		if (!peer_recheck(v, p, signame))
+			ended++;
+	}
+	if (checked)
+		log_info("%s: %u peer%s verified again with the reloaded CAs and CRL, %u refused",
+			 signame, checked, checked == 1 ? "" : "s", ended);
+}
+
 /* ---- Housekeeping --------------------------------------------------------- */
 
 /*
@@ -1432,6 +1491,8 @@ static void tick_fn(struct cpg_loop *loop, void *arg)
 		struct peer *p = v->peers.peers[i];
 
 		if (p->state == PEER_ESTABLISHED) {
+			if (peer_cert_expired(p) && !peer_recheck(v, p, "expiry"))
+				continue;
 			peer_tick(v, p);
 		} else if (p->state == PEER_CONNECTING &&
 			   now_ms(v) - p->created_ms >= VPN_CONNECT_TIMEOUT_MS) {
@@ -1741,13 +1802,16 @@ void vpn_reload(struct vpn *v, bool drop_tunnels, const char *signame)
 		drop_all_peers(v);
 		memset(&v->holdoff, 0, sizeof(v->holdoff));
 	} else {
-		log_notice("%s: reloading the key, certificates and CRL for new tunnels", signame);
+		log_notice("%s: reloading the key, certificates and CRL, then verifying every "
+			   "peer's certificate again", signame);
 	}
 	ctx = cpg_dtls_ctx_new(v->cfg);
 	if (ctx) {
 		cpg_dtls_ctx_put(v->dtls);
 		v->dtls = ctx;
 		log_info("new tunnels use the reloaded credentials");
+		if (!drop_tunnels)
+			recheck_all_peers(v, signame);
 	} else {
 		log_err("%s: reloading failed (see above): keeping the credentials in use",
 			signame);

@@ -41,7 +41,10 @@ int vpn_start(struct vpn *v);
  * Build a new DTLS context from the [SECURITY] files (key, certificate, CAs,
  * CRL) for the tunnels made from now on; when it fails, log and keep the
  * old one. With drop_tunnels (SIGUSR1), first close every tunnel and then
- * register with the RDV again. signame names the cause in the log.
+ * register with the RDV again. Without (SIGHUP, SIGUSR2), once the new
+ * context is in use, every tunnel (and handshake) whose peer's certificate
+ * it refuses (revoked, expired, no longer from a trusted CA) ends, with a
+ * log line; the others go on untouched. signame names the cause in the log.
  */
 void vpn_reload(struct vpn *v, bool drop_tunnels, const char *signame);
 /*

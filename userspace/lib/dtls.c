@@ -98,6 +98,9 @@ struct cpg_dtls_session {
 	bool started;
 	uint64_t deadline; /* cpg_loop_now_ms() at which the handshake fails */
 	bool verify_failed; /* reason holds why we refused the peer */
+	/* The earliest notAfter of the peer's verified chain: the tunnel ends
+	 * then (cpg_dtls_session_peer_expiry()). */
+	time_t peer_expiry;
 	bool keys_valid;
 	struct cpg_keys keys;
 	uint16_t epoch; /* of the last handshake's keys; 0 before the first */
@@ -522,7 +525,6 @@ static int check_own_cert(struct cpg_dtls_ctx *ctx, const char *path,
 	return 0;
 }
 
-static int verify_cb(int ok, X509_STORE_CTX *xs);
 static int cert_verify_cb(X509_STORE_CTX *xs, void *arg);
 static int cookie_generate_cb(SSL *ssl, unsigned char *cookie, unsigned int *len);
 static int cookie_verify_cb(SSL *ssl, const unsigned char *cookie, unsigned int len);
@@ -591,7 +593,8 @@ static struct cpg_dtls_ctx *ctx_new(const struct cpg_config *cfg, bool names_vpn
 	SSL_CTX_set_options(c, SSL_OP_ALLOW_CLIENT_RENEGOTIATION | SSL_OP_NO_TICKET |
 				       SSL_OP_NO_QUERY_MTU);
 	SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
+	/* cert_verify_cb sets verify_cb itself (verify_peer_chain). */
+	SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 	SSL_CTX_set_cert_verify_callback(c, cert_verify_cb, NULL);
 	SSL_CTX_set_verify_depth(c, cfg->verify_depth);
 	SSL_CTX_set_cookie_generate_cb(c, cookie_generate_cb);
@@ -723,34 +726,156 @@ bool cpg_dtls_verify_ip6(X509_STORE_CTX *xs, const struct in6_addr *want_ip6)
 	return false;
 }
 
+/*
+ * What a verification of a peer's chain expects (its VPN IP, and IPv6 VPN
+ * address unless in6addr_any), and why it refused it: the handshake's and
+ * cpg_dtls_session_recheck()'s, found by verify_cb in the X509_STORE_CTX's
+ * app data (OpenSSL keeps index 0 of its ex_data for it; libssl uses an
+ * index of its own).
+ */
+struct peer_check {
+	struct in_addr ip;
+	const struct in6_addr *ip6;
+	bool refused;
+	char *reason;
+	size_t reason_len;
+};
+
 /* Keeps the first refusal; OpenSSL then aborts with a fatal alert. */
 static int verify_cb(int ok, X509_STORE_CTX *xs)
 {
-	SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
-	struct cpg_dtls_session *s = ssl ? SSL_get_app_data(ssl) : NULL;
+	struct peer_check *c = X509_STORE_CTX_get_app_data(xs);
 
-	if (ok || !s || s->verify_failed)
+	if (ok || !c || c->refused)
 		return ok;
-	s->verify_failed = true;
-	cpg_dtls_refusal_reason(xs, s->peer_vpn_ip, &s->peer_vpn_ip6, s->reason,
-				sizeof(s->reason));
+	c->refused = true;
+	cpg_dtls_refusal_reason(xs, c->ip, c->ip6, c->reason, c->reason_len);
 	return 0;
 }
 
 /*
- * OpenSSL's verification of a peer's chain (which calls verify_cb), then the
- * check it cannot make itself: X509_VERIFY_PARAM holds one IP address, the
- * IPv4 one, so the IPv6 one is checked once everything else has passed.
+ * The one verification of a peer's chain, set up in xs (store, leaf, the
+ * certificates it sent, the VPN IP in its parameters): OpenSSL's (which calls
+ * verify_cb), then the check it cannot make itself: X509_VERIFY_PARAM holds
+ * one IP address, the IPv4 one, so the IPv6 one is checked once everything
+ * else has passed. 1 when the chain is accepted.
  */
+static int verify_peer_chain(X509_STORE_CTX *xs, struct peer_check *c)
+{
+	int ok;
+
+	X509_STORE_CTX_set_app_data(xs, c);
+	X509_STORE_CTX_set_verify_cb(xs, verify_cb);
+	ok = X509_verify_cert(xs);
+	if (ok > 0 && !cpg_dtls_verify_ip6(xs, c->ip6))
+		ok = verify_cb(0, xs);
+	return ok;
+}
+
+static struct peer_check session_check(struct cpg_dtls_session *s, char *reason, size_t len)
+{
+	return (struct peer_check){
+		.ip = s->peer_vpn_ip,
+		.ip6 = &s->peer_vpn_ip6,
+		.reason = reason,
+		.reason_len = len,
+	};
+}
+
+/* The handshake's verification of the peer's chain. */
 static int cert_verify_cb(X509_STORE_CTX *xs, void *arg)
 {
 	SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
 	struct cpg_dtls_session *s = ssl ? SSL_get_app_data(ssl) : NULL;
-	int ok = X509_verify_cert(xs);
+	struct peer_check c;
+	int ok;
 
-	if (ok > 0 && s && !cpg_dtls_verify_ip6(xs, &s->peer_vpn_ip6))
-		ok = verify_cb(0, xs);
+	if (!s)
+		return 0; /* every SSL of ours has its session */
+	c = session_check(s, s->reason, sizeof(s->reason));
+	ok = verify_peer_chain(xs, &c);
+	s->verify_failed = c.refused;
 	return ok;
+}
+
+/*
+ * The earliest notAfter of chain (as verified: leaf to trust anchor), when
+ * the first of its certificates expires; 0 when none is readable.
+ */
+static time_t chain_expiry(STACK_OF(X509) *chain)
+{
+	time_t now = time(NULL), first = 0;
+
+	for (int i = 0; i < sk_X509_num(chain); i++) {
+		int days, secs;
+		time_t t;
+
+		if (!ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(sk_X509_value(chain, i))))
+			continue;
+		t = now + (time_t)days * 86400 + secs;
+		if (!first || t < first)
+			first = t;
+	}
+	ERR_clear_error();
+	return first;
+}
+
+/* Internal errors of a recheck: the chain is refused, not trusted. */
+static bool recheck_failed(X509_STORE_CTX *xs, char *why, size_t len, const char *what)
+{
+	snprintf(why, len, "cannot verify the peer's certificate again: %s: %s", what,
+		 openssl_reason());
+	X509_STORE_CTX_free(xs);
+	return false;
+}
+
+bool cpg_dtls_session_recheck(struct cpg_dtls_session *s, struct cpg_dtls_ctx *ctx, char *why,
+			      size_t len)
+{
+	X509 *leaf = SSL_get0_peer_certificate(s->ssl);
+	X509_STORE *store = SSL_CTX_get_cert_store(ctx->ssl_ctx);
+	X509_STORE_CTX *xs;
+	struct peer_check c;
+	int ok;
+
+	why[0] = '\0';
+	if (s->state != CPG_DTLS_HANDSHAKING && s->state != CPG_DTLS_ESTABLISHED)
+		return true;
+	/* What the handshake has still to verify, it verifies with ctx. */
+	if (s->state == CPG_DTLS_HANDSHAKING && !SSL_set1_verify_cert_store(s->ssl, store)) {
+		snprintf(why, len, "cannot switch the handshake to the new CAs and CRL: %s",
+			 openssl_reason());
+		return false;
+	}
+	if (!leaf)
+		return s->state == CPG_DTLS_HANDSHAKING; /* nothing accepted yet */
+	/* As libssl sets up its verification (ssl_verify_cert_chain): the
+	 * peer is a TLS client when we are the server; the session's
+	 * parameters hold the depth and the VPN IP. */
+	xs = X509_STORE_CTX_new();
+	if (!xs)
+		return recheck_failed(xs, why, len, "out of memory");
+	if (!X509_STORE_CTX_init(xs, store, leaf, SSL_get_peer_cert_chain(s->ssl)) ||
+	    !X509_STORE_CTX_set_default(xs, s->role == CPG_DTLS_SERVER ? "ssl_client"
+									 : "ssl_server") ||
+	    !X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(xs), SSL_get0_param(s->ssl)))
+		return recheck_failed(xs, why, len, "setting it up");
+	X509_VERIFY_PARAM_set_auth_level(X509_STORE_CTX_get0_param(xs),
+					 SSL_CTX_get_security_level(ctx->ssl_ctx));
+	c = session_check(s, why, len);
+	ok = verify_peer_chain(xs, &c);
+	if (ok <= 0 && !c.refused)
+		return recheck_failed(xs, why, len, "OpenSSL failed");
+	if (ok > 0 && s->state == CPG_DTLS_ESTABLISHED)
+		s->peer_expiry = chain_expiry(X509_STORE_CTX_get0_chain(xs));
+	X509_STORE_CTX_free(xs);
+	ERR_clear_error();
+	return ok > 0;
+}
+
+time_t cpg_dtls_session_peer_expiry(const struct cpg_dtls_session *s)
+{
+	return s->peer_expiry;
 }
 
 static int cookie_compute(SSL *ssl, unsigned char *out, size_t *out_len)
@@ -978,19 +1103,20 @@ static bool take_handshake_keys(struct cpg_dtls_session *s)
 }
 
 /* The peer's certificate may be another one after a rekey (a renewal). */
-static void note_subject(struct cpg_dtls_session *s)
+static void note_peer(struct cpg_dtls_session *s)
 {
 	X509 *peer_cert = SSL_get0_peer_certificate(s->ssl);
 
 	if (peer_cert)
 		name_str(X509_get_subject_name(peer_cert), s->subject, sizeof(s->subject));
+	s->peer_expiry = chain_expiry(SSL_get0_verified_chain(s->ssl));
 }
 
 static void established(struct cpg_dtls_session *s)
 {
 	if (!take_handshake_keys(s))
 		return;
-	note_subject(s);
+	note_peer(s);
 	s->state = CPG_DTLS_ESTABLISHED;
 	log_info("peer %s: DTLS 1.2 established, %s, %s", s->label,
 		 SSL_CIPHER_get_name(SSL_get_current_cipher(s->ssl)), s->subject);
@@ -1003,7 +1129,7 @@ static void rekeyed(struct cpg_dtls_session *s)
 	if (!take_handshake_keys(s))
 		return;
 	s->rekeys++;
-	note_subject(s);
+	note_peer(s);
 	log_debug("peer %s: rekeyed, epoch %u", s->label, s->epoch);
 }
 
@@ -1474,24 +1600,6 @@ size_t cpg_dtls_session_peer_ips(const struct cpg_dtls_session *s, int family, v
 	return n;
 }
 
-bool cpg_dtls_session_peer_not_after(const struct cpg_dtls_session *s, time_t *out)
-{
-	STACK_OF(X509) *chain = SSL_get0_verified_chain(s->ssl);
-	bool found = false;
-	struct tm tm;
-
-	for (int i = 0; i < sk_X509_num(chain); i++) {
-		time_t t;
-
-		if (!ASN1_TIME_to_tm(X509_get0_notAfter(sk_X509_value(chain, i)), &tm))
-			continue;
-		t = timegm(&tm);
-		if (!found || t < *out)
-			*out = t;
-		found = true;
-	}
-	return found;
-}
 
 const char *cpg_dtls_state_name(enum cpg_dtls_state st)
 {

@@ -108,7 +108,8 @@ typedef void (*cpg_dtls_send_fn)(void *arg, const union cpg_sockaddr *to, const 
  * The context is reference-counted: the caller holds one reference, each
  * session holds one. Reloading = building a new context and using it for new
  * sessions, then dropping the old one with cpg_dtls_ctx_put(); sessions
- * made with the old one keep it alive until they are freed.
+ * made with the old one keep it alive until they are freed, and
+ * cpg_dtls_session_recheck() verifies their peers with the new one.
  */
 struct cpg_dtls_ctx *cpg_dtls_ctx_new(const struct cpg_config *cfg);
 /* Drop a reference; the context is freed with its last one. NULL is fine. */
@@ -230,8 +231,6 @@ void cpg_dtls_session_set_send(struct cpg_dtls_session *s, cpg_dtls_send_fn send
  */
 size_t cpg_dtls_session_peer_ips(const struct cpg_dtls_session *s, int family, void *out,
 				 size_t max);
-/* When the first certificate of the peer's verified chain expires. */
-bool cpg_dtls_session_peer_not_after(const struct cpg_dtls_session *s, time_t *out);
 
 /*
  * Rekey (docs/dtls-records.md, "Rekeying"): renegotiate, which gives the
@@ -266,6 +265,27 @@ uint64_t cpg_dtls_session_stray_data(const struct cpg_dtls_session *s);
  * wipes *out with cpg_keys_wipe() once the data plane has them.
  */
 int cpg_dtls_session_take_keys(struct cpg_dtls_session *s, struct cpg_keys *out);
+
+/*
+ * Verify the peer's certificate chain again, with ctx's CAs and CRL (a
+ * reloaded context): what the handshake verified, as it verified it
+ * (validity dates now, revocation, the chain to a trusted CA, the VPN IP and
+ * IPv6 VPN address the session expects). For an ESTABLISHED session, the
+ * chain it was made with; a HANDSHAKING one also verifies what it has still
+ * to verify with ctx from now on. true when the chain passes, or nothing was
+ * verified yet, or the session has ended; false with the refusal in why, as
+ * the handshake words it (internal errors refuse too). Sends nothing: the
+ * caller closes a refused session.
+ */
+bool cpg_dtls_session_recheck(struct cpg_dtls_session *s, struct cpg_dtls_ctx *ctx, char *why,
+			      size_t len);
+/*
+ * When the first certificate of the peer's verified chain (its own, a CA's)
+ * expires: the earliest notAfter, in time(NULL)'s seconds, known once the
+ * session is ESTABLISHED and updated by each cpg_dtls_session_recheck() that
+ * passes; 0 before (or when the chain has no readable date).
+ */
+time_t cpg_dtls_session_peer_expiry(const struct cpg_dtls_session *s);
 
 /*
  * Internal: what the handshake's verify callback says when OpenSSL's

@@ -807,6 +807,172 @@ static void test_expiry_during_use(void **state)
 	cpg_dtls_ctx_put(alice);
 }
 
+/* cpg_dtls_session_recheck() of sd's session with ctx refuses, saying want. */
+static void assert_recheck_refuses(const struct side *sd, struct cpg_dtls_ctx *ctx,
+				   const char *want)
+{
+	char why[384];
+
+	if (cpg_dtls_session_recheck(sd->s, ctx, why, sizeof(why)))
+		fail_msg("the recheck passed, expected \"%s\"", want);
+	if (!strstr(why, want))
+		fail_msg("the recheck said \"%s\", expected \"%s\"", why, want);
+}
+
+static void assert_recheck_passes(const struct side *sd, struct cpg_dtls_ctx *ctx)
+{
+	char why[384];
+
+	if (!cpg_dtls_session_recheck(sd->s, ctx, why, sizeof(why)))
+		fail_msg("the recheck refused: %s", why);
+	assert_string_equal(why, "");
+}
+
+/*
+ * A reload's verification of an established tunnel's peer (each side's
+ * view), and of a handshake under way: the same checks, and words, as the
+ * handshake's, with the new context's CAs and CRL.
+ */
+static void test_recheck(void **state)
+{
+	struct cpg_dtls_ctx *alice = ctx_for("ca/alice", "10.0.0.1", NULL);
+	struct cpg_dtls_ctx *bob = ctx_for("ca/bob", "10.0.0.2", NULL);
+	struct cpg_dtls_ctx *bob_crl = ctx_for("ca/bob", "10.0.0.2", "crl-good.pem");
+	struct cpg_dtls_ctx *carol = ctx_for("carol", "10.0.0.3", NULL);
+	struct cpg_dtls_ctx *alice6 = ctx_for("ca/alice6", "10.0.0.1", NULL);
+	struct cpg_dtls_ctx *bob6 = ctx_for("ca/bob6", "10.0.0.2", NULL);
+	struct cpg_dtls_ctx *stranger;
+	struct pair p;
+	struct conf c;
+	time_t now = time(NULL), expiry;
+	char *log;
+
+	/* bob trusts only the other CA now. */
+	conf_init(&c, "ca/bob", "10.0.0.2");
+	conf_file(c.ca, "other/ca.crt");
+	capture_begin();
+	stranger = cpg_dtls_ctx_new(&c.cfg);
+	free(capture_end());
+	assert_non_null(stranger);
+
+	/* Unchanged credentials, or a CRL revoking someone else: both pass;
+	 * the expiry is the leaf's (a year), before the CA's (ten). */
+	pair_init(&p, alice, "10.0.0.2", bob, "10.0.0.1");
+	pair_run(&p);
+	assert_state(&p.a, CPG_DTLS_ESTABLISHED);
+	assert_state(&p.b, CPG_DTLS_ESTABLISHED);
+	expiry = cpg_dtls_session_peer_expiry(p.b.s);
+	assert_true(expiry >= now + 364 * 86400 && expiry <= now + 366 * 86400);
+	assert_recheck_passes(&p.a, alice);
+	assert_recheck_passes(&p.b, bob_crl);
+	assert_true(cpg_dtls_session_peer_expiry(p.b.s) - expiry <= 1);
+	/* A CA nobody trusts any more, on either side (the chains came with
+	 * their CA). */
+	assert_recheck_refuses(&p.a, stranger, "self-signed certificate in certificate chain "
+			       "(subject CN=bob, at CA CN=Campagnol CA): not issued by a CA we trust");
+	assert_recheck_refuses(&p.b, stranger, "self-signed certificate in certificate chain "
+			       "(subject CN=alice, at CA CN=Campagnol CA): not issued by a CA we trust");
+	/* Nothing was sent: closing is the caller's business. */
+	assert_int_equal(p.a.n_out, p.a.n_delivered);
+	assert_int_equal(p.b.n_out, p.b.n_delivered);
+	assert_state(&p.b, CPG_DTLS_ESTABLISHED);
+	pair_free(&p);
+
+	/* carol's tunnel, made before the CRL that revokes her. */
+	pair_init(&p, carol, "10.0.0.2", bob, "10.0.0.3");
+	pair_run(&p);
+	assert_state(&p.b, CPG_DTLS_ESTABLISHED);
+	assert_recheck_passes(&p.b, bob);
+	assert_recheck_refuses(&p.b, bob_crl,
+			       "certificate verify failed: certificate revoked (subject CN=carol)");
+	pair_free(&p);
+
+	/* A handshake under way verifies with the reloaded context. */
+	capture_begin();
+	pair_init(&p, carol, "10.0.0.2", bob, "10.0.0.3");
+	assert_recheck_passes(&p.b, bob_crl);
+	pair_run(&p);
+	log = capture_end();
+	assert_failed(&p.b, CPG_DTLS_FAIL_PEER_CERT);
+	assert_log_has(log, "certificate verify failed: certificate revoked (subject CN=carol)");
+	free(log);
+	pair_free(&p);
+
+	/* A handshake that has already accepted the peer's certificate (bob,
+	 * the client, has carol's, and waits for her Finished). */
+	pair_init(&p, bob, "10.0.0.3", carol, "10.0.0.2");
+	cpg_dtls_session_start(p.b.s);
+	cpg_dtls_session_start(p.a.s);
+	for (int i = 0; i < 2; i++) {
+		deliver(&p.a, &p.b); /* ClientHello (then with the cookie) */
+		deliver(&p.b, &p.a); /* HelloVerifyRequest, then the server's flight */
+	}
+	assert_state(&p.a, CPG_DTLS_HANDSHAKING);
+	assert_recheck_passes(&p.a, bob);
+	assert_recheck_refuses(&p.a, bob_crl,
+			       "certificate verify failed: certificate revoked (subject CN=carol)");
+	pair_free(&p);
+
+	/* The IPv6 VPN address is checked again as well. */
+	log = pair_run_ip6(&p, alice6, "10.0.0.2", "fd00::2", bob6, "10.0.0.1", "fd00::1");
+	free(log);
+	assert_state(&p.a, CPG_DTLS_ESTABLISHED);
+	assert_recheck_passes(&p.a, alice);
+	assert_recheck_passes(&p.b, bob);
+	pair_free(&p);
+
+	cpg_dtls_ctx_put(alice);
+	cpg_dtls_ctx_put(bob);
+	cpg_dtls_ctx_put(bob_crl);
+	cpg_dtls_ctx_put(carol);
+	cpg_dtls_ctx_put(alice6);
+	cpg_dtls_ctx_put(bob6);
+	cpg_dtls_ctx_put(stranger);
+}
+
+/* A peer certificate that expires while its tunnel runs: the expiry the
+ * session gives is its notAfter, and a recheck then refuses it. */
+static void test_recheck_expiry(void **state)
+{
+	struct cpg_dtls_ctx *gina, *bob = ctx_for("ca/bob", "10.0.0.2", NULL);
+	int seconds = 3;
+	time_t end;
+	char date[32];
+	struct pair p;
+
+	for (;;) {
+		end = time(NULL) + seconds;
+		strftime(date, sizeof(date), "%Y%m%d%H%M%SZ", gmtime(&end));
+		assert_int_equal(run_sh("set -e; P='%s'; cd '%s'; exec >/dev/null\n"
+					"rm -f ca/gina.crt ca/gina.key\n"
+					"$P issue --end-date %s ca gina 10.0.0.7\n",
+					PKI_TOOL, pki_dir, date),
+				 0);
+		capture_begin();
+		gina = ctx_for("ca/gina", "10.0.0.7", NULL);
+		free(capture_end());
+		pair_init(&p, gina, "10.0.0.2", bob, "10.0.0.7");
+		pair_run(&p);
+		/* A loaded machine: try again with a longer life. */
+		if (time(NULL) + 1 < end)
+			break;
+		pair_free(&p);
+		cpg_dtls_ctx_put(gina);
+		seconds *= 2;
+		assert_true(seconds <= 48);
+	}
+	assert_state(&p.b, CPG_DTLS_ESTABLISHED);
+	assert_int_equal(cpg_dtls_session_peer_expiry(p.b.s), end);
+	assert_recheck_passes(&p.b, bob);
+	while (time(NULL) <= end)
+		usleep(100 * 1000);
+	assert_recheck_refuses(&p.b, bob,
+			       "certificate verify failed: certificate has expired (subject CN=gina)");
+	pair_free(&p);
+	cpg_dtls_ctx_put(gina);
+	cpg_dtls_ctx_put(bob);
+}
+
 /* Loading c fails, and says want. */
 static void assert_refused_at_load(const struct conf *c, const char *want)
 {
@@ -1277,7 +1443,7 @@ static void test_listen(void **state)
 	assert_established_pair(&p, CPG_CIPHER_AES_128_GCM);
 	assert_int_equal(cpg_dtls_session_peer_ips(p.b.s, AF_INET, ips, 4), 1);
 	assert_true(ips[0].s_addr == test_ip4("10.0.0.1").s_addr);
-	assert_true(cpg_dtls_session_peer_not_after(p.b.s, &not_after));
+	not_after = cpg_dtls_session_peer_expiry(p.b.s);
 	assert_true(not_after > time(NULL));
 	pair_free(&p);
 	cpg_dtls_ctx_put(alice);
@@ -1503,6 +1669,8 @@ int main(void)
 		cmocka_unit_test(test_pki_ip6),
 		cmocka_unit_test(test_vpn_ip6),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_recheck),
+		cmocka_unit_test(test_recheck_expiry),
 	};
 
 	cpg_log_init("test_dtls", LOG_INFO, false);

@@ -1,0 +1,252 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# A CA rotation as docs/pki.md describes it ("Rotating the CA"), on A
+# (behind NAT1), C (behind NAT2) and D (public). A and C trust CAs from
+# their ca_certificates file, D from a ca_certificates_dir (openssl rehash);
+# each has a crl_file. The old CA made every certificate at the start.
+#   1. the new CA is added everywhere (its certificate, its CRL), SIGHUP:
+#      the A-C tunnel runs a ping untouched (no loss, no new handshake);
+#   2. every host gets a certificate from the new CA, SIGHUP: the same; a
+#      tunnel made then (A-D) uses the new certificates;
+#   3. the old CA is removed everywhere, SIGHUP: A-D, made with the new
+#      certificates, runs a ping untouched; A-C, still resting on the
+#      certificates of the old CA that were presented when it was made,
+#      ends at once with the reason, and the next ping makes it again with
+#      the new ones. (Without rekeying that authenticates again, a tunnel
+#      keeps the certificates of its handshake: see docs/pki.md.)
+# CPG_DATA_PLANE=kernel runs it on campagnol.ko (vm/tests/kmod_ca_rotation.sh).
+
+# Functions below are called through ktap_test_result.
+# shellcheck disable=SC2317
+# shellcheck source=../lib.sh
+source "$(dirname "$0")/../lib.sh"
+# shellcheck source=../vm/libkmod.sh
+source "$(dirname "$0")/../vm/libkmod.sh"
+
+declare -A VPN=([A]=$A_VPN [C]=$C_VPN [D]=$D_VPN)
+declare -A PORT=([A]=40001 [C]=40003 [D]=40004)
+HOSTS=(A C D)
+
+ktap_require jq openssl
+plane_init 11 campagnol_rdv campagnol campagnol-status
+topo_standard rdv A C D
+
+# ---- The PKIs and the daemons ---------------------------------------------
+
+ETC="$CPG_TMP/etc"
+OLD="$CPG_TMP/pki"	# pki_setup's
+NEW="$CPG_TMP/pki-new"
+
+# install_cert HOST CA NAME: certificate and key NAME of CA become HOST's.
+install_cert() {
+	local dir="$ETC/$1"
+
+	cp "$2/$3.crt" "$dir/cert.pem.new" && cp "$2/$3.key" "$dir/key.pem.new" &&
+		mv "$dir/cert.pem.new" "$dir/cert.pem" && mv "$dir/key.pem.new" "$dir/key.pem"
+}
+
+# trust HOST CA_DIR...: HOST trusts these CAs (and loads their CRLs), and
+# these only: a file for A and C, a hashed directory for D.
+trust() {
+	local h=$1 ca
+	shift
+
+	if [ "$h" = D ]; then
+		rm -f "$ETC/D/cas/"* || return 1
+		for ca in "$@"; do
+			cp "$ca/ca.crt" "$ETC/D/cas/${ca##*/}.pem" || return 1
+		done
+		openssl rehash "$ETC/D/cas" || return 1
+	else
+		for ca in "$@"; do cat "$ca/ca.crt"; done >"$ETC/$h/ca.pem.new" &&
+			mv "$ETC/$h/ca.pem.new" "$ETC/$h/ca.pem" || return 1
+	fi
+	for ca in "$@"; do cat "$ca/crl.pem"; done >"$ETC/$h/crl.pem.new" &&
+		mv "$ETC/$h/crl.pem.new" "$ETC/$h/crl.pem"
+}
+
+make_pki() {
+	local h
+
+	kmod_pki_setup A C D && pki init "$NEW" "Campagnol selftest CA, new" &&
+		mkdir "$ETC" || return 1
+	for h in "${HOSTS[@]}"; do
+		mkdir -m 700 "$ETC/$h" "$ETC/$h/cas" && install_cert "$h" "$OLD" "$h" &&
+			trust "$h" "$OLD" || return 1
+	done
+}
+make_pki || ktap_bail_out "cannot make the test PKIs"
+
+started=""
+for h in "${HOSTS[@]}"; do
+	vpn_conf "$h" "${VPN[$h]}" "${PORT[$h]}" "[SECURITY]" \
+		"certificate = \"$ETC/$h/cert.pem\"" "key = \"$ETC/$h/key.pem\"" \
+		"ca_certificates = \"$ETC/$h/ca.pem\"" "crl_file = \"$ETC/$h/crl.pem\""
+done
+# D: the directory alone.
+sed -i '/^ca_certificates = /d' "$CPG_TMP/D.conf" &&
+	echo "ca_certificates_dir = \"$ETC/D/cas\"" >>"$CPG_TMP/D.conf"
+if rdv_start rdv; then
+	started=1
+	for h in "${HOSTS[@]}"; do
+		if ! vpn_start "$h" "$h" || ! rdv_registered "${VPN[$h]}"; then
+			started=""
+			break
+		fi
+	done
+fi
+ktap_test_result "the RDV and the daemons of A, C and D start and register" [ -n "$started" ]
+[ -n "$started" ] || ktap_bail_out "cannot go on without the daemons"
+
+# ---- Helpers ---------------------------------------------------------------
+
+# count FILE ERE: how many lines of FILE match.
+count() {
+	grep -cE -- "$2" "$1" 2>/dev/null
+}
+
+re() {
+	echo "${1//./\\.}"
+}
+
+established() {
+	vpn_wait_peer "$1" "${VPN[$2]}" '.state == "established"' "${3:-5}"
+}
+
+# sees NAME PEER SUBJECT: NAME's established tunnel to PEER is with a peer
+# that presented the certificate of SUBJECT.
+sees() {
+	local subject
+
+	established "$1" "$2" || return 1
+	subject=$(vpn_peer_get "$1" "${VPN[$2]}" .subject)
+	ktap_print_msg "$1 sees $2 as $subject"
+	[ "$subject" = "$3" ]
+}
+
+# ups NAME PEER: how many tunnels NAME's log says came up with PEER.
+ups() {
+	count "$(vpn_err "$1")" "tunnel to $(re "${VPN[$2]}") at .* up"
+}
+
+# hup_all N: SIGHUP to every daemon; each logs its Nth successful reload.
+hup_all() {
+	local h
+
+	for h in "${HOSTS[@]}"; do
+		kill -HUP "$(pid_of "${VPN_PROC[$h]}")" || return 1
+	done
+	for h in "${HOSTS[@]}"; do
+		if ! wait_for "$(vpn_err "$h")" "new tunnels use the reloaded credentials" 5 "$1"; then
+			ktap_print_msg "$h did not reload: $(tail -n 3 "$(vpn_err "$h")")"
+			return 1
+		fi
+	done
+}
+
+# The tunnel X-Y under a running ping: across_start X Y before a step,
+# across_check after it (every ping answered, neither side made a new
+# tunnel, X's entry as old as before plus the time elapsed).
+PINGS=15
+across=0
+across_start() {
+	across=$((across + 1))
+	X=$1
+	Y=$2
+	UPS_X=$(ups "$X" "$Y")
+	UPS_Y=$(ups "$Y" "$X")
+	SINCE=$(vpn_peer_get "$X" "${VPN[$Y]}" .since)
+	T0=$(now_ms)
+	start "across-$across" "$X" ping -n -q -c "$PINGS" -i 0.2 -W 2 "${VPN[$Y]}"
+	sleep 0.5
+}
+
+across_check() {
+	local summary since drift ok=1
+
+	proc_wait "across-$across" 15 || proc_stop "across-$across" INT
+	summary=$(grep -E 'packets transmitted' "$(out_of "across-$across")")
+	ktap_print_msg "$X -> $Y across it: ${summary:-no summary}"
+	grep -qE "^$PINGS packets transmitted, $PINGS received" <<<"$summary" || ok=""
+	since=$(vpn_peer_get "$X" "${VPN[$Y]}" '.since // 0')
+	drift=$(((since - SINCE) - ($(now_ms) - T0) / 1000))
+	if [ "$(ups "$X" "$Y")" != "$UPS_X" ] || [ "$(ups "$Y" "$X")" != "$UPS_Y" ] ||
+	   [ "$drift" -lt -1 ] || [ "$drift" -gt 2 ]; then
+		ktap_print_msg "not the same $X-$Y tunnel: ups $X $UPS_X -> $(ups "$X" "$Y")," \
+			"$Y $UPS_Y -> $(ups "$Y" "$X"); $X's entry since $SINCE -> $since s"
+		ok=""
+	fi
+	[ -n "$ok" ]
+}
+
+first_tunnel() {
+	vpn_ping A "$C_VPN" 20 && sees A C "CN=C" && sees C A "CN=A" &&
+		vpn_wait_peer A "$C_VPN" '.since >= 3' 5
+}
+ktap_test_result "A pings C: the tunnel comes up on the old CA's certificates" first_tunnel
+
+# ---- 1. The new CA trusted everywhere ------------------------------------------
+
+step1() {
+	local h
+
+	for h in "${HOSTS[@]}"; do
+		trust "$h" "$OLD" "$NEW" || return 1
+	done
+	across_start A C
+	hup_all 1 && across_check
+}
+ktap_test_result "1. the new CA and its CRL added everywhere, SIGHUP: A-C untouched under a ping" \
+	step1
+
+# ---- 2. Every certificate issued again by the new CA ----------------------------
+
+step2() {
+	local h
+
+	for h in "${HOSTS[@]}"; do
+		pki issue "$NEW" "$h-new" "${VPN[$h]}" && install_cert "$h" "$NEW" "$h-new" ||
+			return 1
+	done
+	across_start A C
+	hup_all 2 && across_check
+}
+ktap_test_result "2. every host's certificate from the new CA, SIGHUP: A-C untouched under a ping" \
+	step2
+new_tunnel() {
+	vpn_ping A "$D_VPN" 20 && sees A D "CN=D-new" && sees D A "CN=A-new" &&
+		vpn_wait_peer A "$D_VPN" '.since >= 3' 5
+}
+ktap_test_result "2. a tunnel made then (A-D) uses the new certificates on both sides" new_tunnel
+
+# ---- 3. The old CA removed everywhere --------------------------------------------
+
+C_ENDED="tunnel to $(re "$C_VPN") \\(CN=C\\) closed on SIGHUP: certificate verify failed: .*: not issued by a CA we trust"
+step3() {
+	local h
+
+	for h in "${HOSTS[@]}"; do
+		trust "$h" "$NEW" || return 1
+	done
+	across_start A D
+	hup_all 3 && across_check
+}
+ktap_test_result "3. the old CA removed everywhere, SIGHUP: A-D untouched under a ping" step3
+step3_old() {
+	if ! wait_for "$(vpn_err A)" "$C_ENDED" 5; then
+		ktap_print_msg "A did not end A-C: $(tail -n 5 "$(vpn_err A)")"
+		return 1
+	fi
+	ktap_print_msg "A: $(last_line "$(vpn_err A)" "$C_ENDED")"
+	vpn_ping A "$C_VPN" 10 && sees A C "CN=C-new" && sees C A "CN=A-new"
+}
+ktap_test_result "3. A-C, made on the old CA's certificates, ends; the next ping remakes it" \
+	step3_old
+step3_only() {
+	[ "$(count "$(vpn_err A)" "closed on SIGHUP")" = 1 ] &&
+		[ "$(count "$(vpn_err D)" "closed on SIGHUP")" = 0 ]
+}
+ktap_test_result "3. nothing else ended: A ended one tunnel, D none" step3_only
+
+plane_finish A C D

@@ -1,0 +1,9 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# vm-timeout: 600
+#
+# Revocation and expiry on campagnol.ko: netns/vpn_revoke.sh with every
+# daemon on --data-plane=kernel (own certificate renewed by SIGHUP with the
+# tunnels kept; a revoked peer's tunnel ended by SIGHUP, its keys out of the
+# module, the others untouched; a peer certificate expiring mid-tunnel).
+CPG_DATA_PLANE=kernel exec "$(dirname "$0")/../../netns/vpn_revoke.sh"
