@@ -820,6 +820,25 @@ static time_t chain_expiry(STACK_OF(X509) *chain)
 	return first;
 }
 
+/*
+ * The rekeys of s renegotiate with ctx: its certificate and key (a renewal)
+ * and its CAs and CRL. The verification settings stay the session's.
+ */
+static void use_ctx(struct cpg_dtls_session *s, struct cpg_dtls_ctx *ctx)
+{
+	SSL_CTX *c = ctx->ssl_ctx;
+	STACK_OF(X509) *chain = NULL;
+
+	/* Not SSL_set_SSL_CTX(), which is for SNI: the credentials and the
+	 * store, each of which the SSL takes a reference to. */
+	if (!SSL_use_certificate(s->ssl, SSL_CTX_get0_certificate(c)) ||
+	    !SSL_use_PrivateKey(s->ssl, SSL_CTX_get0_privatekey(c)) ||
+	    !SSL_CTX_get0_chain_certs(c, &chain) || !SSL_set1_chain(s->ssl, chain) ||
+	    !SSL_set1_verify_cert_store(s->ssl, SSL_CTX_get_cert_store(c)))
+		log_warn("peer %s: its rekeys keep the credentials of before the reload: %s",
+			 s->label, openssl_reason());
+}
+
 /* Internal errors of a recheck: the chain is refused, not trusted. */
 static bool recheck_failed(X509_STORE_CTX *xs, char *why, size_t len, const char *what)
 {
@@ -866,8 +885,10 @@ bool cpg_dtls_session_recheck(struct cpg_dtls_session *s, struct cpg_dtls_ctx *c
 	ok = verify_peer_chain(xs, &c);
 	if (ok <= 0 && !c.refused)
 		return recheck_failed(xs, why, len, "OpenSSL failed");
-	if (ok > 0 && s->state == CPG_DTLS_ESTABLISHED)
+	if (ok > 0 && s->state == CPG_DTLS_ESTABLISHED) {
 		s->peer_expiry = chain_expiry(X509_STORE_CTX_get0_chain(xs));
+		use_ctx(s, ctx);
+	}
 	X509_STORE_CTX_free(xs);
 	ERR_clear_error();
 	return ok > 0;

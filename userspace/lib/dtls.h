@@ -272,10 +272,12 @@ int cpg_dtls_session_take_keys(struct cpg_dtls_session *s, struct cpg_keys *out)
  * (validity dates now, revocation, the chain to a trusted CA, the VPN IP and
  * IPv6 VPN address the session expects). For an ESTABLISHED session, the
  * chain it was made with; a HANDSHAKING one also verifies what it has still
- * to verify with ctx from now on. true when the chain passes, or nothing was
- * verified yet, or the session has ended; false with the refusal in why, as
- * the handshake words it (internal errors refuse too). Sends nothing: the
- * caller closes a refused session.
+ * to verify with ctx from now on. An ESTABLISHED session that passes takes
+ * ctx for its rekeys: our certificate and key, the CAs and the CRL of the
+ * reload. true when the chain passes, or nothing was verified yet, or the
+ * session has ended; false with the refusal in why, as the handshake words
+ * it (internal errors refuse too). Sends nothing: the caller closes a
+ * refused session.
  */
 bool cpg_dtls_session_recheck(struct cpg_dtls_session *s, struct cpg_dtls_ctx *ctx, char *why,
 			      size_t len);

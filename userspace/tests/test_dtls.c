@@ -1359,6 +1359,37 @@ static void test_rekey(void **state)
 	cpg_dtls_ctx_put(bob);
 }
 
+/* After a reload, rekeys present the reloaded certificate (a renewal). */
+static void test_rekey_after_reload(void **state)
+{
+	struct cpg_dtls_ctx *alice = ctx_for("ca/alice", "10.0.0.1", NULL);
+	struct cpg_dtls_ctx *renewed = ctx_for("ca/alice6", "10.0.0.1", NULL);
+	struct cpg_dtls_ctx *bob = ctx_for("ca/bob", "10.0.0.2", NULL);
+	struct cpg_keys prev;
+	char why[256];
+	struct pair p;
+
+	(void)state;
+	pair_init(&p, alice, "10.0.0.2", bob, "10.0.0.1");
+	cpg_dtls_session_hold_last_flight(p.b.s);
+	pair_run(&p);
+	cpg_dtls_session_release(p.b.s);
+	pump(&p);
+	assert_string_equal(cpg_dtls_session_peer_subject(p.b.s), "CN=alice");
+	assert_int_equal(cpg_dtls_session_take_keys(p.a.s, &prev), 0);
+	cpg_keys_wipe(&prev);
+	assert_int_equal(cpg_dtls_session_take_keys(p.b.s, &prev), 0);
+	assert_true(cpg_dtls_session_recheck(p.a.s, renewed, why, sizeof(why)));
+	/* The old context may go: the session holds the new one. */
+	cpg_dtls_ctx_put(alice);
+	rekey_once(&p, &p.a, CPG_KEYS_EPOCH + 1, &prev);
+	assert_string_equal(cpg_dtls_session_peer_subject(p.b.s), "CN=alice6");
+	cpg_keys_wipe(&prev);
+	pair_free(&p);
+	cpg_dtls_ctx_put(renewed);
+	cpg_dtls_ctx_put(bob);
+}
+
 /* A rekey the peer never answers fails the session once its time is up. */
 static void test_rekey_timeout(void **state)
 {
@@ -1665,6 +1696,7 @@ int main(void)
 		cmocka_unit_test(test_hold_last_flight),
 		cmocka_unit_test(test_rekey),
 		cmocka_unit_test(test_rekey_timeout),
+		cmocka_unit_test(test_rekey_after_reload),
 		cmocka_unit_test(test_listen),
 		cmocka_unit_test(test_pki_ip6),
 		cmocka_unit_test(test_vpn_ip6),
