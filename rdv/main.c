@@ -82,6 +82,9 @@ struct options {
 	bool relay;
 	struct relay_options relays;	/* no range: no relaying */
 	const char *relay_secret;	/* NULL: no remote relays */
+	/* --cert, --key, --ca, --ca-dir, --crl (absolute); no_auth: none. */
+	struct rdv_auth_config auth;
+	bool no_auth;
 };
 
 struct rdv;
@@ -128,7 +131,8 @@ static void usage(FILE *f)
 		"Usage: " PROG " [-DdhvV] [-m N] [-p PORT] [-P FILE] [--bind ADDR]...\n"
 		"         [--probe-port PORT] [--[no-]relay] [--relay-ports LOW-HIGH]\n"
 		"         [--max-relays N] [--relay-rate MBIT] [--relay-idle SECS]\n"
-		"         [--relay-secret FILE]\n"
+		"         [--relay-secret FILE] [--cert FILE --key FILE --ca FILE\n"
+		"         [--ca-dir DIR] [--crl FILE] [--max-handshakes N] | --no-auth]\n"
 		"The Campagnol rendez-vous server.\n"
 		"\n"
 		"  -D, --daemon           detach and log to syslog\n"
@@ -151,8 +155,16 @@ static void usage(FILE *f)
 		RELAY_OPTIONS_HELP
 		"      --relay-secret=FILE\n"
 		"                         take campagnol_relay processes that know the key in\n"
-		"                         FILE as relays too\n",
-		DEFAULT_MAX_CLIENTS, CPG_RDV_DEFAULT_PORT, MAX_BINDS, DEFAULT_RELAYS + 1);
+		"                         FILE as relays too\n"
+		"      --cert=FILE, --key=FILE\n"
+		"                         the RDV's certificate and key (PEM): clients check it\n"
+		"      --ca=FILE, --ca-dir=DIR, --crl=FILE\n"
+		"                         the CAs and CRLs of the clients' certificates\n"
+		"      --max-handshakes=N handshakes with clients at once (default %d)\n"
+		"      --no-auth          the plaintext protocol: clients do not authenticate\n"
+		"                         (they need rdv_auth = no)\n",
+		DEFAULT_MAX_CLIENTS, CPG_RDV_DEFAULT_PORT, MAX_BINDS, DEFAULT_RELAYS + 1,
+		RDV_AUTH_MAX_HANDSHAKES);
 }
 
 static bool in_range(unsigned long port, const struct options *opt)
@@ -223,7 +235,86 @@ enum {
 	OPT_RELAY,
 	OPT_NO_RELAY,
 	OPT_RELAY_SECRET,
+	OPT_CERT,
+	OPT_KEY,
+	OPT_CA,
+	OPT_CA_DIR,
+	OPT_CRL,
+	OPT_NO_AUTH,
+	OPT_MAX_HANDSHAKES,
 };
+
+/*
+ * The credentials' files, absolute: the RDV reads them once detached,
+ * from /. A file that is not there is left as given, for the error
+ * message to name it.
+ */
+static int set_path(const char **field, const char *path)
+{
+	char *abs = path[0] == '/' ? NULL : realpath(path, NULL);
+
+	free((char *)*field);
+	*field = abs ? abs : strdup(path);
+	if (!*field) {
+		log_err("out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static void free_paths(struct rdv_auth_config *a)
+{
+	free((char *)a->certificate);
+	free((char *)a->key);
+	free((char *)a->ca_file);
+	free((char *)a->ca_dir);
+	free((char *)a->crl_file);
+}
+
+/* The authentication options. 0, or -1 on a usage error. */
+static int parse_auth_option(int c, struct options *opt)
+{
+	unsigned long n;
+
+	switch (c) {
+	case OPT_CERT:
+		return set_path(&opt->auth.certificate, optarg);
+	case OPT_KEY:
+		return set_path(&opt->auth.key, optarg);
+	case OPT_CA:
+		return set_path(&opt->auth.ca_file, optarg);
+	case OPT_CA_DIR:
+		return set_path(&opt->auth.ca_dir, optarg);
+	case OPT_CRL:
+		return set_path(&opt->auth.crl_file, optarg);
+	case OPT_NO_AUTH:
+		opt->no_auth = true;
+		return 0;
+	case OPT_MAX_HANDSHAKES:
+		if (cpg_parse_ulong(optarg, 1000000, &n) || !n)
+			return usage_error("invalid --max-handshakes '%s': expected 1 to "
+					   "1000000", optarg);
+		opt->auth.max_handshakes = (unsigned int)n;
+		return 0;
+	}
+	return 1;
+}
+
+/* Authentication, the default, needs credentials; --no-auth none. */
+static int check_auth(const struct options *opt)
+{
+	const struct rdv_auth_config *a = &opt->auth;
+	bool any = a->certificate || a->key || a->ca_file || a->ca_dir || a->crl_file;
+
+	if (opt->no_auth)
+		return any ? usage_error("--no-auth takes no --cert, --key, --ca, --ca-dir or "
+					 "--crl: clients talk in plaintext") : 0;
+	if (!a->certificate || !a->key || (!a->ca_file && !a->ca_dir))
+		return usage_error("clients authenticate to the RDV: give --cert, --key and "
+				   "--ca (or --ca-dir), and --crl if you revoke; or --no-auth for "
+				   "the plaintext protocol (every client with rdv_auth = no)");
+	return 0;
+}
 
 /* The NAT probing and relay options. 0, or -1 on a usage error. */
 static int parse_relay_option(int c, struct options *opt)
@@ -266,6 +357,13 @@ static int parse_args(int argc, char **argv, struct options *opt)
 		{ "no-relay", no_argument, NULL, OPT_NO_RELAY },
 		RELAY_LONGOPTS,
 		{ "relay-secret", required_argument, NULL, OPT_RELAY_SECRET },
+		{ "cert", required_argument, NULL, OPT_CERT },
+		{ "key", required_argument, NULL, OPT_KEY },
+		{ "ca", required_argument, NULL, OPT_CA },
+		{ "ca-dir", required_argument, NULL, OPT_CA_DIR },
+		{ "crl", required_argument, NULL, OPT_CRL },
+		{ "no-auth", no_argument, NULL, OPT_NO_AUTH },
+		{ "max-handshakes", required_argument, NULL, OPT_MAX_HANDSHAKES },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *bind_addr[MAX_BINDS];
@@ -274,12 +372,13 @@ static int parse_args(int argc, char **argv, struct options *opt)
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, RDV_CLI_SHORTOPTS "m:p:", longopts, NULL)) != -1) {
-		enum rdv_cli_result ret = rdv_cli_option(&opt->cli, c, argv);
+		enum rdv_cli_result cli = rdv_cli_option(&opt->cli, c, argv);
+		int ret;
 
-		if (ret == RDV_CLI_TAKEN)
+		if (cli == RDV_CLI_TAKEN)
 			continue;
-		if (ret != RDV_CLI_OTHER)
-			return ret;
+		if (cli != RDV_CLI_OTHER)
+			return cli;
 		switch (c) {
 		case 'm':
 			if (cpg_parse_ulong(optarg, UINT_MAX, &n))
@@ -298,11 +397,16 @@ static int parse_args(int argc, char **argv, struct options *opt)
 			bind_addr[opt->n_binds++] = optarg;
 			break;
 		default:
-			if (parse_relay_option(c, opt))
+			ret = parse_auth_option(c, opt);
+			if (ret > 0)
+				ret = parse_relay_option(c, opt);
+			if (ret)
 				return -1;
 			break;
 		}
 	}
+	if (check_auth(opt))
+		return -1;
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	/* -p is the port of every --bind without its own. */
@@ -595,6 +699,7 @@ static int serve(struct rdv *r, struct options *opt, const char *where)
 		.send = send_datagram,
 		.send_probe = send_probe_datagram,
 		.send_arg = r,
+		.auth = opt->no_auth ? NULL : &opt->auth,
 	};
 
 	if (rdv_process_start(&opt->cli.process, where) || cpg_loop_init(&r->loop))
@@ -824,15 +929,20 @@ int main(int argc, char **argv)
 	int ret;
 
 	ret = parse_args(argc, argv, &opt);
-	if (ret)
+	if (ret) {
+		free_paths(&opt.auth);
 		return ret > 0 ? EXIT_SUCCESS : CPG_CLI_EXIT_USAGE;
-	if (rdv_cli_begin(&opt.cli))
+	}
+	if (rdv_cli_begin(&opt.cli)) {
+		free_paths(&opt.auth);
 		return EXIT_FAILURE;
+	}
 
 	r = calloc(1, sizeof(*r));
 	if (!r) {
 		log_err("out of memory");
 		rdv_process_end(&opt.cli.process);
+		free_paths(&opt.auth);
 		return EXIT_FAILURE;
 	}
 	ret = EXIT_FAILURE;
@@ -857,5 +967,6 @@ out:
 	relay_ctl_key_wipe(&r->key);
 	free(r);
 	rdv_process_end(&opt.cli.process);
+	free_paths(&opt.auth);
 	return ret;
 }

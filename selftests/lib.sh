@@ -750,6 +750,22 @@ ktap_check_event_method() {
 
 # --- Campagnol processes ---------------------------------------------------
 
+# Clients authenticate to the RDV (docs/protocol.md section 12) unless
+# CPG_RDV_AUTH=no: then the RDV runs --no-auth and vpn_conf writes
+# rdv_auth = no (for tests that also run campagnol-punch, which speaks the
+# plaintext protocol). Without a PKI (pki_setup), the RDV runs --no-auth.
+CPG_RDV_AUTH=${CPG_RDV_AUTH:-yes}
+
+# rdv_auth_options: campagnol_rdv's options for that.
+rdv_auth_options() {
+	if [ "$CPG_RDV_AUTH" = no ] || [ ! -f "${CPG_PKI:-/nonexistent}/rdv.crt" ]; then
+		echo --no-auth
+	else
+		echo --cert "$CPG_PKI/rdv.crt" --key "$CPG_PKI/rdv.key" --ca "$CPG_PKI/ca.crt" \
+			--crl "$CPG_PKI/crl.pem"
+	fi
+}
+
 # rdv_start NAME [OPTION...]: campagnol_rdv in namespace rdv; waits until it
 # listens. Returns 1 (with its logs as diagnostics) if it does not.
 rdv_start() {
@@ -758,7 +774,8 @@ rdv_start() {
 
 	local i
 
-	start "$name" rdv "$CPG_BIN/campagnol_rdv" -v "$@"
+	# shellcheck disable=SC2046 # options, one word each
+	start "$name" rdv "$CPG_BIN/campagnol_rdv" -v $(rdv_auth_options) "$@"
 	for ((i = 0; i < 20; i++)); do
 		wait_for "$(err_of "$name")" 'listening on' 0.5 && return 0
 		proc_alive "$name" || break
@@ -846,7 +863,8 @@ pki() {
 # pki_setup [HOST...]: a throwaway CA in $CPG_PKI ($CPG_TMP/pki) and, for
 # each HOST of the standard topology (A B C D E by default), a certificate
 # HOST.crt and key HOST.key for the host's VPN IP ($A_VPN...) and, when it
-# has one, its IPv6 VPN address ($A_VPN6...).
+# has one, its IPv6 VPN address ($A_VPN6...); the RDV's, rdv.crt and
+# rdv.key, for the names clients reach it by: $RDV_IP, $RDV_IP6, $RDV_NAME.
 pki_setup() {
 	local h var var6 hosts=("$@")
 
@@ -858,6 +876,7 @@ pki_setup() {
 		var6="${h}_VPN6"
 		pki issue ${!var6:+--ip6 "${!var6}"} "$CPG_PKI" "$h" "${!var}" || return 1
 	done
+	pki rdv "$CPG_PKI" rdv "$RDV_IP" "$RDV_IP6" "$RDV_NAME"
 }
 
 # The TUN device of daemon NAME: unique to the run, since the daemons'
@@ -894,6 +913,7 @@ vpn_conf() {
 			key = "$CPG_PKI/$name.key"
 			ca_certificates = "$CPG_PKI/ca.crt"
 			crl_file = "$CPG_PKI/crl.pem"
+			rdv_auth = $CPG_RDV_AUTH
 
 			[COMMANDS]
 			default_up = yes

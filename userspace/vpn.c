@@ -58,6 +58,7 @@
 #include "log.h"
 #include "net.h"
 #include "netmon.h"
+#include "rdvlink.h"
 #include "peer.h"
 #include "proto.h"
 #include "rdvclient.h"
@@ -140,6 +141,7 @@ struct vpn {
 	struct cpg_loop_io io;
 	bool fd_watched;
 	struct cpg_rdvc *rdvc;
+	struct rdvlink *link;		/* rdv_auth: the channel to the RDV; else NULL */
 	union cpg_sockaddr public_ep;	/* as the RDV sees us */
 	struct cpg_netmon *netmon;	/* our addresses and routes; NULL: not watched */
 
@@ -1239,6 +1241,10 @@ static void datagram_in(struct vpn *v, uint8_t *buf, size_t len, const union cpg
 		v->n.other++;
 		return;
 	}
+	if (v->link && cpg_sockaddr_equal(from, &v->rc.server)) {
+		rdvlink_input(v->link, buf, len);
+		return;
+	}
 	if (v->dp->ops->input && v->dp->ops->input(v->dp, buf, len, from))
 		return;
 	p = peer_table_find_ep(&v->peers, from);
@@ -1368,6 +1374,9 @@ static void on_network_changed(void *arg)
 			 cpg_sockaddr_str(&v->bound, ep, sizeof(ep)));
 	log_info("our addresses or routes changed: registering with the RDV again and sending "
 		 "a keepalive on every tunnel");
+	/* From a new endpoint, we need a new channel first. */
+	if (v->link)
+		rdvlink_relink(v->link);
 	cpg_rdvc_reregister(v->rdvc);
 	keepalive_all(v);
 }
@@ -1696,6 +1705,59 @@ static struct in_addr local_ip4(const struct vpn *v)
 	return (struct in_addr){ .s_addr = htonl(INADDR_ANY) };
 }
 
+/* ---- The channel to the RDV (rdv_auth) ------------------------------------- */
+
+static void link_up(void *arg, bool first)
+{
+	struct vpn *v = arg;
+
+	if (first)
+		cpg_rdvc_start(v->rdvc);
+	else
+		cpg_rdvc_reregister(v->rdvc);
+}
+
+static void link_message(void *arg, const uint8_t *msg, size_t len)
+{
+	struct vpn *v = arg;
+
+	cpg_rdvc_input_rdv(v->rdvc, msg, len);
+}
+
+static void link_send(void *arg, const uint8_t *msg, size_t len)
+{
+	struct vpn *v = arg;
+
+	rdvlink_send(v->link, msg, len);
+}
+
+static void on_relink(void *arg)
+{
+	struct vpn *v = arg;
+
+	rdvlink_relink(v->link);
+}
+
+static int link_open(struct vpn *v)
+{
+	static const struct rdvlink_ops ops = { .up = link_up, .message = link_message };
+	const struct rdvlink_config lc = {
+		.fd = v->rc.fd,
+		.server = v->rc.server,
+		.rdv_name = v->cfg->rdv_name ? v->cfg->rdv_name : v->cfg->server_host,
+		.ctx = &v->dtls,
+	};
+
+	if (!v->cfg->rdv_auth)
+		return 0;
+	v->link = rdvlink_new(v->loop, &lc, &ops, v);
+	if (!v->link)
+		return -1;
+	v->rc.rdv_send = link_send;
+	v->rc.rdv_send_arg = v;
+	return 0;
+}
+
 struct vpn *vpn_new(struct cpg_loop *loop, const struct cpg_config *cfg)
 {
 	static const struct cpg_rdvc_ops rdvc_ops = {
@@ -1705,6 +1767,7 @@ struct vpn *vpn_new(struct cpg_loop *loop, const struct cpg_config *cfg)
 		.peer_moved = on_peer_moved,
 		.moved = on_moved,
 		.peer_failed = on_peer_failed,
+		.relink = on_relink,
 	};
 	char path[sizeof(((struct sockaddr_un *)NULL)->sun_path)];
 	socklen_t len = sizeof(union cpg_sockaddr);
@@ -1762,6 +1825,8 @@ struct vpn *vpn_new(struct cpg_loop *loop, const struct cpg_config *cfg)
 	/* 49 days at most: longer is never, as far as a tunnel is concerned. */
 	v->rc.direct_retry_ms = (unsigned int)cfg->direct_retry > UINT_MAX / 1000 ?
 				UINT_MAX / 1000 * 1000 : (unsigned int)cfg->direct_retry * 1000;
+	if (link_open(v) < 0)
+		goto fail;
 	v->rdvc = cpg_rdvc_new(loop, &v->rc, &rdvc_ops, v);
 	if (!v->rdvc)
 		goto fail;
@@ -1785,7 +1850,11 @@ int vpn_start(struct vpn *v)
 	v->started_ms = cpg_loop_now_ms();
 	if (cpg_loop_timer_arm(v->loop, &v->tick, VPN_TICK_MS) < 0)
 		return -1;
-	cpg_rdvc_start(v->rdvc);
+	/* Authenticated: the registration starts once the channel is up. */
+	if (v->link)
+		rdvlink_start(v->link);
+	else
+		cpg_rdvc_start(v->rdvc);
 	log_notice("campagnol %s: %s on %s, listening on %s", CPG_VERSION,
 		   cpg_net_ip4_str(v->cfg->vpn_ip, ip), v->dp->ifname,
 		   cpg_sockaddr_str(&v->bound, ep, sizeof(ep)));
@@ -1833,6 +1902,7 @@ void vpn_free(struct vpn *v)
 		drop_all_peers(v);
 	cpg_netmon_free(v->netmon);
 	cpg_rdvc_free(v->rdvc);	/* BYE */
+	rdvlink_free(v->link);
 	cpg_loop_timer_cancel(v->loop, &v->tick);
 	if (v->fd_watched)
 		cpg_loop_del_fd(v->loop, &v->io);

@@ -11,6 +11,8 @@
 # shellcheck disable=SC2317
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
+# campagnol-punch speaks the plaintext RDV protocol.
+CPG_RDV_AUTH=no
 
 B_PORT=40002
 

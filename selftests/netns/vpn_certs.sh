@@ -21,6 +21,8 @@
 # shellcheck disable=SC2317
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
+# campagnol-punch speaks the plaintext RDV protocol.
+CPG_RDV_AUTH=no
 
 LIAR_VPN=10.0.0.6
 LIAR_CERT_VPN=10.0.0.9

@@ -28,7 +28,7 @@ kmod_pki_setup() {
 	local h hosts=("$@")
 
 	[ $# -gt 0 ] || hosts=(A B C D E)
-	[ -f /cpg/pki/ca.crt ] || { pki_setup "$@"; return; }
+	[ -f /cpg/pki/ca.crt ] && [ -f /cpg/pki/rdv.crt ] || { pki_setup "$@"; return; }
 	for h in "${hosts[@]}"; do
 		[ -f "/cpg/pki/$h.crt" ] || { pki_setup "$@"; return; }
 	done

@@ -477,6 +477,9 @@ make_pki() {
 	done < <(bash -c 'source "$1"
 		for h in A B C D E F G; do v=${h}_VPN v6=${h}_VPN6; echo "$h ${!v} ${!v6}"; done' \
 		 _ "$SELFTESTS_DIR/lib.sh")
+	# shellcheck disable=SC2046 # the RDV's names, one word each
+	"$SELFTESTS_DIR/../tools/campagnol-pki" rdv "$1" rdv $(bash -c 'source "$1"
+		echo "$RDV_IP $RDV_IP6 $RDV_NAME"' _ "$SELFTESTS_DIR/lib.sh")
 }
 if command -v openssl >/dev/null && ! make_pki "$ROOT/cpg/pki" >/dev/null; then
 	echo "mkinitramfs: warning: no PKI in /cpg/pki (campagnol-pki failed)" >&2

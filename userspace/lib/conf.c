@@ -470,6 +470,8 @@ static const struct option options[] = {
 	OPT_INT("SECURITY", "verify_depth", verify_depth, 1),
 	OPT_STR("SECURITY", "cipher_list", cipher_list),
 	OPT_INT("SECURITY", "rekey_interval", rekey_interval, 2),
+	OPT_BOOL("SECURITY", "rdv_auth", rdv_auth),
+	OPT_STR("SECURITY", "rdv_name", rdv_name),
 
 	OPT_INT("CLIENT", "fifo_size", fifo_size, 1),
 	OPT_INT("CLIENT", "txqueue", txqueue, 1),
@@ -721,6 +723,7 @@ void cpg_config_defaults(struct cpg_config *cfg)
 	cfg->tap_id = strdup("tap0901");
 	cfg->verify_depth = 9;
 	cfg->rekey_interval = 120;
+	cfg->rdv_auth = true;
 	cfg->fifo_size = 20;
 	cfg->timeout = 120;
 	cfg->keepalive = 10;
@@ -745,6 +748,7 @@ void cpg_config_free(struct cpg_config *cfg)
 	free(cfg->ca_certificates_dir);
 	free(cfg->crl_file);
 	free(cfg->cipher_list);
+	free(cfg->rdv_name);
 	for (i = 0; i < cfg->n_up; i++)
 		free(cfg->up[i]);
 	free(cfg->up);

@@ -63,6 +63,8 @@ struct cpg_config {
 	int verify_depth;		/* 9 */
 	char *cipher_list;		/* NULL: built-in default */
 	int rekey_interval;		/* 120 s, min 2: new keys by renegotiation */
+	bool rdv_auth;			/* yes: talk to the RDV over DTLS */
+	char *rdv_name;			/* its certificate names it; NULL: server_host */
 
 	/* [CLIENT] */
 	int fifo_size;			/* 20, min 1 */

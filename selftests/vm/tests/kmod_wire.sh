@@ -20,6 +20,8 @@
 # shellcheck disable=SC2317
 # shellcheck source=../../lib.sh
 source "$(dirname "$0")/../../lib.sh"
+# campagnol-punch speaks the plaintext RDV protocol.
+CPG_RDV_AUTH=no
 # shellcheck source=../libkmod.sh
 source "$(dirname "$0")/../libkmod.sh"
 
