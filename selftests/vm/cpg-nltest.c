@@ -11,7 +11,7 @@
  *        cpg-nltest hold IFINDEX PORT
  *        cpg-nltest show IFINDEX
  *        cpg-nltest tunnel IFINDEX LOCAL_IP PORT PEER_VPN PEER_IP PEER_PORT CIPHER
- *                   TXFILL RXFILL [FIRST_SEQ]
+ *                   TXFILL RXFILL [FIRST_SEQ [LAST_SEQ [same|next|current]]]
  *        cpg-nltest crypto-async
  *        cpg-nltest churn IFINDEX COUNT PEER_VPN PEER_IP PEER_PORT CIPHER TXFILL RXFILL
  *        cpg-nltest float IFINDEX PEER_VPN PEER_IP PEER_PORT EPOCH SEQ
@@ -33,8 +33,14 @@
  * an IPv6 VPN address too. An IPv6 LOCAL_IP makes an IPv6 socket (:: one
  * that takes IPv4 too, as the daemon's), and PEER_IP may be IPv6. "crypto-async" registers pcrypt instances
  * of the AEADs (see crypto_async()). Two
- * of them with swapped fills make a tunnel with known keys. SIGUSR1 installs
- * the next keys (every fill xor 0xf0, epoch 1 again), as a rekey would.
+ * of them with swapped fills make a tunnel with known keys; FIRST_SEQ and
+ * LAST_SEQ (0: the default) bound its key's write sequence numbers, and it
+ * prints a "tunnel: key-limit-ntf" line for each such notification. SIGUSR1
+ * installs the next keys, as a rekey would: by default ("same") every fill
+ * xor 0xf0 and epoch 1 again, as a new handshake without renegotiation;
+ * "next" and "current" step every fill by 0x10 and the epoch by one, as a
+ * renegotiation, and install them as the next key (the DTLS server's way)
+ * or as the current key followed by a keepalive (the client's).
  * "churn", given what a "tunnel" was given after its PORT, removes and adds
  * again COUNT times the peer that "tunnel" added, while other peers come
  * and go (see churn()). "float" moves a peer as a daemon that opened a
@@ -731,14 +737,66 @@ static void on_sigusr1(int sig)
 	rekey_asked = 1;
 }
 
+/* How "tunnel" rekeys on SIGUSR1. */
+enum tunnel_rekey {
+	/* What a new handshake without renegotiation gives: epoch 1 again. */
+	REKEY_SAME_EPOCH,
+	/* The next epoch, as the DTLS server installs it: a next key. */
+	REKEY_NEXT,
+	/* The next epoch, as the DTLS client installs it: current at once,
+	 * then a keepalive, so that the server's next key becomes current.
+	 */
+	REKEY_CURRENT,
+};
+
+/* The next keys of a tunnel, which both ends derive alike. */
+static void tunnel_next_keys(struct peer_req *p, enum tunnel_rekey how)
+{
+	if (how == REKEY_SAME_EPOCH) {
+		p->txfill ^= 0xf0;
+		p->rxfill ^= 0xf0;
+		p->slot = -1;
+		return;
+	}
+	/* Both ends step their fills alike: a's tx stays b's rx. */
+	p->txfill += 0x10;
+	p->rxfill += 0x10;
+	p->epoch = p->epoch % 0xffff + 1;
+	p->slot = how == REKEY_NEXT ? CAMPAGNOL_KEY_SLOT_NEXT : CAMPAGNOL_KEY_SLOT_CURRENT;
+}
+
+/* Print the key-limit notifications about the tunnel's device. */
+static void tunnel_notifications(struct mnl_socket *ntf, int ifindex)
+{
+	char buf[8192];
+	struct peer_info pi;
+	int ret;
+
+	while ((ret = mnl_socket_recvfrom(ntf, buf, sizeof(buf))) > 0) {
+		memset(&pi, 0, sizeof(pi));
+		mnl_cb_run(buf, ret, 0, 0, peer_cb, &pi);
+		if (pi.cmd != CAMPAGNOL_CMD_KEY_LIMIT_NTF)
+			continue;
+		printf("tunnel: key-limit-ntf ifindex=%d peer=%s next_write_seq=%llu\n", ifindex,
+		       pi.vpn, (unsigned long long)pi.next[0]);
+		fflush(stdout);
+	}
+}
+
 static int tunnel(int argc, char **argv)
 {
 	char *vpn6 = strchr(argv[5], ',');
 	bool remote6 = strchr(argv[6], ':');
+	enum tunnel_rekey how = REKEY_SAME_EPOCH;
+	struct mnl_socket *ntf = open_genl(true);
+	struct pollfd pfd = { .fd = mnl_socket_get_fd(ntf), .events = POLLIN };
 	struct peer_req p;
 
 	if (vpn6)
 		*vpn6++ = '\0';
+	if (argc > 13)
+		how = !strcmp(argv[13], "next") ? REKEY_NEXT :
+		      !strcmp(argv[13], "current") ? REKEY_CURRENT : REKEY_SAME_EPOCH;
 	p = P(.vpn = argv[5], .vpn6 = vpn6, .v4 = remote6 ? NULL : argv[6],
 	      .v6 = remote6 ? argv[6] : NULL, .port = atoi(argv[7]),
 	      .cipher = atoi(argv[8]),
@@ -746,7 +804,8 @@ static int tunnel(int argc, char **argv)
 	      .rxfill = (uint8_t)strtoul(argv[10], NULL, 0),
 	      .txhex = strchr(argv[9], ':') ? argv[9] : NULL,
 	      .rxhex = strchr(argv[10], ':') ? argv[10] : NULL,
-	      .first_seq = argc > 11 ? strtoull(argv[11], NULL, 0) : 0);
+	      .first_seq = argc > 11 ? strtoull(argv[11], NULL, 0) : 0,
+	      .last_seq = argc > 12 ? strtoull(argv[12], NULL, 0) : 0);
 	int ifindex = atoi(argv[2]);
 	int fd = udp_socket(strchr(argv[3], ':') ? AF_INET6 : AF_INET, argv[3], atoi(argv[4]));
 	int ret = attach(ifindex, fd);
@@ -760,17 +819,22 @@ static int tunnel(int argc, char **argv)
 	}
 	printf("tunnel: ready\n");
 	fflush(stdout);
+	mnl_socket_setsockopt(ntf, NETLINK_NO_ENOBUFS, &(int){ 1 }, sizeof(int));
+	fcntl(pfd.fd, F_SETFL, O_NONBLOCK);
 	for (;;) {
-		pause();
+		/* A signal interrupts poll() whatever SA_RESTART says. */
+		if (poll(&pfd, 1, -1) > 0)
+			tunnel_notifications(ntf, ifindex);
 		if (!rekey_asked)
 			continue;
-		/* What a new handshake gives: new keys, epoch 1 again. */
 		rekey_asked = 0;
-		p.txfill ^= 0xf0;
-		p.rxfill ^= 0xf0;
+		tunnel_next_keys(&p, how);
 		p.first_seq = 0;
+		p.last_seq = 0;
 		ret = peer_cmd(ifindex, CAMPAGNOL_CMD_PEER_SET, &p);
-		printf("tunnel: rekeyed %d %s\n", ret, last_extack);
+		if (!ret && how == REKEY_CURRENT)
+			ret = peer_simple(ifindex, CAMPAGNOL_CMD_PEER_KEEPALIVE, p.vpn);
+		printf("tunnel: rekeyed %d epoch=%d %s\n", ret, p.epoch, last_extack);
 		fflush(stdout);
 	}
 }
@@ -1020,7 +1084,7 @@ static int subcommand(int argc, char **argv)
 		return hold(atoi(argv[2]), atoi(argv[3]));
 	if (argc == 3 && !strcmp(argv[1], "show"))
 		return show(atoi(argv[2]));
-	if ((argc == 11 || argc == 12) && !strcmp(argv[1], "tunnel"))
+	if (argc >= 11 && argc <= 14 && !strcmp(argv[1], "tunnel"))
 		return tunnel(argc, argv);
 	if (argc == 2 && !strcmp(argv[1], "crypto-async"))
 		return crypto_async();
@@ -1046,7 +1110,7 @@ static int subcommand(int argc, char **argv)
 		"       %s show IFINDEX\n"
 		"       %s crypto-async\n"
 		"       %s tunnel IFINDEX LOCAL_IP PORT PEER_VPN PEER_IP PEER_PORT CIPHER "
-		"TXFILL RXFILL [FIRST_SEQ]\n"
+		"TXFILL RXFILL [FIRST_SEQ [LAST_SEQ [same|next|current]]]\n"
 		"       %s churn IFINDEX COUNT PEER_VPN PEER_IP PEER_PORT CIPHER "
 		"TXFILL RXFILL\n"
 		"       %s float IFINDEX PEER_VPN PEER_IP PEER_PORT EPOCH SEQ\n"
