@@ -128,8 +128,9 @@ static void cpg_peer_set_next(struct cpg_peer *peer, struct cpg_key *key,
 /*
  * The next key, key, opened a record: the peer seals with it, so we may too.
  * It becomes the current key, and the current one the previous one, which
- * opens what the peer sent before. Return the key to retire (a previous key
- * beside the next one, which only key-del of the current one leaves).
+ * opens what the peer sent before. Return the previous key it replaces, to
+ * retire: none so far, a next key having taken its place, but what the slot
+ * held is never dropped unseen.
  */
 static struct cpg_key *cpg_peer_promote_key(struct cpg_peer *peer,
 					    struct cpg_key *key)
