@@ -35,7 +35,29 @@ struct cpg_key *cpg_key_alloc(void)
 		return NULL;
 	cpg_replay_init(&key->replay);
 	refcount_set(&key->refcount, 1);
+	cpg_key_set_write_range(key, CPG_DATA_SEQ_START, CPG_SEQ_MAX);
 	return key;
+}
+
+/**
+ * cpg_key_set_write_range - the records a new key seals
+ * @key: a key not installed yet
+ * @first: the sequence number of the first record it seals
+ * @last: that of the last one, its record limit: at least @first
+ *
+ * The daemon hears of the limit once three quarters of the range are used,
+ * when the next write sequence number reaches first + 3/4 (last - first +
+ * 1), early enough for a rekey, as the userspace data plane warns.
+ */
+void cpg_key_set_write_range(struct cpg_key *key, u64 first, u64 last)
+{
+	/* At most 2^48 records: three times that does not overflow. */
+	u64 records = last - first + 1;
+
+	key->first_write_seq = first;
+	key->last_write_seq = last;
+	key->limit_seq = first + records * 3 / 4;
+	atomic64_set(&key->next_write_seq, first);
 }
 
 static struct crypto_aead *cpg_aead_new(enum campagnol_cipher cipher,

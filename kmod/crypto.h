@@ -23,9 +23,6 @@
 #include "proto.h"
 #include "replay.h"
 
-/* The daemon hears of a key this many records before it is used up. */
-#define CPG_KEY_LIMIT_MARGIN	BIT_ULL(24)
-
 #define CPG_KEY_MAX_LEN		32
 #define CPG_IV_MAX_LEN		12
 
@@ -37,19 +34,24 @@ struct cpg_key_dir {
 
 /* cpg_key.flags */
 #define CPG_KEY_LIMIT_NOTIFIED	0
+/* A next key not yet promoted: its first record opened makes it current. */
+#define CPG_KEY_NEXT		1
 
 /**
  * struct cpg_key - the record keys of one handshake
  * @cipher: the AEAD suite
  * @epoch: the DTLS epoch of the records
  * @first_write_seq: the sequence number of the first record we seal
+ * @last_write_seq: the sequence number of the last record we may seal
+ * @limit_seq: the daemon hears of the key's end (key-limit-ntf) when
+ *	@next_write_seq reaches it: three quarters of the records used
  * @next_write_seq: the sequence number of the next record we seal
  * @tx: what we seal with
  * @rx: what the peer seals with
  * @tx_aead: the transform keyed with @tx
  * @rx_aead: the transform keyed with @rx
  * @replay: the sequence numbers received with this key
- * @flags: CPG_KEY_LIMIT_NOTIFIED
+ * @flags: CPG_KEY_LIMIT_NOTIFIED, CPG_KEY_NEXT
  * @refcount: the peer's slot holds one reference, records in flight others
  * @rcu: to free the key after the readers are gone
  */
@@ -57,6 +59,8 @@ struct cpg_key {
 	enum campagnol_cipher cipher;
 	u16 epoch;
 	u64 first_write_seq;
+	u64 last_write_seq;
+	u64 limit_seq;
 	atomic64_t next_write_seq;
 	struct cpg_key_dir tx;
 	struct cpg_key_dir rx;
@@ -69,6 +73,7 @@ struct cpg_key {
 };
 
 struct cpg_key *cpg_key_alloc(void);
+void cpg_key_set_write_range(struct cpg_key *key, u64 first, u64 last);
 int cpg_key_setup(struct cpg_key *key, struct netlink_ext_ack *extack);
 void cpg_key_put(struct cpg_key *key);
 

@@ -22,6 +22,11 @@ static const struct netlink_range_validation campagnol_a_keyconf_first_write_seq
 	.max	= 281474976710655ULL,
 };
 
+static const struct netlink_range_validation campagnol_a_keyconf_last_write_seq_range = {
+	.min	= 140737488355328ULL,
+	.max	= 281474976710655ULL,
+};
+
 static const struct netlink_range_validation campagnol_a_peer_idle_timeout_range = {
 	.max	= 86400ULL,
 };
@@ -36,24 +41,27 @@ static const struct netlink_range_validation campagnol_a_peer_float_seq_range = 
 };
 
 /* Common nested types */
-const struct nla_policy campagnol_keyconf_nl_policy[CAMPAGNOL_A_KEYCONF_PAD + 1] = {
-	[CAMPAGNOL_A_KEYCONF_SLOT] = NLA_POLICY_MAX(NLA_U32, 1),
+const struct nla_policy campagnol_keyconf_nl_policy[CAMPAGNOL_A_KEYCONF_LAST_WRITE_SEQ + 1] = {
+	[CAMPAGNOL_A_KEYCONF_SLOT] = NLA_POLICY_MAX(NLA_U32, 2),
 	[CAMPAGNOL_A_KEYCONF_CIPHER] = NLA_POLICY_RANGE(NLA_U32, 1, 3),
 	[CAMPAGNOL_A_KEYCONF_EPOCH] = NLA_POLICY_FULL_RANGE(NLA_U16, &campagnol_a_keyconf_epoch_range),
 	[CAMPAGNOL_A_KEYCONF_FIRST_WRITE_SEQ] = NLA_POLICY_FULL_RANGE(NLA_U64, &campagnol_a_keyconf_first_write_seq_range),
 	[CAMPAGNOL_A_KEYCONF_NEXT_WRITE_SEQ] = { .type = NLA_U64, },
 	[CAMPAGNOL_A_KEYCONF_ENCRYPT_DIR] = NLA_POLICY_NESTED(campagnol_keydir_nl_policy),
 	[CAMPAGNOL_A_KEYCONF_DECRYPT_DIR] = NLA_POLICY_NESTED(campagnol_keydir_nl_policy),
+	[CAMPAGNOL_A_KEYCONF_LAST_WRITE_SEQ] = NLA_POLICY_FULL_RANGE(NLA_U64, &campagnol_a_keyconf_last_write_seq_range),
 };
 
 const struct nla_policy campagnol_keyconf_del_input_nl_policy[CAMPAGNOL_A_KEYCONF_SLOT + 1] = {
-	[CAMPAGNOL_A_KEYCONF_SLOT] = NLA_POLICY_MAX(NLA_U32, 1),
+	[CAMPAGNOL_A_KEYCONF_SLOT] = NLA_POLICY_MAX(NLA_U32, 2),
 };
 
-const struct nla_policy campagnol_keyconf_new_input_nl_policy[CAMPAGNOL_A_KEYCONF_DECRYPT_DIR + 1] = {
+const struct nla_policy campagnol_keyconf_new_input_nl_policy[CAMPAGNOL_A_KEYCONF_LAST_WRITE_SEQ + 1] = {
+	[CAMPAGNOL_A_KEYCONF_SLOT] = NLA_POLICY_MAX(NLA_U32, 2),
 	[CAMPAGNOL_A_KEYCONF_CIPHER] = NLA_POLICY_RANGE(NLA_U32, 1, 3),
 	[CAMPAGNOL_A_KEYCONF_EPOCH] = NLA_POLICY_FULL_RANGE(NLA_U16, &campagnol_a_keyconf_epoch_range),
 	[CAMPAGNOL_A_KEYCONF_FIRST_WRITE_SEQ] = NLA_POLICY_FULL_RANGE(NLA_U64, &campagnol_a_keyconf_first_write_seq_range),
+	[CAMPAGNOL_A_KEYCONF_LAST_WRITE_SEQ] = NLA_POLICY_FULL_RANGE(NLA_U64, &campagnol_a_keyconf_last_write_seq_range),
 	[CAMPAGNOL_A_KEYCONF_ENCRYPT_DIR] = NLA_POLICY_NESTED(campagnol_keydir_nl_policy),
 	[CAMPAGNOL_A_KEYCONF_DECRYPT_DIR] = NLA_POLICY_NESTED(campagnol_keydir_nl_policy),
 };
@@ -65,7 +73,7 @@ const struct nla_policy campagnol_keydir_nl_policy[CAMPAGNOL_A_KEYDIR_IV + 1] = 
 	[CAMPAGNOL_A_KEYDIR_IV] = NLA_POLICY_EXACT_LEN(12),
 };
 
-const struct nla_policy campagnol_peer_nl_policy[CAMPAGNOL_A_PEER_DROP_TOO_BIG + 1] = {
+const struct nla_policy campagnol_peer_nl_policy[CAMPAGNOL_A_PEER_KEY_PROMOTIONS + 1] = {
 	[CAMPAGNOL_A_PEER_VPN_IPV4] = { .type = NLA_BE32, },
 	[CAMPAGNOL_A_PEER_REMOTE_IPV4] = { .type = NLA_BE32, },
 	[CAMPAGNOL_A_PEER_REMOTE_IPV6] = NLA_POLICY_EXACT_LEN(16),
@@ -93,6 +101,7 @@ const struct nla_policy campagnol_peer_nl_policy[CAMPAGNOL_A_PEER_DROP_TOO_BIG +
 	[CAMPAGNOL_A_PEER_TX_KEEPALIVES] = { .type = NLA_U64, },
 	[CAMPAGNOL_A_PEER_VPN_IPV6] = NLA_POLICY_EXACT_LEN(16),
 	[CAMPAGNOL_A_PEER_DROP_TOO_BIG] = { .type = NLA_U64, },
+	[CAMPAGNOL_A_PEER_KEY_PROMOTIONS] = { .type = NLA_U64, },
 };
 
 const struct nla_policy campagnol_peer_float_input_nl_policy[CAMPAGNOL_A_PEER_FLOAT_SEQ + 1] = {

@@ -13,11 +13,11 @@
 #include <uapi/linux/campagnol.h>
 
 /* Common nested types */
-extern const struct nla_policy campagnol_keyconf_nl_policy[CAMPAGNOL_A_KEYCONF_PAD + 1];
+extern const struct nla_policy campagnol_keyconf_nl_policy[CAMPAGNOL_A_KEYCONF_LAST_WRITE_SEQ + 1];
 extern const struct nla_policy campagnol_keyconf_del_input_nl_policy[CAMPAGNOL_A_KEYCONF_SLOT + 1];
-extern const struct nla_policy campagnol_keyconf_new_input_nl_policy[CAMPAGNOL_A_KEYCONF_DECRYPT_DIR + 1];
+extern const struct nla_policy campagnol_keyconf_new_input_nl_policy[CAMPAGNOL_A_KEYCONF_LAST_WRITE_SEQ + 1];
 extern const struct nla_policy campagnol_keydir_nl_policy[CAMPAGNOL_A_KEYDIR_IV + 1];
-extern const struct nla_policy campagnol_peer_nl_policy[CAMPAGNOL_A_PEER_DROP_TOO_BIG + 1];
+extern const struct nla_policy campagnol_peer_nl_policy[CAMPAGNOL_A_PEER_KEY_PROMOTIONS + 1];
 extern const struct nla_policy campagnol_peer_float_input_nl_policy[CAMPAGNOL_A_PEER_FLOAT_SEQ + 1];
 extern const struct nla_policy campagnol_peer_id_input_nl_policy[CAMPAGNOL_A_PEER_VPN_IPV4 + 1];
 extern const struct nla_policy campagnol_peer_key_del_input_nl_policy[CAMPAGNOL_A_PEER_KEYCONF + 1];

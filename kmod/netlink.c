@@ -236,7 +236,45 @@ static int cpg_nl_parse_keydir(struct nlattr *nest,
 	return 0;
 }
 
+/*
+ * The slot a request installs a key in: current (the default) or next. A
+ * key only becomes the previous one by giving way to a new current key.
+ */
+static int cpg_nl_parse_key_slot(struct nlattr *attr,
+				 enum campagnol_key_slot *slot,
+				 struct netlink_ext_ack *extack)
+{
+	*slot = attr ? nla_get_u32(attr) : CAMPAGNOL_KEY_SLOT_CURRENT;
+	if (*slot == CAMPAGNOL_KEY_SLOT_PREVIOUS) {
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "a key is installed as the current or the next one");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The records the key seals: first to last, which the policy bounds. */
+static int cpg_nl_parse_write_range(struct nlattr **tb, struct cpg_key *key,
+				    struct netlink_ext_ack *extack)
+{
+	struct nlattr *last_attr = tb[CAMPAGNOL_A_KEYCONF_LAST_WRITE_SEQ];
+	u64 first = CPG_DATA_SEQ_START, last = CPG_SEQ_MAX;
+
+	if (tb[CAMPAGNOL_A_KEYCONF_FIRST_WRITE_SEQ])
+		first = nla_get_u64(tb[CAMPAGNOL_A_KEYCONF_FIRST_WRITE_SEQ]);
+	if (last_attr)
+		last = nla_get_u64(last_attr);
+	if (last < first) {
+		NL_SET_ERR_MSG_ATTR(extack, last_attr,
+				    "last-write-seq is below first-write-seq");
+		return -EINVAL;
+	}
+	cpg_key_set_write_range(key, first, last);
+	return 0;
+}
+
 static int cpg_nl_parse_key(struct nlattr *nest, struct cpg_key **keyp,
+			    enum campagnol_key_slot *slot,
 			    struct netlink_ext_ack *extack)
 {
 	struct nlattr *tb[CAMPAGNOL_A_KEYCONF_MAX + 1] = {};
@@ -255,18 +293,19 @@ static int cpg_nl_parse_key(struct nlattr *nest, struct cpg_key **keyp,
 				   "a key needs cipher, epoch, encrypt-dir and decrypt-dir");
 		return -EINVAL;
 	}
+	err = cpg_nl_parse_key_slot(tb[CAMPAGNOL_A_KEYCONF_SLOT], slot, extack);
+	if (err)
+		return err;
 
 	key = cpg_key_alloc();
 	if (!key)
 		return -ENOMEM;
 	key->cipher = nla_get_u32(tb[CAMPAGNOL_A_KEYCONF_CIPHER]);
 	key->epoch = nla_get_u16(tb[CAMPAGNOL_A_KEYCONF_EPOCH]);
-	key->first_write_seq = tb[CAMPAGNOL_A_KEYCONF_FIRST_WRITE_SEQ] ?
-		nla_get_u64(tb[CAMPAGNOL_A_KEYCONF_FIRST_WRITE_SEQ]) :
-		CPG_DATA_SEQ_START;
-	atomic64_set(&key->next_write_seq, key->first_write_seq);
-	err = cpg_nl_parse_keydir(tb[CAMPAGNOL_A_KEYCONF_ENCRYPT_DIR],
-				  key->cipher, &key->tx, extack);
+	err = cpg_nl_parse_write_range(tb, key, extack);
+	if (!err)
+		err = cpg_nl_parse_keydir(tb[CAMPAGNOL_A_KEYCONF_ENCRYPT_DIR],
+					  key->cipher, &key->tx, extack);
 	if (!err)
 		err = cpg_nl_parse_keydir(tb[CAMPAGNOL_A_KEYCONF_DECRYPT_DIR],
 					  key->cipher, &key->rx, extack);
@@ -334,7 +373,7 @@ static int cpg_nl_peer_config(struct genl_info *info, bool new,
 					    "a request installs one key");
 			return -EINVAL;
 		}
-		err = cpg_nl_parse_key(attr, &cfg->key, extack);
+		err = cpg_nl_parse_key(attr, &cfg->key, &cfg->key_slot, extack);
 		if (err)
 			return err;
 	}
@@ -381,6 +420,8 @@ static int cpg_nl_put_key(struct sk_buff *skb, enum campagnol_key_slot slot,
 	    nla_put_u16(skb, CAMPAGNOL_A_KEYCONF_EPOCH, key->epoch) ||
 	    nla_put_u64_64bit(skb, CAMPAGNOL_A_KEYCONF_FIRST_WRITE_SEQ,
 			      key->first_write_seq, CAMPAGNOL_A_KEYCONF_PAD) ||
+	    nla_put_u64_64bit(skb, CAMPAGNOL_A_KEYCONF_LAST_WRITE_SEQ,
+			      key->last_write_seq, CAMPAGNOL_A_KEYCONF_PAD) ||
 	    nla_put_u64_64bit(skb, CAMPAGNOL_A_KEYCONF_NEXT_WRITE_SEQ,
 			      atomic64_read(&key->next_write_seq),
 			      CAMPAGNOL_A_KEYCONF_PAD)) {
@@ -452,6 +493,8 @@ static int cpg_nl_put_peer(struct sk_buff *skb, struct cpg_peer *peer,
 			      c.tx_keepalives, CAMPAGNOL_A_PEER_PAD) ||
 	    nla_put_u64_64bit(skb, CAMPAGNOL_A_PEER_FLOATS, c.floats,
 			      CAMPAGNOL_A_PEER_PAD) ||
+	    nla_put_u64_64bit(skb, CAMPAGNOL_A_PEER_KEY_PROMOTIONS,
+			      c.key_promotions, CAMPAGNOL_A_PEER_PAD) ||
 	    cpg_nl_put_idle(skb, CAMPAGNOL_A_PEER_RX_IDLE_MS,
 			    READ_ONCE(peer->last_rx), now) ||
 	    cpg_nl_put_idle(skb, CAMPAGNOL_A_PEER_TX_IDLE_MS,
@@ -474,16 +517,19 @@ static size_t cpg_nl_peer_msg_size(void)
 {
 	size_t key = nla_total_size(2 * nla_total_size(sizeof(u32)) +
 				    nla_total_size(sizeof(u16)) +
-				    2 * nla_total_size_64bit(sizeof(u64)));
+				    3 * nla_total_size_64bit(sizeof(u64)));
 	size_t peer = nla_total_size(sizeof(__be32)) +	/* vpn-ipv4 */
 		      nla_total_size(sizeof(struct in6_addr)) + /* vpn-ipv6 */
 		      nla_total_size(sizeof(struct in6_addr)) +
 		      nla_total_size(sizeof(u32)) +	/* remote-ipv6-scope-id */
 		      nla_total_size(sizeof(__be16)) +	/* remote-port */
-		      2 * key +
+		      /* the next key may be seen while it becomes current */
+		      3 * key +
 		      2 * nla_total_size(sizeof(u32)) + /* idle-timeout, del-reason */
-		      /* packets, bytes, keepalives, floats, idle times, drops */
-		      (9 + CPG_DROP_MAX) * nla_total_size_64bit(sizeof(u64));
+		      /* packets, bytes, keepalives, floats, promotions, idle
+		       * times, drops
+		       */
+		      (10 + CPG_DROP_MAX) * nla_total_size_64bit(sizeof(u64));
 
 	return nla_total_size(sizeof(u32)) + nla_total_size(peer);
 }

@@ -42,25 +42,42 @@ static bool cpg_key_same(const struct cpg_key *a, const struct cpg_key *b)
 	       !crypto_memneq(&a->rx, &b->rx, sizeof(a->rx));
 }
 
+/* The key in slot, under priv->lock. */
+static struct cpg_key *cpg_peer_key(struct cpg_peer *peer,
+				    enum campagnol_key_slot slot)
+{
+	return rcu_dereference_protected(peer->keys[slot],
+					 lockdep_is_held(&peer->priv->lock));
+}
+
 /*
- * Whether key can become peer's current key: 0 if so, 1 if it is the current
- * key already (which then keeps its write sequence number and state), or
- * -EINVAL if installing it would seal with a key in use from its first
- * sequence number again.
+ * Whether key can go into slot (current or next): 0 if so, 1 if it is the
+ * key there already (which then keeps its write sequence number and state),
+ * or -EINVAL if installing it would seal with a key in use from its first
+ * sequence number again, or a next key would not follow a current key of
+ * another epoch (the epoch tells the peer's records of the two keys apart).
  */
 static int cpg_peer_check_key(struct cpg_peer *peer, const struct cpg_key *key,
+			      enum campagnol_key_slot slot,
 			      struct netlink_ext_ack *extack)
 {
-	struct cpg_priv *priv = peer->priv;
-	const struct cpg_key *cur, *prev;
+	const struct cpg_key *cur, *prev, *there;
 
-	lockdep_assert_held(&priv->lock);
-	cur = rcu_dereference_protected(peer->keys[CAMPAGNOL_KEY_SLOT_CURRENT],
-					lockdep_is_held(&priv->lock));
-	prev = rcu_dereference_protected(peer->keys[CAMPAGNOL_KEY_SLOT_PREVIOUS],
-					 lockdep_is_held(&priv->lock));
-	if (cur && cpg_key_same(cur, key))
+	lockdep_assert_held(&peer->priv->lock);
+	cur = cpg_peer_key(peer, CAMPAGNOL_KEY_SLOT_CURRENT);
+	prev = cpg_peer_key(peer, CAMPAGNOL_KEY_SLOT_PREVIOUS);
+	there = cpg_peer_key(peer, slot);
+	if (there && cpg_key_same(there, key))
 		return 1;
+	if (slot == CAMPAGNOL_KEY_SLOT_NEXT && !cur) {
+		NL_SET_ERR_MSG_MOD(extack, "a next key needs a current key to follow");
+		return -EINVAL;
+	}
+	if (slot == CAMPAGNOL_KEY_SLOT_NEXT && key->epoch == cur->epoch) {
+		NL_SET_ERR_MSG_MOD(extack, "a next key needs another epoch than the current key's");
+		return -EINVAL;
+	}
+	/* A next key has sealed nothing: the others may have. */
 	if ((cur && cpg_key_same_writer(cur, key)) ||
 	    (prev && cpg_key_same_writer(prev, key))) {
 		NL_SET_ERR_MSG_MOD(extack, "the encrypt key is in use: it would reuse nonces");
@@ -70,22 +87,96 @@ static int cpg_peer_check_key(struct cpg_peer *peer, const struct cpg_key *key,
 }
 
 /*
- * Make key the current key; the current one becomes the previous one. Return
- * the key to retire.
+ * Readers look at the slots in the order next, current, previous, with read
+ * barriers between (cpg_receive_key()), so every change below writes them
+ * in the reverse order: a key that stays is in a slot a reader finds
+ * whatever it read before, if need be in two slots for a moment. The keys
+ * to retire go to old[], NULL if none.
  */
-static struct cpg_key *cpg_peer_set_key(struct cpg_peer *peer,
-					struct cpg_key *key)
+
+/* Make key the current key: the current one becomes the previous one, and
+ * the previous or next one goes.
+ */
+static void cpg_peer_set_current(struct cpg_peer *peer, struct cpg_key *key,
+				 struct cpg_key *old[2])
 {
 	struct cpg_priv *priv = peer->priv;
-	struct cpg_key *cur;
+	struct cpg_key *cur = cpg_peer_key(peer, CAMPAGNOL_KEY_SLOT_CURRENT);
+
+	old[0] = rcu_replace_pointer(peer->keys[CAMPAGNOL_KEY_SLOT_NEXT], NULL,
+				     lockdep_is_held(&priv->lock));
+	old[1] = NULL;
+	if (cur)
+		old[1] = rcu_replace_pointer(peer->keys[CAMPAGNOL_KEY_SLOT_PREVIOUS],
+					     cur, lockdep_is_held(&priv->lock));
+	rcu_assign_pointer(peer->keys[CAMPAGNOL_KEY_SLOT_CURRENT], key);
+}
+
+/* Make key the next key, in the place of the previous or next one. */
+static void cpg_peer_set_next(struct cpg_peer *peer, struct cpg_key *key,
+			      struct cpg_key *old[2])
+{
+	struct cpg_priv *priv = peer->priv;
+
+	set_bit(CPG_KEY_NEXT, &key->flags);
+	old[0] = rcu_replace_pointer(peer->keys[CAMPAGNOL_KEY_SLOT_NEXT], key,
+				     lockdep_is_held(&priv->lock));
+	old[1] = rcu_replace_pointer(peer->keys[CAMPAGNOL_KEY_SLOT_PREVIOUS],
+				     NULL, lockdep_is_held(&priv->lock));
+}
+
+/*
+ * The next key, key, opened a record: the peer seals with it, so we may too.
+ * It becomes the current key, and the current one the previous one, which
+ * opens what the peer sent before. Return the previous key it replaces, to
+ * retire: none so far, a next key having taken its place, but what the slot
+ * held is never dropped unseen.
+ */
+static struct cpg_key *cpg_peer_promote_key(struct cpg_peer *peer,
+					    struct cpg_key *key)
+{
+	struct cpg_priv *priv = peer->priv;
+	struct cpg_key *cur, *old;
 
 	lockdep_assert_held(&priv->lock);
-	cur = rcu_replace_pointer(peer->keys[CAMPAGNOL_KEY_SLOT_CURRENT], key,
-				  lockdep_is_held(&priv->lock));
-	if (!cur)
+	if (cpg_peer_key(peer, CAMPAGNOL_KEY_SLOT_NEXT) != key) {
+		/* Replaced or deleted since: its records in flight stop here. */
+		clear_bit(CPG_KEY_NEXT, &key->flags);
 		return NULL;
-	return rcu_replace_pointer(peer->keys[CAMPAGNOL_KEY_SLOT_PREVIOUS], cur,
-				   lockdep_is_held(&priv->lock));
+	}
+	cur = cpg_peer_key(peer, CAMPAGNOL_KEY_SLOT_CURRENT);
+	old = rcu_replace_pointer(peer->keys[CAMPAGNOL_KEY_SLOT_PREVIOUS], cur,
+				  lockdep_is_held(&priv->lock));
+	rcu_assign_pointer(peer->keys[CAMPAGNOL_KEY_SLOT_CURRENT], key);
+	/* rcu_assign_pointer() of NULL orders nothing: a reader that finds the
+	 * next slot empty must find key current.
+	 */
+	smp_wmb();
+	RCU_INIT_POINTER(peer->keys[CAMPAGNOL_KEY_SLOT_NEXT], NULL);
+	clear_bit(CPG_KEY_NEXT, &key->flags);
+	atomic64_inc(&peer->key_promotions);
+	return old;
+}
+
+/**
+ * cpg_peer_key_opened - a record of the peer opened with key
+ * @peer: the peer
+ * @key: the key that opened it, held by the caller
+ *
+ * A next key's first record promotes it (cpg_peer_promote_key()). From any
+ * context a record is opened in.
+ */
+void cpg_peer_key_opened(struct cpg_peer *peer, struct cpg_key *key)
+{
+	struct cpg_priv *priv = peer->priv;
+	struct cpg_key *old;
+
+	if (likely(!test_bit(CPG_KEY_NEXT, &key->flags)))
+		return;
+	spin_lock_bh(&priv->lock);
+	old = cpg_peer_promote_key(peer, key);
+	spin_unlock_bh(&priv->lock);
+	cpg_key_put(old);
 }
 
 void cpg_peer_config_free(struct cpg_peer_config *cfg)
@@ -421,6 +512,10 @@ int cpg_peer_add(struct cpg_priv *priv, struct cpg_peer_config *cfg,
 	struct cpg_peer *peer;
 	int err;
 
+	if (cfg->key && cfg->key_slot != CAMPAGNOL_KEY_SLOT_CURRENT) {
+		NL_SET_ERR_MSG_MOD(extack, "a new peer has no current key to follow");
+		return -EINVAL;
+	}
 	peer = kzalloc(sizeof(*peer), GFP_KERNEL);
 	if (!peer)
 		return -ENOMEM;
@@ -478,7 +573,8 @@ out_free:
 }
 
 /**
- * cpg_peer_change - change a peer's endpoint, current key or idle timeout
+ * cpg_peer_change - change a peer's endpoint, current or next key, or idle
+ *	timeout
  * @priv: the device
  * @cfg: what changes; its key, if any and installed, is taken
  * @extack: where to say what is wrong
@@ -491,7 +587,7 @@ int cpg_peer_change(struct cpg_priv *priv, struct cpg_peer_config *cfg,
 		    struct netlink_ext_ack *extack)
 {
 	struct cpg_endpoint *ep = NULL, *old_ep = NULL;
-	struct cpg_key *old_key = NULL;
+	struct cpg_key *old_keys[2] = {};
 	bool install_key = false;
 	struct cpg_peer *peer;
 	int err = 0;
@@ -527,7 +623,7 @@ int cpg_peer_change(struct cpg_priv *priv, struct cpg_peer_config *cfg,
 		err = 0;
 	}
 	if (cfg->key) {
-		err = cpg_peer_check_key(peer, cfg->key, extack);
+		err = cpg_peer_check_key(peer, cfg->key, cfg->key_slot, extack);
 		if (err < 0)
 			goto out_unlock;
 		install_key = !err;
@@ -538,10 +634,12 @@ int cpg_peer_change(struct cpg_priv *priv, struct cpg_peer_config *cfg,
 		old_ep = cpg_peer_move(peer, ep);
 		ep = NULL;
 	}
-	if (install_key) {
-		old_key = cpg_peer_set_key(peer, cfg->key);
+	if (install_key && cfg->key_slot == CAMPAGNOL_KEY_SLOT_NEXT)
+		cpg_peer_set_next(peer, cfg->key, old_keys);
+	else if (install_key)
+		cpg_peer_set_current(peer, cfg->key, old_keys);
+	if (install_key)
 		cfg->key = NULL;
-	}
 	if (cfg->has_idle_timeout) {
 		/* A new timeout counts afresh, and is told once more. */
 		WRITE_ONCE(peer->idle_timeout, cfg->idle_timeout);
@@ -555,21 +653,23 @@ out_unlock:
 	kfree(ep);
 	if (old_ep)
 		kfree_rcu(old_ep, rcu);
-	cpg_key_put(old_key);
+	cpg_key_put(old_keys[0]);
+	cpg_key_put(old_keys[1]);
 	return err;
 }
 
-/* The peer's key of epoch (the current one when both have it), or NULL. */
+/* The peer's key of epoch (the current one when two have it), or NULL. */
 static struct cpg_key *cpg_peer_key_of_epoch(struct cpg_peer *peer, u16 epoch)
 {
-	struct cpg_priv *priv = peer->priv;
+	static const enum campagnol_key_slot order[] = {
+		CAMPAGNOL_KEY_SLOT_CURRENT, CAMPAGNOL_KEY_SLOT_NEXT,
+		CAMPAGNOL_KEY_SLOT_PREVIOUS,
+	};
 	struct cpg_key *key;
-	unsigned int slot;
+	unsigned int i;
 
-	for (slot = CAMPAGNOL_KEY_SLOT_CURRENT; slot <= CAMPAGNOL_KEY_SLOT_PREVIOUS;
-	     slot++) {
-		key = rcu_dereference_protected(peer->keys[slot],
-						lockdep_is_held(&priv->lock));
+	for (i = 0; i < ARRAY_SIZE(order); i++) {
+		key = cpg_peer_key(peer, order[i]);
 		if (key && key->epoch == epoch)
 			return key;
 	}
@@ -588,7 +688,8 @@ static struct cpg_key *cpg_peer_key_of_epoch(struct cpg_peer *peer, u16 epoch)
  * The daemon opened the record, which came from an endpoint no peer has. The
  * peer moves there only if seq is newer than every record received with
  * that key, and seq is then received: under priv->lock, so that no other
- * float or endpoint change comes between the decision and the move.
+ * float or endpoint change comes between the decision and the move. A
+ * record of the next key promotes it, as one the module opens would.
  *
  * Return: 0 (moved, or there already), -ENOENT (no such peer or key),
  * -ESTALE (seq not newer), or the errors of cpg_check_endpoint().
@@ -599,7 +700,7 @@ int cpg_peer_float(struct cpg_priv *priv, __be32 vpn_ip,
 {
 	struct cpg_endpoint *ep, *old_ep = NULL;
 	struct cpg_peer *peer, *moved = NULL;
-	struct cpg_key *key;
+	struct cpg_key *key, *old_key = NULL;
 	int err, move;
 
 	ep = kzalloc(sizeof(*ep), GFP_KERNEL);
@@ -632,6 +733,8 @@ int cpg_peer_float(struct cpg_priv *priv, __be32 vpn_ip,
 		err = -ESTALE;
 		goto out_unlock;
 	}
+	if (test_bit(CPG_KEY_NEXT, &key->flags))
+		old_key = cpg_peer_promote_key(peer, key);
 	if (move) {
 		old_ep = cpg_peer_move(peer, ep);
 		ep = NULL;
@@ -646,6 +749,7 @@ out_unlock:
 	kfree(ep);
 	if (old_ep)
 		kfree_rcu(old_ep, rcu);
+	cpg_key_put(old_key);
 	if (moved) {
 		cpg_nl_notify_peer(priv, NULL, moved, CAMPAGNOL_CMD_PEER_FLOAT_NTF,
 				   CPG_NO_DEL_REASON, GFP_KERNEL);
@@ -762,6 +866,7 @@ void cpg_peer_read_counters(const struct cpg_peer *peer,
 
 	memset(out, 0, sizeof(*out));
 	out->floats = atomic64_read(&peer->floats);
+	out->key_promotions = atomic64_read(&peer->key_promotions);
 	for_each_possible_cpu(cpu) {
 		const struct cpg_peer_stats *s = per_cpu_ptr(peer->stats, cpu);
 

@@ -3,7 +3,7 @@
  * Campagnol: the kernel data path of a peer-to-peer IPv4 VPN.
  *
  * Peers: a VPN address (and maybe an IPv6 one), a UDP endpoint and up to
- * two keys each.
+ * two keys each: the current one, and the previous or the next one.
  */
 #ifndef _CPG_PEER_H
 #define _CPG_PEER_H
@@ -73,6 +73,7 @@ struct cpg_peer_counters {
 	u64 rx_keepalives;
 	u64 tx_keepalives;
 	u64 floats;
+	u64 key_promotions;
 	u64 drops[CPG_DROP_MAX];
 };
 
@@ -90,7 +91,9 @@ struct cpg_peer_counters {
  * @unlinked: node in a caller's list once out of the tables
  * @endpoint: the peer's UDP endpoint
  * @dst_cache: the route to @endpoint
- * @keys: the keys, by enum campagnol_key_slot
+ * @keys: the keys, by enum campagnol_key_slot; the previous and the next
+ *	slots are never both in use, but for a moment while a key moves
+ *	between slots (see cpg_peer_set_current() in peer.c)
  * @stats: per-CPU counters
  * @idle_since: when the idle count last started: the peer's creation, or
  *	the last peer-set of its idle timeout (get_jiffies_64())
@@ -101,6 +104,7 @@ struct cpg_peer_counters {
  * @idle_notified: peer-idle-ntf was sent; a record received or sent (not a
  *	keepalive) clears it
  * @floats: times peer-float moved the peer
+ * @key_promotions: times a next key became the current one
  * @refcount: the tables hold one reference, lookups outside RCU others
  * @rcu: to free the peer after the readers are gone
  */
@@ -115,7 +119,7 @@ struct cpg_peer {
 	struct list_head unlinked;
 	struct cpg_endpoint __rcu *endpoint;
 	struct dst_cache dst_cache;
-	struct cpg_key __rcu *keys[2];
+	struct cpg_key __rcu *keys[CAMPAGNOL_KEY_SLOT_NEXT + 1];
 	struct cpg_peer_stats __percpu *stats;
 	u64 idle_since;
 	u64 last_rx;
@@ -123,6 +127,7 @@ struct cpg_peer {
 	u32 idle_timeout;
 	bool idle_notified;
 	atomic64_t floats;
+	atomic64_t key_promotions;
 	struct kref refcount;
 	struct rcu_head rcu;
 };
@@ -134,7 +139,8 @@ struct cpg_peer {
  * @vpn_ip6: the peer's IPv6 VPN address
  * @has_endpoint: @endpoint is set
  * @endpoint: the new endpoint
- * @key: a new current key; the config owns it until it is installed
+ * @key: a new key; the config owns it until it is installed
+ * @key_slot: where @key goes: CAMPAGNOL_KEY_SLOT_CURRENT or _NEXT
  * @has_idle_timeout: @idle_timeout is set
  * @idle_timeout: the new idle timeout, in seconds
  */
@@ -145,6 +151,7 @@ struct cpg_peer_config {
 	bool has_endpoint;
 	union cpg_sockaddr endpoint;
 	struct cpg_key *key;
+	enum campagnol_key_slot key_slot;
 	bool has_idle_timeout;
 	u32 idle_timeout;
 };
@@ -169,6 +176,7 @@ int cpg_peer_del(struct cpg_priv *priv, __be32 vpn_ip,
 int cpg_peer_float(struct cpg_priv *priv, __be32 vpn_ip,
 		   const union cpg_sockaddr *addr, u16 epoch, u64 seq,
 		   struct netlink_ext_ack *extack);
+void cpg_peer_key_opened(struct cpg_peer *peer, struct cpg_key *key);
 int cpg_peer_key_del(struct cpg_priv *priv, __be32 vpn_ip,
 		     enum campagnol_key_slot slot,
 		     struct netlink_ext_ack *extack);

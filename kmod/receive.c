@@ -164,8 +164,9 @@ static void cpg_receive_keepalive(struct cpg_peer *peer, struct sk_buff *skb)
 }
 
 /*
- * The record failed with the current key, and the previous key has the same
- * epoch (a new handshake restarts at epoch 1): try the copy with that one.
+ * The record failed with a key, and another key of the peer has the same
+ * epoch (a new handshake without renegotiation restarts at epoch 1): try the
+ * copy with that one.
  */
 static void cpg_receive_retry(struct sk_buff *skb)
 {
@@ -203,6 +204,7 @@ void cpg_receive_opened(struct sk_buff *skb, int err)
 	} else if (!cpg_replay_update(&key->replay, cb->seq)) {
 		cpg_receive_drop(peer, skb, CPG_DROP_REPLAY);
 	} else {
+		cpg_peer_key_opened(peer, key);
 		__skb_pull(skb, cb->offset + CPG_RECORD_HEADER_LEN +
 			   cpg_cipher_explicit_nonce_len(key->cipher));
 		if (pskb_trim(skb, cb->plain_len))
@@ -217,29 +219,37 @@ void cpg_receive_opened(struct sk_buff *skb, int err)
 }
 
 /*
- * The key for a record of epoch, with a reference, and the other key of that
- * epoch if both have it (with a reference too).
+ * The key for a record of epoch, with a reference, and another key of that
+ * epoch if there is one (with a reference too): the next key first (a
+ * rekey's, whose epoch is its own), then the current key, then the previous
+ * one. The slots are read in that order, each read ordered after the one
+ * before: cpg_peer_promote_key() and the installs write them the other way
+ * round, so that a key that stays in some slot is found.
  */
 static struct cpg_key *cpg_receive_key(struct cpg_peer *peer, u16 epoch,
 				       struct cpg_key **retry)
 {
-	struct cpg_key *cur, *prev;
+	static const enum campagnol_key_slot order[] = {
+		CAMPAGNOL_KEY_SLOT_NEXT, CAMPAGNOL_KEY_SLOT_CURRENT,
+		CAMPAGNOL_KEY_SLOT_PREVIOUS,
+	};
+	struct cpg_key *found[2] = {}, *key;
+	unsigned int i, n = 0;
 
-	*retry = NULL;
-	cur = rcu_dereference(peer->keys[CAMPAGNOL_KEY_SLOT_CURRENT]);
-	prev = rcu_dereference(peer->keys[CAMPAGNOL_KEY_SLOT_PREVIOUS]);
-	if (cur && cur->epoch != epoch)
-		cur = NULL;
-	if (prev && prev->epoch != epoch)
-		prev = NULL;
-	if (cur && !cpg_key_hold(cur))
-		cur = NULL;
-	if (prev && !cpg_key_hold(prev))
-		prev = NULL;
-	if (!cur)
-		return prev;
-	*retry = prev;
-	return cur;
+	for (i = 0; i < ARRAY_SIZE(order) && n < ARRAY_SIZE(found); i++) {
+		key = rcu_dereference(peer->keys[order[i]]);
+		/* Pairs with the release of rcu_assign_pointer() and the
+		 * smp_wmb() of the writers.
+		 */
+		smp_rmb();
+		/* A key moving between slots may be seen in two. */
+		if (!key || key->epoch != epoch || (n && key == found[0]))
+			continue;
+		if (cpg_key_hold(key))
+			found[n++] = key;
+	}
+	*retry = found[1];
+	return found[0];
 }
 
 /**

@@ -75,14 +75,16 @@ static struct cpg_key *cpg_send_key(struct cpg_peer *peer, u64 *seq)
 	if (!key)
 		return NULL;
 
+	/* Past the record limit, the sequence number stays one beyond it. */
 	*seq = atomic64_fetch_add_unless(&key->next_write_seq, 1,
-					 CPG_SEQ_MAX + 1);
-	if (*seq > CPG_SEQ_MAX - CPG_KEY_LIMIT_MARGIN &&
+					 key->last_write_seq + 1);
+	/* Once the next write sequence number reaches the key's limit_seq. */
+	if (*seq + 1 >= key->limit_seq &&
 	    !test_and_set_bit(CPG_KEY_LIMIT_NOTIFIED, &key->flags))
 		cpg_nl_notify_peer(peer->priv, NULL, peer,
 				   CAMPAGNOL_CMD_KEY_LIMIT_NTF, CPG_NO_DEL_REASON,
 				   GFP_ATOMIC);
-	if (*seq > CPG_SEQ_MAX) {
+	if (*seq > key->last_write_seq) {
 		cpg_key_put(key);
 		return NULL;
 	}

@@ -11,7 +11,7 @@
  *        cpg-nltest hold IFINDEX PORT
  *        cpg-nltest show IFINDEX
  *        cpg-nltest tunnel IFINDEX LOCAL_IP PORT PEER_VPN PEER_IP PEER_PORT CIPHER
- *                   TXFILL RXFILL [FIRST_SEQ]
+ *                   TXFILL RXFILL [FIRST_SEQ [LAST_SEQ [same|next|current]]]
  *        cpg-nltest crypto-async
  *        cpg-nltest churn IFINDEX COUNT PEER_VPN PEER_IP PEER_PORT CIPHER TXFILL RXFILL
  *        cpg-nltest float IFINDEX PEER_VPN PEER_IP PEER_PORT EPOCH SEQ
@@ -33,8 +33,14 @@
  * an IPv6 VPN address too. An IPv6 LOCAL_IP makes an IPv6 socket (:: one
  * that takes IPv4 too, as the daemon's), and PEER_IP may be IPv6. "crypto-async" registers pcrypt instances
  * of the AEADs (see crypto_async()). Two
- * of them with swapped fills make a tunnel with known keys. SIGUSR1 installs
- * the next keys (every fill xor 0xf0, epoch 1 again), as a rekey would.
+ * of them with swapped fills make a tunnel with known keys; FIRST_SEQ and
+ * LAST_SEQ (0: the default) bound its key's write sequence numbers, and it
+ * prints a "tunnel: key-limit-ntf" line for each such notification. SIGUSR1
+ * installs the next keys, as a rekey would: by default ("same") every fill
+ * xor 0xf0 and epoch 1 again, as a new handshake without renegotiation;
+ * "next" and "current" step every fill by 0x10 and the epoch by one, as a
+ * renegotiation, and install them as the next key (the DTLS server's way)
+ * or as the current key followed by a keepalive (the client's).
  * "churn", given what a "tunnel" was given after its PORT, removes and adds
  * again COUNT times the peer that "tunnel" added, while other peers come
  * and go (see churn()). "float" moves a peer as a daemon that opened a
@@ -192,14 +198,16 @@ struct peer_req {
 	uint16_t port;
 	int cipher;		/* 0: no key */
 	int epoch;
+	int slot;		/* keyconf slot; -1: none */
 	uint64_t first_seq;	/* 0: default */
+	uint64_t last_seq;	/* 0: default */
 	uint8_t txfill, rxfill;
 	const char *txhex, *rxhex;	/* KEY:IV in hexadecimal, instead of a fill */
 	int idle;		/* -1: none */
 	int bad;		/* which malformation */
 };
 
-enum { BAD_NONE, BAD_KEYLEN, BAD_WRONGKEY, BAD_NOSALT, BAD_SLOT_IN_NEW, BAD_UNKNOWN_ATTR,
+enum { BAD_NONE, BAD_KEYLEN, BAD_WRONGKEY, BAD_NOSALT, BAD_UNKNOWN_ATTR,
        BAD_TWO_KEYS, BAD_PORT0, BAD_NO_NESTED_FLAG };
 
 /* Up to size bytes of hexadecimal s (stopping at ':' or the end) into out. */
@@ -252,8 +260,10 @@ static void put_keyconf(struct nlmsghdr *nlh, const struct peer_req *p)
 	mnl_attr_put_u16(nlh, CAMPAGNOL_A_KEYCONF_EPOCH, p->epoch);
 	if (p->first_seq)
 		mnl_attr_put_u64(nlh, CAMPAGNOL_A_KEYCONF_FIRST_WRITE_SEQ, p->first_seq);
-	if (p->bad == BAD_SLOT_IN_NEW)
-		mnl_attr_put_u32(nlh, CAMPAGNOL_A_KEYCONF_SLOT, 0);
+	if (p->last_seq)
+		mnl_attr_put_u64(nlh, CAMPAGNOL_A_KEYCONF_LAST_WRITE_SEQ, p->last_seq);
+	if (p->slot >= 0)
+		mnl_attr_put_u32(nlh, CAMPAGNOL_A_KEYCONF_SLOT, p->slot);
 	put_keydir(nlh, CAMPAGNOL_A_KEYCONF_ENCRYPT_DIR, p->cipher, p->txfill, p->txhex, p->bad);
 	put_keydir(nlh, CAMPAGNOL_A_KEYCONF_DECRYPT_DIR, p->cipher, p->rxfill, p->rxhex,
 		   BAD_NONE);
@@ -464,11 +474,11 @@ struct peer_info {
 	char vpn[16], vpn6[INET6_ADDRSTRLEN], remote[64];
 	int port, nkeys, del_reason, idle_timeout;
 	int slot[2], cipher[2], epoch[2];
-	uint64_t first[2], next[2];
+	uint64_t first[2], next[2], last[2];
 	bool has_secret;	/* a 0xA5 run of 12 bytes in the message */
 	bool has_counters;
 	uint64_t rx_packets, tx_packets, drop_malformed, drop_replay;
-	uint64_t rx_keepalives, tx_keepalives, floats;
+	uint64_t rx_keepalives, tx_keepalives, floats, key_promotions;
 	bool has_rx_idle, has_tx_idle;
 };
 
@@ -524,6 +534,9 @@ static int peer_cb(const struct nlmsghdr *nlh, void *data)
 			case CAMPAGNOL_A_PEER_RX_KEEPALIVES: pi->rx_keepalives = mnl_attr_get_u64(p); break;
 			case CAMPAGNOL_A_PEER_TX_KEEPALIVES: pi->tx_keepalives = mnl_attr_get_u64(p); break;
 			case CAMPAGNOL_A_PEER_FLOATS: pi->floats = mnl_attr_get_u64(p); break;
+			case CAMPAGNOL_A_PEER_KEY_PROMOTIONS:
+				pi->key_promotions = mnl_attr_get_u64(p);
+				break;
 			case CAMPAGNOL_A_PEER_RX_IDLE_MS: pi->has_rx_idle = true; break;
 			case CAMPAGNOL_A_PEER_TX_IDLE_MS: pi->has_tx_idle = true; break;
 			case CAMPAGNOL_A_PEER_KEYCONF: {
@@ -537,6 +550,7 @@ static int peer_cb(const struct nlmsghdr *nlh, void *data)
 					case CAMPAGNOL_A_KEYCONF_EPOCH: pi->epoch[n] = mnl_attr_get_u16(k); break;
 					case CAMPAGNOL_A_KEYCONF_FIRST_WRITE_SEQ: pi->first[n] = mnl_attr_get_u64(k); break;
 					case CAMPAGNOL_A_KEYCONF_NEXT_WRITE_SEQ: pi->next[n] = mnl_attr_get_u64(k); break;
+					case CAMPAGNOL_A_KEYCONF_LAST_WRITE_SEQ: pi->last[n] = mnl_attr_get_u64(k); break;
 					}
 				}
 				break;
@@ -680,7 +694,8 @@ static int udp_socket(int family, const char *addr, uint16_t port)
  * initializers given twice, the last one wins (C11 6.7.9), on purpose.
  */
 #pragma GCC diagnostic ignored "-Woverride-init"
-#define P(...) ((struct peer_req){ .epoch = 1, .idle = -1, .txfill = 0xA5, .rxfill = 0xA5, \
+#define P(...) ((struct peer_req){ .epoch = 1, .slot = -1, .idle = -1, .txfill = 0xA5, \
+				   .rxfill = 0xA5, \
 				   __VA_ARGS__ })
 
 static int hold(int ifindex, int port)
@@ -722,14 +737,66 @@ static void on_sigusr1(int sig)
 	rekey_asked = 1;
 }
 
+/* How "tunnel" rekeys on SIGUSR1. */
+enum tunnel_rekey {
+	/* What a new handshake without renegotiation gives: epoch 1 again. */
+	REKEY_SAME_EPOCH,
+	/* The next epoch, as the DTLS server installs it: a next key. */
+	REKEY_NEXT,
+	/* The next epoch, as the DTLS client installs it: current at once,
+	 * then a keepalive, so that the server's next key becomes current.
+	 */
+	REKEY_CURRENT,
+};
+
+/* The next keys of a tunnel, which both ends derive alike. */
+static void tunnel_next_keys(struct peer_req *p, enum tunnel_rekey how)
+{
+	if (how == REKEY_SAME_EPOCH) {
+		p->txfill ^= 0xf0;
+		p->rxfill ^= 0xf0;
+		p->slot = -1;
+		return;
+	}
+	/* Both ends step their fills alike: a's tx stays b's rx. */
+	p->txfill += 0x10;
+	p->rxfill += 0x10;
+	p->epoch = p->epoch % 0xffff + 1;
+	p->slot = how == REKEY_NEXT ? CAMPAGNOL_KEY_SLOT_NEXT : CAMPAGNOL_KEY_SLOT_CURRENT;
+}
+
+/* Print the key-limit notifications about the tunnel's device. */
+static void tunnel_notifications(struct mnl_socket *ntf, int ifindex)
+{
+	char buf[8192];
+	struct peer_info pi;
+	int ret;
+
+	while ((ret = mnl_socket_recvfrom(ntf, buf, sizeof(buf))) > 0) {
+		memset(&pi, 0, sizeof(pi));
+		mnl_cb_run(buf, ret, 0, 0, peer_cb, &pi);
+		if (pi.cmd != CAMPAGNOL_CMD_KEY_LIMIT_NTF)
+			continue;
+		printf("tunnel: key-limit-ntf ifindex=%d peer=%s next_write_seq=%llu\n", ifindex,
+		       pi.vpn, (unsigned long long)pi.next[0]);
+		fflush(stdout);
+	}
+}
+
 static int tunnel(int argc, char **argv)
 {
 	char *vpn6 = strchr(argv[5], ',');
 	bool remote6 = strchr(argv[6], ':');
+	enum tunnel_rekey how = REKEY_SAME_EPOCH;
+	struct mnl_socket *ntf = open_genl(true);
+	struct pollfd pfd = { .fd = mnl_socket_get_fd(ntf), .events = POLLIN };
 	struct peer_req p;
 
 	if (vpn6)
 		*vpn6++ = '\0';
+	if (argc > 13)
+		how = !strcmp(argv[13], "next") ? REKEY_NEXT :
+		      !strcmp(argv[13], "current") ? REKEY_CURRENT : REKEY_SAME_EPOCH;
 	p = P(.vpn = argv[5], .vpn6 = vpn6, .v4 = remote6 ? NULL : argv[6],
 	      .v6 = remote6 ? argv[6] : NULL, .port = atoi(argv[7]),
 	      .cipher = atoi(argv[8]),
@@ -737,7 +804,8 @@ static int tunnel(int argc, char **argv)
 	      .rxfill = (uint8_t)strtoul(argv[10], NULL, 0),
 	      .txhex = strchr(argv[9], ':') ? argv[9] : NULL,
 	      .rxhex = strchr(argv[10], ':') ? argv[10] : NULL,
-	      .first_seq = argc > 11 ? strtoull(argv[11], NULL, 0) : 0);
+	      .first_seq = argc > 11 ? strtoull(argv[11], NULL, 0) : 0,
+	      .last_seq = argc > 12 ? strtoull(argv[12], NULL, 0) : 0);
 	int ifindex = atoi(argv[2]);
 	int fd = udp_socket(strchr(argv[3], ':') ? AF_INET6 : AF_INET, argv[3], atoi(argv[4]));
 	int ret = attach(ifindex, fd);
@@ -751,17 +819,22 @@ static int tunnel(int argc, char **argv)
 	}
 	printf("tunnel: ready\n");
 	fflush(stdout);
+	mnl_socket_setsockopt(ntf, NETLINK_NO_ENOBUFS, &(int){ 1 }, sizeof(int));
+	fcntl(pfd.fd, F_SETFL, O_NONBLOCK);
 	for (;;) {
-		pause();
+		/* A signal interrupts poll() whatever SA_RESTART says. */
+		if (poll(&pfd, 1, -1) > 0)
+			tunnel_notifications(ntf, ifindex);
 		if (!rekey_asked)
 			continue;
-		/* What a new handshake gives: new keys, epoch 1 again. */
 		rekey_asked = 0;
-		p.txfill ^= 0xf0;
-		p.rxfill ^= 0xf0;
+		tunnel_next_keys(&p, how);
 		p.first_seq = 0;
+		p.last_seq = 0;
 		ret = peer_cmd(ifindex, CAMPAGNOL_CMD_PEER_SET, &p);
-		printf("tunnel: rekeyed %d %s\n", ret, last_extack);
+		if (!ret && how == REKEY_CURRENT)
+			ret = peer_simple(ifindex, CAMPAGNOL_CMD_PEER_KEEPALIVE, p.vpn);
+		printf("tunnel: rekeyed %d epoch=%d %s\n", ret, p.epoch, last_extack);
 		fflush(stdout);
 	}
 }
@@ -898,6 +971,7 @@ static const char *const counter_names[CAMPAGNOL_A_PEER_MAX + 1] = {
 	[CAMPAGNOL_A_PEER_RX_KEEPALIVES] = "rx_keepalives",
 	[CAMPAGNOL_A_PEER_TX_KEEPALIVES] = "tx_keepalives",
 	[CAMPAGNOL_A_PEER_FLOATS] = "floats",
+	[CAMPAGNOL_A_PEER_KEY_PROMOTIONS] = "key_promotions",
 	[CAMPAGNOL_A_PEER_DROP_AUTH] = "drop_auth",
 	[CAMPAGNOL_A_PEER_DROP_REPLAY] = "drop_replay",
 	[CAMPAGNOL_A_PEER_DROP_SPOOFED] = "drop_spoofed",
@@ -911,19 +985,22 @@ static void show_keyconf(const struct nlattr *kc)
 {
 	const struct nlattr *k;
 	unsigned int slot = 0, cipher = 0, epoch = 0;
-	unsigned long long next = 0;
+	unsigned long long first = 0, next = 0, last = 0;
 
 	mnl_attr_for_each_nested(k, kc) {
 		switch (mnl_attr_get_type(k)) {
 		case CAMPAGNOL_A_KEYCONF_SLOT: slot = mnl_attr_get_u32(k); break;
 		case CAMPAGNOL_A_KEYCONF_CIPHER: cipher = mnl_attr_get_u32(k); break;
 		case CAMPAGNOL_A_KEYCONF_EPOCH: epoch = mnl_attr_get_u16(k); break;
+		case CAMPAGNOL_A_KEYCONF_FIRST_WRITE_SEQ: first = mnl_attr_get_u64(k); break;
 		case CAMPAGNOL_A_KEYCONF_NEXT_WRITE_SEQ: next = mnl_attr_get_u64(k); break;
+		case CAMPAGNOL_A_KEYCONF_LAST_WRITE_SEQ: last = mnl_attr_get_u64(k); break;
 		}
 	}
-	/* Slot 0 is the current key, 1 the previous one. */
-	printf(" key%u_cipher=%u key%u_epoch=%u key%u_next_write_seq=%llu", slot, cipher, slot,
-	       epoch, slot, next);
+	/* Slot 0 is the current key, 1 the previous one, 2 the next one. */
+	printf(" key%u_cipher=%u key%u_epoch=%u key%u_first_write_seq=%llu"
+	       " key%u_next_write_seq=%llu key%u_last_write_seq=%llu", slot, cipher, slot, epoch,
+	       slot, first, slot, next, slot, last);
 }
 
 /* One "peer key=value..." line per message of a PEER_GET dump. */
@@ -1007,7 +1084,7 @@ static int subcommand(int argc, char **argv)
 		return hold(atoi(argv[2]), atoi(argv[3]));
 	if (argc == 3 && !strcmp(argv[1], "show"))
 		return show(atoi(argv[2]));
-	if ((argc == 11 || argc == 12) && !strcmp(argv[1], "tunnel"))
+	if (argc >= 11 && argc <= 14 && !strcmp(argv[1], "tunnel"))
 		return tunnel(argc, argv);
 	if (argc == 2 && !strcmp(argv[1], "crypto-async"))
 		return crypto_async();
@@ -1033,7 +1110,7 @@ static int subcommand(int argc, char **argv)
 		"       %s show IFINDEX\n"
 		"       %s crypto-async\n"
 		"       %s tunnel IFINDEX LOCAL_IP PORT PEER_VPN PEER_IP PEER_PORT CIPHER "
-		"TXFILL RXFILL [FIRST_SEQ]\n"
+		"TXFILL RXFILL [FIRST_SEQ [LAST_SEQ [same|next|current]]]\n"
 		"       %s churn IFINDEX COUNT PEER_VPN PEER_IP PEER_PORT CIPHER "
 		"TXFILL RXFILL\n"
 		"       %s float IFINDEX PEER_VPN PEER_IP PEER_PORT EPOCH SEQ\n"
@@ -1185,7 +1262,15 @@ static void test_policy(int ifx)
 		{ P(.cipher = 2, .bad = BAD_KEYLEN), -ERANGE, "31-byte key-256" },
 		{ P(.cipher = 1, .bad = BAD_WRONGKEY), -EINVAL, "key-256 with AES-128" },
 		{ P(.cipher = 3, .bad = BAD_NOSALT), -EINVAL, "ChaCha without iv" },
-		{ P(.cipher = 1, .bad = BAD_SLOT_IN_NEW), -EINVAL, "slot in peer-new" },
+		{ P(.cipher = 1, .slot = CAMPAGNOL_KEY_SLOT_PREVIOUS), -EINVAL,
+		  "a key installed as previous" },
+		{ P(.cipher = 1, .slot = CAMPAGNOL_KEY_SLOT_NEXT), -EINVAL,
+		  "a next key in peer-new: no current key" },
+		{ P(.cipher = 1, .slot = 3), -ERANGE, "slot 3" },
+		{ P(.cipher = 1, .last_seq = 5), -ERANGE, "last-write-seq 5" },
+		{ P(.cipher = 1, .last_seq = 1ULL << 48), -ERANGE, "last-write-seq 2^48" },
+		{ P(.cipher = 1, .first_seq = (1ULL << 47) + 10, .last_seq = (1ULL << 47) + 9),
+		  -EINVAL, "last-write-seq below first-write-seq" },
 		{ P(.bad = BAD_UNKNOWN_ATTR), -EINVAL, "unknown attribute 99" },
 		{ P(.cipher = 1, .bad = BAD_TWO_KEYS), -EINVAL, "two keyconfs" },
 		{ P(.bad = BAD_PORT0), -ERANGE, "remote-port 0" },
@@ -1275,7 +1360,9 @@ static void test_keys(int ifx)
 	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_SET, &p) == -ENOENT, "peer-set unknown peer: ENOENT");
 	CHECK(key_del(ifx, "10.9.0.2", 1) == 0, "key-del previous");
 	CHECK(key_del(ifx, "10.9.0.2", 1) == -ENOENT, "key-del previous again: ENOENT (%s)", last_extack);
-	CHECK(key_del(ifx, "10.9.0.2", 2) == -ERANGE, "key-del slot 2: ERANGE");
+	CHECK(key_del(ifx, "10.9.0.2", CAMPAGNOL_KEY_SLOT_NEXT) == -ENOENT,
+	      "key-del next without one: ENOENT (%s)", last_extack);
+	CHECK(key_del(ifx, "10.9.0.2", 3) == -ERANGE, "key-del slot 3: ERANGE");
 	CHECK(key_del(ifx, "10.9.0.2", 0) == 0, "key-del current");
 	peer_get(ifx, "10.9.0.2", &pi);
 	CHECK(pi.nkeys == 0, "no keys left");
@@ -1283,6 +1370,71 @@ static void test_keys(int ifx)
 	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_SET, &p) == 0, "install a key on a keyless peer");
 	peer_get(ifx, "10.9.0.2", &pi);
 	CHECK(pi.nkeys == 1 && pi.slot[0] == 0, "it is the current key, alone");
+}
+
+/* The keys of 10.9.0.2, by slot: "S:EPOCH" each, the current one first. */
+static const char *key_slots(int ifx, struct peer_info *pi)
+{
+	static char buf[64];
+
+	peer_get(ifx, "10.9.0.2", pi);
+	snprintf(buf, sizeof(buf), "%d keys %d:%d %d:%d", pi->nkeys, pi->slot[0], pi->epoch[0],
+		 pi->nkeys > 1 ? pi->slot[1] : -1, pi->nkeys > 1 ? pi->epoch[1] : 0);
+	return buf;
+}
+
+/* Next keys (a rekey's, installed by the DTLS server), and record limits. */
+static void test_next_keys(int ifx)
+{
+	const uint64_t first = 1ULL << 47;
+	struct peer_info pi;
+	struct peer_req p;
+	const char *have;
+
+	/* 10.9.0.2 has one key, current, epoch 1 (test_keys()). */
+	p = P(.vpn = "10.9.0.2", .cipher = 1, .txfill = 0x31, .rxfill = 0x32,
+	      .slot = CAMPAGNOL_KEY_SLOT_NEXT);
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_SET, &p) == -EINVAL &&
+	      strstr(last_extack, "epoch"), "next key of the current key's epoch: EINVAL (%s)",
+	      last_extack);
+	p.epoch = 2;
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_SET, &p) == 0, "next key, epoch 2 (%s)",
+	      last_extack);
+	have = key_slots(ifx, &pi);
+	CHECK(!strcmp(have, "2 keys 0:1 2:2"), "current epoch 1, next epoch 2 (%s)", have);
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_SET, &p) == 0, "the same next key again: 0");
+	have = key_slots(ifx, &pi);
+	CHECK(!strcmp(have, "2 keys 0:1 2:2"), "changed nothing (%s)", have);
+	p = P(.vpn = "10.9.0.2", .cipher = 2, .txfill = 0x33, .rxfill = 0x34, .epoch = 3,
+	      .slot = CAMPAGNOL_KEY_SLOT_NEXT);
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_SET, &p) == 0, "another next key, epoch 3 (%s)",
+	      last_extack);
+	have = key_slots(ifx, &pi);
+	CHECK(!strcmp(have, "2 keys 0:1 2:3"), "it replaced the next key (%s)", have);
+	p = P(.vpn = "10.9.0.2", .cipher = 1, .txfill = 0x35, .rxfill = 0x36, .epoch = 4,
+	      .slot = CAMPAGNOL_KEY_SLOT_CURRENT, .last_seq = first + 99);
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_SET, &p) == 0,
+	      "a current key (slot given), epoch 4, last-write-seq 2^47 + 99 (%s)", last_extack);
+	have = key_slots(ifx, &pi);
+	CHECK(!strcmp(have, "2 keys 0:4 1:1") && pi.first[0] == first &&
+	      pi.last[0] == first + 99 && pi.last[1] == (1ULL << 48) - 1,
+	      "current epoch 4 up to 2^47 + 99, previous epoch 1 up to 2^48 - 1, next gone (%s)",
+	      have);
+	p = P(.vpn = "10.9.0.2", .cipher = 3, .txfill = 0x37, .rxfill = 0x38, .epoch = 5,
+	      .slot = CAMPAGNOL_KEY_SLOT_NEXT);
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_SET, &p) == 0, "next key, epoch 5 (%s)",
+	      last_extack);
+	have = key_slots(ifx, &pi);
+	CHECK(!strcmp(have, "2 keys 0:4 2:5"), "it took the previous key's place (%s)", have);
+	CHECK(key_del(ifx, "10.9.0.2", CAMPAGNOL_KEY_SLOT_NEXT) == 0, "key-del next");
+	have = key_slots(ifx, &pi);
+	CHECK(!strcmp(have, "1 keys 0:4 -1:0"), "the current key is left (%s)", have);
+	CHECK(key_del(ifx, "10.9.0.2", CAMPAGNOL_KEY_SLOT_CURRENT) == 0, "key-del current");
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_SET, &p) == -EINVAL && strstr(last_extack, "current"),
+	      "next key without a current key: EINVAL (%s)", last_extack);
+	p = P(.vpn = "10.9.0.2", .cipher = 1, .txfill = 0x39, .rxfill = 0x3a);
+	CHECK(peer_cmd(ifx, CAMPAGNOL_CMD_PEER_SET, &p) == 0, "a current key again (%s)",
+	      last_extack);
 }
 
 /* A dump across several messages. */
@@ -1610,6 +1762,7 @@ int main(int argc, char **argv)
 	test_malformed(ifx);
 	test_vpn_ip6(ifx);
 	test_keys(ifx);
+	test_next_keys(ifx);
 	test_dump(ifx);
 	test_notifications(ifx, ntf);
 	test_keepalive(ifx);

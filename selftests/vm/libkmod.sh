@@ -21,6 +21,26 @@ kmod_require_vm() {
 	fi
 }
 
+# kmod_async_aead: with CPG_ASYNC_AEAD set (the *_async.sh tests), pcrypt
+# instances of the AEADs (cpg-nltest crypto-async, through the crypto user
+# API) outrank those campagnol.ko asks for, so that every request of the
+# module completes later, from a padata worker. Call once the module is
+# loaded, before the transforms are made; bails out when it cannot.
+kmod_async_aead() {
+	[ -n "${CPG_ASYNC_AEAD:-}" ] || return 0
+	if ! modprobe pcrypt || ! modprobe crypto_user; then
+		ktap_bail_out "no pcrypt or crypto_user"
+	fi
+	"$CPG_BIN/cpg-nltest" crypto-async | sed 's/^/# /'
+}
+
+# kmod_pcrypt_users: how many transforms use the pcrypt instances (their
+# refcnt in /proc/crypto, less the instances' own).
+kmod_pcrypt_users() {
+	awk '/^driver/ { p = $3 ~ /^pcrypt\(/ } p && /^refcnt/ { n += $3 - 1 } END { print n + 0 }' \
+		/proc/crypto
+}
+
 # kmod_pki_setup [HOST...]: pki_setup's result (a CA and HOST.crt, HOST.key
 # for hosts of A-E, all by default, in $CPG_PKI) from the PKI mkinitramfs.sh
 # made on the host, or pki_setup itself when there is none.

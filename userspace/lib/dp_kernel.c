@@ -44,13 +44,6 @@
 #define DPK_NOTIFY_RCVBUF (1 << 20)
 /* Datagrams read per wakeup, so that the other sockets get their turn. */
 #define DPK_NOTIFY_BATCH 64
-/*
- * The module announces KEY_LIMIT_NTF itself, this close to the end of the
- * write sequence numbers (its CPG_KEY_LIMIT_MARGIN, which its ABI does not
- * carry); when that notification is lost, a dump showing a current key
- * there stands for it.
- */
-#define DPK_KEY_LIMIT_MARGIN (UINT64_C(1) << 24)
 
 /* A peer we added, and its endpoint as the daemon knows it. */
 struct dpk_peer {
@@ -518,7 +511,11 @@ static int resync_reply(const struct nlmsghdr *nlh, void *arg)
 	if (i == SIZE_MAX)
 		return 0;
 	rs->seen[i] = true;
-	rs->near_limit[i] = pi.stats.next_write_seq >= CPG_RECORD_SEQ_MAX - DPK_KEY_LIMIT_MARGIN;
+	/* The module's KEY_LIMIT_NTF lost: a current key past the point it
+	 * is sent at stands for it. */
+	rs->near_limit[i] = pi.first_write_seq &&
+			    pi.stats.next_write_seq >= cpg_dpk_key_limit_seq(pi.first_write_seq,
+									     pi.last_write_seq);
 	rs->idle[i] = dump_says_idle(rs->dp, &rs->dp->peers[i], &pi.stats);
 	if (pi.has_endpoint)
 		rs->where[i] = pi.endpoint;
@@ -702,11 +699,7 @@ static int dpk_request(struct dp_kernel *dp, struct nl_msg *msg, cpg_dp_kernel_r
 
 static bool peer_valid(const struct cpg_dp_peer *peer)
 {
-	const struct cpg_dp_keys *k = &peer->keys;
-
-	return cpg_dpk_cipher_supported(k->cipher) && k->epoch >= 1 &&
-	       k->first_write_seq >= CPG_RECORD_DATA_SEQ_START &&
-	       k->first_write_seq <= CPG_RECORD_SEQ_MAX &&
+	return cpg_dpk_keys_valid(&peer->keys) &&
 	       (peer->endpoint.sa.sa_family == AF_INET || peer->endpoint.sa.sa_family == AF_INET6);
 }
 
@@ -768,6 +761,34 @@ static int dpk_del_peer(struct cpg_dp *base, struct in_addr vpn_ip)
 	if (ret < 0)
 		log_warn("campagnol.ko: cannot delete peer %s: %s%s", cpg_net_ip4_str(vpn_ip, ip),
 			 strerror(-ret), kernel_says(why, said, sizeof(said)));
+	return ret;
+}
+
+/*
+ * A rekey: PEER_SET with the keys alone, as the module's current key or as
+ * its next one, which it makes current once the peer's first record of that
+ * epoch has opened.
+ */
+static int dpk_rekey(struct cpg_dp *base, struct in_addr vpn_ip, const struct cpg_dp_keys *keys,
+		     enum cpg_dp_key_use use)
+{
+	struct dp_kernel *dp = dpk_of(base);
+	char ip[INET_ADDRSTRLEN], why[256], said[272];
+	int ret;
+
+	if (dp->dead)
+		return -ENODEV;
+	if (!peer_tracked(dp, vpn_ip))
+		return -ENOENT;
+	if (!cpg_dpk_keys_valid(keys) || (use != CPG_DP_KEY_CURRENT && use != CPG_DP_KEY_NEXT))
+		return -EINVAL;
+	ret = dpk_request(dp, cpg_dpk_rekey_msg(dp->family, (int)dp->ifindex, vpn_ip, keys, use),
+			  NULL, NULL, why, sizeof(why));
+	if (ret < 0)
+		log_warn("campagnol.ko refused the %s key of epoch %u for peer %s: %s%s",
+			 use == CPG_DP_KEY_NEXT ? "next" : "current", keys->epoch,
+			 cpg_net_ip4_str(vpn_ip, ip), strerror(-ret),
+			 kernel_says(why, said, sizeof(said)));
 	return ret;
 }
 
@@ -1007,6 +1028,7 @@ static const struct cpg_dp_ops dp_kernel_ops = {
 	.name = "kernel",
 	.add_peer = dpk_add_peer,
 	.del_peer = dpk_del_peer,
+	.rekey = dpk_rekey,
 	.set_endpoint = dpk_set_endpoint,
 	.float_peer = dpk_float_peer,
 	.keepalive = dpk_keepalive,

@@ -10,6 +10,7 @@
 
 #include <uapi/linux/campagnol.h>
 
+#include "record.h"
 #include "sockaddr.h"
 
 void cpg_dpk_msg_free(struct nl_msg *msg)
@@ -74,6 +75,28 @@ bool cpg_dpk_cipher_supported(enum cpg_cipher c)
 	return keydir_layout(c) != NULL;
 }
 
+uint64_t cpg_dpk_last_write_seq(const struct cpg_dp_keys *keys)
+{
+	return keys->last_write_seq ? keys->last_write_seq : CPG_RECORD_SEQ_MAX;
+}
+
+uint64_t cpg_dpk_key_limit_seq(uint64_t first_write_seq, uint64_t last_write_seq)
+{
+	/* At most 2^48 records: three times that does not overflow. */
+	uint64_t records = last_write_seq - first_write_seq + 1;
+
+	return first_write_seq + records * 3 / 4;
+}
+
+bool cpg_dpk_keys_valid(const struct cpg_dp_keys *k)
+{
+	uint64_t last = cpg_dpk_last_write_seq(k);
+
+	return cpg_dpk_cipher_supported(k->cipher) && k->epoch >= 1 &&
+	       k->first_write_seq >= CPG_RECORD_DATA_SEQ_START && last <= CPG_RECORD_SEQ_MAX &&
+	       k->first_write_seq <= last;
+}
+
 static int put_keydir(struct nl_msg *msg, int type, const struct keydir_layout *l,
 		      const struct cpg_record_secret *s)
 {
@@ -85,7 +108,12 @@ static int put_keydir(struct nl_msg *msg, int type, const struct keydir_layout *
 	return nla_nest_end(msg, nest) < 0 ? -1 : 0;
 }
 
-static int put_keyconf(struct nl_msg *msg, const struct cpg_dp_keys *k)
+/*
+ * The keys, installed as use says. A current key goes without a slot, and
+ * a key without a record limit of its own without last-write-seq: what an
+ * older module, which knows neither, takes too.
+ */
+static int put_keyconf(struct nl_msg *msg, const struct cpg_dp_keys *k, enum cpg_dp_key_use use)
 {
 	const struct keydir_layout *l = keydir_layout(k->cipher);
 	struct nlattr *nest;
@@ -93,9 +121,14 @@ static int put_keyconf(struct nl_msg *msg, const struct cpg_dp_keys *k)
 	if (!l)
 		return -1;
 	nest = nla_nest_start(msg, CAMPAGNOL_A_PEER_KEYCONF);
-	if (!nest || nla_put_u32(msg, CAMPAGNOL_A_KEYCONF_CIPHER, (uint32_t)k->cipher) < 0 ||
+	if (!nest ||
+	    (use == CPG_DP_KEY_NEXT &&
+	     nla_put_u32(msg, CAMPAGNOL_A_KEYCONF_SLOT, CAMPAGNOL_KEY_SLOT_NEXT) < 0) ||
+	    nla_put_u32(msg, CAMPAGNOL_A_KEYCONF_CIPHER, (uint32_t)k->cipher) < 0 ||
 	    nla_put_u16(msg, CAMPAGNOL_A_KEYCONF_EPOCH, k->epoch) < 0 ||
 	    nla_put_u64(msg, CAMPAGNOL_A_KEYCONF_FIRST_WRITE_SEQ, k->first_write_seq) < 0 ||
+	    (k->last_write_seq &&
+	     nla_put_u64(msg, CAMPAGNOL_A_KEYCONF_LAST_WRITE_SEQ, k->last_write_seq) < 0) ||
 	    put_keydir(msg, CAMPAGNOL_A_KEYCONF_ENCRYPT_DIR, l, &k->tx) ||
 	    put_keydir(msg, CAMPAGNOL_A_KEYCONF_DECRYPT_DIR, l, &k->rx))
 		return -1;
@@ -167,8 +200,19 @@ struct nl_msg *cpg_dpk_peer_msg(int family, uint8_t cmd, int ifindex,
 		return NULL;
 	return peer_msg_close(msg, nest, put_vpn_ip6(msg, &peer->vpn_ip6) ||
 				  put_endpoint(msg, &peer->endpoint) ||
-				  put_keyconf(msg, &peer->keys) ||
+				  put_keyconf(msg, &peer->keys, CPG_DP_KEY_CURRENT) ||
 				  nla_put_u32(msg, CAMPAGNOL_A_PEER_IDLE_TIMEOUT, idle_timeout) < 0);
+}
+
+struct nl_msg *cpg_dpk_rekey_msg(int family, int ifindex, struct in_addr vpn_ip,
+				 const struct cpg_dp_keys *keys, enum cpg_dp_key_use use)
+{
+	struct nlattr *nest;
+	struct nl_msg *msg = peer_msg_open(family, CAMPAGNOL_CMD_PEER_SET, ifindex, vpn_ip, &nest);
+
+	if (!msg)
+		return NULL;
+	return peer_msg_close(msg, nest, put_keyconf(msg, keys, use));
 }
 
 struct nl_msg *cpg_dpk_peer_id_msg(int family, uint8_t cmd, int ifindex, struct in_addr vpn_ip)
@@ -258,7 +302,9 @@ static const struct nla_policy keyconf_policy[CAMPAGNOL_A_KEYCONF_MAX + 1] = {
 	[CAMPAGNOL_A_KEYCONF_SLOT] = { .type = NLA_U32 },
 	[CAMPAGNOL_A_KEYCONF_CIPHER] = { .type = NLA_U32 },
 	[CAMPAGNOL_A_KEYCONF_EPOCH] = { .type = NLA_U16 },
+	[CAMPAGNOL_A_KEYCONF_FIRST_WRITE_SEQ] = { .type = NLA_U64 },
 	[CAMPAGNOL_A_KEYCONF_NEXT_WRITE_SEQ] = { .type = NLA_U64 },
+	[CAMPAGNOL_A_KEYCONF_LAST_WRITE_SEQ] = { .type = NLA_U64 },
 };
 
 /* The module's drop counters, as the data-plane interface names them. */
@@ -281,9 +327,13 @@ static uint64_t get_u64_or(struct nlattr *a, uint64_t dflt)
 	return a ? nla_get_u64(a) : dflt;
 }
 
-/* The current key's cipher, epoch and next write sequence number. */
-static int parse_keys(struct nlattr *peer, struct cpg_dp_stats *st)
+/*
+ * The current key's cipher, epoch and write sequence numbers. A module
+ * without record limits says no last-write-seq: it seals up to the end.
+ */
+static int parse_keys(struct nlattr *peer, struct cpg_dpk_peer_info *out)
 {
+	struct cpg_dp_stats *st = &out->stats;
 	struct nlattr *tb[CAMPAGNOL_A_KEYCONF_MAX + 1], *a;
 	int rem;
 
@@ -301,6 +351,10 @@ static int parse_keys(struct nlattr *peer, struct cpg_dp_stats *st)
 		if (tb[CAMPAGNOL_A_KEYCONF_EPOCH])
 			st->epoch = nla_get_u16(tb[CAMPAGNOL_A_KEYCONF_EPOCH]);
 		st->next_write_seq = get_u64_or(tb[CAMPAGNOL_A_KEYCONF_NEXT_WRITE_SEQ], 0);
+		out->first_write_seq = get_u64_or(tb[CAMPAGNOL_A_KEYCONF_FIRST_WRITE_SEQ],
+						  CPG_RECORD_DATA_SEQ_START);
+		out->last_write_seq = get_u64_or(tb[CAMPAGNOL_A_KEYCONF_LAST_WRITE_SEQ],
+						 CPG_RECORD_SEQ_MAX);
 	}
 	return 0;
 }
@@ -374,7 +428,7 @@ int cpg_dpk_parse_peer(const struct nlmsghdr *nlh, int family, struct cpg_dpk_pe
 	/* Absent: nothing went that way yet. */
 	st->rx_idle_ms = get_u64_or(p[CAMPAGNOL_A_PEER_RX_IDLE_MS], UINT64_MAX);
 	st->tx_idle_ms = get_u64_or(p[CAMPAGNOL_A_PEER_TX_IDLE_MS], UINT64_MAX);
-	return parse_keys(tb[CAMPAGNOL_A_PEER], st);
+	return parse_keys(tb[CAMPAGNOL_A_PEER], out);
 }
 
 int cpg_dpk_parse_dev(const struct nlmsghdr *nlh, int family, struct cpg_dpk_dev_info *out)

@@ -25,6 +25,24 @@ struct nl_msg *cpg_dpk_msg(int family, uint8_t cmd, int flags, int ifindex);
 bool cpg_dpk_cipher_supported(enum cpg_cipher c);
 
 /*
+ * The record limit of a key (docs/netlink/campagnol.yaml, keyconf
+ * last-write-seq): the last sequence number it seals, last_write_seq or,
+ * when that is 0, CPG_RECORD_SEQ_MAX.
+ */
+uint64_t cpg_dpk_last_write_seq(const struct cpg_dp_keys *keys);
+
+/*
+ * The next write sequence number at which the module says a key is near its
+ * limit (KEY_LIMIT_NTF): first + 3/4 of the records of [first, last].
+ */
+uint64_t cpg_dpk_key_limit_seq(uint64_t first_write_seq, uint64_t last_write_seq);
+
+/* Whether keys are what the module takes: a cipher it knows, an epoch, and
+ * write sequence numbers in [CPG_RECORD_DATA_SEQ_START, CPG_RECORD_SEQ_MAX],
+ * first before last. */
+bool cpg_dpk_keys_valid(const struct cpg_dp_keys *keys);
+
+/*
  * The messages the kernel data plane sends, wiped and freed with
  * cpg_dpk_msg_free(). NULL when out of memory.
  */
@@ -32,6 +50,10 @@ bool cpg_dpk_cipher_supported(enum cpg_cipher c);
 struct nl_msg *cpg_dpk_peer_msg(int family, uint8_t cmd, int ifindex,
 				const struct cpg_dp_peer *peer, uint32_t idle_timeout);
 struct nl_msg *cpg_dpk_peer_id_msg(int family, uint8_t cmd, int ifindex, struct in_addr vpn_ip);
+/* PEER_SET with keys only, a rekey: the current key, or the next one (slot
+ * next). The peer keeps its endpoint and counters. */
+struct nl_msg *cpg_dpk_rekey_msg(int family, int ifindex, struct in_addr vpn_ip,
+				 const struct cpg_dp_keys *keys, enum cpg_dp_key_use use);
 /* PEER_SET with the endpoint only: the module keeps the peer's keys. */
 struct nl_msg *cpg_dpk_peer_endpoint_msg(int family, int ifindex, struct in_addr vpn_ip,
 					 const union cpg_sockaddr *endpoint);
@@ -53,6 +75,9 @@ struct cpg_dpk_peer_info {
 	bool has_endpoint;
 	union cpg_sockaddr endpoint;
 	struct cpg_dp_stats stats;	/* cipher, epoch, next seq: the current key's */
+	/* The current key's write sequence numbers, from first to last (its
+	 * record limit); 0 when the message has no current key. */
+	uint64_t first_write_seq, last_write_seq;
 	const uint8_t *packet;		/* PEER_NO_ROUTE_NTF: the packet, in nlh; or NULL */
 	size_t packet_len;
 };

@@ -124,6 +124,7 @@ struct kpeer {
 	int reason;			/* -1: none */
 	uint32_t cur_cipher;		/* 0: no current key */
 	uint64_t cur_next_seq;
+	uint64_t cur_last_seq;		/* 0: no last-write-seq (an older module) */
 	bool prev_key;
 	uint64_t rx_packets, tx_bytes, drop_replay, drop_no_key;
 	bool rx_idle, tx_idle;
@@ -135,7 +136,8 @@ struct kpeer {
 	size_t packet_len;
 };
 
-static void put_key(struct nl_msg *msg, uint32_t slot, uint32_t cipher, uint64_t next)
+static void put_key(struct nl_msg *msg, uint32_t slot, uint32_t cipher, uint64_t next,
+		    uint64_t last)
 {
 	struct nlattr *k = nla_nest_start(msg, CAMPAGNOL_A_PEER_KEYCONF);
 
@@ -145,6 +147,8 @@ static void put_key(struct nl_msg *msg, uint32_t slot, uint32_t cipher, uint64_t
 	assert_int_equal(nla_put_u16(msg, CAMPAGNOL_A_KEYCONF_EPOCH, 1), 0);
 	assert_int_equal(nla_put_u64(msg, CAMPAGNOL_A_KEYCONF_FIRST_WRITE_SEQ, SEQ0), 0);
 	assert_int_equal(nla_put_u64(msg, CAMPAGNOL_A_KEYCONF_NEXT_WRITE_SEQ, next), 0);
+	if (last)
+		assert_int_equal(nla_put_u64(msg, CAMPAGNOL_A_KEYCONF_LAST_WRITE_SEQ, last), 0);
 	assert_int_equal(nla_nest_end(msg, k), 0);
 }
 
@@ -169,9 +173,11 @@ static struct nl_msg *kernel_msg(const struct kpeer *k, int flags)
 		assert_int_equal(nla_put(msg, CAMPAGNOL_A_PEER_VPN_IPV6, sizeof(a), &a), 0);
 	}
 	if (k->prev_key)
-		put_key(msg, CAMPAGNOL_KEY_SLOT_PREVIOUS, CAMPAGNOL_CIPHER_AES_128_GCM, SEQ0 + 99);
+		put_key(msg, CAMPAGNOL_KEY_SLOT_PREVIOUS, CAMPAGNOL_CIPHER_AES_128_GCM, SEQ0 + 99,
+			SEQ0 + 99);
 	if (k->cur_cipher)
-		put_key(msg, CAMPAGNOL_KEY_SLOT_CURRENT, k->cur_cipher, k->cur_next_seq);
+		put_key(msg, CAMPAGNOL_KEY_SLOT_CURRENT, k->cur_cipher, k->cur_next_seq,
+			k->cur_last_seq);
 	if (k->reason >= 0)
 		assert_int_equal(nla_put_u32(msg, CAMPAGNOL_A_PEER_DEL_REASON, (uint32_t)k->reason),
 				 0);
@@ -204,6 +210,9 @@ struct sent {
 	bool dump;
 	struct in_addr vpn_ip;		/* of the peer nest, if any */
 	uint32_t cipher;		/* of the keyconf, if any */
+	int64_t slot;			/* of the keyconf; -1: none */
+	uint64_t last_write_seq;	/* of the keyconf; 0: none */
+	bool has_endpoint;
 	int64_t idle_timeout;		/* -1: none */
 };
 
@@ -246,6 +255,11 @@ static int fake_request(void *ctx, struct nl_msg *msg, cpg_dp_kernel_reply_fn re
 		s->vpn_ip.s_addr = nla_get_u32(p.peer[CAMPAGNOL_A_PEER_VPN_IPV4]);
 	if (p.key[CAMPAGNOL_A_KEYCONF_CIPHER])
 		s->cipher = nla_get_u32(p.key[CAMPAGNOL_A_KEYCONF_CIPHER]);
+	s->slot = p.key[CAMPAGNOL_A_KEYCONF_SLOT] ?
+		  (int64_t)nla_get_u32(p.key[CAMPAGNOL_A_KEYCONF_SLOT]) : -1;
+	if (p.key[CAMPAGNOL_A_KEYCONF_LAST_WRITE_SEQ])
+		s->last_write_seq = nla_get_u64(p.key[CAMPAGNOL_A_KEYCONF_LAST_WRITE_SEQ]);
+	s->has_endpoint = p.peer[CAMPAGNOL_A_PEER_REMOTE_PORT] != NULL;
 	s->idle_timeout = p.peer[CAMPAGNOL_A_PEER_IDLE_TIMEOUT] ?
 			  (int64_t)nla_get_u32(p.peer[CAMPAGNOL_A_PEER_IDLE_TIMEOUT]) : -1;
 	if (why_len)
@@ -539,6 +553,73 @@ static void float_request(void **state)
 	assert_null(cpg_dpk_peer_float_msg(FAMILY, IFINDEX, test_ip4("10.0.0.2"), &ep, 1, SEQ0));
 }
 
+/*
+ * A rekey: PEER_SET with the keyconf alone; slot next for a next key, none
+ * for a current one (what a module without next keys takes too), and
+ * last-write-seq only for a key with a record limit of its own.
+ */
+static void rekey_request(void **state)
+{
+	struct cpg_dp_peer peer = make_peer("10.0.0.2", CPG_CIPHER_AES_256_GCM, 0x3c);
+	struct nl_msg *msg;
+	struct parsed p;
+
+	peer.keys.epoch = 2;
+	msg = cpg_dpk_rekey_msg(FAMILY, IFINDEX, peer.vpn_ip, &peer.keys, CPG_DP_KEY_NEXT);
+	assert_non_null(msg);
+	parse_request(msg, &p);
+	assert_int_equal(p.cmd, CAMPAGNOL_CMD_PEER_SET);
+	assert_int_equal(nla_get_u32(p.peer[CAMPAGNOL_A_PEER_VPN_IPV4]), peer.vpn_ip.s_addr);
+	/* The endpoint and the idle timeout stay as they are. */
+	assert_null(p.peer[CAMPAGNOL_A_PEER_REMOTE_IPV4]);
+	assert_null(p.peer[CAMPAGNOL_A_PEER_REMOTE_PORT]);
+	assert_null(p.peer[CAMPAGNOL_A_PEER_IDLE_TIMEOUT]);
+	assert_int_equal(nla_get_u32(p.key[CAMPAGNOL_A_KEYCONF_SLOT]), CAMPAGNOL_KEY_SLOT_NEXT);
+	assert_int_equal(nla_get_u32(p.key[CAMPAGNOL_A_KEYCONF_CIPHER]), CPG_CIPHER_AES_256_GCM);
+	assert_int_equal(nla_get_u16(p.key[CAMPAGNOL_A_KEYCONF_EPOCH]), 2);
+	assert_true(nla_get_u64(p.key[CAMPAGNOL_A_KEYCONF_FIRST_WRITE_SEQ]) == SEQ0);
+	assert_null(p.key[CAMPAGNOL_A_KEYCONF_LAST_WRITE_SEQ]);
+	assert_filled(p.enc[CAMPAGNOL_A_KEYDIR_KEY_256], 32, 0x3c);
+	assert_filled(p.dec[CAMPAGNOL_A_KEYDIR_KEY_256], 32, 0xc3);
+	cpg_dpk_msg_free(msg);
+
+	peer.keys.last_write_seq = SEQ0 + (UINT64_C(1) << 24) - 1;
+	msg = cpg_dpk_rekey_msg(FAMILY, IFINDEX, peer.vpn_ip, &peer.keys, CPG_DP_KEY_CURRENT);
+	parse_request(msg, &p);
+	assert_null(p.key[CAMPAGNOL_A_KEYCONF_SLOT]);
+	assert_true(nla_get_u64(p.key[CAMPAGNOL_A_KEYCONF_LAST_WRITE_SEQ]) ==
+		    SEQ0 + (UINT64_C(1) << 24) - 1);
+	cpg_dpk_msg_free(msg);
+
+	/* add_peer's request carries the record limit too. */
+	msg = cpg_dpk_peer_msg(FAMILY, CAMPAGNOL_CMD_PEER_NEW, IFINDEX, &peer, IDLE_S);
+	parse_request(msg, &p);
+	assert_null(p.key[CAMPAGNOL_A_KEYCONF_SLOT]);
+	assert_true(nla_get_u64(p.key[CAMPAGNOL_A_KEYCONF_LAST_WRITE_SEQ]) ==
+		    SEQ0 + (UINT64_C(1) << 24) - 1);
+	cpg_dpk_msg_free(msg);
+
+	peer.keys.cipher = CPG_CIPHER_NONE;
+	assert_null(cpg_dpk_rekey_msg(FAMILY, IFINDEX, peer.vpn_ip, &peer.keys, CPG_DP_KEY_NEXT));
+}
+
+/* KEY_LIMIT_NTF comes once three quarters of a key's records are used. */
+static void key_limit_rule(void **state)
+{
+	struct cpg_dp_keys k = { .first_write_seq = SEQ0 };
+
+	assert_true(cpg_dpk_last_write_seq(&k) == CPG_RECORD_SEQ_MAX);
+	assert_true(cpg_dpk_key_limit_seq(SEQ0, CPG_RECORD_SEQ_MAX) ==
+		    SEQ0 + 3 * (UINT64_C(1) << 45));
+	/* 8 records: said when the 6th is sealed, the next one being 7th. */
+	assert_true(cpg_dpk_key_limit_seq(SEQ0, SEQ0 + 7) == SEQ0 + 6);
+	assert_true(cpg_dpk_key_limit_seq(SEQ0, SEQ0) == SEQ0);
+	k.last_write_seq = SEQ0 + (UINT64_C(1) << 24) - 1;
+	assert_true(cpg_dpk_last_write_seq(&k) == k.last_write_seq);
+	assert_true(cpg_dpk_key_limit_seq(SEQ0, k.last_write_seq) ==
+		    SEQ0 + 3 * (UINT64_C(1) << 22));
+}
+
 /* ---- Parsing -------------------------------------------------------------- */
 
 static void parse_peer_reply(void **state)
@@ -667,6 +748,63 @@ static void add_new_then_set(void **state)
 	assert_int_equal(f.n_sent, 2);
 	assert_int_equal(f.sent[1].cmd, CAMPAGNOL_CMD_PEER_SET);
 	assert_int_equal(f.sent[1].cipher, CAMPAGNOL_CIPHER_CHACHA20_POLY1305);
+	dp->ops->destroy(dp);
+}
+
+/* The rekey op: only for a peer we added, with keys the module takes. */
+static void rekey(void **state)
+{
+	struct fake f;
+	struct cpg_dp *dp = new_dp(&f);
+	struct cpg_dp_peer p = make_peer("10.0.0.2", CPG_CIPHER_AES_128_GCM, 7);
+
+	p.keys.epoch = 2;
+	assert_int_equal(dp->ops->rekey(dp, p.vpn_ip, &p.keys, CPG_DP_KEY_NEXT), -ENOENT);
+	assert_int_equal(f.n_sent, 0);
+	add_ok(dp, "10.0.0.2");
+
+	/* The DTLS server: a next key. */
+	assert_int_equal(dp->ops->rekey(dp, p.vpn_ip, &p.keys, CPG_DP_KEY_NEXT), 0);
+	assert_int_equal(f.n_sent, 2);
+	assert_int_equal(f.sent[1].cmd, CAMPAGNOL_CMD_PEER_SET);
+	assert_int_equal(f.sent[1].vpn_ip.s_addr, p.vpn_ip.s_addr);
+	assert_int_equal(f.sent[1].cipher, CAMPAGNOL_CIPHER_AES_128_GCM);
+	assert_int_equal(f.sent[1].slot, CAMPAGNOL_KEY_SLOT_NEXT);
+	assert_false(f.sent[1].has_endpoint);
+	assert_int_equal(f.sent[1].idle_timeout, -1);
+	assert_true(f.sent[1].last_write_seq == 0);
+
+	/* The DTLS client: the current key, with a record limit. */
+	p.keys.epoch = 3;
+	p.keys.last_write_seq = SEQ0 + 1000;
+	assert_int_equal(dp->ops->rekey(dp, p.vpn_ip, &p.keys, CPG_DP_KEY_CURRENT), 0);
+	assert_int_equal(f.n_sent, 3);
+	assert_int_equal(f.sent[2].slot, -1);
+	assert_true(f.sent[2].last_write_seq == SEQ0 + 1000);
+
+	/* What the module would refuse is not sent. */
+	p.keys.last_write_seq = SEQ0 - 1;
+	assert_int_equal(dp->ops->rekey(dp, p.vpn_ip, &p.keys, CPG_DP_KEY_CURRENT), -EINVAL);
+	p.keys.last_write_seq = CPG_RECORD_SEQ_MAX + 1;
+	assert_int_equal(dp->ops->rekey(dp, p.vpn_ip, &p.keys, CPG_DP_KEY_CURRENT), -EINVAL);
+	p.keys.last_write_seq = 0;
+	p.keys.epoch = 0;
+	assert_int_equal(dp->ops->rekey(dp, p.vpn_ip, &p.keys, CPG_DP_KEY_NEXT), -EINVAL);
+	p.keys.epoch = 4;
+	p.keys.first_write_seq = 5;
+	assert_int_equal(dp->ops->rekey(dp, p.vpn_ip, &p.keys, CPG_DP_KEY_NEXT), -EINVAL);
+	p.keys.first_write_seq = SEQ0;
+	assert_int_equal(dp->ops->rekey(dp, p.vpn_ip, &p.keys, (enum cpg_dp_key_use)7), -EINVAL);
+	assert_int_equal(f.n_sent, 3);
+
+	/* The module refuses (a next key of the current key's epoch): said. */
+	f.answer[CAMPAGNOL_CMD_PEER_SET] = -EINVAL;
+	f.extack = "a next key needs another epoch than the current key's";
+	assert_int_equal(dp->ops->rekey(dp, p.vpn_ip, &p.keys, CPG_DP_KEY_NEXT), -EINVAL);
+	assert_int_equal(f.n_sent, 4);
+	/* The peer went meanwhile (its PEER_DEL_NTF is on its way). */
+	f.answer[CAMPAGNOL_CMD_PEER_SET] = -ENOENT;
+	assert_int_equal(dp->ops->rekey(dp, p.vpn_ip, &p.keys, CPG_DP_KEY_NEXT), -ENOENT);
 	dp->ops->destroy(dp);
 }
 
@@ -1197,6 +1335,38 @@ static void idle_after_overflow(void **state)
 	dp->ops->destroy(dp);
 }
 
+/* A lost KEY_LIMIT_NTF stands for three quarters of the key's own records. */
+static void resync_follows_the_record_limit(void **state)
+{
+	struct fake f;
+	struct cpg_dp *dp = new_dp(&f);
+
+	add_ok(dp, "10.0.0.2");
+	add_ok(dp, "10.0.0.3");
+	add_ok(dp, "10.0.0.4");
+	/* 100 records each: said at the 75th. */
+	f.replies[0] = (struct kpeer){ .cmd = CAMPAGNOL_CMD_PEER_GET, .vpn_ip = "10.0.0.2",
+				       .reason = -1, .cur_cipher = 1, .cur_next_seq = SEQ0 + 74,
+				       .cur_last_seq = SEQ0 + 99 };
+	f.replies[1] = (struct kpeer){ .cmd = CAMPAGNOL_CMD_PEER_GET, .vpn_ip = "10.0.0.3",
+				       .reason = -1, .cur_cipher = 1, .cur_next_seq = SEQ0 + 75,
+				       .cur_last_seq = SEQ0 + 99 };
+	/* A module without record limits: up to 2^48 - 1. */
+	f.replies[2] = (struct kpeer){ .cmd = CAMPAGNOL_CMD_PEER_GET, .vpn_ip = "10.0.0.4",
+				       .reason = -1, .cur_cipher = 1,
+				       .cur_next_seq = SEQ0 + 3 * (UINT64_C(1) << 45) - 1 };
+	f.n_replies = 3;
+	cpg_dp_kernel_notify(dp, NULL, 0, true);
+	assert_int_equal(f.key_limit, 1);
+	assert_int_equal(f.last_ip.s_addr, test_ip4("10.0.0.3").s_addr);
+	f.replies[2].cur_next_seq++;
+	cpg_dp_kernel_notify(dp, NULL, 0, true);
+	assert_int_equal(f.key_limit, 3);
+	assert_int_equal(f.last_ip.s_addr, test_ip4("10.0.0.4").s_addr);
+	assert_int_equal(f.peer_gone, 0);
+	dp->ops->destroy(dp);
+}
+
 static void overflow_resynchronises(void **state)
 {
 	struct fake f;
@@ -1247,10 +1417,13 @@ int main(void)
 		cmocka_unit_test(id_and_dump_requests),
 		cmocka_unit_test(endpoint_request),
 		cmocka_unit_test(float_request),
+		cmocka_unit_test(rekey_request),
+		cmocka_unit_test(key_limit_rule),
 		cmocka_unit_test(parse_peer_reply),
 		cmocka_unit_test(parse_vpn_ip6),
 		cmocka_unit_test(parse_refuses_bad_messages),
 		cmocka_unit_test(add_new_then_set),
+		cmocka_unit_test(rekey),
 		cmocka_unit_test(set_endpoint),
 		cmocka_unit_test(add_follows_the_kernel),
 		cmocka_unit_test(add_refused),
@@ -1266,6 +1439,7 @@ int main(void)
 		cmocka_unit_test(float_and_keepalive),
 		cmocka_unit_test(float_notifications),
 		cmocka_unit_test(overflow_resynchronises),
+		cmocka_unit_test(resync_follows_the_record_limit),
 		cmocka_unit_test(idle_notifications),
 		cmocka_unit_test(idle_after_overflow),
 	};

@@ -21,13 +21,17 @@ enum campagnol_cipher {
 };
 
 /*
- * A peer has two keys: the current one, which sends and receives, and the
- * previous one, which only receives what was in flight when the current one
- * was installed.
+ * A peer has two keys: the current one, which seals and opens, and a second
+ * one. That is the previous key, which only opens what was in flight when the
+ * current one was installed, or the next key of a rekey, which opens the
+ * records of its own epoch and becomes the current key (the current one the
+ * previous) when the first of them has opened: the proof that the peer seals
+ * with it.
  */
 enum campagnol_key_slot {
 	CAMPAGNOL_KEY_SLOT_CURRENT,
 	CAMPAGNOL_KEY_SLOT_PREVIOUS,
+	CAMPAGNOL_KEY_SLOT_NEXT,
 };
 
 /*
@@ -58,6 +62,7 @@ enum {
 	CAMPAGNOL_A_KEYCONF_ENCRYPT_DIR,
 	CAMPAGNOL_A_KEYCONF_DECRYPT_DIR,
 	CAMPAGNOL_A_KEYCONF_PAD,
+	CAMPAGNOL_A_KEYCONF_LAST_WRITE_SEQ,
 
 	__CAMPAGNOL_A_KEYCONF_MAX,
 	CAMPAGNOL_A_KEYCONF_MAX = (__CAMPAGNOL_A_KEYCONF_MAX - 1)
@@ -92,6 +97,7 @@ enum {
 	CAMPAGNOL_A_PEER_TX_KEEPALIVES,
 	CAMPAGNOL_A_PEER_VPN_IPV6,
 	CAMPAGNOL_A_PEER_DROP_TOO_BIG,
+	CAMPAGNOL_A_PEER_KEY_PROMOTIONS,
 
 	__CAMPAGNOL_A_PEER_MAX,
 	CAMPAGNOL_A_PEER_MAX = (__CAMPAGNOL_A_PEER_MAX - 1)

@@ -16,9 +16,8 @@ source "$(dirname "$0")/../../lib.sh"
 source "$(dirname "$0")/../libkmod.sh"
 
 kmod_require_vm
-# CPG_ASYNC_AEAD=1 (kmod_datapath_async.sh): pcrypt instances outrank the
-# AEADs campagnol.ko asks for, so that every request completes later, from
-# a padata worker; one more result per cipher says they were used.
+# CPG_ASYNC_AEAD=1 (kmod_datapath_async.sh): every AEAD request completes
+# later (kmod_async_aead); one more result per cipher says so.
 if [ -n "${CPG_ASYNC_AEAD:-}" ]; then
 	ktap_init 41 cpg-nltest udp-replay
 else
@@ -27,17 +26,7 @@ fi
 
 NLTEST=$CPG_BIN/cpg-nltest
 modprobe campagnol || ktap_bail_out "cannot load campagnol.ko"
-if [ -n "${CPG_ASYNC_AEAD:-}" ]; then
-	modprobe pcrypt && modprobe crypto_user || ktap_bail_out "no pcrypt or crypto_user"
-	"$NLTEST" crypto-async | sed 's/^/# /'
-fi
-
-# pcrypt_users: how many transforms use the pcrypt instances (their refcnt
-# in /proc/crypto, less the instances' own).
-pcrypt_users() {
-	awk '/^driver/ { p = $3 ~ /^pcrypt\(/ } p && /^refcnt/ { n += $3 - 1 } END { print n + 0 }' \
-		/proc/crypto
-}
+kmod_async_aead
 dmesg -c >/dev/null
 
 kmod_pair_topology || ktap_bail_out "cannot set the namespaces up"
@@ -80,7 +69,7 @@ for cipher in 1 2 3; do
 	ktap_test_result "$name: counters count, no drops" counters_clean a
 	if [ -n "${CPG_ASYNC_AEAD:-}" ]; then
 		ktap_test_result "$name: the kernel's AEADs are pcrypt's (asynchronous)" \
-			[ "$(pcrypt_users)" -ge 4 ]
+			[ "$(kmod_pcrypt_users)" -ge 4 ]
 	fi
 	tunnel_down
 done

@@ -5,7 +5,8 @@
 # pyynl/cli.py (from linux-source-7.2, run.sh --ynl-dir), with nothing of
 # ours but docs/netlink/campagnol.yaml: the proof that the spec is all a
 # client needs. A UDP socket attached, peers with and without a key,
-# peer-get, a dump, peer-set, key-del, peer-float with its notification,
+# peer-get, a dump, peer-set, a next key (slot and record limit by name),
+# key-del, peer-float with its notification,
 # peer-keepalive, peer-del with its notification,
 # dev-get's count, a request the policy refuses, the kernel's policy as
 # the CLI reads it, and the peers' end when the socket closes.
@@ -37,7 +38,7 @@ if ! python3 -c 'import yaml' 2>/dev/null; then
 	ktap_skip_all "python3 has no yaml module in the VM (python3-yaml on the host)"
 fi
 
-ktap_init 21
+ktap_init 23
 
 # ynl ARG...: the CLI on our spec, its output as JSON on stdout (errors are
 # text: "Netlink error: ..."), every line of it also a diagnostic.
@@ -164,6 +165,29 @@ peer_set_3() {
 }
 ktap_test_result "peer-set 10.9.0.3: a new key; the old one is the previous, the endpoint stays" \
 	peer_set_3
+
+# A rekey's next key, as the DTLS server installs it, with a record limit.
+peer_next_3() {
+	ynl --do peer-set --json "{$DEV, \"peer\": {\"vpn-ipv4\": \"10.9.0.3\",
+		\"keyconf\": [{\"slot\": \"next\", \"cipher\": \"aes-128-gcm\", \"epoch\": 3,
+			\"last-write-seq\": 140737488355427,
+			\"encrypt-dir\": {\"key-128\": \"$K128\", \"salt\": \"$SALT\"},
+			\"decrypt-dir\": {\"key-128\": \"$K128\", \"salt\": \"$SALT\"}}]}}" >/dev/null &&
+		peer_get 10.9.0.3 '(.keyconf | length == 2) and ."key-promotions" == 0 and
+			(.keyconf[] | select(.slot == "current") | .epoch == 2) and
+			(.keyconf[] | select(.slot == "next") | .epoch == 3 and
+				."last-write-seq" == 140737488355427 and
+				."next-write-seq" == 140737488355328)'
+}
+ktap_test_result "peer-set 10.9.0.3: a next key of epoch 3 (slot by name) with a last-write-seq; the previous one goes" \
+	peer_next_3
+
+key_del_next_3() {
+	ynl --do key-del --json "{$DEV, \"peer\": {\"vpn-ipv4\": \"10.9.0.3\",
+		\"keyconf\": [{\"slot\": \"next\"}]}}" >/dev/null &&
+		peer_get 10.9.0.3 '(.keyconf | length == 1) and .keyconf[0].slot == "current"'
+}
+ktap_test_result "key-del 10.9.0.3's next key (slot by name): the current one is left" key_del_next_3
 
 key_del_4() {
 	ynl --do key-del --json "{$DEV, \"peer\": {\"vpn-ipv4\": \"10.9.0.4\",
