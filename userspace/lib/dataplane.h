@@ -58,6 +58,25 @@ struct cpg_dp_keys {
 	uint64_t last_write_seq;
 };
 
+/* The last record keys may seal. */
+static inline uint64_t cpg_dp_keys_last_seq(const struct cpg_dp_keys *keys)
+{
+	return keys->last_write_seq ? keys->last_write_seq : CPG_RECORD_SEQ_MAX;
+}
+
+/*
+ * The next write sequence number at which a key asks for a rekey
+ * (events->key_limit, campagnol.ko's KEY_LIMIT_NTF): first + 3/4 of the
+ * records of [first, last]. Both data planes say it at the same record.
+ */
+static inline uint64_t cpg_dp_key_limit_seq(uint64_t first_write_seq, uint64_t last_write_seq)
+{
+	/* At most 2^48 records: three times that does not overflow. */
+	uint64_t records = last_write_seq - first_write_seq + 1;
+
+	return first_write_seq + records * 3 / 4;
+}
+
 /*
  * How a rekey's keys are installed (docs/dtls-records.md, "Rekeying"). The
  * DTLS server finishes a handshake first: it opens the new epoch at once

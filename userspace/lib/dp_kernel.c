@@ -514,7 +514,7 @@ static int resync_reply(const struct nlmsghdr *nlh, void *arg)
 	/* The module's KEY_LIMIT_NTF lost: a current key past the point it
 	 * is sent at stands for it. */
 	rs->near_limit[i] = pi.first_write_seq &&
-			    pi.stats.next_write_seq >= cpg_dpk_key_limit_seq(pi.first_write_seq,
+			    pi.stats.next_write_seq >= cpg_dp_key_limit_seq(pi.first_write_seq,
 									     pi.last_write_seq);
 	rs->idle[i] = dump_says_idle(rs->dp, &rs->dp->peers[i], &pi.stats);
 	if (pi.has_endpoint)

@@ -75,22 +75,9 @@ bool cpg_dpk_cipher_supported(enum cpg_cipher c)
 	return keydir_layout(c) != NULL;
 }
 
-uint64_t cpg_dpk_last_write_seq(const struct cpg_dp_keys *keys)
-{
-	return keys->last_write_seq ? keys->last_write_seq : CPG_RECORD_SEQ_MAX;
-}
-
-uint64_t cpg_dpk_key_limit_seq(uint64_t first_write_seq, uint64_t last_write_seq)
-{
-	/* At most 2^48 records: three times that does not overflow. */
-	uint64_t records = last_write_seq - first_write_seq + 1;
-
-	return first_write_seq + records * 3 / 4;
-}
-
 bool cpg_dpk_keys_valid(const struct cpg_dp_keys *k)
 {
-	uint64_t last = cpg_dpk_last_write_seq(k);
+	uint64_t last = cpg_dp_keys_last_seq(k);
 
 	return cpg_dpk_cipher_supported(k->cipher) && k->epoch >= 1 &&
 	       k->first_write_seq >= CPG_RECORD_DATA_SEQ_START && last <= CPG_RECORD_SEQ_MAX &&

@@ -24,18 +24,6 @@ struct nl_msg *cpg_dpk_msg(int family, uint8_t cmd, int flags, int ifindex);
 /* Whether the module's ABI carries keys of that cipher. */
 bool cpg_dpk_cipher_supported(enum cpg_cipher c);
 
-/*
- * The record limit of a key (docs/netlink/campagnol.yaml, keyconf
- * last-write-seq): the last sequence number it seals, last_write_seq or,
- * when that is 0, CPG_RECORD_SEQ_MAX.
- */
-uint64_t cpg_dpk_last_write_seq(const struct cpg_dp_keys *keys);
-
-/*
- * The next write sequence number at which the module says a key is near its
- * limit (KEY_LIMIT_NTF): first + 3/4 of the records of [first, last].
- */
-uint64_t cpg_dpk_key_limit_seq(uint64_t first_write_seq, uint64_t last_write_seq);
 
 /* Whether keys are what the module takes: a cipher it knows, an epoch, and
  * write sequence numbers in [CPG_RECORD_DATA_SEQ_START, CPG_RECORD_SEQ_MAX],

@@ -1021,7 +1021,7 @@ static int record_errno(int st)
 /* k from conf; on error nothing needs freeing. */
 static int dp_key_init(struct dp_key *k, const struct cpg_dp_keys *conf)
 {
-	uint64_t last = conf->last_write_seq ? conf->last_write_seq : CPG_RECORD_SEQ_MAX;
+	uint64_t last = cpg_dp_keys_last_seq(conf);
 	int st;
 
 	memset(k, 0, sizeof(*k));
@@ -1041,7 +1041,7 @@ static int dp_key_init(struct dp_key *k, const struct cpg_dp_keys *conf)
 		return record_errno(st);
 	}
 	k->conf = *conf;
-	k->rekey_seq = conf->first_write_seq + (last - conf->first_write_seq + 1) / 4 * 3;
+	k->rekey_seq = cpg_dp_key_limit_seq(conf->first_write_seq, last);
 	return 0;
 }
 

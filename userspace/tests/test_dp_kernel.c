@@ -608,15 +608,15 @@ static void key_limit_rule(void **state)
 {
 	struct cpg_dp_keys k = { .first_write_seq = SEQ0 };
 
-	assert_true(cpg_dpk_last_write_seq(&k) == CPG_RECORD_SEQ_MAX);
-	assert_true(cpg_dpk_key_limit_seq(SEQ0, CPG_RECORD_SEQ_MAX) ==
+	assert_true(cpg_dp_keys_last_seq(&k) == CPG_RECORD_SEQ_MAX);
+	assert_true(cpg_dp_key_limit_seq(SEQ0, CPG_RECORD_SEQ_MAX) ==
 		    SEQ0 + 3 * (UINT64_C(1) << 45));
 	/* 8 records: said when the 6th is sealed, the next one being 7th. */
-	assert_true(cpg_dpk_key_limit_seq(SEQ0, SEQ0 + 7) == SEQ0 + 6);
-	assert_true(cpg_dpk_key_limit_seq(SEQ0, SEQ0) == SEQ0);
+	assert_true(cpg_dp_key_limit_seq(SEQ0, SEQ0 + 7) == SEQ0 + 6);
+	assert_true(cpg_dp_key_limit_seq(SEQ0, SEQ0) == SEQ0);
 	k.last_write_seq = SEQ0 + (UINT64_C(1) << 24) - 1;
-	assert_true(cpg_dpk_last_write_seq(&k) == k.last_write_seq);
-	assert_true(cpg_dpk_key_limit_seq(SEQ0, k.last_write_seq) ==
+	assert_true(cpg_dp_keys_last_seq(&k) == k.last_write_seq);
+	assert_true(cpg_dp_key_limit_seq(SEQ0, k.last_write_seq) ==
 		    SEQ0 + 3 * (UINT64_C(1) << 22));
 }
 
