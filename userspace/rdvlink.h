@@ -39,9 +39,14 @@ struct rdvlink_config {
 struct rdvlink *rdvlink_new(struct cpg_loop *loop, const struct rdvlink_config *cfg,
 			    const struct rdvlink_ops *ops, void *arg);
 void rdvlink_free(struct rdvlink *l);
-/* Handshake with the RDV now (start), or again unless one ran less than
- * 5 s ago (relink: the RDV lost our channel, or we moved). */
+/*
+ * Handshake with the RDV now: at the start, and when our addresses changed
+ * (the RDV knows no channel from where we are now). The up callback says
+ * when the channel is there.
+ */
 void rdvlink_start(struct rdvlink *l);
+/* The RDV says it lost our channel (RECONNECT, which anyone can forge) or
+ * stopped answering: handshake again, unless one started less than 5 s ago. */
 void rdvlink_relink(struct rdvlink *l);
 /* Seal msg for the RDV and send it; dropped while there is no channel. */
 void rdvlink_send(struct rdvlink *l, const uint8_t *msg, size_t len);

@@ -1374,10 +1374,11 @@ static void on_network_changed(void *arg)
 			 cpg_sockaddr_str(&v->bound, ep, sizeof(ep)));
 	log_info("our addresses or routes changed: registering with the RDV again and sending "
 		 "a keepalive on every tunnel");
-	/* From a new endpoint, we need a new channel first. */
-	if (v->link)
-		rdvlink_relink(v->link);
-	cpg_rdvc_reregister(v->rdvc);
+	/* From a new endpoint, a new channel first: its up registers again. */
+	if (v->link && cpg_rdvc_registered(v->rdvc))
+		rdvlink_start(v->link);
+	else
+		cpg_rdvc_reregister(v->rdvc);
 	keepalive_all(v);
 }
 

@@ -216,14 +216,18 @@ hello_from_b() {
 	printf "$bytes" >"$CPG_TMP/hello.bin"
 	in_ns B bash -c "cat '$CPG_TMP/hello.bin' >/dev/udp/$RDV_IP/57888"
 }
-refused_before=$(grep -c "HELLO from ${NAT2_IP//./\\.}:[0-9]* refused: ${A_VPN//./\\.} is in use" \
-	"$(err_of rdv)")
+# Authenticated, a plaintext HELLO is refused before its VPN IP is looked
+# at; in plaintext, without the registration's secret.
+if [ "$CPG_RDV_AUTH" = no ]; then
+	REFUSED="HELLO from ${NAT2_IP//./\\.}:[0-9]+ refused: ${A_VPN//./\\.} is in use .*(no|a wrong) registration secret"
+else
+	REFUSED="plaintext HELLO from ${NAT2_IP//./\\.}:[0-9]+ refused: clients authenticate"
+fi
+refused_before=$(grep -cE "$REFUSED" "$(err_of rdv)")
 stolen() {
 	hello_from_b &&
 		hello_from_b "00112233445566778899aabbccddeeff" &&
-		wait_for "$(err_of rdv)" \
-			"HELLO from ${NAT2_IP//./\\.}:[0-9]+ refused: ${A_VPN//./\\.} is in use .*(no|a wrong) registration secret" \
-			5 $((refused_before + 2)) &&
+		wait_for "$(err_of rdv)" "$REFUSED" 5 $((refused_before + 2)) &&
 		[ "$(grep -cE "client ${A_VPN//./\\.} moved from" "$(err_of rdv)")" = 2 ]
 }
 ktap_test_result "a HELLO for A's VPN IP from elsewhere, without A's secret, is refused" stolen
