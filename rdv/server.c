@@ -187,6 +187,13 @@ struct rdv_server {
 	/* The socket of the datagram being handled: what answers its sender
 	 * goes through, and where the client that sent it is heard now. */
 	unsigned int rx_sock;
+	/* Its source (NULL between datagrams), its length, the bytes sent
+	 * back to its source so far, and whether it carried the secret of
+	 * the registration it moved (answer_fits()). */
+	const union cpg_sockaddr *rx_from;
+	size_t rx_len;
+	size_t rx_answered;
+	bool rx_proven;
 	struct rdv_stats stats;
 };
 
@@ -325,28 +332,59 @@ static void dump(const char *what, const struct cpg_msg *m, const union cpg_sock
 		  cpg_msg_format(m, line, sizeof(line)));
 }
 
-static void send_via(struct rdv_server *s, bool probe_port, unsigned int sock,
+/*
+ * Nothing the RDV sends because of a datagram is larger than the datagram,
+ * and all it sends back to the datagram's source together is not either:
+ * whoever spoofs a source gets no more bytes sent there than they sent
+ * (clients pad their requests, cpg_msg_request_len()). Only the FWDs that
+ * tell a client's peers that it moved may be larger: their HELLO carried
+ * the registration's secret, which no off-path sender knows.
+ */
+static bool answer_fits(struct rdv_server *s, const union cpg_sockaddr *to, size_t len)
+{
+	if (!s->rx_from)
+		return true;
+	if (cpg_sockaddr_equal(to, s->rx_from)) {
+		if (len > s->rx_len - s->rx_answered)
+			return false;
+		s->rx_answered += len;
+		return true;
+	}
+	return len <= s->rx_len || s->rx_proven;
+}
+
+/* false if not sent: it could not be encoded, or answer_fits() said no. */
+static bool send_via(struct rdv_server *s, bool probe_port, unsigned int sock,
 		     const struct cpg_msg *m, const union cpg_sockaddr *to)
 {
+	char ep[CPG_SOCKADDR_STRLEN];
 	uint8_t buf[CPG_PROTO_MAX_MSG];
 	int len = cpg_msg_encode(m, buf, sizeof(buf));
 
 	if (len < 0) {
 		/* Only a bug or an endpoint family we cannot encode gets here. */
 		log_err("cannot encode a %s message", cpg_msg_type_str(m->type));
-		return;
+		return false;
+	}
+	if (!answer_fits(s, to, (size_t)len)) {
+		s->stats.withheld++;
+		log_debug("%s of %d bytes to %s withheld: larger than the %zu-byte request",
+			  cpg_msg_type_str(m->type), len, cpg_sockaddr_str(to, ep, sizeof(ep)),
+			  s->rx_len);
+		return false;
 	}
 	if (s->cfg.dump)
 		dump(probe_port ? "send from the probe port to" : "send to", m, to);
 	(probe_port ? s->cfg.send_probe : s->cfg.send)(s->cfg.send_arg, sock, to, buf,
 						       (size_t)len);
 	s->stats.sent++;
+	return true;
 }
 
 /* An answer to the sender of the datagram being handled, which may be no client. */
-static void send_reply(struct rdv_server *s, const struct cpg_msg *m, const union cpg_sockaddr *to)
+static bool send_reply(struct rdv_server *s, const struct cpg_msg *m, const union cpg_sockaddr *to)
 {
-	send_via(s, false, s->rx_sock, m, to);
+	return send_via(s, false, s->rx_sock, m, to);
 }
 
 static void send_to_client(struct rdv_server *s, const struct cpg_msg *m,
@@ -369,8 +407,8 @@ static void send_nok(struct rdv_server *s, uint32_t request_id, const union cpg_
 	cpg_msg_init(&m, CPG_MSG_NOK, request_id);
 	m.present = CPG_HAS(CPG_ATTR_REASON);
 	m.reason = reason;
-	send_reply(s, &m, to);
-	s->stats.nok[reason]++;
+	if (send_reply(s, &m, to))
+		s->stats.nok[reason]++;
 }
 
 static void send_rej(struct rdv_server *s, const struct cpg_msg *ask, const struct rdv_client *to,
@@ -909,6 +947,7 @@ static void handle_hello(struct rdv_server *s, const struct cpg_msg *m,
 		client_remove(s, at_ep, "replaced: its endpoint registered another VPN IP");
 	take_over_ip6(s, holder6);
 	if (proven) {
+		s->rx_proven = true;
 		/* First: peers behind its new NAT are told its local endpoint. */
 		client_set_local(holder, m);
 		client_set_ip6(s, holder, m);
@@ -1113,8 +1152,8 @@ static void handle_client_msg(struct rdv_server *s, const struct cpg_msg *m,
 			struct cpg_msg r;
 
 			cpg_msg_init(&r, CPG_MSG_RECONNECT, m->request_id);
-			send_reply(s, &r, from);
-			s->stats.reconnect++;
+			if (send_reply(s, &r, from))
+				s->stats.reconnect++;
 		}
 		return;
 	}
@@ -1156,15 +1195,47 @@ static void drop_malformed(struct rdv_server *s, const struct cpg_msg *m, enum c
 		send_nok(s, cpg_bytes_get_be32(buf + 4), from, CPG_REASON_VERSION);
 }
 
-void rdv_server_input(struct rdv_server *s, unsigned int sock, const uint8_t *buf, size_t len,
-		      const union cpg_sockaddr *from, uint64_t now_ms)
+/*
+ * A request shorter than its largest answer (cpg_msg_request_len()) gets
+ * none: whoever spoofed its source would get more bytes than they sent.
+ * A HELLO gets a NOK (shorter than any HELLO) so that a client that does
+ * not pad learns why; the rest are dropped. Nothing changes state.
+ */
+static bool unpadded(struct rdv_server *s, const struct cpg_msg *m, size_t len,
+		     const union cpg_sockaddr *from)
+{
+	char ep[CPG_SOCKADDR_STRLEN];
+
+	if (len >= cpg_msg_request_len(m->type))
+		return false;
+	s->stats.unpadded++;
+	log_debug("%s of %zu bytes from %s dropped: requests are padded to %zu",
+		  cpg_msg_type_str(m->type), len, cpg_sockaddr_str(from, ep, sizeof(ep)),
+		  cpg_msg_request_len(m->type));
+	if (m->type == CPG_MSG_HELLO)
+		send_nok(s, m->request_id, from, CPG_REASON_BAD_REQUEST);
+	return true;
+}
+
+/* The datagram being handled is len bytes from from (NULL: none). */
+static void rx_begin(struct rdv_server *s, unsigned int sock, const union cpg_sockaddr *from,
+		     size_t len)
+{
+	s->rx_sock = sock;
+	s->rx_from = from;
+	s->rx_len = len;
+	s->rx_answered = 0;
+	s->rx_proven = false;
+	s->stats.received++;
+}
+
+static void input(struct rdv_server *s, const uint8_t *buf, size_t len,
+		  const union cpg_sockaddr *from, uint64_t now_ms)
 {
 	char ep[CPG_SOCKADDR_STRLEN];
 	struct cpg_msg m;
 	enum cpg_decode_err err;
 
-	s->rx_sock = sock;
-	s->stats.received++;
 	err = cpg_msg_decode(&m, buf, len);
 	if (err != CPG_DECODE_OK) {
 		drop_malformed(s, &m, err, buf, len, from);
@@ -1174,6 +1245,8 @@ void rdv_server_input(struct rdv_server *s, unsigned int sock, const uint8_t *bu
 		dump("recv from", &m, from);
 	if (m.type <= CPG_MSG_TYPE_MAX)
 		s->stats.types[m.type]++;
+	if (unpadded(s, &m, len, from))
+		return;
 	switch (m.type) {
 	case CPG_MSG_HELLO:
 		handle_hello(s, &m, from, now_ms);
@@ -1196,6 +1269,14 @@ void rdv_server_input(struct rdv_server *s, unsigned int sock, const uint8_t *bu
 	}
 }
 
+void rdv_server_input(struct rdv_server *s, unsigned int sock, const uint8_t *buf, size_t len,
+		      const union cpg_sockaddr *from, uint64_t now_ms)
+{
+	rx_begin(s, sock, from, len);
+	input(s, buf, len, from, now_ms);
+	s->rx_from = NULL;
+}
+
 /*
  * The NAT behind c, from where its PROBE came (e2) and what got through.
  * With one RDV address, only the port changes between the two tests: an
@@ -1211,15 +1292,13 @@ static uint8_t nat_type(const struct rdv_client *c, const union cpg_sockaddr *e2
 	return flags & CPG_FLAG_FILTER_OPEN ? CPG_NAT_CONE : CPG_NAT_RESTRICTED;
 }
 
-void rdv_server_input_probe(struct rdv_server *s, unsigned int sock, const uint8_t *buf,
-			    size_t len, const union cpg_sockaddr *from, uint64_t now_ms)
+static void input_probe(struct rdv_server *s, unsigned int sock, const uint8_t *buf, size_t len,
+			const union cpg_sockaddr *from)
 {
 	char ep[CPG_SOCKADDR_STRLEN], ip[INET_ADDRSTRLEN];
 	struct rdv_client *c;
 	struct cpg_msg m, r;
 
-	s->rx_sock = sock;
-	s->stats.received++;
 	if (cpg_msg_decode(&m, buf, len) != CPG_DECODE_OK || m.type != CPG_MSG_PROBE ||
 	    !(m.present & CPG_HAS(CPG_ATTR_VPN_IP))) {
 		s->stats.probes_dropped++;
@@ -1230,6 +1309,8 @@ void rdv_server_input_probe(struct rdv_server *s, unsigned int sock, const uint8
 	if (s->cfg.dump)
 		dump("recv at the probe port from", &m, from);
 	s->stats.types[m.type]++;
+	if (unpadded(s, &m, len, from))
+		return;
 	c = find_by_ip(s, m.vpn_ip);
 	/* Only the client's own host may probe: its type is for its peers to trust. */
 	if (!c || !cpg_sockaddr_same_host(&c->endpoint, from)) {
@@ -1248,6 +1329,15 @@ void rdv_server_input_probe(struct rdv_server *s, unsigned int sock, const uint8
 	r.public_ep = *from;
 	r.nat_type = c->nat_type;
 	send_via(s, true, sock, &r, from);
+}
+
+void rdv_server_input_probe(struct rdv_server *s, unsigned int sock, const uint8_t *buf,
+			    size_t len, const union cpg_sockaddr *from, uint64_t now_ms)
+{
+	(void)now_ms;
+	rx_begin(s, sock, from, len);
+	input_probe(s, sock, buf, len, from);
+	s->rx_from = NULL;
 }
 
 void rdv_server_relay_expired(struct rdv_server *s, uint64_t handle, const struct relay_pair *pair)
@@ -1434,6 +1524,8 @@ void rdv_server_log_stats(const struct rdv_server *s, int prio)
 		   " reconnect=%" PRIu64,
 		   st->registered, st->moved, st->taken_over, st->left, st->purged, st->sessions_created,
 		   st->sessions_evicted, st->reconnect);
+	cpg_log_at(prio, "stats: off-path: unpadded=%" PRIu64 " withheld=%" PRIu64,
+		   st->unpadded, st->withheld);
 	cpg_log_at(prio, "stats: nat: probes=%" PRIu64 " probes_dropped=%" PRIu64 " none=%" PRIu64
 		   " cone=%" PRIu64 " restricted=%" PRIu64 " symmetric=%" PRIu64 " relays=%zu"
 		   " relayed_nat=%" PRIu64 " relayed_punch_failed=%" PRIu64,

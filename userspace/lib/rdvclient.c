@@ -169,6 +169,9 @@ static void send_msg(struct cpg_rdvc *c, struct cpg_msg *m, const union cpg_sock
 
 	m->request_id = ++c->request_id;
 	len = cpg_msg_encode(m, buf, sizeof(buf));
+	/* The RDV answers nothing with more bytes than it got. */
+	if (len >= 0)
+		len = cpg_msg_pad(buf, (size_t)len, sizeof(buf), cpg_msg_request_len(m->type));
 	if (len < 0) {
 		log_err("cannot encode %s for %s", cpg_msg_type_str(m->type),
 			cpg_sockaddr_str(to, addr, sizeof(addr)));
