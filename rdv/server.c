@@ -714,24 +714,18 @@ static bool usable_vpn_ip6(const struct in6_addr *ip)
 	       !IN6_IS_ADDR_MULTICAST(ip) && !IN6_IS_ADDR_V4MAPPED(ip);
 }
 
-/* A local endpoint a peer could send to. */
-static bool usable_endpoint(const union cpg_sockaddr *ep)
+/*
+ * A local endpoint its peers could send to, published by a client at from:
+ * loopback only from a client that reaches us over loopback (all on one host).
+ */
+static bool usable_endpoint(const union cpg_sockaddr *ep, const union cpg_sockaddr *from)
 {
-	switch (ep->sa.sa_family) {
-	case AF_INET:
-		return ep->in.sin_port != 0 && usable_vpn_ip(ep->in.sin_addr);
-	case AF_INET6:
-		return ep->in6.sin6_port != 0 && !IN6_IS_ADDR_UNSPECIFIED(&ep->in6.sin6_addr);
-	default:
-		return false;
-	}
+	return cpg_sockaddr_usable_peer(ep, cpg_sockaddr_is_loopback(from));
 }
 
 static bool usable_hello(const struct cpg_msg *m)
 {
 	if (!usable_vpn_ip(m->vpn_ip))
-		return false;
-	if ((m->present & CPG_HAS(CPG_ATTR_LOCAL_ENDPOINT)) && !usable_endpoint(&m->local_ep))
 		return false;
 	return !(m->present & CPG_HAS(CPG_ATTR_VPN_IP6)) || usable_vpn_ip6(&m->vpn_ip6);
 }
@@ -747,12 +741,22 @@ static bool proves_registration(const struct rdv_client *c, const struct cpg_msg
 	       !CRYPTO_memcmp(m->reg_token, c->reg_token, sizeof(c->reg_token));
 }
 
-static void client_set_local(struct rdv_client *c, const struct cpg_msg *m)
+/* The HELLO's local endpoint, or none: one no peer could use is dropped. */
+static void client_set_local(struct rdv_server *s, struct rdv_client *c, const struct cpg_msg *m)
 {
-	if (m->present & CPG_HAS(CPG_ATTR_LOCAL_ENDPOINT))
-		c->local_ep = m->local_ep;
-	else
-		memset(&c->local_ep, 0, sizeof(c->local_ep));
+	char ep[CPG_SOCKADDR_STRLEN], from[CPG_SOCKADDR_STRLEN];
+
+	memset(&c->local_ep, 0, sizeof(c->local_ep));
+	if (!(m->present & CPG_HAS(CPG_ATTR_LOCAL_ENDPOINT)))
+		return;
+	if (!usable_endpoint(&m->local_ep, s->rx_from)) {
+		s->stats.endpoints_refused++;
+		log_debug("HELLO from %s: local endpoint %s dropped: no peer can use it",
+			  cpg_sockaddr_str(s->rx_from, from, sizeof(from)),
+			  cpg_sockaddr_str(&m->local_ep, ep, sizeof(ep)));
+		return;
+	}
+	c->local_ep = m->local_ep;
 }
 
 /*
@@ -845,7 +849,7 @@ static void client_register(struct rdv_server *s, const struct cpg_msg *m,
 	c->vpn_ip = m->vpn_ip;
 	c->endpoint = *from;
 	c->sock = s->rx_sock;
-	client_set_local(c, m);
+	client_set_local(s, c, m);
 	client_set_ip6(s, c, m);
 	c->last_seen = now;
 	htab_insert(&s->by_ip, &c->by_ip, ip_hash(s, c->vpn_ip));
@@ -891,7 +895,7 @@ static void handle_hello(struct rdv_server *s, const struct cpg_msg *m,
 	bool proven;
 
 	if (!usable_hello(m)) {
-		log_info("HELLO from %s refused: bad VPN IP, IPv6 VPN IP or local endpoint",
+		log_info("HELLO from %s refused: bad VPN IP or IPv6 VPN IP",
 			 cpg_sockaddr_str(from, ep, sizeof(ep)));
 		send_nok(s, m->request_id, from, CPG_REASON_BAD_REQUEST);
 		return;
@@ -929,7 +933,7 @@ static void handle_hello(struct rdv_server *s, const struct cpg_msg *m,
 			memset(&holder->alt_ep, 0, sizeof(holder->alt_ep));
 		}
 		take_over_ip6(s, holder6);
-		client_set_local(holder, m);
+		client_set_local(s, holder, m);
 		client_set_ip6(s, holder, m);
 		client_touch(s, holder, now);
 		welcome(s, holder, m->request_id);
@@ -949,7 +953,7 @@ static void handle_hello(struct rdv_server *s, const struct cpg_msg *m,
 	if (proven) {
 		s->rx_proven = true;
 		/* First: peers behind its new NAT are told its local endpoint. */
-		client_set_local(holder, m);
+		client_set_local(s, holder, m);
 		client_set_ip6(s, holder, m);
 		client_move(s, holder, from, now);
 		welcome(s, holder, m->request_id);
@@ -1196,6 +1200,22 @@ static void drop_malformed(struct rdv_server *s, const struct cpg_msg *m, enum c
 }
 
 /*
+ * A source no client can have (port 0, multicast, broadcast...): an answer
+ * there would go nowhere or everywhere, a registration would be useless.
+ */
+static bool bad_source(struct rdv_server *s, const union cpg_sockaddr *from, size_t len)
+{
+	char ep[CPG_SOCKADDR_STRLEN];
+
+	if (cpg_sockaddr_usable_peer(from, true))
+		return false;
+	s->stats.bad_source++;
+	log_debug("dropped %zu bytes from %s: not a source a client can have", len,
+		  cpg_sockaddr_str(from, ep, sizeof(ep)));
+	return true;
+}
+
+/*
  * A request shorter than its largest answer (cpg_msg_request_len()) gets
  * none: whoever spoofed its source would get more bytes than they sent.
  * A HELLO gets a NOK (shorter than any HELLO) so that a client that does
@@ -1236,6 +1256,8 @@ static void input(struct rdv_server *s, const uint8_t *buf, size_t len,
 	struct cpg_msg m;
 	enum cpg_decode_err err;
 
+	if (bad_source(s, from, len))
+		return;
 	err = cpg_msg_decode(&m, buf, len);
 	if (err != CPG_DECODE_OK) {
 		drop_malformed(s, &m, err, buf, len, from);
@@ -1299,6 +1321,8 @@ static void input_probe(struct rdv_server *s, unsigned int sock, const uint8_t *
 	struct rdv_client *c;
 	struct cpg_msg m, r;
 
+	if (bad_source(s, from, len))
+		return;
 	if (cpg_msg_decode(&m, buf, len) != CPG_DECODE_OK || m.type != CPG_MSG_PROBE ||
 	    !(m.present & CPG_HAS(CPG_ATTR_VPN_IP))) {
 		s->stats.probes_dropped++;
@@ -1524,7 +1548,8 @@ void rdv_server_log_stats(const struct rdv_server *s, int prio)
 		   " reconnect=%" PRIu64,
 		   st->registered, st->moved, st->taken_over, st->left, st->purged, st->sessions_created,
 		   st->sessions_evicted, st->reconnect);
-	cpg_log_at(prio, "stats: off-path: unpadded=%" PRIu64 " withheld=%" PRIu64,
+	cpg_log_at(prio, "stats: off-path: bad_source=%" PRIu64 " endpoints_refused=%" PRIu64
+		   " unpadded=%" PRIu64 " withheld=%" PRIu64, st->bad_source, st->endpoints_refused,
 		   st->unpadded, st->withheld);
 	cpg_log_at(prio, "stats: nat: probes=%" PRIu64 " probes_dropped=%" PRIu64 " none=%" PRIu64
 		   " cone=%" PRIu64 " restricted=%" PRIu64 " symmetric=%" PRIu64 " relays=%zu"

@@ -1506,7 +1506,7 @@ static void vpn_dump(void *arg, struct status_buf *b)
 	status_kv_u64(b, "drop_unknown_dtls", v->n.unknown_dtls);
 	status_kv_u64(b, "drop_other", v->n.other);
 	/* RDV-protocol datagrams that were malformed or out of place. */
-	status_kv_u64(b, "drop_signal", rs->malformed + rs->unexpected);
+	status_kv_u64(b, "drop_signal", rs->malformed + rs->unexpected + rs->endpoints_refused);
 	/* Roaming; the last three are part of drop_unknown_dtls. */
 	status_kv_u64(b, "floats", v->n.floats);
 	status_kv_u64(b, "float_rejected", v->n.float_rejected);

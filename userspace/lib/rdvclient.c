@@ -115,6 +115,8 @@ struct cpg_rdvc {
 	struct cpg_loop *loop;
 	struct cpg_rdvc_config cfg;
 	union cpg_sockaddr bound;	/* cfg.fd's address: [::] takes IPv4 too */
+	/* The RDV is reached over loopback: all on one host, peers too. */
+	bool loopback_peers;
 	struct cpg_rdvc_ops ops;
 	void *arg;
 
@@ -587,18 +589,36 @@ static void punch_timeout(struct cpg_rdvc *c, struct rdvc_peer *p)
 }
 
 /*
+ * Whether a peer can be at ep (cpg_sockaddr_usable_peer()): an RDV, or
+ * whoever spoofs its address, must not make us punch loopback, broadcast
+ * or multicast addresses, nor take a path from there. what names ep in
+ * the debug line when it is refused, which is counted.
+ */
+static bool peer_ep_usable(struct cpg_rdvc *c, const union cpg_sockaddr *ep, const char *what)
+{
+	char addr[CPG_SOCKADDR_STRLEN];
+
+	if (cpg_sockaddr_usable_peer(ep, c->loopback_peers))
+		return true;
+	c->stats.endpoints_refused++;
+	log_debug("refusing %s %s: no peer can be there", what,
+		  cpg_sockaddr_str(ep, addr, sizeof(addr)));
+	return false;
+}
+
+/*
  * The peer's endpoint in the other family, from m, if our socket and our
  * routes can reach it: a second candidate, punched beside the first, so
  * that a pair with IPv6 on both sides finds that path even when IPv4
  * goes through NATs that cannot be punched. Unset otherwise.
  */
-static void take_alt_endpoint(const struct cpg_rdvc *c, struct rdvc_peer *p,
-			      const struct cpg_msg *m)
+static void take_alt_endpoint(struct cpg_rdvc *c, struct rdvc_peer *p, const struct cpg_msg *m)
 {
 	union cpg_sockaddr src;
 
 	memset(&p->alt_ep, 0, sizeof(p->alt_ep));
 	if (!(m->present & CPG_HAS(CPG_ATTR_PEER_ALT_ENDPOINT)) ||
+	    !peer_ep_usable(c, &m->peer_alt_ep, "the peer's other endpoint") ||
 	    m->peer_alt_ep.sa.sa_family == m->peer_ep.sa.sa_family ||
 	    !cpg_net_can_reach(&c->bound, &m->peer_alt_ep) ||
 	    cpg_net_source_for(&m->peer_alt_ep, &src) < 0)
@@ -1414,12 +1434,28 @@ static struct rdvc_peer *resolve_ask6(struct cpg_rdvc *c, struct rdvc_peer *p,
 	return asked6;
 }
 
+/*
+ * The endpoints of an ANS or FWD a peer can be at: PEER_ENDPOINT, the
+ * relay's endpoint when relayed. Without them the message is useless.
+ */
+static bool ans_fwd_usable(struct cpg_rdvc *c, const struct cpg_msg *m)
+{
+	union cpg_sockaddr relay;
+
+	if (!peer_ep_usable(c, &m->peer_ep, "the peer's endpoint"))
+		return false;
+	relay_endpoint(c, m, &relay);
+	return !cpg_sockaddr_is_set(&relay) || peer_ep_usable(c, &relay, "the relay's endpoint");
+}
+
 static void handle_ans_fwd(struct cpg_rdvc *c, const struct cpg_msg *m)
 {
 	bool relayed = m->present & CPG_HAS(CPG_ATTR_RELAY_ENDPOINT);
 	struct rdvc_peer *p;
 	char ip[INET_ADDRSTRLEN];
 
+	if (!ans_fwd_usable(c, m))
+		return;
 	if (m->peer_vpn_ip.s_addr == c->cfg.vpn_ip.s_addr || m->peer_vpn_ip.s_addr == 0 ||
 	    !cpg_net_can_reach(&c->bound, &m->peer_ep) ||
 	    (relayed && !cpg_net_can_reach(&c->bound, &m->relay_ep)) ||
@@ -1639,6 +1675,9 @@ void cpg_rdvc_input(struct cpg_rdvc *c, const uint8_t *buf, size_t len,
 	enum cpg_decode_err err;
 	struct cpg_msg m;
 
+	/* Port 0, broadcast...: a spoofed source, nobody to answer or punch. */
+	if (!from_rdv && !peer_ep_usable(c, from, "a datagram from"))
+		return;
 	err = cpg_msg_decode(&m, buf, len);
 	if (err == CPG_DECODE_VERSION && m.type == CPG_MSG_NOK && from_rdv) {
 		handle_version_nok(c, m.version);
@@ -1739,6 +1778,7 @@ struct cpg_rdvc *cpg_rdvc_new(struct cpg_loop *loop, const struct cpg_rdvc_confi
 	c->cfg = *cfg;
 	if (getsockname(cfg->fd, &c->bound.sa, &(socklen_t){ sizeof(c->bound) }) < 0)
 		memset(&c->bound, 0, sizeof(c->bound));
+	c->loopback_peers = cpg_sockaddr_is_loopback(&cfg->server);
 	if (!c->cfg.punch_interval_ms)
 		c->cfg.punch_interval_ms = DEFAULT_PUNCH_INTERVAL_MS;
 	if (!c->cfg.punch_timeout_ms)

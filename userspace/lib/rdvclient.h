@@ -150,6 +150,10 @@ struct cpg_rdvc_stats {
 	uint64_t punches_sent;
 	uint64_t punches_received;
 	uint64_t bad_tokens;	/* punches of a known session with a wrong token */
+	/* Endpoints no peer can have (cpg_sockaddr_usable_peer()): ANS/FWD
+	 * dropped for their PEER_ENDPOINT or RELAY_ENDPOINT, PEER_ALT_ENDPOINTs
+	 * left out, datagrams of peers dropped for their source. */
+	uint64_t endpoints_refused;
 	uint64_t moves;		/* times our public endpoint moved */
 };
 const struct cpg_rdvc_stats *cpg_rdvc_stats(const struct cpg_rdvc *c);

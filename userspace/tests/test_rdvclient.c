@@ -989,6 +989,58 @@ static void test_token(void **state)
 	close(peer);
 }
 
+/*
+ * An ANS or FWD whose PEER_ENDPOINT or relay no peer can be at makes us
+ * punch nothing (a spoofed one aimed us at broadcast or multicast); its
+ * PEER_ALT_ENDPOINT alone is dropped, and the rest goes on.
+ */
+static void test_refused_endpoints(void **state)
+{
+	static const char *const refused[] = {
+		"255.255.255.255:5000", "224.0.0.1:5000", "0.0.0.0:5000", "240.1.2.3:5000",
+		"127.0.0.1:0", "0.1.2.3:5000",
+	};
+	struct fixture *fx = *state;
+	struct in_addr peer_ip = test_ip4("10.0.0.7");
+	union cpg_sockaddr peer_addr, bad;
+	int peer = loopback_socket(&peer_addr);
+	uint64_t n = 0;
+	struct cpg_msg m;
+
+	register_client(fx, &fx->a);
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		assert_int_equal(cpg_sockaddr_parse(refused[i], 0, &bad), 0);
+		brokered_init(&m, CPG_MSG_FWD, peer_ip, &bad, SESSION_1, CPG_ROLE_SERVER);
+		set_token(&m, 0xa5);
+		send_msg(fx->rdv_fd, &m, &fx->a.addr);
+		/* Relayed at such an endpoint: the same. */
+		brokered_init(&m, CPG_MSG_FWD, peer_ip, &peer_addr, SESSION_1, CPG_ROLE_SERVER);
+		set_token(&m, 0xa5);
+		m.relay_ep = bad;
+		m.present |= CPG_HAS(CPG_ATTR_RELAY_ENDPOINT);
+		/* 0.0.0.0 stands for the RDV's address: that one is fine. */
+		if (!cpg_sockaddr_is_wildcard(&bad)) {
+			send_msg(fx->rdv_fd, &m, &fx->a.addr);
+			n++;
+		}
+		n++;
+	}
+	assert_true(RUN_UNTIL(fx, cpg_rdvc_stats(fx->a.rdvc)->endpoints_refused == n, WAIT_MS));
+	assert_int_equal(fx->a.incoming, 0);
+	assert_true(quiet_on(fx, peer, CPG_MSG_PUNCH, 100));
+
+	/* A multicast PEER_ALT_ENDPOINT is left out; the peer is punched. */
+	brokered_init(&m, CPG_MSG_FWD, peer_ip, &peer_addr, SESSION_1, CPG_ROLE_SERVER);
+	set_token(&m, 0xa5);
+	assert_int_equal(cpg_sockaddr_parse("[ff02::1]:5000", 0, &m.peer_alt_ep), 0);
+	m.present |= CPG_HAS(CPG_ATTR_PEER_ALT_ENDPOINT);
+	send_msg(fx->rdv_fd, &m, &fx->a.addr);
+	assert_true(recv_msg_on(fx, peer, CPG_MSG_PUNCH, &m, NULL, WAIT_MS));
+	assert_int_equal(fx->a.incoming, 1);
+	assert_int_equal(cpg_rdvc_stats(fx->a.rdvc)->endpoints_refused, n + 1);
+	close(peer);
+}
+
 static void test_refused_incoming(void **state)
 {
 	struct fixture *fx = *state;
@@ -1894,6 +1946,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_callbacks_reenter, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_peers_and_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_endpoints, setup, teardown),
 	};
 
 	/* The tests provoke errors on purpose; failures speak through cmocka. */
