@@ -1547,6 +1547,13 @@ static void path_move(struct cpg_rdvc *c, struct rdvc_peer *p, const union cpg_s
 	c->ops.peer_moved(c->arg, &info);
 }
 
+/* p is up, and m (a punch or keepalive) carries its session's token. */
+static void heard(struct cpg_rdvc *c, struct rdvc_peer *p)
+{
+	if (c->ops.peer_heard)
+		c->ops.peer_heard(c->arg, p->vpn_ip);
+}
+
 /* A valid punch while the path is up. */
 static void punch_while_up(struct cpg_rdvc *c, struct rdvc_peer *p, const struct cpg_msg *m,
 			   const union cpg_sockaddr *from)
@@ -1605,6 +1612,8 @@ static void handle_punch(struct cpg_rdvc *c, const struct cpg_msg *m,
 	if (!(m->flags & CPG_FLAG_ACK))
 		send_punch(c, p, from, CPG_FLAG_ACK);
 	if (p->state == PEER_UP) {
+		if (p->has_token)
+			heard(c, p);
 		punch_while_up(c, p, m, from);
 		return;
 	}
@@ -1628,6 +1637,21 @@ static void handle_punch(struct cpg_rdvc *c, const struct cpg_msg *m,
 	peer_info_fill(p, &info);
 	if (c->ops.peer_up)
 		c->ops.peer_up(c->arg, &info);
+}
+
+/*
+ * A PUNCH_KEEPALIVE holds NAT mappings open; with the token of the session
+ * of an up peer, it also proves the peer alive. Older peers send none.
+ */
+static void handle_punch_keepalive(struct cpg_rdvc *c, const struct cpg_msg *m)
+{
+	struct rdvc_peer *p;
+
+	p = m->peer_vpn_ip.s_addr == c->cfg.vpn_ip.s_addr ? peer_find(c, m->vpn_ip) : NULL;
+	if (p && p->state == PEER_UP && p->has_token && (m->present & CPG_HAS(CPG_ATTR_TOKEN)) &&
+	    (m->present & CPG_HAS(CPG_ATTR_SESSION)) && m->session == p->session &&
+	    token_ok(p, m))
+		heard(c, p);
 }
 
 /* The relay's answer to our RELAY_BIND: it will forward our datagrams. */
@@ -1731,7 +1755,7 @@ void cpg_rdvc_input(struct cpg_rdvc *c, const uint8_t *buf, size_t len,
 		handle_punch(c, &m, from);
 		break;
 	case CPG_MSG_PUNCH_KEEPALIVE:
-		/* It only holds NAT mappings open. */
+		handle_punch_keepalive(c, &m);
 		break;
 	case CPG_MSG_RELAY_BIND:
 		handle_relay_bind(c, &m, from);
@@ -1915,6 +1939,12 @@ void cpg_rdvc_keepalive(struct cpg_rdvc *c, struct in_addr peer)
 	m.vpn_ip = c->cfg.vpn_ip;
 	m.peer_vpn_ip = p->vpn_ip;
 	m.present = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_VPN_IP);
+	/* The token proves us alive to the peer (peer_heard). */
+	if (p->has_token) {
+		m.session = p->session;
+		memcpy(m.token, p->token, sizeof(m.token));
+		m.present |= CPG_HAS(CPG_ATTR_SESSION) | CPG_HAS(CPG_ATTR_TOKEN);
+	}
 	send_msg(c, &m, &p->up_ep);
 }
 

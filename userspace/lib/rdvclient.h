@@ -76,6 +76,10 @@ struct cpg_rdvc_ops {
 	 * own endpoint): its datagrams go to info->endpoint now, the session
 	 * stays. NULL: relayed paths stay relayed. */
 	void (*peer_moved)(void *arg, const struct cpg_rdvc_peer_info *info);
+	/* A punch or PUNCH_KEEPALIVE of an up peer with its session's token
+	 * came: the peer is alive. Nothing else from its endpoint proves it
+	 * (anyone can spoof a source address). May be NULL. */
+	void (*peer_heard)(void *arg, struct in_addr vpn_ip);
 	/* Our public endpoint moved (after the registered call that showed
 	 * it): the caller tells its peers where we are now. May be NULL. */
 	void (*moved)(void *arg, const union cpg_sockaddr *public_ep);
