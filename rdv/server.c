@@ -1237,7 +1237,7 @@ static bool unpadded(struct rdv_server *s, const struct cpg_msg *m, size_t len,
 	return true;
 }
 
-/* The datagram being handled is len bytes from from (NULL: none). */
+/* The datagram being handled: len bytes from from, on the socket sock. */
 static void rx_begin(struct rdv_server *s, unsigned int sock, const union cpg_sockaddr *from,
 		     size_t len)
 {
