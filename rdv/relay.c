@@ -131,7 +131,8 @@ static void handle_bind(struct relay *r, struct alloc *a, const struct cpg_msg *
 	struct cpg_msg ack = *m;
 	int side = bind_side(a, m), len;
 
-	if (side < 0) {
+	/* Port 0, broadcast...: a spoofed source, nobody to forward to. */
+	if (side < 0 || !cpg_sockaddr_usable_peer(from, true)) {
 		r->stats.bind_refused++;
 		return;
 	}

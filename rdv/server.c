@@ -87,6 +87,14 @@ struct rdv_server {
 	/* The socket of the datagram being handled: what answers its sender
 	 * goes through, and where the client that sent it is heard now. */
 	unsigned int rx_sock;
+	/* Its source (NULL between datagrams, and for what came over a
+	 * channel: authenticated), its length, the bytes sent back to its
+	 * source so far, and whether it carried the secret of the
+	 * registration it moved (answer_fits()). */
+	const union cpg_sockaddr *rx_from;
+	size_t rx_len;
+	size_t rx_answered;
+	bool rx_proven;
 	struct rdv_auth *auth;		/* NULL: the plaintext protocol */
 	/* What the certificate of the datagram's sender names, when it came
 	 * over a channel. */
@@ -230,6 +238,28 @@ static void dump(const char *what, const struct cpg_msg *m, const union cpg_sock
 }
 
 /*
+ * Nothing the RDV sends because of a datagram is larger than the datagram,
+ * and all it sends back to the datagram's source together is not either:
+ * whoever spoofs a source gets no more bytes sent there than they sent
+ * (clients pad their requests, cpg_msg_request_len()). Only the FWDs that
+ * tell a client's peers that it moved may be larger: their HELLO carried
+ * the registration's secret, which no off-path sender knows. What came
+ * over a channel is authenticated, and answered in full.
+ */
+static bool answer_fits(struct rdv_server *s, const union cpg_sockaddr *to, size_t len)
+{
+	if (!s->rx_from)
+		return true;
+	if (cpg_sockaddr_equal(to, s->rx_from)) {
+		if (len > s->rx_len - s->rx_answered)
+			return false;
+		s->rx_answered += len;
+		return true;
+	}
+	return len <= s->rx_len || s->rx_proven;
+}
+
+/*
  * What leaves the RDV's port for an endpoint with a channel is sealed. The
  * plaintext rest: RECONNECT, NOK to a plaintext HELLO, OK to ADD_ENDPOINT.
  */
@@ -238,9 +268,12 @@ static bool may_go_plain(const struct cpg_msg *m)
 	return m->type == CPG_MSG_RECONNECT || m->type == CPG_MSG_NOK || m->type == CPG_MSG_OK;
 }
 
-static void send_via(struct rdv_server *s, bool probe_port, unsigned int sock,
+/* false if not sent: it could not be encoded or sealed, or answer_fits()
+ * said no. */
+static bool send_via(struct rdv_server *s, bool probe_port, unsigned int sock,
 		     const struct cpg_msg *m, const union cpg_sockaddr *to)
 {
+	char ep[CPG_SOCKADDR_STRLEN];
 	uint8_t buf[CPG_PROTO_MAX_MSG], sealed[CPG_PROTO_MAX_MSG + CPG_CHAN_OVERHEAD];
 	int len = cpg_msg_encode(m, buf, sizeof(buf));
 	const uint8_t *out = buf;
@@ -249,7 +282,14 @@ static void send_via(struct rdv_server *s, bool probe_port, unsigned int sock,
 	if (len < 0) {
 		/* Only a bug or an endpoint family we cannot encode gets here. */
 		log_err("cannot encode a %s message", cpg_msg_type_str(m->type));
-		return;
+		return false;
+	}
+	if (!answer_fits(s, to, (size_t)len)) {
+		s->stats.withheld++;
+		log_debug("%s of %d bytes to %s withheld: larger than the %zu-byte request",
+			  cpg_msg_type_str(m->type), len, cpg_sockaddr_str(to, ep, sizeof(ep)),
+			  s->rx_len);
+		return false;
 	}
 	if (s->auth && !probe_port) {
 		int st = rdv_auth_seal(s->auth, to, buf, (size_t)len, sealed, sizeof(sealed),
@@ -258,7 +298,7 @@ static void send_via(struct rdv_server *s, bool probe_port, unsigned int sock,
 		if (st == 0)
 			out = sealed;
 		else if (st != -ENOENT || !may_go_plain(m))
-			return;
+			return false;
 		else
 			out_len = (size_t)len;
 	}
@@ -266,12 +306,13 @@ static void send_via(struct rdv_server *s, bool probe_port, unsigned int sock,
 		dump(probe_port ? "send from the probe port to" : "send to", m, to);
 	(probe_port ? s->cfg.send_probe : s->cfg.send)(s->cfg.send_arg, sock, to, out, out_len);
 	s->stats.sent++;
+	return true;
 }
 
 /* An answer to the sender of the datagram being handled, which may be no client. */
-static void send_reply(struct rdv_server *s, const struct cpg_msg *m, const union cpg_sockaddr *to)
+static bool send_reply(struct rdv_server *s, const struct cpg_msg *m, const union cpg_sockaddr *to)
 {
-	send_via(s, false, s->rx_sock, m, to);
+	return send_via(s, false, s->rx_sock, m, to);
 }
 
 static void send_to_client(struct rdv_server *s, const struct cpg_msg *m,
@@ -294,8 +335,8 @@ static void send_nok(struct rdv_server *s, uint32_t request_id, const union cpg_
 	cpg_msg_init(&m, CPG_MSG_NOK, request_id);
 	m.present = CPG_HAS(CPG_ATTR_REASON);
 	m.reason = reason;
-	send_reply(s, &m, to);
-	s->stats.nok[reason]++;
+	if (send_reply(s, &m, to))
+		s->stats.nok[reason]++;
 }
 
 /* RECONNECT to whoever spoke: 8 bytes, smaller than any record. */
@@ -305,8 +346,8 @@ static void send_reconnect(struct rdv_server *s, uint32_t request_id,
 	struct cpg_msg r;
 
 	cpg_msg_init(&r, CPG_MSG_RECONNECT, request_id);
-	send_reply(s, &r, to);
-	s->stats.reconnect++;
+	if (send_reply(s, &r, to))
+		s->stats.reconnect++;
 }
 
 static void send_rej(struct rdv_server *s, const struct cpg_msg *ask, const struct rdv_client *to,
@@ -614,24 +655,18 @@ static bool usable_vpn_ip6(const struct in6_addr *ip)
 	       !IN6_IS_ADDR_MULTICAST(ip) && !IN6_IS_ADDR_V4MAPPED(ip);
 }
 
-/* A local endpoint a peer could send to. */
-static bool usable_endpoint(const union cpg_sockaddr *ep)
+/*
+ * A local endpoint its peers could send to, published by a client at from:
+ * loopback only from a client that reaches us over loopback (all on one host).
+ */
+static bool usable_endpoint(const union cpg_sockaddr *ep, const union cpg_sockaddr *from)
 {
-	switch (ep->sa.sa_family) {
-	case AF_INET:
-		return ep->in.sin_port != 0 && usable_vpn_ip(ep->in.sin_addr);
-	case AF_INET6:
-		return ep->in6.sin6_port != 0 && !IN6_IS_ADDR_UNSPECIFIED(&ep->in6.sin6_addr);
-	default:
-		return false;
-	}
+	return cpg_sockaddr_usable_peer(ep, cpg_sockaddr_is_loopback(from));
 }
 
 static bool usable_hello(const struct cpg_msg *m)
 {
 	if (!usable_vpn_ip(m->vpn_ip))
-		return false;
-	if ((m->present & CPG_HAS(CPG_ATTR_LOCAL_ENDPOINT)) && !usable_endpoint(&m->local_ep))
 		return false;
 	return !(m->present & CPG_HAS(CPG_ATTR_VPN_IP6)) || usable_vpn_ip6(&m->vpn_ip6);
 }
@@ -647,12 +682,22 @@ static bool proves_registration(const struct rdv_client *c, const struct cpg_msg
 	       !CRYPTO_memcmp(m->reg_token, c->reg_token, sizeof(c->reg_token));
 }
 
-static void client_set_local(struct rdv_client *c, const struct cpg_msg *m)
+/* The HELLO's local endpoint, or none: one no peer could use is dropped. */
+static void client_set_local(struct rdv_server *s, struct rdv_client *c, const struct cpg_msg *m)
 {
-	if (m->present & CPG_HAS(CPG_ATTR_LOCAL_ENDPOINT))
-		c->local_ep = m->local_ep;
-	else
-		memset(&c->local_ep, 0, sizeof(c->local_ep));
+	char ep[CPG_SOCKADDR_STRLEN], from[CPG_SOCKADDR_STRLEN];
+
+	memset(&c->local_ep, 0, sizeof(c->local_ep));
+	if (!(m->present & CPG_HAS(CPG_ATTR_LOCAL_ENDPOINT)))
+		return;
+	if (!usable_endpoint(&m->local_ep, s->rx_from)) {
+		s->stats.endpoints_refused++;
+		log_debug("HELLO from %s: local endpoint %s dropped: no peer can use it",
+			  cpg_sockaddr_str(s->rx_from, from, sizeof(from)),
+			  cpg_sockaddr_str(&m->local_ep, ep, sizeof(ep)));
+		return;
+	}
+	c->local_ep = m->local_ep;
 }
 
 /*
@@ -749,7 +794,7 @@ static void client_register(struct rdv_server *s, const struct cpg_msg *m,
 	c->vpn_ip = m->vpn_ip;
 	c->endpoint = *from;
 	c->sock = s->rx_sock;
-	client_set_local(c, m);
+	client_set_local(s, c, m);
 	client_set_ip6(s, c, m);
 	c->last_seen = now;
 	htab_insert(&s->by_ip, &c->by_ip, ip_hash(s, c->vpn_ip));
@@ -805,7 +850,7 @@ static void handle_hello(struct rdv_server *s, const struct cpg_msg *m,
 	bool proven;
 
 	if (!usable_hello(m)) {
-		log_info("HELLO from %s refused: bad VPN IP, IPv6 VPN IP or local endpoint",
+		log_info("HELLO from %s refused: bad VPN IP or IPv6 VPN IP",
 			 cpg_sockaddr_str(from, ep, sizeof(ep)));
 		send_nok(s, m->request_id, from, CPG_REASON_BAD_REQUEST);
 		return;
@@ -854,7 +899,7 @@ static void handle_hello(struct rdv_server *s, const struct cpg_msg *m,
 			memset(&holder->alt_ep, 0, sizeof(holder->alt_ep));
 		}
 		take_over_ip6(s, holder6);
-		client_set_local(holder, m);
+		client_set_local(s, holder, m);
 		client_set_ip6(s, holder, m);
 		client_touch(s, holder, now);
 		welcome(s, holder, m->request_id);
@@ -872,11 +917,12 @@ static void handle_hello(struct rdv_server *s, const struct cpg_msg *m,
 		client_remove(s, at_ep, "replaced: its endpoint registered another VPN IP");
 	take_over_ip6(s, holder6);
 	if (proven) {
+		s->rx_proven = true;
 		/* Its certificate, without its secret: a new process. */
 		if (!proves_registration(holder, m))
 			client_end_sessions(s, holder, "ended: its client registered again");
 		/* First: peers behind its new NAT are told its local endpoint. */
-		client_set_local(holder, m);
+		client_set_local(s, holder, m);
 		client_set_ip6(s, holder, m);
 		client_move(s, holder, from, now);
 		welcome(s, holder, m->request_id);
@@ -1128,6 +1174,7 @@ static bool channel_input(struct rdv_server *s, const uint8_t **buf, size_t *len
 	switch (rdv_auth_input(s->auth, s->rx_sock, *buf, *len, from, now, buf, len,
 			       &s->rx_id)) {
 	case RDV_AUTH_MESSAGE:
+		s->rx_from = NULL;	/* authenticated: answered in full */
 		return true;
 	case RDV_AUTH_NO_CHANNEL:
 		send_reconnect(s, 0, from);
@@ -1156,16 +1203,67 @@ static bool plaintext_allowed(struct rdv_server *s, const struct cpg_msg *m,
 	return false;
 }
 
-void rdv_server_input(struct rdv_server *s, unsigned int sock, const uint8_t *buf, size_t len,
-		      const union cpg_sockaddr *from, uint64_t now_ms)
+/*
+ * A source no client can have (port 0, multicast, broadcast...): an answer
+ * there would go nowhere or everywhere, a registration would be useless.
+ */
+static bool bad_source(struct rdv_server *s, const union cpg_sockaddr *from, size_t len)
+{
+	char ep[CPG_SOCKADDR_STRLEN];
+
+	if (cpg_sockaddr_usable_peer(from, true))
+		return false;
+	s->stats.bad_source++;
+	log_debug("dropped %zu bytes from %s: not a source a client can have", len,
+		  cpg_sockaddr_str(from, ep, sizeof(ep)));
+	return true;
+}
+
+/*
+ * A request shorter than its largest answer (cpg_msg_request_len()) gets
+ * none: whoever spoofed its source would get more bytes than they sent.
+ * A HELLO gets a NOK (shorter than any HELLO) so that a client that does
+ * not pad learns why; the rest are dropped. Nothing changes state.
+ */
+static bool unpadded(struct rdv_server *s, const struct cpg_msg *m, size_t len,
+		     const union cpg_sockaddr *from)
+{
+	char ep[CPG_SOCKADDR_STRLEN];
+
+	/* Over a channel, authenticated: answered in full. */
+	if (!s->rx_from || len >= cpg_msg_request_len(m->type))
+		return false;
+	s->stats.unpadded++;
+	log_debug("%s of %zu bytes from %s dropped: requests are padded to %zu",
+		  cpg_msg_type_str(m->type), len, cpg_sockaddr_str(from, ep, sizeof(ep)),
+		  cpg_msg_request_len(m->type));
+	if (m->type == CPG_MSG_HELLO)
+		send_nok(s, m->request_id, from, CPG_REASON_BAD_REQUEST);
+	return true;
+}
+
+/* The datagram being handled: len bytes from from, on the socket sock. */
+static void rx_begin(struct rdv_server *s, unsigned int sock, const union cpg_sockaddr *from,
+		     size_t len)
+{
+	s->rx_sock = sock;
+	s->rx_from = from;
+	s->rx_len = len;
+	s->rx_answered = 0;
+	s->rx_proven = false;
+	s->stats.received++;
+}
+
+static void input(struct rdv_server *s, const uint8_t *buf, size_t len,
+		  const union cpg_sockaddr *from, uint64_t now_ms)
 {
 	char ep[CPG_SOCKADDR_STRLEN];
 	struct cpg_msg m;
 	enum cpg_decode_err err;
 
-	s->rx_sock = sock;
+	if (bad_source(s, from, len))
+		return;
 	s->rx_id = NULL;
-	s->stats.received++;
 	if (s->auth && len && !cpg_proto_is_ours(buf, len) &&
 	    !channel_input(s, &buf, &len, from, now_ms))
 		return;
@@ -1179,6 +1277,8 @@ void rdv_server_input(struct rdv_server *s, unsigned int sock, const uint8_t *bu
 	if (m.type <= CPG_MSG_TYPE_MAX)
 		s->stats.types[m.type]++;
 	if (s->auth && !s->rx_id && !plaintext_allowed(s, &m, from))
+		return;
+	if (unpadded(s, &m, len, from))
 		return;
 	switch (m.type) {
 	case CPG_MSG_HELLO:
@@ -1202,6 +1302,14 @@ void rdv_server_input(struct rdv_server *s, unsigned int sock, const uint8_t *bu
 	}
 }
 
+void rdv_server_input(struct rdv_server *s, unsigned int sock, const uint8_t *buf, size_t len,
+		      const union cpg_sockaddr *from, uint64_t now_ms)
+{
+	rx_begin(s, sock, from, len);
+	input(s, buf, len, from, now_ms);
+	s->rx_from = NULL;
+}
+
 /*
  * The NAT behind c, from where its PROBE came (e2) and what got through.
  * With one RDV address, only the port changes between the two tests: an
@@ -1217,15 +1325,15 @@ static uint8_t nat_type(const struct rdv_client *c, const union cpg_sockaddr *e2
 	return flags & CPG_FLAG_FILTER_OPEN ? CPG_NAT_CONE : CPG_NAT_RESTRICTED;
 }
 
-void rdv_server_input_probe(struct rdv_server *s, unsigned int sock, const uint8_t *buf,
-			    size_t len, const union cpg_sockaddr *from, uint64_t now_ms)
+static void input_probe(struct rdv_server *s, unsigned int sock, const uint8_t *buf, size_t len,
+			const union cpg_sockaddr *from)
 {
 	char ep[CPG_SOCKADDR_STRLEN], ip[INET_ADDRSTRLEN];
 	struct rdv_client *c;
 	struct cpg_msg m, r;
 
-	s->rx_sock = sock;
-	s->stats.received++;
+	if (bad_source(s, from, len))
+		return;
 	if (cpg_msg_decode(&m, buf, len) != CPG_DECODE_OK || m.type != CPG_MSG_PROBE ||
 	    !(m.present & CPG_HAS(CPG_ATTR_VPN_IP))) {
 		s->stats.probes_dropped++;
@@ -1236,6 +1344,8 @@ void rdv_server_input_probe(struct rdv_server *s, unsigned int sock, const uint8
 	if (s->cfg.dump)
 		dump("recv at the probe port from", &m, from);
 	s->stats.types[m.type]++;
+	if (unpadded(s, &m, len, from))
+		return;
 	c = find_by_ip(s, m.vpn_ip);
 	/* Only the client's own host may probe: its type is for its peers to trust. */
 	if (!c || !cpg_sockaddr_same_host(&c->endpoint, from)) {
@@ -1254,6 +1364,15 @@ void rdv_server_input_probe(struct rdv_server *s, unsigned int sock, const uint8
 	r.public_ep = *from;
 	r.nat_type = c->nat_type;
 	send_via(s, true, sock, &r, from);
+}
+
+void rdv_server_input_probe(struct rdv_server *s, unsigned int sock, const uint8_t *buf,
+			    size_t len, const union cpg_sockaddr *from, uint64_t now_ms)
+{
+	(void)now_ms;
+	rx_begin(s, sock, from, len);
+	input_probe(s, sock, buf, len, from);
+	s->rx_from = NULL;
 }
 
 void rdv_server_relay_expired(struct rdv_server *s, uint64_t handle, const struct relay_pair *pair)
@@ -1480,6 +1599,9 @@ void rdv_server_log_stats(const struct rdv_server *s, int prio)
 		   " reconnect=%" PRIu64,
 		   st->registered, st->moved, st->taken_over, st->left, st->purged, st->sessions_created,
 		   st->sessions_evicted, st->reconnect);
+	cpg_log_at(prio, "stats: off-path: bad_source=%" PRIu64 " endpoints_refused=%" PRIu64
+		   " unpadded=%" PRIu64 " withheld=%" PRIu64, st->bad_source, st->endpoints_refused,
+		   st->unpadded, st->withheld);
 	cpg_log_at(prio, "stats: nat: probes=%" PRIu64 " probes_dropped=%" PRIu64 " none=%" PRIu64
 		   " cone=%" PRIu64 " restricted=%" PRIu64 " symmetric=%" PRIu64 " relays=%zu"
 		   " relayed_nat=%" PRIu64 " relayed_punch_failed=%" PRIu64,

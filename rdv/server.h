@@ -92,6 +92,16 @@ struct rdv_stats {
 	uint64_t probes_dropped;	/* at the probe port: not a PROBE of a client */
 	uint64_t nat[CPG_NAT_TYPE_MAX + 1];	/* probe results, by type */
 	uint64_t relayed[CPG_REASON_MAX + 1];	/* relayed sessions created, by reason */
+	/* Datagrams dropped for a source no client can have (port 0, multicast...). */
+	uint64_t bad_source;
+	/* Endpoints dropped from messages: no peer could use them
+	 * (cpg_sockaddr_usable_peer()). */
+	uint64_t endpoints_refused;
+	/* Requests shorter than their largest answer (cpg_msg_request_len()):
+	 * dropped, a HELLO with a NOK. */
+	uint64_t unpadded;
+	/* Answers not sent: larger than the request (docs/protocol.md 11). */
+	uint64_t withheld;
 	size_t clients;			/* registered now, timed-out ones included */
 	size_t sessions;		/* now, relayed ones past their TTL included */
 	size_t relays;			/* sessions holding a relay allocation now */

@@ -41,12 +41,46 @@ static struct {
 /* The RDV's socket the test's datagrams come in on. */
 static unsigned int rx_sock;
 
+/*
+ * The datagram being handled: no answer the server sends because of it is
+ * larger than it, and all it sends back to its source are not either
+ * (docs/protocol.md, section 11); only a FWD telling a peer that a client
+ * moved may be, as its HELLO proved the registration's secret.
+ */
+static struct {
+	bool active;
+	union cpg_sockaddr from;
+	size_t len;
+	size_t answered;	/* bytes sent back to from */
+} rx;
+
+static bool moved_fwd(const uint8_t *buf, size_t len)
+{
+	struct cpg_msg m;
+
+	return cpg_msg_decode(&m, buf, len) == CPG_DECODE_OK && m.type == CPG_MSG_FWD &&
+	       (m.present & CPG_HAS(CPG_ATTR_FLAGS)) && (m.flags & CPG_FLAG_DIRECT_TRY);
+}
+
+static void check_answer_size(const union cpg_sockaddr *to, const uint8_t *buf, size_t len)
+{
+	if (!rx.active)
+		return;
+	if (cpg_sockaddr_equal(to, &rx.from)) {
+		rx.answered += len;
+		assert_true(rx.answered <= rx.len);
+		return;
+	}
+	assert_true(len <= rx.len || moved_fwd(buf, len));
+}
+
 static void record(unsigned int sock, const union cpg_sockaddr *to, const uint8_t *buf, size_t len,
 		   bool probe)
 {
 	struct sent_msg *s;
 
 	assert_true(len > 0 && len <= CPG_PROTO_MAX_MSG);
+	check_answer_size(to, buf, len);
 	if (sent.n >= MAX_RECORDED) {
 		sent.n++;
 		return;
@@ -75,6 +109,31 @@ static void record_send_probe(void *arg, unsigned int sock, const union cpg_sock
 static void clear_sent(void)
 {
 	sent.n = 0;
+}
+
+static void rx_start(const union cpg_sockaddr *from, size_t len)
+{
+	rx.active = true;
+	rx.from = *from;
+	rx.len = len;
+	rx.answered = 0;
+}
+
+/* Every datagram goes in through these two: check_answer_size() watches. */
+static void server_input(struct rdv_server *s, unsigned int sock, const uint8_t *buf, size_t len,
+			 const union cpg_sockaddr *from, uint64_t now)
+{
+	rx_start(from, len);
+	rdv_server_input(s, sock, buf, len, from, now);
+	rx.active = false;
+}
+
+static void server_input_probe(struct rdv_server *s, unsigned int sock, const uint8_t *buf,
+			       size_t len, const union cpg_sockaddr *from, uint64_t now)
+{
+	rx_start(from, len);
+	rdv_server_input_probe(s, sock, buf, len, from, now);
+	rx.active = false;
 }
 
 /* The i-th message sent went through the RDV's socket number sock. */
@@ -117,8 +176,11 @@ static void input_msg(struct rdv_server *s, const struct cpg_msg *m,
 	int len = cpg_msg_encode(m, buf, sizeof(buf));
 
 	assert_true(len > 0);
+	/* As clients send it. */
+	len = cpg_msg_pad(buf, (size_t)len, sizeof(buf), cpg_msg_request_len(m->type));
+	assert_true(len > 0);
 	clear_sent();
-	rdv_server_input(s, rx_sock, buf, (size_t)len, from, now);
+	server_input(s, rx_sock, buf, (size_t)len, from, now);
 }
 
 static void send_hello_ip(struct rdv_server *s, struct in_addr ip, const union cpg_sockaddr *from,
@@ -885,20 +947,148 @@ static void test_reg_token_move_onto_registered_endpoint(void **state)
 static void test_hello_bad_request(void **state)
 {
 	struct rdv_server *s = *state;
-	union cpg_sockaddr no_addr = test_ep4("0.0.0.0", 5000);
-	union cpg_sockaddr no_port = test_ep4("192.168.1.1", 0);
 
 	send_hello(s, "0.0.0.0", A_EP(), NULL, T0);
 	expect_nok(A_EP(), CPG_REASON_BAD_REQUEST);
 	send_hello(s, "255.255.255.255", A_EP(), NULL, T0);
 	expect_nok(A_EP(), CPG_REASON_BAD_REQUEST);
-	send_hello(s, "10.0.0.1", A_EP(), &no_addr, T0);
-	expect_nok(A_EP(), CPG_REASON_BAD_REQUEST);
-	send_hello(s, "10.0.0.1", A_EP(), &no_port, T0);
-	expect_nok(A_EP(), CPG_REASON_BAD_REQUEST);
 	assert_int_equal(sent.msgs[0].msg.request_id, 42);
 	assert_int_equal(rdv_server_stats(s)->clients, 0);
-	assert_int_equal(rdv_server_stats(s)->nok[CPG_REASON_BAD_REQUEST], 4);
+	assert_int_equal(rdv_server_stats(s)->nok[CPG_REASON_BAD_REQUEST], 2);
+}
+
+/*
+ * A local endpoint no peer could use (cpg_sockaddr_usable_peer()) is
+ * dropped, and the client registered without it; loopback is one only for
+ * a client that reaches us over loopback itself (all on one host).
+ */
+static void test_hello_bad_local_endpoint(void **state)
+{
+	static const char *const refused[] = {
+		"0.0.0.0:5000", "192.168.1.1:0", "127.0.0.1:5000", "224.0.0.1:5000",
+		"255.255.255.255:5000", "240.0.0.1:5000", "[::]:5000", "[::1]:5000",
+		"[ff02::1]:5000", "[::ffff:192.168.1.1]:5000", "[fe80::1]:5000",
+	};
+	struct rdv_server *s = *state;
+	union cpg_sockaddr lo_client = test_ep4("127.0.0.1", 6000), local, lo;
+	struct rdv_client_info info;
+
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		assert_int_equal(cpg_sockaddr_parse(refused[i], 0, &local), 0);
+		send_hello(s, "10.0.0.1", A_EP(), &local, T0);
+		expect_ok(A_EP());
+		assert_true(rdv_server_client(s, test_ip4("10.0.0.1"), T0, &info));
+		assert_false(cpg_sockaddr_is_set(&info.local_ep));
+	}
+	assert_int_equal(rdv_server_stats(s)->endpoints_refused, sizeof(refused) / sizeof(refused[0]));
+	/* All on one host: loopback is where its peers reach it. */
+	lo = test_ep4("127.0.0.1", 5000);
+	send_hello(s, "10.0.0.2", &lo_client, &lo, T0);
+	expect_ok(&lo_client);
+	assert_true(rdv_server_client(s, test_ip4("10.0.0.2"), T0, &info));
+	assert_true(cpg_sockaddr_equal(&info.local_ep, &lo));
+	/* A source no client can have: dropped unanswered. */
+	local = test_ep4("192.0.2.1", 0);
+	send_hello(s, "10.0.0.3", &local, NULL, T0);
+	assert_int_equal(sent.n, 0);
+	assert_false(rdv_server_client(s, test_ip4("10.0.0.3"), T0, &info));
+	assert_int_equal(rdv_server_stats(s)->bad_source, 1);
+}
+
+static void fill_every_attr(struct cpg_msg *m)
+{
+	m->present = 0;
+	for (unsigned int a = 1; a <= CPG_ATTR_MAX; a++)
+		m->present |= CPG_HAS(a);
+	m->vpn_ip = test_ip4("10.0.0.1");
+	m->peer_vpn_ip = test_ip4("10.0.0.2");
+	m->local_ep = test_ep4("192.168.1.10", 5000);
+	m->public_ep = m->local_ep;
+	m->peer_ep = m->local_ep;
+	m->relay_ep = m->local_ep;
+	assert_int_equal(cpg_sockaddr_parse("[2001:db8::1]:5", 0, &m->peer_alt_ep), 0);
+	m->session = 1;
+	m->role = CPG_ROLE_CLIENT;
+	m->ports.low = m->ports.high = 1;
+	m->vpn_ip6 = test_ip6("fd00::1");
+	m->peer_vpn_ip6 = test_ip6("fd00::2");
+}
+
+/* type from from, with: nothing but the header (0), what it requires
+ * (1), every attribute (2); padded as clients pad, or not. */
+static void send_shaped(struct rdv_server *s, uint8_t type, const union cpg_sockaddr *from,
+			int shape, bool pad, bool probe_port)
+{
+	uint8_t buf[CPG_PROTO_MAX_MSG];
+	struct cpg_msg m;
+	int len;
+
+	cpg_msg_init(&m, type, 9);
+	if (shape == 2) {
+		fill_every_attr(&m);
+	} else if (shape == 1) {
+		fill_every_attr(&m);
+		m.present = CPG_HAS(CPG_ATTR_VPN_IP);
+		if (type == CPG_MSG_ASK || type == CPG_MSG_CLOSE)
+			m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP);
+		if (type == CPG_MSG_ADD_ENDPOINT)
+			m.present |= CPG_HAS(CPG_ATTR_REG_TOKEN);
+	} else {
+		m.present = 0;
+	}
+	len = cpg_msg_encode(&m, buf, sizeof(buf));
+	assert_true(len >= CPG_PROTO_HDR_LEN);
+	if (pad)
+		len = cpg_msg_pad(buf, (size_t)len, sizeof(buf), cpg_msg_request_len(type));
+	assert_true(len >= CPG_PROTO_HDR_LEN);
+	clear_sent();
+	if (probe_port)
+		server_input_probe(s, rx_sock, buf, (size_t)len, from, T0);
+	else
+		server_input(s, rx_sock, buf, (size_t)len, from, T0);
+}
+
+/*
+ * Every type, from a stranger and from a client, in every shape, padded or
+ * not, at both ports: no answer larger than the datagram, nor answers to
+ * its source larger together (check_answer_size() asserts it on every
+ * send of every test; here every path gets its turn). Padded requests get
+ * their answers: the padding covers the largest.
+ */
+static struct rdv_server *new_relay_server(unsigned int capacity, bool relay);
+
+static void test_answer_sizes(void **state)
+{
+	struct rdv_server *s = new_relay_server(4, true);
+	union cpg_sockaddr stranger = test_ep4("203.0.113.7", 7000);
+	const union cpg_sockaddr *from[] = { &stranger, A_EP() };
+
+	for (unsigned int type = 1; type <= CPG_MSG_TYPE_MAX; type++)
+		for (int f = 0; f < 2; f++)
+			for (int shape = 0; shape < 3; shape++)
+				for (int pad = 0; pad < 2; pad++) {
+					send_hello(s, "10.0.0.1", A_EP(), NULL, T0);
+					send_hello(s, "10.0.0.2", B_EP(), NULL, T0);
+					send_shaped(s, (uint8_t)type, from[f], shape, pad, false);
+					send_shaped(s, (uint8_t)type, from[f], shape, pad, true);
+				}
+	assert_int_equal(rdv_server_stats(s)->withheld, 0);
+	assert_true(rdv_server_stats(s)->unpadded > 0);
+	/* An unpadded HELLO registers nothing: NOK. */
+	send_shaped(s, CPG_MSG_HELLO, &stranger, 1, false, false);
+	expect_nok(&stranger, CPG_REASON_BAD_REQUEST);
+	/* An unpadded PING from a client: nothing, not even its liveness. */
+	send_shaped(s, CPG_MSG_PING, A_EP(), 0, false, false);
+	assert_int_equal(sent.n, 0);
+	send_shaped(s, CPG_MSG_PING, A_EP(), 0, true, false);
+	assert_int_equal(sent.n, 1);
+	/* From a stranger, 8 bytes get an 8-byte RECONNECT. */
+	send_shaped(s, CPG_MSG_PING, &stranger, 0, false, false);
+	assert_int_equal(sent.n, 0);
+	send_shaped(s, CPG_MSG_CLOSE, &stranger, 1, false, false);
+	sent_msg(0, CPG_MSG_RECONNECT, &stranger);
+	(void)state;
+	rdv_server_free(s);
 }
 
 static void test_max_clients(void **state)
@@ -1315,7 +1505,7 @@ static void input_bad(struct rdv_server *s, const uint8_t *buf, size_t len,
 		      const union cpg_sockaddr *from)
 {
 	clear_sent();
-	rdv_server_input(s, rx_sock, buf, len, from, T0 + 1000);
+	server_input(s, rx_sock, buf, len, from, T0 + 1000);
 }
 
 static uint64_t malformed_total(struct rdv_server *s)
@@ -1382,7 +1572,9 @@ static void test_random_bytes(void **state)
 			continue;	/* valid by chance: not this test's business */
 		input_bad(s, buf, len, from[i % 3]);
 		dropped++;
-		if (err == CPG_DECODE_VERSION && m.type == CPG_MSG_HELLO && buf[0] < 20) {
+		/* The 13-byte NOK answers only what is no shorter. */
+		if (err == CPG_DECODE_VERSION && m.type == CPG_MSG_HELLO && buf[0] < 20 &&
+		    len >= 13) {
 			expect_nok(from[i % 3], CPG_REASON_VERSION);
 			version_noks++;
 		} else {
@@ -1738,8 +1930,10 @@ static void send_probe(struct rdv_server *s, const char *ip, const union cpg_soc
 	}
 	len = cpg_msg_encode(&m, buf, sizeof(buf));
 	assert_true(len > 0);
+	len = cpg_msg_pad(buf, (size_t)len, sizeof(buf), cpg_msg_request_len(m.type));
+	assert_true(len > 0);
 	clear_sent();
-	rdv_server_input_probe(s, rx_sock, buf, (size_t)len, from, T0);
+	server_input_probe(s, rx_sock, buf, (size_t)len, from, T0);
 }
 
 static void expect_probe_ans(const union cpg_sockaddr *to, uint8_t nat_type)
@@ -1822,8 +2016,8 @@ static void test_probe(void **state)
 	send_probe(s, "10.0.0.3", A_EP(), 0);
 	assert_int_equal(sent.n, 0);
 	clear_sent();
-	rdv_server_input_probe(s, 0, junk, sizeof(junk), A_EP(), T0);
-	rdv_server_input_probe(s, 0, junk, 3, A_EP(), T0);
+	server_input_probe(s, 0, junk, sizeof(junk), A_EP(), T0);
+	server_input_probe(s, 0, junk, 3, A_EP(), T0);
 	assert_int_equal(sent.n, 0);
 	assert_int_equal(st->probes_dropped, 4);
 	assert_int_equal(nat_of(s, "10.0.0.1"), CPG_NAT_SYMMETRIC);
@@ -2338,7 +2532,7 @@ static void test_dump(void **state)
 	register_a_b(s);
 	send_ask(s, A_EP(), "10.0.0.2", T0);
 	assert_int_equal(sent.n, 2);
-	rdv_server_input(s, 0, junk, sizeof(junk), A_EP(), T0);
+	server_input(s, 0, junk, sizeof(junk), A_EP(), T0);
 	rdv_server_log_stats(s, LOG_NOTICE);
 	send_simple(s, CPG_MSG_BYE, A_EP(), T0);
 	cpg_log_level = saved;
@@ -2364,7 +2558,7 @@ static void test_dump_probe_relay(void **state)
 	fake.capacity = FAKE_RELAYS;
 	cpg_log_level = LOG_DEBUG;
 	relayed_session(s);
-	rdv_server_input_probe(s, 0, junk, sizeof(junk), A_EP(), T0);
+	server_input_probe(s, 0, junk, sizeof(junk), A_EP(), T0);
 	rdv_server_log_stats(s, LOG_NOTICE);
 	cpg_log_level = saved;
 	rdv_server_free(s);
@@ -2395,6 +2589,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reg_token_move_onto_registered_endpoint, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_hello_bad_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hello_bad_local_endpoint, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_answer_sizes, setup, teardown),
 		cmocka_unit_test(test_max_clients),
 		cmocka_unit_test(test_unlimited_clients),
 		cmocka_unit_test_setup_teardown(test_reconnect_unknown, setup, teardown),

@@ -22,6 +22,8 @@
  *              allows, up to 65507 bytes (sent in IPv4 fragments)
  *   mutant     with -x: that record with 1 to 4 bytes changed, never its
  *              length field, or cut short (then the length lies)
+ *   signal     only with -k: a first byte of 0 to 19 (the RDV protocol's and
+ *              punches', docs/protocol.md 2.1), 1 to 64 bytes in all
  * A length field never says less than what follows it: every datagram holds
  * one record at most, so a receiver counts one drop per datagram.
  *
@@ -74,7 +76,7 @@
 
 enum kind {
 	K_RANDOM, K_AUTH, K_EPOCH, K_TYPE, K_VERSION, K_HEADER, K_SHORT, K_LIE, K_OVERSIZED,
-	K_MUTANT, KINDS,
+	K_MUTANT, K_SIGNAL, KINDS,
 };
 
 /* Names, and weights: oversized datagrams are heavy (30 KiB on average),
@@ -93,6 +95,7 @@ static const struct {
 	[K_LIE] = { "lie", 8 },
 	[K_OVERSIZED] = { "oversized", 1 },
 	[K_MUTANT] = { "mutant", 8 },
+	[K_SIGNAL] = { "signal", 8 },
 };
 
 struct garbage {
@@ -115,7 +118,7 @@ static void usage(FILE *out)
 		"Send COUNT (default 1000) malformed datagrams to DST_IP:PORT, RATE per second\n"
 		"(default 0: as fast as possible), of kinds drawn from a PRNG seeded with SEED\n"
 		"(default 1): those of -k, else all of random auth epoch type version header\n"
-		"short lie oversized, and mutant with -x. EPOCH (default 1) is the one a\n"
+		"short lie oversized, and mutant with -x (signal: only with -k). EPOCH (default 1) is the one a\n"
 		"valid-looking record claims; MTU (default 1500) the path's, beyond which a\n"
 		"datagram is oversized. HEX is a captured DTLS record (hex digits; blanks and\n"
 		"':' ignored) to mutate. With -s, the datagrams claim SRC_IP:PORT as their\n"
@@ -237,6 +240,11 @@ static size_t build(struct garbage *g, enum kind k)
 	case K_OVERSIZED:
 		return record(g, CT_APPLICATION_DATA, DTLS_1_2, g->epoch,
 			      rng_range(&g->rng, room + 1, MAX_PAYLOAD) - DTLS_HDR_LEN);
+	case K_SIGNAL:
+		len = rng_range(&g->rng, 1, 64);
+		rng_fill(&g->rng, g->buf, len);
+		g->buf[0] = (uint8_t)rng_range(&g->rng, 0, 19);
+		return len;
 	case K_MUTANT:
 	case KINDS:
 		break;
@@ -483,7 +491,7 @@ int main(int argc, char **argv)
 	static struct garbage g = {
 		.epoch = 1,
 		.mtu = 1500,
-		.enabled = ((1u << KINDS) - 1) & ~(1u << K_MUTANT),
+		.enabled = ((1u << KINDS) - 1) & ~(1u << K_MUTANT) & ~(1u << K_SIGNAL),
 	};
 	struct options o = { .count = 1000, .seed = 1 };
 	int fd, status;

@@ -823,6 +823,16 @@ static void on_peer_up(void *arg, const struct cpg_rdvc_peer_info *info)
 	peer_dtls_update(v, p);
 }
 
+/* A punch or PUNCH_KEEPALIVE of the peer with its session's token. */
+static void on_peer_heard(void *arg, struct in_addr vpn_ip)
+{
+	struct vpn *v = arg;
+	struct peer *p = peer_table_find(&v->peers, vpn_ip);
+
+	if (p)
+		p->last_heard_ms = now_ms(v);
+}
+
 /* The relayed path turned direct: the tunnel follows it, keys and all. */
 static void on_peer_moved(void *arg, const struct cpg_rdvc_peer_info *info)
 {
@@ -1225,15 +1235,20 @@ static bool float_try(struct vpn *v, const uint8_t *buf, size_t len,
 
 /* ---- The socket ----------------------------------------------------------- */
 
+/*
+ * Only authenticated traffic proves a peer alive (last_heard_ms), as anyone
+ * can send datagrams from its endpoint: records the data plane opened
+ * (peer_tick() reads its counters), a record of a roaming peer that opened
+ * under its key (float_peer()), and punches and PUNCH_KEEPALIVEs with the
+ * session's token (on_peer_heard()). What reaches OpenSSL here proves
+ * nothing by arriving: a close_notify or a fatal alert under the tunnel's
+ * keys ends it, and a handshake that completes starts the count anew.
+ */
 static void datagram_in(struct vpn *v, uint8_t *buf, size_t len, const union cpg_sockaddr *from)
 {
 	struct peer *p;
 
 	if (cpg_proto_is_ours(buf, len)) {
-		/* Punches and keepalives prove the peer is alive. */
-		p = peer_table_find_ep(&v->peers, from);
-		if (p)
-			p->last_heard_ms = now_ms(v);
 		cpg_rdvc_input(v->rdvc, buf, len, from);
 		return;
 	}
@@ -1254,7 +1269,6 @@ static void datagram_in(struct vpn *v, uint8_t *buf, size_t len, const union cpg
 		v->n.unknown_dtls++;
 		return;
 	}
-	p->last_heard_ms = now_ms(v);
 	/* Counted, since OpenSSL silently ignores what it cannot use. */
 	p->dtls_in++;
 	cpg_dtls_session_input(p->dtls, buf, len);
@@ -1669,7 +1683,7 @@ static void vpn_dump(void *arg, struct status_buf *b)
 	status_kv_u64(b, "drop_unknown_dtls", v->n.unknown_dtls);
 	status_kv_u64(b, "drop_other", v->n.other);
 	/* RDV-protocol datagrams that were malformed or out of place. */
-	status_kv_u64(b, "drop_signal", rs->malformed + rs->unexpected);
+	status_kv_u64(b, "drop_signal", rs->malformed + rs->unexpected + rs->endpoints_refused);
 	/* Roaming; the last three are part of drop_unknown_dtls. */
 	status_kv_u64(b, "floats", v->n.floats);
 	status_kv_u64(b, "float_rejected", v->n.float_rejected);
@@ -1766,6 +1780,7 @@ struct vpn *vpn_new(struct cpg_loop *loop, const struct cpg_config *cfg)
 		.peer_incoming = on_peer_incoming,
 		.peer_up = on_peer_up,
 		.peer_moved = on_peer_moved,
+		.peer_heard = on_peer_heard,
 		.moved = on_moved,
 		.peer_failed = on_peer_failed,
 		.relink = on_relink,

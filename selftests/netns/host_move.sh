@@ -203,11 +203,14 @@ ktap_test_result "the relayed tunnel is the same one, still relayed" relay_same_
 
 # hello_from_b [SECRET_HEX]: a HELLO for A's VPN IP from B's host, to the
 # RDV's port; with a REG_TOKEN attribute (type 21) when SECRET_HEX is given.
+# Padded to 128 bytes (PADDING, type 25), as clients pad it.
 hello_from_b() {
 	# Version 1, HELLO, request 7; VPN_IP 10.0.0.1 ($A_VPN).
-	local hex="0101000000000007000100040a000001" byte bytes=""
+	local hex="0101000000000007000100040a000001" byte bytes="" pad
 
 	[ -z "${1:-}" ] || hex+="00150010$1"
+	pad=$((128 - ${#hex} / 2 - 4))
+	hex+=$(printf '0019%04x%0*d' "$pad" $((pad * 2)) 0)
 	for ((byte = 0; byte < ${#hex}; byte += 2)); do
 		bytes+="\\x${hex:byte:2}"
 	done

@@ -9,9 +9,13 @@
 #     they are no packets (rx_packets, last_rx unchanged), yet they prove
 #     the peer alive: the idle tunnel outlives the 15 s of dead-peer
 #     detection, the same tunnel on both sides;
-#   - A's daemon is frozen (SIGSTOP): D, idle but sending keepalives, ends
-#     the tunnel within 15 s (+ 3 s: the last keepalive heard, the ticks)
-#     and says why.
+#   - A's daemon is frozen (SIGSTOP) while X, a host on the public segment,
+#     sends D garbage that claims A's endpoint (udp-garbage -s), 50
+#     datagrams a second: first bytes of the RDV protocol's range and DTLS
+#     records of other content types, which go to the RDV client and to
+#     OpenSSL; none is authenticated, so none proves A alive: D, idle but
+#     sending keepalives, ends the tunnel within 15 s (+ 3 s: the last
+#     keepalive heard, the ticks) and says why.
 
 # Functions below are called through ktap_test_result.
 # shellcheck disable=SC2317
@@ -25,8 +29,9 @@ DEAD_S=15
 IDLE_S=20
 
 ktap_require jq
-ktap_init 7 campagnol_rdv campagnol campagnol-status
+ktap_init 8 campagnol_rdv campagnol campagnol-status udp-garbage
 topo_standard rdv A D
+topo_public_host X 192.0.2.66
 
 started=""
 pki_setup A D && rdv_start rdv && {
@@ -70,10 +75,22 @@ alive() {
 ktap_test_result "keepalives keep the idle tunnel alive past dead-peer detection (${DEAD_S} s)" \
 	alive
 
+A_EP=$(vpn_peer_get D "$A_VPN" .endpoint)
 kill -STOP "$(pid_of "${VPN_PROC[A]}")"
 T0=$(now_ms)
+start garbage X "$CPG_BIN/udp-garbage" -s "$A_EP" -k signal,type -r 50 \
+	-n $(((DEAD_S + 10) * 50)) "$D_IP:40004"
 vpn_wait_peer D "$A_VPN" none $((DEAD_S + 10))
 ENDED_MS=$(($(now_ms) - T0))
+proc_stop garbage
+spoofed() {
+	local signal
+
+	signal=$(vpn_iface_get D .drop_signal)
+	ktap_print_msg "garbage spoofed from A's endpoint $A_EP: D counted drop_signal=$signal"
+	[ -n "$A_EP" ] && [ "${signal:-0}" -gt 0 ]
+}
+ktap_test_result "X sent D garbage from A's endpoint while A was frozen" spoofed
 dead() {
 	local line
 

@@ -39,6 +39,10 @@
  * HELLO's, which then finds the client; a HELLO never takes the one of
  * another live client. Clients and sessions stay within the limits; the server holds
  * exactly the allocations the relay has live, and never releases another.
+ * No answer is larger than the datagram, nor all those to its sender
+ * together (docs/protocol.md 5.3), but for the FWDs with DIRECT_TRY; no
+ * endpoint an ANS or FWD names is one a peer cannot have
+ * (cpg_sockaddr_usable_peer(), none of the fuzzer's is loopback).
  */
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -68,6 +72,8 @@ struct fuzz_state {
 	bool req_ok;
 	uint32_t req_id;			/* its request id */
 	unsigned int replies;			/* sent while handling it */
+	size_t rx_len;				/* its length */
+	size_t answered;			/* bytes sent back to its sender */
 	bool ok_sent;				/* an OK among them */
 	struct cpg_msg session;			/* the ANS or FWD among them */
 	bool session_sent;
@@ -149,6 +155,10 @@ static bool session_sane(const struct fuzz_state *st, const struct cpg_msg *m,
 	    m->peer_vpn_ip.s_addr == htonl(INADDR_BROADCAST) ||
 	    !(m->present & CPG_HAS(CPG_ATTR_TOKEN)))
 		return false;
+	if (!cpg_sockaddr_usable_peer(&m->peer_ep, false) ||
+	    ((m->present & CPG_HAS(CPG_ATTR_PEER_ALT_ENDPOINT)) &&
+	     !cpg_sockaddr_usable_peer(&m->peer_alt_ep, false)))
+		return false;
 	/* Relayed: through an allocation of ours, for a reason. */
 	if ((m->present & CPG_HAS(CPG_ATTR_RELAY_ENDPOINT)) &&
 	    (cpg_sockaddr_port(&m->relay_ep) < FAKE_RELAY_PORT ||
@@ -214,6 +224,26 @@ static void check_told_moved(struct fuzz_state *st, const struct cpg_msg *m,
 }
 
 /*
+ * The answers to the sender add up to no more than the datagram; what goes
+ * to another client is no larger than it, but for the FWDs of a move.
+ */
+static void check_size(struct fuzz_state *st, const union cpg_sockaddr *to, const uint8_t *buf,
+		       size_t len)
+{
+	struct cpg_msg m;
+
+	if (cpg_sockaddr_equal(to, st->from)) {
+		st->answered += len;
+		if (st->answered > st->rx_len)
+			abort();
+		return;
+	}
+	if (len > st->rx_len && !(cpg_msg_decode(&m, buf, len) == CPG_DECODE_OK &&
+				  m.type == CPG_MSG_FWD && (m.flags & CPG_FLAG_DIRECT_TRY)))
+		abort();
+}
+
+/*
  * The RDV's socket a datagram from ep comes in on: two of them, by port.
  * A client is always sent to through the socket it spoke to, so every
  * datagram to ep must leave through this one too.
@@ -238,6 +268,7 @@ static void check_send(void *arg, unsigned int sock, const union cpg_sockaddr *t
 		abort();
 	if (len == 0 || len > CPG_PROTO_MAX_MSG || cpg_msg_decode(&m, buf, len) != CPG_DECODE_OK)
 		abort();
+	check_size(st, to, buf, len);
 	if (!(m.type == CPG_MSG_FWD && (m.flags & CPG_FLAG_DIRECT_TRY)) && ++st->replies > 2)
 		abort();
 	/* A reply echoes the request id; a FWD answers no request. */
@@ -364,6 +395,7 @@ static void check_send_probe(void *arg, unsigned int sock, const union cpg_socka
 		abort();
 	if (!st->from || !cpg_sockaddr_equal(to, st->from) || ++st->replies > 2)
 		abort();
+	check_size(st, to, buf, len);
 	if (len == 0 || len > CPG_PROTO_MAX_MSG || cpg_msg_decode(&m, buf, len) != CPG_DECODE_OK ||
 	    m.request_id != st->req_id)
 		abort();
@@ -541,6 +573,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		st.req_ok = cpg_msg_decode(&st.req, buf, len) == CPG_DECODE_OK;
 		st.req_id = len >= CPG_PROTO_HDR_LEN ? cpg_bytes_get_be32(buf + 4) : 0;
 		st.replies = 0;
+		st.rx_len = len;
+		st.answered = 0;
 		st.ok_sent = false;
 		st.session_sent = false;
 		st.probe_sent = false;

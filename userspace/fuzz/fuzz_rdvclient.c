@@ -44,6 +44,10 @@
  * The client has an IPv6 VPN address: every HELLO says it; an ASK names a
  * peer by its IPv4 VPN address or, with 0.0.0.0, by a valid IPv6 one, and
  * a peer that fails unnamed (0.0.0.0) has one.
+ * No punch, relay bind or keepalive goes, and no path comes up or moves,
+ * to an endpoint no peer can have (cpg_sockaddr_usable_peer(): the RDV is
+ * not on loopback, so 127.0.0.1 is one), whatever an ANS or FWD named;
+ * peer_heard follows only a punch or PUNCH_KEEPALIVE carrying a TOKEN.
  * Callbacks come only from the events that can cause them and tell what
  * the datagram said; timers stay consistent and none is left armed.
  */
@@ -354,7 +358,7 @@ static void check_sent(const struct cpg_msg *m, const union cpg_sockaddr *to)
 	case CPG_MSG_RELAY_BIND:
 	case CPG_MSG_PUNCH:
 		if (m->vpn_ip.s_addr != fx.vpn_ip.s_addr || bad_peer_ip(m->peer_vpn_ip) ||
-		    !punch_target(to))
+		    !punch_target(to) || !cpg_sockaddr_usable_peer(to, false))
 			abort();
 		st.punches += m->type == CPG_MSG_PUNCH;
 		break;
@@ -458,6 +462,7 @@ static bool on_peer_incoming(void *arg, struct in_addr vpn_ip, const struct in6_
 static void on_peer_up(void *arg, const struct cpg_rdvc_peer_info *info)
 {
 	if (!st.from || !st.msg_ok || st.msg.type != CPG_MSG_PUNCH ||
+	    !cpg_sockaddr_usable_peer(&info->endpoint, false) ||
 	    !cpg_sockaddr_equal(&info->endpoint, st.from) ||
 	    info->vpn_ip.s_addr != st.msg.vpn_ip.s_addr || info->session != st.msg.session ||
 	    bad_peer_ip(info->vpn_ip) ||
@@ -480,6 +485,7 @@ static void on_peer_moved(void *arg, const struct cpg_rdvc_peer_info *info)
 
 	/* It was up somewhere else (if peer_up said for long). */
 	if ((st.n_up < MAX_UP && (!was || cpg_sockaddr_equal(was, &info->endpoint))) ||
+	    !cpg_sockaddr_usable_peer(&info->endpoint, false) ||
 	    !st.from || !st.msg_ok || st.msg.type != CPG_MSG_PUNCH ||
 	    !cpg_sockaddr_equal(&info->endpoint, st.from) || info->relayed ||
 	    info->vpn_ip.s_addr != st.msg.vpn_ip.s_addr || info->session != st.msg.session ||
@@ -489,6 +495,16 @@ static void on_peer_moved(void *arg, const struct cpg_rdvc_peer_info *info)
 		st.up_ip[st.n_up] = info->vpn_ip;
 		st.up_ep[st.n_up++] = info->endpoint;
 	}
+}
+
+/* Only a punch or keepalive of that peer with a token says it lives. */
+static void on_peer_heard(void *arg, struct in_addr vpn_ip)
+{
+	if (!st.from || !st.msg_ok ||
+	    (st.msg.type != CPG_MSG_PUNCH && st.msg.type != CPG_MSG_PUNCH_KEEPALIVE) ||
+	    !(st.msg.present & CPG_HAS(CPG_ATTR_TOKEN)) || st.msg.vpn_ip.s_addr != vpn_ip.s_addr ||
+	    st.msg.peer_vpn_ip.s_addr != fx.vpn_ip.s_addr)
+		abort();
 }
 
 static void on_peer_failed(void *arg, struct in_addr vpn_ip, const struct in6_addr *vpn_ip6,
@@ -532,6 +548,7 @@ static const struct cpg_rdvc_ops ops = {
 	.peer_incoming = on_peer_incoming,
 	.peer_up = on_peer_up,
 	.peer_moved = on_peer_moved,
+	.peer_heard = on_peer_heard,
 	.moved = on_moved,
 	.peer_failed = on_peer_failed,
 };

@@ -228,6 +228,37 @@ int cpg_msg_encode(const struct cpg_msg *m, uint8_t *buf, size_t size)
 	return (int)pos;
 }
 
+size_t cpg_msg_request_len(uint8_t type)
+{
+	switch (type) {
+	case CPG_MSG_HELLO:
+		return 128;	/* OK 86, PROBE 8 */
+	case CPG_MSG_ASK:
+		return 192;	/* ANS 156 */
+	case CPG_MSG_PING:
+	case CPG_MSG_ADD_ENDPOINT:
+	case CPG_MSG_PROBE:
+		return 48;	/* PONG 37, OK 40, PROBE_ANS 37 */
+	default:
+		return 0;
+	}
+}
+
+int cpg_msg_pad(uint8_t *buf, size_t len, size_t size, size_t want)
+{
+	size_t value;
+
+	if (len >= want)
+		return (int)len;
+	value = want - len > CPG_PROTO_ATTR_HDR_LEN ? want - len - CPG_PROTO_ATTR_HDR_LEN : 0;
+	if (size < len || size - len < CPG_PROTO_ATTR_HDR_LEN + value)
+		return -1;
+	cpg_bytes_put_be16(buf + len, CPG_ATTR_PADDING);
+	cpg_bytes_put_be16(buf + len + 2, (uint16_t)value);
+	memset(buf + len + CPG_PROTO_ATTR_HDR_LEN, 0, value);
+	return (int)(len + CPG_PROTO_ATTR_HDR_LEN + value);
+}
+
 static bool get_endpoint(const uint8_t *p, size_t len, union cpg_sockaddr *ep)
 {
 	/* p[1] is reserved: ignored, like the header's reserved bytes. */

@@ -115,6 +115,14 @@ enum cpg_attr_type {
 	CPG_ATTR_MAX = CPG_ATTR_PEER_ALT_ENDPOINT,
 };
 
+/*
+ * Zeros that make a request as long as the largest answer the RDV may send
+ * to it (docs/protocol.md, section 11): the RDV never answers a datagram
+ * with more bytes than it received. Outside the table of known attributes
+ * on purpose: every receiver skips it as an unknown optional type.
+ */
+#define CPG_ATTR_PADDING 25
+
 #define CPG_TOKEN_LEN 16
 #define CPG_MAC_LEN 32
 
@@ -232,6 +240,19 @@ void cpg_msg_init(struct cpg_msg *m, uint8_t type, uint32_t request_id);
 /* Encodes the attributes flagged in m->present. Returns the length, or -1 if
  * buf is too small or an endpoint has an unsupported family. */
 int cpg_msg_encode(const struct cpg_msg *m, uint8_t *buf, size_t size);
+/*
+ * The length a client pads a request of type to: its largest answer (OK
+ * and the unasked PROBE for HELLO, ANS for ASK, PONG for PING, OK for
+ * ADD_ENDPOINT, PROBE_ANS for PROBE), rounded up. 0 for messages the RDV answers with at most
+ * an 8-byte RECONNECT, or not at all.
+ */
+size_t cpg_msg_request_len(uint8_t type);
+/*
+ * Appends a PADDING attribute to the len-byte message in buf, so that it is
+ * at least want bytes long; a message that long already is left alone.
+ * Returns the new length, or -1 if size cannot hold it.
+ */
+int cpg_msg_pad(uint8_t *buf, size_t len, size_t size, size_t want);
 /* Decodes and checks that every attribute the type requires is present. */
 enum cpg_decode_err cpg_msg_decode(struct cpg_msg *m, const uint8_t *buf, size_t len);
 

@@ -115,6 +115,8 @@ struct cpg_rdvc {
 	struct cpg_loop *loop;
 	struct cpg_rdvc_config cfg;
 	union cpg_sockaddr bound;	/* cfg.fd's address: [::] takes IPv4 too */
+	/* The RDV is reached over loopback: all on one host, peers too. */
+	bool loopback_peers;
 	struct cpg_rdvc_ops ops;
 	void *arg;
 
@@ -167,8 +169,14 @@ static void send_msg(struct cpg_rdvc *c, struct cpg_msg *m, const union cpg_sock
 	char addr[CPG_SOCKADDR_STRLEN];
 	int len;
 
+	bool sealed = c->cfg.rdv_send && cpg_sockaddr_equal(to, &c->cfg.server);
+
 	m->request_id = ++c->request_id;
 	len = cpg_msg_encode(m, buf, sizeof(buf));
+	/* In plaintext, the RDV answers nothing with more bytes than it got;
+	 * over the channel it answers in full. */
+	if (len >= 0 && !sealed)
+		len = cpg_msg_pad(buf, (size_t)len, sizeof(buf), cpg_msg_request_len(m->type));
 	if (len < 0) {
 		log_err("cannot encode %s for %s", cpg_msg_type_str(m->type),
 			cpg_sockaddr_str(to, addr, sizeof(addr)));
@@ -180,7 +188,7 @@ static void send_msg(struct cpg_rdvc *c, struct cpg_msg *m, const union cpg_sock
 		log_debug("-> %s %s", cpg_sockaddr_str(to, addr, sizeof(addr)),
 			  cpg_msg_format(m, line, sizeof(line)));
 	}
-	if (c->cfg.rdv_send && cpg_sockaddr_equal(to, &c->cfg.server)) {
+	if (sealed) {
 		c->cfg.rdv_send(c->cfg.rdv_send_arg, buf, (size_t)len);
 		return;
 	}
@@ -588,18 +596,36 @@ static void punch_timeout(struct cpg_rdvc *c, struct rdvc_peer *p)
 }
 
 /*
+ * Whether a peer can be at ep (cpg_sockaddr_usable_peer()): an RDV, or
+ * whoever spoofs its address, must not make us punch loopback, broadcast
+ * or multicast addresses, nor take a path from there. what names ep in
+ * the debug line when it is refused, which is counted.
+ */
+static bool peer_ep_usable(struct cpg_rdvc *c, const union cpg_sockaddr *ep, const char *what)
+{
+	char addr[CPG_SOCKADDR_STRLEN];
+
+	if (cpg_sockaddr_usable_peer(ep, c->loopback_peers))
+		return true;
+	c->stats.endpoints_refused++;
+	log_debug("refusing %s %s: no peer can be there", what,
+		  cpg_sockaddr_str(ep, addr, sizeof(addr)));
+	return false;
+}
+
+/*
  * The peer's endpoint in the other family, from m, if our socket and our
  * routes can reach it: a second candidate, punched beside the first, so
  * that a pair with IPv6 on both sides finds that path even when IPv4
  * goes through NATs that cannot be punched. Unset otherwise.
  */
-static void take_alt_endpoint(const struct cpg_rdvc *c, struct rdvc_peer *p,
-			      const struct cpg_msg *m)
+static void take_alt_endpoint(struct cpg_rdvc *c, struct rdvc_peer *p, const struct cpg_msg *m)
 {
 	union cpg_sockaddr src;
 
 	memset(&p->alt_ep, 0, sizeof(p->alt_ep));
 	if (!(m->present & CPG_HAS(CPG_ATTR_PEER_ALT_ENDPOINT)) ||
+	    !peer_ep_usable(c, &m->peer_alt_ep, "the peer's other endpoint") ||
 	    m->peer_alt_ep.sa.sa_family == m->peer_ep.sa.sa_family ||
 	    !cpg_net_can_reach(&c->bound, &m->peer_alt_ep) ||
 	    cpg_net_source_for(&m->peer_alt_ep, &src) < 0)
@@ -1436,12 +1462,28 @@ static struct rdvc_peer *resolve_ask6(struct cpg_rdvc *c, struct rdvc_peer *p,
 	return asked6;
 }
 
+/*
+ * The endpoints of an ANS or FWD a peer can be at: PEER_ENDPOINT, the
+ * relay's endpoint when relayed. Without them the message is useless.
+ */
+static bool ans_fwd_usable(struct cpg_rdvc *c, const struct cpg_msg *m)
+{
+	union cpg_sockaddr relay;
+
+	if (!peer_ep_usable(c, &m->peer_ep, "the peer's endpoint"))
+		return false;
+	relay_endpoint(c, m, &relay);
+	return !cpg_sockaddr_is_set(&relay) || peer_ep_usable(c, &relay, "the relay's endpoint");
+}
+
 static void handle_ans_fwd(struct cpg_rdvc *c, const struct cpg_msg *m)
 {
 	bool relayed = m->present & CPG_HAS(CPG_ATTR_RELAY_ENDPOINT);
 	struct rdvc_peer *p;
 	char ip[INET_ADDRSTRLEN];
 
+	if (!ans_fwd_usable(c, m))
+		return;
 	if (m->peer_vpn_ip.s_addr == c->cfg.vpn_ip.s_addr || m->peer_vpn_ip.s_addr == 0 ||
 	    !cpg_net_can_reach(&c->bound, &m->peer_ep) ||
 	    (relayed && !cpg_net_can_reach(&c->bound, &m->relay_ep)) ||
@@ -1533,6 +1575,13 @@ static void path_move(struct cpg_rdvc *c, struct rdvc_peer *p, const union cpg_s
 	c->ops.peer_moved(c->arg, &info);
 }
 
+/* p is up, and m (a punch or keepalive) carries its session's token. */
+static void heard(struct cpg_rdvc *c, struct rdvc_peer *p)
+{
+	if (c->ops.peer_heard)
+		c->ops.peer_heard(c->arg, p->vpn_ip);
+}
+
 /* A valid punch while the path is up. */
 static void punch_while_up(struct cpg_rdvc *c, struct rdvc_peer *p, const struct cpg_msg *m,
 			   const union cpg_sockaddr *from)
@@ -1591,6 +1640,8 @@ static void handle_punch(struct cpg_rdvc *c, const struct cpg_msg *m,
 	if (!(m->flags & CPG_FLAG_ACK))
 		send_punch(c, p, from, CPG_FLAG_ACK);
 	if (p->state == PEER_UP) {
+		if (p->has_token)
+			heard(c, p);
 		punch_while_up(c, p, m, from);
 		return;
 	}
@@ -1614,6 +1665,21 @@ static void handle_punch(struct cpg_rdvc *c, const struct cpg_msg *m,
 	peer_info_fill(p, &info);
 	if (c->ops.peer_up)
 		c->ops.peer_up(c->arg, &info);
+}
+
+/*
+ * A PUNCH_KEEPALIVE holds NAT mappings open; with the token of the session
+ * of an up peer, it also proves the peer alive. Older peers send none.
+ */
+static void handle_punch_keepalive(struct cpg_rdvc *c, const struct cpg_msg *m)
+{
+	struct rdvc_peer *p;
+
+	p = m->peer_vpn_ip.s_addr == c->cfg.vpn_ip.s_addr ? peer_find(c, m->vpn_ip) : NULL;
+	if (p && p->state == PEER_UP && p->has_token && (m->present & CPG_HAS(CPG_ATTR_TOKEN)) &&
+	    (m->present & CPG_HAS(CPG_ATTR_SESSION)) && m->session == p->session &&
+	    token_ok(p, m))
+		heard(c, p);
 }
 
 /* The relay's answer to our RELAY_BIND: it will forward our datagrams. */
@@ -1704,6 +1770,9 @@ void cpg_rdvc_input(struct cpg_rdvc *c, const uint8_t *buf, size_t len,
 	char addr[CPG_SOCKADDR_STRLEN];
 	struct cpg_msg m;
 
+	/* Port 0, broadcast...: a spoofed source, nobody to answer or punch. */
+	if (!from_rdv && !peer_ep_usable(c, from, "a datagram from"))
+		return;
 	if (!decode(c, buf, len, from, from_rdv, &m))
 		return;
 	if (m.type == CPG_MSG_OK && cpg_sockaddr_is_set(&c->cfg.server_alt) &&
@@ -1747,7 +1816,7 @@ static void dispatch(struct cpg_rdvc *c, const struct cpg_msg *m, const union cp
 		handle_punch(c, m, from);
 		break;
 	case CPG_MSG_PUNCH_KEEPALIVE:
-		/* It only holds NAT mappings open. */
+		handle_punch_keepalive(c, m);
 		break;
 	case CPG_MSG_RELAY_BIND:
 		handle_relay_bind(c, m, from);
@@ -1794,6 +1863,7 @@ struct cpg_rdvc *cpg_rdvc_new(struct cpg_loop *loop, const struct cpg_rdvc_confi
 	c->cfg = *cfg;
 	if (getsockname(cfg->fd, &c->bound.sa, &(socklen_t){ sizeof(c->bound) }) < 0)
 		memset(&c->bound, 0, sizeof(c->bound));
+	c->loopback_peers = cpg_sockaddr_is_loopback(&cfg->server);
 	if (!c->cfg.punch_interval_ms)
 		c->cfg.punch_interval_ms = DEFAULT_PUNCH_INTERVAL_MS;
 	if (!c->cfg.punch_timeout_ms)
@@ -1930,6 +2000,12 @@ void cpg_rdvc_keepalive(struct cpg_rdvc *c, struct in_addr peer)
 	m.vpn_ip = c->cfg.vpn_ip;
 	m.peer_vpn_ip = p->vpn_ip;
 	m.present = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_VPN_IP);
+	/* The token proves us alive to the peer (peer_heard). */
+	if (p->has_token) {
+		m.session = p->session;
+		memcpy(m.token, p->token, sizeof(m.token));
+		m.present |= CPG_HAS(CPG_ATTR_SESSION) | CPG_HAS(CPG_ATTR_TOKEN);
+	}
 	send_msg(c, &m, &p->up_ep);
 }
 

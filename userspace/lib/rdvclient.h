@@ -76,6 +76,10 @@ struct cpg_rdvc_ops {
 	 * own endpoint): its datagrams go to info->endpoint now, the session
 	 * stays. NULL: relayed paths stay relayed. */
 	void (*peer_moved)(void *arg, const struct cpg_rdvc_peer_info *info);
+	/* A punch or PUNCH_KEEPALIVE of an up peer with its session's token
+	 * came: the peer is alive. Nothing else from its endpoint proves it
+	 * (anyone can spoof a source address). May be NULL. */
+	void (*peer_heard)(void *arg, struct in_addr vpn_ip);
 	/* Our public endpoint moved (after the registered call that showed
 	 * it): the caller tells its peers where we are now. May be NULL. */
 	void (*moved)(void *arg, const union cpg_sockaddr *public_ep);
@@ -165,6 +169,10 @@ struct cpg_rdvc_stats {
 	uint64_t punches_sent;
 	uint64_t punches_received;
 	uint64_t bad_tokens;	/* punches of a known session with a wrong token */
+	/* Endpoints no peer can have (cpg_sockaddr_usable_peer()): ANS/FWD
+	 * dropped for their PEER_ENDPOINT or RELAY_ENDPOINT, PEER_ALT_ENDPOINTs
+	 * left out, datagrams of peers dropped for their source. */
+	uint64_t endpoints_refused;
 	uint64_t moves;		/* times our public endpoint moved */
 };
 const struct cpg_rdvc_stats *cpg_rdvc_stats(const struct cpg_rdvc *c);

@@ -170,6 +170,57 @@ bool cpg_sockaddr_is_wildcard(const union cpg_sockaddr *a)
 	return a->sa.sa_family == AF_INET && a->in.sin_addr.s_addr == htonl(INADDR_ANY);
 }
 
+bool cpg_sockaddr_is_loopback(const union cpg_sockaddr *a)
+{
+	if (a->sa.sa_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(&a->in6.sin6_addr);
+	return a->sa.sa_family == AF_INET && (ntohl(a->in.sin_addr.s_addr) >> 24) == 127;
+}
+
+/* Not one host's address: "this network", multicast, reserved, broadcast. */
+static bool usable_ip4(struct in_addr ip)
+{
+	uint32_t first = ntohl(ip.s_addr) >> 24;
+
+	return first != 0 && first < 224;
+}
+
+static bool zero_bytes(const uint8_t *p, size_t n)
+{
+	while (n--)
+		if (*p++)
+			return false;
+	return true;
+}
+
+static bool usable_ip6(const struct sockaddr_in6 *in6)
+{
+	const uint8_t *b = in6->sin6_addr.s6_addr;
+
+	if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr) || IN6_IS_ADDR_MULTICAST(&in6->sin6_addr) ||
+	    IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+		return false;
+	/* ::/96 but :: and ::1: the deprecated v4-compatible addresses. */
+	if (zero_bytes(b, 12) && !IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
+		return false;
+	/* 100::/64, discard-only (RFC 6666). */
+	if (b[0] == 0x01 && zero_bytes(b + 1, 7))
+		return false;
+	/* Reachable only through the interface its scope names. */
+	return !IN6_IS_ADDR_LINKLOCAL(&in6->sin6_addr) || in6->sin6_scope_id != 0;
+}
+
+bool cpg_sockaddr_usable_peer(const union cpg_sockaddr *a, bool loopback_ok)
+{
+	if (cpg_sockaddr_port(a) == 0)
+		return false;
+	if (cpg_sockaddr_is_loopback(a))
+		return loopback_ok;
+	if (a->sa.sa_family == AF_INET)
+		return usable_ip4(a->in.sin_addr);
+	return a->sa.sa_family == AF_INET6 && usable_ip6(&a->in6);
+}
+
 const char *cpg_sockaddr_str(const union cpg_sockaddr *a, char *buf, size_t len)
 {
 	char ip[INET6_ADDRSTRLEN];

@@ -31,6 +31,19 @@ void cpg_sockaddr_set_in(union cpg_sockaddr *a, struct in_addr ip, uint16_t port
 bool cpg_sockaddr_is_set(const union cpg_sockaddr *a);
 /* 0.0.0.0 or ::, any port: every address of the host, to bind(). */
 bool cpg_sockaddr_is_wildcard(const union cpg_sockaddr *a);
+/* 127.0.0.0/8 or ::1, any port. */
+bool cpg_sockaddr_is_loopback(const union cpg_sockaddr *a);
+/*
+ * Whether a can be a peer's endpoint, or ours as a peer reaches it: the
+ * address of one host, and a port. Refused (docs/protocol.md, section
+ * 4.3): port 0; IPv4 0.0.0.0/8, multicast 224.0.0.0/4, 240.0.0.0/4 with
+ * the broadcast 255.255.255.255; IPv6 ::, multicast ff00::/8, v4-mapped
+ * ::ffff:0:0/96 and v4-compatible ::/96 (every endpoint is unmapped before
+ * it gets here), the discard prefix 100::/64, link-local fe80::/10 without
+ * a scope (no message carries one); loopback unless loopback_ok, which
+ * holds when the RDV itself is reached over loopback (all on one host).
+ */
+bool cpg_sockaddr_usable_peer(const union cpg_sockaddr *a, bool loopback_ok);
 /*
  * A v4-mapped IPv6 address (::ffff:a.b.c.d, as a dual-stack IPv6 socket
  * reports IPv4 peers) made the IPv4 address it stands for; any other left

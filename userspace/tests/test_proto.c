@@ -832,9 +832,89 @@ static void test_demux_first_byte(void **state)
 	assert_true(CPG_PROTO_VERSION <= CPG_PROTO_FIRST_BYTE_MAX);
 }
 
+/* The length of the fullest answer of type, with IPv6 endpoints. */
+static size_t fullest(uint8_t type, uint32_t attrs)
+{
+	uint8_t buf[CPG_PROTO_MAX_MSG];
+	struct cpg_msg m;
+	int len;
+
+	make_msg(&m, type, attrs);
+	m.public_ep = ep("[2001:db8::7]:61000");
+	m.peer_ep = ep("[2001:db8::9]:1234");
+	m.peer_alt_ep = ep("192.0.2.9:1234");
+	m.relay_ep = ep("[2001:db8::1]:57900");
+	len = cpg_msg_encode(&m, buf, sizeof(buf));
+	assert_true(len > 0);
+	return (size_t)len;
+}
+
+#define A(x) CPG_HAS(CPG_ATTR_##x)
+
+/*
+ * A padded request is no shorter than the largest answer the RDV may give
+ * it (docs/protocol.md, section 11), which the RDV would withhold otherwise.
+ */
+static void test_padding_covers_answers(void **state)
+{
+	uint32_t ok = A(PUBLIC_ENDPOINT) | A(PING_INTERVAL) | A(REG_TOKEN) | A(VPN_IP6) |
+		      A(PROBE_PORT);
+	uint32_t ans = A(PEER_VPN_IP) | A(PEER_ENDPOINT) | A(SESSION) | A(ROLE) | A(REASON) |
+		       A(FLAGS) | A(TOKEN) | A(NAT_TYPE) | A(RELAY_ENDPOINT) | A(PEER_VPN_IP6) |
+		       A(PEER_ALT_ENDPOINT);
+	uint32_t rej = A(PEER_VPN_IP) | A(REASON) | A(PEER_VPN_IP6);
+
+	(void)state;
+	assert_true(fullest(CPG_MSG_OK, ok) + CPG_PROTO_HDR_LEN <=
+		    cpg_msg_request_len(CPG_MSG_HELLO));
+	assert_true(fullest(CPG_MSG_NOK, A(REASON)) <= cpg_msg_request_len(CPG_MSG_HELLO));
+	assert_true(fullest(CPG_MSG_ANS, ans) <= cpg_msg_request_len(CPG_MSG_ASK));
+	assert_true(fullest(CPG_MSG_FWD, ans) <= cpg_msg_request_len(CPG_MSG_ASK));
+	assert_true(fullest(CPG_MSG_REJ, rej) <= cpg_msg_request_len(CPG_MSG_ASK));
+	assert_true(fullest(CPG_MSG_PONG, A(PUBLIC_ENDPOINT) | A(NAT_TYPE)) <=
+		    cpg_msg_request_len(CPG_MSG_PING));
+	assert_true(fullest(CPG_MSG_OK, A(PUBLIC_ENDPOINT) | A(PING_INTERVAL)) <=
+		    cpg_msg_request_len(CPG_MSG_ADD_ENDPOINT));
+	assert_true(fullest(CPG_MSG_PROBE_ANS, A(PUBLIC_ENDPOINT) | A(NAT_TYPE)) <=
+		    cpg_msg_request_len(CPG_MSG_PROBE));
+	/* The RDV answers the others with an 8-byte RECONNECT at most. */
+	assert_int_equal(cpg_msg_request_len(CPG_MSG_CLOSE), 0);
+	assert_int_equal(cpg_msg_request_len(CPG_MSG_BYE), 0);
+	assert_int_equal(cpg_msg_request_len(CPG_MSG_PUNCH), 0);
+}
+
+/* PADDING makes a message exactly as long as asked, or 4 bytes longer
+ * than it was when fewer were missing; receivers skip it. */
+static void test_pad(void **state)
+{
+	uint8_t buf[CPG_PROTO_MAX_MSG];
+	struct cpg_msg m, out;
+	int len, padded;
+
+	(void)state;
+	make_msg(&m, CPG_MSG_PING, 0);
+	len = cpg_msg_encode(&m, buf, sizeof(buf));
+	assert_int_equal(len, CPG_PROTO_HDR_LEN);
+	for (size_t want = 0; want < 64; want++) {
+		padded = cpg_msg_pad(buf, (size_t)len, sizeof(buf), want);
+		if (want <= (size_t)len)
+			assert_int_equal(padded, len);
+		else if (want - (size_t)len < CPG_PROTO_ATTR_HDR_LEN)
+			assert_int_equal(padded, len + CPG_PROTO_ATTR_HDR_LEN);
+		else
+			assert_int_equal(padded, want);
+		assert_int_equal(cpg_msg_decode(&out, buf, (size_t)padded), CPG_DECODE_OK);
+		assert_int_equal(out.present, 0);
+	}
+	assert_int_equal(cpg_msg_pad(buf, (size_t)len, 40, 41), -1);
+	assert_int_equal(cpg_msg_pad(buf, (size_t)len, 41, 41), 41);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_padding_covers_answers),
+		cmocka_unit_test(test_pad),
 		cmocka_unit_test(test_roundtrip_required_only),
 		cmocka_unit_test(test_roundtrip_all_attrs),
 		cmocka_unit_test(test_encoding_layout),

@@ -45,6 +45,7 @@ struct client {
 	struct cpg_rdvc_peer_info info;
 	int moved;
 	struct cpg_rdvc_peer_info moved_info;
+	int heard;			/* peer_heard: a punch with the token */
 	int we_moved;			/* the moved callback: our endpoint */
 	union cpg_sockaddr moved_to;
 	int failed;
@@ -190,6 +191,14 @@ static void on_peer_moved(void *arg, const struct cpg_rdvc_peer_info *info)
 	c->moved_info = *info;
 }
 
+static void on_peer_heard(void *arg, struct in_addr vpn_ip)
+{
+	struct client *c = arg;
+
+	(void)vpn_ip;
+	c->heard++;
+}
+
 static void on_moved(void *arg, const union cpg_sockaddr *public_ep)
 {
 	struct client *c = arg;
@@ -219,6 +228,7 @@ static const struct cpg_rdvc_ops ops = {
 	.peer_incoming = on_peer_incoming,
 	.peer_up = on_peer_up,
 	.peer_moved = on_peer_moved,
+	.peer_heard = on_peer_heard,
 	.moved = on_moved,
 	.peer_failed = on_peer_failed,
 };
@@ -986,6 +996,108 @@ static void test_token(void **state)
 	send_token_punch_to(peer, &fx->a, peer_ip, SESSION_1, 0, 0xa5);
 	assert_true(RUN_UNTIL(fx, fx->a.up == 1, WAIT_MS));
 	assert_true(cpg_sockaddr_equal(&fx->a.info.endpoint, &peer_addr));
+	close(peer);
+}
+
+/*
+ * Only a punch or PUNCH_KEEPALIVE of an up peer with its session's token
+ * proves it alive: anything else from its endpoint may be anyone's.
+ */
+static void test_peer_heard(void **state)
+{
+	struct fixture *fx = *state;
+	struct in_addr peer_ip = test_ip4("10.0.0.7");
+	union cpg_sockaddr peer_addr;
+	int peer = loopback_socket(&peer_addr);
+	struct cpg_msg m;
+
+	register_client(fx, &fx->a);
+	brokered_init(&m, CPG_MSG_FWD, peer_ip, &peer_addr, SESSION_1, CPG_ROLE_SERVER);
+	set_token(&m, 0xa5);
+	send_msg(fx->rdv_fd, &m, &fx->a.addr);
+	send_token_punch_to(peer, &fx->a, peer_ip, SESSION_1, 0, 0xa5);
+	assert_true(RUN_UNTIL(fx, fx->a.up == 1, WAIT_MS));
+	assert_int_equal(fx->a.heard, 0);
+
+	/* Up: a punch with the token is the peer, one without is anyone. */
+	send_token_punch_to(peer, &fx->a, peer_ip, SESSION_1, CPG_FLAG_ACK, 0xa5);
+	assert_true(RUN_UNTIL(fx, fx->a.heard == 1, WAIT_MS));
+	send_token_punch_to(peer, &fx->a, peer_ip, SESSION_1, CPG_FLAG_ACK, 0x5a);
+	send_punch_to(peer, &fx->a, peer_ip, SESSION_1, CPG_FLAG_ACK);
+	cpg_msg_init(&m, CPG_MSG_PUNCH_KEEPALIVE, 0);
+	m.vpn_ip = peer_ip;
+	m.peer_vpn_ip = fx->a.vpn_ip;
+	m.present = CPG_HAS(CPG_ATTR_VPN_IP) | CPG_HAS(CPG_ATTR_PEER_VPN_IP);
+	send_msg(peer, &m, &fx->a.addr);
+	set_token(&m, 0xa5);
+	send_msg(peer, &m, &fx->a.addr);	/* no SESSION */
+	m.present |= CPG_HAS(CPG_ATTR_SESSION);
+	m.session = SESSION_1 + 1;
+	send_msg(peer, &m, &fx->a.addr);
+	assert_false(RUN_UNTIL(fx, fx->a.heard > 1, 200));
+	m.session = SESSION_1;
+	send_msg(peer, &m, &fx->a.addr);
+	assert_true(RUN_UNTIL(fx, fx->a.heard == 2, WAIT_MS));
+
+	/* Ours carry the token, so that the peer hears us alive. */
+	drain(peer);
+	cpg_rdvc_keepalive(fx->a.rdvc, peer_ip);
+	assert_true(recv_msg_on(fx, peer, CPG_MSG_PUNCH_KEEPALIVE, &m, NULL, WAIT_MS));
+	assert_true(m.present & CPG_HAS(CPG_ATTR_TOKEN));
+	assert_int_equal(m.token[0], 0xa5);
+	assert_int_equal(m.session, SESSION_1);
+	close(peer);
+}
+
+/*
+ * An ANS or FWD whose PEER_ENDPOINT or relay no peer can be at makes us
+ * punch nothing (a spoofed one aimed us at broadcast or multicast); its
+ * PEER_ALT_ENDPOINT alone is dropped, and the rest goes on.
+ */
+static void test_refused_endpoints(void **state)
+{
+	static const char *const refused[] = {
+		"255.255.255.255:5000", "224.0.0.1:5000", "0.0.0.0:5000", "240.1.2.3:5000",
+		"127.0.0.1:0", "0.1.2.3:5000",
+	};
+	struct fixture *fx = *state;
+	struct in_addr peer_ip = test_ip4("10.0.0.7");
+	union cpg_sockaddr peer_addr, bad;
+	int peer = loopback_socket(&peer_addr);
+	uint64_t n = 0;
+	struct cpg_msg m;
+
+	register_client(fx, &fx->a);
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		assert_int_equal(cpg_sockaddr_parse(refused[i], 0, &bad), 0);
+		brokered_init(&m, CPG_MSG_FWD, peer_ip, &bad, SESSION_1, CPG_ROLE_SERVER);
+		set_token(&m, 0xa5);
+		send_msg(fx->rdv_fd, &m, &fx->a.addr);
+		/* Relayed at such an endpoint: the same. */
+		brokered_init(&m, CPG_MSG_FWD, peer_ip, &peer_addr, SESSION_1, CPG_ROLE_SERVER);
+		set_token(&m, 0xa5);
+		m.relay_ep = bad;
+		m.present |= CPG_HAS(CPG_ATTR_RELAY_ENDPOINT);
+		/* 0.0.0.0 stands for the RDV's address: that one is fine. */
+		if (!cpg_sockaddr_is_wildcard(&bad)) {
+			send_msg(fx->rdv_fd, &m, &fx->a.addr);
+			n++;
+		}
+		n++;
+	}
+	assert_true(RUN_UNTIL(fx, cpg_rdvc_stats(fx->a.rdvc)->endpoints_refused == n, WAIT_MS));
+	assert_int_equal(fx->a.incoming, 0);
+	assert_true(quiet_on(fx, peer, CPG_MSG_PUNCH, 100));
+
+	/* A multicast PEER_ALT_ENDPOINT is left out; the peer is punched. */
+	brokered_init(&m, CPG_MSG_FWD, peer_ip, &peer_addr, SESSION_1, CPG_ROLE_SERVER);
+	set_token(&m, 0xa5);
+	assert_int_equal(cpg_sockaddr_parse("[ff02::1]:5000", 0, &m.peer_alt_ep), 0);
+	m.present |= CPG_HAS(CPG_ATTR_PEER_ALT_ENDPOINT);
+	send_msg(fx->rdv_fd, &m, &fx->a.addr);
+	assert_true(recv_msg_on(fx, peer, CPG_MSG_PUNCH, &m, NULL, WAIT_MS));
+	assert_int_equal(fx->a.incoming, 1);
+	assert_int_equal(cpg_rdvc_stats(fx->a.rdvc)->endpoints_refused, n + 1);
 	close(peer);
 }
 
@@ -1894,6 +2006,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_callbacks_reenter, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_peers_and_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peer_heard, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_endpoints, setup, teardown),
 	};
 
 	/* The tests provoke errors on purpose; failures speak through cmocka. */

@@ -90,6 +90,50 @@ static void test_wildcard(void **state)
 	assert_false(cpg_sockaddr_is_wildcard(&unset));
 }
 
+/* The one list of endpoints that cannot be a peer's (docs/protocol.md 4.3). */
+static void test_usable_peer(void **state)
+{
+	static const char *const usable[] = {
+		"192.0.2.11:40001", "10.0.0.1:1", "169.254.1.1:5", "223.255.255.254:65535",
+		"[2001:db8::1]:9", "[fd00::1]:9", "[64:ff9b::c000:20b]:40001",
+	};
+	static const char *const refused[] = {
+		"192.0.2.11:0", "0.0.0.0:5", "0.1.2.3:5", "224.0.0.1:5", "239.255.255.250:1900",
+		"240.0.0.1:5", "255.255.255.255:5", "[2001:db8::1]:0", "[::]:5", "[ff02::1]:5",
+		"[ff0e::1]:5", "[::ffff:192.0.2.11]:5", "[::192.0.2.11]:5", "[100::1]:5",
+		"[fe80::1]:5",
+	};
+	static const char *const loopback[] = { "127.0.0.1:5", "127.1.2.3:5", "[::1]:5" };
+	union cpg_sockaddr unset, scoped = ep("[fe80::1]:5");
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(usable) / sizeof(usable[0]); i++) {
+		union cpg_sockaddr a = ep(usable[i]);
+
+		assert_true(cpg_sockaddr_usable_peer(&a, false));
+		assert_false(cpg_sockaddr_is_loopback(&a));
+	}
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		union cpg_sockaddr a = ep(refused[i]);
+
+		assert_false(cpg_sockaddr_usable_peer(&a, true));
+	}
+	for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++) {
+		union cpg_sockaddr a = ep(loopback[i]), no_port = a;
+
+		cpg_sockaddr_set_port(&no_port, 0);
+		assert_true(cpg_sockaddr_is_loopback(&a));
+		assert_false(cpg_sockaddr_usable_peer(&a, false));
+		assert_true(cpg_sockaddr_usable_peer(&a, true));
+		assert_false(cpg_sockaddr_usable_peer(&no_port, true));
+	}
+	/* A link-local address is one host on the interface its scope names. */
+	scoped.in6.sin6_scope_id = 2;
+	assert_true(cpg_sockaddr_usable_peer(&scoped, false));
+	memset(&unset, 0, sizeof(unset));
+	assert_false(cpg_sockaddr_usable_peer(&unset, true));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -97,6 +141,7 @@ int main(void)
 		cmocka_unit_test(test_unmap_leaves_others),
 		cmocka_unit_test(test_for_family),
 		cmocka_unit_test(test_wildcard),
+		cmocka_unit_test(test_usable_peer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
