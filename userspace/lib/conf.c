@@ -469,7 +469,7 @@ static const struct option options[] = {
 	OPT_STR("SECURITY", "crl_file", crl_file),
 	OPT_INT("SECURITY", "verify_depth", verify_depth, 1),
 	OPT_STR("SECURITY", "cipher_list", cipher_list),
-	OPT_INT("SECURITY", "rekey_interval", rekey_interval, 2),
+	OPT_INT("SECURITY", "rekey_interval", rekey_interval, 1),
 	OPT_BOOL("SECURITY", "rdv_auth", rdv_auth),
 	OPT_STR("SECURITY", "rdv_name", rdv_name),
 

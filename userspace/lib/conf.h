@@ -62,7 +62,7 @@ struct cpg_config {
 	char *crl_file;
 	int verify_depth;		/* 9 */
 	char *cipher_list;		/* NULL: built-in default */
-	int rekey_interval;		/* 120 s, min 2: new keys by renegotiation */
+	int rekey_interval;		/* 120 s, min 1: new keys by renegotiation */
 	bool rdv_auth;			/* yes: talk to the RDV over DTLS */
 	char *rdv_name;			/* its certificate names it; NULL: server_host */
 
