@@ -87,10 +87,9 @@ struct rdv_server {
 	/* The socket of the datagram being handled: what answers its sender
 	 * goes through, and where the client that sent it is heard now. */
 	unsigned int rx_sock;
-	/* Its source (NULL between datagrams, and for what came over a
-	 * channel: authenticated), its length, the bytes sent back to its
-	 * source so far, and whether it carried the secret of the
-	 * registration it moved (answer_fits()). */
+	/* Its source (NULL between datagrams), its length, the bytes sent
+	 * back to its source so far, and whether it carried the secret of
+	 * the registration it moved (answer_fits()). */
 	const union cpg_sockaddr *rx_from;
 	size_t rx_len;
 	size_t rx_answered;
@@ -248,7 +247,7 @@ static void dump(const char *what, const struct cpg_msg *m, const union cpg_sock
  */
 static bool answer_fits(struct rdv_server *s, const union cpg_sockaddr *to, size_t len)
 {
-	if (!s->rx_from)
+	if (!s->rx_from || s->rx_id)
 		return true;
 	if (cpg_sockaddr_equal(to, s->rx_from)) {
 		if (len > s->rx_len - s->rx_answered)
@@ -1174,7 +1173,6 @@ static bool channel_input(struct rdv_server *s, const uint8_t **buf, size_t *len
 	switch (rdv_auth_input(s->auth, s->rx_sock, *buf, *len, from, now, buf, len,
 			       &s->rx_id)) {
 	case RDV_AUTH_MESSAGE:
-		s->rx_from = NULL;	/* authenticated: answered in full */
 		return true;
 	case RDV_AUTH_NO_CHANNEL:
 		send_reconnect(s, 0, from);
@@ -1231,7 +1229,7 @@ static bool unpadded(struct rdv_server *s, const struct cpg_msg *m, size_t len,
 	char ep[CPG_SOCKADDR_STRLEN];
 
 	/* Over a channel, authenticated: answered in full. */
-	if (!s->rx_from || len >= cpg_msg_request_len(m->type))
+	if (s->rx_id || len >= cpg_msg_request_len(m->type))
 		return false;
 	s->stats.unpadded++;
 	log_debug("%s of %zu bytes from %s dropped: requests are padded to %zu",
