@@ -93,19 +93,27 @@ RCVBUF[rekeyed]=$(($(rcvbuf_errors B) - rcvbuf0 - RCVBUF[plain]))
 capture_stop wire
 ktap_print_msg "without rekeys: $(summary plain); with rekeys: $(summary rekeyed)"
 
+# Rekeys go on after the run: one status snapshot per host, and the two
+# ends may be a rekey apart (a server's next key not promoted yet, too).
 declare -A REKEYS EPOCH
 for pair in "A $B_VPN" "B $A_VPN"; do
 	read -r h peer <<<"$pair"
-	REKEYS[$h]=$(vpn_peer_get "$h" "$peer" .rekeys)
-	EPOCH[$h]=$(vpn_peer_get "$h" "$peer" .epoch)
-	ktap_print_msg "$h: $(vpn_peer "$h" "$peer" |
-		jq -c '{rekeys, epoch, drop_epoch, drop_auth, drop_replay, drop_key_exhausted}')"
+	entry=$(vpn_peer "$h" "$peer")
+	REKEYS[$h]=$(jq -r .rekeys <<<"$entry")
+	EPOCH[$h]=$(jq -r .epoch <<<"$entry")
+	ktap_print_msg "$h: $(jq -c '{rekeys, epoch, drop_epoch, drop_auth, drop_replay,
+		drop_key_exhausted}' <<<"$entry")"
 done
 many_rekeys() {
+	local h
+
 	ktap_print_msg "rekeys during the run: $((REKEYS[A] - rekeys_before))"
-	[ $((REKEYS[A] - rekeys_before)) -ge "$REKEY_MIN" ] &&
-		[ "${REKEYS[B]}" = "${REKEYS[A]}" ] &&
-		[ "${EPOCH[A]}" = $((1 + REKEYS[A])) ] && [ "${EPOCH[B]}" = "${EPOCH[A]}" ]
+	[ $((REKEYS[A] - rekeys_before)) -ge "$REKEY_MIN" ] || return 1
+	[ $((REKEYS[A] - REKEYS[B])) -le 1 ] && [ $((REKEYS[B] - REKEYS[A])) -le 1 ] || return 1
+	for h in A B; do
+		[ "${EPOCH[$h]}" -ge "${REKEYS[$h]}" ] &&
+			[ "${EPOCH[$h]}" -le $((REKEYS[$h] + 1)) ] || return 1
+	done
 }
 ktap_test_result "at least $REKEY_MIN rekeys during the run, the same on both ends, one epoch each" \
 	many_rekeys
