@@ -1383,6 +1383,106 @@ dtls_audit() {
 		     END { printf "hello server_hello=%d dtls12=%d\n", n, v12 }'
 }
 
+# --- Certificates, reloads and signals -------------------------------------
+# For the tests that change certificates under running tunnels
+# (vpn_signals, vpn_revoke, vpn_ca_rotation): hosts by name, their VPN IPs
+# in the test's associative array VPN.
+
+# count_matches FILE ERE: how many lines of FILE match.
+count_matches() {
+	grep -cE -- "$2" "$1" 2>/dev/null
+}
+
+# ere_ip IP: IP as an ERE, its dots escaped.
+ere_ip() {
+	echo "${1//./\\.}"
+}
+
+# vpn_signal NAME SIGNAL: SIGNAL to daemon NAME's latest run.
+vpn_signal() {
+	kill "-$2" "$(pid_of "${VPN_PROC[$1]}")"
+}
+
+# vpn_established NAME PEER [TIMEOUT_S]: NAME has an established tunnel
+# with PEER, within TIMEOUT_S (5).
+vpn_established() {
+	vpn_wait_peer "$1" "${VPN[$2]}" '.state == "established"' "${3:-5}"
+}
+
+# vpn_sees NAME PEER SUBJECT: NAME's established tunnel to PEER is with a
+# peer that presented the certificate of SUBJECT.
+vpn_sees() {
+	local subject
+
+	vpn_established "$1" "$2" || return 1
+	subject=$(vpn_peer_get "$1" "${VPN[$2]}" .subject)
+	ktap_print_msg "$1 sees $2 as $subject"
+	[ "$subject" = "$3" ]
+}
+
+# vpn_ups NAME PEER: how many tunnels NAME's log says came up with PEER.
+vpn_ups() {
+	count_matches "$(vpn_err "$1")" "tunnel to $(ere_ip "${VPN[$2]}") at .* up"
+}
+
+# vpn_start_all HOST...: the RDV, then the daemon of each HOST (in the
+# namespace of its name, its configuration written), each registered; a
+# test result, and a bail out unless they all are.
+vpn_start_all() {
+	local h started=""
+
+	if rdv_start rdv; then
+		started=1
+		for h in "$@"; do
+			if ! vpn_start "$h" "$h" || ! rdv_registered "${VPN[$h]}"; then
+				started=""
+				break
+			fi
+		done
+	fi
+	ktap_test_result "the RDV and the daemons of $* start and register" [ -n "$started" ]
+	[ -n "$started" ] || ktap_bail_out "cannot go on without the daemons"
+}
+
+# The tunnel X-Y under a running ping: vpn_across_start X Y before a step,
+# vpn_across_check after it: every ping answered, neither side made a new
+# tunnel, X's entry as old as before plus the time elapsed.
+ACROSS_PINGS=15
+ACROSS_N=0
+vpn_across_start() {
+	ACROSS_N=$((ACROSS_N + 1))
+	ACROSS_X=$1
+	ACROSS_Y=$2
+	ACROSS_UPS_X=$(vpn_ups "$1" "$2")
+	ACROSS_UPS_Y=$(vpn_ups "$2" "$1")
+	ACROSS_SINCE=$(vpn_peer_get "$1" "${VPN[$2]}" .since)
+	ACROSS_T0=$(now_ms)
+	start "across-$ACROSS_N" "$1" ping -n -q -c "$ACROSS_PINGS" -i 0.2 -W 2 "${VPN[$2]}"
+	# A couple of echoes before the step.
+	sleep 0.5
+}
+
+vpn_across_check() {
+	local x=$ACROSS_X y=$ACROSS_Y summary since drift ok=1
+
+	proc_wait "across-$ACROSS_N" 15 || proc_stop "across-$ACROSS_N" INT
+	summary=$(grep -E 'packets transmitted' "$(out_of "across-$ACROSS_N")")
+	ktap_print_msg "$x -> $y across it: ${summary:-no summary}"
+	grep -qE "^$ACROSS_PINGS packets transmitted, $ACROSS_PINGS received" <<<"$summary" ||
+		ok=""
+	since=$(vpn_peer_get "$x" "${VPN[$y]}" '.since // 0')
+	drift=$(((since - ACROSS_SINCE) - ($(now_ms) - ACROSS_T0) / 1000))
+	if [ "$(vpn_ups "$x" "$y")" != "$ACROSS_UPS_X" ] ||
+	   [ "$(vpn_ups "$y" "$x")" != "$ACROSS_UPS_Y" ] ||
+	   [ "$drift" -lt -1 ] || [ "$drift" -gt 2 ]; then
+		ktap_print_msg "not the same $x-$y tunnel: ups $x $ACROSS_UPS_X ->" \
+			"$(vpn_ups "$x" "$y"), $y $ACROSS_UPS_Y -> $(vpn_ups "$y" "$x");" \
+			"$x's entry since $ACROSS_SINCE -> $since s"
+		ok=""
+	fi
+	[ -n "$ok" ]
+}
+
 # --- The RDV over IPv6 (rdv6_*) --------------------------------------------
 
 # rdv6_addr NAME IP6: IPv6 address IP6/64 on NAME's eth0 (a public host),

@@ -76,7 +76,6 @@ make_pki() {
 }
 make_pki || ktap_bail_out "cannot make the test PKIs"
 
-started=""
 for h in "${HOSTS[@]}"; do
 	vpn_conf "$h" "${VPN[$h]}" "${PORT[$h]}" "[SECURITY]" \
 		"certificate = \"$ETC/$h/cert.pem\"" "key = \"$ETC/$h/key.pem\"" \
@@ -86,48 +85,9 @@ done
 # D: the directory alone.
 sed -i '/^ca_certificates = /d' "$CPG_TMP/D.conf" &&
 	echo "ca_certificates_dir = \"$ETC/D/cas\"" >>"$CPG_TMP/D.conf"
-if rdv_start rdv; then
-	started=1
-	for h in "${HOSTS[@]}"; do
-		if ! vpn_start "$h" "$h" || ! rdv_registered "${VPN[$h]}"; then
-			started=""
-			break
-		fi
-	done
-fi
-ktap_test_result "the RDV and the daemons of A, C and D start and register" [ -n "$started" ]
-[ -n "$started" ] || ktap_bail_out "cannot go on without the daemons"
+vpn_start_all "${HOSTS[@]}"
 
 # ---- Helpers ---------------------------------------------------------------
-
-# count FILE ERE: how many lines of FILE match.
-count() {
-	grep -cE -- "$2" "$1" 2>/dev/null
-}
-
-re() {
-	echo "${1//./\\.}"
-}
-
-established() {
-	vpn_wait_peer "$1" "${VPN[$2]}" '.state == "established"' "${3:-5}"
-}
-
-# sees NAME PEER SUBJECT: NAME's established tunnel to PEER is with a peer
-# that presented the certificate of SUBJECT.
-sees() {
-	local subject
-
-	established "$1" "$2" || return 1
-	subject=$(vpn_peer_get "$1" "${VPN[$2]}" .subject)
-	ktap_print_msg "$1 sees $2 as $subject"
-	[ "$subject" = "$3" ]
-}
-
-# ups NAME PEER: how many tunnels NAME's log says came up with PEER.
-ups() {
-	count "$(vpn_err "$1")" "tunnel to $(re "${VPN[$2]}") at .* up"
-}
 
 # hup_all N: SIGHUP to every daemon; each logs its Nth successful reload.
 hup_all() {
@@ -144,43 +104,9 @@ hup_all() {
 	done
 }
 
-# The tunnel X-Y under a running ping: across_start X Y before a step,
-# across_check after it (every ping answered, neither side made a new
-# tunnel, X's entry as old as before plus the time elapsed).
-PINGS=15
-across=0
-across_start() {
-	across=$((across + 1))
-	X=$1
-	Y=$2
-	UPS_X=$(ups "$X" "$Y")
-	UPS_Y=$(ups "$Y" "$X")
-	SINCE=$(vpn_peer_get "$X" "${VPN[$Y]}" .since)
-	T0=$(now_ms)
-	start "across-$across" "$X" ping -n -q -c "$PINGS" -i 0.2 -W 2 "${VPN[$Y]}"
-	sleep 0.5
-}
-
-across_check() {
-	local summary since drift ok=1
-
-	proc_wait "across-$across" 15 || proc_stop "across-$across" INT
-	summary=$(grep -E 'packets transmitted' "$(out_of "across-$across")")
-	ktap_print_msg "$X -> $Y across it: ${summary:-no summary}"
-	grep -qE "^$PINGS packets transmitted, $PINGS received" <<<"$summary" || ok=""
-	since=$(vpn_peer_get "$X" "${VPN[$Y]}" '.since // 0')
-	drift=$(((since - SINCE) - ($(now_ms) - T0) / 1000))
-	if [ "$(ups "$X" "$Y")" != "$UPS_X" ] || [ "$(ups "$Y" "$X")" != "$UPS_Y" ] ||
-	   [ "$drift" -lt -1 ] || [ "$drift" -gt 2 ]; then
-		ktap_print_msg "not the same $X-$Y tunnel: ups $X $UPS_X -> $(ups "$X" "$Y")," \
-			"$Y $UPS_Y -> $(ups "$Y" "$X"); $X's entry since $SINCE -> $since s"
-		ok=""
-	fi
-	[ -n "$ok" ]
-}
 
 first_tunnel() {
-	vpn_ping A "$C_VPN" 20 && sees A C "CN=C" && sees C A "CN=A" &&
+	vpn_ping A "$C_VPN" 20 && vpn_sees A C "CN=C" && vpn_sees C A "CN=A" &&
 		vpn_wait_peer A "$C_VPN" '.since >= 3' 5
 }
 ktap_test_result "A pings C: the tunnel comes up on the old CA's certificates" first_tunnel
@@ -193,8 +119,8 @@ step1() {
 	for h in "${HOSTS[@]}"; do
 		trust "$h" "$OLD" "$NEW" || return 1
 	done
-	across_start A C
-	hup_all 1 && across_check
+	vpn_across_start A C
+	hup_all 1 && vpn_across_check
 }
 ktap_test_result "1. the new CA and its CRL added everywhere, SIGHUP: A-C untouched under a ping" \
 	step1
@@ -208,13 +134,13 @@ step2() {
 		pki issue "$NEW" "$h-new" "${VPN[$h]}" && install_cert "$h" "$NEW" "$h-new" ||
 			return 1
 	done
-	across_start A C
-	hup_all 2 && across_check
+	vpn_across_start A C
+	hup_all 2 && vpn_across_check
 }
 ktap_test_result "2. every host's certificate from the new CA, SIGHUP: A-C untouched under a ping" \
 	step2
 new_tunnel() {
-	vpn_ping A "$D_VPN" 20 && sees A D "CN=D-new" && sees D A "CN=A-new" &&
+	vpn_ping A "$D_VPN" 20 && vpn_sees A D "CN=D-new" && vpn_sees D A "CN=A-new" &&
 		vpn_wait_peer A "$D_VPN" '.since >= 3' 5
 }
 ktap_test_result "2. a tunnel made then (A-D) uses the new certificates on both sides" new_tunnel
@@ -224,8 +150,8 @@ rekeyed_onto_new() {
 	local rekeys
 
 	rekeys=$(vpn_peer_get A "$C_VPN" .rekeys)
-	vpn_wait_peer A "$C_VPN" ".rekeys > $rekeys" 10 && sees A C "CN=C-new" &&
-		sees C A "CN=A-new"
+	vpn_wait_peer A "$C_VPN" ".rekeys > $rekeys" 10 && vpn_sees A C "CN=C-new" &&
+		vpn_sees C A "CN=A-new"
 }
 ktap_test_result "2. A-C rekeys: both sides see the other's new certificate" rekeyed_onto_new
 
@@ -237,13 +163,13 @@ step3() {
 	for h in "${HOSTS[@]}"; do
 		trust "$h" "$NEW" || return 1
 	done
-	across_start A D
-	hup_all 3 && across_check
+	vpn_across_start A D
+	hup_all 3 && vpn_across_check
 }
 ktap_test_result "3. the old CA removed everywhere, SIGHUP: A-D untouched under a ping" step3
 step3_old() {
-	across_start A C
-	across_check
+	vpn_across_start A C
+	vpn_across_check
 }
 ktap_test_result "3. A-C, made on the old CA's certificates and rekeyed since, untouched too" \
 	step3_old
@@ -251,7 +177,7 @@ step3_only() {
 	local h
 
 	for h in "${HOSTS[@]}"; do
-		[ "$(count "$(vpn_err "$h")" "closed on SIGHUP")" = 0 ] || return 1
+		[ "$(count_matches "$(vpn_err "$h")" "closed on SIGHUP")" = 0 ] || return 1
 	done
 }
 ktap_test_result "3. no tunnel ended anywhere" step3_only

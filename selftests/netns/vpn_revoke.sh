@@ -66,23 +66,12 @@ make_pki() {
 }
 make_pki || ktap_bail_out "cannot make the test PKI"
 
-started=""
 for h in A B C D; do
 	vpn_conf "$h" "${VPN[$h]}" "${PORT[$h]}" "[SECURITY]" \
 		"certificate = \"$ETC/$h/cert.pem\"" "key = \"$ETC/$h/key.pem\"" \
 		"ca_certificates = \"$ETC/$h/ca.pem\"" "crl_file = \"$ETC/$h/crl.pem\""
 done
-if rdv_start rdv; then
-	started=1
-	for h in A B C D; do
-		if ! vpn_start "$h" "$h" || ! rdv_registered "${VPN[$h]}"; then
-			started=""
-			break
-		fi
-	done
-fi
-ktap_test_result "the RDV and the daemons of A, B, C and D start and register" [ -n "$started" ]
-[ -n "$started" ] || ktap_bail_out "cannot go on without the daemons"
+vpn_start_all A B C D
 
 # ---- Helpers ---------------------------------------------------------------
 
@@ -97,78 +86,10 @@ kernel_dropped() {
 	ktap_print_msg "campagnol.ko of $1 no longer holds $2, still holds C"
 }
 
-# signal NAME SIGNAL: send SIGNAL to daemon NAME's latest run.
-signal() {
-	kill "-$2" "$(pid_of "${VPN_PROC[$1]}")"
-}
-
-# count FILE ERE: how many lines of FILE match.
-count() {
-	grep -cE -- "$2" "$1" 2>/dev/null
-}
-
-re() {
-	echo "${1//./\\.}"
-}
-
-established() {
-	vpn_wait_peer "$1" "${VPN[$2]}" '.state == "established"' "${3:-5}"
-}
-
-# sees NAME PEER SUBJECT: NAME's established tunnel to PEER is with a peer
-# that presented the certificate of SUBJECT.
-sees() {
-	local subject
-
-	established "$1" "$2" || return 1
-	subject=$(vpn_peer_get "$1" "${VPN[$2]}" .subject)
-	ktap_print_msg "$1 sees $2 as $subject"
-	[ "$subject" = "$3" ]
-}
-
-# ups NAME PEER: how many tunnels NAME's log says came up with PEER.
-ups() {
-	count "$(vpn_err "$1")" "tunnel to $(re "${VPN[$2]}") at .* up"
-}
-
-# The A-C tunnel under a running ping: across_start before the signal,
-# across_check after it (pings all answered, neither side made a new tunnel,
-# A's entry as old as before plus the time elapsed).
-ACROSS_PINGS=15
-across=0
-across_start() {
-	across=$((across + 1))
-	AC_UPS_A=$(ups A C)
-	AC_UPS_C=$(ups C A)
-	AC_SINCE=$(vpn_peer_get A "$C_VPN" .since)
-	AC_T0=$(now_ms)
-	start "across-$across" A ping -n -q -c "$ACROSS_PINGS" -i 0.2 -W 2 "$C_VPN"
-	# A couple of echoes before the signal.
-	sleep 0.5
-}
-
-across_check() {
-	local summary since drift ok=1
-
-	proc_wait "across-$across" 15 || proc_stop "across-$across" INT
-	summary=$(grep -E 'packets transmitted' "$(out_of "across-$across")")
-	ktap_print_msg "A -> C across it: ${summary:-no summary}"
-	grep -qE "^$ACROSS_PINGS packets transmitted, $ACROSS_PINGS received" <<<"$summary" ||
-		ok=""
-	since=$(vpn_peer_get A "$C_VPN" '.since // 0')
-	drift=$(((since - AC_SINCE) - ($(now_ms) - AC_T0) / 1000))
-	if [ "$(ups A C)" != "$AC_UPS_A" ] || [ "$(ups C A)" != "$AC_UPS_C" ] ||
-	   [ "$drift" -lt -1 ] || [ "$drift" -gt 2 ]; then
-		ktap_print_msg "not the same A-C tunnel: ups A $AC_UPS_A -> $(ups A C)," \
-			"C $AC_UPS_C -> $(ups C A); A's entry since $AC_SINCE -> $since s"
-		ok=""
-	fi
-	[ -n "$ok" ]
-}
 
 # revoked_re PEER: A's log line refusing PEER's revoked certificate.
 revoked_re() {
-	echo "peer [^ ]* \\($(re "${VPN[$1]}")\\): certificate verify failed: certificate revoked"
+	echo "peer [^ ]* \\($(ere_ip "${VPN[$1]}")\\): certificate verify failed: certificate revoked"
 }
 
 # refused PEER BEFORE: PEER pings A (once a second, 12 s at most, which
@@ -179,7 +100,7 @@ refused() {
 	local peer=$1 before=$2 deadline
 
 	deadline=$(($(now_ms) + 12000))
-	while [ "$(count "$(vpn_err A)" "$(revoked_re "$peer")")" -le "$before" ]; do
+	while [ "$(count_matches "$(vpn_err A)" "$(revoked_re "$peer")")" -le "$before" ]; do
 		if in_ns "$peer" ping -n -q -c 1 -W 1 "$A_VPN" >/dev/null 2>&1; then
 			ktap_print_msg "$peer's ping to A was answered"
 			return 1
@@ -191,21 +112,21 @@ refused() {
 		fi
 	done
 	ktap_print_msg "A: $(last_line "$(vpn_err A)" "$(revoked_re "$peer")")"
-	if established A "$peer" 0; then
+	if vpn_established A "$peer" 0; then
 		ktap_print_msg "yet A lists $peer as established: $(vpn_peer A "${VPN[$peer]}")"
 		return 1
 	fi
 }
 
 closed_by_a_re() {
-	echo "tunnel to $(re "$A_VPN") closed by the peer \\(close_notify\\)"
+	echo "tunnel to $(ere_ip "$A_VPN") closed by the peer \\(close_notify\\)"
 }
 
 tunnels_up() {
 	local p
 
 	for p in B C D; do
-		vpn_ping A "${VPN[$p]}" 20 && established A "$p" || return 1
+		vpn_ping A "${VPN[$p]}" 20 && vpn_established A "$p" || return 1
 		ktap_print_msg "A -> $p: first echo after $VPN_PING_MS ms"
 	done
 	# Old enough that a tunnel made again later would show a younger age.
@@ -217,30 +138,30 @@ ktap_test_result "A pings B, C and D: three tunnels up" tunnels_up
 
 { pki issue "$CPG_PKI" A-2 "$A_VPN" && install_cert A A-2; } ||
 	ktap_bail_out "cannot renew A's certificate"
-across_start
-signal A HUP
+vpn_across_start A C
+vpn_signal A HUP
 renew_keeps() {
 	wait_for "$(vpn_err A)" "SIGHUP: 3 peers verified again with the reloaded CAs and CRL, 0 refused" 5 &&
-		across_check && established A B 0 && established A D 0 && sees C A "CN=A"
+		vpn_across_check && vpn_established A B 0 && vpn_established A D 0 && vpn_sees C A "CN=A"
 }
 ktap_test_result "A's certificate renewed, SIGHUP: the tunnels stay, A-C untouched under a ping" \
 	renew_keeps
 renew_new() {
-	signal B USR1
+	vpn_signal B USR1
 	vpn_wait_peer A "$B_VPN" none 5 && rdv_registered "$B_VPN" 2 10 &&
-		vpn_ping B "$A_VPN" 20 && sees B A "CN=A-2"
+		vpn_ping B "$A_VPN" 20 && vpn_sees B A "CN=A-2"
 }
 ktap_test_result "a new tunnel (B's, after its SIGUSR1) gets A's new certificate, CN=A-2" renew_new
 
 # ---- B revoked: SIGHUP ends its tunnel ---------------------------------------
 
 { pki revoke "$CPG_PKI" B && publish_crl A; } || ktap_bail_out "cannot revoke B"
-B_CLOSED=$(count "$(vpn_err B)" "$(closed_by_a_re)")
-REFUSALS=$(count "$(vpn_err A)" "$(revoked_re B)")
-D_UPS=$(ups D A)
-across_start
-signal A HUP
-REVOKE_LINE="warning: tunnel to $(re "$B_VPN") \\(CN=B\\) closed on SIGHUP: certificate verify failed: certificate revoked \\(subject CN=B\\)"
+B_CLOSED=$(count_matches "$(vpn_err B)" "$(closed_by_a_re)")
+REFUSALS=$(count_matches "$(vpn_err A)" "$(revoked_re B)")
+D_UPS=$(vpn_ups D A)
+vpn_across_start A C
+vpn_signal A HUP
+REVOKE_LINE="warning: tunnel to $(ere_ip "$B_VPN") \\(CN=B\\) closed on SIGHUP: certificate verify failed: certificate revoked \\(subject CN=B\\)"
 revoke_ends() {
 	if ! wait_for "$(vpn_err A)" "$REVOKE_LINE" 5; then
 		ktap_print_msg "A did not log the end of B's tunnel; it said:" \
@@ -249,7 +170,7 @@ revoke_ends() {
 	fi
 	ktap_print_msg "A: $(last_line "$(vpn_err A)" "$REVOKE_LINE")"
 	ktap_print_msg "A: $(last_line "$(vpn_err A)" "verified again")"
-	[ "$(count "$(vpn_err A)" "closed on SIGHUP")" = 1 ] && vpn_wait_peer A "$B_VPN" none 2 &&
+	[ "$(count_matches "$(vpn_err A)" "closed on SIGHUP")" = 1 ] && vpn_wait_peer A "$B_VPN" none 2 &&
 		kernel_dropped A B
 }
 ktap_test_result "B revoked, SIGHUP: A ends B's tunnel at once, one line naming B and why" \
@@ -259,7 +180,7 @@ revoke_b_told() {
 }
 ktap_test_result "B gets a close_notify" revoke_b_told
 revoke_others() {
-	across_check && established A D 0 && [ "$(ups D A)" = "$D_UPS" ]
+	vpn_across_check && vpn_established A D 0 && [ "$(vpn_ups D A)" = "$D_UPS" ]
 }
 ktap_test_result "the A-C tunnel stays untouched under a running ping, A-D stays up" \
 	revoke_others
@@ -275,19 +196,19 @@ short_lived() {
 	D_EXPIRY=$((EPOCHSECONDS + D_LIFE_S))
 	TZ=UTC printf -v end '%(%Y%m%d%H%M%S)TZ' "$D_EXPIRY"
 	pki issue --end-date "$end" "$CPG_PKI" D-short "$D_VPN" && install_cert D D-short &&
-		signal D USR1 && vpn_wait_peer A "$D_VPN" none 5 && rdv_registered "$D_VPN" 2 10 &&
-		vpn_ping A "$D_VPN" 10 && sees A D "CN=D-short"
+		vpn_signal D USR1 && vpn_wait_peer A "$D_VPN" none 5 && rdv_registered "$D_VPN" 2 10 &&
+		vpn_ping A "$D_VPN" 10 && vpn_sees A D "CN=D-short"
 }
 ktap_test_result "D renews its certificate (short-lived), SIGUSR1: A's new tunnel to D gets it" \
 	short_lived
 
-D_CLOSED=$(count "$(vpn_err D)" "$(closed_by_a_re)")
-EXPIRY_LINE="warning: tunnel to $(re "$D_VPN") \\(CN=D-short\\) closed on expiry: certificate verify failed: certificate has expired \\(subject CN=D-short\\)"
+D_CLOSED=$(count_matches "$(vpn_err D)" "$(closed_by_a_re)")
+EXPIRY_LINE="warning: tunnel to $(ere_ip "$D_VPN") \\(CN=D-short\\) closed on expiry: certificate verify failed: certificate has expired \\(subject CN=D-short\\)"
 expiry_ends() {
 	local left=$((D_EXPIRY - EPOCHSECONDS)) late
 
 	ktap_print_msg "D's certificate expires in $left s"
-	established A D 0 || return 1
+	vpn_established A D 0 || return 1
 	if ! wait_for "$(vpn_err A)" "$EXPIRY_LINE" $((left + 5)); then
 		ktap_print_msg "A did not end D's tunnel; it said: $(tail -n 5 "$(vpn_err A)")"
 		return 1

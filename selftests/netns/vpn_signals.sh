@@ -64,7 +64,6 @@ make_pki() {
 }
 make_pki || ktap_bail_out "cannot make the test PKI"
 
-started=""
 vpn_conf A "$A_VPN" "${PORT[A]}" "[SECURITY]" \
 	"certificate = \"$OWN/A.crt\"" "key = \"$OWN/A.key\""
 for h in B C D; do
@@ -72,44 +71,9 @@ for h in B C D; do
 		"certificate = \"$OWN/$h.crt\"" "key = \"$OWN/$h.key\"" \
 		"crl_file = \"$CPG_TMP/crl-peers.pem\""
 done
-if rdv_start rdv; then
-	started=1
-	for h in A B C D; do
-		if ! vpn_start "$h" "$h" || ! rdv_registered "${VPN[$h]}"; then
-			started=""
-			break
-		fi
-	done
-fi
-ktap_test_result "the RDV and the daemons of A, B, C and D start and register" [ -n "$started" ]
-[ -n "$started" ] || ktap_bail_out "cannot go on without the daemons"
+vpn_start_all A B C D
 
 # ---- Helpers ---------------------------------------------------------------
-
-# signal NAME SIGNAL: send SIGNAL to daemon NAME's latest run.
-signal() {
-	kill "-$2" "$(pid_of "${VPN_PROC[$1]}")"
-}
-
-# count FILE ERE: how many lines of FILE match.
-count() {
-	grep -cE -- "$2" "$1" 2>/dev/null
-}
-
-established() {
-	vpn_wait_peer "$1" "${VPN[$2]}" '.state == "established"' "${3:-5}"
-}
-
-# sees NAME PEER SUBJECT: NAME's established tunnel to PEER is with a peer
-# that presented the certificate of SUBJECT.
-sees() {
-	local subject
-
-	established "$1" "$2" || return 1
-	subject=$(vpn_peer_get "$1" "${VPN[$2]}" .subject)
-	ktap_print_msg "$1 sees $2 as $subject"
-	[ "$subject" = "$3" ]
-}
 
 # pings_all NS DST N: N pings from NS to DST, 0.2 s apart, all answered.
 pings_all() {
@@ -150,24 +114,24 @@ refused() {
 		fi
 	done
 	ktap_print_msg "A: $(last_line "$(vpn_err A)" "$(revoked_re "$peer")")"
-	if established A "$peer" 0; then
+	if vpn_established A "$peer" 0; then
 		ktap_print_msg "yet A lists $peer as established: $(vpn_peer A "${VPN[$peer]}")"
 		return 1
 	fi
 }
 
 first_tunnel() {
-	vpn_ping A "$D_VPN" 20 && vpn_ping D "$A_VPN" 10 && established A D && sees D A "CN=A"
+	vpn_ping A "$D_VPN" 20 && vpn_ping D "$A_VPN" 10 && vpn_established A D && vpn_sees D A "CN=A"
 }
-ktap_test_result "A pings D: the tunnel comes up, D sees A's first certificate (CN=A)" \
+ktap_test_result "A pings D: the tunnel comes up, D vpn_sees A's first certificate (CN=A)" \
 	first_tunnel
 
 # ---- SIGUSR1 ---------------------------------------------------------------
 
 renew_a A-usr1 || ktap_bail_out "cannot renew A's certificate"
 D_CLOSED_RE="tunnel to ${A_VPN//./\\.} closed by the peer \\(close_notify\\)"
-d_closed=$(count "$(vpn_err D)" "$D_CLOSED_RE")
-signal A USR1
+d_closed=$(count_matches "$(vpn_err D)" "$D_CLOSED_RE")
+vpn_signal A USR1
 usr1_drops() {
 	local ok=1
 
@@ -198,7 +162,7 @@ ktap_test_result "SIGUSR1: A registers with the RDV again (the RDV logs a second
 	usr1_registers
 usr1_back() {
 	vpn_ping A "$D_VPN" 20 && ktap_print_msg "A -> D: first echo after $VPN_PING_MS ms" &&
-		established A D && sees D A "CN=A-usr1"
+		vpn_established A D && vpn_sees D A "CN=A-usr1"
 }
 ktap_test_result "SIGUSR1: a new ping brings the tunnel back, with A's new certificate, CN=A-usr1" \
 	usr1_back
@@ -209,7 +173,7 @@ ktap_test_result "SIGUSR1: a new ping brings the tunnel back, with A's new certi
 ktap_print_msg "the CA's CRL now: $("$CPG_SRC/tools/campagnol-pki" show "$CPG_PKI/crl.pem" |
 	grep -i revoked)"
 before_hup() {
-	vpn_ping B "$A_VPN" 20 && established A B && sees A B "CN=B"
+	vpn_ping B "$A_VPN" 20 && vpn_established A B && vpn_sees A B "CN=B"
 }
 ktap_test_result "B revoked, the CA's CRL rewritten: before a HUP, A still lets B's tunnel up" \
 	before_hup
@@ -218,7 +182,7 @@ ktap_test_result "B revoked, the CA's CRL rewritten: before a HUP, A still lets 
 # Old enough that a tunnel made again at the HUP would show a younger age.
 vpn_wait_peer A "$D_VPN" '.since >= 3' 5
 tunnels_up0=$(vpn_iface_get A .tunnels_up)
-d_ups=$(count "$(vpn_err D)" "tunnel to ${A_VPN//./\\.} at .* up")
+d_ups=$(count_matches "$(vpn_err D)" "tunnel to ${A_VPN//./\\.} at .* up")
 entry0=$(vpn_peer A "$D_VPN")
 t0=$(now_ms)
 tx0=$(jq -r .tx_packets <<<"$entry0")
@@ -227,7 +191,7 @@ since0=$(jq -r .since <<<"$entry0")
 HUP_PINGS=15
 start hup-pings A ping -n -q -c "$HUP_PINGS" -i 0.2 -W 2 "$D_VPN"
 vpn_wait_peer A "$D_VPN" ".tx_packets >= $((tx0 + 2))" 5
-signal A HUP
+vpn_signal A HUP
 hup_keeps() {
 	local entry ok=1 summary t1 tx1 rx1 since1 drift
 
@@ -256,7 +220,7 @@ hup_keeps() {
 		[ "$tx1" -ge $((tx0 + HUP_PINGS)) ] && [ "$rx1" -ge $((rx0 + HUP_PINGS)) ] &&
 		[ "$drift" -ge -1 ] && [ "$drift" -le 2 ] &&
 		[ "$(vpn_iface_get A .tunnels_up)" = "$tunnels_up0" ] || ok=""
-	if [ "$(count "$(vpn_err D)" "tunnel to ${A_VPN//./\\.} at .* up")" != "$d_ups" ]; then
+	if [ "$(count_matches "$(vpn_err D)" "tunnel to ${A_VPN//./\\.} at .* up")" != "$d_ups" ]; then
 		ktap_print_msg "D made a new tunnel with A"
 		ok=""
 	fi
@@ -274,7 +238,7 @@ ktap_test_result "SIGHUP: A ends B's tunnel, made before it: its certificate is 
 
 # B registers again (its own SIGUSR1), then asks for a new tunnel.
 refusals0=$(refusals B)
-signal B USR1
+vpn_signal B USR1
 after_hup() {
 	if ! vpn_wait_peer A "$B_VPN" none 5 || ! rdv_registered "$B_VPN" 2 10; then
 		ktap_print_msg "B's SIGUSR1 did not close its tunnel with A or register it again"
@@ -288,20 +252,20 @@ ktap_test_result "after the HUP, A refuses B's new tunnel: certificate revoked" 
 
 renew_a A-usr2 || ktap_bail_out "cannot renew A's certificate"
 tunnels_up0=$(vpn_iface_get A .tunnels_up)
-signal A USR2
+vpn_signal A USR2
 usr2_keeps() {
 	if ! wait_for "$(vpn_err A)" "SIGUSR2: $RELOADING" 5 ||
 	   ! wait_for "$(vpn_err A)" "$RELOADED" 5 3; then
 		ktap_print_msg "A did not log the SIGUSR2 reload"
 		return 1
 	fi
-	pings_all A "$D_VPN" 5 && sees D A "CN=A-usr1" &&
+	pings_all A "$D_VPN" 5 && vpn_sees D A "CN=A-usr1" &&
 		[ "$(vpn_iface_get A .tunnels_up)" = "$tunnels_up0" ]
 }
 ktap_test_result "SIGUSR2: A logs it; the A-D tunnel goes on with the certificate it began with" \
 	usr2_keeps
 usr2_new() {
-	vpn_ping A "$C_VPN" 20 && established A C && sees C A "CN=A-usr2"
+	vpn_ping A "$C_VPN" 20 && vpn_established A C && vpn_sees C A "CN=A-usr2"
 }
 ktap_test_result "SIGUSR2: a new tunnel (A pings C) comes up with A's new certificate (CN=A-usr2)" \
 	usr2_new
@@ -310,8 +274,8 @@ ktap_test_result "SIGUSR2: a new tunnel (A pings C) comes up with A's new certif
 
 renew_a A-3 || ktap_bail_out "cannot renew A's certificate"
 echo "not a CRL" >"$CPG_PKI/crl.pem"
-errors0=$(count "$(vpn_err A)" "SIGHUP: $FAILED")
-signal A HUP
+errors0=$(count_matches "$(vpn_err A)" "SIGHUP: $FAILED")
+vpn_signal A HUP
 failed_reload() {
 	local ok=1
 
@@ -334,20 +298,20 @@ ktap_test_result "a garbage CRL, then SIGHUP: A logs an error naming it, runs on
 # present the certificate of its old context, not the one now in its file;
 # and B is still refused, by the old context's CRL.
 refusals0=$(refusals B)
-signal C USR1
+vpn_signal C USR1
 old_context() {
 	if ! vpn_wait_peer A "$C_VPN" none 5 || ! rdv_registered "$C_VPN" 2 10; then
 		ktap_print_msg "C's SIGUSR1 did not close its tunnel with A or register it again"
 		return 1
 	fi
-	vpn_ping C "$A_VPN" 20 && established A C && sees C A "CN=A-usr2" &&
+	vpn_ping C "$A_VPN" 20 && vpn_established A C && vpn_sees C A "CN=A-usr2" &&
 		refused B "$refusals0"
 }
 ktap_test_result "after the failed reload, new tunnels use the old context: CN=A-usr2, B refused" \
 	old_context
 
 pki crl "$CPG_PKI" || ktap_bail_out "cannot write a CRL"
-signal A HUP
+vpn_signal A HUP
 ktap_test_result "with a valid CRL again, the next SIGHUP reloads" \
 	wait_for "$(vpn_err A)" "$RELOADED" 5 4
 
@@ -362,7 +326,7 @@ usr1_revokes() {
 		return 1
 	fi
 	before=$(refusals C)
-	signal A USR1
+	vpn_signal A USR1
 	if ! wait_for "$(vpn_err A)" "SIGUSR1: closing every tunnel" 5 2 ||
 	   ! wait_for "$(vpn_err A)" "$RELOADED" 5 5 || ! vpn_wait_peer A "$C_VPN" none 2 ||
 	   ! vpn_wait_peer C "$A_VPN" none 5 || ! rdv_registered "$A_VPN" 3 10; then
@@ -374,7 +338,7 @@ usr1_revokes() {
 ktap_test_result "C revoked, then SIGUSR1: A closes C's working tunnel, refuses its new one" \
 	usr1_revokes
 usr1_others() {
-	vpn_ping D "$A_VPN" 20 && established A D && sees D A "CN=A-3"
+	vpn_ping D "$A_VPN" 20 && vpn_established A D && vpn_sees D A "CN=A-3"
 }
 ktap_test_result "after that SIGUSR1, D's new tunnel comes up (CN=A-3)" usr1_others
 
