@@ -367,6 +367,74 @@ static void test_stranger(void **state)
 	client_free(&alice);
 }
 
+/*
+ * Learning a member's endpoint takes being a registered member: an ASK over
+ * the channel of a member not registered gets a RECONNECT, a plaintext ASK
+ * or CLOSE nothing, wherever it comes from.
+ */
+static void test_ask(void **state)
+{
+	struct fx *f = *state;
+	struct client alice, bob, dan;
+	uint8_t buf[CPG_PROTO_MAX_MSG];
+	struct cpg_msg m;
+	size_t mark;
+	int len;
+
+	client_init(f, &alice, "ca/alice", "10.0.0.1", "198.51.100.1", 4001);
+	client_init(f, &bob, "ca/bob", "10.0.0.2", "198.51.100.2", 4002);
+	client_init(f, &dan, "ca/dan", "10.0.0.4", "198.51.100.4", 4004);
+	assert_true(handshake(f, &alice) && handshake(f, &bob) && handshake(f, &dan));
+	hello(f, &alice, "10.0.0.1", &m);
+	hello(f, &bob, "10.0.0.2", &m);
+
+	/* dan authenticated but never registered. */
+	cpg_msg_init(&m, CPG_MSG_ASK, 9);
+	m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP);
+	m.peer_vpn_ip = ip4("10.0.0.1");
+	send_sealed(f, &dan, &m);
+	assert_true(recv_sealed(&dan, &m));
+	assert_int_equal(m.type, CPG_MSG_RECONNECT);
+	assert_false(recv_sealed(&alice, &m));
+
+	/* In plaintext, from anywhere: nothing, and no FWD to alice. */
+	cpg_msg_init(&m, CPG_MSG_ASK, 10);
+	m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP);
+	m.peer_vpn_ip = ip4("10.0.0.1");
+	len = cpg_msg_encode(&m, buf, sizeof(buf));
+	len = cpg_msg_pad(buf, (size_t)len, sizeof(buf), cpg_msg_request_len(CPG_MSG_ASK));
+	n_taken = n_out;
+	to_rdv(f, &bob.ep, buf, (size_t)len);
+	to_rdv(f, &dan.ep, buf, (size_t)len);
+	assert_int_equal(n_out, n_taken);
+
+	/* bob asks over his channel: his ANS, alice's FWD, both sealed. */
+	cpg_msg_init(&m, CPG_MSG_ASK, 11);
+	m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP);
+	m.peer_vpn_ip = ip4("10.0.0.1");
+	mark = n_taken = n_out;
+	send_sealed(f, &bob, &m);
+	assert_true(recv_sealed(&bob, &m));
+	assert_int_equal(m.type, CPG_MSG_ANS);
+	n_taken = mark;
+	assert_true(recv_sealed(&alice, &m));
+	assert_int_equal(m.type, CPG_MSG_FWD);
+	assert_true(cpg_sockaddr_equal(&m.peer_ep, &bob.ep));
+
+	/* A plaintext CLOSE of that session from bob's endpoint: nothing. */
+	cpg_msg_init(&m, CPG_MSG_CLOSE, 12);
+	m.present = CPG_HAS(CPG_ATTR_PEER_VPN_IP);
+	m.peer_vpn_ip = ip4("10.0.0.1");
+	len = cpg_msg_encode(&m, buf, sizeof(buf));
+	n_taken = n_out;
+	to_rdv(f, &bob.ep, buf, (size_t)len);
+	assert_int_equal(n_out, n_taken);
+	assert_int_equal(rdv_server_stats(f->rdv)->sessions, 1);
+	client_free(&alice);
+	client_free(&bob);
+	client_free(&dan);
+}
+
 /* Certificates the RDV refuses: revoked, another CA's. No channel, nothing registered. */
 static void test_refused(void **state)
 {
@@ -467,6 +535,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_register, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stranger, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ask, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_takeover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hello_flood, setup, teardown),
