@@ -95,9 +95,13 @@ static void update(struct rdvlink *l)
 	case CPG_DTLS_FAILED:
 		break;
 	}
-	log_warn("cannot authenticate to the RDV %s: %s; trying again in %u s",
+	log_warn("cannot authenticate to the RDV %s: %s%s; trying again in %u s",
 		 cpg_sockaddr_str(&l->cfg.server, rdv, sizeof(rdv)),
-		 cpg_dtls_session_reason(l->session), l->retry_ms / 1000);
+		 cpg_dtls_session_reason(l->session),
+		 cpg_dtls_session_failure(l->session) == CPG_DTLS_FAIL_TIMEOUT
+			 ? " (an RDV run with --no-auth does not answer: then set rdv_auth = no)"
+			 : "",
+		 l->retry_ms / 1000);
 	cpg_dtls_session_free(l->session);
 	l->session = NULL;
 	retry_later(l);
