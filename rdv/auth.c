@@ -364,13 +364,15 @@ void rdv_auth_expire(struct rdv_auth *a, uint64_t now_ms)
 		if (!ch->bound && now_ms - ch->keyed_ms >= RDV_AUTH_UNBOUND_MS) {
 			channel_free(a, ch);
 		} else if (ch->id.not_after <= wall) {
+			union cpg_sockaddr at = ch->ep;
+
 			log_notice("client at %s: its certificate expired: it must authenticate "
-				   "again", cpg_sockaddr_str(&ch->ep, ep, sizeof(ep)));
+				   "again", cpg_sockaddr_str(&at, ep, sizeof(ep)));
 			a->stats.expired++;
 			if (ch->bound && a->cfg.gone)
-				a->cfg.gone(a->cfg.arg, &ch->ep);
+				a->cfg.gone(a->cfg.arg, &at);
 			/* gone() unbinds, which frees it; else it goes now. */
-			ch = find(a, &ch->ep);
+			ch = find(a, &at);
 			if (ch)
 				channel_free(a, ch);
 		}

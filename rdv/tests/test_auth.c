@@ -30,6 +30,8 @@
 #define PATH_LEN 256
 #define RDV_IP "10.0.0.254"
 #define PKI_TOOL CPG_SOURCE_DIR "/tools/campagnol-pki"
+/* eve's certificate expires this long after the PKI is made. */
+#define SHORT_LIVED_S 12
 
 static char pki[64];
 
@@ -85,7 +87,7 @@ static int pki_setup(void **state)
 		return -1;
 	snprintf(pki, sizeof(pki), "%s", tmpl);
 	/* rdv: the RDV's (an address of its own); carol: revoked; mallory: an
-	 * untrusted CA's, for alice's address. */
+	 * untrusted CA's, for alice's address; eve: short-lived. */
 	snprintf(cmd, sizeof(cmd),
 		 "set -e; P='%s'; cd '%s'; exec >/dev/null\n"
 		 "$P init ca; $P init other 'Other CA'\n"
@@ -93,8 +95,9 @@ static int pki_setup(void **state)
 		 "$P issue ca alice 10.0.0.1; $P issue ca bob 10.0.0.2\n"
 		 "$P issue ca carol 10.0.0.3; $P issue --ip6 fd00::4 ca dan 10.0.0.4\n"
 		 "$P issue other mallory 10.0.0.1\n"
-		 "cp ca/carol.crt ca/carol.key .; $P revoke ca carol\n",
-		 PKI_TOOL, pki);
+		 "cp ca/carol.crt ca/carol.key .; $P revoke ca carol\n"
+		 "$P issue --end-date $(date -u -d '+%d seconds' +%%Y%%m%%d%%H%%M%%SZ) ca eve 10.0.0.5\n",
+		 PKI_TOOL, pki, SHORT_LIVED_S);
 	return system(cmd) ? -1 : 0;
 }
 
@@ -435,6 +438,36 @@ static void test_ask(void **state)
 	client_free(&dan);
 }
 
+/* A registration ends when its certificate expires, and its channel. */
+static void test_expiry(void **state)
+{
+	struct fx *f = *state;
+	struct rdv_client_info info;
+	struct client alice, eve;
+	struct cpg_msg m;
+
+	client_init(f, &alice, "ca/alice", "10.0.0.1", "198.51.100.1", 4001);
+	client_init(f, &eve, "ca/eve", "10.0.0.5", "198.51.100.5", 4005);
+	assert_true(handshake(f, &alice) && handshake(f, &eve));
+	hello(f, &alice, "10.0.0.1", &m);
+	hello(f, &eve, "10.0.0.5", &m);
+	assert_int_equal(m.type, CPG_MSG_OK);
+	rdv_server_expire(f->rdv, f->now);
+	assert_true(rdv_server_client(f->rdv, ip4("10.0.0.5"), f->now, &info));
+	/* Past eve's notAfter (made at the PKI's setup), on the wall clock;
+	 * the RDV's own clock stands still, or silence would purge eve. */
+	for (int s = 0; rdv_server_auth_stats(f->rdv)->expired == 0; s++) {
+		assert_true(s < SHORT_LIVED_S + 5);
+		sleep(1);
+		rdv_server_expire(f->rdv, f->now);
+	}
+	assert_false(rdv_server_client(f->rdv, ip4("10.0.0.5"), f->now, &info));
+	assert_true(rdv_server_client(f->rdv, ip4("10.0.0.1"), f->now, &info));
+	assert_int_equal(rdv_server_auth_stats(f->rdv)->channels, 1);
+	client_free(&alice);
+	client_free(&eve);
+}
+
 /* Certificates the RDV refuses: revoked, another CA's. No channel, nothing registered. */
 static void test_refused(void **state)
 {
@@ -536,6 +569,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_register, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stranger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ask, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_takeover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hello_flood, setup, teardown),
