@@ -14,7 +14,7 @@
 #include "record.h"
 
 /* Relinks at most this often: a spoofed RECONNECT costs one handshake. */
-#define RELINK_MIN_MS 5000
+#define RELINK_MIN_MS 1000
 /* Retries of a failed handshake: from this delay, doubling, up to the next. */
 #define RETRY_FIRST_MS 2000
 #define RETRY_MAX_MS 60000
@@ -30,7 +30,7 @@ struct rdvlink {
 	struct cpg_chan chan;
 	bool keyed;
 	unsigned int handshakes;
-	uint64_t started_ms;		/* of the last handshake; 0: none */
+	uint64_t relinked_ms;		/* of the last rdvlink_relink() handshake; 0: none */
 	unsigned int retry_ms;
 	bool retry_due;			/* the timer is a retry's */
 };
@@ -123,7 +123,6 @@ static void handshake(struct rdvlink *l)
 		retry_later(l);
 		return;
 	}
-	l->started_ms = cpg_loop_now_ms();
 	cpg_dtls_session_start(l->session);
 	update(l);
 }
@@ -148,17 +147,18 @@ void rdvlink_start(struct rdvlink *l)
 
 void rdvlink_relink(struct rdvlink *l)
 {
-	uint64_t since = cpg_loop_now_ms() - l->started_ms;
+	uint64_t now = cpg_loop_now_ms(), since = now - l->relinked_ms;
 
 	if (l->session && cpg_dtls_session_state(l->session) == CPG_DTLS_HANDSHAKING)
 		return;
 	if (l->retry_due)
 		return;
-	if (l->started_ms && since < RELINK_MIN_MS) {
+	if (l->relinked_ms && since < RELINK_MIN_MS) {
 		l->retry_due = true;
 		arm(l, (int64_t)(RELINK_MIN_MS - since));
 		return;
 	}
+	l->relinked_ms = now;
 	handshake(l);
 }
 

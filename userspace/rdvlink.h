@@ -46,7 +46,8 @@ void rdvlink_free(struct rdvlink *l);
  */
 void rdvlink_start(struct rdvlink *l);
 /* The RDV says it lost our channel (RECONNECT, which anyone can forge) or
- * stopped answering: handshake again, unless one started less than 5 s ago. */
+ * stopped answering: handshake again, unless the last of these started less
+ * than a second ago. */
 void rdvlink_relink(struct rdvlink *l);
 /* Seal msg for the RDV and send it; dropped while there is no channel. */
 void rdvlink_send(struct rdvlink *l, const uint8_t *msg, size_t len);
