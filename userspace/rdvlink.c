@@ -202,16 +202,6 @@ void rdvlink_input(struct rdvlink *l, const uint8_t *buf, size_t len)
 		l->ops.message(l->arg, msg, msg_len);
 }
 
-bool rdvlink_up(const struct rdvlink *l)
-{
-	return l->keyed;
-}
-
-unsigned int rdvlink_handshakes(const struct rdvlink *l)
-{
-	return l->handshakes;
-}
-
 struct rdvlink *rdvlink_new(struct cpg_loop *loop, const struct rdvlink_config *cfg,
 			    const struct rdvlink_ops *ops, void *arg)
 {

@@ -54,8 +54,5 @@ void rdvlink_send(struct rdvlink *l, const uint8_t *msg, size_t len);
 /* A datagram in the DTLS range from the RDV's port: the handshake's, or a
  * message over the channel. */
 void rdvlink_input(struct rdvlink *l, const uint8_t *buf, size_t len);
-bool rdvlink_up(const struct rdvlink *l);
-/* Handshakes finished since the start. */
-unsigned int rdvlink_handshakes(const struct rdvlink *l);
 
 #endif
