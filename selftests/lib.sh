@@ -1425,6 +1425,43 @@ vpn_ups() {
 	count_matches "$(vpn_err "$1")" "tunnel to $(ere_ip "${VPN[$2]}") at .* up"
 }
 
+# vpn_revoked_re PEER: the ERE of A's log line refusing PEER's revoked
+# certificate.
+vpn_revoked_re() {
+	echo "peer [^ ]* \\($(ere_ip "${VPN[$1]}")\\): certificate verify failed: certificate revoked"
+}
+
+# vpn_refusals PEER: how many times A refused PEER's revoked certificate.
+vpn_refusals() {
+	count_matches "$(vpn_err A)" "$(vpn_revoked_re "$1")"
+}
+
+# vpn_refused PEER BEFORE: PEER pings A (once a second, 12 s at most, which
+# covers the hold-offs of earlier failures) until A has logged more than
+# BEFORE refusals of PEER's revoked certificate; no ping may be answered and
+# A has no established tunnel with PEER.
+vpn_refused() {
+	local peer=$1 before=$2 deadline
+
+	deadline=$(($(now_ms) + 12000))
+	while [ "$(vpn_refusals "$peer")" -le "$before" ]; do
+		if in_ns "$peer" ping -n -q -c 1 -W 1 "$A_VPN" >/dev/null 2>&1; then
+			ktap_print_msg "$peer's ping to A was answered"
+			return 1
+		fi
+		if [ "$(now_ms)" -ge "$deadline" ]; then
+			ktap_print_msg "A logged no new refusal of $peer; what it said about it:" \
+				"$(grep -F "${VPN[$peer]}" "$(vpn_err A)" | tail -n 10)"
+			return 1
+		fi
+	done
+	ktap_print_msg "A: $(last_line "$(vpn_err A)" "$(vpn_revoked_re "$peer")")"
+	if vpn_established A "$peer" 0; then
+		ktap_print_msg "yet A lists $peer as established: $(vpn_peer A "${VPN[$peer]}")"
+		return 1
+	fi
+}
+
 # vpn_start_all HOST...: the RDV, then the daemon of each HOST (in the
 # namespace of its name, its configuration written), each registered; a
 # test result, and a bail out unless they all are.

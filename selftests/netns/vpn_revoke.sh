@@ -86,38 +86,6 @@ kernel_dropped() {
 	ktap_print_msg "campagnol.ko of $1 no longer holds $2, still holds C"
 }
 
-
-# revoked_re PEER: A's log line refusing PEER's revoked certificate.
-revoked_re() {
-	echo "peer [^ ]* \\($(ere_ip "${VPN[$1]}")\\): certificate verify failed: certificate revoked"
-}
-
-# refused PEER BEFORE: PEER pings A (once a second, 12 s at most, which
-# covers the hold-offs of earlier failures) until A has logged more than
-# BEFORE refusals of PEER's revoked certificate; no ping may be answered and
-# A has no established tunnel with PEER.
-refused() {
-	local peer=$1 before=$2 deadline
-
-	deadline=$(($(now_ms) + 12000))
-	while [ "$(count_matches "$(vpn_err A)" "$(revoked_re "$peer")")" -le "$before" ]; do
-		if in_ns "$peer" ping -n -q -c 1 -W 1 "$A_VPN" >/dev/null 2>&1; then
-			ktap_print_msg "$peer's ping to A was answered"
-			return 1
-		fi
-		if [ "$(now_ms)" -ge "$deadline" ]; then
-			ktap_print_msg "A logged no new refusal of $peer; what it said about it:" \
-				"$(grep -F "${VPN[$peer]}" "$(vpn_err A)" | tail -n 10)"
-			return 1
-		fi
-	done
-	ktap_print_msg "A: $(last_line "$(vpn_err A)" "$(revoked_re "$peer")")"
-	if vpn_established A "$peer" 0; then
-		ktap_print_msg "yet A lists $peer as established: $(vpn_peer A "${VPN[$peer]}")"
-		return 1
-	fi
-}
-
 closed_by_a_re() {
 	echo "tunnel to $(ere_ip "$A_VPN") closed by the peer \\(close_notify\\)"
 }
@@ -157,7 +125,7 @@ ktap_test_result "a new tunnel (B's, after its SIGUSR1) gets A's new certificate
 
 { pki revoke "$CPG_PKI" B && publish_crl A; } || ktap_bail_out "cannot revoke B"
 B_CLOSED=$(count_matches "$(vpn_err B)" "$(closed_by_a_re)")
-REFUSALS=$(count_matches "$(vpn_err A)" "$(revoked_re B)")
+REFUSALS=$(vpn_refusals B)
 D_UPS=$(vpn_ups D A)
 vpn_across_start A C
 vpn_signal A HUP
@@ -185,7 +153,7 @@ revoke_others() {
 ktap_test_result "the A-C tunnel stays untouched under a running ping, A-D stays up" \
 	revoke_others
 ktap_test_result "B cannot come back: A refuses its new handshake, certificate revoked" \
-	refused B "$REFUSALS"
+	vpn_refused B "$REFUSALS"
 
 # ---- D's certificate expires -------------------------------------------------
 

@@ -84,42 +84,6 @@ pings_all() {
 	grep -qE "^$3 packets transmitted, $3 received" <<<"$summary"
 }
 
-# revoked_re PEER: A's log line refusing PEER's revoked certificate.
-revoked_re() {
-	echo "peer [^ ]* \\(${VPN[$1]//./\\.}\\): certificate verify failed: certificate revoked"
-}
-
-# refusals PEER: how many times A refused PEER's revoked certificate.
-refusals() {
-	count "$(vpn_err A)" "$(revoked_re "$1")"
-}
-
-# refused PEER BEFORE: PEER pings A (once a second, 12 s at most, which
-# covers the hold-offs of earlier failures) until A has logged more than
-# BEFORE refusals of PEER's revoked certificate; no ping may be answered and
-# A has no established tunnel with PEER.
-refused() {
-	local peer=$1 before=$2 deadline
-
-	deadline=$(($(now_ms) + 12000))
-	while [ "$(refusals "$peer")" -le "$before" ]; do
-		if in_ns "$peer" ping -n -q -c 1 -W 1 "$A_VPN" >/dev/null 2>&1; then
-			ktap_print_msg "$peer's ping to A was answered"
-			return 1
-		fi
-		if [ "$(now_ms)" -ge "$deadline" ]; then
-			ktap_print_msg "A logged no new refusal of $peer; what it said about it:" \
-				"$(grep -F "${VPN[$peer]}" "$(vpn_err A)" | tail -n 10)"
-			return 1
-		fi
-	done
-	ktap_print_msg "A: $(last_line "$(vpn_err A)" "$(revoked_re "$peer")")"
-	if vpn_established A "$peer" 0; then
-		ktap_print_msg "yet A lists $peer as established: $(vpn_peer A "${VPN[$peer]}")"
-		return 1
-	fi
-}
-
 first_tunnel() {
 	vpn_ping A "$D_VPN" 20 && vpn_ping D "$A_VPN" 10 && vpn_established A D && vpn_sees D A "CN=A"
 }
@@ -237,14 +201,14 @@ ktap_test_result "SIGHUP: A ends B's tunnel, made before it: its certificate is 
 	hup_ends_b
 
 # B registers again (its own SIGUSR1), then asks for a new tunnel.
-refusals0=$(refusals B)
+refusals0=$(vpn_refusals B)
 vpn_signal B USR1
 after_hup() {
 	if ! vpn_wait_peer A "$B_VPN" none 5 || ! rdv_registered "$B_VPN" 2 10; then
 		ktap_print_msg "B's SIGUSR1 did not close its tunnel with A or register it again"
 		return 1
 	fi
-	refused B "$refusals0"
+	vpn_refused B "$refusals0"
 }
 ktap_test_result "after the HUP, A refuses B's new tunnel: certificate revoked" after_hup
 
@@ -297,7 +261,7 @@ ktap_test_result "a garbage CRL, then SIGHUP: A logs an error naming it, runs on
 # C drops its tunnel (its own SIGUSR1) and asks for a new one: A must still
 # present the certificate of its old context, not the one now in its file;
 # and B is still refused, by the old context's CRL.
-refusals0=$(refusals B)
+refusals0=$(vpn_refusals B)
 vpn_signal C USR1
 old_context() {
 	if ! vpn_wait_peer A "$C_VPN" none 5 || ! rdv_registered "$C_VPN" 2 10; then
@@ -305,7 +269,7 @@ old_context() {
 		return 1
 	fi
 	vpn_ping C "$A_VPN" 20 && vpn_established A C && vpn_sees C A "CN=A-usr2" &&
-		refused B "$refusals0"
+		vpn_refused B "$refusals0"
 }
 ktap_test_result "after the failed reload, new tunnels use the old context: CN=A-usr2, B refused" \
 	old_context
@@ -325,7 +289,7 @@ usr1_revokes() {
 		ktap_print_msg "C's tunnel with A should work until the signal"
 		return 1
 	fi
-	before=$(refusals C)
+	before=$(vpn_refusals C)
 	vpn_signal A USR1
 	if ! wait_for "$(vpn_err A)" "SIGUSR1: closing every tunnel" 5 2 ||
 	   ! wait_for "$(vpn_err A)" "$RELOADED" 5 5 || ! vpn_wait_peer A "$C_VPN" none 2 ||
@@ -333,7 +297,7 @@ usr1_revokes() {
 		ktap_print_msg "A did not reload, close its tunnel with C and register again"
 		return 1
 	fi
-	refused C "$before"
+	vpn_refused C "$before"
 }
 ktap_test_result "C revoked, then SIGUSR1: A closes C's working tunnel, refuses its new one" \
 	usr1_revokes
