@@ -9,6 +9,7 @@
 #include <sys/queue.h>
 
 #include <openssl/crypto.h>
+#include <openssl/x509.h>
 
 #include "chan.h"
 #include "compat.h"
@@ -19,6 +20,12 @@
 #include "net.h"
 
 struct channel;
+
+/* Issuers of the certificates of channels, for a reload to check them again. */
+#define MAX_ISSUERS 16
+#define NO_ISSUER UINT8_MAX
+/* RFC 5280 4.1.2.2: a serial number takes 20 octets at most. */
+#define SERIAL_MAX 20
 
 /* A handshake under way, or finished and waiting for the first record. */
 struct handshake {
@@ -40,13 +47,28 @@ struct channel {
 	bool bound;			/* a registration holds it */
 	uint64_t keyed_ms;
 	struct handshake *hs;		/* a handshake of this endpoint, if any */
+	/* Its certificate, as a reloaded CRL names it: issuers[issuer]'s
+	 * serial number; NO_ISSUER, or serial_len 0: not checked again. */
+	uint8_t issuer;
+	uint8_t serial_len;
+	uint8_t serial[SERIAL_MAX];
 };
 
 TAILQ_HEAD(channel_list, channel);
 
+/* anchored: the store had a CA of that name when it was first seen (an
+ * intermediate CA the clients send is not in it, nor checked for there). */
+struct issuer {
+	X509_NAME *name;
+	bool anchored;
+};
+
 struct rdv_auth {
-	struct rdv_auth_config cfg;
+	struct rdv_auth_config cfg;	/* its file names are the caller's: see conf */
+	struct cpg_config conf;		/* the credentials' files, ours to reload */
 	struct cpg_dtls_ctx *ctx;
+	struct issuer issuers[MAX_ISSUERS];
+	unsigned int n_issuers;
 	struct handshake listener;
 	uint64_t seed;
 	struct htab by_ep;
@@ -98,6 +120,35 @@ static void channel_free(struct rdv_auth *a, struct channel *ch)
 	OPENSSL_cleanse(ch, sizeof(*ch));
 	free(ch);
 	a->stats.channels--;
+}
+
+/* The credentials in the daemon's terms, for dtls.c to load and check. */
+static int config_of(const struct rdv_auth_config *cfg, struct cpg_config *out)
+{
+	cpg_config_defaults(out);
+	out->certificate = cfg->certificate ? strdup(cfg->certificate) : NULL;
+	out->key = cfg->key ? strdup(cfg->key) : NULL;
+	out->ca_certificates = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
+	out->ca_certificates_dir = cfg->ca_dir ? strdup(cfg->ca_dir) : NULL;
+	out->crl_file = cfg->crl_file ? strdup(cfg->crl_file) : NULL;
+	if ((cfg->certificate && !out->certificate) || (cfg->key && !out->key) ||
+	    (cfg->ca_file && !out->ca_certificates) ||
+	    (cfg->ca_dir && !out->ca_certificates_dir) || (cfg->crl_file && !out->crl_file)) {
+		log_err("out of memory");
+		cpg_config_free(out);
+		return -1;
+	}
+	return 0;
+}
+
+/* The RDV's DTLS context, from the files conf names; NULL after logging why. */
+static struct cpg_dtls_ctx *ctx_new(const struct cpg_config *conf)
+{
+	struct cpg_dtls_ctx *ctx = cpg_dtls_ctx_new_rdv(conf);
+
+	if (ctx)
+		cpg_dtls_ctx_set_handshake_timeout(ctx, RDV_AUTH_HANDSHAKE_MS);
+	return ctx;
 }
 
 /* A fresh listener: a server session that any ClientHello may go to. */
@@ -156,6 +207,57 @@ static bool identity_of(const struct cpg_dtls_session *s, struct rdv_identity *i
 	return id->n_ip4 > 0 && id->not_after;
 }
 
+/* Whether the store has a CA named name. */
+static bool store_has_ca(X509_STORE *store, const X509_NAME *name)
+{
+	X509_STORE_CTX *xs = X509_STORE_CTX_new();
+	STACK_OF(X509) *found = NULL;
+	bool has;
+
+	if (xs && X509_STORE_CTX_init(xs, store, NULL, NULL))
+		found = X509_STORE_CTX_get1_certs(xs, (X509_NAME *)name);
+	has = found && sk_X509_num(found) > 0;
+	sk_X509_pop_free(found, X509_free);
+	X509_STORE_CTX_free(xs);
+	return has;
+}
+
+/* The index of the issuer name in a->issuers, added if new; NO_ISSUER
+ * when they are all taken. */
+static uint8_t issuer_index(struct rdv_auth *a, const X509_NAME *name)
+{
+	struct issuer *is;
+	unsigned int i;
+
+	for (i = 0; i < a->n_issuers; i++)
+		if (!X509_NAME_cmp(a->issuers[i].name, name))
+			return (uint8_t)i;
+	if (i == MAX_ISSUERS)
+		return NO_ISSUER;
+	is = &a->issuers[i];
+	is->name = X509_NAME_dup(name);
+	if (!is->name)
+		return NO_ISSUER;
+	is->anchored = store_has_ca(cpg_dtls_ctx_store(a->ctx), name);
+	a->n_issuers++;
+	return (uint8_t)i;
+}
+
+/* What a reload needs to check cert again, without keeping it. */
+static void remember_certificate(struct rdv_auth *a, struct channel *ch, const X509 *cert)
+{
+	const ASN1_INTEGER *serial = cert ? X509_get0_serialNumber(cert) : NULL;
+	int len = serial ? ASN1_STRING_length(serial) : 0;
+
+	ch->issuer = NO_ISSUER;
+	ch->serial_len = 0;
+	if (!serial || len <= 0 || len > SERIAL_MAX || ASN1_STRING_type(serial) != V_ASN1_INTEGER)
+		return;
+	ch->issuer = issuer_index(a, X509_get_issuer_name(cert));
+	ch->serial_len = (uint8_t)len;
+	memcpy(ch->serial, ASN1_STRING_get0_data(serial), (size_t)len);
+}
+
 /* Ends the handshake of ch, and ch too if it has no keys; false if so. */
 static bool handshake_end(struct rdv_auth *a, struct channel *ch)
 {
@@ -191,6 +293,7 @@ static bool handshake_done(struct rdv_auth *a, struct channel *ch, uint64_t now)
 	cpg_chan_init(&ch->chan, &keys);
 	cpg_keys_wipe(&keys);
 	ch->id = id;
+	remember_certificate(a, ch, cpg_dtls_session_peer_cert(s));
 	ch->keyed = true;
 	ch->keyed_ms = now;
 	a->stats.authenticated++;
@@ -349,11 +452,27 @@ static bool handshake_tick(struct rdv_auth *a, struct channel *ch, uint64_t now)
 	return handshake_update(a, ch, now);
 }
 
+/* ch's certificate is no longer good: it "expired", say. Its
+ * registration and ch end. */
+static void channel_end(struct rdv_auth *a, struct channel *ch, const char *why)
+{
+	union cpg_sockaddr at = ch->ep;
+	char ep[CPG_SOCKADDR_STRLEN];
+
+	log_notice("client at %s: its certificate %s: its registration ends",
+		   cpg_sockaddr_str(&at, ep, sizeof(ep)), why);
+	if (ch->bound && a->cfg.gone)
+		a->cfg.gone(a->cfg.arg, &at, why);
+	/* gone() unbinds, which frees it; else it goes now. */
+	ch = find(a, &at);
+	if (ch)
+		channel_free(a, ch);
+}
+
 void rdv_auth_expire(struct rdv_auth *a, uint64_t now_ms)
 {
 	time_t wall = time(NULL);
 	struct channel *ch, *next;
-	char ep[CPG_SOCKADDR_STRLEN];
 
 	for (ch = TAILQ_FIRST(&a->channels); ch; ch = next) {
 		next = TAILQ_NEXT(ch, link);
@@ -364,19 +483,99 @@ void rdv_auth_expire(struct rdv_auth *a, uint64_t now_ms)
 		if (!ch->bound && now_ms - ch->keyed_ms >= RDV_AUTH_UNBOUND_MS) {
 			channel_free(a, ch);
 		} else if (ch->id.not_after <= wall) {
-			union cpg_sockaddr at = ch->ep;
-
-			log_notice("client at %s: its certificate expired: it must authenticate "
-				   "again", cpg_sockaddr_str(&at, ep, sizeof(ep)));
 			a->stats.expired++;
-			if (ch->bound && a->cfg.gone)
-				a->cfg.gone(a->cfg.arg, &at);
-			/* gone() unbinds, which frees it; else it goes now. */
-			ch = find(a, &at);
-			if (ch)
-				channel_free(a, ch);
+			channel_end(a, ch, "expired");
 		}
 	}
+}
+
+/* What a reloaded store says of each issuer: whether its CA is still
+ * trusted, and its CRLs. */
+struct issuer_view {
+	bool trusted;
+	STACK_OF(X509_CRL) *crls;
+};
+
+static void issuer_views(const struct rdv_auth *a, struct issuer_view *v)
+{
+	X509_STORE *store = cpg_dtls_ctx_store(a->ctx);
+	X509_STORE_CTX *xs = X509_STORE_CTX_new();
+	bool ok = xs && X509_STORE_CTX_init(xs, store, NULL, NULL);
+
+	for (unsigned int i = 0; i < a->n_issuers; i++) {
+		const struct issuer *is = &a->issuers[i];
+
+		v[i].trusted = !is->anchored || store_has_ca(store, is->name);
+		v[i].crls = ok ? X509_STORE_CTX_get1_crls(xs, is->name) : NULL;
+	}
+	X509_STORE_CTX_free(xs);
+}
+
+/* Why the store no longer takes ch's certificate, or NULL. */
+static const char *refusal(const struct channel *ch, const struct issuer_view *v)
+{
+	ASN1_INTEGER *serial;
+	X509_REVOKED *revoked;
+	bool listed = false;
+
+	if (ch->issuer == NO_ISSUER || !ch->serial_len)
+		return NULL;
+	if (!v[ch->issuer].trusted)
+		return "is from a CA no longer trusted";
+	serial = ASN1_INTEGER_new();
+	if (!serial || !ASN1_STRING_set(serial, ch->serial, ch->serial_len)) {
+		ASN1_INTEGER_free(serial);
+		return NULL;
+	}
+	for (int i = 0; i < sk_X509_CRL_num(v[ch->issuer].crls) && !listed; i++)
+		listed = X509_CRL_get0_by_serial(sk_X509_CRL_value(v[ch->issuer].crls, i),
+						 &revoked, serial) == 1;
+	ASN1_INTEGER_free(serial);
+	return listed ? "is revoked" : NULL;
+}
+
+/* Ends the channels whose certificates the store no longer takes. */
+static unsigned int recheck(struct rdv_auth *a)
+{
+	struct issuer_view views[MAX_ISSUERS];
+	struct channel *ch, *next;
+	unsigned int ended = 0;
+	const char *why;
+
+	issuer_views(a, views);
+	for (ch = TAILQ_FIRST(&a->channels); ch; ch = next) {
+		next = TAILQ_NEXT(ch, link);
+		if (!ch->keyed || !(why = refusal(ch, views)))
+			continue;
+		a->stats.revoked++;
+		ended++;
+		channel_end(a, ch, why);
+	}
+	for (unsigned int i = 0; i < a->n_issuers; i++)
+		sk_X509_CRL_pop_free(views[i].crls, X509_CRL_free);
+	return ended;
+}
+
+int rdv_auth_reload(struct rdv_auth *a)
+{
+	struct cpg_dtls_ctx *ctx = ctx_new(&a->conf);
+	unsigned int ended;
+
+	if (!ctx) {
+		log_err("reload: the credentials above are refused: the previous ones stay in use");
+		return -1;
+	}
+	/* Handshakes under way hold the previous context: they finish on it. */
+	cpg_dtls_session_free(a->listener.session);
+	a->listener.session = NULL;
+	cpg_dtls_ctx_put(a->ctx);
+	a->ctx = ctx;
+	if (listener_new(a) < 0)
+		log_err("cannot make a DTLS listener: no new client can authenticate");
+	ended = recheck(a);
+	log_notice("reloaded the certificate, key, CAs and CRLs: %u client%s ended", ended,
+		   ended == 1 ? "" : "s");
+	return (int)ended;
 }
 
 const struct rdv_auth_stats *rdv_auth_stats(const struct rdv_auth *a)
@@ -384,29 +583,9 @@ const struct rdv_auth_stats *rdv_auth_stats(const struct rdv_auth *a)
 	return &a->stats;
 }
 
-/* The credentials in the daemon's terms, for dtls.c to load and check. */
-static int config_of(const struct rdv_auth_config *cfg, struct cpg_config *out)
-{
-	cpg_config_defaults(out);
-	out->certificate = cfg->certificate ? strdup(cfg->certificate) : NULL;
-	out->key = cfg->key ? strdup(cfg->key) : NULL;
-	out->ca_certificates = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
-	out->ca_certificates_dir = cfg->ca_dir ? strdup(cfg->ca_dir) : NULL;
-	out->crl_file = cfg->crl_file ? strdup(cfg->crl_file) : NULL;
-	if ((cfg->certificate && !out->certificate) || (cfg->key && !out->key) ||
-	    (cfg->ca_file && !out->ca_certificates) ||
-	    (cfg->ca_dir && !out->ca_certificates_dir) || (cfg->crl_file && !out->crl_file)) {
-		log_err("out of memory");
-		cpg_config_free(out);
-		return -1;
-	}
-	return 0;
-}
-
 struct rdv_auth *rdv_auth_new(const struct rdv_auth_config *cfg)
 {
 	struct rdv_auth *a = calloc(1, sizeof(*a));
-	struct cpg_config conf;
 
 	if (!a || htab_init(&a->by_ep) || cpg_random(&a->seed, sizeof(a->seed), true) < 0) {
 		log_err("cannot set up the RDV's channels: out of memory or randomness");
@@ -417,12 +596,12 @@ struct rdv_auth *rdv_auth_new(const struct rdv_auth_config *cfg)
 	if (!a->cfg.max_handshakes)
 		a->cfg.max_handshakes = RDV_AUTH_MAX_HANDSHAKES;
 	TAILQ_INIT(&a->channels);
-	if (config_of(cfg, &conf) == 0) {
-		a->ctx = cpg_dtls_ctx_new_rdv(&conf);
-		cpg_config_free(&conf);
+	if (config_of(cfg, &a->conf) < 0) {
+		htab_destroy(&a->by_ep);
+		free(a);
+		return NULL;
 	}
-	if (a->ctx)
-		cpg_dtls_ctx_set_handshake_timeout(a->ctx, RDV_AUTH_HANDSHAKE_MS);
+	a->ctx = ctx_new(&a->conf);
 	if (!a->ctx || listener_new(a) < 0) {
 		rdv_auth_free(a);
 		return NULL;
@@ -438,6 +617,9 @@ void rdv_auth_free(struct rdv_auth *a)
 		channel_free(a, TAILQ_FIRST(&a->channels));
 	cpg_dtls_session_free(a->listener.session);
 	cpg_dtls_ctx_put(a->ctx);
+	for (unsigned int i = 0; i < a->n_issuers; i++)
+		X509_NAME_free(a->issuers[i].name);
+	cpg_config_free(&a->conf);
 	htab_destroy(&a->by_ep);
 	free(a);
 }

@@ -39,8 +39,9 @@ struct rdv_identity {
 
 typedef void (*rdv_auth_send_fn)(void *arg, unsigned int sock, const union cpg_sockaddr *to,
 				 const uint8_t *buf, size_t len);
-/* The channel of a registered client ended (certificate expired or revoked). */
-typedef void (*rdv_auth_gone_fn)(void *arg, const union cpg_sockaddr *ep);
+/* The channel of a registered client ended: its certificate "expired", "is
+ * revoked"... (why). */
+typedef void (*rdv_auth_gone_fn)(void *arg, const union cpg_sockaddr *ep, const char *why);
 
 struct rdv_auth_config {
 	/* The RDV's credentials, as the daemon's [SECURITY] section has them. */
@@ -59,6 +60,7 @@ struct rdv_auth_stats {
 	uint64_t busy;			/* ClientHellos dropped: too many handshakes */
 	uint64_t bad_records;		/* records that did not open */
 	uint64_t expired;		/* channels whose certificate expired */
+	uint64_t revoked;		/* ended by a reload: revoked, CA no longer trusted */
 	size_t channels, handshaking;	/* now */
 };
 
@@ -92,6 +94,13 @@ bool rdv_identity_names(const struct rdv_identity *id, int family, const void *i
 void rdv_auth_bind(struct rdv_auth *a, const union cpg_sockaddr *ep, bool bound);
 /* Retransmit handshakes, end the slow ones, unbound and expired channels. */
 void rdv_auth_expire(struct rdv_auth *a, uint64_t now_ms);
+/*
+ * Load the credentials again (SIGHUP): new handshakes use them at once, and
+ * the registered clients whose certificates a reloaded CRL revokes, or whose
+ * CA is no longer trusted, end. How many ended; -1 if the files are refused
+ * (logged), and the credentials in use stay.
+ */
+int rdv_auth_reload(struct rdv_auth *a);
 const struct rdv_auth_stats *rdv_auth_stats(const struct rdv_auth *a);
 
 #endif

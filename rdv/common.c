@@ -153,11 +153,13 @@ void rdv_process_end(struct rdv_process *p)
 	p->pidfile = NULL;
 }
 
-int rdv_watch_signals(struct cpg_loop *loop, cpg_loop_signal_fn fn, void *arg)
+int rdv_watch_signals(struct cpg_loop *loop, bool reload, cpg_loop_signal_fn fn, void *arg)
 {
 	sigset_t signals;
 
 	sigemptyset(&signals);
+	if (reload)
+		sigaddset(&signals, SIGHUP);
 	sigaddset(&signals, SIGINT);
 	sigaddset(&signals, SIGTERM);
 	sigaddset(&signals, SIGQUIT);

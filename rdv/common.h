@@ -68,8 +68,8 @@ int rdv_process_start(struct rdv_process *p, const char *where);
 /* The pid file removed, and freed. */
 void rdv_process_end(struct rdv_process *p);
 
-/* SIGINT, SIGTERM, SIGQUIT and SIGUSR1 to fn. 0 or -1. */
-int rdv_watch_signals(struct cpg_loop *loop, cpg_loop_signal_fn fn, void *arg);
+/* SIGINT, SIGTERM, SIGQUIT and SIGUSR1 to fn, and SIGHUP if reload. 0 or -1. */
+int rdv_watch_signals(struct cpg_loop *loop, bool reload, cpg_loop_signal_fn fn, void *arg);
 /*
  * A non-blocking UDP socket bound to addr. One on the IPv6 wildcard (::)
  * takes IPv4 too (v4-mapped) unless v6only: where the system refuses

@@ -594,6 +594,10 @@ static void on_signal(struct cpg_loop *loop, int signo, void *arg)
 		log_stats(r);
 		return;
 	}
+	if (signo == SIGHUP) {
+		rdv_server_reload(r->server);
+		return;
+	}
 	log_notice("exiting on %s", cpg_signal_name(signo, name, sizeof(name)));
 	cpg_loop_stop(loop);
 }
@@ -674,7 +678,7 @@ static int start_relaying(struct rdv *r, const struct options *opt)
 
 static int watch(struct rdv *r)
 {
-	if (rdv_watch_signals(&r->loop, on_signal, r))
+	if (rdv_watch_signals(&r->loop, true, on_signal, r))
 		return -1;
 	for (unsigned int i = 0; i < r->n_socks; i++) {
 		struct rdv_sock *rs = &r->socks[i];

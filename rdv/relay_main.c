@@ -514,7 +514,7 @@ static int start(struct relayd *d)
 	}
 	d->relay = relay_options_start(&opt->relays, &d->loop, &opt->bind, OTHER_FDS,
 				       on_relay_expired, d);
-	if (!d->relay || rdv_watch_signals(&d->loop, on_signal, d) ||
+	if (!d->relay || rdv_watch_signals(&d->loop, false, on_signal, d) ||
 	    cpg_loop_add_fd(&d->loop, &d->io, d->fd, CPG_LOOP_READ, on_readable, d))
 		return -1;
 	cpg_loop_timer_init(&d->timer, on_tick, d);

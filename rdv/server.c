@@ -1352,6 +1352,13 @@ static void input_probe(struct rdv_server *s, unsigned int sock, const uint8_t *
 			  cpg_net_ip4_str(m.vpn_ip, ip), cpg_sockaddr_str(from, ep, sizeof(ep)));
 		return;
 	}
+	/* Its secret travels sealed only: a spoofed PROBE cannot name its type. */
+	if (s->auth && !proves_registration(c, &m)) {
+		s->stats.probes_dropped++;
+		log_debug("PROBE for %s from %s dropped: not its registration's secret",
+			  cpg_net_ip4_str(m.vpn_ip, ip), cpg_sockaddr_str(from, ep, sizeof(ep)));
+		return;
+	}
 	c->nat_type = nat_type(c, from, m.flags);
 	s->stats.probes++;
 	s->stats.nat[c->nat_type]++;
@@ -1361,6 +1368,10 @@ static void input_probe(struct rdv_server *s, unsigned int sock, const uint8_t *
 	r.present = CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT) | CPG_HAS(CPG_ATTR_NAT_TYPE);
 	r.public_ep = *from;
 	r.nat_type = c->nat_type;
+	if (m.present & CPG_HAS(CPG_ATTR_REG_TOKEN)) {
+		r.present |= CPG_HAS(CPG_ATTR_REG_TOKEN);
+		memcpy(r.reg_token, m.reg_token, sizeof(r.reg_token));
+	}
 	send_via(s, true, sock, &r, from);
 }
 
@@ -1422,14 +1433,16 @@ static void auth_send(void *arg, unsigned int sock, const union cpg_sockaddr *to
 	s->stats.sent++;
 }
 
-/* A channel's certificate expired: its registration goes with it. */
-static void auth_gone(void *arg, const union cpg_sockaddr *ep)
+/* A channel's certificate is no longer good: its registration goes with it. */
+static void auth_gone(void *arg, const union cpg_sockaddr *ep, const char *why)
 {
 	struct rdv_server *s = arg;
 	struct rdv_client *c = find_by_ep(s, ep);
+	char reason[64];
 
+	snprintf(reason, sizeof(reason), "removed: its certificate %s", why);
 	if (c)
-		client_remove(s, c, "removed: its certificate expired");
+		client_remove(s, c, reason);
 }
 
 struct rdv_server *rdv_server_new(const struct rdv_config *cfg)
@@ -1567,6 +1580,24 @@ static void __attribute__((format(printf, 2, 3))) line_add(struct line *l, const
 		l->len = sizeof(l->buf) - 1;
 }
 
+static void log_auth_stats(const struct rdv_auth_stats *a, int prio)
+{
+	cpg_log_at(prio, "stats: auth: channels=%zu handshaking=%zu cookies=%" PRIu64
+		   " handshakes=%" PRIu64 " authenticated=%" PRIu64 " failed=%" PRIu64
+		   " busy=%" PRIu64 " bad_records=%" PRIu64 " expired=%" PRIu64 " revoked=%" PRIu64,
+		   a->channels, a->handshaking, a->cookies, a->handshakes, a->authenticated,
+		   a->failed, a->busy, a->bad_records, a->expired, a->revoked);
+}
+
+int rdv_server_reload(struct rdv_server *s)
+{
+	if (!s->auth) {
+		log_notice("reload: nothing to reload (--no-auth)");
+		return 0;
+	}
+	return rdv_auth_reload(s->auth);
+}
+
 void rdv_server_log_stats(const struct rdv_server *s, int prio)
 {
 	const struct rdv_stats *st = &s->stats;
@@ -1606,6 +1637,8 @@ void rdv_server_log_stats(const struct rdv_server *s, int prio)
 		   st->probes, st->probes_dropped, st->nat[CPG_NAT_NONE], st->nat[CPG_NAT_CONE],
 		   st->nat[CPG_NAT_RESTRICTED], st->nat[CPG_NAT_SYMMETRIC], st->relays,
 		   st->relayed[CPG_REASON_NAT], st->relayed[CPG_REASON_PUNCH_FAILED]);
+	if (s->auth)
+		log_auth_stats(rdv_auth_stats(s->auth), prio);
 	if (types.len)
 		cpg_log_at(prio, "stats: received by type:%s", types.buf);
 	if (refused.len)

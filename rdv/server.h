@@ -141,6 +141,8 @@ void rdv_server_expire(struct rdv_server *s, uint64_t now_ms);
 const struct rdv_stats *rdv_server_stats(const struct rdv_server *s);
 /* The channels' counters; NULL for the plaintext protocol. */
 const struct rdv_auth_stats *rdv_server_auth_stats(const struct rdv_server *s);
+/* SIGHUP: rdv_auth_reload() when authenticating; -1 if it failed. */
+int rdv_server_reload(struct rdv_server *s);
 /* Log the counters, a few lines at priority prio. */
 void rdv_server_log_stats(const struct rdv_server *s, int prio);
 /* The client registered with vpn_ip, as of now_ms. true if there is one. */

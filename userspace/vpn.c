@@ -1897,6 +1897,10 @@ void vpn_reload(struct vpn *v, bool drop_tunnels, const char *signame)
 		log_info("new tunnels use the reloaded credentials");
 		if (!drop_tunnels)
 			recheck_all_peers(v, signame);
+		/* The RDV checks a certificate at the handshake only: it sees a
+		 * renewed one, or one of a new CA, from now on. */
+		if (v->link)
+			rdvlink_relink(v->link);
 	} else {
 		log_err("%s: reloading failed (see above): keeping the credentials in use",
 			signame);

@@ -32,6 +32,7 @@
 #define PKI_TOOL CPG_SOURCE_DIR "/tools/campagnol-pki"
 /* eve's certificate expires this long after the PKI is made. */
 #define SHORT_LIVED_S 12
+#define PROBE_PORT 57889
 
 static char pki[64];
 
@@ -54,6 +55,21 @@ static void rdv_send(void *arg, unsigned int sock, const union cpg_sockaddr *to,
 	out[n_out].to = *to;
 	memcpy(out[n_out].data, buf, len);
 	out[n_out++].len = len;
+}
+
+/* What the RDV sent from its probe port: plaintext, apart from the rest. */
+static struct sent probe_out[16];
+static size_t n_probe_out;
+
+static void rdv_send_probe(void *arg, unsigned int sock, const union cpg_sockaddr *to,
+			   const uint8_t *buf, size_t len)
+{
+	(void)arg;
+	(void)sock;
+	assert_true(len <= DGRAM_MAX && n_probe_out < 16);
+	probe_out[n_probe_out].to = *to;
+	memcpy(probe_out[n_probe_out].data, buf, len);
+	probe_out[n_probe_out++].len = len;
 }
 
 /* A client: its endpoint, its DTLS session with the RDV, then its channel. */
@@ -87,12 +103,13 @@ static int pki_setup(void **state)
 		return -1;
 	snprintf(pki, sizeof(pki), "%s", tmpl);
 	/* rdv: the RDV's (an address of its own); carol: revoked; mallory: an
-	 * untrusted CA's, for alice's address; eve: short-lived. */
+	 * untrusted CA's, for alice's address; eve: short-lived; frank: revoked
+	 * while registered (test_reload). */
 	snprintf(cmd, sizeof(cmd),
 		 "set -e; P='%s'; cd '%s'; exec >/dev/null\n"
 		 "$P init ca; $P init other 'Other CA'\n"
 		 "$P issue ca rdv " RDV_IP "\n"
-		 "$P issue ca alice 10.0.0.1; $P issue ca bob 10.0.0.2\n"
+		 "$P issue ca alice 10.0.0.1; $P issue ca bob 10.0.0.2; $P issue ca frank 10.0.0.6\n"
 		 "$P issue ca carol 10.0.0.3; $P issue --ip6 fd00::4 ca dan 10.0.0.4\n"
 		 "$P issue other mallory 10.0.0.1\n"
 		 "cp ca/carol.crt ca/carol.key .; $P revoke ca carol\n"
@@ -126,7 +143,10 @@ static int setup(void **state)
 		.certificate = cert, .key = key, .ca_file = ca, .crl_file = crl,
 		.max_handshakes = 4,
 	};
-	struct rdv_config cfg = { .max_clients = 100, .send = rdv_send, .auth = &auth };
+	struct rdv_config cfg = {
+		.max_clients = 100, .send = rdv_send, .auth = &auth,
+		.send_probe = rdv_send_probe, .probe_port = { PROBE_PORT },
+	};
 
 	assert_non_null(f);
 	path(cert, "ca/rdv.crt");
@@ -137,7 +157,7 @@ static int setup(void **state)
 	assert_non_null(f->rdv);
 	endpoint(&f->rdv_ep, "192.0.2.254", 57888);
 	f->now = 1000;
-	n_out = n_taken = 0;
+	n_out = n_taken = n_probe_out = 0;
 	*state = f;
 	return 0;
 }
@@ -523,6 +543,75 @@ static void test_takeover(void **state)
 	client_free(&bob);
 }
 
+/* A PROBE from ep to the probe port, with the secret token if not NULL,
+ * padded as a client pads it; what the RDV answered, if anything. */
+static bool probe(struct fx *f, const union cpg_sockaddr *ep, const uint8_t *token,
+		  struct cpg_msg *answer)
+{
+	uint8_t buf[CPG_PROTO_MAX_MSG];
+	size_t before = n_probe_out;
+	struct cpg_msg m;
+	int len;
+
+	cpg_msg_init(&m, CPG_MSG_PROBE, 9);
+	m.present = CPG_HAS(CPG_ATTR_VPN_IP);
+	m.vpn_ip = ip4("10.0.0.1");
+	if (token) {
+		m.present |= CPG_HAS(CPG_ATTR_REG_TOKEN);
+		memcpy(m.reg_token, token, sizeof(m.reg_token));
+	}
+	len = cpg_msg_encode(&m, buf, sizeof(buf));
+	assert_true(len > 0);
+	len = cpg_msg_pad(buf, (size_t)len, sizeof(buf), cpg_msg_request_len(CPG_MSG_PROBE));
+	assert_true(len > 0);
+	rdv_server_input_probe(f->rdv, 0, buf, (size_t)len, ep, f->now);
+	if (n_probe_out == before)
+		return false;
+	assert_int_equal(n_probe_out, before + 1);
+	assert_true(cpg_sockaddr_equal(&probe_out[before].to, ep));
+	assert_true(probe_out[before].len <= (size_t)len);
+	assert_int_equal(cpg_msg_decode(answer, probe_out[before].data, probe_out[before].len),
+			 CPG_DECODE_OK);
+	return true;
+}
+
+/*
+ * NAT probing stays in plaintext, at the probe port: only the holder of
+ * the registration's secret, given in the sealed OK, gets its type probed,
+ * and the answer carries the secret back.
+ */
+static void test_probe(void **state)
+{
+	struct fx *f = *state;
+	uint8_t wrong[CPG_TOKEN_LEN] = { 0 };
+	union cpg_sockaddr mapped;
+	struct client alice;
+	struct cpg_msg ok, ans;
+
+	client_init(f, &alice, "ca/alice", "10.0.0.1", "198.51.100.1", 4001);
+	assert_true(handshake(f, &alice));
+	hello(f, &alice, "10.0.0.1", &ok);
+	assert_int_equal(ok.type, CPG_MSG_OK);
+	assert_int_equal(ok.probe_port, PROBE_PORT);
+	assert_true(ok.present & CPG_HAS(CPG_ATTR_REG_TOKEN));
+	/* The unasked PROBE went first, in plaintext. */
+	assert_int_equal(n_probe_out, 1);
+	n_probe_out = 0;
+	/* From alice's host, another port: what a symmetric NAT would show. */
+	endpoint(&mapped, "198.51.100.1", 4999);
+	assert_false(probe(f, &mapped, NULL, &ans));
+	wrong[0] = (uint8_t)~ok.reg_token[0];
+	assert_false(probe(f, &mapped, wrong, &ans));
+	assert_int_equal(rdv_server_stats(f->rdv)->probes_dropped, 2);
+	assert_true(probe(f, &mapped, ok.reg_token, &ans));
+	assert_int_equal(ans.type, CPG_MSG_PROBE_ANS);
+	assert_int_equal(ans.nat_type, CPG_NAT_SYMMETRIC);
+	assert_true(cpg_sockaddr_equal(&ans.public_ep, &mapped));
+	assert_true(ans.present & CPG_HAS(CPG_ATTR_REG_TOKEN));
+	assert_memory_equal(ans.reg_token, ok.reg_token, CPG_TOKEN_LEN);
+	client_free(&alice);
+}
+
 /*
  * ClientHellos without a cookie, from a thousand endpoints: each gets a
  * smaller HelloVerifyRequest, and the RDV keeps nothing. With valid
@@ -563,6 +652,58 @@ static void test_hello_flood(void **state)
 		client_free(&c[i]);
 }
 
+/* A shell command in the PKI's directory, campagnol-pki as $P; true if it worked. */
+static bool in_pki(const char *sh)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "cd '%s' && P='%s' && { %s; } >/dev/null", pki, PKI_TOOL, sh);
+	return system(cmd) == 0;
+}
+
+/*
+ * A reload (SIGHUP) ends the registration of a client whose certificate a
+ * new CRL revokes, and only that one; the revoked client cannot come back.
+ * A CRL that does not load leaves the credentials in use.
+ */
+static void test_reload(void **state)
+{
+	struct fx *f = *state;
+	struct client alice, frank, frank2;
+	struct rdv_client_info info;
+	struct cpg_msg m;
+
+	client_init(f, &alice, "ca/alice", "10.0.0.1", "198.51.100.1", 4001);
+	client_init(f, &frank, "ca/frank", "10.0.0.6", "198.51.100.6", 4006);
+	assert_true(handshake(f, &alice) && handshake(f, &frank));
+	hello(f, &alice, "10.0.0.1", &m);
+	hello(f, &frank, "10.0.0.6", &m);
+	assert_int_equal(m.type, CPG_MSG_OK);
+	/* Nothing changed: nobody ends. */
+	assert_int_equal(rdv_server_reload(f->rdv), 0);
+	assert_true(in_pki("cp ca/frank.crt ca/frank.key . && $P revoke ca frank"));
+	/* A CRL that is not one: refused, and the one in use stays. */
+	assert_true(in_pki("mv ca/crl.pem ca/crl.good && echo junk >ca/crl.pem"));
+	assert_int_equal(rdv_server_reload(f->rdv), -1);
+	assert_true(rdv_server_client(f->rdv, ip4("10.0.0.6"), f->now, &info));
+	assert_true(in_pki("mv ca/crl.good ca/crl.pem"));
+
+	assert_int_equal(rdv_server_reload(f->rdv), 1);
+	assert_int_equal(rdv_server_auth_stats(f->rdv)->revoked, 1);
+	assert_false(rdv_server_client(f->rdv, ip4("10.0.0.6"), f->now, &info));
+	assert_true(rdv_server_client(f->rdv, ip4("10.0.0.1"), f->now, &info));
+	assert_int_equal(rdv_server_auth_stats(f->rdv)->channels, 1);
+	/* alice's channel still carries her messages. */
+	hello(f, &alice, "10.0.0.1", &m);
+	assert_int_equal(m.type, CPG_MSG_OK);
+	/* frank, back with his revoked certificate: refused at the handshake. */
+	client_init(f, &frank2, "frank", "10.0.0.6", "198.51.100.6", 4007);
+	assert_false(handshake(f, &frank2));
+	client_free(&alice);
+	client_free(&frank);
+	client_free(&frank2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -573,6 +714,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_takeover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hello_flood, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_probe, setup, teardown),
+		/* Last: it revokes frank in the PKI they share. */
+		cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
 	};
 
 	cpg_log_init("test_auth", LOG_WARNING, false);

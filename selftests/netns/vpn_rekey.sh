@@ -11,6 +11,11 @@
 # (epoch, sequence number) of application data used twice in a direction,
 # every one from 2^47 on. Both runs' throughput and retransmits are printed
 # side by side (both captured on the public segment, headers only).
+# iperf3 is paced at $REKEY_RATE bit/s, below what the tunnel carries, so
+# that a retransmission says something: unpaced, TCP fills the TUN
+# device's queue and retransmits what it dropped, rekeys or not.
+#
+# CPG_REKEY_RATE: iperf3's --bitrate (50M).
 #
 # CPG_REKEY_DP_A, CPG_REKEY_DP_B: the data planes of A and B (userspace);
 # vm/tests/kmod_rekey_interop.sh runs A on campagnol.ko.
@@ -22,6 +27,7 @@ source "$(dirname "$0")/../lib.sh"
 
 REKEY_SECONDS=${CPG_REKEY_SECONDS:-60}
 REKEY_MIN=${CPG_REKEY_MIN:-20}
+REKEY_RATE=${CPG_REKEY_RATE:-50M}
 
 ktap_require jq iperf3 tcpdump
 ktap_init 9 campagnol_rdv campagnol campagnol-status
@@ -57,7 +63,7 @@ rcvbuf_errors() {
 iperf_run() {
 	start "$1-server" B iperf3 --forceflush -s -1 -B "$B_VPN"
 	wait_for "$(out_of "$1-server")" 'Server listening' 10 || return 1
-	start "$1" A iperf3 -J -c "$B_VPN" -t "$REKEY_SECONDS"
+	start "$1" A iperf3 -J -c "$B_VPN" -t "$REKEY_SECONDS" -b "$REKEY_RATE"
 	proc_wait "$1" $((REKEY_SECONDS + 60)) || proc_stop "$1" INT
 	proc_wait "$1-server" 10 || proc_stop "$1-server" INT
 	[ -z "$(jq -r '.error // empty' "$(out_of "$1")" 2>/dev/null)" ] &&
@@ -91,7 +97,8 @@ ktap_test_result "with rekey_interval = 1: iperf3 runs $REKEY_SECONDS s from A t
 	iperf_run rekeyed
 RCVBUF[rekeyed]=$(($(rcvbuf_errors B) - rcvbuf0 - RCVBUF[plain]))
 capture_stop wire
-ktap_print_msg "without rekeys: $(summary plain); with rekeys: $(summary rekeyed)"
+ktap_print_msg "iperf3 at $REKEY_RATE bit/s: without rekeys: $(summary plain);" \
+	"with rekeys: $(summary rekeyed)"
 
 # Rekeys go on after the run: one status snapshot per host, and the two
 # ends may be a rekey apart (a server's next key not promoted yet, too).

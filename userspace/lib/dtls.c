@@ -650,6 +650,11 @@ const char *cpg_dtls_ctx_cipher_list(const struct cpg_dtls_ctx *ctx)
 	return ctx->cipher_list;
 }
 
+X509_STORE *cpg_dtls_ctx_store(const struct cpg_dtls_ctx *ctx)
+{
+	return SSL_CTX_get_cert_store(ctx->ssl_ctx);
+}
+
 /* ---- Callbacks -------------------------------------------------------- */
 
 static void set_reason(struct cpg_dtls_session *s, const char *fmt, ...)
@@ -1481,6 +1486,11 @@ const char *cpg_dtls_session_cipher_name(const struct cpg_dtls_session *s)
 const char *cpg_dtls_session_peer_subject(const struct cpg_dtls_session *s)
 {
 	return s->subject;
+}
+
+X509 *cpg_dtls_session_peer_cert(const struct cpg_dtls_session *s)
+{
+	return s->subject[0] ? SSL_get0_peer_certificate(s->ssl) : NULL;
 }
 
 int cpg_dtls_session_rekey(struct cpg_dtls_session *s)

@@ -222,6 +222,11 @@ bool cpg_dtls_listen(struct cpg_dtls_session *l, const uint8_t *dgram, size_t le
  * cpg_dtls_session_start(). 0, or -1 for a name OpenSSL refuses.
  */
 int cpg_dtls_session_expect_name(struct cpg_dtls_session *s, const char *name);
+/* The peer's verified certificate (not a reference of the caller's), NULL
+ * before the handshake verified one. */
+X509 *cpg_dtls_session_peer_cert(const struct cpg_dtls_session *s);
+/* The trust store of ctx: its CAs and CRLs. */
+X509_STORE *cpg_dtls_ctx_store(const struct cpg_dtls_ctx *ctx);
 /* Where the session's datagrams go from now on. */
 void cpg_dtls_session_set_send(struct cpg_dtls_session *s, cpg_dtls_send_fn send, void *send_arg);
 /*

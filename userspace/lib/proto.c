@@ -235,10 +235,11 @@ size_t cpg_msg_request_len(uint8_t type)
 		return 128;	/* OK 86, PROBE 8 */
 	case CPG_MSG_ASK:
 		return 192;	/* ANS 156 */
+	case CPG_MSG_PROBE:
+		return 64;	/* PROBE_ANS 57 */
 	case CPG_MSG_PING:
 	case CPG_MSG_ADD_ENDPOINT:
-	case CPG_MSG_PROBE:
-		return 48;	/* PONG 37, OK 40, PROBE_ANS 37 */
+		return 48;	/* PONG 37, OK 40 */
 	default:
 		return 0;
 	}

@@ -57,8 +57,8 @@ enum cpg_msg_type {
 	CPG_MSG_BYE,		/* c->r */
 	CPG_MSG_RECONNECT,	/* r->c: register again */
 	CPG_MSG_CLOSE,		/* c->r: PEER_VPN_IP, [SESSION], [REASON] */
-	CPG_MSG_PROBE,		/* r->c from the probe port; c->r to it: VPN_IP, [FLAGS] */
-	CPG_MSG_PROBE_ANS,	/* r->c from the probe port: PUBLIC_ENDPOINT, NAT_TYPE */
+	CPG_MSG_PROBE,		/* r->c from the probe port; c->r to it: VPN_IP, [FLAGS, REG_TOKEN] */
+	CPG_MSG_PROBE_ANS,	/* r->c from the probe port: PUBLIC_ENDPOINT, NAT_TYPE, [REG_TOKEN] */
 	CPG_MSG_RELAY_BIND,	/* c->relay: VPN_IP, PEER_VPN_IP, SESSION, TOKEN; relay->c: + ACK */
 	/*
 	 * Between campagnol_relay and the RDV (docs/protocol.md, section 9.6).

@@ -897,6 +897,10 @@ static void probe_send(struct cpg_rdvc *c)
 		m.flags = CPG_FLAG_FILTER_OPEN;
 		m.present |= CPG_HAS(CPG_ATTR_FLAGS);
 	}
+	if (c->has_reg_token) {
+		memcpy(m.reg_token, c->reg_token, sizeof(m.reg_token));
+		m.present |= CPG_HAS(CPG_ATTR_REG_TOKEN);
+	}
 	send_msg(c, &m, &c->probe_ep);
 	c->probe_tries++;
 	cpg_loop_timer_arm(c->loop, &c->probe_timer, PROBE_RETRY_MS);
@@ -987,12 +991,22 @@ static void log_nat_type(const struct cpg_rdvc *c)
 	}
 }
 
+/* Over an authenticated RDV, the secret we probed with came back: the
+ * answer is the RDV's, not an off-path sender's. */
+static bool probe_ans_proven(const struct cpg_rdvc *c, const struct cpg_msg *m)
+{
+	return !c->cfg.rdv_send ||
+	       (c->has_reg_token && (m->present & CPG_HAS(CPG_ATTR_REG_TOKEN)) &&
+		!CRYPTO_memcmp(m->reg_token, c->reg_token, sizeof(c->reg_token)));
+}
+
 static void handle_probe_ans(struct cpg_rdvc *c, const struct cpg_msg *m,
 			     const union cpg_sockaddr *from)
 {
 	enum cpg_nat_type type = m->nat_type <= CPG_NAT_TYPE_MAX ? m->nat_type : CPG_NAT_UNKNOWN;
 
-	if (!cpg_sockaddr_is_set(&c->probe_ep) || !cpg_sockaddr_equal(from, &c->probe_ep)) {
+	if (!cpg_sockaddr_is_set(&c->probe_ep) || !cpg_sockaddr_equal(from, &c->probe_ep) ||
+	    !probe_ans_proven(c, m)) {
 		c->stats.unexpected++;
 		return;
 	}
