@@ -66,6 +66,10 @@ struct fixture {
 	int rdv_fd;
 	union cpg_sockaddr rdv_addr;
 	unsigned int direct_retry_ms;	/* of the clients client_init() makes */
+	/* Those clients talk to the RDV over a channel: what they seal goes to
+	 * rdv_fd in plaintext, and the RDV's answers are given to
+	 * cpg_rdvc_input_rdv() (channel_answer()). */
+	bool channel;
 	struct client a, b;
 };
 
@@ -247,6 +251,26 @@ static void client_readable(struct cpg_loop *loop, int fd, uint32_t events, void
 	}
 }
 
+/* What the client would seal into its channel to the RDV. */
+static void channel_send(void *arg, const uint8_t *msg, size_t len)
+{
+	struct client *c = arg;
+
+	assert_int_equal(sendto(c->fd, msg, len, 0, &c->fx->rdv_addr.sa,
+				cpg_sockaddr_len(&c->fx->rdv_addr)),
+			 (ssize_t)len);
+}
+
+/* m from the RDV, opened from c's channel. */
+static void channel_answer(struct client *c, const struct cpg_msg *m)
+{
+	uint8_t buf[CPG_PROTO_MAX_MSG];
+	int len = cpg_msg_encode(m, buf, sizeof(buf));
+
+	assert_true(len > 0);
+	cpg_rdvc_input_rdv(c->rdvc, buf, (size_t)len);
+}
+
 /* vpn_ip6: our IPv6 VPN address, or NULL for none. */
 static void client_init6(struct fixture *fx, struct client *c, const char *vpn_ip,
 			 const char *vpn_ip6, unsigned int max_peers,
@@ -268,6 +292,10 @@ static void client_init6(struct fixture *fx, struct client *c, const char *vpn_i
 	cfg.max_peers = max_peers;
 	cfg.punch_timeout_ms = punch_timeout_ms;
 	cfg.direct_retry_ms = fx->direct_retry_ms;
+	if (fx->channel) {
+		cfg.rdv_send = channel_send;
+		cfg.rdv_send_arg = c;
+	}
 	c->rdvc = cpg_rdvc_new(&fx->loop, &cfg, &ops, c);
 	assert_non_null(c->rdvc);
 	assert_int_equal(cpg_loop_add_fd(&fx->loop, &c->io, c->fd, CPG_LOOP_READ, client_readable, c), 0);
@@ -576,6 +604,54 @@ static void test_nat_probe_filtered(void **state)
 	/* The ASK waited for the probe, and goes once it gave up. */
 	assert_true(rdv_recv(fx, CPG_MSG_ASK, &m, NULL));
 	assert_true(cpg_rdvc_registered(fx->a.rdvc));
+	close(probe);
+}
+
+/*
+ * Over an authenticated RDV: the PROBE carries the registration's secret
+ * of the sealed OK, and only an answer that repeats it counts.
+ */
+static void test_nat_probe_channel(void **state)
+{
+	struct fixture *fx = *state;
+	union cpg_sockaddr probe_addr;
+	int probe = loopback_socket(&probe_addr);
+	struct cpg_msg hello, ok, m;
+
+	client_destroy(fx, &fx->a);
+	fx->channel = true;
+	client_init(fx, &fx->a, "10.0.0.1", 8, 0, true);
+	fx->channel = false;
+	cpg_rdvc_start(fx->a.rdvc);
+	assert_true(rdv_recv(fx, CPG_MSG_HELLO, &hello, NULL));
+	cpg_msg_init(&ok, CPG_MSG_OK, hello.request_id);
+	ok.public_ep = fx->a.addr;
+	ok.ping_interval = CPG_PING_INTERVAL_MS;
+	ok.probe_port = cpg_sockaddr_port(&probe_addr);
+	memset(ok.reg_token, 0x5a, sizeof(ok.reg_token));
+	ok.present = CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT) | CPG_HAS(CPG_ATTR_PING_INTERVAL) |
+		     CPG_HAS(CPG_ATTR_PROBE_PORT) | CPG_HAS(CPG_ATTR_REG_TOKEN);
+	channel_answer(&fx->a, &ok);
+	assert_true(RUN_UNTIL(fx, fx->a.registered == 1, WAIT_MS));
+	assert_true(recv_msg_on(fx, probe, CPG_MSG_PROBE, &m, NULL, WAIT_MS));
+	assert_true(m.present & CPG_HAS(CPG_ATTR_REG_TOKEN));
+	assert_memory_equal(m.reg_token, ok.reg_token, CPG_TOKEN_LEN);
+
+	/* From the probe port, without the secret, then with another. */
+	send_probe_ans(probe, &fx->a.addr, CPG_NAT_CONE);
+	assert_true(RUN_UNTIL(fx, cpg_rdvc_stats(fx->a.rdvc)->unexpected == 1, WAIT_MS));
+	cpg_msg_init(&m, CPG_MSG_PROBE_ANS, 1);
+	m.public_ep = fx->a.addr;
+	m.nat_type = CPG_NAT_CONE;
+	memset(m.reg_token, 0xa5, sizeof(m.reg_token));
+	m.present = CPG_HAS(CPG_ATTR_PUBLIC_ENDPOINT) | CPG_HAS(CPG_ATTR_NAT_TYPE) |
+		    CPG_HAS(CPG_ATTR_REG_TOKEN);
+	send_msg(probe, &m, &fx->a.addr);
+	assert_true(RUN_UNTIL(fx, cpg_rdvc_stats(fx->a.rdvc)->unexpected == 2, WAIT_MS));
+	assert_int_equal(cpg_rdvc_nat_type(fx->a.rdvc), CPG_NAT_UNKNOWN);
+	memcpy(m.reg_token, ok.reg_token, sizeof(m.reg_token));
+	send_msg(probe, &m, &fx->a.addr);
+	assert_true(RUN_UNTIL(fx, cpg_rdvc_nat_type(fx->a.rdvc) == CPG_NAT_CONE, WAIT_MS));
 	close(probe);
 }
 
@@ -1975,6 +2051,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_registration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nat_probe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nat_probe_filtered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nat_probe_channel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nok_keeps_trying, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ip6_registration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connect6, setup, teardown),
