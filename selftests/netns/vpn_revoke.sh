@@ -12,7 +12,9 @@
 #     at once with one log line naming B (VPN IP, subject) and the reason, B
 #     gets a close_notify, campagnol.ko (on the kernel's data plane) no
 #     longer holds B, the A-C tunnel stays untouched under a running
-#     ping, and B cannot come back (A refuses its new handshake);
+#     ping, and B cannot come back (A refuses its new handshake); then the
+#     RDV, which reads the CA's CRL, gets SIGHUP: it ends B's registration
+#     with one line, refuses B's new handshake, and keeps A, C and D;
 #   - D renews its certificate with a short-lived one and drops its tunnels
 #     (SIGUSR1); its new tunnel with A gets it, and when it expires while the
 #     tunnel runs, A ends the tunnel within a few seconds of its notAfter,
@@ -34,7 +36,7 @@ declare -A PORT=([A]=40001 [B]=40002 [C]=40003 [D]=40004)
 D_LIFE_S=20
 
 ktap_require jq openssl
-plane_init 14 campagnol_rdv campagnol campagnol-status
+plane_init 15 campagnol_rdv campagnol campagnol-status
 topo_standard rdv A B C D
 
 # ---- The PKI and the daemons ----------------------------------------------
@@ -154,6 +156,26 @@ ktap_test_result "the A-C tunnel stays untouched under a running ping, A-D stays
 	revoke_others
 ktap_test_result "B cannot come back: A refuses its new handshake, certificate revoked" \
 	vpn_refused B "$REFUSALS"
+
+# The RDV's --crl is the CA's own crl.pem, which now revokes B.
+rdv_revokes() {
+	local ends
+
+	ends="client at $(ere_ip "$NAT2_IP"):[0-9]*: its certificate is revoked: its registration ends"
+	kill -HUP "$(pid_of rdv)"
+	if ! wait_for "$(err_of rdv)" "reloaded the certificate, key, CAs and CRLs: 1 client ended" 5 ||
+		! wait_for "$(err_of rdv)" "$ends" 0; then
+		ktap_print_msg "the RDV said: $(tail -n 5 "$(err_of rdv)")"
+		return 1
+	fi
+	ktap_print_msg "RDV: $(last_line "$(err_of rdv)" "$ends")"
+	# B, told to register again, handshakes with its revoked certificate.
+	wait_for "$(err_of rdv)" "client at $(ere_ip "$NAT2_IP"):[0-9]*: handshake failed: .*certificate revoked" 15 &&
+		! grep -qE "client ($(ere_ip "$A_VPN")|$(ere_ip "$C_VPN")|$(ere_ip "$D_VPN")) .*removed" \
+			"$(err_of rdv)"
+}
+ktap_test_result "the RDV, SIGHUP: it ends B's registration, refuses B again, keeps A, C, D" \
+	rdv_revokes
 
 # ---- D's certificate expires -------------------------------------------------
 
