@@ -207,6 +207,13 @@ static bool identity_of(const struct cpg_dtls_session *s, struct rdv_identity *i
 	return id->n_ip4 > 0 && id->not_after;
 }
 
+/* Whether two identities name the same VPN IPs, in the same order. */
+static bool same_names(const struct rdv_identity *a, const struct rdv_identity *b)
+{
+	return a->n_ip4 == b->n_ip4 && !memcmp(a->ip4, b->ip4, a->n_ip4 * sizeof(a->ip4[0])) &&
+	       a->has_ip6 == b->has_ip6 && (!a->has_ip6 || IN6_ARE_ADDR_EQUAL(&a->ip6, &b->ip6));
+}
+
 /* Whether the store has a CA named name. */
 static bool store_has_ca(X509_STORE *store, const X509_NAME *name)
 {
@@ -269,6 +276,23 @@ static bool handshake_end(struct rdv_auth *a, struct channel *ch)
 	return false;
 }
 
+/* ch's certificate is no longer good: it "expired", say. Its
+ * registration and ch end. */
+static void channel_end(struct rdv_auth *a, struct channel *ch, const char *why)
+{
+	union cpg_sockaddr at = ch->ep;
+	char ep[CPG_SOCKADDR_STRLEN];
+
+	log_notice("client at %s: its certificate %s: its registration ends",
+		   cpg_sockaddr_str(&at, ep, sizeof(ep)), why);
+	if (ch->bound && a->cfg.gone)
+		a->cfg.gone(a->cfg.arg, &at, why);
+	/* gone() unbinds, which frees it; else it goes now. */
+	ch = find(a, &at);
+	if (ch)
+		channel_free(a, ch);
+}
+
 /* The handshake of ch finished: its keys make the channel. false when ch
  * is gone instead. */
 static bool handshake_done(struct rdv_auth *a, struct channel *ch, uint64_t now)
@@ -285,6 +309,17 @@ static bool handshake_done(struct rdv_auth *a, struct channel *ch, uint64_t now)
 		a->stats.failed++;
 		cpg_dtls_session_close(s);
 		return handshake_end(a, ch);
+	}
+	/*
+	 * The registration holding the channel was made under the previous
+	 * certificate, for a VPN IP the new one may not name: it is not the
+	 * new one's to use, nor the messages its peers send it to read. It
+	 * ends, and the channel with it: the client gets a RECONNECT and
+	 * handshakes again, a channel of its own then.
+	 */
+	if (ch->keyed && ch->bound && !same_names(&ch->id, &id)) {
+		channel_end(a, ch, "was replaced by another one, from the same endpoint");
+		return false;
 	}
 	if (cpg_dtls_session_take_keys(s, &keys) < 0)
 		return true;
@@ -450,23 +485,6 @@ static bool handshake_tick(struct rdv_auth *a, struct channel *ch, uint64_t now)
 	if (cpg_dtls_session_timeout_ms(s) == 0)
 		cpg_dtls_session_on_timeout(s);
 	return handshake_update(a, ch, now);
-}
-
-/* ch's certificate is no longer good: it "expired", say. Its
- * registration and ch end. */
-static void channel_end(struct rdv_auth *a, struct channel *ch, const char *why)
-{
-	union cpg_sockaddr at = ch->ep;
-	char ep[CPG_SOCKADDR_STRLEN];
-
-	log_notice("client at %s: its certificate %s: its registration ends",
-		   cpg_sockaddr_str(&at, ep, sizeof(ep)), why);
-	if (ch->bound && a->cfg.gone)
-		a->cfg.gone(a->cfg.arg, &at, why);
-	/* gone() unbinds, which frees it; else it goes now. */
-	ch = find(a, &at);
-	if (ch)
-		channel_free(a, ch);
 }
 
 void rdv_auth_expire(struct rdv_auth *a, uint64_t now_ms)

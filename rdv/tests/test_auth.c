@@ -543,6 +543,57 @@ static void test_takeover(void **state)
 	client_free(&bob);
 }
 
+/*
+ * Another certificate's handshake from a registered member's endpoint (a
+ * NAT's mapping given to another machine, a daemon restarted with another
+ * certificate): the registration was the first certificate's, and ends
+ * with its channel; the newcomer handshakes again and registers its own.
+ * The same certificate handshaking again keeps it (found by the fuzz
+ * harness rdv_auth: bob's keys then held alice's registration).
+ */
+static void test_same_endpoint(void **state)
+{
+	struct fx *f = *state;
+	struct client alice, alice2, bob, bob2;
+	struct rdv_client_info info;
+	struct cpg_msg m;
+
+	client_init(f, &alice, "ca/alice", "10.0.0.1", "198.51.100.1", 4001);
+	assert_true(handshake(f, &alice));
+	hello(f, &alice, "10.0.0.1", &m);
+	assert_int_equal(m.type, CPG_MSG_OK);
+	client_init(f, &alice2, "ca/alice", "10.0.0.1", "198.51.100.1", 4001);
+	assert_true(handshake(f, &alice2));
+	assert_true(rdv_server_client(f->rdv, ip4("10.0.0.1"), f->now, &info));
+	cpg_msg_init(&m, CPG_MSG_PING, 3);
+	send_sealed(f, &alice2, &m);
+	assert_true(recv_sealed(&alice2, &m));
+	assert_int_equal(m.type, CPG_MSG_PONG);
+
+	client_init(f, &bob, "ca/bob", "10.0.0.2", "198.51.100.1", 4001);
+	assert_true(handshake(f, &bob));
+	assert_false(rdv_server_client(f->rdv, ip4("10.0.0.1"), f->now, &info));
+	assert_int_equal(rdv_server_stats(f->rdv)->clients, 0);
+	/* bob's keys open nothing at the RDV: a plaintext RECONNECT. */
+	n_taken = n_out;
+	cpg_msg_init(&m, CPG_MSG_PING, 4);
+	send_sealed(f, &bob, &m);
+	assert_int_equal(n_out, n_taken + 1);
+	assert_int_equal(cpg_msg_decode(&m, out[n_taken].data, out[n_taken].len), CPG_DECODE_OK);
+	assert_int_equal(m.type, CPG_MSG_RECONNECT);
+	n_taken = n_out;
+	client_init(f, &bob2, "ca/bob", "10.0.0.2", "198.51.100.1", 4001);
+	assert_true(handshake(f, &bob2));
+	hello(f, &bob2, "10.0.0.2", &m);
+	assert_int_equal(m.type, CPG_MSG_OK);
+	hello(f, &bob2, "10.0.0.1", &m);
+	assert_int_equal(m.reason, CPG_REASON_NOT_YOURS);
+	client_free(&alice);
+	client_free(&alice2);
+	client_free(&bob);
+	client_free(&bob2);
+}
+
 /* A PROBE from ep to the probe port, with the secret token if not NULL,
  * padded as a client pads it; what the RDV answered, if anything. */
 static bool probe(struct fx *f, const union cpg_sockaddr *ep, const uint8_t *token,
@@ -713,6 +764,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_takeover, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_same_endpoint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hello_flood, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_probe, setup, teardown),
 		/* Last: it revokes frank in the PKI they share. */
