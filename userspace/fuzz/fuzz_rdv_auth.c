@@ -61,7 +61,8 @@
  * - A datagram starts at most one handshake.
  * - Registrations: each at an endpoint whose client finished its
  *   handshake, for a VPN IP (and IPv6 one) that client's certificate
- *   names; no other registration exists. bob never finishes his.
+ *   names; no other registration exists, and carol's IPv6 VPN address
+ *   finds hers only. bob never finishes his handshake.
  * - No crash, leak or sanitizer report.
  */
 #include <arpa/inet.h>
@@ -324,6 +325,9 @@ static void check_registrations(void)
 			   (identities[w].ip6 && IN6_ARE_ADDR_EQUAL(&info.vpn_ip6, &ip6_of[w])));
 	}
 	FUZZ_CHECK(stats->clients == found);
+	/* Found by its IPv6 VPN address, it is carol's registration. */
+	if (rdv_server_client6(st.rdv, &ip6_of[CAROL], st.now, &info))
+		FUZZ_CHECK(info.vpn_ip.s_addr == ip4_of[CAROL].s_addr);
 }
 
 /* One datagram from endpoint i to the RDV (its probe port), then the checks
