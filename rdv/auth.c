@@ -30,6 +30,7 @@ struct channel;
 /* A handshake under way, or finished and waiting for the first record. */
 struct handshake {
 	struct rdv_auth *auth;
+	TAILQ_ENTRY(handshake) link;	/* in auth->handshakes, once ch is set */
 	struct channel *ch;		/* NULL: the listener's */
 	struct cpg_dtls_session *session;
 	unsigned int sock;		/* the RDV's socket it came on */
@@ -55,6 +56,7 @@ struct channel {
 };
 
 TAILQ_HEAD(channel_list, channel);
+TAILQ_HEAD(handshake_list, handshake);
 
 /* anchored: the store had a CA of that name when it was first seen (an
  * intermediate CA the clients send is not in it, nor checked for there). */
@@ -73,6 +75,7 @@ struct rdv_auth {
 	uint64_t seed;
 	struct htab by_ep;
 	struct channel_list channels;
+	struct handshake_list handshakes;	/* the listener's not among them */
 	struct rdv_auth_stats stats;
 	/* A record is opened in place: here, not in the caller's buffer. */
 	uint8_t rx[CPG_CHAN_MAX_MSG + CPG_CHAN_OVERHEAD];
@@ -107,6 +110,8 @@ static void hs_free(struct handshake *hs)
 {
 	if (!hs)
 		return;
+	if (hs->ch)
+		TAILQ_REMOVE(&hs->auth->handshakes, hs, link);
 	hs->auth->stats.handshaking--;
 	cpg_dtls_session_free(hs->session);
 	free(hs);
@@ -373,7 +378,20 @@ static struct channel *channel_new(struct rdv_auth *a, const union cpg_sockaddr 
 	return ch;
 }
 
-/* A ClientHello from an endpoint with no handshake under way. */
+/* Handshakes under way with endpoints of from's address. */
+static unsigned int host_handshakes(const struct rdv_auth *a, const union cpg_sockaddr *from)
+{
+	const struct handshake *hs;
+	unsigned int n = 0;
+
+	TAILQ_FOREACH(hs, &a->handshakes, link)
+		n += cpg_sockaddr_same_host(&hs->ch->ep, from);
+	return n;
+}
+
+/* A ClientHello from an endpoint with no handshake under way. One host,
+ * whose address the cookie proves, takes a few of the handshakes at most:
+ * not all of them. */
 static void client_hello(struct rdv_auth *a, struct channel *ch, unsigned int sock,
 			 const uint8_t *buf, size_t len, const union cpg_sockaddr *from,
 			 uint64_t now)
@@ -382,6 +400,10 @@ static void client_hello(struct rdv_auth *a, struct channel *ch, unsigned int so
 
 	if (a->stats.handshaking >= a->cfg.max_handshakes) {
 		a->stats.busy++;
+		return;
+	}
+	if (host_handshakes(a, from) >= a->cfg.max_handshakes_per_host) {
+		a->stats.busy_host++;
 		return;
 	}
 	a->listener.sock = sock;
@@ -397,6 +419,7 @@ static void client_hello(struct rdv_auth *a, struct channel *ch, unsigned int so
 		return;
 	}
 	hs->ch = ch;
+	TAILQ_INSERT_TAIL(&a->handshakes, hs, link);
 	ch->hs = hs;
 	handshake_update(a, ch, now);
 }
@@ -613,7 +636,10 @@ struct rdv_auth *rdv_auth_new(const struct rdv_auth_config *cfg)
 	a->cfg = *cfg;
 	if (!a->cfg.max_handshakes)
 		a->cfg.max_handshakes = RDV_AUTH_MAX_HANDSHAKES;
+	if (!a->cfg.max_handshakes_per_host)
+		a->cfg.max_handshakes_per_host = RDV_AUTH_MAX_HANDSHAKES_PER_HOST;
 	TAILQ_INIT(&a->channels);
+	TAILQ_INIT(&a->handshakes);
 	if (config_of(cfg, &a->conf) < 0) {
 		htab_destroy(&a->by_ep);
 		free(a);

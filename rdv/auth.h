@@ -21,6 +21,8 @@
 
 /* Handshakes at once, by default (--max-handshakes). */
 #define RDV_AUTH_MAX_HANDSHAKES 1024
+/* ...and with the endpoints of one address (--max-handshakes-per-host). */
+#define RDV_AUTH_MAX_HANDSHAKES_PER_HOST 4
 /* A handshake has this long to finish. */
 #define RDV_AUTH_HANDSHAKE_MS 5000
 /* A channel no registration took is dropped this long after it was made. */
@@ -47,6 +49,7 @@ struct rdv_auth_config {
 	/* The RDV's credentials, as the daemon's [SECURITY] section has them. */
 	const char *certificate, *key, *ca_file, *ca_dir, *crl_file;
 	unsigned int max_handshakes;	/* 0: RDV_AUTH_MAX_HANDSHAKES */
+	unsigned int max_handshakes_per_host;	/* 0: RDV_AUTH_MAX_HANDSHAKES_PER_HOST */
 	rdv_auth_send_fn send;
 	rdv_auth_gone_fn gone;
 	void *arg;			/* of both */
@@ -58,6 +61,7 @@ struct rdv_auth_stats {
 	uint64_t authenticated;		/* finished, certificate accepted */
 	uint64_t failed;		/* refused, timed out, or no VPN IP named */
 	uint64_t busy;			/* ClientHellos dropped: too many handshakes */
+	uint64_t busy_host;		/* ...too many with its address */
 	uint64_t bad_records;		/* records that did not open */
 	uint64_t expired;		/* channels whose certificate expired */
 	uint64_t revoked;		/* ended by a reload: revoked, CA no longer trusted */

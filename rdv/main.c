@@ -132,7 +132,8 @@ static void usage(FILE *f)
 		"         [--probe-port PORT] [--[no-]relay] [--relay-ports LOW-HIGH]\n"
 		"         [--max-relays N] [--relay-rate MBIT] [--relay-idle SECS]\n"
 		"         [--relay-secret FILE] [--cert FILE --key FILE --ca FILE\n"
-		"         [--ca-dir DIR] [--crl FILE] [--max-handshakes N] | --no-auth]\n"
+		"         [--ca-dir DIR] [--crl FILE] [--max-handshakes N]\n"
+		"         [--max-handshakes-per-host N] | --no-auth]\n"
 		"The Campagnol rendez-vous server.\n"
 		"\n"
 		"  -D, --daemon           detach and log to syslog\n"
@@ -161,10 +162,12 @@ static void usage(FILE *f)
 		"      --ca=FILE, --ca-dir=DIR, --crl=FILE\n"
 		"                         the CAs and CRLs of the clients' certificates\n"
 		"      --max-handshakes=N handshakes with clients at once (default %d)\n"
+		"      --max-handshakes-per-host=N\n"
+		"                         of them with one address (default %d)\n"
 		"      --no-auth          the plaintext protocol: clients do not authenticate\n"
 		"                         (they need rdv_auth = no)\n",
 		DEFAULT_MAX_CLIENTS, CPG_RDV_DEFAULT_PORT, MAX_BINDS, DEFAULT_RELAYS + 1,
-		RDV_AUTH_MAX_HANDSHAKES);
+		RDV_AUTH_MAX_HANDSHAKES, RDV_AUTH_MAX_HANDSHAKES_PER_HOST);
 }
 
 static bool in_range(unsigned long port, const struct options *opt)
@@ -242,6 +245,7 @@ enum {
 	OPT_CRL,
 	OPT_NO_AUTH,
 	OPT_MAX_HANDSHAKES,
+	OPT_MAX_HANDSHAKES_PER_HOST,
 };
 
 /*
@@ -295,6 +299,12 @@ static int parse_auth_option(int c, struct options *opt)
 			return usage_error("invalid --max-handshakes '%s': expected 1 to "
 					   "1000000", optarg);
 		opt->auth.max_handshakes = (unsigned int)n;
+		return 0;
+	case OPT_MAX_HANDSHAKES_PER_HOST:
+		if (cpg_parse_ulong(optarg, 1000000, &n) || !n)
+			return usage_error("invalid --max-handshakes-per-host '%s': expected 1 to "
+					   "1000000", optarg);
+		opt->auth.max_handshakes_per_host = (unsigned int)n;
 		return 0;
 	}
 	return 1;
@@ -364,6 +374,8 @@ static int parse_args(int argc, char **argv, struct options *opt)
 		{ "crl", required_argument, NULL, OPT_CRL },
 		{ "no-auth", no_argument, NULL, OPT_NO_AUTH },
 		{ "max-handshakes", required_argument, NULL, OPT_MAX_HANDSHAKES },
+		{ "max-handshakes-per-host", required_argument, NULL,
+		  OPT_MAX_HANDSHAKES_PER_HOST },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *bind_addr[MAX_BINDS];

@@ -1584,9 +1584,10 @@ static void log_auth_stats(const struct rdv_auth_stats *a, int prio)
 {
 	cpg_log_at(prio, "stats: auth: channels=%zu handshaking=%zu cookies=%" PRIu64
 		   " handshakes=%" PRIu64 " authenticated=%" PRIu64 " failed=%" PRIu64
-		   " busy=%" PRIu64 " bad_records=%" PRIu64 " expired=%" PRIu64 " revoked=%" PRIu64,
+		   " busy=%" PRIu64 " busy_host=%" PRIu64 " bad_records=%" PRIu64
+		   " expired=%" PRIu64 " revoked=%" PRIu64,
 		   a->channels, a->handshaking, a->cookies, a->handshakes, a->authenticated,
-		   a->failed, a->busy, a->bad_records, a->expired, a->revoked);
+		   a->failed, a->busy, a->busy_host, a->bad_records, a->expired, a->revoked);
 }
 
 int rdv_server_reload(struct rdv_server *s)

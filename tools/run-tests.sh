@@ -158,6 +158,8 @@ debug_kernel_wait() {
 	[ "$rc" = 0 ] || STATUS=1
 }
 
+# The short VM tests run together, in vm.short, not each in a VM of its own.
+CTEST_ARGS=(-LE vm-single)
 suite normal "${CPG_BUILD_DIR:-$ROOT/build}" -DCPG_SANITIZE=OFF -DCPG_VM_DEBUG_KERNEL= \
 	-DCPG_VM_DEBUG_KERNEL_SKIP=
 
@@ -172,6 +174,7 @@ export CPG_CHURN_CYCLES=270 CPG_CHURN_RESTARTS=30
 # netns/vpn_rekey.sh likewise: 20 s of iperf3 and 5 rekeys at least, not
 # 60 s and 20.
 export CPG_REKEY_SECONDS=20 CPG_REKEY_MIN=5
+CTEST_ARGS=()
 suite asan+ubsan "${CPG_ASAN_BUILD_DIR:-$ROOT/build-asan}" -DCPG_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 unset ASAN_OPTIONS UBSAN_OPTIONS
 

@@ -135,13 +135,14 @@ static void endpoint(union cpg_sockaddr *ep, const char *ip, uint16_t port)
 	cpg_sockaddr_set_in(ep, a, port);
 }
 
-static int setup(void **state)
+/* The RDV with 4 handshakes at most, per_host from one address. */
+static int setup_with(void **state, unsigned int per_host)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	char cert[PATH_LEN], key[PATH_LEN], ca[PATH_LEN], crl[PATH_LEN];
 	struct rdv_auth_config auth = {
 		.certificate = cert, .key = key, .ca_file = ca, .crl_file = crl,
-		.max_handshakes = 4,
+		.max_handshakes = 4, .max_handshakes_per_host = per_host,
 	};
 	struct rdv_config cfg = {
 		.max_clients = 100, .send = rdv_send, .auth = &auth,
@@ -160,6 +161,16 @@ static int setup(void **state)
 	n_out = n_taken = n_probe_out = 0;
 	*state = f;
 	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_with(state, 4);
+}
+
+static int setup_two_per_host(void **state)
+{
+	return setup_with(state, 2);
 }
 
 static int teardown(void **state)
@@ -755,6 +766,35 @@ static void test_reload(void **state)
 	client_free(&frank2);
 }
 
+/* A ClientHello of c with its cookie, the handshake started and left. */
+static void half_handshake(struct fx *f, struct client *c)
+{
+	cpg_dtls_session_start(c->s);
+	to_rdv(f, &c->ep, c->sent[0], c->sent_len[0]);
+	cpg_dtls_session_input(c->s, out[n_out - 1].data, out[n_out - 1].len);
+	to_rdv(f, &c->ep, c->sent[1], c->sent_len[1]);
+}
+
+/* One address takes two handshakes at most (max_handshakes_per_host 2),
+ * and leaves the others to other hosts. */
+static void test_host_limit(void **state)
+{
+	struct fx *f = *state;
+	struct client c[4], other;
+
+	for (int i = 0; i < 4; i++) {
+		client_init(f, &c[i], "ca/alice", "10.0.0.1", "198.51.100.7", (uint16_t)(7000 + i));
+		half_handshake(f, &c[i]);
+	}
+	assert_int_equal(rdv_server_auth_stats(f->rdv)->handshaking, 2);
+	assert_int_equal(rdv_server_auth_stats(f->rdv)->busy_host, 2);
+	client_init(f, &other, "ca/bob", "10.0.0.2", "198.51.100.8", 7000);
+	assert_true(handshake(f, &other));
+	for (int i = 0; i < 4; i++)
+		client_free(&c[i]);
+	client_free(&other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -766,6 +806,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_takeover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_same_endpoint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hello_flood, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_host_limit, setup_two_per_host, teardown),
 		cmocka_unit_test_setup_teardown(test_probe, setup, teardown),
 		/* Last: it revokes frank in the PKI they share. */
 		cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
