@@ -47,17 +47,30 @@ YNL_SUITE=trixie-backports
 have_ynl_source() {
 	[ -r "/usr/src/$YNL_SOURCE.tar.xz" ]
 }
-add_ynl_suite() {
-	cat >"/etc/apt/sources.list.d/campagnol-$YNL_SUITE.sources" <<EOF
+# tools/bench measures the userspace data plane against wireguard-go.
+# bookworm's, 0.0.20220316, predates UDP GSO/GRO and the TUN offloads;
+# trixie's 0.0.20231211 has them, and is what the figures are compared
+# with. Only that package comes from trixie, pinned at priority 1 like
+# trixie-backports above (it needs only libc6 >= 2.34, which bookworm has).
+WG_GO_VERSION=0.0.20231211
+WG_GO_SUITE=trixie
+have_wg_go() {
+	v=$(dpkg-query -W -f='${Version}' wireguard-go 2>/dev/null) &&
+		[ -n "$v" ] && dpkg --compare-versions "$v" ge "$WG_GO_VERSION"
+}
+# add_suite SUITE: Debian's SUITE as an apt source whose packages are
+# installed only when asked for by name (pin priority 1).
+add_suite() {
+	cat >"/etc/apt/sources.list.d/campagnol-$1.sources" <<EOF
 Types: deb
 URIs: http://deb.debian.org/debian
-Suites: $YNL_SUITE
+Suites: $1
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
-	cat >"/etc/apt/preferences.d/campagnol-$YNL_SUITE" <<EOF
+	cat >"/etc/apt/preferences.d/campagnol-$1" <<EOF
 Package: *
-Pin: release n=$YNL_SUITE
+Pin: release n=$1
 Pin-Priority: 1
 EOF
 }
@@ -73,12 +86,16 @@ new_headers=""
 have_new_headers || new_headers=1
 ynl=""
 have_ynl_source || ynl=1
-[ -z "$missing" ] && [ -z "$kernel" ] && [ -z "$new_headers" ] && [ -z "$ynl" ] && exit 0
+wg_go=""
+have_wg_go || wg_go=1
+[ -z "$missing" ] && [ -z "$kernel" ] && [ -z "$new_headers" ] && [ -z "$ynl" ] &&
+	[ -z "$wg_go" ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
 	[ -z "$kernel" ] || missing="$missing $KERNEL_PACKAGES"
 	[ -z "$new_headers" ] || missing="$missing linux-{headers,image}-6.12.*-cloud-amd64"
 	[ -z "$ynl" ] || missing="$missing $YNL_SOURCE/$YNL_SUITE"
+	[ -z "$wg_go" ] || missing="$missing wireguard-go/$WG_GO_SUITE"
 	echo "install-deps: missing packages:$missing (run as root to install them)" >&2
 	exit 1
 fi
@@ -101,8 +118,9 @@ apt_quiet() {
 	echo "install-deps: apt-get $1 failed; the whole log is in $LOG" >&2
 	exit 1
 }
-echo "install-deps: installing${missing}${kernel:+ the 6.1 cloud kernel}${new_headers:+ the 6.12 cloud kernel}${ynl:+ $YNL_SOURCE} (log: $LOG)"
-[ -z "$ynl" ] || add_ynl_suite
+echo "install-deps: installing${missing}${kernel:+ the 6.1 cloud kernel}${new_headers:+ the 6.12 cloud kernel}${ynl:+ $YNL_SOURCE}${wg_go:+ wireguard-go} (log: $LOG)"
+[ -z "$ynl" ] || add_suite "$YNL_SUITE"
+[ -z "$wg_go" ] || add_suite "$WG_GO_SUITE"
 apt_quiet update
 if [ -n "$missing" ]; then
 	# shellcheck disable=SC2086
@@ -138,4 +156,8 @@ fi
 if [ -n "$ynl" ]; then
 	apt_quiet install -y --no-install-recommends "$YNL_SOURCE/$YNL_SUITE"
 	have_ynl_source || { echo "install-deps: no /usr/src/$YNL_SOURCE.tar.xz after installing it" >&2; exit 1; }
+fi
+if [ -n "$wg_go" ]; then
+	apt_quiet install -y --no-install-recommends "wireguard-go/$WG_GO_SUITE"
+	have_wg_go || { echo "install-deps: no wireguard-go >= $WG_GO_VERSION after installing it" >&2; exit 1; }
 fi
