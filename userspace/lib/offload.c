@@ -137,13 +137,17 @@ static void ip_set_len(uint8_t *pkt, int version, size_t ip_len, size_t total)
 int cpg_offload_csum_finish(uint8_t *pkt, size_t len, const struct cpg_vnet_hdr *vh)
 {
 	size_t start = vh->csum_start, at = start + vh->csum_offset;
+	uint16_t csum;
 
 	if (!(vh->flags & CPG_VNET_F_NEEDS_CSUM))
 		return 0;
 	if (at + 2 > len)
 		return CPG_OFFLOAD_EINVAL;
 	/* The field holds the pseudo-header's sum: sum it with the rest. */
-	cpg_bytes_put_be16(pkt + at, cpg_inet_csum(pkt + start, len - start, 0));
+	csum = cpg_inet_csum(pkt + start, len - start, 0);
+	/* As skb_checksum_help(): 0 is "no checksum" to UDP (RFC 768), and
+	 * the same as 0xffff to the others. */
+	cpg_bytes_put_be16(pkt + at, csum ? csum : 0xffff);
 	return 0;
 }
 

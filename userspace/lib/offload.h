@@ -123,7 +123,8 @@ const char *cpg_offload_strerror(int err);
 
 /* Finish in place the checksum of a packet read with vh (GSO_NONE and
  * NEEDS_CSUM; nothing to do otherwise): 0, or CPG_OFFLOAD_EINVAL when
- * csum_start or csum_offset are outside the packet. */
+ * csum_start or csum_offset are outside the packet. A sum of 0 is written
+ * 0xffff, for UDP's sake, as the kernel does. */
 int cpg_offload_csum_finish(uint8_t *pkt, size_t len, const struct cpg_vnet_hdr *vh);
 
 /*

@@ -280,6 +280,13 @@ static void segment_none(void **state)
 	/* In place. */
 	assert_int_equal(cpg_offload_csum_finish(copy, len, &vh), 0);
 	assert_memory_equal(copy, out, len);
+	/* A sum of 0 goes as 0xffff: 0 is "no checksum" to UDP. */
+	memset(copy, 0, 8);
+	memcpy(copy, "\xff\xff", 2);
+	vh.csum_start = 0;
+	vh.csum_offset = 0;
+	assert_int_equal(cpg_offload_csum_finish(copy, 8, &vh), 0);
+	assert_int_equal(cpg_bytes_get_be16(copy), 0xffff);
 	/* Without NEEDS_CSUM: unchanged. */
 	vh.flags = 0;
 	assert_int_equal(cpg_offload_seg_start(&it, pkt, len, &vh, MTU), 1);
