@@ -57,10 +57,12 @@
  * - only ACK segments with data merge, PSH allowed on the last one;
  *   anything else of the flow (SYN, FIN, RST, URG, CWR, ECE, no payload,
  *   IPv4 options or fragments, IPv6 extension headers) closes the flow's
- *   group and goes alone, after it. Linux refuses IPv4 options in GRO:
- *   they may differ per packet (timestamps, record route) and would be
- *   lost merging them;
- *   all segments of a group carry as much data as the first, but the last
+ *   group and goes alone, after it; a packet whose ports cannot be read
+ *   closes every group between its addresses. Linux refuses IPv4 options
+ *   in GRO: they may differ per packet (timestamps, record route) and
+ *   would be lost merging them. Linux merges a FIN as the last segment; we
+ *   leave it alone, a rare packet not worth the special case;
+ * - all segments of a group carry as much data as the first, but the last
  *   may carry less (which closes the group); at most 64 segments and 65535
  *   bytes of IP packet;
  * - a segment's IPv4 header checksum and TCP checksum are verified before
@@ -95,7 +97,7 @@
 /* The largest packet a vnet header brings or takes: an IP packet of 65535
  * bytes (the kernel's GSO limit for a TUN device). */
 #define CPG_OFFLOAD_MAX_PACKET 65535
-/* Offsets of the TCP checksum in its header: csum_offset for TCP. */
+/* Where the TCP checksum is in its header: csum_offset for TCP. */
 #define CPG_OFFLOAD_TCP_CSUM_OFFSET 16
 
 struct cpg_vnet_hdr {
