@@ -27,6 +27,7 @@
 #include <openssl/crypto.h>
 
 #include "bytes.h"
+#include "csum.h"
 #include "log.h"
 #include "net.h"
 
@@ -544,18 +545,6 @@ static bool too_big(const struct dp_user *dp, const struct pkt_buf *b)
 	return pkt[0] >> 4 == 6 || (pkt[6] & 0x40);	/* IPv4: DF */
 }
 
-/* The Internet checksum (RFC 1071) of len bytes, sum a partial one. */
-static uint16_t inet_csum(const uint8_t *p, size_t len, uint32_t sum)
-{
-	for (; len > 1; p += 2, len -= 2)
-		sum += cpg_bytes_get_be16(p);
-	if (len)
-		sum += (uint32_t)p[0] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 /* No error about an error (RFC 1122 3.2.2, RFC 4443 2.4 e), nor about an
  * IPv4 fragment but the first. */
 static bool may_answer(const uint8_t *pkt, size_t len)
@@ -589,12 +578,12 @@ static size_t icmp4_too_big(uint8_t *out, const uint8_t *pkt, size_t len, int mt
 	out[9] = IPPROTO_ICMP;
 	memcpy(out + 12, pkt + 16, 4);	/* from where it was going */
 	memcpy(out + 16, pkt + 12, 4);	/* to its source */
-	cpg_bytes_put_be(out + 10, inet_csum(out, IPV4_MIN_HEADER, 0), 2);
+	cpg_bytes_put_be(out + 10, cpg_inet_csum(out, IPV4_MIN_HEADER, 0), 2);
 	icmp[0] = 3;
 	icmp[1] = 4;
 	cpg_bytes_put_be(icmp + 6, (uint64_t)mtu, 2);
 	memcpy(icmp + ICMP_HEADER, pkt, quote);
-	cpg_bytes_put_be(icmp + 2, inet_csum(icmp, ICMP_HEADER + quote, 0), 2);
+	cpg_bytes_put_be(icmp + 2, cpg_inet_csum(icmp, ICMP_HEADER + quote, 0), 2);
 	return total;
 }
 
@@ -606,7 +595,6 @@ static size_t icmp6_too_big(uint8_t *out, const uint8_t *pkt, size_t len, int mt
 		       len : ICMP6_ERR_MAX - IPV6_HEADER - ICMP_HEADER;
 	size_t plen = ICMP_HEADER + quote;
 	uint8_t *icmp = out + IPV6_HEADER;
-	uint32_t sum = 0;
 
 	memset(out, 0, IPV6_HEADER + ICMP_HEADER);
 	out[0] = 0x60;
@@ -618,11 +606,8 @@ static size_t icmp6_too_big(uint8_t *out, const uint8_t *pkt, size_t len, int mt
 	icmp[0] = 2;
 	cpg_bytes_put_be(icmp + 4, (uint64_t)mtu, 4);
 	memcpy(icmp + ICMP_HEADER, pkt, quote);
-	/* The pseudo-header: both addresses, the length, the next header. */
-	for (size_t i = 8; i < IPV6_HEADER; i += 2)
-		sum += cpg_bytes_get_be16(out + i);
-	sum += (uint32_t)plen + IPPROTO_ICMPV6;
-	cpg_bytes_put_be(icmp + 2, inet_csum(icmp, plen, sum), 2);
+	cpg_bytes_put_be(icmp + 2,
+			 cpg_inet_csum(icmp, plen, cpg_csum_pseudo6(out, IPPROTO_ICMPV6, plen)), 2);
 	return IPV6_HEADER + plen;
 }
 
