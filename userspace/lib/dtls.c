@@ -561,7 +561,14 @@ static long handshake_mtu(int tun_mtu)
 	return mtu < DTLS_MIN_MTU ? DTLS_MIN_MTU : mtu;
 }
 
-static struct cpg_dtls_ctx *ctx_new(const struct cpg_config *cfg, bool names_vpn_ip)
+/* Whose certificate the context's sessions present. */
+enum own_cert {
+	OWN_CERT_MEMBER,	/* cfg's, naming our vpn_ip (and vpn_ip6) */
+	OWN_CERT_RDV,		/* cfg's, naming no VPN IP */
+	OWN_CERT_PER_SESSION,	/* each session's (cpg_dtls_session_use_cert) */
+};
+
+static struct cpg_dtls_ctx *ctx_new(const struct cpg_config *cfg, enum own_cert own)
 {
 	struct cpg_dtls_ctx *ctx = calloc(1, sizeof(*ctx));
 	SSL_CTX *c;
@@ -600,15 +607,17 @@ static struct cpg_dtls_ctx *ctx_new(const struct cpg_config *cfg, bool names_vpn
 	SSL_CTX_set_cookie_generate_cb(c, cookie_generate_cb);
 	SSL_CTX_set_cookie_verify_cb(c, cookie_verify_cb);
 
-	if (!cfg->certificate || !cfg->key) {
+	if (own != OWN_CERT_PER_SESSION && (!cfg->certificate || !cfg->key)) {
 		log_err("certificate and key are mandatory in [SECURITY]");
 		goto fail;
 	}
 	if (set_ciphers(ctx, cfg->cipher_list) ||
 	    load_cas(ctx, cfg->ca_certificates, cfg->ca_certificates_dir) ||
-	    (cfg->crl_file && load_crl(ctx, cfg->crl_file)) ||
-	    load_cert_and_key(ctx, cfg->certificate, cfg->key) ||
-	    check_own_cert(ctx, cfg->certificate, cfg, names_vpn_ip))
+	    (cfg->crl_file && load_crl(ctx, cfg->crl_file)))
+		goto fail;
+	if (own != OWN_CERT_PER_SESSION &&
+	    (load_cert_and_key(ctx, cfg->certificate, cfg->key) ||
+	     check_own_cert(ctx, cfg->certificate, cfg, own == OWN_CERT_MEMBER)))
 		goto fail;
 	ERR_clear_error();
 	log_debug("DTLS context: %s, handshake MTU %ld", ctx->cipher_list, ctx->mtu);
@@ -621,12 +630,17 @@ fail:
 
 struct cpg_dtls_ctx *cpg_dtls_ctx_new(const struct cpg_config *cfg)
 {
-	return ctx_new(cfg, true);
+	return ctx_new(cfg, OWN_CERT_MEMBER);
 }
 
 struct cpg_dtls_ctx *cpg_dtls_ctx_new_rdv(const struct cpg_config *cfg)
 {
-	return ctx_new(cfg, false);
+	return ctx_new(cfg, OWN_CERT_RDV);
+}
+
+struct cpg_dtls_ctx *cpg_dtls_ctx_new_per_session_cert(const struct cpg_config *cfg)
+{
+	return ctx_new(cfg, OWN_CERT_PER_SESSION);
 }
 
 void cpg_dtls_ctx_put(struct cpg_dtls_ctx *ctx)
@@ -1283,6 +1297,15 @@ fail:
 	log_err("peer %s: cannot set up a DTLS session: %s", s->label, openssl_reason());
 	cpg_dtls_session_free(s);
 	return NULL;
+}
+
+int cpg_dtls_session_use_cert(struct cpg_dtls_session *s, X509 *cert, EVP_PKEY *key)
+{
+	if (SSL_use_certificate(s->ssl, cert) == 1 && SSL_use_PrivateKey(s->ssl, key) == 1)
+		return 0;
+	log_err("peer %s: cannot use the session's certificate: %s", s->label,
+		openssl_reason());
+	return -1;
 }
 
 enum cpg_dtls_state cpg_dtls_session_start(struct cpg_dtls_session *s)
