@@ -385,22 +385,25 @@ static int parse_options(int argc, char **argv, struct options *o)
 /* ---------------------------------------------------------------------- */
 /* Round-trip times: exact min/avg/max, p99 from a histogram */
 
-#define RTT_FINE_BUCKETS 1000	/* 10 us each: 0-10 ms */
-#define RTT_FINE_US 10
-#define RTT_COARSE_BUCKETS 1000	/* 1 ms each: 10 ms-1 s, last one open-ended */
-#define RTT_COARSE_US 1000
+/* Three ranges of 1000 buckets: 10 us each up to 10 ms, 1 ms each up to
+ * 1.01 s, 10 ms each up to 11.01 s (a handshake's retransmissions), the
+ * last one open-ended. */
+#define RTT_RANGES 3
+#define RTT_RANGE_BUCKETS 1000
+static const uint64_t rtt_width_us[RTT_RANGES] = { 10, 1000, 10000 };
 
 struct rtt_stats {
 	uint64_t count;
 	uint64_t sum_us;
 	uint64_t min_us;
 	uint64_t max_us;
-	uint32_t hist[RTT_FINE_BUCKETS + RTT_COARSE_BUCKETS];
+	uint32_t hist[RTT_RANGES * RTT_RANGE_BUCKETS];
 };
 
 static void rtt_add(struct rtt_stats *r, uint64_t us)
 {
-	uint64_t b;
+	uint64_t from = 0, b = 0;
+	unsigned int i;
 
 	if (!r->count || us < r->min_us)
 		r->min_us = us;
@@ -408,30 +411,32 @@ static void rtt_add(struct rtt_stats *r, uint64_t us)
 		r->max_us = us;
 	r->count++;
 	r->sum_us += us;
-	if (us < RTT_FINE_BUCKETS * RTT_FINE_US)
-		b = us / RTT_FINE_US;
-	else
-		b = RTT_FINE_BUCKETS + (us - RTT_FINE_BUCKETS * RTT_FINE_US) / RTT_COARSE_US;
-	if (b >= RTT_FINE_BUCKETS + RTT_COARSE_BUCKETS)
-		b = RTT_FINE_BUCKETS + RTT_COARSE_BUCKETS - 1;
+	for (i = 0; i < RTT_RANGES; i++) {
+		uint64_t to = from + RTT_RANGE_BUCKETS * rtt_width_us[i];
+
+		if (us < to || i == RTT_RANGES - 1) {
+			b = i * RTT_RANGE_BUCKETS + (us - from) / rtt_width_us[i];
+			break;
+		}
+		from = to;
+	}
+	if (b >= RTT_RANGES * RTT_RANGE_BUCKETS)
+		b = RTT_RANGES * RTT_RANGE_BUCKETS - 1;
 	r->hist[b]++;
 }
 
 /* Upper bound of the bucket holding the 99th percentile, capped by max. */
 static uint64_t rtt_p99(const struct rtt_stats *r)
 {
-	uint64_t want = (r->count * 99 + 99) / 100, seen = 0, upper;
+	uint64_t want = (r->count * 99 + 99) / 100, seen = 0, upper = 0;
 	size_t b;
 
-	for (b = 0; b < RTT_FINE_BUCKETS + RTT_COARSE_BUCKETS; b++) {
+	for (b = 0; b < RTT_RANGES * RTT_RANGE_BUCKETS; b++) {
+		upper += rtt_width_us[b / RTT_RANGE_BUCKETS];
 		seen += r->hist[b];
 		if (seen >= want)
 			break;
 	}
-	if (b < RTT_FINE_BUCKETS)
-		upper = (b + 1) * RTT_FINE_US;
-	else
-		upper = RTT_FINE_BUCKETS * RTT_FINE_US + (b - RTT_FINE_BUCKETS + 1) * RTT_COARSE_US;
 	return upper < r->max_us ? upper : r->max_us;
 }
 
