@@ -126,7 +126,7 @@ struct options {
 	uint32_t clients;
 	unsigned int duration_s;
 	unsigned int asks_per_sec;
-	unsigned int rate;		/* HELLOs/s, or fuzz datagrams/s */
+	unsigned int rate;		/* registrations started/s, or fuzz datagrams/s */
 	unsigned long fuzz;		/* datagrams; 0: load mode */
 	uint64_t seed;
 	bool local_ep;
@@ -151,14 +151,16 @@ static void usage(FILE *f)
 		"  -D, --duration SECONDS    run time (default 30)\n"
 		"  -a, --asks N              ASKs per second between random registered clients\n"
 		"                            (default 0)\n"
-		"  -r, --rate N              HELLOs per second at most (default %d), or with\n"
-		"                            --fuzz datagrams per second (default %d)\n"
+		"  -r, --rate N              registrations started per second at most (HELLOs,\n"
+		"                            or handshakes with --ca-cert; default %d), or\n"
+		"                            with --fuzz datagrams per second (default %d)\n"
 		"  -l, --local-endpoint      publish each socket's address as LOCAL_ENDPOINT\n"
 		"      --bind IP             local address of the sockets (default any of\n"
 		"                            the server's family: -s may be IPv6)\n"
 		"      --fuzz N              send N malformed datagrams instead; the VPN IPs\n"
 		"                            they carry are those of -b/-n\n"
-		"      --seed S              fuzz seed (default 1)\n"
+		"      --seed S              seed of the random choices: what --fuzz sends,\n"
+		"                            who ASKs for whom (default 1)\n"
 		"      --ca-cert FILE        authenticate (campagnol_rdv without --no-auth):\n"
 		"                            each client handshakes with a certificate for\n"
 		"                            its VPN IP that this CA signs here, in memory\n"
