@@ -13,7 +13,9 @@
 # ceil(CLIENTS / CLIENTS_PER_PROC) load processes with disjoint VPN IP
 # ranges and local addresses (127.0.1.N), whose figures are summed. Of
 # their round-trip times, min, avg (weighted by samples) and max are exact;
-# p99 is the largest of the processes' p99s.
+# p99 is the largest of the processes' p99s. The load processes run at nice
+# 10: the RDV, one thread, gets a core as it would on a machine of its
+# own, instead of a seventh of two.
 #
 # Usage: tools/bench-rdv.sh [BUILD_DIR]   (default $CPG_BIN, else ./build)
 # Environment:
@@ -26,8 +28,9 @@
 #   CPG_BENCH_WARMUP       seconds before the steady phase starts (8): long
 #                          enough for every client to register
 #   CPG_BENCH_MAX_CLIENTS  the RDV's -m (0: unlimited)
-#   CPG_BENCH_HANDSHAKES   handshakes in flight per load process (0: the
-#                          load tool's default)
+#   CPG_BENCH_HANDSHAKES   handshakes in flight, over all load processes
+#                          (128): more only queue at the RDV, in front of
+#                          the registered clients' PINGs
 set -eu
 
 bin=${1:-${CPG_BIN:-./build}}
@@ -38,7 +41,7 @@ duration=${CPG_BENCH_DURATION:-30}
 asks=${CPG_BENCH_ASKS:-100}
 warmup=${CPG_BENCH_WARMUP:-8}
 max_clients=${CPG_BENCH_MAX_CLIENTS:-0}
-handshakes=${CPG_BENCH_HANDSHAKES:-0}
+handshakes=${CPG_BENCH_HANDSHAKES:-128}
 here=$(cd "$(dirname "$0")" && pwd)
 
 die() {
@@ -55,8 +58,8 @@ case $auth in
 yes | no) ;;
 *) die "CPG_BENCH_AUTH is yes or no, not '$auth'" ;;
 esac
-if [ "$clients" -lt 1 ] || [ "$per_proc" -lt 1 ]; then
-	die "CPG_BENCH_CLIENTS and CPG_BENCH_CLIENTS_PER_PROC must be at least 1"
+if [ "$clients" -lt 1 ] || [ "$per_proc" -lt 1 ] || [ "$handshakes" -lt 1 ]; then
+	die "CPG_BENCH_CLIENTS, CPG_BENCH_CLIENTS_PER_PROC and CPG_BENCH_HANDSHAKES must be at least 1"
 fi
 [ "$duration" -ge $((warmup + 4)) ] ||
 	die "CPG_BENCH_DURATION ($duration) must exceed CPG_BENCH_WARMUP ($warmup) by 4 s at least"
@@ -153,8 +156,8 @@ if [ "$auth" = yes ]; then
 	fi
 	rdv_auth=(--cert "$tmp/ca/rdv.crt" --key "$tmp/ca/rdv.key" --ca "$tmp/ca/ca.crt"
 		--crl "$tmp/ca/crl.pem")
-	load_auth=(--ca-cert "$tmp/ca/ca.crt" --ca-key "$tmp/ca/ca.key" --rdv-name 127.0.0.1)
-	[ "$handshakes" -eq 0 ] || load_auth+=(--handshakes "$handshakes")
+	load_auth=(--ca-cert "$tmp/ca/ca.crt" --ca-key "$tmp/ca/ca.key" --rdv-name 127.0.0.1
+		--handshakes $(((handshakes + procs - 1) / procs)))
 fi
 
 # The free port is the kernel's choice (-p 0); the RDV logs it.
@@ -182,7 +185,7 @@ for i in $(seq 0 $((procs - 1))); do
 	a=$((asks / procs + (i == 0 ? asks % procs : 0)))
 	# Each from an address of its own: the sockets of all of them take more
 	# ports than one address has ephemeral ones (28,232 by default).
-	"$bin/campagnol-rdv-load" -s "127.0.0.1:$port" --bind "127.0.1.$((i + 1))" -n "$n" \
+	nice -n 10 "$bin/campagnol-rdv-load" -s "127.0.0.1:$port" --bind "127.0.1.$((i + 1))" -n "$n" \
 		-b "$(ip_of "$base")" -D "$duration" -a "$a" --seed $((i + 1)) "${load_auth[@]}" \
 		>"$tmp/load.$i.out" 2>"$tmp/load.$i.err" &
 	load_pids+=($!)
