@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include <openssl/types.h>
+#include <openssl/x509.h>
 
 #include "conf.h"
 #include "keys.h"
@@ -212,11 +213,14 @@ struct cpg_dtls_ctx *cpg_dtls_ctx_new_rdv(const struct cpg_config *cfg);
  */
 struct cpg_dtls_ctx *cpg_dtls_ctx_new_per_session_cert(const struct cpg_config *cfg);
 /*
- * The session presents cert, signed for key, instead of its context's
- * (it takes a reference on each). Before cpg_dtls_session_start(). 0, or
- * -1 when OpenSSL refuses them (logged: a key that does not match).
+ * The session presents cert, signed for key, followed by the CA
+ * certificates of chain, instead of its context's (it takes references to
+ * all). A NULL chain makes OpenSSL build it from the context's CAs, at each
+ * handshake. Before cpg_dtls_session_start(). 0, or -1 when OpenSSL
+ * refuses them (logged: a key that does not match).
  */
-int cpg_dtls_session_use_cert(struct cpg_dtls_session *s, X509 *cert, EVP_PKEY *key);
+int cpg_dtls_session_use_cert(struct cpg_dtls_session *s, X509 *cert, EVP_PKEY *key,
+			      STACK_OF(X509) *chain);
 /*
  * A listener is a server session made with cpg_dtls_session_new() for any
  * peer (INADDR_ANY: any member, whose certificate names a VPN IP of its own,

@@ -1718,7 +1718,7 @@ static void test_per_session_cert(void **state)
 	assert_non_null(anyone);
 
 	pair_init(&p, anyone, "10.0.0.2", bob, "10.0.0.1");
-	assert_int_equal(cpg_dtls_session_use_cert(p.a.s, alice_crt, alice_key), 0);
+	assert_int_equal(cpg_dtls_session_use_cert(p.a.s, alice_crt, alice_key, NULL), 0);
 	pair_run(&p);
 	assert_established_pair(&p, CPG_CIPHER_AES_128_GCM);
 	pair_free(&p);
@@ -1726,7 +1726,7 @@ static void test_per_session_cert(void **state)
 	/* eve's certificate is for 10.0.0.9: bob refuses it as ever. */
 	capture_begin();
 	pair_init(&p, anyone, "10.0.0.2", bob, "10.0.0.1");
-	assert_int_equal(cpg_dtls_session_use_cert(p.a.s, eve_crt, eve_key), 0);
+	assert_int_equal(cpg_dtls_session_use_cert(p.a.s, eve_crt, eve_key, NULL), 0);
 	pair_run(&p);
 	log = capture_end();
 	assert_failed(&p.b, CPG_DTLS_FAIL_PEER_CERT);
@@ -1737,7 +1737,7 @@ static void test_per_session_cert(void **state)
 	/* A key that is not the certificate's is refused. */
 	capture_begin();
 	pair_init(&p, anyone, "10.0.0.2", bob, "10.0.0.1");
-	assert_int_equal(cpg_dtls_session_use_cert(p.a.s, alice_crt, eve_key), -1);
+	assert_int_equal(cpg_dtls_session_use_cert(p.a.s, alice_crt, eve_key, NULL), -1);
 	log = capture_end();
 	assert_log_has(log, "cannot use the session's certificate");
 	free(log);
