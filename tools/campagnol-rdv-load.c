@@ -459,6 +459,7 @@ static void rtt_print(const char *name, const struct rtt_stats *r)
 struct auth {
 	struct cpg_dtls_ctx *ctx;	/* verifies the RDV; no certificate of its own */
 	X509 *ca;
+	STACK_OF(X509) *chain;		/* the CA: what clients send after theirs */
 	EVP_PKEY *ca_key;
 	EVP_PKEY *key;			/* every client's: one key, not thousands */
 	STACK_OF(X509_EXTENSION) *exts;	/* what every certificate has */
@@ -509,6 +510,7 @@ static void auth_free(struct auth *a)
 		return;
 	cpg_dtls_ctx_put(a->ctx);
 	X509_free(a->ca);
+	sk_X509_pop_free(a->chain, X509_free);
 	EVP_PKEY_free(a->ca_key);
 	EVP_PKEY_free(a->key);
 	sk_X509_EXTENSION_pop_free(a->exts, X509_EXTENSION_free);
@@ -563,6 +565,13 @@ static struct auth *auth_new(const struct options *o)
 		goto fail;
 	if (!X509_check_private_key(a->ca, a->ca_key)) {
 		log_err("%s is not the key of %s", o->ca_key, o->ca_cert);
+		goto fail;
+	}
+	/* Built once, not by OpenSSL at each handshake (its verification of
+	 * the client's certificate would be half of the tool's work). */
+	a->chain = sk_X509_new_null();
+	if (!a->chain || !sk_X509_push(a->chain, a->ca) || !X509_up_ref(a->ca)) {
+		log_err("out of memory");
 		goto fail;
 	}
 	a->key = EVP_EC_gen("P-256");
@@ -909,7 +918,7 @@ static void client_handshake(struct sim *s, struct client *c)
 	c->hs = cert ? cpg_dtls_session_new(s->auth->ctx, CPG_DTLS_CLIENT, &s->opt->server, any,
 					    hs_send, c)
 		     : NULL;
-	if (!c->hs || cpg_dtls_session_use_cert(c->hs, cert, s->auth->key) ||
+	if (!c->hs || cpg_dtls_session_use_cert(c->hs, cert, s->auth->key, s->auth->chain) ||
 	    cpg_dtls_session_expect_name(c->hs, s->opt->rdv_name)) {
 		log_err("cannot start a handshake (--rdv-name '%s')", s->opt->rdv_name);
 		X509_free(cert);
