@@ -29,7 +29,7 @@
 #                          enough for every client to register
 #   CPG_BENCH_MAX_CLIENTS  the RDV's -m (0: unlimited)
 #   CPG_BENCH_HANDSHAKES   handshakes in flight, over all load processes
-#                          (32): more only queue at the RDV, in front of
+#                          (48): more only queue at the RDV, in front of
 #                          the registered clients' PINGs, which its socket
 #                          buffer then drops
 set -eu
@@ -42,7 +42,7 @@ duration=${CPG_BENCH_DURATION:-30}
 asks=${CPG_BENCH_ASKS:-100}
 warmup=${CPG_BENCH_WARMUP:-8}
 max_clients=${CPG_BENCH_MAX_CLIENTS:-0}
-handshakes=${CPG_BENCH_HANDSHAKES:-32}
+handshakes=${CPG_BENCH_HANDSHAKES:-48}
 here=$(cd "$(dirname "$0")" && pwd)
 
 die() {
