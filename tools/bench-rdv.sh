@@ -13,9 +13,14 @@
 # ceil(CLIENTS / CLIENTS_PER_PROC) load processes with disjoint VPN IP
 # ranges and local addresses (127.0.1.N), whose figures are summed. Of
 # their round-trip times, min, avg (weighted by samples) and max are exact;
-# p99 is the largest of the processes' p99s. The load processes run at nice
-# 10: the RDV, one thread, gets a core as it would on a machine of its
-# own, instead of a seventh of two.
+# p99 is the largest of the processes' p99s.
+#
+# The RDV, one thread, runs on the first CPU and the load processes on the
+# others (taskset): it gets a core as on a machine of its own, instead of
+# a seventh of two, and the load processes are not squeezed onto its core
+# by the scheduler (which wakes the receiver of a loopback datagram where
+# its sender runs) while another CPU runs something else. On one CPU the
+# load processes run at nice 10 instead.
 #
 # Usage: tools/bench-rdv.sh [BUILD_DIR]   (default $CPG_BIN, else ./build)
 # Environment:
@@ -140,6 +145,13 @@ rdv_counters() {
 		sed 's/.* received=\([0-9]*\) sent=\([0-9]*\).*/\1 \2/'
 }
 
+rdv_cpu=()
+load_cpu=(nice -n 10)
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+	rdv_cpu=(taskset -c 0)
+	load_cpu=(taskset -c "1-$(($(nproc) - 1))")
+fi
+
 # A dotted quad from a 32-bit number.
 ip_of() {
 	echo "$(($1 >> 24 & 255)).$(($1 >> 16 & 255)).$(($1 >> 8 & 255)).$(($1 & 255))"
@@ -162,7 +174,7 @@ if [ "$auth" = yes ]; then
 fi
 
 # The free port is the kernel's choice (-p 0); the RDV logs it.
-"$bin/campagnol_rdv" --bind 127.0.0.1 -p 0 -m "$max_clients" "${rdv_auth[@]}" \
+"${rdv_cpu[@]}" "$bin/campagnol_rdv" --bind 127.0.0.1 -p 0 -m "$max_clients" "${rdv_auth[@]}" \
 	2>"$tmp/rdv.log" &
 rdv_pid=$!
 port=
@@ -186,7 +198,7 @@ for i in $(seq 0 $((procs - 1))); do
 	a=$((asks / procs + (i == 0 ? asks % procs : 0)))
 	# Each from an address of its own: the sockets of all of them take more
 	# ports than one address has ephemeral ones (28,232 by default).
-	nice -n 10 "$bin/campagnol-rdv-load" -s "127.0.0.1:$port" --bind "127.0.1.$((i + 1))" -n "$n" \
+	"${load_cpu[@]}" "$bin/campagnol-rdv-load" -s "127.0.0.1:$port" --bind "127.0.1.$((i + 1))" -n "$n" \
 		-b "$(ip_of "$base")" -D "$duration" -a "$a" --seed $((i + 1)) "${load_auth[@]}" \
 		>"$tmp/load.$i.out" 2>"$tmp/load.$i.err" &
 	load_pids+=($!)
@@ -222,7 +234,8 @@ awk -F= -v clients="$clients" -v procs="$procs" -v auth="$auth" \
 	-v lc1="$load_cpu1" -v lc2="$load_cpu2" \
 	-v hz="$clk_tck" -v idle="$rss_idle" -v rss="$rss_loaded" -v hwm="$hwm" \
 	-v rx1="$rx1" -v tx1="$tx1" -v rx2="$rx2" -v tx2="$tx2" \
-	-v asks="$asks" -v duration="$duration" -v nproc="$(nproc)" '
+	-v asks="$asks" -v duration="$duration" -v nproc="$(nproc)" \
+	-v pinned=${#rdv_cpu[@]} '
 /^[a-z0-9_]+_rtt_samples=/ {
 	name = $1; sub(/_rtt_samples$/, "", name); samples[name] += $2; last_n = $2; next
 }
@@ -245,8 +258,9 @@ function rtt(name) {
 }
 END {
 	dt = t2 - t1
-	printf "RDV benchmark: %d clients on loopback (%s), %d load processes, %d s, %d ASK/s (%d CPUs)\n",
-		clients, auth == "yes" ? "authenticated" : "plaintext", procs, duration, asks, nproc
+	printf "RDV benchmark: %d clients on loopback (%s), %d load processes, %d s, %d ASK/s (%d CPUs%s)\n",
+		clients, auth == "yes" ? "authenticated" : "plaintext", procs, duration, asks, nproc,
+		pinned ? ": the RDV on one, the load on the others" : ""
 	printf "  clients registered       %d / %d\n", v["registered"], clients
 	if (never)
 		printf "  registrations/s          - (not all registered at once)\n"
