@@ -13,7 +13,8 @@
 # ceil(CLIENTS / CLIENTS_PER_PROC) load processes with disjoint VPN IP
 # ranges and local addresses (127.0.1.N), whose figures are summed. Of
 # their round-trip times, min, avg (weighted by samples) and max are exact;
-# p99 is the largest of the processes' p99s.
+# p99 is the largest of the processes' p99s. PING and ASK round trips are
+# those of the steady phase, handshakes and HELLOs those of registration.
 #
 # The RDV, one thread, runs on the first CPU and the load processes on the
 # others (taskset): it gets a core as on a machine of its own, instead of
@@ -199,7 +200,8 @@ for i in $(seq 0 $((procs - 1))); do
 	# Each from an address of its own: the sockets of all of them take more
 	# ports than one address has ephemeral ones (28,232 by default).
 	"${load_cpu[@]}" "$bin/campagnol-rdv-load" -s "127.0.0.1:$port" --bind "127.0.1.$((i + 1))" -n "$n" \
-		-b "$(ip_of "$base")" -D "$duration" -a "$a" --seed $((i + 1)) "${load_auth[@]}" \
+		-b "$(ip_of "$base")" -D "$duration" -a "$a" --seed $((i + 1)) \
+		--steady-after "$warmup" "${load_auth[@]}" \
 		>"$tmp/load.$i.out" 2>"$tmp/load.$i.err" &
 	load_pids+=($!)
 	base=$((base + n))
@@ -286,8 +288,8 @@ END {
 			v["handshake_failures"], v["bad_records"]
 	}
 	printf "  HELLO->OK RTT            %s\n", rtt("hello")
-	printf "  PING->PONG RTT           %s\n", rtt("ping")
-	printf "  ASK->ANS RTT             %s\n", rtt("ask")
+	printf "  PING->PONG RTT, steady   %s\n", rtt("ping")
+	printf "  ASK->ANS RTT, steady     %s\n", rtt("ask")
 	printf "  pings %d, pongs %d, unanswered %d, reconnects %d, lost registrations %d\n",
 		v["pings"], v["pongs"], v["pings_unanswered"], v["reconnect"], v["lost_registrations"]
 	printf "  asks %d, ans %d, fwd %d, rej %d, nok %d\n", v["ask"], v["ans"], v["fwd"], v["rej"],

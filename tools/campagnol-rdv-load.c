@@ -136,6 +136,7 @@ struct options {
 	const char *ca_cert, *ca_key, *rdv_ca;
 	char rdv_name[256];
 	unsigned int handshakes;	/* in flight at most */
+	unsigned int steady_after_s;	/* PING and ASK RTTs count from then on */
 };
 
 static void usage(FILE *f)
@@ -170,6 +171,9 @@ static void usage(FILE *f)
 		"      --rdv-name NAME       the name the RDV's certificate carries (default\n"
 		"                            the server's IP address)\n"
 		"      --handshakes N        handshakes in flight at most (default %d)\n"
+		"      --steady-after S      PING and ASK round trips count only from S\n"
+		"                            seconds into the run, once all registered\n"
+		"                            (default 0: all of them)\n"
 		"  -q, --quiet               no progress lines\n"
 		"  -v, -d                    verbose / debug logging\n"
 		"  -h, --help                this help\n\n"
@@ -192,7 +196,7 @@ static bool number_arg(const char *what, unsigned long min, unsigned long max, u
 
 enum {
 	OPT_BIND = 256, OPT_FUZZ, OPT_SEED, OPT_CA_CERT, OPT_CA_KEY, OPT_RDV_CA, OPT_RDV_NAME,
-	OPT_HANDSHAKES,
+	OPT_HANDSHAKES, OPT_STEADY_AFTER,
 };
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -213,6 +217,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "rdv-ca", required_argument, NULL, OPT_RDV_CA },
 		{ "rdv-name", required_argument, NULL, OPT_RDV_NAME },
 		{ "handshakes", required_argument, NULL, OPT_HANDSHAKES },
+		{ "steady-after", required_argument, NULL, OPT_STEADY_AFTER },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "debug", no_argument, NULL, 'd' },
@@ -307,6 +312,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 			if (!number_arg("--handshakes: a number from 1 to 100000", 1, 100000, &v))
 				return -1;
 			o->handshakes = (unsigned int)v;
+			break;
+		case OPT_STEADY_AFTER:
+			if (!number_arg("--steady-after: seconds", 0, 86400 * 365, &v))
+				return -1;
+			o->steady_after_s = (unsigned int)v;
 			break;
 		case 'q':
 			o->quiet = true;
@@ -721,6 +731,14 @@ struct sim {
 	uint8_t rx[RX_BUF_LEN];
 };
 
+/* The round trips of the steady phase (--steady-after), not those of a
+ * registration rush. */
+static void steady_rtt_add(const struct sim *s, struct rtt_stats *r, uint64_t us)
+{
+	if (cpg_loop_now_ms() - s->start_ms >= (uint64_t)s->opt->steady_after_s * 1000)
+		rtt_add(r, us);
+}
+
 static void sim_sendto(struct sim *s, struct client *c, const uint8_t *buf, size_t len,
 		       const char *what)
 {
@@ -1091,7 +1109,7 @@ static void client_on_ans(struct sim *s, struct client *c, const struct cpg_msg 
 
 	s->c.ans++;
 	if (c->ask_pending && m->request_id == c->ask_id)
-		rtt_add(&s->ask_rtt, t - c->ask_us);
+		steady_rtt_add(s, &s->ask_rtt, t - c->ask_us);
 	c->ask_pending = false;
 	/* Nobody punches here: tell the RDV so that it can drop the session,
 	 * as a client whose punching failed would. */
@@ -1135,7 +1153,7 @@ static void client_input(struct sim *s, struct client *c, const uint8_t *buf, si
 		if (c->state == CLIENT_REGISTERED && c->ping_pending &&
 		    m.request_id == c->ping_id) {
 			s->c.pong++;
-			rtt_add(&s->ping_rtt, t - c->ping_us);
+			steady_rtt_add(s, &s->ping_rtt, t - c->ping_us);
 			c->ping_pending = false;
 			c->missed_pings = 0;
 		} else {
