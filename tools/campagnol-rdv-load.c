@@ -8,6 +8,12 @@
  * 2 s until OK), PINGs on a phase of its own so the load is smooth, registers
  * again after RECONNECT, and may ASK for another simulated client. All state
  * is allocated up front: nothing is allocated per packet.
+ *
+ * With --ca-cert and --ca-key the clients authenticate (docs/protocol.md
+ * section 12): each one first handshakes with the RDV, presenting a
+ * certificate for its VPN IP that is made and signed here when the
+ * handshake starts, then talks over a channel (chan.h). As on the RDV, a
+ * client holds an SSL only during its handshake: afterwards, its keys.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -21,14 +27,24 @@
 
 #include <arpa/inet.h>
 
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
 #include "cli.h"
 #include "bytes.h"
+#include "chan.h"
+#include "conf.h"
 #include "daemon.h"
+#include "dtls.h"
 #include "evloop.h"
 #include "log.h"
 #include "net.h"
 #include "prng.h"
 #include "proto.h"
+#include "record.h"
 
 #define PROG "campagnol-rdv-load"
 
@@ -48,6 +64,13 @@
 #define FUZZ_PROBES 5
 #define FUZZ_PROBE_MS 300
 #define FUZZ_MAX_LEN 600
+#define DEFAULT_HANDSHAKES 64	/* in flight per process: the RDV takes 1024 at once */
+/* The fds a process may open on the machines this is run on: more clients
+ * take more processes (bench-rdv.sh spreads them). */
+#define MAX_OPEN_FILES 20000
+#define SPARE_FILES 64		/* stdio, epoll, signalfd, OpenSSL's reads */
+#define CERT_SKEW_S 300		/* certificates valid from this long ago */
+#define CERT_LIFETIME_S 86400	/* and for a day: the run is shorter */
 
 /* ---------------------------------------------------------------------- */
 /* Small helpers */
@@ -103,11 +126,17 @@ struct options {
 	uint32_t clients;
 	unsigned int duration_s;
 	unsigned int asks_per_sec;
-	unsigned int rate;		/* HELLOs/s, or fuzz datagrams/s */
+	unsigned int rate;		/* registrations started/s, or fuzz datagrams/s */
 	unsigned long fuzz;		/* datagrams; 0: load mode */
 	uint64_t seed;
 	bool local_ep;
 	bool quiet;
+	/* Authentication: the CA that signs the clients' certificates, the
+	 * CAs that verify the RDV's, and the name it must carry. */
+	const char *ca_cert, *ca_key, *rdv_ca;
+	char rdv_name[256];
+	unsigned int handshakes;	/* in flight at most */
+	unsigned int steady_after_s;	/* PING and ASK RTTs count from then on */
 };
 
 static void usage(FILE *f)
@@ -123,21 +152,37 @@ static void usage(FILE *f)
 		"  -D, --duration SECONDS    run time (default 30)\n"
 		"  -a, --asks N              ASKs per second between random registered clients\n"
 		"                            (default 0)\n"
-		"  -r, --rate N              HELLOs per second at most (default %d), or with\n"
-		"                            --fuzz datagrams per second (default %d)\n"
+		"  -r, --rate N              registrations started per second at most (HELLOs,\n"
+		"                            or handshakes with --ca-cert; default %d), or\n"
+		"                            with --fuzz datagrams per second (default %d)\n"
 		"  -l, --local-endpoint      publish each socket's address as LOCAL_ENDPOINT\n"
 		"      --bind IP             local address of the sockets (default any of\n"
 		"                            the server's family: -s may be IPv6)\n"
 		"      --fuzz N              send N malformed datagrams instead; the VPN IPs\n"
 		"                            they carry are those of -b/-n\n"
-		"      --seed S              fuzz seed (default 1)\n"
+		"      --seed S              seed of the random choices: what --fuzz sends,\n"
+		"                            who ASKs for whom (default 1)\n"
+		"      --ca-cert FILE        authenticate (campagnol_rdv without --no-auth):\n"
+		"                            each client handshakes with a certificate for\n"
+		"                            its VPN IP that this CA signs here, in memory\n"
+		"      --ca-key FILE         the key of --ca-cert (PEM, unencrypted)\n"
+		"      --rdv-ca FILE         the CAs that verify the RDV's certificate\n"
+		"                            (default --ca-cert)\n"
+		"      --rdv-name NAME       the name the RDV's certificate carries (default\n"
+		"                            the server's IP address)\n"
+		"      --handshakes N        handshakes in flight at most (default %d)\n"
+		"      --steady-after S      PING and ASK round trips count only from S\n"
+		"                            seconds into the run, once all registered\n"
+		"                            (default 0: all of them)\n"
 		"  -q, --quiet               no progress lines\n"
 		"  -v, -d                    verbose / debug logging\n"
 		"  -h, --help                this help\n\n"
-		"The summary goes to stdout as key=value lines. Exit status: 0 when every\n"
-		"client registered and stayed registered (fuzz: the RDV still answers), 1\n"
-		"otherwise, 2 for bad usage.\n",
-		CPG_RDV_DEFAULT_PORT, DEFAULT_HELLO_RATE, DEFAULT_FUZZ_RATE);
+		"One process simulates %d clients at most (one socket each): run several,\n"
+		"with disjoint -b ranges, for more. The summary goes to stdout as\n"
+		"key=value lines. Exit status: 0 when every client registered and stayed\n"
+		"registered (fuzz: the RDV still answers), 1 otherwise, 2 for bad usage.\n",
+		CPG_RDV_DEFAULT_PORT, DEFAULT_HELLO_RATE, DEFAULT_FUZZ_RATE, DEFAULT_HANDSHAKES,
+		MAX_OPEN_FILES - SPARE_FILES);
 }
 
 /* optarg, a number from min to max, into *v; false after "WHAT, not 'ARG'". */
@@ -149,7 +194,10 @@ static bool number_arg(const char *what, unsigned long min, unsigned long max, u
 	return false;
 }
 
-enum { OPT_BIND = 256, OPT_FUZZ, OPT_SEED };
+enum {
+	OPT_BIND = 256, OPT_FUZZ, OPT_SEED, OPT_CA_CERT, OPT_CA_KEY, OPT_RDV_CA, OPT_RDV_NAME,
+	OPT_HANDSHAKES, OPT_STEADY_AFTER,
+};
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
@@ -164,6 +212,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "bind", required_argument, NULL, OPT_BIND },
 		{ "fuzz", required_argument, NULL, OPT_FUZZ },
 		{ "seed", required_argument, NULL, OPT_SEED },
+		{ "ca-cert", required_argument, NULL, OPT_CA_CERT },
+		{ "ca-key", required_argument, NULL, OPT_CA_KEY },
+		{ "rdv-ca", required_argument, NULL, OPT_RDV_CA },
+		{ "rdv-name", required_argument, NULL, OPT_RDV_NAME },
+		{ "handshakes", required_argument, NULL, OPT_HANDSHAKES },
+		{ "steady-after", required_argument, NULL, OPT_STEADY_AFTER },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "debug", no_argument, NULL, 'd' },
@@ -181,6 +235,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	o->base_ip = 0x0a800001;	/* 10.128.0.1 */
 	o->duration_s = 30;
 	o->seed = 1;
+	o->handshakes = DEFAULT_HANDSHAKES;
 	cpg_sockaddr_set_in(&o->bind, (struct in_addr){ .s_addr = htonl(INADDR_ANY) }, 0);
 
 	while ((opt = getopt_long(argc, argv, "s:n:b:D:a:r:lqvdh", longopts, NULL)) != -1) {
@@ -237,6 +292,32 @@ static int parse_options(int argc, char **argv, struct options *o)
 				return -1;
 			o->seed = v;
 			break;
+		case OPT_CA_CERT:
+			o->ca_cert = optarg;
+			break;
+		case OPT_CA_KEY:
+			o->ca_key = optarg;
+			break;
+		case OPT_RDV_CA:
+			o->rdv_ca = optarg;
+			break;
+		case OPT_RDV_NAME:
+			if (snprintf(o->rdv_name, sizeof(o->rdv_name), "%s", optarg) >=
+			    (int)sizeof(o->rdv_name)) {
+				log_err("--rdv-name: too long");
+				return -1;
+			}
+			break;
+		case OPT_HANDSHAKES:
+			if (!number_arg("--handshakes: a number from 1 to 100000", 1, 100000, &v))
+				return -1;
+			o->handshakes = (unsigned int)v;
+			break;
+		case OPT_STEADY_AFTER:
+			if (!number_arg("--steady-after: seconds", 0, 86400 * 365, &v))
+				return -1;
+			o->steady_after_s = (unsigned int)v;
+			break;
 		case 'q':
 			o->quiet = true;
 			break;
@@ -286,28 +367,55 @@ static int parse_options(int argc, char **argv, struct options *o)
 	}
 	if (!o->rate)
 		o->rate = o->fuzz ? DEFAULT_FUZZ_RATE : DEFAULT_HELLO_RATE;
+	if (!o->ca_cert != !o->ca_key) {
+		log_err("--ca-cert and --ca-key go together");
+		return -1;
+	}
+	if ((o->rdv_ca || o->rdv_name[0]) && !o->ca_cert) {
+		log_err("--rdv-ca and --rdv-name need --ca-cert and --ca-key");
+		return -1;
+	}
+	if (o->ca_cert && o->fuzz) {
+		log_err("--fuzz sends plaintext: it takes no --ca-cert");
+		return -1;
+	}
+	if (!o->fuzz && o->clients > MAX_OPEN_FILES - SPARE_FILES) {
+		log_err("-n: %u clients need %u open files, more than the %d one process may "
+			"have: spread them over several processes",
+			o->clients, o->clients + SPARE_FILES, MAX_OPEN_FILES);
+		return -1;
+	}
+	/* The name campagnol-pki rdv gives an RDV reached by its address. */
+	if (o->ca_cert && !o->rdv_name[0])
+		inet_ntop(o->server.sa.sa_family,
+			  o->server.sa.sa_family == AF_INET ? (const void *)&o->server.in.sin_addr
+							    : (const void *)&o->server.in6.sin6_addr,
+			  o->rdv_name, sizeof(o->rdv_name));
 	return 0;
 }
 
 /* ---------------------------------------------------------------------- */
 /* Round-trip times: exact min/avg/max, p99 from a histogram */
 
-#define RTT_FINE_BUCKETS 1000	/* 10 us each: 0-10 ms */
-#define RTT_FINE_US 10
-#define RTT_COARSE_BUCKETS 1000	/* 1 ms each: 10 ms-1 s, last one open-ended */
-#define RTT_COARSE_US 1000
+/* Three ranges of 1000 buckets: 10 us each up to 10 ms, 1 ms each up to
+ * 1.01 s, 10 ms each up to 11.01 s (a handshake's retransmissions), the
+ * last one open-ended. */
+#define RTT_RANGES 3
+#define RTT_RANGE_BUCKETS 1000
+static const uint64_t rtt_width_us[RTT_RANGES] = { 10, 1000, 10000 };
 
 struct rtt_stats {
 	uint64_t count;
 	uint64_t sum_us;
 	uint64_t min_us;
 	uint64_t max_us;
-	uint32_t hist[RTT_FINE_BUCKETS + RTT_COARSE_BUCKETS];
+	uint32_t hist[RTT_RANGES * RTT_RANGE_BUCKETS];
 };
 
 static void rtt_add(struct rtt_stats *r, uint64_t us)
 {
-	uint64_t b;
+	uint64_t from = 0, b = 0;
+	unsigned int i;
 
 	if (!r->count || us < r->min_us)
 		r->min_us = us;
@@ -315,30 +423,32 @@ static void rtt_add(struct rtt_stats *r, uint64_t us)
 		r->max_us = us;
 	r->count++;
 	r->sum_us += us;
-	if (us < RTT_FINE_BUCKETS * RTT_FINE_US)
-		b = us / RTT_FINE_US;
-	else
-		b = RTT_FINE_BUCKETS + (us - RTT_FINE_BUCKETS * RTT_FINE_US) / RTT_COARSE_US;
-	if (b >= RTT_FINE_BUCKETS + RTT_COARSE_BUCKETS)
-		b = RTT_FINE_BUCKETS + RTT_COARSE_BUCKETS - 1;
+	for (i = 0; i < RTT_RANGES; i++) {
+		uint64_t to = from + RTT_RANGE_BUCKETS * rtt_width_us[i];
+
+		if (us < to || i == RTT_RANGES - 1) {
+			b = i * RTT_RANGE_BUCKETS + (us - from) / rtt_width_us[i];
+			break;
+		}
+		from = to;
+	}
+	if (b >= RTT_RANGES * RTT_RANGE_BUCKETS)
+		b = RTT_RANGES * RTT_RANGE_BUCKETS - 1;
 	r->hist[b]++;
 }
 
 /* Upper bound of the bucket holding the 99th percentile, capped by max. */
 static uint64_t rtt_p99(const struct rtt_stats *r)
 {
-	uint64_t want = (r->count * 99 + 99) / 100, seen = 0, upper;
+	uint64_t want = (r->count * 99 + 99) / 100, seen = 0, upper = 0;
 	size_t b;
 
-	for (b = 0; b < RTT_FINE_BUCKETS + RTT_COARSE_BUCKETS; b++) {
+	for (b = 0; b < RTT_RANGES * RTT_RANGE_BUCKETS; b++) {
+		upper += rtt_width_us[b / RTT_RANGE_BUCKETS];
 		seen += r->hist[b];
 		if (seen >= want)
 			break;
 	}
-	if (b < RTT_FINE_BUCKETS)
-		upper = (b + 1) * RTT_FINE_US;
-	else
-		upper = RTT_FINE_BUCKETS * RTT_FINE_US + (b - RTT_FINE_BUCKETS + 1) * RTT_COARSE_US;
 	return upper < r->max_us ? upper : r->max_us;
 }
 
@@ -354,11 +464,196 @@ static void rtt_print(const char *name, const struct rtt_stats *r)
 }
 
 /* ---------------------------------------------------------------------- */
+/* Authentication: the clients' certificates, made here */
+
+struct auth {
+	struct cpg_dtls_ctx *ctx;	/* verifies the RDV; no certificate of its own */
+	X509 *ca;
+	STACK_OF(X509) *chain;		/* the CA: what clients send after theirs */
+	EVP_PKEY *ca_key;
+	EVP_PKEY *key;			/* every client's: one key, not thousands */
+	STACK_OF(X509_EXTENSION) *exts;	/* what every certificate has */
+};
+
+/* Never prompt on the terminal: an encrypted key is an error. */
+static int no_passphrase(char *buf, int size, int rwflag, void *arg)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)arg;
+	return -1;
+}
+
+static const char *openssl_error(void)
+{
+	const char *why = ERR_reason_error_string(ERR_peek_last_error());
+
+	return why ? why : "unknown error";
+}
+
+static X509 *read_cert(const char *path)
+{
+	BIO *b = BIO_new_file(path, "r");
+	X509 *x = b ? PEM_read_bio_X509(b, NULL, no_passphrase, NULL) : NULL;
+
+	if (!x)
+		log_err("%s: no PEM certificate read (%s)", path, openssl_error());
+	BIO_free(b);
+	return x;
+}
+
+static EVP_PKEY *read_key(const char *path)
+{
+	BIO *b = BIO_new_file(path, "r");
+	EVP_PKEY *k = b ? PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL) : NULL;
+
+	if (!k)
+		log_err("%s: no unencrypted PEM key read (%s)", path, openssl_error());
+	BIO_free(b);
+	return k;
+}
+
+static void auth_free(struct auth *a)
+{
+	if (!a)
+		return;
+	cpg_dtls_ctx_put(a->ctx);
+	X509_free(a->ca);
+	sk_X509_pop_free(a->chain, X509_free);
+	EVP_PKEY_free(a->ca_key);
+	EVP_PKEY_free(a->key);
+	sk_X509_EXTENSION_pop_free(a->exts, X509_EXTENSION_free);
+	free(a);
+}
+
+static bool add_ext(struct auth *a, X509V3_CTX *v3, int nid, const char *value)
+{
+	X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, v3, nid, value);
+
+	if (e && sk_X509_EXTENSION_push(a->exts, e))
+		return true;
+	X509_EXTENSION_free(e);
+	return false;
+}
+
+/* The extensions of campagnol-pki's [ peer_ext ] but the subjectAltName,
+ * which is each certificate's own. */
+static bool make_common_exts(struct auth *a)
+{
+	X509 *tmpl = X509_new();
+	X509V3_CTX v3;
+	bool ok;
+
+	a->exts = sk_X509_EXTENSION_new_null();
+	ok = a->exts && tmpl && X509_set_pubkey(tmpl, a->key);
+	if (ok) {
+		/* The subject key identifier is the shared key's. */
+		X509V3_set_ctx(&v3, a->ca, tmpl, NULL, NULL, 0);
+		ok = add_ext(a, &v3, NID_basic_constraints, "critical,CA:FALSE") &&
+		     add_ext(a, &v3, NID_key_usage, "critical,digitalSignature") &&
+		     add_ext(a, &v3, NID_ext_key_usage, "clientAuth,serverAuth") &&
+		     add_ext(a, &v3, NID_subject_key_identifier, "hash") &&
+		     add_ext(a, &v3, NID_authority_key_identifier, "keyid");
+	}
+	X509_free(tmpl);
+	return ok;
+}
+
+static struct auth *auth_new(const struct options *o)
+{
+	struct auth *a = calloc(1, sizeof(*a));
+	struct cpg_config cfg;
+
+	if (!a) {
+		log_err("out of memory");
+		return NULL;
+	}
+	a->ca = read_cert(o->ca_cert);
+	a->ca_key = a->ca ? read_key(o->ca_key) : NULL;
+	if (!a->ca_key)
+		goto fail;
+	if (!X509_check_private_key(a->ca, a->ca_key)) {
+		log_err("%s is not the key of %s", o->ca_key, o->ca_cert);
+		goto fail;
+	}
+	/* Built once, not by OpenSSL at each handshake (its verification of
+	 * the client's certificate would be half of the tool's work). */
+	a->chain = sk_X509_new_null();
+	if (!a->chain || !sk_X509_push(a->chain, a->ca) || !X509_up_ref(a->ca)) {
+		log_err("out of memory");
+		goto fail;
+	}
+	a->key = EVP_EC_gen("P-256");
+	if (!a->key || !make_common_exts(a)) {
+		log_err("cannot make the clients' key and extensions: %s", openssl_error());
+		goto fail;
+	}
+	cpg_config_defaults(&cfg);
+	cfg.ca_certificates = strdup(o->rdv_ca ? o->rdv_ca : o->ca_cert);
+	a->ctx = cfg.ca_certificates ? cpg_dtls_ctx_new_per_session_cert(&cfg) : NULL;
+	cpg_config_free(&cfg);
+	if (!a->ctx)
+		goto fail;
+	ERR_clear_error();
+	return a;
+fail:
+	ERR_clear_error();
+	auth_free(a);
+	return NULL;
+}
+
+/*
+ * A certificate for the client of VPN IP ip, as campagnol-pki issue makes
+ * one (the subjectAltName IP:ip is what the RDV reads), valid for a day.
+ * Its serial number, 2^32 + ip, is not one of campagnol-pki's. NULL after
+ * logging.
+ */
+static X509 *auth_cert(const struct auth *a, struct in_addr ip)
+{
+	char addr[INET_ADDRSTRLEN], cn[INET_ADDRSTRLEN + 8], san[INET_ADDRSTRLEN + 8];
+	X509 *x = X509_new();
+	X509_EXTENSION *e = NULL;
+	X509V3_CTX v3;
+	bool ok;
+	int i;
+
+	cpg_net_ip4_str(ip, addr);
+	snprintf(cn, sizeof(cn), "load-%s", addr);
+	snprintf(san, sizeof(san), "IP:%s", addr);
+	ok = x && X509_set_version(x, X509_VERSION_3) &&
+	     ASN1_INTEGER_set_uint64(X509_get_serialNumber(x),
+				     (UINT64_C(1) << 32) + ntohl(ip.s_addr)) &&
+	     X509_set_issuer_name(x, X509_get_subject_name(a->ca)) &&
+	     X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+					(const unsigned char *)cn, -1, -1, 0) &&
+	     X509_gmtime_adj(X509_getm_notBefore(x), -CERT_SKEW_S) &&
+	     X509_gmtime_adj(X509_getm_notAfter(x), CERT_LIFETIME_S) &&
+	     X509_set_pubkey(x, a->key);
+	for (i = 0; ok && i < sk_X509_EXTENSION_num(a->exts); i++)
+		ok = X509_add_ext(x, sk_X509_EXTENSION_value(a->exts, i), -1);
+	if (ok) {
+		X509V3_set_ctx(&v3, a->ca, x, NULL, NULL, 0);
+		e = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, san);
+		ok = e && X509_add_ext(x, e, -1) && X509_sign(x, a->ca_key, EVP_sha256()) > 0;
+	}
+	X509_EXTENSION_free(e);
+	if (!ok) {
+		log_err("cannot make the certificate of %s: %s", addr, openssl_error());
+		ERR_clear_error();
+		X509_free(x);
+		return NULL;
+	}
+	return x;
+}
+
+/* ---------------------------------------------------------------------- */
 /* Load mode */
 
 enum client_state {
 	CLIENT_IDLE,		/* waiting to retry after a NOK */
-	CLIENT_QUEUED,		/* waiting for the pacer to send its HELLO */
+	CLIENT_QUEUED,		/* waiting for the pacer: a handshake or a HELLO */
+	CLIENT_HANDSHAKING,	/* with --ca-cert, before its first HELLO */
 	CLIENT_HELLO_SENT,
 	CLIENT_REGISTERED,
 };
@@ -378,6 +673,11 @@ struct client {
 	bool ask_pending;
 	uint32_t hello_id, ping_id, ask_id;
 	uint64_t hello_us, ping_us, ask_us;
+	/* With --ca-cert: the handshake while it lasts, then its keys. */
+	struct cpg_dtls_session *hs;
+	uint64_t hs_us;
+	bool keyed;
+	struct cpg_chan chan;
 };
 
 struct counters {
@@ -392,6 +692,9 @@ struct counters {
 	 * written as IPv6 (::ffff:a.b.c.d), which clients must never get. */
 	uint64_t ok_public_ipv4, ok_public_ipv6, ok_public_mapped;
 	uint64_t send_errors;
+	uint64_t hs_started, hs_done, hs_failed;
+	uint64_t bad_records;	/* from the RDV, not opened by the channel */
+	uint64_t plaintext;	/* plaintext messages but RECONNECT, with --ca-cert */
 };
 
 enum sim_phase { PHASE_RUN, PHASE_DRAIN, PHASE_BYE, PHASE_DONE };
@@ -406,6 +709,9 @@ struct sim {
 	uint32_t *registered;	/* indexes of registered clients, any order */
 	uint32_t n_registered;
 	uint32_t hello_in_flight;
+	uint32_t hs_in_flight;
+	struct auth *auth;	/* NULL: the plaintext protocol */
+	uint64_t all_registered_ms;	/* since start_ms, when all first were; 0: not yet */
 	uint32_t bye_next;
 	uint32_t ping_interval_ms;
 	uint32_t next_request_id;
@@ -420,14 +726,37 @@ struct sim {
 	uint32_t final_registered;
 	struct cpg_loop_timer pacer, asker, progress, phase_timer;
 	struct counters c;
-	struct rtt_stats hello_rtt, ping_rtt, ask_rtt;
+	struct rtt_stats hello_rtt, ping_rtt, ask_rtt, hs_rtt;
 	uint8_t tx[CPG_PROTO_MAX_MSG];
 	uint8_t rx[RX_BUF_LEN];
 };
 
+/* The round trips of the steady phase (--steady-after), not those of a
+ * registration rush. */
+static void steady_rtt_add(const struct sim *s, struct rtt_stats *r, uint64_t us)
+{
+	if (cpg_loop_now_ms() - s->start_ms >= (uint64_t)s->opt->steady_after_s * 1000)
+		rtt_add(r, us);
+}
+
+static void sim_sendto(struct sim *s, struct client *c, const uint8_t *buf, size_t len,
+		       const char *what)
+{
+	if (sendto(c->fd, buf, len, 0, &s->opt->server.sa, cpg_sockaddr_len(&s->opt->server)) <
+	    0) {
+		/* The first one says why; a flood of them would say nothing more. */
+		if (!s->c.send_errors)
+			log_warn("sendto %s: %s", what, strerror(errno));
+		s->c.send_errors++;
+	}
+}
+
+/* m, in a record of c's channel with --ca-cert. */
 static void sim_send(struct sim *s, struct client *c, const struct cpg_msg *m)
 {
+	uint8_t rec[CPG_CHAN_MAX_MSG + CPG_CHAN_OVERHEAD];
 	int len = cpg_msg_encode(m, s->tx, sizeof(s->tx));
+	size_t rec_len;
 
 	/* Padded as clients pad: the RDV answers no more than it gets. */
 	if (len >= 0)
@@ -437,13 +766,17 @@ static void sim_send(struct sim *s, struct client *c, const struct cpg_msg *m)
 		s->c.send_errors++;
 		return;
 	}
-	if (sendto(c->fd, s->tx, (size_t)len, 0, &s->opt->server.sa,
-		   cpg_sockaddr_len(&s->opt->server)) < 0) {
-		/* The first one says why; a flood of them would say nothing more. */
-		if (!s->c.send_errors)
-			log_warn("sendto %s: %s", cpg_msg_type_str(m->type), strerror(errno));
-		s->c.send_errors++;
+	if (!s->auth) {
+		sim_sendto(s, c, s->tx, (size_t)len, cpg_msg_type_str(m->type));
+		return;
 	}
+	if (!c->keyed || cpg_chan_seal(&c->chan, s->tx, (size_t)len, rec, sizeof(rec), &rec_len)) {
+		if (!s->c.send_errors)
+			log_warn("cannot seal a %s message", cpg_msg_type_str(m->type));
+		s->c.send_errors++;
+		return;
+	}
+	sim_sendto(s, c, rec, rec_len, cpg_msg_type_str(m->type));
 }
 
 /* The timer heap grows only up to one timer per client and a few more; if
@@ -482,13 +815,31 @@ static void pacer_kick(struct sim *s)
 		sim_arm(s, &s->pacer, 0);
 }
 
-/* Leave whatever state c is in and wait for the pacer to send a HELLO. */
+static void client_hs_end(struct sim *s, struct client *c)
+{
+	cpg_dtls_session_free(c->hs);
+	c->hs = NULL;
+	s->hs_in_flight--;
+}
+
+/* The RDV has no channel for c any more: the next registration handshakes. */
+static void client_forget_keys(struct client *c)
+{
+	if (c->keyed)
+		cpg_chan_wipe(&c->chan);
+	c->keyed = false;
+}
+
+/* Leave whatever state c is in and wait for the pacer to send a HELLO, or
+ * to start a handshake. */
 static void client_enqueue(struct sim *s, struct client *c)
 {
 	if (c->state == CLIENT_REGISTERED)
 		reg_remove(s, c);
 	else if (c->state == CLIENT_HELLO_SENT)
 		s->hello_in_flight--;
+	else if (c->state == CLIENT_HANDSHAKING)
+		client_hs_end(s, c);
 	cpg_loop_timer_cancel(&s->loop, &c->timer);
 	c->state = CLIENT_QUEUED;
 	c->ping_pending = false;
@@ -527,7 +878,85 @@ static void client_send_hello(struct sim *s, struct client *c)
 	sim_arm(s, &c->timer, HELLO_RETRY_MS);
 }
 
-/* Sends queued HELLOs at the configured rate, HELLO_WINDOW in flight at most. */
+static void hs_send(void *arg, const union cpg_sockaddr *to, const uint8_t *dgram, size_t len)
+{
+	struct client *c = arg;
+
+	(void)to;
+	sim_sendto(c->sim, c, dgram, len, "handshake");
+}
+
+/*
+ * Acts on c's handshake after any call into it, as rdvlink.c does for the
+ * daemon, but keeps only the keys once it has finished: the RDV frees its
+ * side on our first record, the HELLO that follows at once.
+ */
+static void client_hs_update(struct sim *s, struct client *c, uint64_t t)
+{
+	char ip[INET_ADDRSTRLEN];
+	struct cpg_keys keys;
+	int64_t ms;
+
+	switch (cpg_dtls_session_state(c->hs)) {
+	case CPG_DTLS_HANDSHAKING:
+		ms = cpg_dtls_session_timeout_ms(c->hs);
+		if (ms >= 0)
+			sim_arm(s, &c->timer, (uint64_t)ms);
+		return;
+	case CPG_DTLS_ESTABLISHED:
+		if (cpg_dtls_session_take_keys(c->hs, &keys) < 0)
+			break;
+		cpg_chan_init(&c->chan, &keys);
+		cpg_keys_wipe(&keys);
+		c->keyed = true;
+		client_hs_end(s, c);
+		s->c.hs_done++;
+		rtt_add(&s->hs_rtt, t - c->hs_us);
+		client_send_hello(s, c);
+		return;
+	case CPG_DTLS_CLOSED:
+	case CPG_DTLS_FAILED:
+		break;
+	}
+	if (!s->c.hs_failed++)
+		log_notice("%s: handshake failed (%s), retrying every %d ms",
+			   cpg_net_ip4_str(c->vpn_ip, ip), cpg_dtls_session_reason(c->hs),
+			   HELLO_RETRY_MS);
+	client_hs_end(s, c);
+	c->state = CLIENT_IDLE;
+	sim_arm(s, &c->timer, HELLO_RETRY_MS);
+}
+
+/* A handshake with a certificate for c's VPN IP, made for it now. */
+static void client_handshake(struct sim *s, struct client *c)
+{
+	struct in_addr any = { .s_addr = INADDR_ANY };
+	X509 *cert = auth_cert(s->auth, c->vpn_ip);
+
+	c->hs = cert ? cpg_dtls_session_new(s->auth->ctx, CPG_DTLS_CLIENT, &s->opt->server, any,
+					    hs_send, c)
+		     : NULL;
+	if (!c->hs || cpg_dtls_session_use_cert(c->hs, cert, s->auth->key, s->auth->chain) ||
+	    cpg_dtls_session_expect_name(c->hs, s->opt->rdv_name)) {
+		log_err("cannot start a handshake (--rdv-name '%s')", s->opt->rdv_name);
+		X509_free(cert);
+		cpg_dtls_session_free(c->hs);
+		c->hs = NULL;
+		s->broken = true;
+		cpg_loop_stop(&s->loop);
+		return;
+	}
+	X509_free(cert);
+	c->state = CLIENT_HANDSHAKING;
+	s->hs_in_flight++;
+	s->c.hs_started++;
+	c->hs_us = now_us();
+	cpg_dtls_session_start(c->hs);
+	client_hs_update(s, c, c->hs_us);
+}
+
+/* Starts queued registrations at the configured rate: HELLO_WINDOW HELLOs
+ * and --handshakes handshakes in flight at most. */
 static void on_pacer(struct cpg_loop *loop, void *arg)
 {
 	struct sim *s = arg;
@@ -540,13 +969,19 @@ static void on_pacer(struct cpg_loop *loop, void *arg)
 
 	while (s->ring_len && s->pacer_credit >= 1.0 && s->hello_in_flight < HELLO_WINDOW) {
 		struct client *c = &s->clients[s->ring[s->ring_head]];
+		bool handshake = s->auth && !c->keyed;
 
+		if (handshake && c->state == CLIENT_QUEUED && s->hs_in_flight >= s->opt->handshakes)
+			break;	/* the next tick sees whether one has ended */
 		s->ring_head = (s->ring_head + 1) % s->n;
 		s->ring_len--;
 		c->in_queue = false;
 		if (c->state != CLIENT_QUEUED)
 			continue;	/* registered meanwhile by a late OK */
-		client_send_hello(s, c);
+		if (handshake)
+			client_handshake(s, c);
+		else
+			client_send_hello(s, c);
 		s->pacer_credit -= 1.0;
 	}
 	if (s->ring_len)
@@ -576,6 +1011,7 @@ static void client_ping(struct sim *s, struct client *c)
 			log_info("%s: %u PINGs unanswered, registering again",
 				 inet_ntoa(c->vpn_ip), c->missed_pings);
 			s->c.lost_registrations++;
+			client_forget_keys(c);
 			client_enqueue(s, c);
 			return;
 		}
@@ -597,6 +1033,10 @@ static void on_client_timer(struct cpg_loop *loop, void *arg)
 	if (s->phase != PHASE_RUN)
 		return;
 	switch (c->state) {
+	case CLIENT_HANDSHAKING:
+		cpg_dtls_session_on_timeout(c->hs);
+		client_hs_update(s, c, now_us());
+		break;
 	case CLIENT_HELLO_SENT:
 		s->c.hello_timeouts++;
 		client_enqueue(s, c);
@@ -639,9 +1079,13 @@ static void client_on_ok(struct sim *s, struct client *c, const struct cpg_msg *
 	c->ping_pending = false;
 	reg_add(s, c);
 	sim_arm(s, &c->timer, client_ping_delay(s, c));
-	if (s->n_registered == s->n)
+	if (s->n_registered == s->n && !s->all_registered_ms) {
+		s->all_registered_ms = cpg_loop_now_ms() - s->start_ms;
+		if (!s->all_registered_ms)
+			s->all_registered_ms = 1;
 		log_info("all %u clients registered after %" PRIu64 " ms", s->n,
-			 cpg_loop_now_ms() - s->start_ms);
+			 s->all_registered_ms);
+	}
 }
 
 static void client_on_nok(struct sim *s, struct client *c, const struct cpg_msg *m)
@@ -665,7 +1109,7 @@ static void client_on_ans(struct sim *s, struct client *c, const struct cpg_msg 
 
 	s->c.ans++;
 	if (c->ask_pending && m->request_id == c->ask_id)
-		rtt_add(&s->ask_rtt, t - c->ask_us);
+		steady_rtt_add(s, &s->ask_rtt, t - c->ask_us);
 	c->ask_pending = false;
 	/* Nobody punches here: tell the RDV so that it can drop the session,
 	 * as a client whose punching failed would. */
@@ -709,7 +1153,7 @@ static void client_input(struct sim *s, struct client *c, const uint8_t *buf, si
 		if (c->state == CLIENT_REGISTERED && c->ping_pending &&
 		    m.request_id == c->ping_id) {
 			s->c.pong++;
-			rtt_add(&s->ping_rtt, t - c->ping_us);
+			steady_rtt_add(s, &s->ping_rtt, t - c->ping_us);
 			c->ping_pending = false;
 			c->missed_pings = 0;
 		} else {
@@ -718,7 +1162,11 @@ static void client_input(struct sim *s, struct client *c, const uint8_t *buf, si
 		break;
 	case CPG_MSG_RECONNECT:
 		s->c.reconnect++;
-		if (c->state == CLIENT_REGISTERED && s->phase == PHASE_RUN) {
+		/* Authenticated, it means the RDV has no channel for us. */
+		if (s->auth && c->state != CLIENT_HANDSHAKING)
+			client_forget_keys(c);
+		if ((c->state == CLIENT_REGISTERED ||
+		     (s->auth && c->state == CLIENT_HELLO_SENT)) && s->phase == PHASE_RUN) {
 			log_info("%s: RECONNECT, registering again", inet_ntoa(c->vpn_ip));
 			client_enqueue(s, c);
 		}
@@ -740,6 +1188,45 @@ static void client_input(struct sim *s, struct client *c, const uint8_t *buf, si
 				 cpg_msg_type_str(m.type));
 		break;
 	}
+}
+
+/* A datagram from the RDV's port: a message, or with --ca-cert the
+ * handshake's records, the channel's, and RECONNECT, the one message that
+ * comes in plaintext (docs/protocol.md section 12.1). */
+static void client_datagram(struct sim *s, struct client *c, uint8_t *buf, size_t len,
+			    uint64_t t)
+{
+	struct cpg_record_header h;
+	uint8_t *msg;
+	size_t msg_len;
+
+	if (!s->auth) {
+		client_input(s, c, buf, len, t);
+		return;
+	}
+	if (cpg_proto_is_ours(buf, len)) {
+		if (len >= CPG_PROTO_HDR_LEN && buf[1] == CPG_MSG_RECONNECT)
+			client_input(s, c, buf, len, t);
+		else
+			s->c.plaintext++;
+		return;
+	}
+	if (cpg_record_parse_header(buf, len, &h)) {
+		s->c.bad_records++;
+		return;
+	}
+	if (h.type != CPG_RECORD_CT_APPLICATION_DATA) {
+		if (c->hs && s->phase == PHASE_RUN) {
+			cpg_dtls_session_input(c->hs, buf, len);
+			client_hs_update(s, c, t);
+		}
+		return;
+	}
+	if (!c->keyed || cpg_chan_open(&c->chan, buf, len, &msg, &msg_len) != CPG_RECORD_OK) {
+		s->c.bad_records++;
+		return;
+	}
+	client_input(s, c, msg, msg_len, t);
 }
 
 static void on_client_readable(struct cpg_loop *loop, int fd, uint32_t events, void *arg)
@@ -765,7 +1252,7 @@ static void on_client_readable(struct cpg_loop *loop, int fd, uint32_t events, v
 				s->c.foreign++;
 			continue;
 		}
-		client_input(s, c, s->rx, (size_t)n, now_us());
+		client_datagram(s, c, s->rx, (size_t)n, now_us());
 	}
 }
 
@@ -819,11 +1306,13 @@ static void on_progress(struct cpg_loop *loop, void *arg)
 	struct sim *s = arg;
 
 	fprintf(stderr,
-		PROG ": t=%" PRIu64 "s registered=%u/%u hello=%" PRIu64 " nok=%" PRIu64
+		PROG ": t=%" PRIu64 "s registered=%u/%u handshakes=%" PRIu64 " hello=%" PRIu64
+		" nok=%" PRIu64
 		" pings=%" PRIu64 " pongs=%" PRIu64 " unanswered=%" PRIu64 " reconnect=%" PRIu64
 		" ask=%" PRIu64 " ans=%" PRIu64 " fwd=%" PRIu64 " rej=%" PRIu64
 		" malformed=%" PRIu64 "\n",
-		(cpg_loop_now_ms() - s->start_ms) / 1000, s->n_registered, s->n, s->c.hello_sent,
+		(cpg_loop_now_ms() - s->start_ms) / 1000, s->n_registered, s->n, s->c.hs_done,
+		s->c.hello_sent,
 		sum_array(s->c.nok, CPG_REASON_MAX + 2), s->c.ping_sent, s->c.pong,
 		s->c.ping_unanswered, s->c.reconnect, s->c.ask_sent, s->c.ans, s->c.fwd,
 		sum_array(s->c.rej, CPG_REASON_MAX + 2),
@@ -902,7 +1391,12 @@ static void sim_free(struct sim *s)
 			cpg_loop_del_fd(&s->loop, &c->io);
 			close(c->fd);
 		}
+		for (i = 0; i < s->n; i++) {
+			cpg_dtls_session_free(s->clients[i].hs);
+			client_forget_keys(&s->clients[i]);
+		}
 	}
+	auth_free(s->auth);
 	cpg_loop_destroy(&s->loop);
 	free(s->clients);
 	free(s->ring);
@@ -926,6 +1420,13 @@ static struct sim *sim_new(const struct options *o)
 	if (cpg_loop_init(&s->loop)) {
 		free(s);
 		return NULL;
+	}
+	if (o->ca_cert) {
+		s->auth = auth_new(o);
+		if (!s->auth) {
+			sim_free(s);
+			return NULL;
+		}
 	}
 	s->clients = calloc(s->n, sizeof(*s->clients));
 	s->ring = calloc(s->n, sizeof(*s->ring));
@@ -991,9 +1492,17 @@ static void sim_print_summary(const struct sim *s)
 	int e;
 
 	printf("mode=load\n");
+	printf("auth=%s\n", s->auth ? "yes" : "no");
 	printf("clients=%u\n", s->n);
 	printf("registered=%u\n", s->final_registered);
+	/* 0: never all at once. */
+	printf("all_registered_s=%.3f\n", s->all_registered_ms / 1000.0);
 	printf("duration_s=%.1f\n", (cpg_loop_now_ms() - s->start_ms) / 1000.0);
+	printf("handshakes=%" PRIu64 "\n", c->hs_started);
+	printf("handshakes_done=%" PRIu64 "\n", c->hs_done);
+	printf("handshake_failures=%" PRIu64 "\n", c->hs_failed);
+	printf("bad_records=%" PRIu64 "\n", c->bad_records);
+	printf("plaintext=%" PRIu64 "\n", c->plaintext);
 	printf("hello=%" PRIu64 "\n", c->hello_sent);
 	printf("hello_timeouts=%" PRIu64 "\n", c->hello_timeouts);
 	printf("ok=%" PRIu64 "\n", c->ok);
@@ -1027,6 +1536,7 @@ static void sim_print_summary(const struct sim *s)
 	printf("ok_public_ipv6=%" PRIu64 "\n", c->ok_public_ipv6);
 	printf("ok_public_mapped=%" PRIu64 "\n", c->ok_public_mapped);
 	printf("send_errors=%" PRIu64 "\n", c->send_errors);
+	rtt_print("handshake", &s->hs_rtt);
 	rtt_print("hello", &s->hello_rtt);
 	rtt_print("ping", &s->ping_rtt);
 	rtt_print("ask", &s->ask_rtt);
@@ -1050,7 +1560,7 @@ static int run_load(const struct options *o)
 	bool ok;
 	int rc;
 
-	if (cpg_daemon_raise_nofile(o->clients + 64, "one socket per simulated client"))
+	if (cpg_daemon_raise_nofile(o->clients + SPARE_FILES, "one socket per simulated client"))
 		return 1;
 	s = sim_new(o);
 	if (!s)

@@ -525,6 +525,27 @@ static int check_own_cert(struct cpg_dtls_ctx *ctx, const char *path,
 	return 0;
 }
 
+/*
+ * The CA certificates we send after ours: those of its file, or else the
+ * chain to our CAs, built here once. OpenSSL would build it at every
+ * handshake otherwise, verifying our certificate's signature each time: a
+ * sixth of what the RDV spends on a client's handshake. It is built as
+ * OpenSSL builds it (root included; as far as it goes when incomplete), so
+ * that peers get what they got before.
+ */
+static int build_own_chain(struct cpg_dtls_ctx *ctx, const char *path)
+{
+	STACK_OF(X509) *chain = NULL;
+
+	SSL_CTX_get0_chain_certs(ctx->ssl_ctx, &chain);
+	if (sk_X509_num(chain) > 0 ||
+	    SSL_CTX_build_cert_chain(ctx->ssl_ctx, SSL_BUILD_CHAIN_FLAG_IGNORE_ERROR |
+							   SSL_BUILD_CHAIN_FLAG_CLEAR_ERROR) > 0)
+		return 0;
+	log_err("certificate %s: cannot build its chain: %s", path, openssl_reason());
+	return -1;
+}
+
 static int cert_verify_cb(X509_STORE_CTX *xs, void *arg);
 static int cookie_generate_cb(SSL *ssl, unsigned char *cookie, unsigned int *len);
 static int cookie_verify_cb(SSL *ssl, const unsigned char *cookie, unsigned int len);
@@ -561,7 +582,14 @@ static long handshake_mtu(int tun_mtu)
 	return mtu < DTLS_MIN_MTU ? DTLS_MIN_MTU : mtu;
 }
 
-static struct cpg_dtls_ctx *ctx_new(const struct cpg_config *cfg, bool names_vpn_ip)
+/* Whose certificate the context's sessions present. */
+enum own_cert {
+	OWN_CERT_MEMBER,	/* cfg's, naming our vpn_ip (and vpn_ip6) */
+	OWN_CERT_RDV,		/* cfg's, naming no VPN IP */
+	OWN_CERT_PER_SESSION,	/* each session's (cpg_dtls_session_use_cert) */
+};
+
+static struct cpg_dtls_ctx *ctx_new(const struct cpg_config *cfg, enum own_cert own)
 {
 	struct cpg_dtls_ctx *ctx = calloc(1, sizeof(*ctx));
 	SSL_CTX *c;
@@ -600,15 +628,18 @@ static struct cpg_dtls_ctx *ctx_new(const struct cpg_config *cfg, bool names_vpn
 	SSL_CTX_set_cookie_generate_cb(c, cookie_generate_cb);
 	SSL_CTX_set_cookie_verify_cb(c, cookie_verify_cb);
 
-	if (!cfg->certificate || !cfg->key) {
+	if (own != OWN_CERT_PER_SESSION && (!cfg->certificate || !cfg->key)) {
 		log_err("certificate and key are mandatory in [SECURITY]");
 		goto fail;
 	}
 	if (set_ciphers(ctx, cfg->cipher_list) ||
 	    load_cas(ctx, cfg->ca_certificates, cfg->ca_certificates_dir) ||
-	    (cfg->crl_file && load_crl(ctx, cfg->crl_file)) ||
-	    load_cert_and_key(ctx, cfg->certificate, cfg->key) ||
-	    check_own_cert(ctx, cfg->certificate, cfg, names_vpn_ip))
+	    (cfg->crl_file && load_crl(ctx, cfg->crl_file)))
+		goto fail;
+	if (own != OWN_CERT_PER_SESSION &&
+	    (load_cert_and_key(ctx, cfg->certificate, cfg->key) ||
+	     check_own_cert(ctx, cfg->certificate, cfg, own == OWN_CERT_MEMBER) ||
+	     build_own_chain(ctx, cfg->certificate)))
 		goto fail;
 	ERR_clear_error();
 	log_debug("DTLS context: %s, handshake MTU %ld", ctx->cipher_list, ctx->mtu);
@@ -621,12 +652,17 @@ fail:
 
 struct cpg_dtls_ctx *cpg_dtls_ctx_new(const struct cpg_config *cfg)
 {
-	return ctx_new(cfg, true);
+	return ctx_new(cfg, OWN_CERT_MEMBER);
 }
 
 struct cpg_dtls_ctx *cpg_dtls_ctx_new_rdv(const struct cpg_config *cfg)
 {
-	return ctx_new(cfg, false);
+	return ctx_new(cfg, OWN_CERT_RDV);
+}
+
+struct cpg_dtls_ctx *cpg_dtls_ctx_new_per_session_cert(const struct cpg_config *cfg)
+{
+	return ctx_new(cfg, OWN_CERT_PER_SESSION);
 }
 
 void cpg_dtls_ctx_put(struct cpg_dtls_ctx *ctx)
@@ -1288,6 +1324,16 @@ fail:
 	log_err("peer %s: cannot set up a DTLS session: %s", s->label, openssl_reason());
 	cpg_dtls_session_free(s);
 	return NULL;
+}
+
+int cpg_dtls_session_use_cert(struct cpg_dtls_session *s, X509 *cert, EVP_PKEY *key,
+			      STACK_OF(X509) *chain)
+{
+	if (SSL_use_cert_and_key(s->ssl, cert, key, chain, 1) == 1)
+		return 0;
+	log_err("peer %s: cannot use the session's certificate: %s", s->label,
+		openssl_reason());
+	return -1;
 }
 
 enum cpg_dtls_state cpg_dtls_session_start(struct cpg_dtls_session *s)

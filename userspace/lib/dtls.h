@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include <openssl/types.h>
+#include <openssl/x509.h>
 
 #include "conf.h"
 #include "keys.h"
@@ -203,6 +204,23 @@ const char *cpg_dtls_session_peer_subject(const struct cpg_dtls_session *s);
  * only.
  */
 struct cpg_dtls_ctx *cpg_dtls_ctx_new_rdv(const struct cpg_config *cfg);
+/*
+ * A context whose sessions each present a certificate of their own
+ * (cpg_dtls_session_use_cert()): cfg's CAs, CRL, cipher_list, verify_depth
+ * and tun_mtu; its certificate and key are ignored. For a tool that plays
+ * many members from one process (campagnol-rdv-load), whose certificates
+ * are made in memory.
+ */
+struct cpg_dtls_ctx *cpg_dtls_ctx_new_per_session_cert(const struct cpg_config *cfg);
+/*
+ * The session presents cert, signed for key, followed by the CA
+ * certificates of chain, instead of its context's (it takes references to
+ * all). A NULL chain makes OpenSSL build it from the context's CAs, at each
+ * handshake. Before cpg_dtls_session_start(). 0, or -1 when OpenSSL
+ * refuses them (logged: a key that does not match).
+ */
+int cpg_dtls_session_use_cert(struct cpg_dtls_session *s, X509 *cert, EVP_PKEY *key,
+			      STACK_OF(X509) *chain);
 /*
  * A listener is a server session made with cpg_dtls_session_new() for any
  * peer (INADDR_ANY: any member, whose certificate names a VPN IP of its own,

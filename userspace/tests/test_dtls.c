@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/pem.h>
 
 #include "dtls.h"
 #include "evloop.h"
@@ -1667,6 +1668,89 @@ static void test_pki_ip6(void **state)
 	assert_int_not_equal(run_sh("test -e '%s/ca/x.crt'", pki_dir), 0);
 }
 
+/* ---- Certificates of the session's own ------------------------------------ */
+
+static X509 *pem_cert(const char *rel)
+{
+	char path[PATH_LEN];
+	FILE *f;
+	X509 *x;
+
+	conf_file(path, rel);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	assert_non_null(x);
+	return x;
+}
+
+static EVP_PKEY *pem_key(const char *rel)
+{
+	char path[PATH_LEN];
+	EVP_PKEY *k;
+	FILE *f;
+
+	conf_file(path, rel);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	assert_non_null(k);
+	return k;
+}
+
+/* A context without a certificate of its own: each session brings one,
+ * checked by the peer as the context's would be. */
+static void test_per_session_cert(void **state)
+{
+	struct cpg_dtls_ctx *bob = ctx_for("ca/bob", "10.0.0.2", NULL);
+	struct cpg_dtls_ctx *anyone;
+	X509 *alice_crt = pem_cert("ca/alice.crt"), *eve_crt = pem_cert("ca/eve.crt");
+	EVP_PKEY *alice_key = pem_key("ca/alice.key"), *eve_key = pem_key("ca/eve.key");
+	struct conf c;
+	struct pair p;
+	char *log;
+
+	/* No certificate or key needed, nor read. */
+	conf_init(&c, "ca/nobody", "10.0.0.1");
+	anyone = cpg_dtls_ctx_new_per_session_cert(&c.cfg);
+	assert_non_null(anyone);
+
+	pair_init(&p, anyone, "10.0.0.2", bob, "10.0.0.1");
+	assert_int_equal(cpg_dtls_session_use_cert(p.a.s, alice_crt, alice_key, NULL), 0);
+	pair_run(&p);
+	assert_established_pair(&p, CPG_CIPHER_AES_128_GCM);
+	pair_free(&p);
+
+	/* eve's certificate is for 10.0.0.9: bob refuses it as ever. */
+	capture_begin();
+	pair_init(&p, anyone, "10.0.0.2", bob, "10.0.0.1");
+	assert_int_equal(cpg_dtls_session_use_cert(p.a.s, eve_crt, eve_key, NULL), 0);
+	pair_run(&p);
+	log = capture_end();
+	assert_failed(&p.b, CPG_DTLS_FAIL_PEER_CERT);
+	assert_log_has(log, "presented a certificate for 10.0.0.9, not 10.0.0.1");
+	free(log);
+	pair_free(&p);
+
+	/* A key that is not the certificate's is refused. */
+	capture_begin();
+	pair_init(&p, anyone, "10.0.0.2", bob, "10.0.0.1");
+	assert_int_equal(cpg_dtls_session_use_cert(p.a.s, alice_crt, eve_key, NULL), -1);
+	log = capture_end();
+	assert_log_has(log, "cannot use the session's certificate");
+	free(log);
+	pair_free(&p);
+
+	X509_free(alice_crt);
+	X509_free(eve_crt);
+	EVP_PKEY_free(alice_key);
+	EVP_PKEY_free(eve_key);
+	cpg_dtls_ctx_put(anyone);
+	cpg_dtls_ctx_put(bob);
+}
+
 static void test_names(void **state)
 {
 	assert_string_equal(cpg_dtls_state_name(CPG_DTLS_ESTABLISHED), "established");
@@ -1683,6 +1767,7 @@ int main(void)
 		cmocka_unit_test(test_ca_dir),
 		cmocka_unit_test(test_revoked),
 		cmocka_unit_test(test_wrong_vpn_ip),
+		cmocka_unit_test(test_per_session_cert),
 		cmocka_unit_test(test_expiry_during_use),
 		cmocka_unit_test(test_refused_at_load),
 		cmocka_unit_test(test_lost_datagrams),
