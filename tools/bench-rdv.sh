@@ -168,8 +168,10 @@ if [ "$auth" = yes ]; then
 		cat "$tmp/pki.log" >&2
 		die "cannot make the throwaway CA (campagnol-pki)"
 	fi
+	# Each load process's clients share one address: the RDV's limit per
+	# host would make them wait, not the RDV's work.
 	rdv_auth=(--cert "$tmp/ca/rdv.crt" --key "$tmp/ca/rdv.key" --ca "$tmp/ca/ca.crt"
-		--crl "$tmp/ca/crl.pem")
+		--crl "$tmp/ca/crl.pem" --max-handshakes-per-host "$handshakes")
 	load_auth=(--ca-cert "$tmp/ca/ca.crt" --ca-key "$tmp/ca/ca.key" --rdv-name 127.0.0.1
 		--handshakes $(((handshakes + procs - 1) / procs)))
 fi
