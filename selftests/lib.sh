@@ -756,10 +756,15 @@ ktap_check_event_method() {
 # plaintext protocol). Without a PKI (pki_setup), the RDV runs --no-auth.
 CPG_RDV_AUTH=${CPG_RDV_AUTH:-yes}
 
-# rdv_auth_options: campagnol_rdv's options for that.
+# rdv_auth_options: campagnol_rdv's options for that: the RDV's files of
+# $CPG_PKI, or cert.pem, key.pem, ca.pem and crl.pem in $CPG_RDV_ETC when it
+# is set (a test that replaces them, as an administrator would).
 rdv_auth_options() {
 	if [ "$CPG_RDV_AUTH" = no ] || [ ! -f "${CPG_PKI:-/nonexistent}/rdv.crt" ]; then
 		echo --no-auth
+	elif [ -n "${CPG_RDV_ETC:-}" ]; then
+		echo --cert "$CPG_RDV_ETC/cert.pem" --key "$CPG_RDV_ETC/key.pem" \
+			--ca "$CPG_RDV_ETC/ca.pem" --crl "$CPG_RDV_ETC/crl.pem"
 	else
 		echo --cert "$CPG_PKI/rdv.crt" --key "$CPG_PKI/rdv.key" --ca "$CPG_PKI/ca.crt" \
 			--crl "$CPG_PKI/crl.pem"

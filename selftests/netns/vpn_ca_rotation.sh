@@ -13,6 +13,9 @@
 #   verify, the new certificates, in the tunnel made on the old ones;
 #   3. the old CA is removed everywhere, SIGHUP: A-D runs a ping untouched,
 #      A-C too, and no tunnel ended anywhere.
+# The RDV follows the same steps (its CAs and CRLs, its own certificate, and
+# SIGHUP); every daemon authenticates to it again with its new certificate
+# after step 2, and the RDV refuses and ends no one.
 # CPG_DATA_PLANE=kernel runs it on campagnol.ko (vm/tests/kmod_ca_rotation.sh).
 
 # Functions below are called through ktap_test_result.
@@ -27,7 +30,7 @@ declare -A PORT=([A]=40001 [C]=40003 [D]=40004)
 HOSTS=(A C D)
 
 ktap_require jq openssl
-plane_init 12 campagnol_rdv campagnol campagnol-status
+plane_init 13 campagnol_rdv campagnol campagnol-status
 topo_standard rdv A C D
 
 # ---- The PKIs and the daemons ---------------------------------------------
@@ -73,8 +76,12 @@ make_pki() {
 		mkdir -m 700 "$ETC/$h" "$ETC/$h/cas" && install_cert "$h" "$OLD" "$h" &&
 			trust "$h" "$OLD" || return 1
 	done
+	# The RDV's: rdv_start reads them from $CPG_RDV_ETC.
+	mkdir -m 700 "$ETC/rdv" && install_cert rdv "$OLD" rdv && trust rdv "$OLD" &&
+		pki rdv "$NEW" rdv "$RDV_IP" "$RDV_IP6" "$RDV_NAME"
 }
 make_pki || ktap_bail_out "cannot make the test PKIs"
+CPG_RDV_ETC="$ETC/rdv"
 
 for h in "${HOSTS[@]}"; do
 	vpn_conf "$h" "${VPN[$h]}" "${PORT[$h]}" "[SECURITY]" \
@@ -89,10 +96,16 @@ vpn_start_all "${HOSTS[@]}"
 
 # ---- Helpers ---------------------------------------------------------------
 
-# hup_all N: SIGHUP to every daemon; each logs its Nth successful reload.
+# hup_all N: SIGHUP to the RDV and every daemon; each logs its Nth
+# successful reload.
 hup_all() {
 	local h
 
+	kill -HUP "$(pid_of rdv)" || return 1
+	if ! wait_for "$(err_of rdv)" "reloaded the certificate, key, CAs and CRLs: 0 clients" 5 "$1"; then
+		ktap_print_msg "the RDV did not reload: $(tail -n 3 "$(err_of rdv)")"
+		return 1
+	fi
 	for h in "${HOSTS[@]}"; do
 		kill -HUP "$(pid_of "${VPN_PROC[$h]}")" || return 1
 	done
@@ -116,7 +129,7 @@ ktap_test_result "A pings C: the tunnel comes up on the old CA's certificates" f
 step1() {
 	local h
 
-	for h in "${HOSTS[@]}"; do
+	for h in "${HOSTS[@]}" rdv; do
 		trust "$h" "$OLD" "$NEW" || return 1
 	done
 	vpn_across_start A C
@@ -128,12 +141,15 @@ ktap_test_result "1. the new CA and its CRL added everywhere, SIGHUP: A-C untouc
 # ---- 2. Every certificate issued again by the new CA ----------------------------
 
 step2() {
-	local h
+	local h ip6
 
 	for h in "${HOSTS[@]}"; do
-		pki issue "$NEW" "$h-new" "${VPN[$h]}" && install_cert "$h" "$NEW" "$h-new" ||
-			return 1
+		# The same addresses as before, IPv6 VPN address included.
+		ip6="${h}_VPN6"
+		pki issue ${!ip6:+--ip6 "${!ip6}"} "$NEW" "$h-new" "${VPN[$h]}" &&
+			install_cert "$h" "$NEW" "$h-new" || return 1
 	done
+	install_cert rdv "$NEW" rdv || return 1
 	vpn_across_start A C
 	hup_all 2 && vpn_across_check
 }
@@ -160,7 +176,7 @@ ktap_test_result "2. A-C rekeys: both sides see the other's new certificate" rek
 step3() {
 	local h
 
-	for h in "${HOSTS[@]}"; do
+	for h in "${HOSTS[@]}" rdv; do
 		trust "$h" "$NEW" || return 1
 	done
 	vpn_across_start A D
@@ -181,5 +197,23 @@ step3_only() {
 	done
 }
 ktap_test_result "3. no tunnel ended anywhere" step3_only
+
+# After their step 2 the daemons authenticated to the RDV again, with their
+# new certificates; after step 3, with the RDV's new one too.
+rdv_followed() {
+	local h failed
+
+	for h in "${HOSTS[@]}"; do
+		if ! wait_for "$(err_of rdv)" "DTLS 1.2 established, .*CN=$h-new" 5 2; then
+			ktap_print_msg "$h did not authenticate twice to the RDV with CN=$h-new"
+			return 1
+		fi
+	done
+	failed=$(count_matches "$(err_of rdv)" "handshake failed|registration ends")
+	ktap_print_msg "RDV: $(last_line "$(err_of rdv)" "reloaded"); $failed refusals"
+	[ "$failed" = 0 ]
+}
+ktap_test_result "the RDV: each daemon authenticated again with its new certificate, none refused" \
+	rdv_followed
 
 plane_finish A C D
