@@ -251,22 +251,6 @@ static void check_sent(int from, size_t len, bool to_probe_port)
 		FUZZ_CHECK(to_sender <= len);
 }
 
-static bool rdv_sends(uint8_t type)
-{
-	switch (type) {
-	case CPG_MSG_OK:
-	case CPG_MSG_NOK:
-	case CPG_MSG_PONG:
-	case CPG_MSG_ANS:
-	case CPG_MSG_FWD:
-	case CPG_MSG_REJ:
-	case CPG_MSG_RECONNECT:
-		return true;
-	default:
-		return false;
-	}
-}
-
 /* A record sealed for c opens under its keys, a message the RDV sends. */
 static void open_sealed(struct client *c, struct dgram *d)
 {
@@ -275,7 +259,7 @@ static void open_sealed(struct client *c, struct dgram *d)
 	size_t len;
 
 	FUZZ_CHECK(cpg_chan_open(&c->chan, d->data, d->len, &plain, &len) == CPG_RECORD_OK);
-	FUZZ_CHECK(cpg_msg_decode(&m, plain, len) == CPG_DECODE_OK && rdv_sends(m.type));
+	FUZZ_CHECK(cpg_msg_decode(&m, plain, len) == CPG_DECODE_OK && cpg_msg_from_rdv(m.type));
 	if (m.type == CPG_MSG_OK && (m.present & CPG_HAS(CPG_ATTR_REG_TOKEN))) {
 		c->has_ok = true;
 		c->ok_ip = ip4_of[c->keyed_as];

@@ -245,6 +245,22 @@ size_t cpg_msg_request_len(uint8_t type)
 	}
 }
 
+bool cpg_msg_from_rdv(uint8_t type)
+{
+	switch (type) {
+	case CPG_MSG_OK:
+	case CPG_MSG_NOK:
+	case CPG_MSG_PONG:
+	case CPG_MSG_ANS:
+	case CPG_MSG_FWD:
+	case CPG_MSG_REJ:
+	case CPG_MSG_RECONNECT:
+		return true;
+	default:
+		return false;
+	}
+}
+
 int cpg_msg_pad(uint8_t *buf, size_t len, size_t size, size_t want)
 {
 	size_t value;

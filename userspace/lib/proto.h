@@ -247,6 +247,9 @@ int cpg_msg_encode(const struct cpg_msg *m, uint8_t *buf, size_t size);
  * an 8-byte RECONNECT, or not at all.
  */
 size_t cpg_msg_request_len(uint8_t type);
+/* Whether type is one that only the RDV's port sends to a client (OK, NOK,
+ * PONG, ANS, FWD, REJ, RECONNECT). */
+bool cpg_msg_from_rdv(uint8_t type);
 /*
  * Appends a PADDING attribute to the len-byte message in buf, so that it is
  * at least want bytes long; a message that long already is left alone.

@@ -1717,22 +1717,6 @@ static void handle_relay_bind(struct cpg_rdvc *c, const struct cpg_msg *m,
 	p->relay_bound = true;
 }
 
-static bool from_rdv_only(uint8_t type)
-{
-	switch (type) {
-	case CPG_MSG_OK:
-	case CPG_MSG_NOK:
-	case CPG_MSG_PONG:
-	case CPG_MSG_ANS:
-	case CPG_MSG_FWD:
-	case CPG_MSG_REJ:
-	case CPG_MSG_RECONNECT:
-		return true;
-	default:
-		return false;
-	}
-}
-
 static void dispatch(struct cpg_rdvc *c, const struct cpg_msg *m, const union cpg_sockaddr *from);
 
 /* m, authenticated, came from the RDV: in plaintext, or over the channel. */
@@ -1794,7 +1778,7 @@ void cpg_rdvc_input(struct cpg_rdvc *c, const uint8_t *buf, size_t len,
 		handle_alt_ok(c, &m);
 		return;
 	}
-	if (from_rdv_only(m.type) && (!from_rdv || !rdv_spoke(c, &m, false))) {
+	if (cpg_msg_from_rdv(m.type) && (!from_rdv || !rdv_spoke(c, &m, false))) {
 		c->stats.unexpected++;
 		log_debug("ignoring %s from %s: not the RDV%s", cpg_msg_type_str(m.type),
 			  cpg_sockaddr_str(from, addr, sizeof(addr)),
