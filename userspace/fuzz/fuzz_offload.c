@@ -44,6 +44,7 @@
 #include "bytes.h"
 #include "fuzz.h"
 #include "offload.h"
+#include "tests/ref_csum.h"
 
 #define MAX_SEGS 256
 #define MAX_TAKEN (MAX_SEGS * 2)
@@ -68,38 +69,13 @@ static struct pkt taken[MAX_TAKEN];
 static unsigned int n_taken, batch_start;
 static struct cpg_gro gro;
 
-/* The one's complement sum, folded: the harness's own. */
-static uint16_t sum16(const uint8_t *p, size_t len, uint32_t sum)
-{
-	for (size_t i = 0; i < len; i++) {
-		sum += i & 1 ? p[i] : (uint32_t)p[i] << 8;
-		if (sum >> 24)
-			sum = (sum & 0xffff) + (sum >> 16);
-	}
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
-static size_t ip_header_len(const uint8_t *pkt)
-{
-	return pkt[0] >> 4 == 4 ? (size_t)(pkt[0] & 0x0f) * 4 : 40;
-}
-
-static uint32_t pseudo(const uint8_t *pkt, size_t tcp_len)
-{
-	uint32_t sum = 6 + (uint32_t)tcp_len;
-
-	return pkt[0] >> 4 == 4 ? sum16(pkt + 12, 8, sum) : sum16(pkt + 8, 32, sum);
-}
-
 /* The headers of a TCP packet whose lengths agree (0 if not one). */
 static size_t tcp_hdrs_len(const uint8_t *pkt, size_t len)
 {
 	size_t ihl, thl;
 
 	if (len >= 20 && pkt[0] >> 4 == 4) {
-		ihl = ip_header_len(pkt);
+		ihl = ref_ip_header_len(pkt);
 		if (ihl < 20 || cpg_bytes_get_be16(pkt + 2) != len || pkt[9] != 6)
 			return 0;
 	} else if (len >= 40 && pkt[0] >> 4 == 6) {
@@ -118,11 +94,11 @@ static size_t tcp_hdrs_len(const uint8_t *pkt, size_t len)
 /* An IPv4 header and TCP checksum of seg, which must be right. */
 static void check_csums(const uint8_t *pkt, size_t len)
 {
-	size_t ihl = ip_header_len(pkt);
+	size_t ihl = ref_ip_header_len(pkt);
 
 	if (pkt[0] >> 4 == 4)
-		FUZZ_CHECK(sum16(pkt, ihl, 0) == 0xffff);
-	FUZZ_CHECK(sum16(pkt + ihl, len - ihl, pseudo(pkt, len - ihl)) == 0xffff);
+		FUZZ_CHECK(ref_sum16(pkt, ihl, 0) == 0xffff);
+	FUZZ_CHECK(ref_sum16(pkt + ihl, len - ihl, ref_pseudo(pkt, len - ihl)) == 0xffff);
 }
 
 static void fix_csums(uint8_t *pkt, size_t len)
@@ -131,14 +107,14 @@ static void fix_csums(uint8_t *pkt, size_t len)
 
 	if (!tcp_hdrs_len(pkt, len))
 		return;
-	ihl = ip_header_len(pkt);
+	ihl = ref_ip_header_len(pkt);
 	if (pkt[0] >> 4 == 4) {
 		cpg_bytes_put_be16(pkt + 10, 0);
-		cpg_bytes_put_be16(pkt + 10, (uint16_t)~sum16(pkt, ihl, 0));
+		cpg_bytes_put_be16(pkt + 10, (uint16_t)~ref_sum16(pkt, ihl, 0));
 	}
 	cpg_bytes_put_be16(pkt + ihl + 16, 0);
 	cpg_bytes_put_be16(pkt + ihl + 16,
-			   (uint16_t)~sum16(pkt + ihl, len - ihl, pseudo(pkt, len - ihl)));
+			   (uint16_t)~ref_sum16(pkt + ihl, len - ihl, ref_pseudo(pkt, len - ihl)));
 }
 
 static uint8_t *arena_copy(const uint8_t *p, size_t len)
@@ -167,7 +143,7 @@ static void check_single(const uint8_t *pkt, size_t len, const struct cpg_vnet_h
 	}
 	FUZZ_CHECK(!memcmp(seg, pkt, at) && !memcmp(seg + at + 2, pkt + at + 2, len - at - 2));
 	/* The sum from csum_start with the field as it came, complemented. */
-	want = (uint16_t)(0xffff - sum16(pkt + start, len - start, 0));
+	want = (uint16_t)(0xffff - ref_sum16(pkt + start, len - start, 0));
 	FUZZ_CHECK(cpg_bytes_get_be16(seg + at) == (want ? want : 0xffff));
 }
 
@@ -175,7 +151,7 @@ static void check_single(const uint8_t *pkt, size_t len, const struct cpg_vnet_h
 static void check_segment(const uint8_t *pkt, size_t len, const uint8_t *seg, size_t seg_len,
 			  size_t mtu, size_t offset)
 {
-	size_t hdrs = tcp_hdrs_len(pkt, len), ihl = ip_header_len(pkt);
+	size_t hdrs = tcp_hdrs_len(pkt, len), ihl = ref_ip_header_len(pkt);
 
 	FUZZ_CHECK(seg_len <= mtu && seg_len > hdrs);
 	FUZZ_CHECK(tcp_hdrs_len(seg, seg_len) == hdrs);
@@ -232,8 +208,8 @@ static bool same_flow(const struct pkt *a, const struct pkt *b)
 	} else {
 		return false;
 	}
-	ia = ip_header_len(x);
-	ib = ip_header_len(y);
+	ia = ref_ip_header_len(x);
+	ib = ref_ip_header_len(y);
 	if (x[0] >> 4 == 4 && (x[9] != 6 || y[9] != 6 || (cpg_bytes_get_be16(x + 6) & 0x3fff) ||
 			       (cpg_bytes_get_be16(y + 6) & 0x3fff)))
 		return true;
@@ -253,7 +229,7 @@ static bool same_packet(const uint8_t *r, size_t len, const struct pkt *p, bool 
 		return false;
 	if (!merged)
 		return !memcmp(r, p->data, len);
-	ihl = ip_header_len(r);
+	ihl = ref_ip_header_len(r);
 	for (size_t i = 0; i < len; i++) {
 		bool masked = i == ihl + 16 || i == ihl + 17;
 
@@ -289,14 +265,14 @@ static void check_merged(const uint8_t *pkt, size_t len, const struct cpg_vnet_h
 	int count, n;
 
 	FUZZ_CHECK(hdrs && len <= CPG_OFFLOAD_MAX_PACKET);
-	ihl = ip_header_len(pkt);
+	ihl = ref_ip_header_len(pkt);
 	FUZZ_CHECK(vh->flags == CPG_VNET_F_NEEDS_CSUM && vh->hdr_len == hdrs);
 	FUZZ_CHECK(vh->gso_type == (pkt[0] >> 4 == 4 ? CPG_VNET_GSO_TCPV4 : CPG_VNET_GSO_TCPV6));
 	FUZZ_CHECK(vh->csum_start == ihl && vh->csum_offset == 16 && vh->gso_size);
 	/* The field holds the pseudo-header's sum; the kernel finishes it. */
-	FUZZ_CHECK(cpg_bytes_get_be16(pkt + ihl + 16) == sum16(NULL, 0, pseudo(pkt, len - ihl)));
+	FUZZ_CHECK(cpg_bytes_get_be16(pkt + ihl + 16) == ref_sum16(NULL, 0, ref_pseudo(pkt, len - ihl)));
 	memcpy(resegment, pkt, len);
-	cpg_bytes_put_be16(resegment + ihl + 16, (uint16_t)~sum16(pkt + ihl, len - ihl, 0));
+	cpg_bytes_put_be16(resegment + ihl + 16, (uint16_t)~ref_sum16(pkt + ihl, len - ihl, 0));
 	check_csums(resegment, len);
 	count = cpg_offload_seg_start(&it, pkt, len, vh, CPG_OFFLOAD_MAX_PACKET);
 	FUZZ_CHECK(count >= 2 && count <= CPG_GRO_MAX_SEGS);
@@ -397,7 +373,7 @@ static void coalesce(struct fuzz_input *in)
  * come back as the packet they were cut from. */
 static bool whole_again_expected(const uint8_t *pkt, size_t len, const struct cpg_vnet_hdr *vh)
 {
-	size_t hdrs = tcp_hdrs_len(pkt, len), ihl = ip_header_len(pkt);
+	size_t hdrs = tcp_hdrs_len(pkt, len), ihl = ref_ip_header_len(pkt);
 
 	if (!hdrs || (vh->gso_type & ~CPG_VNET_GSO_ECN) == CPG_VNET_GSO_NONE || n_segs < 2 ||
 	    n_segs != seg_count || n_segs > CPG_GRO_MAX_SEGS || (pkt[0] >> 4 == 4 && ihl != 20))
@@ -408,7 +384,7 @@ static bool whole_again_expected(const uint8_t *pkt, size_t len, const struct cp
 /* The segments of pkt, coalesced: pkt but for the checksum fields. */
 static void check_whole_again(const uint8_t *pkt, size_t len)
 {
-	size_t ihl = ip_header_len(pkt);
+	size_t ihl = ref_ip_header_len(pkt);
 	const uint8_t *out = gro_out + CPG_VNET_HDR_LEN;
 
 	cpg_gro_init(&gro);
@@ -452,7 +428,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cpg_bytes_put_be16(pkt + 4, (uint16_t)(len - 40));
 	if (mode & 2 && len) {
 		vh.flags |= CPG_VNET_F_NEEDS_CSUM;
-		vh.csum_start = (uint16_t)ip_header_len(pkt);
+		vh.csum_start = (uint16_t)ref_ip_header_len(pkt);
 		vh.csum_offset = 16;
 	}
 	if (mode & 4 && len)

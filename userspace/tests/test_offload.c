@@ -17,6 +17,7 @@
 
 #include "bytes.h"
 #include "offload.h"
+#include "ref_csum.h"
 
 #define MSS 1348
 #define MTU 1420
@@ -51,36 +52,12 @@ static uint8_t pattern(size_t i)
 	return (uint8_t)(i * 31 + (i >> 8));
 }
 
-/* The one's complement sum of 16-bit words, folded, the test's own. */
-static uint16_t sum16(const uint8_t *p, size_t len, uint32_t sum)
-{
-	for (size_t i = 0; i < len; i++)
-		sum += i & 1 ? p[i] : (uint32_t)p[i] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
-static size_t ip_len(const uint8_t *pkt)
-{
-	return pkt[0] >> 4 == 4 ? (size_t)(pkt[0] & 15) * 4 : 40;
-}
-
-static uint32_t pseudo(const uint8_t *pkt, size_t tcp_len)
-{
-	uint32_t sum = 6 + (uint32_t)tcp_len;
-
-	if (pkt[0] >> 4 == 4)
-		return sum16(pkt + 12, 8, sum);
-	return sum16(pkt + 8, 32, sum);
-}
-
 /* Whether the TCP checksum of the packet pkt is right. */
 static bool tcp_csum_ok(const uint8_t *pkt, size_t len)
 {
-	size_t ihl = ip_len(pkt);
+	size_t ihl = ref_ip_header_len(pkt);
 
-	return sum16(pkt + ihl, len - ihl, pseudo(pkt, len - ihl)) == 0xffff;
+	return ref_sum16(pkt + ihl, len - ihl, ref_pseudo(pkt, len - ihl)) == 0xffff;
 }
 
 static void fix_ip_csum(uint8_t *pkt)
@@ -88,18 +65,18 @@ static void fix_ip_csum(uint8_t *pkt)
 	if (pkt[0] >> 4 != 4)
 		return;
 	pkt[10] = pkt[11] = 0;
-	cpg_bytes_put_be16(pkt + 10, (uint16_t)~sum16(pkt, ip_len(pkt), 0));
+	cpg_bytes_put_be16(pkt + 10, (uint16_t)~ref_sum16(pkt, ref_ip_header_len(pkt), 0));
 }
 
 /* Lengths and both checksums again, after a test changed the packet. */
 static void fix_csums(uint8_t *pkt, size_t len)
 {
-	size_t ihl = ip_len(pkt);
+	size_t ihl = ref_ip_header_len(pkt);
 
 	fix_ip_csum(pkt);
 	pkt[ihl + 16] = pkt[ihl + 17] = 0;
-	cpg_bytes_put_be16(pkt + ihl + 16, (uint16_t)~sum16(pkt + ihl, len - ihl,
-							   pseudo(pkt, len - ihl)));
+	cpg_bytes_put_be16(pkt + ihl + 16, (uint16_t)~ref_sum16(pkt + ihl, len - ihl,
+							   ref_pseudo(pkt, len - ihl)));
 }
 
 /* A TCP packet as s says at buf, its checksum complete: its length. */
@@ -155,8 +132,8 @@ static uint8_t *build_super(const struct spec *s, size_t *len, struct cpg_vnet_h
 
 	assert_non_null(buf);
 	*len = build(buf, s);
-	ihl = ip_len(buf);
-	cpg_bytes_put_be16(buf + ihl + 16, sum16(NULL, 0, pseudo(buf, *len - ihl)));
+	ihl = ref_ip_header_len(buf);
+	cpg_bytes_put_be16(buf + ihl + 16, ref_sum16(NULL, 0, ref_pseudo(buf, *len - ihl)));
 	memset(vh, 0, sizeof(*vh));
 	vh->flags = CPG_VNET_F_NEEDS_CSUM;
 	vh->gso_type = s->version == 4 ? CPG_VNET_GSO_TCPV4 : CPG_VNET_GSO_TCPV6;
@@ -188,7 +165,7 @@ static void check_segments(const struct spec *s)
 	uint8_t out[MTU];
 	int n, count;
 
-	hdrs = ip_len(super) + (s->timestamps ? 32 : 20);
+	hdrs = ref_ip_header_len(super) + (s->timestamps ? 32 : 20);
 	seg = exact(super, len);
 	count = cpg_offload_seg_start(&it, seg, len, &vh, MTU);
 	assert_int_equal(count, (int)((s->payload + MSS - 1) / MSS));
@@ -199,13 +176,13 @@ static void check_segments(const struct spec *s)
 		uint8_t *tcp;
 
 		n = cpg_offload_seg_next(&it, out, sizeof(out));
-		tcp = out + ip_len(out);
+		tcp = out + ref_ip_header_len(out);
 		assert_int_equal(n, (int)(hdrs + chunk));
 		assert_true(n <= MTU);
 		if (s->version == 4) {
 			assert_int_equal(cpg_bytes_get_be16(out + 2), n);
 			assert_int_equal(cpg_bytes_get_be16(out + 4), (uint16_t)(s->id + i));
-			assert_int_equal(sum16(out, ip_len(out), 0), 0xffff);
+			assert_int_equal(ref_sum16(out, ref_ip_header_len(out), 0), 0xffff);
 			assert_memory_equal(out + 6, super + 6, 4);
 		} else {
 			assert_int_equal(cpg_bytes_get_be16(out + 4), n - 40);
@@ -213,7 +190,7 @@ static void check_segments(const struct spec *s)
 		}
 		assert_true(tcp_csum_ok(out, (size_t)n));
 		assert_int_equal(cpg_bytes_get_be32(tcp + 4), (uint32_t)(s->seq + done));
-		assert_memory_equal(tcp + 8, super + ip_len(super) + 8, 5);
+		assert_memory_equal(tcp + 8, super + ref_ip_header_len(super) + 8, 5);
 		assert_int_equal(tcp[13] & (F_FIN | F_PSH),
 				 i == count - 1 ? s->flags & (F_FIN | F_PSH) : 0);
 		assert_int_equal(tcp[13] & F_CWR, i == 0 ? s->flags & F_CWR : 0);
@@ -338,15 +315,15 @@ static void m_ihl_short(uint8_t *p, size_t *len, struct cpg_vnet_hdr *vh, size_t
 static void m_doff_short(uint8_t *p, size_t *len, struct cpg_vnet_hdr *vh, size_t *mtu)
 {
 	(void)len, (void)vh, (void)mtu;
-	p[ip_len(p) + 12] = 0x40;
+	p[ref_ip_header_len(p) + 12] = 0x40;
 }
 
 /* A data offset past the end of a packet that has only its headers. */
 static void m_doff_long(uint8_t *p, size_t *len, struct cpg_vnet_hdr *vh, size_t *mtu)
 {
 	(void)vh, (void)mtu;
-	p[ip_len(p) + 12] = 0xf0;
-	*len = ip_len(p) + 32;
+	p[ref_ip_header_len(p) + 12] = 0xf0;
+	*len = ref_ip_header_len(p) + 32;
 	if (p[0] >> 4 == 4)
 		cpg_bytes_put_be16(p + 2, (uint16_t)*len);
 	else
@@ -356,7 +333,7 @@ static void m_doff_long(uint8_t *p, size_t *len, struct cpg_vnet_hdr *vh, size_t
 static void m_no_payload(uint8_t *p, size_t *len, struct cpg_vnet_hdr *vh, size_t *mtu)
 {
 	(void)vh, (void)mtu;
-	*len = ip_len(p) + 20;
+	*len = ref_ip_header_len(p) + 20;
 	if (p[0] >> 4 == 4)
 		cpg_bytes_put_be16(p + 2, (uint16_t)*len);
 	else
@@ -587,7 +564,7 @@ static void check_finished(const struct out *o)
 	assert_int_equal(cpg_offload_csum_finish(copy, o->len, &o->vh), 0);
 	assert_true(tcp_csum_ok(copy, o->len));
 	if (copy[0] >> 4 == 4) {
-		assert_int_equal(sum16(copy, ip_len(copy), 0), 0xffff);
+		assert_int_equal(ref_sum16(copy, ref_ip_header_len(copy), 0), 0xffff);
 		assert_int_equal(cpg_bytes_get_be16(copy + 2), o->len);
 	} else {
 		assert_int_equal(cpg_bytes_get_be16(copy + 4), o->len - 40);
@@ -736,23 +713,23 @@ static void refuse_second(const struct spec *base, void (*mutate)(uint8_t *pkt, 
 	expect_alone(pkts, lens, 2);
 }
 
-static void c_port(uint8_t *p, size_t *len) { (void)len; p[ip_len(p) + 1] ^= 1; }
-static void c_seq_gap(uint8_t *p, size_t *len) { (void)len; p[ip_len(p) + 7] ^= 1; }
-static void c_ack(uint8_t *p, size_t *len) { (void)len; p[ip_len(p) + 11] ^= 1; }
-static void c_window(uint8_t *p, size_t *len) { (void)len; p[ip_len(p) + 15] ^= 1; }
-static void c_urg_ptr(uint8_t *p, size_t *len) { (void)len; p[ip_len(p) + 19] ^= 1; }
+static void c_port(uint8_t *p, size_t *len) { (void)len; p[ref_ip_header_len(p) + 1] ^= 1; }
+static void c_seq_gap(uint8_t *p, size_t *len) { (void)len; p[ref_ip_header_len(p) + 7] ^= 1; }
+static void c_ack(uint8_t *p, size_t *len) { (void)len; p[ref_ip_header_len(p) + 11] ^= 1; }
+static void c_window(uint8_t *p, size_t *len) { (void)len; p[ref_ip_header_len(p) + 15] ^= 1; }
+static void c_urg_ptr(uint8_t *p, size_t *len) { (void)len; p[ref_ip_header_len(p) + 19] ^= 1; }
 static void c_tos(uint8_t *p, size_t *len) { (void)len; p[1] ^= 4; }
 static void c_ttl(uint8_t *p, size_t *len) { (void)len; p[p[0] >> 4 == 4 ? 8 : 7]--; }
 static void c_df(uint8_t *p, size_t *len) { (void)len; p[6] ^= 0x40; }
 static void c_flow_label(uint8_t *p, size_t *len) { (void)len; p[3] ^= 1; }
-static void c_ts_option(uint8_t *p, size_t *len) { (void)len; p[ip_len(p) + 31] ^= 1; }
-static void c_syn(uint8_t *p, size_t *len) { (void)len; p[ip_len(p) + 13] |= F_SYN; }
-static void c_fin(uint8_t *p, size_t *len) { (void)len; p[ip_len(p) + 13] |= F_FIN; }
-static void c_rst(uint8_t *p, size_t *len) { (void)len; p[ip_len(p) + 13] |= F_RST; }
-static void c_urg(uint8_t *p, size_t *len) { (void)len; p[ip_len(p) + 13] |= F_URG; }
-static void c_cwr(uint8_t *p, size_t *len) { (void)len; p[ip_len(p) + 13] |= F_CWR; }
-static void c_ece(uint8_t *p, size_t *len) { (void)len; p[ip_len(p) + 13] |= F_ECE; }
-static void c_no_ack(uint8_t *p, size_t *len) { (void)len; p[ip_len(p) + 13] &= (uint8_t)~F_ACK; }
+static void c_ts_option(uint8_t *p, size_t *len) { (void)len; p[ref_ip_header_len(p) + 31] ^= 1; }
+static void c_syn(uint8_t *p, size_t *len) { (void)len; p[ref_ip_header_len(p) + 13] |= F_SYN; }
+static void c_fin(uint8_t *p, size_t *len) { (void)len; p[ref_ip_header_len(p) + 13] |= F_FIN; }
+static void c_rst(uint8_t *p, size_t *len) { (void)len; p[ref_ip_header_len(p) + 13] |= F_RST; }
+static void c_urg(uint8_t *p, size_t *len) { (void)len; p[ref_ip_header_len(p) + 13] |= F_URG; }
+static void c_cwr(uint8_t *p, size_t *len) { (void)len; p[ref_ip_header_len(p) + 13] |= F_CWR; }
+static void c_ece(uint8_t *p, size_t *len) { (void)len; p[ref_ip_header_len(p) + 13] |= F_ECE; }
+static void c_no_ack(uint8_t *p, size_t *len) { (void)len; p[ref_ip_header_len(p) + 13] &= (uint8_t)~F_ACK; }
 
 static void set_ip_len(uint8_t *p, size_t len)
 {
@@ -777,7 +754,7 @@ static void c_no_payload(uint8_t *p, size_t *len)
 /* No timestamps: another TCP header length. */
 static void c_no_options(uint8_t *p, size_t *len)
 {
-	size_t ihl = ip_len(p);
+	size_t ihl = ref_ip_header_len(p);
 
 	memmove(p + ihl + 20, p + ihl + 32, *len - ihl - 32);
 	p[ihl + 12] = 0x50;
