@@ -15,8 +15,6 @@
 #include <string.h>
 #include <sys/queue.h>
 
-#include <openssl/crypto.h>
-
 #include "bytes.h"
 #include "compat.h"
 #include "log.h"
@@ -677,8 +675,7 @@ static bool usable_hello(const struct cpg_msg *m)
  */
 static bool proves_registration(const struct rdv_client *c, const struct cpg_msg *m)
 {
-	return c && (m->present & CPG_HAS(CPG_ATTR_REG_TOKEN)) &&
-	       !CRYPTO_memcmp(m->reg_token, c->reg_token, sizeof(c->reg_token));
+	return c && cpg_msg_has_reg_token(m, c->reg_token);
 }
 
 /* The HELLO's local endpoint, or none: one no peer could use is dropped. */
@@ -1440,9 +1437,10 @@ static void auth_gone(void *arg, const union cpg_sockaddr *ep, const char *why)
 	struct rdv_client *c = find_by_ep(s, ep);
 	char reason[64];
 
+	if (!c)
+		return;
 	snprintf(reason, sizeof(reason), "removed: its certificate %s", why);
-	if (c)
-		client_remove(s, c, reason);
+	client_remove(s, c, reason);
 }
 
 struct rdv_server *rdv_server_new(const struct rdv_config *cfg)

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "bytes.h"
 #include "proto.h"
 
@@ -259,6 +261,12 @@ bool cpg_msg_from_rdv(uint8_t type)
 	default:
 		return false;
 	}
+}
+
+bool cpg_msg_has_reg_token(const struct cpg_msg *m, const uint8_t token[CPG_TOKEN_LEN])
+{
+	return (m->present & CPG_HAS(CPG_ATTR_REG_TOKEN)) &&
+	       !CRYPTO_memcmp(m->reg_token, token, CPG_TOKEN_LEN);
 }
 
 int cpg_msg_pad(uint8_t *buf, size_t len, size_t size, size_t want)

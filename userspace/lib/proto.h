@@ -250,6 +250,8 @@ size_t cpg_msg_request_len(uint8_t type);
 /* Whether type is one that only the RDV's port sends to a client (OK, NOK,
  * PONG, ANS, FWD, REJ, RECONNECT). */
 bool cpg_msg_from_rdv(uint8_t type);
+/* Whether m carries a REG_TOKEN equal to token (compared in constant time). */
+bool cpg_msg_has_reg_token(const struct cpg_msg *m, const uint8_t token[CPG_TOKEN_LEN]);
 /*
  * Appends a PADDING attribute to the len-byte message in buf, so that it is
  * at least want bytes long; a message that long already is left alone.

@@ -995,9 +995,7 @@ static void log_nat_type(const struct cpg_rdvc *c)
  * answer is the RDV's, not an off-path sender's. */
 static bool probe_ans_proven(const struct cpg_rdvc *c, const struct cpg_msg *m)
 {
-	return !c->cfg.rdv_send ||
-	       (c->has_reg_token && (m->present & CPG_HAS(CPG_ATTR_REG_TOKEN)) &&
-		!CRYPTO_memcmp(m->reg_token, c->reg_token, sizeof(c->reg_token)));
+	return !c->cfg.rdv_send || (c->has_reg_token && cpg_msg_has_reg_token(m, c->reg_token));
 }
 
 static void handle_probe_ans(struct cpg_rdvc *c, const struct cpg_msg *m,
@@ -1116,8 +1114,7 @@ static void handle_ok(struct cpg_rdvc *c, const struct cpg_msg *m)
 	c->last_failure = REG_FAIL_NONE;
 	c->last_heard = cpg_loop_now_ms();
 	/* Our registration, still: the RDV knew us (it did not restart). */
-	kept = again && c->has_reg_token && (m->present & CPG_HAS(CPG_ATTR_REG_TOKEN)) &&
-	       !CRYPTO_memcmp(c->reg_token, m->reg_token, sizeof(c->reg_token));
+	kept = again && c->has_reg_token && cpg_msg_has_reg_token(m, c->reg_token);
 	take_reg_token(c, m);
 	c->ping_interval_ms = m->ping_interval;
 	if (c->ping_interval_ms < PING_INTERVAL_MIN_MS)
