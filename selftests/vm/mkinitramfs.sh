@@ -60,11 +60,11 @@ BOOT_MODULES="tun veth dummy bridge udp_tunnel ip6_udp_tunnel
 # need them skip. ctnetlink, for conntrack(8) to make a NAT forget.
 OPTIONAL_BOOT_MODULES="nf_conntrack_netlink"
 # Installed, loaded on demand: what campagnol.ko's AEADs may be built from,
-# nftables/diagnostic extras, what puts netem on one flow only (a prio
-# qdisc and a u32 filter), and BBR for TCP through a lossy path.
+# nftables/diagnostic extras, what holds or delays one flow only (a prio
+# qdisc, a u32 filter, a plug qdisc), and BBR for TCP through a lossy path.
 AVAILABLE_MODULES="gcm ghash_generic ghash_clmulni_intel aesni_intel ctr
 	chacha20poly1305 chacha_generic chacha_x86_64 poly1305_generic poly1305_x86_64 pcrypt crypto_user
-	nft_reject_inet nft_fib_inet nft_limit udp_diag inet_diag sch_prio cls_u32 tcp_bbr"
+	nft_reject_inet nft_fib_inet nft_limit udp_diag inet_diag sch_prio cls_u32 sch_plug tcp_bbr"
 # The Campagnol binaries copied from --bin-dir when they exist there.
 CPG_BINARIES="campagnol campagnol_rdv campagnol-status campagnol-punch campagnol-rdv-load
 	udp-replay udp-garbage"

@@ -52,6 +52,7 @@ struct cpg_netmon *cpg_netmon_new(struct cpg_loop *loop, const char *ignore_ifna
 		free(m);
 		return NULL;
 	}
+	log_info("watching our addresses: %s", netmon_backend_method);
 	return m;
 }
 
@@ -62,9 +63,4 @@ void cpg_netmon_free(struct cpg_netmon *m)
 	cpg_loop_timer_cancel(m->loop, &m->debounce);
 	netmon_backend_close(m);
 	free(m);
-}
-
-const char *cpg_netmon_method(void)
-{
-	return netmon_backend_method;
 }

@@ -33,7 +33,5 @@ struct cpg_netmon *cpg_netmon_new(struct cpg_loop *loop, const char *ignore_ifna
 				  cpg_netmon_fn changed, void *arg);
 /* NULL is fine. */
 void cpg_netmon_free(struct cpg_netmon *m);
-/* "rtnetlink" or "getifaddrs": how this build watches. */
-const char *cpg_netmon_method(void);
 
 #endif

@@ -22,7 +22,7 @@
 #include "log.h"
 #include "netmon_private.h"
 
-const char netmon_backend_method[] = "rtnetlink";
+const char netmon_backend_method[] = "rtnetlink address and route events";
 
 struct netmon_backend {
 	struct nl_sock *sk;

@@ -19,7 +19,9 @@
 #include "log.h"
 #include "netmon_private.h"
 
-const char netmon_backend_method[] = "getifaddrs";
+#define STR(x) #x
+#define XSTR(x) STR(x)
+const char netmon_backend_method[] = "getifaddrs() every " XSTR(NETMON_POLL_MS) " ms";
 
 struct netmon_backend {
 	struct cpg_loop_timer poll;
