@@ -65,6 +65,7 @@
 #include "record.h"
 #include "status.h"
 #include "tun.h"
+#include "udp_batch.h"
 
 /* RFC 7983: DTLS records start with a byte in 20-63. */
 #define DTLS_FIRST_BYTE_MIN 20
@@ -229,6 +230,7 @@ static struct cpg_dp *open_userspace(void *arg)
 		.mtu = cfg->tun_mtu,
 		.txqueue = cfg->txqueue,
 		.one_queue = cfg->tun_one_queue,
+		.offload = true,
 		.tap_id = cfg->tap_id,
 		.vpn_ip = cfg->vpn_ip,
 		.network = cfg->network,
@@ -279,6 +281,9 @@ static int dataplane_open(struct vpn *v)
 	if (!v->dp)
 		return -1;
 	log_info("data plane: %s, device %s", v->dp->ops->name, v->dp->ifname);
+	/* Coalesced datagrams are for a data plane that takes them in batches. */
+	if (v->dp->ops->flush && cpg_udp_gro_enable(v->rc.fd) < 0)
+		log_debug("no UDP GRO on our socket: %m");
 	return 0;
 }
 
@@ -1282,7 +1287,8 @@ static void socket_ready(struct cpg_loop *loop, int fd, uint32_t events, void *a
 
 	for (int i = 0; i < RECV_BATCH; i++) {
 		union cpg_sockaddr from;
-		ssize_t n = cpg_net_recvfrom(fd, buf, sizeof(buf), &from);
+		size_t seg_len;
+		ssize_t n = cpg_udp_recv(fd, buf, sizeof(buf), &from, &seg_len);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -1295,7 +1301,17 @@ static void socket_ready(struct cpg_loop *loop, int fd, uint32_t events, void *a
 				return;
 			continue;
 		}
-		datagram_in(v, buf, (size_t)n, &from);
+		/* UDP GRO: datagrams of seg_len bytes, the last maybe shorter. */
+		size_t off = 0;
+
+		do {
+			size_t len = (size_t)n - off < seg_len ? (size_t)n - off : seg_len;
+
+			datagram_in(v, buf + off, len, &from);
+			off += len;
+		} while (off < (size_t)n);
+		if (v->dp->ops->flush)
+			v->dp->ops->flush(v->dp);
 	}
 }
 

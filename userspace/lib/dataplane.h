@@ -259,6 +259,12 @@ struct cpg_dp_ops {
 	 * data plane consumed it (NULL for the kernel data plane). */
 	bool (*input)(struct cpg_dp *dp, uint8_t *buf, size_t len,
 		      const union cpg_sockaddr *from);
+	/*
+	 * The end of a batch of input(): what it kept back to coalesce goes
+	 * to the host now. The caller does it before it reuses the buffers it
+	 * gave input(). NULL when input() keeps nothing back.
+	 */
+	void (*flush)(struct cpg_dp *dp);
 	void (*destroy)(struct cpg_dp *dp);
 	/*
 	 * Bring the counters of struct cpg_dp (no_peer_drops) up to

@@ -3,12 +3,20 @@
  * The userspace data plane: TUN device <-> DTLS 1.2 records on the daemon's
  * UDP socket. Behaviour is described in dp_user.h.
  *
- * The per-packet paths allocate nothing: packets are read into preallocated
- * buffers with CPG_RECORD_HEADROOM in front and CPG_RECORD_TAILROOM behind,
- * sealed in place and sent from there; received records are opened in the
- * daemon's buffer and written to the device from there. Reading a packet
- * (tun_fill) is kept apart from handling it (tx_packet) and sending goes
- * through one function (udp_send), so recvmmsg/sendmmsg batches fit later.
+ * The per-packet paths allocate nothing and copy nothing they can avoid.
+ * Packets are read into slots (struct pkt_buf) with CPG_RECORD_HEADROOM in
+ * front and CPG_RECORD_TAILROOM behind, sealed in place and queued there;
+ * at the end of its turn the data plane sends the queue at once
+ * (udp_batch.h: UDP GSO, sendmmsg). The packet being handled is always in
+ * the first free slot, slots[out.n]: queueing its record takes the slot.
+ * Received records are opened in the daemon's buffer and written to the
+ * device from there.
+ *
+ * A Linux TUN device with a vnet header (tun->vnet_hdr: IFF_VNET_HDR and
+ * TUNSETOFFLOAD) brings TCP super-packets of up to 64 KB: offload.h cuts
+ * them into packets of the MTU, each routed as if it had been read alone;
+ * on the way in, consecutive TCP segments of a flow are coalesced again
+ * (struct cpg_gro) until ops->flush().
  *
  * Times come from loop->now, which the event loop refreshes at every
  * wakeup: no clock read per packet.
@@ -30,6 +38,8 @@
 #include "csum.h"
 #include "log.h"
 #include "net.h"
+#include "offload.h"
+#include "udp_batch.h"
 
 #define IPV4_MIN_HEADER 20
 #define IPV6_HEADER 40
@@ -39,6 +49,7 @@
 /* Plaintext capacity of a packet buffer: a record carries at most this. */
 #define PKT_CAPACITY CPG_RECORD_MAX_PLAINTEXT
 #define PKT_BUF_SIZE (CPG_RECORD_HEADROOM + PKT_CAPACITY + CPG_RECORD_TAILROOM)
+#define SLOT_MEM_SIZE ((size_t)CPG_UDP_BATCH_MAX * PKT_BUF_SIZE)
 /* Debug lines about dropped packets: at most this many per second. */
 #define DROP_LOG_BURST 10
 #define DROP_LOG_PERIOD_MS 1000
@@ -107,10 +118,12 @@ struct dp_peer {
 	struct dp_peer *next_by_ep;
 };
 
-/* A packet slot: plaintext at data + CPG_RECORD_HEADROOM, len bytes long. */
+/* A packet slot: plaintext at data + CPG_RECORD_HEADROOM, len bytes long;
+ * once queued, its record and the peer it goes to. */
 struct pkt_buf {
 	uint8_t *data;
 	size_t len;
+	struct dp_peer *peer;
 };
 
 struct dp_user {
@@ -130,9 +143,17 @@ struct dp_user {
 	double connection_bucket_size;
 	struct bucket client_bucket;
 
-	struct pkt_buf tx_buf;		/* packets read from the device */
-	struct pkt_buf bcast_buf;	/* one broadcast copy, sealed per peer */
-	struct pkt_buf xmit_buf;	/* packets the daemon hands to xmit() */
+	/* Records queued, each in its slot (slots[i] is out.items[i]'s). */
+	struct cpg_udp_batch out;
+	struct pkt_buf slots[CPG_UDP_BATCH_MAX];
+	uint8_t *slot_mem;
+	struct pkt_buf bcast_buf;	/* a broadcast, copied into a slot per peer */
+	/* The device has a vnet header (struct cpg_tun): super-packets come
+	 * whole into gso_buf, and what goes out is coalesced in gro. */
+	bool vnet;
+	uint8_t *gso_buf;
+	struct cpg_gro *gro;
+	uint8_t *gro_out;
 
 	struct dp_peer **peers;		/* n_peers of max_peers, any order */
 	size_t n_peers, max_peers;
@@ -516,15 +537,60 @@ static int tun_write_plain(struct cpg_tun *tun, const uint8_t *pkt, size_t len)
 	return 0;
 }
 
-/* One packet from the device into b: 1, 0 when none is waiting, -1 on error. */
-static int tun_fill(struct dp_user *dp, struct pkt_buf *b)
+/* A packet to the host, after a vnet header saying nothing when there is one. */
+static int dev_write(struct dp_user *dp, const uint8_t *pkt, size_t len)
 {
-	ssize_t n = dp->tun_read(dp->tun, b->data + CPG_RECORD_HEADROOM, PKT_CAPACITY);
+	uint8_t hdr[CPG_VNET_HDR_LEN] = { 0 };
+	struct iovec iov[2] = {
+		{ .iov_base = hdr, .iov_len = sizeof(hdr) },
+		{ .iov_base = (void *)pkt, .iov_len = len },
+	};
+	ssize_t n;
 
+	if (!dp->vnet)
+		return dp->tun_write(dp->tun, pkt, len);
+	do
+		n = writev(dp->tun->fd, iov, 2);
+	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -1;
-	b->len = (size_t)n;
-	return n > 0;
+	if ((size_t)n != sizeof(hdr) + len) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * One read from a vnet device: the vnet header into vh, the packet into b,
+ * and what does not fit there (a super-packet) into dp->gso_buf, past the
+ * room left for b's part, so that one memcpy makes it whole. What read()
+ * returned: 0 when none is waiting, -1 on error; vh is read when the header
+ * came whole.
+ */
+static ssize_t dev_read_vnet(struct dp_user *dp, struct pkt_buf *b, struct cpg_vnet_hdr *vh)
+{
+	uint8_t hdr[CPG_VNET_HDR_LEN];
+	struct iovec iov[3] = {
+		{ .iov_base = hdr, .iov_len = sizeof(hdr) },
+		{ .iov_base = b->data + CPG_RECORD_HEADROOM, .iov_len = PKT_CAPACITY },
+		{ .iov_base = dp->gso_buf + PKT_CAPACITY,
+		  .iov_len = CPG_OFFLOAD_MAX_PACKET - PKT_CAPACITY },
+	};
+	ssize_t n;
+
+	do
+		n = readv(dp->tun->fd, iov, 3);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+	if (n == 0) {
+		errno = ENXIO;	/* end of file: the other end is gone */
+		return -1;
+	}
+	if ((size_t)n >= sizeof(hdr))
+		cpg_vnet_hdr_decode(vh, hdr);
+	return n;
 }
 
 /* ---- Packets too big ------------------------------------------------------ */
@@ -644,13 +710,13 @@ static void tx_too_big(struct dp_user *dp, const struct pkt_buf *b)
 		len = icmp6_too_big(dp->icmp_buf, pkt, b->len, dp->mtu);
 	else
 		len = icmp4_too_big(dp->icmp_buf, pkt, b->len, dp->mtu);
-	if (dp->tun_write(dp->tun, dp->icmp_buf, len) < 0)
+	if (dev_write(dp, dp->icmp_buf, len) < 0)
 		log_debug("%s: cannot write an ICMP error: %m", dp->base.ifname);
 }
 
 /* ---- Sending -------------------------------------------------------------- */
 
-/* 0 or -errno. The single place records leave, for sendmmsg later. */
+/* 0 or -errno: one record now, outside the queue (keepalives). */
 static int udp_send(struct dp_user *dp, const struct dp_peer *p, const uint8_t *rec, size_t len)
 {
 	ssize_t n = cpg_net_sendto(dp->udp_fd, dp->udp_family, rec, len, &p->endpoint);
@@ -700,11 +766,8 @@ static int tx_to_peer(struct dp_user *dp, struct dp_peer *p, struct pkt_buf *b)
 		peer_drop(dp, p, CPG_DP_DROP_TX_ERROR, cpg_record_strerror(st));
 		return st == CPG_RECORD_ERR_TOO_BIG ? -EMSGSIZE : -EIO;
 	}
-	st = udp_send(dp, p, rec, rec_len);
-	if (st) {
-		peer_drop(dp, p, CPG_DP_DROP_TX_ERROR, strerror(-st));
-		return st;
-	}
+	b->peer = p;
+	cpg_udp_batch_add(&dp->out, rec, rec_len, &p->endpoint, b);
 	p->tx_packets++;
 	p->tx_bytes += b->len;
 	p->last_tx = dp->loop->now;
@@ -712,16 +775,40 @@ static int tx_to_peer(struct dp_user *dp, struct dp_peer *p, struct pkt_buf *b)
 	return 0;
 }
 
-/* A copy to every peer; each copy is sealed with its own peer's key. */
+/* The queue could not send the record of slot owner: not sent after all. */
+static void tx_failed(void *arg, void *owner, int err)
+{
+	struct pkt_buf *b = owner;
+
+	b->peer->tx_packets--;
+	b->peer->tx_bytes -= b->len;
+	peer_drop(arg, b->peer, CPG_DP_DROP_TX_ERROR, strerror(err));
+}
+
+/* The slot the next packet goes to: slots[out.n], the queue sent when full. */
+static struct pkt_buf *next_slot(struct dp_user *dp)
+{
+	if (cpg_udp_batch_full(&dp->out))
+		cpg_udp_batch_flush(&dp->out);
+	return &dp->slots[dp->out.n];
+}
+
+/* A copy to every peer, each sealed with its own peer's key in a slot of its
+ * own; b (the first free slot) is set aside first. */
 static void tx_broadcast(struct dp_user *dp, const struct pkt_buf *b)
 {
-	struct pkt_buf *copy = &dp->bcast_buf;
+	struct pkt_buf *orig = &dp->bcast_buf;
 
+	memcpy(orig->data + CPG_RECORD_HEADROOM, b->data + CPG_RECORD_HEADROOM, b->len);
+	orig->len = b->len;
 	/* Too big, each peer counts its copy's drop; no error answers a
 	 * broadcast (RFC 1122 3.2.2). */
 	for (size_t i = 0; i < dp->n_peers; i++) {
-		memcpy(copy->data + CPG_RECORD_HEADROOM, b->data + CPG_RECORD_HEADROOM, b->len);
-		copy->len = b->len;
+		struct pkt_buf *copy = next_slot(dp);
+
+		memcpy(copy->data + CPG_RECORD_HEADROOM, orig->data + CPG_RECORD_HEADROOM,
+		       orig->len);
+		copy->len = orig->len;
 		tx_to_peer(dp, dp->peers[i], copy);
 	}
 }
@@ -733,9 +820,11 @@ static int tx_no_peer(struct dp_user *dp, const struct cpg_vpn_addr *dst,
 {
 	dp->counters.no_peer++;
 	dp->base.no_peer_drops++;
-	if (from_device && dp->base.events && dp->base.events->no_peer)
-		dp->base.events->no_peer(dp->base.events_arg, dst, b->data + CPG_RECORD_HEADROOM,
-					 b->len);
+	if (!from_device || !dp->base.events || !dp->base.events->no_peer)
+		return -EHOSTUNREACH;
+	/* What is queued leaves first: the daemon may change the peers. */
+	cpg_udp_batch_flush(&dp->out);
+	dp->base.events->no_peer(dp->base.events_arg, dst, b->data + CPG_RECORD_HEADROOM, b->len);
 	return -EHOSTUNREACH;
 }
 
@@ -743,7 +832,7 @@ static int tx_no_peer(struct dp_user *dp, const struct cpg_vpn_addr *dst,
 static int tx_loopback(struct dp_user *dp, const struct pkt_buf *b)
 {
 	dp->counters.loopback++;
-	return dp->tun_write(dp->tun, b->data + CPG_RECORD_HEADROOM, b->len) < 0 ? -errno : 0;
+	return dev_write(dp, b->data + CPG_RECORD_HEADROOM, b->len) < 0 ? -errno : 0;
 }
 
 /* tx_packet() of an IPv4 packet. */
@@ -819,17 +908,91 @@ static int tx_packet(struct dp_user *dp, struct pkt_buf *b, bool from_device)
 	return tx_packet4(dp, b, from_device);
 }
 
+/* The segments of the super-packet pkt, each routed as a packet of its own. */
+static void tx_super_packet(struct dp_user *dp, const uint8_t *pkt, size_t len,
+			    const struct cpg_vnet_hdr *vh)
+{
+	struct cpg_offload_seg it;
+	int st = cpg_offload_seg_start(&it, pkt, len, vh, (size_t)dp->mtu);
+
+	if (st < 0) {
+		dp->counters.malformed++;
+		if (drop_log_allowed(dp))
+			log_debug("%s: super-packet of %zu bytes dropped: %s", dp->base.ifname,
+				  len, cpg_offload_strerror(st));
+		return;
+	}
+	for (;;) {
+		struct pkt_buf *b = next_slot(dp);
+
+		st = cpg_offload_seg_next(&it, b->data + CPG_RECORD_HEADROOM, PKT_CAPACITY);
+		if (st <= 0)
+			break;
+		b->len = (size_t)st;
+		tx_packet(dp, b, true);
+	}
+}
+
+/* One read from a vnet device, its packet or segments routed: 1, 0 when none
+ * was waiting, -1 on error. */
+static int tx_from_vnet(struct dp_user *dp)
+{
+	struct pkt_buf *b = next_slot(dp);
+	struct cpg_vnet_hdr vh;
+	ssize_t n = dev_read_vnet(dp, b, &vh);
+	size_t len;
+
+	if (n <= 0)
+		return (int)n;
+	if ((size_t)n < CPG_VNET_HDR_LEN) {
+		dp->counters.malformed++;
+		return 1;
+	}
+	len = (size_t)n - CPG_VNET_HDR_LEN;
+	if ((vh.gso_type & ~CPG_VNET_GSO_ECN) != CPG_VNET_GSO_NONE) {
+		memcpy(dp->gso_buf, b->data + CPG_RECORD_HEADROOM,
+		       len < PKT_CAPACITY ? len : PKT_CAPACITY);
+		tx_super_packet(dp, dp->gso_buf, len, &vh);
+		return 1;
+	}
+	if (len > PKT_CAPACITY ||
+	    cpg_offload_csum_finish(b->data + CPG_RECORD_HEADROOM, len, &vh) < 0) {
+		dp->counters.malformed++;
+		return 1;
+	}
+	b->len = len;
+	tx_packet(dp, b, true);
+	return 1;
+}
+
+/* One packet from the device, routed: as tx_from_vnet(). */
+static int tx_from_device(struct dp_user *dp)
+{
+	struct pkt_buf *b;
+	ssize_t n;
+
+	if (dp->vnet)
+		return tx_from_vnet(dp);
+	b = next_slot(dp);
+	n = dp->tun_read(dp->tun, b->data + CPG_RECORD_HEADROOM, PKT_CAPACITY);
+	if (n <= 0)
+		return (int)n;
+	b->len = (size_t)n;
+	tx_packet(dp, b, true);
+	return 1;
+}
+
 static void tun_ready(struct cpg_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct dp_user *dp = arg;
 	int i, st = 0;
 
 	for (i = 0; i < CPG_DP_USER_TX_BATCH; i++) {
-		st = tun_fill(dp, &dp->tx_buf);
+		st = tx_from_device(dp);
 		if (st <= 0)
 			break;
-		tx_packet(dp, &dp->tx_buf, true);
 	}
+	cpg_udp_batch_flush(&dp->out);
 	if (st >= 0)
 		return;
 	/* Ready, yet its first read fails: the device is gone (its other end
@@ -919,6 +1082,53 @@ static bool rx_packet_ok(struct dp_user *dp, struct dp_peer *p, const uint8_t *p
 	}
 }
 
+/*
+ * The packets coalesced so far, to the device. A write that fails is the
+ * drop of the peer whose VPN address sent the packet (coalesced packets
+ * all come from one).
+ */
+static void rx_flush(struct dp_user *dp)
+{
+	int n;
+
+	if (!dp->vnet)
+		return;
+	while ((n = cpg_gro_next(dp->gro, dp->gro_out, CPG_GRO_OUT_MAX)) > 0) {
+		const uint8_t *pkt = dp->gro_out + CPG_VNET_HDR_LEN;
+		struct dp_peer *p;
+
+		if (tun_write_plain(dp->tun, dp->gro_out, (size_t)n) == 0)
+			continue;
+		if (pkt[0] >> 4 == 6) {
+			struct in6_addr src = ipv6_src(pkt);
+
+			p = peer_by_ip6(dp, &src);
+		} else {
+			p = peer_by_ip(dp, ipv4_src(pkt));
+		}
+		if (p)
+			peer_drop(dp, p, CPG_DP_DROP_TX_ERROR, strerror(errno));
+	}
+}
+
+/* pkt, opened in the daemon's buffer, into the coalescing until rx_flush():
+ * 0, or -1 when it is too long for it. */
+static int rx_coalesce(struct dp_user *dp, const uint8_t *pkt, size_t len)
+{
+	int st = cpg_gro_add(dp->gro, pkt, len);
+
+	if (st == CPG_OFFLOAD_ENOSPC) {
+		rx_flush(dp);
+		st = cpg_gro_add(dp->gro, pkt, len);
+	}
+	return st < 0 ? -1 : 0;
+}
+
+static void dp_flush(struct cpg_dp *base)
+{
+	rx_flush(dp_user(base));
+}
+
 /* Open one record of p (rec_len bytes) in place and pass its packet on. */
 static void rx_record(struct dp_user *dp, struct dp_peer *p, struct dp_key *k, uint8_t *rec,
 		      size_t rec_len)
@@ -952,7 +1162,12 @@ static void rx_record(struct dp_user *dp, struct dp_peer *p, struct dp_key *k, u
 	}
 	if (!rx_packet_ok(dp, p, pkt, len))
 		return;
-	if (dp->tun_write(dp->tun, pkt, len) < 0) {
+	if (dp->vnet) {
+		if (rx_coalesce(dp, pkt, len) < 0) {
+			peer_drop(dp, p, CPG_DP_DROP_MALFORMED, "too long");
+			return;
+		}
+	} else if (dp->tun_write(dp->tun, pkt, len) < 0) {
 		peer_drop(dp, p, CPG_DP_DROP_TX_ERROR, strerror(errno));
 		return;
 	}
@@ -1397,14 +1612,18 @@ static int dp_get_stats(struct cpg_dp *base, struct in_addr vpn_ip,
 static int dp_xmit(struct cpg_dp *base, const uint8_t *pkt, size_t len)
 {
 	struct dp_user *dp = dp_user(base);
-	struct pkt_buf *b = &dp->xmit_buf;
+	struct pkt_buf *b;
+	int st;
 
 	if (len > PKT_CAPACITY)
 		return -EMSGSIZE;
+	b = next_slot(dp);
 	/* memmove: the daemon may hand back the very packet no_peer() showed it. */
 	memmove(b->data + CPG_RECORD_HEADROOM, pkt, len);
 	b->len = len;
-	return tx_packet(dp, b, false);
+	st = tx_packet(dp, b, false);
+	cpg_udp_batch_flush(&dp->out);
+	return st;
 }
 
 static void dp_destroy(struct cpg_dp *base)
@@ -1424,15 +1643,19 @@ static void dp_destroy(struct cpg_dp *base)
 	free(dp->by_ip6);
 	free(dp->by_ep);
 	/* The buffers held plaintext. */
-	if (dp->tx_buf.data)
-		OPENSSL_cleanse(dp->tx_buf.data, PKT_BUF_SIZE);
+	if (dp->slot_mem)
+		OPENSSL_cleanse(dp->slot_mem, SLOT_MEM_SIZE);
 	if (dp->bcast_buf.data)
 		OPENSSL_cleanse(dp->bcast_buf.data, PKT_BUF_SIZE);
-	if (dp->xmit_buf.data)
-		OPENSSL_cleanse(dp->xmit_buf.data, PKT_BUF_SIZE);
-	free(dp->tx_buf.data);
+	if (dp->gso_buf)
+		OPENSSL_cleanse(dp->gso_buf, CPG_OFFLOAD_MAX_PACKET);
+	if (dp->gro_out)
+		OPENSSL_cleanse(dp->gro_out, CPG_GRO_OUT_MAX);
+	free(dp->slot_mem);
 	free(dp->bcast_buf.data);
-	free(dp->xmit_buf.data);
+	free(dp->gso_buf);
+	free(dp->gro_out);
+	free(dp->gro);
 	free(dp);
 }
 
@@ -1447,8 +1670,31 @@ static const struct cpg_dp_ops dp_user_ops = {
 	.get_stats = dp_get_stats,
 	.xmit = dp_xmit,
 	.input = dp_input,
+	.flush = dp_flush,
 	.destroy = dp_destroy,
 };
+
+/* The slots, and with a vnet header what super-packets need: 0 or -1. */
+static int buffers_alloc(struct dp_user *dp)
+{
+	/* Pages are touched as packets fill them: a slot holding packets of
+	 * the MTU costs one page, not PKT_BUF_SIZE. */
+	dp->slot_mem = malloc(SLOT_MEM_SIZE);
+	dp->bcast_buf.data = malloc(PKT_BUF_SIZE);
+	if (!dp->slot_mem || !dp->bcast_buf.data)
+		return -1;
+	for (size_t i = 0; i < CPG_UDP_BATCH_MAX; i++)
+		dp->slots[i].data = dp->slot_mem + i * PKT_BUF_SIZE;
+	if (!dp->vnet)
+		return 0;
+	dp->gso_buf = malloc(CPG_OFFLOAD_MAX_PACKET);
+	dp->gro_out = malloc(CPG_GRO_OUT_MAX);
+	dp->gro = malloc(sizeof(*dp->gro));
+	if (!dp->gso_buf || !dp->gro_out || !dp->gro)
+		return -1;
+	cpg_gro_init(dp->gro);
+	return 0;
+}
 
 static bool config_valid(const struct cpg_dp_user_config *cfg)
 {
@@ -1503,6 +1749,7 @@ struct cpg_dp *cpg_dp_user_new(struct cpg_loop *loop, const struct cpg_dp_user_c
 	dp->tun = cfg->tun;
 	dp->tun_read = cfg->tun_read ? cfg->tun_read : tun_read_plain;
 	dp->tun_write = cfg->tun_write ? cfg->tun_write : tun_write_plain;
+	dp->vnet = cfg->tun->vnet_hdr;
 	dp->vpn_ip = cfg->vpn_ip;
 	dp->network = cfg->network;
 	dp->netmask = cfg->netmask;
@@ -1531,12 +1778,9 @@ struct cpg_dp *cpg_dp_user_new(struct cpg_loop *loop, const struct cpg_dp_user_c
 	dp->by_ip = calloc(dp->n_buckets, sizeof(*dp->by_ip));
 	dp->by_ip6 = calloc(dp->n_buckets, sizeof(*dp->by_ip6));
 	dp->by_ep = calloc(dp->n_buckets, sizeof(*dp->by_ep));
-	dp->tx_buf.data = malloc(PKT_BUF_SIZE);
-	dp->bcast_buf.data = malloc(PKT_BUF_SIZE);
-	dp->xmit_buf.data = malloc(PKT_BUF_SIZE);
-	if (!dp->peers || !dp->by_ip || !dp->by_ip6 || !dp->by_ep || !dp->tx_buf.data ||
-	    !dp->bcast_buf.data || !dp->xmit_buf.data)
+	if (!dp->peers || !dp->by_ip || !dp->by_ip6 || !dp->by_ep || buffers_alloc(dp) < 0)
 		goto nomem;
+	cpg_udp_batch_init(&dp->out, dp->udp_fd, dp->udp_family, tx_failed, dp);
 
 	if (cpg_loop_add_fd(loop, &dp->tun_io, cfg->tun->fd, CPG_LOOP_READ, tun_ready, dp) < 0)
 		goto fail;

@@ -5,7 +5,11 @@
  * and opened in place with record.c.
  *
  * Sending: the device is read in the event loop, at most
- * CPG_DP_USER_TX_BATCH packets per wakeup. A packet to the VPN network's
+ * CPG_DP_USER_TX_BATCH reads per wakeup, and the records of a wakeup leave
+ * together at its end (udp_batch.h). A device with a vnet header
+ * (tun->vnet_hdr, Linux) may bring a TCP super-packet in one read: it is
+ * cut into packets of at most the MTU (offload.h), each handled as below as
+ * if read alone. A packet to the VPN network's
  * broadcast address goes to every peer, one to our own VPN IP goes back to
  * the device (as the original did), one to a VPN IP without a peer raises
  * events->no_peer, and one to an address outside the VPN network is dropped.
@@ -43,6 +47,11 @@
  * peer's VPN address of that family as its source (a peer without an IPv6
  * one sends no IPv6), or it is dropped and counted (malformed, spoofed).
  *
+ * With a vnet header, the packets opened are coalesced (struct cpg_gro:
+ * consecutive TCP segments of a flow become one super-packet) and written
+ * to the device at ops->flush(), which the daemon calls after each buffer
+ * it received.
+ *
  * Drops are logged at debug level, at most a few lines a second.
  *
  * Idle timeout: once a second while there are peers, a timer on the loop
@@ -76,7 +85,8 @@ struct cpg_dp_user_config {
 	 * How one packet crosses the device, with cpg_tun_read() and
 	 * cpg_tun_write()'s contracts (the BSDs pass those two). NULL: plain
 	 * read() and write() on tun->fd, which is what a Linux IFF_NO_PI TUN
-	 * carries.
+	 * carries. Not used when tun->vnet_hdr is set: the data plane reads
+	 * and writes the vnet header itself.
 	 */
 	ssize_t (*tun_read)(struct cpg_tun *tun, uint8_t *buf, size_t size);
 	int (*tun_write)(struct cpg_tun *tun, const uint8_t *pkt, size_t len);

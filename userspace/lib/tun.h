@@ -23,6 +23,9 @@ struct cpg_tun_config {
 	int mtu;
 	int txqueue;		/* 0: the driver's default (Linux) */
 	bool one_queue;		/* IFF_ONE_QUEUE (Linux) */
+	/* A vnet header and offloads where the kernel has them (Linux); only
+	 * for the userspace data plane, which reads such a device itself. */
+	bool offload;
 	/* Cygwin: name is the TAP adapter's ("tun%d": the first free one),
 	 * found by its driver's id, and set up for these addresses. */
 	const char *tap_id;	/* NULL: "tap0901" */
@@ -32,6 +35,13 @@ struct cpg_tun_config {
 struct cpg_tun {
 	int fd;			/* non-blocking, close-on-exec */
 	char name[IF_NAMESIZE];
+	/*
+	 * Linux: every read and write starts with a struct virtio_net_hdr
+	 * (offload.h), and reads may bring TCP super-packets (IFF_VNET_HDR,
+	 * TUNSETOFFLOAD). cpg_tun_read() and cpg_tun_write() do not know of
+	 * it: only the userspace data plane reads such a device.
+	 */
+	bool vnet_hdr;
 	void *backend;		/* what else the backend holds open (Cygwin), or NULL */
 };
 

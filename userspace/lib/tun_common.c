@@ -29,6 +29,7 @@ int cpg_tun_open(struct cpg_tun *tun, const struct cpg_tun_config *cfg)
 	tun->fd = -1;
 	tun->name[0] = '\0';
 	tun->backend = NULL;
+	tun->vnet_hdr = false;
 	if (cpg_tun_open_device(tun, cfg)) {
 		cpg_tun_close(tun);
 		tun->name[0] = '\0';

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Many datagrams in few system calls, both ways.
+ *
+ * Sending: the data plane queues the records it seals (struct
+ * cpg_udp_batch) and sends them together at the end of its turn.
+ * Consecutive records to one endpoint, all of one length but for a last
+ * shorter one, leave in one sendmsg() with UDP_SEGMENT (UDP GSO, Linux
+ * 4.18): the kernel, or the network card, cuts them apart. The others go
+ * by sendmmsg() where the system has it (Linux and the BSDs), else by one
+ * sendto() each. What goes on the wire is the same datagrams either way.
+ *
+ * UDP GSO is asked for only where it cannot fail for reasons of ours: runs
+ * of at most CPG_UDP_GSO_MAX_SEGS records and CPG_UDP_GSO_MAX_BYTES bytes.
+ * A kernel that refuses it (EIO: the route's device cannot checksum; an
+ * older kernel's ENOPROTOOPT or EOPNOTSUPP) is not asked again; EINVAL, a
+ * record longer than the path's MTU allows (an IPv4 record left to the
+ * outer IP to fragment), keeps records of that length or more off GSO. Each
+ * refused run is sent again without it: nothing is lost to the attempt.
+ *
+ * Receiving: with UDP GRO on (Linux 5.0), one recvmsg() brings up to 64 KB
+ * of consecutive datagrams of one sender and one length, the length in a
+ * control message; cpg_udp_recv() says how long each one is.
+ */
+#ifndef CPG_UDP_BATCH_H
+#define CPG_UDP_BATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "sockaddr.h"
+
+/* Records queued between two flushes. */
+#define CPG_UDP_BATCH_MAX 128
+/* One UDP GSO send: the kernel's UDP_MAX_SEGMENTS (6.1), and what fits in
+ * one IPv6 packet with its UDP header. */
+#define CPG_UDP_GSO_MAX_SEGS 64
+#define CPG_UDP_GSO_MAX_BYTES (65535 - 40 - 8)
+
+struct cpg_udp_batch_item {
+	const void *buf;
+	size_t len;
+	union cpg_sockaddr to;	/* in the socket's family */
+	void *owner;		/* given back when the datagram could not be sent */
+};
+
+/*
+ * failed(arg, owner, err): the datagram queued with owner was not sent
+ * (errno err, e.g. EAGAIN when the socket's buffer is full).
+ */
+typedef void (*cpg_udp_failed_fn)(void *arg, void *owner, int err);
+
+struct cpg_udp_batch {
+	int fd;
+	int family;		/* the socket's: AF_INET6 may take IPv4 too */
+	bool gso;		/* UDP_SEGMENT is worth trying */
+	size_t gso_refused_len;	/* records this long or longer go without it */
+	cpg_udp_failed_fn failed;
+	void *arg;
+	unsigned int n;
+	struct cpg_udp_batch_item items[CPG_UDP_BATCH_MAX];
+	struct iovec iov[CPG_UDP_BATCH_MAX];
+	/* What went out, for the statistics: datagrams, system calls. */
+	unsigned long long sent, calls, gso_sends;
+};
+
+/* An empty batch for socket fd of family family (AF_INET or AF_INET6). */
+void cpg_udp_batch_init(struct cpg_udp_batch *b, int fd, int family, cpg_udp_failed_fn failed,
+			void *arg);
+/* Room for one more record: false when the batch must be flushed first. */
+bool cpg_udp_batch_full(const struct cpg_udp_batch *b);
+/*
+ * Queue len bytes at buf (which must stay as they are until the flush) for
+ * to. The batch must not be full.
+ */
+void cpg_udp_batch_add(struct cpg_udp_batch *b, const void *buf, size_t len,
+		       const union cpg_sockaddr *to, void *owner);
+/* Send what is queued; failed() hears of each datagram not sent. */
+void cpg_udp_batch_flush(struct cpg_udp_batch *b);
+
+/* UDP GRO on for fd: 0, or -1 with errno where the system has none. */
+int cpg_udp_gro_enable(int fd);
+/*
+ * cpg_net_recvfrom(), and *seg_len: the length of each datagram in buf,
+ * all of that length but the last, which may be shorter (the whole length
+ * when GRO did not coalesce).
+ */
+ssize_t cpg_udp_recv(int fd, void *buf, size_t len, union cpg_sockaddr *from, size_t *seg_len);
+
+#endif
