@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "bytes.h"
 
@@ -25,22 +26,58 @@ static inline uint16_t cpg_csum_fold(uint64_t sum)
 }
 
 /*
+ * The one's complement sum of the len bytes at p read as 16-bit words in
+ * the host's byte order, folded: by RFC 1071's byte order independence, the
+ * byte-swapped sum of the big-endian words. Native 32-bit words into four
+ * 64-bit accumulators (2^16 = 1 modulo 0xffff, so wider words sum the same):
+ * no byte swap per word, and independent additions the CPU runs side by
+ * side. This sum is most of what cutting and coalescing TCP segments costs.
+ */
+static inline uint16_t cpg_csum_native(const uint8_t *p, size_t len)
+{
+	uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+	uint32_t w[4];
+	uint16_t half;
+
+	for (; len >= sizeof(w); p += sizeof(w), len -= sizeof(w)) {
+		memcpy(w, p, sizeof(w));
+		a0 += w[0];
+		a1 += w[1];
+		a2 += w[2];
+		a3 += w[3];
+	}
+	a0 += a1 + a2 + a3;
+	for (; len >= 4; p += 4, len -= 4) {
+		memcpy(w, p, 4);
+		a0 += w[0];
+	}
+	if (len >= 2) {
+		memcpy(&half, p, 2);
+		a0 += half;
+		p += 2;
+		len -= 2;
+	}
+	if (len) {
+		const uint8_t last[2] = { p[0], 0 };	/* padded with a zero */
+
+		memcpy(&half, last, 2);
+		a0 += half;
+	}
+	return cpg_csum_fold(a0);
+}
+
+/*
  * sum plus the len bytes at p, as big-endian 16-bit words (an odd last byte
  * padded with a zero), folded back to 16 bits so that sums chain without
  * overflow.
  */
 static inline uint32_t cpg_csum_add(uint32_t sum, const uint8_t *p, size_t len)
 {
-	uint64_t acc = sum;
+	uint16_t native = cpg_csum_native(p, len);
+	uint8_t bytes[2];
 
-	/* Four bytes at a time: a 64-bit accumulator cannot overflow here. */
-	for (; len >= 4; p += 4, len -= 4)
-		acc += cpg_bytes_get_be32(p);
-	for (; len >= 2; p += 2, len -= 2)
-		acc += cpg_bytes_get_be16(p);
-	if (len)
-		acc += (uint32_t)p[0] << 8;
-	return cpg_csum_fold(acc);
+	memcpy(bytes, &native, sizeof(bytes));
+	return cpg_csum_fold((uint64_t)sum + cpg_bytes_get_be16(bytes));
 }
 
 /* The Internet checksum of len bytes, sum a partial one: what goes in the
