@@ -851,6 +851,10 @@ declare -A VPN_PROC=()		# daemon name -> process name of its latest run
 # kernel or userspace), else nothing: the daemon's own default.
 declare -A CPG_VPN_DP=()
 CPG_DATA_PLANE=${CPG_DATA_PLANE:-}
+# The environment of each daemon: vpn_start runs daemon NAME under env(1)
+# with the VAR=VALUE words of CPG_VPN_ENV[NAME] when that is set (an
+# LD_PRELOAD for it alone, not for the tools that watch it).
+declare -A CPG_VPN_ENV=()
 
 # pki CMD ARG...: tools/campagnol-pki, its output kept in $CPG_TMP/pki.log;
 # on failure the output becomes diagnostics.
@@ -954,12 +958,12 @@ vpn_dp() {
 
 # vpn_start NAME NS [OPTION...]: campagnol -v [--data-plane=$(vpn_dp NAME)]
 # OPTION... $CPG_TMP/NAME.conf in namespace NS (write the file with vpn_conf
-# first); waits until the daemon is ready (vpn_ready), 20 s at most.
+# first), under env CPG_VPN_ENV[NAME] when that is set; waits until the daemon is ready (vpn_ready), 20 s at most.
 # Returns 1, with its logs as diagnostics, if it is not. A NAME may be
 # started again once stopped: each run's output goes to NAME.out/.err,
 # NAME-2.out/.err...
 vpn_start() {
-	local name=$1 nsname=$2 proc=$1 i=1 deadline dp
+	local name=$1 nsname=$2 proc=$1 i=1 deadline dp wrap=()
 	shift 2
 
 	while [ -n "${CPG_PID[$proc]:-}" ]; do
@@ -968,8 +972,12 @@ vpn_start() {
 	done
 	CPG_VPN_NS[$name]=$nsname
 	dp=$(vpn_dp "$name")
-	start "$proc" "$nsname" "$CPG_BIN/campagnol" -v ${dp:+"--data-plane=$dp"} "$@" \
-		"$CPG_TMP/$name.conf"
+	if [ -n "${CPG_VPN_ENV[$name]:-}" ]; then
+		read -r -a wrap <<<"${CPG_VPN_ENV[$name]}"
+		wrap=(env "${wrap[@]}")
+	fi
+	start "$proc" "$nsname" "${wrap[@]}" "$CPG_BIN/campagnol" -v ${dp:+"--data-plane=$dp"} \
+		"$@" "$CPG_TMP/$name.conf"
 	VPN_PROC[$name]=$proc
 	deadline=$(($(now_ms) + 20000))
 	while ! vpn_ready "$name"; do

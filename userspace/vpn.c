@@ -283,7 +283,7 @@ static int dataplane_open(struct vpn *v)
 	log_info("data plane: %s, device %s", v->dp->ops->name, v->dp->ifname);
 	/* Coalesced datagrams are for a data plane that takes them in batches. */
 	if (v->dp->ops->flush && cpg_udp_gro_enable(v->rc.fd) < 0)
-		log_debug("no UDP GRO on our socket: %m");
+		log_info("UDP GRO refused (%m): receiving datagrams one by one");
 	return 0;
 }
 
