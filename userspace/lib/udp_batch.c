@@ -230,8 +230,7 @@ int cpg_udp_gro_enable(int fd)
 	return setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof(on));
 #else
 	(void)fd;
-	errno = ENOPROTOOPT;
-	return -1;
+	return 1;
 #endif
 }
 

@@ -81,7 +81,8 @@ void cpg_udp_batch_add(struct cpg_udp_batch *b, const void *buf, size_t len,
 /* Send what is queued; failed() hears of each datagram not sent. */
 void cpg_udp_batch_flush(struct cpg_udp_batch *b);
 
-/* UDP GRO on for fd: 0, or -1 with errno where the system has none. */
+/* UDP GRO on for fd: 0; -1 with errno when the kernel refuses it; 1, and
+ * nothing tried, where the system has no such thing (anything but Linux). */
 int cpg_udp_gro_enable(int fd);
 /*
  * cpg_net_recvfrom(), and *seg_len: the length of each datagram in buf,
