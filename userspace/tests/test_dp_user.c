@@ -9,6 +9,11 @@
  *
  * Node A (10.9.0.1, fd00:9::1) peers with B (10.9.0.2, fd00:9::2) and C
  * (10.9.0.3, fd00:9::3).
+ *
+ * The vnet tests give every node's device a vnet header (TCP offloads): the
+ * test writes super-packets as Linux's TSO does and opens the records
+ * itself to check each segment; on the way in, it reads what the data
+ * plane coalesced. Checksums are checked with ref_csum.h, not csum.h.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -30,7 +36,9 @@
 #include "evloop.h"
 #include "log.h"
 #include "net.h"
+#include "offload.h"
 #include "record.h"
+#include "ref_csum.h"
 
 #define NODES 3
 #define A 0
@@ -331,8 +339,9 @@ static const struct cpg_dp_events events = {
 
 /* ---- Fixture -------------------------------------------------------------- */
 
-static int fixture_setup_idle(void **state, enum cpg_cipher cipher, double client_rate,
-			      double connection_rate, unsigned int idle_timeout)
+/* vnet: every node's device has a vnet header (cpg_tun.vnet_hdr). */
+static int fixture_setup_full(void **state, enum cpg_cipher cipher, double client_rate,
+			      double connection_rate, unsigned int idle_timeout, bool vnet)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
 	static const char *const ips[NODES] = { "10.9.0.1", "10.9.0.2", "10.9.0.3" };
@@ -372,6 +381,7 @@ static int fixture_setup_idle(void **state, enum cpg_cipher cipher, double clien
 		n->tun.fd = sp[0];
 		snprintf(n->tun.name, sizeof(n->tun.name), "fake%d", i);
 		n->host_fd = sp[1];
+		n->tun.vnet_hdr = vnet;
 		cfg.udp_fd = n->udp_fd;
 		n->dp = cpg_dp_user_new(&fx->loop, &cfg, &events, n);
 		assert_non_null(n->dp);
@@ -402,6 +412,13 @@ static int teardown(void **state)
 	cpg_loop_destroy(&fx->loop);
 	free(fx);
 	return 0;
+}
+
+static int fixture_setup_idle(void **state, enum cpg_cipher cipher, double client_rate,
+			      double connection_rate, unsigned int idle_timeout)
+{
+	return fixture_setup_full(state, cipher, client_rate, connection_rate, idle_timeout,
+				  false);
 }
 
 static int fixture_setup(void **state, enum cpg_cipher cipher, double client_rate,
@@ -445,6 +462,16 @@ static int setup_connection_rate(void **state)
 static int setup_client_rate(void **state)
 {
 	return fixture_setup(state, CPG_CIPHER_AES_128_GCM, 1, 0);
+}
+
+static int setup_vnet_aes128(void **state)
+{
+	return fixture_setup_full(state, CPG_CIPHER_AES_128_GCM, 0, 0, 0, true);
+}
+
+static int setup_vnet_chacha(void **state)
+{
+	return fixture_setup_full(state, CPG_CIPHER_CHACHA20_POLY1305, 0, 0, 0, true);
 }
 
 /* ---- Tests ---------------------------------------------------------------- */
@@ -1901,6 +1928,489 @@ static void test_ipv6_add_peer(void **state)
 	assert_int_equal(dp->no_peer_drops, 3);
 }
 
+/* ---- vnet header: TCP offloads ------------------------------------------- */
+
+#define TCP_HEADER 20
+#define TCP_SEQ0 0xfffff000u	/* wraps within a super-packet */
+#define TCP_ACK0 0x01020304u
+#define IP_ID0 0x7ff0
+#define TCP_FIN 0x01
+#define TCP_PSH 0x08
+#define TCP_ACK 0x10
+#define SUPER_MAX (CPG_VNET_HDR_LEN + CPG_OFFLOAD_MAX_PACKET)
+
+static uint8_t payload_byte(size_t i)
+{
+	return (uint8_t)(i * 31 + (i >> 8));
+}
+
+struct tcp_spec {
+	int version;
+	int from, to;		/* nodes: the VPN addresses */
+	uint32_t seq;
+	uint16_t id;		/* IPv4 */
+	uint8_t flags;
+	size_t payload;
+	size_t payload_from;	/* where in payload_byte()'s sequence it starts */
+};
+
+/*
+ * A TCP segment as sp says, IPv4 with DF or IPv6, at buf: its length. The
+ * TCP checksum is complete, or with partial only the pseudo-header's sum,
+ * which is what the kernel leaves for NEEDS_CSUM.
+ */
+static size_t make_tcp(const struct fixture *fx, uint8_t *buf, const struct tcp_spec *sp,
+		       bool partial)
+{
+	size_t ip_len = sp->version == 4 ? 20 : 40, len = ip_len + TCP_HEADER + sp->payload;
+	uint8_t *tcp = buf + ip_len;
+	uint16_t sum;
+
+	memset(buf, 0, ip_len + TCP_HEADER);
+	if (sp->version == 4) {
+		buf[0] = 0x45;
+		cpg_bytes_put_be16(buf + 2, (uint16_t)len);
+		cpg_bytes_put_be16(buf + 4, sp->id);
+		buf[6] = 0x40;	/* DF */
+		buf[8] = 64;
+		buf[9] = 6;
+		memcpy(buf + 12, &fx->n[sp->from].vpn_ip, 4);
+		memcpy(buf + 16, &fx->n[sp->to].vpn_ip, 4);
+		cpg_bytes_put_be16(buf + 10, (uint16_t)~ref_sum16(buf, 20, 0));
+	} else {
+		buf[0] = 0x60;
+		cpg_bytes_put_be16(buf + 4, (uint16_t)(len - 40));
+		buf[6] = 6;
+		buf[7] = 64;
+		memcpy(buf + 8, &fx->n[sp->from].vpn_ip6, 16);
+		memcpy(buf + 24, &fx->n[sp->to].vpn_ip6, 16);
+	}
+	cpg_bytes_put_be16(tcp, 40000);
+	cpg_bytes_put_be16(tcp + 2, 5201);
+	cpg_bytes_put_be32(tcp + 4, sp->seq);
+	cpg_bytes_put_be32(tcp + 8, TCP_ACK0);
+	tcp[12] = (TCP_HEADER / 4) << 4;
+	tcp[13] = sp->flags;
+	cpg_bytes_put_be16(tcp + 14, 0x2000);
+	for (size_t i = 0; i < sp->payload; i++)
+		tcp[TCP_HEADER + i] = payload_byte(sp->payload_from + i);
+	sum = ref_pseudo(buf, len - ip_len);
+	if (!partial)
+		sum = (uint16_t)~ref_sum16(tcp, len - ip_len, sum);
+	cpg_bytes_put_be16(tcp + 16, sum);
+	return len;
+}
+
+static bool ipv4_csum_ok(const uint8_t *pkt)
+{
+	return ref_sum16(pkt, 20, 0) == 0xffff;
+}
+
+static bool tcp_csum_ok(const uint8_t *pkt, size_t len)
+{
+	size_t ip_len = ref_ip_header_len(pkt);
+
+	return ref_sum16(pkt + ip_len, len - ip_len, ref_pseudo(pkt, len - ip_len)) == 0xffff;
+}
+
+/* What the host writes: a vnet header, then pkt. */
+static void host_send_vnet(struct node *n, const struct cpg_vnet_hdr *vh, const uint8_t *pkt,
+			   size_t len)
+{
+	uint8_t hdr[CPG_VNET_HDR_LEN];
+	struct iovec iov[2] = {
+		{ .iov_base = hdr, .iov_len = sizeof(hdr) },
+		{ .iov_base = (void *)pkt, .iov_len = len },
+	};
+
+	cpg_vnet_hdr_encode(hdr, vh);
+	assert_int_equal(writev(n->host_fd, iov, 2), (ssize_t)(sizeof(hdr) + len));
+}
+
+/* A vnet header saying nothing: a packet as it is. */
+static void host_send_plain(struct node *n, const uint8_t *pkt, size_t len)
+{
+	struct cpg_vnet_hdr none = { 0 };
+
+	host_send_vnet(n, &none, pkt, len);
+}
+
+/* One write to n's device (up to a super-packet), or -1 when there is none. */
+static ssize_t host_recv_big(struct node *n, uint8_t *buf)
+{
+	return recv(n->host_fd, buf, SUPER_MAX, MSG_DONTWAIT);
+}
+
+/* Receiving as to does from from: the test's own copy of the keys. */
+static void record_rx_init(struct fixture *fx, int from, int to, struct cpg_record_rx *rx)
+{
+	struct cpg_record_secret s;
+
+	secret_for(fx, from, to, &s);
+	assert_int_equal(cpg_record_rx_init(rx, fx->cipher, EPOCH, &s), CPG_RECORD_OK);
+}
+
+/* The next record on to's socket, opened: its plaintext's length. */
+static size_t wire_open(struct fixture *fx, int from, int to, struct cpg_record_rx *rx,
+			uint8_t *wire, uint8_t **plain)
+{
+	struct cpg_record_header hdr;
+	union cpg_sockaddr src;
+	ssize_t wlen = wire_recv(&fx->n[to], wire, &src);
+	size_t plain_len;
+
+	assert_true(wlen > 0);
+	assert_true(cpg_sockaddr_equal(&src, &fx->n[from].addr));
+	assert_int_equal(cpg_record_open(rx, wire, (size_t)wlen, &hdr, plain, &plain_len),
+			 CPG_RECORD_OK);
+	assert_int_equal(hdr.length, (size_t)wlen - CPG_RECORD_HEADER_LEN);	/* one record */
+	return plain_len;
+}
+
+/* The vnet header of a super-packet as Linux's TSO writes it for sp. */
+static struct cpg_vnet_hdr tso_hdr(const struct tcp_spec *sp, uint16_t gso_size)
+{
+	uint16_t ip_len = sp->version == 4 ? 20 : 40;
+
+	return (struct cpg_vnet_hdr){
+		.flags = CPG_VNET_F_NEEDS_CSUM,
+		.gso_type = sp->version == 4 ? CPG_VNET_GSO_TCPV4 : CPG_VNET_GSO_TCPV6,
+		.hdr_len = (uint16_t)(ip_len + TCP_HEADER),
+		.gso_size = gso_size,
+		.csum_start = ip_len,
+		.csum_offset = CPG_OFFLOAD_TCP_CSUM_OFFSET,
+	};
+}
+
+/*
+ * Segment k of the super-packet sp cut into mss-byte payloads: lengths,
+ * IPv4 ID, sequence number, flags (PSH on the last only), payload, and
+ * both checksums computed apart.
+ */
+static void assert_segment(const uint8_t *seg, size_t len, const struct tcp_spec *sp,
+			   size_t mss, unsigned int k, bool last)
+{
+	size_t ip_len = sp->version == 4 ? 20 : 40, off = k * mss;
+	size_t chunk = sp->payload - off < mss ? sp->payload - off : mss;
+	const uint8_t *tcp = seg + ip_len;
+
+	assert_int_equal(len, ip_len + TCP_HEADER + chunk);
+	assert_int_equal(seg[0] >> 4, sp->version);
+	if (sp->version == 4) {
+		assert_int_equal(cpg_bytes_get_be16(seg + 2), len);
+		assert_int_equal(cpg_bytes_get_be16(seg + 4), (uint16_t)(sp->id + k));
+		assert_true(ipv4_csum_ok(seg));
+	} else {
+		assert_int_equal(cpg_bytes_get_be16(seg + 4), len - 40);
+	}
+	assert_true(cpg_bytes_get_be32(tcp + 4) == sp->seq + (uint32_t)off);
+	assert_true(cpg_bytes_get_be32(tcp + 8) == TCP_ACK0);
+	assert_int_equal(tcp[13], last ? sp->flags : sp->flags & ~(TCP_PSH | TCP_FIN));
+	assert_true(tcp_csum_ok(seg, len));
+	for (size_t i = 0; i < chunk; i++)
+		if (tcp[TCP_HEADER + i] != payload_byte(sp->payload_from + off + i))
+			fail_msg("segment %u: payload byte %zu", k, i);
+}
+
+/*
+ * A's host writes a TCP super-packet of payload bytes for B: B's socket
+ * gets one record per segment of at most the MTU, each opening to the
+ * segment as the kernel would have cut it.
+ */
+static void super_packet_to_b(struct fixture *fx, int version, size_t payload)
+{
+	static uint8_t pkt[CPG_OFFLOAD_MAX_PACKET];
+	uint8_t wire[DGRAM_MAX], out[DGRAM_MAX];
+	size_t hdrs = (version == 4 ? 20 : 40) + TCP_HEADER, mss = MTU - hdrs;
+	struct tcp_spec sp = {
+		.version = version, .from = A, .to = B, .seq = TCP_SEQ0, .id = IP_ID0,
+		.flags = TCP_ACK | TCP_PSH, .payload = payload,
+	};
+	unsigned int segs = (unsigned int)((payload + mss - 1) / mss);
+	struct cpg_vnet_hdr vh = tso_hdr(&sp, (uint16_t)mss);
+	size_t len = make_tcp(fx, pkt, &sp, true);
+	struct cpg_dp_user_counters cnt;
+	struct cpg_dp_stats before, st;
+	struct cpg_record_rx rx;
+	union cpg_sockaddr from;
+
+	get_stats(fx, A, B, &before);
+	host_send_vnet(&fx->n[A], &vh, pkt, len);
+	run_loop(fx);
+	record_rx_init(fx, A, B, &rx);
+	for (unsigned int k = 0; k < segs; k++) {
+		uint8_t *seg;
+		size_t seg_len = wire_open(fx, A, B, &rx, wire, &seg);
+
+		assert_segment(seg, seg_len, &sp, mss, k, k + 1 == segs);
+	}
+	cpg_record_rx_free(&rx);
+	assert_int_equal(wire_recv(&fx->n[B], wire, &from), -1);
+	assert_int_equal(wire_recv(&fx->n[C], wire, &from), -1);
+	assert_int_equal(host_recv(&fx->n[A], out), -1);
+
+	get_stats(fx, A, B, &st);
+	assert_int_equal(st.tx_packets - before.tx_packets, segs);
+	assert_int_equal(st.tx_bytes - before.tx_bytes, payload + segs * hdrs);
+	for (int d = 0; d < CPG_DP_DROP_MAX; d++)
+		assert_int_equal(st.drops[d], 0);
+	cpg_dp_user_get_counters(fx->n[A].dp, &cnt);
+	assert_int_equal(cnt.malformed, 0);
+}
+
+/* 10 KB fit the slot a read goes to; 60 KB go on into the super-packet's
+ * own buffer. */
+static void test_vnet_tso4(void **state)
+{
+	super_packet_to_b(*state, 4, 10000);
+	super_packet_to_b(*state, 4, 60000);
+}
+
+static void test_vnet_tso6(void **state)
+{
+	super_packet_to_b(*state, 6, 10000);
+	super_packet_to_b(*state, 6, 60000);
+}
+
+/* A single packet with NEEDS_CSUM goes with its checksum finished, and is
+ * otherwise as written. */
+static void test_vnet_csum(void **state)
+{
+	struct fixture *fx = *state;
+	uint8_t pkt[DGRAM_MAX], wire[DGRAM_MAX], *plain;
+	struct tcp_spec sp = {
+		.version = 4, .from = A, .to = B, .seq = 77, .id = 5,
+		.flags = TCP_ACK | TCP_PSH, .payload = 333,
+	};
+	size_t len = make_tcp(fx, pkt, &sp, true), plain_len;
+	struct cpg_vnet_hdr vh = {
+		.flags = CPG_VNET_F_NEEDS_CSUM,
+		.csum_start = 20,
+		.csum_offset = CPG_OFFLOAD_TCP_CSUM_OFFSET,
+	};
+	struct cpg_record_rx rx;
+
+	assert_false(tcp_csum_ok(pkt, len));
+	host_send_vnet(&fx->n[A], &vh, pkt, len);
+	run_loop(fx);
+	record_rx_init(fx, A, B, &rx);
+	plain_len = wire_open(fx, A, B, &rx, wire, &plain);
+	cpg_record_rx_free(&rx);
+	assert_int_equal(plain_len, len);
+	assert_true(tcp_csum_ok(plain, plain_len));
+	assert_memory_equal(plain, pkt, 36);
+	assert_memory_equal(plain + 38, pkt + 38, len - 38);
+}
+
+/* What the device cannot have meant is counted and sends nothing. */
+static void test_vnet_malformed(void **state)
+{
+	struct fixture *fx = *state;
+	struct node *a = &fx->n[A];
+	uint8_t pkt[DGRAM_MAX], wire[DGRAM_MAX], out[DGRAM_MAX];
+	struct tcp_spec sp = {
+		.version = 4, .from = A, .to = B, .seq = 1, .id = 1, .flags = TCP_ACK,
+		.payload = 3000,
+	};
+	size_t len = make_tcp(fx, pkt, &sp, true);
+	struct cpg_vnet_hdr vh = tso_hdr(&sp, 1000);
+	struct cpg_dp_user_counters cnt;
+	union cpg_sockaddr from;
+	struct cpg_dp_stats st;
+
+	/* Shorter than a vnet header. */
+	host_send(a, pkt, CPG_VNET_HDR_LEN - 1);
+	/* A super-packet whose checksum is said to start past the TCP header. */
+	vh.csum_start = 24;
+	host_send_vnet(a, &vh, pkt, len);
+	/* UDP segmentation, which was not asked for. */
+	vh = tso_hdr(&sp, 1000);
+	vh.gso_type = CPG_VNET_GSO_UDP_L4;
+	host_send_vnet(a, &vh, pkt, len);
+	/* A single packet whose checksum would be written past its end. */
+	vh = (struct cpg_vnet_hdr){ .flags = CPG_VNET_F_NEEDS_CSUM, .csum_start = 20,
+				    .csum_offset = (uint16_t)(len - 20 - 1) };
+	host_send_vnet(a, &vh, pkt, len);
+	run_loop(fx);
+
+	cpg_dp_user_get_counters(a->dp, &cnt);
+	assert_int_equal(cnt.malformed, 4);
+	assert_int_equal(cnt.tun_errors, 0);
+	assert_int_equal(wire_recv(&fx->n[B], wire, &from), -1);
+	assert_int_equal(wire_recv(&fx->n[C], wire, &from), -1);
+	assert_int_equal(host_recv(a, out), -1);
+	get_stats(fx, A, B, &st);
+	assert_int_equal(st.tx_packets, 0);
+	assert_int_equal(a->no_peer_calls, 0);
+
+	/* The device still works. */
+	sp.payload = 100;
+	len = make_tcp(fx, pkt, &sp, true);
+	vh.csum_offset = CPG_OFFLOAD_TCP_CSUM_OFFSET;
+	host_send_vnet(a, &vh, pkt, len);
+	run_loop(fx);
+	assert_true(wire_recv(&fx->n[B], wire, &from) > 0);
+}
+
+/* The vnet header the host reads, all of its fields. */
+static void assert_vnet_hdr(const uint8_t *p, uint8_t flags, uint8_t gso_type, uint16_t hdr_len,
+			    uint16_t gso_size, uint16_t csum_start, uint16_t csum_offset)
+{
+	struct cpg_vnet_hdr vh;
+
+	cpg_vnet_hdr_decode(&vh, p);
+	assert_int_equal(vh.flags, flags);
+	assert_int_equal(vh.gso_type, gso_type);
+	assert_int_equal(vh.hdr_len, hdr_len);
+	assert_int_equal(vh.gso_size, gso_size);
+	assert_int_equal(vh.csum_start, csum_start);
+	assert_int_equal(vh.csum_offset, csum_offset);
+}
+
+#define RX_SEGS 4
+#define RX_MSS 1000
+
+/* The super-packet of RX_SEGS segments, total bytes, after its vnet header. */
+static void assert_merged(const uint8_t *pkt, int version, size_t total)
+{
+	size_t ip_len = version == 4 ? 20 : 40;
+	const uint8_t *tcp = pkt + ip_len;
+
+	if (version == 4) {
+		assert_int_equal(cpg_bytes_get_be16(pkt + 2), total);
+		assert_int_equal(cpg_bytes_get_be16(pkt + 4), IP_ID0);
+		assert_true(ipv4_csum_ok(pkt));
+	} else {
+		assert_int_equal(cpg_bytes_get_be16(pkt + 4), total - 40);
+	}
+	assert_true(cpg_bytes_get_be32(tcp + 4) == TCP_SEQ0);
+	assert_int_equal(tcp[13], TCP_ACK | TCP_PSH);	/* the last one's PSH */
+	/* Left for the kernel to finish: the pseudo-header's sum. */
+	assert_int_equal(cpg_bytes_get_be16(tcp + 16), ref_pseudo(pkt, total - ip_len));
+	for (size_t i = 0; i < RX_SEGS * RX_MSS; i++)
+		if (tcp[TCP_HEADER + i] != payload_byte(i))
+			fail_msg("merged payload byte %zu", i);
+}
+
+/*
+ * Records carrying consecutive segments of one TCP flow, fed to B: nothing
+ * reaches B's host until flush(), which writes them as one super-packet
+ * with a vnet header asking for segmentation; a UDP packet then goes alone,
+ * behind a vnet header saying nothing.
+ */
+static void coalesced_at_b(struct fixture *fx, int version)
+{
+	static uint8_t out[SUPER_MAX];
+	uint8_t wire[RX_SEGS][DGRAM_MAX], seg[DGRAM_MAX], udp[DGRAM_MAX];
+	size_t ip_len = version == 4 ? 20 : 40, hdrs = ip_len + TCP_HEADER;
+	size_t total = hdrs + RX_SEGS * RX_MSS;
+	union cpg_sockaddr from = fx->n[A].addr;
+	struct node *b = &fx->n[B];
+	struct cpg_dp_stats st;
+	uint64_t seq = SEQ0;
+	ssize_t n;
+	size_t len;
+
+	for (unsigned int k = 0; k < RX_SEGS; k++) {
+		struct tcp_spec sp = {
+			.version = version, .from = A, .to = B,
+			.seq = TCP_SEQ0 + k * RX_MSS, .id = (uint16_t)(IP_ID0 + k),
+			.flags = TCP_ACK | (k + 1 == RX_SEGS ? TCP_PSH : 0),
+			.payload = RX_MSS, .payload_from = k * RX_MSS,
+		};
+		size_t rlen;
+
+		len = make_tcp(fx, seg, &sp, false);
+		rlen = forge(fx, A, B, EPOCH, seq++, seg, len, wire[k]);
+		assert_true(input(b, wire[k], rlen, &from));
+	}
+	assert_int_equal(host_recv_big(b, out), -1);
+	b->dp->ops->flush(b->dp);
+
+	n = host_recv_big(b, out);
+	assert_int_equal(n, CPG_VNET_HDR_LEN + total);
+	assert_vnet_hdr(out, CPG_VNET_F_NEEDS_CSUM,
+			version == 4 ? CPG_VNET_GSO_TCPV4 : CPG_VNET_GSO_TCPV6, (uint16_t)hdrs,
+			RX_MSS, (uint16_t)ip_len, CPG_OFFLOAD_TCP_CSUM_OFFSET);
+	assert_merged(out + CPG_VNET_HDR_LEN, version, total);
+	assert_int_equal(host_recv_big(b, out), -1);
+
+	/* Not TCP: as it came. */
+	len = make_packet(udp, fx->n[A].vpn_ip, b->vpn_ip, 200, 0x21);
+	len = forge(fx, A, B, EPOCH, seq++, udp, len, wire[0]);
+	assert_true(input(b, wire[0], len, &from));
+	assert_int_equal(host_recv_big(b, out), -1);
+	b->dp->ops->flush(b->dp);
+	n = host_recv_big(b, out);
+	assert_int_equal(n, CPG_VNET_HDR_LEN + 20 + 8 + 200);
+	assert_vnet_hdr(out, 0, CPG_VNET_GSO_NONE, 0, 0, 0, 0);
+	assert_memory_equal(out + CPG_VNET_HDR_LEN, udp, 20 + 8 + 200);
+	assert_int_equal(host_recv_big(b, out), -1);
+
+	/* A flush with nothing kept back writes nothing. */
+	b->dp->ops->flush(b->dp);
+	assert_int_equal(host_recv_big(b, out), -1);
+	get_stats(fx, B, A, &st);
+	assert_int_equal(st.rx_packets, RX_SEGS + 1);
+	for (int d = 0; d < CPG_DP_DROP_MAX; d++)
+		assert_int_equal(st.drops[d], 0);
+}
+
+static void test_vnet_rx_coalesce4(void **state)
+{
+	coalesced_at_b(*state, 4);
+}
+
+static void test_vnet_rx_coalesce6(void **state)
+{
+	coalesced_at_b(*state, 6);
+}
+
+/* What the data plane writes of its own (a packet to our own address, ICMP
+ * errors) has a vnet header too, saying nothing. */
+static void test_vnet_own_writes(void **state)
+{
+	struct fixture *fx = *state;
+	struct node *a = &fx->n[A], *b = &fx->n[B];
+	uint8_t pkt[DGRAM_MAX], out[DGRAM_MAX], wire[DGRAM_MAX];
+	struct cpg_dp_user_counters cnt;
+	union cpg_sockaddr from;
+	ssize_t n;
+	size_t len;
+
+	len = make_packet(pkt, a->vpn_ip, a->vpn_ip, 100, 0x31);
+	host_send_plain(a, pkt, len);
+	run_loop(fx);
+	n = host_recv(a, out);
+	assert_int_equal(n, CPG_VNET_HDR_LEN + len);
+	assert_vnet_hdr(out, 0, 0, 0, 0, 0, 0);
+	assert_memory_equal(out + CPG_VNET_HDR_LEN, pkt, len);
+	cpg_dp_user_get_counters(a->dp, &cnt);
+	assert_int_equal(cnt.loopback, 1);
+
+	/* IPv4 with DF, one byte over the MTU. */
+	len = make_packet(pkt, a->vpn_ip, b->vpn_ip, MTU + 1 - 28, 0x32);
+	set_df(pkt);
+	host_send_plain(a, pkt, len);
+	run_loop(fx);
+	n = host_recv(a, out);
+	assert_vnet_hdr(out, 0, 0, 0, 0, 0, 0);
+	assert_frag_needed(fx, out + CPG_VNET_HDR_LEN, n - CPG_VNET_HDR_LEN, pkt);
+
+	/* IPv6: Packet Too Big. */
+	len = make_packet6(pkt, a->vpn_ip6, b->vpn_ip6, MTU + 1 - 48, 0x33);
+	host_send_plain(a, pkt, len);
+	run_loop(fx);
+	n = host_recv(a, out);
+	assert_int_equal(n, CPG_VNET_HDR_LEN + 1280);
+	assert_vnet_hdr(out, 0, 0, 0, 0, 0, 0);
+	assert_int_equal(out[CPG_VNET_HDR_LEN + 40], 2);
+	assert_int_equal(cpg_bytes_get_be32(out + CPG_VNET_HDR_LEN + 44), MTU);
+
+	assert_int_equal(host_recv(a, out), -1);
+	assert_int_equal(wire_recv(b, wire, &from), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1944,6 +2454,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ipv6_add_peer, setup_chacha, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_scan, setup_idle, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_timer, setup_idle_1s, teardown),
+		cmocka_unit_test_setup_teardown(test_vnet_tso4, setup_vnet_aes128, teardown),
+		cmocka_unit_test_setup_teardown(test_vnet_tso6, setup_vnet_chacha, teardown),
+		cmocka_unit_test_setup_teardown(test_vnet_csum, setup_vnet_aes128, teardown),
+		cmocka_unit_test_setup_teardown(test_vnet_malformed, setup_vnet_aes128, teardown),
+		cmocka_unit_test_setup_teardown(test_vnet_rx_coalesce4, setup_vnet_aes128,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_vnet_rx_coalesce6, setup_vnet_chacha,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_vnet_own_writes, setup_vnet_aes128, teardown),
 	};
 
 	cpg_log_init("test_dp_user", LOG_DEBUG, false);
