@@ -985,16 +985,19 @@ static int tx_from_device(struct dp_user *dp)
 static void tun_ready(struct cpg_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct dp_user *dp = arg;
-	int i, st = 0;
+	int i, st = 0, read_errno;
 
 	for (i = 0; i < CPG_DP_USER_TX_BATCH; i++) {
 		st = tx_from_device(dp);
 		if (st <= 0)
 			break;
 	}
+	/* The read's error is the one to log, not a failed send's. */
+	read_errno = errno;
 	cpg_udp_batch_flush(&dp->out);
 	if (st >= 0)
 		return;
+	errno = read_errno;
 	/* Ready, yet its first read fails: the device is gone (its other end
 	 * closed, or the interface deleted, which leaves it readable). Stop
 	 * polling rather than spin. */
