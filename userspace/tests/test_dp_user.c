@@ -39,6 +39,7 @@
 #include "offload.h"
 #include "record.h"
 #include "ref_csum.h"
+#include "udp_batch.h"
 
 #define NODES 3
 #define A 0
@@ -2411,6 +2412,94 @@ static void test_vnet_own_writes(void **state)
 	assert_int_equal(wire_recv(b, wire, &from), -1);
 }
 
+/*
+ * Super-packets of more segments in all than a batch holds: the queue is
+ * sent when full, mid-super-packet, and B still gets every segment, in
+ * order, each record opening to the segment expected.
+ */
+static void test_vnet_tso_batch_full(void **state)
+{
+	struct fixture *fx = *state;
+	static uint8_t pkt[CPG_OFFLOAD_MAX_PACKET];
+	uint8_t wire[DGRAM_MAX];
+	const size_t mss = MTU - 40, payload = 60000;
+	const unsigned int supers = 3, segs = (unsigned int)((payload + mss - 1) / mss);
+	int rcvbuf = 1 << 20;
+	struct cpg_record_rx rx;
+	union cpg_sockaddr from;
+	struct cpg_dp_stats st;
+	struct tcp_spec sp[3];
+
+	assert_true(supers * segs > CPG_UDP_BATCH_MAX);
+	/* 135 records at once: more than the default buffer holds. */
+	assert_int_equal(setsockopt(fx->n[B].udp_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+				    sizeof(rcvbuf)), 0);
+	for (unsigned int s = 0; s < supers; s++) {
+		struct cpg_vnet_hdr vh;
+		size_t len;
+
+		sp[s] = (struct tcp_spec){
+			.version = 4, .from = A, .to = B, .seq = TCP_SEQ0 + s * (uint32_t)payload,
+			.id = (uint16_t)(IP_ID0 + s * segs), .flags = TCP_ACK, .payload = payload,
+			.payload_from = s * payload,
+		};
+		vh = tso_hdr(&sp[s], (uint16_t)mss);
+		len = make_tcp(fx, pkt, &sp[s], true);
+		host_send_vnet(&fx->n[A], &vh, pkt, len);
+	}
+	run_loop(fx);
+
+	record_rx_init(fx, A, B, &rx);
+	for (unsigned int s = 0; s < supers; s++) {
+		for (unsigned int k = 0; k < segs; k++) {
+			uint8_t *seg;
+			size_t seg_len = wire_open(fx, A, B, &rx, wire, &seg);
+
+			assert_segment(seg, seg_len, &sp[s], mss, k, k + 1 == segs);
+		}
+	}
+	cpg_record_rx_free(&rx);
+	assert_int_equal(wire_recv(&fx->n[B], wire, &from), -1);
+	get_stats(fx, A, B, &st);
+	assert_int_equal(st.tx_packets, supers * segs);
+}
+
+/*
+ * More packets between two flushes than the coalescing holds
+ * (CPG_GRO_MAX_PACKETS): the first ones are written when it fills, the
+ * rest at flush(), all in order.
+ */
+static void test_vnet_rx_many(void **state)
+{
+	struct fixture *fx = *state;
+	struct node *b = &fx->n[B];
+	const unsigned int count = CPG_GRO_MAX_PACKETS + 3;
+	static uint8_t wire[CPG_GRO_MAX_PACKETS + 3][256];
+	union cpg_sockaddr from = fx->n[A].addr;
+	uint8_t pkt[DGRAM_MAX], out[DGRAM_MAX];
+	unsigned int written = 0;
+	size_t len = 0;
+
+	for (unsigned int i = 0; i < count; i++) {
+		size_t rlen;
+
+		len = make_packet(pkt, fx->n[A].vpn_ip, b->vpn_ip, 100, (uint8_t)i);
+		rlen = forge(fx, A, B, EPOCH, SEQ0 + i, pkt, len, wire[i]);
+		assert_true(rlen <= sizeof(wire[i]));
+		assert_true(input(b, wire[i], rlen, &from));
+	}
+	while (host_recv(b, out) > 0)
+		written++;
+	assert_int_equal(written, CPG_GRO_MAX_PACKETS);
+	b->dp->ops->flush(b->dp);
+	for (unsigned int i = CPG_GRO_MAX_PACKETS; i < count; i++) {
+		assert_int_equal(host_recv(b, out), CPG_VNET_HDR_LEN + len);
+		make_packet(pkt, fx->n[A].vpn_ip, b->vpn_ip, 100, (uint8_t)i);
+		assert_memory_equal(out + CPG_VNET_HDR_LEN, pkt, len);
+	}
+	assert_int_equal(host_recv(b, out), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2463,6 +2552,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_vnet_rx_coalesce6, setup_vnet_chacha,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_vnet_own_writes, setup_vnet_aes128, teardown),
+		cmocka_unit_test_setup_teardown(test_vnet_tso_batch_full, setup_vnet_aes128,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_vnet_rx_many, setup_vnet_chacha, teardown),
 	};
 
 	cpg_log_init("test_dp_user", LOG_DEBUG, false);
