@@ -1929,6 +1929,48 @@ static void test_ipv6_add_peer(void **state)
 	assert_int_equal(dp->no_peer_drops, 3);
 }
 
+/*
+ * Records the socket refuses (B moved to an IPv6 endpoint that A's IPv4
+ * socket cannot reach: EAFNOSUPPORT) are taken back from B's counters and
+ * counted as send errors, whether they went alone or in a GSO run; C's
+ * record in the same batch still leaves.
+ */
+static void test_tx_failed(void **state)
+{
+	struct fixture *fx = *state;
+	struct cpg_dp *dp = fx->n[A].dp;
+	union cpg_sockaddr ep6, from;
+	uint8_t pkt[DGRAM_MAX], wire[DGRAM_MAX], out[DGRAM_MAX];
+	struct cpg_dp_stats st;
+	size_t len;
+
+	memset(&ep6, 0, sizeof(ep6));
+	ep6.in6.sin6_family = AF_INET6;
+	ep6.in6.sin6_addr = in6addr_loopback;
+	ep6.in6.sin6_port = htons(9);
+	assert_int_equal(dp->ops->set_endpoint(dp, fx->n[B].vpn_ip, &ep6), 0);
+	len = make_packet(pkt, fx->n[A].vpn_ip, fx->n[B].vpn_ip, 50, 1);
+	host_send(&fx->n[A], pkt, len);
+	len = make_packet(pkt, fx->n[A].vpn_ip, fx->n[C].vpn_ip, 60, 2);
+	host_send(&fx->n[A], pkt, len);
+	for (int i = 0; i < 3; i++) {	/* equal records: one GSO run */
+		len = make_packet(pkt, fx->n[A].vpn_ip, fx->n[B].vpn_ip, 70, 3);
+		host_send(&fx->n[A], pkt, len);
+	}
+	run_loop(fx);
+
+	get_stats(fx, A, B, &st);
+	assert_int_equal(st.tx_packets, 0);
+	assert_int_equal(st.tx_bytes, 0);
+	assert_int_equal(st.drops[CPG_DP_DROP_TX_ERROR], 4);
+	relay(fx, A, C, wire);
+	assert_int_equal(host_recv(&fx->n[C], out), 20 + 8 + 60);
+	get_stats(fx, A, C, &st);
+	assert_int_equal(st.tx_packets, 1);
+	assert_int_equal(st.drops[CPG_DP_DROP_TX_ERROR], 0);
+	assert_int_equal(wire_recv(&fx->n[B], wire, &from), -1);
+}
+
 /* ---- vnet header: TCP offloads ------------------------------------------- */
 
 #define TCP_HEADER 20
@@ -2543,6 +2585,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ipv6_add_peer, setup_chacha, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_scan, setup_idle, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_timer, setup_idle_1s, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_failed, setup_aes128, teardown),
 		cmocka_unit_test_setup_teardown(test_vnet_tso4, setup_vnet_aes128, teardown),
 		cmocka_unit_test_setup_teardown(test_vnet_tso6, setup_vnet_chacha, teardown),
 		cmocka_unit_test_setup_teardown(test_vnet_csum, setup_vnet_aes128, teardown),
