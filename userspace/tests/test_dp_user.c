@@ -2084,6 +2084,15 @@ static ssize_t host_recv_big(struct node *n, uint8_t *buf)
 	return recv(n->host_fd, buf, SUPER_MAX, MSG_DONTWAIT);
 }
 
+/* Room on n's socket for the records of several super-packets at once,
+ * which the default buffer may not have. */
+static void big_rcvbuf(struct node *n)
+{
+	int size = 1 << 20;
+
+	assert_int_equal(setsockopt(n->udp_fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)), 0);
+}
+
 /* Receiving as to does from from: the test's own copy of the keys. */
 static void record_rx_init(struct fixture *fx, int from, int to, struct cpg_record_rx *rx)
 {
@@ -2177,6 +2186,7 @@ static void super_packet_to_b(struct fixture *fx, int version, size_t payload)
 	struct cpg_record_rx rx;
 	union cpg_sockaddr from;
 
+	big_rcvbuf(&fx->n[B]);
 	get_stats(fx, A, B, &before);
 	host_send_vnet(&fx->n[A], &vh, pkt, len);
 	run_loop(fx);
@@ -2466,16 +2476,13 @@ static void test_vnet_tso_batch_full(void **state)
 	uint8_t wire[DGRAM_MAX];
 	const size_t mss = MTU - 40, payload = 60000;
 	const unsigned int supers = 3, segs = (unsigned int)((payload + mss - 1) / mss);
-	int rcvbuf = 1 << 20;
 	struct cpg_record_rx rx;
 	union cpg_sockaddr from;
 	struct cpg_dp_stats st;
 	struct tcp_spec sp[3];
 
 	assert_true(supers * segs > CPG_UDP_BATCH_MAX);
-	/* 135 records at once: more than the default buffer holds. */
-	assert_int_equal(setsockopt(fx->n[B].udp_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
-				    sizeof(rcvbuf)), 0);
+	big_rcvbuf(&fx->n[B]);
 	for (unsigned int s = 0; s < supers; s++) {
 		struct cpg_vnet_hdr vh;
 		size_t len;
