@@ -70,9 +70,8 @@
 /* RFC 7983: DTLS records start with a byte in 20-63. */
 #define DTLS_FIRST_BYTE_MIN 20
 #define DTLS_FIRST_BYTE_MAX 63
-#define RECV_BUF_SIZE 65536
-/* Datagrams read per wakeup, so that the device, timers and signals get
- * their turn. */
+/* Messages (datagrams, or UDP GRO runs) read per wakeup, so that the device,
+ * timers and signals get their turn. */
 #define RECV_BATCH 64
 /* A FIFO slot holds a packet of the device's MTU, or of Ethernet's when
  * the MTU is smaller (the admin may raise it later). */
@@ -141,6 +140,7 @@ struct vpn {
 	union cpg_sockaddr bound;	/* the socket's address */
 	struct cpg_loop_io io;
 	bool fd_watched;
+	struct cpg_udp_rx rx;		/* what the socket brings, several at a time */
 	struct cpg_rdvc *rdvc;
 	struct rdvlink *link;		/* rdv_auth: the channel to the RDV; else NULL */
 	union cpg_sockaddr public_ep;	/* as the RDV sees us */
@@ -1280,36 +1280,38 @@ static void datagram_in(struct vpn *v, uint8_t *buf, size_t len, const union cpg
 	peer_dtls_update(v, p);
 }
 
+/* One read's message: its datagrams (a UDP GRO run of seg_len each, the
+ * last maybe shorter). */
+static void message_in(struct vpn *v, struct cpg_udp_rx_msg *m)
+{
+	size_t off = 0;
+
+	do {
+		size_t len = m->len - off < m->seg_len ? m->len - off : m->seg_len;
+
+		datagram_in(v, m->buf + off, len, &m->from);
+		off += len;
+	} while (off < m->len);
+}
+
 static void socket_ready(struct cpg_loop *loop, int fd, uint32_t events, void *arg)
 {
-	static uint8_t buf[RECV_BUF_SIZE];
 	struct vpn *v = arg;
 
-	for (int i = 0; i < RECV_BATCH; i++) {
-		union cpg_sockaddr from;
-		size_t seg_len;
-		ssize_t n = cpg_udp_recv(fd, buf, sizeof(buf), &from, &seg_len);
+	for (int i = 0; i < RECV_BATCH; i += CPG_UDP_RX_MSGS) {
+		int n = cpg_udp_rx_read(&v->rx, fd);
 
+		if (n == 0)
+			return;
+		/* ECONNREFUSED and friends: an ICMP error about an earlier
+		 * datagram; the socket goes on. */
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			/* ECONNREFUSED and friends: an ICMP error about an
-			 * earlier datagram; the socket goes on. */
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				log_debug("recvfrom: %m");
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return;
+			log_debug("recvmmsg: %m");
 			continue;
 		}
-		/* UDP GRO: datagrams of seg_len bytes, the last maybe shorter. */
-		size_t off = 0;
-
-		do {
-			size_t len = (size_t)n - off < seg_len ? (size_t)n - off : seg_len;
-
-			datagram_in(v, buf + off, len, &from);
-			off += len;
-		} while (off < (size_t)n);
+		for (int k = 0; k < n; k++)
+			message_in(v, &v->rx.msgs[k]);
+		/* The data plane may keep pointers into the buffers until then. */
 		if (v->dp->ops->flush)
 			v->dp->ops->flush(v->dp);
 	}
@@ -1814,6 +1816,11 @@ struct vpn *vpn_new(struct cpg_loop *loop, const struct cpg_config *cfg)
 	v->loop = loop;
 	v->cfg = cfg;
 	v->rc.fd = -1;
+	if (cpg_udp_rx_init(&v->rx) < 0) {
+		log_err("out of memory");
+		free(v);
+		return NULL;
+	}
 	v->fifo_slot = cfg->tun_mtu > FIFO_MIN_SLOT ? (size_t)cfg->tun_mtu : FIFO_MIN_SLOT;
 	v->dead_ms = VPN_DEAD_KEEPALIVES * keepalive_ms;
 	if (v->dead_ms < VPN_DEAD_MIN_MS)
@@ -1949,5 +1956,6 @@ void vpn_free(struct vpn *v)
 	peer_table_destroy(&v->peers);
 	ask6_free_all(v);
 	cpg_dtls_ctx_put(v->dtls);
+	cpg_udp_rx_free(&v->rx);
 	free(v);
 }

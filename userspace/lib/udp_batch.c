@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -11,7 +12,8 @@
 #include "udp_batch.h"
 
 #if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
-#define HAVE_SENDMMSG 1
+/* sendmmsg() and recvmmsg(): Linux 3.0, FreeBSD 11, NetBSD 7, OpenBSD 7.2. */
+#define HAVE_MMSG 1
 #endif
 
 void cpg_udp_batch_init(struct cpg_udp_batch *b, int fd, int family, cpg_udp_failed_fn failed,
@@ -118,7 +120,7 @@ static int send_gso(struct cpg_udp_batch *b, unsigned int i, unsigned int count)
 /* Without GSO, from i, count datagrams: sendmmsg() where there is one. */
 static void send_each(struct cpg_udp_batch *b, unsigned int i, unsigned int count)
 {
-#ifdef HAVE_SENDMMSG
+#ifdef HAVE_MMSG
 	struct mmsghdr msgs[CPG_UDP_BATCH_MAX];
 	unsigned int k = 0;
 
@@ -234,6 +236,28 @@ int cpg_udp_gro_enable(int fd)
 #endif
 }
 
+/* The length of each datagram of a read of n bytes: UDP_GRO's, or n. */
+static size_t gro_seg_len(struct msghdr *msg, size_t n)
+{
+	size_t seg_len = n;
+
+#ifdef UDP_GRO
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+		int gso_size;
+
+		if (c->cmsg_level != SOL_UDP || c->cmsg_type != UDP_GRO ||
+		    c->cmsg_len < CMSG_LEN(sizeof(gso_size)))
+			continue;
+		memcpy(&gso_size, CMSG_DATA(c), sizeof(gso_size));
+		if (gso_size > 0 && (size_t)gso_size < seg_len)
+			seg_len = (size_t)gso_size;
+	}
+#else
+	(void)msg;
+#endif
+	return seg_len;
+}
+
 ssize_t cpg_udp_recv(int fd, void *buf, size_t len, union cpg_sockaddr *from, size_t *seg_len)
 {
 	union {
@@ -253,19 +277,84 @@ ssize_t cpg_udp_recv(int fd, void *buf, size_t len, union cpg_sockaddr *from, si
 
 	if (n < 0)
 		return n;
-	*seg_len = (size_t)n;
-#ifdef UDP_GRO
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-		int gso_size;
-
-		if (c->cmsg_level != SOL_UDP || c->cmsg_type != UDP_GRO ||
-		    c->cmsg_len < CMSG_LEN(sizeof(gso_size)))
-			continue;
-		memcpy(&gso_size, CMSG_DATA(c), sizeof(gso_size));
-		if (gso_size > 0 && (size_t)gso_size < *seg_len)
-			*seg_len = (size_t)gso_size;
-	}
-#endif
+	*seg_len = gro_seg_len(&msg, (size_t)n);
 	cpg_sockaddr_unmap(from);
 	return n;
+}
+
+int cpg_udp_rx_init(struct cpg_udp_rx *rx)
+{
+	memset(rx, 0, sizeof(*rx));
+	/* Pages are touched as datagrams fill them. */
+	rx->mem = malloc((size_t)CPG_UDP_RX_MSGS * CPG_UDP_RX_BUF);
+	if (!rx->mem)
+		return -1;
+	for (unsigned int i = 0; i < CPG_UDP_RX_MSGS; i++)
+		rx->msgs[i].buf = rx->mem + (size_t)i * CPG_UDP_RX_BUF;
+	return 0;
+}
+
+void cpg_udp_rx_free(struct cpg_udp_rx *rx)
+{
+	free(rx->mem);
+	rx->mem = NULL;
+}
+
+/* m's msghdr, ready for a read. */
+static void rx_msghdr(struct cpg_udp_rx_msg *m, struct msghdr *h)
+{
+	m->iov = (struct iovec){ .iov_base = m->buf, .iov_len = CPG_UDP_RX_BUF };
+	*h = (struct msghdr){
+		.msg_name = &m->from.sa,
+		.msg_namelen = sizeof(m->from),
+		.msg_iov = &m->iov,
+		.msg_iovlen = 1,
+		.msg_control = m->control.buf,
+		.msg_controllen = sizeof(m->control.buf),
+	};
+}
+
+/* m was read into: its length, its datagrams' and its sender's. */
+static void rx_done(struct cpg_udp_rx_msg *m, struct msghdr *h, size_t n)
+{
+	m->len = n;
+	m->seg_len = gro_seg_len(h, n);
+	cpg_sockaddr_unmap(&m->from);
+}
+
+int cpg_udp_rx_read(struct cpg_udp_rx *rx, int fd)
+{
+#ifdef HAVE_MMSG
+	struct mmsghdr hdrs[CPG_UDP_RX_MSGS];
+	int n;
+
+	for (unsigned int i = 0; i < CPG_UDP_RX_MSGS; i++) {
+		rx_msghdr(&rx->msgs[i], &hdrs[i].msg_hdr);
+		hdrs[i].msg_len = 0;
+	}
+	do
+		n = recvmmsg(fd, hdrs, CPG_UDP_RX_MSGS, MSG_DONTWAIT, NULL);
+	while (n < 0 && errno == EINTR);
+	rx->n = 0;
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+	for (int i = 0; i < n; i++)
+		rx_done(&rx->msgs[i], &hdrs[i].msg_hdr, hdrs[i].msg_len);
+	rx->n = (unsigned int)n;
+	return n;
+#else
+	struct msghdr h;
+	ssize_t n;
+
+	rx_msghdr(&rx->msgs[0], &h);
+	do
+		n = recvmsg(fd, &h, MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	rx->n = 0;
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+	rx_done(&rx->msgs[0], &h, (size_t)n);
+	rx->n = 1;
+	return 1;
+#endif
 }

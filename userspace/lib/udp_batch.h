@@ -18,15 +18,18 @@
  * outer IP to fragment), keeps records of that length or more off GSO. Each
  * refused run is sent again without it: nothing is lost to the attempt.
  *
- * Receiving: with UDP GRO on (Linux 5.0), one recvmsg() brings up to 64 KB
- * of consecutive datagrams of one sender and one length, the length in a
- * control message; cpg_udp_recv() says how long each one is.
+ * Receiving: struct cpg_udp_rx reads several datagrams per system call
+ * (recvmmsg() where the system has it). With UDP GRO on (Linux 5.0), each
+ * may be a run of up to 64 KB of consecutive datagrams of one sender and one
+ * length, the length in a control message: seg_len says how long each one
+ * is.
  */
 #ifndef CPG_UDP_BATCH_H
 #define CPG_UDP_BATCH_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -80,6 +83,38 @@ void cpg_udp_batch_add(struct cpg_udp_batch *b, const void *buf, size_t len,
 		       const union cpg_sockaddr *to, void *owner);
 /* Send what is queued; failed() hears of each datagram not sent. */
 void cpg_udp_batch_flush(struct cpg_udp_batch *b);
+
+/* Reads of one cpg_udp_rx_read(), and what each may hold: a GRO run. */
+#define CPG_UDP_RX_MSGS 8
+#define CPG_UDP_RX_BUF 65536
+
+struct cpg_udp_rx_msg {
+	uint8_t *buf;
+	size_t len;		/* bytes read */
+	size_t seg_len;		/* each datagram's, the last one's maybe less */
+	union cpg_sockaddr from;
+	union {
+		char buf[64];	/* UDP_GRO's control message */
+		struct cmsghdr align;
+	} control;
+	struct iovec iov;
+};
+
+struct cpg_udp_rx {
+	unsigned int n;		/* messages the last read filled */
+	struct cpg_udp_rx_msg msgs[CPG_UDP_RX_MSGS];
+	uint8_t *mem;
+};
+
+/* Its buffers: 0, or -1 when out of memory. */
+int cpg_udp_rx_init(struct cpg_udp_rx *rx);
+void cpg_udp_rx_free(struct cpg_udp_rx *rx);
+/*
+ * One read of up to CPG_UDP_RX_MSGS messages from fd into rx->msgs: how
+ * many (also in rx->n), 0 when none is waiting, -1 with errno (an ICMP error
+ * about an earlier datagram, for one: the socket goes on).
+ */
+int cpg_udp_rx_read(struct cpg_udp_rx *rx, int fd);
 
 /* UDP GRO on for fd: 0; -1 with errno when the kernel refuses it; 1, and
  * nothing tried, where the system has no such thing (anything but Linux). */
