@@ -700,6 +700,60 @@ static void test_full(void **state)
 	assert_int_equal(fx->b.sent, CPG_UDP_BATCH_MAX);
 }
 
+/*
+ * cpg_udp_rx_read(): two GSO runs (5 x 1200 and a 700; a 1500 and a 3) and a
+ * single record, waiting on a GRO receiver, come in one read as three
+ * messages (where the kernel coalesces; else as nine, in two reads), each
+ * with its sender, its datagrams' length and their bytes; then nothing.
+ */
+static void test_rx_read(void **state)
+{
+	struct fixture *fx = *state;
+	union cpg_sockaddr local = test_ep4("127.0.0.1", 0);
+	struct cpg_udp_rx rx;
+	unsigned int next = 0, messages = 0, reads = 0;
+	int n;
+
+	open_rx(fx, 0, false, true);
+	open_tx(fx, &local);
+	queue_many(fx, 0, 5, 1200);
+	queue(fx, 0, 700);
+	queue(fx, 0, 64);
+	queue(fx, 0, 1500);
+	queue(fx, 0, 3);
+	cpg_udp_batch_flush(&fx->b);
+	assert_int_equal(fx->failed_calls, 0);
+	assert_int_equal(cpg_udp_rx_init(&rx), 0);
+	while ((n = cpg_udp_rx_read(&rx, fx->rx[0])) > 0) {
+		assert_int_equal(n, (int)rx.n);
+		reads++;
+		messages += (unsigned int)n;
+		for (int k = 0; k < n; k++) {
+			const struct cpg_udp_rx_msg *m = &rx.msgs[k];
+
+			assert_int_equal(m->from.sa.sa_family, AF_INET);
+			for (size_t off = 0; off < m->len; next++) {
+				size_t len = m->len - off < m->seg_len ? m->len - off : m->seg_len;
+
+				assert_true(next < fx->n);
+				assert_int_equal(len, fx->len[next]);
+				assert_memory_equal(m->buf + off, fx->buf[next], len);
+				off += len;
+			}
+		}
+	}
+	assert_int_equal(n, 0);
+	assert_int_equal(next, fx->n);
+	if (messages == fx->n) {
+		print_message("the kernel did not coalesce: %u reads of single datagrams\n", reads);
+		assert_int_equal(reads, 2);
+	} else {
+		assert_int_equal(messages, 3);
+		assert_int_equal(reads, 1);
+	}
+	cpg_udp_rx_free(&rx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -716,6 +770,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gso_refused_len, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gso_refused_by_kernel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_read, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
