@@ -140,8 +140,15 @@ static void send_each(struct cpg_udp_batch *b, unsigned int i, unsigned int coun
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			/* The first of those left failed; the rest may not. */
-			fail(b, i + k, 1, n < 0 ? errno : EIO);
+			int err = n < 0 ? errno : EIO;
+
+			/* A full socket buffer refuses the rest too; other
+			 * errors are the first one's, the rest may go. */
+			if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
+				fail(b, i + k, count - k, err);
+				break;
+			}
+			fail(b, i + k, 1, err);
 			k++;
 			continue;
 		}
