@@ -61,8 +61,10 @@ topo_host6_only G nat2 "$G_IP6"
 topology6() {
 	local h ok=0
 
+	# One echo within 5 s, a ping a second: on a loaded machine the first
+	# may go before neighbour discovery has found the router.
 	for h in A B F G D; do
-		in_ns "$h" ping -6 -n -q -c 1 -W 2 "$RDV_IP6" >/dev/null 2>&1 && continue
+		in_ns "$h" ping -6 -n -q -c 1 -w 5 "$RDV_IP6" >/dev/null 2>&1 && continue
 		ktap_print_msg "$h cannot ping the RDV at $RDV_IP6"
 		ok=1
 	done
