@@ -60,11 +60,14 @@ BOOT_MODULES="tun veth dummy bridge udp_tunnel ip6_udp_tunnel
 # need them skip. ctnetlink, for conntrack(8) to make a NAT forget.
 OPTIONAL_BOOT_MODULES="nf_conntrack_netlink"
 # Installed, loaded on demand: what campagnol.ko's AEADs may be built from,
-# nftables/diagnostic extras, what holds or delays one flow only (a prio
-# qdisc, a u32 filter, a plug qdisc), and BBR for TCP through a lossy path.
+# nftables/diagnostic extras, what delays one flow only (a prio qdisc and a
+# u32 filter), and BBR for TCP through a lossy path.
 AVAILABLE_MODULES="gcm ghash_generic ghash_clmulni_intel aesni_intel ctr
 	chacha20poly1305 chacha_generic chacha_x86_64 poly1305_generic poly1305_x86_64 pcrypt crypto_user
-	nft_reject_inet nft_fib_inet nft_limit udp_diag inet_diag sch_prio cls_u32 sch_plug tcp_bbr"
+	nft_reject_inet nft_fib_inet nft_limit udp_diag inet_diag sch_prio cls_u32 tcp_bbr"
+# Installed when the kernel has them (the debug kernel has fewer): a plug
+# qdisc, which holds packets until told (kmod_rekey.sh; netem otherwise).
+OPTIONAL_MODULES="sch_plug"
 # The Campagnol binaries copied from --bin-dir when they exist there.
 CPG_BINARIES="campagnol campagnol_rdv campagnol-status campagnol-punch campagnol-rdv-load
 	udp-replay udp-garbage"
@@ -418,6 +421,14 @@ for m in $OPTIONAL_BOOT_MODULES; do
 		BOOT_MODULES="$BOOT_MODULES $m"
 	else
 		echo "mkinitramfs: $m is not in this kernel: the tests that need it skip" >&2
+	fi
+done
+
+for m in $OPTIONAL_MODULES; do
+	if has_module "$m"; then
+		AVAILABLE_MODULES="$AVAILABLE_MODULES $m"
+	else
+		echo "mkinitramfs: $m is not in this kernel: the tests that use it do without" >&2
 	fi
 done
 
