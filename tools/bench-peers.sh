@@ -19,15 +19,16 @@
 #     kmod-vm/campagnol.ko), selftests/vm/bench/kmod_peers.sh:
 #     - campagnol.ko's kernel memory per peer: cpg-nltest adds
 #       CPG_BENCH_KMOD_PEERS peers to one device, with keys of each cipher for
-#       both directions (and without keys), and the difference of the
-#       kernel's slab (Slab in /proc/meminfo) and per-CPU memory (Percpu) is
-#       divided by their number (why these: see kmod_peers.sh);
+#       both directions (and without keys), and the growth of the slab
+#       objects in use (/sys/kernel/slab) and of the per-CPU memory (Percpu
+#       of /proc/meminfo) is divided by their number (why these: see
+#       kmod_peers.sh);
 #     - the daemon with the kernel data plane: this script's step 1 inside
 #       the VM, --data-plane=kernel, with CPG_BENCH_VM_PEERS peer daemons:
 #       a thousand daemons do not fit a 2-vCPU TCG VM in reasonable time,
 #       so the per-peer growth is measured on fewer and labelled so.
 #
-# About 4 minutes for step 1 with 1000 peers (half of it making their
+# About 5 minutes for step 1 with 1000 peers (2 of them making their
 # certificates), 6 to 10 for step 2 under TCG. Peak memory: about 5 MB per
 # peer daemon on the host (5 GB for 1000), 2 GiB for the VM.
 #
@@ -46,12 +47,14 @@
 #   CPG_BENCH_VM_PEERS     peer daemons in the VM, kernel data plane (100)
 #   CPG_BENCH_MEMORY       the VM's MiB (2048)
 #   CPG_BENCH_LOG_DIR      keep the VM's output (bench-peers.txt) and logs
+#   CPG_BENCH_PKI          the certificates of an earlier run (CPG_KEEP_TMP=1
+#                          keeps them, in pki/), used when they go up to
+#                          p$CPG_BENCH_PEERS: about 2 minutes saved
 #   CPG_VM_ACCEL           auto|kvm|tcg (selftests/vm/run.sh)
 #
 # Internal: tools/bench-peers.sh --fleet [BUILD_DIR] runs step 1 alone and
 # prints its figures as "fleet KEY=VALUE" lines, with the data plane of
-# CPG_DATA_PLANE and the certificates of CPG_BENCH_PKI when set (a CA
-# directory with T's and p1...pN's): how kmod_peers.sh runs it in the VM.
+# CPG_DATA_PLANE: how kmod_peers.sh runs it in the VM.
 set -u
 
 fleet_only=""
@@ -138,8 +141,9 @@ progress() {
 # More processes and files than a machine's defaults may allow: each peer
 # daemon is a process with a dozen descriptors, T holds one UDP socket for
 # all its tunnels. Only what is below what the run needs is raised, and said.
+# raise_limits N: for N peer daemons.
 raise_limits() {
-	local need=$((2 * peers + 1000)) cur
+	local need=$((2 * $1 + 1000)) cur
 
 	cur=$(cat /proc/sys/kernel/pid_max)
 	if [ "$cur" -lt "$need" ]; then
@@ -169,14 +173,17 @@ make_ca() {
 	done
 }
 
-# make_pki N: make_ca for N peers in $CPG_TMP/pki, or a copy of
-# CPG_BENCH_PKI when it holds them already.
+# make_pki N: CPG_PKI with the certificates of p1...pN: the one there is
+# when it has them, else a copy of CPG_BENCH_PKI when it has them, else a
+# new one.
 make_pki() {
-	if [ -n "${CPG_BENCH_PKI:-}" ] && [ -f "$CPG_BENCH_PKI/p$1.crt" ]; then
-		CPG_PKI=$CPG_TMP/pki
+	if [ -f "${CPG_PKI:-/nonexistent}/p$1.crt" ]; then
+		return
+	elif [ -n "${CPG_BENCH_PKI:-}" ] && [ -f "$CPG_BENCH_PKI/p$1.crt" ]; then
+		CPG_PKI=$CPG_TMP/pki-$1
 		cp -a "$CPG_BENCH_PKI" "$CPG_PKI" || die "cannot copy $CPG_BENCH_PKI"
 	else
-		make_ca "$CPG_TMP/pki" "$1"
+		make_ca "$CPG_TMP/pki-$1" "$1"
 	fi
 }
 
@@ -283,7 +290,7 @@ peers_mem() {
 fleet() {
 	local n=$1 t rss0 rss1 rssn anon0 anon1 anonn hwm t0 took pmin pmed pmax panon k
 
-	raise_limits
+	raise_limits "$n"
 	topo_public
 	topo_public_host rdv "$RDV_IP"
 	topo_public_host T "$T_IP"
@@ -321,7 +328,7 @@ fleet() {
 		die "T has $(established | wc -l) established tunnels of $n after 5 rounds of pings"
 	took=$((SECONDS - t0))
 	progress "$n tunnels established in $took s"
-	# Settle: the last handshakes' buffers freed, a keepalive on each.
+	# Settle: the last handshakes done with their retransmission timers.
 	sleep 3
 	rssn=$(mem_kib "$t" VmRSS) anonn=$(mem_kib "$t" RssAnon)
 	hwm=$(mem_kib "$t" VmHWM)
@@ -355,6 +362,8 @@ fleet_table() {
 			v["rssn_kib"] / 1024, v["hwm_kib"] / 1024
 		printf "    per established peer         %8.0f bytes  ((RSS_N - RSS_1) / (N - 1))\n",
 			(v["rssn_kib"] - v["rss1_kib"]) * 1024 / (n - 1)
+		printf "                                 %8.0f bytes  ((RSS_N - RSS_0) / N)\n",
+			(v["rssn_kib"] - v["rss0_kib"]) * 1024 / n
 		printf "    of which anonymous (RssAnon) %8.0f bytes\n",
 			(v["anonn_kib"] - v["anon1_kib"]) * 1024 / (n - 1)
 		printf "    the first tunnel             %8.0f KiB   (RSS_1 - RSS_0: one-time costs)\n",
@@ -370,7 +379,7 @@ fleet_table() {
 # vm_step: kmod_peers.sh in the VM; its output in $CPG_TMP/vm.txt. 1 when
 # it broke, 4 when the VM cannot run here.
 vm_step() {
-	local f log_args=() timeout rc
+	local f k log_args=() timeout rc
 
 	for f in "$CPG_BIN/kmod-vm/campagnol.ko" "$CPG_BIN/cpg-nltest"; do
 		[ -f "$f" ] || {
@@ -380,8 +389,12 @@ vm_step() {
 	done
 	# The VM's certificates, made here (step 1's when there are enough):
 	# openssl takes a second or two per certificate under TCG.
-	[ -f "${CPG_PKI:-/nonexistent}/p$vm_peers.crt" ] || make_ca "$CPG_TMP/vm-pki" "$vm_peers"
-	tar -C "$CPG_PKI" -cf "$CPG_TMP/pki.tar" . || die "cannot pack the PKI"
+	make_pki "$vm_peers"
+	# What the daemons read, and no more: the image is held in the VM's RAM.
+	for ((k = 1; k <= vm_peers; k++)); do
+		printf '%s\n' "p$k.crt" "p$k.key"
+	done | tar -C "$CPG_PKI" -cf "$CPG_TMP/pki.tar" ca.crt crl.pem rdv.crt rdv.key T.crt T.key \
+		-T - || die "cannot pack the PKI"
 	printf 'CPG_BENCH_%s\n' "KMOD_PEERS=$kmod_peers" "VM_PEERS=$vm_peers" "BATCH=$batch" \
 		"ROUNDS=$rounds" >"$CPG_TMP/bench-peers.env"
 	[ -z "${CPG_BENCH_LOG_DIR:-}" ] || {
@@ -410,22 +423,22 @@ vm_table() {
 
 	sed -n 's/^# # \(.*, [0-9]* vCPUs, .*\)/  VM: \1/p' "$vm" | head -n 1
 	sed -n 's/^# cpg-vm: kernel .*, accel \([a-z]*\),.*/  (qemu accel \1)/p' "$vm" | head -n 1
-	# CIPHER COUNT SLAB_KIB PERCPU_KIB, a line per set of peers in the
-	# order they came: the median set of each cipher by slab, and the
-	# range; per-CPU memory from the first set alone (kmod_peers.sh says
-	# why).
+	# CIPHER COUNT SLAB_BYTES SUNRECLAIM_KIB PERCPU_KIB, a line per set of
+	# peers in the order they came: the median set of each cipher by slab
+	# objects, and their range; per-CPU memory from the first set alone
+	# (kmod_peers.sh says why, and why not SUnreclaim).
 	sed -n 's/^# # peers-result //p' "$vm" | awk -v rounds="$rounds" '
 	BEGIN {
-		printf "  campagnol.ko, kernel memory per peer: slab (SUnreclaim), the median of %d\n",
+		printf "  campagnol.ko, kernel memory per peer: slab objects (/sys/kernel/slab), the\n"
+		printf "  median of %d rounds (their range), and per-CPU memory (Percpu, the first set):\n",
 			rounds
-		printf "  rounds (their range), and per-CPU memory (Percpu, the first set):\n"
-		printf "    %-30s %6s %9s %13s %9s %9s\n", "keys", "peers", "slab B", "(range)",
+		printf "    %-30s %6s %8s %13s %9s %8s\n", "keys", "peers", "slab B", "(range)",
 			"percpu B", "total B"
 		order["none"] = 1; order["aes-128-gcm"] = 2; order["aes-256-gcm"] = 3
 		order["chacha20-poly1305"] = 4
 	}
-	NR == 1 { pcpu = $4 * 1024 / $2 }
-	{ n[$1] = $2; slab[$1, ++count[$1]] = $3 * 1024 / $2 }
+	NR == 1 { pcpu = $5 * 1024 / $2 }
+	{ n[$1] = $2; slab[$1, ++count[$1]] = $3 / $2 }
 	END {
 		for (c in count)
 			row[order[c]] = c
@@ -442,11 +455,15 @@ vm_table() {
 					t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
 				}
 			m = v[int((k + 1) / 2)]
-			printf "    %-30s %6d %9.0f %13s %9.0f %9.0f\n",
+			printf "    %-30s %6d %8.0f %13s %9.0f %8.0f\n",
 				c == "none" ? "none" : c " (both ways)", n[c], m,
 				sprintf("(%.0f-%.0f)", v[1], v[k]), pcpu, m + pcpu
 		}
 	}'
+	echo "  the caches that grew, in objects per peer (the last round):"
+	sed -n 's/^# # peers-caches \([^ ]*\) /\1 /p' "$vm" |
+		awk '{ line[$1] = $0 } END { for (c in line) print line[c] }' | sort |
+		sed 's/^\([^ ]*\) /    \1: /'
 	sed -n 's/^# # \(fleet .*\)/\1/p' "$vm" >"$CPG_TMP/vm-fleet.txt"
 	if [ -s "$CPG_TMP/vm-fleet.txt" ]; then
 		echo "  (in the VM, $vm_peers peer daemons, not 1000: see --help)"

@@ -46,10 +46,11 @@
  * again COUNT times the peer that "tunnel" added, while other peers come
  * and go (see churn()). "peers" attaches a socket as "tunnel" does and adds
  * COUNT peers with keys of CIPHER (0: none), each its own VPN IP and
- * endpoint, then holds them until killed (see peers()). "float" moves a
- * peer as a daemon that opened a record of it from PEER_IP:PORT would
- * (peer-float), "keepalive" sends the peer a keepalive (peer-keepalive);
- * both print the kernel's answer and exit 1 on an error.
+ * endpoint, once it gets SIGUSR1, then holds them until killed (see
+ * peers()). "float" moves a peer as a daemon that opened a record of it
+ * from PEER_IP:PORT would (peer-float), "keepalive" sends the peer a
+ * keepalive (peer-keepalive); both print the kernel's answer and exit 1 on
+ * an error.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -925,23 +926,35 @@ static int churn(char **argv)
  * kernel memory: peer i (from 0) is VPN IP 10.64.0.0 + i + 1 at
  * 198.18.0.0 + i + 1 (RFC 2544's benchmarking range), port 10000 + i %
  * 50000, with keys of CIPHER for both directions (fills from i, so that no
- * two peers share a key) unless CIPHER is 0. Prints "peers: ready COUNT"
- * and holds the socket, and so the peers, until a signal ends it; exits 1
- * at the first request that fails.
+ * two peers share a key) unless CIPHER is 0. It attaches its socket, prints
+ * "peers: attached" and waits for SIGUSR1 (the kernel memory this process
+ * and its socket take is then there for the reading before the peers);
+ * then adds them, prints "peers: ready COUNT" and holds the socket, and so
+ * the peers, until a signal ends it. Exits 1 at the first request that
+ * fails.
  */
 static int peers(char **argv)
 {
-	int ifindex = atoi(argv[2]), count = atoi(argv[5]), cipher = atoi(argv[6]), i, ret;
+	int ifindex = atoi(argv[2]), count = atoi(argv[5]), cipher = atoi(argv[6]), i, sig, ret;
 	int fd = udp_socket(AF_INET, argv[3], atoi(argv[4]));
 	char vpn[16], ip[16];
 	struct peer_req p;
 	struct in_addr a;
+	sigset_t usr1;
 
 	if (count < 1 || count > (1 << 20)) {
 		fprintf(stderr, "peers: COUNT must be 1 to %d\n", 1 << 20);
 		return 2;
 	}
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &usr1, NULL);
 	ret = attach(ifindex, fd);
+	if (!ret) {
+		printf("peers: attached\n");
+		fflush(stdout);
+		sigwait(&usr1, &sig);
+	}
 	for (i = 0; !ret && i < count; i++) {
 		a.s_addr = htonl((10U << 24 | 64U << 16) + (uint32_t)i + 1);
 		inet_ntop(AF_INET, &a, vpn, sizeof(vpn));
