@@ -11,10 +11,10 @@
 #     a UDP port, a TUN device and a routing table of their own). T pings
 #     every peer's VPN IP, in parallel batches, until its status lists them
 #     all as established. T's VmRSS is read from /proc before any tunnel,
-#     with one (the first tunnel's one-time costs: OpenSSL's tables, the
-#     event loop's buffers) and with all of them; the bytes per established
-#     peer are (RSS_N - RSS_1) / (N - 1). Also T's peak (VmHWM), its
-#     anonymous memory (RssAnon), and the peer daemons' RSS (one tunnel each).
+#     with one and with all of them; the bytes per established peer are
+#     (RSS_N - RSS_1) / (N - 1), the first tunnel's one-time costs apart,
+#     and (RSS_N - RSS_0) / N. Also T's peak (VmHWM), its anonymous memory
+#     (RssAnon), and the peer daemons' RSS (one tunnel each).
 #  2. In a qemu VM (selftests/vm/run.sh, Debian's 6.1 kernel, the build's
 #     kmod-vm/campagnol.ko), selftests/vm/bench/kmod_peers.sh:
 #     - campagnol.ko's kernel memory per peer: cpg-nltest adds
@@ -29,8 +29,9 @@
 #       so the per-peer growth is measured on fewer and labelled so.
 #
 # About 5 minutes for step 1 with 1000 peers (2 of them making their
-# certificates), 6 to 10 for step 2 under TCG. Peak memory: about 5 MB per
-# peer daemon on the host (5 GB for 1000), 2 GiB for the VM.
+# certificates), 6 to 10 for step 2 under TCG. Memory: each peer daemon
+# has 8 MB of RSS, of which 1.5 MB its own (the rest is the pages of the
+# shared libraries, shared by all): 2 GB for 1000; 2 GiB for the VM.
 #
 # Usage: tools/bench-peers.sh [BUILD_DIR]   (default $CPG_BIN, else ./build)
 # Run it as root (network namespaces, the VM). Step 2 needs the build's
@@ -48,7 +49,7 @@
 #   CPG_BENCH_MEMORY       the VM's MiB (2048)
 #   CPG_BENCH_LOG_DIR      keep the VM's output (bench-peers.txt) and logs
 #   CPG_BENCH_PKI          the certificates of an earlier run (CPG_KEEP_TMP=1
-#                          keeps them, in pki/), used when they go up to
+#                          keeps them, in pki-N/), used when they go up to
 #                          p$CPG_BENCH_PEERS: about 2 minutes saved
 #   CPG_VM_ACCEL           auto|kvm|tcg (selftests/vm/run.sh)
 #
