@@ -162,8 +162,8 @@ for cipher in "${CIPHERS[@]}"; do
 done
 ip -n "$(ns k)" link del cpg0
 kernel_mem "$CPG_TMP/slab-warm-up" >/dev/null
-# The rounds interleave the ciphers: a slab cache's state moves one reading
-# or another by some pages, and the range shows by how much.
+# The rounds interleave the ciphers: what else the kernel allocates meanwhile
+# lands in one reading or another, and the range shows how much of it.
 for ((round = 1; round <= ROUNDS; round++)); do
 	for cipher in "${CIPHERS[@]}"; do
 		desc="$KMOD_PEERS peers with keys of $cipher"
