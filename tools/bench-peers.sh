@@ -28,10 +28,10 @@
 #       a thousand daemons do not fit a 2-vCPU TCG VM in reasonable time,
 #       so the per-peer growth is measured on fewer and labelled so.
 #
-# About 5 minutes for step 1 with 1000 peers (2 of them making their
-# certificates), 6 to 10 for step 2 under TCG. Memory: each peer daemon
-# has 8 MB of RSS, of which 1.5 MB its own (the rest is the pages of the
-# shared libraries, shared by all): 2 GB for 1000; 2 GiB for the VM.
+# About 3.5 minutes for step 1 with 1000 peers (2 of them making their
+# certificates), 3 for step 2 under TCG. Memory: each peer daemon has
+# 9 MB of RSS, of which 2 MB its own (the rest is the pages of the shared
+# libraries, shared by all): 2 to 3 GB for 1000; 2 GiB for the VM.
 #
 # Usage: tools/bench-peers.sh [BUILD_DIR]   (default $CPG_BIN, else ./build)
 # Run it as root (network namespaces, the VM). Step 2 needs the build's
