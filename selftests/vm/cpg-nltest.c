@@ -14,6 +14,7 @@
  *                   TXFILL RXFILL [FIRST_SEQ [LAST_SEQ [same|next|current]]]
  *        cpg-nltest crypto-async
  *        cpg-nltest churn IFINDEX COUNT PEER_VPN PEER_IP PEER_PORT CIPHER TXFILL RXFILL
+ *        cpg-nltest peers IFINDEX LOCAL_IP PORT COUNT CIPHER
  *        cpg-nltest float IFINDEX PEER_VPN PEER_IP PEER_PORT EPOCH SEQ
  *        cpg-nltest keepalive IFINDEX PEER_VPN
  *
@@ -43,10 +44,13 @@
  * or as the current key followed by a keepalive (the client's).
  * "churn", given what a "tunnel" was given after its PORT, removes and adds
  * again COUNT times the peer that "tunnel" added, while other peers come
- * and go (see churn()). "float" moves a peer as a daemon that opened a
- * record of it from PEER_IP:PORT would (peer-float), "keepalive" sends the
- * peer a keepalive (peer-keepalive); both print the kernel's answer and exit
- * 1 on an error.
+ * and go (see churn()). "peers" attaches a socket as "tunnel" does and adds
+ * COUNT peers with keys of CIPHER (0: none), each its own VPN IP and
+ * endpoint, once it gets SIGUSR1, then holds them until killed (see
+ * peers()). "float" moves a peer as a daemon that opened a record of it
+ * from PEER_IP:PORT would (peer-float), "keepalive" sends the peer a
+ * keepalive (peer-keepalive); both print the kernel's answer and exit 1 on
+ * an error.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -918,6 +922,59 @@ static int churn(char **argv)
 }
 
 /*
+ * "peers": COUNT peers on one device, for tools/bench-peers.sh to weigh in
+ * kernel memory: peer i (from 0) is VPN IP 10.64.0.0 + i + 1 at
+ * 198.18.0.0 + i + 1 (RFC 2544's benchmarking range), port 10000 + i %
+ * 50000, with keys of CIPHER for both directions (fills from i, so that no
+ * two peers share a key) unless CIPHER is 0. It attaches its socket, prints
+ * "peers: attached" and waits for SIGUSR1 (the kernel memory this process
+ * and its socket take is then there for the reading before the peers);
+ * then adds them, prints "peers: ready COUNT" and holds the socket, and so
+ * the peers, until a signal ends it. Exits 1 at the first request that
+ * fails.
+ */
+static int peers(char **argv)
+{
+	int ifindex = atoi(argv[2]), count = atoi(argv[5]), cipher = atoi(argv[6]), i, sig, ret;
+	int fd = udp_socket(AF_INET, argv[3], atoi(argv[4]));
+	char vpn[16], ip[16];
+	struct peer_req p;
+	struct in_addr a;
+	sigset_t usr1;
+
+	if (count < 1 || count > (1 << 20)) {
+		fprintf(stderr, "peers: COUNT must be 1 to %d\n", 1 << 20);
+		return 2;
+	}
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &usr1, NULL);
+	ret = attach(ifindex, fd);
+	if (!ret) {
+		printf("peers: attached\n");
+		fflush(stdout);
+		sigwait(&usr1, &sig);
+	}
+	for (i = 0; !ret && i < count; i++) {
+		a.s_addr = htonl((10U << 24 | 64U << 16) + (uint32_t)i + 1);
+		inet_ntop(AF_INET, &a, vpn, sizeof(vpn));
+		a.s_addr = htonl((198U << 24 | 18U << 16) + (uint32_t)i + 1);
+		inet_ntop(AF_INET, &a, ip, sizeof(ip));
+		p = P(.vpn = vpn, .v4 = ip, .port = (uint16_t)(10000 + i % 50000),
+		      .cipher = cipher, .txfill = (uint8_t)i, .rxfill = (uint8_t)~i);
+		ret = peer_cmd(ifindex, CAMPAGNOL_CMD_PEER_NEW, &p);
+	}
+	if (ret) {
+		fprintf(stderr, "peers: peer %d: %s (%s)\n", i, strerror(-ret), last_extack);
+		return 1;
+	}
+	printf("peers: ready %d\n", count);
+	fflush(stdout);
+	for (;;)
+		pause();
+}
+
+/*
  * "crypto-async": register pcrypt instances of the AEADs through the crypto
  * user API. They outrank the plain implementations, so that campagnol.ko,
  * asking for "gcm(aes)" and "rfc7539(chacha20,poly1305)", gets transforms
@@ -1090,6 +1147,8 @@ static int subcommand(int argc, char **argv)
 		return crypto_async();
 	if (argc == 10 && !strcmp(argv[1], "churn"))
 		return churn(argv);
+	if (argc == 7 && !strcmp(argv[1], "peers"))
+		return peers(argv);
 	if (argc == 8 && !strcmp(argv[1], "float")) {
 		int ret = peer_float(atoi(argv[2]), argv[3], argv[4], atoi(argv[5]), atoi(argv[6]),
 				     strtoll(argv[7], NULL, 0));
@@ -1113,9 +1172,10 @@ static int subcommand(int argc, char **argv)
 		"TXFILL RXFILL [FIRST_SEQ [LAST_SEQ [same|next|current]]]\n"
 		"       %s churn IFINDEX COUNT PEER_VPN PEER_IP PEER_PORT CIPHER "
 		"TXFILL RXFILL\n"
+		"       %s peers IFINDEX LOCAL_IP PORT COUNT CIPHER\n"
 		"       %s float IFINDEX PEER_VPN PEER_IP PEER_PORT EPOCH SEQ\n"
 		"       %s keepalive IFINDEX PEER_VPN\n", argv[0], argv[0], argv[0], argv[0],
-		argv[0], argv[0], argv[0], argv[0]);
+		argv[0], argv[0], argv[0], argv[0], argv[0]);
 	return 2;
 }
 
