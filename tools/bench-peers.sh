@@ -307,6 +307,7 @@ fleet() {
 		die "the RDV did not start: $(tail -n 5 "$(err_of rdv)")"
 	vpn_conf T "$T_VPN" "$T_PORT" "[CLIENT]" "max_clients = $((n + 10))" \
 		"timeout = $IDLE_TIMEOUT"
+	[ -z "${CPG_BENCH_T_ENV:-}" ] || CPG_VPN_ENV[T]=$CPG_BENCH_T_ENV
 	vpn_start T T || die "T did not start: $(tail -n 5 "$(err_of T)")"
 	rdv_registered "$T_VPN" >/dev/null || die "T did not register with the RDV"
 	t=$(pid_of "${VPN_PROC[T]}")

@@ -12,14 +12,6 @@ int pkt_fifo_init(struct pkt_fifo *f, unsigned int cap, size_t slot_size)
 	memset(f, 0, sizeof(*f));
 	if (!cap || !slot_size)
 		return -1;
-	f->slots = calloc(cap, slot_size);
-	f->lens = calloc(cap, sizeof(*f->lens));
-	if (!f->slots || !f->lens) {
-		free(f->slots);
-		free(f->lens);
-		memset(f, 0, sizeof(*f));
-		return -1;
-	}
 	f->cap = cap;
 	f->slot_size = slot_size;
 	return 0;
@@ -31,6 +23,10 @@ void pkt_fifo_clear(struct pkt_fifo *f)
 	 * keys are, by OpenSSL: NetBSD has no explicit_bzero(). */
 	if (f->slots)
 		OPENSSL_cleanse(f->slots, (size_t)f->cap * f->slot_size);
+	free(f->slots);
+	free(f->lens);
+	f->slots = NULL;
+	f->lens = NULL;
 	f->head = 0;
 	f->count = 0;
 }
@@ -38,9 +34,23 @@ void pkt_fifo_clear(struct pkt_fifo *f)
 void pkt_fifo_free(struct pkt_fifo *f)
 {
 	pkt_fifo_clear(f);
+	memset(f, 0, sizeof(*f));
+}
+
+/* The slots, at the first push: 0 or -1. */
+static int fifo_alloc(struct pkt_fifo *f)
+{
+	if (f->slots)
+		return 0;
+	f->slots = malloc((size_t)f->cap * f->slot_size);
+	f->lens = calloc(f->cap, sizeof(*f->lens));
+	if (f->slots && f->lens)
+		return 0;
 	free(f->slots);
 	free(f->lens);
-	memset(f, 0, sizeof(*f));
+	f->slots = NULL;
+	f->lens = NULL;
+	return -1;
 }
 
 enum pkt_fifo_push_result pkt_fifo_push(struct pkt_fifo *f, const uint8_t *pkt, size_t len)
@@ -50,6 +60,8 @@ enum pkt_fifo_push_result pkt_fifo_push(struct pkt_fifo *f, const uint8_t *pkt, 
 
 	if (len > f->slot_size || !f->cap)
 		return PKT_FIFO_TOO_BIG;
+	if (fifo_alloc(f) < 0)
+		return PKT_FIFO_NOMEM;
 	if (f->count == f->cap) {
 		pkt_fifo_pop(f);
 		res = PKT_FIFO_REPLACED;
