@@ -58,6 +58,18 @@ have_wg_go() {
 	v=$(dpkg-query -W -f='${Version}' wireguard-go 2>/dev/null) &&
 		[ -n "$v" ] && dpkg --compare-versions "$v" ge "$WG_GO_VERSION"
 }
+# tools/bench --vm measures campagnol.ko against OpenVPN 2.6 with its data
+# channel offload too: bookworm's openvpn, and openvpn-dco-dkms for the
+# source of ovpn-dco, which selftests/vm/bench/build-ovpn-dco.sh builds
+# against the VM's kernel. The host never builds nor installs the module:
+# it runs another kernel, and DKMS would build it for every kernel with
+# headers, 6.12's included, which this version does not build against (its
+# postinst would then fail). /etc/dkms/ovpn-dco.conf, written unless there is
+# one, restricts its builds to a kernel name that matches none. openvpn
+# must not start a service here: policy-rc.d forbids it during the install
+# when the host has no policy of its own.
+OPENVPN_PACKAGES="openvpn openvpn-dco-dkms"
+OVPN_DCO_DKMS_CONF=/etc/dkms/ovpn-dco.conf
 # add_suite SUITE: Debian's SUITE as an apt source whose packages are
 # installed only when asked for by name (pin priority 1).
 add_suite() {
@@ -88,14 +100,20 @@ ynl=""
 have_ynl_source || ynl=1
 wg_go=""
 have_wg_go || wg_go=1
+openvpn=""
+for p in $OPENVPN_PACKAGES; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
+		openvpn="$openvpn $p"
+done
 [ -z "$missing" ] && [ -z "$kernel" ] && [ -z "$new_headers" ] && [ -z "$ynl" ] &&
-	[ -z "$wg_go" ] && exit 0
+	[ -z "$wg_go" ] && [ -z "$openvpn" ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
 	[ -z "$kernel" ] || missing="$missing $KERNEL_PACKAGES"
 	[ -z "$new_headers" ] || missing="$missing linux-{headers,image}-6.12.*-cloud-amd64"
 	[ -z "$ynl" ] || missing="$missing $YNL_SOURCE/$YNL_SUITE"
 	[ -z "$wg_go" ] || missing="$missing wireguard-go/$WG_GO_SUITE"
+	missing="$missing$openvpn"
 	echo "install-deps: missing packages:$missing (run as root to install them)" >&2
 	exit 1
 fi
@@ -118,7 +136,7 @@ apt_quiet() {
 	echo "install-deps: apt-get $1 failed; the whole log is in $LOG" >&2
 	exit 1
 }
-echo "install-deps: installing${missing}${kernel:+ the 6.1 cloud kernel}${new_headers:+ the 6.12 cloud kernel}${ynl:+ $YNL_SOURCE}${wg_go:+ wireguard-go} (log: $LOG)"
+echo "install-deps: installing${missing}${kernel:+ the 6.1 cloud kernel}${new_headers:+ the 6.12 cloud kernel}${ynl:+ $YNL_SOURCE}${wg_go:+ wireguard-go}${openvpn} (log: $LOG)"
 [ -z "$ynl" ] || add_suite "$YNL_SUITE"
 [ -z "$wg_go" ] || add_suite "$WG_GO_SUITE"
 apt_quiet update
@@ -160,4 +178,25 @@ fi
 if [ -n "$wg_go" ]; then
 	apt_quiet install -y --no-install-recommends "wireguard-go/$WG_GO_SUITE"
 	have_wg_go || { echo "install-deps: no wireguard-go >= $WG_GO_VERSION after installing it" >&2; exit 1; }
+fi
+if [ -n "$openvpn" ]; then
+	if [ ! -e "$OVPN_DCO_DKMS_CONF" ]; then
+		mkdir -p "$(dirname "$OVPN_DCO_DKMS_CONF")"
+		cat >"$OVPN_DCO_DKMS_CONF" <<EOF
+# Written by Campagnol's tools/install-deps.sh: ovpn-dco is built for the
+# benchmark VM's kernel only (selftests/vm/bench/build-ovpn-dco.sh), never
+# by DKMS for this host's kernels. Remove this file to let DKMS build it.
+BUILD_EXCLUSIVE_KERNEL="^campagnol-no-kernel\$"
+EOF
+	fi
+	policy=""
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		policy=/usr/sbin/policy-rc.d
+		printf '#!/bin/sh\n# tools/install-deps.sh: no service starts.\nexit 101\n' >"$policy"
+		chmod 755 "$policy"
+		trap 'rm -f "$policy"' EXIT
+	fi
+	# shellcheck disable=SC2086
+	apt_quiet install -y --no-install-recommends $openvpn
+	[ -z "$policy" ] || rm -f "$policy"
 fi

@@ -32,6 +32,8 @@ usage() {
 	  --bin-dir DIR           the build directory whose binaries go to CPG_BIN in the VM
 	                          (default: \$CPG_BIN, else build/ of the checkout)
 	  --binary FILE           another executable for CPG_BIN (repeatable)
+	  --tool FILE             another system executable, at its own path, with its
+	                          libraries (repeatable)
 	  --file SRC:DEST         another file for the VM (repeatable)
 	  --ynl-dir DIR|auto|none the kernel's tools/net/ynl, for kmod_ynl.sh: with python3
 	                          and the spec in the VM (default: auto, what
@@ -84,6 +86,7 @@ while [ $# -gt 0 ]; do
 	--module) mk_args+=(--module "${2:?}"); shift ;;
 	--bin-dir) bin_dir=${2:?}; shift ;;
 	--binary) mk_args+=(--binary "$(realpath "${2:?}")"); shift ;;
+	--tool) mk_args+=(--tool "$(realpath "${2:?}")"); shift ;;
 	--file) mk_args+=(--file "${2:?}"); shift ;;
 	--ynl-dir) ynl_dir=${2:?}; shift ;;
 	--timeout) timeout=${2:?}; timeout_given=1; shift ;;

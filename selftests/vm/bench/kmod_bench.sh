@@ -10,16 +10,20 @@
 #   - through campagnol.ko, once per cipher, with cpg-nltest "tunnel"
 #     standing in for the daemons (known keys, no handshake);
 #   - through WireGuard (wireguard.ko, configured with wg and ip);
+#   - through OpenVPN 2.6 with its data channel offload (ovpn-dco-v2.ko,
+#     AES-128-GCM, peer to peer, TLS with the certificates of /cpg/pki),
+#     when the VM has both; a tunnel that comes up without DCO fails;
 #   - between two campagnol daemons with --data-plane=kernel (and an RDV),
 #     ChaCha20-Poly1305, when the build has them (CPG_BENCH_DAEMON=0: not).
 # Each figure is printed as a line
 #   # bench-result NAME BITS_PER_SECOND SENDER_CPU_% RECEIVER_CPU_% MTU
 # for tools/bench, and the medians as a table at the end. It asserts
 # nothing about speed: a run fails only when it breaks (a tunnel does not
-# come up, iperf3 fails).
+# come up, iperf3 fails, openvpn runs without the offload).
 #
 # tools/bench passes its settings in /cpg/bench.env (CPG_BENCH_SECONDS,
-# CPG_BENCH_ROUNDS).
+# CPG_BENCH_ROUNDS, CPG_BENCH_DAEMON, and CPG_BENCH_OVPN_SKIP: why the host
+# gave no ovpn-dco module or openvpn).
 
 # Functions below are called through ktap_test_result.
 # shellcheck disable=SC2317
@@ -56,8 +60,11 @@ X_CPG=10.9.0.1
 Y_CPG=10.9.0.2
 X_WG=10.9.1.1
 Y_WG=10.9.1.2
+X_OVPN=10.9.2.1
+Y_OVPN=10.9.2.2
 CPG_PORT=5000
 WG_PORT=51820
+OVPN_PORT=1194
 
 # Two daemons with --data-plane=kernel and an RDV, when the binaries are
 # there: the suite, as OpenSSL names it, that they are made to agree on.
@@ -67,9 +74,10 @@ DAEMON_SUITE=ECDHE-ECDSA-CHACHA20-POLY1305
 
 kmod_require_vm
 ktap_require iperf3 jq wg
-# A ping, the daemons' start; then per round: direct; up and iperf3 for
-# each cipher and for WireGuard; iperf3 between the daemons. Then rmmod.
-ktap_init $((1 + 1 + ROUNDS * (1 + 2 * ${#CIPHERS[@]} + 2 + 1) + 1)) cpg-nltest
+# A ping, the daemons' start, ovpn-dco's load; then per round: direct; up
+# and iperf3 for each cipher, for WireGuard and for ovpn-dco; iperf3
+# between the daemons. Then rmmod.
+ktap_init $((1 + 1 + 1 + ROUNDS * (1 + 2 * ${#CIPHERS[@]} + 2 + 2 + 1) + 1)) cpg-nltest
 NLTEST=$CPG_BIN/cpg-nltest
 RESULTS=$CPG_TMP/results
 
@@ -121,6 +129,20 @@ iperf() {
 	line=$(printf 'bench-result %s %.0f %.0f %.0f %s' "$name" "$bps" "$snd" "$rcv" "$mtu")
 	echo "$line" >>"$RESULTS"
 	ktap_print_msg "$line"
+}
+
+# step DESC COMMAND...: ktap_test_result, returning COMMAND's status (that
+# of ktap_test_result is the printing's), for what the next steps need.
+step() {
+	local desc=$1
+	shift
+
+	if "$@"; then
+		ktap_test_pass "$desc"
+	else
+		ktap_test_fail "$desc"
+		return 1
+	fi
 }
 
 # A first, unmeasured run: under TCG, code runs slowly the first time (qemu
@@ -190,7 +212,7 @@ crypto_driver() {
 cpg_run() {
 	local cipher=$1 round=$2 sfx=$3 num=${CIPHER_NUM[$1]}
 
-	if ! ktap_test_result "campagnol.ko $cipher: the tunnel comes up$sfx" \
+	if ! step "campagnol.ko $cipher: the tunnel comes up$sfx" \
 		cpg_up "$num" "$round"; then
 		ktap_print_msg "$(cat "$(err_of "cpg-x-$num-$round")" "$(err_of "cpg-y-$num-$round")")"
 		ktap_test_fail "campagnol.ko $cipher: iperf3$sfx (the tunnel is down)"
@@ -242,7 +264,7 @@ wg_down() {
 
 # wg_run SUFFIX: two results.
 wg_run() {
-	if ktap_test_result "WireGuard: the tunnel comes up$1" wg_up; then
+	if step "WireGuard: the tunnel comes up$1" wg_up; then
 		ktap_test_result "WireGuard: iperf3$1" \
 			iperf wireguard "$Y_WG" "$(in_ns x cat /sys/class/net/wg0/mtu)"
 		ktap_print_msg "x's wg0: rx, tx bytes $(in_ns x wg show wg0 transfer | cut -f 2-)"
@@ -250,6 +272,128 @@ wg_run() {
 		ktap_test_fail "WireGuard: iperf3$1 (the tunnel is down)"
 	fi
 	wg_down
+}
+
+# ---- OpenVPN 2.6 with ovpn-dco (optional) ----------------------------------
+
+OVPN_CIPHER=AES-128-GCM
+# WireGuard's: no outer packet is fragmented (ovpn-dco does no mssfix).
+OVPN_MTU=1420
+
+# Why ovpn-dco cannot run here; nothing when it can.
+ovpn_missing() {
+	[ -z "${CPG_BENCH_OVPN_SKIP:-}" ] || { echo "$CPG_BENCH_OVPN_SKIP"; return; }
+	command -v openvpn >/dev/null || { echo "no openvpn in the VM"; return; }
+	modinfo ovpn-dco-v2 >/dev/null 2>&1 || echo "no ovpn-dco-v2.ko in the VM"
+}
+
+# ovpn_load: the module, and a CA with certificates for x (A's) and y (B's)
+# in $OVPN_PKI: those mkinitramfs made on the host, since openssl takes a
+# second or two per key under TCG; else made here.
+ovpn_load() {
+	modprobe ovpn-dco-v2 || return 1
+	ktap_print_msg "ovpn-dco $(cat /sys/module/ovpn_dco_v2/version 2>/dev/null); $(openvpn \
+		--version | head -n 1)"
+	OVPN_PKI=$CPG_TMP/ovpn-pki
+	if [ -f /cpg/pki/A.crt ] && [ -f /cpg/pki/B.crt ]; then
+		cp -a /cpg/pki "$OVPN_PKI"
+	else
+		pki init "$OVPN_PKI" "ovpn-dco bench CA" && pki issue "$OVPN_PKI" A "$X_OVPN" &&
+			pki issue "$OVPN_PKI" B "$Y_OVPN"
+	fi
+}
+
+# ovpn_start H ROUND ROLE CERT LOCAL_IP REMOTE_IP LOCAL_VPN REMOTE_VPN:
+# openvpn in namespace H, peer to peer, ROLE tls-server (ECDHE only: no DH
+# parameters) or tls-client, in the foreground.
+ovpn_start() {
+	local dh=()
+
+	[ "$3" = tls-client ] || dh=(--dh none)
+	start "ovpn-$1-$2" "$1" openvpn --dev ovpn0 --dev-type tun --proto udp \
+		--local "$5" --lport "$OVPN_PORT" --remote "$6" "$OVPN_PORT" \
+		--ifconfig "$7" "$8" "--$3" "${dh[@]}" --ca "$OVPN_PKI/ca.crt" \
+		--cert "$OVPN_PKI/$4.crt" --key "$OVPN_PKI/$4.key" \
+		--data-ciphers "$OVPN_CIPHER" --tun-mtu "$OVPN_MTU" --verb 3 --suppress-timestamps
+}
+
+# ovpn_dco_in_use H ROUND: whether H's openvpn really uses the offload: the
+# kernel has its device as an ovpn-dco one (not a tun one: openvpn names the
+# module's version even with --disable-dco), and openvpn's log nowhere says
+# it disabled the offload. Says why not.
+ovpn_dco_in_use() {
+	local log kind
+
+	log=$(out_of "ovpn-$1-$2")
+	kind=$(ip -n "$(ns "$1")" -d -j link show ovpn0 2>/dev/null |
+		jq -r '.[0].linkinfo.info_kind // "none"')
+	if [ "$kind" != ovpn-dco ]; then
+		ktap_print_msg "ovpn-dco: DCO NOT IN USE in $1: ovpn0 is a '$kind' device"
+		return 1
+	fi
+	if grep -qi 'disabling data channel offload' "$log" ||
+		! grep -q 'DCO version: [0-9]' "$log"; then
+		ktap_print_msg "ovpn-dco: DCO NOT IN USE in $1, says openvpn:" \
+			"$(grep -i -e dco -e offload "$log")"
+		return 1
+	fi
+}
+
+# ovpn_up ROUND: openvpn in x (TLS server) and y; the first echo from x.
+ovpn_up() {
+	local h
+
+	ovpn_start x "$1" tls-server A "$X_IP" "$Y_IP" "$X_OVPN" "$Y_OVPN"
+	ovpn_start y "$1" tls-client B "$Y_IP" "$X_IP" "$Y_OVPN" "$X_OVPN"
+	for h in x y; do
+		wait_for "$(out_of "ovpn-$h-$1")" 'Initialization Sequence Completed' 60 || {
+			ktap_print_msg "ovpn-dco: openvpn in $h did not complete its start"
+			return 1
+		}
+	done
+	ovpn_dco_in_use x "$1" && ovpn_dco_in_use y "$1" || return 1
+	[ "$1" != 1 ] || ktap_print_msg "ovpn-dco: in use (ovpn0 in x and y: ovpn-dco devices);" \
+		"openvpn in x: $(grep -e 'DCO version' -e 'Data Channel: cipher' \
+			"$(out_of "ovpn-x-$1")" | paste -sd '|' - | sed 's/|/; /g')"
+	x_pings "$Y_OVPN"
+}
+
+# ovpn_down ROUND
+ovpn_down() {
+	local h
+
+	for h in x y; do
+		proc_stop "ovpn-$h-$1"
+		ip -n "$(ns "$h")" link del ovpn0 2>/dev/null
+	done
+}
+
+ovpn_reason=$(ovpn_missing)
+if [ -n "$ovpn_reason" ]; then
+	ktap_test_skip "ovpn-dco: the module loads" "$ovpn_reason"
+elif ! step "ovpn-dco: the module loads" ovpn_load; then
+	ovpn_reason="the module did not load"
+fi
+
+# ovpn_run ROUND SUFFIX: two results.
+ovpn_run() {
+	local h
+
+	if [ -n "$ovpn_reason" ]; then
+		ktap_test_skip "ovpn-dco $OVPN_CIPHER: the tunnel comes up with DCO$2" "$ovpn_reason"
+		ktap_test_skip "ovpn-dco $OVPN_CIPHER: iperf3$2" "$ovpn_reason"
+		return
+	fi
+	if step "ovpn-dco $OVPN_CIPHER: the tunnel comes up with DCO$2" ovpn_up "$1"; then
+		ktap_test_result "ovpn-dco $OVPN_CIPHER: iperf3$2" \
+			iperf ovpn-dco "$Y_OVPN" "$(in_ns x cat /sys/class/net/ovpn0/mtu)"
+	else
+		for h in x y; do
+			ktap_print_msg "openvpn in $h:" "$(tail -n 25 "$(out_of "ovpn-$h-$1")")"
+		done
+		ktap_test_fail "ovpn-dco $OVPN_CIPHER: iperf3$2 (no tunnel with DCO)"
+	fi
+	ovpn_down "$1"
 }
 
 # ---- campagnol with its daemons (optional) --------------------------------
@@ -287,7 +431,7 @@ daemons_up() {
 daemon_reason=$(daemon_missing)
 if [ -n "$daemon_reason" ]; then
 	ktap_test_skip "daemons with --data-plane=kernel start" "$daemon_reason"
-elif ! ktap_test_result "daemons with --data-plane=kernel start, the tunnel comes up" daemons_up
+elif ! step "daemons with --data-plane=kernel start, the tunnel comes up" daemons_up
 then
 	daemon_reason="the daemons did not start"
 fi
@@ -315,6 +459,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		cpg_run "$cipher" "$round" "$sfx"
 	done
 	wg_run "$sfx"
+	ovpn_run "$round" "$sfx"
 	daemon_run "$sfx"
 done
 if [ -z "$daemon_reason" ]; then
@@ -327,7 +472,8 @@ ktap_test_result "campagnol.ko unloads" rmmod campagnol
 
 # ---- The figures: the median of the rounds ----------------------------------
 
-ktap_print_msg "$( (for name in direct wireguard "${CIPHERS[@]/#/campagnol.ko-}" "daemons-$DAEMON_CIPHER"; do
+ktap_print_msg "$( (for name in direct wireguard ovpn-dco "${CIPHERS[@]/#/campagnol.ko-}" \
+	"daemons-$DAEMON_CIPHER"; do
 	echo "order $name"
 done; cat "$RESULTS" 2>/dev/null) | awk '
 	$1 == "order" { order[++n] = $2; next }
@@ -348,14 +494,15 @@ done; cat "$RESULTS" 2>/dev/null) | awk '
 	END {
 		direct = median("direct")
 		wg = median("wireguard")
-		printf "%-30s %8s %11s %8s\n", "(median of the rounds)", "Mbit/s", "/WireGuard",
-			"/direct"
+		dco = median("ovpn-dco")
+		printf "%-30s %8s %11s %10s %8s\n", "(median of the rounds)", "Mbit/s",
+			"/WireGuard", "/ovpn-dco", "/direct"
 		for (i = 1; i <= n; i++) {
 			if (!count[order[i]])
 				continue
 			m = median(order[i])
-			printf "%-30s %8.1f %11s %8s\n", order[i], m / 1e6, ratio(m, wg),
-				ratio(m, direct)
+			printf "%-30s %8.1f %11s %10s %8s\n", order[i], m / 1e6, ratio(m, wg),
+				ratio(m, dco), ratio(m, direct)
 		}
 	}')"
 ktap_finished
