@@ -81,6 +81,13 @@ for h in "${HOSTS[@]}"; do
 	# in 8 minutes under TCG. BBR does not, and sends faster, which
 	# only makes more datagrams to reorder and duplicate.
 	in_ns "$h" sysctl -qw net.ipv4.tcp_congestion_control=bbr || started=""
+	# netem counts, drops and duplicates skbs, and the userspace data
+	# plane hands a run of records to the stack as one UDP GSO skb: cut
+	# them at the host's own interface, as a network card would, so that
+	# netem sees datagrams.
+	if [ "${DP[$h]}" = userspace ]; then
+		in_ns "$h" ip link set dev eth0 gso_max_segs 1 || started=""
+	fi
 	vpn_conf "$h" "${VPN[$h]}" "${PORT[$h]}"
 	vpn_start "$h" "$h" && rdv_registered "${VPN[$h]}" || started=""
 done
