@@ -316,8 +316,8 @@ static void rx_msghdr(struct cpg_udp_rx_msg *m, struct msghdr *h)
 		.msg_namelen = sizeof(m->from),
 		.msg_iov = &m->iov,
 		.msg_iovlen = 1,
-		.msg_control = m->control.buf,
-		.msg_controllen = sizeof(m->control.buf),
+		.msg_control = m->control,
+		.msg_controllen = sizeof(m->control),
 	};
 }
 

@@ -93,10 +93,9 @@ struct cpg_udp_rx_msg {
 	size_t len;		/* bytes read */
 	size_t seg_len;		/* each datagram's, the last one's maybe less */
 	union cpg_sockaddr from;
-	union {
-		char buf[64];	/* UDP_GRO's control message */
-		struct cmsghdr align;
-	} control;
+	/* UDP_GRO's control message, aligned for its header (a union with
+	 * struct cmsghdr would not do here: glibc's ends in a flexible array). */
+	_Alignas(struct cmsghdr) char control[64];
 	struct iovec iov;
 };
 
