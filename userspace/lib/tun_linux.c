@@ -66,6 +66,19 @@ static const char *setiff_hint(int err)
 	}
 }
 
+/* One TUNSETIFF for name, with a vnet header or without: ioctl()'s result,
+ * the kernel's name for the device in ifr. */
+static int try_set_iff(int fd, const char *name, const struct cpg_tun_config *cfg, bool vnet,
+		       struct ifreq *ifr)
+{
+	memset(ifr, 0, sizeof(*ifr));
+	/* IFF_ONE_QUEUE is ignored by kernels since 3.8; kept for the option. */
+	ifr->ifr_flags = IFF_TUN | IFF_NO_PI | (cfg->one_queue ? IFF_ONE_QUEUE : 0) |
+			 (vnet ? IFF_VNET_HDR : 0);
+	snprintf(ifr->ifr_name, sizeof(ifr->ifr_name), "%s", name);
+	return ioctl(fd, TUNSETIFF, ifr);
+}
+
 /* TUNSETIFF, with a vnet header unless the kernel or cfg refuses it: 0, or
  * -1 after logging. */
 static int set_iff(struct cpg_tun *tun, const char *name, const struct cpg_tun_config *cfg)
@@ -74,21 +87,13 @@ static int set_iff(struct cpg_tun *tun, const char *name, const struct cpg_tun_c
 	int ret;
 
 	tun->vnet_hdr = cfg->offload;
-	do {
-		memset(&ifr, 0, sizeof(ifr));
-		/* IFF_ONE_QUEUE is ignored by kernels since 3.8; kept for the option. */
-		ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (cfg->one_queue ? IFF_ONE_QUEUE : 0) |
-				(tun->vnet_hdr ? IFF_VNET_HDR : 0);
-		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-		ret = ioctl(tun->fd, TUNSETIFF, &ifr);
-		if (ret < 0 && errno == EINVAL && tun->vnet_hdr) {
-			log_info("TUN device \"%s\": no vnet header (%m): no offloads, one "
-				 "packet per read", name);
-			tun->vnet_hdr = false;
-			continue;
-		}
-		break;
-	} while (true);
+	ret = try_set_iff(tun->fd, name, cfg, tun->vnet_hdr, &ifr);
+	if (ret < 0 && errno == EINVAL && tun->vnet_hdr) {
+		log_info("TUN device \"%s\": no vnet header (%m): no offloads, one packet per read",
+			 name);
+		tun->vnet_hdr = false;
+		ret = try_set_iff(tun->fd, name, cfg, false, &ifr);
+	}
 	if (ret < 0) {
 		int err = errno;
 
