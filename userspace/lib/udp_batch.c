@@ -265,30 +265,6 @@ static size_t gro_seg_len(struct msghdr *msg, size_t n)
 	return seg_len;
 }
 
-ssize_t cpg_udp_recv(int fd, void *buf, size_t len, union cpg_sockaddr *from, size_t *seg_len)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} control;
-	struct iovec iov = { .iov_base = buf, .iov_len = len };
-	struct msghdr msg = {
-		.msg_name = &from->sa,
-		.msg_namelen = sizeof(*from),
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = control.buf,
-		.msg_controllen = sizeof(control.buf),
-	};
-	ssize_t n = recvmsg(fd, &msg, 0);
-
-	if (n < 0)
-		return n;
-	*seg_len = gro_seg_len(&msg, (size_t)n);
-	cpg_sockaddr_unmap(from);
-	return n;
-}
-
 int cpg_udp_rx_init(struct cpg_udp_rx *rx)
 {
 	memset(rx, 0, sizeof(*rx));

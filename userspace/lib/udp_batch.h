@@ -118,11 +118,5 @@ int cpg_udp_rx_read(struct cpg_udp_rx *rx, int fd);
 /* UDP GRO on for fd: 0; -1 with errno when the kernel refuses it; 1, and
  * nothing tried, where the system has no such thing (anything but Linux). */
 int cpg_udp_gro_enable(int fd);
-/*
- * cpg_net_recvfrom(), and *seg_len: the length of each datagram in buf,
- * all of that length but the last, which may be shorter (the whole length
- * when GRO did not coalesce).
- */
-ssize_t cpg_udp_recv(int fd, void *buf, size_t len, union cpg_sockaddr *from, size_t *seg_len);
 
 #endif

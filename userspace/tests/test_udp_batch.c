@@ -33,7 +33,6 @@
 #define RECS CPG_UDP_BATCH_MAX
 #define REC_MAX 2048		/* the records of these tests, but the one too long */
 #define TOO_LONG 70000		/* more than a UDP datagram carries */
-#define RECV_MAX 65536		/* a read coalesced by GRO, at most */
 #define RECEIVERS 2
 #define RCVBUF (1 << 20)	/* the largest flush here, with each skb's overhead */
 
@@ -222,11 +221,34 @@ static void assert_counters(const struct fixture *fx, unsigned long long sent,
 
 struct received {
 	unsigned int datagrams;		/* records found */
-	unsigned int reads;		/* cpg_udp_recv() calls that brought some */
-	unsigned int coalesced;		/* reads that brought more than one */
-	size_t first_seg_len;		/* seg_len of the first coalesced read */
-	unsigned int first_read;	/* records the first read brought */
+	unsigned int reads;		/* messages read: a datagram, or a GRO run */
+	unsigned int coalesced;		/* messages that brought more than one */
+	size_t first_seg_len;		/* seg_len of the first coalesced message */
+	unsigned int first_read;	/* records the first message brought */
 };
+
+/* The records of one message m for receiver r, checked from *next on. */
+static void take_message(struct fixture *fx, int r, const struct cpg_udp_rx_msg *m,
+			 unsigned int *next, struct received *got)
+{
+	size_t off = 0;
+
+	do {
+		size_t len = m->len - off < m->seg_len ? m->len - off : m->seg_len;
+
+		while (*next < fx->n && (fx->failed_err[*next] ||
+					 !cpg_sockaddr_equal(&fx->to[*next], &fx->rx_addr[r])))
+			(*next)++;
+		assert_true(*next < fx->n);	/* nothing arrives that was not sent */
+		assert_int_equal(len, fx->len[*next]);
+		assert_memory_equal(m->buf + off, fx->buf[*next], len);
+		got->datagrams++;
+		if (got->reads == 1)
+			got->first_read++;
+		(*next)++;
+		off += len;
+	} while (off < m->len);
+}
 
 /*
  * Everything receiver r has, checked against the records queued for it and
@@ -235,48 +257,33 @@ struct received {
  */
 static void take_all(struct fixture *fx, int r, struct received *got)
 {
-	static uint8_t buf[RECV_MAX];
+	struct cpg_udp_rx rx;
 	unsigned int next = 0;
 	union cpg_sockaddr self;
 	socklen_t alen = sizeof(self);
 	uint16_t tx_port;
+	int n;
 
 	assert_int_equal(getsockname(fx->tx, &self.sa, &alen), 0);
 	tx_port = cpg_sockaddr_port(&self);
 	memset(got, 0, sizeof(*got));
-	for (;;) {
-		union cpg_sockaddr from;
-		size_t seg_len = 0, off = 0;
-		ssize_t n = cpg_udp_recv(fx->rx[r], buf, sizeof(buf), &from, &seg_len);
+	assert_int_equal(cpg_udp_rx_init(&rx), 0);
+	while ((n = cpg_udp_rx_read(&rx, fx->rx[r])) > 0) {
+		for (int k = 0; k < n; k++) {
+			const struct cpg_udp_rx_msg *m = &rx.msgs[k];
 
-		if (n < 0) {
-			assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
-			break;
+			got->reads++;
+			/* Unmapped: a dual-stack receiver names the IPv4 sender
+			 * as IPv4. */
+			assert_int_equal(m->from.sa.sa_family, fx->rx_addr[r].sa.sa_family);
+			assert_int_equal(cpg_sockaddr_port(&m->from), tx_port);
+			if (m->len > m->seg_len && !got->coalesced++)
+				got->first_seg_len = m->seg_len;
+			take_message(fx, r, m, &next, got);
 		}
-		got->reads++;
-		/* Unmapped: a dual-stack receiver names the IPv4 sender as IPv4. */
-		assert_int_equal(from.sa.sa_family, fx->rx_addr[r].sa.sa_family);
-		assert_int_equal(cpg_sockaddr_port(&from), tx_port);
-		if ((size_t)n > seg_len) {
-			if (!got->coalesced++)
-				got->first_seg_len = seg_len;
-		}
-		do {
-			size_t len = (size_t)n - off < seg_len ? (size_t)n - off : seg_len;
-
-			while (next < fx->n && (fx->failed_err[next] ||
-						!cpg_sockaddr_equal(&fx->to[next], &fx->rx_addr[r])))
-				next++;
-			assert_true(next < fx->n);	/* nothing arrives that was not sent */
-			assert_int_equal(len, fx->len[next]);
-			assert_memory_equal(buf + off, fx->buf[next], len);
-			got->datagrams++;
-			if (got->reads == 1)
-				got->first_read++;
-			next++;
-			off += len;
-		} while (off < (size_t)n);
 	}
+	assert_int_equal(n, 0);
+	cpg_udp_rx_free(&rx);
 	while (next < fx->n && (fx->failed_err[next] ||
 				!cpg_sockaddr_equal(&fx->to[next], &fx->rx_addr[r])))
 		next++;
