@@ -951,6 +951,12 @@ vpn_ready() {
 		vpn_status "$name" --dump >/dev/null 2>&1
 }
 
+# vpn_sanitized: whether the build's daemon carries AddressSanitizer (its
+# quarantine keeps freed memory; it must come first in LD_PRELOAD).
+vpn_sanitized() {
+	grep -qa __asan_init "$CPG_BIN/campagnol" 2>/dev/null
+}
+
 # vpn_dp NAME: the --data-plane daemon NAME gets (see CPG_VPN_DP), or nothing.
 vpn_dp() {
 	echo "${CPG_VPN_DP[$1]:-$CPG_DATA_PLANE}"

@@ -449,7 +449,7 @@ rss_flat() {
 	[ -z "$bad" ] || ktap_print_msg "more than $RSS_MARGIN_KIB KiB above the warm-up:$bad"
 	[ -z "$bad" ]
 }
-if grep -qa __asan_init "$CPG_BIN/campagnol"; then
+if vpn_sanitized; then
 	ktap_test_skip "the long-lived processes' VmRSS: no growth" \
 		"ASan's quarantine holds freed memory; LeakSanitizer checks at exit"
 else

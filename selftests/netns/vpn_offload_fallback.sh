@@ -68,7 +68,7 @@ declare -A WHAT=(
 	[gso]="UDP GSO refused: records sent one by one"
 )
 
-if grep -qa __asan_init "$CPG_BIN/campagnol" 2>/dev/null; then
+if vpn_sanitized; then
 	ktap_print_header
 	ktap_skip_all "a sanitizer build: ASan must come first in LD_PRELOAD, no cpg_refuse.so"
 fi
