@@ -72,7 +72,7 @@ enum rdv_cli_result rdv_cli_option(struct rdv_cli *cli, int c, char **argv)
 		cli->verbose = true;
 		return RDV_CLI_TAKEN;
 	case 'V':
-		printf("%s %s\n", cli->prog, CPG_VERSION);
+		cpg_print_version(stdout, cli->prog);
 		return RDV_CLI_EXIT;
 	case ':':
 		return rdv_usage_error(cli->prog, "option '%s' needs an argument",

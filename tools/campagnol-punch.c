@@ -604,7 +604,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			usage(stdout);
 			exit(0);
 		case 'V':
-			printf("campagnol-punch %s\n", CPG_VERSION);
+			cpg_print_version(stdout, "campagnol-punch");
 			exit(0);
 		default:
 			usage(stderr);

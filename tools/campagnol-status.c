@@ -602,7 +602,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			usage(stdout);
 			return 1;
 		case 'V':
-			printf("campagnol-status %s\n", CPG_VERSION);
+			cpg_print_version(stdout, "campagnol-status");
 			return 1;
 		default:
 			usage(stderr);

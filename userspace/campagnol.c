@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "compat.h"
 #include "conf.h"
 #include "daemon.h"
@@ -94,11 +95,11 @@ static void usage(FILE *out)
 		"                 [configuration_file]\n"
 		"  -d  debug messages\n"
 		"  -D  run as a daemon (log to syslog)\n"
-		"  -h  this help\n"
+		"  -h, --help  this help\n"
 		"  -m  lock the process memory (mlockall)\n"
 		"  -p  write the pid to this file\n"
 		"  -v  verbose messages\n"
-		"  -V  version\n"
+		"  -V, --version  the version, OpenSSL's and the data planes built in\n"
 		"  --data-plane=MODE  what carries the packets, instead of the configuration's\n"
 		"      data_plane: kernel (campagnol.ko), userspace (a TUN device), or auto\n"
 		"      (campagnol.ko when it can, else userspace)\n"
@@ -171,7 +172,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 				o->level = LOG_INFO;
 			break;
 		case 'V':
-			printf("campagnol %s\n", CPG_VERSION);
+			cpg_print_version(stdout, "campagnol");
 			return -1;
 		case 'p':
 			o->pidfile = optarg;

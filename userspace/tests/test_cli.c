@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -54,12 +56,43 @@ static void test_not_numbers(void **state)
 	}
 }
 
+/* Three lines: the program and its version, the OpenSSL library, the data
+ * planes; scripts and bug reports read them. */
+static void test_version(void **state)
+{
+	char *text = NULL, *line[3];
+	size_t size = 0;
+	FILE *f = open_memstream(&text, &size);
+
+	(void)state;
+	assert_non_null(f);
+	cpg_print_version(f, "prog");
+	assert_int_equal(fclose(f), 0);
+	print_message("%s", text);
+	line[0] = strtok(text, "\n");
+	line[1] = strtok(NULL, "\n");
+	line[2] = strtok(NULL, "\n");
+	assert_non_null(line[2]);
+	assert_null(strtok(NULL, "\n"));
+	assert_string_equal(line[0], "prog " CPG_VERSION);
+	assert_memory_equal(line[1], "OpenSSL ", 8);
+	assert_memory_equal(line[2], "data planes: ", 13);
+	assert_non_null(strstr(line[2], "userspace ("));
+#ifdef CPG_BUILT_KERNEL_DATAPLANE
+	assert_non_null(strstr(line[2], "kernel (campagnol.ko"));
+#else
+	assert_null(strstr(line[2], "kernel"));
+#endif
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_not_numbers),
+		cmocka_unit_test(test_version),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
