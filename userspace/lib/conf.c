@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * campagnol.conf's typed options (cpg_config_*), read out of the entries of
- * its syntax layer (ini.c). docs/campagnol.conf.md is the user's side of
+ * its syntax layer (ini.c). docs/man/campagnol.conf.5 is the user's side of
  * both files; the places where we knowingly differ from Campagnol 0.3.5 are
  * listed there.
  */

@@ -19,7 +19,7 @@
 
 #define CPG_CONFIG_DEFAULT_FILE "/etc/campagnol.conf"
 
-/* [CLIENT] data_plane: what carries the VPN packets (docs/campagnol.conf.md). */
+/* [CLIENT] data_plane: what carries the VPN packets (campagnol.conf(5)). */
 enum cpg_config_data_plane {
 	CPG_CONFIG_DATA_PLANE_AUTO,		/* campagnol.ko when it can, else userspace */
 	CPG_CONFIG_DATA_PLANE_KERNEL,		/* campagnol.ko or nothing */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * campagnol.conf's syntax layer; conf.c reads the typed options out of its
- * entries. docs/campagnol.conf.md is the user's side of both files; the
+ * entries. docs/man/campagnol.conf.5 is the user's side of both files; the
  * places where we knowingly differ from Campagnol 0.3.5 are listed there.
  *
  * The syntax layer reads the whole file into memory and walks it once. A
