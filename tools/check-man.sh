@@ -5,6 +5,7 @@
 #  - mandoc -T lint -W warning says nothing about any page;
 #  - every option a program's --help lists has an entry (.It Fl ...) in the
 #    OPTIONS section of its page, and every entry there is in --help;
+#  - every option its C source gives getopt_long() is in --help;
 #  - every key userspace/lib/conf.c parses has an entry (.It Cm KEY) in
 #    campagnol.conf(5), under its [SECTION], and every entry there is a key;
 #  - -V and --version print the same three lines: "PROG VERSION", the
@@ -77,6 +78,32 @@ page_options() {
 				print "-" $i
 		}
 	}' "$1" | sort -u
+}
+
+# The options the C files give getopt_long(): the long ones of the struct
+# option tables, the short ones of the option string (RDV_CLI_SHORTOPTS is
+# rdv/common.h's).
+source_options() {
+	sed -n 's/.*{ *"\([a-z0-9-]*\)", *[a-z]*_argument.*/--\1/p' "$@"
+	sed -n 's/.*getopt_long(argc, argv, \(.*\), [a-z_]*, NULL).*/\1/p' "$@" |
+		sed "s/RDV_CLI_SHORTOPTS/$(sed -n 's/^#define RDV_CLI_SHORTOPTS //p' \
+			"$ROOT/rdv/common.h")/" | tr -d '" :' | fold -w 1 | sed 's/^/-/'
+}
+
+# check_source PROGRAM C_FILE...: what getopt_long() takes is in --help.
+check_source() {
+	prog=$1
+	shift
+	source_options "$@" | sort -u >"$TMP/source"
+	"$BIN/$prog" --help 2>&1 | help_options >"$TMP/help"
+	if [ "$(wc -l <"$TMP/source")" -lt 4 ]; then
+		fail "$prog: found only $(wc -l <"$TMP/source") options in $*"
+	elif [ -n "$(only_in "$TMP/source" "$TMP/help")" ]; then
+		fail "$prog takes options that --help does not list:"
+		only_in "$TMP/source" "$TMP/help"
+	else
+		echo "ok: $prog --help lists the $(wc -l <"$TMP/source") options it takes"
+	fi
 }
 
 # Lines in $1 and not in $2, indented, for the message.
@@ -166,6 +193,12 @@ check_options campagnol_relay campagnol_relay.8
 check_options campagnol-status campagnol-status.8
 check_options campagnol-punch campagnol-punch.8
 check_options campagnol-pki campagnol-pki.1
+check_source campagnol "$ROOT/userspace/campagnol.c"
+check_source campagnol_rdv "$ROOT/rdv/main.c" "$ROOT/rdv/common.h" "$ROOT/rdv/relay_options.h"
+check_source campagnol_relay "$ROOT/rdv/relay_main.c" "$ROOT/rdv/common.h" \
+	"$ROOT/rdv/relay_options.h"
+check_source campagnol-status "$ROOT/tools/campagnol-status.c"
+check_source campagnol-punch "$ROOT/tools/campagnol-punch.c"
 check_conf_keys
 planes='^data planes: .*userspace (.*)'
 for prog in campagnol campagnol_rdv campagnol_relay campagnol-status campagnol-punch; do
