@@ -2,7 +2,7 @@
 /*
  * campagnol-status: show the tunnels of running campagnol daemons, asked on
  * their status sockets (userspace/status.h has the protocol,
- * docs/campagnol.md the output formats).
+ * docs/man/campagnol-status.8 the output formats).
  */
 #include <dirent.h>
 #include <errno.h>

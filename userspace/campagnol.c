@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * campagnol: the VPN daemon. The command line, signals, daemon mode and pid
- * file live here; the VPN itself in vpn.c. docs/campagnol.md is the manual.
+ * file live here; the VPN itself in vpn.c. docs/man/campagnol.8 is the manual.
  */
 #include <errno.h>
 #include <getopt.h>

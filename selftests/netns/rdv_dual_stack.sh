@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
-# campagnol_rdv on IPv4 and IPv6 (docs/campagnol_rdv.md, --bind): with no
+# campagnol_rdv on IPv4 and IPv6 (campagnol_rdv(8), --bind): with no
 # --bind it takes both families, and clients register over either; with
 # several --bind, each socket answers from its own address (a client's NAT
 # lets in nothing else); on a dual-stack --bind ::, an IPv4 client learns

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
-# Revocation and expiry of established tunnels (docs/campagnol.md, SIGNALS;
+# Revocation and expiry of established tunnels (campagnol(8), SIGNALS;
 # docs/pki.md). A's daemon (behind NAT1) has tunnels to B and C (behind NAT2)
 # and D (public); each daemon reads its certificate, key, CA and CRL from
 # files of its own, which the test replaces as an administrator would:

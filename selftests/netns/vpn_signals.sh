@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
-# The daemon's reload signals (docs/campagnol.md, SIGNALS), sent to A's
+# The daemon's reload signals (campagnol(8), SIGNALS), sent to A's
 # daemon (behind NAT1), whose peers are B and C (behind NAT2) and D (public).
 # A reads its certificate and key from files of its own, replaced by newly
 # issued ones (CN=A-usr1, A-usr2...) before some signals, and its crl_file is
