@@ -17,8 +17,7 @@
 #include "compat.h"
 #include "crypto.h"
 #include "proto.h"
-#include "receive.h"
-#include "send.h"
+#include "queue.h"
 #include "skb.h"
 
 #define CPG_NONCE_LEN		12
@@ -149,14 +148,6 @@ struct cpg_crypt_ctx {
 	struct cpg_record_aad aad;
 };
 
-static void cpg_crypt_finish(struct sk_buff *skb, int err)
-{
-	if (cpg_skb_cb(skb)->encrypt)
-		cpg_send_sealed(skb, err);
-	else
-		cpg_receive_opened(skb, err);
-}
-
 static void cpg_crypt_async_done(struct cpg_crypt_ctx *ctx, int err)
 {
 	struct sk_buff *skb = ctx->skb;
@@ -165,7 +156,7 @@ static void cpg_crypt_async_done(struct cpg_crypt_ctx *ctx, int err)
 	if (err == -EINPROGRESS)
 		return;
 	kfree(ctx);
-	cpg_crypt_finish(skb, err);
+	cpg_crypt_done(skb, err);
 }
 
 /* Completions get their data directly since 6.3. */
@@ -274,7 +265,7 @@ void cpg_crypt(struct sk_buff *skb)
 out_free:
 	kfree(ctx);
 out:
-	cpg_crypt_finish(skb, err);
+	cpg_crypt_done(skb, err);
 }
 
 #include "selftest/record.c"

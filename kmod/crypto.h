@@ -92,10 +92,10 @@ static inline unsigned int cpg_cipher_explicit_nonce_len(enum campagnol_cipher c
  * whose header starts cb->offset bytes into skb->data, in place, with
  * cb->key: the plaintext (cb->plain_len bytes) follows the header and the
  * explicit nonce, and the tag follows the plaintext. The header must be
- * there already. Then cpg_send_sealed() or
- * cpg_receive_opened() gets the skb with 0, -EBADMSG (a forgery) or another
- * negative errno: before this returns, or later from the crypto driver's
- * completion when the transform is asynchronous.
+ * there already. Then cpg_crypt_done() (queue.c) gets the skb with 0,
+ * -EBADMSG (a forgery) or another negative errno: before this returns, or
+ * later from the crypto driver's completion when the transform is
+ * asynchronous.
  */
 void cpg_crypt(struct sk_buff *skb);
 

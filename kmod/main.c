@@ -9,6 +9,7 @@
  */
 #include <linux/module.h>
 #include <linux/rcupdate.h>
+#include <linux/workqueue.h>
 #include <net/genetlink.h>
 #include <net/rtnetlink.h>
 #include <uapi/linux/campagnol.h>
@@ -16,6 +17,7 @@
 #include "crypto.h"
 #include "netdev.h"
 #include "netlink.h"
+#include "queue.h"
 #include "replay.h"
 
 #ifdef CPG_SELFTEST
@@ -45,19 +47,31 @@ static int __init cpg_init(void)
 	err = cpg_selftests();
 	if (err)
 		return err;
+	/*
+	 * Per CPU, and CPU intensive: the AEAD workers spread the records
+	 * over the CPUs themselves, and may run long.
+	 */
+	cpg_wq = alloc_workqueue("campagnol", WQ_CPU_INTENSIVE | WQ_MEM_RECLAIM,
+				 0);
+	if (!cpg_wq)
+		return -ENOMEM;
 	err = cpg_nl_register();
 	if (err) {
 		pr_err("cannot register the generic netlink family: %d\n",
 		       err);
-		return err;
+		goto out_wq;
 	}
 	err = rtnl_link_register(&cpg_link_ops);
 	if (err) {
 		pr_err("cannot register the link type: %d\n", err);
 		cpg_nl_unregister();
-		return err;
+		goto out_wq;
 	}
 	return 0;
+
+out_wq:
+	destroy_workqueue(cpg_wq);
+	return err;
 }
 
 static void __exit cpg_exit(void)
@@ -70,6 +84,8 @@ static void __exit cpg_exit(void)
 	cpg_nl_unregister();
 	/* Frees of peers, keys and sockets queued by call_rcu(). */
 	rcu_barrier();
+	/* The peers' queue work items may still be returning. */
+	destroy_workqueue(cpg_wq);
 }
 
 module_init(cpg_init);
