@@ -14,6 +14,7 @@
 #include <net/rtnetlink.h>
 #include <uapi/linux/campagnol.h>
 
+#include "chachapoly.h"
 #include "crypto.h"
 #include "netdev.h"
 #include "netlink.h"
@@ -25,7 +26,8 @@ static int __init cpg_selftests(void)
 {
 	unsigned int passed = 0;
 
-	if (!cpg_replay_selftest(&passed) || !cpg_record_selftest(&passed)) {
+	if (!cpg_replay_selftest(&passed) || !cpg_record_selftest(&passed) ||
+	    !cpg_chachapoly_selftest(&passed)) {
 		pr_err("selftests failed: not loading\n");
 		return -ENOTRECOVERABLE;
 	}
