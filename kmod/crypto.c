@@ -14,11 +14,11 @@
 #include <linux/skbuff.h>
 #include <linux/slab.h>
 
+#include "chachapoly.h"
 #include "compat.h"
 #include "crypto.h"
 #include "proto.h"
-#include "receive.h"
-#include "send.h"
+#include "queue.h"
 #include "skb.h"
 
 #define CPG_NONCE_LEN		12
@@ -63,17 +63,11 @@ void cpg_key_set_write_range(struct cpg_key *key, u64 first, u64 last)
 static struct crypto_aead *cpg_aead_new(enum campagnol_cipher cipher,
 					const u8 *secret)
 {
-	const char *name = "gcm(aes)";
-	unsigned int len = 32;
+	unsigned int len = cipher == CAMPAGNOL_CIPHER_AES_128_GCM ? 16 : 32;
 	struct crypto_aead *aead;
 	int err;
 
-	if (cipher == CAMPAGNOL_CIPHER_AES_128_GCM)
-		len = 16;
-	else if (cipher == CAMPAGNOL_CIPHER_CHACHA20_POLY1305)
-		name = "rfc7539(chacha20,poly1305)";
-
-	aead = crypto_alloc_aead(name, 0, 0);
+	aead = crypto_alloc_aead("gcm(aes)", 0, 0);
 	if (IS_ERR(aead))
 		return aead;
 	err = crypto_aead_setkey(aead, secret, len);
@@ -87,9 +81,12 @@ static struct crypto_aead *cpg_aead_new(enum campagnol_cipher cipher,
 }
 
 /**
- * cpg_key_setup - make the AEAD transforms of a parsed key
+ * cpg_key_setup - make what seals and opens with a parsed key
  * @key: a key from cpg_key_alloc(), its cipher and secrets set
  * @extack: where to say what is wrong
+ *
+ * AES-GCM takes the crypto API's transforms, which may be a driver's;
+ * ChaCha20-Poly1305 the library (chachapoly.c), which needs no transform.
  *
  * Return: 0 or a negative errno; cpg_key_put() the key either way.
  */
@@ -97,6 +94,11 @@ int cpg_key_setup(struct cpg_key *key, struct netlink_ext_ack *extack)
 {
 	struct crypto_aead *aead;
 
+	if (key->cipher == CAMPAGNOL_CIPHER_CHACHA20_POLY1305) {
+		cpg_chachapoly_load_key(key->tx.chacha_key, key->tx.key);
+		cpg_chachapoly_load_key(key->rx.chacha_key, key->rx.key);
+		return 0;
+	}
 	aead = cpg_aead_new(key->cipher, key->tx.key);
 	if (IS_ERR(aead))
 		goto err;
@@ -149,14 +151,6 @@ struct cpg_crypt_ctx {
 	struct cpg_record_aad aad;
 };
 
-static void cpg_crypt_finish(struct sk_buff *skb, int err)
-{
-	if (cpg_skb_cb(skb)->encrypt)
-		cpg_send_sealed(skb, err);
-	else
-		cpg_receive_opened(skb, err);
-}
-
 static void cpg_crypt_async_done(struct cpg_crypt_ctx *ctx, int err)
 {
 	struct sk_buff *skb = ctx->skb;
@@ -165,7 +159,7 @@ static void cpg_crypt_async_done(struct cpg_crypt_ctx *ctx, int err)
 	if (err == -EINPROGRESS)
 		return;
 	kfree(ctx);
-	cpg_crypt_finish(skb, err);
+	cpg_crypt_done(skb, err);
 }
 
 /* Completions get their data directly since 6.3. */
@@ -203,19 +197,87 @@ static void cpg_make_nonce(u8 *nonce, const struct cpg_key *key,
 	put_unaligned_be64(iv_tail, nonce + 4);
 }
 
+/* The crypto API's request, and what the record needs if it returns later. */
+static int cpg_crypt_aead(struct sk_buff *skb, const struct cpg_key *key,
+			  unsigned int data_off, int nfrags)
+{
+	struct cpg_skb_cb *cb = cpg_skb_cb(skb);
+	struct crypto_aead *aead = cb->encrypt ? key->tx_aead : key->rx_aead;
+	unsigned int len = cb->plain_len + (cb->encrypt ? 0 : CPG_TAG_LEN);
+	unsigned int req_off, sg_off;
+	struct cpg_crypt_ctx *ctx;
+	struct aead_request *req;
+	int nsg, err;
+
+	req_off = ALIGN(sizeof(*ctx), CRYPTO_MINALIGN);
+	sg_off = ALIGN(req_off + sizeof(*req) + crypto_aead_reqsize(aead),
+		       __alignof__(struct scatterlist));
+	ctx = kmalloc(sg_off + (nfrags + 1) * sizeof(struct scatterlist),
+		      GFP_ATOMIC);
+	if (!ctx)
+		return -ENOMEM;
+	ctx->skb = skb;
+	req = (void *)ctx + req_off;
+	ctx->sg = (void *)ctx + sg_off;
+
+	sg_init_table(ctx->sg, nfrags + 1);
+	sg_set_buf(ctx->sg, &ctx->aad, sizeof(ctx->aad));
+	nsg = skb_to_sgvec_nomark(skb, ctx->sg + 1, data_off,
+				  cb->plain_len + CPG_TAG_LEN);
+	if (nsg < 0) {
+		kfree(ctx);
+		return nsg;
+	}
+	sg_mark_end(&ctx->sg[nsg]);
+
+	cpg_record_aad_init(&ctx->aad, key->epoch, cb->seq, cb->plain_len);
+	cpg_make_nonce(ctx->iv, key, cb->encrypt ? &key->tx : &key->rx,
+		       skb->data + data_off - CPG_EXPLICIT_NONCE_LEN, cb->seq);
+
+	aead_request_set_tfm(req, aead);
+	aead_request_set_callback(req, 0, cpg_crypt_complete, ctx);
+	aead_request_set_ad(req, sizeof(ctx->aad));
+	aead_request_set_crypt(req, ctx->sg, ctx->sg, len, ctx->iv);
+	err = cb->encrypt ? crypto_aead_encrypt(req) : crypto_aead_decrypt(req);
+	if (err != -EINPROGRESS)
+		kfree(ctx);
+	return err;
+}
+
+/*
+ * ChaCha20-Poly1305, synchronously: as WireGuard does, the scatterlist on the
+ * stack, as large as a sane skb needs.
+ */
+static int cpg_crypt_chachapoly(struct sk_buff *skb, const struct cpg_key *key,
+				unsigned int data_off, int nfrags)
+{
+	struct cpg_skb_cb *cb = cpg_skb_cb(skb);
+	const struct cpg_key_dir *dir = cb->encrypt ? &key->tx : &key->rx;
+	struct scatterlist sg[MAX_SKB_FRAGS + 8];
+	struct cpg_record_aad aad;
+	u8 nonce[CPG_NONCE_LEN];
+	int nsg;
+
+	if ((unsigned int)nfrags > ARRAY_SIZE(sg))
+		return -EMSGSIZE;
+	sg_init_table(sg, nfrags);
+	nsg = skb_to_sgvec(skb, sg, data_off, cb->plain_len + CPG_TAG_LEN);
+	if (nsg < 0)
+		return nsg;
+	cpg_record_aad_init(&aad, key->epoch, cb->seq, cb->plain_len);
+	cpg_make_nonce(nonce, key, dir, NULL, cb->seq);
+	return cpg_chachapoly_crypt(dir->chacha_key, nonce, (const u8 *)&aad,
+				    sizeof(aad), sg, cb->plain_len, cb->encrypt);
+}
+
 void cpg_crypt(struct sk_buff *skb)
 {
 	struct cpg_skb_cb *cb = cpg_skb_cb(skb);
 	struct cpg_key *key = cb->key;
-	struct crypto_aead *aead = cb->encrypt ? key->tx_aead : key->rx_aead;
-	unsigned int nonce_off = cb->offset + CPG_RECORD_HEADER_LEN;
-	unsigned int data_off = nonce_off +
+	unsigned int data_off = cb->offset + CPG_RECORD_HEADER_LEN +
 				cpg_cipher_explicit_nonce_len(key->cipher);
-	unsigned int req_off, sg_off;
-	struct cpg_crypt_ctx *ctx;
-	struct aead_request *req;
 	struct sk_buff *trailer;
-	int nfrags, nsg, err;
+	int nfrags, err;
 
 	/* Writable data, and room for the tag behind the plaintext. */
 	nfrags = skb_cow_data(skb, cb->encrypt ? CPG_TAG_LEN : 0, &trailer);
@@ -230,51 +292,14 @@ void cpg_crypt(struct sk_buff *skb)
 	if (cb->encrypt)
 		pskb_put(skb, trailer, CPG_TAG_LEN);
 
-	req_off = ALIGN(sizeof(*ctx), CRYPTO_MINALIGN);
-	sg_off = ALIGN(req_off + sizeof(*req) + crypto_aead_reqsize(aead),
-		       __alignof__(struct scatterlist));
-	ctx = kmalloc(sg_off + (nfrags + 1) * sizeof(struct scatterlist),
-		      GFP_ATOMIC);
-	if (!ctx) {
-		err = -ENOMEM;
-		goto out;
-	}
-	ctx->skb = skb;
-	req = (void *)ctx + req_off;
-	ctx->sg = (void *)ctx + sg_off;
-
-	sg_init_table(ctx->sg, nfrags + 1);
-	sg_set_buf(ctx->sg, &ctx->aad, sizeof(ctx->aad));
-	nsg = skb_to_sgvec_nomark(skb, ctx->sg + 1, data_off,
-				  cb->plain_len + CPG_TAG_LEN);
-	if (nsg < 0) {
-		err = nsg;
-		goto out_free;
-	}
-	sg_mark_end(&ctx->sg[nsg]);
-
-	cpg_record_aad_init(&ctx->aad, key->epoch, cb->seq, cb->plain_len);
-	cpg_make_nonce(ctx->iv, key, cb->encrypt ? &key->tx : &key->rx,
-		       skb->data + nonce_off, cb->seq);
-
-	aead_request_set_tfm(req, aead);
-	aead_request_set_callback(req, 0, cpg_crypt_complete, ctx);
-	aead_request_set_ad(req, sizeof(ctx->aad));
-	if (cb->encrypt) {
-		aead_request_set_crypt(req, ctx->sg, ctx->sg, cb->plain_len,
-				       ctx->iv);
-		err = crypto_aead_encrypt(req);
-	} else {
-		aead_request_set_crypt(req, ctx->sg, ctx->sg,
-				       cb->plain_len + CPG_TAG_LEN, ctx->iv);
-		err = crypto_aead_decrypt(req);
-	}
+	if (key->cipher == CAMPAGNOL_CIPHER_CHACHA20_POLY1305)
+		err = cpg_crypt_chachapoly(skb, key, data_off, nfrags);
+	else
+		err = cpg_crypt_aead(skb, key, data_off, nfrags);
 	if (err == -EINPROGRESS)
 		return;
-out_free:
-	kfree(ctx);
 out:
-	cpg_crypt_finish(skb, err);
+	cpg_crypt_done(skb, err);
 }
 
 #include "selftest/record.c"

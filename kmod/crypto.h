@@ -20,16 +20,21 @@
 #include <net/netlink.h>
 #include <uapi/linux/campagnol.h>
 
+#include "chachapoly.h"
 #include "proto.h"
 #include "replay.h"
 
 #define CPG_KEY_MAX_LEN		32
 #define CPG_IV_MAX_LEN		12
 
-/* The key and IV of one direction; unused bytes are zero. */
+/*
+ * The key and IV of one direction; unused bytes are zero. ChaCha20's key is
+ * also kept as the library takes it (chachapoly.c).
+ */
 struct cpg_key_dir {
 	u8 key[CPG_KEY_MAX_LEN];
 	u8 iv[CPG_IV_MAX_LEN];
+	u32 chacha_key[CPG_CHACHA_KEY_WORDS];
 };
 
 /* cpg_key.flags */
@@ -48,8 +53,8 @@ struct cpg_key_dir {
  * @next_write_seq: the sequence number of the next record we seal
  * @tx: what we seal with
  * @rx: what the peer seals with
- * @tx_aead: the transform keyed with @tx
- * @rx_aead: the transform keyed with @rx
+ * @tx_aead: the transform keyed with @tx (not for ChaCha20-Poly1305)
+ * @rx_aead: the transform keyed with @rx (not for ChaCha20-Poly1305)
  * @replay: the sequence numbers received with this key
  * @flags: CPG_KEY_LIMIT_NOTIFIED, CPG_KEY_NEXT
  * @refcount: the peer's slot holds one reference, records in flight others
@@ -92,10 +97,10 @@ static inline unsigned int cpg_cipher_explicit_nonce_len(enum campagnol_cipher c
  * whose header starts cb->offset bytes into skb->data, in place, with
  * cb->key: the plaintext (cb->plain_len bytes) follows the header and the
  * explicit nonce, and the tag follows the plaintext. The header must be
- * there already. Then cpg_send_sealed() or
- * cpg_receive_opened() gets the skb with 0, -EBADMSG (a forgery) or another
- * negative errno: before this returns, or later from the crypto driver's
- * completion when the transform is asynchronous.
+ * there already. Then cpg_crypt_done() (queue.c) gets the skb with 0,
+ * -EBADMSG (a forgery) or another negative errno: before this returns, or
+ * later from the crypto driver's completion when the transform is
+ * asynchronous.
  */
 void cpg_crypt(struct sk_buff *skb);
 

@@ -9,13 +9,16 @@
  */
 #include <linux/module.h>
 #include <linux/rcupdate.h>
+#include <linux/workqueue.h>
 #include <net/genetlink.h>
 #include <net/rtnetlink.h>
 #include <uapi/linux/campagnol.h>
 
+#include "chachapoly.h"
 #include "crypto.h"
 #include "netdev.h"
 #include "netlink.h"
+#include "queue.h"
 #include "replay.h"
 
 #ifdef CPG_SELFTEST
@@ -23,7 +26,8 @@ static int __init cpg_selftests(void)
 {
 	unsigned int passed = 0;
 
-	if (!cpg_replay_selftest(&passed) || !cpg_record_selftest(&passed)) {
+	if (!cpg_replay_selftest(&passed) || !cpg_record_selftest(&passed) ||
+	    !cpg_chachapoly_selftest(&passed)) {
 		pr_err("selftests failed: not loading\n");
 		return -ENOTRECOVERABLE;
 	}
@@ -45,19 +49,31 @@ static int __init cpg_init(void)
 	err = cpg_selftests();
 	if (err)
 		return err;
+	/*
+	 * Per CPU, and CPU intensive: the AEAD workers spread the records
+	 * over the CPUs themselves, and may run long.
+	 */
+	cpg_wq = alloc_workqueue("campagnol", WQ_CPU_INTENSIVE | WQ_MEM_RECLAIM,
+				 0);
+	if (!cpg_wq)
+		return -ENOMEM;
 	err = cpg_nl_register();
 	if (err) {
 		pr_err("cannot register the generic netlink family: %d\n",
 		       err);
-		return err;
+		goto out_wq;
 	}
 	err = rtnl_link_register(&cpg_link_ops);
 	if (err) {
 		pr_err("cannot register the link type: %d\n", err);
 		cpg_nl_unregister();
-		return err;
+		goto out_wq;
 	}
 	return 0;
+
+out_wq:
+	destroy_workqueue(cpg_wq);
+	return err;
 }
 
 static void __exit cpg_exit(void)
@@ -70,6 +86,8 @@ static void __exit cpg_exit(void)
 	cpg_nl_unregister();
 	/* Frees of peers, keys and sockets queued by call_rcu(). */
 	rcu_barrier();
+	/* The peers' queue work items may still be returning. */
+	destroy_workqueue(cpg_wq);
 }
 
 module_init(cpg_init);

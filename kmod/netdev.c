@@ -90,6 +90,7 @@ static int cpg_dev_init(struct net_device *dev)
 {
 	struct cpg_priv *priv = netdev_priv(dev);
 	unsigned int i;
+	int err;
 
 	priv->dev = dev;
 	spin_lock_init(&priv->lock);
@@ -101,7 +102,13 @@ static int cpg_dev_init(struct net_device *dev)
 	atomic64_set(&priv->no_route_drops, 0);
 	spin_lock_init(&priv->no_route.lock);
 	INIT_DELAYED_WORK(&priv->idle_work, cpg_peer_idle_work);
-	return gro_cells_init(&priv->gro_cells, dev);
+	err = cpg_crypt_queue_init(priv);
+	if (err)
+		return err;
+	err = gro_cells_init(&priv->gro_cells, dev);
+	if (err)
+		cpg_crypt_queue_destroy(priv);
+	return err;
 }
 
 /*
@@ -127,6 +134,15 @@ static void cpg_dev_uninit(struct net_device *dev)
 		cpg_sock_release(cs);
 	cancel_delayed_work_sync(&priv->idle_work);
 	gro_cells_destroy(&priv->gro_cells);
+}
+
+/*
+ * The device's last reference is gone: the peers, which hold it, are freed,
+ * and with them every record (which holds its peer).
+ */
+static void cpg_dev_destruct(struct net_device *dev)
+{
+	cpg_crypt_queue_destroy(netdev_priv(dev));
 }
 
 static const struct net_device_ops cpg_netdev_ops = {
@@ -166,6 +182,7 @@ static void cpg_setup(struct net_device *dev)
 	dev->netdev_ops = &cpg_netdev_ops;
 	dev->ethtool_ops = &cpg_ethtool_ops;
 	dev->needs_free_netdev = true;
+	dev->priv_destructor = cpg_dev_destruct;
 	dev->pcpu_stat_type = NETDEV_PCPU_STAT_TSTATS;
 	SET_NETDEV_DEVTYPE(dev, &cpg_device_type);
 

@@ -21,6 +21,8 @@
 #include <net/ipv6.h>
 #include <net/rtnetlink.h>
 
+#include "queue.h"
+
 #define CPG_PEER_HASH_BITS	8
 
 /* What the UDP tunnel helpers put in front of a record: IPv6 at worst. */
@@ -66,6 +68,7 @@ struct cpg_no_route {
  * @no_route: rate limit of the notifications about those packets
  * @idle_work: looks for idle peers once a second while some have a timeout
  * @gro_cells: where received packets enter the stack
+ * @crypt: the records to seal or open, for the CPUs
  */
 struct cpg_priv {
 	struct net_device *dev;
@@ -81,6 +84,7 @@ struct cpg_priv {
 	struct cpg_no_route no_route;
 	struct delayed_work idle_work;
 	struct gro_cells gro_cells;
+	struct cpg_crypt_queue crypt;
 };
 
 extern struct rtnl_link_ops cpg_link_ops;

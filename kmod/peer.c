@@ -26,6 +26,8 @@
 #include "netdev.h"
 #include "netlink.h"
 #include "peer.h"
+#include "receive.h"
+#include "send.h"
 #include "socket.h"
 
 /* Whether a and b seal with the same nonces: same cipher, epoch and key. */
@@ -193,6 +195,9 @@ static void cpg_peer_free(struct cpg_peer *peer)
 {
 	unsigned int i;
 
+	/* Each record holds the peer. */
+	WARN_ON(!skb_queue_empty_lockless(&peer->tx_queue.records) ||
+		!skb_queue_empty_lockless(&peer->rx_queue.records));
 	for (i = 0; i < ARRAY_SIZE(peer->keys); i++)
 		cpg_key_put(rcu_dereference_protected(peer->keys[i], 1));
 	kfree(rcu_dereference_protected(peer->endpoint, 1));
@@ -519,6 +524,9 @@ int cpg_peer_add(struct cpg_priv *priv, struct cpg_peer_config *cfg,
 	peer = kzalloc(sizeof(*peer), GFP_KERNEL);
 	if (!peer)
 		return -ENOMEM;
+	/* Before any failure: cpg_peer_free() looks at them. */
+	cpg_peer_queue_init(&peer->tx_queue, cpg_send_worker);
+	cpg_peer_queue_init(&peer->rx_queue, cpg_receive_worker);
 	ep = kzalloc(sizeof(*ep), GFP_KERNEL);
 	if (ep) {
 		ep->addr = cfg->endpoint;

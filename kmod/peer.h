@@ -25,6 +25,7 @@
 
 #include "crypto.h"
 #include "netdev.h"
+#include "queue.h"
 
 /* Sanity limit: each peer is a few hundred bytes plus per-CPU counters. */
 #define CPG_MAX_PEERS		65536
@@ -105,6 +106,8 @@ struct cpg_peer_counters {
  *	keepalive) clears it
  * @floats: times peer-float moved the peer
  * @key_promotions: times a next key became the current one
+ * @tx_queue: the records to send, in order, through the AEAD
+ * @rx_queue: the records received, in order, through the AEAD
  * @refcount: the tables hold one reference, lookups outside RCU others
  * @rcu: to free the peer after the readers are gone
  */
@@ -128,6 +131,8 @@ struct cpg_peer {
 	bool idle_notified;
 	atomic64_t floats;
 	atomic64_t key_promotions;
+	struct cpg_peer_queue tx_queue;
+	struct cpg_peer_queue rx_queue;
 	struct kref refcount;
 	struct rcu_head rcu;
 };

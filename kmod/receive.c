@@ -6,10 +6,11 @@
  * a datagram only when it is a DTLS 1.2 application_data record from a
  * peer's endpoint in the epoch of one of that peer's keys; everything else
  * (handshakes, alerts, RDV messages, punches, unknown peers and epochs) goes
- * on to the daemon unchanged. A record taken is opened in place; then its
- * sequence number goes through the replay window and the packet inside
- * must be IPv4 from the peer's VPN address, or IPv6 from its IPv6 VPN
- * address, or it is dropped and counted.
+ * on to the daemon unchanged. A record taken is opened in place, on some CPU
+ * (queue.c); then, in the order the peer's records came, its sequence
+ * number goes through the replay window and the packet inside must be IPv4
+ * from the peer's VPN address, or IPv6 from its IPv6 VPN address, or it is
+ * dropped and counted.
  * A record with nothing inside is a keepalive, counted and never delivered.
  * A record of a peer that moved comes from an endpoint no peer has: the
  * daemon gets it, and moves the peer with peer-float once it has opened it.
@@ -29,6 +30,7 @@
 #include "netdev.h"
 #include "peer.h"
 #include "proto.h"
+#include "queue.h"
 #include "receive.h"
 #include "skb.h"
 #include "socket.h"
@@ -140,15 +142,9 @@ static void cpg_receive_deliver(struct cpg_peer *peer, struct sk_buff *skb)
 	len = skb->len;
 	cpg_peer_count(peer, true, len);
 	cpg_peer_heard(peer);
-	/*
-	 * gro_cells and the stats are per CPU, and a crypto completion may
-	 * come from a task: queueing there with BH enabled races with the
-	 * cell's poll (a looping rx list, seen once in kmod_wire).
-	 */
-	local_bh_disable();
+	/* With BH off (cpg_receive_worker()), as gro_cells wants. */
 	if (gro_cells_receive(&peer->priv->gro_cells, skb) == NET_RX_SUCCESS)
 		dev_sw_netstats_rx_add(dev, len);
-	local_bh_enable();
 }
 
 /*
@@ -166,7 +162,7 @@ static void cpg_receive_keepalive(struct cpg_peer *peer, struct sk_buff *skb)
 /*
  * The record failed with a key, and another key of the peer has the same
  * epoch (a new handshake without renegotiation restarts at epoch 1): try the
- * copy with that one.
+ * copy with that one, in the record's place at the head of the peer's queue.
  */
 static void cpg_receive_retry(struct sk_buff *skb)
 {
@@ -180,23 +176,25 @@ static void cpg_receive_retry(struct sk_buff *skb)
 	copy_cb->retry_skb = NULL;
 	cpg_key_put(cb->key);
 	kfree_skb(skb);
+	cpg_peer_queue_requeue(&copy_cb->peer->rx_queue, copy);
 	cpg_crypt(copy);
 }
 
-void cpg_receive_opened(struct sk_buff *skb, int err)
+/* A record out of the AEAD, in its turn: deliver it, or count why not. */
+static void cpg_receive_opened(struct sk_buff *skb, int err)
 {
 	struct cpg_skb_cb *cb = cpg_skb_cb(skb);
 	struct cpg_peer *peer = cb->peer;
 	struct cpg_key *key = cb->key;
 
-	if (err == -EBADMSG && cb->retry_skb) {
-		cpg_receive_retry(skb);
-		return;
-	}
 	kfree_skb(cb->retry_skb);
 	cpg_key_put(cb->retry_key);
 
-	if (err) {
+	if (err == -ENOBUFS) {
+		/* No room in the device's ring: the peer did nothing wrong. */
+		dev_core_stats_rx_dropped_inc(peer->priv->dev);
+		kfree_skb(skb);
+	} else if (err) {
 		net_dbg_ratelimited("%s: record from %pI4 not opened: %d\n",
 				    peer->priv->dev->name, &peer->vpn_ip, err);
 		cpg_receive_drop(peer, skb, err == -EBADMSG ? CPG_DROP_AUTH :
@@ -215,6 +213,36 @@ void cpg_receive_opened(struct sk_buff *skb, int err)
 			cpg_receive_deliver(peer, skb);
 	}
 	cpg_key_put(key);
+	cpg_peer_put(peer);
+}
+
+/**
+ * cpg_receive_worker - deliver a peer's opened records, in order
+ * @work: the peer's rx_queue.work, queued with a reference to the peer
+ *
+ * The replay window sees the records here, in the order they came.
+ */
+void cpg_receive_worker(struct work_struct *work)
+{
+	struct cpg_peer *peer = container_of(work, struct cpg_peer,
+					     rx_queue.work);
+	struct sk_buff *skb;
+	int err;
+
+	while ((skb = cpg_peer_queue_next(&peer->rx_queue))) {
+		err = cpg_skb_cb(skb)->err;
+		/*
+		 * The per-CPU counters' writers must not nest, and queueing
+		 * to gro_cells with BH on races with the cell's poll (a
+		 * looping rx list, seen once in kmod_wire).
+		 */
+		local_bh_disable();
+		if (err == -EBADMSG && cpg_skb_cb(skb)->retry_skb)
+			cpg_receive_retry(skb);
+		else
+			cpg_receive_opened(skb, err);
+		local_bh_enable();
+	}
 	cpg_peer_put(peer);
 }
 
@@ -325,7 +353,15 @@ int cpg_encap_rcv(struct sock *sk, struct sk_buff *skb)
 			cb->retry_key = NULL;
 		}
 	}
-	cpg_crypt(skb);
+	if (cpg_crypt_enqueue(peer, &peer->rx_queue, skb))
+		return 0;
+	/* Too many of the peer's records in flight. */
+	kfree_skb(cb->retry_skb);
+	cpg_key_put(cb->retry_key);
+	dev_core_stats_rx_dropped_inc(peer->priv->dev);
+	kfree_skb(skb);
+	cpg_key_put(key);
+	cpg_peer_put(peer);
 	return 0;
 
 put:

@@ -9,9 +9,10 @@
 #define _CPG_RECEIVE_H
 
 #include <linux/skbuff.h>
+#include <linux/workqueue.h>
 #include <net/sock.h>
 
 int cpg_encap_rcv(struct sock *sk, struct sk_buff *skb);
-void cpg_receive_opened(struct sk_buff *skb, int err);
+void cpg_receive_worker(struct work_struct *work);
 
 #endif /* _CPG_RECEIVE_H */

@@ -6,8 +6,9 @@
  * destination as VPN address (or to every peer, for the VPN's broadcast
  * address), an IPv6 packet to the peer that has its destination as IPv6 VPN
  * address, sealed into one DTLS 1.2 application_data record with the peer's
- * current key, and leaves through the daemon's socket (socket.c). GSO
- * packets are segmented first: a record carries one packet.
+ * current key on some CPU (queue.c), and leaves through the daemon's socket
+ * (socket.c) in the order the packets came. GSO packets are segmented
+ * first: a record carries one packet.
  */
 #include <linux/icmp.h>
 #include <linux/icmpv6.h>
@@ -28,6 +29,7 @@
 #include "netlink.h"
 #include "peer.h"
 #include "proto.h"
+#include "queue.h"
 #include "send.h"
 #include "skb.h"
 #include "socket.h"
@@ -38,7 +40,8 @@ static void cpg_count_drop(struct cpg_peer *peer, enum cpg_drop reason)
 	dev_core_stats_tx_dropped_inc(peer->priv->dev);
 }
 
-void cpg_send_sealed(struct sk_buff *skb, int err)
+/* A record out of the AEAD, in its turn: send it, or count why not. */
+static void cpg_send_sealed(struct sk_buff *skb, int err)
 {
 	struct cpg_skb_cb *cb = cpg_skb_cb(skb);
 	struct cpg_peer *peer = cb->peer;
@@ -58,6 +61,25 @@ void cpg_send_sealed(struct sk_buff *skb, int err)
 		/* A keepalive is no traffic: the tunnel may still time out idle. */
 		if (plain_len)
 			cpg_peer_sent(peer);
+	}
+	cpg_peer_put(peer);
+}
+
+/**
+ * cpg_send_worker - send a peer's sealed records, in order
+ * @work: the peer's tx_queue.work, queued with a reference to the peer
+ */
+void cpg_send_worker(struct work_struct *work)
+{
+	struct cpg_peer *peer = container_of(work, struct cpg_peer,
+					     tx_queue.work);
+	struct sk_buff *skb;
+
+	while ((skb = cpg_peer_queue_next(&peer->tx_queue))) {
+		/* As from ndo_start_xmit: per-CPU counters' writers never nest. */
+		local_bh_disable();
+		cpg_send_sealed(skb, cpg_skb_cb(skb)->err);
+		local_bh_enable();
 	}
 	cpg_peer_put(peer);
 }
@@ -93,8 +115,9 @@ static struct cpg_key *cpg_send_key(struct cpg_peer *peer, u64 *seq)
 
 /*
  * Seal one packet (not GSO) for peer and send it; takes skb and peer. 0 once
- * the AEAD has it (what befalls it then is counted), -ENOKEY with no key to
- * seal with, or another negative errno.
+ * the peer's queue has it (what befalls it then is counted), -ENOKEY with no
+ * key to seal with, -ENOBUFS when too many of the peer's records are in
+ * flight, or another negative errno.
  */
 static int cpg_send_record(struct cpg_peer *peer, struct sk_buff *skb)
 {
@@ -129,8 +152,9 @@ static int cpg_send_record(struct cpg_peer *peer, struct sk_buff *skb)
 
 	cb = cpg_skb_cb_init(skb, peer, key, seq, plain_len);
 	cb->encrypt = true;
-	cpg_crypt(skb);
-	return 0;
+	if (cpg_crypt_enqueue(peer, &peer->tx_queue, skb))
+		return 0;
+	err = -ENOBUFS;
 
 free_key:
 	cpg_key_put(key);

@@ -9,11 +9,12 @@
 
 #include <linux/netdevice.h>
 #include <linux/skbuff.h>
+#include <linux/workqueue.h>
 
 struct cpg_peer;
 
 netdev_tx_t cpg_xmit(struct sk_buff *skb, struct net_device *dev);
-void cpg_send_sealed(struct sk_buff *skb, int err);
+void cpg_send_worker(struct work_struct *work);
 int cpg_send_keepalive(struct cpg_peer *peer);
 
 #endif /* _CPG_SEND_H */

@@ -3,7 +3,8 @@
  * Campagnol: the kernel data path of a peer-to-peer IPv4 VPN.
  *
  * What a record carries in skb->cb from send.c or receive.c, through the
- * AEAD (crypto.c), which may complete on another CPU, and back.
+ * AEAD (crypto.c), which may complete on another CPU, and through its
+ * peer's queue (queue.c) back.
  */
 #ifndef _CPG_SKB_H
 #define _CPG_SKB_H
@@ -28,6 +29,8 @@ struct cpg_peer;
  * @offset: where the record header starts, from skb->data
  * @plain_len: the length of the plaintext
  * @encrypt: sealing, not opening
+ * @state: enum cpg_crypt_state: whether the AEAD is done with the record
+ * @err: once it is, 0 or why it failed
  */
 struct cpg_skb_cb {
 	struct cpg_peer *peer;
@@ -38,6 +41,8 @@ struct cpg_skb_cb {
 	u16 offset;
 	u16 plain_len;
 	bool encrypt;
+	u8 state;
+	s16 err;
 };
 
 static inline struct cpg_skb_cb *cpg_skb_cb(struct sk_buff *skb)

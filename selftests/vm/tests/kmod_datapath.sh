@@ -17,9 +17,10 @@ source "$(dirname "$0")/../libkmod.sh"
 
 kmod_require_vm
 # CPG_ASYNC_AEAD=1 (kmod_datapath_async.sh): every AEAD request completes
-# later (kmod_async_aead); one more result per cipher says so.
+# later (kmod_async_aead); one more result per AES cipher says so.
+# ChaCha20-Poly1305 is the library's (kmod/chachapoly.c), always synchronous.
 if [ -n "${CPG_ASYNC_AEAD:-}" ]; then
-	ktap_init 41 cpg-nltest udp-replay
+	ktap_init 40 cpg-nltest udp-replay
 else
 	ktap_init 38 cpg-nltest udp-replay
 fi
@@ -67,7 +68,7 @@ for cipher in 1 2 3; do
 	kmod_pair_tcp "$name: TCP through the tunnel" 10.9.0.2
 	ktap_print_msg "a's peer: $(in_ns a "$NLTEST" show "$(kmod_ifindex a cpg0)" | grep '^peer ')"
 	ktap_test_result "$name: counters count, no drops" counters_clean a
-	if [ -n "${CPG_ASYNC_AEAD:-}" ]; then
+	if [ -n "${CPG_ASYNC_AEAD:-}" ] && [ "$cipher" != 3 ]; then
 		ktap_test_result "$name: the kernel's AEADs are pcrypt's (asynchronous)" \
 			[ "$(kmod_pcrypt_users)" -ge 4 ]
 	fi
