@@ -20,6 +20,8 @@ struct control_client {
 	char req[CONTROL_MAX_REQUEST];
 	size_t req_len;
 	bool answering;
+	bool refused;			/* not allowed: answered with why */
+	uid_t uid;
 	struct status_buf out;
 	size_t sent;
 };
@@ -85,7 +87,10 @@ static void client_answer(struct control_client *cl)
 	req[cl->req_len] = '\0';
 	req[strcspn(req, "\r\n")] = '\0';
 	status_buf_init(&cl->out, CONTROL_MAX_ANSWER);
-	if (!strcmp(req, STATUS_REQUEST))
+	if (cl->refused)
+		status_buf_printf(&cl->out, "error reason=not-allowed uid=%u daemon_uid=%u\n",
+				  (unsigned int)cl->uid, (unsigned int)geteuid());
+	else if (!strcmp(req, STATUS_REQUEST))
 		c->dump(c->arg, &cl->out);
 	else
 		status_buf_printf(&cl->out, "error unknown-request\n");
@@ -144,30 +149,21 @@ static void client_ready(struct cpg_loop *loop, int fd, uint32_t events, void *a
 
 /*
  * Only root or our own user may see the peer table: an abstract socket has
- * no file mode to keep others out. A client refused is told why, in an
- * "error" line, and the log says who it was.
+ * no file mode to keep others out. The log says who was refused; the
+ * client is told why in its answer (client_answer).
  */
-static bool client_allowed(int fd)
+static bool client_allowed(int fd, uid_t *uid)
 {
-	struct status_buf why;
-	uid_t uid;
 	pid_t pid;
 
-	if (status_socket_peer(fd, &uid, &pid) < 0) {
+	if (status_socket_peer(fd, uid, &pid) < 0) {
 		log_warn("status socket: refused a client whose user is unknown: %m");
 		return false;
 	}
-	if (uid == 0 || uid == geteuid())
+	if (*uid == 0 || *uid == geteuid())
 		return true;
 	log_info("status socket: refused a client of uid %u (pid %ld): only root and uid %u "
-		 "may ask", (unsigned int)uid, (long)pid, (unsigned int)geteuid());
-	status_buf_init(&why, 256);
-	status_buf_printf(&why, "error reason=not-allowed uid=%u daemon_uid=%u\n", (unsigned int)uid,
-			  (unsigned int)geteuid());
-	/* Best effort: a fresh socket takes a short line. */
-	if (why.data && send(fd, why.data, why.len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-		log_debug("status socket: telling a refused client why: %m");
-	status_buf_free(&why);
+		 "may ask", (unsigned int)*uid, (long)pid, (unsigned int)geteuid());
 	return false;
 }
 
@@ -178,6 +174,8 @@ static void listener_ready(struct cpg_loop *loop, int fd, uint32_t events, void 
 	for (;;) {
 		struct control_client *cl = NULL;
 		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		bool allowed;
+		uid_t uid = (uid_t)-1;
 
 		if (cfd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
@@ -190,15 +188,17 @@ static void listener_ready(struct cpg_loop *loop, int fd, uint32_t events, void 
 			if (c->clients[i].fd < 0)
 				cl = &c->clients[i];
 		}
-		if (!cl || !client_allowed(cfd)) {
-			if (!cl)
-				log_debug("status socket: too many clients");
+		if (!cl) {
+			log_debug("status socket: too many clients");
 			close(cfd);
 			continue;
 		}
+		allowed = client_allowed(cfd, &uid);
 		memset(cl, 0, sizeof(*cl));
 		cl->ctl = c;
 		cl->fd = -1;
+		cl->refused = !allowed;
+		cl->uid = uid;
 		cpg_loop_timer_init(&cl->timer, client_timeout, cl);
 		if (cpg_loop_add_fd(loop, &cl->io, cfd, CPG_LOOP_READ, client_ready, cl) < 0) {
 			close(cfd);
