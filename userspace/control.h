@@ -4,7 +4,7 @@
  * asks for the peer table (status.h has the protocol): an abstract one on
  * Linux, else a file of mode 0600 in a 0755 directory (status_socket.h).
  * Only root and the daemon's user are answered (their credentials are
- * checked); others get an "error not-allowed" line.
+ * checked); others get an "error reason=not-allowed" line.
  *
  * It never blocks the daemon: the socket and its clients are non-blocking
  * and polled by the event loop; a client has CONTROL_CLIENT_TIMEOUT_MS to
