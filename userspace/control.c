@@ -162,8 +162,12 @@ static bool client_allowed(int fd, uid_t *uid)
 	}
 	if (*uid == 0 || *uid == geteuid())
 		return true;
-	log_info("status socket: refused a client of uid %u (pid %ld): only root and uid %u "
-		 "may ask", (unsigned int)*uid, (long)pid, (unsigned int)geteuid());
+	if (pid > 0)
+		log_info("status socket: refused a client of uid %u (pid %ld): only root and "
+			 "uid %u may ask", (unsigned int)*uid, (long)pid, (unsigned int)geteuid());
+	else
+		log_info("status socket: refused a client of uid %u: only root and uid %u may ask",
+			 (unsigned int)*uid, (unsigned int)geteuid());
 	return false;
 }
 
