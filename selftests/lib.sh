@@ -888,9 +888,9 @@ pki_setup() {
 	pki rdv "$CPG_PKI" rdv "$RDV_IP" "$RDV_IP6" "$RDV_NAME"
 }
 
-# The TUN device of daemon NAME: unique to the run, since the daemons'
-# status sockets, /run/campagnol/DEVICE.sock, are shared by every namespace
-# (at most 15 characters: NAME should be short).
+# The TUN device of daemon NAME: unique to the run, so that a daemon's
+# device and logs are told from another run's (at most 15 characters: NAME
+# should be short). The status sockets, @campagnol/DEVICE, are per namespace.
 vpn_dev() {
 	echo "${CPG_RUN}-$1"
 }
@@ -933,12 +933,20 @@ vpn_conf() {
 	CPG_VPN_IP[$name]=$vpn_ip
 }
 
-# vpn_status NAME [OPTION...]: campagnol-status OPTION... for daemon NAME.
+# vpn_status NAME [OPTION...]: campagnol-status OPTION... for daemon NAME,
+# in its namespace (its status socket is an abstract one, per namespace).
 vpn_status() {
 	local name=$1
 	shift
 
-	"$CPG_BIN/campagnol-status" "$@" "$(vpn_dev "$name")"
+	in_ns "${CPG_VPN_NS[$name]}" "$CPG_BIN/campagnol-status" "$@" "$(vpn_dev "$name")"
+}
+
+# vpn_socket_listed NAME: daemon NAME's status socket, @campagnol/DEVICE,
+# exists in its namespace.
+vpn_socket_listed() {
+	in_ns "${CPG_VPN_NS[$1]}" cat /proc/net/unix |
+		grep -q " @campagnol/$(vpn_dev "$1")\$"
 }
 
 # vpn_ready NAME: daemon NAME has its device up with its VPN IP, and its
