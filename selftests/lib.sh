@@ -22,6 +22,9 @@ KSFT_SKIP=4
 
 CPG_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CPG_BIN=${CPG_BIN:-$CPG_SRC/build}
+# The daemons' status sockets are the default abstract ones, per namespace
+# (vpn_status, vpn_socket_listed): nothing of ours in a directory.
+unset CAMPAGNOL_RUN_DIR
 
 # The addresses of the standard topology (see topo_standard).
 RDV_IP=192.0.2.1
@@ -205,10 +208,6 @@ cpg_reap_stale() {
 		ip netns del "$name" 2>/dev/null
 		rm -rf "/etc/netns/$name"
 	done
-	for name in /run/campagnol/cpg*-*.sock; do
-		[[ $name =~ /cpg([0-9]+)-[^/]*$ ]] || continue
-		[ -e "/proc/${BASH_REMATCH[1]}" ] || rm -f "$name"
-	done
 }
 
 # Prepare a run: check that it can run, make the temp dir, install the
@@ -276,8 +275,6 @@ cpg_cleanup() {
 		rm -rf "/etc/netns/${CPG_RUN}-${CPG_NS[i]}"
 	done
 	CPG_NS=()
-	# Status sockets of our daemons that could not remove theirs (SIGKILL).
-	rm -f "/run/campagnol/${CPG_RUN}-"*.sock 2>/dev/null
 	if [ -n "$CPG_TMP" ] && [ -d "$CPG_TMP" ]; then
 		if [ -n "${CPG_KEEP_TMP:-}" ]; then
 			echo "# logs kept in $CPG_TMP"
