@@ -22,6 +22,9 @@ KSFT_SKIP=4
 
 CPG_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CPG_BIN=${CPG_BIN:-$CPG_SRC/build}
+# The daemons' status sockets are the default abstract ones, per namespace
+# (vpn_status, vpn_socket_listed): nothing of ours in a directory.
+unset CAMPAGNOL_RUN_DIR
 
 # The addresses of the standard topology (see topo_standard).
 RDV_IP=192.0.2.1
@@ -205,10 +208,6 @@ cpg_reap_stale() {
 		ip netns del "$name" 2>/dev/null
 		rm -rf "/etc/netns/$name"
 	done
-	for name in /run/campagnol/cpg*-*.sock; do
-		[[ $name =~ /cpg([0-9]+)-[^/]*$ ]] || continue
-		[ -e "/proc/${BASH_REMATCH[1]}" ] || rm -f "$name"
-	done
 }
 
 # Prepare a run: check that it can run, make the temp dir, install the
@@ -276,8 +275,6 @@ cpg_cleanup() {
 		rm -rf "/etc/netns/${CPG_RUN}-${CPG_NS[i]}"
 	done
 	CPG_NS=()
-	# Status sockets of our daemons that could not remove theirs (SIGKILL).
-	rm -f "/run/campagnol/${CPG_RUN}-"*.sock 2>/dev/null
 	if [ -n "$CPG_TMP" ] && [ -d "$CPG_TMP" ]; then
 		if [ -n "${CPG_KEEP_TMP:-}" ]; then
 			echo "# logs kept in $CPG_TMP"
@@ -888,9 +885,9 @@ pki_setup() {
 	pki rdv "$CPG_PKI" rdv "$RDV_IP" "$RDV_IP6" "$RDV_NAME"
 }
 
-# The TUN device of daemon NAME: unique to the run, since the daemons'
-# status sockets, /run/campagnol/DEVICE.sock, are shared by every namespace
-# (at most 15 characters: NAME should be short).
+# The TUN device of daemon NAME: unique to the run, so that a daemon's
+# device and logs are told from another run's (at most 15 characters: NAME
+# should be short). The status sockets, @campagnol/DEVICE, are per namespace.
 vpn_dev() {
 	echo "${CPG_RUN}-$1"
 }
@@ -933,12 +930,20 @@ vpn_conf() {
 	CPG_VPN_IP[$name]=$vpn_ip
 }
 
-# vpn_status NAME [OPTION...]: campagnol-status OPTION... for daemon NAME.
+# vpn_status NAME [OPTION...]: campagnol-status OPTION... for daemon NAME,
+# in its namespace (its status socket is an abstract one, per namespace).
 vpn_status() {
 	local name=$1
 	shift
 
-	"$CPG_BIN/campagnol-status" "$@" "$(vpn_dev "$name")"
+	in_ns "${CPG_VPN_NS[$name]}" "$CPG_BIN/campagnol-status" "$@" "$(vpn_dev "$name")"
+}
+
+# vpn_socket_listed NAME: daemon NAME's status socket, @campagnol/DEVICE,
+# exists in its namespace.
+vpn_socket_listed() {
+	in_ns "${CPG_VPN_NS[$1]}" cat /proc/net/unix |
+		grep -q " @campagnol/$(vpn_dev "$1")\$"
 }
 
 # vpn_ready NAME: daemon NAME has its device up with its VPN IP, and its

@@ -4,7 +4,6 @@
  * their status sockets (userspace/status.h has the protocol,
  * docs/man/campagnol-status.8 the output formats).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -46,22 +45,20 @@ static const struct status_answer_kind *const kind_peer = &status_answer_peer_ki
 
 /* ---- Asking --------------------------------------------------------------- */
 
-/* The whole answer of the daemon at path, NUL-terminated, or NULL after a
- * message (errno-style reason in *why). */
+/* The whole answer of the daemon at path (a file or "@name"),
+ * NUL-terminated, or NULL after a message (errno-style reason in *why). */
 static char *ask(const char *path, const char **why)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct timeval tv = { .tv_sec = IO_TIMEOUT_S };
 	static const char request[] = STATUS_REQUEST "\n";
 	size_t len = 0, cap = 4096;
+	struct sockaddr_un sun;
 	char *buf = NULL;
-	int fd;
+	int fd, send_err = 0;
+	socklen_t sun_len;
 
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		*why = "path too long";
+	if (status_socket_addr(path, &sun, &sun_len, why) < 0)
 		return NULL;
-	}
-	memcpy(sun.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		*why = strerror(errno);
@@ -69,9 +66,12 @@ static char *ask(const char *path, const char **why)
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    send(fd, request, sizeof(request) - 1, MSG_NOSIGNAL) != (ssize_t)sizeof(request) - 1)
+	if (connect(fd, (struct sockaddr *)&sun, sun_len) < 0)
 		goto fail;
+	/* A daemon that refuses us says why and closes, maybe before the
+	 * request went: its answer is read all the same. */
+	if (send(fd, request, sizeof(request) - 1, MSG_NOSIGNAL) != (ssize_t)sizeof(request) - 1)
+		send_err = errno ? errno : EIO;
 	buf = malloc(cap);
 	if (!buf)
 		goto fail;
@@ -94,11 +94,15 @@ static char *ask(const char *path, const char **why)
 		n = recv(fd, buf + len, cap - len - 1, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
+		if (n < 0 && !(send_err && len))
 			goto fail;
-		if (n == 0)
+		if (n <= 0)
 			break;
 		len += (size_t)n;
+	}
+	if (!len && send_err) {
+		errno = send_err;
+		goto fail;
 	}
 	close(fd);
 	buf[len] = '\0';
@@ -498,79 +502,69 @@ static bool is_field(const char *key)
 
 static void usage(FILE *out)
 {
+	char where[STATUS_SOCKET_MAX];
+
+	if (status_socket_path("IFNAME", where, sizeof(where)) < 0)
+		snprintf(where, sizeof(where), "(too long)");
 	fprintf(out,
-		"Usage: campagnol-status [-j|--json] [-k|--keys] [--dump] [IFNAME|SOCKET_PATH]\n"
-		"       campagnol-status IFNAME|SOCKET_PATH FIELD\n"
-		"Shows the tunnels of the campagnol daemon running on device IFNAME (its\n"
-		"socket is %s/IFNAME%s), or of every daemon when no\n"
-		"argument is given. With a FIELD (a key of --dump: endpoint, rx_bytes,\n"
-		"state...), only that field: the interface's value, or one line per peer,\n"
-		"its VPN IP and the value, separated by a tab.\n"
+		"Usage: campagnol-status [-j|--json] [-k|--keys] [--dump] [IFNAME|SOCKET]\n"
+		"       campagnol-status IFNAME|SOCKET FIELD\n"
+		"Shows the tunnels of the campagnol daemon running on device IFNAME in this\n"
+		"network namespace (its socket is %s), or of every daemon\n"
+		"of this namespace when no argument is given. SOCKET, the daemon's\n"
+		"control_socket, is a path (with a /) or, on Linux, @NAME, an abstract\n"
+		"socket. With a FIELD (a key of --dump: endpoint, rx_bytes, state...), only\n"
+		"that field: the interface's value, or one line per peer, its VPN IP and the\n"
+		"value, separated by a tab.\n"
 		"  -j, --json   JSON output\n"
 		"      --dump   key=value lines for scripts, one per interface and per peer\n"
 		"  -k, --keys   also show each tunnel's record-key state and peer certificate\n"
 		"               (never key material)\n"
 		"  -h, --help   this help\n"
 		"  -V, --version\n"
-		"The directory is taken from $%s when set.\n",
-		status_dir(), STATUS_SOCKET_SUFFIX, STATUS_DIR_ENV);
+		"When $%s is set, the sockets are files in that directory,\n"
+		"IFNAME%s.\n",
+		where, STATUS_DIR_ENV, STATUS_SOCKET_SUFFIX);
 }
 
-static int is_socket_name(const struct dirent *e)
-{
-	size_t len = strlen(e->d_name), suffix = strlen(STATUS_SOCKET_SUFFIX);
-
-	return len > suffix && !strcmp(e->d_name + len - suffix, STATUS_SOCKET_SUFFIX);
-}
-
-/* The socket paths to ask, into *paths (to free). -1 after a message. */
+/* The socket addresses to ask, into *paths (to free). -1 after a message. */
 static int targets(const char *arg, char ***paths, size_t *n)
 {
-	struct dirent **names;
-	const char *dir = status_dir();
-	int count;
+	const char *where;
 
 	*n = 0;
 	*paths = NULL;
 	if (arg) {
-		char path[sizeof(((struct sockaddr_un *)NULL)->sun_path)];
+		char path[STATUS_SOCKET_MAX];
 
-		if (strchr(arg, '/'))
+		if (status_socket_is_address(arg))
 			snprintf(path, sizeof(path), "%s", arg);
 		else if (status_socket_path(arg, path, sizeof(path)) < 0) {
 			fprintf(stderr, "%s: %s: name too long\n", prog, arg);
 			return -1;
 		}
 		*paths = calloc(1, sizeof(**paths));
-		if (!*paths || !((*paths)[0] = strdup(path)))
-			goto nomem;
+		if (!*paths || !((*paths)[0] = strdup(path))) {
+			free(*paths);
+			*paths = NULL;
+			fprintf(stderr, "%s: out of memory\n", prog);
+			return -1;
+		}
 		*n = 1;
 		return 0;
 	}
-	count = scandir(dir, &names, is_socket_name, alphasort);
-	if (count < 0) {
-		fprintf(stderr, "%s: no campagnol daemon is running (%s: %s)\n", prog, dir,
+	if (status_socket_list(paths, n, &where) < 0) {
+		fprintf(stderr, "%s: cannot list the campagnol daemons (%s: %s)\n", prog, where,
 			strerror(errno));
 		return -1;
 	}
-	*paths = calloc(count ? (size_t)count : 1, sizeof(**paths));
-	for (int i = 0; i < count; i++) {
-		if (*paths && asprintf(&(*paths)[*n], "%s/%s", dir, names[i]->d_name) >= 0)
-			(*n)++;
-		free(names[i]);
-	}
-	free(names);
-	if (!*paths || *n != (size_t)count)
-		goto nomem;
-	if (!count) {
-		fprintf(stderr, "%s: no campagnol daemon is running (no socket in %s)\n", prog,
-			dir);
+	if (!*n) {
+		fprintf(stderr, "%s: no campagnol daemon is running (none in %s)\n", prog, where);
+		free(*paths);
+		*paths = NULL;
 		return -1;
 	}
 	return 0;
-nomem:
-	fprintf(stderr, "%s: out of memory\n", prog);
-	return -1;
 }
 
 /* The options and arguments into *o. -1 after a message (a usage error),
@@ -626,15 +620,44 @@ static int parse_options(int argc, char **argv, struct options *o)
 	return 0;
 }
 
+/* The daemon's "error" line (a refusal) in words, or NULL when answer is
+ * not one. */
+static const char *refusal(char *answer, char *buf, size_t len)
+{
+	struct status_field f[STATUS_MAX_FIELDS];
+	const char *kind, *reason;
+	size_t n;
+
+	if (strncmp(answer, "error ", 6))
+		return NULL;
+	answer[strcspn(answer, "\n")] = '\0';
+	if (status_parse_line(answer, &kind, f, STATUS_MAX_FIELDS, &n) < 0)
+		return "the daemon refused, in words campagnol-status does not know";
+	reason = text(status_get(f, n, "reason"));
+	if (!strcmp(reason, "not-allowed"))
+		snprintf(buf, len, "the daemon answers root and its own user (uid %s) only, "
+			 "not uid %s: run campagnol-status as one of them",
+			 text(status_get(f, n, "daemon_uid")), text(status_get(f, n, "uid")));
+	else
+		snprintf(buf, len, "the daemon refused: %s", reason);
+	return buf;
+}
+
 /* Ask the daemon at path and print its answer; false when it gave none. */
 static bool show(const struct options *o, const char *path, bool first)
 {
 	struct status_answer a;
 	const char *why = NULL;
 	char *answer = ask(path, &why);
+	char refused[256];
 
 	if (!answer) {
 		fprintf(stderr, "%s: no campagnol daemon answers on %s: %s\n", prog, path, why);
+		return false;
+	}
+	if (refusal(answer, refused, sizeof(refused))) {
+		fprintf(stderr, "%s: %s: %s\n", prog, path, refused);
+		free(answer);
 		return false;
 	}
 	if (status_answer_parse(&a, answer, &why) < 0) {

@@ -20,6 +20,8 @@ struct control_client {
 	char req[CONTROL_MAX_REQUEST];
 	size_t req_len;
 	bool answering;
+	bool refused;			/* not allowed: answered with why */
+	uid_t uid;
 	struct status_buf out;
 	size_t sent;
 };
@@ -28,7 +30,7 @@ struct control {
 	struct cpg_loop *loop;
 	int fd;
 	struct cpg_loop_io io;
-	char *path;
+	char *path;			/* a file, or "@name" (abstract: nothing to unlink) */
 	control_dump_fn dump;
 	void *arg;
 	struct control_client clients[CONTROL_MAX_CLIENTS];
@@ -85,7 +87,10 @@ static void client_answer(struct control_client *cl)
 	req[cl->req_len] = '\0';
 	req[strcspn(req, "\r\n")] = '\0';
 	status_buf_init(&cl->out, CONTROL_MAX_ANSWER);
-	if (!strcmp(req, STATUS_REQUEST))
+	if (cl->refused)
+		status_buf_printf(&cl->out, "error reason=not-allowed uid=%u daemon_uid=%u\n",
+				  (unsigned int)cl->uid, (unsigned int)geteuid());
+	else if (!strcmp(req, STATUS_REQUEST))
 		c->dump(c->arg, &cl->out);
 	else
 		status_buf_printf(&cl->out, "error unknown-request\n");
@@ -142,34 +147,28 @@ static void client_ready(struct cpg_loop *loop, int fd, uint32_t events, void *a
 	}
 }
 
-/* The user of the client at the other end of fd. 0, or -1. */
-static int peer_uid(int fd, uid_t *uid)
+/*
+ * Only root or our own user may see the peer table: an abstract socket has
+ * no file mode to keep others out. The log says who was refused; the
+ * client is told why in its answer (client_answer).
+ */
+static bool client_allowed(int fd, uid_t *uid)
 {
-#ifdef __linux__
-	/* glibc has no getpeereid(). */
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
+	pid_t pid;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-		return -1;
-	*uid = cred.uid;
-	return 0;
-#else
-	/* The BSDs and Cygwin; OpenBSD's SO_PEERCRED has another structure. */
-	gid_t gid;
-
-	return getpeereid(fd, uid, &gid);
-#endif
-}
-
-/* Only root (or our own user) may see the peer table. */
-static bool client_allowed(int fd)
-{
-	uid_t uid;
-
-	if (peer_uid(fd, &uid) < 0)
+	if (status_socket_peer(fd, uid, &pid) < 0) {
+		log_warn("status socket: refused a client whose user is unknown: %m");
 		return false;
-	return uid == 0 || uid == geteuid();
+	}
+	if (*uid == 0 || *uid == geteuid())
+		return true;
+	if (pid > 0)
+		log_info("status socket: refused a client of uid %u (pid %ld): only root and "
+			 "uid %u may ask", (unsigned int)*uid, (long)pid, (unsigned int)geteuid());
+	else
+		log_info("status socket: refused a client of uid %u: only root and uid %u may ask",
+			 (unsigned int)*uid, (unsigned int)geteuid());
+	return false;
 }
 
 static void listener_ready(struct cpg_loop *loop, int fd, uint32_t events, void *arg)
@@ -179,6 +178,8 @@ static void listener_ready(struct cpg_loop *loop, int fd, uint32_t events, void 
 	for (;;) {
 		struct control_client *cl = NULL;
 		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		bool allowed;
+		uid_t uid = (uid_t)-1;
 
 		if (cfd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
@@ -191,15 +192,17 @@ static void listener_ready(struct cpg_loop *loop, int fd, uint32_t events, void 
 			if (c->clients[i].fd < 0)
 				cl = &c->clients[i];
 		}
-		if (!cl || !client_allowed(cfd)) {
-			log_debug("status socket: %s",
-				  cl ? "client not allowed" : "too many clients");
+		if (!cl) {
+			log_debug("status socket: too many clients");
 			close(cfd);
 			continue;
 		}
+		allowed = client_allowed(cfd, &uid);
 		memset(cl, 0, sizeof(*cl));
 		cl->ctl = c;
 		cl->fd = -1;
+		cl->refused = !allowed;
+		cl->uid = uid;
 		cpg_loop_timer_init(&cl->timer, client_timeout, cl);
 		if (cpg_loop_add_fd(loop, &cl->io, cfd, CPG_LOOP_READ, client_ready, cl) < 0) {
 			close(cfd);
@@ -209,6 +212,13 @@ static void listener_ready(struct cpg_loop *loop, int fd, uint32_t events, void 
 		if (cpg_loop_timer_arm(loop, &cl->timer, CONTROL_CLIENT_TIMEOUT_MS) < 0)
 			client_close(cl);
 	}
+}
+
+/* unlink() of a file socket; an abstract one has nothing to remove. */
+static void remove_file(const char *path)
+{
+	if (!status_socket_is_abstract(path) && unlink(path) < 0 && errno != ENOENT)
+		log_warn("cannot remove the status socket %s: %m", path);
 }
 
 /* mkdir -m 0755 of path's directory, when missing. */
@@ -233,11 +243,43 @@ static int make_dir(const char *path)
 	return ret;
 }
 
+/*
+ * Whether a daemon listens at sun; its pid in *pid (0 when the system does
+ * not tell). EAGAIN: a listener whose backlog is full is still a listener.
+ */
+static bool someone_listens(const struct sockaddr_un *sun, socklen_t len, pid_t *pid)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	bool listens;
+	uid_t uid;
+
+	*pid = 0;
+	if (fd < 0)
+		return false;
+	listens = connect(fd, (const struct sockaddr *)sun, len) == 0 || errno == EAGAIN ||
+		  errno == EINPROGRESS;
+	if (listens && status_socket_peer(fd, &uid, pid) < 0)
+		*pid = 0;
+	close(fd);
+	return listens;
+}
+
+static void log_taken(const char *path, pid_t pid)
+{
+	char who[32] = "";
+
+	if (pid > 0)
+		snprintf(who, sizeof(who), " (pid %ld)", (long)pid);
+	log_err("status socket %s: another campagnol%s already answers there, so it runs on this "
+		"device%s; stop it first, or give this one another tun_device or control_socket",
+		path, who, status_socket_is_abstract(path) ? " in this network namespace" : "");
+}
+
 /* 0 when path is free (nothing there, or a dead daemon's socket, removed). */
-static int claim_path(const char *path, const struct sockaddr_un *sun)
+static int claim_path(const char *path, const struct sockaddr_un *sun, socklen_t len)
 {
 	struct stat st;
-	int fd, ret;
+	pid_t pid;
 
 	if (lstat(path, &st) < 0) {
 		if (errno == ENOENT)
@@ -250,20 +292,10 @@ static int claim_path(const char *path, const struct sockaddr_un *sun)
 			path);
 		return -1;
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		log_err("socket: %m");
+	if (someone_listens(sun, len, &pid)) {
+		log_taken(path, pid);
 		return -1;
 	}
-	ret = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
-	/* EAGAIN: a listener whose backlog is full is still a listener. */
-	if (ret == 0 || errno == EAGAIN || errno == EINPROGRESS) {
-		close(fd);
-		log_err("another campagnol answers on %s: is one already running on this device "
-			"(maybe in another network namespace)?", path);
-		return -1;
-	}
-	close(fd);
 	log_info("removing the stale status socket %s", path);
 	if (unlink(path) < 0 && errno != ENOENT) {
 		log_err("cannot remove the stale status socket %s: %m", path);
@@ -272,19 +304,46 @@ static int claim_path(const char *path, const struct sockaddr_un *sun)
 	return 0;
 }
 
+/* A file socket: its directory made, a dead daemon's socket replaced. An
+ * abstract one has neither, and goes with the last daemon holding it. */
+static int prepare(const char *path, const struct sockaddr_un *sun, socklen_t len)
+{
+	if (status_socket_is_abstract(path))
+		return 0;
+	return make_dir(path) < 0 || claim_path(path, sun, len) < 0 ? -1 : 0;
+}
+
+/* bind(), created 0600 from the start: no window where others may connect. */
+static int bind_socket(int fd, const char *path, const struct sockaddr_un *sun, socklen_t len)
+{
+	mode_t old_mask = umask(0177);
+	int ret = bind(fd, (const struct sockaddr *)sun, len);
+	int err = errno;
+	pid_t pid;
+
+	umask(old_mask);
+	if (!ret)
+		return 0;
+	/* An abstract name is never stale: in use means a daemon holds it. */
+	if (err == EADDRINUSE && someone_listens(sun, len, &pid))
+		log_taken(path, pid);
+	else
+		log_err("cannot bind the status socket %s: %s", path, strerror(err));
+	return -1;
+}
+
 struct control *control_open(struct cpg_loop *loop, const char *path, control_dump_fn dump,
 			     void *arg)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun;
+	const char *why;
 	struct control *c;
-	mode_t old_mask;
-	int ret;
+	socklen_t len;
 
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		log_err("status socket path too long: %s", path);
+	if (status_socket_addr(path, &sun, &len, &why) < 0) {
+		log_err("status socket %s: %s", path, why);
 		return NULL;
 	}
-	memcpy(sun.sun_path, path, strlen(path) + 1);
 	c = calloc(1, sizeof(*c));
 	if (!c || !(c->path = strdup(path))) {
 		log_err("out of memory");
@@ -297,7 +356,7 @@ struct control *control_open(struct cpg_loop *loop, const char *path, control_du
 	for (size_t i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		c->clients[i].fd = -1;
 	c->fd = -1;
-	if (make_dir(path) < 0 || claim_path(path, &sun) < 0)
+	if (prepare(path, &sun, len) < 0)
 		goto fail;
 
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -305,12 +364,7 @@ struct control *control_open(struct cpg_loop *loop, const char *path, control_du
 		log_err("socket: %m");
 		goto fail;
 	}
-	/* Created 0600 from the start: no window where others may connect. */
-	old_mask = umask(0177);
-	ret = bind(c->fd, (struct sockaddr *)&sun, sizeof(sun));
-	umask(old_mask);
-	if (ret < 0) {
-		log_err("cannot bind the status socket %s: %m", path);
+	if (bind_socket(c->fd, path, &sun, len) < 0) {
 		close(c->fd);
 		goto fail;
 	}
@@ -318,7 +372,7 @@ struct control *control_open(struct cpg_loop *loop, const char *path, control_du
 	    cpg_loop_add_fd(loop, &c->io, c->fd, CPG_LOOP_READ, listener_ready, c) < 0) {
 		log_err("cannot listen on the status socket %s: %m", path);
 		close(c->fd);
-		unlink(path);
+		remove_file(path);
 		goto fail;
 	}
 	log_info("status socket: %s", path);
@@ -337,8 +391,7 @@ void control_close(struct control *c)
 		client_close(&c->clients[i]);
 	cpg_loop_del_fd(c->loop, &c->io);
 	close(c->fd);
-	if (unlink(c->path) < 0 && errno != ENOENT)
-		log_warn("cannot remove the status socket %s: %m", c->path);
+	remove_file(c->path);
 	free(c->path);
 	free(c);
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * The daemon's status socket: a UNIX stream socket, mode 0600 in a 0755
- * directory, where campagnol-status asks for the peer table (status.h has
- * the protocol).
+ * The daemon's status socket: a UNIX stream socket where campagnol-status
+ * asks for the peer table (status.h has the protocol): an abstract one on
+ * Linux, else a file of mode 0600 in a 0755 directory (status_socket.h).
+ * Only root and the daemon's user are answered (their credentials are
+ * checked); others get an "error reason=not-allowed" line.
  *
  * It never blocks the daemon: the socket and its clients are non-blocking
  * and polled by the event loop; a client has CONTROL_CLIENT_TIMEOUT_MS to
@@ -27,10 +29,11 @@ typedef void (*control_dump_fn)(void *arg, struct status_buf *out);
 struct control;
 
 /*
- * Listen at path, making its directory (mode 0755) when missing. A socket
- * left there by a daemon that died is replaced; one where a daemon still
- * answers is an error ("another campagnol runs on this device"). NULL
- * after logging on any error.
+ * Listen at path, a file or "@name" (abstract). For a file, its directory
+ * is made (mode 0755) when missing and a socket left there by a daemon that
+ * died is replaced. One where a daemon still answers is an error that names
+ * its pid ("another campagnol runs on this device"). NULL after logging on
+ * any error.
  */
 struct control *control_open(struct cpg_loop *loop, const char *path, control_dump_fn dump,
 			     void *arg);

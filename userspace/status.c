@@ -10,24 +10,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/un.h>
-
-const char *status_dir(void)
-{
-	const char *dir = getenv(STATUS_DIR_ENV);
-
-	return dir && *dir ? dir : STATUS_DEFAULT_DIR;
-}
-
-int status_socket_path(const char *ifname, char *buf, size_t len)
-{
-	struct sockaddr_un sun;
-	int n = snprintf(buf, len, "%s/%s%s", status_dir(), ifname, STATUS_SOCKET_SUFFIX);
-
-	if (n < 0 || (size_t)n >= len || (size_t)n >= sizeof(sun.sun_path))
-		return -1;
-	return 0;
-}
 
 /* ---- Writing -------------------------------------------------------------- */
 

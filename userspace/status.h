@@ -3,8 +3,9 @@
  * The status protocol between the daemon and campagnol-status, and the
  * formatting helpers of both sides (docs/campagnol.md describes the format).
  *
- * A client connects to the daemon's UNIX socket, /run/campagnol/DEVICE.sock
- * (/var/run/campagnol/ but on Linux), sends one line, "status\n", and
+ * A client connects to the daemon's UNIX socket (status_socket.h: the
+ * abstract @campagnol/DEVICE on Linux, /var/run/campagnol/DEVICE.sock
+ * elsewhere), sends one line, "status\n", and
  * reads until the daemon closes:
  *
  *   campagnol version=0.4.0 format=1 pid=1234
@@ -28,24 +29,10 @@
 #include <stdio.h>
 
 #include "sockaddr.h"
+#include "status_socket.h"
 
 #define STATUS_FORMAT_VERSION 1
 #define STATUS_REQUEST "status"
-/* Where the daemons' sockets live, unless CAMPAGNOL_RUN_DIR says otherwise:
- * /run on Linux, /var/run where /run is not the convention (the BSDs,
- * Cygwin). */
-#ifdef __linux__
-#define STATUS_DEFAULT_DIR "/run/campagnol"
-#else
-#define STATUS_DEFAULT_DIR "/var/run/campagnol"
-#endif
-#define STATUS_DIR_ENV "CAMPAGNOL_RUN_DIR"
-#define STATUS_SOCKET_SUFFIX ".sock"
-
-/* The directory of the sockets: $CAMPAGNOL_RUN_DIR or STATUS_DEFAULT_DIR. */
-const char *status_dir(void);
-/* dir/ifname.sock into buf; 0, or -1 when it does not fit a sun_path. */
-int status_socket_path(const char *ifname, char *buf, size_t len);
 
 /* ---- Writing -------------------------------------------------------------- */
 

@@ -1791,6 +1791,33 @@ static int link_open(struct vpn *v)
 	return 0;
 }
 
+/*
+ * The status socket, at control_socket or the device's default address.
+ * Without ifname, before the device is made, only when the address is known
+ * already: control_socket, or a fixed tun_device with the default abstract
+ * sockets (Linux, where the device takes that very name). A second daemon
+ * on the device is then told which daemon holds it, rather than that the
+ * device is busy. 0 (maybe not opened yet), or -1 after logging.
+ */
+static int control_start(struct vpn *v, const char *ifname)
+{
+	char spec[STATUS_SOCKET_MAX];
+	const char *device = ifname ? ifname : v->cfg->tun_device;
+
+	if (v->cfg->control_socket) {
+		v->control = control_open(v->loop, v->cfg->control_socket, vpn_dump, v);
+		return v->control ? 0 : -1;
+	}
+	if (!ifname && (!status_socket_default_abstract() || strchr(device, '%')))
+		return 0;
+	if (status_socket_path(device, spec, sizeof(spec)) < 0) {
+		log_err("status socket address too long for device %s", device);
+		return -1;
+	}
+	v->control = control_open(v->loop, spec, vpn_dump, v);
+	return v->control ? 0 : -1;
+}
+
 struct vpn *vpn_new(struct cpg_loop *loop, const struct cpg_config *cfg)
 {
 	static const struct cpg_rdvc_ops rdvc_ops = {
@@ -1803,7 +1830,6 @@ struct vpn *vpn_new(struct cpg_loop *loop, const struct cpg_config *cfg)
 		.peer_failed = on_peer_failed,
 		.relink = on_relink,
 	};
-	char path[sizeof(((struct sockaddr_un *)NULL)->sun_path)];
 	socklen_t len = sizeof(union cpg_sockaddr);
 	struct vpn *v = calloc(1, sizeof(*v));
 	uint64_t keepalive_ms = (uint64_t)cfg->keepalive * 1000;
@@ -1840,14 +1866,9 @@ struct vpn *vpn_new(struct cpg_loop *loop, const struct cpg_config *cfg)
 		log_err("out of memory for %d peers", cfg->max_clients);
 		goto fail;
 	}
-	if (dataplane_open(v) < 0)
+	if (control_start(v, NULL) < 0 || dataplane_open(v) < 0)
 		goto fail;
-	if (status_socket_path(v->dp->ifname, path, sizeof(path)) < 0) {
-		log_err("status socket path too long for device %s", v->dp->ifname);
-		goto fail;
-	}
-	v->control = control_open(loop, path, vpn_dump, v);
-	if (!v->control)
+	if (!v->control && control_start(v, v->dp->ifname) < 0)
 		goto fail;
 
 	v->vars = (struct cpg_ifcmd_vars){

@@ -26,7 +26,7 @@
 #     the last one exceeds the warm-up's by more than RSS_MARGIN_KIB
 #     (ASan's quarantine keeps freed memory: there, LeakSanitizer judges,
 #     when the daemons exit on SIGTERM at the end);
-#   - at the end, nothing of R's left in /run/campagnol.
+#   - at the end, neither its pid file nor its status socket left.
 
 # Functions below are called through ktap_test_result.
 # shellcheck disable=SC2317
@@ -64,8 +64,7 @@ MESH_IPS="($MESH_IPS)"
 
 ktap_require jq
 ktap_init 10 campagnol_rdv campagnol campagnol-status
-PIDFILE="/run/campagnol/$(vpn_dev R).pid"
-trap 'rm -f "$PIDFILE"; cpg_cleanup' EXIT
+PIDFILE="$CPG_TMP/R.pid"
 
 topo_public
 topo_public_host rdv "$RDV_IP"
@@ -111,7 +110,6 @@ answered() {
 
 RESTARTED=0	# restarts done
 RESTART_BAD=()	# what went wrong, one line per restart
-SOCK="/run/campagnol/$(vpn_dev R).sock"
 
 # restart_r: one restart of R's daemon, SIGTERM for odd ones, SIGKILL for
 # even ones, and the checks of the header. A line in RESTART_BAD if one
@@ -130,7 +128,7 @@ restart_r() {
 	vpn_stop R "$sig"
 	if [ "$sig" = TERM ]; then
 		[ "$CPG_RC" = 0 ] || bad+=" exit status $CPG_RC on SIGTERM;"
-		[ ! -e "$SOCK" ] || bad+=" status socket left;"
+		! vpn_socket_listed R || bad+=" status socket left;"
 		[ ! -e "$PIDFILE" ] || bad+=" pid file left;"
 	fi
 	if ! vpn_start R R -p "$PIDFILE"; then
@@ -464,12 +462,13 @@ for h in "${PINGERS[@]}"; do
 done
 vpn_stop R
 r_gone() {
-	local left
+	local left=""
 
-	left=$(ls -d "/run/campagnol/$(vpn_dev R)".* 2>/dev/null)
-	ktap_print_msg "R's last exit status: $CPG_RC${left:+; left in /run/campagnol: $left}"
+	[ ! -e "$PIDFILE" ] || left="pid file"
+	! vpn_socket_listed R || left+="${left:+, }status socket"
+	ktap_print_msg "R's last exit status: $CPG_RC${left:+; left: $left}"
 	[ "$CPG_RC" = 0 ] && [ -z "$left" ]
 }
-ktap_test_result "R's last daemon exits with status 0 on SIGTERM; nothing of R's left in /run" \
+ktap_test_result "R's last daemon exits with status 0 on SIGTERM; neither its pid file nor its status socket left" \
 	r_gone
 vpn_finish "${MESH[@]}"

@@ -66,7 +66,7 @@ failed_cleanly() {
 	[ "$CPG_RC" = 1 ] && [ "$(grep -c 'error: ' "$err")" = 1 ] &&
 		grep -q "error: .*$2" "$err" &&
 		! ip -n "$(ns A)" link show "$(vpn_dev A)" >/dev/null 2>&1 &&
-		[ ! -e "/run/campagnol/$(vpn_dev A).sock" ] && return 0
+		! vpn_socket_listed A && return 0
 	ktap_print_msg "$1: exit status $CPG_RC, stderr:" "$(cat "$err")"
 	return 1
 }
@@ -112,7 +112,8 @@ else
 	ktap_test_result "campagnol-status: data_plane userspace on A" data_plane_is A userspace
 fi
 ktap_test_result "the human status shows the data plane" \
-	sh -c "'$CPG_BIN/campagnol-status' '$(vpn_dev D)' | grep -q 'data plane: *userspace'"
+	sh -c "ip netns exec '$(ns D)' '$CPG_BIN/campagnol-status' '$(vpn_dev D)' |
+		grep -q 'data plane: *userspace'"
 ping_both() {
 	vpn_ping A "$D_VPN" 20 && vpn_ping D "$A_VPN" 10
 }

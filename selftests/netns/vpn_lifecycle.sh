@@ -123,13 +123,12 @@ ktap_test_result "D's daemon killed (SIGKILL) and restarted: D and A reach each 
 
 # ---- SIGTERM --------------------------------------------------------------
 
-SOCK="/run/campagnol/$(vpn_dev A).sock"
 vpn_stop A TERM
 rc=$CPG_RC
 gone() {
 	ktap_print_msg "A's exit status: $rc"
 	[ "$rc" = 0 ] && ! ip -n "$(ns A)" link show dev "$(vpn_dev A)" >/dev/null 2>&1 &&
-		[ ! -e "$SOCK" ]
+		! vpn_socket_listed A
 }
 ktap_test_result "SIGTERM: A's daemon exits with status 0, removes its device and status socket" \
 	gone

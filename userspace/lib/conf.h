@@ -41,6 +41,7 @@ struct cpg_config {
 	uint16_t override_port;
 	char *tun_device;		/* "tun%d" */
 	char *tap_id;			/* Cygwin: "tap0901" */
+	char *control_socket;		/* NULL: the device's default (status_socket.h) */
 
 	/* [VPN] */
 	struct in_addr vpn_ip;		/* mandatory */

@@ -574,6 +574,7 @@ static void test_defaults(void **state)
 	assert_false(cfg.override_local_addr);
 	assert_string_equal(cfg.tun_device, "tun%d");
 	assert_string_equal(cfg.tap_id, "tap0901");
+	assert_null(cfg.control_socket);
 	assert_null(cfg.certificate);
 	assert_null(cfg.key);
 	assert_null(cfg.ca_certificates);
@@ -744,6 +745,20 @@ static void test_last_wins(void **state)
 	cpg_config_free(&cfg);
 	option_fails("[NETWORK]\ntun_mtu = 1300\ntun_mtu = junk\n",
 		     NAME ":8: tun_mtu: \"junk\" is not an integer");
+}
+
+/* control_socket: a path or "@name", taken as it is (the daemon checks it
+ * when it opens the socket). */
+static void test_control_socket(void **state)
+{
+	struct cpg_config cfg;
+
+	option_ok("[NETWORK]\ncontrol_socket = \"@campagnol/office\"\n", &cfg);
+	assert_string_equal(cfg.control_socket, "@campagnol/office");
+	cpg_config_free(&cfg);
+	option_ok("[NETWORK]\ncontrol_socket = /run/vpn/office.sock\n", &cfg);
+	assert_string_equal(cfg.control_socket, "/run/vpn/office.sock");
+	cpg_config_free(&cfg);
 }
 
 /* Each integer option: below its minimum, at it, and not a number. */
@@ -1583,6 +1598,7 @@ int main(void)
 		cmocka_unit_test(test_minimal_config),
 		cmocka_unit_test(test_every_option),
 		cmocka_unit_test(test_last_wins),
+		cmocka_unit_test(test_control_socket),
 		cmocka_unit_test(test_integer_bounds),
 		cmocka_unit_test(test_ports),
 		cmocka_unit_test(test_rates),

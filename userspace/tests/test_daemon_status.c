@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include <arpa/inet.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "status.h"
@@ -180,15 +182,138 @@ static void socket_paths(void **state)
 
 	unsetenv(STATUS_DIR_ENV);
 	assert_string_equal(status_dir(), "/run/campagnol");
+	assert_true(status_socket_default_abstract());
 	assert_int_equal(status_socket_path("tun0", path, sizeof(path)), 0);
-	assert_string_equal(path, "/run/campagnol/tun0.sock");
+	assert_string_equal(path, "@campagnol/tun0");
+	assert_int_equal(status_socket_path("tun0", path, 10), -1);
 	setenv(STATUS_DIR_ENV, "/tmp/x", 1);
+	assert_false(status_socket_default_abstract());
 	assert_int_equal(status_socket_path("cpg1", path, sizeof(path)), 0);
 	assert_string_equal(path, "/tmp/x/cpg1.sock");
 	assert_int_equal(status_socket_path("tun0", path, 10), -1);
 	setenv(STATUS_DIR_ENV, "/a/very/long/directory/name/that/does/not/fit/in/a/unix/socket/"
 				"address/because/those/are/only/108/bytes/long", 1);
 	assert_int_equal(status_socket_path("tun0", path, sizeof(path)), -1);
+	unsetenv(STATUS_DIR_ENV);
+
+	assert_true(status_socket_is_address("@x"));
+	assert_true(status_socket_is_address("./x.sock"));
+	assert_true(status_socket_is_address("/run/x.sock"));
+	assert_false(status_socket_is_address("tun0"));
+}
+
+/* An abstract name: a NUL, the name, no NUL after it (the length ends it);
+ * a path: NUL-terminated, the NUL counted. */
+static void socket_addresses(void **state)
+{
+	const size_t base = offsetof(struct sockaddr_un, sun_path);
+	char longest[sizeof(((struct sockaddr_un *)NULL)->sun_path) + 1];
+	struct sockaddr_un sun;
+	const char *why = NULL;
+	socklen_t len;
+
+	assert_int_equal(status_socket_addr("@campagnol/tun0", &sun, &len, &why), 0);
+	assert_int_equal(sun.sun_family, AF_UNIX);
+	assert_int_equal(len, base + strlen("@campagnol/tun0"));
+	assert_int_equal(sun.sun_path[0], '\0');
+	assert_memory_equal(sun.sun_path + 1, "campagnol/tun0", strlen("campagnol/tun0"));
+
+	assert_int_equal(status_socket_addr("/run/c/tun0.sock", &sun, &len, &why), 0);
+	assert_int_equal(len, base + strlen("/run/c/tun0.sock") + 1);
+	assert_string_equal(sun.sun_path, "/run/c/tun0.sock");
+
+	assert_int_equal(status_socket_addr("", &sun, &len, &why), -1);
+	assert_int_equal(status_socket_addr("@", &sun, &len, &why), -1);
+	memset(longest, 'x', sizeof(longest) - 1);
+	longest[sizeof(longest) - 1] = '\0';
+	why = NULL;
+	assert_int_equal(status_socket_addr(longest, &sun, &len, &why), -1);
+	assert_non_null(why);
+	longest[sizeof(longest) - 2] = '\0';
+	longest[0] = '@';
+	assert_int_equal(status_socket_addr(longest, &sun, &len, &why), 0);
+	assert_int_equal(len, base + sizeof(sun.sun_path) - 1);
+}
+
+/* Lines of /proc/net/unix: only listening stream sockets named
+ * @campagnol/... are daemons. */
+static void proc_net_unix_lines(void **state)
+{
+	static const struct {
+		const char *line;
+		const char *name;
+	} cases[] = {
+		{ "Num       RefCount Protocol Flags    Type St Inode Path\n", NULL },
+		{ "0000000000000000: 00000002 00000000 00010000 0001 01 41321 @campagnol/tun0\n",
+		  "@campagnol/tun0" },
+		{ "0000000000000000: 00000002 00000000 00010000 0001 01 41321 @campagnol/vpn 0",
+		  "@campagnol/vpn 0" },
+		/* A connection the daemon accepted: same name, not listening. */
+		{ "0000000000000000: 00000003 00000000 00000000 0001 03 41322 @campagnol/tun0\n",
+		  NULL },
+		{ "0000000000000000: 00000002 00000000 00010000 0002 01 41323 @campagnol/tun0\n",
+		  NULL },
+		{ "0000000000000000: 00000002 00000000 00010000 0001 01 41324 @other/tun0\n", NULL },
+		{ "0000000000000000: 00000002 00000000 00010000 0001 01 41325 /run/c/tun0.sock\n",
+		  NULL },
+		{ "0000000000000000: 00000002 00000000 00010000 0001 01 41326 @campagnol/\n", NULL },
+		{ "0000000000000000: 00000002 00000000 00010000 0001 01 41327\n", NULL },
+		{ "garbage\n", NULL },
+		{ "", NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *line = strdup(cases[i].line);
+		const char *name;
+
+		assert_non_null(line);
+		name = status_socket_proc_line(line);
+		if (cases[i].name)
+			assert_string_equal(name, cases[i].name);
+		else
+			assert_null(name);
+		free(line);
+	}
+}
+
+/* With $CAMPAGNOL_RUN_DIR, the *.sock files of the directory, sorted. */
+static void lists_a_directory(void **state)
+{
+	char dir[] = "/tmp/cpg-status-XXXXXX", path[256];
+	const char *names[] = { "b.sock", "a.sock", "c.pid" };
+	const char *where;
+	char **specs;
+	size_t n;
+
+	assert_non_null(mkdtemp(dir));
+	for (size_t i = 0; i < 3; i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		f = fopen(path, "w");
+		assert_non_null(f);
+		fclose(f);
+	}
+	setenv(STATUS_DIR_ENV, dir, 1);
+	assert_int_equal(status_socket_list(&specs, &n, &where), 0);
+	assert_string_equal(where, dir);
+	assert_int_equal(n, 2);
+	snprintf(path, sizeof(path), "%s/a.sock", dir);
+	assert_string_equal(specs[0], path);
+	snprintf(path, sizeof(path), "%s/b.sock", dir);
+	assert_string_equal(specs[1], path);
+	for (size_t i = 0; i < n; i++)
+		free(specs[i]);
+	free(specs);
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+	/* A missing directory: no daemon, no error. */
+	assert_int_equal(status_socket_list(&specs, &n, &where), 0);
+	assert_int_equal(n, 0);
+	free(specs);
 	unsetenv(STATUS_DIR_ENV);
 }
 
@@ -305,6 +430,9 @@ int main(void)
 		cmocka_unit_test(human_duration),
 		cmocka_unit_test(json_strings),
 		cmocka_unit_test(socket_paths),
+		cmocka_unit_test(socket_addresses),
+		cmocka_unit_test(proc_net_unix_lines),
+		cmocka_unit_test(lists_a_directory),
 		cmocka_unit_test(answer_into_types),
 		cmocka_unit_test(answer_refusals),
 		cmocka_unit_test(answer_peer_limit),
