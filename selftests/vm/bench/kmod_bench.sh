@@ -48,7 +48,7 @@ done
 CIPHERS=(aes-128-gcm aes-256-gcm chacha20-poly1305)
 declare -A CIPHER_NUM=([aes-128-gcm]=1 [aes-256-gcm]=2 [chacha20-poly1305]=3)
 declare -A CRYPTO_ALG=([aes-128-gcm]='gcm(aes)' [aes-256-gcm]='gcm(aes)'
-	[chacha20-poly1305]='rfc7539(chacha20,poly1305)')
+	[chacha20-poly1305]='the library')
 
 # The RDV, for the daemons, is at $RDV_IP (192.0.2.1), as lib.sh's vpn_conf
 # wants it.
@@ -200,7 +200,22 @@ cpg_down() {
 # crypto_driver ALG: the implementation the crypto API picked for ALG (the
 # highest priority one /proc/crypto lists), so that the figures can be read
 # with it in mind.
+# ChaCha20-Poly1305 is the library's (kmod/chachapoly.c): its arch modules
+# when they are loaded, else the generic code.
 crypto_driver() {
+	local m impl=()
+
+	if [ "$1" = "the library" ]; then
+		for m in chacha poly1305; do
+			if [ -d "/sys/module/${m}_x86_64" ]; then
+				impl+=("$m-x86_64")
+			else
+				impl+=("$m-generic")
+			fi
+		done
+		echo "${impl[0]}+${impl[1]}"
+		return
+	fi
 	awk -v alg="$1" '
 		/^name/ { name = $3 }
 		/^driver/ { driver = $3 }

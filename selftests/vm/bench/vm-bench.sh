@@ -249,7 +249,7 @@ print_table() {
 	done
 	echo
 	echo "  campagnol.ko's AEADs: gcm(aes) = ${DRIVER[campagnol.ko-aes-128-gcm]:-?}," \
-		"rfc7539(chacha20,poly1305) = ${DRIVER[campagnol.ko-chacha20-poly1305]:-?}"
+		"ChaCha20-Poly1305 = ${DRIVER[campagnol.ko-chacha20-poly1305]:-?} (the library)"
 	echo "  CPU% snd/rcv: iperf3's figures, user+system time of its sender and receiver processes"
 	if [ -n "$ovpn_failed" ]; then
 		echo
