@@ -22,8 +22,8 @@
 # come up, iperf3 fails, openvpn runs without the offload).
 #
 # tools/bench passes its settings in /cpg/bench.env (CPG_BENCH_SECONDS,
-# CPG_BENCH_ROUNDS, CPG_BENCH_DAEMON, and CPG_BENCH_OVPN_SKIP: why the host
-# gave no ovpn-dco module or openvpn).
+# CPG_BENCH_ROUNDS, CPG_BENCH_DAEMON, CPG_BENCH_PROFILE, and
+# CPG_BENCH_OVPN_SKIP: why the host gave no ovpn-dco module or openvpn).
 
 # Functions below are called through ktap_test_result.
 # shellcheck disable=SC2317
@@ -97,6 +97,25 @@ ktap_print_msg "$(uname -r), $(nproc) vCPUs, $(awk '/^MemTotal/ { print int($2 /
 	/proc/meminfo) MiB; iperf3 TCP, one stream, x -> y, $SECONDS_PER_RUN s per run," \
 	"$ROUNDS round(s)"
 
+# profile NAME: with CPG_BENCH_PROFILE=1, in the first round, where the
+# whole VM spends its time while the run is measured (perf, every CPU, the
+# kernel's symbols): the symbols above 1% of the samples.
+profiled=" "
+profile() {
+	local data=$CPG_TMP/perf-$iperf_run.data
+
+	[ "${CPG_BENCH_PROFILE:-0}" = 1 ] && command -v perf >/dev/null || return 0
+	case $profiled in *" $1 "*) return 0 ;; esac
+	profiled="$profiled$1 "
+	sysctl -qw kernel.kptr_restrict=0 kernel.perf_event_paranoid=-1
+	sleep 2
+	perf record -q -a -F 499 -e cpu-clock -o "$data" -- sleep $((SECONDS_PER_RUN - 3)) \
+		>/dev/null 2>&1 || return 0
+	perf report -i "$data" --stdio --no-children --sort dso,sym --percent-limit 1 2>/dev/null |
+		grep -v '^#' | grep -v '^$' | head -n 30 | sed "s/^/profile $1: /" |
+		while read -r line; do ktap_print_msg "$line"; done
+}
+
 # iperf NAME SERVER_IP MTU: one iperf3 run from x to y's SERVER_IP; prints
 # and records its bench-result line. Fails when iperf3 does.
 iperf_run=0
@@ -114,6 +133,7 @@ iperf() {
 	fi
 	# The first second (TCP's slow start) is not counted.
 	start "$client" x iperf3 -J -c "$ip" -t "$SECONDS_PER_RUN" -O 1
+	profile "$name"
 	proc_wait "$client" $((SECONDS_PER_RUN + 31)) || proc_stop "$client" INT
 	rc=$CPG_RC
 	proc_wait "$server" 10 || proc_stop "$server" INT

@@ -90,11 +90,19 @@ prepare_ovpn() {
 	OVPN_ARGS=(--extra-module "$dco" --tool "$openvpn")
 }
 prepare_ovpn
+# CPG_BENCH_PROFILE=1: perf, from the host, profiles the VM's first round.
+profile=${CPG_BENCH_PROFILE:-0}
+PROFILE_ARGS=()
+if [ "$profile" = 1 ]; then
+	perf=$(command -v perf) || die "CPG_BENCH_PROFILE=1 needs perf (Debian's linux-perf)" 2
+	PROFILE_ARGS=(--tool "$(readlink -f "$perf")")
+fi
 [ -z "$OVPN_SKIP" ] || echo "bench: ovpn-dco is not measured: $OVPN_SKIP" >&2
 {
 	printf 'CPG_BENCH_SECONDS=%s\nCPG_BENCH_ROUNDS=%s\nCPG_BENCH_DAEMON=%s\n' \
 		"$seconds" "$rounds" "$daemon"
 	printf 'CPG_BENCH_OVPN_SKIP=%q\n' "$OVPN_SKIP"
+	printf 'CPG_BENCH_PROFILE=%s\n' "$profile"
 } >"$work/bench.env"
 
 # ---- One VM per vCPU count ----------------------------------------------------
@@ -122,7 +130,7 @@ run_vm() {
 		log_args=(--log-dir "$log_dir")
 	fi
 	"$VM_DIR/run.sh" --bin-dir "$build" --binary "$nltest" --extra-module "$ko" \
-		${OVPN_ARGS[@]+"${OVPN_ARGS[@]}"} \
+		${OVPN_ARGS[@]+"${OVPN_ARGS[@]}"} ${PROFILE_ARGS[@]+"${PROFILE_ARGS[@]}"} \
 		--cpus "$cpus" --memory "$memory" --timeout "$timeout" "${log_args[@]}" \
 		--file "$work/bench.env:/cpg/bench.env" "$BENCH_DIR/kmod_bench.sh" >"$ktap" 2>&1
 	rc=$?
