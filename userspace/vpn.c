@@ -1644,11 +1644,14 @@ static void dump_peer(struct vpn *v, struct status_buf *b, const struct peer *p)
 		status_kv_u64(b, "next_seq", st.next_write_seq);
 		status_kv_u64(b, "rekeys", cpg_dtls_session_rekeys(p->dtls));
 		status_kv_secs(b, "last_rekey", now - p->keyed_ms);
+		/* The one that brought the tunnel up, then each rekey. */
+		status_kv_u64(b, "handshakes", 1 + (uint64_t)cpg_dtls_session_rekeys(p->dtls));
 	} else {
 		status_kv_str(b, "epoch", NULL);
 		status_kv_str(b, "next_seq", NULL);
 		status_kv_str(b, "rekeys", NULL);
 		status_kv_str(b, "last_rekey", NULL);
+		status_kv_str(b, "handshakes", NULL);
 	}
 	status_kv_str(b, "subject", p->dtls ? cpg_dtls_session_peer_subject(p->dtls) : NULL);
 	status_line_end(b);
@@ -1694,6 +1697,11 @@ static void vpn_dump(void *arg, struct status_buf *b)
 	status_kv_secs(b, "uptime", now - v->started_ms);
 	status_kv_u64(b, "tunnels_up", v->n.tunnels_up);
 	status_kv_u64(b, "tunnels_failed", v->n.tunnels_failed);
+	status_kv_u64(b, "registrations", rs->registrations);
+	if (rs->has_rtt)
+		status_kv_u64(b, "rdv_rtt_ms", rs->rtt_ms);
+	else
+		status_kv_str(b, "rdv_rtt_ms", NULL);
 	/* Queued for a tunnel coming up, or dropped (hold-off, max_clients). */
 	status_kv_u64(b, "no_tunnel", v->dp->no_peer_drops);
 	status_kv_u64(b, "drop_holdoff", v->n.holdoff);
