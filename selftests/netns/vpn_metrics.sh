@@ -8,7 +8,8 @@
 # promtool check metrics and hold the right values: the peer's bytes and
 # packets as the pings and the status's own --json say, one tunnel up, the
 # peer's certificate CN as a label, two clients at the RDV, its messages by
-# type, and the RDV's round trip once a PING was answered.
+# type, and the RDV's round trip once a PING was answered. A's daemon serves
+# the same metrics as --prometheus over HTTP (metrics_listen).
 
 # Functions below are called through ktap_test_result.
 # shellcheck disable=SC2317
@@ -19,14 +20,15 @@ PINGS=5
 # ping's default 56 bytes of data: 84-byte IPv4 packets.
 PING_BYTES=84
 METRICS_PORT=9181
+A_METRICS_PORT=9182
 
 ktap_require jq promtool python3
-ktap_init 13 campagnol_rdv campagnol campagnol-status
+ktap_init 15 campagnol_rdv campagnol campagnol-status
 topo_standard rdv A B
 
 started=""
 pki_setup A B && rdv_start rdv --metrics-listen "127.0.0.1:$METRICS_PORT" && {
-	vpn_conf A "$A_VPN" 40001
+	vpn_conf A "$A_VPN" 40001 "[NETWORK]" "metrics_listen = 127.0.0.1:$A_METRICS_PORT"
 	vpn_conf B "$B_VPN" 40002
 	vpn_start A A && rdv_registered "$A_VPN" && vpn_start B B && rdv_registered "$B_VPN"
 } && vpn_ping A "$B_VPN" 20 && started=1
@@ -40,9 +42,10 @@ before=$(vpn_peer_get A "$B_VPN" .tx_packets)
 in_ns A ping -n -q -c "$PINGS" -i 0.2 -W 2 "$B_VPN" >/dev/null
 ping_rc=$?
 
-# rdv_get PATH: the RDV's answer to GET PATH, or "HTTP NNN" for an error.
-rdv_get() {
-	in_ns rdv python3 - "http://127.0.0.1:$METRICS_PORT$1" <<-'PY'
+# http_get NS PORT PATH: the answer to GET PATH at 127.0.0.1:PORT in
+# namespace NS, or "HTTP NNN" for an error.
+http_get() {
+	in_ns "$1" python3 - "http://127.0.0.1:$2$3" <<-'PY'
 		import sys, urllib.request, urllib.error
 		try:
 		    with urllib.request.urlopen(sys.argv[1], timeout=5) as r:
@@ -51,6 +54,10 @@ rdv_get() {
 		    print("HTTP", e.code)
 		    sys.exit(1)
 	PY
+}
+
+rdv_get() {
+	http_get rdv "$METRICS_PORT" "$1"
 }
 
 # sample TEXT PREFIX: the value of TEXT's first sample line starting with
@@ -165,5 +172,29 @@ not_found() {
 	[ "$(rdv_get /nothing)" = "HTTP 404" ]
 }
 ktap_test_result "the RDV answers another path with 404" not_found
+
+# ---- The daemon's /metrics ----------------------------------------------
+
+A_METRICS=$(http_get A "$A_METRICS_PORT" /metrics)
+a_get_rc=$?
+a_fetched() {
+	[ "$a_get_rc" = 0 ] && promtool_ok "$A_METRICS" "A's /metrics"
+}
+ktap_test_result "A's GET /metrics (metrics_listen) answers; promtool check metrics passes" \
+	a_fetched
+
+# Nothing crossed the tunnel since: the traffic counters are the same.
+same_as_status() {
+	local m http status
+
+	for m in sent_bytes received_bytes sent_packets handshakes; do
+		http=$(sample "$A_METRICS" "campagnol_peer_${m}_total$PEER")
+		status=$(sample "$PROM" "campagnol_peer_${m}_total$PEER")
+		[ -n "$http" ] && [ "$http" = "$status" ] && continue
+		ktap_print_msg "campagnol_peer_${m}_total: $http over HTTP, $status from --prometheus"
+		return 1
+	done
+}
+ktap_test_result "A's /metrics says what campagnol-status --prometheus says" same_as_status
 
 vpn_finish A B
