@@ -273,6 +273,8 @@ static void print_interface_human(const struct status_answer_interface *i)
 		  i->registered ? "registered" : "not registered");
 	if (i->rdv6)
 		block_add(&b, "rdv ipv6", "%s", i->rdv6);
+	if (has(kind_interface, i, "rdv_rtt_ms"))
+		block_add(&b, "rdv round trip", "%" PRIu64 " ms", i->rdv_rtt_ms);
 	if (i->nat_type)
 		block_add(&b, "nat type", "%s", i->nat_type);
 	block_add(&b, "data plane", "%s", text(i->data_plane));
