@@ -60,10 +60,13 @@
 #include "netmon.h"
 #include "rdvlink.h"
 #include "peer.h"
+#include "prom_http.h"
 #include "proto.h"
 #include "rdvclient.h"
 #include "record.h"
 #include "status.h"
+#include "status_answer.h"
+#include "status_prom.h"
 #include "tun.h"
 #include "udp_batch.h"
 
@@ -147,6 +150,7 @@ struct vpn {
 	struct cpg_netmon *netmon;	/* our addresses and routes; NULL: not watched */
 
 	struct control *control;
+	struct cpg_prom_http *metrics;	/* metrics_listen; NULL: none */
 	struct peer_table peers;
 	struct peer_holdoff holdoff;
 	struct ask6 *asks;		/* newest first */
@@ -1644,11 +1648,14 @@ static void dump_peer(struct vpn *v, struct status_buf *b, const struct peer *p)
 		status_kv_u64(b, "next_seq", st.next_write_seq);
 		status_kv_u64(b, "rekeys", cpg_dtls_session_rekeys(p->dtls));
 		status_kv_secs(b, "last_rekey", now - p->keyed_ms);
+		/* The one that brought the tunnel up, then each rekey. */
+		status_kv_u64(b, "handshakes", 1 + (uint64_t)cpg_dtls_session_rekeys(p->dtls));
 	} else {
 		status_kv_str(b, "epoch", NULL);
 		status_kv_str(b, "next_seq", NULL);
 		status_kv_str(b, "rekeys", NULL);
 		status_kv_str(b, "last_rekey", NULL);
+		status_kv_str(b, "handshakes", NULL);
 	}
 	status_kv_str(b, "subject", p->dtls ? cpg_dtls_session_peer_subject(p->dtls) : NULL);
 	status_line_end(b);
@@ -1694,6 +1701,11 @@ static void vpn_dump(void *arg, struct status_buf *b)
 	status_kv_secs(b, "uptime", now - v->started_ms);
 	status_kv_u64(b, "tunnels_up", v->n.tunnels_up);
 	status_kv_u64(b, "tunnels_failed", v->n.tunnels_failed);
+	status_kv_u64(b, "registrations", rs->registrations);
+	if (rs->has_rtt)
+		status_kv_u64(b, "rdv_rtt_ms", rs->rtt_ms);
+	else
+		status_kv_str(b, "rdv_rtt_ms", NULL);
 	/* Queued for a tunnel coming up, or dropped (hold-off, max_clients). */
 	status_kv_u64(b, "no_tunnel", v->dp->no_peer_drops);
 	status_kv_u64(b, "drop_holdoff", v->n.holdoff);
@@ -1791,6 +1803,46 @@ static int link_open(struct vpn *v)
 	return 0;
 }
 
+/*
+ * GET /metrics: the status answer, as campagnol-status --prometheus reads
+ * it from the socket, through the same parser and formatter.
+ */
+static void write_metrics(FILE *out, void *arg)
+{
+	struct status_answer a;
+	struct status_buf b;
+	const char *why = NULL;
+
+	status_buf_init(&b, CONTROL_MAX_ANSWER);
+	vpn_dump(arg, &b);
+	if (b.failed || !b.data) {
+		status_buf_free(&b);
+		log_warn("metrics: out of memory for an answer");
+		return;
+	}
+	/* The parser takes the text. */
+	if (status_answer_parse(&a, b.data, &why) == 0)
+		status_prom_write(out, &a, 1, (uint64_t)time(NULL));
+	else
+		log_warn("metrics: our own status does not parse: %s", why);
+	status_answer_free(&a);
+}
+
+/* The metrics endpoint, when metrics_listen asks for one. 0, or -1 after
+ * logging. */
+static int metrics_open(struct vpn *v)
+{
+	int fd;
+
+	if (!v->cfg->metrics_listen)
+		return 0;
+	fd = cpg_prom_http_listen("metrics_listen", v->cfg->metrics_listen);
+	if (fd < 0)
+		return -1;
+	v->metrics = cpg_prom_http_new(v->loop, fd, write_metrics, v);
+	return v->metrics ? 0 : -1;
+}
+
 struct vpn *vpn_new(struct cpg_loop *loop, const struct cpg_config *cfg)
 {
 	static const struct cpg_rdvc_ops rdvc_ops = {
@@ -1847,7 +1899,7 @@ struct vpn *vpn_new(struct cpg_loop *loop, const struct cpg_config *cfg)
 		goto fail;
 	}
 	v->control = control_open(loop, path, vpn_dump, v);
-	if (!v->control)
+	if (!v->control || metrics_open(v))
 		goto fail;
 
 	v->vars = (struct cpg_ifcmd_vars){
@@ -1950,6 +2002,7 @@ void vpn_free(struct vpn *v)
 	if (v->fd_watched)
 		cpg_loop_del_fd(v->loop, &v->io);
 	control_close(v->control);
+	cpg_prom_http_free(v->metrics);
 	dataplane_close(v);
 	if (v->rc.fd >= 0)
 		close(v->rc.fd);

@@ -41,6 +41,7 @@ struct cpg_config {
 	uint16_t override_port;
 	char *tun_device;		/* "tun%d" */
 	char *tap_id;			/* Cygwin: "tap0901" */
+	char *metrics_listen;		/* ADDR:PORT of GET /metrics; NULL: none */
 
 	/* [VPN] */
 	struct in_addr vpn_ip;		/* mandatory */
