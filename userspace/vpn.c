@@ -63,6 +63,7 @@
 #include "proto.h"
 #include "rdvclient.h"
 #include "record.h"
+#include "sdnotify.h"
 #include "status.h"
 #include "tun.h"
 #include "udp_batch.h"
@@ -144,6 +145,7 @@ struct vpn {
 	struct cpg_rdvc *rdvc;
 	struct rdvlink *link;		/* rdv_auth: the channel to the RDV; else NULL */
 	union cpg_sockaddr public_ep;	/* as the RDV sees us */
+	bool ready;			/* registered once: systemd was told READY=1 */
 	struct cpg_netmon *netmon;	/* our addresses and routes; NULL: not watched */
 
 	struct control *control;
@@ -741,8 +743,15 @@ static void dtls_send(void *arg, const union cpg_sockaddr *to, const uint8_t *dg
 static void on_registered(void *arg, const union cpg_sockaddr *public_ep)
 {
 	struct vpn *v = arg;
+	char ep[CPG_SOCKADDR_STRLEN];
 
 	v->public_ep = *public_ep;
+	if (v->ready)
+		return;
+	/* The device was up before the registration began (vpn_new()). */
+	v->ready = true;
+	cpg_sd_notifyf("READY=1\nSTATUS=registered with the RDV, public endpoint %s, device %s",
+		       cpg_sockaddr_str(public_ep, ep, sizeof(ep)), v->dp->ifname);
 }
 
 static bool on_peer_incoming(void *arg, struct in_addr ip, const struct in6_addr *ip6)
@@ -1904,6 +1913,10 @@ void vpn_reload(struct vpn *v, bool drop_tunnels, const char *signame)
 {
 	struct cpg_dtls_ctx *ctx;
 
+	/* Before READY=1, systemd is not waiting for a reload: it would take
+	 * this one's READY=1 for the start's. */
+	if (v->ready)
+		cpg_sd_reloading();
 	if (drop_tunnels) {
 		log_notice("%s: closing every tunnel, reloading the key, certificates and CRL, "
 			   "registering again", signame);
@@ -1928,6 +1941,10 @@ void vpn_reload(struct vpn *v, bool drop_tunnels, const char *signame)
 		log_err("%s: reloading failed (see above): keeping the credentials in use",
 			signame);
 	}
+	if (v->ready)
+		cpg_sd_notifyf("READY=1\nSTATUS=%s", ctx ? "credentials reloaded"
+						       : "reloading the credentials failed: "
+							 "keeping those in use");
 	if (drop_tunnels)
 		cpg_rdvc_restart(v->rdvc);
 }
