@@ -16,6 +16,7 @@ qemu-system-x86 busybox-static cpio xz-utils kmod wireguard-tools
 linux-source-6.1 sparse
 flex bison bc libelf-dev patch
 python3-yaml python3-jsonschema
+systemd systemd-container util-linux python3
 "
 # The VM tests of campagnol.ko (selftests/vm) boot Debian 12's 6.1 cloud
 # kernel under qemu and build the module against its headers. Installing it
