@@ -68,10 +68,15 @@ stopped() {
 }
 
 echo "TAP version 13"
-echo "1..13"
-# An address for everyone, on a device of the container's own.
-ip link add cpgboot0 type veth peer name cpgboot1 && ip addr add 192.0.2.1/24 dev cpgboot0 &&
-	ip link set cpgboot0 up && ip link set cpgboot1 up || echo "Bail out! no veth device"
+echo "1..15"
+# 192.0.2.1 here, 192.0.2.2 in the namespace peer, where c runs.
+setup() {
+	ip netns add peer && ip link add cpgboot0 type veth peer name cpgboot1 netns peer &&
+		ip addr add 192.0.2.1/24 dev cpgboot0 && ip link set cpgboot0 up &&
+		ip -n peer addr add 192.0.2.2/24 dev cpgboot1 && ip -n peer link set cpgboot1 up &&
+		ip -n peer link set lo up
+}
+setup || echo "Bail out! no veth devices or network namespace"
 
 result "campagnol_rdv.service starts (READY=1)" started campagnol_rdv.service
 result "campagnol_rdv: a dynamic user, no capability, seccomp, no_new_privs" \
@@ -88,11 +93,31 @@ status_ok() {
 		/opt/campagnol/sbin/campagnol-status cpgboot-b | grep -q 'registered'
 }
 result "campagnol-status answers for both, from /run/campagnol" status_ok
+# The data path under the sandbox: a tunnel from a to c, a plain daemon.
+c_pid=""
+tunnel() {
+	local i
+
+	ip netns exec peer /opt/campagnol/sbin/campagnol /etc/campagnol/c.conf \
+		>/dev/null 2>/run/c.err </dev/null &
+	c_pid=$!
+	for ((i = 0; i < 20; i++)); do
+		ping -n -q -c 1 -W 1 -I cpgboot-a 10.0.0.3 >/dev/null 2>&1 && return 0
+	done
+	sed 's/^/# c: /' /run/c.err
+	journalctl --no-pager -u campagnol@a.service | tail -n 10 | sed 's/^/# /'
+	return 1
+}
+result "campagnol@a: a tunnel to c, pinged through" tunnel
 result "systemctl reload campagnol@a (RELOADING=1, READY=1)" reloaded campagnol@a.service "SIGHUP: reloading"
 result "systemctl reload campagnol_rdv" reloaded campagnol_rdv.service "reloaded the certificate"
 result "campagnol@a stops cleanly; b's status socket is still there" \
 	eval 'stopped campagnol@a.service && [ -S /run/campagnol/cpgboot-b.sock ]'
 result "campagnol@b stops cleanly" stopped campagnol@b.service
+c_stops() {
+	[ -n "$c_pid" ] && kill "$c_pid" && wait "$c_pid"
+}
+result "c stops cleanly" c_stops
 result "campagnol_relay and campagnol_rdv stop cleanly" \
 	eval 'stopped campagnol_relay.service && stopped campagnol_rdv.service'
 echo "# Totals: pass:$((n - failed)) fail:$failed xfail:0 xpass:0 skip:0 error:0"

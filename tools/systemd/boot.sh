@@ -55,27 +55,31 @@ mkdir "$tmp/system/campagnol_relay.service.d" || exit 1
 printf '%s\n' "[Service]" "LoadCredential=secret:/etc/campagnol/relay.secret" \
 	>"$tmp/system/campagnol_relay.service.d/secret.conf"
 
-# The configurations: an RDV at 192.0.2.1 (a dummy device in the
-# container) with a relay, two VPNs a and b.
+# The configurations: an RDV at 192.0.2.1 (a veth device in the
+# container) with a relay, two VPNs a and b, and c, a VPN in a namespace of
+# its own at 192.0.2.2, a's peer.
 pki() {
 	"$src/tools/campagnol-pki" "$@" >>"$tmp/pki.log" 2>&1 || bail "campagnol-pki $* failed"
 }
 pki init "$tmp/etc/pki" "boot test CA"
 pki issue "$tmp/etc/pki" a 10.0.0.1
 pki issue "$tmp/etc/pki" b 10.0.0.2
+pki issue "$tmp/etc/pki" c 10.0.0.3
 pki rdv "$tmp/etc/pki" rdv 192.0.2.1
 # The RDV's dynamic user reads its key, certificates and CRL.
 chmod a+rX "$tmp/etc/pki" "$tmp/etc/pki/"{rdv.key,rdv.crt,ca.crt,crl.pem} || exit 1
 head -c 32 /dev/urandom >"$tmp/etc/relay.secret" && chmod 600 "$tmp/etc/relay.secret" || exit 1
 cp "$tmp/etc/relay.secret" "$tmp/etc/rdv-relay.secret" || exit 1
-for h in a b; do
+declare -A vpn_ip=([a]=10.0.0.1 [b]=10.0.0.2 [c]=10.0.0.3)
+declare -A port=([a]=40001 [b]=40002 [c]=40003)
+for h in a b c; do
 	cat >"$tmp/etc/$h.conf" <<-EOF
 		[NETWORK]
 		server_host = 192.0.2.1
-		local_port = $([ $h = a ] && echo 40001 || echo 40002)
+		local_port = ${port[$h]}
 		tun_device = cpgboot-$h
 		[VPN]
-		vpn_ip = $([ $h = a ] && echo 10.0.0.1 || echo 10.0.0.2)
+		vpn_ip = ${vpn_ip[$h]}
 		network = 10.0.0.0/24
 		[SECURITY]
 		certificate = "/etc/campagnol/pki/$h.crt"
