@@ -610,8 +610,11 @@ static void on_signal(struct cpg_loop *loop, int signo, void *arg)
 	}
 	if (signo == SIGHUP) {
 		cpg_sd_reloading();
-		rdv_server_reload(r->server);
-		cpg_sd_notify("READY=1");
+		if (rdv_server_reload(r->server) < 0)
+			cpg_sd_notify("READY=1\nSTATUS=reload failed: the previous credentials "
+				      "stay in use");
+		else
+			cpg_sd_notify("READY=1");
 		return;
 	}
 	log_notice("exiting on %s", cpg_signal_name(signo, name, sizeof(name)));
