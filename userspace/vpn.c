@@ -740,18 +740,24 @@ static void dtls_send(void *arg, const union cpg_sockaddr *to, const uint8_t *dg
 
 /* ---- RDV client events ---------------------------------------------------- */
 
+/* systemd's STATUS= after each registration or move; READY=1 at the first
+ * (the device was up before the registration began, vpn_new()). */
+static void notify_registered(struct vpn *v)
+{
+	char ep[CPG_SOCKADDR_STRLEN];
+
+	cpg_sd_notifyf("%sSTATUS=registered with the RDV, public endpoint %s, device %s",
+		       v->ready ? "" : "READY=1\n",
+		       cpg_sockaddr_str(&v->public_ep, ep, sizeof(ep)), v->dp->ifname);
+	v->ready = true;
+}
+
 static void on_registered(void *arg, const union cpg_sockaddr *public_ep)
 {
 	struct vpn *v = arg;
-	char ep[CPG_SOCKADDR_STRLEN];
 
 	v->public_ep = *public_ep;
-	if (v->ready)
-		return;
-	/* The device was up before the registration began (vpn_new()). */
-	v->ready = true;
-	cpg_sd_notifyf("READY=1\nSTATUS=registered with the RDV, public endpoint %s, device %s",
-		       cpg_sockaddr_str(public_ep, ep, sizeof(ep)), v->dp->ifname);
+	notify_registered(v);
 }
 
 static bool on_peer_incoming(void *arg, struct in_addr ip, const struct in6_addr *ip6)
@@ -1377,6 +1383,7 @@ static void on_moved(void *arg, const union cpg_sockaddr *public_ep)
 	struct vpn *v = arg;
 
 	v->public_ep = *public_ep;
+	notify_registered(v);
 	keepalive_all(v);
 }
 

@@ -72,9 +72,8 @@ caps_are() {
 	return 1
 }
 
-# reload_notices NAME: the two datagrams after the SIGHUP: RELOADING=1 with
-# CLOCK_MONOTONIC's now (/proc/uptime's first field: 5 s at most apart),
-# then READY=1.
+# reload_notices NAME: the SIGHUP's RELOADING=1 with CLOCK_MONOTONIC's now
+# (/proc/uptime's first field: 5 s at most apart), then READY=1.
 reload_notices() {
 	local last usec uptime
 
@@ -83,7 +82,8 @@ reload_notices() {
 		return 1
 	fi
 	read -r uptime _ </proc/uptime
-	last=$(last_notices "$1" 2)
+	# A STATUS= may follow: the reload authenticates to the RDV again.
+	last=$(grep -E '^(RELOADING|READY)=1' "$(out_of "$1")" | tail -n 2)
 	usec=$(sed -nE '1s/^RELOADING=1 MONOTONIC_USEC=([0-9]+)$/\1/p' <<<"$last")
 	uptime=${uptime%.*}
 	[ -n "$usec" ] && [ "$(sed -n 2p <<<"$last" | cut -d' ' -f1)" = READY=1 ] &&
