@@ -29,6 +29,7 @@
 #include "relay_ctl.h"
 #include "relay_options.h"
 #include "relay_pool.h"
+#include "sdnotify.h"
 #include "server.h"
 
 #define PROG "campagnol_rdv"
@@ -112,6 +113,7 @@ struct rdv_sock {
 struct rdv {
 	struct cpg_loop loop;
 	struct cpg_loop_timer expire_timer;
+	struct cpg_sd_watchdog watchdog;
 	struct rdv_server *server;
 	struct relay *relay;		/* NULL: no relay of our own */
 	struct relay_pool *pool;	/* NULL: relaying off */
@@ -627,10 +629,16 @@ static void on_signal(struct cpg_loop *loop, int signo, void *arg)
 		return;
 	}
 	if (signo == SIGHUP) {
-		rdv_server_reload(r->server);
+		cpg_sd_reloading();
+		if (rdv_server_reload(r->server) < 0)
+			cpg_sd_notify("READY=1\nSTATUS=reload failed: the previous credentials "
+				      "stay in use");
+		else
+			cpg_sd_notify("READY=1");
 		return;
 	}
 	log_notice("exiting on %s", cpg_signal_name(signo, name, sizeof(name)));
+	cpg_sd_notify("STOPPING=1");
 	cpg_loop_stop(loop);
 }
 
@@ -771,11 +779,16 @@ static int serve(struct rdv *r, struct options *opt, const char *where)
 	if (!r->server || watch(r) || start_metrics(r))
 		goto out_server;
 
+	if (cpg_sd_watchdog_start(&r->loop, &r->watchdog))
+		goto out_server;
+	cpg_sd_notifyf("READY=1\nSTATUS=listening on %s", where);
+
 	r->exit_code = EXIT_SUCCESS;
 	if (cpg_loop_run(&r->loop)) {
 		log_err("event loop failed");
 		r->exit_code = EXIT_FAILURE;
 	}
+	cpg_sd_watchdog_stop(&r->loop, &r->watchdog);
 	log_stats(r);
 	cpg_prom_http_free(r->metrics);
 	rdv_server_free(r->server);

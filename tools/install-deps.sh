@@ -17,6 +17,7 @@ linux-source-6.1 sparse
 flex bison bc libelf-dev patch
 python3-yaml python3-jsonschema
 mandoc
+systemd systemd-container util-linux python3
 "
 # The VM tests of campagnol.ko (selftests/vm) boot Debian 12's 6.1 cloud
 # kernel under qemu and build the module against its headers. Installing it

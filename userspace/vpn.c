@@ -64,6 +64,7 @@
 #include "proto.h"
 #include "rdvclient.h"
 #include "record.h"
+#include "sdnotify.h"
 #include "status.h"
 #include "status_answer.h"
 #include "status_prom.h"
@@ -147,6 +148,7 @@ struct vpn {
 	struct cpg_rdvc *rdvc;
 	struct rdvlink *link;		/* rdv_auth: the channel to the RDV; else NULL */
 	union cpg_sockaddr public_ep;	/* as the RDV sees us */
+	bool ready;			/* registered once: systemd was told READY=1 */
 	struct cpg_netmon *netmon;	/* our addresses and routes; NULL: not watched */
 
 	struct control *control;
@@ -742,11 +744,24 @@ static void dtls_send(void *arg, const union cpg_sockaddr *to, const uint8_t *dg
 
 /* ---- RDV client events ---------------------------------------------------- */
 
+/* systemd's STATUS= after each registration or move; READY=1 at the first
+ * (the device was up before the registration began, vpn_new()). */
+static void notify_registered(struct vpn *v)
+{
+	char ep[CPG_SOCKADDR_STRLEN];
+
+	cpg_sd_notifyf("%sSTATUS=registered with the RDV, public endpoint %s, device %s",
+		       v->ready ? "" : "READY=1\n",
+		       cpg_sockaddr_str(&v->public_ep, ep, sizeof(ep)), v->dp->ifname);
+	v->ready = true;
+}
+
 static void on_registered(void *arg, const union cpg_sockaddr *public_ep)
 {
 	struct vpn *v = arg;
 
 	v->public_ep = *public_ep;
+	notify_registered(v);
 }
 
 static bool on_peer_incoming(void *arg, struct in_addr ip, const struct in6_addr *ip6)
@@ -1372,6 +1387,7 @@ static void on_moved(void *arg, const union cpg_sockaddr *public_ep)
 	struct vpn *v = arg;
 
 	v->public_ep = *public_ep;
+	notify_registered(v);
 	keepalive_all(v);
 }
 
@@ -1956,6 +1972,10 @@ void vpn_reload(struct vpn *v, bool drop_tunnels, const char *signame)
 {
 	struct cpg_dtls_ctx *ctx;
 
+	/* Before READY=1, systemd is not waiting for a reload: it would take
+	 * this one's READY=1 for the start's. */
+	if (v->ready)
+		cpg_sd_reloading();
 	if (drop_tunnels) {
 		log_notice("%s: closing every tunnel, reloading the key, certificates and CRL, "
 			   "registering again", signame);
@@ -1980,6 +2000,10 @@ void vpn_reload(struct vpn *v, bool drop_tunnels, const char *signame)
 		log_err("%s: reloading failed (see above): keeping the credentials in use",
 			signame);
 	}
+	if (v->ready)
+		cpg_sd_notifyf("READY=1\nSTATUS=%s", ctx ? "credentials reloaded"
+						       : "reloading the credentials failed: "
+							 "keeping those in use");
 	if (drop_tunnels)
 		cpg_rdvc_restart(v->rdvc);
 }
