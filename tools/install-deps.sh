@@ -17,6 +17,7 @@ linux-source-6.1 sparse
 flex bison bc libelf-dev patch
 python3-yaml python3-jsonschema
 mandoc
+systemd systemd-container util-linux python3
 "
 # The VM tests of campagnol.ko (selftests/vm) boot Debian 12's 6.1 cloud
 # kernel under qemu and build the module against its headers. Installing it
@@ -68,8 +69,10 @@ have_wg_go() {
 # postinst would then fail). /etc/dkms/ovpn-dco.conf, written unless there is
 # one, restricts its builds to a kernel name that matches none. openvpn
 # must not start a service here: policy-rc.d forbids it during the install
-# when the host has no policy of its own.
-OPENVPN_PACKAGES="openvpn openvpn-dco-dkms"
+# when the host has no policy of its own. prometheus, for promtool, which
+# selftests/netns/vpn_metrics.sh checks the metrics with, joins them: its
+# server must not start either.
+OPENVPN_PACKAGES="openvpn openvpn-dco-dkms prometheus"
 OVPN_DCO_DKMS_CONF=/etc/dkms/ovpn-dco.conf
 # add_suite SUITE: Debian's SUITE as an apt source whose packages are
 # installed only when asked for by name (pin priority 1).
