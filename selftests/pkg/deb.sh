@@ -218,15 +218,24 @@ else
 		       modinfo -k '$kernel' -F version campagnol >/dev/null"
 fi
 
-# 9. No unit is enabled or started by the installation.
-units=$(dpkg -L "${PACKAGES[@]}" | grep '^/lib/systemd/system/.*\.service$')
-if [ -z "$units" ]; then
-	ktap_test_skip "no unit enabled on installation" "the packages have no systemd unit"
-else
+# 9. Each package has its units, and the installation enabled none.
+# shellcheck disable=SC2317 # called through ktap_test_result
+units_ok() {
+	local pkg unit enabled ok=0
+
+	for unit in campagnol:campagnol@.service campagnol-rdv:campagnol_rdv.service \
+		campagnol-rdv:campagnol_relay.service; do
+		pkg=${unit%%:*}
+		unit=${unit#*:}
+		dpkg -L "$pkg" | grep -qxF "/lib/systemd/system/$unit" && continue
+		ktap_print_msg "$pkg has no /lib/systemd/system/$unit"
+		ok=1
+	done
 	enabled=$(find /etc/systemd/system -name '*campagnol*' 2>/dev/null)
-	[ -z "$enabled" ] || ktap_print_msg "enabled:" "$enabled"
-	ktap_test_result "no unit enabled on installation" [ -z "$enabled" ]
-fi
+	[ -z "$enabled" ] || { ktap_print_msg "enabled:" "$enabled"; ok=1; }
+	return "$ok"
+}
+ktap_test_result "the packages have their units; none enabled on installation" units_ok
 
 # 10-11. The purge removes every file of the packages and of DKMS.
 dpkg -L "${PACKAGES[@]}" | sort -u >"$PKG_TMP/files.list"
