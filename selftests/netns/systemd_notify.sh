@@ -43,10 +43,21 @@ topo_standard rdv A D
 pki_setup A D || ktap_bail_out "cannot make the test PKI"
 
 # notify_start NAME NS SOCKET: the receiver NAME, in namespace NS (an
-# abstract name exists in one network namespace only).
+# abstract name exists in one network namespace only), once it says it is
+# bound. Python can take seconds to start on a loaded machine: it is waited
+# for as long as it lives, 60 s at most.
 notify_start() {
+	local deadline
+
 	start "$1" "$2" python3 -c "$RECEIVER" "$3"
-	wait_for "$(out_of "$1")" '^bound$' 5 || ktap_bail_out "the receiver $1 did not start"
+	deadline=$(($(now_ms) + 60000))
+	until grep -qx bound "$(out_of "$1")" 2>/dev/null; do
+		if ! proc_alive "$1" || [ "$(now_ms)" -ge "$deadline" ]; then
+			dump_logs "$1"
+			ktap_bail_out "the receiver $1 did not bind $3"
+		fi
+		sleep 0.05
+	done
 }
 
 # notified NAME ERE [COUNT [TIMEOUT_S]]: receiver NAME got COUNT (1)
