@@ -21,12 +21,15 @@
 #include "daemon.h"
 #include "evloop.h"
 #include "log.h"
+#include "metrics.h"
 #include "net.h"
+#include "prom_http.h"
 #include "proto.h"
 #include "relay.h"
 #include "relay_ctl.h"
 #include "relay_options.h"
 #include "relay_pool.h"
+#include "sdnotify.h"
 #include "server.h"
 
 #define PROG "campagnol_rdv"
@@ -85,6 +88,7 @@ struct options {
 	/* --cert, --key, --ca, --ca-dir, --crl (absolute); no_auth: none. */
 	struct rdv_auth_config auth;
 	bool no_auth;
+	const char *metrics_listen;	/* ADDR:PORT; NULL: no metrics endpoint */
 };
 
 struct rdv;
@@ -109,6 +113,7 @@ struct rdv_sock {
 struct rdv {
 	struct cpg_loop loop;
 	struct cpg_loop_timer expire_timer;
+	struct cpg_sd_watchdog watchdog;
 	struct rdv_server *server;
 	struct relay *relay;		/* NULL: no relay of our own */
 	struct relay_pool *pool;	/* NULL: relaying off */
@@ -117,6 +122,8 @@ struct rdv {
 	struct rdv_sock socks[MAX_BINDS];
 	unsigned int n_socks;
 	int exit_code;
+	int metrics_fd;			/* -1: no --metrics-listen */
+	struct cpg_prom_http *metrics;
 	uint64_t oversized;		/* datagrams longer than RECV_BUF_SIZE */
 	uint64_t send_errors;
 	uint8_t bufs[RECV_BATCH][RECV_BUF_SIZE];
@@ -134,6 +141,7 @@ static void usage(FILE *f)
 		"         [--relay-secret FILE] [--cert FILE --key FILE --ca FILE\n"
 		"         [--ca-dir DIR] [--crl FILE] [--max-handshakes N]\n"
 		"         [--max-handshakes-per-host N] | --no-auth]\n"
+		"         [--metrics-listen ADDR:PORT]\n"
 		"The Campagnol rendez-vous server.\n"
 		"\n"
 		"  -D, --daemon           detach and log to syslog\n"
@@ -165,7 +173,10 @@ static void usage(FILE *f)
 		"      --max-handshakes-per-host=N\n"
 		"                         of them with one address (default %d)\n"
 		"      --no-auth          the plaintext protocol: clients do not authenticate\n"
-		"                         (they need rdv_auth = no)\n",
+		"                         (they need rdv_auth = no)\n"
+		"      --metrics-listen=ADDR:PORT\n"
+		"                         serve Prometheus metrics over HTTP at\n"
+		"                         http://ADDR:PORT/metrics (default: off)\n",
 		DEFAULT_MAX_CLIENTS, CPG_RDV_DEFAULT_PORT, MAX_BINDS, DEFAULT_RELAYS + 1,
 		RDV_AUTH_MAX_HANDSHAKES, RDV_AUTH_MAX_HANDSHAKES_PER_HOST);
 }
@@ -246,6 +257,7 @@ enum {
 	OPT_NO_AUTH,
 	OPT_MAX_HANDSHAKES,
 	OPT_MAX_HANDSHAKES_PER_HOST,
+	OPT_METRICS_LISTEN,
 };
 
 /*
@@ -376,6 +388,7 @@ static int parse_args(int argc, char **argv, struct options *opt)
 		{ "max-handshakes", required_argument, NULL, OPT_MAX_HANDSHAKES },
 		{ "max-handshakes-per-host", required_argument, NULL,
 		  OPT_MAX_HANDSHAKES_PER_HOST },
+		{ "metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *bind_addr[MAX_BINDS];
@@ -408,6 +421,15 @@ static int parse_args(int argc, char **argv, struct options *opt)
 				return usage_error("too many --bind: %d at most", MAX_BINDS);
 			bind_addr[opt->n_binds++] = optarg;
 			break;
+		case OPT_METRICS_LISTEN: {
+			union cpg_sockaddr sa;
+
+			if (cpg_sockaddr_parse(optarg, 0, &sa) || !cpg_sockaddr_port(&sa))
+				return usage_error("invalid --metrics-listen '%s': expected "
+						   "ADDR:PORT or [IPV6]:PORT", optarg);
+			opt->metrics_listen = optarg;
+			break;
+		}
 		default:
 			ret = parse_auth_option(c, opt);
 			if (ret > 0)
@@ -607,10 +629,16 @@ static void on_signal(struct cpg_loop *loop, int signo, void *arg)
 		return;
 	}
 	if (signo == SIGHUP) {
-		rdv_server_reload(r->server);
+		cpg_sd_reloading();
+		if (rdv_server_reload(r->server) < 0)
+			cpg_sd_notify("READY=1\nSTATUS=reload failed: the previous credentials "
+				      "stay in use");
+		else
+			cpg_sd_notify("READY=1");
 		return;
 	}
 	log_notice("exiting on %s", cpg_signal_name(signo, name, sizeof(name)));
+	cpg_sd_notify("STOPPING=1");
 	cpg_loop_stop(loop);
 }
 
@@ -706,6 +734,25 @@ static int watch(struct rdv *r)
 	return cpg_loop_timer_arm(&r->loop, &r->expire_timer, EXPIRE_INTERVAL_MS);
 }
 
+static void write_metrics(FILE *out, void *arg)
+{
+	const struct rdv *r = arg;
+
+	rdv_metrics_write(out, rdv_server_stats(r->server), rdv_server_auth_stats(r->server));
+}
+
+/* The metrics endpoint on the socket bound before daemonizing. */
+static int start_metrics(struct rdv *r)
+{
+	int fd = r->metrics_fd;
+
+	if (fd < 0)
+		return 0;
+	r->metrics_fd = -1;
+	r->metrics = cpg_prom_http_new(&r->loop, fd, write_metrics, r);
+	return r->metrics ? 0 : -1;
+}
+
 /* Everything after the sockets are bound: daemon, pid file, event loop. */
 static int serve(struct rdv *r, struct options *opt, const char *where)
 {
@@ -729,15 +776,21 @@ static int serve(struct rdv *r, struct options *opt, const char *where)
 		cfg.relay_arg = r->pool;
 	}
 	r->server = rdv_server_new(&cfg);
-	if (!r->server || watch(r))
+	if (!r->server || watch(r) || start_metrics(r))
 		goto out_server;
+
+	if (cpg_sd_watchdog_start(&r->loop, &r->watchdog))
+		goto out_server;
+	cpg_sd_notifyf("READY=1\nSTATUS=listening on %s", where);
 
 	r->exit_code = EXIT_SUCCESS;
 	if (cpg_loop_run(&r->loop)) {
 		log_err("event loop failed");
 		r->exit_code = EXIT_FAILURE;
 	}
+	cpg_sd_watchdog_stop(&r->loop, &r->watchdog);
 	log_stats(r);
+	cpg_prom_http_free(r->metrics);
 	rdv_server_free(r->server);
 	relay_pool_free(r->pool);
 	relay_free(r->relay);
@@ -745,6 +798,7 @@ static int serve(struct rdv *r, struct options *opt, const char *where)
 	return r->exit_code;
 
 out_server:
+	cpg_prom_http_free(r->metrics);
 	rdv_server_free(r->server);
 	relay_pool_free(r->pool);
 	relay_free(r->relay);
@@ -962,6 +1016,7 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	ret = EXIT_FAILURE;
+	r->metrics_fd = -1;
 	/* Read before daemonizing, from the directory it was given in. */
 	if (opt.relay_secret) {
 		if (relay_ctl_key_load(opt.relay_secret, &r->key))
@@ -971,6 +1026,9 @@ int main(int argc, char **argv)
 	/* Bound before daemonizing, so that an error reaches the terminal. */
 	if (open_socks(r, &opt))
 		goto out;
+	if (opt.metrics_listen &&
+	    (r->metrics_fd = cpg_prom_http_listen("--metrics-listen", opt.metrics_listen)) < 0)
+		goto out;
 	socks_str(r, where, sizeof(where));
 	log_notice("listening on %s", where);
 	log_probe_ports(r);
@@ -979,6 +1037,8 @@ int main(int argc, char **argv)
 
 	ret = serve(r, &opt, where);
 out:
+	if (r->metrics_fd >= 0)
+		close(r->metrics_fd);
 	close_socks(r);
 	relay_ctl_key_wipe(&r->key);
 	free(r);

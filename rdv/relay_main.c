@@ -26,6 +26,7 @@
 #include "relay.h"
 #include "relay_ctl.h"
 #include "relay_options.h"
+#include "sdnotify.h"
 
 #define PROG "campagnol_relay"
 #define usage_error(...) rdv_usage_error(PROG, __VA_ARGS__)
@@ -65,6 +66,7 @@ struct relayd {
 	struct cpg_loop loop;
 	struct cpg_loop_io io;
 	struct cpg_loop_timer timer;
+	struct cpg_sd_watchdog watchdog;
 	struct relay *relay;
 	struct relay_ctl_key key;
 	union cpg_sockaddr rdv;
@@ -499,6 +501,7 @@ static void on_signal(struct cpg_loop *loop, int signo, void *arg)
 		return;
 	}
 	log_notice("exiting on %s", cpg_signal_name(signo, name, sizeof(name)));
+	cpg_sd_notify("STOPPING=1");
 	cpg_loop_stop(loop);
 }
 
@@ -529,12 +532,14 @@ static int serve(struct relayd *d, struct options *opt, const char *where)
 	if (rdv_process_start(&opt->cli.process, where) || cpg_loop_init(&d->loop))
 		return EXIT_FAILURE;
 	d->exit_code = EXIT_FAILURE;
-	if (!start(d)) {
+	if (!start(d) && !cpg_sd_watchdog_start(&d->loop, &d->watchdog)) {
+		cpg_sd_notifyf("READY=1\nSTATUS=relaying at %s", where);
 		d->exit_code = EXIT_SUCCESS;
 		if (cpg_loop_run(&d->loop)) {
 			log_err("event loop failed");
 			d->exit_code = EXIT_FAILURE;
 		}
+		cpg_sd_watchdog_stop(&d->loop, &d->watchdog);
 		log_stats(d);
 	}
 	relay_free(d->relay);

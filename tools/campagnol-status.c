@@ -14,11 +14,13 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "status.h"
 #include "status_answer.h"
+#include "status_prom.h"
 
 #define IO_TIMEOUT_S 5
 /* Larger than any answer a daemon sends (control.h). */
@@ -29,6 +31,7 @@ enum output {
 	OUT_JSON,
 	OUT_DUMP,
 	OUT_FIELD,
+	OUT_PROMETHEUS,
 };
 
 struct options {
@@ -274,6 +277,8 @@ static void print_interface_human(const struct status_answer_interface *i)
 		  i->registered ? "registered" : "not registered");
 	if (i->rdv6)
 		block_add(&b, "rdv ipv6", "%s", i->rdv6);
+	if (has(kind_interface, i, "rdv_rtt_ms"))
+		block_add(&b, "rdv round trip", "%" PRIu64 " ms", i->rdv_rtt_ms);
 	if (i->nat_type)
 		block_add(&b, "nat type", "%s", i->nat_type);
 	block_add(&b, "data plane", "%s", text(i->data_plane));
@@ -507,7 +512,8 @@ static void usage(FILE *out)
 	if (status_socket_path("IFNAME", where, sizeof(where)) < 0)
 		snprintf(where, sizeof(where), "(too long)");
 	fprintf(out,
-		"Usage: campagnol-status [-j|--json] [-k|--keys] [--dump] [IFNAME|SOCKET]\n"
+		"Usage: campagnol-status [-j|--json] [-k|--keys] [--dump|--prometheus]\n"
+		"                        [IFNAME|SOCKET]\n"
 		"       campagnol-status IFNAME|SOCKET FIELD\n"
 		"Shows the tunnels of the campagnol daemon running on device IFNAME in this\n"
 		"network namespace (its socket is %s), or of every daemon\n"
@@ -518,6 +524,9 @@ static void usage(FILE *out)
 		"value, separated by a tab.\n"
 		"  -j, --json   JSON output\n"
 		"      --dump   key=value lines for scripts, one per interface and per peer\n"
+		"      --prometheus\n"
+		"               Prometheus metrics, as node_exporter's textfile collector\n"
+		"               reads them\n"
 		"  -k, --keys   also show each tunnel's record-key state and peer certificate\n"
 		"               (never key material)\n"
 		"  -h, --help   this help\n"
@@ -575,6 +584,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "json", no_argument, NULL, 'j' },
 		{ "keys", no_argument, NULL, 'k' },
 		{ "dump", no_argument, NULL, 'd' },
+		{ "prometheus", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -591,6 +601,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'd':
 			o->out = OUT_DUMP;
+			break;
+		case 'P':
+			o->out = OUT_PROMETHEUS;
 			break;
 		case 'h':
 			usage(stdout);
@@ -643,10 +656,9 @@ static const char *refusal(char *answer, char *buf, size_t len)
 	return buf;
 }
 
-/* Ask the daemon at path and print its answer; false when it gave none. */
-static bool show(const struct options *o, const char *path, bool first)
+/* The answer of the daemon at path into *a; false after a message. */
+static bool get_answer(const char *path, struct status_answer *a)
 {
-	struct status_answer a;
 	const char *why = NULL;
 	char *answer = ask(path, &why);
 	char refused[256];
@@ -660,13 +672,23 @@ static bool show(const struct options *o, const char *path, bool first)
 		free(answer);
 		return false;
 	}
-	if (status_answer_parse(&a, answer, &why) < 0) {
+	if (status_answer_parse(a, answer, &why) < 0) {
 		fprintf(stderr, "%s: %s: not a campagnol status answer: %s\n", prog, path, why);
-		status_answer_free(&a);
+		status_answer_free(a);
 		return false;
 	}
-	if (!a.complete)
+	if (!a->complete)
 		fprintf(stderr, "%s: %s: the answer was cut short\n", prog, path);
+	return true;
+}
+
+/* Ask the daemon at path and print its answer; false when it gave none. */
+static bool show(const struct options *o, const char *path, bool first)
+{
+	struct status_answer a;
+
+	if (!get_answer(path, &a))
+		return false;
 	switch (o->out) {
 	case OUT_JSON:
 		print_json(&a, path, first);
@@ -680,9 +702,34 @@ static bool show(const struct options *o, const char *path, bool first)
 	case OUT_HUMAN:
 		print_human(&a, o->keys, first);
 		break;
+	case OUT_PROMETHEUS:
+		break;	/* show_prometheus() */
 	}
 	status_answer_free(&a);
 	return true;
+}
+
+/* Every daemon's metrics at once: the format groups them by metric, not by
+ * daemon. The number of daemons that answered. */
+static size_t show_prometheus(char **paths, size_t n_paths)
+{
+	struct status_answer *answers = calloc(n_paths, sizeof(*answers));
+	size_t n = 0;
+
+	if (!answers) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		return 0;
+	}
+	for (size_t i = 0; i < n_paths; i++) {
+		if (get_answer(paths[i], &answers[n]))
+			n++;
+	}
+	if (n)
+		status_prom_write(stdout, answers, n, (uint64_t)time(NULL));
+	for (size_t i = 0; i < n; i++)
+		status_answer_free(&answers[i]);
+	free(answers);
+	return n;
 }
 
 int main(int argc, char **argv)
@@ -697,10 +744,12 @@ int main(int argc, char **argv)
 		return status < 0 ? CPG_CLI_EXIT_USAGE : 0;
 	if (targets(o.target, &paths, &n_paths) < 0)
 		return 1;
+	if (o.out == OUT_PROMETHEUS)
+		answered = show_prometheus(paths, n_paths);
 	if (o.out == OUT_JSON)
 		printf("{\n  \"interfaces\": [\n");
 	for (size_t i = 0; i < n_paths; i++) {
-		if (show(&o, paths[i], !answered))
+		if (o.out != OUT_PROMETHEUS && show(&o, paths[i], !answered))
 			answered++;
 		free(paths[i]);
 	}

@@ -1,11 +1,14 @@
 #!/bin/sh
 # Install everything the build, the demo and the test suite need on Debian 12.
 # Idempotent: packages already present are left alone, and apt is not even
-# called when nothing is missing.
+# called when nothing is missing. It prints one line per step; apt's own
+# output goes to a log file (CPG_INSTALL_LOG, by default
+# /tmp/campagnol-install-deps.log), whose end is shown when apt fails.
 set -eu
 
 PACKAGES="
 build-essential cmake pkg-config
+dpkg-dev debhelper dh-dkms dkms fakeroot lintian
 libssl-dev openssl
 libnl-3-dev libnl-genl-3-dev libnl-route-3-dev libmnl-dev
 libcmocka-dev libevent-dev
@@ -17,6 +20,7 @@ linux-source-6.1 sparse
 flex bison bc libelf-dev patch
 python3-yaml python3-jsonschema
 mandoc
+systemd systemd-container util-linux python3
 "
 # The VM tests of campagnol.ko (selftests/vm) boot Debian 12's 6.1 cloud
 # kernel under qemu and build the module against its headers. Installing it
@@ -68,8 +72,10 @@ have_wg_go() {
 # postinst would then fail). /etc/dkms/ovpn-dco.conf, written unless there is
 # one, restricts its builds to a kernel name that matches none. openvpn
 # must not start a service here: policy-rc.d forbids it during the install
-# when the host has no policy of its own.
-OPENVPN_PACKAGES="openvpn openvpn-dco-dkms"
+# when the host has no policy of its own. prometheus, for promtool, which
+# selftests/netns/vpn_metrics.sh checks the metrics with, joins them: its
+# server must not start either.
+OPENVPN_PACKAGES="openvpn openvpn-dco-dkms prometheus"
 OVPN_DCO_DKMS_CONF=/etc/dkms/ovpn-dco.conf
 # add_suite SUITE: Debian's SUITE as an apt source whose packages are
 # installed only when asked for by name (pin priority 1).
@@ -106,8 +112,11 @@ for p in $OPENVPN_PACKAGES; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
 		openvpn="$openvpn $p"
 done
-[ -z "$missing" ] && [ -z "$kernel" ] && [ -z "$new_headers" ] && [ -z "$ynl" ] &&
-	[ -z "$wg_go" ] && [ -z "$openvpn" ] && exit 0
+if [ -z "$missing" ] && [ -z "$kernel" ] && [ -z "$new_headers" ] && [ -z "$ynl" ] &&
+	[ -z "$wg_go" ] && [ -z "$openvpn" ]; then
+	echo "install-deps: everything is installed"
+	exit 0
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
 	[ -z "$kernel" ] || missing="$missing $KERNEL_PACKAGES"
@@ -127,23 +136,29 @@ wireshark-common wireshark-common/install-setuid boolean false
 iperf3 iperf3/start_daemon boolean false
 EOF
 # Another apt may be running (selftests/vm/setup-deps.sh of another build):
-# wait for its lock rather than fail. apt's output goes to a log file; the
-# terminal gets one line, and the end of the log when apt fails.
+# wait for its lock rather than fail.
 LOG=${CPG_INSTALL_LOG:-${TMPDIR:-/tmp}/campagnol-install-deps.log}
 : >"$LOG"
-apt_quiet() {
+# apt_step WHAT APT_GET_ARGS...: "install-deps: WHAT" on the terminal, then
+# apt-get, its output in the log; on failure, the end of the log.
+apt_step() {
+	what=$1
+	shift
+	echo "install-deps: $what"
 	apt-get -o DPkg::Lock::Timeout=600 "$@" >>"$LOG" 2>&1 && return 0
 	tail -n 30 "$LOG" >&2
-	echo "install-deps: apt-get $1 failed; the whole log is in $LOG" >&2
+	echo "install-deps: $what failed; the whole log is in $LOG" >&2
 	exit 1
 }
-echo "install-deps: installing${missing}${kernel:+ the 6.1 cloud kernel}${new_headers:+ the 6.12 cloud kernel}${ynl:+ $YNL_SOURCE}${wg_go:+ wireguard-go}${openvpn} (log: $LOG)"
+echo "install-deps: apt's output goes to $LOG"
 [ -z "$ynl" ] || add_suite "$YNL_SUITE"
 [ -z "$wg_go" ] || add_suite "$WG_GO_SUITE"
-apt_quiet update
+apt_step "apt-get update" update
 if [ -n "$missing" ]; then
 	# shellcheck disable=SC2086
-	apt_quiet install -y --no-install-recommends $missing
+	set -- $missing
+	# shellcheck disable=SC2086
+	apt_step "installing $# package(s):$missing" install -y --no-install-recommends $missing
 fi
 if [ -n "$kernel" ]; then
 	# bookworm's (or bookworm-security's) 6.1 normally wins; when another
@@ -156,7 +171,8 @@ if [ -n "$kernel" ]; then
 	   downgrade=--allow-downgrades ;;
 	esac
 	# shellcheck disable=SC2086
-	apt_quiet install -y --no-install-recommends $downgrade $pkgs
+	apt_step "installing the 6.1 cloud kernel ($pkgs)" \
+		install -y --no-install-recommends $downgrade $pkgs
 	have_vm_kernel || { echo "install-deps: no 6.1 cloud kernel after installing $pkgs" >&2; exit 1; }
 fi
 if [ -n "$new_headers" ]; then
@@ -165,19 +181,22 @@ if [ -n "$new_headers" ]; then
 	# Not fatal: check-kmod.sh says it did not build against 6.12.
 	if [ -n "$pkg" ]; then
 		# Its image too: selftests/CMakeLists.txt's vm-6.12.all boots it.
-		apt_quiet install -y --no-install-recommends "$pkg" \
-			"$(echo "$pkg" | sed 's/^linux-headers-/linux-image-/')"
+		image=$(echo "$pkg" | sed 's/^linux-headers-/linux-image-/')
+		apt_step "installing the 6.12 cloud kernel ($pkg $image)" \
+			install -y --no-install-recommends "$pkg" "$image"
 	else
 		echo "install-deps: no linux-headers-6.12.*-cloud-amd64 in the archive" \
 			"(bookworm-security): campagnol.ko is not built against 6.12" >&2
 	fi
 fi
 if [ -n "$ynl" ]; then
-	apt_quiet install -y --no-install-recommends "$YNL_SOURCE/$YNL_SUITE"
+	apt_step "installing $YNL_SOURCE from $YNL_SUITE" \
+		install -y --no-install-recommends "$YNL_SOURCE/$YNL_SUITE"
 	have_ynl_source || { echo "install-deps: no /usr/src/$YNL_SOURCE.tar.xz after installing it" >&2; exit 1; }
 fi
 if [ -n "$wg_go" ]; then
-	apt_quiet install -y --no-install-recommends "wireguard-go/$WG_GO_SUITE"
+	apt_step "installing wireguard-go from $WG_GO_SUITE" \
+		install -y --no-install-recommends "wireguard-go/$WG_GO_SUITE"
 	have_wg_go || { echo "install-deps: no wireguard-go >= $WG_GO_VERSION after installing it" >&2; exit 1; }
 fi
 if [ -n "$openvpn" ]; then
@@ -198,6 +217,7 @@ EOF
 		trap 'rm -f "$policy"' EXIT
 	fi
 	# shellcheck disable=SC2086
-	apt_quiet install -y --no-install-recommends $openvpn
+	apt_step "installing$openvpn" install -y --no-install-recommends $openvpn
 	[ -z "$policy" ] || rm -f "$policy"
 fi
+echo "install-deps: done"

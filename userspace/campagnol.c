@@ -19,12 +19,14 @@
 #include "daemon.h"
 #include "evloop.h"
 #include "log.h"
+#include "sdnotify.h"
 #include "vpn.h"
 
 struct campagnol {
 	struct cpg_config cfg;
 	struct cpg_loop loop;
 	struct vpn *vpn;
+	struct cpg_sd_watchdog watchdog;
 };
 
 static void on_signal(struct cpg_loop *loop, int signo, void *arg)
@@ -236,9 +238,14 @@ static int run(struct campagnol *d, const struct options *o)
 		goto out;
 	if (o->daemonize && cpg_daemon_ready() < 0)
 		goto out;
+	if (cpg_sd_watchdog_start(&d->loop, &d->watchdog) < 0)
+		goto out;
 	if (cpg_loop_run(&d->loop) == 0 && !vpn_failed(d->vpn))
 		status = 0;
 out:
+	/* Leaving takes a moment: close_notify to the peers, BYE, down commands. */
+	cpg_sd_notify("STOPPING=1");
+	cpg_sd_watchdog_stop(&d->loop, &d->watchdog);
 	vpn_free(d->vpn);
 	if (pidfile_written)
 		cpg_daemon_pidfile_remove(o->pidfile);

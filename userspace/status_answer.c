@@ -43,6 +43,8 @@ static const struct status_answer_field interface_fields[] = {
 	FIELD(interface, uptime, SECONDS),
 	FIELD(interface, tunnels_up, COUNT),
 	FIELD(interface, tunnels_failed, COUNT),
+	FIELD(interface, registrations, COUNT),
+	FIELD(interface, rdv_rtt_ms, COUNT),
 	FIELD(interface, no_tunnel, COUNT),
 	FIELD(interface, drop_holdoff, COUNT),
 	FIELD(interface, drop_full, COUNT),
@@ -96,6 +98,7 @@ static const struct status_answer_field peer_fields[] = {
 	FIELD(peer, next_seq, COUNT),
 	FIELD(peer, rekeys, COUNT),
 	FIELD(peer, last_rekey, SECONDS),
+	FIELD(peer, handshakes, COUNT),
 	FIELD(peer, subject, TEXT),
 };
 

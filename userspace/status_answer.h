@@ -47,7 +47,8 @@ struct status_answer_interface {
 	const char *device, *vpn_ip, *network, *vpn_ip6, *network6, *public_endpoint,
 		*public_endpoint6, *local_endpoint, *listen, *rdv, *rdv6, *nat_type, *data_plane;
 	bool registered;
-	uint64_t peers, max_peers, mtu, uptime, tunnels_up, tunnels_failed, no_tunnel,
+	uint64_t peers, max_peers, mtu, uptime, tunnels_up, tunnels_failed, registrations,
+		rdv_rtt_ms, no_tunnel,
 		drop_holdoff, drop_full, drop_unknown_dtls, drop_other, drop_signal, floats,
 		float_rejected, float_limited, float_stale;
 	status_answer_present present;
@@ -61,7 +62,8 @@ struct status_answer_peer {
 		drop_spoofed, drop_malformed, drop_rate, drop_tx_error, drop_key_exhausted,
 		drop_too_big,
 		drop_queue, dtls_in, queued, last_rx, last_tx, last_heard, since, age, epoch,
-		next_seq, last_direct_try, floats, rx_keepalives, tx_keepalives, rekeys, last_rekey, drop_epoch;
+		next_seq, last_direct_try, floats, rx_keepalives, tx_keepalives, rekeys, last_rekey, drop_epoch,
+		handshakes;
 	status_answer_present present;
 };
 

@@ -60,10 +60,14 @@
 #include "netmon.h"
 #include "rdvlink.h"
 #include "peer.h"
+#include "prom_http.h"
 #include "proto.h"
 #include "rdvclient.h"
 #include "record.h"
+#include "sdnotify.h"
 #include "status.h"
+#include "status_answer.h"
+#include "status_prom.h"
 #include "tun.h"
 #include "udp_batch.h"
 
@@ -144,9 +148,11 @@ struct vpn {
 	struct cpg_rdvc *rdvc;
 	struct rdvlink *link;		/* rdv_auth: the channel to the RDV; else NULL */
 	union cpg_sockaddr public_ep;	/* as the RDV sees us */
+	bool ready;			/* registered once: systemd was told READY=1 */
 	struct cpg_netmon *netmon;	/* our addresses and routes; NULL: not watched */
 
 	struct control *control;
+	struct cpg_prom_http *metrics;	/* metrics_listen; NULL: none */
 	struct peer_table peers;
 	struct peer_holdoff holdoff;
 	struct ask6 *asks;		/* newest first */
@@ -738,11 +744,24 @@ static void dtls_send(void *arg, const union cpg_sockaddr *to, const uint8_t *dg
 
 /* ---- RDV client events ---------------------------------------------------- */
 
+/* systemd's STATUS= after each registration or move; READY=1 at the first
+ * (the device was up before the registration began, vpn_new()). */
+static void notify_registered(struct vpn *v)
+{
+	char ep[CPG_SOCKADDR_STRLEN];
+
+	cpg_sd_notifyf("%sSTATUS=registered with the RDV, public endpoint %s, device %s",
+		       v->ready ? "" : "READY=1\n",
+		       cpg_sockaddr_str(&v->public_ep, ep, sizeof(ep)), v->dp->ifname);
+	v->ready = true;
+}
+
 static void on_registered(void *arg, const union cpg_sockaddr *public_ep)
 {
 	struct vpn *v = arg;
 
 	v->public_ep = *public_ep;
+	notify_registered(v);
 }
 
 static bool on_peer_incoming(void *arg, struct in_addr ip, const struct in6_addr *ip6)
@@ -1368,6 +1387,7 @@ static void on_moved(void *arg, const union cpg_sockaddr *public_ep)
 	struct vpn *v = arg;
 
 	v->public_ep = *public_ep;
+	notify_registered(v);
 	keepalive_all(v);
 }
 
@@ -1644,11 +1664,14 @@ static void dump_peer(struct vpn *v, struct status_buf *b, const struct peer *p)
 		status_kv_u64(b, "next_seq", st.next_write_seq);
 		status_kv_u64(b, "rekeys", cpg_dtls_session_rekeys(p->dtls));
 		status_kv_secs(b, "last_rekey", now - p->keyed_ms);
+		/* The one that brought the tunnel up, then each rekey. */
+		status_kv_u64(b, "handshakes", 1 + (uint64_t)cpg_dtls_session_rekeys(p->dtls));
 	} else {
 		status_kv_str(b, "epoch", NULL);
 		status_kv_str(b, "next_seq", NULL);
 		status_kv_str(b, "rekeys", NULL);
 		status_kv_str(b, "last_rekey", NULL);
+		status_kv_str(b, "handshakes", NULL);
 	}
 	status_kv_str(b, "subject", p->dtls ? cpg_dtls_session_peer_subject(p->dtls) : NULL);
 	status_line_end(b);
@@ -1694,6 +1717,11 @@ static void vpn_dump(void *arg, struct status_buf *b)
 	status_kv_secs(b, "uptime", now - v->started_ms);
 	status_kv_u64(b, "tunnels_up", v->n.tunnels_up);
 	status_kv_u64(b, "tunnels_failed", v->n.tunnels_failed);
+	status_kv_u64(b, "registrations", rs->registrations);
+	if (rs->has_rtt)
+		status_kv_u64(b, "rdv_rtt_ms", rs->rtt_ms);
+	else
+		status_kv_str(b, "rdv_rtt_ms", NULL);
 	/* Queued for a tunnel coming up, or dropped (hold-off, max_clients). */
 	status_kv_u64(b, "no_tunnel", v->dp->no_peer_drops);
 	status_kv_u64(b, "drop_holdoff", v->n.holdoff);
@@ -1818,6 +1846,46 @@ static int control_start(struct vpn *v, const char *ifname)
 	return v->control ? 0 : -1;
 }
 
+/*
+ * GET /metrics: the status answer, as campagnol-status --prometheus reads
+ * it from the socket, through the same parser and formatter.
+ */
+static void write_metrics(FILE *out, void *arg)
+{
+	struct status_answer a;
+	struct status_buf b;
+	const char *why = NULL;
+
+	status_buf_init(&b, CONTROL_MAX_ANSWER);
+	vpn_dump(arg, &b);
+	if (b.failed || !b.data) {
+		status_buf_free(&b);
+		log_warn("metrics: out of memory for an answer");
+		return;
+	}
+	/* The parser takes the text. */
+	if (status_answer_parse(&a, b.data, &why) == 0)
+		status_prom_write(out, &a, 1, (uint64_t)time(NULL));
+	else
+		log_warn("metrics: our own status does not parse: %s", why);
+	status_answer_free(&a);
+}
+
+/* The metrics endpoint, when metrics_listen asks for one. 0, or -1 after
+ * logging. */
+static int metrics_open(struct vpn *v)
+{
+	int fd;
+
+	if (!v->cfg->metrics_listen)
+		return 0;
+	fd = cpg_prom_http_listen("metrics_listen", v->cfg->metrics_listen);
+	if (fd < 0)
+		return -1;
+	v->metrics = cpg_prom_http_new(v->loop, fd, write_metrics, v);
+	return v->metrics ? 0 : -1;
+}
+
 struct vpn *vpn_new(struct cpg_loop *loop, const struct cpg_config *cfg)
 {
 	static const struct cpg_rdvc_ops rdvc_ops = {
@@ -1868,7 +1936,7 @@ struct vpn *vpn_new(struct cpg_loop *loop, const struct cpg_config *cfg)
 	}
 	if (control_start(v, NULL) < 0 || dataplane_open(v) < 0)
 		goto fail;
-	if (!v->control && control_start(v, v->dp->ifname) < 0)
+	if ((!v->control && control_start(v, v->dp->ifname) < 0) || metrics_open(v))
 		goto fail;
 
 	v->vars = (struct cpg_ifcmd_vars){
@@ -1925,6 +1993,10 @@ void vpn_reload(struct vpn *v, bool drop_tunnels, const char *signame)
 {
 	struct cpg_dtls_ctx *ctx;
 
+	/* Before READY=1, systemd is not waiting for a reload: it would take
+	 * this one's READY=1 for the start's. */
+	if (v->ready)
+		cpg_sd_reloading();
 	if (drop_tunnels) {
 		log_notice("%s: closing every tunnel, reloading the key, certificates and CRL, "
 			   "registering again", signame);
@@ -1949,6 +2021,10 @@ void vpn_reload(struct vpn *v, bool drop_tunnels, const char *signame)
 		log_err("%s: reloading failed (see above): keeping the credentials in use",
 			signame);
 	}
+	if (v->ready)
+		cpg_sd_notifyf("READY=1\nSTATUS=%s", ctx ? "credentials reloaded"
+						       : "reloading the credentials failed: "
+							 "keeping those in use");
 	if (drop_tunnels)
 		cpg_rdvc_restart(v->rdvc);
 }
@@ -1971,6 +2047,7 @@ void vpn_free(struct vpn *v)
 	if (v->fd_watched)
 		cpg_loop_del_fd(v->loop, &v->io);
 	control_close(v->control);
+	cpg_prom_http_free(v->metrics);
 	dataplane_close(v);
 	if (v->rc.fd >= 0)
 		close(v->rc.fd);

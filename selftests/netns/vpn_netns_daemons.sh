@@ -161,16 +161,26 @@ ktap_test_result "SIGTERM: F's daemon exits with status 0 and removes its socket
 
 # ---- Who may ask ------------------------------------------------------------
 
-refused() {
-	local err
+# as_nobody OPTION...: the messages of campagnol-status OPTION... tun0 run
+# in D's namespace as $NOBODY.
+as_nobody() {
+	{ in_ns D setpriv --reuid="$NOBODY" --regid="$NOBODY" --clear-groups \
+		"$CPG_BIN/campagnol-status" "$@" tun0 >/dev/null; } 2>&1
+}
 
-	err=$(in_ns D setpriv --reuid="$NOBODY" --regid="$NOBODY" --clear-groups \
-		"$CPG_BIN/campagnol-status" tun0 2>&1 >/dev/null)
-	ktap_print_msg "uid $NOBODY: $err"
+# The plain and the --prometheus output, which reads every answer first.
+refused() {
+	local err prom
+
+	err=$(as_nobody)
+	prom=$(as_nobody --prometheus)
+	ktap_print_msg "uid $NOBODY: $err" "uid $NOBODY, --prometheus: $prom"
 	grep -q "answers root and its own user (uid 0) only, not uid $NOBODY" <<<"$err" &&
+		grep -q "answers root and its own user (uid 0) only, not uid $NOBODY" <<<"$prom" &&
 		wait_for "$(vpn_err D)" "refused a client of uid $NOBODY .*only root and uid 0" 5
 }
-ktap_test_result "a client of another user is refused, told why, and D's log says so" refused
+ktap_test_result "a client of another user is refused, told why (--prometheus too), and D's log says so" \
+	refused
 ktap_test_result "root is answered" own_daemon_only D "$D_VPN"
 
 vpn_finish A B C D E

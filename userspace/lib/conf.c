@@ -457,6 +457,7 @@ static const struct option options[] = {
 	OPT_STR("NETWORK", "tun_device", tun_device),
 	OPT_STR("NETWORK", "tap_id", tap_id),
 	OPT_STR("NETWORK", "control_socket", control_socket),
+	OPT_STR("NETWORK", "metrics_listen", metrics_listen),
 
 	OPT("VPN", "vpn_ip", parse_ipv4, vpn_ip, 0, 0),
 	OPT("VPN", "network", parse_network, network, 0, 0),
@@ -744,6 +745,7 @@ void cpg_config_free(struct cpg_config *cfg)
 	free(cfg->tun_device);
 	free(cfg->tap_id);
 	free(cfg->control_socket);
+	free(cfg->metrics_listen);
 	free(cfg->certificate);
 	free(cfg->key);
 	free(cfg->ca_certificates);

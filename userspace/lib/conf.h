@@ -42,6 +42,7 @@ struct cpg_config {
 	char *tun_device;		/* "tun%d" */
 	char *tap_id;			/* Cygwin: "tap0901" */
 	char *control_socket;		/* NULL: the device's default (status_socket.h) */
+	char *metrics_listen;		/* ADDR:PORT of GET /metrics; NULL: none */
 
 	/* [VPN] */
 	struct in_addr vpn_ip;		/* mandatory */

@@ -127,6 +127,10 @@ struct cpg_rdvc {
 	uint32_t reg_first_id;		/* request ID of this attempt's first HELLO */
 	enum reg_failure last_failure;
 	uint64_t last_heard;		/* last OK or PONG */
+	/* The latest PING, for the round trip: its request ID (the PONG
+	 * echoes it) and when it went. */
+	uint32_t ping_id;
+	uint64_t ping_sent_ms;
 	uint32_t ping_interval_ms;
 	union cpg_sockaddr public_ep;	/* unset until the first OK */
 	/* Our endpoint in cfg.server_alt's family, as the RDV saw our last
@@ -852,6 +856,8 @@ static void rdv_timer_fn(struct cpg_loop *loop, void *arg)
 		return;
 	}
 	send_simple(c, CPG_MSG_PING);
+	c->ping_id = c->request_id;
+	c->ping_sent_ms = cpg_loop_now_ms();
 	send_add_endpoint(c);
 	cpg_loop_timer_arm(loop, &c->rdv_timer, c->ping_interval_ms);
 }
@@ -1236,6 +1242,11 @@ static void handle_pong(struct cpg_rdvc *c, const struct cpg_msg *m)
 		return;
 	}
 	c->last_heard = cpg_loop_now_ms();
+	if (m->request_id == c->ping_id && c->ping_sent_ms) {
+		c->stats.has_rtt = true;
+		c->stats.rtt_ms = c->last_heard - c->ping_sent_ms;
+		c->ping_sent_ms = 0;
+	}
 	/* The RDV answers PINGs from where it registered us: a different
 	 * endpoint means our registration moved under us (a HELLO of ours
 	 * whose OK was lost). */

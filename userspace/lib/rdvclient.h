@@ -174,6 +174,9 @@ struct cpg_rdvc_stats {
 	 * left out, datagrams of peers dropped for their source. */
 	uint64_t endpoints_refused;
 	uint64_t moves;		/* times our public endpoint moved */
+	/* The round trip of the latest PING its PONG answered. */
+	bool has_rtt;
+	uint64_t rtt_ms;
 };
 const struct cpg_rdvc_stats *cpg_rdvc_stats(const struct cpg_rdvc *c);
 const char *cpg_rdvc_failure_str(enum cpg_rdvc_failure f);
