@@ -95,9 +95,17 @@ void cpg_crypt_queue_destroy(struct cpg_priv *priv)
 	ptr_ring_cleanup(&cq->ring, NULL);
 }
 
-/* Wake the next online CPU's worker: records spread over all of them. */
-static void cpg_crypt_kick(struct cpg_crypt_queue *cq)
+/**
+ * cpg_crypt_kick - wake the next online CPU's worker for a device's ring
+ * @priv: the device
+ *
+ * Once per record received, and once per packet sent: the records of a GSO
+ * packet go in a row to one CPU, as WireGuard sends them, rather than one
+ * wakeup each; the next packet's go to the next CPU.
+ */
+void cpg_crypt_kick(struct cpg_priv *priv)
 {
+	struct cpg_crypt_queue *cq = &priv->crypt;
 	int cpu = cpumask_next(READ_ONCE(cq->last_cpu), cpu_online_mask);
 
 	if (cpu >= nr_cpu_ids)
@@ -119,6 +127,8 @@ void cpg_peer_queue_init(struct cpg_peer_queue *q, work_func_t func)
  * @q: the peer's queue for the record's direction
  * @skb: the record, its cpg_skb_cb set up for cpg_crypt()
  *
+ * Then cpg_crypt_kick() the device, once for the records queued together.
+ *
  * Return: true once the record is queued: q's work gets it, sealed, opened
  * or failed; false when the peer has too many records in flight this way:
  * then skb is still the caller's.
@@ -138,12 +148,9 @@ bool cpg_crypt_enqueue(struct cpg_peer *peer, struct cpg_peer_queue *q,
 	__skb_queue_tail(&q->records, skb);
 	spin_unlock_bh(&q->records.lock);
 
-	if (ptr_ring_produce_bh(&cq->ring, skb)) {
-		/* The device is swamped: the record fails in its turn. */
+	/* The device is swamped: the record fails in its turn. */
+	if (ptr_ring_produce_bh(&cq->ring, skb))
 		cpg_crypt_done(skb, -ENOBUFS);
-		return true;
-	}
-	cpg_crypt_kick(cq);
 	return true;
 }
 

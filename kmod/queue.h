@@ -68,6 +68,7 @@ void cpg_crypt_queue_destroy(struct cpg_priv *priv);
 void cpg_peer_queue_init(struct cpg_peer_queue *q, work_func_t func);
 bool cpg_crypt_enqueue(struct cpg_peer *peer, struct cpg_peer_queue *q,
 		       struct sk_buff *skb);
+void cpg_crypt_kick(struct cpg_priv *priv);
 void cpg_crypt_done(struct sk_buff *skb, int err);
 struct sk_buff *cpg_peer_queue_next(struct cpg_peer_queue *q);
 void cpg_peer_queue_requeue(struct cpg_peer_queue *q, struct sk_buff *skb);

@@ -353,8 +353,11 @@ int cpg_encap_rcv(struct sock *sk, struct sk_buff *skb)
 			cb->retry_key = NULL;
 		}
 	}
-	if (cpg_crypt_enqueue(peer, &peer->rx_queue, skb))
+	if (cpg_crypt_enqueue(peer, &peer->rx_queue, skb)) {
+		/* Not peer->priv: the record and its reference may be gone. */
+		cpg_crypt_kick(cs->priv);
 		return 0;
+	}
 	/* Too many of the peer's records in flight. */
 	kfree_skb(cb->retry_skb);
 	cpg_key_put(cb->retry_key);

@@ -115,9 +115,10 @@ static struct cpg_key *cpg_send_key(struct cpg_peer *peer, u64 *seq)
 
 /*
  * Seal one packet (not GSO) for peer and send it; takes skb and peer. 0 once
- * the peer's queue has it (what befalls it then is counted), -ENOKEY with no
- * key to seal with, -ENOBUFS when too many of the peer's records are in
- * flight, or another negative errno.
+ * the peer's queue has it (what befalls it then is counted; the caller
+ * cpg_crypt_kick()s the device), -ENOKEY with no key to seal with, -ENOBUFS
+ * when too many of the peer's records are in flight, or another negative
+ * errno.
  */
 static int cpg_send_record(struct cpg_peer *peer, struct sk_buff *skb)
 {
@@ -178,6 +179,7 @@ int cpg_send_keepalive(struct cpg_peer *peer)
 {
 	unsigned int headroom = CPG_OUTER_HEADROOM + CPG_RECORD_HEADER_LEN +
 				CPG_EXPLICIT_NONCE_LEN;
+	struct cpg_priv *priv = peer->priv;
 	struct sk_buff *skb;
 	int err;
 
@@ -190,6 +192,8 @@ int cpg_send_keepalive(struct cpg_peer *peer)
 	/* As from ndo_start_xmit: the per-CPU counters' writers never nest. */
 	local_bh_disable();
 	err = cpg_send_record(peer, skb);
+	if (!err)
+		cpg_crypt_kick(priv);
 	local_bh_enable();
 	return err;
 }
@@ -223,6 +227,7 @@ static bool cpg_too_big(struct net_device *dev, struct sk_buff *skb)
 static void cpg_send_to_peer(struct cpg_peer *peer, struct sk_buff *skb)
 {
 	struct sk_buff *segs, *next;
+	bool queued = false;
 
 	if (cpg_too_big(peer->priv->dev, skb)) {
 		cpg_count_drop(peer, CPG_DROP_TOO_BIG);
@@ -247,8 +252,10 @@ static void cpg_send_to_peer(struct cpg_peer *peer, struct sk_buff *skb)
 	skb_list_walk_safe(skb, skb, next) {
 		skb_mark_not_on_list(skb);
 		kref_get(&peer->refcount);
-		cpg_send_record(peer, skb);
+		queued |= !cpg_send_record(peer, skb);
 	}
+	if (queued)
+		cpg_crypt_kick(peer->priv);
 	cpg_peer_put(peer);
 }
 
