@@ -111,6 +111,18 @@ only_in() {
 	comm -23 "$1" "$2" | sed 's/^/    /'
 }
 
+# same_lists WHAT A_NAME A B_NAME B: "ok" when the sorted lists A and B are
+# the same, else a failure with what only one of them has.
+same_lists() {
+	if cmp -s "$3" "$5"; then
+		echo "ok: $2 and $4 have the same $(wc -l <"$3") $1"
+		return
+	fi
+	fail "$2 and $4 differ"
+	[ -z "$(only_in "$3" "$5")" ] || printf '  only in %s:\n%s\n' "$2" "$(only_in "$3" "$5")"
+	[ -z "$(only_in "$5" "$3")" ] || printf '  only in %s:\n%s\n' "$4" "$(only_in "$5" "$3")"
+}
+
 check_lint() {
 	out=$(mandoc -T lint -W warning "$MAN"/*.[158] 2>&1)
 	if [ -n "$out" ]; then
@@ -131,15 +143,7 @@ check_options() {
 	fi
 	help_options <"$TMP/help.txt" >"$TMP/help"
 	page_options "$page" >"$TMP/page"
-	if cmp -s "$TMP/help" "$TMP/page"; then
-		echo "ok: $prog --help and ${page##*/} list the same $(wc -l <"$TMP/help") options"
-		return
-	fi
-	fail "$prog --help and ${page##*/} differ"
-	[ -z "$(only_in "$TMP/help" "$TMP/page")" ] ||
-		printf '  only in --help:\n%s\n' "$(only_in "$TMP/help" "$TMP/page")"
-	[ -z "$(only_in "$TMP/page" "$TMP/help")" ] ||
-		printf '  only in the page:\n%s\n' "$(only_in "$TMP/page" "$TMP/help")"
+	same_lists options "$prog --help" "$TMP/help" "${page##*/}" "$TMP/page"
 }
 
 # "[SECTION] key" of every key conf.c parses, and of campagnol.conf(5).
@@ -157,14 +161,8 @@ check_conf_keys() {
 	' "$MAN/campagnol.conf.5" | sort -u >"$TMP/page"
 	if [ "$(wc -l <"$TMP/conf")" -lt 30 ]; then
 		fail "found only $(wc -l <"$TMP/conf") keys in conf.c: has its table changed form?"
-	elif cmp -s "$TMP/conf" "$TMP/page"; then
-		echo "ok: conf.c and campagnol.conf.5 have the same $(wc -l <"$TMP/conf") keys"
 	else
-		fail "conf.c and campagnol.conf.5 differ"
-		[ -z "$(only_in "$TMP/conf" "$TMP/page")" ] ||
-			printf '  only in conf.c:\n%s\n' "$(only_in "$TMP/conf" "$TMP/page")"
-		[ -z "$(only_in "$TMP/page" "$TMP/conf")" ] ||
-			printf '  only in the page:\n%s\n' "$(only_in "$TMP/page" "$TMP/conf")"
+		same_lists keys conf.c "$TMP/conf" campagnol.conf.5 "$TMP/page"
 	fi
 }
 
