@@ -143,8 +143,8 @@ kmod_pair_tunnel() {
 		${first_seq:+"$first_seq"}
 	start tun-b b "$CPG_BIN/cpg-nltest" tunnel "$(kmod_ifindex b cpg0)" \
 		"${KMOD_BIND_B:-$ep_b}" 5000 "$a_peer" "$ep_a" 5000 "$cipher" 0x22 0x11
-	wait_for "$CPG_TMP/tun-a.out" "^tunnel: ready" 5 &&
-		wait_for "$CPG_TMP/tun-b.out" "^tunnel: ready" 5
+	wait_for "$CPG_TMP/tun-a.out" "^tunnel: ready" 20 &&
+		wait_for "$CPG_TMP/tun-b.out" "^tunnel: ready" 20
 }
 
 # kmod_pair_tcp WHAT DST: 2 s of iperf3 TCP from a to b's DST through the

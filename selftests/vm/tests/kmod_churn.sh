@@ -60,7 +60,7 @@ tunnel_up() {
 		start "tun-$h" "$h" "$NLTEST" tunnel "$(kmod_ifindex "$h" cpg0)" "${IP[$h]}" 5000 \
 			$(peer_args "$h")
 	done
-	wait_for "$(out_of tun-a)" "^tunnel: ready" 5 && wait_for "$(out_of tun-b)" "^tunnel: ready" 5 &&
+	wait_for "$(out_of tun-a)" "^tunnel: ready" 20 && wait_for "$(out_of tun-b)" "^tunnel: ready" 5 &&
 		in_ns a ping -c 2 -i 0.2 -W 2 "${VPN[b]}" >/dev/null &&
 		in_ns b ping -c 2 -i 0.2 -W 2 "${VPN[a]}" >/dev/null
 }

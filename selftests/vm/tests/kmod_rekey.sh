@@ -46,8 +46,8 @@ tunnel_up() {
 		10.9.0.2 192.0.2.2 5000 1 0x11 0x22 "${1:-0}" "${2:-0}" current
 	start tun-b b "$NLTEST" tunnel "$(kmod_ifindex b cpg0)" 192.0.2.2 5000 \
 		10.9.0.1 192.0.2.1 5000 1 0x22 0x11 0 0 next
-	wait_for "$CPG_TMP/tun-a.out" "^tunnel: ready" 5 &&
-		wait_for "$CPG_TMP/tun-b.out" "^tunnel: ready" 5
+	wait_for "$CPG_TMP/tun-a.out" "^tunnel: ready" 20 &&
+		wait_for "$CPG_TMP/tun-b.out" "^tunnel: ready" 20
 }
 
 # peer_line NS: the kernel's line for the only peer of NS's device.

@@ -38,8 +38,8 @@ tunnel_up() {
 		10.9.0.2 192.0.2.2 5000 1 0x11 0x22
 	start tun-b b "$NLTEST" tunnel "$(kmod_ifindex b cpg0)" 192.0.2.2 5000 \
 		10.9.0.1 192.0.2.1 5000 1 0x22 0x11
-	wait_for "$CPG_TMP/tun-a.out" "^tunnel: ready" 5 &&
-		wait_for "$CPG_TMP/tun-b.out" "^tunnel: ready" 5
+	wait_for "$CPG_TMP/tun-a.out" "^tunnel: ready" 20 &&
+		wait_for "$CPG_TMP/tun-b.out" "^tunnel: ready" 20
 }
 
 # a's datagrams from 192.0.2.1:5000 leave as from 192.0.2.11:6000, and what
