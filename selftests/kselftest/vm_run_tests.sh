@@ -8,6 +8,7 @@
 # so that kmod_require_vm takes the path of any machine and the tests use
 # the target's own cpg-nltest. CPG_KSFT_TESTS (kernel command line,
 # comma-separated) names the tests; default: all of the target's.
+# CPG_KSFT_BIN=1 keeps CPG_BIN (run.sh --bin-dir): the daemons' tests run.
 
 dir=/cpg/kselftest/campagnol
 if ! [ -f "$dir/Makefile" ] || ! command -v make >/dev/null; then
@@ -15,6 +16,7 @@ if ! [ -f "$dir/Makefile" ] || ! command -v make >/dev/null; then
 	echo "1..0 # SKIP no kselftest target or no make in the VM: run it with selftests/kselftest/vm.sh"
 	exit 4
 fi
-unset CPG_VM CPG_BIN
+unset CPG_VM
+[ -n "${CPG_KSFT_BIN:-}" ] || unset CPG_BIN
 tests=${CPG_KSFT_TESTS:-}
 exec make -s -C "$dir" run_tests ${tests:+TEST_PROGS="${tests//,/ }"}
