@@ -20,8 +20,19 @@ KSFT_PASS=0
 KSFT_FAIL=1
 KSFT_SKIP=4
 
-CPG_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-CPG_BIN=${CPG_BIN:-$CPG_SRC/build}
+# In the kselftest target (selftests/kselftest/campagnol, or a copy of it in
+# a kernel tree) this file sits beside the tests, libkmod.sh and the helpers
+# the target builds (cpg-nltest), maybe as symlinks: CPG_KSFT_DIR, that
+# directory, is where binaries are looked for unless CPG_BIN names a build
+# directory, and a test whose binaries are missing there skips.
+CPG_KSFT_DIR=""
+[ -f "$(dirname "${BASH_SOURCE[0]}")/libkmod.sh" ] &&
+	CPG_KSFT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CPG_SRC=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+CPG_BIN=${CPG_BIN:-${CPG_KSFT_DIR:-$CPG_SRC/build}}
+# tools/campagnol-pki of the source tree, else the target's copy.
+CPG_PKI_TOOL=$CPG_SRC/tools/campagnol-pki
+[ -x "$CPG_PKI_TOOL" ] || [ -z "$CPG_KSFT_DIR" ] || CPG_PKI_TOOL=$CPG_KSFT_DIR/campagnol-pki
 # The daemons' status sockets are the default abstract ones, per namespace
 # (vpn_status, vpn_socket_listed): nothing of ours in a directory.
 unset CAMPAGNOL_RUN_DIR
@@ -232,8 +243,11 @@ ktap_init() {
 	ktap_print_header
 	cpg_setup || ktap_skip_all "$CPG_SKIP_REASON"
 	for b in "$@"; do
-		[ -x "$CPG_BIN/$b" ] ||
-			ktap_bail_out "$CPG_BIN/$b not found: build first or set CPG_BIN to the build dir"
+		[ -x "$CPG_BIN/$b" ] && continue
+		# A kernel developer's run without Campagnol's daemons.
+		[ -z "$CPG_KSFT_DIR" ] ||
+			ktap_skip_all "$CPG_BIN/$b not found: set CPG_BIN to a Campagnol build directory"
+		ktap_bail_out "$CPG_BIN/$b not found: build first or set CPG_BIN to the build dir"
 	done
 	# ktap_check_sanitizers adds the check of the forced backend.
 	[ -z "${CPG_EXPECT_EVENT_METHOD:-}" ] || plan=$((plan + 1))
@@ -858,7 +872,7 @@ declare -A CPG_VPN_ENV=()
 pki() {
 	local out rc
 
-	out=$("$CPG_SRC/tools/campagnol-pki" "$@" 2>&1)
+	out=$("$CPG_PKI_TOOL" "$@" 2>&1)
 	rc=$?
 	echo "$out" >>"$CPG_TMP/pki.log"
 	[ "$rc" = 0 ] && return 0

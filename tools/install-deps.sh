@@ -63,6 +63,13 @@ have_wg_go() {
 	v=$(dpkg-query -W -f='${Version}' wireguard-go 2>/dev/null) &&
 		[ -n "$v" ] && dpkg --compare-versions "$v" ge "$WG_GO_VERSION"
 }
+# tools/vng-kselftest.sh runs the kselftest target under virtme-ng, which
+# bookworm does not have: trixie's (pure python; bookworm's python3 and
+# python3-requests do), pinned at priority 1 like wireguard-go.
+VNG_SUITE=trixie
+have_vng() {
+	command -v vng >/dev/null
+}
 # tools/bench --vm measures campagnol.ko against OpenVPN 2.6 with its data
 # channel offload too: bookworm's openvpn, and openvpn-dco-dkms for the
 # source of ovpn-dco, which selftests/vm/bench/build-ovpn-dco.sh builds
@@ -107,13 +114,15 @@ ynl=""
 have_ynl_source || ynl=1
 wg_go=""
 have_wg_go || wg_go=1
+vng=""
+have_vng || vng=1
 openvpn=""
 for p in $OPENVPN_PACKAGES; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
 		openvpn="$openvpn $p"
 done
 if [ -z "$missing" ] && [ -z "$kernel" ] && [ -z "$new_headers" ] && [ -z "$ynl" ] &&
-	[ -z "$wg_go" ] && [ -z "$openvpn" ]; then
+	[ -z "$wg_go" ] && [ -z "$vng" ] && [ -z "$openvpn" ]; then
 	echo "install-deps: everything is installed"
 	exit 0
 fi
@@ -123,6 +132,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	[ -z "$new_headers" ] || missing="$missing linux-{headers,image}-6.12.*-cloud-amd64"
 	[ -z "$ynl" ] || missing="$missing $YNL_SOURCE/$YNL_SUITE"
 	[ -z "$wg_go" ] || missing="$missing wireguard-go/$WG_GO_SUITE"
+	[ -z "$vng" ] || missing="$missing virtme-ng/$VNG_SUITE"
 	missing="$missing$openvpn"
 	echo "install-deps: missing packages:$missing (run as root to install them)" >&2
 	exit 1
@@ -153,6 +163,7 @@ apt_step() {
 echo "install-deps: apt's output goes to $LOG"
 [ -z "$ynl" ] || add_suite "$YNL_SUITE"
 [ -z "$wg_go" ] || add_suite "$WG_GO_SUITE"
+[ -z "$vng" ] || add_suite "$VNG_SUITE"
 apt_step "apt-get update" update
 if [ -n "$missing" ]; then
 	# shellcheck disable=SC2086
@@ -198,6 +209,11 @@ if [ -n "$wg_go" ]; then
 	apt_step "installing wireguard-go from $WG_GO_SUITE" \
 		install -y --no-install-recommends "wireguard-go/$WG_GO_SUITE"
 	have_wg_go || { echo "install-deps: no wireguard-go >= $WG_GO_VERSION after installing it" >&2; exit 1; }
+fi
+if [ -n "$vng" ]; then
+	apt_step "installing virtme-ng from $VNG_SUITE" \
+		install -y --no-install-recommends "virtme-ng/$VNG_SUITE"
+	have_vng || { echo "install-deps: no vng after installing virtme-ng" >&2; exit 1; }
 fi
 if [ -n "$openvpn" ]; then
 	if [ ! -e "$OVPN_DCO_DKMS_CONF" ]; then

@@ -6,18 +6,29 @@
 # (../lib.sh, sourced first). mkinitramfs.sh installs this file next to the
 # tests' directory, as /cpg/selftests/vm/libkmod.sh.
 
-# kmod_require_vm: skip the whole test unless it runs in the VM with
-# campagnol.ko installed (run.sh --extra-module). Call before ktap_init.
+# kmod_require_vm: skip the whole test unless campagnol.ko can be loaded
+# here: in our VM (run.sh --extra-module), in vng or on any machine where it
+# is installed (the kselftest target, selftests/kselftest/campagnol). The
+# tests unload and reload it: outside our VM (CPG_VM unset), skip when it is
+# in use (devices exist). Registering pcrypt for every user of the crypto
+# API (CPG_ASYNC_AEAD) is left to a throwaway kernel: CPG_VM=1 says that
+# this is one. Call before ktap_init.
 kmod_require_vm() {
-	local how="selftests/vm/run.sh --extra-module campagnol.ko $0"
+	local users
 
-	if [ -z "${CPG_VM:-}" ]; then
-		ktap_print_header
-		ktap_skip_all "runs inside the VM: $how"
-	fi
 	if ! modinfo campagnol >/dev/null 2>&1; then
 		ktap_print_header
-		ktap_skip_all "campagnol.ko is not installed in the VM (run.sh --extra-module)"
+		ktap_skip_all "campagnol.ko is not installed for this kernel (make -C kmod KDIR=... modules_install; in our VM: run.sh --extra-module)"
+	fi
+	[ -z "${CPG_VM:-}" ] || return 0
+	users=$(awk '$1 == "campagnol" { print $3 }' /proc/modules 2>/dev/null)
+	if [ "${users:-0}" -gt 0 ]; then
+		ktap_print_header
+		ktap_skip_all "campagnol.ko is in use here ($users users): the test unloads it; run it in a VM (tools/vng-kselftest.sh) or set CPG_VM=1"
+	fi
+	if [ -n "${CPG_ASYNC_AEAD:-}" ]; then
+		ktap_print_header
+		ktap_skip_all "registers pcrypt for the whole kernel's crypto API: only in a throwaway VM (CPG_VM=1)"
 	fi
 }
 

@@ -5,11 +5,15 @@
 # to another namespace, delete, unload with devices still present (in two
 # namespaces), and not a line of complaint from the kernel.
 
+# The harness: in the source tree, or beside the test in the kselftest
+# target (selftests/kselftest/campagnol, one flat directory).
+CPG_LIBS=$(dirname "$0")/../.. CPG_LIBS_VM=$(dirname "$0")/..
+[ -f "$(dirname "$0")/lib.sh" ] && CPG_LIBS=$(dirname "$0") CPG_LIBS_VM=$(dirname "$0")
 # shellcheck source=../../lib.sh
-source "$(dirname "$0")/../../lib.sh"
+source "$CPG_LIBS/lib.sh"
 
 # shellcheck source=../libkmod.sh
-source "$(dirname "$0")/../libkmod.sh"
+source "$CPG_LIBS_VM/libkmod.sh"
 
 kmod_require_vm
 

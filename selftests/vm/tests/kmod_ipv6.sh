@@ -14,10 +14,14 @@
 
 # Functions below are called through ktap_test_result.
 # shellcheck disable=SC2317
+# The harness: in the source tree, or beside the test in the kselftest
+# target (selftests/kselftest/campagnol, one flat directory).
+CPG_LIBS=$(dirname "$0")/../.. CPG_LIBS_VM=$(dirname "$0")/..
+[ -f "$(dirname "$0")/lib.sh" ] && CPG_LIBS=$(dirname "$0") CPG_LIBS_VM=$(dirname "$0")
 # shellcheck source=../../lib.sh
-source "$(dirname "$0")/../../lib.sh"
+source "$CPG_LIBS/lib.sh"
 # shellcheck source=../libkmod.sh
-source "$(dirname "$0")/../libkmod.sh"
+source "$CPG_LIBS_VM/libkmod.sh"
 
 kmod_require_vm
 ktap_init 18 cpg-nltest

@@ -7,11 +7,15 @@
 # (CPG_SELFTEST=y) runs them at load, before it registers anything, and
 # refuses to load if one fails; this checks that they ran and passed.
 
+# The harness: in the source tree, or beside the test in the kselftest
+# target (selftests/kselftest/campagnol, one flat directory).
+CPG_LIBS=$(dirname "$0")/../.. CPG_LIBS_VM=$(dirname "$0")/..
+[ -f "$(dirname "$0")/lib.sh" ] && CPG_LIBS=$(dirname "$0") CPG_LIBS_VM=$(dirname "$0")
 # shellcheck source=../../lib.sh
-source "$(dirname "$0")/../../lib.sh"
+source "$CPG_LIBS/lib.sh"
 
 # shellcheck source=../libkmod.sh
-source "$(dirname "$0")/../libkmod.sh"
+source "$CPG_LIBS_VM/libkmod.sh"
 
 kmod_require_vm
 

@@ -17,21 +17,29 @@
 
 # Functions below are called through ktap_test_result.
 # shellcheck disable=SC2317
+# The harness: in the source tree, or beside the test in the kselftest
+# target (selftests/kselftest/campagnol, one flat directory).
+CPG_LIBS=$(dirname "$0")/../.. CPG_LIBS_VM=$(dirname "$0")/..
+[ -f "$(dirname "$0")/lib.sh" ] && CPG_LIBS=$(dirname "$0") CPG_LIBS_VM=$(dirname "$0")
 # shellcheck source=../../lib.sh
-source "$(dirname "$0")/../../lib.sh"
+source "$CPG_LIBS/lib.sh"
 
 # shellcheck source=../libkmod.sh
-source "$(dirname "$0")/../libkmod.sh"
+source "$CPG_LIBS_VM/libkmod.sh"
 
 kmod_require_vm
 
-YNL_CLI=/cpg/ynl/pyynl/cli.py
+# In our VM, where run.sh --ynl-dir puts them; elsewhere, CPG_YNL_CLI names
+# a kernel tree's tools/net/ynl/pyynl/cli.py, and the kselftest target has
+# the spec beside the test.
+YNL_CLI=${CPG_YNL_CLI:-/cpg/ynl/pyynl/cli.py}
 SPEC=$CPG_SRC/docs/netlink/campagnol.yaml
+[ -f "$SPEC" ] || [ -z "$CPG_KSFT_DIR" ] || SPEC=$CPG_KSFT_DIR/campagnol.yaml
 
 ktap_require python3 jq
 if ! [ -f "$YNL_CLI" ] || ! [ -f "$SPEC" ]; then
 	ktap_print_header
-	ktap_skip_all "no ynl CLI ($YNL_CLI) or no spec ($SPEC) in the VM: run.sh --ynl-dir (tools/ynl.sh dir)"
+	ktap_skip_all "no ynl CLI ($YNL_CLI) or no spec ($SPEC): run.sh --ynl-dir (tools/ynl.sh dir), or CPG_YNL_CLI=<kernel tree>/tools/net/ynl/pyynl/cli.py"
 fi
 if ! python3 -c 'import yaml' 2>/dev/null; then
 	ktap_print_header

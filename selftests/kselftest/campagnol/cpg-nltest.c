@@ -1,0 +1,1 @@
+../../vm/cpg-nltest.c

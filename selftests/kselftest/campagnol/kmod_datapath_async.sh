@@ -1,0 +1,1 @@
+../../vm/tests/kmod_datapath_async.sh
