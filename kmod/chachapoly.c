@@ -88,6 +88,7 @@ int cpg_chachapoly_crypt(const u32 *key, const u8 *nonce, const u8 *ad,
 	struct poly1305_desc_ctx poly;
 	u8 tag[2][POLY1305_DIGEST_SIZE];
 	u8 iv[CHACHA_IV_SIZE] = { 0 };
+	unsigned int nents = sg_nents(sg);
 	struct sg_mapping_iter miter;
 	unsigned int todo = len;
 	__le64 lens[2];
@@ -102,7 +103,7 @@ int cpg_chachapoly_crypt(const u32 *key, const u8 *nonce, const u8 *ad,
 	poly1305_update(&poly, ad, ad_len);
 	cpg_poly1305_pad(&poly, ad_len);
 
-	sg_miter_start(&miter, sg, sg_nents(sg),
+	sg_miter_start(&miter, sg, nents,
 		       SG_MITER_TO_SG | SG_MITER_FROM_SG | SG_MITER_ATOMIC);
 	while (todo && sg_miter_next(&miter)) {
 		unsigned int n = min_t(size_t, todo, miter.length);
@@ -123,11 +124,9 @@ int cpg_chachapoly_crypt(const u32 *key, const u8 *nonce, const u8 *ad,
 	poly1305_final(&poly, tag[0]);
 
 	if (encrypt) {
-		sg_pcopy_from_buffer(sg, sg_nents(sg), tag[0], sizeof(tag[0]),
-				     len);
+		sg_pcopy_from_buffer(sg, nents, tag[0], sizeof(tag[0]), len);
 	} else {
-		sg_pcopy_to_buffer(sg, sg_nents(sg), tag[1], sizeof(tag[1]),
-				   len);
+		sg_pcopy_to_buffer(sg, nents, tag[1], sizeof(tag[1]), len);
 		if (crypto_memneq(tag[0], tag[1], sizeof(tag[0])))
 			err = -EBADMSG;
 	}

@@ -2,11 +2,11 @@
 /*
  * Campagnol: the kernel data path of a peer-to-peer IPv4 VPN.
  *
- * DTLS 1.2 application_data records sealed and opened with the kernel's
- * AEAD transforms, in place in the skb. The AEAD may complete
- * asynchronously (a hardware driver, or cryptd when the FPU is busy), so
- * everything a record needs afterwards travels in skb->cb and in a context
- * allocated per record.
+ * DTLS 1.2 application_data records sealed and opened in place in the skb:
+ * AES-GCM with the kernel's AEAD transforms, ChaCha20-Poly1305 with its
+ * library (chachapoly.c). The AEAD may complete asynchronously (a hardware
+ * driver, or cryptd when the FPU is busy), so everything an AES-GCM record
+ * needs afterwards travels in skb->cb and in a context allocated per record.
  */
 #include <crypto/aead.h>
 #include <linux/err.h>
