@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "sockaddr.h"
 #include "status.h"
 #include "status_answer.h"
 #include "status_prom.h"
@@ -60,7 +61,7 @@ static char *ask(const char *path, const char **why)
 	int fd, send_err = 0;
 	socklen_t sun_len;
 
-	if (status_socket_addr(path, &sun, &sun_len, why) < 0)
+	if (cpg_sockaddr_unix(path, &sun, &sun_len, why) < 0)
 		return NULL;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sockaddr.h"
 
 struct control_client {
 	struct control *ctl;
@@ -340,7 +341,7 @@ struct control *control_open(struct cpg_loop *loop, const char *path, control_du
 	struct control *c;
 	socklen_t len;
 
-	if (status_socket_addr(path, &sun, &len, &why) < 0) {
+	if (cpg_sockaddr_unix(path, &sun, &len, &why) < 0) {
 		log_err("status socket %s: %s", path, why);
 		return NULL;
 	}

@@ -52,34 +52,6 @@ int status_socket_path(const char *ifname, char *buf, size_t len)
 	return 0;
 }
 
-int status_socket_addr(const char *spec, struct sockaddr_un *sun, socklen_t *len,
-		       const char **why)
-{
-	size_t n = strlen(spec);
-
-	memset(sun, 0, sizeof(*sun));
-	sun->sun_family = AF_UNIX;
-	if (!n || (status_socket_is_abstract(spec) && n == 1)) {
-		*why = "empty socket name";
-		return -1;
-	}
-	if (n >= sizeof(sun->sun_path)) {
-		*why = "socket name too long";
-		return -1;
-	}
-	if (status_socket_is_abstract(spec) && !HAVE_ABSTRACT) {
-		*why = "\"@name\" (an abstract socket) needs Linux; give a path";
-		return -1;
-	}
-	/* An abstract name is a NUL, then the name, as long as the length says
-	 * (no trailing NUL: it would be part of the name). */
-	memcpy(sun->sun_path, spec, n + 1);
-	if (status_socket_is_abstract(spec))
-		sun->sun_path[0] = '\0';
-	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n +
-			   !status_socket_is_abstract(spec));
-	return 0;
-}
 
 const char *status_socket_proc_line(char *line)
 {

@@ -59,13 +59,6 @@ static inline bool status_socket_is_address(const char *arg)
 }
 
 /*
- * spec as a socket address: *sun and its length. 0, or -1 with *why (too
- * long, empty, or abstract where the system has no abstract sockets).
- */
-int status_socket_addr(const char *spec, struct sockaddr_un *sun, socklen_t *len,
-		       const char **why);
-
-/*
  * One line of /proc/net/unix (modified: its newline cut): the name
  * ("@campagnol/...", pointing into line) when it is a listening stream
  * socket with an abstract name under STATUS_ABSTRACT_PREFIX, else NULL.

@@ -12,30 +12,24 @@
 
 #include "log.h"
 #include "sdnotify.h"
+#include "sockaddr.h"
 
 #ifdef __linux__
-#include <stddef.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
-/* The datagram to path. 0, or -1 with errno. */
+/* The datagram to path, "@name" or an absolute path. 0, or -1 with errno. */
 static int send_state(const char *path, const char *state)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	size_t len = strlen(path);
+	struct sockaddr_un sun;
+	const char *why;
 	socklen_t salen;
 	ssize_t sent;
 	int fd, saved;
 
-	/* An abstract name has no terminating NUL: its length is exact. */
-	if ((path[0] != '/' && path[0] != '@') || len < 2 || len >= sizeof(sun.sun_path)) {
+	if ((path[0] != '/' && path[0] != '@') || cpg_sockaddr_unix(path, &sun, &salen, &why) < 0) {
 		errno = EAFNOSUPPORT;
 		return -1;
 	}
-	memcpy(sun.sun_path, path, len);
-	if (path[0] == '@')
-		sun.sun_path[0] = '\0';
-	salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,12 @@
 
 #include "compat.h"
 #include "sockaddr.h"
+
+#ifdef __linux__
+#define HAVE_ABSTRACT 1
+#else
+#define HAVE_ABSTRACT 0
+#endif
 
 socklen_t cpg_sockaddr_len(const union cpg_sockaddr *a)
 {
@@ -307,4 +314,34 @@ int cpg_sockaddr_parse(const char *s, uint16_t default_port, union cpg_sockaddr 
 	}
 	memset(out, 0, sizeof(*out));
 	return -1;
+}
+
+int cpg_sockaddr_unix(const char *spec, struct sockaddr_un *sun, socklen_t *len,
+		      const char **why)
+{
+	bool abstract = spec[0] == '@';
+	size_t n = strlen(spec);
+
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (!n || (abstract && n == 1)) {
+		*why = "empty socket name";
+		return -1;
+	}
+	if (n >= sizeof(sun->sun_path)) {
+		*why = "socket name too long";
+		return -1;
+	}
+	if (abstract && !HAVE_ABSTRACT) {
+		*why = "\"@name\" (an abstract socket) needs Linux; give a path";
+		return -1;
+	}
+	/* An abstract name is a NUL, then the name, as long as the length says
+	 * (no trailing NUL: it would be part of the name). */
+	memcpy(sun->sun_path, spec, n + 1);
+	if (abstract)
+		sun->sun_path[0] = '\0';
+	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n +
+			   !abstract);
+	return 0;
 }

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 union cpg_sockaddr {
 	struct sockaddr sa;
@@ -58,5 +59,14 @@ void cpg_sockaddr_for_family(union cpg_sockaddr *out, const union cpg_sockaddr *
 const char *cpg_sockaddr_str(const union cpg_sockaddr *a, char *buf, size_t len);
 /* Parse "IP", "IP:PORT", "[IP6]:PORT" (numeric only); default_port when absent. */
 int cpg_sockaddr_parse(const char *s, uint16_t default_port, union cpg_sockaddr *out);
+
+/*
+ * "@name" (an abstract socket: Linux only) or a path as an AF_UNIX address:
+ * *sun and its length. 0, or -1 with *why (empty, too long, or abstract
+ * where the system has none). The status socket and systemd's
+ * $NOTIFY_SOCKET are both named this way.
+ */
+int cpg_sockaddr_unix(const char *spec, struct sockaddr_un *sun, socklen_t *len,
+		      const char **why);
 
 #endif

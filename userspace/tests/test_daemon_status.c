@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "sockaddr.h"
 #include "status.h"
 #include "status_answer.h"
 
@@ -212,26 +213,26 @@ static void socket_addresses(void **state)
 	const char *why = NULL;
 	socklen_t len;
 
-	assert_int_equal(status_socket_addr("@campagnol/tun0", &sun, &len, &why), 0);
+	assert_int_equal(cpg_sockaddr_unix("@campagnol/tun0", &sun, &len, &why), 0);
 	assert_int_equal(sun.sun_family, AF_UNIX);
 	assert_int_equal(len, base + strlen("@campagnol/tun0"));
 	assert_int_equal(sun.sun_path[0], '\0');
 	assert_memory_equal(sun.sun_path + 1, "campagnol/tun0", strlen("campagnol/tun0"));
 
-	assert_int_equal(status_socket_addr("/run/c/tun0.sock", &sun, &len, &why), 0);
+	assert_int_equal(cpg_sockaddr_unix("/run/c/tun0.sock", &sun, &len, &why), 0);
 	assert_int_equal(len, base + strlen("/run/c/tun0.sock") + 1);
 	assert_string_equal(sun.sun_path, "/run/c/tun0.sock");
 
-	assert_int_equal(status_socket_addr("", &sun, &len, &why), -1);
-	assert_int_equal(status_socket_addr("@", &sun, &len, &why), -1);
+	assert_int_equal(cpg_sockaddr_unix("", &sun, &len, &why), -1);
+	assert_int_equal(cpg_sockaddr_unix("@", &sun, &len, &why), -1);
 	memset(longest, 'x', sizeof(longest) - 1);
 	longest[sizeof(longest) - 1] = '\0';
 	why = NULL;
-	assert_int_equal(status_socket_addr(longest, &sun, &len, &why), -1);
+	assert_int_equal(cpg_sockaddr_unix(longest, &sun, &len, &why), -1);
 	assert_non_null(why);
 	longest[sizeof(longest) - 2] = '\0';
 	longest[0] = '@';
-	assert_int_equal(status_socket_addr(longest, &sun, &len, &why), 0);
+	assert_int_equal(cpg_sockaddr_unix(longest, &sun, &len, &why), 0);
 	assert_int_equal(len, base + sizeof(sun.sun_path) - 1);
 }
 
