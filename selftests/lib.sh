@@ -30,6 +30,8 @@ CPG_KSFT_DIR=""
 	CPG_KSFT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CPG_SRC=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 CPG_BIN=${CPG_BIN:-${CPG_KSFT_DIR:-$CPG_SRC/build}}
+# The VM tests' library (selftests/vm/libkmod.sh), the target's copy there.
+CPG_LIBKMOD=${CPG_KSFT_DIR:-$CPG_SRC/selftests/vm}/libkmod.sh
 # tools/campagnol-pki of the source tree, else the target's copy.
 CPG_PKI_TOOL=$CPG_SRC/tools/campagnol-pki
 [ -x "$CPG_PKI_TOOL" ] || [ -z "$CPG_KSFT_DIR" ] || CPG_PKI_TOOL=$CPG_KSFT_DIR/campagnol-pki
@@ -170,6 +172,9 @@ cpg_can_run() {
 		CPG_SKIP_REASON="must be run as root (network namespaces)"
 		return 1
 	fi
+	# /dev/net/tun appears with its module, which nothing loads where udev's
+	# static nodes are not made (vng's guest, a minimal VM).
+	[ -c /dev/net/tun ] || modprobe -q tun 2>/dev/null
 	for tool in ip nft; do
 		if ! command -v "$tool" >/dev/null; then
 			CPG_SKIP_REASON="$tool not found (run tools/install-deps.sh)"

@@ -34,7 +34,7 @@ have_vm_kernel() {
 		ls -d /usr/src/linux-headers-6.1.*-cloud-amd64 >/dev/null 2>&1
 }
 # tools/check-kmod.sh also builds campagnol.ko against the newest kernel
-# Debian 12 ships, bookworm-security's 6.12, and vm-6.12.all boots it: its
+# Debian 12 ships, bookworm-security's 6.12, and vng.6.12 boots it: its
 # cloud headers and image, whatever their ABI number.
 have_new_headers() {
 	ls -d /usr/src/linux-headers-6.12.*-cloud-amd64 >/dev/null 2>&1 &&
@@ -191,7 +191,7 @@ if [ -n "$new_headers" ]; then
 		cut -d' ' -f1 | sort -V | tail -n 1)
 	# Not fatal: check-kmod.sh says it did not build against 6.12.
 	if [ -n "$pkg" ]; then
-		# Its image too: selftests/CMakeLists.txt's vm-6.12.all boots it.
+		# Its image too: selftests/CMakeLists.txt's vng.6.12 boots it.
 		image=$(echo "$pkg" | sed 's/^linux-headers-/linux-image-/')
 		apt_step "installing the 6.12 cloud kernel ($pkg $image)" \
 			install -y --no-install-recommends "$pkg" "$image"

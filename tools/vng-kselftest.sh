@@ -18,8 +18,18 @@
 #   --bin-dir DIR          a Campagnol build dir, for the tests that run the
 #                          daemons or udp-replay (default: none, they skip;
 #                          their libraries must be the host's)
+#   --ynl-dir DIR|none     the kernel's tools/net/ynl, for kmod_ynl.sh
+#                          (default: what tools/ynl.sh dir gives, else none:
+#                          kmod_ynl.sh skips)
+#   --env NAME=VALUE       in the tests' environment (the volume knobs:
+#                          CPG_GARBAGE_COUNT, CPG_LOSSY_MB...); repeatable
 #   --timeout SECONDS      bound on the boot and the tests (default: 1800)
 #   --kvm                  use KVM (default: TCG, vng --disable-kvm)
+#   --cpu MODEL            qemu's CPU under TCG (default: Westmere: AES-NI,
+#                          PCLMULQDQ and SSSE3 for the module's ciphers;
+#                          qemu64 has none; under "max", with AVX and
+#                          AVX2, every process started 1.8 times as slowly
+#                          here)
 #   --verbose              the guest's console too (vng --verbose)
 set -u
 
@@ -30,19 +40,28 @@ TARGET=$SRC_DIR/selftests/kselftest/campagnol
 kernel=""
 kdir=""
 bin_dir=""
+ynl_dir=auto
+envs=()
 timeout_s=1800
-kvm=--disable-kvm
+cpu=Westmere
 verbose=""
+kvm=""
 tests=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kernel) kernel=${2:?}; shift ;;
 	--kdir) kdir=${2:?}; shift ;;
 	--bin-dir) bin_dir=$(realpath "${2:?}"); shift ;;
+	--ynl-dir) ynl_dir=${2:?}; shift ;;
+	--env)
+		[[ ${2:-} =~ ^CPG_[A-Z0-9_]+=[A-Za-z0-9_.,:/-]*$ ]] ||
+			{ echo "vng-kselftest.sh: --env CPG_NAME=VALUE, not '${2:-}'" >&2; exit 2; }
+		envs+=("$2"); shift ;;
 	--timeout) timeout_s=${2:?}; shift ;;
-	--kvm) kvm="" ;;
+	--kvm) kvm=1 ;;
+	--cpu) cpu=${2:?}; shift ;;
 	--verbose) verbose=--verbose ;;
-	-h | --help) sed -n '3,26p' "$0"; exit 2 ;;
+	-h | --help) sed -n '3,33p' "$0"; exit 2 ;;
 	-*) echo "vng-kselftest.sh: unknown option $1" >&2; exit 2 ;;
 	*) tests+=("$1") ;;
 	esac
@@ -82,6 +101,11 @@ if [ -n "$bin_dir" ]; then
 	bin_dir=$work/bin
 fi
 
+# The ynl CLI from /var/cache: the guest has a /var/tmp of its own.
+[ "$ynl_dir" != auto ] || ynl_dir=$("$SRC_DIR/tools/ynl.sh" dir 2>/dev/null) || ynl_dir=none
+ynl_cli=""
+[ "$ynl_dir" = none ] || ynl_cli=$(realpath "$ynl_dir")/pyynl/cli.py
+
 # campagnol.ko, in a copy laid out as DKMS's (the uapi header in include/):
 # nothing written into kmod/.
 mkdir -p "$work/kmod/include/uapi/linux"
@@ -112,7 +136,7 @@ cat >"$work/guest.sh" <<-EOF
 	mkdir -p "/lib/modules/\$(uname -r)/extra"
 	cp "$work/kmod/campagnol.ko" "/lib/modules/\$(uname -r)/extra/"
 	depmod -a
-	export CPG_VM=1 ${bin_dir:+CPG_BIN="$bin_dir"}
+	export CPG_VM=1 ${bin_dir:+CPG_BIN="$bin_dir"} ${ynl_cli:+CPG_YNL_CLI="$ynl_cli"} ${envs[*]}
 	make -s -C "$work/ksft" run_tests $make_tests
 	rc=\$?
 	splats=\$(dmesg | grep -E 'WARNING:|BUG:|Oops|Call Trace|refcount_t|unregister_netdevice: waiting')
@@ -125,16 +149,18 @@ cat >"$work/guest.sh" <<-EOF
 EOF
 chmod +x "$work/guest.sh"
 
+accel=(--disable-kvm --qemu-opts="-cpu $cpu")
+[ -z "$kvm" ] || accel=()	# vng passes -cpu host
 # Debian 12 has only qemu's C virtiofsd, which vng does not drive: the shim
 # translates (see vng-shim/virtiofsd).
 shim=""
 command -v virtiofsd >/dev/null || shim=$SRC_DIR/tools/vng-shim:
 # vng opens /proc/self/fd/1 for the guest's output, which truncates a file
 # given as stdout: through cat, it is a pipe.
-# shellcheck disable=SC2086 # $kvm, $verbose: one option or none
+# shellcheck disable=SC2086 # $verbose: one option or none
 cd "$work" || exit 1	# vng's guest starts in the same directory
 PATH=$shim$PATH timeout --foreground "$timeout_s" \
-	vng --run "$kernel" $kvm $verbose --memory 2G --cpus 2 --exec "$work/guest.sh" \
+	vng --run "$kernel" "${accel[@]}" $verbose --memory 2G --cpus 2 --exec "$work/guest.sh" \
 	</dev/null 2>&1 | cat
 rc=${PIPESTATUS[0]}
 case $rc in

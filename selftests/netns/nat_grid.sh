@@ -30,7 +30,7 @@
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
 # shellcheck source=../vm/libkmod.sh
-source "$(dirname "$0")/../vm/libkmod.sh"
+source "$CPG_LIBKMOD"
 
 TYPES=(none cone restricted symmetric)
 declare -A LETTER=([none]=p [cone]=c [restricted]=r [symmetric]=s)

@@ -23,7 +23,7 @@
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
 # shellcheck source=../vm/libkmod.sh
-source "$(dirname "$0")/../vm/libkmod.sh"
+source "$CPG_LIBKMOD"
 
 declare -A VPN=([A]=$A_VPN [C]=$C_VPN [D]=$D_VPN)
 declare -A PORT=([A]=40001 [C]=40003 [D]=40004)

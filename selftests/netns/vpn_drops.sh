@@ -26,7 +26,7 @@
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
 # shellcheck source=../vm/libkmod.sh
-source "$(dirname "$0")/../vm/libkmod.sh"
+source "$CPG_LIBKMOD"
 
 SPOOF_IP=10.0.0.99
 A_PORT=40001
@@ -145,7 +145,7 @@ too_big() {
 
 	before=$(drops A "$D_VPN" too_big)
 	ip -n "$(ns A)" route add "$D_VPN/32" dev "$(vpn_dev A)" mtu lock 1600 || return 1
-	out=$(in_ns A ping -n -c 2 -i 0.3 -W 1 -M do -s 1500 "$D_VPN" 2>&1)
+	out=$(in_ns A ping -n -c 2 -i 0.3 -W 1 -M 'do' -s 1500 "$D_VPN" 2>&1)
 	ip -n "$(ns A)" route del "$D_VPN/32" dev "$(vpn_dev A)"
 	wait_drops A "$D_VPN" too_big $((before + 1)) 5
 	after=$(drops A "$D_VPN" too_big)

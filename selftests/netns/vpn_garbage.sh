@@ -47,7 +47,7 @@
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
 # shellcheck source=../vm/libkmod.sh
-source "$(dirname "$0")/../vm/libkmod.sh"
+source "$CPG_LIBKMOD"
 
 COUNT=${CPG_GARBAGE_COUNT:-1000000}
 X_IP=192.0.2.66

@@ -30,7 +30,7 @@
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
 # shellcheck source=../vm/libkmod.sh
-source "$(dirname "$0")/../vm/libkmod.sh"
+source "$CPG_LIBKMOD"
 
 HOSTS=(A B F G C D)
 # Those that register with the RDV over IPv6, with an IPv6 VPN address too.

@@ -31,7 +31,7 @@
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
 # shellcheck source=../vm/libkmod.sh
-source "$(dirname "$0")/../vm/libkmod.sh"
+source "$CPG_LIBKMOD"
 
 mesh_hosts_ip6
 E_PUBLIC_IP=192.0.2.5

@@ -33,7 +33,7 @@ usage() {
 	  --tool FILE              another system executable, at its own path, with its
 	                           libraries (repeatable)
 	  --test FILE              a test script to run at boot, in order (repeatable)
-	  --file SRC:DEST          any other file, at DEST (repeatable)
+	  --file SRC:DEST          any other file or directory, at DEST (repeatable)
 	  --ynl-dir DIR            the kernel's tools/net/ynl (tools/ynl.sh dir): its pyynl
 	                           in /cpg/ynl, docs/netlink/campagnol.yaml in /cpg/docs,
 	                           Debian's python3 and PyYAML to run its cli.py
@@ -177,10 +177,11 @@ done
 
 # --- Executables and their libraries ----------------------------------------
 
-# install_file SRC DEST: copy SRC (following symlinks) to DEST in the image.
+# install_file SRC DEST: copy SRC, a file or a directory (following
+# symlinks), to DEST in the image.
 install_file() {
 	mkdir -p "$ROOT$(dirname "$2")"
-	cp -L "$1" "$ROOT$2"
+	cp -RL "$1" "$ROOT$2"
 }
 
 # install_libs FILE...: the shared libraries and the loader each FILE needs,
@@ -527,7 +528,7 @@ done
 for spec in ${files[@]+"${files[@]}"}; do
 	src=${spec%%:*}
 	dest=${spec#*:}
-	if ! [ -f "$src" ] || [ "${dest#/}" = "$dest" ]; then
+	if ! [ -e "$src" ] || [ "${dest#/}" = "$dest" ]; then
 		die "--file $spec: want an existing SRC and an absolute DEST"
 	fi
 	install_file "$src" "$dest"

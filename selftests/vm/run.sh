@@ -34,7 +34,7 @@ usage() {
 	  --binary FILE           another executable for CPG_BIN (repeatable)
 	  --tool FILE             another system executable, at its own path, with its
 	                          libraries (repeatable)
-	  --file SRC:DEST         another file for the VM (repeatable)
+	  --file SRC:DEST         another file or directory for the VM (repeatable)
 	  --ynl-dir DIR|auto|none the kernel's tools/net/ynl, for kmod_ynl.sh: with python3
 	                          and the spec in the VM (default: auto, what
 	                          tools/ynl.sh dir gives, none when it skips)

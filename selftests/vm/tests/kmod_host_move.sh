@@ -7,4 +7,8 @@
 # (peer-keepalive) and the punches both peers send after the RDV's news move
 # the kernel's peer (peer-set of the endpoint, or peer-float): the same
 # tunnel within 3 s.
-CPG_DATA_PLANE=kernel exec "$(dirname "$0")/../../netns/host_move.sh"
+# Its netns test: in netns/ beside it in the kselftest target, in
+# ../../netns in the source tree and our VM.
+netns=$(dirname "$0")/netns
+[ -d "$netns" ] || netns=$(dirname "$0")/../../netns
+CPG_DATA_PLANE=kernel exec "$netns/host_move.sh"

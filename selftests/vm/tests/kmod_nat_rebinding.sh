@@ -6,4 +6,8 @@
 # daemon on --data-plane=kernel. The module hands the records from the new
 # endpoint to the daemon, which authenticates one and floats the peer
 # (peer-float): the same DTLS session carries on.
-CPG_DATA_PLANE=kernel exec "$(dirname "$0")/../../netns/roaming.sh"
+# Its netns test: in netns/ beside it in the kselftest target, in
+# ../../netns in the source tree and our VM.
+netns=$(dirname "$0")/netns
+[ -d "$netns" ] || netns=$(dirname "$0")/../../netns
+CPG_DATA_PLANE=kernel exec "$netns/roaming.sh"

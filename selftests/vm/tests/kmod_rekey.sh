@@ -35,8 +35,11 @@ fi
 
 NLTEST=$CPG_BIN/cpg-nltest
 FIRST=$((1 << 47))
-# Consecutive rekeys under traffic.
+# Consecutive rekeys under traffic: up to REKEYS while the pings last, at
+# least REKEYS_MIN (how many fit depends on how fast the VM starts
+# processes: vng's root file system is slower than our initramfs).
 REKEYS=20
+REKEYS_MIN=10
 modprobe campagnol || ktap_bail_out "cannot load campagnol.ko"
 kmod_async_aead
 dmesg -c >/dev/null
@@ -176,18 +179,23 @@ stream_a=$!
 in_ns b ping -q -i 0.002 -c 4000 -W 2 10.9.0.1 >"$CPG_TMP/stream-b.ping" 2>&1 &
 stream_b=$!
 sleep 0.5
+# streaming: both ping streams still run.
+streaming() {
+	kill -0 "$stream_a" 2>/dev/null && kill -0 "$stream_b" 2>/dev/null
+}
 done_rekeys=0
+rekey_failed=no
 for epoch in $(seq 3 $((REKEYS + 2))); do
+	streaming || break
 	if ! rekey b "$epoch" || ! rekey a "$epoch"; then
+		rekey_failed=yes
 		break
 	fi
 	done_rekeys=$((done_rekeys + 1))
 	sleep 0.1
 done
-during=no
-kill -0 "$stream_a" 2>/dev/null && kill -0 "$stream_b" 2>/dev/null && during=yes
 wait "$stream_a" "$stream_b"
-ktap_print_msg "$done_rekeys rekeys, the last one while the pings ran: $during"
+ktap_print_msg "$done_rekeys rekeys begun while the pings ran, one failed: $rekey_failed"
 
 # lossless FILE: ping's summary in FILE says every echo was answered.
 lossless() {
@@ -199,8 +207,8 @@ lossless() {
 	received=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' <<<"$stats")
 	[ -n "$sent" ] && [ "$sent" -gt 0 ] && [ "$sent" = "$received" ]
 }
-ktap_test_result "$REKEYS rekeys during ping streams both ways" \
-	test "$done_rekeys" = "$REKEYS" -a "$during" = yes
+ktap_test_result "$REKEYS_MIN to $REKEYS rekeys during ping streams both ways" \
+	test "$done_rekeys" -ge "$REKEYS_MIN" -a "$rekey_failed" = no
 # both_lossless: neither stream lost a ping.
 both_lossless() {
 	lossless "$CPG_TMP/stream-a.ping" && lossless "$CPG_TMP/stream-b.ping"
@@ -208,9 +216,9 @@ both_lossless() {
 ktap_test_result "not one ping lost, either way" both_lossless
 # both_clean: b promoted every next key, neither side dropped anything.
 both_clean() {
-	expect_peer b "b's peer" key_promotions=$((REKEYS + 1)) key0_epoch=$((REKEYS + 2)) \
-		drop_auth=0 drop_replay=0 drop_no_key=0 &&
-		expect_peer a "a's peer" key0_epoch=$((REKEYS + 2)) drop_auth=0 drop_replay=0 \
+	expect_peer b "b's peer" key_promotions=$((done_rekeys + 1)) \
+		key0_epoch=$((done_rekeys + 2)) drop_auth=0 drop_replay=0 drop_no_key=0 &&
+		expect_peer a "a's peer" key0_epoch=$((done_rekeys + 2)) drop_auth=0 drop_replay=0 \
 			drop_no_key=0
 }
 ktap_test_result "b promoted each next key once, nothing failed either side" both_clean

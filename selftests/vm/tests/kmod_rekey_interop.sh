@@ -8,4 +8,8 @@
 # at least 20 rekeys, nothing lost to them, no sequence number used twice
 # under a key on the wire. Paced at 10 Mbit/s: a quarter of what the tunnel
 # carries under TCG.
-CPG_REKEY_RATE=${CPG_REKEY_RATE:-10M} CPG_REKEY_DP_A=kernel exec "$(dirname "$0")/../../netns/vpn_rekey.sh"
+# Its netns test: in netns/ beside it in the kselftest target, in
+# ../../netns in the source tree and our VM.
+netns=$(dirname "$0")/netns
+[ -d "$netns" ] || netns=$(dirname "$0")/../../netns
+CPG_REKEY_RATE=${CPG_REKEY_RATE:-10M} CPG_REKEY_DP_A=kernel exec "$netns/vpn_rekey.sh"

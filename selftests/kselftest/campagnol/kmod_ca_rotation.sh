@@ -1,0 +1,1 @@
+../../vm/tests/kmod_ca_rotation.sh

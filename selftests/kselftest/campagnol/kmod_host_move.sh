@@ -1,0 +1,1 @@
+../../vm/tests/kmod_host_move.sh

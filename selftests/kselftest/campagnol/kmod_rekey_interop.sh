@@ -1,0 +1,1 @@
+../../vm/tests/kmod_rekey_interop.sh

@@ -1,0 +1,1 @@
+../../vm/tests/kmod_vpn6.sh

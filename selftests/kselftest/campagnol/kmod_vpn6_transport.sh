@@ -1,0 +1,1 @@
+../../vm/tests/kmod_vpn6_transport.sh

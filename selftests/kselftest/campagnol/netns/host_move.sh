@@ -1,0 +1,1 @@
+../../../netns/host_move.sh

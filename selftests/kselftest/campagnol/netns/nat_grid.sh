@@ -1,0 +1,1 @@
+../../../netns/nat_grid.sh

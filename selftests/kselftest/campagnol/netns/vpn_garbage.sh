@@ -1,0 +1,1 @@
+../../../netns/vpn_garbage.sh

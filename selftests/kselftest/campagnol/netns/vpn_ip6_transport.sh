@@ -1,0 +1,1 @@
+../../../netns/vpn_ip6_transport.sh

@@ -1,0 +1,1 @@
+../../../netns/vpn_revoke.sh
