@@ -5,9 +5,10 @@
 # build twice (normal, and with AddressSanitizer + UndefinedBehaviorSanitizer),
 # run every test of each build with ctest (cmocka unit tests, netns
 # integration tests, portability checks, campagnol.ko's VM tests on
-# Debian's 6.1 and 6.12 kernels under vng); then build a third time as the BSDs and Cygwin do,
-# without the kernel data plane, and run the netns tests again with the
-# event loop on poll; a fourth time for the fuzz harnesses, a minute each.
+# Debian's kernels, the kselftest target under vng); then build a third
+# time as the BSDs and Cygwin do, without the kernel data plane, and run
+# the netns tests again with the event loop on poll; a fourth time for the
+# fuzz harnesses, a minute each.
 # Beside them all, in the background, the debug kernel's lane: its build
 # (once per machine: it is cached), then every VM test again on it. Exits
 # nonzero if anything fails.
@@ -159,15 +160,10 @@ debug_kernel_wait() {
 	[ "$rc" = 0 ] || STATUS=1
 }
 
-# The VM tests on Debian's kernels run as the kselftest target under vng,
-# 6.1 and 6.12 side by side, after the others (not through run.sh one by
-# one or in vm.short: those are for developers).
-CTEST_ARGS=(-LE 'vm-single|vm-short|vng')
-if suite normal "${CPG_BUILD_DIR:-$ROOT/build}" -DCPG_SANITIZE=OFF -DCPG_VM_DEBUG_KERNEL= \
-	-DCPG_VM_DEBUG_KERNEL_SKIP=; then
-	CTEST_ARGS=(-L vng)
-	run_ctest vng "${CPG_BUILD_DIR:-$ROOT/build}"
-fi
+# The short VM tests run together, in vm.short, not each in a VM of its own.
+CTEST_ARGS=(-LE vm-single)
+suite normal "${CPG_BUILD_DIR:-$ROOT/build}" -DCPG_SANITIZE=OFF -DCPG_VM_DEBUG_KERNEL= \
+	-DCPG_VM_DEBUG_KERNEL_SKIP=
 
 # Any sanitizer report aborts the process, which fails its test.
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
