@@ -10,11 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifdef __linux__
-#define HAVE_ABSTRACT 1
-#else
-#define HAVE_ABSTRACT 0
-#endif
+#include "sockaddr.h"
 
 /* Flags of a listening socket in /proc/net/unix (__SO_ACCEPTCON). */
 #define PROC_UNIX_LISTENING 0x10000u
@@ -22,7 +18,7 @@
 
 bool status_socket_abstract_ok(void)
 {
-	return HAVE_ABSTRACT;
+	return CPG_HAVE_ABSTRACT_UNIX;
 }
 
 const char *status_dir(void)
@@ -36,7 +32,7 @@ bool status_socket_default_abstract(void)
 {
 	const char *dir = getenv(STATUS_DIR_ENV);
 
-	return HAVE_ABSTRACT && !(dir && *dir);
+	return CPG_HAVE_ABSTRACT_UNIX && !(dir && *dir);
 }
 
 int status_socket_path(const char *ifname, char *buf, size_t len)

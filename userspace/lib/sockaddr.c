@@ -9,12 +9,6 @@
 #include "compat.h"
 #include "sockaddr.h"
 
-#ifdef __linux__
-#define HAVE_ABSTRACT 1
-#else
-#define HAVE_ABSTRACT 0
-#endif
-
 socklen_t cpg_sockaddr_len(const union cpg_sockaddr *a)
 {
 	switch (a->sa.sa_family) {
@@ -332,7 +326,7 @@ int cpg_sockaddr_unix(const char *spec, struct sockaddr_un *sun, socklen_t *len,
 		*why = "socket name too long";
 		return -1;
 	}
-	if (abstract && !HAVE_ABSTRACT) {
+	if (abstract && !CPG_HAVE_ABSTRACT_UNIX) {
 		*why = "\"@name\" (an abstract socket) needs Linux; give a path";
 		return -1;
 	}

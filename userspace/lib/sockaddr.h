@@ -60,6 +60,13 @@ const char *cpg_sockaddr_str(const union cpg_sockaddr *a, char *buf, size_t len)
 /* Parse "IP", "IP:PORT", "[IP6]:PORT" (numeric only); default_port when absent. */
 int cpg_sockaddr_parse(const char *s, uint16_t default_port, union cpg_sockaddr *out);
 
+/* Abstract AF_UNIX names ("@name"): Linux only. */
+#ifdef __linux__
+#define CPG_HAVE_ABSTRACT_UNIX 1
+#else
+#define CPG_HAVE_ABSTRACT_UNIX 0
+#endif
+
 /*
  * "@name" (an abstract socket: Linux only) or a path as an AF_UNIX address:
  * *sun and its length. 0, or -1 with *why (empty, too long, or abstract
