@@ -4,41 +4,28 @@
 # The whole test suite, as CI runs it (.ci/run): install what is missing,
 # build twice (normal, and with AddressSanitizer + UndefinedBehaviorSanitizer),
 # run every test of each build with ctest (cmocka unit tests, netns
-# integration tests, portability checks); then build a third time as the
-# BSDs and Cygwin do, without the kernel data plane, and run the netns
-# tests again with the event loop on poll; a fourth time for the fuzz
-# harnesses, a minute each.
-# Beside them, in the background, two lanes of VM tests, which keep the
-# CPU busy while the netns tests mostly wait: campagnol.ko's kselftest
-# target under vng on Debian's 6.1 and 6.12 kernels (once the normal build
-# is there), and the debug kernel's lane: its build (once per machine: it
-# is cached), then every VM test again on it. Exits nonzero if anything
-# fails.
+# integration tests, portability checks, campagnol.ko's VM tests on
+# Debian's kernels, the kselftest target under vng); then build a third
+# time as the BSDs and Cygwin do, without the kernel data plane, and run
+# the netns tests again with the event loop on poll; a fourth time for the
+# fuzz harnesses, a minute each.
+# Beside them all, in the background, the debug kernel's lane: its build
+# (once per machine: it is cached), then every VM test again on it. Exits
+# nonzero if anything fails.
 #
 # Run it as root on Debian 12, from anywhere. The netns tests need root;
 # without it they are reported as skipped. CPG_BUILD_DIR, CPG_ASAN_BUILD_DIR,
 # CPG_PORTABLE_BUILD_DIR, CPG_FUZZ_BUILD_DIR and CPG_DEBUG_BUILD_DIR
 # override the build directories (build/, build-asan/, build-portable/,
 # build-fuzz/, build-debug-kernel/).
-
-# The lanes' functions run through lane_start, stop_lanes through trap.
-# shellcheck disable=SC2317
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 JOBS=$(nproc 2>/dev/null || echo 2)
-declare -A LANES=()
+LANE_PID=""
 LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/cpg-run-tests.XXXXXX") || exit 1
-# The lanes (each a process group of its own) stop with us.
-stop_lanes() {
-	local pid
-
-	for pid in "${LANES[@]}"; do
-		kill -- -"$pid" 2>/dev/null
-	done
-	rm -rf "$LOGDIR"
-}
-trap stop_lanes EXIT
+# The debug kernel's lane (a process group of its own) stops with us.
+trap '[ -z "$LANE_PID" ] || kill -- -"$LANE_PID" 2>/dev/null; rm -rf "$LOGDIR"' EXIT
 
 RESULTS=()
 STATUS=0
@@ -139,37 +126,8 @@ debug_kernel_lane() {
 		suite debug-kernel "${CPG_DEBUG_BUILD_DIR:-$ROOT/build-debug-kernel}" \
 			-DCPG_SANITIZE=OFF "$@"
 	fi
-	lane_end debug-kernel
-}
-
-# lane_start NAME FUNCTION: FUNCTION in the background, its output and
-# results kept aside for lane_wait.
-lane_start() {
-	# Job control: the lane leads a process group, which the trap kills.
-	set -m
-	"$2" >"$LOGDIR/$1.out" 2>&1 </dev/null &
-	LANES[$1]=$!
-	set +m
-}
-
-# lane_end NAME: results of a lane's suites, for lane_wait.
-lane_end() {
-	printf '%s\n' "${RESULTS[@]}" >"$LOGDIR/$1.results"
+	printf '%s\n' "${RESULTS[@]}" >"$LOGDIR/debug-kernel.results"
 	return "$STATUS"
-}
-
-# lane_wait NAME: the lane's end, its output and results.
-lane_wait() {
-	local rc
-
-	step "$1: waiting for its lane"
-	wait "${LANES[$1]}"
-	rc=$?
-	unset "LANES[$1]"
-	cat "$LOGDIR/$1.out"
-	mapfile -t -O "${#RESULTS[@]}" RESULTS <"$LOGDIR/$1.results" ||
-		RESULTS+=("$1: FAILED (the lane stopped, exit $rc)")
-	[ "$rc" = 0 ] || STATUS=1
 }
 
 CPG_VM_DEBUG=${CPG_VM_DEBUG:-1}
@@ -179,30 +137,33 @@ case $CPG_VM_DEBUG in
 esac
 if [ "$CPG_VM_DEBUG" != 0 ]; then
 	step "debug kernel: its build, then vm-debug.all, in the background"
-	lane_start debug-kernel debug_kernel_lane
+	# Job control: the lane leads a process group, which the trap kills.
+	set -m
+	debug_kernel_lane >"$LOGDIR/debug-kernel.out" 2>&1 </dev/null &
+	LANE_PID=$!
+	set +m
 else
 	RESULTS+=("debug kernel: WARNING, not run (CPG_VM_DEBUG=0)")
 fi
 
-# The kselftest target under vng (vng.6.1, vng.6.12: every kernel test on
-# each kernel, one after the other), from the normal build once it is
-# there; the netns tests leave the VM tests outside (-LE vm).
-vng_lane() {
-	RESULTS=()
-	STATUS=0
-	CTEST_ARGS=(-L vng)
-	run_ctest vng "$NORMAL_BUILD_DIR"
-	lane_end vng
+# debug_kernel_wait: the lane's end, its output and results.
+debug_kernel_wait() {
+	local rc
+
+	step "debug kernel: waiting for its lane"
+	wait "$LANE_PID"
+	rc=$?
+	LANE_PID=""
+	cat "$LOGDIR/debug-kernel.out"
+	mapfile -t -O "${#RESULTS[@]}" RESULTS <"$LOGDIR/debug-kernel.results" ||
+		RESULTS+=("debug kernel: FAILED (the lane stopped, exit $rc)")
+	[ "$rc" = 0 ] || STATUS=1
 }
 
-NORMAL_BUILD_DIR=${CPG_BUILD_DIR:-$ROOT/build}
-if configure_build normal "$NORMAL_BUILD_DIR" -DCPG_SANITIZE=OFF -DCPG_VM_DEBUG_KERNEL= \
-	-DCPG_VM_DEBUG_KERNEL_SKIP=; then
-	step "vng: vng.6.1 and vng.6.12, in the background"
-	lane_start vng vng_lane
-	CTEST_ARGS=(-LE vm)
-	run_ctest normal "$NORMAL_BUILD_DIR"
-fi
+# The short VM tests run together, in vm.short, not each in a VM of its own.
+CTEST_ARGS=(-LE vm-single)
+suite normal "${CPG_BUILD_DIR:-$ROOT/build}" -DCPG_SANITIZE=OFF -DCPG_VM_DEBUG_KERNEL= \
+	-DCPG_VM_DEBUG_KERNEL_SKIP=
 
 # Any sanitizer report aborts the process, which fails its test.
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
@@ -236,9 +197,7 @@ CTEST_ARGS=(-L fuzz)
 CC=clang suite fuzz "${CPG_FUZZ_BUILD_DIR:-$ROOT/build-fuzz}" -DCPG_FUZZ=ON \
 	-DBUILD_TESTING=OFF -DCPG_KMOD=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-for lane in vng debug-kernel; do
-	[ -z "${LANES[$lane]:-}" ] || lane_wait "$lane"
-done
+[ -z "$LANE_PID" ] || debug_kernel_wait
 
 step "summary"
 printf '%s\n' "${RESULTS[@]}"
