@@ -16,11 +16,6 @@
 #define PROC_UNIX_LISTENING 0x10000u
 #define PROC_UNIX_STREAM 1u
 
-bool status_socket_abstract_ok(void)
-{
-	return CPG_HAVE_ABSTRACT_UNIX;
-}
-
 const char *status_dir(void)
 {
 	const char *dir = getenv(STATUS_DIR_ENV);

@@ -36,11 +36,9 @@
 /* Room for any spec, NUL included. */
 #define STATUS_SOCKET_MAX sizeof(((struct sockaddr_un *)NULL)->sun_path)
 
-/* Whether this system has abstract sockets (Linux). */
-bool status_socket_abstract_ok(void);
 /* The directory of the sockets: $CAMPAGNOL_RUN_DIR or STATUS_DEFAULT_DIR. */
 const char *status_dir(void);
-/* Whether the default sockets are abstract: abstract_ok and no $CAMPAGNOL_RUN_DIR. */
+/* Whether the default sockets are abstract: on Linux, without $CAMPAGNOL_RUN_DIR. */
 bool status_socket_default_abstract(void);
 /* The default address of the daemon on ifname into buf: "@campagnol/IFNAME"
  * or DIR/IFNAME.sock (see above). 0, or -1 when it does not fit. */
